@@ -1,0 +1,6 @@
+#include "cli/command.hpp"
+
+namespace weights::cli {
+void register_feed_commands(CLI::App&, Context&) {}
+void register_release_commands(CLI::App&, Context&) {}
+}  // namespace weights::cli

@@ -1,0 +1,28 @@
+#pragma once
+// Shared plumbing for weightsctl commands: each command module registers its subcommands on
+// the CLI11 app and sets the action to run once parsing succeeded.
+#include <functional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+
+namespace weights::cli {
+
+enum class Format { human, json };
+
+struct Context {
+  Format format = Format::human;
+  std::function<Status()> action;  // set by the chosen subcommand's callback
+};
+
+// Prints a result either as the given human text or as JSON on stdout.
+void emit(const Context& ctx, const nlohmann::json& value, const std::string& human);
+
+void register_key_commands(CLI::App& app, Context& ctx);
+void register_feed_commands(CLI::App& app, Context& ctx);
+void register_release_commands(CLI::App& app, Context& ctx);
+
+}  // namespace weights::cli
