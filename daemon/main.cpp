@@ -1,0 +1,6 @@
+#include <cstdio>
+
+int main() {
+  std::puts("weightsd " WEIGHTS_VERSION);
+  return 0;
+}
