@@ -23,6 +23,7 @@ Exit exit_code_for(Errc code) {
     case Errc::wrong_target: return Exit::verification;
     case Errc::unsupported: return Exit::failure;
     case Errc::internal: return Exit::internal;
+    case Errc::unavailable: return Exit::unavailable;
   }
   return Exit::failure;
 }

@@ -23,6 +23,7 @@ std::string_view code_name(Errc code) noexcept {
     case Errc::unsupported: return "unsupported";
     case Errc::database_error: return "database_error";
     case Errc::internal: return "internal";
+    case Errc::unavailable: return "unavailable";
   }
   return "internal";
 }

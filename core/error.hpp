@@ -30,6 +30,7 @@ enum class Errc {
   unsupported,         // a feature or format we do not implement
   database_error,      // SQLite failure
   internal,            // a bug: should never happen
+  unavailable,         // a service (weightsd, a feed) could not be reached or is busy
 };
 
 std::string_view code_name(Errc code) noexcept;
