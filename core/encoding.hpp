@@ -23,6 +23,10 @@ bool is_lower_hex(std::string_view s, std::size_t n_bytes);
 std::string base64_encode(std::span<const std::uint8_t> data);
 Result<Bytes> base64_decode(std::string_view text);
 
+// Renders untrusted bytes for a one-line error message: printable ASCII kept, '\\' and every
+// other byte as \xNN, cut to at most max_chars input bytes with "..." appended.
+std::string printable_excerpt(std::string_view s, std::size_t max_chars = 64);
+
 inline std::span<const std::uint8_t> as_bytes(std::string_view s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
