@@ -16,7 +16,9 @@ namespace weights::crypto {
 using Sha256 = std::array<std::uint8_t, 32>;
 
 Sha256 sha256(std::span<const std::uint8_t> data);
-inline Sha256 sha256(std::string_view data) { return sha256(as_bytes(data)); }
+inline Sha256 sha256(std::string_view data) {
+  return sha256(as_bytes(data));
+}
 std::string sha256_hex(std::string_view data);
 
 // Incremental SHA-256 (EVP). Not copyable.
@@ -48,8 +50,12 @@ struct PublicKey {
   friend auto operator<=>(const PublicKey&, const PublicKey&) = default;
 };
 
+// parse_error unless 64 lowercase hex chars; bad_signature for small-order points (OpenSSL
+// accepts forged signatures for those, e.g. the identity) and non-canonical encodings (y >= p).
 Result<PublicKey> public_key_from_hex(std::string_view hex);
 
+// False for any signature that is not 64 bytes or not valid under `key` (incl. S >= L), and for
+// small-order/non-canonical keys.
 bool verify(const PublicKey& key, std::span<const std::uint8_t> message,
             std::span<const std::uint8_t> signature);
 
