@@ -30,7 +30,8 @@ struct Envelope {
 };
 
 // Strict parse of the envelope JSON (strict JSON, strict base64, 64-byte signatures, at most
-// max_signatures entries).
+// max_signatures entries). keyid may be absent (read as ""); unknown fields are ignored. An empty
+// signatures array parses (and verifies to no keys). Does not check payload_type: callers must.
 Result<Envelope> parse(std::string_view bytes, std::size_t max_signatures = 64);
 std::string serialize(const Envelope& env);  // compact JSON
 
