@@ -1,6 +1,7 @@
-#include <cstdio>
+#include "daemon/daemon.hpp"
 
-int main() {
-  std::puts("weightsd " WEIGHTS_VERSION);
-  return 0;
+int main(int argc, char** argv) {
+  weights::daemon::Options options;
+  if (auto rc = weights::daemon::parse_args(argc, argv, options)) return *rc;
+  return weights::daemon::run(options);
 }

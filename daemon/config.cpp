@@ -1,0 +1,481 @@
+#include "daemon/config.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <functional>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+#include <unistd.h>
+
+#include "core/atomic_file.hpp"
+
+namespace weights::daemon {
+
+std::string_view toggle_name(Toggle t) noexcept {
+  return t == Toggle::on ? "on" : "off";
+}
+
+Mode default_mode() noexcept {
+  return ::geteuid() == 0 ? Mode::system : Mode::user;
+}
+
+std::filesystem::path default_config_file(Mode mode, const api::GetEnv& env) {
+  if (mode == Mode::system) return "/etc/weightsd/weightsd.toml";
+  return api::xdg_config_home(env) / "weightsd" / "weightsd.toml";
+}
+
+Config default_config(Mode mode, const api::GetEnv& env) {
+  Config c;
+  c.mode = mode;
+  c.state_dir = mode == Mode::system ? std::filesystem::path("/var/lib/weightsd")
+                                     : api::xdg_state_home(env) / "weightsd";
+  c.control_socket = api::default_socket_path(mode, env);
+  return c;
+}
+
+namespace {
+
+// ---- value parsers shared by TOML, environment and flags ----------------------------------------
+
+Result<std::uint64_t> parse_with_units(
+    std::string_view text, std::string_view what,
+    std::initializer_list<std::pair<std::string_view, std::uint64_t>> units) {
+  std::string_view s = text;
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+  std::uint64_t number = 0;
+  const auto* begin = s.data();
+  const auto* end = s.data() + s.size();
+  auto [ptr, ec] = std::from_chars(begin, end, number);
+  if (ec != std::errc() || ptr == begin) {
+    return fail(Errc::invalid_argument,
+                fmt::format("'{}' is not a {} (expected a whole number with an optional unit)",
+                            text, what));
+  }
+  std::string_view unit(ptr, static_cast<std::size_t>(end - ptr));
+  while (!unit.empty() && unit.front() == ' ') unit.remove_prefix(1);
+  for (const auto& [name, factor] : units) {
+    if (unit == name) {
+      if (factor != 0 && number > UINT64_MAX / factor) {
+        return fail(Errc::invalid_argument, fmt::format("'{}' is too large", text));
+      }
+      return number * factor;
+    }
+  }
+  std::string names;
+  for (const auto& u : units) {
+    if (u.first.empty()) continue;
+    if (!names.empty()) names += ", ";
+    names += u.first;
+  }
+  return fail(Errc::invalid_argument,
+              fmt::format("'{}': unknown unit '{}' (use one of: {})", text, unit, names));
+}
+
+Result<Toggle> parse_toggle(std::string_view s) {
+  if (s == "on") return Toggle::on;
+  if (s == "off") return Toggle::off;
+  return fail(Errc::invalid_argument, fmt::format("'{}' is not \"on\" or \"off\"", s));
+}
+
+Status check_listen_interface(std::string_view s) {
+  const auto colon = s.rfind(':');
+  if (s.empty() || colon == std::string_view::npos || colon == 0) {
+    return fail(Errc::invalid_argument,
+                fmt::format("'{}' is not ADDRESS:PORT (e.g. \"0.0.0.0:6881\", \"[::]:6881\")", s));
+  }
+  const std::string_view port = s.substr(colon + 1);
+  unsigned value = 0;
+  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (ec != std::errc() || ptr != port.data() + port.size() || value > 65535) {
+    return fail(Errc::invalid_argument, fmt::format("'{}': port must be 0-65535", s));
+  }
+  return {};
+}
+
+// ---- TOML schema --------------------------------------------------------------------------------
+
+struct Where {
+  std::string_view source;
+  std::string key;  // dotted: "network.dht"
+  int line = 0;
+};
+
+Error schema_error_at(const Where& w, std::string message, std::string hint = {}) {
+  return Error{Errc::schema_error, fmt::format("{}:{}: {}: {}", w.source, w.line, w.key, message),
+               std::move(hint)};
+}
+
+std::string_view type_name(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a float";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::table:
+      return "a table";
+    default:
+      return "a date/time";
+  }
+}
+
+Result<std::string> want_string(const toml::node& n, const Where& w) {
+  if (const auto* s = n.as_string()) return s->get();
+  return tl::unexpected(
+      schema_error_at(w, fmt::format("expected a string, found {}", type_name(n))));
+}
+
+Result<std::filesystem::path> want_abs_path(const toml::node& n, const Where& w) {
+  auto s = want_string(n, w);
+  if (!s) return tl::unexpected(s.error());
+  if (s->empty() || (*s)[0] != '/') {
+    return tl::unexpected(schema_error_at(w, fmt::format("'{}' is not an absolute path", *s)));
+  }
+  return std::filesystem::path(*s);
+}
+
+Result<Toggle> want_toggle(const toml::node& n, const Where& w) {
+  if (const auto* b = n.as_boolean()) return b->get() ? Toggle::on : Toggle::off;
+  if (const auto* s = n.as_string()) {
+    auto t = parse_toggle(s->get());
+    if (!t) return tl::unexpected(schema_error_at(w, t.error().message));
+    return *t;
+  }
+  return tl::unexpected(schema_error_at(
+      w, fmt::format("expected \"on\"/\"off\" (or true/false), found {}", type_name(n))));
+}
+
+// Integers are taken as-is in the base unit; strings may carry a unit.
+Result<std::uint64_t> want_quantity(
+    const toml::node& n, const Where& w,
+    const std::function<Result<std::uint64_t>(std::string_view)>& parse, std::string_view what) {
+  if (const auto* i = n.as_integer()) {
+    if (i->get() < 0) return tl::unexpected(schema_error_at(w, "must not be negative"));
+    return static_cast<std::uint64_t>(i->get());
+  }
+  if (const auto* s = n.as_string()) {
+    auto v = parse(s->get());
+    if (!v) return tl::unexpected(schema_error_at(w, v.error().message));
+    return *v;
+  }
+  return tl::unexpected(schema_error_at(
+      w, fmt::format("expected {} (integer or string), found {}", what, type_name(n))));
+}
+
+using Apply = std::function<Status(const toml::node&, const Where&, Config&)>;
+
+struct Key {
+  std::string_view section;  // "" for top level
+  std::string_view name;
+  Apply apply;
+};
+
+template <class T, class F>
+Apply setter(F parse, T Config::*member) {
+  return [parse, member](const toml::node& n, const Where& w, Config& c) -> Status {
+    auto v = parse(n, w);
+    if (!v) return tl::unexpected(v.error());
+    c.*member = std::move(*v);
+    return {};
+  };
+}
+
+const std::vector<Key>& schema() {
+  static const std::vector<Key> keys = {
+      {"", "state_dir", setter(want_abs_path, &Config::state_dir)},
+      {"", "control_socket", setter(want_abs_path, &Config::control_socket)},
+      {"", "log_level",
+       [](const toml::node& n, const Where& w, Config& c) -> Status {
+         auto s = want_string(n, w);
+         if (!s) return tl::unexpected(s.error());
+         auto l = parse_log_level(*s);
+         if (!l) {
+           return tl::unexpected(schema_error_at(
+               w, fmt::format("'{}' is not one of error, warning, info, debug", *s)));
+         }
+         c.log_level = *l;
+         return {};
+       }},
+      {"network", "listen_interfaces",
+       [](const toml::node& n, const Where& w, Config& c) -> Status {
+         const auto* arr = n.as_array();
+         if (arr == nullptr) {
+           return tl::unexpected(schema_error_at(
+               w, fmt::format("expected an array of strings, found {}", type_name(n))));
+         }
+         std::vector<std::string> out;
+         for (const auto& item : *arr) {
+           Where iw = w;
+           iw.line = static_cast<int>(item.source().begin.line);
+           auto s = want_string(item, iw);
+           if (!s) return tl::unexpected(s.error());
+           if (auto ok = check_listen_interface(*s); !ok) {
+             return tl::unexpected(schema_error_at(iw, ok.error().message));
+           }
+           out.push_back(std::move(*s));
+         }
+         c.listen_interfaces = std::move(out);
+         return {};
+       }},
+      {"network", "dht", setter(want_toggle, &Config::dht)},
+      {"network", "lsd", setter(want_toggle, &Config::lsd)},
+      {"network", "upnp", setter(want_toggle, &Config::upnp)},
+      {"network", "natpmp", setter(want_toggle, &Config::natpmp)},
+      {"network", "utp", setter(want_toggle, &Config::utp)},
+      {"limits", "download_rate",
+       setter([](const toml::node& n,
+                 const Where& w) { return want_quantity(n, w, parse_size, "bytes per second"); },
+              &Config::download_rate)},
+      {"limits", "upload_rate",
+       setter([](const toml::node& n,
+                 const Where& w) { return want_quantity(n, w, parse_size, "bytes per second"); },
+              &Config::upload_rate)},
+      {"limits", "max_disk",
+       setter([](const toml::node& n,
+                 const Where& w) { return want_quantity(n, w, parse_size, "a size in bytes"); },
+              &Config::max_disk)},
+      {"feeds", "refresh_interval",
+       [](const toml::node& n, const Where& w, Config& c) -> Status {
+         auto v = want_quantity(
+             n, w,
+             [](std::string_view s) -> Result<std::uint64_t> {
+               auto d = parse_duration(s);
+               if (!d) return tl::unexpected(d.error());
+               return static_cast<std::uint64_t>(d->count());
+             },
+             "a duration in seconds");
+         if (!v) return tl::unexpected(v.error());
+         if (*v < 1) return tl::unexpected(schema_error_at(w, "must be at least 1s"));
+         c.feed_refresh_interval = std::chrono::seconds(*v);
+         return {};
+       }},
+  };
+  return keys;
+}
+
+bool is_section(std::string_view name) {
+  const auto& keys = schema();
+  return std::any_of(keys.begin(), keys.end(),
+                     [&](const Key& k) { return !k.section.empty() && k.section == name; });
+}
+
+std::string valid_keys(std::string_view section) {
+  std::string out;
+  for (const auto& k : schema()) {
+    if (k.section != section) continue;
+    if (!out.empty()) out += ", ";
+    out += k.name;
+  }
+  if (section.empty()) {
+    for (std::string_view s : {"network", "limits", "feeds"}) out += fmt::format(", [{}]", s);
+  }
+  return out;
+}
+
+Status apply_table(const toml::table& table, std::string_view section, std::string_view source,
+                   Config& config) {
+  for (const auto& [key, node] : table) {
+    const std::string name(key.str());
+    Where w{source, section.empty() ? name : fmt::format("{}.{}", section, name),
+            static_cast<int>(key.source().begin.line)};
+    if (w.line == 0) w.line = static_cast<int>(node.source().begin.line);
+    if (section.empty() && is_section(name)) {
+      const auto* sub = node.as_table();
+      if (sub == nullptr) {
+        return fail(Errc::schema_error, fmt::format("{}:{}: {}: expected a table ([{}]), found {}",
+                                                    source, w.line, name, name, type_name(node)));
+      }
+      if (auto st = apply_table(*sub, name, source, config); !st) return st;
+      continue;
+    }
+    const auto& keys = schema();
+    const auto it = std::find_if(keys.begin(), keys.end(), [&](const Key& k) {
+      return k.section == section && k.name == name;
+    });
+    if (it == keys.end()) {
+      return tl::unexpected(
+          schema_error_at(w, "unknown key",
+                          fmt::format("valid keys{}: {}",
+                                      section.empty() ? std::string(" at top level")
+                                                      : fmt::format(" in [{}]", section),
+                                      valid_keys(section))));
+    }
+    if (auto st = it->apply(node, w, config); !st) return st;
+  }
+  return {};
+}
+
+std::filesystem::path make_absolute(const std::filesystem::path& p) {
+  std::error_code ec;
+  auto abs = std::filesystem::absolute(p, ec);
+  return ec ? p : abs.lexically_normal();
+}
+
+}  // namespace
+
+Result<std::uint64_t> parse_size(std::string_view text) {
+  constexpr std::uint64_t k = 1000;
+  constexpr std::uint64_t ki = 1024;
+  return parse_with_units(text, "size",
+                          {{"", 1},
+                           {"B", 1},
+                           {"KB", k},
+                           {"MB", k * k},
+                           {"GB", k * k * k},
+                           {"TB", k * k * k * k},
+                           {"KiB", ki},
+                           {"MiB", ki * ki},
+                           {"GiB", ki * ki * ki},
+                           {"TiB", ki * ki * ki * ki}});
+}
+
+Result<std::chrono::seconds> parse_duration(std::string_view text) {
+  auto v =
+      parse_with_units(text, "duration", {{"", 1}, {"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}});
+  if (!v) return tl::unexpected(v.error());
+  return std::chrono::seconds(static_cast<std::chrono::seconds::rep>(*v));
+}
+
+Result<Config> apply_toml(Config base, std::string_view text, std::string_view source_name) {
+  toml::table doc;
+  try {
+    doc = toml::parse(text, source_name);
+  } catch (const toml::parse_error& e) {
+    return fail(Errc::parse_error,
+                fmt::format("{}:{}: {}", source_name, e.source().begin.line, e.description()));
+  }
+  if (auto st = apply_table(doc, "", source_name, base); !st) return tl::unexpected(st.error());
+  return base;
+}
+
+Result<Config> load_config(const Overrides& flags, const api::GetEnv& env) {
+  const Mode mode = flags.mode.value_or(default_mode());
+  Config config = default_config(mode, env);
+
+  // Config file: explicit ones must exist; the default one is optional.
+  std::optional<std::filesystem::path> explicit_file = flags.config_file;
+  if (!explicit_file) {
+    if (auto v = env(env_config); v && !v->empty()) explicit_file = std::filesystem::path(*v);
+  }
+  const std::filesystem::path file =
+      explicit_file ? make_absolute(*explicit_file) : default_config_file(mode, env);
+  std::error_code ec;
+  if (explicit_file || std::filesystem::exists(file, ec)) {
+    auto text = read_file(file, 1024 * 1024);
+    if (!text) {
+      return tl::unexpected(
+          with_context(std::move(text.error()), fmt::format("config file {}", file.string())));
+    }
+    auto applied = apply_toml(std::move(config), *text, file.string());
+    if (!applied) return applied;
+    config = std::move(*applied);
+    config.config_file = file;
+  }
+
+  // Environment.
+  if (auto v = env(env_state_dir); v && !v->empty()) config.state_dir = make_absolute(*v);
+  if (auto v = env(env_socket); v && !v->empty()) config.control_socket = make_absolute(*v);
+  if (auto v = env(env_log_level); v && !v->empty()) {
+    auto l = parse_log_level(*v);
+    if (!l) {
+      return fail(
+          Errc::invalid_argument,
+          fmt::format("{}='{}' is not one of error, warning, info, debug", env_log_level, *v));
+    }
+    config.log_level = *l;
+  }
+
+  // Flags.
+  if (flags.state_dir) config.state_dir = make_absolute(*flags.state_dir);
+  if (flags.control_socket) config.control_socket = make_absolute(*flags.control_socket);
+  if (flags.log_level) config.log_level = *flags.log_level;
+
+  if (config.control_socket.native().size() > api::max_socket_path_length()) {
+    return fail(Errc::invalid_argument,
+                fmt::format("control socket path {} is longer than the {} bytes a Unix socket "
+                            "address can hold",
+                            config.control_socket.string(), api::max_socket_path_length()),
+                "choose a shorter path with --socket or control_socket");
+  }
+  return config;
+}
+
+namespace {
+
+std::string toml_string(std::string_view s) {
+  std::ostringstream out;
+  out << toml::value<std::string>(std::string(s));
+  return out.str();
+}
+
+struct Entry {
+  std::string_view section;
+  std::string_view key;
+  std::string value;  // TOML-encoded
+};
+
+std::vector<Entry> entries(const Config& c) {
+  std::string interfaces = "[";
+  for (std::size_t i = 0; i < c.listen_interfaces.size(); ++i) {
+    if (i != 0) interfaces += ", ";
+    interfaces += toml_string(c.listen_interfaces[i]);
+  }
+  interfaces += "]";
+  auto t = [](Toggle v) { return toml_string(toggle_name(v)); };
+  return {
+      {"", "state_dir", toml_string(c.state_dir.string())},
+      {"", "control_socket", toml_string(c.control_socket.string())},
+      {"", "log_level", toml_string(log_level_name(c.log_level))},
+      {"network", "listen_interfaces", interfaces},
+      {"network", "dht", t(c.dht)},
+      {"network", "lsd", t(c.lsd)},
+      {"network", "upnp", t(c.upnp)},
+      {"network", "natpmp", t(c.natpmp)},
+      {"network", "utp", t(c.utp)},
+      {"limits", "download_rate", std::to_string(c.download_rate)},
+      {"limits", "upload_rate", std::to_string(c.upload_rate)},
+      {"limits", "max_disk", std::to_string(c.max_disk)},
+      {"feeds", "refresh_interval", std::to_string(c.feed_refresh_interval.count())},
+  };
+}
+
+}  // namespace
+
+std::string render_toml(const Config& config) {
+  std::string out = fmt::format(
+      "# weightsd effective configuration (mode: {}, file: {})\n", api::mode_name(config.mode),
+      config.config_file.empty() ? std::string("none (defaults)") : config.config_file.string());
+  out += "# sizes in bytes (0 = unlimited), durations in seconds\n";
+  std::string_view section;
+  for (const auto& e : entries(config)) {
+    if (e.section != section) {
+      section = e.section;
+      out += fmt::format("\n[{}]\n", section);
+    }
+    out += fmt::format("{} = {}\n", e.key, e.value);
+  }
+  return out;
+}
+
+std::vector<std::string> describe_changes(const Config& before, const Config& after) {
+  std::vector<std::string> out;
+  const auto a = entries(before);
+  const auto b = entries(after);
+  for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) {
+    if (a[i].value == b[i].value) continue;
+    const std::string key =
+        a[i].section.empty() ? std::string(a[i].key) : fmt::format("{}.{}", a[i].section, a[i].key);
+    out.push_back(fmt::format("{}: {} -> {}", key, a[i].value, b[i].value));
+  }
+  return out;
+}
+
+}  // namespace weights::daemon

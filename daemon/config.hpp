@@ -1,0 +1,87 @@
+#pragma once
+// weightsd configuration: defaults (system or user mode) < TOML file < WEIGHTSD_* environment <
+// command-line flags. The file is strict: unknown keys and wrong types are errors naming the key
+// and line, so a typo never silently falls back to a default.
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/api.hpp"
+#include "core/error.hpp"
+#include "daemon/log.hpp"
+
+namespace weights::daemon {
+
+using api::Mode;
+
+enum class Toggle { off, on };
+std::string_view toggle_name(Toggle t) noexcept;
+
+struct Config {
+  Mode mode = Mode::system;
+  std::filesystem::path config_file;  // file that was read; empty when none existed
+  std::filesystem::path state_dir;
+  std::filesystem::path control_socket;
+  // libtorrent listen_interfaces entries ("0.0.0.0:6881", "[::]:6881", "127.0.0.2:0").
+  std::vector<std::string> listen_interfaces{"0.0.0.0:6881", "[::]:6881"};
+  Toggle dht = Toggle::on;
+  Toggle lsd = Toggle::on;
+  Toggle upnp = Toggle::off;        // never open router ports unless asked
+  Toggle natpmp = Toggle::off;      // same
+  Toggle utp = Toggle::off;         // TCP is faster for local/datacenter peers
+  std::uint64_t download_rate = 0;  // bytes/s, 0 = unlimited
+  std::uint64_t upload_rate = 0;    // bytes/s, 0 = unlimited
+  std::uint64_t max_disk = 0;       // bytes for store + staging, 0 = no quota
+  LogLevel log_level = LogLevel::info;
+  std::chrono::seconds feed_refresh_interval{3600};
+
+  bool operator==(const Config&) const = default;
+};
+
+// Values given on the command line (highest precedence). Relative paths are made absolute.
+struct Overrides {
+  std::optional<std::filesystem::path> config_file;
+  std::optional<std::filesystem::path> state_dir;
+  std::optional<std::filesystem::path> control_socket;
+  std::optional<Mode> mode;
+  std::optional<LogLevel> log_level;
+};
+
+// Environment variables read by load_config.
+inline constexpr const char* env_config = "WEIGHTSD_CONFIG";
+inline constexpr const char* env_state_dir = "WEIGHTSD_STATE_DIR";
+inline constexpr const char* env_socket = "WEIGHTSD_SOCKET";
+inline constexpr const char* env_log_level = "WEIGHTSD_LOG_LEVEL";
+
+// system when running as root, user otherwise.
+Mode default_mode() noexcept;
+
+// System: /var/lib/weightsd, /run/weightsd/control.sock, /etc/weightsd/weightsd.toml.
+// User: $XDG_STATE_HOME/weightsd, $XDG_RUNTIME_DIR/weightsd/control.sock (see
+// api::default_socket_path), $XDG_CONFIG_HOME/weightsd/weightsd.toml.
+Config default_config(Mode mode, const api::GetEnv& env = api::process_env);
+std::filesystem::path default_config_file(Mode mode, const api::GetEnv& env = api::process_env);
+
+// Applies a TOML document onto `base`. `source_name` prefixes messages ("weightsd.toml:7: ...").
+// Syntax errors are parse_error; unknown keys, wrong types and bad values are schema_error.
+Result<Config> apply_toml(Config base, std::string_view text, std::string_view source_name);
+
+// The whole chain. An explicit config file (--config or WEIGHTSD_CONFIG) must exist; the default
+// one is optional.
+Result<Config> load_config(const Overrides& flags, const api::GetEnv& env = api::process_env);
+
+// Effective configuration as a TOML document that apply_toml accepts (for --check-config).
+std::string render_toml(const Config& config);
+
+// One "key: old -> new" line per setting that differs (for SIGHUP reload logs).
+std::vector<std::string> describe_changes(const Config& before, const Config& after);
+
+// "10MiB", "1 GB", "0", "512" (bytes) -> bytes; "90s", "30m", "1h", "2d", "600" (seconds).
+Result<std::uint64_t> parse_size(std::string_view text);
+Result<std::chrono::seconds> parse_duration(std::string_view text);
+
+}  // namespace weights::daemon

@@ -1,0 +1,283 @@
+#include "daemon/daemon.hpp"
+
+#include <csignal>
+#include <cstdio>
+#include <exception>
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "daemon/build_info.hpp"
+#include "daemon/control_server.hpp"
+#include "daemon/handler.hpp"
+#include "daemon/log.hpp"
+
+namespace weights::daemon {
+namespace {
+
+namespace asio = boost::asio;
+
+constexpr const char* exit_codes_help =
+    "Exit codes: 0 ok, 1 failure, 64 usage error, 70 internal error, 74 I/O error,\n"
+    "75 another weightsd holds the state dir or socket, 78 invalid configuration.";
+
+std::string errno_text(int err) {
+  return std::generic_category().message(err);
+}
+
+// Creates the state dir (0750) if missing; an existing one is used as is.
+Status ensure_state_dir(const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(dir, ec)) return {};
+  if (std::filesystem::exists(dir, ec)) {
+    return fail(Errc::io_error,
+                fmt::format("state dir {} exists and is not a directory", dir.string()));
+  }
+  if (dir.has_parent_path()) std::filesystem::create_directories(dir.parent_path(), ec);
+  if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST) {
+    return fail(Errc::io_error,
+                fmt::format("cannot create state dir {}: {}", dir.string(), errno_text(errno)),
+                "check permissions, or choose another --state-dir");
+  }
+  ::chmod(dir.c_str(), 0750);  // the umask may have removed group bits
+  return {};
+}
+
+// flock on <state_dir>/lock for the daemon's lifetime; the file holds the owner's pid so a second
+// daemon can say who is in the way. The file is never deleted (deleting lock files races).
+class StateLock {
+ public:
+  static Result<std::unique_ptr<StateLock>> acquire(const std::filesystem::path& dir) {
+    const auto path = dir / "lock";
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+    if (fd < 0) {
+      return fail(Errc::io_error,
+                  fmt::format("cannot open lock file {}: {}", path.string(), errno_text(errno)));
+    }
+    auto lock = std::unique_ptr<StateLock>(new StateLock(fd));
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      const int err = errno;
+      if (err != EWOULDBLOCK) {
+        return fail(Errc::io_error,
+                    fmt::format("cannot lock {}: {}", path.string(), errno_text(err)));
+      }
+      char buf[32] = {};
+      const auto n = ::pread(fd, buf, sizeof buf - 1, 0);
+      std::string holder = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "";
+      while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+      return fail(Errc::already_exists,
+                  fmt::format("state dir {} is in use by another weightsd (pid {})", dir.string(),
+                              holder.empty() ? "unknown" : holder),
+                  "stop that daemon first, or give this one another --state-dir");
+    }
+    const std::string pid = fmt::format("{}\n", ::getpid());
+    if (::ftruncate(fd, 0) != 0 ||
+        ::pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+      return fail(Errc::io_error,
+                  fmt::format("cannot write pid to {}: {}", path.string(), errno_text(errno)));
+    }
+    return lock;
+  }
+  ~StateLock() { ::close(fd_); }  // releases the flock
+  StateLock(const StateLock&) = delete;
+  StateLock& operator=(const StateLock&) = delete;
+
+ private:
+  explicit StateLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
+// The running daemon: everything lives on the io_context thread.
+class Daemon {
+ public:
+  Daemon(Options options, Config config)
+      : options_(std::move(options)), config_(std::move(config)), signals_(ioc_) {}
+
+  Status run() {
+    if (auto st = ensure_state_dir(config_.state_dir); !st) return st;
+    auto lock = StateLock::acquire(config_.state_dir);
+    if (!lock) return tl::unexpected(lock.error());
+    lock_ = std::move(*lock);
+
+    DaemonInfo info{std::string(version()), static_cast<long>(::getpid()),
+                    config_.mode,           config_.state_dir,
+                    config_.control_socket, std::chrono::steady_clock::now()};
+    handler_ = std::make_unique<Handler>(std::move(info));
+    auto server = ControlServer::start(ioc_, config_.control_socket, [this](const api::Request& r) {
+      return handler_->handle(r);
+    });
+    if (!server) return tl::unexpected(server.error());
+    server_ = std::move(*server);
+
+    signals_.add(SIGTERM);
+    signals_.add(SIGINT);
+    signals_.add(SIGHUP);
+    wait_for_signal();
+
+    log::info("weightsd {} ({} mode) listening on {}, state dir {}", version(),
+              api::mode_name(config_.mode), config_.control_socket.string(),
+              config_.state_dir.string());
+    ::sd_notify(0, "READY=1\nSTATUS=ready");
+    ioc_.run();
+    log::info("weightsd stopped");
+    return {};
+  }
+
+ private:
+  void wait_for_signal() {
+    signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
+      if (ec) return;  // cancelled during shutdown
+      if (signo == SIGHUP) {
+        reload();
+        return wait_for_signal();
+      }
+      shutdown(signo);
+    });
+  }
+
+  void shutdown(int signo) {
+    log::info("received {}, shutting down", signo == SIGINT ? "SIGINT" : "SIGTERM");
+    ::sd_notify(0, "STOPPING=1");
+    if (server_) server_->stop();  // stop accepting, finish responses, remove the socket
+    boost::system::error_code ignored;
+    signals_.cancel(ignored);
+    // ioc_.run() returns once the remaining connections have closed.
+  }
+
+  // SIGHUP: re-read config with the original flags. An invalid file keeps the running config.
+  void reload() {
+    ::sd_notify(0, "RELOADING=1");
+    auto next = load_config(options_.overrides);
+    if (!next) {
+      log::error("config reload failed, keeping the running configuration: {}",
+                 next.error().to_string());
+      ::sd_notify(0, "READY=1");
+      return;
+    }
+    // These are bound at startup (lock, socket); changing them needs a restart.
+    if (next->state_dir != config_.state_dir || next->control_socket != config_.control_socket ||
+        next->mode != config_.mode) {
+      log::warning(
+          "state_dir/control_socket changes take effect after a restart; keeping {} and {}",
+          config_.state_dir.string(), config_.control_socket.string());
+      next->state_dir = config_.state_dir;
+      next->control_socket = config_.control_socket;
+      next->mode = config_.mode;
+    }
+    const auto changes = describe_changes(config_, *next);
+    if (changes.empty()) {
+      log::info("config reloaded: no changes");
+    } else {
+      for (const auto& c : changes) log::info("config reloaded: {}", c);
+    }
+    config_ = std::move(*next);
+    log::set_level(config_.log_level);
+    ::sd_notify(0, "READY=1");
+  }
+
+  Options options_;
+  Config config_;
+  asio::io_context ioc_;  // declared before everything that registers work on it
+  asio::signal_set signals_;
+  std::unique_ptr<StateLock> lock_;
+  std::unique_ptr<Handler> handler_;
+  std::unique_ptr<ControlServer> server_;
+};
+
+void print_error(const Error& err) {
+  std::fprintf(stderr, "weightsd: %s\n", err.message.c_str());
+  if (!err.hint.empty()) std::fprintf(stderr, "hint: %s\n", err.hint.c_str());
+}
+
+Exit exit_for(const Error& err) {
+  switch (err.code) {
+    case Errc::already_exists:
+      return Exit::in_use;
+    case Errc::io_error:
+    case Errc::database_error:
+      return Exit::io;
+    case Errc::internal:
+      return Exit::internal;
+    default:
+      return Exit::failure;
+  }
+}
+
+}  // namespace
+
+std::optional<int> parse_args(int argc, char** argv, Options& out) {
+  CLI::App app{"weightsd: mirrors open-weight model releases over BitTorrent, verified"};
+  app.footer(std::string(exit_codes_help) +
+             "\nEnvironment: WEIGHTSD_CONFIG, WEIGHTSD_STATE_DIR, WEIGHTSD_SOCKET, "
+             "WEIGHTSD_LOG_LEVEL\n(precedence: flags > environment > config file > defaults)");
+  app.set_version_flag("--version", std::string("weightsd ") + WEIGHTS_VERSION);
+  std::string config_file;
+  std::string state_dir;
+  std::string socket;
+  std::string log_level;
+  bool user = false;
+  bool system = false;
+  bool check = false;
+  app.add_option("--config", config_file, "TOML config file (must exist)");
+  app.add_option("--state-dir", state_dir, "State directory (database, store, lock)");
+  app.add_option("--socket", socket, "Control socket path");
+  app.add_option("--log-level", log_level, "error, warning, info or debug")
+      ->check(CLI::IsMember({"error", "warning", "info", "debug"}));
+  auto* user_flag = app.add_flag("--user", user, "User-mode defaults (XDG dirs)");
+  auto* system_flag =
+      app.add_flag("--system", system, "System-mode defaults (/var/lib/weightsd, /run/weightsd)");
+  user_flag->excludes(system_flag);
+  app.add_flag("--check-config", check, "Validate the configuration, print it and exit");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : static_cast<int>(Exit::usage);
+  }
+  if (!config_file.empty()) out.overrides.config_file = config_file;
+  if (!state_dir.empty()) out.overrides.state_dir = state_dir;
+  if (!socket.empty()) out.overrides.control_socket = socket;
+  if (!log_level.empty()) out.overrides.log_level = parse_log_level(log_level);
+  if (user) out.overrides.mode = Mode::user;
+  if (system) out.overrides.mode = Mode::system;
+  out.action = check ? Action::check_config : Action::run;
+  return std::nullopt;
+}
+
+int run(const Options& options) {
+  try {
+    auto config = load_config(options.overrides);
+    if (!config) {
+      print_error(config.error());
+      return static_cast<int>(Exit::config);
+    }
+    if (options.action == Action::check_config) {
+      std::fputs(render_toml(*config).c_str(), stdout);
+      return static_cast<int>(Exit::ok);
+    }
+    log::set_level(config->log_level);
+    // Writes to a closed socket must surface as EPIPE errors, not kill the daemon.
+    std::signal(SIGPIPE, SIG_IGN);
+    Daemon daemon(options, std::move(*config));
+    if (auto st = daemon.run(); !st) {
+      log::error("{}", st.error().message);
+      if (!st.error().hint.empty()) log::error("hint: {}", st.error().hint);
+      return static_cast<int>(exit_for(st.error()));
+    }
+    return static_cast<int>(Exit::ok);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "weightsd: internal error: %s\n", e.what());
+    return static_cast<int>(Exit::internal);
+  }
+}
+
+}  // namespace weights::daemon

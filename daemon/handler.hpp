@@ -1,0 +1,93 @@
+#pragma once
+// Control API request handling as plain functions over api::Request/api::Response: no sockets,
+// so every route is testable in-process. The control server calls Handler::handle on the
+// io_context thread.
+//
+// Adding an endpoint: put its path (and new field names) in core/api.hpp, write a member
+// function `Result<api::Response> Handler::x(const Call&)` and register it in the constructor:
+//   router_.add(api::method::post, "/v1/feeds/{name}/refresh", BodyKind::json,
+//               [this](const Call& c) { return refresh_feed(c); });
+// Path parameters arrive percent-decoded in Call::params; a JSON body arrives parsed (strictly) in
+// Call::body; returning an Error produces the standard error body with its HTTP status.
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/api.hpp"
+#include "core/error.hpp"
+
+namespace weights::daemon {
+
+enum class BodyKind { none, json };
+
+struct RouteParams {
+  std::vector<std::pair<std::string, std::string>> values;
+  // Value of "{name}" in the matched pattern, or empty.
+  std::string_view get(std::string_view name) const;
+};
+
+// What a route function receives.
+struct Call {
+  const api::Request& request;
+  const RouteParams& params;
+  const nlohmann::json& body;  // parsed body for BodyKind::json, null otherwise
+};
+
+using RouteFn = std::function<Result<api::Response>(const Call&)>;
+
+// Matches method + path against registered patterns ("/v1/feeds/{name}"). Unknown path -> 404,
+// known path with another method -> 405 with an Allow header, body too large -> 413, body on a
+// route that takes none -> 400, malformed JSON -> 400 naming the problem, exceptions -> 500.
+class Router {
+ public:
+  void add(std::string_view method, std::string_view pattern, BodyKind body, RouteFn fn);
+  api::Response dispatch(const api::Request& req) const;
+
+ private:
+  struct Route {
+    std::string method;
+    std::string pattern;
+    std::vector<std::string> segments;  // "{name}" marks a parameter
+    BodyKind body;
+    RouteFn fn;
+  };
+  std::vector<Route> routes_;
+};
+
+// Facts about the running daemon reported by /v1/status.
+struct DaemonInfo {
+  std::string version;
+  long pid = 0;
+  api::Mode mode = api::Mode::system;
+  std::filesystem::path state_dir;
+  std::filesystem::path control_socket;
+  std::chrono::steady_clock::time_point started{};
+};
+
+using SteadyNow = std::function<std::chrono::steady_clock::time_point()>;
+
+class Handler {
+ public:
+  explicit Handler(DaemonInfo info, SteadyNow now = &std::chrono::steady_clock::now);
+  // Routes capture `this`.
+  Handler(const Handler&) = delete;
+  Handler& operator=(const Handler&) = delete;
+
+  api::Response handle(const api::Request& req) const { return router_.dispatch(req); }
+
+ private:
+  Result<api::Response> version(const Call& call) const;
+  Result<api::Response> status(const Call& call) const;
+
+  DaemonInfo info_;
+  SteadyNow now_;
+  Router router_;
+};
+
+}  // namespace weights::daemon
