@@ -32,6 +32,7 @@ int run(int argc, char** argv) {
   register_key_commands(app, ctx);
   register_feed_commands(app, ctx);
   register_release_commands(app, ctx);
+  register_daemon_commands(app, ctx);
 
   try {
     app.parse(argc, argv);

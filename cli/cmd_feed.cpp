@@ -1,6 +1,381 @@
+// `weightsctl feed ...`: offline publisher tools (init, publish, rotate-root) and the client
+// check (verify). None of these needs a running daemon.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/core.h>
+
 #include "cli/command.hpp"
+#include "cli/common.hpp"
+#include "core/atomic_file.hpp"
+#include "core/fetcher.hpp"
+#include "core/release_target.hpp"
+#include "core/state_store.hpp"
+#include "core/tuf_client.hpp"
+#include "core/tuf_repo.hpp"
 
 namespace weights::cli {
-void register_feed_commands(CLI::App&, Context&) {}
-void register_release_commands(CLI::App&, Context&) {}
+namespace {
+
+struct RoleOptions {
+  std::vector<std::string> keys;
+  std::uint64_t threshold = 0;  // 0: default
+  std::string expiry;           // empty: default
+};
+
+struct InitArgs {
+  std::string dir;
+  RoleOptions root, targets, snapshot, timestamp;
+  std::string now;
+};
+
+void add_role_options(CLI::App* cmd, const std::string& role, RoleOptions& o,
+                      const std::string& default_expiry) {
+  cmd->add_option("--" + role + "-key", o.keys,
+                  "Private key file (PEM) of a " + role + " key; repeat for several");
+  cmd->add_option("--" + role + "-threshold", o.threshold,
+                  "Distinct " + role + " keys that must sign")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--" + role + "-expiry", o.expiry,
+                  "How long " + role + " metadata stays valid (default " + default_expiry + ")");
+}
+
+Status apply_role(tuf::RoleSpec& spec, const RoleOptions& o, const char* role) {
+  if (!o.keys.empty()) {
+    auto keys = public_keys_of(o.keys);
+    if (!keys) return tl::unexpected(keys.error());
+    spec.keys = std::move(*keys);
+  }
+  if (o.threshold != 0) spec.threshold = o.threshold;
+  if (!o.expiry.empty()) {
+    auto d = parse_duration(o.expiry);
+    if (!d) return tl::unexpected(with_context(d.error(), fmt::format("--{}-expiry", role)));
+    spec.expiry = *d;
+  }
+  return {};
+}
+
+std::string describe_roles(const tuf::RolesSpec& spec) {
+  std::string out;
+  for (tuf::Role r : {tuf::Role::root, tuf::Role::targets, tuf::Role::snapshot,
+                      tuf::Role::timestamp}) {
+    const auto& s = spec[r];
+    out += fmt::format("  {:<9} threshold {} of {} key(s), expiry {}d\n", tuf::role_name(r),
+                       s.threshold, s.keys.size(),
+                       std::chrono::duration_cast<tuf::Days>(s.expiry).count());
+    for (const auto& k : s.keys) out += fmt::format("            {}\n", k.keyid());
+  }
+  return out;
+}
+
+nlohmann::json roles_json(const tuf::RolesSpec& spec) {
+  nlohmann::json j = nlohmann::json::object();
+  for (tuf::Role r : {tuf::Role::root, tuf::Role::targets, tuf::Role::snapshot,
+                      tuf::Role::timestamp}) {
+    const auto& s = spec[r];
+    nlohmann::json keyids = nlohmann::json::array();
+    for (const auto& k : s.keys) keyids.push_back(k.keyid());
+    j[std::string(tuf::role_name(r))] = {{"threshold", s.threshold},
+                                         {"keyids", keyids},
+                                         {"expiry_seconds", s.expiry.count()}};
+  }
+  return j;
+}
+
+Status run_init(const Context& ctx, const InitArgs& a) {
+  auto now = resolve_now(a.now);
+  if (!now) return tl::unexpected(now.error());
+  const bool any_keys = !a.root.keys.empty() || !a.targets.keys.empty() ||
+                        !a.snapshot.keys.empty() || !a.timestamp.keys.empty();
+  Result<tuf::Repo> repo = fail(Errc::internal, "unreachable");
+  if (!any_keys) {
+    tuf::InitOptions opt;
+    if (auto st = apply_role(opt.spec.root, a.root, "root"); !st) return st;
+    if (auto st = apply_role(opt.spec.targets, a.targets, "targets"); !st) return st;
+    if (auto st = apply_role(opt.spec.snapshot, a.snapshot, "snapshot"); !st) return st;
+    if (auto st = apply_role(opt.spec.timestamp, a.timestamp, "timestamp"); !st) return st;
+    opt.root_keys = std::max<std::size_t>(3, opt.spec.root.threshold);
+    repo = tuf::Repo::init(a.dir, opt, *now);
+  } else {
+    if (a.root.keys.empty() || a.targets.keys.empty() || a.snapshot.keys.empty() ||
+        a.timestamp.keys.empty()) {
+      return fail(Errc::invalid_argument,
+                  "give keys for all four roles (--root-key, --targets-key, --snapshot-key, "
+                  "--timestamp-key), or none to generate them");
+    }
+    tuf::RolesSpec spec;
+    if (auto st = apply_role(spec.root, a.root, "root"); !st) return st;
+    if (auto st = apply_role(spec.targets, a.targets, "targets"); !st) return st;
+    if (auto st = apply_role(spec.snapshot, a.snapshot, "snapshot"); !st) return st;
+    if (auto st = apply_role(spec.timestamp, a.timestamp, "timestamp"); !st) return st;
+    tuf::KeyRing ring;
+    if (auto st = add_key_files(ring, a.root.keys); !st) return st;
+    repo = tuf::Repo::create(a.dir, spec, ring, *now);
+  }
+  if (!repo) return tl::unexpected(repo.error());
+  const auto root_path = repo->public_dir() / "metadata" / "1.root.json";
+  emit(ctx,
+       {{"dir", repo->dir().string()},
+        {"public_dir", repo->public_dir().string()},
+        {"root", root_path.string()},
+        {"roles", roles_json(repo->spec())}},
+       fmt::format("created feed in {}\n{}serve {} over any transport;\nclients subscribe "
+                   "with the trust root {}\n",
+                   repo->dir().string(), describe_roles(repo->spec()),
+                   repo->public_dir().string(), root_path.string()));
+  return {};
+}
+
+struct PublishArgs {
+  std::string dir;
+  std::vector<std::string> keys;
+  bool timestamp_only = false;
+  std::string now;
+};
+
+Status run_publish(const Context& ctx, const PublishArgs& a) {
+  auto now = resolve_now(a.now);
+  if (!now) return tl::unexpected(now.error());
+  auto repo = tuf::Repo::open(a.dir);
+  if (!repo) return tl::unexpected(repo.error());
+  auto ring = publisher_ring(*repo, a.keys);
+  if (!ring) return tl::unexpected(ring.error());
+  Status st = a.timestamp_only ? repo->publish_timestamp(*ring, *now) : repo->publish(*ring, *now);
+  if (!st) return st;
+  nlohmann::json versions = {{"root", repo->version(tuf::Role::root)},
+                             {"targets", repo->version(tuf::Role::targets)},
+                             {"snapshot", repo->version(tuf::Role::snapshot)},
+                             {"timestamp", repo->version(tuf::Role::timestamp)}};
+  emit(ctx, {{"dir", repo->dir().string()}, {"versions", versions},
+             {"targets", repo->targets().size()}},
+       fmt::format("published {}: root v{}, targets v{}, snapshot v{}, timestamp v{} "
+                   "({} target(s))\n",
+                   repo->public_dir().string(), repo->version(tuf::Role::root),
+                   repo->version(tuf::Role::targets), repo->version(tuf::Role::snapshot),
+                   repo->version(tuf::Role::timestamp), repo->targets().size()));
+  return {};
+}
+
+struct RotateArgs {
+  std::string dir;
+  RoleOptions root, targets, snapshot, timestamp;
+  std::vector<std::string> sign_with;
+  bool no_publish = false;
+  std::string now;
+};
+
+Status run_rotate(const Context& ctx, const RotateArgs& a) {
+  auto now = resolve_now(a.now);
+  if (!now) return tl::unexpected(now.error());
+  auto repo = tuf::Repo::open(a.dir);
+  if (!repo) return tl::unexpected(repo.error());
+  tuf::RolesSpec spec = repo->spec();
+  if (auto st = apply_role(spec.root, a.root, "root"); !st) return st;
+  if (auto st = apply_role(spec.targets, a.targets, "targets"); !st) return st;
+  if (auto st = apply_role(spec.snapshot, a.snapshot, "snapshot"); !st) return st;
+  if (auto st = apply_role(spec.timestamp, a.timestamp, "timestamp"); !st) return st;
+  // Signers: the publisher's key folder, the new keys themselves and any --sign-with files.
+  std::vector<std::string> extra = a.sign_with;
+  for (const auto* o : {&a.root, &a.targets, &a.snapshot, &a.timestamp}) {
+    extra.insert(extra.end(), o->keys.begin(), o->keys.end());
+  }
+  auto ring = publisher_ring(*repo, extra);
+  if (!ring) return tl::unexpected(ring.error());
+  if (auto st = repo->rotate_root(spec, *ring, *now); !st) return st;
+  const bool publish = !a.no_publish;
+  if (publish) {
+    if (auto st = repo->publish(*ring, *now); !st) {
+      return tl::unexpected(with_context(st.error(), "root rotated, but publishing failed"));
+    }
+  }
+  emit(ctx, {{"dir", repo->dir().string()},
+             {"root_version", repo->version(tuf::Role::root)},
+             {"published", publish},
+             {"roles", roles_json(repo->spec())}},
+       fmt::format("wrote root v{}\n{}{}", repo->version(tuf::Role::root),
+                   describe_roles(repo->spec()),
+                   publish ? "published targets, snapshot and timestamp\n" : ""));
+  return {};
+}
+
+struct VerifyArgs {
+  std::string root;
+  std::string state;
+  std::string location;
+  std::string name = "feed";
+  std::string now;
+};
+
+std::string role_line(const char* role, const tuf::RoleSummary& s) {
+  return fmt::format("  {:<9} v{:<5} expires {}\n", role, s.version, format_utc(s.expires));
+}
+
+// Plain paths are stored absolute so later runs from another directory find the same feed.
+std::string normalize_location(const std::string& location) {
+  if (location.find("://") != std::string::npos) return location;
+  std::error_code ec;
+  auto abs = std::filesystem::weakly_canonical(std::filesystem::absolute(location, ec), ec);
+  return ec ? location : abs.string();
+}
+
+Status run_verify(const Context& ctx, VerifyArgs a) {
+  a.location = normalize_location(a.location);
+  auto now = resolve_now(a.now);
+  if (!now) return tl::unexpected(now.error());
+  auto store = StateStore::open(a.state);
+  if (!store) return tl::unexpected(store.error());
+  auto existing = store->load_feed(a.name);
+  if (!existing) {
+    if (existing.error().code != Errc::not_found) return tl::unexpected(existing.error());
+    if (a.root.empty()) {
+      return fail(Errc::invalid_argument,
+                  fmt::format("state {} does not track feed '{}' yet", a.state, a.name),
+                  "pass --root with the feed's trust root (e.g. metadata/1.root.json)");
+    }
+    auto root_bytes = read_file(a.root, tuf::max_root_bytes);
+    if (!root_bytes) return tl::unexpected(with_context(root_bytes.error(), a.root));
+    if (auto st = tuf::add_feed(*store, a.name, a.location, *root_bytes, *now); !st) {
+      return tl::unexpected(with_context(st.error(), a.root));
+    }
+  } else if (existing->location != a.location) {
+    return fail(Errc::invalid_argument,
+                fmt::format("state {} already tracks feed '{}' at {}", a.state, a.name,
+                            existing->location),
+                "use --name to track another feed, or another --state directory");
+  }
+  auto fetcher = make_fetcher(a.location);
+  if (!fetcher) return tl::unexpected(fetcher.error());
+
+  std::vector<ReleaseManifest> manifests;
+  tuf::TargetValidator validator = [&manifests](const tuf::TargetInfo& t,
+                                                std::string_view bytes) -> Status {
+    auto m = validate_release_target(t, bytes);
+    if (!m) return tl::unexpected(m.error());
+    manifests.push_back(std::move(*m));
+    return {};
+  };
+  auto outcome = tuf::refresh(*store, a.name, **fetcher, *now, validator);
+  if (!outcome) {
+    return tl::unexpected(with_context(outcome.error(), fmt::format("refused {}", a.location)));
+  }
+
+  nlohmann::json releases = nlohmann::json::array();
+  std::string human = fmt::format("feed '{}' at {}: {}\n", a.name, a.location,
+                                  refresh_result_name(outcome->result));
+  human += role_line("root", outcome->root) + role_line("timestamp", outcome->timestamp) +
+           role_line("snapshot", outcome->snapshot) + role_line("targets", outcome->targets);
+  std::size_t n_releases = 0;
+  for (const auto& t : outcome->trusted_targets) {
+    if (t.kind == tuf::TargetKind::release) ++n_releases;
+  }
+  human += fmt::format("trusted releases: {}\n", n_releases);
+  for (const auto& t : outcome->trusted_targets) {
+    if (t.kind != tuf::TargetKind::release) continue;
+    nlohmann::json r = {{"model", t.model}, {"revision", t.revision},
+                        {"release_seq", t.release_seq}, {"path", t.path},
+                        {"sha256", t.sha256}};
+    std::string detail;
+    for (const auto& m : manifests) {
+      if (m.model == t.model && m.revision == t.revision) {
+        r["files"] = m.files.size();
+        r["total_length"] = m.total_length;
+        r["aliases"] = m.aliases;
+        r["v2_infohash"] = m.torrent.v2_infohash;
+        detail = fmt::format(", {} files, {}", m.files.size(), human_bytes(m.total_length));
+      }
+    }
+    releases.push_back(std::move(r));
+    human += fmt::format("  {}@{} (release_seq {}{})\n", t.model, t.revision, t.release_seq,
+                         detail);
+  }
+  auto role_json = [](const tuf::RoleSummary& s) {
+    return nlohmann::json{{"version", s.version}, {"expires", format_utc(s.expires)}};
+  };
+  emit(ctx,
+       {{"feed", a.name},
+        {"location", a.location},
+        {"result", std::string(refresh_result_name(outcome->result))},
+        {"roles",
+         {{"root", role_json(outcome->root)},
+          {"timestamp", role_json(outcome->timestamp)},
+          {"snapshot", role_json(outcome->snapshot)},
+          {"targets", role_json(outcome->targets)}}},
+        {"releases", releases}},
+       human);
+  return {};
+}
+
+}  // namespace
+
+void register_feed_commands(CLI::App& app, Context& ctx) {
+  auto* feed = app.add_subcommand("feed", "Create, publish and verify signed feeds");
+  feed->require_subcommand(1);
+
+  auto init = std::make_shared<InitArgs>();
+  auto* ci = feed->add_subcommand("init", "Create a publisher directory and sign root v1");
+  ci->add_option("dir", init->dir, "Publisher directory (created; must not hold a feed)")
+      ->required();
+  add_role_options(ci, "root", init->root, "365d");
+  add_role_options(ci, "targets", init->targets, "90d");
+  add_role_options(ci, "snapshot", init->snapshot, "7d");
+  add_role_options(ci, "timestamp", init->timestamp, "1d");
+  ci->add_option("--now", init->now, "Use this time instead of the clock (YYYY-MM-DDTHH:MM:SSZ)");
+  ci->footer(
+      "With no keys given, generates 3 root keys (threshold 2) and one key per other role into\n"
+      "DIR/keys (mode 0600). Keep the root and targets keys offline.\n"
+      "Examples:\n"
+      "  weightsctl feed init pub/\n"
+      "  weightsctl feed init pub/ --root-key r1.pem --root-key r2.pem --root-key r3.pem \\\n"
+      "      --root-threshold 2 --targets-key t.pem --snapshot-key s.pem --timestamp-key ts.pem");
+  ci->callback([&ctx, init] { ctx.action = [&ctx, init] { return run_init(ctx, *init); }; });
+
+  auto pub = std::make_shared<PublishArgs>();
+  auto* cp = feed->add_subcommand(
+      "publish", "Sign new targets, snapshot and timestamp versions for the staged targets");
+  cp->add_option("dir", pub->dir, "Publisher directory")->required();
+  cp->add_option("--key", pub->keys, "Extra private key file to sign with (besides DIR/keys)");
+  cp->add_flag("--timestamp-only", pub->timestamp_only,
+               "Only re-sign timestamp.json (run by a timer with the online key)");
+  cp->add_option("--now", pub->now, "Use this time instead of the clock");
+  cp->footer("Example:\n  weightsctl feed publish pub/ --key /media/offline/targets.pem");
+  cp->callback([&ctx, pub] { ctx.action = [&ctx, pub] { return run_publish(ctx, *pub); }; });
+
+  auto rot = std::make_shared<RotateArgs>();
+  auto* cr = feed->add_subcommand(
+      "rotate-root", "Sign root N+1 with new keys or thresholds (old and new root must agree)");
+  cr->add_option("dir", rot->dir, "Publisher directory")->required();
+  add_role_options(cr, "root", rot->root, "unchanged");
+  add_role_options(cr, "targets", rot->targets, "unchanged");
+  add_role_options(cr, "snapshot", rot->snapshot, "unchanged");
+  add_role_options(cr, "timestamp", rot->timestamp, "unchanged");
+  cr->add_option("--sign-with", rot->sign_with,
+                 "Private key file of a current root key that signs the new root");
+  cr->add_flag("--no-publish", rot->no_publish, "Do not re-sign the other roles afterwards");
+  cr->add_option("--now", rot->now, "Use this time instead of the clock");
+  cr->footer(
+      "A role given keys gets exactly those keys; roles not mentioned keep theirs.\n"
+      "Example (replace the timestamp key):\n"
+      "  weightsctl feed rotate-root pub/ --timestamp-key new-ts.pem \\\n"
+      "      --sign-with /media/offline/root-1.pem --sign-with /media/offline/root-2.pem");
+  cr->callback([&ctx, rot] { ctx.action = [&ctx, rot] { return run_rotate(ctx, *rot); }; });
+
+  auto ver = std::make_shared<VerifyArgs>();
+  auto* cv = feed->add_subcommand(
+      "verify", "Run the client refresh against a feed and print what it now trusts");
+  cv->add_option("location", ver->location, "Feed location: a directory or file:// URL")
+      ->required();
+  cv->add_option("--root", ver->root,
+                 "Trust root (N.root.json) for first use; later runs use the state's root");
+  cv->add_option("--state", ver->state, "Client state directory (created if missing)")
+      ->required();
+  cv->add_option("--name", ver->name, "Name of the feed in the state (default: feed)");
+  cv->add_option("--now", ver->now, "Use this time instead of the clock");
+  cv->footer(
+      "Exits 75 and says why when the feed fails verification; the state keeps what it\n"
+      "trusted before. Example:\n"
+      "  weightsctl feed verify --root root.json --state ~/.local/state/weights pub/public");
+  cv->callback([&ctx, ver] { ctx.action = [&ctx, ver] { return run_verify(ctx, *ver); }; });
+}
+
 }  // namespace weights::cli

@@ -16,6 +16,7 @@ enum class Format { human, json };
 struct Context {
   Format format = Format::human;
   std::function<Status()> action;  // set by the chosen subcommand's callback
+  std::string socket;              // global --socket; empty: api::discover_socket decides
 };
 
 // Prints a result either as the given human text or as JSON on stdout.
@@ -24,5 +25,7 @@ void emit(const Context& ctx, const nlohmann::json& value, const std::string& hu
 void register_key_commands(CLI::App& app, Context& ctx);
 void register_feed_commands(CLI::App& app, Context& ctx);
 void register_release_commands(CLI::App& app, Context& ctx);
+// Commands that talk to a running weightsd (status, ...) and the global --socket option.
+void register_daemon_commands(CLI::App& app, Context& ctx);
 
 }  // namespace weights::cli

@@ -1,0 +1,59 @@
+// weightsctl commands that talk to a running weightsd over the control API.
+#include <string>
+
+#include <fmt/format.h>
+
+#include "cli/command.hpp"
+#include "core/api.hpp"
+#include "core/api_client.hpp"
+
+namespace weights::cli {
+namespace {
+
+std::string human_duration(std::uint64_t s) {
+  if (s < 60) return fmt::format("{}s", s);
+  if (s < 3600) return fmt::format("{}m {}s", s / 60, s % 60);
+  if (s < 86400) return fmt::format("{}h {}m", s / 3600, (s % 3600) / 60);
+  return fmt::format("{}d {}h", s / 86400, (s % 86400) / 3600);
+}
+
+std::string str_field(const nlohmann::json& j, const char* key) {
+  const auto it = j.find(key);
+  if (it == j.end()) return "?";
+  return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
+Status status(const Context& ctx) {
+  const auto endpoint = api::discover_socket(ctx.socket);
+  auto body = api::call_json(endpoint, api::method::get, api::path::status);
+  if (!body) return tl::unexpected(body.error());
+  const auto& j = *body;
+  std::uint64_t uptime = 0;
+  if (auto it = j.find(api::field::uptime_s); it != j.end() && it->is_number_unsigned()) {
+    uptime = it->get<std::uint64_t>();
+  }
+  const std::string human = fmt::format(
+      "weightsd {} (protocol {}) is running\n"
+      "  pid:       {}\n"
+      "  mode:      {}\n"
+      "  uptime:    {}\n"
+      "  state dir: {}\n"
+      "  socket:    {}\n",
+      str_field(j, api::field::version), str_field(j, api::field::protocol_version),
+      str_field(j, api::field::pid), str_field(j, api::field::mode), human_duration(uptime),
+      str_field(j, api::field::state_dir), endpoint.path.string());
+  emit(ctx, j, human);
+  return {};
+}
+
+}  // namespace
+
+void register_daemon_commands(CLI::App& app, Context& ctx) {
+  app.add_option("--socket", ctx.socket,
+                 "weightsd control socket (default: $WEIGHTSD_SOCKET, else the user-mode socket "
+                 "if it exists, else /run/weightsd/control.sock)");
+  auto* cmd = app.add_subcommand("status", "Show whether weightsd is running and its summary");
+  cmd->callback([&ctx] { ctx.action = [&ctx] { return status(ctx); }; });
+}
+
+}  // namespace weights::cli

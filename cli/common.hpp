@@ -1,0 +1,32 @@
+#pragma once
+// Small parsing helpers shared by weightsctl's publisher commands.
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/time.hpp"
+#include "core/tuf_repo.hpp"
+
+namespace weights::cli {
+
+// "90d", "12h", "30m", "45s" -> seconds (positive, at most 100 years).
+Result<std::chrono::seconds> parse_duration(std::string_view text);
+
+// `--now` for reproducible runs and tests: empty -> the system clock, else parse_utc.
+Result<TimePoint> resolve_now(const std::string& now_option);
+
+// Loads each PEM private key file into `ring`; errors name the file.
+Status add_key_files(tuf::KeyRing& ring, const std::vector<std::string>& files);
+
+// Public keys of the given private key files.
+Result<std::vector<crypto::PublicKey>> public_keys_of(const std::vector<std::string>& files);
+
+// The publisher's own keys (<dir>/keys/*.pem, if that folder exists) plus `extra` key files.
+Result<tuf::KeyRing> publisher_ring(const tuf::Repo& repo, const std::vector<std::string>& extra);
+
+std::string human_bytes(std::uint64_t bytes);
+
+}  // namespace weights::cli

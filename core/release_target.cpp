@@ -1,0 +1,45 @@
+#include "core/release_target.hpp"
+
+#include <fmt/core.h>
+
+namespace weights {
+
+std::string release_target_path(std::string_view model, std::string_view revision) {
+  return fmt::format("models/{}/{}.release.json", model, revision);
+}
+std::string torrent_target_path(std::string_view model, std::string_view revision) {
+  return fmt::format("models/{}/{}.torrent", model, revision);
+}
+std::string torrent_v1_target_path(std::string_view model, std::string_view revision) {
+  return fmt::format("models/{}/{}.v1.torrent", model, revision);
+}
+
+Result<ReleaseManifest> validate_release_target(const tuf::TargetInfo& target,
+                                                std::string_view bytes) {
+  auto manifest = parse_release_manifest(bytes);
+  if (!manifest) return tl::unexpected(with_context(manifest.error(), target.path));
+  if (manifest->model != target.model) {
+    return fail(Errc::wrong_target,
+                fmt::format("{}: manifest is for model '{}' but is listed as model '{}'",
+                            target.path, manifest->model, target.model));
+  }
+  if (manifest->revision != target.revision) {
+    return fail(Errc::wrong_target,
+                fmt::format("{}: manifest is for revision '{}' but is listed as revision '{}'",
+                            target.path, manifest->revision, target.revision));
+  }
+  if (manifest->release_seq != target.release_seq) {
+    return fail(Errc::wrong_target,
+                fmt::format("{}: manifest has release_seq {} but is listed with release_seq {}",
+                            target.path, manifest->release_seq, target.release_seq));
+  }
+  const std::string expected_path = release_target_path(target.model, target.revision);
+  if (target.path != expected_path) {
+    return fail(Errc::wrong_target, fmt::format("{}: a release of {}@{} must be listed as {}",
+                                                target.path, target.model, target.revision,
+                                                expected_path));
+  }
+  return manifest;
+}
+
+}  // namespace weights

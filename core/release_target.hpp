@@ -1,0 +1,25 @@
+#pragma once
+// Binds a release manifest to the signed targets entry that carries it: the TUF client only
+// proves the bytes are the ones a threshold of targets keys signed; this checks that what they
+// say matches where they were listed (model A's manifest cannot be served as model B's).
+#include <string>
+#include <string_view>
+
+#include "core/error.hpp"
+#include "core/release_manifest.hpp"
+#include "core/tuf_metadata.hpp"
+
+namespace weights {
+
+// Target path of a release's manifest and torrents (docs/feed-layout.md).
+std::string release_target_path(std::string_view model, std::string_view revision);
+std::string torrent_target_path(std::string_view model, std::string_view revision);
+std::string torrent_v1_target_path(std::string_view model, std::string_view revision);
+
+// Parses `bytes` as a release manifest and checks that its model, revision and release_seq
+// equal the target entry's custom fields and that the entry's path is the canonical one for
+// them. Errors: those of parse_release_manifest, or Errc::wrong_target naming both sides.
+Result<ReleaseManifest> validate_release_target(const tuf::TargetInfo& target,
+                                                std::string_view bytes);
+
+}  // namespace weights
