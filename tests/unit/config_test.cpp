@@ -1,0 +1,248 @@
+#include "daemon/config.hpp"
+
+#include <fstream>
+#include <map>
+
+#include <catch2/catch.hpp>
+
+#include "support/temp_dir.hpp"
+
+using namespace weights;
+using namespace weights::daemon;
+
+namespace {
+
+api::GetEnv env_of(std::map<std::string, std::string> vars) {
+  return [vars = std::move(vars)](const char* name) -> std::optional<std::string> {
+    auto it = vars.find(name);
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+void write(const std::filesystem::path& p, const std::string& text) {
+  std::ofstream(p) << text;
+}
+
+Error apply_error(const std::string& text) {
+  auto r = apply_toml(Config{}, text, "w.toml");
+  REQUIRE_FALSE(r);
+  return r.error();
+}
+
+}  // namespace
+
+TEST_CASE("system mode defaults to /var/lib and /run", "[config]") {
+  const auto c = default_config(Mode::system, env_of({}));
+  CHECK(c.state_dir == "/var/lib/weightsd");
+  CHECK(c.control_socket == "/run/weightsd/control.sock");
+  CHECK(default_config_file(Mode::system, env_of({})) == "/etc/weightsd/weightsd.toml");
+  CHECK(c.utp == Toggle::off);
+  CHECK(c.dht == Toggle::on);
+  CHECK(c.upnp == Toggle::off);
+}
+
+TEST_CASE("user mode defaults follow the XDG directories", "[config]") {
+  const auto env = env_of({{"HOME", "/home/u"},
+                           {"XDG_RUNTIME_DIR", "/run/user/1000"},
+                           {"XDG_CONFIG_HOME", "/home/u/cfg"}});
+  const auto c = default_config(Mode::user, env);
+  CHECK(c.state_dir == "/home/u/.local/state/weightsd");
+  CHECK(c.control_socket == "/run/user/1000/weightsd/control.sock");
+  CHECK(default_config_file(Mode::user, env) == "/home/u/cfg/weightsd/weightsd.toml");
+}
+
+TEST_CASE("a full TOML file sets every field", "[config]") {
+  auto c = apply_toml(Config{}, R"(
+state_dir = "/srv/w"
+control_socket = "/srv/w/c.sock"
+log_level = "debug"
+
+[network]
+listen_interfaces = ["127.0.0.2:6881", "[::1]:0"]
+dht = "off"
+lsd = false
+upnp = "on"
+natpmp = true
+utp = "on"
+
+[limits]
+download_rate = "10MiB"
+upload_rate = 1000
+max_disk = "2 TB"
+
+[feeds]
+refresh_interval = "30m"
+)",
+                      "w.toml");
+  REQUIRE(c);
+  CHECK(c->state_dir == "/srv/w");
+  CHECK(c->control_socket == "/srv/w/c.sock");
+  CHECK(c->log_level == LogLevel::debug);
+  CHECK(c->listen_interfaces == std::vector<std::string>{"127.0.0.2:6881", "[::1]:0"});
+  CHECK(c->dht == Toggle::off);
+  CHECK(c->lsd == Toggle::off);
+  CHECK(c->upnp == Toggle::on);
+  CHECK(c->natpmp == Toggle::on);
+  CHECK(c->utp == Toggle::on);
+  CHECK(c->download_rate == 10ULL * 1024 * 1024);
+  CHECK(c->upload_rate == 1000);
+  CHECK(c->max_disk == 2000000000000ULL);
+  CHECK(c->feed_refresh_interval == std::chrono::minutes(30));
+}
+
+TEST_CASE("an unknown key is an error naming the key and its line", "[config]") {
+  const auto e = apply_error("log_level = \"info\"\n\n[network]\ndht = \"on\"\ndhtt = \"off\"\n");
+  CHECK(e.code == Errc::schema_error);
+  CHECK(e.message == "w.toml:5: network.dhtt: unknown key");
+  CHECK(e.hint.find("dht") != std::string::npos);
+  const auto top = apply_error("stat_dir = \"/x\"\n");
+  CHECK(top.message == "w.toml:1: stat_dir: unknown key");
+  CHECK(apply_error("[netwrk]\ndht = \"on\"\n").message.find("netwrk") != std::string::npos);
+}
+
+TEST_CASE("a wrong type is an error with the line", "[config]") {
+  const auto e = apply_error("\n[limits]\nmax_disk = true\n");
+  CHECK(e.code == Errc::schema_error);
+  CHECK(e.message.rfind("w.toml:3: limits.max_disk: ", 0) == 0);
+  CHECK(e.message.find("boolean") != std::string::npos);
+  CHECK(apply_error("[network]\ndht = \"yes\"\n").message.find("w.toml:2: network.dht") == 0);
+  CHECK(apply_error("[network]\ndht = 1\n").code == Errc::schema_error);
+  CHECK(apply_error("state_dir = \"relative/path\"\n").message.find("absolute") !=
+        std::string::npos);
+  CHECK(apply_error("log_level = \"loud\"\n").code == Errc::schema_error);
+  CHECK(apply_error("network = 3\n").message.find("expected a table") != std::string::npos);
+  const auto item =
+      apply_error("[network]\nlisten_interfaces = [\n  \"0.0.0.0:6881\",\n  \"nope\"\n]\n");
+  CHECK(item.message.rfind("w.toml:4: network.listen_interfaces: ", 0) == 0);
+  CHECK(apply_error("[limits]\nmax_disk = -1\n").code == Errc::schema_error);
+  CHECK(apply_error("[limits]\nmax_disk = \"10 parsecs\"\n").message.find("unknown unit") !=
+        std::string::npos);
+}
+
+TEST_CASE("TOML syntax errors are parse errors with the line", "[config]") {
+  const auto e = apply_error("a = 1\nb = = 2\n");
+  CHECK(e.code == Errc::parse_error);
+  CHECK(e.message.rfind("w.toml:2: ", 0) == 0);
+}
+
+TEST_CASE("sizes and durations accept units", "[config]") {
+  CHECK(parse_size("0").value() == 0);
+  CHECK(parse_size("512").value() == 512);
+  CHECK(parse_size("1KiB").value() == 1024);
+  CHECK(parse_size("1 KB").value() == 1000);
+  CHECK(parse_size("3GiB").value() == 3ULL << 30);
+  CHECK_FALSE(parse_size("1.5GB"));
+  CHECK_FALSE(parse_size("GB"));
+  CHECK_FALSE(parse_size("99999999999TiB"));
+  CHECK(parse_duration("90s").value() == std::chrono::seconds(90));
+  CHECK(parse_duration("2h").value() == std::chrono::hours(2));
+  CHECK(parse_duration("1d").value() == std::chrono::hours(24));
+  CHECK_FALSE(parse_duration("1w"));
+}
+
+TEST_CASE("precedence: defaults < file < environment < flags", "[config]") {
+  testing::TempDir dir;
+  const auto file = dir / "w.toml";
+  write(file, "state_dir = \"/from/file\"\nlog_level = \"warning\"\n");
+  Overrides flags;
+  flags.mode = Mode::user;
+  flags.config_file = file;
+
+  auto c = load_config(flags, env_of({{"HOME", "/h"}}));
+  REQUIRE(c);
+  CHECK(c->state_dir == "/from/file");
+  CHECK(c->log_level == LogLevel::warning);
+  CHECK(c->config_file == file);
+
+  c = load_config(flags, env_of({{"HOME", "/h"},
+                                 {"WEIGHTSD_STATE_DIR", "/from/env"},
+                                 {"WEIGHTSD_LOG_LEVEL", "debug"}}));
+  REQUIRE(c);
+  CHECK(c->state_dir == "/from/env");
+  CHECK(c->log_level == LogLevel::debug);
+
+  flags.state_dir = "/from/flag";
+  flags.log_level = LogLevel::error;
+  c = load_config(flags, env_of({{"HOME", "/h"}, {"WEIGHTSD_STATE_DIR", "/from/env"}}));
+  REQUIRE(c);
+  CHECK(c->state_dir == "/from/flag");
+  CHECK(c->log_level == LogLevel::error);
+}
+
+TEST_CASE("WEIGHTSD_CONFIG selects the file and WEIGHTSD_SOCKET the socket", "[config]") {
+  testing::TempDir dir;
+  write(dir / "env.toml", "control_socket = \"/from/file.sock\"\n");
+  Overrides flags;
+  flags.mode = Mode::user;
+  auto c = load_config(flags, env_of({{"HOME", "/h"}, {"WEIGHTSD_CONFIG", (dir / "env.toml")}}));
+  REQUIRE(c);
+  CHECK(c->control_socket == "/from/file.sock");
+  c = load_config(flags, env_of({{"HOME", "/h"},
+                                 {"WEIGHTSD_CONFIG", (dir / "env.toml")},
+                                 {"WEIGHTSD_SOCKET", "/from/env.sock"}}));
+  REQUIRE(c);
+  CHECK(c->control_socket == "/from/env.sock");
+}
+
+TEST_CASE("a missing default file means defaults; a missing explicit file is an error",
+          "[config]") {
+  testing::TempDir dir;
+  Overrides flags;
+  flags.mode = Mode::user;
+  auto c = load_config(flags, env_of({{"HOME", dir.path().string()}}));
+  REQUIRE(c);
+  CHECK(c->config_file.empty());
+  CHECK(c->state_dir == dir / ".local/state/weightsd");
+
+  flags.config_file = dir / "missing.toml";
+  auto e = load_config(flags, env_of({{"HOME", dir.path().string()}}));
+  REQUIRE_FALSE(e);
+  CHECK(e.error().message.find("missing.toml") != std::string::npos);
+}
+
+TEST_CASE("the default user config file is read when present", "[config]") {
+  testing::TempDir dir;
+  std::filesystem::create_directories(dir / "cfg/weightsd");
+  write(dir / "cfg/weightsd/weightsd.toml", "[feeds]\nrefresh_interval = 120\n");
+  Overrides flags;
+  flags.mode = Mode::user;
+  auto c = load_config(flags, env_of({{"HOME", "/h"}, {"XDG_CONFIG_HOME", (dir / "cfg")}}));
+  REQUIRE(c);
+  CHECK(c->feed_refresh_interval == std::chrono::seconds(120));
+}
+
+TEST_CASE("bad environment values and over-long socket paths are refused", "[config]") {
+  Overrides flags;
+  flags.mode = Mode::user;
+  CHECK_FALSE(load_config(flags, env_of({{"HOME", "/h"}, {"WEIGHTSD_LOG_LEVEL", "loud"}})));
+  flags.control_socket = "/" + std::string(200, 's');
+  auto e = load_config(flags, env_of({{"HOME", "/h"}}));
+  REQUIRE_FALSE(e);
+  CHECK(e.error().message.find("longer than") != std::string::npos);
+}
+
+TEST_CASE("the rendered effective config parses back to the same config", "[config]") {
+  Config c = default_config(Mode::user, env_of({{"HOME", "/h"}}));
+  c.dht = Toggle::off;
+  c.max_disk = 12345;
+  c.listen_interfaces = {"127.0.0.3:7000"};
+  c.feed_refresh_interval = std::chrono::seconds(77);
+  const auto text = render_toml(c);
+  auto back = apply_toml(Config{}, text, "rendered");
+  REQUIRE(back);
+  back->mode = c.mode;
+  CHECK(*back == c);
+}
+
+TEST_CASE("describe_changes lists exactly the settings that differ", "[config]") {
+  Config a;
+  Config b = a;
+  CHECK(describe_changes(a, b).empty());
+  b.log_level = LogLevel::debug;
+  b.upload_rate = 5;
+  const auto changes = describe_changes(a, b);
+  REQUIRE(changes.size() == 2);
+  CHECK(changes[0] == "log_level: 'info' -> 'debug'");
+  CHECK(changes[1] == "limits.upload_rate: 0 -> 5");
+}

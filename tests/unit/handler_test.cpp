@@ -1,0 +1,162 @@
+#include "daemon/handler.hpp"
+
+#include <catch2/catch.hpp>
+
+#include "core/json.hpp"
+
+using namespace weights;
+using namespace weights::daemon;
+
+namespace {
+
+api::Request request(std::string method, std::string target, std::string body = {}) {
+  api::Request r;
+  r.method = std::move(method);
+  r.target = std::move(target);
+  r.body = std::move(body);
+  return r;
+}
+
+json::Json body_of(const api::Response& res) {
+  auto j = json::parse_strict(res.body);
+  REQUIRE(j);
+  return *j;
+}
+
+std::string error_code(const api::Response& res) {
+  return body_of(res)["error"]["code"].get<std::string>();
+}
+
+struct Fixture {
+  std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point now = t0 + std::chrono::seconds(42);
+  Handler handler{DaemonInfo{"9.9.9", 1234, api::Mode::user, "/tmp/state", "/tmp/state/c.sock", t0},
+                  [this] { return now; }};
+};
+
+}  // namespace
+
+TEST_CASE("GET /v1/version reports the daemon and protocol versions", "[handler]") {
+  Fixture f;
+  const auto res = f.handler.handle(request("GET", "/v1/version"));
+  CHECK(res.status == 200);
+  CHECK(res.content_type == "application/json");
+  const auto j = body_of(res);
+  CHECK(j["version"] == "9.9.9");
+  CHECK(j["protocol_version"] == api::protocol_version);
+}
+
+TEST_CASE("GET /v1/status summarises the daemon with its uptime", "[handler]") {
+  Fixture f;
+  const auto j = body_of(f.handler.handle(request("GET", "/v1/status")));
+  CHECK(j["uptime_s"] == 42);
+  CHECK(j["pid"] == 1234);
+  CHECK(j["mode"] == "user");
+  CHECK(j["state_dir"] == "/tmp/state");
+  CHECK(j["control_socket"] == "/tmp/state/c.sock");
+  CHECK(j["protocol_version"] == 1);
+}
+
+TEST_CASE("a query string does not change which route matches", "[handler]") {
+  Fixture f;
+  CHECK(f.handler.handle(request("GET", "/v1/status?verbose=1")).status == 200);
+}
+
+TEST_CASE("unknown routes are 404 with a JSON error naming the path", "[handler]") {
+  Fixture f;
+  for (const char* target :
+       {"/v1/nope", "/v2/status", "/", "/v1/status/", "/v1//status", "/v1/status/extra", "/v1"}) {
+    INFO(target);
+    const auto res = f.handler.handle(request("GET", target));
+    CHECK(res.status == 404);
+    CHECK(error_code(res) == "not_found");
+  }
+  const auto j = body_of(f.handler.handle(request("GET", "/v1/nope")));
+  CHECK(j["error"]["message"] == "no such endpoint: GET /v1/nope");
+  CHECK(j["error"]["hint"].get<std::string>().find("protocol_version 1") != std::string::npos);
+}
+
+TEST_CASE("a known path with the wrong method is 405 with an Allow header", "[handler]") {
+  Fixture f;
+  const auto res = f.handler.handle(request("DELETE", "/v1/status"));
+  CHECK(res.status == 405);
+  REQUIRE(res.headers.size() == 1);
+  CHECK(res.headers[0].first == "allow");
+  CHECK(res.headers[0].second == "GET");
+  CHECK(error_code(res) == "invalid_argument");
+}
+
+TEST_CASE("a body on a route that takes none is refused", "[handler]") {
+  Fixture f;
+  const auto res = f.handler.handle(request("GET", "/v1/status", "{}"));
+  CHECK(res.status == 400);
+}
+
+TEST_CASE("router: JSON routes get the parsed body and path parameters", "[handler][router]") {
+  Router router;
+  router.add("POST", "/v1/feeds/{name}/refresh", BodyKind::json,
+             [](const Call& c) -> Result<api::Response> {
+               return api::json_response(
+                   200, {{"name", std::string(c.params.get("name"))}, {"got", c.body["x"]}});
+             });
+  router.add("GET", "/v1/feeds/{name}/refresh", BodyKind::none,
+             [](const Call&) -> Result<api::Response> { return api::json_response(200, {}); });
+
+  auto ok = router.dispatch(request("POST", "/v1/feeds/my%20feed/refresh", R"({"x":7})"));
+  CHECK(ok.status == 200);
+  const auto j = body_of(ok);
+  CHECK(j["name"] == "my feed");
+  CHECK(j["got"] == 7);
+
+  SECTION("malformed JSON is 400 with a precise message") {
+    const auto res = router.dispatch(request("POST", "/v1/feeds/a/refresh", R"({"x":)"));
+    CHECK(res.status == 400);
+    const auto e = body_of(res)["error"];
+    CHECK(e["code"] == "parse_error");
+    CHECK(e["message"].get<std::string>().rfind("request body: ", 0) == 0);
+  }
+  SECTION("duplicate keys are malformed too") {
+    const auto res = router.dispatch(request("POST", "/v1/feeds/a/refresh", R"({"x":1,"x":2})"));
+    CHECK(res.status == 400);
+  }
+  SECTION("a missing body on a JSON route is 400") {
+    CHECK(router.dispatch(request("POST", "/v1/feeds/a/refresh")).status == 400);
+  }
+  SECTION("a body over the limit is 413 even if the transport let it through") {
+    const auto res = router.dispatch(
+        request("POST", "/v1/feeds/a/refresh", std::string(api::max_body_bytes + 1, ' ')));
+    CHECK(res.status == 413);
+    CHECK(error_code(res) == "too_large");
+  }
+  SECTION("a non-JSON content type is 415") {
+    auto req = request("POST", "/v1/feeds/a/refresh", R"({"x":1})");
+    req.headers.emplace_back("content-type", "text/plain");
+    CHECK(router.dispatch(req).status == 415);
+    req.headers[0].second = "application/json; charset=utf-8";
+    CHECK(router.dispatch(req).status == 200);
+  }
+  SECTION("405 lists every method registered for the path") {
+    const auto res = router.dispatch(request("PUT", "/v1/feeds/a/refresh"));
+    CHECK(res.status == 405);
+    REQUIRE(res.headers.size() == 1);
+    CHECK(res.headers[0].second == "GET, POST");
+  }
+  SECTION("an empty path parameter does not match") {
+    CHECK(router.dispatch(request("POST", "/v1/feeds//refresh", "{}")).status == 404);
+  }
+}
+
+TEST_CASE("router: route errors become error bodies with their status", "[handler][router]") {
+  Router router;
+  router.add("GET", "/v1/thing", BodyKind::none, [](const Call&) -> Result<api::Response> {
+    return fail(Errc::already_exists, "thing exists", "remove it first");
+  });
+  router.add("GET", "/v1/boom", BodyKind::none,
+             [](const Call&) -> Result<api::Response> { throw std::runtime_error("bug"); });
+  const auto res = router.dispatch(request("GET", "/v1/thing"));
+  CHECK(res.status == 409);
+  CHECK(body_of(res)["error"]["hint"] == "remove it first");
+  const auto boom = router.dispatch(request("GET", "/v1/boom"));
+  CHECK(boom.status == 500);
+  CHECK(error_code(boom) == "internal");
+}
