@@ -58,8 +58,8 @@ Status apply_role(tuf::RoleSpec& spec, const RoleOptions& o, const char* role) {
 
 std::string describe_roles(const tuf::RolesSpec& spec) {
   std::string out;
-  for (tuf::Role r : {tuf::Role::root, tuf::Role::targets, tuf::Role::snapshot,
-                      tuf::Role::timestamp}) {
+  for (tuf::Role r :
+       {tuf::Role::root, tuf::Role::targets, tuf::Role::snapshot, tuf::Role::timestamp}) {
     const auto& s = spec[r];
     out += fmt::format("  {:<9} threshold {} of {} key(s), expiry {}d\n", tuf::role_name(r),
                        s.threshold, s.keys.size(),
@@ -71,14 +71,13 @@ std::string describe_roles(const tuf::RolesSpec& spec) {
 
 nlohmann::json roles_json(const tuf::RolesSpec& spec) {
   nlohmann::json j = nlohmann::json::object();
-  for (tuf::Role r : {tuf::Role::root, tuf::Role::targets, tuf::Role::snapshot,
-                      tuf::Role::timestamp}) {
+  for (tuf::Role r :
+       {tuf::Role::root, tuf::Role::targets, tuf::Role::snapshot, tuf::Role::timestamp}) {
     const auto& s = spec[r];
     nlohmann::json keyids = nlohmann::json::array();
     for (const auto& k : s.keys) keyids.push_back(k.keyid());
-    j[std::string(tuf::role_name(r))] = {{"threshold", s.threshold},
-                                         {"keyids", keyids},
-                                         {"expiry_seconds", s.expiry.count()}};
+    j[std::string(tuf::role_name(r))] = {
+        {"threshold", s.threshold}, {"keyids", keyids}, {"expiry_seconds", s.expiry.count()}};
   }
   return j;
 }
@@ -122,8 +121,8 @@ Status run_init(const Context& ctx, const InitArgs& a) {
         {"roles", roles_json(repo->spec())}},
        fmt::format("created feed in {}\n{}serve {} over any transport;\nclients subscribe "
                    "with the trust root {}\n",
-                   repo->dir().string(), describe_roles(repo->spec()),
-                   repo->public_dir().string(), root_path.string()));
+                   repo->dir().string(), describe_roles(repo->spec()), repo->public_dir().string(),
+                   root_path.string()));
   return {};
 }
 
@@ -147,8 +146,8 @@ Status run_publish(const Context& ctx, const PublishArgs& a) {
                              {"targets", repo->version(tuf::Role::targets)},
                              {"snapshot", repo->version(tuf::Role::snapshot)},
                              {"timestamp", repo->version(tuf::Role::timestamp)}};
-  emit(ctx, {{"dir", repo->dir().string()}, {"versions", versions},
-             {"targets", repo->targets().size()}},
+  emit(ctx,
+       {{"dir", repo->dir().string()}, {"versions", versions}, {"targets", repo->targets().size()}},
        fmt::format("published {}: root v{}, targets v{}, snapshot v{}, timestamp v{} "
                    "({} target(s))\n",
                    repo->public_dir().string(), repo->version(tuf::Role::root),
@@ -189,10 +188,11 @@ Status run_rotate(const Context& ctx, const RotateArgs& a) {
       return tl::unexpected(with_context(st.error(), "root rotated, but publishing failed"));
     }
   }
-  emit(ctx, {{"dir", repo->dir().string()},
-             {"root_version", repo->version(tuf::Role::root)},
-             {"published", publish},
-             {"roles", roles_json(repo->spec())}},
+  emit(ctx,
+       {{"dir", repo->dir().string()},
+        {"root_version", repo->version(tuf::Role::root)},
+        {"published", publish},
+        {"roles", roles_json(repo->spec())}},
        fmt::format("wrote root v{}\n{}{}", repo->version(tuf::Role::root),
                    describe_roles(repo->spec()),
                    publish ? "published targets, snapshot and timestamp\n" : ""));
@@ -239,10 +239,10 @@ Status run_verify(const Context& ctx, VerifyArgs a) {
       return tl::unexpected(with_context(st.error(), a.root));
     }
   } else if (existing->location != a.location) {
-    return fail(Errc::invalid_argument,
-                fmt::format("state {} already tracks feed '{}' at {}", a.state, a.name,
-                            existing->location),
-                "use --name to track another feed, or another --state directory");
+    return fail(
+        Errc::invalid_argument,
+        fmt::format("state {} already tracks feed '{}' at {}", a.state, a.name, existing->location),
+        "use --name to track another feed, or another --state directory");
   }
   auto fetcher = make_fetcher(a.location);
   if (!fetcher) return tl::unexpected(fetcher.error());
@@ -272,8 +272,10 @@ Status run_verify(const Context& ctx, VerifyArgs a) {
   human += fmt::format("trusted releases: {}\n", n_releases);
   for (const auto& t : outcome->trusted_targets) {
     if (t.kind != tuf::TargetKind::release) continue;
-    nlohmann::json r = {{"model", t.model}, {"revision", t.revision},
-                        {"release_seq", t.release_seq}, {"path", t.path},
+    nlohmann::json r = {{"model", t.model},
+                        {"revision", t.revision},
+                        {"release_seq", t.release_seq},
+                        {"path", t.path},
                         {"sha256", t.sha256}};
     std::string detail;
     for (const auto& m : manifests) {
@@ -286,8 +288,8 @@ Status run_verify(const Context& ctx, VerifyArgs a) {
       }
     }
     releases.push_back(std::move(r));
-    human += fmt::format("  {}@{} (release_seq {}{})\n", t.model, t.revision, t.release_seq,
-                         detail);
+    human +=
+        fmt::format("  {}@{} (release_seq {}{})\n", t.model, t.revision, t.release_seq, detail);
   }
   auto role_json = [](const tuf::RoleSummary& s) {
     return nlohmann::json{{"version", s.version}, {"expires", format_utc(s.expires)}};
@@ -367,8 +369,7 @@ void register_feed_commands(CLI::App& app, Context& ctx) {
       ->required();
   cv->add_option("--root", ver->root,
                  "Trust root (N.root.json) for first use; later runs use the state's root");
-  cv->add_option("--state", ver->state, "Client state directory (created if missing)")
-      ->required();
+  cv->add_option("--state", ver->state, "Client state directory (created if missing)")->required();
   cv->add_option("--name", ver->name, "Name of the feed in the state (default: feed)");
   cv->add_option("--now", ver->now, "Use this time instead of the clock");
   cv->footer(

@@ -11,7 +11,8 @@ void register_key_commands(CLI::App& app, Context& ctx) {
   auto* key_cmd = app.add_subcommand("key", "Manage Ed25519 signing keys");
   key_cmd->require_subcommand(1);
 
-  auto* gen = key_cmd->add_subcommand("generate", "Generate an Ed25519 private key (PKCS#8 PEM, mode 0600)");
+  auto* gen = key_cmd->add_subcommand("generate",
+                                      "Generate an Ed25519 private key (PKCS#8 PEM, mode 0600)");
   gen->footer(
       "Example:\n  weightsctl key generate --out keys/root-1.pem\n"
       "Prints the public key and its keyid. Refuses to overwrite an existing file.");
@@ -29,7 +30,8 @@ void register_key_commands(CLI::App& app, Context& ctx) {
     };
   });
 
-  auto* show = key_cmd->add_subcommand("show", "Print the public key and keyid of a private key file");
+  auto* show =
+      key_cmd->add_subcommand("show", "Print the public key and keyid of a private key file");
   auto path = std::make_shared<std::string>();
   show->add_option("key", *path, "Private key file (PEM)")->required();
   show->callback([&ctx, path] {

@@ -17,11 +17,20 @@ Result<std::chrono::seconds> parse_duration(std::string_view text) {
   auto [ptr, ec] = std::from_chars(begin, end, n);
   std::uint64_t unit = 0;
   switch (text.back()) {
-    case 'd': unit = 86400; break;
-    case 'h': unit = 3600; break;
-    case 'm': unit = 60; break;
-    case 's': unit = 1; break;
-    default: break;
+    case 'd':
+      unit = 86400;
+      break;
+    case 'h':
+      unit = 3600;
+      break;
+    case 'm':
+      unit = 60;
+      break;
+    case 's':
+      unit = 1;
+      break;
+    default:
+      break;
   }
   constexpr std::uint64_t max_seconds = 100ULL * 366 * 86400;
   if (ec != std::errc{} || ptr != end || unit == 0 || n == 0 || n > max_seconds / unit) {

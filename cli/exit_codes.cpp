@@ -4,15 +4,20 @@ namespace weights::cli {
 
 Exit exit_code_for(Errc code) {
   switch (code) {
-    case Errc::invalid_argument: return Exit::usage;
+    case Errc::invalid_argument:
+      return Exit::usage;
     case Errc::parse_error:
     case Errc::schema_error:
     case Errc::path_policy:
-    case Errc::too_large: return Exit::data;
-    case Errc::not_found: return Exit::not_found;
-    case Errc::already_exists: return Exit::cant_create;
+    case Errc::too_large:
+      return Exit::data;
+    case Errc::not_found:
+      return Exit::not_found;
+    case Errc::already_exists:
+      return Exit::cant_create;
     case Errc::io_error:
-    case Errc::database_error: return Exit::io;
+    case Errc::database_error:
+      return Exit::io;
     case Errc::bad_signature:
     case Errc::threshold_not_met:
     case Errc::expired:
@@ -20,10 +25,14 @@ Exit exit_code_for(Errc code) {
     case Errc::version_mismatch:
     case Errc::hash_mismatch:
     case Errc::length_mismatch:
-    case Errc::wrong_target: return Exit::verification;
-    case Errc::unsupported: return Exit::failure;
-    case Errc::internal: return Exit::internal;
-    case Errc::unavailable: return Exit::unavailable;
+    case Errc::wrong_target:
+      return Exit::verification;
+    case Errc::unsupported:
+      return Exit::failure;
+    case Errc::internal:
+      return Exit::internal;
+    case Errc::unavailable:
+      return Exit::unavailable;
   }
   return Exit::failure;
 }

@@ -6,15 +6,15 @@ namespace weights::cli {
 
 enum class Exit : int {
   ok = 0,
-  failure = 1,             // generic failure
-  usage = 64,              // bad command line
-  data = 65,               // malformed input (manifest, metadata, JSON)
-  not_found = 66,          // file, feed, release or key does not exist
-  unavailable = 69,        // daemon or feed unreachable
-  internal = 70,           // a bug
-  cant_create = 73,        // refusing to overwrite / cannot create output
-  io = 74,                 // I/O error
-  verification = 75,       // signature, threshold, hash, rollback or expiry check failed
+  failure = 1,        // generic failure
+  usage = 64,         // bad command line
+  data = 65,          // malformed input (manifest, metadata, JSON)
+  not_found = 66,     // file, feed, release or key does not exist
+  unavailable = 69,   // daemon or feed unreachable
+  internal = 70,      // a bug
+  cant_create = 73,   // refusing to overwrite / cannot create output
+  io = 74,            // I/O error
+  verification = 75,  // signature, threshold, hash, rollback or expiry check failed
 };
 
 Exit exit_code_for(Errc code);

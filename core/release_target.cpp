@@ -35,9 +35,9 @@ Result<ReleaseManifest> validate_release_target(const tuf::TargetInfo& target,
   }
   const std::string expected_path = release_target_path(target.model, target.revision);
   if (target.path != expected_path) {
-    return fail(Errc::wrong_target, fmt::format("{}: a release of {}@{} must be listed as {}",
-                                                target.path, target.model, target.revision,
-                                                expected_path));
+    return fail(Errc::wrong_target,
+                fmt::format("{}: a release of {}@{} must be listed as {}", target.path,
+                            target.model, target.revision, expected_path));
   }
   return manifest;
 }
