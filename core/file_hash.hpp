@@ -27,7 +27,9 @@ struct HashOptions {
   GitOid git_oid = GitOid::for_small_files;
   std::uint64_t git_oid_max_bytes = 10 * 1024 * 1024;  // inclusive
   unsigned threads = 0;                                // 0 = hardware_concurrency
-  std::size_t buffer_bytes = 4 * 1024 * 1024;          // rounded up to a multiple of 16 KiB
+  // Read size, rounded up to a multiple of 16 KiB. 64 KiB measured best on page-cached data:
+  // from 128 KiB up, read() costs ~3x more system time (cache effects of the copy, presumably).
+  std::size_t buffer_bytes = 64 * 1024;
 };
 
 struct FileDigest {

@@ -21,29 +21,37 @@ openssl rand -out "$b" $((size_mib * 1024 * 1024))
 cat "$a" "$b" >/dev/null  # warm the page cache
 cat "$a" "$b" >/dev/null
 
-now() { date +%s.%N; }
 mib=$((2 * size_mib))
-
-t0=$(now)
-openssl dgst -sha256 "$a" "$b" >/dev/null
-t1=$(now)
-openssl_s=$(echo "$t1 - $t0" | bc -l)
-
-ours1=$("$bench" --threads 1 "$a" "$b")
-ours2=$("$bench" --threads 2 "$a" "$b")
-field() { sed -E "s/.*\"$1\":([0-9.]+).*/\1/" <<<"$2"; }
-ours1_s=$(field seconds "$ours1")
-ours2_s=$(field seconds "$ours2")
+# Each measurement: wall seconds and CPU seconds (user+sys). On a shared machine CPU time is the
+# steadier comparison; wall time is what a user sees.
+measure() {  # measure NAME CMD... -> sets W_<NAME> and C_<NAME>
+  local name=$1 out
+  shift
+  out=$(/usr/bin/time -f '%e %U %S' -o "$work/time" "$@" >"$work/out.$name" && cat "$work/time")
+  read -r wall user sys <<<"$out"
+  printf -v "W_$name" '%s' "$wall"
+  printf -v "C_$name" '%s' "$(echo "$user + $sys" | bc -l)"
+}
+measure openssl openssl dgst -sha256 "$a" "$b"
+measure one "$bench" --threads 1 "$a" "$b"
+measure two "$bench" --threads 2 "$a" "$b"
 
 rate() { printf '%.1f' "$(echo "$mib / $1" | bc -l)"; }
 ratio() { printf '%.2f' "$(echo "$1 / $2" | bc -l)"; }
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')," \
-  "sha_ni: $(grep -q sha_ni /proc/cpuinfo && echo yes || echo no), $(openssl version)"
-echo "data: 2 files x ${size_mib} MiB, page-cached; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-34s %8.3f s  %8s MiB/s\n' "openssl dgst -sha256 (sequential)" "$openssl_s" "$(rate "$openssl_s")"
-printf '%-34s %8.3f s  %8s MiB/s  %sx openssl\n' "weightsd hasher, 1 thread" "$ours1_s" \
-  "$(rate "$ours1_s")" "$(ratio "$openssl_s" "$ours1_s")"
-printf '%-34s %8.3f s  %8s MiB/s  %sx openssl, %sx 1 thread\n' "weightsd hasher, 2 threads" \
-  "$ours2_s" "$(rate "$ours2_s")" "$(ratio "$openssl_s" "$ours2_s")" "$(ratio "$ours1_s" "$ours2_s")"
-echo "raw: $ours1"
-echo "raw: $ours2"
+  "sha_ni: $(grep -q sha_ni /proc/cpuinfo && echo yes || echo no), $(openssl version | cut -d' ' -f1-2)"
+echo "data: 2 files x ${size_mib} MiB, page-cached; load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-30s %8s %10s %8s %12s %8s\n' "" "wall s" "MiB/s" "cpu s" "MiB/cpu-s" "speed"
+row() {  # row LABEL NAME
+  local w c
+  w=$(eval echo "\$W_$2")
+  c=$(eval echo "\$C_$2")
+  printf '%-30s %8.2f %10s %8.2f %12s %7sx\n' "$1" "$w" "$(rate "$w")" "$c" "$(rate "$c")" \
+    "$(ratio "$W_openssl" "$w")"
+}
+row "openssl dgst -sha256" openssl
+row "weightsd hasher, 1 thread" one
+row "weightsd hasher, 2 threads" two
+echo "speed = openssl wall / wall; 2 threads vs 1 thread: $(ratio "$W_one" "$W_two")x wall"
+echo "raw: $(cat "$work/out.one")"
+echo "raw: $(cat "$work/out.two")"
