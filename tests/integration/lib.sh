@@ -1,0 +1,44 @@
+# Shared helpers for integration tests (sourced). Each test gets its own temp dir, removed on
+# exit, and fails loudly with the command and its output.
+set -euo pipefail
+
+: "${WEIGHTSCTL:?WEIGHTSCTL must point at the weightsctl binary}"
+: "${WEIGHTS_SOURCE_DIR:?WEIGHTS_SOURCE_DIR must point at the source tree}"
+W=$WEIGHTSCTL
+T=$(mktemp -d -t weights-it-XXXXXX)
+trap 'rm -rf "$T"' EXIT
+
+failures=0
+passes=0
+fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+pass() { echo "ok: $*"; passes=$((passes + 1)); }
+
+# expect_ok NAME CMD... : the command exits 0.
+expect_ok() {
+  local name=$1; shift
+  local out rc=0
+  out=$("$@" 2>&1) || rc=$?
+  if [[ $rc -eq 0 ]]; then pass "$name"; else fail "$name: exit $rc: $out"; fi
+  LAST_OUT=$out
+}
+
+# expect_fail NAME EXIT_CODE PATTERN CMD... : the command exits EXIT_CODE and its output
+# matches the (grep -E) PATTERN.
+expect_fail() {
+  local name=$1 code=$2 pattern=$3; shift 3
+  local out rc=0
+  out=$("$@" 2>&1) || rc=$?
+  if [[ $rc -ne $code ]]; then
+    fail "$name: expected exit $code, got $rc: $out"
+  elif ! grep -qE -- "$pattern" <<<"$out"; then
+    fail "$name: output does not match /$pattern/: $out"
+  else
+    pass "$name"
+  fi
+  LAST_OUT=$out
+}
+
+finish() {
+  echo "$passes passed, $failures failed"
+  [[ $failures -eq 0 ]]
+}
