@@ -1,0 +1,106 @@
+#pragma once
+// Durable client state: <state_dir>/state.sqlite (WAL, foreign keys, numbered migrations via
+// PRAGMA user_version) guarded by an exclusive flock on <state_dir>/lock.
+//
+// Holds, per feed, the verified metadata bytes and versions of each role, the trusted targets,
+// the highest release_seq ever trusted per model, and a log of refresh outcomes. A refresh is
+// committed in one transaction (commit_refresh); a refusal is logged in its own transaction and
+// never touches trusted state.
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/time.hpp"
+#include "core/tuf_metadata.hpp"
+
+namespace weights {
+
+// Verified bytes of one role's metadata (the whole DSSE envelope) and what we parsed from it.
+struct TrustedRole {
+  std::uint64_t version = 0;
+  std::string bytes;
+  TimePoint expires{};
+  friend bool operator==(const TrustedRole&, const TrustedRole&) = default;
+};
+
+struct FeedState {
+  std::string name;
+  std::string location;
+  TrustedRole root;                      // always present
+  std::optional<TrustedRole> timestamp;  // absent before the first refresh, or after a
+  std::optional<TrustedRole> snapshot;   // timestamp/snapshot key rotation
+  std::optional<TrustedRole> targets;
+  std::vector<tuf::TargetInfo> trusted_targets;      // sorted by path
+  std::map<std::string, std::uint64_t> release_seq;  // model -> highest release_seq trusted
+  friend bool operator==(const FeedState&, const FeedState&) = default;
+};
+
+// Everything one successful refresh commits. Roles left empty are deleted (fast-forward
+// recovery forgets timestamp/snapshot); `targets` replaces the feed's trusted targets and
+// `release_seq` is merged by max into the per-model table.
+struct TrustedUpdate {
+  TrustedRole root;
+  std::optional<TrustedRole> timestamp, snapshot, targets;
+  std::vector<tuf::TargetInfo> trusted_targets;
+  std::map<std::string, std::uint64_t> release_seq;
+};
+
+enum class RefreshResult { updated, up_to_date, refused };
+std::string_view refresh_result_name(RefreshResult r);
+
+struct RefreshLogEntry {
+  TimePoint time{};
+  RefreshResult result = RefreshResult::refused;
+  std::string error_code;  // code_name(Errc) for refusals, empty otherwise
+  std::string message;
+};
+
+class StateStore {
+ public:
+  inline static constexpr int schema_version = 1;
+  // Refresh log entries kept per feed (older ones are pruned on insert).
+  inline static constexpr int log_entries_kept = 200;
+
+  // Creates state_dir if needed, takes the lock (Errc::io_error "state dir ... in use by pid N"
+  // if another process holds it) and migrates the database to schema_version.
+  static Result<StateStore> open(const std::filesystem::path& state_dir);
+
+  StateStore(StateStore&&) noexcept;
+  StateStore& operator=(StateStore&&) noexcept;
+  ~StateStore();
+
+  // Adds a feed trusting `root` (already verified by the caller). already_exists if present.
+  Status add_feed(std::string_view name, std::string_view location, const TrustedRole& root,
+                  TimePoint now);
+  Status remove_feed(std::string_view name);
+  Result<std::vector<std::string>> list_feeds();
+  // not_found if there is no such feed.
+  Result<FeedState> load_feed(std::string_view name);
+
+  // Replaces the feed's trusted state with `update` and logs `updated`, in one transaction.
+  Status commit_refresh(std::string_view feed, const TrustedUpdate& update, TimePoint now);
+  // Logs an outcome (up_to_date or refused) in its own transaction; trusted state untouched.
+  Status record_refresh(std::string_view feed, const RefreshLogEntry& entry);
+  Status record_refusal(std::string_view feed, TimePoint now, const Error& error);
+
+  Result<std::optional<RefreshLogEntry>> last_success(std::string_view feed);
+  Result<std::optional<RefreshLogEntry>> last_refusal(std::string_view feed);
+
+  // For tests and diagnostics.
+  const std::filesystem::path& database_path() const { return db_path_; }
+  Result<int> user_version();
+
+ private:
+  struct Handles;
+  StateStore(std::unique_ptr<Handles> handles, std::filesystem::path db_path);
+  std::unique_ptr<Handles> h_;
+  std::filesystem::path db_path_;
+};
+
+}  // namespace weights

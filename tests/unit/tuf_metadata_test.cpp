@@ -1,0 +1,410 @@
+#include "core/tuf_metadata.hpp"
+
+#include <catch2/catch.hpp>
+
+#include "core/dsse.hpp"
+#include "core/encoding.hpp"
+#include "support/feed_builder.hpp"
+
+using namespace weights;
+using namespace weights::tuf;
+using weights::testing::KeyPtr;
+using weights::testing::make_key;
+using weights::testing::t0;
+
+namespace {
+
+struct Keys {
+  KeyPtr root1 = make_key(), root2 = make_key(), targets = make_key(), snapshot = make_key(),
+         timestamp = make_key();
+};
+
+RootMetadata make_root(const Keys& k) {
+  RootMetadata r;
+  r.version = 1;
+  r.expires = t0() + Days(365);
+  for (const auto* key :
+       {k.root1.get(), k.root2.get(), k.targets.get(), k.snapshot.get(), k.timestamp.get()}) {
+    r.keys.emplace(key->public_key().keyid(), key->public_key());
+  }
+  r.root = RoleKeys{{k.root1->public_key().keyid(), k.root2->public_key().keyid()}, 2};
+  r.targets = RoleKeys{{k.targets->public_key().keyid()}, 1};
+  r.snapshot = RoleKeys{{k.snapshot->public_key().keyid()}, 1};
+  r.timestamp = RoleKeys{{k.timestamp->public_key().keyid()}, 1};
+  return r;
+}
+
+json::Json root_json(const Keys& k) {
+  return to_json(make_root(k));
+}
+
+std::string dump(const json::Json& j) {
+  return json::dump_pretty(j);
+}
+
+TargetsMetadata one_target() {
+  TargetsMetadata t;
+  t.version = 3;
+  t.expires = t0() + Days(90);
+  TargetInfo info;
+  info.path = "models/org/name/rev1.release.json";
+  info.length = 12;
+  info.sha256 = crypto::sha256_hex("hello world!");
+  info.kind = TargetKind::release;
+  info.model = "org/name";
+  info.revision = "rev1";
+  info.release_seq = 4;
+  t.targets.push_back(info);
+  return t;
+}
+
+json::Json targets_with_path(const std::string& path) {
+  json::Json j = to_json(one_target());
+  json::Json entry = j["targets"].begin().value();
+  j["targets"] = json::Json::object();
+  j["targets"][path] = entry;
+  return j;
+}
+
+}  // namespace
+
+TEST_CASE("root metadata round-trips through serialize and parse", "[tuf][metadata]") {
+  Keys k;
+  const RootMetadata root = make_root(k);
+  auto parsed = parse_root(serialize(root));
+  REQUIRE(parsed);
+  CHECK(parsed->version == 1);
+  CHECK(parsed->expires == root.expires);
+  CHECK(parsed->keys == root.keys);
+  CHECK(parsed->root.threshold == 2);
+  CHECK(parsed->keys_for(Role::root).size() == 2);
+  CHECK(parsed->keys_for(Role::timestamp) ==
+        std::vector<crypto::PublicKey>{k.timestamp->public_key()});
+}
+
+TEST_CASE("root metadata whose keyid is not the hash of its key is rejected", "[tuf][metadata]") {
+  Keys k;
+  json::Json j = root_json(k);
+  const std::string real = k.timestamp->public_key().keyid();
+  const std::string fake(64, 'a');
+  j["keys"][fake] = j["keys"][real];
+  j["keys"].erase(real);
+  j["roles"]["timestamp"]["keyids"] = {fake};
+  auto r = parse_root(dump(j));
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == Errc::schema_error);
+  CHECK_THAT(r.error().message, Catch::Contains("does not match its key"));
+}
+
+TEST_CASE("root metadata with a threshold of 0 is rejected", "[tuf][metadata][threshold]") {
+  Keys k;
+  json::Json j = root_json(k);
+  j["roles"]["snapshot"]["threshold"] = 0;
+  auto r = parse_root(dump(j));
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == Errc::schema_error);
+  CHECK_THAT(r.error().message, Catch::Contains("roles.snapshot.threshold"));
+}
+
+TEST_CASE("root metadata with a threshold above its distinct key count is rejected",
+          "[tuf][metadata][threshold]") {
+  Keys k;
+  SECTION("more than the keys listed") {
+    json::Json j = root_json(k);
+    j["roles"]["root"]["threshold"] = 3;
+    auto r = parse_root(dump(j));
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == Errc::schema_error);
+    CHECK_THAT(r.error().message, Catch::Contains("exceeds the 2 distinct key(s)"));
+  }
+  SECTION("a keyid listed twice counts once") {
+    json::Json j = root_json(k);
+    const std::string id = k.targets->public_key().keyid();
+    j["roles"]["targets"]["keyids"] = {id, id};
+    j["roles"]["targets"]["threshold"] = 2;
+    auto r = parse_root(dump(j));
+    REQUIRE_FALSE(r);
+    CHECK_THAT(r.error().message, Catch::Contains("exceeds the 1 distinct key(s)"));
+  }
+}
+
+TEST_CASE("root metadata naming a keyid missing from keys is rejected", "[tuf][metadata]") {
+  Keys k;
+  json::Json j = root_json(k);
+  j["roles"]["targets"]["keyids"] = {std::string(64, 'b')};
+  auto r = parse_root(dump(j));
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == Errc::schema_error);
+  CHECK_THAT(r.error().message, Catch::Contains("is not in signed.keys"));
+}
+
+TEST_CASE("root metadata without consistent snapshots or a role is rejected", "[tuf][metadata]") {
+  Keys k;
+  SECTION("consistent_snapshot false") {
+    json::Json j = root_json(k);
+    j["consistent_snapshot"] = false;
+    auto r = parse_root(dump(j));
+    REQUIRE_FALSE(r);
+    CHECK_THAT(r.error().message, Catch::Contains("consistent_snapshot must be true"));
+  }
+  SECTION("missing timestamp role") {
+    json::Json j = root_json(k);
+    j["roles"].erase("timestamp");
+    auto r = parse_root(dump(j));
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == Errc::schema_error);
+  }
+  SECTION("non-ed25519 key") {
+    json::Json j = root_json(k);
+    j["keys"][k.targets->public_key().keyid()]["keytype"] = "rsa";
+    auto r = parse_root(dump(j));
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == Errc::unsupported);
+  }
+}
+
+TEST_CASE("metadata headers are checked strictly", "[tuf][metadata]") {
+  Keys k;
+  SECTION("_type of another role") {
+    json::Json j = root_json(k);
+    j["_type"] = "targets";
+    auto r = parse_root(dump(j));
+    REQUIRE_FALSE(r);
+    CHECK_THAT(r.error().message, Catch::Contains("_type"));
+  }
+  SECTION("version 0") {
+    json::Json j = root_json(k);
+    j["version"] = 0;
+    REQUIRE_FALSE(parse_root(dump(j)));
+  }
+  SECTION("version written as a float") {
+    std::string text = dump(root_json(k));
+    const auto pos = text.find("\"version\": 1");
+    REQUIRE(pos != std::string::npos);
+    text.replace(pos, 12, "\"version\": 1.0");
+    REQUIRE_FALSE(parse_root(text));
+  }
+  SECTION("missing spec_version") {
+    json::Json j = root_json(k);
+    j.erase("spec_version");
+    REQUIRE_FALSE(parse_root(dump(j)));
+  }
+  SECTION("expires with fractional seconds") {
+    json::Json j = root_json(k);
+    j["expires"] = "2027-01-01T00:00:00.5Z";
+    REQUIRE_FALSE(parse_root(dump(j)));
+  }
+  SECTION("duplicate keys in the JSON") {
+    std::string text = dump(root_json(k));
+    text.insert(1, "\"version\": 7, ");
+    auto r = parse_root(text);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == Errc::parse_error);
+  }
+}
+
+TEST_CASE("unknown metadata fields are ignored", "[tuf][metadata]") {
+  Keys k;
+  json::Json j = root_json(k);
+  j["x-extension"] = {{"anything", 1}};
+  j["roles"]["mirrors"] = {{"keyids", json::Json::array()}, {"threshold", 9}};
+  auto r = parse_root(dump(j));
+  REQUIRE(r);
+  CHECK(r->root.threshold == 2);
+}
+
+TEST_CASE("timestamp and snapshot pins need version, length and a lowercase sha256",
+          "[tuf][metadata]") {
+  TimestampMetadata ts{5, t0(), MetaFile{7, 100, crypto::sha256_hex("x")}};
+  auto parsed = parse_timestamp(serialize(ts));
+  REQUIRE(parsed);
+  CHECK(parsed->snapshot == ts.snapshot);
+
+  json::Json j = to_json(ts);
+  SECTION("missing snapshot.json") {
+    j["meta"].erase("snapshot.json");
+    REQUIRE_FALSE(parse_timestamp(dump(j)));
+  }
+  SECTION("uppercase hash") {
+    std::string upper = ts.snapshot.sha256;
+    for (auto& c : upper) c = static_cast<char>(std::toupper(c));
+    j["meta"]["snapshot.json"]["hashes"]["sha256"] = upper;
+    REQUIRE_FALSE(parse_timestamp(dump(j)));
+  }
+  SECTION("missing length") {
+    j["meta"]["snapshot.json"].erase("length");
+    REQUIRE_FALSE(parse_timestamp(dump(j)));
+  }
+  SECTION("snapshot pins targets.json") {
+    SnapshotMetadata snap{2, t0(), MetaFile{3, 10, crypto::sha256_hex("y")}};
+    auto s = parse_snapshot(serialize(snap));
+    REQUIRE(s);
+    CHECK(s->targets == snap.targets);
+    REQUIRE_FALSE(parse_snapshot(dump(j)));  // a timestamp is not a snapshot
+  }
+}
+
+TEST_CASE("targets metadata round-trips with custom fields", "[tuf][metadata]") {
+  const TargetsMetadata t = one_target();
+  auto parsed = parse_targets(serialize(t));
+  REQUIRE(parsed);
+  REQUIRE(parsed->targets.size() == 1);
+  CHECK(parsed->targets[0] == t.targets[0]);
+  CHECK(consistent_target_name(t.targets[0]) ==
+        "targets/models/org/name/" + t.targets[0].sha256 + ".rev1.release.json");
+}
+
+TEST_CASE("target paths that could escape the store are rejected", "[tuf][metadata][paths]") {
+  for (const std::string path : {"../evil.release.json", "/etc/passwd", "models/a\\b.json",
+                                 "models/./x.json", "models//x.json", "models/x/", ""}) {
+    INFO("path: " << path);
+    auto r = parse_targets(dump(targets_with_path(path)));
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == Errc::path_policy);
+  }
+}
+
+TEST_CASE("targets with colliding paths are rejected", "[tuf][metadata][paths]") {
+  json::Json j = targets_with_path("models/org/name/rev1.release.json");
+  j["targets"]["models/org/name/REV1.release.json"] =
+      j["targets"]["models/org/name/rev1.release.json"];
+  auto r = parse_targets(dump(j));
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == Errc::path_policy);
+}
+
+TEST_CASE("targets custom fields are validated", "[tuf][metadata]") {
+  json::Json j = to_json(one_target());
+  auto& custom = j["targets"].begin().value()["custom"];
+  SECTION("unknown kind") {
+    custom["kind"] = "executable";
+  }
+  SECTION("model without org") {
+    custom["model"] = "name";
+  }
+  SECTION("model with traversal") {
+    custom["model"] = "../x";
+  }
+  SECTION("negative release_seq") {
+    custom["release_seq"] = -1;
+  }
+  SECTION("missing custom") {
+    j["targets"].begin().value().erase("custom");
+  }
+  REQUIRE_FALSE(parse_targets(dump(j)));
+}
+
+TEST_CASE("metadata names follow the feed layout", "[tuf][metadata]") {
+  CHECK(root_file_name(3) == "metadata/3.root.json");
+  CHECK(snapshot_file_name(12) == "metadata/12.snapshot.json");
+  CHECK(targets_file_name(1) == "metadata/1.targets.json");
+  CHECK(timestamp_file_name == "metadata/timestamp.json");
+  TargetInfo top;
+  top.path = "file.json";
+  top.sha256 = std::string(64, 'a');
+  CHECK(consistent_target_name(top) == "targets/" + top.sha256 + ".file.json");
+}
+
+// ---- envelopes and thresholds ----------------------------------------------------------------
+
+TEST_CASE("an envelope signed by a threshold of authorised keys verifies", "[tuf][signature]") {
+  auto a = make_key(), b = make_key();
+  auto env = sign_metadata("{\"x\":1}", {a.get(), b.get()});
+  REQUIRE(env);
+  auto payload = verify_envelope(*env, {a->public_key(), b->public_key()}, 2, "test");
+  REQUIRE(payload);
+  CHECK(*payload == "{\"x\":1}");
+}
+
+TEST_CASE("an unsigned envelope does not meet any threshold", "[tuf][signature]") {
+  auto a = make_key();
+  auto env = sign_metadata("{}", {});
+  REQUIRE(env);
+  auto r = verify_envelope(*env, {a->public_key()}, 1, "timestamp");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == Errc::threshold_not_met);
+  CHECK_THAT(r.error().message, Catch::Contains("timestamp: signed by 0 of the required 1"));
+}
+
+TEST_CASE("a signature by a key of another role does not count", "[tuf][signature]") {
+  auto role_key = make_key(), other = make_key();
+  auto env = sign_metadata("{}", {other.get()});
+  REQUIRE(env);
+  auto r = verify_envelope(*env, {role_key->public_key()}, 1, "snapshot");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == Errc::threshold_not_met);
+}
+
+TEST_CASE("a duplicated signature is counted once", "[tuf][signature][threshold]") {
+  auto a = make_key(), b = make_key();
+  auto env = dsse::sign(std::string(dsse::tuf_payload_type), "{}", {a.get(), a.get()});
+  REQUIRE(env);
+  REQUIRE(env->signatures.size() == 2);
+  auto r = verify_envelope(dsse::serialize(*env), {a->public_key(), b->public_key()}, 2, "root");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == Errc::threshold_not_met);
+  CHECK_THAT(r.error().message, Catch::Contains("signed by 1 of the required 2"));
+}
+
+TEST_CASE("one key's signature under two keyids is counted once", "[tuf][signature][threshold]") {
+  auto a = make_key(), b = make_key();
+  auto env = dsse::sign(std::string(dsse::tuf_payload_type), "{}", {a.get()});
+  REQUIRE(env);
+  env->signatures.push_back({b->public_key().keyid(), env->signatures[0].sig});
+  env->signatures.push_back({"not-a-keyid", env->signatures[0].sig});
+  auto r = verify_envelope(dsse::serialize(*env), {a->public_key(), b->public_key()}, 2, "root");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == Errc::threshold_not_met);
+  CHECK_THAT(r.error().message, Catch::Contains("3 signature(s) present"));
+}
+
+TEST_CASE("an envelope with another payloadType is refused even if validly signed",
+          "[tuf][signature]") {
+  auto a = make_key();
+  auto env = dsse::sign("application/vnd.in-toto+json", "{}", {a.get()});
+  REQUIRE(env);
+  auto r = verify_envelope(dsse::serialize(*env), {a->public_key()}, 1, "targets");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == Errc::bad_signature);
+  CHECK_THAT(r.error().message, Catch::Contains("payloadType"));
+
+  SECTION("swapping the type of a TUF envelope breaks its signature") {
+    auto tuf_env = dsse::sign(std::string(dsse::tuf_payload_type), "{}", {a.get()});
+    REQUIRE(tuf_env);
+    tuf_env->payload_type = "application/vnd.in-toto+json";
+    auto swapped = dsse::serialize(*tuf_env);
+    auto s = verify_envelope(swapped, {a->public_key()}, 1, "targets");
+    REQUIRE_FALSE(s);
+    CHECK(s.error().code == Errc::bad_signature);
+  }
+}
+
+TEST_CASE("a bit flip in the payload invalidates the signature", "[tuf][signature]") {
+  auto a = make_key();
+  auto env = dsse::sign(std::string(dsse::tuf_payload_type), "{\"version\":1}", {a.get()});
+  REQUIRE(env);
+  env->payload[11] = static_cast<char>(env->payload[11] ^ 0x01);
+  auto r = verify_envelope(dsse::serialize(*env), {a->public_key()}, 1, "timestamp");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == Errc::threshold_not_met);
+}
+
+TEST_CASE("a threshold of 0 never verifies", "[tuf][signature][threshold]") {
+  auto env = sign_metadata("{}", {});
+  REQUIRE(env);
+  auto r = verify_envelope(*env, {}, 0, "root");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == Errc::threshold_not_met);
+}
+
+TEST_CASE("verify_role uses the keys and threshold the root assigns", "[tuf][signature]") {
+  Keys k;
+  const RootMetadata root = make_root(k);
+  auto by_one = sign_metadata("{}", {k.root1.get()});
+  auto by_two = sign_metadata("{}", {k.root1.get(), k.root2.get()});
+  REQUIRE(by_one);
+  REQUIRE(by_two);
+  CHECK_FALSE(verify_role(*by_one, root, Role::root));
+  CHECK(verify_role(*by_two, root, Role::root));
+  CHECK_FALSE(verify_role(*by_two, root, Role::timestamp));
+}
