@@ -11,26 +11,26 @@ namespace weights {
 // Stable machine-readable codes; their names (code_name) appear in the control API and in
 // `--json` output, so never renumber or rename them.
 enum class Errc {
-  invalid_argument,    // a caller passed something unusable (usage error)
-  parse_error,         // malformed JSON/base64/hex/manifest/torrent
-  schema_error,        // well-formed but missing/wrong-typed/out-of-range fields
-  io_error,            // filesystem or OS failure
-  not_found,           // a file, feed, release or key does not exist
-  already_exists,      // refusing to overwrite
-  too_large,           // input exceeds a size or depth limit
-  bad_signature,       // a signature did not verify or a signing key is unusable
-  threshold_not_met,   // fewer distinct valid keys than the role's threshold
-  expired,             // metadata past its expiry at the fixed `now`
-  rollback,            // a version went backwards (or a target/release_seq decreased)
-  version_mismatch,    // a version differs from what the referring metadata pinned
-  hash_mismatch,       // bytes differ from the pinned SHA-256
-  length_mismatch,     // bytes longer/shorter than the pinned length
-  path_policy,         // a path violates the path policy
-  wrong_target,        // content does not belong where it was found (model A served as model B)
-  unsupported,         // a feature or format we do not implement
-  database_error,      // SQLite failure
-  internal,            // a bug: should never happen
-  unavailable,         // a service (weightsd, a feed) could not be reached or is busy
+  invalid_argument,   // a caller passed something unusable (usage error)
+  parse_error,        // malformed JSON/base64/hex/manifest/torrent
+  schema_error,       // well-formed but missing/wrong-typed/out-of-range fields
+  io_error,           // filesystem or OS failure
+  not_found,          // a file, feed, release or key does not exist
+  already_exists,     // refusing to overwrite
+  too_large,          // input exceeds a size or depth limit
+  bad_signature,      // a signature did not verify or a signing key is unusable
+  threshold_not_met,  // fewer distinct valid keys than the role's threshold
+  expired,            // metadata past its expiry at the fixed `now`
+  rollback,           // a version went backwards (or a target/release_seq decreased)
+  version_mismatch,   // a version differs from what the referring metadata pinned
+  hash_mismatch,      // bytes differ from the pinned SHA-256
+  length_mismatch,    // bytes longer/shorter than the pinned length
+  path_policy,        // a path violates the path policy
+  wrong_target,       // content does not belong where it was found (model A served as model B)
+  unsupported,        // a feature or format we do not implement
+  database_error,     // SQLite failure
+  internal,           // a bug: should never happen
+  unavailable,        // a service (weightsd, a feed) could not be reached or is busy
 };
 
 std::string_view code_name(Errc code) noexcept;
