@@ -26,6 +26,8 @@ inline constexpr std::string_view prefix = "/v1";
 namespace path {
 inline constexpr std::string_view version = "/v1/version";
 inline constexpr std::string_view status = "/v1/status";
+// PUT {"log_level":"debug"}: runtime log level until the next reload or restart.
+inline constexpr std::string_view log_level = "/v1/log_level";
 }  // namespace path
 
 namespace field {
@@ -36,6 +38,8 @@ inline constexpr const char* state_dir = "state_dir";
 inline constexpr const char* control_socket = "control_socket";
 inline constexpr const char* mode = "mode";
 inline constexpr const char* pid = "pid";
+inline constexpr const char* log_level = "log_level";
+inline constexpr const char* previous = "previous";
 inline constexpr const char* error = "error";
 inline constexpr const char* code = "code";
 inline constexpr const char* message = "message";

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "core/json.hpp"
 #include "daemon/log.hpp"
 
 namespace weights::daemon {
@@ -150,6 +151,8 @@ Handler::Handler(DaemonInfo info, SteadyNow now) : info_(std::move(info)), now_(
               [this](const Call& c) { return version(c); });
   router_.add(api::method::get, api::path::status, BodyKind::none,
               [this](const Call& c) { return status(c); });
+  router_.add(api::method::put, api::path::log_level, BodyKind::json,
+              [this](const Call& c) { return set_log_level(c); });
 }
 
 Result<api::Response> Handler::version(const Call& /*call*/) const {
@@ -167,6 +170,33 @@ Result<api::Response> Handler::status(const Call& /*call*/) const {
                                   {api::field::uptime_s, std::max<long long>(uptime, 0)},
                                   {api::field::state_dir, info_.state_dir.string()},
                                   {api::field::control_socket, info_.control_socket.string()}});
+}
+
+Result<api::Response> Handler::set_log_level(const Call& call) const {
+  if (!call.body.is_object()) {
+    return fail(Errc::schema_error,
+                "request body: expected an object like {\"log_level\":\"debug\"}");
+  }
+  for (const auto& [key, value] : call.body.items()) {
+    if (key != api::field::log_level) {
+      return fail(Errc::schema_error, fmt::format("request body: unknown field '{}'", key));
+    }
+  }
+  auto name = json::get_string(call.body, api::field::log_level, "request body");
+  if (!name) return tl::unexpected(name.error());
+  const auto level = parse_log_level(*name);
+  if (!level) {
+    return fail(
+        Errc::schema_error,
+        fmt::format("request body: log_level '{}' is not one of error, warning, info, debug",
+                    *name));
+  }
+  const LogLevel previous = log::level();
+  log::set_level(*level);
+  log::info("log level set to {} over the control API (was {})", log_level_name(*level),
+            log_level_name(previous));
+  return api::json_response(200, {{api::field::log_level, std::string(log_level_name(*level))},
+                                  {api::field::previous, std::string(log_level_name(previous))}});
 }
 
 }  // namespace weights::daemon

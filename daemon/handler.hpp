@@ -84,6 +84,7 @@ class Handler {
  private:
   Result<api::Response> version(const Call& call) const;
   Result<api::Response> status(const Call& call) const;
+  Result<api::Response> set_log_level(const Call& call) const;
 
   DaemonInfo info_;
   SteadyNow now_;

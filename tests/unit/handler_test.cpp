@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "core/json.hpp"
+#include "daemon/log.hpp"
 
 using namespace weights;
 using namespace weights::daemon;
@@ -159,4 +160,31 @@ TEST_CASE("router: route errors become error bodies with their status", "[handle
   const auto boom = router.dispatch(request("GET", "/v1/boom"));
   CHECK(boom.status == 500);
   CHECK(error_code(boom) == "internal");
+}
+
+TEST_CASE("PUT /v1/log_level changes the runtime log level", "[handler]") {
+  Fixture f;
+  const auto before = log::level();
+  auto req = request("PUT", "/v1/log_level", R"({"log_level":"debug"})");
+  const auto res = f.handler.handle(req);
+  CHECK(res.status == 200);
+  CHECK(body_of(res)["log_level"] == "debug");
+  CHECK(log::level() == LogLevel::debug);
+  log::set_level(before);
+
+  SECTION("malformed JSON is 400") {
+    req.body = R"({"log_level":)";
+    CHECK(f.handler.handle(req).status == 400);
+  }
+  SECTION("an unknown level or field is 422 naming it") {
+    req.body = R"({"log_level":"loud"})";
+    auto bad = f.handler.handle(req);
+    CHECK(bad.status == 422);
+    CHECK(body_of(bad)["error"]["message"].get<std::string>().find("loud") != std::string::npos);
+    req.body = R"({"log_level":"info","x":1})";
+    CHECK(f.handler.handle(req).status == 422);
+    req.body = R"([1])";
+    CHECK(f.handler.handle(req).status == 422);
+  }
+  CHECK(log::level() == before);
 }
