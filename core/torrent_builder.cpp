@@ -80,6 +80,12 @@ Status check_layout(const lt::torrent_info& ti, std::string_view revision,
       return fail(Errc::wrong_target, fmt::format("torrent lists {} twice", quote_path(path)));
     }
     seen[it->second] = true;
+    // Our torrents carry no attributes; a symlink entry would make libtorrent create a link
+    // instead of a file, and an executable bit would make downloaded weights executable.
+    if (fs.file_flags(idx) & (lt::file_storage::flag_symlink | lt::file_storage::flag_executable)) {
+      return fail(Errc::wrong_target,
+                  fmt::format("torrent marks {} as a symlink or executable", quote_path(path)));
+    }
     const ReleaseFile& want = files[it->second];
     const auto size = static_cast<std::uint64_t>(fs.file_size(idx));
     if (size != want.length) {

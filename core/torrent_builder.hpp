@@ -65,10 +65,11 @@ enum class PieceLayers { required, if_present };
 
 // Checks torrent bytes against a (valid) manifest: size limits while decoding; for a hybrid,
 // v2 info-hash == manifest.torrent.v2_infohash and piece length equal; name == revision; the
-// non-pad files are exactly the manifest's (path, length), each pieces root equals bt_root, and
-// each piece layer hashes up to its root (libtorrent 2.0.8 does not check this). Errors:
-// parse_error/too_large (undecodable), wrong_target (info-hash, name, extra/missing file, kind),
-// length_mismatch (size), hash_mismatch (root or piece layer).
+// non-pad files are exactly the manifest's (path, length) without symlink or executable
+// attributes; each pieces root equals bt_root, and each piece layer hashes up to its root
+// (libtorrent 2.0.8 does not check this). Errors: parse_error/too_large (undecodable),
+// wrong_target (info-hash, name, extra/missing file, attributes, kind), length_mismatch (size),
+// hash_mismatch (root or piece layer).
 Status check_torrent_against_manifest(std::string_view torrent, const ReleaseManifest& manifest,
                                       TorrentKind kind = TorrentKind::hybrid,
                                       PieceLayers layers = PieceLayers::required);

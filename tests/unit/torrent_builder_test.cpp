@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <catch2/catch.hpp>
+#include <libtorrent/create_torrent.hpp>
 #include <libtorrent/torrent_info.hpp>
 #include <sys/stat.h>
 
@@ -333,4 +334,28 @@ TEST_CASE("a single-file release is a one-file multi-file torrent under the revi
   const auto ti = load(built->hybrid);
   CHECK(ti.name() == "main");
   CHECK(ti.files().file_path(lt::file_index_t{0}) == "main/config.json");
+}
+
+TEST_CASE("a torrent marking a release file executable is rejected", "[torrent_builder]") {
+  Release r;
+  std::filesystem::rename(r.dir, r.tmp / kRev);
+  r.dir = r.tmp / kRev;
+  const auto in = r.input();
+  lt::file_storage fs;
+  for (const auto& f : in.files) {
+    fs.add_file(kRev + "/" + f.path, static_cast<std::int64_t>(f.length),
+                f.path == "config.json" ? lt::file_storage::flag_executable : lt::file_flags_t{});
+  }
+  lt::create_torrent ct(fs, 65536);
+  lt::error_code ec;
+  lt::set_piece_hashes(ct, r.tmp.path().string(), ec);
+  REQUIRE_FALSE(ec);
+  const std::vector<char> buf = ct.generate_buf();
+  const std::string bytes(buf.begin(), buf.end());
+  auto built = weights::build_torrents(in);
+  REQUIRE(built);
+  ReleaseManifest m = manifest_for(in, *built);
+  m.torrent.v2_infohash = hex32(load(bytes).info_hashes().v2);
+  expect_error(weights::check_torrent_against_manifest(bytes, m), Errc::wrong_target,
+               "\"config.json\" as a symlink or executable");
 }
