@@ -64,6 +64,7 @@ struct ControlServer::Impl : std::enable_shared_from_this<ControlServer::Impl> {
   dev_t device = 0;
   bool stopped = false;
   std::size_t active = 0;
+  bool saturated = false;  // at the connection limit since the last warning
   std::vector<std::weak_ptr<Session>> sessions;
 };
 
@@ -264,6 +265,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (counted) {
       counted = false;
       --server_->active;
+      server_->saturated = false;
     }
   }
 
@@ -296,7 +298,12 @@ void ControlServer::Impl::accept() {
     auto session = std::make_shared<Session>(std::move(socket), self);
     self->sessions.push_back(session);
     if (self->active >= self->limits.max_connections) {
-      log::warning("control: refusing a connection: {} already open", self->active);
+      // Warn once per saturation episode: a flood of refusals must not flood the log.
+      if (!self->saturated) {
+        log::warning("control: connection limit ({}) reached, refusing new connections",
+                     self->limits.max_connections);
+        self->saturated = true;
+      }
       session->reject_busy();
     } else {
       ++self->active;

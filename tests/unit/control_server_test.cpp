@@ -1,0 +1,193 @@
+#include "daemon/control_server.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <catch2/catch.hpp>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "core/api_client.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace weights;
+using namespace weights::daemon;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Runs a ControlServer on its own io_context thread; stop() is posted to that thread.
+class Running {
+ public:
+  Running(const std::filesystem::path& socket, ServerLimits limits) {
+    auto server = ControlServer::start(
+        ioc_, socket,
+        [this](const api::Request& req) {
+          ++calls;
+          return api::json_response(200, {{"target", req.target}});
+        },
+        limits);
+    REQUIRE(server);
+    server_ = std::move(*server);
+    thread_ = std::thread([this] { ioc_.run(); });
+  }
+  ~Running() {
+    boost::asio::post(ioc_, [this] { server_->stop(); });
+    thread_.join();
+  }
+  std::atomic<int> calls{0};
+
+ private:
+  boost::asio::io_context ioc_;
+  std::unique_ptr<ControlServer> server_;
+  std::thread thread_;
+};
+
+int raw_connect(const std::filesystem::path& p) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, p.c_str(), sizeof addr.sun_path - 1);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  return fd;
+}
+
+template <class F>
+bool eventually(F f, std::chrono::milliseconds deadline = 5000ms) {
+  const auto end = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < end) {
+    if (f()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return f();
+}
+
+}  // namespace
+
+TEST_CASE("requests reach the handler and the socket is 0660", "[control_server]") {
+  testing::TempDir dir;
+  const auto sock = dir / "c.sock";
+  Running server(sock, {});
+  auto res = api::call(sock, "GET", "/v1/anything?x=1");
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  CHECK(res->body.find("/v1/anything?x=1") != std::string::npos);
+  struct stat st {};
+  REQUIRE(::stat(sock.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0660);
+}
+
+TEST_CASE("targets outside /v1 never reach the handler", "[control_server]") {
+  testing::TempDir dir;
+  const auto sock = dir / "c.sock";
+  Running server(sock, {});
+  for (const char* target : {"/", "/v10/x", "/metrics", "/v1x"}) {
+    auto res = api::call(sock, "GET", target);
+    REQUIRE(res);
+    CHECK(res->status == 404);
+    CHECK(api::error_from_response(*res).code == Errc::not_found);
+  }
+  CHECK(server.calls == 0);
+}
+
+TEST_CASE("bodies over the limit are 413 without calling the handler", "[control_server]") {
+  testing::TempDir dir;
+  const auto sock = dir / "c.sock";
+  ServerLimits limits;
+  limits.max_body_bytes = 100;
+  Running server(sock, limits);
+  auto res = api::call(sock, "POST", "/v1/x", std::string(101, 'x'));
+  REQUIRE(res);
+  CHECK(res->status == 413);
+  auto ok = api::call(sock, "POST", "/v1/x", std::string(100, 'x'));
+  REQUIRE(ok);
+  CHECK(ok->status == 200);
+  CHECK(server.calls == 1);
+}
+
+TEST_CASE("connections over the limit get 503 until a slot frees up", "[control_server]") {
+  testing::TempDir dir;
+  const auto sock = dir / "c.sock";
+  ServerLimits limits;
+  limits.max_connections = 1;
+  limits.read_timeout = 300ms;
+  Running server(sock, limits);
+  const int idle = raw_connect(sock);  // holds the only slot until the read timeout
+  auto busy = api::call(sock, "GET", "/v1/x");
+  REQUIRE(busy);
+  CHECK(busy->status == 503);
+  CHECK(api::error_from_response(*busy).code == Errc::unavailable);
+  // The idle connection times out and frees the slot.
+  CHECK(eventually([&] {
+    auto r = api::call(sock, "GET", "/v1/x");
+    return r && r->status == 200;
+  }));
+  ::close(idle);
+}
+
+TEST_CASE("the client reports a missing daemon as unavailable with a hint", "[control_server]") {
+  testing::TempDir dir;
+  auto res = api::call(api::Endpoint{dir / "none.sock", "--socket"}, "GET", "/v1/status");
+  REQUIRE_FALSE(res);
+  CHECK(res.error().code == Errc::unavailable);
+  CHECK(res.error().message.find("cannot reach weightsd at " + (dir / "none.sock").string()) == 0);
+  CHECK(res.error().message.find("--socket") != std::string::npos);
+  CHECK(res.error().hint.find("systemctl status weightsd") != std::string::npos);
+}
+
+TEST_CASE("the client times out on a daemon that never answers", "[control_server]") {
+  testing::TempDir dir;
+  const auto sock = dir / "c.sock";
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, sock.c_str(), sizeof addr.sun_path - 1);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(fd, 4) == 0);  // accepts into the backlog, never reads
+  auto res = api::call(sock, "GET", "/v1/status", {}, 200ms);
+  REQUIRE_FALSE(res);
+  CHECK(res.error().code == Errc::unavailable);
+  ::close(fd);
+}
+
+TEST_CASE("a stale socket file is replaced, a live one or a regular file is not",
+          "[control_server]") {
+  testing::TempDir dir;
+  const auto sock = dir / "c.sock";
+  {
+    // Bound then closed without unlink: what a crashed daemon leaves behind.
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, sock.c_str(), sizeof addr.sun_path - 1);
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    ::close(fd);
+  }
+  {
+    Running server(sock, {});
+    CHECK(api::call(sock, "GET", "/v1/x"));
+
+    boost::asio::io_context other;
+    auto second =
+        ControlServer::start(other, sock, [](const api::Request&) { return api::Response{}; });
+    REQUIRE_FALSE(second);
+    CHECK(second.error().code == Errc::already_exists);
+    CHECK(second.error().message.find("already listening") != std::string::npos);
+  }
+  CHECK_FALSE(std::filesystem::exists(sock));  // stop() removed it
+
+  std::ofstream(dir / "plain") << "not a socket";
+  boost::asio::io_context ioc;
+  auto res =
+      ControlServer::start(ioc, dir / "plain", [](const api::Request&) { return api::Response{}; });
+  REQUIRE_FALSE(res);
+  CHECK(res.error().message.find("is not a socket") != std::string::npos);
+  CHECK(std::filesystem::exists(dir / "plain"));
+}
