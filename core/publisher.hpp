@@ -35,7 +35,7 @@ struct ReleaseOptions {
 
 struct AddedRelease {
   ReleaseManifest manifest;
-  std::string manifest_path;  // target paths (docs/feed-layout.md)
+  std::string manifest_path;  // target paths (docs/manifest-format.md §1)
   std::string torrent_path;
   std::string torrent_v1_path;
   std::vector<std::string> skipped;  // entries under files_dir that are not part of the release

@@ -1,7 +1,7 @@
 #pragma once
 // The release manifest (`weights-release/v1`, a TUF target file): which files make up one
 // release of a model, with their lengths and hashes, and the torrent that carries them. Parsing
-// checks every invariant (docs/_release-manifest.md), so a parsed manifest can be trusted to be
+// checks every invariant (docs/manifest-format.md §7), so a parsed manifest can be trusted to be
 // internally consistent; whether it is *authorised* is the TUF client's job.
 #include <cstdint>
 #include <optional>

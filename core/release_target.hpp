@@ -11,7 +11,7 @@
 
 namespace weights {
 
-// Target path of a release's manifest and torrents (docs/feed-layout.md).
+// Target path of a release's manifest and torrents (docs/manifest-format.md §1).
 std::string release_target_path(std::string_view model, std::string_view revision);
 std::string torrent_target_path(std::string_view model, std::string_view revision);
 std::string torrent_v1_target_path(std::string_view model, std::string_view revision);

@@ -23,7 +23,7 @@ class torrent_info;
 
 namespace weights {
 
-// Piece length from a release's total size (docs/_release-manifest.md):
+// Piece length from a release's total size (docs/manifest-format.md §7):
 //   <= 1 GiB: 1 MiB; <= 96 GiB: 4 MiB; <= 1 TiB: 16 MiB; <= 4 TiB: 32 MiB; above: 64 MiB.
 // Keeps the .torrent (20 B v1 + 32 B v2 per piece) below ~4 MB and pieces <= 64 MiB.
 std::uint64_t piece_length_for_total(std::uint64_t total_length);

@@ -6,7 +6,7 @@
 //                     versions, and the target list of the next publish
 //   <dir>/keys/       private keys, PKCS#8 PEM, mode 0600, named <role>-<keyid[:16]>.pem;
 //                     never served (keep the offline root/targets keys elsewhere if you can)
-//   <dir>/public/     the feed (docs/feed-layout.md): metadata/ and targets/
+//   <dir>/public/     the feed (docs/manifest-format.md §1): metadata/ and targets/
 //
 // CLI mapping: `feed init` -> Repo::init; `release add` -> Repo::open + add_target (per file) +
 // publish; `feed publish` -> publish; `feed rotate-root` -> rotate_root then publish;
