@@ -33,6 +33,7 @@ int run(int argc, char** argv) {
   register_feed_commands(app, ctx);
   register_release_commands(app, ctx);
   register_daemon_commands(app, ctx);
+  register_release_daemon_commands(app, ctx);
 
   try {
     app.parse(argc, argv);

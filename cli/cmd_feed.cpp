@@ -377,6 +377,8 @@ void register_feed_commands(CLI::App& app, Context& ctx) {
       "trusted before. Example:\n"
       "  weightsctl feed verify --root root.json --state ~/.local/state/weights pub/public");
   cv->callback([&ctx, ver] { ctx.action = [&ctx, ver] { return run_verify(ctx, *ver); }; });
+
+  register_feed_daemon_commands(feed, ctx);
 }
 
 }  // namespace weights::cli

@@ -27,5 +27,9 @@ void register_feed_commands(CLI::App& app, Context& ctx);
 void register_release_commands(CLI::App& app, Context& ctx);
 // Commands that talk to a running weightsd (status, ...) and the global --socket option.
 void register_daemon_commands(CLI::App& app, Context& ctx);
+// fetch, wait, list, show, pin, unpin, remove, verify, seed (talk to weightsd).
+void register_release_daemon_commands(CLI::App& app, Context& ctx);
+// feed add/list/status/refresh/remove (talk to weightsd); `feed` is the feed subcommand.
+void register_feed_daemon_commands(CLI::App* feed, Context& ctx);
 
 }  // namespace weights::cli
