@@ -5,7 +5,7 @@
 // Holds, per feed, the verified metadata bytes and versions of each role, the trusted targets,
 // the highest release_seq ever trusted per model, and a log of refresh outcomes. A refresh is
 // committed in one transaction (commit_refresh); a refusal is logged in its own transaction and
-// never touches trusted state.
+// never touches trusted state. A StateStore is used by one thread at a time (its owner).
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -67,9 +67,13 @@ class StateStore {
   // Refresh log entries kept per feed (older ones are pruned on insert).
   inline static constexpr int log_entries_kept = 200;
 
+  // Who holds <state_dir>/lock: weightsd takes it itself for its whole lifetime (flock is per
+  // open file, so a second flock from the same process would fail).
+  enum class Lock { take, held_by_caller };
+
   // Creates state_dir if needed, takes the lock (Errc::io_error "state dir ... in use by pid N"
   // if another process holds it) and migrates the database to schema_version.
-  static Result<StateStore> open(const std::filesystem::path& state_dir);
+  static Result<StateStore> open(const std::filesystem::path& state_dir, Lock lock = Lock::take);
 
   StateStore(StateStore&&) noexcept;
   StateStore& operator=(StateStore&&) noexcept;
