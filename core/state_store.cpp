@@ -276,16 +276,18 @@ StateStore::StateStore(StateStore&&) noexcept = default;
 StateStore& StateStore::operator=(StateStore&&) noexcept = default;
 StateStore::~StateStore() = default;
 
-Result<StateStore> StateStore::open(const std::filesystem::path& state_dir) {
+Result<StateStore> StateStore::open(const std::filesystem::path& state_dir, Lock lock_mode) {
   std::error_code ec;
   std::filesystem::create_directories(state_dir, ec);
   if (ec) {
     return fail(Errc::io_error, fmt::format("state dir {}: {}", state_dir.string(), ec.message()));
   }
   auto handles = std::make_unique<Handles>();
-  auto lock = take_lock(state_dir);
-  if (!lock) return tl::unexpected(lock.error());
-  handles->lock_fd = *lock;
+  if (lock_mode == Lock::take) {
+    auto lock = take_lock(state_dir);
+    if (!lock) return tl::unexpected(lock.error());
+    handles->lock_fd = *lock;
+  }
 
   const auto db_path = state_dir / "state.sqlite";
   sqlite3* raw = nullptr;
