@@ -28,7 +28,44 @@ inline constexpr std::string_view version = "/v1/version";
 inline constexpr std::string_view status = "/v1/status";
 // PUT {"log_level":"debug"}: runtime log level until the next reload or restart.
 inline constexpr std::string_view log_level = "/v1/log_level";
+// Feeds (weightsctl feed ...). {name} is the feed name.
+inline constexpr std::string_view feeds = "/v1/feeds";
+inline constexpr std::string_view feed = "/v1/feeds/{name}";
+inline constexpr std::string_view feed_refresh = "/v1/feeds/{name}/refresh";
+// Releases. {id} is "org/name@revision", percent-encoded as one segment (release_target()).
+inline constexpr std::string_view fetch = "/v1/fetch";
+inline constexpr std::string_view seed = "/v1/seed";
+inline constexpr std::string_view releases = "/v1/releases";
+inline constexpr std::string_view release = "/v1/releases/{id}";
+inline constexpr std::string_view release_pin = "/v1/releases/{id}/pin";
+inline constexpr std::string_view release_unpin = "/v1/releases/{id}/unpin";
+inline constexpr std::string_view release_verify = "/v1/releases/{id}/verify";
+inline constexpr std::string_view release_peers = "/v1/releases/{id}/peers";
 }  // namespace path
+
+// Percent-encodes everything but unreserved characters (RFC 3986), so "org/name@rev" becomes
+// one path segment: "org%2Fname%40rev".
+inline std::string encode_path_segment(std::string_view text) {
+  static constexpr char digits[] = "0123456789ABCDEF";
+  std::string out;
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '.' || c == '_' || c == '~') {
+      out += ch;
+    } else {
+      out += '%';
+      out += digits[c >> 4];
+      out += digits[c & 15];
+    }
+  }
+  return out;
+}
+
+// "/v1/releases/org%2Fname%40rev" + suffix ("", "/pin", "/verify", ...).
+inline std::string release_target(std::string_view id, std::string_view suffix = {}) {
+  return "/v1/releases/" + encode_path_segment(id) + std::string(suffix);
+}
 
 namespace field {
 inline constexpr const char* version = "version";

@@ -17,6 +17,10 @@ std::string_view toggle_name(Toggle t) noexcept {
   return t == Toggle::on ? "on" : "off";
 }
 
+std::string_view disk_io_name(DiskIo d) noexcept {
+  return d == DiskIo::posix ? "posix" : "mmap";
+}
+
 Mode default_mode() noexcept {
   return ::geteuid() == 0 ? Mode::system : Mode::user;
 }
@@ -225,6 +229,61 @@ const std::vector<Key>& schema() {
          c.listen_interfaces = std::move(out);
          return {};
        }},
+      {"network", "outgoing_interfaces",
+       [](const toml::node& n, const Where& w, Config& c) -> Status {
+         const auto* arr = n.as_array();
+         if (arr == nullptr) {
+           return tl::unexpected(schema_error_at(
+               w, fmt::format("expected an array of strings, found {}", type_name(n))));
+         }
+         std::vector<std::string> out;
+         for (const auto& item : *arr) {
+           auto s = want_string(item, w);
+           if (!s) return tl::unexpected(s.error());
+           out.push_back(std::move(*s));
+         }
+         c.outgoing_interfaces = std::move(out);
+         return {};
+       }},
+      {"network", "allow_multiple_connections_per_ip",
+       setter(want_toggle, &Config::allow_multiple_connections_per_ip)},
+      {"network", "disk_io",
+       [](const toml::node& n, const Where& w, Config& c) -> Status {
+         auto s = want_string(n, w);
+         if (!s) return tl::unexpected(s.error());
+         if (*s == "mmap") {
+           c.disk_io = DiskIo::mmap;
+         } else if (*s == "posix") {
+           c.disk_io = DiskIo::posix;
+         } else {
+           return tl::unexpected(schema_error_at(w, fmt::format("'{}' is not mmap or posix", *s)));
+         }
+         return {};
+       }},
+      {"network", "hashing_threads",
+       [](const toml::node& n, const Where& w, Config& c) -> Status {
+         const auto* i = n.as_integer();
+         if (i == nullptr || i->get() < 1 || i->get() > 64) {
+           return tl::unexpected(schema_error_at(w, "expected an integer from 1 to 64"));
+         }
+         c.hashing_threads = static_cast<unsigned>(i->get());
+         return {};
+       }},
+      {"network", "resume_save_interval",
+       [](const toml::node& n, const Where& w, Config& c) -> Status {
+         auto v = want_quantity(
+             n, w,
+             [](std::string_view s) -> Result<std::uint64_t> {
+               auto d = parse_duration(s);
+               if (!d) return tl::unexpected(d.error());
+               return static_cast<std::uint64_t>(d->count());
+             },
+             "a duration in seconds");
+         if (!v) return tl::unexpected(v.error());
+         if (*v < 1) return tl::unexpected(schema_error_at(w, "must be at least 1s"));
+         c.resume_save_interval = std::chrono::seconds(*v);
+         return {};
+       }},
       {"network", "dht", setter(want_toggle, &Config::dht)},
       {"network", "lsd", setter(want_toggle, &Config::lsd)},
       {"network", "upnp", setter(want_toggle, &Config::upnp)},
@@ -397,6 +456,26 @@ Result<Config> load_config(const Overrides& flags, const api::GetEnv& env) {
   if (flags.state_dir) config.state_dir = make_absolute(*flags.state_dir);
   if (flags.control_socket) config.control_socket = make_absolute(*flags.control_socket);
   if (flags.log_level) config.log_level = *flags.log_level;
+  if (flags.listen_interfaces) {
+    for (const auto& li : *flags.listen_interfaces) {
+      if (auto ok = check_listen_interface(li); !ok) {
+        return tl::unexpected(with_context(ok.error(), "--listen"));
+      }
+    }
+    config.listen_interfaces = *flags.listen_interfaces;
+    if (!flags.outgoing_interfaces) {
+      std::vector<std::string> out;
+      for (const auto& li : *flags.listen_interfaces) {
+        std::string addr = li.substr(0, li.rfind(':'));
+        if (addr.size() > 2 && addr.front() == '[' && addr.back() == ']') {
+          addr = addr.substr(1, addr.size() - 2);
+        }
+        if (addr != "0.0.0.0" && addr != "::") out.push_back(addr);
+      }
+      config.outgoing_interfaces = std::move(out);
+    }
+  }
+  if (flags.outgoing_interfaces) config.outgoing_interfaces = *flags.outgoing_interfaces;
 
   if (config.control_socket.native().size() > api::max_socket_path_length()) {
     return fail(Errc::invalid_argument,
@@ -422,19 +501,28 @@ struct Entry {
   std::string value;  // TOML-encoded
 };
 
-std::vector<Entry> entries(const Config& c) {
-  std::string interfaces = "[";
-  for (std::size_t i = 0; i < c.listen_interfaces.size(); ++i) {
-    if (i != 0) interfaces += ", ";
-    interfaces += toml_string(c.listen_interfaces[i]);
+std::string list(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i != 0) out += ", ";
+    out += toml_string(items[i]);
   }
-  interfaces += "]";
+  return out + "]";
+}
+
+std::vector<Entry> entries(const Config& c) {
+  const std::string interfaces = list(c.listen_interfaces);
   auto t = [](Toggle v) { return toml_string(toggle_name(v)); };
   return {
       {"", "state_dir", toml_string(c.state_dir.string())},
       {"", "control_socket", toml_string(c.control_socket.string())},
       {"", "log_level", toml_string(log_level_name(c.log_level))},
       {"network", "listen_interfaces", interfaces},
+      {"network", "outgoing_interfaces", list(c.outgoing_interfaces)},
+      {"network", "allow_multiple_connections_per_ip", t(c.allow_multiple_connections_per_ip)},
+      {"network", "disk_io", toml_string(disk_io_name(c.disk_io))},
+      {"network", "hashing_threads", std::to_string(c.hashing_threads)},
+      {"network", "resume_save_interval", std::to_string(c.resume_save_interval.count())},
       {"network", "dht", t(c.dht)},
       {"network", "lsd", t(c.lsd)},
       {"network", "upnp", t(c.upnp)},

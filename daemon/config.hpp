@@ -21,6 +21,11 @@ using api::Mode;
 enum class Toggle { off, on };
 std::string_view toggle_name(Toggle t) noexcept;
 
+// libtorrent disk backend (libtorrent notes §0.8): mmap is multi-threaded but inflates RSS with
+// the page cache; posix keeps RSS small but does all disk I/O on the network thread in 2.0.8.
+enum class DiskIo { mmap, posix };
+std::string_view disk_io_name(DiskIo d) noexcept;
+
 struct Config {
   Mode mode = Mode::system;
   std::filesystem::path config_file;  // file that was read; empty when none existed
@@ -28,8 +33,13 @@ struct Config {
   std::filesystem::path control_socket;
   // libtorrent listen_interfaces entries ("0.0.0.0:6881", "[::]:6881", "127.0.0.2:0").
   std::vector<std::string> listen_interfaces{"0.0.0.0:6881", "[::]:6881"};
-  Toggle dht = Toggle::on;
-  Toggle lsd = Toggle::on;
+  // Local addresses for outgoing peer connections ("127.0.0.2"); empty = the OS picks.
+  std::vector<std::string> outgoing_interfaces;
+  // Needed when several peers share one IP (daemons on one host without distinct 127.0.0.x).
+  Toggle allow_multiple_connections_per_ip = Toggle::off;
+  // Discovery is off until configured: feeds name peers, trackers and web seeds explicitly.
+  Toggle dht = Toggle::off;
+  Toggle lsd = Toggle::off;
   Toggle upnp = Toggle::off;        // never open router ports unless asked
   Toggle natpmp = Toggle::off;      // same
   Toggle utp = Toggle::off;         // TCP is faster for local/datacenter peers
@@ -38,6 +48,9 @@ struct Config {
   std::uint64_t max_disk = 0;       // bytes for store + staging, 0 = no quota
   LogLevel log_level = LogLevel::info;
   std::chrono::seconds feed_refresh_interval{3600};
+  DiskIo disk_io = DiskIo::mmap;
+  unsigned hashing_threads = 2;                   // SHA-256 worker pool (file verification)
+  std::chrono::seconds resume_save_interval{60};  // periodic resume data (only if modified)
 
   bool operator==(const Config&) const = default;
 };
@@ -49,6 +62,11 @@ struct Overrides {
   std::optional<std::filesystem::path> control_socket;
   std::optional<Mode> mode;
   std::optional<LogLevel> log_level;
+  // --listen ADDR:PORT (repeatable). Unless --outgoing is given too, the addresses of specific
+  // (non-wildcard) listen interfaces also become the outgoing interfaces, so a daemon bound to
+  // 127.0.0.2 is seen by its peers as 127.0.0.2.
+  std::optional<std::vector<std::string>> listen_interfaces;
+  std::optional<std::vector<std::string>> outgoing_interfaces;
 };
 
 // Environment variables read by load_config.

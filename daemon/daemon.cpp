@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -18,6 +19,7 @@
 
 #include "daemon/build_info.hpp"
 #include "daemon/control_server.hpp"
+#include "daemon/engine.hpp"
 #include "daemon/handler.hpp"
 #include "daemon/log.hpp"
 
@@ -111,7 +113,11 @@ class Daemon {
     DaemonInfo info{std::string(version()), static_cast<long>(::getpid()),
                     config_.mode,           config_.state_dir,
                     config_.control_socket, std::chrono::steady_clock::now()};
-    handler_ = std::make_unique<Handler>(std::move(info));
+    auto engine = Engine::start(ioc_, config_);
+    if (!engine) return tl::unexpected(engine.error());
+    engine_ = std::move(*engine);
+    handler_ =
+        std::make_unique<Handler>(std::move(info), &std::chrono::steady_clock::now, engine_.get());
     auto server = ControlServer::start(ioc_, config_.control_socket, [this](const api::Request& r) {
       return handler_->handle(r);
     });
@@ -150,7 +156,12 @@ class Daemon {
     if (server_) server_->stop();  // stop accepting, finish responses, remove the socket
     boost::system::error_code ignored;
     signals_.cancel(ignored);
-    // ioc_.run() returns once the remaining connections have closed.
+    // Resume data for every torrent is saved before the session stops; the engine is destroyed
+    // from a fresh handler (never inside its own callback).
+    if (engine_) {
+      engine_->shutdown([this] { asio::post(ioc_, [this] { engine_.reset(); }); });
+    }
+    // ioc_.run() returns once the remaining connections have closed and the engine is gone.
   }
 
   // SIGHUP: re-read config with the original flags. An invalid file keeps the running config.
@@ -189,6 +200,7 @@ class Daemon {
   asio::io_context ioc_;  // declared before everything that registers work on it
   asio::signal_set signals_;
   std::unique_ptr<StateLock> lock_;
+  std::unique_ptr<Engine> engine_;
   std::unique_ptr<Handler> handler_;
   std::unique_ptr<ControlServer> server_;
 };
@@ -236,6 +248,15 @@ std::optional<int> parse_args(int argc, char** argv, Options& out) {
   auto* system_flag =
       app.add_flag("--system", system, "System-mode defaults (/var/lib/weightsd, /run/weightsd)");
   user_flag->excludes(system_flag);
+  std::vector<std::string> listen;
+  std::vector<std::string> outgoing;
+  app.add_option("--listen", listen,
+                 "BitTorrent listen interface ADDR:PORT (repeatable or comma-separated; port 0 = "
+                 "ephemeral). Also sets the outgoing interface to ADDR unless --outgoing is given")
+      ->delimiter(',');
+  app.add_option("--outgoing", outgoing,
+                 "Local address(es) for outgoing peer connections (repeatable or comma-separated)")
+      ->delimiter(',');
   app.add_flag("--check-config", check, "Validate the configuration, print it and exit");
   try {
     app.parse(argc, argv);
@@ -247,6 +268,8 @@ std::optional<int> parse_args(int argc, char** argv, Options& out) {
   if (!state_dir.empty()) out.overrides.state_dir = state_dir;
   if (!socket.empty()) out.overrides.control_socket = socket;
   if (!log_level.empty()) out.overrides.log_level = parse_log_level(log_level);
+  if (!listen.empty()) out.overrides.listen_interfaces = listen;
+  if (!outgoing.empty()) out.overrides.outgoing_interfaces = outgoing;
   if (user) out.overrides.mode = Mode::user;
   if (system) out.overrides.mode = Mode::system;
   out.action = check ? Action::check_config : Action::run;

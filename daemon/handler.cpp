@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "core/json.hpp"
+#include "daemon/engine.hpp"
 #include "daemon/log.hpp"
 
 namespace weights::daemon {
@@ -120,7 +121,8 @@ api::Response Router::dispatch(const api::Request& req) const {
         400, Error{Errc::invalid_argument,
                    fmt::format("{} {} takes no request body", req.method, match->pattern), ""});
   }
-  if (match->body == BodyKind::json) {
+  if (match->body == BodyKind::json ||
+      (match->body == BodyKind::optional_json && !req.body.empty())) {
     const std::string_view type = req.header("content-type");
     if (!type.empty() && type.substr(0, type.find(';')) != api::content_type::json) {
       return api::error_response(415, Error{Errc::invalid_argument,
@@ -146,13 +148,223 @@ api::Response Router::dispatch(const api::Request& req) const {
   }
 }
 
-Handler::Handler(DaemonInfo info, SteadyNow now) : info_(std::move(info)), now_(std::move(now)) {
+Handler::Handler(DaemonInfo info, SteadyNow now, Engine* engine_ptr)
+    : info_(std::move(info)), now_(std::move(now)), engine_(engine_ptr) {
   router_.add(api::method::get, api::path::version, BodyKind::none,
               [this](const Call& c) { return version(c); });
   router_.add(api::method::get, api::path::status, BodyKind::none,
               [this](const Call& c) { return status(c); });
   router_.add(api::method::put, api::path::log_level, BodyKind::json,
               [this](const Call& c) { return set_log_level(c); });
+
+  // A route whose engine call returns the JSON body as is, with `status` on success.
+  auto forward = [this](int status, auto fn) {
+    return [this, status, fn](const Call& c) -> Result<api::Response> {
+      auto e = engine();
+      if (!e) return tl::unexpected(e.error());
+      auto body = fn(**e, c);
+      if (!body) return tl::unexpected(body.error());
+      return api::json_response(status, *body);
+    };
+  };
+  auto param = [](const Call& c, std::string_view name) { return std::string(c.params.get(name)); };
+  using api::method::del;
+  using api::method::get;
+  using api::method::post;
+  namespace p = api::path;
+  router_.add(post, p::feeds, BodyKind::json, [this](const Call& c) { return add_feed(c); });
+  router_.add(get, p::feeds, BodyKind::none,
+              forward(200, [](Engine& e, const Call&) { return e.list_feeds(); }));
+  router_.add(get, p::feed, BodyKind::none, forward(200, [param](Engine& e, const Call& c) {
+                return e.get_feed(param(c, "name"));
+              }));
+  router_.add(del, p::feed, BodyKind::none, forward(200, [param](Engine& e, const Call& c) {
+                return e.remove_feed(param(c, "name"));
+              }));
+  router_.add(
+      post, p::feed_refresh, BodyKind::optional_json,
+      forward(200, [param](Engine& e, const Call& c) { return e.refresh_feed(param(c, "name")); }));
+  router_.add(post, p::fetch, BodyKind::json, [this](const Call& c) { return fetch(c); });
+  router_.add(post, p::seed, BodyKind::json, [this](const Call& c) { return seed(c); });
+  router_.add(get, p::releases, BodyKind::none,
+              forward(200, [](Engine& e, const Call&) { return e.list_releases(); }));
+  router_.add(get, p::release, BodyKind::none, forward(200, [param](Engine& e, const Call& c) {
+                return e.get_release(param(c, "id"));
+              }));
+  router_.add(del, p::release, BodyKind::none, [this](const Call& c) { return remove_release(c); });
+  router_.add(post, p::release_pin, BodyKind::optional_json,
+              forward(200, [param](Engine& e, const Call& c) {
+                return e.set_pinned(param(c, "id"), true);
+              }));
+  router_.add(post, p::release_unpin, BodyKind::optional_json,
+              forward(200, [param](Engine& e, const Call& c) {
+                return e.set_pinned(param(c, "id"), false);
+              }));
+  router_.add(post, p::release_verify, BodyKind::optional_json,
+              forward(202, [param](Engine& e, const Call& c) { return e.verify(param(c, "id")); }));
+  router_.add(post, p::release_peers, BodyKind::json,
+              [this](const Call& c) { return add_peers(c); });
+}
+
+namespace {
+
+Status only_fields(const nlohmann::json& body, std::initializer_list<std::string_view> allowed,
+                   std::string_view example) {
+  if (!body.is_object()) {
+    return fail(Errc::schema_error,
+                fmt::format("request body: expected an object like {}", example));
+  }
+  for (const auto& [key, value] : body.items()) {
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      std::string names;
+      for (auto a : allowed) names += fmt::format("{}{}", names.empty() ? "" : ", ", a);
+      return fail(Errc::schema_error, fmt::format("request body: unknown field '{}'", key),
+                  fmt::format("fields: {}", names));
+    }
+  }
+  return {};
+}
+
+Result<std::vector<std::string>> string_list(const nlohmann::json& body, const char* key) {
+  std::vector<std::string> out;
+  if (!body.contains(key)) return out;
+  const auto& v = body.at(key);
+  if (!v.is_array()) {
+    return fail(Errc::schema_error,
+                fmt::format("request body.{}: expected an array of strings", key));
+  }
+  for (const auto& e : v) {
+    if (!e.is_string() || e.get<std::string>().empty()) {
+      return fail(Errc::schema_error,
+                  fmt::format("request body.{}: expected non-empty strings", key));
+    }
+    out.push_back(e.get<std::string>());
+  }
+  return out;
+}
+
+Result<std::string> required_string(const nlohmann::json& body, const char* key) {
+  auto s = json::get_string(body, key, "request body");
+  if (!s) return tl::unexpected(s.error());
+  if (s->empty()) return fail(Errc::schema_error, fmt::format("request body.{}: is empty", key));
+  return s;
+}
+
+}  // namespace
+
+Result<Engine*> Handler::engine() const {
+  if (engine_ == nullptr) {
+    return fail(Errc::unavailable, "the fetch/seed engine is not running", "see the weightsd log");
+  }
+  return engine_;
+}
+
+Result<api::Response> Handler::add_feed(const Call& call) const {
+  auto e = engine();
+  if (!e) return tl::unexpected(e.error());
+  if (auto st = only_fields(call.body, {"name", "location", "root"},
+                            R"({"name":"demo","location":"/srv/feed","root":"<root.json>"})");
+      !st) {
+    return tl::unexpected(st.error());
+  }
+  auto name = required_string(call.body, "name");
+  if (!name) return tl::unexpected(name.error());
+  auto location = required_string(call.body, "location");
+  if (!location) return tl::unexpected(location.error());
+  auto root = required_string(call.body, "root");
+  if (!root) return tl::unexpected(root.error());
+  auto feed = (*e)->add_feed(*name, *location, *root);
+  if (!feed) return tl::unexpected(feed.error());
+  return api::json_response(201, *feed);
+}
+
+Result<api::Response> Handler::fetch(const Call& call) const {
+  auto e = engine();
+  if (!e) return tl::unexpected(e.error());
+  if (auto st = only_fields(call.body, {"name", "revision", "include", "peers"},
+                            R"({"name":"gemma-4","include":["*.json"]})");
+      !st) {
+    return tl::unexpected(st.error());
+  }
+  FetchRequest req;
+  auto name = required_string(call.body, "name");
+  if (!name) return tl::unexpected(name.error());
+  req.name = *name;
+  if (call.body.contains("revision") && !call.body.at("revision").is_null()) {
+    auto rev = required_string(call.body, "revision");
+    if (!rev) return tl::unexpected(rev.error());
+    req.revision = *rev;
+  }
+  auto include = string_list(call.body, "include");
+  if (!include) return tl::unexpected(include.error());
+  req.include = std::move(*include);
+  auto peers = string_list(call.body, "peers");
+  if (!peers) return tl::unexpected(peers.error());
+  req.peers = std::move(*peers);
+  auto release = (*e)->fetch(req);
+  if (!release) return tl::unexpected(release.error());
+  return api::json_response(202, *release);
+}
+
+Result<api::Response> Handler::seed(const Call& call) const {
+  auto e = engine();
+  if (!e) return tl::unexpected(e.error());
+  if (auto st = only_fields(call.body, {"feed", "model", "revision", "dir"},
+                            R"({"feed":"demo","model":"org/name","revision":"r1","dir":"/data"})");
+      !st) {
+    return tl::unexpected(st.error());
+  }
+  SeedRequest req;
+  for (auto [key, out] : {std::pair{"feed", &req.feed}, std::pair{"model", &req.model},
+                          std::pair{"revision", &req.revision}}) {
+    auto v = required_string(call.body, key);
+    if (!v) return tl::unexpected(v.error());
+    *out = *v;
+  }
+  auto dir = required_string(call.body, "dir");
+  if (!dir) return tl::unexpected(dir.error());
+  if (dir->front() != '/') {
+    return fail(Errc::schema_error, "request body.dir: must be an absolute path");
+  }
+  req.dir = *dir;
+  auto release = (*e)->seed(req);
+  if (!release) return tl::unexpected(release.error());
+  return api::json_response(202, *release);
+}
+
+Result<api::Response> Handler::remove_release(const Call& call) const {
+  auto e = engine();
+  if (!e) return tl::unexpected(e.error());
+  auto query = api::parse_query(call.request.query());
+  if (!query) return tl::unexpected(query.error());
+  DeleteFiles files = DeleteFiles::no;
+  for (const auto& [k, v] : *query) {
+    if (k != "delete_files") {
+      return fail(Errc::invalid_argument, fmt::format("unknown query parameter '{}'", k),
+                  "the only parameter is delete_files=true|false");
+    }
+    if (v == "true" || v == "1") {
+      files = DeleteFiles::yes;
+    } else if (v != "false" && v != "0") {
+      return fail(Errc::invalid_argument, fmt::format("delete_files='{}' is not true or false", v));
+    }
+  }
+  auto body = (*e)->remove_release(std::string(call.params.get("id")), files);
+  if (!body) return tl::unexpected(body.error());
+  return api::json_response(200, *body);
+}
+
+Result<api::Response> Handler::add_peers(const Call& call) const {
+  auto e = engine();
+  if (!e) return tl::unexpected(e.error());
+  if (auto st = only_fields(call.body, {"peers"}, R"({"peers":["127.0.0.2:6881"]})"); !st) {
+    return tl::unexpected(st.error());
+  }
+  auto peers = string_list(call.body, "peers");
+  if (!peers) return tl::unexpected(peers.error());
+  auto body = (*e)->add_peers(std::string(call.params.get("id")), *peers);
+  if (!body) return tl::unexpected(body.error());
+  return api::json_response(200, *body);
 }
 
 Result<api::Response> Handler::version(const Call& /*call*/) const {
@@ -163,13 +375,15 @@ Result<api::Response> Handler::version(const Call& /*call*/) const {
 Result<api::Response> Handler::status(const Call& /*call*/) const {
   const auto uptime =
       std::chrono::duration_cast<std::chrono::seconds>(now_() - info_.started).count();
-  return api::json_response(200, {{api::field::version, info_.version},
-                                  {api::field::protocol_version, api::protocol_version},
-                                  {api::field::pid, info_.pid},
-                                  {api::field::mode, std::string(api::mode_name(info_.mode))},
-                                  {api::field::uptime_s, std::max<long long>(uptime, 0)},
-                                  {api::field::state_dir, info_.state_dir.string()},
-                                  {api::field::control_socket, info_.control_socket.string()}});
+  nlohmann::json body = {{api::field::version, info_.version},
+                         {api::field::protocol_version, api::protocol_version},
+                         {api::field::pid, info_.pid},
+                         {api::field::mode, std::string(api::mode_name(info_.mode))},
+                         {api::field::uptime_s, std::max<long long>(uptime, 0)},
+                         {api::field::state_dir, info_.state_dir.string()},
+                         {api::field::control_socket, info_.control_socket.string()}};
+  if (engine_ != nullptr) body.update(engine_->status_fields());
+  return api::json_response(200, body);
 }
 
 Result<api::Response> Handler::set_log_level(const Call& call) const {

@@ -24,7 +24,10 @@
 
 namespace weights::daemon {
 
-enum class BodyKind { none, json };
+// optional_json: an empty body is accepted (Call::body is null), anything else must be JSON.
+enum class BodyKind { none, json, optional_json };
+
+class Engine;
 
 struct RouteParams {
   std::vector<std::pair<std::string, std::string>> values;
@@ -74,7 +77,9 @@ using SteadyNow = std::function<std::chrono::steady_clock::time_point()>;
 
 class Handler {
  public:
-  explicit Handler(DaemonInfo info, SteadyNow now = &std::chrono::steady_clock::now);
+  // Without an engine (tests of the transport), feed and release routes answer 503.
+  explicit Handler(DaemonInfo info, SteadyNow now = &std::chrono::steady_clock::now,
+                   Engine* engine_ptr = nullptr);
   // Routes capture `this`.
   Handler(const Handler&) = delete;
   Handler& operator=(const Handler&) = delete;
@@ -86,8 +91,17 @@ class Handler {
   Result<api::Response> status(const Call& call) const;
   Result<api::Response> set_log_level(const Call& call) const;
 
+  // Feed and release routes (docs/protocol.md); each forwards to the engine.
+  Result<Engine*> engine() const;
+  Result<api::Response> add_feed(const Call& call) const;
+  Result<api::Response> fetch(const Call& call) const;
+  Result<api::Response> seed(const Call& call) const;
+  Result<api::Response> remove_release(const Call& call) const;
+  Result<api::Response> add_peers(const Call& call) const;
+
   DaemonInfo info_;
   SteadyNow now_;
+  Engine* engine_;
   Router router_;
 };
 

@@ -38,8 +38,9 @@ TEST_CASE("system mode defaults to /var/lib and /run", "[config]") {
   CHECK(c.control_socket == "/run/weightsd/control.sock");
   CHECK(default_config_file(Mode::system, env_of({})) == "/etc/weightsd/weightsd.toml");
   CHECK(c.utp == Toggle::off);
-  CHECK(c.dht == Toggle::on);
+  CHECK(c.dht == Toggle::off);
   CHECK(c.upnp == Toggle::off);
+  CHECK(c.disk_io == DiskIo::mmap);
 }
 
 TEST_CASE("user mode defaults follow the XDG directories", "[config]") {

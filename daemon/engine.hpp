@@ -1,0 +1,90 @@
+#pragma once
+// The fetch/seed engine: trusted feeds, releases and the BitTorrent session behind the control
+// API. Everything here runs on the io_context thread (the handler calls it there); file hashing
+// runs on a small worker pool and posts results back. The verification chain of architecture
+// §6 is enforced here: a release is resolved only from TUF-verified targets, its .torrent is a
+// hash-pinned target checked against the manifest before it is added (so no payload is ever
+// requested for a torrent that differs from the manifest), libtorrent checks every piece
+// against the Merkle tree, and every completed file is SHA-256-checked against the manifest
+// before it enters the store and a view.
+//
+// Methods return API JSON objects (docs/protocol.md) or an Error; no libtorrent types leak.
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+#include "core/time.hpp"
+#include "daemon/config.hpp"
+
+namespace weights::daemon {
+
+struct FetchRequest {
+  std::string name;  // model id or alias; "name@rev" is accepted too
+  std::optional<std::string> revision;
+  std::vector<std::string> include;  // globs over manifest paths; empty = all files
+  std::vector<std::string> peers;    // "ip:port" / "[v6]:port"
+};
+
+struct SeedRequest {
+  std::string feed;
+  std::string model;
+  std::string revision;
+  std::filesystem::path dir;  // the release's files, as published
+};
+
+enum class DeleteFiles { no, yes };
+
+using WallClock = std::function<TimePoint()>;
+
+class Engine {
+ public:
+  // Opens the state (the caller holds the state dir lock), starts the session and re-adds every
+  // known release from its .torrent and resume data without rehashing.
+  static Result<std::unique_ptr<Engine>> start(boost::asio::io_context& ioc, const Config& config,
+                                               WallClock clock = &now_utc);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Feeds.
+  Result<nlohmann::json> add_feed(const std::string& name, const std::string& location,
+                                  const std::string& root);
+  Result<nlohmann::json> list_feeds();
+  Result<nlohmann::json> get_feed(const std::string& name);
+  Result<nlohmann::json> refresh_feed(const std::string& name);
+  Result<nlohmann::json> remove_feed(const std::string& name);
+
+  // Releases.
+  Result<nlohmann::json> fetch(const FetchRequest& request);
+  Result<nlohmann::json> seed(const SeedRequest& request);
+  Result<nlohmann::json> list_releases();
+  Result<nlohmann::json> get_release(const std::string& id);
+  Result<nlohmann::json> set_pinned(const std::string& id, bool pinned);
+  Result<nlohmann::json> remove_release(const std::string& id, DeleteFiles files);
+  Result<nlohmann::json> verify(const std::string& id);
+  Result<nlohmann::json> add_peers(const std::string& id, const std::vector<std::string>& peers);
+
+  // Fields merged into GET /v1/status.
+  nlohmann::json status_fields();
+
+  // Saves resume data of every torrent (waiting for libtorrent's answers, at most `timeout`),
+  // then calls `done` on the io_context thread. Destroy the engine afterwards.
+  void shutdown(std::function<void()> done,
+                std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
+  struct Impl;
+
+ private:
+  explicit Engine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace weights::daemon

@@ -1,0 +1,69 @@
+#pragma once
+// The daemon's durable release records, in <state_dir>/state.sqlite next to the StateStore's
+// feed tables (its own connection and its own numbered migrations in table `daemon_schema`, so
+// the trust tables and these evolve independently). Only the io_context thread uses it.
+//
+// A release row is what survives a restart: which release we fetch or seed, from which feed,
+// with which file selection and peers, which files were verified (SHA-256 against the
+// manifest), whether it is pinned, and its last state and error.
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace weights::daemon {
+
+enum class Origin { fetched, seeded };
+
+struct ReleaseRecord {
+  std::string id;  // "org/name@revision"
+  std::string feed;
+  std::string model;
+  std::string revision;
+  std::uint64_t release_seq = 0;
+  std::string v2_infohash;  // 64 hex
+  std::string manifest;     // verified manifest bytes
+  Origin origin = Origin::fetched;
+  std::vector<std::string> include;   // globs; empty = every file
+  std::vector<std::string> peers;     // "ip:port" given by requests
+  std::vector<std::string> verified;  // manifest paths whose SHA-256 matched
+  bool pinned = false;
+  std::string state;  // last persisted state name ("downloading", "complete", ...)
+  std::string error_code, error_message, error_hint;  // empty code: no error
+  std::string view_path;                              // empty: no view
+  std::int64_t added_at = 0;
+};
+
+class ReleaseDb {
+ public:
+  inline static constexpr int schema_version = 1;
+  // Opens (creating and migrating) the release tables in `db_path`. The caller holds the state
+  // dir lock.
+  static Result<ReleaseDb> open(const std::filesystem::path& db_path);
+  ReleaseDb(ReleaseDb&&) noexcept;
+  ReleaseDb& operator=(ReleaseDb&&) noexcept;
+  ~ReleaseDb();
+
+  Result<std::vector<ReleaseRecord>> list();
+  Result<std::optional<ReleaseRecord>> get(std::string_view id);
+  // Inserts or replaces the whole row.
+  Status put(const ReleaseRecord& record);
+  Status remove(std::string_view id);
+
+  // Verified manifest bytes by their SHA-256 (the TUF target hash): lets resolution read
+  // aliases without fetching every manifest again.
+  Status cache_manifest(std::string_view sha256, std::string_view bytes);
+  Result<std::optional<std::string>> cached_manifest(std::string_view sha256);
+
+ private:
+  struct Handle;
+  explicit ReleaseDb(std::unique_ptr<Handle> h);
+  std::unique_ptr<Handle> h_;
+};
+
+}  // namespace weights::daemon

@@ -1,0 +1,77 @@
+#pragma once
+// The on-disk payload layout under the state dir (architecture §3), and the filesystem steps
+// that move verified files from staging to the content-addressed store and into views.
+//
+//   staging/<v2hex>/<revision>/<path>   libtorrent's save_path is staging/<v2hex>
+//   store/sha256/<aa>/<sha256hex>       one inode per verified content (hard links)
+//   views/<org>/<name>/<revision>/...   plain directory of hard links, complete or absent
+//   resume/<v2hex>.resume               libtorrent resume data (atomic writes)
+//   torrents/<v2hex>.torrent            the verified hybrid .torrent (a TUF target)
+//   torrents/<v2hex>.v1.torrent         the verified v1 companion, when the feed has one
+//
+// No libtorrent here: plain files, so it is unit-tested without a session.
+#include <filesystem>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace weights::daemon {
+
+namespace fs = std::filesystem;
+
+struct ViewFile {
+  std::string path;    // manifest path (policy-checked)
+  std::string sha256;  // 64 hex, present in the store
+};
+
+class Store {
+ public:
+  explicit Store(fs::path state_dir);
+
+  // Creates the directories above (idempotent).
+  Status ensure_layout() const;
+
+  fs::path staging_dir(std::string_view v2hex) const;
+  fs::path staging_file(std::string_view v2hex, std::string_view revision,
+                        std::string_view path) const;
+  fs::path store_file(std::string_view sha256) const;
+  fs::path view_dir(std::string_view model, std::string_view revision) const;
+  fs::path resume_file(std::string_view v2hex) const;
+  fs::path torrent_file(std::string_view v2hex) const;
+  fs::path torrent_v1_file(std::string_view v2hex) const;
+
+  // `file` has been verified to have content `sha256`. If the store has no such content yet,
+  // hard-links `file` there; if it has (another inode, e.g. the same file in another release),
+  // replaces `file` by a hard link to the store's inode, so identical content costs disk once.
+  Status adopt(const fs::path& file, std::string_view sha256) const;
+  // Ensures the store holds the empty file (empty files are never written by libtorrent).
+  Status adopt_empty() const;
+
+  // Builds views/<model>/<revision> from store entries in a temp dir and renames it into place
+  // (replacing an older view) only once every file is linked: a view is complete or absent.
+  Result<fs::path> build_view(std::string_view model, std::string_view revision,
+                              std::span<const ViewFile> files) const;
+  Status remove_view(std::string_view model, std::string_view revision) const;
+  Status remove_store_entry(std::string_view sha256) const;
+
+ private:
+  fs::path root_;
+};
+
+// Hard link, or a copy (to a temp name, then renamed) when src and dst are on different
+// filesystems. dst's parent directories are created.
+Status link_or_copy(const fs::path& src, const fs::path& dst);
+
+inline constexpr std::string_view empty_sha256 =
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+// --include selection: fnmatch(3) without FNM_PATHNAME, so '*' also matches '/' ("*.json"
+// selects "config.json" and "sub/x.json"). No patterns select every file.
+bool glob_match(std::string_view pattern, std::string_view path);
+std::vector<bool> select_files(std::span<const std::string> paths,
+                               std::span<const std::string> include);
+
+}  // namespace weights::daemon

@@ -1,0 +1,122 @@
+#include "daemon/torrent_session.hpp"
+
+#include <boost/asio/post.hpp>
+#include <fmt/format.h>
+#include <libtorrent/alert_types.hpp>
+#include <libtorrent/fingerprint.hpp>
+#include <libtorrent/mmap_disk_io.hpp>
+#include <libtorrent/posix_disk_io.hpp>
+#include <libtorrent/session_params.hpp>
+#include <libtorrent/settings_pack.hpp>
+#include <libtorrent/version.hpp>
+
+#include "daemon/log.hpp"
+
+namespace weights::daemon {
+namespace {
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& s : items) out += (out.empty() ? "" : ",") + s;
+  return out;
+}
+
+}  // namespace
+
+lt::settings_pack session_settings(const Config& c) {
+  using sp = lt::settings_pack;
+  sp p;
+  p.set_str(sp::listen_interfaces, join(c.listen_interfaces));
+  p.set_str(sp::outgoing_interfaces, join(c.outgoing_interfaces));
+  // uTP is 5-30x slower than TCP on loopback/LAN (libtorrent notes §0.3).
+  p.set_bool(sp::enable_outgoing_utp, c.utp == Toggle::on);
+  p.set_bool(sp::enable_incoming_utp, c.utp == Toggle::on);
+  p.set_bool(sp::allow_multiple_connections_per_ip,
+             c.allow_multiple_connections_per_ip == Toggle::on);
+  p.set_bool(sp::enable_dht, c.dht == Toggle::on);
+  if (c.dht == Toggle::off) p.set_str(sp::dht_bootstrap_nodes, "");
+  p.set_bool(sp::enable_lsd, c.lsd == Toggle::on);
+  p.set_bool(sp::enable_upnp, c.upnp == Toggle::on);
+  p.set_bool(sp::enable_natpmp, c.natpmp == Toggle::on);
+  p.set_int(sp::alert_mask, static_cast<int>(static_cast<std::uint32_t>(
+                                lt::alert_category::status | lt::alert_category::storage |
+                                lt::alert_category::error | lt::alert_category::peer |
+                                lt::alert_category::file_progress)));
+  p.set_int(sp::alert_queue_size, 10000);
+  // We never auto-manage: every release is started and stopped explicitly and seeds forever.
+  p.set_int(sp::active_downloads, -1);
+  p.set_int(sp::active_seeds, -1);
+  p.set_int(sp::active_limit, 100000);
+  p.set_int(sp::active_checking, 2);
+  p.set_int(sp::seed_time_limit, 0x7fffffff);
+  p.set_int(sp::share_ratio_limit, 0x7fffffff);
+  p.set_int(sp::seed_time_ratio_limit, 0x7fffffff);
+  p.set_int(sp::download_rate_limit,
+            static_cast<int>(std::min<std::uint64_t>(c.download_rate, 0x7fffffff)));
+  p.set_int(sp::upload_rate_limit,
+            static_cast<int>(std::min<std::uint64_t>(c.upload_rate, 0x7fffffff)));
+  p.set_int(sp::max_queued_disk_bytes, 8 * 1024 * 1024);
+  p.set_int(sp::file_pool_size, 256);
+  p.set_int(sp::connections_limit, 500);
+  // 8-byte fingerprint (a 20-byte one would make every connection reuse one peer-id).
+  p.set_str(sp::peer_fingerprint, lt::generate_fingerprint("WD", 0, 1, 0, 0));
+  p.set_str(sp::user_agent,
+            fmt::format("weightsd/{} libtorrent/{}", WEIGHTS_VERSION, lt::version()));
+  return p;
+}
+
+TorrentSession::TorrentSession(boost::asio::io_context& ioc, AlertFn on_alert)
+    : ioc_(ioc), on_alert_(std::move(on_alert)), alive_(std::make_shared<bool>(true)) {}
+
+Result<std::unique_ptr<TorrentSession>> TorrentSession::start(boost::asio::io_context& ioc,
+                                                              const Config& config,
+                                                              AlertFn on_alert) {
+  auto ts = std::unique_ptr<TorrentSession>(new TorrentSession(ioc, std::move(on_alert)));
+  lt::session_params params(session_settings(config));
+  params.disk_io_constructor = config.disk_io == DiskIo::posix ? lt::posix_disk_io_constructor
+                                                               : lt::mmap_disk_io_constructor;
+  try {
+    ts->ses_ = std::make_unique<lt::session>(std::move(params));
+  } catch (const std::exception& e) {
+    return fail(Errc::io_error, fmt::format("cannot start the BitTorrent session: {}", e.what()));
+  }
+  // Runs under libtorrent's alert mutex on its thread: only wake our loop (notes §2.7).
+  std::weak_ptr<bool> alive = ts->alive_;
+  TorrentSession* self = ts.get();
+  ts->ses_->set_alert_notify([&ioc, alive, self] {
+    boost::asio::post(ioc, [alive, self] {
+      if (auto a = alive.lock(); a && *a) self->drain();
+    });
+  });
+  return ts;
+}
+
+TorrentSession::~TorrentSession() {
+  *alive_ = false;
+  if (ses_) {
+    ses_->set_alert_notify([] {});
+    auto proxy = ses_->abort();
+    ses_.reset();
+  }
+}
+
+void TorrentSession::drain() {
+  ses_->pop_alerts(&alerts_);
+  for (lt::alert* a : alerts_) {
+    if (auto* ls = lt::alert_cast<lt::listen_succeeded_alert>(a)) {
+      if (ls->socket_type == lt::socket_type_t::tcp && listen_port_ == 0) {
+        listen_port_ = ls->port;
+      }
+    } else if (auto* lf = lt::alert_cast<lt::listen_failed_alert>(a)) {
+      log::warning("listen failed: {}", lf->message());
+    }
+    on_alert_(a);
+  }
+}
+
+int TorrentSession::listen_port() const {
+  if (listen_port_ != 0) return listen_port_;
+  return ses_ ? ses_->listen_port() : 0;
+}
+
+}  // namespace weights::daemon

@@ -1,0 +1,311 @@
+// The engine behind the control API, end to end in one process: a publisher feed made with
+// tuf::Repo + add_release, a seeding engine, fetching engines over loopback, all driven through
+// the Handler's HTTP routes.
+#include "daemon/engine.hpp"
+
+#include <fstream>
+
+#include <boost/asio/io_context.hpp>
+#include <catch2/catch.hpp>
+
+#include "core/atomic_file.hpp"
+#include "core/json.hpp"
+#include "core/publisher.hpp"
+#include "core/release_target.hpp"
+#include "daemon/handler.hpp"
+#include "daemon/log.hpp"
+#include "support/feed_builder.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace weights;
+using namespace weights::daemon;
+using namespace std::chrono_literals;
+
+namespace {
+
+namespace asio = boost::asio;
+
+void write(const std::filesystem::path& p, const std::string& data) {
+  std::filesystem::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary) << data;
+}
+
+std::string slurp(const std::filesystem::path& p) {
+  auto r = read_file(p, 64 << 20);
+  REQUIRE(r);
+  return *r;
+}
+
+std::string pattern(std::size_t n, unsigned seed) {
+  std::string s(n, '\0');
+  std::uint32_t x = seed * 2654435761u + 1;
+  for (auto& c : s) {
+    x = x * 1664525u + 1013904223u;
+    c = static_cast<char>(x >> 24);
+  }
+  return s;
+}
+
+api::Request request(std::string method, std::string target, std::string body = {}) {
+  api::Request r;
+  r.method = std::move(method);
+  r.target = std::move(target);
+  r.body = std::move(body);
+  return r;
+}
+
+json::Json body_of(const api::Response& res) {
+  auto j = json::parse_strict(res.body);
+  REQUIRE(j);
+  return *j;
+}
+
+// Runs the loop until `pred` holds (false after `limit`).
+template <class F>
+bool run_until(asio::io_context& ioc, F pred, std::chrono::seconds limit = 60s) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    ioc.restart();
+    ioc.run_for(20ms);
+    if (pred()) return true;
+  }
+  return false;
+}
+
+struct Node {
+  Node(asio::io_context& io, const std::filesystem::path& dir) : ioc(io) {
+    if (const char* l = std::getenv("WEIGHTS_TEST_LOG")) {
+      if (auto level = parse_log_level(l)) log::set_level(*level);
+    }
+    config.state_dir = dir;
+    config.control_socket = dir / "c.sock";
+    config.listen_interfaces = {"127.0.0.1:0"};
+    config.allow_multiple_connections_per_ip = Toggle::on;
+    config.hashing_threads = 1;
+    auto e = Engine::start(ioc, config);
+    REQUIRE(e);
+    engine = std::move(*e);
+    handler =
+        std::make_unique<Handler>(DaemonInfo{"test", 1, api::Mode::user, dir, dir / "c.sock", {}},
+                                  &std::chrono::steady_clock::now, engine.get());
+  }
+  ~Node() {
+    bool done = false;
+    engine->shutdown([&] { done = true; });
+    run_until(
+        ioc, [&] { return done; }, 30s);
+    handler.reset();
+    engine.reset();
+  }
+  api::Response call(std::string method, std::string target, const json::Json& body = nullptr) {
+    return handler->handle(
+        request(std::move(method), std::move(target), body.is_null() ? "" : body.dump()));
+  }
+  json::Json release(const std::string& id) {
+    auto res = call("GET", api::release_target(id));
+    REQUIRE(res.status == 200);
+    return body_of(res);
+  }
+  std::string state(const std::string& id) { return release(id)["state"].get<std::string>(); }
+  int port() { return body_of(call("GET", "/v1/status"))["listen_port"].get<int>(); }
+
+  asio::io_context& ioc;
+  Config config;
+  std::unique_ptr<Engine> engine;
+  std::unique_ptr<Handler> handler;
+};
+
+struct World {
+  testing::TempDir tmp;
+  testing::TestFeed feed{tmp.path() / "feed"};
+  std::filesystem::path files = tmp.path() / "files";
+  std::map<std::string, std::string> content{
+      {"config.json", "{\"hidden_size\": 64}\n"},
+      {"model.safetensors", pattern(3 * 1024 * 1024 + 12345, 1)},
+      {"tokenizer/vocab.txt", pattern(70000, 2)},
+  };
+  asio::io_context ioc;
+
+  World() {
+    for (const auto& [p, data] : content) write(files / p, data);
+    publish("org/tiny", "r1", {"tiny"});
+  }
+  void publish(const std::string& model, const std::string& rev, std::vector<std::string> aliases) {
+    ReleaseOptions o;
+    o.model = model;
+    o.revision = rev;
+    o.aliases = std::move(aliases);
+    o.license = "apache-2.0";
+    REQUIRE(add_release(feed.repo(), files, o, now_utc()));
+    feed.publish(now_utc());
+  }
+  json::Json feed_body(const std::string& name) {
+    return {{"name", name}, {"location", feed.public_dir().string()}, {"root", feed.root_v1()}};
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a publisher seeds without re-download and a fetcher gets every verified byte",
+          "[engine]") {
+  World w;
+  Node seeder(w.ioc, w.tmp.path() / "seeder");
+  auto added = seeder.call("POST", "/v1/feeds", w.feed_body("demo"));
+  REQUIRE(added.status == 201);
+  CHECK(body_of(added)["releases"] == 1);
+  CHECK(body_of(added)["result"] == "updated");
+  CHECK(body_of(added)["stale"] == false);
+
+  auto seeded = seeder.call(
+      "POST", "/v1/seed",
+      {{"feed", "demo"}, {"model", "org/tiny"}, {"revision", "r1"}, {"dir", w.files.string()}});
+  REQUIRE(seeded.status == 202);
+  REQUIRE(run_until(w.ioc, [&] { return seeder.state("org/tiny@r1") == "complete"; }));
+  const auto s = seeder.release("org/tiny@r1");
+  CHECK(s["seeding"] == true);
+  CHECK(s["verified_length"] == s["total_length"]);
+  CHECK(s["downloaded_bytes"] == 0);
+  REQUIRE(seeder.port() > 0);
+
+  Node fetcher(w.ioc, w.tmp.path() / "fetcher");
+  REQUIRE(fetcher.call("POST", "/v1/feeds", w.feed_body("demo")).status == 201);
+  const std::string peer = fmt::format("127.0.0.1:{}", seeder.port());
+  auto fetched = fetcher.call("POST", "/v1/fetch", {{"name", "tiny"}, {"peers", {peer}}});
+  REQUIRE(fetched.status == 202);
+  CHECK(body_of(fetched)["id"] == "org/tiny@r1");
+  if (!run_until(w.ioc, [&] { return fetcher.state("org/tiny@r1") == "complete"; })) {
+    FAIL("fetcher: " << fetcher.release("org/tiny@r1").dump()
+                     << "\nseeder: " << seeder.release("org/tiny@r1").dump());
+  }
+  const auto f = fetcher.release("org/tiny@r1");
+  const std::filesystem::path view = f["path"].get<std::string>();
+  for (const auto& [p, data] : w.content) CHECK(slurp(view / p) == data);
+  CHECK(f["downloaded_bytes"].get<std::uint64_t>() >= f["total_length"].get<std::uint64_t>());
+  for (const auto& file : f["files"]) CHECK(file["state"] == "verified");
+
+  SECTION("a selective fetch downloads and shows only the included files") {
+    Node partial(w.ioc, w.tmp.path() / "partial");
+    REQUIRE(partial.call("POST", "/v1/feeds", w.feed_body("demo")).status == 201);
+    auto r = partial.call("POST", "/v1/fetch",
+                          {{"name", "org/tiny"}, {"include", {"*.json"}}, {"peers", {peer}}});
+    REQUIRE(r.status == 202);
+    REQUIRE(run_until(w.ioc, [&] { return partial.state("org/tiny@r1") == "complete"; }));
+    const auto p = partial.release("org/tiny@r1");
+    const std::filesystem::path pv = p["path"].get<std::string>();
+    CHECK(slurp(pv / "config.json") == w.content["config.json"]);
+    CHECK_FALSE(std::filesystem::exists(pv / "model.safetensors"));
+    CHECK(p["wanted_length"] == w.content["config.json"].size());
+    CHECK(p["downloaded_bytes"].get<std::uint64_t>() < 3 * 1024 * 1024);
+  }
+
+  SECTION("verify re-hashes, pin is kept, remove deletes the view and files") {
+    auto v = fetcher.call("POST", api::release_target("org/tiny@r1", "/verify"));
+    REQUIRE(v.status == 202);
+    if (!run_until(w.ioc, [&] { return fetcher.state("org/tiny@r1") == "complete"; })) {
+      FAIL("fetcher: " << fetcher.release("org/tiny@r1").dump()
+                       << "\nseeder: " << seeder.release("org/tiny@r1").dump());
+    }
+    CHECK(fetcher.release("org/tiny@r1")["error"].is_null());
+    auto pin = fetcher.call("POST", api::release_target("org/tiny@r1", "/pin"));
+    REQUIRE(pin.status == 200);
+    CHECK(body_of(pin)["pinned"] == true);
+    auto del = fetcher.call("DELETE", api::release_target("org/tiny@r1") + "?delete_files=true");
+    REQUIRE(del.status == 200);
+    CHECK(body_of(del)["removed"] == "org/tiny@r1");
+    CHECK_FALSE(std::filesystem::exists(view));
+    CHECK(fetcher.call("GET", api::release_target("org/tiny@r1")).status == 404);
+    CHECK(body_of(fetcher.call("GET", "/v1/releases"))["releases"].empty());
+  }
+}
+
+TEST_CASE("release names resolve by alias, newest release_seq, and refuse ambiguity", "[engine]") {
+  World w;
+  w.publish("org/tiny", "r2", {"tiny"});  // newer release_seq of the same model
+  Node node(w.ioc, w.tmp.path() / "node");
+  REQUIRE(node.call("POST", "/v1/feeds", w.feed_body("demo")).status == 201);
+
+  auto newest = node.call("POST", "/v1/fetch", {{"name", "tiny"}});
+  REQUIRE(newest.status == 202);
+  CHECK(body_of(newest)["id"] == "org/tiny@r2");
+  CHECK(body_of(newest)["release_seq"] == 2);
+  auto pinned_rev = node.call("POST", "/v1/fetch", {{"name", "tiny"}, {"revision", "r1"}});
+  REQUIRE(pinned_rev.status == 202);
+  CHECK(body_of(pinned_rev)["id"] == "org/tiny@r1");
+
+  auto missing = node.call("POST", "/v1/fetch", {{"name", "nope"}});
+  CHECK(missing.status == 404);
+  auto bad_glob = node.call("POST", "/v1/fetch", {{"name", "tiny"}, {"include", {"*.gguf"}}});
+  CHECK(bad_glob.status == 400);
+  auto bad_peer = node.call("POST", "/v1/fetch", {{"name", "tiny"}, {"peers", {"nope"}}});
+  CHECK(bad_peer.status == 400);
+  auto unknown = node.call("POST", "/v1/fetch", {{"name", "tiny"}, {"dest", "/x"}});
+  CHECK(unknown.status == 422);
+
+  // A second feed publishing another model under the same alias makes "tiny" ambiguous.
+  testing::TestFeed other(w.tmp.path() / "other");
+  ReleaseOptions o;
+  o.model = "acme/tiny";
+  o.revision = "v1";
+  o.aliases = {"tiny"};
+  o.license = "mit";
+  REQUIRE(add_release(other.repo(), w.files, o, now_utc()));
+  other.publish(now_utc());
+  REQUIRE(node.call("POST", "/v1/feeds",
+                    {{"name", "other"},
+                     {"location", other.public_dir().string()},
+                     {"root", other.root_v1()}})
+              .status == 201);
+  auto ambiguous = node.call("POST", "/v1/fetch", {{"name", "tiny"}});
+  CHECK(ambiguous.status == 400);
+  CHECK_THAT(body_of(ambiguous)["error"]["message"].get<std::string>(),
+             Catch::Contains("acme/tiny") && Catch::Contains("org/tiny"));
+  CHECK(node.call("POST", "/v1/fetch", {{"name", "acme/tiny"}}).status == 202);
+
+  auto feeds = body_of(node.call("GET", "/v1/feeds"));
+  CHECK(feeds["feeds"].size() == 2);
+  CHECK(node.call("POST", "/v1/feeds/demo/refresh").status == 200);
+  CHECK(node.call("GET", "/v1/feeds/nope").status == 404);
+  CHECK(body_of(node.call("DELETE", "/v1/feeds/other"))["removed"] == "other");
+}
+
+TEST_CASE("a torrent that differs from its manifest is refused before any payload", "[engine]") {
+  World w;
+  // Re-sign the release's torrent target with the torrent of other files: the TUF hash pins
+  // match, but the metadata is not what the manifest describes.
+  testing::TestFeed scratch(w.tmp.path() / "scratch");
+  write(w.tmp.path() / "evil/config.json", "{\"evil\": true}\n");
+  ReleaseOptions o;
+  o.model = "org/tiny";
+  o.revision = "r1";
+  o.license = "mit";
+  auto evil = add_release(scratch.repo(), w.tmp.path() / "evil", o, now_utc());
+  REQUIRE(evil);
+  const auto evil_torrent = slurp(scratch.public_dir() / "targets/models/org/tiny" / [&] {
+    for (const auto& t : scratch.repo().targets()) {
+      if (t.path == torrent_target_path("org/tiny", "r1")) {
+        return t.sha256 + ".r1.torrent";
+      }
+    }
+    return std::string();
+  }());
+  tuf::TargetCustom custom{tuf::TargetKind::torrent, "org/tiny", "r1", 1};
+  REQUIRE(w.feed.repo().add_target(torrent_target_path("org/tiny", "r1"), evil_torrent, custom));
+  w.feed.publish(now_utc());
+
+  Node node(w.ioc, w.tmp.path() / "node");
+  REQUIRE(node.call("POST", "/v1/feeds", w.feed_body("demo")).status == 201);
+  auto res = node.call("POST", "/v1/fetch", {{"name", "org/tiny"}});
+  CHECK(res.status == 422);
+  CHECK_THAT(body_of(res)["error"]["message"].get<std::string>(),
+             Catch::Contains("refused before download"));
+  const auto r = node.release("org/tiny@r1");
+  CHECK(r["state"] == "failed");
+  CHECK(r["error"]["code"] == "wrong_target");
+  CHECK(r["downloaded_bytes"] == 0);
+}
+
+TEST_CASE("feed and release routes without an engine answer 503", "[engine]") {
+  Handler h(DaemonInfo{"t", 1, api::Mode::user, "/s", "/s/c", {}});
+  CHECK(h.handle(request("GET", "/v1/releases")).status == 503);
+  CHECK(h.handle(request("GET", "/v1/releases/org%2Fx%40r")).status == 503);
+}

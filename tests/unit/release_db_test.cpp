@@ -1,0 +1,54 @@
+#include "daemon/release_db.hpp"
+
+#include <catch2/catch.hpp>
+
+#include "support/temp_dir.hpp"
+
+using namespace weights;
+using namespace weights::daemon;
+
+TEST_CASE("release records round-trip and survive reopening", "[release_db]") {
+  testing::TempDir tmp;
+  const auto db_path = tmp.path() / "state.sqlite";
+  ReleaseRecord rec;
+  rec.id = "org/name@r1";
+  rec.feed = "demo";
+  rec.model = "org/name";
+  rec.revision = "r1";
+  rec.release_seq = 3;
+  rec.v2_infohash = std::string(64, 'a');
+  rec.manifest = "{\"manifest\":true}";
+  rec.origin = Origin::seeded;
+  rec.include = {"*.json"};
+  rec.peers = {"127.0.0.2:6881"};
+  rec.verified = {"config.json"};
+  rec.pinned = true;
+  rec.state = "complete";
+  rec.view_path = "/x/views/org/name/r1";
+  {
+    auto db = ReleaseDb::open(db_path);
+    REQUIRE(db);
+    REQUIRE(db->put(rec));
+    REQUIRE(db->cache_manifest("abc", "bytes"));
+  }
+  auto db = ReleaseDb::open(db_path);
+  REQUIRE(db);
+  auto got = db->get(rec.id);
+  REQUIRE(got);
+  REQUIRE(got->has_value());
+  const auto& r = **got;
+  CHECK(r.feed == "demo");
+  CHECK(r.release_seq == 3);
+  CHECK(r.origin == Origin::seeded);
+  CHECK(r.include == rec.include);
+  CHECK(r.peers == rec.peers);
+  CHECK(r.verified == rec.verified);
+  CHECK(r.pinned);
+  CHECK(r.manifest == rec.manifest);
+  CHECK(**db->cached_manifest("abc") == "bytes");
+  CHECK_FALSE(db->cached_manifest("nope")->has_value());
+  REQUIRE(db->list()->size() == 1);
+  REQUIRE(db->remove(rec.id));
+  CHECK(db->list()->empty());
+  CHECK_FALSE(db->get(rec.id)->has_value());
+}

@@ -1,0 +1,97 @@
+#include "daemon/store.hpp"
+
+#include <fstream>
+
+#include <catch2/catch.hpp>
+#include <sys/stat.h>
+
+#include "core/atomic_file.hpp"
+#include "core/crypto.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace weights;
+using namespace weights::daemon;
+
+namespace {
+
+void write(const fs::path& p, const std::string& data) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary) << data;
+}
+
+std::string slurp(const fs::path& p) {
+  auto r = read_file(p, 1 << 20);
+  REQUIRE(r);
+  return *r;
+}
+
+ino_t inode(const fs::path& p) {
+  struct stat st {};
+  REQUIRE(::stat(p.c_str(), &st) == 0);
+  return st.st_ino;
+}
+
+}  // namespace
+
+TEST_CASE("include globs select manifest paths; no pattern selects everything", "[store]") {
+  const std::vector<std::string> paths{"config.json", "model-00001.safetensors",
+                                       "sub/tokenizer.json", "README.md"};
+  CHECK(select_files(paths, {}) == std::vector<bool>{true, true, true, true});
+  const std::vector<std::string> json_only{"*.json"};
+  CHECK(select_files(paths, json_only) == std::vector<bool>{true, false, true, false});
+  const std::vector<std::string> two{"README.md", "model-*"};
+  CHECK(select_files(paths, two) == std::vector<bool>{false, true, false, true});
+  CHECK_FALSE(glob_match("*.bin", "config.json"));
+  CHECK(glob_match("sub/*", "sub/tokenizer.json"));
+}
+
+TEST_CASE("identical content from two releases is stored once", "[store]") {
+  testing::TempDir tmp;
+  Store store(tmp.path());
+  REQUIRE(store.ensure_layout());
+  const std::string data = "same bytes in two releases";
+  const std::string sha = crypto::sha256_hex(data);
+  const auto a = store.staging_file("aa", "r1", "w.bin");
+  const auto b = store.staging_file("bb", "r2", "copy/w.bin");
+  write(a, data);
+  write(b, data);
+  CHECK(inode(a) != inode(b));
+  REQUIRE(store.adopt(a, sha));
+  REQUIRE(store.adopt(b, sha));
+  CHECK(inode(a) == inode(store.store_file(sha)));
+  CHECK(inode(b) == inode(store.store_file(sha)));
+  CHECK(slurp(b) == data);
+  CHECK(store.store_file(sha) == tmp.path() / "store/sha256" / sha.substr(0, 2) / sha);
+  REQUIRE(store.adopt(a, sha));  // idempotent
+}
+
+TEST_CASE("a view appears only when every file is linked", "[store]") {
+  testing::TempDir tmp;
+  Store store(tmp.path());
+  REQUIRE(store.ensure_layout());
+  const std::string one = "one", two = "two";
+  write(store.store_file(crypto::sha256_hex(one)), one);
+  const std::vector<ViewFile> files{{"a.txt", crypto::sha256_hex(one)},
+                                    {"dir/b.txt", crypto::sha256_hex(two)}};
+  // b's content is not in the store: no view at all, and no temp dir left behind.
+  auto failed = store.build_view("org/name", "rev", files);
+  REQUIRE_FALSE(failed);
+  CHECK_FALSE(fs::exists(store.view_dir("org/name", "rev")));
+  CHECK(fs::is_empty(tmp.path() / "views/org/name"));
+
+  write(store.store_file(crypto::sha256_hex(two)), two);
+  auto dir = store.build_view("org/name", "rev", files);
+  REQUIRE(dir);
+  CHECK(*dir == tmp.path() / "views/org/name/rev");
+  CHECK(slurp(*dir / "a.txt") == one);
+  CHECK(slurp(*dir / "dir/b.txt") == two);
+
+  // Rebuilding with fewer files replaces the view as a whole.
+  const std::vector<ViewFile> fewer{files[0]};
+  REQUIRE(store.build_view("org/name", "rev", fewer));
+  CHECK(fs::exists(*dir / "a.txt"));
+  CHECK_FALSE(fs::exists(*dir / "dir/b.txt"));
+  REQUIRE(store.remove_view("org/name", "rev"));
+  CHECK_FALSE(fs::exists(*dir));
+  CHECK(fs::is_empty(tmp.path() / "views/org/name"));
+}
