@@ -50,7 +50,7 @@ struct Config {
   std::chrono::seconds feed_refresh_interval{3600};
   DiskIo disk_io = DiskIo::mmap;
   unsigned hashing_threads = 2;                   // SHA-256 worker pool (file verification)
-  std::chrono::seconds resume_save_interval{60};  // periodic resume data (only if modified)
+  std::chrono::seconds resume_save_interval{30};  // periodic resume data (only if modified)
 
   bool operator==(const Config&) const = default;
 };

@@ -871,6 +871,13 @@ struct Engine::Impl {
       bool v1 = false;
       Release* r = by_handle(sr->handle, &v1);
       if (r && !v1) {
+        // libtorrent folds session payload into total_downloaded only once a second, so a save
+        // right after completion (or at shutdown) can miss bytes: use the exact counters.
+        const auto now = sr->handle.status({});
+        sr->params.total_downloaded =
+            std::max(sr->params.total_downloaded, r->downloaded_base + now.total_payload_download);
+        sr->params.total_uploaded =
+            std::max(sr->params.total_uploaded, r->uploaded_base + now.total_payload_upload);
         const auto buf = lt::write_resume_data_buf(sr->params);
         if (auto st = write_file_atomic(store.resume_file(r->rec.v2_infohash),
                                         std::string_view(buf.data(), buf.size()));

@@ -218,6 +218,44 @@ TEST_CASE("a publisher seeds without re-download and a fetcher gets every verifi
   }
 }
 
+TEST_CASE("a restarted node seeds its completed release again without rehashing", "[engine]") {
+  World w;
+  Node seeder(w.ioc, w.tmp.path() / "seeder");
+  REQUIRE(seeder.call("POST", "/v1/feeds", w.feed_body("demo")).status == 201);
+  REQUIRE(seeder
+              .call("POST", "/v1/seed",
+                    {{"feed", "demo"},
+                     {"model", "org/tiny"},
+                     {"revision", "r1"},
+                     {"dir", w.files.string()}})
+              .status == 202);
+  REQUIRE(run_until(w.ioc, [&] { return seeder.state("org/tiny@r1") == "complete"; }));
+  const std::string peer = fmt::format("127.0.0.1:{}", seeder.port());
+  const auto dir = w.tmp.path() / "fetcher";
+  std::uint64_t downloaded = 0;
+  {
+    Node fetcher(w.ioc, dir);
+    REQUIRE(fetcher.call("POST", "/v1/feeds", w.feed_body("demo")).status == 201);
+    REQUIRE(fetcher.call("POST", "/v1/fetch", {{"name", "tiny"}, {"peers", {peer}}}).status == 202);
+    REQUIRE(run_until(w.ioc, [&] { return fetcher.state("org/tiny@r1") == "complete"; }));
+    downloaded = fetcher.release("org/tiny@r1")["downloaded_bytes"].get<std::uint64_t>();
+  }  // shutdown saves resume data
+  const auto v2 = seeder.release("org/tiny@r1")["v2_infohash"].get<std::string>();
+  CHECK(std::filesystem::exists(dir / "resume" / (v2 + ".resume")));
+  CHECK(std::filesystem::exists(dir / "torrents" / (v2 + ".torrent")));
+
+  Node again(w.ioc, dir);
+  REQUIRE(run_until(w.ioc, [&] {
+    const auto r = again.release("org/tiny@r1");
+    return r["state"] == "complete" && r["seeding"] == true;
+  }));
+  const auto r = again.release("org/tiny@r1");
+  CHECK(r["downloaded_bytes"].get<std::uint64_t>() == downloaded);
+  CHECK(r["pinned"] == false);
+  const std::filesystem::path view = r["path"].get<std::string>();
+  for (const auto& [p, data] : w.content) CHECK(slurp(view / p) == data);
+}
+
 TEST_CASE("release names resolve by alias, newest release_seq, and refuse ambiguity", "[engine]") {
   World w;
   w.publish("org/tiny", "r2", {"tiny"});  // newer release_seq of the same model
