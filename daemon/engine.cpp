@@ -115,7 +115,8 @@ struct Release {
   std::vector<bool> verified;
   std::vector<bool> hashing;
   std::vector<bool> failed;
-  std::vector<int> attempts;
+  std::vector<int> attempts;       // full-hash mismatches (re-downloads) per file
+  std::vector<int> io_retries;     // unreadable-file retries per file
   std::vector<std::int64_t> done;  // bytes of each file libtorrent has (from piece bitfield)
   std::vector<int> lt_index;       // manifest index -> libtorrent file index (-1: none)
   lt::torrent_handle handle;       // hybrid
@@ -506,6 +507,7 @@ struct Engine::Impl {
     r->hashing.assign(n, false);
     r->failed.assign(n, false);
     r->attempts.assign(n, 0);
+    r->io_retries.assign(n, 0);
     r->done.assign(n, 0);
     r->lt_index.assign(n, -1);
     const std::set<std::string> verified(r->rec.verified.begin(), r->rec.verified.end());
@@ -717,6 +719,20 @@ struct Engine::Impl {
     r->hashing[i] = false;
     const auto& f = r->manifest.files[i];
     const auto path = store.staging_file(r->rec.v2_infohash, r->rec.revision, f.path);
+    if (!d && d.error().code == Errc::io_error && r->io_retries[i] < 20) {
+      // Not readable yet (libtorrent may report a piece before the file is on disk): try
+      // again shortly; only a readable file with other content is a verification failure.
+      r->io_retries[i]++;
+      auto timer = std::make_shared<asio::steady_timer>(ioc, std::chrono::milliseconds(500));
+      const std::string rid = r->rec.id;
+      const auto g = r->generation;
+      timer->async_wait([this, timer, rid, g, i](const boost::system::error_code& ec) {
+        Release* again = find(rid);
+        if (ec || shutting_down || !again || again->generation != g) return;
+        hash_file_async(*again, i);
+      });
+      return;
+    }
     if (d && d->length == f.length && hex(d->sha256) == f.sha256) {
       if (auto st = store.adopt(path, f.sha256); !st) {
         r->error = st.error();
@@ -844,7 +860,11 @@ struct Engine::Impl {
         }
         update_done(*r, st);
         connect_pending(*r);
-        hash_completed_files(*r);
+        // Per-file completion comes from file_completed_alert; once the torrent is finished
+        // (also right after a restart) every wanted file is on disk.
+        if (st.state == lt::torrent_status::finished || st.state == lt::torrent_status::seeding) {
+          hash_completed_files(*r);
+        }
       }
     } else if (auto* fc = lt::alert_cast<lt::file_completed_alert>(a)) {
       bool v1 = false;
