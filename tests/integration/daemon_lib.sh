@@ -1,0 +1,71 @@
+# Helpers for tests that run real weightsd processes on loopback (sourced after lib.sh).
+# Daemon N listens on 127.0.0.(N+1) with an ephemeral port; its state, socket and log live in
+# $T/dN. Every daemon is killed when the test exits.
+: "${WEIGHTSD:?WEIGHTSD must point at the weightsd binary}"
+
+daemon_pids=()
+stop_all_daemons() {
+  local p
+  for p in "${daemon_pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  rm -rf "$T"
+}
+trap stop_all_daemons EXIT
+
+# wait_until DESCRIPTION SECONDS CMD... : polls CMD every 100 ms until it succeeds; fails the
+# test (exit 1) with DESCRIPTION when SECONDS pass first.
+wait_until() {
+  local what=$1 seconds=$2
+  shift 2
+  local deadline=$((SECONDS + seconds))
+  until "$@" >/dev/null 2>&1; do
+    if ((SECONDS >= deadline)); then
+      echo "FAIL: timed out after ${seconds}s waiting for: $what" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+}
+
+start_daemon() { # N [extra weightsd flags...]
+  local n=$1
+  shift
+  local d=$T/d$n
+  mkdir -p "$d"
+  "$WEIGHTSD" --state-dir "$d/state" --socket "$d/ctl.sock" --listen "127.0.0.$((n + 1)):0" \
+    "$@" >>"$d/log" 2>&1 &
+  local pid=$!
+  disown "$pid"
+  daemon_pids+=("$pid")
+  echo "$pid" >"$d/pid"
+  if ! wait_until "daemon $n to listen" 30 ctl "$n" status; then
+    echo "--- daemon $n log:" >&2
+    cat "$d/log" >&2
+    return 1
+  fi
+}
+
+kill_daemon() { # N SIGNAL
+  local pid
+  pid=$(cat "$T/d$1/pid")
+  kill "-$2" "$pid" 2>/dev/null || true
+  local deadline=$((SECONDS + 30))
+  while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
+}
+
+ctl() { # N weightsctl-args...
+  local n=$1
+  shift
+  "$W" --socket "$T/d$n/ctl.sock" "$@"
+}
+
+peer_of() { # N -> "127.0.0.(N+1):PORT"
+  echo "127.0.0.$(($1 + 1)):$(ctl "$1" --json status | jq -r .listen_port)"
+}
+
+show_logs() {
+  local d
+  for d in "$T"/d*; do
+    echo "--- $(basename "$d") log (tail):" >&2
+    tail -n 40 "$d/log" >&2 || true
+  done
+}

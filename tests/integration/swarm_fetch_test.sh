@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# One publisher daemon seeds a release from its own files; two more daemons fetch it at the same
+# time over loopback. Every file must match the signed SHA-256, appear in a complete view, and be
+# stored once per daemon (hard links, not copies).
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/daemon_lib.sh"
+
+model=swarm-org/tiny-llm
+rev=5eed001
+
+# Publisher: a feed with one release of ~24 MiB in six files.
+"$W" feed init "$T/pub" >/dev/null
+bash "$WEIGHTS_SOURCE_DIR/scripts/lib/make-weights.sh" "$T/w" 16 swarm
+"$W" release add "$T/w" --feed "$T/pub" --model "$model" --revision "$rev" --alias tiny-llm \
+  --license apache-2.0 --publish >/dev/null
+root=$T/pub/public/metadata/1.root.json
+
+for n in 1 2 3; do start_daemon "$n"; done
+for n in 1 2 3; do
+  expect_ok "daemon $n subscribes to the feed" ctl "$n" feed add demo "$T/pub/public" --root "$root"
+done
+expect_ok "the feed lists the release" ctl 2 --json feed status demo
+[[ $(jq -r .releases <<<"$LAST_OUT") == 1 ]] && pass "feed status counts 1 release" ||
+  fail "feed status: $LAST_OUT"
+
+expect_ok "publisher daemon seeds from its own files" ctl 1 --json seed "$T/w" --feed demo \
+  --model "$model" --revision "$rev"
+[[ $(jq -r .state <<<"$LAST_OUT") == complete ]] && pass "seeded release is complete" ||
+  fail "seed: $LAST_OUT"
+seeder=$(peer_of 1)
+
+# Two fetchers at once.
+ctl 2 --json fetch tiny-llm --peer "$seeder" >"$T/f2.json" 2>"$T/f2.err" &
+f2=$!
+ctl 3 --json fetch "$model@$rev" --peer "$seeder" >"$T/f3.json" 2>"$T/f3.err" &
+f3=$!
+rc2=0 rc3=0
+wait "$f2" || rc2=$?
+wait "$f3" || rc3=$?
+[[ $rc2 -eq 0 ]] && pass "daemon 2 fetched by alias" || fail "daemon 2 fetch exit $rc2: $(cat "$T/f2.err")"
+[[ $rc3 -eq 0 ]] && pass "daemon 3 fetched by id@revision" || fail "daemon 3 fetch exit $rc3: $(cat "$T/f3.err")"
+
+for n in 2 3; do
+  r=$(ctl "$n" --json show "$model@$rev")
+  view=$(jq -r .path <<<"$r")
+  [[ $(jq -r .state <<<"$r") == complete ]] && pass "daemon $n: release complete" ||
+    fail "daemon $n state: $r"
+  if (cd "$T/w" && sha256sum -- *) >"$T/expected" && (cd "$view" && sha256sum -- *) >"$T/got$n" &&
+    cmp -s "$T/expected" "$T/got$n"; then
+    pass "daemon $n: every file's SHA-256 matches the source"
+  else
+    fail "daemon $n: files differ from the source (view $view)"
+  fi
+  # Each file is stored once: the view entry and the store entry are the same inode.
+  links_ok=1
+  for f in "$view"/*; do
+    [[ $(stat -c %h "$f") -ge 2 ]] || links_ok=0
+  done
+  store_files=$(find "$T/d$n/state/store" -type f | wc -l)
+  [[ $links_ok -eq 1 && $store_files -eq 6 ]] && pass "daemon $n: 6 files stored once, hard-linked" ||
+    fail "daemon $n: store holds $store_files files, links_ok=$links_ok"
+done
+
+uploaded=$(ctl 1 --json show "$model@$rev" | jq -r .uploaded_bytes)
+[[ $uploaded -gt 0 ]] && pass "the publisher uploaded ($uploaded bytes)" || fail "publisher uploaded nothing"
+
+[[ $failures -eq 0 ]] || show_logs
+finish
