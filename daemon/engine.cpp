@@ -132,6 +132,10 @@ struct Release {
   // immediate in torrent_status::total_payload_*, while all_time_* lag by up to a second.
   std::int64_t downloaded_base = 0, uploaded_base = 0;
   std::vector<lt::tcp::endpoint> pending_peers;
+  // Files to hash once libtorrent has flushed its write queue: a file can be reported complete
+  // (pieces hash-checked in memory) before all of its blocks are written to disk.
+  std::set<std::size_t> flush_pending;
+  bool flush_requested = false;
 };
 
 struct Engine::Impl {
@@ -697,6 +701,22 @@ struct Engine::Impl {
 
   // ---- verification ----------------------------------------------------------------------------
 
+  void request_hash(Release& r, std::size_t i) {
+    if (r.hashing[i] || r.verified[i]) return;
+    r.flush_pending.insert(i);
+    if (!r.flush_requested && r.handle.is_valid()) {
+      r.flush_requested = true;
+      r.handle.flush_cache();  // answered by cache_flushed_alert
+    }
+  }
+
+  void on_flushed(Release& r) {
+    r.flush_requested = false;
+    const auto pending = std::move(r.flush_pending);
+    r.flush_pending.clear();
+    for (const auto i : pending) hash_file_async(r, i);
+  }
+
   void hash_file_async(Release& r, std::size_t i) {
     if (r.hashing[i] || r.verified[i]) return;
     r.hashing[i] = true;
@@ -719,7 +739,9 @@ struct Engine::Impl {
     r->hashing[i] = false;
     const auto& f = r->manifest.files[i];
     const auto path = store.staging_file(r->rec.v2_infohash, r->rec.revision, f.path);
-    if (!d && d.error().code == Errc::io_error && r->io_retries[i] < 20) {
+    const bool mismatch = d && (d->length != f.length || hex(d->sha256) != f.sha256);
+    if ((!d && d.error().code == Errc::io_error && r->io_retries[i] < 20) ||
+        (mismatch && r->io_retries[i] < 2)) {
       // Not readable yet (libtorrent may report a piece before the file is on disk): try
       // again shortly; only a readable file with other content is a verification failure.
       r->io_retries[i]++;
@@ -772,7 +794,7 @@ struct Engine::Impl {
       if (!r.wanted[i] || r.verified[i] || r.hashing[i]) continue;
       if (r.failed[i] && r.attempts[i] >= max_hash_attempts) continue;
       const auto len = static_cast<std::int64_t>(r.manifest.files[i].length);
-      if (len > 0 && r.done[i] == len) hash_file_async(r, i);
+      if (len > 0 && r.done[i] == len) request_hash(r, i);
     }
   }
 
@@ -873,7 +895,7 @@ struct Engine::Impl {
       for (std::size_t i = 0; i < r->lt_index.size(); ++i) {
         if (r->lt_index[i] == static_cast<int>(fc->index) && r->wanted[i]) {
           r->done[i] = static_cast<std::int64_t>(r->manifest.files[i].length);
-          hash_file_async(*r, i);
+          request_hash(*r, i);
         }
       }
     } else if (auto* tf = lt::alert_cast<lt::torrent_finished_alert>(a)) {
@@ -882,6 +904,10 @@ struct Engine::Impl {
       if (!r || v1) return;
       tf->handle.save_resume_data(lt::torrent_handle::flush_disk_cache);
       session->session().post_torrent_updates(lt::torrent_handle::query_pieces);
+    } else if (auto* cf = lt::alert_cast<lt::cache_flushed_alert>(a)) {
+      bool v1 = false;
+      Release* r = by_handle(cf->handle, &v1);
+      if (r && !v1) on_flushed(*r);
     } else if (auto* hf = lt::alert_cast<lt::hash_failed_alert>(a)) {
       if (Release* r = by_handle(hf->handle)) r->hash_failures++;
     } else if (auto* pb = lt::alert_cast<lt::peer_ban_alert>(a)) {
