@@ -40,12 +40,13 @@ struct Config {
   // Discovery is off until configured: feeds name peers, trackers and web seeds explicitly.
   Toggle dht = Toggle::off;
   Toggle lsd = Toggle::off;
-  Toggle upnp = Toggle::off;        // never open router ports unless asked
-  Toggle natpmp = Toggle::off;      // same
-  Toggle utp = Toggle::off;         // TCP is faster for local/datacenter peers
-  std::uint64_t download_rate = 0;  // bytes/s, 0 = unlimited
-  std::uint64_t upload_rate = 0;    // bytes/s, 0 = unlimited
-  std::uint64_t max_disk = 0;       // bytes for store + staging, 0 = no quota
+  Toggle upnp = Toggle::off;    // never open router ports unless asked
+  Toggle natpmp = Toggle::off;  // same
+  Toggle utp = Toggle::off;     // TCP is faster for local/datacenter peers
+  // bytes/s, 0 = unlimited; when set, also applies to loopback/LAN peers (torrent_session.cpp)
+  std::uint64_t download_rate = 0;
+  std::uint64_t upload_rate = 0;
+  std::uint64_t max_disk = 0;  // bytes for store + staging, 0 = no quota
   LogLevel log_level = LogLevel::info;
   std::chrono::seconds feed_refresh_interval{3600};
   DiskIo disk_io = DiskIo::mmap;

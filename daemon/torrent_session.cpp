@@ -2,8 +2,10 @@
 
 #include <boost/asio/post.hpp>
 #include <fmt/format.h>
+#include <libtorrent/address.hpp>
 #include <libtorrent/alert_types.hpp>
 #include <libtorrent/fingerprint.hpp>
+#include <libtorrent/ip_filter.hpp>
 #include <libtorrent/mmap_disk_io.hpp>
 #include <libtorrent/posix_disk_io.hpp>
 #include <libtorrent/session_params.hpp>
@@ -79,6 +81,17 @@ Result<std::unique_ptr<TorrentSession>> TorrentSession::start(boost::asio::io_co
     ts->ses_ = std::make_unique<lt::session>(std::move(params));
   } catch (const std::exception& e) {
     return fail(Errc::io_error, fmt::format("cannot start the BitTorrent session: {}", e.what()));
+  }
+  // Rate limits only govern the global peer class; loopback/LAN peers are in the local class
+  // and would bypass them (libtorrent notes §0.5, §2.9). A configured limit is meant to hold for
+  // every peer, so put all addresses in the global class only.
+  if (config.upload_rate != 0 || config.download_rate != 0) {
+    const auto global = 1u << static_cast<std::uint32_t>(lt::session::global_peer_class_id);
+    lt::ip_filter f;
+    f.add_rule(lt::make_address("0.0.0.0"), lt::make_address("255.255.255.255"), global);
+    f.add_rule(lt::make_address("::"), lt::make_address("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+               global);
+    ts->ses_->set_peer_class_filter(f);
   }
   // Runs under libtorrent's alert mutex on its thread: only wake our loop (notes §2.7).
   std::weak_ptr<bool> alive = ts->alive_;
