@@ -23,6 +23,12 @@ inline constexpr std::uint64_t bt_block_size = 16 * 1024;
 
 enum class GitOid { skip, for_small_files };
 
+// How one file is hashed: on the calling thread, or with the block hashes (the BEP 52 leaves)
+// on a second thread while the calling thread reads and computes the plain SHA-256 and git oid.
+// The two SHA-256 streams are independent, so two cores hash one file in about the time
+// `openssl dgst` takes. hash_files picks two_threads when it has more threads than files.
+enum class Pipeline { one_thread, two_threads };
+
 struct HashOptions {
   GitOid git_oid = GitOid::for_small_files;
   std::uint64_t git_oid_max_bytes = 10 * 1024 * 1024;  // inclusive
@@ -30,6 +36,7 @@ struct HashOptions {
   // Read size, rounded up to a multiple of 16 KiB. 64 KiB measured best on page-cached data:
   // from 128 KiB up, read() costs ~3x more system time (cache effects of the copy, presumably).
   std::size_t buffer_bytes = 64 * 1024;
+  Pipeline pipeline = Pipeline::one_thread;  // for hash_file; hash_files decides per call
 };
 
 struct FileDigest {
