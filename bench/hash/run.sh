@@ -35,6 +35,10 @@ measure() {  # measure NAME CMD... -> sets W_<NAME> and C_<NAME>
 measure openssl openssl dgst -sha256 "$a" "$b"
 measure one "$bench" --threads 1 "$a" "$b"
 measure two "$bench" --threads 2 "$a" "$b"
+# One file on two threads: the plain SHA-256 and the block leaves run in parallel (pipeline).
+measure openssl1 openssl dgst -sha256 "$a"
+measure one1 "$bench" --threads 1 "$a"
+measure pipe1 "$bench" --threads 2 "$a"
 
 rate() { printf '%.1f' "$(echo "$mib / $1" | bc -l)"; }
 ratio() { printf '%.2f' "$(echo "$1 / $2" | bc -l)"; }
@@ -53,5 +57,9 @@ row "openssl dgst -sha256" openssl
 row "weightsd hasher, 1 thread" one
 row "weightsd hasher, 2 threads" two
 echo "speed = openssl wall / wall; 2 threads vs 1 thread: $(ratio "$W_one" "$W_two")x wall"
+half=$((size_mib))
+printf 'one file (%s MiB): openssl %.2f s, 1 thread %.2f s (%sx), 2-thread pipeline %.2f s (%sx)\n' \
+  "$half" "$W_openssl1" "$W_one1" "$(ratio "$W_openssl1" "$W_one1")" "$W_pipe1" \
+  "$(ratio "$W_openssl1" "$W_pipe1")"
 echo "raw: $(cat "$work/out.one")"
 echo "raw: $(cat "$work/out.two")"
