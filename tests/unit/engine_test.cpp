@@ -14,11 +14,14 @@
 #include "core/release_target.hpp"
 #include "daemon/handler.hpp"
 #include "daemon/log.hpp"
+#include "support/api_request.hpp"
 #include "support/feed_builder.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace weights;
 using namespace weights::daemon;
+using weights::testing::body_of;
+using weights::testing::request;
 using namespace std::chrono_literals;
 
 namespace {
@@ -44,20 +47,6 @@ std::string pattern(std::size_t n, unsigned seed) {
     c = static_cast<char>(x >> 24);
   }
   return s;
-}
-
-api::Request request(std::string method, std::string target, std::string body = {}) {
-  api::Request r;
-  r.method = std::move(method);
-  r.target = std::move(target);
-  r.body = std::move(body);
-  return r;
-}
-
-json::Json body_of(const api::Response& res) {
-  auto j = json::parse_strict(res.body);
-  REQUIRE(j);
-  return *j;
 }
 
 // Runs the loop until `pred` holds (false after `limit`).

@@ -4,25 +4,14 @@
 
 #include "core/json.hpp"
 #include "daemon/log.hpp"
+#include "support/api_request.hpp"
 
 using namespace weights;
 using namespace weights::daemon;
+using weights::testing::body_of;
+using weights::testing::request;
 
 namespace {
-
-api::Request request(std::string method, std::string target, std::string body = {}) {
-  api::Request r;
-  r.method = std::move(method);
-  r.target = std::move(target);
-  r.body = std::move(body);
-  return r;
-}
-
-json::Json body_of(const api::Response& res) {
-  auto j = json::parse_strict(res.body);
-  REQUIRE(j);
-  return *j;
-}
 
 std::string error_code(const api::Response& res) {
   return body_of(res)["error"]["code"].get<std::string>();
