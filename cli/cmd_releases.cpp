@@ -206,8 +206,44 @@ struct FetchArgs {
   std::string name;
   std::vector<std::string> include;
   std::vector<std::string> peers;
+  std::string dest;
   bool no_wait = false;
 };
+
+// Places the verified files of a complete release's view under `dest`: hard links when on the
+// same filesystem (no second copy), else copies. Existing files are left alone and reported.
+Status materialise_into(const std::string& view, const std::string& dest) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(dest, ec);
+  if (ec) return fail(Errc::io_error, fmt::format("creating {}: {}", dest, ec.message()));
+  fs::recursive_directory_iterator it(view, ec), end;
+  if (ec) return fail(Errc::io_error, fmt::format("reading {}: {}", view, ec.message()));
+  for (; it != end; it.increment(ec)) {
+    if (ec) return fail(Errc::io_error, fmt::format("reading {}: {}", view, ec.message()));
+    const fs::path target = fs::path(dest) / it->path().lexically_relative(view);
+    if (it->is_directory()) {
+      fs::create_directories(target, ec);
+      if (ec)
+        return fail(Errc::io_error, fmt::format("creating {}: {}", target.string(), ec.message()));
+      continue;
+    }
+    if (fs::exists(fs::symlink_status(target))) {
+      return fail(Errc::already_exists, fmt::format("{} already exists", target.string()),
+                  "choose an empty --dest directory");
+    }
+    fs::create_hard_link(it->path(), target, ec);
+    if (ec) {
+      ec.clear();
+      fs::copy_file(it->path(), target, ec);
+      if (ec) {
+        return fail(Errc::io_error, fmt::format("copying {} to {}: {}", it->path().string(),
+                                                target.string(), ec.message()));
+      }
+    }
+  }
+  return {};
+}
 
 Status run_fetch(const Context& ctx, const FetchArgs& a) {
   nlohmann::json body = {{"name", a.name}};
@@ -227,6 +263,11 @@ Status run_fetch(const Context& ctx, const FetchArgs& a) {
   }
   auto done = wait_for(ctx, id, display_for(ctx));
   if (!done) return tl::unexpected(done.error());
+  if (!a.dest.empty() && get_or<std::string>(*done, "state", "") == "complete") {
+    const std::string view = get_or<std::string>(*done, "path", "");
+    if (auto st = materialise_into(view, a.dest); !st) return st;
+    (*done)["path"] = a.dest;
+  }
   return finish_wait(ctx, *done);
 }
 
@@ -326,6 +367,8 @@ void register_release_daemon_commands(CLI::App& app, Context& ctx) {
   cf->add_option("name", fetch->name, "Model id or alias, optionally @REVISION")->required();
   cf->add_option("--include", fetch->include, "Only files matching this glob; repeatable");
   cf->add_option("--peer", fetch->peers, "Connect to this peer (IP:PORT); repeatable");
+  cf->add_option("--dest", fetch->dest,
+                 "Also place the verified files here (hard links on the same filesystem)");
   cf->add_flag("--no-wait", fetch->no_wait, "Start the download and return at once");
   cf->footer(
       "Ctrl-C stops waiting; the download continues in weightsd.\nExamples:\n"

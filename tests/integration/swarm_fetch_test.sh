@@ -32,7 +32,7 @@ seeder=$(peer_of 1)
 # Two fetchers at once.
 ctl 2 --json fetch tiny-llm --peer "$seeder" >"$T/f2.json" 2>"$T/f2.err" &
 f2=$!
-ctl 3 --json fetch "$model@$rev" --peer "$seeder" >"$T/f3.json" 2>"$T/f3.err" &
+ctl 3 --json fetch "$model@$rev" --peer "$seeder" --dest "$T/dest3" >"$T/f3.json" 2>"$T/f3.err" &
 f3=$!
 rc2=0 rc3=0
 wait "$f2" || rc2=$?
@@ -60,6 +60,15 @@ for n in 2 3; do
   [[ $links_ok -eq 1 && $store_files -eq 6 ]] && pass "daemon $n: 6 files stored once, hard-linked" ||
     fail "daemon $n: store holds $store_files files, links_ok=$links_ok"
 done
+
+# --dest: the verified files also appear in a directory of the user's choosing, as hard links.
+if (cd "$T/dest3" && sha256sum -- *) >"$T/got-dest" && cmp -s "$T/expected" "$T/got-dest"; then
+  pass "fetch --dest placed every verified file"
+else
+  fail "fetch --dest: files differ or are missing in $T/dest3"
+fi
+[[ $(stat -c %h "$T/dest3/config.json") -ge 3 ]] && pass "--dest files are hard links, not copies" ||
+  fail "--dest file link count $(stat -c %h "$T/dest3/config.json")"
 
 uploaded=$(ctl 1 --json show "$model@$rev" | jq -r .uploaded_bytes)
 [[ $uploaded -gt 0 ]] && pass "the publisher uploaded ($uploaded bytes)" || fail "publisher uploaded nothing"
