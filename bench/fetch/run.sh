@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# Fetch throughput, side by side in one run, each into a fresh destination, on loopback only:
+#   1. weightsd: a publisher daemon (127.0.0.2) seeds a release, a second daemon (127.0.0.3)
+#      runs `weightsctl fetch NAME --peer ...`; wall time from the request to `complete` (which
+#      includes the final per-file SHA-256 pass), CPU time (utime+stime from /proc/PID/stat,
+#      before/after) and peak RSS (VmHWM) of the fetching weightsd.
+#   2. aria2c (127.0.0.4) fetching the release's v1 companion torrent from the same weightsd
+#      seeder. aria2c takes no peer on the command line, so a fake tracker (socat on 127.0.0.5,
+#      a static non-compact announce reply naming the seeder) tells it where the seeder is.
+#   3. The floor: the same bytes read from the page cache, sent through a loopback TCP socket,
+#      written to a file and SHA-256-hashed once (socat | tee | openssl dgst), plus its parts
+#      measured alone (openssl dgst of the files; socat over loopback into /dev/null).
+# Usage: bench/fetch/run.sh [SIZE_MIB]   (default 2048; the release is 2 shards of 2/3 and 1/3)
+# Binaries: $WEIGHTSD / $WEIGHTSCTL, default build/daemon/weightsd and build/cli/weightsctl.
+# Installs aria2 and socat with apt-get if missing (skips aria2c with a reason if that fails).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+src=$(cd "$here/../.." && pwd)
+size_mib=${1:-2048}
+D=${WEIGHTSD:-$src/build/daemon/weightsd}
+W=${WEIGHTSCTL:-$src/build/cli/weightsctl}
+for b in "$D" "$W"; do
+  [[ -x $b ]] || { echo "not found: $b (cmake --build build --target weightsd weightsctl)" >&2; exit 1; }
+done
+for t in jq openssl bc; do
+  command -v "$t" >/dev/null || { echo "missing tool: $t" >&2; exit 1; }
+done
+
+need=()
+command -v aria2c >/dev/null || need+=(aria2)
+command -v socat >/dev/null || need+=(socat)
+if ((${#need[@]})); then
+  echo "installing ${need[*]} (apt-get)" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}" >&2 || true
+fi
+command -v socat >/dev/null || { echo "socat is required (apt-get install socat)" >&2; exit 1; }
+
+work=$(mktemp -d "${TMPDIR:-/var/tmp}/weights-fetch-bench.XXXXXX")
+pids=()
+cleanup() {
+  local p
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
+now() { date +%s.%N; }
+fsub() { echo "$1 - $2" | bc -l; }
+
+# --- the release --------------------------------------------------------------------------
+model=bench-org/fetch-llm
+rev=benc4f37
+shard=$((size_mib * 2 / 3))
+log "creating a release of ~${size_mib} MiB (make-weights.sh, shard $shard MiB) in $work"
+bash "$src/scripts/lib/make-weights.sh" "$work/w" "$shard" fetch-bench
+bytes=$(du -cb "$work"/w/* | tail -n1 | cut -f1)
+mib=$(echo "$bytes / 1048576" | bc -l)
+nfiles=$(ls "$work/w" | wc -l)
+"$W" feed init "$work/pub" >/dev/null
+"$W" release add "$work/w" --feed "$work/pub" --model "$model" --revision "$rev" \
+  --alias fetch-llm --license apache-2.0 --publish >/dev/null
+root=$work/pub/public/metadata/1.root.json
+v1torrent=$(find "$work/pub/public/targets" -name "*.$rev.v1.torrent" | head -n1)
+
+# --- daemons ------------------------------------------------------------------------------
+start_daemon() { # NAME IP
+  mkdir -p "$work/$1"
+  "$D" --state-dir "$work/$1/state" --socket "$work/$1/ctl.sock" --listen "$2:0" \
+    >"$work/$1.log" 2>&1 &
+  pids+=($!)
+  echo $! >"$work/$1.pid"
+  disown $! # no "Killed" job notice when the fetcher is stopped early
+  local deadline=$((SECONDS + 30))
+  until "$W" --socket "$work/$1/ctl.sock" status >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || { echo "$1 did not start:" >&2; cat "$work/$1.log" >&2; exit 1; }
+    sleep 0.1
+  done
+  "$W" --socket "$work/$1/ctl.sock" feed add bench "$work/pub/public" --root "$root" >/dev/null
+}
+P=("$W" --socket "$work/seeder/ctl.sock")
+F=("$W" --socket "$work/fetcher/ctl.sock")
+start_daemon seeder 127.0.0.2
+log "seeder: seed from the release's own files"
+"${P[@]}" seed "$work/w" --feed bench --model "$model" --revision "$rev" >/dev/null
+port=$("${P[@]}" --json status | jq -r .listen_port)
+seeder_peer=127.0.0.2:$port
+start_daemon fetcher 127.0.0.3
+fpid=$(cat "$work/fetcher.pid")
+
+cat "$work"/w/* >/dev/null # warm the page cache for the seeder's reads
+cat "$work"/w/* >/dev/null
+
+tck=$(getconf CLK_TCK)
+cpu_of() { awk -v t="$tck" '{ print ($14 + $15) / t }' "/proc/$1/stat"; }
+hwm_of() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; } # KiB
+
+# 1. weightsd -> weightsd
+log "weightsd: fetch --peer $seeder_peer"
+c0=$(cpu_of "$fpid")
+t0=$(now)
+"${F[@]}" fetch fetch-llm --peer "$seeder_peer" >"$work/fetch.out"
+t1=$(now)
+c1=$(cpu_of "$fpid")
+W_wd=$(fsub "$t1" "$t0")
+C_wd=$(fsub "$c1" "$c0")
+R_wd=$(hwm_of "$fpid")
+view=$("${F[@]}" --json show "$model@$rev" | jq -r .path)
+state=$("${F[@]}" --json show "$model@$rev" | jq -r .state)
+[[ $state == complete ]] || { echo "weightsd fetch ended in state $state" >&2; exit 1; }
+if ! (cd "$work/w" && sha256sum -- *) | (cd "$view" && sha256sum --quiet -c -) >/dev/null; then
+  echo "weightsd: fetched files differ from the source" >&2
+  exit 1
+fi
+# Stop the fetcher so it does not take part in the aria2c swarm (it would seed too).
+kill -9 "$fpid" 2>/dev/null || true
+
+# 2. aria2c <- weightsd seeder (v1 companion torrent)
+aria_skip=""
+if ! command -v aria2c >/dev/null; then
+  aria_skip="aria2c not installed (apt-get install aria2 failed)"
+elif [[ -z $v1torrent ]]; then
+  aria_skip="no *.$rev.v1.torrent in the feed's public/targets"
+else
+  deadline=$((SECONDS + 60))
+  until [[ $("${P[@]}" --json show "$model@$rev" | jq -r .v1_seeding) == true ]]; do
+    if ((SECONDS >= deadline)); then aria_skip="seeder never reported v1_seeding=true"; break; fi
+    sleep 0.2
+  done
+fi
+if [[ -z $aria_skip ]]; then
+  # Fake tracker: every announce gets the weightsd seeder as the only peer (non-compact list).
+  reply="d8:intervali1800e5:peersld2:ip9:127.0.0.24:porti${port}eeee"
+  printf 'HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s' \
+    "${#reply}" "$reply" >"$work/tracker.reply"
+  printf '#!/bin/sh\n# reads the request head, then answers\nsed -u %s >/dev/null\ncat %s\n' \
+    "'/^\r\?\$/q'" "'$work/tracker.reply'" >"$work/tracker.sh"
+  chmod +x "$work/tracker.sh"
+  tport=$((27500 + RANDOM % 400))
+  socat TCP-LISTEN:$tport,bind=127.0.0.5,reuseaddr,fork EXEC:"$work/tracker.sh" \
+    2>"$work/tracker.log" &
+  pids+=($!)
+  for _ in $(seq 50); do
+    ss -Hltn | grep -q "127.0.0.5:$tport " && break
+    sleep 0.1
+  done
+  ss -Hltn | grep -q "127.0.0.5:$tport " || tport=""
+  if [[ -z $tport ]]; then
+    aria_skip="fake tracker (socat) did not start"
+  else
+    mkdir -p "$work/aria"
+    log "aria2c: v1 companion torrent, tracker 127.0.0.5:$tport -> seeder $seeder_peer"
+    set +e
+    /usr/bin/time -f '%e %U %S %M' -o "$work/aria.time" timeout 900 aria2c \
+      --enable-dht=false --enable-dht6=false --bt-enable-lpd=false --enable-peer-exchange=false \
+      --disable-ipv6=true --summary-interval=0 --console-log-level=warn --log-level=notice \
+      --log="$work/aria.log" --auto-save-interval=0 --bt-save-metadata=false \
+      --save-session-interval=0 --allow-overwrite=false --seed-time=0 --check-integrity=false \
+      --file-allocation=falloc --interface=127.0.0.4 --listen-port=27412 \
+      --bt-tracker="http://127.0.0.5:$tport/announce" --dir="$work/aria" "$v1torrent" \
+      >"$work/aria.out" 2>&1
+    arc=$?
+    set -e
+    if [[ $arc -ne 0 ]]; then
+      aria_skip="aria2c exit $arc: $(tail -n 3 "$work/aria.out" | tr '\n' ' ')"
+    else
+      read -r W_ar u s R_ar <"$work/aria.time"
+      C_ar=$(echo "$u + $s" | bc -l)
+      got=$(find "$work/aria" -type f -name '*.safetensors' | head -n1)
+      adir=$(dirname "$got")
+      if ! (cd "$work/w" && sha256sum -- *) | (cd "$adir" && sha256sum --quiet -c -) >/dev/null; then
+        aria_skip="aria2c finished but its files differ from the source"
+      fi
+    fi
+  fi
+fi
+
+# 3. The floor: loopback TCP + write + one SHA-256, and its parts alone.
+cat "$work"/w/* >/dev/null
+floor() { # floor NAME SINK-PIPELINE : times sender + receiver together
+  local name=$1 sink=$2 fport=$((27420 + RANDOM % 500)) out
+  out=$(/usr/bin/time -f '%e %U %S %M' bash -c "
+    socat -u -b 1048576 TCP-LISTEN:$fport,bind=127.0.0.6,reuseaddr - | $sink &
+    r=\$!
+    for _ in \$(seq 100); do ss -Hltn | grep -q '127.0.0.6:$fport ' && break; sleep 0.05; done
+    cat '$work'/w/* | socat -u -b 1048576 - TCP:127.0.0.6:$fport
+    wait \$r" 2>&1 >"$work/floor.$name" | tail -n1)
+  read -r wall u s rss <<<"$out"
+  printf -v "W_$name" '%s' "$wall"
+  printf -v "C_$name" '%s' "$(echo "$u + $s" | bc -l)"
+  printf -v "R_$name" '%s' "$rss"
+}
+log "floor: socat | tee file | openssl dgst -sha256"
+floor fl "tee '$work/floor.bin' | openssl dgst -sha256"
+rm -f "$work/floor.bin"
+log "floor parts: socat to /dev/null; openssl dgst -sha256 of the files"
+floor tcp "cat >/dev/null"
+out=$(/usr/bin/time -f '%e %U %S %M' openssl dgst -sha256 "$work"/w/* 2>&1 >/dev/null | tail -n1)
+read -r W_hash u s R_hash <<<"$out"
+C_hash=$(echo "$u + $s" | bc -l)
+
+# --- report -------------------------------------------------------------------------------
+rate() { printf '%.0f' "$(echo "$mib / $1" | bc -l)"; }
+ratio() { printf '%.2f' "$(echo "$1 / $2" | bc -l)"; }
+echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')," \
+  "$(free -g | awk '/^Mem:/ { print $2 }') GiB RAM; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf 'data: %d files, %d bytes (%.0f MiB) in %s; weightsd %s\n' "$nfiles" "$bytes" "$mib" \
+  "${TMPDIR:-/var/tmp}" "$("$W" --version 2>/dev/null | head -n1)"
+printf '%-44s %8s %7s %7s %9s %12s %10s\n' "" "wall s" "MiB/s" "CPU s" "RSS MiB" "wall/weightsd" \
+  "wall/floor"
+row() { # LABEL WALL CPU RSS_KIB
+  printf '%-44s %8.2f %7s %7.2f %9.0f %12sx %9sx\n' "$1" "$2" "$(rate "$2")" "$3" \
+    "$(echo "$4 / 1024" | bc -l)" "$(ratio "$2" "$W_wd")" "$(ratio "$2" "$W_fl")"
+}
+row "weightsd -> weightsd fetch (to complete)" "$W_wd" "$C_wd" "$R_wd"
+if [[ -z $aria_skip ]]; then
+  row "weightsd seeder -> aria2c (v1 companion)" "$W_ar" "$C_ar" "$R_ar"
+else
+  echo "aria2c: skipped: $aria_skip"
+fi
+row "floor: socat TCP -> file + openssl sha256" "$W_fl" "$C_fl" "$R_fl"
+row "  part: socat TCP -> /dev/null" "$W_tcp" "$C_tcp" "$R_tcp"
+row "  part: openssl dgst -sha256 (page cache)" "$W_hash" "$C_hash" "$R_hash"
+echo "weightsd: CPU and RSS of the fetching daemon only (VmHWM over its life); aria2c and the" \
+  "floor: /usr/bin/time of the process (floor: sum over its pipeline, RSS = largest process)."
+echo "aria2c checks SHA-1 per piece only (no final SHA-256 pass); weightsd's time includes one."
+echo "not measured: transmission 3.00 (needs a network namespace; rejects loopback tracker peers)," \
+  "qbittorrent-nox."
