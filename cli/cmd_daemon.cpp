@@ -1,4 +1,5 @@
 // weightsctl commands that talk to a running weightsd over the control API.
+#include <memory>
 #include <string>
 
 #include <fmt/format.h>
@@ -52,8 +53,15 @@ void register_daemon_commands(CLI::App& app, Context& ctx) {
   app.add_option("--socket", ctx.socket,
                  "weightsd control socket (default: $WEIGHTSD_SOCKET, else the user-mode socket "
                  "if it exists, else /run/weightsd/control.sock)");
-  auto* cmd = app.add_subcommand("status", "Show whether weightsd is running and its summary");
-  cmd->callback([&ctx] { ctx.action = [&ctx] { return status(ctx); }; });
+  auto* cmd = app.add_subcommand(
+      "status", "Show whether weightsd is running and its summary, or one release's state");
+  auto release = std::make_shared<std::string>();
+  cmd->add_option("release", *release, "Release id ORG/NAME@REV (same as `weightsctl show`)");
+  cmd->callback([&ctx, release] {
+    ctx.action = [&ctx, release] {
+      return release->empty() ? status(ctx) : show_release(ctx, *release);
+    };
+  });
 }
 
 }  // namespace weights::cli

@@ -360,6 +360,10 @@ Status run_feed_add(const Context& ctx, const FeedAddArgs& a) {
 
 }  // namespace
 
+Status show_release(const Context& ctx, const std::string& id) {
+  return run_show(ctx, id);
+}
+
 void register_release_daemon_commands(CLI::App& app, Context& ctx) {
   auto fetch = std::make_shared<FetchArgs>();
   auto* cf =

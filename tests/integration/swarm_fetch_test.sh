@@ -41,7 +41,7 @@ wait "$f3" || rc3=$?
 [[ $rc3 -eq 0 ]] && pass "daemon 3 fetched by id@revision" || fail "daemon 3 fetch exit $rc3: $(cat "$T/f3.err")"
 
 for n in 2 3; do
-  r=$(ctl "$n" --json show "$model@$rev")
+  r=$(ctl "$n" --json status "$model@$rev")
   view=$(jq -r .path <<<"$r")
   [[ $(jq -r .state <<<"$r") == complete ]] && pass "daemon $n: release complete" ||
     fail "daemon $n state: $r"
