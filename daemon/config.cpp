@@ -192,6 +192,24 @@ Apply setter(F parse, T Config::*member) {
   };
 }
 
+// A duration key ("30s", "1h"): at least one second.
+Apply duration_setter(std::chrono::seconds Config::*member) {
+  return [member](const toml::node& n, const Where& w, Config& c) -> Status {
+    auto v = want_quantity(
+        n, w,
+        [](std::string_view s) -> Result<std::uint64_t> {
+          auto d = parse_duration(s);
+          if (!d) return tl::unexpected(d.error());
+          return static_cast<std::uint64_t>(d->count());
+        },
+        "a duration in seconds");
+    if (!v) return tl::unexpected(v.error());
+    if (*v < 1) return tl::unexpected(schema_error_at(w, "must be at least 1s"));
+    c.*member = std::chrono::seconds(*v);
+    return {};
+  };
+}
+
 const std::vector<Key>& schema() {
   static const std::vector<Key> keys = {
       {"", "state_dir", setter(want_abs_path, &Config::state_dir)},
@@ -269,21 +287,7 @@ const std::vector<Key>& schema() {
          c.hashing_threads = static_cast<unsigned>(i->get());
          return {};
        }},
-      {"network", "resume_save_interval",
-       [](const toml::node& n, const Where& w, Config& c) -> Status {
-         auto v = want_quantity(
-             n, w,
-             [](std::string_view s) -> Result<std::uint64_t> {
-               auto d = parse_duration(s);
-               if (!d) return tl::unexpected(d.error());
-               return static_cast<std::uint64_t>(d->count());
-             },
-             "a duration in seconds");
-         if (!v) return tl::unexpected(v.error());
-         if (*v < 1) return tl::unexpected(schema_error_at(w, "must be at least 1s"));
-         c.resume_save_interval = std::chrono::seconds(*v);
-         return {};
-       }},
+      {"network", "resume_save_interval", duration_setter(&Config::resume_save_interval)},
       {"network", "dht", setter(want_toggle, &Config::dht)},
       {"network", "lsd", setter(want_toggle, &Config::lsd)},
       {"network", "upnp", setter(want_toggle, &Config::upnp)},
@@ -301,21 +305,7 @@ const std::vector<Key>& schema() {
        setter([](const toml::node& n,
                  const Where& w) { return want_quantity(n, w, parse_size, "a size in bytes"); },
               &Config::max_disk)},
-      {"feeds", "refresh_interval",
-       [](const toml::node& n, const Where& w, Config& c) -> Status {
-         auto v = want_quantity(
-             n, w,
-             [](std::string_view s) -> Result<std::uint64_t> {
-               auto d = parse_duration(s);
-               if (!d) return tl::unexpected(d.error());
-               return static_cast<std::uint64_t>(d->count());
-             },
-             "a duration in seconds");
-         if (!v) return tl::unexpected(v.error());
-         if (*v < 1) return tl::unexpected(schema_error_at(w, "must be at least 1s"));
-         c.feed_refresh_interval = std::chrono::seconds(*v);
-         return {};
-       }},
+      {"feeds", "refresh_interval", duration_setter(&Config::feed_refresh_interval)},
   };
   return keys;
 }
