@@ -818,6 +818,9 @@ struct Engine::Impl {
     if (changed || r.rec.state != "complete") {
       log::info("{}: complete, view at {}", r.rec.id, r.rec.view_path);
     }
+    // The cached status comes from the last state_update (every 500 ms): refresh it so that a
+    // release reported "complete" also reports every byte it downloaded.
+    if (r.handle.is_valid()) r.status = r.handle.status(lt::torrent_handle::query_pieces);
     persist(r);
     if (r.handle.is_valid()) r.handle.save_resume_data(lt::torrent_handle::flush_disk_cache);
     add_v1_companion(r);
