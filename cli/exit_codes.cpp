@@ -17,6 +17,7 @@ Exit exit_code_for(Errc code) {
       return Exit::cant_create;
     case Errc::io_error:
     case Errc::database_error:
+    case Errc::no_space:
       return Exit::io;
     case Errc::bad_signature:
     case Errc::threshold_not_met:

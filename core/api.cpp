@@ -61,6 +61,8 @@ int http_status_for(Errc code) noexcept {
       return 501;
     case Errc::unavailable:
       return 503;
+    case Errc::no_space:
+      return 507;
     case Errc::io_error:
     case Errc::database_error:
     case Errc::internal:
@@ -86,7 +88,7 @@ Response error_response(int status, const Error& err) {
 
 std::optional<Errc> errc_from_name(std::string_view name) noexcept {
   // Walk the enum through code_name so the two can never disagree.
-  for (int i = 0; i <= static_cast<int>(Errc::unavailable); ++i) {
+  for (int i = 0; i <= static_cast<int>(errc_last); ++i) {
     const auto code = static_cast<Errc>(i);
     if (code_name(code) == name) return code;
   }

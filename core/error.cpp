@@ -44,6 +44,8 @@ std::string_view code_name(Errc code) noexcept {
       return "internal";
     case Errc::unavailable:
       return "unavailable";
+    case Errc::no_space:
+      return "no_space";
   }
   return "internal";
 }

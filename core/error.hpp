@@ -31,7 +31,9 @@ enum class Errc {
   database_error,     // SQLite failure
   internal,           // a bug: should never happen
   unavailable,        // a service (weightsd, a feed) could not be reached or is busy
+  no_space,           // a disk budget or the filesystem has no room for it
 };
+inline constexpr Errc errc_last = Errc::no_space;  // for loops over every code
 
 std::string_view code_name(Errc code) noexcept;
 
