@@ -1,0 +1,176 @@
+#include "daemon/policy.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace weights;
+using namespace weights::daemon;
+
+namespace {
+
+FollowCandidate cand(std::string model, std::string rev, std::uint64_t seq,
+                     std::uint64_t len = 100, std::vector<std::string> aliases = {},
+                     std::string feed = "f") {
+  return FollowCandidate{std::move(feed), std::move(model), std::move(rev), seq,
+                         std::move(aliases), len};
+}
+
+Follow follow(std::string glob, std::uint32_t latest, std::uint64_t max_size = 0,
+              std::string alias = "") {
+  // Aggregate init: GCC 12 warns (-Wrestrict, a false positive) on assigning "f" to a member.
+  return Follow{1, std::string("f"), std::move(glob), std::move(alias), latest, max_size, 0};
+}
+
+StoredRelease stored(std::string id, std::int64_t last, std::vector<Content> content,
+                     bool pinned = false) {
+  StoredRelease r;
+  r.id = std::move(id);
+  r.last_requested = last;
+  r.content = std::move(content);
+  r.pinned = pinned;
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("a follow mirrors the newest N releases of each matching model", "[policy]") {
+  const std::vector<FollowCandidate> cs = {
+      cand("google/gemma", "r1", 1), cand("google/gemma", "r3", 3), cand("google/gemma", "r2", 2),
+      cand("meta/llama", "a", 7),    cand("google/other", "x", 1),
+  };
+  const std::vector<Follow> fs = {follow("google/gemma*", 2)};
+  const auto plan = plan_follows(fs, cs);
+  CHECK(plan.mirror == std::vector<std::string>{"google/gemma@r3", "google/gemma@r2"});
+  CHECK(plan.held.count("google/gemma@r1") == 0);
+  CHECK(plan.skipped.empty());
+}
+
+TEST_CASE("latest 0 follows every release and an empty glob every model", "[policy]") {
+  const std::vector<FollowCandidate> cs = {cand("a/x", "1", 1), cand("a/x", "2", 2),
+                                           cand("b/y", "1", 1)};
+  const auto plan = plan_follows(std::vector<Follow>{follow("", 0)}, cs);
+  CHECK(plan.mirror.size() == 3);
+}
+
+TEST_CASE("a follow only sees its own feed and its alias", "[policy]") {
+  const std::vector<FollowCandidate> cs = {
+      cand("google/gemma-4-9b", "r1", 1, 100, {"gemma-4"}),
+      cand("google/gemma-3", "r1", 1, 100, {"gemma-3"}),
+      cand("google/gemma-4-9b", "r1", 1, 100, {"gemma-4"}, "other-feed"),
+  };
+  const auto plan = plan_follows(std::vector<Follow>{follow("", 1, 0, "gemma-4")}, cs);
+  REQUIRE(plan.mirror.size() == 1);
+  CHECK(plan.mirror[0] == "google/gemma-4-9b@r1");
+}
+
+TEST_CASE("a release above max size is skipped with a reason, not mirrored", "[policy]") {
+  const std::vector<FollowCandidate> cs = {cand("a/x", "big", 2, 5000), cand("a/x", "small", 1, 10)};
+  const auto plan = plan_follows(std::vector<Follow>{follow("a/*", 2, 1000)}, cs);
+  CHECK(plan.mirror == std::vector<std::string>{"a/x@small"});
+  REQUIRE(plan.skipped.size() == 1);
+  CHECK(plan.skipped[0].first == "a/x@big");
+  CHECK_THAT(plan.skipped[0].second, Catch::Contains("max size"));
+}
+
+TEST_CASE("a release skipped by one follow but accepted by another is mirrored", "[policy]") {
+  const std::vector<FollowCandidate> cs = {cand("a/x", "big", 1, 5000)};
+  const std::vector<Follow> fs = {follow("a/*", 1, 1000), follow("a/x", 1)};
+  const auto plan = plan_follows(fs, cs);
+  CHECK(plan.mirror == std::vector<std::string>{"a/x@big"});
+  CHECK(plan.skipped.empty());
+}
+
+TEST_CASE("shared content is reserved once", "[policy]") {
+  const std::vector<StoredRelease> rs = {stored("a", 1, {{"s1", 10}, {"s2", 20}}),
+                                         stored("b", 2, {{"s2", 20}, {"s3", 5}})};
+  CHECK(reserved_bytes(rs) == 35);
+}
+
+TEST_CASE("no budget or enough room evicts nothing", "[policy]") {
+  const std::vector<StoredRelease> rs = {stored("a", 1, {{"s1", 10}})};
+  const auto in = stored("new", 9, {{"n", 1000}});
+  auto p = plan_eviction(rs, in, 0);
+  REQUIRE(p);
+  CHECK(p->evict.empty());
+  p = plan_eviction(rs, in, 1010);
+  REQUIRE(p);
+  CHECK(p->evict.empty());
+  CHECK(p->used_after == 1010);
+}
+
+TEST_CASE("eviction takes the least recently requested unpinned releases, only as needed",
+          "[policy]") {
+  std::vector<StoredRelease> rs = {
+      stored("old-pinned", 1, {{"p", 100}}, true),
+      stored("older", 2, {{"o", 100}}),
+      stored("newer", 5, {{"w", 100}}),
+      stored("mid", 3, {{"m", 100}}),
+  };
+  rs.push_back(stored("held", 0, {{"h", 100}}));
+  rs.back().held = true;
+  const auto in = stored("new", 9, {{"n", 150}});
+  auto p = plan_eviction(rs, in, 500);
+  REQUIRE(p);
+  CHECK(p->evict == std::vector<std::string>{"older", "mid"});
+  CHECK(p->used_before == 500);
+  CHECK(p->used_after == 450);
+}
+
+TEST_CASE("evicting a release whose content another release shares frees nothing", "[policy]") {
+  const std::vector<StoredRelease> rs = {stored("a", 1, {{"shared", 100}}),
+                                         stored("b", 2, {{"shared", 100}}),
+                                         stored("c", 3, {{"c", 100}})};
+  const auto in = stored("new", 9, {{"n", 100}});
+  auto p = plan_eviction(rs, in, 200);
+  REQUIRE(p);
+  CHECK(p->evict == std::vector<std::string>{"a", "b"});
+  CHECK(p->used_after == 200);
+}
+
+TEST_CASE("a release that cannot fit is refused and nothing is evicted", "[policy]") {
+  const std::vector<StoredRelease> rs = {stored("pinned", 1, {{"p", 800}}, true),
+                                         stored("free", 2, {{"f", 100}})};
+  const auto in = stored("org/big@r1", 9, {{"n", 300}});
+  auto p = plan_eviction(rs, in, 1000);
+  REQUIRE_FALSE(p);
+  CHECK(p.error().code == Errc::no_space);
+  CHECK_THAT(p.error().message, Catch::Contains("org/big@r1 needs 300 B"));
+  CHECK_THAT(p.error().message, Catch::Contains("800 B"));
+  CHECK_FALSE(p.error().hint.empty());
+}
+
+TEST_CASE("content the incoming release already has is not counted twice", "[policy]") {
+  const std::vector<StoredRelease> rs = {stored("a", 1, {{"s", 100}}),
+                                         stored("org/x@r1", 2, {{"x", 50}})};
+  auto in = stored("org/x@r1", 9, {{"x", 50}, {"s", 100}});
+  auto p = plan_eviction(rs, in, 150);
+  REQUIRE(p);
+  CHECK(p->evict.empty());
+  CHECK(p->used_after == 150);
+}
+
+TEST_CASE("clock times parse strictly", "[policy]") {
+  CHECK(parse_clock_time("00:00") == 0);
+  CHECK(parse_clock_time("23:59") == 23 * 60 + 59);
+  CHECK(parse_clock_time("24:00", true) == 24 * 60);
+  CHECK_FALSE(parse_clock_time("24:00"));
+  CHECK_FALSE(parse_clock_time("7:00"));
+  CHECK_FALSE(parse_clock_time("07:60"));
+  CHECK_FALSE(parse_clock_time("0a:00"));
+  CHECK_FALSE(parse_clock_time("07:00 "));
+  CHECK_FALSE(parse_clock_time("-1:00"));
+}
+
+TEST_CASE("rate windows override the base limits inside their hours, also across midnight",
+          "[policy]") {
+  const std::vector<RateWindow> ws = {
+      RateWindow{8 * 60, 18 * 60, std::nullopt, 1000},
+      RateWindow{22 * 60, 6 * 60, 0, 0},
+  };
+  const Rates base{500, 700};
+  CHECK(rates_at(base, ws, 7 * 60 + 59) == base);
+  CHECK(rates_at(base, ws, 8 * 60) == Rates{500, 1000});
+  CHECK(rates_at(base, ws, 18 * 60) == base);
+  CHECK(rates_at(base, ws, 23 * 60) == Rates{0, 0});
+  CHECK(rates_at(base, ws, 3 * 60) == Rates{0, 0});
+  CHECK(rates_at(base, ws, 6 * 60) == base);
+}
