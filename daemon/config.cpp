@@ -210,6 +210,56 @@ Apply duration_setter(std::chrono::seconds Config::*member) {
   };
 }
 
+// [[limits.windows]] start = "08:00", end = "18:00", upload_rate = "1MiB", download_rate = 0
+Apply windows_setter() {
+  return [](const toml::node& n, const Where& w, Config& c) -> Status {
+    const auto* arr = n.as_array();
+    if (arr == nullptr) {
+      return tl::unexpected(schema_error_at(
+          w,
+          fmt::format("expected an array of tables ([[limits.windows]]), found {}", type_name(n))));
+    }
+    std::vector<RateWindow> out;
+    for (const auto& item : *arr) {
+      Where iw = w;
+      iw.line = static_cast<int>(item.source().begin.line);
+      const auto* t = item.as_table();
+      if (t == nullptr) return tl::unexpected(schema_error_at(iw, "expected a table"));
+      RateWindow rw;
+      bool has_start = false, has_end = false;
+      for (const auto& [k, v] : *t) {
+        const std::string key(k.str());
+        Where kw = iw;
+        kw.key = fmt::format("{}.{}", w.key, key);
+        if (key == "start" || key == "end") {
+          auto s = want_string(v, kw);
+          if (!s) return tl::unexpected(s.error());
+          auto m = parse_clock_time(*s, key == "end");
+          if (!m) return tl::unexpected(schema_error_at(kw, m.error().message));
+          (key == "start" ? rw.start_minute : rw.end_minute) = *m;
+          (key == "start" ? has_start : has_end) = true;
+        } else if (key == "download_rate" || key == "upload_rate") {
+          auto q = want_quantity(v, kw, parse_size, "bytes per second");
+          if (!q) return tl::unexpected(q.error());
+          (key == "download_rate" ? rw.download_rate : rw.upload_rate) = *q;
+        } else {
+          return tl::unexpected(schema_error_at(
+              kw, "unknown key", "valid keys: start, end, download_rate, upload_rate"));
+        }
+      }
+      if (!has_start || !has_end) {
+        return tl::unexpected(schema_error_at(iw, "a window needs start and end (\"HH:MM\")"));
+      }
+      if (rw.start_minute == rw.end_minute) {
+        return tl::unexpected(schema_error_at(iw, "start and end are equal: an empty window"));
+      }
+      out.push_back(rw);
+    }
+    c.rate_windows = std::move(out);
+    return {};
+  };
+}
+
 const std::vector<Key>& schema() {
   static const std::vector<Key> keys = {
       {"", "state_dir", setter(want_abs_path, &Config::state_dir)},
@@ -305,7 +355,45 @@ const std::vector<Key>& schema() {
        setter([](const toml::node& n,
                  const Where& w) { return want_quantity(n, w, parse_size, "a size in bytes"); },
               &Config::max_disk)},
+      {"limits", "min_free_disk",
+       setter([](const toml::node& n,
+                 const Where& w) { return want_quantity(n, w, parse_size, "a size in bytes"); },
+              &Config::min_free_disk)},
+      {"limits", "max_connections",
+       [](const toml::node& n, const Where& w, Config& c) -> Status {
+         const auto* i = n.as_integer();
+         if (i == nullptr || i->get() < 2 || i->get() > 65535) {
+           return tl::unexpected(schema_error_at(w, "expected an integer from 2 to 65535"));
+         }
+         c.max_connections = static_cast<std::uint32_t>(i->get());
+         return {};
+       }},
+      {"limits", "windows", windows_setter()},
       {"feeds", "refresh_interval", duration_setter(&Config::feed_refresh_interval)},
+      {"scrub", "enabled", setter(want_toggle, &Config::scrub)},
+      {"scrub", "interval", duration_setter(&Config::scrub_interval)},
+      {"scrub", "rate",
+       [](const toml::node& n, const Where& w, Config& c) -> Status {
+         auto v = want_quantity(n, w, parse_size, "bytes per second");
+         if (!v) return tl::unexpected(v.error());
+         if (*v < 1024 * 1024) return tl::unexpected(schema_error_at(w, "must be at least 1MiB"));
+         c.scrub_rate = *v;
+         return {};
+       }},
+      {"metrics", "listen",
+       [](const toml::node& n, const Where& w, Config& c) -> Status {
+         auto s = want_string(n, w);
+         if (!s) return tl::unexpected(s.error());
+         if (*s == "off" || s->empty()) {
+           c.metrics_listen.clear();
+           return {};
+         }
+         if (auto ok = check_listen_interface(*s); !ok) {
+           return tl::unexpected(schema_error_at(w, ok.error().message));
+         }
+         c.metrics_listen = *s;
+         return {};
+       }},
   };
   return keys;
 }
@@ -324,7 +412,8 @@ std::string valid_keys(std::string_view section) {
     out += k.name;
   }
   if (section.empty()) {
-    for (std::string_view s : {"network", "limits", "feeds"}) out += fmt::format(", [{}]", s);
+    for (std::string_view s : {"network", "limits", "feeds", "scrub", "metrics"})
+      out += fmt::format(", [{}]", s);
   }
   return out;
 }
@@ -500,6 +589,23 @@ std::string list(const std::vector<std::string>& items) {
   return out + "]";
 }
 
+std::string clock_text(int minute) {
+  return fmt::format("{:02}:{:02}", minute / 60, minute % 60);
+}
+
+std::string windows_text(const std::vector<RateWindow>& ws) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < ws.size(); ++i) {
+    const auto& w = ws[i];
+    out += fmt::format("{}{{ start = \"{}\", end = \"{}\"", i ? ", " : "",
+                       clock_text(w.start_minute), clock_text(w.end_minute));
+    if (w.download_rate) out += fmt::format(", download_rate = {}", *w.download_rate);
+    if (w.upload_rate) out += fmt::format(", upload_rate = {}", *w.upload_rate);
+    out += " }";
+  }
+  return out + "]";
+}
+
 std::vector<Entry> entries(const Config& c) {
   const std::string interfaces = list(c.listen_interfaces);
   auto t = [](Toggle v) { return toml_string(toggle_name(v)); };
@@ -521,7 +627,14 @@ std::vector<Entry> entries(const Config& c) {
       {"limits", "download_rate", std::to_string(c.download_rate)},
       {"limits", "upload_rate", std::to_string(c.upload_rate)},
       {"limits", "max_disk", std::to_string(c.max_disk)},
+      {"limits", "min_free_disk", std::to_string(c.min_free_disk)},
+      {"limits", "max_connections", std::to_string(c.max_connections)},
+      {"limits", "windows", windows_text(c.rate_windows)},
       {"feeds", "refresh_interval", std::to_string(c.feed_refresh_interval.count())},
+      {"scrub", "enabled", t(c.scrub)},
+      {"scrub", "interval", std::to_string(c.scrub_interval.count())},
+      {"scrub", "rate", std::to_string(c.scrub_rate)},
+      {"metrics", "listen", toml_string(c.metrics_listen.empty() ? "off" : c.metrics_listen)},
   };
 }
 

@@ -13,6 +13,7 @@
 #include "core/api.hpp"
 #include "core/error.hpp"
 #include "daemon/log.hpp"
+#include "daemon/policy.hpp"
 
 namespace weights::daemon {
 
@@ -46,7 +47,16 @@ struct Config {
   // bytes/s, 0 = unlimited; when set, also applies to loopback/LAN peers (torrent_session.cpp)
   std::uint64_t download_rate = 0;
   std::uint64_t upload_rate = 0;
-  std::uint64_t max_disk = 0;  // bytes for store + staging, 0 = no quota
+  std::uint64_t max_disk = 0;  // bytes reserved by releases (shared content once), 0 = no quota
+  // Fetches need this much free space on the state dir's filesystem beyond what they write.
+  std::uint64_t min_free_disk = 1ull << 30;
+  std::uint32_t max_connections = 500;   // peer connections, all torrents together
+  std::vector<RateWindow> rate_windows;  // time-of-day overrides of download/upload_rate
+  Toggle scrub = Toggle::on;
+  std::chrono::seconds scrub_interval{30 * 86400};  // each release re-hashed this often
+  std::uint64_t scrub_rate = 64ull << 20;           // bytes/s read by the scrubber
+  // Prometheus /metrics on TCP; empty = off. A port that is taken is logged, not fatal.
+  std::string metrics_listen = "127.0.0.1:9750";
   LogLevel log_level = LogLevel::info;
   std::chrono::seconds feed_refresh_interval{3600};
   DiskIo disk_io = DiskIo::mmap;

@@ -35,6 +35,19 @@ CREATE TABLE manifest_cache (
   bytes BLOB NOT NULL
 );
 )sql",
+    R"sql(
+ALTER TABLE releases ADD COLUMN last_requested INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE releases ADD COLUMN last_scrubbed INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE follows (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  feed TEXT NOT NULL,
+  model_glob TEXT NOT NULL,
+  alias TEXT NOT NULL,
+  latest INTEGER NOT NULL CHECK (latest >= 0),
+  max_size INTEGER NOT NULL CHECK (max_size >= 0),
+  created_at INTEGER NOT NULL
+);
+)sql",
 };
 static_assert(std::size(migrations) == ReleaseDb::schema_version);
 
@@ -94,7 +107,7 @@ std::vector<std::string> from_json_list(const std::string& s) {
 constexpr const char* columns =
     "id, feed, model, revision, release_seq, v2_infohash, manifest, origin, include_json, "
     "peers_json, verified_json, pinned, state, error_code, error_message, error_hint, view_path, "
-    "added_at";
+    "added_at, last_requested, last_scrubbed";
 
 ReleaseRecord read_row(sqlite3_stmt* s) {
   ReleaseRecord r;
@@ -116,6 +129,8 @@ ReleaseRecord read_row(sqlite3_stmt* s) {
   r.error_hint = text(s, 15);
   r.view_path = text(s, 16);
   r.added_at = sqlite3_column_int64(s, 17);
+  r.last_requested = sqlite3_column_int64(s, 18);
+  r.last_scrubbed = sqlite3_column_int64(s, 19);
   return r;
 }
 
@@ -204,7 +219,7 @@ Result<std::optional<ReleaseRecord>> ReleaseDb::get(std::string_view id) {
 Status ReleaseDb::put(const ReleaseRecord& r) {
   auto st = prepare(h_->db, fmt::format("INSERT OR REPLACE INTO releases ({}) VALUES (?1, ?2, ?3, "
                                         "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
-                                        "?16, ?17, ?18)",
+                                        "?16, ?17, ?18, ?19, ?20)",
                                         columns));
   if (!st) return tl::unexpected(st.error());
   sqlite3_stmt* s = st->get();
@@ -226,6 +241,8 @@ Status ReleaseDb::put(const ReleaseRecord& r) {
   bind_text(s, 16, r.error_hint);
   bind_text(s, 17, r.view_path);
   bind_int(s, 18, r.added_at);
+  bind_int(s, 19, r.last_requested);
+  bind_int(s, 20, r.last_scrubbed);
   if (sqlite3_step(s) != SQLITE_DONE) return db_error(h_->db, "put release");
   return {};
 }
@@ -256,6 +273,57 @@ Result<std::optional<std::string>> ReleaseDb::cached_manifest(std::string_view s
   if (rc == SQLITE_DONE) return std::optional<std::string>{};
   if (rc != SQLITE_ROW) return db_error(h_->db, "cached manifest");
   return std::optional<std::string>(text(st->get(), 0));
+}
+
+}  // namespace weights::daemon
+
+namespace weights::daemon {
+
+Result<std::vector<Follow>> ReleaseDb::follows() {
+  auto st = prepare(h_->db,
+                    "SELECT id, feed, model_glob, alias, latest, max_size, created_at FROM follows "
+                    "ORDER BY id");
+  if (!st) return tl::unexpected(st.error());
+  std::vector<Follow> out;
+  for (;;) {
+    const int rc = sqlite3_step(st->get());
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) return db_error(h_->db, "list follows");
+    Follow f;
+    f.id = sqlite3_column_int64(st->get(), 0);
+    f.feed = text(st->get(), 1);
+    f.model_glob = text(st->get(), 2);
+    f.alias = text(st->get(), 3);
+    f.latest = static_cast<std::uint32_t>(sqlite3_column_int64(st->get(), 4));
+    f.max_size = static_cast<std::uint64_t>(sqlite3_column_int64(st->get(), 5));
+    f.created_at = sqlite3_column_int64(st->get(), 6);
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+Result<std::int64_t> ReleaseDb::add_follow(const Follow& f) {
+  auto st = prepare(h_->db,
+                    "INSERT INTO follows (feed, model_glob, alias, latest, max_size, created_at) "
+                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  if (!st) return tl::unexpected(st.error());
+  sqlite3_stmt* s = st->get();
+  bind_text(s, 1, f.feed);
+  bind_text(s, 2, f.model_glob);
+  bind_text(s, 3, f.alias);
+  bind_int(s, 4, f.latest);
+  bind_int(s, 5, static_cast<std::int64_t>(f.max_size));
+  bind_int(s, 6, f.created_at);
+  if (sqlite3_step(s) != SQLITE_DONE) return db_error(h_->db, "add follow");
+  return sqlite3_last_insert_rowid(h_->db);
+}
+
+Result<bool> ReleaseDb::remove_follow(std::int64_t id) {
+  auto st = prepare(h_->db, "DELETE FROM follows WHERE id = ?1");
+  if (!st) return tl::unexpected(st.error());
+  bind_int(st->get(), 1, id);
+  if (sqlite3_step(st->get()) != SQLITE_DONE) return db_error(h_->db, "remove follow");
+  return sqlite3_changes(h_->db) > 0;
 }
 
 }  // namespace weights::daemon

@@ -37,11 +37,25 @@ struct ReleaseRecord {
   std::string error_code, error_message, error_hint;  // empty code: no error
   std::string view_path;                              // empty: no view
   std::int64_t added_at = 0;
+  std::int64_t last_requested = 0;  // TimePoint ticks of the last fetch/seed request (LRU)
+  std::int64_t last_scrubbed = 0;   // TimePoint ticks of the last completed scrub, 0 = never
+};
+
+// A follow policy: mirror the newest `latest` releases of the feed's models that match
+// `model_glob` (fnmatch over "org/name"; empty = any) and, when set, carry `alias`.
+struct Follow {
+  std::int64_t id = 0;
+  std::string feed;
+  std::string model_glob;
+  std::string alias;
+  std::uint32_t latest = 1;    // per model; 0 = every release
+  std::uint64_t max_size = 0;  // bytes; 0 = no limit
+  std::int64_t created_at = 0;
 };
 
 class ReleaseDb {
  public:
-  inline static constexpr int schema_version = 1;
+  inline static constexpr int schema_version = 2;
   // Opens (creating and migrating) the release tables in `db_path`. The caller holds the state
   // dir lock.
   static Result<ReleaseDb> open(const std::filesystem::path& db_path);
@@ -54,6 +68,10 @@ class ReleaseDb {
   // Inserts or replaces the whole row.
   Status put(const ReleaseRecord& record);
   Status remove(std::string_view id);
+
+  Result<std::vector<Follow>> follows();
+  Result<std::int64_t> add_follow(const Follow& follow);  // returns the new id
+  Result<bool> remove_follow(std::int64_t id);            // false: no such follow
 
   // Verified manifest bytes by their SHA-256 (the TUF target hash): lets resolution read
   // aliases without fetching every manifest again.

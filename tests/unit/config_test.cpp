@@ -247,3 +247,69 @@ TEST_CASE("describe_changes lists exactly the settings that differ", "[config]")
   CHECK(changes[0] == "log_level: 'info' -> 'debug'");
   CHECK(changes[1] == "limits.upload_rate: 0 -> 5");
 }
+
+TEST_CASE("seed-node settings: windows, scrub, metrics, free space and connections", "[config]") {
+  auto c = apply_toml(Config{}, R"(
+[limits]
+min_free_disk = "2GiB"
+max_connections = 800
+[[limits.windows]]
+start = "08:00"
+end = "18:00"
+upload_rate = "1MiB"
+[[limits.windows]]
+start = "22:00"
+end = "06:00"
+download_rate = 0
+upload_rate = 0
+[scrub]
+enabled = "off"
+interval = "7d"
+rate = "16MiB"
+[metrics]
+listen = "127.0.0.1:9999"
+)",
+                      "seed.toml");
+  REQUIRE(c);
+  CHECK(c->min_free_disk == 2ull << 30);
+  CHECK(c->max_connections == 800);
+  REQUIRE(c->rate_windows.size() == 2);
+  CHECK(c->rate_windows[0] == RateWindow{8 * 60, 18 * 60, std::nullopt, 1u << 20});
+  CHECK(c->rate_windows[1] == RateWindow{22 * 60, 6 * 60, 0, 0});
+  CHECK(c->scrub == Toggle::off);
+  CHECK(c->scrub_interval == std::chrono::hours(24 * 7));
+  CHECK(c->scrub_rate == 16u << 20);
+  CHECK(c->metrics_listen == "127.0.0.1:9999");
+  auto off = apply_toml(Config{}, "[metrics]\nlisten = \"off\"\n", "m.toml");
+  REQUIRE(off);
+  CHECK(off->metrics_listen.empty());
+
+  Config r = *c;
+  r.scrub = Toggle::on;
+  auto back = apply_toml(Config{}, render_toml(r), "rendered");
+  REQUIRE(back);
+  back->mode = r.mode;
+  back->state_dir = r.state_dir;
+  back->control_socket = r.control_socket;
+  CHECK(back->rate_windows == r.rate_windows);
+  CHECK(back->metrics_listen == r.metrics_listen);
+  CHECK(back->scrub_rate == r.scrub_rate);
+}
+
+TEST_CASE("bad windows and seed-node values are errors naming the key", "[config]") {
+  CHECK_THAT(apply_error("[[limits.windows]]\nstart = \"8:00\"\nend = \"18:00\"\n").message,
+             Catch::Contains("limits.windows.start"));
+  CHECK_THAT(apply_error("[[limits.windows]]\nstart = \"08:00\"\n").message,
+             Catch::Contains("needs start and end"));
+  CHECK_THAT(apply_error("[[limits.windows]]\nstart = \"08:00\"\nend = \"08:00\"\n").message,
+             Catch::Contains("empty window"));
+  CHECK_THAT(
+      apply_error("[[limits.windows]]\nstart = \"08:00\"\nend = \"09:00\"\nrate = 1\n").message,
+      Catch::Contains("unknown key"));
+  CHECK_THAT(apply_error("[limits]\nwindows = 3\n").message, Catch::Contains("array of tables"));
+  CHECK_THAT(apply_error("[scrub]\nrate = \"1KiB\"\n").message, Catch::Contains("at least 1MiB"));
+  CHECK_THAT(apply_error("[metrics]\nlisten = \"nowhere\"\n").message,
+             Catch::Contains("metrics.listen"));
+  CHECK_THAT(apply_error("[limits]\nmax_connections = 1\n").message,
+             Catch::Contains("from 2 to 65535"));
+}
