@@ -22,6 +22,7 @@
 #include "daemon/engine.hpp"
 #include "daemon/handler.hpp"
 #include "daemon/log.hpp"
+#include "daemon/metrics.hpp"
 
 namespace weights::daemon {
 namespace {
@@ -123,6 +124,7 @@ class Daemon {
     });
     if (!server) return tl::unexpected(server.error());
     server_ = std::move(*server);
+    start_metrics();
 
     signals_.add(SIGTERM);
     signals_.add(SIGINT);
@@ -139,6 +141,20 @@ class Daemon {
   }
 
  private:
+  // Metrics are an aid, not a duty: a taken port is logged and the daemon runs on.
+  void start_metrics() {
+    if (config_.metrics_listen.empty()) return;
+    auto m = MetricsServer::start(ioc_, config_.metrics_listen, [this]() -> std::string {
+      return engine_ ? engine_->metrics_text() : std::string();
+    });
+    if (!m) {
+      log::warning("{} ({})", m.error().message, m.error().hint);
+      return;
+    }
+    metrics_ = std::move(*m);
+    log::info("metrics at http://{}/metrics", metrics_->local_endpoint());
+  }
+
   void wait_for_signal() {
     signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
       if (ec) return;  // cancelled during shutdown
@@ -154,6 +170,7 @@ class Daemon {
     log::info("received {}, shutting down", signo == SIGINT ? "SIGINT" : "SIGTERM");
     ::sd_notify(0, "STOPPING=1");
     if (server_) server_->stop();  // stop accepting, finish responses, remove the socket
+    if (metrics_) metrics_->stop();
     boost::system::error_code ignored;
     signals_.cancel(ignored);
     // Resume data for every torrent is saved before the session stops; the engine is destroyed
@@ -203,6 +220,7 @@ class Daemon {
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<Handler> handler_;
   std::unique_ptr<ControlServer> server_;
+  std::unique_ptr<MetricsServer> metrics_;
 };
 
 void print_error(const Error& err) {
