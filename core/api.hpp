@@ -41,6 +41,10 @@ inline constexpr std::string_view release_pin = "/v1/releases/{id}/pin";
 inline constexpr std::string_view release_unpin = "/v1/releases/{id}/unpin";
 inline constexpr std::string_view release_verify = "/v1/releases/{id}/verify";
 inline constexpr std::string_view release_peers = "/v1/releases/{id}/peers";
+// Seed-node policy: follows (weightsctl follow/unfollow/follows) and scrubs.
+inline constexpr std::string_view follows = "/v1/follows";
+inline constexpr std::string_view follow = "/v1/follows/{id}";
+inline constexpr std::string_view scrub = "/v1/scrub";
 }  // namespace path
 
 // Percent-encodes everything but unreserved characters (RFC 3986), so "org/name@rev" becomes

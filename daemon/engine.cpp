@@ -1,9 +1,13 @@
 #include "daemon/engine.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstdio>
+#include <cstring>
 #include <map>
 #include <set>
+#include <thread>
 #include <unordered_map>
 
 #include <boost/asio/post.hpp>
@@ -19,6 +23,7 @@
 #include <libtorrent/torrent_info.hpp>
 #include <libtorrent/torrent_status.hpp>
 #include <libtorrent/write_resume_data.hpp>
+#include <sys/statvfs.h>
 
 #include "core/atomic_file.hpp"
 #include "core/encoding.hpp"
@@ -30,6 +35,8 @@
 #include "core/torrent_builder.hpp"
 #include "core/tuf_client.hpp"
 #include "daemon/log.hpp"
+#include "daemon/metrics.hpp"
+#include "daemon/policy.hpp"
 #include "daemon/release_db.hpp"
 #include "daemon/store.hpp"
 #include "daemon/torrent_session.hpp"
@@ -104,6 +111,41 @@ std::string hex(const crypto::Sha256& h) {
   return to_hex(h);
 }
 
+// SHA-256 of a file read at most at `rate` bytes/s (the scrubber must not starve seeding).
+// Returns (length, hex digest).
+Result<std::pair<std::uint64_t, std::string>> sha256_file_throttled(
+    const std::filesystem::path& path, std::uint64_t rate) {
+  std::FILE* f = std::fopen(path.c_str(), "rbe");
+  if (!f) {
+    return fail(errno == ENOENT ? Errc::not_found : Errc::io_error,
+                fmt::format("opening {}: {}", path.string(), std::strerror(errno)));
+  }
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> closer(f, &std::fclose);
+  crypto::Sha256Hasher h;
+  std::vector<std::uint8_t> buf(256 * 1024);
+  std::uint64_t total = 0;
+  const auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    const std::size_t n = std::fread(buf.data(), 1, buf.size(), f);
+    if (n > 0) {
+      h.update(std::span(buf.data(), n));
+      total += n;
+      // Pace against the start: sleeping on this pool thread is the throttle itself.
+      const auto due =
+          start + std::chrono::microseconds(total * 1'000'000 / std::max<std::uint64_t>(rate, 1));
+      std::this_thread::sleep_until(due);
+    }
+    if (n < buf.size()) {
+      if (std::ferror(f)) {
+        return fail(Errc::io_error,
+                    fmt::format("reading {}: {}", path.string(), std::strerror(errno)));
+      }
+      break;
+    }
+  }
+  return std::pair{total, to_hex(h.finish())};
+}
+
 }  // namespace
 
 // One release known to the engine. Owned by Impl::releases_; only the io thread touches it.
@@ -123,6 +165,8 @@ struct Release {
   lt::torrent_handle v1_handle;    // v1 companion (seeding only)
   std::optional<lt::torrent_status> status;
   std::optional<Error> error;
+  bool degraded = false;   // a scrub/verify found damage; repairing from the swarm
+  bool disk_full = false;  // paused by ENOSPC; resumed by the policy timer once space returns
   bool preparing = false;  // seed: hashing the publisher's files
   int verify_outstanding = 0;
   std::vector<std::string> verify_failures;
@@ -149,6 +193,7 @@ struct Engine::Impl {
         resume_timer(io),
         refresh_timer(io),
         shutdown_timer(io),
+        policy_timer(io),
         alive(std::make_shared<bool>(true)) {}
 
   ~Impl() {
@@ -166,7 +211,30 @@ struct Engine::Impl {
   std::optional<ReleaseDb> db;
   std::unique_ptr<TorrentSession> session;
   asio::thread_pool pool;
-  asio::steady_timer update_timer, resume_timer, refresh_timer, shutdown_timer;
+  asio::steady_timer update_timer, resume_timer, refresh_timer, shutdown_timer, policy_timer;
+  Engine* owner = nullptr;
+  // Policy state (seed node): releases a follow holds, per-follow outcome, counters.
+  std::set<std::string> held;
+  struct FollowStatus {
+    std::optional<TimePoint> last_applied;
+    std::vector<std::string> mirroring;
+    std::vector<std::pair<std::string, std::string>> skipped;
+    std::vector<std::pair<std::string, std::string>> refused;  // id, reason (e.g. no_space)
+  };
+  std::map<std::int64_t, FollowStatus> follow_status;
+  struct Counters {
+    std::uint64_t evictions = 0;
+    std::uint64_t no_space_refusals = 0;
+    std::uint64_t scrub_files = 0;
+    std::uint64_t scrub_bytes = 0;
+    std::uint64_t scrub_mismatches = 0;
+    std::uint64_t scrub_passes = 0;
+  } counters;
+  // One scrub at a time, file by file, throttled; `scrub_queue` holds release ids to scrub.
+  std::vector<std::string> scrub_queue;
+  bool scrub_running = false;
+  std::optional<TimePoint> last_scrub_finished;
+  Rates applied_rates{};
   std::shared_ptr<bool> alive;
   std::map<std::string, std::unique_ptr<Release>> releases;
   struct HandleRef {
@@ -227,6 +295,8 @@ struct Engine::Impl {
       if (r.wanted[i] && !r.verified[i]) all = false;
     }
     if (all && r.handle.is_valid()) return "complete";
+    if (r.disk_full) return "paused";
+    if (r.degraded) return "degraded";
     if (r.error) return "failed";
     if (!r.handle.is_valid()) return "resolving";
     if (r.status) {
@@ -292,6 +362,15 @@ struct Engine::Impl {
         {"state", st},
         {"seeding", seeding},
         {"pinned", r.rec.pinned},
+        {"held", held.count(r.rec.id) > 0},
+        {"last_requested",
+         r.rec.last_requested == 0
+             ? json(nullptr)
+             : json(format_utc(TimePoint(TimePoint::duration(r.rec.last_requested))))},
+        {"last_scrubbed",
+         r.rec.last_scrubbed == 0
+             ? json(nullptr)
+             : json(format_utc(TimePoint(TimePoint::duration(r.rec.last_scrubbed))))},
         {"total_length", r.manifest.total_length},
         {"wanted_length", wanted_len},
         {"verified_length", verified_len},
@@ -385,6 +464,7 @@ struct Engine::Impl {
       auto r = refresh(n);
       if (!r) log::warning("feed {}: refresh refused: {}", n, r.error().to_string());
     }
+    apply_follows();
   }
 
   struct Resolved {
@@ -414,7 +494,8 @@ struct Engine::Impl {
     return std::pair{std::move(*m), std::move(bytes)};
   }
 
-  Result<Resolved> resolve(std::string name, std::optional<std::string> revision) {
+  Result<Resolved> resolve(std::string name, std::optional<std::string> revision,
+                           const std::optional<std::string>& only_feed = std::nullopt) {
     if (!revision) {
       if (const auto at = name.find('@'); at != std::string::npos) {
         revision = name.substr(at + 1);
@@ -425,6 +506,7 @@ struct Engine::Impl {
     if (!feeds) return tl::unexpected(feeds.error());
     std::map<std::pair<std::string, std::string>, Resolved> best;  // (feed, model) -> newest
     for (const auto& feed_name : *feeds) {
+      if (only_feed && feed_name != *only_feed) continue;
       auto fs = state->load_feed(feed_name);
       if (!fs) continue;
       for (const auto& t : fs->trusted_targets) {
@@ -525,7 +607,7 @@ struct Engine::Impl {
   }
 
   static Errc errc_from(const std::string& name) {
-    for (int c = 0; c <= static_cast<int>(Errc::unavailable); ++c) {
+    for (int c = 0; c <= static_cast<int>(errc_last); ++c) {
       if (code_name(static_cast<Errc>(c)) == name) return static_cast<Errc>(c);
     }
     return Errc::internal;
@@ -812,9 +894,10 @@ struct Engine::Impl {
       persist(r);
       return;
     }
-    const bool changed = r.rec.view_path != dir->string() || r.error;
+    const bool changed = r.rec.view_path != dir->string() || r.error || r.degraded;
     r.rec.view_path = dir->string();
     r.error.reset();
+    r.degraded = false;
     if (changed || r.rec.state != "complete") {
       log::info("{}: complete, view at {}", r.rec.id, r.rec.view_path);
     }
@@ -943,14 +1026,57 @@ struct Engine::Impl {
     } else if (auto* te = lt::alert_cast<lt::torrent_error_alert>(a)) {
       bool v1 = false;
       Release* r = by_handle(te->handle, &v1);
-      if (r && !v1) {
-        r->error = Error{Errc::io_error, fmt::format("{}: {}", r->rec.id, te->message()),
-                         "check disk space and permissions under the state dir"};
-        persist(*r);
-      }
+      if (r && !v1) on_disk_error(*r, te->error, te->message());
       log::error("{}", te->message());
     } else if (auto* fe = lt::alert_cast<lt::file_error_alert>(a)) {
+      bool v1 = false;
+      Release* r = by_handle(fe->handle, &v1);
+      if (r && !v1) on_disk_error(*r, fe->error, fe->message());
       log::error("{}", fe->message());
+    }
+  }
+
+  // A disk error of a release's torrent. ENOSPC comes from the posix backend; the mmap backend
+  // reports a SIGBUS (a write into a sparse mapping on a full filesystem) as another error, so
+  // the filesystem is asked too. A full disk pauses the fetch (nothing verified is lost) until
+  // resume_after_disk_full() sees room again; anything else fails the release.
+  void on_disk_error(Release& r, const lt::error_code& ec, const std::string& what) {
+    const auto free = free_disk();
+    if (ec == boost::system::errc::no_space_on_device ||
+        (free && *free < remaining_bytes(r) + (1u << 20))) {
+      pause_disk_full(r, what);
+      return;
+    }
+    r.error = Error{Errc::io_error, fmt::format("{}: {}", r.rec.id, what),
+                    "check disk space and permissions under the state dir"};
+    persist(r);
+  }
+
+  void pause_disk_full(Release& r, const std::string& what) {
+    if (r.disk_full) return;
+    r.disk_full = true;
+    if (r.handle.is_valid()) r.handle.pause();
+    const auto free = free_disk();
+    r.error = Error{Errc::no_space,
+                    fmt::format("{}: the disk is full ({} bytes free, {} still to download: {}); "
+                                "fetching paused",
+                                r.rec.id, free.value_or(0), remaining_bytes(r), what),
+                    "free space on the state dir's filesystem: the fetch resumes by itself"};
+    log::error("{}", r.error->message);
+    persist(r);
+  }
+
+  // libtorrent does not always report a full disk (a write can block or be retried), so the
+  // policy timer also pauses downloads that cannot write anymore.
+  void check_disk_full() {
+    const auto free = free_disk();
+    if (!free) return;
+    for (auto& [id, r] : releases) {
+      if (r->disk_full || !r->handle.is_valid() || r->preparing) continue;
+      const auto left = remaining_bytes(*r);
+      if (left > 0 && *free < std::min<std::uint64_t>(left, 1u << 20)) {
+        pause_disk_full(*r, "seen by the free-space check");
+      }
     }
   }
 
@@ -998,6 +1124,332 @@ struct Engine::Impl {
     });
   }
 
+  // ---- policy: disk budget, follows, rate windows, full disk, scrub
+  // ------------------------------
+
+  std::int64_t now_ticks() { return clock().time_since_epoch().count(); }
+
+  StoredRelease stored_of(const Release& r, const std::vector<bool>& wanted) const {
+    StoredRelease s;
+    s.id = r.rec.id;
+    s.pinned = r.rec.pinned;
+    s.held = held.count(r.rec.id) > 0;
+    s.last_requested = r.rec.last_requested != 0 ? r.rec.last_requested : r.rec.added_at;
+    for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
+      if (wanted[i]) s.content.push_back({r.manifest.files[i].sha256, r.manifest.files[i].length});
+    }
+    return s;
+  }
+
+  std::uint64_t reserved_now() const {
+    std::vector<StoredRelease> all;
+    for (const auto& [id, r] : releases) all.push_back(stored_of(*r, r->wanted));
+    return reserved_bytes(all);
+  }
+
+  // Free bytes on the state dir's filesystem for an unprivileged writer.
+  std::optional<std::uint64_t> free_disk() const {
+    struct statvfs v {};
+    if (::statvfs(config.state_dir.c_str(), &v) != 0) return std::nullopt;
+    return static_cast<std::uint64_t>(v.f_bavail) * v.f_frsize;
+  }
+
+  // Makes room for `incoming` (its wanted content) before anything is downloaded: evicts
+  // unpinned, unheld, idle releases least recently requested first under max_disk, and checks
+  // the filesystem's free space. All or nothing; the error says what does not fit.
+  Status make_room(const StoredRelease& incoming) {
+    std::vector<StoredRelease> existing;
+    for (const auto& [id, r] : releases) {
+      auto s = stored_of(*r, r->wanted);
+      // Releases still downloading or hashing are someone's request in progress.
+      const auto st = state_name(*r);
+      s.protect = st != "complete" && st != "failed";
+      existing.push_back(std::move(s));
+    }
+    auto plan = plan_eviction(existing, incoming, config.max_disk);
+    if (!plan) {
+      ++counters.no_space_refusals;
+      return tl::unexpected(plan.error());
+    }
+    // Bytes to write: content neither in the store already nor in an evicted release.
+    std::uint64_t to_write = 0;
+    for (const auto& c : incoming.content) {
+      std::error_code ec;
+      if (c.length == 0 || std::filesystem::exists(store.store_file(c.sha256), ec)) continue;
+      to_write += c.length;
+    }
+    if (auto free = free_disk(); free && to_write + config.min_free_disk > *free) {
+      // Evictions free space too, but only unshared content; be conservative: count none.
+      ++counters.no_space_refusals;
+      return fail(Errc::no_space,
+                  fmt::format("{} needs {} more bytes on {} but only {} are free (keeping "
+                              "min_free_disk = {} free)",
+                              incoming.id, to_write, config.state_dir.string(), *free,
+                              config.min_free_disk),
+                  "free disk space, or lower [limits] min_free_disk in the config");
+    }
+    for (const auto& id : plan->evict) {
+      log::info("{}: evicted (least recently requested, unpinned) to make room for {}", id,
+                incoming.id);
+      ++counters.evictions;
+      if (auto st = owner->remove_release(id, DeleteFiles::yes); !st) {
+        log::error("evicting {}: {}", id, st.error().message);
+      }
+    }
+    return {};
+  }
+
+  // Feeds' releases as follow candidates. Manifests come from the verified cache (fetched once
+  // per target hash); only targets a follow's feed and model glob can select are read.
+  std::vector<FollowCandidate> follow_candidates(const std::vector<Follow>& follows) {
+    std::vector<FollowCandidate> out;
+    std::set<std::string> feeds;
+    for (const auto& f : follows) feeds.insert(f.feed);
+    for (const auto& feed : feeds) {
+      auto fs = state->load_feed(feed);
+      if (!fs) continue;
+      for (const auto& t : fs->trusted_targets) {
+        if (t.kind != tuf::TargetKind::release) continue;
+        bool wanted = false;
+        for (const auto& f : follows) {
+          if (f.feed == feed && (f.model_glob.empty() || glob_match(f.model_glob, t.model))) {
+            wanted = true;
+          }
+        }
+        if (!wanted) continue;
+        auto m = manifest_for(*fs, t);
+        if (!m) {
+          log::warning("feed {}: {}: {}", feed, t.path, m.error().message);
+          continue;
+        }
+        out.push_back(FollowCandidate{feed, t.model, t.revision, t.release_seq, m->first.aliases,
+                                      m->first.total_length});
+      }
+    }
+    return out;
+  }
+
+  void apply_follows() {
+    if (shutting_down) return;
+    auto follows = db->follows();
+    if (!follows) {
+      log::error("follows: {}", follows.error().message);
+      return;
+    }
+    const auto candidates = follow_candidates(*follows);
+    auto plan = plan_follows(*follows, candidates);
+    held = plan.held;
+    std::map<std::int64_t, FollowStatus> status;
+    for (const auto& f : *follows) status[f.id].last_applied = clock();
+    auto owner_of = [&](const std::string& id) -> std::vector<std::int64_t> {
+      std::vector<std::int64_t> ids;
+      for (const auto& f : *follows) {
+        for (const auto& c : candidates) {
+          if (c.id() == id && follow_matches(f, c)) ids.push_back(f.id);
+        }
+      }
+      return ids;
+    };
+    for (const auto& [id, why] : plan.skipped) {
+      for (auto fid : owner_of(id)) status[fid].skipped.emplace_back(id, why);
+    }
+    for (const auto& id : plan.mirror) {
+      const auto at = id.rfind('@');
+      Release* have = find(id);
+      std::string refusal;
+      if (!have || (!have->handle.is_valid() && !have->preparing)) {
+        FetchRequest req;
+        req.name = id.substr(0, at);
+        req.revision = id.substr(at + 1);
+        for (const auto& c : candidates) {
+          if (c.id() == id) req.feed = c.feed;
+        }
+        req.requested_by = Requester::follow;
+        if (auto r = owner->fetch(req); !r) {
+          refusal = r.error().message;
+          log::warning("follow: {} not mirrored: {}", id, refusal);
+        } else {
+          log::info("follow: mirroring {}", id);
+        }
+      }
+      for (auto fid : owner_of(id)) {
+        if (refusal.empty()) {
+          status[fid].mirroring.push_back(id);
+        } else {
+          status[fid].refused.emplace_back(id, refusal);
+        }
+      }
+    }
+    follow_status = std::move(status);
+  }
+
+  // Time-of-day windows: the limits in force now (local time of the daemon).
+  void apply_rate_windows() {
+    const std::time_t t = std::chrono::system_clock::to_time_t(clock());
+    std::tm local{};
+    localtime_r(&t, &local);
+    const Rates rates = rates_at(Rates{config.download_rate, config.upload_rate},
+                                 config.rate_windows, local.tm_hour * 60 + local.tm_min);
+    if (rates == applied_rates) return;
+    applied_rates = rates;
+    session->set_rate_limits(rates.download, rates.upload);
+    log::info("rate limits now: download {} B/s, upload {} B/s (0 = unlimited)", rates.download,
+              rates.upload);
+  }
+
+  // Bytes of wanted files libtorrent does not have yet.
+  static std::uint64_t remaining_bytes(const Release& r) {
+    std::uint64_t left = 0;
+    for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
+      if (r.wanted[i] && !r.verified[i]) {
+        const auto len = r.manifest.files[i].length;
+        const auto done = static_cast<std::uint64_t>(std::max<std::int64_t>(0, r.done[i]));
+        left += len > done ? len - done : 0;
+      }
+    }
+    return left;
+  }
+
+  // A torrent paused by a full disk resumes once its remaining bytes fit again.
+  void resume_after_disk_full() {
+    for (auto& [id, r] : releases) {
+      if (!r->disk_full || !r->handle.is_valid()) continue;
+      const std::uint64_t left = remaining_bytes(*r);
+      const auto free = free_disk();
+      if (!free || *free < left + config.min_free_disk / 16) continue;
+      log::info("{}: disk space is back ({} bytes free), resuming", id, *free);
+      r->disk_full = false;
+      r->error.reset();
+      r->handle.clear_error();
+      r->handle.unset_flags(lt::torrent_flags::upload_mode);
+      r->handle.resume();
+      persist(*r);
+    }
+  }
+
+  void schedule_policy() {
+    policy_timer.expires_after(std::chrono::seconds(2));
+    policy_timer.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || shutting_down) return;
+      apply_rate_windows();
+      check_disk_full();
+      resume_after_disk_full();
+      queue_due_scrubs();
+      schedule_policy();
+    });
+  }
+
+  void queue_due_scrubs() {
+    if (config.scrub != Toggle::on || scrub_running || !scrub_queue.empty()) return;
+    const auto now = now_ticks();
+    const auto interval = config.scrub_interval.count();
+    const Release* oldest = nullptr;
+    for (const auto& [id, r] : releases) {
+      if (state_name(*r) != "complete") continue;
+      // Never scrubbed: count from when it was added, so a fresh node does not re-hash
+      // everything it just verified.
+      const auto since = r->rec.last_scrubbed != 0 ? r->rec.last_scrubbed : r->rec.added_at;
+      if (now - since < interval) continue;
+      if (!oldest ||
+          since < (oldest->rec.last_scrubbed ? oldest->rec.last_scrubbed : oldest->rec.added_at)) {
+        oldest = r.get();
+      }
+    }
+    if (oldest) {
+      scrub_queue.push_back(oldest->rec.id);
+      run_scrub();
+    }
+  }
+
+  // Scrubs the next queued release: its verified files one at a time on the pool, read at
+  // most at scrub_rate. A mismatch quarantines the file (out of the store and the view),
+  // marks the release degraded and has libtorrent re-check and re-download the bad pieces.
+  void run_scrub() {
+    if (scrub_running) return;
+    while (!scrub_queue.empty()) {
+      const std::string id = scrub_queue.front();
+      scrub_queue.erase(scrub_queue.begin());
+      Release* r = find(id);
+      if (!r || state_name(*r) != "complete") continue;
+      scrub_running = true;
+      scrub_file(id, r->generation, 0, 0);
+      return;
+    }
+  }
+
+  void scrub_file(const std::string& id, std::uint64_t gen, std::size_t i, int mismatches) {
+    Release* r = find(id);
+    if (!r || r->generation != gen || shutting_down) {
+      scrub_running = false;
+      if (!shutting_down) run_scrub();
+      return;
+    }
+    while (i < r->manifest.files.size() && (!r->verified[i] || r->manifest.files[i].length == 0)) {
+      ++i;
+    }
+    if (i >= r->manifest.files.size()) {
+      r->rec.last_scrubbed = now_ticks();
+      ++counters.scrub_passes;
+      last_scrub_finished = clock();
+      if (mismatches == 0) log::info("{}: scrub: every stored file matches the manifest", id);
+      persist(*r);
+      scrub_running = false;
+      run_scrub();
+      return;
+    }
+    const auto& f = r->manifest.files[i];
+    const auto path = store.store_file(f.sha256);
+    const auto rate = config.scrub_rate;
+    on_pool([path, rate] { return sha256_file_throttled(path, rate); },
+            [this, id, gen, i, mismatches](Result<std::pair<std::uint64_t, std::string>> d) {
+              Release* rr = find(id);
+              int bad = mismatches;
+              if (rr && rr->generation == gen) {
+                const auto& file = rr->manifest.files[i];
+                ++counters.scrub_files;
+                if (d) counters.scrub_bytes += d->first;
+                if (!d || d->first != file.length || d->second != file.sha256) {
+                  ++bad;
+                  ++counters.scrub_mismatches;
+                  quarantine(*rr, i,
+                             d ? fmt::format("SHA-256 {} (length {})", d->second, d->first)
+                               : d.error().message,
+                             "scrub");
+                }
+              }
+              scrub_file(id, gen, i + 1, bad);
+            });
+  }
+
+  // Takes damaged content out of the store and the view; the staging copy (the same inode)
+  // is re-checked by libtorrent, which downloads the bad pieces again.
+  enum class Recheck { now, later };
+  void quarantine(Release& r, std::size_t i, const std::string& found, std::string_view by,
+                  Recheck recheck = Recheck::now) {
+    const auto& file = r.manifest.files[i];
+    const auto src = store.store_file(file.sha256);
+    const auto qdir = config.state_dir / "quarantine";
+    std::error_code ec;
+    std::filesystem::create_directories(qdir, ec);
+    const auto dst = qdir / fmt::format("{}.{}", file.sha256, now_ticks());
+    // Keep one copy of the damaged bytes for inspection; the store name must go either way.
+    std::filesystem::copy_file(src, dst, ec);
+    (void)store.remove_store_entry(file.sha256);
+    (void)store.remove_view(r.rec.model, r.rec.revision);
+    r.rec.view_path.clear();
+    r.verified[i] = false;
+    r.failed[i] = true;
+    r.degraded = true;
+    r.error = Error{Errc::hash_mismatch,
+                    fmt::format("{}: {}: file {} is damaged on disk: {} instead of the manifest's "
+                                "{}; quarantined",
+                                r.rec.id, by, file.path, found, file.sha256),
+                    "the damaged pieces are being downloaded again from the swarm"};
+    log::error("{}", r.error->message);
+    if (recheck == Recheck::now && r.handle.is_valid()) r.handle.force_recheck();
+    persist(r);
+  }
+
   // ---- startup ---------------------------------------------------------------------------------
 
   void load_releases() {
@@ -1031,7 +1483,9 @@ struct Engine::Impl {
 
 // ---- Engine ------------------------------------------------------------------------------------
 
-Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
+  impl_->owner = this;
+}
 Engine::~Engine() = default;
 
 Result<std::unique_ptr<Engine>> Engine::start(asio::io_context& ioc, const Config& config,
@@ -1052,7 +1506,11 @@ Result<std::unique_ptr<Engine>> Engine::start(asio::io_context& ioc, const Confi
   impl->schedule_updates();
   impl->schedule_resume_saves();
   impl->schedule_refresh();
-  return std::unique_ptr<Engine>(new Engine(std::move(impl)));
+  auto engine = std::unique_ptr<Engine>(new Engine(std::move(impl)));
+  engine->impl_->schedule_policy();
+  engine->impl_->apply_rate_windows();
+  engine->impl_->apply_follows();
+  return engine;
 }
 
 Result<json> Engine::add_feed(const std::string& name, const std::string& location,
@@ -1064,6 +1522,7 @@ Result<json> Engine::add_feed(const std::string& name, const std::string& locati
   if (auto r = impl_->refresh(name); !r) {
     log::warning("feed {}: first refresh refused: {}", name, r.error().to_string());
   }
+  impl_->apply_follows();
   return impl_->feed_json(name);
 }
 
@@ -1086,6 +1545,7 @@ Result<json> Engine::get_feed(const std::string& name) {
 Result<json> Engine::refresh_feed(const std::string& name) {
   if (auto f = impl_->state->load_feed(name); !f) return tl::unexpected(f.error());
   if (auto r = impl_->refresh(name); !r) return tl::unexpected(r.error());
+  impl_->apply_follows();
   return impl_->feed_json(name);
 }
 
@@ -1100,7 +1560,7 @@ Result<json> Engine::fetch(const FetchRequest& req) {
   for (const auto& p : req.peers) {
     if (auto ep = parse_peer(p); !ep) return tl::unexpected(ep.error());
   }
-  auto resolved = I.resolve(req.name, req.revision);
+  auto resolved = I.resolve(req.name, req.revision, req.feed);
   if (!resolved) return tl::unexpected(resolved.error());
   const auto& m = resolved->manifest;
   // Every include pattern must select something: a typo must not silently fetch nothing.
@@ -1118,8 +1578,15 @@ Result<json> Engine::fetch(const FetchRequest& req) {
   const std::string id = fmt::format("{}@{}", m.model, m.revision);
 
   if (Release* r = I.find(id); r && r->handle.is_valid()) {
+    if (req.requested_by == Requester::user) r->rec.last_requested = I.now_ticks();
     // Existing release: widen the selection (an empty include means every file).
     if (!r->rec.include.empty()) {
+      std::vector<std::string> wider = r->rec.include;
+      if (req.include.empty()) wider.clear();
+      for (const auto& g : req.include) wider.push_back(g);
+      if (auto st = I.make_room(I.stored_of(*r, select_files(paths, wider))); !st) {
+        return tl::unexpected(st.error());
+      }
       if (req.include.empty()) {
         r->rec.include.clear();
       } else {
@@ -1154,8 +1621,13 @@ Result<json> Engine::fetch(const FetchRequest& req) {
   rec.origin = Origin::fetched;
   rec.include = req.include;
   rec.peers = req.peers;
-  rec.added_at = I.clock().time_since_epoch().count();
+  rec.added_at = I.now_ticks();
+  if (req.requested_by == Requester::user) rec.last_requested = rec.added_at;
   auto owned = I.make_release(std::move(rec), m);
+  // Room under the disk budget and on the filesystem before any byte is requested.
+  if (auto st = I.make_room(I.stored_of(*owned, owned->wanted)); !st) {
+    return tl::unexpected(st.error());
+  }
   Release& r = *owned;
   I.releases[id] = std::move(owned);
 
@@ -1220,7 +1692,8 @@ Result<json> Engine::seed(const SeedRequest& req) {
   rec.v2_infohash = m->first.torrent.v2_infohash;
   rec.manifest = m->second;
   rec.origin = Origin::seeded;
-  rec.added_at = I.clock().time_since_epoch().count();
+  rec.added_at = I.now_ticks();
+  rec.last_requested = rec.added_at;
   auto owned = I.make_release(std::move(rec), m->first);
   Release& r = *owned;
   I.releases[id] = std::move(owned);
@@ -1391,13 +1864,10 @@ Result<json> Engine::verify(const std::string& id) {
           const auto& file = rr->manifest.files[i];
           if (!d || d->length != file.length || hex(d->sha256) != file.sha256) {
             rr->verify_failures.push_back(file.path);
-            // Quarantine: the bad content leaves the store and the view; libtorrent re-checks
-            // the staging copy and downloads the bad pieces again.
-            rr->verified[i] = false;
-            rr->failed[i] = true;
-            (void)J.store.remove_store_entry(file.sha256);
-            (void)J.store.remove_view(rr->rec.model, rr->rec.revision);
-            rr->rec.view_path.clear();
+            J.quarantine(*rr, i,
+                         d ? fmt::format("SHA-256 {} (length {})", hex(d->sha256), d->length)
+                           : d.error().message,
+                         "verify", Impl::Recheck::later);
           }
           if (rr->verify_outstanding > 0) return;
           if (!rr->verify_failures.empty()) {
@@ -1428,6 +1898,246 @@ Result<json> Engine::add_peers(const std::string& id, const std::vector<std::str
   return impl_->release_json(**found);
 }
 
+Result<json> Engine::add_follow(const FollowSpec& spec) {
+  auto& I = *impl_;
+  if (auto fs = I.state->load_feed(spec.feed); !fs) {
+    return fail(Errc::not_found, fmt::format("no feed '{}'", spec.feed),
+                "subscribe first: weightsctl feed add NAME LOCATION --root ROOT.json");
+  }
+  if (spec.model_glob.size() > 256 || spec.alias.size() > 256) {
+    return fail(Errc::invalid_argument, "model glob or alias longer than 256 bytes");
+  }
+  Follow f;
+  f.feed = spec.feed;
+  f.model_glob = spec.model_glob;
+  f.alias = spec.alias;
+  f.latest = spec.latest;
+  f.max_size = spec.max_size;
+  f.created_at = I.now_ticks();
+  auto id = I.db->add_follow(f);
+  if (!id) return tl::unexpected(id.error());
+  f.id = *id;
+  log::info("follow {}: feed {} model '{}' alias '{}' latest {} max size {}", f.id, f.feed,
+            f.model_glob, f.alias, f.latest, f.max_size);
+  I.apply_follows();
+  auto all = list_follows();
+  if (!all) return tl::unexpected(all.error());
+  for (const auto& j : (*all)["follows"]) {
+    if (j["id"] == f.id) return j;
+  }
+  return fail(Errc::internal, "the new follow vanished");
+}
+
+Result<json> Engine::list_follows() {
+  auto& I = *impl_;
+  auto follows = I.db->follows();
+  if (!follows) return tl::unexpected(follows.error());
+  json out = json::array();
+  for (const auto& f : *follows) {
+    json j = {{"id", f.id},
+              {"feed", f.feed},
+              {"model", f.model_glob.empty() ? json(nullptr) : json(f.model_glob)},
+              {"alias", f.alias.empty() ? json(nullptr) : json(f.alias)},
+              {"latest", f.latest},
+              {"max_size", f.max_size},
+              {"created", format_utc(TimePoint(TimePoint::duration(f.created_at)))}};
+    const auto it = I.follow_status.find(f.id);
+    json mirroring = json::array(), skipped = json::array(), refused = json::array();
+    if (it != I.follow_status.end()) {
+      for (const auto& id : it->second.mirroring) mirroring.push_back(id);
+      for (const auto& [id, why] : it->second.skipped) {
+        skipped.push_back({{"id", id}, {"reason", why}});
+      }
+      for (const auto& [id, why] : it->second.refused) {
+        refused.push_back({{"id", id}, {"reason", why}});
+      }
+    }
+    j["last_applied"] =
+        it != I.follow_status.end() ? time_or_null(it->second.last_applied) : json(nullptr);
+    j["mirroring"] = std::move(mirroring);
+    j["skipped"] = std::move(skipped);
+    j["refused"] = std::move(refused);
+    out.push_back(std::move(j));
+  }
+  return json{{"follows", std::move(out)}};
+}
+
+Result<json> Engine::remove_follow(std::int64_t id) {
+  auto& I = *impl_;
+  auto removed = I.db->remove_follow(id);
+  if (!removed) return tl::unexpected(removed.error());
+  if (!*removed) {
+    return fail(Errc::not_found, fmt::format("no follow {}", id), "see weightsctl follows");
+  }
+  // Its releases stay (and keep seeding) but are no longer held: eviction may take them.
+  I.apply_follows();
+  return json{{"removed", id}};
+}
+
+Result<json> Engine::scrub(const std::optional<std::string>& id) {
+  auto& I = *impl_;
+  std::vector<std::string> ids;
+  if (id) {
+    auto found = I.require(*id);
+    if (!found) return tl::unexpected(found.error());
+    if (I.state_name(**found) != "complete") {
+      return fail(Errc::invalid_argument,
+                  fmt::format("{} is {}; only complete releases are scrubbed", (*found)->rec.id,
+                              I.state_name(**found)));
+    }
+    ids.push_back((*found)->rec.id);
+  } else {
+    for (const auto& [rid, r] : I.releases) {
+      if (I.state_name(*r) == "complete") ids.push_back(rid);
+    }
+  }
+  for (const auto& rid : ids) {
+    if (std::find(I.scrub_queue.begin(), I.scrub_queue.end(), rid) == I.scrub_queue.end()) {
+      I.scrub_queue.push_back(rid);
+    }
+  }
+  I.run_scrub();
+  return json{{"queued", ids}, {"rate", I.config.scrub_rate}};
+}
+
+std::string Engine::metrics_text() {
+  auto& I = *impl_;
+  MetricsWriter m;
+  m.family("weightsd_build_info", "weightsd version", MetricType::gauge);
+  m.sample({{"version", WEIGHTS_VERSION}}, 1);
+
+  m.family("weightsd_releases", "releases known to the node", MetricType::gauge);
+  m.sample({}, static_cast<double>(I.releases.size()));
+  std::vector<std::pair<std::string, const Release*>> rs;
+  for (const auto& [id, r] : I.releases) rs.emplace_back(id, r.get());
+  auto per_release = [&](std::string_view name, std::string_view help, MetricType type,
+                         auto value) {
+    m.family(name, help, type);
+    for (const auto& [id, r] : rs) m.sample({{"release", id}}, static_cast<double>(value(*r)));
+  };
+  per_release("weightsd_release_size_bytes", "bytes of the release's wanted files",
+              MetricType::gauge, [](const Release& r) {
+                std::uint64_t n = 0;
+                for (std::size_t i = 0; i < r.wanted.size(); ++i) {
+                  if (r.wanted[i]) n += r.manifest.files[i].length;
+                }
+                return n;
+              });
+  per_release("weightsd_release_verified_bytes", "bytes SHA-256-verified against the manifest",
+              MetricType::gauge, [](const Release& r) {
+                std::uint64_t n = 0;
+                for (std::size_t i = 0; i < r.verified.size(); ++i) {
+                  if (r.verified[i]) n += r.manifest.files[i].length;
+                }
+                return n;
+              });
+  per_release("weightsd_release_downloaded_bytes_total", "payload bytes downloaded",
+              MetricType::counter, [](const Release& r) {
+                return r.downloaded_base + (r.status ? r.status->total_payload_download : 0);
+              });
+  per_release("weightsd_release_uploaded_bytes_total", "payload bytes uploaded",
+              MetricType::counter, [](const Release& r) {
+                return r.uploaded_base + (r.status ? r.status->total_payload_upload : 0);
+              });
+  per_release("weightsd_release_peers", "connected peers", MetricType::gauge,
+              [](const Release& r) { return r.status ? r.status->num_peers : 0; });
+  per_release("weightsd_release_seeding", "1 when complete and seeding", MetricType::gauge,
+              [&](const Release& r) { return I.release_json(r)["seeding"] == true ? 1 : 0; });
+  per_release("weightsd_release_pinned", "1 when pinned (never evicted)", MetricType::gauge,
+              [](const Release& r) { return r.rec.pinned ? 1 : 0; });
+  per_release("weightsd_release_held", "1 when a follow holds it (not evicted)", MetricType::gauge,
+              [&](const Release& r) { return I.held.count(r.rec.id) ? 1 : 0; });
+  m.family("weightsd_release_state", "the release's state (1 for the current one)",
+           MetricType::gauge);
+  for (const auto& [id, r] : rs) m.sample({{"release", id}, {"state", I.state_name(*r)}}, 1);
+
+  auto feeds = I.state->list_feeds();
+  std::vector<json> fj;
+  if (feeds) {
+    for (const auto& n : *feeds) {
+      if (auto f = I.feed_json(n)) fj.push_back(std::move(*f));
+    }
+  }
+  auto ts = [](const json& t) -> std::optional<double> {
+    if (!t.is_string()) return std::nullopt;
+    auto p = parse_utc(t.get<std::string>());
+    if (!p) return std::nullopt;
+    return static_cast<double>(p->time_since_epoch().count());
+  };
+  m.family("weightsd_feed_stale", "1 when the feed's metadata expired and nothing fresher came",
+           MetricType::gauge);
+  for (const auto& f : fj)
+    m.sample({{"feed", f["name"].get<std::string>()}}, f["stale"] == true ? 1 : 0);
+  m.family("weightsd_feed_stale_since_timestamp_seconds", "when the feed became stale",
+           MetricType::gauge);
+  for (const auto& f : fj) {
+    if (auto t = ts(f["stale_since"])) m.sample({{"feed", f["name"].get<std::string>()}}, *t);
+  }
+  m.family("weightsd_feed_last_success_timestamp_seconds", "last successful refresh",
+           MetricType::gauge);
+  for (const auto& f : fj) {
+    if (auto t = ts(f["last_success"])) m.sample({{"feed", f["name"].get<std::string>()}}, *t);
+  }
+  m.family("weightsd_feed_last_refresh_failed",
+           "1 when the most recent refresh was refused (reason in weightsctl feed status)",
+           MetricType::gauge);
+  for (const auto& f : fj) {
+    m.sample({{"feed", f["name"].get<std::string>()}}, f["result"] == "refused" ? 1 : 0);
+  }
+  m.family("weightsd_feed_last_refusal_info", "the code of the feed's last refusal",
+           MetricType::gauge);
+  for (const auto& f : fj) {
+    if (f["last_refusal"].is_object()) {
+      m.sample({{"feed", f["name"].get<std::string>()},
+                {"code", f["last_refusal"]["code"].get<std::string>()}},
+               1);
+    }
+  }
+  m.family("weightsd_feed_releases", "releases in the feed's trusted targets", MetricType::gauge);
+  for (const auto& f : fj)
+    m.sample({{"feed", f["name"].get<std::string>()}}, f["releases"].get<double>());
+
+  m.family("weightsd_disk_reserved_bytes", "bytes reserved by releases (shared content once)",
+           MetricType::gauge);
+  m.sample({}, static_cast<double>(I.reserved_now()));
+  m.family("weightsd_disk_budget_bytes", "max_disk (0 = no budget)", MetricType::gauge);
+  m.sample({}, static_cast<double>(I.config.max_disk));
+  if (auto free = I.free_disk()) {
+    m.family("weightsd_disk_free_bytes", "free bytes on the state dir's filesystem",
+             MetricType::gauge);
+    m.sample({}, static_cast<double>(*free));
+  }
+  m.family("weightsd_evictions_total", "releases evicted to stay within the budget",
+           MetricType::counter);
+  m.sample({}, static_cast<double>(I.counters.evictions));
+  m.family("weightsd_no_space_refusals_total", "fetches refused for lack of room",
+           MetricType::counter);
+  m.sample({}, static_cast<double>(I.counters.no_space_refusals));
+  m.family("weightsd_scrub_files_total", "stored files re-hashed by the scrubber",
+           MetricType::counter);
+  m.sample({}, static_cast<double>(I.counters.scrub_files));
+  m.family("weightsd_scrub_bytes_total", "bytes re-hashed by the scrubber", MetricType::counter);
+  m.sample({}, static_cast<double>(I.counters.scrub_bytes));
+  m.family("weightsd_scrub_mismatches_total", "stored files found damaged and quarantined",
+           MetricType::counter);
+  m.sample({}, static_cast<double>(I.counters.scrub_mismatches));
+  m.family("weightsd_scrub_passes_total", "releases scrubbed completely", MetricType::counter);
+  m.sample({}, static_cast<double>(I.counters.scrub_passes));
+  if (I.last_scrub_finished) {
+    m.family("weightsd_scrub_last_finished_timestamp_seconds", "when the last scrub pass ended",
+             MetricType::gauge);
+    m.sample({}, static_cast<double>(I.last_scrub_finished->time_since_epoch().count()));
+  }
+  m.family("weightsd_rate_limit_bytes_per_second", "limits in force now (0 = unlimited)",
+           MetricType::gauge);
+  m.sample({{"direction", "download"}}, static_cast<double>(I.applied_rates.download));
+  m.sample({{"direction", "upload"}}, static_cast<double>(I.applied_rates.upload));
+  auto follows = I.db->follows();
+  m.family("weightsd_follows", "follow policies", MetricType::gauge);
+  m.sample({}, follows ? static_cast<double>(follows->size()) : 0.0);
+  return m.text();
+}
+
 json Engine::status_fields() {
   auto& I = *impl_;
   std::int64_t down = 0, up = 0;
@@ -1444,7 +2154,13 @@ json Engine::status_fields() {
           {"releases", I.releases.size()},
           {"feeds", feeds ? feeds->size() : 0},
           {"download_rate", down},
-          {"upload_rate", up}};
+          {"upload_rate", up},
+          {"disk",
+           {{"reserved", I.reserved_now()},
+            {"budget", I.config.max_disk},
+            {"free", I.free_disk() ? json(*I.free_disk()) : json(nullptr)}}},
+          {"rate_limits",
+           {{"download", I.applied_rates.download}, {"upload", I.applied_rates.upload}}}};
 }
 
 void Engine::shutdown(std::function<void()> done, std::chrono::milliseconds timeout) {
@@ -1455,6 +2171,7 @@ void Engine::shutdown(std::function<void()> done, std::chrono::milliseconds time
   I.update_timer.cancel();
   I.resume_timer.cancel();
   I.refresh_timer.cancel();
+  I.policy_timer.cancel();
   I.session->session().pause();
   I.resume_outstanding = 0;
   for (auto& [h, ref] : I.handles) {

@@ -26,9 +26,14 @@
 
 namespace weights::daemon {
 
+// Who asked for a fetch: only a person's request counts as "recently requested" (eviction).
+enum class Requester { user, follow };
+
 struct FetchRequest {
   std::string name;  // model id or alias; "name@rev" is accepted too
   std::optional<std::string> revision;
+  std::optional<std::string> feed;  // only this feed's releases
+  Requester requested_by = Requester::user;
   std::vector<std::string> include;  // globs over manifest paths; empty = all files
   std::vector<std::string> peers;    // "ip:port" / "[v6]:port"
 };
@@ -41,6 +46,14 @@ struct SeedRequest {
 };
 
 enum class DeleteFiles { no, yes };
+
+struct FollowSpec {
+  std::string feed;
+  std::string model_glob;      // empty = every model
+  std::string alias;           // empty = any
+  std::uint32_t latest = 1;    // newest releases per model; 0 = all
+  std::uint64_t max_size = 0;  // bytes; 0 = no limit
+};
 
 using WallClock = std::function<TimePoint()>;
 
@@ -71,6 +84,17 @@ class Engine {
   Result<nlohmann::json> remove_release(const std::string& id, DeleteFiles files);
   Result<nlohmann::json> verify(const std::string& id);
   Result<nlohmann::json> add_peers(const std::string& id, const std::vector<std::string>& peers);
+
+  // Follow policies (seed node): a new follow is applied at once and after every refresh.
+  Result<nlohmann::json> add_follow(const FollowSpec& spec);
+  Result<nlohmann::json> list_follows();
+  Result<nlohmann::json> remove_follow(std::int64_t id);
+
+  // Scrub now: every complete release (or one), throttled like the scheduled scrub.
+  Result<nlohmann::json> scrub(const std::optional<std::string>& id);
+
+  // Prometheus text exposition format (version 0.0.4) of the node's state.
+  std::string metrics_text();
 
   // Fields merged into GET /v1/status.
   nlohmann::json status_fields();

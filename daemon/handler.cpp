@@ -1,6 +1,7 @@
 #include "daemon/handler.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <exception>
 
 #include <fmt/format.h>
@@ -204,6 +205,11 @@ Handler::Handler(DaemonInfo info, SteadyNow now, Engine* engine_ptr)
               forward(202, [param](Engine& e, const Call& c) { return e.verify(param(c, "id")); }));
   router_.add(post, p::release_peers, BodyKind::json,
               [this](const Call& c) { return add_peers(c); });
+  router_.add(post, p::follows, BodyKind::json, [this](const Call& c) { return add_follow(c); });
+  router_.add(get, p::follows, BodyKind::none,
+              forward(200, [](Engine& e, const Call&) { return e.list_follows(); }));
+  router_.add(del, p::follow, BodyKind::none, [this](const Call& c) { return remove_follow(c); });
+  router_.add(post, p::scrub, BodyKind::optional_json, [this](const Call& c) { return scrub(c); });
 }
 
 namespace {
@@ -411,6 +417,76 @@ Result<api::Response> Handler::set_log_level(const Call& call) const {
             log_level_name(previous));
   return api::json_response(200, {{api::field::log_level, std::string(log_level_name(*level))},
                                   {api::field::previous, std::string(log_level_name(previous))}});
+}
+
+Result<api::Response> Handler::add_follow(const Call& call) const {
+  auto e = engine();
+  if (!e) return tl::unexpected(e.error());
+  if (auto st = only_fields(call.body, {"feed", "model", "alias", "latest", "max_size"},
+                            R"({"feed":"demo","model":"google/gemma-*","latest":2})");
+      !st) {
+    return tl::unexpected(st.error());
+  }
+  FollowSpec spec;
+  auto feed = required_string(call.body, "feed");
+  if (!feed) return tl::unexpected(feed.error());
+  spec.feed = *feed;
+  for (const char* key : {"model", "alias"}) {
+    if (!call.body.contains(key) || call.body.at(key).is_null()) continue;
+    auto v = required_string(call.body, key);
+    if (!v) return tl::unexpected(v.error());
+    (std::string_view(key) == "model" ? spec.model_glob : spec.alias) = *v;
+  }
+  if (call.body.contains("latest")) {
+    auto n = json::get_uint(call.body, "latest", "request body");
+    if (!n) return tl::unexpected(n.error());
+    if (*n > 10000) {
+      return fail(Errc::schema_error, "request body.latest: at most 10000 (0 = every release)");
+    }
+    spec.latest = static_cast<std::uint32_t>(*n);
+  }
+  if (call.body.contains("max_size")) {
+    auto n = json::get_uint(call.body, "max_size", "request body");
+    if (!n) return tl::unexpected(n.error());
+    spec.max_size = *n;
+  }
+  auto out = (*e)->add_follow(spec);
+  if (!out) return tl::unexpected(out.error());
+  return api::json_response(201, *out);
+}
+
+Result<api::Response> Handler::remove_follow(const Call& call) const {
+  auto e = engine();
+  if (!e) return tl::unexpected(e.error());
+  const std::string text(call.params.get("id"));
+  std::int64_t id = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (ec != std::errc() || ptr != text.data() + text.size() || id <= 0) {
+    return fail(Errc::invalid_argument, fmt::format("'{}' is not a follow id", text),
+                "ids are the numbers weightsctl follows shows");
+  }
+  auto out = (*e)->remove_follow(id);
+  if (!out) return tl::unexpected(out.error());
+  return api::json_response(200, *out);
+}
+
+Result<api::Response> Handler::scrub(const Call& call) const {
+  auto e = engine();
+  if (!e) return tl::unexpected(e.error());
+  std::optional<std::string> id;
+  if (!call.body.is_null()) {
+    if (auto st = only_fields(call.body, {"release"}, R"({"release":"org/name@rev"})"); !st) {
+      return tl::unexpected(st.error());
+    }
+    if (call.body.contains("release")) {
+      auto r = required_string(call.body, "release");
+      if (!r) return tl::unexpected(r.error());
+      id = *r;
+    }
+  }
+  auto out = (*e)->scrub(id);
+  if (!out) return tl::unexpected(out.error());
+  return api::json_response(202, *out);
 }
 
 }  // namespace weights::daemon

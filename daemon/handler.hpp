@@ -98,6 +98,9 @@ class Handler {
   Result<api::Response> seed(const Call& call) const;
   Result<api::Response> remove_release(const Call& call) const;
   Result<api::Response> add_peers(const Call& call) const;
+  Result<api::Response> add_follow(const Call& call) const;
+  Result<api::Response> remove_follow(const Call& call) const;
+  Result<api::Response> scrub(const Call& call) const;
 
   DaemonInfo info_;
   SteadyNow now_;

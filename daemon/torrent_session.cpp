@@ -59,7 +59,10 @@ lt::settings_pack session_settings(const Config& c) {
             static_cast<int>(std::min<std::uint64_t>(c.upload_rate, 0x7fffffff)));
   p.set_int(sp::max_queued_disk_bytes, 8 * 1024 * 1024);
   p.set_int(sp::file_pool_size, 256);
-  p.set_int(sp::connections_limit, 500);
+  p.set_int(sp::connections_limit, static_cast<int>(c.max_connections));
+  // Hundreds of seeded releases: announce all of them, not libtorrent's default subset.
+  p.set_int(sp::active_tracker_limit, 100000);
+  p.set_int(sp::active_dht_limit, 100000);
   // 8-byte fingerprint (a 20-byte one would make every connection reuse one peer-id).
   p.set_str(sp::peer_fingerprint, lt::generate_fingerprint("WD", 0, 1, 0, 0));
   p.set_str(sp::user_agent,
@@ -85,13 +88,8 @@ Result<std::unique_ptr<TorrentSession>> TorrentSession::start(boost::asio::io_co
   // Rate limits only govern the global peer class; loopback/LAN peers are in the local class
   // and would bypass them (libtorrent notes §0.5, §2.9). A configured limit is meant to hold for
   // every peer, so put all addresses in the global class only.
-  if (config.upload_rate != 0 || config.download_rate != 0) {
-    const auto global = 1u << static_cast<std::uint32_t>(lt::session::global_peer_class_id);
-    lt::ip_filter f;
-    f.add_rule(lt::make_address("0.0.0.0"), lt::make_address("255.255.255.255"), global);
-    f.add_rule(lt::make_address("::"), lt::make_address("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
-               global);
-    ts->ses_->set_peer_class_filter(f);
+  if (config.upload_rate != 0 || config.download_rate != 0 || !config.rate_windows.empty()) {
+    ts->limit_every_peer();
   }
   // Runs under libtorrent's alert mutex on its thread: only wake our loop (notes §2.7).
   std::weak_ptr<bool> alive = ts->alive_;
@@ -111,6 +109,27 @@ TorrentSession::~TorrentSession() {
     auto proxy = ses_->abort();
     ses_.reset();
   }
+}
+
+void TorrentSession::limit_every_peer() {
+  if (every_peer_limited_) return;
+  every_peer_limited_ = true;
+  const auto global = 1u << static_cast<std::uint32_t>(lt::session::global_peer_class_id);
+  lt::ip_filter f;
+  f.add_rule(lt::make_address("0.0.0.0"), lt::make_address("255.255.255.255"), global);
+  f.add_rule(lt::make_address("::"), lt::make_address("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+             global);
+  ses_->set_peer_class_filter(f);
+}
+
+void TorrentSession::set_rate_limits(std::uint64_t download, std::uint64_t upload) {
+  using sp = lt::settings_pack;
+  if (download != 0 || upload != 0) limit_every_peer();
+  sp p;
+  p.set_int(sp::download_rate_limit,
+            static_cast<int>(std::min<std::uint64_t>(download, 0x7fffffff)));
+  p.set_int(sp::upload_rate_limit, static_cast<int>(std::min<std::uint64_t>(upload, 0x7fffffff)));
+  ses_->apply_settings(std::move(p));
 }
 
 void TorrentSession::drain() {

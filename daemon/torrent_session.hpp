@@ -39,8 +39,13 @@ class TorrentSession {
   lt::session& session() { return *ses_; }
   // The TCP port we listen on (from listen_succeeded_alert, else the session's), 0 if none.
   int listen_port() const;
+  // bytes/s, 0 = unlimited. A limit holds for every peer, loopback and LAN ones included.
+  void set_rate_limits(std::uint64_t download, std::uint64_t upload);
 
  private:
+  // Rate limits only govern the global peer class; loopback/LAN peers are in the local class
+  // and would bypass them (libtorrent notes §0.5, §2.9): put every address in the global class.
+  void limit_every_peer();
   TorrentSession(boost::asio::io_context& ioc, AlertFn on_alert);
   void drain();
 
@@ -50,6 +55,7 @@ class TorrentSession {
   std::shared_ptr<bool> alive_;  // posted drains check it: they may run after destruction
   std::vector<lt::alert*> alerts_;
   int listen_port_ = 0;
+  bool every_peer_limited_ = false;
 };
 
 }  // namespace weights::daemon
