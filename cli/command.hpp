@@ -31,6 +31,8 @@ void register_daemon_commands(CLI::App& app, Context& ctx);
 void register_release_daemon_commands(CLI::App& app, Context& ctx);
 // `weightsctl show RELEASE` (also `status RELEASE`).
 Status show_release(const Context& ctx, const std::string& id);
+// follow, follows, unfollow, scrub (seed-node policy; talk to weightsd).
+void register_follow_commands(CLI::App& app, Context& ctx);
 // feed add/list/status/refresh/remove (talk to weightsd); `feed` is the feed subcommand.
 void register_feed_daemon_commands(CLI::App* feed, Context& ctx);
 

@@ -1,0 +1,168 @@
+// Seed-node policy commands: follow / unfollow / follows / scrub (talk to weightsd).
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <memory>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "cli/command.hpp"
+#include "cli/common.hpp"
+#include "core/api.hpp"
+#include "core/api_client.hpp"
+
+namespace weights::cli {
+namespace {
+
+Result<nlohmann::json> call(const Context& ctx, std::string_view method, std::string_view target,
+                            const nlohmann::json& body = nullptr) {
+  const auto endpoint = api::discover_socket(ctx.socket);
+  return api::call_json(endpoint, method, target, body.is_null() ? std::string() : body.dump());
+}
+
+// "500GiB", "1.5TB", "1048576" -> bytes.
+Result<std::uint64_t> parse_size_arg(const std::string& text) {
+  std::size_t i = 0;
+  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) {
+    ++i;
+  }
+  double v = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + i, v);
+  const std::string unit = text.substr(i);
+  static const std::pair<const char*, double> units[] = {
+      {"", 1},       {"B", 1},        {"KB", 1e3},         {"MB", 1e6},
+      {"GB", 1e9},   {"TB", 1e12},    {"KiB", 1024.0},     {"MiB", 1048576.0},
+      {"GiB", 1073741824.0}, {"TiB", 1099511627776.0}};
+  if (i == 0 || ec != std::errc() || ptr != text.data() + i) {
+    return fail(Errc::invalid_argument, fmt::format("'{}' is not a size (e.g. 500GiB)", text));
+  }
+  for (const auto& [u, mult] : units) {
+    if (unit == u) {
+      const double bytes = v * mult;
+      if (bytes > 9.0e15) return fail(Errc::invalid_argument, fmt::format("'{}' is too large", text));
+      return static_cast<std::uint64_t>(std::llround(bytes));
+    }
+  }
+  return fail(Errc::invalid_argument,
+              fmt::format("'{}': unknown unit '{}' (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)", text,
+                          unit));
+}
+
+std::string follow_line(const nlohmann::json& f) {
+  std::string what = f.value("model", nlohmann::json()).is_string()
+                         ? f["model"].get<std::string>()
+                         : std::string("every model");
+  if (f["alias"].is_string()) what += fmt::format(" (alias {})", f["alias"].get<std::string>());
+  const auto latest = f["latest"].get<std::uint64_t>();
+  std::string line = fmt::format("{:>3}  {}  {}  {}", f["id"].get<std::int64_t>(),
+                                 f["feed"].get<std::string>(), what,
+                                 latest == 0 ? std::string("all releases")
+                                             : fmt::format("latest {}", latest));
+  if (f["max_size"].get<std::uint64_t>() != 0) {
+    line += fmt::format("  max {}", human_bytes(f["max_size"].get<std::uint64_t>()));
+  }
+  for (const auto& id : f["mirroring"]) line += fmt::format("\n       mirroring {}", id.get<std::string>());
+  for (const auto& s : f["skipped"]) {
+    line += fmt::format("\n       skipped {}: {}", s["id"].get<std::string>(),
+                        s["reason"].get<std::string>());
+  }
+  for (const auto& s : f["refused"]) {
+    line += fmt::format("\n       refused {}: {}", s["id"].get<std::string>(),
+                        s["reason"].get<std::string>());
+  }
+  return line;
+}
+
+struct FollowArgs {
+  std::string feed, model, alias, max_size;
+  unsigned latest = 1;
+};
+
+}  // namespace
+
+void register_follow_commands(CLI::App& app, Context& ctx) {
+  auto a = std::make_shared<FollowArgs>();
+  auto* cf = app.add_subcommand(
+      "follow",
+      "Mirror a feed's releases automatically (seed node)\n"
+      "When a refresh brings a new release that matches, weightsd fetches and seeds it.\n"
+      "Releases beyond --latest stay but may be evicted under the disk budget.\n"
+      "Examples:\n"
+      "  weightsctl follow community --model 'google/gemma-*' --latest 2\n"
+      "  weightsctl follow community --alias gemma-4 --max-size 200GiB");
+  cf->add_option("feed", a->feed, "Feed name (see weightsctl feed list)")->required();
+  cf->add_option("--model", a->model, "Model id glob, e.g. 'google/*' (default: every model)");
+  cf->add_option("--alias", a->alias, "Only releases carrying this alias, e.g. gemma-4");
+  cf->add_option("--latest", a->latest, "Newest releases per model to keep (0 = all)")
+      ->default_val(1)
+      ->check(CLI::Range(0, 10000));
+  cf->add_option("--max-size", a->max_size, "Skip releases larger than this, e.g. 500GiB");
+  cf->callback([&ctx, a] {
+    ctx.action = [&ctx, a]() -> Status {
+      nlohmann::json body = {{"feed", a->feed}, {"latest", a->latest}};
+      if (!a->model.empty()) body["model"] = a->model;
+      if (!a->alias.empty()) body["alias"] = a->alias;
+      if (!a->max_size.empty()) {
+        auto n = parse_size_arg(a->max_size);
+        if (!n) return tl::unexpected(n.error());
+        body["max_size"] = *n;
+      }
+      auto r = call(ctx, api::method::post, api::path::follows, body);
+      if (!r) return tl::unexpected(r.error());
+      emit(ctx, *r, fmt::format("following: {}\n", follow_line(*r)));
+      return {};
+    };
+  });
+
+  auto* cl = app.add_subcommand("follows", "List follow policies and what they mirror");
+  cl->callback([&ctx] {
+    ctx.action = [&ctx]() -> Status {
+      auto r = call(ctx, api::method::get, api::path::follows);
+      if (!r) return tl::unexpected(r.error());
+      std::string human;
+      for (const auto& f : (*r)["follows"]) human += follow_line(f) + "\n";
+      if (human.empty()) human = "no follows (add one with `weightsctl follow FEED`)\n";
+      emit(ctx, *r, human);
+      return {};
+    };
+  });
+
+  auto uid = std::make_shared<std::int64_t>(0);
+  auto* cu = app.add_subcommand(
+      "unfollow", "Stop following (its releases stay and keep seeding, but become evictable)");
+  cu->add_option("id", *uid, "Follow id (see weightsctl follows)")->required();
+  cu->callback([&ctx, uid] {
+    ctx.action = [&ctx, uid]() -> Status {
+      auto r = call(ctx, api::method::del, fmt::format("/v1/follows/{}", *uid));
+      if (!r) return tl::unexpected(r.error());
+      emit(ctx, *r, fmt::format("removed follow {}\n", *uid));
+      return {};
+    };
+  });
+
+  auto sid = std::make_shared<std::string>();
+  auto* cs = app.add_subcommand(
+      "scrub",
+      "Re-hash stored files now, throttled like the scheduled scrub ([scrub] rate)\n"
+      "A damaged file is quarantined and downloaded again from the swarm.\n"
+      "Examples:\n"
+      "  weightsctl scrub\n"
+      "  weightsctl scrub google/gemma-4-9b@main");
+  cs->add_option("release", *sid, "Release id ORG/NAME@REV (default: every complete release)");
+  cs->callback([&ctx, sid] {
+    ctx.action = [&ctx, sid]() -> Status {
+      nlohmann::json body = nlohmann::json::object();
+      if (!sid->empty()) body["release"] = *sid;
+      auto r = call(ctx, api::method::post, api::path::scrub, body);
+      if (!r) return tl::unexpected(r.error());
+      emit(ctx, *r,
+           fmt::format("scrub queued for {} release(s); results in `weightsctl list` and "
+                       "/metrics\n",
+                       (*r)["queued"].size()));
+      return {};
+    };
+  });
+}
+
+}  // namespace weights::cli
