@@ -742,13 +742,15 @@ struct Engine::Impl {
       r.last_progress = now;
     }
     if (!r.v1_downloading || r.v1_active || !r.v1_status || !r.v1_handle.is_valid()) return;
-    if (hybrid.state != lt::torrent_status::downloading || r.v1_status->num_peers == 0) return;
+    // In upload mode libtorrent drops connections to seeds ("upload to upload"), so count the
+    // peers the companion knows of (tracker, connections so far), not the connected ones.
+    if (hybrid.state != lt::torrent_status::downloading || r.v1_status->list_peers == 0) return;
     if (now - r.last_progress < v1_stall) return;
     r.v1_handle.unset_flags(lt::torrent_flags::upload_mode);
     r.v1_active = true;
-    log::info("{}: no progress in the hybrid swarm; downloading through the v1 companion from {} "
-              "peer(s)",
-              r.rec.id, r.v1_status->num_peers);
+    log::info("{}: no progress in the hybrid swarm; downloading through the v1 companion ({} "
+              "known peer(s))",
+              r.rec.id, r.v1_status->list_peers);
   }
 
   // A fetch that is not complete also joins the companion's (v1-only) swarm.
@@ -1052,8 +1054,8 @@ struct Engine::Impl {
         Release* r = by_handle(st.handle, &v1);
         if (!r) continue;
         if (v1) {
-          if (!r->v1_downloading) continue;
           r->v1_status = st;
+          if (!r->v1_downloading) continue;
           update_done(*r, st, r->v1_done);
           if (st.state == lt::torrent_status::finished ||
               st.state == lt::torrent_status::seeding) {

@@ -63,7 +63,10 @@ start_opentracker() {
   for try in 1 2 3 4 5; do
     port=$(free_port "$ip" "$ns")
     # It chroots into -d before reading the whitelist, so the whitelist path is relative to it.
-    in_ns "$ns" opentracker -i "$ip" -p "$port" -d "$TRACKER_DIR" -u "$user" \
+    # (No function in between: $! must be opentracker itself, which gets the SIGHUPs.)
+    local pre=()
+    [[ -z $ns ]] || pre=(ip netns exec "$ns")
+    "${pre[@]}" opentracker -i "$ip" -p "$port" -d "$TRACKER_DIR" -u "$user" \
       -w /whitelist.txt >"$T/opentracker.log" 2>&1 &
     local pid=$!
     bt_pids+=("$pid")
@@ -139,7 +142,7 @@ every_file_verified() {
 tracker_probe() {
   local enc
   enc=$(sed 's/../%&/g' <<<"${1:0:40}")
-  in_ns "${TRACKER_NS:-}" curl -sf "${TRACKER_URL}?info_hash=$enc&peer_id=-PROBE-0123456789ab&port=1&uploaded=0&downloaded=0&left=0&event=stopped&compact=1"
+  in_ns "${TRACKER_NS:-}" curl -sf "${TRACKER_URL}?info_hash=$enc&peer_id=-PROBE-0123456789abc&port=1&uploaded=0&downloaded=0&left=0&event=stopped&compact=1"
 }
 tracker_allowed() { tracker_probe "$1" | grep -qv "not authorized"; }
 # tracker_wait_allowed HEX : waits until opentracker has reloaded its whitelist with HEX.
