@@ -59,6 +59,9 @@ if wait_until "weightsd to verify every file fetched from aria2c" 60 every_file_
 else
   fail "fetch from aria2c did not complete: $(ctl 2 --json show "$model@$rev" | jq -c '{state,error,peers,v1_downloading,files:[.files[]|{path,state,done_bytes}]}')"
 fi
+grep -q "downloading through the v1 companion" "$T/d2/log" &&
+  pass "the daemon switched to the companion when the hybrid swarm made no progress" ||
+  fail "no switch to the v1 companion in the log"
 view=$(release_field 2 "$model@$rev" .path)
 same_files "$T/w" "$view" && pass "the view's files equal the published ones" ||
   fail "view files differ ($view)"

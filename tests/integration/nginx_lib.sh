@@ -31,8 +31,8 @@ pid $prefix/nginx.pid;
 error_log $prefix/logs/error.log warn;
 events { worker_connections 64; }
 http {
-  access_log $prefix/logs/access.log t;
   log_format t '\$remote_addr \$status \$body_bytes_sent "\$request"';
+  access_log $prefix/logs/access.log t;
   client_body_temp_path $prefix/tmp/body;
   proxy_temp_path $prefix/tmp/proxy;
   fastcgi_temp_path $prefix/tmp/fastcgi;
