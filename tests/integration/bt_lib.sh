@@ -151,3 +151,9 @@ tracker_wait_allowed() { wait_until "opentracker to whitelist $1" 10 tracker_all
 # tracker_seeders HEX : how many seeders opentracker lists for HEX (from an event=stopped probe).
 tracker_seeders() { tracker_probe "$1" | sed -n 's/.*8:completei\([0-9]*\)e.*/\1/p'; }
 has_seeders() { [[ $(tracker_seeders "$1") -ge ${2:-1} ]]; }
+# tracker_peers HEX : seeders + leechers opentracker lists for HEX.
+tracker_peers() {
+  local a
+  a=$(tracker_probe "$1")
+  echo $(($(sed -n 's/.*8:completei\([0-9]*\)e.*/\1/p' <<<"$a") + $(sed -n 's/.*10:incompletei\([0-9]*\)e.*/\1/p' <<<"$a")))
+}
