@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -48,17 +49,28 @@ Metadata simulate(const std::vector<std::uint64_t>& sizes) {
     fs.add_file("0123abcd/model-" + std::to_string(100000 + i) + ".safetensors",
                 static_cast<std::int64_t>(sizes[i]));
   }
-  lt::sha1_hash h1;
-  h1[0] = 1;
-  lt::sha256_hash h2;
-  h2[0] = 2;
+  // Distinct placeholders: identical files would share one pieces root, and the "piece layers"
+  // dictionary (keyed by root) would then hold one layer for all of them.
+  auto h1 = [](int piece) {
+    lt::sha1_hash h;
+    std::memcpy(h.data(), &piece, sizeof piece);
+    h[19] = 1;  // an all-zero hash means "missing" to libtorrent
+    return h;
+  };
+  auto h2 = [](int file, int piece) {
+    lt::sha256_hash h;
+    std::memcpy(h.data(), &file, sizeof file);
+    std::memcpy(h.data() + 8, &piece, sizeof piece);
+    h[31] = 1;
+    return h;
+  };
   {
     lt::create_torrent ct(fs, static_cast<int>(m.piece_length), lt::create_torrent::no_attributes);
     ct.set_creation_date(0);
-    for (const auto p : ct.piece_range()) ct.set_hash(p, h1);
+    for (const auto p : ct.piece_range()) ct.set_hash(p, h1(static_cast<int>(p)));
     for (const auto f : ct.file_range()) {
       if (ct.files().pad_file_at(f) || ct.files().file_size(f) == 0) continue;
-      for (const auto p : ct.file_piece_range(f)) ct.set_hash2(f, p, h2);
+      for (const auto p : ct.file_piece_range(f)) ct.set_hash2(f, p, h2(static_cast<int>(f), p));
     }
     m.hybrid = ct.generate_buf();
     m.pieces = ct.num_pieces();
@@ -67,7 +79,7 @@ Metadata simulate(const std::vector<std::uint64_t>& sizes) {
                         lt::create_torrent::v1_only | lt::create_torrent::canonical_files |
                             lt::create_torrent::no_attributes);
   c1.set_creation_date(0);
-  for (const auto p : c1.piece_range()) c1.set_hash(p, h1);
+  for (const auto p : c1.piece_range()) c1.set_hash(p, h1(static_cast<int>(p)));
   m.companion = c1.generate_buf();
   return m;
 }
@@ -104,6 +116,8 @@ TEST_CASE("the file list of a 1 TB release gives loadable metadata within limits
   CHECK(m.piece_length == 16 * MiB);
   CHECK(m.pieces == 200 * 299 + 2);  // ceil(5e9 / 16 MiB) = 299 per shard, one per small file
   INFO("hybrid " << m.hybrid.size() << " B, companion " << m.companion.size() << " B");
+  // v1 pieces (20 B each) plus every shard's piece layer (32 B per piece): ~3.1 MB.
+  CHECK(m.hybrid.size() > static_cast<std::size_t>(m.pieces) * 52);
   CHECK(m.hybrid.size() < static_cast<std::size_t>(kLtDefaultMaxBuffer) / 2);
   CHECK(m.companion.size() < m.hybrid.size());
   // Other clients use libtorrent's default limits: both must load with them.
