@@ -4,9 +4,9 @@
 # <docroot>/mirror/<revision>/<path>.
 #   1. Empty swarm: the fetch completes from the web seed alone, every file SHA-256-verified;
 #      nginx saw range requests for real files only (never .pad/).
-#   2. Mixed, with a damaged mirror: one byte of the big shard is flipped on the mirror, and a
-#      rate-limited weightsd seeder is in the swarm. Pieces come from both; the damaged piece
-#      fails its hash and is fetched again, and the result is still verified.
+#   2. Mixed, with a damaged mirror: one byte in each piece of the big shard is flipped on the
+#      mirror, and a rate-limited weightsd seeder is in the swarm. Pieces come from both; damaged
+#      pieces fail their hash and come again from the peer, and the result is still verified.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/daemon_lib.sh"
 source "$(dirname "$0")/bt_lib.sh"
@@ -46,9 +46,11 @@ grep -q "/mirror/$rev/$shard " "$NGINX_LOG" && pass "URL layout: web seed + revi
   fail "no request for /mirror/$rev/$shard: $(head -n 5 "$NGINX_LOG")"
 ! grep -q "\.pad" "$NGINX_LOG" && pass "pad files were never requested" || fail "nginx saw .pad requests"
 
-# 2. Mixed: damaged mirror + a rate-limited seeder. Flip one byte 1 MiB into the shard (inside
-# piece 4 of the file), on the mirror's copy only.
-printf '\xff' | dd of="$T/www/mirror/$rev/$shard" bs=1 seek=$((1024 * 1024 + 7)) conv=notrunc status=none
+# 2. Mixed: damaged mirror + a rate-limited seeder. Flip one byte in every 256 KiB piece of the
+# 2 MiB shard, on the mirror's copy only, so whichever of its pieces the web seed delivers fails.
+for k in 0 1 2 3 4 5 6 7; do
+  printf '\xff' | dd of="$T/www/mirror/$rev/$shard" bs=1 seek=$((k * 262144 + 1000)) conv=notrunc status=none
+done
 cmp -s "$T/w/$shard" "$T/www/mirror/$rev/$shard" && fail "the mirror copy is not damaged"
 printf '[limits]\nupload_rate = %d\n' $((1024 * 1024)) >"$T/slow.toml"
 start_daemon 1 --config "$T/slow.toml"
@@ -75,7 +77,7 @@ from_peer=$(release_field 1 "$model@$rev" .uploaded_bytes)
 [[ $from_peer -ge $piece ]] && pass "mixed: the seeder uploaded $from_peer bytes" ||
   fail "mixed: the seeder uploaded only $from_peer bytes"
 hf=$(release_field 3 "$model@$rev" .hash_failures)
-[[ $hf -ge 1 ]] && pass "the damaged web-seed piece failed its hash ($hf) and was fetched again" ||
+[[ $hf -ge 1 ]] && pass "damaged web-seed pieces failed their hash ($hf) and came again from the peer" ||
   fail "no hash failure recorded (the damaged piece may have come from the seeder first: http $from_http, peer $from_peer)"
 
 [[ $failures -eq 0 ]] || { show_logs; tail -n 20 "$NGINX_LOG" >&2; }
