@@ -248,11 +248,13 @@ Result<std::string> create_one(const TorrentBuildInput& input, std::uint64_t pie
   for (std::size_t i = 0; i < input.trackers.size(); ++i) {
     ct.add_tracker(input.trackers[i], static_cast<int>(i));
   }
-  if (v1_from && v1_from->info_hashes().has_v1() && same_piece_space(ct.files(), v1_from->files())) {
+  if (v1_from && v1_from->info_hashes().has_v1() &&
+      same_piece_space(ct.files(), v1_from->files())) {
     for (const lt::piece_index_t p : ct.piece_range()) ct.set_hash(p, v1_from->hash_for_piece(p));
   } else {
     std::uint64_t hashed = 0;
-    lt::set_piece_hashes(ct, parent.string(), [&hashed](lt::piece_index_t) { ++hashed; }, ec);
+    lt::set_piece_hashes(
+        ct, parent.string(), [&hashed](lt::piece_index_t) { ++hashed; }, ec);
     if (ec) return fail(Errc::io_error, fmt::format("hashing release files: {}", ec.message()));
     if (pieces_hashed) *pieces_hashed += hashed;
   }
@@ -345,8 +347,8 @@ Result<BuiltTorrents> build_torrents(const TorrentBuildInput& input) {
   try {
     // One read of the files: the hybrid hashes them (SHA-1 pieces and SHA-256 Merkle trees),
     // the companion reuses the hybrid's SHA-1 pieces.
-    auto hybrid = create_one(input, piece_length, lt::create_torrent::no_attributes,
-                             root->parent(), nullptr, &out.pieces_hashed);
+    auto hybrid = create_one(input, piece_length, lt::create_torrent::no_attributes, root->parent(),
+                             nullptr, &out.pieces_hashed);
     if (!hybrid) return tl::unexpected(hybrid.error());
     // Re-read what libtorrent wrote: it may have reordered, padded or sanitised names.
     auto ti = load_torrent(*hybrid);

@@ -130,7 +130,7 @@ struct Release {
   // release is complete both torrents are re-added in seed mode (finish_v1_download).
   lt::torrent_handle v1_handle;
   bool v1_downloading = false;
-  bool v1_active = false;  // requesting pieces (left upload mode)
+  bool v1_active = false;              // requesting pieces (left upload mode)
   std::int64_t last_wanted_done = -1;  // hybrid's total_wanted_done at last_progress
   std::chrono::steady_clock::time_point last_progress{};
   std::optional<lt::torrent_status> status;
@@ -318,8 +318,10 @@ struct Engine::Impl {
                               (r.v1_status ? r.v1_status->download_payload_rate : 0)},
         {"upload_rate", (r.status ? r.status->upload_payload_rate : 0) +
                             (r.v1_status ? r.v1_status->upload_payload_rate : 0)},
-        {"peers", (r.status ? r.status->num_peers : 0) + (r.v1_status ? r.v1_status->num_peers : 0)},
-        {"seeds", (r.status ? r.status->num_seeds : 0) + (r.v1_status ? r.v1_status->num_seeds : 0)},
+        {"peers",
+         (r.status ? r.status->num_peers : 0) + (r.v1_status ? r.v1_status->num_peers : 0)},
+        {"seeds",
+         (r.status ? r.status->num_seeds : 0) + (r.v1_status ? r.v1_status->num_seeds : 0)},
         {"hash_failures", r.hash_failures},
         {"banned_peers", r.banned_peers},
         {"error", error_json(r.error)},
@@ -748,9 +750,10 @@ struct Engine::Impl {
     if (now - r.last_progress < v1_stall) return;
     r.v1_handle.unset_flags(lt::torrent_flags::upload_mode);
     r.v1_active = true;
-    log::info("{}: no progress in the hybrid swarm; downloading through the v1 companion ({} "
-              "known peer(s))",
-              r.rec.id, r.v1_status->list_peers);
+    log::info(
+        "{}: no progress in the hybrid swarm; downloading through the v1 companion ({} "
+        "known peer(s))",
+        r.rec.id, r.v1_status->list_peers);
   }
 
   // A fetch that is not complete also joins the companion's (v1-only) swarm.
@@ -1057,8 +1060,7 @@ struct Engine::Impl {
           r->v1_status = st;
           if (!r->v1_downloading) continue;
           update_done(*r, st, r->v1_done);
-          if (st.state == lt::torrent_status::finished ||
-              st.state == lt::torrent_status::seeding) {
+          if (st.state == lt::torrent_status::finished || st.state == lt::torrent_status::seeding) {
             hash_completed_files(*r);
           }
           continue;

@@ -1,8 +1,5 @@
 // Piece size and metadata policy for very large releases (docs/manifest-format.md §7.4), and
 // one read of the data per torrent build.
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cstdint>
 #include <cstring>
 #include <fstream>
@@ -15,6 +12,8 @@
 #include <libtorrent/load_torrent.hpp>
 #include <libtorrent/settings_pack.hpp>
 #include <libtorrent/torrent_info.hpp>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/torrent_builder.hpp"
 #include "support/temp_dir.hpp"
@@ -99,8 +98,8 @@ TEST_CASE("piece length policy keeps metadata under libtorrent's default limits 
     const std::uint64_t pieces = total / pl;
     INFO("total " << total << " piece length " << pl);
     CHECK(pieces * 52 < static_cast<std::uint64_t>(kLtDefaultMaxBuffer));
-    CHECK(pieces <= static_cast<std::uint64_t>(lt::settings_pack().get_int(
-                        lt::settings_pack::max_piece_count)));
+    CHECK(pieces <= static_cast<std::uint64_t>(
+                        lt::settings_pack().get_int(lt::settings_pack::max_piece_count)));
     CHECK(pl <= 64 * MiB);
   }
 }
@@ -122,8 +121,8 @@ TEST_CASE("the file list of a 1 TB release gives loadable metadata within limits
   CHECK(m.companion.size() < m.hybrid.size());
   // Other clients use libtorrent's default limits: both must load with them.
   lt::add_torrent_params atp;
-  REQUIRE_NOTHROW(atp = lt::load_torrent_buffer({m.hybrid.data(),
-                                                 static_cast<std::ptrdiff_t>(m.hybrid.size())}));
+  REQUIRE_NOTHROW(atp = lt::load_torrent_buffer(
+                      {m.hybrid.data(), static_cast<std::ptrdiff_t>(m.hybrid.size())}));
   CHECK(atp.ti->num_pieces() == m.pieces);
   CHECK(atp.ti->info_hashes().has_v1());
   CHECK(atp.ti->info_hashes().has_v2());
@@ -144,9 +143,7 @@ TEST_CASE("building the torrents of a sparse release reads each byte once") {
   for (std::size_t i = 0; i < sizes.size(); ++i) {
     paths.push_back("shard-" + std::to_string(i) + ".bin");
     const auto p = dir / paths.back();
-    {
-      std::ofstream(p, std::ios::binary) << "head" << i;
-    }
+    { std::ofstream(p, std::ios::binary) << "head" << i; }
     std::filesystem::resize_file(p, sizes[i]);
     std::fstream f(p, std::ios::binary | std::ios::in | std::ios::out);
     f.seekp(static_cast<std::streamoff>(sizes[i] - 4));
