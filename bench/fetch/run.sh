@@ -56,6 +56,8 @@ log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
 now() { date +%s.%N; }
 fsub() { echo "$1 - $2" | bc -l; }
 
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+
 # --- the release --------------------------------------------------------------------------
 model=bench-org/fetch-llm
 rev=benc4f37
@@ -391,7 +393,8 @@ fi
 rate() { printf '%.0f' "$(echo "$mib / $1" | bc -l)"; }
 ratio() { printf '%.2f' "$(echo "$1 / $2" | bc -l)"; }
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')," \
-  "$(free -g | awk '/^Mem:/ { print $2 }') GiB RAM; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+  "$(free -g | awk '/^Mem:/ { print $2 }') GiB RAM; load average at the start: $load_start," \
+  "at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf 'data: %d files, %d bytes (%.0f MiB) in %s; weightsd %s\n' "$nfiles" "$bytes" "$mib" \
   "${TMPDIR:-/var/tmp}" "$("$W" --version 2>/dev/null | head -n1)"
 printf '%-44s %8s %7s %7s %9s %12s %10s\n' "" "wall s" "MiB/s" "CPU s" "RSS MiB" "wall/weightsd" \
