@@ -207,8 +207,30 @@ class SourceRoot {
   std::filesystem::path temp_;
 };
 
+// True if `a` (being created) and `b` lay out the same bytes in the same pieces: same piece
+// count and length, same files (pads included) at the same offsets.
+bool same_piece_space(const lt::file_storage& a, const lt::file_storage& b) {
+  if (a.piece_length() != b.piece_length() || a.num_pieces() != b.num_pieces() ||
+      a.num_files() != b.num_files() || a.total_size() != b.total_size()) {
+    return false;
+  }
+  for (const auto fi : a.file_range()) {
+    if (a.file_path(fi) != b.file_path(fi) || a.file_size(fi) != b.file_size(fi) ||
+        a.file_offset(fi) != b.file_offset(fi) || a.pad_file_at(fi) != b.pad_file_at(fi)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// `v1_from`: a torrent with the same piece space whose v1 piece hashes are reused instead of
+// reading the files again (the v1 companion takes the hybrid's: with canonical_files both have
+// the same files, pads and pieces, so every SHA-1 covers the same bytes). Without it, or if the
+// layouts differ, the files are hashed.
 Result<std::string> create_one(const TorrentBuildInput& input, std::uint64_t piece_length,
-                               lt::create_flags_t flags, const std::filesystem::path& parent) {
+                               lt::create_flags_t flags, const std::filesystem::path& parent,
+                               const lt::torrent_info* v1_from = nullptr,
+                               std::uint64_t* pieces_hashed = nullptr) {
   lt::file_storage fs;
   lt::error_code ec;
   for (const auto& f : input.files) {
@@ -226,8 +248,16 @@ Result<std::string> create_one(const TorrentBuildInput& input, std::uint64_t pie
   for (std::size_t i = 0; i < input.trackers.size(); ++i) {
     ct.add_tracker(input.trackers[i], static_cast<int>(i));
   }
-  lt::set_piece_hashes(ct, parent.string(), ec);
-  if (ec) return fail(Errc::io_error, fmt::format("hashing release files: {}", ec.message()));
+  if (v1_from && v1_from->info_hashes().has_v1() &&
+      same_piece_space(ct.files(), v1_from->files())) {
+    for (const lt::piece_index_t p : ct.piece_range()) ct.set_hash(p, v1_from->hash_for_piece(p));
+  } else {
+    std::uint64_t hashed = 0;
+    lt::set_piece_hashes(
+        ct, parent.string(), [&hashed](lt::piece_index_t) { ++hashed; }, ec);
+    if (ec) return fail(Errc::io_error, fmt::format("hashing release files: {}", ec.message()));
+    if (pieces_hashed) *pieces_hashed += hashed;
+  }
   const std::vector<char> buf = ct.generate_buf();
   return std::string(buf.begin(), buf.end());
 }
@@ -315,15 +345,11 @@ Result<BuiltTorrents> build_torrents(const TorrentBuildInput& input) {
   BuiltTorrents out;
   out.piece_length = piece_length;
   try {
-    auto hybrid =
-        create_one(input, piece_length, lt::create_torrent::no_attributes, root->parent());
+    // One read of the files: the hybrid hashes them (SHA-1 pieces and SHA-256 Merkle trees),
+    // the companion reuses the hybrid's SHA-1 pieces.
+    auto hybrid = create_one(input, piece_length, lt::create_torrent::no_attributes, root->parent(),
+                             nullptr, &out.pieces_hashed);
     if (!hybrid) return tl::unexpected(hybrid.error());
-    auto companion = create_one(input, piece_length,
-                                lt::create_torrent::v1_only | lt::create_torrent::canonical_files |
-                                    lt::create_torrent::no_attributes,
-                                root->parent());
-    if (!companion) return tl::unexpected(companion.error());
-
     // Re-read what libtorrent wrote: it may have reordered, padded or sanitised names.
     auto ti = load_torrent(*hybrid);
     if (!ti) return tl::unexpected(ti.error());
@@ -332,6 +358,11 @@ Result<BuiltTorrents> build_torrents(const TorrentBuildInput& input) {
         !st) {
       return tl::unexpected(with_context(st.error(), "created hybrid torrent"));
     }
+    auto companion = create_one(input, piece_length,
+                                lt::create_torrent::v1_only | lt::create_torrent::canonical_files |
+                                    lt::create_torrent::no_attributes,
+                                root->parent(), ti->get(), &out.pieces_hashed);
+    if (!companion) return tl::unexpected(companion.error());
     auto ti1 = load_torrent(*companion);
     if (!ti1) return tl::unexpected(ti1.error());
     if (auto st = check_layout(**ti1, input.revision, input.files, TorrentKind::v1_companion,

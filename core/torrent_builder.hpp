@@ -49,6 +49,9 @@ struct BuiltTorrents {
   std::string v1_infohash;            // hybrid, 40 hex
   std::string companion_v1_infohash;  // 40 hex
   std::uint64_t piece_length = 0;
+  // Pieces read from disk and hashed while building: the hybrid's piece count, since the
+  // companion reuses the hybrid's SHA-1 pieces (each byte is read once).
+  std::uint64_t pieces_hashed = 0;
 };
 
 // Creates both torrents deterministically (no creation date, creator "weightsd", no file

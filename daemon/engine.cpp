@@ -162,8 +162,22 @@ struct Release {
   std::vector<std::int64_t> done;  // bytes of each file libtorrent has (from piece bitfield)
   std::vector<int> lt_index;       // manifest index -> libtorrent file index (-1: none)
   lt::torrent_handle handle;       // hybrid
-  lt::torrent_handle v1_handle;    // v1 companion (seeding only)
+  // v1 companion. While fetching it is a standby download source (v1_downloading): v1-only
+  // clients (Transmission 3, aria2 1.36) cannot read the hybrid and form their own swarm under
+  // the companion's info-hash. It joins that swarm in upload mode (announces, connects, requests
+  // nothing) and starts requesting pieces only when the hybrid has made no progress for a while
+  // and the companion has peers (maybe_activate_v1), so a normal swarm (weightsd seeders seed
+  // both torrents) is not downloaded twice. Its SHA-1 pieces are never trusted on their own: a
+  // file it completes is SHA-256-checked against the manifest like any other, and once the
+  // release is complete both torrents are re-added in seed mode (finish_v1_download).
+  lt::torrent_handle v1_handle;
+  bool v1_downloading = false;
+  bool v1_active = false;              // requesting pieces (left upload mode)
+  std::int64_t last_wanted_done = -1;  // hybrid's total_wanted_done at last_progress
+  std::chrono::steady_clock::time_point last_progress{};
   std::optional<lt::torrent_status> status;
+  std::optional<lt::torrent_status> v1_status;
+  std::vector<std::int64_t> v1_done;  // like `done`, from the companion's bitfield
   std::optional<Error> error;
   bool degraded = false;   // a scrub/verify found damage; repairing from the swarm
   bool disk_full = false;  // paused by ENOSPC; resumed by the policy timer once space returns
@@ -179,7 +193,7 @@ struct Release {
   // Files to hash once libtorrent has flushed its write queue: a file can be reported complete
   // (pieces hash-checked in memory) before all of its blocks are written to disk.
   std::set<std::size_t> flush_pending;
-  bool flush_requested = false;
+  int flush_outstanding = 0;  // cache_flushed_alerts still expected (hybrid and v1 download)
 };
 
 struct Engine::Impl {
@@ -338,10 +352,11 @@ struct Engine::Impl {
         fs = FileState::verifying;
       } else if (r.failed[i]) {
         fs = FileState::failed;
-      } else if (r.wanted[i] && r.handle.is_valid() && r.done[i] > 0) {
+      } else if (r.wanted[i] && r.handle.is_valid() && (r.done[i] > 0 || r.v1_done[i] > 0)) {
         fs = FileState::downloading;
       }
-      const std::int64_t done = r.verified[i] ? static_cast<std::int64_t>(f.length) : r.done[i];
+      const std::int64_t done =
+          r.verified[i] ? static_cast<std::int64_t>(f.length) : std::max(r.done[i], r.v1_done[i]);
       files.push_back({{"path", f.path},
                        {"length", f.length},
                        {"wanted", static_cast<bool>(r.wanted[i])},
@@ -374,19 +389,26 @@ struct Engine::Impl {
         {"total_length", r.manifest.total_length},
         {"wanted_length", wanted_len},
         {"verified_length", verified_len},
-        {"downloaded_bytes", r.downloaded_base + (r.status ? r.status->total_payload_download : 0)},
-        {"uploaded_bytes", r.uploaded_base + (r.status ? r.status->total_payload_upload : 0)},
-        {"download_rate", r.status ? r.status->download_payload_rate : 0},
-        {"upload_rate", r.status ? r.status->upload_payload_rate : 0},
-        {"peers", r.status ? r.status->num_peers : 0},
-        {"seeds", r.status ? r.status->num_seeds : 0},
+        {"downloaded_bytes", r.downloaded_base + (r.status ? r.status->total_payload_download : 0) +
+                                 (r.v1_status ? r.v1_status->total_payload_download : 0)},
+        {"uploaded_bytes", r.uploaded_base + (r.status ? r.status->total_payload_upload : 0) +
+                               (r.v1_status ? r.v1_status->total_payload_upload : 0)},
+        {"download_rate", (r.status ? r.status->download_payload_rate : 0) +
+                              (r.v1_status ? r.v1_status->download_payload_rate : 0)},
+        {"upload_rate", (r.status ? r.status->upload_payload_rate : 0) +
+                            (r.v1_status ? r.v1_status->upload_payload_rate : 0)},
+        {"peers",
+         (r.status ? r.status->num_peers : 0) + (r.v1_status ? r.v1_status->num_peers : 0)},
+        {"seeds",
+         (r.status ? r.status->num_seeds : 0) + (r.v1_status ? r.v1_status->num_seeds : 0)},
         {"hash_failures", r.hash_failures},
         {"banned_peers", r.banned_peers},
         {"error", error_json(r.error)},
         {"path", r.rec.view_path.empty() ? json(nullptr) : json(r.rec.view_path)},
         {"v2_infohash", r.rec.v2_infohash},
         {"include", r.rec.include},
-        {"v1_seeding", r.v1_handle.is_valid()},
+        {"v1_seeding", r.v1_handle.is_valid() && !r.v1_downloading},
+        {"v1_downloading", r.v1_downloading && r.v1_active},
         {"files", std::move(files)},
     };
     return j;
@@ -595,6 +617,7 @@ struct Engine::Impl {
     r->attempts.assign(n, 0);
     r->io_retries.assign(n, 0);
     r->done.assign(n, 0);
+    r->v1_done.assign(n, 0);
     r->lt_index.assign(n, -1);
     const std::set<std::string> verified(r->rec.verified.begin(), r->rec.verified.end());
     for (std::size_t i = 0; i < n; ++i) {
@@ -628,7 +651,8 @@ struct Engine::Impl {
     std::vector<lt::download_priority_t> out(static_cast<std::size_t>(fs.num_files()),
                                              lt::default_priority);
     for (std::size_t i = 0; i < r.lt_index.size(); ++i) {
-      if (r.lt_index[i] >= 0 && !r.wanted[i]) {
+      // (With two download sources, verified files are not downloaded again: deselect_verified.)
+      if (r.lt_index[i] >= 0 && (!r.wanted[i] || (r.v1_active && r.verified[i]))) {
         out[static_cast<std::size_t>(r.lt_index[i])] = lt::dont_download;
       }
     }
@@ -717,14 +741,38 @@ struct Engine::Impl {
     return {};
   }
 
-  void add_v1_companion(Release& r) {
-    if (r.v1_handle.is_valid()) return;
+  // True if the companion has exactly the hybrid's piece space: same piece length and count,
+  // same files (pads included) at the same offsets. Then the two torrents address the same bytes
+  // of the same files in staging, and libtorrent file indices are interchangeable.
+  static bool same_layout(const lt::torrent_info& a, const lt::torrent_info& b) {
+    const auto& fa = a.files();
+    const auto& fb = b.files();
+    if (fa.piece_length() != fb.piece_length() || fa.num_pieces() != fb.num_pieces() ||
+        fa.num_files() != fb.num_files() || fa.total_size() != fb.total_size()) {
+      return false;
+    }
+    for (const auto fi : fa.file_range()) {
+      if (fa.file_path(fi) != fb.file_path(fi) || fa.file_size(fi) != fb.file_size(fi) ||
+          fa.file_offset(fi) != fb.file_offset(fi) || fa.pad_file_at(fi) != fb.pad_file_at(fi)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // Adds the v1 companion (torrents/<v2>.v1.torrent, checked against the manifest when it came
+  // from the feed) on the hybrid's save path. V1Mode::seed: every wanted file is verified and
+  // the whole release is wanted; seed_mode, libtorrent checks each piece's SHA-1 on first upload.
+  // V1Mode::download: a second download source for a fetch, with the hybrid's file selection.
+  enum class V1Mode { seed, download };
+  void add_v1_companion(Release& r, V1Mode mode = V1Mode::seed) {
+    if (r.v1_handle.is_valid() || !r.handle.is_valid()) return;
     const auto path = store.torrent_v1_file(r.rec.v2_infohash);
     std::error_code fec;
     if (!std::filesystem::exists(path, fec)) return;
-    for (bool w : r.wanted) {
-      if (!w) return;  // a partial selection cannot seed the v1 torrent's whole piece space
-    }
+    const bool all_wanted = std::find(r.wanted.begin(), r.wanted.end(), false) == r.wanted.end();
+    // A partial selection cannot seed the v1 torrent's whole piece space.
+    if (mode == V1Mode::seed && !all_wanted) return;
     lt::add_torrent_params atp;
     try {
       atp = lt::load_torrent_file(path.string());
@@ -732,11 +780,27 @@ struct Engine::Impl {
       log::warning("{}: v1 companion: {}", r.rec.id, e.what());
       return;
     }
+    const auto hybrid = r.handle.torrent_file();
+    if (!hybrid || !same_layout(*hybrid, *atp.ti)) {
+      log::warning("{}: v1 companion: piece layout differs from the hybrid torrent; not used",
+                   r.rec.id);
+      return;
+    }
     atp.save_path = store.staging_dir(r.rec.v2_infohash).string();
     atp.flags &= ~(lt::torrent_flags::paused | lt::torrent_flags::auto_managed);
-    // Every byte was SHA-256-verified against the manifest; same files, same layout.
-    atp.flags |= lt::torrent_flags::seed_mode;
+    if (mode == V1Mode::seed) {
+      // Every byte was SHA-256-verified against the manifest; same files, same layout.
+      atp.flags |= lt::torrent_flags::seed_mode;
+    } else {
+      atp.flags |= lt::torrent_flags::upload_mode;  // standby until maybe_activate_v1
+      if (!all_wanted) atp.file_priorities = priorities(r, *atp.ti);  // same indices
+    }
     atp.trackers = r.manifest.torrent.trackers;
+    if (mode == V1Mode::download) {
+      for (const auto& p : r.rec.peers) {
+        if (auto ep = parse_peer(p)) atp.peers.push_back(*ep);
+      }
+    }
     lt::error_code ec;
     auto h = session->session().add_torrent(std::move(atp), ec);
     if (ec) {
@@ -744,7 +808,97 @@ struct Engine::Impl {
       return;
     }
     r.v1_handle = h;
+    r.v1_downloading = mode == V1Mode::download;
+    r.v1_active = false;
+    r.last_progress = std::chrono::steady_clock::now();
     handles[h] = HandleRef{r.rec.id, true};
+  }
+
+  // How long the hybrid may make no progress before the companion starts downloading.
+  static constexpr auto v1_stall = std::chrono::seconds(3);
+
+  // Called on every status update while fetching: the companion leaves upload mode when the
+  // hybrid has stalled (no new wanted bytes for v1_stall) and the companion's swarm has peers.
+  void maybe_activate_v1(Release& r, const lt::torrent_status& hybrid) {
+    const auto now = std::chrono::steady_clock::now();
+    if (hybrid.total_wanted_done > r.last_wanted_done) {
+      r.last_wanted_done = hybrid.total_wanted_done;
+      r.last_progress = now;
+    }
+    if (!r.v1_downloading || r.v1_active || !r.v1_status || !r.v1_handle.is_valid()) return;
+    // In upload mode libtorrent drops connections to seeds ("upload to upload"), so count the
+    // peers the companion knows of (tracker, connections so far), not the connected ones.
+    if (hybrid.state != lt::torrent_status::downloading || r.v1_status->list_peers == 0) return;
+    if (now - r.last_progress < v1_stall) return;
+    r.v1_handle.unset_flags(lt::torrent_flags::upload_mode);
+    r.v1_active = true;
+    log::info(
+        "{}: no progress in the hybrid swarm; downloading through the v1 companion ({} "
+        "known peer(s))",
+        r.rec.id, r.v1_status->list_peers);
+  }
+
+  // A fetch that is not complete also joins the companion's (v1-only) swarm.
+  void add_v1_download(Release& r) {
+    if (r.rec.origin != Origin::fetched) return;
+    for (std::size_t i = 0; i < r.wanted.size(); ++i) {
+      if (r.wanted[i] && !r.verified[i]) {
+        add_v1_companion(r, V1Mode::download);
+        return;
+      }
+    }
+  }
+
+  void remove_handle(lt::torrent_handle& h) {
+    if (!h.is_valid()) return;
+    handles.erase(h);
+    session->session().remove_torrent(h);
+    h = lt::torrent_handle();
+  }
+
+  // The release is complete (every wanted file SHA-256-verified) and the companion was a
+  // download source. The hybrid's bitfield lacks what the companion fetched, and the companion's
+  // what the hybrid fetched. With the whole release wanted, both are re-added in seed mode:
+  // libtorrent then checks each piece (SHA-1, and for the hybrid the v2 Merkle tree) the first
+  // time it uploads it, instead of re-reading everything now. A partial selection cannot be
+  // seeded as a whole: the companion goes away and the hybrid re-checks its files.
+  void finish_v1_download(Release& r) {
+    if (!r.v1_downloading) return;
+    const bool was_active = r.v1_active;
+    // Keep this session's payload counters across the re-add.
+    if (r.status && was_active) {
+      r.downloaded_base += r.status->total_payload_download;
+      r.uploaded_base += r.status->total_payload_upload;
+    }
+    if (r.v1_status) {
+      r.downloaded_base += r.v1_status->total_payload_download;
+      r.uploaded_base += r.v1_status->total_payload_upload;
+    }
+    if (was_active) r.status.reset();
+    r.v1_status.reset();
+    remove_handle(r.v1_handle);
+    r.v1_downloading = false;
+    r.v1_active = false;
+    r.v1_done.assign(r.v1_done.size(), 0);
+    r.flush_outstanding = 0;
+    r.flush_pending.clear();
+    // The companion stood by: the hybrid fetched everything and seeds as it is.
+    if (!was_active) return;
+    const bool all_wanted = std::find(r.wanted.begin(), r.wanted.end(), false) == r.wanted.end();
+    if (!all_wanted) {
+      if (auto ti = r.handle.torrent_file()) {
+        r.handle.prioritize_files(priorities(r, *ti));  // undo deselect_verified
+        r.handle.force_recheck();
+      }
+      return;
+    }
+    // remove_torrent and add_torrent run in order on libtorrent's thread, so the same
+    // info-hash can be added again right away.
+    remove_handle(r.handle);
+    if (auto st = add_to_session(r, AddMode::seed); !st) {
+      r.error = st.error();
+      log::error("{}: re-adding for seeding: {}", r.rec.id, st.error().message);
+    }
   }
 
   void connect_pending(Release& r) {
@@ -759,6 +913,15 @@ struct Engine::Impl {
         r.handle.connect_peer(ep);
       } catch (const std::exception&) {
         left.push_back(ep);
+        continue;
+      }
+      // The peer may be a v1-only client that only knows the companion.
+      if (r.v1_downloading && r.v1_handle.is_valid()) {
+        try {
+          r.v1_handle.connect_peer(ep);
+        } catch (const std::exception&) {
+          // still checking its files; the peer is in its add_torrent_params or the tracker's list
+        }
       }
     }
     r.pending_peers = std::move(left);
@@ -786,14 +949,18 @@ struct Engine::Impl {
   void request_hash(Release& r, std::size_t i) {
     if (r.hashing[i] || r.verified[i]) return;
     r.flush_pending.insert(i);
-    if (!r.flush_requested && r.handle.is_valid()) {
-      r.flush_requested = true;
-      r.handle.flush_cache();  // answered by cache_flushed_alert
+    if (r.flush_outstanding > 0) return;
+    // Both download sources write the same files: wait until both have flushed.
+    for (auto* h : {&r.handle, &r.v1_handle}) {
+      if (h->is_valid() && (h == &r.handle || r.v1_active)) {
+        h->flush_cache();  // answered by cache_flushed_alert
+        ++r.flush_outstanding;
+      }
     }
   }
 
   void on_flushed(Release& r) {
-    r.flush_requested = false;
+    r.flush_outstanding = 0;
     const auto pending = std::move(r.flush_pending);
     r.flush_pending.clear();
     for (const auto i : pending) hash_file_async(r, i);
@@ -845,6 +1012,7 @@ struct Engine::Impl {
       }
       r->verified[i] = true;
       r->failed[i] = false;
+      deselect_verified(*r, i);
       persist(*r);
       check_complete(*r);
       return;
@@ -865,8 +1033,23 @@ struct Engine::Impl {
     if (r->attempts[i] < max_hash_attempts && r->handle.is_valid()) {
       // libtorrent's Merkle check passed but the full-file hash did not: have libtorrent
       // re-check what is on disk so bad pieces are downloaded again.
-      r->handle.force_recheck();
+      recheck(*r);
     }
+  }
+
+  // With two download sources, a file verified from one is not downloaded again by the other.
+  // Blocks still in flight for it go to libtorrent's part file, not over the verified bytes.
+  void deselect_verified(Release& r, std::size_t i) {
+    if (!r.v1_active || r.lt_index[i] < 0) return;
+    const lt::file_index_t fi(r.lt_index[i]);
+    r.handle.file_priority(fi, lt::dont_download);
+    r.v1_handle.file_priority(fi, lt::dont_download);
+  }
+
+  // Re-check what is on disk so that bad pieces are downloaded again (by both sources).
+  void recheck(Release& r) {
+    if (r.handle.is_valid()) r.handle.force_recheck();
+    if (r.v1_active && r.v1_handle.is_valid()) r.v1_handle.force_recheck();
   }
 
   // Files that libtorrent has completely (per the piece bitfield) and we have not verified yet.
@@ -876,7 +1059,7 @@ struct Engine::Impl {
       if (!r.wanted[i] || r.verified[i] || r.hashing[i]) continue;
       if (r.failed[i] && r.attempts[i] >= max_hash_attempts) continue;
       const auto len = static_cast<std::int64_t>(r.manifest.files[i].length);
-      if (len > 0 && r.done[i] == len) request_hash(r, i);
+      if (len > 0 && (r.done[i] == len || r.v1_done[i] == len)) request_hash(r, i);
     }
   }
 
@@ -901,6 +1084,12 @@ struct Engine::Impl {
     if (changed || r.rec.state != "complete") {
       log::info("{}: complete, view at {}", r.rec.id, r.rec.view_path);
     }
+    if (r.v1_downloading) {
+      // Final counters of both sources before they are re-added.
+      if (r.v1_handle.is_valid()) r.v1_status = r.v1_handle.status({});
+      if (r.handle.is_valid()) r.status = r.handle.status({});
+      finish_v1_download(r);
+    }
     // The cached status comes from the last state_update (every 500 ms): refresh it so that a
     // release reported "complete" also reports every byte it downloaded.
     if (r.handle.is_valid()) r.status = r.handle.status(lt::torrent_handle::query_pieces);
@@ -909,7 +1098,9 @@ struct Engine::Impl {
     add_v1_companion(r);
   }
 
-  void update_done(Release& r, const lt::torrent_status& st) {
+  // Bytes of each wanted file that `st`'s torrent (the hybrid, or the companion: same layout)
+  // has, from its piece bitfield.
+  void update_done(Release& r, const lt::torrent_status& st, std::vector<std::int64_t>& out) {
     if (!r.handle.is_valid()) return;
     auto ti = st.torrent_file.lock();
     if (!ti) return;
@@ -920,11 +1111,11 @@ struct Engine::Impl {
       const lt::file_index_t fi(r.lt_index[i]);
       const std::int64_t size = files.file_size(fi);
       if (st.is_seeding) {
-        r.done[i] = size;
+        out[i] = size;
         continue;
       }
       if (size == 0 || st.pieces.empty()) {
-        r.done[i] = 0;
+        out[i] = 0;
         continue;
       }
       const std::int64_t first = files.file_offset(fi) / plen;
@@ -936,7 +1127,7 @@ struct Engine::Impl {
           done += std::min(plen, size - k * plen);
         }
       }
-      r.done[i] = done;
+      out[i] = done;
     }
   }
 
@@ -947,7 +1138,16 @@ struct Engine::Impl {
       for (const auto& st : su->status) {
         bool v1 = false;
         Release* r = by_handle(st.handle, &v1);
-        if (!r || v1) continue;
+        if (!r) continue;
+        if (v1) {
+          r->v1_status = st;
+          if (!r->v1_downloading) continue;
+          update_done(*r, st, r->v1_done);
+          if (st.state == lt::torrent_status::finished || st.state == lt::torrent_status::seeding) {
+            hash_completed_files(*r);
+          }
+          continue;
+        }
         r->status = st;
         log::debug(
             "{} {}: lt state {} peers {} seeds {} list_seeds {} conns {} have {} flags {:x} "
@@ -966,7 +1166,8 @@ struct Engine::Impl {
                        p.total_upload);
           }
         }
-        update_done(*r, st);
+        update_done(*r, st, r->done);
+        maybe_activate_v1(*r, st);
         connect_pending(*r);
         // Per-file completion comes from file_completed_alert; once the torrent is finished
         // (also right after a restart) every wanted file is on disk.
@@ -977,10 +1178,10 @@ struct Engine::Impl {
     } else if (auto* fc = lt::alert_cast<lt::file_completed_alert>(a)) {
       bool v1 = false;
       Release* r = by_handle(fc->handle, &v1);
-      if (!r || v1) return;
+      if (!r || (v1 && !r->v1_downloading)) return;
       for (std::size_t i = 0; i < r->lt_index.size(); ++i) {
         if (r->lt_index[i] == static_cast<int>(fc->index) && r->wanted[i]) {
-          r->done[i] = static_cast<std::int64_t>(r->manifest.files[i].length);
+          (v1 ? r->v1_done : r->done)[i] = static_cast<std::int64_t>(r->manifest.files[i].length);
           request_hash(*r, i);
         }
       }
@@ -991,9 +1192,8 @@ struct Engine::Impl {
       tf->handle.save_resume_data(lt::torrent_handle::flush_disk_cache);
       session->session().post_torrent_updates(lt::torrent_handle::query_pieces);
     } else if (auto* cf = lt::alert_cast<lt::cache_flushed_alert>(a)) {
-      bool v1 = false;
-      Release* r = by_handle(cf->handle, &v1);
-      if (r && !v1) on_flushed(*r);
+      Release* r = by_handle(cf->handle);
+      if (r && r->flush_outstanding > 0 && --r->flush_outstanding == 0) on_flushed(*r);
     } else if (auto* hf = lt::alert_cast<lt::hash_failed_alert>(a)) {
       if (Release* r = by_handle(hf->handle)) r->hash_failures++;
     } else if (auto* pb = lt::alert_cast<lt::peer_ban_alert>(a)) {
@@ -1475,6 +1675,7 @@ struct Engine::Impl {
         persist(ref);
         continue;
       }
+      add_v1_download(ref);
       check_complete(ref);
     }
     log::info("{} release(s) loaded", releases.size());
@@ -1598,7 +1799,11 @@ Result<json> Engine::fetch(const FetchRequest& req) {
       }
       r->wanted = select_files(paths, r->rec.include);
       I.verify_empty_files(*r);
-      if (auto ti = r->handle.torrent_file()) r->handle.prioritize_files(I.priorities(*r, *ti));
+      if (auto ti = r->handle.torrent_file()) {
+        r->handle.prioritize_files(I.priorities(*r, *ti));
+        if (r->v1_downloading) r->v1_handle.prioritize_files(I.priorities(*r, *ti));
+      }
+      I.add_v1_download(*r);
     }
     if (auto st = I.merge_peers(*r, req.peers); !st) return tl::unexpected(st.error());
     I.persist(*r);
@@ -1642,6 +1847,7 @@ Result<json> Engine::fetch(const FetchRequest& req) {
     I.persist(r);
     return tl::unexpected(st.error());
   }
+  I.add_v1_download(r);
   log::info("{}: fetching from feed {} ({} files, {} bytes)", id, r.rec.feed, m.files.size(),
             m.total_length);
   I.persist(r);
@@ -1878,7 +2084,7 @@ Result<json> Engine::verify(const std::string& id) {
                                           rr->rec.id, rr->verify_failures.size(), list),
                               "the damaged files are being downloaded again"};
             log::error("{}", rr->error->message);
-            if (rr->handle.is_valid()) rr->handle.force_recheck();
+            J.recheck(*rr);
             J.persist(*rr);
           } else {
             log::info("{}: verify: every stored file matches the manifest", rr->rec.id);

@@ -7,12 +7,19 @@
 #   2. aria2c (127.0.0.4) fetching the release's v1 companion torrent from the same weightsd
 #      seeder. aria2c takes no peer on the command line, so a fake tracker (socat on 127.0.0.5,
 #      a static non-compact announce reply naming the seeder) tells it where the seeder is.
+#   2b. qBittorrent-nox 4.5.2 (127.0.0.7) fetching the hybrid from the same seeder (peer added
+#      through its WebUI API).
+#   2c. Transmission 3.00 fetching the v1 companion from a second weightsd seeder of the same
+#      files, between two network namespaces (Transmission ignores 127/8 peers), via a fake
+#      tracker in the seeder's namespace.
 #   3. The floor: the same bytes read from the page cache, sent through a loopback TCP socket,
 #      written to a file and SHA-256-hashed once (socat | tee | openssl dgst), plus its parts
 #      measured alone (openssl dgst of the files; socat over loopback into /dev/null).
 # Usage: bench/fetch/run.sh [SIZE_MIB]   (default 2048; the release is 2 shards of 2/3 and 1/3)
 # Binaries: $WEIGHTSD / $WEIGHTSCTL, default build/daemon/weightsd and build/cli/weightsctl.
-# Installs aria2 and socat with apt-get if missing (skips aria2c with a reason if that fails).
+# Installs aria2 and socat with apt-get if missing (skips aria2c with a reason if that fails);
+# qBittorrent and Transmission come from scripts/install-deps --test (skipped with a reason if
+# absent; Transmission also needs the privilege to create network namespaces).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -48,6 +55,8 @@ trap cleanup EXIT
 log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
 now() { date +%s.%N; }
 fsub() { echo "$1 - $2" | bc -l; }
+
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- the release --------------------------------------------------------------------------
 model=bench-org/fetch-llm
@@ -177,6 +186,171 @@ if [[ -z $aria_skip ]]; then
   fi
 fi
 
+wait_for() { # SECONDS CMD... : polls every 0.2 s
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.2
+  done
+}
+
+# 2b. qBittorrent-nox (libtorrent 2.0.8, hybrid, v2) <- weightsd seeder, on loopback. The peer is
+# given through the WebUI API (torrents/addPeers); DHT/LSD/PeX/UPnP off, TCP only, default disk
+# I/O (mmap, as shipped). Wall time from the add request to progress 1 (polled every 0.2 s);
+# CPU and VmHWM of the qbittorrent-nox process (whose life includes start-up).
+qb_skip=""
+command -v qbittorrent-nox >/dev/null || qb_skip="qbittorrent-nox not installed (scripts/install-deps --test)"
+hybrid=$(find "$work/pub/public/targets" -name "*.$rev.torrent" | head -n1)
+if [[ -z $qb_skip ]]; then
+  qip=127.0.0.7
+  mkdir -p "$work/qb/qBittorrent/config" "$work/qb/dl"
+  qport=$((27600 + RANDOM % 300))
+  wport=$((27900 + RANDOM % 300))
+  cat >"$work/qb/qBittorrent/config/qBittorrent.conf" <<CONF
+[LegalNotice]
+Accepted=true
+
+[BitTorrent]
+Session\DHTEnabled=false
+Session\LSDEnabled=false
+Session\PeXEnabled=false
+Session\BTProtocol=TCP
+Session\Port=$qport
+Session\InterfaceAddress=$qip
+Session\DefaultSavePath=$work/qb/dl
+Session\GlobalMaxRatio=-1
+
+[Preferences]
+Connection\UPnP=false
+WebUI\Address=$qip
+WebUI\Port=$wport
+WebUI\LocalHostAuth=false
+WebUI\AuthSubnetWhitelistEnabled=true
+WebUI\AuthSubnetWhitelist=127.0.0.0/8
+WebUI\CSRFProtection=false
+WebUI\HostHeaderValidation=false
+CONF
+  qbittorrent-nox --profile="$work/qb" >"$work/qb.out" 2>&1 &
+  qpid=$!
+  pids+=($qpid)
+  disown "$qpid"
+  api=http://$qip:$wport/api/v2
+  if ! wait_for 30 curl -sf "$api/app/version"; then
+    qb_skip="qBittorrent WebUI did not start: $(tail -n 2 "$work/qb.out" | tr '\n' ' ')"
+  else
+    qb_done() { [[ $(curl -sf "$api/torrents/info" | jq -r '.[0].progress') == 1 ]]; }
+    log "qBittorrent: hybrid torrent, peer $seeder_peer"
+    c0=$(cpu_of "$qpid")
+    t0=$(now)
+    curl -sf -F "torrents=@$hybrid" -F "savepath=$work/qb/dl" "$api/torrents/add" >/dev/null
+    wait_for 10 bash -c "curl -sf '$api/torrents/info' | jq -e 'length == 1'" || true
+    qhash=$(curl -sf "$api/torrents/info" | jq -r '.[0].hash')
+    curl -sf --data "hashes=$qhash&peers=$seeder_peer" "$api/torrents/addPeers" >/dev/null ||
+      log "qBittorrent: torrents/addPeers failed"
+    if wait_for 900 qb_done; then
+      t1=$(now)
+      c1=$(cpu_of "$qpid")
+      W_qb=$(fsub "$t1" "$t0")
+      C_qb=$(fsub "$c1" "$c0")
+      R_qb=$(hwm_of "$qpid")
+      same=$( (cd "$work/w" && sha256sum -- *) | (cd "$work/qb/dl/$rev" && sha256sum --quiet -c -) >/dev/null 2>&1 && echo y || echo n)
+      [[ $same == y ]] || qb_skip="qBittorrent finished but its files differ from the source"
+    else
+      qb_skip="qBittorrent did not finish in 900 s"
+    fi
+  fi
+  kill -9 "$qpid" 2>/dev/null || true
+  rm -rf "$work/qb/dl"
+fi
+
+# 2c. Transmission 3.00 <- weightsd seeder (v1 companion). Transmission never dials 127/8 peers,
+# so this pair runs between two network namespaces joined by a veth pair (198.18.0.0/24, RFC
+# 2544 addresses that exist only there): a second weightsd seeder (same files, page-cached) in
+# one, transmission-daemon in the other, and a socat fake tracker (in the seeder's namespace)
+# naming the seeder. Wall time from `transmission-remote -s` to "Percent Done: 100%" (polled
+# every 0.5 s), CPU and VmHWM of transmission-daemon.
+tr_skip=""
+command -v transmission-daemon >/dev/null || tr_skip="transmission-daemon not installed (scripts/install-deps --test)"
+nsA=wfbA$$
+nsB=wfbB$$
+if [[ -z $tr_skip ]] && ! ip netns add "$nsA" 2>/dev/null; then
+  tr_skip="cannot create network namespaces (needs CAP_SYS_ADMIN)"
+fi
+if [[ -z $tr_skip ]]; then
+  cleanup_ns() { ip netns del "$nsA" 2>/dev/null || true; ip netns del "$nsB" 2>/dev/null || true; }
+  trap 'cleanup; cleanup_ns' EXIT
+  ip netns add "$nsB"
+  ip link add "wfa$$" netns "$nsA" type veth peer name "wfb$$" netns "$nsB"
+  ip -n "$nsA" link set lo up
+  ip -n "$nsB" link set lo up
+  ip -n "$nsA" addr add 198.18.0.1/24 dev "wfa$$"
+  ip -n "$nsB" addr add 198.18.0.2/24 dev "wfb$$"
+  ip -n "$nsA" link set "wfa$$" up
+  ip -n "$nsB" link set "wfb$$" up
+  mkdir -p "$work/nsseed"
+  ip netns exec "$nsA" "$D" --state-dir "$work/nsseed/state" --socket "$work/nsseed/ctl.sock" \
+    --listen 198.18.0.1:0 >"$work/nsseed.log" 2>&1 &
+  pids+=($!)
+  disown $!
+  S=("$W" --socket "$work/nsseed/ctl.sock")
+  wait_for 30 "${S[@]}" status || tr_skip="weightsd in the namespace did not start"
+fi
+if [[ -z $tr_skip ]]; then
+  "${S[@]}" feed add bench "$work/pub/public" --root "$root" >/dev/null
+  "${S[@]}" seed "$work/w" --feed bench --model "$model" --revision "$rev" >/dev/null
+  wait_for 120 bash -c "[[ \$('$W' --socket '$work/nsseed/ctl.sock' --json show '$model@$rev' | jq -r .v1_seeding) == true ]]" ||
+    tr_skip="the namespace seeder never reported v1_seeding=true"
+fi
+if [[ -z $tr_skip ]]; then
+  nsport=$("${S[@]}" --json status | jq -r .listen_port)
+  reply="d8:intervali1800e5:peersld2:ip10:198.18.0.14:porti${nsport}eeee"
+  printf 'HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s' \
+    "${#reply}" "$reply" >"$work/nstracker.reply"
+  printf '#!/bin/sh\nsed -u %s >/dev/null\ncat %s\n' "'/^\r\?\$/q'" "'$work/nstracker.reply'" \
+    >"$work/nstracker.sh"
+  chmod +x "$work/nstracker.sh"
+  ip netns exec "$nsA" socat TCP-LISTEN:6969,bind=198.18.0.1,reuseaddr,fork \
+    EXEC:"$work/nstracker.sh" 2>"$work/nstracker.log" &
+  pids+=($!)
+  mkdir -p "$work/tr/dl"
+  cat >"$work/tr/settings.json" <<'JSON'
+{"pex-enabled": false, "dht-enabled": false, "lpd-enabled": false, "utp-enabled": false,
+ "port-forwarding-enabled": false, "ratio-limit-enabled": false, "idle-seeding-limit-enabled": false,
+ "rpc-whitelist-enabled": false, "rpc-host-whitelist-enabled": false, "message-level": 1}
+JSON
+  ip netns exec "$nsB" transmission-daemon -f -g "$work/tr" -w "$work/tr/dl" -T -r 127.0.0.1 \
+    -p 9091 -i 198.18.0.2 -P 51413 -O -Y --no-utp -M >"$work/tr.out" 2>&1 &
+  tpid=$!
+  pids+=($tpid)
+  disown "$tpid"
+  trr() { ip netns exec "$nsB" transmission-remote 127.0.0.1:9091 "$@"; }
+  if ! wait_for 20 trr -l; then
+    tr_skip="transmission-daemon RPC did not start"
+  else
+    trr -a "$v1torrent" --start-paused >/dev/null
+    trr -t 1 -td "http://198.18.0.1:6969/announce" >/dev/null
+    tr_done() { trr -t 1 -i | grep -q "Percent Done: 100%"; }
+    log "Transmission: v1 companion, namespaces, seeder 198.18.0.1:$nsport"
+    c0=$(cpu_of "$tpid")
+    t0=$(now)
+    trr -t 1 -s >/dev/null
+    if wait_for 1800 tr_done; then
+      t1=$(now)
+      c1=$(cpu_of "$tpid")
+      W_tr=$(fsub "$t1" "$t0")
+      C_tr=$(fsub "$c1" "$c0")
+      R_tr=$(hwm_of "$tpid")
+      (cd "$work/w" && sha256sum -- *) | (cd "$work/tr/dl/$rev" && sha256sum --quiet -c -) >/dev/null 2>&1 ||
+        tr_skip="Transmission finished but its files differ from the source"
+    else
+      tr_skip="Transmission did not finish in 1800 s"
+    fi
+  fi
+  kill -9 "$tpid" 2>/dev/null || true
+  rm -rf "$work/tr/dl"
+fi
+
 # 3. The floor: loopback TCP + write + one SHA-256, and its parts alone.
 cat "$work"/w/* >/dev/null
 floor() { # floor NAME SINK-PIPELINE : times sender + receiver together
@@ -219,7 +393,8 @@ fi
 rate() { printf '%.0f' "$(echo "$mib / $1" | bc -l)"; }
 ratio() { printf '%.2f' "$(echo "$1 / $2" | bc -l)"; }
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')," \
-  "$(free -g | awk '/^Mem:/ { print $2 }') GiB RAM; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+  "$(free -g | awk '/^Mem:/ { print $2 }') GiB RAM; load average at the start: $load_start," \
+  "at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf 'data: %d files, %d bytes (%.0f MiB) in %s; weightsd %s\n' "$nfiles" "$bytes" "$mib" \
   "${TMPDIR:-/var/tmp}" "$("$W" --version 2>/dev/null | head -n1)"
 printf '%-44s %8s %7s %7s %9s %12s %10s\n' "" "wall s" "MiB/s" "CPU s" "RSS MiB" "wall/weightsd" \
@@ -234,6 +409,16 @@ if [[ -z $aria_skip ]]; then
 else
   echo "aria2c: skipped: $aria_skip"
 fi
+if [[ -z $qb_skip ]]; then
+  row "weightsd seeder -> qBittorrent (hybrid)" "$W_qb" "$C_qb" "$R_qb"
+else
+  echo "qBittorrent: skipped: $qb_skip"
+fi
+if [[ -z $tr_skip ]]; then
+  row "weightsd seeder -> Transmission (v1, netns)" "$W_tr" "$C_tr" "$R_tr"
+else
+  echo "Transmission: skipped: $tr_skip"
+fi
 row "socat TCP | tee file | openssl sha256" "$W_pipe" "$C_fl" "$R_fl"
 row "socat TCP -> file, then openssl sha256" "$W_two" "$C_two" "$R_two"
 row "  part: socat TCP -> /dev/null" "$W_tcp" "$C_tcp" "$R_tcp"
@@ -243,5 +428,5 @@ echo "weightsd: CPU and RSS of the fetching daemon only (VmHWM over its life); a
   "floor: /usr/bin/time of the process (floor: sum over its pipeline, RSS = largest process)."
 echo "floor (wall/floor column) = $floor_is; fetching weightsd at complete: $rss_split"
 echo "aria2c checks SHA-1 per piece only (no final SHA-256 pass); weightsd's time includes one."
-echo "not measured: transmission 3.00 (needs a network namespace; rejects loopback tracker peers)," \
-  "qbittorrent-nox."
+echo "qBittorrent, Transmission: CPU and VmHWM of the client process (its whole life, incl." \
+  "start-up); qBittorrent with its default (mmap) disk I/O; Transmission over a veth pair."

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Interop with aria2 1.36 (v1-only; it mis-hashes hybrids, so it uses the v1 companion torrent),
+# peers found through a real tracker (opentracker) named in the signed manifest:
+#   1. weightsd seeds a release; aria2c downloads the companion from it and gets the same bytes.
+#   2. weightsd stops; aria2c seeds what it downloaded; a fresh weightsd fetches the release from
+#      that v1-only swarm and ends with every file SHA-256-verified against the manifest.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/daemon_lib.sh"
+source "$(dirname "$0")/bt_lib.sh"
+need_cmds aria2c opentracker curl jq ss
+
+model=interop-org/aria-llm
+rev=a71a2c0
+start_opentracker 127.0.0.9
+bash "$WEIGHTS_SOURCE_DIR/scripts/lib/make-weights.sh" "$T/w" 2 aria-interop
+publish_release "$T/w" "$model" "$rev" --tracker "$TRACKER_URL" --piece-length 262144
+tracker_allow "$V1_HASH" "$V2_HASH" "$COMPANION_HASH"
+tracker_wait_allowed "$COMPANION_HASH"
+
+aria_common=(--enable-dht=false --enable-dht6=false --bt-enable-lpd=false
+  --enable-peer-exchange=false --disable-ipv6=true --summary-interval=0 --console-log-level=warn
+  --auto-save-interval=0 --bt-save-metadata=false --save-session-interval=0
+  --interface=127.0.0.7 --bt-tracker-connect-timeout=5 --bt-tracker-timeout=5)
+
+# 1. weightsd -> aria2c
+start_daemon 1
+ctl 1 feed add demo "$T/pub/public" --root "$ROOT" >/dev/null
+expect_ok "weightsd seeds the release" ctl 1 seed "$T/w" --feed demo --model "$model" --revision "$rev"
+wait_until "the seeder to seed the v1 companion" 30 \
+  bash -c "[[ \$('$W' --socket '$T/d1/ctl.sock' --json show '$model@$rev' | jq -r .v1_seeding) == true ]]"
+rc=0
+timeout 90 aria2c "${aria_common[@]}" --listen-port="$(free_port 127.0.0.7)" --seed-time=0 \
+  --dir="$T/aria" --log="$T/aria-leech.log" --log-level=notice "$V1TORRENT" >"$T/aria-leech.out" 2>&1 ||
+  rc=$?
+[[ $rc -eq 0 ]] && pass "aria2c downloaded the v1 companion from weightsd" ||
+  fail "aria2c exit $rc: $(tail -n 5 "$T/aria-leech.out")"
+same_files "$T/w" "$T/aria/$rev" && pass "aria2c's files equal the published ones" ||
+  fail "aria2c's files differ"
+up=$(release_field 1 "$model@$rev" .uploaded_bytes)
+[[ $up -gt 0 ]] && pass "the weightsd seeder uploaded $up bytes" || fail "seeder uploaded nothing"
+kill_daemon 1 9
+
+# 2. aria2c (seeding the companion only) -> weightsd
+aport=$(free_port 127.0.0.7)
+aria2c "${aria_common[@]}" --listen-port="$aport" --seed-ratio=0.0 --check-integrity=true \
+  --bt-hash-check-seed=true --dir="$T/aria" --log="$T/aria-seed.log" --log-level=info \
+  "$V1TORRENT" >"$T/aria-seed.out" 2>&1 &
+bt_pids+=($!)
+wait_until "aria2c to listen" 20 listening 127.0.0.7 "$aport"
+# weightsd 1 announced too (and is gone): wait for a second seeder, aria2c.
+wait_until "aria2c to announce itself as a seeder" 30 has_seeders "$COMPANION_HASH" 2
+
+start_daemon 2
+ctl 2 feed add demo "$T/pub/public" --root "$ROOT" >/dev/null
+expect_ok "weightsd starts fetching (no --peer: the tracker finds aria2c)" \
+  ctl 2 fetch "$model@$rev" --no-wait
+if wait_until "weightsd to verify every file fetched from aria2c" 60 every_file_verified 2 "$model@$rev"; then
+  pass "weightsd fetched from a v1-only swarm and verified every file"
+else
+  fail "fetch from aria2c did not complete: $(ctl 2 --json show "$model@$rev" | jq -c '{state,error,peers,v1_downloading,files:[.files[]|{path,state,done_bytes}]}')"
+fi
+grep -q "downloading through the v1 companion" "$T/d2/log" &&
+  pass "the daemon switched to the companion when the hybrid swarm made no progress" ||
+  fail "no switch to the v1 companion in the log"
+view=$(release_field 2 "$model@$rev" .path)
+same_files "$T/w" "$view" && pass "the view's files equal the published ones" ||
+  fail "view files differ ($view)"
+got=$(release_field 2 "$model@$rev" .downloaded_bytes)
+total=$(release_field 2 "$model@$rev" .total_length)
+[[ $got -ge $total ]] && pass "downloaded $got of $total bytes (all from aria2c: the weightsd seeder is gone)" ||
+  fail "downloaded_bytes $got < $total"
+if wait_until "the fetched release to seed the hybrid and the companion" 20 bash -c \
+  "'$W' --socket '$T/d2/ctl.sock' --json show '$model@$rev' | jq -e '.seeding and .v1_seeding and (.v1_downloading | not)'"; then
+  pass "after completion: hybrid seeding, companion seeding, no v1 download"
+else
+  fail "after completion: $(ctl 2 --json show "$model@$rev" | jq -c '{seeding,v1_seeding,v1_downloading}')"
+fi
+[[ $(release_field 2 "$model@$rev" .hash_failures) == 0 ]] && pass "no piece failed its hash" ||
+  fail "hash failures: $(release_field 2 "$model@$rev" .hash_failures)"
+
+[[ $failures -eq 0 ]] || { show_logs; tail -n 20 "$T/aria-seed.log" >&2; }
+finish
