@@ -10,11 +10,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "daemon/build_info.hpp"
@@ -22,6 +22,7 @@
 #include "daemon/engine.hpp"
 #include "daemon/handler.hpp"
 #include "daemon/log.hpp"
+#include "daemon/notify.hpp"
 
 namespace weights::daemon {
 namespace {
@@ -31,6 +32,9 @@ namespace asio = boost::asio;
 constexpr const char* exit_codes_help =
     "Exit codes: 0 ok, 1 failure, 64 usage error, 70 internal error, 74 I/O error,\n"
     "75 another weightsd holds the state dir or socket, 78 invalid configuration.";
+
+// How often STATUS= is refreshed for `systemctl status` (cheap: one pass over the releases).
+constexpr std::chrono::seconds status_interval{10};
 
 std::string errno_text(int err) {
   return std::generic_category().message(err);
@@ -102,7 +106,11 @@ class StateLock {
 class Daemon {
  public:
   Daemon(Options options, Config config)
-      : options_(std::move(options)), config_(std::move(config)), signals_(ioc_) {}
+      : options_(std::move(options)),
+        config_(std::move(config)),
+        signals_(ioc_),
+        watchdog_timer_(ioc_),
+        status_timer_(ioc_) {}
 
   Status run() {
     if (auto st = ensure_state_dir(config_.state_dir); !st) return st;
@@ -132,7 +140,13 @@ class Daemon {
     log::info("weightsd {} ({} mode) listening on {}, state dir {}", version(),
               api::mode_name(config_.mode), config_.control_socket.string(),
               config_.state_dir.string());
-    ::sd_notify(0, "READY=1\nSTATUS=ready");
+    // READY only now: the state is loaded (Engine::start) and the control socket accepts.
+    notifier_.ready(status_line());
+    if (auto period = notifier_.watchdog_period()) {
+      log::debug("systemd watchdog: pinging every {} ms", period->count() / 1000);
+      schedule_watchdog(*period);
+    }
+    schedule_status();
     ioc_.run();
     log::info("weightsd stopped");
     return {};
@@ -150,12 +164,63 @@ class Daemon {
     });
   }
 
+  // One line for `systemctl status`: what the node holds and moves right now.
+  std::string status_line() const {
+    std::uint64_t releases = 0, feeds = 0, down = 0, up = 0;
+    if (engine_) {
+      const auto f = engine_->status_fields();
+      auto num = [&f](const char* key) -> std::uint64_t {
+        const auto it = f.find(key);
+        return it != f.end() && it->is_number_unsigned() ? it->get<std::uint64_t>() : 0;
+      };
+      releases = num("releases");
+      feeds = num("feeds");
+      down = num("download_rate");
+      up = num("upload_rate");
+    }
+    return fmt::format("ready: {} release{}, {} feed{}, down {}/s, up {}/s; control socket {}",
+                       releases, releases == 1 ? "" : "s", feeds, feeds == 1 ? "" : "s",
+                       human_bytes(down), human_bytes(up), config_.control_socket.string());
+  }
+
+  // WATCHDOG=1 from the event loop itself: if the loop wedges, the pings stop and systemd
+  // restarts the daemon.
+  void schedule_watchdog(std::chrono::microseconds period) {
+    notifier_.watchdog();
+    watchdog_timer_.expires_after(period);
+    watchdog_timer_.async_wait([this, period](const boost::system::error_code& ec) {
+      if (!ec) schedule_watchdog(period);
+    });
+  }
+
+  void schedule_status() {
+    status_timer_.expires_after(status_interval);
+    status_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      notifier_.status(status_line());
+      schedule_status();
+    });
+  }
+
+  static std::string human_bytes(std::uint64_t n) {
+    static constexpr const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = static_cast<double>(n);
+    std::size_t u = 0;
+    while (v >= 1024.0 && u + 1 < std::size(units)) {
+      v /= 1024.0;
+      ++u;
+    }
+    return u == 0 ? fmt::format("{} B", n) : fmt::format("{:.1f} {}", v, units[u]);
+  }
+
   void shutdown(int signo) {
     log::info("received {}, shutting down", signo == SIGINT ? "SIGINT" : "SIGTERM");
-    ::sd_notify(0, "STOPPING=1");
+    notifier_.stopping();
     if (server_) server_->stop();  // stop accepting, finish responses, remove the socket
     boost::system::error_code ignored;
     signals_.cancel(ignored);
+    watchdog_timer_.cancel();
+    status_timer_.cancel();
     // Resume data for every torrent is saved before the session stops; the engine is destroyed
     // from a fresh handler (never inside its own callback).
     if (engine_) {
@@ -166,12 +231,12 @@ class Daemon {
 
   // SIGHUP: re-read config with the original flags. An invalid file keeps the running config.
   void reload() {
-    ::sd_notify(0, "RELOADING=1");
+    notifier_.reloading();
     auto next = load_config(options_.overrides);
     if (!next) {
       log::error("config reload failed, keeping the running configuration: {}",
                  next.error().to_string());
-      ::sd_notify(0, "READY=1");
+      notifier_.ready(status_line());
       return;
     }
     // These are bound at startup (lock, socket); changing them needs a restart.
@@ -192,13 +257,16 @@ class Daemon {
     }
     config_ = std::move(*next);
     log::set_level(config_.log_level);
-    ::sd_notify(0, "READY=1");
+    notifier_.ready(status_line());
   }
 
   Options options_;
   Config config_;
   asio::io_context ioc_;  // declared before everything that registers work on it
   asio::signal_set signals_;
+  asio::steady_timer watchdog_timer_;
+  asio::steady_timer status_timer_;
+  Notifier notifier_;
   std::unique_ptr<StateLock> lock_;
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<Handler> handler_;
@@ -292,6 +360,7 @@ int run(const Options& options) {
     std::signal(SIGPIPE, SIG_IGN);
     Daemon daemon(options, std::move(*config));
     if (auto st = daemon.run(); !st) {
+      Notifier().status(fmt::format("failed: {}", st.error().message));
       log::error("{}", st.error().message);
       if (!st.error().hint.empty()) log::error("hint: {}", st.error().hint);
       return static_cast<int>(exit_for(st.error()));
