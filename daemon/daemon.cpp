@@ -295,10 +295,21 @@ Exit exit_for(const Error& err) {
 }  // namespace
 
 std::optional<int> parse_args(int argc, char** argv, Options& out) {
-  CLI::App app{"weightsd: mirrors open-weight model releases over BitTorrent, verified"};
-  app.footer(std::string(exit_codes_help) +
-             "\nEnvironment: WEIGHTSD_CONFIG, WEIGHTSD_STATE_DIR, WEIGHTSD_SOCKET, "
-             "WEIGHTSD_LOG_LEVEL\n(precedence: flags > environment > config file > defaults)");
+  CLI::App app{"weightsd: mirrors open-weight model releases over BitTorrent, verified",
+               "weightsd"};
+  app.footer(
+      "Examples:\n"
+      "  systemctl start weightsd                  the system service (runs weightsd --system)\n"
+      "  weightsd --user &                         a per-user daemon (XDG state and socket)\n"
+      "  weightsd --system --check-config          validate /etc/weightsd/weightsd.toml\n"
+      "  weightsd --state-dir /tmp/w --socket /tmp/w.sock --listen 127.0.0.2:0\n"
+      "\n"
+      "Environment: WEIGHTSD_CONFIG, WEIGHTSD_STATE_DIR, WEIGHTSD_SOCKET, WEIGHTSD_LOG_LEVEL\n"
+      "(precedence: flags > environment > config file > defaults). Under systemd\n"
+      "(NOTIFY_SOCKET, JOURNAL_STREAM) it reports readiness, status and watchdog pings and logs\n"
+      "with journal priorities; SIGHUP reloads the config file.\n"
+      "\n" +
+      std::string(exit_codes_help));
   app.set_version_flag("--version", std::string("weightsd ") + WEIGHTS_VERSION);
   std::string config_file;
   std::string state_dir;
