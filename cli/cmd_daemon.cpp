@@ -39,10 +39,11 @@ Status status(const Context& ctx) {
       "  mode:      {}\n"
       "  uptime:    {}\n"
       "  state dir: {}\n"
-      "  socket:    {}\n",
+      "  socket:    {} ({})\n",
       str_field(j, api::field::version), str_field(j, api::field::protocol_version),
       str_field(j, api::field::pid), str_field(j, api::field::mode), human_duration(uptime),
-      str_field(j, api::field::state_dir), endpoint.path.string());
+      str_field(j, api::field::state_dir), endpoint.path.string(),
+      endpoint.source);
   emit(ctx, j, human);
   return {};
 }
