@@ -71,6 +71,18 @@ void register_completion_command(CLI::App& app, Context& ctx) {
   });
 }
 
+// Every subcommand's help ends with where the global options and exit codes are described.
+void add_common_footer(CLI::App& app) {
+  for (CLI::App* sub : app.get_subcommands({})) {
+    std::string footer = sub->get_footer();
+    if (!footer.empty()) footer += "\n\n";
+    sub->footer(footer +
+                "Global options: --json (JSON on stdout, docs/cli.md), --socket PATH.\n"
+                "Exit codes: see `weightsctl --help`.");
+    add_common_footer(*sub);
+  }
+}
+
 }  // namespace
 
 int run(int argc, char** argv) {
@@ -78,7 +90,6 @@ int run(int argc, char** argv) {
   // Named explicitly: help and man pages must not show the path the binary was run from.
   CLI::App app{"weightsctl: publish, verify, fetch and seed open-weight model releases",
                "weightsctl"};
-  app.footer(std::string(footer_text) + "\n" + exit_codes_help);
   app.set_version_flag("--version", std::string("weightsctl ") + WEIGHTS_VERSION);
   app.require_subcommand(1);
   app.fallthrough();
@@ -91,6 +102,9 @@ int run(int argc, char** argv) {
   register_daemon_commands(app, ctx);
   register_release_daemon_commands(app, ctx);
   register_completion_command(app, ctx);
+  // Set after the subcommands exist, which would otherwise inherit it.
+  app.footer(std::string(footer_text) + "\n" + exit_codes_help);
+  add_common_footer(app);
 
   try {
     app.parse(argc, argv);

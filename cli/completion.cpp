@@ -103,32 +103,34 @@ std::string bash(const std::string& prog, const std::vector<Node>& nodes) {
       "  local -A subs=(\n",
       prog, fn);
   for (const auto& n : nodes) {
-    s += fmt::format("    [{}]={}\n", quote("/" + n.path), quote(join_names(words_at(n, nodes[0], false))));
+    s += fmt::format("    [{}]={}\n", quote("/" + n.path),
+                     quote(join_names(words_at(n, nodes[0], false))));
   }
   s += "  )\n  local -A opts=(\n";
   for (const auto& n : nodes) {
-    s += fmt::format("    [{}]={}\n", quote("/" + n.path), quote(join_names(words_at(n, nodes[0], true))));
+    s += fmt::format("    [{}]={}\n", quote("/" + n.path),
+                     quote(join_names(words_at(n, nodes[0], true))));
   }
-  s += fmt::format("  )\n  local valopts={}\n", quote(" " + join_names(value_options(nodes)) + " "));
   s +=
-      "  for ((i = 1; i < COMP_CWORD; i++)); do\n"
-      "    w=${COMP_WORDS[i]}\n"
-      "    if [[ \" ${subs[/$path]} \" == *\" $w \"* ]]; then\n"
-      "      path=${path:+$path }$w\n"
-      "    elif [[ $valopts == *\" $w \"* ]]; then\n"
-      "      ((i++))\n"
-      "    fi\n"
-      "  done\n"
-      "  if [[ $valopts == *\" $prev \"* ]]; then\n"
-      "    COMPREPLY=($(compgen -f -- \"$cur\"))\n"
-      "  elif [[ $cur == -* ]]; then\n"
-      "    COMPREPLY=($(compgen -W \"${opts[/$path]}\" -- \"$cur\"))\n"
-      "  elif [[ -n ${subs[/$path]} ]]; then\n"
-      "    COMPREPLY=($(compgen -W \"${subs[/$path]}\" -- \"$cur\"))\n"
-      "  else\n"
-      "    COMPREPLY=($(compgen -f -- \"$cur\"))\n"
-      "  fi\n"
-      "}\n";
+      fmt::format("  )\n  local valopts={}\n", quote(" " + join_names(value_options(nodes)) + " "));
+  s += "  for ((i = 1; i < COMP_CWORD; i++)); do\n"
+       "    w=${COMP_WORDS[i]}\n"
+       "    if [[ \" ${subs[/$path]} \" == *\" $w \"* ]]; then\n"
+       "      path=${path:+$path }$w\n"
+       "    elif [[ $valopts == *\" $w \"* ]]; then\n"
+       "      ((i++))\n"
+       "    fi\n"
+       "  done\n"
+       "  if [[ $valopts == *\" $prev \"* ]]; then\n"
+       "    COMPREPLY=($(compgen -f -- \"$cur\"))\n"
+       "  elif [[ $cur == -* ]]; then\n"
+       "    COMPREPLY=($(compgen -W \"${opts[/$path]}\" -- \"$cur\"))\n"
+       "  elif [[ -n ${subs[/$path]} ]]; then\n"
+       "    COMPREPLY=($(compgen -W \"${subs[/$path]}\" -- \"$cur\"))\n"
+       "  else\n"
+       "    COMPREPLY=($(compgen -f -- \"$cur\"))\n"
+       "  fi\n"
+       "}\n";
   s += fmt::format("complete -o filenames -F {} {}\n", fn, prog);
   return s;
 }
@@ -140,31 +142,32 @@ std::string zsh(const std::string& prog, const std::vector<Node>& nodes) {
       "  local -A subs opts\n",
       prog);
   for (const auto& n : nodes) {
-    s += fmt::format("  subs[{}]={}\n", quote("/" + n.path), quote(join_names(words_at(n, nodes[0], false))));
-    s += fmt::format("  opts[{}]={}\n", quote("/" + n.path), quote(join_names(words_at(n, nodes[0], true))));
+    s += fmt::format("  subs[{}]={}\n", quote("/" + n.path),
+                     quote(join_names(words_at(n, nodes[0], false))));
+    s += fmt::format("  opts[{}]={}\n", quote("/" + n.path),
+                     quote(join_names(words_at(n, nodes[0], true))));
   }
   s += fmt::format("  local valopts={}\n", quote(" " + join_names(value_options(nodes)) + " "));
-  s +=
-      "  local path='' i w\n"
-      "  for ((i = 2; i < CURRENT; i++)); do\n"
-      "    w=${words[i]}\n"
-      "    if [[ \" ${subs[/$path]} \" == *\" $w \"* ]]; then\n"
-      "      path=${path:+$path }$w\n"
-      "    elif [[ $valopts == *\" $w \"* ]]; then\n"
-      "      ((i++))\n"
-      "    fi\n"
-      "  done\n"
-      "  local prev=${words[CURRENT-1]} cur=${words[CURRENT]}\n"
-      "  if [[ $valopts == *\" $prev \"* ]]; then\n"
-      "    _files\n"
-      "  elif [[ $cur == -* ]]; then\n"
-      "    compadd -- ${=opts[/$path]}\n"
-      "  elif [[ -n ${subs[/$path]} ]]; then\n"
-      "    compadd -- ${=subs[/$path]}\n"
-      "  else\n"
-      "    _files\n"
-      "  fi\n"
-      "}\n";
+  s += "  local path='' i w\n"
+       "  for ((i = 2; i < CURRENT; i++)); do\n"
+       "    w=${words[i]}\n"
+       "    if [[ \" ${subs[/$path]} \" == *\" $w \"* ]]; then\n"
+       "      path=${path:+$path }$w\n"
+       "    elif [[ $valopts == *\" $w \"* ]]; then\n"
+       "      ((i++))\n"
+       "    fi\n"
+       "  done\n"
+       "  local prev=${words[CURRENT-1]} cur=${words[CURRENT]}\n"
+       "  if [[ $valopts == *\" $prev \"* ]]; then\n"
+       "    _files\n"
+       "  elif [[ $cur == -* ]]; then\n"
+       "    compadd -- ${=opts[/$path]}\n"
+       "  elif [[ -n ${subs[/$path]} ]]; then\n"
+       "    compadd -- ${=subs[/$path]}\n"
+       "  else\n"
+       "    _files\n"
+       "  fi\n"
+       "}\n";
   s += fmt::format("_{0} \"$@\"\n", prog);
   return s;
 }
