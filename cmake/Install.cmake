@@ -49,6 +49,10 @@ install(CODE "
                  \"${PROJECT_BINARY_DIR}/install-time/weightsd.service\" @ONLY)
   file(INSTALL \"${PROJECT_BINARY_DIR}/install-time/weightsd.service\"
        DESTINATION \"\${CMAKE_INSTALL_PREFIX}/lib/systemd/system\")
+  configure_file(\"${PROJECT_SOURCE_DIR}/systemd/user/weightsd.service.in\"
+                 \"${PROJECT_BINARY_DIR}/install-time/user/weightsd.service\" @ONLY)
+  file(INSTALL \"${PROJECT_BINARY_DIR}/install-time/user/weightsd.service\"
+       DESTINATION \"\${CMAKE_INSTALL_PREFIX}/lib/systemd/user\")
 ")
 install(FILES systemd/weightsd.sysusers DESTINATION lib/sysusers.d RENAME weightsd.conf)
 install(FILES systemd/weightsd.tmpfiles DESTINATION lib/tmpfiles.d RENAME weightsd.conf)

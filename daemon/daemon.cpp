@@ -166,21 +166,29 @@ class Daemon {
 
   // One line for `systemctl status`: what the node holds and moves right now.
   std::string status_line() const {
-    std::uint64_t releases = 0, feeds = 0, down = 0, up = 0;
+    std::uint64_t releases = 0, feeds = 0, down = 0, up = 0, port = 0;
     if (engine_) {
       const auto f = engine_->status_fields();
       auto num = [&f](const char* key) -> std::uint64_t {
         const auto it = f.find(key);
-        return it != f.end() && it->is_number_unsigned() ? it->get<std::uint64_t>() : 0;
+        // Some fields are signed in the JSON (libtorrent rates and ports are int).
+        if (it == f.end() || !it->is_number_integer()) return 0;
+        const auto v = it->get<std::int64_t>();
+        return v > 0 ? static_cast<std::uint64_t>(v) : 0;
       };
       releases = num("releases");
       feeds = num("feeds");
       down = num("download_rate");
       up = num("upload_rate");
+      port = num("listen_port");
     }
-    return fmt::format("ready: {} release{}, {} feed{}, down {}/s, up {}/s; control socket {}",
+    // Port 0: libtorrent has no listen socket (yet, or at all: it failed to bind).
+    return fmt::format("ready: {} release{}, {} feed{}, down {}/s, up {}/s, {}; control socket {}",
                        releases, releases == 1 ? "" : "s", feeds, feeds == 1 ? "" : "s",
-                       human_bytes(down), human_bytes(up), config_.control_socket.string());
+                       human_bytes(down), human_bytes(up),
+                       port == 0 ? std::string("no BitTorrent listen port")
+                                 : fmt::format("BitTorrent port {}", port),
+                       config_.control_socket.string());
   }
 
   // WATCHDOG=1 from the event loop itself: if the loop wedges, the pings stop and systemd

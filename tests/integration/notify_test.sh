@@ -93,6 +93,10 @@ wait_until 10 bash -c "[[ \$(grep -c '^WATCHDOG=1$' '$work/a.out') -ge 5 ]]" ||
 has "$work/a.log" 'systemd watchdog: pinging every 100 ms' || fail "watchdog period is not USEC/2"
 pass "WATCHDOG=1 pings at half of WATCHDOG_USEC"
 
+port_known() {
+  port=$("$WEIGHTSCTL" --socket "$work/a.ctl" --json status | jq -r .listen_port) && ((port > 0))
+}
+wait_until 30 port_known || fail "no BitTorrent listen port"
 before=$(wc -l <"$work/a.out")
 kill -HUP "$a_pid"
 wait_until 10 bash -c "tail -n +$((before + 1)) '$work/a.out' | grep -q '^READY=1'" ||
@@ -102,7 +106,9 @@ ready2=$(line_of "$work/a.out" '^READY=1' "$before")
 [[ -n $reload && $reload -lt $ready2 ]] || fail "SIGHUP: RELOADING=1 does not precede READY=1"
 sed -n "${reload}p" "$work/a.out" | grep -qE 'MONOTONIC_USEC=[0-9]+' ||
   fail "RELOADING=1 without MONOTONIC_USEC"
-pass "SIGHUP: RELOADING=1 (with MONOTONIC_USEC) then READY=1"
+sed -n "${ready2}p" "$work/a.out" | grep -q "STATUS=ready: .*, BitTorrent port $port; " ||
+  fail "READY after reload does not report the listen port $port: $(sed -n "${ready2}p" "$work/a.out")"
+pass "SIGHUP: RELOADING=1 (with MONOTONIC_USEC) then READY=1 with a fresh STATUS"
 
 kill -TERM "$a_pid"
 wait_until 30 gone "$a_pid" || fail "weightsd did not exit after SIGTERM"

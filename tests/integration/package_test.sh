@@ -53,7 +53,8 @@ root=$work/root
 dpkg -x "$deb" "$root"
 expected=(
   usr/bin/weightsd usr/bin/weightsctl
-  usr/lib/systemd/system/weightsd.service usr/lib/sysusers.d/weightsd.conf
+  usr/lib/systemd/system/weightsd.service usr/lib/systemd/user/weightsd.service
+  usr/lib/sysusers.d/weightsd.conf
   usr/lib/tmpfiles.d/weightsd.conf etc/weightsd/weightsd.toml
   usr/share/man/man8/weightsd.8 usr/share/man/man1/weightsctl.1
   usr/share/bash-completion/completions/weightsctl usr/share/zsh/vendor-completions/_weightsctl
@@ -91,10 +92,17 @@ unit=$root/usr/lib/systemd/system/weightsd.service
 grep -qx 'ExecStart=/usr/bin/weightsd --system' "$unit" || fail "unit ExecStart: $(grep ExecStart "$unit")"
 # verify needs the binary where ExecStart says: check a copy pointing into the extracted root.
 mkdir -p "$work/units"
+mkdir -p "$work/units/user"
 sed "s|/usr/bin/weightsd|$root/usr/bin/weightsd|" "$unit" >"$work/units/weightsd.service"
-SYSTEMD_LOG_LEVEL=warning systemd-analyze verify --man=no "$work/units/weightsd.service" \
-  >"$work/verify.log" 2>&1 || { cat "$work/verify.log" >&2; fail "systemd-analyze verify"; }
-[[ ! -s $work/verify.log ]] || { cat "$work/verify.log" >&2; fail "systemd-analyze verify warned"; }
+user_unit=$root/usr/lib/systemd/user/weightsd.service
+grep -qx 'ExecStart=/usr/bin/weightsd --user' "$user_unit" || fail "user unit ExecStart"
+sed "s|/usr/bin/weightsd|$root/usr/bin/weightsd|" "$user_unit" >"$work/units/user/weightsd.service"
+# (--user verify needs a user manager; the system-scope check still parses every directive.)
+for u in "$work/units/weightsd.service" "$work/units/user/weightsd.service"; do
+  SYSTEMD_LOG_LEVEL=warning systemd-analyze verify --man=no "$u" >"$work/verify.log" 2>&1 ||
+    { cat "$work/verify.log" >&2; fail "systemd-analyze verify $u"; }
+  [[ ! -s $work/verify.log ]] || { cat "$work/verify.log" >&2; fail "systemd-analyze verify warned"; }
+done
 security=$(systemd-analyze security --offline=true --no-pager "$unit" 2>&1 | tail -n 1)
 [[ $security =~ exposure\ level\ for\ weightsd.service:\ ([0-9.]+)\ (SAFE|OK) ]] ||
   fail "security rating is worse than OK: $security"
