@@ -1,5 +1,7 @@
 #include "daemon/notify.hpp"
 
+#include <algorithm>
+#include <cstdint>
 #include <ctime>
 #include <string>
 
@@ -27,7 +29,9 @@ void send(const std::string& message) {
 Notifier::Notifier() {
   std::uint64_t usec = 0;
   if (::sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
-    watchdog_period_ = std::chrono::microseconds(static_cast<std::int64_t>(usec / 2));
+    // At least 1 ms: a pathological WATCHDOG_USEC must not turn the timer into a busy loop.
+    watchdog_period_ = std::chrono::microseconds(
+        std::max<std::int64_t>(static_cast<std::int64_t>(usec / 2), 1000));
   }
 }
 
