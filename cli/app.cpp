@@ -1,12 +1,16 @@
 #include "cli/app.hpp"
 
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
+#include <memory>
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
+#include <unistd.h>
 
 #include "cli/command.hpp"
+#include "cli/completion.hpp"
 #include "cli/exit_codes.hpp"
 
 namespace weights::cli {
@@ -19,10 +23,73 @@ void emit(const Context& ctx, const nlohmann::json& value, const std::string& hu
   }
 }
 
+namespace {
+
+constexpr const char* footer_text =
+    "Examples:\n"
+    "  weightsctl status                       is weightsd running, and which socket is used\n"
+    "  weightsctl fetch gemma-4                fetch a release by alias and wait until verified\n"
+    "  weightsctl --json list | jq .           the same data for scripts (docs/cli.md)\n"
+    "  weightsctl COMMAND --help               each command's options and examples\n"
+    "\n"
+    "Socket: --socket, else $WEIGHTSD_SOCKET, else the user daemon's socket\n"
+    "($XDG_RUNTIME_DIR/weightsd/control.sock) if it exists, else /run/weightsd/control.sock.\n"
+    "Colour: only on a terminal, never with NO_COLOR set.\n";
+
+// Colour on stderr only for a terminal that is not dumb, and never with NO_COLOR
+// (https://no-color.org: any non-empty value).
+bool use_colour() {
+  const char* no_colour = std::getenv("NO_COLOR");
+  if (no_colour != nullptr && *no_colour != '\0') return false;
+  const char* term = std::getenv("TERM");
+  if (term != nullptr && std::string_view(term) == "dumb") return false;
+  return ::isatty(STDERR_FILENO) == 1;
+}
+
+std::string paint(std::string_view text, std::string_view sgr) {
+  if (!use_colour()) return std::string(text);
+  return fmt::format("\33[{}m{}\33[0m", sgr, text);
+}
+
+void register_completion_command(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand("completion", "Print a shell completion script");
+  auto shell = std::make_shared<std::string>();
+  cmd->add_option("shell", *shell, "bash, zsh or fish")
+      ->required()
+      ->check(CLI::IsMember({"bash", "zsh", "fish"}));
+  cmd->footer(
+      "Examples:\n"
+      "  source <(weightsctl completion bash)\n"
+      "  weightsctl completion fish > ~/.config/fish/completions/weightsctl.fish\n"
+      "Packages install these already (bash-completion, zsh vendor-completions, fish).");
+  cmd->callback([&app, &ctx, shell] {
+    ctx.action = [&app, shell]() -> Status {
+      const Shell sh = *shell == "zsh" ? Shell::zsh : *shell == "fish" ? Shell::fish : Shell::bash;
+      fmt::print("{}", completion_script(app, "weightsctl", sh));
+      return {};
+    };
+  });
+}
+
+// Every subcommand's help ends with where the global options and exit codes are described.
+void add_common_footer(CLI::App& app) {
+  for (CLI::App* sub : app.get_subcommands({})) {
+    std::string footer = sub->get_footer();
+    if (!footer.empty()) footer += "\n\n";
+    sub->footer(footer +
+                "Global options: --json (JSON on stdout, docs/cli.md), --socket PATH.\n"
+                "Exit codes: see `weightsctl --help`.");
+    add_common_footer(*sub);
+  }
+}
+
+}  // namespace
+
 int run(int argc, char** argv) {
   Context ctx;
-  CLI::App app{"weightsctl: publish, verify, fetch and seed open-weight model releases"};
-  app.footer(exit_codes_help);
+  // Named explicitly: help and man pages must not show the path the binary was run from.
+  CLI::App app{"weightsctl: publish, verify, fetch and seed open-weight model releases",
+               "weightsctl"};
   app.set_version_flag("--version", std::string("weightsctl ") + WEIGHTS_VERSION);
   app.require_subcommand(1);
   app.fallthrough();
@@ -35,6 +102,10 @@ int run(int argc, char** argv) {
   register_daemon_commands(app, ctx);
   register_release_daemon_commands(app, ctx);
   register_follow_commands(app, ctx);
+  register_completion_command(app, ctx);
+  // Set after the subcommands exist, which would otherwise inherit it.
+  app.footer(std::string(footer_text) + "\n" + exit_codes_help);
+  add_common_footer(app);
 
   try {
     app.parse(argc, argv);
@@ -55,8 +126,8 @@ int run(int argc, char** argv) {
                               {"hint", err.hint}}}};
         fmt::print("{}\n", j.dump(2));
       }
-      fmt::print(stderr, "weightsctl: {}\n", err.message);
-      if (!err.hint.empty()) fmt::print(stderr, "hint: {}\n", err.hint);
+      fmt::print(stderr, "weightsctl: {} {}\n", paint("error:", "1;31"), err.message);
+      if (!err.hint.empty()) fmt::print(stderr, "{} {}\n", paint("hint:", "1;33"), err.hint);
       return static_cast<int>(exit_code_for(err.code));
     }
     return 0;

@@ -39,10 +39,10 @@ Status status(const Context& ctx) {
       "  mode:      {}\n"
       "  uptime:    {}\n"
       "  state dir: {}\n"
-      "  socket:    {}\n",
+      "  socket:    {} ({})\n",
       str_field(j, api::field::version), str_field(j, api::field::protocol_version),
       str_field(j, api::field::pid), str_field(j, api::field::mode), human_duration(uptime),
-      str_field(j, api::field::state_dir), endpoint.path.string());
+      str_field(j, api::field::state_dir), endpoint.path.string(), endpoint.source);
   emit(ctx, j, human);
   return {};
 }
@@ -57,6 +57,10 @@ void register_daemon_commands(CLI::App& app, Context& ctx) {
       "status", "Show whether weightsd is running and its summary, or one release's state");
   auto release = std::make_shared<std::string>();
   cmd->add_option("release", *release, "Release id ORG/NAME@REV (same as `weightsctl show`)");
+  cmd->footer(
+      "Exits 69 with a hint when no daemon answers.\nExamples:\n  weightsctl status\n"
+      "  weightsctl --socket /run/weightsd/control.sock status\n"
+      "  weightsctl --json status | jq .listen_port");
   cmd->callback([&ctx, release] {
     ctx.action = [&ctx, release] {
       return release->empty() ? status(ctx) : show_release(ctx, *release);

@@ -313,6 +313,10 @@ Status run_verify(const Context& ctx, VerifyArgs a) {
 void register_feed_commands(CLI::App& app, Context& ctx) {
   auto* feed = app.add_subcommand("feed", "Create, publish and verify signed feeds");
   feed->require_subcommand(1);
+  feed->footer(
+      "Publisher: init, publish, rotate-root. Client check: verify. Daemon subscriptions:\n"
+      "add, list, status, refresh, remove.\nExamples:\n  weightsctl feed init pub/\n"
+      "  weightsctl feed add demo /srv/feed --root demo-root.json");
 
   auto init = std::make_shared<InitArgs>();
   auto* ci = feed->add_subcommand("init", "Create a publisher directory and sign root v1");

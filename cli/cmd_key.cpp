@@ -10,6 +10,9 @@ namespace weights::cli {
 void register_key_commands(CLI::App& app, Context& ctx) {
   auto* key_cmd = app.add_subcommand("key", "Manage Ed25519 signing keys");
   key_cmd->require_subcommand(1);
+  key_cmd->footer(
+      "Examples:\n  weightsctl key generate --out keys/root-1.pem\n"
+      "  weightsctl key show keys/root-1.pem");
 
   auto* gen = key_cmd->add_subcommand("generate",
                                       "Generate an Ed25519 private key (PKCS#8 PEM, mode 0600)");
@@ -34,6 +37,7 @@ void register_key_commands(CLI::App& app, Context& ctx) {
       key_cmd->add_subcommand("show", "Print the public key and keyid of a private key file");
   auto path = std::make_shared<std::string>();
   show->add_option("key", *path, "Private key file (PEM)")->required();
+  show->footer("Example:\n  weightsctl key show keys/root-1.pem");
   show->callback([&ctx, path] {
     ctx.action = [&ctx, path]() -> Status {
       auto key = crypto::PrivateKey::load(*path);

@@ -128,6 +128,9 @@ Status run_list(const Context& ctx, const ListArgs& a) {
 void register_release_commands(CLI::App& app, Context& ctx) {
   auto* rel = app.add_subcommand("release", "Add releases to a feed you publish");
   rel->require_subcommand(1);
+  rel->footer(
+      "Examples:\n  weightsctl release add ./model --feed pub/ --model ORG/NAME --revision REV\n"
+      "  weightsctl release list --feed pub/");
 
   auto add = std::make_shared<AddArgs>();
   auto* ca = rel->add_subcommand(
@@ -166,6 +169,7 @@ void register_release_commands(CLI::App& app, Context& ctx) {
 
   auto list = std::make_shared<ListArgs>();
   auto* cl = rel->add_subcommand("list", "List the releases staged or published in a feed");
+  cl->footer("Example:\n  weightsctl release list --feed pub/");
   cl->add_option("--feed", list->feed, "Publisher directory")->required();
   cl->callback([&ctx, list] { ctx.action = [&ctx, list] { return run_list(ctx, *list); }; });
 }

@@ -384,14 +384,24 @@ void register_release_daemon_commands(CLI::App& app, Context& ctx) {
   auto id = std::make_shared<std::string>();
   auto* cw = app.add_subcommand("wait", "Wait for a release's download to finish");
   cw->add_option("release", *id, "Release id ORG/NAME@REV")->required();
+  cw->footer(
+      "Re-attaches to a download started with `fetch --no-wait` or left with Ctrl-C.\n"
+      "Example:\n  weightsctl wait google/gemma-4-12b-it@0123abcd");
   cw->callback([&ctx, id] { ctx.action = [&ctx, id] { return run_wait(ctx, *id); }; });
 
   auto* cl = app.add_subcommand("list", "List the releases weightsd holds");
+  cl->footer(
+      "One line per release: id, state, verified / wanted size, pinned, seeding.\n"
+      "Examples:\n  weightsctl list\n  weightsctl --json list | jq -r '.releases[].id'");
   cl->callback([&ctx] { ctx.action = [&ctx] { return run_list(ctx); }; });
 
   auto show_id = std::make_shared<std::string>();
   auto* cs = app.add_subcommand("show", "Show one release: state, files, peers, errors");
   cs->add_option("release", *show_id, "Release id ORG/NAME@REV")->required();
+  cs->footer(
+      "ORG/NAME alone means the newest release of that model on this node.\n"
+      "Examples:\n  weightsctl show google/gemma-4-12b-it@0123abcd\n"
+      "  weightsctl --json show google/gemma-4-12b-it | jq -r .path");
   cs->callback(
       [&ctx, show_id] { ctx.action = [&ctx, show_id] { return run_show(ctx, *show_id); }; });
 
@@ -401,6 +411,10 @@ void register_release_daemon_commands(CLI::App& app, Context& ctx) {
         app.add_subcommand(verb, std::string(verb) == "pin" ? "Keep a release: never evicted"
                                                             : "Allow a release to be evicted");
     cp->add_option("release", *pid, "Release id ORG/NAME@REV")->required();
+    cp->footer(
+        fmt::format("Pinned releases are never evicted to meet max_disk.\nExample:\n"
+                    "  weightsctl {} google/gemma-4-12b-it@0123abcd",
+                    verb));
     const std::string v = verb;
     cp->callback([&ctx, pid, v] {
       ctx.action = [&ctx, pid, v] {
@@ -415,6 +429,10 @@ void register_release_daemon_commands(CLI::App& app, Context& ctx) {
   auto* cr = app.add_subcommand("remove", "Stop seeding a release and forget it");
   cr->add_option("release", *rm_id, "Release id ORG/NAME@REV")->required();
   cr->add_flag("--delete-files", *rm_delete, "Also delete its files (shared files are kept)");
+  cr->footer(
+      "Without --delete-files the files stay in the store.\nExamples:\n"
+      "  weightsctl remove google/gemma-4-12b-it@0123abcd\n"
+      "  weightsctl remove google/gemma-4-12b-it@0123abcd --delete-files");
   cr->callback([&ctx, rm_id, rm_delete] {
     ctx.action = [&ctx, rm_id, rm_delete] {
       return run_simple(
@@ -427,6 +445,9 @@ void register_release_daemon_commands(CLI::App& app, Context& ctx) {
   auto v_id = std::make_shared<std::string>();
   auto* cv = app.add_subcommand("verify", "Re-hash a release's stored files now");
   cv->add_option("release", *v_id, "Release id ORG/NAME@REV")->required();
+  cv->footer(
+      "Reads every stored file and checks its SHA-256 against the signed manifest; exits 75\n"
+      "if a file no longer matches.\nExample:\n  weightsctl verify google/gemma-4-12b-it@0123abcd");
   cv->callback([&ctx, v_id] {
     ctx.action = [&ctx, v_id]() -> Status {
       auto r = call(ctx, api::method::post, release_path(*v_id, "/verify"));
@@ -478,6 +499,8 @@ void register_feed_daemon_commands(CLI::App* feed, Context& ctx) {
   ca->callback([&ctx, add] { ctx.action = [&ctx, add] { return run_feed_add(ctx, *add); }; });
 
   auto* cl = feed->add_subcommand("list", "List the feeds weightsd follows");
+  cl->footer(
+      "Examples:\n  weightsctl feed list\n  weightsctl --json feed list | jq -r '.feeds[].name'");
   cl->callback([&ctx] {
     ctx.action = [&ctx]() -> Status {
       auto r = call(ctx, api::method::get, "/v1/feeds");
@@ -499,6 +522,7 @@ void register_feed_daemon_commands(CLI::App* feed, Context& ctx) {
                                    : v == "refresh" ? "Refresh a feed now (full TUF verification)"
                                                     : "Unsubscribe from a feed");
     c->add_option("name", *name, "Feed name")->required();
+    c->footer(fmt::format("Example:\n  weightsctl feed {} demo", v));
     c->callback([&ctx, name, v] {
       ctx.action = [&ctx, name, v]() -> Status {
         const std::string target = "/v1/feeds/" + percent_encode(*name);

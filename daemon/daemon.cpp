@@ -10,11 +10,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "daemon/build_info.hpp"
@@ -23,6 +23,7 @@
 #include "daemon/handler.hpp"
 #include "daemon/log.hpp"
 #include "daemon/metrics.hpp"
+#include "daemon/notify.hpp"
 
 namespace weights::daemon {
 namespace {
@@ -32,6 +33,9 @@ namespace asio = boost::asio;
 constexpr const char* exit_codes_help =
     "Exit codes: 0 ok, 1 failure, 64 usage error, 70 internal error, 74 I/O error,\n"
     "75 another weightsd holds the state dir or socket, 78 invalid configuration.";
+
+// How often STATUS= is refreshed for `systemctl status` (cheap: one pass over the releases).
+constexpr std::chrono::seconds status_interval{10};
 
 std::string errno_text(int err) {
   return std::generic_category().message(err);
@@ -103,7 +107,11 @@ class StateLock {
 class Daemon {
  public:
   Daemon(Options options, Config config)
-      : options_(std::move(options)), config_(std::move(config)), signals_(ioc_) {}
+      : options_(std::move(options)),
+        config_(std::move(config)),
+        signals_(ioc_),
+        watchdog_timer_(ioc_),
+        status_timer_(ioc_) {}
 
   Status run() {
     if (auto st = ensure_state_dir(config_.state_dir); !st) return st;
@@ -134,7 +142,13 @@ class Daemon {
     log::info("weightsd {} ({} mode) listening on {}, state dir {}", version(),
               api::mode_name(config_.mode), config_.control_socket.string(),
               config_.state_dir.string());
-    ::sd_notify(0, "READY=1\nSTATUS=ready");
+    // READY only now: the state is loaded (Engine::start) and the control socket accepts.
+    notifier_.ready(status_line());
+    if (auto period = notifier_.watchdog_period()) {
+      log::debug("systemd watchdog: pinging every {} ms", period->count() / 1000);
+      schedule_watchdog(*period);
+    }
+    schedule_status();
     ioc_.run();
     log::info("weightsd stopped");
     return {};
@@ -166,13 +180,72 @@ class Daemon {
     });
   }
 
+  // One line for `systemctl status`: what the node holds and moves right now.
+  std::string status_line() const {
+    std::uint64_t releases = 0, feeds = 0, down = 0, up = 0, port = 0;
+    if (engine_) {
+      const auto f = engine_->status_fields();
+      auto num = [&f](const char* key) -> std::uint64_t {
+        const auto it = f.find(key);
+        // Some fields are signed in the JSON (libtorrent rates and ports are int).
+        if (it == f.end() || !it->is_number_integer()) return 0;
+        const auto v = it->get<std::int64_t>();
+        return v > 0 ? static_cast<std::uint64_t>(v) : 0;
+      };
+      releases = num("releases");
+      feeds = num("feeds");
+      down = num("download_rate");
+      up = num("upload_rate");
+      port = num("listen_port");
+    }
+    // Port 0: libtorrent has no listen socket (yet, or at all: it failed to bind).
+    return fmt::format("ready: {} release{}, {} feed{}, down {}/s, up {}/s, {}; control socket {}",
+                       releases, releases == 1 ? "" : "s", feeds, feeds == 1 ? "" : "s",
+                       human_bytes(down), human_bytes(up),
+                       port == 0 ? std::string("no BitTorrent listen port")
+                                 : fmt::format("BitTorrent port {}", port),
+                       config_.control_socket.string());
+  }
+
+  // WATCHDOG=1 from the event loop itself: if the loop wedges, the pings stop and systemd
+  // restarts the daemon.
+  void schedule_watchdog(std::chrono::microseconds period) {
+    notifier_.watchdog();
+    watchdog_timer_.expires_after(period);
+    watchdog_timer_.async_wait([this, period](const boost::system::error_code& ec) {
+      if (!ec) schedule_watchdog(period);
+    });
+  }
+
+  void schedule_status() {
+    status_timer_.expires_after(status_interval);
+    status_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      notifier_.status(status_line());
+      schedule_status();
+    });
+  }
+
+  static std::string human_bytes(std::uint64_t n) {
+    static constexpr const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = static_cast<double>(n);
+    std::size_t u = 0;
+    while (v >= 1024.0 && u + 1 < std::size(units)) {
+      v /= 1024.0;
+      ++u;
+    }
+    return u == 0 ? fmt::format("{} B", n) : fmt::format("{:.1f} {}", v, units[u]);
+  }
+
   void shutdown(int signo) {
     log::info("received {}, shutting down", signo == SIGINT ? "SIGINT" : "SIGTERM");
-    ::sd_notify(0, "STOPPING=1");
+    notifier_.stopping();
     if (server_) server_->stop();  // stop accepting, finish responses, remove the socket
     if (metrics_) metrics_->stop();
     boost::system::error_code ignored;
     signals_.cancel(ignored);
+    watchdog_timer_.cancel();
+    status_timer_.cancel();
     // Resume data for every torrent is saved before the session stops; the engine is destroyed
     // from a fresh handler (never inside its own callback).
     if (engine_) {
@@ -183,12 +256,12 @@ class Daemon {
 
   // SIGHUP: re-read config with the original flags. An invalid file keeps the running config.
   void reload() {
-    ::sd_notify(0, "RELOADING=1");
+    notifier_.reloading();
     auto next = load_config(options_.overrides);
     if (!next) {
       log::error("config reload failed, keeping the running configuration: {}",
                  next.error().to_string());
-      ::sd_notify(0, "READY=1");
+      notifier_.ready(status_line());
       return;
     }
     // These are bound at startup (lock, socket); changing them needs a restart.
@@ -209,13 +282,16 @@ class Daemon {
     }
     config_ = std::move(*next);
     log::set_level(config_.log_level);
-    ::sd_notify(0, "READY=1");
+    notifier_.ready(status_line());
   }
 
   Options options_;
   Config config_;
   asio::io_context ioc_;  // declared before everything that registers work on it
   asio::signal_set signals_;
+  asio::steady_timer watchdog_timer_;
+  asio::steady_timer status_timer_;
+  Notifier notifier_;
   std::unique_ptr<StateLock> lock_;
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<Handler> handler_;
@@ -245,10 +321,21 @@ Exit exit_for(const Error& err) {
 }  // namespace
 
 std::optional<int> parse_args(int argc, char** argv, Options& out) {
-  CLI::App app{"weightsd: mirrors open-weight model releases over BitTorrent, verified"};
-  app.footer(std::string(exit_codes_help) +
-             "\nEnvironment: WEIGHTSD_CONFIG, WEIGHTSD_STATE_DIR, WEIGHTSD_SOCKET, "
-             "WEIGHTSD_LOG_LEVEL\n(precedence: flags > environment > config file > defaults)");
+  CLI::App app{"weightsd: mirrors open-weight model releases over BitTorrent, verified",
+               "weightsd"};
+  app.footer(
+      "Examples:\n"
+      "  systemctl start weightsd                  the system service (runs weightsd --system)\n"
+      "  weightsd --user &                         a per-user daemon (XDG state and socket)\n"
+      "  weightsd --system --check-config          validate /etc/weightsd/weightsd.toml\n"
+      "  weightsd --state-dir /tmp/w --socket /tmp/w.sock --listen 127.0.0.2:0\n"
+      "\n"
+      "Environment: WEIGHTSD_CONFIG, WEIGHTSD_STATE_DIR, WEIGHTSD_SOCKET, WEIGHTSD_LOG_LEVEL\n"
+      "(precedence: flags > environment > config file > defaults). Under systemd\n"
+      "(NOTIFY_SOCKET, JOURNAL_STREAM) it reports readiness, status and watchdog pings and logs\n"
+      "with journal priorities; SIGHUP reloads the config file.\n"
+      "\n" +
+      std::string(exit_codes_help));
   app.set_version_flag("--version", std::string("weightsd ") + WEIGHTS_VERSION);
   std::string config_file;
   std::string state_dir;
@@ -310,6 +397,7 @@ int run(const Options& options) {
     std::signal(SIGPIPE, SIG_IGN);
     Daemon daemon(options, std::move(*config));
     if (auto st = daemon.run(); !st) {
+      Notifier().status(fmt::format("failed: {}", st.error().message));
       log::error("{}", st.error().message);
       if (!st.error().hint.empty()) log::error("hint: {}", st.error().hint);
       return static_cast<int>(exit_for(st.error()));
