@@ -1503,7 +1503,8 @@ struct Engine::Impl {
     for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
       if (r.wanted[i] && !r.verified[i]) {
         const auto len = r.manifest.files[i].length;
-        const auto done = static_cast<std::uint64_t>(std::max<std::int64_t>(0, r.done[i]));
+        const std::int64_t have = std::max(r.done[i], i < r.v1_done.size() ? r.v1_done[i] : 0);
+        const auto done = static_cast<std::uint64_t>(std::max<std::int64_t>(0, have));
         left += len > done ? len - done : 0;
       }
     }
