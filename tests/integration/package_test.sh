@@ -59,6 +59,8 @@ expected=(
   usr/share/man/man8/weightsd.8 usr/share/man/man1/weightsctl.1
   usr/share/bash-completion/completions/weightsctl usr/share/zsh/vendor-completions/_weightsctl
   usr/share/fish/vendor_completions.d/weightsctl.fish
+  usr/share/bash-completion/completions/weightsd usr/share/zsh/vendor-completions/_weightsd
+  usr/share/fish/vendor_completions.d/weightsd.fish
   usr/share/doc/weightsd/README.md usr/share/doc/weightsd/operator-guide.md
   usr/share/doc/weightsd/user-guide.md usr/share/doc/weightsd/publisher-guide.md
   usr/share/doc/weightsd/protocol.md
@@ -142,6 +144,12 @@ complete_words() { # words... (the last is the one being completed)
 [[ $(complete_words weightsctl --socket /x feed a) == add ]] ||
   fail "bash: 'feed a' after --socket VALUE -> $(complete_words weightsctl --socket /x feed a)"
 [[ $(complete_words weightsctl key generate --o) == --out ]] || fail "bash: option completion"
+# A flag takes no value: the word after --json is still a command.
+[[ $(complete_words weightsctl --json feed a) == add ]] ||
+  fail "bash: 'feed a' after --json -> $(complete_words weightsctl --json feed a)"
+got=$(bash -c 'source "$1"; COMP_WORDS=(weightsd --log-); COMP_CWORD=1; _weightsd
+               printf "%s\n" "${COMPREPLY[@]}"' _ "$root/usr/share/bash-completion/completions/weightsd")
+[[ $got == --log-level ]] || fail "bash: weightsd --log- -> $got"
 shells=bash
 zsh_completion=$root/usr/share/zsh/vendor-completions/_weightsctl
 if command -v zsh >/dev/null 2>&1; then
