@@ -378,6 +378,9 @@ int run(const Options& options) {
   try {
     auto config = load_config(options.overrides);
     if (!config) {
+      if (options.action == Action::run) {
+        Notifier().status(fmt::format("failed: {}", config.error().message));
+      }
       print_error(config.error());
       return static_cast<int>(Exit::config);
     }
