@@ -11,15 +11,15 @@ set(WEIGHTS_GENERATED ${PROJECT_BINARY_DIR}/generated)
 set(WEIGHTS_DOC_OUTPUTS)
 if(HELP2MAN)
   add_custom_command(
-    OUTPUT ${WEIGHTS_GENERATED}/man/weightsd.8 ${WEIGHTS_GENERATED}/man/weightsctl.1
+    OUTPUT ${WEIGHTS_GENERATED}/man/weightsd.8.gz ${WEIGHTS_GENERATED}/man/weightsctl.1.gz
     COMMAND bash ${PROJECT_SOURCE_DIR}/cmake/gen-man.sh ${HELP2MAN} $<TARGET_FILE:weightsd>
             $<TARGET_FILE:weightsctl> ${PROJECT_SOURCE_DIR}/docs/man ${WEIGHTS_GENERATED}/man
     DEPENDS weightsd weightsctl ${PROJECT_SOURCE_DIR}/cmake/gen-man.sh
             ${PROJECT_SOURCE_DIR}/docs/man/weightsd.h2m ${PROJECT_SOURCE_DIR}/docs/man/weightsctl.h2m
     COMMENT "Generating man pages from --help (help2man)"
     VERBATIM)
-  list(APPEND WEIGHTS_DOC_OUTPUTS ${WEIGHTS_GENERATED}/man/weightsd.8
-       ${WEIGHTS_GENERATED}/man/weightsctl.1)
+  list(APPEND WEIGHTS_DOC_OUTPUTS ${WEIGHTS_GENERATED}/man/weightsd.8.gz
+       ${WEIGHTS_GENERATED}/man/weightsctl.1.gz)
 else()
   message(WARNING "help2man not found: man pages are not built (scripts/install-deps)")
 endif()
@@ -78,8 +78,8 @@ install(CODE "
 ")
 
 if(HELP2MAN)
-  install(FILES ${WEIGHTS_GENERATED}/man/weightsctl.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
-  install(FILES ${WEIGHTS_GENERATED}/man/weightsd.8 DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
+  install(FILES ${WEIGHTS_GENERATED}/man/weightsctl.1.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+  install(FILES ${WEIGHTS_GENERATED}/man/weightsd.8.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
 endif()
 foreach(prog weightsctl weightsd)
   install(FILES ${WEIGHTS_GENERATED}/completions/${prog}

@@ -56,7 +56,7 @@ expected=(
   usr/lib/systemd/system/weightsd.service usr/lib/systemd/user/weightsd.service
   usr/lib/sysusers.d/weightsd.conf
   usr/lib/tmpfiles.d/weightsd.conf etc/weightsd/weightsd.toml
-  usr/share/man/man8/weightsd.8 usr/share/man/man1/weightsctl.1
+  usr/share/man/man8/weightsd.8.gz usr/share/man/man1/weightsctl.1.gz
   usr/share/bash-completion/completions/weightsctl usr/share/zsh/vendor-completions/_weightsctl
   usr/share/fish/vendor_completions.d/weightsctl.fish
   usr/share/bash-completion/completions/weightsd usr/share/zsh/vendor-completions/_weightsd
@@ -122,8 +122,10 @@ systemd-tmpfiles --root="$root" --create weightsd.conf >/dev/null 2>&1 ||
 pass "sysusers: system user weightsd (uid $uid); tmpfiles: /var/lib/weightsd 0750"
 
 # --- man pages and completions ----------------------------------------------------------------------
-man8=$root/usr/share/man/man8/weightsd.8
-man1=$root/usr/share/man/man1/weightsctl.1
+zcat "$root/usr/share/man/man8/weightsd.8.gz" >"$work/weightsd.8"
+zcat "$root/usr/share/man/man1/weightsctl.1.gz" >"$work/weightsctl.1"
+man8=$work/weightsd.8
+man1=$work/weightsctl.1
 grep -q '^\.TH WEIGHTSD "8"' "$man8" || fail "weightsd.8 has no .TH header"
 grep -q 'check\\-config' "$man8" || fail "weightsd.8 lacks --check-config (not from --help?)"
 grep -q '^\.SH SIGNALS' "$man8" || fail "weightsd.8 lacks the SIGNALS section"
