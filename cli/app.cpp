@@ -83,6 +83,16 @@ void add_common_footer(CLI::App& app) {
   }
 }
 
+// "feed add" for `weightsctl --json feed add ...`: the chain of subcommands that were parsed.
+std::string invoked_command(const CLI::App& app) {
+  for (const CLI::App* sub : app.get_subcommands({})) {
+    if (!sub->parsed()) continue;
+    const std::string rest = invoked_command(*sub);
+    return rest.empty() ? sub->get_name() : sub->get_name() + " " + rest;
+  }
+  return {};
+}
+
 }  // namespace
 
 int run(int argc, char** argv) {
@@ -118,7 +128,10 @@ int run(int argc, char** argv) {
     if (!ctx.action) return static_cast<int>(Exit::usage);
     Status st = ctx.action();
     if (!st) {
-      const Error& err = st.error();
+      Error& err = st.error();
+      if (err.hint.empty() && err.code == Errc::invalid_argument) {
+        err.hint = fmt::format("see `weightsctl {} --help`", invoked_command(app));
+      }
       if (ctx.format == Format::json) {
         nlohmann::json j = {{"error",
                              {{"code", std::string(code_name(err.code))},

@@ -83,11 +83,10 @@ struct FollowArgs {
 
 void register_follow_commands(CLI::App& app, Context& ctx) {
   auto a = std::make_shared<FollowArgs>();
-  auto* cf = app.add_subcommand(
-      "follow",
-      "Mirror a feed's releases automatically (seed node)\n"
+  auto* cf = app.add_subcommand("follow", "Mirror a feed's releases automatically (seed node)");
+  cf->footer(
       "When a refresh brings a new release that matches, weightsd fetches and seeds it.\n"
-      "Releases beyond --latest stay but may be evicted under the disk budget.\n"
+      "Releases beyond --latest stay but may be evicted under the disk budget (max_disk).\n"
       "Examples:\n"
       "  weightsctl follow community --model 'google/gemma-*' --latest 2\n"
       "  weightsctl follow community --alias gemma-4 --max-size 200GiB");
@@ -116,6 +115,9 @@ void register_follow_commands(CLI::App& app, Context& ctx) {
   });
 
   auto* cl = app.add_subcommand("follows", "List follow policies and what they mirror");
+  cl->footer(
+      "Each follow lists the releases it mirrors, skips (--max-size) and refused (no room).\n"
+      "Examples:\n  weightsctl follows\n  weightsctl --json follows | jq '.follows[].refused'");
   cl->callback([&ctx] {
     ctx.action = [&ctx]() -> Status {
       auto r = call(ctx, api::method::get, api::path::follows);
@@ -132,6 +134,7 @@ void register_follow_commands(CLI::App& app, Context& ctx) {
   auto* cu = app.add_subcommand(
       "unfollow", "Stop following (its releases stay and keep seeding, but become evictable)");
   cu->add_option("id", *uid, "Follow id (see weightsctl follows)")->required();
+  cu->footer("Example:\n  weightsctl unfollow 3");
   cu->callback([&ctx, uid] {
     ctx.action = [&ctx, uid]() -> Status {
       auto r = call(ctx, api::method::del, fmt::format("/v1/follows/{}", *uid));
@@ -143,8 +146,8 @@ void register_follow_commands(CLI::App& app, Context& ctx) {
 
   auto sid = std::make_shared<std::string>();
   auto* cs = app.add_subcommand(
-      "scrub",
-      "Re-hash stored files now, throttled like the scheduled scrub ([scrub] rate)\n"
+      "scrub", "Re-hash stored files now, throttled like the scheduled scrub ([scrub] rate)");
+  cs->footer(
       "A damaged file is quarantined and downloaded again from the swarm.\n"
       "Examples:\n"
       "  weightsctl scrub\n"

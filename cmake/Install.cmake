@@ -11,30 +11,37 @@ set(WEIGHTS_GENERATED ${PROJECT_BINARY_DIR}/generated)
 set(WEIGHTS_DOC_OUTPUTS)
 if(HELP2MAN)
   add_custom_command(
-    OUTPUT ${WEIGHTS_GENERATED}/man/weightsd.8 ${WEIGHTS_GENERATED}/man/weightsctl.1
+    OUTPUT ${WEIGHTS_GENERATED}/man/weightsd.8.gz ${WEIGHTS_GENERATED}/man/weightsctl.1.gz
     COMMAND bash ${PROJECT_SOURCE_DIR}/cmake/gen-man.sh ${HELP2MAN} $<TARGET_FILE:weightsd>
             $<TARGET_FILE:weightsctl> ${PROJECT_SOURCE_DIR}/docs/man ${WEIGHTS_GENERATED}/man
     DEPENDS weightsd weightsctl ${PROJECT_SOURCE_DIR}/cmake/gen-man.sh
             ${PROJECT_SOURCE_DIR}/docs/man/weightsd.h2m ${PROJECT_SOURCE_DIR}/docs/man/weightsctl.h2m
     COMMENT "Generating man pages from --help (help2man)"
     VERBATIM)
-  list(APPEND WEIGHTS_DOC_OUTPUTS ${WEIGHTS_GENERATED}/man/weightsd.8
-       ${WEIGHTS_GENERATED}/man/weightsctl.1)
+  list(APPEND WEIGHTS_DOC_OUTPUTS ${WEIGHTS_GENERATED}/man/weightsd.8.gz
+       ${WEIGHTS_GENERATED}/man/weightsctl.1.gz)
 else()
   message(WARNING "help2man not found: man pages are not built (scripts/install-deps)")
 endif()
-# Completions come from weightsctl's own command tree (`weightsctl completion SHELL`).
-add_custom_command(
-  OUTPUT ${WEIGHTS_GENERATED}/completions/weightsctl ${WEIGHTS_GENERATED}/completions/_weightsctl
-         ${WEIGHTS_GENERATED}/completions/weightsctl.fish
-  COMMAND ${CMAKE_COMMAND} -E make_directory ${WEIGHTS_GENERATED}/completions
-  COMMAND sh -c "\"$1\" completion bash >\"$2/weightsctl\" && \"$1\" completion zsh >\"$2/_weightsctl\" && \"$1\" completion fish >\"$2/weightsctl.fish\""
-          sh $<TARGET_FILE:weightsctl> ${WEIGHTS_GENERATED}/completions
-  DEPENDS weightsctl
-  COMMENT "Generating shell completions from weightsctl's command tree"
-  VERBATIM)
-list(APPEND WEIGHTS_DOC_OUTPUTS ${WEIGHTS_GENERATED}/completions/weightsctl
-     ${WEIGHTS_GENERATED}/completions/_weightsctl ${WEIGHTS_GENERATED}/completions/weightsctl.fish)
+# Completions come from the programs' own command trees (`weightsctl completion SHELL`,
+# `weightsd --completion SHELL`).
+foreach(prog weightsctl weightsd)
+  if(prog STREQUAL weightsctl)
+    set(flag completion)
+  else()
+    set(flag --completion)
+  endif()
+  set(out ${WEIGHTS_GENERATED}/completions)
+  add_custom_command(
+    OUTPUT ${out}/${prog} ${out}/_${prog} ${out}/${prog}.fish
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${out}
+    COMMAND sh -c "\"$1\" $2 bash >\"$3/$4\" && \"$1\" $2 zsh >\"$3/_$4\" && \"$1\" $2 fish >\"$3/$4.fish\""
+            sh $<TARGET_FILE:${prog}> ${flag} ${out} ${prog}
+    DEPENDS ${prog}
+    COMMENT "Generating shell completions from ${prog}'s command tree"
+    VERBATIM)
+  list(APPEND WEIGHTS_DOC_OUTPUTS ${out}/${prog} ${out}/_${prog} ${out}/${prog}.fish)
+endforeach()
 add_custom_target(weights_generated_docs ALL DEPENDS ${WEIGHTS_DOC_OUTPUTS})
 
 # ---- install rules -------------------------------------------------------------------------------
@@ -71,15 +78,17 @@ install(CODE "
 ")
 
 if(HELP2MAN)
-  install(FILES ${WEIGHTS_GENERATED}/man/weightsctl.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
-  install(FILES ${WEIGHTS_GENERATED}/man/weightsd.8 DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
+  install(FILES ${WEIGHTS_GENERATED}/man/weightsctl.1.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+  install(FILES ${WEIGHTS_GENERATED}/man/weightsd.8.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
 endif()
-install(FILES ${WEIGHTS_GENERATED}/completions/weightsctl
-        DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions)
-install(FILES ${WEIGHTS_GENERATED}/completions/_weightsctl
-        DESTINATION ${CMAKE_INSTALL_DATADIR}/zsh/vendor-completions)
-install(FILES ${WEIGHTS_GENERATED}/completions/weightsctl.fish
-        DESTINATION ${CMAKE_INSTALL_DATADIR}/fish/vendor_completions.d)
+foreach(prog weightsctl weightsd)
+  install(FILES ${WEIGHTS_GENERATED}/completions/${prog}
+          DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions)
+  install(FILES ${WEIGHTS_GENERATED}/completions/_${prog}
+          DESTINATION ${CMAKE_INSTALL_DATADIR}/zsh/vendor-completions)
+  install(FILES ${WEIGHTS_GENERATED}/completions/${prog}.fish
+          DESTINATION ${CMAKE_INSTALL_DATADIR}/fish/vendor_completions.d)
+endforeach()
 install(FILES README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(DIRECTORY docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR} FILES_MATCHING PATTERN "*.md")
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds weightsd.8 and weightsctl.1 with help2man from the programs' own --help/--version, so
+# Builds weightsd.8.gz and weightsctl.1.gz with help2man from the programs' own --help/--version, so
 # the man pages always match the binaries. weightsctl's page gets a COMMANDS section holding
 # every (nested) subcommand's --help, found by walking the "Subcommands:" lists.
 # Usage: gen-man.sh HELP2MAN WEIGHTSD WEIGHTSCTL INCLUDE_DIR OUT_DIR
@@ -42,3 +42,5 @@ walk() { # ARGS... : emits a .SS block per command, depth first
 "$help2man" --no-info --section=8 --no-discard-stderr \
   --name="daemon that keeps open-weight model releases available, verified" \
   --include="$inc/weightsd.h2m" --output="$out/weightsd.8" "$weightsd"
+# Installed compressed, as Debian does (-n: no name or time stamp, so the build is reproducible).
+gzip -9nf "$out/weightsctl.1" "$out/weightsd.8"

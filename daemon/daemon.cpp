@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/completion.hpp"
 #include "daemon/build_info.hpp"
 #include "daemon/control_server.hpp"
 #include "daemon/engine.hpp"
@@ -363,11 +364,21 @@ std::optional<int> parse_args(int argc, char** argv, Options& out) {
                  "Local address(es) for outgoing peer connections (repeatable or comma-separated)")
       ->delimiter(',');
   app.add_flag("--check-config", check, "Validate the configuration, print it and exit");
+  std::string completion;
+  app.add_option("--completion", completion, "Print a shell completion script and exit")
+      ->check(CLI::IsMember({"bash", "zsh", "fish"}));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
     return rc == 0 ? 0 : static_cast<int>(Exit::usage);
+  }
+  if (!completion.empty()) {
+    const auto shell = completion == "zsh"    ? cli::Shell::zsh
+                       : completion == "fish" ? cli::Shell::fish
+                                              : cli::Shell::bash;
+    std::fputs(cli::completion_script(app, "weightsd", shell).c_str(), stdout);
+    return static_cast<int>(Exit::ok);
   }
   if (!config_file.empty()) out.overrides.config_file = config_file;
   if (!state_dir.empty()) out.overrides.state_dir = state_dir;
@@ -385,6 +396,9 @@ int run(const Options& options) {
   try {
     auto config = load_config(options.overrides);
     if (!config) {
+      if (options.action == Action::run) {
+        Notifier().status(fmt::format("failed: {}", config.error().message));
+      }
       print_error(config.error());
       return static_cast<int>(Exit::config);
     }

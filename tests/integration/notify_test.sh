@@ -162,3 +162,16 @@ if has "$work/d.out" 'READY=1'; then fail "refused daemon sent READY=1"; fi
 kill -TERM "$c_pid"
 wait_until 30 gone "$c_pid" || fail "c: did not exit"
 pass "startup failure: STATUS=failed: ..., no READY, exit 75"
+
+# An invalid config file: STATUS=failed names file, line and key; exit 78.
+"$NOTIFY_LISTEN" "$work/e.sock" 60000 >"$work/e.out" &
+pids+=($!)
+wait_until 10 test -S "$work/e.sock" || fail "e: listener did not bind"
+printf 'log_levle = "debug"\n' >"$work/bad.toml"
+rc=0
+NOTIFY_SOCKET="$work/e.sock" "$WEIGHTSD" --config "$work/bad.toml" --state-dir "$work/e.state" \
+  --socket "$work/e.ctl" 2>"$work/e.log" || rc=$?
+[[ $rc -eq 78 ]] || fail "invalid config exited $rc, want 78"
+wait_until 10 has "$work/e.out" "^STATUS=failed: $work/bad.toml:1: log_levle: unknown key" ||
+  fail "no STATUS=failed for the invalid config"
+pass "invalid config: STATUS=failed with file:line: key, exit 78"

@@ -56,9 +56,11 @@ expected=(
   usr/lib/systemd/system/weightsd.service usr/lib/systemd/user/weightsd.service
   usr/lib/sysusers.d/weightsd.conf
   usr/lib/tmpfiles.d/weightsd.conf etc/weightsd/weightsd.toml
-  usr/share/man/man8/weightsd.8 usr/share/man/man1/weightsctl.1
+  usr/share/man/man8/weightsd.8.gz usr/share/man/man1/weightsctl.1.gz
   usr/share/bash-completion/completions/weightsctl usr/share/zsh/vendor-completions/_weightsctl
   usr/share/fish/vendor_completions.d/weightsctl.fish
+  usr/share/bash-completion/completions/weightsd usr/share/zsh/vendor-completions/_weightsd
+  usr/share/fish/vendor_completions.d/weightsd.fish
   usr/share/doc/weightsd/README.md usr/share/doc/weightsd/operator-guide.md
   usr/share/doc/weightsd/user-guide.md usr/share/doc/weightsd/publisher-guide.md
   usr/share/doc/weightsd/protocol.md
@@ -120,8 +122,10 @@ systemd-tmpfiles --root="$root" --create weightsd.conf >/dev/null 2>&1 ||
 pass "sysusers: system user weightsd (uid $uid); tmpfiles: /var/lib/weightsd 0750"
 
 # --- man pages and completions ----------------------------------------------------------------------
-man8=$root/usr/share/man/man8/weightsd.8
-man1=$root/usr/share/man/man1/weightsctl.1
+zcat "$root/usr/share/man/man8/weightsd.8.gz" >"$work/weightsd.8"
+zcat "$root/usr/share/man/man1/weightsctl.1.gz" >"$work/weightsctl.1"
+man8=$work/weightsd.8
+man1=$work/weightsctl.1
 grep -q '^\.TH WEIGHTSD "8"' "$man8" || fail "weightsd.8 has no .TH header"
 grep -q 'check\\-config' "$man8" || fail "weightsd.8 lacks --check-config (not from --help?)"
 grep -q '^\.SH SIGNALS' "$man8" || fail "weightsd.8 lacks the SIGNALS section"
@@ -142,6 +146,12 @@ complete_words() { # words... (the last is the one being completed)
 [[ $(complete_words weightsctl --socket /x feed a) == add ]] ||
   fail "bash: 'feed a' after --socket VALUE -> $(complete_words weightsctl --socket /x feed a)"
 [[ $(complete_words weightsctl key generate --o) == --out ]] || fail "bash: option completion"
+# A flag takes no value: the word after --json is still a command.
+[[ $(complete_words weightsctl --json feed a) == add ]] ||
+  fail "bash: 'feed a' after --json -> $(complete_words weightsctl --json feed a)"
+got=$(bash -c 'source "$1"; COMP_WORDS=(weightsd --log-); COMP_CWORD=1; _weightsd
+               printf "%s\n" "${COMPREPLY[@]}"' _ "$root/usr/share/bash-completion/completions/weightsd")
+[[ $got == --log-level ]] || fail "bash: weightsd --log- -> $got"
 shells=bash
 zsh_completion=$root/usr/share/zsh/vendor-completions/_weightsctl
 if command -v zsh >/dev/null 2>&1; then
