@@ -286,6 +286,8 @@ listen = "127.0.0.1:9999"
 
   Config r = *c;
   r.scrub = Toggle::on;
+  r.state_dir = "/var/lib/w";
+  r.control_socket = "/run/w.sock";
   auto back = apply_toml(Config{}, render_toml(r), "rendered");
   REQUIRE(back);
   back->mode = r.mode;
