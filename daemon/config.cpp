@@ -306,6 +306,12 @@ const std::vector<Key>& schema() {
                  const Where& w) { return want_quantity(n, w, parse_size, "a size in bytes"); },
               &Config::max_disk)},
       {"feeds", "refresh_interval", duration_setter(&Config::feed_refresh_interval)},
+      {"feeds", "retry_interval", duration_setter(&Config::feed_retry_interval)},
+      {"feeds", "http_timeout", duration_setter(&Config::feed_http_timeout)},
+      {"feeds", "http_min_rate",
+       setter([](const toml::node& n,
+                 const Where& w) { return want_quantity(n, w, parse_size, "bytes per second"); },
+              &Config::feed_http_min_rate)},
   };
   return keys;
 }
@@ -522,6 +528,9 @@ std::vector<Entry> entries(const Config& c) {
       {"limits", "upload_rate", std::to_string(c.upload_rate)},
       {"limits", "max_disk", std::to_string(c.max_disk)},
       {"feeds", "refresh_interval", std::to_string(c.feed_refresh_interval.count())},
+      {"feeds", "retry_interval", std::to_string(c.feed_retry_interval.count())},
+      {"feeds", "http_timeout", std::to_string(c.feed_http_timeout.count())},
+      {"feeds", "http_min_rate", std::to_string(c.feed_http_min_rate)},
   };
 }
 

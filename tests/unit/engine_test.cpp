@@ -90,6 +90,20 @@ struct Node {
     return handler->handle(
         request(std::move(method), std::move(target), body.is_null() ? "" : body.dump()));
   }
+  // POST /v1/feeds, then runs the loop until the feed's first refresh (on the poller's
+  // workers) has completed; answers 201 with the feed as it is then.
+  api::Response add_feed(const json::Json& body) {
+    auto res = call("POST", "/v1/feeds", body);
+    if (res.status != 201) return res;
+    const auto ticket = body_of(res)["ticket"].get<std::uint64_t>();
+    const std::string target = "/v1/feeds/" + body["name"].get<std::string>();
+    REQUIRE(run_until(ioc, [&] {
+      return body_of(call("GET", target))["refresh"]["completed"].get<std::uint64_t>() >= ticket;
+    }));
+    auto done = call("GET", target);
+    done.status = 201;
+    return done;
+  }
   json::Json release(const std::string& id) {
     auto res = call("GET", api::release_target(id));
     REQUIRE(res.status == 200);
@@ -139,7 +153,7 @@ TEST_CASE("a publisher seeds without re-download and a fetcher gets every verifi
           "[engine]") {
   World w;
   Node seeder(w.ioc, w.tmp.path() / "seeder");
-  auto added = seeder.call("POST", "/v1/feeds", w.feed_body("demo"));
+  auto added = seeder.add_feed(w.feed_body("demo"));
   REQUIRE(added.status == 201);
   CHECK(body_of(added)["releases"] == 1);
   CHECK(body_of(added)["result"] == "updated");
@@ -157,7 +171,7 @@ TEST_CASE("a publisher seeds without re-download and a fetcher gets every verifi
   REQUIRE(seeder.port() > 0);
 
   Node fetcher(w.ioc, w.tmp.path() / "fetcher");
-  REQUIRE(fetcher.call("POST", "/v1/feeds", w.feed_body("demo")).status == 201);
+  REQUIRE(fetcher.add_feed(w.feed_body("demo")).status == 201);
   const std::string peer = fmt::format("127.0.0.1:{}", seeder.port());
   auto fetched = fetcher.call("POST", "/v1/fetch", {{"name", "tiny"}, {"peers", {peer}}});
   REQUIRE(fetched.status == 202);
@@ -174,7 +188,7 @@ TEST_CASE("a publisher seeds without re-download and a fetcher gets every verifi
 
   SECTION("a selective fetch downloads and shows only the included files") {
     Node partial(w.ioc, w.tmp.path() / "partial");
-    REQUIRE(partial.call("POST", "/v1/feeds", w.feed_body("demo")).status == 201);
+    REQUIRE(partial.add_feed(w.feed_body("demo")).status == 201);
     auto r = partial.call("POST", "/v1/fetch",
                           {{"name", "org/tiny"}, {"include", {"*.json"}}, {"peers", {peer}}});
     REQUIRE(r.status == 202);
@@ -210,7 +224,7 @@ TEST_CASE("a publisher seeds without re-download and a fetcher gets every verifi
 TEST_CASE("a restarted node seeds its completed release again without rehashing", "[engine]") {
   World w;
   Node seeder(w.ioc, w.tmp.path() / "seeder");
-  REQUIRE(seeder.call("POST", "/v1/feeds", w.feed_body("demo")).status == 201);
+  REQUIRE(seeder.add_feed(w.feed_body("demo")).status == 201);
   REQUIRE(seeder
               .call("POST", "/v1/seed",
                     {{"feed", "demo"},
@@ -224,7 +238,7 @@ TEST_CASE("a restarted node seeds its completed release again without rehashing"
   std::uint64_t downloaded = 0;
   {
     Node fetcher(w.ioc, dir);
-    REQUIRE(fetcher.call("POST", "/v1/feeds", w.feed_body("demo")).status == 201);
+    REQUIRE(fetcher.add_feed(w.feed_body("demo")).status == 201);
     REQUIRE(fetcher.call("POST", "/v1/fetch", {{"name", "tiny"}, {"peers", {peer}}}).status == 202);
     REQUIRE(run_until(w.ioc, [&] { return fetcher.state("org/tiny@r1") == "complete"; }));
     downloaded = fetcher.release("org/tiny@r1")["downloaded_bytes"].get<std::uint64_t>();
@@ -249,7 +263,7 @@ TEST_CASE("release names resolve by alias, newest release_seq, and refuse ambigu
   World w;
   w.publish("org/tiny", "r2", {"tiny"});  // newer release_seq of the same model
   Node node(w.ioc, w.tmp.path() / "node");
-  REQUIRE(node.call("POST", "/v1/feeds", w.feed_body("demo")).status == 201);
+  REQUIRE(node.add_feed(w.feed_body("demo")).status == 201);
 
   auto newest = node.call("POST", "/v1/fetch", {{"name", "tiny"}});
   REQUIRE(newest.status == 202);
@@ -277,7 +291,7 @@ TEST_CASE("release names resolve by alias, newest release_seq, and refuse ambigu
   o.license = "mit";
   REQUIRE(add_release(other.repo(), w.files, o, now_utc()));
   other.publish(now_utc());
-  REQUIRE(node.call("POST", "/v1/feeds",
+  REQUIRE(node.add_feed(
                     {{"name", "other"},
                      {"location", other.public_dir().string()},
                      {"root", other.root_v1()}})
@@ -290,7 +304,7 @@ TEST_CASE("release names resolve by alias, newest release_seq, and refuse ambigu
 
   auto feeds = body_of(node.call("GET", "/v1/feeds"));
   CHECK(feeds["feeds"].size() == 2);
-  CHECK(node.call("POST", "/v1/feeds/demo/refresh").status == 200);
+  CHECK(node.call("POST", "/v1/feeds/demo/refresh").status == 202);
   CHECK(node.call("GET", "/v1/feeds/nope").status == 404);
   CHECK(body_of(node.call("DELETE", "/v1/feeds/other"))["removed"] == "other");
 }
@@ -320,7 +334,7 @@ TEST_CASE("a torrent that differs from its manifest is refused before any payloa
   w.feed.publish(now_utc());
 
   Node node(w.ioc, w.tmp.path() / "node");
-  REQUIRE(node.call("POST", "/v1/feeds", w.feed_body("demo")).status == 201);
+  REQUIRE(node.add_feed(w.feed_body("demo")).status == 201);
   auto res = node.call("POST", "/v1/fetch", {{"name", "org/tiny"}});
   CHECK(res.status == 422);
   CHECK_THAT(body_of(res)["error"]["message"].get<std::string>(),
