@@ -5,7 +5,11 @@
 
 #include <fstream>
 
+#include <arpa/inet.h>
 #include <boost/asio/io_context.hpp>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <catch2/catch.hpp>
 
 #include "core/atomic_file.hpp"
@@ -62,7 +66,9 @@ bool run_until(asio::io_context& ioc, F pred, std::chrono::seconds limit = 60s) 
 }
 
 struct Node {
-  Node(asio::io_context& io, const std::filesystem::path& dir) : ioc(io) {
+  Node(asio::io_context& io, const std::filesystem::path& dir,
+       const std::function<void(Config&)>& tweak = nullptr)
+      : ioc(io) {
     if (const char* l = std::getenv("WEIGHTS_TEST_LOG")) {
       if (auto level = parse_log_level(l)) log::set_level(*level);
     }
@@ -71,6 +77,7 @@ struct Node {
     config.listen_interfaces = {"127.0.0.1:0"};
     config.allow_multiple_connections_per_ip = Toggle::on;
     config.hashing_threads = 1;
+    if (tweak) tweak(config);
     auto e = Engine::start(ioc, config);
     REQUIRE(e);
     engine = std::move(*e);
@@ -343,6 +350,48 @@ TEST_CASE("a torrent that differs from its manifest is refused before any payloa
   CHECK(r["state"] == "failed");
   CHECK(r["error"]["code"] == "wrong_target");
   CHECK(r["downloaded_bytes"] == 0);
+}
+
+TEST_CASE("an http feed refresh runs off the io thread; its timeout becomes the refusal",
+          "[engine][feeds]") {
+  World w;
+  // A listener that never accepts: connections complete in the kernel and no byte comes back.
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(::listen(fd, 8) == 0);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  const std::string url = fmt::format("http://127.0.0.1:{}/feed", ntohs(a.sin_port));
+
+  Node node(w.ioc, w.tmp.path() / "node", [](Config& c) { c.feed_http_timeout = 1s; });
+  const auto start = std::chrono::steady_clock::now();
+  auto res = node.call("POST", "/v1/feeds",
+                       {{"name", "web"}, {"location", url}, {"root", w.feed.root_v1()}});
+  CHECK(std::chrono::steady_clock::now() - start < 500ms);
+  REQUIRE(res.status == 201);
+  auto added = body_of(res);
+  CHECK(added["ticket"] == 1);
+  CHECK(added["result"] == "never");
+  CHECK(added["refresh"]["running"] == true);
+  CHECK(added["location"] == url);
+  // The loop keeps answering while the worker waits on the silent server.
+  CHECK(node.call("GET", "/v1/status").status == 200);
+  CHECK(node.call("POST", "/v1/feeds/web/refresh").status == 202);
+  REQUIRE(run_until(
+      w.ioc, [&] { return body_of(node.call("GET", "/v1/feeds/web"))["refresh"]["completed"] == 2; },
+      20s));
+  const auto done = body_of(node.call("GET", "/v1/feeds/web"));
+  CHECK(done["result"] == "refused");
+  CHECK(done["refresh"]["last"]["result"] == "refused");
+  CHECK(done["refresh"]["consecutive_failures"].get<int>() >= 1);
+  CHECK(done["last_refusal"]["code"] == "unavailable");
+  CHECK_THAT(done["last_refusal"]["message"].get<std::string>(),
+             Catch::Contains("feed web: root v2: " + url + "/metadata/2.root.json") &&
+                 Catch::Contains("timed out: no data for 1s"));
+  ::close(fd);
 }
 
 TEST_CASE("feed and release routes without an engine answer 503", "[engine]") {
