@@ -75,10 +75,26 @@ std::string percent_encode_path(std::string_view name) {
 
 // ---- one exchange ------------------------------------------------------------------------------
 
-// Runs `ioc` until the single outstanding operation (and the stream's timer) completes.
-void run(asio::io_context& ioc) {
+// Runs `ioc` until the single outstanding operation (and the stream's timer) completes; false
+// if the caller cancelled first (the operation's handler then never runs).
+[[nodiscard]] bool run(asio::io_context& ioc, const HttpOptions& o) {
   ioc.restart();
-  ioc.run();
+  if (!o.cancel) {
+    ioc.run();
+    return true;
+  }
+  while (!ioc.stopped()) {
+    if (o.cancel->load()) {
+      ioc.stop();
+      return false;
+    }
+    ioc.run_for(std::chrono::milliseconds(100));
+  }
+  return true;
+}
+
+tl::unexpected<Error> cancelled(const std::string& url) {
+  return fail(Errc::unavailable, fmt::format("{}: cancelled (weightsd is stopping)", url));
 }
 
 std::string ms(std::chrono::milliseconds d) {
@@ -181,7 +197,7 @@ Status read_until(asio::io_context& ioc, Stream& stream, beast::tcp_stream& tcp,
       ec = e;
       n = k;
     });
-    run(ioc);
+    if (!run(ioc, o)) return cancelled(url);
     if (ec) {
       std::optional<std::uint64_t> len;
       if (p.is_header_done() && p.content_length()) len = *p.content_length();
@@ -200,7 +216,7 @@ Status write_all(asio::io_context& ioc, Stream& stream, beast::tcp_stream& tcp, 
   tcp.expires_after(o.read_timeout);
   beast::error_code ec;
   http::async_write(stream, m, [&](beast::error_code e, std::size_t) { ec = e; });
-  run(ioc);
+  if (!run(ioc, o)) return cancelled(url);
   if (ec == beast::error::timeout) {
     return fail(Errc::unavailable, fmt::format("{}: timed out sending the request", url));
   }
@@ -219,7 +235,7 @@ Status connect_tcp(asio::io_context& ioc, beast::tcp_stream& s, const Url& to,
   }
   s.expires_after(o.connect_timeout);
   s.async_connect(endpoints, [&](beast::error_code e, const Tcp::endpoint&) { ec = e; });
-  run(ioc);
+  if (!run(ioc, o)) return cancelled(url);
   if (ec == beast::error::timeout) {
     return fail(Errc::unavailable,
                 fmt::format("{}: connecting to {} timed out after {}", url, what, ms(o.connect_timeout)));
@@ -370,7 +386,7 @@ Result<Exchange> exchange(const Url& url, std::uint64_t max_bytes, const HttpOpt
   ERR_clear_error();
   tcp.expires_after(o.connect_timeout);
   stream.async_handshake(ssl::stream_base::client, [&](beast::error_code e) { ec = e; });
-  run(ioc);
+  if (!run(ioc, o)) return cancelled(shown);
   if (ec) {
     const long verify = SSL_get_verify_result(handle);
     if (verify != X509_V_OK) {

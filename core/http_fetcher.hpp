@@ -17,8 +17,10 @@
 // connection failures, timeouts, slow transfers, truncated bodies and 5xx/429, io_error for
 // other statuses, redirect problems and TLS failures. Messages name the URL and the cause.
 // One HttpFetcher is used by one thread at a time; each fetch runs its own io_context.
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <functional>
 #include <optional>
 #include <string>
@@ -73,6 +75,9 @@ struct HttpOptions {
   ProxySettings proxy;
   std::string ca_file;  // empty: OpenSSL's default verify paths
   std::string user_agent = "weightsd";
+  // When set and true, a fetch in progress stops within ~100 ms (Errc::unavailable,
+  // "cancelled"): lets a daemon shut down without waiting for the deadlines.
+  std::shared_ptr<const std::atomic<bool>> cancel;
 };
 
 // One GET with the rules above; returns the body of a 200 response.

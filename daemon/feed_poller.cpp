@@ -66,6 +66,7 @@ FeedPoller::FeedPoller(asio::io_context& ioc, StateStore& state, const Config& c
       on_manifests_(std::move(on_manifests)),
       http_(fail(Errc::internal, "unset")),
       rng_(std::random_device{}()),
+      cancel_(std::make_shared<std::atomic<bool>>(false)),
       alive_(std::make_shared<bool>(true)),
       workers_(2) {
   auto proxy = ProxySettings::from_env();
@@ -77,6 +78,7 @@ FeedPoller::FeedPoller(asio::io_context& ioc, StateStore& state, const Config& c
   } else {
     HttpOptions o;
     o.proxy = std::move(*proxy);
+    o.cancel = cancel_;
     o.connect_timeout = config_.feed_http_timeout;
     o.read_timeout = config_.feed_http_timeout;
     o.min_rate = config_.feed_http_min_rate;
@@ -89,6 +91,7 @@ FeedPoller::FeedPoller(asio::io_context& ioc, StateStore& state, const Config& c
 FeedPoller::~FeedPoller() {
   *alive_ = false;
   stopped_ = true;
+  *cancel_ = true;
   workers_.stop();  // drops refreshes not started yet
   workers_.join();
 }
@@ -104,6 +107,7 @@ void FeedPoller::start() {
 
 void FeedPoller::stop() {
   stopped_ = true;
+  *cancel_ = true;
   for (auto& [name, r] : runs_) {
     if (r.timer) r.timer->cancel();
   }

@@ -17,6 +17,7 @@
 // Requests are answered with tickets: request() returns the number of the refresh that will
 // include it; status() says which ticket completed last and how. At most one refresh per feed
 // runs at a time; requests arriving meanwhile are served by one follow-up refresh.
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -106,6 +107,7 @@ class FeedPoller {
   std::map<std::string, Run> runs_;
   std::mt19937_64 rng_;
   bool stopped_ = false;
+  std::shared_ptr<std::atomic<bool>> cancel_;  // set by stop(): HTTP fetches in flight give up
   std::shared_ptr<bool> alive_;
   boost::asio::thread_pool workers_;
 };

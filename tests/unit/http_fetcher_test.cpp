@@ -91,6 +91,7 @@ class Conn {
     }
     return req;
   }
+  int fd() const { return fd_; }
   std::uint64_t sent = 0;
 
  private:
@@ -247,6 +248,21 @@ void hostile(Server* self, Conn& c, const std::string& path) {
     c.send(response(302, "Found", "", "Location: /ok\rX-Injected: 1\r\n"));
   } else {
     c.send(response(404, "Not Found", "missing"));
+  }
+}
+
+// Copies bytes both ways between two sockets until one side closes.
+void relay(int a, int b) {
+  char buf[16384];
+  while (true) {
+    pollfd p[2] = {{a, POLLIN, 0}, {b, POLLIN, 0}};
+    if (::poll(p, 2, 5000) <= 0) return;
+    for (int i = 0; i < 2; ++i) {
+      if ((p[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+      const long n = ::recv(p[i].fd, buf, sizeof buf, 0);
+      if (n <= 0) return;
+      if (::send(p[1 - i].fd, buf, static_cast<std::size_t>(n), MSG_NOSIGNAL) != n) return;
+    }
   }
 }
 
@@ -476,6 +492,58 @@ TEST_CASE("http: plain requests go through the proxy in absolute form, https wit
   CHECK_THAT(e.message, Catch::Contains("refused CONNECT to feeds.example:443: HTTP 407"));
   const auto reqs = proxy.requests();
   CHECK(std::find(reqs.begin(), reqs.end(), "CONNECT feeds.example:443 HTTP/1.1") != reqs.end());
+}
+
+TEST_CASE("https through a CONNECT proxy reaches the origin and verifies it", "[http]") {
+  TempDir tmp;
+  TestCert cert(tmp / "ca.pem", "IP:127.0.0.1");
+  Server origin([](Conn& c, const std::string& p, const std::string&) { hostile(nullptr, c, p); },
+                &cert);
+  Server proxy([&](Conn& c, const std::string&, const std::string& req) {
+    if (!req.starts_with(fmt::format("CONNECT 127.0.0.1:{} ", origin.port()))) {
+      c.send(response(403, "Forbidden", ""));
+      return;
+    }
+    const int up = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(origin.port());
+    if (::connect(up, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+      c.send("HTTP/1.1 200 Connection established\r\n\r\n");
+      relay(c.fd(), up);
+    }
+    ::close(up);
+  });
+  auto o = fast_options();
+  o.ca_file = cert.pem_path;
+  o.proxy.https = *parse_url(fmt::format("http://127.0.0.1:{}", proxy.port()));
+  auto r = http_get(origin.url("/ok", true), 100, o);
+  REQUIRE(r);
+  CHECK(*r == "hello");
+  const auto reqs = proxy.requests();
+  REQUIRE(reqs.size() == 1);
+  CHECK(reqs[0] == fmt::format("CONNECT 127.0.0.1:{} HTTP/1.1", origin.port()));
+}
+
+TEST_CASE("http: a cancelled fetch stops at once instead of waiting for its deadline", "[http]") {
+  Server* self = nullptr;
+  Server s([&](Conn& c, const std::string& p, const std::string&) { hostile(self, c, p); });
+  self = &s;
+  auto o = fast_options();
+  o.read_timeout = 30s;
+  auto cancel = std::make_shared<std::atomic<bool>>(false);
+  o.cancel = cancel;
+  std::thread canceller([cancel] {
+    std::this_thread::sleep_for(200ms);
+    *cancel = true;
+  });
+  const auto start = std::chrono::steady_clock::now();
+  const auto e = get_error(s.url("/silent"), 100, o);
+  canceller.join();
+  CHECK(std::chrono::steady_clock::now() - start < 2s);
+  CHECK(e.code == Errc::unavailable);
+  CHECK_THAT(e.message, Catch::Contains("cancelled"));
 }
 
 TEST_CASE("urls: parsing and redirect resolution", "[http]") {
