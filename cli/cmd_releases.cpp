@@ -581,8 +581,9 @@ void register_feed_daemon_commands(CLI::App* feed, Context& ctx) {
     c->add_option("name", *name, "Feed name")->required();
     if (v == "refresh") {
       c->add_flag("--no-wait", *no_wait, "Start the refresh and return at once");
-      c->footer("Waits for the refresh and exits with its refusal, if any; the feed keeps what "
-                "it trusted before.");
+      c->footer(
+          "Waits for the refresh and exits with its refusal, if any; the feed keeps what "
+          "it trusted before.");
     }
     c->callback([&ctx, name, v, no_wait] {
       ctx.action = [&ctx, name, v, no_wait]() -> Status {

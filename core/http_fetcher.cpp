@@ -142,15 +142,16 @@ Error read_error(const beast::error_code& ec, const std::string& url, const Http
                  std::uint64_t body_bytes, bool header_done) {
   if (ec == beast::error::timeout) {
     return Error{Errc::unavailable,
-                 fmt::format("{}: timed out: no data for {}", url, ms(o.read_timeout)), {}};
+                 fmt::format("{}: timed out: no data for {}", url, ms(o.read_timeout)),
+                 {}};
   }
   if (ec == http::error::body_limit) {
-    return Error{Errc::too_large,
-                 content_length
-                     ? fmt::format("{}: {} bytes exceeds the limit of {}", url, *content_length,
-                                   max_bytes)
-                     : fmt::format("{}: body exceeds the limit of {} bytes", url, max_bytes),
-                 {}};
+    return Error{
+        Errc::too_large,
+        content_length
+            ? fmt::format("{}: {} bytes exceeds the limit of {}", url, *content_length, max_bytes)
+            : fmt::format("{}: body exceeds the limit of {} bytes", url, max_bytes),
+        {}};
   }
   if (ec == http::error::header_limit) {
     return Error{Errc::too_large,
@@ -176,8 +177,8 @@ Error read_error(const beast::error_code& ec, const std::string& url, const Http
                  {}};
   }
   if (ec.category() == http::make_error_code(http::error::bad_version).category()) {
-    return Error{Errc::unavailable, fmt::format("{}: malformed HTTP response: {}", url, ec.message()),
-                 {}};
+    return Error{
+        Errc::unavailable, fmt::format("{}: malformed HTTP response: {}", url, ec.message()), {}};
   }
   return Error{Errc::unavailable, fmt::format("{}: read: {}", url, ec.message()), {}};
 }
@@ -220,28 +221,31 @@ Status write_all(asio::io_context& ioc, Stream& stream, beast::tcp_stream& tcp, 
   if (ec == beast::error::timeout) {
     return fail(Errc::unavailable, fmt::format("{}: timed out sending the request", url));
   }
-  if (ec) return fail(Errc::unavailable, fmt::format("{}: sending the request: {}", url, ec.message()));
+  if (ec)
+    return fail(Errc::unavailable, fmt::format("{}: sending the request: {}", url, ec.message()));
   return {};
 }
 
-Status connect_tcp(asio::io_context& ioc, beast::tcp_stream& s, const Url& to,
-                   const HttpOptions& o, const std::string& url, bool via_proxy) {
+Status connect_tcp(asio::io_context& ioc, beast::tcp_stream& s, const Url& to, const HttpOptions& o,
+                   const std::string& url, bool via_proxy) {
   Tcp::resolver resolver(ioc);
   beast::error_code ec;
   const auto endpoints = resolver.resolve(to.host, std::to_string(to.port), ec);
   const std::string what = via_proxy ? fmt::format("proxy {}", to.host_port()) : to.host_port();
   if (ec) {
-    return fail(Errc::unavailable, fmt::format("{}: cannot resolve {}: {}", url, what, ec.message()));
+    return fail(Errc::unavailable,
+                fmt::format("{}: cannot resolve {}: {}", url, what, ec.message()));
   }
   s.expires_after(o.connect_timeout);
   s.async_connect(endpoints, [&](beast::error_code e, const Tcp::endpoint&) { ec = e; });
   if (!run(ioc, o)) return cancelled(url);
   if (ec == beast::error::timeout) {
-    return fail(Errc::unavailable,
-                fmt::format("{}: connecting to {} timed out after {}", url, what, ms(o.connect_timeout)));
+    return fail(Errc::unavailable, fmt::format("{}: connecting to {} timed out after {}", url, what,
+                                               ms(o.connect_timeout)));
   }
   if (ec) {
-    return fail(Errc::unavailable, fmt::format("{}: cannot connect to {}: {}", url, what, ec.message()));
+    return fail(Errc::unavailable,
+                fmt::format("{}: cannot connect to {}: {}", url, what, ec.message()));
   }
   return {};
 }
@@ -257,7 +261,8 @@ Status connect_tunnel(asio::io_context& ioc, beast::tcp_stream& tcp, const Url& 
   http::request<http::empty_body> req{http::verb::connect, origin.host_port(), 11};
   req.set(http::field::host, origin.host_port());
   req.set(http::field::user_agent, o.user_agent);
-  if (!proxy.userinfo.empty()) req.set(http::field::proxy_authorization, basic_auth(proxy.userinfo));
+  if (!proxy.userinfo.empty())
+    req.set(http::field::proxy_authorization, basic_auth(proxy.userinfo));
   if (auto st = write_all(ioc, tcp, tcp, req, o, url); !st) return st;
   beast::flat_buffer buf;
   http::response_parser<http::empty_body> p;
@@ -269,14 +274,13 @@ Status connect_tunnel(asio::io_context& ioc, beast::tcp_stream& tcp, const Url& 
   }
   const unsigned status = p.get().result_int();
   if (status / 100 != 2) {
-    return fail(Errc::unavailable,
-                fmt::format("{}: proxy {} refused CONNECT to {}: HTTP {} {}", url,
-                            proxy.host_port(), origin.host_port(), status,
-                            std::string(p.get().reason())));
+    return fail(Errc::unavailable, fmt::format("{}: proxy {} refused CONNECT to {}: HTTP {} {}",
+                                               url, proxy.host_port(), origin.host_port(), status,
+                                               std::string(p.get().reason())));
   }
   if (buf.size() != 0) {
-    return fail(Errc::unavailable,
-                fmt::format("{}: proxy {} sent data before the TLS handshake", url, proxy.host_port()));
+    return fail(Errc::unavailable, fmt::format("{}: proxy {} sent data before the TLS handshake",
+                                               url, proxy.host_port()));
   }
   return {};
 }
@@ -391,8 +395,8 @@ Result<Exchange> exchange(const Url& url, std::uint64_t max_bytes, const HttpOpt
     const long verify = SSL_get_verify_result(handle);
     if (verify != X509_V_OK) {
       return fail(Errc::io_error,
-                  fmt::format("{}: TLS certificate verification failed for {}: {}", shown,
-                              url.host, X509_verify_cert_error_string(verify)),
+                  fmt::format("{}: TLS certificate verification failed for {}: {}", shown, url.host,
+                              X509_verify_cert_error_string(verify)),
                   "check the feed URL; for a private CA set ca_file or SSL_CERT_FILE");
     }
     if (ec == beast::error::timeout) {
@@ -400,8 +404,8 @@ Result<Exchange> exchange(const Url& url, std::uint64_t max_bytes, const HttpOpt
                                                  ms(o.connect_timeout)));
     }
     const std::string detail = tls_error_text();
-    return fail(Errc::io_error, fmt::format("{}: TLS handshake with {} failed: {}", shown,
-                                            url.host, detail.empty() ? ec.message() : detail));
+    return fail(Errc::io_error, fmt::format("{}: TLS handshake with {} failed: {}", shown, url.host,
+                                            detail.empty() ? ec.message() : detail));
   }
   // No TLS close_notify exchange: the request says Connection: close and a body is accepted
   // only when its length is known and complete, so a truncation cannot pass as an end.
@@ -432,7 +436,8 @@ Result<std::string> get_url(Url url, std::uint64_t max_bytes, const HttpOptions&
     auto next = resolve_reference(url, ex->location);
     if (!next) return tl::unexpected(with_context(next.error(), shown + ": redirect"));
     if (!next->userinfo.empty()) {
-      return fail(Errc::io_error, fmt::format("{}: redirect to a URL with credentials refused", shown));
+      return fail(Errc::io_error,
+                  fmt::format("{}: redirect to a URL with credentials refused", shown));
     }
     if (url.scheme == UrlScheme::https && next->scheme == UrlScheme::http) {
       return fail(Errc::io_error, fmt::format("{}: redirect from https to {} refused (downgrade)",
@@ -446,8 +451,8 @@ Result<std::string> get_url(Url url, std::uint64_t max_bytes, const HttpOptions&
       return fail(Errc::io_error, fmt::format("redirect loop: {}", path));
     }
     if (hop + 1 > o.max_redirects) {
-      return fail(Errc::io_error, fmt::format("{}: too many redirects (more than {}) from {}",
-                                              to, o.max_redirects, chain.front()));
+      return fail(Errc::io_error, fmt::format("{}: too many redirects (more than {}) from {}", to,
+                                              o.max_redirects, chain.front()));
     }
     chain.push_back(to);
     url = std::move(*next);
@@ -520,12 +525,13 @@ Result<Url> parse_url(std::string_view text) {
     u.port = 443;
     rest = text.substr(8);
   } else {
-    return fail(Errc::invalid_argument,
-                fmt::format("'{}' is not an http:// or https:// URL", escape_path_for_message(text)));
+    return fail(Errc::invalid_argument, fmt::format("'{}' is not an http:// or https:// URL",
+                                                    escape_path_for_message(text)));
   }
   const auto auth_end = rest.find_first_of("/?#");
   std::string_view authority = rest.substr(0, auth_end);
-  std::string target = auth_end == std::string_view::npos ? "/" : strip_fragment(rest.substr(auth_end));
+  std::string target =
+      auth_end == std::string_view::npos ? "/" : strip_fragment(rest.substr(auth_end));
   if (target.empty() || target.front() == '?') target = "/" + target;
   if (const auto at = authority.rfind('@'); at != std::string_view::npos) {
     u.userinfo = std::string(authority.substr(0, at));
@@ -572,8 +578,8 @@ Result<Url> parse_url(std::string_view text) {
     u.port = static_cast<std::uint16_t>(p);
   }
   if (!valid_target(target) || !valid_target(u.userinfo)) {
-    return fail(Errc::invalid_argument,
-                fmt::format("{}: spaces or control characters in URL", escape_path_for_message(text)));
+    return fail(Errc::invalid_argument, fmt::format("{}: spaces or control characters in URL",
+                                                    escape_path_for_message(text)));
   }
   u.host = lower(host);
   u.target = std::move(target);
@@ -583,8 +589,8 @@ Result<Url> parse_url(std::string_view text) {
 Result<Url> resolve_reference(const Url& base, std::string_view ref) {
   if (istarts_with(ref, "http://") || istarts_with(ref, "https://")) return parse_url(ref);
   if (ref.find("://") != std::string_view::npos && ref.find("://") < ref.find('/')) {
-    return fail(Errc::io_error, fmt::format("redirect to unsupported URL '{}'",
-                                            escape_path_for_message(ref)));
+    return fail(Errc::io_error,
+                fmt::format("redirect to unsupported URL '{}'", escape_path_for_message(ref)));
   }
   if (ref.starts_with("//")) {
     return parse_url(fmt::format("{}:{}", base.scheme == UrlScheme::https ? "https" : "http", ref));
@@ -600,8 +606,8 @@ Result<Url> resolve_reference(const Url& base, std::string_view ref) {
     target = dir + strip_fragment(ref);
   }
   if (!valid_target(target)) {
-    return fail(Errc::io_error, fmt::format("redirect to an invalid URL '{}'",
-                                            escape_path_for_message(ref)));
+    return fail(Errc::io_error,
+                fmt::format("redirect to an invalid URL '{}'", escape_path_for_message(ref)));
   }
   out.target = std::move(target);
   return out;
@@ -649,15 +655,16 @@ std::optional<Url> ProxySettings::proxy_for(const Url& url) const {
   return url.scheme == UrlScheme::https ? https : http;
 }
 
-// ---- public entry points -------------------------------------------------------------------------
+// ---- public entry points
+// -------------------------------------------------------------------------
 
 Result<std::string> http_get(std::string_view url, std::uint64_t max_bytes,
                              const HttpOptions& options) {
   auto u = parse_url(url);
   if (!u) return tl::unexpected(u.error());
   if (!u->userinfo.empty()) {
-    return fail(Errc::invalid_argument, fmt::format("{}: credentials in URLs are not supported",
-                                                    u->str()));
+    return fail(Errc::invalid_argument,
+                fmt::format("{}: credentials in URLs are not supported", u->str()));
   }
   return get_url(std::move(*u), max_bytes, options);
 }

@@ -20,8 +20,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <memory>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -53,8 +53,8 @@ Result<Url> parse_url(std::string_view text);
 Result<Url> resolve_reference(const Url& base, std::string_view reference);
 
 struct ProxySettings {
-  std::optional<Url> http;   // for http:// URLs
-  std::optional<Url> https;  // for https:// URLs (tunnelled with CONNECT)
+  std::optional<Url> http;            // for http:// URLs
+  std::optional<Url> https;           // for https:// URLs (tunnelled with CONNECT)
   std::vector<std::string> no_proxy;  // host suffixes, "host:port" or "*"
 
   // Reads http_proxy, https_proxy/HTTPS_PROXY, no_proxy/NO_PROXY through `getenv` (tests pass
@@ -92,7 +92,8 @@ class HttpFetcher final : public Fetcher {
   std::string describe() const override { return base_.str(); }
 
  private:
-  HttpFetcher(Url base, HttpOptions options) : base_(std::move(base)), options_(std::move(options)) {}
+  HttpFetcher(Url base, HttpOptions options)
+      : base_(std::move(base)), options_(std::move(options)) {}
   Url base_;
   HttpOptions options_;
 };

@@ -432,7 +432,8 @@ Status StateStore::add_feed(std::string_view name, std::string_view location,
     auto ins =
         prepare(db, "INSERT INTO feed_mirrors (feed, position, location) VALUES (?1, ?2, ?3)");
     if (!ins) return tl::unexpected(ins.error());
-    for (auto ok : {ins->bind(1, name), ins->bind(2, ++position), ins->bind(3, std::string_view(m))}) {
+    for (auto ok :
+         {ins->bind(1, name), ins->bind(2, ++position), ins->bind(3, std::string_view(m))}) {
       if (!ok) return ok;
     }
     if (auto ok = ins->run(); !ok) return ok;
@@ -489,8 +490,7 @@ Result<FeedState> StateStore::load_feed(std::string_view name) {
     state.location = stmt->text(0);
   }
   {
-    auto stmt =
-        prepare(db, "SELECT location FROM feed_mirrors WHERE feed = ?1 ORDER BY position");
+    auto stmt = prepare(db, "SELECT location FROM feed_mirrors WHERE feed = ?1 ORDER BY position");
     if (!stmt) return tl::unexpected(stmt.error());
     if (auto ok = stmt->bind(1, name); !ok) return tl::unexpected(ok.error());
     while (true) {

@@ -82,8 +82,8 @@ FeedPoller::FeedPoller(asio::io_context& ioc, StateStore& state, const Config& c
     o.connect_timeout = config_.feed_http_timeout;
     o.read_timeout = config_.feed_http_timeout;
     o.min_rate = config_.feed_http_min_rate;
-    o.rate_window = std::min<std::chrono::milliseconds>(config_.feed_http_timeout,
-                                                        std::chrono::seconds(10));
+    o.rate_window =
+        std::min<std::chrono::milliseconds>(config_.feed_http_timeout, std::chrono::seconds(10));
     http_ = std::move(o);
   }
 }
@@ -205,9 +205,9 @@ void FeedPoller::launch(const std::string& feed) {
     if (!out.verified && locations.size() > 1) {
       std::string joined;
       for (const auto& f : failures) joined += (joined.empty() ? "" : "; ") + f;
-      out.verified = tl::unexpected(Error{
-          primary->code, fmt::format("all {} locations failed: {}", locations.size(), joined),
-          primary->hint});
+      out.verified = tl::unexpected(
+          Error{primary->code, fmt::format("all {} locations failed: {}", locations.size(), joined),
+                primary->hint});
     }
     asio::post(ioc_, [this, weak, feed, started_from, now, out = std::move(out)]() mutable {
       if (auto a = weak.lock(); a && *a) finish(feed, *started_from, now, std::move(out));
@@ -253,8 +253,8 @@ void FeedPoller::finish(const std::string& feed, const FeedState& started_from, 
   if (error) {
     (void)state_.record_refusal(feed, now, *error);
     ++r.failures;
-    r.last = Run::Last{r.running_ticket, "refused", std::string(code_name(error->code)),
-                       error->message};
+    r.last =
+        Run::Last{r.running_ticket, "refused", std::string(code_name(error->code)), error->message};
     log::warning("feed {}: refresh refused: {}", feed, error->to_string());
   } else {
     if (r.failures > 0 || result == "updated") {
@@ -280,14 +280,13 @@ std::chrono::milliseconds FeedPoller::next_delay(const Run& r) {
     const auto retry = std::chrono::duration_cast<milliseconds>(config_.feed_retry_interval);
     const int shift = std::min(r.failures - 1, 30);
     const double backoff = static_cast<double>(retry.count()) * std::ldexp(1.0, shift);
-    base = milliseconds(static_cast<std::int64_t>(
-        std::min(backoff, static_cast<double>(interval.count()))));
+    base = milliseconds(
+        static_cast<std::int64_t>(std::min(backoff, static_cast<double>(interval.count()))));
   }
   // +-10% so that many clients started together do not hit a feed server in lockstep.
   std::uniform_real_distribution<double> jitter(0.9, 1.1);
-  return milliseconds(
-      std::max<std::int64_t>(1, static_cast<std::int64_t>(static_cast<double>(base.count()) *
-                                                          jitter(rng_))));
+  return milliseconds(std::max<std::int64_t>(
+      1, static_cast<std::int64_t>(static_cast<double>(base.count()) * jitter(rng_))));
 }
 
 void FeedPoller::schedule(const std::string& feed, std::chrono::milliseconds delay) {
@@ -307,9 +306,9 @@ void FeedPoller::schedule(const std::string& feed, std::chrono::milliseconds del
 json FeedPoller::status(const std::string& feed) const {
   auto it = runs_.find(feed);
   if (it == runs_.end()) {
-    return {{"running", false}, {"requested", 0},     {"completed", 0},
-            {"consecutive_failures", 0}, {"next", nullptr}, {"location", nullptr},
-            {"last", nullptr}};
+    return {
+        {"running", false}, {"requested", 0},      {"completed", 0}, {"consecutive_failures", 0},
+        {"next", nullptr},  {"location", nullptr}, {"last", nullptr}};
   }
   const Run& r = it->second;
   json last = nullptr;
@@ -323,7 +322,9 @@ json FeedPoller::status(const std::string& feed) const {
           {"requested", r.requested},
           {"completed", r.completed},
           {"consecutive_failures", r.failures},
-          {"next", r.next ? json(format_utc(std::chrono::time_point_cast<std::chrono::seconds>(*r.next))) : json(nullptr)},
+          {"next",
+           r.next ? json(format_utc(std::chrono::time_point_cast<std::chrono::seconds>(*r.next)))
+                  : json(nullptr)},
           {"location", r.location.empty() ? json(nullptr) : json(r.location)},
           {"last", std::move(last)}};
 }
@@ -333,7 +334,8 @@ Result<std::unique_ptr<Fetcher>> FeedPoller::fetcher_for(const FeedState& feed) 
   std::optional<Error> first;
   auto locations = locations_of(feed);
   // The location that last worked first.
-  if (auto it = runs_.find(feed.name); it != runs_.end() && it->second.preferred < locations.size()) {
+  if (auto it = runs_.find(feed.name);
+      it != runs_.end() && it->second.preferred < locations.size()) {
     std::rotate(locations.begin(), locations.begin() + static_cast<long>(it->second.preferred),
                 locations.begin() + static_cast<long>(it->second.preferred) + 1);
   }

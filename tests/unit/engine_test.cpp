@@ -7,10 +7,10 @@
 
 #include <arpa/inet.h>
 #include <boost/asio/io_context.hpp>
+#include <catch2/catch.hpp>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <catch2/catch.hpp>
 
 #include "core/atomic_file.hpp"
 #include "core/json.hpp"
@@ -298,10 +298,9 @@ TEST_CASE("release names resolve by alias, newest release_seq, and refuse ambigu
   o.license = "mit";
   REQUIRE(add_release(other.repo(), w.files, o, now_utc()));
   other.publish(now_utc());
-  REQUIRE(node.add_feed(
-                    {{"name", "other"},
-                     {"location", other.public_dir().string()},
-                     {"root", other.root_v1()}})
+  REQUIRE(node.add_feed({{"name", "other"},
+                         {"location", other.public_dir().string()},
+                         {"root", other.root_v1()}})
               .status == 201);
   auto ambiguous = node.call("POST", "/v1/fetch", {{"name", "tiny"}});
   CHECK(ambiguous.status == 400);
@@ -381,7 +380,8 @@ TEST_CASE("an http feed refresh runs off the io thread; its timeout becomes the 
   CHECK(node.call("GET", "/v1/status").status == 200);
   CHECK(node.call("POST", "/v1/feeds/web/refresh").status == 202);
   REQUIRE(run_until(
-      w.ioc, [&] { return body_of(node.call("GET", "/v1/feeds/web"))["refresh"]["completed"] == 2; },
+      w.ioc,
+      [&] { return body_of(node.call("GET", "/v1/feeds/web"))["refresh"]["completed"] == 2; },
       20s));
   const auto done = body_of(node.call("GET", "/v1/feeds/web"));
   CHECK(done["result"] == "refused");

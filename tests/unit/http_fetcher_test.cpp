@@ -306,7 +306,8 @@ TEST_CASE("http: happy paths, percent-encoding and a followed redirect", "[http]
   REQUIRE(exact);
   CHECK(exact->size() == 1000);
   const auto reqs = s.requests();
-  CHECK(std::find(reqs.begin(), reqs.end(), "GET /feed/metadata/a%20b.json HTTP/1.1") != reqs.end());
+  CHECK(std::find(reqs.begin(), reqs.end(), "GET /feed/metadata/a%20b.json HTTP/1.1") !=
+        reqs.end());
 }
 
 TEST_CASE("http: each hostile behaviour gives a precise error", "[http]") {
@@ -436,7 +437,8 @@ TEST_CASE("http: proxies from the environment", "[http]") {
   REQUIRE(none);
   CHECK_FALSE(none->proxy_for(*parse_url("http://a.example/x")));
 
-  env = {{"HTTP_PROXY", "http://evil:1"}, {"https_proxy", "proxy.lan:3128"},
+  env = {{"HTTP_PROXY", "http://evil:1"},
+         {"https_proxy", "proxy.lan:3128"},
          {"NO_PROXY", "internal.example, .corp,10.0.0.1,[::1]:8443,mirror.lan:8080"}};
   auto s = parse();
   REQUIRE(s);
