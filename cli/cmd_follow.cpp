@@ -30,39 +30,45 @@ Result<std::uint64_t> parse_size_arg(const std::string& text) {
   double v = 0;
   const auto [ptr, ec] = std::from_chars(text.data(), text.data() + i, v);
   const std::string unit = text.substr(i);
-  static const std::pair<const char*, double> units[] = {
-      {"", 1},       {"B", 1},        {"KB", 1e3},         {"MB", 1e6},
-      {"GB", 1e9},   {"TB", 1e12},    {"KiB", 1024.0},     {"MiB", 1048576.0},
-      {"GiB", 1073741824.0}, {"TiB", 1099511627776.0}};
+  static const std::pair<const char*, double> units[] = {{"", 1},
+                                                         {"B", 1},
+                                                         {"KB", 1e3},
+                                                         {"MB", 1e6},
+                                                         {"GB", 1e9},
+                                                         {"TB", 1e12},
+                                                         {"KiB", 1024.0},
+                                                         {"MiB", 1048576.0},
+                                                         {"GiB", 1073741824.0},
+                                                         {"TiB", 1099511627776.0}};
   if (i == 0 || ec != std::errc() || ptr != text.data() + i) {
     return fail(Errc::invalid_argument, fmt::format("'{}' is not a size (e.g. 500GiB)", text));
   }
   for (const auto& [u, mult] : units) {
     if (unit == u) {
       const double bytes = v * mult;
-      if (bytes > 9.0e15) return fail(Errc::invalid_argument, fmt::format("'{}' is too large", text));
+      if (bytes > 9.0e15)
+        return fail(Errc::invalid_argument, fmt::format("'{}' is too large", text));
       return static_cast<std::uint64_t>(std::llround(bytes));
     }
   }
-  return fail(Errc::invalid_argument,
-              fmt::format("'{}': unknown unit '{}' (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)", text,
-                          unit));
+  return fail(
+      Errc::invalid_argument,
+      fmt::format("'{}': unknown unit '{}' (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)", text, unit));
 }
 
 std::string follow_line(const nlohmann::json& f) {
-  std::string what = f.value("model", nlohmann::json()).is_string()
-                         ? f["model"].get<std::string>()
-                         : std::string("every model");
+  std::string what = f.value("model", nlohmann::json()).is_string() ? f["model"].get<std::string>()
+                                                                    : std::string("every model");
   if (f["alias"].is_string()) what += fmt::format(" (alias {})", f["alias"].get<std::string>());
   const auto latest = f["latest"].get<std::uint64_t>();
-  std::string line = fmt::format("{:>3}  {}  {}  {}", f["id"].get<std::int64_t>(),
-                                 f["feed"].get<std::string>(), what,
-                                 latest == 0 ? std::string("all releases")
-                                             : fmt::format("latest {}", latest));
+  std::string line = fmt::format(
+      "{:>3}  {}  {}  {}", f["id"].get<std::int64_t>(), f["feed"].get<std::string>(), what,
+      latest == 0 ? std::string("all releases") : fmt::format("latest {}", latest));
   if (f["max_size"].get<std::uint64_t>() != 0) {
     line += fmt::format("  max {}", human_bytes(f["max_size"].get<std::uint64_t>()));
   }
-  for (const auto& id : f["mirroring"]) line += fmt::format("\n       mirroring {}", id.get<std::string>());
+  for (const auto& id : f["mirroring"])
+    line += fmt::format("\n       mirroring {}", id.get<std::string>());
   for (const auto& s : f["skipped"]) {
     line += fmt::format("\n       skipped {}: {}", s["id"].get<std::string>(),
                         s["reason"].get<std::string>());

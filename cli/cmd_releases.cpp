@@ -322,11 +322,25 @@ std::string feed_line(const nlohmann::json& f) {
 
 std::string feed_details(const nlohmann::json& f) {
   std::string out = feed_line(f) + "\n";
+  if (auto m = f.find("mirrors"); m != f.end() && m->is_array()) {
+    for (const auto& x : *m) {
+      if (x.is_string()) out += fmt::format("  mirror:       {}\n", x.get<std::string>());
+    }
+  }
   out += fmt::format("  last success: {}\n", get_or<std::string>(f, "last_success", "never"));
   if (auto it = f.find("last_refusal"); it != f.end() && it->is_object()) {
     out += fmt::format("  last refusal: {} {}: {}\n", get_or<std::string>(*it, "time", "?"),
                        get_or<std::string>(*it, "code", "?"),
                        get_or<std::string>(*it, "message", "?"));
+  }
+  if (auto r = f.find("refresh"); r != f.end() && r->is_object()) {
+    if (get_or<bool>(*r, "running", false)) out += "  refreshing now\n";
+    if (const auto failures = get_or<std::uint64_t>(*r, "consecutive_failures", 0); failures > 0) {
+      out += fmt::format("  failed refreshes in a row: {}\n", failures);
+    }
+    if (auto next = get_or<std::string>(*r, "next", ""); !next.empty()) {
+      out += fmt::format("  next refresh: {}\n", next);
+    }
   }
   if (auto roles = f.find("roles"); roles != f.end() && roles->is_object()) {
     for (const auto& [role, v] : roles->items()) {
@@ -338,22 +352,81 @@ std::string feed_details(const nlohmann::json& f) {
   return out;
 }
 
+// Polls the feed until the refresh with `ticket` has completed; returns the feed object then.
+Result<nlohmann::json> wait_for_refresh(const Context& ctx, const std::string& name,
+                                        std::uint64_t ticket) {
+  const std::string target = "/v1/feeds/" + percent_encode(name);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(10);
+  while (true) {
+    auto r = call(ctx, api::method::get, target);
+    if (!r) return r;
+    const auto refresh = r->value("refresh", nlohmann::json::object());
+    if (get_or<std::uint64_t>(refresh, "completed", 0) >= ticket) return r;
+    if (std::chrono::steady_clock::now() > deadline || interrupted) {
+      return fail(Errc::unavailable, fmt::format("feed {}: the refresh has not finished yet", name),
+                  "it continues in weightsd; see `weightsctl feed status " + name + "`");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+// The error of the refresh that answered `ticket`, if it was refused.
+std::optional<Error> refusal_of(const nlohmann::json& feed, std::uint64_t ticket) {
+  const auto refresh = feed.value("refresh", nlohmann::json::object());
+  const auto last = refresh.value("last", nlohmann::json());
+  if (!last.is_object() || get_or<std::uint64_t>(last, "ticket", 0) < ticket ||
+      get_or<std::string>(last, "result", "") != "refused") {
+    return std::nullopt;
+  }
+  const auto code = api::errc_from_name(get_or<std::string>(last, "code", ""));
+  return Error{code.value_or(Errc::unavailable), get_or<std::string>(last, "message", "refused"),
+               "the feed keeps what it trusted before; see `weightsctl feed status " +
+                   get_or<std::string>(feed, "name", "NAME") + "`"};
+}
+
 struct FeedAddArgs {
   std::string name, location, root;
+  std::vector<std::string> mirrors;
+  bool no_wait = false;
 };
+
+std::string absolute_location(const std::string& location) {
+  if (location.find("://") != std::string::npos) return location;
+  std::error_code ec;
+  auto abs = std::filesystem::absolute(location, ec);
+  return ec ? location : abs.lexically_normal().string();
+}
 
 Status run_feed_add(const Context& ctx, const FeedAddArgs& a) {
   auto root = read_file(a.root, tuf::max_root_bytes);
   if (!root) return tl::unexpected(with_context(root.error(), a.root));
-  std::string location = a.location;
-  if (location.find("://") == std::string::npos) {
-    std::error_code ec;
-    auto abs = std::filesystem::absolute(location, ec);
-    if (!ec) location = abs.lexically_normal().string();
-  }
+  nlohmann::json mirrors = nlohmann::json::array();
+  for (const auto& m : a.mirrors) mirrors.push_back(absolute_location(m));
   auto r = call(ctx, api::method::post, "/v1/feeds",
-                {{"name", a.name}, {"location", location}, {"root", *root}});
+                {{"name", a.name},
+                 {"location", absolute_location(a.location)},
+                 {"root", *root},
+                 {"mirrors", mirrors}});
   if (!r) return tl::unexpected(r.error());
+  if (!a.no_wait) {
+    // The first refresh runs in weightsd; show its outcome. A refusal is not an add failure:
+    // the feed stays subscribed and is retried.
+    r = wait_for_refresh(ctx, a.name, get_or<std::uint64_t>(*r, "ticket", 0));
+    if (!r) return tl::unexpected(r.error());
+  }
+  emit(ctx, *r, feed_details(*r));
+  return {};
+}
+
+Status run_feed_refresh(const Context& ctx, const std::string& name, bool no_wait) {
+  auto r = call(ctx, api::method::post, "/v1/feeds/" + percent_encode(name) + "/refresh");
+  if (!r) return tl::unexpected(r.error());
+  const auto ticket = get_or<std::uint64_t>(*r, "ticket", 0);
+  if (!no_wait) {
+    r = wait_for_refresh(ctx, name, ticket);
+    if (!r) return tl::unexpected(r.error());
+    if (auto refused = refusal_of(*r, ticket)) return tl::unexpected(*refused);
+  }
   emit(ctx, *r, feed_details(*r));
   return {};
 }
@@ -495,7 +568,13 @@ void register_feed_daemon_commands(CLI::App* feed, Context& ctx) {
       ->required();
   ca->add_option("--root", add->root, "Trust root file (N.root.json), obtained out of band")
       ->required();
-  ca->footer("Example:\n  weightsctl feed add demo /srv/feed --root demo-root.json");
+  ca->add_option("--mirror", add->mirrors,
+                 "Another location of the same feed, tried in order when one fails; repeatable");
+  ca->add_flag("--no-wait", add->no_wait, "Do not wait for the first refresh");
+  ca->footer(
+      "Locations: a directory, file:///path, http://host/path or https://host/path.\n"
+      "Example:\n  weightsctl feed add demo https://feeds.example/demo --root demo-root.json "
+      "\\\n      --mirror https://mirror.example/demo");
   ca->callback([&ctx, add] { ctx.action = [&ctx, add] { return run_feed_add(ctx, *add); }; });
 
   auto* cl = feed->add_subcommand("list", "List the feeds weightsd follows");
@@ -516,22 +595,30 @@ void register_feed_daemon_commands(CLI::App* feed, Context& ctx) {
 
   for (const char* verb : {"status", "refresh", "remove"}) {
     auto name = std::make_shared<std::string>();
+    auto no_wait = std::make_shared<bool>(false);
     const std::string v = verb;
     auto* c =
         feed->add_subcommand(verb, v == "status"    ? "Show a feed's freshness and last refusal"
                                    : v == "refresh" ? "Refresh a feed now (full TUF verification)"
                                                     : "Unsubscribe from a feed");
     c->add_option("name", *name, "Feed name")->required();
-    c->footer(fmt::format("Example:\n  weightsctl feed {} demo", v));
-    c->callback([&ctx, name, v] {
-      ctx.action = [&ctx, name, v]() -> Status {
+    if (v == "refresh") {
+      c->add_flag("--no-wait", *no_wait, "Start the refresh and return at once");
+      c->footer(
+          "Waits for the refresh and exits with its refusal, if any; the feed keeps what "
+          "it trusted before.\nExample:\n  weightsctl feed refresh demo");
+    } else {
+      c->footer(fmt::format("Example:\n  weightsctl feed {} demo", v));
+    }
+    c->callback([&ctx, name, v, no_wait] {
+      ctx.action = [&ctx, name, v, no_wait]() -> Status {
         const std::string target = "/v1/feeds/" + percent_encode(*name);
         if (v == "remove") {
           return run_simple(ctx, api::method::del, target, nullptr,
                             fmt::format("removed feed {}\n", *name));
         }
-        auto r = v == "refresh" ? call(ctx, api::method::post, target + "/refresh")
-                                : call(ctx, api::method::get, target);
+        if (v == "refresh") return run_feed_refresh(ctx, *name, *no_wait);
+        auto r = call(ctx, api::method::get, target);
         if (!r) return tl::unexpected(r.error());
         emit(ctx, *r, feed_details(*r));
         return {};

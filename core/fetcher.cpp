@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "core/http_fetcher.hpp"
 #include "core/path_policy.hpp"
 
 #if __has_include(<linux/openat2.h>) && defined(SYS_openat2)
@@ -216,11 +217,22 @@ Result<std::string> LocalDirFetcher::fetch(std::string_view relative_name,
 }
 
 Result<std::unique_ptr<Fetcher>> make_fetcher(std::string_view location) {
+  if (location.starts_with("http://") || location.starts_with("https://")) {
+    auto proxy = ProxySettings::from_env();
+    if (!proxy) return tl::unexpected(proxy.error());
+    HttpOptions options;
+    options.proxy = std::move(*proxy);
+    return make_fetcher(location, options);
+  }
+  return make_fetcher(location, HttpOptions{});
+}
+
+Result<std::unique_ptr<Fetcher>> make_fetcher(std::string_view location, const HttpOptions& http) {
   if (location.empty()) return fail(Errc::invalid_argument, "empty feed location");
   if (location.starts_with("http://") || location.starts_with("https://")) {
-    return fail(Errc::unsupported,
-                fmt::format("{}: HTTP(S) feeds are not implemented yet", location),
-                "mirror the feed to a local directory and use its path or a file:// URL");
+    auto f = HttpFetcher::create(location, http);
+    if (!f) return tl::unexpected(f.error());
+    return std::unique_ptr<Fetcher>(std::move(*f));
   }
   std::string path;
   if (location.starts_with("file://")) {

@@ -42,8 +42,12 @@ class LocalDirFetcher final : public Fetcher {
   ResolveMode mode_;
 };
 
-// A fetcher for a feed location: a directory path or a file:// URL. http(s):// is not
-// implemented yet (Errc::unsupported).
+struct HttpOptions;
+
+// A fetcher for a feed location: a directory path, a file:// URL or an http(s):// URL (see
+// core/http_fetcher.hpp). The one-argument form uses default HTTP options with proxies from
+// the environment.
 Result<std::unique_ptr<Fetcher>> make_fetcher(std::string_view location);
+Result<std::unique_ptr<Fetcher>> make_fetcher(std::string_view location, const HttpOptions& http);
 
 }  // namespace weights

@@ -175,6 +175,15 @@ CREATE TABLE refresh_log (
 ) STRICT;
 CREATE INDEX refresh_log_by_feed ON refresh_log (feed, id);
 )sql",
+    // 2: further locations of a feed, tried in position order after feeds.location.
+    R"sql(
+CREATE TABLE feed_mirrors (
+  feed TEXT NOT NULL REFERENCES feeds(name) ON DELETE CASCADE,
+  position INTEGER NOT NULL CHECK (position >= 1),
+  location TEXT NOT NULL,
+  PRIMARY KEY (feed, position)
+) STRICT;
+)sql",
 };
 static_assert(std::size(migrations) == StateStore::schema_version);
 
@@ -402,7 +411,8 @@ Result<std::optional<RefreshLogEntry>> last_log(sqlite3* db, std::string_view fe
 }  // namespace
 
 Status StateStore::add_feed(std::string_view name, std::string_view location,
-                            const TrustedRole& root, TimePoint now) {
+                            const TrustedRole& root, TimePoint now,
+                            const std::vector<std::string>& mirrors) {
   sqlite3* db = h_->db.get();
   auto txn = Transaction::begin(db);
   if (!txn) return tl::unexpected(txn.error());
@@ -417,6 +427,17 @@ Status StateStore::add_feed(std::string_view name, std::string_view location,
     if (!ok) return ok;
   }
   if (auto ok = stmt->run(); !ok) return ok;
+  std::int64_t position = 0;
+  for (const auto& m : mirrors) {
+    auto ins =
+        prepare(db, "INSERT INTO feed_mirrors (feed, position, location) VALUES (?1, ?2, ?3)");
+    if (!ins) return tl::unexpected(ins.error());
+    for (auto ok :
+         {ins->bind(1, name), ins->bind(2, ++position), ins->bind(3, std::string_view(m))}) {
+      if (!ok) return ok;
+    }
+    if (auto ok = ins->run(); !ok) return ok;
+  }
   if (auto ok = put_role(db, name, tuf::Role::root, root); !ok) return ok;
   return txn->commit();
 }
@@ -467,6 +488,17 @@ Result<FeedState> StateStore::load_feed(std::string_view name) {
     if (!row) return tl::unexpected(row.error());
     if (!*row) return no_feed(name);
     state.location = stmt->text(0);
+  }
+  {
+    auto stmt = prepare(db, "SELECT location FROM feed_mirrors WHERE feed = ?1 ORDER BY position");
+    if (!stmt) return tl::unexpected(stmt.error());
+    if (auto ok = stmt->bind(1, name); !ok) return tl::unexpected(ok.error());
+    while (true) {
+      auto row = stmt->step();
+      if (!row) return tl::unexpected(row.error());
+      if (!*row) break;
+      state.mirrors.push_back(stmt->text(0));
+    }
   }
   {
     auto stmt =

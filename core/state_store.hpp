@@ -32,6 +32,7 @@ struct TrustedRole {
 struct FeedState {
   std::string name;
   std::string location;
+  std::vector<std::string> mirrors;      // further locations, tried in order after `location`
   TrustedRole root;                      // always present
   std::optional<TrustedRole> timestamp;  // absent before the first refresh, or after a
   std::optional<TrustedRole> snapshot;   // timestamp/snapshot key rotation
@@ -63,7 +64,7 @@ struct RefreshLogEntry {
 
 class StateStore {
  public:
-  inline static constexpr int schema_version = 1;
+  inline static constexpr int schema_version = 2;
   // Refresh log entries kept per feed (older ones are pruned on insert).
   inline static constexpr int log_entries_kept = 200;
 
@@ -79,9 +80,10 @@ class StateStore {
   StateStore& operator=(StateStore&&) noexcept;
   ~StateStore();
 
-  // Adds a feed trusting `root` (already verified by the caller). already_exists if present.
+  // Adds a feed trusting `root` (already verified by the caller), with its mirrors, in one
+  // transaction. already_exists if present.
   Status add_feed(std::string_view name, std::string_view location, const TrustedRole& root,
-                  TimePoint now);
+                  TimePoint now, const std::vector<std::string>& mirrors = {});
   Status remove_feed(std::string_view name);
   Result<std::vector<std::string>> list_feeds();
   // not_found if there is no such feed.

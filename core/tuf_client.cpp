@@ -347,11 +347,12 @@ Result<TrustedRole> verify_initial_root(std::string_view root_bytes) {
 }
 
 Status add_feed(StateStore& store, std::string_view name, std::string_view location,
-                std::string_view root_bytes, TimePoint now) {
+                std::string_view root_bytes, TimePoint now,
+                const std::vector<std::string>& mirrors) {
   if (name.empty()) return fail(Errc::invalid_argument, "feed name is empty");
   auto root = verify_initial_root(root_bytes);
   if (!root) return tl::unexpected(root.error());
-  return store.add_feed(name, location, *root, now);
+  return store.add_feed(name, location, *root, now, mirrors);
 }
 
 Result<VerifiedUpdate> verify_update(const FeedState& trusted, Fetcher& fetcher, TimePoint now,

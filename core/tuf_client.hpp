@@ -53,7 +53,8 @@ Result<TrustedRole> verify_initial_root(std::string_view root_bytes);
 
 // `weightsctl feed add`: verifies `root_bytes` and adds the feed (no network access).
 Status add_feed(StateStore& store, std::string_view name, std::string_view location,
-                std::string_view root_bytes, TimePoint now);
+                std::string_view root_bytes, TimePoint now,
+                const std::vector<std::string>& mirrors = {});
 
 // The verification workflow without the database: from `trusted`, fetch and verify everything
 // at `now`. Returns what to commit and whether anything changed.

@@ -59,6 +59,11 @@ struct Config {
   std::string metrics_listen = "127.0.0.1:9750";
   LogLevel log_level = LogLevel::info;
   std::chrono::seconds feed_refresh_interval{3600};
+  // First retry after a failed refresh; doubles per consecutive failure up to the interval.
+  std::chrono::seconds feed_retry_interval{60};
+  // HTTP(S) feeds: connect and read deadline, and the slowest acceptable transfer (bytes/s).
+  std::chrono::seconds feed_http_timeout{30};
+  std::uint64_t feed_http_min_rate = 1024;
   DiskIo disk_io = DiskIo::mmap;
   unsigned hashing_threads = 2;                   // SHA-256 worker pool (file verification)
   std::chrono::seconds resume_save_interval{30};  // periodic resume data (only if modified)

@@ -34,6 +34,7 @@
 #include "core/state_store.hpp"
 #include "core/torrent_builder.hpp"
 #include "core/tuf_client.hpp"
+#include "daemon/feed_poller.hpp"
 #include "daemon/log.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/policy.hpp"
@@ -223,6 +224,7 @@ struct Engine::Impl {
   Store store;
   std::optional<StateStore> state;
   std::optional<ReleaseDb> db;
+  std::unique_ptr<FeedPoller> poller;  // after `state` and `db`: destroyed before them
   std::unique_ptr<TorrentSession> session;
   asio::thread_pool pool;
   asio::steady_timer update_timer, resume_timer, refresh_timer, shutdown_timer, policy_timer;
@@ -249,6 +251,7 @@ struct Engine::Impl {
   bool scrub_running = false;
   std::optional<TimePoint> last_scrub_finished;
   Rates applied_rates{};
+  std::uint64_t policy_ticks = 0;
   std::shared_ptr<bool> alive;
   std::map<std::string, std::unique_ptr<Release>> releases;
   struct HandleRef {
@@ -447,6 +450,8 @@ struct Engine::Impl {
     }
     return json{{"name", fs->name},
                 {"location", fs->location},
+                {"mirrors", fs->mirrors},
+                {"refresh", poller->status(name)},
                 {"result", result},
                 {"last_success", *ok ? json(format_utc((*ok)->time)) : json(nullptr)},
                 {"last_refusal", last_refusal},
@@ -460,33 +465,13 @@ struct Engine::Impl {
                 {"releases", count}};
   }
 
-  tuf::TargetValidator validator() {
-    return [this](const tuf::TargetInfo& target, std::string_view bytes) -> Status {
-      auto m = validate_release_target(target, bytes);
-      if (!m) return tl::unexpected(m.error());
-      // Only verified bytes are cached (keyed by their pinned hash), so a cache hit is as good
-      // as a fetch.
-      if (auto st = db->cache_manifest(target.sha256, bytes); !st) {
-        log::warning("manifest cache: {}", st.error().message);
-      }
-      return {};
-    };
-  }
-
-  Result<tuf::RefreshOutcome> refresh(const std::string& name) {
-    // Local-directory feeds only for now, so this I/O is short enough for the io thread; an
-    // HTTP fetcher will have to move to a worker.
-    return tuf::refresh(*state, name, clock(), validator());
-  }
-
-  void refresh_all() {
-    auto names = state->list_feeds();
-    if (!names) return;
-    for (const auto& n : *names) {
-      auto r = refresh(n);
-      if (!r) log::warning("feed {}: refresh refused: {}", n, r.error().to_string());
-    }
-    apply_follows();
+  // Refreshes run on the FeedPoller's workers and commit back on this thread; the API
+  // answers with the ticket of the refresh that will include the request.
+  Result<json> feed_json_with_ticket(const std::string& name, std::uint64_t ticket) {
+    auto j = feed_json(name);
+    if (!j) return j;
+    (*j)["ticket"] = ticket;
+    return j;
   }
 
   struct Resolved {
@@ -504,7 +489,7 @@ struct Engine::Impl {
     if (*cached && crypto::sha256_hex(**cached) == t.sha256 && (*cached)->size() == t.length) {
       bytes = std::move(**cached);
     } else {
-      auto fetcher = make_fetcher(fs.location);
+      auto fetcher = poller->fetcher_for(fs);
       if (!fetcher) return tl::unexpected(fetcher.error());
       auto got = tuf::fetch_verified_target(**fetcher, fs, t.path);
       if (!got) return tl::unexpected(got.error());
@@ -572,7 +557,7 @@ struct Engine::Impl {
   // the manifest and written to torrents/. This runs before the torrent is added, so libtorrent
   // never requests payload for metadata that differs from the manifest.
   Status get_torrents(const FeedState& fs, const ReleaseManifest& m) {
-    auto fetcher = make_fetcher(fs.location);
+    auto fetcher = poller->fetcher_for(fs);
     if (!fetcher) return tl::unexpected(fetcher.error());
     auto bytes =
         tuf::fetch_verified_target(**fetcher, fs, torrent_target_path(m.model, m.revision));
@@ -1316,12 +1301,20 @@ struct Engine::Impl {
   }
 
   void schedule_refresh() {
-    refresh_timer.expires_after(config.feed_refresh_interval);
-    refresh_timer.async_wait([this](const boost::system::error_code& ec) {
-      if (ec || shutting_down) return;
-      refresh_all();
-      schedule_refresh();
-    });
+    poller = std::make_unique<FeedPoller>(
+        ioc, *state, config, clock,
+        [this](const std::vector<std::pair<std::string, std::string>>& manifests) {
+          // Only verified bytes are cached (keyed by their pinned hash), so a cache hit is as
+          // good as a fetch.
+          for (const auto& [sha, bytes] : manifests) {
+            if (auto st = db->cache_manifest(sha, bytes); !st) {
+              log::warning("manifest cache: {}", st.error().message);
+            }
+          }
+          // New trusted targets: follows may have something new to mirror.
+          apply_follows();
+        });
+    poller->start();
   }
 
   // ---- policy: disk budget, follows, rate windows, full disk, scrub
@@ -1535,6 +1528,12 @@ struct Engine::Impl {
       apply_rate_windows();
       check_disk_full();
       resume_after_disk_full();
+      // Refused for lack of room: try again now and then (pins and budgets change).
+      if (++policy_ticks % 30 == 0) {
+        const bool refused = std::any_of(follow_status.begin(), follow_status.end(),
+                                         [](const auto& f) { return !f.second.refused.empty(); });
+        if (refused) apply_follows();
+      }
       queue_due_scrubs();
       schedule_policy();
     });
@@ -1716,16 +1715,19 @@ Result<std::unique_ptr<Engine>> Engine::start(asio::io_context& ioc, const Confi
 }
 
 Result<json> Engine::add_feed(const std::string& name, const std::string& location,
-                              const std::string& root) {
-  if (auto st = tuf::add_feed(*impl_->state, name, location, root, impl_->clock()); !st) {
+                              const std::string& root, const std::vector<std::string>& mirrors) {
+  for (const auto& loc : mirrors) {
+    if (loc.empty() || loc == location) {
+      return fail(Errc::invalid_argument,
+                  fmt::format("mirror '{}' is empty or the feed's location", loc));
+    }
+  }
+  if (auto st = tuf::add_feed(*impl_->state, name, location, root, impl_->clock(), mirrors); !st) {
     return tl::unexpected(st.error());
   }
-  // First refresh right away; a refusal is recorded in the feed's status, not an add failure.
-  if (auto r = impl_->refresh(name); !r) {
-    log::warning("feed {}: first refresh refused: {}", name, r.error().to_string());
-  }
-  impl_->apply_follows();
-  return impl_->feed_json(name);
+  // First refresh right away, off the io thread; a refusal is recorded in the feed's status,
+  // not an add failure.
+  return impl_->feed_json_with_ticket(name, impl_->poller->request(name));
 }
 
 Result<json> Engine::list_feeds() {
@@ -1746,13 +1748,12 @@ Result<json> Engine::get_feed(const std::string& name) {
 
 Result<json> Engine::refresh_feed(const std::string& name) {
   if (auto f = impl_->state->load_feed(name); !f) return tl::unexpected(f.error());
-  if (auto r = impl_->refresh(name); !r) return tl::unexpected(r.error());
-  impl_->apply_follows();
-  return impl_->feed_json(name);
+  return impl_->feed_json_with_ticket(name, impl_->poller->request(name));
 }
 
 Result<json> Engine::remove_feed(const std::string& name) {
   if (auto st = impl_->state->remove_feed(name); !st) return tl::unexpected(st.error());
+  impl_->poller->forget(name);
   return json{{"removed", name}};
 }
 
@@ -2379,6 +2380,7 @@ void Engine::shutdown(std::function<void()> done, std::chrono::milliseconds time
   I.resume_timer.cancel();
   I.refresh_timer.cancel();
   I.policy_timer.cancel();
+  I.poller->stop();
   I.session->session().pause();
   I.resume_outstanding = 0;
   for (auto& [h, ref] : I.handles) {

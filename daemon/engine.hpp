@@ -67,9 +67,12 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Feeds.
+  // Feeds. add_feed and refresh_feed start a refresh on a worker and return at once; the
+  // returned feed object carries the refresh's "ticket", complete once the feed's
+  // refresh.completed reaches it (see docs/protocol.md).
   Result<nlohmann::json> add_feed(const std::string& name, const std::string& location,
-                                  const std::string& root);
+                                  const std::string& root,
+                                  const std::vector<std::string>& mirrors = {});
   Result<nlohmann::json> list_feeds();
   Result<nlohmann::json> get_feed(const std::string& name);
   Result<nlohmann::json> refresh_feed(const std::string& name);

@@ -184,7 +184,7 @@ Handler::Handler(DaemonInfo info, SteadyNow now, Engine* engine_ptr)
               }));
   router_.add(
       post, p::feed_refresh, BodyKind::optional_json,
-      forward(200, [param](Engine& e, const Call& c) { return e.refresh_feed(param(c, "name")); }));
+      forward(202, [param](Engine& e, const Call& c) { return e.refresh_feed(param(c, "name")); }));
   router_.add(post, p::fetch, BodyKind::json, [this](const Call& c) { return fetch(c); });
   router_.add(post, p::seed, BodyKind::json, [this](const Call& c) { return seed(c); });
   router_.add(get, p::releases, BodyKind::none,
@@ -268,7 +268,7 @@ Result<Engine*> Handler::engine() const {
 Result<api::Response> Handler::add_feed(const Call& call) const {
   auto e = engine();
   if (!e) return tl::unexpected(e.error());
-  if (auto st = only_fields(call.body, {"name", "location", "root"},
+  if (auto st = only_fields(call.body, {"name", "location", "root", "mirrors"},
                             R"({"name":"demo","location":"/srv/feed","root":"<root.json>"})");
       !st) {
     return tl::unexpected(st.error());
@@ -279,7 +279,9 @@ Result<api::Response> Handler::add_feed(const Call& call) const {
   if (!location) return tl::unexpected(location.error());
   auto root = required_string(call.body, "root");
   if (!root) return tl::unexpected(root.error());
-  auto feed = (*e)->add_feed(*name, *location, *root);
+  auto mirrors = string_list(call.body, "mirrors");
+  if (!mirrors) return tl::unexpected(mirrors.error());
+  auto feed = (*e)->add_feed(*name, *location, *root, *mirrors);
   if (!feed) return tl::unexpected(feed.error());
   return api::json_response(201, *feed);
 }

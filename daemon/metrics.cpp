@@ -46,7 +46,8 @@ std::string escape_help(std::string_view v) {
 std::string format_value(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  if (v == std::floor(v) && std::fabs(v) < 1e15) return fmt::format("{}", static_cast<long long>(v));
+  if (v == std::floor(v) && std::fabs(v) < 1e15)
+    return fmt::format("{}", static_cast<long long>(v));
   return fmt::format("{}", v);
 }
 
@@ -197,9 +198,9 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(asio::io_context& io
   beast::error_code ec;
   const auto addr = asio::ip::make_address(host, ec);
   if (ec || perr != std::errc() || ptr != port.data() + port.size() || p > 65535) {
-    return fail(Errc::invalid_argument,
-                fmt::format("metrics listen '{}' is not ADDRESS:PORT (e.g. 127.0.0.1:9750)",
-                            endpoint));
+    return fail(
+        Errc::invalid_argument,
+        fmt::format("metrics listen '{}' is not ADDRESS:PORT (e.g. 127.0.0.1:9750)", endpoint));
   }
   auto impl = std::make_shared<Impl>(ioc, std::move(render));
   const tcp::endpoint ep(addr, static_cast<unsigned short>(p));

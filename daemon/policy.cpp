@@ -52,7 +52,8 @@ FollowPlan plan_follows(std::span<const Follow> follows,
         if (a->release_seq != b->release_seq) return a->release_seq > b->release_seq;
         return a->revision < b->revision;
       });
-      const std::size_t n = f.latest == 0 ? list.size() : std::min<std::size_t>(f.latest, list.size());
+      const std::size_t n =
+          f.latest == 0 ? list.size() : std::min<std::size_t>(f.latest, list.size());
       for (std::size_t i = 0; i < n; ++i) {
         const auto& c = *list[i];
         const std::string id = c.id();
@@ -153,8 +154,7 @@ Result<int> parse_clock_time(std::string_view text, bool allow_24) {
   int h = 0, m = 0;
   auto [p1, e1] = std::from_chars(text.data(), text.data() + 2, h);
   auto [p2, e2] = std::from_chars(text.data() + 3, text.data() + 5, m);
-  if (e1 != std::errc() || e2 != std::errc() || p1 != text.data() + 2 ||
-      p2 != text.data() + 5) {
+  if (e1 != std::errc() || e2 != std::errc() || p1 != text.data() + 2 || p2 != text.data() + 5) {
     return bad();
   }
   if (h == 24 && m == 0 && allow_24) return 24 * 60;

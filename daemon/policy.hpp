@@ -16,7 +16,8 @@
 
 namespace weights::daemon {
 
-// ---- follows -------------------------------------------------------------------------------------
+// ---- follows
+// -------------------------------------------------------------------------------------
 
 // A release in a feed's trusted targets, with what its verified manifest says.
 struct FollowCandidate {
@@ -45,7 +46,8 @@ struct FollowPlan {
 FollowPlan plan_follows(std::span<const Follow> follows,
                         std::span<const FollowCandidate> candidates);
 
-// ---- disk budget ---------------------------------------------------------------------------------
+// ---- disk budget
+// ---------------------------------------------------------------------------------
 
 struct Content {
   std::string sha256;
@@ -56,8 +58,8 @@ struct Content {
 struct StoredRelease {
   std::string id;
   bool pinned = false;
-  bool held = false;       // by a follow
-  bool protect = false;    // never evicted by this plan (e.g. still fetching on request)
+  bool held = false;     // by a follow
+  bool protect = false;  // never evicted by this plan (e.g. still fetching on request)
   std::int64_t last_requested = 0;
   std::vector<Content> content;
 };
@@ -78,7 +80,8 @@ std::uint64_t reserved_bytes(std::span<const StoredRelease> releases);
 Result<EvictionPlan> plan_eviction(std::span<const StoredRelease> existing,
                                    const StoredRelease& incoming, std::uint64_t budget);
 
-// ---- bandwidth windows ---------------------------------------------------------------------------
+// ---- bandwidth windows
+// ---------------------------------------------------------------------------
 
 // From `start` (inclusive) to `end` (exclusive), minutes after local midnight; end < start
 // wraps past midnight. Rates in bytes/s, 0 = unlimited; nullopt keeps the base limit.

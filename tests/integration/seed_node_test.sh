@@ -69,7 +69,7 @@ start_daemon 1 --config "$T/node.toml"
 metrics=$(grep -o 'metrics at http://[^/ ]*' "$T/d1/log" | head -1 | sed 's|.*http://||')
 [[ -n $metrics ]] && pass "metrics endpoint announced: $metrics" || fail "no metrics line in the log"
 
-feed_location=$T/pub/public
+feed_location=http://127.0.0.1:$port/feed
 expect_ok "node subscribes to the feed" ctl 1 feed add community "$feed_location" --root "$root"
 expect_ok "node follows the model's newest release" ctl 1 --json follow community --model 'seed-org/*' --latest 1
 

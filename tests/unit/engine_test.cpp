@@ -5,8 +5,12 @@
 
 #include <fstream>
 
+#include <arpa/inet.h>
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "core/atomic_file.hpp"
 #include "core/json.hpp"
@@ -62,7 +66,9 @@ bool run_until(asio::io_context& ioc, F pred, std::chrono::seconds limit = 60s) 
 }
 
 struct Node {
-  Node(asio::io_context& io, const std::filesystem::path& dir) : ioc(io) {
+  Node(asio::io_context& io, const std::filesystem::path& dir,
+       const std::function<void(Config&)>& tweak = nullptr)
+      : ioc(io) {
     if (const char* l = std::getenv("WEIGHTS_TEST_LOG")) {
       if (auto level = parse_log_level(l)) log::set_level(*level);
     }
@@ -71,6 +77,7 @@ struct Node {
     config.listen_interfaces = {"127.0.0.1:0"};
     config.allow_multiple_connections_per_ip = Toggle::on;
     config.hashing_threads = 1;
+    if (tweak) tweak(config);
     auto e = Engine::start(ioc, config);
     REQUIRE(e);
     engine = std::move(*e);
@@ -89,6 +96,20 @@ struct Node {
   api::Response call(std::string method, std::string target, const json::Json& body = nullptr) {
     return handler->handle(
         request(std::move(method), std::move(target), body.is_null() ? "" : body.dump()));
+  }
+  // POST /v1/feeds, then runs the loop until the feed's first refresh (on the poller's
+  // workers) has completed; answers 201 with the feed as it is then.
+  api::Response add_feed(const json::Json& body) {
+    auto res = call("POST", "/v1/feeds", body);
+    if (res.status != 201) return res;
+    const auto ticket = body_of(res)["ticket"].get<std::uint64_t>();
+    const std::string target = "/v1/feeds/" + body["name"].get<std::string>();
+    REQUIRE(run_until(ioc, [&] {
+      return body_of(call("GET", target))["refresh"]["completed"].get<std::uint64_t>() >= ticket;
+    }));
+    auto done = call("GET", target);
+    done.status = 201;
+    return done;
   }
   json::Json release(const std::string& id) {
     auto res = call("GET", api::release_target(id));
@@ -139,7 +160,7 @@ TEST_CASE("a publisher seeds without re-download and a fetcher gets every verifi
           "[engine]") {
   World w;
   Node seeder(w.ioc, w.tmp.path() / "seeder");
-  auto added = seeder.call("POST", "/v1/feeds", w.feed_body("demo"));
+  auto added = seeder.add_feed(w.feed_body("demo"));
   REQUIRE(added.status == 201);
   CHECK(body_of(added)["releases"] == 1);
   CHECK(body_of(added)["result"] == "updated");
@@ -157,7 +178,7 @@ TEST_CASE("a publisher seeds without re-download and a fetcher gets every verifi
   REQUIRE(seeder.port() > 0);
 
   Node fetcher(w.ioc, w.tmp.path() / "fetcher");
-  REQUIRE(fetcher.call("POST", "/v1/feeds", w.feed_body("demo")).status == 201);
+  REQUIRE(fetcher.add_feed(w.feed_body("demo")).status == 201);
   const std::string peer = fmt::format("127.0.0.1:{}", seeder.port());
   auto fetched = fetcher.call("POST", "/v1/fetch", {{"name", "tiny"}, {"peers", {peer}}});
   REQUIRE(fetched.status == 202);
@@ -174,7 +195,7 @@ TEST_CASE("a publisher seeds without re-download and a fetcher gets every verifi
 
   SECTION("a selective fetch downloads and shows only the included files") {
     Node partial(w.ioc, w.tmp.path() / "partial");
-    REQUIRE(partial.call("POST", "/v1/feeds", w.feed_body("demo")).status == 201);
+    REQUIRE(partial.add_feed(w.feed_body("demo")).status == 201);
     auto r = partial.call("POST", "/v1/fetch",
                           {{"name", "org/tiny"}, {"include", {"*.json"}}, {"peers", {peer}}});
     REQUIRE(r.status == 202);
@@ -210,7 +231,7 @@ TEST_CASE("a publisher seeds without re-download and a fetcher gets every verifi
 TEST_CASE("a restarted node seeds its completed release again without rehashing", "[engine]") {
   World w;
   Node seeder(w.ioc, w.tmp.path() / "seeder");
-  REQUIRE(seeder.call("POST", "/v1/feeds", w.feed_body("demo")).status == 201);
+  REQUIRE(seeder.add_feed(w.feed_body("demo")).status == 201);
   REQUIRE(seeder
               .call("POST", "/v1/seed",
                     {{"feed", "demo"},
@@ -224,7 +245,7 @@ TEST_CASE("a restarted node seeds its completed release again without rehashing"
   std::uint64_t downloaded = 0;
   {
     Node fetcher(w.ioc, dir);
-    REQUIRE(fetcher.call("POST", "/v1/feeds", w.feed_body("demo")).status == 201);
+    REQUIRE(fetcher.add_feed(w.feed_body("demo")).status == 201);
     REQUIRE(fetcher.call("POST", "/v1/fetch", {{"name", "tiny"}, {"peers", {peer}}}).status == 202);
     REQUIRE(run_until(w.ioc, [&] { return fetcher.state("org/tiny@r1") == "complete"; }));
     downloaded = fetcher.release("org/tiny@r1")["downloaded_bytes"].get<std::uint64_t>();
@@ -249,7 +270,7 @@ TEST_CASE("release names resolve by alias, newest release_seq, and refuse ambigu
   World w;
   w.publish("org/tiny", "r2", {"tiny"});  // newer release_seq of the same model
   Node node(w.ioc, w.tmp.path() / "node");
-  REQUIRE(node.call("POST", "/v1/feeds", w.feed_body("demo")).status == 201);
+  REQUIRE(node.add_feed(w.feed_body("demo")).status == 201);
 
   auto newest = node.call("POST", "/v1/fetch", {{"name", "tiny"}});
   REQUIRE(newest.status == 202);
@@ -277,10 +298,9 @@ TEST_CASE("release names resolve by alias, newest release_seq, and refuse ambigu
   o.license = "mit";
   REQUIRE(add_release(other.repo(), w.files, o, now_utc()));
   other.publish(now_utc());
-  REQUIRE(node.call("POST", "/v1/feeds",
-                    {{"name", "other"},
-                     {"location", other.public_dir().string()},
-                     {"root", other.root_v1()}})
+  REQUIRE(node.add_feed({{"name", "other"},
+                         {"location", other.public_dir().string()},
+                         {"root", other.root_v1()}})
               .status == 201);
   auto ambiguous = node.call("POST", "/v1/fetch", {{"name", "tiny"}});
   CHECK(ambiguous.status == 400);
@@ -290,7 +310,7 @@ TEST_CASE("release names resolve by alias, newest release_seq, and refuse ambigu
 
   auto feeds = body_of(node.call("GET", "/v1/feeds"));
   CHECK(feeds["feeds"].size() == 2);
-  CHECK(node.call("POST", "/v1/feeds/demo/refresh").status == 200);
+  CHECK(node.call("POST", "/v1/feeds/demo/refresh").status == 202);
   CHECK(node.call("GET", "/v1/feeds/nope").status == 404);
   CHECK(body_of(node.call("DELETE", "/v1/feeds/other"))["removed"] == "other");
 }
@@ -320,7 +340,7 @@ TEST_CASE("a torrent that differs from its manifest is refused before any payloa
   w.feed.publish(now_utc());
 
   Node node(w.ioc, w.tmp.path() / "node");
-  REQUIRE(node.call("POST", "/v1/feeds", w.feed_body("demo")).status == 201);
+  REQUIRE(node.add_feed(w.feed_body("demo")).status == 201);
   auto res = node.call("POST", "/v1/fetch", {{"name", "org/tiny"}});
   CHECK(res.status == 422);
   CHECK_THAT(body_of(res)["error"]["message"].get<std::string>(),
@@ -329,6 +349,49 @@ TEST_CASE("a torrent that differs from its manifest is refused before any payloa
   CHECK(r["state"] == "failed");
   CHECK(r["error"]["code"] == "wrong_target");
   CHECK(r["downloaded_bytes"] == 0);
+}
+
+TEST_CASE("an http feed refresh runs off the io thread; its timeout becomes the refusal",
+          "[engine][feeds]") {
+  World w;
+  // A listener that never accepts: connections complete in the kernel and no byte comes back.
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(::listen(fd, 8) == 0);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  const std::string url = fmt::format("http://127.0.0.1:{}/feed", ntohs(a.sin_port));
+
+  Node node(w.ioc, w.tmp.path() / "node", [](Config& c) { c.feed_http_timeout = 1s; });
+  const auto start = std::chrono::steady_clock::now();
+  auto res = node.call("POST", "/v1/feeds",
+                       {{"name", "web"}, {"location", url}, {"root", w.feed.root_v1()}});
+  CHECK(std::chrono::steady_clock::now() - start < 500ms);
+  REQUIRE(res.status == 201);
+  auto added = body_of(res);
+  CHECK(added["ticket"] == 1);
+  CHECK(added["result"] == "never");
+  CHECK(added["refresh"]["running"] == true);
+  CHECK(added["location"] == url);
+  // The loop keeps answering while the worker waits on the silent server.
+  CHECK(node.call("GET", "/v1/status").status == 200);
+  CHECK(node.call("POST", "/v1/feeds/web/refresh").status == 202);
+  REQUIRE(run_until(
+      w.ioc,
+      [&] { return body_of(node.call("GET", "/v1/feeds/web"))["refresh"]["completed"] == 2; },
+      20s));
+  const auto done = body_of(node.call("GET", "/v1/feeds/web"));
+  CHECK(done["result"] == "refused");
+  CHECK(done["refresh"]["last"]["result"] == "refused");
+  CHECK(done["refresh"]["consecutive_failures"].get<int>() >= 1);
+  CHECK(done["last_refusal"]["code"] == "unavailable");
+  CHECK_THAT(done["last_refusal"]["message"].get<std::string>(),
+             Catch::Contains("feed web: root v2: " + url + "/metadata/2.root.json") &&
+                 Catch::Contains("timed out: no data for 1s"));
+  ::close(fd);
 }
 
 TEST_CASE("feed and release routes without an engine answer 503", "[engine]") {

@@ -118,9 +118,9 @@ TEST_CASE("make_fetcher accepts paths and file URLs and refuses http for now", "
     CHECK(*r == "ts");
   }
   auto http = make_fetcher("https://example.org/feed");
-  REQUIRE_FALSE(http);
-  CHECK(http.error().code == Errc::unsupported);
-  CHECK_THAT(http.error().message, Catch::Contains("not implemented yet"));
+  REQUIRE(http);
+  CHECK((*http)->describe() == "https://example.org:443/feed/");
+  CHECK(make_fetcher("http://user:pw@example.org/feed").error().code == Errc::invalid_argument);
   CHECK(make_fetcher("ftp://x/y").error().code == Errc::unsupported);
   CHECK(make_fetcher("file://otherhost/x").error().code == Errc::unsupported);
   CHECK(make_fetcher("file:///bad%2").error().code == Errc::parse_error);

@@ -7,11 +7,10 @@ using namespace weights::daemon;
 
 namespace {
 
-FollowCandidate cand(std::string model, std::string rev, std::uint64_t seq,
-                     std::uint64_t len = 100, std::vector<std::string> aliases = {},
-                     std::string feed = "f") {
-  return FollowCandidate{std::move(feed), std::move(model), std::move(rev), seq,
-                         std::move(aliases), len};
+FollowCandidate cand(std::string model, std::string rev, std::uint64_t seq, std::uint64_t len = 100,
+                     std::vector<std::string> aliases = {}, std::string feed = "f") {
+  return FollowCandidate{
+      std::move(feed), std::move(model), std::move(rev), seq, std::move(aliases), len};
 }
 
 Follow follow(std::string glob, std::uint32_t latest, std::uint64_t max_size = 0,
@@ -63,7 +62,8 @@ TEST_CASE("a follow only sees its own feed and its alias", "[policy]") {
 }
 
 TEST_CASE("a release above max size is skipped with a reason, not mirrored", "[policy]") {
-  const std::vector<FollowCandidate> cs = {cand("a/x", "big", 2, 5000), cand("a/x", "small", 1, 10)};
+  const std::vector<FollowCandidate> cs = {cand("a/x", "big", 2, 5000),
+                                           cand("a/x", "small", 1, 10)};
   const auto plan = plan_follows(std::vector<Follow>{follow("a/*", 2, 1000)}, cs);
   CHECK(plan.mirror == std::vector<std::string>{"a/x@small"});
   REQUIRE(plan.skipped.size() == 1);

@@ -127,14 +127,32 @@ TEST_CASE("the validator sees every release manifest with its verified bytes", "
                                          release_path("org/model-b", "main")});
 }
 
-TEST_CASE("a feed whose location is an http URL is refused as unsupported", "[tuf][refresh]") {
+TEST_CASE("a feed whose location has an unsupported scheme is refused", "[tuf][refresh]") {
   TempDir tmp;
   TestFeed feed(tmp.path());
   auto store = StateStore::open(tmp / "state");
   REQUIRE(store);
-  REQUIRE(add_feed(*store, "web", "https://example.org/feed", feed.root_v1(), t0()));
+  REQUIRE(add_feed(*store, "web", "ftp://example.org/feed", feed.root_v1(), t0()));
   auto r = refresh(*store, "web", t0(), &check_release_matches);
-  REQUIRE_REFUSED(r, Errc::unsupported, "HTTP(S) feeds are not implemented yet");
+  REQUIRE_REFUSED(r, Errc::unsupported, "unsupported feed URL scheme");
+}
+
+TEST_CASE("a feed's mirrors are stored in order with it and go away with it", "[tuf][mirrors]") {
+  TempDir tmp;
+  TestFeed feed(tmp.path());
+  auto store = StateStore::open(tmp / "state");
+  REQUIRE(store);
+  const std::vector<std::string> mirrors{"https://b.example/feed", "http://a.example/feed"};
+  REQUIRE(add_feed(*store, "web", "https://example.org/feed", feed.root_v1(), t0(), mirrors));
+  auto fs = store->load_feed("web");
+  REQUIRE(fs);
+  CHECK(fs->mirrors == mirrors);
+  REQUIRE(store->remove_feed("web"));
+  REQUIRE(add_feed(*store, "web", "https://example.org/feed", feed.root_v1(), t0()));
+  CHECK(store->load_feed("web")->mirrors.empty());
+  // Duplicate mirror positions cannot happen; a duplicate feed add keeps the first mirrors.
+  CHECK_FALSE(add_feed(*store, "web", "x", feed.root_v1(), t0(), mirrors));
+  CHECK(store->load_feed("web")->mirrors.empty());
 }
 
 TEST_CASE("adding a feed requires a root signed by a threshold of its own keys", "[tuf][root]") {

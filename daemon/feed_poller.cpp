@@ -1,0 +1,359 @@
+#include "daemon/feed_poller.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <boost/asio/post.hpp>
+#include <fmt/format.h>
+
+#include "core/release_target.hpp"
+#include "core/tuf_client.hpp"
+#include "daemon/log.hpp"
+
+namespace weights::daemon {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+
+namespace {
+
+std::vector<std::string> locations_of(const FeedState& fs) {
+  std::vector<std::string> out{fs.location};
+  out.insert(out.end(), fs.mirrors.begin(), fs.mirrors.end());
+  return out;
+}
+
+// Tries each location in order; the first answer wins. Everything read through it is checked
+// against hashes from the trusted targets by the caller, so any location may serve it.
+class MirrorFetcher final : public Fetcher {
+ public:
+  explicit MirrorFetcher(std::vector<std::unique_ptr<Fetcher>> f) : fetchers_(std::move(f)) {}
+  Result<std::string> fetch(std::string_view name, std::uint64_t max_bytes) override {
+    std::optional<Error> first;
+    for (auto& f : fetchers_) {
+      auto r = f->fetch(name, max_bytes);
+      if (r) return r;
+      if (r.error().code == Errc::path_policy) return r;
+      if (!first) first = r.error();
+    }
+    return tl::unexpected(*first);
+  }
+  std::string describe() const override {
+    std::string out;
+    for (const auto& f : fetchers_) out += (out.empty() ? "" : ", ") + f->describe();
+    return out;
+  }
+
+ private:
+  std::vector<std::unique_ptr<Fetcher>> fetchers_;
+};
+
+}  // namespace
+
+struct FeedPoller::Outcome {
+  Result<tuf::VerifiedUpdate> verified = fail(Errc::internal, "no refresh ran");
+  std::size_t location_index = 0;
+  std::string location;
+  std::vector<std::pair<std::string, std::string>> manifests;  // sha256 -> bytes
+};
+
+FeedPoller::FeedPoller(asio::io_context& ioc, StateStore& state, const Config& config,
+                       std::function<TimePoint()> clock, ManifestSink on_manifests)
+    : ioc_(ioc),
+      state_(state),
+      config_(config),
+      clock_(std::move(clock)),
+      on_manifests_(std::move(on_manifests)),
+      http_(fail(Errc::internal, "unset")),
+      rng_(std::random_device{}()),
+      cancel_(std::make_shared<std::atomic<bool>>(false)),
+      alive_(std::make_shared<bool>(true)),
+      workers_(2) {
+  auto proxy = ProxySettings::from_env();
+  if (!proxy) {
+    // Every HTTP refresh is refused with this error (shown in `feed status`) rather than
+    // silently bypassing a proxy the administrator configured.
+    log::error("feeds: {}", proxy.error().to_string());
+    http_ = tl::unexpected(proxy.error());
+  } else {
+    HttpOptions o;
+    o.proxy = std::move(*proxy);
+    o.cancel = cancel_;
+    o.connect_timeout = config_.feed_http_timeout;
+    o.read_timeout = config_.feed_http_timeout;
+    o.min_rate = config_.feed_http_min_rate;
+    o.rate_window =
+        std::min<std::chrono::milliseconds>(config_.feed_http_timeout, std::chrono::seconds(10));
+    http_ = std::move(o);
+  }
+}
+
+FeedPoller::~FeedPoller() {
+  *alive_ = false;
+  stopped_ = true;
+  *cancel_ = true;
+  workers_.stop();  // drops refreshes not started yet
+  workers_.join();
+}
+
+void FeedPoller::start() {
+  auto names = state_.list_feeds();
+  if (!names) {
+    log::error("feeds: {}", names.error().message);
+    return;
+  }
+  for (const auto& n : *names) request(n);
+}
+
+void FeedPoller::stop() {
+  stopped_ = true;
+  *cancel_ = true;
+  for (auto& [name, r] : runs_) {
+    if (r.timer) r.timer->cancel();
+  }
+}
+
+FeedPoller::Run& FeedPoller::run_of(const std::string& feed) {
+  auto& r = runs_[feed];
+  if (!r.timer) r.timer = std::make_unique<asio::steady_timer>(ioc_);
+  return r;
+}
+
+std::uint64_t FeedPoller::request(const std::string& feed) {
+  auto& r = run_of(feed);
+  const std::uint64_t ticket = ++r.requested;
+  if (!r.running) launch(feed);
+  return ticket;
+}
+
+void FeedPoller::forget(const std::string& feed) {
+  auto it = runs_.find(feed);
+  if (it == runs_.end()) return;
+  if (it->second.timer) it->second.timer->cancel();
+  runs_.erase(it);
+}
+
+void FeedPoller::launch(const std::string& feed) {
+  if (stopped_) return;
+  auto& r = run_of(feed);
+  auto fs = state_.load_feed(feed);
+  if (!fs) {
+    if (fs.error().code == Errc::not_found) {
+      forget(feed);
+      return;
+    }
+    log::error("feed {}: {}", feed, fs.error().message);
+    return;
+  }
+  r.timer->cancel();
+  r.next.reset();
+  r.running = true;
+  r.running_ticket = r.requested;
+
+  // Start with the location that worked last, then the others in their configured order.
+  const auto locations = locations_of(*fs);
+  std::vector<std::size_t> order;
+  const std::size_t first = r.preferred < locations.size() ? r.preferred : 0;
+  order.push_back(first);
+  for (std::size_t i = 0; i < locations.size(); ++i) {
+    if (i != first) order.push_back(i);
+  }
+  const TimePoint now = clock_();
+  auto http = http_;
+  std::weak_ptr<bool> weak = alive_;
+  auto started_from = std::make_shared<FeedState>(std::move(*fs));
+  asio::post(workers_, [this, weak, feed, started_from, locations, order, now, http] {
+    Outcome out;
+    std::vector<std::string> failures;
+    std::optional<Error> primary;
+    for (const std::size_t i : order) {
+      const std::string& loc = locations[i];
+      Result<std::unique_ptr<Fetcher>> fetcher = fail(Errc::internal, "unset");
+      if (loc.starts_with("http://") || loc.starts_with("https://")) {
+        fetcher = http ? make_fetcher(loc, *http) : tl::unexpected(http.error());
+      } else {
+        fetcher = make_fetcher(loc);
+      }
+      std::vector<std::pair<std::string, std::string>> manifests;
+      Result<tuf::VerifiedUpdate> v = fail(Errc::internal, "unset");
+      if (!fetcher) {
+        v = tl::unexpected(fetcher.error());
+      } else {
+        // Release manifests are checked here, off the io thread; the engine caches the bytes
+        // after the commit.
+        tuf::TargetValidator validator = [&manifests](const tuf::TargetInfo& t,
+                                                      std::string_view bytes) -> Status {
+          auto m = validate_release_target(t, bytes);
+          if (!m) return tl::unexpected(m.error());
+          manifests.emplace_back(t.sha256, std::string(bytes));
+          return {};
+        };
+        v = tuf::verify_update(*started_from, **fetcher, now, validator);
+      }
+      if (v) {
+        out.verified = std::move(v);
+        out.location_index = i;
+        out.location = loc;
+        out.manifests = std::move(manifests);
+        break;
+      }
+      if (!primary) primary = v.error();
+      failures.push_back(locations.size() > 1 ? fmt::format("[{}] {}", loc, v.error().message)
+                                              : v.error().message);
+      out.verified = tl::unexpected(v.error());
+    }
+    if (!out.verified && locations.size() > 1) {
+      std::string joined;
+      for (const auto& f : failures) joined += (joined.empty() ? "" : "; ") + f;
+      out.verified = tl::unexpected(
+          Error{primary->code, fmt::format("all {} locations failed: {}", locations.size(), joined),
+                primary->hint});
+    }
+    asio::post(ioc_, [this, weak, feed, started_from, now, out = std::move(out)]() mutable {
+      if (auto a = weak.lock(); a && *a) finish(feed, *started_from, now, std::move(out));
+    });
+  });
+}
+
+void FeedPoller::finish(const std::string& feed, const FeedState& started_from, TimePoint now,
+                        Outcome out) {
+  auto it = runs_.find(feed);
+  if (it == runs_.end() || stopped_) return;
+  Run& r = it->second;
+  r.running = false;
+  auto current = state_.load_feed(feed);
+  if (!current) {
+    if (current.error().code == Errc::not_found) forget(feed);
+    return;
+  }
+  if (*current != started_from) {
+    // The trusted state moved under the worker: verify again from the new state.
+    launch(feed);
+    return;
+  }
+
+  std::optional<Error> error;
+  std::string result;
+  if (!out.verified) {
+    error = with_context(out.verified.error(), fmt::format("feed {}", feed));
+  } else if (out.verified->result == RefreshResult::up_to_date) {
+    if (auto ok = state_.record_refresh(feed, {now, RefreshResult::up_to_date, "", "up to date"});
+        !ok) {
+      log::warning("feed {}: {}", feed, ok.error().message);
+    }
+    result = "up_to_date";
+  } else if (auto ok = state_.commit_refresh(feed, out.verified->update, now); !ok) {
+    error = with_context(ok.error(), fmt::format("feed {}: commit", feed));
+  } else {
+    result = "updated";
+    if (on_manifests_) on_manifests_(out.manifests);
+  }
+
+  r.completed = r.running_ticket;
+  if (error) {
+    (void)state_.record_refusal(feed, now, *error);
+    ++r.failures;
+    r.last =
+        Run::Last{r.running_ticket, "refused", std::string(code_name(error->code)), error->message};
+    log::warning("feed {}: refresh refused: {}", feed, error->to_string());
+  } else {
+    if (r.failures > 0 || result == "updated") {
+      log::info("feed {}: {} from {}", feed, result, out.location);
+    }
+    r.failures = 0;
+    r.preferred = out.location_index;
+    r.location = out.location;
+    r.last = Run::Last{r.running_ticket, result, "", ""};
+  }
+  if (r.requested > r.completed) {
+    launch(feed);
+    return;
+  }
+  schedule(feed, next_delay(r));
+}
+
+std::chrono::milliseconds FeedPoller::next_delay(const Run& r) {
+  using std::chrono::milliseconds;
+  const auto interval = std::chrono::duration_cast<milliseconds>(config_.feed_refresh_interval);
+  milliseconds base = interval;
+  if (r.failures > 0) {
+    const auto retry = std::chrono::duration_cast<milliseconds>(config_.feed_retry_interval);
+    const int shift = std::min(r.failures - 1, 30);
+    const double backoff = static_cast<double>(retry.count()) * std::ldexp(1.0, shift);
+    base = milliseconds(
+        static_cast<std::int64_t>(std::min(backoff, static_cast<double>(interval.count()))));
+  }
+  // +-10% so that many clients started together do not hit a feed server in lockstep.
+  std::uniform_real_distribution<double> jitter(0.9, 1.1);
+  return milliseconds(std::max<std::int64_t>(
+      1, static_cast<std::int64_t>(static_cast<double>(base.count()) * jitter(rng_))));
+}
+
+void FeedPoller::schedule(const std::string& feed, std::chrono::milliseconds delay) {
+  if (stopped_) return;
+  auto& r = run_of(feed);
+  r.next = std::chrono::system_clock::now() +
+           std::chrono::duration_cast<std::chrono::system_clock::duration>(delay);
+  r.timer->expires_after(delay);
+  std::weak_ptr<bool> weak = alive_;
+  r.timer->async_wait([this, weak, feed](const boost::system::error_code& ec) {
+    auto a = weak.lock();
+    if (ec || !a || !*a || stopped_) return;
+    request(feed);
+  });
+}
+
+json FeedPoller::status(const std::string& feed) const {
+  auto it = runs_.find(feed);
+  if (it == runs_.end()) {
+    return {
+        {"running", false}, {"requested", 0},      {"completed", 0}, {"consecutive_failures", 0},
+        {"next", nullptr},  {"location", nullptr}, {"last", nullptr}};
+  }
+  const Run& r = it->second;
+  json last = nullptr;
+  if (r.last) {
+    last = {{"ticket", r.last->ticket},
+            {"result", r.last->result},
+            {"code", r.last->code.empty() ? json(nullptr) : json(r.last->code)},
+            {"message", r.last->message.empty() ? json(nullptr) : json(r.last->message)}};
+  }
+  return {{"running", r.running},
+          {"requested", r.requested},
+          {"completed", r.completed},
+          {"consecutive_failures", r.failures},
+          {"next",
+           r.next ? json(format_utc(std::chrono::time_point_cast<std::chrono::seconds>(*r.next)))
+                  : json(nullptr)},
+          {"location", r.location.empty() ? json(nullptr) : json(r.location)},
+          {"last", std::move(last)}};
+}
+
+Result<std::unique_ptr<Fetcher>> FeedPoller::fetcher_for(const FeedState& feed) const {
+  std::vector<std::unique_ptr<Fetcher>> fetchers;
+  std::optional<Error> first;
+  auto locations = locations_of(feed);
+  // The location that last worked first.
+  if (auto it = runs_.find(feed.name);
+      it != runs_.end() && it->second.preferred < locations.size()) {
+    std::rotate(locations.begin(), locations.begin() + static_cast<long>(it->second.preferred),
+                locations.begin() + static_cast<long>(it->second.preferred) + 1);
+  }
+  for (const auto& loc : locations) {
+    Result<std::unique_ptr<Fetcher>> f = fail(Errc::internal, "unset");
+    if (loc.starts_with("http://") || loc.starts_with("https://")) {
+      f = http_ ? make_fetcher(loc, *http_) : tl::unexpected(http_.error());
+    } else {
+      f = make_fetcher(loc);
+    }
+    if (f) {
+      fetchers.push_back(std::move(*f));
+    } else if (!first) {
+      first = f.error();
+    }
+  }
+  if (fetchers.empty()) return tl::unexpected(*first);
+  return std::unique_ptr<Fetcher>(std::make_unique<MirrorFetcher>(std::move(fetchers)));
+}
+
+}  // namespace weights::daemon
