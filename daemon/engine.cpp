@@ -259,7 +259,9 @@ struct Engine::Impl {
   void persist(Release& r) {
     r.rec.state = state_name(r);
     r.rec.verified.clear();
-    for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
+    // While the v1 companion downloads, verified files are not in the store yet (check_complete
+    // adopts them after a final pass): after a crash they are hashed again instead.
+    for (std::size_t i = 0; i < r.manifest.files.size() && !r.v1_active; ++i) {
       if (r.verified[i]) r.rec.verified.push_back(r.manifest.files[i].path);
     }
     r.rec.error_code = r.error ? std::string(code_name(r.error->code)) : "";
@@ -923,7 +925,9 @@ struct Engine::Impl {
       return;
     }
     if (d && d->length == f.length && hex(d->sha256) == f.sha256) {
-      if (auto st = store.adopt(path, f.sha256); !st) {
+      // With two download sources the file may still be written to (see check_complete): it
+      // is linked into the store, which other releases share, only after the final pass.
+      if (auto st = r->v1_active ? Status{} : store.adopt(path, f.sha256); !st) {
         r->error = st.error();
         persist(*r);
         return;
@@ -989,6 +993,20 @@ struct Engine::Impl {
       view.push_back(ViewFile{r.manifest.files[i].path, r.manifest.files[i].sha256});
     }
     if (r.verify_outstanding > 0) return;
+    if (r.v1_downloading) {
+      // Final counters of both sources before they are removed or re-added.
+      if (r.v1_handle.is_valid()) r.v1_status = r.v1_handle.status({});
+      if (r.handle.is_valid()) r.status = r.handle.status({});
+      const bool was_active = r.v1_active;
+      finish_v1_download(r);
+      // Both torrents wrote into the same files: a block of one may have landed in a file
+      // already verified through the other (in flight when it was deselected, or from a peer
+      // that sent bad data). Hash everything once more before the release is complete.
+      if (was_active) {
+        verify_all(r, VerifySource::staging);
+        return;
+      }
+    }
     auto dir = store.build_view(r.rec.model, r.rec.revision, view);
     if (!dir) {
       r.error = dir.error();
@@ -1000,12 +1018,6 @@ struct Engine::Impl {
     r.error.reset();
     if (changed || r.rec.state != "complete") {
       log::info("{}: complete, view at {}", r.rec.id, r.rec.view_path);
-    }
-    if (r.v1_downloading) {
-      // Final counters of both sources before they are re-added.
-      if (r.v1_handle.is_valid()) r.v1_status = r.v1_handle.status({});
-      if (r.handle.is_valid()) r.status = r.handle.status({});
-      finish_v1_download(r);
     }
     // The cached status comes from the last state_update (every 500 ms): refresh it so that a
     // release reported "complete" also reports every byte it downloaded.
@@ -1045,6 +1057,81 @@ struct Engine::Impl {
         }
       }
       out[i] = done;
+    }
+  }
+
+  // Hashes every verified file again: from the store, or (VerifySource::staging, after a
+  // download through two torrents) the staging copy, which is then adopted into the store. A
+  // mismatch takes the file out of the store and the view, and libtorrent re-checks and
+  // downloads the bad pieces again; success calls check_complete.
+  enum class VerifySource { store, staging };
+  void verify_all(Release& r, VerifySource source = VerifySource::store) {
+    if (r.verify_outstanding > 0) return;
+    r.verify_failures.clear();
+    const std::string rid = r.rec.id;
+    const auto gen = r.generation;
+    for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
+      if (!r.verified[i]) continue;
+      const auto& f = r.manifest.files[i];
+      // Empty files are never written by libtorrent; the store's is adopted without staging.
+      if (source == VerifySource::staging && f.length == 0) continue;
+      ++r.verify_outstanding;
+      const auto path = source == VerifySource::store
+                            ? store.store_file(f.sha256)
+                            : store.staging_file(r.rec.v2_infohash, r.rec.revision, f.path);
+      on_pool(
+          [path] {
+            HashOptions o;
+            o.git_oid = GitOid::skip;
+            return hash_file(path, o);
+          },
+          [this, rid, gen, i, source](Result<FileDigest> d) {
+            on_reverified(rid, gen, i, source, std::move(d));
+          });
+    }
+    if (r.verify_outstanding == 0) check_complete(r);
+  }
+
+  void on_reverified(const std::string& rid, std::uint64_t gen, std::size_t i, VerifySource source,
+                     Result<FileDigest> d) {
+    Release* rr = find(rid);
+    if (!rr || rr->generation != gen) return;
+    rr->verify_outstanding--;
+    const auto& file = rr->manifest.files[i];
+    bool good = d && d->length == file.length && hex(d->sha256) == file.sha256;
+    if (good && source == VerifySource::staging && file.length > 0) {
+      const auto path = store.staging_file(rr->rec.v2_infohash, rr->rec.revision, file.path);
+      if (auto st = store.adopt(path, file.sha256); !st) {
+        log::error("{}: {}", rr->rec.id, st.error().message);
+        good = false;
+      }
+    }
+    if (!good) {
+      rr->verify_failures.push_back(file.path);
+      // Quarantine: the bad content leaves the store and the view; libtorrent re-checks
+      // the staging copy and downloads the bad pieces again.
+      rr->verified[i] = false;
+      rr->failed[i] = true;
+      // (A staging copy was never adopted: the store's entry is another release's.)
+      if (source == VerifySource::store) (void)store.remove_store_entry(file.sha256);
+      (void)store.remove_view(rr->rec.model, rr->rec.revision);
+      rr->rec.view_path.clear();
+    }
+    if (rr->verify_outstanding > 0) return;
+    if (!rr->verify_failures.empty()) {
+      std::string list;
+      for (const auto& p : rr->verify_failures) list += (list.empty() ? "" : ", ") + p;
+      rr->error = Error{Errc::hash_mismatch,
+                        fmt::format("{}: verify: {} file(s) differ from the manifest: {}",
+                                    rr->rec.id, rr->verify_failures.size(), list),
+                        "the damaged files are being downloaded again"};
+      log::error("{}", rr->error->message);
+      recheck(*rr);
+      persist(*rr);
+    } else {
+      log::info("{}: verify: every stored file matches the manifest", rr->rec.id);
+      persist(*rr);
+      check_complete(*rr);
     }
   }
 
@@ -1573,57 +1660,8 @@ Result<json> Engine::verify(const std::string& id) {
   auto& I = *impl_;
   auto found = I.require(id);
   if (!found) return tl::unexpected(found.error());
-  Release& r = **found;
-  if (r.verify_outstanding > 0) return I.release_json(r);
-  r.verify_failures.clear();
-  const std::string rid = r.rec.id;
-  const auto gen = r.generation;
-  for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
-    if (!r.verified[i]) continue;
-    const auto& f = r.manifest.files[i];
-    ++r.verify_outstanding;
-    const auto path = I.store.store_file(f.sha256);
-    I.on_pool(
-        [path] {
-          HashOptions o;
-          o.git_oid = GitOid::skip;
-          return hash_file(path, o);
-        },
-        [this, rid, gen, i](Result<FileDigest> d) {
-          auto& J = *impl_;
-          Release* rr = J.find(rid);
-          if (!rr || rr->generation != gen) return;
-          rr->verify_outstanding--;
-          const auto& file = rr->manifest.files[i];
-          if (!d || d->length != file.length || hex(d->sha256) != file.sha256) {
-            rr->verify_failures.push_back(file.path);
-            // Quarantine: the bad content leaves the store and the view; libtorrent re-checks
-            // the staging copy and downloads the bad pieces again.
-            rr->verified[i] = false;
-            rr->failed[i] = true;
-            (void)J.store.remove_store_entry(file.sha256);
-            (void)J.store.remove_view(rr->rec.model, rr->rec.revision);
-            rr->rec.view_path.clear();
-          }
-          if (rr->verify_outstanding > 0) return;
-          if (!rr->verify_failures.empty()) {
-            std::string list;
-            for (const auto& p : rr->verify_failures) list += (list.empty() ? "" : ", ") + p;
-            rr->error = Error{Errc::hash_mismatch,
-                              fmt::format("{}: verify: {} file(s) differ from the manifest: {}",
-                                          rr->rec.id, rr->verify_failures.size(), list),
-                              "the damaged files are being downloaded again"};
-            log::error("{}", rr->error->message);
-            J.recheck(*rr);
-            J.persist(*rr);
-          } else {
-            log::info("{}: verify: every stored file matches the manifest", rr->rec.id);
-            J.persist(*rr);
-            J.check_complete(*rr);
-          }
-        });
-  }
-  return I.release_json(r);
+  I.verify_all(**found);
+  return I.release_json(**found);
 }
 
 Result<json> Engine::add_peers(const std::string& id, const std::vector<std::string>& peers) {

@@ -62,6 +62,9 @@ fi
 grep -q "downloading through the v1 companion" "$T/d2/log" &&
   pass "the daemon switched to the companion when the hybrid swarm made no progress" ||
   fail "no switch to the v1 companion in the log"
+grep -q "verify: every stored file matches the manifest" "$T/d2/log" &&
+  pass "a final SHA-256 pass over every file ran before the release was complete" ||
+  fail "no final verification pass in the log"
 view=$(release_field 2 "$model@$rev" .path)
 same_files "$T/w" "$view" && pass "the view's files equal the published ones" ||
   fail "view files differ ($view)"
