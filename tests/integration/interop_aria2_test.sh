@@ -4,6 +4,7 @@
 #   1. weightsd seeds a release; aria2c downloads the companion from it and gets the same bytes.
 #   2. weightsd stops; aria2c seeds what it downloaded; a fresh weightsd fetches the release from
 #      that v1-only swarm and ends with every file SHA-256-verified against the manifest.
+#   3. The same with a second, lying aria2c seeder (damaged copy, served unverified).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/daemon_lib.sh"
 source "$(dirname "$0")/bt_lib.sh"
@@ -80,6 +81,37 @@ else
 fi
 [[ $(release_field 2 "$model@$rev" .hash_failures) == 0 ]] && pass "no piece failed its hash" ||
   fail "hash failures: $(release_field 2 "$model@$rev" .hash_failures)"
+
+# 3. A lying v1 peer: a second aria2c seeds a copy with one byte flipped in every piece of the
+# big shard, without checking it (--bt-seed-unverified). With it and the honest aria2c as the
+# only sources (daemon 2 stops), a fresh weightsd must reject the bad pieces (SHA-1) and still end
+# with every file SHA-256-verified.
+kill_daemon 2 9
+shard=model-00001-of-00002.safetensors
+cp -r "$T/aria" "$T/aria-bad"
+for k in 0 1 2 3 4 5 6 7; do
+  printf '\xff' | dd of="$T/aria-bad/$rev/$shard" bs=1 seek=$((k * 262144 + 999)) conv=notrunc status=none
+done
+bad_common=("${aria_common[@]/--interface=127.0.0.7/--interface=127.0.0.8}")
+bport=$(free_port 127.0.0.8)
+aria2c "${bad_common[@]}" --listen-port="$bport" --seed-ratio=0.0 --bt-seed-unverified=true \
+  --dir="$T/aria-bad" --log="$T/aria-bad.log" --log-level=notice "$V1TORRENT" >"$T/aria-bad.out" 2>&1 &
+bt_pids+=($!)
+wait_until "the lying aria2c to listen" 20 listening 127.0.0.8 "$bport"
+start_daemon 3
+ctl 3 feed add demo "$T/pub/public" --root "$ROOT" >/dev/null
+expect_ok "weightsd fetches from an honest and a lying v1 seeder" ctl 3 fetch "$model@$rev" --no-wait \
+  --peer "127.0.0.8:$bport" --peer "127.0.0.7:$aport"
+if wait_until "weightsd to verify every file despite the lying peer" 60 every_file_verified 3 "$model@$rev"; then
+  pass "complete and verified despite a peer sending bad pieces"
+else
+  fail "with a lying peer: $(ctl 3 --json show "$model@$rev" | jq -c '{state,error,peers,hash_failures,banned_peers}')"
+fi
+same_files "$T/w" "$(release_field 3 "$model@$rev" .path)" && pass "with a lying peer: files equal the published ones" ||
+  fail "with a lying peer: view files differ"
+hf=$(release_field 3 "$model@$rev" .hash_failures)
+[[ $hf -ge 1 ]] && pass "bad pieces from the lying peer failed their hash ($hf)" ||
+  fail "no hash failure: the lying peer sent no bad piece?"
 
 [[ $failures -eq 0 ]] || { show_logs; tail -n 20 "$T/aria-seed.log" >&2; }
 finish
