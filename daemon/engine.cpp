@@ -734,8 +734,11 @@ struct Engine::Impl {
     handles[h] = HandleRef{r.rec.id, true};
   }
 
-  // How long the hybrid may make no progress before the companion starts downloading.
+  // How long the hybrid may make no progress before the companion starts downloading: short
+  // when the hybrid has no seed connected, longer when it has (a seed that is about to unchoke
+  // us is not worth downloading everything twice; one that never does must not block us).
   static constexpr auto v1_stall = std::chrono::seconds(3);
+  static constexpr auto v1_stall_with_seeds = std::chrono::seconds(30);
 
   // Called on every status update while fetching: the companion leaves upload mode when the
   // hybrid has stalled (no new wanted bytes for v1_stall) and the companion's swarm has peers.
@@ -749,7 +752,7 @@ struct Engine::Impl {
     // In upload mode libtorrent drops connections to seeds ("upload to upload"), so count the
     // peers the companion knows of (tracker, connections so far), not the connected ones.
     if (hybrid.state != lt::torrent_status::downloading || r.v1_status->list_peers == 0) return;
-    if (now - r.last_progress < v1_stall) return;
+    if (now - r.last_progress < (hybrid.num_seeds > 0 ? v1_stall_with_seeds : v1_stall)) return;
     r.v1_handle.unset_flags(lt::torrent_flags::upload_mode);
     r.v1_active = true;
     log::info(
