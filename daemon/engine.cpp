@@ -126,8 +126,9 @@ struct Release {
   // nothing) and starts requesting pieces only when the hybrid has made no progress for a while
   // and the companion has peers (maybe_activate_v1), so a normal swarm (weightsd seeders seed
   // both torrents) is not downloaded twice. Its SHA-1 pieces are never trusted on their own: a
-  // file it completes is SHA-256-checked against the manifest like any other, and once the
-  // release is complete both torrents are re-added in seed mode (finish_v1_download).
+  // file it completes is SHA-256-checked against the manifest like any other, and once every
+  // wanted file is verified, every file is hashed once more before the release is complete
+  // (check_complete, finish_v1_download).
   lt::torrent_handle v1_handle;
   bool v1_downloading = false;
   bool v1_active = false;              // requesting pieces (left upload mode)
@@ -963,7 +964,8 @@ struct Engine::Impl {
   }
 
   // With two download sources, a file verified from one is not downloaded again by the other.
-  // Blocks still in flight for it go to libtorrent's part file, not over the verified bytes.
+  // Blocks already requested may still be written into it (libtorrent uses its part file only
+  // for files that do not exist yet); the final pass in check_complete catches bad ones.
   void deselect_verified(Release& r, std::size_t i) {
     if (!r.v1_active || r.lt_index[i] < 0) return;
     const lt::file_index_t fi(r.lt_index[i]);
