@@ -139,6 +139,14 @@ every_file_verified() {
     [[ $(jq '[.files[] | select(.state != "verified")] | length' <<<"$j") == 0 ]]
 }
 
+# every_wanted_verified N ID : complete, and every wanted file is verified.
+every_wanted_verified() {
+  local j
+  j=$(ctl "$1" --json show "$2") || return 1
+  [[ $(jq -r .state <<<"$j") == complete ]] &&
+    [[ $(jq '[.files[] | select(.wanted and .state != "verified")] | length' <<<"$j") == 0 ]]
+}
+
 # tracker_probe HEX : opentracker's bencoded answer to an announce for HEX with event=stopped
 # (so the probe leaves no peer behind).
 tracker_probe() {

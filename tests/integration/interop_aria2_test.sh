@@ -5,6 +5,7 @@
 #   2. weightsd stops; aria2c seeds what it downloaded; a fresh weightsd fetches the release from
 #      that v1-only swarm and ends with every file SHA-256-verified against the manifest.
 #   3. The same with a second, lying aria2c seeder (damaged copy, served unverified).
+#   4. A partial selection (--include) fetched through the companion.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/daemon_lib.sh"
 source "$(dirname "$0")/bt_lib.sh"
@@ -112,6 +113,30 @@ same_files "$T/w" "$(release_field 3 "$model@$rev" .path)" && pass "with a lying
 hf=$(release_field 3 "$model@$rev" .hash_failures)
 [[ $hf -ge 1 ]] && pass "bad pieces from the lying peer failed their hash ($hf)" ||
   fail "no hash failure: the lying peer sent no bad piece?"
+
+# 4. A partial selection (--include) through the companion: only the JSON files, from the honest
+# aria2c alone (daemon 3 stops).
+kill_daemon 3 9
+start_daemon 4
+ctl 4 feed add demo "$T/pub/public" --root "$ROOT" >/dev/null
+expect_ok "weightsd fetches only the JSON files from aria2c" ctl 4 fetch "$model@$rev" --no-wait \
+  --include '*.json' --peer "127.0.0.7:$aport"
+if wait_until "the partial fetch to complete" 60 every_wanted_verified 4 "$model@$rev"; then
+  pass "partial fetch through the companion complete"
+else
+  fail "partial fetch: $(ctl 4 --json show "$model@$rev" | jq -c '{state,error,v1_downloading,files:[.files[]|{path,wanted,state}]}')"
+fi
+j=$(ctl 4 --json show "$model@$rev")
+[[ $(jq '[.files[] | select(.wanted) | .path] | all(endswith(".json"))' <<<"$j") == true &&
+  $(jq '[.files[] | select(.wanted | not) | .state] | all(. == "pending")' <<<"$j") == true ]] &&
+  pass "partial: only the selected files were verified" || fail "partial: $(jq -c '.files' <<<"$j")"
+for f in config.json tokenizer.json; do
+  cmp -s "$T/w/$f" "$(jq -r .path <<<"$j")/$f" || fail "partial: $f differs"
+done
+grep -q "downloading through the v1 companion" "$T/d4/log" && pass "partial: fetched through the companion" ||
+  fail "partial: no switch to the companion in the log"
+[[ $(jq -r .v1_seeding <<<"$j") == false ]] && pass "partial: the companion is not seeded" ||
+  fail "partial: v1_seeding $(jq -r .v1_seeding <<<"$j")"
 
 [[ $failures -eq 0 ]] || { show_logs; tail -n 20 "$T/aria-seed.log" >&2; }
 finish
