@@ -132,6 +132,7 @@ struct Release {
   lt::torrent_handle v1_handle;
   bool v1_downloading = false;
   bool v1_active = false;              // requesting pieces (left upload mode)
+  bool staging_pass = false;           // the final pass after a two-source download is running
   std::int64_t last_wanted_done = -1;  // hybrid's total_wanted_done at last_progress
   std::chrono::steady_clock::time_point last_progress{};
   std::optional<lt::torrent_status> status;
@@ -262,7 +263,7 @@ struct Engine::Impl {
     r.rec.verified.clear();
     // While the v1 companion downloads, verified files are not in the store yet (check_complete
     // adopts them after a final pass): after a crash they are hashed again instead.
-    for (std::size_t i = 0; i < r.manifest.files.size() && !r.v1_active; ++i) {
+    for (std::size_t i = 0; i < r.manifest.files.size() && !r.v1_active && !r.staging_pass; ++i) {
       if (r.verified[i]) r.rec.verified.push_back(r.manifest.files[i].path);
     }
     r.rec.error_code = r.error ? std::string(code_name(r.error->code)) : "";
@@ -1008,6 +1009,7 @@ struct Engine::Impl {
       // already verified through the other (in flight when it was deselected, or from a peer
       // that sent bad data). Hash everything once more before the release is complete.
       if (was_active) {
+        r.staging_pass = true;
         verify_all(r, VerifySource::staging);
         return;
       }
@@ -1094,7 +1096,10 @@ struct Engine::Impl {
             on_reverified(rid, gen, i, source, std::move(d));
           });
     }
-    if (r.verify_outstanding == 0) check_complete(r);
+    if (r.verify_outstanding == 0) {
+      r.staging_pass = false;
+      check_complete(r);
+    }
   }
 
   void on_reverified(const std::string& rid, std::uint64_t gen, std::size_t i, VerifySource source,
@@ -1123,6 +1128,7 @@ struct Engine::Impl {
       rr->rec.view_path.clear();
     }
     if (rr->verify_outstanding > 0) return;
+    rr->staging_pass = false;
     if (!rr->verify_failures.empty()) {
       std::string list;
       for (const auto& p : rr->verify_failures) list += (list.empty() ? "" : ", ") + p;
