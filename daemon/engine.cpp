@@ -138,6 +138,9 @@ struct Release {
   std::optional<lt::torrent_status> status;
   std::optional<lt::torrent_status> v1_status;
   std::vector<std::int64_t> v1_done;  // like `done`, from the companion's bitfield
+  // The hybrid's pieces from its resume data (at add time): the companion starts from them on a
+  // restart instead of re-reading every existing file (same layout, so the same pieces).
+  lt::typed_bitfield<lt::piece_index_t> resume_have;
   std::optional<Error> error;
   bool preparing = false;  // seed: hashing the publisher's files
   int verify_outstanding = 0;
@@ -617,6 +620,7 @@ struct Engine::Impl {
         auto rd = lt::read_resume_data({buf->data(), static_cast<std::ptrdiff_t>(buf->size())}, ec);
         // 2.0.8 accepts resume data of another torrent (fixed in 2.0.10): check it ourselves.
         if (!ec && rd.info_hashes == atp.ti->info_hashes()) {
+          r.resume_have = rd.have_pieces;
           atp.have_pieces = std::move(rd.have_pieces);
           atp.verified_pieces = std::move(rd.verified_pieces);
           atp.unfinished_pieces = std::move(rd.unfinished_pieces);
@@ -716,6 +720,10 @@ struct Engine::Impl {
     } else {
       atp.flags |= lt::torrent_flags::upload_mode;  // standby until maybe_activate_v1
       if (!all_wanted) atp.file_priorities = priorities(r, *atp.ti);  // same indices
+      // Pieces the hybrid had verified (SHA-1 and Merkle) before a restart: libtorrent only
+      // checks that the files are there, and the companion can serve them to v1 peers.
+      if (r.resume_have.size() == atp.ti->num_pieces()) atp.have_pieces = std::move(r.resume_have);
+      r.resume_have.clear();
     }
     atp.trackers = r.manifest.torrent.trackers;
     if (mode == V1Mode::download) {
@@ -976,6 +984,7 @@ struct Engine::Impl {
 
   // Re-check what is on disk so that bad pieces are downloaded again (by both sources).
   void recheck(Release& r) {
+    r.resume_have.clear();
     if (r.handle.is_valid()) r.handle.force_recheck();
     if (r.v1_active && r.v1_handle.is_valid()) r.v1_handle.force_recheck();
   }
