@@ -169,16 +169,21 @@ struct Release {
   // nothing) and starts requesting pieces only when the hybrid has made no progress for a while
   // and the companion has peers (maybe_activate_v1), so a normal swarm (weightsd seeders seed
   // both torrents) is not downloaded twice. Its SHA-1 pieces are never trusted on their own: a
-  // file it completes is SHA-256-checked against the manifest like any other, and once the
-  // release is complete both torrents are re-added in seed mode (finish_v1_download).
+  // file it completes is SHA-256-checked against the manifest like any other, and once every
+  // wanted file is verified, every file is hashed once more before the release is complete
+  // (check_complete, finish_v1_download).
   lt::torrent_handle v1_handle;
   bool v1_downloading = false;
   bool v1_active = false;              // requesting pieces (left upload mode)
+  bool staging_pass = false;           // the final pass after a two-source download is running
   std::int64_t last_wanted_done = -1;  // hybrid's total_wanted_done at last_progress
   std::chrono::steady_clock::time_point last_progress{};
   std::optional<lt::torrent_status> status;
   std::optional<lt::torrent_status> v1_status;
   std::vector<std::int64_t> v1_done;  // like `done`, from the companion's bitfield
+  // The hybrid's pieces from its resume data (at add time): the companion starts from them on a
+  // restart instead of re-reading every existing file (same layout, so the same pieces).
+  lt::typed_bitfield<lt::piece_index_t> resume_have;
   std::optional<Error> error;
   bool degraded = false;   // a scrub/verify found damage; repairing from the swarm
   bool disk_full = false;  // paused by ENOSPC; resumed by the policy timer once space returns
@@ -332,7 +337,9 @@ struct Engine::Impl {
   void persist(Release& r) {
     r.rec.state = state_name(r);
     r.rec.verified.clear();
-    for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
+    // While the v1 companion downloads, verified files are not in the store yet (check_complete
+    // adopts them after a final pass): after a crash they are hashed again instead.
+    for (std::size_t i = 0; i < r.manifest.files.size() && !r.v1_active && !r.staging_pass; ++i) {
       if (r.verified[i]) r.rec.verified.push_back(r.manifest.files[i].path);
     }
     r.rec.error_code = r.error ? std::string(code_name(r.error->code)) : "";
@@ -680,6 +687,7 @@ struct Engine::Impl {
         auto rd = lt::read_resume_data({buf->data(), static_cast<std::ptrdiff_t>(buf->size())}, ec);
         // 2.0.8 accepts resume data of another torrent (fixed in 2.0.10): check it ourselves.
         if (!ec && rd.info_hashes == atp.ti->info_hashes()) {
+          r.resume_have = rd.have_pieces;
           atp.have_pieces = std::move(rd.have_pieces);
           atp.verified_pieces = std::move(rd.verified_pieces);
           atp.unfinished_pieces = std::move(rd.unfinished_pieces);
@@ -779,6 +787,10 @@ struct Engine::Impl {
     } else {
       atp.flags |= lt::torrent_flags::upload_mode;  // standby until maybe_activate_v1
       if (!all_wanted) atp.file_priorities = priorities(r, *atp.ti);  // same indices
+      // Pieces the hybrid had verified (SHA-1 and Merkle) before a restart: libtorrent only
+      // checks that the files are there, and the companion can serve them to v1 peers.
+      if (r.resume_have.size() == atp.ti->num_pieces()) atp.have_pieces = std::move(r.resume_have);
+      r.resume_have.clear();
     }
     atp.trackers = r.manifest.torrent.trackers;
     if (mode == V1Mode::download) {
@@ -799,8 +811,11 @@ struct Engine::Impl {
     handles[h] = HandleRef{r.rec.id, true};
   }
 
-  // How long the hybrid may make no progress before the companion starts downloading.
+  // How long the hybrid may make no progress before the companion starts downloading: short
+  // when the hybrid has no seed connected, longer when it has (a seed that is about to unchoke
+  // us is not worth downloading everything twice; one that never does must not block us).
   static constexpr auto v1_stall = std::chrono::seconds(3);
+  static constexpr auto v1_stall_with_seeds = std::chrono::seconds(30);
 
   // Called on every status update while fetching: the companion leaves upload mode when the
   // hybrid has stalled (no new wanted bytes for v1_stall) and the companion's swarm has peers.
@@ -814,7 +829,7 @@ struct Engine::Impl {
     // In upload mode libtorrent drops connections to seeds ("upload to upload"), so count the
     // peers the companion knows of (tracker, connections so far), not the connected ones.
     if (hybrid.state != lt::torrent_status::downloading || r.v1_status->list_peers == 0) return;
-    if (now - r.last_progress < v1_stall) return;
+    if (now - r.last_progress < (hybrid.num_seeds > 0 ? v1_stall_with_seeds : v1_stall)) return;
     r.v1_handle.unset_flags(lt::torrent_flags::upload_mode);
     r.v1_active = true;
     log::info(
@@ -990,7 +1005,9 @@ struct Engine::Impl {
       return;
     }
     if (d && d->length == f.length && hex(d->sha256) == f.sha256) {
-      if (auto st = store.adopt(path, f.sha256); !st) {
+      // With two download sources the file may still be written to (see check_complete): it
+      // is linked into the store, which other releases share, only after the final pass.
+      if (auto st = r->v1_active ? Status{} : store.adopt(path, f.sha256); !st) {
         r->error = st.error();
         persist(*r);
         return;
@@ -1023,7 +1040,8 @@ struct Engine::Impl {
   }
 
   // With two download sources, a file verified from one is not downloaded again by the other.
-  // Blocks still in flight for it go to libtorrent's part file, not over the verified bytes.
+  // Blocks already requested may still be written into it (libtorrent uses its part file only
+  // for files that do not exist yet); the final pass in check_complete catches bad ones.
   void deselect_verified(Release& r, std::size_t i) {
     if (!r.v1_active || r.lt_index[i] < 0) return;
     const lt::file_index_t fi(r.lt_index[i]);
@@ -1033,6 +1051,7 @@ struct Engine::Impl {
 
   // Re-check what is on disk so that bad pieces are downloaded again (by both sources).
   void recheck(Release& r) {
+    r.resume_have.clear();
     if (r.handle.is_valid()) r.handle.force_recheck();
     if (r.v1_active && r.v1_handle.is_valid()) r.v1_handle.force_recheck();
   }
@@ -1056,6 +1075,21 @@ struct Engine::Impl {
       view.push_back(ViewFile{r.manifest.files[i].path, r.manifest.files[i].sha256});
     }
     if (r.verify_outstanding > 0) return;
+    if (r.v1_downloading) {
+      // Final counters of both sources before they are removed or re-added.
+      if (r.v1_handle.is_valid()) r.v1_status = r.v1_handle.status({});
+      if (r.handle.is_valid()) r.status = r.handle.status({});
+      const bool was_active = r.v1_active;
+      finish_v1_download(r);
+      // Both torrents wrote into the same files: a block of one may have landed in a file
+      // already verified through the other (in flight when it was deselected, or from a peer
+      // that sent bad data). Hash everything once more before the release is complete.
+      if (was_active) {
+        r.staging_pass = true;
+        verify_all(r, VerifySource::staging);
+        return;
+      }
+    }
     auto dir = store.build_view(r.rec.model, r.rec.revision, view);
     if (!dir) {
       r.error = dir.error();
@@ -1068,12 +1102,6 @@ struct Engine::Impl {
     r.degraded = false;
     if (changed || r.rec.state != "complete") {
       log::info("{}: complete, view at {}", r.rec.id, r.rec.view_path);
-    }
-    if (r.v1_downloading) {
-      // Final counters of both sources before they are re-added.
-      if (r.v1_handle.is_valid()) r.v1_status = r.v1_handle.status({});
-      if (r.handle.is_valid()) r.status = r.handle.status({});
-      finish_v1_download(r);
     }
     // The cached status comes from the last state_update (every 500 ms): refresh it so that a
     // release reported "complete" also reports every byte it downloaded.
@@ -1113,6 +1141,91 @@ struct Engine::Impl {
         }
       }
       out[i] = done;
+    }
+  }
+
+  // Hashes every verified file again: from the store, or (VerifySource::staging, after a
+  // download through two torrents) the staging copy, which is then adopted into the store. A
+  // mismatch takes the file out of the store and the view, and libtorrent re-checks and
+  // downloads the bad pieces again; success calls check_complete.
+  enum class VerifySource { store, staging };
+  void verify_all(Release& r, VerifySource source = VerifySource::store) {
+    if (r.verify_outstanding > 0) return;
+    r.verify_failures.clear();
+    const std::string rid = r.rec.id;
+    const auto gen = r.generation;
+    for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
+      if (!r.verified[i]) continue;
+      const auto& f = r.manifest.files[i];
+      // Empty files are never written by libtorrent; the store's is adopted without staging.
+      if (source == VerifySource::staging && f.length == 0) continue;
+      ++r.verify_outstanding;
+      const auto path = source == VerifySource::store
+                            ? store.store_file(f.sha256)
+                            : store.staging_file(r.rec.v2_infohash, r.rec.revision, f.path);
+      on_pool(
+          [path] {
+            HashOptions o;
+            o.git_oid = GitOid::skip;
+            return hash_file(path, o);
+          },
+          [this, rid, gen, i, source](Result<FileDigest> d) {
+            on_reverified(rid, gen, i, source, std::move(d));
+          });
+    }
+    if (r.verify_outstanding == 0) {
+      r.staging_pass = false;
+      check_complete(r);
+    }
+  }
+
+  void on_reverified(const std::string& rid, std::uint64_t gen, std::size_t i, VerifySource source,
+                     Result<FileDigest> d) {
+    Release* rr = find(rid);
+    if (!rr || rr->generation != gen) return;
+    rr->verify_outstanding--;
+    const auto& file = rr->manifest.files[i];
+    bool good = d && d->length == file.length && hex(d->sha256) == file.sha256;
+    if (good && source == VerifySource::staging && file.length > 0) {
+      const auto path = store.staging_file(rr->rec.v2_infohash, rr->rec.revision, file.path);
+      if (auto st = store.adopt(path, file.sha256); !st) {
+        log::error("{}: {}", rr->rec.id, st.error().message);
+        good = false;
+      }
+    }
+    if (!good) {
+      rr->verify_failures.push_back(file.path);
+      if (source == VerifySource::store) {
+        // Damaged on disk after it was verified: quarantine (a copy kept, the store entry and
+        // the view removed), degraded; the re-check runs once every file was hashed.
+        quarantine(*rr, i,
+                   d ? fmt::format("SHA-256 {} (length {})", hex(d->sha256), d->length)
+                     : d.error().message,
+                   "verify", Recheck::later);
+      } else {
+        // (A staging copy was never adopted: the store's entry is another release's.)
+        rr->verified[i] = false;
+        rr->failed[i] = true;
+        (void)store.remove_view(rr->rec.model, rr->rec.revision);
+        rr->rec.view_path.clear();
+      }
+    }
+    if (rr->verify_outstanding > 0) return;
+    rr->staging_pass = false;
+    if (!rr->verify_failures.empty()) {
+      std::string list;
+      for (const auto& p : rr->verify_failures) list += (list.empty() ? "" : ", ") + p;
+      rr->error = Error{Errc::hash_mismatch,
+                        fmt::format("{}: verify: {} file(s) differ from the manifest: {}",
+                                    rr->rec.id, rr->verify_failures.size(), list),
+                        "the damaged files are being downloaded again"};
+      log::error("{}", rr->error->message);
+      recheck(*rr);
+      persist(*rr);
+    } else {
+      log::info("{}: verify: every stored file matches the manifest", rr->rec.id);
+      persist(*rr);
+      check_complete(*rr);
     }
   }
 
@@ -1625,7 +1738,7 @@ struct Engine::Impl {
   // is re-checked by libtorrent, which downloads the bad pieces again.
   enum class Recheck { now, later };
   void quarantine(Release& r, std::size_t i, const std::string& found, std::string_view by,
-                  Recheck recheck = Recheck::now) {
+                  Recheck when = Recheck::now) {
     const auto& file = r.manifest.files[i];
     const auto src = store.store_file(file.sha256);
     const auto qdir = config.state_dir / "quarantine";
@@ -1646,7 +1759,7 @@ struct Engine::Impl {
                                 r.rec.id, by, file.path, found, file.sha256),
                     "the damaged pieces are being downloaded again from the swarm"};
     log::error("{}", r.error->message);
-    if (recheck == Recheck::now && r.handle.is_valid()) r.handle.force_recheck();
+    if (when == Recheck::now) recheck(r);
     persist(r);
   }
 
@@ -2048,54 +2161,8 @@ Result<json> Engine::verify(const std::string& id) {
   auto& I = *impl_;
   auto found = I.require(id);
   if (!found) return tl::unexpected(found.error());
-  Release& r = **found;
-  if (r.verify_outstanding > 0) return I.release_json(r);
-  r.verify_failures.clear();
-  const std::string rid = r.rec.id;
-  const auto gen = r.generation;
-  for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
-    if (!r.verified[i]) continue;
-    const auto& f = r.manifest.files[i];
-    ++r.verify_outstanding;
-    const auto path = I.store.store_file(f.sha256);
-    I.on_pool(
-        [path] {
-          HashOptions o;
-          o.git_oid = GitOid::skip;
-          return hash_file(path, o);
-        },
-        [this, rid, gen, i](Result<FileDigest> d) {
-          auto& J = *impl_;
-          Release* rr = J.find(rid);
-          if (!rr || rr->generation != gen) return;
-          rr->verify_outstanding--;
-          const auto& file = rr->manifest.files[i];
-          if (!d || d->length != file.length || hex(d->sha256) != file.sha256) {
-            rr->verify_failures.push_back(file.path);
-            J.quarantine(*rr, i,
-                         d ? fmt::format("SHA-256 {} (length {})", hex(d->sha256), d->length)
-                           : d.error().message,
-                         "verify", Impl::Recheck::later);
-          }
-          if (rr->verify_outstanding > 0) return;
-          if (!rr->verify_failures.empty()) {
-            std::string list;
-            for (const auto& p : rr->verify_failures) list += (list.empty() ? "" : ", ") + p;
-            rr->error = Error{Errc::hash_mismatch,
-                              fmt::format("{}: verify: {} file(s) differ from the manifest: {}",
-                                          rr->rec.id, rr->verify_failures.size(), list),
-                              "the damaged files are being downloaded again"};
-            log::error("{}", rr->error->message);
-            J.recheck(*rr);
-            J.persist(*rr);
-          } else {
-            log::info("{}: verify: every stored file matches the manifest", rr->rec.id);
-            J.persist(*rr);
-            J.check_complete(*rr);
-          }
-        });
-  }
-  return I.release_json(r);
+  I.verify_all(**found);
+  return I.release_json(**found);
 }
 
 Result<json> Engine::add_peers(const std::string& id, const std::vector<std::string>& peers) {

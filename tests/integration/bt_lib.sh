@@ -58,16 +58,18 @@ start_opentracker() {
   chmod 755 "$TRACKER_DIR"
   : >"$TRACKER_DIR/whitelist.txt"
   chmod 644 "$TRACKER_DIR/whitelist.txt"
-  local user=_opentracker
+  # As root it chroots into -d and drops to an unprivileged user (it refuses to keep running as
+  # root); otherwise it only changes into -d. Either way "whitelist.txt" is relative to -d.
+  local user=_opentracker useropt=()
   id "$user" >/dev/null 2>&1 || user=nobody
+  [[ $(id -u) -ne 0 ]] || useropt=(-u "$user")
   for try in 1 2 3 4 5; do
     port=$(free_port "$ip" "$ns")
-    # It chroots into -d before reading the whitelist, so the whitelist path is relative to it.
     # (No function in between: $! must be opentracker itself, which gets the SIGHUPs.)
     local pre=()
     [[ -z $ns ]] || pre=(ip netns exec "$ns")
-    "${pre[@]}" opentracker -i "$ip" -p "$port" -d "$TRACKER_DIR" -u "$user" \
-      -w /whitelist.txt >"$T/opentracker.log" 2>&1 &
+    "${pre[@]}" opentracker -i "$ip" -p "$port" -d "$TRACKER_DIR" "${useropt[@]}" \
+      -w whitelist.txt >"$T/opentracker.log" 2>&1 &
     local pid=$!
     bt_pids+=("$pid")
     TRACKER_PID=$pid
@@ -135,6 +137,14 @@ every_file_verified() {
   j=$(ctl "$1" --json show "$2") || return 1
   [[ $(jq -r .state <<<"$j") == complete ]] &&
     [[ $(jq '[.files[] | select(.state != "verified")] | length' <<<"$j") == 0 ]]
+}
+
+# every_wanted_verified N ID : complete, and every wanted file is verified.
+every_wanted_verified() {
+  local j
+  j=$(ctl "$1" --json show "$2") || return 1
+  [[ $(jq -r .state <<<"$j") == complete ]] &&
+    [[ $(jq '[.files[] | select(.wanted and .state != "verified")] | length' <<<"$j") == 0 ]]
 }
 
 # tracker_probe HEX : opentracker's bencoded answer to an announce for HEX with event=stopped
