@@ -34,6 +34,7 @@ int run(int argc, char** argv) {
   register_release_commands(app, ctx);
   register_daemon_commands(app, ctx);
   register_release_daemon_commands(app, ctx);
+  register_export_commands(app, ctx);
 
   try {
     app.parse(argc, argv);

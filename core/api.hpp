@@ -41,6 +41,9 @@ inline constexpr std::string_view release_pin = "/v1/releases/{id}/pin";
 inline constexpr std::string_view release_unpin = "/v1/releases/{id}/unpin";
 inline constexpr std::string_view release_verify = "/v1/releases/{id}/verify";
 inline constexpr std::string_view release_peers = "/v1/releases/{id}/peers";
+// POST {"dir": "/abs"}: write the release, its torrents and the feed metadata that verifies them
+// into dir (an offline-importable feed directory; weightsctl export/import).
+inline constexpr std::string_view release_export = "/v1/releases/{id}/export";
 }  // namespace path
 
 // Percent-encodes everything but unreserved characters (RFC 3986), so "org/name@rev" becomes

@@ -31,6 +31,8 @@ struct FetchRequest {
   std::optional<std::string> revision;
   std::vector<std::string> include;  // globs over manifest paths; empty = all files
   std::vector<std::string> peers;    // "ip:port" / "[v6]:port"
+  // Also lay the release out as a Hugging Face cache here once complete (absolute path).
+  std::optional<std::filesystem::path> hf_cache;
 };
 
 struct SeedRequest {
@@ -71,6 +73,11 @@ class Engine {
   Result<nlohmann::json> remove_release(const std::string& id, DeleteFiles files);
   Result<nlohmann::json> verify(const std::string& id);
   Result<nlohmann::json> add_peers(const std::string& id, const std::vector<std::string>& peers);
+  // Writes a complete release as an air-gap bundle into `dir` (absent or empty): a feed
+  // directory with the trusted metadata as verified (root chain, timestamp, snapshot, targets),
+  // the release's manifest and torrents as targets, the files under files/, and
+  // weights-export.json naming the release. Files are hard links to the store when possible.
+  Result<nlohmann::json> export_release(const std::string& id, const std::filesystem::path& dir);
 
   // Fields merged into GET /v1/status.
   nlohmann::json status_fields();

@@ -204,6 +204,8 @@ Handler::Handler(DaemonInfo info, SteadyNow now, Engine* engine_ptr)
               forward(202, [param](Engine& e, const Call& c) { return e.verify(param(c, "id")); }));
   router_.add(post, p::release_peers, BodyKind::json,
               [this](const Call& c) { return add_peers(c); });
+  router_.add(post, p::release_export, BodyKind::json,
+              [this](const Call& c) { return export_release(c); });
 }
 
 namespace {
@@ -281,7 +283,7 @@ Result<api::Response> Handler::add_feed(const Call& call) const {
 Result<api::Response> Handler::fetch(const Call& call) const {
   auto e = engine();
   if (!e) return tl::unexpected(e.error());
-  if (auto st = only_fields(call.body, {"name", "revision", "include", "peers"},
+  if (auto st = only_fields(call.body, {"name", "revision", "include", "peers", "hf_cache"},
                             R"({"name":"gemma-4","include":["*.json"]})");
       !st) {
     return tl::unexpected(st.error());
@@ -301,6 +303,14 @@ Result<api::Response> Handler::fetch(const Call& call) const {
   auto peers = string_list(call.body, "peers");
   if (!peers) return tl::unexpected(peers.error());
   req.peers = std::move(*peers);
+  if (call.body.contains("hf_cache") && !call.body.at("hf_cache").is_null()) {
+    auto dir = required_string(call.body, "hf_cache");
+    if (!dir) return tl::unexpected(dir.error());
+    if (dir->empty() || dir->front() != '/') {
+      return fail(Errc::schema_error, "request body.hf_cache: must be an absolute path");
+    }
+    req.hf_cache = *dir;
+  }
   auto release = (*e)->fetch(req);
   if (!release) return tl::unexpected(release.error());
   return api::json_response(202, *release);
@@ -411,6 +421,22 @@ Result<api::Response> Handler::set_log_level(const Call& call) const {
             log_level_name(previous));
   return api::json_response(200, {{api::field::log_level, std::string(log_level_name(*level))},
                                   {api::field::previous, std::string(log_level_name(previous))}});
+}
+
+Result<api::Response> Handler::export_release(const Call& call) const {
+  auto e = engine();
+  if (!e) return tl::unexpected(e.error());
+  if (auto st = only_fields(call.body, {"dir"}, R"({"dir":"/media/usb/export"})"); !st) {
+    return tl::unexpected(st.error());
+  }
+  auto dir = required_string(call.body, "dir");
+  if (!dir) return tl::unexpected(dir.error());
+  if (dir->front() != '/') {
+    return fail(Errc::schema_error, "request body.dir: must be an absolute path");
+  }
+  auto out = (*e)->export_release(std::string(call.params.get("id")), *dir);
+  if (!out) return tl::unexpected(out.error());
+  return api::json_response(200, *out);
 }
 
 }  // namespace weights::daemon

@@ -98,6 +98,7 @@ class Handler {
   Result<api::Response> seed(const Call& call) const;
   Result<api::Response> remove_release(const Call& call) const;
   Result<api::Response> add_peers(const Call& call) const;
+  Result<api::Response> export_release(const Call& call) const;
 
   DaemonInfo info_;
   SteadyNow now_;
