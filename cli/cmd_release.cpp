@@ -8,6 +8,7 @@
 #include "cli/cmd_hf.hpp"
 #include "cli/command.hpp"
 #include "cli/common.hpp"
+#include "core/hf_hub.hpp"
 #include "core/publisher.hpp"
 #include "core/tuf_repo.hpp"
 
@@ -66,6 +67,14 @@ Status run_add(const Context& ctx, AddArgs a) {
              a.release.license.empty()) {
     return fail(Errc::invalid_argument, "release add needs DIR, --model, --revision and --license",
                 "or import with --from-hf ORG/NAME@REV / --from-hf-cache PATH");
+  } else {
+    // Git blob ids only for files the hub would keep in git (they name the HF cache blobs).
+    a.release.check_files = [](std::vector<ReleaseFile>& files) -> Status {
+      for (auto& f : files) {
+        if (hf::lfs_by_default(f.path)) f.git_oid.reset();
+      }
+      return {};
+    };
   }
 
   auto added = add_release(*repo, a.files_dir, a.release, *now);

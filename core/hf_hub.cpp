@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <thread>
 
@@ -162,7 +163,8 @@ class Exchange {
     beast::flat_buffer buffer;
     http::response_parser<http::buffer_body> parser;
     parser.header_limit(64 * 1024);
-    parser.body_limit(boost::none);
+    // Our own caps apply below. (Beast 1.74 treats body_limit(none) as a zero limit.)
+    parser.body_limit(std::numeric_limits<std::uint64_t>::max());
     beast::get_lowest_layer(stream).expires_after(options_.timeout);
     http::async_read_header(stream, buffer, parser, [&](auto e, std::size_t) { ec = e; });
     if (auto st = drive(ec, "reading the response header"); !st) return tl::unexpected(st.error());
@@ -727,6 +729,24 @@ Status check_against_hub(const HubRevision& rev, std::vector<ReleaseFile>& files
   }
   if (bad_path) bad_path->clear();
   return {};
+}
+
+bool lfs_by_default(std::string_view path) {
+  // huggingface_hub's default .gitattributes for model repositories, plus *.gguf.
+  static constexpr std::string_view suffixes[] = {
+      ".7z",    ".arrow",  ".bin",    ".bz2", ".ckpt", ".ftz",     ".gz",   ".h5",  ".joblib",
+      ".mlmodel", ".model", ".msgpack", ".npy", ".npz", ".onnx",  ".ot",   ".parquet", ".pb",
+      ".pickle", ".pkl",   ".pt",     ".pth", ".rar",  ".safetensors", ".tar", ".tflite",
+      ".tgz",   ".wasm",   ".xz",     ".zip", ".zst",  ".gguf"};
+  const auto slash = path.rfind('/');
+  const std::string_view name = slash == std::string_view::npos ? path : path.substr(slash + 1);
+  for (const auto s : suffixes) {
+    if (name.size() > s.size() && name.substr(name.size() - s.size()) == s) return true;
+  }
+  return name.find(".tar.") != std::string_view::npos ||
+         name.find(".lfs.") != std::string_view::npos ||
+         name.find("tfevents") != std::string_view::npos ||
+         path.rfind("saved_model/", 0) == 0 || path.find("/saved_model/") != std::string_view::npos;
 }
 
 // ---- cache --------------------------------------------------------------------------------------

@@ -115,6 +115,11 @@ class Hub {
 Status check_against_hub(const HubRevision& revision, std::vector<ReleaseFile>& files,
                          std::string* bad_path = nullptr);
 
+// Whether the hub stores `path` with LFS in a new repository: its default .gitattributes
+// patterns (*.safetensors, *.bin, *.gguf, ...). Used when a release comes from a plain
+// directory, so that only files the hub would keep in git get a git blob oid (cache name).
+bool lfs_by_default(std::string_view path);
+
 // ---- Hugging Face cache -----------------------------------------------------------------------
 
 // $HF_HUB_CACHE, else $HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub, else

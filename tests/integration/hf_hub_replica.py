@@ -6,7 +6,7 @@ Test-only. It lays out what the real hub serves, with the same JSON fields:
   api/models/ORG/NAME/tree/SHA             [{"type","oid","size","path","lfs":{"oid","size",
                                               "pointerSize"}}, ...]  (directories included)
   files/ORG/NAME/SHA/PATH                  non-LFS files, served at /ORG/NAME/resolve/SHA/PATH
-  cdn/SHA256                               LFS files; /ORG/NAME/resolve/SHA/PATH redirects there
+  cdn/ORG/NAME/SHA256                      LFS files; /ORG/NAME/resolve/SHA/PATH redirects there
 and prints nginx `location` blocks for the LFS redirects (one per LFS file).
 
 The hashes are computed here independently of weightsd: git blob ids (SHA-1 of
@@ -35,7 +35,7 @@ def main() -> None:
     os.makedirs(os.path.join(api, "revision"), exist_ok=True)
     os.makedirs(os.path.join(api, "tree"), exist_ok=True)
     files_dir = os.path.join(root, "files", repo, sha)
-    cdn = os.path.join(root, "cdn")
+    cdn = os.path.join(root, "cdn", repo)
     os.makedirs(cdn, exist_ok=True)
     tree, siblings, dirs, redirects = [], [], set(), []
     for dirpath, _, names in os.walk(src):
@@ -64,7 +64,7 @@ def main() -> None:
                     served = bytes([data[0] ^ 1]) + data[1:]
                 with open(os.path.join(cdn, digest), "wb") as f:
                     f.write(served)
-                redirects.append((f"/{repo}/resolve/{sha}/{rel}", f"{cdn_url}/cdn/{digest}"))
+                redirects.append((f"/{repo}/resolve/{sha}/{rel}", f"{cdn_url}/cdn/{repo}/{digest}"))
             else:
                 tree.append({"type": "file", "oid": git_oid(data), "size": len(data),
                              "path": rel})

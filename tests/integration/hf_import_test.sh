@@ -34,7 +34,11 @@ python3 "$WEIGHTS_SOURCE_DIR/tests/integration/hf_hub_replica.py" "$replica" gat
   "$src" "$sha" mit "$cdn" >>"$T/redirects.conf"
 
 mkdir -p "$T/nginx/logs"
+# As root, nginx's workers would run as www-data, which cannot read this test's 0700 temp dir.
+user_line=""
+[[ $(id -u) -eq 0 ]] && user_line="user root root;"
 cat >"$T/nginx/nginx.conf" <<EOF
+$user_line
 daemon on;
 pid $T/nginx/nginx.pid;
 error_log $T/nginx/logs/error.log;
@@ -61,7 +65,7 @@ http {
     }
     location /api/ { default_type application/json; try_files \$uri =404; }
     include $T/redirects.conf;
-    location ~ ^/([^/]+/[^/]+)/resolve/([0-9a-f]{40})/(.+)\$ {
+    location ~ "^/([^/]+/[^/]+)/resolve/([0-9a-f]{40})/(.+)\$" {
       default_type application/octet-stream;
       alias $replica/files/\$1/\$2/\$3;
     }
@@ -113,9 +117,8 @@ if grep -q "auth=Bearer" "$T/nginx/logs/cdn.log"; then
 else
   pass "the token is not sent to the CDN (another origin)"
 fi
-manifest=$(jq -r .manifest_target <<<"$out")
-m=$T/pub/staged/targets/$manifest
-[[ -f $m ]] || m=$(find "$T/pub" -path "*${manifest}" | head -1)
+# The staged manifest (targets are stored under consistent, hash-prefixed names).
+m=$(grep -l '"model": "test-org/tiny"' $(grep -rl '"weights-release/v1"' "$T/pub/public/targets") | head -1)
 # The manifest names LFS files by SHA-256 only and small files also by their git blob id.
 python3 - "$m" "$src" <<'EOF' && pass "manifest git_oid set exactly for non-LFS files" || fail "manifest oids: $(cat "$m")"
 import hashlib, json, sys

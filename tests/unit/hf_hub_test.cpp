@@ -249,3 +249,16 @@ TEST_CASE("open_cache_snapshot verifies blob links and names") {
   fs::remove(snap / "escape");
   CHECK_FALSE(open_cache_snapshot(t / "not-a-cache", std::nullopt));
 }
+
+TEST_CASE("lfs_by_default follows the hub's default .gitattributes") {
+  CHECK(lfs_by_default("model-00001-of-00002.safetensors"));
+  CHECK(lfs_by_default("sub/pytorch_model.bin"));
+  CHECK(lfs_by_default("tokenizer.model"));
+  CHECK(lfs_by_default("q4.gguf"));
+  CHECK(lfs_by_default("data.tar.gz"));
+  CHECK(lfs_by_default("saved_model/variables/x"));
+  CHECK_FALSE(lfs_by_default("config.json"));
+  CHECK_FALSE(lfs_by_default("README.md"));
+  CHECK_FALSE(lfs_by_default("safetensors"));
+  CHECK_FALSE(lfs_by_default("model.safetensors.index.json"));
+}
