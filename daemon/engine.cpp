@@ -1506,8 +1506,19 @@ Result<json> Engine::export_release(const std::string& id, const std::filesystem
   meta.emplace_back(std::string(tuf::timestamp_file_name), feed.timestamp->bytes);
   meta.emplace_back(tuf::snapshot_file_name(feed.snapshot->version), feed.snapshot->bytes);
   meta.emplace_back(tuf::targets_file_name(feed.targets->version), feed.targets->bytes);
+  // write_file_atomic wants the parent directory to exist.
+  auto write_in = [&dir](const std::string& name, std::string_view bytes) -> Status {
+    std::error_code e;
+    fs::create_directories((dir / name).parent_path(), e);
+    if (e) {
+      return fail(Errc::io_error,
+                  fmt::format("cannot create {}: {}", (dir / name).parent_path().string(),
+                              e.message()));
+    }
+    return write_file_atomic(dir / name, bytes);
+  };
   for (const auto& [name, bytes] : meta) {
-    if (auto st = write_file_atomic(dir / name, bytes); !st) return tl::unexpected(st.error());
+    if (auto st = write_in(name, bytes); !st) return tl::unexpected(st.error());
   }
   // The release's targets (manifest, torrents), each checked against its pinned hash.
   int targets = 0;
@@ -1525,7 +1536,7 @@ Result<json> Engine::export_release(const std::string& id, const std::filesystem
       bytes = std::move(*b);
     }
     if (bytes.size() != t.length || crypto::sha256_hex(bytes) != t.sha256) continue;
-    if (auto st = write_file_atomic(dir / tuf::consistent_target_name(t), bytes); !st) {
+    if (auto st = write_in(tuf::consistent_target_name(t), bytes); !st) {
       return tl::unexpected(st.error());
     }
     ++targets;
@@ -1547,7 +1558,7 @@ Result<json> Engine::export_release(const std::string& id, const std::filesystem
                {"model", r.rec.model},               {"revision", r.rec.revision},
                {"release_seq", r.rec.release_seq},   {"files", r.manifest.files.size()},
                {"total_length", r.manifest.total_length}};
-  if (auto st = write_file_atomic(dir / "weights-export.json", info.dump(2) + "\n"); !st) {
+  if (auto st = write_in("weights-export.json", info.dump(2) + "\n"); !st) {
     return tl::unexpected(st.error());
   }
   (void)fsync_dir(dir);
