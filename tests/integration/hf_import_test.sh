@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `weightsctl release add --from-hf` against a static replica of the Hugging Face Hub served by
 # a real nginx on loopback (API JSON with the hub's fields, LFS files redirected to a "CDN" on a
-# second port, Range support): a release is imported and every file checked against the hub's
+# second port over TLS, Range support): a release is imported and every file checked against the hub's
 # hashes; an interrupted download resumes with a Range request; the token goes to the hub only,
 # never to the CDN; a gated (401), a deleted (404) and a tampered repository are refused, the
 # tampered one before anything is staged. Also --from-hf-cache from a hub cache layout.
@@ -18,7 +18,12 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 hub_port=$(free_port)
 cdn_port=$(free_port)
 hub=http://127.0.0.1:$hub_port
-cdn=http://127.0.0.1:$cdn_port
+# The "CDN" speaks TLS, like the hub's: a certificate for localhost that only this test trusts.
+cdn=https://localhost:$cdn_port
+mkdir -p "$T/tls"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
+  -addext subjectAltName=DNS:localhost -keyout "$T/tls/key.pem" -out "$T/tls/cert.pem" 2>/dev/null
+export SSL_CERT_FILE=$T/tls/cert.pem
 
 # The repository: safetensors shards (LFS) and small JSON files (git blobs), one in a subfolder.
 src=$T/src
@@ -71,7 +76,9 @@ http {
     }
   }
   server {
-    listen 127.0.0.1:$cdn_port;
+    listen 127.0.0.1:$cdn_port ssl;
+    ssl_certificate $T/tls/cert.pem;
+    ssl_certificate_key $T/tls/key.pem;
     access_log $T/nginx/logs/cdn.log auth;
     location /cdn/ { root $replica; default_type application/octet-stream; }
   }
@@ -117,6 +124,10 @@ if grep -q "auth=Bearer" "$T/nginx/logs/cdn.log"; then
 else
   pass "the token is not sent to the CDN (another origin)"
 fi
+# The CDN's certificate is checked: without the test's trust anchor the download is refused.
+expect_fail "an untrusted TLS certificate is refused" 69 "TLS handshake failed" \
+  env -u SSL_CERT_FILE SSL_CERT_DIR=/nonexistent "$W" release add "$T/untrusted" \
+  --from-hf test-org/tiny --endpoint "$hub" --feed "$T/pub" --now "$now"
 # The staged manifest (targets are stored under consistent, hash-prefixed names).
 m=$(grep -l '"model": "test-org/tiny"' $(grep -rl '"weights-release/v1"' "$T/pub/public/targets") | head -1)
 # The manifest names LFS files by SHA-256 only and small files also by their git blob id.
