@@ -127,15 +127,14 @@ Status run_import(const Context& ctx, const ImportArgs& a) {
   }
   if (r.value("state", "") == "failed") {
     const auto& e = r["error"];
-    return fail(api::errc_from_name(e.is_object() ? e.value("code", "") : "")
-                    .value_or(Errc::internal),
-                fmt::format("import of {} failed: {}", id,
-                            e.is_object() ? e.value("message", "?") : "?"),
-                fmt::format("see `weightsctl show {}`", id));
+    return fail(
+        api::errc_from_name(e.is_object() ? e.value("code", "") : "").value_or(Errc::internal),
+        fmt::format("import of {} failed: {}", id, e.is_object() ? e.value("message", "?") : "?"),
+        fmt::format("see `weightsctl show {}`", id));
   }
   emit(ctx, r,
-       fmt::format("imported {} from {}: verified against {} and seeding; files in {}\n", id,
-                   a.dir, a.root, r.value("path", "?")));
+       fmt::format("imported {} from {}: verified against {} and seeding; files in {}\n", id, a.dir,
+                   a.root, r.value("path", "?")));
   return {};
 }
 

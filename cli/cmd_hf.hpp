@@ -19,7 +19,6 @@ struct HfImportArgs {
 // installs the options.check_files hook that verifies every hashed file against what the hub
 // (or the cache's blob names) published. For --from-hf the files are downloaded into
 // `files_dir` first (resumable); it must be given.
-Status prepare_hf_import(const HfImportArgs& args, std::string& files_dir,
-                         ReleaseOptions& options);
+Status prepare_hf_import(const HfImportArgs& args, std::string& files_dir, ReleaseOptions& options);
 
 }  // namespace weights::cli

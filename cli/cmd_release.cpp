@@ -163,9 +163,10 @@ void register_release_commands(CLI::App& app, Context& ctx) {
   ca->add_option("--from-hf", add->hf.from_hf,
                  "Import ORG/NAME[@REV] from the Hugging Face Hub (HF_TOKEN, HF_ENDPOINT "
                  "honoured), checking every file against the hub's hashes");
-  ca->add_option("--from-hf-cache", add->hf.from_hf_cache,
-                 "Import a snapshot from a Hugging Face cache (.../models--ORG--NAME[/snapshots/REV])"
-                 ", checking every file against its blob name");
+  ca->add_option(
+      "--from-hf-cache", add->hf.from_hf_cache,
+      "Import a snapshot from a Hugging Face cache (.../models--ORG--NAME[/snapshots/REV])"
+      ", checking every file against its blob name");
   ca->add_option("--endpoint", add->hf.endpoint,
                  "Hub endpoint for --from-hf (default $HF_ENDPOINT or https://huggingface.co)");
   ca->add_option("--web-seed", add->release.web_seeds,

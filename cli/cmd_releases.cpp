@@ -258,8 +258,8 @@ Status run_fetch(const Context& ctx, const FetchArgs& a) {
   if (!a.peers.empty()) body["peers"] = a.peers;
   if (a.hf_cache) {
     std::error_code ec;
-    const auto dir = a.hf_cache_dir.empty() ? hf::default_cache_dir()
-                                            : std::filesystem::path(a.hf_cache_dir);
+    const auto dir =
+        a.hf_cache_dir.empty() ? hf::default_cache_dir() : std::filesystem::path(a.hf_cache_dir);
     body["hf_cache"] = std::filesystem::absolute(dir, ec).lexically_normal().string();
   }
   auto r = call(ctx, api::method::post, "/v1/fetch", body);

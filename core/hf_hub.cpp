@@ -106,7 +106,8 @@ class Exchange {
       if (!SSL_set_tlsext_host_name(stream.native_handle(), url_.host.c_str())) {
         return fail(Errc::unavailable, fmt::format("{}: cannot set TLS SNI", url_.host));
       }
-      if (auto st = connect(beast::get_lowest_layer(stream)); !st) return tl::unexpected(st.error());
+      if (auto st = connect(beast::get_lowest_layer(stream)); !st)
+        return tl::unexpected(st.error());
       beast::get_lowest_layer(stream).expires_after(options_.timeout);
       boost::system::error_code ec;
       stream.async_handshake(ssl::stream_base::client, [&](auto e) { ec = e; });
@@ -233,8 +234,8 @@ Error status_error(const Url& url, const Head& head, std::string_view what) {
                    "accept the model's conditions on the hub, then set HF_TOKEN to a token of "
                    "that account"};
     case 404:
-      return Error{Errc::not_found, fmt::format("{}: HTTP 404: no such repository, revision or file",
-                                                where),
+      return Error{Errc::not_found,
+                   fmt::format("{}: HTTP 404: no such repository, revision or file", where),
                    "check ORG/NAME@REVISION; the repository may have been deleted"};
     case 429:
       return Error{Errc::unavailable, fmt::format("{}: HTTP 429: rate limited", where),
@@ -271,8 +272,8 @@ Result<Url> parse_url(std::string_view text) {
   }
   u.scheme = lower(std::string(text.substr(0, sep)));
   if (u.scheme != "http" && u.scheme != "https") {
-    return fail(Errc::invalid_argument, fmt::format("'{}': only http and https are supported",
-                                                    text));
+    return fail(Errc::invalid_argument,
+                fmt::format("'{}': only http and https are supported", text));
   }
   std::string_view rest = text.substr(sep + 3);
   const auto slash = rest.find_first_of("/?");
@@ -414,8 +415,8 @@ std::string next_link(std::string_view header) {
     const auto close = header.find('>', open);
     if (close == std::string_view::npos) break;
     const auto end = header.find(',', close);
-    const auto params = header.substr(close + 1, end == std::string_view::npos ? header.npos
-                                                                               : end - close - 1);
+    const auto params =
+        header.substr(close + 1, end == std::string_view::npos ? header.npos : end - close - 1);
     if (params.find("rel=\"next\"") != std::string_view::npos ||
         params.find("rel=next") != std::string_view::npos) {
       return std::string(header.substr(open + 1, close - open - 1));
@@ -429,7 +430,8 @@ std::string next_link(std::string_view header) {
 // ---- Hub ----------------------------------------------------------------------------------------
 
 Hub::Hub(HubOptions options) : options_(std::move(options)) {
-  while (!options_.endpoint.empty() && options_.endpoint.back() == '/') options_.endpoint.pop_back();
+  while (!options_.endpoint.empty() && options_.endpoint.back() == '/')
+    options_.endpoint.pop_back();
   auto u = parse_url(options_.endpoint);
   if (u) {
     endpoint_ = *u;
@@ -553,7 +555,8 @@ Result<HubRevision> Hub::revision(std::string_view repo, std::string_view rev) {
             [](const HubFile& a, const HubFile& b) { return a.path < b.path; });
   for (std::size_t i = 1; i < r->files.size(); ++i) {
     if (r->files[i].path == r->files[i - 1].path) {
-      return fail(Errc::schema_error, fmt::format("file tree: '{}' listed twice", r->files[i].path));
+      return fail(Errc::schema_error,
+                  fmt::format("file tree: '{}' listed twice", r->files[i].path));
     }
   }
   if (r->files.empty()) {
@@ -622,13 +625,13 @@ Status Hub::download(const HubRevision& rev, const HubFile& file, const fs::path
   };
   auto sink = [&](const char* p, std::size_t n) -> Status {
     if (fd < 0) {
-      return fail(Errc::io_error, fmt::format("cannot open {}: {}", part.string(),
-                                              std::strerror(errno)));
+      return fail(Errc::io_error,
+                  fmt::format("cannot open {}: {}", part.string(), std::strerror(errno)));
     }
     if (have + n > file.size) {
-      return fail(Errc::length_mismatch,
-                  fmt::format("{}: the hub sent more than the listed {} bytes", file.path,
-                              file.size));
+      return fail(
+          Errc::length_mismatch,
+          fmt::format("{}: the hub sent more than the listed {} bytes", file.path, file.size));
     }
     while (n > 0) {
       const ssize_t w = ::write(fd, p, n);
@@ -664,7 +667,8 @@ Status Hub::download(const HubRevision& rev, const HubFile& file, const fs::path
   if (::fsync(fd) != 0) {
     const int err = errno;
     close_fd();
-    return fail(Errc::io_error, fmt::format("cannot sync {}: {}", part.string(), std::strerror(err)));
+    return fail(Errc::io_error,
+                fmt::format("cannot sync {}: {}", part.string(), std::strerror(err)));
   }
   close_fd();
   const auto size = fs::file_size(part, ec);
@@ -675,9 +679,8 @@ Status Hub::download(const HubRevision& rev, const HubFile& file, const fs::path
   }
   fs::rename(part, dest, ec);
   if (ec) {
-    return fail(Errc::io_error,
-                fmt::format("cannot rename {} to {}: {}", part.string(), dest.string(),
-                            ec.message()));
+    return fail(Errc::io_error, fmt::format("cannot rename {} to {}: {}", part.string(),
+                                            dest.string(), ec.message()));
   }
   return {};
 }
@@ -734,10 +737,10 @@ Status check_against_hub(const HubRevision& rev, std::vector<ReleaseFile>& files
 bool lfs_by_default(std::string_view path) {
   // huggingface_hub's default .gitattributes for model repositories, plus *.gguf.
   static constexpr std::string_view suffixes[] = {
-      ".7z",    ".arrow",  ".bin",    ".bz2", ".ckpt", ".ftz",     ".gz",   ".h5",  ".joblib",
-      ".mlmodel", ".model", ".msgpack", ".npy", ".npz", ".onnx",  ".ot",   ".parquet", ".pb",
-      ".pickle", ".pkl",   ".pt",     ".pth", ".rar",  ".safetensors", ".tar", ".tflite",
-      ".tgz",   ".wasm",   ".xz",     ".zip", ".zst",  ".gguf"};
+      ".7z",      ".arrow",   ".bin",    ".bz2",     ".ckpt", ".ftz", ".gz",   ".h5",
+      ".joblib",  ".mlmodel", ".model",  ".msgpack", ".npy",  ".npz", ".onnx", ".ot",
+      ".parquet", ".pb",      ".pickle", ".pkl",     ".pt",   ".pth", ".rar",  ".safetensors",
+      ".tar",     ".tflite",  ".tgz",    ".wasm",    ".xz",   ".zip", ".zst",  ".gguf"};
   const auto slash = path.rfind('/');
   const std::string_view name = slash == std::string_view::npos ? path : path.substr(slash + 1);
   for (const auto s : suffixes) {
@@ -745,8 +748,8 @@ bool lfs_by_default(std::string_view path) {
   }
   return name.find(".tar.") != std::string_view::npos ||
          name.find(".lfs.") != std::string_view::npos ||
-         name.find("tfevents") != std::string_view::npos ||
-         path.rfind("saved_model/", 0) == 0 || path.find("/saved_model/") != std::string_view::npos;
+         name.find("tfevents") != std::string_view::npos || path.rfind("saved_model/", 0) == 0 ||
+         path.find("/saved_model/") != std::string_view::npos;
 }
 
 // ---- cache --------------------------------------------------------------------------------------
@@ -847,9 +850,8 @@ Result<CacheSnapshot> open_cache_snapshot(const fs::path& path_in,
     }
     const fs::path target = fs::canonical(it->path(), ec);
     if (ec || target.parent_path() != blobs || !fs::is_regular_file(target, ec)) {
-      return fail(Errc::invalid_argument,
-                  fmt::format("{}: does not link to a blob in {}", it->path().string(),
-                              blobs.string()));
+      return fail(Errc::invalid_argument, fmt::format("{}: does not link to a blob in {}",
+                                                      it->path().string(), blobs.string()));
     }
     const std::string name = target.filename().string();
     if (!is_hex(name, 40) && !is_hex(name, 64)) {
@@ -860,7 +862,8 @@ Result<CacheSnapshot> open_cache_snapshot(const fs::path& path_in,
   }
   std::sort(s.files.begin(), s.files.end(),
             [](const CacheFile& a, const CacheFile& b) { return a.path < b.path; });
-  if (s.files.empty()) return fail(Errc::not_found, fmt::format("{}: empty snapshot", path.string()));
+  if (s.files.empty())
+    return fail(Errc::not_found, fmt::format("{}: empty snapshot", path.string()));
   return s;
 }
 
@@ -875,10 +878,10 @@ Status check_against_cache(const CacheSnapshot& snap, std::vector<ReleaseFile>& 
     const std::string& name = it->second;
     if (name.size() == 64) {
       if (f.sha256 != name) {
-        return fail(Errc::hash_mismatch,
-                    fmt::format("{}: SHA-256 {} differs from its blob name {}", f.path, f.sha256,
-                                name),
-                    "the cache is corrupt; delete that blob and download it again");
+        return fail(
+            Errc::hash_mismatch,
+            fmt::format("{}: SHA-256 {} differs from its blob name {}", f.path, f.sha256, name),
+            "the cache is corrupt; delete that blob and download it again");
       }
       f.git_oid.reset();
     } else {

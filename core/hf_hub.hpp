@@ -49,7 +49,7 @@ struct HubOptions {
   std::chrono::seconds timeout{60};                 // per connect / read / write step
   int max_redirects = 5;
   std::size_t max_json_bytes = 64 * 1024 * 1024;
-  int max_attempts = 4;                 // per request: 429/503 with Retry-After, dropped transfers
+  int max_attempts = 4;  // per request: 429/503 with Retry-After, dropped transfers
   std::chrono::seconds max_retry_after{60};  // longer Retry-After values are an error
 };
 
@@ -57,16 +57,16 @@ struct HubOptions {
 HubOptions hub_options_from_env();
 
 struct HubFile {
-  std::string path;     // policy-checked relative path
+  std::string path;  // policy-checked relative path
   std::uint64_t size = 0;
   std::string git_oid;  // 40 hex: git blob id of the stored object (the pointer, for LFS files)
   std::optional<std::string> lfs_sha256;  // 64 hex: the content's SHA-256, for LFS files
 };
 
 struct HubRevision {
-  std::string repo;     // "org/name"
-  std::string sha;      // 40 hex commit id the revision resolved to
-  std::string license;  // cardData.license when a plain string, else empty
+  std::string repo;            // "org/name"
+  std::string sha;             // 40 hex commit id the revision resolved to
+  std::string license;         // cardData.license when a plain string, else empty
   std::vector<HubFile> files;  // sorted by path
 };
 

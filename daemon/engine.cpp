@@ -23,8 +23,8 @@
 #include "core/atomic_file.hpp"
 #include "core/encoding.hpp"
 #include "core/fetcher.hpp"
-#include "core/hf_hub.hpp"
 #include "core/file_hash.hpp"
+#include "core/hf_hub.hpp"
 #include "core/release_manifest.hpp"
 #include "core/release_target.hpp"
 #include "core/state_store.hpp"
@@ -847,9 +847,8 @@ struct Engine::Impl {
       files.push_back(HfCacheFile{f.path, f.sha256, hf::cache_blob_name(f)});
     }
     const auto& up = r.manifest.upstream;
-    const std::string repo = up.kind == "huggingface" && is_valid_model_id(up.repo)
-                                 ? up.repo
-                                 : r.manifest.model;
+    const std::string repo =
+        up.kind == "huggingface" && is_valid_model_id(up.repo) ? up.repo : r.manifest.model;
     auto snap = store.materialise_hf_cache(*r.hf_cache, repo, r.rec.revision, files);
     if (!snap) {
       r.hf_cache_error = snap.error();
@@ -1469,10 +1468,10 @@ Result<json> Engine::export_release(const std::string& id, const std::filesystem
   Release& r = **found;
   for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
     if (!r.verified[i]) {
-      return fail(Errc::invalid_argument,
-                  fmt::format("{} is not complete: {} is not verified", r.rec.id,
-                              r.manifest.files[i].path),
-                  "fetch every file of the release first (no --include), then export");
+      return fail(
+          Errc::invalid_argument,
+          fmt::format("{} is not complete: {} is not verified", r.rec.id, r.manifest.files[i].path),
+          "fetch every file of the release first (no --include), then export");
     }
   }
   auto fsr = I.state->load_feed(r.rec.feed);
@@ -1481,8 +1480,8 @@ Result<json> Engine::export_release(const std::string& id, const std::filesystem
   }
   const FeedState& feed = *fsr;
   if (!feed.timestamp || !feed.snapshot || !feed.targets) {
-    return fail(Errc::unavailable, fmt::format("feed {} has no trusted timestamp/snapshot/targets",
-                                               feed.name),
+    return fail(Errc::unavailable,
+                fmt::format("feed {} has no trusted timestamp/snapshot/targets", feed.name),
                 "refresh the feed (weightsctl feed refresh)");
   }
   std::error_code ec;
@@ -1511,9 +1510,8 @@ Result<json> Engine::export_release(const std::string& id, const std::filesystem
     std::error_code e;
     fs::create_directories((dir / name).parent_path(), e);
     if (e) {
-      return fail(Errc::io_error,
-                  fmt::format("cannot create {}: {}", (dir / name).parent_path().string(),
-                              e.message()));
+      return fail(Errc::io_error, fmt::format("cannot create {}: {}",
+                                              (dir / name).parent_path().string(), e.message()));
     }
     return write_file_atomic(dir / name, bytes);
   };
@@ -1554,9 +1552,12 @@ Result<json> Engine::export_release(const std::string& id, const std::filesystem
       return tl::unexpected(st.error());
     }
   }
-  json info = {{"format", "weights-export/v1"},      {"feed", feed.name},
-               {"model", r.rec.model},               {"revision", r.rec.revision},
-               {"release_seq", r.rec.release_seq},   {"files", r.manifest.files.size()},
+  json info = {{"format", "weights-export/v1"},
+               {"feed", feed.name},
+               {"model", r.rec.model},
+               {"revision", r.rec.revision},
+               {"release_seq", r.rec.release_seq},
+               {"files", r.manifest.files.size()},
                {"total_length", r.manifest.total_length}};
   if (auto st = write_in("weights-export.json", info.dump(2) + "\n"); !st) {
     return tl::unexpected(st.error());

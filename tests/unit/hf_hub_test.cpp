@@ -103,20 +103,24 @@ TEST_CASE("parse_tree keeps files, skips directories, checks every field") {
     return parse_tree("[" + entry + "]", f);
   };
   // Path traversal, a bad oid, a negative/float size, lfs size disagreeing, unknown types.
-  CHECK(bad(R"({"type":"file","oid":"2222222222222222222222222222222222222222","size":1,"path":"../x"})")
-            .error()
-            .code == Errc::path_policy);
+  CHECK(
+      bad(R"({"type":"file","oid":"2222222222222222222222222222222222222222","size":1,"path":"../x"})")
+          .error()
+          .code == Errc::path_policy);
   CHECK(bad(R"({"type":"file","oid":"22","size":1,"path":"x"})").error().code ==
         Errc::schema_error);
-  CHECK_FALSE(bad(R"({"type":"file","oid":"2222222222222222222222222222222222222222","size":1.5,"path":"x"})"));
-  CHECK(bad(R"({"type":"file","oid":"2222222222222222222222222222222222222222","size":2,"path":"x",)"
-            R"("lfs":{"oid":")" +
-            sha256 + R"(","size":3}})")
-            .error()
-            .code == Errc::schema_error);
-  CHECK(bad(R"({"type":"submodule","oid":"2222222222222222222222222222222222222222","size":0,"path":"x"})")
-            .error()
-            .code == Errc::unsupported);
+  CHECK_FALSE(bad(
+      R"({"type":"file","oid":"2222222222222222222222222222222222222222","size":1.5,"path":"x"})"));
+  CHECK(
+      bad(R"({"type":"file","oid":"2222222222222222222222222222222222222222","size":2,"path":"x",)"
+          R"("lfs":{"oid":")" +
+          sha256 + R"(","size":3}})")
+          .error()
+          .code == Errc::schema_error);
+  CHECK(
+      bad(R"({"type":"submodule","oid":"2222222222222222222222222222222222222222","size":0,"path":"x"})")
+          .error()
+          .code == Errc::unsupported);
   CHECK_FALSE(bad("1"));
 }
 
@@ -155,7 +159,7 @@ TEST_CASE("check_against_hub: hashes, sizes and the file set must match") {
                HubFile{"model.safetensors", 5000, std::string(40, '9'), lfs}};
   auto files = hashed();
   REQUIRE(check_against_hub(rev, files));
-  CHECK(files[0].git_oid);         // non-LFS: named by its git oid
+  CHECK(files[0].git_oid);        // non-LFS: named by its git oid
   CHECK_FALSE(files[1].git_oid);  // LFS: by its SHA-256 only
 
   std::string bad;

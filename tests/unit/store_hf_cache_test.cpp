@@ -58,8 +58,7 @@ TEST_CASE("an HF cache snapshot links blobs to the store and writes refs last", 
   CHECK(inode(repo / "blobs" / w) == inode(store.store_file(w)));
   // Snapshot entries are relative links into ../../blobs, one more ".." per subdirectory.
   CHECK(fs::read_symlink(*snap / "config.json") == fs::path("../../blobs") / git_oid);
-  CHECK(fs::read_symlink(*snap / "sub/dir/extra.safetensors") ==
-        fs::path("../../../../blobs") / w);
+  CHECK(fs::read_symlink(*snap / "sub/dir/extra.safetensors") == fs::path("../../../../blobs") / w);
   CHECK(fs::equivalent(*snap / "sub/dir/extra.safetensors", repo / "blobs" / w));
   auto ref = read_file(repo / "refs" / "main", 100);
   REQUIRE(ref);
