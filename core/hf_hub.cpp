@@ -58,13 +58,15 @@ std::string lower(std::string s) {
   return s;
 }
 
-// Percent-encodes a path for a URL, keeping '/' (repo ids and file paths).
-std::string encode_path(std::string_view s) {
+// Percent-encodes for a URL, keeping '/' (repo ids and file paths) unless `keep_slash` is false
+// (revisions such as "refs/pr/1" are one segment, as huggingface_hub quotes them).
+std::string encode_path(std::string_view s, bool keep_slash = true) {
   static constexpr char digits[] = "0123456789ABCDEF";
   std::string out;
   for (const char ch : s) {
     const auto c = static_cast<unsigned char>(ch);
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '/') {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' ||
+        (c == '/' && keep_slash)) {
       out += ch;
     } else {
       out += '%';
@@ -530,7 +532,7 @@ Result<HubRevision> Hub::revision(std::string_view repo, std::string_view rev) {
   }
   const std::string base = options_.endpoint;
   auto info = get_json(fmt::format("{}/api/models/{}/revision/{}", base, encode_path(repo),
-                                   encode_path(std::string(rev))));
+                                   encode_path(rev, false)));
   if (!info) return tl::unexpected(info.error());
   auto r = parse_revision_info(info->body);
   if (!r) return tl::unexpected(r.error());
