@@ -5,8 +5,10 @@
 
 #include <fmt/core.h>
 
+#include "cli/cmd_hf.hpp"
 #include "cli/command.hpp"
 #include "cli/common.hpp"
+#include "core/hf_hub.hpp"
 #include "core/publisher.hpp"
 #include "core/tuf_repo.hpp"
 
@@ -24,6 +26,7 @@ struct AddArgs {
   std::vector<std::string> keys;
   unsigned threads = 0;
   std::string now;
+  HfImportArgs hf;
 };
 
 Result<std::uint64_t> parse_size(const std::string& text) {
@@ -57,6 +60,22 @@ Status run_add(const Context& ctx, AddArgs a) {
   if (a.release_seq != 0) a.release.release_seq = a.release_seq;
   a.release.existing = a.replace ? ExistingRelease::replace : ExistingRelease::refuse;
   a.release.hash.threads = a.threads;
+  if (!a.hf.from_hf.empty() || !a.hf.from_hf_cache.empty()) {
+    a.hf.quiet = ctx.format == Format::json;
+    if (auto st = prepare_hf_import(a.hf, a.files_dir, a.release); !st) return st;
+  } else if (a.files_dir.empty() || a.release.model.empty() || a.release.revision.empty() ||
+             a.release.license.empty()) {
+    return fail(Errc::invalid_argument, "release add needs DIR, --model, --revision and --license",
+                "or import with --from-hf ORG/NAME@REV / --from-hf-cache PATH");
+  } else {
+    // Git blob ids only for files the hub would keep in git (they name the HF cache blobs).
+    a.release.check_files = [](std::vector<ReleaseFile>& files) -> Status {
+      for (auto& f : files) {
+        if (hf::lfs_by_default(f.path)) f.git_oid.reset();
+      }
+      return {};
+    };
+  }
 
   auto added = add_release(*repo, a.files_dir, a.release, *now);
   if (!added) return tl::unexpected(added.error());
@@ -135,13 +154,24 @@ void register_release_commands(CLI::App& app, Context& ctx) {
   auto add = std::make_shared<AddArgs>();
   auto* ca = rel->add_subcommand(
       "add", "Hash a directory of model files and stage it as a release (manifest + torrents)");
-  ca->add_option("dir", add->files_dir, "Directory holding the release's files")->required();
+  ca->add_option("dir", add->files_dir,
+                 "Directory holding the release's files (with --from-hf: where to download)");
   ca->add_option("--feed", add->feed, "Publisher directory (see `feed init`)")->required();
-  ca->add_option("--model", add->release.model, "Model id, ORG/NAME")->required();
-  ca->add_option("--revision", add->release.revision, "Upstream commit id or tag")->required();
+  ca->add_option("--model", add->release.model, "Model id, ORG/NAME (--from-hf*: the repo id)");
+  ca->add_option("--revision", add->release.revision,
+                 "Upstream commit id or tag (--from-hf*: the resolved commit)");
   ca->add_option("--alias", add->release.aliases, "Short name users may fetch by; repeatable");
-  ca->add_option("--license", add->release.license, "License identifier, e.g. apache-2.0")
-      ->required();
+  ca->add_option("--license", add->release.license,
+                 "License identifier, e.g. apache-2.0 (--from-hf: the model card's by default)");
+  ca->add_option("--from-hf", add->hf.from_hf,
+                 "Import ORG/NAME[@REV] from the Hugging Face Hub (HF_TOKEN, HF_ENDPOINT "
+                 "honoured), checking every file against the hub's hashes");
+  ca->add_option(
+      "--from-hf-cache", add->hf.from_hf_cache,
+      "Import a snapshot from a Hugging Face cache (.../models--ORG--NAME[/snapshots/REV])"
+      ", checking every file against its blob name");
+  ca->add_option("--endpoint", add->hf.endpoint,
+                 "Hub endpoint for --from-hf (default $HF_ENDPOINT or https://huggingface.co)");
   ca->add_option("--web-seed", add->release.web_seeds,
                  "HTTP(S) mirror base URL (BEP 19), e.g. https://huggingface.co/ORG/NAME/resolve/");
   ca->add_option("--tracker", add->release.trackers, "Tracker announce URL; repeatable");
@@ -164,7 +194,10 @@ void register_release_commands(CLI::App& app, Context& ctx) {
       "https://huggingface.co/ORG/NAME/resolve/ yields .../resolve/REV/PATH.\n"
       "Example:\n"
       "  weightsctl release add ./gemma-4-12b-it --feed pub/ --model google/gemma-4-12b-it \\\n"
-      "      --revision 0123abcd --alias gemma-4 --license gemma --publish");
+      "      --revision 0123abcd --alias gemma-4 --license gemma --publish\n"
+      "  weightsctl release add ./olmo --from-hf allenai/OLMo-2-0425-1B@main --feed pub/\n"
+      "  weightsctl release add --from-hf-cache ~/.cache/huggingface/hub/models--org--name \\\n"
+      "      --feed pub/ --license apache-2.0");
   ca->callback([&ctx, add] { ctx.action = [&ctx, add] { return run_add(ctx, *add); }; });
 
   auto list = std::make_shared<ListArgs>();

@@ -16,6 +16,7 @@
 #include "core/api.hpp"
 #include "core/api_client.hpp"
 #include "core/atomic_file.hpp"
+#include "core/hf_hub.hpp"
 #include "core/tuf_metadata.hpp"
 
 namespace weights::cli {
@@ -207,6 +208,8 @@ struct FetchArgs {
   std::vector<std::string> include;
   std::vector<std::string> peers;
   std::string dest;
+  bool hf_cache = false;     // --hf-cache given
+  std::string hf_cache_dir;  // its value; empty: the default cache
   bool no_wait = false;
 };
 
@@ -253,6 +256,12 @@ Status run_fetch(const Context& ctx, const FetchArgs& a) {
   }
   if (!a.include.empty()) body["include"] = a.include;
   if (!a.peers.empty()) body["peers"] = a.peers;
+  if (a.hf_cache) {
+    std::error_code ec;
+    const auto dir =
+        a.hf_cache_dir.empty() ? hf::default_cache_dir() : std::filesystem::path(a.hf_cache_dir);
+    body["hf_cache"] = std::filesystem::absolute(dir, ec).lexically_normal().string();
+  }
   auto r = call(ctx, api::method::post, "/v1/fetch", body);
   if (!r) return tl::unexpected(r.error());
   const std::string id = get_or<std::string>(*r, "id", "?");
@@ -267,6 +276,27 @@ Status run_fetch(const Context& ctx, const FetchArgs& a) {
     const std::string view = get_or<std::string>(*done, "path", "");
     if (auto st = materialise_into(view, a.dest); !st) return st;
     (*done)["path"] = a.dest;
+  }
+  if (a.hf_cache && get_or<std::string>(*done, "state", "") == "complete") {
+    // The daemon lays out the cache when the release completes; a daemon restarted meanwhile
+    // forgot the request, so ask again (idempotent) when the answer lacks it.
+    auto hc = done->find("hf_cache");
+    if (hc == done->end() || !hc->is_object() || (*hc)["snapshot"].is_null()) {
+      auto again = call(ctx, api::method::post, "/v1/fetch", body);
+      if (!again) return tl::unexpected(again.error());
+      *done = *again;
+      hc = done->find("hf_cache");
+    }
+    if (hc != done->end() && hc->is_object() && (*hc)["error"].is_object()) {
+      const auto& e = (*hc)["error"];
+      return fail(api::errc_from_name(get_or<std::string>(e, "code", "")).value_or(Errc::internal),
+                  fmt::format("{} is complete, but the Hugging Face cache was not written: {}", id,
+                              get_or<std::string>(e, "message", "?")),
+                  "weightsd writes the cache: it needs write access to that directory");
+    }
+    if (hc != done->end() && hc->is_object() && (*hc)["snapshot"].is_string()) {
+      (*done)["path"] = (*hc)["snapshot"];
+    }
   }
   return finish_wait(ctx, *done);
 }
@@ -446,13 +476,20 @@ void register_release_daemon_commands(CLI::App& app, Context& ctx) {
   cf->add_option("--peer", fetch->peers, "Connect to this peer (IP:PORT); repeatable");
   cf->add_option("--dest", fetch->dest,
                  "Also place the verified files here (hard links on the same filesystem)");
+  cf->add_option("--hf-cache", fetch->hf_cache_dir,
+                 "Also lay the release out as a Hugging Face cache (default $HF_HUB_CACHE, "
+                 "$HF_HOME/hub or ~/.cache/huggingface/hub), for offline loaders")
+      ->expected(0, 1);
   cf->add_flag("--no-wait", fetch->no_wait, "Start the download and return at once");
   cf->footer(
       "Ctrl-C stops waiting; the download continues in weightsd.\nExamples:\n"
       "  weightsctl fetch gemma-4\n"
       "  weightsctl fetch google/gemma-4-12b-it@0123abcd --include '*.json' --include "
       "'*.safetensors'");
-  cf->callback([&ctx, fetch] { ctx.action = [&ctx, fetch] { return run_fetch(ctx, *fetch); }; });
+  cf->callback([&ctx, fetch, cf] {
+    fetch->hf_cache = cf->count("--hf-cache") > 0;
+    ctx.action = [&ctx, fetch] { return run_fetch(ctx, *fetch); };
+  });
 
   auto id = std::make_shared<std::string>();
   auto* cw = app.add_subcommand("wait", "Wait for a release's download to finish");

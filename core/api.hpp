@@ -45,6 +45,9 @@ inline constexpr std::string_view release_peers = "/v1/releases/{id}/peers";
 inline constexpr std::string_view follows = "/v1/follows";
 inline constexpr std::string_view follow = "/v1/follows/{id}";
 inline constexpr std::string_view scrub = "/v1/scrub";
+// POST {"dir": "/abs"}: write the release, its torrents and the feed metadata that verifies them
+// into dir (an offline-importable feed directory; weightsctl export/import).
+inline constexpr std::string_view release_export = "/v1/releases/{id}/export";
 }  // namespace path
 
 // Percent-encodes everything but unreserved characters (RFC 3986), so "org/name@rev" becomes

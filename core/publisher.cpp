@@ -104,6 +104,9 @@ Result<AddedRelease> add_release(tuf::Repo& repo, const fs::path& files_dir,
   if (!paths) return tl::unexpected(paths.error());
   auto files = describe_release_files(files_dir, std::move(*paths), o.hash);
   if (!files) return tl::unexpected(files.error());
+  if (o.check_files) {
+    if (auto st = o.check_files(*files); !st) return tl::unexpected(st.error());
+  }
 
   ReleaseManifest& m = out.manifest;
   m.model = o.model;

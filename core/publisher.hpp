@@ -4,6 +4,7 @@
 // release add` and, later, the daemon's seeding of a freshly published release.
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,6 +32,10 @@ struct ReleaseOptions {
   std::uint64_t piece_length = 0;  // 0: from total size
   ExistingRelease existing = ExistingRelease::refuse;
   HashOptions hash;
+  // Called with the hashed files before anything is built or staged (e.g. to check them against
+  // the hashes an upstream hub published); may adjust git_oid. An error aborts with nothing
+  // staged.
+  std::function<Status(std::vector<ReleaseFile>&)> check_files;
 };
 
 struct AddedRelease {

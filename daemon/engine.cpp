@@ -29,6 +29,7 @@
 #include "core/encoding.hpp"
 #include "core/fetcher.hpp"
 #include "core/file_hash.hpp"
+#include "core/hf_hub.hpp"
 #include "core/release_manifest.hpp"
 #include "core/release_target.hpp"
 #include "core/state_store.hpp"
@@ -200,6 +201,10 @@ struct Release {
   // (pieces hash-checked in memory) before all of its blocks are written to disk.
   std::set<std::size_t> flush_pending;
   int flush_outstanding = 0;  // cache_flushed_alerts still expected (hybrid and v1 download)
+  // Requested Hugging Face cache layout (fetch's hf_cache; kept until restart) and its outcome.
+  std::optional<std::filesystem::path> hf_cache;
+  std::string hf_snapshot;
+  std::optional<Error> hf_cache_error;
 };
 
 struct Engine::Impl {
@@ -421,6 +426,11 @@ struct Engine::Impl {
         {"v1_downloading", r.v1_downloading && r.v1_active},
         {"files", std::move(files)},
     };
+    if (r.hf_cache) {
+      j["hf_cache"] = {{"dir", r.hf_cache->string()},
+                       {"snapshot", r.hf_snapshot.empty() ? json(nullptr) : json(r.hf_snapshot)},
+                       {"error", error_json(r.hf_cache_error)}};
+    }
     return j;
   }
 
@@ -1109,6 +1119,31 @@ struct Engine::Impl {
     persist(r);
     if (r.handle.is_valid()) r.handle.save_resume_data(lt::torrent_handle::flush_disk_cache);
     add_v1_companion(r);
+    materialise_hf_cache(r);
+  }
+
+  // The wanted files as a Hugging Face cache snapshot (hard links to the store), once.
+  void materialise_hf_cache(Release& r) {
+    if (!r.hf_cache || !r.hf_snapshot.empty()) return;
+    std::vector<HfCacheFile> files;
+    for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
+      if (!r.wanted[i]) continue;
+      const auto& f = r.manifest.files[i];
+      files.push_back(HfCacheFile{f.path, f.sha256, hf::cache_blob_name(f)});
+    }
+    const auto& up = r.manifest.upstream;
+    const std::string repo =
+        up.kind == "huggingface" && is_valid_model_id(up.repo) ? up.repo : r.manifest.model;
+    auto snap = store.materialise_hf_cache(*r.hf_cache, repo, r.rec.revision, files);
+    if (!snap) {
+      r.hf_cache_error = snap.error();
+      log::error("{}: Hugging Face cache at {}: {}", r.rec.id, r.hf_cache->string(),
+                 snap.error().message);
+      return;
+    }
+    r.hf_cache_error.reset();
+    r.hf_snapshot = snap->string();
+    log::info("{}: Hugging Face cache snapshot at {}", r.rec.id, r.hf_snapshot);
   }
 
   // Bytes of each wanted file that `st`'s torrent (the hybrid, or the companion: same layout)
@@ -1921,6 +1956,10 @@ Result<json> Engine::fetch(const FetchRequest& req) {
       I.add_v1_download(*r);
     }
     if (auto st = I.merge_peers(*r, req.peers); !st) return tl::unexpected(st.error());
+    if (req.hf_cache) {
+      r->hf_cache = req.hf_cache;
+      r->hf_snapshot.clear();
+    }
     I.persist(*r);
     I.check_complete(*r);
     return I.release_json(*r);
@@ -1949,6 +1988,7 @@ Result<json> Engine::fetch(const FetchRequest& req) {
     return tl::unexpected(st.error());
   }
   Release& r = *owned;
+  r.hf_cache = req.hf_cache;
   I.releases[id] = std::move(owned);
 
   if (auto st = I.get_torrents(resolved->feed, m); !st) {
@@ -2163,6 +2203,115 @@ Result<json> Engine::verify(const std::string& id) {
   if (!found) return tl::unexpected(found.error());
   I.verify_all(**found);
   return I.release_json(**found);
+}
+
+Result<json> Engine::export_release(const std::string& id, const std::filesystem::path& dir) {
+  namespace fs = std::filesystem;
+  auto& I = *impl_;
+  auto found = I.require(id);
+  if (!found) return tl::unexpected(found.error());
+  Release& r = **found;
+  for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
+    if (!r.verified[i]) {
+      return fail(
+          Errc::invalid_argument,
+          fmt::format("{} is not complete: {} is not verified", r.rec.id, r.manifest.files[i].path),
+          "fetch every file of the release first (no --include), then export");
+    }
+  }
+  auto fsr = I.state->load_feed(r.rec.feed);
+  if (!fsr) {
+    return tl::unexpected(with_context(fsr.error(), fmt::format("feed {}", r.rec.feed)));
+  }
+  const FeedState& feed = *fsr;
+  if (!feed.timestamp || !feed.snapshot || !feed.targets) {
+    return fail(Errc::unavailable,
+                fmt::format("feed {} has no trusted timestamp/snapshot/targets", feed.name),
+                "refresh the feed (weightsctl feed refresh)");
+  }
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_empty(dir, ec)) {
+    return fail(Errc::already_exists, fmt::format("{} is not empty", dir.string()),
+                "export into a new or empty directory");
+  }
+  // Metadata exactly as verified, so the offline side runs the same TUF checks on the same
+  // bytes. Only the newest root is stored; older ones are taken from the feed when reachable so
+  // a client holding an older root can walk the chain.
+  std::vector<std::pair<std::string, std::string>> meta;
+  if (feed.root.version > 1) {
+    if (auto fetcher = make_fetcher(feed.location)) {
+      for (std::uint64_t v = 1; v < feed.root.version; ++v) {
+        auto b = (*fetcher)->fetch(tuf::root_file_name(v), 1024 * 1024);
+        if (b) meta.emplace_back(tuf::root_file_name(v), std::move(*b));
+      }
+    }
+  }
+  meta.emplace_back(tuf::root_file_name(feed.root.version), feed.root.bytes);
+  meta.emplace_back(std::string(tuf::timestamp_file_name), feed.timestamp->bytes);
+  meta.emplace_back(tuf::snapshot_file_name(feed.snapshot->version), feed.snapshot->bytes);
+  meta.emplace_back(tuf::targets_file_name(feed.targets->version), feed.targets->bytes);
+  // write_file_atomic wants the parent directory to exist.
+  auto write_in = [&dir](const std::string& name, std::string_view bytes) -> Status {
+    std::error_code e;
+    fs::create_directories((dir / name).parent_path(), e);
+    if (e) {
+      return fail(Errc::io_error, fmt::format("cannot create {}: {}",
+                                              (dir / name).parent_path().string(), e.message()));
+    }
+    return write_file_atomic(dir / name, bytes);
+  };
+  for (const auto& [name, bytes] : meta) {
+    if (auto st = write_in(name, bytes); !st) return tl::unexpected(st.error());
+  }
+  // The release's targets (manifest, torrents), each checked against its pinned hash.
+  int targets = 0;
+  for (const auto& t : feed.trusted_targets) {
+    if (t.model != r.rec.model || t.revision != r.rec.revision) continue;
+    std::string bytes;
+    if (t.kind == tuf::TargetKind::release) {
+      bytes = r.rec.manifest;
+    } else {
+      const auto file = t.kind == tuf::TargetKind::torrent
+                            ? I.store.torrent_file(r.rec.v2_infohash)
+                            : I.store.torrent_v1_file(r.rec.v2_infohash);
+      auto b = read_file(file, max_torrent_bytes);
+      if (!b) continue;  // a v1 companion the node never fetched: optional
+      bytes = std::move(*b);
+    }
+    if (bytes.size() != t.length || crypto::sha256_hex(bytes) != t.sha256) continue;
+    if (auto st = write_in(tuf::consistent_target_name(t), bytes); !st) {
+      return tl::unexpected(st.error());
+    }
+    ++targets;
+  }
+  if (targets < 2) {
+    return fail(Errc::not_found,
+                fmt::format("{}: the manifest or torrent no longer matches feed {}'s trusted "
+                            "targets",
+                            r.rec.id, feed.name),
+                "refresh the feed and fetch the release again");
+  }
+  for (const auto& f : r.manifest.files) {
+    if (f.length == 0) (void)I.store.adopt_empty();
+    if (auto st = link_or_copy(I.store.store_file(f.sha256), dir / "files" / f.path); !st) {
+      return tl::unexpected(st.error());
+    }
+  }
+  json info = {{"format", "weights-export/v1"},
+               {"feed", feed.name},
+               {"model", r.rec.model},
+               {"revision", r.rec.revision},
+               {"release_seq", r.rec.release_seq},
+               {"files", r.manifest.files.size()},
+               {"total_length", r.manifest.total_length}};
+  if (auto st = write_in("weights-export.json", info.dump(2) + "\n"); !st) {
+    return tl::unexpected(st.error());
+  }
+  (void)fsync_dir(dir);
+  log::info("{}: exported to {}", r.rec.id, dir.string());
+  info["dir"] = dir.string();
+  info["id"] = r.rec.id;
+  return info;
 }
 
 Result<json> Engine::add_peers(const std::string& id, const std::vector<std::string>& peers) {

@@ -36,6 +36,8 @@ struct FetchRequest {
   Requester requested_by = Requester::user;
   std::vector<std::string> include;  // globs over manifest paths; empty = all files
   std::vector<std::string> peers;    // "ip:port" / "[v6]:port"
+  // Also lay the release out as a Hugging Face cache here once complete (absolute path).
+  std::optional<std::filesystem::path> hf_cache;
 };
 
 struct SeedRequest {
@@ -87,6 +89,11 @@ class Engine {
   Result<nlohmann::json> remove_release(const std::string& id, DeleteFiles files);
   Result<nlohmann::json> verify(const std::string& id);
   Result<nlohmann::json> add_peers(const std::string& id, const std::vector<std::string>& peers);
+  // Writes a complete release as an air-gap bundle into `dir` (absent or empty): a feed
+  // directory with the trusted metadata as verified (root chain, timestamp, snapshot, targets),
+  // the release's manifest and torrents as targets, the files under files/, and
+  // weights-export.json naming the release. Files are hard links to the store when possible.
+  Result<nlohmann::json> export_release(const std::string& id, const std::filesystem::path& dir);
 
   // Follow policies (seed node): a new follow is applied at once and after every refresh.
   Result<nlohmann::json> add_follow(const FollowSpec& spec);

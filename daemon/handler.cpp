@@ -210,6 +210,8 @@ Handler::Handler(DaemonInfo info, SteadyNow now, Engine* engine_ptr)
               forward(200, [](Engine& e, const Call&) { return e.list_follows(); }));
   router_.add(del, p::follow, BodyKind::none, [this](const Call& c) { return remove_follow(c); });
   router_.add(post, p::scrub, BodyKind::optional_json, [this](const Call& c) { return scrub(c); });
+  router_.add(post, p::release_export, BodyKind::json,
+              [this](const Call& c) { return export_release(c); });
 }
 
 namespace {
@@ -289,7 +291,7 @@ Result<api::Response> Handler::add_feed(const Call& call) const {
 Result<api::Response> Handler::fetch(const Call& call) const {
   auto e = engine();
   if (!e) return tl::unexpected(e.error());
-  if (auto st = only_fields(call.body, {"name", "revision", "include", "peers"},
+  if (auto st = only_fields(call.body, {"name", "revision", "include", "peers", "hf_cache"},
                             R"({"name":"gemma-4","include":["*.json"]})");
       !st) {
     return tl::unexpected(st.error());
@@ -309,6 +311,14 @@ Result<api::Response> Handler::fetch(const Call& call) const {
   auto peers = string_list(call.body, "peers");
   if (!peers) return tl::unexpected(peers.error());
   req.peers = std::move(*peers);
+  if (call.body.contains("hf_cache") && !call.body.at("hf_cache").is_null()) {
+    auto dir = required_string(call.body, "hf_cache");
+    if (!dir) return tl::unexpected(dir.error());
+    if (dir->empty() || dir->front() != '/') {
+      return fail(Errc::schema_error, "request body.hf_cache: must be an absolute path");
+    }
+    req.hf_cache = *dir;
+  }
   auto release = (*e)->fetch(req);
   if (!release) return tl::unexpected(release.error());
   return api::json_response(202, *release);
@@ -468,27 +478,39 @@ Result<api::Response> Handler::remove_follow(const Call& call) const {
                 "ids are the numbers weightsctl follows shows");
   }
   auto out = (*e)->remove_follow(id);
-  if (!out) return tl::unexpected(out.error());
-  return api::json_response(200, *out);
-}
-
-Result<api::Response> Handler::scrub(const Call& call) const {
-  auto e = engine();
-  if (!e) return tl::unexpected(e.error());
-  std::optional<std::string> id;
-  if (!call.body.is_null()) {
-    if (auto st = only_fields(call.body, {"release"}, R"({"release":"org/name@rev"})"); !st) {
+  Result<api::Response> Handler::export_release(const Call& call) const {
+    auto e = engine();
+    if (!e) return tl::unexpected(e.error());
+    if (auto st = only_fields(call.body, {"dir"}, R"({"dir":"/media/usb/export"})"); !st) {
       return tl::unexpected(st.error());
     }
-    if (call.body.contains("release")) {
-      auto r = required_string(call.body, "release");
-      if (!r) return tl::unexpected(r.error());
-      id = *r;
+    auto dir = required_string(call.body, "dir");
+    if (!dir) return tl::unexpected(dir.error());
+    if (dir->front() != '/') {
+      return fail(Errc::schema_error, "request body.dir: must be an absolute path");
     }
+    auto out = (*e)->export_release(std::string(call.params.get("id")), *dir);
+    if (!out) return tl::unexpected(out.error());
+    return api::json_response(200, *out);
   }
-  auto out = (*e)->scrub(id);
-  if (!out) return tl::unexpected(out.error());
-  return api::json_response(202, *out);
-}
+
+  Result<api::Response> Handler::scrub(const Call& call) const {
+    auto e = engine();
+    if (!e) return tl::unexpected(e.error());
+    std::optional<std::string> id;
+    if (!call.body.is_null()) {
+      if (auto st = only_fields(call.body, {"release"}, R"({"release":"org/name@rev"})"); !st) {
+        return tl::unexpected(st.error());
+      }
+      if (call.body.contains("release")) {
+        auto r = required_string(call.body, "release");
+        if (!r) return tl::unexpected(r.error());
+        id = *r;
+      }
+    }
+    auto out = (*e)->scrub(id);
+    if (!out) return tl::unexpected(out.error());
+    return api::json_response(202, *out);
+  }
 
 }  // namespace weights::daemon

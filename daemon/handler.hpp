@@ -101,6 +101,7 @@ class Handler {
   Result<api::Response> add_follow(const Call& call) const;
   Result<api::Response> remove_follow(const Call& call) const;
   Result<api::Response> scrub(const Call& call) const;
+  Result<api::Response> export_release(const Call& call) const;
 
   DaemonInfo info_;
   SteadyNow now_;

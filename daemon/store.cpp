@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstring>
 #include <random>
+#include <set>
 #include <system_error>
 
 #include <fcntl.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/atomic_file.hpp"
+#include "core/hf_hub.hpp"
 
 namespace weights::daemon {
 namespace {
@@ -194,6 +196,68 @@ Status Store::remove_store_entry(std::string_view sha256) const {
     return fail(Errc::io_error,
                 fmt::format("cannot remove store entry {}: {}", sha256, ec.message()));
   return {};
+}
+
+Result<fs::path> Store::materialise_hf_cache(const fs::path& cache_dir, std::string_view repo,
+                                             std::string_view revision,
+                                             std::span<const HfCacheFile> files) const {
+  const fs::path repo_dir = cache_dir / hf::cache_repo_folder(repo);
+  const fs::path blobs = repo_dir / "blobs";
+  const fs::path snapshot = repo_dir / "snapshots" / std::string(revision);
+  for (const auto& d : {blobs, snapshot, repo_dir / "refs"}) {
+    if (auto st = mkdirs(d); !st) return tl::unexpected(st.error());
+  }
+  std::error_code ec;
+  std::set<fs::path> dirs{snapshot};
+  for (const auto& f : files) {
+    const fs::path src = store_file(f.sha256);
+    const fs::path blob = blobs / f.blob_name;
+    const auto want = fs::file_size(src, ec);
+    if (ec) {
+      return fail(Errc::io_error,
+                  fmt::format("store entry of {} missing: {}", f.path, ec.message()));
+    }
+    const auto have = fs::file_size(blob, ec);
+    if (ec || have != want) {
+      // Absent or not this content (a torn copy): link the store's inode under a temp name and
+      // rename it over, so the blob name never shows other bytes.
+      const fs::path tmp = blobs / fmt::format(".{}.tmp-{}", f.blob_name, random_suffix());
+      if (auto st = link_or_copy(src, tmp); !st) return tl::unexpected(st.error());
+      fs::rename(tmp, blob, ec);
+      if (ec) {
+        std::error_code ignored;
+        fs::remove(tmp, ignored);
+        return fail(Errc::io_error,
+                    fmt::format("cannot create {}: {}", blob.string(), ec.message()));
+      }
+    }
+    const fs::path link = snapshot / f.path;
+    if (auto st = mkdirs(link.parent_path()); !st) return tl::unexpected(st.error());
+    dirs.insert(link.parent_path());
+    // ../../blobs/X for a top-level file, one more ".." per subdirectory (as huggingface_hub).
+    fs::path rel = "../..";
+    const fs::path p(f.path);
+    for (auto it = p.begin(); std::next(it) != p.end(); ++it) rel /= "..";
+    rel /= fs::path("blobs") / f.blob_name;
+    std::error_code read_ec;
+    if (fs::read_symlink(link, read_ec) == rel) continue;
+    const fs::path tmp =
+        link.parent_path() / fmt::format(".{}.link-{}", link.filename().string(), random_suffix());
+    fs::create_symlink(rel, tmp, ec);
+    if (!ec) fs::rename(tmp, link, ec);
+    if (ec) {
+      std::error_code ignored;
+      fs::remove(tmp, ignored);
+      return fail(Errc::io_error, fmt::format("cannot link {}: {}", link.string(), ec.message()));
+    }
+  }
+  (void)fsync_dir(blobs);
+  for (const auto& d : dirs) (void)fsync_dir(d);
+  // refs/main last: a loader that resolves "main" finds a complete snapshot.
+  if (auto st = write_file_atomic(repo_dir / "refs" / "main", revision); !st) {
+    return tl::unexpected(st.error());
+  }
+  return snapshot;
 }
 
 bool glob_match(std::string_view pattern, std::string_view path) {

@@ -27,6 +27,12 @@ struct ViewFile {
   std::string sha256;  // 64 hex, present in the store
 };
 
+struct HfCacheFile {
+  std::string path;       // manifest path (policy-checked)
+  std::string sha256;     // 64 hex, present in the store
+  std::string blob_name;  // the hub's name: git blob oid (40 hex) or SHA-256 (64 hex)
+};
+
 class Store {
  public:
   explicit Store(fs::path state_dir);
@@ -56,6 +62,16 @@ class Store {
                               std::span<const ViewFile> files) const;
   Status remove_view(std::string_view model, std::string_view revision) const;
   Status remove_store_entry(std::string_view sha256) const;
+
+  // Lays out a release the way huggingface_hub caches it, so loaders find it offline:
+  //   <cache_dir>/models--<org>--<name>/blobs/<blob_name>        hard link to the store entry
+  //   <cache_dir>/models--<org>--<name>/snapshots/<revision>/<path> -> ../../blobs/<blob_name>
+  //   <cache_dir>/models--<org>--<name>/refs/main                 "<revision>", written last
+  // Existing blobs of the right size are kept (their name is their hash); links are replaced
+  // atomically. Returns the snapshot directory.
+  Result<fs::path> materialise_hf_cache(const fs::path& cache_dir, std::string_view repo,
+                                        std::string_view revision,
+                                        std::span<const HfCacheFile> files) const;
 
  private:
   fs::path root_;

@@ -1,0 +1,127 @@
+#include "cli/cmd_hf.hpp"
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <system_error>
+
+#include <fmt/core.h>
+
+#include "cli/common.hpp"
+#include "core/hf_hub.hpp"
+
+namespace weights::cli {
+namespace fs = std::filesystem;
+
+namespace {
+
+Status from_hub(const HfImportArgs& a, std::string& files_dir, ReleaseOptions& o) {
+  if (files_dir.empty()) {
+    return fail(Errc::invalid_argument, "--from-hf needs a directory to download into",
+                "weightsctl release add ./DIR --from-hf ORG/NAME@REV --feed pub/");
+  }
+  std::string repo = a.from_hf;
+  std::string rev = "main";
+  if (const auto at = repo.find('@'); at != std::string::npos) {
+    rev = repo.substr(at + 1);
+    repo.resize(at);
+  }
+  hf::HubOptions ho = hf::hub_options_from_env();
+  if (!a.endpoint.empty()) ho.endpoint = a.endpoint;
+  hf::Hub hub(ho);
+  auto info = hub.revision(repo, rev);
+  if (!info) return tl::unexpected(info.error());
+  auto shared = std::make_shared<hf::HubRevision>(std::move(*info));
+  const hf::HubRevision& r = *shared;
+  std::uint64_t total = 0;
+  std::uint64_t largest_git = 0;
+  for (const auto& f : r.files) {
+    total += f.size;
+    if (!f.lfs_sha256) largest_git = std::max(largest_git, f.size);
+  }
+  if (!a.quiet) {
+    fmt::print(stderr, "{}@{} is commit {}: {} files, {}\n", repo, rev, r.sha, r.files.size(),
+               human_bytes(total));
+  }
+  // Files already in the directory that the revision does not list would end up in the release.
+  std::error_code ec;
+  fs::create_directories(files_dir, ec);
+  if (ec) {
+    return fail(Errc::io_error, fmt::format("cannot create {}: {}", files_dir, ec.message()));
+  }
+  for (const auto& f : r.files) {
+    if (!a.quiet) fmt::print(stderr, "  {:>10}  {}\n", human_bytes(f.size), f.path);
+    if (auto st = hub.download(r, f, fs::path(files_dir) / f.path); !st) return st;
+  }
+  if (o.model.empty()) o.model = repo;
+  if (o.revision.empty()) o.revision = r.sha;
+  if (o.upstream_repo.empty()) o.upstream_repo = repo;
+  o.upstream_kind = "huggingface";
+  if (o.license.empty()) o.license = r.license;
+  o.hash.git_oid = GitOid::for_small_files;
+  o.hash.git_oid_max_bytes = std::max(o.hash.git_oid_max_bytes, largest_git);
+  const std::string dir = files_dir;
+  o.check_files = [shared, dir](std::vector<ReleaseFile>& files) -> Status {
+    std::string bad;
+    auto st = hf::check_against_hub(*shared, files, &bad);
+    if (!st && !bad.empty() &&
+        (st.error().code == Errc::hash_mismatch || st.error().code == Errc::length_mismatch)) {
+      // The bad download goes, so running the command again fetches it anew.
+      std::error_code e;
+      fs::remove(fs::path(dir) / bad, e);
+      return tl::unexpected(with_context(st.error(), "refused before signing (file removed)"));
+    }
+    return st;
+  };
+  return {};
+}
+
+Status from_cache(const HfImportArgs& a, std::string& files_dir, ReleaseOptions& o) {
+  std::optional<std::string> rev;
+  if (!o.revision.empty()) rev = o.revision;
+  auto snap = hf::open_cache_snapshot(a.from_hf_cache, rev);
+  if (!snap) return tl::unexpected(snap.error());
+  auto shared = std::make_shared<hf::CacheSnapshot>(std::move(*snap));
+  if (!files_dir.empty() && fs::path(files_dir) != shared->snapshot_dir) {
+    return fail(Errc::invalid_argument, "give either a directory or --from-hf-cache, not both");
+  }
+  files_dir = shared->snapshot_dir.string();
+  if (o.model.empty()) o.model = shared->repo;
+  if (o.revision.empty()) o.revision = shared->revision;
+  if (o.upstream_repo.empty()) o.upstream_repo = shared->repo;
+  o.upstream_kind = "huggingface";
+  // Every blob named by a git oid must get one, whatever its size.
+  o.hash.git_oid = GitOid::for_small_files;
+  std::error_code ec;
+  for (const auto& f : shared->files) {
+    if (f.blob_name.size() == 40) {
+      const auto size = fs::file_size(shared->snapshot_dir / f.path, ec);
+      if (!ec) o.hash.git_oid_max_bytes = std::max(o.hash.git_oid_max_bytes, size);
+    }
+  }
+  if (!a.quiet) {
+    fmt::print(stderr, "{}: {}@{}, {} files\n", shared->snapshot_dir.string(), shared->repo,
+               shared->revision, shared->files.size());
+  }
+  o.check_files = [shared](std::vector<ReleaseFile>& files) -> Status {
+    return hf::check_against_cache(*shared, files);
+  };
+  return {};
+}
+
+}  // namespace
+
+Status prepare_hf_import(const HfImportArgs& a, std::string& files_dir, ReleaseOptions& o) {
+  if (!a.from_hf.empty() && !a.from_hf_cache.empty()) {
+    return fail(Errc::invalid_argument, "--from-hf and --from-hf-cache exclude each other");
+  }
+  Status st = a.from_hf.empty() ? from_cache(a, files_dir, o) : from_hub(a, files_dir, o);
+  if (!st) return st;
+  if (o.license.empty()) {
+    return fail(Errc::invalid_argument, "no license given and the hub lists none",
+                "pass --license, e.g. --license apache-2.0");
+  }
+  return {};
+}
+
+}  // namespace weights::cli

@@ -1,0 +1,24 @@
+#pragma once
+// `weightsctl release add --from-hf ORG/NAME@REV` and `--from-hf-cache PATH`: where the files
+// of a release come from when a publisher imports them from the Hugging Face Hub.
+#include <string>
+
+#include "core/error.hpp"
+#include "core/publisher.hpp"
+
+namespace weights::cli {
+
+struct HfImportArgs {
+  std::string from_hf;        // ORG/NAME[@REV] (REV defaults to main)
+  std::string from_hf_cache;  // a cache snapshot dir or models--ORG--NAME folder
+  std::string endpoint;       // overrides HF_ENDPOINT
+  bool quiet = false;         // no progress on stderr
+};
+
+// Fills `files_dir` and the defaults of `options` (model, revision, upstream, license) and
+// installs the options.check_files hook that verifies every hashed file against what the hub
+// (or the cache's blob names) published. For --from-hf the files are downloaded into
+// `files_dir` first (resumable); it must be given.
+Status prepare_hf_import(const HfImportArgs& args, std::string& files_dir, ReleaseOptions& options);
+
+}  // namespace weights::cli

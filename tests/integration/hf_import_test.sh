@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# `weightsctl release add --from-hf` against a static replica of the Hugging Face Hub served by
+# a real nginx on loopback (API JSON with the hub's fields, LFS files redirected to a "CDN" on a
+# second port over TLS, Range support): a release is imported and every file checked against the hub's
+# hashes; an interrupted download resumes with a Range request; the token goes to the hub only,
+# never to the CDN; a gated (401), a deleted (404) and a tampered repository are refused, the
+# tampered one before anything is staged. Also --from-hf-cache from a hub cache layout.
+source "$(dirname "$0")/lib.sh"
+
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+[[ -x $NGINX ]] || { echo "skip: nginx not installed (scripts/install-deps --test)"; exit 125; }
+
+now=2026-06-01T00:00:00Z
+sha=0123456789abcdef0123456789abcdef01234567
+sha_t=89abcdef0123456789abcdef0123456789abcdef
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+hub_port=$(free_port)
+cdn_port=$(free_port)
+hub=http://127.0.0.1:$hub_port
+# The "CDN" speaks TLS, like the hub's: a certificate for localhost that only this test trusts.
+cdn=https://localhost:$cdn_port
+mkdir -p "$T/tls"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
+  -addext subjectAltName=DNS:localhost -keyout "$T/tls/key.pem" -out "$T/tls/cert.pem" 2>/dev/null
+export SSL_CERT_FILE=$T/tls/cert.pem
+
+# The repository: safetensors shards (LFS) and small JSON files (git blobs), one in a subfolder.
+src=$T/src
+bash "$WEIGHTS_SOURCE_DIR/scripts/lib/make-weights.sh" "$src" 1
+mkdir -p "$src/sub" && echo '{"note": "nested"}' >"$src/sub/extra.json"
+replica=$T/replica
+python3 "$WEIGHTS_SOURCE_DIR/tests/integration/hf_hub_replica.py" "$replica" test-org/tiny \
+  "$src" "$sha" mit "$cdn" >"$T/redirects.conf"
+python3 "$WEIGHTS_SOURCE_DIR/tests/integration/hf_hub_replica.py" "$replica" test-org/tampered \
+  "$src" "$sha_t" mit "$cdn" --tamper model-00001-of-00002.safetensors >>"$T/redirects.conf"
+# A gated repository needs the token on the API and on resolve.
+python3 "$WEIGHTS_SOURCE_DIR/tests/integration/hf_hub_replica.py" "$replica" gated-org/tiny \
+  "$src" "$sha" mit "$cdn" >>"$T/redirects.conf"
+
+mkdir -p "$T/nginx/logs"
+# As root, nginx's workers would run as www-data, which cannot read this test's 0700 temp dir.
+user_line=""
+[[ $(id -u) -eq 0 ]] && user_line="user root root;"
+cat >"$T/nginx/nginx.conf" <<EOF
+$user_line
+daemon on;
+pid $T/nginx/nginx.pid;
+error_log $T/nginx/logs/error.log;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path $T/nginx/body;
+  proxy_temp_path $T/nginx/proxy;
+  fastcgi_temp_path $T/nginx/fastcgi;
+  uwsgi_temp_path $T/nginx/uwsgi;
+  scgi_temp_path $T/nginx/scgi;
+  log_format auth '\$status \$request_method \$uri range=\$http_range auth=\$http_authorization';
+  server {
+    listen 127.0.0.1:$hub_port;
+    access_log $T/nginx/logs/hub.log auth;
+    root $replica;
+    location /api/models/gone-org/ { return 404 '{"error":"Repository not found"}'; }
+    location /api/models/gated-org/ {
+      default_type application/json;
+      if (\$http_authorization != "Bearer hf_test_token") {
+        return 401 '{"error":"Access to model gated-org/tiny is restricted."}';
+      }
+      try_files \$uri =404;
+    }
+    location /api/ { default_type application/json; try_files \$uri =404; }
+    include $T/redirects.conf;
+    location ~ "^/([^/]+/[^/]+)/resolve/([0-9a-f]{40})/(.+)\$" {
+      default_type application/octet-stream;
+      alias $replica/files/\$1/\$2/\$3;
+    }
+  }
+  server {
+    listen 127.0.0.1:$cdn_port ssl;
+    ssl_certificate $T/tls/cert.pem;
+    ssl_certificate_key $T/tls/key.pem;
+    access_log $T/nginx/logs/cdn.log auth;
+    location /cdn/ { root $replica; default_type application/octet-stream; }
+  }
+}
+EOF
+"$NGINX" -p "$T/nginx" -c "$T/nginx/nginx.conf" -e "$T/nginx/logs/error.log"
+trap '[[ -f $T/nginx/nginx.pid ]] && kill "$(cat "$T/nginx/nginx.pid")"; rm -rf "$T"' EXIT
+wait_for_port() {
+  local deadline=$((SECONDS + 10))
+  until curl -s -o /dev/null "$1"; do
+    ((SECONDS < deadline)) || { echo "nginx did not start"; cat "$T/nginx/logs/error.log"; exit 1; }
+    sleep 0.1
+  done
+}
+wait_for_port "$hub/api/models/test-org/tiny/revision/main"
+
+expect_ok "feed init" "$W" feed init "$T/pub" --now "$now"
+
+# --- interrupted download resumes ---------------------------------------------------------
+shard=model-00001-of-00002.safetensors
+mkdir -p "$T/dl"
+head -c 300000 "$src/$shard" >"$T/dl/$shard.part"
+expect_ok "release add --from-hf imports the repository" env HF_TOKEN=hf_test_token \
+  "$W" --json release add "$T/dl" --from-hf test-org/tiny@main --endpoint "$hub" \
+  --feed "$T/pub" --now "$now"
+out=$LAST_OUT
+[[ $(jq -r .revision <<<"$out") == "$sha" ]] && pass "revision is the resolved commit" ||
+  fail "revision: $out"
+[[ $(jq -r .model <<<"$out") == test-org/tiny ]] && pass "model defaults to the repo id" ||
+  fail "model: $out"
+[[ $(jq -r '.files | length' <<<"$out") == 7 ]] && pass "7 files imported" || fail "files: $out"
+for f in $(cd "$src" && find . -type f | sed 's|^\./||'); do
+  cmp -s "$src/$f" "$T/dl/$f" || fail "downloaded $f differs from the source"
+done
+grep -q "GET /test-org/tiny/resolve/$sha/$shard range=bytes=300000-" "$T/nginx/logs/hub.log" &&
+  grep -q "^206 GET /cdn/.* range=bytes=300000-" "$T/nginx/logs/cdn.log" &&
+  pass "the partial download resumed with a Range request (206 from the CDN)" ||
+  fail "no resumed range request: $(cat "$T/nginx/logs/hub.log" "$T/nginx/logs/cdn.log")"
+grep -q "auth=Bearer hf_test_token" "$T/nginx/logs/hub.log" &&
+  pass "HF_TOKEN is sent to the hub as a Bearer token" || fail "no token at the hub"
+if grep -q "auth=Bearer" "$T/nginx/logs/cdn.log"; then
+  fail "the token leaked to the CDN: $(cat "$T/nginx/logs/cdn.log")"
+else
+  pass "the token is not sent to the CDN (another origin)"
+fi
+# The CDN's certificate is checked: without the test's trust anchor the download is refused.
+expect_fail "an untrusted TLS certificate is refused" 69 "TLS handshake failed" \
+  env -u SSL_CERT_FILE SSL_CERT_DIR=/nonexistent "$W" release add "$T/untrusted" \
+  --from-hf test-org/tiny --endpoint "$hub" --feed "$T/pub" --now "$now"
+# The staged manifest (targets are stored under consistent, hash-prefixed names).
+m=$(grep -l '"model": "test-org/tiny"' $(grep -rl '"weights-release/v1"' "$T/pub/public/targets") | head -1)
+# The manifest names LFS files by SHA-256 only and small files also by their git blob id.
+python3 - "$m" "$src" <<'EOF' && pass "manifest git_oid set exactly for non-LFS files" || fail "manifest oids: $(cat "$m")"
+import hashlib, json, sys
+m = json.load(open(sys.argv[1]))
+for f in m["files"]:
+    data = open(sys.argv[2] + "/" + f["path"], "rb").read()
+    assert f["sha256"] == hashlib.sha256(data).hexdigest(), f
+    if f["path"].endswith(".safetensors"):
+        assert "git_oid" not in f, f
+    else:
+        assert f["git_oid"] == hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest(), f
+assert m["upstream"] == {"kind": "huggingface", "repo": "test-org/tiny"}, m["upstream"]
+assert m["license"] == "mit"
+EOF
+
+# --- refusals -------------------------------------------------------------------------------
+expect_fail "a gated repository without a token is refused" 69 "HTTP 401: gated" \
+  env -u HF_TOKEN "$W" release add "$T/g" --from-hf gated-org/tiny --endpoint "$hub" \
+  --feed "$T/pub" --now "$now"
+grep -q "HF_TOKEN" <<<"$LAST_OUT" && pass "the gated error hints at HF_TOKEN" || fail "$LAST_OUT"
+expect_ok "the gated repository imports with the token" env HF_TOKEN=hf_test_token \
+  "$W" release add "$T/g" --from-hf gated-org/tiny --endpoint "$hub" --feed "$T/pub" --now "$now"
+expect_fail "a deleted repository is refused" 66 "HTTP 404" \
+  "$W" release add "$T/gone" --from-hf gone-org/tiny --endpoint "$hub" --feed "$T/pub" --now "$now"
+before=$("$W" --json release list --feed "$T/pub" | jq -c '[.[].model] | sort')
+expect_fail "a tampered LFS file is refused before signing" 75 \
+  "refused before signing.*$shard: SHA-256 .* differs from the hub's LFS oid" \
+  "$W" release add "$T/tam" --from-hf test-org/tampered --endpoint "$hub" --feed "$T/pub" \
+  --now "$now"
+after=$("$W" --json release list --feed "$T/pub" | jq -c '[.[].model] | sort')
+[[ $before == "$after" && $after != *tampered* ]] && pass "nothing of the tampered repo is staged" ||
+  fail "staged releases changed: $before -> $after"
+[[ ! -e $T/tam/$shard ]] && pass "the tampered download was removed" || fail "bad file kept"
+expect_fail "an unreachable endpoint is an error, not a hang" 69 "failed|timed out" \
+  "$W" release add "$T/x" --from-hf test-org/tiny --endpoint "http://127.0.0.1:1" \
+  --feed "$T/pub" --now "$now"
+
+# --- --from-hf-cache ---------------------------------------------------------------------------
+# The cache layout huggingface_hub writes: blobs named by hash, snapshot entries linking to them.
+cache=$T/hub-cache/models--cache-org--tiny
+mkdir -p "$cache/blobs" "$cache/refs" "$cache/snapshots/$sha/sub"
+python3 - "$src" "$cache" "$sha" <<'EOF'
+import hashlib, os, sys
+src, cache, sha = sys.argv[1:]
+for dirpath, _, names in os.walk(src):
+    for n in names:
+        full = os.path.join(dirpath, n); rel = os.path.relpath(full, src)
+        data = open(full, "rb").read()
+        name = (hashlib.sha256(data).hexdigest() if rel.endswith(".safetensors")
+                else hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest())
+        open(os.path.join(cache, "blobs", name), "wb").write(data)
+        link = os.path.join(cache, "snapshots", sha, rel)
+        os.symlink(os.path.relpath(os.path.join(cache, "blobs", name), os.path.dirname(link)), link)
+open(os.path.join(cache, "refs", "main"), "w").write(sha)
+EOF
+expect_ok "release add --from-hf-cache imports a cached snapshot" "$W" --json release add \
+  --from-hf-cache "$cache" --license apache-2.0 --feed "$T/pub" --now "$now"
+[[ $(jq -r .model <<<"$LAST_OUT")@$(jq -r .revision <<<"$LAST_OUT") == "cache-org/tiny@$sha" ]] &&
+  pass "cache import takes model and revision from the cache" || fail "cache import: $LAST_OUT"
+# Corrupt one blob (same size): refused, naming the file.
+blob=$(readlink -f "$cache/snapshots/$sha/config.json")
+printf 'X' | dd of="$blob" bs=1 count=1 conv=notrunc status=none
+expect_fail "a corrupt cache blob is refused" 75 "config.json: git blob id .* differs from its blob name" \
+  "$W" release add --from-hf-cache "$cache/snapshots/$sha" --license mit --feed "$T/pub" \
+  --model cache-org/tiny2 --now "$now"
+
+finish

@@ -1,0 +1,268 @@
+#include "core/hf_hub.hpp"
+
+#include <fstream>
+
+#include <catch2/catch.hpp>
+
+#include "core/crypto.hpp"
+#include "core/file_hash.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace weights;
+using namespace weights::hf;
+namespace fs = std::filesystem;
+
+namespace {
+
+void write(const fs::path& p, std::string_view data) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary) << data;
+}
+
+// Git blob id of `data`, computed the way git does ("blob <len>\0" + content), through the
+// same hashing path the publisher uses.
+std::string git_oid_of(const fs::path& p) {
+  auto d = hash_file(p);
+  REQUIRE(d);
+  REQUIRE(d->git_oid);
+  return to_hex(*d->git_oid);
+}
+
+}  // namespace
+
+TEST_CASE("parse_url and redirects") {
+  auto u = parse_url("https://huggingface.co/api/models/x/y?recursive=true");
+  REQUIRE(u);
+  CHECK(u->scheme == "https");
+  CHECK(u->host == "huggingface.co");
+  CHECK(u->port == "443");
+  CHECK(u->target == "/api/models/x/y?recursive=true");
+  auto l = parse_url("http://127.0.0.1:8080");
+  REQUIRE(l);
+  CHECK(l->port == "8080");
+  CHECK(l->target == "/");
+  CHECK(to_string(*l) == "http://127.0.0.1:8080/");
+  auto v6 = parse_url("http://[::1]:81/p");
+  REQUIRE(v6);
+  CHECK(v6->host == "::1");
+  CHECK(to_string(*v6) == "http://[::1]:81/p");
+  CHECK_FALSE(parse_url("ftp://x/y"));
+  CHECK_FALSE(parse_url("https://user@host/"));
+  CHECK_FALSE(parse_url("https://host:80a/"));
+  CHECK_FALSE(parse_url("no-scheme"));
+
+  auto abs = resolve_location(*u, "https://cdn-lfs.hf.co/repos/ab/cd?x=1");
+  REQUIRE(abs);
+  CHECK(abs->host == "cdn-lfs.hf.co");
+  auto rel = resolve_location(*u, "/api/resolve-cache/models/x");
+  REQUIRE(rel);
+  CHECK(rel->host == "huggingface.co");
+  CHECK(rel->target == "/api/resolve-cache/models/x");
+  auto scheme_rel = resolve_location(*u, "//other.example/p");
+  REQUIRE(scheme_rel);
+  CHECK(scheme_rel->scheme == "https");
+  CHECK(scheme_rel->host == "other.example");
+  CHECK_FALSE(resolve_location(*u, "relative/path"));
+}
+
+TEST_CASE("parse_revision_info reads sha and the card's license") {
+  auto r = parse_revision_info(
+      R"({"id":"o/n","sha":"0123456789abcdef0123456789abcdef01234567",)"
+      R"("cardData":{"license":"apache-2.0"},"siblings":[{"rfilename":"config.json"}]})");
+  REQUIRE(r);
+  CHECK(r->sha == "0123456789abcdef0123456789abcdef01234567");
+  CHECK(r->license == "apache-2.0");
+  auto no_card = parse_revision_info(R"({"sha":"0123456789abcdef0123456789abcdef01234567"})");
+  REQUIRE(no_card);
+  CHECK(no_card->license.empty());
+  CHECK(parse_revision_info(R"({"sha":"main"})").error().code == Errc::schema_error);
+  CHECK(parse_revision_info(R"({"id":"o/n"})").error().code == Errc::schema_error);
+  CHECK_FALSE(parse_revision_info("[1]"));
+  CHECK_FALSE(parse_revision_info("{"));
+}
+
+TEST_CASE("parse_tree keeps files, skips directories, checks every field") {
+  const std::string sha256(64, 'a');
+  std::vector<HubFile> files;
+  REQUIRE(parse_tree(
+      R"([{"type":"directory","oid":"1111111111111111111111111111111111111111","size":0,"path":"sub"},)"
+      R"({"type":"file","oid":"2222222222222222222222222222222222222222","size":12,"path":"sub/config.json"},)"
+      R"({"type":"file","oid":"3333333333333333333333333333333333333333","size":1048576,)"
+      R"("path":"model.safetensors","lfs":{"oid":")" +
+          sha256 + R"(","size":1048576,"pointerSize":134}}])",
+      files));
+  REQUIRE(files.size() == 2);
+  CHECK(files[0].path == "sub/config.json");
+  CHECK(files[0].size == 12);
+  CHECK(files[0].git_oid == std::string(40, '2'));
+  CHECK_FALSE(files[0].lfs_sha256);
+  CHECK(files[1].lfs_sha256 == sha256);
+
+  auto bad = [](const std::string& entry) {
+    std::vector<HubFile> f;
+    return parse_tree("[" + entry + "]", f);
+  };
+  // Path traversal, a bad oid, a negative/float size, lfs size disagreeing, unknown types.
+  CHECK(
+      bad(R"({"type":"file","oid":"2222222222222222222222222222222222222222","size":1,"path":"../x"})")
+          .error()
+          .code == Errc::path_policy);
+  CHECK(bad(R"({"type":"file","oid":"22","size":1,"path":"x"})").error().code ==
+        Errc::schema_error);
+  CHECK_FALSE(bad(
+      R"({"type":"file","oid":"2222222222222222222222222222222222222222","size":1.5,"path":"x"})"));
+  CHECK(
+      bad(R"({"type":"file","oid":"2222222222222222222222222222222222222222","size":2,"path":"x",)"
+          R"("lfs":{"oid":")" +
+          sha256 + R"(","size":3}})")
+          .error()
+          .code == Errc::schema_error);
+  CHECK(
+      bad(R"({"type":"submodule","oid":"2222222222222222222222222222222222222222","size":0,"path":"x"})")
+          .error()
+          .code == Errc::unsupported);
+  CHECK_FALSE(bad("1"));
+}
+
+TEST_CASE("next_link finds rel=next among several links") {
+  CHECK(next_link(R"(<https://h/api/models/o/n/tree/s?recursive=true&cursor=abc>; rel="next")") ==
+        "https://h/api/models/o/n/tree/s?recursive=true&cursor=abc");
+  CHECK(next_link(R"(<https://h/a>; rel="prev", <https://h/b>; rel="next")") == "https://h/b");
+  CHECK(next_link(R"(<https://h/a>; rel="prev")").empty());
+  CHECK(next_link("").empty());
+  CHECK(next_link("<unterminated").empty());
+}
+
+TEST_CASE("check_against_hub: hashes, sizes and the file set must match") {
+  testing::TempDir t;
+  write(t / "config.json", "{\"a\": 1}\n");
+  write(t / "model.safetensors", std::string(5000, 'w'));
+  HubRevision rev;
+  rev.repo = "o/n";
+  rev.sha = std::string(40, 'c');
+  auto hashed = [&] {
+    std::vector<ReleaseFile> out;
+    for (const char* p : {"config.json", "model.safetensors"}) {
+      auto d = hash_file(t / p);
+      REQUIRE(d);
+      ReleaseFile f;
+      f.path = p;
+      f.length = d->length;
+      f.sha256 = to_hex(d->sha256);
+      f.git_oid = to_hex(*d->git_oid);
+      out.push_back(f);
+    }
+    return out;
+  };
+  const auto lfs = to_hex(hash_file(t / "model.safetensors")->sha256);
+  rev.files = {HubFile{"config.json", 9, git_oid_of(t / "config.json"), std::nullopt},
+               HubFile{"model.safetensors", 5000, std::string(40, '9'), lfs}};
+  auto files = hashed();
+  REQUIRE(check_against_hub(rev, files));
+  CHECK(files[0].git_oid);        // non-LFS: named by its git oid
+  CHECK_FALSE(files[1].git_oid);  // LFS: by its SHA-256 only
+
+  std::string bad;
+  auto tampered = rev;
+  tampered.files[1].lfs_sha256 = std::string(64, 'f');
+  files = hashed();
+  auto st = check_against_hub(tampered, files, &bad);
+  REQUIRE_FALSE(st);
+  CHECK(st.error().code == Errc::hash_mismatch);
+  CHECK(bad == "model.safetensors");
+
+  auto wrong_oid = rev;
+  wrong_oid.files[0].git_oid = std::string(40, '0');
+  files = hashed();
+  CHECK(check_against_hub(wrong_oid, files).error().code == Errc::hash_mismatch);
+
+  auto wrong_size = rev;
+  wrong_size.files[0].size = 10;
+  files = hashed();
+  CHECK(check_against_hub(wrong_size, files).error().code == Errc::length_mismatch);
+
+  auto extra = rev;
+  extra.files.push_back(HubFile{"z.txt", 1, std::string(40, '1'), std::nullopt});
+  files = hashed();
+  CHECK(check_against_hub(extra, files).error().code == Errc::wrong_target);
+}
+
+TEST_CASE("cache folder names and default cache dir") {
+  CHECK(cache_repo_folder("google/gemma-4") == "models--google--gemma-4");
+  ReleaseFile f;
+  f.sha256 = std::string(64, 'a');
+  CHECK(cache_blob_name(f) == f.sha256);
+  f.git_oid = std::string(40, 'b');
+  CHECK(cache_blob_name(f) == *f.git_oid);
+
+  ::setenv("HF_HUB_CACHE", "/x/hub", 1);
+  CHECK(default_cache_dir() == "/x/hub");
+  ::unsetenv("HF_HUB_CACHE");
+  ::setenv("HF_HOME", "/y", 1);
+  CHECK(default_cache_dir() == "/y/hub");
+  ::unsetenv("HF_HOME");
+}
+
+TEST_CASE("open_cache_snapshot verifies blob links and names") {
+  testing::TempDir t;
+  const std::string sha(40, 'e');
+  const fs::path repo = t / "models--org--m";
+  write(repo / "blobs" / "tmp-config", "{\"x\": 2}\n");
+  const std::string cfg_oid = git_oid_of(repo / "blobs" / "tmp-config");
+  fs::rename(repo / "blobs" / "tmp-config", repo / "blobs" / cfg_oid);
+  write(repo / "blobs" / "tmp-w", std::string(3000, 'q'));
+  const std::string w_sha = to_hex(hash_file(repo / "blobs" / "tmp-w")->sha256);
+  fs::rename(repo / "blobs" / "tmp-w", repo / "blobs" / w_sha);
+  const fs::path snap = repo / "snapshots" / sha;
+  fs::create_directories(snap / "sub");
+  fs::create_symlink("../../blobs/" + cfg_oid, snap / "config.json");
+  fs::create_symlink("../../../blobs/" + w_sha, snap / "sub" / "w.safetensors");
+  write(repo / "refs" / "main", sha);
+
+  auto s = open_cache_snapshot(repo, std::nullopt);
+  REQUIRE(s);
+  CHECK(s->repo == "org/m");
+  CHECK(s->revision == sha);
+  REQUIRE(s->files.size() == 2);
+  CHECK(s->files[0].path == "config.json");
+  CHECK(s->files[0].blob_name == cfg_oid);
+  CHECK(s->files[1].path == "sub/w.safetensors");
+  auto direct = open_cache_snapshot(snap, std::nullopt);
+  REQUIRE(direct);
+  CHECK(direct->files.size() == 2);
+
+  std::vector<ReleaseFile> files(2);
+  files[0].path = "config.json";
+  files[0].sha256 = to_hex(hash_file(snap / "config.json")->sha256);
+  files[0].git_oid = cfg_oid;
+  files[1].path = "sub/w.safetensors";
+  files[1].sha256 = w_sha;
+  files[1].git_oid = std::string(40, '7');  // computed for a small file, but it is LFS here
+  REQUIRE(check_against_cache(*s, files));
+  CHECK_FALSE(files[1].git_oid);
+  files[1].sha256 = std::string(64, '0');
+  CHECK(check_against_cache(*s, files).error().code == Errc::hash_mismatch);
+
+  // A plain file in the snapshot cannot be checked against a name: refused.
+  write(snap / "plain.txt", "x");
+  CHECK(open_cache_snapshot(snap, std::nullopt).error().code == Errc::invalid_argument);
+  fs::remove(snap / "plain.txt");
+  // A link out of blobs/ is refused.
+  fs::create_symlink("/etc/hostname", snap / "escape");
+  CHECK(open_cache_snapshot(snap, std::nullopt).error().code == Errc::invalid_argument);
+  fs::remove(snap / "escape");
+  CHECK_FALSE(open_cache_snapshot(t / "not-a-cache", std::nullopt));
+}
+
+TEST_CASE("lfs_by_default follows the hub's default .gitattributes") {
+  CHECK(lfs_by_default("model-00001-of-00002.safetensors"));
+  CHECK(lfs_by_default("sub/pytorch_model.bin"));
+  CHECK(lfs_by_default("tokenizer.model"));
+  CHECK(lfs_by_default("q4.gguf"));
+  CHECK(lfs_by_default("data.tar.gz"));
+  CHECK(lfs_by_default("saved_model/variables/x"));
+  CHECK_FALSE(lfs_by_default("config.json"));
+  CHECK_FALSE(lfs_by_default("README.md"));
+  CHECK_FALSE(lfs_by_default("safetensors"));
+  CHECK_FALSE(lfs_by_default("model.safetensors.index.json"));
+}
