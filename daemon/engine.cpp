@@ -1064,6 +1064,12 @@ struct Engine::Impl {
     r.resume_have.clear();
     if (r.handle.is_valid()) r.handle.force_recheck();
     if (r.v1_active && r.v1_handle.is_valid()) r.v1_handle.force_recheck();
+    // A seed dropped its connections to other seeds; once it misses pieces again it must find
+    // them: the known peers are dialled again after the check, and trackers asked anew.
+    for (const auto& p : r.rec.peers) {
+      if (auto ep = parse_peer(p)) r.pending_peers.push_back(*ep);
+    }
+    if (r.handle.is_valid()) r.handle.force_reannounce();
   }
 
   // Files that libtorrent has completely (per the piece bitfield) and we have not verified yet.

@@ -478,39 +478,43 @@ Result<api::Response> Handler::remove_follow(const Call& call) const {
                 "ids are the numbers weightsctl follows shows");
   }
   auto out = (*e)->remove_follow(id);
-  Result<api::Response> Handler::export_release(const Call& call) const {
-    auto e = engine();
-    if (!e) return tl::unexpected(e.error());
-    if (auto st = only_fields(call.body, {"dir"}, R"({"dir":"/media/usb/export"})"); !st) {
+  if (!out) return tl::unexpected(out.error());
+  return api::json_response(200, *out);
+}
+
+Result<api::Response> Handler::export_release(const Call& call) const {
+  auto e = engine();
+  if (!e) return tl::unexpected(e.error());
+  if (auto st = only_fields(call.body, {"dir"}, R"({"dir":"/media/usb/export"})"); !st) {
+    return tl::unexpected(st.error());
+  }
+  auto dir = required_string(call.body, "dir");
+  if (!dir) return tl::unexpected(dir.error());
+  if (dir->front() != '/') {
+    return fail(Errc::schema_error, "request body.dir: must be an absolute path");
+  }
+  auto out = (*e)->export_release(std::string(call.params.get("id")), *dir);
+  if (!out) return tl::unexpected(out.error());
+  return api::json_response(200, *out);
+}
+
+Result<api::Response> Handler::scrub(const Call& call) const {
+  auto e = engine();
+  if (!e) return tl::unexpected(e.error());
+  std::optional<std::string> id;
+  if (!call.body.is_null()) {
+    if (auto st = only_fields(call.body, {"release"}, R"({"release":"org/name@rev"})"); !st) {
       return tl::unexpected(st.error());
     }
-    auto dir = required_string(call.body, "dir");
-    if (!dir) return tl::unexpected(dir.error());
-    if (dir->front() != '/') {
-      return fail(Errc::schema_error, "request body.dir: must be an absolute path");
+    if (call.body.contains("release")) {
+      auto r = required_string(call.body, "release");
+      if (!r) return tl::unexpected(r.error());
+      id = *r;
     }
-    auto out = (*e)->export_release(std::string(call.params.get("id")), *dir);
-    if (!out) return tl::unexpected(out.error());
-    return api::json_response(200, *out);
   }
-
-  Result<api::Response> Handler::scrub(const Call& call) const {
-    auto e = engine();
-    if (!e) return tl::unexpected(e.error());
-    std::optional<std::string> id;
-    if (!call.body.is_null()) {
-      if (auto st = only_fields(call.body, {"release"}, R"({"release":"org/name@rev"})"); !st) {
-        return tl::unexpected(st.error());
-      }
-      if (call.body.contains("release")) {
-        auto r = required_string(call.body, "release");
-        if (!r) return tl::unexpected(r.error());
-        id = *r;
-      }
-    }
-    auto out = (*e)->scrub(id);
-    if (!out) return tl::unexpected(out.error());
-    return api::json_response(202, *out);
-  }
+  auto out = (*e)->scrub(id);
+  if (!out) return tl::unexpected(out.error());
+  return api::json_response(202, *out);
+}
 
 }  // namespace weights::daemon
