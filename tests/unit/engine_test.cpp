@@ -376,6 +376,15 @@ TEST_CASE("an http feed refresh runs off the io thread and its timeout becomes t
   CHECK(added["result"] == "never");
   CHECK(added["refresh"]["running"] == true);
   CHECK(added["location"] == url);
+  CHECK(node.call("POST", "/v1/feeds",
+                  {{"name", "bad"}, {"location", "http://bad host/x"}, {"root", w.feed.root_v1()}})
+            .status == 400);
+  CHECK(node.call("POST", "/v1/feeds",
+                  {{"name", "bad"},
+                   {"location", url},
+                   {"mirrors", {"https://u:p@host/"}},
+                   {"root", w.feed.root_v1()}})
+            .status == 400);
   // The loop keeps answering while the worker waits on the silent server.
   CHECK(node.call("GET", "/v1/status").status == 200);
   CHECK(node.call("POST", "/v1/feeds/web/refresh").status == 202);
