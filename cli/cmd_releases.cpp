@@ -342,8 +342,8 @@ struct SeedArgs {
 
 std::string feed_line(const nlohmann::json& f) {
   std::string status = get_or<std::string>(f, "result", "never refreshed");
-  if (get_or<bool>(f, "stale", false)) {
-    status = fmt::format("STALE since {}", get_or<std::string>(f, "stale_since", "?"));
+  if (auto since = get_or<std::string>(f, "stale_since", ""); !since.empty()) {
+    status = fmt::format("STALE since {}", since);
   }
   return fmt::format("{:<20} {:<8} releases {:<4} {}", get_or<std::string>(f, "name", "?"), status,
                      get_or<std::uint64_t>(f, "releases", 0),

@@ -30,6 +30,7 @@
 #include "core/fetcher.hpp"
 #include "core/file_hash.hpp"
 #include "core/hf_hub.hpp"
+#include "core/http_fetcher.hpp"
 #include "core/release_manifest.hpp"
 #include "core/release_target.hpp"
 #include "core/state_store.hpp"
@@ -1874,6 +1875,14 @@ Result<json> Engine::add_feed(const std::string& name, const std::string& locati
     if (loc.empty() || loc == location) {
       return fail(Errc::invalid_argument,
                   fmt::format("mirror '{}' is empty or the feed's location", loc));
+    }
+  }
+  // Malformed URLs are refused now rather than stored and refused on every refresh.
+  std::vector<std::string> all{location};
+  all.insert(all.end(), mirrors.begin(), mirrors.end());
+  for (const auto& loc : all) {
+    if (loc.starts_with("http://") || loc.starts_with("https://")) {
+      if (auto f = HttpFetcher::create(loc, {}); !f) return tl::unexpected(f.error());
     }
   }
   if (auto st = tuf::add_feed(*impl_->state, name, location, root, impl_->clock(), mirrors); !st) {

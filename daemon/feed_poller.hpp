@@ -68,7 +68,10 @@ class FeedPoller {
   nlohmann::json status(const std::string& feed) const;
 
   // A fetcher for reading verified targets of `feed` (manifests, torrents): tries the
-  // primary location and then each mirror until one answers.
+  // location that worked last, then the others, until one answers. Its reads are synchronous:
+  // the engine still uses it on the io thread for a release's .torrent when a fetch or seed
+  // starts (release manifests normally come from the cache the refreshes fill), bounded by the
+  // HTTP deadlines.
   Result<std::unique_ptr<Fetcher>> fetcher_for(const FeedState& feed) const;
 
  private:

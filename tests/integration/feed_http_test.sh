@@ -3,7 +3,8 @@
 # new releases on `feed refresh` and on its own interval, and refuses a tampered file, a 500
 # and a stopped server precisely while keeping what it trusted. Then https:// with a CA the
 # test generates (SSL_CERT_FILE), a daemon that does not trust it, and a feed whose primary
-# location fails over to an https mirror.
+# location fails over to an https mirror, and a feed whose timestamp expires goes stale but keeps
+# serving its verified release.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/daemon_lib.sh"
 
@@ -77,6 +78,7 @@ http {
       alias $T/served/;
     }
     location /missing/ { alias $T/empty/; }
+    location /short/ { alias $T/pub2/public/; }
   }
 }
 EOF
@@ -177,6 +179,24 @@ expect_ok "daemon 2 follows a feed whose primary fails, via an https mirror" \
   ctl 2 --json feed add mirrored "http://127.0.0.1:$port/missing/" --mirror "$tls_url" --root "$root"
 [[ $(jq -r '.result + " " + .refresh.location + " " + .mirrors[0]' <<<"$LAST_OUT") == "updated $tls_url $tls_url" ]] &&
   pass "mirror rotation: the refresh came from the mirror" || fail "mirror: $LAST_OUT"
+
+# --- a feed whose timestamp expires while nothing fresher is served: stale, keeps its releases --
+"$W" feed init "$T/pub2" --timestamp-expiry 3s >/dev/null
+"$W" release add "$T/w" --feed "$T/pub2" --model short-org/tiny --revision s1 --license mit \
+  --publish >/dev/null
+expect_ok "daemon 2 subscribes to a feed with a 3 s timestamp" ctl 2 --json feed add short \
+  "http://127.0.0.1:$port/short" --root "$T/pub2/public/metadata/1.root.json"
+[[ $(jq -r '.result + " " + (.releases|tostring)' <<<"$LAST_OUT") == "updated 1" ]] &&
+  pass "short feed trusted" || fail "short feed: $LAST_OUT"
+wait_until "the short feed to go stale" 15 \
+  bash -c "\"$W\" --socket $T/d2/ctl.sock feed status short | grep -q 'STALE since'" &&
+  pass "status says STALE since T" || fail "not stale: $(ctl 2 feed status short)"
+expect_fail "refreshing a frozen feed is refused as stale" 75 "feed is stale since" \
+  ctl 2 feed refresh short
+[[ $(ctl 2 --json feed status short | jq -r '.releases') == 1 ]] &&
+  pass "a stale feed keeps serving its verified release" || fail "stale: $(ctl 2 feed status short)"
+expect_ok "a stale feed's verified release can still be seeded" ctl 2 --json seed "$T/w" \
+  --feed short --model short-org/tiny --revision s1
 
 start_daemon 3
 expect_ok "daemon 3 adds the https feed without the CA" ctl 3 --json feed add demo "$tls_url" \

@@ -351,7 +351,7 @@ TEST_CASE("a torrent that differs from its manifest is refused before any payloa
   CHECK(r["downloaded_bytes"] == 0);
 }
 
-TEST_CASE("an http feed refresh runs off the io thread; its timeout becomes the refusal",
+TEST_CASE("an http feed refresh runs off the io thread and its timeout becomes the refusal",
           "[engine][feeds]") {
   World w;
   // A listener that never accepts: connections complete in the kernel and no byte comes back.
@@ -376,6 +376,15 @@ TEST_CASE("an http feed refresh runs off the io thread; its timeout becomes the 
   CHECK(added["result"] == "never");
   CHECK(added["refresh"]["running"] == true);
   CHECK(added["location"] == url);
+  CHECK(node.call("POST", "/v1/feeds",
+                  {{"name", "bad"}, {"location", "http://bad host/x"}, {"root", w.feed.root_v1()}})
+            .status == 400);
+  CHECK(node.call("POST", "/v1/feeds",
+                  {{"name", "bad"},
+                   {"location", url},
+                   {"mirrors", {"https://u:p@host/"}},
+                   {"root", w.feed.root_v1()}})
+            .status == 400);
   // The loop keeps answering while the worker waits on the silent server.
   CHECK(node.call("GET", "/v1/status").status == 200);
   CHECK(node.call("POST", "/v1/feeds/web/refresh").status == 202);
@@ -386,7 +395,13 @@ TEST_CASE("an http feed refresh runs off the io thread; its timeout becomes the 
   const auto done = body_of(node.call("GET", "/v1/feeds/web"));
   CHECK(done["result"] == "refused");
   CHECK(done["refresh"]["last"]["result"] == "refused");
-  CHECK(done["refresh"]["consecutive_failures"].get<int>() >= 1);
+  // Back-off: two failures in a row -> retry_interval (60 s) * 2, +-10 % jitter.
+  CHECK(done["refresh"]["consecutive_failures"] == 2);
+  auto next = parse_utc(done["refresh"]["next"].get<std::string>());
+  REQUIRE(next);
+  const auto wait = *next - now_utc();
+  CHECK(wait >= 100s);
+  CHECK(wait <= 133s);
   CHECK(done["last_refusal"]["code"] == "unavailable");
   CHECK_THAT(done["last_refusal"]["message"].get<std::string>(),
              Catch::Contains("feed web: root v2: " + url + "/metadata/2.root.json") &&

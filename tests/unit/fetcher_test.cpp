@@ -105,7 +105,7 @@ TEST_CASE("the component walk refuses even symlinks that stay inside the root",
   CHECK(strict.fetch("metadata/link.json", 10).error().code == Errc::path_policy);
 }
 
-TEST_CASE("make_fetcher accepts paths and file URLs and refuses http for now", "[fetcher]") {
+TEST_CASE("make_fetcher accepts paths, file URLs and http(s) URLs", "[fetcher]") {
   TempDir tmp;
   write(tmp / "a b" / "metadata" / "timestamp.json", "ts");
   for (const auto& loc : {(tmp / "a b").string(), "file://" + (tmp / "a%20b").string(),
