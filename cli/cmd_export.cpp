@@ -98,6 +98,32 @@ Status run_import(const Context& ctx, const ImportArgs& a) {
                  "/v1/feeds/" + api::encode_path_segment(feed_name) + "/refresh");
   }
   if (!added) return tl::unexpected(added.error());
+  // The refresh runs in weightsd: wait for the one that answers this request (its ticket).
+  if (const auto t = added->find("ticket"); t != added->end() && t->is_number_unsigned()) {
+    const auto ticket = t->get<std::uint64_t>();
+    const auto until = std::chrono::steady_clock::now() + std::chrono::minutes(10);
+    for (;;) {
+      auto f = call(ctx, api::method::get, "/v1/feeds/" + api::encode_path_segment(feed_name));
+      if (!f) return tl::unexpected(f.error());
+      const auto refresh = f->value("refresh", nlohmann::json::object());
+      if (refresh.value("completed", std::uint64_t{0}) >= ticket) {
+        const auto last = refresh.value("last", nlohmann::json());
+        if (last.is_object() && last.value("result", "") == "refused") {
+          (*f)["result"] = "refused";
+          (*f)["last_refusal"] = {{"code", last.value("code", "")},
+                                  {"message", last.value("message", "")}};
+        }
+        added = std::move(*f);
+        break;
+      }
+      if (std::chrono::steady_clock::now() > until) {
+        return fail(Errc::unavailable,
+                    fmt::format("feed {}: the refresh has not finished", feed_name),
+                    fmt::format("see `weightsctl feed status {}`", feed_name));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
   if (added->value("result", "") == "refused") {
     const auto& lr = (*added)["last_refusal"];
     return fail(api::errc_from_name(lr.value("code", "")).value_or(Errc::internal),
