@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# Fan-out: one origin weightsd seeds a release (127.0.0.2); N fetching weightsd daemons, each
+# on its own 127.0.0.(10+j), fetch it at the same time. Each fetcher is given the origin and
+# every other fetcher as peers (`fetch --peer ...`, what a tracker or DHT would tell them).
+# Measured per N (FANOUT_NS, default "1 2 4 8"), in one run:
+#   - wall time from the first fetch request until all N are `complete` (every file SHA-256
+#     verified and the view built);
+#   - origin egress = bytes the origin uploaded during the round (uploaded_bytes of
+#     `weightsctl --json show`, hybrid + v1 companion) / release size. Goal at N = 8: <= 1.5;
+#   - the same N with plain HTTP: N parallel curl processes downloading every file from one
+#     nginx (127.0.0.3, sendfile), egress from nginx's access log.
+# Then origin loss (FANOUT_LOSS_N fetchers, default 4): the origin is killed (SIGKILL) once the
+# fetchers' mean progress reaches 50 %; do they finish from each other (within 120 s)?
+# Usage: bench/fanout/run.sh      (FANOUT_SIZE_MIB, default 256; >= 1024 for the full size)
+# Every fetched copy is compared with the source (sha256sum) after its round.
+# Plot: docs/bench/fanout.png (wall time and origin egress vs N) with gnuplot-nox.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+src=$(cd "$here/../.." && pwd)
+source "$src/bench/lib.sh"
+SIZE=${FANOUT_SIZE_MIB:-256}
+NS=${FANOUT_NS:-"1 2 4 8"}
+LOSS_N=${FANOUT_LOSS_N:-4}
+command -v curl >/dev/null || { echo "missing tool: curl" >&2; exit 1; }
+
+model=bench-org/fanout-llm
+rev=fan0ut01
+shard=$((SIZE * 2 / 3))
+log "release of ~$SIZE MiB (make-weights.sh, shard $shard MiB) in $work"
+bash "$src/scripts/lib/make-weights.sh" "$work/w" "$shard" fanout-bench
+bytes=$(du -cb "$work"/w/* | tail -n1 | cut -f1)
+"$W" feed init "$work/pub" >/dev/null
+"$W" release add "$work/w" --feed "$work/pub" --model "$model" --revision "$rev" \
+  --alias fanout-llm --license apache-2.0 --publish >/dev/null
+root=$work/pub/public/metadata/1.root.json
+(cd "$work/w" && sha256sum -- *) >"$work/w.sha256"
+cat "$work"/w/* >/dev/null # page cache
+
+uploaded() { ctl_of "$1" --json show "$model@$rev" | jq -r .uploaded_bytes; }
+progress() { ctl_of "$1" --json show "$model@$rev" | jq -r '.verified_length / .total_length'; }
+state_of() { ctl_of "$1" --json show "$model@$rev" 2>/dev/null | jq -r .state; }
+verify_copy() { # NAME
+  local view
+  view=$(ctl_of "$1" --json show "$model@$rev" | jq -r .path)
+  (cd "$view" && sha256sum --quiet -c "$work/w.sha256") >/dev/null ||
+    { echo "$1: fetched files differ from the source" >&2; exit 1; }
+}
+
+start_origin() {
+  bench_daemon origin 127.0.0.2
+  ctl_of origin feed add bench "$work/pub/public" --root "$root" >/dev/null
+  ctl_of origin seed "$work/w" --feed bench --model "$model" --revision "$rev" >/dev/null
+  wait_for 120 bash -c "[[ \$('$W' --socket '$work/origin/ctl.sock' --json show '$model@$rev' | jq -r .state) == complete ]]" ||
+    { echo "origin never completed seeding" >&2; exit 1; }
+  origin_peer=$(peer_of origin 127.0.0.2)
+}
+
+# round TAG N : starts N fresh fetchers (names TAG-1..TAG-N), fetches on all at once; sets
+# round_wall and round_egress; leaves the fetchers running (stop_round stops them).
+fetchers=()
+start_fetchers() { # TAG N
+  local j name
+  fetchers=()
+  for ((j = 1; j <= $2; j++)); do
+    name=$1-$j
+    bench_daemon "$name" "127.0.0.$((10 + j))"
+    ctl_of "$name" feed add bench "$work/pub/public" --root "$root" >/dev/null
+    fetchers+=("$name")
+  done
+}
+fetch_all() { # starts `fetch --no-wait` on every fetcher with the origin + all others as peers
+  local f g j=0 peers
+  for f in "${fetchers[@]}"; do
+    j=$((j + 1))
+    peers=(--peer "$origin_peer")
+    local k=0
+    for g in "${fetchers[@]}"; do
+      k=$((k + 1))
+      [[ $g == "$f" ]] || peers+=(--peer "$(peer_of "$g" "127.0.0.$((10 + k))")")
+    done
+    ctl_of "$f" fetch fanout-llm --no-wait "${peers[@]}" >/dev/null
+  done
+}
+all_complete() {
+  local f
+  for f in "${fetchers[@]}"; do [[ $(state_of "$f") == complete ]] || return 1; done
+}
+stop_fetchers() {
+  local f
+  for f in "${fetchers[@]}"; do stop_daemon "$f" KILL >/dev/null; rm -rf "${work:?}/$f"; done
+  fetchers=()
+}
+
+start_origin
+: >"$work/fanout.dat"
+for n in $NS; do
+  log "N=$n: weightsd"
+  start_fetchers "n$n" "$n"
+  u0=$(uploaded origin)
+  t0=$(now)
+  fetch_all
+  wait_for 900 all_complete || { echo "N=$n: not all complete after 900 s" >&2; exit 1; }
+  bt_wall=$(fsub "$(now)" "$t0")
+  u1=$(uploaded origin)
+  bt_egress=$(fdiv "$((u1 - u0))" "$bytes")
+  for f in "${fetchers[@]}"; do verify_copy "$f"; done
+  stop_fetchers
+
+  log "N=$n: HTTP (nginx, $n curl)"
+  [[ -n ${NGINX_URL:-} ]] || bench_nginx "$work/w" 127.0.0.3
+  : >"$NGINX_LOG"
+  t0=$(now)
+  cpids=()
+  for ((j = 1; j <= n; j++)); do
+    mkdir -p "$work/http-$j"
+    (cd "$work/http-$j" && for f in "$work"/w/*; do
+      curl -sf --interface "127.0.0.$((10 + j))" -o "$(basename "$f")" "$NGINX_URL/$(basename "$f")"
+    done) &
+    cpids+=($!)
+  done
+  for p in "${cpids[@]}"; do wait "$p"; done
+  http_wall=$(fsub "$(now)" "$t0")
+  sent=$(awk '($2 == 200 || $2 == 206) { s += $3 } END { print s + 0 }' "$NGINX_LOG")
+  http_egress=$(fdiv "$sent" "$bytes")
+  for ((j = 1; j <= n; j++)); do
+    (cd "$work/http-$j" && sha256sum --quiet -c "$work/w.sha256") >/dev/null ||
+      { echo "HTTP copy $j differs" >&2; exit 1; }
+    rm -rf "$work/http-$j"
+  done
+  echo "$n $bt_wall $bt_egress $http_wall $http_egress" >>"$work/fanout.dat"
+done
+
+# --- origin loss ---------------------------------------------------------------------------
+log "origin loss: $LOSS_N fetchers, origin killed at 50 % mean progress"
+start_fetchers loss "$LOSS_N"
+t0=$(now)
+fetch_all
+mean_progress() {
+  local f s=0
+  for f in "${fetchers[@]}"; do s=$(echo "$s + $(progress "$f")" | bc -l); done
+  echo "$s / ${#fetchers[@]}" | bc -l
+}
+half() { (($(echo "$(mean_progress) >= 0.5" | bc -l))); }
+loss_result=""
+if wait_for 900 half; then
+  kill_at=$(fsub "$(now)" "$t0")
+  u_kill=$(uploaded origin)
+  p_kill=$(mean_progress)
+  stop_daemon origin KILL >/dev/null
+  t1=$(now)
+  if wait_for 120 all_complete; then
+    loss_after=$(fsub "$(now)" "$t1")
+    for f in "${fetchers[@]}"; do verify_copy "$f"; done
+    loss_result=$(printf 'origin killed after %.2f s at mean progress %.0f %% (it had uploaded %.2fx the release); all %d finished from each other %.2f s later, copies verified' \
+      "$kill_at" "$(echo "$p_kill * 100" | bc -l)" "$(fdiv "$u_kill" "$bytes")" "$LOSS_N" "$loss_after")
+  else
+    states=""
+    for f in "${fetchers[@]}"; do states+="$f: $(state_of "$f") $(printf '%.0f%%' "$(echo "$(progress "$f") * 100" | bc -l)"); "; done
+    loss_result=$(printf 'origin killed after %.2f s at mean progress %.0f %% (uploaded %.2fx); NOT all finished within 120 s: %s' \
+      "$kill_at" "$(echo "$p_kill * 100" | bc -l)" "$(fdiv "$u_kill" "$bytes")" "$states")
+  fi
+else
+  loss_result="the fetchers never reached 50 % with the origin up"
+fi
+
+# --- report --------------------------------------------------------------------------------
+machine_line
+printf 'release: %d bytes (%.0f MiB, make-weights.sh layout: 2 safetensors shards + 4 small files)\n' \
+  "$bytes" "$(echo "$bytes / 1048576" | bc -l)"
+printf '%-4s %12s %14s %12s %14s %16s\n' "N" "weightsd s" "origin egress" "HTTP s" "nginx egress" "weightsd / HTTP"
+while read -r n bw be hw he; do
+  printf '%-4s %12.2f %13.2fx %12.2f %13.2fx %15.2fx\n' "$n" "$bw" "$be" "$hw" "$he" "$(echo "$bw / $hw" | bc -l)"
+done <"$work/fanout.dat"
+echo "weightsd: until every fetcher is complete (SHA-256 verified, view built); egress = origin uploaded_bytes delta / size"
+echo "HTTP: N curl processes, every file, from one nginx (sendfile); egress = body bytes in nginx's access log / size"
+echo "origin loss ($LOSS_N fetchers): $loss_result"
+
+plot "$src/docs/bench/fanout.png" "
+set title 'fan-out of a $SIZE MiB release (load avg at start: $load_start)'
+set xlabel 'fetching daemons N'
+set ylabel 'seconds until all N hold verified copies'
+set y2label 'origin egress (x release size)'
+set y2tics
+set ytics nomirror
+set yrange [0:*]
+set y2range [0:*]
+set logscale x 2
+set key left top
+set grid
+plot '$work/fanout.dat' using 1:2 with linespoints title 'weightsd: time', \
+     '' using 1:4 with linespoints title 'HTTP (nginx + curl): time', \
+     '' using 1:3 axes x1y2 with linespoints title 'weightsd: origin egress', \
+     '' using 1:5 axes x1y2 with linespoints dashtype 2 title 'HTTP: nginx egress'"
