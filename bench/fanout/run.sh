@@ -37,7 +37,8 @@ root=$work/pub/public/metadata/1.root.json
 cat "$work"/w/* >/dev/null # page cache
 
 uploaded() { ctl_of "$1" --json show "$model@$rev" | jq -r .uploaded_bytes; }
-progress() { ctl_of "$1" --json show "$model@$rev" | jq -r '.verified_length / .total_length'; }
+# Share of the payload a fetcher holds (files[].done_bytes: pieces downloaded and checked).
+progress() { ctl_of "$1" --json show "$model@$rev" | jq -r '([.files[].done_bytes] | add) / .total_length'; }
 state_of() { ctl_of "$1" --json show "$model@$rev" 2>/dev/null | jq -r .state; }
 verify_copy() { # NAME
   local view
@@ -133,6 +134,7 @@ done
 # --- origin loss ---------------------------------------------------------------------------
 log "origin loss: $LOSS_N fetchers, origin killed at 50 % mean progress"
 start_fetchers loss "$LOSS_N"
+u_start=$(uploaded origin)
 t0=$(now)
 fetch_all
 mean_progress() {
@@ -144,7 +146,7 @@ half() { (($(echo "$(mean_progress) >= 0.5" | bc -l))); }
 loss_result=""
 if wait_for 900 half; then
   kill_at=$(fsub "$(now)" "$t0")
-  u_kill=$(uploaded origin)
+  u_kill=$(($(uploaded origin) - u_start))
   p_kill=$(mean_progress)
   stop_daemon origin KILL >/dev/null
   t1=$(now)

@@ -25,6 +25,7 @@
 
 namespace fs = std::filesystem;
 using namespace weights;
+using weights::json::Json;
 
 namespace {
 

@@ -50,17 +50,18 @@ rss_feed=$(rss_kib "$pid")
 log "seeding $N releases (one curl, keep-alive)"
 : >"$work/seed.curl"
 for ((i = 1; i <= N; i++)); do
-  printf 'url = "http://weightsd/v1/seed"\nrequest = "POST"\nheader = "Content-Type: application/json"\ndata = "{\\"feed\\":\\"bench\\",\\"model\\":\\"bench/m%d\\",\\"revision\\":\\"r%d\\",\\"dir\\":\\"%s/rel/%d\\"}"\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\n"\nnext\n' \
-    "$i" "$i" "$work" "$i" >>"$work/seed.curl"
+  ((i == 1)) || echo next >>"$work/seed.curl"
+  printf 'unix-socket = "%s"\nurl = "http://weightsd/v1/seed"\nrequest = "POST"\nheader = "Content-Type: application/json"\ndata = "{\\"feed\\":\\"bench\\",\\"model\\":\\"bench/m%d\\",\\"revision\\":\\"r%d\\",\\"dir\\":\\"%s/rel/%d\\"}"\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n' \
+    "$work/node/ctl.sock" "$i" "$i" "$work" "$i" >>"$work/seed.curl"
 done
 count_seeding() { # NAME -> "seeding verifying total"
   ctl_of "$1" --json list |
-    jq -r '[ .[] ] | [ (map(select(.state == "complete" and .seeding)) | length),
+    jq -r '.releases | [ (map(select(.state == "complete" and .seeding)) | length),
              (map(select(.state == "verifying")) | length), length ] | @tsv'
 }
 all_seeding() { read -r s _ _ < <(count_seeding node) && ((s == N)); }
 t0=$(now)
-curl -s --unix-socket "$work/node/ctl.sock" -K "$work/seed.curl" >"$work/seed.codes"
+curl -s -K "$work/seed.curl" >"$work/seed.codes"
 t_req=$(fsub "$(now)" "$t0")
 bad=$(grep -vc '^202$' "$work/seed.codes" || true)
 ((bad == 0)) || { echo "$bad seed requests did not answer 202: $(sort "$work/seed.codes" | uniq -c)" >&2; exit 1; }
