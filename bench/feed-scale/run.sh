@@ -9,7 +9,7 @@
 #     `weightsctl release add` (a new process on the N-release feed) and `feed publish`, and
 #     the subscriber runs `feed refresh` (the incremental refresh; goal < 1 s);
 #   - `weightsctl feed list` and `weightsctl --json feed show`-style listing time.
-# Usage: bench/feed-scale/run.sh     (N = FEED_RELEASES, default 10000; FEED_GEN_CHUNK, default 250)
+# Usage: bench/feed-scale/run.sh     (N = FEED_RELEASES, default 10000; FEED_GEN_CHUNK, default 25)
 # The feed is served from a local directory (file location), so the times are the daemon's own
 # work (parsing, signature checks, SQLite), not HTTP.
 # Plot: docs/bench/feed-scale.png with gnuplot-nox.
@@ -18,7 +18,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
 source "$src/bench/lib.sh"
 N=${FEED_RELEASES:-10000}
-CHUNK=${FEED_GEN_CHUNK:-250}
+CHUNK=${FEED_GEN_CHUNK:-25}
 GEN=${BENCH_FEED_GEN:-$src/build/bench/bench_feed_gen}
 [[ -x $GEN ]] || { echo "not found: $GEN (cmake --build build --target bench_feed_gen)" >&2; exit 1; }
 time_cmd() { local t=$(now); "$@" >/dev/null; fsub "$(now)" "$t"; }
@@ -26,7 +26,7 @@ time_cmd() { local t=$(now); "$@" >/dev/null; fsub "$(now)" "$t"; }
 log "feed of $N releases (config.json each) in $work, chunks of $CHUNK"
 bench_feed "$work/pub"
 t0=$(now)
-"$GEN" "$work/pub" "$work/rel" 1 "$N" 0 stage "$CHUNK" >"$work/gen.times"
+$FAST "$GEN" "$work/pub" "$work/rel" 1 "$N" 0 stage "$CHUNK" >"$work/gen.times"
 gen_s=$(fsub "$(now)" "$t0")
 gen_mean=$(awk '{ s += $2; c++ } END { printf "%.4f", s / c }' "$work/gen.times")
 pub_s=$(time_cmd "$W" feed publish "$work/pub")
@@ -45,7 +45,7 @@ hwm_full=$(hwm_kib "$pid")
 nrel=$(ctl_of sub --json feed list | jq '.[0].releases // .feeds[0].releases // empty')
 same_s=$(time_cmd ctl_of sub feed refresh bench)
 list_s=$(time_cmd ctl_of sub --json feed list)
-db_bytes=$(find "$work/sub/state" -maxdepth 2 -name '*.db*' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
+db_bytes=$(find "$work/sub/state" -maxdepth 2 -name 'state.sqlite*' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
 
 : >"$work/incr.dat"
 for k in 1 2 3; do

@@ -3,8 +3,9 @@
 // file_kib > 0, a sparse weights.bin whose first bytes are unique, then add_release()s it as
 // bench/m<i>@r<i>. With `publish`, signs and publishes once at the end.
 //
-// Repo::add_target rewrites the whole repo.json on every target (3 per release), so adding to
-// a feed of N releases costs O(N) per release. With CHUNK > 0 the releases are added to scratch
+// Repo::add_target re-checks the whole path set (collision keys of every path) and rewrites the
+// whole repo.json on every target (3 per release), so adding to a feed of N releases costs O(N)
+// per release. With CHUNK > 0 the releases are added to scratch
 // copies of the feed, CHUNK at a time, and each chunk's target entries and files are then
 // merged into the feed's repo.json in one write; Repo::open re-validates the merged list and
 // publish() signs it exactly as after `release add`. Only for generating benchmark feeds.
@@ -104,6 +105,9 @@ int main(int argc, char** argv) {
       auto doc = load_json(pub / "repo.json");
       if (!doc) return die(doc.error().message);
       const fs::path scratch = pub.string() + ".chunk";
+      Json empty = *doc;  // the feed's repo.json without targets: each scratch repo starts so
+      empty["targets"] = Json::object();
+      const std::string empty_text = empty.dump();
       for (unsigned long a = first; a <= last; a += chunk) {
         const unsigned long b = std::min(last, a + chunk - 1);
         fs::remove_all(scratch);
@@ -111,9 +115,7 @@ int main(int argc, char** argv) {
         fs::copy(pub / "keys", scratch / "keys", fs::copy_options::recursive);
         fs::copy(pub / "public" / "metadata", scratch / "public" / "metadata",
                  fs::copy_options::recursive);
-        Json empty = *doc;
-        empty["targets"] = Json::object();
-        std::ofstream(scratch / "repo.json") << empty.dump();
+        std::ofstream(scratch / "repo.json") << empty_text;
         if (auto st = add_range(scratch, rel, a, b, kib, now); !st) return die(st.error().message);
         auto part = load_json(scratch / "repo.json");
         if (!part) return die(part.error().message);

@@ -29,7 +29,7 @@ command -v curl >/dev/null || { echo "missing tool: curl" >&2; exit 1; }
 log "feed of $N releases (config.json + ${KIB} KiB sparse weights.bin each) in $work"
 bench_feed "$work/pub"
 t0=$(now)
-"$GEN" "$work/pub" "$work/rel" 1 "$N" "$KIB" publish >"$work/gen.times"
+$FAST "$GEN" "$work/pub" "$work/rel" 1 "$N" "$KIB" publish 25 >"$work/gen.times"
 gen_s=$(fsub "$(now)" "$t0")
 gen_first=$(awk -v n="$N" '$1 <= 100 { s += $2; c++ } END { printf "%.4f", s / c }' "$work/gen.times")
 gen_last=$(awk -v n="$N" '$1 > n - 100 { s += $2; c++ } END { printf "%.4f", s / c }' "$work/gen.times")
@@ -82,7 +82,7 @@ log "SIGTERM"
 stop_s=$(stop_daemon node TERM)
 resume_files=$(find "$work/node/state" -path '*/resume/*.resume' | wc -l)
 resume_bytes=$(find "$work/node/state" -path '*/resume/*.resume' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
-db_bytes=$(find "$work/node/state" -maxdepth 2 -name '*.db*' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
+db_bytes=$(find "$work/node/state" -maxdepth 2 -name 'state.sqlite*' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
 log "restart"
 : >"$work/restart.timeline"
 t0=$(now)
