@@ -14,6 +14,12 @@ for t in jq bc; do
 done
 
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/weights-bench.XXXXXX")
+# Run copies, so a rebuild during a long run cannot change the binaries half-way.
+mkdir -p "$work/bin"
+cp "$D" "$work/bin/weightsd"
+cp "$W" "$work/bin/weightsctl"
+D=$work/bin/weightsd
+W=$work/bin/weightsctl
 bench_pids=()
 bench_cleanup_hooks=()
 bench_cleanup() {

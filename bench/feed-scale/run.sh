@@ -22,6 +22,12 @@ CHUNK=${FEED_GEN_CHUNK:-25}
 GEN=${BENCH_FEED_GEN:-$src/build/bench/bench_feed_gen}
 [[ -x $GEN ]] || { echo "not found: $GEN (cmake --build build --target bench_feed_gen)" >&2; exit 1; }
 time_cmd() { local t=$(now); "$@" >/dev/null; fsub "$(now)" "$t"; }
+# The API through curl: weightsctl gives up after 30 s, and a full refresh of a large feed can
+# take longer (see docs/benchmarks.md).
+api() { # METHOD PATH [BODY]
+  curl -sf --max-time 1800 --unix-socket "$work/sub/ctl.sock" -X "$1" \
+    ${3:+-H 'Content-Type: application/json' --data-binary "$3"} "http://weightsd$2"
+}
 
 log "feed of $N releases (config.json each) in $work, chunks of $CHUNK"
 bench_feed "$work/pub"
@@ -38,13 +44,15 @@ pid=$(pid_of sub)
 rss0=$(rss_kib "$pid")
 cpu0=$(cpu_s "$pid")
 log "subscriber: feed add (first refresh of $N releases)"
-full_s=$(time_cmd ctl_of sub feed add bench "$work/pub/public" --root "$root")
+body=$(jq -n --arg loc "$work/pub/public" --rawfile root "$root" '{name: "bench", location: $loc, root: $root}')
+full_s=$(time_cmd api POST /v1/feeds "$body")
 cpu_full=$(fsub "$(cpu_s "$pid")" "$cpu0")
 rss_full=$(rss_kib "$pid")
 hwm_full=$(hwm_kib "$pid")
-nrel=$(ctl_of sub --json feed list | jq '.[0].releases // .feeds[0].releases // empty')
-same_s=$(time_cmd ctl_of sub feed refresh bench)
+nrel=$(api GET /v1/feeds/bench | jq .releases)
+same_s=$(time_cmd api POST /v1/feeds/bench/refresh)
 list_s=$(time_cmd ctl_of sub --json feed list)
+fetch_s=$(time_cmd api POST /v1/fetch '{"name": "bench/m1", "include": ["config.json"]}')
 db_bytes=$(find "$work/sub/state" -maxdepth 2 -name 'state.sqlite*' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
 
 : >"$work/incr.dat"
@@ -57,11 +65,11 @@ for k in 1 2 3; do
     --license apache-2.0 --threads 1)
   p_s=$(time_cmd "$W" feed publish "$work/pub")
   c0=$(cpu_s "$pid")
-  r_s=$(time_cmd ctl_of sub feed refresh bench)
+  r_s=$(time_cmd api POST /v1/feeds/bench/refresh)
   c_s=$(fsub "$(cpu_s "$pid")" "$c0")
   echo "$k $add_s $p_s $r_s $c_s" >>"$work/incr.dat"
 done
-nrel2=$(ctl_of sub --json feed list | jq '.[0].releases // .feeds[0].releases // empty')
+nrel2=$(api GET /v1/feeds/bench | jq .releases)
 rss_end=$(rss_kib "$pid")
 resolve_s=$(time_cmd ctl_of sub --json feed list)
 
@@ -75,8 +83,9 @@ printf 'subscriber: feed add + full refresh %.2f s (CPU %.2f s), releases listed
   "$cpu_full" "${nrel:-?}"
 printf '  RSS before %s MiB, after %s MiB (peak %s MiB) = %.2f KiB per release; SQLite %d bytes\n' \
   "$(mib "$rss0")" "$(mib "$rss_full")" "$(mib "$hwm_full")" "$(echo "($rss_full - $rss0) / $N" | bc -l)" "$db_bytes"
-printf '  refresh with nothing new: %.3f s (%.3fx the full refresh); `--json feed list`: %.3f s\n' \
+printf '  refresh with nothing new: %.3f s (%.3fx the full refresh); `--json feed list`: %.3f s;\n' \
   "$same_s" "$(echo "$same_s / $full_s" | bc -l)" "$list_s"
+printf '  POST /v1/fetch resolving bench/m1 among %d releases: %.3f s\n' "$N" "$fetch_s"
 echo "one more release, 3 times (publisher: release add + feed publish on the $N-release feed; subscriber: feed refresh):"
 printf '  %-4s %14s %14s %14s %14s %10s\n' "#" "release add s" "feed publish s" "refresh s" "refresh CPU s" "/full"
 while read -r k a p r c; do
