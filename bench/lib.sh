@@ -112,18 +112,22 @@ machine_line() {
 # A tiny publisher feed: bench_feed DIR. Releases are added with bench_release.
 bench_feed() { "$W" feed init "$1" >/dev/null; }
 
-# plot OUT.png GNUPLOT-SCRIPT : renders with gnuplot-nox when installed (else says so).
+# plot OUT.png GNUPLOT-SCRIPT : renders with gnuplot-nox when installed (else says so); the
+# script and its data stay in $work/plot-<name>.gp for re-rendering (with BENCH_KEEP=1).
 plot() {
-  local out=$1 script=$2
+  local out=$1 script=$2 gp
   if ! command -v gnuplot >/dev/null; then
     log "gnuplot not installed (bench/install-deps): no $out"
     return 0
   fi
   mkdir -p "$(dirname "$out")"
-  gnuplot -e "set terminal pngcairo size 800,480 noenhanced font 'sans,10'; set output '$out'" \
-    <<<"$script" 2>"$work/gnuplot.err" ||
-    gnuplot -e "set terminal png size 800,480; set output '$out'" <<<"$script" ||
-    { log "gnuplot failed: $(cat "$work/gnuplot.err")"; return 0; }
+  gp=$work/plot-$(basename "$out" .png).gp
+  printf "set terminal pngcairo size 900,520 noenhanced font 'sans,10'\nset output '%s'\n%s\n" \
+    "$out" "$script" >"$gp"
+  if ! gnuplot "$gp" 2>"$work/gnuplot.err" || [[ ! -s $out ]]; then
+    log "gnuplot failed: $(cat "$work/gnuplot.err")"
+    return 0
+  fi
   log "wrote $out"
 }
 
