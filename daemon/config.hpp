@@ -44,10 +44,6 @@ struct Config {
   Toggle upnp = Toggle::off;    // never open router ports unless asked
   Toggle natpmp = Toggle::off;  // same
   Toggle utp = Toggle::off;     // TCP is faster for local/datacenter peers
-  // BEP 16 initial seeding for releases this node holds complete: each peer is offered a few
-  // pieces at a time and gets more once it has them, so peers trade among themselves instead of
-  // all taking every piece from this node (an origin's upload stays near 1x the release).
-  Toggle super_seeding = Toggle::off;
   // bytes/s, 0 = unlimited; when set, also applies to loopback/LAN peers (torrent_session.cpp)
   std::uint64_t download_rate = 0;
   std::uint64_t upload_rate = 0;

@@ -721,8 +721,6 @@ struct Engine::Impl {
     atp.save_path = store.staging_dir(v2).string();
     atp.flags &= ~(lt::torrent_flags::paused | lt::torrent_flags::auto_managed);
     if (mode == AddMode::seed) atp.flags |= lt::torrent_flags::seed_mode;
-    // No effect while the torrent is not a seed (libtorrent ignores it until then).
-    if (config.super_seeding == Toggle::on) atp.flags |= lt::torrent_flags::super_seeding;
     // Priorities only for a partial selection: setting any on a seed_mode torrent makes
     // libtorrent leave seed mode.
     if (std::find(r.wanted.begin(), r.wanted.end(), false) != r.wanted.end()) {

@@ -47,20 +47,19 @@ verify_copy() { # NAME
     { echo "$1: fetched files differ from the source" >&2; exit 1; }
 }
 
-# start_origin NAME [weightsd flags...] : the seeding origin on 127.0.0.2 (sets origin).
 start_origin() {
-  origin=$1
-  shift
-  bench_daemon "$origin" 127.0.0.2 "$@"
-  ctl_of "$origin" feed add bench "$work/pub/public" --root "$root" >/dev/null
-  ctl_of "$origin" seed "$work/w" --feed bench --model "$model" --revision "$rev" >/dev/null
-  wait_for 120 bash -c "[[ \$('$W' --socket '$work/$origin/ctl.sock' --json show '$model@$rev' | jq -r .state) == complete ]]" ||
-    { echo "$origin never completed seeding" >&2; exit 1; }
-  origin_peer=$(peer_of "$origin" 127.0.0.2)
+  bench_daemon origin 127.0.0.2
+  ctl_of origin feed add bench "$work/pub/public" --root "$root" >/dev/null
+  ctl_of origin seed "$work/w" --feed bench --model "$model" --revision "$rev" >/dev/null
+  wait_for 120 bash -c "[[ \$('$W' --socket '$work/origin/ctl.sock' --json show '$model@$rev' | jq -r .state) == complete ]]" ||
+    { echo "origin never completed seeding" >&2; exit 1; }
+  origin_peer=$(peer_of origin 127.0.0.2)
 }
 
+# round TAG N : starts N fresh fetchers (names TAG-1..TAG-N), fetches on all at once; sets
+# round_wall and round_egress; leaves the fetchers running (stop_round stops them).
 fetchers=()
-start_fetchers() { # TAG N : N fresh fetchers TAG-1..TAG-N on 127.0.0.11..
+start_fetchers() { # TAG N
   local j name
   fetchers=()
   for ((j = 1; j <= $2; j++)); do
@@ -71,10 +70,11 @@ start_fetchers() { # TAG N : N fresh fetchers TAG-1..TAG-N on 127.0.0.11..
   done
 }
 fetch_all() { # starts `fetch --no-wait` on every fetcher with the origin + all others as peers
-  local f g k peers
+  local f g j=0 peers
   for f in "${fetchers[@]}"; do
+    j=$((j + 1))
     peers=(--peer "$origin_peer")
-    k=0
+    local k=0
     for g in "${fetchers[@]}"; do
       k=$((k + 1))
       [[ $g == "$f" ]] || peers+=(--peer "$(peer_of "$g" "127.0.0.$((10 + k))")")
@@ -92,35 +92,23 @@ stop_fetchers() {
   fetchers=()
 }
 
-# bt_rounds MODE : one round per N against the running origin; appends "MODE N wall egress".
-bt_rounds() {
-  local n u0 t0 wall f
-  for n in $NS; do
-    log "N=$n: weightsd, origin $1"
-    start_fetchers "$1$n" "$n"
-    u0=$(uploaded "$origin")
-    t0=$(now)
-    fetch_all
-    wait_for 900 all_complete || { echo "N=$n ($1): not all complete after 900 s" >&2; exit 1; }
-    wall=$(fsub "$(now)" "$t0")
-    echo "$1 $n $wall $(fdiv "$(($(uploaded "$origin") - u0))" "$bytes")" >>"$work/bt.dat"
-    for f in "${fetchers[@]}"; do verify_copy "$f"; done
-    stop_fetchers
-  done
-}
-
-: >"$work/bt.dat"
-: >"$work/http.dat"
-start_origin origin-plain
-bt_rounds plain
-stop_daemon origin-plain KILL >/dev/null
-printf '[network]\nsuper_seeding = "on"\n' >"$work/super.toml"
-start_origin origin-super --config "$work/super.toml"
-bt_rounds super
-
-bench_nginx "$work/w" 127.0.0.3
+start_origin
+: >"$work/fanout.dat"
 for n in $NS; do
+  log "N=$n: weightsd"
+  start_fetchers "n$n" "$n"
+  u0=$(uploaded origin)
+  t0=$(now)
+  fetch_all
+  wait_for 900 all_complete || { echo "N=$n: not all complete after 900 s" >&2; exit 1; }
+  bt_wall=$(fsub "$(now)" "$t0")
+  u1=$(uploaded origin)
+  bt_egress=$(fdiv "$((u1 - u0))" "$bytes")
+  for f in "${fetchers[@]}"; do verify_copy "$f"; done
+  stop_fetchers
+
   log "N=$n: HTTP (nginx, $n curl)"
+  [[ -n ${NGINX_URL:-} ]] || bench_nginx "$work/w" 127.0.0.3
   : >"$NGINX_LOG"
   t0=$(now)
   cpids=()
@@ -134,25 +122,19 @@ for n in $NS; do
   for p in "${cpids[@]}"; do wait "$p"; done
   http_wall=$(fsub "$(now)" "$t0")
   sent=$(awk '($2 == 200 || $2 == 206) { s += $3 } END { print s + 0 }' "$NGINX_LOG")
+  http_egress=$(fdiv "$sent" "$bytes")
   for ((j = 1; j <= n; j++)); do
     (cd "$work/http-$j" && sha256sum --quiet -c "$work/w.sha256") >/dev/null ||
       { echo "HTTP copy $j differs" >&2; exit 1; }
     rm -rf "$work/http-$j"
   done
-  echo "$n $http_wall $(fdiv "$sent" "$bytes")" >>"$work/http.dat"
+  echo "$n $bt_wall $bt_egress $http_wall $http_egress" >>"$work/fanout.dat"
 done
-join <(awk '$1 == "plain" { print $2, $3, $4 }' "$work/bt.dat" | sort -k1,1) \
-  <(awk '$1 == "super" { print $2, $3, $4 }' "$work/bt.dat" | sort -k1,1) |
-  join - <(sort -k1,1 "$work/http.dat") | sort -n >"$work/fanout.dat"
-# fanout.dat: N plain_wall plain_egress super_wall super_egress http_wall http_egress
 
 # --- origin loss ---------------------------------------------------------------------------
-log "origin loss: $LOSS_N fetchers, origin (default settings) killed at 50 % mean progress"
-stop_daemon origin-super KILL >/dev/null
-rm -rf "${work:?}/origin-plain"
-start_origin origin-plain
+log "origin loss: $LOSS_N fetchers, origin killed at 50 % mean progress"
 start_fetchers loss "$LOSS_N"
-u_start=$(uploaded "$origin")
+u_start=$(uploaded origin)
 t0=$(now)
 fetch_all
 mean_progress() {
@@ -164,9 +146,9 @@ half() { (($(echo "$(mean_progress) >= 0.5" | bc -l))); }
 loss_result=""
 if wait_for 900 half; then
   kill_at=$(fsub "$(now)" "$t0")
-  u_kill=$(($(uploaded "$origin") - u_start))
+  u_kill=$(($(uploaded origin) - u_start))
   p_kill=$(mean_progress)
-  stop_daemon "$origin" KILL >/dev/null
+  stop_daemon origin KILL >/dev/null
   t1=$(now)
   if wait_for 120 all_complete; then
     loss_after=$(fsub "$(now)" "$t1")
@@ -187,11 +169,9 @@ fi
 machine_line
 printf 'release: %d bytes (%.0f MiB, make-weights.sh layout: 2 safetensors shards + 4 small files)\n' \
   "$bytes" "$(echo "$bytes / 1048576" | bc -l)"
-printf '%-3s | %-26s | %-26s | %-22s | %s\n' "" "weightsd, default origin" "weightsd, super_seeding on" "HTTP (nginx + N curl)" "wall / HTTP wall"
-printf '%-3s | %9s %16s | %9s %16s | %9s %12s | %8s %8s\n' "N" "wall s" "origin egress" "wall s" "origin egress" "wall s" "egress" "default" "super"
-while read -r n pw pe sw se hw he; do
-  printf '%-3s | %9.2f %15.2fx | %9.2f %15.2fx | %9.2f %11.2fx | %7.2fx %7.2fx\n' "$n" "$pw" "$pe" "$sw" "$se" \
-    "$hw" "$he" "$(echo "$pw / $hw" | bc -l)" "$(echo "$sw / $hw" | bc -l)"
+printf '%-4s %12s %14s %12s %14s %16s\n' "N" "weightsd s" "origin egress" "HTTP s" "nginx egress" "weightsd / HTTP"
+while read -r n bw be hw he; do
+  printf '%-4s %12.2f %13.2fx %12.2f %13.2fx %15.2fx\n' "$n" "$bw" "$be" "$hw" "$he" "$(echo "$bw / $hw" | bc -l)"
 done <"$work/fanout.dat"
 echo "weightsd: until every fetcher is complete (SHA-256 verified, view built); egress = origin uploaded_bytes delta / size"
 echo "HTTP: N curl processes, every file, from one nginx (sendfile); egress = body bytes in nginx's access log / size"
@@ -209,9 +189,7 @@ set y2range [0:*]
 set logscale x 2
 set key left top
 set grid
-plot '$work/fanout.dat' using 1:2 with linespoints title 'weightsd (default origin): time', \
-     '' using 1:4 with linespoints title 'weightsd (super_seeding origin): time', \
-     '' using 1:6 with linespoints title 'HTTP (nginx + curl): time', \
-     '' using 1:3 axes x1y2 with linespoints dashtype 2 title 'default origin: egress', \
-     '' using 1:5 axes x1y2 with linespoints dashtype 2 title 'super_seeding origin: egress', \
-     '' using 1:7 axes x1y2 with linespoints dashtype 2 title 'HTTP: nginx egress'"
+plot '$work/fanout.dat' using 1:2 with linespoints title 'weightsd: time', \
+     '' using 1:4 with linespoints title 'HTTP (nginx + curl): time', \
+     '' using 1:3 axes x1y2 with linespoints title 'weightsd: origin egress', \
+     '' using 1:5 axes x1y2 with linespoints dashtype 2 title 'HTTP: nginx egress'"
