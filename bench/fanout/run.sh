@@ -9,6 +9,8 @@
 #     `weightsctl --json show`, hybrid + v1 companion) / release size. Goal at N = 8: <= 1.5;
 #   - the same N with plain HTTP: N parallel curl processes downloading every file from one
 #     nginx (127.0.0.3, sendfile), egress from nginx's access log.
+# Each N runs twice: against an origin with default settings, and against one whose upload is
+# limited ([limits] upload_rate = FANOUT_ORIGIN_RATE, default 32MiB), as an origin's uplink is.
 # Then origin loss (FANOUT_LOSS_N fetchers, default 4): the origin is killed (SIGKILL) once the
 # fetchers' mean progress reaches 50 %; do they finish from each other (within 120 s)?
 # Usage: bench/fanout/run.sh      (FANOUT_SIZE_MIB, default 256; >= 1024 for the full size)
@@ -21,6 +23,7 @@ source "$src/bench/lib.sh"
 SIZE=${FANOUT_SIZE_MIB:-256}
 NS=${FANOUT_NS:-"1 2 4 8"}
 LOSS_N=${FANOUT_LOSS_N:-4}
+RATE=${FANOUT_ORIGIN_RATE:-32MiB} # the second series: origin with [limits] upload_rate
 command -v curl >/dev/null || { echo "missing tool: curl" >&2; exit 1; }
 
 model=bench-org/fanout-llm
@@ -47,19 +50,20 @@ verify_copy() { # NAME
     { echo "$1: fetched files differ from the source" >&2; exit 1; }
 }
 
+# start_origin NAME [weightsd flags...] : the seeding origin on 127.0.0.2 (sets origin).
 start_origin() {
-  bench_daemon origin 127.0.0.2
-  ctl_of origin feed add bench "$work/pub/public" --root "$root" >/dev/null
-  ctl_of origin seed "$work/w" --feed bench --model "$model" --revision "$rev" >/dev/null
-  wait_for 120 bash -c "[[ \$('$W' --socket '$work/origin/ctl.sock' --json show '$model@$rev' | jq -r .state) == complete ]]" ||
-    { echo "origin never completed seeding" >&2; exit 1; }
-  origin_peer=$(peer_of origin 127.0.0.2)
+  origin=$1
+  shift
+  bench_daemon "$origin" 127.0.0.2 "$@"
+  ctl_of "$origin" feed add bench "$work/pub/public" --root "$root" >/dev/null
+  ctl_of "$origin" seed "$work/w" --feed bench --model "$model" --revision "$rev" >/dev/null
+  wait_for 120 bash -c "[[ \$('$W' --socket '$work/$origin/ctl.sock' --json show '$model@$rev' | jq -r .state) == complete ]]" ||
+    { echo "$origin never completed seeding" >&2; exit 1; }
+  origin_peer=$(peer_of "$origin" 127.0.0.2)
 }
 
-# round TAG N : starts N fresh fetchers (names TAG-1..TAG-N), fetches on all at once; sets
-# round_wall and round_egress; leaves the fetchers running (stop_round stops them).
 fetchers=()
-start_fetchers() { # TAG N
+start_fetchers() { # TAG N : N fresh fetchers TAG-1..TAG-N on 127.0.0.11..
   local j name
   fetchers=()
   for ((j = 1; j <= $2; j++)); do
@@ -70,11 +74,10 @@ start_fetchers() { # TAG N
   done
 }
 fetch_all() { # starts `fetch --no-wait` on every fetcher with the origin + all others as peers
-  local f g j=0 peers
+  local f g k peers
   for f in "${fetchers[@]}"; do
-    j=$((j + 1))
     peers=(--peer "$origin_peer")
-    local k=0
+    k=0
     for g in "${fetchers[@]}"; do
       k=$((k + 1))
       [[ $g == "$f" ]] || peers+=(--peer "$(peer_of "$g" "127.0.0.$((10 + k))")")
@@ -92,23 +95,35 @@ stop_fetchers() {
   fetchers=()
 }
 
-start_origin
-: >"$work/fanout.dat"
-for n in $NS; do
-  log "N=$n: weightsd"
-  start_fetchers "n$n" "$n"
-  u0=$(uploaded origin)
-  t0=$(now)
-  fetch_all
-  wait_for 900 all_complete || { echo "N=$n: not all complete after 900 s" >&2; exit 1; }
-  bt_wall=$(fsub "$(now)" "$t0")
-  u1=$(uploaded origin)
-  bt_egress=$(fdiv "$((u1 - u0))" "$bytes")
-  for f in "${fetchers[@]}"; do verify_copy "$f"; done
-  stop_fetchers
+# bt_rounds MODE : one round per N against the running origin; appends "MODE N wall egress".
+bt_rounds() {
+  local n u0 t0 wall f
+  for n in $NS; do
+    log "N=$n: weightsd, origin $1"
+    start_fetchers "$1$n" "$n"
+    u0=$(uploaded "$origin")
+    t0=$(now)
+    fetch_all
+    wait_for 900 all_complete || { echo "N=$n ($1): not all complete after 900 s" >&2; exit 1; }
+    wall=$(fsub "$(now)" "$t0")
+    echo "$1 $n $wall $(fdiv "$(($(uploaded "$origin") - u0))" "$bytes")" >>"$work/bt.dat"
+    for f in "${fetchers[@]}"; do verify_copy "$f"; done
+    stop_fetchers
+  done
+}
 
+: >"$work/bt.dat"
+: >"$work/http.dat"
+start_origin origin-plain
+bt_rounds plain
+stop_daemon origin-plain KILL >/dev/null
+printf '[limits]\nupload_rate = "%s"\n' "$RATE" >"$work/limited.toml"
+start_origin origin-limited --config "$work/limited.toml"
+bt_rounds limited
+
+bench_nginx "$work/w" 127.0.0.3
+for n in $NS; do
   log "N=$n: HTTP (nginx, $n curl)"
-  [[ -n ${NGINX_URL:-} ]] || bench_nginx "$work/w" 127.0.0.3
   : >"$NGINX_LOG"
   t0=$(now)
   cpids=()
@@ -122,19 +137,25 @@ for n in $NS; do
   for p in "${cpids[@]}"; do wait "$p"; done
   http_wall=$(fsub "$(now)" "$t0")
   sent=$(awk '($2 == 200 || $2 == 206) { s += $3 } END { print s + 0 }' "$NGINX_LOG")
-  http_egress=$(fdiv "$sent" "$bytes")
   for ((j = 1; j <= n; j++)); do
     (cd "$work/http-$j" && sha256sum --quiet -c "$work/w.sha256") >/dev/null ||
       { echo "HTTP copy $j differs" >&2; exit 1; }
     rm -rf "$work/http-$j"
   done
-  echo "$n $bt_wall $bt_egress $http_wall $http_egress" >>"$work/fanout.dat"
+  echo "$n $http_wall $(fdiv "$sent" "$bytes")" >>"$work/http.dat"
 done
+join <(awk '$1 == "plain" { print $2, $3, $4 }' "$work/bt.dat" | sort -k1,1) \
+  <(awk '$1 == "limited" { print $2, $3, $4 }' "$work/bt.dat" | sort -k1,1) |
+  join - <(sort -k1,1 "$work/http.dat") | sort -n >"$work/fanout.dat"
+# fanout.dat: N plain_wall plain_egress limited_wall limited_egress http_wall http_egress
 
 # --- origin loss ---------------------------------------------------------------------------
-log "origin loss: $LOSS_N fetchers, origin killed at 50 % mean progress"
+log "origin loss: $LOSS_N fetchers, origin (default settings) killed at 50 % mean progress"
+stop_daemon origin-limited KILL >/dev/null
+rm -rf "${work:?}/origin-plain"
+start_origin origin-plain
 start_fetchers loss "$LOSS_N"
-u_start=$(uploaded origin)
+u_start=$(uploaded "$origin")
 t0=$(now)
 fetch_all
 mean_progress() {
@@ -146,9 +167,9 @@ half() { (($(echo "$(mean_progress) >= 0.5" | bc -l))); }
 loss_result=""
 if wait_for 900 half; then
   kill_at=$(fsub "$(now)" "$t0")
-  u_kill=$(($(uploaded origin) - u_start))
+  u_kill=$(($(uploaded "$origin") - u_start))
   p_kill=$(mean_progress)
-  stop_daemon origin KILL >/dev/null
+  stop_daemon "$origin" KILL >/dev/null
   t1=$(now)
   if wait_for 120 all_complete; then
     loss_after=$(fsub "$(now)" "$t1")
@@ -169,9 +190,11 @@ fi
 machine_line
 printf 'release: %d bytes (%.0f MiB, make-weights.sh layout: 2 safetensors shards + 4 small files)\n' \
   "$bytes" "$(echo "$bytes / 1048576" | bc -l)"
-printf '%-4s %12s %14s %12s %14s %16s\n' "N" "weightsd s" "origin egress" "HTTP s" "nginx egress" "weightsd / HTTP"
-while read -r n bw be hw he; do
-  printf '%-4s %12.2f %13.2fx %12.2f %13.2fx %15.2fx\n' "$n" "$bw" "$be" "$hw" "$he" "$(echo "$bw / $hw" | bc -l)"
+printf '%-3s | %-26s | %-26s | %-22s | %s\n' "" "weightsd, default origin" "weightsd, origin at $RATE/s" "HTTP (nginx + N curl)" "wall / HTTP wall"
+printf '%-3s | %9s %16s | %9s %16s | %9s %12s | %8s %8s\n' "N" "wall s" "origin egress" "wall s" "origin egress" "wall s" "egress" "default" "limited"
+while read -r n pw pe sw se hw he; do
+  printf '%-3s | %9.2f %15.2fx | %9.2f %15.2fx | %9.2f %11.2fx | %7.2fx %7.2fx\n' "$n" "$pw" "$pe" "$sw" "$se" \
+    "$hw" "$he" "$(echo "$pw / $hw" | bc -l)" "$(echo "$sw / $hw" | bc -l)"
 done <"$work/fanout.dat"
 echo "weightsd: until every fetcher is complete (SHA-256 verified, view built); egress = origin uploaded_bytes delta / size"
 echo "HTTP: N curl processes, every file, from one nginx (sendfile); egress = body bytes in nginx's access log / size"
@@ -189,7 +212,9 @@ set y2range [0:*]
 set logscale x 2
 set key left top
 set grid
-plot '$work/fanout.dat' using 1:2 with linespoints title 'weightsd: time', \
-     '' using 1:4 with linespoints title 'HTTP (nginx + curl): time', \
-     '' using 1:3 axes x1y2 with linespoints title 'weightsd: origin egress', \
-     '' using 1:5 axes x1y2 with linespoints dashtype 2 title 'HTTP: nginx egress'"
+plot '$work/fanout.dat' using 1:2 with linespoints title 'weightsd (default origin): time', \
+     '' using 1:4 with linespoints title 'weightsd (origin upload limited to $RATE/s): time', \
+     '' using 1:6 with linespoints title 'HTTP (nginx + curl): time', \
+     '' using 1:3 axes x1y2 with linespoints dashtype 2 title 'default origin: egress', \
+     '' using 1:5 axes x1y2 with linespoints dashtype 2 title 'origin limited to $RATE/s: egress', \
+     '' using 1:7 axes x1y2 with linespoints dashtype 2 title 'HTTP: nginx egress'"
