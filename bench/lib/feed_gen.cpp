@@ -119,7 +119,8 @@ int main(int argc, char** argv) {
         if (auto st = add_range(scratch, rel, a, b, kib, now); !st) return die(st.error().message);
         auto part = load_json(scratch / "repo.json");
         if (!part) return die(part.error().message);
-        for (const auto& [path, entry] : (*part)["targets"].items()) (*doc)["targets"][path] = entry;
+        for (const auto& [path, entry] : (*part)["targets"].items())
+          (*doc)["targets"][path] = entry;
         move_targets(scratch, pub);
       }
       fs::remove_all(scratch);
