@@ -84,7 +84,7 @@ resume_files=$(find "$work/node/state" -path '*/resume/*.resume' | wc -l)
 resume_bytes=$(find "$work/node/state" -path '*/resume/*.resume' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
 db_bytes=$(find "$work/node/state" -maxdepth 2 -name 'state.sqlite*' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
 log "restart"
-: >"$work/restart.timeline"
+echo "0 0 0" >"$work/restart.timeline" # until the API answers, nothing is reported seeding
 t0=$(now)
 "$D" --state-dir "$work/node/state" --socket "$work/node/ctl.sock" --listen 127.0.0.2:0 \
   >>"$work/node.log" 2>&1 &
@@ -148,5 +148,7 @@ set xlabel 'seconds since exec'
 set ylabel 'releases'
 set key left top
 set grid
-plot '$work/restart.timeline' using 1:2 with linespoints title 'complete and seeding', \
-     '' using 1:3 with linespoints title 'verifying'"
+set xrange [0:*]
+set yrange [0:*]
+plot '$work/restart.timeline' using 1:2 with steps lw 2 title 'complete and seeding (0 until the API answers)', \
+     '' using 1:3 with steps title 'verifying'"
