@@ -41,8 +41,9 @@ root=$work/pub/public/metadata/1.root.json
 cat "$work"/w/* >/dev/null # page cache
 
 uploaded() { ctl_of "$1" --json show "$model@$rev" | jq -r .uploaded_bytes; }
-# Share of the payload a fetcher holds (files[].done_bytes: pieces downloaded and checked).
-progress() { ctl_of "$1" --json show "$model@$rev" | jq -r '([.files[].done_bytes] | add) / .total_length'; }
+# Payload a fetcher has downloaded / release size (downloaded_bytes; files[].done_bytes was
+# seen to stay low until files complete, so the kill landed at the end).
+progress() { ctl_of "$1" --json show "$model@$rev" | jq -r '.downloaded_bytes / .total_length'; }
 state_of() { ctl_of "$1" --json show "$model@$rev" 2>/dev/null | jq -r .state; }
 verify_copy() { # NAME
   local view
