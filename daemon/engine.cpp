@@ -1107,6 +1107,15 @@ struct Engine::Impl {
         return;
       }
     }
+    // At start-up every complete release passes here: an intact view, record and resume file
+    // are kept as they are (rebuilding, persisting and saving cost ~3 fsyncs per release).
+    const bool intact = r.rec.state == "complete" && !r.error && !r.degraded && !r.v1_downloading &&
+                        r.rec.view_path == store.view_dir(r.rec.model, r.rec.revision).string() &&
+                        store.view_is_current(r.rec.model, r.rec.revision, view);
+    if (intact) {
+      add_v1_companion(r);
+      return;
+    }
     auto dir = store.build_view(r.rec.model, r.rec.revision, view);
     if (!dir) {
       r.error = dir.error();

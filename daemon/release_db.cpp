@@ -256,6 +256,10 @@ Status ReleaseDb::remove(std::string_view id) {
 }
 
 Status ReleaseDb::cache_manifest(std::string_view sha256, std::string_view bytes) {
+  // Every refresh validates every release manifest of the feed again: writing only the new ones
+  // keeps a refresh from committing (and fsyncing) once per release of a large feed. The key is
+  // the SHA-256 of the bytes, so a row with it already holds these bytes.
+  if (auto have = cached_manifest(sha256); have && *have) return {};
   auto st =
       prepare(h_->db, "INSERT OR REPLACE INTO manifest_cache (sha256, bytes) VALUES (?1, ?2)");
   if (!st) return tl::unexpected(st.error());

@@ -124,6 +124,27 @@ Status Store::adopt_empty() const {
   return write_file_atomic(target, "", 0644);
 }
 
+bool Store::view_is_current(std::string_view model, std::string_view revision,
+                            std::span<const ViewFile> files) const {
+  const fs::path dir = view_dir(model, revision);
+  std::error_code ec;
+  std::size_t entries = 0;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    if (!it->is_directory(ec)) ++entries;
+  }
+  if (ec || entries != files.size()) return false;
+  for (const auto& f : files) {
+    struct stat a {};
+    struct stat b {};
+    if (::lstat((dir / f.path).c_str(), &a) != 0 || ::stat(store_file(f.sha256).c_str(), &b) != 0 ||
+        !S_ISREG(a.st_mode) || a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+      return false;
+    }
+  }
+  return true;
+}
+
 Result<fs::path> Store::build_view(std::string_view model, std::string_view revision,
                                    std::span<const ViewFile> files) const {
   const fs::path final_dir = view_dir(model, revision);

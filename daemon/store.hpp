@@ -61,6 +61,11 @@ class Store {
   Result<fs::path> build_view(std::string_view model, std::string_view revision,
                               std::span<const ViewFile> files) const;
   Status remove_view(std::string_view model, std::string_view revision) const;
+  // True if views/<model>/<revision> holds exactly `files`, each the store entry itself (same
+  // inode; hard links) — then build_view would produce the same view. Copies across
+  // filesystems are not recognised (false: rebuild).
+  bool view_is_current(std::string_view model, std::string_view revision,
+                       std::span<const ViewFile> files) const;
   Status remove_store_entry(std::string_view sha256) const;
 
   // Lays out a release the way huggingface_hub caches it, so loaders find it offline:

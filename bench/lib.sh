@@ -1,0 +1,183 @@
+# Shared helpers for bench/*/run.sh (sourced). Every benchmark owns a temp dir ($work), kills
+# the processes it started on exit, prints the load average at its start and end (the machine is
+# often shared: compare ratios measured in the same run, not absolute times across runs), and
+# writes its plot to docs/bench/ when gnuplot is installed (bench/install-deps).
+# Needs: $src (the source tree). Sets: D, W (binaries), work, bench_pids, load_start.
+
+D=${WEIGHTSD:-$src/build/daemon/weightsd}
+W=${WEIGHTSCTL:-$src/build/cli/weightsctl}
+for b in "$D" "$W"; do
+  [[ -x $b ]] || { echo "not found: $b (cmake --build build --target weightsd weightsctl)" >&2; exit 1; }
+done
+for t in jq bc; do
+  command -v "$t" >/dev/null || { echo "missing tool: $t (bench/install-deps)" >&2; exit 1; }
+done
+
+work=$(mktemp -d "${TMPDIR:-/var/tmp}/weights-bench.XXXXXX")
+# Run copies, so a rebuild during a long run cannot change the binaries half-way.
+mkdir -p "$work/bin"
+cp "$D" "$work/bin/weightsd"
+cp "$W" "$work/bin/weightsctl"
+D=$work/bin/weightsd
+W=$work/bin/weightsctl
+bench_pids=()
+bench_cleanup_hooks=()
+bench_cleanup() {
+  local p h
+  for h in "${bench_cleanup_hooks[@]}"; do "$h" || true; done
+  for p in "${bench_pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  for p in "${bench_pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  if [[ -n ${BENCH_KEEP:-} ]]; then echo "kept $work" >&2; else rm -rf "$work"; fi
+}
+trap bench_cleanup EXIT
+
+log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
+now() { date +%s.%N; }
+fsub() { echo "$1 - $2" | bc -l; }
+fdiv() { echo "scale=6; $1 / $2" | bc -l; }
+fmt2() { printf '%.2f' "$1"; }
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+load_start=$(loadavg)
+# Generating synthetic feeds needs no durability: without fsync (eatmydata, from bench/install-deps)
+# it is several times faster on a busy disk. Never used for the measured daemons.
+FAST=""
+command -v eatmydata >/dev/null && FAST=eatmydata
+
+# wait_for SECONDS CMD... : polls CMD every 0.1 s until it succeeds; returns 1 after SECONDS.
+wait_for() {
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.1
+  done
+}
+
+# bench_daemon NAME IP [weightsd flags...] : starts weightsd with its state in $work/NAME,
+# socket $work/NAME/ctl.sock, log $work/NAME.log; waits until it answers; pid in $work/NAME.pid.
+bench_daemon() {
+  local name=$1 ip=$2
+  shift 2
+  mkdir -p "$work/$name"
+  "$D" --state-dir "$work/$name/state" --socket "$work/$name/ctl.sock" --listen "$ip:0" "$@" \
+    >>"$work/$name.log" 2>&1 &
+  local pid=$!
+  bench_pids+=("$pid")
+  echo "$pid" >"$work/$name.pid"
+  disown "$pid" # no "Killed" job notices
+  if ! wait_for 60 "$W" --socket "$work/$name/ctl.sock" status; then
+    echo "$name did not start:" >&2
+    tail -n 30 "$work/$name.log" >&2
+    exit 1
+  fi
+}
+ctl_of() { # NAME weightsctl-args...
+  local name=$1
+  shift
+  "$W" --socket "$work/$name/ctl.sock" "$@"
+}
+pid_of() { cat "$work/$1.pid"; }
+peer_of() { echo "$2:$(ctl_of "$1" --json status | jq -r .listen_port)"; } # NAME IP
+
+# stop_daemon NAME SIGNAL : signals the daemon and waits (up to 60 s) until it has exited;
+# prints the seconds it took.
+stop_daemon() {
+  local pid t0
+  pid=$(pid_of "$1")
+  t0=$(now)
+  kill "-$2" "$pid" 2>/dev/null || true
+  local deadline=$((SECONDS + 60))
+  while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.05; done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "$1 (pid $pid) did not exit within 60 s of SIG$2" >&2
+    return 1
+  fi
+  fsub "$(now)" "$t0"
+}
+
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
+anon_kib() { awk '/^RssAnon:/ { print $2 }' "/proc/$1/status"; }
+# Bytes the process read through read()/pread() (page cache included) and from storage.
+io_rchar() { awk '/^rchar:/ { print $2 }' "/proc/$1/io"; }
+io_read_bytes() { awk '/^read_bytes:/ { print $2 }' "/proc/$1/io"; }
+cpu_s() { awk -v t="$(getconf CLK_TCK)" '{ print ($14 + $15) / t }' "/proc/$1/stat"; }
+
+machine_line() {
+  echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')," \
+    "$(free -g | awk '/^Mem:/ { print $2 }') GiB RAM; load average at the start: $load_start," \
+    "at the end: $(loadavg); weightsd $("$W" --version 2>/dev/null | head -n1)"
+}
+
+# A tiny publisher feed: bench_feed DIR. Releases are added with bench_release.
+bench_feed() { "$W" feed init "$1" >/dev/null; }
+
+# plot OUT.png GNUPLOT-SCRIPT : renders with gnuplot-nox when installed (else says so); the
+# script and its data stay in $work/plot-<name>.gp for re-rendering (with BENCH_KEEP=1).
+plot() {
+  local out=$1 script=$2 gp
+  if ! command -v gnuplot >/dev/null; then
+    log "gnuplot not installed (bench/install-deps): no $out"
+    return 0
+  fi
+  mkdir -p "$(dirname "$out")"
+  gp=$work/plot-$(basename "$out" .png).gp
+  printf "set terminal pngcairo size 900,520 noenhanced font 'sans,10'\nset output '%s'\n%s\n" \
+    "$out" "$script" >"$gp"
+  if ! gnuplot "$gp" 2>"$work/gnuplot.err" || [[ ! -s $out ]]; then
+    log "gnuplot failed: $(cat "$work/gnuplot.err")"
+    return 0
+  fi
+  log "wrote $out"
+}
+
+# bench_nginx DOCROOT IP : a private nginx (own prefix, 1 worker, sendfile) serving DOCROOT on
+# IP:<free port>; sets NGINX_URL, NGINX_LOG (remote address, status, body bytes, request).
+bench_nginx() {
+  local docroot=$1 ip=$2 port prefix pid try bin
+  bin=$(command -v nginx || echo /usr/sbin/nginx)
+  [[ -x $bin ]] || { echo "nginx not installed (bench/install-deps)" >&2; return 1; }
+  for try in 1 2 3 4 5; do
+    port=$((20000 + RANDOM % 30000))
+    ss -Hltn "src $ip:$port" | grep -q . && continue
+    prefix=$work/nginx-$port
+    mkdir -p "$prefix/logs" "$prefix/tmp"
+    cat >"$prefix/nginx.conf" <<CONF
+daemon off;
+master_process off;
+worker_processes 1;
+user root;
+pid $prefix/nginx.pid;
+error_log $prefix/logs/error.log warn;
+events { worker_connections 256; }
+http {
+  log_format t '\$remote_addr \$status \$body_bytes_sent "\$request"';
+  access_log $prefix/logs/access.log t;
+  client_body_temp_path $prefix/tmp/body;
+  proxy_temp_path $prefix/tmp/proxy;
+  fastcgi_temp_path $prefix/tmp/fastcgi;
+  uwsgi_temp_path $prefix/tmp/uwsgi;
+  scgi_temp_path $prefix/tmp/scgi;
+  default_type application/octet-stream;
+  sendfile on;
+  server { listen $ip:$port; root $docroot; }
+}
+CONF
+    "$bin" -p "$prefix" -c "$prefix/nginx.conf" >"$prefix/logs/stderr" 2>&1 &
+    pid=$!
+    bench_pids+=("$pid")
+    disown "$pid"
+    local deadline=$((SECONDS + 10))
+    while ((SECONDS < deadline)) && kill -0 "$pid" 2>/dev/null; do
+      if ss -Hltn "src $ip:$port" | grep -q .; then
+        NGINX_URL=http://$ip:$port
+        NGINX_LOG=$prefix/logs/access.log
+        return 0
+      fi
+      sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null || true
+  done
+  echo "nginx did not start: $(cat "$prefix/logs/stderr" "$prefix/logs/error.log" 2>/dev/null)" >&2
+  return 1
+}
