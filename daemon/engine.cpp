@@ -1114,6 +1114,7 @@ struct Engine::Impl {
                         store.view_is_current(r.rec.model, r.rec.revision, view);
     if (intact) {
       add_v1_companion(r);
+      materialise_hf_cache(r);
       return;
     }
     auto dir = store.build_view(r.rec.model, r.rec.revision, view);
