@@ -1066,7 +1066,10 @@ struct Engine::Impl {
     if (r.handle.is_valid()) r.handle.force_recheck();
     if (r.v1_active && r.v1_handle.is_valid()) r.v1_handle.force_recheck();
     // A seed dropped its connections to other seeds; once it misses pieces again it must find
-    // them: the known peers are dialled again after the check, and trackers asked anew.
+    // them: the known peers are dialled again after the check, and trackers asked anew. The peer
+    // list still marks them as seeds seen while we were finished, which keeps them from being
+    // connect candidates, so it starts over.
+    if (r.handle.is_valid()) r.handle.clear_peers();
     for (const auto& p : r.rec.peers) {
       if (auto ep = parse_peer(p)) r.pending_peers.push_back(*ep);
     }
