@@ -217,7 +217,6 @@ struct Engine::Impl {
         pool(std::max(1u, config.hashing_threads)),
         update_timer(io),
         resume_timer(io),
-        refresh_timer(io),
         shutdown_timer(io),
         policy_timer(io),
         alive(std::make_shared<bool>(true)) {}
@@ -238,7 +237,7 @@ struct Engine::Impl {
   std::unique_ptr<FeedPoller> poller;  // after `state` and `db`: destroyed before them
   std::unique_ptr<TorrentSession> session;
   asio::thread_pool pool;
-  asio::steady_timer update_timer, resume_timer, refresh_timer, shutdown_timer, policy_timer;
+  asio::steady_timer update_timer, resume_timer, shutdown_timer, policy_timer;
   Engine* owner = nullptr;
   // Policy state (seed node): releases a follow holds, per-follow outcome, counters.
   std::set<std::string> held;
@@ -2622,7 +2621,6 @@ void Engine::shutdown(std::function<void()> done, std::chrono::milliseconds time
   I.shutdown_done = std::move(done);
   I.update_timer.cancel();
   I.resume_timer.cancel();
-  I.refresh_timer.cancel();
   I.policy_timer.cancel();
   I.poller->stop();
   I.session->session().pause();
