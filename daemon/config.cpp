@@ -21,6 +21,10 @@ std::string_view disk_io_name(DiskIo d) noexcept {
   return d == DiskIo::posix ? "posix" : "mmap";
 }
 
+std::string_view super_seeding_name(SuperSeeding s) noexcept {
+  return s == SuperSeeding::published ? "published" : "off";
+}
+
 Mode default_mode() noexcept {
   return ::geteuid() == 0 ? Mode::system : Mode::user;
 }
@@ -328,6 +332,20 @@ const std::vector<Key>& schema() {
          }
          return {};
        }},
+      {"network", "super_seeding",
+       [](const toml::node& n, const Where& w, Config& c) -> Status {
+         auto s = want_string(n, w);
+         if (!s) return tl::unexpected(s.error());
+         if (*s == "published") {
+           c.super_seeding = SuperSeeding::published;
+         } else if (*s == "off") {
+           c.super_seeding = SuperSeeding::off;
+         } else {
+           return tl::unexpected(
+               schema_error_at(w, fmt::format("'{}' is not published or off", *s)));
+         }
+         return {};
+       }},
       {"network", "hashing_threads",
        [](const toml::node& n, const Where& w, Config& c) -> Status {
          const auto* i = n.as_integer();
@@ -623,6 +641,7 @@ std::vector<Entry> entries(const Config& c) {
       {"network", "outgoing_interfaces", list(c.outgoing_interfaces)},
       {"network", "allow_multiple_connections_per_ip", t(c.allow_multiple_connections_per_ip)},
       {"network", "disk_io", toml_string(disk_io_name(c.disk_io))},
+      {"network", "super_seeding", toml_string(super_seeding_name(c.super_seeding))},
       {"network", "hashing_threads", std::to_string(c.hashing_threads)},
       {"network", "resume_save_interval", std::to_string(c.resume_save_interval.count())},
       {"network", "dht", t(c.dht)},

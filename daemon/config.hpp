@@ -27,6 +27,11 @@ std::string_view toggle_name(Toggle t) noexcept;
 enum class DiskIo { mmap, posix };
 std::string_view disk_io_name(DiskIo d) noexcept;
 
+// BEP 16 super-seeding of releases this node seeds from its own files (`weightsctl seed`), set
+// when their torrents are added (engine.cpp: super_seed_at_add).
+enum class SuperSeeding { off, published };
+std::string_view super_seeding_name(SuperSeeding s) noexcept;
+
 struct Config {
   Mode mode = Mode::system;
   std::filesystem::path config_file;  // file that was read; empty when none existed
@@ -65,6 +70,7 @@ struct Config {
   std::chrono::seconds feed_http_timeout{30};
   std::uint64_t feed_http_min_rate = 1024;
   DiskIo disk_io = DiskIo::mmap;
+  SuperSeeding super_seeding = SuperSeeding::off;
   unsigned hashing_threads = 2;                   // SHA-256 worker pool (file verification)
   std::chrono::seconds resume_save_interval{30};  // periodic resume data (only if modified)
 

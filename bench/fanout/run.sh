@@ -9,11 +9,12 @@
 #     `weightsctl --json show`, hybrid + v1 companion) / release size. Goal at N = 8: <= 1.5;
 #   - the same N with plain HTTP: N parallel curl processes downloading every file from one
 #     nginx (127.0.0.3, sendfile), egress from nginx's access log.
-# Each N runs twice: against an origin with default settings, and against one whose upload is
-# limited ([limits] upload_rate = FANOUT_ORIGIN_RATE, default 32MiB), as an origin's uplink is.
-# Then origin loss (FANOUT_LOSS_N fetchers, default 4, against the rate-limited origin so the
-# kill lands mid-way): the origin is killed (SIGKILL) once the first fetcher holds 50 % (the
-# mean over all is reported); do they finish from each other (within 120 s)?
+# Each N runs against three origins: `[network] super_seeding = "published"` (BEP 16), default
+# settings (plain seeding), and super-seeding with `[limits] upload_rate = FANOUT_ORIGIN_RATE`
+# (default 32MiB), as an origin's uplink is.
+# Then origin loss (FANOUT_LOSS_N fetchers, default 4, the rate-limited origin): the origin
+# is killed (SIGKILL) once it has uploaded FANOUT_LOSS_AT (default 1.0) times the release; do
+# the fetchers finish from each other (within 120 s)? Their mean progress at the kill is shown.
 # Usage: bench/fanout/run.sh      (FANOUT_SIZE_MIB, default 256; >= 1024 for the full size)
 # Every fetched copy is compared with the source (sha256sum) after its round.
 # Plot: docs/bench/fanout.png (wall time and origin egress vs N) with gnuplot-nox.
@@ -24,6 +25,7 @@ source "$src/bench/lib.sh"
 SIZE=${FANOUT_SIZE_MIB:-256}
 NS=${FANOUT_NS:-"1 2 4 8"}
 LOSS_N=${FANOUT_LOSS_N:-4}
+LOSS_AT=${FANOUT_LOSS_AT:-1.0}
 RATE=${FANOUT_ORIGIN_RATE:-32MiB} # the second series: origin with [limits] upload_rate
 command -v curl >/dev/null || { echo "missing tool: curl" >&2; exit 1; }
 
@@ -122,10 +124,14 @@ bt_rounds() {
 
 : >"$work/bt.dat"
 : >"$work/http.dat"
+printf '[network]\nsuper_seeding = "published"\n' >"$work/super.toml"
+start_origin origin-super --config "$work/super.toml"
+bt_rounds super
+stop_daemon origin-super KILL >/dev/null
 start_origin origin-plain
 bt_rounds plain
 stop_daemon origin-plain KILL >/dev/null
-printf '[limits]\nupload_rate = "%s"\n' "$RATE" >"$work/limited.toml"
+printf '[network]\nsuper_seeding = "published"\n[limits]\nupload_rate = "%s"\n' "$RATE" >"$work/limited.toml"
 start_origin origin-limited --config "$work/limited.toml"
 bt_rounds limited
 
@@ -152,13 +158,14 @@ for n in $NS; do
   done
   echo "$n $http_wall $(fdiv "$sent" "$bytes")" >>"$work/http.dat"
 done
-join <(awk '$1 == "plain" { print $2, $3, $4 }' "$work/bt.dat" | sort -k1,1) \
-  <(awk '$1 == "limited" { print $2, $3, $4 }' "$work/bt.dat" | sort -k1,1) |
+series() { awk -v m="$1" '$1 == m { print $2, $3, $4 }' "$work/bt.dat" | sort -k1,1; }
+join <(series super) <(series plain) | join - <(series limited) |
   join - <(sort -k1,1 "$work/http.dat") | sort -n >"$work/fanout.dat"
-# fanout.dat: N plain_wall plain_egress limited_wall limited_egress http_wall http_egress
+# fanout.dat: N super_wall super_egress plain_wall plain_egress limited_wall limited_egress
+#             http_wall http_egress
 
 # --- origin loss ---------------------------------------------------------------------------
-log "origin loss: $LOSS_N fetchers, origin (upload $RATE/s) killed at 50 % mean progress"
+log "origin loss: $LOSS_N fetchers, origin (upload $RATE/s) killed once it uploaded ${LOSS_AT}x"
 start_fetchers loss "$LOSS_N"
 u_start=$(uploaded "$origin")
 t0=$(now)
@@ -168,10 +175,10 @@ mean_progress() {
   for f in "${fetchers[@]}"; do s=$(echo "$s + $(progress "$f")" | bc -l); done
   echo "$s / ${#fetchers[@]}" | bc -l
 }
-# One API call per poll (the first fetcher's progress), so the kill lands close to half-way.
-half() { (($(echo "$(progress "${fetchers[0]}") >= 0.5" | bc -l))); }
+# One API call per poll (the origin's counter), so the kill lands close to the mark.
+sent_enough() { (($(echo "$(uploaded "$origin") - $u_start >= $LOSS_AT * $bytes" | bc -l))); }
 loss_result=""
-if wait_for 900 half; then
+if wait_for 900 sent_enough; then
   kill_at=$(fsub "$(now)" "$t0")
   u_kill=$(($(uploaded "$origin") - u_start))
   p_kill=$(mean_progress)
@@ -189,18 +196,18 @@ if wait_for 900 half; then
       "$kill_at" "$(echo "$p_kill * 100" | bc -l)" "$(fdiv "$u_kill" "$bytes")" "$states")
   fi
 else
-  loss_result="the fetchers never reached 50 % with the origin up"
+  loss_result="the origin never uploaded ${LOSS_AT}x the release"
 fi
 
 # --- report --------------------------------------------------------------------------------
 machine_line
 printf 'release: %d bytes (%.0f MiB, make-weights.sh layout: 2 safetensors shards + 4 small files)\n' \
   "$bytes" "$(echo "$bytes / 1048576" | bc -l)"
-printf '%-3s | %-26s | %-26s | %-22s | %s\n' "" "weightsd, default origin" "weightsd, origin at $RATE/s" "HTTP (nginx + N curl)" "wall / HTTP wall"
-printf '%-3s | %9s %16s | %9s %16s | %9s %12s | %8s %8s\n' "N" "wall s" "origin egress" "wall s" "origin egress" "wall s" "egress" "default" "limited"
-while read -r n pw pe sw se hw he; do
-  printf '%-3s | %9.2f %15.2fx | %9.2f %15.2fx | %9.2f %11.2fx | %7.2fx %7.2fx\n' "$n" "$pw" "$pe" "$sw" "$se" \
-    "$hw" "$he" "$(echo "$pw / $hw" | bc -l)" "$(echo "$sw / $hw" | bc -l)"
+printf '%-3s | %-24s | %-24s | %-24s | %-20s | %s\n' "" "super_seeding=published" "default (plain seeding)" "super-seeding, $RATE/s" "HTTP (nginx + N curl)" "wall / HTTP wall"
+printf '%-3s | %8s %15s | %8s %15s | %8s %15s | %8s %11s | %8s %8s\n' "N" "wall s" "origin egress" "wall s" "origin egress" "wall s" "origin egress" "wall s" "egress" "super" "plain"
+while read -r n sw se pw pe lw le hw he; do
+  printf '%-3s | %8.2f %14.2fx | %8.2f %14.2fx | %8.2f %14.2fx | %8.2f %10.2fx | %7.2fx %7.2fx\n' \
+    "$n" "$sw" "$se" "$pw" "$pe" "$lw" "$le" "$hw" "$he" "$(echo "$sw / $hw" | bc -l)" "$(echo "$pw / $hw" | bc -l)"
 done <"$work/fanout.dat"
 echo "weightsd: until every fetcher is complete (SHA-256 verified, view built); egress = origin uploaded_bytes delta / size"
 echo "HTTP: N curl processes, every file, from one nginx (sendfile); egress = body bytes in nginx's access log / size"
@@ -218,9 +225,11 @@ set y2range [0:*]
 set logscale x 2
 set key left top
 set grid
-plot '$work/fanout.dat' using 1:2 with linespoints title 'weightsd (default origin): time', \
-     '' using 1:4 with linespoints title 'weightsd (origin upload limited to $RATE/s): time', \
-     '' using 1:6 with linespoints title 'HTTP (nginx + curl): time', \
-     '' using 1:3 axes x1y2 with linespoints dashtype 2 title 'default origin: egress', \
-     '' using 1:5 axes x1y2 with linespoints dashtype 2 title 'origin limited to $RATE/s: egress', \
-     '' using 1:7 axes x1y2 with linespoints dashtype 2 title 'HTTP: nginx egress'"
+plot '$work/fanout.dat' using 1:2 with linespoints title 'weightsd, super-seeding origin: time', \
+     '' using 1:4 with linespoints title 'weightsd, default origin: time', \
+     '' using 1:6 with linespoints title 'weightsd, super-seeding origin at $RATE/s: time', \
+     '' using 1:8 with linespoints title 'HTTP (nginx + curl): time', \
+     '' using 1:3 axes x1y2 with linespoints dashtype 2 title 'super-seeding: origin egress', \
+     '' using 1:5 axes x1y2 with linespoints dashtype 2 title 'default: origin egress', \
+     '' using 1:7 axes x1y2 with linespoints dashtype 2 title 'super-seeding at $RATE/s: egress', \
+     '' using 1:9 axes x1y2 with linespoints dashtype 2 title 'HTTP: nginx egress'"
