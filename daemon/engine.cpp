@@ -1426,17 +1426,23 @@ struct Engine::Impl {
       Release* r = by_handle(sr->handle, &v1);
       if (r && !v1) {
         // libtorrent folds session payload into total_downloaded only once a second, so a save
-        // right after completion (or at shutdown) can miss bytes: use the exact counters.
-        const auto now = sr->handle.status({});
-        sr->params.total_downloaded =
-            std::max(sr->params.total_downloaded, r->downloaded_base + now.total_payload_download);
-        sr->params.total_uploaded =
-            std::max(sr->params.total_uploaded, r->uploaded_base + now.total_payload_upload);
+        // right after completion (or at shutdown) can miss bytes: use the exact counters of the
+        // latest status (refreshed before the completion save and at shutdown; asking the
+        // handle here would be a round trip to libtorrent's thread per save).
+        if (r->status) {
+          sr->params.total_downloaded = std::max(
+              sr->params.total_downloaded, r->downloaded_base + r->status->total_payload_download);
+          sr->params.total_uploaded = std::max(sr->params.total_uploaded,
+                                               r->uploaded_base + r->status->total_payload_upload);
+        }
         const auto buf = lt::write_resume_data_buf(sr->params);
         if (auto st = write_file_atomic(store.resume_file(r->rec.v2_infohash),
                                         std::string_view(buf.data(), buf.size()));
             !st) {
           log::error("resume data for {}: {}", r->rec.id, st.error().message);
+        } else if (state_name(*r) == "complete" && !sr->params.have_pieces.empty() &&
+                   sr->params.have_pieces.all_set()) {
+          r->resume_current = true;  // the file now says the torrent is complete
         }
       }
       resume_answered();

@@ -25,6 +25,7 @@ if ! command -v curl >/dev/null; then echo "SKIP: curl not installed (scripts/in
 # 4 KiB sparse weights.bin per release, unique head; one publish at the end.
 "$gen" "$T/pub" "$T/rel" 1 "$count" 4 publish 25 >/dev/null || fail "bench_feed_gen failed"
 
+echo "[${SECONDS}s] feed of $count releases generated"
 start_daemon 1
 expect_ok "daemon subscribes to the feed" ctl 1 feed add many "$T/pub/public" \
   --root "$T/pub/public/metadata/1.root.json"
@@ -51,6 +52,7 @@ counts() {
 }
 all_seeding() { read -r s _ _ _ _ < <(counts) && [[ $s -eq $count ]]; }
 expect_ok "all $count releases seed before the restart" wait_until "$count seeding" 120 all_seeding
+echo "[${SECONDS}s] $count releases seeding"
 
 # restart_and_watch LABEL: starts daemon 1 and polls `--json list` from the exec until all are
 # seeding. Sets first_answer ("seeding loading complete other total" of the first answer),
@@ -79,8 +81,10 @@ restart_and_watch() {
 }
 
 kill_daemon 1 TERM
+echo "[${SECONDS}s] stopped (SIGTERM)"
 log_lines=$(wc -l <"$T/d1/log")
 restart_and_watch first
+echo "[${SECONDS}s] restarted"
 echo "first answer after the restart (seeding loading complete other total): $first_answer"
 read -r s l c o n <<<"$first_answer"
 [[ $n -eq $count ]] && pass "the first answer lists all $count releases" ||
