@@ -293,10 +293,12 @@ struct Engine::Impl {
   std::vector<std::string> load_queue;  // ids still to add at start-up, in order
   std::size_t load_next_index = 0;
   std::size_t loading_count = 0;  // releases in state `loading`
-  std::size_t loading_total = 0;
   std::uint64_t next_generation = 1;
   bool shutting_down = false;
-  bool awaiting_final_status = false;  // shutdown: resume saves follow the next status update
+  // Shutdown: resume saves wait for the status updates requested until then (the last one
+  // was requested by shutdown), so that their payload counters are current.
+  bool awaiting_final_status = false;
+  int updates_pending = 0;  // post_torrent_updates calls not answered yet
   int resume_outstanding = 0;
   std::function<void()> shutdown_done;
 
@@ -1350,6 +1352,13 @@ struct Engine::Impl {
       if (ad->dropped_alerts.test(static_cast<std::size_t>(lt::add_torrent_alert::alert_type))) {
         find_dropped_adds();
       }
+      if (ad->dropped_alerts.test(static_cast<std::size_t>(lt::state_update_alert::alert_type))) {
+        updates_pending = 0;  // those answers will not come
+        if (awaiting_final_status) {
+          awaiting_final_status = false;
+          save_resume_for_shutdown();
+        }
+      }
     } else if (auto* su = lt::alert_cast<lt::state_update_alert>(a)) {
       for (const auto& st : su->status) {
         bool v1 = false;
@@ -1391,7 +1400,8 @@ struct Engine::Impl {
           hash_completed_files(*r);
         }
       }
-      if (awaiting_final_status) {
+      if (updates_pending > 0) --updates_pending;
+      if (awaiting_final_status && updates_pending == 0) {
         awaiting_final_status = false;
         save_resume_for_shutdown();
       }
@@ -1412,7 +1422,7 @@ struct Engine::Impl {
       if (!r->resume_current) {
         tf->handle.save_resume_data(lt::torrent_handle::flush_disk_cache);
       }
-      session->session().post_torrent_updates(lt::torrent_handle::query_pieces);
+      request_updates();
     } else if (auto* cf = lt::alert_cast<lt::cache_flushed_alert>(a)) {
       Release* r = by_handle(cf->handle);
       if (r && r->flush_outstanding > 0 && --r->flush_outstanding == 0) on_flushed(*r);
@@ -1493,8 +1503,9 @@ struct Engine::Impl {
     r->handle = h;
     handles[h] = HandleRef{r->rec.id, false};
     bool all = true;
-    for (std::size_t i = 0; i < r->wanted.size(); ++i)
+    for (std::size_t i = 0; i < r->wanted.size(); ++i) {
       all = all && (!r->wanted[i] || r->verified[i]);
+    }
     r->resume_current = r->resumed && all;
     if (shutting_down) return;
     add_v1_download(*r, AddHow::async);
@@ -1628,11 +1639,17 @@ struct Engine::Impl {
 
   // ---- timers ----------------------------------------------------------------------------------
 
+  // Every state_update_alert answers one call (libtorrent posts one even with no changes).
+  void request_updates() {
+    ++updates_pending;
+    session->session().post_torrent_updates(lt::torrent_handle::query_pieces);
+  }
+
   void schedule_updates() {
     update_timer.expires_after(std::chrono::milliseconds(500));
     update_timer.async_wait([this](const boost::system::error_code& ec) {
       if (ec || shutting_down) return;
-      session->session().post_torrent_updates(lt::torrent_handle::query_pieces);
+      request_updates();
       schedule_updates();
     });
   }
@@ -2027,7 +2044,6 @@ struct Engine::Impl {
       }
       releases[r->rec.id] = std::move(r);
     }
-    loading_total = loading_count;
     if (loading_count == 0) {
       log::info("{} release(s) loaded", releases.size());
       return;
@@ -2851,7 +2867,7 @@ void Engine::shutdown(std::function<void()> done, std::chrono::milliseconds time
   I.resume_outstanding = 0;
   // Payload counters as of now first (state_update_alert), then the saves.
   I.awaiting_final_status = true;
-  I.session->session().post_torrent_updates(lt::status_flags_t{});
+  I.request_updates();
   I.shutdown_timer.expires_after(timeout);
   I.shutdown_timer.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
