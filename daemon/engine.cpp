@@ -174,9 +174,10 @@ struct Release {
   bool v1_adding = false;  // the companion's async add is in flight
   // The hybrid was added from valid resume data (its pieces are what libtorrent saved).
   bool resumed = false;
-  // The resume file says what the torrent has: loaded complete from it, not re-checked since.
-  // Neither the torrent_finished_alert libtorrent posts after checking that resume data nor
-  // the shutdown (unless payload moved) writes it again.
+  // The resume file says the torrent is complete: loaded complete from it (or written so), not
+  // re-checked or re-selected since. Neither the torrent_finished_alert libtorrent posts after
+  // checking that resume data nor the shutdown (unless payload moved) writes it again. (A stale
+  // "complete" file is never wrong for a torrent that is complete.)
   bool resume_current = false;
   // v1 companion. While fetching it is a standby download source (v1_downloading): v1-only
   // clients (Transmission 3, aria2 1.36) cannot read the hybrid and form their own swarm under
@@ -2211,6 +2212,7 @@ Result<json> Engine::fetch(const FetchRequest& req) {
         }
       }
       r->wanted = select_files(paths, r->rec.include);
+      r->resume_current = false;
       I.verify_empty_files(*r);
       if (auto ti = r->handle.torrent_file()) {
         r->handle.prioritize_files(I.priorities(*r, *ti));

@@ -114,6 +114,7 @@ verified=$(ctl 1 --json list | jq '[.releases[] | select(.verified_length == .wa
 # Nothing changed since the restart: stopping writes no resume file.
 touch "$T/mark"
 kill_daemon 1 TERM
+echo "[${SECONDS}s] stopped again (SIGTERM)"
 written=$(find "$T/d1/state" -name '*.resume' -newer "$T/mark" | wc -l)
 [[ $written -eq 0 ]] && pass "SIGTERM after an idle restart rewrote no resume file" ||
   fail "SIGTERM rewrote $written resume files though nothing changed"
@@ -126,8 +127,10 @@ disown $!
 daemon_pids+=("$(cat "$T/d1/pid")")
 wait_until "the API answers" 30 ctl 1 status >/dev/null || fail "no answer after the restart"
 kill_daemon 1 KILL
+echo "[${SECONDS}s] killed (SIGKILL)"
 log_lines=$(wc -l <"$T/d1/log")
 restart_and_watch after-kill
+echo "[${SECONDS}s] restarted after SIGKILL"
 [[ $ready -eq 1 ]] && pass "all $count seeding after a SIGKILL during loading" ||
   fail "not all seeding after a SIGKILL during loading: $(counts)"
 [[ $bad_states -eq 0 ]] || fail "$bad_states poll(s) after the SIGKILL saw other states"
