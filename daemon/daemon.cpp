@@ -143,7 +143,9 @@ class Daemon {
     log::info("weightsd {} ({} mode) listening on {}, state dir {}", version(),
               api::mode_name(config_.mode), config_.control_socket.string(),
               config_.state_dir.string());
-    // READY only now: the state is loaded (Engine::start) and the control socket accepts.
+    // READY only now: the state is open (Engine::start), every release is listed, and the
+    // control socket accepts. Releases may still be `loading` (their torrents being added);
+    // STATUS= says "loading N/M releases" until they all are.
     notifier_.ready(status_line());
     if (auto period = notifier_.watchdog_period()) {
       log::debug("systemd watchdog: pinging every {} ms", period->count() / 1000);
@@ -183,7 +185,7 @@ class Daemon {
 
   // One line for `systemctl status`: what the node holds and moves right now.
   std::string status_line() const {
-    std::uint64_t releases = 0, feeds = 0, down = 0, up = 0, port = 0;
+    std::uint64_t releases = 0, loading = 0, feeds = 0, down = 0, up = 0, port = 0;
     if (engine_) {
       const auto f = engine_->status_fields();
       auto num = [&f](const char* key) -> std::uint64_t {
@@ -194,15 +196,18 @@ class Daemon {
         return v > 0 ? static_cast<std::uint64_t>(v) : 0;
       };
       releases = num("releases");
+      loading = num("releases_loading");
       feeds = num("feeds");
       down = num("download_rate");
       up = num("upload_rate");
       port = num("listen_port");
     }
     // Port 0: libtorrent has no listen socket (yet, or at all: it failed to bind).
-    return fmt::format("ready: {} release{}, {} feed{}, down {}/s, up {}/s, {}; control socket {}",
-                       releases, releases == 1 ? "" : "s", feeds, feeds == 1 ? "" : "s",
-                       human_bytes(down), human_bytes(up),
+    const std::string what =
+        loading == 0 ? fmt::format("{} release{}", releases, releases == 1 ? "" : "s")
+                     : fmt::format("loading {}/{} releases", releases - loading, releases);
+    return fmt::format("ready: {}, {} feed{}, down {}/s, up {}/s, {}; control socket {}", what,
+                       feeds, feeds == 1 ? "" : "s", human_bytes(down), human_bytes(up),
                        port == 0 ? std::string("no BitTorrent listen port")
                                  : fmt::format("BitTorrent port {}", port),
                        config_.control_socket.string());
@@ -218,8 +223,15 @@ class Daemon {
     });
   }
 
+  // Every status_interval; every second while releases are still loading after the start.
   void schedule_status() {
-    status_timer_.expires_after(status_interval);
+    bool loading = false;
+    if (engine_) {
+      const auto f = engine_->status_fields();
+      const auto it = f.find("releases_loading");
+      loading = it != f.end() && it->is_number_integer() && it->get<std::int64_t>() > 0;
+    }
+    status_timer_.expires_after(loading ? std::chrono::seconds(1) : status_interval);
     status_timer_.async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;
       notifier_.status(status_line());

@@ -165,6 +165,20 @@ struct Release {
   std::vector<std::int64_t> done;  // bytes of each file libtorrent has (from piece bitfield)
   std::vector<int> lt_index;       // manifest index -> libtorrent file index (-1: none)
   lt::torrent_handle handle;       // hybrid
+  // The hybrid's metadata, kept from its add (the companion's layout is compared against it
+  // without a round trip to libtorrent's thread).
+  std::shared_ptr<const lt::torrent_info> ti;
+  // Start-up: the release is queued or its torrent is being added (async_add_torrent); `handle`
+  // arrives with add_torrent_alert. Reported as state `loading`.
+  bool loading = false;
+  bool v1_adding = false;  // the companion's async add is in flight
+  // The hybrid was added from valid resume data (its pieces are what libtorrent saved).
+  bool resumed = false;
+  // The resume file says the torrent is complete: loaded complete from it (or written so), not
+  // re-checked or re-selected since. Neither the torrent_finished_alert libtorrent posts after
+  // checking that resume data nor the shutdown (unless payload moved) writes it again. (A stale
+  // "complete" file is never wrong for a torrent that is complete.)
+  bool resume_current = false;
   // v1 companion. While fetching it is a standby download source (v1_downloading): v1-only
   // clients (Transmission 3, aria2 1.36) cannot read the hybrid and form their own swarm under
   // the companion's info-hash. It joins that swarm in upload mode (announces, connects, requests
@@ -269,8 +283,23 @@ struct Engine::Impl {
     bool v1 = false;
   };
   std::unordered_map<lt::torrent_handle, HandleRef> handles;
+  // Start-up adds in flight (async_add_torrent), by the info-hashes add_torrent_alert reports.
+  enum class Role { hybrid, v1_seed, v1_download };
+  struct PendingAdd {
+    std::string id;
+    std::uint64_t generation = 0;
+    Role role = Role::hybrid;
+  };
+  std::map<lt::info_hash_t, PendingAdd> pending_adds;
+  std::vector<std::string> load_queue;  // ids still to add at start-up, in order
+  std::size_t load_next_index = 0;
+  std::size_t loading_count = 0;  // releases in state `loading`
   std::uint64_t next_generation = 1;
   bool shutting_down = false;
+  // Shutdown: resume saves wait for the status updates requested until then (the last one
+  // was requested by shutdown), so that their payload counters are current.
+  bool awaiting_final_status = false;
+  int updates_pending = 0;  // post_torrent_updates calls not answered yet
   int resume_outstanding = 0;
   std::function<void()> shutdown_done;
 
@@ -315,6 +344,7 @@ struct Engine::Impl {
   }
 
   std::string state_name(const Release& r) const {
+    if (r.loading) return "loading";
     if (r.error && !r.handle.is_valid() && !r.preparing) return "failed";
     if (r.preparing || r.verify_outstanding > 0) return "verifying";
     bool all = true;
@@ -340,7 +370,8 @@ struct Engine::Impl {
   }
 
   void persist(Release& r) {
-    r.rec.state = state_name(r);
+    // (A release still loading keeps its stored state: `loading` is not a state to restart in.)
+    if (!r.loading) r.rec.state = state_name(r);
     r.rec.verified.clear();
     // While the v1 companion downloads, verified files are not in the store yet (check_complete
     // adopts them after a final pass): after a crash they are hashed again instead.
@@ -665,8 +696,12 @@ struct Engine::Impl {
   // restart" (libtorrent notes §2.4): the piece layers come from the .torrent and only the have
   // bitfield and counters from the resume file, so nothing is rehashed and no block-level
   // Merkle tree is loaded for finished files.
+  // AddHow::async (start-up): the add is queued with async_add_torrent and the handle set by
+  // on_added; no round trip to libtorrent's thread per release. AddHow::sync: `handle` is valid
+  // on return (requests that act on the torrent right away).
   enum class AddMode { normal, seed };
-  Status add_to_session(Release& r, AddMode mode) {
+  enum class AddHow { sync, async };
+  Status add_to_session(Release& r, AddMode mode, AddHow how = AddHow::sync) {
     const auto& v2 = r.rec.v2_infohash;
     lt::add_torrent_params atp;
     lt::load_torrent_limits limits;
@@ -691,6 +726,8 @@ struct Engine::Impl {
       r.lt_index[i] = it == index_of.end() ? -1 : it->second;
     }
     bool resumed = false;
+    r.resumed = false;
+    r.resume_current = false;
     if (mode == AddMode::normal) {
       if (auto buf = read_file(store.resume_file(v2), max_torrent_bytes * 4); buf) {
         lt::error_code ec;
@@ -711,6 +748,7 @@ struct Engine::Impl {
           atp.added_time = rd.added_time;
           atp.completed_time = rd.completed_time;
           resumed = true;
+          r.resumed = true;
         } else {
           log::warning("{}: ignoring resume data ({})", r.rec.id,
                        ec ? ec.message() : "info-hash mismatch");
@@ -734,6 +772,12 @@ struct Engine::Impl {
     atp.trackers = r.manifest.torrent.trackers;
     for (const auto& p : r.rec.peers) {
       if (auto ep = parse_peer(p)) atp.peers.push_back(*ep);
+    }
+    r.ti = atp.ti;
+    if (how == AddHow::async) {
+      pending_adds[atp.ti->info_hashes()] = PendingAdd{r.rec.id, r.generation, Role::hybrid};
+      session->session().async_add_torrent(std::move(atp));
+      return {};
     }
     lt::error_code ec;
     auto h = session->session().add_torrent(std::move(atp), ec);
@@ -769,8 +813,8 @@ struct Engine::Impl {
   // the whole release is wanted; seed_mode, libtorrent checks each piece's SHA-1 on first upload.
   // V1Mode::download: a second download source for a fetch, with the hybrid's file selection.
   enum class V1Mode { seed, download };
-  void add_v1_companion(Release& r, V1Mode mode = V1Mode::seed) {
-    if (r.v1_handle.is_valid() || !r.handle.is_valid()) return;
+  void add_v1_companion(Release& r, V1Mode mode = V1Mode::seed, AddHow how = AddHow::sync) {
+    if (r.v1_handle.is_valid() || r.v1_adding || !r.handle.is_valid()) return;
     const auto path = store.torrent_v1_file(r.rec.v2_infohash);
     std::error_code fec;
     if (!std::filesystem::exists(path, fec)) return;
@@ -784,7 +828,7 @@ struct Engine::Impl {
       log::warning("{}: v1 companion: {}", r.rec.id, e.what());
       return;
     }
-    const auto hybrid = r.handle.torrent_file();
+    const auto hybrid = r.ti ? r.ti : r.handle.torrent_file();
     if (!hybrid || !same_layout(*hybrid, *atp.ti)) {
       log::warning("{}: v1 companion: piece layout differs from the hybrid torrent; not used",
                    r.rec.id);
@@ -809,12 +853,23 @@ struct Engine::Impl {
         if (auto ep = parse_peer(p)) atp.peers.push_back(*ep);
       }
     }
+    if (how == AddHow::async) {
+      pending_adds[atp.ti->info_hashes()] = PendingAdd{
+          r.rec.id, r.generation, mode == V1Mode::seed ? Role::v1_seed : Role::v1_download};
+      r.v1_adding = true;
+      session->session().async_add_torrent(std::move(atp));
+      return;
+    }
     lt::error_code ec;
     auto h = session->session().add_torrent(std::move(atp), ec);
     if (ec) {
       log::warning("{}: v1 companion: {}", r.rec.id, ec.message());
       return;
     }
+    adopt_v1(r, h, mode);
+  }
+
+  void adopt_v1(Release& r, const lt::torrent_handle& h, V1Mode mode) {
     r.v1_handle = h;
     r.v1_downloading = mode == V1Mode::download;
     r.v1_active = false;
@@ -863,11 +918,11 @@ struct Engine::Impl {
   }
 
   // A fetch that is not complete also joins the companion's (v1-only) swarm.
-  void add_v1_download(Release& r) {
+  void add_v1_download(Release& r, AddHow how = AddHow::sync) {
     if (r.rec.origin != Origin::fetched) return;
     for (std::size_t i = 0; i < r.wanted.size(); ++i) {
       if (r.wanted[i] && !r.verified[i]) {
-        add_v1_companion(r, V1Mode::download);
+        add_v1_companion(r, V1Mode::download, how);
         return;
       }
     }
@@ -1076,6 +1131,7 @@ struct Engine::Impl {
   // Re-check what is on disk so that bad pieces are downloaded again (by both sources).
   void recheck(Release& r) {
     r.resume_have.clear();
+    r.resume_current = false;
     if (r.handle.is_valid()) r.handle.force_recheck();
     if (r.v1_active && r.v1_handle.is_valid()) r.v1_handle.force_recheck();
     // A seed dropped its connections to other seeds; once it misses pieces again it must find
@@ -1100,7 +1156,7 @@ struct Engine::Impl {
     }
   }
 
-  void check_complete(Release& r) {
+  void check_complete(Release& r, AddHow how = AddHow::sync) {
     std::vector<ViewFile> view;
     for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
       if (!r.wanted[i]) continue;
@@ -1129,7 +1185,7 @@ struct Engine::Impl {
                         r.rec.view_path == store.view_dir(r.rec.model, r.rec.revision).string() &&
                         store.view_is_current(r.rec.model, r.rec.revision, view);
     if (intact) {
-      add_v1_companion(r);
+      add_v1_companion(r, V1Mode::seed, how);
       materialise_hf_cache(r);
       return;
     }
@@ -1151,7 +1207,7 @@ struct Engine::Impl {
     if (r.handle.is_valid()) r.status = r.handle.status(lt::torrent_handle::query_pieces);
     persist(r);
     if (r.handle.is_valid()) r.handle.save_resume_data(lt::torrent_handle::flush_disk_cache);
-    add_v1_companion(r);
+    add_v1_companion(r, V1Mode::seed, how);
     materialise_hf_cache(r);
   }
 
@@ -1300,7 +1356,25 @@ struct Engine::Impl {
   // ---- alerts ----------------------------------------------------------------------------------
 
   void on_alert(lt::alert* a) {
-    if (auto* su = lt::alert_cast<lt::state_update_alert>(a)) {
+    if (auto* at = lt::alert_cast<lt::add_torrent_alert>(a)) {
+      const auto it = pending_adds.find(at->params.info_hashes);
+      if (it == pending_adds.end()) return;  // a synchronous add: handled where it was made
+      auto p = std::move(it->second);
+      pending_adds.erase(it);
+      on_added(p, at->handle, at->error);
+    } else if (auto* ad = lt::alert_cast<lt::alerts_dropped_alert>(a)) {
+      log::warning("libtorrent dropped alerts (queue full): {}", ad->message());
+      if (ad->dropped_alerts.test(static_cast<std::size_t>(lt::add_torrent_alert::alert_type))) {
+        find_dropped_adds();
+      }
+      if (ad->dropped_alerts.test(static_cast<std::size_t>(lt::state_update_alert::alert_type))) {
+        updates_pending = 0;  // those answers will not come
+        if (awaiting_final_status) {
+          awaiting_final_status = false;
+          save_resume_for_shutdown();
+        }
+      }
+    } else if (auto* su = lt::alert_cast<lt::state_update_alert>(a)) {
       for (const auto& st : su->status) {
         bool v1 = false;
         Release* r = by_handle(st.handle, &v1);
@@ -1341,6 +1415,11 @@ struct Engine::Impl {
           hash_completed_files(*r);
         }
       }
+      if (updates_pending > 0) --updates_pending;
+      if (awaiting_final_status && updates_pending == 0) {
+        awaiting_final_status = false;
+        save_resume_for_shutdown();
+      }
     } else if (auto* fc = lt::alert_cast<lt::file_completed_alert>(a)) {
       bool v1 = false;
       Release* r = by_handle(fc->handle, &v1);
@@ -1355,8 +1434,10 @@ struct Engine::Impl {
       bool v1 = false;
       Release* r = by_handle(tf->handle, &v1);
       if (!r || v1) return;
-      tf->handle.save_resume_data(lt::torrent_handle::flush_disk_cache);
-      session->session().post_torrent_updates(lt::torrent_handle::query_pieces);
+      if (!r->resume_current) {
+        tf->handle.save_resume_data(lt::torrent_handle::flush_disk_cache);
+      }
+      request_updates();
     } else if (auto* cf = lt::alert_cast<lt::cache_flushed_alert>(a)) {
       Release* r = by_handle(cf->handle);
       if (r && r->flush_outstanding > 0 && --r->flush_outstanding == 0) on_flushed(*r);
@@ -1370,17 +1451,23 @@ struct Engine::Impl {
       Release* r = by_handle(sr->handle, &v1);
       if (r && !v1) {
         // libtorrent folds session payload into total_downloaded only once a second, so a save
-        // right after completion (or at shutdown) can miss bytes: use the exact counters.
-        const auto now = sr->handle.status({});
-        sr->params.total_downloaded =
-            std::max(sr->params.total_downloaded, r->downloaded_base + now.total_payload_download);
-        sr->params.total_uploaded =
-            std::max(sr->params.total_uploaded, r->uploaded_base + now.total_payload_upload);
+        // right after completion (or at shutdown) can miss bytes: use the exact counters of the
+        // latest status (refreshed before the completion save and at shutdown; asking the
+        // handle here would be a round trip to libtorrent's thread per save).
+        if (r->status) {
+          sr->params.total_downloaded = std::max(
+              sr->params.total_downloaded, r->downloaded_base + r->status->total_payload_download);
+          sr->params.total_uploaded = std::max(sr->params.total_uploaded,
+                                               r->uploaded_base + r->status->total_payload_upload);
+        }
         const auto buf = lt::write_resume_data_buf(sr->params);
         if (auto st = write_file_atomic(store.resume_file(r->rec.v2_infohash),
                                         std::string_view(buf.data(), buf.size()));
             !st) {
           log::error("resume data for {}: {}", r->rec.id, st.error().message);
+        } else if (state_name(*r) == "complete" && !sr->params.have_pieces.empty() &&
+                   sr->params.have_pieces.all_set()) {
+          r->resume_current = true;  // the file now says the torrent is complete
         }
       }
       resume_answered();
@@ -1400,6 +1487,77 @@ struct Engine::Impl {
       if (r && !v1) on_disk_error(*r, fe->error, fe->message());
       log::error("{}", fe->message());
     }
+  }
+
+  // An async add answered (add_torrent_alert). The release may have been removed meanwhile
+  // (then the torrent goes too); a refused hybrid fails the release like a synchronous add.
+  void on_added(const PendingAdd& p, const lt::torrent_handle& h, const lt::error_code& ec) {
+    Release* r = find(p.id);
+    if (!r || r->generation != p.generation) {
+      if (h.is_valid()) session->session().remove_torrent(h);
+      return;
+    }
+    if (p.role != Role::hybrid) {
+      r->v1_adding = false;
+      if (ec || !h.is_valid()) {
+        log::warning("{}: v1 companion: {}", r->rec.id, ec ? ec.message() : "no handle");
+        return;
+      }
+      adopt_v1(*r, h, p.role == Role::v1_seed ? V1Mode::seed : V1Mode::download);
+      return;
+    }
+    set_loaded(*r);
+    if (ec || !h.is_valid()) {
+      r->error = Error{Errc::internal,
+                       fmt::format("libtorrent refused {}: {}", r->rec.id,
+                                   ec ? ec.message() : std::string("no handle")),
+                       ""};
+      persist(*r);
+      return;
+    }
+    r->handle = h;
+    handles[h] = HandleRef{r->rec.id, false};
+    bool all = true;
+    for (std::size_t i = 0; i < r->wanted.size(); ++i) {
+      all = all && (!r->wanted[i] || r->verified[i]);
+    }
+    r->resume_current = r->resumed && all;
+    if (shutting_down) return;
+    add_v1_download(*r, AddHow::async);
+    check_complete(*r, AddHow::async);
+  }
+
+  // add_torrent_alerts were dropped: the adds they answered are done, so their torrents are in
+  // the session; find them by info-hash. Adds not found yet are still queued and will answer.
+  void find_dropped_adds() {
+    for (auto it = pending_adds.begin(); it != pending_adds.end();) {
+      const auto& ih = it->first;
+      const lt::sha1_hash key = ih.has_v1() ? ih.v1 : lt::sha1_hash(ih.v2.data());
+      const auto h = session->session().find_torrent(key);
+      if (!h.is_valid()) {
+        ++it;
+        continue;
+      }
+      auto p = std::move(it->second);
+      it = pending_adds.erase(it);
+      on_added(p, h, {});
+    }
+  }
+
+  void set_loaded(Release& r) {
+    if (!r.loading) return;
+    r.loading = false;
+    if (loading_count > 0 && --loading_count == 0) {
+      log::info("{} release(s) loaded", releases.size());
+    }
+  }
+
+  // Requests that would add, remove or re-add a release's torrent wait until it is loaded.
+  Status not_loading(const Release& r) const {
+    if (!r.loading) return {};
+    return fail(Errc::unavailable,
+                fmt::format("{} is still being loaded (daemon start-up)", r.rec.id),
+                "retry in a moment; GET /v1/releases shows it `loading` until then");
   }
 
   // A disk error of a release's torrent. ENOSPC comes from the posix backend; the mmap backend
@@ -1446,6 +1604,41 @@ struct Engine::Impl {
     }
   }
 
+  // True if the release's resume file still says everything: loaded complete from it, not
+  // re-checked since, and no payload moved this session (the file keeps all-time counters).
+  // libtorrent's own flag (only_if_modified) cannot tell: in 2.0.8 a torrent loaded from resume
+  // data counts as modified (measured: a restart and SIGTERM rewrote all 1,000 resume files).
+  bool resume_unchanged(const Release& r) const {
+    const bool moved =
+        r.status && (r.status->total_payload_download > 0 || r.status->total_payload_upload > 0);
+    return r.resume_current && !moved && state_name(r) == "complete";
+  }
+
+  // Shutdown: resume data of every hybrid torrent that changed (resume_unchanged), so stopping
+  // costs in proportion to the releases that changed, not to all of them. Payload counters are
+  // those of the status update requested at shutdown.
+  void save_resume_for_shutdown() {
+    resume_outstanding = 0;
+    int unchanged = 0;
+    for (auto& [h, ref] : handles) {
+      if (ref.v1 || !h.is_valid()) continue;
+      if (const Release* r = find(ref.id); r && resume_unchanged(*r)) {
+        ++unchanged;
+        continue;
+      }
+      h.save_resume_data(lt::torrent_handle::flush_disk_cache);
+      ++resume_outstanding;
+    }
+    log::info("shutdown: saving resume data of {} torrent(s), {} unchanged", resume_outstanding,
+              unchanged);
+    if (resume_outstanding == 0) {
+      std::weak_ptr<bool> weak = alive;
+      asio::post(ioc, [this, weak] {
+        if (auto a = weak.lock(); a && *a) finish_shutdown();
+      });
+    }
+  }
+
   void resume_answered() {
     if (!shutting_down || resume_outstanding == 0) return;
     if (--resume_outstanding == 0) finish_shutdown();
@@ -1461,11 +1654,17 @@ struct Engine::Impl {
 
   // ---- timers ----------------------------------------------------------------------------------
 
+  // Every state_update_alert answers one call (libtorrent posts one even with no changes).
+  void request_updates() {
+    ++updates_pending;
+    session->session().post_torrent_updates(lt::torrent_handle::query_pieces);
+  }
+
   void schedule_updates() {
     update_timer.expires_after(std::chrono::milliseconds(500));
     update_timer.async_wait([this](const boost::system::error_code& ec) {
       if (ec || shutting_down) return;
-      session->session().post_torrent_updates(lt::torrent_handle::query_pieces);
+      request_updates();
       schedule_updates();
     });
   }
@@ -1475,7 +1674,9 @@ struct Engine::Impl {
     resume_timer.async_wait([this](const boost::system::error_code& ec) {
       if (ec || shutting_down) return;
       for (auto& [h, ref] : handles) {
-        if (!ref.v1 && h.is_valid()) h.save_resume_data(lt::torrent_handle::only_if_modified);
+        if (ref.v1 || !h.is_valid()) continue;
+        if (const Release* r = find(ref.id); r && resume_unchanged(*r)) continue;
+        h.save_resume_data(lt::torrent_handle::only_if_modified);
       }
       schedule_resume_saves();
     });
@@ -1631,7 +1832,7 @@ struct Engine::Impl {
       const auto at = id.rfind('@');
       Release* have = find(id);
       std::string refusal;
-      if (!have || (!have->handle.is_valid() && !have->preparing)) {
+      if (!have || (!have->handle.is_valid() && !have->preparing && !have->loading)) {
         FetchRequest req;
         req.name = id.substr(0, at);
         req.revision = id.substr(at + 1);
@@ -1833,6 +2034,10 @@ struct Engine::Impl {
 
   // ---- startup ---------------------------------------------------------------------------------
 
+  // Every known release is listed at once (state `loading`); their torrents are added in
+  // batches from the event loop (load_batch), so the control API answers meanwhile. Each add
+  // is asynchronous: libtorrent checks the resume data of the torrents already added while
+  // the next batch is read, and on_added carries on with each release.
   void load_releases() {
     auto recs = db->list();
     if (!recs) {
@@ -1846,20 +2051,49 @@ struct Engine::Impl {
         continue;
       }
       auto r = make_release(std::move(rec), std::move(*m));
-      Release& ref = *r;
-      releases[ref.rec.id] = std::move(r);
       std::error_code ec;
-      if (!std::filesystem::exists(store.torrent_file(ref.rec.v2_infohash), ec)) continue;
-      verify_empty_files(ref);
-      if (auto st = add_to_session(ref, AddMode::normal); !st) {
-        ref.error = st.error();
-        persist(ref);
-        continue;
+      if (std::filesystem::exists(store.torrent_file(r->rec.v2_infohash), ec)) {
+        r->loading = true;
+        ++loading_count;
+        load_queue.push_back(r->rec.id);
       }
-      add_v1_download(ref);
-      check_complete(ref);
+      releases[r->rec.id] = std::move(r);
     }
-    log::info("{} release(s) loaded", releases.size());
+    if (loading_count == 0) {
+      log::info("{} release(s) loaded", releases.size());
+      return;
+    }
+    log::info("loading {} release(s)", loading_count);
+    post_load_batch();
+  }
+
+  static constexpr std::size_t load_batch_size = 64;
+
+  void post_load_batch() {
+    std::weak_ptr<bool> weak = alive;
+    asio::post(ioc, [this, weak] {
+      if (auto a = weak.lock(); a && *a) load_batch();
+    });
+  }
+
+  void load_batch() {
+    if (shutting_down) return;
+    for (std::size_t n = 0; n < load_batch_size && load_next_index < load_queue.size(); ++n) {
+      Release* r = find(load_queue[load_next_index++]);
+      if (!r || !r->loading) continue;
+      verify_empty_files(*r);
+      if (auto st = add_to_session(*r, AddMode::normal, AddHow::async); !st) {
+        set_loaded(*r);
+        r->error = st.error();
+        persist(*r);
+      }
+    }
+    if (load_next_index < load_queue.size()) {
+      post_load_batch();
+    } else {
+      load_queue.clear();
+      load_queue.shrink_to_fit();
+    }
   }
 };
 
@@ -1968,6 +2202,9 @@ Result<json> Engine::fetch(const FetchRequest& req) {
     }
   }
   const std::string id = fmt::format("{}@{}", m.model, m.revision);
+  if (Release* r = I.find(id)) {
+    if (auto st = I.not_loading(*r); !st) return tl::unexpected(st.error());
+  }
 
   if (Release* r = I.find(id); r && r->handle.is_valid()) {
     if (req.requested_by == Requester::user) r->rec.last_requested = I.now_ticks();
@@ -1989,6 +2226,7 @@ Result<json> Engine::fetch(const FetchRequest& req) {
         }
       }
       r->wanted = select_files(paths, r->rec.include);
+      r->resume_current = false;
       I.verify_empty_files(*r);
       if (auto ti = r->handle.torrent_file()) {
         r->handle.prioritize_files(I.priorities(*r, *ti));
@@ -2072,6 +2310,7 @@ Result<json> Engine::seed(const SeedRequest& req) {
   if (!m) return tl::unexpected(m.error());
   const std::string id = fmt::format("{}@{}", req.model, req.revision);
   if (Release* r = I.find(id)) {
+    if (auto st = I.not_loading(*r); !st) return tl::unexpected(st.error());
     if (I.state_name(*r) == "complete" || r->preparing) return I.release_json(*r);
     if (r->handle.is_valid()) {
       return fail(Errc::already_exists, fmt::format("{} is being fetched", id),
@@ -2198,6 +2437,7 @@ Result<json> Engine::remove_release(const std::string& id_in, DeleteFiles files)
   auto found = I.require(id_in);
   if (!found) return tl::unexpected(found.error());
   Release& r = **found;
+  if (auto st = I.not_loading(r); !st) return tl::unexpected(st.error());
   const std::string id = r.rec.id;
   for (auto* h : {&r.handle, &r.v1_handle}) {
     if (h->is_valid()) {
@@ -2242,6 +2482,7 @@ Result<json> Engine::verify(const std::string& id) {
   auto& I = *impl_;
   auto found = I.require(id);
   if (!found) return tl::unexpected(found.error());
+  if (auto st = I.not_loading(**found); !st) return tl::unexpected(st.error());
   I.verify_all(**found);
   return I.release_json(**found);
 }
@@ -2617,6 +2858,7 @@ json Engine::status_fields() {
           {"listen_interfaces", I.config.listen_interfaces},
           {"outgoing_interfaces", I.config.outgoing_interfaces},
           {"releases", I.releases.size()},
+          {"releases_loading", I.loading_count},
           {"feeds", feeds ? feeds->size() : 0},
           {"download_rate", down},
           {"upload_rate", up},
@@ -2639,15 +2881,9 @@ void Engine::shutdown(std::function<void()> done, std::chrono::milliseconds time
   I.poller->stop();
   I.session->session().pause();
   I.resume_outstanding = 0;
-  for (auto& [h, ref] : I.handles) {
-    if (ref.v1 || !h.is_valid()) continue;
-    h.save_resume_data(lt::torrent_handle::flush_disk_cache);
-    ++I.resume_outstanding;
-  }
-  if (I.resume_outstanding == 0) {
-    asio::post(I.ioc, [this] { impl_->finish_shutdown(); });
-    return;
-  }
+  // Payload counters as of now first (state_update_alert), then the saves.
+  I.awaiting_final_status = true;
+  I.request_updates();
   I.shutdown_timer.expires_after(timeout);
   I.shutdown_timer.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;

@@ -10,7 +10,8 @@
 #   - SIGTERM to exit; restart to "all N seeding" (polling `weightsctl --json list`), whether any
 #     poll saw a release in state verifying (libtorrent checking or our SHA-256 pass), the bytes
 #     the restarted daemon read (/proc/PID/io rchar, page cache included) against the payload
-#     bytes (a re-check would read them all), RSS after the restart.
+#     bytes (a re-check would read them all), RSS after the restart; SIGTERM again (idle: no
+#     resume file should be rewritten).
 # Usage: bench/restart/run.sh            (N = RESTART_RELEASES, default 1000;
 #                                         file size RESTART_FILE_KIB, default 64 (sparse))
 # Plot: docs/bench/restart.png (releases seeding vs seconds since exec), with gnuplot-nox.
@@ -54,12 +55,13 @@ for ((i = 1; i <= N; i++)); do
   printf 'unix-socket = "%s"\nurl = "http://weightsd/v1/seed"\nrequest = "POST"\nheader = "Content-Type: application/json"\ndata = "{\\"feed\\":\\"bench\\",\\"model\\":\\"bench/m%d\\",\\"revision\\":\\"r%d\\",\\"dir\\":\\"%s/rel/%d\\"}"\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n' \
     "$work/node/ctl.sock" "$i" "$i" "$work" "$i" >>"$work/seed.curl"
 done
-count_seeding() { # NAME -> "seeding verifying total"
+count_seeding() { # NAME -> "seeding verifying total loading"
   ctl_of "$1" --json list |
     jq -r '.releases | [ (map(select(.state == "complete" and .seeding)) | length),
-             (map(select(.state == "verifying")) | length), length ] | @tsv'
+             (map(select(.state == "verifying")) | length), length,
+             (map(select(.state == "loading")) | length) ] | @tsv'
 }
-all_seeding() { read -r s _ _ < <(count_seeding node) && ((s == N)); }
+all_seeding() { read -r s _ _ _ < <(count_seeding node) && ((s == N)); }
 t0=$(now)
 curl -s -K "$work/seed.curl" >"$work/seed.codes"
 t_req=$(fsub "$(now)" "$t0")
@@ -84,7 +86,7 @@ resume_files=$(find "$work/node/state" -path '*/resume/*.resume' | wc -l)
 resume_bytes=$(find "$work/node/state" -path '*/resume/*.resume' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
 db_bytes=$(find "$work/node/state" -maxdepth 2 -name 'state.sqlite*' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
 log "restart"
-echo "0 0 0" >"$work/restart.timeline" # until the API answers, nothing is reported seeding
+echo "0 0 0 0" >"$work/restart.timeline" # until the API answers, nothing is reported
 t0=$(now)
 "$D" --state-dir "$work/node/state" --socket "$work/node/ctl.sock" --listen 127.0.0.2:0 \
   >>"$work/node.log" 2>&1 &
@@ -94,14 +96,15 @@ echo "$pid" >"$work/node.pid"
 disown "$pid"
 seen_verifying=0
 t_answer=""
+first_loading=""
 ready=""
 deadline=$((SECONDS + 300))
 while ((SECONDS < deadline)); do
   if out=$(count_seeding node 2>/dev/null); then
     t=$(fsub "$(now)" "$t0")
-    [[ -n $t_answer ]] || t_answer=$t
-    read -r s v total <<<"$out"
-    echo "$t $s $v" >>"$work/restart.timeline"
+    read -r s v total l <<<"$out"
+    [[ -n $t_answer ]] || { t_answer=$t; first_loading=$l; }
+    echo "$t $s $v $l" >>"$work/restart.timeline"
     seen_verifying=$((seen_verifying + v))
     if ((s == N)); then ready=$t; break; fi
   fi
@@ -115,6 +118,10 @@ sleep 2
 rss_restart2=$(rss_kib "$pid")
 cpu_restart=$(cpu_s "$pid")
 checking_log=$(grep -ci 'checking\|recheck' "$work/node.log" || true)
+# An idle stop after the restart: nothing changed, so no resume file should be written.
+touch "$work/stop2.mark"
+stop2_s=$(stop_daemon node TERM)
+rewritten=$(find "$work/node/state" -path '*/resume/*.resume' -newer "$work/stop2.mark" | wc -l)
 
 # --- report --------------------------------------------------------------------------------
 mib() { printf '%.1f' "$(echo "$1 / 1024" | bc -l)"; }
@@ -134,13 +141,14 @@ printf 'resume data: %d files, %d bytes = %.0f bytes per release; SQLite db file
   "$resume_files" "$resume_bytes" "$(echo "$resume_bytes / $N" | bc -l)" "$db_bytes"
 printf '`weightsctl list` with %d releases: %.3f s; `--json list`: %.3f s, %.3f s\n' "$N" "$list_h" "$list_j" "$list_j2"
 printf 'SIGTERM to exit: %.2f s\n' "$stop_s"
-printf 'restart: API answers after %.2f s, all %d seeding after %.2f s (goal < 5 s); ratio restart / first seeding %.2fx\n' \
-  "$t_answer" "$N" "$ready" "$(echo "$ready / $t_seed" | bc -l)"
+printf 'restart: API answers after %.2f s (%d releases still loading), all %d seeding after %.2f s (goal < 5 s); ratio restart / first seeding %.2fx\n' \
+  "$t_answer" "$first_loading" "$N" "$ready" "$(echo "$ready / $t_seed" | bc -l)"
 printf '  polls that saw a release verifying: %d; log lines mentioning checking: %d\n' "$seen_verifying" "$checking_log"
 printf '  bytes read by the restarted daemon: rchar %d (%.3fx the payload), from storage %d\n' \
   "$rchar" "$(echo "$rchar / $payload" | bc -l)" "$read_bytes"
 printf '  RSS at ready %s MiB, 2 s later %s MiB = %s KiB per release; CPU %.2f s until then\n' \
   "$(mib "$rss_restart")" "$(mib "$rss_restart2")" "$(per_rel_kib "$rss_restart2" "$rss_empty")" "$cpu_restart"
+printf 'SIGTERM after the restart (nothing changed): %.2f s, %d resume files rewritten\n' "$stop2_s" "$rewritten"
 
 plot "$src/docs/bench/restart.png" "
 set title 'weightsd restart with $N seeded releases (load avg at start: $load_start)'
@@ -151,4 +159,5 @@ set grid
 set xrange [0:*]
 set yrange [0:*]
 plot '$work/restart.timeline' using 1:2 with steps lw 2 title 'complete and seeding (0 until the API answers)', \
+     '' using 1:4 with steps title 'loading (torrent being added)', \
      '' using 1:3 with steps title 'verifying'"

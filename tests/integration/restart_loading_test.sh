@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Restart of a node seeding many releases. The daemon lists every known release at once (state
+# `loading`) and adds their torrents asynchronously while the control API answers; complete
+# releases come back from their .torrent and resume data without a re-check (the "slim
+# restart"). Asserts, for a node seeding 400 tiny releases (feed from bench_feed_gen, seeded
+# with one curl on a keep-alive connection):
+#   - restarted, its first API answer already lists all 400 (none lost), only as `loading` or
+#     `complete`, and not all of them seeding yet (the API answers while releases load; a
+#     start-up that adds every torrent before opening the socket fails this);
+#   - every poll until then sees only `loading`/`complete`, never `verifying` or `failed`; all
+#     400 end up complete and seeding with every byte verified, and the log shows no re-check
+#     (libtorrent's or our SHA-256 pass, which ends in "complete, view at");
+#   - a SIGTERM after such a restart rewrites no resume file (nothing changed);
+#   - killed with SIGKILL while its releases load, the next start still seeds all without a
+#     re-check.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/daemon_lib.sh"
+
+count=400
+gen=${BENCH_FEED_GEN:-}
+if [[ ! -x $gen ]]; then echo "SKIP: bench_feed_gen not built ($gen)"; exit 125; fi
+if ! command -v curl >/dev/null; then echo "SKIP: curl not installed (scripts/install-deps --test)"; exit 125; fi
+
+"$W" feed init "$T/pub" >/dev/null
+# 4 KiB sparse weights.bin per release, unique head; one publish at the end. The feed is
+# synthetic: generated without fsync when eatmydata is there (the daemon never runs under it).
+fast=()
+if command -v eatmydata >/dev/null; then fast=(eatmydata); fi
+"${fast[@]}" "$gen" "$T/pub" "$T/rel" 1 "$count" 4 publish 25 >/dev/null || fail "bench_feed_gen failed"
+
+echo "[${SECONDS}s] feed of $count releases generated"
+start_daemon 1
+expect_ok "daemon subscribes to the feed" ctl 1 feed add many "$T/pub/public" \
+  --root "$T/pub/public/metadata/1.root.json"
+: >"$T/seed.curl"
+for ((i = 1; i <= count; i++)); do
+  ((i == 1)) || echo next >>"$T/seed.curl"
+  printf 'unix-socket = "%s"\nurl = "http://weightsd/v1/seed"\nrequest = "POST"\nheader = "Content-Type: application/json"\ndata = "{\\"feed\\":\\"many\\",\\"model\\":\\"bench/m%d\\",\\"revision\\":\\"r%d\\",\\"dir\\":\\"%s/rel/%d\\"}"\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n' \
+    "$T/d1/ctl.sock" "$i" "$i" "$T" "$i" >>"$T/seed.curl"
+done
+curl -s -K "$T/seed.curl" >"$T/seed.codes"
+bad=$(grep -vc '^202$' "$T/seed.codes" || true)
+[[ $bad -eq 0 ]] || fail "$bad seed requests did not answer 202: $(sort "$T/seed.codes" | uniq -c)"
+
+# counts: "seeding loading complete other total" from one `--json list`, or nothing.
+counts() {
+  local out
+  out=$(ctl 1 --json list 2>/dev/null) || return 1
+  jq -r '.releases | [
+    (map(select(.state == "complete" and .seeding)) | length),
+    (map(select(.state == "loading")) | length),
+    (map(select(.state == "complete")) | length),
+    (map(select(.state != "loading" and .state != "complete")) | length),
+    length ] | @tsv' <<<"$out"
+}
+all_seeding() { read -r s _ _ _ _ < <(counts) && [[ $s -eq $count ]]; }
+expect_ok "all $count releases seed before the restart" wait_until "$count seeding" 120 all_seeding
+echo "[${SECONDS}s] $count releases seeding"
+
+# restart_and_watch LABEL: starts daemon 1 and polls `--json list` from the exec until all are
+# seeding. Sets first_answer ("seeding loading complete other total" of the first answer),
+# bad_states (polls with a release neither loading nor complete) and ready (1 once all seed).
+restart_and_watch() {
+  local t0 out s l c o n
+  first_answer="" bad_states=0 ready=0
+  t0=$SECONDS
+  "$WEIGHTSD" --state-dir "$T/d1/state" --socket "$T/d1/ctl.sock" --listen 127.0.0.2:0 \
+    >>"$T/d1/log" 2>&1 &
+  echo $! >"$T/d1/pid"
+  disown $!
+  daemon_pids+=("$(cat "$T/d1/pid")")
+  while ((SECONDS - t0 < 60)); do
+    if out=$(counts) && [[ -n $out ]]; then
+      [[ -n $first_answer ]] || first_answer=$out
+      read -r s l c o n <<<"$out"
+      ((o == 0)) || bad_states=$((bad_states + 1))
+      if ((s == count)); then
+        ready=1
+        return
+      fi
+    fi
+    sleep 0.02
+  done
+}
+
+kill_daemon 1 TERM
+echo "[${SECONDS}s] stopped (SIGTERM)"
+log_lines=$(wc -l <"$T/d1/log")
+restart_and_watch first
+echo "[${SECONDS}s] restarted"
+echo "first answer after the restart (seeding loading complete other total): $first_answer"
+read -r s l c o n <<<"$first_answer"
+[[ $n -eq $count ]] && pass "the first answer lists all $count releases" ||
+  fail "the first answer lists $n of $count releases"
+[[ $s -lt $count ]] && pass "the API answered before all releases were seeding ($s seeding, $l loading)" ||
+  fail "the API answered only once all $count were seeding (start-up blocks the socket)"
+[[ $bad_states -eq 0 ]] && pass "no poll saw a state other than loading/complete" ||
+  fail "$bad_states poll(s) saw releases neither loading nor complete"
+[[ $ready -eq 1 ]] && pass "all $count releases complete and seeding after the restart" ||
+  fail "not all seeding 60 s after the restart: $(counts)"
+tail -n "+$((log_lines + 1))" "$T/d1/log" >"$T/restart1.log"
+if grep -qiE "ignoring resume data|complete, view at|checking|recheck|refused" "$T/restart1.log"; then
+  fail "the restart re-checked: $(grep -iE "ignoring resume|complete, view|checking|recheck|refused" \
+    "$T/restart1.log" | head -5)"
+else
+  pass "no release was re-checked or re-hashed on restart"
+fi
+grep -q "$count release(s) loaded" "$T/restart1.log" && pass "the restart loaded $count releases" ||
+  fail "restart log: $(head -5 "$T/restart1.log")"
+verified=$(ctl 1 --json list | jq '[.releases[] | select(.verified_length == .wanted_length)] | length')
+[[ $verified -eq $count ]] && pass "every release still counts all its bytes verified" ||
+  fail "$verified of $count releases fully verified"
+
+# Nothing changed since the restart: stopping writes no resume file.
+touch "$T/mark"
+kill_daemon 1 TERM
+echo "[${SECONDS}s] stopped again (SIGTERM)"
+written=$(find "$T/d1/state" -name '*.resume' -newer "$T/mark" | wc -l)
+[[ $written -eq 0 ]] && pass "SIGTERM after an idle restart rewrote no resume file" ||
+  fail "SIGTERM rewrote $written resume files though nothing changed"
+
+# SIGKILL while releases load (or right after): the next start still needs no re-check.
+"$WEIGHTSD" --state-dir "$T/d1/state" --socket "$T/d1/ctl.sock" --listen 127.0.0.2:0 \
+  >>"$T/d1/log" 2>&1 &
+echo $! >"$T/d1/pid"
+disown $!
+daemon_pids+=("$(cat "$T/d1/pid")")
+wait_until "the API answers" 30 ctl 1 status >/dev/null || fail "no answer after the restart"
+kill_daemon 1 KILL
+echo "[${SECONDS}s] killed (SIGKILL)"
+log_lines=$(wc -l <"$T/d1/log")
+restart_and_watch after-kill
+echo "[${SECONDS}s] restarted after SIGKILL"
+[[ $ready -eq 1 ]] && pass "all $count seeding after a SIGKILL during loading" ||
+  fail "not all seeding after a SIGKILL during loading: $(counts)"
+[[ $bad_states -eq 0 ]] || fail "$bad_states poll(s) after the SIGKILL saw other states"
+tail -n "+$((log_lines + 1))" "$T/d1/log" >"$T/restart2.log"
+if grep -qiE "ignoring resume data|complete, view at|checking|recheck|refused" "$T/restart2.log"; then
+  fail "the start after SIGKILL re-checked: $(grep -iE "ignoring resume|complete, view|checking|recheck|refused" \
+    "$T/restart2.log" | head -5)"
+else
+  pass "no re-check after a SIGKILL during loading"
+fi
+
+[[ $failures -eq 0 ]] || show_logs
+finish
