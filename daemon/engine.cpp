@@ -1473,13 +1473,19 @@ struct Engine::Impl {
         [this](const std::vector<std::pair<std::string, std::string>>& manifests) {
           // Only verified bytes are cached (keyed by their pinned hash), so a cache hit is as
           // good as a fetch.
-          for (const auto& [sha, bytes] : manifests) {
-            if (auto st = db->cache_manifest(sha, bytes); !st) {
-              log::warning("manifest cache: {}", st.error().message);
-            }
+          if (auto st = db->cache_manifests(manifests); !st) {
+            log::warning("manifest cache: {}", st.error().message);
           }
           // New trusted targets: follows may have something new to mirror.
           apply_follows();
+        },
+        [this]() -> std::vector<std::string> {
+          auto hashes = db->cached_manifest_hashes();
+          if (!hashes) {
+            log::warning("manifest cache: {}", hashes.error().message);
+            return {};
+          }
+          return std::move(*hashes);
         });
     poller->start();
   }
