@@ -437,7 +437,7 @@ struct Engine::Impl {
   // ---- feeds -----------------------------------------------------------------------------------
 
   Result<json> feed_json(const std::string& name) {
-    auto fs = state->load_feed(name);
+    auto fs = state->load_feed(name, FeedDetail::summary);
     if (!fs) return tl::unexpected(fs.error());
     const auto summary = tuf::summarize(*fs);
     auto ok = state->last_success(name);
@@ -455,10 +455,8 @@ struct Engine::Impl {
       return json{{"version", s.version},
                   {"expires", s.version == 0 ? json(nullptr) : json(format_utc(s.expires))}};
     };
-    std::size_t count = 0;
-    for (const auto& t : fs->trusted_targets) {
-      if (t.kind == tuf::TargetKind::release) ++count;
-    }
+    auto count = state->count_targets(name, tuf::TargetKind::release);
+    if (!count) return tl::unexpected(count.error());
     json last_refusal = nullptr;
     if (*refused) {
       last_refusal = {{"time", format_utc((*refused)->time)},
@@ -479,7 +477,7 @@ struct Engine::Impl {
                   {"timestamp", role(summary.timestamp)},
                   {"snapshot", role(summary.snapshot)},
                   {"targets", role(summary.targets)}}},
-                {"releases", count}};
+                {"releases", *count}};
   }
 
   // Refreshes run on the FeedPoller's workers and commit back on this thread; the API
@@ -1928,7 +1926,9 @@ Result<json> Engine::get_feed(const std::string& name) {
 }
 
 Result<json> Engine::refresh_feed(const std::string& name) {
-  if (auto f = impl_->state->load_feed(name); !f) return tl::unexpected(f.error());
+  if (auto f = impl_->state->load_feed(name, FeedDetail::summary); !f) {
+    return tl::unexpected(f.error());
+  }
   return impl_->feed_json_with_ticket(name, impl_->poller->request(name));
 }
 
@@ -2357,7 +2357,7 @@ Result<json> Engine::add_peers(const std::string& id, const std::vector<std::str
 
 Result<json> Engine::add_follow(const FollowSpec& spec) {
   auto& I = *impl_;
-  if (auto fs = I.state->load_feed(spec.feed); !fs) {
+  if (auto fs = I.state->load_feed(spec.feed, FeedDetail::summary); !fs) {
     return fail(Errc::not_found, fmt::format("no feed '{}'", spec.feed),
                 "subscribe first: weightsctl feed add NAME LOCATION --root ROOT.json");
   }
