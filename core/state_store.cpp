@@ -589,7 +589,7 @@ Result<FeedState> StateStore::load_feed(std::string_view name, FeedDetail detail
       state.trusted_targets.push_back(std::move(t));
     }
   }
-  {
+  if (detail == FeedDetail::full) {
     auto stmt = prepare(db, "SELECT model, max_seq FROM model_release_seq WHERE feed = ?1");
     if (!stmt) return tl::unexpected(stmt.error());
     if (auto ok = stmt->bind(1, name); !ok) return tl::unexpected(ok.error());

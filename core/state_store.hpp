@@ -52,9 +52,9 @@ struct TrustedUpdate {
   std::map<std::string, std::uint64_t> release_seq;
 };
 
-// How much of a feed load_feed reads. `summary` leaves every role's `bytes` and the
-// trusted_targets empty (versions, expiries, locations and release_seq maxima only): what status
-// listings need, without reading a large feed's targets.
+// How much of a feed load_feed reads. `summary` leaves every role's `bytes`, the
+// trusted_targets and release_seq empty (locations, role versions and expiries only): what
+// status listings need, without reading a large feed's targets.
 enum class FeedDetail { full, summary };
 
 enum class RefreshResult { updated, up_to_date, refused };

@@ -31,7 +31,7 @@ api() { # METHOD PATH [BODY]
 }
 # Refreshes run on the daemon's workers: `POST /v1/feeds` and `.../refresh` answer at once with
 # a ticket. refresh_s METHOD PATH [BODY] prints the seconds until the feed's refresh.completed
-# reaches that ticket (polled every 20 ms, so +-0.02 s), and fails unless it ended as `updated`
+# reaches that ticket (polled every 50 ms, so up to +0.05 s), and fails unless it ended as `updated`
 # or `up_to_date`. While the first refresh runs, it also times one `weightsctl --json list`
 # (whether the API stays responsive; printed to $work/during.s).
 refresh_s() {
@@ -47,7 +47,7 @@ refresh_s() {
       jq -r '.refresh.running' <<<"$(api GET /v1/feeds/bench)" >"$work/during.running"
     fi
     ((SECONDS < deadline)) || { echo "refresh $ticket did not complete" >&2; return 1; }
-    sleep 0.02
+    sleep 0.05
   done
   fsub "$(now)" "$t0"
   case $(jq -r .refresh.last.result <<<"$j") in
