@@ -137,19 +137,16 @@ Result<AddedRelease> add_release(tuf::Repo& repo, const fs::path& files_dir,
 
   auto bytes = serialize_release_manifest(m);
   if (!bytes) return tl::unexpected(bytes.error());
-  // The torrents go first: a manifest is only listed once everything it refers to is staged.
-  tuf::TargetCustom custom{tuf::TargetKind::torrent, o.model, o.revision, seq};
-  if (auto st = repo.add_target(out.torrent_path, built->hybrid, custom); !st) {
-    return tl::unexpected(st.error());
-  }
-  custom.kind = tuf::TargetKind::torrent_v1;
-  if (auto st = repo.add_target(out.torrent_v1_path, built->v1_companion, custom); !st) {
-    return tl::unexpected(st.error());
-  }
-  custom.kind = tuf::TargetKind::release;
-  if (auto st = repo.add_target(out.manifest_path, *bytes, custom); !st) {
-    return tl::unexpected(st.error());
-  }
+  // One listing for the three targets (one check of the path set, one save of repo.json): the
+  // files are written first, so a manifest is only listed once everything it refers to is
+  // staged.
+  using K = tuf::TargetKind;
+  const tuf::Repo::NewTarget added[] = {
+      {out.torrent_path, built->hybrid, {K::torrent, o.model, o.revision, seq}},
+      {out.torrent_v1_path, built->v1_companion, {K::torrent_v1, o.model, o.revision, seq}},
+      {out.manifest_path, *bytes, {K::release, o.model, o.revision, seq}},
+  };
+  if (auto st = repo.add_targets(added); !st) return tl::unexpected(st.error());
   return out;
 }
 

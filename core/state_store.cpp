@@ -184,6 +184,23 @@ CREATE TABLE feed_mirrors (
   PRIMARY KEY (feed, position)
 ) STRICT;
 )sql",
+    // 3: a role's version and expiry before its (possibly multi-megabyte) bytes, so reading
+    // them does not walk the blob's overflow pages; release counts from an index.
+    R"sql(
+CREATE TABLE trusted_metadata_v3 (
+  feed TEXT NOT NULL REFERENCES feeds(name) ON DELETE CASCADE,
+  role TEXT NOT NULL CHECK (role IN ('root', 'timestamp', 'snapshot', 'targets')),
+  version INTEGER NOT NULL CHECK (version >= 1),
+  expires INTEGER NOT NULL,
+  bytes BLOB NOT NULL,
+  PRIMARY KEY (feed, role)
+) STRICT;
+INSERT INTO trusted_metadata_v3 (feed, role, version, expires, bytes)
+  SELECT feed, role, version, expires, bytes FROM trusted_metadata;
+DROP TABLE trusted_metadata;
+ALTER TABLE trusted_metadata_v3 RENAME TO trusted_metadata;
+CREATE INDEX trusted_targets_by_kind ON trusted_targets (feed, kind);
+)sql",
 };
 static_assert(std::size(migrations) == StateStore::schema_version);
 
@@ -246,6 +263,7 @@ Status migrate(sqlite3* db) {
   auto row = stmt->step();
   if (!row) return tl::unexpected(row.error());
   const auto current = stmt->int64(0);
+  stmt->reset();  // no statement may be active while a migration drops a table
   if (current > StateStore::schema_version) {
     return fail(Errc::unsupported,
                 fmt::format("state database schema {} is newer than this build supports ({})",
@@ -313,8 +331,12 @@ Result<StateStore> StateStore::open(const std::filesystem::path& state_dir, Lock
   sqlite3_busy_timeout(db, 5000);
   sqlite3_extended_result_codes(db, 1);
   // synchronous=FULL: a committed refresh must survive power loss, not only a crash.
-  for (const char* pragma :
-       {"PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL", "PRAGMA foreign_keys = ON"}) {
+  // mmap_size: a large feed's targets metadata is a multi-megabyte blob stored in overflow
+  // pages, and every read of a column after it walks that chain; through a mapping that is
+  // memory reads, not one pread() per 4 KiB page. Address space only: pages stay in the page
+  // cache, and writes still go through the WAL.
+  for (const char* pragma : {"PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL",
+                             "PRAGMA foreign_keys = ON", "PRAGMA mmap_size = 268435456"}) {
     if (auto ok = exec(db, pragma); !ok) return tl::unexpected(ok.error());
   }
   if (auto ok = migrate(db); !ok) return tl::unexpected(ok.error());
@@ -469,7 +491,18 @@ Result<std::vector<std::string>> StateStore::list_feeds() {
   return names;
 }
 
-Result<FeedState> StateStore::load_feed(std::string_view name) {
+Result<std::size_t> StateStore::count_targets(std::string_view name, tuf::TargetKind kind) {
+  auto stmt =
+      prepare(h_->db.get(), "SELECT count(*) FROM trusted_targets WHERE feed = ?1 AND kind = ?2");
+  if (!stmt) return tl::unexpected(stmt.error());
+  if (auto ok = stmt->bind(1, name); !ok) return tl::unexpected(ok.error());
+  if (auto ok = stmt->bind(2, tuf::kind_name(kind)); !ok) return tl::unexpected(ok.error());
+  auto row = stmt->step();
+  if (!row) return tl::unexpected(row.error());
+  return static_cast<std::size_t>(stmt->uint64(0));
+}
+
+Result<FeedState> StateStore::load_feed(std::string_view name, FeedDetail detail) {
   sqlite3* db = h_->db.get();
   // One read transaction so the four queries see the same commit.
   if (auto ok = exec(db, "BEGIN"); !ok) return tl::unexpected(ok.error());
@@ -501,8 +534,11 @@ Result<FeedState> StateStore::load_feed(std::string_view name) {
     }
   }
   {
-    auto stmt =
-        prepare(db, "SELECT role, version, bytes, expires FROM trusted_metadata WHERE feed = ?1");
+    auto stmt = prepare(db, detail == FeedDetail::full
+                                ? "SELECT role, version, bytes, expires FROM trusted_metadata "
+                                  "WHERE feed = ?1"
+                                : "SELECT role, version, x'', expires FROM trusted_metadata "
+                                  "WHERE feed = ?1");
     if (!stmt) return tl::unexpected(stmt.error());
     if (auto ok = stmt->bind(1, name); !ok) return tl::unexpected(ok.error());
     bool have_root = false;
@@ -527,7 +563,7 @@ Result<FeedState> StateStore::load_feed(std::string_view name) {
       return fail(Errc::database_error, fmt::format("feed \"{}\" has no trusted root", name));
     }
   }
-  {
+  if (detail == FeedDetail::full) {
     auto stmt = prepare(db,
                         "SELECT path, length, sha256, kind, model, revision, release_seq FROM "
                         "trusted_targets WHERE feed = ?1 ORDER BY path");
@@ -553,7 +589,7 @@ Result<FeedState> StateStore::load_feed(std::string_view name) {
       state.trusted_targets.push_back(std::move(t));
     }
   }
-  {
+  if (detail == FeedDetail::full) {
     auto stmt = prepare(db, "SELECT model, max_seq FROM model_release_seq WHERE feed = ?1");
     if (!stmt) return tl::unexpected(stmt.error());
     if (auto ok = stmt->bind(1, name); !ok) return tl::unexpected(ok.error());
@@ -597,18 +633,46 @@ Status StateStore::commit_refresh(std::string_view feed, const TrustedUpdate& up
     if (!ok) return ok;
   }
 
+  // Only what changed is written: a new targets version of a large feed usually adds or
+  // changes a few entries, and rewriting every row (and every model's release_seq) would make
+  // each commit O(feed size) in pages written and fsynced.
+  std::map<std::string, tuf::TargetInfo> old_targets;
   {
-    auto del = prepare(db, "DELETE FROM trusted_targets WHERE feed = ?1");
-    if (!del) return tl::unexpected(del.error());
-    if (auto ok = del->bind(1, feed); !ok) return ok;
-    if (auto ok = del->run(); !ok) return ok;
+    auto stmt = prepare(db,
+                        "SELECT path, length, sha256, kind, model, revision, release_seq FROM "
+                        "trusted_targets WHERE feed = ?1");
+    if (!stmt) return tl::unexpected(stmt.error());
+    if (auto ok = stmt->bind(1, feed); !ok) return ok;
+    while (true) {
+      auto row = stmt->step();
+      if (!row) return tl::unexpected(row.error());
+      if (!*row) break;
+      tuf::TargetInfo t;
+      t.path = stmt->text(0);
+      t.length = stmt->uint64(1);
+      t.sha256 = stmt->text(2);
+      // An unreadable kind compares unequal to every valid one: the row is rewritten.
+      auto kind = tuf::parse_kind(stmt->text(3));
+      if (!kind) continue;
+      t.kind = *kind;
+      t.model = stmt->text(4);
+      t.revision = stmt->text(5);
+      t.release_seq = stmt->uint64(6);
+      std::string path = t.path;
+      old_targets.emplace(std::move(path), std::move(t));
+    }
   }
   {
     auto ins = prepare(db,
-                       "INSERT INTO trusted_targets (feed, path, length, sha256, kind, model, "
-                       "revision, release_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+                       "INSERT OR REPLACE INTO trusted_targets (feed, path, length, sha256, kind, "
+                       "model, revision, release_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
     if (!ins) return tl::unexpected(ins.error());
     for (const auto& t : update.trusted_targets) {
+      if (auto old = old_targets.find(t.path); old != old_targets.end()) {
+        const bool same = old->second == t;
+        old_targets.erase(old);
+        if (same) continue;
+      }
       ins->reset();
       for (auto ok : {ins->bind(1, feed), ins->bind(2, std::string_view(t.path)),
                       ins->bind(3, t.length), ins->bind(4, std::string_view(t.sha256)),
@@ -618,8 +682,27 @@ Status StateStore::commit_refresh(std::string_view feed, const TrustedUpdate& up
       }
       if (auto ok = ins->run(); !ok) return ok;
     }
+    // Rows still in old_targets are gone from the new targets (or were unreadable).
+    auto del = prepare(db, "DELETE FROM trusted_targets WHERE feed = ?1 AND path = ?2");
+    if (!del) return tl::unexpected(del.error());
+    for (const auto& [path, t] : old_targets) {
+      del->reset();
+      if (auto ok = del->bind(1, feed); !ok) return ok;
+      if (auto ok = del->bind(2, std::string_view(path)); !ok) return ok;
+      if (auto ok = del->run(); !ok) return ok;
+    }
   }
   {
+    std::map<std::string, std::uint64_t> old_max;
+    auto stmt = prepare(db, "SELECT model, max_seq FROM model_release_seq WHERE feed = ?1");
+    if (!stmt) return tl::unexpected(stmt.error());
+    if (auto ok = stmt->bind(1, feed); !ok) return ok;
+    while (true) {
+      auto row = stmt->step();
+      if (!row) return tl::unexpected(row.error());
+      if (!*row) break;
+      old_max.emplace(stmt->text(0), stmt->uint64(1));
+    }
     // max() keeps the highest sequence ever trusted even if a caller passes a lower one.
     auto up = prepare(db,
                       "INSERT INTO model_release_seq (feed, model, max_seq) VALUES (?1, ?2, ?3) "
@@ -627,6 +710,7 @@ Status StateStore::commit_refresh(std::string_view feed, const TrustedUpdate& up
                       "excluded.max_seq)");
     if (!up) return tl::unexpected(up.error());
     for (const auto& [model, seq] : update.release_seq) {
+      if (auto old = old_max.find(model); old != old_max.end() && old->second >= seq) continue;
       up->reset();
       for (auto ok : {up->bind(1, feed), up->bind(2, std::string_view(model)), up->bind(3, seq)}) {
         if (!ok) return ok;

@@ -52,6 +52,11 @@ struct TrustedUpdate {
   std::map<std::string, std::uint64_t> release_seq;
 };
 
+// How much of a feed load_feed reads. `summary` leaves every role's `bytes`, the
+// trusted_targets and release_seq empty (locations, role versions and expiries only): what
+// status listings need, without reading a large feed's targets.
+enum class FeedDetail { full, summary };
+
 enum class RefreshResult { updated, up_to_date, refused };
 std::string_view refresh_result_name(RefreshResult r);
 
@@ -64,7 +69,7 @@ struct RefreshLogEntry {
 
 class StateStore {
  public:
-  inline static constexpr int schema_version = 2;
+  inline static constexpr int schema_version = 3;
   // Refresh log entries kept per feed (older ones are pruned on insert).
   inline static constexpr int log_entries_kept = 200;
 
@@ -87,7 +92,9 @@ class StateStore {
   Status remove_feed(std::string_view name);
   Result<std::vector<std::string>> list_feeds();
   // not_found if there is no such feed.
-  Result<FeedState> load_feed(std::string_view name);
+  Result<FeedState> load_feed(std::string_view name, FeedDetail detail = FeedDetail::full);
+  // How many trusted targets of `kind` the feed lists (0 for an unknown feed).
+  Result<std::size_t> count_targets(std::string_view name, tuf::TargetKind kind);
 
   // Replaces the feed's trusted state with `update` and logs `updated`, in one transaction.
   Status commit_refresh(std::string_view feed, const TrustedUpdate& update, TimePoint now);

@@ -310,11 +310,29 @@ Result<std::string> fetch_target(Fetcher& fetcher, const TargetInfo& t, std::uin
   return fetch_pinned(fetcher, consistent_target_name(t), t.length, t.sha256, cap, "targets");
 }
 
+// The trusted entry with t's path, if it equals t in every field.
+bool trusted_unchanged(const FeedState& trusted, const TargetInfo& t) {
+  const auto& old = trusted.trusted_targets;  // sorted by path
+  const auto it =
+      std::lower_bound(old.begin(), old.end(), t.path,
+                       [](const TargetInfo& a, const std::string& p) { return a.path < p; });
+  return it != old.end() && *it == t;
+}
+
 // trust.md step 7: every release manifest is fetched, hash-checked and validated now, so a
-// committed targets list never names a manifest we could not verify.
-Status verify_release_targets(Session& s, const TargetValidator& validator) {
+// committed targets list never names a manifest we could not verify. A target whose entry is
+// unchanged from the trusted targets was verified under that same pinned (length, sha256) by
+// the refresh that committed it, and the validator's verdict depends only on the entry and the
+// bytes: it is skipped when the caller confirms it still holds the result (already_verified).
+Status verify_release_targets(Session& s, const TargetValidator& validator,
+                              const AlreadyVerified& already_verified, VerifiedUpdate& out) {
   for (const auto& t : s.targets.targets) {
     if (t.kind != TargetKind::release) continue;
+    if (already_verified && trusted_unchanged(s.trusted, t) && already_verified(t)) {
+      ++out.releases_kept;
+      continue;
+    }
+    ++out.releases_validated;
     const std::string label = "target " + t.path;
     auto bytes = fetch_target(s.fetcher, t, s.limits.max_pinned_bytes);
     if (!bytes) return tl::unexpected(with_context(bytes.error(), label));
@@ -356,7 +374,8 @@ Status add_feed(StateStore& store, std::string_view name, std::string_view locat
 }
 
 Result<VerifiedUpdate> verify_update(const FeedState& trusted, Fetcher& fetcher, TimePoint now,
-                                     const TargetValidator& validator, const ClientLimits& limits) {
+                                     const TargetValidator& validator, const ClientLimits& limits,
+                                     const AlreadyVerified& already_verified) {
   Session s(trusted, fetcher, now, limits);
   if (auto ok = load_trusted(s); !ok) return tl::unexpected(ok.error());
   if (auto ok = update_root(s); !ok) return tl::unexpected(ok.error());
@@ -377,7 +396,9 @@ Result<VerifiedUpdate> verify_update(const FeedState& trusted, Fetcher& fetcher,
   if (auto ok = update_snapshot(s); !ok) return tl::unexpected(ok.error());
   if (auto ok = update_targets(s); !ok) return tl::unexpected(ok.error());
   if (auto ok = check_release_seq(s); !ok) return tl::unexpected(ok.error());
-  if (auto ok = verify_release_targets(s, validator); !ok) return tl::unexpected(ok.error());
+  if (auto ok = verify_release_targets(s, validator, already_verified, out); !ok) {
+    return tl::unexpected(ok.error());
+  }
 
   out.result = RefreshResult::updated;
   out.update.timestamp = std::move(s.timestamp_role);
@@ -390,7 +411,8 @@ Result<VerifiedUpdate> verify_update(const FeedState& trusted, Fetcher& fetcher,
 
 Result<RefreshOutcome> refresh(StateStore& store, std::string_view feed, Fetcher& fetcher,
                                TimePoint now, const TargetValidator& validator,
-                               const ClientLimits& limits) {
+                               const ClientLimits& limits,
+                               const AlreadyVerified& already_verified) {
   auto trusted = store.load_feed(feed);
   if (!trusted) return tl::unexpected(trusted.error());
   auto refuse = [&](Error e) -> tl::unexpected<Error> {
@@ -399,7 +421,7 @@ Result<RefreshOutcome> refresh(StateStore& store, std::string_view feed, Fetcher
     (void)store.record_refusal(feed, now, e);
     return tl::unexpected(std::move(e));
   };
-  auto verified = verify_update(*trusted, fetcher, now, validator, limits);
+  auto verified = verify_update(*trusted, fetcher, now, validator, limits, already_verified);
   if (!verified) return refuse(with_context(verified.error(), fmt::format("feed {}", feed)));
 
   if (verified->result == RefreshResult::up_to_date) {

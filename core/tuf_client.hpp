@@ -6,6 +6,7 @@
 // every release manifest fetched, hash-checked and accepted by the caller's validator) or
 // changes nothing but the refresh log. There is no partial progress: a failure at any step,
 // including the database commit, leaves the previously trusted state exactly as it was.
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -36,6 +37,14 @@ struct ClientLimits {
 // fails the whole refresh.
 using TargetValidator = std::function<Status(const TargetInfo& target, std::string_view bytes)>;
 
+// Asked only about a release target whose entry equals, field for field (path, length, sha256,
+// kind, model, revision, release_seq), one in the trusted targets, i.e. bytes that an earlier
+// refresh fetched, hash-checked and validated under exactly that entry. Returns true if the
+// caller still holds what that validation gave it (e.g. the manifest in its cache), so the
+// client neither fetches nor validates the target again. Unset: every release target is fetched
+// and validated (trust.md step 7).
+using AlreadyVerified = std::function<bool(const TargetInfo& target)>;
+
 struct RoleSummary {
   std::uint64_t version = 0;  // 0: not trusted yet
   TimePoint expires{};
@@ -61,16 +70,20 @@ Status add_feed(StateStore& store, std::string_view name, std::string_view locat
 struct VerifiedUpdate {
   RefreshResult result = RefreshResult::up_to_date;
   TrustedUpdate update;
+  std::size_t releases_validated = 0;  // release targets fetched and validated
+  std::size_t releases_kept = 0;       // unchanged ones `already_verified` let us skip
 };
 Result<VerifiedUpdate> verify_update(const FeedState& trusted, Fetcher& fetcher, TimePoint now,
                                      const TargetValidator& validator,
-                                     const ClientLimits& limits = {});
+                                     const ClientLimits& limits = {},
+                                     const AlreadyVerified& already_verified = {});
 
 // `weightsctl feed refresh` / the daemon's periodic refresh: load, verify_update, commit in one
 // transaction; on any failure records the refusal (code and message) and returns the error.
 Result<RefreshOutcome> refresh(StateStore& store, std::string_view feed, Fetcher& fetcher,
                                TimePoint now, const TargetValidator& validator,
-                               const ClientLimits& limits = {});
+                               const ClientLimits& limits = {},
+                               const AlreadyVerified& already_verified = {});
 // Same, with a fetcher made from the feed's configured location (make_fetcher).
 Result<RefreshOutcome> refresh(StateStore& store, std::string_view feed, TimePoint now,
                                const TargetValidator& validator, const ClientLimits& limits = {});

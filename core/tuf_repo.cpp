@@ -288,29 +288,45 @@ Result<Repo> Repo::open(const std::filesystem::path& dir) {
 }
 
 Status Repo::add_target(std::string_view path, std::string_view bytes, const TargetCustom& custom) {
-  TargetInfo t;
-  t.path = std::string(path);
-  t.length = bytes.size();
-  t.sha256 = crypto::sha256_hex(bytes);
-  t.kind = custom.kind;
-  t.model = custom.model;
-  t.revision = custom.revision;
-  t.release_seq = custom.release_seq;
-  // Validate exactly as a client will (path policy, model/revision syntax).
-  if (auto ok = parse_target_entry(t.path, target_entry_json(t)); !ok) {
-    return tl::unexpected(ok.error());
+  const NewTarget one{std::string(path), bytes, custom};
+  return add_targets(std::span<const NewTarget>(&one, 1));
+}
+
+Status Repo::add_targets(std::span<const NewTarget> added) {
+  std::vector<TargetInfo> infos;
+  std::set<std::string> new_paths;
+  for (const auto& a : added) {
+    TargetInfo t;
+    t.path = a.path;
+    t.length = a.bytes.size();
+    t.sha256 = crypto::sha256_hex(a.bytes);
+    t.kind = a.custom.kind;
+    t.model = a.custom.model;
+    t.revision = a.custom.revision;
+    t.release_seq = a.custom.release_seq;
+    // Validate exactly as a client will (path policy, model/revision syntax).
+    if (auto ok = parse_target_entry(t.path, target_entry_json(t)); !ok) {
+      return tl::unexpected(ok.error());
+    }
+    new_paths.insert(t.path);
+    infos.push_back(std::move(t));
   }
-  std::vector<std::string> paths{t.path};
+  // The whole set once (collision keys of every path): O(N) per call, not per target.
+  std::vector<std::string> paths;
+  paths.reserve(targets_.size() + infos.size());
+  for (const auto& t : infos) paths.push_back(t.path);
   for (const auto& other : targets_) {
-    if (other.path != t.path) paths.push_back(other.path);
+    if (!new_paths.count(other.path)) paths.push_back(other.path);
   }
   if (auto ok = check_path_set(paths); !ok) return ok;
 
-  const auto file = public_dir() / consistent_target_name(t);
-  if (auto ok = make_dirs(file.parent_path()); !ok) return ok;
-  if (auto ok = write_file_atomic(file, bytes, 0644); !ok) return ok;
-  std::erase_if(targets_, [&](const TargetInfo& o) { return o.path == t.path; });
-  targets_.push_back(std::move(t));
+  for (std::size_t i = 0; i < infos.size(); ++i) {
+    const auto file = public_dir() / consistent_target_name(infos[i]);
+    if (auto ok = make_dirs(file.parent_path()); !ok) return ok;
+    if (auto ok = write_file_atomic(file, added[i].bytes, 0644); !ok) return ok;
+  }
+  std::erase_if(targets_, [&](const TargetInfo& o) { return new_paths.count(o.path) > 0; });
+  for (auto& t : infos) targets_.push_back(std::move(t));
   std::sort(targets_.begin(), targets_.end(),
             [](const TargetInfo& a, const TargetInfo& b) { return a.path < b.path; });
   return save();

@@ -8,13 +8,14 @@
 //                     never served (keep the offline root/targets keys elsewhere if you can)
 //   <dir>/public/     the feed (docs/manifest-format.md §1): metadata/ and targets/
 //
-// CLI mapping: `feed init` -> Repo::init; `release add` -> Repo::open + add_target (per file) +
-// publish; `feed publish` -> publish; `feed rotate-root` -> rotate_root then publish;
-// `feed verify` -> verify.
+// CLI mapping: `feed init` -> Repo::init; `release add` -> Repo::open + add_targets (its three
+// files at once) + publish; `feed publish` -> publish; `feed rotate-root` -> rotate_root then
+// publish; `feed verify` -> verify.
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -95,6 +96,14 @@ class Repo {
   // Copies `bytes` to public/targets/<dir>/<sha256>.<basename> and lists it for the next
   // publish (replacing an entry with the same path). Path policy applies.
   Status add_target(std::string_view path, std::string_view bytes, const TargetCustom& custom);
+  // Several at once: every file is written, then all are listed and repo.json saved once (the
+  // path set is checked once, not once per target). Nothing is listed if any of them fails.
+  struct NewTarget {
+    std::string path;
+    std::string_view bytes;
+    TargetCustom custom;
+  };
+  Status add_targets(std::span<const NewTarget> targets);
   // Unlists a target for the next publish (its file stays: caches may still serve it).
   Status remove_target(std::string_view path);
 

@@ -468,7 +468,7 @@ struct Engine::Impl {
   // ---- feeds -----------------------------------------------------------------------------------
 
   Result<json> feed_json(const std::string& name) {
-    auto fs = state->load_feed(name);
+    auto fs = state->load_feed(name, FeedDetail::summary);
     if (!fs) return tl::unexpected(fs.error());
     const auto summary = tuf::summarize(*fs);
     auto ok = state->last_success(name);
@@ -486,10 +486,8 @@ struct Engine::Impl {
       return json{{"version", s.version},
                   {"expires", s.version == 0 ? json(nullptr) : json(format_utc(s.expires))}};
     };
-    std::size_t count = 0;
-    for (const auto& t : fs->trusted_targets) {
-      if (t.kind == tuf::TargetKind::release) ++count;
-    }
+    auto count = state->count_targets(name, tuf::TargetKind::release);
+    if (!count) return tl::unexpected(count.error());
     json last_refusal = nullptr;
     if (*refused) {
       last_refusal = {{"time", format_utc((*refused)->time)},
@@ -510,7 +508,7 @@ struct Engine::Impl {
                   {"timestamp", role(summary.timestamp)},
                   {"snapshot", role(summary.snapshot)},
                   {"targets", role(summary.targets)}}},
-                {"releases", count}};
+                {"releases", *count}};
   }
 
   // Refreshes run on the FeedPoller's workers and commit back on this thread; the API
@@ -1688,13 +1686,19 @@ struct Engine::Impl {
         [this](const std::vector<std::pair<std::string, std::string>>& manifests) {
           // Only verified bytes are cached (keyed by their pinned hash), so a cache hit is as
           // good as a fetch.
-          for (const auto& [sha, bytes] : manifests) {
-            if (auto st = db->cache_manifest(sha, bytes); !st) {
-              log::warning("manifest cache: {}", st.error().message);
-            }
+          if (auto st = db->cache_manifests(manifests); !st) {
+            log::warning("manifest cache: {}", st.error().message);
           }
           // New trusted targets: follows may have something new to mirror.
           apply_follows();
+        },
+        [this]() -> std::vector<std::string> {
+          auto hashes = db->cached_manifest_hashes();
+          if (!hashes) {
+            log::warning("manifest cache: {}", hashes.error().message);
+            return {};
+          }
+          return std::move(*hashes);
         });
     poller->start();
   }
@@ -2170,7 +2174,9 @@ Result<json> Engine::get_feed(const std::string& name) {
 }
 
 Result<json> Engine::refresh_feed(const std::string& name) {
-  if (auto f = impl_->state->load_feed(name); !f) return tl::unexpected(f.error());
+  if (auto f = impl_->state->load_feed(name, FeedDetail::summary); !f) {
+    return tl::unexpected(f.error());
+  }
   return impl_->feed_json_with_ticket(name, impl_->poller->request(name));
 }
 
@@ -2606,7 +2612,7 @@ Result<json> Engine::add_peers(const std::string& id, const std::vector<std::str
 
 Result<json> Engine::add_follow(const FollowSpec& spec) {
   auto& I = *impl_;
-  if (auto fs = I.state->load_feed(spec.feed); !fs) {
+  if (auto fs = I.state->load_feed(spec.feed, FeedDetail::summary); !fs) {
     return fail(Errc::not_found, fmt::format("no feed '{}'", spec.feed),
                 "subscribe first: weightsctl feed add NAME LOCATION --root ROOT.json");
   }

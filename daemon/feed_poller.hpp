@@ -47,9 +47,14 @@ class FeedPoller {
   // Called on the io thread after a commit, with the verified release manifests of the new
   // targets (sha256 hex, bytes), e.g. to fill a cache.
   using ManifestSink = std::function<void(const std::vector<std::pair<std::string, std::string>>&)>;
+  // Called on the io thread when a refresh starts: the sorted SHA-256s of the manifests the
+  // sink has kept. A release target unchanged from the trusted targets whose hash is listed is
+  // not fetched and validated again (tuf::AlreadyVerified).
+  using CachedManifests = std::function<std::vector<std::string>()>;
 
   FeedPoller(boost::asio::io_context& ioc, StateStore& state, const Config& config,
-             std::function<TimePoint()> clock, ManifestSink on_manifests);
+             std::function<TimePoint()> clock, ManifestSink on_manifests,
+             CachedManifests cached_manifests = {});
   // Waits for refreshes in flight (each bounded by the HTTP deadlines).
   ~FeedPoller();
   FeedPoller(const FeedPoller&) = delete;
@@ -106,6 +111,7 @@ class FeedPoller {
   Config config_;
   std::function<TimePoint()> clock_;
   ManifestSink on_manifests_;
+  CachedManifests cached_manifests_;
   Result<HttpOptions> http_;
   std::map<std::string, Run> runs_;
   std::mt19937_64 rng_;

@@ -256,10 +256,7 @@ Status ReleaseDb::remove(std::string_view id) {
 }
 
 Status ReleaseDb::cache_manifest(std::string_view sha256, std::string_view bytes) {
-  // Every refresh validates every release manifest of the feed again: writing only the new ones
-  // keeps a refresh from committing (and fsyncing) once per release of a large feed. The key is
-  // the SHA-256 of the bytes, so a row with it already holds these bytes.
-  if (auto have = cached_manifest(sha256); have && *have) return {};
+  // Replaces: a reader that found a row whose bytes do not hash to its key repairs it this way.
   auto st =
       prepare(h_->db, "INSERT OR REPLACE INTO manifest_cache (sha256, bytes) VALUES (?1, ?2)");
   if (!st) return tl::unexpected(st.error());
@@ -267,6 +264,46 @@ Status ReleaseDb::cache_manifest(std::string_view sha256, std::string_view bytes
   sqlite3_bind_blob(st->get(), 2, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
   if (sqlite3_step(st->get()) != SQLITE_DONE) return db_error(h_->db, "cache manifest");
   return {};
+}
+
+Status ReleaseDb::cache_manifests(
+    const std::vector<std::pair<std::string, std::string>>& manifests) {
+  if (manifests.empty()) return {};
+  // The key is the SHA-256 of the bytes, so an existing row already holds these bytes: keep it
+  // (no page rewritten). The cache is an optimisation: readers check the hash again.
+  auto st = prepare(h_->db,
+                    "INSERT INTO manifest_cache (sha256, bytes) VALUES (?1, ?2) "
+                    "ON CONFLICT (sha256) DO NOTHING");
+  if (!st) return tl::unexpected(st.error());
+  if (auto ok = exec(h_->db, "BEGIN IMMEDIATE"); !ok) return ok;
+  for (const auto& [sha256, bytes] : manifests) {
+    sqlite3_reset(st->get());
+    bind_text(st->get(), 1, sha256);
+    sqlite3_bind_blob(st->get(), 2, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+    if (sqlite3_step(st->get()) != SQLITE_DONE) {
+      auto err = db_error(h_->db, "cache manifest");
+      (void)exec(h_->db, "ROLLBACK");
+      return err;
+    }
+  }
+  if (auto ok = exec(h_->db, "COMMIT"); !ok) {
+    (void)exec(h_->db, "ROLLBACK");
+    return ok;
+  }
+  return {};
+}
+
+Result<std::vector<std::string>> ReleaseDb::cached_manifest_hashes() {
+  auto st = prepare(h_->db, "SELECT sha256 FROM manifest_cache ORDER BY sha256");
+  if (!st) return tl::unexpected(st.error());
+  std::vector<std::string> out;
+  for (;;) {
+    const int rc = sqlite3_step(st->get());
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) return db_error(h_->db, "cached manifest hashes");
+    out.push_back(text(st->get(), 0));
+  }
+  return out;
 }
 
 Result<std::optional<std::string>> ReleaseDb::cached_manifest(std::string_view sha256) {

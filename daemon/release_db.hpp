@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/error.hpp"
@@ -76,7 +77,11 @@ class ReleaseDb {
   // Verified manifest bytes by their SHA-256 (the TUF target hash): lets resolution read
   // aliases without fetching every manifest again.
   Status cache_manifest(std::string_view sha256, std::string_view bytes);
+  // Many at once (sha256, bytes), in one transaction: one fsync for a whole refresh.
+  Status cache_manifests(const std::vector<std::pair<std::string, std::string>>& manifests);
   Result<std::optional<std::string>> cached_manifest(std::string_view sha256);
+  // Hashes of every cached manifest, sorted.
+  Result<std::vector<std::string>> cached_manifest_hashes();
 
  private:
   struct Handle;

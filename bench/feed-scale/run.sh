@@ -9,7 +9,8 @@
 #     `weightsctl release add` (a new process on the N-release feed) and `feed publish`, and
 #     the subscriber runs `feed refresh` (the incremental refresh; goal < 1 s);
 #   - `weightsctl feed list` and `weightsctl --json feed show`-style listing time.
-# Usage: bench/feed-scale/run.sh     (N = FEED_RELEASES, default 10000; FEED_GEN_CHUNK, default 25)
+# Usage: bench/feed-scale/run.sh     (N = FEED_RELEASES, default 10000; FEED_GEN_CHUNK, default 25;
+#        FEED_CACHE=DIR to keep/reuse the generated feed)
 # The feed is served from a local directory (file location), so the times are the daemon's own
 # work (parsing, signature checks, SQLite), not HTTP.
 # Plot: docs/bench/feed-scale.png with gnuplot-nox.
@@ -28,12 +29,52 @@ api() { # METHOD PATH [BODY]
   curl -sf --max-time 1800 --unix-socket "$work/sub/ctl.sock" -X "$1" \
     ${3:+-H 'Content-Type: application/json' --data-binary "$3"} "http://weightsd$2"
 }
+# Refreshes run on the daemon's workers: `POST /v1/feeds` and `.../refresh` answer at once with
+# a ticket. refresh_s METHOD PATH [BODY] prints the seconds until the feed's refresh.completed
+# reaches that ticket (polled every 50 ms, so up to +0.05 s), and fails unless it ended as `updated`
+# or `up_to_date`. While the first refresh runs, it also times one `weightsctl --json list`
+# (whether the API stays responsive; printed to $work/during.s).
+refresh_s() {
+  local t0 ticket j deadline=$((SECONDS + 1800)) probed=""
+  t0=$(now)
+  ticket=$(api "$@" | jq -e .ticket) || { echo "no ticket from $2" >&2; return 1; }
+  while :; do
+    j=$(api GET /v1/feeds/bench)
+    (($(jq .refresh.completed <<<"$j") >= ticket)) && break
+    if [[ -z $probed && -n ${PROBE_DURING:-} ]]; then
+      probed=1
+      time_cmd ctl_of sub --json list >"$work/during.s"
+      jq -r '.refresh.running' <<<"$(api GET /v1/feeds/bench)" >"$work/during.running"
+    fi
+    ((SECONDS < deadline)) || { echo "refresh $ticket did not complete" >&2; return 1; }
+    sleep 0.05
+  done
+  fsub "$(now)" "$t0"
+  case $(jq -r .refresh.last.result <<<"$j") in
+    updated | up_to_date) ;;
+    *) echo "refresh $ticket: $(jq -c .refresh.last <<<"$j")" >&2; return 1 ;;
+  esac
+}
 
 log "feed of $N releases (config.json each) in $work, chunks of $CHUNK"
-bench_feed "$work/pub"
-t0=$(now)
-$FAST "$GEN" "$work/pub" "$work/rel" 1 "$N" 0 stage "$CHUNK" >"$work/gen.times"
-gen_s=$(fsub "$(now)" "$t0")
+# FEED_CACHE=DIR keeps the generated feed in DIR/N (and reuses it on the next run with the same
+# N): generating 10,000 releases takes minutes, and the subscriber's numbers do not depend on it.
+cache=${FEED_CACHE:+$FEED_CACHE/$N}
+if [[ -n $cache && -f $cache/gen.times ]]; then
+  log "reusing the feed generated in $cache"
+  cp -a "$cache/pub" "$cache/rel" "$cache/gen.times" "$cache/gen.seconds" "$work/"
+  gen_s=$(cat "$work/gen.seconds")
+else
+  bench_feed "$work/pub"
+  t0=$(now)
+  $FAST "$GEN" "$work/pub" "$work/rel" 1 "$N" 0 stage "$CHUNK" >"$work/gen.times"
+  gen_s=$(fsub "$(now)" "$t0")
+  if [[ -n $cache ]]; then
+    rm -rf "$cache" && mkdir -p "$cache"
+    echo "$gen_s" >"$cache/gen.seconds"
+    cp -a "$work/pub" "$work/rel" "$work/gen.times" "$cache/"
+  fi
+fi
 gen_mean=$(awk '{ s += $2; c++ } END { printf "%.4f", s / c }' "$work/gen.times")
 pub_s=$(time_cmd "$W" feed publish "$work/pub")
 targets_bytes=$(stat -c %s "$(ls -v "$work"/pub/public/metadata/*.targets.json | tail -n1)")
@@ -45,12 +86,12 @@ rss0=$(rss_kib "$pid")
 cpu0=$(cpu_s "$pid")
 log "subscriber: feed add (first refresh of $N releases)"
 body=$(jq -n --arg loc "$work/pub/public" --rawfile root "$root" '{name: "bench", location: $loc, root: $root}')
-full_s=$(time_cmd api POST /v1/feeds "$body")
+full_s=$(PROBE_DURING=1 refresh_s POST /v1/feeds "$body")
 cpu_full=$(fsub "$(cpu_s "$pid")" "$cpu0")
 rss_full=$(rss_kib "$pid")
 hwm_full=$(hwm_kib "$pid")
 nrel=$(api GET /v1/feeds/bench | jq .releases)
-same_s=$(time_cmd api POST /v1/feeds/bench/refresh)
+same_s=$(refresh_s POST /v1/feeds/bench/refresh)
 list_s=$(time_cmd ctl_of sub --json feed list)
 fetch_s=$(time_cmd api POST /v1/fetch '{"name": "bench/m1", "include": ["config.json"]}')
 db_bytes=$(find "$work/sub/state" -maxdepth 2 -name 'state.sqlite*' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
@@ -65,7 +106,7 @@ for k in 1 2 3; do
     --license apache-2.0 --threads 1)
   p_s=$(time_cmd "$W" feed publish "$work/pub")
   c0=$(cpu_s "$pid")
-  r_s=$(time_cmd api POST /v1/feeds/bench/refresh)
+  r_s=$(refresh_s POST /v1/feeds/bench/refresh)
   c_s=$(fsub "$(cpu_s "$pid")" "$c0")
   echo "$k $add_s $p_s $r_s $c_s" >>"$work/incr.dat"
 done
@@ -83,6 +124,8 @@ printf 'subscriber: feed add + full refresh %.2f s (CPU %.2f s), releases listed
   "$cpu_full" "${nrel:-?}"
 printf '  RSS before %s MiB, after %s MiB (peak %s MiB) = %.2f KiB per release; SQLite %d bytes\n' \
   "$(mib "$rss0")" "$(mib "$rss_full")" "$(mib "$hwm_full")" "$(echo "($rss_full - $rss0) / $N" | bc -l)" "$db_bytes"
+printf '  `weightsctl --json list` issued during the first refresh: %.3f s (refresh still running: %s)\n' \
+  "$(cat "$work/during.s" 2>/dev/null || echo 0)" "$(cat "$work/during.running" 2>/dev/null || echo '?')"
 printf '  refresh with nothing new: %.3f s (%.3fx the full refresh); `--json feed list`: %.3f s;\n' \
   "$same_s" "$(echo "$same_s / $full_s" | bc -l)" "$list_s"
 printf '  POST /v1/fetch resolving bench/m1 among %d releases: %.3f s\n' "$N" "$fetch_s"

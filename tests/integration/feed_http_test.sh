@@ -129,10 +129,18 @@ expect_ok "the daemon seeds r1 with manifest and torrent read over http" \
 [[ $(jq -r .state <<<"$LAST_OUT") == complete ]] && pass "seeded release is complete" ||
   fail "seed: $LAST_OUT"
 
+# Release manifests fetched from nginx (its access log is written per request).
+manifest_gets() { grep -c "\.$1\.release\.json" "$T/ngx/access.log" || true; }
+r1_gets=$(manifest_gets r1)
+((r1_gets >= 1)) && pass "the first refresh fetched r1's manifest" || fail "r1 never fetched"
 publish r2
 expect_ok "feed refresh picks up r2" ctl 1 --json feed refresh demo
 [[ $(jq -r .releases <<<"$LAST_OUT") == 2 ]] && pass "2 releases after refresh" ||
   fail "refresh: $LAST_OUT"
+# r1's target entry is unchanged and its manifest is in the daemon's cache: not fetched again.
+[[ $(manifest_gets r1) == "$r1_gets" && $(manifest_gets r2) -ge 1 ]] &&
+  pass "the refresh fetched r2's manifest and not the unchanged r1's again" ||
+  fail "manifest fetches: r1 $(manifest_gets r1) (was $r1_gets), r2 $(manifest_gets r2)"
 
 publish r3
 wait_until "the interval refresh to pick up r3" 20 \

@@ -71,6 +71,65 @@ TEST_CASE("reopening keeps feeds and does not re-run migrations", "[state]") {
   CHECK(*store.user_version() == StateStore::schema_version);
 }
 
+TEST_CASE("a schema 2 database is migrated with its trusted metadata intact", "[state]") {
+  TempDir tmp;
+  std::filesystem::create_directories(tmp / "state");
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((tmp / "state" / "state.sqlite").c_str(), &db) == SQLITE_OK);
+  // The tables of schema 2 as shipped (trusted_metadata with `bytes` before `expires`).
+  const std::string bytes(100000, 'x');  // overflow pages
+  REQUIRE(sqlite3_exec(db, R"sql(
+CREATE TABLE feeds (name TEXT PRIMARY KEY NOT NULL, location TEXT NOT NULL,
+  added_at INTEGER NOT NULL) STRICT;
+CREATE TABLE trusted_metadata (
+  feed TEXT NOT NULL REFERENCES feeds(name) ON DELETE CASCADE,
+  role TEXT NOT NULL CHECK (role IN ('root', 'timestamp', 'snapshot', 'targets')),
+  version INTEGER NOT NULL CHECK (version >= 1), bytes BLOB NOT NULL, expires INTEGER NOT NULL,
+  PRIMARY KEY (feed, role)) STRICT;
+CREATE TABLE trusted_targets (
+  feed TEXT NOT NULL REFERENCES feeds(name) ON DELETE CASCADE, path TEXT NOT NULL,
+  length INTEGER NOT NULL CHECK (length >= 0), sha256 TEXT NOT NULL, kind TEXT NOT NULL,
+  model TEXT NOT NULL, revision TEXT NOT NULL,
+  release_seq INTEGER NOT NULL CHECK (release_seq >= 0), PRIMARY KEY (feed, path)) STRICT;
+CREATE INDEX trusted_targets_by_model ON trusted_targets (feed, model);
+CREATE TABLE model_release_seq (feed TEXT NOT NULL REFERENCES feeds(name) ON DELETE CASCADE,
+  model TEXT NOT NULL, max_seq INTEGER NOT NULL CHECK (max_seq >= 0),
+  PRIMARY KEY (feed, model)) STRICT;
+CREATE TABLE refresh_log (id INTEGER PRIMARY KEY AUTOINCREMENT,
+  feed TEXT NOT NULL REFERENCES feeds(name) ON DELETE CASCADE, time INTEGER NOT NULL,
+  outcome TEXT NOT NULL CHECK (outcome IN ('updated', 'up_to_date', 'refused')),
+  error_code TEXT NOT NULL, message TEXT NOT NULL) STRICT;
+CREATE INDEX refresh_log_by_feed ON refresh_log (feed, id);
+CREATE TABLE feed_mirrors (feed TEXT NOT NULL REFERENCES feeds(name) ON DELETE CASCADE,
+  position INTEGER NOT NULL CHECK (position >= 1), location TEXT NOT NULL,
+  PRIMARY KEY (feed, position)) STRICT;
+INSERT INTO feeds VALUES ('f', '/x', 1);
+INSERT INTO trusted_metadata VALUES ('f', 'root', 1, CAST('root-1' AS BLOB), 86400);
+INSERT INTO trusted_metadata VALUES ('f', 'targets', 7, zeroblob(0), 172800);
+INSERT INTO trusted_targets VALUES ('f', 'models/o/m/r1.release.json', 10, 'aa', 'release',
+  'o/m', 'r1', 1);
+PRAGMA user_version = 2;
+)sql",
+                       nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "UPDATE trusted_metadata SET bytes = ?1 WHERE role = 'targets'",
+                             -1, &st, nullptr) == SQLITE_OK);
+  sqlite3_bind_blob(st, 1, bytes.data(), static_cast<int>(bytes.size()), SQLITE_STATIC);
+  REQUIRE(sqlite3_step(st) == SQLITE_DONE);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+
+  auto store = open_store(tmp / "state");
+  CHECK(*store.user_version() == StateStore::schema_version);
+  auto s = store.load_feed("f");
+  REQUIRE(s);
+  CHECK(s->root == TrustedRole{1, "root-1", TimePoint(std::chrono::seconds(86400))});
+  REQUIRE(s->targets);
+  CHECK(*s->targets == TrustedRole{7, bytes, TimePoint(std::chrono::seconds(172800))});
+  REQUIRE(s->trusted_targets.size() == 1);
+  CHECK(*store.count_targets("f", tuf::TargetKind::release) == 1);
+}
+
 TEST_CASE("a database from a newer build is refused", "[state]") {
   TempDir tmp;
   { auto store = open_store(tmp.path()); }
@@ -147,6 +206,60 @@ TEST_CASE("commit_refresh replaces roles and targets and merges release_seq by m
   REQUIRE(success->has_value());
   CHECK((*success)->result == RefreshResult::updated);
   CHECK((*success)->time == t0() + 1h);
+}
+
+TEST_CASE("commit_refresh keeps unchanged targets, rewrites changed ones and drops removed ones",
+          "[state]") {
+  TempDir tmp;
+  auto store = open_store(tmp.path());
+  REQUIRE(store.add_feed("f", "/x", role(1, "root-1"), t0()));
+  TrustedUpdate u = update_v(2);
+  u.trusted_targets = {target("models/o/a/r1.release.json", "o/a", 1),
+                       target("models/o/b/r1.release.json", "o/b", 1),
+                       target("models/o/c/r1.release.json", "o/c", 1)};
+  u.release_seq = {{"o/a", 1}, {"o/b", 1}, {"o/c", 1}};
+  REQUIRE(store.commit_refresh("f", u, t0()));
+  TrustedUpdate next = update_v(3);
+  next.trusted_targets = u.trusted_targets;
+  next.trusted_targets[1].sha256 = std::string(64, 'b');  // o/b: other bytes, same path
+  next.trusted_targets[1].length = 11;
+  next.trusted_targets.erase(next.trusted_targets.begin() + 2);  // o/c removed
+  next.trusted_targets.push_back(target("models/o/d/r4.release.json", "o/d", 4));
+  next.release_seq = {{"o/a", 1}, {"o/b", 1}, {"o/d", 4}};
+  REQUIRE(store.commit_refresh("f", next, t0() + 1h));
+  auto s = store.load_feed("f");
+  REQUIRE(s);
+  CHECK(s->trusted_targets == next.trusted_targets);
+  CHECK(s->release_seq ==
+        std::map<std::string, std::uint64_t>{{"o/a", 1}, {"o/b", 1}, {"o/c", 1}, {"o/d", 4}});
+}
+
+TEST_CASE("a summary load reads versions and expiries but neither metadata bytes nor targets",
+          "[state]") {
+  TempDir tmp;
+  auto store = open_store(tmp.path());
+  REQUIRE(store.add_feed("f", "/x", role(1, "root-1"), t0(), {"/mirror"}));
+  TrustedUpdate u = update_v(3);
+  u.trusted_targets.push_back(target("models/o/m/r9.release.json", "o/m", 9));
+  auto torrent = target("models/o/m/r9.torrent", "o/m", 9);
+  torrent.kind = tuf::TargetKind::torrent;
+  u.trusted_targets.push_back(torrent);
+  REQUIRE(store.commit_refresh("f", u, t0()));
+  auto s = store.load_feed("f", FeedDetail::summary);
+  REQUIRE(s);
+  CHECK(s->location == "/x");
+  CHECK(s->mirrors == std::vector<std::string>{"/mirror"});
+  CHECK(s->root == TrustedRole{1, "", role(1, "").expires});
+  REQUIRE(s->targets);
+  CHECK(s->targets->version == 3);
+  CHECK(s->targets->expires == role(3, "").expires);
+  CHECK(s->targets->bytes.empty());
+  CHECK(s->trusted_targets.empty());
+  CHECK(s->release_seq.empty());
+  CHECK(*store.count_targets("f", tuf::TargetKind::release) == 2);
+  CHECK(*store.count_targets("f", tuf::TargetKind::torrent) == 1);
+  CHECK(*store.count_targets("nope", tuf::TargetKind::release) == 0);
+  CHECK(store.load_feed("nope", FeedDetail::summary).error().code == Errc::not_found);
 }
 
 TEST_CASE("a commit without timestamp and snapshot forgets them", "[state]") {

@@ -767,6 +767,136 @@ TEST_CASE("two releases of one model with the same sequence are rejected",
                  "two releases of org/model-a share release_seq 1");
 }
 
+// ---- unchanged release targets (AlreadyVerified) ---------------------------------------------
+
+namespace {
+
+// A refresh whose validator records what it saw, with `already_verified` as the caller's
+// "I still hold what validating this gave me" answer.
+struct Recorded {
+  Result<RefreshOutcome> result;
+  std::vector<std::string> validated;
+};
+Recorded refresh_recording(Fixture& f, TimePoint now, const AlreadyVerified& already_verified) {
+  std::vector<std::string> seen;
+  LocalDirFetcher fetcher(f.feed.public_dir());
+  auto r = tuf::refresh(
+      f.client->store(), f.client->name(), fetcher, now,
+      [&seen](const TargetInfo& t, std::string_view bytes) {
+        seen.push_back(t.path);
+        return check_release_matches(t, bytes);
+      },
+      {}, already_verified);
+  return {std::move(r), std::move(seen)};
+}
+
+const AlreadyVerified all_held = [](const TargetInfo&) { return true; };
+
+}  // namespace
+
+TEST_CASE(
+    "an unchanged release target that the caller still holds is neither fetched nor "
+    "validated again",
+    "[tuf][refresh][unchanged]") {
+  Fixture f;
+  f.publish_next(2, f.now);
+  // rev1 is gone from the feed's files: a fetch of it would fail the refresh.
+  const auto rev1 = f.feed.repo().targets().front();
+  REQUIRE(rev1.revision == "rev1");
+  f.feed.remove(consistent_target_name(rev1));
+  std::vector<std::string> asked;
+  auto rec = refresh_recording(f, f.now + 1h, [&asked](const TargetInfo& t) {
+    asked.push_back(t.path);
+    return true;
+  });
+  REQUIRE(rec.result);
+  CHECK(rec.result->result == RefreshResult::updated);
+  CHECK(rec.validated == std::vector<std::string>{release_path(model_a, "rev2")});
+  // Only the target whose entry is identical to a trusted one is offered to the predicate.
+  CHECK(asked == std::vector<std::string>{release_path(model_a, "rev1")});
+  CHECK(f.client->state().trusted_targets.size() == 2);
+}
+
+TEST_CASE("an unchanged release target missing from the caller's cache is fetched and validated",
+          "[tuf][refresh][unchanged]") {
+  Fixture f;
+  f.publish_next(2, f.now);
+  const auto rev1 = f.feed.repo().targets().front();
+  const AlreadyVerified none_held = [](const TargetInfo&) { return false; };
+  SECTION("and accepted when it is served") {
+    auto rec = refresh_recording(f, f.now + 1h, none_held);
+    REQUIRE(rec.result);
+    CHECK(rec.validated ==
+          std::vector<std::string>{release_path(model_a, "rev1"), release_path(model_a, "rev2")});
+  }
+  SECTION("and the refresh refused when it is not") {
+    f.feed.remove(consistent_target_name(rev1));
+    const FeedState before = f.client->state();
+    auto rec = refresh_recording(f, f.now + 1h, none_held);
+    REQUIRE_REFUSED(rec.result, Errc::not_found, "target " + rev1.path);
+    CHECK(f.client->state() == before);
+  }
+  SECTION("only for the targets the cache lacks") {
+    auto rec =
+        refresh_recording(f, f.now + 1h, [](const TargetInfo& t) { return t.revision != "rev1"; });
+    REQUIRE(rec.result);
+    CHECK(rec.validated ==
+          std::vector<std::string>{release_path(model_a, "rev1"), release_path(model_a, "rev2")});
+  }
+}
+
+TEST_CASE("a release target changed under the same path is fetched and validated again",
+          "[tuf][refresh][unchanged]") {
+  Fixture f;
+  const std::string path = release_path(model_a, "rev1");
+  const FeedState before = f.client->state();
+  SECTION("other bytes (sha256 and length) that validate") {
+    REQUIRE(f.feed.repo().add_target(path, release_manifest(model_a, "rev1", 1) + "\n",
+                                     TargetCustom{TargetKind::release, model_a, "rev1", 1}));
+    f.feed.publish(f.now);
+    auto rec = refresh_recording(f, f.now + 1h, all_held);
+    REQUIRE(rec.result);
+    CHECK(rec.validated == std::vector<std::string>{path});
+    const auto& now_trusted = f.client->state().trusted_targets;
+    REQUIRE(now_trusted.size() == 1);
+    CHECK(now_trusted[0].sha256 != before.trusted_targets[0].sha256);
+    CHECK(now_trusted[0].length == before.trusted_targets[0].length + 1);
+  }
+  SECTION("other bytes that do not validate") {
+    REQUIRE(f.feed.repo().add_target(path, release_manifest("org/model-b", "rev1", 1),
+                                     TargetCustom{TargetKind::release, model_a, "rev1", 1}));
+    f.feed.publish(f.now);
+    auto rec = refresh_recording(f, f.now + 1h, all_held);
+    REQUIRE_REFUSED(rec.result, Errc::wrong_target, "manifest names org/model-b@rev1");
+    CHECK(f.client->state() == before);
+  }
+  SECTION("the same bytes listed under another model") {
+    REQUIRE(f.feed.repo().add_target(path, release_manifest(model_a, "rev1", 1),
+                                     TargetCustom{TargetKind::release, "org/model-b", "rev1", 1}));
+    f.feed.publish(f.now);
+    auto rec = refresh_recording(f, f.now + 1h, all_held);
+    REQUIRE_REFUSED(rec.result, Errc::wrong_target, "the target entry is org/model-b@rev1");
+    CHECK(rec.validated == std::vector<std::string>{path});
+    CHECK(f.client->state() == before);
+  }
+  SECTION("the same bytes listed under another revision") {
+    REQUIRE(f.feed.repo().add_target(path, release_manifest(model_a, "rev1", 1),
+                                     TargetCustom{TargetKind::release, model_a, "rev9", 1}));
+    f.feed.publish(f.now);
+    auto rec = refresh_recording(f, f.now + 1h, all_held);
+    REQUIRE_REFUSED(rec.result, Errc::wrong_target, "the target entry is org/model-a@rev9");
+    CHECK(f.client->state() == before);
+  }
+  SECTION("the same bytes listed with another release_seq") {
+    REQUIRE(f.feed.repo().add_target(path, release_manifest(model_a, "rev1", 1),
+                                     TargetCustom{TargetKind::release, model_a, "rev1", 2}));
+    f.feed.publish(f.now);
+    auto rec = refresh_recording(f, f.now + 1h, all_held);
+    REQUIRE_REFUSED(rec.result, Errc::rollback, "changed release_seq from 1 to 2");
+    CHECK(f.client->state() == before);
+  }
+}
+
 // ---- crash safety ----------------------------------------------------------------------------
 
 TEST_CASE("a validator failure after all metadata verified leaves the old state intact",
