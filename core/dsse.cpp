@@ -12,7 +12,7 @@ std::string pae(std::string_view payload_type, std::string_view payload) {
 }
 
 Result<Envelope> parse(std::string_view bytes, std::size_t max_signatures) {
-  auto doc = json::parse_strict(bytes);
+  auto doc = json::parse_strict(bytes, json::Limits{.max_bytes = max_envelope_bytes});
   if (!doc) return tl::unexpected(with_context(doc.error(), "DSSE envelope"));
   if (!doc->is_object()) return fail(Errc::schema_error, "DSSE envelope: expected an object");
 

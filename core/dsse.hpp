@@ -32,6 +32,10 @@ struct Envelope {
 // Strict parse of the envelope JSON (strict JSON, strict base64, 64-byte signatures, at most
 // max_signatures entries). keyid may be absent (read as ""); unknown fields are ignored. An empty
 // signatures array parses (and verifies to no keys). Does not check payload_type: callers must.
+// The JSON reader's size ceiling for an envelope. Callers cap what they fetch (TUF metadata:
+// tuf::max_pinned_metadata_bytes, also 64 MiB); the generic 16 MiB JSON limit would refuse the
+// targets of a feed of ~12,500 releases.
+inline constexpr std::size_t max_envelope_bytes = 64 * 1024 * 1024;
 Result<Envelope> parse(std::string_view bytes, std::size_t max_signatures = 64);
 std::string serialize(const Envelope& env);  // compact JSON
 

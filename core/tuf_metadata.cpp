@@ -337,7 +337,8 @@ Result<SnapshotMetadata> parse_snapshot(std::string_view payload) {
 }
 
 Result<TargetsMetadata> parse_targets(std::string_view payload) {
-  auto doc = json::parse_strict(payload);
+  // Targets grow with the feed; their size is capped where they are fetched (pinned length).
+  auto doc = json::parse_strict(payload, json::Limits{.max_bytes = max_pinned_metadata_bytes});
   if (!doc) return tl::unexpected(with_context(doc.error(), "targets"));
   auto common = parse_common(*doc, "targets");
   if (!common) return tl::unexpected(with_context(common.error(), "targets"));

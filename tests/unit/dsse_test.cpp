@@ -207,3 +207,16 @@ TEST_CASE("sign refuses a null key", "[dsse]") {
   REQUIRE_FALSE(r);
   CHECK(r.error().code == Errc::invalid_argument);
 }
+
+TEST_CASE("an envelope above the generic 16 MiB JSON limit parses (large targets)", "[dsse]") {
+  Keys k;
+  const std::string big(13u << 20, 'x');  // base64 makes the envelope ~17.3 MiB
+  auto env = sign(std::string(tuf_payload_type), big, {&k.a});
+  REQUIRE(env);
+  const std::string wire = serialize(*env);
+  REQUIRE(wire.size() > (16u << 20));
+  auto parsed = parse(wire);
+  REQUIRE(parsed);
+  CHECK(parsed->payload.size() == big.size());
+  CHECK(verified_keys(*parsed, {k.a.public_key()}) == std::set<PublicKey>{k.a.public_key()});
+}
