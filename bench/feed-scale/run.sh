@@ -94,7 +94,7 @@ nrel=$(api GET /v1/feeds/bench | jq .releases)
 same_s=$(refresh_s POST /v1/feeds/bench/refresh)
 list_s=$(time_cmd ctl_of sub --json feed list)
 fetch_s=$(time_cmd api POST /v1/fetch '{"name": "bench/m1", "include": ["config.json"]}')
-db_bytes=$(find "$work/sub/state" -maxdepth 2 -name 'state.sqlite*' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
+db_bytes=$(find "$work/sub/state" -maxdepth 2 -name 'state.sqlite*' -printf '%s\n' | awk '{ s += $1 } END { printf "%.0f\n", s }')
 
 : >"$work/incr.dat"
 for k in 1 2 3; do

@@ -83,8 +83,8 @@ list_j2=$(time_cmd ctl_of node --json list)
 log "SIGTERM"
 stop_s=$(stop_daemon node TERM)
 resume_files=$(find "$work/node/state" -path '*/resume/*.resume' | wc -l)
-resume_bytes=$(find "$work/node/state" -path '*/resume/*.resume' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
-db_bytes=$(find "$work/node/state" -maxdepth 2 -name 'state.sqlite*' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
+resume_bytes=$(find "$work/node/state" -path '*/resume/*.resume' -printf '%s\n' | awk '{ s += $1 } END { printf "%.0f\n", s }')
+db_bytes=$(find "$work/node/state" -maxdepth 2 -name 'state.sqlite*' -printf '%s\n' | awk '{ s += $1 } END { printf "%.0f\n", s }')
 log "restart"
 echo "0 0 0 0" >"$work/restart.timeline" # until the API answers, nothing is reported
 t0=$(now)
