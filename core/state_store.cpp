@@ -94,6 +94,23 @@ Result<Stmt> prepare(sqlite3* db, std::string_view sql) {
   return Stmt(db, s);
 }
 
+// A row of `SELECT <target_columns> FROM trusted_targets`.
+constexpr std::string_view target_columns =
+    "path, length, sha256, kind, model, revision, release_seq";
+Result<tuf::TargetInfo> target_from_row(Stmt& stmt) {
+  tuf::TargetInfo t;
+  t.path = stmt.text(0);
+  t.length = stmt.uint64(1);
+  t.sha256 = stmt.text(2);
+  auto kind = tuf::parse_kind(stmt.text(3));
+  if (!kind) return tl::unexpected(kind.error());
+  t.kind = *kind;
+  t.model = stmt.text(4);
+  t.revision = stmt.text(5);
+  t.release_seq = stmt.uint64(6);
+  return t;
+}
+
 Status exec(sqlite3* db, const char* sql) {
   char* msg = nullptr;
   if (sqlite3_exec(db, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
@@ -564,29 +581,21 @@ Result<FeedState> StateStore::load_feed(std::string_view name, FeedDetail detail
     }
   }
   if (detail == FeedDetail::full) {
-    auto stmt = prepare(db,
-                        "SELECT path, length, sha256, kind, model, revision, release_seq FROM "
-                        "trusted_targets WHERE feed = ?1 ORDER BY path");
+    auto stmt =
+        prepare(db, fmt::format("SELECT {} FROM trusted_targets WHERE feed = ?1 ORDER BY path",
+                                target_columns));
     if (!stmt) return tl::unexpected(stmt.error());
     if (auto ok = stmt->bind(1, name); !ok) return tl::unexpected(ok.error());
     while (true) {
       auto row = stmt->step();
       if (!row) return tl::unexpected(row.error());
       if (!*row) break;
-      tuf::TargetInfo t;
-      t.path = stmt->text(0);
-      t.length = stmt->uint64(1);
-      t.sha256 = stmt->text(2);
-      auto kind = tuf::parse_kind(stmt->text(3));
-      if (!kind) {
+      auto t = target_from_row(*stmt);
+      if (!t) {
         return fail(Errc::database_error,
-                    fmt::format("feed \"{}\": stored target has {}", name, kind.error().message));
+                    fmt::format("feed \"{}\": stored target has {}", name, t.error().message));
       }
-      t.kind = *kind;
-      t.model = stmt->text(4);
-      t.revision = stmt->text(5);
-      t.release_seq = stmt->uint64(6);
-      state.trusted_targets.push_back(std::move(t));
+      state.trusted_targets.push_back(std::move(*t));
     }
   }
   if (detail == FeedDetail::full) {
@@ -638,28 +647,19 @@ Status StateStore::commit_refresh(std::string_view feed, const TrustedUpdate& up
   // each commit O(feed size) in pages written and fsynced.
   std::map<std::string, tuf::TargetInfo> old_targets;
   {
-    auto stmt = prepare(db,
-                        "SELECT path, length, sha256, kind, model, revision, release_seq FROM "
-                        "trusted_targets WHERE feed = ?1");
+    auto stmt =
+        prepare(db, fmt::format("SELECT {} FROM trusted_targets WHERE feed = ?1", target_columns));
     if (!stmt) return tl::unexpected(stmt.error());
     if (auto ok = stmt->bind(1, feed); !ok) return ok;
     while (true) {
       auto row = stmt->step();
       if (!row) return tl::unexpected(row.error());
       if (!*row) break;
-      tuf::TargetInfo t;
-      t.path = stmt->text(0);
-      t.length = stmt->uint64(1);
-      t.sha256 = stmt->text(2);
       // An unreadable kind compares unequal to every valid one: the row is rewritten.
-      auto kind = tuf::parse_kind(stmt->text(3));
-      if (!kind) continue;
-      t.kind = *kind;
-      t.model = stmt->text(4);
-      t.revision = stmt->text(5);
-      t.release_seq = stmt->uint64(6);
-      std::string path = t.path;
-      old_targets.emplace(std::move(path), std::move(t));
+      auto t = target_from_row(*stmt);
+      if (!t) continue;
+      std::string path = t->path;
+      old_targets.emplace(std::move(path), std::move(*t));
     }
   }
   {
