@@ -12,10 +12,13 @@
 #   2c. Transmission 3.00 fetching the v1 companion from a second weightsd seeder of the same
 #      files, between two network namespaces (Transmission ignores 127/8 peers), via a fake
 #      tracker in the seeder's namespace.
+#   2d. curl from nginx (127.0.0.8, sendfile): every file over plain HTTP, one after the other
+#      (what a hub download is, without any verification); the copy is checked afterwards.
 #   3. The floor: the same bytes read from the page cache, sent through a loopback TCP socket,
 #      written to a file and SHA-256-hashed once (socat | tee | openssl dgst), plus its parts
 #      measured alone (openssl dgst of the files; socat over loopback into /dev/null).
 # Usage: bench/fetch/run.sh [SIZE_MIB]   (default 2048; the release is 2 shards of 2/3 and 1/3)
+# Plot: docs/bench/fetch.png (MiB/s per tool) with gnuplot-nox (bench/install-deps).
 # Binaries: $WEIGHTSD / $WEIGHTSCTL, default build/daemon/weightsd and build/cli/weightsctl.
 # Installs aria2 and socat with apt-get if missing (skips aria2c with a reason if that fails);
 # qBittorrent and Transmission come from scripts/install-deps --test (skipped with a reason if
@@ -45,10 +48,11 @@ command -v socat >/dev/null || { echo "socat is required (apt-get install socat)
 
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/weights-fetch-bench.XXXXXX")
 pids=()
+bench_pids=() # bench_nginx's
 cleanup() {
   local p
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}" "${bench_pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}" "${bench_pids[@]}"; do wait "$p" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -351,6 +355,29 @@ JSON
   rm -rf "$work/tr/dl"
 fi
 
+# 2d. curl from nginx: the same files over HTTP, page cache -> sendfile -> curl -> file.
+source "$src/bench/lib-nginx.sh"
+curl_skip=""
+if ! command -v curl >/dev/null; then
+  curl_skip="curl not installed"
+elif ! bench_nginx "$work/w" 127.0.0.8 2>"$work/nginx.err"; then
+  curl_skip="nginx did not start: $(head -c 300 "$work/nginx.err") (bench/install-deps)"
+else
+  log "curl from nginx (sendfile), every file in turn"
+  mkdir -p "$work/curl"
+  cat "$work"/w/* >/dev/null
+  out=$(/usr/bin/time -f '%e %U %S %M' bash -c "
+    cd '$work/curl' && for f in '$work'/w/*; do
+      curl -sf --interface 127.0.0.9 -o \"\$(basename \"\$f\")\" '$NGINX_URL'/\"\$(basename \"\$f\")\" || exit 1
+    done" 2>&1 | tail -n1)
+  read -r W_cu u s R_cu <<<"$out"
+  C_cu=$(echo "$u + $s" | bc -l)
+  (cd "$work/w" && sha256sum -- *) >"$work/w.sha256"
+  (cd "$work/curl" && sha256sum --quiet -c "$work/w.sha256") >/dev/null 2>&1 ||
+    curl_skip="curl's copy differs from the source"
+  rm -rf "$work/curl"
+fi
+
 # 3. The floor: loopback TCP + write + one SHA-256, and its parts alone.
 cat "$work"/w/* >/dev/null
 floor() { # floor NAME SINK-PIPELINE : times sender + receiver together
@@ -419,6 +446,11 @@ if [[ -z $tr_skip ]]; then
 else
   echo "Transmission: skipped: $tr_skip"
 fi
+if [[ -z $curl_skip ]]; then
+  row "curl from nginx (HTTP, sendfile; no check)" "$W_cu" "$C_cu" "$R_cu"
+else
+  echo "curl from nginx: skipped: $curl_skip"
+fi
 row "socat TCP | tee file | openssl sha256" "$W_pipe" "$C_fl" "$R_fl"
 row "socat TCP -> file, then openssl sha256" "$W_two" "$C_two" "$R_two"
 row "  part: socat TCP -> /dev/null" "$W_tcp" "$C_tcp" "$R_tcp"
@@ -430,3 +462,31 @@ echo "floor (wall/floor column) = $floor_is; fetching weightsd at complete: $rss
 echo "aria2c checks SHA-1 per piece only (no final SHA-256 pass); weightsd's time includes one."
 echo "qBittorrent, Transmission: CPU and VmHWM of the client process (its whole life, incl." \
   "start-up); qBittorrent with its default (mmap) disk I/O; Transmission over a veth pair."
+
+# --- plot ---------------------------------------------------------------------------------
+{
+  echo "\"weightsd\" $(rate "$W_wd")"
+  [[ -n $aria_skip ]] || echo "\"aria2c\" $(rate "$W_ar")"
+  [[ -n $qb_skip ]] || echo "\"qBittorrent\" $(rate "$W_qb")"
+  [[ -n $tr_skip ]] || echo "\"Transmission\" $(rate "$W_tr")"
+  [[ -n $curl_skip ]] || echo "\"curl from nginx\" $(rate "$W_cu")"
+  echo "\"floor\" $(rate "$W_fl")"
+} >"$work/fetch.dat"
+if command -v gnuplot >/dev/null; then
+  cat >"$work/fetch.gp" <<GP
+set terminal pngcairo size 900,520 noenhanced font 'sans,10'
+set output '$src/docs/bench/fetch.png'
+set title 'fetch of a ${size_mib} MiB release over loopback, one run (load avg at start: $load_start)'
+set ylabel 'MiB/s until verified files (floor: TCP + write + one SHA-256)'
+set style data histogram
+set style fill solid 0.6 border -1
+set boxwidth 0.6
+set yrange [0:*]
+set grid ytics
+unset key
+plot '$work/fetch.dat' using 2:xtic(1) lc rgb '#4477aa'
+GP
+  gnuplot "$work/fetch.gp" && log "wrote $src/docs/bench/fetch.png"
+else
+  log "gnuplot not installed (bench/install-deps): no plot"
+fi
