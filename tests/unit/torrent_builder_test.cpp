@@ -244,6 +244,12 @@ TEST_CASE("a torrent with an extra file, a bigger file or another root is reject
     expect_error(weights::check_torrent_against_manifest(built->hybrid, m), Errc::wrong_target,
                  "v2 info-hash");
   }
+  SECTION("another v1 info-hash") {
+    ReleaseManifest m = good;
+    m.torrent.v1_infohash = std::string(40, '0');
+    expect_error(weights::check_torrent_against_manifest(built->hybrid, m), Errc::wrong_target,
+                 "v1 info-hash");
+  }
   SECTION("another revision") {
     ReleaseManifest m = good;
     m.revision = "main";
