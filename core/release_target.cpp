@@ -54,9 +54,7 @@ Result<ReleaseManifest> validate_release_target(const tuf::TargetInfo& target,
                 fmt::format("{}: a release of {}@{} must be listed as {}", target.path,
                             target.model, target.revision, expected_path));
   }
-  if (auto st = check_release_paths(*manifest, policy); !st) {
-    return tl::unexpected(with_context(st.error(), target.path));
-  }
+  if (auto st = check_release_paths(*manifest, policy); !st) return tl::unexpected(st.error());
   return manifest;
 }
 

@@ -42,7 +42,7 @@ expect_ok "standard is the default and can be named" "$W" feed verify --state "$
 make_feed "$T/nfd" config.json $'cafe\xcc\x81.txt'
 root=$T/nfd/public/metadata/1.root.json
 expect_fail "portable: a name not in NFC is refused, naming its NFC form" 65 \
-  'not in Unicode Normalization Form C \(NFC is .*caf\\\\xc3\\\\xa9\.txt' \
+  'not in Unicode Normalization Form C \(NFC is .*caf\\xc3\\xa9\.txt' \
   "$W" feed verify --root "$root" --state "$T/s3" --now "$now" --path-policy portable \
   "$T/nfd/public"
 expect_ok "standard: the decomposed name verifies" "$W" feed verify --root "$root" \

@@ -326,7 +326,11 @@ TEST_CASE("[trust] path_policy selects the portable path policy", "[config]") {
   CHECK(e.message == "w.toml:2: trust.path_policy: 'windows' is not one of standard, portable");
   CHECK(apply_error("[trust]\npath_policy = true\n").code == Errc::schema_error);
   // Rendered and read back.
-  auto back = apply_toml(Config{}, render_toml(*c), "rendered");
+  Config full = default_config(Mode::user, env_of({{"HOME", "/h"}}));
+  full.path_policy = weights::PathPolicy::portable;
+  const auto text = render_toml(full);
+  CHECK_THAT(text, Catch::Contains("[trust]\npath_policy = 'portable'"));
+  auto back = apply_toml(Config{}, text, "rendered");
   REQUIRE(back);
   CHECK(back->path_policy == weights::PathPolicy::portable);
 }
