@@ -1018,3 +1018,29 @@ TEST_CASE("summarize reports versions and expiries of the trusted state", "[tuf]
   CHECK(o.targets.expires == t0() + Days(90));
   CHECK(o.trusted_targets.size() == 1);
 }
+
+TEST_CASE("a target pinned above 64 MiB is refused before anything is fetched",
+          "[tuf][targets][limits]") {
+  struct CountingFetcher final : Fetcher {
+    int calls = 0;
+    Result<std::string> fetch(std::string_view, std::uint64_t) override {
+      ++calls;
+      return std::string();
+    }
+    std::string describe() const override { return "counting"; }
+  };
+  FeedState s;
+  s.name = "feed";
+  TargetInfo t;
+  t.path = "models/org/model-a/rev1.torrent";
+  t.length = 64ull * 1024 * 1024 + 1;
+  t.sha256 = std::string(64, 'a');
+  t.kind = TargetKind::torrent;
+  t.model = model_a;
+  t.revision = "rev1";
+  s.trusted_targets.push_back(t);
+  CountingFetcher fetcher;
+  auto r = fetch_verified_target(fetcher, s, t.path);
+  REQUIRE_REFUSED(r, Errc::too_large, "above the limit of 67108864");
+  CHECK(fetcher.calls == 0);
+}
