@@ -2,8 +2,10 @@
 # `weightsctl feed verify --path-policy portable` (docs/manifest-format.md §7.2): a feed whose
 # release names a file Windows cannot create, or a file name not in NFC, verifies under the
 # standard policy and is refused (exit 65, naming the path and the rule) under the portable one,
-# leaving the client state as it was.
+# leaving the client state as it was. The daemon's `[trust] path_policy = "portable"` refuses the
+# same feed at its first refresh; a daemon with the default policy trusts it.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/daemon_lib.sh"
 
 now=2026-06-01T00:00:00Z
 
@@ -57,4 +59,24 @@ expect_ok "portable: NFC names Windows can create verify" "$W" feed verify \
 # 4. An unknown policy is a usage error.
 expect_fail "an unknown policy is a usage error" 64 "path-policy" \
   "$W" feed verify --state "$T/s5" --now "$now" --path-policy windows "$T/ok/public"
+
+# 5. The daemon's config key (the daemon refreshes at its own clock: a feed published now).
+now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+make_feed "$T/dwin" config.json nul.txt
+root=$T/dwin/public/metadata/1.root.json
+printf '[trust]\npath_policy = "portable"\n' >"$T/portable.toml"
+start_daemon 1 --config "$T/portable.toml"
+start_daemon 2
+ctl 1 feed add win "$T/dwin/public" --root "$root" >/dev/null 2>&1 || true
+status1=$(ctl 1 --json feed status win)
+[[ $(jq -r .result <<<"$status1") == refused &&
+  $(jq -r .last_refusal.code <<<"$status1") == path_policy &&
+  $(jq -r .last_refusal.message <<<"$status1") == *'nul.txt'*Windows-reserved* ]] &&
+  pass "a daemon with path_policy = portable refuses the feed, naming the path and rule" ||
+  fail "portable daemon: $status1"
+expect_ok "a daemon with the default policy subscribes" ctl 2 feed add win "$T/dwin/public" \
+  --root "$root"
+status2=$(ctl 2 --json feed status win)
+[[ $(jq -r .result <<<"$status2") == updated && $(jq -r .releases <<<"$status2") == 1 ]] &&
+  pass "the default daemon trusts the release" || fail "default daemon: $status2"
 finish
