@@ -384,8 +384,8 @@ void register_feed_commands(CLI::App& app, Context& ctx) {
                  "not creatable on Windows (docs/manifest-format.md 7.2)")
       ->check(CLI::IsMember({"standard", "portable"}));
   cv->footer(
-      "Exits 75 and says why when the feed fails verification; the state keeps what it\n"
-      "trusted before. Example:\n"
+      "Exits 75 and says why when the feed fails verification (65 for a malformed manifest or\n"
+      "a path the policy refuses); the state keeps what it trusted before. Example:\n"
       "  weightsctl feed verify --root root.json --state ~/.local/state/weights pub/public");
   cv->callback([&ctx, ver] { ctx.action = [&ctx, ver] { return run_verify(ctx, *ver); }; });
 
