@@ -237,6 +237,29 @@ Status publish(int dirfd, const std::string& tmp, std::string_view name, const f
   return {};
 }
 
+// Moves dirfd/tmp to dirfd/name without ever replacing an existing entry. renameat2
+// (RENAME_NOREPLACE) is atomic; filesystems without it get linkat + unlinkat, equally race-free
+// because linkat fails with EEXIST if anything appeared at `name` meanwhile.
+Status publish_no_replace(int dirfd, const std::string& tmp, std::string_view name,
+                          const fs::path& at) {
+  const std::string dst(name);
+  int err = 0;
+  if (::renameat2(dirfd, tmp.c_str(), dirfd, dst.c_str(), RENAME_NOREPLACE) == 0) return {};
+  err = errno;
+  if (err == EINVAL || err == ENOSYS || err == ENOTSUP) {
+    if (::linkat(dirfd, tmp.c_str(), dirfd, dst.c_str(), 0) == 0) {
+      ::unlinkat(dirfd, tmp.c_str(), 0);
+      return {};
+    }
+    err = errno;
+  }
+  ::unlinkat(dirfd, tmp.c_str(), 0);
+  if (err == EEXIST) {
+    return fail(Errc::already_exists, fmt::format("refusing to overwrite {}", at.string()));
+  }
+  return tl::unexpected(io_failure("cannot create", at, err));
+}
+
 // A new empty file dirfd/<temp name for name>, 0600, never a pre-existing file or link.
 Result<std::pair<Fd, std::string>> create_temp(int dirfd, std::string_view name,
                                                const fs::path& at) {
@@ -299,7 +322,7 @@ Status place_file(const RegularFile& src, int dirfd, std::string_view name, Shar
 }
 
 Status write_file_at(int dirfd, std::string_view name, std::string_view data, unsigned mode,
-                     const fs::path& shown) {
+                     const fs::path& shown, Overwrite overwrite) {
   const fs::path at = shown / std::string(name);
   auto temp = create_temp(dirfd, name, at);
   if (!temp) return tl::unexpected(temp.error());
@@ -315,7 +338,11 @@ Status write_file_at(int dirfd, std::string_view name, std::string_view data, un
     data.remove_prefix(static_cast<std::size_t>(n));
   }
   if (auto st = finish_temp(std::move(fd), dirfd, tmp, mode, at); !st) return st;
-  if (auto st = publish(dirfd, tmp, name, at); !st) return st;
+  if (auto st = overwrite == Overwrite::refuse ? publish_no_replace(dirfd, tmp, name, at)
+                                               : publish(dirfd, tmp, name, at);
+      !st) {
+    return st;
+  }
   return fsync_dir_fd(dirfd, shown);
 }
 

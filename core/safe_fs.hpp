@@ -20,6 +20,7 @@
 
 #include <sys/stat.h>
 
+#include "core/atomic_file.hpp"
 #include "core/error.hpp"
 
 namespace weights::safe_fs {
@@ -90,9 +91,11 @@ enum class Share { link, link_if_shareable, copy };
 Status place_file(const RegularFile& src, int dirfd, std::string_view name, Share share,
                   const std::filesystem::path& shown);
 
-// Writes `data` to dirfd/name: temp file, fsync, renameat over `name`, fsync of the directory.
+// Writes `data` to dirfd/name: temp file (0600 until written), fsync, renameat over `name`,
+// fsync of the directory. Overwrite::refuse never replaces an existing entry, a link included
+// (already_exists). The implementation of write_file_atomic.
 Status write_file_at(int dirfd, std::string_view name, std::string_view data, unsigned mode,
-                     const std::filesystem::path& shown);
+                     const std::filesystem::path& shown, Overwrite overwrite = Overwrite::allow);
 
 // Makes dirfd/name a symbolic link to `target` (temp link renamed over `name`).
 Status symlink_at(int dirfd, std::string_view name, std::string_view target,
