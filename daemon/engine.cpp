@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 
 #include <boost/asio/post.hpp>
@@ -39,6 +40,7 @@
 #include "daemon/feed_poller.hpp"
 #include "daemon/log.hpp"
 #include "daemon/metrics.hpp"
+#include "daemon/piece_scan.hpp"
 #include "daemon/policy.hpp"
 #include "daemon/release_db.hpp"
 #include "daemon/store.hpp"
@@ -179,6 +181,15 @@ struct Release {
   // checking that resume data nor the shutdown (unless payload moved) writes it again. (A stale
   // "complete" file is never wrong for a torrent that is complete.)
   bool resume_current = false;
+  // Resume saves. A check (force_recheck) is running: libtorrent's resume data says nothing about
+  // the pieces not checked yet, so none is written until torrent_checked_alert. Otherwise a save
+  // never writes fewer pieces than `resume_floor` (those known on disk: loaded, or last written;
+  // -1 after a check, whose result stands). Progress saves follow the pieces that arrive.
+  bool checking = false;
+  int resume_floor = -1;
+  int save_requested_pieces = -1;
+  std::chrono::steady_clock::time_point last_progress_save{};
+  std::chrono::steady_clock::time_point last_redial{};
   // v1 companion. While fetching it is a standby download source (v1_downloading): v1-only
   // clients (Transmission 3, aria2 1.36) cannot read the hybrid and form their own swarm under
   // the companion's info-hash. It joins that swarm in upload mode (announces, connects, requests
@@ -262,6 +273,7 @@ struct Engine::Impl {
     std::vector<std::pair<std::string, std::string>> refused;  // id, reason (e.g. no_space)
   };
   std::map<std::int64_t, FollowStatus> follow_status;
+  std::tuple<std::uint64_t, std::size_t, std::size_t, std::uint64_t> refused_room_key{};
   struct Counters {
     std::uint64_t evictions = 0;
     std::uint64_t no_space_refusals = 0;
@@ -690,6 +702,100 @@ struct Engine::Impl {
     return out;
   }
 
+  // A partial download being added: the resume file (if any) says which pieces libtorrent had
+  // when it was written, but a kill -9 loses what arrived since, and with no resume file
+  // libtorrent would re-check every file from the first piece (a kill during that check loses
+  // all of it; 2.0.8 cannot check part of a torrent). So the pieces the resume file does not
+  // claim and whose bytes are all on disk are hashed here (SHA-1 against the hybrid's v1
+  // hashes; holes are skipped, so the cost is the bytes written since the last save), and
+  // `atp` gets the union as its have bitfield: libtorrent then checks nothing. Found pieces are
+  // written to the resume file as the scan goes (every scan_checkpoint_bytes) and at its end,
+  // so a kill during the scan loses little. Pieces the resume file claims but whose bytes are
+  // gone (a file shorter than them) are dropped. A piece wrongly claimed is still caught: every
+  // file is SHA-256-checked against the manifest before it counts as verified.
+  static constexpr std::int64_t scan_checkpoint_bytes = 64ll << 20;
+  void recover_pieces_on_disk(Release& r, lt::add_torrent_params& atp) {
+    const auto& ti = *atp.ti;
+    const auto save_path = store.staging_dir(r.rec.v2_infohash);
+    if (atp.have_pieces.size() != ti.num_pieces()) atp.have_pieces.resize(ti.num_pieces(), false);
+    const auto claimed = atp.have_pieces.count();
+    const auto dropped = drop_pieces_past_eof(ti, save_path, atp.have_pieces);
+    // Only pieces of wanted files matter (with a partial selection the rest is never fetched).
+    std::vector<bool> wanted_lt(static_cast<std::size_t>(ti.num_files()), false);
+    for (std::size_t i = 0; i < r.lt_index.size(); ++i) {
+      if (r.lt_index[i] >= 0 && r.wanted[i])
+        wanted_lt[static_cast<std::size_t>(r.lt_index[i])] = true;
+    }
+    const auto& fs = ti.files();
+    const auto base = atp.have_pieces;
+    auto candidate = [&](lt::piece_index_t p) {
+      if (base.get_bit(p)) return false;
+      for (const auto& sl : fs.map_block(p, 0, fs.piece_size(p))) {
+        if (wanted_lt[static_cast<std::size_t>(static_cast<int>(sl.file_index))]) return true;
+      }
+      return false;
+    };
+    const auto t0 = std::chrono::steady_clock::now();
+    auto merged = [&](const lt::typed_bitfield<lt::piece_index_t>& found) {
+      auto have = base;
+      for (const auto p : found.range()) {
+        if (found.get_bit(p)) have.set_bit(p);
+      }
+      return have;
+    };
+    auto checkpoint = [&](const lt::typed_bitfield<lt::piece_index_t>& found) {
+      write_resume_checkpoint(r, atp, merged(found));
+    };
+    const auto scan = scan_pieces(ti, save_path, candidate, scan_checkpoint_bytes, checkpoint);
+    const auto found = scan.found.count();
+    if (found > 0 || dropped > 0 || !r.resumed) {
+      atp.have_pieces = merged(scan.found);
+      for (const auto p : scan.found.range()) {
+        if (scan.found.get_bit(p)) atp.unfinished_pieces.erase(p);
+      }
+      r.resume_have = atp.have_pieces;
+      // libtorrent now trusts this bitfield (no check): the torrent counts as resumed.
+      r.resumed = true;
+      if (found > 0 || dropped > 0) write_resume_checkpoint(r, atp, atp.have_pieces);
+    }
+    const auto have = atp.have_pieces.count();
+    if (have > 0) {
+      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - t0)
+                          .count();
+      log::info(
+          "{}: resuming the download with {} of {} pieces on disk ({} from the resume file, {} "
+          "found by hashing {} piece(s) in {} ms{})",
+          r.rec.id, have, ti.num_pieces(), claimed - dropped, found, scan.pieces_hashed, ms,
+          dropped > 0 ? fmt::format(", {} claimed but missing", dropped) : std::string());
+    }
+  }
+
+  // Writes a resume file for `atp`'s torrent with `have` as its pieces (counters and times as
+  // loaded). Used while the torrent is not in the session yet.
+  void write_resume_checkpoint(const Release& r, const lt::add_torrent_params& atp,
+                               const lt::typed_bitfield<lt::piece_index_t>& have) {
+    lt::add_torrent_params p;
+    p.info_hashes = atp.ti->info_hashes();
+    p.name = atp.ti->name();
+    p.save_path = store.staging_dir(r.rec.v2_infohash).string();
+    p.have_pieces = have;
+    p.unfinished_pieces = atp.unfinished_pieces;
+    p.total_uploaded = atp.total_uploaded;
+    p.total_downloaded = atp.total_downloaded;
+    p.active_time = atp.active_time;
+    p.finished_time = atp.finished_time;
+    p.seeding_time = atp.seeding_time;
+    p.added_time = atp.added_time;
+    p.completed_time = atp.completed_time;
+    const auto buf = lt::write_resume_data_buf(p);
+    if (auto st = write_file_atomic(store.resume_file(r.rec.v2_infohash),
+                                    std::string_view(buf.data(), buf.size()));
+        !st) {
+      log::warning("resume data for {}: {}", r.rec.id, st.error().message);
+    }
+  }
+
   // Adds the hybrid torrent from torrents/<v2>.torrent. With resume data this is the "slim
   // restart" (libtorrent notes §2.4): the piece layers come from the .torrent and only the have
   // bitfield and counters from the resume file, so nothing is rehashed and no block-level
@@ -756,6 +862,10 @@ struct Engine::Impl {
       bool all = true;
       for (std::size_t i = 0; i < r.wanted.size(); ++i) all = all && r.verified[i];
       if (!resumed && all) mode = AddMode::seed;
+      if (mode == AddMode::normal && !all_wanted_verified(r)) {
+        recover_pieces_on_disk(r, atp);
+        resumed = r.resumed;
+      }
     }
     atp.save_path = store.staging_dir(v2).string();
     atp.flags &= ~(lt::torrent_flags::paused | lt::torrent_flags::auto_managed);
@@ -772,6 +882,9 @@ struct Engine::Impl {
       if (auto ep = parse_peer(p)) atp.peers.push_back(*ep);
     }
     r.ti = atp.ti;
+    r.checking = false;
+    r.resume_floor = static_cast<int>(atp.have_pieces.count());
+    r.save_requested_pieces = r.resume_floor;
     if (how == AddHow::async) {
       pending_adds[atp.ti->info_hashes()] = PendingAdd{r.rec.id, r.generation, Role::hybrid};
       session->session().async_add_torrent(std::move(atp));
@@ -880,6 +993,10 @@ struct Engine::Impl {
   // one: a seed about to unchoke us, or a BEP 16 super-seeding origin that looks like a peer
   // with few pieces, is not worth downloading everything twice; one that never sends must not
   // block us.
+  // A hybrid that has received payload this session has a working swarm: when its peers drop
+  // (a seeder restarting) the companion's swarm is the same peers, and downloading through it
+  // would fetch again what the hybrid has; it waits as if the hybrid had peers, unless the
+  // companion knows peers the hybrid does not (v1-only clients).
   static constexpr auto v1_stall = std::chrono::seconds(3);
   static constexpr auto v1_stall_with_peers = std::chrono::seconds(30);
 
@@ -895,13 +1012,34 @@ struct Engine::Impl {
     // In upload mode libtorrent drops connections to seeds ("upload to upload"), so count the
     // peers the companion knows of (tracker, connections so far), not the connected ones.
     if (hybrid.state != lt::torrent_status::downloading || r.v1_status->list_peers == 0) return;
-    if (now - r.last_progress < (hybrid.num_peers > 0 ? v1_stall_with_peers : v1_stall)) return;
+    const bool swarm_worked =
+        hybrid.total_payload_download > 0 && r.v1_status->list_peers <= hybrid.list_peers;
+    const bool wait_long = hybrid.num_peers > 0 || swarm_worked;
+    if (now - r.last_progress < (wait_long ? v1_stall_with_peers : v1_stall)) return;
     r.v1_handle.unset_flags(lt::torrent_flags::upload_mode);
     r.v1_active = true;
     log::info(
         "{}: no progress in the hybrid swarm; downloading through the v1 companion ({} "
         "known peer(s))",
         r.rec.id, r.v1_status->list_peers);
+  }
+
+  // A download with no peer connected dials its known peers (the fetch's --peer list) again
+  // every redial_interval: a seeder that restarts is back within a second, and libtorrent's own
+  // reconnect back-off (min_reconnect_time x failures, max_failcount) would wait up to a minute.
+  // connect_peer ignores that back-off.
+  static constexpr auto redial_interval = std::chrono::seconds(1);
+  void maybe_redial(Release& r, const lt::torrent_status& st) {
+    if (st.state != lt::torrent_status::downloading || st.num_peers > 0 || r.rec.peers.empty() ||
+        !r.pending_peers.empty()) {
+      return;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now - r.last_redial < redial_interval) return;
+    r.last_redial = now;
+    for (const auto& p : r.rec.peers) {
+      if (auto ep = parse_peer(p)) r.pending_peers.push_back(*ep);
+    }
   }
 
   // BEP 16 for a release this node published, when configured: each downloader is offered
@@ -966,6 +1104,7 @@ struct Engine::Impl {
       if (auto ti = r.handle.torrent_file()) {
         r.handle.prioritize_files(priorities(r, *ti));  // undo deselect_verified
         r.handle.force_recheck();
+        r.checking = true;
       }
       return;
     }
@@ -1130,7 +1269,10 @@ struct Engine::Impl {
   void recheck(Release& r) {
     r.resume_have.clear();
     r.resume_current = false;
-    if (r.handle.is_valid()) r.handle.force_recheck();
+    if (r.handle.is_valid()) {
+      r.handle.force_recheck();
+      r.checking = true;
+    }
     if (r.v1_active && r.v1_handle.is_valid()) r.v1_handle.force_recheck();
     // A seed dropped its connections to other seeds; once it misses pieces again it must find
     // them: the known peers are dialled again after the check, and trackers asked anew. The peer
@@ -1405,6 +1547,8 @@ struct Engine::Impl {
           }
         }
         update_done(*r, st, r->done);
+        maybe_save_progress(*r, st);
+        maybe_redial(*r, st);
         maybe_activate_v1(*r, st);
         connect_pending(*r);
         // Per-file completion comes from file_completed_alert; once the torrent is finished
@@ -1444,10 +1588,34 @@ struct Engine::Impl {
     } else if (auto* pb = lt::alert_cast<lt::peer_ban_alert>(a)) {
       if (Release* r = by_handle(pb->handle)) r->banned_peers++;
       log::warning("banned peer {}", pb->message());
+    } else if (auto* tc = lt::alert_cast<lt::torrent_checked_alert>(a)) {
+      bool v1 = false;
+      Release* r = by_handle(tc->handle, &v1);
+      if (!r || v1) return;
+      // A check we started is over: its result is what is on disk, persist it now (a kill
+      // before the next save would otherwise lose the check). At start-up (resume data checked)
+      // only partial downloads are saved: complete releases keep their resume file.
+      const bool was_checking = r->checking;
+      r->checking = false;
+      if (was_checking) r->resume_floor = -1;
+      if (was_checking || !all_wanted_verified(*r)) {
+        // The cached status may still say checking_files, which would veto the save.
+        r->status = tc->handle.status(lt::torrent_handle::query_pieces);
+        request_progress_save(*r);
+      }
     } else if (auto* sr = lt::alert_cast<lt::save_resume_data_alert>(a)) {
       bool v1 = false;
       Release* r = by_handle(sr->handle, &v1);
+      if (r && !v1 && !resume_save_allowed(*r, sr->params)) {
+        resume_answered();
+        return;
+      }
       if (r && !v1) {
+        // Our restart reads only the have bitfield and counters (the piece layers come from
+        // the .torrent): the block-level Merkle trees (~2.2 MB per GiB) are not written.
+        sr->params.merkle_trees.clear();
+        sr->params.merkle_tree_mask.clear();
+        sr->params.verified_leaf_hashes.clear();
         // libtorrent folds session payload into total_downloaded only once a second, so a save
         // right after completion (or at shutdown) can miss bytes: use the exact counters of the
         // latest status (refreshed before the completion save and at shutdown; asking the
@@ -1463,9 +1631,13 @@ struct Engine::Impl {
                                         std::string_view(buf.data(), buf.size()));
             !st) {
           log::error("resume data for {}: {}", r->rec.id, st.error().message);
-        } else if (state_name(*r) == "complete" && !sr->params.have_pieces.empty() &&
-                   sr->params.have_pieces.all_set()) {
-          r->resume_current = true;  // the file now says the torrent is complete
+        } else {
+          r->resume_floor =
+              std::max(r->resume_floor, static_cast<int>(sr->params.have_pieces.count()));
+          if (state_name(*r) == "complete" && !sr->params.have_pieces.empty() &&
+              sr->params.have_pieces.all_set()) {
+            r->resume_current = true;  // the file now says the torrent is complete
+          }
         }
       }
       resume_answered();
@@ -1600,6 +1772,49 @@ struct Engine::Impl {
         pause_disk_full(*r, "seen by the free-space check");
       }
     }
+  }
+
+  // Whether a save_resume_data_alert may replace the release's resume file. Not while a check
+  // runs or before the first status update after an add (2.0.8's resume data of a torrent in
+  // checking_files has only the pieces checked so far: measured as 0 of 1,027 pieces 12 s into
+  // a 23 s check), and never with fewer pieces than the file already holds: a file that claims
+  // less than is on disk makes every later restart download it again.
+  bool resume_save_allowed(const Release& r, const lt::add_torrent_params& params) const {
+    const int have = static_cast<int>(params.have_pieces.count());
+    const bool checking = r.checking || !r.status ||
+                          r.status->state == lt::torrent_status::checking_files ||
+                          r.status->state == lt::torrent_status::checking_resume_data;
+    if (checking || have < r.resume_floor) {
+      log::debug("{}: resume data not written ({} pieces, {} on disk{})", r.rec.id, have,
+                 r.resume_floor, checking ? ", checking" : "");
+      return false;
+    }
+    return true;
+  }
+
+  static bool all_wanted_verified(const Release& r) {
+    for (std::size_t i = 0; i < r.wanted.size(); ++i) {
+      if (r.wanted[i] && !r.verified[i]) return false;
+    }
+    return true;
+  }
+
+  // Resume data of a download as its pieces arrive (and right after a check): a kill -9 then
+  // loses at most progress_save_interval of pieces. The trees are not written (see the alert),
+  // so a save costs about one byte per piece.
+  static constexpr auto progress_save_interval = std::chrono::seconds(2);
+  void request_progress_save(Release& r) {
+    if (!r.handle.is_valid()) return;
+    r.last_progress_save = std::chrono::steady_clock::now();
+    if (r.status) r.save_requested_pieces = r.status->num_pieces;
+    r.handle.save_resume_data(lt::torrent_handle::flush_disk_cache);
+  }
+
+  void maybe_save_progress(Release& r, const lt::torrent_status& st) {
+    if (r.checking || st.state != lt::torrent_status::downloading) return;
+    if (st.num_pieces <= r.save_requested_pieces) return;
+    if (std::chrono::steady_clock::now() - r.last_progress_save < progress_save_interval) return;
+    request_progress_save(r);
   }
 
   // True if the release's resume file still says everything: loaded complete from it, not
@@ -1740,9 +1955,13 @@ struct Engine::Impl {
     std::vector<StoredRelease> existing;
     for (const auto& [id, r] : releases) {
       auto s = stored_of(*r, r->wanted);
-      // Releases still downloading or hashing are someone's request in progress.
+      // Releases still downloading or hashing are a request in progress, unless only a follow
+      // asked and no longer holds them (fetch_protected).
       const auto st = state_name(*r);
-      s.protect = st != "complete" && st != "failed";
+      s.protect = st != "complete" && st != "failed" &&
+                  fetch_protected({r->rec.last_requested != 0 ? FetchRequester::user
+                                                              : FetchRequester::follow_only,
+                                   s.held});
       existing.push_back(std::move(s));
     }
     auto plan = plan_eviction(existing, incoming, config.max_disk);
@@ -1860,6 +2079,20 @@ struct Engine::Impl {
       }
     }
     follow_status = std::move(status);
+    refused_room_key = room_key();
+  }
+
+  // What a refusal for room depends on: the bytes releases reserve, how many fetches are in
+  // progress (protected), pins, and free space (MiB).
+  using RoomKey = std::tuple<std::uint64_t, std::size_t, std::size_t, std::uint64_t>;
+  RoomKey room_key() const {
+    std::size_t active = 0, pinned = 0;
+    for (const auto& [id, r] : releases) {
+      const auto st = state_name(*r);
+      active += st != "complete" && st != "failed";
+      pinned += r->rec.pinned;
+    }
+    return {reserved_now(), active, pinned, free_disk().value_or(0) >> 20};
   }
 
   // Time-of-day windows: the limits in force now (local time of the daemon).
@@ -1914,12 +2147,12 @@ struct Engine::Impl {
       apply_rate_windows();
       check_disk_full();
       resume_after_disk_full();
-      // Refused for lack of room: try again now and then (pins and budgets change).
-      if (++policy_ticks % 30 == 0) {
-        const bool refused = std::any_of(follow_status.begin(), follow_status.end(),
-                                         [](const auto& f) { return !f.second.refused.empty(); });
-        if (refused) apply_follows();
-      }
+      // Refused for lack of room: try again as soon as room may have changed (a release
+      // removed, evicted or finished, free space back), else now and then.
+      ++policy_ticks;
+      const bool refused = std::any_of(follow_status.begin(), follow_status.end(),
+                                       [](const auto& f) { return !f.second.refused.empty(); });
+      if (refused && (policy_ticks % 30 == 0 || room_key() != refused_room_key)) apply_follows();
       queue_due_scrubs();
       schedule_policy();
     });
