@@ -1807,7 +1807,9 @@ struct Engine::Impl {
     if (!r.handle.is_valid()) return;
     r.last_progress_save = std::chrono::steady_clock::now();
     if (r.status) r.save_requested_pieces = r.status->num_pieces;
-    r.handle.save_resume_data(lt::torrent_handle::flush_disk_cache);
+    // No flush_disk_cache: it closes the torrent's files each time, and the pieces are in the
+    // page cache, which a killed process does not lose.
+    r.handle.save_resume_data({});
   }
 
   void maybe_save_progress(Release& r, const lt::torrent_status& st) {
