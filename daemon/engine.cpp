@@ -190,6 +190,7 @@ struct Release {
   int save_requested_pieces = -1;
   std::chrono::steady_clock::time_point last_progress_save{};
   std::chrono::steady_clock::time_point last_redial{};
+  bool hybrid_saw_seed = false;  // this session (maybe_activate_v1)
   // v1 companion. While fetching it is a standby download source (v1_downloading): v1-only
   // clients (Transmission 3, aria2 1.36) cannot read the hybrid and form their own swarm under
   // the companion's info-hash. It joins that swarm in upload mode (announces, connects, requests
@@ -993,10 +994,10 @@ struct Engine::Impl {
   // one: a seed about to unchoke us, or a BEP 16 super-seeding origin that looks like a peer
   // with few pieces, is not worth downloading everything twice; one that never sends must not
   // block us.
-  // A hybrid that has received payload this session has a working swarm: when its peers drop
-  // (a seeder restarting) the companion's swarm is the same peers, and downloading through it
-  // would fetch again what the hybrid has; it waits as if the hybrid had peers, unless the
-  // companion knows peers the hybrid does not (v1-only clients).
+  // A hybrid that has received payload or seen a seed this session has a working swarm: when
+  // its peers drop (a seeder restarting) the companion's swarm is the same peers, and
+  // downloading through it would fetch again what the hybrid has; it waits as if the hybrid had
+  // peers, unless the companion knows peers the hybrid does not (v1-only clients).
   static constexpr auto v1_stall = std::chrono::seconds(3);
   static constexpr auto v1_stall_with_peers = std::chrono::seconds(30);
 
@@ -1008,12 +1009,15 @@ struct Engine::Impl {
       r.last_wanted_done = hybrid.total_wanted_done;
       r.last_progress = now;
     }
+    // A seed seen in the hybrid's swarm speaks the hybrid: v1-only clients never complete its
+    // handshake, whether a tracker or --peer names them.
+    if (hybrid.num_seeds > 0 || hybrid.list_seeds > 0) r.hybrid_saw_seed = true;
     if (!r.v1_downloading || r.v1_active || !r.v1_status || !r.v1_handle.is_valid()) return;
     // In upload mode libtorrent drops connections to seeds ("upload to upload"), so count the
     // peers the companion knows of (tracker, connections so far), not the connected ones.
     if (hybrid.state != lt::torrent_status::downloading || r.v1_status->list_peers == 0) return;
-    const bool swarm_worked =
-        hybrid.total_payload_download > 0 && r.v1_status->list_peers <= hybrid.list_peers;
+    const bool swarm_worked = (hybrid.total_payload_download > 0 || r.hybrid_saw_seed) &&
+                              r.v1_status->list_peers <= hybrid.list_peers;
     const bool wait_long = hybrid.num_peers > 0 || swarm_worked;
     if (now - r.last_progress < (wait_long ? v1_stall_with_peers : v1_stall)) return;
     r.v1_handle.unset_flags(lt::torrent_flags::upload_mode);
@@ -1026,9 +1030,12 @@ struct Engine::Impl {
 
   // A download with no peer connected dials its known peers (the fetch's --peer list) again
   // every redial_interval: a seeder that restarts is back within a second, and libtorrent's own
-  // reconnect back-off (min_reconnect_time x failures, max_failcount) would wait up to a minute.
-  // connect_peer ignores that back-off.
-  static constexpr auto redial_interval = std::chrono::seconds(1);
+  // reconnect back-off (min_reconnect_time x failures, max_failcount) would wait up to a minute:
+  // each attempt during the outage (refused, or a handshake before the restarted seeder has
+  // added the torrent) counts as a failure, and connect_peer keeps the failure count of a peer
+  // already in the list. So the (unconnected) peer list is cleared first; trackers are asked
+  // again for theirs.
+  static constexpr auto redial_interval = std::chrono::milliseconds(500);
   void maybe_redial(Release& r, const lt::torrent_status& st) {
     if (st.state != lt::torrent_status::downloading || st.num_peers > 0 || r.rec.peers.empty() ||
         !r.pending_peers.empty()) {
@@ -1037,9 +1044,11 @@ struct Engine::Impl {
     const auto now = std::chrono::steady_clock::now();
     if (now - r.last_redial < redial_interval) return;
     r.last_redial = now;
+    r.handle.clear_peers();
     for (const auto& p : r.rec.peers) {
       if (auto ep = parse_peer(p)) r.pending_peers.push_back(*ep);
     }
+    if (!r.manifest.torrent.trackers.empty()) r.handle.force_reannounce();
   }
 
   // BEP 16 for a release this node published, when configured: each downloader is offered

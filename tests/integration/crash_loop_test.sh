@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Crash loop: SIGKILL the fetching daemon at many random points of a fetch (start-up, loading and
-# the restart's scan of partial files included) and restart it each time. After every kill and
+# the restart's scan of partial files and feed refreshes included) and restart it each time. After every kill and
 # restart: the release database passes PRAGMA integrity_check (a copy taken right after the
 # kill), the feed's trusted versions never go backwards, verified bytes never go backwards,
 # and nothing unverified is visible (no view, no `complete`) before every file is verified. At
@@ -94,12 +94,20 @@ check_db() {
 }
 
 t0=$SECONDS
+refreshes=0
 expect_ok "daemon 2 starts the fetch" ctl 2 fetch "$model@$rev" --peer "$(peer_of 1)" --no-wait
 versions0=$(trusted_versions)
 [[ $(wc -l <<<"$versions0") -eq 4 ]] || fail "the feed's trusted versions: [$versions0]"
 for ((life = 1; life <= kills; life++)); do
   ms=$((life_min + RANDOM % (life_max - life_min + 1)))
   sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
+  # Every third life the publisher re-signs its timestamp and the kill lands while the
+  # fetcher refreshes the feed (its trusted versions must then move forward or stay).
+  if ((RANDOM % 3 == 0)); then
+    "$W" feed publish "$T/pub" --timestamp-only >/dev/null
+    ctl 2 feed refresh demo --no-wait >/dev/null 2>&1 || true
+    refreshes=$((refreshes + 1))
+  fi
   kill_daemon 2 KILL
   check_db "$life"
   before=$(ctl 1 --json show "$model@$rev" | jq -r .uploaded_bytes)
@@ -128,7 +136,15 @@ for ((life = 1; life <= kills; life++)); do
   [[ $(wc -l <<<"$v") -eq 4 ]] || fail "life $life: trusted versions unreadable: [$v]"
   versions0=$v
 done
-echo "$kills kills in $((SECONDS - t0)) s"
+echo "$kills kills in $((SECONDS - t0)) s ($refreshes during a feed refresh); trusted: $(tr "\n" " " <<<"$versions0")"
+# The refreshes got through: the fetcher trusts a timestamp past version 1.
+ts_moved() {
+  ctl 2 feed refresh demo >/dev/null
+  [[ $(ctl 2 --json feed status demo | jq .roles.timestamp.version) -gt 1 ]]
+}
+if ((refreshes > 0)); then
+  expect_ok "the feed's timestamp moved forward" wait_until "a refresh" 30 ts_moved
+fi
 
 # The last life runs to completion.
 done_or_fail() {

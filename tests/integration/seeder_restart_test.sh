@@ -20,8 +20,8 @@ bash "$WEIGHTS_SOURCE_DIR/scripts/lib/make-weights.sh" "$T/w" "$shard_mib" "seed
   --publish >/dev/null
 root=$T/pub/public/metadata/1.root.json
 total=$(du -cb "$T"/w/* | tail -1 | cut -f1)
-# Spread the release over ~1.5 s per restart, so that every restart lands mid-fetch.
-rate=$((total * 2 / (restarts * 3)))
+# Spread the release over ~2 s per restart, so that every restart lands mid-fetch.
+rate=$((total / (restarts * 2)))
 printf '[limits]\nupload_rate = %d\n' "$rate" >"$T/slow.toml"
 
 start_daemon 1 --config "$T/slow.toml"
@@ -72,8 +72,8 @@ expect_ok "daemon 2 starts the fetch" ctl 2 fetch "$model@$rev" --peer "127.0.0.
   --no-wait
 t0=$SECONDS
 for ((i = 1; i <= restarts; i++)); do
-  # Each seeder life: 0.5-2 s of serving, probing the fetcher's progress meanwhile.
-  ms=$((500 + RANDOM % 1501))
+  # Each seeder life: 1-3 s of serving, probing the fetcher's progress meanwhile.
+  ms=$((1000 + RANDOM % 2001))
   end=$(($(date +%s%N) + ms * 1000000))
   while (($(date +%s%N) < end)); do
     probe
