@@ -1784,10 +1784,11 @@ struct Engine::Impl {
   }
 
   // Whether a save_resume_data_alert may replace the release's resume file. Not while a check
-  // runs or before the first status update after an add (2.0.8's resume data of a torrent in
-  // checking_files has only the pieces checked so far: measured as 0 of 1,027 pieces 12 s into
-  // a 23 s check), and never with fewer pieces than the file already holds: a file that claims
-  // less than is on disk makes every later restart download it again.
+  // runs or before the first status update after an add: in 2.0.8 the resume data of a torrent
+  // in checking_files has exactly the pieces checked so far (measured on 1 GiB, 1 MiB pieces:
+  // 39, 87, ... 976 of 1,024 at 0.1 s intervals, 1,024 once seeding), so a file written then
+  // claims nothing of the unchecked rest and every later restart downloads it again. Nor ever
+  // with fewer pieces than the file already holds.
   bool resume_save_allowed(const Release& r, const lt::add_torrent_params& params) const {
     const int have = static_cast<int>(params.have_pieces.count());
     const bool checking = r.checking || !r.status ||
