@@ -190,6 +190,7 @@ struct Release {
   int save_requested_pieces = -1;
   std::chrono::steady_clock::time_point last_progress_save{};
   std::chrono::steady_clock::time_point last_redial{};
+  std::chrono::steady_clock::time_point last_peer_seen{};
   bool hybrid_saw_seed = false;  // this session (maybe_activate_v1)
   // v1 companion. While fetching it is a standby download source (v1_downloading): v1-only
   // clients (Transmission 3, aria2 1.36) cannot read the hybrid and form their own swarm under
@@ -717,6 +718,7 @@ struct Engine::Impl {
   static constexpr std::int64_t scan_checkpoint_bytes = 64ll << 20;
   void recover_pieces_on_disk(Release& r, lt::add_torrent_params& atp) {
     const auto& ti = *atp.ti;
+    if (!ti.info_hashes().has_v1()) return;  // no SHA-1 piece hashes: libtorrent checks
     const auto save_path = store.staging_dir(r.rec.v2_infohash);
     if (atp.have_pieces.size() != ti.num_pieces()) atp.have_pieces.resize(ti.num_pieces(), false);
     const auto claimed = atp.have_pieces.count();
@@ -1036,13 +1038,18 @@ struct Engine::Impl {
   // already in the list. So the (unconnected) peer list is cleared first; trackers are asked
   // again for theirs.
   static constexpr auto redial_interval = std::chrono::milliseconds(500);
+  // After redial_fast_for without a peer (the peer is gone, not restarting), every 10 intervals.
+  static constexpr auto redial_fast_for = std::chrono::seconds(30);
   void maybe_redial(Release& r, const lt::torrent_status& st) {
+    const auto now = std::chrono::steady_clock::now();
+    if (st.num_peers > 0) r.last_peer_seen = now;
     if (st.state != lt::torrent_status::downloading || st.num_peers > 0 || r.rec.peers.empty() ||
         !r.pending_peers.empty()) {
       return;
     }
-    const auto now = std::chrono::steady_clock::now();
-    if (now - r.last_redial < redial_interval) return;
+    const auto interval =
+        now - r.last_peer_seen < redial_fast_for ? redial_interval : 10 * redial_interval;
+    if (now - r.last_redial < interval) return;
     r.last_redial = now;
     r.handle.clear_peers();
     for (const auto& p : r.rec.peers) {
@@ -1604,9 +1611,11 @@ struct Engine::Impl {
       // A check we started is over: its result is what is on disk, persist it now (a kill
       // before the next save would otherwise lose the check). At start-up (resume data checked)
       // only partial downloads are saved: complete releases keep their resume file.
+      // The check's result stands, even below the floor: libtorrent either took the have
+      // bitfield we gave it or, having rejected it, hashed the files.
       const bool was_checking = r->checking;
       r->checking = false;
-      if (was_checking) r->resume_floor = -1;
+      r->resume_floor = -1;
       if (was_checking || !all_wanted_verified(*r)) {
         // The cached status may still say checking_files, which would veto the save.
         r->status = tc->handle.status(lt::torrent_handle::query_pieces);
