@@ -716,86 +716,109 @@ struct Engine::Impl {
   // gone (a file shorter than them) are dropped. A piece wrongly claimed is still caught: every
   // file is SHA-256-checked against the manifest before it counts as verified.
   static constexpr std::int64_t scan_checkpoint_bytes = 64ll << 20;
-  void recover_pieces_on_disk(Release& r, lt::add_torrent_params& atp) {
-    const auto& ti = *atp.ti;
-    if (!ti.info_hashes().has_v1()) return;  // no SHA-1 piece hashes: libtorrent checks
-    const auto save_path = store.staging_dir(r.rec.v2_infohash);
-    if (atp.have_pieces.size() != ti.num_pieces()) atp.have_pieces.resize(ti.num_pieces(), false);
-    const auto claimed = atp.have_pieces.count();
-    const auto dropped = drop_pieces_past_eof(ti, save_path, atp.have_pieces);
-    // Only pieces of wanted files matter (with a partial selection the rest is never fetched).
-    std::vector<bool> wanted_lt(static_cast<std::size_t>(ti.num_files()), false);
+
+  // What recover_pieces_on_disk works on: plain data, so the scan can run on the hashing pool
+  // (it touches neither the Release nor libtorrent's session).
+  struct DiskScan {
+    std::string id;
+    std::shared_ptr<const lt::torrent_info> ti;
+    std::filesystem::path save_path, resume_file;
+    lt::add_torrent_params resume;  // have_pieces (claimed), unfinished pieces, counters, times
+    std::vector<bool> wanted_lt;    // per libtorrent file
+    bool had_resume = false;
+    // Results.
+    std::int64_t claimed = 0;
+    int dropped = 0, found = 0, hashed = 0;
+    std::int64_t ms = 0;
+    std::vector<std::string> warnings;
+  };
+
+  DiskScan disk_scan_of(const Release& r, const lt::add_torrent_params& atp) const {
+    DiskScan d;
+    d.id = r.rec.id;
+    d.ti = atp.ti;
+    d.save_path = store.staging_dir(r.rec.v2_infohash);
+    d.resume_file = store.resume_file(r.rec.v2_infohash);
+    d.resume.info_hashes = atp.ti->info_hashes();
+    d.resume.name = atp.ti->name();
+    d.resume.save_path = d.save_path.string();
+    d.resume.have_pieces = atp.have_pieces;
+    d.resume.unfinished_pieces = atp.unfinished_pieces;
+    d.resume.total_uploaded = atp.total_uploaded;
+    d.resume.total_downloaded = atp.total_downloaded;
+    d.resume.active_time = atp.active_time;
+    d.resume.finished_time = atp.finished_time;
+    d.resume.seeding_time = atp.seeding_time;
+    d.resume.added_time = atp.added_time;
+    d.resume.completed_time = atp.completed_time;
+    d.wanted_lt.assign(static_cast<std::size_t>(atp.ti->num_files()), false);
     for (std::size_t i = 0; i < r.lt_index.size(); ++i) {
-      if (r.lt_index[i] >= 0 && r.wanted[i])
-        wanted_lt[static_cast<std::size_t>(r.lt_index[i])] = true;
+      if (r.lt_index[i] >= 0 && r.wanted[i]) {
+        d.wanted_lt[static_cast<std::size_t>(r.lt_index[i])] = true;
+      }
     }
+    d.had_resume = r.resumed;
+    return d;
+  }
+
+  // The scan itself (any thread): on return d.resume.have_pieces is the union of what the resume
+  // file claimed (minus pieces past a file's end) and what was found; the resume file has been
+  // rewritten with it if that changed anything (and every scan_checkpoint_bytes meanwhile).
+  static void run_disk_scan(DiskScan& d) {
+    const auto& ti = *d.ti;
+    const auto t0 = std::chrono::steady_clock::now();
+    auto& have = d.resume.have_pieces;
+    if (have.size() != ti.num_pieces()) have.resize(ti.num_pieces(), false);
+    d.claimed = have.count();
+    d.dropped = drop_pieces_past_eof(ti, d.save_path, have);
     const auto& fs = ti.files();
-    const auto base = atp.have_pieces;
+    const auto base = have;
     auto candidate = [&](lt::piece_index_t p) {
       if (base.get_bit(p)) return false;
       for (const auto& sl : fs.map_block(p, 0, fs.piece_size(p))) {
-        if (wanted_lt[static_cast<std::size_t>(static_cast<int>(sl.file_index))]) return true;
+        if (d.wanted_lt[static_cast<std::size_t>(static_cast<int>(sl.file_index))]) return true;
       }
       return false;
     };
-    const auto t0 = std::chrono::steady_clock::now();
-    auto merged = [&](const lt::typed_bitfield<lt::piece_index_t>& found) {
-      auto have = base;
-      for (const auto p : found.range()) {
-        if (found.get_bit(p)) have.set_bit(p);
+    auto write = [&](const lt::typed_bitfield<lt::piece_index_t>& found) {
+      auto p = d.resume;
+      for (const auto i : found.range()) {
+        if (found.get_bit(i)) {
+          p.have_pieces.set_bit(i);
+          p.unfinished_pieces.erase(i);
+        }
       }
-      return have;
-    };
-    auto checkpoint = [&](const lt::typed_bitfield<lt::piece_index_t>& found) {
-      write_resume_checkpoint(r, atp, merged(found));
-    };
-    const auto scan = scan_pieces(ti, save_path, candidate, scan_checkpoint_bytes, checkpoint);
-    const auto found = scan.found.count();
-    if (found > 0 || dropped > 0 || !r.resumed) {
-      atp.have_pieces = merged(scan.found);
-      for (const auto p : scan.found.range()) {
-        if (scan.found.get_bit(p)) atp.unfinished_pieces.erase(p);
+      const auto buf = lt::write_resume_data_buf(p);
+      if (auto st = write_file_atomic(d.resume_file, std::string_view(buf.data(), buf.size()));
+          !st) {
+        d.warnings.push_back(st.error().message);
       }
-      r.resume_have = atp.have_pieces;
-      // libtorrent now trusts this bitfield (no check): the torrent counts as resumed.
-      r.resumed = true;
-      if (found > 0 || dropped > 0) write_resume_checkpoint(r, atp, atp.have_pieces);
-    }
+      return p;
+    };
+    const auto scan = scan_pieces(ti, d.save_path, candidate, scan_checkpoint_bytes,
+                                  [&](const auto& found) { write(found); });
+    d.found = scan.found.count();
+    d.hashed = scan.pieces_hashed;
+    if (d.found > 0 || d.dropped > 0) d.resume = write(scan.found);
+    d.ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
+  }
+
+  // Back on the io thread: `atp` gets the scan's bitfield (libtorrent then checks nothing).
+  void apply_disk_scan(Release& r, lt::add_torrent_params& atp, const DiskScan& d) {
+    for (const auto& w : d.warnings) log::warning("resume data for {}: {}", r.rec.id, w);
+    atp.have_pieces = d.resume.have_pieces;
+    atp.unfinished_pieces = d.resume.unfinished_pieces;
+    r.resume_have = atp.have_pieces;
+    r.resumed = true;  // libtorrent trusts this bitfield: the torrent counts as resumed
     const auto have = atp.have_pieces.count();
     if (have > 0) {
-      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::steady_clock::now() - t0)
-                          .count();
       log::info(
           "{}: resuming the download with {} of {} pieces on disk ({} from the resume file, {} "
           "found by hashing {} piece(s) in {} ms{})",
-          r.rec.id, have, ti.num_pieces(), claimed - dropped, found, scan.pieces_hashed, ms,
-          dropped > 0 ? fmt::format(", {} claimed but missing", dropped) : std::string());
-    }
-  }
-
-  // Writes a resume file for `atp`'s torrent with `have` as its pieces (counters and times as
-  // loaded). Used while the torrent is not in the session yet.
-  void write_resume_checkpoint(const Release& r, const lt::add_torrent_params& atp,
-                               const lt::typed_bitfield<lt::piece_index_t>& have) {
-    lt::add_torrent_params p;
-    p.info_hashes = atp.ti->info_hashes();
-    p.name = atp.ti->name();
-    p.save_path = store.staging_dir(r.rec.v2_infohash).string();
-    p.have_pieces = have;
-    p.unfinished_pieces = atp.unfinished_pieces;
-    p.total_uploaded = atp.total_uploaded;
-    p.total_downloaded = atp.total_downloaded;
-    p.active_time = atp.active_time;
-    p.finished_time = atp.finished_time;
-    p.seeding_time = atp.seeding_time;
-    p.added_time = atp.added_time;
-    p.completed_time = atp.completed_time;
-    const auto buf = lt::write_resume_data_buf(p);
-    if (auto st = write_file_atomic(store.resume_file(r.rec.v2_infohash),
-                                    std::string_view(buf.data(), buf.size()));
-        !st) {
-      log::warning("resume data for {}: {}", r.rec.id, st.error().message);
+          r.rec.id, have, atp.ti->num_pieces(), d.claimed - d.dropped, d.found, d.hashed, d.ms,
+          d.dropped > 0 ? fmt::format(", {} claimed but missing", d.dropped) : std::string());
     }
   }
 
@@ -865,11 +888,44 @@ struct Engine::Impl {
       bool all = true;
       for (std::size_t i = 0; i < r.wanted.size(); ++i) all = all && r.verified[i];
       if (!resumed && all) mode = AddMode::seed;
-      if (mode == AddMode::normal && !all_wanted_verified(r)) {
-        recover_pieces_on_disk(r, atp);
-        resumed = r.resumed;
+      // A partial download: recover what is on disk first (run_disk_scan). At start-up the
+      // scan runs on the hashing pool and the add continues when it is done; the release stays
+      // `loading` meanwhile.
+      if (mode == AddMode::normal && !all_wanted_verified(r) && atp.ti->info_hashes().has_v1()) {
+        auto d = disk_scan_of(r, atp);
+        if (how == AddHow::sync) {
+          run_disk_scan(d);
+          apply_disk_scan(r, atp, d);
+        } else {
+          auto job = std::make_shared<std::pair<DiskScan, lt::add_torrent_params>>(std::move(d),
+                                                                                   std::move(atp));
+          on_pool(
+              [job] {
+                run_disk_scan(job->first);
+                return job;
+              },
+              [this, id = r.rec.id, gen = r.generation](auto done) {
+                Release* rr = find(id);
+                if (!rr || rr->generation != gen || shutting_down) return;
+                apply_disk_scan(*rr, done->second, done->first);
+                if (auto st =
+                        submit_add(*rr, AddMode::normal, AddHow::async, std::move(done->second));
+                    !st) {
+                  set_loaded(*rr);
+                  rr->error = st.error();
+                  persist(*rr);
+                }
+              });
+          return {};
+        }
       }
     }
+    return submit_add(r, mode, how, std::move(atp));
+  }
+
+  // The rest of add_to_session: flags, selection, peers; adds the torrent.
+  Status submit_add(Release& r, AddMode mode, AddHow how, lt::add_torrent_params atp) {
+    const auto& v2 = r.rec.v2_infohash;
     atp.save_path = store.staging_dir(v2).string();
     atp.flags &= ~(lt::torrent_flags::paused | lt::torrent_flags::auto_managed);
     if (mode == AddMode::seed) atp.flags |= lt::torrent_flags::seed_mode;
