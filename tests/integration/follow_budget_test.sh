@@ -2,7 +2,8 @@
 # Follow policy under a disk budget that fits one release: a download that falls out of the
 # follow's --latest while still running stops reserving room (it is evicted, which cancels it)
 # instead of keeping the newest release out; and a follow refused for lack of room is retried
-# as soon as room frees (an unpin), not a minute later. nginx serves the feed and, slowly
+# as soon as room frees (an unpin), not a minute later; a follow's download from a web seed
+# killed (-9) mid-way resumes from what is on disk. nginx serves the feed and, slowly
 # (limit_rate), the web seed, so that the first download is still running when it is replaced.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/daemon_lib.sh"
@@ -83,7 +84,22 @@ else
 fi
 absent "$model@r1" && pass "r1 (no longer followed, still downloading) was evicted" ||
   fail "r1 still there: $(ctl 1 --json status "$model@r1" | jq -c '{state, held}')"
-expect_ok "r2 completes" wait_until "r2 complete" 120 state_is "$model@r2" complete
+# kill -9 while r2 comes from the web seed: the restart resumes from what is on disk (logged)
+# and the web seed serves about one copy of r2 in all.
+r2_bytes() { ctl 1 --json status "$model@r2" 2>/dev/null | jq -r '.downloaded_bytes // 0'; }
+past_1mib() { (($(r2_bytes) > 1048576)); }
+expect_ok "r2 downloads 1 MiB from the web seed" wait_until "r2 progress" 60 past_1mib
+kill_daemon 1 KILL
+start_daemon 1 --config "$T/node.toml"
+expect_ok "r2 completes after a kill -9" wait_until "r2 complete" 120 state_is "$model@r2" complete
+grep -q "$model@r2: resuming the download with" "$T/d1/log" &&
+  pass "the restart resumed r2 from the pieces on disk: $(grep -o 'resuming the download with.*' "$T/d1/log" | tail -1)" ||
+  fail "no 'resuming the download' line for r2"
+r2_size=$(du -cb "$T"/w-r2/* | tail -1 | cut -f1)
+served=$(awk '$7 ~ "^/seed/r2/" { n += $10 } END { print n + 0 }' "$T/nginx/access.log")
+((served <= r2_size * 11 / 10 + 1048576)) &&
+  pass "the web seed served $served bytes for the $r2_size-byte r2" ||
+  fail "the web seed served $served bytes for the $r2_size-byte r2"
 
 # r2 pinned: r3 cannot fit and is refused; once r2 is unpinned r3 is mirrored within seconds.
 expect_ok "pin r2" ctl 1 pin "$model@r2"
