@@ -92,8 +92,10 @@ TEST_CASE("the scan finds the whole pieces on disk and skips holes and claimed p
   }
   const int fb = static_cast<int>(first_b);
   CHECK(found == std::vector<int>{1, 3, fb + 2});
-  CHECK(r.pieces_hashed == 4);  // the half-written piece is a hole: not read
-  CHECK(progress_calls == 4);
+  // Where the filesystem reports holes (SEEK_HOLE) only the 4 pieces without one are read;
+  // elsewhere every piece is read, and only whole correct ones are found either way.
+  CHECK(r.pieces_hashed >= 4);
+  CHECK(progress_calls == r.pieces_hashed);
 
   // Pieces the caller already has are not looked at.
   const auto r2 = scan_pieces(*ti, dst.path(), [](lt::piece_index_t p) { return p != 1; });
