@@ -21,6 +21,7 @@
 #include "support/api_request.hpp"
 #include "support/feed_builder.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_files.hpp"
 
 using namespace weights;
 using namespace weights::daemon;
@@ -28,20 +29,12 @@ using weights::testing::body_of;
 using weights::testing::request;
 using namespace std::chrono_literals;
 
+using weights::testing::slurp;
+using weights::testing::write_text;
+
 namespace {
 
 namespace asio = boost::asio;
-
-void write(const std::filesystem::path& p, const std::string& data) {
-  std::filesystem::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary) << data;
-}
-
-std::string slurp(const std::filesystem::path& p) {
-  auto r = read_file(p, 64 << 20);
-  REQUIRE(r);
-  return *r;
-}
 
 std::string pattern(std::size_t n, unsigned seed) {
   std::string s(n, '\0');
@@ -137,7 +130,7 @@ struct World {
   asio::io_context ioc;
 
   World() {
-    for (const auto& [p, data] : content) write(files / p, data);
+    for (const auto& [p, data] : content) write_text(files / p, data);
     publish("org/tiny", "r1", {"tiny"});
   }
   void publish(const std::string& model, const std::string& rev, std::vector<std::string> aliases) {
@@ -331,7 +324,7 @@ TEST_CASE("a torrent that differs from its manifest is refused before any payloa
   // Re-sign the release's torrent target with the torrent of other files: the TUF hash pins
   // match, but the metadata is not what the manifest describes.
   testing::TestFeed scratch(w.tmp.path() / "scratch");
-  write(w.tmp.path() / "evil/config.json", "{\"evil\": true}\n");
+  write_text(w.tmp.path() / "evil/config.json", "{\"evil\": true}\n");
   ReleaseOptions o;
   o.model = "org/tiny";
   o.revision = "r1";

@@ -11,23 +11,16 @@
 
 #include "core/atomic_file.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_files.hpp"
 
 using namespace weights;
 using namespace weights::safe_fs;
 namespace fs = std::filesystem;
 
+using weights::testing::slurp;
+using weights::testing::write_text;
+
 namespace {
-
-void write(const fs::path& p, const std::string& data) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary) << data;
-}
-
-std::string slurp(const fs::path& p) {
-  auto r = read_file(p, 1 << 20);
-  REQUIRE(r);
-  return *r;
-}
 
 Fd base(const fs::path& p) {
   auto d = open_base_dir(p);
@@ -39,7 +32,7 @@ Fd base(const fs::path& p) {
 
 TEST_CASE("a regular file below a directory is opened by descriptor", "[safe_fs]") {
   testing::TempDir tmp;
-  write(tmp / "src/sub/deeper/w.bin", "weights");
+  write_text(tmp / "src/sub/deeper/w.bin", "weights");
   const Fd dir = base(tmp / "src");
   auto f = open_regular_beneath(dir.get(), "sub/deeper/w.bin", tmp / "src");
   REQUIRE(f);
@@ -51,8 +44,8 @@ TEST_CASE("a regular file below a directory is opened by descriptor", "[safe_fs]
 
 TEST_CASE("links are refused in every component, absolute, relative or dangling", "[safe_fs]") {
   testing::TempDir tmp;
-  write(tmp / "outside/secret", "secret");
-  write(tmp / "src/real/x", "x");
+  write_text(tmp / "outside/secret", "secret");
+  write_text(tmp / "src/real/x", "x");
   fs::create_symlink(tmp / "outside/secret", tmp / "src/abs");
   fs::create_symlink("real/x", tmp / "src/rel");
   fs::create_symlink("nowhere", tmp / "src/dangling");
@@ -109,8 +102,8 @@ TEST_CASE("missing directories are created below the base, existing ones are reu
 
 TEST_CASE("placing a file replaces a planted link instead of writing through it", "[safe_fs]") {
   testing::TempDir tmp;
-  write(tmp / "victim", "victim bytes");
-  write(tmp / "src/w.bin", "new content");
+  write_text(tmp / "victim", "victim bytes");
+  write_text(tmp / "src/w.bin", "new content");
   fs::create_directories(tmp / "dst");
   fs::create_symlink(tmp / "victim", tmp / "dst/w.bin");
   const Fd src_dir = base(tmp / "src");
@@ -142,7 +135,7 @@ TEST_CASE("placing a file replaces a planted link instead of writing through it"
 
 TEST_CASE("a file others may write, or owned by someone else, is copied, not linked", "[safe_fs]") {
   testing::TempDir tmp;
-  write(tmp / "src/w.bin", "bytes");
+  write_text(tmp / "src/w.bin", "bytes");
   fs::create_directories(tmp / "dst");
   REQUIRE(::chmod((tmp / "src/w.bin").c_str(), 0664) == 0);
   const Fd src_dir = base(tmp / "src");
@@ -168,7 +161,7 @@ TEST_CASE("a file others may write, or owned by someone else, is copied, not lin
 
 TEST_CASE("files and links are written by temp name and rename inside the directory", "[safe_fs]") {
   testing::TempDir tmp;
-  write(tmp / "victim", "victim bytes");
+  write_text(tmp / "victim", "victim bytes");
   fs::create_directories(tmp / "refs");
   fs::create_symlink(tmp / "victim", tmp / "refs/main");
   fs::create_symlink(tmp / "victim", tmp / "refs/link");
@@ -185,8 +178,8 @@ TEST_CASE("files and links are written by temp name and rename inside the direct
 
 TEST_CASE("open_regular refuses a link as the last component of a daemon path", "[safe_fs]") {
   testing::TempDir tmp;
-  write(tmp / "store/aa", "stored");
-  write(tmp / "elsewhere", "other");
+  write_text(tmp / "store/aa", "stored");
+  write_text(tmp / "elsewhere", "other");
   fs::create_symlink(tmp / "elsewhere", tmp / "store/bb");
   CHECK(open_regular(tmp / "store/aa"));
   auto l = open_regular(tmp / "store/bb");

@@ -9,16 +9,14 @@
 #include "core/hf_hub.hpp"
 #include "daemon/store.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_files.hpp"
 
 using namespace weights;
 using namespace weights::daemon;
 
-namespace {
+using weights::testing::write_text;
 
-void write(const fs::path& p, const std::string& data) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary) << data;
-}
+namespace {
 
 ino_t inode(const fs::path& p) {
   struct stat st {};
@@ -28,7 +26,7 @@ ino_t inode(const fs::path& p) {
 
 std::string stored(const Store& store, const fs::path& tmp, const std::string& data) {
   const std::string sha = crypto::sha256_hex(data);
-  write(tmp, data);
+  write_text(tmp, data);
   REQUIRE(store.adopt(tmp, sha));
   return sha;
 }
@@ -66,7 +64,7 @@ TEST_CASE("an HF cache snapshot links blobs to the store and writes refs last", 
 
   // Idempotent; a torn blob (wrong size) is replaced, a stale link is re-pointed.
   fs::remove(repo / "blobs" / git_oid);
-  write(repo / "blobs" / git_oid, "torn");
+  write_text(repo / "blobs" / git_oid, "torn");
   fs::remove(*snap / "model.safetensors");
   fs::create_symlink("../../blobs/" + git_oid, *snap / "model.safetensors");
   REQUIRE(store.materialise_hf_cache(cache, "org/model", rev, files));
@@ -107,7 +105,7 @@ TEST_CASE("an HF cache with planted links or a wrong blob of the right size is n
   const std::string rev(40, 'e');
   const fs::path cache = t / "hub";
   const fs::path repo = cache / "models--org--model";
-  write(t / "outside/keep", "outside");
+  write_text(t / "outside/keep", "outside");
 
   SECTION("a symlinked blobs, snapshots, refs or repo folder is refused, nothing written there") {
     for (const std::string part : {"blobs", "snapshots", "refs", ""}) {
@@ -123,12 +121,12 @@ TEST_CASE("an HF cache with planted links or a wrong blob of the right size is n
     }
   }
   SECTION("a blob of the right size with other bytes is replaced by the store's inode") {
-    write(repo / "blobs" / w, std::string(4096, 'x'));
+    write_text(repo / "blobs" / w, std::string(4096, 'x'));
     REQUIRE(store.materialise_hf_cache(cache, "org/model", rev, files));
     CHECK(inode(repo / "blobs" / w) == inode(store.store_file(w)));
   }
   SECTION("a copy of the daemon's with the right content is kept (another filesystem)") {
-    write(repo / "blobs" / w, data);
+    write_text(repo / "blobs" / w, data);
     const ino_t before = inode(repo / "blobs" / w);
     REQUIRE(store.materialise_hf_cache(cache, "org/model", rev, files));
     CHECK(inode(repo / "blobs" / w) == before);

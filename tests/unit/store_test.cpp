@@ -9,22 +9,15 @@
 #include "core/atomic_file.hpp"
 #include "core/crypto.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_files.hpp"
 
 using namespace weights;
 using namespace weights::daemon;
 
+using weights::testing::slurp;
+using weights::testing::write_text;
+
 namespace {
-
-void write(const fs::path& p, const std::string& data) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary) << data;
-}
-
-std::string slurp(const fs::path& p) {
-  auto r = read_file(p, 1 << 20);
-  REQUIRE(r);
-  return *r;
-}
 
 ino_t inode(const fs::path& p) {
   struct stat st {};
@@ -54,8 +47,8 @@ TEST_CASE("identical content from two releases is stored once", "[store]") {
   const std::string sha = crypto::sha256_hex(data);
   const auto a = store.staging_file("aa", "r1", "w.bin");
   const auto b = store.staging_file("bb", "r2", "copy/w.bin");
-  write(a, data);
-  write(b, data);
+  write_text(a, data);
+  write_text(b, data);
   CHECK(inode(a) != inode(b));
   REQUIRE(store.adopt(a, sha));
   REQUIRE(store.adopt(b, sha));
@@ -71,7 +64,7 @@ TEST_CASE("a view appears only when every file is linked", "[store]") {
   Store store(tmp.path());
   REQUIRE(store.ensure_layout());
   const std::string one = "one", two = "two";
-  write(store.store_file(crypto::sha256_hex(one)), one);
+  write_text(store.store_file(crypto::sha256_hex(one)), one);
   const std::vector<ViewFile> files{{"a.txt", crypto::sha256_hex(one)},
                                     {"dir/b.txt", crypto::sha256_hex(two)}};
   // b's content is not in the store: no view at all, and no temp dir left behind.
@@ -80,7 +73,7 @@ TEST_CASE("a view appears only when every file is linked", "[store]") {
   CHECK_FALSE(fs::exists(store.view_dir("org/name", "rev")));
   CHECK(fs::is_empty(tmp.path() / "views/org/name"));
 
-  write(store.store_file(crypto::sha256_hex(two)), two);
+  write_text(store.store_file(crypto::sha256_hex(two)), two);
   auto dir = store.build_view("org/name", "rev", files);
   REQUIRE(dir);
   CHECK(*dir == tmp.path() / "views/org/name/rev");
@@ -102,8 +95,8 @@ TEST_CASE("seeded files are linked only when the daemon owns them, else copied; 
   testing::TempDir tmp;
   const std::string own = "own bytes";
   const std::string other = "someone else's bytes";
-  write(tmp / "seed/own.bin", own);
-  write(tmp / "seed/sub/other.bin", other);
+  write_text(tmp / "seed/own.bin", own);
+  write_text(tmp / "seed/sub/other.bin", other);
   // Group-writable stands in for "someone else may write it" (a foreign uid needs root).
   REQUIRE(::chmod((tmp / "seed/sub/other.bin").c_str(), 0664) == 0);
   if (::geteuid() == 0) REQUIRE(::chown((tmp / "seed/sub/other.bin").c_str(), 65534, 65534) == 0);
@@ -119,7 +112,7 @@ TEST_CASE("seeded files are linked only when the daemon owns them, else copied; 
     fs::remove_all(staging);
     fs::remove(tmp / "seed/own.bin");
     fs::create_symlink(tmp / "elsewhere", tmp / "seed/own.bin");
-    write(tmp / "elsewhere", own);
+    write_text(tmp / "elsewhere", own);
     auto st = take_files(tmp / "seed", files, staging, 1);
     REQUIRE_FALSE(st);
     CHECK(st.error().code == Errc::path_policy);
@@ -128,7 +121,7 @@ TEST_CASE("seeded files are linked only when the daemon owns them, else copied; 
   }
   SECTION("a wrong length is refused without the file's digest in the message") {
     fs::remove_all(staging);
-    write(tmp / "seed/own.bin", own + "x");
+    write_text(tmp / "seed/own.bin", own + "x");
     auto st = take_files(tmp / "seed", files, staging, 1);
     REQUIRE_FALSE(st);
     CHECK(st.error().code == Errc::length_mismatch);
@@ -136,7 +129,7 @@ TEST_CASE("seeded files are linked only when the daemon owns them, else copied; 
   }
   SECTION("other bytes of the right length are a hash mismatch") {
     fs::remove_all(staging);
-    write(tmp / "seed/own.bin", "OWN bytes");
+    write_text(tmp / "seed/own.bin", "OWN bytes");
     auto st = take_files(tmp / "seed", files, staging, 1);
     REQUIRE_FALSE(st);
     CHECK(st.error().code == Errc::hash_mismatch);
