@@ -131,4 +131,6 @@ plot() {
   log "wrote $out"
 }
 
-source "$src/bench/lib-nginx.sh" # bench_nginx
+# start_nginx DOCROOT IP: the integration tests' private nginx, under $work.
+NGINX_BASE_DIR=$work
+source "$src/tests/integration/nginx_lib.sh"

@@ -135,7 +135,7 @@ printf '[network]\nsuper_seeding = "published"\n[limits]\nupload_rate = "%s"\n' 
 start_origin origin-limited --config "$work/limited.toml"
 bt_rounds limited
 
-bench_nginx "$work/w" 127.0.0.3
+start_nginx "$work/w" 127.0.0.3
 for n in $NS; do
   log "N=$n: HTTP (nginx, $n curl)"
   : >"$NGINX_LOG"

@@ -48,11 +48,10 @@ command -v socat >/dev/null || { echo "socat is required (apt-get install socat)
 
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/weights-fetch-bench.XXXXXX")
 pids=()
-bench_pids=() # bench_nginx's
 cleanup() {
   local p
-  for p in "${pids[@]}" "${bench_pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}" "${bench_pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -356,11 +355,12 @@ JSON
 fi
 
 # 2d. curl from nginx: the same files over HTTP, page cache -> sendfile -> curl -> file.
-source "$src/bench/lib-nginx.sh"
+NGINX_BASE_DIR=$work
+source "$src/tests/integration/nginx_lib.sh"
 curl_skip=""
 if ! command -v curl >/dev/null; then
   curl_skip="curl not installed"
-elif ! bench_nginx "$work/w" 127.0.0.8 2>"$work/nginx.err"; then
+elif ! start_nginx "$work/w" 127.0.0.8 2>"$work/nginx.err"; then
   curl_skip="nginx did not start: $(head -c 300 "$work/nginx.err") (bench/install-deps)"
 else
   log "curl from nginx (sendfile), every file in turn"

@@ -12,11 +12,7 @@ source "$(dirname "$0")/daemon_lib.sh"
 model=corrupt-org/tiny
 rev=c0ffee1
 
-"$W" feed init "$T/pub" >/dev/null
-bash "$WEIGHTS_SOURCE_DIR/scripts/lib/make-weights.sh" "$T/w" 8 corrupt
-"$W" release add "$T/w" --feed "$T/pub" --model "$model" --revision "$rev" --license mit \
-  --publish >/dev/null
-root=$T/pub/public/metadata/1.root.json
+feed_with_release "$model" "$rev" 8 corrupt
 # Daemon 2's files must share no inode with daemon 1's (seeding hard-links the source files).
 cp -r "$T/w" "$T/w2"
 

@@ -24,11 +24,7 @@ RANDOM=$seed
 
 model=crash-org/loop
 rev=c0ffee1
-"$W" feed init "$T/pub" >/dev/null
-bash "$WEIGHTS_SOURCE_DIR/scripts/lib/make-weights.sh" "$T/w" "$shard_mib" "crash$seed"
-"$W" release add "$T/w" --feed "$T/pub" --model "$model" --revision "$rev" --license mit \
-  --publish >/dev/null
-root=$T/pub/public/metadata/1.root.json
+feed_with_release "$model" "$rev" "$shard_mib" "crash$seed"
 total=$(du -cb "$T"/w/* | tail -1 | cut -f1)
 mean_life_ms=$(((life_min + life_max) / 2))
 # The release over ~80% of the lives' total time: the fetch is still running at the last kill.
@@ -36,14 +32,7 @@ rate=${CRASH_RATE:-$((total * 1000 * 10 / (kills * mean_life_ms * 8)))}
 echo "seed $seed: release $total bytes, $kills kills, lives ${life_min}-${life_max} ms," \
   "seeder limited to $rate B/s"
 
-printf '[limits]\nupload_rate = %d\n' "$rate" >"$T/slow.toml"
-start_daemon 1 --config "$T/slow.toml"
-start_daemon 2
-for n in 1 2; do
-  expect_ok "daemon $n subscribes to the feed" ctl "$n" feed add demo "$T/pub/public" --root "$root"
-done
-expect_ok "daemon 1 seeds the release" ctl 1 seed "$T/w" --feed demo --model "$model" \
-  --revision "$rev"
+start_seeder_and_fetcher "$model" "$rev" "$rate"
 piece=$(grep -rhoE '"piece_length": *[0-9]+' "$T/pub" | head -1 | grep -oE '[0-9]+$')
 piece=${piece:-1048576}
 view_dir=$T/d2/state/views/$model/$rev
@@ -171,12 +160,7 @@ expect_ok "the fetch completes after the kills" wait_until "fetch complete" 300 
 check_visible final
 r=$(ctl 2 --json show "$model@$rev")
 view=$(jq -r .path <<<"$r")
-if [[ $view != null ]] && (cd "$view" && sha256sum -- * | sort -k2) >"$T/got" &&
-  cmp -s "$T/expected" "$T/got"; then
-  pass "every file's SHA-256 matches the source"
-else
-  fail "the fetched files differ from the source (view $view)"
-fi
+expect_view_matches "$view" "$T/expected"
 
 # The seeder is the only source: its upload counter (refreshed by status updates) is what went
 # over the wire across all lives.

@@ -69,3 +69,31 @@ show_logs() {
     tail -n 40 "$d/log" >&2 || true
   done
 }
+
+# start_seeder_and_fetcher MODEL REV UPLOAD_RATE : daemon 1 seeds $T/w as MODEL@REV with its
+# upload limited to UPLOAD_RATE bytes/s ($T/slow.toml, which loopback peers obey too) and daemon
+# 2 is up to fetch it; both subscribe to the feed in $T/pub (root of trust $root) as "demo".
+start_seeder_and_fetcher() {
+  local model=$1 rev=$2 rate=$3 n
+  printf '[limits]\nupload_rate = %d\n' "$rate" >"$T/slow.toml"
+  start_daemon 1 --config "$T/slow.toml"
+  start_daemon 2
+  for n in 1 2; do
+    expect_ok "daemon $n subscribes to the feed" ctl "$n" feed add demo "$T/pub/public" --root "$root"
+  done
+  expect_ok "daemon 1 seeds the release" ctl 1 seed "$T/w" --feed demo --model "$model" \
+    --revision "$rev"
+}
+
+# expect_view_matches VIEW EXPECTED : passes when the files in VIEW (a release's view path;
+# "null" when it has none) have the SHA-256 sums listed in EXPECTED (`sha256sum -- *`, sorted by
+# name); fails otherwise.
+expect_view_matches() {
+  local view=$1 expected=$2
+  if [[ $view != null ]] && (cd "$view" && sha256sum -- * | sort -k2) >"$T/got" &&
+    cmp -s "$expected" "$T/got"; then
+    pass "every file's SHA-256 matches the source"
+  else
+    fail "the fetched files differ from the source (view $view)"
+  fi
+}

@@ -12,11 +12,7 @@ fi
 
 model=disk-org/tiny
 rev=r1
-"$W" feed init "$T/pub" >/dev/null
-bash "$WEIGHTS_SOURCE_DIR/scripts/lib/make-weights.sh" "$T/w" 4 disk-full
-"$W" release add "$T/w" --feed "$T/pub" --model "$model" --revision "$rev" --license mit \
-  --publish >/dev/null
-root=$T/pub/public/metadata/1.root.json
+feed_with_release "$model" "$rev" 4 disk-full
 total=$(du -cb "$T"/w/* | tail -1 | cut -f1)
 
 start_daemon 1

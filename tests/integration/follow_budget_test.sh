@@ -7,6 +7,7 @@
 # (limit_rate), the web seed, so that the first download is still running when it is replaced.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/daemon_lib.sh"
+source "$(dirname "$0")/nginx_lib.sh"
 
 command -v nginx >/dev/null || { echo "SKIP: nginx is not installed (scripts/install-deps --test)"; exit 125; }
 
@@ -14,44 +15,15 @@ model=follow-org/tiny
 "$W" feed init "$T/pub" >/dev/null
 root=$T/pub/public/metadata/1.root.json
 
-# nginx on an ephemeral loopback port: /feed/ is the publisher's public dir, /seed/ the web seed
-# (BEP 19: base URL + torrent name (= revision) + path).
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-mkdir -p "$T/nginx" "$T/ws"
-cat >"$T/nginx/nginx.conf" <<CONF
-daemon off;
-master_process off;
-user root root;
-worker_processes 1;
-pid $T/nginx/nginx.pid;
-error_log $T/nginx/error.log warn;
-events { worker_connections 64; }
-http {
-  access_log $T/nginx/access.log;
-  client_body_temp_path $T/nginx/body;
-  proxy_temp_path $T/nginx/proxy;
-  fastcgi_temp_path $T/nginx/fastcgi;
-  uwsgi_temp_path $T/nginx/uwsgi;
-  scgi_temp_path $T/nginx/scgi;
-  types { application/json json; application/octet-stream safetensors; }
-  default_type application/octet-stream;
-  server {
-    listen 127.0.0.1:$port;
-    location /feed/ { alias $T/pub/public/; }
-    location /seed/ { alias $T/ws/; limit_rate 256k; }
-  }
-}
-CONF
-nginx -c "$T/nginx/nginx.conf" -p "$T/nginx" &
-nginx_pid=$!
-trap 'kill $nginx_pid 2>/dev/null || true; stop_all_daemons' EXIT
-wait_until "nginx to listen" 20 curl -sf "http://127.0.0.1:$port/feed/metadata/1.root.json" -o /dev/null
+# nginx on a free loopback port: /feed/ is the publisher's public dir, /seed/ the web seed, slowly.
+mkdir -p "$T/ws"
+start_feed_nginx 127.0.0.1 "$T/pub/public" "$T/ws" "limit_rate 256k;"
 
 publish() { # REV SEED
   bash "$WEIGHTS_SOURCE_DIR/scripts/lib/make-weights.sh" "$T/w-$1" 4 "$2"
   mkdir -p "$T/ws/$1" && cp "$T/w-$1"/* "$T/ws/$1/"
   "$W" release add "$T/w-$1" --feed "$T/pub" --model "$model" --revision "$1" \
-    --license apache-2.0 --web-seed "http://127.0.0.1:$port/seed/" --publish >/dev/null
+    --license apache-2.0 --web-seed "$NGINX_URL/seed/" --publish >/dev/null
 }
 # ~6 MiB releases, a 9 MiB budget: one release at a time.
 cat >"$T/node.toml" <<CONF
@@ -63,7 +35,7 @@ refresh_interval = "1s"
 CONF
 publish r1 follow-one
 start_daemon 1 --config "$T/node.toml"
-expect_ok "node subscribes to the feed" ctl 1 feed add community "http://127.0.0.1:$port/feed" \
+expect_ok "node subscribes to the feed" ctl 1 feed add community "$NGINX_URL/feed" \
   --root "$root"
 expect_ok "node follows the model's newest release" ctl 1 follow community --model 'follow-org/*' \
   --latest 1
@@ -96,7 +68,7 @@ grep -q "$model@r2: resuming the download with" "$T/d1/log" &&
   pass "the restart resumed r2 from the pieces on disk: $(grep -o 'resuming the download with.*' "$T/d1/log" | tail -1)" ||
   fail "no 'resuming the download' line for r2"
 r2_size=$(du -cb "$T"/w-r2/* | tail -1 | cut -f1)
-served=$(awk '$7 ~ "^/seed/r2/" { n += $10 } END { print n + 0 }' "$T/nginx/access.log")
+served=$(awk '$5 ~ "^/seed/r2/" { n += $3 } END { print n + 0 }' "$NGINX_LOG")
 ((served <= r2_size * 11 / 10 + 1048576)) &&
   pass "the web seed served $served bytes for the $r2_size-byte r2" ||
   fail "the web seed served $served bytes for the $r2_size-byte r2"

@@ -42,3 +42,15 @@ finish() {
   echo "$passes passed, $failures failed"
   [[ $failures -eq 0 ]]
 }
+
+# feed_with_release MODEL REV SHARD_MIB SEED : a publisher's feed in $T/pub with one published
+# release MODEL@REV (license mit) of make-weights.sh files (SHARD_MIB, seeded by SEED) written
+# to $T/w; sets root to the feed's root of trust.
+feed_with_release() {
+  local model=$1 rev=$2 shard_mib=$3 seed=$4
+  "$W" feed init "$T/pub" >/dev/null
+  bash "$WEIGHTS_SOURCE_DIR/scripts/lib/make-weights.sh" "$T/w" "$shard_mib" "$seed"
+  "$W" release add "$T/w" --feed "$T/pub" --model "$model" --revision "$rev" --license mit \
+    --publish >/dev/null
+  root=$T/pub/public/metadata/1.root.json
+}

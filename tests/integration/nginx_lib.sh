@@ -1,7 +1,8 @@
-# A private nginx for tests (sourced after lib.sh; self-contained). start_nginx DOCROOT IP
+# A private nginx for tests and benchmarks (sourced; self-contained). start_nginx DOCROOT IP
 # [EXTRA_LOCATION_DIRECTIVES] serves DOCROOT on IP:<free port> with its own prefix, config, pid
-# file and logs under $T/nginx-<port>; sets NGINX_URL (http://IP:PORT) and NGINX_LOG (access
-# log: remote address, status, body bytes sent, request). Stopped (by pid) when the test exits.
+# file and logs under $NGINX_BASE_DIR/nginx-<port> (default: the test's $T); sets NGINX_URL
+# (http://IP:PORT), NGINX_LOG (access log: remote address, status, body bytes sent, request) and
+# NGINX_PID. Stopped (by pid) when the script exits. bench/ sources it too (NGINX_BASE_DIR=$work).
 
 nginx_pids=()
 nginx_stop_all() {
@@ -13,14 +14,31 @@ _nginx_prev_trap=$(trap -p EXIT | sed -E "s/^trap -- '(.*)' EXIT$/\1/")
 # shellcheck disable=SC2064
 trap "nginx_stop_all; ${_nginx_prev_trap:-true}" EXIT
 
+# start_nginx DOCROOT IP [EXTRA_LOCATION_DIRECTIVES] : see above.
 start_nginx() {
-  local docroot=$1 ip=$2 extra=${3:-} try port prefix pid
+  nginx_with_server "$2" "root $1;
+    location / { ${3:-} }"
+}
+
+# start_feed_nginx IP FEED_DIR SEED_DIR [SEED_DIRECTIVES] : as start_nginx, serving a publisher's
+# public dir FEED_DIR at /feed/ and a web seed SEED_DIR at /seed/ (BEP 19: base URL + torrent
+# name + path), SEED_DIRECTIVES (e.g. limit_rate) applying to /seed/ only.
+start_feed_nginx() {
+  nginx_with_server "$1" "location /feed/ { alias $2/; }
+    location /seed/ { alias $3/; ${4:-} }"
+}
+
+# nginx_with_server IP SERVER_DIRECTIVES : what start_nginx does, with SERVER_DIRECTIVES (roots and
+# locations) as the body of its one server block after the listen line.
+nginx_with_server() {
+  local ip=$1 server=$2 try port prefix pid
   local bin
   bin=$(command -v nginx || echo /usr/sbin/nginx)
+  [[ -x $bin ]] || { echo "FAIL: nginx is not installed" >&2; return 1; }
   for try in 1 2 3 4 5; do
     port=$((20000 + RANDOM % 30000))
     ss -Hltn "src $ip:$port" | grep -q . && continue
-    prefix=$T/nginx-$port
+    prefix=${NGINX_BASE_DIR:-$T}/nginx-$port
     mkdir -p "$prefix/logs" "$prefix/tmp"
     cat >"$prefix/nginx.conf" <<CONF
 daemon off;
@@ -29,7 +47,7 @@ worker_processes 1;
 user root;
 pid $prefix/nginx.pid;
 error_log $prefix/logs/error.log warn;
-events { worker_connections 64; }
+events { worker_connections 256; }
 http {
   log_format t '\$remote_addr \$status \$body_bytes_sent "\$request"';
   access_log $prefix/logs/access.log t;
@@ -43,14 +61,14 @@ http {
   sendfile on;
   server {
     listen $ip:$port;
-    root $docroot;
-    location / { $extra }
+    $server
   }
 }
 CONF
     "$bin" -p "$prefix" -c "$prefix/nginx.conf" >"$prefix/logs/stderr" 2>&1 &
     pid=$!
     nginx_pids+=("$pid")
+    disown "$pid"
     local deadline=$((SECONDS + 10))
     while ((SECONDS < deadline)) && kill -0 "$pid" 2>/dev/null; do
       if ss -Hltn "src $ip:$port" | grep -q .; then

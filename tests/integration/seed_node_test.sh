@@ -7,6 +7,7 @@
 # parses as Prometheus text (promtool) and reports it all.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/daemon_lib.sh"
+source "$(dirname "$0")/nginx_lib.sh"
 
 command -v nginx >/dev/null || { echo "SKIP: nginx is not installed (scripts/install-deps --test)"; exit 125; }
 
@@ -14,44 +15,15 @@ model=seed-org/tiny
 "$W" feed init "$T/pub" >/dev/null
 root=$T/pub/public/metadata/1.root.json
 
-# nginx on an ephemeral loopback port: /feed/ is the publisher's public dir, /seed/ the web seed
-# (BEP 19: base URL + torrent name (= revision) + path).
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-mkdir -p "$T/nginx" "$T/ws"
-cat >"$T/nginx/nginx.conf" <<CONF
-daemon off;
-master_process off;
-user root root;
-worker_processes 1;
-pid $T/nginx/nginx.pid;
-error_log $T/nginx/error.log warn;
-events { worker_connections 64; }
-http {
-  access_log $T/nginx/access.log;
-  client_body_temp_path $T/nginx/body;
-  proxy_temp_path $T/nginx/proxy;
-  fastcgi_temp_path $T/nginx/fastcgi;
-  uwsgi_temp_path $T/nginx/uwsgi;
-  scgi_temp_path $T/nginx/scgi;
-  types { application/json json; application/octet-stream safetensors; }
-  default_type application/octet-stream;
-  server {
-    listen 127.0.0.1:$port;
-    location /feed/ { alias $T/pub/public/; }
-    location /seed/ { alias $T/ws/; }
-  }
-}
-CONF
-nginx -c "$T/nginx/nginx.conf" -p "$T/nginx" &
-nginx_pid=$!
-trap 'kill $nginx_pid 2>/dev/null || true; stop_all_daemons' EXIT
-wait_until "nginx to listen" 20 curl -sf "http://127.0.0.1:$port/feed/metadata/1.root.json" -o /dev/null
+# nginx on a free loopback port: /feed/ is the publisher's public dir, /seed/ the web seed.
+mkdir -p "$T/ws"
+start_feed_nginx 127.0.0.1 "$T/pub/public" "$T/ws"
 
 publish() { # REV SEED
   bash "$WEIGHTS_SOURCE_DIR/scripts/lib/make-weights.sh" "$T/w-$1" 2 "$2"
   mkdir -p "$T/ws/$1" && cp "$T/w-$1"/* "$T/ws/$1/"
   "$W" release add "$T/w-$1" --feed "$T/pub" --model "$model" --revision "$1" \
-    --license apache-2.0 --web-seed "http://127.0.0.1:$port/seed/" --publish >/dev/null
+    --license apache-2.0 --web-seed "$NGINX_URL/seed/" --publish >/dev/null
 }
 publish r1 seed-one
 
@@ -69,7 +41,7 @@ start_daemon 1 --config "$T/node.toml"
 metrics=$(grep -o 'metrics at http://[^/ ]*' "$T/d1/log" | head -1 | sed 's|.*http://||')
 [[ -n $metrics ]] && pass "metrics endpoint announced: $metrics" || fail "no metrics line in the log"
 
-feed_location=http://127.0.0.1:$port/feed
+feed_location=$NGINX_URL/feed
 expect_ok "node subscribes to the feed" ctl 1 feed add community "$feed_location" --root "$root"
 expect_ok "node follows the model's newest release" ctl 1 --json follow community --model 'seed-org/*' --latest 1
 

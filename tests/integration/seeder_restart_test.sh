@@ -14,24 +14,12 @@ RANDOM=$seed
 
 model=restart-org/seeder
 rev=5eed001
-"$W" feed init "$T/pub" >/dev/null
-bash "$WEIGHTS_SOURCE_DIR/scripts/lib/make-weights.sh" "$T/w" "$shard_mib" "seeder$seed"
-"$W" release add "$T/w" --feed "$T/pub" --model "$model" --revision "$rev" --license mit \
-  --publish >/dev/null
-root=$T/pub/public/metadata/1.root.json
+feed_with_release "$model" "$rev" "$shard_mib" "seeder$seed"
 total=$(du -cb "$T"/w/* | tail -1 | cut -f1)
 # Spread the release over ~2 s per restart, so that every restart lands mid-fetch.
 rate=$((total / (restarts * 2)))
-printf '[limits]\nupload_rate = %d\n' "$rate" >"$T/slow.toml"
-
-start_daemon 1 --config "$T/slow.toml"
+start_seeder_and_fetcher "$model" "$rev" "$rate"
 port=$(ctl 1 --json status | jq -r .listen_port)
-start_daemon 2
-for n in 1 2; do
-  expect_ok "daemon $n subscribes to the feed" ctl "$n" feed add demo "$T/pub/public" --root "$root"
-done
-expect_ok "daemon 1 seeds the release" ctl 1 seed "$T/w" --feed demo --model "$model" \
-  --revision "$rev"
 (cd "$T/w" && sha256sum -- * | sort -k2) >"$T/expected"
 
 # The seeder again, on the address and port the fetcher knows.
@@ -94,12 +82,7 @@ r=$(ctl 2 --json show "$model@$rev")
 [[ $(jq -r .state <<<"$r") == complete ]] && pass "the fetch completes" ||
   fail "the fetch did not complete: $(jq -c '{state, downloaded_bytes, error}' <<<"$r")"
 view=$(jq -r .path <<<"$r")
-if [[ $view != null ]] && (cd "$view" && sha256sum -- * | sort -k2) >"$T/got" &&
-  cmp -s "$T/expected" "$T/got"; then
-  pass "every file's SHA-256 matches the source"
-else
-  fail "the fetched files differ from the source (view $view)"
-fi
+expect_view_matches "$view" "$T/expected"
 
 # The fetcher was never restarted: its payload counter is what it received in all.
 got=$(jq -r .downloaded_bytes <<<"$r")
