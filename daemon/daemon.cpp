@@ -120,17 +120,19 @@ class Daemon {
     if (!lock) return tl::unexpected(lock.error());
     lock_ = std::move(*lock);
 
-    DaemonInfo info{std::string(version()), static_cast<long>(::getpid()),
-                    config_.mode,           config_.state_dir,
-                    config_.control_socket, std::chrono::steady_clock::now()};
+    DaemonInfo info{
+        std::string(version()), static_cast<long>(::getpid()),    config_.mode, config_.state_dir,
+        config_.control_socket, std::chrono::steady_clock::now(), ::geteuid()};
     auto engine = Engine::start(ioc_, config_);
     if (!engine) return tl::unexpected(engine.error());
     engine_ = std::move(*engine);
     handler_ =
         std::make_unique<Handler>(std::move(info), &std::chrono::steady_clock::now, engine_.get());
-    auto server = ControlServer::start(ioc_, config_.control_socket, [this](const api::Request& r) {
-      return handler_->handle(r);
-    });
+    ServerLimits limits;
+    limits.max_connections_per_uid = config_.control_connections_per_user;
+    auto server = ControlServer::start(
+        ioc_, config_.control_socket,
+        [this](const api::Request& r, const Caller& c) { return handler_->handle(r, c); }, limits);
     if (!server) return tl::unexpected(server.error());
     server_ = std::move(*server);
     start_metrics();
