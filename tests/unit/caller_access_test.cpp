@@ -237,13 +237,18 @@ TEST_CASE("a file carrying a POSIX ACL is readable only through its owner bits",
   Tree t;
   make_dir(t.root() / "d", alice, alice_gid, 0755);
   make_file(t.root() / "d/acl", bob, bob_gid, 0644);
-  // user::rw- group::r-- other::r-- mask absent (a minimal ACL written explicitly).
+  // user::rw- user:42999:r-- group::r-- mask::r-- other::r-- (a minimal one would be folded
+  // into the mode bits and not stored).
   struct Entry {
     std::uint16_t tag, perm;
     std::uint32_t id;
   };
   const std::uint32_t version = 2;
-  const Entry entries[] = {{0x01, 6, 0xffffffff}, {0x04, 4, 0xffffffff}, {0x20, 4, 0xffffffff}};
+  const Entry entries[] = {{0x01, 6, 0xffffffff},
+                           {0x02, 4, daemon_uid},
+                           {0x04, 4, 0xffffffff},
+                           {0x10, 4, 0xffffffff},
+                           {0x20, 4, 0xffffffff}};
   std::string blob(reinterpret_cast<const char*>(&version), sizeof version);
   blob.append(reinterpret_cast<const char*>(entries), sizeof entries);
   if (::setxattr((t.root() / "d/acl").c_str(), "system.posix_acl_access", blob.data(), blob.size(),
