@@ -169,7 +169,7 @@ TEST_CASE("feed names are short plain words: never a path, an option or a contro
     INFO(ok);
     CHECK(check_feed_name(ok));
   }
-  for (const std::string bad :
+  for (const std::string& bad :
        {std::string(), std::string("../../evil"), std::string("two\nlines"), std::string("a/b"),
         std::string(".hidden"), std::string("-x"), std::string("_x"), std::string("sp ace"),
         std::string("caf\xc3\xa9"), std::string("nul\0x", 5), std::string(65, 'a')}) {
