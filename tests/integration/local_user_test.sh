@@ -113,7 +113,9 @@ expect_ok "export into the user's own directory works" actl export "$model@$rev"
 
 # --- control connections per uid ---------------------------------------------------------------
 # alice opens 64 connections (the global limit) and keeps them idle; bob must still be served.
-as_user "$alice" "$PY" - "$T/d1/ctl.sock" "$T/held" <<'EOF' &
+# Not through as_user: $! must be the process holding the sockets, to kill it.
+setpriv --reuid="$alice" --regid="$alice" --clear-groups -- \
+  "$PY" - "$T/d1/ctl.sock" "$T/alice/held" <<'EOF' &
 import socket, sys, time
 socks = []
 for _ in range(64):
@@ -126,7 +128,7 @@ os.rename(sys.argv[2] + ".tmp", sys.argv[2])
 time.sleep(20)
 EOF
 holder=$!
-wait_until "alice's 64 idle connections" 20 test -f "$T/held"
+wait_until "alice's 64 idle connections" 20 test -f "$T/alice/held"
 # Connections are accepted in order: once alice's next one is refused, hers are all counted.
 alice_refused() { [[ $(http_code "$alice" /v1/status) == 503 ]]; }
 wait_until "alice to be at a connection limit" 20 alice_refused &&
@@ -138,6 +140,8 @@ code=$(http_code 0 /v1/status)
 [[ $code == 200 ]] && pass "root is served too" || fail "root got HTTP $code"
 kill "$holder" 2>/dev/null || true
 wait "$holder" 2>/dev/null || true
+alice_served() { [[ $(http_code "$alice" /v1/status) == 200 ]]; }
+wait_until "alice's slots to come back" 20 alice_served && pass "closed connections free the uid's slots"
 
 # --- undecodable path segments -----------------------------------------------------------------
 for p in /v1/feeds/%FF /v1/releases/org%2F%C0%AFx%40r /v1/feeds/%E2%82 /v1/feeds/a%0Ab; do
