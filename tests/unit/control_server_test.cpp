@@ -33,6 +33,8 @@ class Running {
         [this](const api::Request& req, const Caller& caller) {
           ++calls;
           last_uid = caller.uid;
+          last_gid = caller.gid;
+          last_group = caller.groups.empty() ? 0 : caller.groups.front();
           return api::json_response(200, {{"target", req.target}});
         },
         limits);
@@ -46,6 +48,8 @@ class Running {
   }
   std::atomic<int> calls{0};
   std::atomic<uid_t> last_uid{12345};
+  std::atomic<gid_t> last_gid{12345};
+  std::atomic<gid_t> last_group{12345};
 
  private:
   boost::asio::io_context ioc_;
@@ -220,6 +224,32 @@ TEST_CASE("one uid's connections cannot take every slot; the handler learns the 
              return r && r->status == 200 ? 0 : 1;
            }) == 0;
   }));
+}
+
+TEST_CASE("the handler gets the peer's uid, gid and supplementary groups from the socket",
+          "[control_server]") {
+  testing::TempDir dir;
+  REQUIRE(::chmod(dir.path().c_str(), 0755) == 0);
+  const auto sock = dir / "c.sock";
+  Running server(sock, {});
+  REQUIRE(::chmod(sock.c_str(), 0666) == 0);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    const gid_t groups[] = {42200};
+    if (::setgroups(1, groups) != 0 || ::setresgid(42003, 42003, 42003) != 0 ||
+        ::setresuid(42001, 42001, 42001) != 0) {
+      ::_exit(99);
+    }
+    auto r = api::call(sock, "GET", "/v1/x");
+    ::_exit(r && r->status == 200 ? 0 : 1);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+  CHECK(server.last_uid == 42001);
+  CHECK(server.last_gid == 42003);
+  CHECK(server.last_group == 42200);
 }
 
 TEST_CASE("the client reports a missing daemon as unavailable with a hint", "[control_server]") {
