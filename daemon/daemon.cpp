@@ -315,8 +315,9 @@ class Daemon {
 };
 
 void print_error(const Error& err) {
-  std::fprintf(stderr, "weightsd: %s\n", err.message.c_str());
-  if (!err.hint.empty()) std::fprintf(stderr, "hint: %s\n", err.hint.c_str());
+  // Messages may quote a config file or a path: escaped like every log line.
+  std::fprintf(stderr, "weightsd: %s\n", log::escape(err.message).c_str());
+  if (!err.hint.empty()) std::fprintf(stderr, "hint: %s\n", log::escape(err.hint).c_str());
 }
 
 Exit exit_for(const Error& err) {
@@ -432,7 +433,7 @@ int run(const Options& options) {
     }
     return static_cast<int>(Exit::ok);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "weightsd: internal error: %s\n", e.what());
+    std::fprintf(stderr, "weightsd: internal error: %s\n", log::escape(e.what()).c_str());
     return static_cast<int>(Exit::internal);
   }
 }
