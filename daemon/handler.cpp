@@ -333,8 +333,12 @@ Result<api::Response> Handler::add_feed(const Call& call) const {
     auto dir = local_feed_dir(loc);
     if (!dir) return tl::unexpected(dir.error());
     if (!*dir || is_privileged(call.caller, access_.daemon_euid)) continue;
-    if (auto ok = allowed(call.caller, **dir, Access::read_dir); !ok) {
-      return tl::unexpected(ok.error());
+    auto base = allowed(call.caller, **dir, Access::read_dir);
+    if (!base) return tl::unexpected(base.error());
+    // The directory transport reads metadata/ and targets/ (tuf_metadata.cpp): those too.
+    for (const char* sub : {"metadata", "targets"}) {
+      auto ok = allowed(call.caller, *base / sub, Access::read_dir);
+      if (!ok && ok.error().code != Errc::not_found) return tl::unexpected(ok.error());
     }
   }
   auto feed = (*e)->add_feed(*name, *location, *root, *mirrors);

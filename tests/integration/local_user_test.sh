@@ -160,6 +160,19 @@ for bad in '../../evil' $'two\nlines'; do
 done
 [[ $(ctl 1 --json feed list | jq '[.feeds[].name] | length') -eq 1 ]] &&
   pass "no feed was added by the refused bundles" || fail "feeds: $(ctl 1 --json feed list)"
+# The user imports a bundle only from where they can read it.
+# (weights-export.json and files/ readable, the signed metadata not.)
+cp -r "$T/usb" "$T/hidden-meta"
+chmod -R a+rX "$T/hidden-meta"
+chmod 0700 "$T/hidden-meta/metadata"
+expect_fail "importing a bundle whose metadata the user cannot read is refused" 77 \
+  "permission denied" actl import "$T/hidden-meta" --root "$root" --feed alice-hidden
+cp -r "$T/usb" "$T/alice/usb"
+chown -R "$alice:$alice" "$T/alice/usb"
+cp "$root" "$T/alice/root.json"
+chmod 0644 "$T/alice/root.json"
+expect_ok "the user imports a bundle of their own" \
+  actl import "$T/alice/usb" --root "$T/alice/root.json" --feed alice-feed
 
 # --- log lines ---------------------------------------------------------------------------------
 # A feed location with control characters is logged when its refresh fails.
