@@ -185,3 +185,25 @@ TEST_CASE("PUT /v1/log_level changes the runtime log level", "[handler]") {
   }
   CHECK(log::level() == before);
 }
+
+TEST_CASE("router: a path segment that is not percent-encoded UTF-8 text is 400 before routing",
+          "[handler][router]") {
+  Router router;
+  int calls = 0;
+  router.add("GET", "/v1/feeds/{name}", BodyKind::none,
+             [&calls](const Call& c) -> Result<api::Response> {
+               ++calls;
+               return api::json_response(200, {{"name", std::string(c.params.get("name"))}});
+             });
+  for (const char* target : {"/v1/feeds/%FF", "/v1/feeds/%C0%AF", "/v1/feeds/%E2%82",
+                             "/v1/feeds/a%0Ab", "/v1/feeds/a%7F", "/v1/feeds/%G1", "/v1/feeds/%"}) {
+    INFO(target);
+    const auto res = router.dispatch(request("GET", target), testing::root_caller);
+    CHECK(res.status == 400);
+    CHECK(error_code(res) == "invalid_argument");
+  }
+  CHECK(calls == 0);
+  const auto ok = router.dispatch(request("GET", "/v1/feeds/caf%C3%A9"), testing::root_caller);
+  CHECK(ok.status == 200);
+  CHECK(body_of(ok)["name"] == "caf\xc3\xa9");
+}
