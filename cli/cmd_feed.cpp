@@ -205,6 +205,7 @@ struct VerifyArgs {
   std::string location;
   std::string name = "feed";
   std::string now;
+  std::string path_policy = "standard";
 };
 
 std::string role_line(const char* role, const tuf::RoleSummary& s) {
@@ -220,6 +221,8 @@ std::string normalize_location(const std::string& location) {
 }
 
 Status run_verify(const Context& ctx, VerifyArgs a) {
+  auto policy = parse_path_policy(a.path_policy);
+  if (!policy) return tl::unexpected(policy.error());
   a.location = normalize_location(a.location);
   auto now = resolve_now(a.now);
   if (!now) return tl::unexpected(now.error());
@@ -248,9 +251,9 @@ Status run_verify(const Context& ctx, VerifyArgs a) {
   if (!fetcher) return tl::unexpected(fetcher.error());
 
   std::vector<ReleaseManifest> manifests;
-  tuf::TargetValidator validator = [&manifests](const tuf::TargetInfo& t,
-                                                std::string_view bytes) -> Status {
-    auto m = validate_release_target(t, bytes);
+  tuf::TargetValidator validator = [&manifests, policy = *policy](
+                                       const tuf::TargetInfo& t, std::string_view bytes) -> Status {
+    auto m = validate_release_target(t, bytes, policy);
     if (!m) return tl::unexpected(m.error());
     manifests.push_back(std::move(*m));
     return {};
@@ -376,9 +379,13 @@ void register_feed_commands(CLI::App& app, Context& ctx) {
   cv->add_option("--state", ver->state, "Client state directory (created if missing)")->required();
   cv->add_option("--name", ver->name, "Name of the feed in the state (default: feed)");
   cv->add_option("--now", ver->now, "Use this time instead of the clock");
+  cv->add_option("--path-policy", ver->path_policy,
+                 "standard, or portable: also refuse release file paths that are not NFC or "
+                 "not creatable on Windows (docs/manifest-format.md 7.2)")
+      ->check(CLI::IsMember({"standard", "portable"}));
   cv->footer(
-      "Exits 75 and says why when the feed fails verification; the state keeps what it\n"
-      "trusted before. Example:\n"
+      "Exits 75 and says why when the feed fails verification (65 for a malformed manifest or\n"
+      "a path the policy refuses); the state keeps what it trusted before. Example:\n"
       "  weightsctl feed verify --root root.json --state ~/.local/state/weights pub/public");
   cv->callback([&ctx, ver] { ctx.action = [&ctx, ver] { return run_verify(ctx, *ver); }; });
 

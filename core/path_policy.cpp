@@ -3,11 +3,15 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <cstdlib>
 #include <optional>
 #include <unordered_map>
 #include <vector>
 
 #include <fmt/format.h>
+#include <utf8proc.h>
+
+#include "core/encoding.hpp"
 
 namespace weights {
 namespace {
@@ -810,6 +814,95 @@ Status check_feed_name(std::string_view name) {
               fmt::format("feed name \"{}\" is not valid: expected 1 to {} characters of "
                           "A-Z a-z 0-9 . _ - starting with a letter or digit",
                           escape_path_for_message(name), max_feed_name_bytes));
+}
+
+std::string_view path_policy_name(PathPolicy policy) {
+  return policy == PathPolicy::portable ? "portable" : "standard";
+}
+
+Result<PathPolicy> parse_path_policy(std::string_view name) {
+  if (name == "standard") return PathPolicy::standard;
+  if (name == "portable") return PathPolicy::portable;
+  return fail(Errc::invalid_argument,
+              fmt::format("unknown path policy \"{}\"", printable_excerpt(name)),
+              "use \"standard\" or \"portable\"");
+}
+
+std::string_view path_policy_unicode_version() {
+  return utf8proc_unicode_version();
+}
+
+namespace {
+
+// utf8proc_map over `path` with `options`; nullopt if utf8proc refuses it (invalid UTF-8 or,
+// with UTF8PROC_REJECTNA, an unassigned code point).
+std::optional<std::string> utf8proc_transform(std::string_view path, int options) {
+  utf8proc_uint8_t* out = nullptr;
+  const utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(path.data()),
+                                          static_cast<utf8proc_ssize_t>(path.size()), &out,
+                                          static_cast<utf8proc_option_t>(options));
+  if (n < 0) {
+    std::free(out);
+    return std::nullopt;
+  }
+  std::string result(reinterpret_cast<const char*>(out), static_cast<std::size_t>(n));
+  std::free(out);
+  return result;
+}
+
+}  // namespace
+
+Status check_path_nfc(std::string_view path) {
+  const auto nfc = utf8proc_transform(path, UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_REJECTNA);
+  if (!nfc) {
+    return violation(path, fmt::format("contains a code point unassigned in Unicode {}",
+                                       path_policy_unicode_version()));
+  }
+  if (*nfc != path) {
+    return violation(path, fmt::format("not in Unicode Normalization Form C (NFC is \"{}\")",
+                                       escape_path_for_message(*nfc)));
+  }
+  return {};
+}
+
+std::string portable_collision_key(std::string_view path) {
+  const auto key =
+      utf8proc_transform(path, UTF8PROC_STABLE | UTF8PROC_DECOMPOSE | UTF8PROC_CASEFOLD);
+  return key ? *key : std::string(path);  // contract: valid UTF-8; keep it total anyway
+}
+
+Status check_path_set(std::span<const std::string> paths, PathPolicy policy) {
+  if (policy == PathPolicy::standard) return check_path_set(paths, Portability::posix);
+  if (auto st = check_path_set(paths, Portability::windows); !st) return st;
+  std::unordered_map<std::string, std::size_t> keys;  // portable key -> index in paths
+  keys.reserve(paths.size());
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    if (auto st = check_path_nfc(paths[i]); !st) return st;
+    if (auto [it, inserted] = keys.emplace(portable_collision_key(paths[i]), i); !inserted) {
+      return violation(paths[i],
+                       fmt::format("collides with \"{}\" under Unicode case folding (not portable)",
+                                   escape_path_for_message(paths[it->second])));
+    }
+  }
+  // A file whose folded path is a directory of another: "ß" next to "SS/x". The base check
+  // covered the narrower collision key; this one folds every script.
+  std::unordered_map<std::string, std::size_t> dirs;
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    const std::string key = portable_collision_key(paths[i]);
+    for (std::size_t slash = key.find('/'); slash != std::string::npos;
+         slash = key.find('/', slash + 1)) {
+      dirs.emplace(key.substr(0, slash), i);
+    }
+  }
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    const auto it = dirs.find(portable_collision_key(paths[i]));
+    if (it != dirs.end()) {
+      return violation(paths[i], fmt::format("is a file but also a directory of \"{}\" under "
+                                             "Unicode case folding (not portable)",
+                                             escape_path_for_message(paths[it->second])));
+    }
+  }
+  return {};
 }
 
 }  // namespace weights

@@ -50,6 +50,33 @@ inline constexpr std::size_t max_feed_name_bytes = 64;
 // Errc::invalid_argument naming the escaped name.
 Status check_feed_name(std::string_view name);
 
+// What a consumer asks of file paths beyond the base rules above (docs/manifest-format.md §7.2):
+//  standard: check_path/check_path_set with Portability::posix (the default);
+//  portable: additionally Portability::windows, every path in Unicode Normalization Form C
+//            (check_path_nfc), and no two paths equal after full Unicode case folding
+//            (portable_collision_key).
+enum class PathPolicy { standard, portable };
+std::string_view path_policy_name(PathPolicy policy);
+// "standard" or "portable"; anything else is Errc::invalid_argument naming both.
+Result<PathPolicy> parse_path_policy(std::string_view name);
+
+// The path is in NFC under the Unicode version of the linked utf8proc (15.0 with Debian 12's
+// 2.8.0) and contains no code point unassigned in that version (an unassigned code point may
+// later gain a decomposition, so its NFC status is unknown). Requires valid UTF-8 (check_path
+// first). Errc::path_policy naming the path.
+Status check_path_nfc(std::string_view path);
+
+// NFD(full case fold(NFD(path))), Unicode full case folding (CaseFolding.txt C+F) of every
+// script: "Straße"/"STRASSE", "ǅ"/"ǆ" and Cherokee "Ꭰ"/"ꭰ" share a key. Requires valid
+// UTF-8.
+std::string portable_collision_key(std::string_view path);
+
+// check_path_set under `policy`; portable adds the rules above to every path and the set.
+Status check_path_set(std::span<const std::string> paths, PathPolicy policy);
+
+// The Unicode version the NFC and case-folding rules use ("15.0.0").
+std::string_view path_policy_unicode_version();
+
 // Renders a path for error messages: printable ASCII kept, everything else as \xNN, quotes and
 // backslashes escaped, cut at 200 bytes. Never lets a hostile path inject terminal controls.
 std::string escape_path_for_message(std::string_view path);

@@ -1,5 +1,7 @@
 #include "core/release_target.hpp"
 
+#include <vector>
+
 #include <fmt/core.h>
 
 namespace weights {
@@ -14,8 +16,21 @@ std::string torrent_v1_target_path(std::string_view model, std::string_view revi
   return fmt::format("models/{}/{}.v1.torrent", model, revision);
 }
 
+Status check_release_paths(const ReleaseManifest& manifest, PathPolicy policy) {
+  if (policy == PathPolicy::standard) return {};
+  std::vector<std::string> paths;
+  paths.reserve(manifest.files.size());
+  for (const auto& f : manifest.files) paths.push_back(f.path);
+  if (auto st = check_path_set(paths, policy); !st) {
+    return tl::unexpected(
+        with_context(st.error(), fmt::format("{}@{} (path policy {})", manifest.model,
+                                             manifest.revision, path_policy_name(policy))));
+  }
+  return {};
+}
+
 Result<ReleaseManifest> validate_release_target(const tuf::TargetInfo& target,
-                                                std::string_view bytes) {
+                                                std::string_view bytes, PathPolicy policy) {
   auto manifest = parse_release_manifest(bytes);
   if (!manifest) return tl::unexpected(with_context(manifest.error(), target.path));
   if (manifest->model != target.model) {
@@ -39,6 +54,7 @@ Result<ReleaseManifest> validate_release_target(const tuf::TargetInfo& target,
                 fmt::format("{}: a release of {}@{} must be listed as {}", target.path,
                             target.model, target.revision, expected_path));
   }
+  if (auto st = check_release_paths(*manifest, policy); !st) return tl::unexpected(st.error());
   return manifest;
 }
 

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "core/error.hpp"
+#include "core/path_policy.hpp"
 #include "core/release_manifest.hpp"
 #include "core/tuf_metadata.hpp"
 
@@ -18,8 +19,15 @@ std::string torrent_v1_target_path(std::string_view model, std::string_view revi
 
 // Parses `bytes` as a release manifest and checks that its model, revision and release_seq
 // equal the target entry's custom fields and that the entry's path is the canonical one for
-// them. Errors: those of parse_release_manifest, or Errc::wrong_target naming both sides.
+// them, then that its file paths pass `policy` (the manifest parser already applied the
+// standard one). Errors: those of parse_release_manifest, Errc::wrong_target naming both sides,
+// or Errc::path_policy.
 Result<ReleaseManifest> validate_release_target(const tuf::TargetInfo& target,
-                                                std::string_view bytes);
+                                                std::string_view bytes,
+                                                PathPolicy policy = PathPolicy::standard);
+
+// The manifest's file paths under `policy` (PathPolicy::standard always passes for a parsed
+// manifest). Errc::path_policy naming the release and the path.
+Status check_release_paths(const ReleaseManifest& manifest, PathPolicy policy);
 
 }  // namespace weights

@@ -393,6 +393,15 @@ Status check_torrent_against_manifest(const lt::torrent_info& ti, const ReleaseM
                               ti.info_hashes().has_v2() ? digest_hex(ti.info_hashes().v2) : "none",
                               manifest.torrent.v2_infohash));
     }
+    // Implied by the v2 match (both hash the same info dict), so a mismatch means the
+    // manifest itself is inconsistent: refused rather than joining a v1 swarm it did not name.
+    if (!ti.info_hashes().has_v1() ||
+        digest_hex(ti.info_hashes().v1) != manifest.torrent.v1_infohash) {
+      return fail(Errc::wrong_target,
+                  fmt::format("torrent v1 info-hash {} is not the manifest's {}",
+                              ti.info_hashes().has_v1() ? digest_hex(ti.info_hashes().v1) : "none",
+                              manifest.torrent.v1_infohash));
+    }
     if (static_cast<std::uint64_t>(ti.piece_length()) != manifest.torrent.piece_length) {
       return fail(Errc::wrong_target,
                   fmt::format("torrent piece length {} is not the manifest's {}", ti.piece_length(),

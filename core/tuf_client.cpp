@@ -265,19 +265,18 @@ Status update_targets(Session& s) {
   return {};
 }
 
-// release_seq rules, per model, over targets of kind "release":
-//  - a release already trusted (same path) keeps its release_seq;
-//  - a release not trusted before must have a release_seq above the highest ever trusted for
-//    its model (so "latest" only moves forward and a replayed old release cannot reappear);
-//  - two releases of one model never share a release_seq.
+// release_seq rules, per model, over targets of kind "release", checked in this order so the
+// reported error never depends on the order of the entries:
+//  1. two releases of one model never share a release_seq (schema_error: the signed targets
+//     contradict themselves, whatever the client trusted before);
+//  2. a release already trusted (same path) keeps its release_seq (rollback if it changes in
+//     either direction: moving an old revision up would make it "latest" again);
+//  3. a release not trusted before must have a release_seq above the highest ever trusted for
+//     its model (rollback), so "latest" only moves forward and a replayed release cannot
+//     reappear.
 // The per-model maximum is kept even when a model's releases are removed.
 Status check_release_seq(Session& s) {
-  std::map<std::string, const TargetInfo*> old_releases;
-  for (const auto& t : s.trusted.trusted_targets) {
-    if (t.kind == TargetKind::release) old_releases.emplace(t.path, &t);
-  }
   std::map<std::string, std::set<std::uint64_t>> seen;
-  s.release_seq = {};
   for (const auto& t : s.targets.targets) {
     if (t.kind != TargetKind::release) continue;
     if (!seen[t.model].insert(t.release_seq).second) {
@@ -285,6 +284,14 @@ Status check_release_seq(Session& s) {
                   fmt::format("targets v{}: two releases of {} share release_seq {}",
                               s.targets.version, t.model, t.release_seq));
     }
+  }
+  std::map<std::string, const TargetInfo*> old_releases;
+  for (const auto& t : s.trusted.trusted_targets) {
+    if (t.kind == TargetKind::release) old_releases.emplace(t.path, &t);
+  }
+  s.release_seq = {};
+  for (const auto& t : s.targets.targets) {
+    if (t.kind != TargetKind::release) continue;
     const auto trusted_max = s.trusted.release_seq.find(t.model);
     if (auto old = old_releases.find(t.path); old != old_releases.end()) {
       if (old->second->release_seq != t.release_seq) {
@@ -490,7 +497,8 @@ Result<std::string> fetch_verified_target(Fetcher& fetcher, const FeedState& sta
                 fmt::format("target {} is not listed in the trusted targets of feed {}",
                             escape_path_for_message(path), state.name));
   }
-  auto bytes = fetch_target(fetcher, *it, max_pinned_metadata_bytes * 64);
+  // Every target file is held in memory whole; none may pin more than the metadata cap.
+  auto bytes = fetch_target(fetcher, *it, max_pinned_metadata_bytes);
   if (!bytes) return tl::unexpected(with_context(bytes.error(), "target " + it->path));
   return bytes;
 }

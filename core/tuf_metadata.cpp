@@ -17,6 +17,37 @@ using json::Json;
 
 constexpr Role all_roles[] = {Role::root, Role::targets, Role::snapshot, Role::timestamp};
 
+// spec_version is "MAJOR.MINOR.PATCH" (semver core only): three decimal numbers without
+// leading zeros, at most 9 digits each, separated by '.'. Major 1 is required; another major
+// is `unsupported`, any other shape a `schema_error`.
+Status check_spec_version(std::string_view spec) {
+  const auto bad = [&] {
+    return fail(Errc::schema_error,
+                fmt::format("signed.spec_version \"{}\": expected MAJOR.MINOR.PATCH (e.g. \"{}\")",
+                            printable_excerpt(spec), spec_version));
+  };
+  std::vector<std::string_view> parts;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i <= spec.size(); ++i) {
+    if (i == spec.size() || spec[i] == '.') {
+      parts.push_back(spec.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  if (parts.size() != 3) return bad();
+  for (const auto part : parts) {
+    if (part.empty() || part.size() > 9 || (part.size() > 1 && part[0] == '0')) return bad();
+    for (const char c : part) {
+      if (c < '0' || c > '9') return bad();
+    }
+  }
+  if (parts[0] != "1") {
+    return fail(Errc::unsupported,
+                fmt::format("signed.spec_version \"{}\": only TUF 1.x is supported", spec));
+  }
+  return {};
+}
+
 // Common header of every role: _type, spec_version (major 1), version >= 1, expires.
 struct Common {
   std::uint64_t version = 0;
@@ -33,10 +64,7 @@ Result<Common> parse_common(const Json& doc, std::string_view type) {
   }
   auto spec = json::get_string(doc, "spec_version", "signed");
   if (!spec) return tl::unexpected(spec.error());
-  if (!spec->starts_with("1.")) {
-    return fail(Errc::unsupported,
-                fmt::format("signed.spec_version \"{}\": only TUF 1.x is supported", *spec));
-  }
+  if (auto ok = check_spec_version(*spec); !ok) return tl::unexpected(ok.error());
   Common c;
   auto version = json::get_uint(doc, "version", "signed");
   if (!version) return tl::unexpected(version.error());

@@ -405,6 +405,18 @@ const std::vector<Key>& schema() {
        setter([](const toml::node& n,
                  const Where& w) { return want_quantity(n, w, parse_size, "bytes per second"); },
               &Config::feed_http_min_rate)},
+      {"trust", "path_policy",
+       [](const toml::node& n, const Where& w, Config& c) -> Status {
+         auto s = want_string(n, w);
+         if (!s) return tl::unexpected(s.error());
+         auto p = parse_path_policy(*s);
+         if (!p) {
+           return tl::unexpected(
+               schema_error_at(w, fmt::format("'{}' is not one of standard, portable", *s)));
+         }
+         c.path_policy = *p;
+         return {};
+       }},
       {"scrub", "enabled", setter(want_toggle, &Config::scrub)},
       {"scrub", "interval", duration_setter(&Config::scrub_interval)},
       {"scrub", "rate",
@@ -671,6 +683,7 @@ std::vector<Entry> entries(const Config& c) {
       {"feeds", "retry_interval", std::to_string(c.feed_retry_interval.count())},
       {"feeds", "http_timeout", std::to_string(c.feed_http_timeout.count())},
       {"feeds", "http_min_rate", std::to_string(c.feed_http_min_rate)},
+      {"trust", "path_policy", toml_string(path_policy_name(c.path_policy))},
       {"scrub", "enabled", t(c.scrub)},
       {"scrub", "interval", std::to_string(c.scrub_interval.count())},
       {"scrub", "rate", std::to_string(c.scrub_rate)},

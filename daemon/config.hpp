@@ -12,6 +12,7 @@
 
 #include "core/api.hpp"
 #include "core/error.hpp"
+#include "core/path_policy.hpp"
 #include "daemon/log.hpp"
 #include "daemon/policy.hpp"
 
@@ -75,6 +76,9 @@ struct Config {
   SuperSeeding super_seeding = SuperSeeding::off;
   unsigned hashing_threads = 2;                   // SHA-256 worker pool (file verification)
   std::chrono::seconds resume_save_interval{30};  // periodic resume data (only if modified)
+  // [trust] path_policy: "portable" also refuses release file paths that are not NFC or not
+  // creatable on Windows (docs/manifest-format.md §7.2); read at start.
+  PathPolicy path_policy = PathPolicy::standard;
 
   bool operator==(const Config&) const = default;
 };

@@ -542,7 +542,7 @@ struct Engine::Impl {
       bytes = std::move(*got);
       (void)db->cache_manifest(t.sha256, bytes);
     }
-    auto m = validate_release_target(t, bytes);
+    auto m = validate_release_target(t, bytes, config.path_policy);
     if (!m) return tl::unexpected(m.error());
     return std::pair{std::move(*m), std::move(bytes)};
   }

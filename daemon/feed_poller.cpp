@@ -169,61 +169,63 @@ void FeedPoller::launch(const std::string& feed) {
   auto cached = std::make_shared<const std::vector<std::string>>(
       cached_manifests_ && started_from->targets ? cached_manifests_()
                                                  : std::vector<std::string>{});
-  asio::post(workers_, [this, weak, feed, started_from, cached, locations, order, now, http] {
-    Outcome out;
-    std::vector<std::string> failures;
-    std::optional<Error> primary;
-    for (const std::size_t i : order) {
-      const std::string& loc = locations[i];
-      Result<std::unique_ptr<Fetcher>> fetcher = fail(Errc::internal, "unset");
-      if (loc.starts_with("http://") || loc.starts_with("https://")) {
-        fetcher = http ? make_fetcher(loc, *http) : tl::unexpected(http.error());
-      } else {
-        fetcher = make_fetcher(loc);
-      }
-      std::vector<std::pair<std::string, std::string>> manifests;
-      Result<tuf::VerifiedUpdate> v = fail(Errc::internal, "unset");
-      if (!fetcher) {
-        v = tl::unexpected(fetcher.error());
-      } else {
-        // Release manifests are checked here, off the io thread; the engine caches the bytes
-        // after the commit.
-        tuf::TargetValidator validator = [&manifests](const tuf::TargetInfo& t,
-                                                      std::string_view bytes) -> Status {
-          auto m = validate_release_target(t, bytes);
-          if (!m) return tl::unexpected(m.error());
-          manifests.emplace_back(t.sha256, std::string(bytes));
-          return {};
-        };
-        tuf::AlreadyVerified in_cache = [&cached](const tuf::TargetInfo& t) {
-          return std::binary_search(cached->begin(), cached->end(), t.sha256);
-        };
-        v = tuf::verify_update(*started_from, **fetcher, now, validator, {},
-                               cached->empty() ? tuf::AlreadyVerified{} : in_cache);
-      }
-      if (v) {
-        out.verified = std::move(v);
-        out.location_index = i;
-        out.location = loc;
-        out.manifests = std::move(manifests);
-        break;
-      }
-      if (!primary) primary = v.error();
-      failures.push_back(locations.size() > 1 ? fmt::format("[{}] {}", loc, v.error().message)
-                                              : v.error().message);
-      out.verified = tl::unexpected(v.error());
-    }
-    if (!out.verified && locations.size() > 1) {
-      std::string joined;
-      for (const auto& f : failures) joined += (joined.empty() ? "" : "; ") + f;
-      out.verified = tl::unexpected(
-          Error{primary->code, fmt::format("all {} locations failed: {}", locations.size(), joined),
-                primary->hint});
-    }
-    asio::post(ioc_, [this, weak, feed, started_from, now, out = std::move(out)]() mutable {
-      if (auto a = weak.lock(); a && *a) finish(feed, *started_from, now, std::move(out));
-    });
-  });
+  const PathPolicy policy = config_.path_policy;
+  asio::post(
+      workers_, [this, weak, feed, started_from, cached, locations, order, now, http, policy] {
+        Outcome out;
+        std::vector<std::string> failures;
+        std::optional<Error> primary;
+        for (const std::size_t i : order) {
+          const std::string& loc = locations[i];
+          Result<std::unique_ptr<Fetcher>> fetcher = fail(Errc::internal, "unset");
+          if (loc.starts_with("http://") || loc.starts_with("https://")) {
+            fetcher = http ? make_fetcher(loc, *http) : tl::unexpected(http.error());
+          } else {
+            fetcher = make_fetcher(loc);
+          }
+          std::vector<std::pair<std::string, std::string>> manifests;
+          Result<tuf::VerifiedUpdate> v = fail(Errc::internal, "unset");
+          if (!fetcher) {
+            v = tl::unexpected(fetcher.error());
+          } else {
+            // Release manifests are checked here, off the io thread; the engine caches the bytes
+            // after the commit.
+            tuf::TargetValidator validator =
+                [&manifests, policy](const tuf::TargetInfo& t, std::string_view bytes) -> Status {
+              auto m = validate_release_target(t, bytes, policy);
+              if (!m) return tl::unexpected(m.error());
+              manifests.emplace_back(t.sha256, std::string(bytes));
+              return {};
+            };
+            tuf::AlreadyVerified in_cache = [&cached](const tuf::TargetInfo& t) {
+              return std::binary_search(cached->begin(), cached->end(), t.sha256);
+            };
+            v = tuf::verify_update(*started_from, **fetcher, now, validator, {},
+                                   cached->empty() ? tuf::AlreadyVerified{} : in_cache);
+          }
+          if (v) {
+            out.verified = std::move(v);
+            out.location_index = i;
+            out.location = loc;
+            out.manifests = std::move(manifests);
+            break;
+          }
+          if (!primary) primary = v.error();
+          failures.push_back(locations.size() > 1 ? fmt::format("[{}] {}", loc, v.error().message)
+                                                  : v.error().message);
+          out.verified = tl::unexpected(v.error());
+        }
+        if (!out.verified && locations.size() > 1) {
+          std::string joined;
+          for (const auto& f : failures) joined += (joined.empty() ? "" : "; ") + f;
+          out.verified = tl::unexpected(Error{
+              primary->code, fmt::format("all {} locations failed: {}", locations.size(), joined),
+              primary->hint});
+        }
+        asio::post(ioc_, [this, weak, feed, started_from, now, out = std::move(out)]() mutable {
+          if (auto a = weak.lock(); a && *a) finish(feed, *started_from, now, std::move(out));
+        });
+      });
 }
 
 void FeedPoller::finish(const std::string& feed, const FeedState& started_from, TimePoint now,

@@ -12,6 +12,7 @@
 #include <libtorrent/settings_pack.hpp>
 #include <libtorrent/version.hpp>
 
+#include "daemon/libtorrent_exposure.hpp"
 #include "daemon/log.hpp"
 
 namespace weights::daemon {
@@ -63,6 +64,14 @@ lt::settings_pack session_settings(const Config& c) {
   // Hundreds of seeded releases: announce all of them, not libtorrent's default subset.
   p.set_int(sp::active_tracker_limit, 100000);
   p.set_int(sp::active_dht_limit, 100000);
+  // Remote-input hardening (docs/threat-model.md "libtorrent"): libtorrent's defaults, set
+  // explicitly so no default change or reordering loses them. Trackers, web seeds and peers
+  // may not steer us to loopback services or IDNA look-alike hosts, and HTTPS trackers and web
+  // seeds must present valid certificates. (no_connect_privileged_ports is not set: in 2.0.8
+  // it is a port filter that also blocks web seeds on ports 80 and 443.)
+  p.set_bool(sp::ssrf_mitigation, true);
+  p.set_bool(sp::allow_idna, false);
+  p.set_bool(sp::validate_https_trackers, true);
   // 8-byte fingerprint (a 20-byte one would make every connection reuse one peer-id).
   p.set_str(sp::peer_fingerprint, lt::generate_fingerprint("WD", 0, 1, 0, 0));
   p.set_str(sp::user_agent,
@@ -76,6 +85,11 @@ TorrentSession::TorrentSession(boost::asio::io_context& ioc, AlertFn on_alert)
 Result<std::unique_ptr<TorrentSession>> TorrentSession::start(boost::asio::io_context& ioc,
                                                               const Config& config,
                                                               AlertFn on_alert) {
+  // lt::version() is the library loaded at run time, not the headers we were built against.
+  if (auto warning =
+          libtorrent_exposure_warning(lt::version(), config.listen_interfaces, config.dht)) {
+    log::warning("{}", *warning);
+  }
   auto ts = std::unique_ptr<TorrentSession>(new TorrentSession(ioc, std::move(on_alert)));
   lt::session_params params(session_settings(config));
   params.disk_io_constructor = config.disk_io == DiskIo::posix ? lt::posix_disk_io_constructor

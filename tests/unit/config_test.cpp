@@ -320,3 +320,22 @@ TEST_CASE("bad windows and seed-node values are errors naming the key", "[config
   CHECK_THAT(apply_error("[limits]\ncontrol_connections_per_user = 65\n").message,
              Catch::Contains("from 1 to 64"));
 }
+
+TEST_CASE("[trust] path_policy selects the portable path policy", "[config]") {
+  CHECK(Config{}.path_policy == weights::PathPolicy::standard);
+  auto c = apply_toml(Config{}, "[trust]\npath_policy = \"portable\"\n", "w.toml");
+  REQUIRE(c);
+  CHECK(c->path_policy == weights::PathPolicy::portable);
+  const auto e = apply_error("[trust]\npath_policy = \"windows\"\n");
+  CHECK(e.code == Errc::schema_error);
+  CHECK(e.message == "w.toml:2: trust.path_policy: 'windows' is not one of standard, portable");
+  CHECK(apply_error("[trust]\npath_policy = true\n").code == Errc::schema_error);
+  // Rendered and read back.
+  Config full = default_config(Mode::user, env_of({{"HOME", "/h"}}));
+  full.path_policy = weights::PathPolicy::portable;
+  const auto text = render_toml(full);
+  CHECK_THAT(text, Catch::Contains("[trust]\npath_policy = 'portable'"));
+  auto back = apply_toml(Config{}, text, "rendered");
+  REQUIRE(back);
+  CHECK(back->path_policy == weights::PathPolicy::portable);
+}

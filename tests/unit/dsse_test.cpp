@@ -202,6 +202,19 @@ TEST_CASE("parse caps the number of signatures", "[dsse]") {
   CHECK(r.error().code == Errc::too_large);
 }
 
+TEST_CASE("an envelope holds at most 64 signatures (manifest-format.md section 2)", "[dsse]") {
+  auto with = [](int n) {
+    std::string sigs;
+    for (int i = 0; i < n; ++i) sigs += std::string(i ? "," : "") + R"({"sig":")" + sig64() + "\"}";
+    return R"({"payloadType":"t","payload":"","signatures":[)" + sigs + "]}";
+  };
+  CHECK(parse(with(64)));
+  auto r = parse(with(65));
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == Errc::too_large);
+  CHECK_THAT(r.error().message, Catch::Contains("65 entries, limit is 64"));
+}
+
 TEST_CASE("sign refuses a null key", "[dsse]") {
   auto r = sign("t", "p", {nullptr});
   REQUIRE_FALSE(r);

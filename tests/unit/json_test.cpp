@@ -134,6 +134,11 @@ TEST_CASE("nesting deeper than max_depth is too_large", "[json]") {
   auto r = parse_strict(std::string(100000, '['));
   REQUIRE_FALSE(r);
   CHECK(r.error().code == Errc::too_large);
+  // Every object or array is one level; the outermost is level 1; scalars add none
+  // (manifest-format.md section 4).
+  CHECK(parse_strict("{}", Limits{.max_depth = 1}));
+  CHECK(parse_strict(R"({"a":[{}],"b":1})", Limits{.max_depth = 3}));
+  CHECK_FALSE(parse_strict(R"({"a":[{}],"b":1})", Limits{.max_depth = 2}));
   CHECK(parse_strict("[[1]]", Limits{.max_depth = 2}));
   CHECK_FALSE(parse_strict("[[1]]", Limits{.max_depth = 1}));
   CHECK(parse_strict("1", Limits{.max_depth = 0}));

@@ -11,6 +11,10 @@ using weights::check_path_set;
 using weights::collision_key;
 using weights::Errc;
 using weights::is_valid_utf8;
+using weights::parse_path_policy;
+using weights::path_policy_name;
+using weights::path_policy_unicode_version;
+using weights::PathPolicy;
 using weights::Portability;
 
 namespace {
@@ -191,4 +195,85 @@ TEST_CASE("is_valid_utf8 accepts strict UTF-8 only", "[path_policy]") {
   CHECK_FALSE(is_valid_utf8("\xed\xa0\x80"));      // surrogate
   CHECK_FALSE(is_valid_utf8("\xe2\x82"));          // truncated
   CHECK_FALSE(is_valid_utf8("\xf4\x90\x80\x80"));  // > U+10FFFF
+}
+
+// ---- the portable policy (docs/manifest-format.md §7.2) ---------------------------------------
+
+namespace {
+std::string portable_rejection(std::vector<std::string> paths) {
+  auto st = check_path_set(paths, PathPolicy::portable);
+  REQUIRE_FALSE(st);
+  CHECK(st.error().code == Errc::path_policy);
+  return st.error().message;
+}
+}  // namespace
+
+TEST_CASE("path policies are named standard and portable", "[path_policy]") {
+  CHECK(parse_path_policy("standard") == PathPolicy::standard);
+  CHECK(parse_path_policy("portable") == PathPolicy::portable);
+  CHECK(path_policy_name(PathPolicy::portable) == "portable");
+  const auto bad = parse_path_policy("windows");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().code == Errc::invalid_argument);
+  CHECK(path_policy_unicode_version() == "15.0.0");
+}
+
+TEST_CASE("the portable policy refuses paths that are not NFC", "[path_policy]") {
+  // "e" + U+0301 decomposes what NFC composes to U+00E9: fine by default, refused as portable.
+  const std::string decomposed = "cafe\xCC\x81.txt";
+  CHECK(check_path_set(std::vector<std::string>{decomposed}, PathPolicy::standard));
+  CHECK_THAT(portable_rejection({"ok", decomposed}), Catch::Contains("Normalization Form C"));
+  CHECK_THAT(portable_rejection({decomposed}), Catch::Contains("caf\\xc3\\xa9.txt"));
+  // Singletons and composition exclusions: U+212B ANGSTROM SIGN (NFC: U+00C5), U+0958 DEVANAGARI
+  // QA (excluded from composition; NFC keeps it decomposed as U+0915 U+093C).
+  CHECK_THAT(portable_rejection({"\xE2\x84\xAB"}), Catch::Contains("Normalization Form C"));
+  CHECK_THAT(portable_rejection({"\xE0\xA5\x98"}), Catch::Contains("Normalization Form C"));
+  // Misordered combining marks (ccc 230 before ccc 220) are not NFC either.
+  CHECK_THAT(portable_rejection({"a\xCC\x87\xCC\xA3"}), Catch::Contains("Normalization Form C"));
+  // NFC text of several scripts passes: "café", "Мод", Hangul "한", "क़" as U+0915 U+093C.
+  CHECK(check_path_set(std::vector<std::string>{"caf\xC3\xA9", "\xD0\x9C\xD0\xBE\xD0\xB4",
+                                                "\xED\x95\x9C", "\xE0\xA4\x95\xE0\xA4\xBC"},
+                       PathPolicy::portable));
+}
+
+TEST_CASE("the portable policy refuses code points unassigned in its Unicode version",
+          "[path_policy]") {
+  // U+0378 is unassigned in Unicode 15.0; U+FDD0 is a noncharacter (category Cn).
+  CHECK(check_path_set(std::vector<std::string>{"x\xCD\xB8"}, PathPolicy::standard));
+  CHECK_THAT(portable_rejection({"x\xCD\xB8"}), Catch::Contains("unassigned in Unicode 15.0.0"));
+  CHECK_THAT(portable_rejection({"\xEF\xB7\x90"}), Catch::Contains("unassigned"));
+}
+
+TEST_CASE("the portable policy refuses names Windows cannot create", "[path_policy]") {
+  for (const char* p : {"CON", "dir/nul.txt", "LPT1.bin", "com9", "name.", "name ", "a<b", "a>b",
+                        "a\"b", "a|b", "a?b", "a*b"}) {
+    INFO(p);
+    CHECK(check_path_set(std::vector<std::string>{p}, PathPolicy::standard));
+    CHECK_THAT(portable_rejection({"ok", p}), Catch::Contains("Windows"));
+  }
+  // ':', '\' and control characters are refused under every policy.
+  CHECK_FALSE(check_path_set(std::vector<std::string>{"a:b"}, PathPolicy::standard));
+  CHECK_FALSE(check_path_set(std::vector<std::string>{"a\\b"}, PathPolicy::standard));
+}
+
+TEST_CASE("the portable policy folds case in every script", "[path_policy]") {
+  // Cherokee U+13A0 and its lowercase U+AB70: outside the standard key's blocks.
+  const std::vector<std::string> cherokee{"\xE1\x8E\xA0", "\xEA\xAD\xB0"};
+  CHECK(check_path_set(cherokee, PathPolicy::standard));
+  CHECK_THAT(portable_rejection(cherokee), Catch::Contains("Unicode case folding"));
+  // Full folding: "Straße" and "STRASSE".
+  const std::vector<std::string> strasse{
+      "Stra\xC3\x9F"
+      "e",
+      "STRASSE"};
+  CHECK(check_path_set(strasse, PathPolicy::standard));
+  CHECK_THAT(portable_rejection(strasse), Catch::Contains("Unicode case folding"));
+  // A file and a directory that fold together.
+  const std::vector<std::string> dir{"\xE1\x8E\xA0", "\xEA\xAD\xB0/x"};
+  CHECK(check_path_set(dir, PathPolicy::standard));
+  CHECK_THAT(portable_rejection(dir), Catch::Contains("also a directory"));
+  // ASCII case collisions are refused by both policies.
+  CHECK_FALSE(check_path_set(std::vector<std::string>{"A", "a"}, PathPolicy::portable));
+  CHECK(check_path_set(std::vector<std::string>{"model.safetensors", "config.json", "a/b"},
+                       PathPolicy::portable));
 }

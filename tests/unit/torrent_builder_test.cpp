@@ -89,7 +89,8 @@ lt::torrent_info load(const std::string& bytes) {
   return ti;
 }
 
-std::string hex32(const lt::sha256_hash& h) {
+template <class Hash>
+std::string hex_of(const Hash& h) {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string s;
   for (const char c : h) {
@@ -145,7 +146,7 @@ TEST_CASE("a hybrid torrent carries exactly the release files under the revision
     REQUIRE(it != in.files.end());
     CHECK(static_cast<std::uint64_t>(ti.files().file_size(i)) == it->length);
     // Our streaming BEP 52 root equals libtorrent's.
-    if (it->length > 0) CHECK(hex32(ti.files().root(i)) == it->bt_root);
+    if (it->length > 0) CHECK(hex_of(ti.files().root(i)) == it->bt_root);
   }
   CHECK(listed == r.paths);  // canonical order is the sorted order here
 
@@ -243,6 +244,12 @@ TEST_CASE("a torrent with an extra file, a bigger file or another root is reject
     m.torrent.v2_infohash = std::string(64, '0');
     expect_error(weights::check_torrent_against_manifest(built->hybrid, m), Errc::wrong_target,
                  "v2 info-hash");
+  }
+  SECTION("another v1 info-hash") {
+    ReleaseManifest m = good;
+    m.torrent.v1_infohash = std::string(40, '0');
+    expect_error(weights::check_torrent_against_manifest(built->hybrid, m), Errc::wrong_target,
+                 "v1 info-hash");
   }
   SECTION("another revision") {
     ReleaseManifest m = good;
@@ -355,7 +362,8 @@ TEST_CASE("a torrent marking a release file executable is rejected", "[torrent_b
   auto built = weights::build_torrents(in);
   REQUIRE(built);
   ReleaseManifest m = manifest_for(in, *built);
-  m.torrent.v2_infohash = hex32(load(bytes).info_hashes().v2);
+  m.torrent.v2_infohash = hex_of(load(bytes).info_hashes().v2);
+  m.torrent.v1_infohash = hex_of(load(bytes).info_hashes().v1);  // hex of the 20-byte SHA-1
   expect_error(weights::check_torrent_against_manifest(bytes, m), Errc::wrong_target,
                "\"config.json\" as a symlink or executable");
 }

@@ -727,12 +727,27 @@ TEST_CASE("release_seq never decreases", "[tuf][wrong-software][rollback]") {
     expect_refused(*f.client, f.now + 2h, Errc::rollback,
                    "has release_seq 3, not above the trusted maximum 5");
   }
-  SECTION("a new release reusing the current maximum") {
+  SECTION("a new release reusing the current maximum while the release holding it is listed") {
+    // A duplicate within the signed targets is reported as such, before any history check.
     f.feed.add_release(model_a, "again", 5, f.now + 1h);
-    const auto r = f.client->refresh(f.now + 2h);
-    REQUIRE_FALSE(r);
-    // Either rule may fire first; both name the problem.
-    CHECK((r.error().code == Errc::rollback || r.error().code == Errc::schema_error));
+    expect_refused(*f.client, f.now + 2h, Errc::schema_error,
+                   "two releases of org/model-a share release_seq 5");
+  }
+  SECTION("two new releases sharing a sequence not above the maximum") {
+    // Whatever their path order, the duplicate is reported, not the rollback of either one.
+    f.feed.add_release(model_a, "a-old", 4, f.now + 1h);
+    f.feed.add_release(model_a, "z-old", 4, f.now + 1h);
+    expect_refused(*f.client, f.now + 2h, Errc::schema_error,
+                   "two releases of org/model-a share release_seq 4");
+  }
+  SECTION("an existing release whose sequence is raised") {
+    // Moving an old revision up would make it the latest again: refused like a decrease.
+    REQUIRE(f.feed.repo().add_target(release_path(model_a, "rev5"),
+                                     release_manifest(model_a, "rev5", 9),
+                                     TargetCustom{TargetKind::release, model_a, "rev5", 9}));
+    f.feed.publish(f.now + 1h);
+    expect_refused(*f.client, f.now + 2h, Errc::rollback, "changed release_seq from 5 to 9");
+    CHECK(f.client->state().release_seq.at(model_a) == 5);
   }
   SECTION("an existing release whose sequence is rewritten") {
     REQUIRE(f.feed.repo().add_target(release_path(model_a, "rev5"),
@@ -1002,4 +1017,30 @@ TEST_CASE("summarize reports versions and expiries of the trusted state", "[tuf]
   CHECK(o.snapshot.expires == t0() + Days(7));
   CHECK(o.targets.expires == t0() + Days(90));
   CHECK(o.trusted_targets.size() == 1);
+}
+
+TEST_CASE("a target pinned above 64 MiB is refused before anything is fetched",
+          "[tuf][targets][limits]") {
+  struct CountingFetcher final : Fetcher {
+    int calls = 0;
+    Result<std::string> fetch(std::string_view, std::uint64_t) override {
+      ++calls;
+      return std::string();
+    }
+    std::string describe() const override { return "counting"; }
+  };
+  FeedState s;
+  s.name = "feed";
+  TargetInfo t;
+  t.path = "models/org/model-a/rev1.torrent";
+  t.length = 64ull * 1024 * 1024 + 1;
+  t.sha256 = std::string(64, 'a');
+  t.kind = TargetKind::torrent;
+  t.model = model_a;
+  t.revision = "rev1";
+  s.trusted_targets.push_back(t);
+  CountingFetcher fetcher;
+  auto r = fetch_verified_target(fetcher, s, t.path);
+  REQUIRE_REFUSED(r, Errc::too_large, "above the limit of 67108864");
+  CHECK(fetcher.calls == 0);
 }

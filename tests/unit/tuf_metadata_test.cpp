@@ -203,6 +203,33 @@ TEST_CASE("metadata headers are checked strictly", "[tuf][metadata]") {
   }
 }
 
+TEST_CASE("spec_version is MAJOR.MINOR.PATCH with major 1", "[tuf][metadata]") {
+  Keys k;
+  auto with = [&](const std::string& v) {
+    json::Json j = root_json(k);
+    j["spec_version"] = v;
+    return parse_root(dump(j));
+  };
+  for (const char* ok : {"1.0.0", "1.0.31", "1.2.3", "1.999999999.0"}) {
+    INFO(ok);
+    CHECK(with(ok));
+  }
+  for (const char* bad : {"1", "1.", "1.0", "1.0.", "1.0.31.1", "1.x.0", "1.0.31-rc1", "01.0.0",
+                          "1.00.1", "1.0.+1", " 1.0.0", "1.1000000000.0", ""}) {
+    INFO(bad);
+    auto r = with(bad);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == Errc::schema_error);
+    CHECK_THAT(r.error().message, Catch::Contains("MAJOR.MINOR.PATCH"));
+  }
+  for (const char* other : {"0.9.0", "2.0.0"}) {
+    INFO(other);
+    auto r = with(other);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == Errc::unsupported);
+  }
+}
+
 TEST_CASE("unknown metadata fields are ignored", "[tuf][metadata]") {
   Keys k;
   json::Json j = root_json(k);

@@ -1,0 +1,79 @@
+#include "daemon/libtorrent_exposure.hpp"
+
+#include <catch2/catch.hpp>
+#include <libtorrent/settings_pack.hpp>
+
+#include "daemon/torrent_session.hpp"
+
+using namespace weights::daemon;
+
+namespace {
+const std::vector<std::string> loopback{"127.0.0.2:0", "[::1]:6881"};
+}
+
+TEST_CASE("libtorrent versions are read from lt::version()", "[libtorrent]") {
+  CHECK(parse_libtorrent_version("2.0.8.0") == LibtorrentVersion{2, 0, 8});
+  CHECK(parse_libtorrent_version("2.0.14") == LibtorrentVersion{2, 0, 14});
+  CHECK(parse_libtorrent_version("2.1.0.0") == LibtorrentVersion{2, 1, 0});
+  for (const char* bad :
+       {"", "2", "2.0", "2.0.", "2.0.8.", "2.0.8.0.1", "v2.0.8", "2.0.8-rc1", "2..8", "2.0.x"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_libtorrent_version(bad));
+  }
+  CHECK(LibtorrentVersion{2, 0, 8} < recommended_libtorrent);
+  CHECK(LibtorrentVersion{2, 0, 9} < LibtorrentVersion{2, 0, 10});  // numeric, not textual
+  CHECK(LibtorrentVersion{2, 1, 0} > recommended_libtorrent);
+}
+
+TEST_CASE("a node listens publicly on a non-loopback address or with DHT on", "[libtorrent]") {
+  CHECK_FALSE(listens_publicly(loopback, Toggle::off));
+  CHECK_FALSE(listens_publicly({"127.255.0.1:6881s", "lo:6881"}, Toggle::off));
+  CHECK_FALSE(listens_publicly({}, Toggle::off));
+  CHECK(listens_publicly(loopback, Toggle::on));
+  CHECK(listens_publicly({}, Toggle::on));
+  for (const char* iface :
+       {"0.0.0.0:6881", "[::]:6881", "192.168.1.5:6881", "eth0:6881", "128.0.0.1:6881",
+        "127.0.0.1.5:6881", "127.0.0:6881", "[::ffff:127.0.0.1]:6881"}) {
+    INFO(iface);
+    CHECK(listens_publicly({"127.0.0.2:0", iface}, Toggle::off));
+  }
+}
+
+TEST_CASE("the start-up warning needs an old libtorrent and public listening", "[libtorrent]") {
+  const std::vector<std::string> wildcard{"0.0.0.0:6881", "[::]:6881"};
+  SECTION("old and public: warned, naming both versions and why") {
+    const auto w = libtorrent_exposure_warning("2.0.8.0", wildcard, Toggle::off);
+    REQUIRE(w);
+    CHECK_THAT(*w, Catch::Contains("libtorrent 2.0.8.0 is older than 2.0.14"));
+    CHECK_THAT(*w, Catch::Contains("non-loopback"));
+    const auto d = libtorrent_exposure_warning("2.0.13.0", loopback, Toggle::on);
+    REQUIRE(d);
+    CHECK_THAT(*d, Catch::Contains("DHT is on"));
+  }
+  SECTION("old but loopback only: silent") {
+    CHECK_FALSE(libtorrent_exposure_warning("2.0.8.0", loopback, Toggle::off));
+  }
+  SECTION("recommended or newer: silent") {
+    CHECK_FALSE(libtorrent_exposure_warning("2.0.14.0", wildcard, Toggle::on));
+    CHECK_FALSE(libtorrent_exposure_warning("2.1.2.0", wildcard, Toggle::on));
+  }
+  SECTION("an unreadable version counts as old") {
+    CHECK(libtorrent_exposure_warning("garbage", wildcard, Toggle::off));
+  }
+}
+
+TEST_CASE("the session keeps the remote-input hardening of docs/threat-model.md", "[libtorrent]") {
+  using sp = lt::settings_pack;
+  const auto p = session_settings(Config{});
+  CHECK(p.get_bool(sp::ssrf_mitigation));
+  CHECK_FALSE(p.get_bool(sp::allow_idna));
+  CHECK(p.get_bool(sp::validate_https_trackers));
+  // Features a seed node does not need are off unless configured.
+  CHECK_FALSE(p.get_bool(sp::enable_dht));
+  CHECK_FALSE(p.get_bool(sp::enable_lsd));
+  CHECK_FALSE(p.get_bool(sp::enable_upnp));
+  CHECK_FALSE(p.get_bool(sp::enable_natpmp));
+  CHECK_FALSE(p.get_bool(sp::enable_incoming_utp));
+  CHECK_FALSE(p.get_bool(sp::enable_outgoing_utp));
+  CHECK(p.get_str(sp::dht_bootstrap_nodes).empty());
+}
