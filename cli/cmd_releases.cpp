@@ -8,7 +8,9 @@
 #include <thread>
 #include <vector>
 
+#include <fcntl.h>
 #include <fmt/core.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/command.hpp"
@@ -17,6 +19,7 @@
 #include "core/api_client.hpp"
 #include "core/atomic_file.hpp"
 #include "core/hf_hub.hpp"
+#include "core/safe_fs.hpp"
 #include "core/tuf_metadata.hpp"
 
 namespace weights::cli {
@@ -215,34 +218,38 @@ struct FetchArgs {
 
 // Places the verified files of a complete release's view under `dest`: hard links when on the
 // same filesystem (no second copy), else copies. Existing files are left alone and reported.
+// Below `dest` nothing is followed (core/safe_fs.hpp): a link planted in a shared directory
+// cannot redirect the files elsewhere.
 Status materialise_into(const std::string& view, const std::string& dest) {
   namespace fs = std::filesystem;
+  auto base = safe_fs::open_base_dir(dest, safe_fs::Create::yes);
+  if (!base) return tl::unexpected(base.error());
   std::error_code ec;
-  fs::create_directories(dest, ec);
-  if (ec) return fail(Errc::io_error, fmt::format("creating {}: {}", dest, ec.message()));
   fs::recursive_directory_iterator it(view, ec), end;
   if (ec) return fail(Errc::io_error, fmt::format("reading {}: {}", view, ec.message()));
   for (; it != end; it.increment(ec)) {
     if (ec) return fail(Errc::io_error, fmt::format("reading {}: {}", view, ec.message()));
-    const fs::path target = fs::path(dest) / it->path().lexically_relative(view);
+    const fs::path rel = it->path().lexically_relative(view);
+    const fs::path target = fs::path(dest) / rel;
     if (it->is_directory()) {
-      fs::create_directories(target, ec);
-      if (ec)
-        return fail(Errc::io_error, fmt::format("creating {}: {}", target.string(), ec.message()));
+      auto d = safe_fs::open_dir_beneath(base->get(), rel.string(), safe_fs::Create::yes, dest);
+      if (!d) return tl::unexpected(d.error());
       continue;
     }
-    if (fs::exists(fs::symlink_status(target))) {
+    auto dir = safe_fs::open_dir_beneath(base->get(), rel.parent_path().string(),
+                                         safe_fs::Create::yes, dest);
+    if (!dir) return tl::unexpected(dir.error());
+    struct stat st {};
+    if (::fstatat(dir->get(), rel.filename().c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
       return fail(Errc::already_exists, fmt::format("{} already exists", target.string()),
                   "choose an empty --dest directory");
     }
-    fs::create_hard_link(it->path(), target, ec);
-    if (ec) {
-      ec.clear();
-      fs::copy_file(it->path(), target, ec);
-      if (ec) {
-        return fail(Errc::io_error, fmt::format("copying {} to {}: {}", it->path().string(),
-                                                target.string(), ec.message()));
-      }
+    auto src = safe_fs::open_regular(it->path());
+    if (!src) return tl::unexpected(src.error());
+    if (auto st2 = safe_fs::place_file(*src, dir->get(), rel.filename().string(),
+                                       safe_fs::Share::link, target.parent_path());
+        !st2) {
+      return st2;
     }
   }
   return {};

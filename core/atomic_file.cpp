@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/safe_fs.hpp"
+
 namespace weights {
 namespace {
 
@@ -26,68 +28,13 @@ Error io_failure(std::string_view what, const std::filesystem::path& path, int e
                {}};
 }
 
-// Closes an fd on scope exit unless released.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  // Closes now and reports close()'s error: on NFS a write error may only surface here.
-  int close() {
-    const int rc = ::close(fd_);
-    fd_ = -1;
-    return rc;
-  }
-
- private:
-  int fd_;
-};
-
-// Temp name in the target's directory (so rename stays on one filesystem), hidden, with the
-// target's name cut short enough that the whole name stays under NAME_MAX.
-std::filesystem::path temp_path_for(const std::filesystem::path& path, std::mt19937_64& rng) {
-  std::string base = path.filename().string();
-  if (base.size() > 200) base.resize(200);
-  return path.parent_path() / fmt::format(".{}.tmp-{:016x}", base, rng());
-}
-
-Status write_all(int fd, std::string_view data, const std::filesystem::path& path) {
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return tl::unexpected(io_failure("cannot write", path, errno));
-    }
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return {};
-}
-
-// Moves tmp to path without ever replacing an existing file. renameat2(RENAME_NOREPLACE) is
-// atomic; filesystems without it get link()+unlink(), which is equally race-free because
-// link() fails with EEXIST if anything appeared at `path` meanwhile.
-Status publish_no_replace(const std::filesystem::path& tmp, const std::filesystem::path& path) {
-  if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) == 0) return {};
-  int err = errno;
-  if (err == EINVAL || err == ENOSYS || err == ENOTSUP) {
-    if (::link(tmp.c_str(), path.c_str()) == 0) {
-      ::unlink(tmp.c_str());
-      return {};
-    }
-    err = errno;
-  }
-  if (err == EEXIST) {
-    return fail(Errc::already_exists, fmt::format("refusing to overwrite {}", path.string()));
-  }
-  return tl::unexpected(io_failure("cannot create", path, err));
-}
+using safe_fs::Fd;
 
 }  // namespace
 
+// By descriptor (core/safe_fs.hpp): the directory is opened once, the temp file is created in
+// it with O_EXCL|O_NOFOLLOW and renamed over the name, so a link there is replaced, not written
+// through.
 Status write_file_atomic(const std::filesystem::path& path, std::string_view data, unsigned mode,
                          Overwrite overwrite) {
   if (path.empty() || !path.has_filename()) {
@@ -95,43 +42,9 @@ Status write_file_atomic(const std::filesystem::path& path, std::string_view dat
   }
   std::filesystem::path dir = path.parent_path();
   if (dir.empty()) dir = ".";
-
-  std::random_device seed;
-  std::mt19937_64 rng((std::uint64_t{seed()} << 32) | seed());
-  std::filesystem::path tmp;
-  int fd = -1;
-  // O_EXCL|O_NOFOLLOW: never open something an attacker pre-created or symlinked at the temp
-  // name; 0600 until fchmod so a key file is never briefly readable by others.
-  for (int attempt = 0; attempt < 100 && fd < 0; ++attempt) {
-    tmp = temp_path_for(path, rng);
-    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0 && errno != EEXIST) {
-      return tl::unexpected(io_failure("cannot create temporary file in", dir, errno));
-    }
-  }
-  if (fd < 0) {
-    return fail(Errc::io_error,
-                fmt::format("cannot create a unique temporary file in {}", dir.string()));
-  }
-
-  Fd file(fd);
-  auto cleanup_fail = [&](Error e) -> Status {
-    ::unlink(tmp.c_str());
-    return tl::unexpected(std::move(e));
-  };
-  if (auto st = write_all(file.get(), data, tmp); !st) return cleanup_fail(st.error());
-  if (::fchmod(file.get(), static_cast<mode_t>(mode & 07777)) != 0) {
-    return cleanup_fail(io_failure("cannot chmod", tmp, errno));
-  }
-  if (::fsync(file.get()) != 0) return cleanup_fail(io_failure("cannot fsync", tmp, errno));
-  if (file.close() != 0) return cleanup_fail(io_failure("cannot close", tmp, errno));
-
-  if (overwrite == Overwrite::refuse) {
-    if (auto st = publish_no_replace(tmp, path); !st) return cleanup_fail(st.error());
-  } else if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    return cleanup_fail(io_failure("cannot rename into place", path, errno));
-  }
-  return fsync_dir(dir);
+  auto dirfd = safe_fs::open_base_dir(dir);
+  if (!dirfd) return tl::unexpected(dirfd.error());
+  return safe_fs::write_file_at(dirfd->get(), path.filename().string(), data, mode, dir, overwrite);
 }
 
 Result<std::string> read_file(const std::filesystem::path& path, std::size_t max_bytes) {

@@ -220,18 +220,28 @@ std::optional<crypto::Sha256> merkle_root(std::span<const crypto::Sha256> leaves
 }
 
 Result<FileDigest> hash_file(const std::filesystem::path& path, const HashOptions& options) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO must be refused below, not block the open.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) {
     return fail(errno == ENOENT ? Errc::not_found : Errc::io_error,
                 fmt::format("opening {}: {}", path.string(), errno_text(errno)));
   }
   FdCloser closer{fd};
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags >= 0) (void)::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+  return hash_fd(fd, path, options);
+}
+
+Result<FileDigest> hash_fd(int fd, const std::filesystem::path& path, const HashOptions& options) {
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     return fail(Errc::io_error, fmt::format("stat {}: {}", path.string(), errno_text(errno)));
   }
   if (!S_ISREG(st.st_mode)) {
     return fail(Errc::io_error, fmt::format("{} is not a regular file", path.string()));
+  }
+  if (::lseek(fd, 0, SEEK_SET) != 0) {
+    return fail(Errc::io_error, fmt::format("seek {}: {}", path.string(), errno_text(errno)));
   }
   const auto expected_length = static_cast<std::uint64_t>(st.st_size);
   ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);

@@ -47,8 +47,12 @@ struct FileDigest {
 };
 
 // Hashes one regular file (symlinks are followed). io_error if it cannot be read, is not a
-// regular file, or changes size while being read.
+// regular file (a FIFO is refused without blocking), or changes size while being read.
 Result<FileDigest> hash_file(const std::filesystem::path& path, const HashOptions& options = {});
+// hash_file for an open descriptor, read from offset 0 (the offset is moved); `path` is for
+// messages. For files taken by descriptor (core/safe_fs.hpp).
+Result<FileDigest> hash_fd(int fd, const std::filesystem::path& path,
+                           const HashOptions& options = {});
 
 // Hashes files on min(threads, files.size()) worker threads; results are in input order. On
 // failure returns the error of the first failing file (in input order), with its path.

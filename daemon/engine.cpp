@@ -33,6 +33,7 @@
 #include "core/http_fetcher.hpp"
 #include "core/release_manifest.hpp"
 #include "core/release_target.hpp"
+#include "core/safe_fs.hpp"
 #include "core/state_store.hpp"
 #include "core/torrent_builder.hpp"
 #include "core/tuf_client.hpp"
@@ -114,15 +115,27 @@ std::string hex(const crypto::Sha256& h) {
   return to_hex(h);
 }
 
+// Hashes a staging or store file of the daemon's: a link there is not followed but reported as
+// an error (so verify and scrub treat it as damage and replace it).
+Result<FileDigest> hash_stored(const std::filesystem::path& path) {
+  auto file = safe_fs::open_regular(path);
+  if (!file) return tl::unexpected(file.error());
+  HashOptions o;
+  o.git_oid = GitOid::skip;
+  return hash_fd(file->fd.get(), path, o);
+}
+
 // SHA-256 of a file read at most at `rate` bytes/s (the scrubber must not starve seeding).
-// Returns (length, hex digest).
+// Returns (length, hex digest). A link is not followed (see hash_stored).
 Result<std::pair<std::uint64_t, std::string>> sha256_file_throttled(
     const std::filesystem::path& path, std::uint64_t rate) {
-  std::FILE* f = std::fopen(path.c_str(), "rbe");
+  auto file = safe_fs::open_regular(path);
+  if (!file) return tl::unexpected(file.error());
+  std::FILE* f = ::fdopen(file->fd.get(), "rb");
   if (!f) {
-    return fail(errno == ENOENT ? Errc::not_found : Errc::io_error,
-                fmt::format("opening {}: {}", path.string(), std::strerror(errno)));
+    return fail(Errc::io_error, fmt::format("opening {}: {}", path.string(), std::strerror(errno)));
   }
+  file->fd.release();  // owned by f now
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> closer(f, &std::fclose);
   crypto::Sha256Hasher h;
   std::vector<std::uint8_t> buf(256 * 1024);
@@ -1050,13 +1063,8 @@ struct Engine::Impl {
         store.staging_file(r.rec.v2_infohash, r.rec.revision, r.manifest.files[i].path);
     const std::string id = r.rec.id;
     const auto gen = r.generation;
-    on_pool(
-        [path] {
-          HashOptions o;
-          o.git_oid = GitOid::skip;
-          return hash_file(path, o);
-        },
-        [this, id, gen, i](Result<FileDigest> d) { on_hashed(id, gen, i, std::move(d)); });
+    on_pool([path] { return hash_stored(path); },
+            [this, id, gen, i](Result<FileDigest> d) { on_hashed(id, gen, i, std::move(d)); });
   }
 
   void on_hashed(const std::string& id, std::uint64_t gen, std::size_t i, Result<FileDigest> d) {
@@ -1285,15 +1293,10 @@ struct Engine::Impl {
       const auto path = source == VerifySource::store
                             ? store.store_file(f.sha256)
                             : store.staging_file(r.rec.v2_infohash, r.rec.revision, f.path);
-      on_pool(
-          [path] {
-            HashOptions o;
-            o.git_oid = GitOid::skip;
-            return hash_file(path, o);
-          },
-          [this, rid, gen, i, source](Result<FileDigest> d) {
-            on_reverified(rid, gen, i, source, std::move(d));
-          });
+      on_pool([path] { return hash_stored(path); },
+              [this, rid, gen, i, source](Result<FileDigest> d) {
+                on_reverified(rid, gen, i, source, std::move(d));
+              });
     }
     if (r.verify_outstanding == 0) {
       r.staging_pass = false;
@@ -2015,12 +2018,26 @@ struct Engine::Impl {
     const auto& file = r.manifest.files[i];
     const auto src = store.store_file(file.sha256);
     const auto qdir = config.state_dir / "quarantine";
-    std::error_code ec;
-    std::filesystem::create_directories(qdir, ec);
-    const auto dst = qdir / fmt::format("{}.{}", file.sha256, now_ticks());
-    // Keep one copy of the damaged bytes for inspection; the store name must go either way.
-    std::filesystem::copy_file(src, dst, ec);
+    // Keep one copy of the damaged bytes for inspection, read by descriptor from the store's
+    // own regular file (a link there is not followed and nothing is kept); the store name must
+    // go either way (unlink removes a link itself, never its target).
+    if (auto damaged = safe_fs::open_regular(src)) {
+      if (auto q = safe_fs::open_base_dir(qdir, safe_fs::Create::yes)) {
+        (void)safe_fs::place_file(*damaged, q->get(),
+                                  fmt::format("{}.{}", file.sha256, now_ticks()),
+                                  safe_fs::Share::copy, qdir);
+      }
+    }
     (void)store.remove_store_entry(file.sha256);
+    // libtorrent re-downloads into the staging name: if that is not the daemon's own regular
+    // file (a link left by an older seed), remove it so the bytes land in a new file instead of
+    // being written through the link.
+    const auto staged = store.staging_file(r.rec.v2_infohash, r.rec.revision, file.path);
+    if (struct stat st{};
+        ::lstat(staged.c_str(), &st) == 0 && !(S_ISREG(st.st_mode) && st.st_uid == ::geteuid())) {
+      std::error_code ignored;
+      std::filesystem::remove(staged, ignored);
+    }
     (void)store.remove_view(r.rec.model, r.rec.revision);
     r.rec.view_path.clear();
     r.verified[i] = false;
@@ -2347,8 +2364,9 @@ Result<json> Engine::seed(const SeedRequest& req) {
   r.preparing = true;
   I.persist(r);
 
-  // Hash the publisher's files and link them into staging on a worker: nothing from `dir` is
-  // seeded unless every byte matches the manifest.
+  // Take the publisher's files into staging on a worker, by descriptor (Store::take_files: no
+  // link followed, no FIFO opened, foreign inodes copied): nothing from `dir` is seeded unless
+  // every byte matches the manifest.
   const auto files = r.manifest.files;
   const auto dir = req.dir;
   const auto staging = I.store.staging_dir(r.rec.v2_infohash) / r.rec.revision;
@@ -2356,31 +2374,9 @@ Result<json> Engine::seed(const SeedRequest& req) {
   const auto gen = r.generation;
   I.on_pool(
       [files, dir, staging, threads]() -> Status {
-        std::vector<std::filesystem::path> paths;
-        for (const auto& f : files) paths.push_back(dir / f.path);
-        HashOptions o;
-        o.git_oid = GitOid::skip;
-        o.threads = threads;
-        auto digests = hash_files(paths, o);
-        if (!digests) return tl::unexpected(digests.error());
-        for (std::size_t i = 0; i < files.size(); ++i) {
-          const auto& d = (*digests)[i];
-          if (d.length != files[i].length || to_hex(d.sha256) != files[i].sha256) {
-            return fail(Errc::hash_mismatch,
-                        fmt::format("{}: SHA-256 {} (length {}) differs from the manifest's {} "
-                                    "(length {})",
-                                    paths[i].string(), to_hex(d.sha256), d.length, files[i].sha256,
-                                    files[i].length),
-                        "seed the exact files that were published");
-          }
-        }
-        for (std::size_t i = 0; i < files.size(); ++i) {
-          const auto dst = staging / files[i].path;
-          std::error_code e;
-          std::filesystem::remove(dst, e);
-          if (auto st = link_or_copy(paths[i], dst); !st) return st;
-        }
-        return {};
+        std::vector<SourceFile> sources;
+        for (const auto& f : files) sources.push_back(SourceFile{f.path, f.length, f.sha256});
+        return take_files(dir, sources, staging, threads);
       },
       [this, id, gen](Status st) {
         auto& J = *impl_;
@@ -2538,15 +2534,17 @@ Result<json> Engine::export_release(const std::string& id, const std::filesystem
   meta.emplace_back(std::string(tuf::timestamp_file_name), feed.timestamp->bytes);
   meta.emplace_back(tuf::snapshot_file_name(feed.snapshot->version), feed.snapshot->bytes);
   meta.emplace_back(tuf::targets_file_name(feed.targets->version), feed.targets->bytes);
-  // write_file_atomic wants the parent directory to exist.
-  auto write_in = [&dir](const std::string& name, std::string_view bytes) -> Status {
-    std::error_code e;
-    fs::create_directories((dir / name).parent_path(), e);
-    if (e) {
-      return fail(Errc::io_error, fmt::format("cannot create {}: {}",
-                                              (dir / name).parent_path().string(), e.message()));
-    }
-    return write_file_atomic(dir / name, bytes);
+  // Everything below `dir` is created and walked by descriptor: a link planted in the export
+  // directory (a shared one, say) is refused, not followed.
+  auto base = safe_fs::open_base_dir(dir, safe_fs::Create::yes);
+  if (!base) return tl::unexpected(base.error());
+  auto write_in = [&dir, &base](const std::string& name, std::string_view bytes) -> Status {
+    const fs::path p(name);
+    auto sub =
+        safe_fs::open_dir_beneath(base->get(), p.parent_path().string(), safe_fs::Create::yes, dir);
+    if (!sub) return tl::unexpected(sub.error());
+    return safe_fs::write_file_at(sub->get(), p.filename().string(), bytes, 0644,
+                                  (dir / p).parent_path());
   };
   for (const auto& [name, bytes] : meta) {
     if (auto st = write_in(name, bytes); !st) return tl::unexpected(st.error());
@@ -2581,7 +2579,15 @@ Result<json> Engine::export_release(const std::string& id, const std::filesystem
   }
   for (const auto& f : r.manifest.files) {
     if (f.length == 0) (void)I.store.adopt_empty();
-    if (auto st = link_or_copy(I.store.store_file(f.sha256), dir / "files" / f.path); !st) {
+    const fs::path p = fs::path("files") / f.path;
+    auto src = safe_fs::open_regular(I.store.store_file(f.sha256));
+    if (!src) return tl::unexpected(src.error());
+    auto sub =
+        safe_fs::open_dir_beneath(base->get(), p.parent_path().string(), safe_fs::Create::yes, dir);
+    if (!sub) return tl::unexpected(sub.error());
+    if (auto st = safe_fs::place_file(*src, sub->get(), p.filename().string(), safe_fs::Share::link,
+                                      (dir / p).parent_path());
+        !st) {
       return tl::unexpected(st.error());
     }
   }

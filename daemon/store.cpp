@@ -1,10 +1,12 @@
 #include "daemon/store.hpp"
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <random>
 #include <set>
 #include <system_error>
+#include <thread>
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -13,7 +15,11 @@
 #include <unistd.h>
 
 #include "core/atomic_file.hpp"
+#include "core/crypto.hpp"
+#include "core/encoding.hpp"
+#include "core/file_hash.hpp"
 #include "core/hf_hub.hpp"
+#include "core/safe_fs.hpp"
 
 namespace weights::daemon {
 namespace {
@@ -73,30 +79,19 @@ fs::path Store::torrent_v1_file(std::string_view v2hex) const {
 }
 
 Status link_or_copy(const fs::path& src, const fs::path& dst) {
-  if (auto st = mkdirs(dst.parent_path()); !st) return st;
-  if (::link(src.c_str(), dst.c_str()) == 0) return {};
-  const int err = errno;
-  if (err != EXDEV && err != EPERM && err != EMLINK) {
-    return fail(Errc::io_error, fmt::format("cannot link {} to {}: {}", src.string(), dst.string(),
-                                            std::strerror(err)));
-  }
-  // Another filesystem (or links not allowed): copy to a temp name, then rename into place.
-  const fs::path tmp =
-      dst.parent_path() / fmt::format(".{}.tmp-{}", dst.filename().string(), random_suffix());
-  std::error_code ec;
-  fs::copy_file(src, tmp, fs::copy_options::overwrite_existing, ec);
-  if (!ec) fs::rename(tmp, dst, ec);
-  if (ec) {
-    std::error_code ignored;
-    fs::remove(tmp, ignored);
-    return fail(Errc::io_error,
-                fmt::format("cannot copy {} to {}: {}", src.string(), dst.string(), ec.message()));
-  }
-  return {};
+  auto from = safe_fs::open_regular(src);
+  if (!from) return tl::unexpected(from.error());
+  auto dir = safe_fs::open_base_dir(dst.parent_path(), safe_fs::Create::yes);
+  if (!dir) return tl::unexpected(dir.error());
+  return safe_fs::place_file(*from, dir->get(), dst.filename().string(), safe_fs::Share::link,
+                             dst.parent_path());
 }
 
 Status Store::adopt(const fs::path& file, std::string_view sha256) const {
   const fs::path target = store_file(sha256);
+  // Only a regular file is adopted: link(2) would store a symlink itself, not its target.
+  auto src = safe_fs::open_regular(file);
+  if (!src) return tl::unexpected(src.error());
   std::error_code ec;
   if (!fs::exists(target, ec)) {
     if (auto st = mkdirs(target.parent_path()); !st) return st;
@@ -219,66 +214,193 @@ Status Store::remove_store_entry(std::string_view sha256) const {
   return {};
 }
 
+namespace {
+
+// True if dirfd/name already holds `src`'s content: the same inode, or a regular file the
+// daemon owns with the same length and SHA-256 (a copy on another filesystem). A link, someone
+// else's file or one merely of the right size is not trusted.
+bool holds_content(int dirfd, const std::string& name, const safe_fs::RegularFile& src,
+                   std::string_view sha256, const fs::path& shown) {
+  struct stat st {};
+  if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return false;
+  if (st.st_dev == src.st.st_dev && st.st_ino == src.st.st_ino) return true;
+  if (!safe_fs::shareable(st) || st.st_size != src.st.st_size) return false;
+  auto have = safe_fs::open_regular_beneath(dirfd, name, shown);
+  if (!have) return false;
+  HashOptions o;
+  o.git_oid = GitOid::skip;
+  auto d = hash_fd(have->fd.get(), shown / name, o);
+  return d && to_hex(d->sha256) == sha256;
+}
+
+}  // namespace
+
 Result<fs::path> Store::materialise_hf_cache(const fs::path& cache_dir, std::string_view repo,
                                              std::string_view revision,
                                              std::span<const HfCacheFile> files) const {
-  const fs::path repo_dir = cache_dir / hf::cache_repo_folder(repo);
+  using safe_fs::Create;
+  const std::string folder = hf::cache_repo_folder(repo);
+  const fs::path repo_dir = cache_dir / folder;
   const fs::path blobs = repo_dir / "blobs";
   const fs::path snapshot = repo_dir / "snapshots" / std::string(revision);
-  for (const auto& d : {blobs, snapshot, repo_dir / "refs"}) {
-    if (auto st = mkdirs(d); !st) return tl::unexpected(st.error());
-  }
-  std::error_code ec;
-  std::set<fs::path> dirs{snapshot};
+  // cache_dir is the caller's choice; nothing below it is followed if it is a link.
+  auto base = safe_fs::open_base_dir(cache_dir, Create::yes);
+  if (!base) return tl::unexpected(base.error());
+  auto repo_fd = safe_fs::open_dir_beneath(base->get(), folder, Create::yes, cache_dir);
+  if (!repo_fd) return tl::unexpected(repo_fd.error());
+  auto blobs_fd = safe_fs::open_dir_beneath(repo_fd->get(), "blobs", Create::yes, repo_dir);
+  if (!blobs_fd) return tl::unexpected(blobs_fd.error());
+  auto snaps_fd = safe_fs::open_dir_beneath(repo_fd->get(), "snapshots", Create::yes, repo_dir);
+  if (!snaps_fd) return tl::unexpected(snaps_fd.error());
+  auto snap_fd =
+      safe_fs::open_dir_beneath(snaps_fd->get(), revision, Create::yes, repo_dir / "snapshots");
+  if (!snap_fd) return tl::unexpected(snap_fd.error());
+  auto refs_fd = safe_fs::open_dir_beneath(repo_fd->get(), "refs", Create::yes, repo_dir);
+  if (!refs_fd) return tl::unexpected(refs_fd.error());
+
   for (const auto& f : files) {
-    const fs::path src = store_file(f.sha256);
-    const fs::path blob = blobs / f.blob_name;
-    const auto want = fs::file_size(src, ec);
-    if (ec) {
+    auto src = safe_fs::open_regular(store_file(f.sha256));
+    if (!src) {
       return fail(Errc::io_error,
-                  fmt::format("store entry of {} missing: {}", f.path, ec.message()));
+                  fmt::format("store entry of {} missing: {}", f.path, src.error().message));
     }
-    const auto have = fs::file_size(blob, ec);
-    if (ec || have != want) {
-      // Absent or not this content (a torn copy): link the store's inode under a temp name and
-      // rename it over, so the blob name never shows other bytes.
-      const fs::path tmp = blobs / fmt::format(".{}.tmp-{}", f.blob_name, random_suffix());
-      if (auto st = link_or_copy(src, tmp); !st) return tl::unexpected(st.error());
-      fs::rename(tmp, blob, ec);
-      if (ec) {
-        std::error_code ignored;
-        fs::remove(tmp, ignored);
-        return fail(Errc::io_error,
-                    fmt::format("cannot create {}: {}", blob.string(), ec.message()));
+    if (!holds_content(blobs_fd->get(), f.blob_name, *src, f.sha256, blobs)) {
+      if (auto st =
+              safe_fs::place_file(*src, blobs_fd->get(), f.blob_name, safe_fs::Share::link, blobs);
+          !st) {
+        return tl::unexpected(st.error());
       }
     }
-    const fs::path link = snapshot / f.path;
-    if (auto st = mkdirs(link.parent_path()); !st) return tl::unexpected(st.error());
-    dirs.insert(link.parent_path());
+    const fs::path p(f.path);
+    const std::string leaf = p.filename().string();
+    const std::string parent = p.parent_path().string();
+    auto dir = safe_fs::open_dir_beneath(snap_fd->get(), parent, Create::yes, snapshot);
+    if (!dir) return tl::unexpected(dir.error());
     // ../../blobs/X for a top-level file, one more ".." per subdirectory (as huggingface_hub).
     fs::path rel = "../..";
-    const fs::path p(f.path);
     for (auto it = p.begin(); std::next(it) != p.end(); ++it) rel /= "..";
     rel /= fs::path("blobs") / f.blob_name;
-    std::error_code read_ec;
-    if (fs::read_symlink(link, read_ec) == rel) continue;
-    const fs::path tmp =
-        link.parent_path() / fmt::format(".{}.link-{}", link.filename().string(), random_suffix());
-    fs::create_symlink(rel, tmp, ec);
-    if (!ec) fs::rename(tmp, link, ec);
-    if (ec) {
-      std::error_code ignored;
-      fs::remove(tmp, ignored);
-      return fail(Errc::io_error, fmt::format("cannot link {}: {}", link.string(), ec.message()));
+    std::string have(4096, '\0');
+    const ssize_t n = ::readlinkat(dir->get(), leaf.c_str(), have.data(), have.size());
+    if (n >= 0 && static_cast<std::size_t>(n) < have.size()) {
+      have.resize(static_cast<std::size_t>(n));
+      if (have == rel.string()) continue;
     }
+    if (auto st = safe_fs::symlink_at(dir->get(), leaf, rel.string(), (snapshot / p).parent_path());
+        !st) {
+      return tl::unexpected(st.error());
+    }
+    (void)safe_fs::fsync_dir_fd(dir->get(), snapshot);
   }
-  (void)fsync_dir(blobs);
-  for (const auto& d : dirs) (void)fsync_dir(d);
+  (void)safe_fs::fsync_dir_fd(blobs_fd->get(), blobs);
+  (void)safe_fs::fsync_dir_fd(snap_fd->get(), snapshot);
   // refs/main last: a loader that resolves "main" finds a complete snapshot.
-  if (auto st = write_file_atomic(repo_dir / "refs" / "main", revision); !st) {
+  if (auto st = safe_fs::write_file_at(refs_fd->get(), "main", revision, 0644, repo_dir / "refs");
+      !st) {
     return tl::unexpected(st.error());
   }
   return snapshot;
+}
+
+namespace {
+
+// One file of take_files: see there. `placed` is set once dst exists (to be removed on failure).
+Status take_file(int src_dir, const fs::path& dir, const SourceFile& f, int staging_root,
+                 const fs::path& staging, bool& placed, Pipeline pipeline) {
+  auto src = safe_fs::open_regular_beneath(src_dir, f.path, dir);
+  if (!src) return tl::unexpected(src.error());
+  const fs::path shown = dir / f.path;
+  if (static_cast<std::uint64_t>(src->st.st_size) != f.length) {
+    return fail(Errc::length_mismatch,
+                fmt::format("{} is {} bytes, the manifest's is {}", shown.string(), src->st.st_size,
+                            f.length),
+                "seed the exact files that were published");
+  }
+  const fs::path p(f.path);
+  const std::string leaf = p.filename().string();
+  auto dst_dir = safe_fs::open_dir_beneath(staging_root, p.parent_path().string(),
+                                           safe_fs::Create::yes, staging);
+  if (!dst_dir) return tl::unexpected(dst_dir.error());
+  HashOptions o;
+  o.git_oid = GitOid::skip;
+  o.pipeline = pipeline;
+  const bool share = safe_fs::shareable(src->st);
+  Result<FileDigest> d = fail(Errc::internal, "not hashed");
+  if (share) {
+    // Only the daemon's uid can change these bytes: hash, then link the same inode.
+    d = hash_fd(src->fd.get(), shown, o);
+    if (!d) return tl::unexpected(d.error());
+    if (d->length == f.length && to_hex(d->sha256) == f.sha256) {
+      if (auto st = safe_fs::place_file(*src, dst_dir->get(), leaf,
+                                        safe_fs::Share::link_if_shareable, staging);
+          !st) {
+        return st;
+      }
+      placed = true;
+    }
+  } else {
+    // Someone else may rewrite the source at any time: copy it, and hash the daemon's copy.
+    if (auto st = safe_fs::place_file(*src, dst_dir->get(), leaf, safe_fs::Share::copy, staging);
+        !st) {
+      return st;
+    }
+    placed = true;
+    auto copy = safe_fs::open_regular_beneath(dst_dir->get(), leaf, staging / p.parent_path());
+    if (!copy) return tl::unexpected(copy.error());
+    d = hash_fd(copy->fd.get(), staging / f.path, o);
+    if (!d) return tl::unexpected(d.error());
+  }
+  if (d->length != f.length || to_hex(d->sha256) != f.sha256) {
+    return fail(Errc::hash_mismatch,
+                fmt::format("{}: content differs from the manifest's (SHA-256 {}, length {})",
+                            shown.string(), f.sha256, f.length),
+                "seed the exact files that were published");
+  }
+  return {};
+}
+
+}  // namespace
+
+Status take_files(const fs::path& dir, std::span<const SourceFile> files, const fs::path& staging,
+                  unsigned threads) {
+  auto src_dir = safe_fs::open_base_dir(dir);
+  if (!src_dir) return tl::unexpected(src_dir.error());
+  auto staging_root = safe_fs::open_base_dir(staging, safe_fs::Create::yes);
+  if (!staging_root) return tl::unexpected(staging_root.error());
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  const Pipeline pipeline = threads >= 2 * std::max<std::size_t>(1, files.size())
+                                ? Pipeline::two_threads
+                                : Pipeline::one_thread;
+  threads = static_cast<unsigned>(
+      std::clamp<std::size_t>(threads, 1, std::max<std::size_t>(1, files.size())));
+  std::vector<Status> results(files.size());
+  std::vector<char> placed(files.size(), 0);
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> failed{false};
+  const auto work = [&] {
+    for (std::size_t i = next++; i < files.size(); i = next++) {
+      if (failed) return;  // stop early: nothing is kept anyway
+      bool p = false;
+      results[i] =
+          take_file(src_dir->get(), dir, files[i], staging_root->get(), staging, p, pipeline);
+      placed[i] = p;
+      if (!results[i]) failed = true;
+    }
+  };
+  {
+    std::vector<std::jthread> pool;
+    for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
+    work();
+  }
+  for (const auto& r : results) {
+    if (r) continue;
+    for (std::size_t i = 0; i < files.size(); ++i) {
+      std::error_code ec;
+      if (placed[i]) fs::remove(staging / files[i].path, ec);
+    }
+    return r;
+  }
+  return {};
 }
 
 bool glob_match(std::string_view pattern, std::string_view path) {

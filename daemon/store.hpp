@@ -72,8 +72,11 @@ class Store {
   //   <cache_dir>/models--<org>--<name>/blobs/<blob_name>        hard link to the store entry
   //   <cache_dir>/models--<org>--<name>/snapshots/<revision>/<path> -> ../../blobs/<blob_name>
   //   <cache_dir>/models--<org>--<name>/refs/main                 "<revision>", written last
-  // Existing blobs of the right size are kept (their name is their hash); links are replaced
-  // atomically. Returns the snapshot directory.
+  // Every directory below cache_dir is walked without following links (a symlinked component
+  // is refused). An existing blob is kept only if it is the store's inode or a regular file the
+  // daemon owns whose content hashes to the store entry's SHA-256; anything else is replaced.
+  // Links and refs/main are replaced atomically, never written through. Returns the snapshot
+  // directory.
   Result<fs::path> materialise_hf_cache(const fs::path& cache_dir, std::string_view repo,
                                         std::string_view revision,
                                         std::span<const HfCacheFile> files) const;
@@ -82,9 +85,25 @@ class Store {
   fs::path root_;
 };
 
-// Hard link, or a copy (to a temp name, then renamed) when src and dst are on different
-// filesystems. dst's parent directories are created.
+// Hard link of the daemon-owned regular file src (a link at src is refused, not followed), or a
+// copy when src and dst are on different filesystems; either appears under a temp name and is
+// renamed over dst. dst's parent directories are created.
 Status link_or_copy(const fs::path& src, const fs::path& dst);
+
+struct SourceFile {
+  std::string path;  // manifest path (policy-checked), relative to the source directory
+  std::uint64_t length = 0;
+  std::string sha256;  // 64 hex
+};
+
+// Takes a caller's files (seed, import) into `staging` (staging/<v2hex>/<revision>), each by
+// descriptor (core/safe_fs.hpp): opened below `dir` without following any link, a non-regular
+// file refused before it is opened for reading, its length checked before it is hashed, then
+// hard-linked if the daemon owns it and nobody else may write it (safe_fs::shareable) and
+// hashed from the descriptor, or else copied from the descriptor and the copy hashed. Nothing
+// is left in staging unless every file matches. Errors name the file, never its digest.
+Status take_files(const fs::path& dir, std::span<const SourceFile> files, const fs::path& staging,
+                  unsigned threads);
 
 inline constexpr std::string_view empty_sha256 =
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";

@@ -95,3 +95,55 @@ TEST_CASE("an HF cache entry whose store file is missing fails cleanly", "[store
   // refs/main is written only after every file: a loader never resolves a partial snapshot.
   CHECK_FALSE(fs::exists(t / "hub/models--org--m/refs/main"));
 }
+
+TEST_CASE("an HF cache with planted links or a wrong blob of the right size is not trusted",
+          "[store]") {
+  testing::TempDir t;
+  Store store(t / "state");
+  REQUIRE(store.ensure_layout());
+  const std::string data(4096, 'w');
+  const std::string w = stored(store, t / "in/w", data);
+  const std::vector<HfCacheFile> files{{"model.safetensors", w, w}};
+  const std::string rev(40, 'e');
+  const fs::path cache = t / "hub";
+  const fs::path repo = cache / "models--org--model";
+  write(t / "outside/keep", "outside");
+
+  SECTION("a symlinked blobs, snapshots, refs or repo folder is refused, nothing written there") {
+    for (const std::string part : {"blobs", "snapshots", "refs", ""}) {
+      fs::remove_all(cache);
+      fs::remove_all(t / "outside/target");
+      fs::create_directories(t / "outside/target");
+      fs::create_directories(part.empty() ? cache : repo);
+      fs::create_symlink(t / "outside/target", part.empty() ? repo : repo / part);
+      auto snap = store.materialise_hf_cache(cache, "org/model", rev, files);
+      REQUIRE_FALSE(snap);
+      CHECK(snap.error().code == Errc::path_policy);
+      CHECK(fs::is_empty(t / "outside/target"));
+    }
+  }
+  SECTION("a blob of the right size with other bytes is replaced by the store's inode") {
+    write(repo / "blobs" / w, std::string(4096, 'x'));
+    REQUIRE(store.materialise_hf_cache(cache, "org/model", rev, files));
+    CHECK(inode(repo / "blobs" / w) == inode(store.store_file(w)));
+  }
+  SECTION("a copy of the daemon's with the right content is kept (another filesystem)") {
+    write(repo / "blobs" / w, data);
+    const ino_t before = inode(repo / "blobs" / w);
+    REQUIRE(store.materialise_hf_cache(cache, "org/model", rev, files));
+    CHECK(inode(repo / "blobs" / w) == before);
+  }
+  SECTION("refs/main and a blob planted as links are replaced, not written through") {
+    fs::create_directories(repo / "refs");
+    fs::create_directories(repo / "blobs");
+    fs::create_symlink(t / "outside/keep", repo / "refs/main");
+    fs::create_symlink(t / "outside/keep", repo / "blobs" / w);
+    REQUIRE(store.materialise_hf_cache(cache, "org/model", rev, files));
+    CHECK_FALSE(fs::is_symlink(repo / "refs/main"));
+    CHECK_FALSE(fs::is_symlink(repo / "blobs" / w));
+    CHECK(inode(repo / "blobs" / w) == inode(store.store_file(w)));
+    auto keep = read_file(t / "outside/keep", 100);
+    REQUIRE(keep);
+    CHECK(*keep == "outside");
+  }
+}

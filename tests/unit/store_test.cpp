@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/atomic_file.hpp"
 #include "core/crypto.hpp"
@@ -94,4 +95,52 @@ TEST_CASE("a view appears only when every file is linked", "[store]") {
   REQUIRE(store.remove_view("org/name", "rev"));
   CHECK_FALSE(fs::exists(*dir));
   CHECK(fs::is_empty(tmp.path() / "views/org/name"));
+}
+
+TEST_CASE("seeded files are linked only when the daemon owns them, else copied; links refused",
+          "[store]") {
+  testing::TempDir tmp;
+  const std::string own = "own bytes";
+  const std::string other = "someone else's bytes";
+  write(tmp / "seed/own.bin", own);
+  write(tmp / "seed/sub/other.bin", other);
+  // Group-writable stands in for "someone else may write it" (a foreign uid needs root).
+  REQUIRE(::chmod((tmp / "seed/sub/other.bin").c_str(), 0664) == 0);
+  if (::geteuid() == 0) REQUIRE(::chown((tmp / "seed/sub/other.bin").c_str(), 65534, 65534) == 0);
+  const std::vector<SourceFile> files{{"own.bin", own.size(), crypto::sha256_hex(own)},
+                                      {"sub/other.bin", other.size(), crypto::sha256_hex(other)}};
+  const auto staging = tmp / "state/staging/aa/r1";
+  REQUIRE(take_files(tmp / "seed", files, staging, 2));
+  CHECK(inode(staging / "own.bin") == inode(tmp / "seed/own.bin"));
+  CHECK(inode(staging / "sub/other.bin") != inode(tmp / "seed/sub/other.bin"));
+  CHECK(slurp(staging / "sub/other.bin") == other);
+
+  SECTION("a link anywhere in the path is refused and nothing is left in staging") {
+    fs::remove_all(staging);
+    fs::remove(tmp / "seed/own.bin");
+    fs::create_symlink(tmp / "elsewhere", tmp / "seed/own.bin");
+    write(tmp / "elsewhere", own);
+    auto st = take_files(tmp / "seed", files, staging, 1);
+    REQUIRE_FALSE(st);
+    CHECK(st.error().code == Errc::path_policy);
+    CHECK_THAT(st.error().message, Catch::Contains("own.bin"));
+    CHECK_FALSE(fs::exists(staging / "sub/other.bin"));
+  }
+  SECTION("a wrong length is refused without the file's digest in the message") {
+    fs::remove_all(staging);
+    write(tmp / "seed/own.bin", own + "x");
+    auto st = take_files(tmp / "seed", files, staging, 1);
+    REQUIRE_FALSE(st);
+    CHECK(st.error().code == Errc::length_mismatch);
+    CHECK_THAT(st.error().message, !Catch::Contains(crypto::sha256_hex(own + "x")));
+  }
+  SECTION("other bytes of the right length are a hash mismatch") {
+    fs::remove_all(staging);
+    write(tmp / "seed/own.bin", "OWN bytes");
+    auto st = take_files(tmp / "seed", files, staging, 1);
+    REQUIRE_FALSE(st);
+    CHECK(st.error().code == Errc::hash_mismatch);
+    CHECK_THAT(st.error().message, !Catch::Contains(crypto::sha256_hex("OWN bytes")));
+    CHECK_FALSE(fs::exists(staging / "own.bin"));
+  }
 }
