@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 
 #include <boost/asio/post.hpp>
@@ -40,6 +41,7 @@
 #include "daemon/feed_poller.hpp"
 #include "daemon/log.hpp"
 #include "daemon/metrics.hpp"
+#include "daemon/piece_scan.hpp"
 #include "daemon/policy.hpp"
 #include "daemon/release_db.hpp"
 #include "daemon/store.hpp"
@@ -192,6 +194,17 @@ struct Release {
   // checking that resume data nor the shutdown (unless payload moved) writes it again. (A stale
   // "complete" file is never wrong for a torrent that is complete.)
   bool resume_current = false;
+  // Resume saves. A check (force_recheck) is running: libtorrent's resume data says nothing about
+  // the pieces not checked yet, so none is written until torrent_checked_alert. Otherwise a save
+  // never writes fewer pieces than `resume_floor` (those known on disk: loaded, or last written;
+  // -1 after a check, whose result stands). Progress saves follow the pieces that arrive.
+  bool checking = false;
+  int resume_floor = -1;
+  int save_requested_pieces = -1;
+  std::chrono::steady_clock::time_point last_progress_save{};
+  std::chrono::steady_clock::time_point last_redial{};
+  std::chrono::steady_clock::time_point last_peer_seen{};
+  bool hybrid_saw_seed = false;  // this session (maybe_activate_v1)
   // v1 companion. While fetching it is a standby download source (v1_downloading): v1-only
   // clients (Transmission 3, aria2 1.36) cannot read the hybrid and form their own swarm under
   // the companion's info-hash. It joins that swarm in upload mode (announces, connects, requests
@@ -275,6 +288,7 @@ struct Engine::Impl {
     std::vector<std::pair<std::string, std::string>> refused;  // id, reason (e.g. no_space)
   };
   std::map<std::int64_t, FollowStatus> follow_status;
+  std::tuple<std::uint64_t, std::size_t, std::size_t, std::uint64_t> refused_room_key{};
   struct Counters {
     std::uint64_t evictions = 0;
     std::uint64_t no_space_refusals = 0;
@@ -703,6 +717,124 @@ struct Engine::Impl {
     return out;
   }
 
+  // A partial download being added: the resume file (if any) says which pieces libtorrent had
+  // when it was written, but a kill -9 loses what arrived since, and with no resume file
+  // libtorrent would re-check every file from the first piece (a kill during that check loses
+  // all of it; 2.0.8 cannot check part of a torrent). So the pieces the resume file does not
+  // claim and whose bytes are all on disk are hashed here (SHA-1 against the hybrid's v1
+  // hashes; holes are skipped, so the cost is the bytes written since the last save), and
+  // `atp` gets the union as its have bitfield: libtorrent then checks nothing. Found pieces are
+  // written to the resume file as the scan goes (every scan_checkpoint_bytes) and at its end,
+  // so a kill during the scan loses little. Pieces the resume file claims but whose bytes are
+  // gone (a file shorter than them) are dropped. A piece wrongly claimed is still caught: every
+  // file is SHA-256-checked against the manifest before it counts as verified.
+  static constexpr std::int64_t scan_checkpoint_bytes = 64ll << 20;
+
+  // What recover_pieces_on_disk works on: plain data, so the scan can run on the hashing pool
+  // (it touches neither the Release nor libtorrent's session).
+  struct DiskScan {
+    std::string id;
+    std::shared_ptr<const lt::torrent_info> ti;
+    std::filesystem::path save_path, resume_file;
+    lt::add_torrent_params resume;  // have_pieces (claimed), unfinished pieces, counters, times
+    std::vector<bool> wanted_lt;    // per libtorrent file
+    bool had_resume = false;
+    // Results.
+    std::int64_t claimed = 0;
+    int dropped = 0, found = 0, hashed = 0;
+    std::int64_t ms = 0;
+    std::vector<std::string> warnings;
+  };
+
+  DiskScan disk_scan_of(const Release& r, const lt::add_torrent_params& atp) const {
+    DiskScan d;
+    d.id = r.rec.id;
+    d.ti = atp.ti;
+    d.save_path = store.staging_dir(r.rec.v2_infohash);
+    d.resume_file = store.resume_file(r.rec.v2_infohash);
+    d.resume.info_hashes = atp.ti->info_hashes();
+    d.resume.name = atp.ti->name();
+    d.resume.save_path = d.save_path.string();
+    d.resume.have_pieces = atp.have_pieces;
+    d.resume.unfinished_pieces = atp.unfinished_pieces;
+    d.resume.total_uploaded = atp.total_uploaded;
+    d.resume.total_downloaded = atp.total_downloaded;
+    d.resume.active_time = atp.active_time;
+    d.resume.finished_time = atp.finished_time;
+    d.resume.seeding_time = atp.seeding_time;
+    d.resume.added_time = atp.added_time;
+    d.resume.completed_time = atp.completed_time;
+    d.wanted_lt.assign(static_cast<std::size_t>(atp.ti->num_files()), false);
+    for (std::size_t i = 0; i < r.lt_index.size(); ++i) {
+      if (r.lt_index[i] >= 0 && r.wanted[i]) {
+        d.wanted_lt[static_cast<std::size_t>(r.lt_index[i])] = true;
+      }
+    }
+    d.had_resume = r.resumed;
+    return d;
+  }
+
+  // The scan itself (any thread): on return d.resume.have_pieces is the union of what the resume
+  // file claimed (minus pieces past a file's end) and what was found; the resume file has been
+  // rewritten with it if that changed anything (and every scan_checkpoint_bytes meanwhile).
+  static void run_disk_scan(DiskScan& d) {
+    const auto& ti = *d.ti;
+    const auto t0 = std::chrono::steady_clock::now();
+    auto& have = d.resume.have_pieces;
+    if (have.size() != ti.num_pieces()) have.resize(ti.num_pieces(), false);
+    d.claimed = have.count();
+    d.dropped = drop_pieces_past_eof(ti, d.save_path, have);
+    const auto& fs = ti.files();
+    const auto base = have;
+    auto candidate = [&](lt::piece_index_t p) {
+      if (base.get_bit(p)) return false;
+      for (const auto& sl : fs.map_block(p, 0, fs.piece_size(p))) {
+        if (d.wanted_lt[static_cast<std::size_t>(static_cast<int>(sl.file_index))]) return true;
+      }
+      return false;
+    };
+    auto write = [&](const lt::typed_bitfield<lt::piece_index_t>& found) {
+      auto p = d.resume;
+      for (const auto i : found.range()) {
+        if (found.get_bit(i)) {
+          p.have_pieces.set_bit(i);
+          p.unfinished_pieces.erase(i);
+        }
+      }
+      const auto buf = lt::write_resume_data_buf(p);
+      if (auto st = write_file_atomic(d.resume_file, std::string_view(buf.data(), buf.size()));
+          !st) {
+        d.warnings.push_back(st.error().message);
+      }
+      return p;
+    };
+    const auto scan = scan_pieces(ti, d.save_path, candidate, scan_checkpoint_bytes,
+                                  [&](const auto& found) { write(found); });
+    d.found = scan.found.count();
+    d.hashed = scan.pieces_hashed;
+    if (d.found > 0 || d.dropped > 0) d.resume = write(scan.found);
+    d.ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
+  }
+
+  // Back on the io thread: `atp` gets the scan's bitfield (libtorrent then checks nothing).
+  void apply_disk_scan(Release& r, lt::add_torrent_params& atp, const DiskScan& d) {
+    for (const auto& w : d.warnings) log::warning("resume data for {}: {}", r.rec.id, w);
+    atp.have_pieces = d.resume.have_pieces;
+    atp.unfinished_pieces = d.resume.unfinished_pieces;
+    r.resume_have = atp.have_pieces;
+    r.resumed = true;  // libtorrent trusts this bitfield: the torrent counts as resumed
+    const auto have = atp.have_pieces.count();
+    if (have > 0) {
+      log::info(
+          "{}: resuming the download with {} of {} pieces on disk ({} from the resume file, {} "
+          "found by hashing {} piece(s) in {} ms{})",
+          r.rec.id, have, atp.ti->num_pieces(), d.claimed - d.dropped, d.found, d.hashed, d.ms,
+          d.dropped > 0 ? fmt::format(", {} claimed but missing", d.dropped) : std::string());
+    }
+  }
+
   // Adds the hybrid torrent from torrents/<v2>.torrent. With resume data this is the "slim
   // restart" (libtorrent notes §2.4): the piece layers come from the .torrent and only the have
   // bitfield and counters from the resume file, so nothing is rehashed and no block-level
@@ -769,7 +901,44 @@ struct Engine::Impl {
       bool all = true;
       for (std::size_t i = 0; i < r.wanted.size(); ++i) all = all && r.verified[i];
       if (!resumed && all) mode = AddMode::seed;
+      // A partial download: recover what is on disk first (run_disk_scan). At start-up the
+      // scan runs on the hashing pool and the add continues when it is done; the release stays
+      // `loading` meanwhile.
+      if (mode == AddMode::normal && !all_wanted_verified(r) && atp.ti->info_hashes().has_v1()) {
+        auto d = disk_scan_of(r, atp);
+        if (how == AddHow::sync) {
+          run_disk_scan(d);
+          apply_disk_scan(r, atp, d);
+        } else {
+          auto job = std::make_shared<std::pair<DiskScan, lt::add_torrent_params>>(std::move(d),
+                                                                                   std::move(atp));
+          on_pool(
+              [job] {
+                run_disk_scan(job->first);
+                return job;
+              },
+              [this, id = r.rec.id, gen = r.generation](auto done) {
+                Release* rr = find(id);
+                if (!rr || rr->generation != gen || shutting_down) return;
+                apply_disk_scan(*rr, done->second, done->first);
+                if (auto st =
+                        submit_add(*rr, AddMode::normal, AddHow::async, std::move(done->second));
+                    !st) {
+                  set_loaded(*rr);
+                  rr->error = st.error();
+                  persist(*rr);
+                }
+              });
+          return {};
+        }
+      }
     }
+    return submit_add(r, mode, how, std::move(atp));
+  }
+
+  // The rest of add_to_session: flags, selection, peers; adds the torrent.
+  Status submit_add(Release& r, AddMode mode, AddHow how, lt::add_torrent_params atp) {
+    const auto& v2 = r.rec.v2_infohash;
     atp.save_path = store.staging_dir(v2).string();
     atp.flags &= ~(lt::torrent_flags::paused | lt::torrent_flags::auto_managed);
     if (mode == AddMode::seed) atp.flags |= lt::torrent_flags::seed_mode;
@@ -785,6 +954,9 @@ struct Engine::Impl {
       if (auto ep = parse_peer(p)) atp.peers.push_back(*ep);
     }
     r.ti = atp.ti;
+    r.checking = false;
+    r.resume_floor = static_cast<int>(atp.have_pieces.count());
+    r.save_requested_pieces = r.resume_floor;
     if (how == AddHow::async) {
       pending_adds[atp.ti->info_hashes()] = PendingAdd{r.rec.id, r.generation, Role::hybrid};
       session->session().async_add_torrent(std::move(atp));
@@ -893,6 +1065,10 @@ struct Engine::Impl {
   // one: a seed about to unchoke us, or a BEP 16 super-seeding origin that looks like a peer
   // with few pieces, is not worth downloading everything twice; one that never sends must not
   // block us.
+  // A hybrid that has received payload or seen a seed this session has a working swarm: when
+  // its peers drop (a seeder restarting) the companion's swarm is the same peers, and
+  // downloading through it would fetch again what the hybrid has; it waits as if the hybrid had
+  // peers, unless the companion knows peers the hybrid does not (v1-only clients).
   static constexpr auto v1_stall = std::chrono::seconds(3);
   static constexpr auto v1_stall_with_peers = std::chrono::seconds(30);
 
@@ -904,17 +1080,51 @@ struct Engine::Impl {
       r.last_wanted_done = hybrid.total_wanted_done;
       r.last_progress = now;
     }
+    // A seed seen in the hybrid's swarm speaks the hybrid: v1-only clients never complete its
+    // handshake, whether a tracker or --peer names them.
+    if (hybrid.num_seeds > 0 || hybrid.list_seeds > 0) r.hybrid_saw_seed = true;
     if (!r.v1_downloading || r.v1_active || !r.v1_status || !r.v1_handle.is_valid()) return;
     // In upload mode libtorrent drops connections to seeds ("upload to upload"), so count the
     // peers the companion knows of (tracker, connections so far), not the connected ones.
     if (hybrid.state != lt::torrent_status::downloading || r.v1_status->list_peers == 0) return;
-    if (now - r.last_progress < (hybrid.num_peers > 0 ? v1_stall_with_peers : v1_stall)) return;
+    const bool swarm_worked = (hybrid.total_payload_download > 0 || r.hybrid_saw_seed) &&
+                              r.v1_status->list_peers <= hybrid.list_peers;
+    const bool wait_long = hybrid.num_peers > 0 || swarm_worked;
+    if (now - r.last_progress < (wait_long ? v1_stall_with_peers : v1_stall)) return;
     r.v1_handle.unset_flags(lt::torrent_flags::upload_mode);
     r.v1_active = true;
     log::info(
         "{}: no progress in the hybrid swarm; downloading through the v1 companion ({} "
         "known peer(s))",
         r.rec.id, r.v1_status->list_peers);
+  }
+
+  // A download with no peer connected dials its known peers (the fetch's --peer list) again
+  // every redial_interval: a seeder that restarts is back within a second, and libtorrent's own
+  // reconnect back-off (min_reconnect_time x failures, max_failcount) would wait up to a minute:
+  // each attempt during the outage (refused, or a handshake before the restarted seeder has
+  // added the torrent) counts as a failure, and connect_peer keeps the failure count of a peer
+  // already in the list. So the (unconnected) peer list is cleared first; trackers are asked
+  // again for theirs.
+  static constexpr auto redial_interval = std::chrono::milliseconds(500);
+  // After redial_fast_for without a peer (the peer is gone, not restarting), every 10 intervals.
+  static constexpr auto redial_fast_for = std::chrono::seconds(30);
+  void maybe_redial(Release& r, const lt::torrent_status& st) {
+    const auto now = std::chrono::steady_clock::now();
+    if (st.num_peers > 0) r.last_peer_seen = now;
+    if (st.state != lt::torrent_status::downloading || st.num_peers > 0 || r.rec.peers.empty() ||
+        !r.pending_peers.empty()) {
+      return;
+    }
+    const auto interval =
+        now - r.last_peer_seen < redial_fast_for ? redial_interval : 10 * redial_interval;
+    if (now - r.last_redial < interval) return;
+    r.last_redial = now;
+    r.handle.clear_peers();
+    for (const auto& p : r.rec.peers) {
+      if (auto ep = parse_peer(p)) r.pending_peers.push_back(*ep);
+    }
+    if (!r.manifest.torrent.trackers.empty()) r.handle.force_reannounce();
   }
 
   // BEP 16 for a release this node published, when configured: each downloader is offered
@@ -979,6 +1189,7 @@ struct Engine::Impl {
       if (auto ti = r.handle.torrent_file()) {
         r.handle.prioritize_files(priorities(r, *ti));  // undo deselect_verified
         r.handle.force_recheck();
+        r.checking = true;
       }
       return;
     }
@@ -1138,7 +1349,10 @@ struct Engine::Impl {
   void recheck(Release& r) {
     r.resume_have.clear();
     r.resume_current = false;
-    if (r.handle.is_valid()) r.handle.force_recheck();
+    if (r.handle.is_valid()) {
+      r.handle.force_recheck();
+      r.checking = true;
+    }
     if (r.v1_active && r.v1_handle.is_valid()) r.v1_handle.force_recheck();
     // A seed dropped its connections to other seeds; once it misses pieces again it must find
     // them: the known peers are dialled again after the check, and trackers asked anew. The peer
@@ -1408,6 +1622,8 @@ struct Engine::Impl {
           }
         }
         update_done(*r, st, r->done);
+        maybe_save_progress(*r, st);
+        maybe_redial(*r, st);
         maybe_activate_v1(*r, st);
         connect_pending(*r);
         // Per-file completion comes from file_completed_alert; once the torrent is finished
@@ -1447,10 +1663,36 @@ struct Engine::Impl {
     } else if (auto* pb = lt::alert_cast<lt::peer_ban_alert>(a)) {
       if (Release* r = by_handle(pb->handle)) r->banned_peers++;
       log::warning("banned peer {}", pb->message());
+    } else if (auto* tc = lt::alert_cast<lt::torrent_checked_alert>(a)) {
+      bool v1 = false;
+      Release* r = by_handle(tc->handle, &v1);
+      if (!r || v1) return;
+      // A check we started is over: its result is what is on disk, persist it now (a kill
+      // before the next save would otherwise lose the check). At start-up (resume data checked)
+      // only partial downloads are saved: complete releases keep their resume file.
+      // The check's result stands, even below the floor: libtorrent either took the have
+      // bitfield we gave it or, having rejected it, hashed the files.
+      const bool was_checking = r->checking;
+      r->checking = false;
+      r->resume_floor = -1;
+      if (was_checking || !all_wanted_verified(*r)) {
+        // The cached status may still say checking_files, which would veto the save.
+        r->status = tc->handle.status(lt::torrent_handle::query_pieces);
+        request_progress_save(*r);
+      }
     } else if (auto* sr = lt::alert_cast<lt::save_resume_data_alert>(a)) {
       bool v1 = false;
       Release* r = by_handle(sr->handle, &v1);
+      if (r && !v1 && !resume_save_allowed(*r, sr->params)) {
+        resume_answered();
+        return;
+      }
       if (r && !v1) {
+        // Our restart reads only the have bitfield and counters (the piece layers come from
+        // the .torrent): the block-level Merkle trees (~2.2 MB per GiB) are not written.
+        sr->params.merkle_trees.clear();
+        sr->params.merkle_tree_mask.clear();
+        sr->params.verified_leaf_hashes.clear();
         // libtorrent folds session payload into total_downloaded only once a second, so a save
         // right after completion (or at shutdown) can miss bytes: use the exact counters of the
         // latest status (refreshed before the completion save and at shutdown; asking the
@@ -1466,9 +1708,13 @@ struct Engine::Impl {
                                         std::string_view(buf.data(), buf.size()));
             !st) {
           log::error("resume data for {}: {}", r->rec.id, st.error().message);
-        } else if (state_name(*r) == "complete" && !sr->params.have_pieces.empty() &&
-                   sr->params.have_pieces.all_set()) {
-          r->resume_current = true;  // the file now says the torrent is complete
+        } else {
+          r->resume_floor =
+              std::max(r->resume_floor, static_cast<int>(sr->params.have_pieces.count()));
+          if (state_name(*r) == "complete" && !sr->params.have_pieces.empty() &&
+              sr->params.have_pieces.all_set()) {
+            r->resume_current = true;  // the file now says the torrent is complete
+          }
         }
       }
       resume_answered();
@@ -1603,6 +1849,52 @@ struct Engine::Impl {
         pause_disk_full(*r, "seen by the free-space check");
       }
     }
+  }
+
+  // Whether a save_resume_data_alert may replace the release's resume file. Not while a check
+  // runs or before the first status update after an add: in 2.0.8 the resume data of a torrent
+  // in checking_files has exactly the pieces checked so far (measured on 1 GiB, 1 MiB pieces:
+  // 39, 87, ... 976 of 1,024 at 0.1 s intervals, 1,024 once seeding), so a file written then
+  // claims nothing of the unchecked rest and every later restart downloads it again. Nor ever
+  // with fewer pieces than the file already holds.
+  bool resume_save_allowed(const Release& r, const lt::add_torrent_params& params) const {
+    const int have = static_cast<int>(params.have_pieces.count());
+    const bool checking = r.checking || !r.status ||
+                          r.status->state == lt::torrent_status::checking_files ||
+                          r.status->state == lt::torrent_status::checking_resume_data;
+    if (checking || have < r.resume_floor) {
+      log::debug("{}: resume data not written ({} pieces, {} on disk{})", r.rec.id, have,
+                 r.resume_floor, checking ? ", checking" : "");
+      return false;
+    }
+    return true;
+  }
+
+  static bool all_wanted_verified(const Release& r) {
+    for (std::size_t i = 0; i < r.wanted.size(); ++i) {
+      if (r.wanted[i] && !r.verified[i]) return false;
+    }
+    return true;
+  }
+
+  // Resume data of a download as its pieces arrive (and right after a check): a kill -9 then
+  // loses at most progress_save_interval of pieces. The trees are not written (see the alert),
+  // so a save costs about one byte per piece.
+  static constexpr auto progress_save_interval = std::chrono::seconds(2);
+  void request_progress_save(Release& r) {
+    if (!r.handle.is_valid()) return;
+    r.last_progress_save = std::chrono::steady_clock::now();
+    if (r.status) r.save_requested_pieces = r.status->num_pieces;
+    // No flush_disk_cache: it closes the torrent's files each time, and the pieces are in the
+    // page cache, which a killed process does not lose.
+    r.handle.save_resume_data({});
+  }
+
+  void maybe_save_progress(Release& r, const lt::torrent_status& st) {
+    if (r.checking || st.state != lt::torrent_status::downloading) return;
+    if (st.num_pieces <= r.save_requested_pieces) return;
+    if (std::chrono::steady_clock::now() - r.last_progress_save < progress_save_interval) return;
+    request_progress_save(r);
   }
 
   // True if the release's resume file still says everything: loaded complete from it, not
@@ -1743,9 +2035,13 @@ struct Engine::Impl {
     std::vector<StoredRelease> existing;
     for (const auto& [id, r] : releases) {
       auto s = stored_of(*r, r->wanted);
-      // Releases still downloading or hashing are someone's request in progress.
+      // Releases still downloading or hashing are a request in progress, unless only a follow
+      // asked and no longer holds them (fetch_protected).
       const auto st = state_name(*r);
-      s.protect = st != "complete" && st != "failed";
+      s.protect = st != "complete" && st != "failed" &&
+                  fetch_protected({r->rec.last_requested != 0 ? FetchRequester::user
+                                                              : FetchRequester::follow_only,
+                                   s.held});
       existing.push_back(std::move(s));
     }
     auto plan = plan_eviction(existing, incoming, config.max_disk);
@@ -1863,6 +2159,20 @@ struct Engine::Impl {
       }
     }
     follow_status = std::move(status);
+    refused_room_key = room_key();
+  }
+
+  // What a refusal for room depends on: the bytes releases reserve, how many fetches are in
+  // progress (protected), pins, and free space (MiB).
+  using RoomKey = std::tuple<std::uint64_t, std::size_t, std::size_t, std::uint64_t>;
+  RoomKey room_key() const {
+    std::size_t active = 0, pinned = 0;
+    for (const auto& [id, r] : releases) {
+      const auto st = state_name(*r);
+      active += st != "complete" && st != "failed";
+      pinned += r->rec.pinned;
+    }
+    return {reserved_now(), active, pinned, free_disk().value_or(0) >> 20};
   }
 
   // Time-of-day windows: the limits in force now (local time of the daemon).
@@ -1917,12 +2227,12 @@ struct Engine::Impl {
       apply_rate_windows();
       check_disk_full();
       resume_after_disk_full();
-      // Refused for lack of room: try again now and then (pins and budgets change).
-      if (++policy_ticks % 30 == 0) {
-        const bool refused = std::any_of(follow_status.begin(), follow_status.end(),
-                                         [](const auto& f) { return !f.second.refused.empty(); });
-        if (refused) apply_follows();
-      }
+      // Refused for lack of room: try again as soon as room may have changed (a release
+      // removed, evicted or finished, free space back), else now and then.
+      ++policy_ticks;
+      const bool refused = std::any_of(follow_status.begin(), follow_status.end(),
+                                       [](const auto& f) { return !f.second.refused.empty(); });
+      if (refused && (policy_ticks % 30 == 0 || room_key() != refused_room_key)) apply_follows();
       queue_due_scrubs();
       schedule_policy();
     });

@@ -84,6 +84,10 @@ std::uint64_t reserved_bytes(std::span<const StoredRelease> releases) {
   return total;
 }
 
+bool fetch_protected(const FetchInProgress& f) {
+  return f.requester == FetchRequester::user || f.held;
+}
+
 Result<EvictionPlan> plan_eviction(std::span<const StoredRelease> existing,
                                    const StoredRelease& incoming, std::uint64_t budget) {
   EvictionPlan plan;

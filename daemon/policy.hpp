@@ -64,6 +64,19 @@ struct StoredRelease {
   std::vector<Content> content;
 };
 
+// A fetch in progress: who asked for it, and whether a follow still holds it.
+enum class FetchRequester { user, follow_only };
+struct FetchInProgress {
+  FetchRequester requester = FetchRequester::user;
+  bool held = false;  // within a follow's `latest` now
+};
+
+// Whether a fetch in progress is protected from eviction (StoredRelease::protect). A fetch a
+// user asked for is, until it ends. One only a follow started is protected while the follow
+// holds it: once it falls out of `latest` nobody wants it any more, and it must not keep the
+// follow's newer releases out (it becomes evictable, which cancels it).
+bool fetch_protected(const FetchInProgress& f);
+
 struct EvictionPlan {
   std::vector<std::string> evict;  // least recently requested first
   std::uint64_t used_before = 0;   // bytes the current releases reserve (shared content once)

@@ -58,6 +58,10 @@ lt::settings_pack session_settings(const Config& c) {
             static_cast<int>(std::min<std::uint64_t>(c.download_rate, 0x7fffffff)));
   p.set_int(sp::upload_rate_limit,
             static_cast<int>(std::min<std::uint64_t>(c.upload_rate, 0x7fffffff)));
+  // A dropped peer (a seeder restarting) is dialled again within seconds: the defaults (60 s x
+  // failures, given up after 3) leave a download without its only seeder for a minute or more.
+  p.set_int(sp::min_reconnect_time, 1);
+  p.set_int(sp::max_failcount, 10);
   p.set_int(sp::max_queued_disk_bytes, 8 * 1024 * 1024);
   p.set_int(sp::file_pool_size, 256);
   p.set_int(sp::connections_limit, static_cast<int>(c.max_connections));

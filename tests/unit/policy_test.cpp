@@ -126,6 +126,30 @@ TEST_CASE("evicting a release whose content another release shares frees nothing
   CHECK(p->used_after == 200);
 }
 
+TEST_CASE("a follow's fetch that fell out of latest stops being protected", "[policy]") {
+  CHECK(fetch_protected({FetchRequester::user, false}));
+  CHECK(fetch_protected({FetchRequester::user, true}));
+  CHECK(fetch_protected({FetchRequester::follow_only, true}));
+  CHECK_FALSE(fetch_protected({FetchRequester::follow_only, false}));
+}
+
+TEST_CASE("the newest followed release evicts a fetch the follow no longer holds", "[policy]") {
+  // latest 1: r2 replaced r1 in the follow while r1 was still downloading.
+  auto r1 = stored("org/m@r1", 1, {{"a", 600}});
+  r1.protect = fetch_protected({FetchRequester::follow_only, false});
+  auto mine = stored("org/mine@x", 2, {{"u", 300}});
+  mine.protect = fetch_protected({FetchRequester::user, false});
+  auto in = stored("org/m@r2", 3, {{"b", 600}});
+  in.held = true;
+  const std::vector<StoredRelease> rs = {r1, mine};
+  auto p = plan_eviction(rs, in, 1000);
+  REQUIRE(p);
+  CHECK(p->evict == std::vector<std::string>{"org/m@r1"});
+  // While the follow still held r1 it would have been refused.
+  r1.protect = fetch_protected({FetchRequester::follow_only, true});
+  CHECK_FALSE(plan_eviction(std::vector<StoredRelease>{r1, mine}, in, 1000));
+}
+
 TEST_CASE("a release that cannot fit is refused and nothing is evicted", "[policy]") {
   const std::vector<StoredRelease> rs = {stored("pinned", 1, {{"p", 800}}, true),
                                          stored("free", 2, {{"f", 100}})};
