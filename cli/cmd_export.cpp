@@ -17,6 +17,7 @@
 #include "core/api_client.hpp"
 #include "core/atomic_file.hpp"
 #include "core/json.hpp"
+#include "core/path_policy.hpp"
 #include "core/release_manifest.hpp"
 #include "core/tuf_metadata.hpp"
 
@@ -81,7 +82,13 @@ Status run_import(const Context& ctx, const ImportArgs& a) {
   }
   auto root = read_file(a.root, tuf::max_root_bytes);
   if (!root) return tl::unexpected(with_context(root.error(), a.root));
+  // The feed name is unsigned too and becomes a feed of this daemon: the rule of every feed name.
   const std::string feed_name = a.feed.empty() ? *feed : a.feed;
+  if (auto st = check_feed_name(feed_name); !st) {
+    Error e = with_context(st.error(), a.feed.empty() ? "weights-export.json" : "--feed");
+    e.hint = "pass --feed NAME to import under a name of your choice";
+    return tl::unexpected(e);
+  }
 
   auto added = call(ctx, api::method::post, std::string(api::path::feeds),
                     {{"name", feed_name}, {"location", dir}, {"root", *root}});

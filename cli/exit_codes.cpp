@@ -34,6 +34,8 @@ Exit exit_code_for(Errc code) {
       return Exit::internal;
     case Errc::unavailable:
       return Exit::unavailable;
+    case Errc::permission_denied:
+      return Exit::no_permission;
   }
   return Exit::failure;
 }

@@ -31,7 +31,8 @@ Response json_response(int status, const nlohmann::json& body) {
   Response res;
   res.status = status;
   res.content_type = std::string(content_type::json);
-  res.body = body.dump() + "\n";
+  // Replace, never throw: a message quoting hostile bytes must still produce a response.
+  res.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   return res;
 }
 
@@ -59,6 +60,8 @@ int http_status_for(Errc code) noexcept {
       return 422;
     case Errc::unsupported:
       return 501;
+    case Errc::permission_denied:
+      return 403;
     case Errc::unavailable:
       return 503;
     case Errc::no_space:

@@ -100,6 +100,9 @@ inline constexpr std::size_t max_body_bytes = 1024 * 1024;
 inline constexpr std::size_t max_header_bytes = 16 * 1024;
 inline constexpr std::chrono::seconds read_timeout{30};
 inline constexpr std::size_t max_connections = 64;
+// Connections one non-root uid may hold at once (of max_connections); `[limits]
+// control_connections_per_user` in weightsd.toml.
+inline constexpr std::size_t max_connections_per_uid = 16;
 
 namespace method {
 inline constexpr std::string_view get = "GET";

@@ -46,6 +46,8 @@ std::string_view code_name(Errc code) noexcept {
       return "unavailable";
     case Errc::no_space:
       return "no_space";
+    case Errc::permission_denied:
+      return "permission_denied";
   }
   return "internal";
 }

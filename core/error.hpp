@@ -32,8 +32,9 @@ enum class Errc {
   internal,           // a bug: should never happen
   unavailable,        // a service (weightsd, a feed) could not be reached or is busy
   no_space,           // a disk budget or the filesystem has no room for it
+  permission_denied,  // the caller may not have this done for it (docs/threat-model.md)
 };
-inline constexpr Errc errc_last = Errc::no_space;  // for loops over every code
+inline constexpr Errc errc_last = Errc::permission_denied;  // for loops over every code
 
 std::string_view code_name(Errc code) noexcept;
 

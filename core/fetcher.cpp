@@ -247,4 +247,20 @@ Result<std::unique_ptr<Fetcher>> make_fetcher(std::string_view location, const H
   return std::make_unique<LocalDirFetcher>(std::filesystem::path(path));
 }
 
+Result<std::optional<std::filesystem::path>> local_feed_dir(std::string_view location) {
+  if (location.empty()) return fail(Errc::invalid_argument, "empty feed location");
+  if (location.starts_with("http://") || location.starts_with("https://")) {
+    return std::optional<std::filesystem::path>();
+  }
+  if (location.starts_with("file://")) {
+    auto p = file_url_path(location);
+    if (!p) return tl::unexpected(p.error());
+    return std::optional<std::filesystem::path>(std::move(*p));
+  }
+  if (location.find("://") != std::string_view::npos) {
+    return fail(Errc::unsupported, fmt::format("{}: unsupported feed URL scheme", location));
+  }
+  return std::optional<std::filesystem::path>(std::string(location));
+}
+
 }  // namespace weights

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -49,5 +50,9 @@ struct HttpOptions;
 // the environment.
 Result<std::unique_ptr<Fetcher>> make_fetcher(std::string_view location);
 Result<std::unique_ptr<Fetcher>> make_fetcher(std::string_view location, const HttpOptions& http);
+
+// The local directory a feed location names (a path or a file:// URL, decoded), or nullopt for
+// an http(s):// location. Errors as make_fetcher for malformed file:// URLs and other schemes.
+Result<std::optional<std::filesystem::path>> local_feed_dir(std::string_view location);
 
 }  // namespace weights

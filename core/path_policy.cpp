@@ -797,6 +797,25 @@ Status check_path_set(std::span<const std::string> paths, Portability portabilit
   return {};
 }
 
+bool is_valid_utf8(std::string_view text) {
+  return decode_utf8(text).has_value();
+}
+
+Status check_feed_name(std::string_view name) {
+  auto ok_char = [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
+  };
+  const bool ok = !name.empty() && name.size() <= max_feed_name_bytes &&
+                  std::all_of(name.begin(), name.end(), ok_char) && name.front() != '.' &&
+                  name.front() != '-' && name.front() != '_';
+  if (ok) return {};
+  return fail(Errc::invalid_argument,
+              fmt::format("feed name \"{}\" is not valid: expected 1 to {} characters of "
+                          "A-Z a-z 0-9 . _ - starting with a letter or digit",
+                          escape_path_for_message(name), max_feed_name_bytes));
+}
+
 std::string_view path_policy_name(PathPolicy policy) {
   return policy == PathPolicy::portable ? "portable" : "standard";
 }

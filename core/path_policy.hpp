@@ -40,6 +40,16 @@ Status check_path_set(std::span<const std::string> paths,
 // UTF-8 (check_path first).
 std::string collision_key(std::string_view path);
 
+// Strict UTF-8 (RFC 3629): shortest form, no surrogates, at most U+10FFFF.
+bool is_valid_utf8(std::string_view text);
+
+inline constexpr std::size_t max_feed_name_bytes = 64;
+// A feed name, wherever it comes from (POST /v1/feeds, weights-export.json, --feed): 1..64 bytes
+// of [A-Za-z0-9._-] starting with a letter or digit, so it can never be a path ("..", "a/b"),
+// an option ("-x") or carry a control character into a log or terminal. Fails with
+// Errc::invalid_argument naming the escaped name.
+Status check_feed_name(std::string_view name);
+
 // What a consumer asks of file paths beyond the base rules above (docs/manifest-format.md §7.2):
 //  standard: check_path/check_path_set with Portability::posix (the default);
 //  portable: additionally Portability::windows, every path in Unicode Normalization Form C

@@ -386,6 +386,17 @@ const std::vector<Key>& schema() {
          c.max_connections = static_cast<std::uint32_t>(i->get());
          return {};
        }},
+      {"limits", "control_connections_per_user",
+       [](const toml::node& n, const Where& w, Config& c) -> Status {
+         const auto* i = n.as_integer();
+         const auto most = static_cast<std::int64_t>(api::max_connections);
+         if (i == nullptr || i->get() < 1 || i->get() > most) {
+           return tl::unexpected(
+               schema_error_at(w, fmt::format("expected an integer from 1 to {}", most)));
+         }
+         c.control_connections_per_user = static_cast<std::uint32_t>(i->get());
+         return {};
+       }},
       {"limits", "windows", windows_setter()},
       {"feeds", "refresh_interval", duration_setter(&Config::feed_refresh_interval)},
       {"feeds", "retry_interval", duration_setter(&Config::feed_retry_interval)},
@@ -666,6 +677,7 @@ std::vector<Entry> entries(const Config& c) {
       {"limits", "max_disk", std::to_string(c.max_disk)},
       {"limits", "min_free_disk", std::to_string(c.min_free_disk)},
       {"limits", "max_connections", std::to_string(c.max_connections)},
+      {"limits", "control_connections_per_user", std::to_string(c.control_connections_per_user)},
       {"limits", "windows", windows_text(c.rate_windows)},
       {"feeds", "refresh_interval", std::to_string(c.feed_refresh_interval.count())},
       {"feeds", "retry_interval", std::to_string(c.feed_retry_interval.count())},

@@ -56,7 +56,9 @@ struct Config {
   std::uint64_t max_disk = 0;  // bytes reserved by releases (shared content once), 0 = no quota
   // Fetches need this much free space on the state dir's filesystem beyond what they write.
   std::uint64_t min_free_disk = 1ull << 30;
-  std::uint32_t max_connections = 500;   // peer connections, all torrents together
+  std::uint32_t max_connections = 500;  // peer connections, all torrents together
+  // Control-socket connections one non-root uid may hold (of api::max_connections).
+  std::uint32_t control_connections_per_user = 16;
   std::vector<RateWindow> rate_windows;  // time-of-day overrides of download/upload_rate
   Toggle scrub = Toggle::on;
   std::chrono::seconds scrub_interval{30 * 86400};  // each release re-hashed this often

@@ -1,5 +1,6 @@
 #include "daemon/control_server.hpp"
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,6 +16,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <fmt/format.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -47,6 +49,33 @@ enum class After { keep_alive, close };
 
 class Session;
 
+// The connecting process as the kernel recorded it at connect(2): SO_PEERCRED for uid, gid and
+// pid, SO_PEERGROUPS (Linux >= 4.13) for the supplementary groups. Both come from the socket, so
+// they cannot be raced by the peer exiting and its pid being reused (unlike /proc/<pid>/status)
+// and they are the groups the process really had, not what the group database says now
+// (getgrouplist: a process that dropped groups must not get them back here).
+std::optional<Caller> peer_of(int fd) {
+  struct ucred cred {};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return std::nullopt;
+  Caller c{cred.uid, cred.gid, cred.pid, {}};
+  std::vector<gid_t> groups(64);
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    len = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &len) == 0) {
+      groups.resize(len / sizeof(gid_t));
+      c.groups = std::move(groups);
+      return c;
+    }
+    if (errno != ERANGE) break;
+    groups.resize(len / sizeof(gid_t) + 1);
+  }
+  // Without the supplementary groups the checks only see uid and gid: stricter, never looser.
+  log::debug("control: SO_PEERGROUPS failed ({}); checking uid {} without its groups",
+             std::generic_category().message(errno), c.uid);
+  return c;
+}
+
 }  // namespace
 
 struct ControlServer::Impl : std::enable_shared_from_this<ControlServer::Impl> {
@@ -64,7 +93,8 @@ struct ControlServer::Impl : std::enable_shared_from_this<ControlServer::Impl> {
   dev_t device = 0;
   bool stopped = false;
   std::size_t active = 0;
-  bool saturated = false;  // at the connection limit since the last warning
+  std::map<uid_t, std::size_t> active_by_uid;  // counted connections per peer uid
+  bool saturated = false;                      // at the connection limit since the last warning
   std::vector<std::weak_ptr<Session>> sessions;
 };
 
@@ -72,19 +102,15 @@ namespace {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(local::socket socket, std::shared_ptr<ControlServer::Impl> server)
-      : stream_(std::move(socket)), server_(std::move(server)) {}
+  Session(local::socket socket, std::shared_ptr<ControlServer::Impl> server, Caller caller)
+      : stream_(std::move(socket)), server_(std::move(server)), caller_(std::move(caller)) {}
 
   void start() { read_header(); }
 
-  // Rejects the connection because the server is at its connection limit.
-  void reject_busy() {
-    respond(api::error_response(503, Error{Errc::unavailable,
-                                           fmt::format("too many concurrent connections (limit {})",
-                                                       server_->limits.max_connections),
-                                           "retry shortly"}),
-            After::close);
-  }
+  // Rejects the connection because the server is at a connection limit.
+  void reject_busy(Error why) { respond(api::error_response(503, why), After::close); }
+
+  const Caller& caller() const { return caller_; }
 
   // Server shutdown: idle or half-read connections close now; a response being written
   // finishes first (write_done sees `stopped` and closes).
@@ -201,7 +227,7 @@ class Session : public std::enable_shared_from_this<Session> {
                      "the control API lives under /v1 (see docs/protocol.md)"});
     } else {
       try {
-        res = server_->handler(req);
+        res = server_->handler(req, caller_);
       } catch (const std::exception& e) {
         // The handler contract is "never throws"; keep the daemon alive if it does.
         log::error("control: handler threw on {} {}: {}", req.method, req.target, e.what());
@@ -265,12 +291,16 @@ class Session : public std::enable_shared_from_this<Session> {
     if (counted) {
       counted = false;
       --server_->active;
+      if (auto it = server_->active_by_uid.find(caller_.uid); it != server_->active_by_uid.end()) {
+        if (--it->second == 0) server_->active_by_uid.erase(it);
+      }
       server_->saturated = false;
     }
   }
 
   Stream stream_;
   std::shared_ptr<ControlServer::Impl> server_;
+  Caller caller_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::vector<char> scratch_;
@@ -295,8 +325,19 @@ void ControlServer::Impl::accept() {
       return self->accept();
     }
     self->prune();
-    auto session = std::make_shared<Session>(std::move(socket), self);
+    auto peer = peer_of(socket.native_handle());
+    if (!peer) {
+      // Not a Unix socket peer we can identify: nobody to check paths against.
+      log::warning("control: cannot read the peer's credentials: {}",
+                   std::generic_category().message(errno));
+      beast::error_code ignored;
+      socket.close(ignored);
+      return self->accept();
+    }
+    auto session = std::make_shared<Session>(std::move(socket), self, std::move(*peer));
     self->sessions.push_back(session);
+    const uid_t uid = session->caller().uid;
+    const std::size_t mine = self->active_by_uid.count(uid) ? self->active_by_uid[uid] : 0;
     if (self->active >= self->limits.max_connections) {
       // Warn once per saturation episode: a flood of refusals must not flood the log.
       if (!self->saturated) {
@@ -304,9 +345,20 @@ void ControlServer::Impl::accept() {
                      self->limits.max_connections);
         self->saturated = true;
       }
-      session->reject_busy();
+      session->reject_busy(Error{
+          Errc::unavailable,
+          fmt::format("too many concurrent connections (limit {})", self->limits.max_connections),
+          "retry shortly"});
+    } else if (uid != 0 && mine >= self->limits.max_connections_per_uid) {
+      log::debug("control: uid {} holds {} connections, refusing another", uid, mine);
+      session->reject_busy(
+          Error{Errc::unavailable,
+                fmt::format("too many concurrent connections from uid {} (limit {} per user)", uid,
+                            self->limits.max_connections_per_uid),
+                "close idle connections, or retry shortly"});
     } else {
       ++self->active;
+      ++self->active_by_uid[uid];
       session->counted = true;
       session->start();
     }

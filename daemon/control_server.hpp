@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "core/api.hpp"
+#include "core/caller_access.hpp"
 #include "core/error.hpp"
 
 namespace boost::asio {
@@ -23,9 +24,12 @@ struct ServerLimits {
   std::size_t max_header_bytes = api::max_header_bytes;        // larger -> 431, connection closed
   std::chrono::milliseconds read_timeout = api::read_timeout;  // per request, and idle keep-alive
   std::size_t max_connections = api::max_connections;          // more -> 503 and close
+  // Per peer uid (SO_PEERCRED), root exempt: one user's idle connections cannot take every slot.
+  std::size_t max_connections_per_uid = api::max_connections_per_uid;  // more -> 503 and close
 };
 
-using RequestHandler = std::function<api::Response(const api::Request&)>;
+// Gets the peer's credentials with every request: the handler checks paths against them.
+using RequestHandler = std::function<api::Response(const api::Request&, const Caller&)>;
 
 class ControlServer {
  public:

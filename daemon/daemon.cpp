@@ -120,17 +120,19 @@ class Daemon {
     if (!lock) return tl::unexpected(lock.error());
     lock_ = std::move(*lock);
 
-    DaemonInfo info{std::string(version()), static_cast<long>(::getpid()),
-                    config_.mode,           config_.state_dir,
-                    config_.control_socket, std::chrono::steady_clock::now()};
+    DaemonInfo info{
+        std::string(version()), static_cast<long>(::getpid()),    config_.mode, config_.state_dir,
+        config_.control_socket, std::chrono::steady_clock::now(), ::geteuid()};
     auto engine = Engine::start(ioc_, config_);
     if (!engine) return tl::unexpected(engine.error());
     engine_ = std::move(*engine);
     handler_ =
         std::make_unique<Handler>(std::move(info), &std::chrono::steady_clock::now, engine_.get());
-    auto server = ControlServer::start(ioc_, config_.control_socket, [this](const api::Request& r) {
-      return handler_->handle(r);
-    });
+    ServerLimits limits;
+    limits.max_connections_per_uid = config_.control_connections_per_user;
+    auto server = ControlServer::start(
+        ioc_, config_.control_socket,
+        [this](const api::Request& r, const Caller& c) { return handler_->handle(r, c); }, limits);
     if (!server) return tl::unexpected(server.error());
     server_ = std::move(*server);
     start_metrics();
@@ -313,8 +315,9 @@ class Daemon {
 };
 
 void print_error(const Error& err) {
-  std::fprintf(stderr, "weightsd: %s\n", err.message.c_str());
-  if (!err.hint.empty()) std::fprintf(stderr, "hint: %s\n", err.hint.c_str());
+  // Messages may quote a config file or a path: escaped like every log line.
+  std::fprintf(stderr, "weightsd: %s\n", log::escape(err.message).c_str());
+  if (!err.hint.empty()) std::fprintf(stderr, "hint: %s\n", log::escape(err.hint).c_str());
 }
 
 Exit exit_for(const Error& err) {
@@ -430,7 +433,7 @@ int run(const Options& options) {
     }
     return static_cast<int>(Exit::ok);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "weightsd: internal error: %s\n", e.what());
+    std::fprintf(stderr, "weightsd: internal error: %s\n", log::escape(e.what()).c_str());
     return static_cast<int>(Exit::internal);
   }
 }

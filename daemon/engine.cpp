@@ -3214,4 +3214,30 @@ void Engine::shutdown(std::function<void()> done, std::chrono::milliseconds time
   });
 }
 
+Result<std::vector<std::string>> Engine::seed_paths(const SeedRequest& req) {
+  auto& I = *impl_;
+  auto fs = I.state->load_feed(req.feed);
+  if (!fs) return tl::unexpected(fs.error());
+  for (const auto& t : fs->trusted_targets) {
+    if (t.kind != tuf::TargetKind::release || t.model != req.model || t.revision != req.revision) {
+      continue;
+    }
+    auto m = I.manifest_for(*fs, t);
+    if (!m) return tl::unexpected(m.error());
+    std::vector<std::string> out;
+    for (const auto& f : m->first.files) out.push_back(f.path);
+    return out;
+  }
+  return fail(
+      Errc::not_found,
+      fmt::format("{}@{} is not in feed {}'s trusted targets", req.model, req.revision, req.feed),
+      "publish the release, then refresh the feed (weightsctl feed refresh)");
+}
+
+Result<std::pair<std::string, std::string>> Engine::fetch_target(const FetchRequest& req) {
+  auto resolved = impl_->resolve(req.name, req.revision, req.feed);
+  if (!resolved) return tl::unexpected(resolved.error());
+  return std::pair{resolved->manifest.model, resolved->manifest.revision};
+}
+
 }  // namespace weights::daemon

@@ -95,6 +95,12 @@ class Engine {
   // weights-export.json naming the release. Files are hard links to the store when possible.
   Result<nlohmann::json> export_release(const std::string& id, const std::filesystem::path& dir);
 
+  // What a request would touch, so the handler can check the caller before anything happens:
+  // the manifest paths seed() reads under request.dir, and the model id ("org/name") and
+  // revision fetch() resolves to. Same errors as seed()/fetch() for unknown feeds and releases.
+  Result<std::vector<std::string>> seed_paths(const SeedRequest& request);
+  Result<std::pair<std::string, std::string>> fetch_target(const FetchRequest& request);
+
   // Follow policies (seed node): a new follow is applied at once and after every refresh.
   Result<nlohmann::json> add_follow(const FollowSpec& spec);
   Result<nlohmann::json> list_follows();

@@ -6,7 +6,9 @@
 
 #include <fmt/format.h>
 
+#include "core/fetcher.hpp"
 #include "core/json.hpp"
+#include "core/path_policy.hpp"
 #include "daemon/engine.hpp"
 #include "daemon/log.hpp"
 
@@ -53,12 +55,26 @@ void Router::add(std::string_view method, std::string_view pattern, BodyKind bod
   routes_.push_back(std::move(r));
 }
 
-api::Response Router::dispatch(const api::Request& req) const {
+api::Response Router::dispatch(const api::Request& req, const Caller& caller) const {
   const std::string_view path = req.path();
   // Trailing slashes and empty segments are not the same resource: match the exact path.
   const bool canonical =
       path.size() > 1 && path.front() == '/' && path.back() != '/' && path.find("//") == path.npos;
   const auto segments = split_path(path);
+  // Every segment must decode to text: bytes that are not UTF-8 or control characters would
+  // reach names, messages and logs (and JSON cannot carry invalid UTF-8 back).
+  for (const auto segment : segments) {
+    auto decoded = api::percent_decode(segment);
+    if (!decoded || !is_valid_utf8(*decoded) ||
+        std::any_of(decoded->begin(), decoded->end(),
+                    [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
+      return api::error_response(
+          400, Error{Errc::invalid_argument,
+                     fmt::format("path segment \"{}\" is not a valid percent-encoded UTF-8 name",
+                                 escape_path_for_message(segment)),
+                     "percent-encode names as UTF-8 (see docs/protocol.md)"});
+    }
+  }
 
   std::vector<std::string> allowed;
   const Route* match = nullptr;
@@ -137,7 +153,7 @@ api::Response Router::dispatch(const api::Request& req) const {
   }
 
   try {
-    auto res = match->fn(Call{req, params, body});
+    auto res = match->fn(Call{req, params, body, caller});
     if (!res) return api::error_response(res.error());
     return std::move(*res);
   } catch (const std::exception& e) {
@@ -151,6 +167,8 @@ api::Response Router::dispatch(const api::Request& req) const {
 
 Handler::Handler(DaemonInfo info, SteadyNow now, Engine* engine_ptr)
     : info_(std::move(info)), now_(std::move(now)), engine_(engine_ptr) {
+  access_.daemon_euid = info_.euid;
+  if (!info_.state_dir.empty()) access_.private_dirs.push_back(info_.state_dir);
   router_.add(api::method::get, api::path::version, BodyKind::none,
               [this](const Call& c) { return version(c); });
   router_.add(api::method::get, api::path::status, BodyKind::none,
@@ -260,6 +278,30 @@ Result<std::string> required_string(const nlohmann::json& body, const char* key)
 
 }  // namespace
 
+Result<std::filesystem::path> Handler::allowed(const Caller& caller,
+                                               const std::filesystem::path& path,
+                                               Access access) const {
+  return check_caller_access(access_, caller, path, access);
+}
+
+Status Handler::check_hf_cache(const Call& call, Engine& e, const std::filesystem::path& cache,
+                               const FetchRequest& req) const {
+  // The cache layout is written when the release completes; check now every directory it will
+  // write into that already exists (and the nearest existing ancestor of the others).
+  auto target = e.fetch_target(req);
+  if (!target) return tl::unexpected(target.error());
+  std::string repo = "models--" + target->first;
+  if (const auto slash = repo.find('/'); slash != std::string::npos) repo.replace(slash, 1, "--");
+  const auto base = cache / repo;
+  for (const auto& dir : {base, base / "blobs", base / "snapshots",
+                          base / "snapshots" / target->second, base / "refs"}) {
+    if (auto ok = allowed(call.caller, dir, Access::write_dir); !ok) {
+      return tl::unexpected(ok.error());
+    }
+  }
+  return {};
+}
+
 Result<Engine*> Handler::engine() const {
   if (engine_ == nullptr) {
     return fail(Errc::unavailable, "the fetch/seed engine is not running", "see the weightsd log");
@@ -283,6 +325,22 @@ Result<api::Response> Handler::add_feed(const Call& call) const {
   if (!root) return tl::unexpected(root.error());
   auto mirrors = string_list(call.body, "mirrors");
   if (!mirrors) return tl::unexpected(mirrors.error());
+  if (auto st = check_feed_name(*name); !st) return tl::unexpected(st.error());
+  // A local feed is read by the daemon from now on: the caller must be able to read it.
+  std::vector<std::string> locations{*location};
+  locations.insert(locations.end(), mirrors->begin(), mirrors->end());
+  for (const auto& loc : locations) {
+    auto dir = local_feed_dir(loc);
+    if (!dir) return tl::unexpected(dir.error());
+    if (!*dir || is_privileged(call.caller, access_.daemon_euid)) continue;
+    auto base = allowed(call.caller, **dir, Access::read_dir);
+    if (!base) return tl::unexpected(base.error());
+    // The directory transport reads metadata/ and targets/ (tuf_metadata.cpp): those too.
+    for (const char* sub : {"metadata", "targets"}) {
+      auto ok = allowed(call.caller, *base / sub, Access::read_dir);
+      if (!ok && ok.error().code != Errc::not_found) return tl::unexpected(ok.error());
+    }
+  }
   auto feed = (*e)->add_feed(*name, *location, *root, *mirrors);
   if (!feed) return tl::unexpected(feed.error());
   return api::json_response(201, *feed);
@@ -317,7 +375,14 @@ Result<api::Response> Handler::fetch(const Call& call) const {
     if (dir->empty() || dir->front() != '/') {
       return fail(Errc::schema_error, "request body.hf_cache: must be an absolute path");
     }
-    req.hf_cache = *dir;
+    auto checked = allowed(call.caller, *dir, Access::write_dir);
+    if (!checked) return tl::unexpected(checked.error());
+    if (!is_privileged(call.caller, access_.daemon_euid)) {
+      if (auto st = check_hf_cache(call, **e, *checked, req); !st) {
+        return tl::unexpected(st.error());
+      }
+    }
+    req.hf_cache = *checked;
   }
   auto release = (*e)->fetch(req);
   if (!release) return tl::unexpected(release.error());
@@ -345,6 +410,20 @@ Result<api::Response> Handler::seed(const Call& call) const {
     return fail(Errc::schema_error, "request body.dir: must be an absolute path");
   }
   req.dir = *dir;
+  if (!is_privileged(call.caller, access_.daemon_euid)) {
+    // Every file the seed reads, checked before the daemon opens any of them: a caller must not
+    // learn the digest, length or existence of a file it could not read itself.
+    auto checked = allowed(call.caller, req.dir, Access::read_dir);
+    if (!checked) return tl::unexpected(checked.error());
+    req.dir = *checked;
+    auto paths = (*e)->seed_paths(req);
+    if (!paths) return tl::unexpected(paths.error());
+    for (const auto& p : *paths) {
+      auto file = allowed(call.caller, req.dir / p, Access::read_file);
+      // A missing file fails the seed as it always did; anything else is refused here.
+      if (!file && file.error().code != Errc::not_found) return tl::unexpected(file.error());
+    }
+  }
   auto release = (*e)->seed(req);
   if (!release) return tl::unexpected(release.error());
   return api::json_response(202, *release);
@@ -493,7 +572,9 @@ Result<api::Response> Handler::export_release(const Call& call) const {
   if (dir->front() != '/') {
     return fail(Errc::schema_error, "request body.dir: must be an absolute path");
   }
-  auto out = (*e)->export_release(std::string(call.params.get("id")), *dir);
+  auto checked = allowed(call.caller, *dir, Access::write_dir);
+  if (!checked) return tl::unexpected(checked.error());
+  auto out = (*e)->export_release(std::string(call.params.get("id")), *checked);
   if (!out) return tl::unexpected(out.error());
   return api::json_response(200, *out);
 }

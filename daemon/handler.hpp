@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/api.hpp"
+#include "core/caller_access.hpp"
 #include "core/error.hpp"
 
 namespace weights::daemon {
@@ -28,6 +29,7 @@ namespace weights::daemon {
 enum class BodyKind { none, json, optional_json };
 
 class Engine;
+struct FetchRequest;
 
 struct RouteParams {
   std::vector<std::pair<std::string, std::string>> values;
@@ -40,17 +42,20 @@ struct Call {
   const api::Request& request;
   const RouteParams& params;
   const nlohmann::json& body;  // parsed body for BodyKind::json, null otherwise
+  const Caller& caller;        // who sent it (SO_PEERCRED), for path checks
 };
 
 using RouteFn = std::function<Result<api::Response>(const Call&)>;
 
-// Matches method + path against registered patterns ("/v1/feeds/{name}"). Unknown path -> 404,
-// known path with another method -> 405 with an Allow header, body too large -> 413, body on a
-// route that takes none -> 400, malformed JSON -> 400 naming the problem, exceptions -> 500.
+// Matches method + path against registered patterns ("/v1/feeds/{name}"). A path segment with a
+// malformed %-escape or that decodes to invalid UTF-8 or a control character -> 400, unknown
+// path -> 404, known path with another method -> 405 with an Allow header, body too large ->
+// 413, body on a route that takes none -> 400, malformed JSON -> 400 naming the problem,
+// exceptions -> 500.
 class Router {
  public:
   void add(std::string_view method, std::string_view pattern, BodyKind body, RouteFn fn);
-  api::Response dispatch(const api::Request& req) const;
+  api::Response dispatch(const api::Request& req, const Caller& caller) const;
 
  private:
   struct Route {
@@ -71,6 +76,7 @@ struct DaemonInfo {
   std::filesystem::path state_dir;
   std::filesystem::path control_socket;
   std::chrono::steady_clock::time_point started{};
+  uid_t euid = 0;  // the daemon's effective uid: callers with it are not path-checked
 };
 
 using SteadyNow = std::function<std::chrono::steady_clock::time_point()>;
@@ -84,7 +90,10 @@ class Handler {
   Handler(const Handler&) = delete;
   Handler& operator=(const Handler&) = delete;
 
-  api::Response handle(const api::Request& req) const { return router_.dispatch(req); }
+  // `caller` is checked against every path the request names (docs/threat-model.md).
+  api::Response handle(const api::Request& req, const Caller& caller) const {
+    return router_.dispatch(req, caller);
+  }
 
  private:
   Result<api::Response> version(const Call& call) const;
@@ -103,7 +112,14 @@ class Handler {
   Result<api::Response> scrub(const Call& call) const;
   Result<api::Response> export_release(const Call& call) const;
 
+  // The caller may have the daemon do `access` on `path`; returns the path to act on.
+  Result<std::filesystem::path> allowed(const Caller& caller, const std::filesystem::path& path,
+                                        Access access) const;
+  Status check_hf_cache(const Call& call, Engine& e, const std::filesystem::path& cache,
+                        const FetchRequest& req) const;
+
   DaemonInfo info_;
+  AccessPolicy access_;
   SteadyNow now_;
   Engine* engine_;
   Router router_;

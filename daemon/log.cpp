@@ -6,6 +6,7 @@
 #include <ctime>
 #include <string>
 
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -66,7 +67,71 @@ int syslog_priority(LogLevel level) {
   return 6;
 }
 
+// Length of the valid UTF-8 sequence at the start of `s` (shortest form, no surrogates,
+// <= U+10FFFF), or 0.
+std::size_t utf8_length(std::string_view s, char32_t& cp) {
+  const auto b0 = static_cast<unsigned char>(s[0]);
+  std::size_t len = 0;
+  char32_t min = 0;
+  if ((b0 & 0xE0) == 0xC0) {
+    len = 2, cp = b0 & 0x1F, min = 0x80;
+  } else if ((b0 & 0xF0) == 0xE0) {
+    len = 3, cp = b0 & 0x0F, min = 0x800;
+  } else if ((b0 & 0xF8) == 0xF0) {
+    len = 4, cp = b0 & 0x07, min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (s.size() < len) return 0;
+  for (std::size_t k = 1; k < len; ++k) {
+    const auto b = static_cast<unsigned char>(s[k]);
+    if ((b & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (b & 0x3F);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return len;
+}
+
 }  // namespace
+
+std::string escape(std::string_view message) {
+  std::string out;
+  out.reserve(message.size());
+  std::size_t i = 0;
+  while (i < message.size()) {
+    const auto c = static_cast<unsigned char>(message[i]);
+    if (c >= 0x20 && c < 0x7F) {
+      out.push_back(static_cast<char>(c));
+      ++i;
+    } else if (c == '\n') {
+      out += "\\n";
+      ++i;
+    } else if (c == '\r') {
+      out += "\\r";
+      ++i;
+    } else if (c == '\t') {
+      out += "\\t";
+      ++i;
+    } else if (c < 0x80) {  // other C0 controls (ESC, NUL, ...) and DEL
+      out += fmt::format("\\x{:02x}", c);
+      ++i;
+    } else {
+      char32_t cp = 0;
+      const std::size_t len = utf8_length(message.substr(i), cp);
+      if (len == 0) {
+        out += fmt::format("\\x{:02x}", c);
+        ++i;
+      } else if (cp <= 0x9F) {  // C1 controls (0x9B is a one-byte CSI on some terminals)
+        out += fmt::format("\\u{:04x}", static_cast<unsigned>(cp));
+        i += len;
+      } else {
+        out.append(message.substr(i, len));
+        i += len;
+      }
+    }
+  }
+  return out;
+}
 
 void set_level(LogLevel level) noexcept {
   g_level.store(level);
@@ -91,7 +156,7 @@ void write(LogLevel l, std::string_view message) {
     std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
     line = fmt::format("{} weightsd[{}] {}: ", stamp, ::getpid(), log_level_name(l));
   }
-  for (char c : message) line.push_back(c == '\n' || c == '\r' ? ' ' : c);
+  line += escape(message);
   line.push_back('\n');
   std::fwrite(line.data(), 1, line.size(), stderr);
   std::fflush(stderr);

@@ -3,6 +3,7 @@
 // (JOURNAL_STREAM names our stderr) lines carry a "<N>" syslog priority prefix so journald
 // records the level; otherwise they carry a timestamp and the level name. Never log secrets.
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -19,8 +20,15 @@ namespace log {
 void set_level(LogLevel level) noexcept;
 LogLevel level() noexcept;
 bool enabled(LogLevel level) noexcept;
-// Writes one already-formatted line (newlines inside are replaced so one event is one line).
+// Writes one already-formatted line. Every message goes through escape() first, so no call site
+// can let an untrusted string (a feed name, a path, a peer's message) forge a log line or send
+// terminal controls: one event is always one line.
 void write(LogLevel level, std::string_view message);
+
+// The message as written: C0 controls, DEL and C1 controls (U+0080..U+009F) become "\n", "\r",
+// "\t" or "\xNN"/"\u00NN"; bytes that are not valid UTF-8 become "\xNN"; everything else,
+// backslashes included, is kept as is.
+std::string escape(std::string_view message);
 
 template <class... Args>
 void error(fmt::format_string<Args...> f, Args&&... args) {

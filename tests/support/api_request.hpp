@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include "core/api.hpp"
+#include "core/caller_access.hpp"
 #include "core/json.hpp"
 
 namespace weights::testing {
@@ -17,6 +18,9 @@ inline api::Request request(std::string method, std::string target, std::string 
   r.body = std::move(body);
   return r;
 }
+
+// A caller with the daemon's privileges (tests run as root): paths are not checked.
+inline const Caller root_caller{0, 0, 1, {}};
 
 // The response body parsed strictly; fails the test if it is not JSON.
 inline json::Json body_of(const api::Response& res) {

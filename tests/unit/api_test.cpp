@@ -34,6 +34,7 @@ TEST_CASE("every error code maps to a 4xx or 5xx status", "[api]") {
   CHECK(api::http_status_for(Errc::unsupported) == 501);
   CHECK(api::http_status_for(Errc::unavailable) == 503);
   CHECK(api::http_status_for(Errc::io_error) == 500);
+  CHECK(api::http_status_for(Errc::permission_denied) == 403);
   for (int i = 0; i <= static_cast<int>(errc_last); ++i) {
     const int s = api::http_status_for(static_cast<Errc>(i));
     CHECK(s >= 400);
@@ -132,4 +133,13 @@ TEST_CASE("socket defaults follow system and XDG conventions", "[api]") {
   // Relative XDG values are ignored, as the spec says.
   CHECK(api::xdg_state_home(env({{"HOME", "/h"}, {"XDG_STATE_HOME", "rel"}})) == "/h/.local/state");
   CHECK(api::xdg_config_home(env({{"XDG_CONFIG_HOME", "/cfg"}})) == "/cfg");
+}
+
+TEST_CASE("an error quoting bytes that are not UTF-8 still makes a JSON response", "[api]") {
+  const auto res =
+      api::error_response(Error{Errc::not_found, "feed \"\xff\xfe\" not found", "hint \xc0"});
+  CHECK(res.status == 404);
+  auto body = json::parse_strict(res.body);
+  REQUIRE(body);
+  CHECK((*body)["error"]["code"] == "not_found");
 }

@@ -253,6 +253,7 @@ TEST_CASE("seed-node settings: windows, scrub, metrics, free space and connectio
 [limits]
 min_free_disk = "2GiB"
 max_connections = 800
+control_connections_per_user = 4
 [[limits.windows]]
 start = "08:00"
 end = "18:00"
@@ -273,6 +274,8 @@ listen = "127.0.0.1:9999"
   REQUIRE(c);
   CHECK(c->min_free_disk == 2ull << 30);
   CHECK(c->max_connections == 800);
+  CHECK(c->control_connections_per_user == 4);
+  CHECK(Config{}.control_connections_per_user == 16);
   REQUIRE(c->rate_windows.size() == 2);
   CHECK(c->rate_windows[0] == RateWindow{8 * 60, 18 * 60, std::nullopt, 1u << 20});
   CHECK(c->rate_windows[1] == RateWindow{22 * 60, 6 * 60, 0, 0});
@@ -314,6 +317,8 @@ TEST_CASE("bad windows and seed-node values are errors naming the key", "[config
              Catch::Contains("metrics.listen"));
   CHECK_THAT(apply_error("[limits]\nmax_connections = 1\n").message,
              Catch::Contains("from 2 to 65535"));
+  CHECK_THAT(apply_error("[limits]\ncontrol_connections_per_user = 65\n").message,
+             Catch::Contains("from 1 to 64"));
 }
 
 TEST_CASE("[trust] path_policy selects the portable path policy", "[config]") {

@@ -8,9 +8,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <catch2/catch.hpp>
+#include <grp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/api_client.hpp"
@@ -28,8 +30,11 @@ class Running {
   Running(const std::filesystem::path& socket, ServerLimits limits) {
     auto server = ControlServer::start(
         ioc_, socket,
-        [this](const api::Request& req) {
+        [this](const api::Request& req, const Caller& caller) {
           ++calls;
+          last_uid = caller.uid;
+          last_gid = caller.gid;
+          last_group = caller.groups.empty() ? 0 : caller.groups.front();
           return api::json_response(200, {{"target", req.target}});
         },
         limits);
@@ -42,6 +47,9 @@ class Running {
     thread_.join();
   }
   std::atomic<int> calls{0};
+  std::atomic<uid_t> last_uid{12345};
+  std::atomic<gid_t> last_gid{12345};
+  std::atomic<gid_t> last_group{12345};
 
  private:
   boost::asio::io_context ioc_;
@@ -132,6 +140,118 @@ TEST_CASE("connections over the limit get 503 until a slot frees up", "[control_
   ::close(idle);
 }
 
+namespace {
+
+// Runs `fn` in a child process as uid/gid `id` (tests run as root) and returns its exit status.
+template <class F>
+int as_uid(uid_t id, F fn) {
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    if (::setgroups(0, nullptr) != 0 || ::setresgid(id, id, id) != 0 ||
+        ::setresuid(id, id, id) != 0) {
+      ::_exit(99);
+    }
+    ::_exit(fn());
+  }
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+}  // namespace
+
+TEST_CASE("one uid's connections cannot take every slot; the handler learns the peer's uid",
+          "[control_server]") {
+  testing::TempDir dir;
+  REQUIRE(::chmod(dir.path().c_str(), 0755) == 0);
+  const auto sock = dir / "c.sock";
+  ServerLimits limits;
+  limits.max_connections = 8;
+  limits.max_connections_per_uid = 2;
+  Running server(sock, limits);
+  REQUIRE(::chmod(sock.c_str(), 0666) == 0);
+
+  int hold[2];  // the first child keeps its connections until the parent writes here
+  int report[2];
+  REQUIRE(::pipe(hold) == 0);
+  REQUIRE(::pipe(report) == 0);
+  const pid_t holder = ::fork();
+  REQUIRE(holder >= 0);
+  if (holder == 0) {
+    if (::setgroups(0, nullptr) != 0 || ::setresgid(42001, 42001, 42001) != 0 ||
+        ::setresuid(42001, 42001, 42001) != 0) {
+      ::_exit(99);
+    }
+    int a = raw_connect(sock);
+    int b = raw_connect(sock);
+    auto third = api::call(sock, "GET", "/v1/x");
+    const char status = third && third->status == 503 ? 'y' : 'n';
+    (void)!::write(report[1], &status, 1);
+    char c = 0;
+    (void)!::read(hold[0], &c, 1);
+    ::close(a);
+    ::close(b);
+    ::_exit(0);
+  }
+  ::close(report[1]);  // so a child that died is an EOF here, not a hang
+  ::close(hold[0]);
+  char third = 0;
+  REQUIRE(::read(report[0], &third, 1) == 1);
+  CHECK(third == 'y');  // a third connection from the same uid is refused
+
+  // Another user, and root, are still served while 42001 holds its two.
+  CHECK(as_uid(42002, [&] {
+          auto r = api::call(sock, "GET", "/v1/x");
+          return r && r->status == 200 ? 0 : 1;
+        }) == 0);
+  CHECK(server.last_uid == 42002);
+  auto mine = api::call(sock, "GET", "/v1/x");
+  REQUIRE(mine);
+  CHECK(mine->status == 200);
+  CHECK(server.last_uid == 0);
+
+  REQUIRE(::write(hold[1], "x", 1) == 1);
+  int status = 0;
+  REQUIRE(::waitpid(holder, &status, 0) == holder);
+  CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+  ::close(hold[1]);
+  ::close(report[0]);
+  // Its slots come back once it has gone.
+  CHECK(eventually([&] {
+    return as_uid(42001, [&] {
+             auto r = api::call(sock, "GET", "/v1/x");
+             return r && r->status == 200 ? 0 : 1;
+           }) == 0;
+  }));
+}
+
+TEST_CASE("the handler gets the peer's uid, gid and supplementary groups from the socket",
+          "[control_server]") {
+  testing::TempDir dir;
+  REQUIRE(::chmod(dir.path().c_str(), 0755) == 0);
+  const auto sock = dir / "c.sock";
+  Running server(sock, {});
+  REQUIRE(::chmod(sock.c_str(), 0666) == 0);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    const gid_t groups[] = {42200};
+    if (::setgroups(1, groups) != 0 || ::setresgid(42003, 42003, 42003) != 0 ||
+        ::setresuid(42001, 42001, 42001) != 0) {
+      ::_exit(99);
+    }
+    auto r = api::call(sock, "GET", "/v1/x");
+    ::_exit(r && r->status == 200 ? 0 : 1);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+  CHECK(server.last_uid == 42001);
+  CHECK(server.last_gid == 42003);
+  CHECK(server.last_group == 42200);
+}
+
 TEST_CASE("the client reports a missing daemon as unavailable with a hint", "[control_server]") {
   testing::TempDir dir;
   auto res = api::call(api::Endpoint{dir / "none.sock", "--socket"}, "GET", "/v1/status");
@@ -175,8 +295,8 @@ TEST_CASE("a stale socket file is replaced, a live one or a regular file is not"
     CHECK(api::call(sock, "GET", "/v1/x"));
 
     boost::asio::io_context other;
-    auto second =
-        ControlServer::start(other, sock, [](const api::Request&) { return api::Response{}; });
+    auto second = ControlServer::start(
+        other, sock, [](const api::Request&, const Caller&) { return api::Response{}; });
     REQUIRE_FALSE(second);
     CHECK(second.error().code == Errc::already_exists);
     CHECK(second.error().message.find("already listening") != std::string::npos);
@@ -185,8 +305,8 @@ TEST_CASE("a stale socket file is replaced, a live one or a regular file is not"
 
   std::ofstream(dir / "plain") << "not a socket";
   boost::asio::io_context ioc;
-  auto res =
-      ControlServer::start(ioc, dir / "plain", [](const api::Request&) { return api::Response{}; });
+  auto res = ControlServer::start(
+      ioc, dir / "plain", [](const api::Request&, const Caller&) { return api::Response{}; });
   REQUIRE_FALSE(res);
   CHECK(res.error().message.find("is not a socket") != std::string::npos);
   CHECK(std::filesystem::exists(dir / "plain"));

@@ -10,9 +10,11 @@
 #include <catch2/catch.hpp>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/atomic_file.hpp"
+#include "core/crypto.hpp"
 #include "core/json.hpp"
 #include "core/publisher.hpp"
 #include "core/release_target.hpp"
@@ -87,8 +89,12 @@ struct Node {
     engine.reset();
   }
   api::Response call(std::string method, std::string target, const json::Json& body = nullptr) {
+    return call_as(testing::root_caller, std::move(method), std::move(target), body);
+  }
+  api::Response call_as(const Caller& caller, std::string method, std::string target,
+                        const json::Json& body = nullptr) {
     return handler->handle(
-        request(std::move(method), std::move(target), body.is_null() ? "" : body.dump()));
+        request(std::move(method), std::move(target), body.is_null() ? "" : body.dump()), caller);
   }
   // POST /v1/feeds, then runs the loop until the feed's first refresh (on the poller's
   // workers) has completed; answers 201 with the feed as it is then.
@@ -219,6 +225,106 @@ TEST_CASE("a publisher seeds without re-download and a fetcher gets every verifi
     CHECK(fetcher.call("GET", api::release_target("org/tiny@r1")).status == 404);
     CHECK(body_of(fetcher.call("GET", "/v1/releases"))["releases"].empty());
   }
+}
+
+TEST_CASE("another user may have the daemon use only the paths it could use itself",
+          "[engine][caller_access]") {
+  World w;
+  namespace fs = std::filesystem;
+  REQUIRE(::chmod(w.tmp.path().c_str(), 0755) == 0);
+  Node node(w.ioc, w.tmp.path() / "node");
+  REQUIRE(node.add_feed(w.feed_body("demo")).status == 201);
+  const Caller alice{42001, 42001, 1, {}};
+  auto seed = [&](const fs::path& dir) {
+    return node.call_as(
+        alice, "POST", "/v1/seed",
+        {{"feed", "demo"}, {"model", "org/tiny"}, {"revision", "r1"}, {"dir", dir.string()}});
+  };
+  auto no_secrets = [&](const api::Response& res) {
+    for (const auto& [p, data] : w.content) {
+      CHECK(res.body.find(crypto::sha256_hex(data)) == std::string::npos);
+      // Short lengths ("20") could be any number in the text; the large ones are telling.
+      if (data.size() >= 1000) {
+        CHECK(res.body.find(std::to_string(data.size())) == std::string::npos);
+      }
+    }
+  };
+
+  SECTION("seeding from a directory it cannot search is refused before anything is read") {
+    REQUIRE(::chmod(w.files.c_str(), 0700) == 0);
+    auto res = seed(w.files);
+    CHECK(res.status == 403);
+    CHECK(body_of(res)["error"]["code"] == "permission_denied");
+    no_secrets(res);
+    CHECK(node.call("GET", api::release_target("org/tiny@r1")).status == 404);
+  }
+  SECTION("seeding a file it cannot read names the file, not its digest") {
+    REQUIRE(::chmod((w.files / "model.safetensors").c_str(), 0600) == 0);
+    auto res = seed(w.files);
+    CHECK(res.status == 403);
+    CHECK(body_of(res)["error"]["message"].get<std::string>().find("model.safetensors") !=
+          std::string::npos);
+    no_secrets(res);
+  }
+  SECTION("a readable directory is seeded as for anyone") {
+    auto res = seed(w.files);
+    CHECK(res.status == 202);
+    REQUIRE(run_until(w.ioc, [&] { return node.state("org/tiny@r1") == "complete"; }));
+
+    SECTION("export into a directory it cannot write, or inside the state dir, writes nothing") {
+      fs::create_directories(w.tmp / "roots");
+      for (const auto& dir : {w.tmp / "roots" / "out", w.tmp / "node" / "out", w.tmp / "node"}) {
+        auto r = node.call_as(alice, "POST", api::release_target("org/tiny@r1", "/export"),
+                              {{"dir", dir.string()}});
+        CHECK(r.status == 403);
+        CHECK_FALSE(fs::exists(dir / "weights-export.json"));
+      }
+      CHECK(fs::is_empty(w.tmp / "roots"));
+      fs::create_directories(w.tmp / "alice");
+      REQUIRE(::chown((w.tmp / "alice").c_str(), 42001, 42001) == 0);
+      auto ok = node.call_as(alice, "POST", api::release_target("org/tiny@r1", "/export"),
+                             {{"dir", (w.tmp / "alice" / "out").string()}});
+      CHECK(ok.status == 200);
+      CHECK(fs::exists(w.tmp / "alice" / "out" / "weights-export.json"));
+    }
+    SECTION("an HF cache it cannot write is refused, and so is another user's repo dir in it") {
+      auto r = node.call_as(alice, "POST", "/v1/fetch",
+                            {{"name", "tiny"}, {"hf_cache", (w.tmp / "roots-hub").string()}});
+      CHECK(r.status == 403);
+      fs::create_directories(w.tmp / "hub" / "models--org--tiny");
+      REQUIRE(::chown((w.tmp / "hub").c_str(), 42001, 42001) == 0);
+      r = node.call_as(alice, "POST", "/v1/fetch",
+                       {{"name", "tiny"}, {"hf_cache", (w.tmp / "hub").string()}});
+      CHECK(r.status == 403);
+      REQUIRE(::chown((w.tmp / "hub" / "models--org--tiny").c_str(), 42001, 42001) == 0);
+      r = node.call_as(alice, "POST", "/v1/fetch",
+                       {{"name", "tiny"}, {"hf_cache", (w.tmp / "hub").string()}});
+      CHECK(r.status == 202);
+    }
+  }
+  SECTION("a feed it cannot read, or a name that is not a name, is refused") {
+    auto body = w.feed_body("mine");
+    REQUIRE(::chmod(w.feed.public_dir().c_str(), 0700) == 0);
+    CHECK(node.call_as(alice, "POST", "/v1/feeds", body).status == 403);
+    REQUIRE(::chmod(w.feed.public_dir().c_str(), 0755) == 0);
+    for (const char* bad : {"../../evil", "two\nlines", "-x", "a/b"}) {
+      body["name"] = bad;
+      auto r = node.call_as(alice, "POST", "/v1/feeds", body);
+      CHECK(r.status == 400);
+    }
+  }
+}
+
+TEST_CASE("a path segment that is not UTF-8 is 400, never 500", "[engine]") {
+  World w;
+  Node node(w.ioc, w.tmp.path() / "node");
+  for (const char* target : {"/v1/feeds/%FF", "/v1/releases/org%2F%C0%AFx%40r", "/v1/feeds/a%0Ab",
+                             "/v1/releases/%ZZ", "/v1/feeds/%E2%82"}) {
+    auto res = node.call("GET", target);
+    CHECK(res.status == 400);
+    CHECK(body_of(res)["error"]["code"] == "invalid_argument");
+  }
+  CHECK(node.call("GET", "/v1/feeds/caf%C3%A9").status == 404);
 }
 
 TEST_CASE("a restarted node seeds its completed release again without rehashing", "[engine]") {
@@ -415,6 +521,6 @@ TEST_CASE("an http feed refresh runs off the io thread and its timeout becomes t
 
 TEST_CASE("feed and release routes without an engine answer 503", "[engine]") {
   Handler h(DaemonInfo{"t", 1, api::Mode::user, "/s", "/s/c", {}});
-  CHECK(h.handle(request("GET", "/v1/releases")).status == 503);
-  CHECK(h.handle(request("GET", "/v1/releases/org%2Fx%40r")).status == 503);
+  CHECK(h.handle(request("GET", "/v1/releases"), testing::root_caller).status == 503);
+  CHECK(h.handle(request("GET", "/v1/releases/org%2Fx%40r"), testing::root_caller).status == 503);
 }

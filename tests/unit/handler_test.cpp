@@ -28,7 +28,7 @@ struct Fixture {
 
 TEST_CASE("GET /v1/version reports the daemon and protocol versions", "[handler]") {
   Fixture f;
-  const auto res = f.handler.handle(request("GET", "/v1/version"));
+  const auto res = f.handler.handle(request("GET", "/v1/version"), testing::root_caller);
   CHECK(res.status == 200);
   CHECK(res.content_type == "application/json");
   const auto j = body_of(res);
@@ -38,7 +38,7 @@ TEST_CASE("GET /v1/version reports the daemon and protocol versions", "[handler]
 
 TEST_CASE("GET /v1/status summarises the daemon with its uptime", "[handler]") {
   Fixture f;
-  const auto j = body_of(f.handler.handle(request("GET", "/v1/status")));
+  const auto j = body_of(f.handler.handle(request("GET", "/v1/status"), testing::root_caller));
   CHECK(j["uptime_s"] == 42);
   CHECK(j["pid"] == 1234);
   CHECK(j["mode"] == "user");
@@ -49,7 +49,8 @@ TEST_CASE("GET /v1/status summarises the daemon with its uptime", "[handler]") {
 
 TEST_CASE("a query string does not change which route matches", "[handler]") {
   Fixture f;
-  CHECK(f.handler.handle(request("GET", "/v1/status?verbose=1")).status == 200);
+  CHECK(f.handler.handle(request("GET", "/v1/status?verbose=1"), testing::root_caller).status ==
+        200);
 }
 
 TEST_CASE("unknown routes are 404 with a JSON error naming the path", "[handler]") {
@@ -57,18 +58,18 @@ TEST_CASE("unknown routes are 404 with a JSON error naming the path", "[handler]
   for (const char* target :
        {"/v1/nope", "/v2/status", "/", "/v1/status/", "/v1//status", "/v1/status/extra", "/v1"}) {
     INFO(target);
-    const auto res = f.handler.handle(request("GET", target));
+    const auto res = f.handler.handle(request("GET", target), testing::root_caller);
     CHECK(res.status == 404);
     CHECK(error_code(res) == "not_found");
   }
-  const auto j = body_of(f.handler.handle(request("GET", "/v1/nope")));
+  const auto j = body_of(f.handler.handle(request("GET", "/v1/nope"), testing::root_caller));
   CHECK(j["error"]["message"] == "no such endpoint: GET /v1/nope");
   CHECK(j["error"]["hint"].get<std::string>().find("protocol_version 1") != std::string::npos);
 }
 
 TEST_CASE("a known path with the wrong method is 405 with an Allow header", "[handler]") {
   Fixture f;
-  const auto res = f.handler.handle(request("DELETE", "/v1/status"));
+  const auto res = f.handler.handle(request("DELETE", "/v1/status"), testing::root_caller);
   CHECK(res.status == 405);
   REQUIRE(res.headers.size() == 1);
   CHECK(res.headers[0].first == "allow");
@@ -78,7 +79,7 @@ TEST_CASE("a known path with the wrong method is 405 with an Allow header", "[ha
 
 TEST_CASE("a body on a route that takes none is refused", "[handler]") {
   Fixture f;
-  const auto res = f.handler.handle(request("GET", "/v1/status", "{}"));
+  const auto res = f.handler.handle(request("GET", "/v1/status", "{}"), testing::root_caller);
   CHECK(res.status == 400);
 }
 
@@ -92,47 +93,54 @@ TEST_CASE("router: JSON routes get the parsed body and path parameters", "[handl
   router.add("GET", "/v1/feeds/{name}/refresh", BodyKind::none,
              [](const Call&) -> Result<api::Response> { return api::json_response(200, {}); });
 
-  auto ok = router.dispatch(request("POST", "/v1/feeds/my%20feed/refresh", R"({"x":7})"));
+  auto ok = router.dispatch(request("POST", "/v1/feeds/my%20feed/refresh", R"({"x":7})"),
+                            testing::root_caller);
   CHECK(ok.status == 200);
   const auto j = body_of(ok);
   CHECK(j["name"] == "my feed");
   CHECK(j["got"] == 7);
 
   SECTION("malformed JSON is 400 with a precise message") {
-    const auto res = router.dispatch(request("POST", "/v1/feeds/a/refresh", R"({"x":)"));
+    const auto res =
+        router.dispatch(request("POST", "/v1/feeds/a/refresh", R"({"x":)"), testing::root_caller);
     CHECK(res.status == 400);
     const auto e = body_of(res)["error"];
     CHECK(e["code"] == "parse_error");
     CHECK(e["message"].get<std::string>().rfind("request body: ", 0) == 0);
   }
   SECTION("duplicate keys are malformed too") {
-    const auto res = router.dispatch(request("POST", "/v1/feeds/a/refresh", R"({"x":1,"x":2})"));
+    const auto res = router.dispatch(request("POST", "/v1/feeds/a/refresh", R"({"x":1,"x":2})"),
+                                     testing::root_caller);
     CHECK(res.status == 400);
   }
   SECTION("a missing body on a JSON route is 400") {
-    CHECK(router.dispatch(request("POST", "/v1/feeds/a/refresh")).status == 400);
+    CHECK(router.dispatch(request("POST", "/v1/feeds/a/refresh"), testing::root_caller).status ==
+          400);
   }
   SECTION("a body over the limit is 413 even if the transport let it through") {
     const auto res = router.dispatch(
-        request("POST", "/v1/feeds/a/refresh", std::string(api::max_body_bytes + 1, ' ')));
+        request("POST", "/v1/feeds/a/refresh", std::string(api::max_body_bytes + 1, ' ')),
+        testing::root_caller);
     CHECK(res.status == 413);
     CHECK(error_code(res) == "too_large");
   }
   SECTION("a non-JSON content type is 415") {
     auto req = request("POST", "/v1/feeds/a/refresh", R"({"x":1})");
     req.headers.emplace_back("content-type", "text/plain");
-    CHECK(router.dispatch(req).status == 415);
+    CHECK(router.dispatch(req, testing::root_caller).status == 415);
     req.headers[0].second = "application/json; charset=utf-8";
-    CHECK(router.dispatch(req).status == 200);
+    CHECK(router.dispatch(req, testing::root_caller).status == 200);
   }
   SECTION("405 lists every method registered for the path") {
-    const auto res = router.dispatch(request("PUT", "/v1/feeds/a/refresh"));
+    const auto res = router.dispatch(request("PUT", "/v1/feeds/a/refresh"), testing::root_caller);
     CHECK(res.status == 405);
     REQUIRE(res.headers.size() == 1);
     CHECK(res.headers[0].second == "GET, POST");
   }
   SECTION("an empty path parameter does not match") {
-    CHECK(router.dispatch(request("POST", "/v1/feeds//refresh", "{}")).status == 404);
+    CHECK(
+        router.dispatch(request("POST", "/v1/feeds//refresh", "{}"), testing::root_caller).status ==
+        404);
   }
 }
 
@@ -143,10 +151,10 @@ TEST_CASE("router: route errors become error bodies with their status", "[handle
   });
   router.add("GET", "/v1/boom", BodyKind::none,
              [](const Call&) -> Result<api::Response> { throw std::runtime_error("bug"); });
-  const auto res = router.dispatch(request("GET", "/v1/thing"));
+  const auto res = router.dispatch(request("GET", "/v1/thing"), testing::root_caller);
   CHECK(res.status == 409);
   CHECK(body_of(res)["error"]["hint"] == "remove it first");
-  const auto boom = router.dispatch(request("GET", "/v1/boom"));
+  const auto boom = router.dispatch(request("GET", "/v1/boom"), testing::root_caller);
   CHECK(boom.status == 500);
   CHECK(error_code(boom) == "internal");
 }
@@ -155,7 +163,7 @@ TEST_CASE("PUT /v1/log_level changes the runtime log level", "[handler]") {
   Fixture f;
   const auto before = log::level();
   auto req = request("PUT", "/v1/log_level", R"({"log_level":"debug"})");
-  const auto res = f.handler.handle(req);
+  const auto res = f.handler.handle(req, testing::root_caller);
   CHECK(res.status == 200);
   CHECK(body_of(res)["log_level"] == "debug");
   CHECK(log::level() == LogLevel::debug);
@@ -163,17 +171,39 @@ TEST_CASE("PUT /v1/log_level changes the runtime log level", "[handler]") {
 
   SECTION("malformed JSON is 400") {
     req.body = R"({"log_level":)";
-    CHECK(f.handler.handle(req).status == 400);
+    CHECK(f.handler.handle(req, testing::root_caller).status == 400);
   }
   SECTION("an unknown level or field is 422 naming it") {
     req.body = R"({"log_level":"loud"})";
-    auto bad = f.handler.handle(req);
+    auto bad = f.handler.handle(req, testing::root_caller);
     CHECK(bad.status == 422);
     CHECK(body_of(bad)["error"]["message"].get<std::string>().find("loud") != std::string::npos);
     req.body = R"({"log_level":"info","x":1})";
-    CHECK(f.handler.handle(req).status == 422);
+    CHECK(f.handler.handle(req, testing::root_caller).status == 422);
     req.body = R"([1])";
-    CHECK(f.handler.handle(req).status == 422);
+    CHECK(f.handler.handle(req, testing::root_caller).status == 422);
   }
   CHECK(log::level() == before);
+}
+
+TEST_CASE("router: a path segment that is not percent-encoded UTF-8 text is 400 before routing",
+          "[handler][router]") {
+  Router router;
+  int calls = 0;
+  router.add("GET", "/v1/feeds/{name}", BodyKind::none,
+             [&calls](const Call& c) -> Result<api::Response> {
+               ++calls;
+               return api::json_response(200, {{"name", std::string(c.params.get("name"))}});
+             });
+  for (const char* target : {"/v1/feeds/%FF", "/v1/feeds/%C0%AF", "/v1/feeds/%E2%82",
+                             "/v1/feeds/a%0Ab", "/v1/feeds/a%7F", "/v1/feeds/%G1", "/v1/feeds/%"}) {
+    INFO(target);
+    const auto res = router.dispatch(request("GET", target), testing::root_caller);
+    CHECK(res.status == 400);
+    CHECK(error_code(res) == "invalid_argument");
+  }
+  CHECK(calls == 0);
+  const auto ok = router.dispatch(request("GET", "/v1/feeds/caf%C3%A9"), testing::root_caller);
+  CHECK(ok.status == 200);
+  CHECK(body_of(ok)["name"] == "caf\xc3\xa9");
 }

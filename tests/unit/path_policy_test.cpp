@@ -5,10 +5,12 @@
 
 #include <catch2/catch.hpp>
 
+using weights::check_feed_name;
 using weights::check_path;
 using weights::check_path_set;
 using weights::collision_key;
 using weights::Errc;
+using weights::is_valid_utf8;
 using weights::parse_path_policy;
 using weights::path_policy_name;
 using weights::path_policy_unicode_version;
@@ -163,6 +165,36 @@ TEST_CASE("a file that is also a directory of another file is rejected", "[path_
 TEST_CASE("a set check applies the single-path rules to every member", "[path_policy]") {
   CHECK_THAT(set_rejection({"ok", "../evil"}), Catch::Contains("\"..\""));
   CHECK_THAT(set_rejection({"ok", "NUL"}, Portability::windows), Catch::Contains("Windows"));
+}
+
+TEST_CASE("feed names are short plain words: never a path, an option or a control character",
+          "[path_policy]") {
+  for (const char* ok : {"demo", "a", "Feed_2.mirror-1", "0day"}) {
+    INFO(ok);
+    CHECK(check_feed_name(ok));
+  }
+  for (const std::string& bad :
+       {std::string(), std::string("../../evil"), std::string("two\nlines"), std::string("a/b"),
+        std::string(".hidden"), std::string("-x"), std::string("_x"), std::string("sp ace"),
+        std::string("caf\xc3\xa9"), std::string("nul\0x", 5), std::string(65, 'a')}) {
+    INFO(bad);
+    auto r = check_feed_name(bad);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == Errc::invalid_argument);
+    // The name is quoted escaped: the message stays one printable line.
+    for (char c : r.error().message) CHECK(static_cast<unsigned char>(c) >= 0x20);
+  }
+  CHECK(check_feed_name(std::string(64, 'a')));
+}
+
+TEST_CASE("is_valid_utf8 accepts strict UTF-8 only", "[path_policy]") {
+  CHECK(is_valid_utf8(""));
+  CHECK(is_valid_utf8("caf\xc3\xa9 \xf0\x9f\x98\x80"));
+  CHECK_FALSE(is_valid_utf8("\xff"));
+  CHECK_FALSE(is_valid_utf8("\xc0\xaf"));          // overlong '/'
+  CHECK_FALSE(is_valid_utf8("\xed\xa0\x80"));      // surrogate
+  CHECK_FALSE(is_valid_utf8("\xe2\x82"));          // truncated
+  CHECK_FALSE(is_valid_utf8("\xf4\x90\x80\x80"));  // > U+10FFFF
 }
 
 // ---- the portable policy (docs/manifest-format.md §7.2) ---------------------------------------
