@@ -310,9 +310,17 @@ Result<Url> parse_url(std::string_view text) {
   if (u.host.empty() || !std::all_of(u.port.begin(), u.port.end(), ::isdigit)) {
     return fail(Errc::invalid_argument, fmt::format("'{}': bad host or port", text));
   }
-  if (!request_safe(u.host) || !request_safe(u.target)) {
-    return fail(Errc::invalid_argument, fmt::format("'{}': spaces or control characters in URL",
-                                                    escape_path_for_message(text)));
+  // A host name, or an IPv6 literal (it was in brackets): nothing that could read back as
+  // another host once the URL is written out again.
+  const bool v6 = u.host.find(':') != std::string::npos;
+  const bool host_ok = std::all_of(u.host.begin(), u.host.end(), [v6](unsigned char c) {
+    return v6 ? (std::isxdigit(c) || c == ':' || c == '.')
+              : (std::isalnum(c) || c == '-' || c == '.' || c == '_');
+  });
+  if (!host_ok || !request_safe(u.target)) {
+    return fail(Errc::invalid_argument,
+                fmt::format("'{}': bad host, or spaces or control characters in the URL",
+                            escape_path_for_message(text)));
   }
   return u;
 }

@@ -77,6 +77,11 @@ TEST_CASE("URLs that would split the request line are refused (fuzz regression)"
   CHECK_FALSE(resolve_location(*base, "/api/x y"));
   CHECK_FALSE(resolve_location(*base, std::string_view("/api/x\0y", 7)));
   CHECK_FALSE(resolve_location(*base, "//[::1]:8080/a\nb"));
+  // A host that would read back as another one once written out ("[...]" around a colon).
+  CHECK_FALSE(parse_url(R"(https://a","b":{"c[::1]:8080/x)"));
+  CHECK_FALSE(parse_url("https://[::1\"]/x"));
+  CHECK(parse_url("https://[2001:db8::1]:8443/x")->host == "2001:db8::1");
+  CHECK(parse_url("https://cdn-lfs.hf.co/x")->host == "cdn-lfs.hf.co");
   CHECK(resolve_location(*base, "/api/x%20y?cursor=a%0Ab"));
 }
 
