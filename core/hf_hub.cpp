@@ -342,7 +342,7 @@ Result<Url> resolve_location(const Url& base, std::string_view location) {
                                                  escape_path_for_message(location)));
     }
     Url u = base;
-    u.target = std::string(location);
+    u.target = std::string(location.substr(0, location.find('#')));  // never sent
     return u;
   }
   return fail(Errc::parse_error, fmt::format("unsupported redirect location '{}'", location));

@@ -82,6 +82,9 @@ TEST_CASE("URLs that would split the request line are refused (fuzz regression)"
   CHECK_FALSE(parse_url("https://[::1\"]/x"));
   CHECK(parse_url("https://[2001:db8::1]:8443/x")->host == "2001:db8::1");
   CHECK(parse_url("https://cdn-lfs.hf.co/x")->host == "cdn-lfs.hf.co");
+  // A fragment is never part of the request target, whichever form the Location takes.
+  CHECK(resolve_location(*base, "/api/x?cursor=a#frag")->target == "/api/x?cursor=a");
+  CHECK(resolve_location(*base, "https://h/y#frag")->target == "/y");
   CHECK(resolve_location(*base, "/api/x%20y?cursor=a%0Ab"));
 }
 
