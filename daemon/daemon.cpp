@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli/completion.hpp"
+#include "core/completion/completion.hpp"
 #include "daemon/build_info.hpp"
 #include "daemon/control_server.hpp"
 #include "daemon/engine.hpp"
@@ -389,10 +389,11 @@ std::optional<int> parse_args(int argc, char** argv, Options& out) {
     return rc == 0 ? 0 : static_cast<int>(Exit::usage);
   }
   if (!completion.empty()) {
-    const auto shell = completion == "zsh"    ? cli::Shell::zsh
-                       : completion == "fish" ? cli::Shell::fish
-                                              : cli::Shell::bash;
-    std::fputs(cli::completion_script(app, "weightsd", shell).c_str(), stdout);
+    using completion::Shell;
+    const auto shell = completion == "zsh"    ? Shell::zsh
+                       : completion == "fish" ? Shell::fish
+                                              : Shell::bash;
+    std::fputs(completion::script(app, "weightsd", shell).c_str(), stdout);
     return static_cast<int>(Exit::ok);
   }
   if (!config_file.empty()) out.overrides.config_file = config_file;
