@@ -12,9 +12,6 @@
 
 namespace weights::cli {
 
-// "90d", "12h", "30m", "45s" -> seconds (positive, at most 100 years).
-Result<std::chrono::seconds> parse_duration(std::string_view text);
-
 // `--now` for reproducible runs and tests: empty -> the system clock, else parse_utc.
 Result<TimePoint> resolve_now(const std::string& now_option);
 
