@@ -45,6 +45,11 @@ Result<std::uint64_t> parse_quantity(std::string_view text, const Unit (&units)[
                 fmt::format("e.g. {}", examples));
   }
   std::string_view unit = text.substr(digits);
+  if (!unit.empty() && (unit.front() == '.' || unit.front() == ',')) {
+    return fail(Errc::invalid_argument,
+                fmt::format("'{}' is not a {}: fractions are not accepted", text, what),
+                fmt::format("use a whole number of a smaller unit (e.g. {})", examples));
+  }
   if (unit.size() > 1 && unit.front() == ' ') unit.remove_prefix(1);
   const Unit* found = nullptr;
   for (const auto& u : units) {

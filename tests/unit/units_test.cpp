@@ -37,6 +37,7 @@ TEST_CASE("sizes refuse anything outside the one grammar", "[units]") {
     CHECK_FALSE(r.error().hint.empty());
   }
   CHECK_THAT(parse_size("10 parsecs").error().message, Catch::Contains("unknown unit 'parsecs'"));
+  CHECK_THAT(parse_size("1.5TB").error().message, Catch::Contains("fractions are not accepted"));
 }
 
 TEST_CASE("sizes are overflow-checked against 2^63-1 bytes", "[units]") {
