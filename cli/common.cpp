@@ -45,16 +45,4 @@ Result<tuf::KeyRing> publisher_ring(const tuf::Repo& repo, const std::vector<std
   return ring;
 }
 
-std::string human_bytes(std::uint64_t bytes) {
-  static constexpr const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-  double v = static_cast<double>(bytes);
-  std::size_t u = 0;
-  while (v >= 1024.0 && u + 1 < std::size(units)) {
-    v /= 1024.0;
-    ++u;
-  }
-  if (u == 0) return fmt::format("{} B", bytes);
-  return fmt::format("{:.1f} {}", v, units[u]);
-}
-
 }  // namespace weights::cli

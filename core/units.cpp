@@ -82,6 +82,18 @@ Result<std::uint64_t> parse_size(std::string_view text) {
   return parse_quantity(text, size_units, max_size, "size", "512, 64MiB or 2TB");
 }
 
+std::string format_size(std::uint64_t bytes) {
+  static constexpr const char* names[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  double v = static_cast<double>(bytes);
+  std::size_t u = 0;
+  while (v >= 1024.0 && u + 1 < std::size(names)) {
+    v /= 1024.0;
+    ++u;
+  }
+  if (u == 0) return fmt::format("{} B", bytes);
+  return fmt::format("{:.1f} {}", v, names[u]);
+}
+
 Result<std::chrono::seconds> parse_duration(std::string_view text) {
   auto s = parse_quantity(text, duration_units, static_cast<std::uint64_t>(max_duration.count()),
                           "duration", "45s, 30m, 12h or 90d");

@@ -30,6 +30,9 @@ inline constexpr std::chrono::seconds max_duration{100LL * 366 * 86400};
 // Bytes, per the size grammar above.
 Result<std::uint64_t> parse_size(std::string_view text);
 
+// For people, not for parse_size: "512 B", "1.5 GiB" (binary units, one decimal, up to PiB).
+std::string format_size(std::uint64_t bytes);
+
 // Per the duration grammar above; "0s" is a valid duration (callers with a minimum check it).
 Result<std::chrono::seconds> parse_duration(std::string_view text);
 

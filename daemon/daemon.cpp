@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "core/completion/completion.hpp"
+#include "core/units.hpp"
 #include "daemon/build_info.hpp"
 #include "daemon/control_server.hpp"
 #include "daemon/engine.hpp"
@@ -209,7 +210,8 @@ class Daemon {
         loading == 0 ? fmt::format("{} release{}", releases, releases == 1 ? "" : "s")
                      : fmt::format("loading {}/{} releases", releases - loading, releases);
     return fmt::format("ready: {}, {} feed{}, down {}/s, up {}/s, {}; control socket {}", what,
-                       feeds, feeds == 1 ? "" : "s", human_bytes(down), human_bytes(up),
+                       feeds, feeds == 1 ? "" : "s", units::format_size(down),
+                       units::format_size(up),
                        port == 0 ? std::string("no BitTorrent listen port")
                                  : fmt::format("BitTorrent port {}", port),
                        config_.control_socket.string());
@@ -239,17 +241,6 @@ class Daemon {
       notifier_.status(status_line());
       schedule_status();
     });
-  }
-
-  static std::string human_bytes(std::uint64_t n) {
-    static constexpr const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    double v = static_cast<double>(n);
-    std::size_t u = 0;
-    while (v >= 1024.0 && u + 1 < std::size(units)) {
-      v /= 1024.0;
-      ++u;
-    }
-    return u == 0 ? fmt::format("{} B", n) : fmt::format("{:.1f} {}", v, units[u]);
   }
 
   void shutdown(int signo) {

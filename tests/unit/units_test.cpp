@@ -5,6 +5,7 @@
 using namespace std::chrono_literals;
 using weights::Errc;
 using weights::units::format_endpoint;
+using weights::units::format_size;
 using weights::units::parse_duration;
 using weights::units::parse_endpoint;
 using weights::units::parse_size;
@@ -136,4 +137,13 @@ TEST_CASE("endpoints refuse anything outside the one grammar", "[units]") {
       CHECK_THAT(r.error().message, Catch::Contains("ADDRESS:PORT"));
     }
   }
+}
+
+TEST_CASE("sizes are shown to people in binary units with one decimal", "[units]") {
+  CHECK(format_size(0) == "0 B");
+  CHECK(format_size(1023) == "1023 B");
+  CHECK(format_size(1024) == "1.0 KiB");
+  CHECK(format_size(1536ULL << 20) == "1.5 GiB");
+  CHECK(format_size(3ULL << 50) == "3.0 PiB");
+  CHECK(format_size(4096ULL << 50) == "4096.0 PiB");
 }
