@@ -16,6 +16,7 @@
 #include "core/api.hpp"
 #include "core/api_client.hpp"
 #include "core/atomic_file.hpp"
+#include "core/export_info.hpp"
 #include "core/json.hpp"
 #include "core/path_policy.hpp"
 #include "core/release_manifest.hpp"
@@ -58,32 +59,18 @@ struct ImportArgs {
 
 Status run_import(const Context& ctx, const ImportArgs& a) {
   const std::string dir = absolute(a.dir);
-  auto info_bytes = read_file(fs::path(dir) / "weights-export.json", 64 * 1024);
+  auto info_bytes = read_file(fs::path(dir) / "weights-export.json", max_export_info_bytes);
   if (!info_bytes) {
     return tl::unexpected(with_context(info_bytes.error(), "not an export directory"));
   }
-  auto info = json::parse_strict(*info_bytes);
-  if (!info) return tl::unexpected(with_context(info.error(), "weights-export.json"));
-  auto format = json::get_string(*info, "format", "weights-export.json");
-  auto model = json::get_string(*info, "model", "weights-export.json");
-  auto revision = json::get_string(*info, "revision", "weights-export.json");
-  auto feed = json::get_string(*info, "feed", "weights-export.json");
-  for (const auto* r : {&format, &model, &revision, &feed}) {
-    if (!*r) return tl::unexpected(r->error());
-  }
-  if (*format != "weights-export/v1") {
-    return fail(Errc::unsupported, fmt::format("export format '{}'", *format));
-  }
-  // weights-export.json is unsigned: it only says what to look for. The model and revision
-  // must be well-formed and the release must be in the feed's signed targets (the seed below
-  // refuses otherwise).
-  if (!is_valid_model_id(*model) || !is_valid_revision(*revision)) {
-    return fail(Errc::schema_error, "weights-export.json: invalid model or revision");
-  }
+  // Unsigned: it only says what to look for; the seed below refuses a release that is not in
+  // the feed's signed targets.
+  auto info = parse_export_info(*info_bytes);
+  if (!info) return tl::unexpected(info.error());
   auto root = read_file(a.root, tuf::max_root_bytes);
   if (!root) return tl::unexpected(with_context(root.error(), a.root));
   // The feed name is unsigned too and becomes a feed of this daemon: the rule of every feed name.
-  const std::string feed_name = a.feed.empty() ? *feed : a.feed;
+  const std::string feed_name = a.feed.empty() ? info->feed : a.feed;
   if (auto st = check_feed_name(feed_name); !st) {
     Error e = with_context(st.error(), a.feed.empty() ? "weights-export.json" : "--feed");
     e.hint = "pass --feed NAME to import under a name of your choice";
@@ -141,11 +128,11 @@ Status run_import(const Context& ctx, const ImportArgs& a) {
   }
   auto seeded = call(ctx, api::method::post, std::string(api::path::seed),
                      {{"feed", feed_name},
-                      {"model", *model},
-                      {"revision", *revision},
+                      {"model", info->model},
+                      {"revision", info->revision},
                       {"dir", (fs::path(dir) / "files").string()}});
   if (!seeded) return tl::unexpected(seeded.error());
-  const std::string id = fmt::format("{}@{}", *model, *revision);
+  const std::string id = fmt::format("{}@{}", info->model, info->revision);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::hours(24);
   nlohmann::json r = *seeded;
   while (r.value("state", "") != "complete" && r.value("state", "") != "failed") {

@@ -31,7 +31,8 @@ Response json_response(int status, const nlohmann::json& body) {
   Response res;
   res.status = status;
   res.content_type = std::string(content_type::json);
-  // Replace, never throw: a message quoting hostile bytes must still produce a response.
+  // Messages echo what the client sent (a path, a method, a field): bytes that are not UTF-8
+  // become U+FFFD instead of an exception from dump().
   res.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   return res;
 }

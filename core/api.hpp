@@ -133,7 +133,8 @@ struct Response {
   Headers headers;  // extra headers, e.g. {"allow", "GET, POST"}
 };
 
-// 200-style JSON response with a compact body and trailing newline.
+// 200-style JSON response with a compact body and trailing newline. Strings that are not valid
+// UTF-8 are written with U+FFFD in place of the bad bytes (never an exception).
 Response json_response(int status, const nlohmann::json& body);
 
 // HTTP status for an error code: invalid_argument/parse_error 400, not_found 404,

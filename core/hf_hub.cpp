@@ -258,6 +258,12 @@ std::optional<std::chrono::seconds> retry_after(const Head& head) {
   return std::chrono::seconds(v);
 }
 
+// Printable ASCII without space: anything else in a host or request target (CR, LF, NUL,
+// space above all) would split the request line or inject header lines.
+bool request_safe(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](unsigned char c) { return c > 0x20 && c < 0x7f; });
+}
+
 bool same_origin(const Url& a, const Url& b) {
   return a.scheme == b.scheme && lower(a.host) == lower(b.host) && a.port == b.port;
 }
@@ -304,6 +310,18 @@ Result<Url> parse_url(std::string_view text) {
   if (u.host.empty() || !std::all_of(u.port.begin(), u.port.end(), ::isdigit)) {
     return fail(Errc::invalid_argument, fmt::format("'{}': bad host or port", text));
   }
+  // A host name, or an IPv6 literal (it was in brackets): nothing that could read back as
+  // another host once the URL is written out again.
+  const bool v6 = u.host.find(':') != std::string::npos;
+  const bool host_ok = std::all_of(u.host.begin(), u.host.end(), [v6](unsigned char c) {
+    return v6 ? (std::isxdigit(c) || c == ':' || c == '.')
+              : (std::isalnum(c) || c == '-' || c == '.' || c == '_');
+  });
+  if (!host_ok || !request_safe(u.target)) {
+    return fail(Errc::invalid_argument,
+                fmt::format("'{}': bad host, or spaces or control characters in the URL",
+                            escape_path_for_message(text)));
+  }
   return u;
 }
 
@@ -318,8 +336,13 @@ Result<Url> resolve_location(const Url& base, std::string_view location) {
   if (location.find("://") != std::string_view::npos) return parse_url(location);
   if (location.substr(0, 2) == "//") return parse_url(base.scheme + ":" + std::string(location));
   if (!location.empty() && location.front() == '/') {
+    if (!request_safe(location)) {
+      return fail(Errc::parse_error, fmt::format("redirect location '{}': spaces or control "
+                                                 "characters",
+                                                 escape_path_for_message(location)));
+    }
     Url u = base;
-    u.target = std::string(location);
+    u.target = std::string(location.substr(0, location.find('#')));  // never sent
     return u;
   }
   return fail(Errc::parse_error, fmt::format("unsupported redirect location '{}'", location));

@@ -130,13 +130,6 @@ class RateGuard {
   std::uint64_t bytes_ = 0;
 };
 
-struct Exchange {
-  unsigned status = 0;
-  std::string reason;
-  std::string location;  // for redirects
-  std::string body;      // for 200
-};
-
 Error read_error(const beast::error_code& ec, const std::string& url, const HttpOptions& o,
                  std::uint64_t max_bytes, std::optional<std::uint64_t> content_length,
                  std::uint64_t body_bytes, bool header_done) {
@@ -181,6 +174,25 @@ Error read_error(const beast::error_code& ec, const std::string& url, const Http
         Errc::unavailable, fmt::format("{}: malformed HTTP response: {}", url, ec.message()), {}};
   }
   return Error{Errc::unavailable, fmt::format("{}: read: {}", url, ec.message()), {}};
+}
+
+// The limits of every response parser: nothing past them is ever stored.
+template <class Parser>
+void limit(Parser& p, const HttpOptions& o, std::uint64_t max_bytes) {
+  p.header_limit(static_cast<std::uint32_t>(o.max_header_bytes));
+  p.body_limit(max_bytes);
+}
+
+// Status line and Location of a parsed header.
+template <class Parser>
+HttpResponse head_of(const Parser& p) {
+  HttpResponse res;
+  res.status = p.get().result_int();
+  res.reason = std::string(p.get().reason());
+  if (res.status >= 300 && res.status < 400) {
+    res.location = std::string(p.get()[http::field::location]);
+  }
+  return res;
 }
 
 // Reads into `p` until its header (or whole message) is parsed, with the per-read deadline and
@@ -286,9 +298,9 @@ Status connect_tunnel(asio::io_context& ioc, beast::tcp_stream& tcp, const Url& 
 }
 
 template <class Stream>
-Result<Exchange> request_over(asio::io_context& ioc, Stream& stream, beast::tcp_stream& tcp,
-                              const Url& url, const Url* plain_proxy, std::uint64_t max_bytes,
-                              const HttpOptions& o) {
+Result<HttpResponse> request_over(asio::io_context& ioc, Stream& stream, beast::tcp_stream& tcp,
+                                  const Url& url, const Url* plain_proxy, std::uint64_t max_bytes,
+                                  const HttpOptions& o) {
   const std::string shown = url.str();
   const bool default_port = (url.scheme == UrlScheme::http && url.port == 80) ||
                             (url.scheme == UrlScheme::https && url.port == 443);
@@ -307,21 +319,14 @@ Result<Exchange> request_over(asio::io_context& ioc, Stream& stream, beast::tcp_
 
   beast::flat_buffer buf;
   http::response_parser<http::string_body> p;
-  p.header_limit(static_cast<std::uint32_t>(o.max_header_bytes));
-  p.body_limit(max_bytes);
+  limit(p, o, max_bytes);
   RateGuard rate(o, shown);
   auto body_bytes = [&p]() -> std::uint64_t { return p.get().body().size(); };
   if (auto st = read_until(ioc, stream, tcp, buf, p, true, o, rate, shown, max_bytes, body_bytes);
       !st) {
     return tl::unexpected(st.error());
   }
-  Exchange ex;
-  ex.status = p.get().result_int();
-  ex.reason = std::string(p.get().reason());
-  if (ex.status >= 300 && ex.status < 400) {
-    ex.location = std::string(p.get()[http::field::location]);
-    return ex;
-  }
+  HttpResponse ex = head_of(p);
   if (ex.status != 200) return ex;
   if (auto st = read_until(ioc, stream, tcp, buf, p, false, o, rate, shown, max_bytes, body_bytes);
       !st) {
@@ -342,7 +347,7 @@ std::string tls_error_text() {
   return out;
 }
 
-Result<Exchange> exchange(const Url& url, std::uint64_t max_bytes, const HttpOptions& o) {
+Result<HttpResponse> exchange(const Url& url, std::uint64_t max_bytes, const HttpOptions& o) {
   asio::io_context ioc(1);
   const std::string shown = url.str();
   const auto proxy = o.proxy.proxy_for(url);
@@ -414,47 +419,12 @@ Result<Exchange> exchange(const Url& url, std::uint64_t max_bytes, const HttpOpt
 
 Result<std::string> get_url(Url url, std::uint64_t max_bytes, const HttpOptions& o) {
   std::vector<std::string> chain{url.str()};
-  for (int hop = 0;; ++hop) {
+  for (;;) {
     auto ex = exchange(url, max_bytes, o);
     if (!ex) return tl::unexpected(ex.error());
-    const std::string shown = url.str();
     if (ex->status == 200) return std::move(ex->body);
-    if (ex->status == 404 || ex->status == 410) {
-      return fail(Errc::not_found, fmt::format("{}: HTTP {} {}", shown, ex->status, ex->reason));
-    }
-    const bool redirect = ex->status == 301 || ex->status == 302 || ex->status == 303 ||
-                          ex->status == 307 || ex->status == 308;
-    if (!redirect) {
-      const bool transient = ex->status >= 500 || ex->status == 429 || ex->status == 408;
-      return fail(transient ? Errc::unavailable : Errc::io_error,
-                  fmt::format("{}: HTTP {} {}", shown, ex->status, ex->reason));
-    }
-    if (ex->location.empty()) {
-      return fail(Errc::io_error,
-                  fmt::format("{}: HTTP {} redirect without a Location", shown, ex->status));
-    }
-    auto next = resolve_reference(url, ex->location);
-    if (!next) return tl::unexpected(with_context(next.error(), shown + ": redirect"));
-    if (!next->userinfo.empty()) {
-      return fail(Errc::io_error,
-                  fmt::format("{}: redirect to a URL with credentials refused", shown));
-    }
-    if (url.scheme == UrlScheme::https && next->scheme == UrlScheme::http) {
-      return fail(Errc::io_error, fmt::format("{}: redirect from https to {} refused (downgrade)",
-                                              shown, next->str()));
-    }
-    const std::string to = next->str();
-    if (std::find(chain.begin(), chain.end(), to) != chain.end()) {
-      chain.push_back(to);
-      std::string path;
-      for (const auto& c : chain) path += (path.empty() ? "" : " -> ") + c;
-      return fail(Errc::io_error, fmt::format("redirect loop: {}", path));
-    }
-    if (hop + 1 > o.max_redirects) {
-      return fail(Errc::io_error, fmt::format("{}: too many redirects (more than {}) from {}", to,
-                                              o.max_redirects, chain.front()));
-    }
-    chain.push_back(to);
+    auto next = next_hop(url, *ex, chain, o);
+    if (!next) return tl::unexpected(next.error());
     url = std::move(*next);
   }
 }
@@ -551,9 +521,13 @@ Result<Url> parse_url(std::string_view text) {
       }
       port = after.substr(1);
     }
+    // make_address_v6 reads a C string: a NUL would hide whatever follows it (CR, LF, ...).
+    const bool v6_chars = std::all_of(host.begin(), host.end(), [](unsigned char c) {
+      return std::isxdigit(c) || c == ':' || c == '.';
+    });
     boost::system::error_code ec;
     (void)asio::ip::make_address_v6(std::string(host), ec);
-    if (ec) {
+    if (ec || !v6_chars) {
       return fail(Errc::invalid_argument, fmt::format("{}: bad IPv6 address", text));
     }
   } else {
@@ -691,6 +665,89 @@ Result<std::string> HttpFetcher::fetch(std::string_view relative_name, std::uint
   Url url = base_;
   url.target += percent_encode_path(relative_name);
   return get_url(std::move(url), max_bytes, options_);
+}
+
+// ---- one response ---------------------------------------------------------------------------
+
+Result<HttpResponse> parse_http_response(std::string_view bytes, std::uint64_t max_bytes,
+                                         const HttpOptions& options, const std::string& url) {
+  http::response_parser<http::string_body> p;
+  limit(p, options, max_bytes);
+  beast::error_code ec;
+  auto failed = [&]() -> tl::unexpected<Error> {
+    std::optional<std::uint64_t> len;
+    if (p.is_header_done() && p.content_length()) len = *p.content_length();
+    return tl::unexpected(
+        read_error(ec, url, options, max_bytes, len, p.get().body().size(), p.is_header_done()));
+  };
+  // As on a socket: the header first, the body only for a 200, then the end of the stream.
+  auto feed = [&](bool header_only) -> Status {
+    while (!(header_only ? p.is_header_done() : p.is_done())) {
+      if (bytes.empty()) {
+        p.put_eof(ec);
+        if (!ec && !(header_only ? p.is_header_done() : p.is_done()))
+          ec = http::error::end_of_stream;
+        if (ec) return failed();
+        continue;
+      }
+      const std::size_t n = p.put(asio::buffer(bytes.data(), bytes.size()), ec);
+      bytes.remove_prefix(n);
+      if (ec == http::error::need_more) ec = {};
+      if (ec) return failed();
+      // put() keeps nothing: what it did not consume would have to come again with more bytes,
+      // and there are none.
+      if (n == 0) bytes = {};
+    }
+    return {};
+  };
+  if (auto st = feed(true); !st) return tl::unexpected(st.error());
+  HttpResponse res = head_of(p);
+  if (res.status != 200) return res;
+  if (auto st = feed(false); !st) return tl::unexpected(st.error());
+  res.body = p.release().body();
+  return res;
+}
+
+Result<Url> next_hop(const Url& url, const HttpResponse& ex, std::vector<std::string>& chain,
+                     const HttpOptions& o) {
+  const std::string shown = url.str();
+  if (ex.status == 404 || ex.status == 410) {
+    return fail(Errc::not_found, fmt::format("{}: HTTP {} {}", shown, ex.status, ex.reason));
+  }
+  const bool redirect = ex.status == 301 || ex.status == 302 || ex.status == 303 ||
+                        ex.status == 307 || ex.status == 308;
+  if (!redirect) {
+    const bool transient = ex.status >= 500 || ex.status == 429 || ex.status == 408;
+    return fail(transient ? Errc::unavailable : Errc::io_error,
+                fmt::format("{}: HTTP {} {}", shown, ex.status, ex.reason));
+  }
+  if (ex.location.empty()) {
+    return fail(Errc::io_error,
+                fmt::format("{}: HTTP {} redirect without a Location", shown, ex.status));
+  }
+  auto next = resolve_reference(url, ex.location);
+  if (!next) return tl::unexpected(with_context(next.error(), shown + ": redirect"));
+  if (!next->userinfo.empty()) {
+    return fail(Errc::io_error,
+                fmt::format("{}: redirect to a URL with credentials refused", shown));
+  }
+  if (url.scheme == UrlScheme::https && next->scheme == UrlScheme::http) {
+    return fail(Errc::io_error, fmt::format("{}: redirect from https to {} refused (downgrade)",
+                                            shown, next->str()));
+  }
+  const std::string to = next->str();
+  if (std::find(chain.begin(), chain.end(), to) != chain.end()) {
+    chain.push_back(to);
+    std::string path;
+    for (const auto& c : chain) path += (path.empty() ? "" : " -> ") + c;
+    return fail(Errc::io_error, fmt::format("redirect loop: {}", path));
+  }
+  if (chain.size() > static_cast<std::size_t>(o.max_redirects)) {
+    return fail(Errc::io_error, fmt::format("{}: too many redirects (more than {}) from {}", to,
+                                            o.max_redirects, chain.front()));
+  }
+  chain.push_back(to);
+  return next;
 }
 
 }  // namespace weights

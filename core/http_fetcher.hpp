@@ -84,6 +84,24 @@ struct HttpOptions {
 Result<std::string> http_get(std::string_view url, std::uint64_t max_bytes,
                              const HttpOptions& options);
 
+// One response as a fetch sees it. The body is read only for a 200.
+struct HttpResponse {
+  unsigned status = 0;
+  std::string reason;
+  std::string location;  // for 3xx
+  std::string body;      // for 200
+};
+
+// Parses the bytes a server sent on one connection (until it closed) with the same limits and
+// error mapping as a live fetch of `url` (exposed for tests and the fuzz target).
+Result<HttpResponse> parse_http_response(std::string_view bytes, std::uint64_t max_bytes,
+                                         const HttpOptions& options, const std::string& url);
+// What a fetch of `url` does with a response other than 200: not_found (404/410), an error
+// naming the status, or the URL a redirect leads to, by the redirect rules above. `chain` holds
+// the URLs visited so far (first the one requested); the next one is appended.
+Result<Url> next_hop(const Url& url, const HttpResponse& response, std::vector<std::string>& chain,
+                     const HttpOptions& options);
+
 class HttpFetcher final : public Fetcher {
  public:
   // `base` is the feed's URL; relative names are appended to its path (percent-encoded).

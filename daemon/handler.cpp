@@ -310,8 +310,6 @@ Result<Engine*> Handler::engine() const {
 }
 
 Result<api::Response> Handler::add_feed(const Call& call) const {
-  auto e = engine();
-  if (!e) return tl::unexpected(e.error());
   if (auto st = only_fields(call.body, {"name", "location", "root", "mirrors"},
                             R"({"name":"demo","location":"/srv/feed","root":"<root.json>"})");
       !st) {
@@ -325,6 +323,8 @@ Result<api::Response> Handler::add_feed(const Call& call) const {
   if (!root) return tl::unexpected(root.error());
   auto mirrors = string_list(call.body, "mirrors");
   if (!mirrors) return tl::unexpected(mirrors.error());
+  auto e = engine();
+  if (!e) return tl::unexpected(e.error());
   if (auto st = check_feed_name(*name); !st) return tl::unexpected(st.error());
   // A local feed is read by the daemon from now on: the caller must be able to read it.
   std::vector<std::string> locations{*location};
@@ -347,8 +347,6 @@ Result<api::Response> Handler::add_feed(const Call& call) const {
 }
 
 Result<api::Response> Handler::fetch(const Call& call) const {
-  auto e = engine();
-  if (!e) return tl::unexpected(e.error());
   if (auto st = only_fields(call.body, {"name", "revision", "include", "peers", "hf_cache"},
                             R"({"name":"gemma-4","include":["*.json"]})");
       !st) {
@@ -378,20 +376,22 @@ Result<api::Response> Handler::fetch(const Call& call) const {
     auto checked = allowed(call.caller, *dir, Access::write_dir);
     if (!checked) return tl::unexpected(checked.error());
     if (!is_privileged(call.caller, access_.daemon_euid)) {
-      if (auto st = check_hf_cache(call, **e, *checked, req); !st) {
+      auto eng = engine();
+      if (!eng) return tl::unexpected(eng.error());
+      if (auto st = check_hf_cache(call, **eng, *checked, req); !st) {
         return tl::unexpected(st.error());
       }
     }
     req.hf_cache = *checked;
   }
+  auto e = engine();
+  if (!e) return tl::unexpected(e.error());
   auto release = (*e)->fetch(req);
   if (!release) return tl::unexpected(release.error());
   return api::json_response(202, *release);
 }
 
 Result<api::Response> Handler::seed(const Call& call) const {
-  auto e = engine();
-  if (!e) return tl::unexpected(e.error());
   if (auto st = only_fields(call.body, {"feed", "model", "revision", "dir"},
                             R"({"feed":"demo","model":"org/name","revision":"r1","dir":"/data"})");
       !st) {
@@ -410,6 +410,8 @@ Result<api::Response> Handler::seed(const Call& call) const {
     return fail(Errc::schema_error, "request body.dir: must be an absolute path");
   }
   req.dir = *dir;
+  auto e = engine();
+  if (!e) return tl::unexpected(e.error());
   if (!is_privileged(call.caller, access_.daemon_euid)) {
     // Every file the seed reads, checked before the daemon opens any of them: a caller must not
     // learn the digest, length or existence of a file it could not read itself.
@@ -430,8 +432,6 @@ Result<api::Response> Handler::seed(const Call& call) const {
 }
 
 Result<api::Response> Handler::remove_release(const Call& call) const {
-  auto e = engine();
-  if (!e) return tl::unexpected(e.error());
   auto query = api::parse_query(call.request.query());
   if (!query) return tl::unexpected(query.error());
   DeleteFiles files = DeleteFiles::no;
@@ -446,19 +446,21 @@ Result<api::Response> Handler::remove_release(const Call& call) const {
       return fail(Errc::invalid_argument, fmt::format("delete_files='{}' is not true or false", v));
     }
   }
+  auto e = engine();
+  if (!e) return tl::unexpected(e.error());
   auto body = (*e)->remove_release(std::string(call.params.get("id")), files);
   if (!body) return tl::unexpected(body.error());
   return api::json_response(200, *body);
 }
 
 Result<api::Response> Handler::add_peers(const Call& call) const {
-  auto e = engine();
-  if (!e) return tl::unexpected(e.error());
   if (auto st = only_fields(call.body, {"peers"}, R"({"peers":["127.0.0.2:6881"]})"); !st) {
     return tl::unexpected(st.error());
   }
   auto peers = string_list(call.body, "peers");
   if (!peers) return tl::unexpected(peers.error());
+  auto e = engine();
+  if (!e) return tl::unexpected(e.error());
   auto body = (*e)->add_peers(std::string(call.params.get("id")), *peers);
   if (!body) return tl::unexpected(body.error());
   return api::json_response(200, *body);
@@ -511,8 +513,6 @@ Result<api::Response> Handler::set_log_level(const Call& call) const {
 }
 
 Result<api::Response> Handler::add_follow(const Call& call) const {
-  auto e = engine();
-  if (!e) return tl::unexpected(e.error());
   if (auto st = only_fields(call.body, {"feed", "model", "alias", "latest", "max_size"},
                             R"({"feed":"demo","model":"google/gemma-*","latest":2})");
       !st) {
@@ -541,14 +541,14 @@ Result<api::Response> Handler::add_follow(const Call& call) const {
     if (!n) return tl::unexpected(n.error());
     spec.max_size = *n;
   }
+  auto e = engine();
+  if (!e) return tl::unexpected(e.error());
   auto out = (*e)->add_follow(spec);
   if (!out) return tl::unexpected(out.error());
   return api::json_response(201, *out);
 }
 
 Result<api::Response> Handler::remove_follow(const Call& call) const {
-  auto e = engine();
-  if (!e) return tl::unexpected(e.error());
   const std::string text(call.params.get("id"));
   std::int64_t id = 0;
   const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
@@ -556,14 +556,14 @@ Result<api::Response> Handler::remove_follow(const Call& call) const {
     return fail(Errc::invalid_argument, fmt::format("'{}' is not a follow id", text),
                 "ids are the numbers weightsctl follows shows");
   }
+  auto e = engine();
+  if (!e) return tl::unexpected(e.error());
   auto out = (*e)->remove_follow(id);
   if (!out) return tl::unexpected(out.error());
   return api::json_response(200, *out);
 }
 
 Result<api::Response> Handler::export_release(const Call& call) const {
-  auto e = engine();
-  if (!e) return tl::unexpected(e.error());
   if (auto st = only_fields(call.body, {"dir"}, R"({"dir":"/media/usb/export"})"); !st) {
     return tl::unexpected(st.error());
   }
@@ -572,6 +572,8 @@ Result<api::Response> Handler::export_release(const Call& call) const {
   if (dir->front() != '/') {
     return fail(Errc::schema_error, "request body.dir: must be an absolute path");
   }
+  auto e = engine();
+  if (!e) return tl::unexpected(e.error());
   auto checked = allowed(call.caller, *dir, Access::write_dir);
   if (!checked) return tl::unexpected(checked.error());
   auto out = (*e)->export_release(std::string(call.params.get("id")), *checked);
@@ -580,8 +582,6 @@ Result<api::Response> Handler::export_release(const Call& call) const {
 }
 
 Result<api::Response> Handler::scrub(const Call& call) const {
-  auto e = engine();
-  if (!e) return tl::unexpected(e.error());
   std::optional<std::string> id;
   if (!call.body.is_null()) {
     if (auto st = only_fields(call.body, {"release"}, R"({"release":"org/name@rev"})"); !st) {
@@ -593,6 +593,8 @@ Result<api::Response> Handler::scrub(const Call& call) const {
       id = *r;
     }
   }
+  auto e = engine();
+  if (!e) return tl::unexpected(e.error());
   auto out = (*e)->scrub(id);
   if (!out) return tl::unexpected(out.error());
   return api::json_response(202, *out);

@@ -83,7 +83,8 @@ using SteadyNow = std::function<std::chrono::steady_clock::time_point()>;
 
 class Handler {
  public:
-  // Without an engine (tests of the transport), feed and release routes answer 503.
+  // Without an engine (tests of the transport, the fuzz target), feed and release routes answer
+  // 503 once their request is decoded: a malformed request is still refused as such.
   explicit Handler(DaemonInfo info, SteadyNow now = &std::chrono::steady_clock::now,
                    Engine* engine_ptr = nullptr);
   // Routes capture `this`.

@@ -67,6 +67,20 @@ TEST_CASE("unknown routes are 404 with a JSON error naming the path", "[handler]
   CHECK(j["error"]["hint"].get<std::string>().find("protocol_version 1") != std::string::npos);
 }
 
+TEST_CASE("a method or path that is not UTF-8 gets a JSON error, not an exception", "[handler]") {
+  // Fuzz regression (tests/fuzz/regressions/api_request/): the 404 message echoes the request.
+  Fixture f;
+  for (const auto& [method, target] : {std::pair<std::string, std::string>{"P\xcfST", "/v1/x"},
+                                       {"GET", "/v1/\xff\xfe"},
+                                       {"DELETE", "/v1/follows/\xff"}}) {
+    api::Response res;
+    REQUIRE_NOTHROW(res = f.handler.handle(request(method, target)));
+    CHECK(res.status >= 400);
+    CHECK(res.status < 500);
+    CHECK(body_of(res)["error"].contains("code"));
+  }
+}
+
 TEST_CASE("a known path with the wrong method is 405 with an Allow header", "[handler]") {
   Fixture f;
   const auto res = f.handler.handle(request("DELETE", "/v1/status"), testing::root_caller);
@@ -81,6 +95,21 @@ TEST_CASE("a body on a route that takes none is refused", "[handler]") {
   Fixture f;
   const auto res = f.handler.handle(request("GET", "/v1/status", "{}"), testing::root_caller);
   CHECK(res.status == 400);
+}
+
+TEST_CASE("without an engine a malformed request is refused before the 503", "[handler]") {
+  Fixture f;
+  // The request decoders run first (the fuzz target relies on it to reach them).
+  CHECK(f.handler.handle(request("POST", "/v1/fetch", R"({"nope":1})")).status == 422);
+  CHECK(f.handler
+            .handle(request("POST", "/v1/seed",
+                            R"({"feed":"d","model":"o/n",)"
+                            R"("revision":"r","dir":"rel"})"))
+            .status == 422);
+  CHECK(f.handler.handle(request("DELETE", "/v1/follows/x")).status == 400);
+  const auto res = f.handler.handle(request("POST", "/v1/fetch", R"({"name":"o/n"})"));
+  CHECK(res.status == 503);
+  CHECK(error_code(res) == "unavailable");
 }
 
 TEST_CASE("router: JSON routes get the parsed body and path parameters", "[handler][router]") {

@@ -566,3 +566,61 @@ TEST_CASE("urls: parsing and redirect resolution", "[http]") {
   CHECK(resolve_reference(*u, "https://s/")->scheme == UrlScheme::https);
   CHECK_FALSE(resolve_reference(*u, "gopher://x/"));
 }
+
+TEST_CASE("urls: an IPv6 host is only an address (fuzz regression)", "[http]") {
+  // make_address_v6 stops at a NUL: "[::1\0\r\nX: y]" must not pass as ::1 and keep the rest.
+  using namespace std::string_view_literals;
+  CHECK_FALSE(parse_url("https://[::1\0\0\x7f]/n"sv));
+  CHECK_FALSE(parse_url("http://[::1\0\r\nX-Injected: 1]/"sv));
+  CHECK_FALSE(parse_url("http://[::1%eth0]/"));
+  CHECK(parse_url("http://[::ffff:127.0.0.1]:8080/")->host == "::ffff:127.0.0.1");
+}
+
+TEST_CASE("http: responses parsed from bytes follow the live fetch's rules", "[http]") {
+  HttpOptions o;
+  o.max_header_bytes = 1024;
+  const std::string url = "http://feed.example/m/timestamp.json";
+  auto ok = parse_http_response("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", 100, o, url);
+  REQUIRE(ok);
+  CHECK(ok->body == "hello");
+  auto chunked = parse_http_response(
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", 100, o, url);
+  REQUIRE(chunked);
+  CHECK(chunked->body == "abc");
+  CHECK(parse_http_response("HTTP/1.0 200 OK\r\n\r\nuntil close", 100, o, url)->body ==
+        "until close");
+  CHECK(parse_http_response("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort", 100, o, url)
+            .error()
+            .code == Errc::unavailable);
+  CHECK(parse_http_response("HTTP/1.1 200 OK\r\nContent-Length: 101\r\n\r\n", 100, o, url)
+            .error()
+            .code == Errc::too_large);
+  CHECK(parse_http_response("HTTP/1.1 200 OK\r\nX: " + std::string(2000, 'a') + "\r\n\r\n", 100, o,
+                            url)
+            .error()
+            .code == Errc::too_large);
+  CHECK(parse_http_response("HTTP/1.1 200", 100, o, url).error().code == Errc::unavailable);
+
+  auto moved =
+      parse_http_response("HTTP/1.1 302 Found\r\nLocation: ../x.json\r\n\r\n", 100, o, url);
+  REQUIRE(moved);
+  CHECK(moved->location == "../x.json");
+  const Url from = parse_url(url).value();
+  std::vector<std::string> chain{from.str()};
+  auto next = next_hop(from, *moved, chain, o);
+  REQUIRE(next);
+  CHECK(next->target == "/m/../x.json");
+  CHECK(chain.size() == 2);
+  CHECK(next_hop(*next, HttpResponse{302, "Found", from.str(), ""}, chain, o)
+            .error()
+            .message.find("redirect loop") != std::string::npos);
+  std::vector<std::string> fresh{from.str()};
+  CHECK(next_hop(from, HttpResponse{404, "Not Found", "", ""}, fresh, o).error().code ==
+        Errc::not_found);
+  CHECK(next_hop(from, HttpResponse{503, "Busy", "", ""}, fresh, o).error().code ==
+        Errc::unavailable);
+  auto https = parse_url("https://feed.example/t.json").value();
+  CHECK(next_hop(https, HttpResponse{301, "Moved", "http://feed.example/t.json", ""}, fresh, o)
+            .error()
+            .message.find("downgrade") != std::string::npos);
+}

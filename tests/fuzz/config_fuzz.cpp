@@ -1,0 +1,49 @@
+// Fuzzes the daemon's TOML configuration (apply_toml onto the defaults, as load_config does with
+// weightsd.toml) and the size/duration parsers its values go through. Checks that an accepted
+// config renders (render_toml, --check-config) to a document apply_toml accepts with the same
+// result, and that describe_changes (SIGHUP reload) copes with it.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "daemon/config.hpp"
+
+namespace {
+
+using namespace weights;
+using namespace weights::daemon;
+
+void check(bool ok) {
+  if (!ok) std::abort();
+}
+
+std::optional<std::string> no_env(const char* /*name*/) {
+  return std::nullopt;
+}
+
+const Config& defaults() {
+  static const Config c = default_config(Mode::system, &no_env);
+  return c;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  if (size <= 64) {
+    (void)parse_size(text);
+    (void)parse_duration(text);
+  }
+  auto config = apply_toml(defaults(), text, "weightsd.toml");
+  if (!config) return 0;
+  const std::string rendered = render_toml(*config);
+  auto again = apply_toml(defaults(), rendered, "rendered.toml");
+  check(again.has_value());
+  check(*again == *config);
+  check(render_toml(*again) == rendered);
+  (void)describe_changes(defaults(), *config);
+  return 0;
+}

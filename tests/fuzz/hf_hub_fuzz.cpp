@@ -1,0 +1,119 @@
+// Fuzzes what `weightsctl release add --from-hf` reads from a Hugging Face hub (or a replica):
+// the revision info JSON, a file-tree page, the Link header that pages the tree, and a redirect
+// Location resolved against the endpoint; then compares the listed files with files "on disk"
+// (check_against_hub) as the release hook does.
+//
+// Input: up to four parts separated by "\n\0\n": revision info, tree page, Link header,
+// Location header (seeds in corpus/hf_hub/).
+//
+// Checks: a parsed URL round-trips through to_string and carries no byte that could end or
+// split the request line (controls, space); tree entries pass the path policy and have their
+// hashes in the documented shape; the comparison accepts the hub's own listing and refuses any
+// file whose length differs.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/hf_hub.hpp"
+#include "core/path_policy.hpp"
+
+namespace {
+
+using namespace weights;
+
+void check(bool ok) {
+  if (!ok) std::abort();
+}
+
+std::vector<std::string_view> split(std::string_view text) {
+  constexpr std::string_view separator("\n\0\n", 3);
+  std::vector<std::string_view> parts;
+  while (parts.size() < 3) {
+    const auto at = text.find(separator);
+    if (at == std::string_view::npos) break;
+    parts.push_back(text.substr(0, at));
+    text.remove_prefix(at + separator.size());
+  }
+  parts.push_back(text);
+  parts.resize(4);
+  return parts;
+}
+
+bool request_safe(std::string_view s) {
+  for (const unsigned char c : s) {
+    if (c <= 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
+
+void check_url(const hf::Url& u) {
+  check(u.scheme == "http" || u.scheme == "https");
+  check(!u.host.empty() && !u.port.empty() && !u.target.empty() && u.target.front() == '/');
+  check(request_safe(u.host) && request_safe(u.port) && request_safe(u.target));
+  auto again = hf::parse_url(hf::to_string(u));
+  check(again.has_value());
+  check(again->scheme == u.scheme && again->host == u.host && again->port == u.port &&
+        again->target == u.target);
+}
+
+const hf::Url& endpoint() {
+  static const hf::Url u = hf::parse_url("https://huggingface.co/api/models/org/name").value();
+  return u;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const auto parts = split(std::string_view(reinterpret_cast<const char*>(data), size));
+
+  auto rev = hf::parse_revision_info(parts[0]);
+  if (rev) check(rev->sha.size() == 40);
+
+  std::vector<hf::HubFile> files;
+  if (auto st = hf::parse_tree(parts[1], files); st) {
+    for (const auto& f : files) {
+      check(check_path(f.path).has_value());
+      check(f.git_oid.size() == 40);
+      check(!f.lfs_sha256 || f.lfs_sha256->size() == 64);
+    }
+    hf::HubRevision listing;
+    listing.repo = "org/name";
+    listing.sha = std::string(40, '0');
+    listing.files = files;
+    // The same files as hashed on disk: must match; one length off: must not.
+    std::vector<ReleaseFile> disk;
+    for (const auto& f : files) {
+      ReleaseFile r;
+      r.path = f.path;
+      r.length = f.size;
+      r.sha256 = f.lfs_sha256.value_or(std::string(64, '0'));
+      r.git_oid = f.git_oid;
+      disk.push_back(std::move(r));
+    }
+    bool unique = true;
+    for (std::size_t i = 0; i < files.size() && unique; ++i) {
+      for (std::size_t j = i + 1; j < files.size() && unique; ++j) {
+        unique = files[i].path != files[j].path;
+      }
+    }
+    std::string bad;
+    if (unique) check(hf::check_against_hub(listing, disk, &bad).has_value());
+    if (!disk.empty()) {
+      disk.front().length ^= 1;
+      check(!hf::check_against_hub(listing, disk, &bad).has_value());
+    }
+  }
+
+  const std::string next = hf::next_link(parts[2]);
+  check(next.size() <= parts[2].size());
+  if (!next.empty()) {
+    if (auto u = hf::parse_url(next)) check_url(*u);
+  }
+
+  if (auto u = hf::parse_url(parts[3])) check_url(*u);
+  if (auto u = hf::resolve_location(endpoint(), parts[3])) check_url(*u);
+  return 0;
+}
