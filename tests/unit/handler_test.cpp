@@ -74,7 +74,7 @@ TEST_CASE("a method or path that is not UTF-8 gets a JSON error, not an exceptio
                                        {"GET", "/v1/\xff\xfe"},
                                        {"DELETE", "/v1/follows/\xff"}}) {
     api::Response res;
-    REQUIRE_NOTHROW(res = f.handler.handle(request(method, target)));
+    REQUIRE_NOTHROW(res = f.handler.handle(request(method, target), testing::root_caller));
     CHECK(res.status >= 400);
     CHECK(res.status < 500);
     CHECK(body_of(res)["error"].contains("code"));
@@ -100,14 +100,17 @@ TEST_CASE("a body on a route that takes none is refused", "[handler]") {
 TEST_CASE("without an engine a malformed request is refused before the 503", "[handler]") {
   Fixture f;
   // The request decoders run first (the fuzz target relies on it to reach them).
-  CHECK(f.handler.handle(request("POST", "/v1/fetch", R"({"nope":1})")).status == 422);
+  CHECK(f.handler.handle(request("POST", "/v1/fetch", R"({"nope":1})"), testing::root_caller)
+            .status == 422);
   CHECK(f.handler
             .handle(request("POST", "/v1/seed",
                             R"({"feed":"d","model":"o/n",)"
-                            R"("revision":"r","dir":"rel"})"))
+                            R"("revision":"r","dir":"rel"})"),
+                    testing::root_caller)
             .status == 422);
-  CHECK(f.handler.handle(request("DELETE", "/v1/follows/x")).status == 400);
-  const auto res = f.handler.handle(request("POST", "/v1/fetch", R"({"name":"o/n"})"));
+  CHECK(f.handler.handle(request("DELETE", "/v1/follows/x"), testing::root_caller).status == 400);
+  const auto res =
+      f.handler.handle(request("POST", "/v1/fetch", R"({"name":"o/n"})"), testing::root_caller);
   CHECK(res.status == 503);
   CHECK(error_code(res) == "unavailable");
 }
