@@ -122,6 +122,9 @@ Result<Endpoint> parse_endpoint(std::string_view text, PortZero port_zero) {
     port = text.substr(colon + 1);
     if (port.find(':') != std::string_view::npos) return bad("an IPv6 address needs brackets");
   }
+  // No IPv6 zone ("fe80::1%eth0"): asio reads an unknown zone as a number, so the text would
+  // not name one endpoint.
+  if (host.find('%') != std::string_view::npos) return bad("an IPv6 zone (%...) is not accepted");
   boost::system::error_code ec;
   const auto address = boost::asio::ip::make_address(std::string(host), ec);
   if (ec) return bad(fmt::format("'{}' is not an IP address", host));

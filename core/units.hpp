@@ -11,8 +11,9 @@
 //                                   required; at most 100 years (so adding one to a clock
 //                                   cannot overflow).
 //   endpoint  IPV4:PORT | [IPV6]:PORT   an IP address literal, IPv6 always in brackets
-//                                   ("127.0.0.1:6881", "[::1]:6881"); PORT decimal 0-65535, and
-//                                   0 only where the caller allows an ephemeral port.
+//                                   ("127.0.0.1:6881", "[::1]:6881"), no zone ("%eth0");
+//                                   PORT decimal 0-65535, 0 only where the caller allows
+//                                   an ephemeral port.
 #include <chrono>
 #include <cstdint>
 #include <string>
