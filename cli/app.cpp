@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "cli/command.hpp"
-#include "cli/completion.hpp"
 #include "cli/exit_codes.hpp"
+#include "core/completion/completion.hpp"
 
 namespace weights::cli {
 
@@ -64,8 +64,9 @@ void register_completion_command(CLI::App& app, Context& ctx) {
       "Packages install these already (bash-completion, zsh vendor-completions, fish).");
   cmd->callback([&app, &ctx, shell] {
     ctx.action = [&app, shell]() -> Status {
+      using completion::Shell;
       const Shell sh = *shell == "zsh" ? Shell::zsh : *shell == "fish" ? Shell::fish : Shell::bash;
-      fmt::print("{}", completion_script(app, "weightsctl", sh));
+      fmt::print("{}", completion::script(app, "weightsctl", sh));
       return {};
     };
   });

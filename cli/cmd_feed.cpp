@@ -14,6 +14,7 @@
 #include "core/state_store.hpp"
 #include "core/tuf_client.hpp"
 #include "core/tuf_repo.hpp"
+#include "core/units.hpp"
 
 namespace weights::cli {
 namespace {
@@ -49,7 +50,11 @@ Status apply_role(tuf::RoleSpec& spec, const RoleOptions& o, const char* role) {
   }
   if (o.threshold != 0) spec.threshold = o.threshold;
   if (!o.expiry.empty()) {
-    auto d = parse_duration(o.expiry);
+    auto d = units::parse_duration(o.expiry);
+    if (d && d->count() == 0) {
+      d = fail(Errc::invalid_argument, fmt::format("'{}' would expire at once", o.expiry),
+               "use a positive duration: 90d, 12h, 30m or 45s");
+    }
     if (!d) return tl::unexpected(with_context(d.error(), fmt::format("--{}-expiry", role)));
     spec.expiry = *d;
   }

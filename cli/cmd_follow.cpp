@@ -1,7 +1,4 @@
 // Seed-node policy commands: follow / unfollow / follows / scrub (talk to weightsd).
-#include <cctype>
-#include <charconv>
-#include <cmath>
 #include <memory>
 #include <string>
 
@@ -11,6 +8,7 @@
 #include "cli/common.hpp"
 #include "core/api.hpp"
 #include "core/api_client.hpp"
+#include "core/units.hpp"
 
 namespace weights::cli {
 namespace {
@@ -19,41 +17,6 @@ Result<nlohmann::json> call(const Context& ctx, std::string_view method, std::st
                             const nlohmann::json& body = nullptr) {
   const auto endpoint = api::discover_socket(ctx.socket);
   return api::call_json(endpoint, method, target, body.is_null() ? std::string() : body.dump());
-}
-
-// "500GiB", "1.5TB", "1048576" -> bytes.
-Result<std::uint64_t> parse_size_arg(const std::string& text) {
-  std::size_t i = 0;
-  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) {
-    ++i;
-  }
-  double v = 0;
-  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + i, v);
-  const std::string unit = text.substr(i);
-  static const std::pair<const char*, double> units[] = {{"", 1},
-                                                         {"B", 1},
-                                                         {"KB", 1e3},
-                                                         {"MB", 1e6},
-                                                         {"GB", 1e9},
-                                                         {"TB", 1e12},
-                                                         {"KiB", 1024.0},
-                                                         {"MiB", 1048576.0},
-                                                         {"GiB", 1073741824.0},
-                                                         {"TiB", 1099511627776.0}};
-  if (i == 0 || ec != std::errc() || ptr != text.data() + i) {
-    return fail(Errc::invalid_argument, fmt::format("'{}' is not a size (e.g. 500GiB)", text));
-  }
-  for (const auto& [u, mult] : units) {
-    if (unit == u) {
-      const double bytes = v * mult;
-      if (bytes > 9.0e15)
-        return fail(Errc::invalid_argument, fmt::format("'{}' is too large", text));
-      return static_cast<std::uint64_t>(std::llround(bytes));
-    }
-  }
-  return fail(
-      Errc::invalid_argument,
-      fmt::format("'{}': unknown unit '{}' (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)", text, unit));
 }
 
 std::string follow_line(const nlohmann::json& f) {
@@ -109,8 +72,8 @@ void register_follow_commands(CLI::App& app, Context& ctx) {
       if (!a->model.empty()) body["model"] = a->model;
       if (!a->alias.empty()) body["alias"] = a->alias;
       if (!a->max_size.empty()) {
-        auto n = parse_size_arg(a->max_size);
-        if (!n) return tl::unexpected(n.error());
+        auto n = units::parse_size(a->max_size);
+        if (!n) return tl::unexpected(with_context(n.error(), "--max-size"));
         body["max_size"] = *n;
       }
       auto r = call(ctx, api::method::post, api::path::follows, body);

@@ -11,6 +11,7 @@
 #include "core/hf_hub.hpp"
 #include "core/publisher.hpp"
 #include "core/tuf_repo.hpp"
+#include "core/units.hpp"
 
 namespace weights::cli {
 namespace {
@@ -29,34 +30,16 @@ struct AddArgs {
   HfImportArgs hf;
 };
 
-Result<std::uint64_t> parse_size(const std::string& text) {
-  if (text.empty()) return std::uint64_t{0};
-  std::uint64_t n = 0;
-  std::size_t i = 0;
-  while (i < text.size() && text[i] >= '0' && text[i] <= '9' && n < (1ULL << 40)) {
-    n = n * 10 + static_cast<std::uint64_t>(text[i] - '0');
-    ++i;
-  }
-  const std::string unit = text.substr(i);
-  std::uint64_t mult = 0;
-  if (unit.empty() || unit == "B") mult = 1;
-  if (unit == "K" || unit == "KiB") mult = 1024;
-  if (unit == "M" || unit == "MiB") mult = 1024 * 1024;
-  if (i == 0 || mult == 0) {
-    return fail(Errc::invalid_argument, fmt::format("invalid size '{}'", text),
-                "use e.g. 4MiB, 16MiB or 262144");
-  }
-  return n * mult;
-}
-
 Status run_add(const Context& ctx, AddArgs a) {
   auto now = resolve_now(a.now);
   if (!now) return tl::unexpected(now.error());
   auto repo = tuf::Repo::open(a.feed);
   if (!repo) return tl::unexpected(repo.error());
-  auto piece = parse_size(a.piece_length);
-  if (!piece) return tl::unexpected(piece.error());
-  a.release.piece_length = *piece;
+  if (!a.piece_length.empty()) {
+    auto piece = units::parse_size(a.piece_length);
+    if (!piece) return tl::unexpected(with_context(piece.error(), "--piece-length"));
+    a.release.piece_length = *piece;
+  }
   if (a.release_seq != 0) a.release.release_seq = a.release_seq;
   a.release.existing = a.replace ? ExistingRelease::replace : ExistingRelease::refuse;
   a.release.hash.threads = a.threads;
@@ -183,7 +166,7 @@ void register_release_commands(CLI::App& app, Context& ctx) {
                  "Explicit release_seq (default: one above the model's newest)")
       ->check(CLI::PositiveNumber);
   ca->add_option("--piece-length", add->piece_length,
-                 "Torrent piece length, a power of two (default: from total size)");
+                 "Torrent piece length, a power of two, e.g. 4MiB (default: from total size)");
   ca->add_option("--threads", add->threads, "Hashing threads (default: all cores)");
   ca->add_flag("--replace", add->replace, "Re-release a model@revision already in the feed");
   ca->add_flag("--publish", add->publish, "Sign and publish right away (`feed publish`)");

@@ -9,11 +9,9 @@
 #include "core/error.hpp"
 #include "core/time.hpp"
 #include "core/tuf_repo.hpp"
+#include "core/units.hpp"
 
 namespace weights::cli {
-
-// "90d", "12h", "30m", "45s" -> seconds (positive, at most 100 years).
-Result<std::chrono::seconds> parse_duration(std::string_view text);
 
 // `--now` for reproducible runs and tests: empty -> the system clock, else parse_utc.
 Result<TimePoint> resolve_now(const std::string& now_option);
@@ -27,6 +25,8 @@ Result<std::vector<crypto::PublicKey>> public_keys_of(const std::vector<std::str
 // The publisher's own keys (<dir>/keys/*.pem, if that folder exists) plus `extra` key files.
 Result<tuf::KeyRing> publisher_ring(const tuf::Repo& repo, const std::vector<std::string>& extra);
 
-std::string human_bytes(std::uint64_t bytes);
+inline std::string human_bytes(std::uint64_t bytes) {
+  return units::format_size(bytes);
+}
 
 }  // namespace weights::cli

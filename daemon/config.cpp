@@ -1,7 +1,6 @@
 #include "daemon/config.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <functional>
 #include <sstream>
 
@@ -10,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/atomic_file.hpp"
+#include "core/units.hpp"
 
 namespace weights::daemon {
 
@@ -47,40 +47,8 @@ namespace {
 
 // ---- value parsers shared by TOML, environment and flags ----------------------------------------
 
-Result<std::uint64_t> parse_with_units(
-    std::string_view text, std::string_view what,
-    std::initializer_list<std::pair<std::string_view, std::uint64_t>> units) {
-  std::string_view s = text;
-  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
-  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
-  std::uint64_t number = 0;
-  const auto* begin = s.data();
-  const auto* end = s.data() + s.size();
-  auto [ptr, ec] = std::from_chars(begin, end, number);
-  if (ec != std::errc() || ptr == begin) {
-    return fail(Errc::invalid_argument,
-                fmt::format("'{}' is not a {} (expected a whole number with an optional unit)",
-                            text, what));
-  }
-  std::string_view unit(ptr, static_cast<std::size_t>(end - ptr));
-  while (!unit.empty() && unit.front() == ' ') unit.remove_prefix(1);
-  for (const auto& [name, factor] : units) {
-    if (unit == name) {
-      if (factor != 0 && number > UINT64_MAX / factor) {
-        return fail(Errc::invalid_argument, fmt::format("'{}' is too large", text));
-      }
-      return number * factor;
-    }
-  }
-  std::string names;
-  for (const auto& u : units) {
-    if (u.first.empty()) continue;
-    if (!names.empty()) names += ", ";
-    names += u.first;
-  }
-  return fail(Errc::invalid_argument,
-              fmt::format("'{}': unknown unit '{}' (use one of: {})", text, unit, names));
-}
+using units::parse_duration;
+using units::parse_size;
 
 Result<Toggle> parse_toggle(std::string_view s) {
   if (s == "on") return Toggle::on;
@@ -88,19 +56,9 @@ Result<Toggle> parse_toggle(std::string_view s) {
   return fail(Errc::invalid_argument, fmt::format("'{}' is not \"on\" or \"off\"", s));
 }
 
-Status check_listen_interface(std::string_view s) {
-  const auto colon = s.rfind(':');
-  if (s.empty() || colon == std::string_view::npos || colon == 0) {
-    return fail(Errc::invalid_argument,
-                fmt::format("'{}' is not ADDRESS:PORT (e.g. \"0.0.0.0:6881\", \"[::]:6881\")", s));
-  }
-  const std::string_view port = s.substr(colon + 1);
-  unsigned value = 0;
-  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (ec != std::errc() || ptr != port.data() + port.size() || value > 65535) {
-    return fail(Errc::invalid_argument, fmt::format("'{}': port must be 0-65535", s));
-  }
-  return {};
+// A listen address: listen_interfaces entries, --listen and [metrics] listen (port 0 = ephemeral).
+Result<units::Endpoint> listen_endpoint(std::string_view s) {
+  return units::parse_endpoint(s, units::PortZero::allowed);
 }
 
 // ---- TOML schema --------------------------------------------------------------------------------
@@ -209,6 +167,9 @@ Apply duration_setter(std::chrono::seconds Config::*member) {
         "a duration in seconds");
     if (!v) return tl::unexpected(v.error());
     if (*v < 1) return tl::unexpected(schema_error_at(w, "must be at least 1s"));
+    if (*v > static_cast<std::uint64_t>(units::max_duration.count())) {
+      return tl::unexpected(schema_error_at(w, "must be at most 100 years"));
+    }
     c.*member = std::chrono::seconds(*v);
     return {};
   };
@@ -293,7 +254,7 @@ const std::vector<Key>& schema() {
            iw.line = static_cast<int>(item.source().begin.line);
            auto s = want_string(item, iw);
            if (!s) return tl::unexpected(s.error());
-           if (auto ok = check_listen_interface(*s); !ok) {
+           if (auto ok = listen_endpoint(*s); !ok) {
              return tl::unexpected(schema_error_at(iw, ok.error().message));
            }
            out.push_back(std::move(*s));
@@ -435,7 +396,7 @@ const std::vector<Key>& schema() {
            c.metrics_listen.clear();
            return {};
          }
-         if (auto ok = check_listen_interface(*s); !ok) {
+         if (auto ok = listen_endpoint(*s); !ok) {
            return tl::unexpected(schema_error_at(w, ok.error().message));
          }
          c.metrics_listen = *s;
@@ -506,29 +467,6 @@ std::filesystem::path make_absolute(const std::filesystem::path& p) {
 
 }  // namespace
 
-Result<std::uint64_t> parse_size(std::string_view text) {
-  constexpr std::uint64_t k = 1000;
-  constexpr std::uint64_t ki = 1024;
-  return parse_with_units(text, "size",
-                          {{"", 1},
-                           {"B", 1},
-                           {"KB", k},
-                           {"MB", k * k},
-                           {"GB", k * k * k},
-                           {"TB", k * k * k * k},
-                           {"KiB", ki},
-                           {"MiB", ki * ki},
-                           {"GiB", ki * ki * ki},
-                           {"TiB", ki * ki * ki * ki}});
-}
-
-Result<std::chrono::seconds> parse_duration(std::string_view text) {
-  auto v =
-      parse_with_units(text, "duration", {{"", 1}, {"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}});
-  if (!v) return tl::unexpected(v.error());
-  return std::chrono::seconds(static_cast<std::chrono::seconds::rep>(*v));
-}
-
 Result<Config> apply_toml(Config base, std::string_view text, std::string_view source_name) {
   toml::table doc;
   try {
@@ -583,23 +521,14 @@ Result<Config> load_config(const Overrides& flags, const api::GetEnv& env) {
   if (flags.control_socket) config.control_socket = make_absolute(*flags.control_socket);
   if (flags.log_level) config.log_level = *flags.log_level;
   if (flags.listen_interfaces) {
+    std::vector<std::string> outgoing;
     for (const auto& li : *flags.listen_interfaces) {
-      if (auto ok = check_listen_interface(li); !ok) {
-        return tl::unexpected(with_context(ok.error(), "--listen"));
-      }
+      auto ep = listen_endpoint(li);
+      if (!ep) return tl::unexpected(with_context(ep.error(), "--listen"));
+      if (!ep->address.is_unspecified()) outgoing.push_back(ep->address.to_string());
     }
     config.listen_interfaces = *flags.listen_interfaces;
-    if (!flags.outgoing_interfaces) {
-      std::vector<std::string> out;
-      for (const auto& li : *flags.listen_interfaces) {
-        std::string addr = li.substr(0, li.rfind(':'));
-        if (addr.size() > 2 && addr.front() == '[' && addr.back() == ']') {
-          addr = addr.substr(1, addr.size() - 2);
-        }
-        if (addr != "0.0.0.0" && addr != "::") out.push_back(addr);
-      }
-      config.outgoing_interfaces = std::move(out);
-    }
+    if (!flags.outgoing_interfaces) config.outgoing_interfaces = std::move(outgoing);
   }
   if (flags.outgoing_interfaces) config.outgoing_interfaces = *flags.outgoing_interfaces;
 

@@ -126,8 +126,4 @@ std::string render_toml(const Config& config);
 // One "key: old -> new" line per setting that differs (for SIGHUP reload logs).
 std::vector<std::string> describe_changes(const Config& before, const Config& after);
 
-// "10MiB", "1 GB", "0", "512" (bytes) -> bytes; "90s", "30m", "1h", "2d", "600" (seconds).
-Result<std::uint64_t> parse_size(std::string_view text);
-Result<std::chrono::seconds> parse_duration(std::string_view text);
-
 }  // namespace weights::daemon

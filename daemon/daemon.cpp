@@ -17,7 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli/completion.hpp"
+#include "core/completion/completion.hpp"
+#include "core/units.hpp"
 #include "daemon/build_info.hpp"
 #include "daemon/control_server.hpp"
 #include "daemon/engine.hpp"
@@ -209,7 +210,8 @@ class Daemon {
         loading == 0 ? fmt::format("{} release{}", releases, releases == 1 ? "" : "s")
                      : fmt::format("loading {}/{} releases", releases - loading, releases);
     return fmt::format("ready: {}, {} feed{}, down {}/s, up {}/s, {}; control socket {}", what,
-                       feeds, feeds == 1 ? "" : "s", human_bytes(down), human_bytes(up),
+                       feeds, feeds == 1 ? "" : "s", units::format_size(down),
+                       units::format_size(up),
                        port == 0 ? std::string("no BitTorrent listen port")
                                  : fmt::format("BitTorrent port {}", port),
                        config_.control_socket.string());
@@ -239,17 +241,6 @@ class Daemon {
       notifier_.status(status_line());
       schedule_status();
     });
-  }
-
-  static std::string human_bytes(std::uint64_t n) {
-    static constexpr const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    double v = static_cast<double>(n);
-    std::size_t u = 0;
-    while (v >= 1024.0 && u + 1 < std::size(units)) {
-      v /= 1024.0;
-      ++u;
-    }
-    return u == 0 ? fmt::format("{} B", n) : fmt::format("{:.1f} {}", v, units[u]);
   }
 
   void shutdown(int signo) {
@@ -389,10 +380,11 @@ std::optional<int> parse_args(int argc, char** argv, Options& out) {
     return rc == 0 ? 0 : static_cast<int>(Exit::usage);
   }
   if (!completion.empty()) {
-    const auto shell = completion == "zsh"    ? cli::Shell::zsh
-                       : completion == "fish" ? cli::Shell::fish
-                                              : cli::Shell::bash;
-    std::fputs(cli::completion_script(app, "weightsd", shell).c_str(), stdout);
+    using completion::Shell;
+    const auto shell = completion == "zsh"    ? Shell::zsh
+                       : completion == "fish" ? Shell::fish
+                                              : Shell::bash;
+    std::fputs(completion::script(app, "weightsd", shell).c_str(), stdout);
     return static_cast<int>(Exit::ok);
   }
   if (!config_file.empty()) out.overrides.config_file = config_file;

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -38,6 +37,7 @@
 #include "core/state_store.hpp"
 #include "core/torrent_builder.hpp"
 #include "core/tuf_client.hpp"
+#include "core/units.hpp"
 #include "daemon/feed_poller.hpp"
 #include "daemon/log.hpp"
 #include "daemon/metrics.hpp"
@@ -85,32 +85,9 @@ json error_json(const std::optional<Error>& e) {
 }
 
 Result<lt::tcp::endpoint> parse_peer(const std::string& text) {
-  std::string host;
-  std::string_view port;
-  if (!text.empty() && text.front() == '[') {
-    const auto close = text.find("]:");
-    if (close == std::string::npos) {
-      return fail(Errc::invalid_argument, fmt::format("peer '{}' is not [ADDRESS]:PORT", text));
-    }
-    host = text.substr(1, close - 1);
-    port = std::string_view(text).substr(close + 2);
-  } else {
-    const auto colon = text.rfind(':');
-    if (colon == std::string::npos) {
-      return fail(Errc::invalid_argument, fmt::format("peer '{}' is not ADDRESS:PORT", text));
-    }
-    host = text.substr(0, colon);
-    port = std::string_view(text).substr(colon + 1);
-  }
-  boost::system::error_code ec;
-  const auto addr = boost::asio::ip::make_address(host, ec);
-  unsigned p = 0;
-  const auto [ptr, perr] = std::from_chars(port.data(), port.data() + port.size(), p);
-  if (ec || perr != std::errc() || ptr != port.data() + port.size() || p == 0 || p > 65535) {
-    return fail(Errc::invalid_argument,
-                fmt::format("peer '{}' is not ADDRESS:PORT (e.g. 127.0.0.2:6881)", text));
-  }
-  return lt::tcp::endpoint(addr, static_cast<unsigned short>(p));
+  auto ep = units::parse_endpoint(text, units::PortZero::refused);
+  if (!ep) return tl::unexpected(with_context(ep.error(), "peer"));
+  return lt::tcp::endpoint(ep->address, ep->port);
 }
 
 std::string hex(const crypto::Sha256& h) {

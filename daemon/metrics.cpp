@@ -1,6 +1,5 @@
 #include "daemon/metrics.hpp"
 
-#include <charconv>
 #include <cmath>
 #include <stdexcept>
 
@@ -9,6 +8,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <fmt/format.h>
+
+#include "core/units.hpp"
 
 namespace weights::daemon {
 
@@ -176,34 +177,11 @@ void MetricsServer::stop() {
 Result<std::unique_ptr<MetricsServer>> MetricsServer::start(asio::io_context& ioc,
                                                             const std::string& endpoint,
                                                             std::function<std::string()> render) {
-  std::string host;
-  std::string_view port;
-  if (!endpoint.empty() && endpoint.front() == '[') {
-    const auto close = endpoint.find("]:");
-    if (close == std::string::npos) {
-      return fail(Errc::invalid_argument, fmt::format("'{}' is not [ADDRESS]:PORT", endpoint));
-    }
-    host = endpoint.substr(1, close - 1);
-    port = std::string_view(endpoint).substr(close + 2);
-  } else {
-    const auto colon = endpoint.rfind(':');
-    if (colon == std::string::npos) {
-      return fail(Errc::invalid_argument, fmt::format("'{}' is not ADDRESS:PORT", endpoint));
-    }
-    host = endpoint.substr(0, colon);
-    port = std::string_view(endpoint).substr(colon + 1);
-  }
-  unsigned p = 0;
-  const auto [ptr, perr] = std::from_chars(port.data(), port.data() + port.size(), p);
+  auto parsed = units::parse_endpoint(endpoint, units::PortZero::allowed);
+  if (!parsed) return tl::unexpected(with_context(parsed.error(), "metrics listen"));
   beast::error_code ec;
-  const auto addr = asio::ip::make_address(host, ec);
-  if (ec || perr != std::errc() || ptr != port.data() + port.size() || p > 65535) {
-    return fail(
-        Errc::invalid_argument,
-        fmt::format("metrics listen '{}' is not ADDRESS:PORT (e.g. 127.0.0.1:9750)", endpoint));
-  }
   auto impl = std::make_shared<Impl>(ioc, std::move(render));
-  const tcp::endpoint ep(addr, static_cast<unsigned short>(p));
+  const tcp::endpoint ep(parsed->address, parsed->port);
   impl->acceptor.open(ep.protocol(), ec);
   if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) impl->acceptor.bind(ep, ec);

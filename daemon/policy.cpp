@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "core/units.hpp"
 #include "daemon/store.hpp"
 
 namespace weights::daemon {
@@ -23,16 +24,10 @@ bool follow_matches(const Follow& f, const FollowCandidate& c) {
 
 namespace {
 
+// "1.5 GiB (1610612736 bytes)": exact next to readable in refusal reasons.
 std::string human(std::uint64_t bytes) {
-  constexpr const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-  double v = static_cast<double>(bytes);
-  std::size_t u = 0;
-  while (v >= 1024 && u + 1 < std::size(units)) {
-    v /= 1024;
-    ++u;
-  }
-  return u == 0 ? fmt::format("{} B", bytes)
-                : fmt::format("{:.1f} {} ({} bytes)", v, units[u], bytes);
+  const std::string size = units::format_size(bytes);
+  return bytes < 1024 ? size : fmt::format("{} ({} bytes)", size, bytes);
 }
 
 }  // namespace

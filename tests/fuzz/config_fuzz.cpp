@@ -1,7 +1,7 @@
 // Fuzzes the daemon's TOML configuration (apply_toml onto the defaults, as load_config does with
-// weightsd.toml) and the size/duration parsers its values go through. Checks that an accepted
-// config renders (render_toml, --check-config) to a document apply_toml accepts with the same
-// result, and that describe_changes (SIGHUP reload) copes with it.
+// weightsd.toml) and the size/duration/endpoint parsers (core/units) its values go through. Checks
+// that an accepted config renders (render_toml, --check-config) to a document apply_toml accepts
+// with the same result, and that describe_changes (SIGHUP reload) copes with it.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/units.hpp"
 #include "daemon/config.hpp"
 
 namespace {
@@ -34,8 +35,14 @@ const Config& defaults() {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   if (size <= 64) {
-    (void)parse_size(text);
-    (void)parse_duration(text);
+    if (auto n = units::parse_size(text)) check(units::parse_size(std::to_string(*n)) == *n);
+    (void)units::parse_duration(text);
+    for (auto zero : {units::PortZero::allowed, units::PortZero::refused}) {
+      auto ep = units::parse_endpoint(text, zero);
+      if (!ep) continue;
+      auto back = units::parse_endpoint(units::format_endpoint(*ep), zero);
+      check(back && back->address == ep->address && back->port == ep->port);
+    }
   }
   auto config = apply_toml(defaults(), text, "weightsd.toml");
   if (!config) return 0;

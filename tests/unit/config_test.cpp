@@ -127,19 +127,24 @@ TEST_CASE("TOML syntax errors are parse errors with the line", "[config]") {
   CHECK(e.message.rfind("w.toml:2: ", 0) == 0);
 }
 
-TEST_CASE("sizes and durations accept units", "[config]") {
-  CHECK(parse_size("0").value() == 0);
-  CHECK(parse_size("512").value() == 512);
-  CHECK(parse_size("1KiB").value() == 1024);
-  CHECK(parse_size("1 KB").value() == 1000);
-  CHECK(parse_size("3GiB").value() == 3ULL << 30);
-  CHECK_FALSE(parse_size("1.5GB"));
-  CHECK_FALSE(parse_size("GB"));
-  CHECK_FALSE(parse_size("99999999999TiB"));
-  CHECK(parse_duration("90s").value() == std::chrono::seconds(90));
-  CHECK(parse_duration("2h").value() == std::chrono::hours(2));
-  CHECK(parse_duration("1d").value() == std::chrono::hours(24));
-  CHECK_FALSE(parse_duration("1w"));
+TEST_CASE("size and duration keys use the units grammar", "[config]") {
+  CHECK(apply_toml(Config{}, "[limits]\nmax_disk = \"3GiB\"\n", "w.toml").value().max_disk ==
+        3ULL << 30);
+  CHECK_THAT(apply_error("[limits]\nmax_disk = \"1.5GB\"\n").message,
+             Catch::Contains("w.toml:2: limits.max_disk: '1.5GB'"));
+  CHECK_THAT(apply_error("[limits]\nmax_disk = \"99999999999TiB\"\n").message,
+             Catch::Contains("too large"));
+  CHECK(apply_toml(Config{}, "[feeds]\nrefresh_interval = \"2h\"\n", "w.toml")
+            .value()
+            .feed_refresh_interval == std::chrono::hours(2));
+  CHECK_THAT(apply_error("[feeds]\nrefresh_interval = \"1w\"\n").message,
+             Catch::Contains("unknown unit 'w'"));
+  CHECK_THAT(apply_error("[feeds]\nrefresh_interval = \"600\"\n").message,
+             Catch::Contains("unit is missing"));
+  CHECK_THAT(apply_error("[feeds]\nrefresh_interval = 0\n").message,
+             Catch::Contains("at least 1s"));
+  CHECK_THAT(apply_error("[feeds]\nrefresh_interval = 3162240001\n").message,
+             Catch::Contains("at most 100 years"));
 }
 
 TEST_CASE("precedence: defaults < file < environment < flags", "[config]") {

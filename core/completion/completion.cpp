@@ -1,11 +1,11 @@
-#include "cli/completion.hpp"
+#include "core/completion/completion.hpp"
 
 #include <algorithm>
 #include <vector>
 
 #include <fmt/format.h>
 
-namespace weights::cli {
+namespace weights::completion {
 namespace {
 
 struct Opt {
@@ -225,7 +225,7 @@ std::string fish(const std::string& prog, const std::vector<Node>& nodes) {
 
 }  // namespace
 
-std::string completion_script(const CLI::App& root, std::string_view program, Shell shell) {
+std::string script(const CLI::App& root, std::string_view program, Shell shell) {
   std::vector<Node> nodes;
   collect(root, "", nodes);
   const std::string prog(program);
@@ -240,4 +240,4 @@ std::string completion_script(const CLI::App& root, std::string_view program, Sh
   return {};
 }
 
-}  // namespace weights::cli
+}  // namespace weights::completion
