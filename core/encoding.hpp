@@ -23,6 +23,10 @@ bool is_lower_hex(std::string_view s, std::size_t n_bytes);
 std::string base64_encode(std::span<const std::uint8_t> data);
 Result<Bytes> base64_decode(std::string_view text);
 
+// Length of the strict UTF-8 sequence (RFC 3629: shortest form, no surrogates, <= U+10FFFF) at
+// the start of `s`, with its code point in `cp`; 0 when `s` does not start with one. ASCII is 1.
+std::size_t utf8_sequence(std::string_view s, char32_t& cp);
+
 // Renders untrusted bytes for a one-line error message: printable ASCII kept, '\\' and every
 // other byte as \xNN, cut to at most max_chars input bytes with "..." appended.
 std::string printable_excerpt(std::string_view s, std::size_t max_chars = 64);

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/encoding.hpp"
+
 namespace weights::daemon {
 
 std::string_view log_level_name(LogLevel level) noexcept {
@@ -67,31 +69,6 @@ int syslog_priority(LogLevel level) {
   return 6;
 }
 
-// Length of the valid UTF-8 sequence at the start of `s` (shortest form, no surrogates,
-// <= U+10FFFF), or 0.
-std::size_t utf8_length(std::string_view s, char32_t& cp) {
-  const auto b0 = static_cast<unsigned char>(s[0]);
-  std::size_t len = 0;
-  char32_t min = 0;
-  if ((b0 & 0xE0) == 0xC0) {
-    len = 2, cp = b0 & 0x1F, min = 0x80;
-  } else if ((b0 & 0xF0) == 0xE0) {
-    len = 3, cp = b0 & 0x0F, min = 0x800;
-  } else if ((b0 & 0xF8) == 0xF0) {
-    len = 4, cp = b0 & 0x07, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (s.size() < len) return 0;
-  for (std::size_t k = 1; k < len; ++k) {
-    const auto b = static_cast<unsigned char>(s[k]);
-    if ((b & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (b & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return len;
-}
-
 }  // namespace
 
 std::string escape(std::string_view message) {
@@ -117,7 +94,7 @@ std::string escape(std::string_view message) {
       ++i;
     } else {
       char32_t cp = 0;
-      const std::size_t len = utf8_length(message.substr(i), cp);
+      const std::size_t len = utf8_sequence(message.substr(i), cp);
       if (len == 0) {
         out += fmt::format("\\x{:02x}", c);
         ++i;
