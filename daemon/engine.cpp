@@ -38,6 +38,7 @@
 #include "core/torrent_builder.hpp"
 #include "core/tuf_client.hpp"
 #include "core/units.hpp"
+#include "daemon/engine/resolver.hpp"
 #include "daemon/feed_poller.hpp"
 #include "daemon/log.hpp"
 #include "daemon/metrics.hpp"
@@ -252,6 +253,11 @@ struct Engine::Impl {
   std::optional<StateStore> state;
   std::optional<ReleaseDb> db;
   std::unique_ptr<FeedPoller> poller;  // after `state` and `db`: destroyed before them
+  // Name resolution and torrent acquisition, on the poller's workers: after `poller`, so it is
+  // destroyed first (its outcomes in flight are dropped).
+  std::optional<StateStoreFeeds> trusted_feeds;
+  std::optional<ReleaseDbManifestCache> manifest_cache;
+  std::unique_ptr<Resolver> resolver;
   std::unique_ptr<TorrentSession> session;
   asio::thread_pool pool;
   asio::steady_timer update_timer, resume_timer, shutdown_timer, policy_timer;
@@ -524,116 +530,83 @@ struct Engine::Impl {
     return j;
   }
 
-  struct Resolved {
-    FeedState feed;
-    tuf::TargetInfo target;
-    ReleaseManifest manifest;
-    std::string bytes;
-  };
-
+  // Name resolution and torrent acquisition live in the Resolver (daemon/engine/resolver.hpp).
   Result<std::pair<ReleaseManifest, std::string>> manifest_for(const FeedState& fs,
                                                                const tuf::TargetInfo& t) {
-    auto cached = db->cached_manifest(t.sha256);
-    if (!cached) return tl::unexpected(cached.error());
-    std::string bytes;
-    if (*cached && crypto::sha256_hex(**cached) == t.sha256 && (*cached)->size() == t.length) {
-      bytes = std::move(**cached);
-    } else {
-      auto fetcher = poller->fetcher_for(fs);
-      if (!fetcher) return tl::unexpected(fetcher.error());
-      auto got = tuf::fetch_verified_target(**fetcher, fs, t.path);
-      if (!got) return tl::unexpected(got.error());
-      bytes = std::move(*got);
-      (void)db->cache_manifest(t.sha256, bytes);
-    }
-    auto m = validate_release_target(t, bytes, config.path_policy);
-    if (!m) return tl::unexpected(m.error());
-    return std::pair{std::move(*m), std::move(bytes)};
+    return resolver->manifest_for(fs, t);
   }
 
   Result<Resolved> resolve(std::string name, std::optional<std::string> revision,
                            const std::optional<std::string>& only_feed = std::nullopt) {
-    if (!revision) {
-      if (const auto at = name.find('@'); at != std::string::npos) {
-        revision = name.substr(at + 1);
-        name = name.substr(0, at);
-      }
-    }
-    auto feeds = state->list_feeds();
-    if (!feeds) return tl::unexpected(feeds.error());
-    std::map<std::pair<std::string, std::string>, Resolved> best;  // (feed, model) -> newest
-    for (const auto& feed_name : *feeds) {
-      if (only_feed && feed_name != *only_feed) continue;
-      auto fs = state->load_feed(feed_name);
-      if (!fs) continue;
-      for (const auto& t : fs->trusted_targets) {
-        if (t.kind != tuf::TargetKind::release) continue;
-        if (revision && t.revision != *revision) continue;
-        auto m = manifest_for(*fs, t);
-        if (!m) {
-          log::warning("feed {}: {}: {}", feed_name, t.path, m.error().message);
-          continue;
-        }
-        const auto& aliases = m->first.aliases;
-        if (t.model != name && std::find(aliases.begin(), aliases.end(), name) == aliases.end()) {
-          continue;
-        }
-        auto key = std::pair{feed_name, t.model};
-        auto it = best.find(key);
-        if (it == best.end() || t.release_seq > it->second.target.release_seq) {
-          best[key] = Resolved{*fs, t, std::move(m->first), std::move(m->second)};
-        }
-      }
-    }
-    const std::string wanted = revision ? fmt::format("{}@{}", name, *revision) : name;
-    if (best.empty()) {
-      return fail(Errc::not_found, fmt::format("no release '{}' in the trusted feeds", wanted),
-                  "check the name with the feed's publisher, or refresh the feeds "
-                  "(weightsctl feed refresh)");
-    }
-    if (best.size() > 1) {
-      std::string list;
-      for (const auto& [key, r] : best) {
-        list += fmt::format("{}{} (feed {})", list.empty() ? "" : ", ", key.second, key.first);
-      }
-      return fail(Errc::invalid_argument,
-                  fmt::format("'{}' is ambiguous: it matches {}", wanted, list),
-                  "use the full model id (org/name), or remove one of the feeds");
-    }
-    return std::move(best.begin()->second);
+    return resolver->resolve(std::move(name), std::move(revision), only_feed);
   }
 
-  // The release's hybrid .torrent (and v1 companion, if listed) from the feed, checked against
-  // the manifest and written to torrents/. This runs before the torrent is added, so libtorrent
-  // never requests payload for metadata that differs from the manifest.
-  Status get_torrents(const FeedState& fs, const ReleaseManifest& m) {
+  // Synchronous acquisition (seed): the publisher's own feed, normally a local directory.
+  Status get_torrents_now(const FeedState& fs, const ReleaseManifest& m) {
     auto fetcher = poller->fetcher_for(fs);
     if (!fetcher) return tl::unexpected(fetcher.error());
-    auto bytes =
-        tuf::fetch_verified_target(**fetcher, fs, torrent_target_path(m.model, m.revision));
-    if (!bytes) return tl::unexpected(with_context(bytes.error(), "torrent"));
-    if (auto st =
-            check_torrent_against_manifest(*bytes, m, TorrentKind::hybrid, PieceLayers::required);
-        !st) {
-      return tl::unexpected(Error{
-          st.error().code, fmt::format("torrent refused before download: {}", st.error().message),
-          "the feed's torrent does not match its release manifest; "
-          "tell the feed's publisher"});
+    if (auto got = Resolver::acquire_now(**fetcher, fs, m, torrent_paths(m)); !got) {
+      return tl::unexpected(got.error());
     }
-    const auto& v2 = m.torrent.v2_infohash;
-    if (auto st = write_file_atomic(store.torrent_file(v2), *bytes); !st) return st;
-    auto v1 =
-        tuf::fetch_verified_target(**fetcher, fs, torrent_v1_target_path(m.model, m.revision));
-    if (v1) {
-      if (auto st = check_torrent_against_manifest(*v1, m, TorrentKind::v1_companion,
-                                                   PieceLayers::if_present);
-          !st) {
-        log::warning("{}@{}: v1 companion torrent refused: {}", m.model, m.revision,
-                     st.error().message);
-      } else if (auto w = write_file_atomic(store.torrent_v1_file(v2), *v1); !w) {
-        log::warning("{}", w.error().message);
+    return {};
+  }
+
+  // Per release generation: a release removed and fetched again never joins the acquisition
+  // of its predecessor (whose outcome on_torrents drops).
+  static std::string acquisition_key(const Release& r) {
+    return fmt::format("{}#{}", r.rec.id, r.generation);
+  }
+
+  TorrentPaths torrent_paths(const ReleaseManifest& m) const {
+    return {store.torrent_file(m.torrent.v2_infohash),
+            store.torrent_v1_file(m.torrent.v2_infohash)};
+  }
+
+  // The torrents of a release resolved by fetch() are here (or could not be had): add it to the
+  // session, or fail it. Dropped if the release was removed (or replaced) meanwhile.
+  void on_torrents(const std::string& id, std::uint64_t gen, Result<V1Companion> got) {
+    Release* r = find(id);
+    if (!r || r->generation != gen || shutting_down) return;
+    if (!got) {
+      log::error("{}: {}", id, got.error().message);
+      r->error = got.error();
+      persist(*r);
+      return;
+    }
+    verify_empty_files(*r);
+    if (auto st = add_to_session(*r, AddMode::normal); !st) {
+      r->error = st.error();
+      persist(*r);
+      return;
+    }
+    add_v1_download(*r);
+    log::info("{}: fetching from feed {} ({} files, {} bytes)", id, r->rec.feed,
+              r->manifest.files.size(), r->manifest.total_length);
+    persist(*r);
+    check_complete(*r);
+  }
+
+  // A second fetch of a release whose torrents are still being fetched: widen its selection
+  // (an empty include means every file), add its peers and HF cache request.
+  Status join_resolving(Release& r, const FetchRequest& req,
+                        const std::vector<std::string>& paths) {
+    if (req.requested_by == Requester::user) r.rec.last_requested = now_ticks();
+    if (!r.rec.include.empty()) {
+      std::vector<std::string> wider = r.rec.include;
+      if (req.include.empty()) wider.clear();
+      for (const auto& g : req.include) {
+        if (std::find(wider.begin(), wider.end(), g) == wider.end()) wider.push_back(g);
+      }
+      if (auto st = make_room(stored_of(r, select_files(paths, wider))); !st) return st;
+      r.rec.include = std::move(wider);
+      r.wanted = select_files(paths, r.rec.include);
+    }
+    for (const auto& p : req.peers) {
+      if (std::find(r.rec.peers.begin(), r.rec.peers.end(), p) == r.rec.peers.end()) {
+        r.rec.peers.push_back(p);
       }
     }
+    if (req.hf_cache) r.hf_cache = req.hf_cache;
     return {};
   }
 
@@ -1972,6 +1945,11 @@ struct Engine::Impl {
           }
           return std::move(*hashes);
         });
+    trusted_feeds.emplace(*state);
+    manifest_cache.emplace(*db);
+    resolver = std::make_unique<Resolver>(
+        ioc, poller->workers(), *trusted_feeds, *manifest_cache,
+        [this](const FeedState& fs) { return poller->fetcher_for(fs); }, config.path_policy);
     poller->start();
   }
 
@@ -2553,6 +2531,11 @@ Result<json> Engine::fetch(const FetchRequest& req) {
     I.check_complete(*r);
     return I.release_json(*r);
   }
+  if (Release* r = I.find(id); r && I.resolver->in_flight(Impl::acquisition_key(*r))) {
+    // Its torrents are being fetched for an earlier request: this one joins it.
+    if (auto st = I.join_resolving(*r, req, paths); !st) return tl::unexpected(st.error());
+    return I.release_json(*r);
+  }
   if (Release* r = I.find(id)) {
     // A failed earlier attempt (no torrent added): start over.
     I.releases.erase(r->rec.id);
@@ -2580,22 +2563,19 @@ Result<json> Engine::fetch(const FetchRequest& req) {
   r.hf_cache = req.hf_cache;
   I.releases[id] = std::move(owned);
 
-  if (auto st = I.get_torrents(resolved->feed, m); !st) {
+  // The torrents come over the network: fetched on a worker while the release is `resolving`;
+  // Impl::on_torrents adds it to the session or fails it. Nothing is persisted until then.
+  const auto gen = r.generation;
+  if (auto st = I.resolver->acquire(Impl::acquisition_key(r), resolved->feed, m, I.torrent_paths(m),
+                                    [this, id, gen](Result<V1Companion> got) {
+                                      impl_->on_torrents(id, gen, std::move(got));
+                                    });
+      !st) {
     r.error = st.error();
     I.persist(r);
     return tl::unexpected(st.error());
   }
-  I.verify_empty_files(r);
-  if (auto st = I.add_to_session(r, Impl::AddMode::normal); !st) {
-    r.error = st.error();
-    I.persist(r);
-    return tl::unexpected(st.error());
-  }
-  I.add_v1_download(r);
-  log::info("{}: fetching from feed {} ({} files, {} bytes)", id, r.rec.feed, m.files.size(),
-            m.total_length);
-  I.persist(r);
-  I.check_complete(r);
+  log::info("{}: resolving: fetching its torrents from feed {}", id, r.rec.feed);
   return I.release_json(r);
 }
 
@@ -2632,7 +2612,7 @@ Result<json> Engine::seed(const SeedRequest& req) {
   if (!std::filesystem::is_directory(req.dir, ec)) {
     return fail(Errc::not_found, fmt::format("{} is not a directory", req.dir.string()));
   }
-  if (auto st = I.get_torrents(*fs, m->first); !st) return tl::unexpected(st.error());
+  if (auto st = I.get_torrents_now(*fs, m->first); !st) return tl::unexpected(st.error());
 
   ReleaseRecord rec;
   rec.id = id;

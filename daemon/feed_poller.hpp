@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -73,11 +74,15 @@ class FeedPoller {
   nlohmann::json status(const std::string& feed) const;
 
   // A fetcher for reading verified targets of `feed` (manifests, torrents): tries the
-  // location that worked last, then the others, until one answers. Its reads are synchronous:
-  // the engine still uses it on the io thread for a release's .torrent when a fetch or seed
-  // starts (release manifests normally come from the cache the refreshes fill), bounded by the
-  // HTTP deadlines.
+  // location that worked last, then the others, until one answers. Its reads are synchronous
+  // and bounded by the HTTP deadlines; stop() makes reads in flight give up. The resolver uses
+  // it on workers() for torrents (and on the io thread for a release manifest missing from the
+  // cache the refreshes fill).
   Result<std::unique_ptr<Fetcher>> fetcher_for(const FeedState& feed) const;
+
+  // The daemon's pool for network work (feed refreshes, torrent downloads): work posted here
+  // may block on HTTP; it posts its results back to the io thread.
+  boost::asio::any_io_executor workers() { return workers_.get_executor(); }
 
  private:
   struct Run {

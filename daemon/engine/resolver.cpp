@@ -1,0 +1,176 @@
+#include "daemon/engine/resolver.hpp"
+
+#include <algorithm>
+
+#include <boost/asio/post.hpp>
+#include <fmt/format.h>
+
+#include "core/atomic_file.hpp"
+#include "core/crypto.hpp"
+#include "core/release_target.hpp"
+#include "core/torrent_builder.hpp"
+#include "core/tuf_client.hpp"
+#include "daemon/log.hpp"
+
+namespace weights::daemon {
+
+namespace asio = boost::asio;
+
+Result<std::optional<std::string>> ReleaseDbManifestCache::get(std::string_view sha256) {
+  return db_.cached_manifest(sha256);
+}
+
+void ReleaseDbManifestCache::put(std::string_view sha256, std::string_view bytes) {
+  if (auto st = db_.cache_manifest(sha256, bytes); !st) {
+    log::warning("manifest cache: {}", st.error().message);
+  }
+}
+
+Resolver::Resolver(asio::io_context& ioc, asio::any_io_executor workers, TrustedFeeds& feeds,
+                   ManifestCache& cache, FetcherFactory fetcher_for, PathPolicy policy)
+    : ioc_(ioc),
+      workers_(std::move(workers)),
+      feeds_(feeds),
+      cache_(cache),
+      fetcher_for_(std::move(fetcher_for)),
+      policy_(policy),
+      alive_(std::make_shared<bool>(true)) {}
+
+Resolver::~Resolver() {
+  *alive_ = false;
+}
+
+Result<std::pair<ReleaseManifest, std::string>> Resolver::manifest_for(const FeedState& fs,
+                                                                       const tuf::TargetInfo& t) {
+  auto cached = cache_.get(t.sha256);
+  if (!cached) return tl::unexpected(cached.error());
+  std::string bytes;
+  if (*cached && crypto::sha256_hex(**cached) == t.sha256 && (*cached)->size() == t.length) {
+    bytes = std::move(**cached);
+  } else {
+    auto fetcher = fetcher_for_(fs);
+    if (!fetcher) return tl::unexpected(fetcher.error());
+    auto got = tuf::fetch_verified_target(**fetcher, fs, t.path);
+    if (!got) return tl::unexpected(got.error());
+    bytes = std::move(*got);
+    cache_.put(t.sha256, bytes);
+  }
+  auto m = validate_release_target(t, bytes, policy_);
+  if (!m) return tl::unexpected(m.error());
+  return std::pair{std::move(*m), std::move(bytes)};
+}
+
+Result<Resolved> Resolver::resolve(std::string name, std::optional<std::string> revision,
+                                   const std::optional<std::string>& only_feed) {
+  if (!revision) {
+    if (const auto at = name.find('@'); at != std::string::npos) {
+      revision = name.substr(at + 1);
+      name = name.substr(0, at);
+    }
+  }
+  auto feeds = feeds_.feed_names();
+  if (!feeds) return tl::unexpected(feeds.error());
+  std::map<std::pair<std::string, std::string>, Resolved> best;  // (feed, model) -> newest
+  for (const auto& feed_name : *feeds) {
+    if (only_feed && feed_name != *only_feed) continue;
+    auto fs = feeds_.feed(feed_name);
+    if (!fs) continue;
+    for (const auto& t : fs->trusted_targets) {
+      if (t.kind != tuf::TargetKind::release) continue;
+      if (revision && t.revision != *revision) continue;
+      auto m = manifest_for(*fs, t);
+      if (!m) {
+        log::warning("feed {}: {}: {}", feed_name, t.path, m.error().message);
+        continue;
+      }
+      const auto& aliases = m->first.aliases;
+      if (t.model != name && std::find(aliases.begin(), aliases.end(), name) == aliases.end()) {
+        continue;
+      }
+      auto key = std::pair{feed_name, t.model};
+      auto it = best.find(key);
+      if (it == best.end() || t.release_seq > it->second.target.release_seq) {
+        best[key] = Resolved{*fs, t, std::move(m->first), std::move(m->second)};
+      }
+    }
+  }
+  const std::string wanted = revision ? fmt::format("{}@{}", name, *revision) : name;
+  if (best.empty()) {
+    return fail(Errc::not_found, fmt::format("no release '{}' in the trusted feeds", wanted),
+                "check the name with the feed's publisher, or refresh the feeds "
+                "(weightsctl feed refresh)");
+  }
+  if (best.size() > 1) {
+    std::string list;
+    for (const auto& [key, r] : best) {
+      list += fmt::format("{}{} (feed {})", list.empty() ? "" : ", ", key.second, key.first);
+    }
+    return fail(Errc::invalid_argument,
+                fmt::format("'{}' is ambiguous: it matches {}", wanted, list),
+                "use the full model id (org/name), or remove one of the feeds");
+  }
+  return std::move(best.begin()->second);
+}
+
+Result<V1Companion> Resolver::acquire_now(Fetcher& fetcher, const FeedState& fs,
+                                          const ReleaseManifest& m, const TorrentPaths& paths) {
+  auto bytes = tuf::fetch_verified_target(fetcher, fs, torrent_target_path(m.model, m.revision));
+  if (!bytes) return tl::unexpected(with_context(bytes.error(), "torrent"));
+  if (auto st =
+          check_torrent_against_manifest(*bytes, m, TorrentKind::hybrid, PieceLayers::required);
+      !st) {
+    return tl::unexpected(Error{
+        st.error().code, fmt::format("torrent refused before download: {}", st.error().message),
+        "the feed's torrent does not match its release manifest; "
+        "tell the feed's publisher"});
+  }
+  if (auto st = write_file_atomic(paths.hybrid, *bytes); !st) return tl::unexpected(st.error());
+  auto v1 = tuf::fetch_verified_target(fetcher, fs, torrent_v1_target_path(m.model, m.revision));
+  if (!v1) return V1Companion::absent;
+  if (auto st = check_torrent_against_manifest(*v1, m, TorrentKind::v1_companion,
+                                               PieceLayers::if_present);
+      !st) {
+    log::warning("{}@{}: v1 companion torrent refused: {}", m.model, m.revision,
+                 st.error().message);
+    return V1Companion::absent;
+  }
+  if (auto w = write_file_atomic(paths.v1, *v1); !w) {
+    log::warning("{}", w.error().message);
+    return V1Companion::absent;
+  }
+  return V1Companion::written;
+}
+
+Status Resolver::acquire(const std::string& key, const FeedState& feed,
+                         const ReleaseManifest& manifest, TorrentPaths paths, Done done) {
+  if (in_flight(key)) {
+    return fail(Errc::already_exists, fmt::format("{}: torrents are being fetched already", key));
+  }
+  auto fetcher = fetcher_for_(feed);
+  if (!fetcher) return tl::unexpected(fetcher.error());
+  const std::uint64_t ticket = next_ticket_++;
+  pending_[key] = {ticket, std::move(done)};
+  struct Job {
+    std::unique_ptr<Fetcher> fetcher;
+    FeedState feed;
+    ReleaseManifest manifest;
+    TorrentPaths paths;
+  };
+  auto job = std::make_shared<Job>(Job{std::move(*fetcher), feed, manifest, std::move(paths)});
+  std::weak_ptr<bool> weak = alive_;
+  // The worker touches nothing of `this` (the Resolver may be gone when it finishes).
+  asio::post(workers_, [&ioc = ioc_, this, weak, key, ticket, job] {
+    auto result = acquire_now(*job->fetcher, job->feed, job->manifest, job->paths);
+    asio::post(ioc, [this, weak, key, ticket, result = std::move(result)]() mutable {
+      if (auto a = weak.lock(); !a || !*a) return;
+      const auto it = pending_.find(key);
+      if (it == pending_.end() || it->second.first != ticket) return;  // cancelled
+      Done deliver = std::move(it->second.second);
+      pending_.erase(it);
+      deliver(std::move(result));
+    });
+  });
+  return {};
+}
+
+}  // namespace weights::daemon

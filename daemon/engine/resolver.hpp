@@ -1,0 +1,145 @@
+#pragma once
+// The resolver: a release name -> the trusted feed target -> its verified release manifest (from
+// the manifest cache the feed refreshes fill), and torrent acquisition: the release's hybrid
+// .torrent and v1 companion, fetched from the feed's locations, checked against the manifest
+// and written to the store before anything is added to the session (so libtorrent never
+// requests payload for metadata that differs from the manifest).
+//
+// Threading. resolve() and manifest_for() run on the io thread and read the trusted state there
+// (a manifest missing from the cache is fetched there too, bounded by the HTTP deadlines; feed
+// refreshes keep the cache complete). acquire() copies what the work needs (the FeedState as
+// resolved, the manifest, a fetcher, the destination paths), runs the downloads, checks and
+// writes on the worker executor and posts the outcome back to the io thread. A feed refresh
+// committing meanwhile does not change an acquisition: it completes against the trusted state
+// it was resolved from (the manifest pins the torrent). At most one acquisition per key is in
+// flight; cancel() or destroying the Resolver drops outcomes not delivered yet (the worker
+// still finishes its transfer, bounded by the HTTP deadlines).
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include "core/error.hpp"
+#include "core/fetcher.hpp"
+#include "core/path_policy.hpp"
+#include "core/release_manifest.hpp"
+#include "core/state_store.hpp"
+#include "core/tuf_metadata.hpp"
+#include "daemon/release_db.hpp"
+
+namespace weights::daemon {
+
+// The trusted feeds as the io thread sees them (the StateStore in the daemon).
+class TrustedFeeds {
+ public:
+  virtual ~TrustedFeeds() = default;
+  virtual Result<std::vector<std::string>> feed_names() = 0;
+  virtual Result<FeedState> feed(const std::string& name) = 0;
+};
+
+// Verified release manifests by their pinned SHA-256 (the release DB in the daemon).
+class ManifestCache {
+ public:
+  virtual ~ManifestCache() = default;
+  virtual Result<std::optional<std::string>> get(std::string_view sha256) = 0;
+  virtual void put(std::string_view sha256, std::string_view bytes) = 0;
+};
+
+// A fetcher over a feed's locations (FeedPoller::fetcher_for). Called on the io thread; the
+// fetcher it returns is then used by one worker thread only.
+using FetcherFactory = std::function<Result<std::unique_ptr<Fetcher>>(const FeedState&)>;
+
+struct Resolved {
+  FeedState feed;
+  tuf::TargetInfo target;
+  ReleaseManifest manifest;
+  std::string bytes;  // the manifest as published (hash-pinned by `target`)
+};
+
+// Where acquire() writes a release's torrents (the store's torrents/ files).
+struct TorrentPaths {
+  std::filesystem::path hybrid;
+  std::filesystem::path v1;
+};
+
+enum class V1Companion { absent, written };
+
+// The daemon's implementations of the seams: the StateStore and the release DB (io thread).
+class StateStoreFeeds final : public TrustedFeeds {
+ public:
+  explicit StateStoreFeeds(StateStore& state) : state_(state) {}
+  Result<std::vector<std::string>> feed_names() override { return state_.list_feeds(); }
+  Result<FeedState> feed(const std::string& name) override { return state_.load_feed(name); }
+
+ private:
+  StateStore& state_;
+};
+
+class ReleaseDbManifestCache final : public ManifestCache {
+ public:
+  explicit ReleaseDbManifestCache(ReleaseDb& db) : db_(db) {}
+  Result<std::optional<std::string>> get(std::string_view sha256) override;
+  // Best effort: a manifest that is not cached is fetched again next time.
+  void put(std::string_view sha256, std::string_view bytes) override;
+
+ private:
+  ReleaseDb& db_;
+};
+
+class Resolver {
+ public:
+  using Done = std::function<void(Result<V1Companion>)>;
+
+  // `workers` runs the downloads (the feed poller's pool); outcomes are posted to `ioc`.
+  Resolver(boost::asio::io_context& ioc, boost::asio::any_io_executor workers, TrustedFeeds& feeds,
+           ManifestCache& cache, FetcherFactory fetcher_for, PathPolicy policy);
+  ~Resolver();
+  Resolver(const Resolver&) = delete;
+  Resolver& operator=(const Resolver&) = delete;
+
+  // The newest release named `name` (model id or alias; "name@rev" when `revision` is unset)
+  // across the trusted feeds (or only `only_feed`). Errors: not_found, invalid_argument when
+  // the name matches releases of several models or feeds.
+  Result<Resolved> resolve(std::string name, std::optional<std::string> revision,
+                           const std::optional<std::string>& only_feed = std::nullopt);
+  // The verified manifest of a trusted release target (and its bytes): the cache, else the feed.
+  Result<std::pair<ReleaseManifest, std::string>> manifest_for(const FeedState& feed,
+                                                               const tuf::TargetInfo& target);
+
+  // Starts acquiring the torrents of `manifest` (resolved from `feed`) under `key`; `done` runs
+  // on the io thread with the outcome unless cancel(key) or the Resolver's destruction comes
+  // first. Refused (already_exists) while an acquisition under `key` is in flight.
+  Status acquire(const std::string& key, const FeedState& feed, const ReleaseManifest& manifest,
+                 TorrentPaths paths, Done done);
+  bool in_flight(const std::string& key) const { return pending_.count(key) > 0; }
+  void cancel(const std::string& key) { pending_.erase(key); }
+  std::size_t in_flight_count() const { return pending_.size(); }
+
+  // The acquisition itself, on the calling thread: the hybrid torrent (required; refused if it
+  // differs from the manifest) and the v1 companion (optional: absent or refused is logged, not
+  // an error), written to `paths` atomically.
+  static Result<V1Companion> acquire_now(Fetcher& fetcher, const FeedState& feed,
+                                         const ReleaseManifest& manifest,
+                                         const TorrentPaths& paths);
+
+ private:
+  boost::asio::io_context& ioc_;
+  boost::asio::any_io_executor workers_;
+  TrustedFeeds& feeds_;
+  ManifestCache& cache_;
+  FetcherFactory fetcher_for_;
+  PathPolicy policy_;
+  std::uint64_t next_ticket_ = 1;
+  std::map<std::string, std::pair<std::uint64_t, Done>> pending_;  // key -> (ticket, done)
+  std::shared_ptr<bool> alive_;
+};
+
+}  // namespace weights::daemon
