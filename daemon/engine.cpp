@@ -39,6 +39,7 @@
 #include "core/tuf_client.hpp"
 #include "core/units.hpp"
 #include "daemon/engine/resolver.hpp"
+#include "daemon/engine/seed_executor.hpp"
 #include "daemon/feed_poller.hpp"
 #include "daemon/log.hpp"
 #include "daemon/metrics.hpp"
@@ -140,6 +141,25 @@ Result<std::pair<std::uint64_t, std::string>> sha256_file_throttled(
     }
   }
   return std::pair{total, to_hex(h.finish())};
+}
+
+json follow_json(const FollowView& v) {
+  const Follow& f = v.follow;
+  json mirroring = json::array(), skipped = json::array(), refused = json::array();
+  for (const auto& id : v.mirroring) mirroring.push_back(id);
+  for (const auto& [id, why] : v.skipped) skipped.push_back({{"id", id}, {"reason", why}});
+  for (const auto& [id, why] : v.refused) refused.push_back({{"id", id}, {"reason", why}});
+  return {{"id", f.id},
+          {"feed", f.feed},
+          {"model", f.model_glob.empty() ? json(nullptr) : json(f.model_glob)},
+          {"alias", f.alias.empty() ? json(nullptr) : json(f.alias)},
+          {"latest", f.latest},
+          {"max_size", f.max_size},
+          {"created", format_utc(TimePoint(TimePoint::duration(f.created_at)))},
+          {"last_applied", time_or_null(v.last_applied)},
+          {"mirroring", std::move(mirroring)},
+          {"skipped", std::move(skipped)},
+          {"refused", std::move(refused)}};
 }
 
 }  // namespace
@@ -262,16 +282,39 @@ struct Engine::Impl {
   asio::thread_pool pool;
   asio::steady_timer update_timer, resume_timer, shutdown_timer, policy_timer;
   Engine* owner = nullptr;
-  // Policy state (seed node): releases a follow holds, per-follow outcome, counters.
-  std::set<std::string> held;
-  struct FollowStatus {
-    std::optional<TimePoint> last_applied;
-    std::vector<std::string> mirroring;
-    std::vector<std::pair<std::string, std::string>> skipped;
-    std::vector<std::pair<std::string, std::string>> refused;  // id, reason (e.g. no_space)
+  // Seed node: the follows are applied by the SeedExecutor (daemon/engine/seed_executor.hpp),
+  // which reaches the engine through this host and reports the releases they hold.
+  struct SeedHostImpl final : SeedHost {
+    explicit SeedHostImpl(Impl& impl) : I(impl) {}
+    Result<std::vector<Follow>> follows() override { return I.db->follows(); }
+    Result<std::int64_t> add_follow(const Follow& f) override { return I.db->add_follow(f); }
+    Result<bool> remove_follow(std::int64_t id) override { return I.db->remove_follow(id); }
+    bool has_feed(const std::string& feed) override {
+      return I.state->load_feed(feed, FeedDetail::summary).has_value();
+    }
+    Result<FeedState> feed(const std::string& feed) override { return I.state->load_feed(feed); }
+    Result<ReleaseManifest> manifest(const FeedState& fs, const tuf::TargetInfo& t) override {
+      auto m = I.manifest_for(fs, t);
+      if (!m) return tl::unexpected(m.error());
+      return std::move(m->first);
+    }
+    bool needs_fetch(const std::string& id) override {
+      const Release* have = I.find(id);
+      return !have || (!have->handle.is_valid() && !have->preparing && !have->loading);
+    }
+    Status fetch(const FetchRequest& request) override {
+      auto r = I.owner->fetch(request);
+      if (!r) return tl::unexpected(r.error());
+      return {};
+    }
+    void hold(const std::set<std::string>& held) override { I.held = held; }
+    RoomKey room_key() override { return I.room_key(); }
+    TimePoint now() override { return I.clock(); }
+    Impl& I;
   };
-  std::map<std::int64_t, FollowStatus> follow_status;
-  std::tuple<std::uint64_t, std::size_t, std::size_t, std::uint64_t> refused_room_key{};
+  SeedHostImpl seed_host{*this};
+  SeedExecutor seeds{seed_host};
+  std::set<std::string> held;  // releases a follow holds (SeedHost::hold)
   struct Counters {
     std::uint64_t evictions = 0;
     std::uint64_t no_space_refusals = 0;
@@ -285,7 +328,6 @@ struct Engine::Impl {
   bool scrub_running = false;
   std::optional<TimePoint> last_scrub_finished;
   Rates applied_rates{};
-  std::uint64_t policy_ticks = 0;
   std::shared_ptr<bool> alive;
   std::map<std::string, std::unique_ptr<Release>> releases;
   struct HandleRef {
@@ -2032,89 +2074,9 @@ struct Engine::Impl {
     return {};
   }
 
-  // Feeds' releases as follow candidates. Manifests come from the verified cache (fetched once
-  // per target hash); only targets a follow's feed and model glob can select are read.
-  std::vector<FollowCandidate> follow_candidates(const std::vector<Follow>& follows) {
-    std::vector<FollowCandidate> out;
-    std::set<std::string> feeds;
-    for (const auto& f : follows) feeds.insert(f.feed);
-    for (const auto& feed : feeds) {
-      auto fs = state->load_feed(feed);
-      if (!fs) continue;
-      for (const auto& t : fs->trusted_targets) {
-        if (t.kind != tuf::TargetKind::release) continue;
-        bool wanted = false;
-        for (const auto& f : follows) {
-          if (f.feed == feed && (f.model_glob.empty() || glob_match(f.model_glob, t.model))) {
-            wanted = true;
-          }
-        }
-        if (!wanted) continue;
-        auto m = manifest_for(*fs, t);
-        if (!m) {
-          log::warning("feed {}: {}: {}", feed, t.path, m.error().message);
-          continue;
-        }
-        out.push_back(FollowCandidate{feed, t.model, t.revision, t.release_seq, m->first.aliases,
-                                      m->first.total_length});
-      }
-    }
-    return out;
-  }
-
   void apply_follows() {
     if (shutting_down) return;
-    auto follows = db->follows();
-    if (!follows) {
-      log::error("follows: {}", follows.error().message);
-      return;
-    }
-    const auto candidates = follow_candidates(*follows);
-    auto plan = plan_follows(*follows, candidates);
-    held = plan.held;
-    std::map<std::int64_t, FollowStatus> status;
-    for (const auto& f : *follows) status[f.id].last_applied = clock();
-    auto owner_of = [&](const std::string& id) -> std::vector<std::int64_t> {
-      std::vector<std::int64_t> ids;
-      for (const auto& f : *follows) {
-        for (const auto& c : candidates) {
-          if (c.id() == id && follow_matches(f, c)) ids.push_back(f.id);
-        }
-      }
-      return ids;
-    };
-    for (const auto& [id, why] : plan.skipped) {
-      for (auto fid : owner_of(id)) status[fid].skipped.emplace_back(id, why);
-    }
-    for (const auto& id : plan.mirror) {
-      const auto at = id.rfind('@');
-      Release* have = find(id);
-      std::string refusal;
-      if (!have || (!have->handle.is_valid() && !have->preparing && !have->loading)) {
-        FetchRequest req;
-        req.name = id.substr(0, at);
-        req.revision = id.substr(at + 1);
-        for (const auto& c : candidates) {
-          if (c.id() == id) req.feed = c.feed;
-        }
-        req.requested_by = Requester::follow;
-        if (auto r = owner->fetch(req); !r) {
-          refusal = r.error().message;
-          log::warning("follow: {} not mirrored: {}", id, refusal);
-        } else {
-          log::info("follow: mirroring {}", id);
-        }
-      }
-      for (auto fid : owner_of(id)) {
-        if (refusal.empty()) {
-          status[fid].mirroring.push_back(id);
-        } else {
-          status[fid].refused.emplace_back(id, refusal);
-        }
-      }
-    }
-    follow_status = std::move(status);
-    refused_room_key = room_key();
+    seeds.apply();
   }
 
   // What a refusal for room depends on: the bytes releases reserve, how many fetches are in
@@ -2182,12 +2144,7 @@ struct Engine::Impl {
       apply_rate_windows();
       check_disk_full();
       resume_after_disk_full();
-      // Refused for lack of room: try again as soon as room may have changed (a release
-      // removed, evicted or finished, free space back), else now and then.
-      ++policy_ticks;
-      const bool refused = std::any_of(follow_status.begin(), follow_status.end(),
-                                       [](const auto& f) { return !f.second.refused.empty(); });
-      if (refused && (policy_ticks % 30 == 0 || room_key() != refused_room_key)) apply_follows();
+      seeds.tick();  // follows refused for lack of room are tried again
       queue_due_scrubs();
       schedule_policy();
     });
@@ -2884,78 +2841,21 @@ Result<json> Engine::add_peers(const std::string& id, const std::vector<std::str
 }
 
 Result<json> Engine::add_follow(const FollowSpec& spec) {
-  auto& I = *impl_;
-  if (auto fs = I.state->load_feed(spec.feed, FeedDetail::summary); !fs) {
-    return fail(Errc::not_found, fmt::format("no feed '{}'", spec.feed),
-                "subscribe first: weightsctl feed add NAME LOCATION --root ROOT.json");
-  }
-  if (spec.model_glob.size() > 256 || spec.alias.size() > 256) {
-    return fail(Errc::invalid_argument, "model glob or alias longer than 256 bytes");
-  }
-  Follow f;
-  f.feed = spec.feed;
-  f.model_glob = spec.model_glob;
-  f.alias = spec.alias;
-  f.latest = spec.latest;
-  f.max_size = spec.max_size;
-  f.created_at = I.now_ticks();
-  auto id = I.db->add_follow(f);
-  if (!id) return tl::unexpected(id.error());
-  f.id = *id;
-  log::info("follow {}: feed {} model '{}' alias '{}' latest {} max size {}", f.id, f.feed,
-            f.model_glob, f.alias, f.latest, f.max_size);
-  I.apply_follows();
-  auto all = list_follows();
-  if (!all) return tl::unexpected(all.error());
-  for (const auto& j : (*all)["follows"]) {
-    if (j["id"] == f.id) return j;
-  }
-  return fail(Errc::internal, "the new follow vanished");
+  auto v = impl_->seeds.add(spec);
+  if (!v) return tl::unexpected(v.error());
+  return follow_json(*v);
 }
 
 Result<json> Engine::list_follows() {
-  auto& I = *impl_;
-  auto follows = I.db->follows();
-  if (!follows) return tl::unexpected(follows.error());
+  auto all = impl_->seeds.list();
+  if (!all) return tl::unexpected(all.error());
   json out = json::array();
-  for (const auto& f : *follows) {
-    json j = {{"id", f.id},
-              {"feed", f.feed},
-              {"model", f.model_glob.empty() ? json(nullptr) : json(f.model_glob)},
-              {"alias", f.alias.empty() ? json(nullptr) : json(f.alias)},
-              {"latest", f.latest},
-              {"max_size", f.max_size},
-              {"created", format_utc(TimePoint(TimePoint::duration(f.created_at)))}};
-    const auto it = I.follow_status.find(f.id);
-    json mirroring = json::array(), skipped = json::array(), refused = json::array();
-    if (it != I.follow_status.end()) {
-      for (const auto& id : it->second.mirroring) mirroring.push_back(id);
-      for (const auto& [id, why] : it->second.skipped) {
-        skipped.push_back({{"id", id}, {"reason", why}});
-      }
-      for (const auto& [id, why] : it->second.refused) {
-        refused.push_back({{"id", id}, {"reason", why}});
-      }
-    }
-    j["last_applied"] =
-        it != I.follow_status.end() ? time_or_null(it->second.last_applied) : json(nullptr);
-    j["mirroring"] = std::move(mirroring);
-    j["skipped"] = std::move(skipped);
-    j["refused"] = std::move(refused);
-    out.push_back(std::move(j));
-  }
+  for (const auto& v : *all) out.push_back(follow_json(v));
   return json{{"follows", std::move(out)}};
 }
 
 Result<json> Engine::remove_follow(std::int64_t id) {
-  auto& I = *impl_;
-  auto removed = I.db->remove_follow(id);
-  if (!removed) return tl::unexpected(removed.error());
-  if (!*removed) {
-    return fail(Errc::not_found, fmt::format("no follow {}", id), "see weightsctl follows");
-  }
-  // Its releases stay (and keep seeding) but are no longer held: eviction may take them.
-  I.apply_follows();
+  if (auto st = impl_->seeds.remove(id); !st) return tl::unexpected(st.error());
   return json{{"removed", id}};
 }
 

@@ -1,0 +1,160 @@
+#include "daemon/engine/seed_executor.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "daemon/log.hpp"
+#include "daemon/store.hpp"
+
+namespace weights::daemon {
+
+std::vector<FollowCandidate> SeedExecutor::candidates(const std::vector<Follow>& follows) {
+  // Only targets a follow's feed and model glob can select are read.
+  std::vector<FollowCandidate> out;
+  std::set<std::string> feeds;
+  for (const auto& f : follows) feeds.insert(f.feed);
+  for (const auto& feed : feeds) {
+    auto fs = host_.feed(feed);
+    if (!fs) continue;
+    for (const auto& t : fs->trusted_targets) {
+      if (t.kind != tuf::TargetKind::release) continue;
+      bool wanted = false;
+      for (const auto& f : follows) {
+        if (f.feed == feed && (f.model_glob.empty() || glob_match(f.model_glob, t.model))) {
+          wanted = true;
+        }
+      }
+      if (!wanted) continue;
+      auto m = host_.manifest(*fs, t);
+      if (!m) {
+        log::warning("feed {}: {}: {}", feed, t.path, m.error().message);
+        continue;
+      }
+      out.push_back(
+          FollowCandidate{feed, t.model, t.revision, t.release_seq, m->aliases, m->total_length});
+    }
+  }
+  return out;
+}
+
+void SeedExecutor::apply() {
+  auto follows = host_.follows();
+  if (!follows) {
+    log::error("follows: {}", follows.error().message);
+    return;
+  }
+  const auto cands = candidates(*follows);
+  auto plan = plan_follows(*follows, cands);
+  host_.hold(plan.held);
+  std::map<std::int64_t, Outcome> status;
+  const TimePoint now = host_.now();
+  for (const auto& f : *follows) status[f.id].last_applied = now;
+  auto owners_of = [&](const std::string& id) -> std::vector<std::int64_t> {
+    std::vector<std::int64_t> ids;
+    for (const auto& f : *follows) {
+      for (const auto& c : cands) {
+        if (c.id() == id && follow_matches(f, c)) ids.push_back(f.id);
+      }
+    }
+    return ids;
+  };
+  for (const auto& [id, why] : plan.skipped) {
+    for (auto fid : owners_of(id)) status[fid].skipped.emplace_back(id, why);
+  }
+  for (const auto& id : plan.mirror) {
+    const auto at = id.rfind('@');
+    std::string refusal;
+    if (host_.needs_fetch(id)) {
+      FetchRequest req;
+      req.name = id.substr(0, at);
+      req.revision = id.substr(at + 1);
+      for (const auto& c : cands) {
+        if (c.id() == id) req.feed = c.feed;
+      }
+      req.requested_by = Requester::follow;
+      if (auto st = host_.fetch(req); !st) {
+        refusal = st.error().message;
+        log::warning("follow: {} not mirrored: {}", id, refusal);
+      } else {
+        log::info("follow: mirroring {}", id);
+      }
+    }
+    for (auto fid : owners_of(id)) {
+      if (refusal.empty()) {
+        status[fid].mirroring.push_back(id);
+      } else {
+        status[fid].refused.emplace_back(id, refusal);
+      }
+    }
+  }
+  outcome_ = std::move(status);
+  refused_room_key_ = host_.room_key();
+}
+
+void SeedExecutor::tick() {
+  ++ticks_;
+  const bool refused = std::any_of(outcome_.begin(), outcome_.end(),
+                                   [](const auto& f) { return !f.second.refused.empty(); });
+  if (refused && (ticks_ % 30 == 0 || host_.room_key() != refused_room_key_)) apply();
+}
+
+Result<FollowView> SeedExecutor::add(const FollowSpec& spec) {
+  if (!host_.has_feed(spec.feed)) {
+    return fail(Errc::not_found, fmt::format("no feed '{}'", spec.feed),
+                "subscribe first: weightsctl feed add NAME LOCATION --root ROOT.json");
+  }
+  if (spec.model_glob.size() > 256 || spec.alias.size() > 256) {
+    return fail(Errc::invalid_argument, "model glob or alias longer than 256 bytes");
+  }
+  Follow f;
+  f.feed = spec.feed;
+  f.model_glob = spec.model_glob;
+  f.alias = spec.alias;
+  f.latest = spec.latest;
+  f.max_size = spec.max_size;
+  f.created_at = host_.now().time_since_epoch().count();
+  auto id = host_.add_follow(f);
+  if (!id) return tl::unexpected(id.error());
+  f.id = *id;
+  log::info("follow {}: feed {} model '{}' alias '{}' latest {} max size {}", f.id, f.feed,
+            f.model_glob, f.alias, f.latest, f.max_size);
+  apply();
+  auto all = list();
+  if (!all) return tl::unexpected(all.error());
+  for (auto& v : *all) {
+    if (v.follow.id == f.id) return std::move(v);
+  }
+  return fail(Errc::internal, "the new follow vanished");
+}
+
+Result<std::vector<FollowView>> SeedExecutor::list() {
+  auto follows = host_.follows();
+  if (!follows) return tl::unexpected(follows.error());
+  std::vector<FollowView> out;
+  for (auto& f : *follows) {
+    FollowView v;
+    if (const auto it = outcome_.find(f.id); it != outcome_.end()) {
+      v.last_applied = it->second.last_applied;
+      v.mirroring = it->second.mirroring;
+      v.skipped = it->second.skipped;
+      v.refused = it->second.refused;
+    }
+    v.follow = std::move(f);
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+Status SeedExecutor::remove(std::int64_t id) {
+  auto removed = host_.remove_follow(id);
+  if (!removed) return tl::unexpected(removed.error());
+  if (!*removed) {
+    return fail(Errc::not_found, fmt::format("no follow {}", id), "see weightsctl follows");
+  }
+  outcome_.erase(id);
+  apply();
+  return {};
+}
+
+}  // namespace weights::daemon

@@ -1,0 +1,92 @@
+#pragma once
+// The seed-node executor: applies the follow policies (daemon/policy.hpp's pure plan_follows)
+// to the node. It owns the follows' outcome (what each mirrors, skips and was refused) and
+// decides when to apply again; the engine is reached only through SeedHost: the follows in
+// the database, the trusted feeds and their manifests, whether a release still needs a fetch,
+// the fetch itself, and the set of releases the follows hold (reported on every application,
+// so eviction and the API see it). Runs on the io thread.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/release_manifest.hpp"
+#include "core/state_store.hpp"
+#include "core/time.hpp"
+#include "core/tuf_metadata.hpp"
+#include "daemon/engine.hpp"
+#include "daemon/policy.hpp"
+#include "daemon/release_db.hpp"
+
+namespace weights::daemon {
+
+class SeedHost {
+ public:
+  // What a refusal for lack of room depends on (bytes reserved, fetches in progress, pins,
+  // free MiB): when it changes, refused follows are tried again at once.
+  using RoomKey = std::tuple<std::uint64_t, std::size_t, std::size_t, std::uint64_t>;
+  virtual ~SeedHost() = default;
+  virtual Result<std::vector<Follow>> follows() = 0;
+  virtual Result<std::int64_t> add_follow(const Follow& follow) = 0;
+  virtual Result<bool> remove_follow(std::int64_t id) = 0;  // false: no such follow
+  virtual bool has_feed(const std::string& feed) = 0;
+  virtual Result<FeedState> feed(const std::string& feed) = 0;
+  // The verified manifest of a trusted release target (normally from the cache).
+  virtual Result<ReleaseManifest> manifest(const FeedState& feed,
+                                           const tuf::TargetInfo& target) = 0;
+  // The release is absent, or failed before anything was added: a fetch would start it.
+  virtual bool needs_fetch(const std::string& release_id) = 0;
+  virtual Status fetch(const FetchRequest& request) = 0;
+  // The releases the follows hold now (not evicted).
+  virtual void hold(const std::set<std::string>& held) = 0;
+  virtual RoomKey room_key() = 0;
+  virtual TimePoint now() = 0;
+};
+
+// One follow with what its last application did.
+struct FollowView {
+  Follow follow;
+  std::optional<TimePoint> last_applied;
+  std::vector<std::string> mirroring;
+  std::vector<std::pair<std::string, std::string>> skipped;  // id, reason
+  std::vector<std::pair<std::string, std::string>> refused;  // id, reason (e.g. no_space)
+};
+
+class SeedExecutor {
+ public:
+  explicit SeedExecutor(SeedHost& host) : host_(host) {}
+
+  // Validates and stores a follow, then applies every follow. Errors: not_found (feed),
+  // invalid_argument.
+  Result<FollowView> add(const FollowSpec& spec);
+  Result<std::vector<FollowView>> list();
+  // Its releases stay (and keep seeding) but are no longer held: eviction may take them.
+  Status remove(std::int64_t id);
+
+  // Applies every follow now: fetches what they select and is missing, reports what they hold.
+  void apply();
+  // The policy timer's tick: follows refused for lack of room are tried again when room may
+  // have changed (a release removed, evicted or finished, free space back), else every 30th.
+  void tick();
+
+ private:
+  struct Outcome {
+    std::optional<TimePoint> last_applied;
+    std::vector<std::string> mirroring;
+    std::vector<std::pair<std::string, std::string>> skipped;
+    std::vector<std::pair<std::string, std::string>> refused;
+  };
+  std::vector<FollowCandidate> candidates(const std::vector<Follow>& follows);
+
+  SeedHost& host_;
+  std::map<std::int64_t, Outcome> outcome_;
+  SeedHost::RoomKey refused_room_key_{};
+  std::uint64_t ticks_ = 0;
+};
+
+}  // namespace weights::daemon
