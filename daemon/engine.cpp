@@ -1992,6 +1992,11 @@ struct Engine::Impl {
     resolver = std::make_unique<Resolver>(
         ioc, poller->workers(), *trusted_feeds, *manifest_cache,
         [this](const FeedState& fs) { return poller->fetcher_for(fs); }, config.path_policy);
+    // Manifests fetched because the cache missed them: follows may select those releases.
+    resolver->on_filled([this] {
+      if (resolver->filling() == 0) apply_follows();
+    });
+    resolver->fill_missing();
     poller->start();
   }
 

@@ -76,8 +76,8 @@ class FeedPoller {
   // A fetcher for reading verified targets of `feed` (manifests, torrents): tries the
   // location that worked last, then the others, until one answers. Its reads are synchronous
   // and bounded by the HTTP deadlines; stop() makes reads in flight give up. The resolver uses
-  // it on workers() for torrents (and on the io thread for a release manifest missing from the
-  // cache the refreshes fill).
+  // it on workers() for torrents and for release manifests missing from the cache the
+  // refreshes fill.
   Result<std::unique_ptr<Fetcher>> fetcher_for(const FeedState& feed) const;
 
   // The daemon's pool for network work (feed refreshes, torrent downloads): work posted here

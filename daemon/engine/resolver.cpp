@@ -44,20 +44,76 @@ Result<std::pair<ReleaseManifest, std::string>> Resolver::manifest_for(const Fee
                                                                        const tuf::TargetInfo& t) {
   auto cached = cache_.get(t.sha256);
   if (!cached) return tl::unexpected(cached.error());
-  std::string bytes;
-  if (*cached && crypto::sha256_hex(**cached) == t.sha256 && (*cached)->size() == t.length) {
-    bytes = std::move(**cached);
-  } else {
-    auto fetcher = fetcher_for_(fs);
-    if (!fetcher) return tl::unexpected(fetcher.error());
-    auto got = tuf::fetch_verified_target(**fetcher, fs, t.path);
-    if (!got) return tl::unexpected(got.error());
-    bytes = std::move(*got);
-    cache_.put(t.sha256, bytes);
+  // Only verified bytes are cached, keyed by their pinned hash; a row that does not hash to its
+  // key is fetched again (and replaced).
+  if (!*cached || crypto::sha256_hex(**cached) != t.sha256 || (*cached)->size() != t.length) {
+    fill(fs, t);
+    if (const auto it = fill_failures_.find(t.sha256); it != fill_failures_.end()) {
+      return tl::unexpected(it->second);
+    }
+    return fail(Errc::unavailable,
+                fmt::format("feed {}: the release manifest {} is not cached yet; fetching it now",
+                            fs.name, t.path),
+                "retry in a moment");
   }
-  auto m = validate_release_target(t, bytes, policy_);
+  auto m = validate_release_target(t, **cached, policy_);
   if (!m) return tl::unexpected(m.error());
-  return std::pair{std::move(*m), std::move(bytes)};
+  return std::pair{std::move(*m), std::move(**cached)};
+}
+
+void Resolver::fill(const FeedState& fs, const tuf::TargetInfo& t) {
+  if (!filling_.insert(t.sha256).second) return;
+  auto fetcher = fetcher_for_(fs);
+  if (!fetcher) {
+    filling_.erase(t.sha256);
+    fill_failures_[t.sha256] = fetcher.error();
+    return;
+  }
+  struct Job {
+    std::unique_ptr<Fetcher> fetcher;
+    FeedState feed;
+    tuf::TargetInfo target;
+  };
+  auto job = std::make_shared<Job>(Job{std::move(*fetcher), fs, t});
+  const PathPolicy policy = policy_;
+  std::weak_ptr<bool> weak = alive_;
+  asio::post(workers_, [&ioc = ioc_, this, weak, job, policy] {
+    Result<std::string> got =
+        tuf::fetch_verified_target(*job->fetcher, job->feed, job->target.path);
+    if (got) {
+      if (auto m = validate_release_target(job->target, *got, policy); !m) {
+        got = tl::unexpected(m.error());
+      }
+    }
+    asio::post(ioc, [this, weak, job, got = std::move(got)]() mutable {
+      if (auto a = weak.lock(); !a || !*a) return;
+      const auto& sha = job->target.sha256;
+      filling_.erase(sha);
+      if (!got) {
+        log::warning("feed {}: {}: {}", job->feed.name, job->target.path, got.error().message);
+        fill_failures_[sha] = got.error();
+        return;
+      }
+      fill_failures_.erase(sha);
+      cache_.put(sha, *got);
+      if (on_filled_) on_filled_();
+    });
+  });
+}
+
+void Resolver::fill_missing() {
+  auto cached = cache_.hashes();
+  auto names = feeds_.feed_names();
+  if (!cached || !names) return;
+  for (const auto& name : *names) {
+    auto fs = feeds_.feed(name);
+    if (!fs) continue;
+    for (const auto& t : fs->trusted_targets) {
+      if (t.kind != tuf::TargetKind::release) continue;
+      if (std::binary_search(cached->begin(), cached->end(), t.sha256)) continue;
+      fill(*fs, t);
+    }
+  }
 }
 
 Result<Resolved> Resolver::resolve(std::string name, std::optional<std::string> revision,
@@ -71,6 +127,7 @@ Result<Resolved> Resolver::resolve(std::string name, std::optional<std::string> 
   auto feeds = feeds_.feed_names();
   if (!feeds) return tl::unexpected(feeds.error());
   std::map<std::pair<std::string, std::string>, Resolved> best;  // (feed, model) -> newest
+  std::optional<Error> pending;
   for (const auto& feed_name : *feeds) {
     if (only_feed && feed_name != *only_feed) continue;
     auto fs = feeds_.feed(feed_name);
@@ -80,7 +137,11 @@ Result<Resolved> Resolver::resolve(std::string name, std::optional<std::string> 
       if (revision && t.revision != *revision) continue;
       auto m = manifest_for(*fs, t);
       if (!m) {
-        log::warning("feed {}: {}: {}", feed_name, t.path, m.error().message);
+        if (filling_.count(t.sha256) && !fill_failures_.count(t.sha256)) {
+          pending = m.error();  // being fetched for the first time: it may be the one
+        } else {
+          log::warning("feed {}: {}: {}", feed_name, t.path, m.error().message);
+        }
         continue;
       }
       const auto& aliases = m->first.aliases;
@@ -94,6 +155,8 @@ Result<Resolved> Resolver::resolve(std::string name, std::optional<std::string> 
       }
     }
   }
+  // A manifest still to come could name this release, or a newer one.
+  if (pending) return tl::unexpected(*pending);
   const std::string wanted = revision ? fmt::format("{}@{}", name, *revision) : name;
   if (best.empty()) {
     return fail(Errc::not_found, fmt::format("no release '{}' in the trusted feeds", wanted),

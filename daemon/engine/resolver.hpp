@@ -5,9 +5,11 @@
 // and written to the store before anything is added to the session (so libtorrent never
 // requests payload for metadata that differs from the manifest).
 //
-// Threading. resolve() and manifest_for() run on the io thread and read the trusted state there
-// (a manifest missing from the cache is fetched there too, bounded by the HTTP deadlines; feed
-// refreshes keep the cache complete). acquire() copies what the work needs (the FeedState as
+// Threading. resolve() and manifest_for() run on the io thread and read the trusted state and
+// the cache there, never the network: feed refreshes keep the cache complete, and a manifest
+// missing from it (a cache from before the feed's last change) is fetched and verified on a
+// worker, meanwhile the caller gets `unavailable` (retry in a moment); fill_missing() does that
+// for every trusted release at start-up. acquire() copies what the work needs (the FeedState as
 // resolved, the manifest, a fetcher, the destination paths), runs the downloads, checks and
 // writes on the worker executor and posts the outcome back to the io thread. A feed refresh
 // committing meanwhile does not change an acquisition: it completes against the trusted state
@@ -19,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -51,6 +54,8 @@ class ManifestCache {
   virtual ~ManifestCache() = default;
   virtual Result<std::optional<std::string>> get(std::string_view sha256) = 0;
   virtual void put(std::string_view sha256, std::string_view bytes) = 0;
+  // The hashes cached, sorted.
+  virtual Result<std::vector<std::string>> hashes() = 0;
 };
 
 // A fetcher over a feed's locations (FeedPoller::fetcher_for). Called on the io thread; the
@@ -89,6 +94,7 @@ class ReleaseDbManifestCache final : public ManifestCache {
   Result<std::optional<std::string>> get(std::string_view sha256) override;
   // Best effort: a manifest that is not cached is fetched again next time.
   void put(std::string_view sha256, std::string_view bytes) override;
+  Result<std::vector<std::string>> hashes() override { return db_.cached_manifest_hashes(); }
 
  private:
   ReleaseDb& db_;
@@ -107,12 +113,20 @@ class Resolver {
 
   // The newest release named `name` (model id or alias; "name@rev" when `revision` is unset)
   // across the trusted feeds (or only `only_feed`). Errors: not_found, invalid_argument when
-  // the name matches releases of several models or feeds.
+  // the name matches releases of several models or feeds, unavailable while a manifest it
+  // needs is being fetched.
   Result<Resolved> resolve(std::string name, std::optional<std::string> revision,
                            const std::optional<std::string>& only_feed = std::nullopt);
-  // The verified manifest of a trusted release target (and its bytes): the cache, else the feed.
+  // The verified manifest of a trusted release target (and its bytes) from the cache. A miss
+  // starts fetching it on a worker and is `unavailable` meanwhile, or the error of the last
+  // attempt (while a new one runs).
   Result<std::pair<ReleaseManifest, std::string>> manifest_for(const FeedState& feed,
                                                                const tuf::TargetInfo& target);
+  // Starts fetching every trusted release manifest missing from the cache (start-up).
+  void fill_missing();
+  // Called on the io thread after a fetched manifest entered the cache.
+  void on_filled(std::function<void()> callback) { on_filled_ = std::move(callback); }
+  std::size_t filling() const { return filling_.size(); }
 
   // Starts acquiring the torrents of `manifest` (resolved from `feed`) under `key`; `done` runs
   // on the io thread with the outcome unless cancel(key) or the Resolver's destruction comes
@@ -137,6 +151,11 @@ class Resolver {
   ManifestCache& cache_;
   FetcherFactory fetcher_for_;
   PathPolicy policy_;
+  void fill(const FeedState& feed, const tuf::TargetInfo& target);
+
+  std::function<void()> on_filled_;
+  std::set<std::string> filling_;               // sha256 of manifests being fetched
+  std::map<std::string, Error> fill_failures_;  // sha256 -> the last attempt's error
   std::uint64_t next_ticket_ = 1;
   std::map<std::string, std::pair<std::uint64_t, Done>> pending_;  // key -> (ticket, done)
   std::shared_ptr<bool> alive_;

@@ -52,6 +52,11 @@ class FakeCache final : public ManifestCache {
   void put(std::string_view sha256, std::string_view b) override {
     bytes[std::string(sha256)] = std::string(b);
   }
+  Result<std::vector<std::string>> hashes() override {
+    std::vector<std::string> out;
+    for (const auto& [h, b] : bytes) out.push_back(h);
+    return out;
+  }
 };
 
 // Reads the publisher's public dir; reads of .torrent files wait until the gate opens, like a
@@ -210,20 +215,64 @@ TEST_CASE("a name matching releases of two feeds is ambiguous", "[resolver]") {
   CHECK(only->manifest.model == "other/tiny");
 }
 
-TEST_CASE("a manifest missing from the cache is fetched, verified and cached", "[resolver]") {
+TEST_CASE("a manifest missing from the cache is fetched on a worker, verified and cached",
+          "[resolver]") {
   World w;
+  const auto cached = w.cache.bytes;
   w.cache.bytes.clear();
   w.gate->reads = 0;
+  int filled = 0;
+  w.resolver->on_filled([&] { ++filled; });
+  // The io thread never waits for it: unavailable until it is in.
+  REQUIRE_REFUSED(w.resolver->resolve("org/tiny", std::nullopt), Errc::unavailable,
+                  "not cached yet");
+  CHECK(w.resolver->filling() == 1);
+  REQUIRE(run_until(w.ioc, [&] { return filled == 1; }));
+  CHECK(w.gate->reads == 1);
+  CHECK(w.cache.bytes == cached);
   auto r = w.resolver->resolve("org/tiny", std::nullopt);
   REQUIRE(r);
-  CHECK(w.gate->reads == 1);
-  CHECK(w.cache.bytes.count(r->target.sha256) == 1);
+
   // A cached entry whose bytes do not match its pinned hash is not trusted: fetched again.
   w.cache.bytes[r->target.sha256] = "tampered";
-  auto again = w.resolver->resolve("org/tiny", std::nullopt);
+  REQUIRE_REFUSED(w.resolver->resolve("tiny", std::nullopt), Errc::unavailable, "not cached");
+  REQUIRE(run_until(w.ioc, [&] { return filled == 2; }));
+  auto again = w.resolver->resolve("tiny", std::nullopt);
   REQUIRE(again);
-  CHECK(w.gate->reads == 2);
   CHECK(again->bytes == r->bytes);
+}
+
+TEST_CASE("a manifest the feed cannot serve fails once, then its release is left out",
+          "[resolver]") {
+  World w;
+  w.publish("org/other", "r1", {});
+  const auto state = w.feeds.feeds.at("demo");
+  for (const auto& t : state.trusted_targets) {
+    if (t.kind == tuf::TargetKind::release && t.model == "org/other") {
+      w.cache.bytes.erase(t.sha256);
+      w.feed.remove("targets/models/org/other/" + t.sha256 + ".r1.release.json");
+    }
+  }
+  REQUIRE_REFUSED(w.resolver->resolve("org/tiny", std::nullopt), Errc::unavailable,
+                  "not cached yet");
+  REQUIRE(run_until(w.ioc, [&] { return w.resolver->filling() == 0; }));
+  // The failure is known: org/tiny resolves without it; org/other says why it cannot.
+  auto r = w.resolver->resolve("org/tiny", std::nullopt);
+  REQUIRE(r);
+  CHECK(r->manifest.model == "org/tiny");
+  REQUIRE_REFUSED(w.resolver->resolve("org/other", std::nullopt), Errc::not_found,
+                  "no release 'org/other'");
+}
+
+TEST_CASE("fill_missing fetches every trusted manifest the cache lacks", "[resolver]") {
+  World w;
+  w.publish("org/tiny", "r2", {});
+  const auto cached = w.cache.bytes;
+  w.cache.bytes.clear();
+  w.resolver->fill_missing();
+  CHECK(w.resolver->filling() == 2);
+  REQUIRE(run_until(w.ioc, [&] { return w.resolver->filling() == 0; }));
+  CHECK(w.cache.bytes == cached);
 }
 
 TEST_CASE("torrents are acquired on a worker while the io thread keeps running", "[resolver]") {
