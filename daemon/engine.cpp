@@ -583,16 +583,6 @@ struct Engine::Impl {
     return resolver->resolve(std::move(name), std::move(revision), only_feed);
   }
 
-  // Synchronous acquisition (seed): the publisher's own feed, normally a local directory.
-  Status get_torrents_now(const FeedState& fs, const ReleaseManifest& m) {
-    auto fetcher = poller->fetcher_for(fs);
-    if (!fetcher) return tl::unexpected(fetcher.error());
-    if (auto got = Resolver::acquire_now(**fetcher, fs, m, torrent_paths(m)); !got) {
-      return tl::unexpected(got.error());
-    }
-    return {};
-  }
-
   // Per release generation: a release removed and fetched again never joins the acquisition
   // of its predecessor (whose outcome on_torrents drops).
   static std::string acquisition_key(const Release& r) {
@@ -2574,7 +2564,6 @@ Result<json> Engine::seed(const SeedRequest& req) {
   if (!std::filesystem::is_directory(req.dir, ec)) {
     return fail(Errc::not_found, fmt::format("{} is not a directory", req.dir.string()));
   }
-  if (auto st = I.get_torrents_now(*fs, m->first); !st) return tl::unexpected(st.error());
 
   ReleaseRecord rec;
   rec.id = id;
@@ -2593,7 +2582,8 @@ Result<json> Engine::seed(const SeedRequest& req) {
   r.preparing = true;
   I.persist(r);
 
-  // Take the publisher's files into staging on a worker, by descriptor (Store::take_files: no
+  // First the torrents (from the feed, on the resolver's workers), then take the publisher's
+  // files into staging on a worker, by descriptor (Store::take_files: no
   // link followed, no FIFO opened, foreign inodes copied): nothing from `dir` is seeded unless
   // every byte matches the manifest.
   const auto files = r.manifest.files;
@@ -2601,45 +2591,69 @@ Result<json> Engine::seed(const SeedRequest& req) {
   const auto staging = I.store.staging_dir(r.rec.v2_infohash) / r.rec.revision;
   const auto threads = I.config.hashing_threads;
   const auto gen = r.generation;
-  I.on_pool(
-      [files, dir, staging, threads]() -> Status {
-        std::vector<SourceFile> sources;
-        for (const auto& f : files) sources.push_back(SourceFile{f.path, f.length, f.sha256});
-        return take_files(dir, sources, staging, threads);
-      },
-      [this, id, gen](Status st) {
-        auto& J = *impl_;
-        Release* rr = J.find(id);
-        if (!rr || rr->generation != gen) return;
-        rr->preparing = false;
-        if (!st) {
-          rr->error = st.error();
-          log::error("seed {}: {}", id, st.error().message);
-          J.persist(*rr);
-          return;
-        }
-        for (std::size_t i = 0; i < rr->manifest.files.size(); ++i) {
-          const auto& f = rr->manifest.files[i];
-          Status ok = f.length == 0 ? J.store.adopt_empty()
-                                    : J.store.adopt(J.store.staging_file(rr->rec.v2_infohash,
-                                                                         rr->rec.revision, f.path),
-                                                    f.sha256);
-          if (!ok) {
-            rr->error = ok.error();
+  auto take = [this, id, gen, files, dir, staging, threads] {
+    impl_->on_pool(
+        [files, dir, staging, threads]() -> Status {
+          std::vector<SourceFile> sources;
+          for (const auto& f : files) sources.push_back(SourceFile{f.path, f.length, f.sha256});
+          return take_files(dir, sources, staging, threads);
+        },
+        [this, id, gen](Status st) {
+          auto& J = *impl_;
+          Release* rr = J.find(id);
+          if (!rr || rr->generation != gen) return;
+          rr->preparing = false;
+          if (!st) {
+            rr->error = st.error();
+            log::error("seed {}: {}", id, st.error().message);
             J.persist(*rr);
             return;
           }
-          rr->verified[i] = true;
-        }
-        if (auto added = J.add_to_session(*rr, Impl::AddMode::seed); !added) {
-          rr->error = added.error();
+          for (std::size_t i = 0; i < rr->manifest.files.size(); ++i) {
+            const auto& f = rr->manifest.files[i];
+            Status ok = f.length == 0
+                            ? J.store.adopt_empty()
+                            : J.store.adopt(J.store.staging_file(rr->rec.v2_infohash,
+                                                                 rr->rec.revision, f.path),
+                                            f.sha256);
+            if (!ok) {
+              rr->error = ok.error();
+              J.persist(*rr);
+              return;
+            }
+            rr->verified[i] = true;
+          }
+          if (auto added = J.add_to_session(*rr, Impl::AddMode::seed); !added) {
+            rr->error = added.error();
+            J.persist(*rr);
+            return;
+          }
+          log::info("{}: seeding from {}", id, rr->rec.feed);
           J.persist(*rr);
-          return;
-        }
-        log::info("{}: seeding from {}", id, rr->rec.feed);
-        J.persist(*rr);
-        J.check_complete(*rr);
-      });
+          J.check_complete(*rr);
+        });
+  };
+  if (auto st =
+          I.resolver->acquire(Impl::acquisition_key(r), *fs, m->first, I.torrent_paths(m->first),
+                              [this, id, gen, take](Result<V1Companion> got) {
+                                auto& J = *impl_;
+                                Release* rr = J.find(id);
+                                if (!rr || rr->generation != gen || J.shutting_down) return;
+                                if (!got) {
+                                  rr->preparing = false;
+                                  rr->error = got.error();
+                                  log::error("seed {}: {}", id, got.error().message);
+                                  J.persist(*rr);
+                                  return;
+                                }
+                                take();
+                              });
+      !st) {
+    r.preparing = false;
+    r.error = st.error();
+    I.persist(r);
+    return tl::unexpected(st.error());
+  }
   return I.release_json(r);
 }
 
