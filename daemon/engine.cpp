@@ -596,9 +596,22 @@ struct Engine::Impl {
 
   // The torrents of a release resolved by fetch() are here (or could not be had): add it to the
   // session, or fail it. Dropped if the release was removed (or replaced) meanwhile.
-  void on_torrents(const std::string& id, std::uint64_t gen, Result<V1Companion> got) {
+  void on_torrents(const std::string& id, std::uint64_t gen, const std::string& v2,
+                   Result<V1Companion> got) {
     Release* r = find(id);
-    if (!r || r->generation != gen || shutting_down) return;
+    if (!r || r->generation != gen || shutting_down) {
+      // Removed meanwhile: what the worker wrote belongs to no release (unless another one
+      // shares the torrent).
+      const bool used = std::any_of(releases.begin(), releases.end(),
+                                    [&](const auto& e) { return e.second->rec.v2_infohash == v2; });
+      if (got && !used) {
+        std::error_code ec;
+        std::filesystem::remove(store.torrent_file(v2), ec);
+        std::filesystem::remove(store.torrent_v1_file(v2), ec);
+      }
+      if (!shutting_down) log::info("{}: removed while its torrents were fetched: dropped", id);
+      return;
+    }
     if (!got) {
       log::error("{}: {}", id, got.error().message);
       r->error = got.error();
@@ -2518,10 +2531,11 @@ Result<json> Engine::fetch(const FetchRequest& req) {
   // The torrents come over the network: fetched on a worker while the release is `resolving`;
   // Impl::on_torrents adds it to the session or fails it. Nothing is persisted until then.
   const auto gen = r.generation;
-  if (auto st = I.resolver->acquire(Impl::acquisition_key(r), resolved->feed, m, I.torrent_paths(m),
-                                    [this, id, gen](Result<V1Companion> got) {
-                                      impl_->on_torrents(id, gen, std::move(got));
-                                    });
+  if (auto st =
+          I.resolver->acquire(Impl::acquisition_key(r), resolved->feed, m, I.torrent_paths(m),
+                              [this, id, gen, v2 = m.torrent.v2_infohash](Result<V1Companion> got) {
+                                impl_->on_torrents(id, gen, v2, std::move(got));
+                              });
       !st) {
     r.error = st.error();
     I.persist(r);

@@ -92,6 +92,23 @@ st=$(ctl 1 --json show "$model@r1")
   pass "the torrents came from the second location; the release downloads" ||
   fail "after the stall, the release is not downloading without error: $st"
 
+# Removing a release while its torrent download hangs: gone at once, and when the transfer
+# ends (from the mirror, after the stall) nothing comes back, not even the .torrent files.
+expect_ok "daemon 1: remove the release" ctl 1 remove "$model@r1" --delete-files
+expect_ok "daemon 1: fetch it again (stalls again)" \
+  timeout 2 "$W" --socket "$T/d1/ctl.sock" fetch "$model" --no-wait
+expect_ok "daemon 1: a release resolving is removed at once" \
+  timeout 2 "$W" --socket "$T/d1/ctl.sock" remove "$model@r1"
+wait_until "the dropped transfer to end" 30 grep -q 'removed while its torrents were fetched' "$T/d1/log"
+expect_ok "daemon 1 answers after the transfer ended" timeout 1 "$W" --socket "$T/d1/ctl.sock" status
+[[ $(ctl 1 --json list | jq '.releases | length') == 0 ]] &&
+  pass "the removed release did not come back" || fail "releases after removal: $(ctl 1 --json list)"
+if compgen -G "$T/d1/state/torrents/*.torrent" >/dev/null; then
+  fail "torrent files left behind: $(ls "$T/d1/state/torrents")"
+else
+  pass "no torrent file left behind"
+fi
+
 # Daemon 2: only the stalling location. The fetch fails with the transfer's error; the daemon
 # keeps answering.
 start_daemon 2 --config "$T/feeds.toml"
@@ -109,6 +126,13 @@ expect_ok "daemon 2 still answers" timeout 1 "$W" --socket "$T/d2/ctl.sock" stat
 expect_ok "daemon 2: a second fetch starts over at once" \
   timeout 2 "$W" --socket "$T/d2/ctl.sock" --json fetch "$model" --no-wait
 [[ $(jq -r .state <<<"$LAST_OUT") == resolving ]] || fail "second fetch not resolving: $LAST_OUT"
+
+# Shutdown while a download hangs: the daemon exits promptly and cleanly.
+expect_ok "daemon 2: fetch again" timeout 2 "$W" --socket "$T/d2/ctl.sock" fetch "$model" --no-wait
+pid2=$(cat "$T/d2/pid")
+kill -TERM "$pid2"
+wait_until "daemon 2 to exit on SIGTERM during the stall" 10 bash -c "! kill -0 $pid2"
+pass "daemon 2 exited on SIGTERM while its torrent download stalled"
 
 kill "$listener" 2>/dev/null || true
 ((failures == 0)) || show_logs
