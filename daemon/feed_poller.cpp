@@ -71,7 +71,7 @@ FeedPoller::FeedPoller(asio::io_context& ioc, StateStore& state, const Config& c
       rng_(std::random_device{}()),
       cancel_(std::make_shared<std::atomic<bool>>(false)),
       alive_(std::make_shared<bool>(true)),
-      workers_(2) {
+      workers_(4) {
   auto proxy = ProxySettings::from_env();
   if (!proxy) {
     // Every HTTP refresh is refused with this error (shown in `feed status`) rather than

@@ -123,6 +123,8 @@ class FeedPoller {
   bool stopped_ = false;
   std::shared_ptr<std::atomic<bool>> cancel_;  // set by stop(): HTTP fetches in flight give up
   std::shared_ptr<bool> alive_;
+  // Shared by refreshes and the resolver's downloads (every job bounded by the HTTP deadlines):
+  // a few threads so that one stalled location does not hold up the others.
   boost::asio::thread_pool workers_;
 };
 

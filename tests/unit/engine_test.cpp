@@ -463,6 +463,29 @@ TEST_CASE("a torrent that differs from its manifest is refused before any payloa
   CHECK(r["downloaded_bytes"] == 0);
 }
 
+TEST_CASE("a second fetch of a release still resolving joins it and widens its selection",
+          "[engine]") {
+  World w;
+  Node node(w.ioc, w.tmp.path() / "node");
+  REQUIRE(node.add_feed(w.feed_body("demo")).status == 201);
+  // The loop does not run between the calls: the torrents cannot have arrived.
+  auto first = node.call("POST", "/v1/fetch", {{"name", "tiny"}, {"include", {"config.json"}}});
+  REQUIRE(first.status == 202);
+  CHECK(body_of(first)["state"] == "resolving");
+  auto second = node.call("POST", "/v1/fetch", {{"name", "tiny"}, {"include", {"tokenizer/*"}}});
+  REQUIRE(second.status == 202);
+  CHECK(body_of(second)["state"] == "resolving");
+  CHECK(body_of(second)["include"] == json::Json::array({"config.json", "tokenizer/*"}));
+  REQUIRE(run_until(w.ioc, [&] { return node.state("org/tiny@r1") != "resolving"; }));
+  const auto r = node.release("org/tiny@r1");
+  CHECK(r["state"] == "downloading");
+  CHECK(r["error"].is_null());
+  for (const auto& f : r["files"]) {
+    CHECK(f["wanted"] == (f["path"] != "model.safetensors"));
+  }
+  CHECK(body_of(node.call("GET", "/v1/releases"))["releases"].size() == 1);
+}
+
 TEST_CASE("an http feed refresh runs off the io thread and its timeout becomes the refusal",
           "[engine][feeds]") {
   World w;
