@@ -310,6 +310,38 @@ struct Engine::Impl {
     void hold(const std::set<std::string>& held) override { I.held = held; }
     RoomKey room_key() override { return I.room_key(); }
     TimePoint now() override { return I.clock(); }
+    std::vector<StoredRelease> stored_releases() override {
+      std::vector<StoredRelease> existing;
+      for (const auto& [id, r] : I.releases) {
+        auto s = I.stored_of(*r, r->wanted);
+        // Releases still downloading or hashing are a request in progress, unless only a follow
+        // asked and no longer holds them (fetch_protected).
+        const auto st = I.state_name(*r);
+        s.protect = st != "complete" && st != "failed" &&
+                    fetch_protected({r->rec.last_requested != 0 ? FetchRequester::user
+                                                                : FetchRequester::follow_only,
+                                     s.held});
+        existing.push_back(std::move(s));
+      }
+      return existing;
+    }
+    std::uint64_t bytes_to_write(const StoredRelease& incoming) override {
+      std::uint64_t n = 0;
+      for (const auto& c : incoming.content) {
+        std::error_code ec;
+        if (c.length == 0 || std::filesystem::exists(I.store.store_file(c.sha256), ec)) continue;
+        n += c.length;
+      }
+      return n;
+    }
+    std::optional<std::uint64_t> free_disk() override { return I.free_disk(); }
+    Status evict(const std::string& id) override {
+      auto st = I.owner->remove_release(id, DeleteFiles::yes);
+      if (!st) return tl::unexpected(st.error());
+      return {};
+    }
+    void evicted() override { ++I.counters.evictions; }
+    void refused_for_room() override { ++I.counters.no_space_refusals; }
     Impl& I;
   };
   SeedHostImpl seed_host{*this};
@@ -2033,53 +2065,10 @@ struct Engine::Impl {
     return static_cast<std::uint64_t>(v.f_bavail) * v.f_frsize;
   }
 
-  // Makes room for `incoming` (its wanted content) before anything is downloaded: evicts
-  // unpinned, unheld, idle releases least recently requested first under max_disk, and checks
-  // the filesystem's free space. All or nothing; the error says what does not fit.
+  // The disk budget is the SeedExecutor's (daemon/engine/seed_executor.hpp).
   Status make_room(const StoredRelease& incoming) {
-    std::vector<StoredRelease> existing;
-    for (const auto& [id, r] : releases) {
-      auto s = stored_of(*r, r->wanted);
-      // Releases still downloading or hashing are a request in progress, unless only a follow
-      // asked and no longer holds them (fetch_protected).
-      const auto st = state_name(*r);
-      s.protect = st != "complete" && st != "failed" &&
-                  fetch_protected({r->rec.last_requested != 0 ? FetchRequester::user
-                                                              : FetchRequester::follow_only,
-                                   s.held});
-      existing.push_back(std::move(s));
-    }
-    auto plan = plan_eviction(existing, incoming, config.max_disk);
-    if (!plan) {
-      ++counters.no_space_refusals;
-      return tl::unexpected(plan.error());
-    }
-    // Bytes to write: content neither in the store already nor in an evicted release.
-    std::uint64_t to_write = 0;
-    for (const auto& c : incoming.content) {
-      std::error_code ec;
-      if (c.length == 0 || std::filesystem::exists(store.store_file(c.sha256), ec)) continue;
-      to_write += c.length;
-    }
-    if (auto free = free_disk(); free && to_write + config.min_free_disk > *free) {
-      // Evictions free space too, but only unshared content; be conservative: count none.
-      ++counters.no_space_refusals;
-      return fail(Errc::no_space,
-                  fmt::format("{} needs {} more bytes on {} but only {} are free (keeping "
-                              "min_free_disk = {} free)",
-                              incoming.id, to_write, config.state_dir.string(), *free,
-                              config.min_free_disk),
-                  "free disk space, or lower [limits] min_free_disk in the config");
-    }
-    for (const auto& id : plan->evict) {
-      log::info("{}: evicted (least recently requested, unpinned) to make room for {}", id,
-                incoming.id);
-      ++counters.evictions;
-      if (auto st = owner->remove_release(id, DeleteFiles::yes); !st) {
-        log::error("evicting {}: {}", id, st.error().message);
-      }
-    }
-    return {};
+    return seeds.make_room(incoming,
+                           {config.max_disk, config.min_free_disk, config.state_dir.string()});
   }
 
   void apply_follows() {

@@ -99,6 +99,32 @@ void SeedExecutor::tick() {
   if (refused && (ticks_ % 30 == 0 || host_.room_key() != refused_room_key_)) apply();
 }
 
+Status SeedExecutor::make_room(const StoredRelease& incoming, const DiskLimits& limits) {
+  const auto existing = host_.stored_releases();
+  auto plan = plan_eviction(existing, incoming, limits.max_disk);
+  if (!plan) {
+    host_.refused_for_room();
+    return tl::unexpected(plan.error());
+  }
+  const std::uint64_t to_write = host_.bytes_to_write(incoming);
+  if (auto free = host_.free_disk(); free && to_write + limits.min_free_disk > *free) {
+    // Evictions free space too, but only unshared content; be conservative: count none.
+    host_.refused_for_room();
+    return fail(Errc::no_space,
+                fmt::format("{} needs {} more bytes on {} but only {} are free (keeping "
+                            "min_free_disk = {} free)",
+                            incoming.id, to_write, limits.where, *free, limits.min_free_disk),
+                "free disk space, or lower [limits] min_free_disk in the config");
+  }
+  for (const auto& id : plan->evict) {
+    log::info("{}: evicted (least recently requested, unpinned) to make room for {}", id,
+              incoming.id);
+    host_.evicted();
+    if (auto st = host_.evict(id); !st) log::error("evicting {}: {}", id, st.error().message);
+  }
+  return {};
+}
+
 Result<FollowView> SeedExecutor::add(const FollowSpec& spec) {
   if (!host_.has_feed(spec.feed)) {
     return fail(Errc::not_found, fmt::format("no feed '{}'", spec.feed),

@@ -46,6 +46,25 @@ class SeedHost {
   virtual void hold(const std::set<std::string>& held) = 0;
   virtual RoomKey room_key() = 0;
   virtual TimePoint now() = 0;
+
+  // Disk budget. Every release as the budget sees it (wanted content, pins, holds, whether a
+  // fetch in progress protects it: policy.hpp fetch_protected).
+  virtual std::vector<StoredRelease> stored_releases() = 0;
+  // Bytes `incoming` would write: its content not in the store already.
+  virtual std::uint64_t bytes_to_write(const StoredRelease& incoming) = 0;
+  // Free bytes on the state dir's filesystem, if known.
+  virtual std::optional<std::uint64_t> free_disk() = 0;
+  // Removes a release with its files (eviction).
+  virtual Status evict(const std::string& id) = 0;
+  // Counted for the metrics.
+  virtual void evicted() = 0;
+  virtual void refused_for_room() = 0;
+};
+
+struct DiskLimits {
+  std::uint64_t max_disk = 0;       // bytes releases may reserve; 0 = no budget
+  std::uint64_t min_free_disk = 0;  // bytes kept free on the filesystem
+  std::string where;                // the state dir, for messages
 };
 
 // One follow with what its last application did.
@@ -70,6 +89,11 @@ class SeedExecutor {
 
   // Applies every follow now: fetches what they select and is missing, reports what they hold.
   void apply();
+  // Makes room for `incoming` (its wanted content) before anything is downloaded: evicts
+  // unpinned, unheld, idle releases least recently requested first under max_disk, and checks
+  // the filesystem's free space. All or nothing; the error (no_space) says what does not fit.
+  Status make_room(const StoredRelease& incoming, const DiskLimits& limits);
+
   // The policy timer's tick: follows refused for lack of room are tried again when room may
   // have changed (a release removed, evicted or finished, free space back), else every 30th.
   void tick();

@@ -10,7 +10,7 @@ using namespace weights::daemon;
 namespace {
 
 struct FakeHost final : SeedHost {
-  std::vector<Follow> stored;
+  std::vector<Follow> follow_rows;
   std::int64_t next_id = 1;
   std::map<std::string, FeedState> feeds;
   std::map<std::string, ReleaseManifest> manifests;  // by target path
@@ -22,14 +22,14 @@ struct FakeHost final : SeedHost {
   RoomKey room{};
   TimePoint clock = TimePoint(TimePoint::duration(1000));
 
-  Result<std::vector<Follow>> follows() override { return stored; }
+  Result<std::vector<Follow>> follows() override { return follow_rows; }
   Result<std::int64_t> add_follow(const Follow& f) override {
-    stored.push_back(f);
-    stored.back().id = next_id;
+    follow_rows.push_back(f);
+    follow_rows.back().id = next_id;
     return next_id++;
   }
   Result<bool> remove_follow(std::int64_t id) override {
-    return std::erase_if(stored, [id](const Follow& f) { return f.id == id; }) > 0;
+    return std::erase_if(follow_rows, [id](const Follow& f) { return f.id == id; }) > 0;
   }
   bool has_feed(const std::string& feed) override { return feeds.count(feed) > 0; }
   Result<FeedState> feed(const std::string& feed) override {
@@ -53,6 +53,26 @@ struct FakeHost final : SeedHost {
   }
   RoomKey room_key() override { return room; }
   TimePoint now() override { return clock; }
+
+  std::vector<StoredRelease> stored;  // the disk budget's view
+  std::set<std::string> in_store;     // content hashes already stored
+  std::optional<std::uint64_t> free;
+  std::vector<std::string> evictions;
+  int evicted_count = 0, refused_count = 0;
+  std::vector<StoredRelease> stored_releases() override { return stored; }
+  std::uint64_t bytes_to_write(const StoredRelease& incoming) override {
+    std::uint64_t n = 0;
+    for (const auto& c : incoming.content) n += in_store.count(c.sha256) ? 0 : c.length;
+    return n;
+  }
+  std::optional<std::uint64_t> free_disk() override { return free; }
+  Status evict(const std::string& id) override {
+    evictions.push_back(id);
+    std::erase_if(stored, [&](const StoredRelease& r) { return r.id == id; });
+    return {};
+  }
+  void evicted() override { ++evicted_count; }
+  void refused_for_room() override { ++refused_count; }
 
   void release(const std::string& feed, const std::string& model, const std::string& rev,
                std::uint64_t seq, std::uint64_t size, std::vector<std::string> aliases = {}) {
@@ -136,7 +156,7 @@ TEST_CASE("a follow of an unknown feed or with an oversized glob is refused and 
   auto big = seeds.add(spec("demo", std::string(257, 'x')));
   REQUIRE_FALSE(big);
   CHECK(big.error().code == Errc::invalid_argument);
-  CHECK(host.stored.empty());
+  CHECK(host.follow_rows.empty());
   CHECK(host.fetched.empty());
 }
 
@@ -211,4 +231,63 @@ TEST_CASE("a manifest that cannot be read leaves its release out", "[seed_execut
   REQUIRE(v);
   CHECK(v->mirroring == std::vector<std::string>{"org/a@r1"});
   CHECK(host.held == std::set<std::string>{"org/a@r1"});
+}
+
+namespace {
+StoredRelease stored(std::string id, std::int64_t last_requested, std::uint64_t length,
+                     bool pinned = false, bool held = false, bool protect = false) {
+  StoredRelease r;
+  r.id = id;
+  r.last_requested = last_requested;
+  r.pinned = pinned;
+  r.held = held;
+  r.protect = protect;
+  r.content.push_back({"sha-" + id, length});
+  return r;
+}
+}  // namespace
+
+TEST_CASE("room under the disk budget evicts the least recently requested idle release first",
+          "[seed_executor]") {
+  FakeHost host;
+  host.stored = {stored("old@r1", 10, 400), stored("pinned@r1", 1, 400, true),
+                 stored("held@r1", 2, 400, false, true),
+                 stored("busy@r1", 3, 400, false, false, true), stored("newer@r1", 20, 400)};
+  SeedExecutor seeds(host);
+  const DiskLimits limits{2200, 0, "/state"};
+  // 2000 reserved + 300 incoming > 2200: one eviction, the oldest evictable.
+  REQUIRE(seeds.make_room(stored("new@r1", 30, 300), limits));
+  CHECK(host.evictions == std::vector<std::string>{"old@r1"});
+  CHECK(host.evicted_count == 1);
+  // Under the budget now: nothing more.
+  REQUIRE(seeds.make_room(stored("small@r1", 30, 100), {2200, 0, "/state"}));
+  CHECK(host.evictions.size() == 1);
+}
+
+TEST_CASE("room that eviction cannot make is refused and nothing is evicted", "[seed_executor]") {
+  FakeHost host;
+  host.stored = {stored("a@r1", 1, 500), stored("pinned@r1", 2, 500, true)};
+  SeedExecutor seeds(host);
+  auto st = seeds.make_room(stored("big@r1", 3, 800), {1000, 0, "/state"});
+  REQUIRE_FALSE(st);
+  CHECK(st.error().code == Errc::no_space);
+  CHECK(host.evictions.empty());
+  CHECK(host.refused_count == 1);
+}
+
+TEST_CASE("a full filesystem refuses the fetch naming the bytes, budget or not",
+          "[seed_executor]") {
+  FakeHost host;
+  host.free = 1000;
+  host.in_store = {"sha-shared@r1"};
+  SeedExecutor seeds(host);
+  // Content already stored costs nothing.
+  REQUIRE(seeds.make_room(stored("shared@r1", 1, 5000), {0, 500, "/state"}));
+  auto st = seeds.make_room(stored("big@r1", 1, 600), {0, 500, "/state"});
+  REQUIRE_FALSE(st);
+  CHECK(st.error().code == Errc::no_space);
+  CHECK_THAT(st.error().message,
+             Catch::Contains("big@r1 needs 600 more bytes on /state but only 1000 are free"));
+  CHECK(host.refused_count == 1);
+  CHECK(host.evictions.empty());
 }
