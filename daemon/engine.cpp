@@ -615,6 +615,30 @@ struct Engine::Impl {
     return resolver->resolve(std::move(name), std::move(revision), only_feed);
   }
 
+  // Start-up: a fetched release recorded before its torrents arrived (its record was written
+  // meanwhile, e.g. pinned) goes on resolving from the feed it was resolved from.
+  void resume_resolutions() {
+    for (auto& [id, r] : releases) {
+      if (r->loading || r->handle.is_valid() || r->error || r->preparing ||
+          r->rec.origin != Origin::fetched) {
+        continue;
+      }
+      auto fs = state->load_feed(r->rec.feed);
+      Status st =
+          fs ? resolver->acquire(
+                   acquisition_key(*r), *fs, r->manifest, torrent_paths(r->manifest),
+                   [this, id = id, gen = r->generation, v2 = r->rec.v2_infohash](
+                       Result<V1Companion> got) { on_torrents(id, gen, v2, std::move(got)); })
+             : Status(tl::unexpected(fs.error()));
+      if (!st) {
+        r->error = st.error();
+        persist(*r);
+        continue;
+      }
+      log::info("{}: resolving: fetching its torrents from feed {}", id, r->rec.feed);
+    }
+  }
+
   // Per release generation: a release removed and fetched again never joins the acquisition
   // of its predecessor (whose outcome on_torrents drops).
   static std::string acquisition_key(const Release& r) {
@@ -2032,6 +2056,7 @@ struct Engine::Impl {
       if (resolver->filling() == 0) apply_follows();
     });
     resolver->fill_missing();
+    resume_resolutions();
     poller->start();
   }
 

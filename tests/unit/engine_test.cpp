@@ -486,6 +486,27 @@ TEST_CASE("a second fetch of a release still resolving joins it and widens its s
   CHECK(body_of(node.call("GET", "/v1/releases"))["releases"].size() == 1);
 }
 
+TEST_CASE("a release recorded while resolving goes on resolving after a restart", "[engine]") {
+  World w;
+  {
+    Node node(w.ioc, w.tmp.path() / "node");
+    REQUIRE(node.add_feed(w.feed_body("demo")).status == 201);
+    REQUIRE(node.call("POST", "/v1/fetch", {{"name", "tiny"}}).status == 202);
+    // Pinning writes its record before the torrents have arrived.
+    REQUIRE(node.call("POST", api::release_target("org/tiny@r1") + "/pin").status == 200);
+    CHECK(node.state("org/tiny@r1") == "resolving");
+  }
+  // Whatever the worker wrote during the shutdown is gone too: nothing to load.
+  std::filesystem::remove_all(w.tmp.path() / "node/torrents");
+  std::filesystem::create_directories(w.tmp.path() / "node/torrents");
+  Node again(w.ioc, w.tmp.path() / "node");
+  REQUIRE(run_until(w.ioc, [&] { return again.state("org/tiny@r1") != "resolving"; }));
+  const auto r = again.release("org/tiny@r1");
+  CHECK(r["state"] == "downloading");
+  CHECK(r["pinned"] == true);
+  CHECK(r["error"].is_null());
+}
+
 TEST_CASE("an http feed refresh runs off the io thread and its timeout becomes the refusal",
           "[engine][feeds]") {
   World w;
