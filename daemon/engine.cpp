@@ -38,6 +38,7 @@
 #include "core/torrent_builder.hpp"
 #include "core/tuf_client.hpp"
 #include "core/units.hpp"
+#include "daemon/engine/release_state.hpp"
 #include "daemon/feed_poller.hpp"
 #include "daemon/log.hpp"
 #include "daemon/metrics.hpp"
@@ -148,15 +149,8 @@ struct Release {
   ReleaseRecord rec;
   ReleaseManifest manifest;
   std::uint64_t generation = 0;  // distinguishes worker results for a removed + re-added id
-  std::vector<bool> wanted;      // per manifest file
-  std::vector<bool> verified;
-  std::vector<bool> hashing;
-  std::vector<bool> failed;
-  std::vector<int> attempts;       // full-hash mismatches (re-downloads) per file
-  std::vector<int> io_retries;     // unreadable-file retries per file
-  std::vector<std::int64_t> done;  // bytes of each file libtorrent has (from piece bitfield)
-  std::vector<int> lt_index;       // manifest index -> libtorrent file index (-1: none)
-  lt::torrent_handle handle;       // hybrid
+  std::vector<FileEntry> files;  // per manifest file, in manifest order
+  lt::torrent_handle handle;     // hybrid
   // The hybrid's metadata, kept from its add (the companion's layout is compared against it
   // without a round trip to libtorrent's thread).
   std::shared_ptr<const lt::torrent_info> ti;
@@ -199,7 +193,6 @@ struct Release {
   std::chrono::steady_clock::time_point last_progress{};
   std::optional<lt::torrent_status> status;
   std::optional<lt::torrent_status> v1_status;
-  std::vector<std::int64_t> v1_done;  // like `done`, from the companion's bitfield
   // The hybrid's pieces from its resume data (at add time): the companion starts from them on a
   // restart instead of re-reading every existing file (same layout, so the same pieces).
   lt::typed_bitfield<lt::piece_index_t> resume_have;
@@ -347,40 +340,33 @@ struct Engine::Impl {
                 "ids look like org/name@revision; see GET /v1/releases (weightsctl list)");
   }
 
-  std::string state_name(const Release& r) const {
-    if (r.loading) return "loading";
-    if (r.error && !r.handle.is_valid() && !r.preparing) return "failed";
-    if (r.preparing || r.verify_outstanding > 0) return "verifying";
-    bool all = true;
-    for (std::size_t i = 0; i < r.wanted.size(); ++i) {
-      if (r.wanted[i] && !r.verified[i]) all = false;
-    }
-    if (all && r.handle.is_valid()) return "complete";
-    if (r.disk_full) return "paused";
-    if (r.degraded) return "degraded";
-    if (r.error) return "failed";
-    if (!r.handle.is_valid()) return "resolving";
+  static ReleaseState state_of(const Release& r) {
+    ReleaseStateInput in;
+    in.loading = r.loading;
+    in.has_torrent = r.handle.is_valid();
+    in.has_error = r.error.has_value();
+    in.preparing = r.preparing;
+    in.verifying = r.verify_outstanding > 0;
+    in.all_wanted_verified = all_wanted_verified(r.files);
+    in.disk_full = r.disk_full;
+    in.degraded = r.degraded;
     if (r.status) {
-      if (r.status->flags & lt::torrent_flags::paused) return "paused";
-      if (r.status->state == lt::torrent_status::checking_files ||
-          r.status->state == lt::torrent_status::checking_resume_data) {
-        return "verifying";
-      }
+      in.torrent_paused = static_cast<bool>(r.status->flags & lt::torrent_flags::paused);
+      in.torrent_checking = r.status->state == lt::torrent_status::checking_files ||
+                            r.status->state == lt::torrent_status::checking_resume_data;
     }
-    for (std::size_t i = 0; i < r.wanted.size(); ++i) {
-      if (r.hashing[i]) return "verifying";
-    }
-    return "downloading";
+    in.any_hashing = any_hashing(r.files);
+    return release_state(in);
   }
 
   void persist(Release& r) {
     // (A release still loading keeps its stored state: `loading` is not a state to restart in.)
-    if (!r.loading) r.rec.state = state_name(r);
+    if (!r.loading) r.rec.state = std::string(to_string(state_of(r)));
     r.rec.verified.clear();
     // While the v1 companion downloads, verified files are not in the store yet (check_complete
     // adopts them after a final pass): after a crash they are hashed again instead.
     for (std::size_t i = 0; i < r.manifest.files.size() && !r.v1_active && !r.staging_pass; ++i) {
-      if (r.verified[i]) r.rec.verified.push_back(r.manifest.files[i].path);
+      if (r.files[i].verified) r.rec.verified.push_back(r.manifest.files[i].path);
     }
     r.rec.error_code = r.error ? std::string(code_name(r.error->code)) : "";
     r.rec.error_message = r.error ? r.error->message : "";
@@ -393,28 +379,29 @@ struct Engine::Impl {
     json files = json::array();
     for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
       const auto& f = r.manifest.files[i];
-      if (r.wanted[i]) wanted_len += f.length;
-      if (r.verified[i]) verified_len += f.length;
+      if (r.files[i].wanted) wanted_len += f.length;
+      if (r.files[i].verified) verified_len += f.length;
       FileState fs = FileState::pending;
-      if (r.verified[i]) {
+      if (r.files[i].verified) {
         fs = FileState::verified;
-      } else if (r.hashing[i]) {
+      } else if (r.files[i].hashing) {
         fs = FileState::verifying;
-      } else if (r.failed[i]) {
+      } else if (r.files[i].failed) {
         fs = FileState::failed;
-      } else if (r.wanted[i] && r.handle.is_valid() && (r.done[i] > 0 || r.v1_done[i] > 0)) {
+      } else if (r.files[i].wanted && r.handle.is_valid() &&
+                 (r.files[i].done > 0 || r.files[i].v1_done > 0)) {
         fs = FileState::downloading;
       }
-      const std::int64_t done =
-          r.verified[i] ? static_cast<std::int64_t>(f.length) : std::max(r.done[i], r.v1_done[i]);
+      const std::int64_t done = r.files[i].verified ? static_cast<std::int64_t>(f.length)
+                                                    : std::max(r.files[i].done, r.files[i].v1_done);
       files.push_back({{"path", f.path},
                        {"length", f.length},
-                       {"wanted", static_cast<bool>(r.wanted[i])},
+                       {"wanted", static_cast<bool>(r.files[i].wanted)},
                        {"state", std::string(file_state_name(fs))},
                        {"done_bytes", done}});
     }
-    const std::string st = state_name(r);
-    const bool seeding = r.handle.is_valid() && st == "complete" &&
+    const ReleaseState st = state_of(r);
+    const bool seeding = r.handle.is_valid() && st == ReleaseState::complete &&
                          !(r.status && (r.status->flags & lt::torrent_flags::paused));
     json j = {
         {"id", r.rec.id},
@@ -424,7 +411,7 @@ struct Engine::Impl {
         {"aliases", r.manifest.aliases},
         {"release_seq", r.rec.release_seq},
         {"origin", r.rec.origin == Origin::seeded ? "seeded" : "fetched"},
-        {"state", st},
+        {"state", std::string(to_string(st))},
         {"seeding", seeding},
         {"pinned", r.rec.pinned},
         {"held", held.count(r.rec.id) > 0},
@@ -645,18 +632,15 @@ struct Engine::Impl {
     const auto n = r->manifest.files.size();
     std::vector<std::string> paths;
     for (const auto& f : r->manifest.files) paths.push_back(f.path);
-    r->wanted = select_files(paths, r->rec.include);
-    r->verified.assign(n, false);
-    r->hashing.assign(n, false);
-    r->failed.assign(n, false);
-    r->attempts.assign(n, 0);
-    r->io_retries.assign(n, 0);
-    r->done.assign(n, 0);
-    r->v1_done.assign(n, 0);
-    r->lt_index.assign(n, -1);
+    const auto wanted = select_files(paths, r->rec.include);
+    r->files.assign(n, FileEntry{});
+    for (std::size_t i = 0; i < n; ++i) {
+      r->files[i].length = r->manifest.files[i].length;
+      r->files[i].wanted = wanted[i];
+    }
     const std::set<std::string> verified(r->rec.verified.begin(), r->rec.verified.end());
     for (std::size_t i = 0; i < n; ++i) {
-      if (verified.count(paths[i])) r->verified[i] = true;
+      if (verified.count(paths[i])) r->files[i].verified = true;
     }
     if (!r->rec.error_code.empty()) {
       r->error = Error{errc_from(r->rec.error_code), r->rec.error_message, r->rec.error_hint};
@@ -674,8 +658,8 @@ struct Engine::Impl {
   // Empty files have no pieces: verified (and stored) as soon as they are wanted.
   void verify_empty_files(Release& r) {
     for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
-      if (r.wanted[i] && !r.verified[i] && r.manifest.files[i].length == 0) {
-        if (store.adopt_empty()) r.verified[i] = true;
+      if (r.files[i].wanted && !r.files[i].verified && r.manifest.files[i].length == 0) {
+        if (store.adopt_empty()) r.files[i].verified = true;
       }
     }
   }
@@ -685,10 +669,11 @@ struct Engine::Impl {
     const auto& fs = ti.files();
     std::vector<lt::download_priority_t> out(static_cast<std::size_t>(fs.num_files()),
                                              lt::default_priority);
-    for (std::size_t i = 0; i < r.lt_index.size(); ++i) {
+    for (std::size_t i = 0; i < r.files.size(); ++i) {
       // (With two download sources, verified files are not downloaded again: deselect_verified.)
-      if (r.lt_index[i] >= 0 && (!r.wanted[i] || (r.v1_active && r.verified[i]))) {
-        out[static_cast<std::size_t>(r.lt_index[i])] = lt::dont_download;
+      if (r.files[i].lt_index >= 0 &&
+          (!r.files[i].wanted || (r.v1_active && r.files[i].verified))) {
+        out[static_cast<std::size_t>(r.files[i].lt_index)] = lt::dont_download;
       }
     }
     return out;
@@ -742,9 +727,9 @@ struct Engine::Impl {
     d.resume.added_time = atp.added_time;
     d.resume.completed_time = atp.completed_time;
     d.wanted_lt.assign(static_cast<std::size_t>(atp.ti->num_files()), false);
-    for (std::size_t i = 0; i < r.lt_index.size(); ++i) {
-      if (r.lt_index[i] >= 0 && r.wanted[i]) {
-        d.wanted_lt[static_cast<std::size_t>(r.lt_index[i])] = true;
+    for (std::size_t i = 0; i < r.files.size(); ++i) {
+      if (r.files[i].lt_index >= 0 && r.files[i].wanted) {
+        d.wanted_lt[static_cast<std::size_t>(r.files[i].lt_index)] = true;
       }
     }
     d.had_resume = r.resumed;
@@ -843,7 +828,7 @@ struct Engine::Impl {
     }
     for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
       const auto it = index_of.find(r.manifest.files[i].path);
-      r.lt_index[i] = it == index_of.end() ? -1 : it->second;
+      r.files[i].lt_index = it == index_of.end() ? -1 : it->second;
     }
     bool resumed = false;
     r.resumed = false;
@@ -875,13 +860,14 @@ struct Engine::Impl {
         }
       }
       // Verified by us, but resume data is missing (e.g. killed before the first save).
-      bool all = true;
-      for (std::size_t i = 0; i < r.wanted.size(); ++i) all = all && r.verified[i];
+      const bool all = std::all_of(r.files.begin(), r.files.end(),
+                                   [](const FileEntry& f) { return f.verified; });
       if (!resumed && all) mode = AddMode::seed;
       // A partial download: recover what is on disk first (run_disk_scan). At start-up the
       // scan runs on the hashing pool and the add continues when it is done; the release stays
       // `loading` meanwhile.
-      if (mode == AddMode::normal && !all_wanted_verified(r) && atp.ti->info_hashes().has_v1()) {
+      if (mode == AddMode::normal && !all_wanted_verified(r.files) &&
+          atp.ti->info_hashes().has_v1()) {
         auto d = disk_scan_of(r, atp);
         if (how == AddHow::sync) {
           run_disk_scan(d);
@@ -922,7 +908,7 @@ struct Engine::Impl {
     if (super_seed_at_add(r)) atp.flags |= lt::torrent_flags::super_seeding;
     // Priorities only for a partial selection: setting any on a seed_mode torrent makes
     // libtorrent leave seed mode.
-    if (std::find(r.wanted.begin(), r.wanted.end(), false) != r.wanted.end()) {
+    if (!everything_wanted(r.files)) {
       atp.file_priorities = priorities(r, *atp.ti);
     }
     atp.url_seeds = r.manifest.torrent.web_seeds;
@@ -978,7 +964,7 @@ struct Engine::Impl {
     const auto path = store.torrent_v1_file(r.rec.v2_infohash);
     std::error_code fec;
     if (!std::filesystem::exists(path, fec)) return;
-    const bool all_wanted = std::find(r.wanted.begin(), r.wanted.end(), false) == r.wanted.end();
+    const bool all_wanted = everything_wanted(r.files);
     // A partial selection cannot seed the v1 torrent's whole piece space.
     if (mode == V1Mode::seed && !all_wanted) return;
     lt::add_torrent_params atp;
@@ -1118,12 +1104,7 @@ struct Engine::Impl {
   // A fetch that is not complete also joins the companion's (v1-only) swarm.
   void add_v1_download(Release& r, AddHow how = AddHow::sync) {
     if (r.rec.origin != Origin::fetched) return;
-    for (std::size_t i = 0; i < r.wanted.size(); ++i) {
-      if (r.wanted[i] && !r.verified[i]) {
-        add_v1_companion(r, V1Mode::download, how);
-        return;
-      }
-    }
+    if (!all_wanted_verified(r.files)) add_v1_companion(r, V1Mode::download, how);
   }
 
   void remove_handle(lt::torrent_handle& h) {
@@ -1156,12 +1137,12 @@ struct Engine::Impl {
     remove_handle(r.v1_handle);
     r.v1_downloading = false;
     r.v1_active = false;
-    r.v1_done.assign(r.v1_done.size(), 0);
+    for (auto& f : r.files) f.v1_done = 0;
     r.flush_outstanding = 0;
     r.flush_pending.clear();
     // The companion stood by: the hybrid fetched everything and seeds as it is.
     if (!was_active) return;
-    const bool all_wanted = std::find(r.wanted.begin(), r.wanted.end(), false) == r.wanted.end();
+    const bool all_wanted = everything_wanted(r.files);
     if (!all_wanted) {
       if (auto ti = r.handle.torrent_file()) {
         r.handle.prioritize_files(priorities(r, *ti));  // undo deselect_verified
@@ -1225,7 +1206,7 @@ struct Engine::Impl {
   // ---- verification ----------------------------------------------------------------------------
 
   void request_hash(Release& r, std::size_t i) {
-    if (r.hashing[i] || r.verified[i]) return;
+    if (r.files[i].hashing || r.files[i].verified) return;
     r.flush_pending.insert(i);
     if (r.flush_outstanding > 0) return;
     // Both download sources write the same files: wait until both have flushed.
@@ -1245,8 +1226,8 @@ struct Engine::Impl {
   }
 
   void hash_file_async(Release& r, std::size_t i) {
-    if (r.hashing[i] || r.verified[i]) return;
-    r.hashing[i] = true;
+    if (r.files[i].hashing || r.files[i].verified) return;
+    r.files[i].hashing = true;
     const auto path =
         store.staging_file(r.rec.v2_infohash, r.rec.revision, r.manifest.files[i].path);
     const std::string id = r.rec.id;
@@ -1258,15 +1239,15 @@ struct Engine::Impl {
   void on_hashed(const std::string& id, std::uint64_t gen, std::size_t i, Result<FileDigest> d) {
     Release* r = find(id);
     if (!r || r->generation != gen) return;
-    r->hashing[i] = false;
+    r->files[i].hashing = false;
     const auto& f = r->manifest.files[i];
     const auto path = store.staging_file(r->rec.v2_infohash, r->rec.revision, f.path);
     const bool mismatch = d && (d->length != f.length || hex(d->sha256) != f.sha256);
-    if ((!d && d.error().code == Errc::io_error && r->io_retries[i] < 20) ||
-        (mismatch && r->io_retries[i] < 2)) {
+    if ((!d && d.error().code == Errc::io_error && r->files[i].io_retries < 20) ||
+        (mismatch && r->files[i].io_retries < 2)) {
       // Not readable yet (libtorrent may report a piece before the file is on disk): try
       // again shortly; only a readable file with other content is a verification failure.
-      r->io_retries[i]++;
+      r->files[i].io_retries++;
       auto timer = std::make_shared<asio::steady_timer>(ioc, std::chrono::milliseconds(500));
       const std::string rid = r->rec.id;
       const auto g = r->generation;
@@ -1285,27 +1266,27 @@ struct Engine::Impl {
         persist(*r);
         return;
       }
-      r->verified[i] = true;
-      r->failed[i] = false;
+      r->files[i].verified = true;
+      r->files[i].failed = false;
       deselect_verified(*r, i);
       persist(*r);
       check_complete(*r);
       return;
     }
-    r->failed[i] = true;
-    r->attempts[i]++;
+    r->files[i].failed = true;
+    r->files[i].attempts++;
     const std::string why =
         d ? fmt::format("SHA-256 {} (length {}) differs from the manifest's {} (length {})",
                         hex(d->sha256), d->length, f.sha256, f.length)
           : d.error().message;
     r->error = Error{d ? Errc::hash_mismatch : d.error().code,
                      fmt::format("{}: file {}: {}", r->rec.id, f.path, why),
-                     r->attempts[i] < max_hash_attempts
+                     r->files[i].attempts < max_hash_attempts
                          ? "the file is being downloaded again"
                          : "giving up on this file; remove the release and fetch it again"};
     log::error("{}", r->error->message);
     persist(*r);
-    if (r->attempts[i] < max_hash_attempts && r->handle.is_valid()) {
+    if (r->files[i].attempts < max_hash_attempts && r->handle.is_valid()) {
       // libtorrent's Merkle check passed but the full-file hash did not: have libtorrent
       // re-check what is on disk so bad pieces are downloaded again.
       recheck(*r);
@@ -1316,8 +1297,8 @@ struct Engine::Impl {
   // Blocks already requested may still be written into it (libtorrent uses its part file only
   // for files that do not exist yet); the final pass in check_complete catches bad ones.
   void deselect_verified(Release& r, std::size_t i) {
-    if (!r.v1_active || r.lt_index[i] < 0) return;
-    const lt::file_index_t fi(r.lt_index[i]);
+    if (!r.v1_active || r.files[i].lt_index < 0) return;
+    const lt::file_index_t fi(r.files[i].lt_index);
     r.handle.file_priority(fi, lt::dont_download);
     r.v1_handle.file_priority(fi, lt::dont_download);
   }
@@ -1346,18 +1327,18 @@ struct Engine::Impl {
   void hash_completed_files(Release& r) {
     if (r.preparing) return;
     for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
-      if (!r.wanted[i] || r.verified[i] || r.hashing[i]) continue;
-      if (r.failed[i] && r.attempts[i] >= max_hash_attempts) continue;
+      if (!r.files[i].wanted || r.files[i].verified || r.files[i].hashing) continue;
+      if (r.files[i].failed && r.files[i].attempts >= max_hash_attempts) continue;
       const auto len = static_cast<std::int64_t>(r.manifest.files[i].length);
-      if (len > 0 && (r.done[i] == len || r.v1_done[i] == len)) request_hash(r, i);
+      if (len > 0 && (r.files[i].done == len || r.files[i].v1_done == len)) request_hash(r, i);
     }
   }
 
   void check_complete(Release& r, AddHow how = AddHow::sync) {
     std::vector<ViewFile> view;
     for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
-      if (!r.wanted[i]) continue;
-      if (!r.verified[i]) return;
+      if (!r.files[i].wanted) continue;
+      if (!r.files[i].verified) return;
       view.push_back(ViewFile{r.manifest.files[i].path, r.manifest.files[i].sha256});
     }
     if (r.verify_outstanding > 0) return;
@@ -1378,7 +1359,8 @@ struct Engine::Impl {
     }
     // At start-up every complete release passes here: an intact view, record and resume file
     // are kept as they are (rebuilding, persisting and saving cost ~3 fsyncs per release).
-    const bool intact = r.rec.state == "complete" && !r.error && !r.degraded && !r.v1_downloading &&
+    const bool intact = release_state_from_string(r.rec.state) == ReleaseState::complete &&
+                        !r.error && !r.degraded && !r.v1_downloading &&
                         r.rec.view_path == store.view_dir(r.rec.model, r.rec.revision).string() &&
                         store.view_is_current(r.rec.model, r.rec.revision, view);
     if (intact) {
@@ -1396,7 +1378,7 @@ struct Engine::Impl {
     r.rec.view_path = dir->string();
     r.error.reset();
     r.degraded = false;
-    if (changed || r.rec.state != "complete") {
+    if (changed || release_state_from_string(r.rec.state) != ReleaseState::complete) {
       log::info("{}: complete, view at {}", r.rec.id, r.rec.view_path);
     }
     // The cached status comes from the last state_update (every 500 ms): refresh it so that a
@@ -1413,7 +1395,7 @@ struct Engine::Impl {
     if (!r.hf_cache || !r.hf_snapshot.empty()) return;
     std::vector<HfCacheFile> files;
     for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
-      if (!r.wanted[i]) continue;
+      if (!r.files[i].wanted) continue;
       const auto& f = r.manifest.files[i];
       files.push_back(HfCacheFile{f.path, f.sha256, hf::cache_blob_name(f)});
     }
@@ -1434,22 +1416,23 @@ struct Engine::Impl {
 
   // Bytes of each wanted file that `st`'s torrent (the hybrid, or the companion: same layout)
   // has, from its piece bitfield.
-  void update_done(Release& r, const lt::torrent_status& st, std::vector<std::int64_t>& out) {
+  enum class Source { hybrid, v1 };
+  void update_done(Release& r, const lt::torrent_status& st, Source source) {
     if (!r.handle.is_valid()) return;
     auto ti = st.torrent_file.lock();
     if (!ti) return;
     const auto& files = ti->files();
     const std::int64_t plen = files.piece_length();
     for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
-      if (r.lt_index[i] < 0) continue;
-      const lt::file_index_t fi(r.lt_index[i]);
+      if (r.files[i].lt_index < 0) continue;
+      const lt::file_index_t fi(r.files[i].lt_index);
       const std::int64_t size = files.file_size(fi);
       if (st.is_seeding) {
-        out[i] = size;
+        (source == Source::v1 ? r.files[i].v1_done : r.files[i].done) = size;
         continue;
       }
       if (size == 0 || st.pieces.empty()) {
-        out[i] = 0;
+        (source == Source::v1 ? r.files[i].v1_done : r.files[i].done) = 0;
         continue;
       }
       const std::int64_t first = files.file_offset(fi) / plen;
@@ -1461,7 +1444,7 @@ struct Engine::Impl {
           done += std::min(plen, size - k * plen);
         }
       }
-      out[i] = done;
+      (source == Source::v1 ? r.files[i].v1_done : r.files[i].done) = done;
     }
   }
 
@@ -1476,7 +1459,7 @@ struct Engine::Impl {
     const std::string rid = r.rec.id;
     const auto gen = r.generation;
     for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
-      if (!r.verified[i]) continue;
+      if (!r.files[i].verified) continue;
       const auto& f = r.manifest.files[i];
       // Empty files are never written by libtorrent; the store's is adopted without staging.
       if (source == VerifySource::staging && f.length == 0) continue;
@@ -1520,8 +1503,8 @@ struct Engine::Impl {
                    "verify", Recheck::later);
       } else {
         // (A staging copy was never adopted: the store's entry is another release's.)
-        rr->verified[i] = false;
-        rr->failed[i] = true;
+        rr->files[i].verified = false;
+        rr->files[i].failed = true;
         (void)store.remove_view(rr->rec.model, rr->rec.revision);
         rr->rec.view_path.clear();
       }
@@ -1574,7 +1557,7 @@ struct Engine::Impl {
         if (v1) {
           r->v1_status = st;
           if (!r->v1_downloading) continue;
-          update_done(*r, st, r->v1_done);
+          update_done(*r, st, Source::v1);
           if (st.state == lt::torrent_status::finished || st.state == lt::torrent_status::seeding) {
             hash_completed_files(*r);
           }
@@ -1598,7 +1581,7 @@ struct Engine::Impl {
                        p.total_upload);
           }
         }
-        update_done(*r, st, r->done);
+        update_done(*r, st, Source::hybrid);
         maybe_save_progress(*r, st);
         maybe_redial(*r, st);
         maybe_activate_v1(*r, st);
@@ -1618,9 +1601,10 @@ struct Engine::Impl {
       bool v1 = false;
       Release* r = by_handle(fc->handle, &v1);
       if (!r || (v1 && !r->v1_downloading)) return;
-      for (std::size_t i = 0; i < r->lt_index.size(); ++i) {
-        if (r->lt_index[i] == static_cast<int>(fc->index) && r->wanted[i]) {
-          (v1 ? r->v1_done : r->done)[i] = static_cast<std::int64_t>(r->manifest.files[i].length);
+      for (std::size_t i = 0; i < r->files.size(); ++i) {
+        if (r->files[i].lt_index == static_cast<int>(fc->index) && r->files[i].wanted) {
+          (v1 ? r->files[i].v1_done : r->files[i].done) =
+              static_cast<std::int64_t>(r->manifest.files[i].length);
           request_hash(*r, i);
         }
       }
@@ -1652,7 +1636,7 @@ struct Engine::Impl {
       const bool was_checking = r->checking;
       r->checking = false;
       r->resume_floor = -1;
-      if (was_checking || !all_wanted_verified(*r)) {
+      if (was_checking || !all_wanted_verified(r->files)) {
         // The cached status may still say checking_files, which would veto the save.
         r->status = tc->handle.status(lt::torrent_handle::query_pieces);
         request_progress_save(*r);
@@ -1688,7 +1672,7 @@ struct Engine::Impl {
         } else {
           r->resume_floor =
               std::max(r->resume_floor, static_cast<int>(sr->params.have_pieces.count()));
-          if (state_name(*r) == "complete" && !sr->params.have_pieces.empty() &&
+          if (state_of(*r) == ReleaseState::complete && !sr->params.have_pieces.empty() &&
               sr->params.have_pieces.all_set()) {
             r->resume_current = true;  // the file now says the torrent is complete
           }
@@ -1741,11 +1725,7 @@ struct Engine::Impl {
     }
     r->handle = h;
     handles[h] = HandleRef{r->rec.id, false};
-    bool all = true;
-    for (std::size_t i = 0; i < r->wanted.size(); ++i) {
-      all = all && (!r->wanted[i] || r->verified[i]);
-    }
-    r->resume_current = r->resumed && all;
+    r->resume_current = r->resumed && all_wanted_verified(r->files);
     if (shutting_down) return;
     add_v1_download(*r, AddHow::async);
     check_complete(*r, AddHow::async);
@@ -1847,13 +1827,6 @@ struct Engine::Impl {
     return true;
   }
 
-  static bool all_wanted_verified(const Release& r) {
-    for (std::size_t i = 0; i < r.wanted.size(); ++i) {
-      if (r.wanted[i] && !r.verified[i]) return false;
-    }
-    return true;
-  }
-
   // Resume data of a download as its pieces arrive (and right after a check): a kill -9 then
   // loses at most progress_save_interval of pieces. The trees are not written (see the alert),
   // so a save costs about one byte per piece.
@@ -1881,7 +1854,7 @@ struct Engine::Impl {
   bool resume_unchanged(const Release& r) const {
     const bool moved =
         r.status && (r.status->total_payload_download > 0 || r.status->total_payload_upload > 0);
-    return r.resume_current && !moved && state_name(r) == "complete";
+    return r.resume_current && !moved && state_of(r) == ReleaseState::complete;
   }
 
   // Shutdown: resume data of every hybrid torrent that changed (resume_unchanged), so stopping
@@ -1994,7 +1967,7 @@ struct Engine::Impl {
 
   std::uint64_t reserved_now() const {
     std::vector<StoredRelease> all;
-    for (const auto& [id, r] : releases) all.push_back(stored_of(*r, r->wanted));
+    for (const auto& [id, r] : releases) all.push_back(stored_of(*r, wanted_mask(r->files)));
     return reserved_bytes(all);
   }
 
@@ -2011,11 +1984,11 @@ struct Engine::Impl {
   Status make_room(const StoredRelease& incoming) {
     std::vector<StoredRelease> existing;
     for (const auto& [id, r] : releases) {
-      auto s = stored_of(*r, r->wanted);
+      auto s = stored_of(*r, wanted_mask(r->files));
       // Releases still downloading or hashing are a request in progress, unless only a follow
       // asked and no longer holds them (fetch_protected).
-      const auto st = state_name(*r);
-      s.protect = st != "complete" && st != "failed" &&
+      const auto st = state_of(*r);
+      s.protect = st != ReleaseState::complete && st != ReleaseState::failed &&
                   fetch_protected({r->rec.last_requested != 0 ? FetchRequester::user
                                                               : FetchRequester::follow_only,
                                    s.held});
@@ -2145,8 +2118,8 @@ struct Engine::Impl {
   RoomKey room_key() const {
     std::size_t active = 0, pinned = 0;
     for (const auto& [id, r] : releases) {
-      const auto st = state_name(*r);
-      active += st != "complete" && st != "failed";
+      const auto st = state_of(*r);
+      active += st != ReleaseState::complete && st != ReleaseState::failed;
       pinned += r->rec.pinned;
     }
     return {reserved_now(), active, pinned, free_disk().value_or(0) >> 20};
@@ -2168,16 +2141,7 @@ struct Engine::Impl {
 
   // Bytes of wanted files libtorrent does not have yet.
   static std::uint64_t remaining_bytes(const Release& r) {
-    std::uint64_t left = 0;
-    for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
-      if (r.wanted[i] && !r.verified[i]) {
-        const auto len = r.manifest.files[i].length;
-        const std::int64_t have = std::max(r.done[i], i < r.v1_done.size() ? r.v1_done[i] : 0);
-        const auto done = static_cast<std::uint64_t>(std::max<std::int64_t>(0, have));
-        left += len > done ? len - done : 0;
-      }
-    }
-    return left;
+    return daemon::remaining_bytes(r.files);
   }
 
   // A torrent paused by a full disk resumes once its remaining bytes fit again.
@@ -2221,7 +2185,7 @@ struct Engine::Impl {
     const auto interval = config.scrub_interval.count();
     const Release* oldest = nullptr;
     for (const auto& [id, r] : releases) {
-      if (state_name(*r) != "complete") continue;
+      if (state_of(*r) != ReleaseState::complete) continue;
       // Never scrubbed: count from when it was added, so a fresh node does not re-hash
       // everything it just verified.
       const auto since = r->rec.last_scrubbed != 0 ? r->rec.last_scrubbed : r->rec.added_at;
@@ -2246,7 +2210,7 @@ struct Engine::Impl {
       const std::string id = scrub_queue.front();
       scrub_queue.erase(scrub_queue.begin());
       Release* r = find(id);
-      if (!r || state_name(*r) != "complete") continue;
+      if (!r || state_of(*r) != ReleaseState::complete) continue;
       scrub_running = true;
       scrub_file(id, r->generation, 0, 0);
       return;
@@ -2260,7 +2224,8 @@ struct Engine::Impl {
       if (!shutting_down) run_scrub();
       return;
     }
-    while (i < r->manifest.files.size() && (!r->verified[i] || r->manifest.files[i].length == 0)) {
+    while (i < r->manifest.files.size() &&
+           (!r->files[i].verified || r->manifest.files[i].length == 0)) {
       ++i;
     }
     if (i >= r->manifest.files.size()) {
@@ -2327,8 +2292,8 @@ struct Engine::Impl {
     }
     (void)store.remove_view(r.rec.model, r.rec.revision);
     r.rec.view_path.clear();
-    r.verified[i] = false;
-    r.failed[i] = true;
+    r.files[i].verified = false;
+    r.files[i].failed = true;
     r.degraded = true;
     r.error = Error{Errc::hash_mismatch,
                     fmt::format("{}: {}: file {} is damaged on disk: {} instead of the manifest's "
@@ -2535,7 +2500,8 @@ Result<json> Engine::fetch(const FetchRequest& req) {
           }
         }
       }
-      r->wanted = select_files(paths, r->rec.include);
+      const auto wanted = select_files(paths, r->rec.include);
+      for (std::size_t i = 0; i < r->files.size(); ++i) r->files[i].wanted = wanted[i];
       r->resume_current = false;
       I.verify_empty_files(*r);
       if (auto ti = r->handle.torrent_file()) {
@@ -2573,7 +2539,7 @@ Result<json> Engine::fetch(const FetchRequest& req) {
   if (req.requested_by == Requester::user) rec.last_requested = rec.added_at;
   auto owned = I.make_release(std::move(rec), m);
   // Room under the disk budget and on the filesystem before any byte is requested.
-  if (auto st = I.make_room(I.stored_of(*owned, owned->wanted)); !st) {
+  if (auto st = I.make_room(I.stored_of(*owned, wanted_mask(owned->files))); !st) {
     return tl::unexpected(st.error());
   }
   Release& r = *owned;
@@ -2621,7 +2587,7 @@ Result<json> Engine::seed(const SeedRequest& req) {
   const std::string id = fmt::format("{}@{}", req.model, req.revision);
   if (Release* r = I.find(id)) {
     if (auto st = I.not_loading(*r); !st) return tl::unexpected(st.error());
-    if (I.state_name(*r) == "complete" || r->preparing) return I.release_json(*r);
+    if (I.state_of(*r) == ReleaseState::complete || r->preparing) return I.release_json(*r);
     if (r->handle.is_valid()) {
       return fail(Errc::already_exists, fmt::format("{} is being fetched", id),
                   "remove it first (weightsctl remove), then seed");
@@ -2687,7 +2653,7 @@ Result<json> Engine::seed(const SeedRequest& req) {
             J.persist(*rr);
             return;
           }
-          rr->verified[i] = true;
+          rr->files[i].verified = true;
         }
         if (auto added = J.add_to_session(*rr, Impl::AddMode::seed); !added) {
           rr->error = added.error();
@@ -2742,7 +2708,7 @@ Result<json> Engine::remove_release(const std::string& id_in, DeleteFiles files)
     for (const auto& [oid, other] : I.releases) {
       if (oid == id) continue;
       for (std::size_t i = 0; i < other->manifest.files.size(); ++i) {
-        if (other->verified[i]) used.insert(other->manifest.files[i].sha256);
+        if (other->files[i].verified) used.insert(other->manifest.files[i].sha256);
       }
     }
     bool shared_torrent = false;
@@ -2751,7 +2717,7 @@ Result<json> Engine::remove_release(const std::string& id_in, DeleteFiles files)
     }
     for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
       const auto& sha = r.manifest.files[i].sha256;
-      if (r.verified[i] && !used.count(sha)) (void)I.store.remove_store_entry(sha);
+      if (r.files[i].verified && !used.count(sha)) (void)I.store.remove_store_entry(sha);
     }
     if (!shared_torrent) {
       std::error_code ec;
@@ -2783,7 +2749,7 @@ Result<json> Engine::export_release(const std::string& id, const std::filesystem
   if (!found) return tl::unexpected(found.error());
   Release& r = **found;
   for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
-    if (!r.verified[i]) {
+    if (!r.files[i].verified) {
       return fail(
           Errc::invalid_argument,
           fmt::format("{} is not complete: {} is not verified", r.rec.id, r.manifest.files[i].path),
@@ -2985,15 +2951,15 @@ Result<json> Engine::scrub(const std::optional<std::string>& id) {
   if (id) {
     auto found = I.require(*id);
     if (!found) return tl::unexpected(found.error());
-    if (I.state_name(**found) != "complete") {
+    if (I.state_of(**found) != ReleaseState::complete) {
       return fail(Errc::invalid_argument,
                   fmt::format("{} is {}; only complete releases are scrubbed", (*found)->rec.id,
-                              I.state_name(**found)));
+                              to_string(I.state_of(**found))));
     }
     ids.push_back((*found)->rec.id);
   } else {
     for (const auto& [rid, r] : I.releases) {
-      if (I.state_name(*r) == "complete") ids.push_back(rid);
+      if (I.state_of(*r) == ReleaseState::complete) ids.push_back(rid);
     }
   }
   for (const auto& rid : ids) {
@@ -3023,16 +2989,16 @@ std::string Engine::metrics_text() {
   per_release("weightsd_release_size_bytes", "bytes of the release's wanted files",
               MetricType::gauge, [](const Release& r) {
                 std::uint64_t n = 0;
-                for (std::size_t i = 0; i < r.wanted.size(); ++i) {
-                  if (r.wanted[i]) n += r.manifest.files[i].length;
+                for (std::size_t i = 0; i < r.files.size(); ++i) {
+                  if (r.files[i].wanted) n += r.manifest.files[i].length;
                 }
                 return n;
               });
   per_release("weightsd_release_verified_bytes", "bytes SHA-256-verified against the manifest",
               MetricType::gauge, [](const Release& r) {
                 std::uint64_t n = 0;
-                for (std::size_t i = 0; i < r.verified.size(); ++i) {
-                  if (r.verified[i]) n += r.manifest.files[i].length;
+                for (std::size_t i = 0; i < r.files.size(); ++i) {
+                  if (r.files[i].verified) n += r.manifest.files[i].length;
                 }
                 return n;
               });
@@ -3054,7 +3020,8 @@ std::string Engine::metrics_text() {
               [&](const Release& r) { return I.held.count(r.rec.id) ? 1 : 0; });
   m.family("weightsd_release_state", "the release's state (1 for the current one)",
            MetricType::gauge);
-  for (const auto& [id, r] : rs) m.sample({{"release", id}, {"state", I.state_name(*r)}}, 1);
+  for (const auto& [id, r] : rs)
+    m.sample({{"release", id}, {"state", std::string(to_string(I.state_of(*r)))}}, 1);
 
   auto feeds = I.state->list_feeds();
   std::vector<json> fj;
