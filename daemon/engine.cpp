@@ -39,6 +39,8 @@
 #include "core/tuf_client.hpp"
 #include "core/units.hpp"
 #include "daemon/engine/release_state.hpp"
+#include "daemon/engine/resume_policy.hpp"
+#include "daemon/engine/v1_companion.hpp"
 #include "daemon/feed_poller.hpp"
 #include "daemon/log.hpp"
 #include "daemon/metrics.hpp"
@@ -160,22 +162,12 @@ struct Release {
   bool v1_adding = false;  // the companion's async add is in flight
   // The hybrid was added from valid resume data (its pieces are what libtorrent saved).
   bool resumed = false;
-  // The resume file says the torrent is complete: loaded complete from it (or written so), not
-  // re-checked or re-selected since. Neither the torrent_finished_alert libtorrent posts after
-  // checking that resume data nor the shutdown (unless payload moved) writes it again. (A stale
-  // "complete" file is never wrong for a torrent that is complete.)
-  bool resume_current = false;
-  // Resume saves. A check (force_recheck) is running: libtorrent's resume data says nothing about
-  // the pieces not checked yet, so none is written until torrent_checked_alert. Otherwise a save
-  // never writes fewer pieces than `resume_floor` (those known on disk: loaded, or last written;
-  // -1 after a check, whose result stands). Progress saves follow the pieces that arrive.
-  bool checking = false;
-  int resume_floor = -1;
-  int save_requested_pieces = -1;
-  std::chrono::steady_clock::time_point last_progress_save{};
+  // The resume file's policy state (resume_policy.hpp). `resume.current`: the file says the
+  // torrent is complete; neither the torrent_finished_alert libtorrent posts after checking that
+  // resume data nor the shutdown (unless payload moved) writes it again.
+  ResumeRecord resume;
   std::chrono::steady_clock::time_point last_redial{};
   std::chrono::steady_clock::time_point last_peer_seen{};
-  bool hybrid_saw_seed = false;  // this session (maybe_activate_v1)
   // v1 companion. While fetching it is a standby download source (v1_downloading): v1-only
   // clients (Transmission 3, aria2 1.36) cannot read the hybrid and form their own swarm under
   // the companion's info-hash. It joins that swarm in upload mode (announces, connects, requests
@@ -187,10 +179,9 @@ struct Release {
   // (check_complete, finish_v1_download).
   lt::torrent_handle v1_handle;
   bool v1_downloading = false;
-  bool v1_active = false;              // requesting pieces (left upload mode)
-  bool staging_pass = false;           // the final pass after a two-source download is running
-  std::int64_t last_wanted_done = -1;  // hybrid's total_wanted_done at last_progress
-  std::chrono::steady_clock::time_point last_progress{};
+  bool v1_active = false;     // requesting pieces (left upload mode)
+  bool staging_pass = false;  // the final pass after a two-source download is running
+  V1Watch v1_watch;           // the companion rule's memory (maybe_activate_v1)
   std::optional<lt::torrent_status> status;
   std::optional<lt::torrent_status> v1_status;
   // The hybrid's pieces from its resume data (at add time): the companion starts from them on a
@@ -288,16 +279,9 @@ struct Engine::Impl {
     Role role = Role::hybrid;
   };
   std::map<lt::info_hash_t, PendingAdd> pending_adds;
-  std::vector<std::string> load_queue;  // ids still to add at start-up, in order
-  std::size_t load_next_index = 0;
-  std::size_t loading_count = 0;  // releases in state `loading`
+  LoadQueue load;  // start-up: releases whose torrents are still to add
   std::uint64_t next_generation = 1;
-  bool shutting_down = false;
-  // Shutdown: resume saves wait for the status updates requested until then (the last one
-  // was requested by shutdown), so that their payload counters are current.
-  bool awaiting_final_status = false;
-  int updates_pending = 0;  // post_torrent_updates calls not answered yet
-  int resume_outstanding = 0;
+  ShutdownGate gate;
   std::function<void()> shutdown_done;
 
   // ---- helpers ---------------------------------------------------------------------------------
@@ -832,7 +816,7 @@ struct Engine::Impl {
     }
     bool resumed = false;
     r.resumed = false;
-    r.resume_current = false;
+    r.resume.current = false;
     if (mode == AddMode::normal) {
       if (auto buf = read_file(store.resume_file(v2), max_torrent_bytes * 4); buf) {
         lt::error_code ec;
@@ -882,7 +866,7 @@ struct Engine::Impl {
               },
               [this, id = r.rec.id, gen = r.generation](auto done) {
                 Release* rr = find(id);
-                if (!rr || rr->generation != gen || shutting_down) return;
+                if (!rr || rr->generation != gen || gate.shutting_down()) return;
                 apply_disk_scan(*rr, done->second, done->first);
                 if (auto st =
                         submit_add(*rr, AddMode::normal, AddHow::async, std::move(done->second));
@@ -917,9 +901,7 @@ struct Engine::Impl {
       if (auto ep = parse_peer(p)) atp.peers.push_back(*ep);
     }
     r.ti = atp.ti;
-    r.checking = false;
-    r.resume_floor = static_cast<int>(atp.have_pieces.count());
-    r.save_requested_pieces = r.resume_floor;
+    resume_added(r.resume, static_cast<int>(atp.have_pieces.count()));
     if (how == AddHow::async) {
       pending_adds[atp.ti->info_hashes()] = PendingAdd{r.rec.id, r.generation, Role::hybrid};
       session->session().async_add_torrent(std::move(atp));
@@ -966,7 +948,7 @@ struct Engine::Impl {
     if (!std::filesystem::exists(path, fec)) return;
     const bool all_wanted = everything_wanted(r.files);
     // A partial selection cannot seed the v1 torrent's whole piece space.
-    if (mode == V1Mode::seed && !all_wanted) return;
+    if (mode == V1Mode::seed && !v1_seed_allowed(all_wanted)) return;
     lt::add_torrent_params atp;
     try {
       atp = lt::load_torrent_file(path.string());
@@ -1019,41 +1001,33 @@ struct Engine::Impl {
     r.v1_handle = h;
     r.v1_downloading = mode == V1Mode::download;
     r.v1_active = false;
-    r.last_progress = std::chrono::steady_clock::now();
+    r.v1_watch.last_progress = std::chrono::steady_clock::now();
     handles[h] = HandleRef{r.rec.id, true};
   }
 
-  // How long the hybrid may make no progress before the companion starts downloading: short
-  // when the hybrid has no peer connected (a v1-only swarm cannot join it), longer when it has
-  // one: a seed about to unchoke us, or a BEP 16 super-seeding origin that looks like a peer
-  // with few pieces, is not worth downloading everything twice; one that never sends must not
-  // block us.
-  // A hybrid that has received payload or seen a seed this session has a working swarm: when
-  // its peers drop (a seeder restarting) the companion's swarm is the same peers, and
-  // downloading through it would fetch again what the hybrid has; it waits as if the hybrid had
-  // peers, unless the companion knows peers the hybrid does not (v1-only clients).
-  static constexpr auto v1_stall = std::chrono::seconds(3);
-  static constexpr auto v1_stall_with_peers = std::chrono::seconds(30);
+  static CompanionMode companion_mode(const Release& r) {
+    if (!r.v1_handle.is_valid()) return CompanionMode::none;
+    if (!r.v1_downloading) return CompanionMode::seeding;
+    return r.v1_active ? CompanionMode::active : CompanionMode::standby;
+  }
 
   // Called on every status update while fetching: the companion leaves upload mode when the
-  // hybrid has stalled (no new wanted bytes for v1_stall) and the companion's swarm has peers.
+  // companion rule says so (v1_watch: the hybrid stalled and the companion's swarm has peers).
   void maybe_activate_v1(Release& r, const lt::torrent_status& hybrid) {
-    const auto now = std::chrono::steady_clock::now();
-    if (hybrid.total_wanted_done > r.last_wanted_done) {
-      r.last_wanted_done = hybrid.total_wanted_done;
-      r.last_progress = now;
-    }
-    // A seed seen in the hybrid's swarm speaks the hybrid: v1-only clients never complete its
-    // handshake, whether a tracker or --peer names them.
-    if (hybrid.num_seeds > 0 || hybrid.list_seeds > 0) r.hybrid_saw_seed = true;
-    if (!r.v1_downloading || r.v1_active || !r.v1_status || !r.v1_handle.is_valid()) return;
-    // In upload mode libtorrent drops connections to seeds ("upload to upload"), so count the
-    // peers the companion knows of (tracker, connections so far), not the connected ones.
-    if (hybrid.state != lt::torrent_status::downloading || r.v1_status->list_peers == 0) return;
-    const bool swarm_worked = (hybrid.total_payload_download > 0 || r.hybrid_saw_seed) &&
-                              r.v1_status->list_peers <= hybrid.list_peers;
-    const bool wait_long = hybrid.num_peers > 0 || swarm_worked;
-    if (now - r.last_progress < (wait_long ? v1_stall_with_peers : v1_stall)) return;
+    HybridSample h;
+    h.downloading = hybrid.state == lt::torrent_status::downloading;
+    h.total_wanted_done = hybrid.total_wanted_done;
+    h.total_payload_download = hybrid.total_payload_download;
+    h.num_peers = hybrid.num_peers;
+    h.num_seeds = hybrid.num_seeds;
+    h.list_peers = hybrid.list_peers;
+    h.list_seeds = hybrid.list_seeds;
+    CompanionSample c;
+    c.mode = r.v1_status ? companion_mode(r) : CompanionMode::none;
+    c.list_peers = r.v1_status ? r.v1_status->list_peers : 0;
+    const auto step = v1_watch(r.v1_watch, h, c, std::chrono::steady_clock::now());
+    r.v1_watch = step.watch;
+    if (step.action != V1Action::activate) return;
     r.v1_handle.unset_flags(lt::torrent_flags::upload_mode);
     r.v1_active = true;
     log::info(
@@ -1103,8 +1077,11 @@ struct Engine::Impl {
 
   // A fetch that is not complete also joins the companion's (v1-only) swarm.
   void add_v1_download(Release& r, AddHow how = AddHow::sync) {
-    if (r.rec.origin != Origin::fetched) return;
-    if (!all_wanted_verified(r.files)) add_v1_companion(r, V1Mode::download, how);
+    const auto origin =
+        r.rec.origin == Origin::fetched ? ReleaseOrigin::fetched : ReleaseOrigin::seeded;
+    if (v1_download_wanted(origin, all_wanted_verified(r.files))) {
+      add_v1_companion(r, V1Mode::download, how);
+    }
   }
 
   void remove_handle(lt::torrent_handle& h) {
@@ -1120,11 +1097,12 @@ struct Engine::Impl {
   // libtorrent then checks each piece (SHA-1, and for the hybrid the v2 Merkle tree) the first
   // time it uploads it, instead of re-reading everything now. A partial selection cannot be
   // seeded as a whole: the companion goes away and the hybrid re-checks its files.
-  void finish_v1_download(Release& r) {
-    if (!r.v1_downloading) return;
-    const bool was_active = r.v1_active;
+  V1FinishPlan finish_v1_download(Release& r) {
+    if (!r.v1_downloading) return {};
+    const auto plan = v1_finish_plan(r.v1_active ? CompanionMode::active : CompanionMode::standby,
+                                     everything_wanted(r.files));
     // Keep this session's payload counters across the re-add.
-    if (r.status && was_active) {
+    if (r.status && plan.keep_hybrid_counters) {
       r.downloaded_base += r.status->total_payload_download;
       r.uploaded_base += r.status->total_payload_upload;
     }
@@ -1132,7 +1110,7 @@ struct Engine::Impl {
       r.downloaded_base += r.v1_status->total_payload_download;
       r.uploaded_base += r.v1_status->total_payload_upload;
     }
-    if (was_active) r.status.reset();
+    if (plan.keep_hybrid_counters) r.status.reset();
     r.v1_status.reset();
     remove_handle(r.v1_handle);
     r.v1_downloading = false;
@@ -1140,16 +1118,14 @@ struct Engine::Impl {
     for (auto& f : r.files) f.v1_done = 0;
     r.flush_outstanding = 0;
     r.flush_pending.clear();
-    // The companion stood by: the hybrid fetched everything and seeds as it is.
-    if (!was_active) return;
-    const bool all_wanted = everything_wanted(r.files);
-    if (!all_wanted) {
+    if (plan.action == V1Finish::drop_standby) return plan;
+    if (plan.action == V1Finish::recheck_hybrid) {
       if (auto ti = r.handle.torrent_file()) {
         r.handle.prioritize_files(priorities(r, *ti));  // undo deselect_verified
         r.handle.force_recheck();
-        r.checking = true;
+        resume_check_started(r.resume);
       }
-      return;
+      return plan;
     }
     // remove_torrent and add_torrent run in order on libtorrent's thread, so the same
     // info-hash can be added again right away.
@@ -1158,6 +1134,7 @@ struct Engine::Impl {
       r.error = st.error();
       log::error("{}: re-adding for seeding: {}", r.rec.id, st.error().message);
     }
+    return plan;
   }
 
   void connect_pending(Release& r) {
@@ -1253,7 +1230,7 @@ struct Engine::Impl {
       const auto g = r->generation;
       timer->async_wait([this, timer, rid, g, i](const boost::system::error_code& ec) {
         Release* again = find(rid);
-        if (ec || shutting_down || !again || again->generation != g) return;
+        if (ec || gate.shutting_down() || !again || again->generation != g) return;
         hash_file_async(*again, i);
       });
       return;
@@ -1306,10 +1283,10 @@ struct Engine::Impl {
   // Re-check what is on disk so that bad pieces are downloaded again (by both sources).
   void recheck(Release& r) {
     r.resume_have.clear();
-    r.resume_current = false;
+    r.resume.current = false;
     if (r.handle.is_valid()) {
       r.handle.force_recheck();
-      r.checking = true;
+      resume_check_started(r.resume);
     }
     if (r.v1_active && r.v1_handle.is_valid()) r.v1_handle.force_recheck();
     // A seed dropped its connections to other seeds; once it misses pieces again it must find
@@ -1346,12 +1323,11 @@ struct Engine::Impl {
       // Final counters of both sources before they are removed or re-added.
       if (r.v1_handle.is_valid()) r.v1_status = r.v1_handle.status({});
       if (r.handle.is_valid()) r.status = r.handle.status({});
-      const bool was_active = r.v1_active;
-      finish_v1_download(r);
+      const auto plan = finish_v1_download(r);
       // Both torrents wrote into the same files: a block of one may have landed in a file
       // already verified through the other (in flight when it was deselected, or from a peer
       // that sent bad data). Hash everything once more before the release is complete.
-      if (was_active) {
+      if (plan.staging_pass) {
         r.staging_pass = true;
         verify_all(r, VerifySource::staging);
         return;
@@ -1543,11 +1519,8 @@ struct Engine::Impl {
         find_dropped_adds();
       }
       if (ad->dropped_alerts.test(static_cast<std::size_t>(lt::state_update_alert::alert_type))) {
-        updates_pending = 0;  // those answers will not come
-        if (awaiting_final_status) {
-          awaiting_final_status = false;
-          save_resume_for_shutdown();
-        }
+        // Those answers will not come.
+        if (gate.updates_dropped()) save_resume_for_shutdown();
       }
     } else if (auto* su = lt::alert_cast<lt::state_update_alert>(a)) {
       for (const auto& st : su->status) {
@@ -1582,7 +1555,7 @@ struct Engine::Impl {
           }
         }
         update_done(*r, st, Source::hybrid);
-        maybe_save_progress(*r, st);
+        maybe_save_progress(*r);
         maybe_redial(*r, st);
         maybe_activate_v1(*r, st);
         connect_pending(*r);
@@ -1592,11 +1565,7 @@ struct Engine::Impl {
           hash_completed_files(*r);
         }
       }
-      if (updates_pending > 0) --updates_pending;
-      if (awaiting_final_status && updates_pending == 0) {
-        awaiting_final_status = false;
-        save_resume_for_shutdown();
-      }
+      if (gate.update_answered()) save_resume_for_shutdown();
     } else if (auto* fc = lt::alert_cast<lt::file_completed_alert>(a)) {
       bool v1 = false;
       Release* r = by_handle(fc->handle, &v1);
@@ -1612,7 +1581,7 @@ struct Engine::Impl {
       bool v1 = false;
       Release* r = by_handle(tf->handle, &v1);
       if (!r || v1) return;
-      if (!r->resume_current) {
+      if (!r->resume.current) {
         tf->handle.save_resume_data(lt::torrent_handle::flush_disk_cache);
       }
       request_updates();
@@ -1633,9 +1602,7 @@ struct Engine::Impl {
       // only partial downloads are saved: complete releases keep their resume file.
       // The check's result stands, even below the floor: libtorrent either took the have
       // bitfield we gave it or, having rejected it, hashed the files.
-      const bool was_checking = r->checking;
-      r->checking = false;
-      r->resume_floor = -1;
+      const bool was_checking = resume_checked(r->resume);
       if (was_checking || !all_wanted_verified(r->files)) {
         // The cached status may still say checking_files, which would veto the save.
         r->status = tc->handle.status(lt::torrent_handle::query_pieces);
@@ -1670,12 +1637,10 @@ struct Engine::Impl {
             !st) {
           log::error("resume data for {}: {}", r->rec.id, st.error().message);
         } else {
-          r->resume_floor =
-              std::max(r->resume_floor, static_cast<int>(sr->params.have_pieces.count()));
-          if (state_of(*r) == ReleaseState::complete && !sr->params.have_pieces.empty() &&
-              sr->params.have_pieces.all_set()) {
-            r->resume_current = true;  // the file now says the torrent is complete
-          }
+          // Says complete: the file now says the torrent is complete.
+          resume_written(r->resume, static_cast<int>(sr->params.have_pieces.count()),
+                         state_of(*r) == ReleaseState::complete &&
+                             !sr->params.have_pieces.empty() && sr->params.have_pieces.all_set());
         }
       }
       resume_answered();
@@ -1725,8 +1690,8 @@ struct Engine::Impl {
     }
     r->handle = h;
     handles[h] = HandleRef{r->rec.id, false};
-    r->resume_current = r->resumed && all_wanted_verified(r->files);
-    if (shutting_down) return;
+    r->resume.current = r->resumed && all_wanted_verified(r->files);
+    if (gate.shutting_down()) return;
     add_v1_download(*r, AddHow::async);
     check_complete(*r, AddHow::async);
   }
@@ -1751,7 +1716,7 @@ struct Engine::Impl {
   void set_loaded(Release& r) {
     if (!r.loading) return;
     r.loading = false;
-    if (loading_count > 0 && --loading_count == 0) {
+    if (load.loaded()) {
       log::info("{} release(s) loaded", releases.size());
     }
   }
@@ -1808,20 +1773,25 @@ struct Engine::Impl {
     }
   }
 
-  // Whether a save_resume_data_alert may replace the release's resume file. Not while a check
-  // runs or before the first status update after an add: in 2.0.8 the resume data of a torrent
-  // in checking_files has exactly the pieces checked so far (measured on 1 GiB, 1 MiB pieces:
-  // 39, 87, ... 976 of 1,024 at 0.1 s intervals, 1,024 once seeding), so a file written then
-  // claims nothing of the unchecked rest and every later restart downloads it again. Nor ever
-  // with fewer pieces than the file already holds.
+  static ResumeStatus resume_status(const Release& r) {
+    ResumeStatus st;
+    if (!r.status) return st;
+    st.known = true;
+    st.checking = r.status->state == lt::torrent_status::checking_files ||
+                  r.status->state == lt::torrent_status::checking_resume_data;
+    st.downloading = r.status->state == lt::torrent_status::downloading;
+    st.num_pieces = r.status->num_pieces;
+    st.payload_moved = r.status->total_payload_download > 0 || r.status->total_payload_upload > 0;
+    return st;
+  }
+
+  // Whether a save_resume_data_alert may replace the release's resume file (resume_policy.hpp).
   bool resume_save_allowed(const Release& r, const lt::add_torrent_params& params) const {
     const int have = static_cast<int>(params.have_pieces.count());
-    const bool checking = r.checking || !r.status ||
-                          r.status->state == lt::torrent_status::checking_files ||
-                          r.status->state == lt::torrent_status::checking_resume_data;
-    if (checking || have < r.resume_floor) {
+    const auto st = resume_status(r);
+    if (!daemon::resume_save_allowed(r.resume, st, have)) {
       log::debug("{}: resume data not written ({} pieces, {} on disk{})", r.rec.id, have,
-                 r.resume_floor, checking ? ", checking" : "");
+                 r.resume.floor, r.resume.checking || !st.known || st.checking ? ", checking" : "");
       return false;
     }
     return true;
@@ -1830,39 +1800,34 @@ struct Engine::Impl {
   // Resume data of a download as its pieces arrive (and right after a check): a kill -9 then
   // loses at most progress_save_interval of pieces. The trees are not written (see the alert),
   // so a save costs about one byte per piece.
-  static constexpr auto progress_save_interval = std::chrono::seconds(2);
   void request_progress_save(Release& r) {
     if (!r.handle.is_valid()) return;
-    r.last_progress_save = std::chrono::steady_clock::now();
-    if (r.status) r.save_requested_pieces = r.status->num_pieces;
+    resume_save_requested(r.resume, resume_status(r), std::chrono::steady_clock::now());
     // No flush_disk_cache: it closes the torrent's files each time, and the pieces are in the
     // page cache, which a killed process does not lose.
     r.handle.save_resume_data({});
   }
 
-  void maybe_save_progress(Release& r, const lt::torrent_status& st) {
-    if (r.checking || st.state != lt::torrent_status::downloading) return;
-    if (st.num_pieces <= r.save_requested_pieces) return;
-    if (std::chrono::steady_clock::now() - r.last_progress_save < progress_save_interval) return;
-    request_progress_save(r);
+  // (Called right after r.status = st.)
+  void maybe_save_progress(Release& r) {
+    if (progress_save_due(r.resume, resume_status(r), std::chrono::steady_clock::now())) {
+      request_progress_save(r);
+    }
   }
 
-  // True if the release's resume file still says everything: loaded complete from it, not
-  // re-checked since, and no payload moved this session (the file keeps all-time counters).
-  // libtorrent's own flag (only_if_modified) cannot tell: in 2.0.8 a torrent loaded from resume
-  // data counts as modified (measured: a restart and SIGTERM rewrote all 1,000 resume files).
+  // libtorrent's own flag (only_if_modified) cannot tell whether the file still says
+  // everything: in 2.0.8 a torrent loaded from resume data counts as modified (measured: a
+  // restart and SIGTERM rewrote all 1,000 resume files).
   bool resume_unchanged(const Release& r) const {
-    const bool moved =
-        r.status && (r.status->total_payload_download > 0 || r.status->total_payload_upload > 0);
-    return r.resume_current && !moved && state_of(r) == ReleaseState::complete;
+    return daemon::resume_unchanged(r.resume, resume_status(r),
+                                    state_of(r) == ReleaseState::complete);
   }
 
   // Shutdown: resume data of every hybrid torrent that changed (resume_unchanged), so stopping
   // costs in proportion to the releases that changed, not to all of them. Payload counters are
   // those of the status update requested at shutdown.
   void save_resume_for_shutdown() {
-    resume_outstanding = 0;
-    int unchanged = 0;
+    int unchanged = 0, requested = 0;
     for (auto& [h, ref] : handles) {
       if (ref.v1 || !h.is_valid()) continue;
       if (const Release* r = find(ref.id); r && resume_unchanged(*r)) {
@@ -1870,11 +1835,10 @@ struct Engine::Impl {
         continue;
       }
       h.save_resume_data(lt::torrent_handle::flush_disk_cache);
-      ++resume_outstanding;
+      ++requested;
     }
-    log::info("shutdown: saving resume data of {} torrent(s), {} unchanged", resume_outstanding,
-              unchanged);
-    if (resume_outstanding == 0) {
+    log::info("shutdown: saving resume data of {} torrent(s), {} unchanged", requested, unchanged);
+    if (gate.saves_requested(requested)) {
       std::weak_ptr<bool> weak = alive;
       asio::post(ioc, [this, weak] {
         if (auto a = weak.lock(); a && *a) finish_shutdown();
@@ -1883,8 +1847,7 @@ struct Engine::Impl {
   }
 
   void resume_answered() {
-    if (!shutting_down || resume_outstanding == 0) return;
-    if (--resume_outstanding == 0) finish_shutdown();
+    if (gate.save_answered()) finish_shutdown();
   }
 
   void finish_shutdown() {
@@ -1899,14 +1862,14 @@ struct Engine::Impl {
 
   // Every state_update_alert answers one call (libtorrent posts one even with no changes).
   void request_updates() {
-    ++updates_pending;
+    gate.update_requested();
     session->session().post_torrent_updates(lt::torrent_handle::query_pieces);
   }
 
   void schedule_updates() {
     update_timer.expires_after(std::chrono::milliseconds(500));
     update_timer.async_wait([this](const boost::system::error_code& ec) {
-      if (ec || shutting_down) return;
+      if (ec || gate.shutting_down()) return;
       request_updates();
       schedule_updates();
     });
@@ -1915,7 +1878,7 @@ struct Engine::Impl {
   void schedule_resume_saves() {
     resume_timer.expires_after(config.resume_save_interval);
     resume_timer.async_wait([this](const boost::system::error_code& ec) {
-      if (ec || shutting_down) return;
+      if (ec || gate.shutting_down()) return;
       for (auto& [h, ref] : handles) {
         if (ref.v1 || !h.is_valid()) continue;
         if (const Release* r = find(ref.id); r && resume_unchanged(*r)) continue;
@@ -2058,7 +2021,7 @@ struct Engine::Impl {
   }
 
   void apply_follows() {
-    if (shutting_down) return;
+    if (gate.shutting_down()) return;
     auto follows = db->follows();
     if (!follows) {
       log::error("follows: {}", follows.error().message);
@@ -2164,7 +2127,7 @@ struct Engine::Impl {
   void schedule_policy() {
     policy_timer.expires_after(std::chrono::seconds(2));
     policy_timer.async_wait([this](const boost::system::error_code& ec) {
-      if (ec || shutting_down) return;
+      if (ec || gate.shutting_down()) return;
       apply_rate_windows();
       check_disk_full();
       resume_after_disk_full();
@@ -2219,9 +2182,9 @@ struct Engine::Impl {
 
   void scrub_file(const std::string& id, std::uint64_t gen, std::size_t i, int mismatches) {
     Release* r = find(id);
-    if (!r || r->generation != gen || shutting_down) {
+    if (!r || r->generation != gen || gate.shutting_down()) {
       scrub_running = false;
-      if (!shutting_down) run_scrub();
+      if (!gate.shutting_down()) run_scrub();
       return;
     }
     while (i < r->manifest.files.size() &&
@@ -2327,20 +2290,17 @@ struct Engine::Impl {
       std::error_code ec;
       if (std::filesystem::exists(store.torrent_file(r->rec.v2_infohash), ec)) {
         r->loading = true;
-        ++loading_count;
-        load_queue.push_back(r->rec.id);
+        load.push(r->rec.id);
       }
       releases[r->rec.id] = std::move(r);
     }
-    if (loading_count == 0) {
+    if (load.loading() == 0) {
       log::info("{} release(s) loaded", releases.size());
       return;
     }
-    log::info("loading {} release(s)", loading_count);
+    log::info("loading {} release(s)", load.loading());
     post_load_batch();
   }
-
-  static constexpr std::size_t load_batch_size = 64;
 
   void post_load_batch() {
     std::weak_ptr<bool> weak = alive;
@@ -2350,9 +2310,9 @@ struct Engine::Impl {
   }
 
   void load_batch() {
-    if (shutting_down) return;
-    for (std::size_t n = 0; n < load_batch_size && load_next_index < load_queue.size(); ++n) {
-      Release* r = find(load_queue[load_next_index++]);
+    if (gate.shutting_down()) return;
+    for (const auto& id : load.next_batch()) {
+      Release* r = find(id);
       if (!r || !r->loading) continue;
       verify_empty_files(*r);
       if (auto st = add_to_session(*r, AddMode::normal, AddHow::async); !st) {
@@ -2361,12 +2321,7 @@ struct Engine::Impl {
         persist(*r);
       }
     }
-    if (load_next_index < load_queue.size()) {
-      post_load_batch();
-    } else {
-      load_queue.clear();
-      load_queue.shrink_to_fit();
-    }
+    if (!load.exhausted()) post_load_batch();
   }
 };
 
@@ -2457,7 +2412,7 @@ Result<json> Engine::remove_feed(const std::string& name) {
 
 Result<json> Engine::fetch(const FetchRequest& req) {
   auto& I = *impl_;
-  if (I.shutting_down) return fail(Errc::unavailable, "weightsd is shutting down");
+  if (I.gate.shutting_down()) return fail(Errc::unavailable, "weightsd is shutting down");
   for (const auto& p : req.peers) {
     if (auto ep = parse_peer(p); !ep) return tl::unexpected(ep.error());
   }
@@ -2502,7 +2457,7 @@ Result<json> Engine::fetch(const FetchRequest& req) {
       }
       const auto wanted = select_files(paths, r->rec.include);
       for (std::size_t i = 0; i < r->files.size(); ++i) r->files[i].wanted = wanted[i];
-      r->resume_current = false;
+      r->resume.current = false;
       I.verify_empty_files(*r);
       if (auto ti = r->handle.torrent_file()) {
         r->handle.prioritize_files(I.priorities(*r, *ti));
@@ -2567,7 +2522,7 @@ Result<json> Engine::fetch(const FetchRequest& req) {
 
 Result<json> Engine::seed(const SeedRequest& req) {
   auto& I = *impl_;
-  if (I.shutting_down) return fail(Errc::unavailable, "weightsd is shutting down");
+  if (I.gate.shutting_down()) return fail(Errc::unavailable, "weightsd is shutting down");
   auto fs = I.state->load_feed(req.feed);
   if (!fs) return tl::unexpected(fs.error());
   const tuf::TargetInfo* target = nullptr;
@@ -3124,7 +3079,7 @@ json Engine::status_fields() {
           {"listen_interfaces", I.config.listen_interfaces},
           {"outgoing_interfaces", I.config.outgoing_interfaces},
           {"releases", I.releases.size()},
-          {"releases_loading", I.loading_count},
+          {"releases_loading", I.load.loading()},
           {"feeds", feeds ? feeds->size() : 0},
           {"download_rate", down},
           {"upload_rate", up},
@@ -3138,22 +3093,20 @@ json Engine::status_fields() {
 
 void Engine::shutdown(std::function<void()> done, std::chrono::milliseconds timeout) {
   auto& I = *impl_;
-  if (I.shutting_down) return;
-  I.shutting_down = true;
+  if (I.gate.shutting_down()) return;
+  I.gate.begin();
   I.shutdown_done = std::move(done);
   I.update_timer.cancel();
   I.resume_timer.cancel();
   I.policy_timer.cancel();
   I.poller->stop();
   I.session->session().pause();
-  I.resume_outstanding = 0;
   // Payload counters as of now first (state_update_alert), then the saves.
-  I.awaiting_final_status = true;
   I.request_updates();
   I.shutdown_timer.expires_after(timeout);
   I.shutdown_timer.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
-    log::warning("shutdown: {} resume data save(s) unanswered", impl_->resume_outstanding);
+    log::warning("shutdown: {} resume data save(s) unanswered", impl_->gate.saves_outstanding());
     impl_->finish_shutdown();
   });
 }
