@@ -41,6 +41,8 @@
 #include "daemon/engine/release_state.hpp"
 #include "daemon/engine/resume_policy.hpp"
 #include "daemon/engine/v1_companion.hpp"
+#include "daemon/engine/verifier.hpp"
+#include "daemon/engine/work_pool.hpp"
 #include "daemon/feed_poller.hpp"
 #include "daemon/log.hpp"
 #include "daemon/metrics.hpp"
@@ -91,57 +93,6 @@ Result<lt::tcp::endpoint> parse_peer(const std::string& text) {
   auto ep = units::parse_endpoint(text, units::PortZero::refused);
   if (!ep) return tl::unexpected(with_context(ep.error(), "peer"));
   return lt::tcp::endpoint(ep->address, ep->port);
-}
-
-std::string hex(const crypto::Sha256& h) {
-  return to_hex(h);
-}
-
-// Hashes a staging or store file of the daemon's: a link there is not followed but reported as
-// an error (so verify and scrub treat it as damage and replace it).
-Result<FileDigest> hash_stored(const std::filesystem::path& path) {
-  auto file = safe_fs::open_regular(path);
-  if (!file) return tl::unexpected(file.error());
-  HashOptions o;
-  o.git_oid = GitOid::skip;
-  return hash_fd(file->fd.get(), path, o);
-}
-
-// SHA-256 of a file read at most at `rate` bytes/s (the scrubber must not starve seeding).
-// Returns (length, hex digest). A link is not followed (see hash_stored).
-Result<std::pair<std::uint64_t, std::string>> sha256_file_throttled(
-    const std::filesystem::path& path, std::uint64_t rate) {
-  auto file = safe_fs::open_regular(path);
-  if (!file) return tl::unexpected(file.error());
-  std::FILE* f = ::fdopen(file->fd.get(), "rb");
-  if (!f) {
-    return fail(Errc::io_error, fmt::format("opening {}: {}", path.string(), std::strerror(errno)));
-  }
-  file->fd.release();  // owned by f now
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> closer(f, &std::fclose);
-  crypto::Sha256Hasher h;
-  std::vector<std::uint8_t> buf(256 * 1024);
-  std::uint64_t total = 0;
-  const auto start = std::chrono::steady_clock::now();
-  for (;;) {
-    const std::size_t n = std::fread(buf.data(), 1, buf.size(), f);
-    if (n > 0) {
-      h.update(std::span(buf.data(), n));
-      total += n;
-      // Pace against the start: sleeping on this pool thread is the throttle itself.
-      const auto due =
-          start + std::chrono::microseconds(total * 1'000'000 / std::max<std::uint64_t>(rate, 1));
-      std::this_thread::sleep_until(due);
-    }
-    if (n < buf.size()) {
-      if (std::ferror(f)) {
-        return fail(Errc::io_error,
-                    fmt::format("reading {}: {}", path.string(), std::strerror(errno)));
-      }
-      break;
-    }
-  }
-  return std::pair{total, to_hex(h.finish())};
 }
 
 }  // namespace
@@ -215,17 +166,22 @@ struct Engine::Impl {
         config(std::move(cfg)),
         clock(std::move(clk)),
         store(config.state_dir),
-        pool(std::max(1u, config.hashing_threads)),
+        work(io, std::max(1u, config.hashing_threads)),
         update_timer(io),
         resume_timer(io),
         shutdown_timer(io),
         policy_timer(io),
-        alive(std::make_shared<bool>(true)) {}
+        alive(std::make_shared<bool>(true)) {
+    VerifierEvents events;
+    events.checked = [this](const FileChecked& c) { on_checked(c); };
+    events.scrub_finished = [this](const ScrubFinished& f) { on_scrub_finished(f); };
+    verifier =
+        std::make_unique<Verifier>(work, std::move(events), scrub_source(), config.scrub_rate);
+  }
 
   ~Impl() {
     *alive = false;
-    pool.stop();
-    pool.join();
+    work.stop();
     session.reset();  // aborts libtorrent before the state it reports into goes away
   }
 
@@ -237,7 +193,8 @@ struct Engine::Impl {
   std::optional<ReleaseDb> db;
   std::unique_ptr<FeedPoller> poller;  // after `state` and `db`: destroyed before them
   std::unique_ptr<TorrentSession> session;
-  asio::thread_pool pool;
+  WorkPool work;  // the hashing pool
+  std::unique_ptr<Verifier> verifier;
   asio::steady_timer update_timer, resume_timer, shutdown_timer, policy_timer;
   Engine* owner = nullptr;
   // Policy state (seed node): releases a follow holds, per-follow outcome, counters.
@@ -258,9 +215,6 @@ struct Engine::Impl {
     std::uint64_t scrub_mismatches = 0;
     std::uint64_t scrub_passes = 0;
   } counters;
-  // One scrub at a time, file by file, throttled; `scrub_queue` holds release ids to scrub.
-  std::vector<std::string> scrub_queue;
-  bool scrub_running = false;
   std::optional<TimePoint> last_scrub_finished;
   Rates applied_rates{};
   std::uint64_t policy_ticks = 0;
@@ -286,16 +240,10 @@ struct Engine::Impl {
 
   // ---- helpers ---------------------------------------------------------------------------------
 
-  // Runs `work` on the hashing pool and `then(result)` back on the io thread (if still alive).
+  // Runs `w` on the hashing pool and `then(result)` back on the io thread (if still alive).
   template <class Work, class Then>
-  void on_pool(Work work, Then then) {
-    std::weak_ptr<bool> weak = alive;
-    asio::post(pool, [this, weak, work = std::move(work), then = std::move(then)]() mutable {
-      auto result = work();
-      asio::post(ioc, [weak, then = std::move(then), result = std::move(result)]() mutable {
-        if (auto a = weak.lock(); a && *a) then(std::move(result));
-      });
-    });
+  void on_pool(Work w, Then then) {
+    work.run(std::move(w), std::move(then));
   }
 
   Release* find(const std::string& id) {
@@ -1207,20 +1155,39 @@ struct Engine::Impl {
     r.files[i].hashing = true;
     const auto path =
         store.staging_file(r.rec.v2_infohash, r.rec.revision, r.manifest.files[i].path);
-    const std::string id = r.rec.id;
-    const auto gen = r.generation;
-    on_pool([path] { return hash_stored(path); },
-            [this, id, gen, i](Result<FileDigest> d) { on_hashed(id, gen, i, std::move(d)); });
+    verifier->check(FileKey{r.rec.id, r.generation, i}, path, expected_of(r, i),
+                    CheckPurpose::downloaded);
   }
 
-  void on_hashed(const std::string& id, std::uint64_t gen, std::size_t i, Result<FileDigest> d) {
-    Release* r = find(id);
-    if (!r || r->generation != gen) return;
+  static ExpectedFile expected_of(const Release& r, std::size_t i) {
+    return ExpectedFile{r.manifest.files[i].length, r.manifest.files[i].sha256};
+  }
+
+  // The verifier's reports, by purpose.
+  void on_checked(const FileChecked& c) {
+    switch (c.purpose) {
+      case CheckPurpose::downloaded:
+        on_hashed(c);
+        return;
+      case CheckPurpose::reverify_store:
+      case CheckPurpose::reverify_staging:
+        on_reverified(c);
+        return;
+      case CheckPurpose::scrub:
+        on_scrubbed(c);
+        return;
+    }
+  }
+
+  void on_hashed(const FileChecked& c) {
+    Release* r = find(c.key.release);
+    if (!r || r->generation != c.key.generation) return;
+    const auto i = c.key.index;
     r->files[i].hashing = false;
     const auto& f = r->manifest.files[i];
     const auto path = store.staging_file(r->rec.v2_infohash, r->rec.revision, f.path);
-    const bool mismatch = d && (d->length != f.length || hex(d->sha256) != f.sha256);
-    if ((!d && d.error().code == Errc::io_error && r->files[i].io_retries < 20) ||
+    const bool mismatch = c.outcome == CheckOutcome::mismatch;
+    if ((c.error && c.error->code == Errc::io_error && r->files[i].io_retries < 20) ||
         (mismatch && r->files[i].io_retries < 2)) {
       // Not readable yet (libtorrent may report a piece before the file is on disk): try
       // again shortly; only a readable file with other content is a verification failure.
@@ -1235,7 +1202,7 @@ struct Engine::Impl {
       });
       return;
     }
-    if (d && d->length == f.length && hex(d->sha256) == f.sha256) {
+    if (c.outcome == CheckOutcome::match) {
       // With two download sources the file may still be written to (see check_complete): it
       // is linked into the store, which other releases share, only after the final pass.
       if (auto st = r->v1_active ? Status{} : store.adopt(path, f.sha256); !st) {
@@ -1253,10 +1220,10 @@ struct Engine::Impl {
     r->files[i].failed = true;
     r->files[i].attempts++;
     const std::string why =
-        d ? fmt::format("SHA-256 {} (length {}) differs from the manifest's {} (length {})",
-                        hex(d->sha256), d->length, f.sha256, f.length)
-          : d.error().message;
-    r->error = Error{d ? Errc::hash_mismatch : d.error().code,
+        c.error ? c.error->message
+                : fmt::format("SHA-256 {} (length {}) differs from the manifest's {} (length {})",
+                              c.sha256, c.length, f.sha256, f.length);
+    r->error = Error{c.error ? c.error->code : Errc::hash_mismatch,
                      fmt::format("{}: file {}: {}", r->rec.id, f.path, why),
                      r->files[i].attempts < max_hash_attempts
                          ? "the file is being downloaded again"
@@ -1432,8 +1399,6 @@ struct Engine::Impl {
   void verify_all(Release& r, VerifySource source = VerifySource::store) {
     if (r.verify_outstanding > 0) return;
     r.verify_failures.clear();
-    const std::string rid = r.rec.id;
-    const auto gen = r.generation;
     for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
       if (!r.files[i].verified) continue;
       const auto& f = r.manifest.files[i];
@@ -1443,10 +1408,9 @@ struct Engine::Impl {
       const auto path = source == VerifySource::store
                             ? store.store_file(f.sha256)
                             : store.staging_file(r.rec.v2_infohash, r.rec.revision, f.path);
-      on_pool([path] { return hash_stored(path); },
-              [this, rid, gen, i, source](Result<FileDigest> d) {
-                on_reverified(rid, gen, i, source, std::move(d));
-              });
+      verifier->check(FileKey{r.rec.id, r.generation, i}, path, expected_of(r, i),
+                      source == VerifySource::store ? CheckPurpose::reverify_store
+                                                    : CheckPurpose::reverify_staging);
     }
     if (r.verify_outstanding == 0) {
       r.staging_pass = false;
@@ -1454,13 +1418,15 @@ struct Engine::Impl {
     }
   }
 
-  void on_reverified(const std::string& rid, std::uint64_t gen, std::size_t i, VerifySource source,
-                     Result<FileDigest> d) {
-    Release* rr = find(rid);
-    if (!rr || rr->generation != gen) return;
+  void on_reverified(const FileChecked& c) {
+    Release* rr = find(c.key.release);
+    if (!rr || rr->generation != c.key.generation) return;
+    const auto i = c.key.index;
+    const auto source =
+        c.purpose == CheckPurpose::reverify_store ? VerifySource::store : VerifySource::staging;
     rr->verify_outstanding--;
     const auto& file = rr->manifest.files[i];
-    bool good = d && d->length == file.length && hex(d->sha256) == file.sha256;
+    bool good = c.outcome == CheckOutcome::match;
     if (good && source == VerifySource::staging && file.length > 0) {
       const auto path = store.staging_file(rr->rec.v2_infohash, rr->rec.revision, file.path);
       if (auto st = store.adopt(path, file.sha256); !st) {
@@ -1473,10 +1439,7 @@ struct Engine::Impl {
       if (source == VerifySource::store) {
         // Damaged on disk after it was verified: quarantine (a copy kept, the store entry and
         // the view removed), degraded; the re-check runs once every file was hashed.
-        quarantine(*rr, i,
-                   d ? fmt::format("SHA-256 {} (length {})", hex(d->sha256), d->length)
-                     : d.error().message,
-                   "verify", Recheck::later);
+        quarantine(*rr, i, c.found(), "verify", Recheck::later);
       } else {
         // (A staging copy was never adopted: the store's entry is another release's.)
         rr->files[i].verified = false;
@@ -2143,7 +2106,7 @@ struct Engine::Impl {
   }
 
   void queue_due_scrubs() {
-    if (config.scrub != Toggle::on || scrub_running || !scrub_queue.empty()) return;
+    if (config.scrub != Toggle::on || !verifier->scrub_idle()) return;
     const auto now = now_ticks();
     const auto interval = config.scrub_interval.count();
     const Release* oldest = nullptr;
@@ -2158,71 +2121,61 @@ struct Engine::Impl {
         oldest = r.get();
       }
     }
-    if (oldest) {
-      scrub_queue.push_back(oldest->rec.id);
-      run_scrub();
+    if (oldest) verifier->queue_scrub(oldest->rec.id);
+  }
+
+  // The scrub (Verifier) walks a complete release's verified files one at a time, read at most
+  // at scrub_rate. A mismatch quarantines the file (out of the store and the view), marks the
+  // release degraded and has libtorrent re-check and re-download the bad pieces.
+  ScrubSource scrub_source() {
+    ScrubSource src;
+    src.start = [this](const std::string& id) -> std::optional<std::uint64_t> {
+      const Release* r = find(id);
+      if (!r || state_of(*r) != ReleaseState::complete) return std::nullopt;
+      return r->generation;
+    };
+    src.next = [this](const std::string& id, std::uint64_t gen, std::size_t i) {
+      ScrubSource::Next next;
+      const Release* r = find(id);
+      if (!r || r->generation != gen) return next;  // gone
+      while (i < r->manifest.files.size() &&
+             (!r->files[i].verified || r->manifest.files[i].length == 0)) {
+        ++i;
+      }
+      if (i >= r->manifest.files.size()) {
+        next.kind = ScrubSource::Next::Kind::done;
+        return next;
+      }
+      next.kind = ScrubSource::Next::Kind::file;
+      next.index = i;
+      next.path = store.store_file(r->manifest.files[i].sha256);
+      next.expected = expected_of(*r, i);
+      return next;
+    };
+    return src;
+  }
+
+  void on_scrubbed(const FileChecked& c) {
+    Release* r = find(c.key.release);
+    if (!r || r->generation != c.key.generation) return;
+    ++counters.scrub_files;
+    if (c.outcome != CheckOutcome::unreadable) counters.scrub_bytes += c.length;
+    if (c.outcome != CheckOutcome::match) {
+      ++counters.scrub_mismatches;
+      quarantine(*r, c.key.index, c.found(), "scrub");
     }
   }
 
-  // Scrubs the next queued release: its verified files one at a time on the pool, read at
-  // most at scrub_rate. A mismatch quarantines the file (out of the store and the view),
-  // marks the release degraded and has libtorrent re-check and re-download the bad pieces.
-  void run_scrub() {
-    if (scrub_running) return;
-    while (!scrub_queue.empty()) {
-      const std::string id = scrub_queue.front();
-      scrub_queue.erase(scrub_queue.begin());
-      Release* r = find(id);
-      if (!r || state_of(*r) != ReleaseState::complete) continue;
-      scrub_running = true;
-      scrub_file(id, r->generation, 0, 0);
-      return;
+  void on_scrub_finished(const ScrubFinished& f) {
+    Release* r = find(f.release);
+    if (!r || r->generation != f.generation) return;
+    r->rec.last_scrubbed = now_ticks();
+    ++counters.scrub_passes;
+    last_scrub_finished = clock();
+    if (f.mismatches == 0) {
+      log::info("{}: scrub: every stored file matches the manifest", f.release);
     }
-  }
-
-  void scrub_file(const std::string& id, std::uint64_t gen, std::size_t i, int mismatches) {
-    Release* r = find(id);
-    if (!r || r->generation != gen || gate.shutting_down()) {
-      scrub_running = false;
-      if (!gate.shutting_down()) run_scrub();
-      return;
-    }
-    while (i < r->manifest.files.size() &&
-           (!r->files[i].verified || r->manifest.files[i].length == 0)) {
-      ++i;
-    }
-    if (i >= r->manifest.files.size()) {
-      r->rec.last_scrubbed = now_ticks();
-      ++counters.scrub_passes;
-      last_scrub_finished = clock();
-      if (mismatches == 0) log::info("{}: scrub: every stored file matches the manifest", id);
-      persist(*r);
-      scrub_running = false;
-      run_scrub();
-      return;
-    }
-    const auto& f = r->manifest.files[i];
-    const auto path = store.store_file(f.sha256);
-    const auto rate = config.scrub_rate;
-    on_pool([path, rate] { return sha256_file_throttled(path, rate); },
-            [this, id, gen, i, mismatches](Result<std::pair<std::uint64_t, std::string>> d) {
-              Release* rr = find(id);
-              int bad = mismatches;
-              if (rr && rr->generation == gen) {
-                const auto& file = rr->manifest.files[i];
-                ++counters.scrub_files;
-                if (d) counters.scrub_bytes += d->first;
-                if (!d || d->first != file.length || d->second != file.sha256) {
-                  ++bad;
-                  ++counters.scrub_mismatches;
-                  quarantine(*rr, i,
-                             d ? fmt::format("SHA-256 {} (length {})", d->second, d->first)
-                               : d.error().message,
-                             "scrub");
-                }
-              }
-              scrub_file(id, gen, i + 1, bad);
-            });
+    persist(*r);
   }
 
   // Takes damaged content out of the store and the view; the staging copy (the same inode)
@@ -2231,28 +2184,10 @@ struct Engine::Impl {
   void quarantine(Release& r, std::size_t i, const std::string& found, std::string_view by,
                   Recheck when = Recheck::now) {
     const auto& file = r.manifest.files[i];
-    const auto src = store.store_file(file.sha256);
-    const auto qdir = config.state_dir / "quarantine";
-    // Keep one copy of the damaged bytes for inspection, read by descriptor from the store's
-    // own regular file (a link there is not followed and nothing is kept); the store name must
-    // go either way (unlink removes a link itself, never its target).
-    if (auto damaged = safe_fs::open_regular(src)) {
-      if (auto q = safe_fs::open_base_dir(qdir, safe_fs::Create::yes)) {
-        (void)safe_fs::place_file(*damaged, q->get(),
-                                  fmt::format("{}.{}", file.sha256, now_ticks()),
-                                  safe_fs::Share::copy, qdir);
-      }
-    }
-    (void)store.remove_store_entry(file.sha256);
-    // libtorrent re-downloads into the staging name: if that is not the daemon's own regular
-    // file (a link left by an older seed), remove it so the bytes land in a new file instead of
-    // being written through the link.
-    const auto staged = store.staging_file(r.rec.v2_infohash, r.rec.revision, file.path);
-    if (struct stat st{};
-        ::lstat(staged.c_str(), &st) == 0 && !(S_ISREG(st.st_mode) && st.st_uid == ::geteuid())) {
-      std::error_code ignored;
-      std::filesystem::remove(staged, ignored);
-    }
+    // libtorrent re-downloads into the staging name (see quarantine_stored_file).
+    quarantine_stored_file(store, config.state_dir / "quarantine", file.sha256,
+                           store.staging_file(r.rec.v2_infohash, r.rec.revision, file.path),
+                           now_ticks());
     (void)store.remove_view(r.rec.model, r.rec.revision);
     r.rec.view_path.clear();
     r.files[i].verified = false;
@@ -2917,12 +2852,7 @@ Result<json> Engine::scrub(const std::optional<std::string>& id) {
       if (I.state_of(*r) == ReleaseState::complete) ids.push_back(rid);
     }
   }
-  for (const auto& rid : ids) {
-    if (std::find(I.scrub_queue.begin(), I.scrub_queue.end(), rid) == I.scrub_queue.end()) {
-      I.scrub_queue.push_back(rid);
-    }
-  }
-  I.run_scrub();
+  for (const auto& rid : ids) I.verifier->queue_scrub(rid);
   return json{{"queued", ids}, {"rate", I.config.scrub_rate}};
 }
 
@@ -3100,6 +3030,7 @@ void Engine::shutdown(std::function<void()> done, std::chrono::milliseconds time
   I.resume_timer.cancel();
   I.policy_timer.cancel();
   I.poller->stop();
+  I.verifier->stop();
   I.session->session().pause();
   // Payload counters as of now first (state_update_alert), then the saves.
   I.request_updates();
