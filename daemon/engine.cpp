@@ -1,18 +1,13 @@
 #include "daemon/engine.hpp"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <map>
 #include <set>
-#include <thread>
 #include <tuple>
 #include <unordered_map>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <fmt/format.h>
 #include <libtorrent/add_torrent_params.hpp>
 #include <libtorrent/alert_types.hpp>
@@ -28,7 +23,6 @@
 #include "core/atomic_file.hpp"
 #include "core/encoding.hpp"
 #include "core/fetcher.hpp"
-#include "core/file_hash.hpp"
 #include "core/hf_hub.hpp"
 #include "core/http_fetcher.hpp"
 #include "core/release_manifest.hpp"
@@ -38,15 +32,18 @@
 #include "core/torrent_builder.hpp"
 #include "core/tuf_client.hpp"
 #include "core/units.hpp"
+#include "daemon/engine/disk_scan.hpp"
+#include "daemon/engine/lt_backend.hpp"
+#include "daemon/engine/peer_dialer.hpp"
 #include "daemon/engine/release_state.hpp"
 #include "daemon/engine/resume_policy.hpp"
 #include "daemon/engine/v1_companion.hpp"
 #include "daemon/engine/verifier.hpp"
+#include "daemon/engine/views.hpp"
 #include "daemon/engine/work_pool.hpp"
 #include "daemon/feed_poller.hpp"
 #include "daemon/log.hpp"
 #include "daemon/metrics.hpp"
-#include "daemon/piece_scan.hpp"
 #include "daemon/policy.hpp"
 #include "daemon/release_db.hpp"
 #include "daemon/store.hpp"
@@ -78,7 +75,6 @@ std::string_view file_state_name(FileState s) {
 }
 
 constexpr int max_hash_attempts = 3;
-constexpr std::size_t max_torrent_bytes = 64 * 1024 * 1024;
 
 json time_or_null(std::optional<TimePoint> t) {
   return t ? json(format_utc(*t)) : json(nullptr);
@@ -89,21 +85,15 @@ json error_json(const std::optional<Error>& e) {
   return {{"code", std::string(code_name(e->code))}, {"message", e->message}, {"hint", e->hint}};
 }
 
-Result<lt::tcp::endpoint> parse_peer(const std::string& text) {
-  auto ep = units::parse_endpoint(text, units::PortZero::refused);
-  if (!ep) return tl::unexpected(with_context(ep.error(), "peer"));
-  return lt::tcp::endpoint(ep->address, ep->port);
-}
-
 }  // namespace
 
 // One release known to the engine. Owned by Impl::releases_; only the io thread touches it.
 struct Release {
   ReleaseRecord rec;
   ReleaseManifest manifest;
-  std::uint64_t generation = 0;  // distinguishes worker results for a removed + re-added id
-  std::vector<FileEntry> files;  // per manifest file, in manifest order
-  lt::torrent_handle handle;     // hybrid
+  std::uint64_t generation = 0;   // distinguishes worker results for a removed + re-added id
+  std::vector<FileEntry> files;   // per manifest file, in manifest order
+  TorrentId handle = no_torrent;  // hybrid
   // The hybrid's metadata, kept from its add (the companion's layout is compared against it
   // without a round trip to libtorrent's thread).
   std::shared_ptr<const lt::torrent_info> ti;
@@ -117,8 +107,6 @@ struct Release {
   // torrent is complete; neither the torrent_finished_alert libtorrent posts after checking that
   // resume data nor the shutdown (unless payload moved) writes it again.
   ResumeRecord resume;
-  std::chrono::steady_clock::time_point last_redial{};
-  std::chrono::steady_clock::time_point last_peer_seen{};
   // v1 companion. While fetching it is a standby download source (v1_downloading): v1-only
   // clients (Transmission 3, aria2 1.36) cannot read the hybrid and form their own swarm under
   // the companion's info-hash. It joins that swarm in upload mode (announces, connects, requests
@@ -128,13 +116,13 @@ struct Release {
   // file it completes is SHA-256-checked against the manifest like any other, and once every
   // wanted file is verified, every file is hashed once more before the release is complete
   // (check_complete, finish_v1_download).
-  lt::torrent_handle v1_handle;
+  TorrentId v1_handle = no_torrent;
   bool v1_downloading = false;
   bool v1_active = false;     // requesting pieces (left upload mode)
   bool staging_pass = false;  // the final pass after a two-source download is running
   V1Watch v1_watch;           // the companion rule's memory (maybe_activate_v1)
-  std::optional<lt::torrent_status> status;
-  std::optional<lt::torrent_status> v1_status;
+  std::optional<TorrentStatus> status;
+  std::optional<TorrentStatus> v1_status;
   // The hybrid's pieces from its resume data (at add time): the companion starts from them on a
   // restart instead of re-reading every existing file (same layout, so the same pieces).
   lt::typed_bitfield<lt::piece_index_t> resume_have;
@@ -149,7 +137,7 @@ struct Release {
   // Payload counters of earlier sessions (from resume data); this session's are exact and
   // immediate in torrent_status::total_payload_*, while all_time_* lag by up to a second.
   std::int64_t downloaded_base = 0, uploaded_base = 0;
-  std::vector<lt::tcp::endpoint> pending_peers;
+  PeerDialer peers;  // --peer / add_peers endpoints still to dial, and redials
   // Files to hash once libtorrent has flushed its write queue: a file can be reported complete
   // (pieces hash-checked in memory) before all of its blocks are written to disk.
   std::set<std::size_t> flush_pending;
@@ -182,7 +170,7 @@ struct Engine::Impl {
   ~Impl() {
     *alive = false;
     work.stop();
-    session.reset();  // aborts libtorrent before the state it reports into goes away
+    lt_backend.reset();  // aborts libtorrent before the state it reports into goes away
   }
 
   asio::io_context& ioc;
@@ -192,8 +180,9 @@ struct Engine::Impl {
   std::optional<StateStore> state;
   std::optional<ReleaseDb> db;
   std::unique_ptr<FeedPoller> poller;  // after `state` and `db`: destroyed before them
-  std::unique_ptr<TorrentSession> session;
-  WorkPool work;  // the hashing pool
+  std::unique_ptr<LtBackend> lt_backend;
+  TorrentBackend* torrents = nullptr;  // lt_backend, as the rules see it
+  WorkPool work;                       // the hashing pool
   std::unique_ptr<Verifier> verifier;
   asio::steady_timer update_timer, resume_timer, shutdown_timer, policy_timer;
   Engine* owner = nullptr;
@@ -224,7 +213,7 @@ struct Engine::Impl {
     std::string id;
     bool v1 = false;
   };
-  std::unordered_map<lt::torrent_handle, HandleRef> handles;
+  std::unordered_map<TorrentId, HandleRef> handles;
   // Start-up adds in flight (async_add_torrent), by the info-hashes add_torrent_alert reports.
   enum class Role { hybrid, v1_seed, v1_download };
   struct PendingAdd {
@@ -252,7 +241,7 @@ struct Engine::Impl {
   }
 
   Release* by_handle(const lt::torrent_handle& h, bool* is_v1 = nullptr) {
-    const auto it = handles.find(h);
+    const auto it = handles.find(lt_backend->find(h));
     if (it == handles.end()) return nullptr;
     if (is_v1) *is_v1 = it->second.v1;
     return find(it->second.id);
@@ -275,7 +264,7 @@ struct Engine::Impl {
   static ReleaseState state_of(const Release& r) {
     ReleaseStateInput in;
     in.loading = r.loading;
-    in.has_torrent = r.handle.is_valid();
+    in.has_torrent = valid(r.handle);
     in.has_error = r.error.has_value();
     in.preparing = r.preparing;
     in.verifying = r.verify_outstanding > 0;
@@ -283,9 +272,8 @@ struct Engine::Impl {
     in.disk_full = r.disk_full;
     in.degraded = r.degraded;
     if (r.status) {
-      in.torrent_paused = static_cast<bool>(r.status->flags & lt::torrent_flags::paused);
-      in.torrent_checking = r.status->state == lt::torrent_status::checking_files ||
-                            r.status->state == lt::torrent_status::checking_resume_data;
+      in.torrent_paused = r.status->paused;
+      in.torrent_checking = r.status->checking();
     }
     in.any_hashing = any_hashing(r.files);
     return release_state(in);
@@ -320,7 +308,7 @@ struct Engine::Impl {
         fs = FileState::verifying;
       } else if (r.files[i].failed) {
         fs = FileState::failed;
-      } else if (r.files[i].wanted && r.handle.is_valid() &&
+      } else if (r.files[i].wanted && valid(r.handle) &&
                  (r.files[i].done > 0 || r.files[i].v1_done > 0)) {
         fs = FileState::downloading;
       }
@@ -333,8 +321,8 @@ struct Engine::Impl {
                        {"done_bytes", done}});
     }
     const ReleaseState st = state_of(r);
-    const bool seeding = r.handle.is_valid() && st == ReleaseState::complete &&
-                         !(r.status && (r.status->flags & lt::torrent_flags::paused));
+    const bool seeding =
+        valid(r.handle) && st == ReleaseState::complete && !(r.status && r.status->paused);
     json j = {
         {"id", r.rec.id},
         {"feed", r.rec.feed},
@@ -376,7 +364,7 @@ struct Engine::Impl {
         {"path", r.rec.view_path.empty() ? json(nullptr) : json(r.rec.view_path)},
         {"v2_infohash", r.rec.v2_infohash},
         {"include", r.rec.include},
-        {"v1_seeding", r.v1_handle.is_valid() && !r.v1_downloading},
+        {"v1_seeding", valid(r.v1_handle) && !r.v1_downloading},
         {"v1_downloading", r.v1_downloading && r.v1_active},
         {"files", std::move(files)},
     };
@@ -596,68 +584,25 @@ struct Engine::Impl {
     }
   }
 
-  std::vector<lt::download_priority_t> priorities(const Release& r, const lt::torrent_info& ti) {
+  // Per libtorrent file (num_files of the torrent, pad files included).
+  static std::vector<FilePriority> priorities(const Release& r, int num_files) {
     // Pad files keep the default priority: only real files are deselected.
-    const auto& fs = ti.files();
-    std::vector<lt::download_priority_t> out(static_cast<std::size_t>(fs.num_files()),
-                                             lt::default_priority);
+    std::vector<FilePriority> out(static_cast<std::size_t>(num_files), FilePriority::normal);
     for (std::size_t i = 0; i < r.files.size(); ++i) {
       // (With two download sources, verified files are not downloaded again: deselect_verified.)
       if (r.files[i].lt_index >= 0 &&
           (!r.files[i].wanted || (r.v1_active && r.files[i].verified))) {
-        out[static_cast<std::size_t>(r.files[i].lt_index)] = lt::dont_download;
+        out[static_cast<std::size_t>(r.files[i].lt_index)] = FilePriority::skip;
       }
     }
     return out;
   }
 
-  // A partial download being added: the resume file (if any) says which pieces libtorrent had
-  // when it was written, but a kill -9 loses what arrived since, and with no resume file
-  // libtorrent would re-check every file from the first piece (a kill during that check loses
-  // all of it; 2.0.8 cannot check part of a torrent). So the pieces the resume file does not
-  // claim and whose bytes are all on disk are hashed here (SHA-1 against the hybrid's v1
-  // hashes; holes are skipped, so the cost is the bytes written since the last save), and
-  // `atp` gets the union as its have bitfield: libtorrent then checks nothing. Found pieces are
-  // written to the resume file as the scan goes (every scan_checkpoint_bytes) and at its end,
-  // so a kill during the scan loses little. Pieces the resume file claims but whose bytes are
-  // gone (a file shorter than them) are dropped. A piece wrongly claimed is still caught: every
-  // file is SHA-256-checked against the manifest before it counts as verified.
-  static constexpr std::int64_t scan_checkpoint_bytes = 64ll << 20;
-
-  // What recover_pieces_on_disk works on: plain data, so the scan can run on the hashing pool
-  // (it touches neither the Release nor libtorrent's session).
-  struct DiskScan {
-    std::string id;
-    std::shared_ptr<const lt::torrent_info> ti;
-    std::filesystem::path save_path, resume_file;
-    lt::add_torrent_params resume;  // have_pieces (claimed), unfinished pieces, counters, times
-    std::vector<bool> wanted_lt;    // per libtorrent file
-    bool had_resume = false;
-    // Results.
-    std::int64_t claimed = 0;
-    int dropped = 0, found = 0, hashed = 0;
-    std::int64_t ms = 0;
-    std::vector<std::string> warnings;
-  };
-
+  // A partial download being added: its pieces on disk are recovered first (disk_scan.hpp).
   DiskScan disk_scan_of(const Release& r, const lt::add_torrent_params& atp) const {
-    DiskScan d;
+    DiskScan d = make_disk_scan(atp, store.staging_dir(r.rec.v2_infohash),
+                                store.resume_file(r.rec.v2_infohash));
     d.id = r.rec.id;
-    d.ti = atp.ti;
-    d.save_path = store.staging_dir(r.rec.v2_infohash);
-    d.resume_file = store.resume_file(r.rec.v2_infohash);
-    d.resume.info_hashes = atp.ti->info_hashes();
-    d.resume.name = atp.ti->name();
-    d.resume.save_path = d.save_path.string();
-    d.resume.have_pieces = atp.have_pieces;
-    d.resume.unfinished_pieces = atp.unfinished_pieces;
-    d.resume.total_uploaded = atp.total_uploaded;
-    d.resume.total_downloaded = atp.total_downloaded;
-    d.resume.active_time = atp.active_time;
-    d.resume.finished_time = atp.finished_time;
-    d.resume.seeding_time = atp.seeding_time;
-    d.resume.added_time = atp.added_time;
-    d.resume.completed_time = atp.completed_time;
     d.wanted_lt.assign(static_cast<std::size_t>(atp.ti->num_files()), false);
     for (std::size_t i = 0; i < r.files.size(); ++i) {
       if (r.files[i].lt_index >= 0 && r.files[i].wanted) {
@@ -666,50 +611,6 @@ struct Engine::Impl {
     }
     d.had_resume = r.resumed;
     return d;
-  }
-
-  // The scan itself (any thread): on return d.resume.have_pieces is the union of what the resume
-  // file claimed (minus pieces past a file's end) and what was found; the resume file has been
-  // rewritten with it if that changed anything (and every scan_checkpoint_bytes meanwhile).
-  static void run_disk_scan(DiskScan& d) {
-    const auto& ti = *d.ti;
-    const auto t0 = std::chrono::steady_clock::now();
-    auto& have = d.resume.have_pieces;
-    if (have.size() != ti.num_pieces()) have.resize(ti.num_pieces(), false);
-    d.claimed = have.count();
-    d.dropped = drop_pieces_past_eof(ti, d.save_path, have);
-    const auto& fs = ti.files();
-    const auto base = have;
-    auto candidate = [&](lt::piece_index_t p) {
-      if (base.get_bit(p)) return false;
-      for (const auto& sl : fs.map_block(p, 0, fs.piece_size(p))) {
-        if (d.wanted_lt[static_cast<std::size_t>(static_cast<int>(sl.file_index))]) return true;
-      }
-      return false;
-    };
-    auto write = [&](const lt::typed_bitfield<lt::piece_index_t>& found) {
-      auto p = d.resume;
-      for (const auto i : found.range()) {
-        if (found.get_bit(i)) {
-          p.have_pieces.set_bit(i);
-          p.unfinished_pieces.erase(i);
-        }
-      }
-      const auto buf = lt::write_resume_data_buf(p);
-      if (auto st = write_file_atomic(d.resume_file, std::string_view(buf.data(), buf.size()));
-          !st) {
-        d.warnings.push_back(st.error().message);
-      }
-      return p;
-    };
-    const auto scan = scan_pieces(ti, d.save_path, candidate, scan_checkpoint_bytes,
-                                  [&](const auto& found) { write(found); });
-    d.found = scan.found.count();
-    d.hashed = scan.pieces_hashed;
-    if (d.found > 0 || d.dropped > 0) d.resume = write(scan.found);
-    d.ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
-            .count();
   }
 
   // Back on the io thread: `atp` gets the scan's bitfield (libtorrent then checks nothing).
@@ -841,7 +742,7 @@ struct Engine::Impl {
     // Priorities only for a partial selection: setting any on a seed_mode torrent makes
     // libtorrent leave seed mode.
     if (!everything_wanted(r.files)) {
-      atp.file_priorities = priorities(r, *atp.ti);
+      atp.file_priorities = LtBackend::to_lt(priorities(r, atp.ti->num_files()));
     }
     atp.url_seeds = r.manifest.torrent.web_seeds;
     atp.trackers = r.manifest.torrent.trackers;
@@ -852,36 +753,17 @@ struct Engine::Impl {
     resume_added(r.resume, static_cast<int>(atp.have_pieces.count()));
     if (how == AddHow::async) {
       pending_adds[atp.ti->info_hashes()] = PendingAdd{r.rec.id, r.generation, Role::hybrid};
-      session->session().async_add_torrent(std::move(atp));
+      lt_backend->session().async_add_torrent(std::move(atp));
       return {};
     }
     lt::error_code ec;
-    auto h = session->session().add_torrent(std::move(atp), ec);
+    auto h = lt_backend->session().add_torrent(std::move(atp), ec);
     if (ec) {
       return fail(Errc::internal, fmt::format("libtorrent refused {}: {}", r.rec.id, ec.message()));
     }
-    r.handle = h;
-    handles[h] = HandleRef{r.rec.id, false};
+    r.handle = lt_backend->adopt(h);
+    handles[r.handle] = HandleRef{r.rec.id, false};
     return {};
-  }
-
-  // True if the companion has exactly the hybrid's piece space: same piece length and count,
-  // same files (pads included) at the same offsets. Then the two torrents address the same bytes
-  // of the same files in staging, and libtorrent file indices are interchangeable.
-  static bool same_layout(const lt::torrent_info& a, const lt::torrent_info& b) {
-    const auto& fa = a.files();
-    const auto& fb = b.files();
-    if (fa.piece_length() != fb.piece_length() || fa.num_pieces() != fb.num_pieces() ||
-        fa.num_files() != fb.num_files() || fa.total_size() != fb.total_size()) {
-      return false;
-    }
-    for (const auto fi : fa.file_range()) {
-      if (fa.file_path(fi) != fb.file_path(fi) || fa.file_size(fi) != fb.file_size(fi) ||
-          fa.file_offset(fi) != fb.file_offset(fi) || fa.pad_file_at(fi) != fb.pad_file_at(fi)) {
-        return false;
-      }
-    }
-    return true;
   }
 
   // Adds the v1 companion (torrents/<v2>.v1.torrent, checked against the manifest when it came
@@ -890,7 +772,7 @@ struct Engine::Impl {
   // V1Mode::download: a second download source for a fetch, with the hybrid's file selection.
   enum class V1Mode { seed, download };
   void add_v1_companion(Release& r, V1Mode mode = V1Mode::seed, AddHow how = AddHow::sync) {
-    if (r.v1_handle.is_valid() || r.v1_adding || !r.handle.is_valid()) return;
+    if (valid(r.v1_handle) || r.v1_adding || !valid(r.handle)) return;
     const auto path = store.torrent_v1_file(r.rec.v2_infohash);
     std::error_code fec;
     if (!std::filesystem::exists(path, fec)) return;
@@ -904,8 +786,8 @@ struct Engine::Impl {
       log::warning("{}: v1 companion: {}", r.rec.id, e.what());
       return;
     }
-    const auto hybrid = r.ti ? r.ti : r.handle.torrent_file();
-    if (!hybrid || !same_layout(*hybrid, *atp.ti)) {
+    const auto hybrid = r.ti ? r.ti : lt_backend->handle(r.handle).torrent_file();
+    if (!hybrid || !LtBackend::same_layout(*hybrid, *atp.ti)) {
       log::warning("{}: v1 companion: piece layout differs from the hybrid torrent; not used",
                    r.rec.id);
       return;
@@ -917,7 +799,9 @@ struct Engine::Impl {
       atp.flags |= lt::torrent_flags::seed_mode;
     } else {
       atp.flags |= lt::torrent_flags::upload_mode;  // standby until maybe_activate_v1
-      if (!all_wanted) atp.file_priorities = priorities(r, *atp.ti);  // same indices
+      if (!all_wanted) {
+        atp.file_priorities = LtBackend::to_lt(priorities(r, atp.ti->num_files()));  // same indices
+      }
       // Pieces the hybrid had verified (SHA-1 and Merkle) before a restart: libtorrent only
       // checks that the files are there, and the companion can serve them to v1 peers.
       if (r.resume_have.size() == atp.ti->num_pieces()) atp.have_pieces = std::move(r.resume_have);
@@ -933,11 +817,11 @@ struct Engine::Impl {
       pending_adds[atp.ti->info_hashes()] = PendingAdd{
           r.rec.id, r.generation, mode == V1Mode::seed ? Role::v1_seed : Role::v1_download};
       r.v1_adding = true;
-      session->session().async_add_torrent(std::move(atp));
+      lt_backend->session().async_add_torrent(std::move(atp));
       return;
     }
     lt::error_code ec;
-    auto h = session->session().add_torrent(std::move(atp), ec);
+    auto h = lt_backend->session().add_torrent(std::move(atp), ec);
     if (ec) {
       log::warning("{}: v1 companion: {}", r.rec.id, ec.message());
       return;
@@ -946,24 +830,24 @@ struct Engine::Impl {
   }
 
   void adopt_v1(Release& r, const lt::torrent_handle& h, V1Mode mode) {
-    r.v1_handle = h;
+    r.v1_handle = lt_backend->adopt(h);
     r.v1_downloading = mode == V1Mode::download;
     r.v1_active = false;
     r.v1_watch.last_progress = std::chrono::steady_clock::now();
-    handles[h] = HandleRef{r.rec.id, true};
+    handles[r.v1_handle] = HandleRef{r.rec.id, true};
   }
 
   static CompanionMode companion_mode(const Release& r) {
-    if (!r.v1_handle.is_valid()) return CompanionMode::none;
+    if (!valid(r.v1_handle)) return CompanionMode::none;
     if (!r.v1_downloading) return CompanionMode::seeding;
     return r.v1_active ? CompanionMode::active : CompanionMode::standby;
   }
 
   // Called on every status update while fetching: the companion leaves upload mode when the
   // companion rule says so (v1_watch: the hybrid stalled and the companion's swarm has peers).
-  void maybe_activate_v1(Release& r, const lt::torrent_status& hybrid) {
+  void maybe_activate_v1(Release& r, const TorrentStatus& hybrid) {
     HybridSample h;
-    h.downloading = hybrid.state == lt::torrent_status::downloading;
+    h.downloading = hybrid.state == TorrentPhase::downloading;
     h.total_wanted_done = hybrid.total_wanted_done;
     h.total_payload_download = hybrid.total_payload_download;
     h.num_peers = hybrid.num_peers;
@@ -976,7 +860,7 @@ struct Engine::Impl {
     const auto step = v1_watch(r.v1_watch, h, c, std::chrono::steady_clock::now());
     r.v1_watch = step.watch;
     if (step.action != V1Action::activate) return;
-    r.v1_handle.unset_flags(lt::torrent_flags::upload_mode);
+    torrents->leave_upload_mode(r.v1_handle);
     r.v1_active = true;
     log::info(
         "{}: no progress in the hybrid swarm; downloading through the v1 companion ({} "
@@ -984,32 +868,10 @@ struct Engine::Impl {
         r.rec.id, r.v1_status->list_peers);
   }
 
-  // A download with no peer connected dials its known peers (the fetch's --peer list) again
-  // every redial_interval: a seeder that restarts is back within a second, and libtorrent's own
-  // reconnect back-off (min_reconnect_time x failures, max_failcount) would wait up to a minute:
-  // each attempt during the outage (refused, or a handshake before the restarted seeder has
-  // added the torrent) counts as a failure, and connect_peer keeps the failure count of a peer
-  // already in the list. So the (unconnected) peer list is cleared first; trackers are asked
-  // again for theirs.
-  static constexpr auto redial_interval = std::chrono::milliseconds(500);
-  // After redial_fast_for without a peer (the peer is gone, not restarting), every 10 intervals.
-  static constexpr auto redial_fast_for = std::chrono::seconds(30);
-  void maybe_redial(Release& r, const lt::torrent_status& st) {
-    const auto now = std::chrono::steady_clock::now();
-    if (st.num_peers > 0) r.last_peer_seen = now;
-    if (st.state != lt::torrent_status::downloading || st.num_peers > 0 || r.rec.peers.empty() ||
-        !r.pending_peers.empty()) {
-      return;
-    }
-    const auto interval =
-        now - r.last_peer_seen < redial_fast_for ? redial_interval : 10 * redial_interval;
-    if (now - r.last_redial < interval) return;
-    r.last_redial = now;
-    r.handle.clear_peers();
-    for (const auto& p : r.rec.peers) {
-      if (auto ep = parse_peer(p)) r.pending_peers.push_back(*ep);
-    }
-    if (!r.manifest.torrent.trackers.empty()) r.handle.force_reannounce();
+  // A download with no peer connected dials its known peers again (PeerDialer::maybe_redial).
+  void maybe_redial(Release& r, const TorrentStatus& st) {
+    r.peers.maybe_redial(*torrents, r.handle, st, r.rec.peers, !r.manifest.torrent.trackers.empty(),
+                         std::chrono::steady_clock::now());
   }
 
   // BEP 16 for a release this node published, when configured: each downloader is offered
@@ -1032,11 +894,11 @@ struct Engine::Impl {
     }
   }
 
-  void remove_handle(lt::torrent_handle& h) {
-    if (!h.is_valid()) return;
+  void remove_handle(TorrentId& h) {
+    if (!valid(h)) return;
     handles.erase(h);
-    session->session().remove_torrent(h);
-    h = lt::torrent_handle();
+    torrents->remove(h);
+    h = no_torrent;
   }
 
   // The release is complete (every wanted file SHA-256-verified) and the companion was a
@@ -1068,9 +930,9 @@ struct Engine::Impl {
     r.flush_pending.clear();
     if (plan.action == V1Finish::drop_standby) return plan;
     if (plan.action == V1Finish::recheck_hybrid) {
-      if (auto ti = r.handle.torrent_file()) {
-        r.handle.prioritize_files(priorities(r, *ti));  // undo deselect_verified
-        r.handle.force_recheck();
+      if (r.ti) {
+        torrents->prioritize_files(r.handle, priorities(r, r.ti->num_files()));  // undo deselect
+        torrents->force_recheck(r.handle);
         resume_check_started(r.resume);
       }
       return plan;
@@ -1086,33 +948,12 @@ struct Engine::Impl {
   }
 
   void connect_pending(Release& r) {
-    if (!r.handle.is_valid() || r.pending_peers.empty()) return;
-    if (r.status && (r.status->state == lt::torrent_status::checking_resume_data ||
-                     r.status->state == lt::torrent_status::checking_files)) {
-      return;  // 2.0.8 refuses connect_peer while checking
-    }
-    std::vector<lt::tcp::endpoint> left;
-    for (const auto& ep : r.pending_peers) {
-      try {
-        r.handle.connect_peer(ep);
-      } catch (const std::exception&) {
-        left.push_back(ep);
-        continue;
-      }
-      // The peer may be a v1-only client that only knows the companion.
-      if (r.v1_downloading && r.v1_handle.is_valid()) {
-        try {
-          r.v1_handle.connect_peer(ep);
-        } catch (const std::exception&) {
-          // still checking its files; the peer is in its add_torrent_params or the tracker's list
-        }
-      }
-    }
-    r.pending_peers = std::move(left);
+    r.peers.connect_pending(*torrents, r.handle, r.v1_downloading ? r.v1_handle : no_torrent,
+                            r.status ? &*r.status : nullptr);
   }
 
   Status merge_peers(Release& r, const std::vector<std::string>& peers) {
-    std::vector<lt::tcp::endpoint> eps;
+    std::vector<PeerEndpoint> eps;
     for (const auto& p : peers) {
       auto ep = parse_peer(p);
       if (!ep) return tl::unexpected(ep.error());
@@ -1122,7 +963,7 @@ struct Engine::Impl {
       if (std::find(r.rec.peers.begin(), r.rec.peers.end(), peers[i]) == r.rec.peers.end()) {
         r.rec.peers.push_back(peers[i]);
       }
-      r.pending_peers.push_back(eps[i]);
+      r.peers.queue(eps[i]);
     }
     connect_pending(r);
     return {};
@@ -1136,8 +977,8 @@ struct Engine::Impl {
     if (r.flush_outstanding > 0) return;
     // Both download sources write the same files: wait until both have flushed.
     for (auto* h : {&r.handle, &r.v1_handle}) {
-      if (h->is_valid() && (h == &r.handle || r.v1_active)) {
-        h->flush_cache();  // answered by cache_flushed_alert
+      if (valid(*h) && (h == &r.handle || r.v1_active)) {
+        torrents->flush_cache(*h);  // answered by cache_flushed_alert
         ++r.flush_outstanding;
       }
     }
@@ -1230,7 +1071,7 @@ struct Engine::Impl {
                          : "giving up on this file; remove the release and fetch it again"};
     log::error("{}", r->error->message);
     persist(*r);
-    if (r->files[i].attempts < max_hash_attempts && r->handle.is_valid()) {
+    if (r->files[i].attempts < max_hash_attempts && valid(r->handle)) {
       // libtorrent's Merkle check passed but the full-file hash did not: have libtorrent
       // re-check what is on disk so bad pieces are downloaded again.
       recheck(*r);
@@ -1242,29 +1083,26 @@ struct Engine::Impl {
   // for files that do not exist yet); the final pass in check_complete catches bad ones.
   void deselect_verified(Release& r, std::size_t i) {
     if (!r.v1_active || r.files[i].lt_index < 0) return;
-    const lt::file_index_t fi(r.files[i].lt_index);
-    r.handle.file_priority(fi, lt::dont_download);
-    r.v1_handle.file_priority(fi, lt::dont_download);
+    torrents->file_priority(r.handle, r.files[i].lt_index, FilePriority::skip);
+    torrents->file_priority(r.v1_handle, r.files[i].lt_index, FilePriority::skip);
   }
 
   // Re-check what is on disk so that bad pieces are downloaded again (by both sources).
   void recheck(Release& r) {
     r.resume_have.clear();
     r.resume.current = false;
-    if (r.handle.is_valid()) {
-      r.handle.force_recheck();
+    if (valid(r.handle)) {
+      torrents->force_recheck(r.handle);
       resume_check_started(r.resume);
     }
-    if (r.v1_active && r.v1_handle.is_valid()) r.v1_handle.force_recheck();
+    if (r.v1_active && valid(r.v1_handle)) torrents->force_recheck(r.v1_handle);
     // A seed dropped its connections to other seeds; once it misses pieces again it must find
     // them: the known peers are dialled again after the check, and trackers asked anew. The peer
     // list still marks them as seeds seen while we were finished, which keeps them from being
     // connect candidates, so it starts over.
-    if (r.handle.is_valid()) r.handle.clear_peers();
-    for (const auto& p : r.rec.peers) {
-      if (auto ep = parse_peer(p)) r.pending_peers.push_back(*ep);
-    }
-    if (r.handle.is_valid()) r.handle.force_reannounce();
+    if (valid(r.handle)) torrents->clear_peers(r.handle);
+    r.peers.queue_known(r.rec.peers);
+    if (valid(r.handle)) torrents->force_reannounce(r.handle);
   }
 
   // Files that libtorrent has completely (per the piece bitfield) and we have not verified yet.
@@ -1279,17 +1117,14 @@ struct Engine::Impl {
   }
 
   void check_complete(Release& r, AddHow how = AddHow::sync) {
-    std::vector<ViewFile> view;
-    for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
-      if (!r.files[i].wanted) continue;
-      if (!r.files[i].verified) return;
-      view.push_back(ViewFile{r.manifest.files[i].path, r.manifest.files[i].sha256});
-    }
+    const auto complete = complete_view(r.manifest, r.files);
+    if (!complete) return;
+    const auto& view = *complete;
     if (r.verify_outstanding > 0) return;
     if (r.v1_downloading) {
       // Final counters of both sources before they are removed or re-added.
-      if (r.v1_handle.is_valid()) r.v1_status = r.v1_handle.status({});
-      if (r.handle.is_valid()) r.status = r.handle.status({});
+      if (valid(r.v1_handle)) r.v1_status = torrents->status(r.v1_handle);
+      if (valid(r.handle)) r.status = torrents->status(r.handle);
       const auto plan = finish_v1_download(r);
       // Both torrents wrote into the same files: a block of one may have landed in a file
       // already verified through the other (in flight when it was deselected, or from a peer
@@ -1326,9 +1161,9 @@ struct Engine::Impl {
     }
     // The cached status comes from the last state_update (every 500 ms): refresh it so that a
     // release reported "complete" also reports every byte it downloaded.
-    if (r.handle.is_valid()) r.status = r.handle.status(lt::torrent_handle::query_pieces);
+    if (valid(r.handle)) r.status = torrents->status(r.handle);
     persist(r);
-    if (r.handle.is_valid()) r.handle.save_resume_data(lt::torrent_handle::flush_disk_cache);
+    if (valid(r.handle)) torrents->save_resume(r.handle, ResumeSave::flush_disk_cache);
     add_v1_companion(r, V1Mode::seed, how);
     materialise_hf_cache(r);
   }
@@ -1336,16 +1171,8 @@ struct Engine::Impl {
   // The wanted files as a Hugging Face cache snapshot (hard links to the store), once.
   void materialise_hf_cache(Release& r) {
     if (!r.hf_cache || !r.hf_snapshot.empty()) return;
-    std::vector<HfCacheFile> files;
-    for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
-      if (!r.files[i].wanted) continue;
-      const auto& f = r.manifest.files[i];
-      files.push_back(HfCacheFile{f.path, f.sha256, hf::cache_blob_name(f)});
-    }
-    const auto& up = r.manifest.upstream;
-    const std::string repo =
-        up.kind == "huggingface" && is_valid_model_id(up.repo) ? up.repo : r.manifest.model;
-    auto snap = store.materialise_hf_cache(*r.hf_cache, repo, r.rec.revision, files);
+    auto snap = store.materialise_hf_cache(*r.hf_cache, hf_cache_repo(r.manifest), r.rec.revision,
+                                           hf_cache_files(r.manifest, r.files));
     if (!snap) {
       r.hf_cache_error = snap.error();
       log::error("{}: Hugging Face cache at {}: {}", r.rec.id, r.hf_cache->string(),
@@ -1361,33 +1188,13 @@ struct Engine::Impl {
   // has, from its piece bitfield.
   enum class Source { hybrid, v1 };
   void update_done(Release& r, const lt::torrent_status& st, Source source) {
-    if (!r.handle.is_valid()) return;
+    if (!valid(r.handle)) return;
     auto ti = st.torrent_file.lock();
     if (!ti) return;
-    const auto& files = ti->files();
-    const std::int64_t plen = files.piece_length();
     for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
       if (r.files[i].lt_index < 0) continue;
-      const lt::file_index_t fi(r.files[i].lt_index);
-      const std::int64_t size = files.file_size(fi);
-      if (st.is_seeding) {
-        (source == Source::v1 ? r.files[i].v1_done : r.files[i].done) = size;
-        continue;
-      }
-      if (size == 0 || st.pieces.empty()) {
-        (source == Source::v1 ? r.files[i].v1_done : r.files[i].done) = 0;
-        continue;
-      }
-      const std::int64_t first = files.file_offset(fi) / plen;
-      const std::int64_t n = (size + plen - 1) / plen;
-      std::int64_t done = 0;
-      for (std::int64_t k = 0; k < n; ++k) {
-        const lt::piece_index_t p(static_cast<int>(first + k));
-        if (static_cast<int>(p) < st.pieces.size() && st.pieces.get_bit(p)) {
-          done += std::min(plen, size - k * plen);
-        }
-      }
-      (source == Source::v1 ? r.files[i].v1_done : r.files[i].done) = done;
+      (source == Source::v1 ? r.files[i].v1_done : r.files[i].done) =
+          LtBackend::file_bytes_done(st, ti->files(), r.files[i].lt_index);
     }
   }
 
@@ -1491,7 +1298,7 @@ struct Engine::Impl {
         Release* r = by_handle(st.handle, &v1);
         if (!r) continue;
         if (v1) {
-          r->v1_status = st;
+          r->v1_status = LtBackend::to_status(st);
           if (!r->v1_downloading) continue;
           update_done(*r, st, Source::v1);
           if (st.state == lt::torrent_status::finished || st.state == lt::torrent_status::seeding) {
@@ -1499,11 +1306,11 @@ struct Engine::Impl {
           }
           continue;
         }
-        r->status = st;
+        r->status = LtBackend::to_status(st);
         log::debug(
             "{} {}: lt state {} peers {} seeds {} list_seeds {} conns {} have {} flags {:x} "
             "err {} wanted {}/{}",
-            session->listen_port(), r->rec.id, static_cast<int>(st.state), st.num_peers,
+            lt_backend->listen_port(), r->rec.id, static_cast<int>(st.state), st.num_peers,
             st.num_seeds, st.list_seeds, st.num_connections, st.num_pieces,
             static_cast<std::uint64_t>(st.flags), st.errc.message(), st.total_wanted_done,
             st.total_wanted);
@@ -1519,8 +1326,8 @@ struct Engine::Impl {
         }
         update_done(*r, st, Source::hybrid);
         maybe_save_progress(*r);
-        maybe_redial(*r, st);
-        maybe_activate_v1(*r, st);
+        maybe_redial(*r, *r->status);
+        maybe_activate_v1(*r, *r->status);
         connect_pending(*r);
         // Per-file completion comes from file_completed_alert; once the torrent is finished
         // (also right after a restart) every wanted file is on disk.
@@ -1568,7 +1375,7 @@ struct Engine::Impl {
       const bool was_checking = resume_checked(r->resume);
       if (was_checking || !all_wanted_verified(r->files)) {
         // The cached status may still say checking_files, which would veto the save.
-        r->status = tc->handle.status(lt::torrent_handle::query_pieces);
+        r->status = LtBackend::to_status(tc->handle.status(lt::torrent_handle::query_pieces));
         request_progress_save(*r);
       }
     } else if (auto* sr = lt::alert_cast<lt::save_resume_data_alert>(a)) {
@@ -1630,7 +1437,7 @@ struct Engine::Impl {
   void on_added(const PendingAdd& p, const lt::torrent_handle& h, const lt::error_code& ec) {
     Release* r = find(p.id);
     if (!r || r->generation != p.generation) {
-      if (h.is_valid()) session->session().remove_torrent(h);
+      if (h.is_valid()) lt_backend->session().remove_torrent(h);
       return;
     }
     if (p.role != Role::hybrid) {
@@ -1651,8 +1458,8 @@ struct Engine::Impl {
       persist(*r);
       return;
     }
-    r->handle = h;
-    handles[h] = HandleRef{r->rec.id, false};
+    r->handle = lt_backend->adopt(h);
+    handles[r->handle] = HandleRef{r->rec.id, false};
     r->resume.current = r->resumed && all_wanted_verified(r->files);
     if (gate.shutting_down()) return;
     add_v1_download(*r, AddHow::async);
@@ -1665,7 +1472,7 @@ struct Engine::Impl {
     for (auto it = pending_adds.begin(); it != pending_adds.end();) {
       const auto& ih = it->first;
       const lt::sha1_hash key = ih.has_v1() ? ih.v1 : lt::sha1_hash(ih.v2.data());
-      const auto h = session->session().find_torrent(key);
+      const auto h = lt_backend->session().find_torrent(key);
       if (!h.is_valid()) {
         ++it;
         continue;
@@ -1711,7 +1518,7 @@ struct Engine::Impl {
   void pause_disk_full(Release& r, const std::string& what) {
     if (r.disk_full) return;
     r.disk_full = true;
-    if (r.handle.is_valid()) r.handle.pause();
+    if (valid(r.handle)) torrents->pause(r.handle);
     const auto free = free_disk();
     r.error = Error{Errc::no_space,
                     fmt::format("{}: the disk is full ({} bytes free, {} still to download: {}); "
@@ -1728,7 +1535,7 @@ struct Engine::Impl {
     const auto free = free_disk();
     if (!free) return;
     for (auto& [id, r] : releases) {
-      if (r->disk_full || !r->handle.is_valid() || r->preparing) continue;
+      if (r->disk_full || !valid(r->handle) || r->preparing) continue;
       const auto left = remaining_bytes(*r);
       if (left > 0 && *free < std::min<std::uint64_t>(left, 1u << 20)) {
         pause_disk_full(*r, "seen by the free-space check");
@@ -1740,9 +1547,8 @@ struct Engine::Impl {
     ResumeStatus st;
     if (!r.status) return st;
     st.known = true;
-    st.checking = r.status->state == lt::torrent_status::checking_files ||
-                  r.status->state == lt::torrent_status::checking_resume_data;
-    st.downloading = r.status->state == lt::torrent_status::downloading;
+    st.checking = r.status->checking();
+    st.downloading = r.status->state == TorrentPhase::downloading;
     st.num_pieces = r.status->num_pieces;
     st.payload_moved = r.status->total_payload_download > 0 || r.status->total_payload_upload > 0;
     return st;
@@ -1764,11 +1570,11 @@ struct Engine::Impl {
   // loses at most progress_save_interval of pieces. The trees are not written (see the alert),
   // so a save costs about one byte per piece.
   void request_progress_save(Release& r) {
-    if (!r.handle.is_valid()) return;
+    if (!valid(r.handle)) return;
     resume_save_requested(r.resume, resume_status(r), std::chrono::steady_clock::now());
     // No flush_disk_cache: it closes the torrent's files each time, and the pieces are in the
     // page cache, which a killed process does not lose.
-    r.handle.save_resume_data({});
+    torrents->save_resume(r.handle, ResumeSave::plain);
   }
 
   // (Called right after r.status = st.)
@@ -1792,12 +1598,12 @@ struct Engine::Impl {
   void save_resume_for_shutdown() {
     int unchanged = 0, requested = 0;
     for (auto& [h, ref] : handles) {
-      if (ref.v1 || !h.is_valid()) continue;
+      if (ref.v1 || !valid(h)) continue;
       if (const Release* r = find(ref.id); r && resume_unchanged(*r)) {
         ++unchanged;
         continue;
       }
-      h.save_resume_data(lt::torrent_handle::flush_disk_cache);
+      torrents->save_resume(h, ResumeSave::flush_disk_cache);
       ++requested;
     }
     log::info("shutdown: saving resume data of {} torrent(s), {} unchanged", requested, unchanged);
@@ -1826,7 +1632,7 @@ struct Engine::Impl {
   // Every state_update_alert answers one call (libtorrent posts one even with no changes).
   void request_updates() {
     gate.update_requested();
-    session->session().post_torrent_updates(lt::torrent_handle::query_pieces);
+    torrents->post_updates();
   }
 
   void schedule_updates() {
@@ -1843,9 +1649,9 @@ struct Engine::Impl {
     resume_timer.async_wait([this](const boost::system::error_code& ec) {
       if (ec || gate.shutting_down()) return;
       for (auto& [h, ref] : handles) {
-        if (ref.v1 || !h.is_valid()) continue;
+        if (ref.v1 || !valid(h)) continue;
         if (const Release* r = find(ref.id); r && resume_unchanged(*r)) continue;
-        h.save_resume_data(lt::torrent_handle::only_if_modified);
+        torrents->save_resume(h, ResumeSave::only_if_modified);
       }
       schedule_resume_saves();
     });
@@ -2011,7 +1817,7 @@ struct Engine::Impl {
       const auto at = id.rfind('@');
       Release* have = find(id);
       std::string refusal;
-      if (!have || (!have->handle.is_valid() && !have->preparing && !have->loading)) {
+      if (!have || (!valid(have->handle) && !have->preparing && !have->loading)) {
         FetchRequest req;
         req.name = id.substr(0, at);
         req.revision = id.substr(at + 1);
@@ -2060,7 +1866,7 @@ struct Engine::Impl {
                                  config.rate_windows, local.tm_hour * 60 + local.tm_min);
     if (rates == applied_rates) return;
     applied_rates = rates;
-    session->set_rate_limits(rates.download, rates.upload);
+    lt_backend->set_rate_limits(rates.download, rates.upload);
     log::info("rate limits now: download {} B/s, upload {} B/s (0 = unlimited)", rates.download,
               rates.upload);
   }
@@ -2073,16 +1879,16 @@ struct Engine::Impl {
   // A torrent paused by a full disk resumes once its remaining bytes fit again.
   void resume_after_disk_full() {
     for (auto& [id, r] : releases) {
-      if (!r->disk_full || !r->handle.is_valid()) continue;
+      if (!r->disk_full || !valid(r->handle)) continue;
       const std::uint64_t left = remaining_bytes(*r);
       const auto free = free_disk();
       if (!free || *free < left + config.min_free_disk / 16) continue;
       log::info("{}: disk space is back ({} bytes free), resuming", id, *free);
       r->disk_full = false;
       r->error.reset();
-      r->handle.clear_error();
-      r->handle.unset_flags(lt::torrent_flags::upload_mode);
-      r->handle.resume();
+      torrents->clear_error(r->handle);
+      torrents->leave_upload_mode(r->handle);
+      torrents->resume(r->handle);
       persist(*r);
     }
   }
@@ -2280,7 +2086,8 @@ Result<std::unique_ptr<Engine>> Engine::start(asio::io_context& ioc, const Confi
   Impl* raw = impl.get();
   auto session = TorrentSession::start(ioc, config, [raw](lt::alert* a) { raw->on_alert(a); });
   if (!session) return tl::unexpected(session.error());
-  impl->session = std::move(*session);
+  impl->lt_backend = std::make_unique<LtBackend>(std::move(*session));
+  impl->torrents = impl->lt_backend.get();
   impl->load_releases();
   impl->schedule_updates();
   impl->schedule_resume_saves();
@@ -2371,7 +2178,7 @@ Result<json> Engine::fetch(const FetchRequest& req) {
     if (auto st = I.not_loading(*r); !st) return tl::unexpected(st.error());
   }
 
-  if (Release* r = I.find(id); r && r->handle.is_valid()) {
+  if (Release* r = I.find(id); r && valid(r->handle)) {
     if (req.requested_by == Requester::user) r->rec.last_requested = I.now_ticks();
     // Existing release: widen the selection (an empty include means every file).
     if (!r->rec.include.empty()) {
@@ -2394,9 +2201,11 @@ Result<json> Engine::fetch(const FetchRequest& req) {
       for (std::size_t i = 0; i < r->files.size(); ++i) r->files[i].wanted = wanted[i];
       r->resume.current = false;
       I.verify_empty_files(*r);
-      if (auto ti = r->handle.torrent_file()) {
-        r->handle.prioritize_files(I.priorities(*r, *ti));
-        if (r->v1_downloading) r->v1_handle.prioritize_files(I.priorities(*r, *ti));
+      if (r->ti) {
+        I.torrents->prioritize_files(r->handle, I.priorities(*r, r->ti->num_files()));
+        if (r->v1_downloading) {
+          I.torrents->prioritize_files(r->v1_handle, I.priorities(*r, r->ti->num_files()));
+        }
       }
       I.add_v1_download(*r);
     }
@@ -2478,7 +2287,7 @@ Result<json> Engine::seed(const SeedRequest& req) {
   if (Release* r = I.find(id)) {
     if (auto st = I.not_loading(*r); !st) return tl::unexpected(st.error());
     if (I.state_of(*r) == ReleaseState::complete || r->preparing) return I.release_json(*r);
-    if (r->handle.is_valid()) {
+    if (valid(r->handle)) {
       return fail(Errc::already_exists, fmt::format("{} is being fetched", id),
                   "remove it first (weightsctl remove), then seed");
     }
@@ -2585,9 +2394,9 @@ Result<json> Engine::remove_release(const std::string& id_in, DeleteFiles files)
   if (auto st = I.not_loading(r); !st) return tl::unexpected(st.error());
   const std::string id = r.rec.id;
   for (auto* h : {&r.handle, &r.v1_handle}) {
-    if (h->is_valid()) {
+    if (valid(*h)) {
       I.handles.erase(*h);
-      I.session->session().remove_torrent(*h);
+      I.torrents->remove(*h);
     }
   }
   if (auto st = I.store.remove_view(r.rec.model, r.rec.revision); !st) {
@@ -2633,122 +2442,18 @@ Result<json> Engine::verify(const std::string& id) {
 }
 
 Result<json> Engine::export_release(const std::string& id, const std::filesystem::path& dir) {
-  namespace fs = std::filesystem;
   auto& I = *impl_;
   auto found = I.require(id);
   if (!found) return tl::unexpected(found.error());
-  Release& r = **found;
-  for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
-    if (!r.files[i].verified) {
-      return fail(
-          Errc::invalid_argument,
-          fmt::format("{} is not complete: {} is not verified", r.rec.id, r.manifest.files[i].path),
-          "fetch every file of the release first (no --include), then export");
-    }
+  const Release& r = **found;
+  if (auto st = check_exportable(r.rec, r.manifest, r.files); !st) {
+    return tl::unexpected(st.error());
   }
   auto fsr = I.state->load_feed(r.rec.feed);
   if (!fsr) {
     return tl::unexpected(with_context(fsr.error(), fmt::format("feed {}", r.rec.feed)));
   }
-  const FeedState& feed = *fsr;
-  if (!feed.timestamp || !feed.snapshot || !feed.targets) {
-    return fail(Errc::unavailable,
-                fmt::format("feed {} has no trusted timestamp/snapshot/targets", feed.name),
-                "refresh the feed (weightsctl feed refresh)");
-  }
-  std::error_code ec;
-  if (fs::exists(dir, ec) && !fs::is_empty(dir, ec)) {
-    return fail(Errc::already_exists, fmt::format("{} is not empty", dir.string()),
-                "export into a new or empty directory");
-  }
-  // Metadata exactly as verified, so the offline side runs the same TUF checks on the same
-  // bytes. Only the newest root is stored; older ones are taken from the feed when reachable so
-  // a client holding an older root can walk the chain.
-  std::vector<std::pair<std::string, std::string>> meta;
-  if (feed.root.version > 1) {
-    if (auto fetcher = make_fetcher(feed.location)) {
-      for (std::uint64_t v = 1; v < feed.root.version; ++v) {
-        auto b = (*fetcher)->fetch(tuf::root_file_name(v), 1024 * 1024);
-        if (b) meta.emplace_back(tuf::root_file_name(v), std::move(*b));
-      }
-    }
-  }
-  meta.emplace_back(tuf::root_file_name(feed.root.version), feed.root.bytes);
-  meta.emplace_back(std::string(tuf::timestamp_file_name), feed.timestamp->bytes);
-  meta.emplace_back(tuf::snapshot_file_name(feed.snapshot->version), feed.snapshot->bytes);
-  meta.emplace_back(tuf::targets_file_name(feed.targets->version), feed.targets->bytes);
-  // Everything below `dir` is created and walked by descriptor: a link planted in the export
-  // directory (a shared one, say) is refused, not followed.
-  auto base = safe_fs::open_base_dir(dir, safe_fs::Create::yes);
-  if (!base) return tl::unexpected(base.error());
-  auto write_in = [&dir, &base](const std::string& name, std::string_view bytes) -> Status {
-    const fs::path p(name);
-    auto sub =
-        safe_fs::open_dir_beneath(base->get(), p.parent_path().string(), safe_fs::Create::yes, dir);
-    if (!sub) return tl::unexpected(sub.error());
-    return safe_fs::write_file_at(sub->get(), p.filename().string(), bytes, 0644,
-                                  (dir / p).parent_path());
-  };
-  for (const auto& [name, bytes] : meta) {
-    if (auto st = write_in(name, bytes); !st) return tl::unexpected(st.error());
-  }
-  // The release's targets (manifest, torrents), each checked against its pinned hash.
-  int targets = 0;
-  for (const auto& t : feed.trusted_targets) {
-    if (t.model != r.rec.model || t.revision != r.rec.revision) continue;
-    std::string bytes;
-    if (t.kind == tuf::TargetKind::release) {
-      bytes = r.rec.manifest;
-    } else {
-      const auto file = t.kind == tuf::TargetKind::torrent
-                            ? I.store.torrent_file(r.rec.v2_infohash)
-                            : I.store.torrent_v1_file(r.rec.v2_infohash);
-      auto b = read_file(file, max_torrent_bytes);
-      if (!b) continue;  // a v1 companion the node never fetched: optional
-      bytes = std::move(*b);
-    }
-    if (bytes.size() != t.length || crypto::sha256_hex(bytes) != t.sha256) continue;
-    if (auto st = write_in(tuf::consistent_target_name(t), bytes); !st) {
-      return tl::unexpected(st.error());
-    }
-    ++targets;
-  }
-  if (targets < 2) {
-    return fail(Errc::not_found,
-                fmt::format("{}: the manifest or torrent no longer matches feed {}'s trusted "
-                            "targets",
-                            r.rec.id, feed.name),
-                "refresh the feed and fetch the release again");
-  }
-  for (const auto& f : r.manifest.files) {
-    if (f.length == 0) (void)I.store.adopt_empty();
-    const fs::path p = fs::path("files") / f.path;
-    auto src = safe_fs::open_regular(I.store.store_file(f.sha256));
-    if (!src) return tl::unexpected(src.error());
-    auto sub =
-        safe_fs::open_dir_beneath(base->get(), p.parent_path().string(), safe_fs::Create::yes, dir);
-    if (!sub) return tl::unexpected(sub.error());
-    if (auto st = safe_fs::place_file(*src, sub->get(), p.filename().string(), safe_fs::Share::link,
-                                      (dir / p).parent_path());
-        !st) {
-      return tl::unexpected(st.error());
-    }
-  }
-  json info = {{"format", "weights-export/v1"},
-               {"feed", feed.name},
-               {"model", r.rec.model},
-               {"revision", r.rec.revision},
-               {"release_seq", r.rec.release_seq},
-               {"files", r.manifest.files.size()},
-               {"total_length", r.manifest.total_length}};
-  if (auto st = write_in("weights-export.json", info.dump(2) + "\n"); !st) {
-    return tl::unexpected(st.error());
-  }
-  (void)fsync_dir(dir);
-  log::info("{}: exported to {}", r.rec.id, dir.string());
-  info["dir"] = dir.string();
-  info["id"] = r.rec.id;
-  return info;
+  return export_bundle(*fsr, r.rec, r.manifest, I.store, dir);
 }
 
 Result<json> Engine::add_peers(const std::string& id, const std::vector<std::string>& peers) {
@@ -3005,7 +2710,7 @@ json Engine::status_fields() {
     }
   }
   auto feeds = I.state->list_feeds();
-  return {{"listen_port", I.session->listen_port()},
+  return {{"listen_port", I.lt_backend->listen_port()},
           {"listen_interfaces", I.config.listen_interfaces},
           {"outgoing_interfaces", I.config.outgoing_interfaces},
           {"releases", I.releases.size()},
@@ -3031,7 +2736,7 @@ void Engine::shutdown(std::function<void()> done, std::chrono::milliseconds time
   I.policy_timer.cancel();
   I.poller->stop();
   I.verifier->stop();
-  I.session->session().pause();
+  I.lt_backend->session().pause();
   // Payload counters as of now first (state_update_alert), then the saves.
   I.request_updates();
   I.shutdown_timer.expires_after(timeout);
