@@ -1,3 +1,14 @@
+// The engine coordinates; the rules live in daemon/engine/ (tests/unit/<name>_test.cpp each,
+// but lt_backend and disk_scan, which the integration tests cover):
+//   release_state   per-file record (FileEntry) and the release's state (pure)
+//   v1_companion    when the v1 companion downloads, and how its download ends (pure)
+//   resume_policy   when a resume file may be written, the shutdown gate, start-up queue
+//   verifier        SHA-256 checks on the hashing pool (WorkPool), scrub, quarantine (events)
+//   peer_dialer     --peer endpoints and redials, over TorrentBackend
+//   disk_guard      full-disk pause/resume rules
+//   views           view files, Hugging Face cache naming, export bundles
+//   torrent_backend the seam over the session; lt_backend (libtorrent), disk_scan (start-up)
+// This file keeps the Release records, adding torrents, alert dispatch, and the API methods.
 #include "daemon/engine.hpp"
 
 #include <algorithm>
@@ -18,7 +29,6 @@
 #include <libtorrent/torrent_info.hpp>
 #include <libtorrent/torrent_status.hpp>
 #include <libtorrent/write_resume_data.hpp>
-#include <sys/statvfs.h>
 
 #include "core/atomic_file.hpp"
 #include "core/encoding.hpp"
@@ -32,6 +42,7 @@
 #include "core/torrent_builder.hpp"
 #include "core/tuf_client.hpp"
 #include "core/units.hpp"
+#include "daemon/engine/disk_guard.hpp"
 #include "daemon/engine/disk_scan.hpp"
 #include "daemon/engine/lt_backend.hpp"
 #include "daemon/engine/peer_dialer.hpp"
@@ -1504,9 +1515,8 @@ struct Engine::Impl {
   // the filesystem is asked too. A full disk pauses the fetch (nothing verified is lost) until
   // resume_after_disk_full() sees room again; anything else fails the release.
   void on_disk_error(Release& r, const lt::error_code& ec, const std::string& what) {
-    const auto free = free_disk();
-    if (ec == boost::system::errc::no_space_on_device ||
-        (free && *free < remaining_bytes(r) + (1u << 20))) {
+    if (disk_error_verdict(ec == boost::system::errc::no_space_on_device, free_disk(),
+                           remaining_bytes(r)) == DiskErrorVerdict::pause_disk_full) {
       pause_disk_full(r, what);
       return;
     }
@@ -1536,8 +1546,7 @@ struct Engine::Impl {
     if (!free) return;
     for (auto& [id, r] : releases) {
       if (r->disk_full || !valid(r->handle) || r->preparing) continue;
-      const auto left = remaining_bytes(*r);
-      if (left > 0 && *free < std::min<std::uint64_t>(left, 1u << 20)) {
+      if (cannot_write(free, remaining_bytes(*r))) {
         pause_disk_full(*r, "seen by the free-space check");
       }
     }
@@ -1704,11 +1713,7 @@ struct Engine::Impl {
   }
 
   // Free bytes on the state dir's filesystem for an unprivileged writer.
-  std::optional<std::uint64_t> free_disk() const {
-    struct statvfs v {};
-    if (::statvfs(config.state_dir.c_str(), &v) != 0) return std::nullopt;
-    return static_cast<std::uint64_t>(v.f_bavail) * v.f_frsize;
-  }
+  std::optional<std::uint64_t> free_disk() const { return free_disk_bytes(config.state_dir); }
 
   // Makes room for `incoming` (its wanted content) before anything is downloaded: evicts
   // unpinned, unheld, idle releases least recently requested first under max_disk, and checks
@@ -1880,9 +1885,8 @@ struct Engine::Impl {
   void resume_after_disk_full() {
     for (auto& [id, r] : releases) {
       if (!r->disk_full || !valid(r->handle)) continue;
-      const std::uint64_t left = remaining_bytes(*r);
       const auto free = free_disk();
-      if (!free || *free < left + config.min_free_disk / 16) continue;
+      if (!room_to_resume(free, remaining_bytes(*r), config.min_free_disk)) continue;
       log::info("{}: disk space is back ({} bytes free), resuming", id, *free);
       r->disk_full = false;
       r->error.reset();
