@@ -265,17 +265,7 @@ Result<TargetKind> parse_kind(std::string_view name) {
 }
 
 const RoleKeys& RootMetadata::role(Role r) const {
-  switch (r) {
-    case Role::root:
-      return root;
-    case Role::targets:
-      return targets;
-    case Role::snapshot:
-      return snapshot;
-    case Role::timestamp:
-      return timestamp;
-  }
-  return root;
+  return role_member(*this, r);
 }
 
 std::vector<crypto::PublicKey> RootMetadata::keys_for(Role r) const {

@@ -23,6 +23,23 @@ inline constexpr std::string_view spec_version = "1.0.31";
 enum class Role { root, targets, snapshot, timestamp };
 std::string_view role_name(Role role);
 
+// The member named after `r` of a per-role record (one with members root, targets, snapshot
+// and timestamp).
+template <class Record>
+auto& role_member(Record& record, Role r) {
+  switch (r) {
+    case Role::targets:
+      return record.targets;
+    case Role::snapshot:
+      return record.snapshot;
+    case Role::timestamp:
+      return record.timestamp;
+    case Role::root:
+      break;
+  }
+  return record.root;
+}
+
 // Size limits for metadata a client fetches before anything pins its length.
 inline constexpr std::uint64_t max_root_bytes = 512 * 1024;
 inline constexpr std::uint64_t max_timestamp_bytes = 16 * 1024;

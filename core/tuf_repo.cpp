@@ -76,21 +76,11 @@ Result<RoleSpec> parse_role_spec(const Json& roles, Role role) {
 }  // namespace
 
 RoleSpec& RolesSpec::operator[](Role r) {
-  switch (r) {
-    case Role::root:
-      return root;
-    case Role::targets:
-      return targets;
-    case Role::snapshot:
-      return snapshot;
-    case Role::timestamp:
-      return timestamp;
-  }
-  return root;
+  return role_member(*this, r);
 }
 
 const RoleSpec& RolesSpec::operator[](Role r) const {
-  return const_cast<RolesSpec&>(*this)[r];
+  return role_member(*this, r);
 }
 
 Result<KeyRing> KeyRing::load_dir(const std::filesystem::path& dir) {

@@ -99,6 +99,29 @@ Result<std::string> want_string(const toml::node& n, const Where& w) {
       schema_error_at(w, fmt::format("expected a string, found {}", type_name(n))));
 }
 
+// An array of strings; `check` (if given) vets each item, its error reported at the item's line.
+Result<std::vector<std::string>> want_string_array(
+    const toml::node& n, const Where& w,
+    const std::function<Status(const std::string&)>& check = nullptr) {
+  const auto* arr = n.as_array();
+  if (arr == nullptr) {
+    return tl::unexpected(
+        schema_error_at(w, fmt::format("expected an array of strings, found {}", type_name(n))));
+  }
+  std::vector<std::string> out;
+  for (const auto& item : *arr) {
+    Where iw = w;
+    iw.line = static_cast<int>(item.source().begin.line);
+    auto s = want_string(item, iw);
+    if (!s) return tl::unexpected(s.error());
+    if (check) {
+      if (auto ok = check(*s); !ok) return tl::unexpected(schema_error_at(iw, ok.error().message));
+    }
+    out.push_back(std::move(*s));
+  }
+  return out;
+}
+
 Result<std::filesystem::path> want_abs_path(const toml::node& n, const Where& w) {
   auto s = want_string(n, w);
   if (!s) return tl::unexpected(s.error());
@@ -243,39 +266,19 @@ const std::vector<Key>& schema() {
        }},
       {"network", "listen_interfaces",
        [](const toml::node& n, const Where& w, Config& c) -> Status {
-         const auto* arr = n.as_array();
-         if (arr == nullptr) {
-           return tl::unexpected(schema_error_at(
-               w, fmt::format("expected an array of strings, found {}", type_name(n))));
-         }
-         std::vector<std::string> out;
-         for (const auto& item : *arr) {
-           Where iw = w;
-           iw.line = static_cast<int>(item.source().begin.line);
-           auto s = want_string(item, iw);
-           if (!s) return tl::unexpected(s.error());
-           if (auto ok = listen_endpoint(*s); !ok) {
-             return tl::unexpected(schema_error_at(iw, ok.error().message));
-           }
-           out.push_back(std::move(*s));
-         }
-         c.listen_interfaces = std::move(out);
+         auto v = want_string_array(n, w, [](const std::string& s) -> Status {
+           if (auto ok = listen_endpoint(s); !ok) return tl::unexpected(ok.error());
+           return {};
+         });
+         if (!v) return tl::unexpected(v.error());
+         c.listen_interfaces = std::move(*v);
          return {};
        }},
       {"network", "outgoing_interfaces",
        [](const toml::node& n, const Where& w, Config& c) -> Status {
-         const auto* arr = n.as_array();
-         if (arr == nullptr) {
-           return tl::unexpected(schema_error_at(
-               w, fmt::format("expected an array of strings, found {}", type_name(n))));
-         }
-         std::vector<std::string> out;
-         for (const auto& item : *arr) {
-           auto s = want_string(item, w);
-           if (!s) return tl::unexpected(s.error());
-           out.push_back(std::move(*s));
-         }
-         c.outgoing_interfaces = std::move(out);
+         auto v = want_string_array(n, w);
+         if (!v) return tl::unexpected(v.error());
+         c.outgoing_interfaces = std::move(*v);
          return {};
        }},
       {"network", "allow_multiple_connections_per_ip",

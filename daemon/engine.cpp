@@ -1,18 +1,24 @@
+// The engine coordinates; the rules live in daemon/engine/ (tests/unit/<name>_test.cpp each,
+// but lt_backend and disk_scan, which the integration tests cover):
+//   release_state   per-file record (FileEntry) and the release's state (pure)
+//   v1_companion    when the v1 companion downloads, and how its download ends (pure)
+//   resume_policy   when a resume file may be written, the shutdown gate, start-up queue
+//   verifier        SHA-256 checks on the hashing pool (WorkPool), scrub, quarantine (events)
+//   peer_dialer     --peer endpoints and redials, over TorrentBackend
+//   disk_guard      full-disk pause/resume rules
+//   views           view files, Hugging Face cache naming, export bundles
+//   torrent_backend the seam over the session; lt_backend (libtorrent), disk_scan (start-up)
+// This file keeps the Release records, adding torrents, alert dispatch, and the API methods.
 #include "daemon/engine.hpp"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <map>
 #include <set>
-#include <thread>
 #include <tuple>
 #include <unordered_map>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <fmt/format.h>
 #include <libtorrent/add_torrent_params.hpp>
 #include <libtorrent/alert_types.hpp>
@@ -23,12 +29,10 @@
 #include <libtorrent/torrent_info.hpp>
 #include <libtorrent/torrent_status.hpp>
 #include <libtorrent/write_resume_data.hpp>
-#include <sys/statvfs.h>
 
 #include "core/atomic_file.hpp"
 #include "core/encoding.hpp"
 #include "core/fetcher.hpp"
-#include "core/file_hash.hpp"
 #include "core/hf_hub.hpp"
 #include "core/http_fetcher.hpp"
 #include "core/release_manifest.hpp"
@@ -38,12 +42,21 @@
 #include "core/torrent_builder.hpp"
 #include "core/tuf_client.hpp"
 #include "core/units.hpp"
+#include "daemon/engine/disk_guard.hpp"
+#include "daemon/engine/disk_scan.hpp"
+#include "daemon/engine/lt_backend.hpp"
+#include "daemon/engine/peer_dialer.hpp"
+#include "daemon/engine/release_state.hpp"
 #include "daemon/engine/resolver.hpp"
+#include "daemon/engine/resume_policy.hpp"
 #include "daemon/engine/seed_executor.hpp"
+#include "daemon/engine/v1_companion.hpp"
+#include "daemon/engine/verifier.hpp"
+#include "daemon/engine/views.hpp"
+#include "daemon/engine/work_pool.hpp"
 #include "daemon/feed_poller.hpp"
 #include "daemon/log.hpp"
 #include "daemon/metrics.hpp"
-#include "daemon/piece_scan.hpp"
 #include "daemon/policy.hpp"
 #include "daemon/release_db.hpp"
 #include "daemon/store.hpp"
@@ -75,7 +88,6 @@ std::string_view file_state_name(FileState s) {
 }
 
 constexpr int max_hash_attempts = 3;
-constexpr std::size_t max_torrent_bytes = 64 * 1024 * 1024;
 
 json time_or_null(std::optional<TimePoint> t) {
   return t ? json(format_utc(*t)) : json(nullptr);
@@ -84,63 +96,6 @@ json time_or_null(std::optional<TimePoint> t) {
 json error_json(const std::optional<Error>& e) {
   if (!e) return nullptr;
   return {{"code", std::string(code_name(e->code))}, {"message", e->message}, {"hint", e->hint}};
-}
-
-Result<lt::tcp::endpoint> parse_peer(const std::string& text) {
-  auto ep = units::parse_endpoint(text, units::PortZero::refused);
-  if (!ep) return tl::unexpected(with_context(ep.error(), "peer"));
-  return lt::tcp::endpoint(ep->address, ep->port);
-}
-
-std::string hex(const crypto::Sha256& h) {
-  return to_hex(h);
-}
-
-// Hashes a staging or store file of the daemon's: a link there is not followed but reported as
-// an error (so verify and scrub treat it as damage and replace it).
-Result<FileDigest> hash_stored(const std::filesystem::path& path) {
-  auto file = safe_fs::open_regular(path);
-  if (!file) return tl::unexpected(file.error());
-  HashOptions o;
-  o.git_oid = GitOid::skip;
-  return hash_fd(file->fd.get(), path, o);
-}
-
-// SHA-256 of a file read at most at `rate` bytes/s (the scrubber must not starve seeding).
-// Returns (length, hex digest). A link is not followed (see hash_stored).
-Result<std::pair<std::uint64_t, std::string>> sha256_file_throttled(
-    const std::filesystem::path& path, std::uint64_t rate) {
-  auto file = safe_fs::open_regular(path);
-  if (!file) return tl::unexpected(file.error());
-  std::FILE* f = ::fdopen(file->fd.get(), "rb");
-  if (!f) {
-    return fail(Errc::io_error, fmt::format("opening {}: {}", path.string(), std::strerror(errno)));
-  }
-  file->fd.release();  // owned by f now
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> closer(f, &std::fclose);
-  crypto::Sha256Hasher h;
-  std::vector<std::uint8_t> buf(256 * 1024);
-  std::uint64_t total = 0;
-  const auto start = std::chrono::steady_clock::now();
-  for (;;) {
-    const std::size_t n = std::fread(buf.data(), 1, buf.size(), f);
-    if (n > 0) {
-      h.update(std::span(buf.data(), n));
-      total += n;
-      // Pace against the start: sleeping on this pool thread is the throttle itself.
-      const auto due =
-          start + std::chrono::microseconds(total * 1'000'000 / std::max<std::uint64_t>(rate, 1));
-      std::this_thread::sleep_until(due);
-    }
-    if (n < buf.size()) {
-      if (std::ferror(f)) {
-        return fail(Errc::io_error,
-                    fmt::format("reading {}: {}", path.string(), std::strerror(errno)));
-      }
-      break;
-    }
-  }
-  return std::pair{total, to_hex(h.finish())};
 }
 
 json follow_json(const FollowView& v) {
@@ -168,16 +123,9 @@ json follow_json(const FollowView& v) {
 struct Release {
   ReleaseRecord rec;
   ReleaseManifest manifest;
-  std::uint64_t generation = 0;  // distinguishes worker results for a removed + re-added id
-  std::vector<bool> wanted;      // per manifest file
-  std::vector<bool> verified;
-  std::vector<bool> hashing;
-  std::vector<bool> failed;
-  std::vector<int> attempts;       // full-hash mismatches (re-downloads) per file
-  std::vector<int> io_retries;     // unreadable-file retries per file
-  std::vector<std::int64_t> done;  // bytes of each file libtorrent has (from piece bitfield)
-  std::vector<int> lt_index;       // manifest index -> libtorrent file index (-1: none)
-  lt::torrent_handle handle;       // hybrid
+  std::uint64_t generation = 0;   // distinguishes worker results for a removed + re-added id
+  std::vector<FileEntry> files;   // per manifest file, in manifest order
+  TorrentId handle = no_torrent;  // hybrid
   // The hybrid's metadata, kept from its add (the companion's layout is compared against it
   // without a round trip to libtorrent's thread).
   std::shared_ptr<const lt::torrent_info> ti;
@@ -187,22 +135,10 @@ struct Release {
   bool v1_adding = false;  // the companion's async add is in flight
   // The hybrid was added from valid resume data (its pieces are what libtorrent saved).
   bool resumed = false;
-  // The resume file says the torrent is complete: loaded complete from it (or written so), not
-  // re-checked or re-selected since. Neither the torrent_finished_alert libtorrent posts after
-  // checking that resume data nor the shutdown (unless payload moved) writes it again. (A stale
-  // "complete" file is never wrong for a torrent that is complete.)
-  bool resume_current = false;
-  // Resume saves. A check (force_recheck) is running: libtorrent's resume data says nothing about
-  // the pieces not checked yet, so none is written until torrent_checked_alert. Otherwise a save
-  // never writes fewer pieces than `resume_floor` (those known on disk: loaded, or last written;
-  // -1 after a check, whose result stands). Progress saves follow the pieces that arrive.
-  bool checking = false;
-  int resume_floor = -1;
-  int save_requested_pieces = -1;
-  std::chrono::steady_clock::time_point last_progress_save{};
-  std::chrono::steady_clock::time_point last_redial{};
-  std::chrono::steady_clock::time_point last_peer_seen{};
-  bool hybrid_saw_seed = false;  // this session (maybe_activate_v1)
+  // The resume file's policy state (resume_policy.hpp). `resume.current`: the file says the
+  // torrent is complete; neither the torrent_finished_alert libtorrent posts after checking that
+  // resume data nor the shutdown (unless payload moved) writes it again.
+  ResumeRecord resume;
   // v1 companion. While fetching it is a standby download source (v1_downloading): v1-only
   // clients (Transmission 3, aria2 1.36) cannot read the hybrid and form their own swarm under
   // the companion's info-hash. It joins that swarm in upload mode (announces, connects, requests
@@ -212,15 +148,13 @@ struct Release {
   // file it completes is SHA-256-checked against the manifest like any other, and once every
   // wanted file is verified, every file is hashed once more before the release is complete
   // (check_complete, finish_v1_download).
-  lt::torrent_handle v1_handle;
+  TorrentId v1_handle = no_torrent;
   bool v1_downloading = false;
-  bool v1_active = false;              // requesting pieces (left upload mode)
-  bool staging_pass = false;           // the final pass after a two-source download is running
-  std::int64_t last_wanted_done = -1;  // hybrid's total_wanted_done at last_progress
-  std::chrono::steady_clock::time_point last_progress{};
-  std::optional<lt::torrent_status> status;
-  std::optional<lt::torrent_status> v1_status;
-  std::vector<std::int64_t> v1_done;  // like `done`, from the companion's bitfield
+  bool v1_active = false;     // requesting pieces (left upload mode)
+  bool staging_pass = false;  // the final pass after a two-source download is running
+  V1Watch v1_watch;           // the companion rule's memory (maybe_activate_v1)
+  std::optional<TorrentStatus> status;
+  std::optional<TorrentStatus> v1_status;
   // The hybrid's pieces from its resume data (at add time): the companion starts from them on a
   // restart instead of re-reading every existing file (same layout, so the same pieces).
   lt::typed_bitfield<lt::piece_index_t> resume_have;
@@ -235,7 +169,7 @@ struct Release {
   // Payload counters of earlier sessions (from resume data); this session's are exact and
   // immediate in torrent_status::total_payload_*, while all_time_* lag by up to a second.
   std::int64_t downloaded_base = 0, uploaded_base = 0;
-  std::vector<lt::tcp::endpoint> pending_peers;
+  PeerDialer peers;  // --peer / add_peers endpoints still to dial, and redials
   // Files to hash once libtorrent has flushed its write queue: a file can be reported complete
   // (pieces hash-checked in memory) before all of its blocks are written to disk.
   std::set<std::size_t> flush_pending;
@@ -252,18 +186,23 @@ struct Engine::Impl {
         config(std::move(cfg)),
         clock(std::move(clk)),
         store(config.state_dir),
-        pool(std::max(1u, config.hashing_threads)),
+        work(io, std::max(1u, config.hashing_threads)),
         update_timer(io),
         resume_timer(io),
         shutdown_timer(io),
         policy_timer(io),
-        alive(std::make_shared<bool>(true)) {}
+        alive(std::make_shared<bool>(true)) {
+    VerifierEvents events;
+    events.checked = [this](const FileChecked& c) { on_checked(c); };
+    events.scrub_finished = [this](const ScrubFinished& f) { on_scrub_finished(f); };
+    verifier =
+        std::make_unique<Verifier>(work, std::move(events), scrub_source(), config.scrub_rate);
+  }
 
   ~Impl() {
     *alive = false;
-    pool.stop();
-    pool.join();
-    session.reset();  // aborts libtorrent before the state it reports into goes away
+    work.stop();
+    lt_backend.reset();  // aborts libtorrent before the state it reports into goes away
   }
 
   asio::io_context& ioc;
@@ -278,8 +217,10 @@ struct Engine::Impl {
   std::optional<StateStoreFeeds> trusted_feeds;
   std::optional<ReleaseDbManifestCache> manifest_cache;
   std::unique_ptr<Resolver> resolver;
-  std::unique_ptr<TorrentSession> session;
-  asio::thread_pool pool;
+  std::unique_ptr<LtBackend> lt_backend;
+  TorrentBackend* torrents = nullptr;  // lt_backend, as the rules see it
+  WorkPool work;                       // the hashing pool
+  std::unique_ptr<Verifier> verifier;
   asio::steady_timer update_timer, resume_timer, shutdown_timer, policy_timer;
   Engine* owner = nullptr;
   // Seed node: the follows are applied by the SeedExecutor (daemon/engine/seed_executor.hpp),
@@ -300,7 +241,7 @@ struct Engine::Impl {
     }
     bool needs_fetch(const std::string& id) override {
       const Release* have = I.find(id);
-      return !have || (!have->handle.is_valid() && !have->preparing && !have->loading);
+      return !have || (!valid(have->handle) && !have->preparing && !have->loading);
     }
     Status fetch(const FetchRequest& request) override {
       auto r = I.owner->fetch(request);
@@ -313,11 +254,11 @@ struct Engine::Impl {
     std::vector<StoredRelease> stored_releases() override {
       std::vector<StoredRelease> existing;
       for (const auto& [id, r] : I.releases) {
-        auto s = I.stored_of(*r, r->wanted);
+        auto s = I.stored_of(*r, wanted_mask(r->files));
         // Releases still downloading or hashing are a request in progress, unless only a follow
         // asked and no longer holds them (fetch_protected).
-        const auto st = I.state_name(*r);
-        s.protect = st != "complete" && st != "failed" &&
+        const auto st = I.state_of(*r);
+        s.protect = st != ReleaseState::complete && st != ReleaseState::failed &&
                     fetch_protected({r->rec.last_requested != 0 ? FetchRequester::user
                                                                 : FetchRequester::follow_only,
                                      s.held});
@@ -355,9 +296,6 @@ struct Engine::Impl {
     std::uint64_t scrub_mismatches = 0;
     std::uint64_t scrub_passes = 0;
   } counters;
-  // One scrub at a time, file by file, throttled; `scrub_queue` holds release ids to scrub.
-  std::vector<std::string> scrub_queue;
-  bool scrub_running = false;
   std::optional<TimePoint> last_scrub_finished;
   Rates applied_rates{};
   std::shared_ptr<bool> alive;
@@ -366,7 +304,7 @@ struct Engine::Impl {
     std::string id;
     bool v1 = false;
   };
-  std::unordered_map<lt::torrent_handle, HandleRef> handles;
+  std::unordered_map<TorrentId, HandleRef> handles;
   // Start-up adds in flight (async_add_torrent), by the info-hashes add_torrent_alert reports.
   enum class Role { hybrid, v1_seed, v1_download };
   struct PendingAdd {
@@ -375,30 +313,17 @@ struct Engine::Impl {
     Role role = Role::hybrid;
   };
   std::map<lt::info_hash_t, PendingAdd> pending_adds;
-  std::vector<std::string> load_queue;  // ids still to add at start-up, in order
-  std::size_t load_next_index = 0;
-  std::size_t loading_count = 0;  // releases in state `loading`
+  LoadQueue load;  // start-up: releases whose torrents are still to add
   std::uint64_t next_generation = 1;
-  bool shutting_down = false;
-  // Shutdown: resume saves wait for the status updates requested until then (the last one
-  // was requested by shutdown), so that their payload counters are current.
-  bool awaiting_final_status = false;
-  int updates_pending = 0;  // post_torrent_updates calls not answered yet
-  int resume_outstanding = 0;
+  ShutdownGate gate;
   std::function<void()> shutdown_done;
 
   // ---- helpers ---------------------------------------------------------------------------------
 
-  // Runs `work` on the hashing pool and `then(result)` back on the io thread (if still alive).
+  // Runs `w` on the hashing pool and `then(result)` back on the io thread (if still alive).
   template <class Work, class Then>
-  void on_pool(Work work, Then then) {
-    std::weak_ptr<bool> weak = alive;
-    asio::post(pool, [this, weak, work = std::move(work), then = std::move(then)]() mutable {
-      auto result = work();
-      asio::post(ioc, [weak, then = std::move(then), result = std::move(result)]() mutable {
-        if (auto a = weak.lock(); a && *a) then(std::move(result));
-      });
-    });
+  void on_pool(Work w, Then then) {
+    work.run(std::move(w), std::move(then));
   }
 
   Release* find(const std::string& id) {
@@ -407,7 +332,7 @@ struct Engine::Impl {
   }
 
   Release* by_handle(const lt::torrent_handle& h, bool* is_v1 = nullptr) {
-    const auto it = handles.find(h);
+    const auto it = handles.find(lt_backend->find(h));
     if (it == handles.end()) return nullptr;
     if (is_v1) *is_v1 = it->second.v1;
     return find(it->second.id);
@@ -427,40 +352,32 @@ struct Engine::Impl {
                 "ids look like org/name@revision; see GET /v1/releases (weightsctl list)");
   }
 
-  std::string state_name(const Release& r) const {
-    if (r.loading) return "loading";
-    if (r.error && !r.handle.is_valid() && !r.preparing) return "failed";
-    if (r.preparing || r.verify_outstanding > 0) return "verifying";
-    bool all = true;
-    for (std::size_t i = 0; i < r.wanted.size(); ++i) {
-      if (r.wanted[i] && !r.verified[i]) all = false;
-    }
-    if (all && r.handle.is_valid()) return "complete";
-    if (r.disk_full) return "paused";
-    if (r.degraded) return "degraded";
-    if (r.error) return "failed";
-    if (!r.handle.is_valid()) return "resolving";
+  static ReleaseState state_of(const Release& r) {
+    ReleaseStateInput in;
+    in.loading = r.loading;
+    in.has_torrent = valid(r.handle);
+    in.has_error = r.error.has_value();
+    in.preparing = r.preparing;
+    in.verifying = r.verify_outstanding > 0;
+    in.all_wanted_verified = all_wanted_verified(r.files);
+    in.disk_full = r.disk_full;
+    in.degraded = r.degraded;
     if (r.status) {
-      if (r.status->flags & lt::torrent_flags::paused) return "paused";
-      if (r.status->state == lt::torrent_status::checking_files ||
-          r.status->state == lt::torrent_status::checking_resume_data) {
-        return "verifying";
-      }
+      in.torrent_paused = r.status->paused;
+      in.torrent_checking = r.status->checking();
     }
-    for (std::size_t i = 0; i < r.wanted.size(); ++i) {
-      if (r.hashing[i]) return "verifying";
-    }
-    return "downloading";
+    in.any_hashing = any_hashing(r.files);
+    return release_state(in);
   }
 
   void persist(Release& r) {
     // (A release still loading keeps its stored state: `loading` is not a state to restart in.)
-    if (!r.loading) r.rec.state = state_name(r);
+    if (!r.loading) r.rec.state = std::string(to_string(state_of(r)));
     r.rec.verified.clear();
     // While the v1 companion downloads, verified files are not in the store yet (check_complete
     // adopts them after a final pass): after a crash they are hashed again instead.
     for (std::size_t i = 0; i < r.manifest.files.size() && !r.v1_active && !r.staging_pass; ++i) {
-      if (r.verified[i]) r.rec.verified.push_back(r.manifest.files[i].path);
+      if (r.files[i].verified) r.rec.verified.push_back(r.manifest.files[i].path);
     }
     r.rec.error_code = r.error ? std::string(code_name(r.error->code)) : "";
     r.rec.error_message = r.error ? r.error->message : "";
@@ -473,29 +390,30 @@ struct Engine::Impl {
     json files = json::array();
     for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
       const auto& f = r.manifest.files[i];
-      if (r.wanted[i]) wanted_len += f.length;
-      if (r.verified[i]) verified_len += f.length;
+      if (r.files[i].wanted) wanted_len += f.length;
+      if (r.files[i].verified) verified_len += f.length;
       FileState fs = FileState::pending;
-      if (r.verified[i]) {
+      if (r.files[i].verified) {
         fs = FileState::verified;
-      } else if (r.hashing[i]) {
+      } else if (r.files[i].hashing) {
         fs = FileState::verifying;
-      } else if (r.failed[i]) {
+      } else if (r.files[i].failed) {
         fs = FileState::failed;
-      } else if (r.wanted[i] && r.handle.is_valid() && (r.done[i] > 0 || r.v1_done[i] > 0)) {
+      } else if (r.files[i].wanted && valid(r.handle) &&
+                 (r.files[i].done > 0 || r.files[i].v1_done > 0)) {
         fs = FileState::downloading;
       }
-      const std::int64_t done =
-          r.verified[i] ? static_cast<std::int64_t>(f.length) : std::max(r.done[i], r.v1_done[i]);
+      const std::int64_t done = r.files[i].verified ? static_cast<std::int64_t>(f.length)
+                                                    : std::max(r.files[i].done, r.files[i].v1_done);
       files.push_back({{"path", f.path},
                        {"length", f.length},
-                       {"wanted", static_cast<bool>(r.wanted[i])},
+                       {"wanted", static_cast<bool>(r.files[i].wanted)},
                        {"state", std::string(file_state_name(fs))},
                        {"done_bytes", done}});
     }
-    const std::string st = state_name(r);
-    const bool seeding = r.handle.is_valid() && st == "complete" &&
-                         !(r.status && (r.status->flags & lt::torrent_flags::paused));
+    const ReleaseState st = state_of(r);
+    const bool seeding =
+        valid(r.handle) && st == ReleaseState::complete && !(r.status && r.status->paused);
     json j = {
         {"id", r.rec.id},
         {"feed", r.rec.feed},
@@ -504,7 +422,7 @@ struct Engine::Impl {
         {"aliases", r.manifest.aliases},
         {"release_seq", r.rec.release_seq},
         {"origin", r.rec.origin == Origin::seeded ? "seeded" : "fetched"},
-        {"state", st},
+        {"state", std::string(to_string(st))},
         {"seeding", seeding},
         {"pinned", r.rec.pinned},
         {"held", held.count(r.rec.id) > 0},
@@ -537,7 +455,7 @@ struct Engine::Impl {
         {"path", r.rec.view_path.empty() ? json(nullptr) : json(r.rec.view_path)},
         {"v2_infohash", r.rec.v2_infohash},
         {"include", r.rec.include},
-        {"v1_seeding", r.v1_handle.is_valid() && !r.v1_downloading},
+        {"v1_seeding", valid(r.v1_handle) && !r.v1_downloading},
         {"v1_downloading", r.v1_downloading && r.v1_active},
         {"files", std::move(files)},
     };
@@ -619,7 +537,7 @@ struct Engine::Impl {
   // meanwhile, e.g. pinned) goes on resolving from the feed it was resolved from.
   void resume_resolutions() {
     for (auto& [id, r] : releases) {
-      if (r->loading || r->handle.is_valid() || r->error || r->preparing ||
+      if (r->loading || valid(r->handle) || r->error || r->preparing ||
           r->rec.origin != Origin::fetched) {
         continue;
       }
@@ -655,7 +573,7 @@ struct Engine::Impl {
   void on_torrents(const std::string& id, std::uint64_t gen, const std::string& v2,
                    Result<V1Companion> got) {
     Release* r = find(id);
-    if (!r || r->generation != gen || shutting_down) {
+    if (!r || r->generation != gen || gate.shutting_down()) {
       // Removed meanwhile: what the worker wrote belongs to no release (unless another one
       // shares the torrent).
       const bool used = std::any_of(releases.begin(), releases.end(),
@@ -665,7 +583,8 @@ struct Engine::Impl {
         std::filesystem::remove(store.torrent_file(v2), ec);
         std::filesystem::remove(store.torrent_v1_file(v2), ec);
       }
-      if (!shutting_down) log::info("{}: removed while its torrents were fetched: dropped", id);
+      if (!gate.shutting_down())
+        log::info("{}: removed while its torrents were fetched: dropped", id);
       return;
     }
     if (!got) {
@@ -700,7 +619,8 @@ struct Engine::Impl {
       }
       if (auto st = make_room(stored_of(r, select_files(paths, wider))); !st) return st;
       r.rec.include = std::move(wider);
-      r.wanted = select_files(paths, r.rec.include);
+      const auto wanted = select_files(paths, r.rec.include);
+      for (std::size_t i = 0; i < r.files.size(); ++i) r.files[i].wanted = wanted[i];
     }
     for (const auto& p : req.peers) {
       if (std::find(r.rec.peers.begin(), r.rec.peers.end(), p) == r.rec.peers.end()) {
@@ -719,18 +639,15 @@ struct Engine::Impl {
     const auto n = r->manifest.files.size();
     std::vector<std::string> paths;
     for (const auto& f : r->manifest.files) paths.push_back(f.path);
-    r->wanted = select_files(paths, r->rec.include);
-    r->verified.assign(n, false);
-    r->hashing.assign(n, false);
-    r->failed.assign(n, false);
-    r->attempts.assign(n, 0);
-    r->io_retries.assign(n, 0);
-    r->done.assign(n, 0);
-    r->v1_done.assign(n, 0);
-    r->lt_index.assign(n, -1);
+    const auto wanted = select_files(paths, r->rec.include);
+    r->files.assign(n, FileEntry{});
+    for (std::size_t i = 0; i < n; ++i) {
+      r->files[i].length = r->manifest.files[i].length;
+      r->files[i].wanted = wanted[i];
+    }
     const std::set<std::string> verified(r->rec.verified.begin(), r->rec.verified.end());
     for (std::size_t i = 0; i < n; ++i) {
-      if (verified.count(paths[i])) r->verified[i] = true;
+      if (verified.count(paths[i])) r->files[i].verified = true;
     }
     if (!r->rec.error_code.empty()) {
       r->error = Error{errc_from(r->rec.error_code), r->rec.error_message, r->rec.error_hint};
@@ -748,125 +665,39 @@ struct Engine::Impl {
   // Empty files have no pieces: verified (and stored) as soon as they are wanted.
   void verify_empty_files(Release& r) {
     for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
-      if (r.wanted[i] && !r.verified[i] && r.manifest.files[i].length == 0) {
-        if (store.adopt_empty()) r.verified[i] = true;
+      if (r.files[i].wanted && !r.files[i].verified && r.manifest.files[i].length == 0) {
+        if (store.adopt_empty()) r.files[i].verified = true;
       }
     }
   }
 
-  std::vector<lt::download_priority_t> priorities(const Release& r, const lt::torrent_info& ti) {
+  // Per libtorrent file (num_files of the torrent, pad files included).
+  static std::vector<FilePriority> priorities(const Release& r, int num_files) {
     // Pad files keep the default priority: only real files are deselected.
-    const auto& fs = ti.files();
-    std::vector<lt::download_priority_t> out(static_cast<std::size_t>(fs.num_files()),
-                                             lt::default_priority);
-    for (std::size_t i = 0; i < r.lt_index.size(); ++i) {
+    std::vector<FilePriority> out(static_cast<std::size_t>(num_files), FilePriority::normal);
+    for (std::size_t i = 0; i < r.files.size(); ++i) {
       // (With two download sources, verified files are not downloaded again: deselect_verified.)
-      if (r.lt_index[i] >= 0 && (!r.wanted[i] || (r.v1_active && r.verified[i]))) {
-        out[static_cast<std::size_t>(r.lt_index[i])] = lt::dont_download;
+      if (r.files[i].lt_index >= 0 &&
+          (!r.files[i].wanted || (r.v1_active && r.files[i].verified))) {
+        out[static_cast<std::size_t>(r.files[i].lt_index)] = FilePriority::skip;
       }
     }
     return out;
   }
 
-  // A partial download being added: the resume file (if any) says which pieces libtorrent had
-  // when it was written, but a kill -9 loses what arrived since, and with no resume file
-  // libtorrent would re-check every file from the first piece (a kill during that check loses
-  // all of it; 2.0.8 cannot check part of a torrent). So the pieces the resume file does not
-  // claim and whose bytes are all on disk are hashed here (SHA-1 against the hybrid's v1
-  // hashes; holes are skipped, so the cost is the bytes written since the last save), and
-  // `atp` gets the union as its have bitfield: libtorrent then checks nothing. Found pieces are
-  // written to the resume file as the scan goes (every scan_checkpoint_bytes) and at its end,
-  // so a kill during the scan loses little. Pieces the resume file claims but whose bytes are
-  // gone (a file shorter than them) are dropped. A piece wrongly claimed is still caught: every
-  // file is SHA-256-checked against the manifest before it counts as verified.
-  static constexpr std::int64_t scan_checkpoint_bytes = 64ll << 20;
-
-  // What recover_pieces_on_disk works on: plain data, so the scan can run on the hashing pool
-  // (it touches neither the Release nor libtorrent's session).
-  struct DiskScan {
-    std::string id;
-    std::shared_ptr<const lt::torrent_info> ti;
-    std::filesystem::path save_path, resume_file;
-    lt::add_torrent_params resume;  // have_pieces (claimed), unfinished pieces, counters, times
-    std::vector<bool> wanted_lt;    // per libtorrent file
-    bool had_resume = false;
-    // Results.
-    std::int64_t claimed = 0;
-    int dropped = 0, found = 0, hashed = 0;
-    std::int64_t ms = 0;
-    std::vector<std::string> warnings;
-  };
-
+  // A partial download being added: its pieces on disk are recovered first (disk_scan.hpp).
   DiskScan disk_scan_of(const Release& r, const lt::add_torrent_params& atp) const {
-    DiskScan d;
+    DiskScan d = make_disk_scan(atp, store.staging_dir(r.rec.v2_infohash),
+                                store.resume_file(r.rec.v2_infohash));
     d.id = r.rec.id;
-    d.ti = atp.ti;
-    d.save_path = store.staging_dir(r.rec.v2_infohash);
-    d.resume_file = store.resume_file(r.rec.v2_infohash);
-    d.resume.info_hashes = atp.ti->info_hashes();
-    d.resume.name = atp.ti->name();
-    d.resume.save_path = d.save_path.string();
-    d.resume.have_pieces = atp.have_pieces;
-    d.resume.unfinished_pieces = atp.unfinished_pieces;
-    d.resume.total_uploaded = atp.total_uploaded;
-    d.resume.total_downloaded = atp.total_downloaded;
-    d.resume.active_time = atp.active_time;
-    d.resume.finished_time = atp.finished_time;
-    d.resume.seeding_time = atp.seeding_time;
-    d.resume.added_time = atp.added_time;
-    d.resume.completed_time = atp.completed_time;
     d.wanted_lt.assign(static_cast<std::size_t>(atp.ti->num_files()), false);
-    for (std::size_t i = 0; i < r.lt_index.size(); ++i) {
-      if (r.lt_index[i] >= 0 && r.wanted[i]) {
-        d.wanted_lt[static_cast<std::size_t>(r.lt_index[i])] = true;
+    for (std::size_t i = 0; i < r.files.size(); ++i) {
+      if (r.files[i].lt_index >= 0 && r.files[i].wanted) {
+        d.wanted_lt[static_cast<std::size_t>(r.files[i].lt_index)] = true;
       }
     }
     d.had_resume = r.resumed;
     return d;
-  }
-
-  // The scan itself (any thread): on return d.resume.have_pieces is the union of what the resume
-  // file claimed (minus pieces past a file's end) and what was found; the resume file has been
-  // rewritten with it if that changed anything (and every scan_checkpoint_bytes meanwhile).
-  static void run_disk_scan(DiskScan& d) {
-    const auto& ti = *d.ti;
-    const auto t0 = std::chrono::steady_clock::now();
-    auto& have = d.resume.have_pieces;
-    if (have.size() != ti.num_pieces()) have.resize(ti.num_pieces(), false);
-    d.claimed = have.count();
-    d.dropped = drop_pieces_past_eof(ti, d.save_path, have);
-    const auto& fs = ti.files();
-    const auto base = have;
-    auto candidate = [&](lt::piece_index_t p) {
-      if (base.get_bit(p)) return false;
-      for (const auto& sl : fs.map_block(p, 0, fs.piece_size(p))) {
-        if (d.wanted_lt[static_cast<std::size_t>(static_cast<int>(sl.file_index))]) return true;
-      }
-      return false;
-    };
-    auto write = [&](const lt::typed_bitfield<lt::piece_index_t>& found) {
-      auto p = d.resume;
-      for (const auto i : found.range()) {
-        if (found.get_bit(i)) {
-          p.have_pieces.set_bit(i);
-          p.unfinished_pieces.erase(i);
-        }
-      }
-      const auto buf = lt::write_resume_data_buf(p);
-      if (auto st = write_file_atomic(d.resume_file, std::string_view(buf.data(), buf.size()));
-          !st) {
-        d.warnings.push_back(st.error().message);
-      }
-      return p;
-    };
-    const auto scan = scan_pieces(ti, d.save_path, candidate, scan_checkpoint_bytes,
-                                  [&](const auto& found) { write(found); });
-    d.found = scan.found.count();
-    d.hashed = scan.pieces_hashed;
-    if (d.found > 0 || d.dropped > 0) d.resume = write(scan.found);
-    d.ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
-            .count();
   }
 
   // Back on the io thread: `atp` gets the scan's bitfield (libtorrent then checks nothing).
@@ -917,11 +748,11 @@ struct Engine::Impl {
     }
     for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
       const auto it = index_of.find(r.manifest.files[i].path);
-      r.lt_index[i] = it == index_of.end() ? -1 : it->second;
+      r.files[i].lt_index = it == index_of.end() ? -1 : it->second;
     }
     bool resumed = false;
     r.resumed = false;
-    r.resume_current = false;
+    r.resume.current = false;
     if (mode == AddMode::normal) {
       if (auto buf = read_file(store.resume_file(v2), max_torrent_bytes * 4); buf) {
         lt::error_code ec;
@@ -949,13 +780,14 @@ struct Engine::Impl {
         }
       }
       // Verified by us, but resume data is missing (e.g. killed before the first save).
-      bool all = true;
-      for (std::size_t i = 0; i < r.wanted.size(); ++i) all = all && r.verified[i];
+      const bool all = std::all_of(r.files.begin(), r.files.end(),
+                                   [](const FileEntry& f) { return f.verified; });
       if (!resumed && all) mode = AddMode::seed;
       // A partial download: recover what is on disk first (run_disk_scan). At start-up the
       // scan runs on the hashing pool and the add continues when it is done; the release stays
       // `loading` meanwhile.
-      if (mode == AddMode::normal && !all_wanted_verified(r) && atp.ti->info_hashes().has_v1()) {
+      if (mode == AddMode::normal && !all_wanted_verified(r.files) &&
+          atp.ti->info_hashes().has_v1()) {
         auto d = disk_scan_of(r, atp);
         if (how == AddHow::sync) {
           run_disk_scan(d);
@@ -970,7 +802,7 @@ struct Engine::Impl {
               },
               [this, id = r.rec.id, gen = r.generation](auto done) {
                 Release* rr = find(id);
-                if (!rr || rr->generation != gen || shutting_down) return;
+                if (!rr || rr->generation != gen || gate.shutting_down()) return;
                 apply_disk_scan(*rr, done->second, done->first);
                 if (auto st =
                         submit_add(*rr, AddMode::normal, AddHow::async, std::move(done->second));
@@ -996,8 +828,8 @@ struct Engine::Impl {
     if (super_seed_at_add(r)) atp.flags |= lt::torrent_flags::super_seeding;
     // Priorities only for a partial selection: setting any on a seed_mode torrent makes
     // libtorrent leave seed mode.
-    if (std::find(r.wanted.begin(), r.wanted.end(), false) != r.wanted.end()) {
-      atp.file_priorities = priorities(r, *atp.ti);
+    if (!everything_wanted(r.files)) {
+      atp.file_priorities = LtBackend::to_lt(priorities(r, atp.ti->num_files()));
     }
     atp.url_seeds = r.manifest.torrent.web_seeds;
     atp.trackers = r.manifest.torrent.trackers;
@@ -1005,41 +837,20 @@ struct Engine::Impl {
       if (auto ep = parse_peer(p)) atp.peers.push_back(*ep);
     }
     r.ti = atp.ti;
-    r.checking = false;
-    r.resume_floor = static_cast<int>(atp.have_pieces.count());
-    r.save_requested_pieces = r.resume_floor;
+    resume_added(r.resume, static_cast<int>(atp.have_pieces.count()));
     if (how == AddHow::async) {
       pending_adds[atp.ti->info_hashes()] = PendingAdd{r.rec.id, r.generation, Role::hybrid};
-      session->session().async_add_torrent(std::move(atp));
+      lt_backend->session().async_add_torrent(std::move(atp));
       return {};
     }
     lt::error_code ec;
-    auto h = session->session().add_torrent(std::move(atp), ec);
+    auto h = lt_backend->session().add_torrent(std::move(atp), ec);
     if (ec) {
       return fail(Errc::internal, fmt::format("libtorrent refused {}: {}", r.rec.id, ec.message()));
     }
-    r.handle = h;
-    handles[h] = HandleRef{r.rec.id, false};
+    r.handle = lt_backend->adopt(h);
+    handles[r.handle] = HandleRef{r.rec.id, false};
     return {};
-  }
-
-  // True if the companion has exactly the hybrid's piece space: same piece length and count,
-  // same files (pads included) at the same offsets. Then the two torrents address the same bytes
-  // of the same files in staging, and libtorrent file indices are interchangeable.
-  static bool same_layout(const lt::torrent_info& a, const lt::torrent_info& b) {
-    const auto& fa = a.files();
-    const auto& fb = b.files();
-    if (fa.piece_length() != fb.piece_length() || fa.num_pieces() != fb.num_pieces() ||
-        fa.num_files() != fb.num_files() || fa.total_size() != fb.total_size()) {
-      return false;
-    }
-    for (const auto fi : fa.file_range()) {
-      if (fa.file_path(fi) != fb.file_path(fi) || fa.file_size(fi) != fb.file_size(fi) ||
-          fa.file_offset(fi) != fb.file_offset(fi) || fa.pad_file_at(fi) != fb.pad_file_at(fi)) {
-        return false;
-      }
-    }
-    return true;
   }
 
   // Adds the v1 companion (torrents/<v2>.v1.torrent, checked against the manifest when it came
@@ -1048,13 +859,13 @@ struct Engine::Impl {
   // V1Mode::download: a second download source for a fetch, with the hybrid's file selection.
   enum class V1Mode { seed, download };
   void add_v1_companion(Release& r, V1Mode mode = V1Mode::seed, AddHow how = AddHow::sync) {
-    if (r.v1_handle.is_valid() || r.v1_adding || !r.handle.is_valid()) return;
+    if (valid(r.v1_handle) || r.v1_adding || !valid(r.handle)) return;
     const auto path = store.torrent_v1_file(r.rec.v2_infohash);
     std::error_code fec;
     if (!std::filesystem::exists(path, fec)) return;
-    const bool all_wanted = std::find(r.wanted.begin(), r.wanted.end(), false) == r.wanted.end();
+    const bool all_wanted = everything_wanted(r.files);
     // A partial selection cannot seed the v1 torrent's whole piece space.
-    if (mode == V1Mode::seed && !all_wanted) return;
+    if (mode == V1Mode::seed && !v1_seed_allowed(all_wanted)) return;
     lt::add_torrent_params atp;
     try {
       atp = lt::load_torrent_file(path.string());
@@ -1062,8 +873,8 @@ struct Engine::Impl {
       log::warning("{}: v1 companion: {}", r.rec.id, e.what());
       return;
     }
-    const auto hybrid = r.ti ? r.ti : r.handle.torrent_file();
-    if (!hybrid || !same_layout(*hybrid, *atp.ti)) {
+    const auto hybrid = r.ti ? r.ti : lt_backend->handle(r.handle).torrent_file();
+    if (!hybrid || !LtBackend::same_layout(*hybrid, *atp.ti)) {
       log::warning("{}: v1 companion: piece layout differs from the hybrid torrent; not used",
                    r.rec.id);
       return;
@@ -1075,7 +886,9 @@ struct Engine::Impl {
       atp.flags |= lt::torrent_flags::seed_mode;
     } else {
       atp.flags |= lt::torrent_flags::upload_mode;  // standby until maybe_activate_v1
-      if (!all_wanted) atp.file_priorities = priorities(r, *atp.ti);  // same indices
+      if (!all_wanted) {
+        atp.file_priorities = LtBackend::to_lt(priorities(r, atp.ti->num_files()));  // same indices
+      }
       // Pieces the hybrid had verified (SHA-1 and Merkle) before a restart: libtorrent only
       // checks that the files are there, and the companion can serve them to v1 peers.
       if (r.resume_have.size() == atp.ti->num_pieces()) atp.have_pieces = std::move(r.resume_have);
@@ -1091,11 +904,11 @@ struct Engine::Impl {
       pending_adds[atp.ti->info_hashes()] = PendingAdd{
           r.rec.id, r.generation, mode == V1Mode::seed ? Role::v1_seed : Role::v1_download};
       r.v1_adding = true;
-      session->session().async_add_torrent(std::move(atp));
+      lt_backend->session().async_add_torrent(std::move(atp));
       return;
     }
     lt::error_code ec;
-    auto h = session->session().add_torrent(std::move(atp), ec);
+    auto h = lt_backend->session().add_torrent(std::move(atp), ec);
     if (ec) {
       log::warning("{}: v1 companion: {}", r.rec.id, ec.message());
       return;
@@ -1104,45 +917,37 @@ struct Engine::Impl {
   }
 
   void adopt_v1(Release& r, const lt::torrent_handle& h, V1Mode mode) {
-    r.v1_handle = h;
+    r.v1_handle = lt_backend->adopt(h);
     r.v1_downloading = mode == V1Mode::download;
     r.v1_active = false;
-    r.last_progress = std::chrono::steady_clock::now();
-    handles[h] = HandleRef{r.rec.id, true};
+    r.v1_watch.last_progress = std::chrono::steady_clock::now();
+    handles[r.v1_handle] = HandleRef{r.rec.id, true};
   }
 
-  // How long the hybrid may make no progress before the companion starts downloading: short
-  // when the hybrid has no peer connected (a v1-only swarm cannot join it), longer when it has
-  // one: a seed about to unchoke us, or a BEP 16 super-seeding origin that looks like a peer
-  // with few pieces, is not worth downloading everything twice; one that never sends must not
-  // block us.
-  // A hybrid that has received payload or seen a seed this session has a working swarm: when
-  // its peers drop (a seeder restarting) the companion's swarm is the same peers, and
-  // downloading through it would fetch again what the hybrid has; it waits as if the hybrid had
-  // peers, unless the companion knows peers the hybrid does not (v1-only clients).
-  static constexpr auto v1_stall = std::chrono::seconds(3);
-  static constexpr auto v1_stall_with_peers = std::chrono::seconds(30);
+  static CompanionMode companion_mode(const Release& r) {
+    if (!valid(r.v1_handle)) return CompanionMode::none;
+    if (!r.v1_downloading) return CompanionMode::seeding;
+    return r.v1_active ? CompanionMode::active : CompanionMode::standby;
+  }
 
   // Called on every status update while fetching: the companion leaves upload mode when the
-  // hybrid has stalled (no new wanted bytes for v1_stall) and the companion's swarm has peers.
-  void maybe_activate_v1(Release& r, const lt::torrent_status& hybrid) {
-    const auto now = std::chrono::steady_clock::now();
-    if (hybrid.total_wanted_done > r.last_wanted_done) {
-      r.last_wanted_done = hybrid.total_wanted_done;
-      r.last_progress = now;
-    }
-    // A seed seen in the hybrid's swarm speaks the hybrid: v1-only clients never complete its
-    // handshake, whether a tracker or --peer names them.
-    if (hybrid.num_seeds > 0 || hybrid.list_seeds > 0) r.hybrid_saw_seed = true;
-    if (!r.v1_downloading || r.v1_active || !r.v1_status || !r.v1_handle.is_valid()) return;
-    // In upload mode libtorrent drops connections to seeds ("upload to upload"), so count the
-    // peers the companion knows of (tracker, connections so far), not the connected ones.
-    if (hybrid.state != lt::torrent_status::downloading || r.v1_status->list_peers == 0) return;
-    const bool swarm_worked = (hybrid.total_payload_download > 0 || r.hybrid_saw_seed) &&
-                              r.v1_status->list_peers <= hybrid.list_peers;
-    const bool wait_long = hybrid.num_peers > 0 || swarm_worked;
-    if (now - r.last_progress < (wait_long ? v1_stall_with_peers : v1_stall)) return;
-    r.v1_handle.unset_flags(lt::torrent_flags::upload_mode);
+  // companion rule says so (v1_watch: the hybrid stalled and the companion's swarm has peers).
+  void maybe_activate_v1(Release& r, const TorrentStatus& hybrid) {
+    HybridSample h;
+    h.downloading = hybrid.state == TorrentPhase::downloading;
+    h.total_wanted_done = hybrid.total_wanted_done;
+    h.total_payload_download = hybrid.total_payload_download;
+    h.num_peers = hybrid.num_peers;
+    h.num_seeds = hybrid.num_seeds;
+    h.list_peers = hybrid.list_peers;
+    h.list_seeds = hybrid.list_seeds;
+    CompanionSample c;
+    c.mode = r.v1_status ? companion_mode(r) : CompanionMode::none;
+    c.list_peers = r.v1_status ? r.v1_status->list_peers : 0;
+    const auto step = v1_watch(r.v1_watch, h, c, std::chrono::steady_clock::now());
+    r.v1_watch = step.watch;
+    if (step.action != V1Action::activate) return;
+    torrents->leave_upload_mode(r.v1_handle);
     r.v1_active = true;
     log::info(
         "{}: no progress in the hybrid swarm; downloading through the v1 companion ({} "
@@ -1150,32 +955,10 @@ struct Engine::Impl {
         r.rec.id, r.v1_status->list_peers);
   }
 
-  // A download with no peer connected dials its known peers (the fetch's --peer list) again
-  // every redial_interval: a seeder that restarts is back within a second, and libtorrent's own
-  // reconnect back-off (min_reconnect_time x failures, max_failcount) would wait up to a minute:
-  // each attempt during the outage (refused, or a handshake before the restarted seeder has
-  // added the torrent) counts as a failure, and connect_peer keeps the failure count of a peer
-  // already in the list. So the (unconnected) peer list is cleared first; trackers are asked
-  // again for theirs.
-  static constexpr auto redial_interval = std::chrono::milliseconds(500);
-  // After redial_fast_for without a peer (the peer is gone, not restarting), every 10 intervals.
-  static constexpr auto redial_fast_for = std::chrono::seconds(30);
-  void maybe_redial(Release& r, const lt::torrent_status& st) {
-    const auto now = std::chrono::steady_clock::now();
-    if (st.num_peers > 0) r.last_peer_seen = now;
-    if (st.state != lt::torrent_status::downloading || st.num_peers > 0 || r.rec.peers.empty() ||
-        !r.pending_peers.empty()) {
-      return;
-    }
-    const auto interval =
-        now - r.last_peer_seen < redial_fast_for ? redial_interval : 10 * redial_interval;
-    if (now - r.last_redial < interval) return;
-    r.last_redial = now;
-    r.handle.clear_peers();
-    for (const auto& p : r.rec.peers) {
-      if (auto ep = parse_peer(p)) r.pending_peers.push_back(*ep);
-    }
-    if (!r.manifest.torrent.trackers.empty()) r.handle.force_reannounce();
+  // A download with no peer connected dials its known peers again (PeerDialer::maybe_redial).
+  void maybe_redial(Release& r, const TorrentStatus& st) {
+    r.peers.maybe_redial(*torrents, r.handle, st, r.rec.peers, !r.manifest.torrent.trackers.empty(),
+                         std::chrono::steady_clock::now());
   }
 
   // BEP 16 for a release this node published, when configured: each downloader is offered
@@ -1191,20 +974,18 @@ struct Engine::Impl {
 
   // A fetch that is not complete also joins the companion's (v1-only) swarm.
   void add_v1_download(Release& r, AddHow how = AddHow::sync) {
-    if (r.rec.origin != Origin::fetched) return;
-    for (std::size_t i = 0; i < r.wanted.size(); ++i) {
-      if (r.wanted[i] && !r.verified[i]) {
-        add_v1_companion(r, V1Mode::download, how);
-        return;
-      }
+    const auto origin =
+        r.rec.origin == Origin::fetched ? ReleaseOrigin::fetched : ReleaseOrigin::seeded;
+    if (v1_download_wanted(origin, all_wanted_verified(r.files))) {
+      add_v1_companion(r, V1Mode::download, how);
     }
   }
 
-  void remove_handle(lt::torrent_handle& h) {
-    if (!h.is_valid()) return;
+  void remove_handle(TorrentId& h) {
+    if (!valid(h)) return;
     handles.erase(h);
-    session->session().remove_torrent(h);
-    h = lt::torrent_handle();
+    torrents->remove(h);
+    h = no_torrent;
   }
 
   // The release is complete (every wanted file SHA-256-verified) and the companion was a
@@ -1213,11 +994,12 @@ struct Engine::Impl {
   // libtorrent then checks each piece (SHA-1, and for the hybrid the v2 Merkle tree) the first
   // time it uploads it, instead of re-reading everything now. A partial selection cannot be
   // seeded as a whole: the companion goes away and the hybrid re-checks its files.
-  void finish_v1_download(Release& r) {
-    if (!r.v1_downloading) return;
-    const bool was_active = r.v1_active;
+  V1FinishPlan finish_v1_download(Release& r) {
+    if (!r.v1_downloading) return {};
+    const auto plan = v1_finish_plan(r.v1_active ? CompanionMode::active : CompanionMode::standby,
+                                     everything_wanted(r.files));
     // Keep this session's payload counters across the re-add.
-    if (r.status && was_active) {
+    if (r.status && plan.keep_hybrid_counters) {
       r.downloaded_base += r.status->total_payload_download;
       r.uploaded_base += r.status->total_payload_upload;
     }
@@ -1225,24 +1007,22 @@ struct Engine::Impl {
       r.downloaded_base += r.v1_status->total_payload_download;
       r.uploaded_base += r.v1_status->total_payload_upload;
     }
-    if (was_active) r.status.reset();
+    if (plan.keep_hybrid_counters) r.status.reset();
     r.v1_status.reset();
     remove_handle(r.v1_handle);
     r.v1_downloading = false;
     r.v1_active = false;
-    r.v1_done.assign(r.v1_done.size(), 0);
+    for (auto& f : r.files) f.v1_done = 0;
     r.flush_outstanding = 0;
     r.flush_pending.clear();
-    // The companion stood by: the hybrid fetched everything and seeds as it is.
-    if (!was_active) return;
-    const bool all_wanted = std::find(r.wanted.begin(), r.wanted.end(), false) == r.wanted.end();
-    if (!all_wanted) {
-      if (auto ti = r.handle.torrent_file()) {
-        r.handle.prioritize_files(priorities(r, *ti));  // undo deselect_verified
-        r.handle.force_recheck();
-        r.checking = true;
+    if (plan.action == V1Finish::drop_standby) return plan;
+    if (plan.action == V1Finish::recheck_hybrid) {
+      if (r.ti) {
+        torrents->prioritize_files(r.handle, priorities(r, r.ti->num_files()));  // undo deselect
+        torrents->force_recheck(r.handle);
+        resume_check_started(r.resume);
       }
-      return;
+      return plan;
     }
     // remove_torrent and add_torrent run in order on libtorrent's thread, so the same
     // info-hash can be added again right away.
@@ -1251,36 +1031,16 @@ struct Engine::Impl {
       r.error = st.error();
       log::error("{}: re-adding for seeding: {}", r.rec.id, st.error().message);
     }
+    return plan;
   }
 
   void connect_pending(Release& r) {
-    if (!r.handle.is_valid() || r.pending_peers.empty()) return;
-    if (r.status && (r.status->state == lt::torrent_status::checking_resume_data ||
-                     r.status->state == lt::torrent_status::checking_files)) {
-      return;  // 2.0.8 refuses connect_peer while checking
-    }
-    std::vector<lt::tcp::endpoint> left;
-    for (const auto& ep : r.pending_peers) {
-      try {
-        r.handle.connect_peer(ep);
-      } catch (const std::exception&) {
-        left.push_back(ep);
-        continue;
-      }
-      // The peer may be a v1-only client that only knows the companion.
-      if (r.v1_downloading && r.v1_handle.is_valid()) {
-        try {
-          r.v1_handle.connect_peer(ep);
-        } catch (const std::exception&) {
-          // still checking its files; the peer is in its add_torrent_params or the tracker's list
-        }
-      }
-    }
-    r.pending_peers = std::move(left);
+    r.peers.connect_pending(*torrents, r.handle, r.v1_downloading ? r.v1_handle : no_torrent,
+                            r.status ? &*r.status : nullptr);
   }
 
   Status merge_peers(Release& r, const std::vector<std::string>& peers) {
-    std::vector<lt::tcp::endpoint> eps;
+    std::vector<PeerEndpoint> eps;
     for (const auto& p : peers) {
       auto ep = parse_peer(p);
       if (!ep) return tl::unexpected(ep.error());
@@ -1290,7 +1050,7 @@ struct Engine::Impl {
       if (std::find(r.rec.peers.begin(), r.rec.peers.end(), peers[i]) == r.rec.peers.end()) {
         r.rec.peers.push_back(peers[i]);
       }
-      r.pending_peers.push_back(eps[i]);
+      r.peers.queue(eps[i]);
     }
     connect_pending(r);
     return {};
@@ -1299,13 +1059,13 @@ struct Engine::Impl {
   // ---- verification ----------------------------------------------------------------------------
 
   void request_hash(Release& r, std::size_t i) {
-    if (r.hashing[i] || r.verified[i]) return;
+    if (r.files[i].hashing || r.files[i].verified) return;
     r.flush_pending.insert(i);
     if (r.flush_outstanding > 0) return;
     // Both download sources write the same files: wait until both have flushed.
     for (auto* h : {&r.handle, &r.v1_handle}) {
-      if (h->is_valid() && (h == &r.handle || r.v1_active)) {
-        h->flush_cache();  // answered by cache_flushed_alert
+      if (valid(*h) && (h == &r.handle || r.v1_active)) {
+        torrents->flush_cache(*h);  // answered by cache_flushed_alert
         ++r.flush_outstanding;
       }
     }
@@ -1319,39 +1079,58 @@ struct Engine::Impl {
   }
 
   void hash_file_async(Release& r, std::size_t i) {
-    if (r.hashing[i] || r.verified[i]) return;
-    r.hashing[i] = true;
+    if (r.files[i].hashing || r.files[i].verified) return;
+    r.files[i].hashing = true;
     const auto path =
         store.staging_file(r.rec.v2_infohash, r.rec.revision, r.manifest.files[i].path);
-    const std::string id = r.rec.id;
-    const auto gen = r.generation;
-    on_pool([path] { return hash_stored(path); },
-            [this, id, gen, i](Result<FileDigest> d) { on_hashed(id, gen, i, std::move(d)); });
+    verifier->check(FileKey{r.rec.id, r.generation, i}, path, expected_of(r, i),
+                    CheckPurpose::downloaded);
   }
 
-  void on_hashed(const std::string& id, std::uint64_t gen, std::size_t i, Result<FileDigest> d) {
-    Release* r = find(id);
-    if (!r || r->generation != gen) return;
-    r->hashing[i] = false;
+  static ExpectedFile expected_of(const Release& r, std::size_t i) {
+    return ExpectedFile{r.manifest.files[i].length, r.manifest.files[i].sha256};
+  }
+
+  // The verifier's reports, by purpose.
+  void on_checked(const FileChecked& c) {
+    switch (c.purpose) {
+      case CheckPurpose::downloaded:
+        on_hashed(c);
+        return;
+      case CheckPurpose::reverify_store:
+      case CheckPurpose::reverify_staging:
+        on_reverified(c);
+        return;
+      case CheckPurpose::scrub:
+        on_scrubbed(c);
+        return;
+    }
+  }
+
+  void on_hashed(const FileChecked& c) {
+    Release* r = find(c.key.release);
+    if (!r || r->generation != c.key.generation) return;
+    const auto i = c.key.index;
+    r->files[i].hashing = false;
     const auto& f = r->manifest.files[i];
     const auto path = store.staging_file(r->rec.v2_infohash, r->rec.revision, f.path);
-    const bool mismatch = d && (d->length != f.length || hex(d->sha256) != f.sha256);
-    if ((!d && d.error().code == Errc::io_error && r->io_retries[i] < 20) ||
-        (mismatch && r->io_retries[i] < 2)) {
+    const bool mismatch = c.outcome == CheckOutcome::mismatch;
+    if ((c.error && c.error->code == Errc::io_error && r->files[i].io_retries < 20) ||
+        (mismatch && r->files[i].io_retries < 2)) {
       // Not readable yet (libtorrent may report a piece before the file is on disk): try
       // again shortly; only a readable file with other content is a verification failure.
-      r->io_retries[i]++;
+      r->files[i].io_retries++;
       auto timer = std::make_shared<asio::steady_timer>(ioc, std::chrono::milliseconds(500));
       const std::string rid = r->rec.id;
       const auto g = r->generation;
       timer->async_wait([this, timer, rid, g, i](const boost::system::error_code& ec) {
         Release* again = find(rid);
-        if (ec || shutting_down || !again || again->generation != g) return;
+        if (ec || gate.shutting_down() || !again || again->generation != g) return;
         hash_file_async(*again, i);
       });
       return;
     }
-    if (d && d->length == f.length && hex(d->sha256) == f.sha256) {
+    if (c.outcome == CheckOutcome::match) {
       // With two download sources the file may still be written to (see check_complete): it
       // is linked into the store, which other releases share, only after the final pass.
       if (auto st = r->v1_active ? Status{} : store.adopt(path, f.sha256); !st) {
@@ -1359,27 +1138,27 @@ struct Engine::Impl {
         persist(*r);
         return;
       }
-      r->verified[i] = true;
-      r->failed[i] = false;
+      r->files[i].verified = true;
+      r->files[i].failed = false;
       deselect_verified(*r, i);
       persist(*r);
       check_complete(*r);
       return;
     }
-    r->failed[i] = true;
-    r->attempts[i]++;
+    r->files[i].failed = true;
+    r->files[i].attempts++;
     const std::string why =
-        d ? fmt::format("SHA-256 {} (length {}) differs from the manifest's {} (length {})",
-                        hex(d->sha256), d->length, f.sha256, f.length)
-          : d.error().message;
-    r->error = Error{d ? Errc::hash_mismatch : d.error().code,
+        c.error ? c.error->message
+                : fmt::format("SHA-256 {} (length {}) differs from the manifest's {} (length {})",
+                              c.sha256, c.length, f.sha256, f.length);
+    r->error = Error{c.error ? c.error->code : Errc::hash_mismatch,
                      fmt::format("{}: file {}: {}", r->rec.id, f.path, why),
-                     r->attempts[i] < max_hash_attempts
+                     r->files[i].attempts < max_hash_attempts
                          ? "the file is being downloaded again"
                          : "giving up on this file; remove the release and fetch it again"};
     log::error("{}", r->error->message);
     persist(*r);
-    if (r->attempts[i] < max_hash_attempts && r->handle.is_valid()) {
+    if (r->files[i].attempts < max_hash_attempts && valid(r->handle)) {
       // libtorrent's Merkle check passed but the full-file hash did not: have libtorrent
       // re-check what is on disk so bad pieces are downloaded again.
       recheck(*r);
@@ -1390,61 +1169,54 @@ struct Engine::Impl {
   // Blocks already requested may still be written into it (libtorrent uses its part file only
   // for files that do not exist yet); the final pass in check_complete catches bad ones.
   void deselect_verified(Release& r, std::size_t i) {
-    if (!r.v1_active || r.lt_index[i] < 0) return;
-    const lt::file_index_t fi(r.lt_index[i]);
-    r.handle.file_priority(fi, lt::dont_download);
-    r.v1_handle.file_priority(fi, lt::dont_download);
+    if (!r.v1_active || r.files[i].lt_index < 0) return;
+    torrents->file_priority(r.handle, r.files[i].lt_index, FilePriority::skip);
+    torrents->file_priority(r.v1_handle, r.files[i].lt_index, FilePriority::skip);
   }
 
   // Re-check what is on disk so that bad pieces are downloaded again (by both sources).
   void recheck(Release& r) {
     r.resume_have.clear();
-    r.resume_current = false;
-    if (r.handle.is_valid()) {
-      r.handle.force_recheck();
-      r.checking = true;
+    r.resume.current = false;
+    if (valid(r.handle)) {
+      torrents->force_recheck(r.handle);
+      resume_check_started(r.resume);
     }
-    if (r.v1_active && r.v1_handle.is_valid()) r.v1_handle.force_recheck();
+    if (r.v1_active && valid(r.v1_handle)) torrents->force_recheck(r.v1_handle);
     // A seed dropped its connections to other seeds; once it misses pieces again it must find
     // them: the known peers are dialled again after the check, and trackers asked anew. The peer
     // list still marks them as seeds seen while we were finished, which keeps them from being
     // connect candidates, so it starts over.
-    if (r.handle.is_valid()) r.handle.clear_peers();
-    for (const auto& p : r.rec.peers) {
-      if (auto ep = parse_peer(p)) r.pending_peers.push_back(*ep);
-    }
-    if (r.handle.is_valid()) r.handle.force_reannounce();
+    if (valid(r.handle)) torrents->clear_peers(r.handle);
+    r.peers.queue_known(r.rec.peers);
+    if (valid(r.handle)) torrents->force_reannounce(r.handle);
   }
 
   // Files that libtorrent has completely (per the piece bitfield) and we have not verified yet.
   void hash_completed_files(Release& r) {
     if (r.preparing) return;
     for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
-      if (!r.wanted[i] || r.verified[i] || r.hashing[i]) continue;
-      if (r.failed[i] && r.attempts[i] >= max_hash_attempts) continue;
+      if (!r.files[i].wanted || r.files[i].verified || r.files[i].hashing) continue;
+      if (r.files[i].failed && r.files[i].attempts >= max_hash_attempts) continue;
       const auto len = static_cast<std::int64_t>(r.manifest.files[i].length);
-      if (len > 0 && (r.done[i] == len || r.v1_done[i] == len)) request_hash(r, i);
+      if (len > 0 && (r.files[i].done == len || r.files[i].v1_done == len)) request_hash(r, i);
     }
   }
 
   void check_complete(Release& r, AddHow how = AddHow::sync) {
-    std::vector<ViewFile> view;
-    for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
-      if (!r.wanted[i]) continue;
-      if (!r.verified[i]) return;
-      view.push_back(ViewFile{r.manifest.files[i].path, r.manifest.files[i].sha256});
-    }
+    const auto complete = complete_view(r.manifest, r.files);
+    if (!complete) return;
+    const auto& view = *complete;
     if (r.verify_outstanding > 0) return;
     if (r.v1_downloading) {
       // Final counters of both sources before they are removed or re-added.
-      if (r.v1_handle.is_valid()) r.v1_status = r.v1_handle.status({});
-      if (r.handle.is_valid()) r.status = r.handle.status({});
-      const bool was_active = r.v1_active;
-      finish_v1_download(r);
+      if (valid(r.v1_handle)) r.v1_status = torrents->status(r.v1_handle);
+      if (valid(r.handle)) r.status = torrents->status(r.handle);
+      const auto plan = finish_v1_download(r);
       // Both torrents wrote into the same files: a block of one may have landed in a file
       // already verified through the other (in flight when it was deselected, or from a peer
       // that sent bad data). Hash everything once more before the release is complete.
-      if (was_active) {
+      if (plan.staging_pass) {
         r.staging_pass = true;
         verify_all(r, VerifySource::staging);
         return;
@@ -1452,7 +1224,8 @@ struct Engine::Impl {
     }
     // At start-up every complete release passes here: an intact view, record and resume file
     // are kept as they are (rebuilding, persisting and saving cost ~3 fsyncs per release).
-    const bool intact = r.rec.state == "complete" && !r.error && !r.degraded && !r.v1_downloading &&
+    const bool intact = release_state_from_string(r.rec.state) == ReleaseState::complete &&
+                        !r.error && !r.degraded && !r.v1_downloading &&
                         r.rec.view_path == store.view_dir(r.rec.model, r.rec.revision).string() &&
                         store.view_is_current(r.rec.model, r.rec.revision, view);
     if (intact) {
@@ -1470,14 +1243,14 @@ struct Engine::Impl {
     r.rec.view_path = dir->string();
     r.error.reset();
     r.degraded = false;
-    if (changed || r.rec.state != "complete") {
+    if (changed || release_state_from_string(r.rec.state) != ReleaseState::complete) {
       log::info("{}: complete, view at {}", r.rec.id, r.rec.view_path);
     }
     // The cached status comes from the last state_update (every 500 ms): refresh it so that a
     // release reported "complete" also reports every byte it downloaded.
-    if (r.handle.is_valid()) r.status = r.handle.status(lt::torrent_handle::query_pieces);
+    if (valid(r.handle)) r.status = torrents->status(r.handle);
     persist(r);
-    if (r.handle.is_valid()) r.handle.save_resume_data(lt::torrent_handle::flush_disk_cache);
+    if (valid(r.handle)) torrents->save_resume(r.handle, ResumeSave::flush_disk_cache);
     add_v1_companion(r, V1Mode::seed, how);
     materialise_hf_cache(r);
   }
@@ -1485,16 +1258,8 @@ struct Engine::Impl {
   // The wanted files as a Hugging Face cache snapshot (hard links to the store), once.
   void materialise_hf_cache(Release& r) {
     if (!r.hf_cache || !r.hf_snapshot.empty()) return;
-    std::vector<HfCacheFile> files;
-    for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
-      if (!r.wanted[i]) continue;
-      const auto& f = r.manifest.files[i];
-      files.push_back(HfCacheFile{f.path, f.sha256, hf::cache_blob_name(f)});
-    }
-    const auto& up = r.manifest.upstream;
-    const std::string repo =
-        up.kind == "huggingface" && is_valid_model_id(up.repo) ? up.repo : r.manifest.model;
-    auto snap = store.materialise_hf_cache(*r.hf_cache, repo, r.rec.revision, files);
+    auto snap = store.materialise_hf_cache(*r.hf_cache, hf_cache_repo(r.manifest), r.rec.revision,
+                                           hf_cache_files(r.manifest, r.files));
     if (!snap) {
       r.hf_cache_error = snap.error();
       log::error("{}: Hugging Face cache at {}: {}", r.rec.id, r.hf_cache->string(),
@@ -1508,34 +1273,15 @@ struct Engine::Impl {
 
   // Bytes of each wanted file that `st`'s torrent (the hybrid, or the companion: same layout)
   // has, from its piece bitfield.
-  void update_done(Release& r, const lt::torrent_status& st, std::vector<std::int64_t>& out) {
-    if (!r.handle.is_valid()) return;
+  enum class Source { hybrid, v1 };
+  void update_done(Release& r, const lt::torrent_status& st, Source source) {
+    if (!valid(r.handle)) return;
     auto ti = st.torrent_file.lock();
     if (!ti) return;
-    const auto& files = ti->files();
-    const std::int64_t plen = files.piece_length();
     for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
-      if (r.lt_index[i] < 0) continue;
-      const lt::file_index_t fi(r.lt_index[i]);
-      const std::int64_t size = files.file_size(fi);
-      if (st.is_seeding) {
-        out[i] = size;
-        continue;
-      }
-      if (size == 0 || st.pieces.empty()) {
-        out[i] = 0;
-        continue;
-      }
-      const std::int64_t first = files.file_offset(fi) / plen;
-      const std::int64_t n = (size + plen - 1) / plen;
-      std::int64_t done = 0;
-      for (std::int64_t k = 0; k < n; ++k) {
-        const lt::piece_index_t p(static_cast<int>(first + k));
-        if (static_cast<int>(p) < st.pieces.size() && st.pieces.get_bit(p)) {
-          done += std::min(plen, size - k * plen);
-        }
-      }
-      out[i] = done;
+      if (r.files[i].lt_index < 0) continue;
+      (source == Source::v1 ? r.files[i].v1_done : r.files[i].done) =
+          LtBackend::file_bytes_done(st, ti->files(), r.files[i].lt_index);
     }
   }
 
@@ -1547,10 +1293,8 @@ struct Engine::Impl {
   void verify_all(Release& r, VerifySource source = VerifySource::store) {
     if (r.verify_outstanding > 0) return;
     r.verify_failures.clear();
-    const std::string rid = r.rec.id;
-    const auto gen = r.generation;
     for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
-      if (!r.verified[i]) continue;
+      if (!r.files[i].verified) continue;
       const auto& f = r.manifest.files[i];
       // Empty files are never written by libtorrent; the store's is adopted without staging.
       if (source == VerifySource::staging && f.length == 0) continue;
@@ -1558,10 +1302,9 @@ struct Engine::Impl {
       const auto path = source == VerifySource::store
                             ? store.store_file(f.sha256)
                             : store.staging_file(r.rec.v2_infohash, r.rec.revision, f.path);
-      on_pool([path] { return hash_stored(path); },
-              [this, rid, gen, i, source](Result<FileDigest> d) {
-                on_reverified(rid, gen, i, source, std::move(d));
-              });
+      verifier->check(FileKey{r.rec.id, r.generation, i}, path, expected_of(r, i),
+                      source == VerifySource::store ? CheckPurpose::reverify_store
+                                                    : CheckPurpose::reverify_staging);
     }
     if (r.verify_outstanding == 0) {
       r.staging_pass = false;
@@ -1569,13 +1312,15 @@ struct Engine::Impl {
     }
   }
 
-  void on_reverified(const std::string& rid, std::uint64_t gen, std::size_t i, VerifySource source,
-                     Result<FileDigest> d) {
-    Release* rr = find(rid);
-    if (!rr || rr->generation != gen) return;
+  void on_reverified(const FileChecked& c) {
+    Release* rr = find(c.key.release);
+    if (!rr || rr->generation != c.key.generation) return;
+    const auto i = c.key.index;
+    const auto source =
+        c.purpose == CheckPurpose::reverify_store ? VerifySource::store : VerifySource::staging;
     rr->verify_outstanding--;
     const auto& file = rr->manifest.files[i];
-    bool good = d && d->length == file.length && hex(d->sha256) == file.sha256;
+    bool good = c.outcome == CheckOutcome::match;
     if (good && source == VerifySource::staging && file.length > 0) {
       const auto path = store.staging_file(rr->rec.v2_infohash, rr->rec.revision, file.path);
       if (auto st = store.adopt(path, file.sha256); !st) {
@@ -1588,14 +1333,11 @@ struct Engine::Impl {
       if (source == VerifySource::store) {
         // Damaged on disk after it was verified: quarantine (a copy kept, the store entry and
         // the view removed), degraded; the re-check runs once every file was hashed.
-        quarantine(*rr, i,
-                   d ? fmt::format("SHA-256 {} (length {})", hex(d->sha256), d->length)
-                     : d.error().message,
-                   "verify", Recheck::later);
+        quarantine(*rr, i, c.found(), "verify", Recheck::later);
       } else {
         // (A staging copy was never adopted: the store's entry is another release's.)
-        rr->verified[i] = false;
-        rr->failed[i] = true;
+        rr->files[i].verified = false;
+        rr->files[i].failed = true;
         (void)store.remove_view(rr->rec.model, rr->rec.revision);
         rr->rec.view_path.clear();
       }
@@ -1634,11 +1376,8 @@ struct Engine::Impl {
         find_dropped_adds();
       }
       if (ad->dropped_alerts.test(static_cast<std::size_t>(lt::state_update_alert::alert_type))) {
-        updates_pending = 0;  // those answers will not come
-        if (awaiting_final_status) {
-          awaiting_final_status = false;
-          save_resume_for_shutdown();
-        }
+        // Those answers will not come.
+        if (gate.updates_dropped()) save_resume_for_shutdown();
       }
     } else if (auto* su = lt::alert_cast<lt::state_update_alert>(a)) {
       for (const auto& st : su->status) {
@@ -1646,19 +1385,19 @@ struct Engine::Impl {
         Release* r = by_handle(st.handle, &v1);
         if (!r) continue;
         if (v1) {
-          r->v1_status = st;
+          r->v1_status = LtBackend::to_status(st);
           if (!r->v1_downloading) continue;
-          update_done(*r, st, r->v1_done);
+          update_done(*r, st, Source::v1);
           if (st.state == lt::torrent_status::finished || st.state == lt::torrent_status::seeding) {
             hash_completed_files(*r);
           }
           continue;
         }
-        r->status = st;
+        r->status = LtBackend::to_status(st);
         log::debug(
             "{} {}: lt state {} peers {} seeds {} list_seeds {} conns {} have {} flags {:x} "
             "err {} wanted {}/{}",
-            session->listen_port(), r->rec.id, static_cast<int>(st.state), st.num_peers,
+            lt_backend->listen_port(), r->rec.id, static_cast<int>(st.state), st.num_peers,
             st.num_seeds, st.list_seeds, st.num_connections, st.num_pieces,
             static_cast<std::uint64_t>(st.flags), st.errc.message(), st.total_wanted_done,
             st.total_wanted);
@@ -1672,10 +1411,10 @@ struct Engine::Impl {
                        p.total_upload);
           }
         }
-        update_done(*r, st, r->done);
-        maybe_save_progress(*r, st);
-        maybe_redial(*r, st);
-        maybe_activate_v1(*r, st);
+        update_done(*r, st, Source::hybrid);
+        maybe_save_progress(*r);
+        maybe_redial(*r, *r->status);
+        maybe_activate_v1(*r, *r->status);
         connect_pending(*r);
         // Per-file completion comes from file_completed_alert; once the torrent is finished
         // (also right after a restart) every wanted file is on disk.
@@ -1683,18 +1422,15 @@ struct Engine::Impl {
           hash_completed_files(*r);
         }
       }
-      if (updates_pending > 0) --updates_pending;
-      if (awaiting_final_status && updates_pending == 0) {
-        awaiting_final_status = false;
-        save_resume_for_shutdown();
-      }
+      if (gate.update_answered()) save_resume_for_shutdown();
     } else if (auto* fc = lt::alert_cast<lt::file_completed_alert>(a)) {
       bool v1 = false;
       Release* r = by_handle(fc->handle, &v1);
       if (!r || (v1 && !r->v1_downloading)) return;
-      for (std::size_t i = 0; i < r->lt_index.size(); ++i) {
-        if (r->lt_index[i] == static_cast<int>(fc->index) && r->wanted[i]) {
-          (v1 ? r->v1_done : r->done)[i] = static_cast<std::int64_t>(r->manifest.files[i].length);
+      for (std::size_t i = 0; i < r->files.size(); ++i) {
+        if (r->files[i].lt_index == static_cast<int>(fc->index) && r->files[i].wanted) {
+          (v1 ? r->files[i].v1_done : r->files[i].done) =
+              static_cast<std::int64_t>(r->manifest.files[i].length);
           request_hash(*r, i);
         }
       }
@@ -1702,7 +1438,7 @@ struct Engine::Impl {
       bool v1 = false;
       Release* r = by_handle(tf->handle, &v1);
       if (!r || v1) return;
-      if (!r->resume_current) {
+      if (!r->resume.current) {
         tf->handle.save_resume_data(lt::torrent_handle::flush_disk_cache);
       }
       request_updates();
@@ -1723,12 +1459,10 @@ struct Engine::Impl {
       // only partial downloads are saved: complete releases keep their resume file.
       // The check's result stands, even below the floor: libtorrent either took the have
       // bitfield we gave it or, having rejected it, hashed the files.
-      const bool was_checking = r->checking;
-      r->checking = false;
-      r->resume_floor = -1;
-      if (was_checking || !all_wanted_verified(*r)) {
+      const bool was_checking = resume_checked(r->resume);
+      if (was_checking || !all_wanted_verified(r->files)) {
         // The cached status may still say checking_files, which would veto the save.
-        r->status = tc->handle.status(lt::torrent_handle::query_pieces);
+        r->status = LtBackend::to_status(tc->handle.status(lt::torrent_handle::query_pieces));
         request_progress_save(*r);
       }
     } else if (auto* sr = lt::alert_cast<lt::save_resume_data_alert>(a)) {
@@ -1760,12 +1494,10 @@ struct Engine::Impl {
             !st) {
           log::error("resume data for {}: {}", r->rec.id, st.error().message);
         } else {
-          r->resume_floor =
-              std::max(r->resume_floor, static_cast<int>(sr->params.have_pieces.count()));
-          if (state_name(*r) == "complete" && !sr->params.have_pieces.empty() &&
-              sr->params.have_pieces.all_set()) {
-            r->resume_current = true;  // the file now says the torrent is complete
-          }
+          // Says complete: the file now says the torrent is complete.
+          resume_written(r->resume, static_cast<int>(sr->params.have_pieces.count()),
+                         state_of(*r) == ReleaseState::complete &&
+                             !sr->params.have_pieces.empty() && sr->params.have_pieces.all_set());
         }
       }
       resume_answered();
@@ -1792,7 +1524,7 @@ struct Engine::Impl {
   void on_added(const PendingAdd& p, const lt::torrent_handle& h, const lt::error_code& ec) {
     Release* r = find(p.id);
     if (!r || r->generation != p.generation) {
-      if (h.is_valid()) session->session().remove_torrent(h);
+      if (h.is_valid()) lt_backend->session().remove_torrent(h);
       return;
     }
     if (p.role != Role::hybrid) {
@@ -1813,14 +1545,10 @@ struct Engine::Impl {
       persist(*r);
       return;
     }
-    r->handle = h;
-    handles[h] = HandleRef{r->rec.id, false};
-    bool all = true;
-    for (std::size_t i = 0; i < r->wanted.size(); ++i) {
-      all = all && (!r->wanted[i] || r->verified[i]);
-    }
-    r->resume_current = r->resumed && all;
-    if (shutting_down) return;
+    r->handle = lt_backend->adopt(h);
+    handles[r->handle] = HandleRef{r->rec.id, false};
+    r->resume.current = r->resumed && all_wanted_verified(r->files);
+    if (gate.shutting_down()) return;
     add_v1_download(*r, AddHow::async);
     check_complete(*r, AddHow::async);
   }
@@ -1831,7 +1559,7 @@ struct Engine::Impl {
     for (auto it = pending_adds.begin(); it != pending_adds.end();) {
       const auto& ih = it->first;
       const lt::sha1_hash key = ih.has_v1() ? ih.v1 : lt::sha1_hash(ih.v2.data());
-      const auto h = session->session().find_torrent(key);
+      const auto h = lt_backend->session().find_torrent(key);
       if (!h.is_valid()) {
         ++it;
         continue;
@@ -1845,7 +1573,7 @@ struct Engine::Impl {
   void set_loaded(Release& r) {
     if (!r.loading) return;
     r.loading = false;
-    if (loading_count > 0 && --loading_count == 0) {
+    if (load.loaded()) {
       log::info("{} release(s) loaded", releases.size());
     }
   }
@@ -1863,9 +1591,8 @@ struct Engine::Impl {
   // the filesystem is asked too. A full disk pauses the fetch (nothing verified is lost) until
   // resume_after_disk_full() sees room again; anything else fails the release.
   void on_disk_error(Release& r, const lt::error_code& ec, const std::string& what) {
-    const auto free = free_disk();
-    if (ec == boost::system::errc::no_space_on_device ||
-        (free && *free < remaining_bytes(r) + (1u << 20))) {
+    if (disk_error_verdict(ec == boost::system::errc::no_space_on_device, free_disk(),
+                           remaining_bytes(r)) == DiskErrorVerdict::pause_disk_full) {
       pause_disk_full(r, what);
       return;
     }
@@ -1877,7 +1604,7 @@ struct Engine::Impl {
   void pause_disk_full(Release& r, const std::string& what) {
     if (r.disk_full) return;
     r.disk_full = true;
-    if (r.handle.is_valid()) r.handle.pause();
+    if (valid(r.handle)) torrents->pause(r.handle);
     const auto free = free_disk();
     r.error = Error{Errc::no_space,
                     fmt::format("{}: the disk is full ({} bytes free, {} still to download: {}); "
@@ -1894,36 +1621,32 @@ struct Engine::Impl {
     const auto free = free_disk();
     if (!free) return;
     for (auto& [id, r] : releases) {
-      if (r->disk_full || !r->handle.is_valid() || r->preparing) continue;
-      const auto left = remaining_bytes(*r);
-      if (left > 0 && *free < std::min<std::uint64_t>(left, 1u << 20)) {
+      if (r->disk_full || !valid(r->handle) || r->preparing) continue;
+      if (cannot_write(free, remaining_bytes(*r))) {
         pause_disk_full(*r, "seen by the free-space check");
       }
     }
   }
 
-  // Whether a save_resume_data_alert may replace the release's resume file. Not while a check
-  // runs or before the first status update after an add: in 2.0.8 the resume data of a torrent
-  // in checking_files has exactly the pieces checked so far (measured on 1 GiB, 1 MiB pieces:
-  // 39, 87, ... 976 of 1,024 at 0.1 s intervals, 1,024 once seeding), so a file written then
-  // claims nothing of the unchecked rest and every later restart downloads it again. Nor ever
-  // with fewer pieces than the file already holds.
-  bool resume_save_allowed(const Release& r, const lt::add_torrent_params& params) const {
-    const int have = static_cast<int>(params.have_pieces.count());
-    const bool checking = r.checking || !r.status ||
-                          r.status->state == lt::torrent_status::checking_files ||
-                          r.status->state == lt::torrent_status::checking_resume_data;
-    if (checking || have < r.resume_floor) {
-      log::debug("{}: resume data not written ({} pieces, {} on disk{})", r.rec.id, have,
-                 r.resume_floor, checking ? ", checking" : "");
-      return false;
-    }
-    return true;
+  static ResumeStatus resume_status(const Release& r) {
+    ResumeStatus st;
+    if (!r.status) return st;
+    st.known = true;
+    st.checking = r.status->checking();
+    st.downloading = r.status->state == TorrentPhase::downloading;
+    st.num_pieces = r.status->num_pieces;
+    st.payload_moved = r.status->total_payload_download > 0 || r.status->total_payload_upload > 0;
+    return st;
   }
 
-  static bool all_wanted_verified(const Release& r) {
-    for (std::size_t i = 0; i < r.wanted.size(); ++i) {
-      if (r.wanted[i] && !r.verified[i]) return false;
+  // Whether a save_resume_data_alert may replace the release's resume file (resume_policy.hpp).
+  bool resume_save_allowed(const Release& r, const lt::add_torrent_params& params) const {
+    const int have = static_cast<int>(params.have_pieces.count());
+    const auto st = resume_status(r);
+    if (!daemon::resume_save_allowed(r.resume, st, have)) {
+      log::debug("{}: resume data not written ({} pieces, {} on disk{})", r.rec.id, have,
+                 r.resume.floor, r.resume.checking || !st.known || st.checking ? ", checking" : "");
+      return false;
     }
     return true;
   }
@@ -1931,51 +1654,45 @@ struct Engine::Impl {
   // Resume data of a download as its pieces arrive (and right after a check): a kill -9 then
   // loses at most progress_save_interval of pieces. The trees are not written (see the alert),
   // so a save costs about one byte per piece.
-  static constexpr auto progress_save_interval = std::chrono::seconds(2);
   void request_progress_save(Release& r) {
-    if (!r.handle.is_valid()) return;
-    r.last_progress_save = std::chrono::steady_clock::now();
-    if (r.status) r.save_requested_pieces = r.status->num_pieces;
+    if (!valid(r.handle)) return;
+    resume_save_requested(r.resume, resume_status(r), std::chrono::steady_clock::now());
     // No flush_disk_cache: it closes the torrent's files each time, and the pieces are in the
     // page cache, which a killed process does not lose.
-    r.handle.save_resume_data({});
+    torrents->save_resume(r.handle, ResumeSave::plain);
   }
 
-  void maybe_save_progress(Release& r, const lt::torrent_status& st) {
-    if (r.checking || st.state != lt::torrent_status::downloading) return;
-    if (st.num_pieces <= r.save_requested_pieces) return;
-    if (std::chrono::steady_clock::now() - r.last_progress_save < progress_save_interval) return;
-    request_progress_save(r);
+  // (Called right after r.status = st.)
+  void maybe_save_progress(Release& r) {
+    if (progress_save_due(r.resume, resume_status(r), std::chrono::steady_clock::now())) {
+      request_progress_save(r);
+    }
   }
 
-  // True if the release's resume file still says everything: loaded complete from it, not
-  // re-checked since, and no payload moved this session (the file keeps all-time counters).
-  // libtorrent's own flag (only_if_modified) cannot tell: in 2.0.8 a torrent loaded from resume
-  // data counts as modified (measured: a restart and SIGTERM rewrote all 1,000 resume files).
+  // libtorrent's own flag (only_if_modified) cannot tell whether the file still says
+  // everything: in 2.0.8 a torrent loaded from resume data counts as modified (measured: a
+  // restart and SIGTERM rewrote all 1,000 resume files).
   bool resume_unchanged(const Release& r) const {
-    const bool moved =
-        r.status && (r.status->total_payload_download > 0 || r.status->total_payload_upload > 0);
-    return r.resume_current && !moved && state_name(r) == "complete";
+    return daemon::resume_unchanged(r.resume, resume_status(r),
+                                    state_of(r) == ReleaseState::complete);
   }
 
   // Shutdown: resume data of every hybrid torrent that changed (resume_unchanged), so stopping
   // costs in proportion to the releases that changed, not to all of them. Payload counters are
   // those of the status update requested at shutdown.
   void save_resume_for_shutdown() {
-    resume_outstanding = 0;
-    int unchanged = 0;
+    int unchanged = 0, requested = 0;
     for (auto& [h, ref] : handles) {
-      if (ref.v1 || !h.is_valid()) continue;
+      if (ref.v1 || !valid(h)) continue;
       if (const Release* r = find(ref.id); r && resume_unchanged(*r)) {
         ++unchanged;
         continue;
       }
-      h.save_resume_data(lt::torrent_handle::flush_disk_cache);
-      ++resume_outstanding;
+      torrents->save_resume(h, ResumeSave::flush_disk_cache);
+      ++requested;
     }
-    log::info("shutdown: saving resume data of {} torrent(s), {} unchanged", resume_outstanding,
-              unchanged);
-    if (resume_outstanding == 0) {
+    log::info("shutdown: saving resume data of {} torrent(s), {} unchanged", requested, unchanged);
+    if (gate.saves_requested(requested)) {
       std::weak_ptr<bool> weak = alive;
       asio::post(ioc, [this, weak] {
         if (auto a = weak.lock(); a && *a) finish_shutdown();
@@ -1984,8 +1701,7 @@ struct Engine::Impl {
   }
 
   void resume_answered() {
-    if (!shutting_down || resume_outstanding == 0) return;
-    if (--resume_outstanding == 0) finish_shutdown();
+    if (gate.save_answered()) finish_shutdown();
   }
 
   void finish_shutdown() {
@@ -2000,14 +1716,14 @@ struct Engine::Impl {
 
   // Every state_update_alert answers one call (libtorrent posts one even with no changes).
   void request_updates() {
-    ++updates_pending;
-    session->session().post_torrent_updates(lt::torrent_handle::query_pieces);
+    gate.update_requested();
+    torrents->post_updates();
   }
 
   void schedule_updates() {
     update_timer.expires_after(std::chrono::milliseconds(500));
     update_timer.async_wait([this](const boost::system::error_code& ec) {
-      if (ec || shutting_down) return;
+      if (ec || gate.shutting_down()) return;
       request_updates();
       schedule_updates();
     });
@@ -2016,11 +1732,11 @@ struct Engine::Impl {
   void schedule_resume_saves() {
     resume_timer.expires_after(config.resume_save_interval);
     resume_timer.async_wait([this](const boost::system::error_code& ec) {
-      if (ec || shutting_down) return;
+      if (ec || gate.shutting_down()) return;
       for (auto& [h, ref] : handles) {
-        if (ref.v1 || !h.is_valid()) continue;
+        if (ref.v1 || !valid(h)) continue;
         if (const Release* r = find(ref.id); r && resume_unchanged(*r)) continue;
-        h.save_resume_data(lt::torrent_handle::only_if_modified);
+        torrents->save_resume(h, ResumeSave::only_if_modified);
       }
       schedule_resume_saves();
     });
@@ -2079,16 +1795,12 @@ struct Engine::Impl {
 
   std::uint64_t reserved_now() const {
     std::vector<StoredRelease> all;
-    for (const auto& [id, r] : releases) all.push_back(stored_of(*r, r->wanted));
+    for (const auto& [id, r] : releases) all.push_back(stored_of(*r, wanted_mask(r->files)));
     return reserved_bytes(all);
   }
 
   // Free bytes on the state dir's filesystem for an unprivileged writer.
-  std::optional<std::uint64_t> free_disk() const {
-    struct statvfs v {};
-    if (::statvfs(config.state_dir.c_str(), &v) != 0) return std::nullopt;
-    return static_cast<std::uint64_t>(v.f_bavail) * v.f_frsize;
-  }
+  std::optional<std::uint64_t> free_disk() const { return free_disk_bytes(config.state_dir); }
 
   // The disk budget is the SeedExecutor's (daemon/engine/seed_executor.hpp).
   Status make_room(const StoredRelease& incoming) {
@@ -2097,7 +1809,7 @@ struct Engine::Impl {
   }
 
   void apply_follows() {
-    if (shutting_down) return;
+    if (gate.shutting_down()) return;
     seeds.apply();
   }
 
@@ -2107,8 +1819,8 @@ struct Engine::Impl {
   RoomKey room_key() const {
     std::size_t active = 0, pinned = 0;
     for (const auto& [id, r] : releases) {
-      const auto st = state_name(*r);
-      active += st != "complete" && st != "failed";
+      const auto st = state_of(*r);
+      active += st != ReleaseState::complete && st != ReleaseState::failed;
       pinned += r->rec.pinned;
     }
     return {reserved_now(), active, pinned, free_disk().value_or(0) >> 20};
@@ -2123,38 +1835,28 @@ struct Engine::Impl {
                                  config.rate_windows, local.tm_hour * 60 + local.tm_min);
     if (rates == applied_rates) return;
     applied_rates = rates;
-    session->set_rate_limits(rates.download, rates.upload);
+    lt_backend->set_rate_limits(rates.download, rates.upload);
     log::info("rate limits now: download {} B/s, upload {} B/s (0 = unlimited)", rates.download,
               rates.upload);
   }
 
   // Bytes of wanted files libtorrent does not have yet.
   static std::uint64_t remaining_bytes(const Release& r) {
-    std::uint64_t left = 0;
-    for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
-      if (r.wanted[i] && !r.verified[i]) {
-        const auto len = r.manifest.files[i].length;
-        const std::int64_t have = std::max(r.done[i], i < r.v1_done.size() ? r.v1_done[i] : 0);
-        const auto done = static_cast<std::uint64_t>(std::max<std::int64_t>(0, have));
-        left += len > done ? len - done : 0;
-      }
-    }
-    return left;
+    return daemon::remaining_bytes(r.files);
   }
 
   // A torrent paused by a full disk resumes once its remaining bytes fit again.
   void resume_after_disk_full() {
     for (auto& [id, r] : releases) {
-      if (!r->disk_full || !r->handle.is_valid()) continue;
-      const std::uint64_t left = remaining_bytes(*r);
+      if (!r->disk_full || !valid(r->handle)) continue;
       const auto free = free_disk();
-      if (!free || *free < left + config.min_free_disk / 16) continue;
+      if (!room_to_resume(free, remaining_bytes(*r), config.min_free_disk)) continue;
       log::info("{}: disk space is back ({} bytes free), resuming", id, *free);
       r->disk_full = false;
       r->error.reset();
-      r->handle.clear_error();
-      r->handle.unset_flags(lt::torrent_flags::upload_mode);
-      r->handle.resume();
+      torrents->clear_error(r->handle);
+      torrents->leave_upload_mode(r->handle);
+      torrents->resume(r->handle);
       persist(*r);
     }
   }
@@ -2162,7 +1864,7 @@ struct Engine::Impl {
   void schedule_policy() {
     policy_timer.expires_after(std::chrono::seconds(2));
     policy_timer.async_wait([this](const boost::system::error_code& ec) {
-      if (ec || shutting_down) return;
+      if (ec || gate.shutting_down()) return;
       apply_rate_windows();
       check_disk_full();
       resume_after_disk_full();
@@ -2173,12 +1875,12 @@ struct Engine::Impl {
   }
 
   void queue_due_scrubs() {
-    if (config.scrub != Toggle::on || scrub_running || !scrub_queue.empty()) return;
+    if (config.scrub != Toggle::on || !verifier->scrub_idle()) return;
     const auto now = now_ticks();
     const auto interval = config.scrub_interval.count();
     const Release* oldest = nullptr;
     for (const auto& [id, r] : releases) {
-      if (state_name(*r) != "complete") continue;
+      if (state_of(*r) != ReleaseState::complete) continue;
       // Never scrubbed: count from when it was added, so a fresh node does not re-hash
       // everything it just verified.
       const auto since = r->rec.last_scrubbed != 0 ? r->rec.last_scrubbed : r->rec.added_at;
@@ -2188,70 +1890,61 @@ struct Engine::Impl {
         oldest = r.get();
       }
     }
-    if (oldest) {
-      scrub_queue.push_back(oldest->rec.id);
-      run_scrub();
+    if (oldest) verifier->queue_scrub(oldest->rec.id);
+  }
+
+  // The scrub (Verifier) walks a complete release's verified files one at a time, read at most
+  // at scrub_rate. A mismatch quarantines the file (out of the store and the view), marks the
+  // release degraded and has libtorrent re-check and re-download the bad pieces.
+  ScrubSource scrub_source() {
+    ScrubSource src;
+    src.start = [this](const std::string& id) -> std::optional<std::uint64_t> {
+      const Release* r = find(id);
+      if (!r || state_of(*r) != ReleaseState::complete) return std::nullopt;
+      return r->generation;
+    };
+    src.next = [this](const std::string& id, std::uint64_t gen, std::size_t i) {
+      ScrubSource::Next next;
+      const Release* r = find(id);
+      if (!r || r->generation != gen) return next;  // gone
+      while (i < r->manifest.files.size() &&
+             (!r->files[i].verified || r->manifest.files[i].length == 0)) {
+        ++i;
+      }
+      if (i >= r->manifest.files.size()) {
+        next.kind = ScrubSource::Next::Kind::done;
+        return next;
+      }
+      next.kind = ScrubSource::Next::Kind::file;
+      next.index = i;
+      next.path = store.store_file(r->manifest.files[i].sha256);
+      next.expected = expected_of(*r, i);
+      return next;
+    };
+    return src;
+  }
+
+  void on_scrubbed(const FileChecked& c) {
+    Release* r = find(c.key.release);
+    if (!r || r->generation != c.key.generation) return;
+    ++counters.scrub_files;
+    if (c.outcome != CheckOutcome::unreadable) counters.scrub_bytes += c.length;
+    if (c.outcome != CheckOutcome::match) {
+      ++counters.scrub_mismatches;
+      quarantine(*r, c.key.index, c.found(), "scrub");
     }
   }
 
-  // Scrubs the next queued release: its verified files one at a time on the pool, read at
-  // most at scrub_rate. A mismatch quarantines the file (out of the store and the view),
-  // marks the release degraded and has libtorrent re-check and re-download the bad pieces.
-  void run_scrub() {
-    if (scrub_running) return;
-    while (!scrub_queue.empty()) {
-      const std::string id = scrub_queue.front();
-      scrub_queue.erase(scrub_queue.begin());
-      Release* r = find(id);
-      if (!r || state_name(*r) != "complete") continue;
-      scrub_running = true;
-      scrub_file(id, r->generation, 0, 0);
-      return;
+  void on_scrub_finished(const ScrubFinished& f) {
+    Release* r = find(f.release);
+    if (!r || r->generation != f.generation) return;
+    r->rec.last_scrubbed = now_ticks();
+    ++counters.scrub_passes;
+    last_scrub_finished = clock();
+    if (f.mismatches == 0) {
+      log::info("{}: scrub: every stored file matches the manifest", f.release);
     }
-  }
-
-  void scrub_file(const std::string& id, std::uint64_t gen, std::size_t i, int mismatches) {
-    Release* r = find(id);
-    if (!r || r->generation != gen || shutting_down) {
-      scrub_running = false;
-      if (!shutting_down) run_scrub();
-      return;
-    }
-    while (i < r->manifest.files.size() && (!r->verified[i] || r->manifest.files[i].length == 0)) {
-      ++i;
-    }
-    if (i >= r->manifest.files.size()) {
-      r->rec.last_scrubbed = now_ticks();
-      ++counters.scrub_passes;
-      last_scrub_finished = clock();
-      if (mismatches == 0) log::info("{}: scrub: every stored file matches the manifest", id);
-      persist(*r);
-      scrub_running = false;
-      run_scrub();
-      return;
-    }
-    const auto& f = r->manifest.files[i];
-    const auto path = store.store_file(f.sha256);
-    const auto rate = config.scrub_rate;
-    on_pool([path, rate] { return sha256_file_throttled(path, rate); },
-            [this, id, gen, i, mismatches](Result<std::pair<std::uint64_t, std::string>> d) {
-              Release* rr = find(id);
-              int bad = mismatches;
-              if (rr && rr->generation == gen) {
-                const auto& file = rr->manifest.files[i];
-                ++counters.scrub_files;
-                if (d) counters.scrub_bytes += d->first;
-                if (!d || d->first != file.length || d->second != file.sha256) {
-                  ++bad;
-                  ++counters.scrub_mismatches;
-                  quarantine(*rr, i,
-                             d ? fmt::format("SHA-256 {} (length {})", d->second, d->first)
-                               : d.error().message,
-                             "scrub");
-                }
-              }
-              scrub_file(id, gen, i + 1, bad);
-            });
+    persist(*r);
   }
 
   // Takes damaged content out of the store and the view; the staging copy (the same inode)
@@ -2260,32 +1953,14 @@ struct Engine::Impl {
   void quarantine(Release& r, std::size_t i, const std::string& found, std::string_view by,
                   Recheck when = Recheck::now) {
     const auto& file = r.manifest.files[i];
-    const auto src = store.store_file(file.sha256);
-    const auto qdir = config.state_dir / "quarantine";
-    // Keep one copy of the damaged bytes for inspection, read by descriptor from the store's
-    // own regular file (a link there is not followed and nothing is kept); the store name must
-    // go either way (unlink removes a link itself, never its target).
-    if (auto damaged = safe_fs::open_regular(src)) {
-      if (auto q = safe_fs::open_base_dir(qdir, safe_fs::Create::yes)) {
-        (void)safe_fs::place_file(*damaged, q->get(),
-                                  fmt::format("{}.{}", file.sha256, now_ticks()),
-                                  safe_fs::Share::copy, qdir);
-      }
-    }
-    (void)store.remove_store_entry(file.sha256);
-    // libtorrent re-downloads into the staging name: if that is not the daemon's own regular
-    // file (a link left by an older seed), remove it so the bytes land in a new file instead of
-    // being written through the link.
-    const auto staged = store.staging_file(r.rec.v2_infohash, r.rec.revision, file.path);
-    if (struct stat st{};
-        ::lstat(staged.c_str(), &st) == 0 && !(S_ISREG(st.st_mode) && st.st_uid == ::geteuid())) {
-      std::error_code ignored;
-      std::filesystem::remove(staged, ignored);
-    }
+    // libtorrent re-downloads into the staging name (see quarantine_stored_file).
+    quarantine_stored_file(store, config.state_dir / "quarantine", file.sha256,
+                           store.staging_file(r.rec.v2_infohash, r.rec.revision, file.path),
+                           now_ticks());
     (void)store.remove_view(r.rec.model, r.rec.revision);
     r.rec.view_path.clear();
-    r.verified[i] = false;
-    r.failed[i] = true;
+    r.files[i].verified = false;
+    r.files[i].failed = true;
     r.degraded = true;
     r.error = Error{Errc::hash_mismatch,
                     fmt::format("{}: {}: file {} is damaged on disk: {} instead of the manifest's "
@@ -2319,20 +1994,17 @@ struct Engine::Impl {
       std::error_code ec;
       if (std::filesystem::exists(store.torrent_file(r->rec.v2_infohash), ec)) {
         r->loading = true;
-        ++loading_count;
-        load_queue.push_back(r->rec.id);
+        load.push(r->rec.id);
       }
       releases[r->rec.id] = std::move(r);
     }
-    if (loading_count == 0) {
+    if (load.loading() == 0) {
       log::info("{} release(s) loaded", releases.size());
       return;
     }
-    log::info("loading {} release(s)", loading_count);
+    log::info("loading {} release(s)", load.loading());
     post_load_batch();
   }
-
-  static constexpr std::size_t load_batch_size = 64;
 
   void post_load_batch() {
     std::weak_ptr<bool> weak = alive;
@@ -2342,9 +2014,9 @@ struct Engine::Impl {
   }
 
   void load_batch() {
-    if (shutting_down) return;
-    for (std::size_t n = 0; n < load_batch_size && load_next_index < load_queue.size(); ++n) {
-      Release* r = find(load_queue[load_next_index++]);
+    if (gate.shutting_down()) return;
+    for (const auto& id : load.next_batch()) {
+      Release* r = find(id);
       if (!r || !r->loading) continue;
       verify_empty_files(*r);
       if (auto st = add_to_session(*r, AddMode::normal, AddHow::async); !st) {
@@ -2353,12 +2025,7 @@ struct Engine::Impl {
         persist(*r);
       }
     }
-    if (load_next_index < load_queue.size()) {
-      post_load_batch();
-    } else {
-      load_queue.clear();
-      load_queue.shrink_to_fit();
-    }
+    if (!load.exhausted()) post_load_batch();
   }
 };
 
@@ -2382,7 +2049,8 @@ Result<std::unique_ptr<Engine>> Engine::start(asio::io_context& ioc, const Confi
   Impl* raw = impl.get();
   auto session = TorrentSession::start(ioc, config, [raw](lt::alert* a) { raw->on_alert(a); });
   if (!session) return tl::unexpected(session.error());
-  impl->session = std::move(*session);
+  impl->lt_backend = std::make_unique<LtBackend>(std::move(*session));
+  impl->torrents = impl->lt_backend.get();
   impl->load_releases();
   impl->schedule_updates();
   impl->schedule_resume_saves();
@@ -2449,7 +2117,7 @@ Result<json> Engine::remove_feed(const std::string& name) {
 
 Result<json> Engine::fetch(const FetchRequest& req) {
   auto& I = *impl_;
-  if (I.shutting_down) return fail(Errc::unavailable, "weightsd is shutting down");
+  if (I.gate.shutting_down()) return fail(Errc::unavailable, "weightsd is shutting down");
   for (const auto& p : req.peers) {
     if (auto ep = parse_peer(p); !ep) return tl::unexpected(ep.error());
   }
@@ -2473,7 +2141,7 @@ Result<json> Engine::fetch(const FetchRequest& req) {
     if (auto st = I.not_loading(*r); !st) return tl::unexpected(st.error());
   }
 
-  if (Release* r = I.find(id); r && r->handle.is_valid()) {
+  if (Release* r = I.find(id); r && valid(r->handle)) {
     if (req.requested_by == Requester::user) r->rec.last_requested = I.now_ticks();
     // Existing release: widen the selection (an empty include means every file).
     if (!r->rec.include.empty()) {
@@ -2492,12 +2160,15 @@ Result<json> Engine::fetch(const FetchRequest& req) {
           }
         }
       }
-      r->wanted = select_files(paths, r->rec.include);
-      r->resume_current = false;
+      const auto wanted = select_files(paths, r->rec.include);
+      for (std::size_t i = 0; i < r->files.size(); ++i) r->files[i].wanted = wanted[i];
+      r->resume.current = false;
       I.verify_empty_files(*r);
-      if (auto ti = r->handle.torrent_file()) {
-        r->handle.prioritize_files(I.priorities(*r, *ti));
-        if (r->v1_downloading) r->v1_handle.prioritize_files(I.priorities(*r, *ti));
+      if (r->ti) {
+        I.torrents->prioritize_files(r->handle, I.priorities(*r, r->ti->num_files()));
+        if (r->v1_downloading) {
+          I.torrents->prioritize_files(r->v1_handle, I.priorities(*r, r->ti->num_files()));
+        }
       }
       I.add_v1_download(*r);
     }
@@ -2535,7 +2206,7 @@ Result<json> Engine::fetch(const FetchRequest& req) {
   if (req.requested_by == Requester::user) rec.last_requested = rec.added_at;
   auto owned = I.make_release(std::move(rec), m);
   // Room under the disk budget and on the filesystem before any byte is requested.
-  if (auto st = I.make_room(I.stored_of(*owned, owned->wanted)); !st) {
+  if (auto st = I.make_room(I.stored_of(*owned, wanted_mask(owned->files))); !st) {
     return tl::unexpected(st.error());
   }
   Release& r = *owned;
@@ -2561,7 +2232,7 @@ Result<json> Engine::fetch(const FetchRequest& req) {
 
 Result<json> Engine::seed(const SeedRequest& req) {
   auto& I = *impl_;
-  if (I.shutting_down) return fail(Errc::unavailable, "weightsd is shutting down");
+  if (I.gate.shutting_down()) return fail(Errc::unavailable, "weightsd is shutting down");
   auto fs = I.state->load_feed(req.feed);
   if (!fs) return tl::unexpected(fs.error());
   const tuf::TargetInfo* target = nullptr;
@@ -2581,8 +2252,8 @@ Result<json> Engine::seed(const SeedRequest& req) {
   const std::string id = fmt::format("{}@{}", req.model, req.revision);
   if (Release* r = I.find(id)) {
     if (auto st = I.not_loading(*r); !st) return tl::unexpected(st.error());
-    if (I.state_name(*r) == "complete" || r->preparing) return I.release_json(*r);
-    if (r->handle.is_valid()) {
+    if (I.state_of(*r) == ReleaseState::complete || r->preparing) return I.release_json(*r);
+    if (valid(r->handle)) {
       return fail(Errc::already_exists, fmt::format("{} is being fetched", id),
                   "remove it first (weightsctl remove), then seed");
     }
@@ -2649,7 +2320,7 @@ Result<json> Engine::seed(const SeedRequest& req) {
               J.persist(*rr);
               return;
             }
-            rr->verified[i] = true;
+            rr->files[i].verified = true;
           }
           if (auto added = J.add_to_session(*rr, Impl::AddMode::seed); !added) {
             rr->error = added.error();
@@ -2666,7 +2337,7 @@ Result<json> Engine::seed(const SeedRequest& req) {
                               [this, id, gen, take](Result<V1Companion> got) {
                                 auto& J = *impl_;
                                 Release* rr = J.find(id);
-                                if (!rr || rr->generation != gen || J.shutting_down) return;
+                                if (!rr || rr->generation != gen || J.gate.shutting_down()) return;
                                 if (!got) {
                                   rr->preparing = false;
                                   rr->error = got.error();
@@ -2713,9 +2384,9 @@ Result<json> Engine::remove_release(const std::string& id_in, DeleteFiles files)
   if (auto st = I.not_loading(r); !st) return tl::unexpected(st.error());
   const std::string id = r.rec.id;
   for (auto* h : {&r.handle, &r.v1_handle}) {
-    if (h->is_valid()) {
+    if (valid(*h)) {
       I.handles.erase(*h);
-      I.session->session().remove_torrent(*h);
+      I.torrents->remove(*h);
     }
   }
   if (auto st = I.store.remove_view(r.rec.model, r.rec.revision); !st) {
@@ -2726,7 +2397,7 @@ Result<json> Engine::remove_release(const std::string& id_in, DeleteFiles files)
     for (const auto& [oid, other] : I.releases) {
       if (oid == id) continue;
       for (std::size_t i = 0; i < other->manifest.files.size(); ++i) {
-        if (other->verified[i]) used.insert(other->manifest.files[i].sha256);
+        if (other->files[i].verified) used.insert(other->manifest.files[i].sha256);
       }
     }
     bool shared_torrent = false;
@@ -2735,7 +2406,7 @@ Result<json> Engine::remove_release(const std::string& id_in, DeleteFiles files)
     }
     for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
       const auto& sha = r.manifest.files[i].sha256;
-      if (r.verified[i] && !used.count(sha)) (void)I.store.remove_store_entry(sha);
+      if (r.files[i].verified && !used.count(sha)) (void)I.store.remove_store_entry(sha);
     }
     if (!shared_torrent) {
       std::error_code ec;
@@ -2761,122 +2432,18 @@ Result<json> Engine::verify(const std::string& id) {
 }
 
 Result<json> Engine::export_release(const std::string& id, const std::filesystem::path& dir) {
-  namespace fs = std::filesystem;
   auto& I = *impl_;
   auto found = I.require(id);
   if (!found) return tl::unexpected(found.error());
-  Release& r = **found;
-  for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
-    if (!r.verified[i]) {
-      return fail(
-          Errc::invalid_argument,
-          fmt::format("{} is not complete: {} is not verified", r.rec.id, r.manifest.files[i].path),
-          "fetch every file of the release first (no --include), then export");
-    }
+  const Release& r = **found;
+  if (auto st = check_exportable(r.rec, r.manifest, r.files); !st) {
+    return tl::unexpected(st.error());
   }
   auto fsr = I.state->load_feed(r.rec.feed);
   if (!fsr) {
     return tl::unexpected(with_context(fsr.error(), fmt::format("feed {}", r.rec.feed)));
   }
-  const FeedState& feed = *fsr;
-  if (!feed.timestamp || !feed.snapshot || !feed.targets) {
-    return fail(Errc::unavailable,
-                fmt::format("feed {} has no trusted timestamp/snapshot/targets", feed.name),
-                "refresh the feed (weightsctl feed refresh)");
-  }
-  std::error_code ec;
-  if (fs::exists(dir, ec) && !fs::is_empty(dir, ec)) {
-    return fail(Errc::already_exists, fmt::format("{} is not empty", dir.string()),
-                "export into a new or empty directory");
-  }
-  // Metadata exactly as verified, so the offline side runs the same TUF checks on the same
-  // bytes. Only the newest root is stored; older ones are taken from the feed when reachable so
-  // a client holding an older root can walk the chain.
-  std::vector<std::pair<std::string, std::string>> meta;
-  if (feed.root.version > 1) {
-    if (auto fetcher = make_fetcher(feed.location)) {
-      for (std::uint64_t v = 1; v < feed.root.version; ++v) {
-        auto b = (*fetcher)->fetch(tuf::root_file_name(v), 1024 * 1024);
-        if (b) meta.emplace_back(tuf::root_file_name(v), std::move(*b));
-      }
-    }
-  }
-  meta.emplace_back(tuf::root_file_name(feed.root.version), feed.root.bytes);
-  meta.emplace_back(std::string(tuf::timestamp_file_name), feed.timestamp->bytes);
-  meta.emplace_back(tuf::snapshot_file_name(feed.snapshot->version), feed.snapshot->bytes);
-  meta.emplace_back(tuf::targets_file_name(feed.targets->version), feed.targets->bytes);
-  // Everything below `dir` is created and walked by descriptor: a link planted in the export
-  // directory (a shared one, say) is refused, not followed.
-  auto base = safe_fs::open_base_dir(dir, safe_fs::Create::yes);
-  if (!base) return tl::unexpected(base.error());
-  auto write_in = [&dir, &base](const std::string& name, std::string_view bytes) -> Status {
-    const fs::path p(name);
-    auto sub =
-        safe_fs::open_dir_beneath(base->get(), p.parent_path().string(), safe_fs::Create::yes, dir);
-    if (!sub) return tl::unexpected(sub.error());
-    return safe_fs::write_file_at(sub->get(), p.filename().string(), bytes, 0644,
-                                  (dir / p).parent_path());
-  };
-  for (const auto& [name, bytes] : meta) {
-    if (auto st = write_in(name, bytes); !st) return tl::unexpected(st.error());
-  }
-  // The release's targets (manifest, torrents), each checked against its pinned hash.
-  int targets = 0;
-  for (const auto& t : feed.trusted_targets) {
-    if (t.model != r.rec.model || t.revision != r.rec.revision) continue;
-    std::string bytes;
-    if (t.kind == tuf::TargetKind::release) {
-      bytes = r.rec.manifest;
-    } else {
-      const auto file = t.kind == tuf::TargetKind::torrent
-                            ? I.store.torrent_file(r.rec.v2_infohash)
-                            : I.store.torrent_v1_file(r.rec.v2_infohash);
-      auto b = read_file(file, max_torrent_bytes);
-      if (!b) continue;  // a v1 companion the node never fetched: optional
-      bytes = std::move(*b);
-    }
-    if (bytes.size() != t.length || crypto::sha256_hex(bytes) != t.sha256) continue;
-    if (auto st = write_in(tuf::consistent_target_name(t), bytes); !st) {
-      return tl::unexpected(st.error());
-    }
-    ++targets;
-  }
-  if (targets < 2) {
-    return fail(Errc::not_found,
-                fmt::format("{}: the manifest or torrent no longer matches feed {}'s trusted "
-                            "targets",
-                            r.rec.id, feed.name),
-                "refresh the feed and fetch the release again");
-  }
-  for (const auto& f : r.manifest.files) {
-    if (f.length == 0) (void)I.store.adopt_empty();
-    const fs::path p = fs::path("files") / f.path;
-    auto src = safe_fs::open_regular(I.store.store_file(f.sha256));
-    if (!src) return tl::unexpected(src.error());
-    auto sub =
-        safe_fs::open_dir_beneath(base->get(), p.parent_path().string(), safe_fs::Create::yes, dir);
-    if (!sub) return tl::unexpected(sub.error());
-    if (auto st = safe_fs::place_file(*src, sub->get(), p.filename().string(), safe_fs::Share::link,
-                                      (dir / p).parent_path());
-        !st) {
-      return tl::unexpected(st.error());
-    }
-  }
-  json info = {{"format", "weights-export/v1"},
-               {"feed", feed.name},
-               {"model", r.rec.model},
-               {"revision", r.rec.revision},
-               {"release_seq", r.rec.release_seq},
-               {"files", r.manifest.files.size()},
-               {"total_length", r.manifest.total_length}};
-  if (auto st = write_in("weights-export.json", info.dump(2) + "\n"); !st) {
-    return tl::unexpected(st.error());
-  }
-  (void)fsync_dir(dir);
-  log::info("{}: exported to {}", r.rec.id, dir.string());
-  info["dir"] = dir.string();
-  info["id"] = r.rec.id;
-  return info;
+  return export_bundle(*fsr, r.rec, r.manifest, I.store, dir);
 }
 
 Result<json> Engine::add_peers(const std::string& id, const std::vector<std::string>& peers) {
@@ -2912,23 +2479,18 @@ Result<json> Engine::scrub(const std::optional<std::string>& id) {
   if (id) {
     auto found = I.require(*id);
     if (!found) return tl::unexpected(found.error());
-    if (I.state_name(**found) != "complete") {
+    if (I.state_of(**found) != ReleaseState::complete) {
       return fail(Errc::invalid_argument,
                   fmt::format("{} is {}; only complete releases are scrubbed", (*found)->rec.id,
-                              I.state_name(**found)));
+                              to_string(I.state_of(**found))));
     }
     ids.push_back((*found)->rec.id);
   } else {
     for (const auto& [rid, r] : I.releases) {
-      if (I.state_name(*r) == "complete") ids.push_back(rid);
+      if (I.state_of(*r) == ReleaseState::complete) ids.push_back(rid);
     }
   }
-  for (const auto& rid : ids) {
-    if (std::find(I.scrub_queue.begin(), I.scrub_queue.end(), rid) == I.scrub_queue.end()) {
-      I.scrub_queue.push_back(rid);
-    }
-  }
-  I.run_scrub();
+  for (const auto& rid : ids) I.verifier->queue_scrub(rid);
   return json{{"queued", ids}, {"rate", I.config.scrub_rate}};
 }
 
@@ -2950,16 +2512,16 @@ std::string Engine::metrics_text() {
   per_release("weightsd_release_size_bytes", "bytes of the release's wanted files",
               MetricType::gauge, [](const Release& r) {
                 std::uint64_t n = 0;
-                for (std::size_t i = 0; i < r.wanted.size(); ++i) {
-                  if (r.wanted[i]) n += r.manifest.files[i].length;
+                for (std::size_t i = 0; i < r.files.size(); ++i) {
+                  if (r.files[i].wanted) n += r.manifest.files[i].length;
                 }
                 return n;
               });
   per_release("weightsd_release_verified_bytes", "bytes SHA-256-verified against the manifest",
               MetricType::gauge, [](const Release& r) {
                 std::uint64_t n = 0;
-                for (std::size_t i = 0; i < r.verified.size(); ++i) {
-                  if (r.verified[i]) n += r.manifest.files[i].length;
+                for (std::size_t i = 0; i < r.files.size(); ++i) {
+                  if (r.files[i].verified) n += r.manifest.files[i].length;
                 }
                 return n;
               });
@@ -2981,7 +2543,8 @@ std::string Engine::metrics_text() {
               [&](const Release& r) { return I.held.count(r.rec.id) ? 1 : 0; });
   m.family("weightsd_release_state", "the release's state (1 for the current one)",
            MetricType::gauge);
-  for (const auto& [id, r] : rs) m.sample({{"release", id}, {"state", I.state_name(*r)}}, 1);
+  for (const auto& [id, r] : rs)
+    m.sample({{"release", id}, {"state", std::string(to_string(I.state_of(*r)))}}, 1);
 
   auto feeds = I.state->list_feeds();
   std::vector<json> fj;
@@ -3080,11 +2643,11 @@ json Engine::status_fields() {
     }
   }
   auto feeds = I.state->list_feeds();
-  return {{"listen_port", I.session->listen_port()},
+  return {{"listen_port", I.lt_backend->listen_port()},
           {"listen_interfaces", I.config.listen_interfaces},
           {"outgoing_interfaces", I.config.outgoing_interfaces},
           {"releases", I.releases.size()},
-          {"releases_loading", I.loading_count},
+          {"releases_loading", I.load.loading()},
           {"feeds", feeds ? feeds->size() : 0},
           {"download_rate", down},
           {"upload_rate", up},
@@ -3098,22 +2661,21 @@ json Engine::status_fields() {
 
 void Engine::shutdown(std::function<void()> done, std::chrono::milliseconds timeout) {
   auto& I = *impl_;
-  if (I.shutting_down) return;
-  I.shutting_down = true;
+  if (I.gate.shutting_down()) return;
+  I.gate.begin();
   I.shutdown_done = std::move(done);
   I.update_timer.cancel();
   I.resume_timer.cancel();
   I.policy_timer.cancel();
   I.poller->stop();
-  I.session->session().pause();
-  I.resume_outstanding = 0;
+  I.verifier->stop();
+  I.lt_backend->session().pause();
   // Payload counters as of now first (state_update_alert), then the saves.
-  I.awaiting_final_status = true;
   I.request_updates();
   I.shutdown_timer.expires_after(timeout);
   I.shutdown_timer.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
-    log::warning("shutdown: {} resume data save(s) unanswered", impl_->resume_outstanding);
+    log::warning("shutdown: {} resume data save(s) unanswered", impl_->gate.saves_outstanding());
     impl_->finish_shutdown();
   });
 }

@@ -95,6 +95,16 @@ std::vector<std::string> words_at(const Node& n, const Node& root, bool options)
   return out;
 }
 
+// The body of the loop over the words typed so far (bash and zsh alike): `w` is a word;
+// a subcommand extends the command path `cmd`, an option that takes a value skips that value.
+constexpr std::string_view kWalkWord =
+    "    if [[ \" ${subs[/$cmd]} \" == *\" $w \"* ]]; then\n"
+    "      cmd=${cmd:+$cmd }$w\n"
+    "    elif [[ $valopts == *\" $w \"* ]]; then\n"
+    "      ((i++))\n"
+    "    fi\n"
+    "  done\n";
+
 std::string bash(const std::string& prog, const std::vector<Node>& nodes) {
   const std::string fn = "_" + prog;
   std::string s = fmt::format(
@@ -115,13 +125,8 @@ std::string bash(const std::string& prog, const std::vector<Node>& nodes) {
   s +=
       fmt::format("  )\n  local valopts={}\n", quote(" " + join_names(value_options(nodes)) + " "));
   s += "  for ((i = 1; i < COMP_CWORD; i++)); do\n"
-       "    w=${COMP_WORDS[i]}\n"
-       "    if [[ \" ${subs[/$cmd]} \" == *\" $w \"* ]]; then\n"
-       "      cmd=${cmd:+$cmd }$w\n"
-       "    elif [[ $valopts == *\" $w \"* ]]; then\n"
-       "      ((i++))\n"
-       "    fi\n"
-       "  done\n"
+       "    w=${COMP_WORDS[i]}\n" +
+       std::string(kWalkWord) +
        "  if [[ $valopts == *\" $prev \"* ]]; then\n"
        "    COMPREPLY=($(compgen -f -- \"$cur\"))\n"
        "  elif [[ $cur == -* ]]; then\n"
@@ -155,13 +160,8 @@ std::string zsh(const std::string& prog, const std::vector<Node>& nodes) {
   s += fmt::format("  local valopts={}\n", quote(" " + join_names(value_options(nodes)) + " "));
   s += "  local cmd='' i w\n"
        "  for ((i = 2; i < CURRENT; i++)); do\n"
-       "    w=${words[i]}\n"
-       "    if [[ \" ${subs[/$cmd]} \" == *\" $w \"* ]]; then\n"
-       "      cmd=${cmd:+$cmd }$w\n"
-       "    elif [[ $valopts == *\" $w \"* ]]; then\n"
-       "      ((i++))\n"
-       "    fi\n"
-       "  done\n"
+       "    w=${words[i]}\n" +
+       std::string(kWalkWord) +
        "  local prev=${words[CURRENT-1]} cur=${words[CURRENT]}\n"
        "  if [[ $valopts == *\" $prev \"* ]]; then\n"
        "    _files\n"

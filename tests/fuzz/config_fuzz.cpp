@@ -9,17 +9,17 @@
 #include <string>
 #include <string_view>
 
+#include "tests/fuzz/fuzz_check.hpp"
+
 #include "core/units.hpp"
 #include "daemon/config.hpp"
+
+using weights::fuzz::check;
 
 namespace {
 
 using namespace weights;
 using namespace weights::daemon;
-
-void check(bool ok) {
-  if (!ok) std::abort();
-}
 
 std::optional<std::string> no_env(const char* /*name*/) {
   return std::nullopt;
@@ -33,7 +33,7 @@ const Config& defaults() {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  const std::string_view text = weights::fuzz::text_of(data, size);
   if (size <= 64) {
     if (auto n = units::parse_size(text)) check(units::parse_size(std::to_string(*n)) == *n);
     (void)units::parse_duration(text);

@@ -6,13 +6,13 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "tests/fuzz/fuzz_check.hpp"
+
 #include "core/dsse.hpp"
 
-namespace {
+using weights::fuzz::check;
 
-void check(bool ok) {
-  if (!ok) std::abort();
-}
+namespace {
 
 bool same(const weights::dsse::Envelope& a, const weights::dsse::Envelope& b) {
   if (a.payload_type != b.payload_type || a.payload != b.payload) return false;
@@ -37,7 +37,7 @@ const std::vector<weights::crypto::PublicKey>& allowed() {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  const std::string_view text = weights::fuzz::text_of(data, size);
   auto env = weights::dsse::parse(text, 16);
   if (!env) return 0;
   check(env->signatures.size() <= 16);

@@ -7,19 +7,16 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "tests/fuzz/fuzz_check.hpp"
 #include <nlohmann/json.hpp>
 
 #include "core/export_info.hpp"
 #include "core/release_manifest.hpp"
 
-namespace {
-void check(bool ok) {
-  if (!ok) std::abort();
-}
-}  // namespace
+using weights::fuzz::check;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  const std::string_view text = weights::fuzz::text_of(data, size);
   auto info = weights::parse_export_info(text);
   if (!info) return 0;
   check(weights::is_valid_model_id(info->model) && weights::is_valid_revision(info->revision));

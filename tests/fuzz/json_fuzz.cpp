@@ -8,13 +8,13 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "tests/fuzz/fuzz_check.hpp"
+
 #include "core/json.hpp"
 
-namespace {
+using weights::fuzz::check;
 
-void check(bool ok) {
-  if (!ok) std::abort();
-}
+namespace {
 
 void poke_accessors(const weights::json::Json& v) {
   if (!v.is_object()) return;
@@ -34,7 +34,7 @@ void poke_accessors(const weights::json::Json& v) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  const std::string_view text = weights::fuzz::text_of(data, size);
   weights::json::Limits limits;
   limits.max_bytes = 1 << 20;
   auto parsed = weights::json::parse_strict(text, limits);

@@ -14,15 +14,15 @@
 #include <string_view>
 #include <vector>
 
+#include "tests/fuzz/fuzz_check.hpp"
+
 #include "core/path_policy.hpp"
+
+using weights::fuzz::check;
 
 namespace {
 
 using namespace weights;
-
-void check(bool ok) {
-  if (!ok) std::abort();
-}
 
 void check_accepted(std::string_view path) {
   check(!path.empty() && path.size() <= max_path_bytes);
@@ -43,7 +43,7 @@ void check_accepted(std::string_view path) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  const std::string_view text = weights::fuzz::text_of(data, size);
   const std::string shown = escape_path_for_message(text);
   for (const unsigned char c : shown) check(c >= 0x20 && c < 0x7f);
   check(shown.size() <= 4 * 200 + 16);

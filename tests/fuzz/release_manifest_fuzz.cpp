@@ -6,16 +6,14 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "tests/fuzz/fuzz_check.hpp"
+
 #include "core/release_manifest.hpp"
 
-namespace {
-void check(bool ok) {
-  if (!ok) std::abort();
-}
-}  // namespace
+using weights::fuzz::check;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  const std::string_view text = weights::fuzz::text_of(data, size);
   auto parsed = weights::parse_release_manifest(text);
   if (!parsed) return 0;
   check(weights::validate_release_manifest(*parsed).has_value());

@@ -15,17 +15,17 @@
 #include <string_view>
 #include <vector>
 
+#include "tests/fuzz/fuzz_check.hpp"
+
 #include "core/release_manifest.hpp"
 #include "core/release_target.hpp"
 #include "core/tuf_metadata.hpp"
 
+using weights::fuzz::check;
+
 namespace {
 
 using namespace weights;
-
-void check(bool ok) {
-  if (!ok) std::abort();
-}
 
 tuf::TargetInfo demo_entry() {
   tuf::TargetInfo t;
@@ -52,7 +52,7 @@ void compare(const tuf::TargetInfo& entry, std::string_view manifest_bytes) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  const std::string_view text = weights::fuzz::text_of(data, size);
   constexpr std::string_view separator("\n\0\n", 3);
   const auto at = text.find(separator);
   if (at == std::string_view::npos) {

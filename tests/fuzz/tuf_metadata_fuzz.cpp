@@ -8,17 +8,17 @@
 #include <set>
 #include <string_view>
 
+#include "tests/fuzz/fuzz_check.hpp"
+
 #include "core/path_policy.hpp"
 #include "core/tuf_metadata.hpp"
+
+using weights::fuzz::check;
 
 namespace {
 
 using namespace weights;
 using namespace weights::tuf;
-
-void check(bool ok) {
-  if (!ok) std::abort();
-}
 
 void check_role_keys(const RootMetadata& root, const RoleKeys& role) {
   check(role.threshold >= 1);
@@ -87,7 +87,7 @@ void check_targets(std::string_view text) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  const std::string_view text = weights::fuzz::text_of(data, size);
   check_root(text);
   check_timestamp(text);
   check_snapshot(text);

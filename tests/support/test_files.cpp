@@ -1,8 +1,10 @@
 #include "support/test_files.hpp"
 
 #include <fstream>
+#include <random>
 
 #include <catch2/catch.hpp>
+#include <sys/stat.h>
 
 #include "core/atomic_file.hpp"
 
@@ -17,6 +19,19 @@ std::string slurp(const std::filesystem::path& p, std::size_t max_bytes) {
   auto r = read_file(p, max_bytes);
   REQUIRE(r);
   return *r;
+}
+
+std::string random_bytes(std::size_t n, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::string s(n, '\0');
+  for (auto& c : s) c = static_cast<char>(rng());
+  return s;
+}
+
+ino_t inode_of(const std::filesystem::path& p) {
+  struct stat st {};
+  REQUIRE(::stat(p.c_str(), &st) == 0);
+  return st.st_ino;
 }
 
 }  // namespace weights::testing

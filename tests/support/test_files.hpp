@@ -1,9 +1,12 @@
 #pragma once
-// Small file helpers for unit tests: write a file (creating its parents) and read one back,
-// failing the current test (REQUIRE) when it cannot be read.
+// Small file helpers for unit tests: write a file (creating its parents), read one back, make
+// test bytes, look at an inode; a helper that cannot do its job fails the current test (REQUIRE).
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <string>
+
+#include <sys/types.h>
 
 namespace weights::testing {
 
@@ -13,5 +16,11 @@ void write_text(const std::filesystem::path& p, const std::string& data);
 // The whole content of P; fails the current test when P is missing, unreadable or larger than
 // MAX_BYTES.
 std::string slurp(const std::filesystem::path& p, std::size_t max_bytes = 64 << 20);
+
+// N pseudo-random bytes, the same for the same SEED.
+std::string random_bytes(std::size_t n, std::uint32_t seed);
+
+// P's inode number (of the file a symlink names); fails the current test if P is missing.
+ino_t inode_of(const std::filesystem::path& p);
 
 }  // namespace weights::testing

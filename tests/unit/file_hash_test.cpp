@@ -12,11 +12,15 @@
 #include <openssl/evp.h>
 
 #include "support/temp_dir.hpp"
+#include "support/test_files.hpp"
 
 using weights::FileDigest;
 using weights::HashOptions;
 using weights::crypto::Sha256;
 using weights::testing::TempDir;
+
+using weights::testing::random_bytes;
+using weights::testing::write_text;
 
 namespace {
 
@@ -57,18 +61,6 @@ std::optional<Sha256> naive_bt_root(const std::string& data) {
   return layer[0];
 }
 
-std::string random_bytes(std::size_t n, std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::string s(n, '\0');
-  for (auto& c : s) c = static_cast<char>(rng());
-  return s;
-}
-
-void write_file(const std::filesystem::path& p, const std::string& data) {
-  std::filesystem::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary) << data;
-}
-
 const std::vector<std::size_t> kEdgeSizes = {0,     1,         16383,         16384,
                                              16385, 3 * 16384, 3 * 16384 + 5, 1024 * 1024 + 1};
 
@@ -79,7 +71,7 @@ TEST_CASE("pieces root matches a naive BEP 52 implementation at block-boundary s
   TempDir dir;
   for (std::size_t size : kEdgeSizes) {
     const std::string data = random_bytes(size, static_cast<std::uint32_t>(size));
-    write_file(dir / "f", data);
+    write_text(dir / "f", data);
     // A small buffer makes the reader cross several chunks even for these sizes.
     for (std::size_t buffer : {std::size_t{16384}, std::size_t{65536}, std::size_t{4 << 20}}) {
       INFO("size " << size << " buffer " << buffer);
@@ -98,7 +90,7 @@ TEST_CASE("pieces root matches a naive BEP 52 implementation at block-boundary s
 
 TEST_CASE("an empty file has no pieces root and the empty SHA-256", "[file_hash]") {
   TempDir dir;
-  write_file(dir / "empty", "");
+  write_text(dir / "empty", "");
   auto d = weights::hash_file(dir / "empty");
   REQUIRE(d);
   CHECK(d->length == 0);
@@ -110,7 +102,7 @@ TEST_CASE("an empty file has no pieces root and the empty SHA-256", "[file_hash]
 
 TEST_CASE("a file up to 16 KiB has pieces root equal to its SHA-256", "[file_hash]") {
   TempDir dir;
-  write_file(dir / "f", random_bytes(10000, 7));
+  write_text(dir / "f", random_bytes(10000, 7));
   auto d = weights::hash_file(dir / "f");
   REQUIRE(d);
   REQUIRE(d->bt_root);
@@ -120,7 +112,7 @@ TEST_CASE("a file up to 16 KiB has pieces root equal to its SHA-256", "[file_has
 TEST_CASE("git blob oid matches git hash-object and is skipped above the threshold",
           "[file_hash]") {
   TempDir dir;
-  write_file(dir / "hello", "hello\n");
+  write_text(dir / "hello", "hello\n");
   auto d = weights::hash_file(dir / "hello");
   REQUIRE(d);
   REQUIRE(d->git_oid);
@@ -145,7 +137,7 @@ TEST_CASE("pieces roots equal libtorrent's files().root()", "[file_hash][libtorr
   std::vector<std::string> names;
   for (std::size_t size : kEdgeSizes) {
     const std::string name = "file" + std::to_string(size);
-    write_file(dir / "root" / name, random_bytes(size, static_cast<std::uint32_t>(size) + 1));
+    write_text(dir / "root" / name, random_bytes(size, static_cast<std::uint32_t>(size) + 1));
     fs.add_file("root/" + name, static_cast<std::int64_t>(size));
     names.push_back(name);
   }
@@ -181,7 +173,7 @@ TEST_CASE("hashing many files in parallel gives the same results in input order"
   std::vector<std::filesystem::path> files;
   for (std::uint32_t i = 0; i < 9; ++i) {
     files.push_back(dir / ("f" + std::to_string(i)));
-    write_file(files.back(), random_bytes(i * 40000 + 3, i));
+    write_text(files.back(), random_bytes(i * 40000 + 3, i));
   }
   for (unsigned threads : {1u, 2u, 4u, 32u}) {
     HashOptions opts;
@@ -210,7 +202,7 @@ TEST_CASE("a missing file or a directory is an error naming the path", "[file_ha
   REQUIRE_FALSE(directory);
   CHECK(directory.error().code == weights::Errc::io_error);
 
-  write_file(dir / "ok", "x");
+  write_text(dir / "ok", "x");
   const std::vector<std::filesystem::path> files = {dir / "ok", dir / "nope"};
   auto batch = weights::hash_files(files);
   REQUIRE_FALSE(batch);
@@ -245,7 +237,7 @@ TEST_CASE("the two-thread pipeline gives the same digests as one thread across s
        {std::size_t{0}, std::size_t{1}, std::size_t{16384}, std::size_t{1 << 20},
         std::size_t{(1 << 20) - 1}, std::size_t{(1 << 20) + 1}, std::size_t{(9 << 20) + 12345}}) {
     const std::string data = random_bytes(size, static_cast<std::uint32_t>(size + 7));
-    write_file(dir / "f", data);
+    write_text(dir / "f", data);
     for (std::size_t buffer : {std::size_t{16384}, std::size_t{65536}}) {
       INFO("size " << size << " buffer " << buffer);
       HashOptions one;

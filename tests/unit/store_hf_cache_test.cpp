@@ -16,13 +16,9 @@ using namespace weights::daemon;
 
 using weights::testing::write_text;
 
-namespace {
+using weights::testing::inode_of;
 
-ino_t inode(const fs::path& p) {
-  struct stat st {};
-  REQUIRE(::stat(p.c_str(), &st) == 0);
-  return st.st_ino;
-}
+namespace {
 
 std::string stored(const Store& store, const fs::path& tmp, const std::string& data) {
   const std::string sha = crypto::sha256_hex(data);
@@ -52,8 +48,8 @@ TEST_CASE("an HF cache snapshot links blobs to the store and writes refs last", 
   const fs::path repo = cache / "models--org--model";
   CHECK(*snap == repo / "snapshots" / rev);
   // Blobs are the store's inodes: no second copy.
-  CHECK(inode(repo / "blobs" / git_oid) == inode(store.store_file(cfg)));
-  CHECK(inode(repo / "blobs" / w) == inode(store.store_file(w)));
+  CHECK(inode_of(repo / "blobs" / git_oid) == inode_of(store.store_file(cfg)));
+  CHECK(inode_of(repo / "blobs" / w) == inode_of(store.store_file(w)));
   // Snapshot entries are relative links into ../../blobs, one more ".." per subdirectory.
   CHECK(fs::read_symlink(*snap / "config.json") == fs::path("../../blobs") / git_oid);
   CHECK(fs::read_symlink(*snap / "sub/dir/extra.safetensors") == fs::path("../../../../blobs") / w);
@@ -68,7 +64,7 @@ TEST_CASE("an HF cache snapshot links blobs to the store and writes refs last", 
   fs::remove(*snap / "model.safetensors");
   fs::create_symlink("../../blobs/" + git_oid, *snap / "model.safetensors");
   REQUIRE(store.materialise_hf_cache(cache, "org/model", rev, files));
-  CHECK(inode(repo / "blobs" / git_oid) == inode(store.store_file(cfg)));
+  CHECK(inode_of(repo / "blobs" / git_oid) == inode_of(store.store_file(cfg)));
   CHECK(fs::read_symlink(*snap / "model.safetensors") == fs::path("../../blobs") / w);
   // Nothing but blobs, snapshots and refs (no temp names left behind).
   for (const auto& e : fs::directory_iterator(repo / "blobs")) {
@@ -123,13 +119,13 @@ TEST_CASE("an HF cache with planted links or a wrong blob of the right size is n
   SECTION("a blob of the right size with other bytes is replaced by the store's inode") {
     write_text(repo / "blobs" / w, std::string(4096, 'x'));
     REQUIRE(store.materialise_hf_cache(cache, "org/model", rev, files));
-    CHECK(inode(repo / "blobs" / w) == inode(store.store_file(w)));
+    CHECK(inode_of(repo / "blobs" / w) == inode_of(store.store_file(w)));
   }
   SECTION("a copy of the daemon's with the right content is kept (another filesystem)") {
     write_text(repo / "blobs" / w, data);
-    const ino_t before = inode(repo / "blobs" / w);
+    const ino_t before = inode_of(repo / "blobs" / w);
     REQUIRE(store.materialise_hf_cache(cache, "org/model", rev, files));
-    CHECK(inode(repo / "blobs" / w) == before);
+    CHECK(inode_of(repo / "blobs" / w) == before);
   }
   SECTION("refs/main and a blob planted as links are replaced, not written through") {
     fs::create_directories(repo / "refs");
@@ -139,7 +135,7 @@ TEST_CASE("an HF cache with planted links or a wrong blob of the right size is n
     REQUIRE(store.materialise_hf_cache(cache, "org/model", rev, files));
     CHECK_FALSE(fs::is_symlink(repo / "refs/main"));
     CHECK_FALSE(fs::is_symlink(repo / "blobs" / w));
-    CHECK(inode(repo / "blobs" / w) == inode(store.store_file(w)));
+    CHECK(inode_of(repo / "blobs" / w) == inode_of(store.store_file(w)));
     auto keep = read_file(t / "outside/keep", 100);
     REQUIRE(keep);
     CHECK(*keep == "outside");

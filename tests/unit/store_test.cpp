@@ -17,15 +17,7 @@ using namespace weights::daemon;
 using weights::testing::slurp;
 using weights::testing::write_text;
 
-namespace {
-
-ino_t inode(const fs::path& p) {
-  struct stat st {};
-  REQUIRE(::stat(p.c_str(), &st) == 0);
-  return st.st_ino;
-}
-
-}  // namespace
+using weights::testing::inode_of;
 
 TEST_CASE("include globs select manifest paths; no pattern selects everything", "[store]") {
   const std::vector<std::string> paths{"config.json", "model-00001.safetensors",
@@ -49,11 +41,11 @@ TEST_CASE("identical content from two releases is stored once", "[store]") {
   const auto b = store.staging_file("bb", "r2", "copy/w.bin");
   write_text(a, data);
   write_text(b, data);
-  CHECK(inode(a) != inode(b));
+  CHECK(inode_of(a) != inode_of(b));
   REQUIRE(store.adopt(a, sha));
   REQUIRE(store.adopt(b, sha));
-  CHECK(inode(a) == inode(store.store_file(sha)));
-  CHECK(inode(b) == inode(store.store_file(sha)));
+  CHECK(inode_of(a) == inode_of(store.store_file(sha)));
+  CHECK(inode_of(b) == inode_of(store.store_file(sha)));
   CHECK(slurp(b) == data);
   CHECK(store.store_file(sha) == tmp.path() / "store/sha256" / sha.substr(0, 2) / sha);
   REQUIRE(store.adopt(a, sha));  // idempotent
@@ -104,8 +96,8 @@ TEST_CASE("seeded files are linked only when the daemon owns them, else copied; 
                                       {"sub/other.bin", other.size(), crypto::sha256_hex(other)}};
   const auto staging = tmp / "state/staging/aa/r1";
   REQUIRE(take_files(tmp / "seed", files, staging, 2));
-  CHECK(inode(staging / "own.bin") == inode(tmp / "seed/own.bin"));
-  CHECK(inode(staging / "sub/other.bin") != inode(tmp / "seed/sub/other.bin"));
+  CHECK(inode_of(staging / "own.bin") == inode_of(tmp / "seed/own.bin"));
+  CHECK(inode_of(staging / "sub/other.bin") != inode_of(tmp / "seed/sub/other.bin"));
   CHECK(slurp(staging / "sub/other.bin") == other);
 
   SECTION("a link anywhere in the path is refused and nothing is left in staging") {

@@ -12,6 +12,7 @@
 
 #include "core/release_manifest.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_files.hpp"
 
 using weights::BuiltTorrents;
 using weights::Errc;
@@ -21,21 +22,12 @@ using weights::TorrentBuildInput;
 using weights::TorrentKind;
 using weights::testing::TempDir;
 
+using weights::testing::random_bytes;
+using weights::testing::write_text;
+
 namespace {
 
 const std::string kRev = "0123456789abcdef0123456789abcdef01234567";
-
-std::string random_bytes(std::size_t n, std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::string s(n, '\0');
-  for (auto& c : s) c = static_cast<char>(rng());
-  return s;
-}
-
-void write_file(const std::filesystem::path& p, const std::string& data) {
-  std::filesystem::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary) << data;
-}
 
 // A release directory with edge-size files, nested directories and an empty file.
 struct Release {
@@ -46,7 +38,7 @@ struct Release {
   std::vector<std::size_t> sizes = {1, 0, 16384, 16385, 3 * 16384 + 5, 5 * 65536 + 77};
   Release() {
     for (std::size_t i = 0; i < paths.size(); ++i) {
-      write_file(dir / paths[i], random_bytes(sizes[i], static_cast<std::uint32_t>(i) + 10));
+      write_text(dir / paths[i], random_bytes(sizes[i], static_cast<std::uint32_t>(i) + 10));
     }
   }
   TorrentBuildInput input(std::uint64_t piece_length = 65536) const {
@@ -293,13 +285,13 @@ TEST_CASE("building refuses files that differ from the given descriptions", "[to
   Release r;
   SECTION("wrong length on disk") {
     auto in = r.input();
-    write_file(r.dir / "config.json", "xy");
+    write_text(r.dir / "config.json", "xy");
     expect_error(weights::build_torrents(in).map([](auto&&) {}), Errc::length_mismatch,
                  "config.json");
   }
   SECTION("same length, other content") {
     auto in = r.input();
-    write_file(r.dir / "model/b.bin", random_bytes(16385, 4242));
+    write_text(r.dir / "model/b.bin", random_bytes(16385, 4242));
     expect_error(weights::build_torrents(in).map([](auto&&) {}), Errc::hash_mismatch,
                  "model/b.bin");
   }
@@ -328,7 +320,7 @@ TEST_CASE("a single-file release is a one-file multi-file torrent under the revi
   // Kept as a directory so the on-disk layout is always <save_path>/<revision>/<path>. Note the
   // libtorrent 2.0.8 web-seed URL bug for this shape (see torrent_builder.hpp).
   TempDir tmp;
-  write_file(tmp / "src/config.json", "{}");
+  write_text(tmp / "src/config.json", "{}");
   auto files = weights::describe_release_files(tmp / "src", {"config.json"});
   REQUIRE(files);
   TorrentBuildInput in;

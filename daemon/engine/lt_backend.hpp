@@ -1,0 +1,68 @@
+#pragma once
+// TorrentBackend over libtorrent: owns the TorrentSession and the TorrentId <-> torrent_handle
+// registry. Adds are made by the engine on session() and registered with adopt(); alerts name
+// handles, find() turns them into ids. Includes libtorrent: only engine.cpp and lt_backend.cpp.
+#include <memory>
+#include <unordered_map>
+
+#include <libtorrent/download_priority.hpp>
+#include <libtorrent/torrent_handle.hpp>
+#include <libtorrent/torrent_info.hpp>
+#include <libtorrent/torrent_status.hpp>
+
+#include "daemon/engine/torrent_backend.hpp"
+#include "daemon/torrent_session.hpp"
+
+namespace weights::daemon {
+
+class LtBackend final : public TorrentBackend {
+ public:
+  explicit LtBackend(std::unique_ptr<TorrentSession> session);
+  ~LtBackend() override;  // aborts the session (blocks until it stops)
+
+  lt::session& session() { return session_->session(); }
+  int listen_port() const { return session_->listen_port(); }
+  void set_rate_limits(std::uint64_t download, std::uint64_t upload) {
+    session_->set_rate_limits(download, upload);
+  }
+
+  // Registers a torrent added to session(); the same handle always gets the same id.
+  TorrentId adopt(const lt::torrent_handle& h);
+  // The id of a registered torrent, or no_torrent.
+  TorrentId find(const lt::torrent_handle& h) const;
+  lt::torrent_handle handle(TorrentId t) const;
+
+  static TorrentStatus to_status(const lt::torrent_status& st);
+  static std::vector<lt::download_priority_t> to_lt(const std::vector<FilePriority>& p);
+  // True if the companion has exactly the hybrid's piece space: same piece length and count,
+  // same files (pads included) at the same offsets. Then the two torrents address the same bytes
+  // of the same files in staging, and libtorrent file indices are interchangeable.
+  static bool same_layout(const lt::torrent_info& a, const lt::torrent_info& b);
+  // Bytes of libtorrent file `file_index` that `st`'s torrent has, from its piece bitfield.
+  static std::int64_t file_bytes_done(const lt::torrent_status& st, const lt::file_storage& files,
+                                      int file_index);
+
+  void prioritize_files(TorrentId t, const std::vector<FilePriority>& priorities) override;
+  void file_priority(TorrentId t, int file_index, FilePriority p) override;
+  void pause(TorrentId t) override;
+  void resume(TorrentId t) override;
+  void clear_error(TorrentId t) override;
+  void leave_upload_mode(TorrentId t) override;
+  void force_recheck(TorrentId t) override;
+  void clear_peers(TorrentId t) override;
+  void force_reannounce(TorrentId t) override;
+  bool connect_peer(TorrentId t, const boost::asio::ip::tcp::endpoint& peer) override;
+  void save_resume(TorrentId t, ResumeSave how) override;
+  void flush_cache(TorrentId t) override;
+  void remove(TorrentId t) override;
+  TorrentStatus status(TorrentId t) override;
+  void post_updates() override;
+
+ private:
+  std::unique_ptr<TorrentSession> session_;
+  std::unordered_map<TorrentId, lt::torrent_handle> handles_;
+  std::unordered_map<lt::torrent_handle, TorrentId> ids_;
+  TorrentId next_id_ = 1;
+};
+
+}  // namespace weights::daemon

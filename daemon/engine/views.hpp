@@ -1,0 +1,47 @@
+#pragma once
+// What a complete release looks like outside the store: its view (views/<model>/<revision>,
+// hard links to the store), a Hugging Face cache snapshot, and an air-gap export bundle. Plain
+// data in (the manifest, the per-file record, the store), no Release and no session.
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+#include "core/release_manifest.hpp"
+#include "core/state_store.hpp"
+#include "daemon/engine/release_state.hpp"
+#include "daemon/release_db.hpp"
+#include "daemon/store.hpp"
+
+namespace weights::daemon {
+
+// The view of a release whose wanted files are all verified: those files, in manifest order.
+// Nothing while a wanted file is not verified.
+std::optional<std::vector<ViewFile>> complete_view(const ReleaseManifest& manifest,
+                                                   const std::vector<FileEntry>& files);
+
+// The repository a Hugging Face cache snapshot is filed under: the upstream hub repo when the
+// manifest names a valid one, else the release's model id.
+std::string hf_cache_repo(const ReleaseManifest& manifest);
+// The wanted files, with the hub's blob names.
+std::vector<HfCacheFile> hf_cache_files(const ReleaseManifest& manifest,
+                                        const std::vector<FileEntry>& files);
+
+// Refused unless every file of the release (not only the wanted ones) is verified.
+Status check_exportable(const ReleaseRecord& rec, const ReleaseManifest& manifest,
+                        const std::vector<FileEntry>& files);
+
+// Writes the bundle into `dir` (absent or empty): the feed's trusted metadata as verified (root
+// chain when reachable, timestamp, snapshot, targets), the release's manifest and torrents as
+// targets (each checked against its pinned hash), the files under files/ (hard links to the
+// store when possible) and weights-export.json. Everything below `dir` is created by
+// descriptor: a link planted there is refused, not followed. Returns weights-export.json's
+// object plus "dir" and "id".
+Result<nlohmann::json> export_bundle(const FeedState& feed, const ReleaseRecord& rec,
+                                     const ReleaseManifest& manifest, const Store& store,
+                                     const std::filesystem::path& dir);
+
+}  // namespace weights::daemon

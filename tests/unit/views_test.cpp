@@ -1,0 +1,170 @@
+// Views, Hugging Face cache naming and the export bundle, from plain data and a real store in
+// a temp dir (no release, no session).
+#include "daemon/engine/views.hpp"
+
+#include <catch2/catch.hpp>
+
+#include "core/crypto.hpp"
+#include "core/tuf_metadata.hpp"
+#include "support/temp_dir.hpp"
+#include "support/test_files.hpp"
+
+using namespace weights;
+using namespace weights::daemon;
+using weights::testing::slurp;
+using weights::testing::TempDir;
+using weights::testing::write_text;
+
+namespace {
+
+ReleaseFile file(const std::string& path, const std::string& content) {
+  ReleaseFile f;
+  f.path = path;
+  f.length = content.size();
+  f.sha256 = crypto::sha256_hex(content);
+  return f;
+}
+
+std::vector<FileEntry> entries(std::initializer_list<std::pair<bool, bool>> wanted_verified) {
+  std::vector<FileEntry> out;
+  for (const auto& [w, v] : wanted_verified) {
+    FileEntry e;
+    e.wanted = w;
+    e.verified = v;
+    out.push_back(e);
+  }
+  return out;
+}
+
+// A release with two files in the store, its record and a feed whose trusted targets pin the
+// manifest and the torrent.
+struct Fixture {
+  TempDir tmp;
+  Store store{tmp / "state"};
+  ReleaseManifest manifest;
+  ReleaseRecord rec;
+  FeedState feed;
+
+  Fixture() {
+    REQUIRE(store.ensure_layout());
+    manifest.model = "org/model";
+    manifest.revision = "r1";
+    manifest.files = {file("config.json", "{}"), file("w/model.bin", "weights")};
+    manifest.total_length = 2 + 7;
+    manifest.torrent.v2_infohash = std::string(64, 'a');
+    for (const auto& [name, content] : {std::pair{"a", std::string("{}")}, {"b", "weights"}}) {
+      write_text(tmp / name, content);
+      REQUIRE(store.adopt(tmp / name, crypto::sha256_hex(content)));
+    }
+    rec.id = "org/model@r1";
+    rec.feed = "main";
+    rec.model = "org/model";
+    rec.revision = "r1";
+    rec.release_seq = 3;
+    rec.v2_infohash = manifest.torrent.v2_infohash;
+    rec.manifest = R"({"manifest":"bytes"})";
+    const std::string torrent = "d4:infod...ee";
+    write_text(store.torrent_file(rec.v2_infohash), torrent);
+    feed.name = "main";
+    feed.location = "/nonexistent";
+    feed.root = TrustedRole{1, "root-bytes", {}};
+    feed.timestamp = TrustedRole{5, "ts-bytes", {}};
+    feed.snapshot = TrustedRole{6, "snap-bytes", {}};
+    feed.targets = TrustedRole{7, "targets-bytes", {}};
+    tuf::TargetInfo m;
+    m.path = "org/model/r1/release.json";
+    m.length = rec.manifest.size();
+    m.sha256 = crypto::sha256_hex(rec.manifest);
+    m.kind = tuf::TargetKind::release;
+    m.model = "org/model";
+    m.revision = "r1";
+    tuf::TargetInfo t = m;
+    t.path = "org/model/r1/release.torrent";
+    t.length = torrent.size();
+    t.sha256 = crypto::sha256_hex(torrent);
+    t.kind = tuf::TargetKind::torrent;
+    feed.trusted_targets = {m, t};
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a view lists the wanted files once all of them are verified", "[views]") {
+  ReleaseManifest m;
+  m.files = {file("a", "1"), file("b", "2"), file("c", "3")};
+  CHECK_FALSE(complete_view(m, entries({{true, true}, {true, false}, {false, false}})));
+  const auto v = complete_view(m, entries({{true, true}, {false, false}, {true, true}}));
+  REQUIRE(v);
+  REQUIRE(v->size() == 2);
+  CHECK((*v)[0].path == "a");
+  CHECK((*v)[1].path == "c");
+  CHECK((*v)[1].sha256 == m.files[2].sha256);
+}
+
+TEST_CASE("the Hugging Face cache is filed under the upstream repo when it names one",
+          "[views][hf]") {
+  ReleaseManifest m;
+  m.model = "mirror/llama";
+  CHECK(hf_cache_repo(m) == "mirror/llama");
+  m.upstream = ReleaseUpstream{"huggingface", "meta/llama"};
+  CHECK(hf_cache_repo(m) == "meta/llama");
+  m.upstream = ReleaseUpstream{"huggingface", "not a repo id"};
+  CHECK(hf_cache_repo(m) == "mirror/llama");
+  m.upstream = ReleaseUpstream{"modelscope", "meta/llama"};
+  CHECK(hf_cache_repo(m) == "mirror/llama");
+
+  m.files = {file("a", "1"), file("b", "2")};
+  m.files[1].git_oid = std::string(40, 'b');
+  const auto files = hf_cache_files(m, entries({{false, false}, {true, true}}));
+  REQUIRE(files.size() == 1);
+  CHECK(files[0].path == "b");
+  CHECK(files[0].blob_name == std::string(40, 'b'));  // the git oid when there is one
+}
+
+TEST_CASE("only a release with every file verified is exported", "[views][export]") {
+  Fixture f;
+  auto partial = entries({{true, true}, {false, false}});
+  const auto st = check_exportable(f.rec, f.manifest, partial);
+  REQUIRE_FALSE(st);
+  CHECK(st.error().code == Errc::invalid_argument);
+  CHECK(st.error().message.find("w/model.bin is not verified") != std::string::npos);
+  CHECK(check_exportable(f.rec, f.manifest, entries({{true, true}, {true, true}})));
+}
+
+TEST_CASE("an export writes the trusted metadata, the pinned targets and the files",
+          "[views][export]") {
+  Fixture f;
+  const auto dir = f.tmp / "bundle";
+  auto info = export_bundle(f.feed, f.rec, f.manifest, f.store, dir);
+  REQUIRE(info);
+  CHECK((*info)["format"] == "weights-export/v1");
+  CHECK((*info)["id"] == "org/model@r1");
+  CHECK((*info)["files"] == 2);
+  CHECK(slurp(dir / tuf::root_file_name(1)) == "root-bytes");
+  CHECK(slurp(dir / std::string(tuf::timestamp_file_name)) == "ts-bytes");
+  CHECK(slurp(dir / "files" / "w" / "model.bin") == "weights");
+  CHECK(slurp(dir / tuf::consistent_target_name(f.feed.trusted_targets[0])) == f.rec.manifest);
+  CHECK(std::filesystem::exists(dir / "weights-export.json"));
+}
+
+TEST_CASE("an export refuses a non-empty directory, a feed without metadata, unpinned bytes",
+          "[views][export]") {
+  Fixture f;
+  write_text(f.tmp / "full" / "x", "x");
+  auto busy = export_bundle(f.feed, f.rec, f.manifest, f.store, f.tmp / "full");
+  REQUIRE_FALSE(busy);
+  CHECK(busy.error().code == Errc::already_exists);
+
+  auto no_ts = f.feed;
+  no_ts.timestamp.reset();
+  auto unavailable = export_bundle(no_ts, f.rec, f.manifest, f.store, f.tmp / "b1");
+  REQUIRE_FALSE(unavailable);
+  CHECK(unavailable.error().code == Errc::unavailable);
+
+  // The stored manifest no longer matches the feed's pinned hash.
+  auto changed = f.rec;
+  changed.manifest = R"({"manifest":"other"})";
+  auto stale = export_bundle(f.feed, changed, f.manifest, f.store, f.tmp / "b2");
+  REQUIRE_FALSE(stale);
+  CHECK(stale.error().code == Errc::not_found);
+}
