@@ -7,6 +7,9 @@
 //   peer_dialer     --peer endpoints and redials, over TorrentBackend
 //   disk_guard      full-disk pause/resume rules
 //   views           view files, Hugging Face cache naming, export bundles
+//   resolver        name -> feed target -> manifest (cache), torrents fetched on the feed
+//                   poller's workers and checked against the manifest (events on the io thread)
+//   seed_executor   follow policies and the disk budget (eviction), over SeedHost
 //   torrent_backend the seam over the session; lt_backend (libtorrent), disk_scan (start-up)
 // This file keeps the Release records, adding torrents, alert dispatch, and the API methods.
 #include "daemon/engine.hpp"
