@@ -50,11 +50,18 @@ work=$(mktemp -d "${TMPDIR:-/var/tmp}/weights-fetch-bench.XXXXXX")
 pids=()
 cleanup() {
   local p
+  harness_stop_all
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
+# wait_for, nginx, qBittorrent, Transmission, network namespaces: tests/lib/harness.sh, shared
+# with the integration tests. Its processes live under $work.
+# Completion is polled every 0.2 s (the wall times below include up to that).
+HARNESS_DIR=$work
+HARNESS_POLL=0.2
+source "$src/tests/lib/harness.sh"
 log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
 now() { date +%s.%N; }
 fsub() { echo "$1 - $2" | bc -l; }
@@ -189,15 +196,6 @@ if [[ -z $aria_skip ]]; then
   fi
 fi
 
-wait_for() { # SECONDS CMD... : polls every 0.2 s
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.2
-  done
-}
-
 # 2b. qBittorrent-nox (libtorrent 2.0.8, hybrid, v2) <- weightsd seeder, on loopback. The peer is
 # given through the WebUI API (torrents/addPeers); DHT/LSD/PeX/UPnP off, TCP only, default disk
 # I/O (mmap, as shipped). Wall time from the add request to progress 1 (polled every 0.2 s);
@@ -207,41 +205,11 @@ command -v qbittorrent-nox >/dev/null || qb_skip="qbittorrent-nox not installed 
 hybrid=$(find "$work/pub/public/targets" -name "*.$rev.torrent" | head -n1)
 if [[ -z $qb_skip ]]; then
   qip=127.0.0.7
-  mkdir -p "$work/qb/qBittorrent/config" "$work/qb/dl"
-  qport=$((27600 + RANDOM % 300))
-  wport=$((27900 + RANDOM % 300))
-  cat >"$work/qb/qBittorrent/config/qBittorrent.conf" <<CONF
-[LegalNotice]
-Accepted=true
-
-[BitTorrent]
-Session\DHTEnabled=false
-Session\LSDEnabled=false
-Session\PeXEnabled=false
-Session\BTProtocol=TCP
-Session\Port=$qport
-Session\InterfaceAddress=$qip
-Session\DefaultSavePath=$work/qb/dl
-Session\GlobalMaxRatio=-1
-
-[Preferences]
-Connection\UPnP=false
-WebUI\Address=$qip
-WebUI\Port=$wport
-WebUI\LocalHostAuth=false
-WebUI\AuthSubnetWhitelistEnabled=true
-WebUI\AuthSubnetWhitelist=127.0.0.0/8
-WebUI\CSRFProtection=false
-WebUI\HostHeaderValidation=false
-CONF
-  qbittorrent-nox --profile="$work/qb" >"$work/qb.out" 2>&1 &
-  qpid=$!
-  pids+=($qpid)
-  disown "$qpid"
-  api=http://$qip:$wport/api/v2
-  if ! wait_for 30 curl -sf "$api/app/version"; then
-    qb_skip="qBittorrent WebUI did not start: $(tail -n 2 "$work/qb.out" | tr '\n' ' ')"
-  else
+  start_qbittorrent "$work/qb" $qip 2>/dev/null ||
+    qb_skip="qBittorrent WebUI did not start: $(tail -n 2 "$work/qb/out" | tr '\n' ' ')"
+  qpid=${QB_PID:-}
+  if [[ -z $qb_skip ]]; then
+    api=$QB_API
     qb_done() { [[ $(curl -sf "$api/torrents/info" | jq -r '.[0].progress') == 1 ]]; }
     log "qBittorrent: hybrid torrent, peer $seeder_peer"
     c0=$(cpu_of "$qpid")
@@ -263,7 +231,7 @@ CONF
       qb_skip="qBittorrent did not finish in 900 s"
     fi
   fi
-  kill -9 "$qpid" 2>/dev/null || true
+  [[ -z $qpid ]] || kill -9 "$qpid" 2>/dev/null || true
   rm -rf "$work/qb/dl"
 fi
 
@@ -272,25 +240,15 @@ fi
 # 2544 addresses that exist only there): a second weightsd seeder (same files, page-cached) in
 # one, transmission-daemon in the other, and a socat fake tracker (in the seeder's namespace)
 # naming the seeder. Wall time from `transmission-remote -s` to "Percent Done: 100%" (polled
-# every 0.5 s), CPU and VmHWM of transmission-daemon.
+# every 0.2 s), CPU and VmHWM of transmission-daemon.
 tr_skip=""
 command -v transmission-daemon >/dev/null || tr_skip="transmission-daemon not installed (scripts/install-deps --test)"
 nsA=wfbA$$
 nsB=wfbB$$
-if [[ -z $tr_skip ]] && ! ip netns add "$nsA" 2>/dev/null; then
-  tr_skip="cannot create network namespaces (needs CAP_SYS_ADMIN)"
+if [[ -z $tr_skip ]] && ! netns_pair "$nsA" "$nsB"; then
+  tr_skip="$NETNS_ERROR (needs CAP_SYS_ADMIN)"
 fi
 if [[ -z $tr_skip ]]; then
-  cleanup_ns() { ip netns del "$nsA" 2>/dev/null || true; ip netns del "$nsB" 2>/dev/null || true; }
-  trap 'cleanup; cleanup_ns' EXIT
-  ip netns add "$nsB"
-  ip link add "wfa$$" netns "$nsA" type veth peer name "wfb$$" netns "$nsB"
-  ip -n "$nsA" link set lo up
-  ip -n "$nsB" link set lo up
-  ip -n "$nsA" addr add 198.18.0.1/24 dev "wfa$$"
-  ip -n "$nsB" addr add 198.18.0.2/24 dev "wfb$$"
-  ip -n "$nsA" link set "wfa$$" up
-  ip -n "$nsB" link set "wfb$$" up
   mkdir -p "$work/nsseed"
   ip netns exec "$nsA" "$D" --state-dir "$work/nsseed/state" --socket "$work/nsseed/ctl.sock" \
     --listen 198.18.0.1:0 >"$work/nsseed.log" 2>&1 &
@@ -316,28 +274,17 @@ if [[ -z $tr_skip ]]; then
   ip netns exec "$nsA" socat TCP-LISTEN:6969,bind=198.18.0.1,reuseaddr,fork \
     EXEC:"$work/nstracker.sh" 2>"$work/nstracker.log" &
   pids+=($!)
-  mkdir -p "$work/tr/dl"
-  cat >"$work/tr/settings.json" <<'JSON'
-{"pex-enabled": false, "dht-enabled": false, "lpd-enabled": false, "utp-enabled": false,
- "port-forwarding-enabled": false, "ratio-limit-enabled": false, "idle-seeding-limit-enabled": false,
- "rpc-whitelist-enabled": false, "rpc-host-whitelist-enabled": false, "message-level": 1}
-JSON
-  ip netns exec "$nsB" transmission-daemon -f -g "$work/tr" -w "$work/tr/dl" -T -r 127.0.0.1 \
-    -p 9091 -i 198.18.0.2 -P 51413 -O -Y --no-utp -M >"$work/tr.out" 2>&1 &
-  tpid=$!
-  pids+=($tpid)
-  disown "$tpid"
-  trr() { ip netns exec "$nsB" transmission-remote 127.0.0.1:9091 "$@"; }
-  if ! wait_for 20 trr -l; then
+  start_transmission "$nsB" "$work/tr" 198.18.0.2 '"message-level": 1' 2>/dev/null ||
     tr_skip="transmission-daemon RPC did not start"
-  else
-    trr -a "$v1torrent" --start-paused >/dev/null
-    trr -t 1 -td "http://198.18.0.1:6969/announce" >/dev/null
-    tr_done() { trr -t 1 -i | grep -q "Percent Done: 100%"; }
+  tpid=${TR_PID:-}
+  if [[ -z $tr_skip ]]; then
+    tr_remote -a "$v1torrent" --start-paused >/dev/null
+    tr_remote -t 1 -td "http://198.18.0.1:6969/announce" >/dev/null
+    tr_done() { tr_remote -t 1 -i | grep -q "Percent Done: 100%"; }
     log "Transmission: v1 companion, namespaces, seeder 198.18.0.1:$nsport"
     c0=$(cpu_of "$tpid")
     t0=$(now)
-    trr -t 1 -s >/dev/null
+    tr_remote -t 1 -s >/dev/null
     if wait_for 1800 tr_done; then
       t1=$(now)
       c1=$(cpu_of "$tpid")
@@ -350,13 +297,11 @@ JSON
       tr_skip="Transmission did not finish in 1800 s"
     fi
   fi
-  kill -9 "$tpid" 2>/dev/null || true
+  [[ -z $tpid ]] || kill -9 "$tpid" 2>/dev/null || true
   rm -rf "$work/tr/dl"
 fi
 
 # 2d. curl from nginx: the same files over HTTP, page cache -> sendfile -> curl -> file.
-NGINX_BASE_DIR=$work
-source "$src/tests/integration/nginx_lib.sh"
 curl_skip=""
 if ! command -v curl >/dev/null; then
   curl_skip="curl not installed"
