@@ -126,3 +126,17 @@ plot() {
   fi
   log "wrote $out"
 }
+
+# plot_bars OUT.png TITLE YLABEL DATA : one bar per line of DATA ("label" value), with plot.
+plot_bars() {
+  plot "$1" "
+set title '$2'
+set ylabel '$3'
+set style data histogram
+set style fill solid 0.6 border -1
+set boxwidth 0.6
+set yrange [0:*]
+set grid ytics
+unset key
+plot '$4' using 2:xtic(1) lc rgb '#4477aa'"
+}

@@ -377,13 +377,6 @@ echo "qBittorrent, Transmission: CPU and VmHWM of the client process (its whole 
   [[ -n $curl_skip ]] || echo "\"curl from nginx\" $(rate "$W_cu")"
   echo "\"floor\" $(rate "$W_fl")"
 } >"$work/fetch.dat"
-plot "$src/docs/bench/fetch.png" "
-set title 'fetch of a ${size_mib} MiB release over loopback, one run (load avg at start: $load_start)'
-set ylabel 'MiB/s until verified files (floor: TCP + write + one SHA-256)'
-set style data histogram
-set style fill solid 0.6 border -1
-set boxwidth 0.6
-set yrange [0:*]
-set grid ytics
-unset key
-plot '$work/fetch.dat' using 2:xtic(1) lc rgb '#4477aa'"
+plot_bars "$src/docs/bench/fetch.png" \
+  "fetch of a ${size_mib} MiB release over loopback, one run (load avg at start: $load_start)" \
+  'MiB/s until verified files (floor: TCP + write + one SHA-256)' "$work/fetch.dat"
