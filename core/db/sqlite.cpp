@@ -261,8 +261,21 @@ tl::unexpected<Error> newer(std::int64_t version, int known) {
               "upgrade weightsd");
 }
 
-// Creates the table, adopting what a legacy database already has. One transaction.
-Status create_table(Connection& db, const Schema& schema) {
+// Runs `m` and records it, inside the caller's transaction.
+Status apply(Connection& db, const Migration& m, int& highest) {
+  if (auto ok = db.exec(m.sql); !ok) {
+    return tl::unexpected(
+        with_context(ok.error(), fmt::format("migration {} ({})", m.version, m.name)));
+  }
+  if (auto ok = record(db, m); !ok) return ok;
+  highest = std::max(highest, m.version);
+  return set_user_version(db, highest);
+}
+
+// The first open since the table exists: creates it, adopts what a legacy database already
+// has and applies every migration it lacks, all in one transaction, so a failure (or a crash)
+// leaves the database exactly as the earlier build left it.
+Status first_migration(Connection& db, const Schema& schema) {
   auto txn = Transaction::begin(db);
   if (!txn) return tl::unexpected(txn.error());
   auto exists = db.table_exists(migrations_table);
@@ -278,19 +291,25 @@ CREATE TABLE schema_migrations (
       !ok) {
     return ok;
   }
+  const int known = static_cast<int>(schema.migrations.size());
+  std::set<int> done;
+  int highest = 0;
   if (schema.legacy) {
     auto have = schema.legacy(db);
     if (!have) return tl::unexpected(with_context(have.error(), "adopting a legacy database"));
-    const int known = static_cast<int>(schema.migrations.size());
-    int highest = 0;
     for (int v : *have) {
       if (v < 1 || v > known) return newer(v, known);
       if (auto ok = record(db, schema.migrations[static_cast<std::size_t>(v - 1)]); !ok) {
         return ok;
       }
+      done.insert(v);
       highest = std::max(highest, v);
     }
     if (auto ok = set_user_version(db, highest); !ok) return ok;
+  }
+  for (const auto& m : schema.migrations) {
+    if (done.contains(m.version)) continue;
+    if (auto ok = apply(db, m, highest); !ok) return ok;
   }
   return txn->commit();
 }
@@ -316,14 +335,14 @@ Result<std::vector<int>> applied_migrations(Connection& db) {
 Status migrate(Connection& db, const Schema& schema) {
   if (auto ok = check_schema(schema); !ok) return ok;
   const int known = static_cast<int>(schema.migrations.size());
-  auto exists = db.table_exists(migrations_table);
-  if (!exists) return tl::unexpected(exists.error());
-  if (!*exists) {
-    if (auto ok = create_table(db, schema); !ok) return ok;
-  }
   auto user_version = db.query_int64("PRAGMA user_version");
   if (!user_version) return tl::unexpected(user_version.error());
   if (*user_version > known) return newer(*user_version, known);
+  auto exists = db.table_exists(migrations_table);
+  if (!exists) return tl::unexpected(exists.error());
+  if (!*exists) {
+    if (auto ok = first_migration(db, schema); !ok) return ok;
+  }
   auto applied = applied_migrations(db);
   if (!applied) return tl::unexpected(applied.error());
   if (!applied->empty() && applied->back() > known) return newer(applied->back(), known);
@@ -334,13 +353,7 @@ Status migrate(Connection& db, const Schema& schema) {
     if (done.contains(m.version)) continue;
     auto txn = Transaction::begin(db);
     if (!txn) return tl::unexpected(txn.error());
-    if (auto ok = db.exec(m.sql); !ok) {
-      return tl::unexpected(
-          with_context(ok.error(), fmt::format("migration {} ({})", m.version, m.name)));
-    }
-    if (auto ok = record(db, m); !ok) return ok;
-    highest = std::max(highest, m.version);
-    if (auto ok = set_user_version(db, highest); !ok) return ok;
+    if (auto ok = apply(db, m, highest); !ok) return ok;
     if (auto ok = txn->commit(); !ok) return ok;
   }
   return {};

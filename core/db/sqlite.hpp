@@ -164,13 +164,14 @@ struct Schema {
 
 inline constexpr std::string_view migrations_table = "schema_migrations";
 
-// Brings the database to the newest migration of `schema`: creates `schema_migrations`
-// (version, name, applied_at) on first use, adopting a legacy database in that same
-// transaction, then applies each migration not yet recorded, in ascending order, one
-// transaction each (its SQL and its row commit together). PRAGMA user_version follows the
-// highest applied version, so builds that predate the table refuse the database instead of
-// running their own migrations on it. Errc::unsupported if the database has a version this
-// build does not know (a newer build wrote it).
+// Brings the database to the newest migration of `schema`. The first time (no
+// `schema_migrations` table: a new or a legacy database) one transaction creates the table
+// (version, name, applied_at), adopts what the legacy database has and applies the rest, so a
+// failure leaves the database as it was. Afterwards each migration not yet recorded is
+// applied in ascending order, one transaction each (its SQL and its row commit together). PRAGMA
+// user_version follows the highest applied version, so builds that predate the table refuse the
+// database instead of running their own migrations on it. Errc::unsupported if the database has a
+// version this build does not know (a newer build wrote it).
 Status migrate(Connection& db, const Schema& schema);
 
 // The versions recorded in `schema_migrations`, ascending (empty if the table is absent).

@@ -9,9 +9,9 @@
 // StateStore::open.
 //
 // A state.sqlite written before the single migrations table (trust tables versioned by
-// PRAGMA user_version 1..3, release tables by a `daemon_schema` table 1..2) is adopted on open,
-// in one transaction: its versions are recorded as migrations 1..3 and 4..5 and `daemon_schema`
-// is dropped. Its data is not rewritten.
+// PRAGMA user_version 1..3, release tables by a `daemon_schema` table 1..2) is adopted on open:
+// its versions are recorded as migrations 1..3 and 4..5, `daemon_schema` is dropped and the
+// migrations it lacks are applied, all in one transaction. Its data is not rewritten.
 #include <filesystem>
 #include <memory>
 #include <span>

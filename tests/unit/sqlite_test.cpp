@@ -205,6 +205,7 @@ TEST_CASE("a failing migration leaves the earlier ones applied and the database 
           "[sqlite][migrate]") {
   TempDir tmp;
   auto db = open_db(tmp / "t.sqlite");
+  must(migrate(db, Schema{std::span<const Migration>(test_migrations).first(2), {}}));
   const Migration broken[] = {
       test_migrations[0],
       test_migrations[1],
@@ -218,6 +219,17 @@ TEST_CASE("a failing migration leaves the earlier ones applied and the database 
   CHECK(*db.query_int64("PRAGMA user_version") == 2);
   must(migrate(db, Schema{test_migrations, {}}));
   CHECK(*applied_migrations(db) == std::vector<int>{1, 2, 3});
+}
+
+TEST_CASE("the first migration of a new database is all or nothing", "[sqlite][migrate]") {
+  TempDir tmp;
+  auto db = open_db(tmp / "t.sqlite");
+  const Migration broken[] = {
+      test_migrations[0], test_migrations[1], {3, "c", "INSERT INTO nowhere VALUES (1);"}};
+  REQUIRE_FALSE(migrate(db, Schema{broken, {}}));
+  CHECK_FALSE(*db.table_exists("schema_migrations"));
+  CHECK_FALSE(*db.table_exists("a"));
+  CHECK(*db.query_int64("PRAGMA user_version") == 0);
 }
 
 TEST_CASE("a database with a migration this build does not know is refused", "[sqlite][migrate]") {
@@ -334,6 +346,29 @@ TEST_CASE("a legacy state dir newer than this build is refused and left as it wa
   CHECK_FALSE(*conn.table_exists("schema_migrations"));
   CHECK(*conn.query_int64("SELECT version FROM daemon_schema") == 9);
   CHECK(*conn.query_int64("PRAGMA user_version") == 3);
+}
+
+TEST_CASE("a migration failing during the upgrade leaves the old database as it was",
+          "[sqlite][state_db][upgrade]") {
+  TempDir tmp;
+  write_legacy_state(tmp.path(), 3, 0);  // weightsctl only: migrations 4 and 5 still to apply
+  std::vector<Migration> with_broken(state_migrations().begin(), state_migrations().end());
+  with_broken.push_back(
+      {6, "broken", "CREATE TABLE t6 (x INTEGER); INSERT INTO nowhere VALUES (1);"});
+  auto sdb =
+      StateDb::open(tmp.path(), StateDb::Lock::take, Schema{with_broken, state_schema().legacy});
+  REQUIRE_FALSE(sdb);
+  CHECK_THAT(sdb.error().message, Catch::Contains("migration 6 (broken)"));
+  {
+    auto conn = open_db(tmp / "state.sqlite");
+    CHECK_FALSE(*conn.table_exists("schema_migrations"));
+    CHECK_FALSE(*conn.table_exists("releases"));  // migration 4 rolled back with 6
+    CHECK(*conn.query_int64("PRAGMA user_version") == 3);
+    CHECK(count(conn, "feeds") == 1);
+  }
+  auto store = StateStore::open(tmp.path());
+  REQUIRE(store);
+  CHECK(store->load_feed("demo"));
 }
 
 TEST_CASE("a crash in the middle of the upgrade leaves the old database as it was",
