@@ -2043,12 +2043,11 @@ Result<std::unique_ptr<Engine>> Engine::start(asio::io_context& ioc, const Confi
                                               WallClock clock) {
   auto impl = std::make_unique<Impl>(ioc, config, std::move(clock));
   if (auto st = impl->store.ensure_layout(); !st) return tl::unexpected(st.error());
-  auto state = StateStore::open(config.state_dir, StateStore::Lock::held_by_caller);
-  if (!state) return tl::unexpected(state.error());
-  impl->state.emplace(std::move(*state));
-  auto db = ReleaseDb::open(impl->state->database_path());
-  if (!db) return tl::unexpected(db.error());
-  impl->db.emplace(std::move(*db));
+  // One connection to state.sqlite, shared by the trust tables and the release tables.
+  auto state_db = db::StateDb::open(config.state_dir, db::StateDb::Lock::held_by_caller);
+  if (!state_db) return tl::unexpected(state_db.error());
+  impl->state.emplace(*state_db);
+  impl->db.emplace(*state_db);
   Impl* raw = impl.get();
   auto session = TorrentSession::start(ioc, config, [raw](lt::alert* a) { raw->on_alert(a); });
   if (!session) return tl::unexpected(session.error());
