@@ -1,5 +1,5 @@
-// Fuzzes what a feed's HTTP server controls in core/http_fetcher.cpp: the response bytes (status
-// line, headers, Content-Length, chunked and close-delimited bodies) through
+// Fuzzes what an HTTP server controls in the one HTTP client (core/net/http_client.cpp): the
+// response bytes (status line, headers, Content-Length, chunked and close-delimited bodies) through
 // parse_http_response, the redirect rules (next_hop: Location resolved against the URL, loops,
 // downgrades, credentials), URL parsing, and the proxy environment (http_proxy, no_proxy).
 //
@@ -17,7 +17,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/http_fetcher.hpp"
+#include "core/net/http_client.hpp"
 
 namespace {
 
