@@ -46,7 +46,7 @@ struct HttpOptions {
   // The whole request (redirects, retries and waits included); unset: only the rules above.
   std::optional<std::chrono::milliseconds> deadline;
   int max_redirects = 5;
-  int max_attempts = 3;                      // per URL, for 429/503 with Retry-After
+  int max_attempts = 2;                      // requests in all while 429/503 say Retry-After
   std::chrono::seconds max_retry_after{10};  // longer waits are not waited for
   // The wait for a 429/503 without Retry-After; unset: such a response is the answer.
   std::optional<std::chrono::seconds> default_retry_after;
