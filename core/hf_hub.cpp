@@ -46,6 +46,7 @@ Error hub_status_error(const Url& url, const ResponseHead& head, std::string_vie
                    "try again later, or use a mirror (HF_ENDPOINT / --endpoint)"};
   }
 }
+
 }  // namespace
 
 // ---- options ----------------------------------------------------------------------------------
