@@ -589,11 +589,11 @@ TEST_CASE("http: a stalled transfer fails, a slow one that keeps moving does not
   Server* self = nullptr;
   Server s([&](Conn& c, const std::string& p, const std::string&) {
     if (p == "/slow-moving") {
-      // 24 chunks of 200 bytes every 50 ms: ~1.2 s in all, longer than the read timeout, at
-      // ~4000 bytes/s, above the minimum rate.
-      c.send("HTTP/1.1 200 OK\r\nContent-Length: 4800\r\n\r\n");
+      // 24 chunks of 400 bytes every 50 ms: ~1.2 s in all, longer than the read timeout, at
+      // ~8000 bytes/s, four times the minimum rate.
+      c.send("HTTP/1.1 200 OK\r\nContent-Length: 9600\r\n\r\n");
       for (int i = 0; i < 24 && !self->stopping(); ++i) {
-        if (!c.send(std::string(200, 'm'))) return;
+        if (!c.send(std::string(400, 'm'))) return;
         std::this_thread::sleep_for(50ms);
       }
     } else {
@@ -604,7 +604,7 @@ TEST_CASE("http: a stalled transfer fails, a slow one that keeps moving does not
   auto o = fast_options();
   auto moving = http_get(s.url("/slow-moving"), 10000, o);
   REQUIRE(moving);
-  CHECK(moving->size() == 4800);
+  CHECK(moving->size() == 9600);
 
   auto e = get_error(s.url("/silent"), 100, o);
   CHECK_THAT(e.message, Catch::Contains("timed out: no data"));
