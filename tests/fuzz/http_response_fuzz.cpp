@@ -1,7 +1,8 @@
 // Fuzzes what an HTTP server controls in the one HTTP client (core/net/http_client.cpp): the
 // response bytes (status line, headers, Content-Length, chunked and close-delimited bodies) through
 // parse_http_response, the redirect rules (next_hop: Location resolved against the URL, loops,
-// downgrades, credentials), URL parsing, and the proxy environment (http_proxy, no_proxy).
+// downgrades, credentials), Retry-After and the status mapping, URL parsing, and the proxy
+// environment (http_proxy, no_proxy).
 //
 // Input: the response bytes, then optionally "\n\0\n" and the URL fetched, then "\n\0\n" and a
 // proxy environment, one NAME=value per line (seeds in corpus/http_response/).
@@ -77,6 +78,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto res = parse_http_response(parts[0], max_body, options, url.str());
   if (res) {
     check(res->body.size() <= max_body);
+    // Retry-After is delta-seconds or unusable; the default mapping of a status is total.
+    if (auto wait = retry_after(*res, std::nullopt)) check(wait->count() >= 0);
+    if (res->status < 200 || res->status >= 300) {
+      const Error e = status_error(url, *res);
+      check(!e.message.empty() && e.code != Errc::internal);
+    }
     if (res->status == 200) {
       check(res->location.empty());
     } else {
