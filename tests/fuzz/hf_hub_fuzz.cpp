@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include "tests/fuzz/fuzz_check.hpp"
+
 #include "core/hf_hub.hpp"
 #include "core/net/url.hpp"
 #include "core/path_policy.hpp"
@@ -24,10 +26,8 @@
 namespace {
 
 using namespace weights;
-
-void check(bool ok) {
-  if (!ok) std::abort();
-}
+using weights::fuzz::check;
+using weights::fuzz::text_of;
 
 std::vector<std::string_view> split(std::string_view text) {
   constexpr std::string_view separator("\n\0\n", 3);
@@ -67,7 +67,7 @@ const Url& endpoint() {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const auto parts = split(std::string_view(reinterpret_cast<const char*>(data), size));
+  const auto parts = split(text_of(data, size));
 
   auto rev = hf::parse_revision_info(parts[0]);
   if (rev) check(rev->sha.size() == 40);

@@ -18,15 +18,15 @@
 #include <string_view>
 #include <vector>
 
+#include "tests/fuzz/fuzz_check.hpp"
+
 #include "core/net/http_client.hpp"
 
 namespace {
 
 using namespace weights;
-
-void check(bool ok) {
-  if (!ok) std::abort();
-}
+using weights::fuzz::check;
+using weights::fuzz::text_of;
 
 constexpr std::uint64_t max_body = 4096;
 
@@ -63,7 +63,7 @@ void check_url(const Url& u) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const auto parts = split(std::string_view(reinterpret_cast<const char*>(data), size));
+  const auto parts = split(text_of(data, size));
 
   Url url = parse_url("https://feed.example/demo/metadata/timestamp.json").value();
   if (!parts[1].empty()) {
