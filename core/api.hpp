@@ -41,6 +41,8 @@ inline constexpr std::string_view release_pin = "/v1/releases/{id}/pin";
 inline constexpr std::string_view release_unpin = "/v1/releases/{id}/unpin";
 inline constexpr std::string_view release_verify = "/v1/releases/{id}/verify";
 inline constexpr std::string_view release_peers = "/v1/releases/{id}/peers";
+// GET: text/event-stream of the release's progress until it is complete or failed.
+inline constexpr std::string_view release_events = "/v1/releases/{id}/events";
 // Seed-node policy: follows (weightsctl follow/unfollow/follows) and scrubs.
 inline constexpr std::string_view follows = "/v1/follows";
 inline constexpr std::string_view follow = "/v1/follows/{id}";
