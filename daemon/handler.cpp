@@ -467,21 +467,21 @@ Result<api::Response> Handler::add_peers(const Call& call) const {
 }
 
 Result<api::Response> Handler::version(const Call& /*call*/) const {
-  return api::json_response(200, {{api::field::version, info_.version},
-                                  {api::field::protocol_version, api::protocol_version}});
+  return api::json_response(200, api::VersionInfo{api::protocol_version, info_.version});
 }
 
 Result<api::Response> Handler::status(const Call& /*call*/) const {
   const auto uptime =
       std::chrono::duration_cast<std::chrono::seconds>(now_() - info_.started).count();
-  nlohmann::json body = {{api::field::version, info_.version},
-                         {api::field::protocol_version, api::protocol_version},
-                         {api::field::pid, info_.pid},
-                         {api::field::mode, std::string(api::mode_name(info_.mode))},
-                         {api::field::uptime_s, std::max<long long>(uptime, 0)},
-                         {api::field::state_dir, info_.state_dir.string()},
-                         {api::field::control_socket, info_.control_socket.string()}};
-  if (engine_ != nullptr) body.update(engine_->status_fields());
+  api::DaemonStatus body;
+  body.control_socket = info_.control_socket.string();
+  body.mode = std::string(api::mode_name(info_.mode));
+  body.pid = info_.pid;
+  body.protocol_version = api::protocol_version;
+  body.state_dir = info_.state_dir.string();
+  body.uptime_s = std::max<std::int64_t>(uptime, 0);
+  body.version = info_.version;
+  if (engine_ != nullptr) body.engine = engine_->status_fields();
   return api::json_response(200, body);
 }
 
@@ -508,8 +508,8 @@ Result<api::Response> Handler::set_log_level(const Call& call) const {
   log::set_level(*level);
   log::info("log level set to {} over the control API (was {})", log_level_name(*level),
             log_level_name(previous));
-  return api::json_response(200, {{api::field::log_level, std::string(log_level_name(*level))},
-                                  {api::field::previous, std::string(log_level_name(previous))}});
+  return api::json_response(200, api::LogLevelResult{std::string(log_level_name(*level)),
+                                                     std::string(log_level_name(previous))});
 }
 
 Result<api::Response> Handler::add_follow(const Call& call) const {
