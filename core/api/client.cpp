@@ -1,5 +1,8 @@
 #include "core/api/client.hpp"
 
+#include <chrono>
+#include <thread>
+
 #include <fmt/format.h>
 
 #include "core/api.hpp"
@@ -85,6 +88,22 @@ Result<FollowRemoved> Client::remove_follow(std::int64_t id) const {
 }
 Result<ScrubResult> Client::scrub(const ScrubRequest& req) const {
   return request<ScrubResult>(method::post, target::scrub(), req);
+}
+
+Result<Release> Client::watch_release(std::string_view id, const OnRelease& on_event,
+                                      const KeepGoing& keep_going) const {
+  for (;;) {
+    auto r = release(id);
+    if (!r) return r;
+    on_event(*r);
+    if (r->finished()) return r;
+    for (int i = 0; i < 5; ++i) {
+      if (!keep_going()) {
+        return fail(Errc::unavailable, fmt::format("stopped following {}", id));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
 }
 
 }  // namespace weights::api

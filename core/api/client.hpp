@@ -8,6 +8,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "core/api/targets.hpp"
 #include "core/api/types.hpp"
@@ -48,12 +49,15 @@ class Client {
   Result<FollowRemoved> remove_follow(std::int64_t id) const;
   Result<ScrubResult> scrub(const ScrubRequest& req) const;
 
-  // Streams GET /v1/releases/{id}/events: calls on_event with every release snapshot the
-  // daemon sends, until one is complete or failed (returned), on_event returns false (the last
-  // snapshot is returned), or the stream breaks (unavailable, naming what happened). A daemon
-  // without the endpoint (404 for the path itself) is `unsupported`.
-  using OnRelease = std::function<bool(const Release&)>;
-  Result<Release> watch_release(std::string_view id, const OnRelease& on_event) const;
+  // Follows the release until it is complete or failed and returns that snapshot; on_event
+  // sees every snapshot on the way. Reads GET /v1/releases/{id}/events (text/event-stream);
+  // polls GET /v1/releases/{id} every 500 ms against a daemon without it. Returns early with
+  // `unavailable` when keep_going() turns false (checked every 100 ms) or the stream ends
+  // before a final state (naming that).
+  using OnRelease = std::function<void(const Release&)>;
+  using KeepGoing = std::function<bool()>;
+  Result<Release> watch_release(std::string_view id, const OnRelease& on_event,
+                                const KeepGoing& keep_going) const;
 
  private:
   template <class T>
