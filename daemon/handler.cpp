@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "core/api/events.hpp"
 #include "core/fetcher.hpp"
 #include "core/json.hpp"
 #include "core/path_policy.hpp"
@@ -13,6 +14,8 @@
 #include "daemon/log.hpp"
 
 namespace weights::daemon {
+
+using Json = nlohmann::json;
 namespace {
 
 std::vector<std::string_view> split_path(std::string_view path) {
@@ -221,6 +224,8 @@ Handler::Handler(DaemonInfo info, SteadyNow now, Engine* engine_ptr)
               }));
   router_.add(post, p::release_verify, BodyKind::optional_json,
               forward(202, [param](Engine& e, const Call& c) { return e.verify(param(c, "id")); }));
+  router_.add(get, p::release_events, BodyKind::none,
+              [this](const Call& c) { return release_events(c); });
   router_.add(post, p::release_peers, BodyKind::json,
               [this](const Call& c) { return add_peers(c); });
   router_.add(post, p::follows, BodyKind::json, [this](const Call& c) { return add_follow(c); });
@@ -277,6 +282,32 @@ Result<std::string> required_string(const nlohmann::json& body, const char* key)
 }
 
 }  // namespace
+
+std::function<api::EventSource::Step()> release_event_source(
+    std::function<Result<api::Release>()> snapshot, SteadyNow now,
+    std::chrono::milliseconds keep_alive) {
+  struct State {
+    std::string last;
+    std::chrono::steady_clock::time_point sent{};
+  };
+  auto state = std::make_shared<State>();
+  return [snapshot = std::move(snapshot), now = std::move(now), keep_alive,
+          state]() -> api::EventSource::Step {
+    auto r = snapshot();
+    if (!r) {
+      return {api::format_event("error", api::error_body(r.error()).dump(
+                                             -1, ' ', false, Json::error_handler_t::replace)),
+              true};
+    }
+    const bool done = r->finished();
+    std::string data = Json(*r).dump(-1, ' ', false, Json::error_handler_t::replace);
+    const auto t = now();
+    if (data == state->last && !done && t - state->sent < keep_alive) return {"", false};
+    state->sent = t;
+    state->last = data;
+    return {api::format_event("release", data), done};
+  };
+}
 
 Result<std::filesystem::path> Handler::allowed(const Caller& caller,
                                                const std::filesystem::path& path,
@@ -451,6 +482,22 @@ Result<api::Response> Handler::remove_release(const Call& call) const {
   auto body = (*e)->remove_release(std::string(call.params.get("id")), files);
   if (!body) return tl::unexpected(body.error());
   return api::json_response(200, *body);
+}
+
+Result<api::Response> Handler::release_events(const Call& call) const {
+  auto e = engine();
+  if (!e) return tl::unexpected(e.error());
+  Engine* engine_ptr = *e;
+  const std::string id(call.params.get("id"));
+  // An unknown release is a plain 404 before the stream starts.
+  auto first = engine_ptr->get_release(id);
+  if (!first) return tl::unexpected(first.error());
+  api::Response res;
+  res.content_type = std::string(api::content_type::event_stream);
+  res.stream = std::make_shared<api::EventSource>();
+  res.stream->next =
+      release_event_source([engine_ptr, id] { return engine_ptr->get_release(id); }, now_);
+  return res;
 }
 
 Result<api::Response> Handler::add_peers(const Call& call) const {

@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 
 #include "core/api.hpp"
+#include "core/api/events.hpp"
+#include "core/json.hpp"
 
 namespace weights::api {
 
@@ -90,17 +92,74 @@ Result<ScrubResult> Client::scrub(const ScrubRequest& req) const {
   return request<ScrubResult>(method::post, target::scrub(), req);
 }
 
+namespace {
+
+// A daemon without the events route answers the router's 404 for the path itself.
+bool no_such_endpoint(const Error& e) {
+  return e.code == Errc::not_found && e.message.starts_with("no such endpoint");
+}
+
+}  // namespace
+
 Result<Release> Client::watch_release(std::string_view id, const OnRelease& on_event,
                                       const KeepGoing& keep_going) const {
+  EventParser parser;
+  std::optional<Release> last;
+  std::optional<Error> failure;
+  bool finished = false;
+  auto on_data = [&](std::string_view bytes) {
+    for (auto& ev : parser.feed(bytes)) {
+      auto j = json::parse_strict(ev.data, json::Limits{max_response_bytes, 64});
+      if (!j) {
+        failure = with_context(j.error(), fmt::format("progress event of {}", id));
+        return false;
+      }
+      if (ev.name == "error") {
+        auto body = from_json<ErrorBody>(*j, UnknownFields::ignore, "error event");
+        failure = body ? body->error.to_error() : body.error();
+        return false;
+      }
+      if (ev.name != "release") continue;
+      auto r = from_json<Release>(*j, UnknownFields::ignore, "release event");
+      if (!r) {
+        failure = r.error();
+        return false;
+      }
+      on_event(*r);
+      finished = r->finished();
+      last = std::move(*r);
+      if (finished) return false;
+    }
+    if (parser.pending() > EventParser::max_event_bytes) {
+      failure = Error{Errc::too_large, fmt::format("a progress event of {} is too large", id), ""};
+      return false;
+    }
+    return true;
+  };
+  // The daemon sends at least every 15 s while the stream is open.
+  auto st = call_stream(endpoint_, target::release_events(id), on_data, keep_going,
+                        std::chrono::seconds(60));
+  if (!st && no_such_endpoint(st.error())) return poll_release(id, on_event, keep_going);
+  if (failure) return tl::unexpected(std::move(*failure));
+  if (!st) return tl::unexpected(st.error());
+  if (!finished || !last) {
+    return fail(Errc::unavailable,
+                fmt::format("weightsd ended the progress stream of {} before it finished{}", id,
+                            last ? fmt::format(" (it was {})", last->state) : std::string()),
+                fmt::format("weightsd may be restarting; re-attach with `weightsctl wait {}`", id));
+  }
+  return std::move(*last);
+}
+
+Result<Release> Client::poll_release(std::string_view id, const OnRelease& on_event,
+                                     const KeepGoing& keep_going) const {
   for (;;) {
     auto r = release(id);
     if (!r) return r;
     on_event(*r);
     if (r->finished()) return r;
     for (int i = 0; i < 5; ++i) {
-      if (!keep_going()) {
-        return fail(Errc::unavailable, fmt::format("stopped following {}", id));
-      }
+      if (!keep_going()) return fail(Errc::unavailable, "stopped");
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   }

@@ -60,6 +60,9 @@ class Client {
                                 const KeepGoing& keep_going) const;
 
  private:
+  // watch_release against a daemon without the events route: GET every 500 ms.
+  Result<Release> poll_release(std::string_view id, const OnRelease& on_event,
+                               const KeepGoing& keep_going) const;
   template <class T>
   Result<T> request(std::string_view method, const std::string& target,
                     const nlohmann::json& body = nullptr) const;

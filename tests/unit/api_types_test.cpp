@@ -1,6 +1,7 @@
 // The typed wire contract (core/api/types.hpp), the target builder and the name@rev parser.
 #include <catch2/catch.hpp>
 
+#include "core/api/events.hpp"
 #include "core/api/release_ref.hpp"
 #include "core/api/targets.hpp"
 #include "core/api/types.hpp"
@@ -135,4 +136,23 @@ TEST_CASE("targets percent-encode their parameter as one segment", "[api]") {
   CHECK(target::feed("x/../y") == "/v1/feeds/x%2F..%2Fy");
   CHECK(target::follow(12) == "/v1/follows/12");
   CHECK(target::scrub() == "/v1/scrub");
+}
+
+TEST_CASE("event-stream framing survives any split of the bytes", "[api]") {
+  const std::string wire = format_event("release", R"({"id":"a"})") + ": keep-alive\n\n" +
+                           format_event("error", "line1\nline2");
+  CHECK(wire.starts_with("event: release\ndata: {\"id\":\"a\"}\n\n"));
+  for (std::size_t cut = 0; cut <= wire.size(); ++cut) {
+    EventParser p;
+    auto events = p.feed(std::string_view(wire).substr(0, cut));
+    auto rest = p.feed(std::string_view(wire).substr(cut));
+    events.insert(events.end(), rest.begin(), rest.end());
+    INFO(cut);
+    REQUIRE(events.size() == 2);
+    CHECK(events[0].name == "release");
+    CHECK(events[0].data == R"({"id":"a"})");
+    CHECK(events[1].name == "error");
+    CHECK(events[1].data == "line1\nline2");
+    CHECK(p.pending() == 0);
+  }
 }

@@ -239,3 +239,59 @@ TEST_CASE("router: a path segment that is not percent-encoded UTF-8 text is 400 
   CHECK(ok.status == 200);
   CHECK(body_of(ok)["name"] == "caf\xc3\xa9");
 }
+
+TEST_CASE("release events: a snapshot when it changes, the last one when it is finished",
+          "[handler]") {
+  std::vector<Result<api::Release>> snapshots;
+  api::Release r;
+  r.id = "org/name@rev";
+  r.state = "downloading";
+  snapshots.emplace_back(r);
+  snapshots.emplace_back(r);  // unchanged: nothing sent
+  r.verified_length = 10;
+  snapshots.emplace_back(r);
+  r.state = "complete";
+  snapshots.emplace_back(r);
+  std::size_t i = 0;
+  auto t = std::chrono::steady_clock::time_point{};
+  auto next = release_event_source([&] { return snapshots.at(i++); }, [&] { return t; });
+  auto s1 = next();
+  CHECK(s1.data.starts_with("event: release\ndata: {"));
+  CHECK(s1.data.find("\"state\":\"downloading\"") != std::string::npos);
+  CHECK_FALSE(s1.done);
+  CHECK(next().data.empty());
+  auto s3 = next();
+  CHECK(s3.data.find("\"verified_length\":10") != std::string::npos);
+  CHECK_FALSE(s3.done);
+  auto s4 = next();
+  CHECK(s4.data.find("\"state\":\"complete\"") != std::string::npos);
+  CHECK(s4.done);
+}
+
+TEST_CASE(
+    "release events: unchanged snapshots are repeated as keep-alives, a removed release "
+    "ends the stream with an error event",
+    "[handler]") {
+  api::Release r;
+  r.id = "org/name@rev";
+  r.state = "downloading";
+  bool gone = false;
+  auto t = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+  auto next = release_event_source(
+      [&]() -> Result<api::Release> {
+        if (gone) return fail(Errc::not_found, "no release org/name@rev");
+        return r;
+      },
+      [&] { return t; }, std::chrono::seconds(15));
+  CHECK_FALSE(next().data.empty());
+  t += std::chrono::seconds(14);
+  CHECK(next().data.empty());
+  t += std::chrono::seconds(2);
+  CHECK_FALSE(next().data.empty());
+  gone = true;
+  auto end = next();
+  CHECK(end.done);
+  CHECK(end.data ==
+        "event: error\ndata: {\"error\":{\"code\":\"not_found\",\"message\":\"no release "
+        "org/name@rev\"}}\n\n");
+}
