@@ -239,46 +239,41 @@ Handler::Handler(DaemonInfo info, SteadyNow now, Engine* engine_ptr)
 
 namespace {
 
-Status only_fields(const nlohmann::json& body, std::initializer_list<std::string_view> allowed,
-                   std::string_view example) {
-  if (!body.is_object()) {
-    return fail(Errc::schema_error,
-                fmt::format("request body: expected an object like {}", example));
+// The request body as its struct (core/api/types.hpp), strictly: unknown, missing or
+// wrong-typed fields are 422 schema_error naming the field, with an example as the hint.
+template <class T>
+Result<T> typed_body(const Json& body, std::string_view example) {
+  auto v = api::from_json<T>(body, api::UnknownFields::reject, "request body");
+  if (!v) {
+    Error e = v.error();
+    if (e.hint.empty()) e.hint = fmt::format("e.g. {}", example);
+    return tl::unexpected(std::move(e));
   }
-  for (const auto& [key, value] : body.items()) {
-    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-      std::string names;
-      for (auto a : allowed) names += fmt::format("{}{}", names.empty() ? "" : ", ", a);
-      return fail(Errc::schema_error, fmt::format("request body: unknown field '{}'", key),
-                  fmt::format("fields: {}", names));
+  return v;
+}
+
+Status non_empty(const std::string& value, const char* field) {
+  if (value.empty())
+    return fail(Errc::schema_error, fmt::format("request body.{}: is empty", field));
+  return {};
+}
+
+Status non_empty(const std::vector<std::string>& values, const char* field) {
+  for (const auto& v : values) {
+    if (v.empty()) {
+      return fail(Errc::schema_error,
+                  fmt::format("request body.{}: expected non-empty strings", field));
     }
   }
   return {};
 }
 
-Result<std::vector<std::string>> string_list(const nlohmann::json& body, const char* key) {
-  std::vector<std::string> out;
-  if (!body.contains(key)) return out;
-  const auto& v = body.at(key);
-  if (!v.is_array()) {
+Status absolute(const std::string& path, const char* field) {
+  if (path.empty() || path.front() != '/') {
     return fail(Errc::schema_error,
-                fmt::format("request body.{}: expected an array of strings", key));
+                fmt::format("request body.{}: must be an absolute path", field));
   }
-  for (const auto& e : v) {
-    if (!e.is_string() || e.get<std::string>().empty()) {
-      return fail(Errc::schema_error,
-                  fmt::format("request body.{}: expected non-empty strings", key));
-    }
-    out.push_back(e.get<std::string>());
-  }
-  return out;
-}
-
-Result<std::string> required_string(const nlohmann::json& body, const char* key) {
-  auto s = json::get_string(body, key, "request body");
-  if (!s) return tl::unexpected(s.error());
-  if (s->empty()) return fail(Errc::schema_error, fmt::format("request body.{}: is empty", key));
-  return s;
+  return {};
 }
 
 }  // namespace
@@ -341,25 +336,19 @@ Result<Engine*> Handler::engine() const {
 }
 
 Result<api::Response> Handler::add_feed(const Call& call) const {
-  if (auto st = only_fields(call.body, {"name", "location", "root", "mirrors"},
-                            R"({"name":"demo","location":"/srv/feed","root":"<root.json>"})");
-      !st) {
-    return tl::unexpected(st.error());
+  auto body = typed_body<api::AddFeedRequest>(
+      call.body, R"({"name":"demo","location":"/srv/feed","root":"<root.json>"})");
+  if (!body) return tl::unexpected(body.error());
+  for (auto st : {non_empty(body->name, "name"), non_empty(body->location, "location"),
+                  non_empty(body->root, "root"), non_empty(body->mirrors, "mirrors")}) {
+    if (!st) return tl::unexpected(st.error());
   }
-  auto name = required_string(call.body, "name");
-  if (!name) return tl::unexpected(name.error());
-  auto location = required_string(call.body, "location");
-  if (!location) return tl::unexpected(location.error());
-  auto root = required_string(call.body, "root");
-  if (!root) return tl::unexpected(root.error());
-  auto mirrors = string_list(call.body, "mirrors");
-  if (!mirrors) return tl::unexpected(mirrors.error());
   auto e = engine();
   if (!e) return tl::unexpected(e.error());
-  if (auto st = check_feed_name(*name); !st) return tl::unexpected(st.error());
+  if (auto st = check_feed_name(body->name); !st) return tl::unexpected(st.error());
   // A local feed is read by the daemon from now on: the caller must be able to read it.
-  std::vector<std::string> locations{*location};
-  locations.insert(locations.end(), mirrors->begin(), mirrors->end());
+  std::vector<std::string> locations{body->location};
+  locations.insert(locations.end(), body->mirrors.begin(), body->mirrors.end());
   for (const auto& loc : locations) {
     auto dir = local_feed_dir(loc);
     if (!dir) return tl::unexpected(dir.error());
@@ -372,39 +361,28 @@ Result<api::Response> Handler::add_feed(const Call& call) const {
       if (!ok && ok.error().code != Errc::not_found) return tl::unexpected(ok.error());
     }
   }
-  auto feed = (*e)->add_feed(*name, *location, *root, *mirrors);
+  auto feed = (*e)->add_feed(body->name, body->location, body->root, body->mirrors);
   if (!feed) return tl::unexpected(feed.error());
   return api::json_response(201, *feed);
 }
 
 Result<api::Response> Handler::fetch(const Call& call) const {
-  if (auto st = only_fields(call.body, {"name", "revision", "include", "peers", "hf_cache"},
-                            R"({"name":"gemma-4","include":["*.json"]})");
-      !st) {
-    return tl::unexpected(st.error());
+  auto body =
+      typed_body<api::FetchRequest>(call.body, R"({"name":"gemma-4","include":["*.json"]})");
+  if (!body) return tl::unexpected(body.error());
+  for (auto st :
+       {non_empty(body->name, "name"), non_empty(body->revision.value_or("-"), "revision"),
+        non_empty(body->include, "include"), non_empty(body->peers, "peers")}) {
+    if (!st) return tl::unexpected(st.error());
   }
   FetchRequest req;
-  auto name = required_string(call.body, "name");
-  if (!name) return tl::unexpected(name.error());
-  req.name = *name;
-  if (call.body.contains("revision") && !call.body.at("revision").is_null()) {
-    auto rev = required_string(call.body, "revision");
-    if (!rev) return tl::unexpected(rev.error());
-    req.revision = *rev;
-  }
-  auto include = string_list(call.body, "include");
-  if (!include) return tl::unexpected(include.error());
-  req.include = std::move(*include);
-  auto peers = string_list(call.body, "peers");
-  if (!peers) return tl::unexpected(peers.error());
-  req.peers = std::move(*peers);
-  if (call.body.contains("hf_cache") && !call.body.at("hf_cache").is_null()) {
-    auto dir = required_string(call.body, "hf_cache");
-    if (!dir) return tl::unexpected(dir.error());
-    if (dir->empty() || dir->front() != '/') {
-      return fail(Errc::schema_error, "request body.hf_cache: must be an absolute path");
-    }
-    auto checked = allowed(call.caller, *dir, Access::write_dir);
+  req.name = body->name;
+  req.revision = body->revision;
+  req.include = body->include;
+  req.peers = body->peers;
+  if (body->hf_cache) {
+    if (auto st = absolute(*body->hf_cache, "hf_cache"); !st) return tl::unexpected(st.error());
+    auto checked = allowed(call.caller, *body->hf_cache, Access::write_dir);
     if (!checked) return tl::unexpected(checked.error());
     if (!is_privileged(call.caller, access_.daemon_euid)) {
       auto eng = engine();
@@ -423,24 +401,19 @@ Result<api::Response> Handler::fetch(const Call& call) const {
 }
 
 Result<api::Response> Handler::seed(const Call& call) const {
-  if (auto st = only_fields(call.body, {"feed", "model", "revision", "dir"},
-                            R"({"feed":"demo","model":"org/name","revision":"r1","dir":"/data"})");
-      !st) {
-    return tl::unexpected(st.error());
+  auto body = typed_body<api::SeedRequest>(
+      call.body, R"({"feed":"demo","model":"org/name","revision":"r1","dir":"/data"})");
+  if (!body) return tl::unexpected(body.error());
+  for (auto st : {non_empty(body->feed, "feed"), non_empty(body->model, "model"),
+                  non_empty(body->revision, "revision"), non_empty(body->dir, "dir"),
+                  absolute(body->dir, "dir")}) {
+    if (!st) return tl::unexpected(st.error());
   }
   SeedRequest req;
-  for (auto [key, out] : {std::pair{"feed", &req.feed}, std::pair{"model", &req.model},
-                          std::pair{"revision", &req.revision}}) {
-    auto v = required_string(call.body, key);
-    if (!v) return tl::unexpected(v.error());
-    *out = *v;
-  }
-  auto dir = required_string(call.body, "dir");
-  if (!dir) return tl::unexpected(dir.error());
-  if (dir->front() != '/') {
-    return fail(Errc::schema_error, "request body.dir: must be an absolute path");
-  }
-  req.dir = *dir;
+  req.feed = body->feed;
+  req.model = body->model;
+  req.revision = body->revision;
+  req.dir = body->dir;
   auto e = engine();
   if (!e) return tl::unexpected(e.error());
   if (!is_privileged(call.caller, access_.daemon_euid)) {
@@ -501,16 +474,14 @@ Result<api::Response> Handler::release_events(const Call& call) const {
 }
 
 Result<api::Response> Handler::add_peers(const Call& call) const {
-  if (auto st = only_fields(call.body, {"peers"}, R"({"peers":["127.0.0.2:6881"]})"); !st) {
-    return tl::unexpected(st.error());
-  }
-  auto peers = string_list(call.body, "peers");
-  if (!peers) return tl::unexpected(peers.error());
+  auto body = typed_body<api::PeersRequest>(call.body, R"({"peers":["127.0.0.2:6881"]})");
+  if (!body) return tl::unexpected(body.error());
+  if (auto st = non_empty(body->peers, "peers"); !st) return tl::unexpected(st.error());
   auto e = engine();
   if (!e) return tl::unexpected(e.error());
-  auto body = (*e)->add_peers(std::string(call.params.get("id")), *peers);
-  if (!body) return tl::unexpected(body.error());
-  return api::json_response(200, *body);
+  auto release = (*e)->add_peers(std::string(call.params.get("id")), body->peers);
+  if (!release) return tl::unexpected(release.error());
+  return api::json_response(200, *release);
 }
 
 Result<api::Response> Handler::version(const Call& /*call*/) const {
@@ -560,34 +531,24 @@ Result<api::Response> Handler::set_log_level(const Call& call) const {
 }
 
 Result<api::Response> Handler::add_follow(const Call& call) const {
-  if (auto st = only_fields(call.body, {"feed", "model", "alias", "latest", "max_size"},
-                            R"({"feed":"demo","model":"google/gemma-*","latest":2})");
-      !st) {
-    return tl::unexpected(st.error());
+  auto body = typed_body<api::FollowRequest>(
+      call.body, R"({"feed":"demo","model":"google/gemma-*","latest":2})");
+  if (!body) return tl::unexpected(body.error());
+  for (auto st : {non_empty(body->feed, "feed"), non_empty(body->model.value_or("-"), "model"),
+                  non_empty(body->alias.value_or("-"), "alias")}) {
+    if (!st) return tl::unexpected(st.error());
   }
   FollowSpec spec;
-  auto feed = required_string(call.body, "feed");
-  if (!feed) return tl::unexpected(feed.error());
-  spec.feed = *feed;
-  for (const char* key : {"model", "alias"}) {
-    if (!call.body.contains(key) || call.body.at(key).is_null()) continue;
-    auto v = required_string(call.body, key);
-    if (!v) return tl::unexpected(v.error());
-    (std::string_view(key) == "model" ? spec.model_glob : spec.alias) = *v;
-  }
-  if (call.body.contains("latest")) {
-    auto n = json::get_uint(call.body, "latest", "request body");
-    if (!n) return tl::unexpected(n.error());
-    if (*n > 10000) {
+  spec.feed = body->feed;
+  spec.model_glob = body->model.value_or("");
+  spec.alias = body->alias.value_or("");
+  if (body->latest) {
+    if (*body->latest > 10000) {
       return fail(Errc::schema_error, "request body.latest: at most 10000 (0 = every release)");
     }
-    spec.latest = static_cast<std::uint32_t>(*n);
+    spec.latest = static_cast<std::uint32_t>(*body->latest);
   }
-  if (call.body.contains("max_size")) {
-    auto n = json::get_uint(call.body, "max_size", "request body");
-    if (!n) return tl::unexpected(n.error());
-    spec.max_size = *n;
-  }
+  if (body->max_size) spec.max_size = *body->max_size;
   auto e = engine();
   if (!e) return tl::unexpected(e.error());
   auto out = (*e)->add_follow(spec);
@@ -611,17 +572,12 @@ Result<api::Response> Handler::remove_follow(const Call& call) const {
 }
 
 Result<api::Response> Handler::export_release(const Call& call) const {
-  if (auto st = only_fields(call.body, {"dir"}, R"({"dir":"/media/usb/export"})"); !st) {
-    return tl::unexpected(st.error());
-  }
-  auto dir = required_string(call.body, "dir");
-  if (!dir) return tl::unexpected(dir.error());
-  if (dir->front() != '/') {
-    return fail(Errc::schema_error, "request body.dir: must be an absolute path");
-  }
+  auto body = typed_body<api::ExportRequest>(call.body, R"({"dir":"/media/usb/export"})");
+  if (!body) return tl::unexpected(body.error());
+  if (auto st = absolute(body->dir, "dir"); !st) return tl::unexpected(st.error());
   auto e = engine();
   if (!e) return tl::unexpected(e.error());
-  auto checked = allowed(call.caller, *dir, Access::write_dir);
+  auto checked = allowed(call.caller, body->dir, Access::write_dir);
   if (!checked) return tl::unexpected(checked.error());
   auto out = (*e)->export_release(std::string(call.params.get("id")), *checked);
   if (!out) return tl::unexpected(out.error());
@@ -631,14 +587,12 @@ Result<api::Response> Handler::export_release(const Call& call) const {
 Result<api::Response> Handler::scrub(const Call& call) const {
   std::optional<std::string> id;
   if (!call.body.is_null()) {
-    if (auto st = only_fields(call.body, {"release"}, R"({"release":"org/name@rev"})"); !st) {
+    auto body = typed_body<api::ScrubRequest>(call.body, R"({"release":"org/name@rev"})");
+    if (!body) return tl::unexpected(body.error());
+    if (auto st = non_empty(body->release.value_or("-"), "release"); !st) {
       return tl::unexpected(st.error());
     }
-    if (call.body.contains("release")) {
-      auto r = required_string(call.body, "release");
-      if (!r) return tl::unexpected(r.error());
-      id = *r;
-    }
+    id = body->release;
   }
   auto e = engine();
   if (!e) return tl::unexpected(e.error());

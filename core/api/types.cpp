@@ -550,7 +550,7 @@ void to_json(json& j, const SeedRequest& v) {
 }
 
 Status read(const json& j, PeersRequest& v, const std::string& w, UnknownFields u) {
-  return io::Fields(j, w, u).req("peers", v.peers).done();
+  return io::Fields(j, w, u).opt("peers", v.peers).done();
 }
 void to_json(json& j, const PeersRequest& v) {
   j = {{"peers", v.peers}};

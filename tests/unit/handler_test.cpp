@@ -295,3 +295,34 @@ TEST_CASE(
         "event: error\ndata: {\"error\":{\"code\":\"not_found\",\"message\":\"no release "
         "org/name@rev\"}}\n\n");
 }
+
+TEST_CASE(
+    "request bodies are read as their typed struct: unknown, missing or ill-typed fields "
+    "are 422 naming the field",
+    "[handler]") {
+  Fixture f;
+  auto error_of = [&](const char* target, const char* body) {
+    const auto res = f.handler.handle(request("POST", target, body), testing::root_caller);
+    INFO(res.body);
+    CHECK(res.status == 422);
+    const auto e = body_of(res)["error"];
+    CHECK(e["code"] == "schema_error");
+    return e["message"].get<std::string>();
+  };
+  CHECK(error_of("/v1/fetch", R"({"name":3})") ==
+        "request body.name: expected a string, got unsigned integer");
+  CHECK(error_of("/v1/fetch", R"({"name":"x","incl":[]})") == "request body: unknown field 'incl'");
+  CHECK(error_of("/v1/fetch", R"({"name":"x","include":[""]})") ==
+        "request body.include: expected non-empty strings");
+  CHECK(error_of("/v1/seed", R"({"feed":"f","model":"m","revision":"r"})") ==
+        "request body: missing field 'dir'");
+  CHECK(error_of("/v1/seed", R"({"feed":"f","model":"m","revision":"r","dir":"rel"})") ==
+        "request body.dir: must be an absolute path");
+  CHECK(error_of("/v1/follows", R"({"feed":"f","latest":-1})") ==
+        "request body.latest: expected an unsigned integer, got integer");
+  CHECK(error_of("/v1/releases/x/export", R"([])") ==
+        "request body: expected an object, got array");
+  // A well-formed request gets past its body to the (absent) engine.
+  CHECK(f.handler.handle(request("POST", "/v1/fetch", R"({"name":"x"})"), testing::root_caller)
+            .status == 503);
+}
