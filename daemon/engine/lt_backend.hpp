@@ -1,16 +1,20 @@
 #pragma once
 // TorrentBackend over libtorrent: owns the TorrentSession and the TorrentId <-> torrent_handle
-// registry. Adds are made by the engine on session() and registered with adopt(); alerts name
-// handles, find() turns them into ids. Includes libtorrent: only engine.cpp and lt_backend.cpp.
+// registry, makes the adds, and turns libtorrent's alerts into TorrentEvents (torrent_events.hpp)
+// for the engine. Includes libtorrent: only engine.cpp and lt_backend.cpp.
+#include <map>
 #include <memory>
 #include <unordered_map>
 
+#include <libtorrent/add_torrent_params.hpp>
+#include <libtorrent/alert.hpp>
 #include <libtorrent/download_priority.hpp>
 #include <libtorrent/torrent_handle.hpp>
 #include <libtorrent/torrent_info.hpp>
 #include <libtorrent/torrent_status.hpp>
 
 #include "daemon/engine/torrent_backend.hpp"
+#include "daemon/engine/torrent_events.hpp"
 #include "daemon/torrent_session.hpp"
 
 namespace weights::daemon {
@@ -25,6 +29,17 @@ class LtBackend final : public TorrentBackend {
   void set_rate_limits(std::uint64_t download, std::uint64_t upload) {
     session_->set_rate_limits(download, upload);
   }
+
+  // Where events go (set before the first alert is delivered).
+  void set_sink(TorrentEventSink sink) { sink_ = std::move(sink); }
+  // Translates one alert into events for the sink (on the io thread).
+  void on_alert(lt::alert* a);
+
+  // Adds a torrent now; registered on success.
+  Result<TorrentId> add(lt::add_torrent_params atp);
+  // Queues an add (no round trip to libtorrent's thread); answered by a TorrentAdded event
+  // carrying the returned cookie.
+  std::uint64_t add_async(lt::add_torrent_params atp);
 
   // Registers a torrent added to session(); the same handle always gets the same id.
   TorrentId adopt(const lt::torrent_handle& h);
@@ -59,7 +74,18 @@ class LtBackend final : public TorrentBackend {
   void post_updates() override;
 
  private:
+  void emit(const TorrentEvent& e) {
+    if (sink_) sink_(e);
+  }
+  void added(std::uint64_t cookie, const lt::torrent_handle& h, const lt::error_code& ec);
+  // add_torrent_alerts were dropped: find those adds' torrents in the session.
+  void find_dropped_adds();
+  StatusBatch status_batch(const std::vector<lt::torrent_status>& statuses);
+
   std::unique_ptr<TorrentSession> session_;
+  TorrentEventSink sink_;
+  std::map<lt::info_hash_t, std::uint64_t> pending_adds_;  // add_async cookies
+  std::uint64_t next_cookie_ = 1;
   std::unordered_map<TorrentId, lt::torrent_handle> handles_;
   std::unordered_map<lt::torrent_handle, TorrentId> ids_;
   TorrentId next_id_ = 1;
