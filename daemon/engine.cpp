@@ -25,8 +25,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
 #include <libtorrent/add_torrent_params.hpp>
-#include <libtorrent/load_torrent.hpp>
-#include <libtorrent/read_resume_data.hpp>
 #include <libtorrent/torrent_handle.hpp>
 #include <libtorrent/torrent_info.hpp>
 #include <libtorrent/torrent_status.hpp>
@@ -665,24 +663,10 @@ struct Engine::Impl {
   enum class AddHow { sync, async };
   Status add_to_session(Release& r, AddMode mode, AddHow how = AddHow::sync) {
     const auto& v2 = r.rec.v2_infohash;
-    lt::add_torrent_params atp;
-    lt::load_torrent_limits limits;
-    limits.max_buffer_size = static_cast<int>(max_torrent_bytes);
-    try {
-      atp = lt::load_torrent_file(store.torrent_file(v2).string(), limits);
-    } catch (const std::exception& e) {
-      return fail(Errc::io_error,
-                  fmt::format("cannot load {}: {}", store.torrent_file(v2).string(), e.what()));
-    }
-    const auto& files = atp.ti->files();
-    const std::string prefix = r.rec.revision + "/";
-    std::map<std::string, int> index_of;
-    for (const auto fi : files.file_range()) {
-      if (files.pad_file_at(fi)) continue;
-      std::string p = files.file_path(fi);
-      if (p.rfind(prefix, 0) == 0) p = p.substr(prefix.size());
-      index_of[p] = static_cast<int>(fi);
-    }
+    auto loaded = LtBackend::load_torrent(store.torrent_file(v2));
+    if (!loaded) return tl::unexpected(loaded.error());
+    lt::add_torrent_params atp = std::move(*loaded);
+    const auto index_of = LtBackend::file_indices(*atp.ti, r.rec.revision + "/");
     for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
       const auto it = index_of.find(r.manifest.files[i].path);
       r.files[i].lt_index = it == index_of.end() ? -1 : it->second;
@@ -692,28 +676,14 @@ struct Engine::Impl {
     r.resume.current = false;
     if (mode == AddMode::normal) {
       if (auto buf = read_file(store.resume_file(v2), max_torrent_bytes * 4); buf) {
-        lt::error_code ec;
-        auto rd = lt::read_resume_data({buf->data(), static_cast<std::ptrdiff_t>(buf->size())}, ec);
-        // 2.0.8 accepts resume data of another torrent (fixed in 2.0.10): check it ourselves.
-        if (!ec && rd.info_hashes == atp.ti->info_hashes()) {
-          r.resume_have = rd.have_pieces;
-          atp.have_pieces = std::move(rd.have_pieces);
-          atp.verified_pieces = std::move(rd.verified_pieces);
-          atp.unfinished_pieces = std::move(rd.unfinished_pieces);
-          atp.total_uploaded = rd.total_uploaded;
-          atp.total_downloaded = rd.total_downloaded;
-          r.downloaded_base = rd.total_downloaded;
-          r.uploaded_base = rd.total_uploaded;
-          atp.active_time = rd.active_time;
-          atp.finished_time = rd.finished_time;
-          atp.seeding_time = rd.seeding_time;
-          atp.added_time = rd.added_time;
-          atp.completed_time = rd.completed_time;
+        if (auto payload = LtBackend::apply_resume(atp, *buf)) {
+          r.resume_have = atp.have_pieces;
+          r.downloaded_base = payload->downloaded;
+          r.uploaded_base = payload->uploaded;
           resumed = true;
           r.resumed = true;
         } else {
-          log::warning("{}: ignoring resume data ({})", r.rec.id,
-                       ec ? ec.message() : "info-hash mismatch");
+          log::warning("{}: ignoring resume data ({})", r.rec.id, payload.error().message);
         }
       }
       // Verified by us, but resume data is missing (e.g. killed before the first save).
@@ -760,9 +730,8 @@ struct Engine::Impl {
   Status submit_add(Release& r, AddMode mode, AddHow how, lt::add_torrent_params atp) {
     const auto& v2 = r.rec.v2_infohash;
     atp.save_path = store.staging_dir(v2).string();
-    atp.flags &= ~(lt::torrent_flags::paused | lt::torrent_flags::auto_managed);
-    if (mode == AddMode::seed) atp.flags |= lt::torrent_flags::seed_mode;
-    if (super_seed_at_add(r)) atp.flags |= lt::torrent_flags::super_seeding;
+    LtBackend::set_flags(atp, {mode == AddMode::seed ? AddFlag::seed_mode : AddFlag::none,
+                               super_seed_at_add(r) ? AddFlag::super_seeding : AddFlag::none});
     // Priorities only for a partial selection: setting any on a seed_mode torrent makes
     // libtorrent leave seed mode.
     if (!everything_wanted(r.files)) {
@@ -803,13 +772,12 @@ struct Engine::Impl {
     const bool all_wanted = everything_wanted(r.files);
     // A partial selection cannot seed the v1 torrent's whole piece space.
     if (mode == V1Mode::seed && !v1_seed_allowed(all_wanted)) return;
-    lt::add_torrent_params atp;
-    try {
-      atp = lt::load_torrent_file(path.string());
-    } catch (const std::exception& e) {
-      log::warning("{}: v1 companion: {}", r.rec.id, e.what());
+    auto loaded = LtBackend::load_torrent(path);
+    if (!loaded) {
+      log::warning("{}: v1 companion: {}", r.rec.id, loaded.error().message);
       return;
     }
+    lt::add_torrent_params atp = std::move(*loaded);
     const auto hybrid = r.ti ? r.ti : lt_backend->handle(r.handle).torrent_file();
     if (!hybrid || !LtBackend::same_layout(*hybrid, *atp.ti)) {
       log::warning("{}: v1 companion: piece layout differs from the hybrid torrent; not used",
@@ -817,12 +785,11 @@ struct Engine::Impl {
       return;
     }
     atp.save_path = store.staging_dir(r.rec.v2_infohash).string();
-    atp.flags &= ~(lt::torrent_flags::paused | lt::torrent_flags::auto_managed);
     if (mode == V1Mode::seed) {
       // Every byte was SHA-256-verified against the manifest; same files, same layout.
-      atp.flags |= lt::torrent_flags::seed_mode;
+      LtBackend::set_flags(atp, {AddFlag::seed_mode});
     } else {
-      atp.flags |= lt::torrent_flags::upload_mode;  // standby until maybe_activate_v1
+      LtBackend::set_flags(atp, {AddFlag::upload_mode});  // standby until maybe_activate_v1
       if (!all_wanted) {
         atp.file_priorities = LtBackend::to_lt(priorities(r, atp.ti->num_files()));  // same indices
       }

@@ -4,7 +4,9 @@
 
 #include <fmt/format.h>
 #include <libtorrent/alert_types.hpp>
+#include <libtorrent/load_torrent.hpp>
 #include <libtorrent/peer_info.hpp>
+#include <libtorrent/read_resume_data.hpp>
 #include <libtorrent/session.hpp>
 #include <libtorrent/write_resume_data.hpp>
 
@@ -15,6 +17,69 @@ namespace weights::daemon {
 LtBackend::LtBackend(std::unique_ptr<TorrentSession> session) : session_(std::move(session)) {}
 
 LtBackend::~LtBackend() = default;
+
+Result<lt::add_torrent_params> LtBackend::load_torrent(const std::filesystem::path& file) {
+  lt::load_torrent_limits limits;
+  limits.max_buffer_size = static_cast<int>(max_torrent_bytes);
+  try {
+    return lt::load_torrent_file(file.string(), limits);
+  } catch (const std::exception& e) {
+    return fail(Errc::io_error, fmt::format("cannot load {}: {}", file.string(), e.what()));
+  }
+}
+
+std::map<std::string, int> LtBackend::file_indices(const lt::torrent_info& ti,
+                                                   std::string_view prefix) {
+  const auto& files = ti.files();
+  std::map<std::string, int> index_of;
+  for (const auto fi : files.file_range()) {
+    if (files.pad_file_at(fi)) continue;
+    std::string p = files.file_path(fi);
+    if (p.rfind(prefix, 0) == 0) p = p.substr(prefix.size());
+    index_of[p] = static_cast<int>(fi);
+  }
+  return index_of;
+}
+
+Result<ResumeCounters> LtBackend::apply_resume(lt::add_torrent_params& atp, std::string_view data) {
+  lt::error_code ec;
+  auto rd = lt::read_resume_data({data.data(), static_cast<std::ptrdiff_t>(data.size())}, ec);
+  if (ec) return fail(Errc::invalid_argument, ec.message());
+  // 2.0.8 accepts resume data of another torrent (fixed in 2.0.10): check it ourselves.
+  if (rd.info_hashes != atp.ti->info_hashes()) {
+    return fail(Errc::invalid_argument, "info-hash mismatch");
+  }
+  atp.have_pieces = std::move(rd.have_pieces);
+  atp.verified_pieces = std::move(rd.verified_pieces);
+  atp.unfinished_pieces = std::move(rd.unfinished_pieces);
+  atp.total_uploaded = rd.total_uploaded;
+  atp.total_downloaded = rd.total_downloaded;
+  atp.active_time = rd.active_time;
+  atp.finished_time = rd.finished_time;
+  atp.seeding_time = rd.seeding_time;
+  atp.added_time = rd.added_time;
+  atp.completed_time = rd.completed_time;
+  return ResumeCounters{rd.total_downloaded, rd.total_uploaded};
+}
+
+void LtBackend::set_flags(lt::add_torrent_params& atp, std::initializer_list<AddFlag> flags) {
+  atp.flags &= ~(lt::torrent_flags::paused | lt::torrent_flags::auto_managed);
+  for (const auto f : flags) {
+    switch (f) {
+      case AddFlag::none:
+        break;
+      case AddFlag::seed_mode:
+        atp.flags |= lt::torrent_flags::seed_mode;
+        break;
+      case AddFlag::super_seeding:
+        atp.flags |= lt::torrent_flags::super_seeding;
+        break;
+      case AddFlag::upload_mode:
+        atp.flags |= lt::torrent_flags::upload_mode;
+        break;
+    }
+  }
+}
 
 Result<TorrentId> LtBackend::add(lt::add_torrent_params atp) {
   lt::error_code ec;

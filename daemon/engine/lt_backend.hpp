@@ -2,8 +2,12 @@
 // TorrentBackend over libtorrent: owns the TorrentSession and the TorrentId <-> torrent_handle
 // registry, makes the adds, and turns libtorrent's alerts into TorrentEvents (torrent_events.hpp)
 // for the engine. Includes libtorrent: only engine.cpp and lt_backend.cpp.
+#include <filesystem>
+#include <initializer_list>
 #include <map>
 #include <memory>
+#include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include <libtorrent/add_torrent_params.hpp>
@@ -18,6 +22,15 @@
 #include "daemon/torrent_session.hpp"
 
 namespace weights::daemon {
+
+// How a torrent is added (besides not paused and not auto-managed, which every add is).
+enum class AddFlag { none, seed_mode, super_seeding, upload_mode };
+
+// Payload counters of earlier sessions, from resume data.
+struct ResumeCounters {
+  std::int64_t downloaded = 0;
+  std::int64_t uploaded = 0;
+};
 
 class LtBackend final : public TorrentBackend {
  public:
@@ -46,6 +59,17 @@ class LtBackend final : public TorrentBackend {
   // The id of a registered torrent, or no_torrent.
   TorrentId find(const lt::torrent_handle& h) const;
   lt::torrent_handle handle(TorrentId t) const;
+
+  // Reads a .torrent (at most max_torrent_bytes).
+  static Result<lt::add_torrent_params> load_torrent(const std::filesystem::path& file);
+  // libtorrent file index of each real (non-pad) file, by path with `prefix` stripped.
+  static std::map<std::string, int> file_indices(const lt::torrent_info& ti,
+                                                 std::string_view prefix);
+  // Takes the have bitfield, counters and times from resume data of the same torrent into
+  // `atp` (libtorrent 2.0.8 accepts another torrent's resume data: checked here). An error
+  // says why the data was not used.
+  static Result<ResumeCounters> apply_resume(lt::add_torrent_params& atp, std::string_view data);
+  static void set_flags(lt::add_torrent_params& atp, std::initializer_list<AddFlag> flags);
 
   static TorrentStatus to_status(const lt::torrent_status& st);
   static std::vector<lt::download_priority_t> to_lt(const std::vector<FilePriority>& p);
