@@ -608,16 +608,8 @@ struct Engine::Impl {
 
   // Per libtorrent file (num_files of the torrent, pad files included).
   static std::vector<FilePriority> priorities(const Release& r, int num_files) {
-    // Pad files keep the default priority: only real files are deselected.
-    std::vector<FilePriority> out(static_cast<std::size_t>(num_files), FilePriority::normal);
-    for (std::size_t i = 0; i < r.files.size(); ++i) {
-      // (With two download sources, verified files are not downloaded again: deselect_verified.)
-      if (r.files[i].lt_index >= 0 &&
-          (!r.files[i].wanted || (r.v1_active() && r.files[i].verified))) {
-        out[static_cast<std::size_t>(r.files[i].lt_index)] = FilePriority::skip;
-      }
-    }
-    return out;
+    return file_priorities(r.files, num_files,
+                           r.v1_active() ? VerifiedFiles::skip : VerifiedFiles::download);
   }
 
   // A partial download being added: its pieces on disk are recovered first (disk_scan.hpp).

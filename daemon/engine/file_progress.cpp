@@ -31,6 +31,18 @@ std::vector<std::size_t> mark_file_completed(std::vector<FileEntry>& files, int 
   return out;
 }
 
+std::vector<FilePriority> file_priorities(const std::vector<FileEntry>& files, int num_files,
+                                          VerifiedFiles verified) {
+  std::vector<FilePriority> out(static_cast<std::size_t>(num_files), FilePriority::normal);
+  for (const auto& f : files) {
+    if (f.lt_index < 0 || f.lt_index >= num_files) continue;
+    if (!f.wanted || (verified == VerifiedFiles::skip && f.verified)) {
+      out[static_cast<std::size_t>(f.lt_index)] = FilePriority::skip;
+    }
+  }
+  return out;
+}
+
 std::vector<std::size_t> files_to_hash(const std::vector<FileEntry>& files) {
   std::vector<std::size_t> out;
   for (std::size_t i = 0; i < files.size(); ++i) {

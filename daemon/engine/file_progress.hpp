@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "daemon/engine/release_state.hpp"
+#include "daemon/engine/torrent_backend.hpp"
 
 namespace weights::daemon {
 
@@ -24,6 +25,15 @@ void apply_file_done(std::vector<FileEntry>& files, const std::vector<std::int64
 // downloaded by it. Returns their indices (to be hashed once flushed).
 std::vector<std::size_t> mark_file_completed(std::vector<FileEntry>& files, int lt_index,
                                              DownloadSource source);
+
+// Whether a torrent still downloads files already verified. Two download sources (the v1
+// companion active): verified files are not downloaded again by either.
+enum class VerifiedFiles { download, skip };
+
+// Priorities per libtorrent file (`num_files` of the torrent, pad files included): unwanted
+// files skipped, and verified ones with VerifiedFiles::skip. Pad files keep the default.
+std::vector<FilePriority> file_priorities(const std::vector<FileEntry>& files, int num_files,
+                                          VerifiedFiles verified);
 
 // Wanted files not verified and not being hashed that one source has completely (empty files
 // aside: they have no pieces), except those given up after max_hash_attempts.

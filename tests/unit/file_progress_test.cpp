@@ -81,6 +81,20 @@ TEST_CASE(
   CHECK(files_to_hash(files).empty());
 }
 
+TEST_CASE("priorities skip unwanted files, and verified ones only with two sources",
+          "[file_progress]") {
+  auto files = three_files();
+  files[1].wanted = false;
+  files[2].verified = true;
+  using P = FilePriority;
+  CHECK(file_priorities(files, 4, VerifiedFiles::download) ==
+        std::vector<P>{P::normal, P::normal, P::skip, P::normal});  // index 1: the pad file
+  CHECK(file_priorities(files, 4, VerifiedFiles::skip) ==
+        std::vector<P>{P::normal, P::normal, P::skip, P::skip});
+  files[2].lt_index = 7;  // outside the torrent: ignored
+  CHECK(file_priorities(files, 4, VerifiedFiles::skip).size() == 4);
+}
+
 TEST_CASE("empty and unwanted files are never hashed from progress", "[file_progress]") {
   auto files = three_files();
   files[0].length = 0;
