@@ -6,12 +6,15 @@
 //   verifier        SHA-256 checks on the hashing pool (WorkPool), scrub, quarantine (events)
 //   peer_dialer     --peer endpoints and redials, over TorrentBackend
 //   disk_guard      full-disk pause/resume rules
-//   views           view files, Hugging Face cache naming, export bundles
+//   file_progress   per-file bytes done, completed files, files due for a hash (pure)
+//   views           view files (kept or rebuilt), Hugging Face snapshots, export bundles
+//   torrent_backend the seam over the session (commands); torrent_events what it reports;
+//                   lt_backend (libtorrent: adds, alerts -> events), disk_scan (start-up)
 //   resolver        name -> feed target -> manifest (cache), torrents fetched on the feed
 //                   poller's workers and checked against the manifest (events on the io thread)
 //   seed_executor   follow policies and the disk budget (eviction), over SeedHost
-//   torrent_backend the seam over the session; lt_backend (libtorrent), disk_scan (start-up)
-// This file keeps the Release records, adding torrents, alert dispatch, and the API methods.
+// This file keeps the Release records, building torrent adds, the event handlers (on_event),
+// and the API methods.
 #include "daemon/engine.hpp"
 
 #include <algorithm>
@@ -19,19 +22,15 @@
 #include <set>
 #include <tuple>
 #include <unordered_map>
+#include <variant>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
 #include <libtorrent/add_torrent_params.hpp>
-#include <libtorrent/alert_types.hpp>
-#include <libtorrent/load_torrent.hpp>
-#include <libtorrent/peer_info.hpp>
-#include <libtorrent/read_resume_data.hpp>
 #include <libtorrent/torrent_handle.hpp>
 #include <libtorrent/torrent_info.hpp>
 #include <libtorrent/torrent_status.hpp>
-#include <libtorrent/write_resume_data.hpp>
 
 #include "core/atomic_file.hpp"
 #include "core/encoding.hpp"
@@ -47,6 +46,7 @@
 #include "core/units.hpp"
 #include "daemon/engine/disk_guard.hpp"
 #include "daemon/engine/disk_scan.hpp"
+#include "daemon/engine/file_progress.hpp"
 #include "daemon/engine/lt_backend.hpp"
 #include "daemon/engine/peer_dialer.hpp"
 #include "daemon/engine/release_state.hpp"
@@ -90,8 +90,6 @@ std::string_view file_state_name(FileState s) {
   return "pending";
 }
 
-constexpr int max_hash_attempts = 3;
-
 api::Follow follow_json(const FollowView& v) {
   const Follow& f = v.follow;
   api::Follow j;
@@ -111,6 +109,13 @@ api::Follow follow_json(const FollowView& v) {
 
 }  // namespace
 
+// Where a release is in being taken in (added at start-up, or seeded from a publisher's files).
+enum class Intake {
+  ready,
+  loading,    // start-up: queued, or its torrent is being added
+  preparing,  // seed: hashing the publisher's files
+};
+
 // One release known to the engine. Owned by Impl::releases_; only the io thread touches it.
 struct Release {
   ReleaseRecord rec;
@@ -121,9 +126,9 @@ struct Release {
   // The hybrid's metadata, kept from its add (the companion's layout is compared against it
   // without a round trip to libtorrent's thread).
   std::shared_ptr<const lt::torrent_info> ti;
-  // Start-up: the release is queued or its torrent is being added (async_add_torrent); `handle`
-  // arrives with add_torrent_alert. Reported as state `loading`.
-  bool loading = false;
+  // Start-up (Intake::loading): the release is queued or its torrent is being added (add_async);
+  // `handle` arrives with TorrentAdded. Seed (Intake::preparing): hashing the publisher's files.
+  Intake intake = Intake::ready;
   bool v1_adding = false;  // the companion's async add is in flight
   // The hybrid was added from valid resume data (its pieces are what libtorrent saved).
   bool resumed = false;
@@ -131,7 +136,7 @@ struct Release {
   // torrent is complete; neither the torrent_finished_alert libtorrent posts after checking that
   // resume data nor the shutdown (unless payload moved) writes it again.
   ResumeRecord resume;
-  // v1 companion. While fetching it is a standby download source (v1_downloading): v1-only
+  // v1 companion. While fetching it is a standby download source (CompanionMode::standby): v1-only
   // clients (Transmission 3, aria2 1.36) cannot read the hybrid and form their own swarm under
   // the companion's info-hash. It joins that swarm in upload mode (announces, connects, requests
   // nothing) and starts requesting pieces only when the hybrid has made no progress for a while
@@ -141,8 +146,8 @@ struct Release {
   // wanted file is verified, every file is hashed once more before the release is complete
   // (check_complete, finish_v1_download).
   TorrentId v1_handle = no_torrent;
-  bool v1_downloading = false;
-  bool v1_active = false;     // requesting pieces (left upload mode)
+  // What the companion is doing (v1_companion.hpp); none also before it is added.
+  CompanionMode v1_mode = CompanionMode::none;
   bool staging_pass = false;  // the final pass after a two-source download is running
   V1Watch v1_watch;           // the companion rule's memory (maybe_activate_v1)
   std::optional<TorrentStatus> status;
@@ -153,7 +158,6 @@ struct Release {
   std::optional<Error> error;
   bool degraded = false;   // a scrub/verify found damage; repairing from the swarm
   bool disk_full = false;  // paused by ENOSPC; resumed by the policy timer once space returns
-  bool preparing = false;  // seed: hashing the publisher's files
   int verify_outstanding = 0;
   std::vector<std::string> verify_failures;
   int hash_failures = 0;
@@ -170,6 +174,13 @@ struct Release {
   std::optional<std::filesystem::path> hf_cache;
   std::string hf_snapshot;
   std::optional<Error> hf_cache_error;
+
+  // The companion is a download source (standby or requesting pieces).
+  bool v1_downloading() const {
+    return v1_mode == CompanionMode::standby || v1_mode == CompanionMode::active;
+  }
+  // The companion requests pieces (left upload mode).
+  bool v1_active() const { return v1_mode == CompanionMode::active; }
 };
 
 struct Engine::Impl {
@@ -233,7 +244,7 @@ struct Engine::Impl {
     }
     bool needs_fetch(const std::string& id) override {
       const Release* have = I.find(id);
-      return !have || (!valid(have->handle) && !have->preparing && !have->loading);
+      return !have || (!valid(have->handle) && have->intake == Intake::ready);
     }
     Status fetch(const FetchRequest& request) override {
       auto r = I.owner->fetch(request);
@@ -297,14 +308,14 @@ struct Engine::Impl {
     bool v1 = false;
   };
   std::unordered_map<TorrentId, HandleRef> handles;
-  // Start-up adds in flight (async_add_torrent), by the info-hashes add_torrent_alert reports.
+  // Adds in flight (add_async), by the cookie their TorrentAdded carries.
   enum class Role { hybrid, v1_seed, v1_download };
   struct PendingAdd {
     std::string id;
     std::uint64_t generation = 0;
     Role role = Role::hybrid;
   };
-  std::map<lt::info_hash_t, PendingAdd> pending_adds;
+  std::map<std::uint64_t, PendingAdd> pending_adds;
   LoadQueue load;  // start-up: releases whose torrents are still to add
   std::uint64_t next_generation = 1;
   ShutdownGate gate;
@@ -323,8 +334,8 @@ struct Engine::Impl {
     return it == releases.end() ? nullptr : it->second.get();
   }
 
-  Release* by_handle(const lt::torrent_handle& h, bool* is_v1 = nullptr) {
-    const auto it = handles.find(lt_backend->find(h));
+  Release* by_torrent(TorrentId t, bool* is_v1 = nullptr) {
+    const auto it = handles.find(t);
     if (it == handles.end()) return nullptr;
     if (is_v1) *is_v1 = it->second.v1;
     return find(it->second.id);
@@ -346,10 +357,10 @@ struct Engine::Impl {
 
   static ReleaseState state_of(const Release& r) {
     ReleaseStateInput in;
-    in.loading = r.loading;
+    in.loading = r.intake == Intake::loading;
     in.has_torrent = valid(r.handle);
     in.has_error = r.error.has_value();
-    in.preparing = r.preparing;
+    in.preparing = r.intake == Intake::preparing;
     in.verifying = r.verify_outstanding > 0;
     in.all_wanted_verified = all_wanted_verified(r.files);
     in.disk_full = r.disk_full;
@@ -364,11 +375,11 @@ struct Engine::Impl {
 
   void persist(Release& r) {
     // (A release still loading keeps its stored state: `loading` is not a state to restart in.)
-    if (!r.loading) r.rec.state = std::string(to_string(state_of(r)));
+    if (r.intake != Intake::loading) r.rec.state = std::string(to_string(state_of(r)));
     r.rec.verified.clear();
     // While the v1 companion downloads, verified files are not in the store yet (check_complete
     // adopts them after a final pass): after a crash they are hashed again instead.
-    for (std::size_t i = 0; i < r.manifest.files.size() && !r.v1_active && !r.staging_pass; ++i) {
+    for (std::size_t i = 0; i < r.manifest.files.size() && !r.v1_active() && !r.staging_pass; ++i) {
       if (r.files[i].verified) r.rec.verified.push_back(r.manifest.files[i].path);
     }
     r.rec.error_code = r.error ? std::string(code_name(r.error->code)) : "";
@@ -396,9 +407,8 @@ struct Engine::Impl {
                  (r.files[i].done > 0 || r.files[i].v1_done > 0)) {
         fs = FileState::downloading;
       }
-      const std::int64_t done =
-          r.files[i].verified ? static_cast<std::int64_t>(f.length)
-                            : std::max(r.files[i].done, r.files[i].v1_done);
+      const std::int64_t done = r.files[i].verified ? static_cast<std::int64_t>(f.length)
+                                                    : std::max(r.files[i].done, r.files[i].v1_done);
       out.files.push_back({f.path, f.length, static_cast<bool>(r.files[i].wanted),
                            std::string(file_state_name(fs)), done});
     }
@@ -445,8 +455,8 @@ struct Engine::Impl {
     if (!r.rec.view_path.empty()) out.path = r.rec.view_path;
     out.v2_infohash = r.rec.v2_infohash;
     out.include = r.rec.include;
-    out.v1_seeding = valid(r.v1_handle) && !r.v1_downloading;
-    out.v1_downloading = r.v1_downloading && r.v1_active;
+    out.v1_seeding = valid(r.v1_handle) && !r.v1_downloading();
+    out.v1_downloading = r.v1_downloading() && r.v1_active();
     if (r.hf_cache) {
       auto& hc = out.hf_cache.emplace();
       hc.dir = r.hf_cache->string();
@@ -526,7 +536,7 @@ struct Engine::Impl {
   // meanwhile, e.g. pinned) goes on resolving from the feed it was resolved from.
   void resume_resolutions() {
     for (auto& [id, r] : releases) {
-      if (r->loading || valid(r->handle) || r->error || r->preparing ||
+      if (r->intake != Intake::ready || valid(r->handle) || r->error ||
           r->rec.origin != Origin::fetched) {
         continue;
       }
@@ -662,16 +672,8 @@ struct Engine::Impl {
 
   // Per libtorrent file (num_files of the torrent, pad files included).
   static std::vector<FilePriority> priorities(const Release& r, int num_files) {
-    // Pad files keep the default priority: only real files are deselected.
-    std::vector<FilePriority> out(static_cast<std::size_t>(num_files), FilePriority::normal);
-    for (std::size_t i = 0; i < r.files.size(); ++i) {
-      // (With two download sources, verified files are not downloaded again: deselect_verified.)
-      if (r.files[i].lt_index >= 0 &&
-          (!r.files[i].wanted || (r.v1_active && r.files[i].verified))) {
-        out[static_cast<std::size_t>(r.files[i].lt_index)] = FilePriority::skip;
-      }
-    }
-    return out;
+    return file_priorities(r.files, num_files,
+                           r.v1_active() ? VerifiedFiles::skip : VerifiedFiles::download);
   }
 
   // A partial download being added: its pieces on disk are recovered first (disk_scan.hpp).
@@ -717,24 +719,10 @@ struct Engine::Impl {
   enum class AddHow { sync, async };
   Status add_to_session(Release& r, AddMode mode, AddHow how = AddHow::sync) {
     const auto& v2 = r.rec.v2_infohash;
-    lt::add_torrent_params atp;
-    lt::load_torrent_limits limits;
-    limits.max_buffer_size = static_cast<int>(max_torrent_bytes);
-    try {
-      atp = lt::load_torrent_file(store.torrent_file(v2).string(), limits);
-    } catch (const std::exception& e) {
-      return fail(Errc::io_error,
-                  fmt::format("cannot load {}: {}", store.torrent_file(v2).string(), e.what()));
-    }
-    const auto& files = atp.ti->files();
-    const std::string prefix = r.rec.revision + "/";
-    std::map<std::string, int> index_of;
-    for (const auto fi : files.file_range()) {
-      if (files.pad_file_at(fi)) continue;
-      std::string p = files.file_path(fi);
-      if (p.rfind(prefix, 0) == 0) p = p.substr(prefix.size());
-      index_of[p] = static_cast<int>(fi);
-    }
+    auto loaded = LtBackend::load_torrent(store.torrent_file(v2));
+    if (!loaded) return tl::unexpected(loaded.error());
+    lt::add_torrent_params atp = std::move(*loaded);
+    const auto index_of = LtBackend::file_indices(*atp.ti, r.rec.revision + "/");
     for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
       const auto it = index_of.find(r.manifest.files[i].path);
       r.files[i].lt_index = it == index_of.end() ? -1 : it->second;
@@ -744,28 +732,14 @@ struct Engine::Impl {
     r.resume.current = false;
     if (mode == AddMode::normal) {
       if (auto buf = read_file(store.resume_file(v2), max_torrent_bytes * 4); buf) {
-        lt::error_code ec;
-        auto rd = lt::read_resume_data({buf->data(), static_cast<std::ptrdiff_t>(buf->size())}, ec);
-        // 2.0.8 accepts resume data of another torrent (fixed in 2.0.10): check it ourselves.
-        if (!ec && rd.info_hashes == atp.ti->info_hashes()) {
-          r.resume_have = rd.have_pieces;
-          atp.have_pieces = std::move(rd.have_pieces);
-          atp.verified_pieces = std::move(rd.verified_pieces);
-          atp.unfinished_pieces = std::move(rd.unfinished_pieces);
-          atp.total_uploaded = rd.total_uploaded;
-          atp.total_downloaded = rd.total_downloaded;
-          r.downloaded_base = rd.total_downloaded;
-          r.uploaded_base = rd.total_uploaded;
-          atp.active_time = rd.active_time;
-          atp.finished_time = rd.finished_time;
-          atp.seeding_time = rd.seeding_time;
-          atp.added_time = rd.added_time;
-          atp.completed_time = rd.completed_time;
+        if (auto payload = LtBackend::apply_resume(atp, *buf)) {
+          r.resume_have = atp.have_pieces;
+          r.downloaded_base = payload->downloaded;
+          r.uploaded_base = payload->uploaded;
           resumed = true;
           r.resumed = true;
         } else {
-          log::warning("{}: ignoring resume data ({})", r.rec.id,
-                       ec ? ec.message() : "info-hash mismatch");
+          log::warning("{}: ignoring resume data ({})", r.rec.id, payload.error().message);
         }
       }
       // Verified by us, but resume data is missing (e.g. killed before the first save).
@@ -812,9 +786,8 @@ struct Engine::Impl {
   Status submit_add(Release& r, AddMode mode, AddHow how, lt::add_torrent_params atp) {
     const auto& v2 = r.rec.v2_infohash;
     atp.save_path = store.staging_dir(v2).string();
-    atp.flags &= ~(lt::torrent_flags::paused | lt::torrent_flags::auto_managed);
-    if (mode == AddMode::seed) atp.flags |= lt::torrent_flags::seed_mode;
-    if (super_seed_at_add(r)) atp.flags |= lt::torrent_flags::super_seeding;
+    LtBackend::set_flags(atp, {mode == AddMode::seed ? AddFlag::seed_mode : AddFlag::none,
+                               super_seed_at_add(r) ? AddFlag::super_seeding : AddFlag::none});
     // Priorities only for a partial selection: setting any on a seed_mode torrent makes
     // libtorrent leave seed mode.
     if (!everything_wanted(r.files)) {
@@ -828,16 +801,16 @@ struct Engine::Impl {
     r.ti = atp.ti;
     resume_added(r.resume, static_cast<int>(atp.have_pieces.count()));
     if (how == AddHow::async) {
-      pending_adds[atp.ti->info_hashes()] = PendingAdd{r.rec.id, r.generation, Role::hybrid};
-      lt_backend->session().async_add_torrent(std::move(atp));
+      pending_adds[lt_backend->add_async(std::move(atp))] =
+          PendingAdd{r.rec.id, r.generation, Role::hybrid};
       return {};
     }
-    lt::error_code ec;
-    auto h = lt_backend->session().add_torrent(std::move(atp), ec);
-    if (ec) {
-      return fail(Errc::internal, fmt::format("libtorrent refused {}: {}", r.rec.id, ec.message()));
+    auto added = lt_backend->add(std::move(atp));
+    if (!added) {
+      return fail(Errc::internal,
+                  fmt::format("libtorrent refused {}: {}", r.rec.id, added.error().message));
     }
-    r.handle = lt_backend->adopt(h);
+    r.handle = *added;
     handles[r.handle] = HandleRef{r.rec.id, false};
     return {};
   }
@@ -855,13 +828,12 @@ struct Engine::Impl {
     const bool all_wanted = everything_wanted(r.files);
     // A partial selection cannot seed the v1 torrent's whole piece space.
     if (mode == V1Mode::seed && !v1_seed_allowed(all_wanted)) return;
-    lt::add_torrent_params atp;
-    try {
-      atp = lt::load_torrent_file(path.string());
-    } catch (const std::exception& e) {
-      log::warning("{}: v1 companion: {}", r.rec.id, e.what());
+    auto loaded = LtBackend::load_torrent(path);
+    if (!loaded) {
+      log::warning("{}: v1 companion: {}", r.rec.id, loaded.error().message);
       return;
     }
+    lt::add_torrent_params atp = std::move(*loaded);
     const auto hybrid = r.ti ? r.ti : lt_backend->handle(r.handle).torrent_file();
     if (!hybrid || !LtBackend::same_layout(*hybrid, *atp.ti)) {
       log::warning("{}: v1 companion: piece layout differs from the hybrid torrent; not used",
@@ -869,12 +841,11 @@ struct Engine::Impl {
       return;
     }
     atp.save_path = store.staging_dir(r.rec.v2_infohash).string();
-    atp.flags &= ~(lt::torrent_flags::paused | lt::torrent_flags::auto_managed);
     if (mode == V1Mode::seed) {
       // Every byte was SHA-256-verified against the manifest; same files, same layout.
-      atp.flags |= lt::torrent_flags::seed_mode;
+      LtBackend::set_flags(atp, {AddFlag::seed_mode});
     } else {
-      atp.flags |= lt::torrent_flags::upload_mode;  // standby until maybe_activate_v1
+      LtBackend::set_flags(atp, {AddFlag::upload_mode});  // standby until maybe_activate_v1
       if (!all_wanted) {
         atp.file_priorities = LtBackend::to_lt(priorities(r, atp.ti->num_files()));  // same indices
       }
@@ -890,33 +861,29 @@ struct Engine::Impl {
       }
     }
     if (how == AddHow::async) {
-      pending_adds[atp.ti->info_hashes()] = PendingAdd{
-          r.rec.id, r.generation, mode == V1Mode::seed ? Role::v1_seed : Role::v1_download};
       r.v1_adding = true;
-      lt_backend->session().async_add_torrent(std::move(atp));
+      pending_adds[lt_backend->add_async(std::move(atp))] = PendingAdd{
+          r.rec.id, r.generation, mode == V1Mode::seed ? Role::v1_seed : Role::v1_download};
       return;
     }
-    lt::error_code ec;
-    auto h = lt_backend->session().add_torrent(std::move(atp), ec);
-    if (ec) {
-      log::warning("{}: v1 companion: {}", r.rec.id, ec.message());
+    auto added = lt_backend->add(std::move(atp));
+    if (!added) {
+      log::warning("{}: v1 companion: {}", r.rec.id, added.error().message);
       return;
     }
-    adopt_v1(r, h, mode);
+    adopt_v1(r, *added, mode);
   }
 
-  void adopt_v1(Release& r, const lt::torrent_handle& h, V1Mode mode) {
-    r.v1_handle = lt_backend->adopt(h);
-    r.v1_downloading = mode == V1Mode::download;
-    r.v1_active = false;
+  void adopt_v1(Release& r, TorrentId t, V1Mode mode) {
+    r.v1_handle = t;
+    r.v1_mode = mode == V1Mode::download ? CompanionMode::standby : CompanionMode::seeding;
     r.v1_watch.last_progress = std::chrono::steady_clock::now();
     handles[r.v1_handle] = HandleRef{r.rec.id, true};
   }
 
   static CompanionMode companion_mode(const Release& r) {
     if (!valid(r.v1_handle)) return CompanionMode::none;
-    if (!r.v1_downloading) return CompanionMode::seeding;
-    return r.v1_active ? CompanionMode::active : CompanionMode::standby;
+    return r.v1_downloading() ? r.v1_mode : CompanionMode::seeding;
   }
 
   // Called on every status update while fetching: the companion leaves upload mode when the
@@ -937,7 +904,7 @@ struct Engine::Impl {
     r.v1_watch = step.watch;
     if (step.action != V1Action::activate) return;
     torrents->leave_upload_mode(r.v1_handle);
-    r.v1_active = true;
+    r.v1_mode = CompanionMode::active;
     log::info(
         "{}: no progress in the hybrid swarm; downloading through the v1 companion ({} "
         "known peer(s))",
@@ -984,9 +951,8 @@ struct Engine::Impl {
   // time it uploads it, instead of re-reading everything now. A partial selection cannot be
   // seeded as a whole: the companion goes away and the hybrid re-checks its files.
   V1FinishPlan finish_v1_download(Release& r) {
-    if (!r.v1_downloading) return {};
-    const auto plan = v1_finish_plan(r.v1_active ? CompanionMode::active : CompanionMode::standby,
-                                     everything_wanted(r.files));
+    if (!r.v1_downloading()) return {};
+    const auto plan = v1_finish_plan(r.v1_mode, everything_wanted(r.files));
     // Keep this session's payload counters across the re-add.
     if (r.status && plan.keep_hybrid_counters) {
       r.downloaded_base += r.status->total_payload_download;
@@ -999,8 +965,7 @@ struct Engine::Impl {
     if (plan.keep_hybrid_counters) r.status.reset();
     r.v1_status.reset();
     remove_handle(r.v1_handle);
-    r.v1_downloading = false;
-    r.v1_active = false;
+    r.v1_mode = CompanionMode::none;
     for (auto& f : r.files) f.v1_done = 0;
     r.flush_outstanding = 0;
     r.flush_pending.clear();
@@ -1024,7 +989,7 @@ struct Engine::Impl {
   }
 
   void connect_pending(Release& r) {
-    r.peers.connect_pending(*torrents, r.handle, r.v1_downloading ? r.v1_handle : no_torrent,
+    r.peers.connect_pending(*torrents, r.handle, r.v1_downloading() ? r.v1_handle : no_torrent,
                             r.status ? &*r.status : nullptr);
   }
 
@@ -1053,7 +1018,7 @@ struct Engine::Impl {
     if (r.flush_outstanding > 0) return;
     // Both download sources write the same files: wait until both have flushed.
     for (auto* h : {&r.handle, &r.v1_handle}) {
-      if (valid(*h) && (h == &r.handle || r.v1_active)) {
+      if (valid(*h) && (h == &r.handle || r.v1_active())) {
         torrents->flush_cache(*h);  // answered by cache_flushed_alert
         ++r.flush_outstanding;
       }
@@ -1122,7 +1087,7 @@ struct Engine::Impl {
     if (c.outcome == CheckOutcome::match) {
       // With two download sources the file may still be written to (see check_complete): it
       // is linked into the store, which other releases share, only after the final pass.
-      if (auto st = r->v1_active ? Status{} : store.adopt(path, f.sha256); !st) {
+      if (auto st = r->v1_active() ? Status{} : store.adopt(path, f.sha256); !st) {
         r->error = st.error();
         persist(*r);
         return;
@@ -1158,7 +1123,7 @@ struct Engine::Impl {
   // Blocks already requested may still be written into it (libtorrent uses its part file only
   // for files that do not exist yet); the final pass in check_complete catches bad ones.
   void deselect_verified(Release& r, std::size_t i) {
-    if (!r.v1_active || r.files[i].lt_index < 0) return;
+    if (!r.v1_active() || r.files[i].lt_index < 0) return;
     torrents->file_priority(r.handle, r.files[i].lt_index, FilePriority::skip);
     torrents->file_priority(r.v1_handle, r.files[i].lt_index, FilePriority::skip);
   }
@@ -1171,7 +1136,7 @@ struct Engine::Impl {
       torrents->force_recheck(r.handle);
       resume_check_started(r.resume);
     }
-    if (r.v1_active && valid(r.v1_handle)) torrents->force_recheck(r.v1_handle);
+    if (r.v1_active() && valid(r.v1_handle)) torrents->force_recheck(r.v1_handle);
     // A seed dropped its connections to other seeds; once it misses pieces again it must find
     // them: the known peers are dialled again after the check, and trackers asked anew. The peer
     // list still marks them as seeds seen while we were finished, which keeps them from being
@@ -1183,13 +1148,8 @@ struct Engine::Impl {
 
   // Files that libtorrent has completely (per the piece bitfield) and we have not verified yet.
   void hash_completed_files(Release& r) {
-    if (r.preparing) return;
-    for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
-      if (!r.files[i].wanted || r.files[i].verified || r.files[i].hashing) continue;
-      if (r.files[i].failed && r.files[i].attempts >= max_hash_attempts) continue;
-      const auto len = static_cast<std::int64_t>(r.manifest.files[i].length);
-      if (len > 0 && (r.files[i].done == len || r.files[i].v1_done == len)) request_hash(r, i);
-    }
+    if (r.intake == Intake::preparing) return;
+    for (const auto i : files_to_hash(r.files)) request_hash(r, i);
   }
 
   void check_complete(Release& r, AddHow how = AddHow::sync) {
@@ -1197,7 +1157,7 @@ struct Engine::Impl {
     if (!complete) return;
     const auto& view = *complete;
     if (r.verify_outstanding > 0) return;
-    if (r.v1_downloading) {
+    if (r.v1_downloading()) {
       // Final counters of both sources before they are removed or re-added.
       if (valid(r.v1_handle)) r.v1_status = torrents->status(r.v1_handle);
       if (valid(r.handle)) r.status = torrents->status(r.handle);
@@ -1213,23 +1173,19 @@ struct Engine::Impl {
     }
     // At start-up every complete release passes here: an intact view, record and resume file
     // are kept as they are (rebuilding, persisting and saving cost ~3 fsyncs per release).
-    const bool intact = release_state_from_string(r.rec.state) == ReleaseState::complete &&
-                        !r.error && !r.degraded && !r.v1_downloading &&
-                        r.rec.view_path == store.view_dir(r.rec.model, r.rec.revision).string() &&
-                        store.view_is_current(r.rec.model, r.rec.revision, view);
-    if (intact) {
+    if (!r.error && !r.degraded && !r.v1_downloading() && view_intact(store, r.rec, view)) {
       add_v1_companion(r, V1Mode::seed, how);
       materialise_hf_cache(r);
       return;
     }
-    auto dir = store.build_view(r.rec.model, r.rec.revision, view);
-    if (!dir) {
-      r.error = dir.error();
+    const bool was_clean = !r.error && !r.degraded;
+    auto moved = publish_view(store, r.rec, view);
+    if (!moved) {
+      r.error = moved.error();
       persist(r);
       return;
     }
-    const bool changed = r.rec.view_path != dir->string() || r.error || r.degraded;
-    r.rec.view_path = dir->string();
+    const bool changed = *moved || !was_clean;
     r.error.reset();
     r.degraded = false;
     if (changed || release_state_from_string(r.rec.state) != ReleaseState::complete) {
@@ -1247,8 +1203,7 @@ struct Engine::Impl {
   // The wanted files as a Hugging Face cache snapshot (hard links to the store), once.
   void materialise_hf_cache(Release& r) {
     if (!r.hf_cache || !r.hf_snapshot.empty()) return;
-    auto snap = store.materialise_hf_cache(*r.hf_cache, hf_cache_repo(r.manifest), r.rec.revision,
-                                           hf_cache_files(r.manifest, r.files));
+    auto snap = make_hf_snapshot(store, *r.hf_cache, r.manifest, r.rec.revision, r.files);
     if (!snap) {
       r.hf_cache_error = snap.error();
       log::error("{}: Hugging Face cache at {}: {}", r.rec.id, r.hf_cache->string(),
@@ -1258,20 +1213,6 @@ struct Engine::Impl {
     r.hf_cache_error.reset();
     r.hf_snapshot = snap->string();
     log::info("{}: Hugging Face cache snapshot at {}", r.rec.id, r.hf_snapshot);
-  }
-
-  // Bytes of each wanted file that `st`'s torrent (the hybrid, or the companion: same layout)
-  // has, from its piece bitfield.
-  enum class Source { hybrid, v1 };
-  void update_done(Release& r, const lt::torrent_status& st, Source source) {
-    if (!valid(r.handle)) return;
-    auto ti = st.torrent_file.lock();
-    if (!ti) return;
-    for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
-      if (r.files[i].lt_index < 0) continue;
-      (source == Source::v1 ? r.files[i].v1_done : r.files[i].done) =
-          LtBackend::file_bytes_done(st, ti->files(), r.files[i].lt_index);
-    }
   }
 
   // Hashes every verified file again: from the store, or (VerifySource::staging, after a
@@ -1350,191 +1291,167 @@ struct Engine::Impl {
     }
   }
 
-  // ---- alerts ----------------------------------------------------------------------------------
+  // ---- torrent events --------------------------------------------------------------------------
 
-  void on_alert(lt::alert* a) {
-    if (auto* at = lt::alert_cast<lt::add_torrent_alert>(a)) {
-      const auto it = pending_adds.find(at->params.info_hashes);
-      if (it == pending_adds.end()) return;  // a synchronous add: handled where it was made
-      auto p = std::move(it->second);
-      pending_adds.erase(it);
-      on_added(p, at->handle, at->error);
-    } else if (auto* ad = lt::alert_cast<lt::alerts_dropped_alert>(a)) {
-      log::warning("libtorrent dropped alerts (queue full): {}", ad->message());
-      if (ad->dropped_alerts.test(static_cast<std::size_t>(lt::add_torrent_alert::alert_type))) {
-        find_dropped_adds();
-      }
-      if (ad->dropped_alerts.test(static_cast<std::size_t>(lt::state_update_alert::alert_type))) {
-        // Those answers will not come.
-        if (gate.updates_dropped()) save_resume_for_shutdown();
-      }
-    } else if (auto* su = lt::alert_cast<lt::state_update_alert>(a)) {
-      for (const auto& st : su->status) {
-        bool v1 = false;
-        Release* r = by_handle(st.handle, &v1);
-        if (!r) continue;
-        if (v1) {
-          r->v1_status = LtBackend::to_status(st);
-          if (!r->v1_downloading) continue;
-          update_done(*r, st, Source::v1);
-          if (st.state == lt::torrent_status::finished || st.state == lt::torrent_status::seeding) {
-            hash_completed_files(*r);
-          }
-          continue;
-        }
-        r->status = LtBackend::to_status(st);
-        log::debug(
-            "{} {}: lt state {} peers {} seeds {} list_seeds {} conns {} have {} flags {:x} "
-            "err {} wanted {}/{}",
-            lt_backend->listen_port(), r->rec.id, static_cast<int>(st.state), st.num_peers,
-            st.num_seeds, st.list_seeds, st.num_connections, st.num_pieces,
-            static_cast<std::uint64_t>(st.flags), st.errc.message(), st.total_wanted_done,
-            st.total_wanted);
-        if (log::level() == LogLevel::debug) {
-          std::vector<lt::peer_info> pi;
-          st.handle.get_peer_info(pi);
-          for (const auto& p : pi) {
-            log::debug("  peer {}:{} flags {:x} src {:x} progress {} client '{}' down {} up {}",
-                       p.ip.address().to_string(), p.ip.port(), static_cast<std::uint32_t>(p.flags),
-                       static_cast<std::uint32_t>(p.source), p.progress, p.client, p.total_download,
-                       p.total_upload);
-          }
-        }
-        update_done(*r, st, Source::hybrid);
-        maybe_save_progress(*r);
-        maybe_redial(*r, *r->status);
-        maybe_activate_v1(*r, *r->status);
-        connect_pending(*r);
-        // Per-file completion comes from file_completed_alert; once the torrent is finished
-        // (also right after a restart) every wanted file is on disk.
-        if (st.state == lt::torrent_status::finished || st.state == lt::torrent_status::seeding) {
+  void on_event(const TorrentEvent& e) {
+    std::visit([this](const auto& ev) { handle_event(ev); }, e);
+  }
+
+  void handle_event(const TorrentAdded& e) {
+    const auto it = pending_adds.find(e.cookie);
+    if (it == pending_adds.end()) return;
+    auto p = std::move(it->second);
+    pending_adds.erase(it);
+    on_added(p, e);
+  }
+
+  void handle_event(const UpdatesLost&) {
+    // Those answers will not come.
+    if (gate.updates_dropped()) save_resume_for_shutdown();
+  }
+
+  void handle_event(const StatusBatch& batch) {
+    for (const auto& u : batch.updates) {
+      bool v1 = false;
+      Release* r = by_torrent(u.torrent, &v1);
+      if (!r) continue;
+      if (v1) {
+        r->v1_status = u.status;
+        if (!r->v1_downloading()) continue;
+        if (valid(r->handle)) apply_file_done(r->files, u.file_done, DownloadSource::v1);
+        if (u.status.state == TorrentPhase::finished || u.status.state == TorrentPhase::seeding) {
           hash_completed_files(*r);
         }
+        continue;
       }
-      if (gate.update_answered()) save_resume_for_shutdown();
-    } else if (auto* fc = lt::alert_cast<lt::file_completed_alert>(a)) {
-      bool v1 = false;
-      Release* r = by_handle(fc->handle, &v1);
-      if (!r || (v1 && !r->v1_downloading)) return;
-      for (std::size_t i = 0; i < r->files.size(); ++i) {
-        if (r->files[i].lt_index == static_cast<int>(fc->index) && r->files[i].wanted) {
-          (v1 ? r->files[i].v1_done : r->files[i].done) =
-              static_cast<std::int64_t>(r->manifest.files[i].length);
-          request_hash(*r, i);
-        }
+      r->status = u.status;
+      if (valid(r->handle)) apply_file_done(r->files, u.file_done, DownloadSource::hybrid);
+      maybe_save_progress(*r);
+      maybe_redial(*r, *r->status);
+      maybe_activate_v1(*r, *r->status);
+      connect_pending(*r);
+      // Per-file completion comes from FileCompleted; once the torrent is finished (also right
+      // after a restart) every wanted file is on disk.
+      if (u.status.state == TorrentPhase::finished || u.status.state == TorrentPhase::seeding) {
+        hash_completed_files(*r);
       }
-    } else if (auto* tf = lt::alert_cast<lt::torrent_finished_alert>(a)) {
-      bool v1 = false;
-      Release* r = by_handle(tf->handle, &v1);
-      if (!r || v1) return;
-      if (!r->resume.current) {
-        tf->handle.save_resume_data(lt::torrent_handle::flush_disk_cache);
-      }
-      request_updates();
-    } else if (auto* cf = lt::alert_cast<lt::cache_flushed_alert>(a)) {
-      Release* r = by_handle(cf->handle);
-      if (r && r->flush_outstanding > 0 && --r->flush_outstanding == 0) on_flushed(*r);
-    } else if (auto* hf = lt::alert_cast<lt::hash_failed_alert>(a)) {
-      if (Release* r = by_handle(hf->handle)) r->hash_failures++;
-    } else if (auto* pb = lt::alert_cast<lt::peer_ban_alert>(a)) {
-      if (Release* r = by_handle(pb->handle)) r->banned_peers++;
-      log::warning("banned peer {}", pb->message());
-    } else if (auto* tc = lt::alert_cast<lt::torrent_checked_alert>(a)) {
-      bool v1 = false;
-      Release* r = by_handle(tc->handle, &v1);
-      if (!r || v1) return;
-      // A check we started is over: its result is what is on disk, persist it now (a kill
-      // before the next save would otherwise lose the check). At start-up (resume data checked)
-      // only partial downloads are saved: complete releases keep their resume file.
-      // The check's result stands, even below the floor: libtorrent either took the have
-      // bitfield we gave it or, having rejected it, hashed the files.
-      const bool was_checking = resume_checked(r->resume);
-      if (was_checking || !all_wanted_verified(r->files)) {
-        // The cached status may still say checking_files, which would veto the save.
-        r->status = LtBackend::to_status(tc->handle.status(lt::torrent_handle::query_pieces));
-        request_progress_save(*r);
-      }
-    } else if (auto* sr = lt::alert_cast<lt::save_resume_data_alert>(a)) {
-      bool v1 = false;
-      Release* r = by_handle(sr->handle, &v1);
-      if (r && !v1 && !resume_save_allowed(*r, sr->params)) {
-        resume_answered();
-        return;
-      }
-      if (r && !v1) {
-        // Our restart reads only the have bitfield and counters (the piece layers come from
-        // the .torrent): the block-level Merkle trees (~2.2 MB per GiB) are not written.
-        sr->params.merkle_trees.clear();
-        sr->params.merkle_tree_mask.clear();
-        sr->params.verified_leaf_hashes.clear();
-        // libtorrent folds session payload into total_downloaded only once a second, so a save
-        // right after completion (or at shutdown) can miss bytes: use the exact counters of the
-        // latest status (refreshed before the completion save and at shutdown; asking the
-        // handle here would be a round trip to libtorrent's thread per save).
-        if (r->status) {
-          sr->params.total_downloaded = std::max(
-              sr->params.total_downloaded, r->downloaded_base + r->status->total_payload_download);
-          sr->params.total_uploaded = std::max(sr->params.total_uploaded,
-                                               r->uploaded_base + r->status->total_payload_upload);
-        }
-        const auto buf = lt::write_resume_data_buf(sr->params);
-        if (auto st = write_file_atomic(store.resume_file(r->rec.v2_infohash),
-                                        std::string_view(buf.data(), buf.size()));
-            !st) {
-          log::error("resume data for {}: {}", r->rec.id, st.error().message);
-        } else {
-          // Says complete: the file now says the torrent is complete.
-          resume_written(r->resume, static_cast<int>(sr->params.have_pieces.count()),
-                         state_of(*r) == ReleaseState::complete &&
-                             !sr->params.have_pieces.empty() && sr->params.have_pieces.all_set());
-        }
-      }
-      resume_answered();
-    } else if (auto* sf = lt::alert_cast<lt::save_resume_data_failed_alert>(a)) {
-      if (sf->error != lt::errors::resume_data_not_modified) {
-        log::debug("save resume data failed: {}", sf->message());
-      }
-      resume_answered();
-    } else if (auto* te = lt::alert_cast<lt::torrent_error_alert>(a)) {
-      bool v1 = false;
-      Release* r = by_handle(te->handle, &v1);
-      if (r && !v1) on_disk_error(*r, te->error, te->message());
-      log::error("{}", te->message());
-    } else if (auto* fe = lt::alert_cast<lt::file_error_alert>(a)) {
-      bool v1 = false;
-      Release* r = by_handle(fe->handle, &v1);
-      if (r && !v1) on_disk_error(*r, fe->error, fe->message());
-      log::error("{}", fe->message());
+    }
+    if (gate.update_answered()) save_resume_for_shutdown();
+  }
+
+  void handle_event(const FileCompleted& e) {
+    bool v1 = false;
+    Release* r = by_torrent(e.torrent, &v1);
+    if (!r || (v1 && !r->v1_downloading())) return;
+    const auto source = v1 ? DownloadSource::v1 : DownloadSource::hybrid;
+    for (const auto i : mark_file_completed(r->files, e.file_index, source)) request_hash(*r, i);
+  }
+
+  void handle_event(const TorrentFinished& e) {
+    bool v1 = false;
+    Release* r = by_torrent(e.torrent, &v1);
+    if (!r || v1) return;
+    if (!r->resume.current) torrents->save_resume(e.torrent, ResumeSave::flush_disk_cache);
+    request_updates();
+  }
+
+  void handle_event(const CacheFlushed& e) {
+    Release* r = by_torrent(e.torrent);
+    if (r && r->flush_outstanding > 0 && --r->flush_outstanding == 0) on_flushed(*r);
+  }
+
+  void handle_event(const PieceHashFailed& e) {
+    if (Release* r = by_torrent(e.torrent)) r->hash_failures++;
+  }
+
+  void handle_event(const PeerBanned& e) {
+    if (Release* r = by_torrent(e.torrent)) r->banned_peers++;
+    log::warning("banned peer {}", e.message);
+  }
+
+  void handle_event(const TorrentChecked& e) {
+    bool v1 = false;
+    Release* r = by_torrent(e.torrent, &v1);
+    if (!r || v1) return;
+    // A check we started is over: its result is what is on disk, persist it now (a kill
+    // before the next save would otherwise lose the check). At start-up (resume data checked)
+    // only partial downloads are saved: complete releases keep their resume file.
+    // The check's result stands, even below the floor: libtorrent either took the have
+    // bitfield we gave it or, having rejected it, hashed the files.
+    const bool was_checking = resume_checked(r->resume);
+    if (was_checking || !all_wanted_verified(r->files)) {
+      // The cached status may still say checking_files, which would veto the save.
+      r->status = torrents->status(e.torrent);
+      request_progress_save(*r);
     }
   }
 
-  // An async add answered (add_torrent_alert). The release may have been removed meanwhile
-  // (then the torrent goes too); a refused hybrid fails the release like a synchronous add.
-  void on_added(const PendingAdd& p, const lt::torrent_handle& h, const lt::error_code& ec) {
+  void handle_event(const ResumeSaved& e) {
+    bool v1 = false;
+    Release* r = by_torrent(e.torrent, &v1);
+    if (r && !v1 && !resume_save_allowed(*r, e.have_pieces)) {
+      resume_answered();
+      return;
+    }
+    if (r && !v1) {
+      // libtorrent folds session payload into total_downloaded only once a second, so a save
+      // right after completion (or at shutdown) can miss bytes: use the exact counters of the
+      // latest status (refreshed before the completion save and at shutdown; asking the
+      // torrent here would be a round trip to libtorrent's thread per save).
+      const std::int64_t min_down =
+          r->status ? r->downloaded_base + r->status->total_payload_download : 0;
+      const std::int64_t min_up =
+          r->status ? r->uploaded_base + r->status->total_payload_upload : 0;
+      if (auto st =
+              write_file_atomic(store.resume_file(r->rec.v2_infohash), e.encode(min_down, min_up));
+          !st) {
+        log::error("resume data for {}: {}", r->rec.id, st.error().message);
+      } else {
+        // Says complete: the file now says the torrent is complete.
+        resume_written(r->resume, e.have_pieces,
+                       state_of(*r) == ReleaseState::complete && e.all_pieces);
+      }
+    }
+    resume_answered();
+  }
+
+  void handle_event(const ResumeSaveFailed& e) {
+    if (!e.not_modified) log::debug("save resume data failed: {}", e.message);
+    resume_answered();
+  }
+
+  void handle_event(const TorrentError& e) {
+    bool v1 = false;
+    Release* r = by_torrent(e.torrent, &v1);
+    if (r && !v1) on_disk_error(*r, e.no_space, e.message);
+    log::error("{}", e.message);
+  }
+
+  // An async add answered. The release may have been removed meanwhile (then the torrent goes
+  // too); a refused hybrid fails the release like a synchronous add.
+  void on_added(const PendingAdd& p, const TorrentAdded& e) {
     Release* r = find(p.id);
     if (!r || r->generation != p.generation) {
-      if (h.is_valid()) lt_backend->session().remove_torrent(h);
+      if (valid(e.torrent)) torrents->remove(e.torrent);
       return;
     }
     if (p.role != Role::hybrid) {
       r->v1_adding = false;
-      if (ec || !h.is_valid()) {
-        log::warning("{}: v1 companion: {}", r->rec.id, ec ? ec.message() : "no handle");
+      if (!valid(e.torrent)) {
+        log::warning("{}: v1 companion: {}", r->rec.id, e.error);
         return;
       }
-      adopt_v1(*r, h, p.role == Role::v1_seed ? V1Mode::seed : V1Mode::download);
+      adopt_v1(*r, e.torrent, p.role == Role::v1_seed ? V1Mode::seed : V1Mode::download);
       return;
     }
     set_loaded(*r);
-    if (ec || !h.is_valid()) {
-      r->error = Error{Errc::internal,
-                       fmt::format("libtorrent refused {}: {}", r->rec.id,
-                                   ec ? ec.message() : std::string("no handle")),
-                       ""};
+    if (!valid(e.torrent)) {
+      r->error =
+          Error{Errc::internal, fmt::format("libtorrent refused {}: {}", r->rec.id, e.error), ""};
       persist(*r);
       return;
     }
-    r->handle = lt_backend->adopt(h);
+    r->handle = e.torrent;
     handles[r->handle] = HandleRef{r->rec.id, false};
     r->resume.current = r->resumed && all_wanted_verified(r->files);
     if (gate.shutting_down()) return;
@@ -1542,26 +1459,9 @@ struct Engine::Impl {
     check_complete(*r, AddHow::async);
   }
 
-  // add_torrent_alerts were dropped: the adds they answered are done, so their torrents are in
-  // the session; find them by info-hash. Adds not found yet are still queued and will answer.
-  void find_dropped_adds() {
-    for (auto it = pending_adds.begin(); it != pending_adds.end();) {
-      const auto& ih = it->first;
-      const lt::sha1_hash key = ih.has_v1() ? ih.v1 : lt::sha1_hash(ih.v2.data());
-      const auto h = lt_backend->session().find_torrent(key);
-      if (!h.is_valid()) {
-        ++it;
-        continue;
-      }
-      auto p = std::move(it->second);
-      it = pending_adds.erase(it);
-      on_added(p, h, {});
-    }
-  }
-
   void set_loaded(Release& r) {
-    if (!r.loading) return;
-    r.loading = false;
+    if (r.intake != Intake::loading) return;
+    r.intake = Intake::ready;
     if (load.loaded()) {
       log::info("{} release(s) loaded", releases.size());
     }
@@ -1569,7 +1469,7 @@ struct Engine::Impl {
 
   // Requests that would add, remove or re-add a release's torrent wait until it is loaded.
   Status not_loading(const Release& r) const {
-    if (!r.loading) return {};
+    if (r.intake != Intake::loading) return {};
     return fail(Errc::unavailable,
                 fmt::format("{} is still being loaded (daemon start-up)", r.rec.id),
                 "retry in a moment; GET /v1/releases shows it `loading` until then");
@@ -1579,9 +1479,9 @@ struct Engine::Impl {
   // reports a SIGBUS (a write into a sparse mapping on a full filesystem) as another error, so
   // the filesystem is asked too. A full disk pauses the fetch (nothing verified is lost) until
   // resume_after_disk_full() sees room again; anything else fails the release.
-  void on_disk_error(Release& r, const lt::error_code& ec, const std::string& what) {
-    if (disk_error_verdict(ec == boost::system::errc::no_space_on_device, free_disk(),
-                           remaining_bytes(r)) == DiskErrorVerdict::pause_disk_full) {
+  void on_disk_error(Release& r, bool no_space, const std::string& what) {
+    if (disk_error_verdict(no_space, free_disk(), remaining_bytes(r)) ==
+        DiskErrorVerdict::pause_disk_full) {
       pause_disk_full(r, what);
       return;
     }
@@ -1610,7 +1510,7 @@ struct Engine::Impl {
     const auto free = free_disk();
     if (!free) return;
     for (auto& [id, r] : releases) {
-      if (r->disk_full || !valid(r->handle) || r->preparing) continue;
+      if (r->disk_full || !valid(r->handle) || r->intake == Intake::preparing) continue;
       if (cannot_write(free, remaining_bytes(*r))) {
         pause_disk_full(*r, "seen by the free-space check");
       }
@@ -1629,8 +1529,7 @@ struct Engine::Impl {
   }
 
   // Whether a save_resume_data_alert may replace the release's resume file (resume_policy.hpp).
-  bool resume_save_allowed(const Release& r, const lt::add_torrent_params& params) const {
-    const int have = static_cast<int>(params.have_pieces.count());
+  bool resume_save_allowed(const Release& r, int have) const {
     const auto st = resume_status(r);
     if (!daemon::resume_save_allowed(r.resume, st, have)) {
       log::debug("{}: resume data not written ({} pieces, {} on disk{})", r.rec.id, have,
@@ -1982,7 +1881,7 @@ struct Engine::Impl {
       auto r = make_release(std::move(rec), std::move(*m));
       std::error_code ec;
       if (std::filesystem::exists(store.torrent_file(r->rec.v2_infohash), ec)) {
-        r->loading = true;
+        r->intake = Intake::loading;
         load.push(r->rec.id);
       }
       releases[r->rec.id] = std::move(r);
@@ -2006,7 +1905,7 @@ struct Engine::Impl {
     if (gate.shutting_down()) return;
     for (const auto& id : load.next_batch()) {
       Release* r = find(id);
-      if (!r || !r->loading) continue;
+      if (!r || r->intake != Intake::loading) continue;
       verify_empty_files(*r);
       if (auto st = add_to_session(*r, AddMode::normal, AddHow::async); !st) {
         set_loaded(*r);
@@ -2035,9 +1934,12 @@ Result<std::unique_ptr<Engine>> Engine::start(asio::io_context& ioc, const Confi
   impl->state.emplace(*state_db);
   impl->db.emplace(*state_db);
   Impl* raw = impl.get();
-  auto session = TorrentSession::start(ioc, config, [raw](lt::alert* a) { raw->on_alert(a); });
+  auto session = TorrentSession::start(ioc, config, [raw](lt::alert* a) {
+    if (raw->lt_backend) raw->lt_backend->on_alert(a);
+  });
   if (!session) return tl::unexpected(session.error());
   impl->lt_backend = std::make_unique<LtBackend>(std::move(*session));
+  impl->lt_backend->set_sink([raw](const TorrentEvent& e) { raw->on_event(e); });
   impl->torrents = impl->lt_backend.get();
   impl->load_releases();
   impl->schedule_updates();
@@ -2155,7 +2057,7 @@ Result<api::Release> Engine::fetch(const FetchRequest& req) {
       I.verify_empty_files(*r);
       if (r->ti) {
         I.torrents->prioritize_files(r->handle, I.priorities(*r, r->ti->num_files()));
-        if (r->v1_downloading) {
+        if (r->v1_downloading()) {
           I.torrents->prioritize_files(r->v1_handle, I.priorities(*r, r->ti->num_files()));
         }
       }
@@ -2241,7 +2143,8 @@ Result<api::Release> Engine::seed(const SeedRequest& req) {
   const std::string id = fmt::format("{}@{}", req.model, req.revision);
   if (Release* r = I.find(id)) {
     if (auto st = I.not_loading(*r); !st) return tl::unexpected(st.error());
-    if (I.state_of(*r) == ReleaseState::complete || r->preparing) return I.release_json(*r);
+    if (I.state_of(*r) == ReleaseState::complete || r->intake == Intake::preparing)
+      return I.release_json(*r);
     if (valid(r->handle)) {
       return fail(Errc::already_exists, fmt::format("{} is being fetched", id),
                   "remove it first (weightsctl remove), then seed");
@@ -2267,7 +2170,7 @@ Result<api::Release> Engine::seed(const SeedRequest& req) {
   auto owned = I.make_release(std::move(rec), m->first);
   Release& r = *owned;
   I.releases[id] = std::move(owned);
-  r.preparing = true;
+  r.intake = Intake::preparing;
   I.persist(r);
 
   // First the torrents (from the feed, on the resolver's workers), then take the publisher's
@@ -2290,7 +2193,7 @@ Result<api::Release> Engine::seed(const SeedRequest& req) {
           auto& J = *impl_;
           Release* rr = J.find(id);
           if (!rr || rr->generation != gen) return;
-          rr->preparing = false;
+          rr->intake = Intake::ready;
           if (!st) {
             rr->error = st.error();
             log::error("seed {}: {}", id, st.error().message);
@@ -2328,7 +2231,7 @@ Result<api::Release> Engine::seed(const SeedRequest& req) {
                                 Release* rr = J.find(id);
                                 if (!rr || rr->generation != gen || J.gate.shutting_down()) return;
                                 if (!got) {
-                                  rr->preparing = false;
+                                  rr->intake = Intake::ready;
                                   rr->error = got.error();
                                   log::error("seed {}: {}", id, got.error().message);
                                   J.persist(*rr);
@@ -2337,7 +2240,7 @@ Result<api::Release> Engine::seed(const SeedRequest& req) {
                                 take();
                               });
       !st) {
-    r.preparing = false;
+    r.intake = Intake::ready;
     r.error = st.error();
     I.persist(r);
     return tl::unexpected(st.error());

@@ -2,13 +2,223 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+#include <libtorrent/alert_types.hpp>
+#include <libtorrent/load_torrent.hpp>
+#include <libtorrent/peer_info.hpp>
+#include <libtorrent/read_resume_data.hpp>
 #include <libtorrent/session.hpp>
+#include <libtorrent/write_resume_data.hpp>
+
+#include "daemon/log.hpp"
 
 namespace weights::daemon {
 
 LtBackend::LtBackend(std::unique_ptr<TorrentSession> session) : session_(std::move(session)) {}
 
 LtBackend::~LtBackend() = default;
+
+Result<lt::add_torrent_params> LtBackend::load_torrent(const std::filesystem::path& file) {
+  lt::load_torrent_limits limits;
+  limits.max_buffer_size = static_cast<int>(max_torrent_bytes);
+  try {
+    return lt::load_torrent_file(file.string(), limits);
+  } catch (const std::exception& e) {
+    return fail(Errc::io_error, fmt::format("cannot load {}: {}", file.string(), e.what()));
+  }
+}
+
+std::map<std::string, int> LtBackend::file_indices(const lt::torrent_info& ti,
+                                                   std::string_view prefix) {
+  const auto& files = ti.files();
+  std::map<std::string, int> index_of;
+  for (const auto fi : files.file_range()) {
+    if (files.pad_file_at(fi)) continue;
+    std::string p = files.file_path(fi);
+    if (p.rfind(prefix, 0) == 0) p = p.substr(prefix.size());
+    index_of[p] = static_cast<int>(fi);
+  }
+  return index_of;
+}
+
+Result<ResumeCounters> LtBackend::apply_resume(lt::add_torrent_params& atp, std::string_view data) {
+  lt::error_code ec;
+  auto rd = lt::read_resume_data({data.data(), static_cast<std::ptrdiff_t>(data.size())}, ec);
+  if (ec) return fail(Errc::invalid_argument, ec.message());
+  // 2.0.8 accepts resume data of another torrent (fixed in 2.0.10): check it ourselves.
+  if (rd.info_hashes != atp.ti->info_hashes()) {
+    return fail(Errc::invalid_argument, "info-hash mismatch");
+  }
+  atp.have_pieces = std::move(rd.have_pieces);
+  atp.verified_pieces = std::move(rd.verified_pieces);
+  atp.unfinished_pieces = std::move(rd.unfinished_pieces);
+  atp.total_uploaded = rd.total_uploaded;
+  atp.total_downloaded = rd.total_downloaded;
+  atp.active_time = rd.active_time;
+  atp.finished_time = rd.finished_time;
+  atp.seeding_time = rd.seeding_time;
+  atp.added_time = rd.added_time;
+  atp.completed_time = rd.completed_time;
+  return ResumeCounters{rd.total_downloaded, rd.total_uploaded};
+}
+
+void LtBackend::set_flags(lt::add_torrent_params& atp, std::initializer_list<AddFlag> flags) {
+  atp.flags &= ~(lt::torrent_flags::paused | lt::torrent_flags::auto_managed);
+  for (const auto f : flags) {
+    switch (f) {
+      case AddFlag::none:
+        break;
+      case AddFlag::seed_mode:
+        atp.flags |= lt::torrent_flags::seed_mode;
+        break;
+      case AddFlag::super_seeding:
+        atp.flags |= lt::torrent_flags::super_seeding;
+        break;
+      case AddFlag::upload_mode:
+        atp.flags |= lt::torrent_flags::upload_mode;
+        break;
+    }
+  }
+}
+
+Result<TorrentId> LtBackend::add(lt::add_torrent_params atp) {
+  lt::error_code ec;
+  auto h = session_->session().add_torrent(std::move(atp), ec);
+  if (ec) return fail(Errc::internal, ec.message());
+  return adopt(h);
+}
+
+std::uint64_t LtBackend::add_async(lt::add_torrent_params atp) {
+  const auto cookie = next_cookie_++;
+  pending_adds_[atp.ti->info_hashes()] = cookie;
+  session_->session().async_add_torrent(std::move(atp));
+  return cookie;
+}
+
+void LtBackend::added(std::uint64_t cookie, const lt::torrent_handle& h, const lt::error_code& ec) {
+  TorrentAdded e;
+  e.cookie = cookie;
+  if (ec || !h.is_valid()) {
+    e.error = ec ? ec.message() : std::string("no handle");
+  } else {
+    e.torrent = adopt(h);
+  }
+  emit(e);
+}
+
+// The adds those alerts answered are done, so their torrents are in the session; adds not
+// found yet are still queued and will answer.
+void LtBackend::find_dropped_adds() {
+  for (auto it = pending_adds_.begin(); it != pending_adds_.end();) {
+    const auto& ih = it->first;
+    const lt::sha1_hash key = ih.has_v1() ? ih.v1 : lt::sha1_hash(ih.v2.data());
+    const auto h = session_->session().find_torrent(key);
+    if (!h.is_valid()) {
+      ++it;
+      continue;
+    }
+    const auto cookie = it->second;
+    it = pending_adds_.erase(it);
+    added(cookie, h, {});
+  }
+}
+
+StatusBatch LtBackend::status_batch(const std::vector<lt::torrent_status>& statuses) {
+  StatusBatch batch;
+  batch.updates.reserve(statuses.size());
+  for (const auto& st : statuses) {
+    const TorrentId t = find(st.handle);
+    if (!valid(t)) continue;
+    TorrentUpdate u;
+    u.torrent = t;
+    u.status = to_status(st);
+    log::debug(
+        "{} {}: lt state {} peers {} seeds {} list_seeds {} conns {} have {} flags {:x} err {} "
+        "wanted {}/{}",
+        listen_port(), st.name, static_cast<int>(st.state), st.num_peers, st.num_seeds,
+        st.list_seeds, st.num_connections, st.num_pieces, static_cast<std::uint64_t>(st.flags),
+        st.errc.message(), st.total_wanted_done, st.total_wanted);
+    if (log::level() == LogLevel::debug) {
+      std::vector<lt::peer_info> pi;
+      st.handle.get_peer_info(pi);
+      for (const auto& p : pi) {
+        log::debug("  peer {}:{} flags {:x} src {:x} progress {} client '{}' down {} up {}",
+                   p.ip.address().to_string(), p.ip.port(), static_cast<std::uint32_t>(p.flags),
+                   static_cast<std::uint32_t>(p.source), p.progress, p.client, p.total_download,
+                   p.total_upload);
+      }
+    }
+    if (auto ti = st.torrent_file.lock()) {
+      const auto& files = ti->files();
+      u.file_done.assign(static_cast<std::size_t>(files.num_files()), 0);
+      for (const auto fi : files.file_range()) {
+        if (files.pad_file_at(fi)) continue;
+        u.file_done[static_cast<std::size_t>(static_cast<int>(fi))] =
+            file_bytes_done(st, files, static_cast<int>(fi));
+      }
+    }
+    batch.updates.push_back(std::move(u));
+  }
+  return batch;
+}
+
+void LtBackend::on_alert(lt::alert* a) {
+  if (auto* at = lt::alert_cast<lt::add_torrent_alert>(a)) {
+    const auto it = pending_adds_.find(at->params.info_hashes);
+    if (it == pending_adds_.end()) return;  // a synchronous add: handled where it was made
+    const auto cookie = it->second;
+    pending_adds_.erase(it);
+    added(cookie, at->handle, at->error);
+  } else if (auto* ad = lt::alert_cast<lt::alerts_dropped_alert>(a)) {
+    log::warning("libtorrent dropped alerts (queue full): {}", ad->message());
+    if (ad->dropped_alerts.test(static_cast<std::size_t>(lt::add_torrent_alert::alert_type))) {
+      find_dropped_adds();
+    }
+    if (ad->dropped_alerts.test(static_cast<std::size_t>(lt::state_update_alert::alert_type))) {
+      emit(UpdatesLost{});
+    }
+  } else if (auto* su = lt::alert_cast<lt::state_update_alert>(a)) {
+    emit(status_batch(su->status));
+  } else if (auto* fc = lt::alert_cast<lt::file_completed_alert>(a)) {
+    emit(FileCompleted{find(fc->handle), static_cast<int>(fc->index)});
+  } else if (auto* tf = lt::alert_cast<lt::torrent_finished_alert>(a)) {
+    emit(TorrentFinished{find(tf->handle)});
+  } else if (auto* cf = lt::alert_cast<lt::cache_flushed_alert>(a)) {
+    emit(CacheFlushed{find(cf->handle)});
+  } else if (auto* hf = lt::alert_cast<lt::hash_failed_alert>(a)) {
+    emit(PieceHashFailed{find(hf->handle)});
+  } else if (auto* pb = lt::alert_cast<lt::peer_ban_alert>(a)) {
+    emit(PeerBanned{find(pb->handle), pb->message()});
+  } else if (auto* tc = lt::alert_cast<lt::torrent_checked_alert>(a)) {
+    emit(TorrentChecked{find(tc->handle)});
+  } else if (auto* sr = lt::alert_cast<lt::save_resume_data_alert>(a)) {
+    ResumeSaved e;
+    e.torrent = find(sr->handle);
+    e.have_pieces = static_cast<int>(sr->params.have_pieces.count());
+    e.all_pieces = !sr->params.have_pieces.empty() && sr->params.have_pieces.all_set();
+    e.encode = [&params = sr->params](std::int64_t min_downloaded, std::int64_t min_uploaded) {
+      // Our restart reads only the have bitfield and counters (the piece layers come from the
+      // .torrent): the block-level Merkle trees (~2.2 MB per GiB) are not written.
+      params.merkle_trees.clear();
+      params.merkle_tree_mask.clear();
+      params.verified_leaf_hashes.clear();
+      params.total_downloaded = std::max(params.total_downloaded, min_downloaded);
+      params.total_uploaded = std::max(params.total_uploaded, min_uploaded);
+      const auto buf = lt::write_resume_data_buf(params);
+      return std::string(buf.data(), buf.size());
+    };
+    emit(e);
+  } else if (auto* sf = lt::alert_cast<lt::save_resume_data_failed_alert>(a)) {
+    emit(ResumeSaveFailed{find(sf->handle), sf->error == lt::errors::resume_data_not_modified,
+                          sf->message()});
+  } else if (auto* te = lt::alert_cast<lt::torrent_error_alert>(a)) {
+    emit(TorrentError{find(te->handle), te->error == boost::system::errc::no_space_on_device,
+                      te->message()});
+  } else if (auto* fe = lt::alert_cast<lt::file_error_alert>(a)) {
+    emit(TorrentError{find(fe->handle), fe->error == boost::system::errc::no_space_on_device,
+                      fe->message()});
+  }
+}
 
 TorrentId LtBackend::adopt(const lt::torrent_handle& h) {
   if (const auto it = ids_.find(h); it != ids_.end()) return it->second;

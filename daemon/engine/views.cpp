@@ -26,6 +26,30 @@ std::optional<std::vector<ViewFile>> complete_view(const ReleaseManifest& manife
   return view;
 }
 
+bool view_intact(const Store& store, const ReleaseRecord& rec, const std::vector<ViewFile>& view) {
+  return release_state_from_string(rec.state) == ReleaseState::complete &&
+         rec.view_path == store.view_dir(rec.model, rec.revision).string() &&
+         store.view_is_current(rec.model, rec.revision, view);
+}
+
+Result<bool> publish_view(const Store& store, ReleaseRecord& rec,
+                          const std::vector<ViewFile>& view) {
+  auto dir = store.build_view(rec.model, rec.revision, view);
+  if (!dir) return tl::unexpected(dir.error());
+  const bool changed = rec.view_path != dir->string();
+  rec.view_path = dir->string();
+  return changed;
+}
+
+Result<std::filesystem::path> make_hf_snapshot(const Store& store,
+                                               const std::filesystem::path& cache_dir,
+                                               const ReleaseManifest& manifest,
+                                               std::string_view revision,
+                                               const std::vector<FileEntry>& files) {
+  return store.materialise_hf_cache(cache_dir, hf_cache_repo(manifest), revision,
+                                    hf_cache_files(manifest, files));
+}
+
 std::string hf_cache_repo(const ReleaseManifest& manifest) {
   const auto& up = manifest.upstream;
   return up.kind == "huggingface" && is_valid_model_id(up.repo) ? up.repo : manifest.model;

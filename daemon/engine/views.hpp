@@ -23,6 +23,24 @@ namespace weights::daemon {
 std::optional<std::vector<ViewFile>> complete_view(const ReleaseManifest& manifest,
                                                    const std::vector<FileEntry>& files);
 
+// True if the release's recorded view can be kept as it is: the record says complete, and
+// rec.view_path is the view dir, which holds exactly `view` (Store::view_is_current). At start-up
+// every complete release passes here; rebuilding, persisting and saving cost ~3 fsyncs each.
+bool view_intact(const Store& store, const ReleaseRecord& rec, const std::vector<ViewFile>& view);
+
+// Builds the view (Store::build_view) and records its dir in rec.view_path. Returns whether
+// the recorded path changed.
+Result<bool> publish_view(const Store& store, ReleaseRecord& rec,
+                          const std::vector<ViewFile>& view);
+
+// The release's wanted files as a Hugging Face cache snapshot under `cache_dir` (hard links to
+// the store; Store::materialise_hf_cache). Returns the snapshot directory.
+Result<std::filesystem::path> make_hf_snapshot(const Store& store,
+                                               const std::filesystem::path& cache_dir,
+                                               const ReleaseManifest& manifest,
+                                               std::string_view revision,
+                                               const std::vector<FileEntry>& files);
+
 // The repository a Hugging Face cache snapshot is filed under: the upstream hub repo when the
 // manifest names a valid one, else the release's model id.
 std::string hf_cache_repo(const ReleaseManifest& manifest);

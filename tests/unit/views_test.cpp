@@ -101,6 +101,39 @@ TEST_CASE("a view lists the wanted files once all of them are verified", "[views
   CHECK((*v)[1].sha256 == m.files[2].sha256);
 }
 
+TEST_CASE("a published view is kept while the record and the view dir agree", "[views]") {
+  Fixture fx;
+  const auto view = complete_view(fx.manifest, entries({{true, true}, {true, true}}));
+  REQUIRE(view);
+  fx.rec.state = "complete";
+  CHECK_FALSE(view_intact(fx.store, fx.rec, *view));  // no view yet
+  const auto first = publish_view(fx.store, fx.rec, *view);
+  REQUIRE(first);
+  CHECK(*first);  // the recorded path changed
+  CHECK(fx.rec.view_path == fx.store.view_dir("org/model", "r1").string());
+  CHECK(slurp(std::filesystem::path(fx.rec.view_path) / "w/model.bin") == "weights");
+  CHECK(view_intact(fx.store, fx.rec, *view));
+  const auto again = publish_view(fx.store, fx.rec, *view);
+  REQUIRE(again);
+  CHECK_FALSE(*again);
+
+  fx.rec.state = "downloading";
+  CHECK_FALSE(view_intact(fx.store, fx.rec, *view));
+  fx.rec.state = "complete";
+  std::filesystem::remove(std::filesystem::path(fx.rec.view_path) / "config.json");
+  CHECK_FALSE(view_intact(fx.store, fx.rec, *view));
+}
+
+TEST_CASE("a Hugging Face snapshot links the wanted files under the hub's layout", "[views][hf]") {
+  Fixture fx;
+  const auto snap = make_hf_snapshot(fx.store, fx.tmp / "hf", fx.manifest, "r1",
+                                     entries({{false, true}, {true, true}}));
+  REQUIRE(snap);
+  CHECK(*snap == fx.tmp / "hf" / "models--org--model" / "snapshots" / "r1");
+  CHECK(slurp(*snap / "w" / "model.bin") == "weights");
+  CHECK_FALSE(std::filesystem::exists(*snap / "config.json"));
+}
+
 TEST_CASE("the Hugging Face cache is filed under the upstream repo when it names one",
           "[views][hf]") {
   ReleaseManifest m;
