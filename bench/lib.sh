@@ -25,6 +25,7 @@ bench_cleanup_hooks=()
 bench_cleanup() {
   local p h
   for h in "${bench_cleanup_hooks[@]}"; do "$h" || true; done
+  harness_stop_all
   for p in "${bench_pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   for p in "${bench_pids[@]}"; do wait "$p" 2>/dev/null || true; done
   if [[ -n ${BENCH_KEEP:-} ]]; then echo "kept $work" >&2; else rm -rf "$work"; fi
@@ -43,15 +44,10 @@ load_start=$(loadavg)
 FAST=""
 command -v eatmydata >/dev/null && FAST=eatmydata
 
-# wait_for SECONDS CMD... : polls CMD every 0.1 s until it succeeds; returns 1 after SECONDS.
-wait_for() {
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.1
-  done
-}
+# wait_for SECONDS CMD..., wait_until, nginx, opentracker, qBittorrent, Transmission, network
+# namespaces: the library tests/integration uses too. Its processes live under $work.
+HARNESS_DIR=$work
+source "$src/tests/lib/harness.sh"
 
 # bench_daemon NAME IP [weightsd flags...] : starts weightsd with its state in $work/NAME,
 # socket $work/NAME/ctl.sock, log $work/NAME.log; waits until it answers; pid in $work/NAME.pid.
@@ -131,6 +127,16 @@ plot() {
   log "wrote $out"
 }
 
-# start_nginx DOCROOT IP: the integration tests' private nginx, under $work.
-NGINX_BASE_DIR=$work
-source "$src/tests/integration/nginx_lib.sh"
+# plot_bars OUT.png TITLE YLABEL DATA : one bar per line of DATA ("label" value), with plot.
+plot_bars() {
+  plot "$1" "
+set title '$2'
+set ylabel '$3'
+set style data histogram
+set style fill solid 0.6 border -1
+set boxwidth 0.6
+set yrange [0:*]
+set grid ytics
+unset key
+plot '$4' using 2:xtic(1) lc rgb '#4477aa'"
+}

@@ -4,9 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "cli/client.hpp"
 #include "cli/command.hpp"
-#include "core/api.hpp"
-#include "core/api_client.hpp"
 
 namespace weights::cli {
 namespace {
@@ -18,21 +17,11 @@ std::string human_duration(std::uint64_t s) {
   return fmt::format("{}d {}h", s / 86400, (s % 86400) / 3600);
 }
 
-std::string str_field(const nlohmann::json& j, const char* key) {
-  const auto it = j.find(key);
-  if (it == j.end()) return "?";
-  return it->is_string() ? it->get<std::string>() : it->dump();
-}
-
 Status status(const Context& ctx) {
-  const auto endpoint = api::discover_socket(ctx.socket);
-  auto body = api::call_json(endpoint, api::method::get, api::path::status);
-  if (!body) return tl::unexpected(body.error());
-  const auto& j = *body;
-  std::uint64_t uptime = 0;
-  if (auto it = j.find(api::field::uptime_s); it != j.end() && it->is_number_unsigned()) {
-    uptime = it->get<std::uint64_t>();
-  }
+  const auto client = client_for(ctx);
+  auto j = client.status();
+  if (!j) return tl::unexpected(j.error());
+  const auto& endpoint = client.endpoint();
   const std::string human = fmt::format(
       "weightsd {} (protocol {}) is running\n"
       "  pid:       {}\n"
@@ -40,10 +29,10 @@ Status status(const Context& ctx) {
       "  uptime:    {}\n"
       "  state dir: {}\n"
       "  socket:    {} ({})\n",
-      str_field(j, api::field::version), str_field(j, api::field::protocol_version),
-      str_field(j, api::field::pid), str_field(j, api::field::mode), human_duration(uptime),
-      str_field(j, api::field::state_dir), endpoint.path.string(), endpoint.source);
-  emit(ctx, j, human);
+      j->version, j->protocol_version, j->pid, j->mode,
+      human_duration(j->uptime_s > 0 ? static_cast<std::uint64_t>(j->uptime_s) : 0), j->state_dir,
+      endpoint.path.string(), endpoint.source);
+  emit(ctx, *j, human);
   return {};
 }
 

@@ -11,10 +11,9 @@
 
 #include <fmt/core.h>
 
+#include "cli/client.hpp"
 #include "cli/command.hpp"
 #include "cli/common.hpp"
-#include "core/api.hpp"
-#include "core/api_client.hpp"
 #include "core/atomic_file.hpp"
 #include "core/export_info.hpp"
 #include "core/json.hpp"
@@ -26,12 +25,6 @@ namespace weights::cli {
 namespace {
 namespace fs = std::filesystem;
 
-Result<nlohmann::json> call(const Context& ctx, std::string_view method, const std::string& target,
-                            const nlohmann::json& body = nullptr) {
-  return api::call_json(api::discover_socket(ctx.socket), method, target,
-                        body.is_null() ? std::string() : body.dump());
-}
-
 std::string absolute(const std::string& p) {
   std::error_code ec;
   return fs::absolute(p, ec).lexically_normal().string();
@@ -42,14 +35,12 @@ struct ExportArgs {
 };
 
 Status run_export(const Context& ctx, const ExportArgs& a) {
-  auto r = call(ctx, api::method::post, api::release_target(a.release, "/export"),
-                {{"dir", absolute(a.dir)}});
+  auto r = client_for(ctx).export_release(a.release, {absolute(a.dir)});
   if (!r) return tl::unexpected(r.error());
   emit(ctx, *r,
        fmt::format("exported {} ({} files, {}) to {}\ncarry the directory and the feed's trust "
                    "root; on the offline machine: weightsctl import {} --root ROOT.json\n",
-                   r->value("id", a.release), r->value("files", 0),
-                   human_bytes(r->value("total_length", std::uint64_t{0})), a.dir, a.dir));
+                   r->id, r->files, human_bytes(r->total_length), a.dir, a.dir));
   return {};
 }
 
@@ -77,84 +68,52 @@ Status run_import(const Context& ctx, const ImportArgs& a) {
     return tl::unexpected(e);
   }
 
-  auto added = call(ctx, api::method::post, std::string(api::path::feeds),
-                    {{"name", feed_name}, {"location", dir}, {"root", *root}});
+  const auto client = client_for(ctx);
+  auto added = client.add_feed({feed_name, dir, *root, {}});
   if (!added && added.error().code == Errc::already_exists) {
-    auto existing = call(ctx, api::method::get, "/v1/feeds/" + api::encode_path_segment(feed_name));
+    auto existing = client.feed(feed_name);
     if (!existing) return tl::unexpected(existing.error());
-    if (existing->value("location", "") != dir) {
+    if (existing->location != dir) {
       return fail(Errc::already_exists,
                   fmt::format("weightsd already follows a feed named {} at {}", feed_name,
-                              existing->value("location", "?")),
+                              existing->location),
                   "pass --feed NAME to import under another name");
     }
-    added = call(ctx, api::method::post,
-                 "/v1/feeds/" + api::encode_path_segment(feed_name) + "/refresh");
+    added = client.refresh_feed(feed_name);
   }
   if (!added) return tl::unexpected(added.error());
   // The refresh runs in weightsd: wait for the one that answers this request (its ticket).
-  if (const auto t = added->find("ticket"); t != added->end() && t->is_number_unsigned()) {
-    const auto ticket = t->get<std::uint64_t>();
-    const auto until = std::chrono::steady_clock::now() + std::chrono::minutes(10);
-    for (;;) {
-      auto f = call(ctx, api::method::get, "/v1/feeds/" + api::encode_path_segment(feed_name));
-      if (!f) return tl::unexpected(f.error());
-      const auto refresh = f->value("refresh", nlohmann::json::object());
-      if (refresh.value("completed", std::uint64_t{0}) >= ticket) {
-        const auto last = refresh.value("last", nlohmann::json());
-        if (last.is_object() && last.value("result", "") == "refused") {
-          (*f)["result"] = "refused";
-          (*f)["last_refusal"] = {{"code", last.value("code", "")},
-                                  {"message", last.value("message", "")}};
-        }
-        added = std::move(*f);
-        break;
-      }
-      if (std::chrono::steady_clock::now() > until) {
-        return fail(Errc::unavailable,
-                    fmt::format("feed {}: the refresh has not finished", feed_name),
-                    fmt::format("see `weightsctl feed status {}`", feed_name));
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
+  std::optional<Error> refused;
+  if (added->ticket) {
+    auto f = wait_for_refresh(client, feed_name, *added->ticket);
+    if (!f) return tl::unexpected(f.error());
+    refused = refusal_of(*f, *added->ticket);
+  } else if (added->result == "refused" && added->last_refusal) {
+    refused = Error{api::errc_from_name(added->last_refusal->code).value_or(Errc::internal),
+                    added->last_refusal->message, ""};
   }
-  if (added->value("result", "") == "refused") {
-    const auto& lr = (*added)["last_refusal"];
-    return fail(api::errc_from_name(lr.value("code", "")).value_or(Errc::internal),
+  if (refused) {
+    return fail(refused->code,
                 fmt::format("the exported feed metadata did not verify against {}: {}", a.root,
-                            lr.value("message", "?")),
+                            refused->message),
                 "check that ROOT.json is the feed's trust root and that the export is recent "
                 "enough (metadata expiry)");
   }
-  auto seeded = call(ctx, api::method::post, std::string(api::path::seed),
-                     {{"feed", feed_name},
-                      {"model", info->model},
-                      {"revision", info->revision},
-                      {"dir", (fs::path(dir) / "files").string()}});
+  auto seeded =
+      client.seed({feed_name, info->model, info->revision, (fs::path(dir) / "files").string()});
   if (!seeded) return tl::unexpected(seeded.error());
   const std::string id = fmt::format("{}@{}", info->model, info->revision);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::hours(24);
-  nlohmann::json r = *seeded;
-  while (r.value("state", "") != "complete" && r.value("state", "") != "failed") {
-    if (std::chrono::steady_clock::now() > deadline) {
-      return fail(Errc::unavailable, fmt::format("{} is still verifying", id),
-                  fmt::format("follow it with `weightsctl wait {}`", id));
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    auto again = call(ctx, api::method::get, api::release_target(id));
-    if (!again) return tl::unexpected(again.error());
-    r = *again;
+  auto r = wait_for(client, id, Display::quiet);
+  if (!r) return tl::unexpected(r.error());
+  if (r->state == "failed") {
+    const auto code = r->error ? r->error->code : std::string();
+    return fail(api::errc_from_name(code).value_or(Errc::internal),
+                fmt::format("import of {} failed: {}", id, r->error ? r->error->message : "?"),
+                fmt::format("see `weightsctl show {}`", id));
   }
-  if (r.value("state", "") == "failed") {
-    const auto& e = r["error"];
-    return fail(
-        api::errc_from_name(e.is_object() ? e.value("code", "") : "").value_or(Errc::internal),
-        fmt::format("import of {} failed: {}", id, e.is_object() ? e.value("message", "?") : "?"),
-        fmt::format("see `weightsctl show {}`", id));
-  }
-  emit(ctx, r,
+  emit(ctx, *r,
        fmt::format("imported {} from {}: verified against {} and seeding; files in {}\n", id, a.dir,
-                   a.root, r.value("path", "?")));
+                   a.root, r->path.value_or("?")));
   return {};
 }
 

@@ -1,11 +1,13 @@
-// `weightsctl feed ...`: offline publisher tools (init, publish, rotate-root) and the client
-// check (verify). None of these needs a running daemon.
+// `weightsctl feed ...`: offline publisher tools (init, publish, rotate-root), the client check
+// (verify), and the feeds a running weightsd follows (add, list, status, refresh, remove).
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <fmt/core.h>
 
+#include "cli/client.hpp"
 #include "cli/command.hpp"
 #include "cli/common.hpp"
 #include "core/atomic_file.hpp"
@@ -316,6 +318,106 @@ Status run_verify(const Context& ctx, VerifyArgs a) {
   return {};
 }
 
+// --- feeds held by the daemon ------------------------------------------------------------
+
+std::string feed_line(const api::Feed& f) {
+  std::string status = f.result;
+  if (f.stale_since) status = fmt::format("STALE since {}", *f.stale_since);
+  return fmt::format("{:<20} {:<8} releases {:<4} {}", f.name, status, f.releases, f.location);
+}
+
+std::string feed_details(const api::Feed& f) {
+  std::string out = feed_line(f) + "\n";
+  for (const auto& m : f.mirrors) out += fmt::format("  mirror:       {}\n", m);
+  out += fmt::format("  last success: {}\n", f.last_success.value_or("never"));
+  if (f.last_refusal) {
+    out += fmt::format("  last refusal: {} {}: {}\n", f.last_refusal->time, f.last_refusal->code,
+                       f.last_refusal->message);
+  }
+  if (f.refresh.running) out += "  refreshing now\n";
+  if (f.refresh.consecutive_failures > 0) {
+    out += fmt::format("  failed refreshes in a row: {}\n", f.refresh.consecutive_failures);
+  }
+  if (f.refresh.next) out += fmt::format("  next refresh: {}\n", *f.refresh.next);
+  // In the order the JSON object lists them (by name).
+  for (const auto& [role, v] :
+       {std::pair{"root", &f.roles.root}, std::pair{"snapshot", &f.roles.snapshot},
+        std::pair{"targets", &f.roles.targets}, std::pair{"timestamp", &f.roles.timestamp}}) {
+    out += fmt::format("  {:<9} v{:<5} expires {}\n", role, v->version, v->expires.value_or("?"));
+  }
+  return out;
+}
+
+struct FeedAddArgs {
+  std::string name, location, root;
+  std::vector<std::string> mirrors;
+  bool no_wait = false;
+};
+
+std::string absolute_location(const std::string& location) {
+  if (location.find("://") != std::string::npos) return location;
+  std::error_code ec;
+  auto abs = std::filesystem::absolute(location, ec);
+  return ec ? location : abs.lexically_normal().string();
+}
+
+Status run_feed_add(const Context& ctx, const FeedAddArgs& a) {
+  auto root = read_file(a.root, tuf::max_root_bytes);
+  if (!root) return tl::unexpected(with_context(root.error(), a.root));
+  api::AddFeedRequest req{a.name, absolute_location(a.location), *root, {}};
+  for (const auto& m : a.mirrors) req.mirrors.push_back(absolute_location(m));
+  const auto client = client_for(ctx);
+  auto r = client.add_feed(req);
+  if (!r) return tl::unexpected(r.error());
+  if (!a.no_wait) {
+    // The first refresh runs in weightsd; show its outcome. A refusal is not an add failure:
+    // the feed stays subscribed and is retried.
+    r = wait_for_refresh(client, a.name, r->ticket.value_or(0));
+    if (!r) return tl::unexpected(r.error());
+  }
+  emit(ctx, *r, feed_details(*r));
+  return {};
+}
+
+Status run_feed_refresh(const Context& ctx, const std::string& name, bool no_wait) {
+  const auto client = client_for(ctx);
+  auto r = client.refresh_feed(name);
+  if (!r) return tl::unexpected(r.error());
+  const auto ticket = r->ticket.value_or(0);
+  if (!no_wait) {
+    r = wait_for_refresh(client, name, ticket);
+    if (!r) return tl::unexpected(r.error());
+    if (auto refused = refusal_of(*r, ticket)) return tl::unexpected(*refused);
+  }
+  emit(ctx, *r, feed_details(*r));
+  return {};
+}
+
+Status run_feed_list(const Context& ctx) {
+  auto r = client_for(ctx).feeds();
+  if (!r) return tl::unexpected(r.error());
+  std::string human;
+  for (const auto& x : r->feeds) human += feed_line(x) + "\n";
+  emit(ctx, *r, human.empty() ? "no feeds (add one with `weightsctl feed add`)\n" : human);
+  return {};
+}
+
+Status run_feed_verb(const Context& ctx, const std::string& verb, const std::string& name,
+                     bool no_wait) {
+  if (verb == "refresh") return run_feed_refresh(ctx, name, no_wait);
+  const auto client = client_for(ctx);
+  if (verb == "remove") {
+    auto r = client.remove_feed(name);
+    if (!r) return tl::unexpected(r.error());
+    emit(ctx, *r, fmt::format("removed feed {}\n", name));
+    return {};
+  }
+  auto r = client.feed(name);
+  if (!r) return tl::unexpected(r.error());
+  emit(ctx, *r, feed_details(*r));
+  return {};
+}
+
 }  // namespace
 
 void register_feed_commands(CLI::App& app, Context& ctx) {
@@ -395,6 +497,52 @@ void register_feed_commands(CLI::App& app, Context& ctx) {
   cv->callback([&ctx, ver] { ctx.action = [&ctx, ver] { return run_verify(ctx, *ver); }; });
 
   register_feed_daemon_commands(feed, ctx);
+}
+
+void register_feed_daemon_commands(CLI::App* feed, Context& ctx) {
+  auto add = std::make_shared<FeedAddArgs>();
+  auto* ca =
+      feed->add_subcommand("add", "Subscribe weightsd to a feed with an explicit trust root");
+  ca->add_option("name", add->name, "Local name for the feed")->required();
+  ca->add_option("location", add->location, "Feed location: a directory or file:// URL")
+      ->required();
+  ca->add_option("--root", add->root, "Trust root file (N.root.json), obtained out of band")
+      ->required();
+  ca->add_option("--mirror", add->mirrors,
+                 "Another location of the same feed, tried in order when one fails; repeatable");
+  ca->add_flag("--no-wait", add->no_wait, "Do not wait for the first refresh");
+  ca->footer(
+      "Locations: a directory, file:///path, http://host/path or https://host/path.\n"
+      "Example:\n  weightsctl feed add demo https://feeds.example/demo --root demo-root.json "
+      "\\\n      --mirror https://mirror.example/demo");
+  ca->callback([&ctx, add] { ctx.action = [&ctx, add] { return run_feed_add(ctx, *add); }; });
+
+  auto* cl = feed->add_subcommand("list", "List the feeds weightsd follows");
+  cl->footer(
+      "Examples:\n  weightsctl feed list\n  weightsctl --json feed list | jq -r '.feeds[].name'");
+  cl->callback([&ctx] { ctx.action = [&ctx] { return run_feed_list(ctx); }; });
+
+  for (const char* verb : {"status", "refresh", "remove"}) {
+    auto name = std::make_shared<std::string>();
+    auto no_wait = std::make_shared<bool>(false);
+    const std::string v = verb;
+    auto* c =
+        feed->add_subcommand(verb, v == "status"    ? "Show a feed's freshness and last refusal"
+                                   : v == "refresh" ? "Refresh a feed now (full TUF verification)"
+                                                    : "Unsubscribe from a feed");
+    c->add_option("name", *name, "Feed name")->required();
+    if (v == "refresh") {
+      c->add_flag("--no-wait", *no_wait, "Start the refresh and return at once");
+      c->footer(
+          "Waits for the refresh and exits with its refusal, if any; the feed keeps what "
+          "it trusted before.\nExample:\n  weightsctl feed refresh demo");
+    } else {
+      c->footer(fmt::format("Example:\n  weightsctl feed {} demo", v));
+    }
+    c->callback([&ctx, name, v, no_wait] {
+      ctx.action = [&ctx, name, v, no_wait] { return run_feed_verb(ctx, v, *name, *no_wait); };
+    });
+  }
 }
 
 }  // namespace weights::cli

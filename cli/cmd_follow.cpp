@@ -4,42 +4,24 @@
 
 #include <fmt/format.h>
 
+#include "cli/client.hpp"
 #include "cli/command.hpp"
 #include "cli/common.hpp"
-#include "core/api.hpp"
-#include "core/api_client.hpp"
 #include "core/units.hpp"
 
 namespace weights::cli {
 namespace {
 
-Result<nlohmann::json> call(const Context& ctx, std::string_view method, std::string_view target,
-                            const nlohmann::json& body = nullptr) {
-  const auto endpoint = api::discover_socket(ctx.socket);
-  return api::call_json(endpoint, method, target, body.is_null() ? std::string() : body.dump());
-}
-
-std::string follow_line(const nlohmann::json& f) {
-  std::string what = f.value("model", nlohmann::json()).is_string() ? f["model"].get<std::string>()
-                                                                    : std::string("every model");
-  if (f["alias"].is_string()) what += fmt::format(" (alias {})", f["alias"].get<std::string>());
-  const auto latest = f["latest"].get<std::uint64_t>();
-  std::string line = fmt::format(
-      "{:>3}  {}  {}  {}", f["id"].get<std::int64_t>(), f["feed"].get<std::string>(), what,
-      latest == 0 ? std::string("all releases") : fmt::format("latest {}", latest));
-  if (f["max_size"].get<std::uint64_t>() != 0) {
-    line += fmt::format("  max {}", human_bytes(f["max_size"].get<std::uint64_t>()));
-  }
-  for (const auto& id : f["mirroring"])
-    line += fmt::format("\n       mirroring {}", id.get<std::string>());
-  for (const auto& s : f["skipped"]) {
-    line += fmt::format("\n       skipped {}: {}", s["id"].get<std::string>(),
-                        s["reason"].get<std::string>());
-  }
-  for (const auto& s : f["refused"]) {
-    line += fmt::format("\n       refused {}: {}", s["id"].get<std::string>(),
-                        s["reason"].get<std::string>());
-  }
+std::string follow_line(const api::Follow& f) {
+  std::string what = f.model.value_or("every model");
+  if (f.alias) what += fmt::format(" (alias {})", *f.alias);
+  std::string line =
+      fmt::format("{:>3}  {}  {}  {}", f.id, f.feed, what,
+                  f.latest == 0 ? std::string("all releases") : fmt::format("latest {}", f.latest));
+  if (f.max_size != 0) line += fmt::format("  max {}", human_bytes(f.max_size));
+  for (const auto& id : f.mirroring) line += fmt::format("\n       mirroring {}", id);
+  for (const auto& x : f.skipped) line += fmt::format("\n       skipped {}: {}", x.id, x.reason);
+  for (const auto& x : f.refused) line += fmt::format("\n       refused {}: {}", x.id, x.reason);
   return line;
 }
 
@@ -68,15 +50,17 @@ void register_follow_commands(CLI::App& app, Context& ctx) {
   cf->add_option("--max-size", a->max_size, "Skip releases larger than this, e.g. 500GiB");
   cf->callback([&ctx, a] {
     ctx.action = [&ctx, a]() -> Status {
-      nlohmann::json body = {{"feed", a->feed}, {"latest", a->latest}};
-      if (!a->model.empty()) body["model"] = a->model;
-      if (!a->alias.empty()) body["alias"] = a->alias;
+      api::FollowRequest req;
+      req.feed = a->feed;
+      req.latest = a->latest;
+      if (!a->model.empty()) req.model = a->model;
+      if (!a->alias.empty()) req.alias = a->alias;
       if (!a->max_size.empty()) {
         auto n = units::parse_size(a->max_size);
         if (!n) return tl::unexpected(with_context(n.error(), "--max-size"));
-        body["max_size"] = *n;
+        req.max_size = *n;
       }
-      auto r = call(ctx, api::method::post, api::path::follows, body);
+      auto r = client_for(ctx).add_follow(req);
       if (!r) return tl::unexpected(r.error());
       emit(ctx, *r, fmt::format("following: {}\n", follow_line(*r)));
       return {};
@@ -89,10 +73,10 @@ void register_follow_commands(CLI::App& app, Context& ctx) {
       "Examples:\n  weightsctl follows\n  weightsctl --json follows | jq '.follows[].refused'");
   cl->callback([&ctx] {
     ctx.action = [&ctx]() -> Status {
-      auto r = call(ctx, api::method::get, api::path::follows);
+      auto r = client_for(ctx).follows();
       if (!r) return tl::unexpected(r.error());
       std::string human;
-      for (const auto& f : (*r)["follows"]) human += follow_line(f) + "\n";
+      for (const auto& f : r->follows) human += follow_line(f) + "\n";
       if (human.empty()) human = "no follows (add one with `weightsctl follow FEED`)\n";
       emit(ctx, *r, human);
       return {};
@@ -106,7 +90,7 @@ void register_follow_commands(CLI::App& app, Context& ctx) {
   cu->footer("Example:\n  weightsctl unfollow 3");
   cu->callback([&ctx, uid] {
     ctx.action = [&ctx, uid]() -> Status {
-      auto r = call(ctx, api::method::del, fmt::format("/v1/follows/{}", *uid));
+      auto r = client_for(ctx).remove_follow(*uid);
       if (!r) return tl::unexpected(r.error());
       emit(ctx, *r, fmt::format("removed follow {}\n", *uid));
       return {};
@@ -124,14 +108,14 @@ void register_follow_commands(CLI::App& app, Context& ctx) {
   cs->add_option("release", *sid, "Release id ORG/NAME@REV (default: every complete release)");
   cs->callback([&ctx, sid] {
     ctx.action = [&ctx, sid]() -> Status {
-      nlohmann::json body = nlohmann::json::object();
-      if (!sid->empty()) body["release"] = *sid;
-      auto r = call(ctx, api::method::post, api::path::scrub, body);
+      api::ScrubRequest req;
+      if (!sid->empty()) req.release = *sid;
+      auto r = client_for(ctx).scrub(req);
       if (!r) return tl::unexpected(r.error());
       emit(ctx, *r,
            fmt::format("scrub queued for {} release(s); results in `weightsctl list` and "
                        "/metrics\n",
-                       (*r)["queued"].size()));
+                       r->queued.size()));
       return {};
     };
   });

@@ -1,15 +1,22 @@
-// `weightsctl release ...`: publisher commands that add releases to a feed (offline).
+// Releases: `weightsctl release add/list` (publisher, offline) and the releases a running
+// weightsd holds (fetch, wait, list, show, pin, unpin, remove, verify, seed).
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include <fcntl.h>
 #include <fmt/core.h>
+#include <sys/stat.h>
 
+#include "cli/client.hpp"
 #include "cli/cmd_hf.hpp"
 #include "cli/command.hpp"
 #include "cli/common.hpp"
+#include "core/api/release_ref.hpp"
 #include "core/hf_hub.hpp"
 #include "core/publisher.hpp"
+#include "core/safe_fs.hpp"
 #include "core/tuf_repo.hpp"
 #include "core/units.hpp"
 
@@ -125,6 +132,186 @@ Status run_list(const Context& ctx, const ListArgs& a) {
   return {};
 }
 
+// --- releases held by a running weightsd -----------------------------------------------------
+
+// One line summary of a release.
+std::string release_line(const api::Release& r) {
+  std::string flags;
+  if (r.pinned) flags += " pinned";
+  if (r.seeding) flags += " seeding";
+  return fmt::format("{:<48} {:<11} {:>10} / {:<10}{}", r.id, r.state,
+                     human_bytes(r.verified_length), human_bytes(r.wanted_length), flags);
+}
+
+std::uint64_t positive(std::int64_t v) {
+  return v > 0 ? static_cast<std::uint64_t>(v) : 0;
+}
+
+std::string release_details(const api::Release& r) {
+  std::string out = release_line(r) + "\n";
+  out += fmt::format("  feed {}  release_seq {}  v2 {}\n", r.feed, r.release_seq, r.v2_infohash);
+  out +=
+      fmt::format("  down {} ({})  up {} ({})  peers {}  hash failures {}\n",
+                  human_bytes(positive(r.downloaded_bytes)), human_rate(positive(r.download_rate)),
+                  human_bytes(positive(r.uploaded_bytes)), human_rate(positive(r.upload_rate)),
+                  positive(r.peers), positive(r.hash_failures));
+  if (r.path && !r.path->empty()) out += fmt::format("  path {}\n", *r.path);
+  if (r.error) {
+    out += fmt::format("  error: {}\n", r.error->message);
+    if (!r.error->hint.empty()) out += fmt::format("  hint: {}\n", r.error->hint);
+  }
+  for (const auto& f : r.files) {
+    if (!f.wanted) continue;
+    out += fmt::format("  {:<10} {:>10}  {}\n", f.state, human_bytes(f.length), f.path);
+  }
+  return out;
+}
+
+struct FetchArgs {
+  std::string name;
+  std::vector<std::string> include;
+  std::vector<std::string> peers;
+  std::string dest;
+  bool hf_cache = false;     // --hf-cache given
+  std::string hf_cache_dir;  // its value; empty: the default cache
+  bool no_wait = false;
+};
+
+// Places the verified files of a complete release's view under `dest`: hard links when on the
+// same filesystem (no second copy), else copies. Existing files are left alone and reported.
+// Below `dest` nothing is followed (core/safe_fs.hpp): a link planted in a shared directory
+// cannot redirect the files elsewhere.
+Status materialise_into(const std::string& view, const std::string& dest) {
+  namespace fs = std::filesystem;
+  auto base = safe_fs::open_base_dir(dest, safe_fs::Create::yes);
+  if (!base) return tl::unexpected(base.error());
+  std::error_code ec;
+  fs::recursive_directory_iterator it(view, ec), end;
+  if (ec) return fail(Errc::io_error, fmt::format("reading {}: {}", view, ec.message()));
+  for (; it != end; it.increment(ec)) {
+    if (ec) return fail(Errc::io_error, fmt::format("reading {}: {}", view, ec.message()));
+    const fs::path rel = it->path().lexically_relative(view);
+    const fs::path target = fs::path(dest) / rel;
+    if (it->is_directory()) {
+      auto d = safe_fs::open_dir_beneath(base->get(), rel.string(), safe_fs::Create::yes, dest);
+      if (!d) return tl::unexpected(d.error());
+      continue;
+    }
+    auto dir = safe_fs::open_dir_beneath(base->get(), rel.parent_path().string(),
+                                         safe_fs::Create::yes, dest);
+    if (!dir) return tl::unexpected(dir.error());
+    struct stat st {};
+    if (::fstatat(dir->get(), rel.filename().c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      return fail(Errc::already_exists, fmt::format("{} already exists", target.string()),
+                  "choose an empty --dest directory");
+    }
+    auto src = safe_fs::open_regular(it->path());
+    if (!src) return tl::unexpected(src.error());
+    if (auto st2 = safe_fs::place_file(*src, dir->get(), rel.filename().string(),
+                                       safe_fs::Share::link, target.parent_path());
+        !st2) {
+      return st2;
+    }
+  }
+  return {};
+}
+
+Status run_fetch(const Context& ctx, const FetchArgs& a) {
+  auto ref = api::ReleaseRef::parse(a.name);
+  if (!ref) return tl::unexpected(ref.error());
+  api::FetchRequest req;
+  req.name = ref->name;
+  req.revision = ref->revision;
+  req.include = a.include;
+  req.peers = a.peers;
+  if (a.hf_cache) {
+    std::error_code ec;
+    const auto dir =
+        a.hf_cache_dir.empty() ? hf::default_cache_dir() : std::filesystem::path(a.hf_cache_dir);
+    req.hf_cache = std::filesystem::absolute(dir, ec).lexically_normal().string();
+  }
+  const auto client = client_for(ctx);
+  auto r = client.fetch(req);
+  if (!r) return tl::unexpected(r.error());
+  const std::string id = r->id;
+  if (a.no_wait) {
+    emit(ctx, *r,
+         fmt::format("fetching {} in weightsd; follow with `weightsctl wait {}`\n", id, id));
+    return {};
+  }
+  auto done = wait_for(client, id, display_for(ctx));
+  if (!done) return tl::unexpected(done.error());
+  if (!a.dest.empty() && done->state == "complete") {
+    if (auto st = materialise_into(done->path.value_or(""), a.dest); !st) return st;
+    done->path = a.dest;
+  }
+  if (a.hf_cache && done->state == "complete") {
+    // The daemon lays out the cache when the release completes; a daemon restarted meanwhile
+    // forgot the request, so ask again (idempotent) when the answer lacks it.
+    if (!done->hf_cache || !done->hf_cache->snapshot) {
+      auto again = client.fetch(req);
+      if (!again) return tl::unexpected(again.error());
+      *done = std::move(*again);
+    }
+    if (done->hf_cache && done->hf_cache->error) {
+      const auto& e = *done->hf_cache->error;
+      return fail(api::errc_from_name(e.code).value_or(Errc::internal),
+                  fmt::format("{} is complete, but the Hugging Face cache was not written: {}", id,
+                              e.message),
+                  "weightsd writes the cache: it needs write access to that directory");
+    }
+    if (done->hf_cache && done->hf_cache->snapshot) done->path = done->hf_cache->snapshot;
+  }
+  return finish_wait(ctx, *done);
+}
+
+Status run_wait(const Context& ctx, const std::string& id) {
+  auto done = wait_for(client_for(ctx), id, display_for(ctx));
+  if (!done) return tl::unexpected(done.error());
+  return finish_wait(ctx, *done);
+}
+
+Status run_releases(const Context& ctx) {
+  auto r = client_for(ctx).releases();
+  if (!r) return tl::unexpected(r.error());
+  std::string human;
+  for (const auto& x : r->releases) human += release_line(x) + "\n";
+  if (human.empty()) human = "no releases (fetch one with `weightsctl fetch NAME`)\n";
+  emit(ctx, *r, human);
+  return {};
+}
+
+Status run_show(const Context& ctx, const std::string& id) {
+  auto r = client_for(ctx).release(id);
+  if (!r) return tl::unexpected(r.error());
+  emit(ctx, *r, release_details(*r));
+  return {};
+}
+
+struct SeedArgs {
+  std::string feed, model, revision, dir;
+};
+
+Status run_seed(const Context& ctx, const SeedArgs& a) {
+  std::error_code ec;
+  auto dir = std::filesystem::absolute(a.dir, ec);
+  const auto client = client_for(ctx);
+  auto r = client.seed({a.feed, a.model, a.revision, dir.lexically_normal().string()});
+  if (!r) return tl::unexpected(r.error());
+  auto done = wait_for(client, r->id, Display::quiet);
+  if (!done) return tl::unexpected(done.error());
+  return finish_wait(ctx, *done);
+}
+
+Status run_verify(const Context& ctx, const std::string& id) {
+  const auto client = client_for(ctx);
+  auto r = client.verify(id);
+  if (!r) return tl::unexpected(r.error());
+  auto done = wait_for(client, id, Display::quiet);
+  if (!done) return tl::unexpected(done.error());
+  return finish_wait(ctx, *done);
+}
+
 }  // namespace
 
 void register_release_commands(CLI::App& app, Context& ctx) {
@@ -188,6 +375,119 @@ void register_release_commands(CLI::App& app, Context& ctx) {
   cl->footer("Example:\n  weightsctl release list --feed pub/");
   cl->add_option("--feed", list->feed, "Publisher directory")->required();
   cl->callback([&ctx, list] { ctx.action = [&ctx, list] { return run_list(ctx, *list); }; });
+}
+
+Status show_release(const Context& ctx, const std::string& id) {
+  return run_show(ctx, id);
+}
+
+void register_release_daemon_commands(CLI::App& app, Context& ctx) {
+  auto fetch = std::make_shared<FetchArgs>();
+  auto* cf =
+      app.add_subcommand("fetch", "Fetch a release through weightsd and wait until verified");
+  cf->add_option("name", fetch->name, "Model id or alias, optionally @REVISION")->required();
+  cf->add_option("--include", fetch->include, "Only files matching this glob; repeatable");
+  cf->add_option("--peer", fetch->peers, "Connect to this peer (IP:PORT); repeatable");
+  cf->add_option("--dest", fetch->dest,
+                 "Also place the verified files here (hard links on the same filesystem)");
+  cf->add_option("--hf-cache", fetch->hf_cache_dir,
+                 "Also lay the release out as a Hugging Face cache (default $HF_HUB_CACHE, "
+                 "$HF_HOME/hub or ~/.cache/huggingface/hub), for offline loaders")
+      ->expected(0, 1);
+  cf->add_flag("--no-wait", fetch->no_wait, "Start the download and return at once");
+  cf->footer(
+      "Ctrl-C stops waiting; the download continues in weightsd.\nExamples:\n"
+      "  weightsctl fetch gemma-4\n"
+      "  weightsctl fetch google/gemma-4-12b-it@0123abcd --include '*.json' --include "
+      "'*.safetensors'");
+  cf->callback([&ctx, fetch, cf] {
+    fetch->hf_cache = cf->count("--hf-cache") > 0;
+    ctx.action = [&ctx, fetch] { return run_fetch(ctx, *fetch); };
+  });
+
+  auto id = std::make_shared<std::string>();
+  auto* cw = app.add_subcommand("wait", "Wait for a release's download to finish");
+  cw->add_option("release", *id, "Release id ORG/NAME@REV")->required();
+  cw->footer(
+      "Re-attaches to a download started with `fetch --no-wait` or left with Ctrl-C.\n"
+      "Example:\n  weightsctl wait google/gemma-4-12b-it@0123abcd");
+  cw->callback([&ctx, id] { ctx.action = [&ctx, id] { return run_wait(ctx, *id); }; });
+
+  auto* cl = app.add_subcommand("list", "List the releases weightsd holds");
+  cl->footer(
+      "One line per release: id, state, verified / wanted size, pinned, seeding.\n"
+      "Examples:\n  weightsctl list\n  weightsctl --json list | jq -r '.releases[].id'");
+  cl->callback([&ctx] { ctx.action = [&ctx] { return run_releases(ctx); }; });
+
+  auto show_id = std::make_shared<std::string>();
+  auto* cs = app.add_subcommand("show", "Show one release: state, files, peers, errors");
+  cs->add_option("release", *show_id, "Release id ORG/NAME@REV")->required();
+  cs->footer(
+      "ORG/NAME alone means the newest release of that model on this node.\n"
+      "Examples:\n  weightsctl show google/gemma-4-12b-it@0123abcd\n"
+      "  weightsctl --json show google/gemma-4-12b-it | jq -r .path");
+  cs->callback(
+      [&ctx, show_id] { ctx.action = [&ctx, show_id] { return run_show(ctx, *show_id); }; });
+
+  for (const char* verb : {"pin", "unpin"}) {
+    auto pid = std::make_shared<std::string>();
+    auto* cp =
+        app.add_subcommand(verb, std::string(verb) == "pin" ? "Keep a release: never evicted"
+                                                            : "Allow a release to be evicted");
+    cp->add_option("release", *pid, "Release id ORG/NAME@REV")->required();
+    cp->footer(
+        fmt::format("Pinned releases are never evicted to meet max_disk.\nExample:\n"
+                    "  weightsctl {} google/gemma-4-12b-it@0123abcd",
+                    verb));
+    const std::string v = verb;
+    cp->callback([&ctx, pid, v] {
+      ctx.action = [&ctx, pid, v]() -> Status {
+        auto r = client_for(ctx).set_pinned(*pid, v == "pin" ? api::Pin::pin : api::Pin::unpin);
+        if (!r) return tl::unexpected(r.error());
+        emit(ctx, *r, fmt::format("{}: {}ned\n", *pid, v));
+        return {};
+      };
+    });
+  }
+
+  auto rm_id = std::make_shared<std::string>();
+  auto rm_delete = std::make_shared<bool>(false);
+  auto* cr = app.add_subcommand("remove", "Stop seeding a release and forget it");
+  cr->add_option("release", *rm_id, "Release id ORG/NAME@REV")->required();
+  cr->add_flag("--delete-files", *rm_delete, "Also delete its files (shared files are kept)");
+  cr->footer(
+      "Without --delete-files the files stay in the store.\nExamples:\n"
+      "  weightsctl remove google/gemma-4-12b-it@0123abcd\n"
+      "  weightsctl remove google/gemma-4-12b-it@0123abcd --delete-files");
+  cr->callback([&ctx, rm_id, rm_delete] {
+    ctx.action = [&ctx, rm_id, rm_delete]() -> Status {
+      auto r = client_for(ctx).remove_release(
+          *rm_id, *rm_delete ? api::target::DeleteFiles::yes : api::target::DeleteFiles::no);
+      if (!r) return tl::unexpected(r.error());
+      emit(ctx, *r, fmt::format("removed {}\n", *rm_id));
+      return {};
+    };
+  });
+
+  auto v_id = std::make_shared<std::string>();
+  auto* cv = app.add_subcommand("verify", "Re-hash a release's stored files now");
+  cv->add_option("release", *v_id, "Release id ORG/NAME@REV")->required();
+  cv->footer(
+      "Reads every stored file and checks its SHA-256 against the signed manifest; exits 75\n"
+      "if a file no longer matches.\nExample:\n  weightsctl verify google/gemma-4-12b-it@0123abcd");
+  cv->callback([&ctx, v_id] { ctx.action = [&ctx, v_id] { return run_verify(ctx, *v_id); }; });
+
+  auto seed = std::make_shared<SeedArgs>();
+  auto* cd = app.add_subcommand("seed", "Seed a release from local files without downloading");
+  cd->add_option("dir", seed->dir, "Directory with the release's files")->required();
+  cd->add_option("--feed", seed->feed, "Feed (as added to weightsd) listing the release")
+      ->required();
+  cd->add_option("--model", seed->model, "Model id ORG/NAME")->required();
+  cd->add_option("--revision", seed->revision, "Revision")->required();
+  cd->footer(
+      "The files are hashed against the signed manifest first; nothing unverified is seeded.\n"
+      "Example:\n  weightsctl seed ./gemma-4 --feed mine --model google/gemma-4 --revision abc");
+  cd->callback([&ctx, seed] { ctx.action = [&ctx, seed] { return run_seed(ctx, *seed); }; });
 }
 
 }  // namespace weights::cli

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -41,6 +42,8 @@ inline constexpr std::string_view release_pin = "/v1/releases/{id}/pin";
 inline constexpr std::string_view release_unpin = "/v1/releases/{id}/unpin";
 inline constexpr std::string_view release_verify = "/v1/releases/{id}/verify";
 inline constexpr std::string_view release_peers = "/v1/releases/{id}/peers";
+// GET: text/event-stream of the release's progress until it is complete or failed.
+inline constexpr std::string_view release_events = "/v1/releases/{id}/events";
 // Seed-node policy: follows (weightsctl follow/unfollow/follows) and scrubs.
 inline constexpr std::string_view follows = "/v1/follows";
 inline constexpr std::string_view follow = "/v1/follows/{id}";
@@ -126,11 +129,25 @@ struct Request {
   std::string_view header(std::string_view name) const;
 };
 
+// A response body produced over time (text/event-stream). The server sends the status and
+// headers, then calls next() on the io_context thread every `interval` and sends what it
+// returns as one chunk (nothing when empty) until a step is `done`; then it ends the response
+// and closes the connection. A client that goes away, or a server shutdown, stops the calls.
+struct EventSource {
+  struct Step {
+    std::string data;
+    bool done = false;
+  };
+  std::function<Step()> next;
+  std::chrono::milliseconds interval{250};
+};
+
 struct Response {
   int status = 200;
   std::string content_type = std::string(content_type::json);
   std::string body;
-  Headers headers;  // extra headers, e.g. {"allow", "GET, POST"}
+  Headers headers;                      // extra headers, e.g. {"allow", "GET, POST"}
+  std::shared_ptr<EventSource> stream;  // set: `body` is sent first, then the stream's steps
 };
 
 // 200-style JSON response with a compact body and trailing newline. Strings that are not valid

@@ -1,9 +1,12 @@
 #include "core/api_client.hpp"
 
+#include <functional>
+#include <limits>
 #include <optional>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/basic_stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
@@ -152,6 +155,129 @@ Result<nlohmann::json> call_json(const Endpoint& endpoint, std::string_view meth
   auto parsed = json::parse_strict(res->body, json::Limits{max_response_bytes, 64});
   if (!parsed) return tl::unexpected(with_context(std::move(parsed.error()), "weightsd response"));
   return std::move(*parsed);
+}
+
+Status call_stream(const Endpoint& endpoint, std::string_view target, const OnData& on_data,
+                   const KeepGoing& keep_going, std::chrono::milliseconds idle) {
+  const auto& socket_path = endpoint.path;
+  if (socket_path.native().size() > max_socket_path_length()) {
+    return fail(Errc::invalid_argument,
+                fmt::format("socket path {} is longer than {} bytes", socket_path.string(),
+                            max_socket_path_length()));
+  }
+  asio::io_context ioc;
+  Stream stream(ioc);
+  asio::steady_timer tick(ioc);
+  beast::flat_buffer buffer;
+  http::request<http::string_body> req{http::verb::get, std::string(target), 11};
+  req.set(http::field::host, "weightsd");
+  req.set(http::field::user_agent, "weightsctl/" WEIGHTS_VERSION);
+  req.set(http::field::accept, bsv(content_type::event_stream));
+  req.prepare_payload();
+
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+  std::optional<Error> failure;
+  bool ok_status = false;
+  bool consumer_done = false;
+  std::string error_text;  // body of a non-2xx answer
+  // Beast keeps a reference to the callback: it must outlive the reads.
+  auto on_chunk = [&](std::uint64_t, beast::string_view body, beast::error_code&) {
+    if (!ok_status) {
+      if (error_text.size() < max_response_bytes) error_text.append(body.data(), body.size());
+    } else if (!consumer_done && !on_data(std::string_view(body.data(), body.size()))) {
+      consumer_done = true;
+    }
+    return body.size();
+  };
+  parser.on_chunk_body(on_chunk);
+  const std::string where = socket_path.string();
+  auto broken = [&](const beast::error_code& ec) {
+    if (failure) return;
+    failure =
+        ec == beast::error::timeout
+            ? Error{Errc::unavailable,
+                    fmt::format("weightsd at {} sent nothing for {} s", where, idle.count() / 1000),
+                    "the daemon may be overloaded; check its log"}
+            : Error{Errc::unavailable,
+                    fmt::format("the connection to weightsd at {} broke: {}", where, ec.message()),
+                    unreachable_hint};
+  };
+
+  std::function<void()> poll = [&] {
+    tick.expires_after(std::chrono::milliseconds(100));
+    tick.async_wait([&](beast::error_code ec) {
+      if (ec) return;
+      if (!keep_going()) {
+        failure = Error{Errc::unavailable, "stopped", ""};
+        beast::error_code ignored;
+        stream.socket().close(ignored);
+        return;
+      }
+      poll();
+    });
+  };
+  std::function<void()> read_more = [&] {
+    stream.expires_after(idle);
+    http::async_read_some(stream, buffer, parser, [&](beast::error_code ec, std::size_t) {
+      if (consumer_done || (!ec && parser.is_done())) {
+        tick.cancel();
+        return;
+      }
+      if (ec) {
+        broken(ec);
+        tick.cancel();
+        return;
+      }
+      read_more();
+    });
+  };
+
+  stream.expires_after(default_call_timeout);
+  stream.async_connect(local::endpoint(socket_path.string()), [&](beast::error_code ec) {
+    if (ec) {
+      failure = unreachable(socket_path, ec);
+      tick.cancel();
+      return;
+    }
+    http::async_write(stream, req, [&](beast::error_code wec, std::size_t) {
+      if (wec) {
+        broken(wec);
+        tick.cancel();
+        return;
+      }
+      http::async_read_header(stream, buffer, parser, [&](beast::error_code rec, std::size_t) {
+        if (rec) {
+          broken(rec);
+          tick.cancel();
+          return;
+        }
+        const int status = static_cast<int>(parser.get().result_int());
+        ok_status = status >= 200 && status <= 299;
+        if (ok_status) return read_more();
+        http::async_read(stream, buffer, parser, [&, status](beast::error_code bec, std::size_t) {
+          Response res;
+          res.status = status;
+          res.body = error_text + parser.get().body();
+          failure =
+              bec ? Error{Errc::unavailable, fmt::format("weightsd answered HTTP {}", status), ""}
+                  : error_from_response(res);
+          tick.cancel();
+        });
+      });
+    });
+  });
+  poll();
+  ioc.run();
+  beast::error_code ignored;
+  stream.socket().shutdown(local::socket::shutdown_both, ignored);
+  if (failure) {
+    if (failure->code == Errc::unavailable && failure->message != "stopped") {
+      failure->message += fmt::format(" (socket chosen by {})", endpoint.source);
+    }
+    return tl::unexpected(std::move(*failure));
+  }
+  return {};
 }
 
 }  // namespace weights::api

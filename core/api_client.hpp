@@ -3,6 +3,7 @@
 // One request per connection; every step (connect, write, read) shares one deadline.
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -39,5 +40,15 @@ Result<Response> call(const std::filesystem::path& socket_path, std::string_view
 Result<nlohmann::json> call_json(const Endpoint& endpoint, std::string_view method,
                                  std::string_view target, std::string_view body = {},
                                  std::chrono::milliseconds timeout = default_call_timeout);
+
+// GET `target` and hand the body of a 2xx answer to on_data piece by piece as it arrives
+// (a streamed text/event-stream response), until the server ends the response (success),
+// on_data returns false (success, the connection is dropped), nothing arrives for `idle`, the
+// connection breaks, or keep_going() turns false (checked every 100 ms); those three are
+// Errc::unavailable. A non-2xx answer is returned as its error (error_from_response).
+using OnData = std::function<bool(std::string_view)>;
+using KeepGoing = std::function<bool()>;
+Status call_stream(const Endpoint& endpoint, std::string_view target, const OnData& on_data,
+                   const KeepGoing& keep_going, std::chrono::milliseconds idle);
 
 }  // namespace weights::api

@@ -1,30 +1,13 @@
 #include "core/hf_hub.hpp"
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
-#include <charconv>
 #include <cstdlib>
 #include <cstring>
-#include <limits>
 #include <map>
-#include <thread>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/context.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
-#include <boost/asio/ssl/stream.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/buffer_body.hpp>
-#include <boost/beast/http/empty_body.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <openssl/ssl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,200 +17,15 @@
 namespace weights::hf {
 namespace {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace ssl = asio::ssl;
-using tcp = asio::ip::tcp;
-
-beast::string_view bsv(std::string_view s) {
-  return {s.data(), s.size()};
-}
-std::string_view sv(beast::string_view s) {
-  return {s.data(), s.size()};
-}
-
 bool is_hex(std::string_view s, std::size_t n) {
   return s.size() == n && std::all_of(s.begin(), s.end(), [](char c) {
            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
          });
 }
 
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-// Percent-encodes for a URL, keeping '/' (repo ids and file paths) unless `keep_slash` is false
-// (revisions such as "refs/pr/1" are one segment, as huggingface_hub quotes them).
-std::string encode_path(std::string_view s, bool keep_slash = true) {
-  static constexpr char digits[] = "0123456789ABCDEF";
-  std::string out;
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' ||
-        (c == '/' && keep_slash)) {
-      out += ch;
-    } else {
-      out += '%';
-      out += digits[c >> 4];
-      out += digits[c & 15];
-    }
-  }
-  return out;
-}
-
-// Response head plus what the caller needs to continue.
-struct Head {
-  unsigned status = 0;
-  std::string location;
-  std::string link;
-  std::string content_range;
-  std::string retry_after;
-  std::optional<std::uint64_t> content_length;
-};
-
-// One HTTP/1.1 exchange on a fresh connection. The body goes to `sink` (called with chunks);
-// `max_body` bounds it. Each network step (resolve, connect, handshake, write, each read) has
-// its own deadline, so a stalled peer fails after options.timeout, not never.
-class Exchange {
- public:
-  Exchange(const HubOptions& o, const Url& url) : options_(o), url_(url) {}
-
-  using Sink = std::function<Status(const char*, std::size_t)>;
-  using OnHead = std::function<Status(const Head&)>;
-
-  Result<Head> run(const http::request<http::empty_body>& req, std::uint64_t max_body,
-                   const OnHead& on_head, const Sink& sink) {
-    if (url_.scheme == "https") {
-      ssl::context ctx(ssl::context::tls_client);
-      ctx.set_default_verify_paths();
-      ctx.set_verify_mode(ssl::verify_peer);
-      ctx.set_verify_callback(ssl::host_name_verification(url_.host));
-      ssl::stream<beast::tcp_stream> stream(ioc_, ctx);
-      if (!SSL_set_tlsext_host_name(stream.native_handle(), url_.host.c_str())) {
-        return fail(Errc::unavailable, fmt::format("{}: cannot set TLS SNI", url_.host));
-      }
-      if (auto st = connect(beast::get_lowest_layer(stream)); !st)
-        return tl::unexpected(st.error());
-      beast::get_lowest_layer(stream).expires_after(options_.timeout);
-      boost::system::error_code ec;
-      stream.async_handshake(ssl::stream_base::client, [&](auto e) { ec = e; });
-      if (auto st = drive(ec, "TLS handshake"); !st) return tl::unexpected(st.error());
-      return exchange(stream, req, max_body, on_head, sink);
-    }
-    beast::tcp_stream stream(ioc_);
-    if (auto st = connect(stream); !st) return tl::unexpected(st.error());
-    return exchange(stream, req, max_body, on_head, sink);
-  }
-
- private:
-  Status drive(boost::system::error_code& ec, std::string_view what) {
-    ioc_.restart();
-    ioc_.run();
-    if (ec == beast::error::timeout) {
-      return fail(Errc::unavailable,
-                  fmt::format("{}: {} timed out after {}s", to_string(url_), what,
-                              options_.timeout.count()),
-                  "check the network or the hub's status, then run the same command again: "
-                  "downloads resume");
-    }
-    if (ec) {
-      return fail(Errc::unavailable,
-                  fmt::format("{}: {} failed: {}", to_string(url_), what, ec.message()),
-                  "check the endpoint (HF_ENDPOINT / --endpoint) and the network");
-    }
-    return {};
-  }
-
-  Status connect(beast::tcp_stream& s) {
-    tcp::resolver resolver(ioc_);
-    boost::system::error_code ec;
-    tcp::resolver::results_type results;
-    s.expires_after(options_.timeout);
-    resolver.async_resolve(url_.host, url_.port, [&](auto e, auto r) {
-      ec = e;
-      results = r;
-    });
-    if (auto st = drive(ec, "name resolution"); !st) return st;
-    s.expires_after(options_.timeout);
-    s.async_connect(results, [&](auto e, auto) { ec = e; });
-    return drive(ec, "connect");
-  }
-
-  template <class Stream>
-  Result<Head> exchange(Stream& stream, const http::request<http::empty_body>& req,
-                        std::uint64_t max_body, const OnHead& on_head, const Sink& sink) {
-    boost::system::error_code ec;
-    beast::get_lowest_layer(stream).expires_after(options_.timeout);
-    http::async_write(stream, req, [&](auto e, std::size_t) { ec = e; });
-    if (auto st = drive(ec, "sending the request"); !st) return tl::unexpected(st.error());
-
-    beast::flat_buffer buffer;
-    http::response_parser<http::buffer_body> parser;
-    parser.header_limit(64 * 1024);
-    // Our own caps apply below. (Beast 1.74 treats body_limit(none) as a zero limit.)
-    parser.body_limit(std::numeric_limits<std::uint64_t>::max());
-    beast::get_lowest_layer(stream).expires_after(options_.timeout);
-    http::async_read_header(stream, buffer, parser, [&](auto e, std::size_t) { ec = e; });
-    if (auto st = drive(ec, "reading the response header"); !st) return tl::unexpected(st.error());
-    const auto& res = parser.get();
-    Head head;
-    head.status = res.result_int();
-    head.location = std::string(sv(res[http::field::location]));
-    head.link = std::string(sv(res[http::field::link]));
-    head.content_range = std::string(sv(res[http::field::content_range]));
-    head.retry_after = std::string(sv(res[http::field::retry_after]));
-    if (parser.content_length()) head.content_length = *parser.content_length();
-    // Only a 2xx body is payload; anything else is read (bounded) and dropped.
-    const bool payload = head.status >= 200 && head.status < 300;
-    if (payload && on_head) {
-      if (auto st = on_head(head); !st) return tl::unexpected(st.error());
-    }
-    const std::uint64_t limit = payload ? max_body : 64 * 1024;
-    if (head.content_length && *head.content_length > limit) {
-      if (!payload) return head;
-      return fail(Errc::length_mismatch,
-                  fmt::format("{}: Content-Length {} is more than the expected {} bytes",
-                              to_string(url_), *head.content_length, limit));
-    }
-    std::array<char, 64 * 1024> chunk{};
-    std::uint64_t got = 0;
-    while (!parser.is_done()) {
-      parser.get().body().data = chunk.data();
-      parser.get().body().size = chunk.size();
-      beast::get_lowest_layer(stream).expires_after(options_.timeout);
-      http::async_read(stream, buffer, parser, [&](auto e, std::size_t) { ec = e; });
-      ioc_.restart();
-      ioc_.run();
-      if (ec == http::error::need_buffer) ec = {};
-      if (ec) {
-        if (auto st = drive(ec, "reading the response body"); !st) {
-          return tl::unexpected(st.error());
-        }
-      }
-      const std::size_t n = chunk.size() - parser.get().body().size;
-      got += n;
-      if (got > limit) {
-        if (!payload) return head;
-        return fail(Errc::length_mismatch,
-                    fmt::format("{}: more than the expected {} bytes", to_string(url_), limit));
-      }
-      if (payload && n > 0 && sink) {
-        if (auto st = sink(chunk.data(), n); !st) return tl::unexpected(st.error());
-      }
-    }
-    return head;
-  }
-
-  const HubOptions& options_;
-  Url url_;
-  asio::io_context ioc_;
-};
-
 // Turns a final non-2xx status into an error with a hint.
-Error status_error(const Url& url, const Head& head, std::string_view what) {
-  const std::string where = fmt::format("{} ({})", what, to_string(url));
+Error hub_status_error(const Url& url, const ResponseHead& head, std::string_view what) {
+  const std::string where = fmt::format("{} ({})", what, url.str());
   switch (head.status) {
     case 401:
     case 403:
@@ -249,104 +47,9 @@ Error status_error(const Url& url, const Head& head, std::string_view what) {
   }
 }
 
-std::optional<std::chrono::seconds> retry_after(const Head& head) {
-  if (head.retry_after.empty()) return std::chrono::seconds(1);
-  unsigned v = 0;
-  const auto* b = head.retry_after.data();
-  const auto [p, e] = std::from_chars(b, b + head.retry_after.size(), v);
-  if (e != std::errc() || p != b + head.retry_after.size()) return std::nullopt;  // HTTP-date
-  return std::chrono::seconds(v);
-}
-
-// Printable ASCII without space: anything else in a host or request target (CR, LF, NUL,
-// space above all) would split the request line or inject header lines.
-bool request_safe(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](unsigned char c) { return c > 0x20 && c < 0x7f; });
-}
-
-bool same_origin(const Url& a, const Url& b) {
-  return a.scheme == b.scheme && lower(a.host) == lower(b.host) && a.port == b.port;
-}
-
 }  // namespace
 
-// ---- URLs ---------------------------------------------------------------------------------------
-
-Result<Url> parse_url(std::string_view text) {
-  Url u;
-  const auto sep = text.find("://");
-  if (sep == std::string_view::npos) {
-    return fail(Errc::invalid_argument, fmt::format("'{}' is not an http(s) URL", text));
-  }
-  u.scheme = lower(std::string(text.substr(0, sep)));
-  if (u.scheme != "http" && u.scheme != "https") {
-    return fail(Errc::invalid_argument,
-                fmt::format("'{}': only http and https are supported", text));
-  }
-  std::string_view rest = text.substr(sep + 3);
-  const auto slash = rest.find_first_of("/?");
-  std::string_view authority = rest.substr(0, slash);
-  u.target = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
-  if (u.target.front() == '?') u.target = "/" + u.target;
-  if (const auto hash = u.target.find('#'); hash != std::string::npos) u.target.resize(hash);
-  if (authority.empty() || authority.find('@') != std::string_view::npos) {
-    return fail(Errc::invalid_argument, fmt::format("'{}': bad host", text));
-  }
-  if (authority.front() == '[') {
-    const auto close = authority.find(']');
-    if (close == std::string_view::npos) {
-      return fail(Errc::invalid_argument, fmt::format("'{}': bad host", text));
-    }
-    u.host = std::string(authority.substr(1, close - 1));
-    authority.remove_prefix(close + 1);
-    if (!authority.empty() && authority.front() == ':') u.port = authority.substr(1);
-  } else if (const auto colon = authority.rfind(':'); colon != std::string_view::npos) {
-    u.host = std::string(authority.substr(0, colon));
-    u.port = std::string(authority.substr(colon + 1));
-  } else {
-    u.host = std::string(authority);
-  }
-  if (u.port.empty()) u.port = u.scheme == "https" ? "443" : "80";
-  if (u.host.empty() || !std::all_of(u.port.begin(), u.port.end(), ::isdigit)) {
-    return fail(Errc::invalid_argument, fmt::format("'{}': bad host or port", text));
-  }
-  // A host name, or an IPv6 literal (it was in brackets): nothing that could read back as
-  // another host once the URL is written out again.
-  const bool v6 = u.host.find(':') != std::string::npos;
-  const bool host_ok = std::all_of(u.host.begin(), u.host.end(), [v6](unsigned char c) {
-    return v6 ? (std::isxdigit(c) || c == ':' || c == '.')
-              : (std::isalnum(c) || c == '-' || c == '.' || c == '_');
-  });
-  if (!host_ok || !request_safe(u.target)) {
-    return fail(Errc::invalid_argument,
-                fmt::format("'{}': bad host, or spaces or control characters in the URL",
-                            escape_path_for_message(text)));
-  }
-  return u;
-}
-
-std::string to_string(const Url& u) {
-  const bool default_port =
-      (u.scheme == "https" && u.port == "443") || (u.scheme == "http" && u.port == "80");
-  const std::string host = u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host;
-  return fmt::format("{}://{}{}{}", u.scheme, host, default_port ? "" : ":" + u.port, u.target);
-}
-
-Result<Url> resolve_location(const Url& base, std::string_view location) {
-  if (location.find("://") != std::string_view::npos) return parse_url(location);
-  if (location.substr(0, 2) == "//") return parse_url(base.scheme + ":" + std::string(location));
-  if (!location.empty() && location.front() == '/') {
-    if (!request_safe(location)) {
-      return fail(Errc::parse_error, fmt::format("redirect location '{}': spaces or control "
-                                                 "characters",
-                                                 escape_path_for_message(location)));
-    }
-    Url u = base;
-    u.target = std::string(location.substr(0, location.find('#')));  // never sent
-    return u;
-  }
-  return fail(Errc::parse_error, fmt::format("unsupported redirect location '{}'", location));
-}
+// ---- options ----------------------------------------------------------------------------------
 
 HubOptions hub_options_from_env() {
   HubOptions o;
@@ -357,6 +60,11 @@ HubOptions hub_options_from_env() {
     o.token = t2;
   }
   while (!o.endpoint.empty() && o.endpoint.back() == '/') o.endpoint.pop_back();
+  if (auto proxy = ProxySettings::from_env()) {
+    o.proxy = std::move(*proxy);
+  } else {
+    o.config_error = proxy.error();
+  }
   return o;
 }
 
@@ -451,100 +159,78 @@ std::string next_link(std::string_view header) {
   }
   return {};
 }
-
 // ---- Hub ----------------------------------------------------------------------------------------
 
 Hub::Hub(HubOptions options) : options_(std::move(options)) {
   while (!options_.endpoint.empty() && options_.endpoint.back() == '/')
     options_.endpoint.pop_back();
+  if (options_.config_error) {
+    endpoint_error_ = *options_.config_error;
+    return;
+  }
   auto u = parse_url(options_.endpoint);
-  if (u) {
+  if (!u) {
+    endpoint_error_ = u.error();
+  } else if (!u->userinfo.empty()) {
+    endpoint_error_ = Error{Errc::invalid_argument,
+                            fmt::format("{}: credentials in the endpoint URL are not supported; "
+                                        "set HF_TOKEN",
+                                        u->str()),
+                            {}};
+  } else {
     endpoint_ = *u;
     endpoint_ok_ = true;
-  } else {
-    endpoint_error_ = u.error();
   }
 }
 
-namespace {
-
-// GET with redirects and Retry-After; the body of the final 2xx response goes to `sink`.
-// `restart` is called before each attempt so the sink can reset (e.g. re-open a resumed file and
-// return the Range start). The token goes only to the endpoint's origin.
-struct GetResult {
-  Head head;
-  Url url;
-};
-
-Result<GetResult> get_following(const HubOptions& o, const Url& endpoint, Url url,
-                                const std::function<std::optional<std::uint64_t>()>& range_start,
-                                std::uint64_t max_body, const Exchange::OnHead& on_head,
-                                const Exchange::Sink& sink, std::string_view what) {
-  int redirects = 0;
-  int attempts = 0;
-  for (;;) {
-    http::request<http::empty_body> req{http::verb::get, bsv(url.target), 11};
-    const bool default_port =
-        (url.scheme == "https" && url.port == "443") || (url.scheme == "http" && url.port == "80");
-    req.set(http::field::host, bsv(default_port ? url.host : url.host + ":" + url.port));
-    req.set(http::field::user_agent, "weightsctl/" WEIGHTS_VERSION);
-    req.set(http::field::accept_encoding, "identity");
-    req.set(http::field::connection, "close");
-    if (!o.token.empty() && same_origin(url, endpoint)) {
-      req.set(http::field::authorization, bsv("Bearer " + o.token));
-    }
-    std::optional<std::uint64_t> start = range_start ? range_start() : std::nullopt;
-    if (start && *start > 0) req.set(http::field::range, bsv(fmt::format("bytes={}-", *start)));
-    Exchange ex(o, url);
-    auto head = ex.run(req, max_body, on_head, sink);
-    ++attempts;
-    if (!head) {
-      // A dropped or stalled transfer is retried (it resumes); anything else is final.
-      if (head.error().code == Errc::unavailable && attempts < o.max_attempts && range_start) {
-        continue;
-      }
-      return tl::unexpected(head.error());
-    }
-    const unsigned s = head->status;
-    if (s == 301 || s == 302 || s == 303 || s == 307 || s == 308) {
-      if (++redirects > o.max_redirects) {
-        return fail(Errc::unavailable,
-                    fmt::format("{}: more than {} redirects", what, o.max_redirects));
-      }
-      auto next = resolve_location(url, head->location);
-      if (!next) return tl::unexpected(with_context(next.error(), what));
-      url = *next;
-      continue;
-    }
-    if ((s == 429 || s == 503) && attempts < o.max_attempts) {
-      const auto wait = retry_after(*head);
-      if (wait && *wait <= o.max_retry_after) {
-        std::this_thread::sleep_for(*wait);
-        continue;
-      }
-    }
-    if (s < 200 || s >= 300) {
-      if (s == 416) return GetResult{*head, url};  // the caller decides (resume past the end)
-      return tl::unexpected(status_error(url, *head, what));
-    }
-    return GetResult{*head, url};
-  }
+HttpOptions Hub::http_options() const {
+  HttpOptions h;
+  h.connect_timeout = options_.timeout;
+  h.read_timeout = options_.timeout;
+  h.max_redirects = options_.max_redirects;
+  h.max_attempts = options_.max_attempts;
+  h.max_retry_after = options_.max_retry_after;
+  h.default_retry_after = std::chrono::seconds(1);  // as huggingface_hub: a 429 is worth a retry
+  h.proxy = options_.proxy;
+  h.user_agent = "weightsctl/" WEIGHTS_VERSION;
+  return h;
 }
 
-}  // namespace
+HttpRequest Hub::request(const Url& url) const {
+  HttpRequest r;
+  r.url = url;
+  // The token goes to the endpoint's origin only: not to a CDN a redirect leads to, nor to a
+  // Link that names another host.
+  if (!options_.token.empty() && url.same_origin(endpoint_)) {
+    r.authorization = "Bearer " + options_.token;
+  }
+  return r;
+}
 
 Result<Hub::Json> Hub::get_json(const std::string& url_text) {
+  if (!endpoint_ok_) return tl::unexpected(endpoint_error_);
   auto url = parse_url(url_text);
   if (!url) return tl::unexpected(url.error());
   std::string body;
-  auto got = get_following(
-      options_, endpoint_, *url, {}, options_.max_json_bytes, {},
-      [&](const char* p, std::size_t n) -> Status {
-        body.append(p, n);
-        return {};
-      },
-      url_text);
-  if (!got) return tl::unexpected(got.error());
+  HttpRequest r = request(*url);
+  r.max_bytes = options_.max_json_bytes;
+  r.sink = [&body](std::string_view chunk) -> Status {
+    body.append(chunk);
+    return {};
+  };
+  auto got = http_request(r, http_options());
+  if (!got) {
+    Error e = got.error();
+    if (e.code == Errc::unavailable && e.hint.empty()) {
+      e.hint =
+          "check the endpoint (HF_ENDPOINT / --endpoint), the proxy (https_proxy) and the "
+          "network";
+    }
+    return tl::unexpected(e);
+  }
+  if (got->head.status < 200 || got->head.status >= 300) {
+    return tl::unexpected(hub_status_error(got->url, got->head, url_text));
+  }
   return Json{std::move(body), got->head.link};
 }
 
@@ -554,14 +240,14 @@ Result<HubRevision> Hub::revision(std::string_view repo, std::string_view rev) {
     return fail(Errc::invalid_argument, fmt::format("'{}' is not a repository id ORG/NAME", repo));
   }
   const std::string base = options_.endpoint;
-  auto info = get_json(fmt::format("{}/api/models/{}/revision/{}", base, encode_path(repo),
-                                   encode_path(rev, false)));
+  auto info = get_json(fmt::format("{}/api/models/{}/revision/{}", base, percent_encode_path(repo),
+                                   percent_encode_path(rev, false)));
   if (!info) return tl::unexpected(info.error());
   auto r = parse_revision_info(info->body);
   if (!r) return tl::unexpected(r.error());
   r->repo = std::string(repo);
-  std::string next =
-      fmt::format("{}/api/models/{}/tree/{}?recursive=true", base, encode_path(repo), r->sha);
+  std::string next = fmt::format("{}/api/models/{}/tree/{}?recursive=true", base,
+                                 percent_encode_path(repo), r->sha);
   for (int page = 0; !next.empty(); ++page) {
     if (page > 10000) return fail(Errc::too_large, "file tree: more than 10000 pages");
     auto tree = get_json(next);
@@ -570,9 +256,10 @@ Result<HubRevision> Hub::revision(std::string_view repo, std::string_view rev) {
     next = next_link(tree->link);
     if (!next.empty()) {
       auto nu = parse_url(next);
-      if (!nu || !same_origin(*nu, endpoint_)) {
+      if (!nu || !nu->same_origin(endpoint_)) {
         return fail(Errc::wrong_target,
-                    fmt::format("file tree: next page '{}' is not on the endpoint", next));
+                    fmt::format("file tree: next page '{}' is not on the endpoint",
+                                escape_path_for_message(next)));
       }
     }
   }
@@ -608,86 +295,90 @@ Status Hub::download(const HubRevision& rev, const HubFile& file, const fs::path
     if (fd >= 0) ::close(fd);
     fd = -1;
   };
-  // Before each attempt: open the .part file and report how much of it can be kept.
-  auto range_start = [&]() -> std::optional<std::uint64_t> {
+  auto cannot = [&](std::string_view what) {
+    return fail(Errc::io_error,
+                fmt::format("cannot {} {}: {}", what, part.string(), std::strerror(errno)));
+  };
+  // Before each attempt: open the .part file and keep what it already holds (a Range resumes).
+  auto open_part = [&]() -> Status {
     close_fd();
     fd = ::open(part.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) return std::nullopt;
+    if (fd < 0) return cannot("open");
     struct stat stt {};
-    ::fstat(fd, &stt);
+    if (::fstat(fd, &stt) != 0) return cannot("stat");
     have = static_cast<std::uint64_t>(stt.st_size);
     if (have > file.size) {
-      (void)::ftruncate(fd, 0);
+      if (::ftruncate(fd, 0) != 0) return cannot("truncate");
       have = 0;
     }
-    ::lseek(fd, static_cast<off_t>(have), SEEK_SET);
-    return have;
+    if (::lseek(fd, static_cast<off_t>(have), SEEK_SET) < 0) return cannot("seek in");
+    return {};
   };
-  // A server that ignores Range answers 200 with the whole file: start over. A 206 must
-  // continue exactly where the .part file ends.
-  auto on_head = [&](const Head& h) -> Status {
-    if (fd < 0) {
-      return fail(Errc::io_error,
-                  fmt::format("cannot open {}: {}", part.string(), std::strerror(errno)));
-    }
-    if (h.status == 206) {
-      const std::string expect = fmt::format("bytes {}-", have);
-      if (h.content_range.rfind(expect, 0) != 0) {
-        return fail(Errc::unavailable,
-                    fmt::format("{}: Content-Range '{}' does not continue at byte {}", file.path,
-                                h.content_range, have));
-      }
-      return {};
-    }
-    if (have > 0) {
-      if (::ftruncate(fd, 0) != 0 || ::lseek(fd, 0, SEEK_SET) != 0) {
-        return fail(Errc::io_error,
-                    fmt::format("cannot truncate {}: {}", part.string(), std::strerror(errno)));
-      }
+  // A server that ignores Range answers 200 with the whole file: start over. (The client checks
+  // that a 206 continues exactly where the .part file ends.)
+  auto on_head = [&](const ResponseHead& h) -> Status {
+    if (h.status != 206 && have > 0) {
+      if (::ftruncate(fd, 0) != 0 || ::lseek(fd, 0, SEEK_SET) != 0) return cannot("truncate");
       have = 0;
     }
     return {};
   };
-  auto sink = [&](const char* p, std::size_t n) -> Status {
-    if (fd < 0) {
-      return fail(Errc::io_error,
-                  fmt::format("cannot open {}: {}", part.string(), std::strerror(errno)));
-    }
-    if (have + n > file.size) {
+  auto sink = [&](std::string_view chunk) -> Status {
+    if (have + chunk.size() > file.size) {
       return fail(
           Errc::length_mismatch,
           fmt::format("{}: the hub sent more than the listed {} bytes", file.path, file.size));
     }
-    while (n > 0) {
-      const ssize_t w = ::write(fd, p, n);
+    while (!chunk.empty()) {
+      const ssize_t w = ::write(fd, chunk.data(), chunk.size());
       if (w < 0) {
         if (errno == EINTR) continue;
-        return fail(Errc::io_error,
-                    fmt::format("cannot write {}: {}", part.string(), std::strerror(errno)));
+        return cannot("write");
       }
       have += static_cast<std::uint64_t>(w);
-      p += w;
-      n -= static_cast<std::size_t>(w);
+      chunk.remove_prefix(static_cast<std::size_t>(w));
     }
     if (progress) progress(file, have);
     return {};
   };
   const std::string what = fmt::format("{}@{}: {}", rev.repo, rev.sha.substr(0, 12), file.path);
-  auto url = parse_url(fmt::format("{}/{}/resolve/{}/{}", options_.endpoint, encode_path(rev.repo),
-                                   rev.sha, encode_path(file.path)));
+  auto url =
+      parse_url(fmt::format("{}/{}/resolve/{}/{}", options_.endpoint, percent_encode_path(rev.repo),
+                            rev.sha, percent_encode_path(file.path)));
   if (!url) return tl::unexpected(url.error());
-  // An empty file, or a .part already complete, needs no request (a Range past the end is 416).
-  if (range_start() != file.size) {
-    auto got =
-        get_following(options_, endpoint_, *url, range_start, file.size, on_head, sink, what);
-    if (!got) {
+  for (int attempt = 1;; ++attempt) {
+    if (auto st = open_part(); !st) {
       close_fd();
-      return tl::unexpected(got.error());
+      return st;
     }
-  }
-  if (fd < 0) {
-    return fail(Errc::io_error,
-                fmt::format("cannot open {}: {}", part.string(), std::strerror(errno)));
+    // An empty file, or a .part already complete, needs no request (a Range past the end is 416).
+    if (have == file.size) break;
+    HttpRequest r = request(*url);
+    r.max_bytes = file.size;
+    r.range_from = have;
+    r.on_head = on_head;
+    r.sink = sink;
+    auto got = http_request(r, http_options());
+    if (!got) {
+      // A dropped or stalled transfer is tried again from where it stopped; anything else is
+      // final.
+      if (got.error().code == Errc::unavailable && attempt < options_.max_attempts) continue;
+      close_fd();
+      Error e = with_context(got.error(), what);
+      if (e.code == Errc::too_large) e.code = Errc::length_mismatch;  // more than listed
+      if (e.code == Errc::unavailable && e.hint.empty()) {
+        e.hint =
+            "check the network or the hub's status, then run the same command again: "
+            "downloads resume";
+      }
+      return tl::unexpected(e);
+    }
+    const unsigned s = got->head.status;
+    if ((s < 200 || s >= 300) && s != 416) {  // 416: checked by size below
+      close_fd();
+      return tl::unexpected(hub_status_error(got->url, got->head, what));
+    }
+    break;
   }
   if (::fsync(fd) != 0) {
     const int err = errno;

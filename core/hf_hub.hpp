@@ -1,8 +1,9 @@
 #pragma once
 // Hugging Face Hub import for publishers, and the Hugging Face cache layout.
 //
-// Hub side: a small HTTP(S) GET client (Beast) with redirects, timeouts, size caps, Range
-// resume and Retry-After handling, and the three hub endpoints an import needs:
+// Hub side: the three hub endpoints an import needs, over the one HTTP client
+// (core/net/http_client.hpp: proxies from the environment, redirects without downgrade, TLS
+// host checks, timeouts and minimum rate, size caps, Range resume, Retry-After):
 //   GET {endpoint}/api/models/{repo}/revision/{rev}           -> {"sha", "cardData": {...}}
 //   GET {endpoint}/api/models/{repo}/tree/{sha}?recursive=true -> [{"type","path","size","oid",
 //                                                                  "lfs": {"oid","size",...}}]
@@ -24,24 +25,12 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/net/http_client.hpp"
 #include "core/release_manifest.hpp"
 
 namespace weights::hf {
 
 namespace fs = std::filesystem;
-
-struct Url {
-  std::string scheme;  // "http" or "https"
-  std::string host;
-  std::string port;    // explicit or the scheme's default
-  std::string target;  // path and query, starts with '/'
-};
-
-// http(s)://host[:port][/path][?query]; no userinfo, no fragment.
-Result<Url> parse_url(std::string_view text);
-// A Location header (absolute, scheme-relative "//h/p", or path-absolute "/p") against `base`.
-Result<Url> resolve_location(const Url& base, std::string_view location);
-std::string to_string(const Url& url);
 
 struct HubOptions {
   std::string endpoint = "https://huggingface.co";  // HF_ENDPOINT for mirrors
@@ -51,9 +40,12 @@ struct HubOptions {
   std::size_t max_json_bytes = 64 * 1024 * 1024;
   int max_attempts = 4;  // per request: 429/503 with Retry-After, dropped transfers
   std::chrono::seconds max_retry_after{60};  // longer Retry-After values are an error
+  ProxySettings proxy;                       // http_proxy, https_proxy, no_proxy
+  std::optional<Error> config_error;         // a malformed proxy variable: every call fails
 };
 
-// HubOptions with HF_ENDPOINT and HF_TOKEN (or HUGGING_FACE_HUB_TOKEN) from the environment.
+// HubOptions with HF_ENDPOINT, HF_TOKEN (or HUGGING_FACE_HUB_TOKEN) and the proxy variables
+// (ProxySettings::from_env) from the environment.
 HubOptions hub_options_from_env();
 
 struct HubFile {
@@ -102,6 +94,9 @@ class Hub {
   Result<Json> get_json(const std::string& url);
 
  private:
+  HttpOptions http_options() const;
+  HttpRequest request(const Url& url) const;
+
   HubOptions options_;
   Url endpoint_;
   bool endpoint_ok_ = false;

@@ -1,103 +1,20 @@
 #include "core/state_store.hpp"
 
-#include <cerrno>
-#include <cstring>
-#include <system_error>
-
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <sqlite3.h>
-#include <sys/file.h>
-#include <unistd.h>
 
 namespace weights {
 
 namespace {
 
-// ---- RAII wrappers ---------------------------------------------------------------------------
-
-struct DbCloser {
-  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-};
-struct StmtFinalizer {
-  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
-};
-using DbPtr = std::unique_ptr<sqlite3, DbCloser>;
-
-tl::unexpected<Error> db_error(sqlite3* db, std::string_view what) {
-  return fail(Errc::database_error, fmt::format("{}: {}", what, sqlite3_errmsg(db)));
-}
-
-class Stmt {
- public:
-  Stmt(sqlite3* db, sqlite3_stmt* s) : db_(db), s_(s) {}
-  Status bind(int i, std::int64_t v) { return check(sqlite3_bind_int64(s_.get(), i, v)); }
-  Status bind(int i, std::uint64_t v) { return bind(i, static_cast<std::int64_t>(v)); }
-  Status bind(int i, std::string_view text) {
-    return check(sqlite3_bind_text(s_.get(), i, text.data(), static_cast<int>(text.size()),
-                                   SQLITE_TRANSIENT));
-  }
-  Status bind_blob(int i, std::string_view bytes) {
-    return check(sqlite3_bind_blob(s_.get(), i, bytes.data(), static_cast<int>(bytes.size()),
-                                   SQLITE_TRANSIENT));
-  }
-  Status bind_null(int i) { return check(sqlite3_bind_null(s_.get(), i)); }
-  // true: a row is available; false: done.
-  Result<bool> step() {
-    const int rc = sqlite3_step(s_.get());
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    return db_error(db_, fmt::format("sqlite step \"{}\"", sql_prefix()));
-  }
-  Status run() {
-    auto r = step();
-    if (!r) return tl::unexpected(r.error());
-    return {};
-  }
-  void reset() {
-    sqlite3_reset(s_.get());
-    sqlite3_clear_bindings(s_.get());
-  }
-  std::int64_t int64(int col) const { return sqlite3_column_int64(s_.get(), col); }
-  std::uint64_t uint64(int col) const { return static_cast<std::uint64_t>(int64(col)); }
-  std::string text(int col) const {
-    const auto* p = sqlite3_column_text(s_.get(), col);
-    const int n = sqlite3_column_bytes(s_.get(), col);
-    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n))
-             : std::string();
-  }
-  std::string blob(int col) const {
-    const void* p = sqlite3_column_blob(s_.get(), col);
-    const int n = sqlite3_column_bytes(s_.get(), col);
-    return p ? std::string(static_cast<const char*>(p), static_cast<std::size_t>(n))
-             : std::string();
-  }
-
- private:
-  Status check(int rc) {
-    if (rc != SQLITE_OK) return db_error(db_, "sqlite bind");
-    return {};
-  }
-  std::string sql_prefix() const {
-    const char* sql = sqlite3_sql(s_.get());
-    return sql ? std::string(sql).substr(0, 40) : std::string();
-  }
-  sqlite3* db_;
-  std::unique_ptr<sqlite3_stmt, StmtFinalizer> s_;
-};
-
-Result<Stmt> prepare(sqlite3* db, std::string_view sql) {
-  sqlite3_stmt* s = nullptr;
-  if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &s, nullptr) != SQLITE_OK) {
-    return db_error(db, fmt::format("sqlite prepare \"{}\"", sql.substr(0, 40)));
-  }
-  return Stmt(db, s);
-}
+using db::Blob;
+using db::Connection;
+using db::Statement;
+using db::Transaction;
 
 // A row of `SELECT <target_columns> FROM trusted_targets`.
 constexpr std::string_view target_columns =
     "path, length, sha256, kind, model, revision, release_seq";
-Result<tuf::TargetInfo> target_from_row(Stmt& stmt) {
+Result<tuf::TargetInfo> target_from_row(const Statement& stmt) {
   tuf::TargetInfo t;
   t.path = stmt.text(0);
   t.length = stmt.uint64(1);
@@ -111,116 +28,6 @@ Result<tuf::TargetInfo> target_from_row(Stmt& stmt) {
   return t;
 }
 
-Status exec(sqlite3* db, const char* sql) {
-  char* msg = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
-    std::string text = msg ? msg : sqlite3_errmsg(db);
-    sqlite3_free(msg);
-    return fail(Errc::database_error,
-                fmt::format("sqlite \"{}\": {}", std::string_view(sql).substr(0, 40), text));
-  }
-  return {};
-}
-
-// An IMMEDIATE transaction (takes the write lock up front so it cannot fail half way on
-// SQLITE_BUSY); rolled back unless commit() succeeds.
-class Transaction {
- public:
-  static Result<Transaction> begin(sqlite3* db) {
-    if (auto ok = exec(db, "BEGIN IMMEDIATE"); !ok) return tl::unexpected(ok.error());
-    return Transaction(db);
-  }
-  Transaction(Transaction&& o) noexcept : db_(o.db_) { o.db_ = nullptr; }
-  Transaction& operator=(Transaction&&) = delete;
-  ~Transaction() {
-    if (db_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-  }
-  Status commit() {
-    auto ok = exec(db_, "COMMIT");
-    if (ok) db_ = nullptr;
-    return ok;
-  }
-
- private:
-  explicit Transaction(sqlite3* db) : db_(db) {}
-  sqlite3* db_;
-};
-
-// ---- schema ----------------------------------------------------------------------------------
-
-// migrations[i] takes the schema from version i to i + 1. Append only; never edit a shipped one.
-constexpr const char* migrations[] = {
-    R"sql(
-CREATE TABLE feeds (
-  name TEXT PRIMARY KEY NOT NULL,
-  location TEXT NOT NULL,
-  added_at INTEGER NOT NULL
-) STRICT;
-CREATE TABLE trusted_metadata (
-  feed TEXT NOT NULL REFERENCES feeds(name) ON DELETE CASCADE,
-  role TEXT NOT NULL CHECK (role IN ('root', 'timestamp', 'snapshot', 'targets')),
-  version INTEGER NOT NULL CHECK (version >= 1),
-  bytes BLOB NOT NULL,
-  expires INTEGER NOT NULL,
-  PRIMARY KEY (feed, role)
-) STRICT;
-CREATE TABLE trusted_targets (
-  feed TEXT NOT NULL REFERENCES feeds(name) ON DELETE CASCADE,
-  path TEXT NOT NULL,
-  length INTEGER NOT NULL CHECK (length >= 0),
-  sha256 TEXT NOT NULL,
-  kind TEXT NOT NULL,
-  model TEXT NOT NULL,
-  revision TEXT NOT NULL,
-  release_seq INTEGER NOT NULL CHECK (release_seq >= 0),
-  PRIMARY KEY (feed, path)
-) STRICT;
-CREATE INDEX trusted_targets_by_model ON trusted_targets (feed, model);
-CREATE TABLE model_release_seq (
-  feed TEXT NOT NULL REFERENCES feeds(name) ON DELETE CASCADE,
-  model TEXT NOT NULL,
-  max_seq INTEGER NOT NULL CHECK (max_seq >= 0),
-  PRIMARY KEY (feed, model)
-) STRICT;
-CREATE TABLE refresh_log (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  feed TEXT NOT NULL REFERENCES feeds(name) ON DELETE CASCADE,
-  time INTEGER NOT NULL,
-  outcome TEXT NOT NULL CHECK (outcome IN ('updated', 'up_to_date', 'refused')),
-  error_code TEXT NOT NULL,
-  message TEXT NOT NULL
-) STRICT;
-CREATE INDEX refresh_log_by_feed ON refresh_log (feed, id);
-)sql",
-    // 2: further locations of a feed, tried in position order after feeds.location.
-    R"sql(
-CREATE TABLE feed_mirrors (
-  feed TEXT NOT NULL REFERENCES feeds(name) ON DELETE CASCADE,
-  position INTEGER NOT NULL CHECK (position >= 1),
-  location TEXT NOT NULL,
-  PRIMARY KEY (feed, position)
-) STRICT;
-)sql",
-    // 3: a role's version and expiry before its (possibly multi-megabyte) bytes, so reading
-    // them does not walk the blob's overflow pages; release counts from an index.
-    R"sql(
-CREATE TABLE trusted_metadata_v3 (
-  feed TEXT NOT NULL REFERENCES feeds(name) ON DELETE CASCADE,
-  role TEXT NOT NULL CHECK (role IN ('root', 'timestamp', 'snapshot', 'targets')),
-  version INTEGER NOT NULL CHECK (version >= 1),
-  expires INTEGER NOT NULL,
-  bytes BLOB NOT NULL,
-  PRIMARY KEY (feed, role)
-) STRICT;
-INSERT INTO trusted_metadata_v3 (feed, role, version, expires, bytes)
-  SELECT feed, role, version, expires, bytes FROM trusted_metadata;
-DROP TABLE trusted_metadata;
-ALTER TABLE trusted_metadata_v3 RENAME TO trusted_metadata;
-CREATE INDEX trusted_targets_by_kind ON trusted_targets (feed, kind);
-)sql",
-};
-static_assert(std::size(migrations) == StateStore::schema_version);
-
 std::int64_t to_unix(TimePoint t) {
   return t.time_since_epoch().count();
 }
@@ -231,73 +38,20 @@ TimePoint from_unix(std::int64_t s) {
 constexpr tuf::Role stored_roles[] = {tuf::Role::root, tuf::Role::timestamp, tuf::Role::snapshot,
                                       tuf::Role::targets};
 
-}  // namespace
-
-// ---- lock ------------------------------------------------------------------------------------
-
-struct StateStore::Handles {
-  int lock_fd = -1;
-  DbPtr db;
-  ~Handles() {
-    db.reset();
-    if (lock_fd >= 0) ::close(lock_fd);  // releases the flock
-  }
-};
-
-namespace {
-
-Result<int> take_lock(const std::filesystem::path& dir) {
-  const auto path = dir / "lock";
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-  if (fd < 0) {
-    return fail(Errc::io_error, fmt::format("{}: {}", path.string(), std::strerror(errno)));
-  }
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    const int err = errno;
-    char buf[32] = {};
-    const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
-    ::close(fd);
-    if (err == EWOULDBLOCK) {
-      std::string pid = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "?";
-      while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
-      return fail(Errc::io_error, fmt::format("state dir {} in use by pid {}", dir.string(), pid),
-                  "stop the other weightsd/weightsctl or use a different --state-dir");
+// Runs `stmt` to the end, calling `row(stmt)` for each row; stops at the first error `row`
+// returns.
+template <typename F>
+Status each_row(Statement& stmt, F&& row) {
+  while (true) {
+    auto more = stmt.step();
+    if (!more) return tl::unexpected(more.error());
+    if (!*more) return {};
+    if constexpr (std::is_same_v<std::invoke_result_t<F, Statement&>, Status>) {
+      if (auto ok = row(stmt); !ok) return ok;
+    } else {
+      row(stmt);
     }
-    return fail(Errc::io_error, fmt::format("{}: flock: {}", path.string(), std::strerror(err)));
   }
-  const std::string pid = fmt::format("{}\n", ::getpid());
-  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
-    const int err = errno;
-    ::close(fd);
-    return fail(Errc::io_error, fmt::format("{}: {}", path.string(), std::strerror(err)));
-  }
-  return fd;
-}
-
-Status migrate(sqlite3* db) {
-  auto stmt = prepare(db, "PRAGMA user_version");
-  if (!stmt) return tl::unexpected(stmt.error());
-  auto row = stmt->step();
-  if (!row) return tl::unexpected(row.error());
-  const auto current = stmt->int64(0);
-  stmt->reset();  // no statement may be active while a migration drops a table
-  if (current > StateStore::schema_version) {
-    return fail(Errc::unsupported,
-                fmt::format("state database schema {} is newer than this build supports ({})",
-                            current, StateStore::schema_version),
-                "upgrade weightsd");
-  }
-  for (auto v = current; v < StateStore::schema_version; ++v) {
-    auto txn = Transaction::begin(db);
-    if (!txn) return tl::unexpected(txn.error());
-    if (auto ok = exec(db, migrations[v]); !ok) {
-      return tl::unexpected(with_context(ok.error(), fmt::format("migration {}", v + 1)));
-    }
-    const std::string set = fmt::format("PRAGMA user_version = {}", v + 1);
-    if (auto ok = exec(db, set.c_str()); !ok) return ok;
-    if (auto ok = txn->commit(); !ok) return ok;
-  }
-  return {};
 }
 
 }  // namespace
@@ -314,106 +68,60 @@ std::string_view refresh_result_name(RefreshResult r) {
   return "refused";
 }
 
-StateStore::StateStore(std::unique_ptr<Handles> handles, std::filesystem::path db_path)
-    : h_(std::move(handles)), db_path_(std::move(db_path)) {}
+StateStore::StateStore(std::shared_ptr<db::StateDb> db) : db_(std::move(db)) {}
 StateStore::StateStore(StateStore&&) noexcept = default;
 StateStore& StateStore::operator=(StateStore&&) noexcept = default;
 StateStore::~StateStore() = default;
 
-Result<StateStore> StateStore::open(const std::filesystem::path& state_dir, Lock lock_mode) {
-  std::error_code ec;
-  std::filesystem::create_directories(state_dir, ec);
-  if (ec) {
-    return fail(Errc::io_error, fmt::format("state dir {}: {}", state_dir.string(), ec.message()));
-  }
-  auto handles = std::make_unique<Handles>();
-  if (lock_mode == Lock::take) {
-    auto lock = take_lock(state_dir);
-    if (!lock) return tl::unexpected(lock.error());
-    handles->lock_fd = *lock;
-  }
-
-  const auto db_path = state_dir / "state.sqlite";
-  sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(
-      db_path.c_str(), &raw,
-      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
-      nullptr);
-  handles->db.reset(raw);
-  if (rc != SQLITE_OK) {
-    return fail(Errc::database_error, fmt::format("{}: {}", db_path.string(),
-                                                  raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
-  }
-  sqlite3* db = handles->db.get();
-  sqlite3_busy_timeout(db, 5000);
-  sqlite3_extended_result_codes(db, 1);
-  // synchronous=FULL: a committed refresh must survive power loss, not only a crash.
-  // mmap_size: a large feed's targets metadata is a multi-megabyte blob stored in overflow
-  // pages, and every read of a column after it walks that chain; through a mapping that is
-  // memory reads, not one pread() per 4 KiB page. Address space only: pages stay in the page
-  // cache, and writes still go through the WAL.
-  for (const char* pragma : {"PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL",
-                             "PRAGMA foreign_keys = ON", "PRAGMA mmap_size = 268435456"}) {
-    if (auto ok = exec(db, pragma); !ok) return tl::unexpected(ok.error());
-  }
-  if (auto ok = migrate(db); !ok) return tl::unexpected(ok.error());
-  return StateStore(std::move(handles), db_path);
-}
-
-Result<int> StateStore::user_version() {
-  auto stmt = prepare(h_->db.get(), "PRAGMA user_version");
-  if (!stmt) return tl::unexpected(stmt.error());
-  auto row = stmt->step();
-  if (!row) return tl::unexpected(row.error());
-  return static_cast<int>(stmt->int64(0));
+Result<StateStore> StateStore::open(const std::filesystem::path& state_dir, Lock lock) {
+  auto db = db::StateDb::open(state_dir, lock);
+  if (!db) return tl::unexpected(db.error());
+  return StateStore(std::move(*db));
 }
 
 namespace {
 
-Status put_role(sqlite3* db, std::string_view feed, tuf::Role role, const TrustedRole& r) {
-  auto stmt = prepare(db,
-                      "INSERT OR REPLACE INTO trusted_metadata (feed, role, version, bytes, "
-                      "expires) VALUES (?1, ?2, ?3, ?4, ?5)");
+Status put_role(Connection& db, std::string_view feed, tuf::Role role, const TrustedRole& r) {
+  auto stmt = db.prepare(
+      "INSERT OR REPLACE INTO trusted_metadata (feed, role, version, bytes, expires) "
+      "VALUES (?1, ?2, ?3, ?4, ?5)");
   if (!stmt) return tl::unexpected(stmt.error());
-  for (auto ok :
-       {stmt->bind(1, feed), stmt->bind(2, tuf::role_name(role)), stmt->bind(3, r.version),
-        stmt->bind_blob(4, r.bytes), stmt->bind(5, to_unix(r.expires))}) {
-    if (!ok) return ok;
+  if (auto ok =
+          stmt->bind_all(feed, tuf::role_name(role), r.version, Blob{r.bytes}, to_unix(r.expires));
+      !ok) {
+    return ok;
   }
   return stmt->run();
 }
 
-Status delete_role(sqlite3* db, std::string_view feed, tuf::Role role) {
-  auto stmt = prepare(db, "DELETE FROM trusted_metadata WHERE feed = ?1 AND role = ?2");
+Status delete_role(Connection& db, std::string_view feed, tuf::Role role) {
+  auto stmt = db.prepare("DELETE FROM trusted_metadata WHERE feed = ?1 AND role = ?2");
   if (!stmt) return tl::unexpected(stmt.error());
-  if (auto ok = stmt->bind(1, feed); !ok) return ok;
-  if (auto ok = stmt->bind(2, tuf::role_name(role)); !ok) return ok;
+  if (auto ok = stmt->bind_all(feed, tuf::role_name(role)); !ok) return ok;
   return stmt->run();
 }
 
-Status insert_log(sqlite3* db, std::string_view feed, const RefreshLogEntry& e) {
-  auto stmt = prepare(db,
-                      "INSERT INTO refresh_log (feed, time, outcome, error_code, message) "
-                      "VALUES (?1, ?2, ?3, ?4, ?5)");
+Status insert_log(Connection& db, std::string_view feed, const RefreshLogEntry& e) {
+  auto stmt = db.prepare(
+      "INSERT INTO refresh_log (feed, time, outcome, error_code, message) "
+      "VALUES (?1, ?2, ?3, ?4, ?5)");
   if (!stmt) return tl::unexpected(stmt.error());
-  for (auto ok :
-       {stmt->bind(1, feed), stmt->bind(2, to_unix(e.time)),
-        stmt->bind(3, refresh_result_name(e.result)), stmt->bind(4, std::string_view(e.error_code)),
-        stmt->bind(5, std::string_view(e.message))}) {
-    if (!ok) return ok;
+  if (auto ok = stmt->bind_all(feed, to_unix(e.time), refresh_result_name(e.result), e.error_code,
+                               e.message);
+      !ok) {
+    return ok;
   }
   if (auto ok = stmt->run(); !ok) return ok;
-  auto prune = prepare(db,
-                       "DELETE FROM refresh_log WHERE feed = ?1 AND id NOT IN (SELECT id FROM "
-                       "refresh_log WHERE feed = ?1 ORDER BY id DESC LIMIT ?2)");
+  auto prune = db.prepare(
+      "DELETE FROM refresh_log WHERE feed = ?1 AND id NOT IN (SELECT id FROM "
+      "refresh_log WHERE feed = ?1 ORDER BY id DESC LIMIT ?2)");
   if (!prune) return tl::unexpected(prune.error());
-  if (auto ok = prune->bind(1, feed); !ok) return ok;
-  if (auto ok = prune->bind(2, std::int64_t{StateStore::log_entries_kept}); !ok) return ok;
+  if (auto ok = prune->bind_all(feed, StateStore::log_entries_kept); !ok) return ok;
   return prune->run();
 }
 
-Result<bool> feed_exists(sqlite3* db, std::string_view feed) {
-  auto stmt = prepare(db, "SELECT 1 FROM feeds WHERE name = ?1");
+Result<bool> feed_exists(Connection& db, std::string_view feed) {
+  auto stmt = db.prepare("SELECT 1 FROM feeds WHERE name = ?1");
   if (!stmt) return tl::unexpected(stmt.error());
   if (auto ok = stmt->bind(1, feed); !ok) return tl::unexpected(ok.error());
   return stmt->step();
@@ -424,13 +132,12 @@ tl::unexpected<Error> no_feed(std::string_view feed) {
               "list feeds with `weightsctl feed list`");
 }
 
-Result<std::optional<RefreshLogEntry>> last_log(sqlite3* db, std::string_view feed,
-                                                const char* where) {
-  const std::string sql = fmt::format(
+Result<std::optional<RefreshLogEntry>> last_log(Connection& db, std::string_view feed,
+                                                std::string_view where) {
+  auto stmt = db.prepare(fmt::format(
       "SELECT time, outcome, error_code, message FROM refresh_log WHERE feed = ?1 AND {} "
       "ORDER BY id DESC LIMIT 1",
-      where);
-  auto stmt = prepare(db, sql);
+      where));
   if (!stmt) return tl::unexpected(stmt.error());
   if (auto ok = stmt->bind(1, feed); !ok) return tl::unexpected(ok.error());
   auto row = stmt->step();
@@ -452,7 +159,7 @@ Result<std::optional<RefreshLogEntry>> last_log(sqlite3* db, std::string_view fe
 Status StateStore::add_feed(std::string_view name, std::string_view location,
                             const TrustedRole& root, TimePoint now,
                             const std::vector<std::string>& mirrors) {
-  sqlite3* db = h_->db.get();
+  Connection& db = db_->connection();
   auto txn = Transaction::begin(db);
   if (!txn) return tl::unexpected(txn.error());
   auto exists = feed_exists(db, name);
@@ -460,21 +167,16 @@ Status StateStore::add_feed(std::string_view name, std::string_view location,
   if (*exists) {
     return fail(Errc::already_exists, fmt::format("feed \"{}\" already exists", name));
   }
-  auto stmt = prepare(db, "INSERT INTO feeds (name, location, added_at) VALUES (?1, ?2, ?3)");
+  auto stmt = db.prepare("INSERT INTO feeds (name, location, added_at) VALUES (?1, ?2, ?3)");
   if (!stmt) return tl::unexpected(stmt.error());
-  for (auto ok : {stmt->bind(1, name), stmt->bind(2, location), stmt->bind(3, to_unix(now))}) {
-    if (!ok) return ok;
-  }
+  if (auto ok = stmt->bind_all(name, location, to_unix(now)); !ok) return ok;
   if (auto ok = stmt->run(); !ok) return ok;
+  auto ins = db.prepare("INSERT INTO feed_mirrors (feed, position, location) VALUES (?1, ?2, ?3)");
+  if (!ins) return tl::unexpected(ins.error());
   std::int64_t position = 0;
   for (const auto& m : mirrors) {
-    auto ins =
-        prepare(db, "INSERT INTO feed_mirrors (feed, position, location) VALUES (?1, ?2, ?3)");
-    if (!ins) return tl::unexpected(ins.error());
-    for (auto ok :
-         {ins->bind(1, name), ins->bind(2, ++position), ins->bind(3, std::string_view(m))}) {
-      if (!ok) return ok;
-    }
+    ins->reset();
+    if (auto ok = ins->bind_all(name, ++position, m); !ok) return ok;
     if (auto ok = ins->run(); !ok) return ok;
   }
   if (auto ok = put_role(db, name, tuf::Role::root, root); !ok) return ok;
@@ -482,13 +184,13 @@ Status StateStore::add_feed(std::string_view name, std::string_view location,
 }
 
 Status StateStore::remove_feed(std::string_view name) {
-  sqlite3* db = h_->db.get();
+  Connection& db = db_->connection();
   auto txn = Transaction::begin(db);
   if (!txn) return tl::unexpected(txn.error());
   auto exists = feed_exists(db, name);
   if (!exists) return tl::unexpected(exists.error());
   if (!*exists) return no_feed(name);
-  auto stmt = prepare(db, "DELETE FROM feeds WHERE name = ?1");
+  auto stmt = db.prepare("DELETE FROM feeds WHERE name = ?1");
   if (!stmt) return tl::unexpected(stmt.error());
   if (auto ok = stmt->bind(1, name); !ok) return ok;
   if (auto ok = stmt->run(); !ok) return ok;
@@ -496,42 +198,35 @@ Status StateStore::remove_feed(std::string_view name) {
 }
 
 Result<std::vector<std::string>> StateStore::list_feeds() {
-  auto stmt = prepare(h_->db.get(), "SELECT name FROM feeds ORDER BY name");
+  auto stmt = db_->connection().prepare("SELECT name FROM feeds ORDER BY name");
   if (!stmt) return tl::unexpected(stmt.error());
   std::vector<std::string> names;
-  while (true) {
-    auto row = stmt->step();
-    if (!row) return tl::unexpected(row.error());
-    if (!*row) break;
-    names.push_back(stmt->text(0));
-  }
+  auto ok = each_row(*stmt, [&](Statement& row) { names.push_back(row.text(0)); });
+  if (!ok) return tl::unexpected(ok.error());
   return names;
 }
 
 Result<std::size_t> StateStore::count_targets(std::string_view name, tuf::TargetKind kind) {
-  auto stmt =
-      prepare(h_->db.get(), "SELECT count(*) FROM trusted_targets WHERE feed = ?1 AND kind = ?2");
+  auto stmt = db_->connection().prepare(
+      "SELECT count(*) FROM trusted_targets WHERE feed = ?1 AND kind = ?2");
   if (!stmt) return tl::unexpected(stmt.error());
-  if (auto ok = stmt->bind(1, name); !ok) return tl::unexpected(ok.error());
-  if (auto ok = stmt->bind(2, tuf::kind_name(kind)); !ok) return tl::unexpected(ok.error());
+  if (auto ok = stmt->bind_all(name, tuf::kind_name(kind)); !ok) return tl::unexpected(ok.error());
   auto row = stmt->step();
   if (!row) return tl::unexpected(row.error());
   return static_cast<std::size_t>(stmt->uint64(0));
 }
 
 Result<FeedState> StateStore::load_feed(std::string_view name, FeedDetail detail) {
-  sqlite3* db = h_->db.get();
-  // One read transaction so the four queries see the same commit.
-  if (auto ok = exec(db, "BEGIN"); !ok) return tl::unexpected(ok.error());
-  struct EndRead {
-    sqlite3* db;
-    ~EndRead() { sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr); }
-  } end_read{db};
+  Connection& db = db_->connection();
+  // One read transaction so the queries see the same commit (rolled back at the end: it wrote
+  // nothing).
+  auto read = Transaction::begin(db, db::TxMode::deferred);
+  if (!read) return tl::unexpected(read.error());
 
   FeedState state;
   state.name = std::string(name);
   {
-    auto stmt = prepare(db, "SELECT location FROM feeds WHERE name = ?1");
+    auto stmt = db.prepare("SELECT location FROM feeds WHERE name = ?1");
     if (!stmt) return tl::unexpected(stmt.error());
     if (auto ok = stmt->bind(1, name); !ok) return tl::unexpected(ok.error());
     auto row = stmt->step();
@@ -540,31 +235,24 @@ Result<FeedState> StateStore::load_feed(std::string_view name, FeedDetail detail
     state.location = stmt->text(0);
   }
   {
-    auto stmt = prepare(db, "SELECT location FROM feed_mirrors WHERE feed = ?1 ORDER BY position");
+    auto stmt = db.prepare("SELECT location FROM feed_mirrors WHERE feed = ?1 ORDER BY position");
     if (!stmt) return tl::unexpected(stmt.error());
     if (auto ok = stmt->bind(1, name); !ok) return tl::unexpected(ok.error());
-    while (true) {
-      auto row = stmt->step();
-      if (!row) return tl::unexpected(row.error());
-      if (!*row) break;
-      state.mirrors.push_back(stmt->text(0));
-    }
+    auto ok = each_row(*stmt, [&](Statement& row) { state.mirrors.push_back(row.text(0)); });
+    if (!ok) return tl::unexpected(ok.error());
   }
   {
-    auto stmt = prepare(db, detail == FeedDetail::full
-                                ? "SELECT role, version, bytes, expires FROM trusted_metadata "
-                                  "WHERE feed = ?1"
-                                : "SELECT role, version, x'', expires FROM trusted_metadata "
-                                  "WHERE feed = ?1");
+    auto stmt = db.prepare(detail == FeedDetail::full
+                               ? "SELECT role, version, bytes, expires FROM trusted_metadata "
+                                 "WHERE feed = ?1"
+                               : "SELECT role, version, x'', expires FROM trusted_metadata "
+                                 "WHERE feed = ?1");
     if (!stmt) return tl::unexpected(stmt.error());
     if (auto ok = stmt->bind(1, name); !ok) return tl::unexpected(ok.error());
     bool have_root = false;
-    while (true) {
-      auto row = stmt->step();
-      if (!row) return tl::unexpected(row.error());
-      if (!*row) break;
-      TrustedRole r{stmt->uint64(1), stmt->blob(2), from_unix(stmt->int64(3))};
-      const auto role = stmt->text(0);
+    auto ok = each_row(*stmt, [&](Statement& row) {
+      TrustedRole r{row.uint64(1), row.blob(2), from_unix(row.int64(3))};
+      const auto role = row.text(0);
       if (role == "root") {
         state.root = std::move(r);
         have_root = true;
@@ -575,46 +263,120 @@ Result<FeedState> StateStore::load_feed(std::string_view name, FeedDetail detail
       } else if (role == "targets") {
         state.targets = std::move(r);
       }
-    }
+    });
+    if (!ok) return tl::unexpected(ok.error());
     if (!have_root) {
       return fail(Errc::database_error, fmt::format("feed \"{}\" has no trusted root", name));
     }
   }
   if (detail == FeedDetail::full) {
-    auto stmt =
-        prepare(db, fmt::format("SELECT {} FROM trusted_targets WHERE feed = ?1 ORDER BY path",
-                                target_columns));
+    auto stmt = db.prepare(fmt::format(
+        "SELECT {} FROM trusted_targets WHERE feed = ?1 ORDER BY path", target_columns));
     if (!stmt) return tl::unexpected(stmt.error());
     if (auto ok = stmt->bind(1, name); !ok) return tl::unexpected(ok.error());
-    while (true) {
-      auto row = stmt->step();
-      if (!row) return tl::unexpected(row.error());
-      if (!*row) break;
-      auto t = target_from_row(*stmt);
+    auto ok = each_row(*stmt, [&](Statement& row) -> Status {
+      auto t = target_from_row(row);
       if (!t) {
         return fail(Errc::database_error,
                     fmt::format("feed \"{}\": stored target has {}", name, t.error().message));
       }
       state.trusted_targets.push_back(std::move(*t));
-    }
+      return {};
+    });
+    if (!ok) return tl::unexpected(ok.error());
   }
   if (detail == FeedDetail::full) {
-    auto stmt = prepare(db, "SELECT model, max_seq FROM model_release_seq WHERE feed = ?1");
+    auto stmt = db.prepare("SELECT model, max_seq FROM model_release_seq WHERE feed = ?1");
     if (!stmt) return tl::unexpected(stmt.error());
     if (auto ok = stmt->bind(1, name); !ok) return tl::unexpected(ok.error());
-    while (true) {
-      auto row = stmt->step();
-      if (!row) return tl::unexpected(row.error());
-      if (!*row) break;
-      state.release_seq[stmt->text(0)] = stmt->uint64(1);
-    }
+    auto ok =
+        each_row(*stmt, [&](Statement& row) { state.release_seq[row.text(0)] = row.uint64(1); });
+    if (!ok) return tl::unexpected(ok.error());
   }
   return state;
 }
 
+namespace {
+
+// Only what changed is written: a new targets version of a large feed usually adds or changes
+// a few entries, and rewriting every row (and every model's release_seq) would make each
+// commit O(feed size) in pages written and fsynced.
+Status write_targets(Connection& db, std::string_view feed,
+                     const std::vector<tuf::TargetInfo>& targets) {
+  std::map<std::string, tuf::TargetInfo> old_targets;
+  {
+    auto stmt =
+        db.prepare(fmt::format("SELECT {} FROM trusted_targets WHERE feed = ?1", target_columns));
+    if (!stmt) return tl::unexpected(stmt.error());
+    if (auto ok = stmt->bind(1, feed); !ok) return ok;
+    auto ok = each_row(*stmt, [&](Statement& row) {
+      // An unreadable kind compares unequal to every valid one: the row is rewritten.
+      auto t = target_from_row(row);
+      if (!t) return;
+      std::string path = t->path;
+      old_targets.emplace(std::move(path), std::move(*t));
+    });
+    if (!ok) return ok;
+  }
+  auto ins = db.prepare(
+      "INSERT OR REPLACE INTO trusted_targets (feed, path, length, sha256, kind, model, "
+      "revision, release_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+  if (!ins) return tl::unexpected(ins.error());
+  for (const auto& t : targets) {
+    if (auto old = old_targets.find(t.path); old != old_targets.end()) {
+      const bool same = old->second == t;
+      old_targets.erase(old);
+      if (same) continue;
+    }
+    ins->reset();
+    if (auto ok = ins->bind_all(feed, t.path, t.length, t.sha256, tuf::kind_name(t.kind), t.model,
+                                t.revision, t.release_seq);
+        !ok) {
+      return ok;
+    }
+    if (auto ok = ins->run(); !ok) return ok;
+  }
+  // Rows still in old_targets are gone from the new targets (or were unreadable).
+  auto del = db.prepare("DELETE FROM trusted_targets WHERE feed = ?1 AND path = ?2");
+  if (!del) return tl::unexpected(del.error());
+  for (const auto& [path, t] : old_targets) {
+    del->reset();
+    if (auto ok = del->bind_all(feed, path); !ok) return ok;
+    if (auto ok = del->run(); !ok) return ok;
+  }
+  return {};
+}
+
+Status merge_release_seq(Connection& db, std::string_view feed,
+                         const std::map<std::string, std::uint64_t>& release_seq) {
+  std::map<std::string, std::uint64_t> old_max;
+  auto stmt = db.prepare("SELECT model, max_seq FROM model_release_seq WHERE feed = ?1");
+  if (!stmt) return tl::unexpected(stmt.error());
+  if (auto ok = stmt->bind(1, feed); !ok) return ok;
+  if (auto ok =
+          each_row(*stmt, [&](Statement& row) { old_max.emplace(row.text(0), row.uint64(1)); });
+      !ok) {
+    return ok;
+  }
+  // max() keeps the highest sequence ever trusted even if a caller passes a lower one.
+  auto up = db.prepare(
+      "INSERT INTO model_release_seq (feed, model, max_seq) VALUES (?1, ?2, ?3) "
+      "ON CONFLICT (feed, model) DO UPDATE SET max_seq = max(max_seq, excluded.max_seq)");
+  if (!up) return tl::unexpected(up.error());
+  for (const auto& [model, seq] : release_seq) {
+    if (auto old = old_max.find(model); old != old_max.end() && old->second >= seq) continue;
+    up->reset();
+    if (auto ok = up->bind_all(feed, model, seq); !ok) return ok;
+    if (auto ok = up->run(); !ok) return ok;
+  }
+  return {};
+}
+
+}  // namespace
+
 Status StateStore::commit_refresh(std::string_view feed, const TrustedUpdate& update,
                                   TimePoint now) {
-  sqlite3* db = h_->db.get();
+  Connection& db = db_->connection();
   auto txn = Transaction::begin(db);
   if (!txn) return tl::unexpected(txn.error());
   auto exists = feed_exists(db, feed);
@@ -641,83 +403,8 @@ Status StateStore::commit_refresh(std::string_view feed, const TrustedUpdate& up
                                    : delete_role(db, feed, role);
     if (!ok) return ok;
   }
-
-  // Only what changed is written: a new targets version of a large feed usually adds or
-  // changes a few entries, and rewriting every row (and every model's release_seq) would make
-  // each commit O(feed size) in pages written and fsynced.
-  std::map<std::string, tuf::TargetInfo> old_targets;
-  {
-    auto stmt =
-        prepare(db, fmt::format("SELECT {} FROM trusted_targets WHERE feed = ?1", target_columns));
-    if (!stmt) return tl::unexpected(stmt.error());
-    if (auto ok = stmt->bind(1, feed); !ok) return ok;
-    while (true) {
-      auto row = stmt->step();
-      if (!row) return tl::unexpected(row.error());
-      if (!*row) break;
-      // An unreadable kind compares unequal to every valid one: the row is rewritten.
-      auto t = target_from_row(*stmt);
-      if (!t) continue;
-      std::string path = t->path;
-      old_targets.emplace(std::move(path), std::move(*t));
-    }
-  }
-  {
-    auto ins = prepare(db,
-                       "INSERT OR REPLACE INTO trusted_targets (feed, path, length, sha256, kind, "
-                       "model, revision, release_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
-    if (!ins) return tl::unexpected(ins.error());
-    for (const auto& t : update.trusted_targets) {
-      if (auto old = old_targets.find(t.path); old != old_targets.end()) {
-        const bool same = old->second == t;
-        old_targets.erase(old);
-        if (same) continue;
-      }
-      ins->reset();
-      for (auto ok : {ins->bind(1, feed), ins->bind(2, std::string_view(t.path)),
-                      ins->bind(3, t.length), ins->bind(4, std::string_view(t.sha256)),
-                      ins->bind(5, tuf::kind_name(t.kind)), ins->bind(6, std::string_view(t.model)),
-                      ins->bind(7, std::string_view(t.revision)), ins->bind(8, t.release_seq)}) {
-        if (!ok) return ok;
-      }
-      if (auto ok = ins->run(); !ok) return ok;
-    }
-    // Rows still in old_targets are gone from the new targets (or were unreadable).
-    auto del = prepare(db, "DELETE FROM trusted_targets WHERE feed = ?1 AND path = ?2");
-    if (!del) return tl::unexpected(del.error());
-    for (const auto& [path, t] : old_targets) {
-      del->reset();
-      if (auto ok = del->bind(1, feed); !ok) return ok;
-      if (auto ok = del->bind(2, std::string_view(path)); !ok) return ok;
-      if (auto ok = del->run(); !ok) return ok;
-    }
-  }
-  {
-    std::map<std::string, std::uint64_t> old_max;
-    auto stmt = prepare(db, "SELECT model, max_seq FROM model_release_seq WHERE feed = ?1");
-    if (!stmt) return tl::unexpected(stmt.error());
-    if (auto ok = stmt->bind(1, feed); !ok) return ok;
-    while (true) {
-      auto row = stmt->step();
-      if (!row) return tl::unexpected(row.error());
-      if (!*row) break;
-      old_max.emplace(stmt->text(0), stmt->uint64(1));
-    }
-    // max() keeps the highest sequence ever trusted even if a caller passes a lower one.
-    auto up = prepare(db,
-                      "INSERT INTO model_release_seq (feed, model, max_seq) VALUES (?1, ?2, ?3) "
-                      "ON CONFLICT (feed, model) DO UPDATE SET max_seq = max(max_seq, "
-                      "excluded.max_seq)");
-    if (!up) return tl::unexpected(up.error());
-    for (const auto& [model, seq] : update.release_seq) {
-      if (auto old = old_max.find(model); old != old_max.end() && old->second >= seq) continue;
-      up->reset();
-      for (auto ok : {up->bind(1, feed), up->bind(2, std::string_view(model)), up->bind(3, seq)}) {
-        if (!ok) return ok;
-      }
-      if (auto ok = up->run(); !ok) return ok;
-    }
-  }
+  if (auto ok = write_targets(db, feed, update.trusted_targets); !ok) return ok;
+  if (auto ok = merge_release_seq(db, feed, update.release_seq); !ok) return ok;
   RefreshLogEntry entry{now, RefreshResult::updated, "",
                         fmt::format("root v{}, timestamp v{}", update.root.version,
                                     update.timestamp ? update.timestamp->version : 0)};
@@ -726,7 +413,7 @@ Status StateStore::commit_refresh(std::string_view feed, const TrustedUpdate& up
 }
 
 Status StateStore::record_refresh(std::string_view feed, const RefreshLogEntry& entry) {
-  sqlite3* db = h_->db.get();
+  Connection& db = db_->connection();
   auto txn = Transaction::begin(db);
   if (!txn) return tl::unexpected(txn.error());
   auto exists = feed_exists(db, feed);
@@ -742,11 +429,11 @@ Status StateStore::record_refusal(std::string_view feed, TimePoint now, const Er
 }
 
 Result<std::optional<RefreshLogEntry>> StateStore::last_success(std::string_view feed) {
-  return last_log(h_->db.get(), feed, "outcome IN ('updated', 'up_to_date')");
+  return last_log(db_->connection(), feed, "outcome IN ('updated', 'up_to_date')");
 }
 
 Result<std::optional<RefreshLogEntry>> StateStore::last_refusal(std::string_view feed) {
-  return last_log(h_->db.get(), feed, "outcome = 'refused'");
+  return last_log(db_->connection(), feed, "outcome = 'refused'");
 }
 
 }  // namespace weights

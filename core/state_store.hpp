@@ -1,6 +1,6 @@
 #pragma once
-// Durable client state: <state_dir>/state.sqlite (WAL, foreign keys, numbered migrations via
-// PRAGMA user_version) guarded by an exclusive flock on <state_dir>/lock.
+// Durable client state: the trust tables of <state_dir>/state.sqlite (core/db/state_db.hpp:
+// the one connection, lock and migration list of the state dir).
 //
 // Holds, per feed, the verified metadata bytes and versions of each role, the trusted targets,
 // the highest release_seq ever trusted per model, and a log of refresh outcomes. A refresh is
@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/db/state_db.hpp"
 #include "core/error.hpp"
 #include "core/time.hpp"
 #include "core/tuf_metadata.hpp"
@@ -69,17 +70,17 @@ struct RefreshLogEntry {
 
 class StateStore {
  public:
-  inline static constexpr int schema_version = 3;
+  // The schema of the whole state.sqlite (every store's tables).
+  inline static constexpr int schema_version = db::state_schema_version;
   // Refresh log entries kept per feed (older ones are pruned on insert).
   inline static constexpr int log_entries_kept = 200;
 
-  // Who holds <state_dir>/lock: weightsd takes it itself for its whole lifetime (flock is per
-  // open file, so a second flock from the same process would fail).
-  enum class Lock { take, held_by_caller };
+  using Lock = db::StateDb::Lock;
 
-  // Creates state_dir if needed, takes the lock (Errc::io_error "state dir ... in use by pid N"
-  // if another process holds it) and migrates the database to schema_version.
+  // Opens the state dir (db::StateDb::open: lock, migrations) for this store alone.
   static Result<StateStore> open(const std::filesystem::path& state_dir, Lock lock = Lock::take);
+  // A store over an open state database, shared with the other stores of the process.
+  explicit StateStore(std::shared_ptr<db::StateDb> db);
 
   StateStore(StateStore&&) noexcept;
   StateStore& operator=(StateStore&&) noexcept;
@@ -106,14 +107,11 @@ class StateStore {
   Result<std::optional<RefreshLogEntry>> last_refusal(std::string_view feed);
 
   // For tests and diagnostics.
-  const std::filesystem::path& database_path() const { return db_path_; }
-  Result<int> user_version();
+  const std::filesystem::path& database_path() const { return db_->database_path(); }
+  Result<int> user_version() { return db_->schema_version(); }
 
  private:
-  struct Handles;
-  StateStore(std::unique_ptr<Handles> handles, std::filesystem::path db_path);
-  std::unique_ptr<Handles> h_;
-  std::filesystem::path db_path_;
+  std::shared_ptr<db::StateDb> db_;
 };
 
 }  // namespace weights

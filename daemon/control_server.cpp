@@ -7,6 +7,8 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/basic_stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/empty_body.hpp>
@@ -103,7 +105,10 @@ namespace {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(local::socket socket, std::shared_ptr<ControlServer::Impl> server, Caller caller)
-      : stream_(std::move(socket)), server_(std::move(server)), caller_(std::move(caller)) {}
+      : stream_(std::move(socket)),
+        server_(std::move(server)),
+        caller_(std::move(caller)),
+        timer_(stream_.get_executor()) {}
 
   void start() { read_header(); }
 
@@ -240,6 +245,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void respond(api::Response res, After after) {
+    if (res.stream) return start_stream(std::move(res));
     if (server_->stopped) after = After::close;
     auto msg = std::make_shared<http::response<http::string_body>>();
     msg->version(11);
@@ -265,6 +271,59 @@ class Session : public std::enable_shared_from_this<Session> {
     read_header();
   }
 
+  // A streamed response (api::EventSource): chunked, then the connection closes. The read
+  // timeout does not apply between steps; a write that stalls that long ends the stream.
+  void start_stream(api::Response res) {
+    source_ = std::move(res.stream);
+    std::string head =
+        fmt::format("HTTP/1.1 {} {}\r\nServer: weightsd/" WEIGHTS_VERSION
+                    "\r\nContent-Type: {}\r\nCache-Control: no-cache\r\nConnection: close\r\n"
+                    "Transfer-Encoding: chunked\r\n\r\n",
+                    res.status, ssv(http::obsolete_reason(static_cast<http::status>(res.status))),
+                    res.content_type);
+    if (!res.body.empty()) head += chunk(res.body);
+    // The first step goes out with the headers.
+    auto step = source_->next();
+    if (!step.data.empty()) head += chunk(step.data);
+    if (step.done) head += "0\r\n\r\n";
+    write_stream(std::move(head), step.done);
+  }
+
+  static std::string chunk(std::string_view data) {
+    return fmt::format("{:x}\r\n{}\r\n", data.size(), data);
+  }
+
+  void write_stream(std::string bytes, bool last) {
+    auto buf = std::make_shared<std::string>(std::move(bytes));
+    writing_ = true;
+    stream_.expires_after(server_->limits.read_timeout);
+    asio::async_write(stream_, asio::buffer(*buf),
+                      [self = shared_from_this(), buf, last](beast::error_code ec, std::size_t) {
+                        self->writing_ = false;
+                        if (ec || self->closed_) return self->close();
+                        if (last) return self->linger();
+                        if (self->server_->stopped) return self->close();
+                        self->wait_stream();
+                      });
+  }
+
+  void wait_stream() {
+    timer_.expires_after(source_->interval);
+    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || self->closed_ || self->server_->stopped) return self->close();
+      self->step_stream();
+    });
+  }
+
+  void step_stream() {
+    auto step = source_->next();
+    std::string out;
+    if (!step.data.empty()) out = chunk(step.data);
+    if (step.done) out += "0\r\n\r\n";
+    if (out.empty()) return wait_stream();
+    write_stream(std::move(out), step.done);
+  }
+
   // Half-close, then discard whatever the peer still sends until EOF, a limit or a deadline.
   void linger() {
     beast::error_code ignored;
@@ -287,6 +346,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void close() {
     if (closed_) return;
     closed_ = true;
+    timer_.cancel();
+    source_.reset();
     stream_.close();
     if (counted) {
       counted = false;
@@ -307,6 +368,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::size_t drained_ = 0;
   bool writing_ = false;
   bool closed_ = false;
+  asio::steady_timer timer_;
+  std::shared_ptr<api::EventSource> source_;
 };
 
 }  // namespace

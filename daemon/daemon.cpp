@@ -191,19 +191,14 @@ class Daemon {
     std::uint64_t releases = 0, loading = 0, feeds = 0, down = 0, up = 0, port = 0;
     if (engine_) {
       const auto f = engine_->status_fields();
-      auto num = [&f](const char* key) -> std::uint64_t {
-        const auto it = f.find(key);
-        // Some fields are signed in the JSON (libtorrent rates and ports are int).
-        if (it == f.end() || !it->is_number_integer()) return 0;
-        const auto v = it->get<std::int64_t>();
-        return v > 0 ? static_cast<std::uint64_t>(v) : 0;
-      };
-      releases = num("releases");
-      loading = num("releases_loading");
-      feeds = num("feeds");
-      down = num("download_rate");
-      up = num("upload_rate");
-      port = num("listen_port");
+      // Rates and the port are signed in libtorrent.
+      auto positive = [](std::int64_t v) { return v > 0 ? static_cast<std::uint64_t>(v) : 0; };
+      releases = f.releases;
+      loading = f.releases_loading;
+      feeds = f.feeds;
+      down = positive(f.download_rate);
+      up = positive(f.upload_rate);
+      port = positive(f.listen_port);
     }
     // Port 0: libtorrent has no listen socket (yet, or at all: it failed to bind).
     const std::string what =
@@ -231,9 +226,7 @@ class Daemon {
   void schedule_status() {
     bool loading = false;
     if (engine_) {
-      const auto f = engine_->status_fields();
-      const auto it = f.find("releases_loading");
-      loading = it != f.end() && it->is_number_integer() && it->get<std::int64_t>() > 0;
+      loading = engine_->status_fields().releases_loading > 0;
     }
     status_timer_.expires_after(loading ? std::chrono::seconds(1) : status_interval);
     status_timer_.async_wait([this](const boost::system::error_code& ec) {

@@ -92,32 +92,21 @@ std::string_view file_state_name(FileState s) {
 
 constexpr int max_hash_attempts = 3;
 
-json time_or_null(std::optional<TimePoint> t) {
-  return t ? json(format_utc(*t)) : json(nullptr);
-}
-
-json error_json(const std::optional<Error>& e) {
-  if (!e) return nullptr;
-  return {{"code", std::string(code_name(e->code))}, {"message", e->message}, {"hint", e->hint}};
-}
-
-json follow_json(const FollowView& v) {
+api::Follow follow_json(const FollowView& v) {
   const Follow& f = v.follow;
-  json mirroring = json::array(), skipped = json::array(), refused = json::array();
-  for (const auto& id : v.mirroring) mirroring.push_back(id);
-  for (const auto& [id, why] : v.skipped) skipped.push_back({{"id", id}, {"reason", why}});
-  for (const auto& [id, why] : v.refused) refused.push_back({{"id", id}, {"reason", why}});
-  return {{"id", f.id},
-          {"feed", f.feed},
-          {"model", f.model_glob.empty() ? json(nullptr) : json(f.model_glob)},
-          {"alias", f.alias.empty() ? json(nullptr) : json(f.alias)},
-          {"latest", f.latest},
-          {"max_size", f.max_size},
-          {"created", format_utc(TimePoint(TimePoint::duration(f.created_at)))},
-          {"last_applied", time_or_null(v.last_applied)},
-          {"mirroring", std::move(mirroring)},
-          {"skipped", std::move(skipped)},
-          {"refused", std::move(refused)}};
+  api::Follow j;
+  j.id = f.id;
+  j.feed = f.feed;
+  if (!f.model_glob.empty()) j.model = f.model_glob;
+  if (!f.alias.empty()) j.alias = f.alias;
+  j.latest = f.latest;
+  j.max_size = f.max_size;
+  j.created = format_utc(TimePoint(TimePoint::duration(f.created_at)));
+  if (v.last_applied) j.last_applied = format_utc(*v.last_applied);
+  j.mirroring.assign(v.mirroring.begin(), v.mirroring.end());
+  for (const auto& [id, why] : v.skipped) j.skipped.push_back({id, why});
+  for (const auto& [id, why] : v.refused) j.refused.push_back({id, why});
+  return j;
 }
 
 }  // namespace
@@ -388,9 +377,10 @@ struct Engine::Impl {
     if (auto st = db->put(r.rec); !st) log::error("{}", st.error().message);
   }
 
-  json release_json(const Release& r) const {
+  // The API's release object (docs/protocol.md "Releases").
+  api::Release release_json(const Release& r) const {
+    api::Release out;
     std::uint64_t wanted_len = 0, verified_len = 0;
-    json files = json::array();
     for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
       const auto& f = r.manifest.files[i];
       if (r.files[i].wanted) wanted_len += f.length;
@@ -406,73 +396,70 @@ struct Engine::Impl {
                  (r.files[i].done > 0 || r.files[i].v1_done > 0)) {
         fs = FileState::downloading;
       }
-      const std::int64_t done = r.files[i].verified ? static_cast<std::int64_t>(f.length)
-                                                    : std::max(r.files[i].done, r.files[i].v1_done);
-      files.push_back({{"path", f.path},
-                       {"length", f.length},
-                       {"wanted", static_cast<bool>(r.files[i].wanted)},
-                       {"state", std::string(file_state_name(fs))},
-                       {"done_bytes", done}});
+      const std::int64_t done =
+          r.files[i].verified ? static_cast<std::int64_t>(f.length)
+                            : std::max(r.files[i].done, r.files[i].v1_done);
+      out.files.push_back({f.path, f.length, static_cast<bool>(r.files[i].wanted),
+                           std::string(file_state_name(fs)), done});
     }
     const ReleaseState st = state_of(r);
     const bool seeding =
         valid(r.handle) && st == ReleaseState::complete && !(r.status && r.status->paused);
-    json j = {
-        {"id", r.rec.id},
-        {"feed", r.rec.feed},
-        {"model", r.rec.model},
-        {"revision", r.rec.revision},
-        {"aliases", r.manifest.aliases},
-        {"release_seq", r.rec.release_seq},
-        {"origin", r.rec.origin == Origin::seeded ? "seeded" : "fetched"},
-        {"state", std::string(to_string(st))},
-        {"seeding", seeding},
-        {"pinned", r.rec.pinned},
-        {"held", held.count(r.rec.id) > 0},
-        {"last_requested",
-         r.rec.last_requested == 0
-             ? json(nullptr)
-             : json(format_utc(TimePoint(TimePoint::duration(r.rec.last_requested))))},
-        {"last_scrubbed",
-         r.rec.last_scrubbed == 0
-             ? json(nullptr)
-             : json(format_utc(TimePoint(TimePoint::duration(r.rec.last_scrubbed))))},
-        {"total_length", r.manifest.total_length},
-        {"wanted_length", wanted_len},
-        {"verified_length", verified_len},
-        {"downloaded_bytes", r.downloaded_base + (r.status ? r.status->total_payload_download : 0) +
-                                 (r.v1_status ? r.v1_status->total_payload_download : 0)},
-        {"uploaded_bytes", r.uploaded_base + (r.status ? r.status->total_payload_upload : 0) +
-                               (r.v1_status ? r.v1_status->total_payload_upload : 0)},
-        {"download_rate", (r.status ? r.status->download_payload_rate : 0) +
-                              (r.v1_status ? r.v1_status->download_payload_rate : 0)},
-        {"upload_rate", (r.status ? r.status->upload_payload_rate : 0) +
-                            (r.v1_status ? r.v1_status->upload_payload_rate : 0)},
-        {"peers",
-         (r.status ? r.status->num_peers : 0) + (r.v1_status ? r.v1_status->num_peers : 0)},
-        {"seeds",
-         (r.status ? r.status->num_seeds : 0) + (r.v1_status ? r.v1_status->num_seeds : 0)},
-        {"hash_failures", r.hash_failures},
-        {"banned_peers", r.banned_peers},
-        {"error", error_json(r.error)},
-        {"path", r.rec.view_path.empty() ? json(nullptr) : json(r.rec.view_path)},
-        {"v2_infohash", r.rec.v2_infohash},
-        {"include", r.rec.include},
-        {"v1_seeding", valid(r.v1_handle) && !r.v1_downloading},
-        {"v1_downloading", r.v1_downloading && r.v1_active},
-        {"files", std::move(files)},
+    auto time_of = [](std::int64_t ticks) -> std::optional<std::string> {
+      if (ticks == 0) return std::nullopt;
+      return format_utc(TimePoint(TimePoint::duration(ticks)));
     };
+    auto error_info = [](const std::optional<Error>& e) -> std::optional<api::ErrorInfo> {
+      if (!e) return std::nullopt;
+      return api::ErrorInfo::from(*e);
+    };
+    out.id = r.rec.id;
+    out.feed = r.rec.feed;
+    out.model = r.rec.model;
+    out.revision = r.rec.revision;
+    out.aliases = r.manifest.aliases;
+    out.release_seq = r.rec.release_seq;
+    out.origin = r.rec.origin == Origin::seeded ? "seeded" : "fetched";
+    out.state = std::string(to_string(st));
+    out.seeding = seeding;
+    out.pinned = r.rec.pinned;
+    out.held = held.count(r.rec.id) > 0;
+    out.last_requested = time_of(r.rec.last_requested);
+    out.last_scrubbed = time_of(r.rec.last_scrubbed);
+    out.total_length = r.manifest.total_length;
+    out.wanted_length = wanted_len;
+    out.verified_length = verified_len;
+    out.downloaded_bytes = r.downloaded_base + (r.status ? r.status->total_payload_download : 0) +
+                           (r.v1_status ? r.v1_status->total_payload_download : 0);
+    out.uploaded_bytes = r.uploaded_base + (r.status ? r.status->total_payload_upload : 0) +
+                         (r.v1_status ? r.v1_status->total_payload_upload : 0);
+    out.download_rate = (r.status ? r.status->download_payload_rate : 0) +
+                        (r.v1_status ? r.v1_status->download_payload_rate : 0);
+    out.upload_rate = (r.status ? r.status->upload_payload_rate : 0) +
+                      (r.v1_status ? r.v1_status->upload_payload_rate : 0);
+    out.peers = (r.status ? r.status->num_peers : 0) + (r.v1_status ? r.v1_status->num_peers : 0);
+    out.seeds = (r.status ? r.status->num_seeds : 0) + (r.v1_status ? r.v1_status->num_seeds : 0);
+    out.hash_failures = static_cast<std::int64_t>(r.hash_failures);
+    out.banned_peers = static_cast<std::int64_t>(r.banned_peers);
+    out.error = error_info(r.error);
+    if (!r.rec.view_path.empty()) out.path = r.rec.view_path;
+    out.v2_infohash = r.rec.v2_infohash;
+    out.include = r.rec.include;
+    out.v1_seeding = valid(r.v1_handle) && !r.v1_downloading;
+    out.v1_downloading = r.v1_downloading && r.v1_active;
     if (r.hf_cache) {
-      j["hf_cache"] = {{"dir", r.hf_cache->string()},
-                       {"snapshot", r.hf_snapshot.empty() ? json(nullptr) : json(r.hf_snapshot)},
-                       {"error", error_json(r.hf_cache_error)}};
+      auto& hc = out.hf_cache.emplace();
+      hc.dir = r.hf_cache->string();
+      if (!r.hf_snapshot.empty()) hc.snapshot = r.hf_snapshot;
+      hc.error = error_info(r.hf_cache_error);
     }
-    return j;
+    return out;
   }
 
   // ---- feeds -----------------------------------------------------------------------------------
 
-  Result<json> feed_json(const std::string& name) {
+  // The API's feed object (docs/protocol.md "Feeds").
+  Result<api::Feed> feed_json(const std::string& name) {
     auto fs = state->load_feed(name, FeedDetail::summary);
     if (!fs) return tl::unexpected(fs.error());
     const auto summary = tuf::summarize(*fs);
@@ -480,49 +467,48 @@ struct Engine::Impl {
     if (!ok) return tl::unexpected(ok.error());
     auto refused = state->last_refusal(name);
     if (!refused) return tl::unexpected(refused.error());
-    std::string result = "never";
+    api::Feed out;
+    out.result = "never";
     if (*ok && (!*refused || (*ok)->time >= (*refused)->time)) {
-      result = std::string(refresh_result_name((*ok)->result));
+      out.result = std::string(refresh_result_name((*ok)->result));
     } else if (*refused) {
-      result = "refused";
+      out.result = "refused";
     }
     const TimePoint now = clock();
     auto role = [](const tuf::RoleSummary& s) {
-      return json{{"version", s.version},
-                  {"expires", s.version == 0 ? json(nullptr) : json(format_utc(s.expires))}};
+      api::RoleInfo info{s.version, std::nullopt};
+      if (s.version != 0) info.expires = format_utc(s.expires);
+      return info;
     };
     auto count = state->count_targets(name, tuf::TargetKind::release);
     if (!count) return tl::unexpected(count.error());
-    json last_refusal = nullptr;
     if (*refused) {
-      last_refusal = {{"time", format_utc((*refused)->time)},
-                      {"code", (*refused)->error_code},
-                      {"message", (*refused)->message}};
+      out.last_refusal = api::FeedRefusal{format_utc((*refused)->time), (*refused)->error_code,
+                                          (*refused)->message};
     }
-    return json{{"name", fs->name},
-                {"location", fs->location},
-                {"mirrors", fs->mirrors},
-                {"refresh", poller->status(name)},
-                {"result", result},
-                {"last_success", *ok ? json(format_utc((*ok)->time)) : json(nullptr)},
-                {"last_refusal", last_refusal},
-                {"stale", tuf::is_stale(*fs, now)},
-                {"stale_since", time_or_null(tuf::stale_since(*fs, now))},
-                {"roles",
-                 {{"root", role(summary.root)},
-                  {"timestamp", role(summary.timestamp)},
-                  {"snapshot", role(summary.snapshot)},
-                  {"targets", role(summary.targets)}}},
-                {"releases", *count}};
+    auto refresh = api::from_json<api::FeedRefresh>(poller->status(name),
+                                                    api::UnknownFields::reject, "feed refresh");
+    if (!refresh) return tl::unexpected(Error{Errc::internal, refresh.error().message, ""});
+    const auto stale_since = tuf::stale_since(*fs, now);
+    out.name = fs->name;
+    out.location = fs->location;
+    out.mirrors = fs->mirrors;
+    out.refresh = std::move(*refresh);
+    if (*ok) out.last_success = format_utc((*ok)->time);
+    out.stale = tuf::is_stale(*fs, now);
+    if (stale_since) out.stale_since = format_utc(*stale_since);
+    out.roles = {role(summary.root), role(summary.timestamp), role(summary.snapshot),
+                 role(summary.targets)};
+    out.releases = static_cast<std::uint64_t>(*count);
+    return out;
   }
 
   // Refreshes run on the FeedPoller's workers and commit back on this thread; the API
   // answers with the ticket of the refresh that will include the request.
-  Result<json> feed_json_with_ticket(const std::string& name, std::uint64_t ticket) {
-    auto j = feed_json(name);
-    if (!j) return j;
-    (*j)["ticket"] = ticket;
-    return j;
+  Result<api::Feed> feed_json_with_ticket(const std::string& name, std::uint64_t ticket) {
+    auto f = feed_json(name);
+    if (f) f->ticket = ticket;
+    return f;
   }
 
   // Name resolution and torrent acquisition live in the Resolver (daemon/engine/resolver.hpp).
@@ -2043,12 +2029,11 @@ Result<std::unique_ptr<Engine>> Engine::start(asio::io_context& ioc, const Confi
                                               WallClock clock) {
   auto impl = std::make_unique<Impl>(ioc, config, std::move(clock));
   if (auto st = impl->store.ensure_layout(); !st) return tl::unexpected(st.error());
-  auto state = StateStore::open(config.state_dir, StateStore::Lock::held_by_caller);
-  if (!state) return tl::unexpected(state.error());
-  impl->state.emplace(std::move(*state));
-  auto db = ReleaseDb::open(impl->state->database_path());
-  if (!db) return tl::unexpected(db.error());
-  impl->db.emplace(std::move(*db));
+  // One connection to state.sqlite, shared by the trust tables and the release tables.
+  auto state_db = db::StateDb::open(config.state_dir, db::StateDb::Lock::held_by_caller);
+  if (!state_db) return tl::unexpected(state_db.error());
+  impl->state.emplace(*state_db);
+  impl->db.emplace(*state_db);
   Impl* raw = impl.get();
   auto session = TorrentSession::start(ioc, config, [raw](lt::alert* a) { raw->on_alert(a); });
   if (!session) return tl::unexpected(session.error());
@@ -2065,8 +2050,9 @@ Result<std::unique_ptr<Engine>> Engine::start(asio::io_context& ioc, const Confi
   return engine;
 }
 
-Result<json> Engine::add_feed(const std::string& name, const std::string& location,
-                              const std::string& root, const std::vector<std::string>& mirrors) {
+Result<api::Feed> Engine::add_feed(const std::string& name, const std::string& location,
+                                   const std::string& root,
+                                   const std::vector<std::string>& mirrors) {
   for (const auto& loc : mirrors) {
     if (loc.empty() || loc == location) {
       return fail(Errc::invalid_argument,
@@ -2089,36 +2075,36 @@ Result<json> Engine::add_feed(const std::string& name, const std::string& locati
   return impl_->feed_json_with_ticket(name, impl_->poller->request(name));
 }
 
-Result<json> Engine::list_feeds() {
+Result<api::FeedList> Engine::list_feeds() {
   auto names = impl_->state->list_feeds();
   if (!names) return tl::unexpected(names.error());
-  json out = json::array();
+  api::FeedList out;
   for (const auto& n : *names) {
     auto f = impl_->feed_json(n);
     if (!f) return tl::unexpected(f.error());
-    out.push_back(std::move(*f));
+    out.feeds.push_back(std::move(*f));
   }
-  return json{{"feeds", std::move(out)}};
+  return out;
 }
 
-Result<json> Engine::get_feed(const std::string& name) {
+Result<api::Feed> Engine::get_feed(const std::string& name) {
   return impl_->feed_json(name);
 }
 
-Result<json> Engine::refresh_feed(const std::string& name) {
+Result<api::Feed> Engine::refresh_feed(const std::string& name) {
   if (auto f = impl_->state->load_feed(name, FeedDetail::summary); !f) {
     return tl::unexpected(f.error());
   }
   return impl_->feed_json_with_ticket(name, impl_->poller->request(name));
 }
 
-Result<json> Engine::remove_feed(const std::string& name) {
+Result<api::Removed> Engine::remove_feed(const std::string& name) {
   if (auto st = impl_->state->remove_feed(name); !st) return tl::unexpected(st.error());
   impl_->poller->forget(name);
-  return json{{"removed", name}};
+  return api::Removed{name};
 }
 
-Result<json> Engine::fetch(const FetchRequest& req) {
+Result<api::Release> Engine::fetch(const FetchRequest& req) {
   auto& I = *impl_;
   if (I.gate.shutting_down()) return fail(Errc::unavailable, "weightsd is shutting down");
   for (const auto& p : req.peers) {
@@ -2233,7 +2219,7 @@ Result<json> Engine::fetch(const FetchRequest& req) {
   return I.release_json(r);
 }
 
-Result<json> Engine::seed(const SeedRequest& req) {
+Result<api::Release> Engine::seed(const SeedRequest& req) {
   auto& I = *impl_;
   if (I.gate.shutting_down()) return fail(Errc::unavailable, "weightsd is shutting down");
   auto fs = I.state->load_feed(req.feed);
@@ -2359,19 +2345,19 @@ Result<json> Engine::seed(const SeedRequest& req) {
   return I.release_json(r);
 }
 
-Result<json> Engine::list_releases() {
-  json out = json::array();
-  for (const auto& [id, r] : impl_->releases) out.push_back(impl_->release_json(*r));
-  return json{{"releases", std::move(out)}};
+Result<api::ReleaseList> Engine::list_releases() {
+  api::ReleaseList out;
+  for (const auto& [id, r] : impl_->releases) out.releases.push_back(impl_->release_json(*r));
+  return out;
 }
 
-Result<json> Engine::get_release(const std::string& id) {
+Result<api::Release> Engine::get_release(const std::string& id) {
   auto r = impl_->require(id);
   if (!r) return tl::unexpected(r.error());
   return impl_->release_json(**r);
 }
 
-Result<json> Engine::set_pinned(const std::string& id, bool pinned) {
+Result<api::Release> Engine::set_pinned(const std::string& id, bool pinned) {
   auto r = impl_->require(id);
   if (!r) return tl::unexpected(r.error());
   (*r)->rec.pinned = pinned;
@@ -2379,7 +2365,7 @@ Result<json> Engine::set_pinned(const std::string& id, bool pinned) {
   return impl_->release_json(**r);
 }
 
-Result<json> Engine::remove_release(const std::string& id_in, DeleteFiles files) {
+Result<api::Removed> Engine::remove_release(const std::string& id_in, DeleteFiles files) {
   auto& I = *impl_;
   auto found = I.require(id_in);
   if (!found) return tl::unexpected(found.error());
@@ -2422,10 +2408,10 @@ Result<json> Engine::remove_release(const std::string& id_in, DeleteFiles files)
   if (auto st = I.db->remove(id); !st) return tl::unexpected(st.error());
   I.releases.erase(id);
   log::info("{}: removed{}", id, files == DeleteFiles::yes ? " with its files" : "");
-  return json{{"removed", id}};
+  return api::Removed{id};
 }
 
-Result<json> Engine::verify(const std::string& id) {
+Result<api::Release> Engine::verify(const std::string& id) {
   auto& I = *impl_;
   auto found = I.require(id);
   if (!found) return tl::unexpected(found.error());
@@ -2434,7 +2420,8 @@ Result<json> Engine::verify(const std::string& id) {
   return I.release_json(**found);
 }
 
-Result<json> Engine::export_release(const std::string& id, const std::filesystem::path& dir) {
+Result<api::ExportResult> Engine::export_release(const std::string& id,
+                                                 const std::filesystem::path& dir) {
   auto& I = *impl_;
   auto found = I.require(id);
   if (!found) return tl::unexpected(found.error());
@@ -2446,10 +2433,21 @@ Result<json> Engine::export_release(const std::string& id, const std::filesystem
   if (!fsr) {
     return tl::unexpected(with_context(fsr.error(), fmt::format("feed {}", r.rec.feed)));
   }
-  return export_bundle(*fsr, r.rec, r.manifest, I.store, dir);
+  auto info = export_bundle(*fsr, r.rec, r.manifest, I.store, dir);
+  if (!info) return tl::unexpected(info.error());
+  return api::ExportResult{r.rec.id,
+                           dir.string(),
+                           (*info)["format"].get<std::string>(),
+                           fsr->name,
+                           r.rec.model,
+                           r.rec.revision,
+                           r.rec.release_seq,
+                           r.manifest.files.size(),
+                           r.manifest.total_length};
 }
 
-Result<json> Engine::add_peers(const std::string& id, const std::vector<std::string>& peers) {
+Result<api::Release> Engine::add_peers(const std::string& id,
+                                       const std::vector<std::string>& peers) {
   auto found = impl_->require(id);
   if (!found) return tl::unexpected(found.error());
   if (auto st = impl_->merge_peers(**found, peers); !st) return tl::unexpected(st.error());
@@ -2457,26 +2455,26 @@ Result<json> Engine::add_peers(const std::string& id, const std::vector<std::str
   return impl_->release_json(**found);
 }
 
-Result<json> Engine::add_follow(const FollowSpec& spec) {
+Result<api::Follow> Engine::add_follow(const FollowSpec& spec) {
   auto v = impl_->seeds.add(spec);
   if (!v) return tl::unexpected(v.error());
   return follow_json(*v);
 }
 
-Result<json> Engine::list_follows() {
+Result<api::FollowList> Engine::list_follows() {
   auto all = impl_->seeds.list();
   if (!all) return tl::unexpected(all.error());
-  json out = json::array();
-  for (const auto& v : *all) out.push_back(follow_json(v));
-  return json{{"follows", std::move(out)}};
+  api::FollowList out;
+  for (const auto& v : *all) out.follows.push_back(follow_json(v));
+  return out;
 }
 
-Result<json> Engine::remove_follow(std::int64_t id) {
+Result<api::FollowRemoved> Engine::remove_follow(std::int64_t id) {
   if (auto st = impl_->seeds.remove(id); !st) return tl::unexpected(st.error());
-  return json{{"removed", id}};
+  return api::FollowRemoved{id};
 }
 
-Result<json> Engine::scrub(const std::optional<std::string>& id) {
+Result<api::ScrubResult> Engine::scrub(const std::optional<std::string>& id) {
   auto& I = *impl_;
   std::vector<std::string> ids;
   if (id) {
@@ -2494,7 +2492,7 @@ Result<json> Engine::scrub(const std::optional<std::string>& id) {
     }
   }
   for (const auto& rid : ids) I.verifier->queue_scrub(rid);
-  return json{{"queued", ids}, {"rate", I.config.scrub_rate}};
+  return api::ScrubResult{ids, I.config.scrub_rate};
 }
 
 std::string Engine::metrics_text() {
@@ -2539,7 +2537,7 @@ std::string Engine::metrics_text() {
   per_release("weightsd_release_peers", "connected peers", MetricType::gauge,
               [](const Release& r) { return r.status ? r.status->num_peers : 0; });
   per_release("weightsd_release_seeding", "1 when complete and seeding", MetricType::gauge,
-              [&](const Release& r) { return I.release_json(r)["seeding"] == true ? 1 : 0; });
+              [&](const Release& r) { return I.release_json(r).seeding ? 1 : 0; });
   per_release("weightsd_release_pinned", "1 when pinned (never evicted)", MetricType::gauge,
               [](const Release& r) { return r.rec.pinned ? 1 : 0; });
   per_release("weightsd_release_held", "1 when a follow holds it (not evicted)", MetricType::gauge,
@@ -2550,50 +2548,42 @@ std::string Engine::metrics_text() {
     m.sample({{"release", id}, {"state", std::string(to_string(I.state_of(*r)))}}, 1);
 
   auto feeds = I.state->list_feeds();
-  std::vector<json> fj;
+  std::vector<api::Feed> fj;
   if (feeds) {
     for (const auto& n : *feeds) {
       if (auto f = I.feed_json(n)) fj.push_back(std::move(*f));
     }
   }
-  auto ts = [](const json& t) -> std::optional<double> {
-    if (!t.is_string()) return std::nullopt;
-    auto p = parse_utc(t.get<std::string>());
+  auto ts = [](const std::optional<std::string>& t) -> std::optional<double> {
+    if (!t) return std::nullopt;
+    auto p = parse_utc(*t);
     if (!p) return std::nullopt;
     return static_cast<double>(p->time_since_epoch().count());
   };
   m.family("weightsd_feed_stale", "1 when the feed's metadata expired and nothing fresher came",
            MetricType::gauge);
-  for (const auto& f : fj)
-    m.sample({{"feed", f["name"].get<std::string>()}}, f["stale"] == true ? 1 : 0);
+  for (const auto& f : fj) m.sample({{"feed", f.name}}, f.stale ? 1 : 0);
   m.family("weightsd_feed_stale_since_timestamp_seconds", "when the feed became stale",
            MetricType::gauge);
   for (const auto& f : fj) {
-    if (auto t = ts(f["stale_since"])) m.sample({{"feed", f["name"].get<std::string>()}}, *t);
+    if (auto t = ts(f.stale_since)) m.sample({{"feed", f.name}}, *t);
   }
   m.family("weightsd_feed_last_success_timestamp_seconds", "last successful refresh",
            MetricType::gauge);
   for (const auto& f : fj) {
-    if (auto t = ts(f["last_success"])) m.sample({{"feed", f["name"].get<std::string>()}}, *t);
+    if (auto t = ts(f.last_success)) m.sample({{"feed", f.name}}, *t);
   }
   m.family("weightsd_feed_last_refresh_failed",
            "1 when the most recent refresh was refused (reason in weightsctl feed status)",
            MetricType::gauge);
-  for (const auto& f : fj) {
-    m.sample({{"feed", f["name"].get<std::string>()}}, f["result"] == "refused" ? 1 : 0);
-  }
+  for (const auto& f : fj) m.sample({{"feed", f.name}}, f.result == "refused" ? 1 : 0);
   m.family("weightsd_feed_last_refusal_info", "the code of the feed's last refusal",
            MetricType::gauge);
   for (const auto& f : fj) {
-    if (f["last_refusal"].is_object()) {
-      m.sample({{"feed", f["name"].get<std::string>()},
-                {"code", f["last_refusal"]["code"].get<std::string>()}},
-               1);
-    }
+    if (f.last_refusal) m.sample({{"feed", f.name}, {"code", f.last_refusal->code}}, 1);
   }
   m.family("weightsd_feed_releases", "releases in the feed's trusted targets", MetricType::gauge);
-  for (const auto& f : fj)
-    m.sample({{"feed", f["name"].get<std::string>()}}, f["releases"].get<double>());
+  for (const auto& f : fj) m.sample({{"feed", f.name}}, static_cast<double>(f.releases));
 
   m.family("weightsd_disk_reserved_bytes", "bytes reserved by releases (shared content once)",
            MetricType::gauge);
@@ -2636,7 +2626,7 @@ std::string Engine::metrics_text() {
   return m.text();
 }
 
-json Engine::status_fields() {
+api::EngineStatus Engine::status_fields() {
   auto& I = *impl_;
   std::int64_t down = 0, up = 0;
   for (const auto& [id, r] : I.releases) {
@@ -2646,20 +2636,18 @@ json Engine::status_fields() {
     }
   }
   auto feeds = I.state->list_feeds();
-  return {{"listen_port", I.lt_backend->listen_port()},
-          {"listen_interfaces", I.config.listen_interfaces},
-          {"outgoing_interfaces", I.config.outgoing_interfaces},
-          {"releases", I.releases.size()},
-          {"releases_loading", I.load.loading()},
-          {"feeds", feeds ? feeds->size() : 0},
-          {"download_rate", down},
-          {"upload_rate", up},
-          {"disk",
-           {{"reserved", I.reserved_now()},
-            {"budget", I.config.max_disk},
-            {"free", I.free_disk() ? json(*I.free_disk()) : json(nullptr)}}},
-          {"rate_limits",
-           {{"download", I.applied_rates.download}, {"upload", I.applied_rates.upload}}}};
+  api::EngineStatus out;
+  out.listen_port = I.lt_backend->listen_port();
+  out.listen_interfaces = I.config.listen_interfaces;
+  out.outgoing_interfaces = I.config.outgoing_interfaces;
+  out.releases = I.releases.size();
+  out.releases_loading = I.load.loading();
+  out.feeds = feeds ? feeds->size() : 0;
+  out.download_rate = down;
+  out.upload_rate = up;
+  out.disk = {I.reserved_now(), I.config.max_disk, I.free_disk()};
+  out.rate_limits = {I.applied_rates.download, I.applied_rates.upload};
+  return out;
 }
 
 void Engine::shutdown(std::function<void()> done, std::chrono::milliseconds timeout) {

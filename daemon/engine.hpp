@@ -8,7 +8,8 @@
 // against the Merkle tree, and every completed file is SHA-256-checked against the manifest
 // before it enters the store and a view.
 //
-// Methods return API JSON objects (docs/protocol.md) or an Error; no libtorrent types leak.
+// Methods return the API's typed bodies (core/api/types.hpp, docs/protocol.md) or an Error; no
+// libtorrent types leak.
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -18,8 +19,8 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
-#include <nlohmann/json.hpp>
 
+#include "core/api/types.hpp"
 #include "core/error.hpp"
 #include "core/time.hpp"
 #include "daemon/config.hpp"
@@ -72,28 +73,27 @@ class Engine {
   // Feeds. add_feed and refresh_feed start a refresh on a worker and return at once; the
   // returned feed object carries the refresh's "ticket", complete once the feed's
   // refresh.completed reaches it (see docs/protocol.md).
-  Result<nlohmann::json> add_feed(const std::string& name, const std::string& location,
-                                  const std::string& root,
-                                  const std::vector<std::string>& mirrors = {});
-  Result<nlohmann::json> list_feeds();
-  Result<nlohmann::json> get_feed(const std::string& name);
-  Result<nlohmann::json> refresh_feed(const std::string& name);
-  Result<nlohmann::json> remove_feed(const std::string& name);
+  Result<api::Feed> add_feed(const std::string& name, const std::string& location,
+                             const std::string& root, const std::vector<std::string>& mirrors = {});
+  Result<api::FeedList> list_feeds();
+  Result<api::Feed> get_feed(const std::string& name);
+  Result<api::Feed> refresh_feed(const std::string& name);
+  Result<api::Removed> remove_feed(const std::string& name);
 
   // Releases.
-  Result<nlohmann::json> fetch(const FetchRequest& request);
-  Result<nlohmann::json> seed(const SeedRequest& request);
-  Result<nlohmann::json> list_releases();
-  Result<nlohmann::json> get_release(const std::string& id);
-  Result<nlohmann::json> set_pinned(const std::string& id, bool pinned);
-  Result<nlohmann::json> remove_release(const std::string& id, DeleteFiles files);
-  Result<nlohmann::json> verify(const std::string& id);
-  Result<nlohmann::json> add_peers(const std::string& id, const std::vector<std::string>& peers);
+  Result<api::Release> fetch(const FetchRequest& request);
+  Result<api::Release> seed(const SeedRequest& request);
+  Result<api::ReleaseList> list_releases();
+  Result<api::Release> get_release(const std::string& id);
+  Result<api::Release> set_pinned(const std::string& id, bool pinned);
+  Result<api::Removed> remove_release(const std::string& id, DeleteFiles files);
+  Result<api::Release> verify(const std::string& id);
+  Result<api::Release> add_peers(const std::string& id, const std::vector<std::string>& peers);
   // Writes a complete release as an air-gap bundle into `dir` (absent or empty): a feed
   // directory with the trusted metadata as verified (root chain, timestamp, snapshot, targets),
   // the release's manifest and torrents as targets, the files under files/, and
   // weights-export.json naming the release. Files are hard links to the store when possible.
-  Result<nlohmann::json> export_release(const std::string& id, const std::filesystem::path& dir);
+  Result<api::ExportResult> export_release(const std::string& id, const std::filesystem::path& dir);
 
   // What a request would touch, so the handler can check the caller before anything happens:
   // the manifest paths seed() reads under request.dir, and the model id ("org/name") and
@@ -102,18 +102,18 @@ class Engine {
   Result<std::pair<std::string, std::string>> fetch_target(const FetchRequest& request);
 
   // Follow policies (seed node): a new follow is applied at once and after every refresh.
-  Result<nlohmann::json> add_follow(const FollowSpec& spec);
-  Result<nlohmann::json> list_follows();
-  Result<nlohmann::json> remove_follow(std::int64_t id);
+  Result<api::Follow> add_follow(const FollowSpec& spec);
+  Result<api::FollowList> list_follows();
+  Result<api::FollowRemoved> remove_follow(std::int64_t id);
 
   // Scrub now: every complete release (or one), throttled like the scheduled scrub.
-  Result<nlohmann::json> scrub(const std::optional<std::string>& id);
+  Result<api::ScrubResult> scrub(const std::optional<std::string>& id);
 
   // Prometheus text exposition format (version 0.0.4) of the node's state.
   std::string metrics_text();
 
-  // Fields merged into GET /v1/status.
-  nlohmann::json status_fields();
+  // The BitTorrent side of GET /v1/status.
+  api::EngineStatus status_fields();
 
   // Saves resume data of every torrent (waiting for libtorrent's answers, at most `timeout`),
   // then calls `done` on the io_context thread. Destroy the engine afterwards.

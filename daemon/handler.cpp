@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "core/api/events.hpp"
 #include "core/fetcher.hpp"
 #include "core/json.hpp"
 #include "core/path_policy.hpp"
@@ -13,6 +14,8 @@
 #include "daemon/log.hpp"
 
 namespace weights::daemon {
+
+using Json = nlohmann::json;
 namespace {
 
 std::vector<std::string_view> split_path(std::string_view path) {
@@ -221,6 +224,8 @@ Handler::Handler(DaemonInfo info, SteadyNow now, Engine* engine_ptr)
               }));
   router_.add(post, p::release_verify, BodyKind::optional_json,
               forward(202, [param](Engine& e, const Call& c) { return e.verify(param(c, "id")); }));
+  router_.add(get, p::release_events, BodyKind::none,
+              [this](const Call& c) { return release_events(c); });
   router_.add(post, p::release_peers, BodyKind::json,
               [this](const Call& c) { return add_peers(c); });
   router_.add(post, p::follows, BodyKind::json, [this](const Call& c) { return add_follow(c); });
@@ -234,49 +239,70 @@ Handler::Handler(DaemonInfo info, SteadyNow now, Engine* engine_ptr)
 
 namespace {
 
-Status only_fields(const nlohmann::json& body, std::initializer_list<std::string_view> allowed,
-                   std::string_view example) {
-  if (!body.is_object()) {
-    return fail(Errc::schema_error,
-                fmt::format("request body: expected an object like {}", example));
+// The request body as its struct (core/api/types.hpp), strictly: unknown, missing or
+// wrong-typed fields are 422 schema_error naming the field, with an example as the hint.
+template <class T>
+Result<T> typed_body(const Json& body, std::string_view example) {
+  auto v = api::from_json<T>(body, api::UnknownFields::reject, "request body");
+  if (!v) {
+    Error e = v.error();
+    if (e.hint.empty()) e.hint = fmt::format("e.g. {}", example);
+    return tl::unexpected(std::move(e));
   }
-  for (const auto& [key, value] : body.items()) {
-    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-      std::string names;
-      for (auto a : allowed) names += fmt::format("{}{}", names.empty() ? "" : ", ", a);
-      return fail(Errc::schema_error, fmt::format("request body: unknown field '{}'", key),
-                  fmt::format("fields: {}", names));
+  return v;
+}
+
+Status non_empty(const std::string& value, const char* field) {
+  if (value.empty())
+    return fail(Errc::schema_error, fmt::format("request body.{}: is empty", field));
+  return {};
+}
+
+Status non_empty(const std::vector<std::string>& values, const char* field) {
+  for (const auto& v : values) {
+    if (v.empty()) {
+      return fail(Errc::schema_error,
+                  fmt::format("request body.{}: expected non-empty strings", field));
     }
   }
   return {};
 }
 
-Result<std::vector<std::string>> string_list(const nlohmann::json& body, const char* key) {
-  std::vector<std::string> out;
-  if (!body.contains(key)) return out;
-  const auto& v = body.at(key);
-  if (!v.is_array()) {
+Status absolute(const std::string& path, const char* field) {
+  if (path.empty() || path.front() != '/') {
     return fail(Errc::schema_error,
-                fmt::format("request body.{}: expected an array of strings", key));
+                fmt::format("request body.{}: must be an absolute path", field));
   }
-  for (const auto& e : v) {
-    if (!e.is_string() || e.get<std::string>().empty()) {
-      return fail(Errc::schema_error,
-                  fmt::format("request body.{}: expected non-empty strings", key));
-    }
-    out.push_back(e.get<std::string>());
-  }
-  return out;
-}
-
-Result<std::string> required_string(const nlohmann::json& body, const char* key) {
-  auto s = json::get_string(body, key, "request body");
-  if (!s) return tl::unexpected(s.error());
-  if (s->empty()) return fail(Errc::schema_error, fmt::format("request body.{}: is empty", key));
-  return s;
+  return {};
 }
 
 }  // namespace
+
+std::function<api::EventSource::Step()> release_event_source(
+    std::function<Result<api::Release>()> snapshot, SteadyNow now,
+    std::chrono::milliseconds keep_alive) {
+  struct State {
+    std::string last;
+    std::chrono::steady_clock::time_point sent{};
+  };
+  auto state = std::make_shared<State>();
+  return [snapshot = std::move(snapshot), now = std::move(now), keep_alive,
+          state]() -> api::EventSource::Step {
+    auto r = snapshot();
+    if (!r) {
+      return {api::format_event("error", api::error_body(r.error()).dump(
+                                             -1, ' ', false, Json::error_handler_t::replace)),
+              true};
+    }
+    const bool done = r->finished();
+    std::string data = Json(*r).dump(-1, ' ', false, Json::error_handler_t::replace);
+    const auto t = now();
+    if (data == state->last && !done && t - state->sent < keep_alive) return {"", false};
+    state->sent = t;
+    state->last = data;
+    return {api::format_event("release", data), done};
+  };
+}
 
 Result<std::filesystem::path> Handler::allowed(const Caller& caller,
                                                const std::filesystem::path& path,
@@ -310,25 +336,19 @@ Result<Engine*> Handler::engine() const {
 }
 
 Result<api::Response> Handler::add_feed(const Call& call) const {
-  if (auto st = only_fields(call.body, {"name", "location", "root", "mirrors"},
-                            R"({"name":"demo","location":"/srv/feed","root":"<root.json>"})");
-      !st) {
-    return tl::unexpected(st.error());
+  auto body = typed_body<api::AddFeedRequest>(
+      call.body, R"({"name":"demo","location":"/srv/feed","root":"<root.json>"})");
+  if (!body) return tl::unexpected(body.error());
+  for (auto st : {non_empty(body->name, "name"), non_empty(body->location, "location"),
+                  non_empty(body->root, "root"), non_empty(body->mirrors, "mirrors")}) {
+    if (!st) return tl::unexpected(st.error());
   }
-  auto name = required_string(call.body, "name");
-  if (!name) return tl::unexpected(name.error());
-  auto location = required_string(call.body, "location");
-  if (!location) return tl::unexpected(location.error());
-  auto root = required_string(call.body, "root");
-  if (!root) return tl::unexpected(root.error());
-  auto mirrors = string_list(call.body, "mirrors");
-  if (!mirrors) return tl::unexpected(mirrors.error());
   auto e = engine();
   if (!e) return tl::unexpected(e.error());
-  if (auto st = check_feed_name(*name); !st) return tl::unexpected(st.error());
+  if (auto st = check_feed_name(body->name); !st) return tl::unexpected(st.error());
   // A local feed is read by the daemon from now on: the caller must be able to read it.
-  std::vector<std::string> locations{*location};
-  locations.insert(locations.end(), mirrors->begin(), mirrors->end());
+  std::vector<std::string> locations{body->location};
+  locations.insert(locations.end(), body->mirrors.begin(), body->mirrors.end());
   for (const auto& loc : locations) {
     auto dir = local_feed_dir(loc);
     if (!dir) return tl::unexpected(dir.error());
@@ -341,39 +361,28 @@ Result<api::Response> Handler::add_feed(const Call& call) const {
       if (!ok && ok.error().code != Errc::not_found) return tl::unexpected(ok.error());
     }
   }
-  auto feed = (*e)->add_feed(*name, *location, *root, *mirrors);
+  auto feed = (*e)->add_feed(body->name, body->location, body->root, body->mirrors);
   if (!feed) return tl::unexpected(feed.error());
   return api::json_response(201, *feed);
 }
 
 Result<api::Response> Handler::fetch(const Call& call) const {
-  if (auto st = only_fields(call.body, {"name", "revision", "include", "peers", "hf_cache"},
-                            R"({"name":"gemma-4","include":["*.json"]})");
-      !st) {
-    return tl::unexpected(st.error());
+  auto body =
+      typed_body<api::FetchRequest>(call.body, R"({"name":"gemma-4","include":["*.json"]})");
+  if (!body) return tl::unexpected(body.error());
+  for (auto st :
+       {non_empty(body->name, "name"), non_empty(body->revision.value_or("-"), "revision"),
+        non_empty(body->include, "include"), non_empty(body->peers, "peers")}) {
+    if (!st) return tl::unexpected(st.error());
   }
   FetchRequest req;
-  auto name = required_string(call.body, "name");
-  if (!name) return tl::unexpected(name.error());
-  req.name = *name;
-  if (call.body.contains("revision") && !call.body.at("revision").is_null()) {
-    auto rev = required_string(call.body, "revision");
-    if (!rev) return tl::unexpected(rev.error());
-    req.revision = *rev;
-  }
-  auto include = string_list(call.body, "include");
-  if (!include) return tl::unexpected(include.error());
-  req.include = std::move(*include);
-  auto peers = string_list(call.body, "peers");
-  if (!peers) return tl::unexpected(peers.error());
-  req.peers = std::move(*peers);
-  if (call.body.contains("hf_cache") && !call.body.at("hf_cache").is_null()) {
-    auto dir = required_string(call.body, "hf_cache");
-    if (!dir) return tl::unexpected(dir.error());
-    if (dir->empty() || dir->front() != '/') {
-      return fail(Errc::schema_error, "request body.hf_cache: must be an absolute path");
-    }
-    auto checked = allowed(call.caller, *dir, Access::write_dir);
+  req.name = body->name;
+  req.revision = body->revision;
+  req.include = body->include;
+  req.peers = body->peers;
+  if (body->hf_cache) {
+    if (auto st = absolute(*body->hf_cache, "hf_cache"); !st) return tl::unexpected(st.error());
+    auto checked = allowed(call.caller, *body->hf_cache, Access::write_dir);
     if (!checked) return tl::unexpected(checked.error());
     if (!is_privileged(call.caller, access_.daemon_euid)) {
       auto eng = engine();
@@ -392,24 +401,19 @@ Result<api::Response> Handler::fetch(const Call& call) const {
 }
 
 Result<api::Response> Handler::seed(const Call& call) const {
-  if (auto st = only_fields(call.body, {"feed", "model", "revision", "dir"},
-                            R"({"feed":"demo","model":"org/name","revision":"r1","dir":"/data"})");
-      !st) {
-    return tl::unexpected(st.error());
+  auto body = typed_body<api::SeedRequest>(
+      call.body, R"({"feed":"demo","model":"org/name","revision":"r1","dir":"/data"})");
+  if (!body) return tl::unexpected(body.error());
+  for (auto st : {non_empty(body->feed, "feed"), non_empty(body->model, "model"),
+                  non_empty(body->revision, "revision"), non_empty(body->dir, "dir"),
+                  absolute(body->dir, "dir")}) {
+    if (!st) return tl::unexpected(st.error());
   }
   SeedRequest req;
-  for (auto [key, out] : {std::pair{"feed", &req.feed}, std::pair{"model", &req.model},
-                          std::pair{"revision", &req.revision}}) {
-    auto v = required_string(call.body, key);
-    if (!v) return tl::unexpected(v.error());
-    *out = *v;
-  }
-  auto dir = required_string(call.body, "dir");
-  if (!dir) return tl::unexpected(dir.error());
-  if (dir->front() != '/') {
-    return fail(Errc::schema_error, "request body.dir: must be an absolute path");
-  }
-  req.dir = *dir;
+  req.feed = body->feed;
+  req.model = body->model;
+  req.revision = body->revision;
+  req.dir = body->dir;
   auto e = engine();
   if (!e) return tl::unexpected(e.error());
   if (!is_privileged(call.caller, access_.daemon_euid)) {
@@ -453,35 +457,49 @@ Result<api::Response> Handler::remove_release(const Call& call) const {
   return api::json_response(200, *body);
 }
 
-Result<api::Response> Handler::add_peers(const Call& call) const {
-  if (auto st = only_fields(call.body, {"peers"}, R"({"peers":["127.0.0.2:6881"]})"); !st) {
-    return tl::unexpected(st.error());
-  }
-  auto peers = string_list(call.body, "peers");
-  if (!peers) return tl::unexpected(peers.error());
+Result<api::Response> Handler::release_events(const Call& call) const {
   auto e = engine();
   if (!e) return tl::unexpected(e.error());
-  auto body = (*e)->add_peers(std::string(call.params.get("id")), *peers);
+  Engine* engine_ptr = *e;
+  const std::string id(call.params.get("id"));
+  // An unknown release is a plain 404 before the stream starts.
+  auto first = engine_ptr->get_release(id);
+  if (!first) return tl::unexpected(first.error());
+  api::Response res;
+  res.content_type = std::string(api::content_type::event_stream);
+  res.stream = std::make_shared<api::EventSource>();
+  res.stream->next =
+      release_event_source([engine_ptr, id] { return engine_ptr->get_release(id); }, now_);
+  return res;
+}
+
+Result<api::Response> Handler::add_peers(const Call& call) const {
+  auto body = typed_body<api::PeersRequest>(call.body, R"({"peers":["127.0.0.2:6881"]})");
   if (!body) return tl::unexpected(body.error());
-  return api::json_response(200, *body);
+  if (auto st = non_empty(body->peers, "peers"); !st) return tl::unexpected(st.error());
+  auto e = engine();
+  if (!e) return tl::unexpected(e.error());
+  auto release = (*e)->add_peers(std::string(call.params.get("id")), body->peers);
+  if (!release) return tl::unexpected(release.error());
+  return api::json_response(200, *release);
 }
 
 Result<api::Response> Handler::version(const Call& /*call*/) const {
-  return api::json_response(200, {{api::field::version, info_.version},
-                                  {api::field::protocol_version, api::protocol_version}});
+  return api::json_response(200, api::VersionInfo{api::protocol_version, info_.version});
 }
 
 Result<api::Response> Handler::status(const Call& /*call*/) const {
   const auto uptime =
       std::chrono::duration_cast<std::chrono::seconds>(now_() - info_.started).count();
-  nlohmann::json body = {{api::field::version, info_.version},
-                         {api::field::protocol_version, api::protocol_version},
-                         {api::field::pid, info_.pid},
-                         {api::field::mode, std::string(api::mode_name(info_.mode))},
-                         {api::field::uptime_s, std::max<long long>(uptime, 0)},
-                         {api::field::state_dir, info_.state_dir.string()},
-                         {api::field::control_socket, info_.control_socket.string()}};
-  if (engine_ != nullptr) body.update(engine_->status_fields());
+  api::DaemonStatus body;
+  body.control_socket = info_.control_socket.string();
+  body.mode = std::string(api::mode_name(info_.mode));
+  body.pid = info_.pid;
+  body.protocol_version = api::protocol_version;
+  body.state_dir = info_.state_dir.string();
+  body.uptime_s = std::max<std::int64_t>(uptime, 0);
+  body.version = info_.version;
+  if (engine_ != nullptr) body.engine = engine_->status_fields();
   return api::json_response(200, body);
 }
 
@@ -508,39 +526,29 @@ Result<api::Response> Handler::set_log_level(const Call& call) const {
   log::set_level(*level);
   log::info("log level set to {} over the control API (was {})", log_level_name(*level),
             log_level_name(previous));
-  return api::json_response(200, {{api::field::log_level, std::string(log_level_name(*level))},
-                                  {api::field::previous, std::string(log_level_name(previous))}});
+  return api::json_response(200, api::LogLevelResult{std::string(log_level_name(*level)),
+                                                     std::string(log_level_name(previous))});
 }
 
 Result<api::Response> Handler::add_follow(const Call& call) const {
-  if (auto st = only_fields(call.body, {"feed", "model", "alias", "latest", "max_size"},
-                            R"({"feed":"demo","model":"google/gemma-*","latest":2})");
-      !st) {
-    return tl::unexpected(st.error());
+  auto body = typed_body<api::FollowRequest>(
+      call.body, R"({"feed":"demo","model":"google/gemma-*","latest":2})");
+  if (!body) return tl::unexpected(body.error());
+  for (auto st : {non_empty(body->feed, "feed"), non_empty(body->model.value_or("-"), "model"),
+                  non_empty(body->alias.value_or("-"), "alias")}) {
+    if (!st) return tl::unexpected(st.error());
   }
   FollowSpec spec;
-  auto feed = required_string(call.body, "feed");
-  if (!feed) return tl::unexpected(feed.error());
-  spec.feed = *feed;
-  for (const char* key : {"model", "alias"}) {
-    if (!call.body.contains(key) || call.body.at(key).is_null()) continue;
-    auto v = required_string(call.body, key);
-    if (!v) return tl::unexpected(v.error());
-    (std::string_view(key) == "model" ? spec.model_glob : spec.alias) = *v;
-  }
-  if (call.body.contains("latest")) {
-    auto n = json::get_uint(call.body, "latest", "request body");
-    if (!n) return tl::unexpected(n.error());
-    if (*n > 10000) {
+  spec.feed = body->feed;
+  spec.model_glob = body->model.value_or("");
+  spec.alias = body->alias.value_or("");
+  if (body->latest) {
+    if (*body->latest > 10000) {
       return fail(Errc::schema_error, "request body.latest: at most 10000 (0 = every release)");
     }
-    spec.latest = static_cast<std::uint32_t>(*n);
+    spec.latest = static_cast<std::uint32_t>(*body->latest);
   }
-  if (call.body.contains("max_size")) {
-    auto n = json::get_uint(call.body, "max_size", "request body");
-    if (!n) return tl::unexpected(n.error());
-    spec.max_size = *n;
-  }
+  if (body->max_size) spec.max_size = *body->max_size;
   auto e = engine();
   if (!e) return tl::unexpected(e.error());
   auto out = (*e)->add_follow(spec);
@@ -564,17 +572,12 @@ Result<api::Response> Handler::remove_follow(const Call& call) const {
 }
 
 Result<api::Response> Handler::export_release(const Call& call) const {
-  if (auto st = only_fields(call.body, {"dir"}, R"({"dir":"/media/usb/export"})"); !st) {
-    return tl::unexpected(st.error());
-  }
-  auto dir = required_string(call.body, "dir");
-  if (!dir) return tl::unexpected(dir.error());
-  if (dir->front() != '/') {
-    return fail(Errc::schema_error, "request body.dir: must be an absolute path");
-  }
+  auto body = typed_body<api::ExportRequest>(call.body, R"({"dir":"/media/usb/export"})");
+  if (!body) return tl::unexpected(body.error());
+  if (auto st = absolute(body->dir, "dir"); !st) return tl::unexpected(st.error());
   auto e = engine();
   if (!e) return tl::unexpected(e.error());
-  auto checked = allowed(call.caller, *dir, Access::write_dir);
+  auto checked = allowed(call.caller, body->dir, Access::write_dir);
   if (!checked) return tl::unexpected(checked.error());
   auto out = (*e)->export_release(std::string(call.params.get("id")), *checked);
   if (!out) return tl::unexpected(out.error());
@@ -584,14 +587,12 @@ Result<api::Response> Handler::export_release(const Call& call) const {
 Result<api::Response> Handler::scrub(const Call& call) const {
   std::optional<std::string> id;
   if (!call.body.is_null()) {
-    if (auto st = only_fields(call.body, {"release"}, R"({"release":"org/name@rev"})"); !st) {
+    auto body = typed_body<api::ScrubRequest>(call.body, R"({"release":"org/name@rev"})");
+    if (!body) return tl::unexpected(body.error());
+    if (auto st = non_empty(body->release.value_or("-"), "release"); !st) {
       return tl::unexpected(st.error());
     }
-    if (call.body.contains("release")) {
-      auto r = required_string(call.body, "release");
-      if (!r) return tl::unexpected(r.error());
-      id = *r;
-    }
+    id = body->release;
   }
   auto e = engine();
   if (!e) return tl::unexpected(e.error());

@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/api.hpp"
+#include "core/api/types.hpp"
 #include "core/caller_access.hpp"
 #include "core/error.hpp"
 
@@ -81,6 +82,14 @@ struct DaemonInfo {
 
 using SteadyNow = std::function<std::chrono::steady_clock::time_point()>;
 
+// The steps of GET /v1/releases/{id}/events over `snapshot` (the engine's get_release): an
+// `event: release` with the release on one line when it changed or `keep_alive` passed since the
+// last one, done once it is complete or failed; an `event: error` with the error body, done,
+// when the release is gone.
+std::function<api::EventSource::Step()> release_event_source(
+    std::function<Result<api::Release>()> snapshot, SteadyNow now,
+    std::chrono::milliseconds keep_alive = std::chrono::seconds(15));
+
 class Handler {
  public:
   // Without an engine (tests of the transport, the fuzz target), feed and release routes answer
@@ -108,6 +117,7 @@ class Handler {
   Result<api::Response> seed(const Call& call) const;
   Result<api::Response> remove_release(const Call& call) const;
   Result<api::Response> add_peers(const Call& call) const;
+  Result<api::Response> release_events(const Call& call) const;
   Result<api::Response> add_follow(const Call& call) const;
   Result<api::Response> remove_follow(const Call& call) const;
   Result<api::Response> scrub(const Call& call) const;

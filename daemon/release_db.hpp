@@ -1,13 +1,12 @@
 #pragma once
-// The daemon's durable release records, in <state_dir>/state.sqlite next to the StateStore's
-// feed tables (its own connection and its own numbered migrations in table `daemon_schema`, so
-// the trust tables and these evolve independently). Only the io_context thread uses it.
+// The daemon's durable release records: the release tables of <state_dir>/state.sqlite, over
+// the same connection as the StateStore's feed tables (core/db/state_db.hpp holds the
+// connection and the one migration list). Only the io_context thread uses it.
 //
 // A release row is what survives a restart: which release we fetch or seed, from which feed,
 // with which file selection and peers, which files were verified (SHA-256 against the
 // manifest), whether it is pinned, and its last state and error.
 #include <cstdint>
-#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/db/state_db.hpp"
 #include "core/error.hpp"
 
 namespace weights::daemon {
@@ -56,10 +56,8 @@ struct Follow {
 
 class ReleaseDb {
  public:
-  inline static constexpr int schema_version = 2;
-  // Opens (creating and migrating) the release tables in `db_path`. The caller holds the state
-  // dir lock.
-  static Result<ReleaseDb> open(const std::filesystem::path& db_path);
+  // Over an open (migrated) state database, shared with the process's StateStore.
+  explicit ReleaseDb(std::shared_ptr<db::StateDb> db);
   ReleaseDb(ReleaseDb&&) noexcept;
   ReleaseDb& operator=(ReleaseDb&&) noexcept;
   ~ReleaseDb();
@@ -84,9 +82,7 @@ class ReleaseDb {
   Result<std::vector<std::string>> cached_manifest_hashes();
 
  private:
-  struct Handle;
-  explicit ReleaseDb(std::unique_ptr<Handle> h);
-  std::unique_ptr<Handle> h_;
+  std::shared_ptr<db::StateDb> db_;
 };
 
 }  // namespace weights::daemon

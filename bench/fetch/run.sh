@@ -28,14 +28,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
 size_mib=${1:-2048}
-D=${WEIGHTSD:-$src/build/daemon/weightsd}
-W=${WEIGHTSCTL:-$src/build/cli/weightsctl}
-for b in "$D" "$W"; do
-  [[ -x $b ]] || { echo "not found: $b (cmake --build build --target weightsd weightsctl)" >&2; exit 1; }
-done
-for t in jq openssl bc; do
-  command -v "$t" >/dev/null || { echo "missing tool: $t" >&2; exit 1; }
-done
+command -v openssl >/dev/null || { echo "missing tool: openssl" >&2; exit 1; }
 
 need=()
 command -v aria2c >/dev/null || need+=(aria2)
@@ -46,20 +39,11 @@ if ((${#need[@]})); then
 fi
 command -v socat >/dev/null || { echo "socat is required (apt-get install socat)" >&2; exit 1; }
 
-work=$(mktemp -d "${TMPDIR:-/var/tmp}/weights-fetch-bench.XXXXXX")
-pids=()
-cleanup() {
-  local p
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
-now() { date +%s.%N; }
-fsub() { echo "$1 - $2" | bc -l; }
-
-load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+# Binaries, $work, cleanup, log/now/fsub, bench_daemon, cpu_s/hwm_kib, plot (bench/lib.sh);
+# wait_for, nginx, qBittorrent, Transmission, network namespaces (tests/lib/harness.sh, through
+# it). Completion is polled every 0.2 s (the wall times below include up to that).
+HARNESS_POLL=0.2
+source "$src/bench/lib.sh"
 
 # --- the release --------------------------------------------------------------------------
 model=bench-org/fetch-llm
@@ -77,19 +61,9 @@ root=$work/pub/public/metadata/1.root.json
 v1torrent=$(find "$work/pub/public/targets" -name "*.$rev.v1.torrent" | head -n1)
 
 # --- daemons ------------------------------------------------------------------------------
-start_daemon() { # NAME IP
-  mkdir -p "$work/$1"
-  "$D" --state-dir "$work/$1/state" --socket "$work/$1/ctl.sock" --listen "$2:0" \
-    >"$work/$1.log" 2>&1 &
-  pids+=($!)
-  echo $! >"$work/$1.pid"
-  disown $! # no "Killed" job notice when the fetcher is stopped early
-  local deadline=$((SECONDS + 30))
-  until "$W" --socket "$work/$1/ctl.sock" status >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || { echo "$1 did not start:" >&2; cat "$work/$1.log" >&2; exit 1; }
-    sleep 0.1
-  done
-  "$W" --socket "$work/$1/ctl.sock" feed add bench "$work/pub/public" --root "$root" >/dev/null
+start_daemon() { # NAME IP : bench_daemon, subscribed to the feed
+  bench_daemon "$1" "$2"
+  ctl_of "$1" feed add bench "$work/pub/public" --root "$root" >/dev/null
 }
 P=("$W" --socket "$work/seeder/ctl.sock")
 F=("$W" --socket "$work/fetcher/ctl.sock")
@@ -99,25 +73,21 @@ log "seeder: seed from the release's own files"
 port=$("${P[@]}" --json status | jq -r .listen_port)
 seeder_peer=127.0.0.2:$port
 start_daemon fetcher 127.0.0.3
-fpid=$(cat "$work/fetcher.pid")
+fpid=$(pid_of fetcher)
 
 cat "$work"/w/* >/dev/null # warm the page cache for the seeder's reads
 cat "$work"/w/* >/dev/null
 
-tck=$(getconf CLK_TCK)
-cpu_of() { awk -v t="$tck" '{ print ($14 + $15) / t }' "/proc/$1/stat"; }
-hwm_of() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; } # KiB
-
 # 1. weightsd -> weightsd
 log "weightsd: fetch --peer $seeder_peer"
-c0=$(cpu_of "$fpid")
+c0=$(cpu_s "$fpid")
 t0=$(now)
 "${F[@]}" fetch fetch-llm --peer "$seeder_peer" >"$work/fetch.out"
 t1=$(now)
-c1=$(cpu_of "$fpid")
+c1=$(cpu_s "$fpid")
 W_wd=$(fsub "$t1" "$t0")
 C_wd=$(fsub "$c1" "$c0")
-R_wd=$(hwm_of "$fpid")
+R_wd=$(hwm_kib "$fpid")
 rss_split=$(awk '/^Rss(Anon|File):/ { printf "%s %.0f MiB  ", $1, $2 / 1024 }' "/proc/$fpid/status")
 view=$("${F[@]}" --json show "$model@$rev" | jq -r .path)
 state=$("${F[@]}" --json show "$model@$rev" | jq -r .state)
@@ -153,7 +123,7 @@ if [[ -z $aria_skip ]]; then
   tport=$((27500 + RANDOM % 400))
   socat TCP-LISTEN:$tport,bind=127.0.0.5,reuseaddr,fork EXEC:"$work/tracker.sh" \
     2>"$work/tracker.log" &
-  pids+=($!)
+  bench_pids+=($!)
   for _ in $(seq 50); do
     ss -Hltn | grep -q "127.0.0.5:$tport " && break
     sleep 0.1
@@ -189,15 +159,6 @@ if [[ -z $aria_skip ]]; then
   fi
 fi
 
-wait_for() { # SECONDS CMD... : polls every 0.2 s
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.2
-  done
-}
-
 # 2b. qBittorrent-nox (libtorrent 2.0.8, hybrid, v2) <- weightsd seeder, on loopback. The peer is
 # given through the WebUI API (torrents/addPeers); DHT/LSD/PeX/UPnP off, TCP only, default disk
 # I/O (mmap, as shipped). Wall time from the add request to progress 1 (polled every 0.2 s);
@@ -207,44 +168,14 @@ command -v qbittorrent-nox >/dev/null || qb_skip="qbittorrent-nox not installed 
 hybrid=$(find "$work/pub/public/targets" -name "*.$rev.torrent" | head -n1)
 if [[ -z $qb_skip ]]; then
   qip=127.0.0.7
-  mkdir -p "$work/qb/qBittorrent/config" "$work/qb/dl"
-  qport=$((27600 + RANDOM % 300))
-  wport=$((27900 + RANDOM % 300))
-  cat >"$work/qb/qBittorrent/config/qBittorrent.conf" <<CONF
-[LegalNotice]
-Accepted=true
-
-[BitTorrent]
-Session\DHTEnabled=false
-Session\LSDEnabled=false
-Session\PeXEnabled=false
-Session\BTProtocol=TCP
-Session\Port=$qport
-Session\InterfaceAddress=$qip
-Session\DefaultSavePath=$work/qb/dl
-Session\GlobalMaxRatio=-1
-
-[Preferences]
-Connection\UPnP=false
-WebUI\Address=$qip
-WebUI\Port=$wport
-WebUI\LocalHostAuth=false
-WebUI\AuthSubnetWhitelistEnabled=true
-WebUI\AuthSubnetWhitelist=127.0.0.0/8
-WebUI\CSRFProtection=false
-WebUI\HostHeaderValidation=false
-CONF
-  qbittorrent-nox --profile="$work/qb" >"$work/qb.out" 2>&1 &
-  qpid=$!
-  pids+=($qpid)
-  disown "$qpid"
-  api=http://$qip:$wport/api/v2
-  if ! wait_for 30 curl -sf "$api/app/version"; then
-    qb_skip="qBittorrent WebUI did not start: $(tail -n 2 "$work/qb.out" | tr '\n' ' ')"
-  else
+  start_qbittorrent "$work/qb" $qip 2>/dev/null ||
+    qb_skip="qBittorrent WebUI did not start: $(tail -n 2 "$work/qb/out" | tr '\n' ' ')"
+  qpid=${QB_PID:-}
+  if [[ -z $qb_skip ]]; then
+    api=$QB_API
     qb_done() { [[ $(curl -sf "$api/torrents/info" | jq -r '.[0].progress') == 1 ]]; }
     log "qBittorrent: hybrid torrent, peer $seeder_peer"
-    c0=$(cpu_of "$qpid")
+    c0=$(cpu_s "$qpid")
     t0=$(now)
     curl -sf -F "torrents=@$hybrid" -F "savepath=$work/qb/dl" "$api/torrents/add" >/dev/null
     wait_for 10 bash -c "curl -sf '$api/torrents/info' | jq -e 'length == 1'" || true
@@ -253,17 +184,17 @@ CONF
       log "qBittorrent: torrents/addPeers failed"
     if wait_for 900 qb_done; then
       t1=$(now)
-      c1=$(cpu_of "$qpid")
+      c1=$(cpu_s "$qpid")
       W_qb=$(fsub "$t1" "$t0")
       C_qb=$(fsub "$c1" "$c0")
-      R_qb=$(hwm_of "$qpid")
+      R_qb=$(hwm_kib "$qpid")
       same=$( (cd "$work/w" && sha256sum -- *) | (cd "$work/qb/dl/$rev" && sha256sum --quiet -c -) >/dev/null 2>&1 && echo y || echo n)
       [[ $same == y ]] || qb_skip="qBittorrent finished but its files differ from the source"
     else
       qb_skip="qBittorrent did not finish in 900 s"
     fi
   fi
-  kill -9 "$qpid" 2>/dev/null || true
+  [[ -z $qpid ]] || kill -9 "$qpid" 2>/dev/null || true
   rm -rf "$work/qb/dl"
 fi
 
@@ -272,29 +203,19 @@ fi
 # 2544 addresses that exist only there): a second weightsd seeder (same files, page-cached) in
 # one, transmission-daemon in the other, and a socat fake tracker (in the seeder's namespace)
 # naming the seeder. Wall time from `transmission-remote -s` to "Percent Done: 100%" (polled
-# every 0.5 s), CPU and VmHWM of transmission-daemon.
+# every 0.2 s), CPU and VmHWM of transmission-daemon.
 tr_skip=""
 command -v transmission-daemon >/dev/null || tr_skip="transmission-daemon not installed (scripts/install-deps --test)"
 nsA=wfbA$$
 nsB=wfbB$$
-if [[ -z $tr_skip ]] && ! ip netns add "$nsA" 2>/dev/null; then
-  tr_skip="cannot create network namespaces (needs CAP_SYS_ADMIN)"
+if [[ -z $tr_skip ]] && ! netns_pair "$nsA" "$nsB"; then
+  tr_skip="$NETNS_ERROR (needs CAP_SYS_ADMIN)"
 fi
 if [[ -z $tr_skip ]]; then
-  cleanup_ns() { ip netns del "$nsA" 2>/dev/null || true; ip netns del "$nsB" 2>/dev/null || true; }
-  trap 'cleanup; cleanup_ns' EXIT
-  ip netns add "$nsB"
-  ip link add "wfa$$" netns "$nsA" type veth peer name "wfb$$" netns "$nsB"
-  ip -n "$nsA" link set lo up
-  ip -n "$nsB" link set lo up
-  ip -n "$nsA" addr add 198.18.0.1/24 dev "wfa$$"
-  ip -n "$nsB" addr add 198.18.0.2/24 dev "wfb$$"
-  ip -n "$nsA" link set "wfa$$" up
-  ip -n "$nsB" link set "wfb$$" up
   mkdir -p "$work/nsseed"
   ip netns exec "$nsA" "$D" --state-dir "$work/nsseed/state" --socket "$work/nsseed/ctl.sock" \
     --listen 198.18.0.1:0 >"$work/nsseed.log" 2>&1 &
-  pids+=($!)
+  bench_pids+=($!)
   disown $!
   S=("$W" --socket "$work/nsseed/ctl.sock")
   wait_for 30 "${S[@]}" status || tr_skip="weightsd in the namespace did not start"
@@ -315,48 +236,35 @@ if [[ -z $tr_skip ]]; then
   chmod +x "$work/nstracker.sh"
   ip netns exec "$nsA" socat TCP-LISTEN:6969,bind=198.18.0.1,reuseaddr,fork \
     EXEC:"$work/nstracker.sh" 2>"$work/nstracker.log" &
-  pids+=($!)
-  mkdir -p "$work/tr/dl"
-  cat >"$work/tr/settings.json" <<'JSON'
-{"pex-enabled": false, "dht-enabled": false, "lpd-enabled": false, "utp-enabled": false,
- "port-forwarding-enabled": false, "ratio-limit-enabled": false, "idle-seeding-limit-enabled": false,
- "rpc-whitelist-enabled": false, "rpc-host-whitelist-enabled": false, "message-level": 1}
-JSON
-  ip netns exec "$nsB" transmission-daemon -f -g "$work/tr" -w "$work/tr/dl" -T -r 127.0.0.1 \
-    -p 9091 -i 198.18.0.2 -P 51413 -O -Y --no-utp -M >"$work/tr.out" 2>&1 &
-  tpid=$!
-  pids+=($tpid)
-  disown "$tpid"
-  trr() { ip netns exec "$nsB" transmission-remote 127.0.0.1:9091 "$@"; }
-  if ! wait_for 20 trr -l; then
+  bench_pids+=($!)
+  start_transmission "$nsB" "$work/tr" 198.18.0.2 '"message-level": 1' 2>/dev/null ||
     tr_skip="transmission-daemon RPC did not start"
-  else
-    trr -a "$v1torrent" --start-paused >/dev/null
-    trr -t 1 -td "http://198.18.0.1:6969/announce" >/dev/null
-    tr_done() { trr -t 1 -i | grep -q "Percent Done: 100%"; }
+  tpid=${TR_PID:-}
+  if [[ -z $tr_skip ]]; then
+    tr_remote -a "$v1torrent" --start-paused >/dev/null
+    tr_remote -t 1 -td "http://198.18.0.1:6969/announce" >/dev/null
+    tr_done() { tr_remote -t 1 -i | grep -q "Percent Done: 100%"; }
     log "Transmission: v1 companion, namespaces, seeder 198.18.0.1:$nsport"
-    c0=$(cpu_of "$tpid")
+    c0=$(cpu_s "$tpid")
     t0=$(now)
-    trr -t 1 -s >/dev/null
+    tr_remote -t 1 -s >/dev/null
     if wait_for 1800 tr_done; then
       t1=$(now)
-      c1=$(cpu_of "$tpid")
+      c1=$(cpu_s "$tpid")
       W_tr=$(fsub "$t1" "$t0")
       C_tr=$(fsub "$c1" "$c0")
-      R_tr=$(hwm_of "$tpid")
+      R_tr=$(hwm_kib "$tpid")
       (cd "$work/w" && sha256sum -- *) | (cd "$work/tr/dl/$rev" && sha256sum --quiet -c -) >/dev/null 2>&1 ||
         tr_skip="Transmission finished but its files differ from the source"
     else
       tr_skip="Transmission did not finish in 1800 s"
     fi
   fi
-  kill -9 "$tpid" 2>/dev/null || true
+  [[ -z $tpid ]] || kill -9 "$tpid" 2>/dev/null || true
   rm -rf "$work/tr/dl"
 fi
 
 # 2d. curl from nginx: the same files over HTTP, page cache -> sendfile -> curl -> file.
-NGINX_BASE_DIR=$work
-source "$src/tests/integration/nginx_lib.sh"
 curl_skip=""
 if ! command -v curl >/dev/null; then
   curl_skip="curl not installed"
@@ -419,11 +327,8 @@ fi
 # --- report -------------------------------------------------------------------------------
 rate() { printf '%.0f' "$(echo "$mib / $1" | bc -l)"; }
 ratio() { printf '%.2f' "$(echo "$1 / $2" | bc -l)"; }
-echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')," \
-  "$(free -g | awk '/^Mem:/ { print $2 }') GiB RAM; load average at the start: $load_start," \
-  "at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf 'data: %d files, %d bytes (%.0f MiB) in %s; weightsd %s\n' "$nfiles" "$bytes" "$mib" \
-  "${TMPDIR:-/var/tmp}" "$("$W" --version 2>/dev/null | head -n1)"
+machine_line
+printf 'data: %d files, %d bytes (%.0f MiB) in %s\n' "$nfiles" "$bytes" "$mib" "${TMPDIR:-/var/tmp}"
 printf '%-44s %8s %7s %7s %9s %12s %10s\n' "" "wall s" "MiB/s" "CPU s" "RSS MiB" "wall/weightsd" \
   "wall/floor"
 row() { # LABEL WALL CPU RSS_KIB
@@ -472,21 +377,6 @@ echo "qBittorrent, Transmission: CPU and VmHWM of the client process (its whole 
   [[ -n $curl_skip ]] || echo "\"curl from nginx\" $(rate "$W_cu")"
   echo "\"floor\" $(rate "$W_fl")"
 } >"$work/fetch.dat"
-if command -v gnuplot >/dev/null; then
-  cat >"$work/fetch.gp" <<GP
-set terminal pngcairo size 900,520 noenhanced font 'sans,10'
-set output '$src/docs/bench/fetch.png'
-set title 'fetch of a ${size_mib} MiB release over loopback, one run (load avg at start: $load_start)'
-set ylabel 'MiB/s until verified files (floor: TCP + write + one SHA-256)'
-set style data histogram
-set style fill solid 0.6 border -1
-set boxwidth 0.6
-set yrange [0:*]
-set grid ytics
-unset key
-plot '$work/fetch.dat' using 2:xtic(1) lc rgb '#4477aa'
-GP
-  gnuplot "$work/fetch.gp" && log "wrote $src/docs/bench/fetch.png"
-else
-  log "gnuplot not installed (bench/install-deps): no plot"
-fi
+plot_bars "$src/docs/bench/fetch.png" \
+  "fetch of a ${size_mib} MiB release over loopback, one run (load avg at start: $load_start)" \
+  'MiB/s until verified files (floor: TCP + write + one SHA-256)' "$work/fetch.dat"

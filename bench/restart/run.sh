@@ -49,12 +49,7 @@ rss_empty=$(rss_kib "$pid")
 ctl_of node feed add bench "$work/pub/public" --root "$root" >/dev/null
 rss_feed=$(rss_kib "$pid")
 log "seeding $N releases (one curl, keep-alive)"
-: >"$work/seed.curl"
-for ((i = 1; i <= N; i++)); do
-  ((i == 1)) || echo next >>"$work/seed.curl"
-  printf 'unix-socket = "%s"\nurl = "http://weightsd/v1/seed"\nrequest = "POST"\nheader = "Content-Type: application/json"\ndata = "{\\"feed\\":\\"bench\\",\\"model\\":\\"bench/m%d\\",\\"revision\\":\\"r%d\\",\\"dir\\":\\"%s/rel/%d\\"}"\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n' \
-    "$work/node/ctl.sock" "$i" "$i" "$work" "$i" >>"$work/seed.curl"
-done
+seed_requests_curl "$work/node/ctl.sock" bench "$work" "$N" >"$work/seed.curl"
 count_seeding() { # NAME -> "seeding verifying total loading"
   ctl_of "$1" --json list |
     jq -r '.releases | [ (map(select(.state == "complete" and .seeding)) | length),

@@ -90,13 +90,6 @@ printf 'throttled scrub: %.1f MiB/s achieved for %.1f MiB/s configured (%.2fx)\n
 
 printf '"openssl dgst -sha256" %s\n"scrub, unthrottled" %s\n"scrub, rate %s" %s\n' \
   "$(mib "$ossl")" "$(mib "$fast")" "$RATE" "$(mib "$slow")" >"$work/scrub.dat"
-plot "$src/docs/bench/scrub.png" "
-set title 'SHA-256 re-hash of a $SIZE MiB release, page-cached (load avg at start: $load_start)'
-set ylabel 'MiB/s'
-set style data histogram
-set style fill solid 0.6 border -1
-set boxwidth 0.6
-set yrange [0:*]
-set grid ytics
-unset key
-plot '$work/scrub.dat' using 2:xtic(1) lc rgb '#4477aa'"
+plot_bars "$src/docs/bench/scrub.png" \
+  "SHA-256 re-hash of a $SIZE MiB release, page-cached (load avg at start: $load_start)" \
+  'MiB/s' "$work/scrub.dat"

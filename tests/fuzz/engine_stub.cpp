@@ -13,29 +13,28 @@ namespace {
 }
 }  // namespace
 
-using Json = nlohmann::json;
 using Strings = std::vector<std::string>;
 
-Result<Json> Engine::add_feed(const std::string&, const std::string&, const std::string&,
-                              const Strings&) {
+Result<api::Feed> Engine::add_feed(const std::string&, const std::string&, const std::string&,
+                                   const Strings&) {
   unreachable();
 }
-Result<Json> Engine::list_feeds() {
+Result<api::FeedList> Engine::list_feeds() {
   unreachable();
 }
-Result<Json> Engine::get_feed(const std::string&) {
+Result<api::Feed> Engine::get_feed(const std::string&) {
   unreachable();
 }
-Result<Json> Engine::refresh_feed(const std::string&) {
+Result<api::Feed> Engine::refresh_feed(const std::string&) {
   unreachable();
 }
-Result<Json> Engine::remove_feed(const std::string&) {
+Result<api::Removed> Engine::remove_feed(const std::string&) {
   unreachable();
 }
-Result<Json> Engine::fetch(const FetchRequest&) {
+Result<api::Release> Engine::fetch(const FetchRequest&) {
   unreachable();
 }
-Result<Json> Engine::seed(const SeedRequest&) {
+Result<api::Release> Engine::seed(const SeedRequest&) {
   unreachable();
 }
 Result<std::vector<std::string>> Engine::seed_paths(const SeedRequest&) {
@@ -44,40 +43,40 @@ Result<std::vector<std::string>> Engine::seed_paths(const SeedRequest&) {
 Result<std::pair<std::string, std::string>> Engine::fetch_target(const FetchRequest&) {
   unreachable();
 }
-Result<Json> Engine::list_releases() {
+Result<api::ReleaseList> Engine::list_releases() {
   unreachable();
 }
-Result<Json> Engine::get_release(const std::string&) {
+Result<api::Release> Engine::get_release(const std::string&) {
   unreachable();
 }
-Result<Json> Engine::set_pinned(const std::string&, bool) {
+Result<api::Release> Engine::set_pinned(const std::string&, bool) {
   unreachable();
 }
-Result<Json> Engine::remove_release(const std::string&, DeleteFiles) {
+Result<api::Removed> Engine::remove_release(const std::string&, DeleteFiles) {
   unreachable();
 }
-Result<Json> Engine::verify(const std::string&) {
+Result<api::Release> Engine::verify(const std::string&) {
   unreachable();
 }
-Result<Json> Engine::add_peers(const std::string&, const Strings&) {
+Result<api::Release> Engine::add_peers(const std::string&, const Strings&) {
   unreachable();
 }
-Result<Json> Engine::export_release(const std::string&, const std::filesystem::path&) {
+Result<api::ExportResult> Engine::export_release(const std::string&, const std::filesystem::path&) {
   unreachable();
 }
-Result<Json> Engine::add_follow(const FollowSpec&) {
+Result<api::Follow> Engine::add_follow(const FollowSpec&) {
   unreachable();
 }
-Result<Json> Engine::list_follows() {
+Result<api::FollowList> Engine::list_follows() {
   unreachable();
 }
-Result<Json> Engine::remove_follow(std::int64_t) {
+Result<api::FollowRemoved> Engine::remove_follow(std::int64_t) {
   unreachable();
 }
-Result<Json> Engine::scrub(const std::optional<std::string>&) {
+Result<api::ScrubResult> Engine::scrub(const std::optional<std::string>&) {
   unreachable();
 }
-Json Engine::status_fields() {
+api::EngineStatus Engine::status_fields() {
   unreachable();
 }
 

@@ -1,12 +1,12 @@
 // Fuzzes what `weightsctl release add --from-hf` reads from a Hugging Face hub (or a replica):
-// the revision info JSON, a file-tree page, the Link header that pages the tree, and a redirect
-// Location resolved against the endpoint; then compares the listed files with files "on disk"
-// (check_against_hub) as the release hook does.
+// the revision info JSON, a file-tree page, the Link header that pages the tree (parsed with the
+// one URL parser, core/net/url.hpp), and a redirect Location resolved against the endpoint; then
+// compares the listed files with files "on disk" (check_against_hub) as the release hook does.
 //
 // Input: up to four parts separated by "\n\0\n": revision info, tree page, Link header,
 // Location header (seeds in corpus/hf_hub/).
 //
-// Checks: a parsed URL round-trips through to_string and carries no byte that could end or
+// Checks: a parsed URL round-trips through str() and carries no byte that could end or
 // split the request line (controls, space); tree entries pass the path policy and have their
 // hashes in the documented shape; the comparison accepts the hub's own listing and refuses any
 // file whose length differs.
@@ -17,16 +17,17 @@
 #include <string_view>
 #include <vector>
 
+#include "tests/fuzz/fuzz_check.hpp"
+
 #include "core/hf_hub.hpp"
+#include "core/net/url.hpp"
 #include "core/path_policy.hpp"
 
 namespace {
 
 using namespace weights;
-
-void check(bool ok) {
-  if (!ok) std::abort();
-}
+using weights::fuzz::check;
+using weights::fuzz::text_of;
 
 std::vector<std::string_view> split(std::string_view text) {
   constexpr std::string_view separator("\n\0\n", 3);
@@ -49,25 +50,24 @@ bool request_safe(std::string_view s) {
   return true;
 }
 
-void check_url(const hf::Url& u) {
-  check(u.scheme == "http" || u.scheme == "https");
-  check(!u.host.empty() && !u.port.empty() && !u.target.empty() && u.target.front() == '/');
-  check(request_safe(u.host) && request_safe(u.port) && request_safe(u.target));
-  auto again = hf::parse_url(hf::to_string(u));
+void check_url(const Url& u) {
+  check(!u.host.empty() && u.port != 0 && !u.target.empty() && u.target.front() == '/');
+  check(request_safe(u.host) && request_safe(u.target) && request_safe(u.userinfo));
+  auto again = parse_url(u.str());
   check(again.has_value());
   check(again->scheme == u.scheme && again->host == u.host && again->port == u.port &&
         again->target == u.target);
 }
 
-const hf::Url& endpoint() {
-  static const hf::Url u = hf::parse_url("https://huggingface.co/api/models/org/name").value();
+const Url& endpoint() {
+  static const Url u = parse_url("https://huggingface.co/api/models/org/name").value();
   return u;
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const auto parts = split(std::string_view(reinterpret_cast<const char*>(data), size));
+  const auto parts = split(text_of(data, size));
 
   auto rev = hf::parse_revision_info(parts[0]);
   if (rev) check(rev->sha.size() == 40);
@@ -110,10 +110,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string next = hf::next_link(parts[2]);
   check(next.size() <= parts[2].size());
   if (!next.empty()) {
-    if (auto u = hf::parse_url(next)) check_url(*u);
+    if (auto u = parse_url(next)) check_url(*u);
   }
 
-  if (auto u = hf::parse_url(parts[3])) check_url(*u);
-  if (auto u = hf::resolve_location(endpoint(), parts[3])) check_url(*u);
+  if (auto u = parse_url(parts[3])) check_url(*u);
+  if (auto u = resolve_reference(endpoint(), parts[3])) {
+    check_url(*u);
+    check(u->userinfo.empty() || parts[3].find('@') != std::string_view::npos);
+  }
   return 0;
 }

@@ -1,7 +1,8 @@
-// Fuzzes what a feed's HTTP server controls in core/http_fetcher.cpp: the response bytes (status
-// line, headers, Content-Length, chunked and close-delimited bodies) through
+// Fuzzes what an HTTP server controls in the one HTTP client (core/net/http_client.cpp): the
+// response bytes (status line, headers, Content-Length, chunked and close-delimited bodies) through
 // parse_http_response, the redirect rules (next_hop: Location resolved against the URL, loops,
-// downgrades, credentials), URL parsing, and the proxy environment (http_proxy, no_proxy).
+// downgrades, credentials), Retry-After and the status mapping, URL parsing, and the proxy
+// environment (http_proxy, no_proxy).
 //
 // Input: the response bytes, then optionally "\n\0\n" and the URL fetched, then "\n\0\n" and a
 // proxy environment, one NAME=value per line (seeds in corpus/http_response/).
@@ -17,15 +18,15 @@
 #include <string_view>
 #include <vector>
 
-#include "core/http_fetcher.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
+
+#include "core/net/http_client.hpp"
 
 namespace {
 
 using namespace weights;
-
-void check(bool ok) {
-  if (!ok) std::abort();
-}
+using weights::fuzz::check;
+using weights::fuzz::text_of;
 
 constexpr std::uint64_t max_body = 4096;
 
@@ -62,7 +63,7 @@ void check_url(const Url& u) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const auto parts = split(std::string_view(reinterpret_cast<const char*>(data), size));
+  const auto parts = split(text_of(data, size));
 
   Url url = parse_url("https://feed.example/demo/metadata/timestamp.json").value();
   if (!parts[1].empty()) {
@@ -77,6 +78,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto res = parse_http_response(parts[0], max_body, options, url.str());
   if (res) {
     check(res->body.size() <= max_body);
+    // Retry-After is delta-seconds or unusable; the default mapping of a status is total.
+    if (auto wait = retry_after(*res, std::nullopt)) check(wait->count() >= 0);
+    if (res->status < 200 || res->status >= 300) {
+      const Error e = status_error(url, *res);
+      check(!e.message.empty() && e.code != Errc::internal);
+    }
     if (res->status == 200) {
       check(res->location.empty());
     } else {

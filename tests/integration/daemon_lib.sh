@@ -3,35 +3,34 @@
 # $T/dN. Every daemon is killed when the test exits.
 : "${WEIGHTSD:?WEIGHTSD must point at the weightsd binary}"
 
+# Waits, nginx, opentracker, qBittorrent, Transmission, namespaces: shared with bench/.
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/harness.sh"
+
 daemon_pids=()
 stop_all_daemons() {
   local p
   for p in "${daemon_pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  harness_stop_all
   rm -rf "$T"
 }
 trap stop_all_daemons EXIT
 
-# wait_until DESCRIPTION SECONDS CMD... : polls CMD every 100 ms until it succeeds; fails the
-# test (exit 1) with DESCRIPTION when SECONDS pass first.
-wait_until() {
-  local what=$1 seconds=$2
-  shift 2
-  local deadline=$((SECONDS + seconds))
-  until "$@" >/dev/null 2>&1; do
-    if ((SECONDS >= deadline)); then
-      echo "FAIL: timed out after ${seconds}s waiting for: $what" >&2
-      return 1
-    fi
-    sleep 0.1
-  done
-}
-
 start_daemon() { # N [extra weightsd flags...]
   local n=$1
   shift
-  local d=$T/d$n
+  start_daemon_ns "$n" "" "127.0.0.$((n + 1))" "$@"
+}
+
+# start_daemon_ns N NETNS IP [weightsd flags...] : daemon N listening on IP:0, inside NETNS
+# (netns_lib.sh) unless NETNS is empty. The control socket is a file, so weightsctl reaches it
+# from outside the namespace.
+start_daemon_ns() {
+  local n=$1 ns=$2 ip=$3
+  shift 3
+  local d=$T/d$n pre=()
+  [[ -z $ns ]] || pre=(ip netns exec "$ns") # exec'd: $! stays weightsd's pid
   mkdir -p "$d"
-  "$WEIGHTSD" --state-dir "$d/state" --socket "$d/ctl.sock" --listen "127.0.0.$((n + 1)):0" \
+  "${pre[@]}" "$WEIGHTSD" --state-dir "$d/state" --socket "$d/ctl.sock" --listen "$ip:0" \
     "$@" >>"$d/log" 2>&1 &
   local pid=$!
   disown "$pid"

@@ -7,7 +7,6 @@
 # (limit_rate), the web seed, so that the first download is still running when it is replaced.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/daemon_lib.sh"
-source "$(dirname "$0")/nginx_lib.sh"
 
 command -v nginx >/dev/null || { echo "SKIP: nginx is not installed (scripts/install-deps --test)"; exit 125; }
 

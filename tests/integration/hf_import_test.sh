@@ -4,7 +4,8 @@
 # second port over TLS, Range support): a release is imported and every file checked against the hub's
 # hashes; an interrupted download resumes with a Range request; the token goes to the hub only,
 # never to the CDN; a gated (401), a deleted (404) and a tampered repository are refused, the
-# tampered one before anything is staged. Also --from-hf-cache from a hub cache layout.
+# tampered one before anything is staged; the import goes through http_proxy/https_proxy (a real
+# tinyproxy, CONNECT for the https CDN) and fails when the proxy is down. Also --from-hf-cache.
 source "$(dirname "$0")/lib.sh"
 
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
@@ -124,8 +125,55 @@ if grep -q "auth=Bearer" "$T/nginx/logs/cdn.log"; then
 else
   pass "the token is not sent to the CDN (another origin)"
 fi
+# --- proxies ---------------------------------------------------------------------------------
+# The import honours http_proxy (the hub here is plain http: absolute-form requests) and
+# https_proxy (the CDN is https: CONNECT) through a real proxy; a proxy that is down fails the
+# import instead of being bypassed.
+expect_fail "a proxy that is down fails the import instead of being bypassed" 69 \
+  "cannot connect to proxy 127.0.0.1:1" \
+  env -u no_proxy -u NO_PROXY http_proxy=http://127.0.0.1:1 "$W" release add "$T/noproxy" \
+  --from-hf test-org/tiny --endpoint "$hub" --feed "$T/pub" --now "$now"
+TINYPROXY=$(command -v tinyproxy || true)
+if [[ -z $TINYPROXY ]]; then
+  echo "skip: tinyproxy not installed (scripts/install-deps --test): import through a proxy"
+else
+  proxy=http://127.0.0.1:$(free_port)
+  cat >"$T/tinyproxy.conf" <<EOF
+Port ${proxy##*:}
+Listen 127.0.0.1
+Timeout 30
+MaxClients 16
+Allow 127.0.0.1
+ConnectPort $cdn_port
+LogFile "$T/tinyproxy.log"
+LogLevel Connect
+EOF
+  "$TINYPROXY" -d -c "$T/tinyproxy.conf" >"$T/tinyproxy.out" 2>&1 &
+  proxy_pid=$!
+  trap 'kill "$proxy_pid" 2>/dev/null; [[ -f $T/nginx/nginx.pid ]] && kill "$(cat "$T/nginx/nginx.pid")"; rm -rf "$T"' EXIT
+  deadline=$((SECONDS + 10))
+  until curl -s -o /dev/null -x "$proxy" "$hub/api/models/test-org/tiny/revision/main"; do
+    ((SECONDS < deadline)) || { fail "tinyproxy did not start: $(cat "$T/tinyproxy.out")"; break; }
+    sleep 0.1
+  done
+  expect_ok "feed init (proxy run)" "$W" feed init "$T/pub-proxy" --now "$now"
+  expect_ok "release add --from-hf through http_proxy and https_proxy (tinyproxy)" \
+    env -u no_proxy -u NO_PROXY http_proxy="$proxy" https_proxy="$proxy" \
+    "$W" release add "$T/viaproxy" --from-hf test-org/tiny --endpoint "$hub" \
+    --feed "$T/pub-proxy" --now "$now"
+  grep -q "CONNECT localhost:$cdn_port" "$T/tinyproxy.log" &&
+    pass "the https CDN was reached with CONNECT through https_proxy" ||
+    fail "no CONNECT in the proxy log: $(cat "$T/tinyproxy.log")"
+  grep -q "GET $hub/api/models/test-org/tiny/revision/main" "$T/tinyproxy.log" &&
+    pass "the plain-http hub API was reached through http_proxy" ||
+    fail "no hub request in the proxy log: $(cat "$T/tinyproxy.log")"
+  for f in $(cd "$src" && find . -type f | sed 's|^\./||'); do
+    cmp -s "$src/$f" "$T/viaproxy/$f" || fail "$f downloaded through the proxy differs"
+  done
+fi
+
 # The CDN's certificate is checked: without the test's trust anchor the download is refused.
-expect_fail "an untrusted TLS certificate is refused" 69 "TLS handshake failed" \
+expect_fail "an untrusted TLS certificate is refused" 74 "TLS certificate verification failed" \
   env -u SSL_CERT_FILE SSL_CERT_DIR=/nonexistent "$W" release add "$T/untrusted" \
   --from-hf test-org/tiny --endpoint "$hub" --feed "$T/pub" --now "$now"
 # The staged manifest (targets are stored under consistent, hash-prefixed names).
@@ -163,7 +211,7 @@ after=$("$W" --json release list --feed "$T/pub" | jq -c '[.[].model] | sort')
 [[ $before == "$after" && $after != *tampered* ]] && pass "nothing of the tampered repo is staged" ||
   fail "staged releases changed: $before -> $after"
 [[ ! -e $T/tam/$shard ]] && pass "the tampered download was removed" || fail "bad file kept"
-expect_fail "an unreachable endpoint is an error, not a hang" 69 "failed|timed out" \
+expect_fail "an unreachable endpoint is an error, not a hang" 69 "cannot connect|timed out" \
   "$W" release add "$T/x" --from-hf test-org/tiny --endpoint "http://127.0.0.1:1" \
   --feed "$T/pub" --now "$now"
 

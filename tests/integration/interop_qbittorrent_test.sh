@@ -18,41 +18,11 @@ publish_release "$T/w" "$model" "$rev" --tracker "$TRACKER_URL" --piece-length 2
 tracker_allow "$V1_HASH" "$V2_HASH" "$COMPANION_HASH"
 tracker_wait_allowed "$V1_HASH"
 
-# qBittorrent profile: legal notice accepted, DHT/LSD/PeX/UPnP off, TCP only, its own address,
-# WebUI without authentication on loopback.
-qport=$(free_port $qip)
-wport=$(free_port $qip)
-mkdir -p "$T/qb/qBittorrent/config" "$T/qb/dl"
-cat >"$T/qb/qBittorrent/config/qBittorrent.conf" <<CONF
-[LegalNotice]
-Accepted=true
-
-[BitTorrent]
-Session\DHTEnabled=false
-Session\LSDEnabled=false
-Session\PeXEnabled=false
-Session\BTProtocol=TCP
-Session\Port=$qport
-Session\InterfaceAddress=$qip
-Session\DefaultSavePath=$T/qb/dl
-Session\AnonymousModeEnabled=false
-Session\GlobalMaxRatio=-1
-Session\DiskIOType=Posix
-
-[Preferences]
-Connection\UPnP=false
-WebUI\Address=$qip
-WebUI\Port=$wport
-WebUI\LocalHostAuth=false
-WebUI\AuthSubnetWhitelistEnabled=true
-WebUI\AuthSubnetWhitelist=127.0.0.0/8
-WebUI\CSRFProtection=false
-WebUI\HostHeaderValidation=false
-CONF
-qbittorrent-nox --profile="$T/qb" >"$T/qb/out" 2>&1 &
-bt_pids+=($!)
-api=http://$qip:$wport/api/v2
-wait_until "qBittorrent's WebUI" 30 curl -sf "$api/app/version"
+# qBittorrent (tests/lib/harness.sh): its own address, WebUI without authentication on
+# loopback; POSIX disk I/O.
+start_qbittorrent "$T/qb" $qip 'Session\AnonymousModeEnabled=false
+Session\DiskIOType=Posix'
+api=$QB_API
 qb_info() { curl -sf "$api/torrents/info"; }
 qb_done() { [[ $(qb_info | jq -r '.[0].progress') == 1 ]]; }
 

@@ -20,20 +20,8 @@ publish_release "$T/w" "$model" "$rev" --tracker "$TRACKER_URL" --piece-length 2
 tracker_allow "$V1_HASH" "$V2_HASH" "$COMPANION_HASH"
 tracker_wait_allowed "$COMPANION_HASH"
 
-# Transmission in NS_B: RPC on NS_B's own loopback, peers on 198.18.0.2. DHT, LPD, PEX, uTP and
-# port mapping off; no seed ratio limit.
-mkdir -p "$T/tr/dl"
-cat >"$T/tr/settings.json" <<'JSON'
-{"pex-enabled": false, "dht-enabled": false, "lpd-enabled": false, "utp-enabled": false,
- "port-forwarding-enabled": false, "ratio-limit-enabled": false, "idle-seeding-limit-enabled": false,
- "rpc-whitelist-enabled": false, "rpc-host-whitelist-enabled": false, "start-added-torrents": true,
- "message-level": 2}
-JSON
-ip netns exec "$NS_B" transmission-daemon -f -g "$T/tr" -w "$T/tr/dl" -T -r 127.0.0.1 -p 9091 \
-  -i 198.18.0.2 -P 51413 -O -Y --no-utp -M -e "$T/tr/log" >"$T/tr/out" 2>&1 &
-bt_pids+=($!)
-tr_remote() { ip netns exec "$NS_B" transmission-remote 127.0.0.1:9091 "$@"; }
-wait_until "transmission-daemon's RPC" 20 tr_remote -l
+# Transmission in NS_B (tests/lib/harness.sh): RPC on NS_B's own loopback, peers on 198.18.0.2.
+start_transmission "$NS_B" "$T/tr" 198.18.0.2 '"start-added-torrents": true, "message-level": 2'
 tr_done() { tr_remote -t all -i | grep -q "Percent Done: 100%"; }
 
 # 1. weightsd -> Transmission

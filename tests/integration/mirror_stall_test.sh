@@ -9,7 +9,6 @@
 # 1 byte/s (the HTTP client gives up after feeds.http_timeout = 3 s), /feed/ normally.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/daemon_lib.sh"
-source "$(dirname "$0")/nginx_lib.sh"
 : "${NOTIFY_LISTEN:?NOTIFY_LISTEN must point at the weights_notify_listen helper}"
 
 if ! command -v nginx >/dev/null && [[ ! -x /usr/sbin/nginx ]]; then

@@ -35,12 +35,7 @@ echo "[${SECONDS}s] feed of $count releases generated"
 start_daemon 1
 expect_ok "daemon subscribes to the feed" ctl 1 feed add many "$T/pub/public" \
   --root "$T/pub/public/metadata/1.root.json"
-: >"$T/seed.curl"
-for ((i = 1; i <= count; i++)); do
-  ((i == 1)) || echo next >>"$T/seed.curl"
-  printf 'unix-socket = "%s"\nurl = "http://weightsd/v1/seed"\nrequest = "POST"\nheader = "Content-Type: application/json"\ndata = "{\\"feed\\":\\"many\\",\\"model\\":\\"bench/m%d\\",\\"revision\\":\\"r%d\\",\\"dir\\":\\"%s/rel/%d\\"}"\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n' \
-    "$T/d1/ctl.sock" "$i" "$i" "$T" "$i" >>"$T/seed.curl"
-done
+seed_requests_curl "$T/d1/ctl.sock" many "$T" "$count" >"$T/seed.curl"
 curl -s -K "$T/seed.curl" >"$T/seed.codes"
 bad=$(grep -vc '^202$' "$T/seed.codes" || true)
 [[ $bad -eq 0 ]] || fail "$bad seed requests did not answer 202: $(sort "$T/seed.codes" | uniq -c)"

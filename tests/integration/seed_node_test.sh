@@ -7,7 +7,6 @@
 # parses as Prometheus text (promtool) and reports it all.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/daemon_lib.sh"
-source "$(dirname "$0")/nginx_lib.sh"
 
 command -v nginx >/dev/null || { echo "SKIP: nginx is not installed (scripts/install-deps --test)"; exit 125; }
 

@@ -46,14 +46,8 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok: $*"; }
-wait_until() { # SECONDS CMD...
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.05
-  done
-}
+HARNESS_DIR=$work
+source "$WEIGHTS_SOURCE_DIR/tests/lib/harness.sh" # wait_for
 
 # --- what the unit allows ---------------------------------------------------------------------------
 expand() { # GROUP: its system calls, nested groups expanded
@@ -86,7 +80,7 @@ start() { # NAME IP
     --socket "$work/$1/ctl.sock" --listen "$2:0" >"$work/$1.log" 2>&1 &
   spids+=($!)
   echo $! >"$work/$1.spid"
-  wait_until 30 "$W" --socket "$work/$1/ctl.sock" status ||
+  wait_for 30 "$W" --socket "$work/$1/ctl.sock" status ||
     { cat "$work/$1.log" >&2; fail "$1 did not start under strace as nobody"; }
 }
 daemon_pid() { pgrep -P "$(cat "$work/$1.spid")"; }
@@ -105,7 +99,7 @@ port=$("$W" --socket "$work/p/ctl.sock" --json status | jq -r .listen_port)
 "$W" --socket "$work/u/ctl.sock" verify test/sandbox@r1 >/dev/null || fail "verify as nobody"
 before=$(grep -c 'config reloaded' "$work/u.log" || true)
 kill -HUP "$(daemon_pid u)"
-wait_until 10 bash -c "[[ \$(grep -c 'config reloaded' '$work/u.log') -gt $before ]]" || fail "reload"
+wait_for 10 bash -c "[[ \$(grep -c 'config reloaded' '$work/u.log') -gt $before ]]" || fail "reload"
 for n in p u; do kill -TERM "$(daemon_pid "$n")"; done
 for n in p u; do
   rc=0

@@ -10,7 +10,6 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/daemon_lib.sh"
 source "$(dirname "$0")/bt_lib.sh"
-source "$(dirname "$0")/nginx_lib.sh"
 need_cmds nginx jq ss curl
 
 model=webseed-org/ws-llm

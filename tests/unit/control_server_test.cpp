@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/api/events.hpp"
 #include "core/api_client.hpp"
 #include "support/temp_dir.hpp"
 
@@ -35,6 +36,20 @@ class Running {
           last_uid = caller.uid;
           last_gid = caller.gid;
           last_group = caller.groups.empty() ? 0 : caller.groups.front();
+          if (req.target == "/v1/stream" || req.target == "/v1/forever") {
+            // Three events then the end, or nothing ever (until shutdown).
+            api::Response res;
+            res.content_type = std::string(api::content_type::event_stream);
+            res.stream = std::make_shared<api::EventSource>();
+            res.stream->interval = 10ms;
+            const bool forever = req.target == "/v1/forever";
+            res.stream->next = [n = 0, forever]() mutable -> api::EventSource::Step {
+              if (forever) return {"", false};
+              ++n;
+              return {api::format_event("tick", std::to_string(n)), n == 3};
+            };
+            return res;
+          }
           return api::json_response(200, {{"target", req.target}});
         },
         limits);
@@ -310,4 +325,71 @@ TEST_CASE("a stale socket file is replaced, a live one or a regular file is not"
   REQUIRE_FALSE(res);
   CHECK(res.error().message.find("is not a socket") != std::string::npos);
   CHECK(std::filesystem::exists(dir / "plain"));
+}
+
+TEST_CASE("a streamed response reaches the client event by event and then ends",
+          "[control_server]") {
+  testing::TempDir tmp;
+  const auto sock = tmp / "c.sock";
+  Running server(sock, {});
+  api::EventParser parser;
+  std::vector<api::Event> events;
+  const api::Endpoint ep{sock, "test"};
+  auto st = api::call_stream(
+      ep, "/v1/stream",
+      [&](std::string_view bytes) {
+        for (auto& e : parser.feed(bytes)) events.push_back(std::move(e));
+        return true;
+      },
+      [] { return true; }, 5s);
+  REQUIRE(st.has_value());
+  REQUIRE(events.size() == 3);
+  CHECK(events[0].name == "tick");
+  CHECK(events[2].data == "3");
+  // The connection is closed after the stream: the slot is free again.
+  CHECK(eventually([&] { return api::call(sock, "GET", "/v1/x").has_value(); }));
+}
+
+TEST_CASE("a stream ends when the client stops and when the server shuts down",
+          "[control_server]") {
+  testing::TempDir tmp;
+  const auto sock = tmp / "c.sock";
+  const api::Endpoint ep{sock, "test"};
+  {
+    Running server(sock, {});
+    std::atomic<bool> go{true};
+    std::thread stopper([&] {
+      std::this_thread::sleep_for(200ms);
+      go = false;
+    });
+    auto st = api::call_stream(
+        ep, "/v1/forever", [](std::string_view) { return true; }, [&] { return go.load(); }, 5s);
+    stopper.join();
+    REQUIRE_FALSE(st.has_value());
+    CHECK(st.error().message == "stopped");
+  }
+  std::optional<Status> result;
+  std::thread client;
+  {
+    Running server(sock, {});
+    client = std::thread([&] {
+      result = api::call_stream(
+          ep, "/v1/forever", [](std::string_view) { return true; }, [] { return true; }, 5s);
+    });
+    REQUIRE(eventually([&] { return server.calls.load() == 1; }));
+  }  // the server stops here: the open stream is closed, not left hanging
+  client.join();
+  REQUIRE(result.has_value());
+  REQUIRE_FALSE(result->has_value());
+  CHECK(result->error().code == Errc::unavailable);
+}
+
+TEST_CASE("a streamed route's error answer is returned as its error", "[control_server]") {
+  testing::TempDir tmp;
+  const auto sock = tmp / "c.sock";
+  Running server(sock, {});
+  auto st = api::call_stream(
+      {sock, "test"}, "/elsewhere", [](std::string_view) { return true; }, [] { return true; }, 5s);
+  REQUIRE_FALSE(st.has_value());
+  CHECK(st.error().code == Errc::not_found);
 }

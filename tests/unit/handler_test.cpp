@@ -239,3 +239,90 @@ TEST_CASE("router: a path segment that is not percent-encoded UTF-8 text is 400 
   CHECK(ok.status == 200);
   CHECK(body_of(ok)["name"] == "caf\xc3\xa9");
 }
+
+TEST_CASE("release events: a snapshot when it changes, the last one when it is finished",
+          "[handler]") {
+  std::vector<Result<api::Release>> snapshots;
+  api::Release r;
+  r.id = "org/name@rev";
+  r.state = "downloading";
+  snapshots.emplace_back(r);
+  snapshots.emplace_back(r);  // unchanged: nothing sent
+  r.verified_length = 10;
+  snapshots.emplace_back(r);
+  r.state = "complete";
+  snapshots.emplace_back(r);
+  std::size_t i = 0;
+  auto t = std::chrono::steady_clock::time_point{};
+  auto next = release_event_source([&] { return snapshots.at(i++); }, [&] { return t; });
+  auto s1 = next();
+  CHECK(s1.data.starts_with("event: release\ndata: {"));
+  CHECK(s1.data.find("\"state\":\"downloading\"") != std::string::npos);
+  CHECK_FALSE(s1.done);
+  CHECK(next().data.empty());
+  auto s3 = next();
+  CHECK(s3.data.find("\"verified_length\":10") != std::string::npos);
+  CHECK_FALSE(s3.done);
+  auto s4 = next();
+  CHECK(s4.data.find("\"state\":\"complete\"") != std::string::npos);
+  CHECK(s4.done);
+}
+
+TEST_CASE(
+    "release events: unchanged snapshots are repeated as keep-alives, a removed release "
+    "ends the stream with an error event",
+    "[handler]") {
+  api::Release r;
+  r.id = "org/name@rev";
+  r.state = "downloading";
+  bool gone = false;
+  auto t = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+  auto next = release_event_source(
+      [&]() -> Result<api::Release> {
+        if (gone) return fail(Errc::not_found, "no release org/name@rev");
+        return r;
+      },
+      [&] { return t; }, std::chrono::seconds(15));
+  CHECK_FALSE(next().data.empty());
+  t += std::chrono::seconds(14);
+  CHECK(next().data.empty());
+  t += std::chrono::seconds(2);
+  CHECK_FALSE(next().data.empty());
+  gone = true;
+  auto end = next();
+  CHECK(end.done);
+  CHECK(end.data ==
+        "event: error\ndata: {\"error\":{\"code\":\"not_found\",\"message\":\"no release "
+        "org/name@rev\"}}\n\n");
+}
+
+TEST_CASE(
+    "request bodies are read as their typed struct: unknown, missing or ill-typed fields "
+    "are 422 naming the field",
+    "[handler]") {
+  Fixture f;
+  auto error_of = [&](const char* target, const char* body) {
+    const auto res = f.handler.handle(request("POST", target, body), testing::root_caller);
+    INFO(res.body);
+    CHECK(res.status == 422);
+    const auto e = body_of(res)["error"];
+    CHECK(e["code"] == "schema_error");
+    return e["message"].get<std::string>();
+  };
+  CHECK(error_of("/v1/fetch", R"({"name":3})") ==
+        "request body.name: expected a string, got unsigned integer");
+  CHECK(error_of("/v1/fetch", R"({"name":"x","incl":[]})") == "request body: unknown field 'incl'");
+  CHECK(error_of("/v1/fetch", R"({"name":"x","include":[""]})") ==
+        "request body.include: expected non-empty strings");
+  CHECK(error_of("/v1/seed", R"({"feed":"f","model":"m","revision":"r"})") ==
+        "request body: missing field 'dir'");
+  CHECK(error_of("/v1/seed", R"({"feed":"f","model":"m","revision":"r","dir":"rel"})") ==
+        "request body.dir: must be an absolute path");
+  CHECK(error_of("/v1/follows", R"({"feed":"f","latest":-1})") ==
+        "request body.latest: expected an unsigned integer, got integer");
+  CHECK(error_of("/v1/releases/x/export", R"([])") ==
+        "request body: expected an object, got array");
+  // A well-formed request gets past its body to the (absent) engine.
+  CHECK(f.handler.handle(request("POST", "/v1/fetch", R"({"name":"x"})"), testing::root_caller)
+            .status == 503);
+}

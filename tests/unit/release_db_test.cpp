@@ -9,7 +9,6 @@ using namespace weights::daemon;
 
 TEST_CASE("release records round-trip and survive reopening", "[release_db]") {
   testing::TempDir tmp;
-  const auto db_path = tmp.path() / "state.sqlite";
   ReleaseRecord rec;
   rec.id = "org/name@r1";
   rec.feed = "demo";
@@ -26,13 +25,15 @@ TEST_CASE("release records round-trip and survive reopening", "[release_db]") {
   rec.state = "complete";
   rec.view_path = "/x/views/org/name/r1";
   {
-    auto db = ReleaseDb::open(db_path);
-    REQUIRE(db);
+    auto state = db::StateDb::open(tmp.path());
+    REQUIRE(state);
+    std::optional<ReleaseDb> db(*state);
     REQUIRE(db->put(rec));
     REQUIRE(db->cache_manifest("abc", "bytes"));
   }
-  auto db = ReleaseDb::open(db_path);
-  REQUIRE(db);
+  auto state = db::StateDb::open(tmp.path());
+  REQUIRE(state);
+  std::optional<ReleaseDb> db(*state);
   auto got = db->get(rec.id);
   REQUIRE(got);
   REQUIRE(got->has_value());

@@ -1,203 +1,22 @@
-#include "core/http_fetcher.hpp"
+#include "core/net/http_client.hpp"
 
 #include <atomic>
 #include <chrono>
-#include <cstring>
-#include <fstream>
 #include <map>
-#include <mutex>
 #include <thread>
 
-#include <arpa/inet.h>
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
-#include <netinet/in.h>
-#include <openssl/pem.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
+#include "core/http_fetcher.hpp"
+#include "support/http_test_server.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace weights;
-using weights::testing::TempDir;
+using namespace weights::testing;
 using namespace std::chrono_literals;
 
 namespace {
-
-// A self-signed certificate (also its own CA) for 127.0.0.1, written as PEM.
-struct TestCert {
-  EVP_PKEY* key = nullptr;
-  X509* cert = nullptr;
-  std::string pem_path;
-  TestCert(const std::filesystem::path& pem, const char* san) : pem_path(pem.string()) {
-    key = EVP_EC_gen("P-256");
-    REQUIRE(key);
-    cert = X509_new();
-    X509_set_version(cert, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
-    X509_gmtime_adj(X509_getm_notBefore(cert), -3600);
-    X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
-    X509_set_pubkey(cert, key);
-    X509_NAME* name = X509_get_subject_name(cert);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                               reinterpret_cast<const unsigned char*>("weights test"), -1, -1, 0);
-    X509_set_issuer_name(cert, name);
-    X509V3_CTX ctx;
-    X509V3_set_ctx_nodb(&ctx);
-    X509V3_set_ctx(&ctx, cert, cert, nullptr, nullptr, 0);
-    for (auto [nid, value] : {std::pair{NID_subject_alt_name, san},
-                              std::pair{NID_basic_constraints, "critical,CA:TRUE"}}) {
-      X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
-      REQUIRE(ext);
-      X509_add_ext(cert, ext, -1);
-      X509_EXTENSION_free(ext);
-    }
-    REQUIRE(X509_sign(cert, key, EVP_sha256()) > 0);
-    FILE* f = std::fopen(pem_path.c_str(), "w");
-    REQUIRE(f);
-    PEM_write_X509(f, cert);
-    std::fclose(f);
-  }
-  ~TestCert() {
-    X509_free(cert);
-    EVP_PKEY_free(key);
-  }
-};
-
-// One accepted connection, plain or TLS.
-class Conn {
- public:
-  Conn(int fd, SSL* ssl) : fd_(fd), ssl_(ssl) {}
-  bool send(std::string_view data) {
-    while (!data.empty()) {
-      const long n = ssl_ ? SSL_write(ssl_, data.data(), static_cast<int>(data.size()))
-                          : ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      data.remove_prefix(static_cast<std::size_t>(n));
-      sent += static_cast<std::uint64_t>(n);
-    }
-    return true;
-  }
-  std::string read_request() {
-    std::string req;
-    char buf[1024];
-    while (req.find("\r\n\r\n") == std::string::npos && req.size() < 16384) {
-      const long n = ssl_ ? SSL_read(ssl_, buf, sizeof buf) : ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) break;
-      req.append(buf, static_cast<std::size_t>(n));
-    }
-    return req;
-  }
-  int fd() const { return fd_; }
-  std::uint64_t sent = 0;
-
- private:
-  int fd_;
-  SSL* ssl_;
-};
-
-using Handler = std::function<void(Conn&, const std::string& path, const std::string& request)>;
-
-// An in-process HTTP(S) server on 127.0.0.1 with an ephemeral port that does whatever the
-// test's handler says, including misbehaving. One thread per connection.
-class Server {
- public:
-  explicit Server(Handler h, const TestCert* tls = nullptr) : handler_(std::move(h)) {
-    if (tls) {
-      ctx_ = SSL_CTX_new(TLS_server_method());
-      SSL_CTX_use_certificate(ctx_, tls->cert);
-      SSL_CTX_use_PrivateKey(ctx_, tls->key);
-    }
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    REQUIRE(::listen(fd_, 16) == 0);
-    socklen_t len = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    accept_thread_ = std::thread([this] { accept_loop(); });
-  }
-  ~Server() {
-    stop_ = true;
-    ::shutdown(fd_, SHUT_RDWR);
-    accept_thread_.join();
-    for (auto& t : conns_) t.join();
-    ::close(fd_);
-    if (ctx_) SSL_CTX_free(ctx_);
-  }
-  std::string url(std::string_view path, bool https = false) const {
-    return fmt::format("{}://127.0.0.1:{}{}", https ? "https" : "http", port_, path);
-  }
-  std::uint16_t port() const { return port_; }
-  bool stopping() const { return stop_; }
-  std::uint64_t max_sent() const { return max_sent_; }
-  std::vector<std::string> requests() {
-    std::lock_guard lock(m_);
-    return requests_;
-  }
-
- private:
-  void accept_loop() {
-    while (!stop_) {
-      const int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (c < 0) return;
-      std::lock_guard lock(m_);
-      conns_.emplace_back([this, c] { serve(c); });
-    }
-  }
-  void serve(int c) {
-    SSL* ssl = nullptr;
-    if (ctx_) {
-      ssl = SSL_new(ctx_);
-      SSL_set_fd(ssl, c);
-      if (SSL_accept(ssl) != 1) {
-        SSL_free(ssl);
-        ::close(c);
-        return;
-      }
-    }
-    Conn conn(c, ssl);
-    const std::string req = conn.read_request();
-    const auto sp1 = req.find(' ');
-    const auto sp2 = req.find(' ', sp1 + 1);
-    const std::string path = sp1 == std::string::npos ? "" : req.substr(sp1 + 1, sp2 - sp1 - 1);
-    {
-      std::lock_guard lock(m_);
-      requests_.push_back(req.substr(0, req.find("\r\n")));
-    }
-    handler_(conn, path, req);
-    std::uint64_t prev = max_sent_;
-    while (conn.sent > prev && !max_sent_.compare_exchange_weak(prev, conn.sent)) {
-    }
-    if (ssl) {
-      SSL_shutdown(ssl);
-      SSL_free(ssl);
-    }
-    ::close(c);
-  }
-
-  Handler handler_;
-  SSL_CTX* ctx_ = nullptr;
-  int fd_ = -1;
-  std::uint16_t port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::atomic<std::uint64_t> max_sent_{0};
-  std::thread accept_thread_;
-  std::mutex m_;
-  std::vector<std::thread> conns_;
-  std::vector<std::string> requests_;
-};
-
-std::string response(int status, std::string_view reason, std::string_view body,
-                     std::string_view extra = "") {
-  return fmt::format("HTTP/1.1 {} {}\r\nContent-Length: {}\r\nConnection: close\r\n{}\r\n{}",
-                     status, reason, body.size(), extra, body);
-}
 
 // The hostile behaviours, by path.
 void hostile(Server* self, Conn& c, const std::string& path) {
@@ -251,19 +70,12 @@ void hostile(Server* self, Conn& c, const std::string& path) {
   }
 }
 
-// Copies bytes both ways between two sockets until one side closes.
-void relay(int a, int b) {
-  char buf[16384];
-  while (true) {
-    pollfd p[2] = {{a, POLLIN, 0}, {b, POLLIN, 0}};
-    if (::poll(p, 2, 5000) <= 0) return;
-    for (int i = 0; i < 2; ++i) {
-      if ((p[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
-      const long n = ::recv(p[i].fd, buf, sizeof buf, 0);
-      if (n <= 0) return;
-      if (::send(p[1 - i].fd, buf, static_cast<std::size_t>(n), MSG_NOSIGNAL) != n) return;
-    }
-  }
+ResponseHead head(unsigned status, std::string reason, std::string location = {}) {
+  ResponseHead h;
+  h.status = status;
+  h.reason = std::move(reason);
+  h.location = std::move(location);
+  return h;
 }
 
 HttpOptions fast_options() {
@@ -506,16 +318,12 @@ TEST_CASE("https through a CONNECT proxy reaches the origin and verifies it", "[
       c.send(response(403, "Forbidden", ""));
       return;
     }
-    const int up = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(origin.port());
-    if (::connect(up, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+    const int up = connect_loopback(origin.port());
+    if (up >= 0) {
       c.send("HTTP/1.1 200 Connection established\r\n\r\n");
       relay(c.fd(), up);
+      ::close(up);
     }
-    ::close(up);
   });
   auto o = fast_options();
   o.ca_file = cert.pem_path;
@@ -576,6 +384,35 @@ TEST_CASE("urls: an IPv6 host is only an address (fuzz regression)", "[http]") {
   CHECK(parse_url("http://[::ffff:127.0.0.1]:8080/")->host == "::ffff:127.0.0.1");
 }
 
+TEST_CASE("urls: nothing that could split a request line passes (hub fuzz regression)", "[http]") {
+  auto base = parse_url("https://huggingface.co/api/models/x/y");
+  REQUIRE(base);
+  for (const char* bad : {"https://h/a b", "https://h/a\r\nX-Injected: 1", "https://h\n/x",
+                          "https://h/\x7f", "https://h/caf\xc3\xa9"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_url(bad));
+    CHECK_FALSE(resolve_reference(*base, bad));
+  }
+  CHECK_FALSE(resolve_reference(*base, "/api/x y"));
+  CHECK_FALSE(resolve_reference(*base, std::string_view("/api/x\0y", 7)));
+  CHECK_FALSE(resolve_reference(*base, "//[::1]:8080/a\nb"));
+  // A host that would read back as another one once written out ("[...]" around a colon).
+  CHECK_FALSE(parse_url(R"(https://a","b":{"c[::1]:8080/x)"));
+  CHECK_FALSE(parse_url("https://[::1\"]/x"));
+  CHECK(parse_url("https://[2001:db8::1]:8443/x")->host == "2001:db8::1");
+  // A fragment is never part of the request target, whichever form the Location takes.
+  CHECK(resolve_reference(*base, "/api/x?cursor=a#frag")->target == "/api/x?cursor=a");
+  CHECK(resolve_reference(*base, "https://h/y#frag")->target == "/y");
+  CHECK(resolve_reference(*base, "/api/x%20y?cursor=a%0Ab"));
+  CHECK(resolve_reference(*base, "//cdn.example/p")->str() == "https://cdn.example:443/p");
+  CHECK(parse_url("https://huggingface.co/x")->host_header() == "huggingface.co");
+  CHECK(parse_url("http://[::1]:81/x")->host_header() == "[::1]:81");
+  CHECK(parse_url("https://a.example/x")->same_origin(*parse_url("https://A.example:443/y")));
+  CHECK_FALSE(parse_url("https://a.example/x")->same_origin(*parse_url("http://a.example/x")));
+  CHECK(percent_encode_path("refs/pr/1", false) == "refs%2Fpr%2F1");
+  CHECK(percent_encode_path("a b/c.json") == "a%20b/c.json");
+}
+
 TEST_CASE("http: responses parsed from bytes follow the live fetch's rules", "[http]") {
   HttpOptions o;
   o.max_header_bytes = 1024;
@@ -611,16 +448,236 @@ TEST_CASE("http: responses parsed from bytes follow the live fetch's rules", "[h
   REQUIRE(next);
   CHECK(next->target == "/m/../x.json");
   CHECK(chain.size() == 2);
-  CHECK(next_hop(*next, HttpResponse{302, "Found", from.str(), ""}, chain, o)
+  CHECK(next_hop(*next, head(302, "Found", from.str()), chain, o)
             .error()
             .message.find("redirect loop") != std::string::npos);
   std::vector<std::string> fresh{from.str()};
-  CHECK(next_hop(from, HttpResponse{404, "Not Found", "", ""}, fresh, o).error().code ==
-        Errc::not_found);
-  CHECK(next_hop(from, HttpResponse{503, "Busy", "", ""}, fresh, o).error().code ==
-        Errc::unavailable);
+  CHECK(next_hop(from, head(404, "Not Found"), fresh, o).error().code == Errc::not_found);
+  CHECK(next_hop(from, head(503, "Busy"), fresh, o).error().code == Errc::unavailable);
   auto https = parse_url("https://feed.example/t.json").value();
-  CHECK(next_hop(https, HttpResponse{301, "Moved", "http://feed.example/t.json", ""}, fresh, o)
+  CHECK(next_hop(https, head(301, "Moved", "http://feed.example/t.json"), fresh, o)
             .error()
             .message.find("downgrade") != std::string::npos);
+}
+
+// ---- the one client's request API --------------------------------------------------------------
+
+namespace {
+
+// What a sink received.
+struct Collected {
+  std::string body;
+  BodySink sink() {
+    return [this](std::string_view chunk) -> Status {
+      body.append(chunk);
+      return {};
+    };
+  }
+};
+
+HttpRequest get(const std::string& url, std::uint64_t max_bytes, Collected& into) {
+  HttpRequest r;
+  r.url = parse_url(url).value();
+  r.max_bytes = max_bytes;
+  r.sink = into.sink();
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("http: Retry-After on 429/503 is waited out, within bounds", "[http]") {
+  std::atomic<int> hits{0};
+  Server s([&](Conn& c, const std::string& p, const std::string&) {
+    const int n = hits++;
+    if (p == "/busy-once") {
+      c.send(n == 0 ? response(503, "Service Unavailable", "", "Retry-After: 1\r\n")
+                    : response(200, "OK", "at last"));
+    } else if (p == "/busy-long") {
+      c.send(response(429, "Too Many Requests", "", "Retry-After: 3600\r\n"));
+    } else if (p == "/busy-date") {
+      c.send(response(503, "Busy", "", "Retry-After: Wed, 21 Oct 2026 07:28:00 GMT\r\n"));
+    } else {
+      c.send(response(429, "Too Many Requests", "", "Retry-After: 0\r\n"));
+    }
+  });
+  auto o = fast_options();
+
+  SECTION("a short Retry-After is honoured, then the answer counts") {
+    const auto start = std::chrono::steady_clock::now();
+    auto r = http_get(s.url("/busy-once"), 100, o);
+    REQUIRE(r);
+    CHECK(*r == "at last");
+    CHECK(hits == 2);
+    CHECK(std::chrono::steady_clock::now() - start >= 900ms);
+  }
+  SECTION("a Retry-After above the bound is not waited for") {
+    const auto start = std::chrono::steady_clock::now();
+    const auto e = get_error(s.url("/busy-long"), 100, o);
+    CHECK(e.code == Errc::unavailable);
+    CHECK_THAT(e.message, Catch::Contains("HTTP 429") && Catch::Contains("Retry-After: 3600"));
+    CHECK(hits == 1);
+    CHECK(std::chrono::steady_clock::now() - start < 2s);
+  }
+  SECTION("an HTTP-date is not a usable wait") {
+    CHECK(get_error(s.url("/busy-date"), 100, o).code == Errc::unavailable);
+    CHECK(hits == 1);
+  }
+  SECTION("retries stop after max_attempts") {
+    o.max_attempts = 3;
+    CHECK(get_error(s.url("/busy-always"), 100, o).code == Errc::unavailable);
+    CHECK(hits == 3);
+  }
+  SECTION("without Retry-After a default wait applies only when configured") {
+    ResponseHead h = head(503, "Busy");
+    CHECK_FALSE(retry_after(h, std::nullopt));
+    CHECK(retry_after(h, 1s) == 1s);
+    h.retry_after = "7";
+    CHECK(retry_after(h, std::nullopt) == 7s);
+    h.retry_after = "7s";
+    CHECK_FALSE(retry_after(h, 1s));
+  }
+}
+
+TEST_CASE("http: a Range request must be answered where it asked", "[http]") {
+  Server s([](Conn& c, const std::string& p, const std::string& req) {
+    const bool ranged = req.find("\r\nRange: bytes=5-\r\n") != std::string::npos;
+    if (p == "/range" && ranged) {
+      c.send(response(206, "Partial Content", "56789", "Content-Range: bytes 5-9/10\r\n"));
+    } else if (p == "/wrong-range" && ranged) {
+      c.send(response(206, "Partial Content", "01234", "Content-Range: bytes 0-4/10\r\n"));
+    } else if (p == "/no-range") {
+      c.send(response(200, "OK", "0123456789"));
+    } else {
+      c.send(response(400, "Bad Request", ""));
+    }
+  });
+  const auto o = fast_options();
+  Collected got;
+  auto r = get(s.url("/range"), 10, got);
+  r.range_from = 5;
+  auto ok = http_request(r, o);
+  REQUIRE(ok);
+  CHECK(ok->head.status == 206);
+  CHECK(ok->head.content_range == "bytes 5-9/10");
+  CHECK(got.body == "56789");
+
+  Collected wrong;
+  r = get(s.url("/wrong-range"), 10, wrong);
+  r.range_from = 5;
+  auto bad = http_request(r, o);
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().code == Errc::unavailable);
+  CHECK_THAT(bad.error().message, Catch::Contains("does not continue at byte 5"));
+  CHECK(wrong.body.empty());
+
+  // A server that ignores Range sends the whole body: the caller's on_head sees the 200.
+  Collected whole;
+  r = get(s.url("/no-range"), 10, whole);
+  r.range_from = 5;
+  unsigned seen = 0;
+  r.on_head = [&seen](const ResponseHead& h) -> Status {
+    seen = h.status;
+    return {};
+  };
+  auto full = http_request(r, o);
+  REQUIRE(full);
+  CHECK(seen == 200);
+  CHECK(whole.body == "0123456789");
+}
+
+TEST_CASE("http: a stalled transfer fails, a slow one that keeps moving does not", "[http]") {
+  Server* self = nullptr;
+  Server s([&](Conn& c, const std::string& p, const std::string&) {
+    if (p == "/slow-moving") {
+      // 24 chunks of 400 bytes every 50 ms: ~1.2 s in all, longer than the read timeout, at
+      // ~8000 bytes/s, four times the minimum rate.
+      c.send("HTTP/1.1 200 OK\r\nContent-Length: 9600\r\n\r\n");
+      for (int i = 0; i < 24 && !self->stopping(); ++i) {
+        if (!c.send(std::string(400, 'm'))) return;
+        std::this_thread::sleep_for(50ms);
+      }
+    } else {
+      hostile(self, c, p);
+    }
+  });
+  self = &s;
+  auto o = fast_options();
+  auto moving = http_get(s.url("/slow-moving"), 10000, o);
+  REQUIRE(moving);
+  CHECK(moving->size() == 9600);
+
+  auto e = get_error(s.url("/silent"), 100, o);
+  CHECK_THAT(e.message, Catch::Contains("timed out: no data"));
+  e = get_error(s.url("/trickle"), 1000000, o);
+  CHECK_THAT(e.message, Catch::Contains("transfer too slow"));
+
+  // The overall deadline bounds even a transfer that keeps moving.
+  o.deadline = 300ms;
+  const auto start = std::chrono::steady_clock::now();
+  e = get_error(s.url("/slow-moving"), 10000, o);
+  CHECK(e.code == Errc::unavailable);
+  CHECK_THAT(e.message, Catch::Contains("not done within the deadline of 300ms"));
+  CHECK(std::chrono::steady_clock::now() - start < 1s);
+}
+
+TEST_CASE("http: the body sink gets at most max_bytes and can stop the transfer", "[http]") {
+  Server* self = nullptr;
+  Server s([&](Conn& c, const std::string& p, const std::string&) { hostile(self, c, p); });
+  self = &s;
+  const auto o = fast_options();
+  for (const char* p : {"/endless", "/endless-chunked"}) {
+    Collected got;
+    auto r = http_request(get(s.url(p), 100000, got), o);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == Errc::too_large);
+    CHECK(got.body.size() <= 100000);
+  }
+  Collected none;
+  auto big = http_request(get(s.url("/big"), 1000, none), o);
+  REQUIRE_FALSE(big);
+  CHECK(big.error().code == Errc::too_large);
+  CHECK(none.body.empty());  // refused on its Content-Length, before any byte
+
+  HttpRequest r = get(s.url("/endless"), 1 << 30, none);
+  std::uint64_t total = 0;
+  r.sink = [&total](std::string_view chunk) -> Status {
+    total += chunk.size();
+    if (total > 200000) return fail(Errc::no_space, "sink full");
+    return {};
+  };
+  auto stopped = http_request(r, o);
+  REQUIRE_FALSE(stopped);
+  CHECK(stopped.error().code == Errc::no_space);
+  CHECK(stopped.error().message == "sink full");
+}
+
+TEST_CASE("http: Authorization goes to the requested origin only", "[http]") {
+  std::mutex m;
+  std::vector<std::string> at_origin, at_other;
+  Server other([&](Conn& c, const std::string&, const std::string& req) {
+    {
+      std::lock_guard lock(m);
+      at_other.push_back(req);
+    }
+    c.send(response(200, "OK", "cdn"));
+  });
+  Server origin([&](Conn& c, const std::string&, const std::string& req) {
+    {
+      std::lock_guard lock(m);
+      at_origin.push_back(req);
+    }
+    c.send(response(302, "Found", "", fmt::format("Location: {}\r\n", other.url("/blob"))));
+  });
+  Collected got;
+  HttpRequest r = get(origin.url("/file"), 100, got);
+  r.authorization = "Bearer secret";
+  auto ok = http_request(r, fast_options());
+  REQUIRE(ok);
+  CHECK(got.body == "cdn");
+  CHECK(ok->url.str() == other.url("/blob"));
+  std::lock_guard lock(m);
+  REQUIRE(at_origin.size() == 1);
+  REQUIRE(at_other.size() == 1);
+  CHECK_THAT(at_origin[0], Catch::Contains("\r\nAuthorization: Bearer secret\r\n"));
+  CHECK_THAT(at_other[0], !Catch::Contains("Authorization"));
 }

@@ -1,0 +1,333 @@
+#pragma once
+// The control API's request and response bodies as typed structs (docs/protocol.md documents
+// each one; tests/unit/api_protocol_test.cpp parses the document's examples with these). The
+// daemon fills them and serialises with to_json; weightsctl reads them with from_json
+// (core/api/json_io.hpp) and never names a field by string. Adding a field: add the member, its
+// line in read() and to_json() (core/api/types.cpp), and its line in docs/protocol.md.
+//
+// Optional members serialise as null when empty unless marked "absent when empty".
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/api/json_io.hpp"
+#include "core/error.hpp"
+
+namespace weights::api {
+
+// {"code","message","hint"} inside a release or feed (not the top-level error body).
+struct ErrorInfo {
+  std::string code;
+  std::string message;
+  std::string hint;
+  Error to_error() const;  // unknown codes map to Errc::internal
+  static ErrorInfo from(const Error& e);
+};
+
+// The body of every non-2xx response: {"error": {...}} (core/api.hpp error_body()).
+struct ErrorBody {
+  ErrorInfo error;
+};
+
+// --- releases ---------------------------------------------------------------------------------
+
+struct ReleaseFile {
+  std::string path;
+  std::uint64_t length = 0;
+  bool wanted = true;
+  std::string state;  // pending, downloading, verifying, verified, failed
+  std::int64_t done_bytes = 0;
+};
+
+struct HfCacheInfo {
+  std::string dir;
+  std::optional<std::string> snapshot;
+  std::optional<ErrorInfo> error;
+};
+
+struct Release {
+  std::string id;
+  std::string feed;
+  std::string model;
+  std::string revision;
+  std::vector<std::string> aliases;
+  std::uint64_t release_seq = 0;
+  std::string origin;  // fetched, seeded
+  std::string state;   // loading, resolving, downloading, verifying, complete, degraded, ...
+  bool seeding = false;
+  bool pinned = false;
+  bool held = false;
+  std::optional<std::string> last_requested;
+  std::optional<std::string> last_scrubbed;
+  std::uint64_t total_length = 0;
+  std::uint64_t wanted_length = 0;
+  std::uint64_t verified_length = 0;
+  std::int64_t downloaded_bytes = 0;
+  std::int64_t uploaded_bytes = 0;
+  std::int64_t download_rate = 0;
+  std::int64_t upload_rate = 0;
+  std::int64_t peers = 0;
+  std::int64_t seeds = 0;
+  std::int64_t hash_failures = 0;
+  std::int64_t banned_peers = 0;
+  std::optional<ErrorInfo> error;
+  std::optional<std::string> path;
+  std::string v2_infohash;
+  std::vector<std::string> include;
+  bool v1_seeding = false;
+  bool v1_downloading = false;
+  std::vector<ReleaseFile> files;
+  std::optional<HfCacheInfo> hf_cache;  // absent when empty
+
+  bool finished() const { return state == "complete" || state == "failed"; }
+};
+
+struct ReleaseList {
+  std::vector<Release> releases;
+};
+
+// {"removed": "<id or feed name>"}
+struct Removed {
+  std::string removed;
+};
+
+// --- feeds ------------------------------------------------------------------------------------
+
+struct RefreshOutcome {
+  std::uint64_t ticket = 0;
+  std::string result;  // updated, up_to_date, refused
+  std::optional<std::string> code;
+  std::optional<std::string> message;
+};
+
+struct FeedRefresh {
+  bool running = false;
+  std::uint64_t requested = 0;
+  std::uint64_t completed = 0;
+  std::uint64_t consecutive_failures = 0;
+  std::optional<std::string> next;
+  std::optional<std::string> location;
+  std::optional<RefreshOutcome> last;
+};
+
+struct RoleInfo {
+  std::uint64_t version = 0;
+  std::optional<std::string> expires;
+};
+
+struct FeedRoles {
+  RoleInfo root, timestamp, snapshot, targets;
+};
+
+struct FeedRefusal {
+  std::string time;
+  std::string code;
+  std::string message;
+};
+
+struct Feed {
+  std::string name;
+  std::string location;
+  std::vector<std::string> mirrors;
+  std::string result;  // updated, up_to_date, refused, never
+  std::optional<std::string> last_success;
+  std::optional<FeedRefusal> last_refusal;
+  bool stale = false;
+  std::optional<std::string> stale_since;
+  FeedRefresh refresh;
+  FeedRoles roles;
+  std::uint64_t releases = 0;
+  std::optional<std::uint64_t> ticket;  // absent when empty: only add and refresh answers
+};
+
+struct FeedList {
+  std::vector<Feed> feeds;
+};
+
+// --- follows, scrub, export -------------------------------------------------------------------
+
+struct FollowReason {
+  std::string id;
+  std::string reason;
+};
+
+struct Follow {
+  std::int64_t id = 0;
+  std::string feed;
+  std::optional<std::string> model;
+  std::optional<std::string> alias;
+  std::uint64_t latest = 1;
+  std::uint64_t max_size = 0;
+  std::string created;
+  std::optional<std::string> last_applied;
+  std::vector<std::string> mirroring;
+  std::vector<FollowReason> skipped;
+  std::vector<FollowReason> refused;
+};
+
+struct FollowList {
+  std::vector<Follow> follows;
+};
+
+// {"removed": <follow id>}
+struct FollowRemoved {
+  std::int64_t removed = 0;
+};
+
+struct ScrubResult {
+  std::vector<std::string> queued;
+  std::uint64_t rate = 0;
+};
+
+struct ExportResult {
+  std::string id;
+  std::string dir;
+  std::string format;  // weights-export/v1
+  std::string feed;
+  std::string model;
+  std::string revision;
+  std::uint64_t release_seq = 0;
+  std::uint64_t files = 0;
+  std::uint64_t total_length = 0;
+};
+
+// --- daemon -----------------------------------------------------------------------------------
+
+struct VersionInfo {
+  std::int64_t protocol_version = 0;
+  std::string version;
+};
+
+struct DiskStatus {
+  std::uint64_t reserved = 0;
+  std::uint64_t budget = 0;
+  std::optional<std::uint64_t> free;
+};
+
+struct RateLimits {
+  std::uint64_t download = 0;
+  std::uint64_t upload = 0;
+};
+
+// The BitTorrent side of GET /v1/status (present when the engine runs).
+struct EngineStatus {
+  std::int64_t listen_port = 0;
+  std::vector<std::string> listen_interfaces;
+  std::vector<std::string> outgoing_interfaces;
+  std::uint64_t releases = 0;
+  std::uint64_t releases_loading = 0;
+  std::uint64_t feeds = 0;
+  std::int64_t download_rate = 0;
+  std::int64_t upload_rate = 0;
+  DiskStatus disk;
+  RateLimits rate_limits;
+};
+
+struct DaemonStatus {
+  std::string control_socket;
+  std::string mode;  // system, user
+  std::int64_t pid = 0;
+  std::int64_t protocol_version = 0;
+  std::string state_dir;
+  std::int64_t uptime_s = 0;
+  std::string version;
+  std::optional<EngineStatus> engine;  // its fields sit at the top level, absent without one
+};
+
+struct LogLevelRequest {
+  std::string log_level;
+};
+
+struct LogLevelResult {
+  std::string log_level;
+  std::string previous;
+};
+
+// --- requests ---------------------------------------------------------------------------------
+
+struct AddFeedRequest {
+  std::string name;
+  std::string location;
+  std::string root;  // contents of N.root.json
+  std::vector<std::string> mirrors;
+};
+
+struct FetchRequest {
+  std::string name;  // model id or alias (a "name@rev" is split by ReleaseRef first)
+  std::optional<std::string> revision;
+  std::vector<std::string> include;
+  std::vector<std::string> peers;
+  std::optional<std::string> hf_cache;  // absolute directory
+};
+
+struct SeedRequest {
+  std::string feed;
+  std::string model;
+  std::string revision;
+  std::string dir;
+};
+
+struct PeersRequest {
+  std::vector<std::string> peers;
+};
+
+struct FollowRequest {
+  std::string feed;
+  std::optional<std::string> model;
+  std::optional<std::string> alias;
+  std::optional<std::uint64_t> latest;
+  std::optional<std::uint64_t> max_size;
+};
+
+struct ScrubRequest {
+  std::optional<std::string> release;
+};
+
+struct ExportRequest {
+  std::string dir;
+};
+
+// One reader and one writer per struct. read() is found by ADL from io::Fields and from_json.
+#define WEIGHTS_API_TYPE(T)                                                              \
+  Status read(const nlohmann::json& j, T& out, const std::string& where, UnknownFields); \
+  void to_json(nlohmann::json& j, const T& v);
+WEIGHTS_API_TYPE(ErrorInfo)
+WEIGHTS_API_TYPE(ErrorBody)
+WEIGHTS_API_TYPE(ReleaseFile)
+WEIGHTS_API_TYPE(HfCacheInfo)
+WEIGHTS_API_TYPE(Release)
+WEIGHTS_API_TYPE(ReleaseList)
+WEIGHTS_API_TYPE(Removed)
+WEIGHTS_API_TYPE(RefreshOutcome)
+WEIGHTS_API_TYPE(FeedRefresh)
+WEIGHTS_API_TYPE(RoleInfo)
+WEIGHTS_API_TYPE(FeedRoles)
+WEIGHTS_API_TYPE(FeedRefusal)
+WEIGHTS_API_TYPE(Feed)
+WEIGHTS_API_TYPE(FeedList)
+WEIGHTS_API_TYPE(FollowReason)
+WEIGHTS_API_TYPE(Follow)
+WEIGHTS_API_TYPE(FollowList)
+WEIGHTS_API_TYPE(FollowRemoved)
+WEIGHTS_API_TYPE(ScrubResult)
+WEIGHTS_API_TYPE(ExportResult)
+WEIGHTS_API_TYPE(VersionInfo)
+WEIGHTS_API_TYPE(DiskStatus)
+WEIGHTS_API_TYPE(RateLimits)
+WEIGHTS_API_TYPE(EngineStatus)
+WEIGHTS_API_TYPE(DaemonStatus)
+WEIGHTS_API_TYPE(LogLevelRequest)
+WEIGHTS_API_TYPE(LogLevelResult)
+WEIGHTS_API_TYPE(AddFeedRequest)
+WEIGHTS_API_TYPE(FetchRequest)
+WEIGHTS_API_TYPE(SeedRequest)
+WEIGHTS_API_TYPE(PeersRequest)
+WEIGHTS_API_TYPE(FollowRequest)
+WEIGHTS_API_TYPE(ScrubRequest)
+WEIGHTS_API_TYPE(ExportRequest)
+#undef WEIGHTS_API_TYPE
+
+}  // namespace weights::api

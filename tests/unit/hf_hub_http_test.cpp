@@ -1,0 +1,225 @@
+// The hub import over the one HTTP client: proxies from the environment (plain requests in
+// absolute form, https through CONNECT), Range resume and Retry-After, against loopback servers.
+#include <cstdlib>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+#include <openssl/evp.h>
+
+#include "core/encoding.hpp"
+#include "core/hf_hub.hpp"
+#include "support/http_test_server.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace weights;
+using namespace weights::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::string_view sha = "0123456789abcdef0123456789abcdef01234567";
+const std::string content = "{\"architectures\": [\"Tiny\"], \"hidden_size\": 8}\n";
+
+std::string git_oid(std::string_view data) {
+  const std::string blob = fmt::format("blob {}", data.size()) + '\0' + std::string(data);
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  REQUIRE(EVP_Digest(blob.data(), blob.size(), md, &len, EVP_sha1(), nullptr) == 1);
+  return to_hex(std::span<const std::uint8_t>(md, len));
+}
+
+// A hub replica with one repository, org/name@main holding config.json. Through a plain proxy
+// the request target arrives in absolute form. `busy` answers that many resolve requests with a
+// 429 first.
+void hub(Conn& c, std::string path, const std::string& req, std::atomic<int>& busy) {
+  if (path.starts_with("http://")) path = path.substr(path.find('/', 7));
+  if (path == "/api/models/org/name/revision/main") {
+    c.send(response(200, "OK",
+                    fmt::format(R"({{"sha": "{}", "cardData": {{"license": "mit"}}}})", sha)));
+  } else if (path == fmt::format("/api/models/org/name/tree/{}?recursive=true", sha)) {
+    c.send(response(200, "OK",
+                    fmt::format(R"([{{"type": "file", "path": "config.json", "size": {},
+                                     "oid": "{}"}}])",
+                                content.size(), git_oid(content))));
+  } else if (path == fmt::format("/org/name/resolve/{}/config.json", sha)) {
+    if (busy > 0) {
+      --busy;
+      c.send(response(429, "Too Many Requests", "", "Retry-After: 1\r\n"));
+      return;
+    }
+    const auto at = req.find("\r\nRange: bytes=");
+    if (at == std::string::npos) {
+      c.send(response(200, "OK", content));
+      return;
+    }
+    const std::size_t from = std::stoul(req.substr(at + 15));
+    c.send(response(206, "Partial Content", content.substr(from),
+                    fmt::format("Content-Range: bytes {}-{}/{}\r\n", from, content.size() - 1,
+                                content.size())));
+  } else {
+    c.send(response(404, "Not Found", ""));
+  }
+}
+
+// A forward proxy: CONNECT opens a tunnel to the loopback port asked for; a plain request in
+// absolute form is passed on as it is to `plain_to` (the test's only origin).
+void forward(Conn& c, const std::string& req, std::uint16_t plain_to) {
+  std::uint16_t port = plain_to;
+  const bool tunnel = req.starts_with("CONNECT 127.0.0.1:");
+  if (tunnel) port = static_cast<std::uint16_t>(std::stoi(req.substr(18)));
+  const int up = connect_loopback(port);
+  if (up < 0) {
+    c.send(response(502, "Bad Gateway", ""));
+    return;
+  }
+  if (tunnel) {
+    c.send("HTTP/1.1 200 Connection established\r\n\r\n");
+  } else {
+    (void)::send(up, req.data(), req.size(), MSG_NOSIGNAL);
+  }
+  relay(c.fd(), up);
+  ::close(up);
+}
+
+// Sets (or with nullptr clears) an environment variable for one test case.
+void env(const char* name, const char* value) {
+  if (value) {
+    ::setenv(name, value, 1);
+  } else {
+    ::unsetenv(name);
+  }
+}
+
+std::string read(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void clear_proxy_env() {
+  for (const char* n : {"http_proxy", "https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY"}) {
+    env(n, nullptr);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("hub import honours http_proxy", "[hf_hub][proxy]") {
+  TempDir tmp;
+  std::atomic<int> busy{0};
+  Server origin(
+      [&](Conn& c, const std::string& p, const std::string& req) { hub(c, p, req, busy); });
+  Server proxy(
+      [&](Conn& c, const std::string&, const std::string& req) { forward(c, req, origin.port()); });
+  clear_proxy_env();
+  env("http_proxy", fmt::format("http://127.0.0.1:{}", proxy.port()).c_str());
+  hf::HubOptions o = hf::hub_options_from_env();
+  o.endpoint = origin.url("");
+  o.timeout = std::chrono::seconds(5);
+  hf::Hub h(o);
+  auto rev = h.revision("org/name", "main");
+  REQUIRE(rev);
+  CHECK(rev->sha == sha);
+  CHECK(rev->license == "mit");
+  REQUIRE(rev->files.size() == 1);
+  REQUIRE(h.download(*rev, rev->files[0], tmp / "out" / "config.json"));
+  CHECK(read(tmp / "out" / "config.json") == content);
+
+  const auto through = proxy.requests();
+  const std::string base = origin.url("");
+  for (const std::string& want :
+       {fmt::format("GET {}/api/models/org/name/revision/main HTTP/1.1", base),
+        fmt::format("GET {}/api/models/org/name/tree/{}?recursive=true HTTP/1.1", base, sha),
+        fmt::format("GET {}/org/name/resolve/{}/config.json HTTP/1.1", base, sha)}) {
+    INFO(want);
+    CHECK(std::find(through.begin(), through.end(), want) != through.end());
+  }
+  CHECK(origin.requests().size() == through.size());
+
+  // no_proxy still wins.
+  env("no_proxy", "127.0.0.1");
+  hf::HubOptions direct = hf::hub_options_from_env();
+  direct.endpoint = origin.url("");
+  REQUIRE(hf::Hub(direct).revision("org/name", "main"));
+  CHECK(proxy.requests().size() == through.size());
+  clear_proxy_env();
+}
+
+TEST_CASE("hub import over https goes through https_proxy with CONNECT", "[hf_hub][proxy]") {
+  TempDir tmp;
+  TestCert cert(tmp / "ca.pem", "IP:127.0.0.1");
+  std::atomic<int> busy{0};
+  Server origin(
+      [&](Conn& c, const std::string& p, const std::string& req) { hub(c, p, req, busy); }, &cert);
+  Server proxy(
+      [&](Conn& c, const std::string&, const std::string& req) { forward(c, req, origin.port()); });
+  clear_proxy_env();
+  env("https_proxy", fmt::format("127.0.0.1:{}", proxy.port()).c_str());
+  env("SSL_CERT_FILE", cert.pem_path.c_str());
+  hf::HubOptions o = hf::hub_options_from_env();
+  o.endpoint = origin.url("", true);
+  o.timeout = std::chrono::seconds(5);
+  hf::Hub h(o);
+  auto rev = h.revision("org/name", "main");
+  REQUIRE(rev);
+  REQUIRE(h.download(*rev, rev->files[0], tmp / "out" / "config.json"));
+  CHECK(read(tmp / "out" / "config.json") == content);
+  const auto through = proxy.requests();
+  REQUIRE(through.size() == 3);
+  for (const auto& line : through) {
+    CHECK(line == fmt::format("CONNECT 127.0.0.1:{} HTTP/1.1", origin.port()));
+  }
+  env("SSL_CERT_FILE", nullptr);
+  clear_proxy_env();
+}
+
+TEST_CASE("hub: a malformed proxy variable fails the import instead of going direct",
+          "[hf_hub][proxy]") {
+  clear_proxy_env();
+  env("https_proxy", "http://bad host:1");
+  hf::HubOptions o = hf::hub_options_from_env();
+  clear_proxy_env();
+  o.endpoint = "https://hub.invalid";
+  auto r = hf::Hub(o).revision("org/name", "main");
+  REQUIRE_FALSE(r);
+  CHECK_THAT(r.error().message, Catch::Contains("https_proxy"));
+}
+
+TEST_CASE("hub download resumes with Range and waits out a 429", "[hf_hub]") {
+  TempDir tmp;
+  std::atomic<int> busy{1};
+  std::mutex m;
+  std::vector<std::string> resolve_requests;
+  Server origin([&](Conn& c, const std::string& p, const std::string& req) {
+    if (p.find("/resolve/") != std::string::npos) {
+      std::lock_guard lock(m);
+      resolve_requests.push_back(req);
+    }
+    hub(c, p, req, busy);
+  });
+  clear_proxy_env();
+  hf::HubOptions o = hf::hub_options_from_env();
+  o.endpoint = origin.url("");
+  o.token = "hf_secret";
+  hf::Hub h(o);
+  auto rev = h.revision("org/name", "main");
+  REQUIRE(rev);
+  const fs::path dest = tmp / "out" / "config.json";
+  fs::create_directories(dest.parent_path());
+  std::ofstream(dest.string() + ".part", std::ios::binary) << content.substr(0, 10);
+  const auto start = std::chrono::steady_clock::now();
+  REQUIRE(h.download(*rev, rev->files[0], dest));
+  CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(900));
+  CHECK(read(dest) == content);
+  CHECK_FALSE(fs::exists(dest.string() + ".part"));
+  std::lock_guard lock(m);
+  REQUIRE(resolve_requests.size() == 2);  // the 429, then the resumed transfer
+  for (const auto& req : resolve_requests) {
+    CHECK_THAT(req, Catch::Contains("\r\nRange: bytes=10-\r\n"));
+    CHECK_THAT(req, Catch::Contains("\r\nAuthorization: Bearer hf_secret\r\n"));
+  }
+}
