@@ -6,7 +6,7 @@
 
 #include "cli/command.hpp"
 #include "core/api/client.hpp"
-#include "core/error.hpp"
+#include "core/util/error.hpp"
 
 namespace weights::cli {
 

@@ -14,12 +14,12 @@
 #include "cli/client.hpp"
 #include "cli/command.hpp"
 #include "cli/common.hpp"
-#include "core/atomic_file.hpp"
-#include "core/export_info.hpp"
-#include "core/json.hpp"
-#include "core/path_policy.hpp"
-#include "core/release_manifest.hpp"
-#include "core/tuf_metadata.hpp"
+#include "core/api/export_info.hpp"
+#include "core/trust/release_manifest.hpp"
+#include "core/trust/tuf_metadata.hpp"
+#include "core/util/atomic_file.hpp"
+#include "core/util/json.hpp"
+#include "core/util/path_policy.hpp"
 
 namespace weights::cli {
 namespace {

@@ -10,13 +10,13 @@
 #include "cli/client.hpp"
 #include "cli/command.hpp"
 #include "cli/common.hpp"
-#include "core/atomic_file.hpp"
-#include "core/fetcher.hpp"
-#include "core/release_target.hpp"
-#include "core/state_store.hpp"
-#include "core/tuf_client.hpp"
-#include "core/tuf_repo.hpp"
-#include "core/units.hpp"
+#include "core/db/state_store.hpp"
+#include "core/feed/tuf_client.hpp"
+#include "core/net/fetcher.hpp"
+#include "core/publish/tuf_repo.hpp"
+#include "core/trust/release_target.hpp"
+#include "core/util/atomic_file.hpp"
+#include "core/util/units.hpp"
 
 namespace weights::cli {
 namespace {

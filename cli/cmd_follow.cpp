@@ -7,7 +7,7 @@
 #include "cli/client.hpp"
 #include "cli/command.hpp"
 #include "cli/common.hpp"
-#include "core/units.hpp"
+#include "core/util/units.hpp"
 
 namespace weights::cli {
 namespace {

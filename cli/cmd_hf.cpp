@@ -8,7 +8,7 @@
 #include <fmt/core.h>
 
 #include "cli/common.hpp"
-#include "core/hf_hub.hpp"
+#include "core/net/hf_hub.hpp"
 
 namespace weights::cli {
 namespace fs = std::filesystem;

@@ -3,8 +3,8 @@
 // of a release come from when a publisher imports them from the Hugging Face Hub.
 #include <string>
 
-#include "core/error.hpp"
-#include "core/publisher.hpp"
+#include "core/publish/publisher.hpp"
+#include "core/util/error.hpp"
 
 namespace weights::cli {
 

@@ -3,7 +3,7 @@
 #include <fmt/core.h>
 
 #include "cli/command.hpp"
-#include "core/crypto.hpp"
+#include "core/util/crypto.hpp"
 
 namespace weights::cli {
 

@@ -14,11 +14,11 @@
 #include "cli/command.hpp"
 #include "cli/common.hpp"
 #include "core/api/release_ref.hpp"
-#include "core/hf_hub.hpp"
-#include "core/publisher.hpp"
-#include "core/safe_fs.hpp"
-#include "core/tuf_repo.hpp"
-#include "core/units.hpp"
+#include "core/net/hf_hub.hpp"
+#include "core/publish/publisher.hpp"
+#include "core/publish/tuf_repo.hpp"
+#include "core/util/safe_fs.hpp"
+#include "core/util/units.hpp"
 
 namespace weights::cli {
 namespace {
@@ -179,7 +179,7 @@ struct FetchArgs {
 
 // Places the verified files of a complete release's view under `dest`: hard links when on the
 // same filesystem (no second copy), else copies. Existing files are left alone and reported.
-// Below `dest` nothing is followed (core/safe_fs.hpp): a link planted in a shared directory
+// Below `dest` nothing is followed (core/util/safe_fs.hpp): a link planted in a shared directory
 // cannot redirect the files elsewhere.
 Status materialise_into(const std::string& view, const std::string& dest) {
   namespace fs = std::filesystem;

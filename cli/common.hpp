@@ -6,10 +6,10 @@
 #include <string_view>
 #include <vector>
 
-#include "core/error.hpp"
-#include "core/time.hpp"
-#include "core/tuf_repo.hpp"
-#include "core/units.hpp"
+#include "core/publish/tuf_repo.hpp"
+#include "core/util/error.hpp"
+#include "core/util/time.hpp"
+#include "core/util/units.hpp"
 
 namespace weights::cli {
 

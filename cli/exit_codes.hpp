@@ -1,6 +1,6 @@
 #pragma once
 // weightsctl exit codes (sysexits-style; documented in `weightsctl --help` and docs/).
-#include "core/error.hpp"
+#include "core/util/error.hpp"
 
 namespace weights::cli {
 

@@ -8,8 +8,8 @@
 #include <toml++/toml.h>
 #include <unistd.h>
 
-#include "core/atomic_file.hpp"
-#include "core/units.hpp"
+#include "core/util/atomic_file.hpp"
+#include "core/util/units.hpp"
 
 namespace weights::daemon {
 

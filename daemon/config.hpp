@@ -10,9 +10,9 @@
 #include <string_view>
 #include <vector>
 
-#include "core/api.hpp"
-#include "core/error.hpp"
-#include "core/path_policy.hpp"
+#include "core/api/api.hpp"
+#include "core/util/error.hpp"
+#include "core/util/path_policy.hpp"
 #include "daemon/log.hpp"
 #include "daemon/policy.hpp"
 

@@ -9,9 +9,9 @@
 #include <functional>
 #include <memory>
 
-#include "core/api.hpp"
-#include "core/caller_access.hpp"
-#include "core/error.hpp"
+#include "core/api/api.hpp"
+#include "core/api/caller_access.hpp"
+#include "core/util/error.hpp"
 
 namespace boost::asio {
 class io_context;

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "core/completion/completion.hpp"
-#include "core/units.hpp"
+#include "core/util/units.hpp"
 #include "daemon/build_info.hpp"
 #include "daemon/control_server.hpp"
 #include "daemon/engine.hpp"

@@ -21,8 +21,8 @@
 #include <boost/asio/io_context.hpp>
 
 #include "core/api/types.hpp"
-#include "core/error.hpp"
-#include "core/time.hpp"
+#include "core/util/error.hpp"
+#include "core/util/time.hpp"
 #include "daemon/config.hpp"
 
 namespace weights::daemon {

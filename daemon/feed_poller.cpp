@@ -7,8 +7,8 @@
 #include <fmt/format.h>
 #include <malloc.h>
 
-#include "core/release_target.hpp"
-#include "core/tuf_client.hpp"
+#include "core/feed/tuf_client.hpp"
+#include "core/trust/release_target.hpp"
 #include "daemon/log.hpp"
 
 namespace weights::daemon {

@@ -34,11 +34,11 @@
 #include <boost/asio/thread_pool.hpp>
 #include <nlohmann/json.hpp>
 
-#include "core/error.hpp"
-#include "core/fetcher.hpp"
-#include "core/http_fetcher.hpp"
-#include "core/state_store.hpp"
-#include "core/time.hpp"
+#include "core/db/state_store.hpp"
+#include "core/net/fetcher.hpp"
+#include "core/net/http_fetcher.hpp"
+#include "core/util/error.hpp"
+#include "core/util/time.hpp"
 #include "daemon/config.hpp"
 
 namespace weights::daemon {

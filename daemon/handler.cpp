@@ -7,9 +7,9 @@
 #include <fmt/format.h>
 
 #include "core/api/events.hpp"
-#include "core/fetcher.hpp"
-#include "core/json.hpp"
-#include "core/path_policy.hpp"
+#include "core/net/fetcher.hpp"
+#include "core/util/json.hpp"
+#include "core/util/path_policy.hpp"
 #include "daemon/engine.hpp"
 #include "daemon/log.hpp"
 

@@ -3,7 +3,7 @@
 // so every route is testable in-process. The control server calls Handler::handle on the
 // io_context thread.
 //
-// Adding an endpoint: put its path (and new field names) in core/api.hpp, write a member
+// Adding an endpoint: put its path (and new field names) in core/api/api.hpp, write a member
 // function `Result<api::Response> Handler::x(const Call&)` and register it in the constructor:
 //   router_.add(api::method::post, "/v1/feeds/{name}/refresh", BodyKind::json,
 //               [this](const Call& c) { return refresh_feed(c); });
@@ -19,10 +19,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/api.hpp"
+#include "core/api/api.hpp"
+#include "core/api/caller_access.hpp"
 #include "core/api/types.hpp"
-#include "core/caller_access.hpp"
-#include "core/error.hpp"
+#include "core/util/error.hpp"
 
 namespace weights::daemon {
 

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/encoding.hpp"
+#include "core/util/encoding.hpp"
 
 namespace weights::daemon {
 

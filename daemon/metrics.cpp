@@ -9,7 +9,7 @@
 #include <boost/beast/http.hpp>
 #include <fmt/format.h>
 
-#include "core/units.hpp"
+#include "core/util/units.hpp"
 
 namespace weights::daemon {
 

@@ -10,7 +10,7 @@
 
 #include <boost/asio/io_context.hpp>
 
-#include "core/error.hpp"
+#include "core/util/error.hpp"
 
 namespace weights::daemon {
 

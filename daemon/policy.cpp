@@ -7,7 +7,7 @@
 
 #include <fmt/format.h>
 
-#include "core/units.hpp"
+#include "core/util/units.hpp"
 #include "daemon/store.hpp"
 
 namespace weights::daemon {

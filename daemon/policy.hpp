@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/error.hpp"
+#include "core/util/error.hpp"
 #include "daemon/release_db.hpp"
 
 namespace weights::daemon {

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "core/db/state_db.hpp"
-#include "core/error.hpp"
+#include "core/util/error.hpp"
 
 namespace weights::daemon {
 

@@ -14,12 +14,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/atomic_file.hpp"
-#include "core/crypto.hpp"
-#include "core/encoding.hpp"
-#include "core/file_hash.hpp"
-#include "core/hf_hub.hpp"
-#include "core/safe_fs.hpp"
+#include "core/net/hf_hub.hpp"
+#include "core/util/atomic_file.hpp"
+#include "core/util/crypto.hpp"
+#include "core/util/encoding.hpp"
+#include "core/util/file_hash.hpp"
+#include "core/util/safe_fs.hpp"
 
 namespace weights::daemon {
 namespace {

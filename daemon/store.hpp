@@ -16,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/error.hpp"
+#include "core/util/error.hpp"
 
 namespace weights::daemon {
 
@@ -97,7 +97,7 @@ struct SourceFile {
 };
 
 // Takes a caller's files (seed, import) into `staging` (staging/<v2hex>/<revision>), each by
-// descriptor (core/safe_fs.hpp): opened below `dir` without following any link, a non-regular
+// descriptor (core/util/safe_fs.hpp): opened below `dir` without following any link, a non-regular
 // file refused before it is opened for reading, its length checked before it is hashed, then
 // hard-linked if the daemon owns it and nobody else may write it (safe_fs::shareable) and
 // hashed from the descriptor, or else copied from the descriptor and the copy hashed. Nothing

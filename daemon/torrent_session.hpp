@@ -14,7 +14,7 @@
 #include <libtorrent/alert.hpp>
 #include <libtorrent/session.hpp>
 
-#include "core/error.hpp"
+#include "core/util/error.hpp"
 #include "daemon/config.hpp"
 
 namespace weights::daemon {

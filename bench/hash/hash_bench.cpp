@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "core/file_hash.hpp"
+#include "core/util/file_hash.hpp"
 
 int main(int argc, char** argv) {
   weights::HashOptions opts;

@@ -19,10 +19,10 @@
 
 #include <fmt/core.h>
 
-#include "core/atomic_file.hpp"
-#include "core/json.hpp"
-#include "core/publisher.hpp"
-#include "core/tuf_repo.hpp"
+#include "core/publish/publisher.hpp"
+#include "core/publish/tuf_repo.hpp"
+#include "core/util/atomic_file.hpp"
+#include "core/util/json.hpp"
 
 namespace fs = std::filesystem;
 using namespace weights;

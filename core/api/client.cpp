@@ -5,9 +5,9 @@
 
 #include <fmt/format.h>
 
-#include "core/api.hpp"
+#include "core/api/api.hpp"
 #include "core/api/events.hpp"
-#include "core/json.hpp"
+#include "core/util/json.hpp"
 
 namespace weights::api {
 

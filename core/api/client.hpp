@@ -1,7 +1,7 @@
 #pragma once
 // weightsctl's one client of the control API: a method per endpoint, typed requests and
 // responses (core/api/types.hpp), targets from core/api/targets.hpp, one transport
-// (api::call in core/api_client.hpp). Responses are read with UnknownFields::ignore: a newer
+// (api::call in core/api/api_client.hpp). Responses are read with UnknownFields::ignore: a newer
 // daemon may add fields (docs/protocol.md "Versioning").
 #include <chrono>
 #include <cstdint>
@@ -10,10 +10,10 @@
 #include <string_view>
 #include <thread>
 
+#include "core/api/api_client.hpp"
 #include "core/api/targets.hpp"
 #include "core/api/types.hpp"
-#include "core/api_client.hpp"
-#include "core/error.hpp"
+#include "core/util/error.hpp"
 
 namespace weights::api {
 

@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/error.hpp"
+#include "core/util/error.hpp"
 
 namespace weights::api {
 

@@ -1,6 +1,6 @@
 #include "core/api/targets.hpp"
 
-#include "core/api.hpp"
+#include "core/api/api.hpp"
 
 namespace weights::api::target {
 

@@ -1,5 +1,5 @@
 #pragma once
-// The one place that turns the route patterns of core/api.hpp into request targets: every
+// The one place that turns the route patterns of core/api/api.hpp into request targets: every
 // {name}/{id} is percent-encoded as one path segment (api::encode_path_segment).
 #include <cstdint>
 #include <string>

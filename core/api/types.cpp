@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "core/api.hpp"
+#include "core/api/api.hpp"
 
 namespace weights::api {
 namespace io {

@@ -14,7 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/api/json_io.hpp"
-#include "core/error.hpp"
+#include "core/util/error.hpp"
 
 namespace weights::api {
 
@@ -27,7 +27,7 @@ struct ErrorInfo {
   static ErrorInfo from(const Error& e);
 };
 
-// The body of every non-2xx response: {"error": {...}} (core/api.hpp error_body()).
+// The body of every non-2xx response: {"error": {...}} (core/api/api.hpp error_body()).
 struct ErrorBody {
   ErrorInfo error;
 };

@@ -18,7 +18,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/error.hpp"
+#include "core/util/error.hpp"
 
 struct sqlite3;
 struct sqlite3_stmt;

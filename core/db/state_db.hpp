@@ -17,7 +17,7 @@
 #include <span>
 
 #include "core/db/sqlite.hpp"
-#include "core/error.hpp"
+#include "core/util/error.hpp"
 
 namespace weights::db {
 

@@ -17,7 +17,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "core/encoding.hpp"
+#include "core/util/encoding.hpp"
 
 namespace weights {
 

@@ -32,9 +32,9 @@
 #include <string_view>
 #include <vector>
 
-#include "core/error.hpp"
 #include "core/net/proxy.hpp"
 #include "core/net/url.hpp"
+#include "core/util/error.hpp"
 
 namespace weights {
 

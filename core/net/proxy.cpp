@@ -10,13 +10,6 @@ namespace weights {
 
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
 bool no_proxy_matches(const std::vector<std::string>& list, const Url& url) {
   for (std::string entry : list) {
     if (entry == "*") return true;
@@ -48,7 +41,7 @@ bool no_proxy_matches(const std::vector<std::string>& list, const Url& url) {
 
 Result<Url> parse_proxy(std::string_view name, std::string value) {
   if (value.find("://") == std::string::npos) value = "http://" + value;
-  if (lower(value).starts_with("https://")) {
+  if (ascii_lower(value).starts_with("https://")) {
     return fail(Errc::unsupported,
                 fmt::format("{}={}: HTTPS proxies are not supported; use http://", name, value));
   }
@@ -83,7 +76,7 @@ Result<ProxySettings> ProxySettings::from_env(
   std::string cur;
   for (char c : no + ",") {
     if (c == ',' || c == ' ' || c == '\t') {
-      if (!cur.empty()) s.no_proxy.push_back(lower(cur));
+      if (!cur.empty()) s.no_proxy.push_back(ascii_lower(cur));
       cur.clear();
     } else {
       cur += c;

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "core/error.hpp"
 #include "core/net/url.hpp"
+#include "core/util/error.hpp"
 
 namespace weights {
 

@@ -6,21 +6,14 @@
 #include <boost/asio/ip/address.hpp>
 #include <fmt/format.h>
 
-#include "core/path_policy.hpp"
+#include "core/util/path_policy.hpp"
 
 namespace weights {
 
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
 bool istarts_with(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && lower(s.substr(0, prefix.size())) == prefix;
+  return s.size() >= prefix.size() && ascii_lower(s.substr(0, prefix.size())) == prefix;
 }
 
 // Bytes that may appear in a request target as sent: printable ASCII without space. Anything
@@ -140,7 +133,7 @@ Result<Url> parse_url(std::string_view text) {
     return fail(Errc::invalid_argument, fmt::format("{}: spaces or control characters in URL",
                                                     escape_path_for_message(text)));
   }
-  u.host = lower(host);
+  u.host = ascii_lower(host);
   u.target = std::move(target);
   return u;
 }
@@ -184,6 +177,14 @@ std::string percent_encode_path(std::string_view s, bool keep_slash) {
       out += digits[c >> 4];
       out += digits[c & 15];
     }
+  }
+  return out;
+}
+
+std::string ascii_lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
   return out;
 }

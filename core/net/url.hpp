@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/error.hpp"
+#include "core/util/error.hpp"
 
 namespace weights {
 
@@ -40,5 +40,8 @@ Result<Url> resolve_reference(const Url& base, std::string_view reference);
 // Percent-encodes `s` for a URL path: unreserved characters stay, '/' stays unless
 // `keep_slash` is false (one path segment, e.g. a revision "refs/pr/1").
 std::string percent_encode_path(std::string_view s, bool keep_slash = true);
+
+// `s` with ASCII letters lower-cased (scheme and host names; independent of the C locale).
+std::string ascii_lower(std::string_view s);
 
 }  // namespace weights

@@ -4,7 +4,7 @@
 
 #include <libtorrent/write_resume_data.hpp>
 
-#include "core/atomic_file.hpp"
+#include "core/util/atomic_file.hpp"
 #include "daemon/piece_scan.hpp"
 
 namespace weights::daemon {

@@ -1,6 +1,6 @@
 #include "daemon/engine/peer_dialer.hpp"
 
-#include "core/units.hpp"
+#include "core/util/units.hpp"
 
 namespace weights::daemon {
 

@@ -8,7 +8,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 
-#include "core/error.hpp"
+#include "core/util/error.hpp"
 #include "daemon/engine/torrent_backend.hpp"
 
 namespace weights::daemon {

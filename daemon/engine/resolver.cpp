@@ -5,11 +5,11 @@
 #include <boost/asio/post.hpp>
 #include <fmt/format.h>
 
-#include "core/atomic_file.hpp"
-#include "core/crypto.hpp"
-#include "core/release_target.hpp"
-#include "core/torrent_builder.hpp"
-#include "core/tuf_client.hpp"
+#include "core/feed/tuf_client.hpp"
+#include "core/publish/torrent_builder.hpp"
+#include "core/trust/release_target.hpp"
+#include "core/util/atomic_file.hpp"
+#include "core/util/crypto.hpp"
 #include "daemon/log.hpp"
 
 namespace weights::daemon {

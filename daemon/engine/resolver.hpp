@@ -30,12 +30,12 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/io_context.hpp>
 
-#include "core/error.hpp"
-#include "core/fetcher.hpp"
-#include "core/path_policy.hpp"
-#include "core/release_manifest.hpp"
-#include "core/state_store.hpp"
-#include "core/tuf_metadata.hpp"
+#include "core/db/state_store.hpp"
+#include "core/net/fetcher.hpp"
+#include "core/trust/release_manifest.hpp"
+#include "core/trust/tuf_metadata.hpp"
+#include "core/util/error.hpp"
+#include "core/util/path_policy.hpp"
 #include "daemon/release_db.hpp"
 
 namespace weights::daemon {

@@ -14,11 +14,11 @@
 #include <utility>
 #include <vector>
 
-#include "core/error.hpp"
-#include "core/release_manifest.hpp"
-#include "core/state_store.hpp"
-#include "core/time.hpp"
-#include "core/tuf_metadata.hpp"
+#include "core/db/state_store.hpp"
+#include "core/trust/release_manifest.hpp"
+#include "core/trust/tuf_metadata.hpp"
+#include "core/util/error.hpp"
+#include "core/util/time.hpp"
 #include "daemon/engine.hpp"
 #include "daemon/policy.hpp"
 #include "daemon/release_db.hpp"

@@ -11,10 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/crypto.hpp"
-#include "core/encoding.hpp"
-#include "core/file_hash.hpp"
-#include "core/safe_fs.hpp"
+#include "core/util/crypto.hpp"
+#include "core/util/encoding.hpp"
+#include "core/util/file_hash.hpp"
+#include "core/util/safe_fs.hpp"
 #include "daemon/store.hpp"
 
 namespace weights::daemon {

@@ -2,12 +2,12 @@
 
 #include <fmt/format.h>
 
-#include "core/atomic_file.hpp"
-#include "core/crypto.hpp"
-#include "core/fetcher.hpp"
-#include "core/hf_hub.hpp"
-#include "core/safe_fs.hpp"
-#include "core/tuf_metadata.hpp"
+#include "core/net/fetcher.hpp"
+#include "core/net/hf_hub.hpp"
+#include "core/trust/tuf_metadata.hpp"
+#include "core/util/atomic_file.hpp"
+#include "core/util/crypto.hpp"
+#include "core/util/safe_fs.hpp"
 #include "daemon/engine/torrent_backend.hpp"
 #include "daemon/log.hpp"
 

@@ -9,9 +9,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/error.hpp"
-#include "core/release_manifest.hpp"
-#include "core/state_store.hpp"
+#include "core/db/state_store.hpp"
+#include "core/trust/release_manifest.hpp"
+#include "core/util/error.hpp"
 #include "daemon/engine/release_state.hpp"
 #include "daemon/release_db.hpp"
 #include "daemon/store.hpp"

@@ -17,8 +17,8 @@
 #include <string>
 #include <string_view>
 
-#include "core/api.hpp"
-#include "core/json.hpp"
+#include "core/api/api.hpp"
+#include "core/util/json.hpp"
 #include "daemon/handler.hpp"
 #include "daemon/log.hpp"
 

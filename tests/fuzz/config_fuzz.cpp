@@ -11,7 +11,7 @@
 
 #include "tests/fuzz/fuzz_check.hpp"
 
-#include "core/units.hpp"
+#include "core/util/units.hpp"
 #include "daemon/config.hpp"
 
 using weights::fuzz::check;

@@ -8,7 +8,7 @@
 
 #include "tests/fuzz/fuzz_check.hpp"
 
-#include "core/dsse.hpp"
+#include "core/trust/dsse.hpp"
 
 using weights::fuzz::check;
 

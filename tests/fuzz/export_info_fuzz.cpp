@@ -10,8 +10,8 @@
 #include "tests/fuzz/fuzz_check.hpp"
 #include <nlohmann/json.hpp>
 
-#include "core/export_info.hpp"
-#include "core/release_manifest.hpp"
+#include "core/api/export_info.hpp"
+#include "core/trust/release_manifest.hpp"
 
 using weights::fuzz::check;
 

@@ -19,9 +19,9 @@
 
 #include "tests/fuzz/fuzz_check.hpp"
 
-#include "core/hf_hub.hpp"
+#include "core/net/hf_hub.hpp"
 #include "core/net/url.hpp"
-#include "core/path_policy.hpp"
+#include "core/util/path_policy.hpp"
 
 namespace {
 

@@ -10,7 +10,7 @@
 
 #include "tests/fuzz/fuzz_check.hpp"
 
-#include "core/json.hpp"
+#include "core/util/json.hpp"
 
 using weights::fuzz::check;
 

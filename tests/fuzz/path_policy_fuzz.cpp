@@ -16,7 +16,7 @@
 
 #include "tests/fuzz/fuzz_check.hpp"
 
-#include "core/path_policy.hpp"
+#include "core/util/path_policy.hpp"
 
 using weights::fuzz::check;
 

@@ -8,7 +8,7 @@
 
 #include "tests/fuzz/fuzz_check.hpp"
 
-#include "core/release_manifest.hpp"
+#include "core/trust/release_manifest.hpp"
 
 using weights::fuzz::check;
 

@@ -17,9 +17,9 @@
 
 #include "tests/fuzz/fuzz_check.hpp"
 
-#include "core/release_manifest.hpp"
-#include "core/release_target.hpp"
-#include "core/tuf_metadata.hpp"
+#include "core/trust/release_manifest.hpp"
+#include "core/trust/release_target.hpp"
+#include "core/trust/tuf_metadata.hpp"
 
 using weights::fuzz::check;
 

@@ -40,9 +40,9 @@
 #include <libtorrent/file_storage.hpp>
 #include <libtorrent/torrent_info.hpp>
 
-#include "core/encoding.hpp"
-#include "core/release_manifest.hpp"
-#include "core/torrent_builder.hpp"
+#include "core/publish/torrent_builder.hpp"
+#include "core/trust/release_manifest.hpp"
+#include "core/util/encoding.hpp"
 
 using weights::fuzz::check;
 
@@ -53,7 +53,7 @@ using namespace weights;
 const std::string kRevision = "0123456789abcdef0123456789abcdef01234567";
 constexpr std::uint64_t kPieceLength = 16 * 1024;
 
-// The decode limits load_torrent uses (core/torrent_builder.cpp).
+// The decode limits load_torrent uses (core/publish/torrent_builder.cpp).
 constexpr int kMaxDecodeDepth = 100;
 constexpr int kMaxDecodeTokens = 4000000;
 

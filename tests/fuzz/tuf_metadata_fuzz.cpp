@@ -10,8 +10,8 @@
 
 #include "tests/fuzz/fuzz_check.hpp"
 
-#include "core/path_policy.hpp"
-#include "core/tuf_metadata.hpp"
+#include "core/trust/tuf_metadata.hpp"
+#include "core/util/path_policy.hpp"
 
 using weights::fuzz::check;
 

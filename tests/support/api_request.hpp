@@ -5,9 +5,9 @@
 
 #include <catch2/catch.hpp>
 
-#include "core/api.hpp"
-#include "core/caller_access.hpp"
-#include "core/json.hpp"
+#include "core/api/api.hpp"
+#include "core/api/caller_access.hpp"
+#include "core/util/json.hpp"
 
 namespace weights::testing {
 

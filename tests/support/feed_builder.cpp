@@ -4,8 +4,8 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "core/dsse.hpp"
-#include "core/fetcher.hpp"
+#include "core/net/fetcher.hpp"
+#include "core/trust/dsse.hpp"
 
 namespace weights::testing {
 

@@ -12,12 +12,12 @@
 #include <string_view>
 #include <vector>
 
-#include "core/crypto.hpp"
-#include "core/json.hpp"
-#include "core/state_store.hpp"
-#include "core/time.hpp"
-#include "core/tuf_client.hpp"
-#include "core/tuf_repo.hpp"
+#include "core/db/state_store.hpp"
+#include "core/feed/tuf_client.hpp"
+#include "core/publish/tuf_repo.hpp"
+#include "core/util/crypto.hpp"
+#include "core/util/json.hpp"
+#include "core/util/time.hpp"
 #include "support/temp_dir.hpp"
 
 namespace weights::testing {

@@ -6,7 +6,7 @@
 #include <catch2/catch.hpp>
 #include <sys/stat.h>
 
-#include "core/atomic_file.hpp"
+#include "core/util/atomic_file.hpp"
 
 namespace weights::testing {
 

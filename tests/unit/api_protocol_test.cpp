@@ -11,7 +11,7 @@
 #include <catch2/catch.hpp>
 
 #include "core/api/types.hpp"
-#include "core/json.hpp"
+#include "core/util/json.hpp"
 
 using namespace weights;
 using namespace weights::api;

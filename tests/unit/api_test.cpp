@@ -1,10 +1,10 @@
-#include "core/api.hpp"
+#include "core/api/api.hpp"
 
 #include <map>
 
 #include <catch2/catch.hpp>
 
-#include "core/json.hpp"
+#include "core/util/json.hpp"
 
 using namespace weights;
 

@@ -1,4 +1,4 @@
-#include "core/atomic_file.hpp"
+#include "core/util/atomic_file.hpp"
 
 #include <filesystem>
 #include <fstream>

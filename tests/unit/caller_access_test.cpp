@@ -1,4 +1,4 @@
-#include "core/caller_access.hpp"
+#include "core/api/caller_access.hpp"
 
 #include <cstdint>
 #include <cstring>

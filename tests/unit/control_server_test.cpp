@@ -15,8 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/api/api_client.hpp"
 #include "core/api/events.hpp"
-#include "core/api_client.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace weights;

@@ -1,4 +1,4 @@
-#include "core/crypto.hpp"
+#include "core/util/crypto.hpp"
 
 #include <string>
 #include <vector>
@@ -6,7 +6,7 @@
 #include <catch2/catch.hpp>
 #include <sys/stat.h>
 
-#include "core/atomic_file.hpp"
+#include "core/util/atomic_file.hpp"
 #include "support/temp_dir.hpp"
 
 using weights::as_bytes;

@@ -1,4 +1,4 @@
-#include "core/dsse.hpp"
+#include "core/trust/dsse.hpp"
 
 #include <string>
 #include <vector>

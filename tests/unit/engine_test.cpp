@@ -13,11 +13,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/atomic_file.hpp"
-#include "core/crypto.hpp"
-#include "core/json.hpp"
-#include "core/publisher.hpp"
-#include "core/release_target.hpp"
+#include "core/publish/publisher.hpp"
+#include "core/trust/release_target.hpp"
+#include "core/util/atomic_file.hpp"
+#include "core/util/crypto.hpp"
+#include "core/util/json.hpp"
 #include "daemon/handler.hpp"
 #include "daemon/log.hpp"
 #include "support/api_request.hpp"

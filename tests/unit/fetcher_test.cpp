@@ -1,4 +1,4 @@
-#include "core/fetcher.hpp"
+#include "core/net/fetcher.hpp"
 
 #include <fstream>
 

@@ -1,4 +1,4 @@
-#include "core/file_hash.hpp"
+#include "core/util/file_hash.hpp"
 
 #include <fstream>
 #include <random>

@@ -2,7 +2,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "core/json.hpp"
+#include "core/util/json.hpp"
 #include "daemon/log.hpp"
 #include "support/api_request.hpp"
 

@@ -9,8 +9,8 @@
 #include <fmt/format.h>
 #include <openssl/evp.h>
 
-#include "core/encoding.hpp"
-#include "core/hf_hub.hpp"
+#include "core/net/hf_hub.hpp"
+#include "core/util/encoding.hpp"
 #include "support/http_test_server.hpp"
 #include "support/temp_dir.hpp"
 

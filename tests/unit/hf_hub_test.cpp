@@ -1,11 +1,11 @@
-#include "core/hf_hub.hpp"
+#include "core/net/hf_hub.hpp"
 
 #include <fstream>
 
 #include <catch2/catch.hpp>
 
-#include "core/crypto.hpp"
-#include "core/file_hash.hpp"
+#include "core/util/crypto.hpp"
+#include "core/util/file_hash.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace weights;

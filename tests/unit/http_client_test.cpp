@@ -8,7 +8,7 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
-#include "core/http_fetcher.hpp"
+#include "core/net/http_fetcher.hpp"
 #include "support/http_test_server.hpp"
 #include "support/temp_dir.hpp"
 

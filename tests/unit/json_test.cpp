@@ -1,4 +1,4 @@
-#include "core/json.hpp"
+#include "core/util/json.hpp"
 
 #include <string>
 

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/torrent_builder.hpp"
+#include "core/publish/torrent_builder.hpp"
 #include "support/temp_dir.hpp"
 
 using weights::piece_length_for_total;

@@ -1,4 +1,4 @@
-#include "core/path_policy.hpp"
+#include "core/util/path_policy.hpp"
 
 #include <string>
 #include <vector>

@@ -1,4 +1,4 @@
-#include "core/release_manifest.hpp"
+#include "core/trust/release_manifest.hpp"
 
 #include <string>
 

@@ -12,8 +12,8 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
-#include "core/publisher.hpp"
-#include "core/release_target.hpp"
+#include "core/publish/publisher.hpp"
+#include "core/trust/release_target.hpp"
 #include "support/feed_builder.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_files.hpp"

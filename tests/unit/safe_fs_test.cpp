@@ -1,4 +1,4 @@
-#include "core/safe_fs.hpp"
+#include "core/util/safe_fs.hpp"
 
 #include <chrono>
 #include <fstream>
@@ -9,7 +9,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include "core/atomic_file.hpp"
+#include "core/util/atomic_file.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_files.hpp"
 

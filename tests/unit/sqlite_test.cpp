@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "core/db/state_db.hpp"
-#include "core/state_store.hpp"
+#include "core/db/state_store.hpp"
 #include "daemon/release_db.hpp"
 #include "support/temp_dir.hpp"
 

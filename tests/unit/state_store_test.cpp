@@ -1,4 +1,4 @@
-#include "core/state_store.hpp"
+#include "core/db/state_store.hpp"
 
 #include <catch2/catch.hpp>
 #include <sqlite3.h>

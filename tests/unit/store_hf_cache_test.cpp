@@ -4,9 +4,9 @@
 #include <catch2/catch.hpp>
 #include <sys/stat.h>
 
-#include "core/atomic_file.hpp"
-#include "core/crypto.hpp"
-#include "core/hf_hub.hpp"
+#include "core/net/hf_hub.hpp"
+#include "core/util/atomic_file.hpp"
+#include "core/util/crypto.hpp"
 #include "daemon/store.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_files.hpp"

@@ -6,8 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/atomic_file.hpp"
-#include "core/crypto.hpp"
+#include "core/util/atomic_file.hpp"
+#include "core/util/crypto.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_files.hpp"
 

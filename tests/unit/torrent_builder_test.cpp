@@ -1,4 +1,4 @@
-#include "core/torrent_builder.hpp"
+#include "core/publish/torrent_builder.hpp"
 
 #include <fstream>
 #include <random>
@@ -10,7 +10,7 @@
 #include <libtorrent/torrent_info.hpp>
 #include <sys/stat.h>
 
-#include "core/release_manifest.hpp"
+#include "core/trust/release_manifest.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_files.hpp"
 

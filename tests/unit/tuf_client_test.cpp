@@ -1,14 +1,14 @@
 // The refresh workflow against crafted feeds on disk. Every refusal test checks both the reason
 // (Errc + message) and that the trusted state in SQLite is exactly what it was before.
-#include "core/tuf_client.hpp"
+#include "core/feed/tuf_client.hpp"
 
 #include <catch2/catch.hpp>
 #include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "core/dsse.hpp"
-#include "core/encoding.hpp"
+#include "core/trust/dsse.hpp"
+#include "core/util/encoding.hpp"
 #include "support/feed_builder.hpp"
 
 using namespace weights;

@@ -1,9 +1,9 @@
-#include "core/tuf_metadata.hpp"
+#include "core/trust/tuf_metadata.hpp"
 
 #include <catch2/catch.hpp>
 
-#include "core/dsse.hpp"
-#include "core/encoding.hpp"
+#include "core/trust/dsse.hpp"
+#include "core/util/encoding.hpp"
 #include "support/feed_builder.hpp"
 
 using namespace weights;

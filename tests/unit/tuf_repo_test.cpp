@@ -1,9 +1,9 @@
-#include "core/tuf_repo.hpp"
+#include "core/publish/tuf_repo.hpp"
 
 #include <catch2/catch.hpp>
 #include <sys/stat.h>
 
-#include "core/atomic_file.hpp"
+#include "core/util/atomic_file.hpp"
 #include "support/feed_builder.hpp"
 
 using namespace weights;

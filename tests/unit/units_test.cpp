@@ -1,4 +1,4 @@
-#include "core/units.hpp"
+#include "core/util/units.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -8,7 +8,7 @@
 #include <catch2/catch.hpp>
 #include <sys/stat.h>
 
-#include "core/crypto.hpp"
+#include "core/util/crypto.hpp"
 #include "daemon/store.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_files.hpp"

@@ -4,8 +4,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "core/crypto.hpp"
-#include "core/tuf_metadata.hpp"
+#include "core/trust/tuf_metadata.hpp"
+#include "core/util/crypto.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_files.hpp"
 

@@ -1,0 +1,506 @@
+#include "core/feed/tuf_client.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "core/trust/dsse.hpp"
+#include "core/util/encoding.hpp"
+#include "core/util/path_policy.hpp"
+
+namespace weights::tuf {
+
+namespace {
+
+// Payload of metadata we verified before storing it. Signatures are not re-checked: the keys
+// that signed it may since have been rotated away, which is fine for data already trusted.
+Result<std::string> stored_payload(const TrustedRole& role, std::string_view what) {
+  auto env = dsse::parse(role.bytes);
+  if (!env) {
+    return fail(Errc::database_error,
+                fmt::format("stored {} metadata is unreadable: {}", what, env.error().message));
+  }
+  return std::move(env->payload);
+}
+
+template <class T>
+Result<T> stored(const TrustedRole& role, std::string_view what,
+                 Result<T> (*parse)(std::string_view)) {
+  auto payload = stored_payload(role, what);
+  if (!payload) return tl::unexpected(payload.error());
+  auto parsed = parse(*payload);
+  if (!parsed) {
+    return fail(Errc::database_error,
+                fmt::format("stored {} metadata is invalid: {}", what, parsed.error().message));
+  }
+  return parsed;
+}
+
+Status check_not_expired(TimePoint expires, TimePoint now, std::string_view label) {
+  // TUF: the expiry must be strictly later than the fixed start time.
+  if (expires <= now) {
+    return fail(Errc::expired, fmt::format("{} expired at {} (now {})", label, format_utc(expires),
+                                           format_utc(now)));
+  }
+  return {};
+}
+
+// Fetch a file whose length and sha256 a verified referrer pinned; the bytes are checked before
+// anything parses them.
+Result<std::string> fetch_pinned(Fetcher& fetcher, const std::string& name, std::uint64_t length,
+                                 std::string_view sha256, std::uint64_t cap,
+                                 std::string_view referrer) {
+  if (length > cap) {
+    return fail(Errc::too_large, fmt::format("{}: {} pins {} bytes, above the limit of {}", name,
+                                             referrer, length, cap));
+  }
+  auto bytes = fetcher.fetch(name, length);
+  if (!bytes) {
+    if (bytes.error().code == Errc::too_large) {
+      return fail(Errc::length_mismatch,
+                  fmt::format("{}: longer than the {} bytes pinned by {}", name, length, referrer));
+    }
+    return tl::unexpected(bytes.error());
+  }
+  if (bytes->size() != length) {
+    return fail(Errc::length_mismatch,
+                fmt::format("{}: {} bytes, {} pinned {}", name, bytes->size(), referrer, length));
+  }
+  const auto actual = crypto::sha256_hex(*bytes);
+  if (actual != sha256) {
+    return fail(Errc::hash_mismatch,
+                fmt::format("{}: sha256 {} differs from {} pinned by {}", name,
+                            actual.substr(0, 16), std::string(sha256.substr(0, 16)), referrer));
+  }
+  return bytes;
+}
+
+// All state of one refresh. Each step reads what the previous ones verified.
+struct Session {
+  Session(const FeedState& t, Fetcher& f, TimePoint n, const ClientLimits& l)
+      : trusted(t), fetcher(f), now(n), limits(l) {}
+  const FeedState& trusted;
+  Fetcher& fetcher;
+  TimePoint now;
+  const ClientLimits& limits;
+
+  RootMetadata root;
+  TrustedRole root_role;
+  bool root_changed = false;
+  std::optional<TimestampMetadata> trusted_timestamp;
+  std::optional<SnapshotMetadata> trusted_snapshot;
+  bool forget_timestamp_snapshot = false;
+
+  TimestampMetadata timestamp;
+  TrustedRole timestamp_role;
+  SnapshotMetadata snapshot;
+  TrustedRole snapshot_role;
+  TargetsMetadata targets;
+  TrustedRole targets_role;
+  std::map<std::string, std::uint64_t> release_seq;
+};
+
+Status load_trusted(Session& s) {
+  auto root = stored(s.trusted.root, "root", &parse_root);
+  if (!root) return tl::unexpected(root.error());
+  s.root = std::move(*root);
+  s.root_role = s.trusted.root;
+  if (s.trusted.timestamp) {
+    auto ts = stored(*s.trusted.timestamp, "timestamp", &parse_timestamp);
+    if (!ts) return tl::unexpected(ts.error());
+    s.trusted_timestamp = std::move(*ts);
+  }
+  if (s.trusted.snapshot) {
+    auto snap = stored(*s.trusted.snapshot, "snapshot", &parse_snapshot);
+    if (!snap) return tl::unexpected(snap.error());
+    s.trusted_snapshot = std::move(*snap);
+  }
+  return {};
+}
+
+// tuf-spec 5.3: follow N+1.root.json until absent. Each new root must be signed by a threshold
+// of the previous root's root keys and of its own, and carry exactly version N+1.
+Status update_root(Session& s) {
+  const RootMetadata original = s.root;
+  for (std::uint64_t i = 0; i < s.limits.max_root_rotations; ++i) {
+    const std::uint64_t next = s.root.version + 1;
+    const std::string name = root_file_name(next);
+    auto bytes = s.fetcher.fetch(name, s.limits.max_root_bytes);
+    if (!bytes) {
+      if (bytes.error().code == Errc::not_found) break;
+      return tl::unexpected(with_context(bytes.error(), fmt::format("root v{}", next)));
+    }
+    auto payload =
+        verify_envelope(*bytes, s.root.keys_for(Role::root), s.root.root.threshold,
+                        fmt::format("root v{} (by the keys of root v{})", next, s.root.version));
+    if (!payload) return tl::unexpected(payload.error());
+    auto candidate = parse_root(*payload);
+    if (!candidate) return tl::unexpected(with_context(candidate.error(), name));
+    if (candidate->version != next) {
+      return fail(candidate->version < next ? Errc::rollback : Errc::version_mismatch,
+                  fmt::format("{} contains version {}, expected exactly {}", name,
+                              candidate->version, next));
+    }
+    auto self = verify_envelope(*bytes, candidate->keys_for(Role::root), candidate->root.threshold,
+                                fmt::format("root v{} (by its own keys)", next));
+    if (!self) return tl::unexpected(self.error());
+    s.root = std::move(*candidate);
+    s.root_role = TrustedRole{next, std::move(*bytes), s.root.expires};
+    s.root_changed = true;
+  }
+  // Only the final root's expiry matters (5.3.10).
+  if (auto ok = check_not_expired(s.root.expires, s.now, fmt::format("root v{}", s.root.version));
+      !ok) {
+    return ok;
+  }
+  // 5.3.11: after a rotation of the online keys, forget timestamp/snapshot versions so the
+  // repository can recover from a fast-forward attack with the old keys.
+  if (s.root_changed && (original.keys_for(Role::timestamp) != s.root.keys_for(Role::timestamp) ||
+                         original.keys_for(Role::snapshot) != s.root.keys_for(Role::snapshot))) {
+    s.forget_timestamp_snapshot = true;
+    s.trusted_timestamp.reset();
+    s.trusted_snapshot.reset();
+  }
+  return {};
+}
+
+enum class TimestampChange { newer, same };
+
+// tuf-spec 5.4.
+Result<TimestampChange> update_timestamp(Session& s) {
+  auto bytes = s.fetcher.fetch(timestamp_file_name, s.limits.max_timestamp_bytes);
+  if (!bytes) return tl::unexpected(with_context(bytes.error(), "timestamp"));
+  auto payload = verify_role(*bytes, s.root, Role::timestamp);
+  if (!payload) return tl::unexpected(payload.error());
+  auto ts = parse_timestamp(*payload);
+  if (!ts) return tl::unexpected(ts.error());
+  if (s.trusted_timestamp) {
+    const auto& old = *s.trusted_timestamp;
+    if (ts->version < old.version) {
+      return fail(Errc::rollback, fmt::format("timestamp v{} is older than the trusted v{}",
+                                              ts->version, old.version));
+    }
+    if (ts->version == old.version) {
+      // Nothing new. A repository that keeps serving the same expired timestamp is a freeze
+      // attack or an abandoned feed: say so instead of reporting "up to date".
+      if (old.expires <= s.now) {
+        return fail(Errc::expired,
+                    fmt::format("feed is stale since {}: timestamp v{} expired and nothing fresher "
+                                "is served",
+                                format_utc(old.expires), old.version));
+      }
+      return TimestampChange::same;
+    }
+    if (ts->snapshot.version < old.snapshot.version) {
+      return fail(Errc::rollback,
+                  fmt::format("timestamp v{} lists snapshot v{}, older than the trusted v{}",
+                              ts->version, ts->snapshot.version, old.snapshot.version));
+    }
+  }
+  if (auto ok = check_not_expired(ts->expires, s.now, fmt::format("timestamp v{}", ts->version));
+      !ok) {
+    return tl::unexpected(ok.error());
+  }
+  s.timestamp = std::move(*ts);
+  s.timestamp_role = TrustedRole{s.timestamp.version, std::move(*bytes), s.timestamp.expires};
+  return TimestampChange::newer;
+}
+
+// tuf-spec 5.5.
+Status update_snapshot(Session& s) {
+  const MetaFile& pin = s.timestamp.snapshot;
+  const std::string name = snapshot_file_name(pin.version);
+  auto bytes = fetch_pinned(s.fetcher, name, pin.length, pin.sha256, s.limits.max_pinned_bytes,
+                            fmt::format("timestamp v{}", s.timestamp.version));
+  if (!bytes) return tl::unexpected(with_context(bytes.error(), "snapshot"));
+  auto payload = verify_role(*bytes, s.root, Role::snapshot);
+  if (!payload) return tl::unexpected(payload.error());
+  auto snap = parse_snapshot(*payload);
+  if (!snap) return tl::unexpected(snap.error());
+  if (snap->version != pin.version) {
+    return fail(Errc::version_mismatch,
+                fmt::format("snapshot: {} contains version {}, timestamp v{} pins {}", name,
+                            snap->version, s.timestamp.version, pin.version));
+  }
+  if (s.trusted_snapshot && snap->targets.version < s.trusted_snapshot->targets.version) {
+    return fail(
+        Errc::rollback,
+        fmt::format("snapshot v{} lists targets v{}, older than the trusted v{}", snap->version,
+                    snap->targets.version, s.trusted_snapshot->targets.version));
+  }
+  if (auto ok = check_not_expired(snap->expires, s.now, fmt::format("snapshot v{}", snap->version));
+      !ok) {
+    return ok;
+  }
+  s.snapshot = std::move(*snap);
+  s.snapshot_role = TrustedRole{s.snapshot.version, std::move(*bytes), s.snapshot.expires};
+  return {};
+}
+
+// tuf-spec 5.6.
+Status update_targets(Session& s) {
+  const MetaFile& pin = s.snapshot.targets;
+  const std::string name = targets_file_name(pin.version);
+  auto bytes = fetch_pinned(s.fetcher, name, pin.length, pin.sha256, s.limits.max_pinned_bytes,
+                            fmt::format("snapshot v{}", s.snapshot.version));
+  if (!bytes) return tl::unexpected(with_context(bytes.error(), "targets"));
+  auto payload = verify_role(*bytes, s.root, Role::targets);
+  if (!payload) return tl::unexpected(payload.error());
+  auto targets = parse_targets(*payload);
+  if (!targets) return tl::unexpected(targets.error());
+  if (targets->version != pin.version) {
+    return fail(Errc::version_mismatch,
+                fmt::format("targets: {} contains version {}, snapshot v{} pins {}", name,
+                            targets->version, s.snapshot.version, pin.version));
+  }
+  if (auto ok =
+          check_not_expired(targets->expires, s.now, fmt::format("targets v{}", targets->version));
+      !ok) {
+    return ok;
+  }
+  s.targets = std::move(*targets);
+  s.targets_role = TrustedRole{s.targets.version, std::move(*bytes), s.targets.expires};
+  return {};
+}
+
+// release_seq rules, per model, over targets of kind "release", checked in this order so the
+// reported error never depends on the order of the entries:
+//  1. two releases of one model never share a release_seq (schema_error: the signed targets
+//     contradict themselves, whatever the client trusted before);
+//  2. a release already trusted (same path) keeps its release_seq (rollback if it changes in
+//     either direction: moving an old revision up would make it "latest" again);
+//  3. a release not trusted before must have a release_seq above the highest ever trusted for
+//     its model (rollback), so "latest" only moves forward and a replayed release cannot
+//     reappear.
+// The per-model maximum is kept even when a model's releases are removed.
+Status check_release_seq(Session& s) {
+  std::map<std::string, std::set<std::uint64_t>> seen;
+  for (const auto& t : s.targets.targets) {
+    if (t.kind != TargetKind::release) continue;
+    if (!seen[t.model].insert(t.release_seq).second) {
+      return fail(Errc::schema_error,
+                  fmt::format("targets v{}: two releases of {} share release_seq {}",
+                              s.targets.version, t.model, t.release_seq));
+    }
+  }
+  std::map<std::string, const TargetInfo*> old_releases;
+  for (const auto& t : s.trusted.trusted_targets) {
+    if (t.kind == TargetKind::release) old_releases.emplace(t.path, &t);
+  }
+  s.release_seq = {};
+  for (const auto& t : s.targets.targets) {
+    if (t.kind != TargetKind::release) continue;
+    const auto trusted_max = s.trusted.release_seq.find(t.model);
+    if (auto old = old_releases.find(t.path); old != old_releases.end()) {
+      if (old->second->release_seq != t.release_seq) {
+        return fail(
+            Errc::rollback,
+            fmt::format("targets v{}: release {} changed release_seq from {} to {}",
+                        s.targets.version, t.path, old->second->release_seq, t.release_seq));
+      }
+    } else if (trusted_max != s.trusted.release_seq.end() && t.release_seq <= trusted_max->second) {
+      return fail(
+          Errc::rollback,
+          fmt::format("targets v{}: new release {} of {} has release_seq {}, not above "
+                      "the trusted maximum {}",
+                      s.targets.version, t.path, t.model, t.release_seq, trusted_max->second));
+    }
+    auto& best = s.release_seq[t.model];
+    best = std::max(best, t.release_seq);
+  }
+  return {};
+}
+
+Result<std::string> fetch_target(Fetcher& fetcher, const TargetInfo& t, std::uint64_t cap) {
+  return fetch_pinned(fetcher, consistent_target_name(t), t.length, t.sha256, cap, "targets");
+}
+
+// The trusted entry with t's path, if it equals t in every field.
+bool trusted_unchanged(const FeedState& trusted, const TargetInfo& t) {
+  const auto& old = trusted.trusted_targets;  // sorted by path
+  const auto it =
+      std::lower_bound(old.begin(), old.end(), t.path,
+                       [](const TargetInfo& a, const std::string& p) { return a.path < p; });
+  return it != old.end() && *it == t;
+}
+
+// trust.md step 7: every release manifest is fetched, hash-checked and validated now, so a
+// committed targets list never names a manifest we could not verify. A target whose entry is
+// unchanged from the trusted targets was verified under that same pinned (length, sha256) by
+// the refresh that committed it, and the validator's verdict depends only on the entry and the
+// bytes: it is skipped when the caller confirms it still holds the result (already_verified).
+Status verify_release_targets(Session& s, const TargetValidator& validator,
+                              const AlreadyVerified& already_verified, VerifiedUpdate& out) {
+  for (const auto& t : s.targets.targets) {
+    if (t.kind != TargetKind::release) continue;
+    if (already_verified && trusted_unchanged(s.trusted, t) && already_verified(t)) {
+      ++out.releases_kept;
+      continue;
+    }
+    ++out.releases_validated;
+    const std::string label = "target " + t.path;
+    auto bytes = fetch_target(s.fetcher, t, s.limits.max_pinned_bytes);
+    if (!bytes) return tl::unexpected(with_context(bytes.error(), label));
+    if (!validator) return fail(Errc::internal, "refresh without a release validator");
+    if (auto ok = validator(t, *bytes); !ok) return tl::unexpected(with_context(ok.error(), label));
+  }
+  return {};
+}
+
+RoleSummary summary_of(const std::optional<TrustedRole>& r) {
+  return r ? RoleSummary{r->version, r->expires} : RoleSummary{};
+}
+
+}  // namespace
+
+Result<TrustedRole> verify_initial_root(std::string_view root_bytes) {
+  if (root_bytes.size() > max_root_bytes) {
+    return fail(Errc::too_large, fmt::format("root: {} bytes exceeds the limit of {}",
+                                             root_bytes.size(), max_root_bytes));
+  }
+  // The payload is parsed only to learn which keys must have signed it; nothing from it is
+  // trusted unless the self-signature check below passes.
+  auto env = dsse::parse(root_bytes);
+  if (!env) return tl::unexpected(with_context(env.error(), "root"));
+  auto root = parse_root(env->payload);
+  if (!root) return tl::unexpected(root.error());
+  auto payload = verify_role(root_bytes, *root, Role::root);
+  if (!payload) return tl::unexpected(payload.error());
+  return TrustedRole{root->version, std::string(root_bytes), root->expires};
+}
+
+Status add_feed(StateStore& store, std::string_view name, std::string_view location,
+                std::string_view root_bytes, TimePoint now,
+                const std::vector<std::string>& mirrors) {
+  if (name.empty()) return fail(Errc::invalid_argument, "feed name is empty");
+  auto root = verify_initial_root(root_bytes);
+  if (!root) return tl::unexpected(root.error());
+  return store.add_feed(name, location, *root, now, mirrors);
+}
+
+Result<VerifiedUpdate> verify_update(const FeedState& trusted, Fetcher& fetcher, TimePoint now,
+                                     const TargetValidator& validator, const ClientLimits& limits,
+                                     const AlreadyVerified& already_verified) {
+  Session s(trusted, fetcher, now, limits);
+  if (auto ok = load_trusted(s); !ok) return tl::unexpected(ok.error());
+  if (auto ok = update_root(s); !ok) return tl::unexpected(ok.error());
+
+  VerifiedUpdate out;
+  out.update.root = s.root_role;
+  auto change = update_timestamp(s);
+  if (!change) return tl::unexpected(change.error());
+  if (*change == TimestampChange::same) {
+    // Equal timestamp: nothing else can have changed (tuf-spec 5.4.3.1); keep a rotated root.
+    out.result = s.root_changed ? RefreshResult::updated : RefreshResult::up_to_date;
+    out.update.timestamp = trusted.timestamp;
+    out.update.snapshot = trusted.snapshot;
+    out.update.targets = trusted.targets;
+    out.update.trusted_targets = trusted.trusted_targets;
+    return out;
+  }
+  if (auto ok = update_snapshot(s); !ok) return tl::unexpected(ok.error());
+  if (auto ok = update_targets(s); !ok) return tl::unexpected(ok.error());
+  if (auto ok = check_release_seq(s); !ok) return tl::unexpected(ok.error());
+  if (auto ok = verify_release_targets(s, validator, already_verified, out); !ok) {
+    return tl::unexpected(ok.error());
+  }
+
+  out.result = RefreshResult::updated;
+  out.update.timestamp = std::move(s.timestamp_role);
+  out.update.snapshot = std::move(s.snapshot_role);
+  out.update.targets = std::move(s.targets_role);
+  out.update.trusted_targets = std::move(s.targets.targets);
+  out.update.release_seq = std::move(s.release_seq);
+  return out;
+}
+
+Result<RefreshOutcome> refresh(StateStore& store, std::string_view feed, Fetcher& fetcher,
+                               TimePoint now, const TargetValidator& validator,
+                               const ClientLimits& limits,
+                               const AlreadyVerified& already_verified) {
+  auto trusted = store.load_feed(feed);
+  if (!trusted) return tl::unexpected(trusted.error());
+  auto refuse = [&](Error e) -> tl::unexpected<Error> {
+    // The refusal is logged in its own transaction; if even that fails, the original error is
+    // still what the caller needs to see.
+    (void)store.record_refusal(feed, now, e);
+    return tl::unexpected(std::move(e));
+  };
+  auto verified = verify_update(*trusted, fetcher, now, validator, limits, already_verified);
+  if (!verified) return refuse(with_context(verified.error(), fmt::format("feed {}", feed)));
+
+  if (verified->result == RefreshResult::up_to_date) {
+    if (auto ok = store.record_refresh(feed, {now, RefreshResult::up_to_date, "", "up to date"});
+        !ok) {
+      return tl::unexpected(ok.error());
+    }
+    return summarize(*trusted);
+  }
+  if (auto ok = store.commit_refresh(feed, verified->update, now); !ok) {
+    return refuse(with_context(ok.error(), fmt::format("feed {}: commit", feed)));
+  }
+  auto committed = store.load_feed(feed);
+  if (!committed) return tl::unexpected(committed.error());
+  RefreshOutcome outcome = summarize(*committed);
+  outcome.result = RefreshResult::updated;
+  return outcome;
+}
+
+Result<RefreshOutcome> refresh(StateStore& store, std::string_view feed, TimePoint now,
+                               const TargetValidator& validator, const ClientLimits& limits) {
+  auto trusted = store.load_feed(feed);
+  if (!trusted) return tl::unexpected(trusted.error());
+  auto fetcher = make_fetcher(trusted->location);
+  if (!fetcher) {
+    Error e = with_context(fetcher.error(), fmt::format("feed {}", feed));
+    (void)store.record_refusal(feed, now, e);
+    return tl::unexpected(std::move(e));
+  }
+  return refresh(store, feed, **fetcher, now, validator, limits);
+}
+
+RefreshOutcome summarize(const FeedState& state) {
+  RefreshOutcome o;
+  o.result = RefreshResult::up_to_date;
+  o.root = RoleSummary{state.root.version, state.root.expires};
+  o.timestamp = summary_of(state.timestamp);
+  o.snapshot = summary_of(state.snapshot);
+  o.targets = summary_of(state.targets);
+  o.trusted_targets = state.trusted_targets;
+  return o;
+}
+
+std::optional<TimePoint> stale_since(const FeedState& state, TimePoint now) {
+  std::optional<TimePoint> earliest;
+  auto consider = [&](const std::optional<TrustedRole>& r) {
+    if (r && r->expires <= now && (!earliest || r->expires < *earliest)) earliest = r->expires;
+  };
+  consider(std::optional<TrustedRole>(state.root));
+  consider(state.timestamp);
+  consider(state.snapshot);
+  consider(state.targets);
+  return earliest;
+}
+
+bool is_stale(const FeedState& state, TimePoint now) {
+  return !state.timestamp || stale_since(state, now).has_value();
+}
+
+Result<std::string> fetch_verified_target(Fetcher& fetcher, const FeedState& state,
+                                          std::string_view path) {
+  const auto it = std::find_if(state.trusted_targets.begin(), state.trusted_targets.end(),
+                               [&](const TargetInfo& t) { return t.path == path; });
+  if (it == state.trusted_targets.end()) {
+    return fail(Errc::not_found,
+                fmt::format("target {} is not listed in the trusted targets of feed {}",
+                            escape_path_for_message(path), state.name));
+  }
+  // Every target file is held in memory whole; none may pin more than the metadata cap.
+  auto bytes = fetch_target(fetcher, *it, max_pinned_metadata_bytes);
+  if (!bytes) return tl::unexpected(with_context(bytes.error(), "target " + it->path));
+  return bytes;
+}
+
+}  // namespace weights::tuf

@@ -1,0 +1,150 @@
+#pragma once
+// Hugging Face Hub import for publishers, and the Hugging Face cache layout.
+//
+// Hub side: the three hub endpoints an import needs, over the one HTTP client
+// (core/net/http_client.hpp: proxies from the environment, redirects without downgrade, TLS
+// host checks, timeouts and minimum rate, size caps, Range resume, Retry-After):
+//   GET {endpoint}/api/models/{repo}/revision/{rev}           -> {"sha", "cardData": {...}}
+//   GET {endpoint}/api/models/{repo}/tree/{sha}?recursive=true -> [{"type","path","size","oid",
+//                                                                  "lfs": {"oid","size",...}}]
+//       (paginated with a `Link: <url>; rel="next"` header)
+//   GET {endpoint}/{repo}/resolve/{sha}/{path}                 -> the bytes (often a redirect)
+// Every file is checked against what the hub published before anything is signed: LFS files
+// against lfs.oid (SHA-256), small files against oid (the git blob SHA-1).
+//
+// Cache side: `models--org--name/{blobs,snapshots/<rev>,refs}` as huggingface_hub writes it;
+// blob names are the same hashes (SHA-256 for LFS files, git blob SHA-1 otherwise), so a cached
+// file is verified against its blob's name.
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/net/http_client.hpp"
+#include "core/trust/release_manifest.hpp"
+#include "core/util/error.hpp"
+
+namespace weights::hf {
+
+namespace fs = std::filesystem;
+
+struct HubOptions {
+  std::string endpoint = "https://huggingface.co";  // HF_ENDPOINT for mirrors
+  std::string token;                                // HF_TOKEN; sent to the endpoint's host only
+  std::chrono::seconds timeout{60};                 // per connect / read / write step
+  int max_redirects = 5;
+  std::size_t max_json_bytes = 64 * 1024 * 1024;
+  int max_attempts = 4;  // per request: 429/503 with Retry-After, dropped transfers
+  std::chrono::seconds max_retry_after{60};  // longer Retry-After values are an error
+  ProxySettings proxy;                       // http_proxy, https_proxy, no_proxy
+  std::optional<Error> config_error;         // a malformed proxy variable: every call fails
+};
+
+// HubOptions with HF_ENDPOINT, HF_TOKEN (or HUGGING_FACE_HUB_TOKEN) and the proxy variables
+// (ProxySettings::from_env) from the environment.
+HubOptions hub_options_from_env();
+
+struct HubFile {
+  std::string path;  // policy-checked relative path
+  std::uint64_t size = 0;
+  std::string git_oid;  // 40 hex: git blob id of the stored object (the pointer, for LFS files)
+  std::optional<std::string> lfs_sha256;  // 64 hex: the content's SHA-256, for LFS files
+};
+
+struct HubRevision {
+  std::string repo;            // "org/name"
+  std::string sha;             // 40 hex commit id the revision resolved to
+  std::string license;         // cardData.license when a plain string, else empty
+  std::vector<HubFile> files;  // sorted by path
+};
+
+// Parsers of the hub's JSON (exposed for tests). parse_revision_info fills sha and license;
+// parse_tree appends the "file" entries of one tree page (directories are skipped).
+Result<HubRevision> parse_revision_info(std::string_view body);
+Status parse_tree(std::string_view body, std::vector<HubFile>& files);
+// The rel="next" URL of a Link header, or empty.
+std::string next_link(std::string_view link_header);
+
+using Progress = std::function<void(const HubFile& file, std::uint64_t done)>;
+
+class Hub {
+ public:
+  explicit Hub(HubOptions options);
+
+  // Resolves `rev` (branch, tag or commit) to a commit and lists its files.
+  Result<HubRevision> revision(std::string_view repo, std::string_view rev);
+
+  // Downloads one file of the revision (by commit sha) to `dest`: bytes go to dest + ".part"
+  // (resumed with a Range request when present) and are renamed to `dest` once exactly
+  // file.size bytes arrived. An existing `dest` of the right size is kept (the caller verifies
+  // hashes afterwards). More bytes than file.size is length_mismatch; 401/403 (gated or
+  // private), 404 and 429 without a usable Retry-After are errors with hints.
+  Status download(const HubRevision& revision, const HubFile& file, const fs::path& dest,
+                  const Progress& progress = {});
+
+  // One GET of a JSON document (following redirects), for the API endpoints.
+  struct Json {
+    std::string body;
+    std::string link;  // Link header
+  };
+  Result<Json> get_json(const std::string& url);
+
+ private:
+  HttpOptions http_options() const;
+  HttpRequest request(const Url& url) const;
+
+  HubOptions options_;
+  Url endpoint_;
+  bool endpoint_ok_ = false;
+  Error endpoint_error_;
+};
+
+// Checks hashed release files against the hub's listing (the add_release hook): same set of
+// paths and sizes; LFS files' SHA-256 equals lfs.oid, other files' git blob oid equals oid.
+// Sets git_oid exactly for the non-LFS files (the name the hub and its cache use for them).
+// On a mismatch `bad_path` (if given) receives the offending file's path.
+Status check_against_hub(const HubRevision& revision, std::vector<ReleaseFile>& files,
+                         std::string* bad_path = nullptr);
+
+// Whether the hub stores `path` with LFS in a new repository: its default .gitattributes
+// patterns (*.safetensors, *.bin, *.gguf, ...). Used when a release comes from a plain
+// directory, so that only files the hub would keep in git get a git blob oid (cache name).
+bool lfs_by_default(std::string_view path);
+
+// ---- Hugging Face cache -----------------------------------------------------------------------
+
+// $HF_HUB_CACHE, else $HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub, else
+// ~/.cache/huggingface/hub.
+fs::path default_cache_dir();
+// "org/name" -> "models--org--name".
+std::string cache_repo_folder(std::string_view repo);
+// The name a file's blob has in the cache: its git oid when it has one, else its SHA-256.
+std::string cache_blob_name(const ReleaseFile& file);
+
+struct CacheFile {
+  std::string path;       // relative to the snapshot
+  std::string blob_name;  // 40 hex (git blob sha1) or 64 hex (sha256)
+};
+
+struct CacheSnapshot {
+  fs::path snapshot_dir;  // .../models--org--name/snapshots/<revision>
+  std::string repo;       // org/name, from the folder name
+  std::string revision;   // the snapshot folder's name (a commit sha)
+  std::vector<CacheFile> files;
+};
+
+// `path` is a snapshot dir (models--org--name/snapshots/<rev>) or a repo folder
+// (models--org--name, revision from `revision` or refs/main). Every file must be a symlink into
+// the repo's blobs/ with a hash name; anything else is refused with the path named.
+Result<CacheSnapshot> open_cache_snapshot(const fs::path& path,
+                                          const std::optional<std::string>& revision);
+
+// Checks hashed release files against their blob names (the add_release hook); sets git_oid
+// for files named by a git oid and clears it for files named by a SHA-256.
+Status check_against_cache(const CacheSnapshot& snapshot, std::vector<ReleaseFile>& files);
+
+}  // namespace weights::hf

@@ -1,0 +1,154 @@
+#pragma once
+// The four TUF roles of a feed (docs/manifest-format.md): typed structs parsed from *verified*
+// payload bytes, serialisation for the signing side, and DSSE envelope signing/verification with
+// thresholds counted over distinct raw public keys.
+//
+// Parsing is strict: strict JSON, `_type` must match the role, `spec_version` present, `version`
+// >= 1, `expires` in the one accepted UTC spelling. Unknown fields are ignored.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/util/crypto.hpp"
+#include "core/util/error.hpp"
+#include "core/util/json.hpp"
+#include "core/util/time.hpp"
+
+namespace weights::tuf {
+
+inline constexpr std::string_view spec_version = "1.0.31";
+
+enum class Role { root, targets, snapshot, timestamp };
+std::string_view role_name(Role role);
+
+// The member named after `r` of a per-role record (one with members root, targets, snapshot
+// and timestamp).
+template <class Record>
+auto& role_member(Record& record, Role r) {
+  switch (r) {
+    case Role::targets:
+      return record.targets;
+    case Role::snapshot:
+      return record.snapshot;
+    case Role::timestamp:
+      return record.timestamp;
+    case Role::root:
+      break;
+  }
+  return record.root;
+}
+
+// Size limits for metadata a client fetches before anything pins its length.
+inline constexpr std::uint64_t max_root_bytes = 512 * 1024;
+inline constexpr std::uint64_t max_timestamp_bytes = 16 * 1024;
+// Upper bound for snapshot/targets even when a referrer pins a larger length.
+inline constexpr std::uint64_t max_pinned_metadata_bytes = 64 * 1024 * 1024;
+
+// The keys and threshold a root assigns to one role.
+struct RoleKeys {
+  std::vector<std::string> keyids;  // each exists in RootMetadata::keys
+  std::uint64_t threshold = 1;      // 1 <= threshold <= number of distinct keys listed
+};
+
+struct RootMetadata {
+  std::uint64_t version = 1;
+  TimePoint expires{};
+  std::map<std::string, crypto::PublicKey> keys;  // keyid -> key; keyid == key.keyid()
+  RoleKeys root, targets, snapshot, timestamp;
+
+  const RoleKeys& role(Role r) const;
+  // The distinct public keys authorised for `r`.
+  std::vector<crypto::PublicKey> keys_for(Role r) const;
+};
+
+// A metadata file pinned by its referrer (timestamp -> snapshot, snapshot -> targets).
+struct MetaFile {
+  std::uint64_t version = 1;
+  std::uint64_t length = 0;
+  std::string sha256;  // lowercase hex
+  friend bool operator==(const MetaFile&, const MetaFile&) = default;
+};
+
+struct TimestampMetadata {
+  std::uint64_t version = 1;
+  TimePoint expires{};
+  MetaFile snapshot;  // meta["snapshot.json"]
+};
+
+struct SnapshotMetadata {
+  std::uint64_t version = 1;
+  TimePoint expires{};
+  MetaFile targets;  // meta["targets.json"]
+};
+
+enum class TargetKind { release, torrent, torrent_v1 };
+std::string_view kind_name(TargetKind kind);
+Result<TargetKind> parse_kind(std::string_view name);
+
+// One entry of targets.json: `path` -> {length, hashes{sha256}, custom{kind, model, revision,
+// release_seq}}.
+struct TargetInfo {
+  std::string path;  // passes the path policy
+  std::uint64_t length = 0;
+  std::string sha256;  // lowercase hex
+  TargetKind kind = TargetKind::release;
+  std::string model;  // "org/name"
+  std::string revision;
+  std::uint64_t release_seq = 0;
+  friend bool operator==(const TargetInfo&, const TargetInfo&) = default;
+};
+
+struct TargetsMetadata {
+  std::uint64_t version = 1;
+  TimePoint expires{};
+  std::vector<TargetInfo> targets;  // sorted by path, paths unique
+};
+
+// Parse verified payload bytes. Errors: parse_error (JSON), schema_error (fields), path_policy.
+Result<RootMetadata> parse_root(std::string_view payload);
+Result<TimestampMetadata> parse_timestamp(std::string_view payload);
+Result<SnapshotMetadata> parse_snapshot(std::string_view payload);
+Result<TargetsMetadata> parse_targets(std::string_view payload);
+
+// One targets entry (`path` -> entry object), as inside targets.json; also used by the
+// publisher's working state.
+Result<TargetInfo> parse_target_entry(const std::string& path, const json::Json& entry);
+json::Json target_entry_json(const TargetInfo& target);
+
+// Payload bytes for the signing side (pretty JSON, sorted keys). Serialize never validates:
+// tests use it to build invalid metadata on purpose.
+json::Json to_json(const RootMetadata& root);
+json::Json to_json(const TimestampMetadata& timestamp);
+json::Json to_json(const SnapshotMetadata& snapshot);
+json::Json to_json(const TargetsMetadata& targets);
+template <class M>
+std::string serialize(const M& metadata) {
+  return json::dump_pretty(to_json(metadata));
+}
+
+// Where a target is served in a consistent-snapshot feed: "targets/<dir>/<sha256>.<basename>".
+std::string consistent_target_name(const TargetInfo& target);
+// Metadata names: "metadata/<N>.root.json", "metadata/timestamp.json", ...
+std::string root_file_name(std::uint64_t version);
+std::string snapshot_file_name(std::uint64_t version);
+std::string targets_file_name(std::uint64_t version);
+inline constexpr std::string_view timestamp_file_name = "metadata/timestamp.json";
+
+// DSSE envelope (payloadType application/vnd.tuf+json) over `payload`, signed by each key.
+Result<std::string> sign_metadata(std::string_view payload,
+                                  const std::vector<const crypto::PrivateKey*>& keys);
+
+// Verifies an envelope for `role` against explicit keys: the envelope parses, payloadType is
+// TUF's (else bad_signature), and at least `threshold` distinct raw keys among `keys` signed
+// (else threshold_not_met, naming the role and the counts). Returns the verified payload bytes.
+// `label` names the metadata in messages ("root v3", "timestamp").
+Result<std::string> verify_envelope(std::string_view envelope_bytes,
+                                    const std::vector<crypto::PublicKey>& keys,
+                                    std::uint64_t threshold, std::string_view label);
+// Same, with the keys and threshold that `root` assigns to `role`.
+Result<std::string> verify_role(std::string_view envelope_bytes, const RootMetadata& root,
+                                Role role);
+
+}  // namespace weights::tuf
