@@ -58,6 +58,16 @@ probe() {
 
 expect_ok "daemon 2 starts the fetch" ctl 2 fetch "$model@$rev" --peer "127.0.0.2:$port" \
   --no-wait
+# The restarts begin once the fetcher is downloading from the seeder: `fetch --no-wait` answers
+# while the release is still resolving (its torrents are fetched on a worker), and a hybrid that
+# has never reached a seed treats a dead swarm as one a v1-only swarm may replace (3 s, see
+# daemon/engine/v1_companion.hpp) -- a different rule from the one this test checks.
+receiving() {
+  local s b
+  read -r s b < <(downloaded) || return 1
+  [[ $s == complete ]] || ((b > 0))
+}
+wait_until "the fetcher to receive its first bytes" 30 receiving || fail "the fetch never started"
 t0=$SECONDS
 for ((i = 1; i <= restarts; i++)); do
   # Each seeder life: 1-3 s of serving, probing the fetcher's progress meanwhile.
