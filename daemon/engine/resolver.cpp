@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 #include <fmt/format.h>
 
+#include "core/api/release_ref.hpp"
 #include "core/feed/tuf_client.hpp"
 #include "core/publish/torrent_builder.hpp"
 #include "core/trust/release_target.hpp"
@@ -119,10 +120,10 @@ void Resolver::fill_missing() {
 Result<Resolved> Resolver::resolve(std::string name, std::optional<std::string> revision,
                                    const std::optional<std::string>& only_feed) {
   if (!revision) {
-    if (const auto at = name.find('@'); at != std::string::npos) {
-      revision = name.substr(at + 1);
-      name = name.substr(0, at);
-    }
+    auto ref = api::ReleaseRef::parse(name);
+    if (!ref) return tl::unexpected(ref.error());
+    name = std::move(ref->name);
+    revision = std::move(ref->revision);
   }
   auto feeds = feeds_.feed_names();
   if (!feeds) return tl::unexpected(feeds.error());
