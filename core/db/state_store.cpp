@@ -132,6 +132,16 @@ tl::unexpected<Error> no_feed(std::string_view feed) {
               "list feeds with `weightsctl feed list`");
 }
 
+// A write transaction in which `feed` is configured (not_found otherwise).
+Result<Transaction> begin_on_feed(Connection& db, std::string_view feed) {
+  auto txn = Transaction::begin(db);
+  if (!txn) return tl::unexpected(txn.error());
+  auto exists = feed_exists(db, feed);
+  if (!exists) return tl::unexpected(exists.error());
+  if (!*exists) return no_feed(feed);
+  return txn;
+}
+
 Result<std::optional<RefreshLogEntry>> last_log(Connection& db, std::string_view feed,
                                                 std::string_view where) {
   auto stmt = db.prepare(fmt::format(
@@ -185,11 +195,8 @@ Status StateStore::add_feed(std::string_view name, std::string_view location,
 
 Status StateStore::remove_feed(std::string_view name) {
   Connection& db = db_->connection();
-  auto txn = Transaction::begin(db);
+  auto txn = begin_on_feed(db, name);
   if (!txn) return tl::unexpected(txn.error());
-  auto exists = feed_exists(db, name);
-  if (!exists) return tl::unexpected(exists.error());
-  if (!*exists) return no_feed(name);
   auto stmt = db.prepare("DELETE FROM feeds WHERE name = ?1");
   if (!stmt) return tl::unexpected(stmt.error());
   if (auto ok = stmt->bind(1, name); !ok) return ok;
@@ -377,11 +384,8 @@ Status merge_release_seq(Connection& db, std::string_view feed,
 Status StateStore::commit_refresh(std::string_view feed, const TrustedUpdate& update,
                                   TimePoint now) {
   Connection& db = db_->connection();
-  auto txn = Transaction::begin(db);
+  auto txn = begin_on_feed(db, feed);
   if (!txn) return tl::unexpected(txn.error());
-  auto exists = feed_exists(db, feed);
-  if (!exists) return tl::unexpected(exists.error());
-  if (!*exists) return no_feed(feed);
 
   for (tuf::Role role : stored_roles) {
     const std::optional<TrustedRole>* opt = nullptr;
@@ -414,11 +418,8 @@ Status StateStore::commit_refresh(std::string_view feed, const TrustedUpdate& up
 
 Status StateStore::record_refresh(std::string_view feed, const RefreshLogEntry& entry) {
   Connection& db = db_->connection();
-  auto txn = Transaction::begin(db);
+  auto txn = begin_on_feed(db, feed);
   if (!txn) return tl::unexpected(txn.error());
-  auto exists = feed_exists(db, feed);
-  if (!exists) return tl::unexpected(exists.error());
-  if (!*exists) return no_feed(feed);
   if (auto ok = insert_log(db, feed, entry); !ok) return ok;
   return txn->commit();
 }
