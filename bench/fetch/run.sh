@@ -243,7 +243,7 @@ if [[ -z $tr_skip ]]; then
   if [[ -z $tr_skip ]]; then
     tr_remote -a "$v1torrent" --start-paused >/dev/null
     tr_remote -t 1 -td "http://198.18.0.1:6969/announce" >/dev/null
-    tr_done() { tr_remote -t 1 -i | grep -q "Percent Done: 100%"; }
+    tr_done() { tr_remote -t 1 -i | grep "Percent Done: 100%" >/dev/null; }
     log "Transmission: v1 companion, namespaces, seeder 198.18.0.1:$nsport"
     c0=$(cpu_s "$tpid")
     t0=$(now)

@@ -66,7 +66,7 @@ expected=(
   usr/share/doc/weightsd/protocol.md
 )
 for f in "${expected[@]}"; do [[ -f $root/$f ]] || fail "package lacks /$f"; done
-if readelf -S "$root/usr/bin/weightsd" | grep -q debug_info; then fail "binaries not stripped"; fi
+if readelf -S "$root/usr/bin/weightsd" | grep debug_info >/dev/null; then fail "binaries not stripped"; fi
 pass "package holds binaries, unit, sysusers, tmpfiles, config, man pages, completions, docs"
 
 out=$("$root/usr/bin/weightsd" --version) || fail "weightsd --version failed"

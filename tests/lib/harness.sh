@@ -77,7 +77,7 @@ in_ns() {
 }
 
 # listening IP PORT [NETNS] : something listens on IP:PORT (TCP).
-listening() { in_ns "${3:-}" ss -Hltn "src $1:$2" | grep -q .; }
+listening() { in_ns "${3:-}" ss -Hltn "src $1:$2" | grep . >/dev/null; }
 
 # free_port IP [NETNS] : a TCP port nobody listens on at IP now (the caller binds it right away
 # and retries on a race).
@@ -257,7 +257,7 @@ tracker_probe() {
   enc=$(sed 's/../%&/g' <<<"${1:0:40}")
   in_ns "${TRACKER_NS:-}" curl -sf "${TRACKER_URL}?info_hash=$enc&peer_id=-PROBE-0123456789abc&port=1&uploaded=0&downloaded=0&left=0&event=stopped&compact=1"
 }
-tracker_allowed() { tracker_probe "$1" | grep -qv "not authorized"; }
+tracker_allowed() { tracker_probe "$1" | grep -v "not authorized" >/dev/null; }
 # tracker_wait_allowed HEX : waits until opentracker has reloaded its whitelist with HEX.
 tracker_wait_allowed() { wait_until "opentracker to whitelist $1" 10 tracker_allowed "$1"; }
 
