@@ -1567,6 +1567,7 @@ struct Engine::Impl {
           if (auto st = db->cache_manifests(manifests); !st) {
             log::warning("manifest cache: {}", st.error().message);
           }
+          resolver->cached(manifests);
           // New trusted targets: follows may have something new to mirror.
           apply_follows();
         },

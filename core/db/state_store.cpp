@@ -223,6 +223,27 @@ Result<std::size_t> StateStore::count_targets(std::string_view name, tuf::Target
   return static_cast<std::size_t>(stmt->uint64(0));
 }
 
+Result<std::vector<tuf::TargetInfo>> StateStore::model_targets(std::string_view feed,
+                                                               std::string_view model) {
+  auto stmt = db_->connection().prepare(
+      fmt::format("SELECT {} FROM trusted_targets WHERE feed = ?1 AND model = ?2 ORDER BY path",
+                  target_columns));
+  if (!stmt) return tl::unexpected(stmt.error());
+  if (auto ok = stmt->bind_all(feed, model); !ok) return tl::unexpected(ok.error());
+  std::vector<tuf::TargetInfo> out;
+  auto ok = each_row(*stmt, [&](Statement& row) -> Status {
+    auto t = target_from_row(row);
+    if (!t) {
+      return fail(Errc::database_error,
+                  fmt::format("feed \"{}\": stored target has {}", feed, t.error().message));
+    }
+    out.push_back(std::move(*t));
+    return {};
+  });
+  if (!ok) return tl::unexpected(ok.error());
+  return out;
+}
+
 Result<FeedState> StateStore::load_feed(std::string_view name, FeedDetail detail) {
   Connection& db = db_->connection();
   // One read transaction so the queries see the same commit (rolled back at the end: it wrote

@@ -94,6 +94,9 @@ class StateStore {
   Result<std::vector<std::string>> list_feeds();
   // not_found if there is no such feed.
   Result<FeedState> load_feed(std::string_view name, FeedDetail detail = FeedDetail::full);
+  // The feed's trusted targets of one model (every kind), sorted by path: an index lookup,
+  // independent of the feed's size. Empty for an unknown feed or model.
+  Result<std::vector<tuf::TargetInfo>> model_targets(std::string_view feed, std::string_view model);
   // How many trusted targets of `kind` the feed lists (0 for an unknown feed).
   Result<std::size_t> count_targets(std::string_view name, tuf::TargetKind kind);
 

@@ -75,7 +75,11 @@ void Resolver::fill(const FeedState& fs, const tuf::TargetInfo& t) {
     FeedState feed;
     tuf::TargetInfo target;
   };
-  auto job = std::make_shared<Job>(Job{std::move(*fetcher), fs, t});
+  // The job reads the feed's locations and this one target, whatever the feed's size.
+  FeedState one = fs;
+  one.trusted_targets = {t};
+  one.release_seq.clear();
+  auto job = std::make_shared<Job>(Job{std::move(*fetcher), std::move(one), t});
   const PathPolicy policy = policy_;
   std::weak_ptr<bool> weak = alive_;
   asio::post(workers_, [&ioc = ioc_, this, weak, job, policy] {
@@ -97,6 +101,7 @@ void Resolver::fill(const FeedState& fs, const tuf::TargetInfo& t) {
       }
       fill_failures_.erase(sha);
       cache_.put(sha, *got);
+      index_names(sha, *got);
       if (on_filled_) on_filled_();
     });
   });
@@ -117,6 +122,33 @@ void Resolver::fill_missing() {
   }
 }
 
+void Resolver::index_names(const std::string& sha256, std::string_view bytes) {
+  if (names_.count(sha256)) return;
+  auto m = parse_release_manifest(bytes);
+  if (!m) return;  // resolve() validates candidates; an unreadable manifest names nothing
+  for (const auto& a : m->aliases) alias_models_[a].insert(m->model);
+  names_.emplace(sha256, Names{std::move(m->model), std::move(m->aliases)});
+}
+
+void Resolver::load_names() {
+  if (names_loaded_) return;
+  auto hashes = cache_.hashes();
+  if (!hashes) {
+    log::warning("manifest cache: {}", hashes.error().message);
+    return;  // tried again on the next resolve
+  }
+  for (const auto& h : *hashes) {
+    auto bytes = cache_.get(h);
+    if (bytes && *bytes) index_names(h, **bytes);
+  }
+  names_loaded_ = true;
+}
+
+void Resolver::cached(const std::vector<std::pair<std::string, std::string>>& manifests) {
+  if (!names_loaded_) return;  // load_names() reads them with the rest
+  for (const auto& [sha, bytes] : manifests) index_names(sha, bytes);
+}
+
 Result<Resolved> Resolver::resolve(std::string name, std::optional<std::string> revision,
                                    const std::optional<std::string>& only_feed) {
   if (!revision) {
@@ -127,39 +159,78 @@ Result<Resolved> Resolver::resolve(std::string name, std::optional<std::string> 
   }
   auto feeds = feeds_.feed_names();
   if (!feeds) return tl::unexpected(feeds.error());
+  load_names();
+  // The models `name` can mean: itself, and every model a cached manifest gives it as an alias.
+  // Each feed is then asked for those models' targets only (an index lookup), so a lookup costs
+  // the same in a feed of ten releases or of a hundred thousand.
+  std::set<std::string> models{name};
+  if (const auto it = alias_models_.find(name); it != alias_models_.end()) {
+    models.insert(it->second.begin(), it->second.end());
+  }
+  const auto names_it = [&](const tuf::TargetInfo& t) {
+    if (t.model == name) return true;
+    const auto it = names_.find(t.sha256);
+    return it != names_.end() && std::find(it->second.aliases.begin(), it->second.aliases.end(),
+                                           name) != it->second.aliases.end();
+  };
   std::map<std::pair<std::string, std::string>, Resolved> best;  // (feed, model) -> newest
   std::optional<Error> pending;
   for (const auto& feed_name : *feeds) {
     if (only_feed && feed_name != *only_feed) continue;
-    auto fs = feeds_.feed(feed_name);
-    if (!fs) continue;
-    for (const auto& t : fs->trusted_targets) {
-      if (t.kind != tuf::TargetKind::release) continue;
-      if (revision && t.revision != *revision) continue;
-      auto m = manifest_for(*fs, t);
-      if (!m) {
-        if (filling_.count(t.sha256) && !fill_failures_.count(t.sha256)) {
-          pending = m.error();  // being fetched for the first time: it may be the one
-        } else {
-          log::warning("feed {}: {}: {}", feed_name, t.path, m.error().message);
+    auto summary = feeds_.feed_summary(feed_name);
+    if (!summary) continue;
+    for (const auto& model : models) {
+      auto targets = feeds_.model_targets(feed_name, model);
+      if (!targets) {
+        log::warning("feed {}: {}", feed_name, targets.error().message);
+        continue;
+      }
+      std::vector<const tuf::TargetInfo*> candidates;  // newest first
+      for (const auto& t : *targets) {
+        if (t.kind != tuf::TargetKind::release) continue;
+        if (revision && t.revision != *revision) continue;
+        if (!names_.count(t.sha256) || names_it(t)) candidates.push_back(&t);
+      }
+      std::sort(candidates.begin(), candidates.end(),
+                [](const auto* a, const auto* b) { return a->release_seq > b->release_seq; });
+      FeedState fs = *summary;
+      fs.trusted_targets = *targets;
+      for (const auto* t : candidates) {
+        auto m = manifest_for(fs, *t);
+        if (!m) {
+          if (filling_.count(t->sha256) && !fill_failures_.count(t->sha256)) {
+            pending = m.error();  // being fetched for the first time: it may be the one
+          } else {
+            log::warning("feed {}: {}: {}", feed_name, t->path, m.error().message);
+          }
+          continue;
         }
-        continue;
-      }
-      const auto& aliases = m->first.aliases;
-      if (t.model != name && std::find(aliases.begin(), aliases.end(), name) == aliases.end()) {
-        continue;
-      }
-      auto key = std::pair{feed_name, t.model};
-      auto it = best.find(key);
-      if (it == best.end() || t.release_seq > it->second.target.release_seq) {
-        best[key] = Resolved{*fs, t, std::move(m->first), std::move(m->second)};
+        index_names(t->sha256, m->second);
+        if (!names_it(*t)) continue;
+        best[std::pair{feed_name, t->model}] =
+            Resolved{fs, *t, std::move(m->first), std::move(m->second)};
+        break;
       }
     }
   }
-  // A manifest still to come could name this release, or a newer one.
+  // A manifest still to come could name this release, or a newer one (an alias is only known
+  // once its manifest is).
+  if (!pending) {
+    for (const auto& sha : filling_) {
+      if (!fill_failures_.count(sha)) {
+        pending =
+            Error{Errc::unavailable,
+                  "the feeds' release manifests are being fetched; the name may be among them",
+                  "retry in a moment"};
+        break;
+      }
+    }
+  }
   if (pending) return tl::unexpected(*pending);
   const std::string wanted = revision ? fmt::format("{}@{}", name, *revision) : name;
   if (best.empty()) {
+    // A manifest whose fetch failed may be the one: try those again (for the next lookup).
+    if (!fill_failures_.empty()) fill_missing();
     return fail(Errc::not_found, fmt::format("no release '{}' in the trusted feeds", wanted),
                 "check the name with the feed's publisher, or refresh the feeds "
                 "(weightsctl feed refresh)");

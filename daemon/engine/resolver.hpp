@@ -45,7 +45,28 @@ class TrustedFeeds {
  public:
   virtual ~TrustedFeeds() = default;
   virtual Result<std::vector<std::string>> feed_names() = 0;
+  // Everything, targets included: O(feed size).
   virtual Result<FeedState> feed(const std::string& name) = 0;
+  // Locations and role versions, no targets and no role bytes (the StateStore reads no more).
+  virtual Result<FeedState> feed_summary(const std::string& name) {
+    auto fs = feed(name);
+    if (fs) {
+      fs->trusted_targets.clear();
+      fs->release_seq.clear();
+    }
+    return fs;
+  }
+  // The targets of one model (every kind), sorted by path; an index lookup in the StateStore.
+  virtual Result<std::vector<tuf::TargetInfo>> model_targets(const std::string& feed,
+                                                             const std::string& model) {
+    auto fs = this->feed(feed);
+    if (!fs) return tl::unexpected(fs.error());
+    std::vector<tuf::TargetInfo> out;
+    for (auto& t : fs->trusted_targets) {
+      if (t.model == model) out.push_back(std::move(t));
+    }
+    return out;
+  }
 };
 
 // Verified release manifests by their pinned SHA-256 (the release DB in the daemon).
@@ -63,6 +84,8 @@ class ManifestCache {
 using FetcherFactory = std::function<Result<std::unique_ptr<Fetcher>>(const FeedState&)>;
 
 struct Resolved {
+  // The feed's summary with the resolved model's targets only (all that acquiring the
+  // release's torrents reads).
   FeedState feed;
   tuf::TargetInfo target;
   ReleaseManifest manifest;
@@ -83,6 +106,13 @@ class StateStoreFeeds final : public TrustedFeeds {
   explicit StateStoreFeeds(StateStore& state) : state_(state) {}
   Result<std::vector<std::string>> feed_names() override { return state_.list_feeds(); }
   Result<FeedState> feed(const std::string& name) override { return state_.load_feed(name); }
+  Result<FeedState> feed_summary(const std::string& name) override {
+    return state_.load_feed(name, FeedDetail::summary);
+  }
+  Result<std::vector<tuf::TargetInfo>> model_targets(const std::string& feed,
+                                                     const std::string& model) override {
+    return state_.model_targets(feed, model);
+  }
 
  private:
   StateStore& state_;
@@ -124,6 +154,9 @@ class Resolver {
                                                                const tuf::TargetInfo& target);
   // Starts fetching every trusted release manifest missing from the cache (start-up).
   void fill_missing();
+  // Manifests entered the cache other than through this resolver (a feed refresh): their
+  // names (model, aliases) join the index resolve() looks names up in.
+  void cached(const std::vector<std::pair<std::string, std::string>>& manifests);
   // Called on the io thread after a fetched manifest entered the cache.
   void on_filled(std::function<void()> callback) { on_filled_ = std::move(callback); }
   std::size_t filling() const { return filling_.size(); }
@@ -152,6 +185,19 @@ class Resolver {
   FetcherFactory fetcher_for_;
   PathPolicy policy_;
   void fill(const FeedState& feed, const tuf::TargetInfo& target);
+  // Names index: every cached manifest's model and aliases, by its SHA-256, and the models
+  // each alias names. Read from the cache once (first resolve), then kept current by fill()
+  // and cached(). A superset of what the trusted feeds list: resolve() checks candidates
+  // against the feeds' current targets.
+  void load_names();
+  void index_names(const std::string& sha256, std::string_view bytes);
+  struct Names {
+    std::string model;
+    std::vector<std::string> aliases;
+  };
+  bool names_loaded_ = false;
+  std::map<std::string, Names, std::less<>> names_;                         // sha256 -> names
+  std::map<std::string, std::set<std::string>, std::less<>> alias_models_;  // alias -> models
 
   std::function<void()> on_filled_;
   std::set<std::string> filling_;               // sha256 of manifests being fetched

@@ -29,15 +29,35 @@ namespace asio = boost::asio;
 class FakeFeeds final : public TrustedFeeds {
  public:
   std::map<std::string, FeedState> feeds;
+  int full_reads = 0;  // feed(): what resolve() must not need
   Result<std::vector<std::string>> feed_names() override {
     std::vector<std::string> out;
     for (const auto& [name, fs] : feeds) out.push_back(name);
     return out;
   }
   Result<FeedState> feed(const std::string& name) override {
+    ++full_reads;
     const auto it = feeds.find(name);
     if (it == feeds.end()) return fail(Errc::not_found, "no feed " + name);
     return it->second;
+  }
+  Result<FeedState> feed_summary(const std::string& name) override {
+    const auto it = feeds.find(name);
+    if (it == feeds.end()) return fail(Errc::not_found, "no feed " + name);
+    FeedState s = it->second;
+    s.trusted_targets.clear();
+    s.release_seq.clear();
+    return s;
+  }
+  Result<std::vector<tuf::TargetInfo>> model_targets(const std::string& name,
+                                                     const std::string& model) override {
+    std::vector<tuf::TargetInfo> out;
+    if (const auto it = feeds.find(name); it != feeds.end()) {
+      for (const auto& t : it->second.trusted_targets) {
+        if (t.model == model) out.push_back(t);
+      }
+    }
+    return out;
   }
 };
 
@@ -158,15 +178,19 @@ struct World {
     // The trusted state a refresh leaves, with every release manifest cached.
     testing::TestClient client(tmp.path() / fmt::format("client-{}", ++refreshes), f, feed_name);
     FakeCache* c = &cache;
-    auto refreshed =
-        client.refresh(now_utc(), [c](const tuf::TargetInfo& t, std::string_view bytes) -> Status {
+    std::vector<std::pair<std::string, std::string>> fetched;
+    auto refreshed = client.refresh(
+        now_utc(), [c, &fetched](const tuf::TargetInfo& t, std::string_view bytes) -> Status {
           auto m = validate_release_target(t, bytes);
           if (!m) return tl::unexpected(m.error());
           c->put(t.sha256, bytes);
+          fetched.emplace_back(t.sha256, std::string(bytes));
           return {};
         });
     REQUIRE(refreshed);
     feeds.feeds[feed_name] = client.state();
+    // As the daemon's refresh callback does.
+    if (resolver) resolver->cached(fetched);
   }
 
   TorrentPaths paths() const {
@@ -384,4 +408,30 @@ TEST_CASE("a torrent that differs from the manifest is refused before anything i
   auto missing = Resolver::acquire_now(fetcher, gone, r->manifest, w.paths());
   REQUIRE_FALSE(missing);
   CHECK_THAT(missing.error().message, Catch::Contains("torrent"));
+}
+
+TEST_CASE("a lookup reads only the named models' targets, whatever the feed's size", "[resolver]") {
+  World w;
+  for (int i = 0; i < 20; ++i) w.publish(fmt::format("org/m{}", i), "r1", {fmt::format("m{}", i)});
+  w.publish("org/late", "r1", {"late-alias"});
+  REQUIRE(w.resolver->resolve("m7", std::nullopt));  // builds the names index from the cache
+  w.feeds.full_reads = 0;
+  auto by_alias = w.resolver->resolve("m13", std::nullopt);
+  REQUIRE(by_alias);
+  CHECK(by_alias->manifest.model == "org/m13");
+  // The resolved feed carries that model's targets only (its release and torrents).
+  for (const auto& t : by_alias->feed.trusted_targets) CHECK(t.model == "org/m13");
+  CHECK_FALSE(by_alias->feed.trusted_targets.empty());
+  REQUIRE(w.resolver->resolve("org/m12@r1", std::nullopt));
+  CHECK(w.feeds.full_reads == 0);
+
+  // A manifest cached by a refresh after the index was built names its aliases at once.
+  w.publish("org/newer", "r1", {"fresh-alias"});
+  auto fresh = w.resolver->resolve("fresh-alias", std::nullopt);
+  REQUIRE(fresh);
+  CHECK(fresh->manifest.model == "org/newer");
+  auto late = w.resolver->resolve("late-alias", std::nullopt);
+  REQUIRE(late);
+  CHECK(late->manifest.model == "org/late");
+  CHECK(w.feeds.full_reads == 0);
 }
