@@ -3,6 +3,7 @@
 // for the engine (the release registry, persistence, the v1 companion's plumbing). No session.
 #include "daemon/engine/release_checks.hpp"
 
+#include <algorithm>
 #include <map>
 
 #include <boost/asio/io_context.hpp>
