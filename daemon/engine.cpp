@@ -5,6 +5,8 @@
 //   v1_companion    when the v1 companion downloads, and how its download ends (pure)
 //   resume_policy   when a resume file may be written, the shutdown gate, start-up queue
 //   verifier        SHA-256 checks on the hashing pool (WorkPool), scrub, quarantine (events)
+//   release_checks  file completed -> flushed -> hashed -> stored or re-downloaded -> complete;
+//                   verify and scrub outcomes (quarantine, degraded), over ChecksHost
 //   peer_dialer     --peer endpoints and redials, over TorrentBackend
 //   disk_guard      full-disk pause/resume rules
 //   file_progress   per-file bytes done, completed files, files due for a hash (pure)
@@ -51,6 +53,7 @@
 #include "daemon/engine/lt_backend.hpp"
 #include "daemon/engine/peer_dialer.hpp"
 #include "daemon/engine/release.hpp"
+#include "daemon/engine/release_checks.hpp"
 #include "daemon/engine/release_state.hpp"
 #include "daemon/engine/resolver.hpp"
 #include "daemon/engine/resume_policy.hpp"
@@ -582,21 +585,9 @@ struct Engine::Impl {
     return r;
   }
 
-  static Errc errc_from(const std::string& name) {
-    for (int c = 0; c <= static_cast<int>(errc_last); ++c) {
-      if (code_name(static_cast<Errc>(c)) == name) return static_cast<Errc>(c);
-    }
-    return Errc::internal;
-  }
+  static Errc errc_from(const std::string& name) { return daemon::errc_from(name); }
 
-  // Empty files have no pieces: verified (and stored) as soon as they are wanted.
-  void verify_empty_files(Release& r) {
-    for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
-      if (r.files[i].wanted && !r.files[i].verified && r.manifest.files[i].length == 0) {
-        if (store.adopt_empty()) r.files[i].verified = true;
-      }
-    }
-  }
+  void verify_empty_files(Release& r) { checks->verify_empty_files(r); }
 
   // Per libtorrent file (num_files of the torrent, pad files included).
   static std::vector<FilePriority> priorities(const Release& r, int num_files) {
@@ -940,284 +931,55 @@ struct Engine::Impl {
 
   // ---- verification ----------------------------------------------------------------------------
 
-  void request_hash(Release& r, std::size_t i) {
-    if (r.files[i].hashing || r.files[i].verified) return;
-    r.flush_pending.insert(i);
-    if (r.flush_outstanding > 0) return;
-    // Both download sources write the same files: wait until both have flushed.
-    for (auto* h : {&r.handle, &r.v1_handle}) {
-      if (valid(*h) && (h == &r.handle || r.v1_active())) {
-        torrents->flush_cache(*h);  // answered by cache_flushed_alert
-        ++r.flush_outstanding;
-      }
+  // Release checks (daemon/engine/release_checks.hpp) reach the engine through this host.
+  struct ChecksHostImpl final : ChecksHost {
+    explicit ChecksHostImpl(Impl& impl) : I(impl) {}
+    Release* find(const std::string& id) override { return I.find(id); }
+    void for_each_release(const std::function<void(Release&)>& fn) override {
+      for (auto& [id, r] : I.releases) fn(*r);
     }
-  }
-
-  void on_flushed(Release& r) {
-    r.flush_outstanding = 0;
-    const auto pending = std::move(r.flush_pending);
-    r.flush_pending.clear();
-    for (const auto i : pending) hash_file_async(r, i);
-  }
-
-  void hash_file_async(Release& r, std::size_t i) {
-    if (r.files[i].hashing || r.files[i].verified) return;
-    r.files[i].hashing = true;
-    const auto path =
-        store.staging_file(r.rec.v2_infohash, r.rec.revision, r.manifest.files[i].path);
-    verifier->check(FileKey{r.rec.id, r.generation, i}, path, expected_of(r, i),
-                    CheckPurpose::downloaded);
-  }
-
-  static ExpectedFile expected_of(const Release& r, std::size_t i) {
-    return ExpectedFile{r.manifest.files[i].length, r.manifest.files[i].sha256};
-  }
-
-  // The verifier's reports, by purpose.
-  void on_checked(const FileChecked& c) {
-    switch (c.purpose) {
-      case CheckPurpose::downloaded:
-        on_hashed(c);
-        return;
-      case CheckPurpose::reverify_store:
-      case CheckPurpose::reverify_staging:
-        on_reverified(c);
-        return;
-      case CheckPurpose::scrub:
-        on_scrubbed(c);
-        return;
+    ReleaseState state_of(const Release& r) override { return Impl::state_of(r); }
+    void persist(Release& r) override { I.persist(r); }
+    std::int64_t now_ticks() override { return I.now_ticks(); }
+    bool shutting_down() override { return I.gate.shutting_down(); }
+    V1FinishPlan finish_v1_download(Release& r) override { return I.finish_v1_download(r); }
+    void add_v1_seed(Release& r, CompanionAdd how) override {
+      I.add_v1_companion(r, V1Mode::seed,
+                         how == CompanionAdd::async ? AddHow::async : AddHow::sync);
     }
+    void request_updates() override { I.request_updates(); }
+    void request_progress_save(Release& r) override { I.request_progress_save(r); }
+    void scrubbed_file(std::uint64_t bytes, bool damaged) override {
+      ++I.counters.scrub_files;
+      I.counters.scrub_bytes += bytes;
+      if (damaged) ++I.counters.scrub_mismatches;
+    }
+    void scrub_pass_finished() override {
+      ++I.counters.scrub_passes;
+      I.last_scrub_finished = I.clock();
+    }
+    Impl& I;
+  };
+  ChecksHostImpl checks_host{*this};
+  std::unique_ptr<ReleaseChecks> checks;  // from start_checks (needs the backend)
+
+  void start_checks() {
+    ChecksConfig cc;
+    cc.scrub = config.scrub == Toggle::on;
+    cc.scrub_interval = config.scrub_interval;
+    cc.quarantine_dir = config.state_dir / "quarantine";
+    checks = std::make_unique<ReleaseChecks>(checks_host, *torrents, *verifier, store, ioc, cc);
   }
 
-  void on_hashed(const FileChecked& c) {
-    Release* r = find(c.key.release);
-    if (!r || r->generation != c.key.generation) return;
-    const auto i = c.key.index;
-    r->files[i].hashing = false;
-    const auto& f = r->manifest.files[i];
-    const auto path = store.staging_file(r->rec.v2_infohash, r->rec.revision, f.path);
-    const bool mismatch = c.outcome == CheckOutcome::mismatch;
-    if ((c.error && c.error->code == Errc::io_error && r->files[i].io_retries < 20) ||
-        (mismatch && r->files[i].io_retries < 2)) {
-      // Not readable yet (libtorrent may report a piece before the file is on disk): try
-      // again shortly; only a readable file with other content is a verification failure.
-      r->files[i].io_retries++;
-      auto timer = std::make_shared<asio::steady_timer>(ioc, std::chrono::milliseconds(500));
-      const std::string rid = r->rec.id;
-      const auto g = r->generation;
-      timer->async_wait([this, timer, rid, g, i](const boost::system::error_code& ec) {
-        Release* again = find(rid);
-        if (ec || gate.shutting_down() || !again || again->generation != g) return;
-        hash_file_async(*again, i);
-      });
-      return;
-    }
-    if (c.outcome == CheckOutcome::match) {
-      // With two download sources the file may still be written to (see check_complete): it
-      // is linked into the store, which other releases share, only after the final pass.
-      if (auto st = r->v1_active() ? Status{} : store.adopt(path, f.sha256); !st) {
-        r->error = st.error();
-        persist(*r);
-        return;
-      }
-      r->files[i].verified = true;
-      r->files[i].failed = false;
-      deselect_verified(*r, i);
-      persist(*r);
-      check_complete(*r);
-      return;
-    }
-    r->files[i].failed = true;
-    r->files[i].attempts++;
-    const std::string why =
-        c.error ? c.error->message
-                : fmt::format("SHA-256 {} (length {}) differs from the manifest's {} (length {})",
-                              c.sha256, c.length, f.sha256, f.length);
-    r->error = Error{c.error ? c.error->code : Errc::hash_mismatch,
-                     fmt::format("{}: file {}: {}", r->rec.id, f.path, why),
-                     r->files[i].attempts < max_hash_attempts
-                         ? "the file is being downloaded again"
-                         : "giving up on this file; remove the release and fetch it again"};
-    log::error("{}", r->error->message);
-    persist(*r);
-    if (r->files[i].attempts < max_hash_attempts && valid(r->handle)) {
-      // libtorrent's Merkle check passed but the full-file hash did not: have libtorrent
-      // re-check what is on disk so bad pieces are downloaded again.
-      recheck(*r);
-    }
-  }
+  void on_checked(const FileChecked& c) { checks->on_checked(c); }
 
-  // With two download sources, a file verified from one is not downloaded again by the other.
-  // Blocks already requested may still be written into it (libtorrent uses its part file only
-  // for files that do not exist yet); the final pass in check_complete catches bad ones.
-  void deselect_verified(Release& r, std::size_t i) {
-    if (!r.v1_active() || r.files[i].lt_index < 0) return;
-    torrents->file_priority(r.handle, r.files[i].lt_index, FilePriority::skip);
-    torrents->file_priority(r.v1_handle, r.files[i].lt_index, FilePriority::skip);
-  }
-
-  // Re-check what is on disk so that bad pieces are downloaded again (by both sources).
-  void recheck(Release& r) {
-    r.resume_have.clear();
-    r.resume.current = false;
-    if (valid(r.handle)) {
-      torrents->force_recheck(r.handle);
-      resume_check_started(r.resume);
-    }
-    if (r.v1_active() && valid(r.v1_handle)) torrents->force_recheck(r.v1_handle);
-    // A seed dropped its connections to other seeds; once it misses pieces again it must find
-    // them: the known peers are dialled again after the check, and trackers asked anew. The peer
-    // list still marks them as seeds seen while we were finished, which keeps them from being
-    // connect candidates, so it starts over.
-    if (valid(r.handle)) torrents->clear_peers(r.handle);
-    r.peers.queue_known(r.rec.peers);
-    if (valid(r.handle)) torrents->force_reannounce(r.handle);
-  }
-
-  // Files that libtorrent has completely (per the piece bitfield) and we have not verified yet.
-  void hash_completed_files(Release& r) {
-    if (r.intake == Intake::preparing) return;
-    for (const auto i : files_to_hash(r.files)) request_hash(r, i);
-  }
+  void hash_completed_files(Release& r) { checks->hash_completed_files(r); }
 
   void check_complete(Release& r, AddHow how = AddHow::sync) {
-    const auto complete = complete_view(r.manifest, r.files);
-    if (!complete) return;
-    const auto& view = *complete;
-    if (r.verify_outstanding > 0) return;
-    if (r.v1_downloading()) {
-      // Final counters of both sources before they are removed or re-added.
-      if (valid(r.v1_handle)) r.v1_status = torrents->status(r.v1_handle);
-      if (valid(r.handle)) r.status = torrents->status(r.handle);
-      const auto plan = finish_v1_download(r);
-      // Both torrents wrote into the same files: a block of one may have landed in a file
-      // already verified through the other (in flight when it was deselected, or from a peer
-      // that sent bad data). Hash everything once more before the release is complete.
-      if (plan.staging_pass) {
-        r.staging_pass = true;
-        verify_all(r, VerifySource::staging);
-        return;
-      }
-    }
-    // At start-up every complete release passes here: an intact view, record and resume file
-    // are kept as they are (rebuilding, persisting and saving cost ~3 fsyncs per release).
-    if (!r.error && !r.degraded && !r.v1_downloading() && view_intact(store, r.rec, view)) {
-      add_v1_companion(r, V1Mode::seed, how);
-      materialise_hf_cache(r);
-      return;
-    }
-    const bool was_clean = !r.error && !r.degraded;
-    auto moved = publish_view(store, r.rec, view);
-    if (!moved) {
-      r.error = moved.error();
-      persist(r);
-      return;
-    }
-    const bool changed = *moved || !was_clean;
-    r.error.reset();
-    r.degraded = false;
-    if (changed || release_state_from_string(r.rec.state) != ReleaseState::complete) {
-      log::info("{}: complete, view at {}", r.rec.id, r.rec.view_path);
-    }
-    // The cached status comes from the last state_update (every 500 ms): refresh it so that a
-    // release reported "complete" also reports every byte it downloaded.
-    if (valid(r.handle)) r.status = torrents->status(r.handle);
-    persist(r);
-    if (valid(r.handle)) torrents->save_resume(r.handle, ResumeSave::flush_disk_cache);
-    add_v1_companion(r, V1Mode::seed, how);
-    materialise_hf_cache(r);
+    checks->check_complete(r, how == AddHow::async ? CompanionAdd::async : CompanionAdd::sync);
   }
 
-  // The wanted files as a Hugging Face cache snapshot (hard links to the store), once.
-  void materialise_hf_cache(Release& r) {
-    if (!r.hf_cache || !r.hf_snapshot.empty()) return;
-    auto snap = make_hf_snapshot(store, *r.hf_cache, r.manifest, r.rec.revision, r.files);
-    if (!snap) {
-      r.hf_cache_error = snap.error();
-      log::error("{}: Hugging Face cache at {}: {}", r.rec.id, r.hf_cache->string(),
-                 snap.error().message);
-      return;
-    }
-    r.hf_cache_error.reset();
-    r.hf_snapshot = snap->string();
-    log::info("{}: Hugging Face cache snapshot at {}", r.rec.id, r.hf_snapshot);
-  }
-
-  // Hashes every verified file again: from the store, or (VerifySource::staging, after a
-  // download through two torrents) the staging copy, which is then adopted into the store. A
-  // mismatch takes the file out of the store and the view, and libtorrent re-checks and
-  // downloads the bad pieces again; success calls check_complete.
-  enum class VerifySource { store, staging };
-  void verify_all(Release& r, VerifySource source = VerifySource::store) {
-    if (r.verify_outstanding > 0) return;
-    r.verify_failures.clear();
-    for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
-      if (!r.files[i].verified) continue;
-      const auto& f = r.manifest.files[i];
-      // Empty files are never written by libtorrent; the store's is adopted without staging.
-      if (source == VerifySource::staging && f.length == 0) continue;
-      ++r.verify_outstanding;
-      const auto path = source == VerifySource::store
-                            ? store.store_file(f.sha256)
-                            : store.staging_file(r.rec.v2_infohash, r.rec.revision, f.path);
-      verifier->check(FileKey{r.rec.id, r.generation, i}, path, expected_of(r, i),
-                      source == VerifySource::store ? CheckPurpose::reverify_store
-                                                    : CheckPurpose::reverify_staging);
-    }
-    if (r.verify_outstanding == 0) {
-      r.staging_pass = false;
-      check_complete(r);
-    }
-  }
-
-  void on_reverified(const FileChecked& c) {
-    Release* rr = find(c.key.release);
-    if (!rr || rr->generation != c.key.generation) return;
-    const auto i = c.key.index;
-    const auto source =
-        c.purpose == CheckPurpose::reverify_store ? VerifySource::store : VerifySource::staging;
-    rr->verify_outstanding--;
-    const auto& file = rr->manifest.files[i];
-    bool good = c.outcome == CheckOutcome::match;
-    if (good && source == VerifySource::staging && file.length > 0) {
-      const auto path = store.staging_file(rr->rec.v2_infohash, rr->rec.revision, file.path);
-      if (auto st = store.adopt(path, file.sha256); !st) {
-        log::error("{}: {}", rr->rec.id, st.error().message);
-        good = false;
-      }
-    }
-    if (!good) {
-      rr->verify_failures.push_back(file.path);
-      if (source == VerifySource::store) {
-        // Damaged on disk after it was verified: quarantine (a copy kept, the store entry and
-        // the view removed), degraded; the re-check runs once every file was hashed.
-        quarantine(*rr, i, c.found(), "verify", Recheck::later);
-      } else {
-        // (A staging copy was never adopted: the store's entry is another release's.)
-        rr->files[i].verified = false;
-        rr->files[i].failed = true;
-        (void)store.remove_view(rr->rec.model, rr->rec.revision);
-        rr->rec.view_path.clear();
-      }
-    }
-    if (rr->verify_outstanding > 0) return;
-    rr->staging_pass = false;
-    if (!rr->verify_failures.empty()) {
-      std::string list;
-      for (const auto& p : rr->verify_failures) list += (list.empty() ? "" : ", ") + p;
-      rr->error = Error{Errc::hash_mismatch,
-                        fmt::format("{}: verify: {} file(s) differ from the manifest: {}",
-                                    rr->rec.id, rr->verify_failures.size(), list),
-                        "the damaged files are being downloaded again"};
-      log::error("{}", rr->error->message);
-      recheck(*rr);
-      persist(*rr);
-    } else {
-      log::info("{}: verify: every stored file matches the manifest", rr->rec.id);
-      persist(*rr);
-      check_complete(*rr);
-    }
-  }
+  void verify_all(Release& r) { checks->verify_all(r); }
 
   // ---- torrent events --------------------------------------------------------------------------
 
@@ -1271,21 +1033,17 @@ struct Engine::Impl {
     bool v1 = false;
     Release* r = by_torrent(e.torrent, &v1);
     if (!r || (v1 && !r->v1_downloading())) return;
-    const auto source = v1 ? DownloadSource::v1 : DownloadSource::hybrid;
-    for (const auto i : mark_file_completed(r->files, e.file_index, source)) request_hash(*r, i);
+    checks->file_completed(*r, v1 ? DownloadSource::v1 : DownloadSource::hybrid, e.file_index);
   }
 
   void handle_event(const TorrentFinished& e) {
     bool v1 = false;
     Release* r = by_torrent(e.torrent, &v1);
-    if (!r || v1) return;
-    if (!r->resume.current) torrents->save_resume(e.torrent, ResumeSave::flush_disk_cache);
-    request_updates();
+    if (r && !v1) checks->torrent_finished(*r, e.torrent);
   }
 
   void handle_event(const CacheFlushed& e) {
-    Release* r = by_torrent(e.torrent);
-    if (r && r->flush_outstanding > 0 && --r->flush_outstanding == 0) on_flushed(*r);
+    if (Release* r = by_torrent(e.torrent)) checks->cache_flushed(*r);
   }
 
   void handle_event(const PieceHashFailed& e) {
@@ -1300,18 +1058,7 @@ struct Engine::Impl {
   void handle_event(const TorrentChecked& e) {
     bool v1 = false;
     Release* r = by_torrent(e.torrent, &v1);
-    if (!r || v1) return;
-    // A check we started is over: its result is what is on disk, persist it now (a kill
-    // before the next save would otherwise lose the check). At start-up (resume data checked)
-    // only partial downloads are saved: complete releases keep their resume file.
-    // The check's result stands, even below the floor: libtorrent either took the have
-    // bitfield we gave it or, having rejected it, hashed the files.
-    const bool was_checking = resume_checked(r->resume);
-    if (was_checking || !all_wanted_verified(r->files)) {
-      // The cached status may still say checking_files, which would veto the save.
-      r->status = torrents->status(e.torrent);
-      request_progress_save(*r);
-    }
+    if (r && !v1) checks->torrent_checked(*r, e.torrent);
   }
 
   void handle_event(const ResumeSaved& e) {
@@ -1691,103 +1438,11 @@ struct Engine::Impl {
     });
   }
 
-  void queue_due_scrubs() {
-    if (config.scrub != Toggle::on || !verifier->scrub_idle()) return;
-    const auto now = now_ticks();
-    const auto interval = config.scrub_interval.count();
-    const Release* oldest = nullptr;
-    for (const auto& [id, r] : releases) {
-      if (state_of(*r) != ReleaseState::complete) continue;
-      // Never scrubbed: count from when it was added, so a fresh node does not re-hash
-      // everything it just verified.
-      const auto since = r->rec.last_scrubbed != 0 ? r->rec.last_scrubbed : r->rec.added_at;
-      if (now - since < interval) continue;
-      if (!oldest ||
-          since < (oldest->rec.last_scrubbed ? oldest->rec.last_scrubbed : oldest->rec.added_at)) {
-        oldest = r.get();
-      }
-    }
-    if (oldest) verifier->queue_scrub(oldest->rec.id);
-  }
+  void queue_due_scrubs() { checks->queue_due_scrubs(); }
 
-  // The scrub (Verifier) walks a complete release's verified files one at a time, read at most
-  // at scrub_rate. A mismatch quarantines the file (out of the store and the view), marks the
-  // release degraded and has libtorrent re-check and re-download the bad pieces.
-  ScrubSource scrub_source() {
-    ScrubSource src;
-    src.start = [this](const std::string& id) -> std::optional<std::uint64_t> {
-      const Release* r = find(id);
-      if (!r || state_of(*r) != ReleaseState::complete) return std::nullopt;
-      return r->generation;
-    };
-    src.next = [this](const std::string& id, std::uint64_t gen, std::size_t i) {
-      ScrubSource::Next next;
-      const Release* r = find(id);
-      if (!r || r->generation != gen) return next;  // gone
-      while (i < r->manifest.files.size() &&
-             (!r->files[i].verified || r->manifest.files[i].length == 0)) {
-        ++i;
-      }
-      if (i >= r->manifest.files.size()) {
-        next.kind = ScrubSource::Next::Kind::done;
-        return next;
-      }
-      next.kind = ScrubSource::Next::Kind::file;
-      next.index = i;
-      next.path = store.store_file(r->manifest.files[i].sha256);
-      next.expected = expected_of(*r, i);
-      return next;
-    };
-    return src;
-  }
+  ScrubSource scrub_source() { return ReleaseChecks::scrub_source(checks_host, store); }
 
-  void on_scrubbed(const FileChecked& c) {
-    Release* r = find(c.key.release);
-    if (!r || r->generation != c.key.generation) return;
-    ++counters.scrub_files;
-    if (c.outcome != CheckOutcome::unreadable) counters.scrub_bytes += c.length;
-    if (c.outcome != CheckOutcome::match) {
-      ++counters.scrub_mismatches;
-      quarantine(*r, c.key.index, c.found(), "scrub");
-    }
-  }
-
-  void on_scrub_finished(const ScrubFinished& f) {
-    Release* r = find(f.release);
-    if (!r || r->generation != f.generation) return;
-    r->rec.last_scrubbed = now_ticks();
-    ++counters.scrub_passes;
-    last_scrub_finished = clock();
-    if (f.mismatches == 0) {
-      log::info("{}: scrub: every stored file matches the manifest", f.release);
-    }
-    persist(*r);
-  }
-
-  // Takes damaged content out of the store and the view; the staging copy (the same inode)
-  // is re-checked by libtorrent, which downloads the bad pieces again.
-  enum class Recheck { now, later };
-  void quarantine(Release& r, std::size_t i, const std::string& found, std::string_view by,
-                  Recheck when = Recheck::now) {
-    const auto& file = r.manifest.files[i];
-    // libtorrent re-downloads into the staging name (see quarantine_stored_file).
-    quarantine_stored_file(store, config.state_dir / "quarantine", file.sha256,
-                           store.staging_file(r.rec.v2_infohash, r.rec.revision, file.path),
-                           now_ticks());
-    (void)store.remove_view(r.rec.model, r.rec.revision);
-    r.rec.view_path.clear();
-    r.files[i].verified = false;
-    r.files[i].failed = true;
-    r.degraded = true;
-    r.error = Error{Errc::hash_mismatch,
-                    fmt::format("{}: {}: file {} is damaged on disk: {} instead of the manifest's "
-                                "{}; quarantined",
-                                r.rec.id, by, file.path, found, file.sha256),
-                    "the damaged pieces are being downloaded again from the swarm"};
-    log::error("{}", r.error->message);
-    if (when == Recheck::now) recheck(r);
-    persist(r);
-  }
+  void on_scrub_finished(const ScrubFinished& f) { checks->on_scrub_finished(f); }
 
   // ---- startup ---------------------------------------------------------------------------------
 
@@ -1870,6 +1525,7 @@ Result<std::unique_ptr<Engine>> Engine::start(asio::io_context& ioc, const Confi
   impl->lt_backend = std::make_unique<LtBackend>(std::move(*session));
   impl->lt_backend->set_sink([raw](const TorrentEvent& e) { raw->on_event(e); });
   impl->torrents = impl->lt_backend.get();
+  impl->start_checks();
   impl->load_releases();
   impl->schedule_updates();
   impl->schedule_resume_saves();

@@ -116,6 +116,7 @@ Status Store::adopt_empty() const {
   const fs::path target = store_file(empty_sha256);
   std::error_code ec;
   if (fs::exists(target, ec)) return {};
+  if (auto st = mkdirs(target.parent_path()); !st) return st;  // a fresh store has no e3/
   return write_file_atomic(target, "", 0644);
 }
 

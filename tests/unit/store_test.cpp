@@ -129,3 +129,14 @@ TEST_CASE("seeded files are linked only when the daemon owns them, else copied; 
     CHECK_FALSE(fs::exists(staging / "own.bin"));
   }
 }
+
+TEST_CASE("the empty file is adopted into a fresh store", "[store]") {
+  weights::testing::TempDir tmp;
+  Store store(tmp.path());
+  REQUIRE(store.ensure_layout());
+  const auto empty = store.store_file(crypto::sha256_hex(""));
+  REQUIRE(store.adopt_empty());
+  CHECK(std::filesystem::is_regular_file(empty));
+  CHECK(std::filesystem::file_size(empty) == 0);
+  CHECK(store.adopt_empty());  // again: kept
+}
