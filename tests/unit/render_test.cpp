@@ -2,6 +2,8 @@
 // records (no session, no database).
 #include "daemon/engine/render.hpp"
 
+#include <algorithm>
+#include <optional>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -325,38 +327,45 @@ TEST_CASE("a follow renders its policy and what it did", "[render]") {
 
 namespace {
 
-// Checks the Prometheus text exposition format 0.0.4 as far as /metrics uses it: every line is
+// The Prometheus text exposition format 0.0.4 as far as /metrics uses it: every line is
 // "# HELP name text", "# TYPE name counter|gauge" or a sample "name{labels} value" / "name
-// value"; a family's HELP and TYPE come before its samples, once; samples carry their family's
-// name. Returns the sample lines.
-std::vector<std::string> check_prometheus(const std::string& text) {
+// value"; a family's HELP then TYPE come before its samples, once; samples carry their family's
+// name. Returns the first violation, or nothing (and the sample lines in `samples`).
+std::optional<std::string> prometheus_violation(const std::string& text,
+                                                std::vector<std::string>* samples = nullptr) {
   static const std::regex help(R"(# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) .+)");
   static const std::regex type(R"(# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge))");
   static const std::regex sample(
       R"(([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\[\\"n])*")"
       R"((,[a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\[\\"n])*")*\})? (-?[0-9]+(\.[0-9]+)?(e[+-]?[0-9]+)?))");
-  REQUIRE_FALSE(text.empty());
-  REQUIRE(text.back() == '\n');
+  if (text.empty() || text.back() != '\n') return "not newline-terminated";
   std::istringstream in(text);
   std::string line, helped, typed;
   std::set<std::string> families;
-  std::vector<std::string> samples;
   std::smatch m;
   while (std::getline(in, line)) {
-    INFO(line);
     if (std::regex_match(line, m, help)) {
-      CHECK(families.insert(m[1]).second);
+      if (!families.insert(m[1]).second) return "second HELP: " + line;
       helped = m[1];
       typed.clear();
     } else if (std::regex_match(line, m, type)) {
-      CHECK(m[1] == helped);
+      if (m[1] != helped || !typed.empty()) return "TYPE without its HELP: " + line;
       typed = m[1];
+    } else if (std::regex_match(line, m, sample)) {
+      if (m[1] != typed) return "sample outside its family: " + line;
+      if (samples) samples->push_back(line);
     } else {
-      REQUIRE(std::regex_match(line, m, sample));
-      CHECK(m[1] == typed);
-      samples.push_back(line);
+      return "not a HELP, TYPE or sample line: " + line;
     }
   }
+  return std::nullopt;
+}
+
+std::vector<std::string> check_prometheus(const std::string& text) {
+  std::vector<std::string> samples;
+  const auto violation = prometheus_violation(text, &samples);
+  INFO(violation.value_or(""));
+  CHECK_FALSE(violation);
   return samples;
 }
 
@@ -442,4 +451,15 @@ TEST_CASE("metrics text has the counters, per-release and per-feed samples", "[r
     CHECK(t.find("weightsd_disk_free_bytes") == std::string::npos);
     CHECK(t.find("weightsd_scrub_last_finished_timestamp_seconds") == std::string::npos);
   }
+}
+
+TEST_CASE("the format check notices what Prometheus would refuse", "[render]") {
+  const std::string ok = "# HELP a_total a.\n# TYPE a_total counter\na_total{x=\"1\"} 2\n";
+  CHECK_FALSE(prometheus_violation(ok));
+  CHECK(prometheus_violation("a_total 2\n"));                                     // no HELP/TYPE
+  CHECK(prometheus_violation("# HELP a a.\n# TYPE a gauge\nb 1\n"));              // other name
+  CHECK(prometheus_violation("# HELP a a.\n# TYPE a gauge\na{x=\"q\"q\"} 1\n"));  // escaping
+  CHECK(prometheus_violation("# HELP a a.\n# TYPE a gauge\na 1 2\n"));
+  CHECK(prometheus_violation(ok + ok));                             // a family twice
+  CHECK(prometheus_violation("# HELP a a.\n# TYPE a gauge\na 1"));  // no final newline
 }
