@@ -1,8 +1,11 @@
 #include "cli/exit_codes.hpp"
 
+#include "core/api/api.hpp"
+
 namespace weights::cli {
 
 Exit exit_code_for(Errc code) {
+  if (api::is_verification_error(code)) return Exit::verification;
   switch (code) {
     case Errc::invalid_argument:
       return Exit::usage;
@@ -19,15 +22,6 @@ Exit exit_code_for(Errc code) {
     case Errc::database_error:
     case Errc::no_space:
       return Exit::io;
-    case Errc::bad_signature:
-    case Errc::threshold_not_met:
-    case Errc::expired:
-    case Errc::rollback:
-    case Errc::version_mismatch:
-    case Errc::hash_mismatch:
-    case Errc::length_mismatch:
-    case Errc::wrong_target:
-      return Exit::verification;
     case Errc::unsupported:
       return Exit::failure;
     case Errc::internal:
@@ -36,6 +30,8 @@ Exit exit_code_for(Errc code) {
       return Exit::unavailable;
     case Errc::permission_denied:
       return Exit::no_permission;
+    default:  // api::is_verification_error, above
+      break;
   }
   return Exit::failure;
 }

@@ -14,7 +14,7 @@ enum class Exit : int {
   internal = 70,       // a bug
   cant_create = 73,    // refusing to overwrite / cannot create output
   io = 74,             // I/O error
-  verification = 75,   // signature, threshold, hash, rollback or expiry check failed
+  verification = 75,   // a failed trust check (api::is_verification_error)
   no_permission = 77,  // weightsd refused to act on a path for this user
 };
 

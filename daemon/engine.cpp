@@ -16,6 +16,7 @@
 //   resolver        name -> feed target -> manifest (cache), torrents fetched on the feed
 //                   poller's workers and checked against the manifest (events on the io thread)
 //   seed_executor   follow policies and the disk budget (eviction), over SeedHost
+//   render          the API's release/feed/follow objects and /metrics' text (pure)
 // This file keeps the registry of Release records, building torrent adds, the event handlers
 // (on_event), and the API methods.
 #include "daemon/engine.hpp"
@@ -55,6 +56,7 @@
 #include "daemon/engine/release.hpp"
 #include "daemon/engine/release_checks.hpp"
 #include "daemon/engine/release_state.hpp"
+#include "daemon/engine/render.hpp"
 #include "daemon/engine/resolver.hpp"
 #include "daemon/engine/resume_policy.hpp"
 #include "daemon/engine/seed_executor.hpp"
@@ -64,7 +66,6 @@
 #include "daemon/engine/work_pool.hpp"
 #include "daemon/feed_poller.hpp"
 #include "daemon/log.hpp"
-#include "daemon/metrics.hpp"
 #include "daemon/policy.hpp"
 #include "daemon/release_db.hpp"
 #include "daemon/store.hpp"
@@ -77,39 +78,9 @@ using nlohmann::json;
 
 namespace {
 
-enum class FileState { pending, downloading, verifying, verified, failed };
-
-std::string_view file_state_name(FileState s) {
-  switch (s) {
-    case FileState::pending:
-      return "pending";
-    case FileState::downloading:
-      return "downloading";
-    case FileState::verifying:
-      return "verifying";
-    case FileState::verified:
-      return "verified";
-    case FileState::failed:
-      return "failed";
-  }
-  return "pending";
-}
-
+// (Forward: rendering lives in daemon/engine/render.hpp.)
 api::Follow follow_json(const FollowView& v) {
-  const Follow& f = v.follow;
-  api::Follow j;
-  j.id = f.id;
-  j.feed = f.feed;
-  if (!f.model_glob.empty()) j.model = f.model_glob;
-  if (!f.alias.empty()) j.alias = f.alias;
-  j.latest = f.latest;
-  j.max_size = f.max_size;
-  j.created = format_utc(TimePoint(TimePoint::duration(f.created_at)));
-  if (v.last_applied) j.last_applied = format_utc(*v.last_applied);
-  j.mirroring.assign(v.mirroring.begin(), v.mirroring.end());
-  for (const auto& [id, why] : v.skipped) j.skipped.push_back({id, why});
-  for (const auto& [id, why] : v.refused) j.refused.push_back({id, why});
-  return j;
+  return render_follow(v);
 }
 
 }  // namespace
@@ -319,129 +290,34 @@ struct Engine::Impl {
     if (auto st = db->put(r.rec); !st) log::error("{}", st.error().message);
   }
 
-  // The API's release object (docs/protocol.md "Releases").
-  api::Release release_json(const Release& r) const {
-    api::Release out;
-    std::uint64_t wanted_len = 0, verified_len = 0;
-    for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
-      const auto& f = r.manifest.files[i];
-      if (r.files[i].wanted) wanted_len += f.length;
-      if (r.files[i].verified) verified_len += f.length;
-      FileState fs = FileState::pending;
-      if (r.files[i].verified) {
-        fs = FileState::verified;
-      } else if (r.files[i].hashing) {
-        fs = FileState::verifying;
-      } else if (r.files[i].failed) {
-        fs = FileState::failed;
-      } else if (r.files[i].wanted && valid(r.handle) &&
-                 (r.files[i].done > 0 || r.files[i].v1_done > 0)) {
-        fs = FileState::downloading;
-      }
-      const std::int64_t done = r.files[i].verified ? static_cast<std::int64_t>(f.length)
-                                                    : std::max(r.files[i].done, r.files[i].v1_done);
-      out.files.push_back({f.path, f.length, static_cast<bool>(r.files[i].wanted),
-                           std::string(file_state_name(fs)), done});
-    }
-    const ReleaseState st = state_of(r);
-    const bool seeding =
-        valid(r.handle) && st == ReleaseState::complete && !(r.status && r.status->paused);
-    auto time_of = [](std::int64_t ticks) -> std::optional<std::string> {
-      if (ticks == 0) return std::nullopt;
-      return format_utc(TimePoint(TimePoint::duration(ticks)));
-    };
-    auto error_info = [](const std::optional<Error>& e) -> std::optional<api::ErrorInfo> {
-      if (!e) return std::nullopt;
-      return api::ErrorInfo::from(*e);
-    };
-    out.id = r.rec.id;
-    out.feed = r.rec.feed;
-    out.model = r.rec.model;
-    out.revision = r.rec.revision;
-    out.aliases = r.manifest.aliases;
-    out.release_seq = r.rec.release_seq;
-    out.origin = r.rec.origin == Origin::seeded ? "seeded" : "fetched";
-    out.state = std::string(to_string(st));
-    out.seeding = seeding;
-    out.pinned = r.rec.pinned;
-    out.held = held.count(r.rec.id) > 0;
-    out.last_requested = time_of(r.rec.last_requested);
-    out.last_scrubbed = time_of(r.rec.last_scrubbed);
-    out.total_length = r.manifest.total_length;
-    out.wanted_length = wanted_len;
-    out.verified_length = verified_len;
-    out.downloaded_bytes = r.downloaded_base + (r.status ? r.status->total_payload_download : 0) +
-                           (r.v1_status ? r.v1_status->total_payload_download : 0);
-    out.uploaded_bytes = r.uploaded_base + (r.status ? r.status->total_payload_upload : 0) +
-                         (r.v1_status ? r.v1_status->total_payload_upload : 0);
-    out.download_rate = (r.status ? r.status->download_payload_rate : 0) +
-                        (r.v1_status ? r.v1_status->download_payload_rate : 0);
-    out.upload_rate = (r.status ? r.status->upload_payload_rate : 0) +
-                      (r.v1_status ? r.v1_status->upload_payload_rate : 0);
-    out.peers = (r.status ? r.status->num_peers : 0) + (r.v1_status ? r.v1_status->num_peers : 0);
-    out.seeds = (r.status ? r.status->num_seeds : 0) + (r.v1_status ? r.v1_status->num_seeds : 0);
-    out.hash_failures = static_cast<std::int64_t>(r.hash_failures);
-    out.banned_peers = static_cast<std::int64_t>(r.banned_peers);
-    out.error = error_info(r.error);
-    if (!r.rec.view_path.empty()) out.path = r.rec.view_path;
-    out.v2_infohash = r.rec.v2_infohash;
-    out.include = r.rec.include;
-    out.v1_seeding = valid(r.v1_handle) && !r.v1_downloading();
-    out.v1_downloading = r.v1_downloading() && r.v1_active();
-    if (r.hf_cache) {
-      auto& hc = out.hf_cache.emplace();
-      hc.dir = r.hf_cache->string();
-      if (!r.hf_snapshot.empty()) hc.snapshot = r.hf_snapshot;
-      hc.error = error_info(r.hf_cache_error);
-    }
-    return out;
+  // The API's release object (daemon/engine/render.hpp).
+  ReleaseContext render_context(const Release& r) const {
+    return ReleaseContext{state_of(r), held.count(r.rec.id) > 0};
   }
+  api::Release release_json(const Release& r) const { return render_release(r, render_context(r)); }
 
   // ---- feeds -----------------------------------------------------------------------------------
 
-  // The API's feed object (docs/protocol.md "Feeds").
+  // The API's feed object (daemon/engine/render.hpp): gathers what the state database and the
+  // poller know about it.
   Result<api::Feed> feed_json(const std::string& name) {
     auto fs = state->load_feed(name, FeedDetail::summary);
     if (!fs) return tl::unexpected(fs.error());
-    const auto summary = tuf::summarize(*fs);
+    FeedFacts facts;
     auto ok = state->last_success(name);
     if (!ok) return tl::unexpected(ok.error());
+    facts.last_success = std::move(*ok);
     auto refused = state->last_refusal(name);
     if (!refused) return tl::unexpected(refused.error());
-    api::Feed out;
-    out.result = "never";
-    if (*ok && (!*refused || (*ok)->time >= (*refused)->time)) {
-      out.result = std::string(refresh_result_name((*ok)->result));
-    } else if (*refused) {
-      out.result = "refused";
-    }
-    const TimePoint now = clock();
-    auto role = [](const tuf::RoleSummary& s) {
-      api::RoleInfo info{s.version, std::nullopt};
-      if (s.version != 0) info.expires = format_utc(s.expires);
-      return info;
-    };
+    facts.last_refusal = std::move(*refused);
     auto count = state->count_targets(name, tuf::TargetKind::release);
     if (!count) return tl::unexpected(count.error());
-    if (*refused) {
-      out.last_refusal = api::FeedRefusal{format_utc((*refused)->time), (*refused)->error_code,
-                                          (*refused)->message};
-    }
+    facts.releases = *count;
     auto refresh = api::from_json<api::FeedRefresh>(poller->status(name),
                                                     api::UnknownFields::reject, "feed refresh");
     if (!refresh) return tl::unexpected(Error{Errc::internal, refresh.error().message, ""});
-    const auto stale_since = tuf::stale_since(*fs, now);
-    out.name = fs->name;
-    out.location = fs->location;
-    out.mirrors = fs->mirrors;
-    out.refresh = std::move(*refresh);
-    if (*ok) out.last_success = format_utc((*ok)->time);
-    out.stale = tuf::is_stale(*fs, now);
-    if (stale_since) out.stale_since = format_utc(*stale_since);
-    out.roles = {role(summary.root), role(summary.timestamp), role(summary.snapshot),
-                 role(summary.targets)};
-    out.releases = static_cast<std::uint64_t>(*count);
-    return out;
+    facts.refresh = std::move(*refresh);
+    return render_feed(*fs, facts, clock());
   }
 
   // Refreshes run on the FeedPoller's workers and commit back on this thread; the API
@@ -1921,17 +1797,7 @@ Result<api::ExportResult> Engine::export_release(const std::string& id,
   if (!fsr) {
     return tl::unexpected(with_context(fsr.error(), fmt::format("feed {}", r.rec.feed)));
   }
-  auto info = export_bundle(*fsr, r.rec, r.manifest, I.store, dir);
-  if (!info) return tl::unexpected(info.error());
-  return api::ExportResult{r.rec.id,
-                           dir.string(),
-                           (*info)["format"].get<std::string>(),
-                           fsr->name,
-                           r.rec.model,
-                           r.rec.revision,
-                           r.rec.release_seq,
-                           r.manifest.files.size(),
-                           r.manifest.total_length};
+  return export_bundle(*fsr, r.rec, r.manifest, I.store, dir);
 }
 
 Result<api::Release> Engine::add_peers(const std::string& id,
@@ -1985,133 +1851,26 @@ Result<api::ScrubResult> Engine::scrub(const std::optional<std::string>& id) {
 
 std::string Engine::metrics_text() {
   auto& I = *impl_;
-  MetricsWriter m;
-  m.family("weightsd_build_info", "weightsd version", MetricType::gauge);
-  m.sample({{"version", WEIGHTS_VERSION}}, 1);
-
-  m.family("weightsd_releases", "releases known to the node", MetricType::gauge);
-  m.sample({}, static_cast<double>(I.releases.size()));
-  std::vector<std::pair<std::string, const Release*>> rs;
-  for (const auto& [id, r] : I.releases) rs.emplace_back(id, r.get());
-  auto per_release = [&](std::string_view name, std::string_view help, MetricType type,
-                         auto value) {
-    m.family(name, help, type);
-    for (const auto& [id, r] : rs) m.sample({{"release", id}}, static_cast<double>(value(*r)));
-  };
-  per_release("weightsd_release_size_bytes", "bytes of the release's wanted files",
-              MetricType::gauge, [](const Release& r) {
-                std::uint64_t n = 0;
-                for (std::size_t i = 0; i < r.files.size(); ++i) {
-                  if (r.files[i].wanted) n += r.manifest.files[i].length;
-                }
-                return n;
-              });
-  per_release("weightsd_release_verified_bytes", "bytes SHA-256-verified against the manifest",
-              MetricType::gauge, [](const Release& r) {
-                std::uint64_t n = 0;
-                for (std::size_t i = 0; i < r.files.size(); ++i) {
-                  if (r.files[i].verified) n += r.manifest.files[i].length;
-                }
-                return n;
-              });
-  per_release("weightsd_release_downloaded_bytes_total", "payload bytes downloaded",
-              MetricType::counter, [](const Release& r) {
-                return r.downloaded_base + (r.status ? r.status->total_payload_download : 0);
-              });
-  per_release("weightsd_release_uploaded_bytes_total", "payload bytes uploaded",
-              MetricType::counter, [](const Release& r) {
-                return r.uploaded_base + (r.status ? r.status->total_payload_upload : 0);
-              });
-  per_release("weightsd_release_peers", "connected peers", MetricType::gauge,
-              [](const Release& r) { return r.status ? r.status->num_peers : 0; });
-  per_release("weightsd_release_seeding", "1 when complete and seeding", MetricType::gauge,
-              [&](const Release& r) { return I.release_json(r).seeding ? 1 : 0; });
-  per_release("weightsd_release_pinned", "1 when pinned (never evicted)", MetricType::gauge,
-              [](const Release& r) { return r.rec.pinned ? 1 : 0; });
-  per_release("weightsd_release_held", "1 when a follow holds it (not evicted)", MetricType::gauge,
-              [&](const Release& r) { return I.held.count(r.rec.id) ? 1 : 0; });
-  m.family("weightsd_release_state", "the release's state (1 for the current one)",
-           MetricType::gauge);
-  for (const auto& [id, r] : rs)
-    m.sample({{"release", id}, {"state", std::string(to_string(I.state_of(*r)))}}, 1);
-
-  auto feeds = I.state->list_feeds();
-  std::vector<api::Feed> fj;
-  if (feeds) {
+  MetricsSnapshot snap;
+  for (const auto& [id, r] : I.releases) {
+    snap.releases.push_back(release_metrics(*r, I.render_context(*r)));
+  }
+  if (auto feeds = I.state->list_feeds()) {
     for (const auto& n : *feeds) {
-      if (auto f = I.feed_json(n)) fj.push_back(std::move(*f));
+      if (auto f = I.feed_json(n)) snap.feeds.push_back(std::move(*f));
     }
   }
-  auto ts = [](const std::optional<std::string>& t) -> std::optional<double> {
-    if (!t) return std::nullopt;
-    auto p = parse_utc(*t);
-    if (!p) return std::nullopt;
-    return static_cast<double>(p->time_since_epoch().count());
-  };
-  m.family("weightsd_feed_stale", "1 when the feed's metadata expired and nothing fresher came",
-           MetricType::gauge);
-  for (const auto& f : fj) m.sample({{"feed", f.name}}, f.stale ? 1 : 0);
-  m.family("weightsd_feed_stale_since_timestamp_seconds", "when the feed became stale",
-           MetricType::gauge);
-  for (const auto& f : fj) {
-    if (auto t = ts(f.stale_since)) m.sample({{"feed", f.name}}, *t);
-  }
-  m.family("weightsd_feed_last_success_timestamp_seconds", "last successful refresh",
-           MetricType::gauge);
-  for (const auto& f : fj) {
-    if (auto t = ts(f.last_success)) m.sample({{"feed", f.name}}, *t);
-  }
-  m.family("weightsd_feed_last_refresh_failed",
-           "1 when the most recent refresh was refused (reason in weightsctl feed status)",
-           MetricType::gauge);
-  for (const auto& f : fj) m.sample({{"feed", f.name}}, f.result == "refused" ? 1 : 0);
-  m.family("weightsd_feed_last_refusal_info", "the code of the feed's last refusal",
-           MetricType::gauge);
-  for (const auto& f : fj) {
-    if (f.last_refusal) m.sample({{"feed", f.name}, {"code", f.last_refusal->code}}, 1);
-  }
-  m.family("weightsd_feed_releases", "releases in the feed's trusted targets", MetricType::gauge);
-  for (const auto& f : fj) m.sample({{"feed", f.name}}, static_cast<double>(f.releases));
-
-  m.family("weightsd_disk_reserved_bytes", "bytes reserved by releases (shared content once)",
-           MetricType::gauge);
-  m.sample({}, static_cast<double>(I.reserved_now()));
-  m.family("weightsd_disk_budget_bytes", "max_disk (0 = no budget)", MetricType::gauge);
-  m.sample({}, static_cast<double>(I.config.max_disk));
-  if (auto free = I.free_disk()) {
-    m.family("weightsd_disk_free_bytes", "free bytes on the state dir's filesystem",
-             MetricType::gauge);
-    m.sample({}, static_cast<double>(*free));
-  }
-  m.family("weightsd_evictions_total", "releases evicted to stay within the budget",
-           MetricType::counter);
-  m.sample({}, static_cast<double>(I.counters.evictions));
-  m.family("weightsd_no_space_refusals_total", "fetches refused for lack of room",
-           MetricType::counter);
-  m.sample({}, static_cast<double>(I.counters.no_space_refusals));
-  m.family("weightsd_scrub_files_total", "stored files re-hashed by the scrubber",
-           MetricType::counter);
-  m.sample({}, static_cast<double>(I.counters.scrub_files));
-  m.family("weightsd_scrub_bytes_total", "bytes re-hashed by the scrubber", MetricType::counter);
-  m.sample({}, static_cast<double>(I.counters.scrub_bytes));
-  m.family("weightsd_scrub_mismatches_total", "stored files found damaged and quarantined",
-           MetricType::counter);
-  m.sample({}, static_cast<double>(I.counters.scrub_mismatches));
-  m.family("weightsd_scrub_passes_total", "releases scrubbed completely", MetricType::counter);
-  m.sample({}, static_cast<double>(I.counters.scrub_passes));
-  if (I.last_scrub_finished) {
-    m.family("weightsd_scrub_last_finished_timestamp_seconds", "when the last scrub pass ended",
-             MetricType::gauge);
-    m.sample({}, static_cast<double>(I.last_scrub_finished->time_since_epoch().count()));
-  }
-  m.family("weightsd_rate_limit_bytes_per_second", "limits in force now (0 = unlimited)",
-           MetricType::gauge);
-  m.sample({{"direction", "download"}}, static_cast<double>(I.applied_rates.download));
-  m.sample({{"direction", "upload"}}, static_cast<double>(I.applied_rates.upload));
+  snap.disk_reserved = I.reserved_now();
+  snap.disk_budget = I.config.max_disk;
+  snap.disk_free = I.free_disk();
+  const auto& c = I.counters;
+  snap.counters = {c.evictions,   c.no_space_refusals, c.scrub_files,
+                   c.scrub_bytes, c.scrub_mismatches,  c.scrub_passes};
+  snap.last_scrub_finished = I.last_scrub_finished;
+  snap.rates = I.applied_rates;
   auto follows = I.db->follows();
-  m.family("weightsd_follows", "follow policies", MetricType::gauge);
-  m.sample({}, follows ? static_cast<double>(follows->size()) : 0.0);
-  return m.text();
+  snap.follows = follows ? follows->size() : 0;
+  return render_metrics(snap);
 }
 
 api::EngineStatus Engine::status_fields() {

@@ -37,7 +37,39 @@ Response json_response(int status, const nlohmann::json& body) {
   return res;
 }
 
+bool is_verification_error(Errc code) noexcept {
+  // No default: a new code is classified here before anything builds.
+  switch (code) {
+    case Errc::bad_signature:
+    case Errc::threshold_not_met:
+    case Errc::expired:
+    case Errc::rollback:
+    case Errc::version_mismatch:
+    case Errc::hash_mismatch:
+    case Errc::length_mismatch:
+    case Errc::wrong_target:
+      return true;
+    case Errc::invalid_argument:
+    case Errc::parse_error:
+    case Errc::schema_error:
+    case Errc::io_error:
+    case Errc::not_found:
+    case Errc::already_exists:
+    case Errc::too_large:
+    case Errc::path_policy:
+    case Errc::unsupported:
+    case Errc::database_error:
+    case Errc::internal:
+    case Errc::unavailable:
+    case Errc::no_space:
+    case Errc::permission_denied:
+      return false;
+  }
+  return false;
+}
+
 int http_status_for(Errc code) noexcept {
+  if (is_verification_error(code)) return 422;
   switch (code) {
     case Errc::invalid_argument:
     case Errc::parse_error:
@@ -50,14 +82,6 @@ int http_status_for(Errc code) noexcept {
       return 413;
     case Errc::schema_error:
     case Errc::path_policy:
-    case Errc::bad_signature:
-    case Errc::threshold_not_met:
-    case Errc::expired:
-    case Errc::rollback:
-    case Errc::version_mismatch:
-    case Errc::hash_mismatch:
-    case Errc::length_mismatch:
-    case Errc::wrong_target:
       return 422;
     case Errc::unsupported:
       return 501;
@@ -71,6 +95,8 @@ int http_status_for(Errc code) noexcept {
     case Errc::database_error:
     case Errc::internal:
       return 500;
+    default:  // is_verification_error, above
+      break;
   }
   return 500;
 }

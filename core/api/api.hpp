@@ -154,6 +154,12 @@ struct Response {
 // UTF-8 are written with U+FFFD in place of the bad bytes (never an exception).
 Response json_response(int status, const nlohmann::json& body);
 
+// A failed trust check: a signature, a threshold, an expiry, a rollback, a version, hash or
+// length other than the pinned one, content where it does not belong. The one list: HTTP 422
+// (http_status_for) and weightsctl's exit code 75 (cli::exit_code_for) both follow it, so a new
+// code decided here is decided for both.
+bool is_verification_error(Errc code) noexcept;
+
 // HTTP status for an error code: invalid_argument/parse_error 400, not_found 404,
 // already_exists 409, too_large 413, schema and verification errors 422, unsupported 501,
 // unavailable 503, I/O/database/internal 500.

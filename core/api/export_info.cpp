@@ -7,6 +7,17 @@
 
 namespace weights {
 
+std::string export_info_json(const api::ExportResult& r) {
+  const nlohmann::json info = {{"format", export_format},
+                               {"feed", r.feed},
+                               {"model", r.model},
+                               {"revision", r.revision},
+                               {"release_seq", r.release_seq},
+                               {"files", r.files},
+                               {"total_length", r.total_length}};
+  return info.dump(2) + "\n";
+}
+
 Result<ExportInfo> parse_export_info(std::string_view bytes) {
   auto info = json::parse_strict(bytes);
   if (!info) return tl::unexpected(with_context(info.error(), "weights-export.json"));

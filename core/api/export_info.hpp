@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/api/types.hpp"
 #include "core/util/error.hpp"
 
 namespace weights {
@@ -18,6 +19,10 @@ struct ExportInfo {
   std::string revision;  // passes is_valid_revision
   std::string feed;      // the feed's name on the exporting machine
 };
+
+// weights-export.json for an export: the result's fields but `id` and `dir` (which only the
+// exporting machine knows), format export_format.
+std::string export_info_json(const api::ExportResult& result);
 
 // Parses weights-export.json strictly. Errors: parse_error (JSON), schema_error (a missing or
 // malformed field), unsupported (another format).

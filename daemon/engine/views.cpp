@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "core/api/export_info.hpp"
 #include "core/net/fetcher.hpp"
 #include "core/net/hf_hub.hpp"
 #include "core/trust/tuf_metadata.hpp"
@@ -12,8 +13,6 @@
 #include "daemon/log.hpp"
 
 namespace weights::daemon {
-
-using nlohmann::json;
 
 std::optional<std::vector<ViewFile>> complete_view(const ReleaseManifest& manifest,
                                                    const std::vector<FileEntry>& files) {
@@ -79,9 +78,9 @@ Status check_exportable(const ReleaseRecord& rec, const ReleaseManifest& manifes
   return {};
 }
 
-Result<json> export_bundle(const FeedState& feed, const ReleaseRecord& rec,
-                           const ReleaseManifest& manifest, const Store& store,
-                           const std::filesystem::path& dir) {
+Result<api::ExportResult> export_bundle(const FeedState& feed, const ReleaseRecord& rec,
+                                        const ReleaseManifest& manifest, const Store& store,
+                                        const std::filesystem::path& dir) {
   namespace fs = std::filesystem;
   if (!feed.timestamp || !feed.snapshot || !feed.targets) {
     return fail(Errc::unavailable,
@@ -165,21 +164,21 @@ Result<json> export_bundle(const FeedState& feed, const ReleaseRecord& rec,
       return tl::unexpected(st.error());
     }
   }
-  json info = {{"format", "weights-export/v1"},
-               {"feed", feed.name},
-               {"model", rec.model},
-               {"revision", rec.revision},
-               {"release_seq", rec.release_seq},
-               {"files", manifest.files.size()},
-               {"total_length", manifest.total_length}};
-  if (auto st = write_in("weights-export.json", info.dump(2) + "\n"); !st) {
+  const api::ExportResult out{rec.id,
+                              dir.string(),
+                              std::string(export_format),
+                              feed.name,
+                              rec.model,
+                              rec.revision,
+                              rec.release_seq,
+                              manifest.files.size(),
+                              manifest.total_length};
+  if (auto st = write_in("weights-export.json", export_info_json(out)); !st) {
     return tl::unexpected(st.error());
   }
   (void)fsync_dir(dir);
   log::info("{}: exported to {}", rec.id, dir.string());
-  info["dir"] = dir.string();
-  info["id"] = rec.id;
-  return info;
+  return out;
 }
 
 }  // namespace weights::daemon

@@ -7,8 +7,7 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
+#include "core/api/types.hpp"
 #include "core/db/state_store.hpp"
 #include "core/trust/release_manifest.hpp"
 #include "core/util/error.hpp"
@@ -56,10 +55,9 @@ Status check_exportable(const ReleaseRecord& rec, const ReleaseManifest& manifes
 // chain when reachable, timestamp, snapshot, targets), the release's manifest and torrents as
 // targets (each checked against its pinned hash), the files under files/ (hard links to the
 // store when possible) and weights-export.json. Everything below `dir` is created by
-// descriptor: a link planted there is refused, not followed. Returns weights-export.json's
-// object plus "dir" and "id".
-Result<nlohmann::json> export_bundle(const FeedState& feed, const ReleaseRecord& rec,
-                                     const ReleaseManifest& manifest, const Store& store,
-                                     const std::filesystem::path& dir);
+// descriptor: a link planted there is refused, not followed. Returns what was exported.
+Result<api::ExportResult> export_bundle(const FeedState& feed, const ReleaseRecord& rec,
+                                        const ReleaseManifest& manifest, const Store& store,
+                                        const std::filesystem::path& dir);
 
 }  // namespace weights::daemon

@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "core/api/export_info.hpp"
 #include "core/trust/tuf_metadata.hpp"
 #include "core/util/crypto.hpp"
 #include "support/temp_dir.hpp"
@@ -170,14 +171,21 @@ TEST_CASE("an export writes the trusted metadata, the pinned targets and the fil
   const auto dir = f.tmp / "bundle";
   auto info = export_bundle(f.feed, f.rec, f.manifest, f.store, dir);
   REQUIRE(info);
-  CHECK((*info)["format"] == "weights-export/v1");
-  CHECK((*info)["id"] == "org/model@r1");
-  CHECK((*info)["files"] == 2);
+  CHECK(info->format == "weights-export/v1");
+  CHECK(info->id == "org/model@r1");
+  CHECK(info->dir == dir.string());
+  CHECK(info->feed == f.feed.name);
+  CHECK(info->files == 2);
   CHECK(slurp(dir / tuf::root_file_name(1)) == "root-bytes");
   CHECK(slurp(dir / std::string(tuf::timestamp_file_name)) == "ts-bytes");
   CHECK(slurp(dir / "files" / "w" / "model.bin") == "weights");
   CHECK(slurp(dir / tuf::consistent_target_name(f.feed.trusted_targets[0])) == f.rec.manifest);
-  CHECK(std::filesystem::exists(dir / "weights-export.json"));
+  // The note the import reads names the release.
+  auto note = parse_export_info(slurp(dir / "weights-export.json"));
+  REQUIRE(note);
+  CHECK(note->model == f.rec.model);
+  CHECK(note->revision == f.rec.revision);
+  CHECK(note->feed == f.feed.name);
 }
 
 TEST_CASE("an export refuses a non-empty directory, a feed without metadata, unpinned bytes",
