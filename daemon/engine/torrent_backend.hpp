@@ -73,7 +73,8 @@ enum class ResumeSave {
 };
 
 // A .torrent the backend read (load_torrent): what the engine needs of it, and the metadata
-// itself, which only the backend that read it looks into.
+// itself, which only the backend that read it looks into (so a TorrentMeta, like a ResumeData,
+// goes back only to the backend that made it).
 struct TorrentMeta {
   int files = 0;  // pad files included
   int pieces = 0;
