@@ -17,6 +17,8 @@
 //                   poller's workers and checked against the manifest (events on the io thread)
 //   seed_executor   follow policies and the disk budget (eviction), over SeedHost
 //   render          the API's release/feed/follow objects and /metrics' text (pure)
+//   release_torrents a release's torrents in the session: hybrid/companion adds (AddRequest),
+//                   TorrentId -> release registry, adds in flight, removal, peers
 // This file keeps the registry of Release records, building torrent adds, the event handlers
 // (on_event), and the API methods.
 #include "daemon/engine.hpp"
@@ -31,10 +33,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
-#include <libtorrent/add_torrent_params.hpp>
-#include <libtorrent/torrent_handle.hpp>
-#include <libtorrent/torrent_info.hpp>
-#include <libtorrent/torrent_status.hpp>
 
 #include "core/db/state_store.hpp"
 #include "core/feed/tuf_client.hpp"
@@ -56,6 +54,7 @@
 #include "daemon/engine/release.hpp"
 #include "daemon/engine/release_checks.hpp"
 #include "daemon/engine/release_state.hpp"
+#include "daemon/engine/release_torrents.hpp"
 #include "daemon/engine/render.hpp"
 #include "daemon/engine/resolver.hpp"
 #include "daemon/engine/resume_policy.hpp"
@@ -205,19 +204,9 @@ struct Engine::Impl {
   Rates applied_rates{};
   std::shared_ptr<bool> alive;
   std::map<std::string, std::unique_ptr<Release>> releases;
-  struct HandleRef {
-    std::string id;
-    bool v1 = false;
-  };
-  std::unordered_map<TorrentId, HandleRef> handles;
-  // Adds in flight (add_async), by the cookie their TorrentAdded carries.
-  enum class Role { hybrid, v1_seed, v1_download };
-  struct PendingAdd {
-    std::string id;
-    std::uint64_t generation = 0;
-    Role role = Role::hybrid;
-  };
-  std::map<std::uint64_t, PendingAdd> pending_adds;
+  // The releases' torrents in the session: which id is which release's, adds in flight
+  // (made in start(), over `torrents`).
+  std::unique_ptr<ReleaseTorrents> release_torrents;
   LoadQueue load;  // start-up: releases whose torrents are still to add
   std::uint64_t next_generation = 1;
   ShutdownGate gate;
@@ -237,10 +226,7 @@ struct Engine::Impl {
   }
 
   Release* by_torrent(TorrentId t, bool* is_v1 = nullptr) {
-    const auto it = handles.find(t);
-    if (it == handles.end()) return nullptr;
-    if (is_v1) *is_v1 = it->second.v1;
-    return find(it->second.id);
+    return release_torrents->by_torrent(t, is_v1);
   }
 
   Result<Release*> require(const std::string& id) {
@@ -467,16 +453,16 @@ struct Engine::Impl {
 
   // Per libtorrent file (num_files of the torrent, pad files included).
   static std::vector<FilePriority> priorities(const Release& r, int num_files) {
-    return file_priorities(r.files, num_files,
-                           r.v1_active() ? VerifiedFiles::skip : VerifiedFiles::download);
+    return ReleaseTorrents::priorities(r, num_files);
   }
 
   // A partial download being added: its pieces on disk are recovered first (disk_scan.hpp).
-  DiskScan disk_scan_of(const Release& r, const lt::add_torrent_params& atp) const {
-    DiskScan d = make_disk_scan(atp, store.staging_dir(r.rec.v2_infohash),
+  DiskScan disk_scan_of(const Release& r, const TorrentMeta& t,
+                        const std::optional<ResumeData>& resume) const {
+    DiskScan d = make_disk_scan(t, resume, store.staging_dir(r.rec.v2_infohash),
                                 store.resume_file(r.rec.v2_infohash));
     d.id = r.rec.id;
-    d.wanted_lt.assign(static_cast<std::size_t>(atp.ti->num_files()), false);
+    d.wanted_lt.assign(static_cast<std::size_t>(t.num_files()), false);
     for (std::size_t i = 0; i < r.files.size(); ++i) {
       if (r.files[i].lt_index >= 0 && r.files[i].wanted) {
         d.wanted_lt[static_cast<std::size_t>(r.files[i].lt_index)] = true;
@@ -486,84 +472,77 @@ struct Engine::Impl {
     return d;
   }
 
-  // Back on the io thread: `atp` gets the scan's bitfield (libtorrent then checks nothing).
-  void apply_disk_scan(Release& r, lt::add_torrent_params& atp, const DiskScan& d) {
+  // Back on the io thread: the torrent is added with the scan's bitfield (libtorrent then
+  // checks nothing).
+  ResumeData apply_disk_scan(Release& r, const DiskScan& d) {
     for (const auto& w : d.warnings) log::warning("resume data for {}: {}", r.rec.id, w);
-    atp.have_pieces = d.resume.have_pieces;
-    atp.unfinished_pieces = d.resume.unfinished_pieces;
-    r.resume_have = atp.have_pieces;
+    auto resume = disk_scan_result(d);
+    r.resume_have = resume.have;
     r.resumed = true;  // libtorrent trusts this bitfield: the torrent counts as resumed
-    const auto have = atp.have_pieces.count();
+    const auto have = std::count(resume.have.begin(), resume.have.end(), true);
     if (have > 0) {
       log::info(
           "{}: resuming the download with {} of {} pieces on disk ({} from the resume file, {} "
           "found by hashing {} piece(s) in {} ms{})",
-          r.rec.id, have, atp.ti->num_pieces(), d.claimed - d.dropped, d.found, d.hashed, d.ms,
+          r.rec.id, have, resume.have.size(), d.claimed - d.dropped, d.found, d.hashed, d.ms,
           d.dropped > 0 ? fmt::format(", {} claimed but missing", d.dropped) : std::string());
     }
+    return resume;
   }
 
   // Adds the hybrid torrent from torrents/<v2>.torrent. With resume data this is the "slim
   // restart" (libtorrent notes §2.4): the piece layers come from the .torrent and only the have
   // bitfield and counters from the resume file, so nothing is rehashed and no block-level
   // Merkle tree is loaded for finished files.
-  // AddHow::async (start-up): the add is queued with async_add_torrent and the handle set by
-  // on_added; no round trip to libtorrent's thread per release. AddHow::sync: `handle` is valid
-  // on return (requests that act on the torrent right away).
+  // AddHow::async (start-up): the add is queued and the handle set by on_added; no round trip
+  // to libtorrent's thread per release. AddHow::sync: `handle` is valid on return (requests
+  // that act on the torrent right away).
   enum class AddMode { normal, seed };
-  enum class AddHow { sync, async };
   Status add_to_session(Release& r, AddMode mode, AddHow how = AddHow::sync) {
     const auto& v2 = r.rec.v2_infohash;
-    auto loaded = LtBackend::load_torrent(store.torrent_file(v2));
+    auto loaded = release_torrents->load_hybrid(r, store.torrent_file(v2));
     if (!loaded) return tl::unexpected(loaded.error());
-    lt::add_torrent_params atp = std::move(*loaded);
-    const auto index_of = LtBackend::file_indices(*atp.ti, r.rec.revision + "/");
-    for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
-      const auto it = index_of.find(r.manifest.files[i].path);
-      r.files[i].lt_index = it == index_of.end() ? -1 : it->second;
-    }
-    bool resumed = false;
+    auto t = std::move(*loaded);
+    std::optional<ResumeData> resume;
     r.resumed = false;
     r.resume.current = false;
     if (mode == AddMode::normal) {
       if (auto buf = read_file(store.resume_file(v2), max_torrent_bytes * 4); buf) {
-        if (auto payload = LtBackend::apply_resume(atp, *buf)) {
-          r.resume_have = atp.have_pieces;
-          r.downloaded_base = payload->downloaded;
-          r.uploaded_base = payload->uploaded;
-          resumed = true;
+        if (auto rd = torrents->read_resume(*t, *buf)) {
+          r.resume_have = rd->have;
+          r.downloaded_base = rd->downloaded;
+          r.uploaded_base = rd->uploaded;
           r.resumed = true;
+          resume = std::move(*rd);
         } else {
-          log::warning("{}: ignoring resume data ({})", r.rec.id, payload.error().message);
+          log::warning("{}: ignoring resume data ({})", r.rec.id, rd.error().message);
         }
       }
       // Verified by us, but resume data is missing (e.g. killed before the first save).
       const bool all = std::all_of(r.files.begin(), r.files.end(),
                                    [](const FileEntry& f) { return f.verified; });
-      if (!resumed && all) mode = AddMode::seed;
+      if (!resume && all) mode = AddMode::seed;
       // A partial download: recover what is on disk first (run_disk_scan). At start-up the
       // scan runs on the hashing pool and the add continues when it is done; the release stays
       // `loading` meanwhile.
-      if (mode == AddMode::normal && !all_wanted_verified(r.files) &&
-          atp.ti->info_hashes().has_v1()) {
-        auto d = disk_scan_of(r, atp);
+      if (mode == AddMode::normal && !all_wanted_verified(r.files) && t->has_v1) {
+        auto d = disk_scan_of(r, *t, resume);
         if (how == AddHow::sync) {
           run_disk_scan(d);
-          apply_disk_scan(r, atp, d);
+          resume = apply_disk_scan(r, d);
         } else {
-          auto job = std::make_shared<std::pair<DiskScan, lt::add_torrent_params>>(std::move(d),
-                                                                                   std::move(atp));
+          auto job = std::make_shared<DiskScan>(std::move(d));
           on_pool(
               [job] {
-                run_disk_scan(job->first);
+                run_disk_scan(*job);
                 return job;
               },
-              [this, id = r.rec.id, gen = r.generation](auto done) {
+              [this, id = r.rec.id, gen = r.generation, t](auto done) {
                 Release* rr = find(id);
                 if (!rr || rr->generation != gen || gate.shutting_down()) return;
-                apply_disk_scan(*rr, done->second, done->first);
+                auto scanned = apply_disk_scan(*rr, *done);
                 if (auto st =
-                        submit_add(*rr, AddMode::normal, AddHow::async, std::move(done->second));
+                        submit_add(*rr, AddMode::normal, AddHow::async, t, std::move(scanned));
                     !st) {
                   set_loaded(*rr);
                   rr->error = st.error();
@@ -574,142 +553,33 @@ struct Engine::Impl {
         }
       }
     }
-    return submit_add(r, mode, how, std::move(atp));
+    return submit_add(r, mode, how, std::move(t), std::move(resume));
   }
 
-  // The rest of add_to_session: flags, selection, peers; adds the torrent.
-  Status submit_add(Release& r, AddMode mode, AddHow how, lt::add_torrent_params atp) {
-    const auto& v2 = r.rec.v2_infohash;
-    atp.save_path = store.staging_dir(v2).string();
-    LtBackend::set_flags(atp, {mode == AddMode::seed ? AddFlag::seed_mode : AddFlag::none,
-                               super_seed_at_add(r) ? AddFlag::super_seeding : AddFlag::none});
-    // Priorities only for a partial selection: setting any on a seed_mode torrent makes
-    // libtorrent leave seed mode.
-    if (!everything_wanted(r.files)) {
-      atp.file_priorities = LtBackend::to_lt(priorities(r, atp.ti->num_files()));
-    }
-    atp.url_seeds = r.manifest.torrent.web_seeds;
-    atp.trackers = r.manifest.torrent.trackers;
-    for (const auto& p : r.rec.peers) {
-      if (auto ep = parse_peer(p)) atp.peers.push_back(*ep);
-    }
-    r.ti = atp.ti;
-    resume_added(r.resume, static_cast<int>(atp.have_pieces.count()));
-    if (how == AddHow::async) {
-      pending_adds[lt_backend->add_async(std::move(atp))] =
-          PendingAdd{r.rec.id, r.generation, Role::hybrid};
-      return {};
-    }
-    auto added = lt_backend->add(std::move(atp));
-    if (!added) {
-      return fail(Errc::internal,
-                  fmt::format("libtorrent refused {}: {}", r.rec.id, added.error().message));
-    }
-    r.handle = *added;
-    handles[r.handle] = HandleRef{r.rec.id, false};
-    return {};
+  // The rest of add_to_session: how the hybrid starts; ReleaseTorrents adds it.
+  Status submit_add(Release& r, AddMode mode, AddHow how, std::shared_ptr<const TorrentMeta> t,
+                    std::optional<ResumeData> resume) {
+    HybridAdd add;
+    add.save_path = store.staging_dir(r.rec.v2_infohash);
+    add.as = mode == AddMode::seed ? AddAs::seed_mode : AddAs::download;
+    add.super_seed = super_seed_at_add(r) ? SuperSeed::on : SuperSeed::off;
+    add.resume = std::move(resume);
+    return release_torrents->add_hybrid(r, std::move(t), std::move(add), how);
   }
 
-  // Adds the v1 companion (torrents/<v2>.v1.torrent, checked against the manifest when it came
-  // from the feed) on the hybrid's save path. V1Mode::seed: every wanted file is verified and
-  // the whole release is wanted; seed_mode, libtorrent checks each piece's SHA-1 on first upload.
-  // V1Mode::download: a second download source for a fetch, with the hybrid's file selection.
-  enum class V1Mode { seed, download };
+  // Adds the v1 companion (torrents/<v2>.v1.torrent) on the hybrid's save path
+  // (ReleaseTorrents::add_v1).
   void add_v1_companion(Release& r, V1Mode mode = V1Mode::seed, AddHow how = AddHow::sync) {
-    if (valid(r.v1_handle) || r.v1_adding || !valid(r.handle)) return;
-    const auto path = store.torrent_v1_file(r.rec.v2_infohash);
-    std::error_code fec;
-    if (!std::filesystem::exists(path, fec)) return;
-    const bool all_wanted = everything_wanted(r.files);
-    // A partial selection cannot seed the v1 torrent's whole piece space.
-    if (mode == V1Mode::seed && !v1_seed_allowed(all_wanted)) return;
-    auto loaded = LtBackend::load_torrent(path);
-    if (!loaded) {
-      log::warning("{}: v1 companion: {}", r.rec.id, loaded.error().message);
-      return;
-    }
-    lt::add_torrent_params atp = std::move(*loaded);
-    const auto hybrid = r.ti ? r.ti : lt_backend->handle(r.handle).torrent_file();
-    if (!hybrid || !LtBackend::same_layout(*hybrid, *atp.ti)) {
-      log::warning("{}: v1 companion: piece layout differs from the hybrid torrent; not used",
-                   r.rec.id);
-      return;
-    }
-    atp.save_path = store.staging_dir(r.rec.v2_infohash).string();
-    if (mode == V1Mode::seed) {
-      // Every byte was SHA-256-verified against the manifest; same files, same layout.
-      LtBackend::set_flags(atp, {AddFlag::seed_mode});
-    } else {
-      LtBackend::set_flags(atp, {AddFlag::upload_mode});  // standby until maybe_activate_v1
-      if (!all_wanted) {
-        atp.file_priorities = LtBackend::to_lt(priorities(r, atp.ti->num_files()));  // same indices
-      }
-      // Pieces the hybrid had verified (SHA-1 and Merkle) before a restart: libtorrent only
-      // checks that the files are there, and the companion can serve them to v1 peers.
-      if (r.resume_have.size() == atp.ti->num_pieces()) atp.have_pieces = std::move(r.resume_have);
-      r.resume_have.clear();
-    }
-    atp.trackers = r.manifest.torrent.trackers;
-    if (mode == V1Mode::download) {
-      for (const auto& p : r.rec.peers) {
-        if (auto ep = parse_peer(p)) atp.peers.push_back(*ep);
-      }
-    }
-    if (how == AddHow::async) {
-      r.v1_adding = true;
-      pending_adds[lt_backend->add_async(std::move(atp))] = PendingAdd{
-          r.rec.id, r.generation, mode == V1Mode::seed ? Role::v1_seed : Role::v1_download};
-      return;
-    }
-    auto added = lt_backend->add(std::move(atp));
-    if (!added) {
-      log::warning("{}: v1 companion: {}", r.rec.id, added.error().message);
-      return;
-    }
-    adopt_v1(r, *added, mode);
+    release_torrents->add_v1(r, mode, how, store.torrent_v1_file(r.rec.v2_infohash),
+                             store.staging_dir(r.rec.v2_infohash));
   }
 
-  void adopt_v1(Release& r, TorrentId t, V1Mode mode) {
-    r.v1_handle = t;
-    r.v1_mode = mode == V1Mode::download ? CompanionMode::standby : CompanionMode::seeding;
-    r.v1_watch.last_progress = std::chrono::steady_clock::now();
-    handles[r.v1_handle] = HandleRef{r.rec.id, true};
-  }
-
-  static CompanionMode companion_mode(const Release& r) {
-    if (!valid(r.v1_handle)) return CompanionMode::none;
-    return r.v1_downloading() ? r.v1_mode : CompanionMode::seeding;
-  }
-
-  // Called on every status update while fetching: the companion leaves upload mode when the
-  // companion rule says so (v1_watch: the hybrid stalled and the companion's swarm has peers).
   void maybe_activate_v1(Release& r, const TorrentStatus& hybrid) {
-    HybridSample h;
-    h.downloading = hybrid.state == TorrentPhase::downloading;
-    h.total_wanted_done = hybrid.total_wanted_done;
-    h.total_payload_download = hybrid.total_payload_download;
-    h.num_peers = hybrid.num_peers;
-    h.num_seeds = hybrid.num_seeds;
-    h.list_peers = hybrid.list_peers;
-    h.list_seeds = hybrid.list_seeds;
-    CompanionSample c;
-    c.mode = r.v1_status ? companion_mode(r) : CompanionMode::none;
-    c.list_peers = r.v1_status ? r.v1_status->list_peers : 0;
-    const auto step = v1_watch(r.v1_watch, h, c, std::chrono::steady_clock::now());
-    r.v1_watch = step.watch;
-    if (step.action != V1Action::activate) return;
-    torrents->leave_upload_mode(r.v1_handle);
-    r.v1_mode = CompanionMode::active;
-    log::info(
-        "{}: no progress in the hybrid swarm; downloading through the v1 companion ({} "
-        "known peer(s))",
-        r.rec.id, r.v1_status->list_peers);
+    release_torrents->maybe_activate_v1(r, hybrid, std::chrono::steady_clock::now());
   }
 
-  // A download with no peer connected dials its known peers again (PeerDialer::maybe_redial).
   void maybe_redial(Release& r, const TorrentStatus& st) {
-    r.peers.maybe_redial(*torrents, r.handle, st, r.rec.peers, !r.manifest.torrent.trackers.empty(),
-                         std::chrono::steady_clock::now());
+    release_torrents->maybe_redial(r, st, std::chrono::steady_clock::now());
   }
 
   // BEP 16 for a release this node published, when configured: each downloader is offered
@@ -732,50 +602,12 @@ struct Engine::Impl {
     }
   }
 
-  void remove_handle(TorrentId& h) {
-    if (!valid(h)) return;
-    handles.erase(h);
-    torrents->remove(h);
-    h = no_torrent;
-  }
-
   // The release is complete (every wanted file SHA-256-verified) and the companion was a
-  // download source. The hybrid's bitfield lacks what the companion fetched, and the companion's
-  // what the hybrid fetched. With the whole release wanted, both are re-added in seed mode:
-  // libtorrent then checks each piece (SHA-1, and for the hybrid the v2 Merkle tree) the first
-  // time it uploads it, instead of re-reading everything now. A partial selection cannot be
-  // seeded as a whole: the companion goes away and the hybrid re-checks its files.
+  // download source: ReleaseTorrents::finish_v1_download, then, with the whole release wanted,
+  // the hybrid is added again in seed mode.
   V1FinishPlan finish_v1_download(Release& r) {
-    if (!r.v1_downloading()) return {};
-    const auto plan = v1_finish_plan(r.v1_mode, everything_wanted(r.files));
-    // Keep this session's payload counters across the re-add.
-    if (r.status && plan.keep_hybrid_counters) {
-      r.downloaded_base += r.status->total_payload_download;
-      r.uploaded_base += r.status->total_payload_upload;
-    }
-    if (r.v1_status) {
-      r.downloaded_base += r.v1_status->total_payload_download;
-      r.uploaded_base += r.v1_status->total_payload_upload;
-    }
-    if (plan.keep_hybrid_counters) r.status.reset();
-    r.v1_status.reset();
-    remove_handle(r.v1_handle);
-    r.v1_mode = CompanionMode::none;
-    for (auto& f : r.files) f.v1_done = 0;
-    r.flush_outstanding = 0;
-    r.flush_pending.clear();
-    if (plan.action == V1Finish::drop_standby) return plan;
-    if (plan.action == V1Finish::recheck_hybrid) {
-      if (r.ti) {
-        torrents->prioritize_files(r.handle, priorities(r, r.ti->num_files()));  // undo deselect
-        torrents->force_recheck(r.handle);
-        resume_check_started(r.resume);
-      }
-      return plan;
-    }
-    // remove_torrent and add_torrent run in order on libtorrent's thread, so the same
-    // info-hash can be added again right away.
-    remove_handle(r.handle);
+    const auto plan = release_torrents->finish_v1_download(r);
+    if (plan.action != V1Finish::readd_as_seed) return plan;
     if (auto st = add_to_session(r, AddMode::seed); !st) {
       r.error = st.error();
       log::error("{}: re-adding for seeding: {}", r.rec.id, st.error().message);
@@ -783,26 +615,10 @@ struct Engine::Impl {
     return plan;
   }
 
-  void connect_pending(Release& r) {
-    r.peers.connect_pending(*torrents, r.handle, r.v1_downloading() ? r.v1_handle : no_torrent,
-                            r.status ? &*r.status : nullptr);
-  }
+  void connect_pending(Release& r) { release_torrents->connect_pending(r); }
 
   Status merge_peers(Release& r, const std::vector<std::string>& peers) {
-    std::vector<PeerEndpoint> eps;
-    for (const auto& p : peers) {
-      auto ep = parse_peer(p);
-      if (!ep) return tl::unexpected(ep.error());
-      eps.push_back(*ep);
-    }
-    for (std::size_t i = 0; i < peers.size(); ++i) {
-      if (std::find(r.rec.peers.begin(), r.rec.peers.end(), peers[i]) == r.rec.peers.end()) {
-        r.rec.peers.push_back(peers[i]);
-      }
-      r.peers.queue(eps[i]);
-    }
-    connect_pending(r);
-    return {};
+    return release_torrents->merge_peers(r, peers);
   }
 
   // ---- verification ----------------------------------------------------------------------------
@@ -863,13 +679,7 @@ struct Engine::Impl {
     std::visit([this](const auto& ev) { handle_event(ev); }, e);
   }
 
-  void handle_event(const TorrentAdded& e) {
-    const auto it = pending_adds.find(e.cookie);
-    if (it == pending_adds.end()) return;
-    auto p = std::move(it->second);
-    pending_adds.erase(it);
-    on_added(p, e);
-  }
+  void handle_event(const TorrentAdded& e) { on_added(e); }
 
   void handle_event(const UpdatesLost&) {
     // Those answers will not come.
@@ -978,36 +788,32 @@ struct Engine::Impl {
     log::error("{}", e.message);
   }
 
-  // An async add answered. The release may have been removed meanwhile (then the torrent goes
-  // too); a refused hybrid fails the release like a synchronous add.
-  void on_added(const PendingAdd& p, const TorrentAdded& e) {
-    Release* r = find(p.id);
-    if (!r || r->generation != p.generation) {
-      if (valid(e.torrent)) torrents->remove(e.torrent);
-      return;
-    }
-    if (p.role != Role::hybrid) {
-      r->v1_adding = false;
-      if (!valid(e.torrent)) {
-        log::warning("{}: v1 companion: {}", r->rec.id, e.error);
+  // An async add answered (ReleaseTorrents::on_added); a refused hybrid fails the release like
+  // a synchronous add.
+  void on_added(const TorrentAdded& e) {
+    const auto a = release_torrents->on_added(e);
+    Release* r = a.release;
+    switch (a.outcome) {
+      case AddOutcome::none:
+      case AddOutcome::stale:
+      case AddOutcome::v1_added:
         return;
-      }
-      adopt_v1(*r, e.torrent, p.role == Role::v1_seed ? V1Mode::seed : V1Mode::download);
-      return;
+      case AddOutcome::v1_refused:
+        log::warning("{}: v1 companion: {}", r->rec.id, a.error);
+        return;
+      case AddOutcome::hybrid_refused:
+        set_loaded(*r);
+        r->error =
+            Error{Errc::internal, fmt::format("libtorrent refused {}: {}", r->rec.id, a.error), ""};
+        persist(*r);
+        return;
+      case AddOutcome::hybrid_added:
+        set_loaded(*r);
+        if (gate.shutting_down()) return;
+        add_v1_download(*r, AddHow::async);
+        check_complete(*r, AddHow::async);
+        return;
     }
-    set_loaded(*r);
-    if (!valid(e.torrent)) {
-      r->error =
-          Error{Errc::internal, fmt::format("libtorrent refused {}: {}", r->rec.id, e.error), ""};
-      persist(*r);
-      return;
-    }
-    r->handle = e.torrent;
-    handles[r->handle] = HandleRef{r->rec.id, false};
-    r->resume.current = r->resumed && all_wanted_verified(r->files);
-    if (gate.shutting_down()) return;
-    add_v1_download(*r, AddHow::async);
-    check_complete(*r, AddHow::async);
   }
 
   void set_loaded(Release& r) {
@@ -1121,7 +927,7 @@ struct Engine::Impl {
   // those of the status update requested at shutdown.
   void save_resume_for_shutdown() {
     int unchanged = 0, requested = 0;
-    for (auto& [h, ref] : handles) {
+    for (const auto& [h, ref] : release_torrents->registered()) {
       if (ref.v1 || !valid(h)) continue;
       if (const Release* r = find(ref.id); r && resume_unchanged(*r)) {
         ++unchanged;
@@ -1172,7 +978,7 @@ struct Engine::Impl {
     resume_timer.expires_after(config.resume_save_interval);
     resume_timer.async_wait([this](const boost::system::error_code& ec) {
       if (ec || gate.shutting_down()) return;
-      for (auto& [h, ref] : handles) {
+      for (const auto& [h, ref] : release_torrents->registered()) {
         if (ref.v1 || !valid(h)) continue;
         if (const Release* r = find(ref.id); r && resume_unchanged(*r)) continue;
         torrents->save_resume(h, ResumeSave::only_if_modified);
@@ -1401,6 +1207,8 @@ Result<std::unique_ptr<Engine>> Engine::start(asio::io_context& ioc, const Confi
   impl->lt_backend = std::make_unique<LtBackend>(std::move(*session));
   impl->lt_backend->set_sink([raw](const TorrentEvent& e) { raw->on_event(e); });
   impl->torrents = impl->lt_backend.get();
+  impl->release_torrents = std::make_unique<ReleaseTorrents>(
+      *impl->torrents, [raw](const std::string& id) { return raw->find(id); });
   impl->start_checks();
   impl->load_releases();
   impl->schedule_updates();
@@ -1736,12 +1544,7 @@ Result<api::Removed> Engine::remove_release(const std::string& id_in, DeleteFile
   Release& r = **found;
   if (auto st = I.not_loading(r); !st) return tl::unexpected(st.error());
   const std::string id = r.rec.id;
-  for (auto* h : {&r.handle, &r.v1_handle}) {
-    if (valid(*h)) {
-      I.handles.erase(*h);
-      I.torrents->remove(*h);
-    }
-  }
+  for (auto* h : {&r.handle, &r.v1_handle}) I.release_torrents->remove(*h);
   if (auto st = I.store.remove_view(r.rec.model, r.rec.revision); !st) {
     log::warning("{}", st.error().message);
   }

@@ -5,29 +5,45 @@
 #include <libtorrent/write_resume_data.hpp>
 
 #include "core/util/atomic_file.hpp"
+#include "daemon/engine/lt_backend.hpp"
 #include "daemon/piece_scan.hpp"
 
 namespace weights::daemon {
 
-DiskScan make_disk_scan(const lt::add_torrent_params& atp, const std::filesystem::path& save_path,
+DiskScan make_disk_scan(const TorrentMeta& t, const std::optional<ResumeData>& resume,
+                        const std::filesystem::path& save_path,
                         const std::filesystem::path& resume_file) {
+  const auto& atp = LtBackend::loaded(t);
   DiskScan d;
   d.ti = atp.ti;
   d.save_path = save_path;
   d.resume_file = resume_file;
+  d.given = resume;
   d.resume.info_hashes = atp.ti->info_hashes();
   d.resume.name = atp.ti->name();
   d.resume.save_path = d.save_path.string();
-  d.resume.have_pieces = atp.have_pieces;
-  d.resume.unfinished_pieces = atp.unfinished_pieces;
-  d.resume.total_uploaded = atp.total_uploaded;
-  d.resume.total_downloaded = atp.total_downloaded;
-  d.resume.active_time = atp.active_time;
-  d.resume.finished_time = atp.finished_time;
-  d.resume.seeding_time = atp.seeding_time;
-  d.resume.added_time = atp.added_time;
-  d.resume.completed_time = atp.completed_time;
+  if (resume) {
+    d.resume.have_pieces = LtBackend::to_bitfield(resume->have);
+    if (const auto* rd = LtBackend::resume_params(*resume)) {
+      d.resume.unfinished_pieces = rd->unfinished_pieces;
+      d.resume.total_uploaded = rd->total_uploaded;
+      d.resume.total_downloaded = rd->total_downloaded;
+      d.resume.active_time = rd->active_time;
+      d.resume.finished_time = rd->finished_time;
+      d.resume.seeding_time = rd->seeding_time;
+      d.resume.added_time = rd->added_time;
+      d.resume.completed_time = rd->completed_time;
+    }
+  }
   return d;
+}
+
+ResumeData disk_scan_result(const DiskScan& d) {
+  const auto* given = d.given ? LtBackend::resume_params(*d.given) : nullptr;
+  lt::add_torrent_params p = given ? *given : d.resume;
+  p.have_pieces = d.resume.have_pieces;
+  p.unfinished_pieces = d.resume.unfinished_pieces;
+  return LtBackend::to_resume(std::move(p));
 }
 
 void run_disk_scan(DiskScan& d) {

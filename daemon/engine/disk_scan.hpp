@@ -1,14 +1,18 @@
 #pragma once
-// Recovering a partial download's pieces from disk before its torrent is added (libtorrent
-// types; included by engine.cpp and disk_scan.cpp only).
+// Recovering a partial download's pieces from disk before its torrent is added. The scan works
+// on libtorrent's metadata (the TorrentMeta and ResumeData LtBackend made); its users see only
+// its counts and, at the end, a ResumeData to add the torrent with.
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <libtorrent/add_torrent_params.hpp>
 #include <libtorrent/torrent_info.hpp>
+
+#include "daemon/engine/torrent_backend.hpp"
 
 namespace weights::daemon {
 
@@ -19,10 +23,10 @@ namespace lt = libtorrent;
 // libtorrent would re-check every file from the first piece (a kill during that check loses
 // all of it; 2.0.8 cannot check part of a torrent). So the pieces the resume file does not
 // claim and whose bytes are all on disk are hashed here (SHA-1 against the hybrid's v1
-// hashes; holes are skipped, so the cost is the bytes written since the last save), and
-// `atp` gets the union as its have bitfield: libtorrent then checks nothing. Found pieces are
-// written to the resume file as the scan goes (every scan_checkpoint_bytes) and at its end,
-// so a kill during the scan loses little. Pieces the resume file claims but whose bytes are
+// hashes; holes are skipped, so the cost is the bytes written since the last save), and the
+// torrent is added with the union as its have bitfield: libtorrent then checks nothing. Found
+// pieces are written to the resume file as the scan goes (every scan_checkpoint_bytes) and at its
+// end, so a kill during the scan loses little. Pieces the resume file claims but whose bytes are
 // gone (a file shorter than them) are dropped. A piece wrongly claimed is still caught: every
 // file is SHA-256-checked against the manifest before it counts as verified.
 inline constexpr std::int64_t scan_checkpoint_bytes = 64ll << 20;
@@ -33,8 +37,9 @@ struct DiskScan {
   std::string id;
   std::shared_ptr<const lt::torrent_info> ti;
   std::filesystem::path save_path, resume_file;
-  lt::add_torrent_params resume;  // have_pieces (claimed), unfinished pieces, counters, times
-  std::vector<bool> wanted_lt;    // per libtorrent file
+  lt::add_torrent_params resume;    // have_pieces (claimed), unfinished pieces, counters, times
+  std::optional<ResumeData> given;  // the resume state the scan started from
+  std::vector<bool> wanted_lt;      // per libtorrent file
   bool had_resume = false;
   // Results.
   std::int64_t claimed = 0;
@@ -43,15 +48,20 @@ struct DiskScan {
   std::vector<std::string> warnings;
 };
 
-// A scan of `atp`'s torrent under save_path, starting from the pieces and counters `atp` has
-// from its resume file; resume_file is where found pieces are written. The caller fills
-// `id`, `wanted_lt` and `had_resume`.
-DiskScan make_disk_scan(const lt::add_torrent_params& atp, const std::filesystem::path& save_path,
+// A scan of torrent `t` (loaded by LtBackend) under save_path, starting from the pieces and
+// counters of its resume file (`resume`, read by LtBackend, if any); resume_file is where found
+// pieces are written. The caller fills `id`, `wanted_lt` and `had_resume`.
+DiskScan make_disk_scan(const TorrentMeta& t, const std::optional<ResumeData>& resume,
+                        const std::filesystem::path& save_path,
                         const std::filesystem::path& resume_file);
 
 // The scan itself (any thread): on return d.resume.have_pieces is the union of what the resume
 // file claimed (minus pieces past a file's end) and what was found; the resume file has been
 // rewritten with it if that changed anything (and every scan_checkpoint_bytes meanwhile).
 void run_disk_scan(DiskScan& d);
+
+// What to add the torrent with after the scan: its have bitfield and unfinished pieces, the
+// rest (counters, times) as given.
+ResumeData disk_scan_result(const DiskScan& d);
 
 }  // namespace weights::daemon

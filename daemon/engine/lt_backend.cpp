@@ -10,6 +10,7 @@
 #include <libtorrent/session.hpp>
 #include <libtorrent/write_resume_data.hpp>
 
+#include "core/util/crypto.hpp"
 #include "daemon/log.hpp"
 
 namespace weights::daemon {
@@ -18,77 +19,121 @@ LtBackend::LtBackend(std::unique_ptr<TorrentSession> session) : session_(std::mo
 
 LtBackend::~LtBackend() = default;
 
-Result<lt::add_torrent_params> LtBackend::load_torrent(const std::filesystem::path& file) {
+Result<std::shared_ptr<const TorrentMeta>> LtBackend::load_torrent(
+    const std::filesystem::path& file) {
   lt::load_torrent_limits limits;
   limits.max_buffer_size = static_cast<int>(max_torrent_bytes);
+  auto atp = std::make_shared<lt::add_torrent_params>();
   try {
-    return lt::load_torrent_file(file.string(), limits);
+    *atp = lt::load_torrent_file(file.string(), limits);
   } catch (const std::exception& e) {
     return fail(Errc::io_error, fmt::format("cannot load {}: {}", file.string(), e.what()));
   }
-}
-
-std::map<std::string, int> LtBackend::file_indices(const lt::torrent_info& ti,
-                                                   std::string_view prefix) {
+  auto t = std::make_shared<TorrentMeta>();
+  const auto& ti = *atp->ti;
   const auto& files = ti.files();
-  std::map<std::string, int> index_of;
+  t->files = ti.num_files();
+  t->pieces = ti.num_pieces();
+  t->has_v1 = ti.info_hashes().has_v1();
+  t->layout = layout_of(ti);
   for (const auto fi : files.file_range()) {
-    if (files.pad_file_at(fi)) continue;
-    std::string p = files.file_path(fi);
-    if (p.rfind(prefix, 0) == 0) p = p.substr(prefix.size());
-    index_of[p] = static_cast<int>(fi);
+    if (!files.pad_file_at(fi)) t->file_index[files.file_path(fi)] = static_cast<int>(fi);
   }
-  return index_of;
+  t->data = std::move(atp);
+  return t;
 }
 
-Result<ResumeCounters> LtBackend::apply_resume(lt::add_torrent_params& atp, std::string_view data) {
+const lt::add_torrent_params& LtBackend::loaded(const TorrentMeta& t) {
+  return *static_cast<const lt::add_torrent_params*>(t.data.get());
+}
+
+const lt::add_torrent_params* LtBackend::resume_params(const ResumeData& r) {
+  return static_cast<const lt::add_torrent_params*>(r.data.get());
+}
+
+ResumeData LtBackend::to_resume(lt::add_torrent_params params) {
+  ResumeData r;
+  r.have = to_bools(params.have_pieces);
+  r.downloaded = params.total_downloaded;
+  r.uploaded = params.total_uploaded;
+  r.data = std::make_shared<const lt::add_torrent_params>(std::move(params));
+  return r;
+}
+
+std::vector<bool> LtBackend::to_bools(const lt::typed_bitfield<lt::piece_index_t>& b) {
+  std::vector<bool> out(static_cast<std::size_t>(b.size()), false);
+  for (const auto i : b.range()) {
+    if (b.get_bit(i)) out[static_cast<std::size_t>(static_cast<int>(i))] = true;
+  }
+  return out;
+}
+
+lt::typed_bitfield<lt::piece_index_t> LtBackend::to_bitfield(const std::vector<bool>& v) {
+  lt::typed_bitfield<lt::piece_index_t> out(static_cast<int>(v.size()), false);
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (v[i]) out.set_bit(lt::piece_index_t(static_cast<int>(i)));
+  }
+  return out;
+}
+
+Result<ResumeData> LtBackend::read_resume(const TorrentMeta& t, std::string_view data) {
   lt::error_code ec;
   auto rd = lt::read_resume_data({data.data(), static_cast<std::ptrdiff_t>(data.size())}, ec);
   if (ec) return fail(Errc::invalid_argument, ec.message());
   // 2.0.8 accepts resume data of another torrent (fixed in 2.0.10): check it ourselves.
-  if (rd.info_hashes != atp.ti->info_hashes()) {
+  if (rd.info_hashes != loaded(t).ti->info_hashes()) {
     return fail(Errc::invalid_argument, "info-hash mismatch");
   }
-  atp.have_pieces = std::move(rd.have_pieces);
-  atp.verified_pieces = std::move(rd.verified_pieces);
-  atp.unfinished_pieces = std::move(rd.unfinished_pieces);
-  atp.total_uploaded = rd.total_uploaded;
-  atp.total_downloaded = rd.total_downloaded;
-  atp.active_time = rd.active_time;
-  atp.finished_time = rd.finished_time;
-  atp.seeding_time = rd.seeding_time;
-  atp.added_time = rd.added_time;
-  atp.completed_time = rd.completed_time;
-  return ResumeCounters{rd.total_downloaded, rd.total_uploaded};
+  return to_resume(std::move(rd));
 }
 
-void LtBackend::set_flags(lt::add_torrent_params& atp, std::initializer_list<AddFlag> flags) {
+// The .torrent's parameters (metadata, and its own trackers and web seeds unless the request
+// names them), with the request's flags, selection, peers and resume state.
+lt::add_torrent_params LtBackend::params_of(const AddRequest& req) {
+  lt::add_torrent_params atp = loaded(*req.torrent);
+  atp.save_path = req.save_path.string();
   atp.flags &= ~(lt::torrent_flags::paused | lt::torrent_flags::auto_managed);
-  for (const auto f : flags) {
-    switch (f) {
-      case AddFlag::none:
-        break;
-      case AddFlag::seed_mode:
-        atp.flags |= lt::torrent_flags::seed_mode;
-        break;
-      case AddFlag::super_seeding:
-        atp.flags |= lt::torrent_flags::super_seeding;
-        break;
-      case AddFlag::upload_mode:
-        atp.flags |= lt::torrent_flags::upload_mode;
-        break;
+  switch (req.as) {
+    case AddAs::download:
+      break;
+    case AddAs::seed_mode:
+      atp.flags |= lt::torrent_flags::seed_mode;
+      break;
+    case AddAs::upload_mode:
+      atp.flags |= lt::torrent_flags::upload_mode;
+      break;
+  }
+  if (req.super_seed == SuperSeed::on) atp.flags |= lt::torrent_flags::super_seeding;
+  if (!req.priorities.empty()) atp.file_priorities = to_lt(req.priorities);
+  if (req.web_seeds) atp.url_seeds = *req.web_seeds;
+  atp.trackers = req.trackers;
+  for (const auto& p : req.peers) atp.peers.push_back(p);
+  if (req.resume) {
+    atp.have_pieces = to_bitfield(req.resume->have);
+    if (const auto* rd = resume_params(*req.resume)) {
+      atp.verified_pieces = rd->verified_pieces;
+      atp.unfinished_pieces = rd->unfinished_pieces;
+      atp.total_uploaded = rd->total_uploaded;
+      atp.total_downloaded = rd->total_downloaded;
+      atp.active_time = rd->active_time;
+      atp.finished_time = rd->finished_time;
+      atp.seeding_time = rd->seeding_time;
+      atp.added_time = rd->added_time;
+      atp.completed_time = rd->completed_time;
     }
   }
+  return atp;
 }
 
-Result<TorrentId> LtBackend::add(lt::add_torrent_params atp) {
+Result<TorrentId> LtBackend::add(const AddRequest& req) {
   lt::error_code ec;
-  auto h = session_->session().add_torrent(std::move(atp), ec);
+  auto h = session_->session().add_torrent(params_of(req), ec);
   if (ec) return fail(Errc::internal, ec.message());
   return adopt(h);
 }
 
-std::uint64_t LtBackend::add_async(lt::add_torrent_params atp) {
+std::uint64_t LtBackend::add_async(const AddRequest& req) {
+  auto atp = params_of(req);
   const auto cookie = next_cookie_++;
   pending_adds_[atp.ti->info_hashes()] = cookie;
   session_->session().async_add_torrent(std::move(atp));
@@ -289,20 +334,16 @@ std::vector<lt::download_priority_t> LtBackend::to_lt(const std::vector<FilePrio
   return out;
 }
 
-bool LtBackend::same_layout(const lt::torrent_info& a, const lt::torrent_info& b) {
-  const auto& fa = a.files();
-  const auto& fb = b.files();
-  if (fa.piece_length() != fb.piece_length() || fa.num_pieces() != fb.num_pieces() ||
-      fa.num_files() != fb.num_files() || fa.total_size() != fb.total_size()) {
-    return false;
+std::string LtBackend::layout_of(const lt::torrent_info& ti) {
+  const auto& fs = ti.files();
+  std::string text = fmt::format("{} {} {} {}\n", fs.piece_length(), fs.num_pieces(),
+                                 fs.num_files(), fs.total_size());
+  for (const auto fi : fs.file_range()) {
+    const auto path = fs.file_path(fi);
+    text += fmt::format("{} {} {} {}:{}\n", fs.file_size(fi), fs.file_offset(fi),
+                        fs.pad_file_at(fi) ? 1 : 0, path.size(), path);
   }
-  for (const auto fi : fa.file_range()) {
-    if (fa.file_path(fi) != fb.file_path(fi) || fa.file_size(fi) != fb.file_size(fi) ||
-        fa.file_offset(fi) != fb.file_offset(fi) || fa.pad_file_at(fi) != fb.pad_file_at(fi)) {
-      return false;
-    }
-  }
-  return true;
+  return crypto::sha256_hex(text);
 }
 
 std::int64_t LtBackend::file_bytes_done(const lt::torrent_status& st, const lt::file_storage& files,

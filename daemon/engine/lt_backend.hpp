@@ -3,7 +3,6 @@
 // registry, makes the adds, and turns libtorrent's alerts into TorrentEvents (torrent_events.hpp)
 // for the engine. Includes libtorrent: only engine.cpp and lt_backend.cpp.
 #include <filesystem>
-#include <initializer_list>
 #include <map>
 #include <memory>
 #include <string>
@@ -12,6 +11,7 @@
 
 #include <libtorrent/add_torrent_params.hpp>
 #include <libtorrent/alert.hpp>
+#include <libtorrent/bitfield.hpp>
 #include <libtorrent/download_priority.hpp>
 #include <libtorrent/torrent_handle.hpp>
 #include <libtorrent/torrent_info.hpp>
@@ -22,15 +22,6 @@
 #include "daemon/torrent_session.hpp"
 
 namespace weights::daemon {
-
-// How a torrent is added (besides not paused and not auto-managed, which every add is).
-enum class AddFlag { none, seed_mode, super_seeding, upload_mode };
-
-// Payload counters of earlier sessions, from resume data.
-struct ResumeCounters {
-  std::int64_t downloaded = 0;
-  std::int64_t uploaded = 0;
-};
 
 class LtBackend final : public TorrentBackend {
  public:
@@ -48,39 +39,35 @@ class LtBackend final : public TorrentBackend {
   // Translates one alert into events for the sink (on the io thread).
   void on_alert(lt::alert* a);
 
-  // Adds a torrent now; registered on success.
-  Result<TorrentId> add(lt::add_torrent_params atp);
-  // Queues an add (no round trip to libtorrent's thread); answered by a TorrentAdded event
-  // carrying the returned cookie.
-  std::uint64_t add_async(lt::add_torrent_params atp);
-
   // Registers a torrent added to session(); the same handle always gets the same id.
   TorrentId adopt(const lt::torrent_handle& h);
   // The id of a registered torrent, or no_torrent.
   TorrentId find(const lt::torrent_handle& h) const;
   lt::torrent_handle handle(TorrentId t) const;
 
-  // Reads a .torrent (at most max_torrent_bytes).
-  static Result<lt::add_torrent_params> load_torrent(const std::filesystem::path& file);
-  // libtorrent file index of each real (non-pad) file, by path with `prefix` stripped.
-  static std::map<std::string, int> file_indices(const lt::torrent_info& ti,
-                                                 std::string_view prefix);
-  // Takes the have bitfield, counters and times from resume data of the same torrent into
-  // `atp` (libtorrent 2.0.8 accepts another torrent's resume data: checked here). An error
-  // says why the data was not used.
-  static Result<ResumeCounters> apply_resume(lt::add_torrent_params& atp, std::string_view data);
-  static void set_flags(lt::add_torrent_params& atp, std::initializer_list<AddFlag> flags);
+  // The metadata and the resume state LtBackend put into a TorrentMeta / ResumeData.
+  static const lt::add_torrent_params& loaded(const TorrentMeta& t);
+  static const lt::add_torrent_params* resume_params(const ResumeData& r);
+  static ResumeData to_resume(lt::add_torrent_params params);
+  // The have bitfield as plain data and back.
+  static std::vector<bool> to_bools(const lt::typed_bitfield<lt::piece_index_t>& b);
+  static lt::typed_bitfield<lt::piece_index_t> to_bitfield(const std::vector<bool>& v);
 
   static TorrentStatus to_status(const lt::torrent_status& st);
   static std::vector<lt::download_priority_t> to_lt(const std::vector<FilePriority>& p);
-  // True if the companion has exactly the hybrid's piece space: same piece length and count,
-  // same files (pads included) at the same offsets. Then the two torrents address the same bytes
-  // of the same files in staging, and libtorrent file indices are interchangeable.
-  static bool same_layout(const lt::torrent_info& a, const lt::torrent_info& b);
+  // TorrentMeta::layout: equal for the same piece length and count, the same files (pads
+  // included) at the same offsets.
+  static std::string layout_of(const lt::torrent_info& ti);
   // Bytes of libtorrent file `file_index` that `st`'s torrent has, from its piece bitfield.
   static std::int64_t file_bytes_done(const lt::torrent_status& st, const lt::file_storage& files,
                                       int file_index);
 
+  Result<std::shared_ptr<const TorrentMeta>> load_torrent(
+      const std::filesystem::path& file) override;
+  Result<ResumeData> read_resume(const TorrentMeta& t, std::string_view data) override;
+  // Registered on success.
+  Result<TorrentId> add(const AddRequest& req) override;
+  std::uint64_t add_async(const AddRequest& req) override;
   void prioritize_files(TorrentId t, const std::vector<FilePriority>& priorities) override;
   void file_priority(TorrentId t, int file_index, FilePriority p) override;
   void pause(TorrentId t) override;
@@ -98,6 +85,7 @@ class LtBackend final : public TorrentBackend {
   void post_updates() override;
 
  private:
+  static lt::add_torrent_params params_of(const AddRequest& req);
   void emit(const TorrentEvent& e) {
     if (sink_) sink_(e);
   }

@@ -11,9 +11,6 @@
 #include <string>
 #include <vector>
 
-#include <libtorrent/bitfield.hpp>
-#include <libtorrent/torrent_info.hpp>
-
 #include "core/trust/release_manifest.hpp"
 #include "core/util/error.hpp"
 #include "daemon/engine/peer_dialer.hpp"
@@ -41,7 +38,7 @@ struct Release {
   TorrentId handle = no_torrent;  // hybrid
   // The hybrid's metadata, kept from its add (the companion's layout is compared against it
   // without a round trip to libtorrent's thread).
-  std::shared_ptr<const lt::torrent_info> ti;
+  std::shared_ptr<const TorrentMeta> ti;
   // Start-up (Intake::loading): the release is queued or its torrent is being added (add_async);
   // `handle` arrives with TorrentAdded. Seed (Intake::preparing): hashing the publisher's files.
   Intake intake = Intake::ready;
@@ -70,7 +67,7 @@ struct Release {
   std::optional<TorrentStatus> v1_status;
   // The hybrid's pieces from its resume data (at add time): the companion starts from them on a
   // restart instead of re-reading every existing file (same layout, so the same pieces).
-  lt::typed_bitfield<lt::piece_index_t> resume_have;
+  std::vector<bool> resume_have;  // per piece
   std::optional<Error> error;
   bool degraded = false;   // a scrub/verify found damage; repairing from the swarm
   bool disk_full = false;  // paused by ENOSPC; resumed by the policy timer once space returns

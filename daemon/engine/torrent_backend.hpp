@@ -1,14 +1,21 @@
 #pragma once
-// The seam between the engine's rules and the BitTorrent session: what the engine asks of a
-// torrent once it is added, in plain types. LtBackend (lt_backend.hpp) implements it over
-// libtorrent; unit tests use a fake that records the calls (tests/support/fake_backend.hpp).
-// Adding a torrent (metadata, resume data, the disk scan) is libtorrent-specific and stays in
-// LtBackend's users; a TorrentId names the torrent afterwards.
+// The seam between the engine's rules and the BitTorrent session: how a torrent is added and
+// what the engine asks of it afterwards, in plain types. LtBackend (lt_backend.hpp) implements
+// it over libtorrent; unit tests use a fake that records the calls
+// (tests/support/fake_backend.hpp). A TorrentId names a torrent once it is added.
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
+
+#include "core/util/error.hpp"
 
 namespace weights::daemon {
 
@@ -65,9 +72,72 @@ enum class ResumeSave {
   only_if_modified,  // nothing if libtorrent thinks nothing changed
 };
 
+// A .torrent the backend read (load_torrent): what the engine needs of it, and the metadata
+// itself, which only the backend that read it looks into (so a TorrentMeta, like a ResumeData,
+// goes back only to the backend that made it).
+struct TorrentMeta {
+  int files = 0;  // pad files included
+  int pieces = 0;
+  bool has_v1 = false;  // v1 (SHA-1) piece hashes: a hybrid or a v1-only torrent
+  // Equal for two torrents with the same piece space: same piece length and count, same files
+  // (pads included) at the same offsets. Then both address the same bytes of the same files
+  // under one save path, and their file and piece indices are interchangeable.
+  std::string layout;
+  std::map<std::string, int> file_index;  // real (non-pad) files: path in the torrent -> index
+  std::shared_ptr<const void> data;       // the backend's own; null in a fake's
+
+  int num_files() const { return files; }
+  int num_pieces() const { return pieces; }
+};
+
+// A torrent's resume state: read from a resume file (read_resume), recovered by a disk scan
+// (disk_scan.hpp), or just the pieces another torrent of the same layout had.
+struct ResumeData {
+  std::vector<bool> have;  // per piece
+  // Payload counters of earlier sessions.
+  std::int64_t downloaded = 0;
+  std::int64_t uploaded = 0;
+  // The backend's own (unfinished pieces, counters, times); null: only `have` is known.
+  std::shared_ptr<const void> data;
+};
+
+// How a torrent starts (besides not paused and not auto-managed, which every add is).
+enum class AddAs {
+  download,     // checks what it is told it has (or the files), downloads the wanted rest
+  seed_mode,    // takes every piece as had; each is checked the first time it is uploaded
+  upload_mode,  // announces and connects but requests nothing (leave_upload_mode ends it)
+};
+enum class SuperSeed { off, on };  // BEP 16
+
+struct AddRequest {
+  std::shared_ptr<const TorrentMeta> torrent;
+  std::filesystem::path save_path;
+  AddAs as = AddAs::download;
+  SuperSeed super_seed = SuperSeed::off;
+  // Per file index (pad files included); empty: none set (every file at normal priority).
+  std::vector<FilePriority> priorities;
+  // The pieces had (the backend then checks nothing), and what else the resume state holds.
+  std::optional<ResumeData> resume;
+  std::vector<std::string> trackers;
+  std::optional<std::vector<std::string>> web_seeds;  // unset: the .torrent's own
+  std::vector<boost::asio::ip::tcp::endpoint> peers;
+};
+
 class TorrentBackend {
  public:
   virtual ~TorrentBackend() = default;
+
+  // Reads a .torrent (at most max_torrent_bytes).
+  virtual Result<std::shared_ptr<const TorrentMeta>> load_torrent(
+      const std::filesystem::path& file) = 0;
+  // Reads resume data for torrent `t`; an error says why it is not used (unreadable, or
+  // another torrent's).
+  virtual Result<ResumeData> read_resume(const TorrentMeta& t, std::string_view data) = 0;
+  // Adds a torrent now.
+  virtual Result<TorrentId> add(const AddRequest& req) = 0;
+  // Queues an add (no round trip to the session's thread); answered by a TorrentAdded event
+  // carrying the returned cookie.
+  virtual std::uint64_t add_async(const AddRequest& req) = 0;
 
   // Per libtorrent file index (pad files included).
   virtual void prioritize_files(TorrentId t, const std::vector<FilePriority>& priorities) = 0;

@@ -1,7 +1,10 @@
 #pragma once
 // A TorrentBackend that records what it is asked, for unit tests of the engine's components
 // without a session. Calls are logged as "<verb> <id>[ <arg>]"; connect_peer can be made to
-// refuse, and status() answers from `statuses`.
+// refuse, and status() answers from `statuses`. Adds are kept in `adds` (add logs
+// "add <id> <as>", add_async "add_async <cookie> <as>"); load_torrent answers from `torrents`
+// and read_resume from `resumes`.
+#include <filesystem>
 #include <map>
 #include <set>
 #include <string>
@@ -21,6 +24,41 @@ class FakeBackend final : public daemon::TorrentBackend {
   std::set<TorrentId> refuse_connect;  // connect_peer returns false for these
   std::map<TorrentId, daemon::TorrentStatus> statuses;
   std::map<TorrentId, std::vector<daemon::FilePriority>> priorities;
+  std::map<std::filesystem::path, daemon::TorrentMeta> torrents;  // what load_torrent reads
+  std::map<std::string, daemon::ResumeData> resumes;  // read_resume: resume data by its bytes
+  std::vector<daemon::AddRequest> adds;               // add and add_async, in order
+  bool refuse_adds = false;                           // add fails
+  TorrentId next_id = 100;
+  std::uint64_t next_cookie = 1;
+
+  Result<std::shared_ptr<const daemon::TorrentMeta>> load_torrent(
+      const std::filesystem::path& file) override {
+    const auto it = torrents.find(file);
+    if (it == torrents.end()) return fail(Errc::io_error, "cannot load " + file.string());
+    return std::make_shared<const daemon::TorrentMeta>(it->second);
+  }
+  Result<daemon::ResumeData> read_resume(const daemon::TorrentMeta&,
+                                         std::string_view data) override {
+    const auto it = resumes.find(std::string(data));
+    if (it == resumes.end()) return fail(Errc::invalid_argument, "unreadable");
+    return it->second;
+  }
+  Result<TorrentId> add(const daemon::AddRequest& req) override {
+    adds.push_back(req);
+    if (refuse_adds) {
+      calls.push_back("add refused");
+      return fail(Errc::internal, "refused");
+    }
+    const TorrentId t = next_id++;
+    log("add", t, as_name(req.as));
+    return t;
+  }
+  std::uint64_t add_async(const daemon::AddRequest& req) override {
+    adds.push_back(req);
+    const auto cookie = next_cookie++;
+    log("add_async", cookie, as_name(req.as));
+    return cookie;
+  }
 
   void prioritize_files(TorrentId t, const std::vector<daemon::FilePriority>& p) override {
     priorities[t] = p;
@@ -64,8 +102,20 @@ class FakeBackend final : public daemon::TorrentBackend {
   // The calls since the last take(), and forgets them.
   std::vector<std::string> take() { return std::exchange(calls, {}); }
 
+  static std::string as_name(daemon::AddAs as) {
+    switch (as) {
+      case daemon::AddAs::download:
+        return "download";
+      case daemon::AddAs::seed_mode:
+        return "seed_mode";
+      case daemon::AddAs::upload_mode:
+        return "upload_mode";
+    }
+    return "?";
+  }
+
  private:
-  void log(const char* verb, TorrentId t, const std::string& arg = {}) {
+  void log(const char* verb, std::uint64_t t, const std::string& arg = {}) {
     calls.push_back(arg.empty() ? fmt::format("{} {}", verb, t)
                                 : fmt::format("{} {} {}", verb, t, arg));
   }

@@ -1,0 +1,350 @@
+// ReleaseTorrents over a fake TorrentBackend: what a release's hybrid and companion adds ask of
+// the session, which TorrentId belongs to which release, async adds answered late, removal.
+#include "daemon/engine/release_torrents.hpp"
+
+#include <fstream>
+
+#include <catch2/catch.hpp>
+
+#include "support/fake_backend.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace weights;
+using namespace weights::daemon;
+using weights::testing::FakeBackend;
+using weights::testing::TempDir;
+using Strings = std::vector<std::string>;
+
+namespace {
+
+// Two files under "r1/" with a pad file between them (libtorrent indices 0, 2).
+TorrentMeta hybrid_meta() {
+  TorrentMeta t;
+  t.files = 3;
+  t.pieces = 4;
+  t.has_v1 = true;
+  t.layout = "L";
+  t.file_index = {{"r1/a.bin", 0}, {"r1/b.bin", 2}};
+  return t;
+}
+
+struct Fixture {
+  TempDir dir;
+  FakeBackend backend;
+  std::map<std::string, std::unique_ptr<Release>> releases;
+  ReleaseTorrents rt{backend, [this](const std::string& id) -> Release* {
+                       const auto it = releases.find(id);
+                       return it == releases.end() ? nullptr : it->second.get();
+                     }};
+  std::filesystem::path hybrid_file = dir / "v2.torrent";
+  std::filesystem::path v1_file = dir / "v2.v1.torrent";
+  std::filesystem::path save = dir / "staging";
+
+  Fixture() {
+    backend.torrents[hybrid_file] = hybrid_meta();
+    backend.torrents[v1_file] = hybrid_meta();
+    std::ofstream(v1_file) << "d";
+  }
+
+  Release& release(const std::string& id = "org/m@r1", std::uint64_t generation = 1) {
+    auto r = std::make_unique<Release>();
+    r->rec.id = id;
+    r->rec.revision = "r1";
+    r->rec.peers = {"127.0.0.2:6881", "not a peer"};
+    r->generation = generation;
+    r->manifest.files = {ReleaseFile{"a.bin", 10, "", "", {}},
+                         ReleaseFile{"b.bin", 20, "", "", {}}};
+    r->manifest.torrent.trackers = {"http://127.0.0.1:1/announce"};
+    r->manifest.torrent.web_seeds = {"http://127.0.0.1:2/"};
+    r->files.assign(2, FileEntry{});
+    for (auto& f : r->files) f.wanted = true;
+    auto& out = *r;
+    releases[id] = std::move(r);
+    return out;
+  }
+
+  // Loads and adds the hybrid.
+  Status add_hybrid(Release& r, AddHow how, AddAs as = AddAs::download) {
+    auto t = rt.load_hybrid(r, hybrid_file);
+    REQUIRE(t);
+    HybridAdd add;
+    add.save_path = save;
+    add.as = as;
+    return rt.add_hybrid(r, *t, std::move(add), how);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a hybrid add maps the manifest's files and registers the torrent for the release",
+          "[release_torrents]") {
+  Fixture f;
+  auto& r = f.release();
+  REQUIRE(f.add_hybrid(r, AddHow::sync));
+  CHECK(r.files[0].lt_index == 0);
+  CHECK(r.files[1].lt_index == 2);
+  REQUIRE(valid(r.handle));
+  REQUIRE(r.ti);
+  CHECK(r.ti->layout == "L");
+  CHECK(f.backend.take() == Strings{"add 100 download"});
+  const auto& req = f.backend.adds.at(0);
+  CHECK(req.save_path == f.save);
+  CHECK(req.trackers == r.manifest.torrent.trackers);
+  CHECK(req.web_seeds == r.manifest.torrent.web_seeds);
+  REQUIRE(req.peers.size() == 1);  // the bad one is skipped
+  CHECK(req.peers[0].port() == 6881);
+  CHECK(req.priorities.empty());  // everything wanted: none set (a seed would leave seed mode)
+
+  bool v1 = true;
+  CHECK(f.rt.by_torrent(r.handle, &v1) == &r);
+  CHECK_FALSE(v1);
+  CHECK(f.rt.by_torrent(r.handle + 1) == nullptr);
+  REQUIRE(f.rt.registered().size() == 1);
+  CHECK(f.rt.registered().at(r.handle).id == r.rec.id);
+}
+
+TEST_CASE("a partial selection is added with priorities per libtorrent file",
+          "[release_torrents]") {
+  Fixture f;
+  auto& r = f.release();
+  r.files[1].wanted = false;
+  REQUIRE(f.add_hybrid(r, AddHow::sync));
+  const auto& p = f.backend.adds.at(0).priorities;
+  REQUIRE(p.size() == 3);
+  CHECK(p[0] == FilePriority::normal);
+  CHECK(p[2] == FilePriority::skip);
+}
+
+TEST_CASE("a refused hybrid add registers nothing", "[release_torrents]") {
+  Fixture f;
+  auto& r = f.release();
+  f.backend.refuse_adds = true;
+  const auto st = f.add_hybrid(r, AddHow::sync);
+  REQUIRE_FALSE(st);
+  CHECK(st.error().code == Errc::internal);
+  CHECK_FALSE(valid(r.handle));
+  CHECK(f.rt.registered().empty());
+}
+
+TEST_CASE("a missing .torrent is an error and adds nothing", "[release_torrents]") {
+  Fixture f;
+  auto& r = f.release();
+  CHECK_FALSE(f.rt.load_hybrid(r, f.dir / "missing.torrent"));
+  CHECK(f.backend.adds.empty());
+}
+
+TEST_CASE("an async hybrid add registers the torrent when it is answered", "[release_torrents]") {
+  Fixture f;
+  auto& r = f.release();
+  r.resumed = true;
+  for (auto& file : r.files) file.verified = true;
+  REQUIRE(f.add_hybrid(r, AddHow::async));
+  CHECK(f.backend.take() == Strings{"add_async 1 download"});
+  CHECK_FALSE(valid(r.handle));
+  CHECK(f.rt.adds_in_flight() == 1);
+
+  const auto a = f.rt.on_added(TorrentAdded{1, 7, ""});
+  CHECK(a.outcome == AddOutcome::hybrid_added);
+  CHECK(a.release == &r);
+  CHECK(r.handle == 7);
+  CHECK(r.resume.current);  // resumed and complete: the resume file says so already
+  CHECK(f.rt.by_torrent(7) == &r);
+  CHECK(f.rt.adds_in_flight() == 0);
+  // Answered once: the same cookie again is nobody's.
+  CHECK(f.rt.on_added(TorrentAdded{1, 7, ""}).outcome == AddOutcome::none);
+}
+
+TEST_CASE("an async add answered with an error leaves nothing registered", "[release_torrents]") {
+  Fixture f;
+  auto& r = f.release();
+  REQUIRE(f.add_hybrid(r, AddHow::async));
+  const auto a = f.rt.on_added(TorrentAdded{1, no_torrent, "duplicate torrent"});
+  CHECK(a.outcome == AddOutcome::hybrid_refused);
+  CHECK(a.release == &r);
+  CHECK(a.error == "duplicate torrent");
+  CHECK_FALSE(valid(r.handle));
+  CHECK(f.rt.registered().empty());
+  CHECK(f.rt.adds_in_flight() == 0);
+}
+
+TEST_CASE("an async add answered for a release removed or fetched again is removed, not adopted",
+          "[release_torrents]") {
+  Fixture f;
+  SECTION("fetched again: a newer generation") {
+    auto& r = f.release("org/m@r1", 1);
+    REQUIRE(f.add_hybrid(r, AddHow::async));
+    auto& again = f.release("org/m@r1", 2);
+    f.backend.take();
+    const auto a = f.rt.on_added(TorrentAdded{1, 7, ""});
+    CHECK(a.outcome == AddOutcome::stale);
+    CHECK_FALSE(valid(again.handle));
+  }
+  SECTION("removed") {
+    auto& r = f.release();
+    REQUIRE(f.add_hybrid(r, AddHow::async));
+    f.releases.clear();
+    f.backend.take();
+    CHECK(f.rt.on_added(TorrentAdded{1, 7, ""}).outcome == AddOutcome::stale);
+  }
+  CHECK(f.backend.take() == Strings{"remove 7"});
+  CHECK(f.rt.registered().empty());
+}
+
+TEST_CASE(
+    "the companion of a fetch is added in upload mode with the hybrid's selection, peers "
+    "and restart pieces",
+    "[release_torrents]") {
+  Fixture f;
+  auto& r = f.release();
+  r.files[1].wanted = false;
+  REQUIRE(f.add_hybrid(r, AddHow::sync));
+  r.resume_have = {true, false, true, false};
+  f.backend.take();
+  f.rt.add_v1(r, V1Mode::download, AddHow::sync, f.v1_file, f.save);
+  CHECK(f.backend.take() == Strings{"add 101 upload_mode"});
+  const auto& req = f.backend.adds.at(1);
+  CHECK(req.priorities.size() == 3);
+  REQUIRE(req.resume);
+  CHECK(req.resume->have == std::vector<bool>{true, false, true, false});
+  CHECK(r.resume_have.empty());
+  CHECK(req.peers.size() == 1);
+  CHECK_FALSE(req.web_seeds);  // the .torrent's own
+  CHECK(r.v1_handle == 101);
+  CHECK(r.v1_mode == CompanionMode::standby);
+  bool v1 = false;
+  CHECK(f.rt.by_torrent(101, &v1) == &r);
+  CHECK(v1);
+}
+
+TEST_CASE("the companion of a complete release is added in seed mode, without peers",
+          "[release_torrents]") {
+  Fixture f;
+  auto& r = f.release();
+  REQUIRE(f.add_hybrid(r, AddHow::sync));
+  f.backend.take();
+  f.rt.add_v1(r, V1Mode::seed, AddHow::sync, f.v1_file, f.save);
+  CHECK(f.backend.take() == Strings{"add 101 seed_mode"});
+  const auto& req = f.backend.adds.at(1);
+  CHECK(req.priorities.empty());
+  CHECK(req.peers.empty());
+  CHECK_FALSE(req.resume);
+  CHECK(r.v1_mode == CompanionMode::seeding);
+  // Added once.
+  f.rt.add_v1(r, V1Mode::seed, AddHow::sync, f.v1_file, f.save);
+  CHECK(f.backend.take().empty());
+}
+
+TEST_CASE("no companion without the hybrid, for a partial seed, or with another piece layout",
+          "[release_torrents]") {
+  Fixture f;
+  auto& r = f.release();
+  f.rt.add_v1(r, V1Mode::download, AddHow::sync, f.v1_file, f.save);  // hybrid not added
+  REQUIRE(f.add_hybrid(r, AddHow::sync));
+  f.backend.take();
+  SECTION("partial selection: nothing to seed as a whole") {
+    r.files[1].wanted = false;
+    f.rt.add_v1(r, V1Mode::seed, AddHow::sync, f.v1_file, f.save);
+  }
+  SECTION("another layout") {
+    f.backend.torrents[f.v1_file].layout = "other";
+    f.rt.add_v1(r, V1Mode::download, AddHow::sync, f.v1_file, f.save);
+  }
+  SECTION("no .torrent") {
+    f.rt.add_v1(r, V1Mode::download, AddHow::sync, f.dir / "none.torrent", f.save);
+  }
+  CHECK(f.backend.take().empty());
+  CHECK_FALSE(valid(r.v1_handle));
+  CHECK(f.rt.registered().size() == 1);
+}
+
+TEST_CASE("an async companion add is adopted when answered, or forgotten when refused",
+          "[release_torrents]") {
+  Fixture f;
+  auto& r = f.release();
+  REQUIRE(f.add_hybrid(r, AddHow::sync));
+  f.rt.add_v1(r, V1Mode::download, AddHow::async, f.v1_file, f.save);
+  CHECK(r.v1_adding);
+  f.rt.add_v1(r, V1Mode::download, AddHow::async, f.v1_file, f.save);  // one at a time
+  CHECK(f.rt.adds_in_flight() == 1);
+  SECTION("added") {
+    CHECK(f.rt.on_added(TorrentAdded{1, 9, ""}).outcome == AddOutcome::v1_added);
+    CHECK(r.v1_handle == 9);
+    CHECK(r.v1_mode == CompanionMode::standby);
+    CHECK(f.rt.registered().size() == 2);
+  }
+  SECTION("refused") {
+    CHECK(f.rt.on_added(TorrentAdded{1, no_torrent, "no"}).outcome == AddOutcome::v1_refused);
+    CHECK_FALSE(valid(r.v1_handle));
+    CHECK(f.rt.registered().size() == 1);
+  }
+  CHECK_FALSE(r.v1_adding);
+}
+
+TEST_CASE("remove takes the torrent out of the session and the registry", "[release_torrents]") {
+  Fixture f;
+  auto& r = f.release();
+  REQUIRE(f.add_hybrid(r, AddHow::sync));
+  const auto h = r.handle;
+  f.backend.take();
+  f.rt.remove(r.handle);
+  CHECK(f.backend.take() == Strings{"remove 100"});
+  CHECK_FALSE(valid(r.handle));
+  CHECK(f.rt.registered().empty());
+  CHECK(f.rt.by_torrent(h) == nullptr);
+  f.rt.remove(r.handle);  // nothing left to remove
+  CHECK(f.backend.take().empty());
+}
+
+TEST_CASE("an active companion's download ends with the hybrid removed for a seed re-add",
+          "[release_torrents]") {
+  Fixture f;
+  auto& r = f.release();
+  REQUIRE(f.add_hybrid(r, AddHow::sync));
+  f.rt.add_v1(r, V1Mode::download, AddHow::sync, f.v1_file, f.save);
+  r.v1_mode = CompanionMode::active;
+  TorrentStatus st;
+  st.total_payload_download = 5;
+  r.status = st;
+  st.total_payload_download = 7;
+  r.v1_status = st;
+  f.backend.take();
+  const auto plan = f.rt.finish_v1_download(r);
+  CHECK(plan.action == V1Finish::readd_as_seed);
+  CHECK(f.backend.take() == Strings{"remove 101", "remove 100"});
+  CHECK(r.downloaded_base == 12);
+  CHECK(r.v1_mode == CompanionMode::none);
+  CHECK_FALSE(valid(r.handle));
+  CHECK(f.rt.registered().empty());
+}
+
+TEST_CASE("a standing-by companion activates when the hybrid stalls and it knows peers",
+          "[release_torrents]") {
+  Fixture f;
+  auto& r = f.release();
+  REQUIRE(f.add_hybrid(r, AddHow::sync));
+  f.rt.add_v1(r, V1Mode::download, AddHow::sync, f.v1_file, f.save);
+  TorrentStatus companion;
+  companion.list_peers = 2;
+  r.v1_status = companion;
+  TorrentStatus hybrid;
+  hybrid.state = TorrentPhase::downloading;
+  f.backend.take();
+  const auto t0 = std::chrono::steady_clock::now();
+  f.rt.maybe_activate_v1(r, hybrid, t0);
+  CHECK(f.backend.take().empty());
+  f.rt.maybe_activate_v1(r, hybrid, t0 + v1_stall + std::chrono::seconds(1));
+  CHECK(f.backend.take() == Strings{"leave_upload_mode 101"});
+  CHECK(r.v1_mode == CompanionMode::active);
+}
+
+TEST_CASE("merged peers are all valid or none is taken", "[release_torrents]") {
+  Fixture f;
+  auto& r = f.release();
+  REQUIRE(f.add_hybrid(r, AddHow::sync));
+  f.backend.take();
+  CHECK_FALSE(f.rt.merge_peers(r, {"127.0.0.3:7000", "garbage"}));
+  CHECK(r.rec.peers.size() == 2);
+  REQUIRE(f.rt.merge_peers(r, {"127.0.0.3:7000"}));
+  CHECK(r.rec.peers.back() == "127.0.0.3:7000");
+  CHECK(f.backend.take() == Strings{"connect_peer 100 127.0.0.3:7000"});
+}
