@@ -1,0 +1,158 @@
+// A fetch request's validation and what it does to a known release, as plain decisions (no
+// session, no resolver: releases are plain records).
+#include "daemon/engine/fetch_request.hpp"
+
+#include <catch2/catch.hpp>
+
+#include "daemon/store.hpp"
+
+using namespace weights;
+using namespace weights::daemon;
+
+namespace {
+
+ReleaseManifest manifest() {
+  ReleaseManifest m;
+  m.model = "org/m";
+  m.revision = "r1";
+  m.release_seq = 4;
+  m.torrent.v2_infohash = std::string(64, 'b');
+  for (const auto& p : {"config.json", "tokenizer.json", "w/model-1.bin", "w/model-2.bin"}) {
+    ReleaseFile f;
+    f.path = p;
+    f.length = 10;
+    f.sha256 = std::string(64, 'c');
+    m.files.push_back(f);
+  }
+  return m;
+}
+
+// A release of manifest() with `include` selected.
+Release release(std::vector<std::string> include) {
+  Release r;
+  r.manifest = manifest();
+  r.rec = fetch_record(r.manifest, "{}", "main", FetchRequest{}, 1);
+  r.rec.include = std::move(include);
+  const auto wanted = select_files(manifest_paths(r.manifest), r.rec.include);
+  for (bool w : wanted) {
+    FileEntry e;
+    e.length = 10;
+    e.wanted = w;
+    r.files.push_back(e);
+  }
+  return r;
+}
+
+FetchRequest request(std::vector<std::string> include, std::vector<std::string> peers = {}) {
+  FetchRequest q;
+  q.name = "org/m";
+  q.include = std::move(include);
+  q.peers = std::move(peers);
+  return q;
+}
+
+}  // namespace
+
+TEST_CASE("a peer that is not ip:port is an invalid_argument naming it", "[fetch_request]") {
+  CHECK(check_peers({}));
+  CHECK(check_peers({"127.0.0.1:6881", "[::1]:6881"}));
+  for (const auto& bad : {"127.0.0.1", "127.0.0.1:0", "host:6881", "1.2.3.4:70000"}) {
+    CAPTURE(bad);
+    auto st = check_peers({"127.0.0.1:6881", bad});
+    REQUIRE_FALSE(st);
+    CHECK(st.error().code == Errc::invalid_argument);
+  }
+}
+
+TEST_CASE("an include glob that selects no file is an invalid_argument naming it",
+          "[fetch_request]") {
+  const auto m = manifest();
+  CHECK(check_includes(m, {}));
+  CHECK(check_includes(m, {"*.json", "w/*"}));
+  auto st = check_includes(m, {"*.json", "*.safetensors"});
+  REQUIRE_FALSE(st);
+  CHECK(st.error().code == Errc::invalid_argument);
+  CHECK(st.error().message.find("'*.safetensors'") != std::string::npos);
+  CHECK(st.error().message.find("org/m@r1") != std::string::npos);
+  CHECK_FALSE(st.error().hint.empty());
+}
+
+TEST_CASE("a fetch starts, widens, joins or starts over by what is known of the release",
+          "[fetch_request]") {
+  CHECK(fetch_path(nullptr, false) == FetchPath::start);
+  Release r = release({});
+  CHECK(fetch_path(&r, true) == FetchPath::join);      // its torrents are being fetched
+  CHECK(fetch_path(&r, false) == FetchPath::restart);  // failed before a torrent was added
+  r.handle = TorrentId{7};
+  CHECK(fetch_path(&r, false) == FetchPath::widen);
+  CHECK(fetch_path(&r, true) == FetchPath::widen);
+}
+
+TEST_CASE("a second fetch of a release in progress merges includes and peers", "[fetch_request]") {
+  Release r = release({"*.json"});
+  r.rec.peers = {"127.0.0.1:1"};
+  auto sel = widen_selection(r, request({"w/model-1.bin", "*.json"}));
+  REQUIRE(sel);
+  CHECK(sel->include == std::vector<std::string>{"*.json", "w/model-1.bin"});
+  CHECK(sel->wanted == std::vector<bool>{true, true, true, false});
+  apply_selection(r, std::move(*sel));
+  CHECK(r.rec.include == std::vector<std::string>{"*.json", "w/model-1.bin"});
+  CHECK(r.files[2].wanted);
+  CHECK_FALSE(r.files[3].wanted);
+  merge_unique(r.rec.peers, {"127.0.0.1:2", "127.0.0.1:1"});
+  CHECK(r.rec.peers == std::vector<std::string>{"127.0.0.1:1", "127.0.0.1:2"});
+
+  SECTION("a request for every file widens to every file") {
+    auto all = widen_selection(r, request({}));
+    REQUIRE(all);
+    CHECK(all->include.empty());
+    CHECK(all->wanted == std::vector<bool>(4, true));
+  }
+}
+
+TEST_CASE("a fetch of a release that wants every file changes no selection: it answers at once",
+          "[fetch_request]") {
+  Release r = release({});
+  r.handle = TorrentId{7};
+  for (auto& f : r.files) f.verified = true;
+  CHECK(fetch_path(&r, false) == FetchPath::widen);
+  CHECK_FALSE(widen_selection(r, request({"*.json"})));
+  CHECK_FALSE(widen_selection(r, request({})));
+}
+
+TEST_CASE("the record of a new fetch carries its selection, peers and requester",
+          "[fetch_request]") {
+  const auto m = manifest();
+  auto user = fetch_record(m, "bytes", "main", request({"*.json"}, {"127.0.0.1:1"}), 42);
+  CHECK(user.id == "org/m@r1");
+  CHECK(user.feed == "main");
+  CHECK(user.release_seq == 4);
+  CHECK(user.v2_infohash == m.torrent.v2_infohash);
+  CHECK(user.manifest == "bytes");
+  CHECK(user.origin == Origin::fetched);
+  CHECK(user.include == std::vector<std::string>{"*.json"});
+  CHECK(user.peers == std::vector<std::string>{"127.0.0.1:1"});
+  CHECK(user.added_at == 42);
+  CHECK(user.last_requested == 42);
+  auto q = request({});
+  q.requested_by = Requester::follow;
+  CHECK(fetch_record(m, "bytes", "main", q, 42).last_requested == 0);  // a follow's: not LRU
+}
+
+TEST_CASE("a follow's fetch starts only an absent or failed release; start-up resumes resolving",
+          "[fetch_request]") {
+  CHECK(fetch_would_start(nullptr));
+  Release r = release({});
+  CHECK(fetch_would_start(&r));
+  CHECK(awaiting_torrents(r));
+  r.error = Error{Errc::unavailable, "mirror down", ""};
+  CHECK_FALSE(awaiting_torrents(r));
+  r.error.reset();
+  r.rec.origin = Origin::seeded;
+  CHECK_FALSE(awaiting_torrents(r));
+  r.intake = Intake::preparing;
+  CHECK_FALSE(fetch_would_start(&r));
+  r.intake = Intake::ready;
+  r.handle = TorrentId{3};
+  CHECK_FALSE(fetch_would_start(&r));
+}
