@@ -139,8 +139,9 @@ TEST_CASE("the record of a new fetch carries its selection, peers and requester"
   CHECK(fetch_record(m, "bytes", "main", q, 42).last_requested == 0);  // a follow's: not LRU
 }
 
-TEST_CASE("a follow's fetch starts only an absent or failed release; start-up resumes resolving",
-          "[fetch_request]") {
+TEST_CASE(
+    "a follow's fetch starts only an absent or failed release, and start-up resumes resolving",
+    "[fetch_request]") {
   CHECK(fetch_would_start(nullptr));
   Release r = release({});
   CHECK(fetch_would_start(&r));
