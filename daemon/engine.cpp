@@ -224,6 +224,49 @@ struct Engine::Impl {
   ReleaseRegistry registry{RecordStore{[this](const ReleaseRecord& rec) { return db->put(rec); },
                                        [this](const std::string& id) { return db->remove(id); }}};
   ReleaseRegistry::Map& releases = registry.records();
+  // Fetch requests (fetch_request.hpp), reaching the engine through this host.
+  struct FetchHostImpl final : FetchHost {
+    explicit FetchHostImpl(Impl& impl) : I(impl) {}
+    bool shutting_down() override { return I.gate.shutting_down(); }
+    Result<Resolved> resolve(const FetchRequest& q) override {
+      return I.resolve(q.name, q.revision, q.feed);
+    }
+    Status not_loading(const Release& r) override { return I.not_loading(r); }
+    bool acquiring(const Release& r) override { return I.resolver->in_flight(acquisition_key(r)); }
+    Status make_room(const Release& r, const std::vector<bool>& wanted) override {
+      return I.make_room(I.stored_of(r, wanted));
+    }
+    std::unique_ptr<Release> make_release(ReleaseRecord rec, const ReleaseManifest& m) override {
+      return I.make_release(std::move(rec), m);
+    }
+    void selection_changed(Release& r) override {
+      r.resume.current = false;
+      I.verify_empty_files(r);
+      if (r.ti) {
+        I.torrents->prioritize_files(r.handle, I.priorities(r, r.ti->num_files()));
+        if (r.v1_downloading()) {
+          I.torrents->prioritize_files(r.v1_handle, I.priorities(r, r.ti->num_files()));
+        }
+      }
+      I.add_v1_download(r);
+    }
+    Status add_peers(Release& r, const std::vector<std::string>& peers) override {
+      return I.merge_peers(r, peers);
+    }
+    void check_complete(Release& r) override { I.check_complete(r); }
+    // Impl::on_torrents adds it to the session or fails it (dropped if it was removed or taken
+    // in again meanwhile).
+    Status acquire(Release& r, const FeedState& feed, const ReleaseManifest& m) override {
+      return I.resolver->acquire(
+          acquisition_key(r), feed, m, I.torrent_paths(m),
+          [&I = I, id = r.rec.id, gen = r.generation, v2 = m.torrent.v2_infohash](
+              Result<V1Companion> got) { I.on_torrents(id, gen, v2, std::move(got)); });
+    }
+    std::int64_t now_ticks() override { return I.now_ticks(); }
+    Impl& I;
+  };
+  FetchHostImpl fetch_host{*this};
+  FetchIntake fetches{registry, fetch_host};
   struct HandleRef {
     std::string id;
     bool v1 = false;
@@ -264,46 +307,6 @@ struct Engine::Impl {
   static ReleaseState state_of(const Release& r) { return daemon::state_of(r); }
 
   void persist(Release& r) { registry.persist(r); }
-
-  // A second fetch of a release whose torrents are still being fetched: widen its selection
-  // (an empty include means every file), add its peers and HF cache request.
-  Status join_resolving(Release& r, const FetchRequest& req) {
-    note_request(r.rec, req.requested_by, now_ticks());
-    if (auto sel = widen_selection(r, req)) {
-      if (auto st = make_room(stored_of(r, sel->wanted)); !st) return st;
-      apply_selection(r, std::move(*sel));
-    }
-    merge_unique(r.rec.peers, req.peers);
-    if (req.hf_cache) r.hf_cache = req.hf_cache;
-    return {};
-  }
-
-  // A second fetch of a release in the session: widen its selection (re-prioritised; the v1
-  // companion may start), add its peers and HF cache request; a complete one answers at once.
-  Status fetch_again(Release& r, const FetchRequest& req) {
-    note_request(r.rec, req.requested_by, now_ticks());
-    if (auto sel = widen_selection(r, req)) {
-      if (auto st = make_room(stored_of(r, sel->wanted)); !st) return st;
-      apply_selection(r, std::move(*sel));
-      r.resume.current = false;
-      verify_empty_files(r);
-      if (r.ti) {
-        torrents->prioritize_files(r.handle, priorities(r, r.ti->num_files()));
-        if (r.v1_downloading()) {
-          torrents->prioritize_files(r.v1_handle, priorities(r, r.ti->num_files()));
-        }
-      }
-      add_v1_download(r);
-    }
-    if (auto st = merge_peers(r, req.peers); !st) return st;
-    if (req.hf_cache) {
-      r.hf_cache = req.hf_cache;
-      r.hf_snapshot.clear();
-    }
-    persist(r);
-    check_complete(r);
-    return {};
-  }
 
   // Seed: the publisher's files could not be taken in (or its torrents had): the release stays,
   // failed, until it is seeded again or removed.
@@ -486,11 +489,7 @@ struct Engine::Impl {
       if (!awaiting_torrents(*r)) continue;
       auto fs = state->load_feed(r->rec.feed);
       Status st =
-          fs ? resolver->acquire(
-                   acquisition_key(*r), *fs, r->manifest, torrent_paths(r->manifest),
-                   [this, id = id, gen = r->generation, v2 = r->rec.v2_infohash](
-                       Result<V1Companion> got) { on_torrents(id, gen, v2, std::move(got)); })
-             : Status(tl::unexpected(fs.error()));
+          fs ? fetch_host.acquire(*r, *fs, r->manifest) : Status(tl::unexpected(fs.error()));
       if (!st) {
         r->error = st.error();
         persist(*r);
@@ -1909,56 +1908,9 @@ Result<api::Removed> Engine::remove_feed(const std::string& name) {
 }
 
 Result<api::Release> Engine::fetch(const FetchRequest& req) {
-  auto& I = *impl_;
-  if (I.gate.shutting_down()) return fail(Errc::unavailable, "weightsd is shutting down");
-  if (auto st = check_peers(req.peers); !st) return tl::unexpected(st.error());
-  auto resolved = I.resolve(req.name, req.revision, req.feed);
-  if (!resolved) return tl::unexpected(resolved.error());
-  const auto& m = resolved->manifest;
-  if (auto st = check_includes(m, req.include); !st) return tl::unexpected(st.error());
-  const std::string id = release_id(m);
-  Release* known = I.find(id);
-  if (known) {
-    if (auto st = I.not_loading(*known); !st) return tl::unexpected(st.error());
-  }
-  switch (fetch_path(known, known && I.resolver->in_flight(Impl::acquisition_key(*known)))) {
-    case FetchPath::widen:
-      if (auto st = I.fetch_again(*known, req); !st) return tl::unexpected(st.error());
-      return I.release_json(*known);
-    case FetchPath::join:
-      if (auto st = I.join_resolving(*known, req); !st) return tl::unexpected(st.error());
-      return I.release_json(*known);
-    case FetchPath::restart:
-      I.registry.erase(id);
-      break;
-    case FetchPath::start:
-      break;
-  }
-
-  auto owned =
-      I.make_release(fetch_record(m, resolved->bytes, resolved->feed.name, req, I.now_ticks()), m);
-  // Room under the disk budget and on the filesystem before any byte is requested.
-  if (auto st = I.make_room(I.stored_of(*owned, wanted_mask(owned->files))); !st) {
-    return tl::unexpected(st.error());
-  }
-  owned->hf_cache = req.hf_cache;
-  Release& r = I.registry.add(std::move(owned));
-
-  // The torrents come over the network: fetched on a worker while the release is `resolving`;
-  // Impl::on_torrents adds it to the session or fails it. Nothing is persisted until then.
-  const auto gen = r.generation;
-  if (auto st =
-          I.resolver->acquire(Impl::acquisition_key(r), resolved->feed, m, I.torrent_paths(m),
-                              [this, id, gen, v2 = m.torrent.v2_infohash](Result<V1Companion> got) {
-                                impl_->on_torrents(id, gen, v2, std::move(got));
-                              });
-      !st) {
-    r.error = st.error();
-    I.persist(r);
-    return tl::unexpected(st.error());
-  }
-  log::info("{}: resolving: fetching its torrents from feed {}", id, r.rec.feed);
-  return I.release_json(r);
+  auto r = impl_->fetches.fetch(req);
+  if (!r) return tl::unexpected(r.error());
+  return impl_->release_json(**r);
 }
 
 Result<api::Release> Engine::seed(const SeedRequest& req) {

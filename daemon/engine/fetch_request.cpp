@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "daemon/engine/peer_dialer.hpp"
+#include "daemon/log.hpp"
 #include "daemon/store.hpp"
 
 namespace weights::daemon {
@@ -106,6 +107,82 @@ ReleaseRecord fetch_record(const ReleaseManifest& m, const std::string& manifest
   rec.added_at = now_ticks;
   note_request(rec, request.requested_by, now_ticks);
   return rec;
+}
+
+Result<Release*> FetchIntake::fetch(const FetchRequest& req) {
+  if (host_.shutting_down()) return fail(Errc::unavailable, "weightsd is shutting down");
+  if (auto st = check_peers(req.peers); !st) return tl::unexpected(st.error());
+  auto resolved = host_.resolve(req);
+  if (!resolved) return tl::unexpected(resolved.error());
+  const auto& m = resolved->manifest;
+  if (auto st = check_includes(m, req.include); !st) return tl::unexpected(st.error());
+  const std::string id = release_id(m);
+  Release* known = registry_.find(id);
+  if (known) {
+    if (auto st = host_.not_loading(*known); !st) return tl::unexpected(st.error());
+  }
+  switch (fetch_path(known, known && host_.acquiring(*known))) {
+    case FetchPath::widen:
+      if (auto st = again(*known, req); !st) return tl::unexpected(st.error());
+      return known;
+    case FetchPath::join:
+      if (auto st = join(*known, req); !st) return tl::unexpected(st.error());
+      return known;
+    case FetchPath::restart:
+      registry_.erase(id);
+      break;
+    case FetchPath::start:
+      break;
+  }
+
+  auto owned = host_.make_release(
+      fetch_record(m, resolved->bytes, resolved->feed.name, req, host_.now_ticks()), m);
+  // Room under the disk budget and on the filesystem before any byte is requested.
+  if (auto st = host_.make_room(*owned, wanted_mask(owned->files)); !st) {
+    return tl::unexpected(st.error());
+  }
+  owned->hf_cache = req.hf_cache;
+  Release& r = registry_.add(std::move(owned));
+  // Nothing is persisted until the torrents are here (or could not be had).
+  if (auto st = host_.acquire(r, resolved->feed, m); !st) {
+    r.error = st.error();
+    registry_.persist(r);
+    return tl::unexpected(st.error());
+  }
+  log::info("{}: resolving: fetching its torrents from feed {}", id, r.rec.feed);
+  return &r;
+}
+
+// A release in the session: widen its selection (an empty include means every file), add its
+// peers and HF cache request; a complete one answers at once.
+Status FetchIntake::again(Release& r, const FetchRequest& req) {
+  note_request(r.rec, req.requested_by, host_.now_ticks());
+  if (auto sel = widen_selection(r, req)) {
+    if (auto st = host_.make_room(r, sel->wanted); !st) return st;
+    apply_selection(r, std::move(*sel));
+    host_.selection_changed(r);
+  }
+  if (auto st = host_.add_peers(r, req.peers); !st) return st;
+  if (req.hf_cache) {
+    r.hf_cache = req.hf_cache;
+    r.hf_snapshot.clear();
+  }
+  registry_.persist(r);
+  host_.check_complete(r);
+  return {};
+}
+
+// A release whose torrents are still being fetched: the same, into its record only (the
+// session takes it when they are here).
+Status FetchIntake::join(Release& r, const FetchRequest& req) {
+  note_request(r.rec, req.requested_by, host_.now_ticks());
+  if (auto sel = widen_selection(r, req)) {
+    if (auto st = host_.make_room(r, sel->wanted); !st) return st;
+    apply_selection(r, std::move(*sel));
+  }
+  merge_unique(r.rec.peers, req.peers);
+  if (req.hf_cache) r.hf_cache = req.hf_cache;
+  return {};
 }
 
 }  // namespace weights::daemon

@@ -1,9 +1,10 @@
 #pragma once
-// A fetch request as plain decisions: whether it is valid (its peers, its include globs against
-// the resolved manifest), which way it goes for the release of that id (new, started over, a
-// second request for one in the session or one whose torrents are being fetched), and what it
-// changes in the release's record (its selection, peers, last request). The engine executes the
-// decision; nothing here touches the session, the store or the database.
+// A fetch request: whether it is valid (its peers, its include globs against the resolved
+// manifest), which way it goes for the release of that id (new, started over, a second request
+// for one in the session or one whose torrents are being fetched), and what it changes in the
+// release's record (its selection, peers, last request) — as plain decisions, and FetchIntake,
+// which carries them out on the ReleaseRegistry and reaches the rest of the engine (resolver,
+// session, disk budget) only through FetchHost. Io thread only.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -13,6 +14,8 @@
 #include "core/util/error.hpp"
 #include "daemon/engine.hpp"
 #include "daemon/engine/release.hpp"
+#include "daemon/engine/release_registry.hpp"
+#include "daemon/engine/resolver.hpp"
 
 namespace weights::daemon {
 
@@ -67,5 +70,52 @@ void note_request(ReleaseRecord& rec, Requester by, std::int64_t now_ticks);
 ReleaseRecord fetch_record(const ReleaseManifest& m, const std::string& manifest_bytes,
                            const std::string& feed, const FetchRequest& request,
                            std::int64_t now_ticks);
+
+// What a fetch needs of the rest of the engine.
+class FetchHost {
+ public:
+  virtual ~FetchHost() = default;
+  virtual bool shutting_down() = 0;
+  // Name (or alias, or name@rev) -> the newest trusted release target and its manifest.
+  virtual Result<Resolved> resolve(const FetchRequest& request) = 0;
+  // unavailable while the release is still being loaded at start-up.
+  virtual Status not_loading(const Release& r) = 0;
+  // Its torrents are being fetched (for an earlier request).
+  virtual bool acquiring(const Release& r) = 0;
+  // Room for the content `wanted` selects under the disk budget and on the filesystem (evicting
+  // idle releases if it must). Errors: no_space.
+  virtual Status make_room(const Release& r, const std::vector<bool>& wanted) = 0;
+  // A record as the engine builds it (files, verified paths, error from the row).
+  virtual std::unique_ptr<Release> make_release(ReleaseRecord rec,
+                                                const ReleaseManifest& manifest) = 0;
+  // The selection of a release in the session changed: priorities, empty files, the companion.
+  virtual void selection_changed(Release& r) = 0;
+  // Validated "ip:port" peers into the record and the dialer.
+  virtual Status add_peers(Release& r, const std::vector<std::string>& peers) = 0;
+  virtual void check_complete(Release& r) = 0;
+  // Fetches the release's torrents on a worker; the outcome adds it to the session or fails it.
+  virtual Status acquire(Release& r, const FeedState& feed, const ReleaseManifest& manifest) = 0;
+  virtual std::int64_t now_ticks() = 0;
+};
+
+// Carries out fetch requests on the registry.
+class FetchIntake {
+ public:
+  FetchIntake(ReleaseRegistry& registry, FetchHost& host) : registry_(registry), host_(host) {}
+
+  // A new release is recorded `resolving` while its torrents are fetched (persisted only when
+  // they are here, or could not be had); a second request widens the selection of the release it
+  // names and adds its peers, and one for a complete release answers at once. Invalid peers or
+  // globs, or no room, change nothing. Errors: unavailable (shutting down, still loading),
+  // invalid_argument, not_found, no_space, and the resolver's.
+  Result<Release*> fetch(const FetchRequest& request);
+
+ private:
+  Status again(Release& r, const FetchRequest& request);
+  Status join(Release& r, const FetchRequest& request);
+
+  ReleaseRegistry& registry_;
+  FetchHost& host_;
+};
 
 }  // namespace weights::daemon
