@@ -267,6 +267,38 @@ struct Engine::Impl {
   };
   FetchHostImpl fetch_host{*this};
   FetchIntake fetches{registry, fetch_host};
+  // Seed requests (seed_intake.hpp), reaching the engine through this host.
+  struct SeedIntakeHostImpl final : SeedIntakeHost {
+    explicit SeedIntakeHostImpl(Impl& impl) : I(impl) {}
+    bool shutting_down() override { return I.gate.shutting_down(); }
+    Result<FeedState> feed(const std::string& name) override { return I.state->load_feed(name); }
+    Result<std::pair<ReleaseManifest, std::string>> manifest(const FeedState& fs,
+                                                             const tuf::TargetInfo& t) override {
+      return I.manifest_for(fs, t);
+    }
+    Status not_loading(const Release& r) override { return I.not_loading(r); }
+    std::unique_ptr<Release> make_release(ReleaseRecord rec, const ReleaseManifest& m) override {
+      return I.make_release(std::move(rec), m);
+    }
+    Status acquire(Release& r, const FeedState& fs, const ReleaseManifest& m,
+                   std::function<void(Status)> done) override {
+      return I.resolver->acquire(acquisition_key(r), fs, m, I.torrent_paths(m),
+                                 [done = std::move(done)](Result<V1Companion> got) {
+                                   done(got ? Status{} : Status(tl::unexpected(got.error())));
+                                 });
+    }
+    void on_pool(std::function<Status()> work, std::function<void(Status)> then) override {
+      I.on_pool(std::move(work), std::move(then));
+    }
+    const Store& store() override { return I.store; }
+    unsigned hashing_threads() override { return I.config.hashing_threads; }
+    Status add_seed(Release& r) override { return I.add_to_session(r, AddMode::seed); }
+    void check_complete(Release& r) override { I.check_complete(r); }
+    std::int64_t now_ticks() override { return I.now_ticks(); }
+    Impl& I;
+  };
+  SeedIntakeHostImpl seed_intake_host{*this};
+  SeedIntake seed_intake{registry, seed_intake_host};
   struct HandleRef {
     std::string id;
     bool v1 = false;
@@ -307,36 +339,6 @@ struct Engine::Impl {
   static ReleaseState state_of(const Release& r) { return daemon::state_of(r); }
 
   void persist(Release& r) { registry.persist(r); }
-
-  // Seed: the publisher's files could not be taken in (or its torrents had): the release stays,
-  // failed, until it is seeded again or removed.
-  void seed_failed(Release& r, const Error& e) {
-    r.intake = Intake::ready;
-    r.error = e;
-    log::error("seed {}: {}", r.rec.id, e.message);
-    persist(r);
-  }
-
-  // Seed: the publisher's files are in staging (or not): adopt them into the store and seed.
-  void on_seed_files_taken(const std::string& id, std::uint64_t gen, Status taken) {
-    Release* r = find(id);
-    if (!r || r->generation != gen) return;
-    if (!taken) return seed_failed(*r, taken.error());
-    r->intake = Intake::ready;
-    if (auto st = adopt_taken(*r, store); !st) {
-      r->error = st.error();
-      persist(*r);
-      return;
-    }
-    if (auto added = add_to_session(*r, AddMode::seed); !added) {
-      r->error = added.error();
-      persist(*r);
-      return;
-    }
-    log::info("{}: seeding from {}", id, r->rec.feed);
-    persist(*r);
-    check_complete(*r);
-  }
 
   // The API's release object (docs/protocol.md "Releases").
   api::Release release_json(const Release& r) const {
@@ -1914,68 +1916,9 @@ Result<api::Release> Engine::fetch(const FetchRequest& req) {
 }
 
 Result<api::Release> Engine::seed(const SeedRequest& req) {
-  auto& I = *impl_;
-  if (I.gate.shutting_down()) return fail(Errc::unavailable, "weightsd is shutting down");
-  auto fs = I.state->load_feed(req.feed);
-  if (!fs) return tl::unexpected(fs.error());
-  auto target = seed_target(*fs, req);
-  if (!target) return tl::unexpected(target.error());
-  auto m = I.manifest_for(*fs, *target);
-  if (!m) return tl::unexpected(m.error());
-  const std::string id = fmt::format("{}@{}", req.model, req.revision);
-  if (Release* known = I.find(id)) {
-    if (auto st = I.not_loading(*known); !st) return tl::unexpected(st.error());
-    switch (seed_path(known)) {
-      case SeedPath::answer:
-        return I.release_json(*known);
-      case SeedPath::refused:
-        return tl::unexpected(seed_refused(id));
-      case SeedPath::start:
-        I.registry.erase(id);  // a failed earlier attempt
-        break;
-    }
-  }
-  std::error_code ec;
-  if (!std::filesystem::is_directory(req.dir, ec)) {
-    return fail(Errc::not_found, fmt::format("{} is not a directory", req.dir.string()));
-  }
-
-  Release& r = I.registry.add(
-      I.make_release(seed_record(req, m->first, m->second, I.now_ticks()), m->first));
-  r.intake = Intake::preparing;
-  I.persist(r);
-
-  // First the torrents (from the feed, on the resolver's workers), then the publisher's files
-  // into staging on the hashing pool (seed_intake.hpp), then into the store and the session.
-  const auto gen = r.generation;
-  auto take = [this, id, gen, manifest = r.manifest, dir = req.dir,
-               staging = I.store.staging_dir(r.rec.v2_infohash) / r.rec.revision,
-               threads = I.config.hashing_threads] {
-    impl_->on_pool(
-        [manifest, dir, staging, threads] {
-          return take_publisher_files(dir, manifest, staging, threads);
-        },
-        [this, id, gen](Status st) { impl_->on_seed_files_taken(id, gen, std::move(st)); });
-  };
-  if (auto st =
-          I.resolver->acquire(Impl::acquisition_key(r), *fs, m->first, I.torrent_paths(m->first),
-                              [this, id, gen, take](Result<V1Companion> got) {
-                                auto& J = *impl_;
-                                Release* rr = J.find(id);
-                                if (!rr || rr->generation != gen || J.gate.shutting_down()) return;
-                                if (!got) {
-                                  J.seed_failed(*rr, got.error());
-                                  return;
-                                }
-                                take();
-                              });
-      !st) {
-    r.intake = Intake::ready;
-    r.error = st.error();
-    I.persist(r);
-    return tl::unexpected(st.error());
-  }
-  return I.release_json(r);
+  auto r = impl_->seed_intake.seed(req);
+  if (!r) return tl::unexpected(r.error());
+  return impl_->release_json(**r);
 }
 
 Result<api::ReleaseList> Engine::list_releases() {

@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "daemon/engine/release_registry.hpp"
+#include "daemon/log.hpp"
 
 namespace weights::daemon {
 
@@ -73,6 +73,94 @@ Status adopt_taken(Release& r, const Store& store) {
     r.files[i].verified = true;
   }
   return {};
+}
+
+Result<Release*> SeedIntake::seed(const SeedRequest& req) {
+  if (host_.shutting_down()) return fail(Errc::unavailable, "weightsd is shutting down");
+  auto fs = host_.feed(req.feed);
+  if (!fs) return tl::unexpected(fs.error());
+  auto target = seed_target(*fs, req);
+  if (!target) return tl::unexpected(target.error());
+  auto m = host_.manifest(*fs, *target);
+  if (!m) return tl::unexpected(m.error());
+  const std::string id = fmt::format("{}@{}", req.model, req.revision);
+  if (Release* known = registry_.find(id)) {
+    if (auto st = host_.not_loading(*known); !st) return tl::unexpected(st.error());
+    switch (seed_path(known)) {
+      case SeedPath::answer:
+        return known;
+      case SeedPath::refused:
+        return tl::unexpected(seed_refused(id));
+      case SeedPath::start:
+        registry_.erase(id);  // a failed earlier attempt
+        break;
+    }
+  }
+  std::error_code ec;
+  if (!std::filesystem::is_directory(req.dir, ec)) {
+    return fail(Errc::not_found, fmt::format("{} is not a directory", req.dir.string()));
+  }
+
+  Release& r = registry_.add(
+      host_.make_release(seed_record(req, m->first, m->second, host_.now_ticks()), m->first));
+  r.intake = Intake::preparing;
+  registry_.persist(r);
+  // First the torrents (from the feed, on the resolver's workers), then the files.
+  if (auto st = host_.acquire(r, *fs, m->first,
+                              [this, id, gen = r.generation, dir = req.dir](Status got) {
+                                torrents_here(id, gen, dir, std::move(got));
+                              });
+      !st) {
+    r.intake = Intake::ready;
+    r.error = st.error();
+    registry_.persist(r);
+    return tl::unexpected(st.error());
+  }
+  return &r;
+}
+
+// The torrents are here (or not): take the publisher's files into staging on the hashing pool,
+// by descriptor (store.hpp take_files: no link followed, no FIFO opened, foreign inodes copied).
+void SeedIntake::torrents_here(const std::string& id, std::uint64_t gen,
+                               const std::filesystem::path& dir, Status got) {
+  Release* r = registry_.find(id);
+  if (!r || r->generation != gen || host_.shutting_down()) return;
+  if (!got) return failed(*r, got.error());
+  host_.on_pool(
+      [manifest = r->manifest, dir,
+       staging = host_.store().staging_dir(r->rec.v2_infohash) / r->rec.revision,
+       threads = host_.hashing_threads()] {
+        return take_publisher_files(dir, manifest, staging, threads);
+      },
+      [this, id, gen](Status taken) { files_taken(id, gen, std::move(taken)); });
+}
+
+// Every byte matched: into the store, then into the session as a seed.
+void SeedIntake::files_taken(const std::string& id, std::uint64_t gen, Status taken) {
+  Release* r = registry_.find(id);
+  if (!r || r->generation != gen) return;
+  if (!taken) return failed(*r, taken.error());
+  r->intake = Intake::ready;
+  if (auto st = adopt_taken(*r, host_.store()); !st) {
+    r->error = st.error();
+    registry_.persist(*r);
+    return;
+  }
+  if (auto added = host_.add_seed(*r); !added) {
+    r->error = added.error();
+    registry_.persist(*r);
+    return;
+  }
+  log::info("{}: seeding from {}", id, r->rec.feed);
+  registry_.persist(*r);
+  host_.check_complete(*r);
+}
+
+void SeedIntake::failed(Release& r, const Error& e) {
+  r.intake = Intake::ready;
+  r.error = e;
+  log::error("seed {}: {}", r.rec.id, e.message);
+  registry_.persist(r);
 }
 
 }  // namespace weights::daemon

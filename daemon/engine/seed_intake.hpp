@@ -3,11 +3,14 @@
 // a seed does to a release already known, the record it creates, then — once its torrents are
 // here — the publisher's files taken into staging on the hashing pool (every byte checked
 // against the manifest; nothing is seeded otherwise) and, back on the io thread, adopted into
-// the store. The engine sequences the steps (resolver, pool, session add); nothing here touches
-// the session or the database.
+// the store. SeedIntake carries the steps out on the ReleaseRegistry and reaches the rest of the
+// engine (feeds, resolver, hashing pool, session) only through SeedIntakeHost. Io thread only.
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <memory>
 #include <string>
+#include <utility>
 
 #include "core/db/state_store.hpp"
 #include "core/trust/release_manifest.hpp"
@@ -15,6 +18,7 @@
 #include "core/util/error.hpp"
 #include "daemon/engine.hpp"
 #include "daemon/engine/release.hpp"
+#include "daemon/engine/release_registry.hpp"
 #include "daemon/store.hpp"
 
 namespace weights::daemon {
@@ -45,5 +49,54 @@ Status take_publisher_files(const std::filesystem::path& dir, const ReleaseManif
 // On the io thread, after take_publisher_files: each staged file into the store, marked
 // verified. Stops at the first failure (the files adopted so far stay verified).
 Status adopt_taken(Release& r, const Store& store);
+
+// What a seed needs of the rest of the engine.
+class SeedIntakeHost {
+ public:
+  virtual ~SeedIntakeHost() = default;
+  virtual bool shutting_down() = 0;
+  virtual Result<FeedState> feed(const std::string& name) = 0;
+  // The verified manifest of a trusted release target and its bytes.
+  virtual Result<std::pair<ReleaseManifest, std::string>> manifest(
+      const FeedState& feed, const tuf::TargetInfo& target) = 0;
+  // unavailable while the release is still being loaded at start-up.
+  virtual Status not_loading(const Release& r) = 0;
+  virtual std::unique_ptr<Release> make_release(ReleaseRecord rec,
+                                                const ReleaseManifest& manifest) = 0;
+  // Fetches the release's torrents on a worker; `done` gets the outcome on the io thread.
+  virtual Status acquire(Release& r, const FeedState& feed, const ReleaseManifest& manifest,
+                         std::function<void(Status)> done) = 0;
+  // Runs `work` on the hashing pool and `then` with its outcome on the io thread.
+  virtual void on_pool(std::function<Status()> work, std::function<void(Status)> then) = 0;
+  virtual const Store& store() = 0;
+  virtual unsigned hashing_threads() = 0;
+  // Adds the release to the session as a seed (every file verified).
+  virtual Status add_seed(Release& r) = 0;
+  virtual void check_complete(Release& r) = 0;
+  virtual std::int64_t now_ticks() = 0;
+};
+
+// Carries out seed requests on the registry.
+class SeedIntake {
+ public:
+  SeedIntake(ReleaseRegistry& registry, SeedIntakeHost& host) : registry_(registry), host_(host) {}
+
+  // Records the release `verifying` (Intake::preparing) and persists it; its torrents are then
+  // fetched, the publisher's files taken in on the hashing pool and adopted, and the release
+  // added to the session as a seed. A failure of any step fails the release (kept, with the
+  // error naming the file, until it is seeded again or removed) and seeds nothing. Errors now:
+  // unavailable (shutting down, still loading), not_found (feed, target, directory),
+  // already_exists (being fetched), and the resolver's.
+  Result<Release*> seed(const SeedRequest& request);
+
+ private:
+  void torrents_here(const std::string& id, std::uint64_t gen, const std::filesystem::path& dir,
+                     Status got);
+  void files_taken(const std::string& id, std::uint64_t gen, Status taken);
+  void failed(Release& r, const Error& e);
+
+  ReleaseRegistry& registry_;
+  SeedIntakeHost& host_;
+};
 
 }  // namespace weights::daemon

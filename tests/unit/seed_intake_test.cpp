@@ -2,6 +2,9 @@
 // records (no session, no resolver, no database).
 #include "daemon/engine/seed_intake.hpp"
 
+#include <functional>
+#include <map>
+
 #include <catch2/catch.hpp>
 
 #include "core/util/crypto.hpp"
@@ -145,4 +148,160 @@ TEST_CASE(
     REQUIRE_FALSE(gone);
     CHECK(gone.error().message.find("w/model.bin") != std::string::npos);
   }
+}
+
+namespace {
+
+// The engine behind SeedIntakeHost: one feed whose trusted targets hold the fixture's release,
+// torrents that arrive at once (or fail), the hashing pool run inline, session adds recorded.
+struct FakeHost final : SeedIntakeHost {
+  Fixture& fx;
+  FeedState fs;
+  std::optional<Error> torrents_fail;
+  bool defer_pool = false;  // keep the pool's work for the test to run
+  std::function<void()> pooled;
+  std::vector<std::string> seeded;  // ids added to the session as seeds
+  int completes = 0;
+
+  explicit FakeHost(Fixture& f) : fx(f) {
+    fs.name = "main";
+    tuf::TargetInfo t;
+    t.kind = tuf::TargetKind::release;
+    t.model = "org/m";
+    t.revision = "r1";
+    t.path = "org/m/r1/release.json";
+    fs.trusted_targets = {t};
+  }
+  bool shutting_down() override { return false; }
+  Result<FeedState> feed(const std::string& name) override {
+    if (name != "main") return fail(Errc::not_found, "no feed " + name);
+    return fs;
+  }
+  Result<std::pair<ReleaseManifest, std::string>> manifest(const FeedState&,
+                                                           const tuf::TargetInfo&) override {
+    return std::pair{fx.manifest, std::string("{}")};
+  }
+  Status not_loading(const Release&) override { return {}; }
+  std::unique_ptr<Release> make_release(ReleaseRecord rec, const ReleaseManifest& m) override {
+    auto r = std::make_unique<Release>();
+    r->rec = std::move(rec);
+    r->manifest = m;
+    r->files.assign(m.files.size(), FileEntry{});
+    for (auto& f : r->files) f.wanted = true;
+    return r;
+  }
+  Status acquire(Release&, const FeedState&, const ReleaseManifest&,
+                 std::function<void(Status)> done) override {
+    done(torrents_fail ? Status(tl::unexpected(*torrents_fail)) : Status{});
+    return {};
+  }
+  void on_pool(std::function<Status()> work, std::function<void(Status)> then) override {
+    pooled = [work, then] { then(work()); };
+    if (!defer_pool) pooled();
+  }
+  const Store& store() override { return fx.store; }
+  unsigned hashing_threads() override { return 2; }
+  Status add_seed(Release& r) override {
+    seeded.push_back(r.rec.id);
+    r.handle = TorrentId{1};
+    return {};
+  }
+  void check_complete(Release&) override { ++completes; }
+  std::int64_t now_ticks() override { return 50; }
+};
+
+struct Rig {
+  Fixture fx;
+  std::map<std::string, ReleaseRecord> rows;
+  ReleaseRegistry registry{RecordStore{[this](const ReleaseRecord& r) -> Status {
+                                         rows[r.id] = r;
+                                         return {};
+                                       },
+                                       [this](const std::string& id) -> Status {
+                                         rows.erase(id);
+                                         return {};
+                                       }}};
+  FakeHost host{fx};
+  SeedIntake intake{registry, host};
+};
+
+}  // namespace
+
+TEST_CASE("a seed takes the publisher's files in, adopts them and seeds the release",
+          "[seed_intake]") {
+  Rig t;
+  t.host.defer_pool = true;
+  auto r = t.intake.seed(request(t.fx.tmp / "pub"));
+  REQUIRE(r);
+  CHECK(state_of(**r) == ReleaseState::verifying);  // preparing: the files are being taken in
+  CHECK(t.rows.at("org/m@r1").state == "verifying");
+  auto again = t.intake.seed(request(t.fx.tmp / "pub"));  // meanwhile: answered as it is
+  REQUIRE(again);
+  CHECK(*again == *r);
+  REQUIRE(t.host.pooled);
+  t.host.pooled();
+  CHECK(t.host.seeded == std::vector<std::string>{"org/m@r1"});
+  CHECK(state_of(**r) == ReleaseState::complete);
+  CHECK(t.rows.at("org/m@r1").state == "complete");
+  CHECK(t.rows.at("org/m@r1").verified.size() == 3);
+  CHECK(t.host.completes == 1);
+}
+
+TEST_CASE(
+    "a seed of a directory whose file differs from the manifest fails naming the file and "
+    "seeds nothing",
+    "[seed_intake]") {
+  Rig t;
+  write_text(t.fx.tmp / "pub/w/model.bin", "not the weights");
+  auto r = t.intake.seed(request(t.fx.tmp / "pub"));
+  REQUIRE(r);  // accepted: the files are checked on the pool
+  const Release& rel = **r;
+  CHECK(state_of(rel) == ReleaseState::failed);
+  REQUIRE(rel.error);
+  CHECK(rel.error->message.find("w/model.bin") != std::string::npos);
+  CHECK(t.rows.at("org/m@r1").error_message.find("w/model.bin") != std::string::npos);
+  CHECK(t.host.seeded.empty());
+  for (const auto& f : rel.files) CHECK_FALSE(f.verified);
+  CHECK_FALSE(std::filesystem::exists(t.fx.store.store_file(t.fx.manifest.files[0].sha256)));
+
+  SECTION("seeding it again from the right files replaces the failed attempt") {
+    write_text(t.fx.tmp / "pub/w/model.bin", "the weights");
+    const auto gen = rel.generation;
+    auto again = t.intake.seed(request(t.fx.tmp / "pub"));
+    REQUIRE(again);
+    CHECK((*again)->generation > gen);
+    CHECK(state_of(**again) == ReleaseState::complete);
+  }
+}
+
+TEST_CASE("a seed refused up front registers nothing", "[seed_intake]") {
+  Rig t;
+  SECTION("not a directory") {
+    auto r = t.intake.seed(request(t.fx.tmp / "nowhere"));
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == Errc::not_found);
+  }
+  SECTION("not a trusted target") {
+    auto r = t.intake.seed(SeedRequest{"main", "org/m", "r9", t.fx.tmp / "pub"});
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == Errc::not_found);
+  }
+  SECTION("an unknown feed") {
+    auto r = t.intake.seed(SeedRequest{"other", "org/m", "r1", t.fx.tmp / "pub"});
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == Errc::not_found);
+  }
+  CHECK(t.registry.size() == 0);
+  CHECK(t.rows.empty());
+}
+
+TEST_CASE("a seed whose torrents cannot be had fails the release and takes no file",
+          "[seed_intake]") {
+  Rig t;
+  t.host.torrents_fail = Error{Errc::unavailable, "feed mirror down", ""};
+  auto r = t.intake.seed(request(t.fx.tmp / "pub"));
+  REQUIRE(r);
+  CHECK(state_of(**r) == ReleaseState::failed);
+  CHECK_FALSE(t.host.pooled);
+  CHECK(t.rows.at("org/m@r1").error_message == "feed mirror down");
 }
