@@ -15,7 +15,7 @@
 //                   poller's workers and checked against the manifest (events on the io thread)
 //   seed_executor   follow policies and the disk budget (eviction), over SeedHost
 //   release_registry the Release records: generations, look-ups, rows, the disk budget's view;
-//                   fetch_request / seed_intake: what a fetch or seed does (decisions, pure)
+//                   fetch_request / seed_intake: fetch and seed, over FetchHost / SeedIntakeHost
 // This file keeps the registry of Release records, building torrent adds, the event handlers
 // (on_event), and the API methods.
 #include "daemon/engine.hpp"
