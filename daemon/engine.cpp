@@ -19,8 +19,10 @@
 //   render          the API's release/feed/follow objects and /metrics' text (pure)
 //   release_torrents a release's torrents in the session: hybrid/companion adds (AddRequest),
 //                   TorrentId -> release registry, adds in flight, removal, peers
-// This file keeps the registry of Release records, building torrent adds, the event handlers
-// (on_event), and the API methods.
+//   release_registry the Release records: generations, look-ups, rows, the disk budget's view;
+//                   fetch_request / seed_intake: fetch and seed, over FetchHost / SeedIntakeHost
+// This file wires the components together, routes the backend's events (on_event) and
+// answers the API methods.
 #include "daemon/engine.hpp"
 
 #include <algorithm>
@@ -48,17 +50,20 @@
 #include "core/util/units.hpp"
 #include "daemon/engine/disk_guard.hpp"
 #include "daemon/engine/disk_scan.hpp"
+#include "daemon/engine/fetch_request.hpp"
 #include "daemon/engine/file_progress.hpp"
 #include "daemon/engine/lt_backend.hpp"
 #include "daemon/engine/peer_dialer.hpp"
 #include "daemon/engine/release.hpp"
 #include "daemon/engine/release_checks.hpp"
+#include "daemon/engine/release_registry.hpp"
 #include "daemon/engine/release_state.hpp"
 #include "daemon/engine/release_torrents.hpp"
 #include "daemon/engine/render.hpp"
 #include "daemon/engine/resolver.hpp"
 #include "daemon/engine/resume_policy.hpp"
 #include "daemon/engine/seed_executor.hpp"
+#include "daemon/engine/seed_intake.hpp"
 #include "daemon/engine/v1_companion.hpp"
 #include "daemon/engine/verifier.hpp"
 #include "daemon/engine/views.hpp"
@@ -143,10 +148,7 @@ struct Engine::Impl {
       if (!m) return tl::unexpected(m.error());
       return std::move(m->first);
     }
-    bool needs_fetch(const std::string& id) override {
-      const Release* have = I.find(id);
-      return !have || (!valid(have->handle) && have->intake == Intake::ready);
-    }
+    bool needs_fetch(const std::string& id) override { return fetch_would_start(I.find(id)); }
     Status fetch(const FetchRequest& request) override {
       auto r = I.owner->fetch(request);
       if (!r) return tl::unexpected(r.error());
@@ -156,19 +158,7 @@ struct Engine::Impl {
     RoomKey room_key() override { return I.room_key(); }
     TimePoint now() override { return I.clock(); }
     std::vector<StoredRelease> stored_releases() override {
-      std::vector<StoredRelease> existing;
-      for (const auto& [id, r] : I.releases) {
-        auto s = I.stored_of(*r, wanted_mask(r->files));
-        // Releases still downloading or hashing are a request in progress, unless only a follow
-        // asked and no longer holds them (fetch_protected).
-        const auto st = I.state_of(*r);
-        s.protect = st != ReleaseState::complete && st != ReleaseState::failed &&
-                    fetch_protected({r->rec.last_requested != 0 ? FetchRequester::user
-                                                                : FetchRequester::follow_only,
-                                     s.held});
-        existing.push_back(std::move(s));
-      }
-      return existing;
+      return I.registry.stored_releases(I.held);
     }
     std::uint64_t bytes_to_write(const StoredRelease& incoming) override {
       std::uint64_t n = 0;
@@ -203,12 +193,90 @@ struct Engine::Impl {
   std::optional<TimePoint> last_scrub_finished;
   Rates applied_rates{};
   std::shared_ptr<bool> alive;
-  std::map<std::string, std::unique_ptr<Release>> releases;
+  // The Release records (release_registry.hpp); rows written through the ReleaseDb.
+  ReleaseRegistry registry{RecordStore{[this](const ReleaseRecord& rec) { return db->put(rec); },
+                                       [this](const std::string& id) { return db->remove(id); }}};
+  ReleaseRegistry::Map& releases = registry.records();
+  // Fetch requests (fetch_request.hpp), reaching the engine through this host.
+  struct FetchHostImpl final : FetchHost {
+    explicit FetchHostImpl(Impl& impl) : I(impl) {}
+    bool shutting_down() override { return I.gate.shutting_down(); }
+    Result<Resolved> resolve(const FetchRequest& q) override {
+      return I.resolve(q.name, q.revision, q.feed);
+    }
+    Status not_loading(const Release& r) override { return I.not_loading(r); }
+    bool acquiring(const Release& r) override { return I.resolver->in_flight(acquisition_key(r)); }
+    Status make_room(const Release& r, const std::vector<bool>& wanted) override {
+      return I.make_room(I.stored_of(r, wanted));
+    }
+    std::unique_ptr<Release> make_release(ReleaseRecord rec, const ReleaseManifest& m) override {
+      return I.make_release(std::move(rec), m);
+    }
+    void selection_changed(Release& r) override {
+      r.resume.current = false;
+      I.verify_empty_files(r);
+      if (r.ti) {
+        I.torrents->prioritize_files(r.handle, I.priorities(r, r.ti->num_files()));
+        if (r.v1_downloading()) {
+          I.torrents->prioritize_files(r.v1_handle, I.priorities(r, r.ti->num_files()));
+        }
+      }
+      I.add_v1_download(r);
+    }
+    Status add_peers(Release& r, const std::vector<std::string>& peers) override {
+      return I.merge_peers(r, peers);
+    }
+    void check_complete(Release& r) override { I.check_complete(r); }
+    // Impl::on_torrents adds it to the session or fails it (dropped if it was removed or taken
+    // in again meanwhile).
+    Status acquire(Release& r, const FeedState& feed, const ReleaseManifest& m) override {
+      return I.resolver->acquire(
+          acquisition_key(r), feed, m, I.torrent_paths(m),
+          [&I = I, id = r.rec.id, gen = r.generation, v2 = m.torrent.v2_infohash](
+              Result<V1Companion> got) { I.on_torrents(id, gen, v2, std::move(got)); });
+    }
+    std::int64_t now_ticks() override { return I.now_ticks(); }
+    Impl& I;
+  };
+  FetchHostImpl fetch_host{*this};
+  FetchIntake fetches{registry, fetch_host};
+  // Seed requests (seed_intake.hpp), reaching the engine through this host.
+  struct SeedIntakeHostImpl final : SeedIntakeHost {
+    explicit SeedIntakeHostImpl(Impl& impl) : I(impl) {}
+    bool shutting_down() override { return I.gate.shutting_down(); }
+    Result<FeedState> feed(const std::string& name) override { return I.state->load_feed(name); }
+    Result<std::pair<ReleaseManifest, std::string>> manifest(const FeedState& fs,
+                                                             const tuf::TargetInfo& t) override {
+      return I.manifest_for(fs, t);
+    }
+    Status not_loading(const Release& r) override { return I.not_loading(r); }
+    std::unique_ptr<Release> make_release(ReleaseRecord rec, const ReleaseManifest& m) override {
+      return I.make_release(std::move(rec), m);
+    }
+    Status acquire(Release& r, const FeedState& fs, const ReleaseManifest& m,
+                   std::function<void(Status)> done) override {
+      return I.resolver->acquire(acquisition_key(r), fs, m, I.torrent_paths(m),
+                                 [done = std::move(done)](Result<V1Companion> got) {
+                                   done(got ? Status{} : Status(tl::unexpected(got.error())));
+                                 });
+    }
+    void on_pool(std::function<Status()> work, std::function<void(Status)> then) override {
+      I.on_pool(std::move(work), std::move(then));
+    }
+    const Store& store() override { return I.store; }
+    unsigned hashing_threads() override { return I.config.hashing_threads; }
+    Status add_seed(Release& r) override { return I.add_to_session(r, AddMode::seed); }
+    void check_complete(Release& r) override { I.check_complete(r); }
+    std::int64_t now_ticks() override { return I.now_ticks(); }
+    Impl& I;
+  };
+  SeedIntakeHostImpl seed_intake_host{*this};
+  SeedIntake seed_intake{registry, seed_intake_host};
   // The releases' torrents in the session: which id is which release's, adds in flight
   // (made in start(), over `torrents`).
   std::unique_ptr<ReleaseTorrents> release_torrents;
   LoadQueue load;  // start-up: releases whose torrents are still to add
-  std::uint64_t next_generation = 1;
+  std::uint64_t& next_generation = registry.generation_counter();
   ShutdownGate gate;
   std::function<void()> shutdown_done;
 
@@ -220,61 +288,17 @@ struct Engine::Impl {
     work.run(std::move(w), std::move(then));
   }
 
-  Release* find(const std::string& id) {
-    const auto it = releases.find(id);
-    return it == releases.end() ? nullptr : it->second.get();
-  }
+  Release* find(const std::string& id) { return registry.find(id); }
 
   Release* by_torrent(TorrentId t, bool* is_v1 = nullptr) {
     return release_torrents->by_torrent(t, is_v1);
   }
 
-  Result<Release*> require(const std::string& id) {
-    if (auto* r = find(id)) return r;
-    // "org/name" without a revision: the newest release of that model we have.
-    Release* best = nullptr;
-    for (auto& [rid, r] : releases) {
-      if (r->rec.model == id && (!best || r->rec.release_seq > best->rec.release_seq)) {
-        best = r.get();
-      }
-    }
-    if (best) return best;
-    return fail(Errc::not_found, fmt::format("no release '{}'", id),
-                "ids look like org/name@revision; see GET /v1/releases (weightsctl list)");
-  }
+  Result<Release*> require(const std::string& id) { return registry.require(id); }
 
-  static ReleaseState state_of(const Release& r) {
-    ReleaseStateInput in;
-    in.loading = r.intake == Intake::loading;
-    in.has_torrent = valid(r.handle);
-    in.has_error = r.error.has_value();
-    in.preparing = r.intake == Intake::preparing;
-    in.verifying = r.verify_outstanding > 0;
-    in.all_wanted_verified = all_wanted_verified(r.files);
-    in.disk_full = r.disk_full;
-    in.degraded = r.degraded;
-    if (r.status) {
-      in.torrent_paused = r.status->paused;
-      in.torrent_checking = r.status->checking();
-    }
-    in.any_hashing = any_hashing(r.files);
-    return release_state(in);
-  }
+  static ReleaseState state_of(const Release& r) { return daemon::state_of(r); }
 
-  void persist(Release& r) {
-    // (A release still loading keeps its stored state: `loading` is not a state to restart in.)
-    if (r.intake != Intake::loading) r.rec.state = std::string(to_string(state_of(r)));
-    r.rec.verified.clear();
-    // While the v1 companion downloads, verified files are not in the store yet (check_complete
-    // adopts them after a final pass): after a crash they are hashed again instead.
-    for (std::size_t i = 0; i < r.manifest.files.size() && !r.v1_active() && !r.staging_pass; ++i) {
-      if (r.files[i].verified) r.rec.verified.push_back(r.manifest.files[i].path);
-    }
-    r.rec.error_code = r.error ? std::string(code_name(r.error->code)) : "";
-    r.rec.error_message = r.error ? r.error->message : "";
-    r.rec.error_hint = r.error ? r.error->hint : "";
-    if (auto st = db->put(r.rec); !st) log::error("{}", st.error().message);
-  }
+  void persist(Release& r) { registry.persist(r); }
 
   // The API's release object (daemon/engine/render.hpp).
   ReleaseContext render_context(const Release& r) const {
@@ -328,18 +352,11 @@ struct Engine::Impl {
   // Start-up: a fetched release recorded before its torrents arrived (its record was written
   // meanwhile, e.g. pinned) goes on resolving from the feed it was resolved from.
   void resume_resolutions() {
-    for (auto& [id, r] : releases) {
-      if (r->intake != Intake::ready || valid(r->handle) || r->error ||
-          r->rec.origin != Origin::fetched) {
-        continue;
-      }
+    for (auto& [id, r] : registry) {
+      if (!awaiting_torrents(*r)) continue;
       auto fs = state->load_feed(r->rec.feed);
       Status st =
-          fs ? resolver->acquire(
-                   acquisition_key(*r), *fs, r->manifest, torrent_paths(r->manifest),
-                   [this, id = id, gen = r->generation, v2 = r->rec.v2_infohash](
-                       Result<V1Companion> got) { on_torrents(id, gen, v2, std::move(got)); })
-             : Status(tl::unexpected(fs.error()));
+          fs ? fetch_host.acquire(*r, *fs, r->manifest) : Status(tl::unexpected(fs.error()));
       if (!st) {
         r->error = st.error();
         persist(*r);
@@ -396,31 +413,6 @@ struct Engine::Impl {
               r->manifest.files.size(), r->manifest.total_length);
     persist(*r);
     check_complete(*r);
-  }
-
-  // A second fetch of a release whose torrents are still being fetched: widen its selection
-  // (an empty include means every file), add its peers and HF cache request.
-  Status join_resolving(Release& r, const FetchRequest& req,
-                        const std::vector<std::string>& paths) {
-    if (req.requested_by == Requester::user) r.rec.last_requested = now_ticks();
-    if (!r.rec.include.empty()) {
-      std::vector<std::string> wider = r.rec.include;
-      if (req.include.empty()) wider.clear();
-      for (const auto& g : req.include) {
-        if (std::find(wider.begin(), wider.end(), g) == wider.end()) wider.push_back(g);
-      }
-      if (auto st = make_room(stored_of(r, select_files(paths, wider))); !st) return st;
-      r.rec.include = std::move(wider);
-      const auto wanted = select_files(paths, r.rec.include);
-      for (std::size_t i = 0; i < r.files.size(); ++i) r.files[i].wanted = wanted[i];
-    }
-    for (const auto& p : req.peers) {
-      if (std::find(r.rec.peers.begin(), r.rec.peers.end(), p) == r.rec.peers.end()) {
-        r.rec.peers.push_back(p);
-      }
-    }
-    if (req.hf_cache) r.hf_cache = req.hf_cache;
-    return {};
   }
 
   std::unique_ptr<Release> make_release(ReleaseRecord rec, ReleaseManifest manifest) {
@@ -1028,22 +1020,10 @@ struct Engine::Impl {
   std::int64_t now_ticks() { return clock().time_since_epoch().count(); }
 
   StoredRelease stored_of(const Release& r, const std::vector<bool>& wanted) const {
-    StoredRelease s;
-    s.id = r.rec.id;
-    s.pinned = r.rec.pinned;
-    s.held = held.count(r.rec.id) > 0;
-    s.last_requested = r.rec.last_requested != 0 ? r.rec.last_requested : r.rec.added_at;
-    for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
-      if (wanted[i]) s.content.push_back({r.manifest.files[i].sha256, r.manifest.files[i].length});
-    }
-    return s;
+    return daemon::stored_of(r, wanted, held.count(r.rec.id) > 0);
   }
 
-  std::uint64_t reserved_now() const {
-    std::vector<StoredRelease> all;
-    for (const auto& [id, r] : releases) all.push_back(stored_of(*r, wanted_mask(r->files)));
-    return reserved_bytes(all);
-  }
+  std::uint64_t reserved_now() const { return registry.reserved(held); }
 
   // Free bytes on the state dir's filesystem for an unprivileged writer.
   std::optional<std::uint64_t> free_disk() const { return free_disk_bytes(config.state_dir); }
@@ -1063,13 +1043,8 @@ struct Engine::Impl {
   // progress (protected), pins, and free space (MiB).
   using RoomKey = std::tuple<std::uint64_t, std::size_t, std::size_t, std::uint64_t>;
   RoomKey room_key() const {
-    std::size_t active = 0, pinned = 0;
-    for (const auto& [id, r] : releases) {
-      const auto st = state_of(*r);
-      active += st != ReleaseState::complete && st != ReleaseState::failed;
-      pinned += r->rec.pinned;
-    }
-    return {reserved_now(), active, pinned, free_disk().value_or(0) >> 20};
+    const auto c = registry.room_counts();
+    return {reserved_now(), c.active, c.pinned, free_disk().value_or(0) >> 20};
   }
 
   // Time-of-day windows: the limits in force now (local time of the daemon).
@@ -1276,245 +1251,15 @@ Result<api::Removed> Engine::remove_feed(const std::string& name) {
 }
 
 Result<api::Release> Engine::fetch(const FetchRequest& req) {
-  auto& I = *impl_;
-  if (I.gate.shutting_down()) return fail(Errc::unavailable, "weightsd is shutting down");
-  for (const auto& p : req.peers) {
-    if (auto ep = parse_peer(p); !ep) return tl::unexpected(ep.error());
-  }
-  auto resolved = I.resolve(req.name, req.revision, req.feed);
-  if (!resolved) return tl::unexpected(resolved.error());
-  const auto& m = resolved->manifest;
-  // Every include pattern must select something: a typo must not silently fetch nothing.
-  std::vector<std::string> paths;
-  for (const auto& f : m.files) paths.push_back(f.path);
-  for (const auto& g : req.include) {
-    const std::vector<std::string> one{g};
-    const auto sel = select_files(paths, one);
-    if (std::find(sel.begin(), sel.end(), true) == sel.end()) {
-      return fail(Errc::invalid_argument,
-                  fmt::format("--include '{}' matches no file of {}@{}", g, m.model, m.revision),
-                  "patterns are shell globs over the release's paths; '*' also matches '/'");
-    }
-  }
-  const std::string id = fmt::format("{}@{}", m.model, m.revision);
-  if (Release* r = I.find(id)) {
-    if (auto st = I.not_loading(*r); !st) return tl::unexpected(st.error());
-  }
-
-  if (Release* r = I.find(id); r && valid(r->handle)) {
-    if (req.requested_by == Requester::user) r->rec.last_requested = I.now_ticks();
-    // Existing release: widen the selection (an empty include means every file).
-    if (!r->rec.include.empty()) {
-      std::vector<std::string> wider = r->rec.include;
-      if (req.include.empty()) wider.clear();
-      for (const auto& g : req.include) wider.push_back(g);
-      if (auto st = I.make_room(I.stored_of(*r, select_files(paths, wider))); !st) {
-        return tl::unexpected(st.error());
-      }
-      if (req.include.empty()) {
-        r->rec.include.clear();
-      } else {
-        for (const auto& g : req.include) {
-          if (std::find(r->rec.include.begin(), r->rec.include.end(), g) == r->rec.include.end()) {
-            r->rec.include.push_back(g);
-          }
-        }
-      }
-      const auto wanted = select_files(paths, r->rec.include);
-      for (std::size_t i = 0; i < r->files.size(); ++i) r->files[i].wanted = wanted[i];
-      r->resume.current = false;
-      I.verify_empty_files(*r);
-      if (r->ti) {
-        I.torrents->prioritize_files(r->handle, I.priorities(*r, r->ti->num_files()));
-        if (r->v1_downloading()) {
-          I.torrents->prioritize_files(r->v1_handle, I.priorities(*r, r->ti->num_files()));
-        }
-      }
-      I.add_v1_download(*r);
-    }
-    if (auto st = I.merge_peers(*r, req.peers); !st) return tl::unexpected(st.error());
-    if (req.hf_cache) {
-      r->hf_cache = req.hf_cache;
-      r->hf_snapshot.clear();
-    }
-    I.persist(*r);
-    I.check_complete(*r);
-    return I.release_json(*r);
-  }
-  if (Release* r = I.find(id); r && I.resolver->in_flight(Impl::acquisition_key(*r))) {
-    // Its torrents are being fetched for an earlier request: this one joins it.
-    if (auto st = I.join_resolving(*r, req, paths); !st) return tl::unexpected(st.error());
-    return I.release_json(*r);
-  }
-  if (Release* r = I.find(id)) {
-    // A failed earlier attempt (no torrent added): start over.
-    I.releases.erase(r->rec.id);
-  }
-
-  ReleaseRecord rec;
-  rec.id = id;
-  rec.feed = resolved->feed.name;
-  rec.model = m.model;
-  rec.revision = m.revision;
-  rec.release_seq = m.release_seq;
-  rec.v2_infohash = m.torrent.v2_infohash;
-  rec.manifest = resolved->bytes;
-  rec.origin = Origin::fetched;
-  rec.include = req.include;
-  rec.peers = req.peers;
-  rec.added_at = I.now_ticks();
-  if (req.requested_by == Requester::user) rec.last_requested = rec.added_at;
-  auto owned = I.make_release(std::move(rec), m);
-  // Room under the disk budget and on the filesystem before any byte is requested.
-  if (auto st = I.make_room(I.stored_of(*owned, wanted_mask(owned->files))); !st) {
-    return tl::unexpected(st.error());
-  }
-  Release& r = *owned;
-  r.hf_cache = req.hf_cache;
-  I.releases[id] = std::move(owned);
-
-  // The torrents come over the network: fetched on a worker while the release is `resolving`;
-  // Impl::on_torrents adds it to the session or fails it. Nothing is persisted until then.
-  const auto gen = r.generation;
-  if (auto st =
-          I.resolver->acquire(Impl::acquisition_key(r), resolved->feed, m, I.torrent_paths(m),
-                              [this, id, gen, v2 = m.torrent.v2_infohash](Result<V1Companion> got) {
-                                impl_->on_torrents(id, gen, v2, std::move(got));
-                              });
-      !st) {
-    r.error = st.error();
-    I.persist(r);
-    return tl::unexpected(st.error());
-  }
-  log::info("{}: resolving: fetching its torrents from feed {}", id, r.rec.feed);
-  return I.release_json(r);
+  auto r = impl_->fetches.fetch(req);
+  if (!r) return tl::unexpected(r.error());
+  return impl_->release_json(**r);
 }
 
 Result<api::Release> Engine::seed(const SeedRequest& req) {
-  auto& I = *impl_;
-  if (I.gate.shutting_down()) return fail(Errc::unavailable, "weightsd is shutting down");
-  auto fs = I.state->load_feed(req.feed);
-  if (!fs) return tl::unexpected(fs.error());
-  const tuf::TargetInfo* target = nullptr;
-  for (const auto& t : fs->trusted_targets) {
-    if (t.kind == tuf::TargetKind::release && t.model == req.model && t.revision == req.revision) {
-      target = &t;
-    }
-  }
-  if (!target) {
-    return fail(
-        Errc::not_found,
-        fmt::format("{}@{} is not in feed {}'s trusted targets", req.model, req.revision, req.feed),
-        "publish the release, then refresh the feed (weightsctl feed refresh)");
-  }
-  auto m = I.manifest_for(*fs, *target);
-  if (!m) return tl::unexpected(m.error());
-  const std::string id = fmt::format("{}@{}", req.model, req.revision);
-  if (Release* r = I.find(id)) {
-    if (auto st = I.not_loading(*r); !st) return tl::unexpected(st.error());
-    if (I.state_of(*r) == ReleaseState::complete || r->intake == Intake::preparing)
-      return I.release_json(*r);
-    if (valid(r->handle)) {
-      return fail(Errc::already_exists, fmt::format("{} is being fetched", id),
-                  "remove it first (weightsctl remove), then seed");
-    }
-    I.releases.erase(id);
-  }
-  std::error_code ec;
-  if (!std::filesystem::is_directory(req.dir, ec)) {
-    return fail(Errc::not_found, fmt::format("{} is not a directory", req.dir.string()));
-  }
-
-  ReleaseRecord rec;
-  rec.id = id;
-  rec.feed = req.feed;
-  rec.model = req.model;
-  rec.revision = req.revision;
-  rec.release_seq = m->first.release_seq;
-  rec.v2_infohash = m->first.torrent.v2_infohash;
-  rec.manifest = m->second;
-  rec.origin = Origin::seeded;
-  rec.added_at = I.now_ticks();
-  rec.last_requested = rec.added_at;
-  auto owned = I.make_release(std::move(rec), m->first);
-  Release& r = *owned;
-  I.releases[id] = std::move(owned);
-  r.intake = Intake::preparing;
-  I.persist(r);
-
-  // First the torrents (from the feed, on the resolver's workers), then take the publisher's
-  // files into staging on a worker, by descriptor (Store::take_files: no
-  // link followed, no FIFO opened, foreign inodes copied): nothing from `dir` is seeded unless
-  // every byte matches the manifest.
-  const auto files = r.manifest.files;
-  const auto dir = req.dir;
-  const auto staging = I.store.staging_dir(r.rec.v2_infohash) / r.rec.revision;
-  const auto threads = I.config.hashing_threads;
-  const auto gen = r.generation;
-  auto take = [this, id, gen, files, dir, staging, threads] {
-    impl_->on_pool(
-        [files, dir, staging, threads]() -> Status {
-          std::vector<SourceFile> sources;
-          for (const auto& f : files) sources.push_back(SourceFile{f.path, f.length, f.sha256});
-          return take_files(dir, sources, staging, threads);
-        },
-        [this, id, gen](Status st) {
-          auto& J = *impl_;
-          Release* rr = J.find(id);
-          if (!rr || rr->generation != gen) return;
-          rr->intake = Intake::ready;
-          if (!st) {
-            rr->error = st.error();
-            log::error("seed {}: {}", id, st.error().message);
-            J.persist(*rr);
-            return;
-          }
-          for (std::size_t i = 0; i < rr->manifest.files.size(); ++i) {
-            const auto& f = rr->manifest.files[i];
-            Status ok = f.length == 0
-                            ? J.store.adopt_empty()
-                            : J.store.adopt(J.store.staging_file(rr->rec.v2_infohash,
-                                                                 rr->rec.revision, f.path),
-                                            f.sha256);
-            if (!ok) {
-              rr->error = ok.error();
-              J.persist(*rr);
-              return;
-            }
-            rr->files[i].verified = true;
-          }
-          if (auto added = J.add_to_session(*rr, Impl::AddMode::seed); !added) {
-            rr->error = added.error();
-            J.persist(*rr);
-            return;
-          }
-          log::info("{}: seeding from {}", id, rr->rec.feed);
-          J.persist(*rr);
-          J.check_complete(*rr);
-        });
-  };
-  if (auto st =
-          I.resolver->acquire(Impl::acquisition_key(r), *fs, m->first, I.torrent_paths(m->first),
-                              [this, id, gen, take](Result<V1Companion> got) {
-                                auto& J = *impl_;
-                                Release* rr = J.find(id);
-                                if (!rr || rr->generation != gen || J.gate.shutting_down()) return;
-                                if (!got) {
-                                  rr->intake = Intake::ready;
-                                  rr->error = got.error();
-                                  log::error("seed {}: {}", id, got.error().message);
-                                  J.persist(*rr);
-                                  return;
-                                }
-                                take();
-                              });
-      !st) {
-    r.intake = Intake::ready;
-    r.error = st.error();
-    I.persist(r);
-    return tl::unexpected(st.error());
-  }
-  return I.release_json(r);
+  auto r = impl_->seed_intake.seed(req);
+  if (!r) return tl::unexpected(r.error());
+  return impl_->release_json(**r);
 }
 
 Result<api::ReleaseList> Engine::list_releases() {
@@ -1549,22 +1294,8 @@ Result<api::Removed> Engine::remove_release(const std::string& id_in, DeleteFile
     log::warning("{}", st.error().message);
   }
   if (files == DeleteFiles::yes) {
-    std::set<std::string> used;
-    for (const auto& [oid, other] : I.releases) {
-      if (oid == id) continue;
-      for (std::size_t i = 0; i < other->manifest.files.size(); ++i) {
-        if (other->files[i].verified) used.insert(other->manifest.files[i].sha256);
-      }
-    }
-    bool shared_torrent = false;
-    for (const auto& [oid, other] : I.releases) {
-      if (oid != id && other->rec.v2_infohash == r.rec.v2_infohash) shared_torrent = true;
-    }
-    for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
-      const auto& sha = r.manifest.files[i].sha256;
-      if (r.files[i].verified && !used.count(sha)) (void)I.store.remove_store_entry(sha);
-    }
-    if (!shared_torrent) {
+    for (const auto& sha : I.registry.unshared_content(id)) (void)I.store.remove_store_entry(sha);
+    if (!I.registry.torrent_shared(id)) {
       std::error_code ec;
       std::filesystem::remove_all(I.store.staging_dir(r.rec.v2_infohash), ec);
       std::filesystem::remove(I.store.resume_file(r.rec.v2_infohash), ec);
@@ -1572,8 +1303,7 @@ Result<api::Removed> Engine::remove_release(const std::string& id_in, DeleteFile
       std::filesystem::remove(I.store.torrent_v1_file(r.rec.v2_infohash), ec);
     }
   }
-  if (auto st = I.db->remove(id); !st) return tl::unexpected(st.error());
-  I.releases.erase(id);
+  if (auto st = I.registry.remove(id); !st) return tl::unexpected(st.error());
   log::info("{}: removed{}", id, files == DeleteFiles::yes ? " with its files" : "");
   return api::Removed{id};
 }
@@ -1632,24 +1362,10 @@ Result<api::FollowRemoved> Engine::remove_follow(std::int64_t id) {
 }
 
 Result<api::ScrubResult> Engine::scrub(const std::optional<std::string>& id) {
-  auto& I = *impl_;
-  std::vector<std::string> ids;
-  if (id) {
-    auto found = I.require(*id);
-    if (!found) return tl::unexpected(found.error());
-    if (I.state_of(**found) != ReleaseState::complete) {
-      return fail(Errc::invalid_argument,
-                  fmt::format("{} is {}; only complete releases are scrubbed", (*found)->rec.id,
-                              to_string(I.state_of(**found))));
-    }
-    ids.push_back((*found)->rec.id);
-  } else {
-    for (const auto& [rid, r] : I.releases) {
-      if (I.state_of(*r) == ReleaseState::complete) ids.push_back(rid);
-    }
-  }
-  for (const auto& rid : ids) I.verifier->queue_scrub(rid);
-  return api::ScrubResult{ids, I.config.scrub_rate};
+  auto ids = impl_->registry.scrub_ids(id);
+  if (!ids) return tl::unexpected(ids.error());
+  for (const auto& rid : *ids) impl_->verifier->queue_scrub(rid);
+  return api::ScrubResult{*ids, impl_->config.scrub_rate};
 }
 
 std::string Engine::metrics_text() {

@@ -116,7 +116,8 @@ Status Store::adopt_empty() const {
   const fs::path target = store_file(empty_sha256);
   std::error_code ec;
   if (fs::exists(target, ec)) return {};
-  if (auto st = mkdirs(target.parent_path()); !st) return st;  // a fresh store has no e3/
+  // Its fan-out directory (store/sha256/e3) exists only once a file hashing to it was stored.
+  if (auto st = mkdirs(target.parent_path()); !st) return st;
   return write_file_atomic(target, "", 0644);
 }
 

@@ -31,6 +31,17 @@ TEST_CASE("include globs select manifest paths; no pattern selects everything", 
   CHECK(glob_match("sub/*", "sub/tokenizer.json"));
 }
 
+TEST_CASE("an empty file is stored in a fresh store", "[store]") {
+  weights::testing::TempDir tmp;
+  Store store(tmp / "state");
+  REQUIRE(store.ensure_layout());
+  auto st = store.adopt_empty();
+  INFO((st ? std::string() : st.error().message));
+  REQUIRE(st);
+  CHECK(std::filesystem::file_size(store.store_file(empty_sha256)) == 0);
+  CHECK(store.adopt_empty());  // again: already there
+}
+
 TEST_CASE("identical content from two releases is stored once", "[store]") {
   testing::TempDir tmp;
   Store store(tmp.path());
