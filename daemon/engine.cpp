@@ -4,11 +4,10 @@
 //   release_state   per-file record (FileEntry) and the release's state (pure)
 //   v1_companion    when the v1 companion downloads, and how its download ends (pure)
 //   resume_policy   when a resume file may be written, the shutdown gate, start-up queue
-//   resume_saver    resume data requested and written, progress saves, the shutdown's saves
-//   startup_loader  start-up: torrents added in batches, `loading` until their adds answer
+//   resume_saver    resume saves and the shutdown's; startup_loader: start-up adds in batches
 //   verifier        SHA-256 checks on the hashing pool (WorkPool), scrub, quarantine (events)
 //   peer_dialer     --peer endpoints and redials, over TorrentBackend
-//   disk_guard      full-disk pause/resume rules, and DiskGuard applying them to releases
+//   disk_guard      full-disk pause/resume rules
 //   file_progress   per-file bytes done, completed files, files due for a hash (pure)
 //   views           view files (kept or rebuilt), Hugging Face snapshots, export bundles
 //   torrent_backend the seam over the session (commands); torrent_events what it reports;
@@ -1398,6 +1397,7 @@ struct Engine::Impl {
     check_complete(*r, AddHow::async);
   }
 
+  // Start-up loading is the StartupLoader's, resume saves the ResumeSaver's.
   void set_loaded(Release& r) { loader.loaded(r); }
 
   Status not_loading(const Release& r) const { return daemon::not_loading(r); }
