@@ -4,6 +4,7 @@
 //   release_state   per-file record (FileEntry) and the release's state (pure)
 //   v1_companion    when the v1 companion downloads, and how its download ends (pure)
 //   resume_policy   when a resume file may be written, the shutdown gate, start-up queue
+//   resume_saver    resume saves and the shutdown's; startup_loader: start-up adds in batches
 //   verifier        SHA-256 checks on the hashing pool (WorkPool), scrub, quarantine (events)
 //   release_checks  file completed -> flushed -> hashed -> stored or re-downloaded -> complete;
 //                   verify and scrub outcomes (quarantine, degraded), over ChecksHost
@@ -62,8 +63,10 @@
 #include "daemon/engine/render.hpp"
 #include "daemon/engine/resolver.hpp"
 #include "daemon/engine/resume_policy.hpp"
+#include "daemon/engine/resume_saver.hpp"
 #include "daemon/engine/seed_executor.hpp"
 #include "daemon/engine/seed_intake.hpp"
+#include "daemon/engine/startup_loader.hpp"
 #include "daemon/engine/v1_companion.hpp"
 #include "daemon/engine/verifier.hpp"
 #include "daemon/engine/views.hpp"
@@ -275,10 +278,50 @@ struct Engine::Impl {
   // The releases' torrents in the session: which id is which release's, adds in flight
   // (made in start(), over `torrents`).
   std::unique_ptr<ReleaseTorrents> release_torrents;
-  LoadQueue load;  // start-up: releases whose torrents are still to add
   std::uint64_t& next_generation = registry.generation_counter();
-  ShutdownGate gate;
-  std::function<void()> shutdown_done;
+  // Resume data and the shutdown gate (ResumeSaver), start-up loading (StartupLoader) and the
+  // full-disk pause (DiskGuard) reach the engine through this host.
+  struct LifecycleHostImpl final : ResumeHost, LoadHost, DiskGuardHost {
+    explicit LifecycleHostImpl(Impl& impl) : I(impl) {}
+    TorrentBackend& backend() override { return *I.torrents; }
+    Release* hybrid_release(TorrentId t) override {
+      bool v1 = false;
+      Release* r = I.by_torrent(t, &v1);
+      return v1 ? nullptr : r;
+    }
+    std::vector<std::pair<TorrentId, const Release*>> hybrid_torrents() override {
+      std::vector<std::pair<TorrentId, const Release*>> out;
+      for (const auto& [h, ref] : I.release_torrents->registered()) {
+        if (!ref.v1) out.emplace_back(h, I.find(ref.id));
+      }
+      return out;
+    }
+    bool complete(const Release& r) override { return state_of(r) == ReleaseState::complete; }
+    std::filesystem::path resume_file(const Release& r) override {
+      return I.store.resume_file(r.rec.v2_infohash);
+    }
+    bool shutting_down() override { return I.gate.shutting_down(); }
+    Release* find(const std::string& id) override { return I.find(id); }
+    Status start_add(Release& r) override {
+      I.verify_empty_files(r);
+      return I.add_to_session(r, AddMode::normal, AddHow::async);
+    }
+    void persist(Release& r) override { I.persist(r); }
+    std::size_t release_count() override { return I.releases.size(); }
+    std::optional<std::uint64_t> free_disk() override { return I.free_disk(); }
+    std::vector<Release*> all_releases() override {
+      std::vector<Release*> out;
+      for (auto& [id, r] : I.releases) out.push_back(r.get());
+      return out;
+    }
+    Impl& I;
+  };
+  LifecycleHostImpl lifecycle_host{*this};
+  ResumeSaver resume_saver{ioc, lifecycle_host};
+  StartupLoader loader{ioc, lifecycle_host};
+  DiskGuard disk_guard{lifecycle_host, config.min_free_disk};
+  const ShutdownGate& gate = resume_saver.gate();  // read by every region
+  const LoadQueue& load = loader.queue();          // start-up: releases still loading
 
   // ---- helpers ---------------------------------------------------------------------------------
 
@@ -673,10 +716,7 @@ struct Engine::Impl {
 
   void handle_event(const TorrentAdded& e) { on_added(e); }
 
-  void handle_event(const UpdatesLost&) {
-    // Those answers will not come.
-    if (gate.updates_dropped()) save_resume_for_shutdown();
-  }
+  void handle_event(const UpdatesLost&) { resume_saver.updates_lost(); }
 
   void handle_event(const StatusBatch& batch) {
     for (const auto& u : batch.updates) {
@@ -694,7 +734,7 @@ struct Engine::Impl {
       }
       r->status = u.status;
       if (valid(r->handle)) apply_file_done(r->files, u.file_done, DownloadSource::hybrid);
-      maybe_save_progress(*r);
+      resume_saver.maybe_save_progress(*r);
       maybe_redial(*r, *r->status);
       maybe_activate_v1(*r, *r->status);
       connect_pending(*r);
@@ -704,7 +744,7 @@ struct Engine::Impl {
         hash_completed_files(*r);
       }
     }
-    if (gate.update_answered()) save_resume_for_shutdown();
+    resume_saver.updates_answered();
   }
 
   void handle_event(const FileCompleted& e) {
@@ -739,44 +779,14 @@ struct Engine::Impl {
     if (r && !v1) checks->torrent_checked(*r, e.torrent);
   }
 
-  void handle_event(const ResumeSaved& e) {
-    bool v1 = false;
-    Release* r = by_torrent(e.torrent, &v1);
-    if (r && !v1 && !resume_save_allowed(*r, e.have_pieces)) {
-      resume_answered();
-      return;
-    }
-    if (r && !v1) {
-      // libtorrent folds session payload into total_downloaded only once a second, so a save
-      // right after completion (or at shutdown) can miss bytes: use the exact counters of the
-      // latest status (refreshed before the completion save and at shutdown; asking the
-      // torrent here would be a round trip to libtorrent's thread per save).
-      const std::int64_t min_down =
-          r->status ? r->downloaded_base + r->status->total_payload_download : 0;
-      const std::int64_t min_up =
-          r->status ? r->uploaded_base + r->status->total_payload_upload : 0;
-      if (auto st =
-              write_file_atomic(store.resume_file(r->rec.v2_infohash), e.encode(min_down, min_up));
-          !st) {
-        log::error("resume data for {}: {}", r->rec.id, st.error().message);
-      } else {
-        // Says complete: the file now says the torrent is complete.
-        resume_written(r->resume, e.have_pieces,
-                       state_of(*r) == ReleaseState::complete && e.all_pieces);
-      }
-    }
-    resume_answered();
-  }
+  void handle_event(const ResumeSaved& e) { resume_saver.on_saved(e); }
 
-  void handle_event(const ResumeSaveFailed& e) {
-    if (!e.not_modified) log::debug("save resume data failed: {}", e.message);
-    resume_answered();
-  }
+  void handle_event(const ResumeSaveFailed& e) { resume_saver.on_save_failed(e); }
 
   void handle_event(const TorrentError& e) {
     bool v1 = false;
     Release* r = by_torrent(e.torrent, &v1);
-    if (r && !v1) on_disk_error(*r, e.no_space, e.message);
+    if (r && !v1) disk_guard.on_disk_error(*r, e.no_space, e.message);
     log::error("{}", e.message);
   }
 
@@ -808,154 +818,16 @@ struct Engine::Impl {
     }
   }
 
-  void set_loaded(Release& r) {
-    if (r.intake != Intake::loading) return;
-    r.intake = Intake::ready;
-    if (load.loaded()) {
-      log::info("{} release(s) loaded", releases.size());
-    }
-  }
+  // Start-up loading is the StartupLoader's, resume saves the ResumeSaver's.
+  void set_loaded(Release& r) { loader.loaded(r); }
 
-  // Requests that would add, remove or re-add a release's torrent wait until it is loaded.
-  Status not_loading(const Release& r) const {
-    if (r.intake != Intake::loading) return {};
-    return fail(Errc::unavailable,
-                fmt::format("{} is still being loaded (daemon start-up)", r.rec.id),
-                "retry in a moment; GET /v1/releases shows it `loading` until then");
-  }
+  Status not_loading(const Release& r) const { return daemon::not_loading(r); }
 
-  // A disk error of a release's torrent. ENOSPC comes from the posix backend; the mmap backend
-  // reports a SIGBUS (a write into a sparse mapping on a full filesystem) as another error, so
-  // the filesystem is asked too. A full disk pauses the fetch (nothing verified is lost) until
-  // resume_after_disk_full() sees room again; anything else fails the release.
-  void on_disk_error(Release& r, bool no_space, const std::string& what) {
-    if (disk_error_verdict(no_space, free_disk(), remaining_bytes(r)) ==
-        DiskErrorVerdict::pause_disk_full) {
-      pause_disk_full(r, what);
-      return;
-    }
-    r.error = Error{Errc::io_error, fmt::format("{}: {}", r.rec.id, what),
-                    "check disk space and permissions under the state dir"};
-    persist(r);
-  }
-
-  void pause_disk_full(Release& r, const std::string& what) {
-    if (r.disk_full) return;
-    r.disk_full = true;
-    if (valid(r.handle)) torrents->pause(r.handle);
-    const auto free = free_disk();
-    r.error = Error{Errc::no_space,
-                    fmt::format("{}: the disk is full ({} bytes free, {} still to download: {}); "
-                                "fetching paused",
-                                r.rec.id, free.value_or(0), remaining_bytes(r), what),
-                    "free space on the state dir's filesystem: the fetch resumes by itself"};
-    log::error("{}", r.error->message);
-    persist(r);
-  }
-
-  // libtorrent does not always report a full disk (a write can block or be retried), so the
-  // policy timer also pauses downloads that cannot write anymore.
-  void check_disk_full() {
-    const auto free = free_disk();
-    if (!free) return;
-    for (auto& [id, r] : releases) {
-      if (r->disk_full || !valid(r->handle) || r->intake == Intake::preparing) continue;
-      if (cannot_write(free, remaining_bytes(*r))) {
-        pause_disk_full(*r, "seen by the free-space check");
-      }
-    }
-  }
-
-  static ResumeStatus resume_status(const Release& r) {
-    ResumeStatus st;
-    if (!r.status) return st;
-    st.known = true;
-    st.checking = r.status->checking();
-    st.downloading = r.status->state == TorrentPhase::downloading;
-    st.num_pieces = r.status->num_pieces;
-    st.payload_moved = r.status->total_payload_download > 0 || r.status->total_payload_upload > 0;
-    return st;
-  }
-
-  // Whether a save_resume_data_alert may replace the release's resume file (resume_policy.hpp).
-  bool resume_save_allowed(const Release& r, int have) const {
-    const auto st = resume_status(r);
-    if (!daemon::resume_save_allowed(r.resume, st, have)) {
-      log::debug("{}: resume data not written ({} pieces, {} on disk{})", r.rec.id, have,
-                 r.resume.floor, r.resume.checking || !st.known || st.checking ? ", checking" : "");
-      return false;
-    }
-    return true;
-  }
-
-  // Resume data of a download as its pieces arrive (and right after a check): a kill -9 then
-  // loses at most progress_save_interval of pieces. The trees are not written (see the alert),
-  // so a save costs about one byte per piece.
-  void request_progress_save(Release& r) {
-    if (!valid(r.handle)) return;
-    resume_save_requested(r.resume, resume_status(r), std::chrono::steady_clock::now());
-    // No flush_disk_cache: it closes the torrent's files each time, and the pieces are in the
-    // page cache, which a killed process does not lose.
-    torrents->save_resume(r.handle, ResumeSave::plain);
-  }
-
-  // (Called right after r.status = st.)
-  void maybe_save_progress(Release& r) {
-    if (progress_save_due(r.resume, resume_status(r), std::chrono::steady_clock::now())) {
-      request_progress_save(r);
-    }
-  }
-
-  // libtorrent's own flag (only_if_modified) cannot tell whether the file still says
-  // everything: in 2.0.8 a torrent loaded from resume data counts as modified (measured: a
-  // restart and SIGTERM rewrote all 1,000 resume files).
-  bool resume_unchanged(const Release& r) const {
-    return daemon::resume_unchanged(r.resume, resume_status(r),
-                                    state_of(r) == ReleaseState::complete);
-  }
-
-  // Shutdown: resume data of every hybrid torrent that changed (resume_unchanged), so stopping
-  // costs in proportion to the releases that changed, not to all of them. Payload counters are
-  // those of the status update requested at shutdown.
-  void save_resume_for_shutdown() {
-    int unchanged = 0, requested = 0;
-    for (const auto& [h, ref] : release_torrents->registered()) {
-      if (ref.v1 || !valid(h)) continue;
-      if (const Release* r = find(ref.id); r && resume_unchanged(*r)) {
-        ++unchanged;
-        continue;
-      }
-      torrents->save_resume(h, ResumeSave::flush_disk_cache);
-      ++requested;
-    }
-    log::info("shutdown: saving resume data of {} torrent(s), {} unchanged", requested, unchanged);
-    if (gate.saves_requested(requested)) {
-      std::weak_ptr<bool> weak = alive;
-      asio::post(ioc, [this, weak] {
-        if (auto a = weak.lock(); a && *a) finish_shutdown();
-      });
-    }
-  }
-
-  void resume_answered() {
-    if (gate.save_answered()) finish_shutdown();
-  }
-
-  void finish_shutdown() {
-    shutdown_timer.cancel();
-    if (auto done = std::move(shutdown_done)) {
-      shutdown_done = nullptr;
-      done();
-    }
-  }
+  void request_progress_save(Release& r) { resume_saver.request_progress_save(r); }
 
   // ---- timers ----------------------------------------------------------------------------------
 
-  // Every state_update_alert answers one call (libtorrent posts one even with no changes).
-  void request_updates() {
-    gate.update_requested();
-    torrents->post_updates();
-  }
+  void request_updates() { resume_saver.request_updates(); }
 
   void schedule_updates() {
     update_timer.expires_after(std::chrono::milliseconds(500));
@@ -970,11 +842,7 @@ struct Engine::Impl {
     resume_timer.expires_after(config.resume_save_interval);
     resume_timer.async_wait([this](const boost::system::error_code& ec) {
       if (ec || gate.shutting_down()) return;
-      for (const auto& [h, ref] : release_torrents->registered()) {
-        if (ref.v1 || !valid(h)) continue;
-        if (const Release* r = find(ref.id); r && resume_unchanged(*r)) continue;
-        torrents->save_resume(h, ResumeSave::only_if_modified);
-      }
+      resume_saver.save_changed();
       schedule_resume_saves();
     });
   }
@@ -1061,34 +929,13 @@ struct Engine::Impl {
               rates.upload);
   }
 
-  // Bytes of wanted files libtorrent does not have yet.
-  static std::uint64_t remaining_bytes(const Release& r) {
-    return daemon::remaining_bytes(r.files);
-  }
-
-  // A torrent paused by a full disk resumes once its remaining bytes fit again.
-  void resume_after_disk_full() {
-    for (auto& [id, r] : releases) {
-      if (!r->disk_full || !valid(r->handle)) continue;
-      const auto free = free_disk();
-      if (!room_to_resume(free, remaining_bytes(*r), config.min_free_disk)) continue;
-      log::info("{}: disk space is back ({} bytes free), resuming", id, *free);
-      r->disk_full = false;
-      r->error.reset();
-      torrents->clear_error(r->handle);
-      torrents->leave_upload_mode(r->handle);
-      torrents->resume(r->handle);
-      persist(*r);
-    }
-  }
-
   void schedule_policy() {
     policy_timer.expires_after(std::chrono::seconds(2));
     policy_timer.async_wait([this](const boost::system::error_code& ec) {
       if (ec || gate.shutting_down()) return;
       apply_rate_windows();
-      check_disk_full();
-      resume_after_disk_full();
+      disk_guard.check();
+      disk_guard.resume_where_room();
       seeds.tick();  // follows refused for lack of room are tried again
       queue_due_scrubs();
       schedule_policy();
@@ -1103,8 +950,8 @@ struct Engine::Impl {
 
   // ---- startup ---------------------------------------------------------------------------------
 
-  // Every known release is listed at once (state `loading`); their torrents are added in
-  // batches from the event loop (load_batch), so the control API answers meanwhile. Each add
+  // Every known release is listed at once (state `loading`); the StartupLoader adds their
+  // torrents in batches from the event loop, so the control API answers meanwhile. Each add
   // is asynchronous: libtorrent checks the resume data of the torrents already added while
   // the next batch is read, and on_added carries on with each release.
   void load_releases() {
@@ -1121,40 +968,10 @@ struct Engine::Impl {
       }
       auto r = make_release(std::move(rec), std::move(*m));
       std::error_code ec;
-      if (std::filesystem::exists(store.torrent_file(r->rec.v2_infohash), ec)) {
-        r->intake = Intake::loading;
-        load.push(r->rec.id);
-      }
+      if (std::filesystem::exists(store.torrent_file(r->rec.v2_infohash), ec)) loader.enqueue(*r);
       releases[r->rec.id] = std::move(r);
     }
-    if (load.loading() == 0) {
-      log::info("{} release(s) loaded", releases.size());
-      return;
-    }
-    log::info("loading {} release(s)", load.loading());
-    post_load_batch();
-  }
-
-  void post_load_batch() {
-    std::weak_ptr<bool> weak = alive;
-    asio::post(ioc, [this, weak] {
-      if (auto a = weak.lock(); a && *a) load_batch();
-    });
-  }
-
-  void load_batch() {
-    if (gate.shutting_down()) return;
-    for (const auto& id : load.next_batch()) {
-      Release* r = find(id);
-      if (!r || r->intake != Intake::loading) continue;
-      verify_empty_files(*r);
-      if (auto st = add_to_session(*r, AddMode::normal, AddHow::async); !st) {
-        set_loaded(*r);
-        r->error = st.error();
-        persist(*r);
-      }
-    }
-    if (!load.exhausted()) post_load_batch();
+    loader.start();
   }
 };
 
@@ -1418,9 +1235,12 @@ api::EngineStatus Engine::status_fields() {
 
 void Engine::shutdown(std::function<void()> done, std::chrono::milliseconds timeout) {
   auto& I = *impl_;
-  if (I.gate.shutting_down()) return;
-  I.gate.begin();
-  I.shutdown_done = std::move(done);
+  if (!I.resume_saver.begin_shutdown([&I, done = std::move(done)] {
+        I.shutdown_timer.cancel();
+        if (done) done();
+      })) {
+    return;
+  }
   I.update_timer.cancel();
   I.resume_timer.cancel();
   I.policy_timer.cancel();
@@ -1431,9 +1251,7 @@ void Engine::shutdown(std::function<void()> done, std::chrono::milliseconds time
   I.request_updates();
   I.shutdown_timer.expires_after(timeout);
   I.shutdown_timer.async_wait([this](const boost::system::error_code& ec) {
-    if (ec) return;
-    log::warning("shutdown: {} resume data save(s) unanswered", impl_->gate.saves_outstanding());
-    impl_->finish_shutdown();
+    if (!ec) impl_->resume_saver.deadline_passed();
   });
 }
 

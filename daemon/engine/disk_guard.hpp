@@ -1,10 +1,16 @@
 #pragma once
 // When a full disk pauses a download and when it resumes, as pure rules over byte counts. A
 // full disk pauses a fetch (nothing verified is lost) until there is room for what it still
-// has to download; any other disk error fails the release.
+// has to download; any other disk error fails the release. DiskGuard applies the rules to the
+// releases, over DiskGuardHost (the backend, the free space, persisting a release).
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <string>
+#include <vector>
+
+#include "daemon/engine/release.hpp"
+#include "daemon/engine/torrent_backend.hpp"
 
 namespace weights::daemon {
 
@@ -27,5 +33,38 @@ bool cannot_write(std::optional<std::uint64_t> free, std::uint64_t remaining);
 // of min_free_disk free.
 bool room_to_resume(std::optional<std::uint64_t> free, std::uint64_t remaining,
                     std::uint64_t min_free_disk);
+
+class DiskGuardHost {
+ public:
+  virtual ~DiskGuardHost() = default;
+  virtual TorrentBackend& backend() = 0;
+  // Free bytes on the state dir's filesystem, if known.
+  virtual std::optional<std::uint64_t> free_disk() = 0;
+  // Every release known.
+  virtual std::vector<Release*> all_releases() = 0;
+  virtual void persist(Release& r) = 0;
+};
+
+// Pauses downloads at a full disk and resumes them when their rest fits. Runs on the io thread.
+class DiskGuard {
+ public:
+  DiskGuard(DiskGuardHost& host, std::uint64_t min_free_disk)
+      : host_(host), min_free_disk_(min_free_disk) {}
+
+  // A disk error of the release's hybrid torrent (TorrentError): a full disk pauses the fetch
+  // (release error no_space) until resume_where_room() sees room; anything else fails it.
+  void on_disk_error(Release& r, bool no_space, const std::string& what);
+  // Pauses the release's torrent for lack of space (once).
+  void pause(Release& r, const std::string& what);
+  // The periodic check (libtorrent does not always report a full disk): pauses downloads that
+  // cannot write anymore.
+  void check();
+  // The periodic check: a download paused by a full disk resumes once its rest fits again.
+  void resume_where_room();
+
+ private:
+  DiskGuardHost& host_;
+  std::uint64_t min_free_disk_;
+};
 
 }  // namespace weights::daemon

@@ -1,9 +1,10 @@
 // Full-disk rules: when a disk error pauses a fetch instead of failing it, when the periodic
-// check pauses one, and when it resumes.
+// check pauses one, and when it resumes; then DiskGuard applying them over a fake backend.
 #include "daemon/engine/disk_guard.hpp"
 
 #include <catch2/catch.hpp>
 
+#include "support/fake_backend.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace weights::daemon;
@@ -43,4 +44,105 @@ TEST_CASE("free space of an existing directory is known, of a missing one not", 
   weights::testing::TempDir tmp;
   CHECK(free_disk_bytes(tmp.path()));
   CHECK_FALSE(free_disk_bytes(tmp / "missing"));
+}
+
+// ---- DiskGuard: the rules applied to releases over a fake backend -------------------------------
+
+namespace {
+
+struct FakeDiskHost final : DiskGuardHost {
+  weights::testing::FakeBackend torrents;
+  std::optional<std::uint64_t> free;
+  std::vector<std::unique_ptr<Release>> releases;
+  std::vector<std::string> persisted;
+
+  TorrentBackend& backend() override { return torrents; }
+  std::optional<std::uint64_t> free_disk() override { return free; }
+  std::vector<Release*> all_releases() override {
+    std::vector<Release*> out;
+    for (auto& r : releases) out.push_back(r.get());
+    return out;
+  }
+  void persist(Release& r) override { persisted.push_back(r.rec.id); }
+
+  // A download with its hybrid torrent `t` in the session and `left` bytes still to fetch.
+  Release& download(TorrentId t, std::uint64_t left) {
+    auto r = std::make_unique<Release>();
+    r->rec.id = "org/m@" + std::to_string(t);
+    r->handle = t;
+    FileEntry f;
+    f.length = left + 100;
+    f.wanted = true;
+    f.done = 100;
+    r->files.push_back(f);
+    releases.push_back(std::move(r));
+    return *releases.back();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("ENOSPC pauses the release and it resumes only when its rest fits", "[disk]") {
+  FakeDiskHost host;
+  DiskGuard guard(host, 160 * MiB);  // margin: 10 MiB
+  Release& r = host.download(1, 50 * MiB);
+  host.free = 0;
+  guard.on_disk_error(r, true, "No space left on device");
+  CHECK(r.disk_full);
+  REQUIRE(r.error);
+  CHECK(r.error->code == weights::Errc::no_space);
+  CHECK(host.torrents.take() == std::vector<std::string>{"pause 1"});
+  CHECK(host.persisted == std::vector<std::string>{"org/m@1"});
+
+  // A second error while paused changes nothing.
+  guard.on_disk_error(r, true, "again");
+  CHECK(host.torrents.take().empty());
+
+  host.free = 60 * MiB - 1;  // the rest fits, but not with the margin
+  guard.resume_where_room();
+  CHECK(r.disk_full);
+  CHECK(host.torrents.take().empty());
+  host.free = 60 * MiB;
+  guard.resume_where_room();
+  CHECK_FALSE(r.disk_full);
+  CHECK_FALSE(r.error);
+  CHECK(host.torrents.take() ==
+        std::vector<std::string>{"clear_error 1", "leave_upload_mode 1", "resume 1"});
+  CHECK(host.persisted.size() == 2);
+}
+
+TEST_CASE("another disk error with room to spare fails the release", "[disk]") {
+  FakeDiskHost host;
+  DiskGuard guard(host, 0);
+  Release& r = host.download(1, MiB);
+  host.free = 100 * MiB;
+  guard.on_disk_error(r, false, "Permission denied");
+  CHECK_FALSE(r.disk_full);
+  REQUIRE(r.error);
+  CHECK(r.error->code == weights::Errc::io_error);
+  CHECK(host.torrents.take().empty());
+  guard.resume_where_room();  // not paused by the guard: not resumed by it
+  CHECK(host.torrents.take().empty());
+}
+
+TEST_CASE("the periodic check pauses downloads that cannot write, not seeds", "[disk]") {
+  FakeDiskHost host;
+  DiskGuard guard(host, 0);
+  Release& big = host.download(1, 100 * MiB);
+  Release& done = host.download(2, 0);  // nothing left: seeding
+  Release& preparing = host.download(3, 100 * MiB);
+  preparing.intake = Intake::preparing;
+  Release& not_added = host.download(4, 100 * MiB);
+  not_added.handle = no_torrent;
+  host.free = MiB - 1;
+  guard.check();
+  CHECK(big.disk_full);
+  CHECK_FALSE(done.disk_full);
+  CHECK_FALSE(preparing.disk_full);
+  CHECK_FALSE(not_added.disk_full);
+  CHECK(host.torrents.take() == std::vector<std::string>{"pause 1"});
+  host.free.reset();  // unknown free space: nothing is paused or resumed
+  guard.check();
+  guard.resume_where_room();
+  CHECK(host.torrents.take().empty());
 }
