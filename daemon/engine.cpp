@@ -247,7 +247,14 @@ struct Engine::Impl {
   struct SeedIntakeHostImpl final : SeedIntakeHost {
     explicit SeedIntakeHostImpl(Impl& impl) : I(impl) {}
     bool shutting_down() override { return I.gate.shutting_down(); }
-    Result<FeedState> feed(const std::string& name) override { return I.state->load_feed(name); }
+    Result<FeedState> feed(const std::string& name, const std::string& model) override {
+      auto fs = I.state->load_feed(name, FeedDetail::summary);
+      if (!fs) return fs;
+      auto targets = I.state->model_targets(name, model);
+      if (!targets) return tl::unexpected(targets.error());
+      fs->trusted_targets = std::move(*targets);
+      return fs;
+    }
     Result<std::pair<ReleaseManifest, std::string>> manifest(const FeedState& fs,
                                                              const tuf::TargetInfo& t) override {
       return I.manifest_for(fs, t);
@@ -1257,22 +1264,15 @@ void Engine::shutdown(std::function<void()> done, std::chrono::milliseconds time
 
 Result<std::vector<std::string>> Engine::seed_paths(const SeedRequest& req) {
   auto& I = *impl_;
-  auto fs = I.state->load_feed(req.feed);
+  auto fs = I.seed_intake_host.feed(req.feed, req.model);
   if (!fs) return tl::unexpected(fs.error());
-  for (const auto& t : fs->trusted_targets) {
-    if (t.kind != tuf::TargetKind::release || t.model != req.model || t.revision != req.revision) {
-      continue;
-    }
-    auto m = I.manifest_for(*fs, t);
-    if (!m) return tl::unexpected(m.error());
-    std::vector<std::string> out;
-    for (const auto& f : m->first.files) out.push_back(f.path);
-    return out;
-  }
-  return fail(
-      Errc::not_found,
-      fmt::format("{}@{} is not in feed {}'s trusted targets", req.model, req.revision, req.feed),
-      "publish the release, then refresh the feed (weightsctl feed refresh)");
+  auto target = seed_target(*fs, req);
+  if (!target) return tl::unexpected(target.error());
+  auto m = I.manifest_for(*fs, *target);
+  if (!m) return tl::unexpected(m.error());
+  std::vector<std::string> out;
+  for (const auto& f : m->first.files) out.push_back(f.path);
+  return out;
 }
 
 Result<std::pair<std::string, std::string>> Engine::fetch_target(const FetchRequest& req) {

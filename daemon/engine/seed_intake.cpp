@@ -77,7 +77,7 @@ Status adopt_taken(Release& r, const Store& store) {
 
 Result<Release*> SeedIntake::seed(const SeedRequest& req) {
   if (host_.shutting_down()) return fail(Errc::unavailable, "weightsd is shutting down");
-  auto fs = host_.feed(req.feed);
+  auto fs = host_.feed(req.feed, req.model);
   if (!fs) return tl::unexpected(fs.error());
   auto target = seed_target(*fs, req);
   if (!target) return tl::unexpected(target.error());

@@ -55,7 +55,9 @@ class SeedIntakeHost {
  public:
   virtual ~SeedIntakeHost() = default;
   virtual bool shutting_down() = 0;
-  virtual Result<FeedState> feed(const std::string& name) = 0;
+  // The feed's summary with `model`'s trusted targets only: what a seed reads of a feed,
+  // whatever its size.
+  virtual Result<FeedState> feed(const std::string& name, const std::string& model) = 0;
   // The verified manifest of a trusted release target and its bytes.
   virtual Result<std::pair<ReleaseManifest, std::string>> manifest(
       const FeedState& feed, const tuf::TargetInfo& target) = 0;

@@ -173,7 +173,7 @@ struct FakeHost final : SeedIntakeHost {
     fs.trusted_targets = {t};
   }
   bool shutting_down() override { return false; }
-  Result<FeedState> feed(const std::string& name) override {
+  Result<FeedState> feed(const std::string& name, const std::string&) override {
     if (name != "main") return fail(Errc::not_found, "no feed " + name);
     return fs;
   }
