@@ -46,7 +46,12 @@ class LtBackend final : public TorrentBackend {
   lt::torrent_handle handle(TorrentId t) const;
 
   // The metadata and the resume state LtBackend put into a TorrentMeta / ResumeData.
-  static const lt::add_torrent_params& loaded(const TorrentMeta& t);
+  // What TorrentMeta::data holds: the metadata and the .torrent's own web seeds.
+  struct Loaded {
+    std::shared_ptr<lt::torrent_info> ti;
+    std::vector<std::string> url_seeds;
+  };
+  static const Loaded& loaded(const TorrentMeta& t);
   static const lt::add_torrent_params* resume_params(const ResumeData& r);
   static ResumeData to_resume(lt::add_torrent_params params);
   // The have bitfield as plain data and back.
