@@ -631,30 +631,35 @@ void Catalog::add_layer(const std::string& layer, std::vector<CatalogFile> files
   for (auto& [a, def] : layer_aliases) aliases_.insert_or_assign(a, std::move(def));
 }
 
-Catalog Catalog::load(const CatalogPaths& paths) {
+Result<std::vector<std::filesystem::path>> catalog_files(const std::filesystem::path& dir) {
   namespace fs = std::filesystem;
+  std::vector<fs::path> names;
+  std::error_code ec;
+  fs::directory_iterator it(dir, ec);
+  if (ec == std::errc::no_such_file_or_directory) return names;
+  for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    const auto& p = it->path();
+    const std::string name = p.filename().string();
+    if (p.extension() == ".toml" && name.front() != '.') names.push_back(p);
+  }
+  if (ec) {
+    return fail(Errc::io_error, fmt::format("{}: cannot read the catalog directory: {}",
+                                            dir.string(), ec.message()));
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+Catalog Catalog::load(const CatalogPaths& paths) {
   Catalog cat;
   for (const auto& d : paths.dirs) {
-    std::error_code ec;
-    std::vector<fs::path> names;
-    fs::directory_iterator it(d.dir, ec);
-    if (ec) {
-      if (ec != std::errc::no_such_file_or_directory) {
-        cat.problems_.push_back(Error{
-            Errc::io_error,
-            fmt::format("{}: cannot read the catalog directory: {}", d.dir.string(), ec.message()),
-            {}});
-      }
+    auto names = catalog_files(d.dir);
+    if (!names) {
+      cat.problems_.push_back(std::move(names.error()));
       continue;
     }
-    for (; it != fs::directory_iterator(); it.increment(ec)) {
-      if (ec) break;
-      const auto& p = it->path();
-      if (p.extension() == ".toml" && p.filename().string().front() != '.') names.push_back(p);
-    }
-    std::sort(names.begin(), names.end());
     std::vector<CatalogFile> files;
-    for (const auto& p : names) {
+    for (const auto& p : *names) {
       auto f = read_catalog_file(p);
       if (!f) {
         Error e = std::move(f.error());

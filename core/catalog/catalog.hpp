@@ -105,6 +105,10 @@ struct CatalogPaths {
   std::vector<CatalogDir> dirs;
 };
 
+// The catalog files of one directory: its *.toml files (not hidden ones), in name order. A
+// directory that does not exist has none; one that cannot be read is an io_error.
+Result<std::vector<std::filesystem::path>> catalog_files(const std::filesystem::path& dir);
+
 using GetEnv = std::function<std::optional<std::string>(const char* name)>;
 
 // The default layers: shipped (`<exe>/../share/weightsd/catalog`, else the source tree's
