@@ -690,6 +690,12 @@ Catalog Catalog::load_files(const std::vector<std::filesystem::path>& files,
   return cat;
 }
 
+Catalog Catalog::from_parsed(std::vector<CatalogFile> files, std::string_view layer) {
+  Catalog cat;
+  cat.add_layer(std::string(layer), std::move(files));
+  return cat;
+}
+
 Result<const Entry*> Catalog::lookup(std::string_view name) const {
   if (auto it = by_id_.find(std::string(name)); it != by_id_.end()) return &it->second;
   const std::string key = ascii_lower(name);

@@ -127,6 +127,9 @@ class Catalog {
   static Catalog load_files(const std::vector<std::filesystem::path>& files,
                             std::string_view layer = "explicit");
 
+  // Files already parsed (parse_catalog), as one layer named `layer`.
+  static Catalog from_parsed(std::vector<CatalogFile> files, std::string_view layer);
+
   // An id ("ORG/NAME", exact) or an alias (ASCII case-insensitive). not_found with a hint to
   // `weightsctl catalog search`; schema_error for an alias the same layer defines twice with
   // different targets (the message names both places).
