@@ -21,6 +21,11 @@ LtBackend::~LtBackend() = default;
 
 Result<std::shared_ptr<const TorrentMeta>> LtBackend::load_torrent(
     const std::filesystem::path& file) {
+  return read_torrent(file);
+}
+
+Result<std::shared_ptr<const TorrentMeta>> LtBackend::read_torrent(
+    const std::filesystem::path& file) {
   lt::load_torrent_limits limits;
   limits.max_buffer_size = static_cast<int>(max_torrent_bytes);
   auto atp = std::make_shared<lt::add_torrent_params>();

@@ -63,6 +63,8 @@ class LtBackend final : public TorrentBackend {
   // TorrentMeta::layout: equal for the same piece length and count, the same files (pads
   // included) at the same offsets.
   static std::string layout_of(const lt::torrent_info& ti);
+  // load_torrent without a session (at most max_torrent_bytes).
+  static Result<std::shared_ptr<const TorrentMeta>> read_torrent(const std::filesystem::path& file);
   // Bytes of libtorrent file `file_index` that `st`'s torrent has, from its piece bitfield.
   static std::int64_t file_bytes_done(const lt::torrent_status& st, const lt::file_storage& files,
                                       int file_index);
