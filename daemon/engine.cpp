@@ -83,15 +83,6 @@ namespace weights::daemon {
 namespace asio = boost::asio;
 using nlohmann::json;
 
-namespace {
-
-// (Forward: rendering lives in daemon/engine/render.hpp.)
-api::Follow follow_json(const FollowView& v) {
-  return render_follow(v);
-}
-
-}  // namespace
-
 struct Engine::Impl {
   Impl(asio::io_context& io, Config cfg, WallClock clk)
       : ioc(io),
@@ -105,8 +96,8 @@ struct Engine::Impl {
         policy_timer(io),
         alive(std::make_shared<bool>(true)) {
     VerifierEvents events;
-    events.checked = [this](const FileChecked& c) { on_checked(c); };
-    events.scrub_finished = [this](const ScrubFinished& f) { on_scrub_finished(f); };
+    events.checked = [this](const FileChecked& c) { checks->on_checked(c); };
+    events.scrub_finished = [this](const ScrubFinished& f) { checks->on_scrub_finished(f); };
     verifier =
         std::make_unique<Verifier>(work, std::move(events), scrub_source(), config.scrub_rate);
   }
@@ -151,14 +142,21 @@ struct Engine::Impl {
       if (!m) return tl::unexpected(m.error());
       return std::move(m->first);
     }
-    bool needs_fetch(const std::string& id) override { return fetch_would_start(I.find(id)); }
+    bool needs_fetch(const std::string& id) override {
+      return fetch_would_start(I.registry.find(id));
+    }
     Status fetch(const FetchRequest& request) override {
       auto r = I.owner->fetch(request);
       if (!r) return tl::unexpected(r.error());
       return {};
     }
     void hold(const std::set<std::string>& held) override { I.held = held; }
-    RoomKey room_key() override { return I.room_key(); }
+    // What a refusal for room depends on: the bytes releases reserve, how many fetches are in
+    // progress (protected), pins, and free space (MiB).
+    RoomKey room_key() override {
+      const auto c = I.registry.room_counts();
+      return {I.registry.reserved(I.held), c.active, c.pinned, I.free_disk().value_or(0) >> 20};
+    }
     TimePoint now() override { return I.clock(); }
     std::vector<StoredRelease> stored_releases() override {
       return I.registry.stored_releases(I.held);
@@ -199,7 +197,6 @@ struct Engine::Impl {
   // The Release records (release_registry.hpp); rows written through the ReleaseDb.
   ReleaseRegistry registry{RecordStore{[this](const ReleaseRecord& rec) { return db->put(rec); },
                                        [this](const std::string& id) { return db->remove(id); }}};
-  ReleaseRegistry::Map& releases = registry.records();
   // Fetch requests (fetch_request.hpp), reaching the engine through this host.
   struct FetchHostImpl final : FetchHost {
     explicit FetchHostImpl(Impl& impl) : I(impl) {}
@@ -207,29 +204,30 @@ struct Engine::Impl {
     Result<Resolved> resolve(const FetchRequest& q) override {
       return I.resolve(q.name, q.revision, q.feed);
     }
-    Status not_loading(const Release& r) override { return I.not_loading(r); }
+    Status not_loading(const Release& r) override { return daemon::not_loading(r); }
     bool acquiring(const Release& r) override { return I.resolver->in_flight(acquisition_key(r)); }
     Status make_room(const Release& r, const std::vector<bool>& wanted) override {
-      return I.make_room(I.stored_of(r, wanted));
+      return I.make_room(stored_of(r, wanted, I.held.count(r.rec.id) > 0));
     }
     std::unique_ptr<Release> make_release(ReleaseRecord rec, const ReleaseManifest& m) override {
-      return I.make_release(std::move(rec), m);
+      return I.registry.make(std::move(rec), m);
     }
     void selection_changed(Release& r) override {
       r.resume.current = false;
-      I.verify_empty_files(r);
+      I.checks->verify_empty_files(r);
       if (r.ti) {
-        I.torrents->prioritize_files(r.handle, I.priorities(r, r.ti->num_files()));
+        I.torrents->prioritize_files(r.handle, ReleaseTorrents::priorities(r, r.ti->num_files()));
         if (r.v1_downloading()) {
-          I.torrents->prioritize_files(r.v1_handle, I.priorities(r, r.ti->num_files()));
+          I.torrents->prioritize_files(r.v1_handle,
+                                       ReleaseTorrents::priorities(r, r.ti->num_files()));
         }
       }
       I.add_v1_download(r);
     }
     Status add_peers(Release& r, const std::vector<std::string>& peers) override {
-      return I.merge_peers(r, peers);
+      return I.release_torrents->merge_peers(r, peers);
     }
-    void check_complete(Release& r) override { I.check_complete(r); }
+    void check_complete(Release& r) override { I.checks->check_complete(r); }
     // Impl::on_torrents adds it to the session or fails it (dropped if it was removed or taken
     // in again meanwhile).
     Status acquire(Release& r, const FeedState& feed, const ReleaseManifest& m) override {
@@ -259,9 +257,9 @@ struct Engine::Impl {
                                                              const tuf::TargetInfo& t) override {
       return I.manifest_for(fs, t);
     }
-    Status not_loading(const Release& r) override { return I.not_loading(r); }
+    Status not_loading(const Release& r) override { return daemon::not_loading(r); }
     std::unique_ptr<Release> make_release(ReleaseRecord rec, const ReleaseManifest& m) override {
-      return I.make_release(std::move(rec), m);
+      return I.registry.make(std::move(rec), m);
     }
     Status acquire(Release& r, const FeedState& fs, const ReleaseManifest& m,
                    std::function<void(Status)> done) override {
@@ -276,7 +274,7 @@ struct Engine::Impl {
     const Store& store() override { return I.store; }
     unsigned hashing_threads() override { return I.config.hashing_threads; }
     Status add_seed(Release& r) override { return I.add_to_session(r, AddMode::seed); }
-    void check_complete(Release& r) override { I.check_complete(r); }
+    void check_complete(Release& r) override { I.checks->check_complete(r); }
     std::int64_t now_ticks() override { return I.now_ticks(); }
     Impl& I;
   };
@@ -285,7 +283,6 @@ struct Engine::Impl {
   // The releases' torrents in the session: which id is which release's, adds in flight
   // (made in start(), over `torrents`).
   std::unique_ptr<ReleaseTorrents> release_torrents;
-  std::uint64_t& next_generation = registry.generation_counter();
   // Resume data and the shutdown gate (ResumeSaver), start-up loading (StartupLoader) and the
   // full-disk pause (DiskGuard) reach the engine through this host.
   struct LifecycleHostImpl final : ResumeHost, LoadHost, DiskGuardHost {
@@ -293,13 +290,13 @@ struct Engine::Impl {
     TorrentBackend& backend() override { return *I.torrents; }
     Release* hybrid_release(TorrentId t) override {
       bool v1 = false;
-      Release* r = I.by_torrent(t, &v1);
+      Release* r = I.release_torrents->by_torrent(t, &v1);
       return v1 ? nullptr : r;
     }
     std::vector<std::pair<TorrentId, const Release*>> hybrid_torrents() override {
       std::vector<std::pair<TorrentId, const Release*>> out;
       for (const auto& [h, ref] : I.release_torrents->registered()) {
-        if (!ref.v1) out.emplace_back(h, I.find(ref.id));
+        if (!ref.v1) out.emplace_back(h, I.registry.find(ref.id));
       }
       return out;
     }
@@ -308,17 +305,17 @@ struct Engine::Impl {
       return I.store.resume_file(r.rec.v2_infohash);
     }
     bool shutting_down() override { return I.gate.shutting_down(); }
-    Release* find(const std::string& id) override { return I.find(id); }
+    Release* find(const std::string& id) override { return I.registry.find(id); }
     Status start_add(Release& r) override {
-      I.verify_empty_files(r);
+      I.checks->verify_empty_files(r);
       return I.add_to_session(r, AddMode::normal, AddHow::async);
     }
-    void persist(Release& r) override { I.persist(r); }
-    std::size_t release_count() override { return I.releases.size(); }
+    void persist(Release& r) override { I.registry.persist(r); }
+    std::size_t release_count() override { return I.registry.size(); }
     std::optional<std::uint64_t> free_disk() override { return I.free_disk(); }
     std::vector<Release*> all_releases() override {
       std::vector<Release*> out;
-      for (auto& [id, r] : I.releases) out.push_back(r.get());
+      for (auto& [id, r] : I.registry) out.push_back(r.get());
       return out;
     }
     Impl& I;
@@ -328,7 +325,6 @@ struct Engine::Impl {
   StartupLoader loader{ioc, lifecycle_host};
   DiskGuard disk_guard{lifecycle_host, config.min_free_disk};
   const ShutdownGate& gate = resume_saver.gate();  // read by every region
-  const LoadQueue& load = loader.queue();          // start-up: releases still loading
 
   // ---- helpers ---------------------------------------------------------------------------------
 
@@ -337,18 +333,6 @@ struct Engine::Impl {
   void on_pool(Work w, Then then) {
     work.run(std::move(w), std::move(then));
   }
-
-  Release* find(const std::string& id) { return registry.find(id); }
-
-  Release* by_torrent(TorrentId t, bool* is_v1 = nullptr) {
-    return release_torrents->by_torrent(t, is_v1);
-  }
-
-  Result<Release*> require(const std::string& id) { return registry.require(id); }
-
-  static ReleaseState state_of(const Release& r) { return daemon::state_of(r); }
-
-  void persist(Release& r) { registry.persist(r); }
 
   // The API's release object (daemon/engine/render.hpp).
   ReleaseContext render_context(const Release& r) const {
@@ -409,7 +393,7 @@ struct Engine::Impl {
           fs ? fetch_host.acquire(*r, *fs, r->manifest) : Status(tl::unexpected(fs.error()));
       if (!st) {
         r->error = st.error();
-        persist(*r);
+        registry.persist(*r);
         continue;
       }
       log::info("{}: resolving: fetching its torrents from feed {}", id, r->rec.feed);
@@ -431,11 +415,11 @@ struct Engine::Impl {
   // session, or fail it. Dropped if the release was removed (or replaced) meanwhile.
   void on_torrents(const std::string& id, std::uint64_t gen, const std::string& v2,
                    Result<V1Companion> got) {
-    Release* r = find(id);
+    Release* r = registry.find(id);
     if (!r || r->generation != gen || gate.shutting_down()) {
       // Removed meanwhile: what the worker wrote belongs to no release (unless another one
       // shares the torrent).
-      const bool used = std::any_of(releases.begin(), releases.end(),
+      const bool used = std::any_of(registry.begin(), registry.end(),
                                     [&](const auto& e) { return e.second->rec.v2_infohash == v2; });
       if (got && !used) {
         std::error_code ec;
@@ -449,53 +433,20 @@ struct Engine::Impl {
     if (!got) {
       log::error("{}: {}", id, got.error().message);
       r->error = got.error();
-      persist(*r);
+      registry.persist(*r);
       return;
     }
-    verify_empty_files(*r);
+    checks->verify_empty_files(*r);
     if (auto st = add_to_session(*r, AddMode::normal); !st) {
       r->error = st.error();
-      persist(*r);
+      registry.persist(*r);
       return;
     }
     add_v1_download(*r);
     log::info("{}: fetching from feed {} ({} files, {} bytes)", id, r->rec.feed,
               r->manifest.files.size(), r->manifest.total_length);
-    persist(*r);
-    check_complete(*r);
-  }
-
-  std::unique_ptr<Release> make_release(ReleaseRecord rec, ReleaseManifest manifest) {
-    auto r = std::make_unique<Release>();
-    r->rec = std::move(rec);
-    r->manifest = std::move(manifest);
-    r->generation = next_generation++;
-    const auto n = r->manifest.files.size();
-    std::vector<std::string> paths;
-    for (const auto& f : r->manifest.files) paths.push_back(f.path);
-    const auto wanted = select_files(paths, r->rec.include);
-    r->files.assign(n, FileEntry{});
-    for (std::size_t i = 0; i < n; ++i) {
-      r->files[i].length = r->manifest.files[i].length;
-      r->files[i].wanted = wanted[i];
-    }
-    const std::set<std::string> verified(r->rec.verified.begin(), r->rec.verified.end());
-    for (std::size_t i = 0; i < n; ++i) {
-      if (verified.count(paths[i])) r->files[i].verified = true;
-    }
-    if (!r->rec.error_code.empty()) {
-      r->error = Error{errc_from(r->rec.error_code), r->rec.error_message, r->rec.error_hint};
-    }
-    return r;
-  }
-
-  static Errc errc_from(const std::string& name) { return daemon::errc_from(name); }
-
-  void verify_empty_files(Release& r) { checks->verify_empty_files(r); }
-
-  // Per libtorrent file (num_files of the torrent, pad files included).
-  static std::vector<FilePriority> priorities(const Release& r, int num_files) {
-    return ReleaseTorrents::priorities(r, num_files);
+    registry.persist(*r);
+    checks->check_complete(*r);
   }
 
   // A partial download being added: its pieces on disk are recovered first (disk_scan.hpp).
@@ -580,15 +531,15 @@ struct Engine::Impl {
                 return job;
               },
               [this, id = r.rec.id, gen = r.generation, t](auto done) {
-                Release* rr = find(id);
+                Release* rr = registry.find(id);
                 if (!rr || rr->generation != gen || gate.shutting_down()) return;
                 auto scanned = apply_disk_scan(*rr, *done);
                 if (auto st =
                         submit_add(*rr, AddMode::normal, AddHow::async, t, std::move(scanned));
                     !st) {
-                  set_loaded(*rr);
+                  loader.loaded(*rr);
                   rr->error = st.error();
-                  persist(*rr);
+                  registry.persist(*rr);
                 }
               });
           return {};
@@ -614,14 +565,6 @@ struct Engine::Impl {
   void add_v1_companion(Release& r, V1Mode mode = V1Mode::seed, AddHow how = AddHow::sync) {
     release_torrents->add_v1(r, mode, how, store.torrent_v1_file(r.rec.v2_infohash),
                              store.staging_dir(r.rec.v2_infohash));
-  }
-
-  void maybe_activate_v1(Release& r, const TorrentStatus& hybrid) {
-    release_torrents->maybe_activate_v1(r, hybrid, std::chrono::steady_clock::now());
-  }
-
-  void maybe_redial(Release& r, const TorrentStatus& st) {
-    release_torrents->maybe_redial(r, st, std::chrono::steady_clock::now());
   }
 
   // BEP 16 for a release this node published, when configured: each downloader is offered
@@ -657,23 +600,17 @@ struct Engine::Impl {
     return plan;
   }
 
-  void connect_pending(Release& r) { release_torrents->connect_pending(r); }
-
-  Status merge_peers(Release& r, const std::vector<std::string>& peers) {
-    return release_torrents->merge_peers(r, peers);
-  }
-
   // ---- verification ----------------------------------------------------------------------------
 
   // Release checks (daemon/engine/release_checks.hpp) reach the engine through this host.
   struct ChecksHostImpl final : ChecksHost {
     explicit ChecksHostImpl(Impl& impl) : I(impl) {}
-    Release* find(const std::string& id) override { return I.find(id); }
+    Release* find(const std::string& id) override { return I.registry.find(id); }
     void for_each_release(const std::function<void(Release&)>& fn) override {
-      for (auto& [id, r] : I.releases) fn(*r);
+      for (auto& [id, r] : I.registry) fn(*r);
     }
-    ReleaseState state_of(const Release& r) override { return Impl::state_of(r); }
-    void persist(Release& r) override { I.persist(r); }
+    ReleaseState state_of(const Release& r) override { return daemon::state_of(r); }
+    void persist(Release& r) override { I.registry.persist(r); }
     std::int64_t now_ticks() override { return I.now_ticks(); }
     bool shutting_down() override { return I.gate.shutting_down(); }
     V1FinishPlan finish_v1_download(Release& r) override { return I.finish_v1_download(r); }
@@ -681,8 +618,8 @@ struct Engine::Impl {
       I.add_v1_companion(r, V1Mode::seed,
                          how == CompanionAdd::async ? AddHow::async : AddHow::sync);
     }
-    void request_updates() override { I.request_updates(); }
-    void request_progress_save(Release& r) override { I.request_progress_save(r); }
+    void request_updates() override { I.resume_saver.request_updates(); }
+    void request_progress_save(Release& r) override { I.resume_saver.request_progress_save(r); }
     void scrubbed_file(std::uint64_t bytes, bool damaged) override {
       ++I.counters.scrub_files;
       I.counters.scrub_bytes += bytes;
@@ -705,16 +642,6 @@ struct Engine::Impl {
     checks = std::make_unique<ReleaseChecks>(checks_host, *torrents, *verifier, store, ioc, cc);
   }
 
-  void on_checked(const FileChecked& c) { checks->on_checked(c); }
-
-  void hash_completed_files(Release& r) { checks->hash_completed_files(r); }
-
-  void check_complete(Release& r, AddHow how = AddHow::sync) {
-    checks->check_complete(r, how == AddHow::async ? CompanionAdd::async : CompanionAdd::sync);
-  }
-
-  void verify_all(Release& r) { checks->verify_all(r); }
-
   // ---- torrent events --------------------------------------------------------------------------
 
   void on_event(const TorrentEvent& e) {
@@ -728,27 +655,27 @@ struct Engine::Impl {
   void handle_event(const StatusBatch& batch) {
     for (const auto& u : batch.updates) {
       bool v1 = false;
-      Release* r = by_torrent(u.torrent, &v1);
+      Release* r = release_torrents->by_torrent(u.torrent, &v1);
       if (!r) continue;
       if (v1) {
         r->v1_status = u.status;
         if (!r->v1_downloading()) continue;
         if (valid(r->handle)) apply_file_done(r->files, u.file_done, DownloadSource::v1);
         if (u.status.state == TorrentPhase::finished || u.status.state == TorrentPhase::seeding) {
-          hash_completed_files(*r);
+          checks->hash_completed_files(*r);
         }
         continue;
       }
       r->status = u.status;
       if (valid(r->handle)) apply_file_done(r->files, u.file_done, DownloadSource::hybrid);
       resume_saver.maybe_save_progress(*r);
-      maybe_redial(*r, *r->status);
-      maybe_activate_v1(*r, *r->status);
-      connect_pending(*r);
+      release_torrents->maybe_redial(*r, *r->status, std::chrono::steady_clock::now());
+      release_torrents->maybe_activate_v1(*r, *r->status, std::chrono::steady_clock::now());
+      release_torrents->connect_pending(*r);
       // Per-file completion comes from FileCompleted; once the torrent is finished (also right
       // after a restart) every wanted file is on disk.
       if (u.status.state == TorrentPhase::finished || u.status.state == TorrentPhase::seeding) {
-        hash_completed_files(*r);
+        checks->hash_completed_files(*r);
       }
     }
     resume_saver.updates_answered();
@@ -756,33 +683,33 @@ struct Engine::Impl {
 
   void handle_event(const FileCompleted& e) {
     bool v1 = false;
-    Release* r = by_torrent(e.torrent, &v1);
+    Release* r = release_torrents->by_torrent(e.torrent, &v1);
     if (!r || (v1 && !r->v1_downloading())) return;
     checks->file_completed(*r, v1 ? DownloadSource::v1 : DownloadSource::hybrid, e.file_index);
   }
 
   void handle_event(const TorrentFinished& e) {
     bool v1 = false;
-    Release* r = by_torrent(e.torrent, &v1);
+    Release* r = release_torrents->by_torrent(e.torrent, &v1);
     if (r && !v1) checks->torrent_finished(*r, e.torrent);
   }
 
   void handle_event(const CacheFlushed& e) {
-    if (Release* r = by_torrent(e.torrent)) checks->cache_flushed(*r);
+    if (Release* r = release_torrents->by_torrent(e.torrent)) checks->cache_flushed(*r);
   }
 
   void handle_event(const PieceHashFailed& e) {
-    if (Release* r = by_torrent(e.torrent)) r->hash_failures++;
+    if (Release* r = release_torrents->by_torrent(e.torrent)) r->hash_failures++;
   }
 
   void handle_event(const PeerBanned& e) {
-    if (Release* r = by_torrent(e.torrent)) r->banned_peers++;
+    if (Release* r = release_torrents->by_torrent(e.torrent)) r->banned_peers++;
     log::warning("banned peer {}", e.message);
   }
 
   void handle_event(const TorrentChecked& e) {
     bool v1 = false;
-    Release* r = by_torrent(e.torrent, &v1);
+    Release* r = release_torrents->by_torrent(e.torrent, &v1);
     if (r && !v1) checks->torrent_checked(*r, e.torrent);
   }
 
@@ -792,7 +719,7 @@ struct Engine::Impl {
 
   void handle_event(const TorrentError& e) {
     bool v1 = false;
-    Release* r = by_torrent(e.torrent, &v1);
+    Release* r = release_torrents->by_torrent(e.torrent, &v1);
     if (r && !v1) disk_guard.on_disk_error(*r, e.no_space, e.message);
     log::error("{}", e.message);
   }
@@ -811,36 +738,27 @@ struct Engine::Impl {
         log::warning("{}: v1 companion: {}", r->rec.id, a.error);
         return;
       case AddOutcome::hybrid_refused:
-        set_loaded(*r);
+        loader.loaded(*r);
         r->error =
             Error{Errc::internal, fmt::format("libtorrent refused {}: {}", r->rec.id, a.error), ""};
-        persist(*r);
+        registry.persist(*r);
         return;
       case AddOutcome::hybrid_added:
-        set_loaded(*r);
+        loader.loaded(*r);
         if (gate.shutting_down()) return;
         add_v1_download(*r, AddHow::async);
-        check_complete(*r, AddHow::async);
+        checks->check_complete(*r, CompanionAdd::async);
         return;
     }
   }
 
-  // Start-up loading is the StartupLoader's, resume saves the ResumeSaver's.
-  void set_loaded(Release& r) { loader.loaded(r); }
-
-  Status not_loading(const Release& r) const { return daemon::not_loading(r); }
-
-  void request_progress_save(Release& r) { resume_saver.request_progress_save(r); }
-
   // ---- timers ----------------------------------------------------------------------------------
-
-  void request_updates() { resume_saver.request_updates(); }
 
   void schedule_updates() {
     update_timer.expires_after(std::chrono::milliseconds(500));
     update_timer.async_wait([this](const boost::system::error_code& ec) {
       if (ec || gate.shutting_down()) return;
-      request_updates();
+      resume_saver.request_updates();
       schedule_updates();
     });
   }
@@ -894,12 +812,6 @@ struct Engine::Impl {
 
   std::int64_t now_ticks() { return clock().time_since_epoch().count(); }
 
-  StoredRelease stored_of(const Release& r, const std::vector<bool>& wanted) const {
-    return daemon::stored_of(r, wanted, held.count(r.rec.id) > 0);
-  }
-
-  std::uint64_t reserved_now() const { return registry.reserved(held); }
-
   // Free bytes on the state dir's filesystem for an unprivileged writer.
   std::optional<std::uint64_t> free_disk() const { return free_disk_bytes(config.state_dir); }
 
@@ -912,14 +824,6 @@ struct Engine::Impl {
   void apply_follows() {
     if (gate.shutting_down()) return;
     seeds.apply();
-  }
-
-  // What a refusal for room depends on: the bytes releases reserve, how many fetches are in
-  // progress (protected), pins, and free space (MiB).
-  using RoomKey = std::tuple<std::uint64_t, std::size_t, std::size_t, std::uint64_t>;
-  RoomKey room_key() const {
-    const auto c = registry.room_counts();
-    return {reserved_now(), c.active, c.pinned, free_disk().value_or(0) >> 20};
   }
 
   // Time-of-day windows: the limits in force now (local time of the daemon).
@@ -944,16 +848,12 @@ struct Engine::Impl {
       disk_guard.check();
       disk_guard.resume_where_room();
       seeds.tick();  // follows refused for lack of room are tried again
-      queue_due_scrubs();
+      checks->queue_due_scrubs();
       schedule_policy();
     });
   }
 
-  void queue_due_scrubs() { checks->queue_due_scrubs(); }
-
   ScrubSource scrub_source() { return ReleaseChecks::scrub_source(checks_host, store); }
-
-  void on_scrub_finished(const ScrubFinished& f) { checks->on_scrub_finished(f); }
 
   // ---- startup ---------------------------------------------------------------------------------
 
@@ -973,10 +873,9 @@ struct Engine::Impl {
         log::error("release {}: stored manifest unreadable: {}", rec.id, m.error().message);
         continue;
       }
-      auto r = make_release(std::move(rec), std::move(*m));
+      Release& r = registry.add(registry.make(std::move(rec), std::move(*m)));
       std::error_code ec;
-      if (std::filesystem::exists(store.torrent_file(r->rec.v2_infohash), ec)) loader.enqueue(*r);
-      releases[r->rec.id] = std::move(r);
+      if (std::filesystem::exists(store.torrent_file(r.rec.v2_infohash), ec)) loader.enqueue(r);
     }
     loader.start();
   }
@@ -1007,7 +906,7 @@ Result<std::unique_ptr<Engine>> Engine::start(asio::io_context& ioc, const Confi
   impl->lt_backend->set_sink([raw](const TorrentEvent& e) { raw->on_event(e); });
   impl->torrents = impl->lt_backend.get();
   impl->release_torrents = std::make_unique<ReleaseTorrents>(
-      *impl->torrents, [raw](const std::string& id) { return raw->find(id); });
+      *impl->torrents, [raw](const std::string& id) { return raw->registry.find(id); });
   impl->start_checks();
   impl->load_releases();
   impl->schedule_updates();
@@ -1088,30 +987,30 @@ Result<api::Release> Engine::seed(const SeedRequest& req) {
 
 Result<api::ReleaseList> Engine::list_releases() {
   api::ReleaseList out;
-  for (const auto& [id, r] : impl_->releases) out.releases.push_back(impl_->release_json(*r));
+  for (const auto& [id, r] : impl_->registry) out.releases.push_back(impl_->release_json(*r));
   return out;
 }
 
 Result<api::Release> Engine::get_release(const std::string& id) {
-  auto r = impl_->require(id);
+  auto r = impl_->registry.require(id);
   if (!r) return tl::unexpected(r.error());
   return impl_->release_json(**r);
 }
 
 Result<api::Release> Engine::set_pinned(const std::string& id, bool pinned) {
-  auto r = impl_->require(id);
+  auto r = impl_->registry.require(id);
   if (!r) return tl::unexpected(r.error());
   (*r)->rec.pinned = pinned;
-  impl_->persist(**r);
+  impl_->registry.persist(**r);
   return impl_->release_json(**r);
 }
 
 Result<api::Removed> Engine::remove_release(const std::string& id_in, DeleteFiles files) {
   auto& I = *impl_;
-  auto found = I.require(id_in);
+  auto found = I.registry.require(id_in);
   if (!found) return tl::unexpected(found.error());
   Release& r = **found;
-  if (auto st = I.not_loading(r); !st) return tl::unexpected(st.error());
+  if (auto st = daemon::not_loading(r); !st) return tl::unexpected(st.error());
   const std::string id = r.rec.id;
   for (auto* h : {&r.handle, &r.v1_handle}) I.release_torrents->remove(*h);
   if (auto st = I.store.remove_view(r.rec.model, r.rec.revision); !st) {
@@ -1134,17 +1033,17 @@ Result<api::Removed> Engine::remove_release(const std::string& id_in, DeleteFile
 
 Result<api::Release> Engine::verify(const std::string& id) {
   auto& I = *impl_;
-  auto found = I.require(id);
+  auto found = I.registry.require(id);
   if (!found) return tl::unexpected(found.error());
-  if (auto st = I.not_loading(**found); !st) return tl::unexpected(st.error());
-  I.verify_all(**found);
+  if (auto st = daemon::not_loading(**found); !st) return tl::unexpected(st.error());
+  I.checks->verify_all(**found);
   return I.release_json(**found);
 }
 
 Result<api::ExportResult> Engine::export_release(const std::string& id,
                                                  const std::filesystem::path& dir) {
   auto& I = *impl_;
-  auto found = I.require(id);
+  auto found = I.registry.require(id);
   if (!found) return tl::unexpected(found.error());
   const Release& r = **found;
   if (auto st = check_exportable(r.rec, r.manifest, r.files); !st) {
@@ -1159,24 +1058,25 @@ Result<api::ExportResult> Engine::export_release(const std::string& id,
 
 Result<api::Release> Engine::add_peers(const std::string& id,
                                        const std::vector<std::string>& peers) {
-  auto found = impl_->require(id);
+  auto found = impl_->registry.require(id);
   if (!found) return tl::unexpected(found.error());
-  if (auto st = impl_->merge_peers(**found, peers); !st) return tl::unexpected(st.error());
-  impl_->persist(**found);
+  if (auto st = impl_->release_torrents->merge_peers(**found, peers); !st)
+    return tl::unexpected(st.error());
+  impl_->registry.persist(**found);
   return impl_->release_json(**found);
 }
 
 Result<api::Follow> Engine::add_follow(const FollowSpec& spec) {
   auto v = impl_->seeds.add(spec);
   if (!v) return tl::unexpected(v.error());
-  return follow_json(*v);
+  return render_follow(*v);
 }
 
 Result<api::FollowList> Engine::list_follows() {
   auto all = impl_->seeds.list();
   if (!all) return tl::unexpected(all.error());
   api::FollowList out;
-  for (const auto& v : *all) out.follows.push_back(follow_json(v));
+  for (const auto& v : *all) out.follows.push_back(render_follow(v));
   return out;
 }
 
@@ -1195,7 +1095,7 @@ Result<api::ScrubResult> Engine::scrub(const std::optional<std::string>& id) {
 std::string Engine::metrics_text() {
   auto& I = *impl_;
   MetricsSnapshot snap;
-  for (const auto& [id, r] : I.releases) {
+  for (const auto& [id, r] : I.registry) {
     snap.releases.push_back(release_metrics(*r, I.render_context(*r)));
   }
   if (auto feeds = I.state->list_feeds()) {
@@ -1203,7 +1103,7 @@ std::string Engine::metrics_text() {
       if (auto f = I.feed_json(n)) snap.feeds.push_back(std::move(*f));
     }
   }
-  snap.disk_reserved = I.reserved_now();
+  snap.disk_reserved = I.registry.reserved(I.held);
   snap.disk_budget = I.config.max_disk;
   snap.disk_free = I.free_disk();
   const auto& c = I.counters;
@@ -1219,7 +1119,7 @@ std::string Engine::metrics_text() {
 api::EngineStatus Engine::status_fields() {
   auto& I = *impl_;
   std::int64_t down = 0, up = 0;
-  for (const auto& [id, r] : I.releases) {
+  for (const auto& [id, r] : I.registry) {
     if (r->status) {
       down += r->status->download_payload_rate;
       up += r->status->upload_payload_rate;
@@ -1230,12 +1130,12 @@ api::EngineStatus Engine::status_fields() {
   out.listen_port = I.lt_backend->listen_port();
   out.listen_interfaces = I.config.listen_interfaces;
   out.outgoing_interfaces = I.config.outgoing_interfaces;
-  out.releases = I.releases.size();
-  out.releases_loading = I.load.loading();
+  out.releases = I.registry.size();
+  out.releases_loading = I.loader.queue().loading();
   out.feeds = feeds ? feeds->size() : 0;
   out.download_rate = down;
   out.upload_rate = up;
-  out.disk = {I.reserved_now(), I.config.max_disk, I.free_disk()};
+  out.disk = {I.registry.reserved(I.held), I.config.max_disk, I.free_disk()};
   out.rate_limits = {I.applied_rates.download, I.applied_rates.upload};
   return out;
 }
@@ -1255,7 +1155,7 @@ void Engine::shutdown(std::function<void()> done, std::chrono::milliseconds time
   I.verifier->stop();
   I.lt_backend->session().pause();
   // Payload counters as of now first (state_update_alert), then the saves.
-  I.request_updates();
+  I.resume_saver.request_updates();
   I.shutdown_timer.expires_after(timeout);
   I.shutdown_timer.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) impl_->resume_saver.deadline_passed();
