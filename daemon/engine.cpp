@@ -215,14 +215,7 @@ struct Engine::Impl {
     void selection_changed(Release& r) override {
       r.resume.current = false;
       I.checks->verify_empty_files(r);
-      if (r.ti) {
-        I.torrents->prioritize_files(r.handle, ReleaseTorrents::priorities(r, r.ti->num_files()));
-        if (r.v1_downloading()) {
-          I.torrents->prioritize_files(r.v1_handle,
-                                       ReleaseTorrents::priorities(r, r.ti->num_files()));
-        }
-      }
-      I.add_v1_download(r);
+      I.release_torrents->selection_changed(r);
     }
     Status add_peers(Release& r, const std::vector<std::string>& peers) override {
       return I.release_torrents->merge_peers(r, peers);
@@ -273,7 +266,7 @@ struct Engine::Impl {
     }
     const Store& store() override { return I.store; }
     unsigned hashing_threads() override { return I.config.hashing_threads; }
-    Status add_seed(Release& r) override { return I.add_to_session(r, AddMode::seed); }
+    Status add_seed(Release& r) override { return I.release_torrents->add(r, AddMode::seed); }
     void check_complete(Release& r) override { I.checks->check_complete(r); }
     std::int64_t now_ticks() override { return I.now_ticks(); }
     Impl& I;
@@ -308,7 +301,7 @@ struct Engine::Impl {
     Release* find(const std::string& id) override { return I.registry.find(id); }
     Status start_add(Release& r) override {
       I.checks->verify_empty_files(r);
-      return I.add_to_session(r, AddMode::normal, AddHow::async);
+      return I.release_torrents->add(r, AddMode::normal, AddHow::async);
     }
     void persist(Release& r) override { I.registry.persist(r); }
     std::size_t release_count() override { return I.registry.size(); }
@@ -437,167 +430,16 @@ struct Engine::Impl {
       return;
     }
     checks->verify_empty_files(*r);
-    if (auto st = add_to_session(*r, AddMode::normal); !st) {
+    if (auto st = release_torrents->add(*r, AddMode::normal); !st) {
       r->error = st.error();
       registry.persist(*r);
       return;
     }
-    add_v1_download(*r);
+    release_torrents->add_v1_download(*r);
     log::info("{}: fetching from feed {} ({} files, {} bytes)", id, r->rec.feed,
               r->manifest.files.size(), r->manifest.total_length);
     registry.persist(*r);
     checks->check_complete(*r);
-  }
-
-  // A partial download being added: its pieces on disk are recovered first (disk_scan.hpp).
-  DiskScan disk_scan_of(const Release& r, const TorrentMeta& t,
-                        const std::optional<ResumeData>& resume) const {
-    DiskScan d = make_disk_scan(t, resume, store.staging_dir(r.rec.v2_infohash),
-                                store.resume_file(r.rec.v2_infohash));
-    d.id = r.rec.id;
-    d.wanted_lt.assign(static_cast<std::size_t>(t.num_files()), false);
-    for (std::size_t i = 0; i < r.files.size(); ++i) {
-      if (r.files[i].lt_index >= 0 && r.files[i].wanted) {
-        d.wanted_lt[static_cast<std::size_t>(r.files[i].lt_index)] = true;
-      }
-    }
-    d.had_resume = r.resumed;
-    return d;
-  }
-
-  // Back on the io thread: the torrent is added with the scan's bitfield (libtorrent then
-  // checks nothing).
-  ResumeData apply_disk_scan(Release& r, const DiskScan& d) {
-    for (const auto& w : d.warnings) log::warning("resume data for {}: {}", r.rec.id, w);
-    auto resume = disk_scan_result(d);
-    r.resume_have = resume.have;
-    r.resumed = true;  // libtorrent trusts this bitfield: the torrent counts as resumed
-    const auto have = std::count(resume.have.begin(), resume.have.end(), true);
-    if (have > 0) {
-      log::info(
-          "{}: resuming the download with {} of {} pieces on disk ({} from the resume file, {} "
-          "found by hashing {} piece(s) in {} ms{})",
-          r.rec.id, have, resume.have.size(), d.claimed - d.dropped, d.found, d.hashed, d.ms,
-          d.dropped > 0 ? fmt::format(", {} claimed but missing", d.dropped) : std::string());
-    }
-    return resume;
-  }
-
-  // Adds the hybrid torrent from torrents/<v2>.torrent. With resume data this is the "slim
-  // restart" (libtorrent notes §2.4): the piece layers come from the .torrent and only the have
-  // bitfield and counters from the resume file, so nothing is rehashed and no block-level
-  // Merkle tree is loaded for finished files.
-  // AddHow::async (start-up): the add is queued and the handle set by on_added; no round trip
-  // to libtorrent's thread per release. AddHow::sync: `handle` is valid on return (requests
-  // that act on the torrent right away).
-  enum class AddMode { normal, seed };
-  Status add_to_session(Release& r, AddMode mode, AddHow how = AddHow::sync) {
-    const auto& v2 = r.rec.v2_infohash;
-    auto loaded = release_torrents->load_hybrid(r, store.torrent_file(v2));
-    if (!loaded) return tl::unexpected(loaded.error());
-    auto t = std::move(*loaded);
-    std::optional<ResumeData> resume;
-    r.resumed = false;
-    r.resume.current = false;
-    if (mode == AddMode::normal) {
-      if (auto buf = read_file(store.resume_file(v2), max_torrent_bytes * 4); buf) {
-        if (auto rd = torrents->read_resume(*t, *buf)) {
-          r.resume_have = rd->have;
-          r.downloaded_base = rd->downloaded;
-          r.uploaded_base = rd->uploaded;
-          r.resumed = true;
-          resume = std::move(*rd);
-        } else {
-          log::warning("{}: ignoring resume data ({})", r.rec.id, rd.error().message);
-        }
-      }
-      // Verified by us, but resume data is missing (e.g. killed before the first save).
-      const bool all = std::all_of(r.files.begin(), r.files.end(),
-                                   [](const FileEntry& f) { return f.verified; });
-      if (!resume && all) mode = AddMode::seed;
-      // A partial download: recover what is on disk first (run_disk_scan). At start-up the
-      // scan runs on the hashing pool and the add continues when it is done; the release stays
-      // `loading` meanwhile.
-      if (mode == AddMode::normal && !all_wanted_verified(r.files) && t->has_v1) {
-        auto d = disk_scan_of(r, *t, resume);
-        if (how == AddHow::sync) {
-          run_disk_scan(d);
-          resume = apply_disk_scan(r, d);
-        } else {
-          auto job = std::make_shared<DiskScan>(std::move(d));
-          on_pool(
-              [job] {
-                run_disk_scan(*job);
-                return job;
-              },
-              [this, id = r.rec.id, gen = r.generation, t](auto done) {
-                Release* rr = registry.find(id);
-                if (!rr || rr->generation != gen || gate.shutting_down()) return;
-                auto scanned = apply_disk_scan(*rr, *done);
-                if (auto st =
-                        submit_add(*rr, AddMode::normal, AddHow::async, t, std::move(scanned));
-                    !st) {
-                  loader.loaded(*rr);
-                  rr->error = st.error();
-                  registry.persist(*rr);
-                }
-              });
-          return {};
-        }
-      }
-    }
-    return submit_add(r, mode, how, std::move(t), std::move(resume));
-  }
-
-  // The rest of add_to_session: how the hybrid starts; ReleaseTorrents adds it.
-  Status submit_add(Release& r, AddMode mode, AddHow how, std::shared_ptr<const TorrentMeta> t,
-                    std::optional<ResumeData> resume) {
-    HybridAdd add;
-    add.save_path = store.staging_dir(r.rec.v2_infohash);
-    add.as = mode == AddMode::seed ? AddAs::seed_mode : AddAs::download;
-    add.super_seed = super_seed_at_add(r) ? SuperSeed::on : SuperSeed::off;
-    add.resume = std::move(resume);
-    return release_torrents->add_hybrid(r, std::move(t), std::move(add), how);
-  }
-
-  // Adds the v1 companion (torrents/<v2>.v1.torrent) on the hybrid's save path
-  // (ReleaseTorrents::add_v1).
-  void add_v1_companion(Release& r, V1Mode mode = V1Mode::seed, AddHow how = AddHow::sync) {
-    release_torrents->add_v1(r, mode, how, store.torrent_v1_file(r.rec.v2_infohash),
-                             store.staging_dir(r.rec.v2_infohash));
-  }
-
-  // BEP 16 for a release this node published, when configured: each downloader is offered
-  // only pieces the others do not hold yet, so the origin uploads about one copy and the
-  // fetchers trade the rest (bench/fanout: ~1.0x the release for 2-8 fetchers instead of
-  // 1.7-3x). Set when the hybrid is added: a peer that was first sent the full bitfield keeps
-  // requesting pieces a super-seeder does not serve. v1-only clients on the companion get plain
-  // seeding. Off by default: with libtorrent 2.0.8 a lone downloader gets nothing from a
-  // super-seeding hybrid and falls back to the companion after v1_stall_with_peers.
-  bool super_seed_at_add(const Release& r) const {
-    return config.super_seeding == SuperSeeding::published && r.rec.origin == Origin::seeded;
-  }
-
-  // A fetch that is not complete also joins the companion's (v1-only) swarm.
-  void add_v1_download(Release& r, AddHow how = AddHow::sync) {
-    const auto origin =
-        r.rec.origin == Origin::fetched ? ReleaseOrigin::fetched : ReleaseOrigin::seeded;
-    if (v1_download_wanted(origin, all_wanted_verified(r.files))) {
-      add_v1_companion(r, V1Mode::download, how);
-    }
-  }
-
-  // The release is complete (every wanted file SHA-256-verified) and the companion was a
-  // download source: ReleaseTorrents::finish_v1_download, then, with the whole release wanted,
-  // the hybrid is added again in seed mode.
-  V1FinishPlan finish_v1_download(Release& r) {
-    const auto plan = release_torrents->finish_v1_download(r);
-    if (plan.action != V1Finish::readd_as_seed) return plan;
-    if (auto st = add_to_session(r, AddMode::seed); !st) {
-      r.error = st.error();
-      log::error("{}: re-adding for seeding: {}", r.rec.id, st.error().message);
-    }
-    return plan;
   }
 
   // ---- verification ----------------------------------------------------------------------------
@@ -613,10 +455,12 @@ struct Engine::Impl {
     void persist(Release& r) override { I.registry.persist(r); }
     std::int64_t now_ticks() override { return I.now_ticks(); }
     bool shutting_down() override { return I.gate.shutting_down(); }
-    V1FinishPlan finish_v1_download(Release& r) override { return I.finish_v1_download(r); }
+    V1FinishPlan finish_v1_download(Release& r) override {
+      return I.release_torrents->finish_v1_download(r);
+    }
     void add_v1_seed(Release& r, CompanionAdd how) override {
-      I.add_v1_companion(r, V1Mode::seed,
-                         how == CompanionAdd::async ? AddHow::async : AddHow::sync);
+      I.release_torrents->add_v1(r, V1Mode::seed,
+                                 how == CompanionAdd::async ? AddHow::async : AddHow::sync);
     }
     void request_updates() override { I.resume_saver.request_updates(); }
     void request_progress_save(Release& r) override { I.resume_saver.request_progress_save(r); }
@@ -746,7 +590,7 @@ struct Engine::Impl {
       case AddOutcome::hybrid_added:
         loader.loaded(*r);
         if (gate.shutting_down()) return;
-        add_v1_download(*r, AddHow::async);
+        release_torrents->add_v1_download(*r, AddHow::async);
         checks->check_complete(*r, CompanionAdd::async);
         return;
     }
@@ -906,7 +750,14 @@ Result<std::unique_ptr<Engine>> Engine::start(asio::io_context& ioc, const Confi
   impl->lt_backend->set_sink([raw](const TorrentEvent& e) { raw->on_event(e); });
   impl->torrents = impl->lt_backend.get();
   impl->release_torrents = std::make_unique<ReleaseTorrents>(
-      *impl->torrents, [raw](const std::string& id) { return raw->registry.find(id); });
+      *impl->torrents, [raw](const std::string& id) { return raw->registry.find(id); },
+      AddPath{impl->store, impl->work, [raw] { return raw->gate.shutting_down(); },
+              config.super_seeding,
+              [raw](Release& r, const Error& e) {
+                raw->loader.loaded(r);
+                r.error = e;
+                raw->registry.persist(r);
+              }});
   impl->start_checks();
   impl->load_releases();
   impl->schedule_updates();
