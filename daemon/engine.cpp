@@ -51,6 +51,7 @@
 #include "core/util/units.hpp"
 #include "daemon/engine/disk_guard.hpp"
 #include "daemon/engine/disk_scan.hpp"
+#include "daemon/engine/feed_desk.hpp"
 #include "daemon/engine/fetch_request.hpp"
 #include "daemon/engine/file_progress.hpp"
 #include "daemon/engine/lt_backend.hpp"
@@ -115,6 +116,7 @@ struct Engine::Impl {
   std::optional<StateStore> state;
   std::optional<ReleaseDb> db;
   std::unique_ptr<FeedPoller> poller;  // after `state` and `db`: destroyed before them
+  std::optional<FeedDesk> feeds;       // the feeds' API (made in start(), over `state`)
   // Name resolution and torrent acquisition, on the poller's workers: after `poller`, so it is
   // destroyed first (its outcomes in flight are dropped).
   std::optional<StateStoreFeeds> trusted_feeds;
@@ -334,36 +336,6 @@ struct Engine::Impl {
   api::Release release_json(const Release& r) const { return render_release(r, render_context(r)); }
 
   // ---- feeds -----------------------------------------------------------------------------------
-
-  // The API's feed object (daemon/engine/render.hpp): gathers what the state database and the
-  // poller know about it.
-  Result<api::Feed> feed_json(const std::string& name) {
-    auto fs = state->load_feed(name, FeedDetail::summary);
-    if (!fs) return tl::unexpected(fs.error());
-    FeedFacts facts;
-    auto ok = state->last_success(name);
-    if (!ok) return tl::unexpected(ok.error());
-    facts.last_success = std::move(*ok);
-    auto refused = state->last_refusal(name);
-    if (!refused) return tl::unexpected(refused.error());
-    facts.last_refusal = std::move(*refused);
-    auto count = state->count_targets(name, tuf::TargetKind::release);
-    if (!count) return tl::unexpected(count.error());
-    facts.releases = *count;
-    auto refresh = api::from_json<api::FeedRefresh>(poller->status(name),
-                                                    api::UnknownFields::reject, "feed refresh");
-    if (!refresh) return tl::unexpected(Error{Errc::internal, refresh.error().message, ""});
-    facts.refresh = std::move(*refresh);
-    return render_feed(*fs, facts, clock());
-  }
-
-  // Refreshes run on the FeedPoller's workers and commit back on this thread; the API
-  // answers with the ticket of the refresh that will include the request.
-  Result<api::Feed> feed_json_with_ticket(const std::string& name, std::uint64_t ticket) {
-    auto f = feed_json(name);
-    if (f) f->ticket = ticket;
-    return f;
-  }
 
   // Name resolution and torrent acquisition live in the Resolver (daemon/engine/resolver.hpp).
   Result<std::pair<ReleaseManifest, std::string>> manifest_for(const FeedState& fs,
@@ -741,6 +713,12 @@ Result<std::unique_ptr<Engine>> Engine::start(asio::io_context& ioc, const Confi
   if (!state_db) return tl::unexpected(state_db.error());
   impl->state.emplace(*state_db);
   impl->db.emplace(*state_db);
+  impl->feeds.emplace(
+      *impl->state,
+      FeedRefreshes{[raw = impl.get()](const std::string& n) { return raw->poller->request(n); },
+                    [raw = impl.get()](const std::string& n) { return raw->poller->status(n); },
+                    [raw = impl.get()](const std::string& n) { raw->poller->forget(n); }},
+      impl->clock);
   Impl* raw = impl.get();
   auto session = TorrentSession::start(ioc, config, [raw](lt::alert* a) {
     if (raw->lt_backend) raw->lt_backend->on_alert(a);
@@ -773,55 +751,23 @@ Result<std::unique_ptr<Engine>> Engine::start(asio::io_context& ioc, const Confi
 Result<api::Feed> Engine::add_feed(const std::string& name, const std::string& location,
                                    const std::string& root,
                                    const std::vector<std::string>& mirrors) {
-  for (const auto& loc : mirrors) {
-    if (loc.empty() || loc == location) {
-      return fail(Errc::invalid_argument,
-                  fmt::format("mirror '{}' is empty or the feed's location", loc));
-    }
-  }
-  // Malformed URLs are refused now rather than stored and refused on every refresh.
-  std::vector<std::string> all{location};
-  all.insert(all.end(), mirrors.begin(), mirrors.end());
-  for (const auto& loc : all) {
-    if (loc.starts_with("http://") || loc.starts_with("https://")) {
-      if (auto f = HttpFetcher::create(loc, {}); !f) return tl::unexpected(f.error());
-    }
-  }
-  if (auto st = tuf::add_feed(*impl_->state, name, location, root, impl_->clock(), mirrors); !st) {
-    return tl::unexpected(st.error());
-  }
-  // First refresh right away, off the io thread; a refusal is recorded in the feed's status,
-  // not an add failure.
-  return impl_->feed_json_with_ticket(name, impl_->poller->request(name));
+  return impl_->feeds->add(name, location, root, mirrors);
 }
 
 Result<api::FeedList> Engine::list_feeds() {
-  auto names = impl_->state->list_feeds();
-  if (!names) return tl::unexpected(names.error());
-  api::FeedList out;
-  for (const auto& n : *names) {
-    auto f = impl_->feed_json(n);
-    if (!f) return tl::unexpected(f.error());
-    out.feeds.push_back(std::move(*f));
-  }
-  return out;
+  return impl_->feeds->list();
 }
 
 Result<api::Feed> Engine::get_feed(const std::string& name) {
-  return impl_->feed_json(name);
+  return impl_->feeds->get(name);
 }
 
 Result<api::Feed> Engine::refresh_feed(const std::string& name) {
-  if (auto f = impl_->state->load_feed(name, FeedDetail::summary); !f) {
-    return tl::unexpected(f.error());
-  }
-  return impl_->feed_json_with_ticket(name, impl_->poller->request(name));
+  return impl_->feeds->refresh(name);
 }
 
 Result<api::Removed> Engine::remove_feed(const std::string& name) {
-  if (auto st = impl_->state->remove_feed(name); !st) return tl::unexpected(st.error());
-  impl_->poller->forget(name);
-  return api::Removed{name};
+  return impl_->feeds->remove(name);
 }
 
 Result<api::Release> Engine::fetch(const FetchRequest& req) {
@@ -951,7 +897,7 @@ std::string Engine::metrics_text() {
   }
   if (auto feeds = I.state->list_feeds()) {
     for (const auto& n : *feeds) {
-      if (auto f = I.feed_json(n)) snap.feeds.push_back(std::move(*f));
+      if (auto f = I.feeds->get(n)) snap.feeds.push_back(std::move(*f));
     }
   }
   snap.disk_reserved = I.registry.reserved(I.held);
