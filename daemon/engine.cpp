@@ -223,13 +223,26 @@ struct Engine::Impl {
       return I.release_torrents->merge_peers(r, peers);
     }
     void check_complete(Release& r) override { I.checks->check_complete(r); }
-    // Impl::on_torrents adds it to the session or fails it (dropped if it was removed or taken
-    // in again meanwhile).
     Status acquire(Release& r, const FeedState& feed, const ReleaseManifest& m) override {
-      return I.resolver->acquire(
-          acquisition_key(r), feed, m, I.torrent_paths(m),
-          [&I = I, id = r.rec.id, gen = r.generation, v2 = m.torrent.v2_infohash](
-              Result<V1Companion> got) { I.on_torrents(id, gen, v2, std::move(got)); });
+      return I.resolver->acquire(acquisition_key(r), feed, m, I.torrent_paths(m),
+                                 [&I = I, id = r.rec.id, gen = r.generation,
+                                  v2 = m.torrent.v2_infohash](Result<V1Companion> got) {
+                                   I.fetches.torrents_arrived(
+                                       id, gen, v2,
+                                       got ? Status{} : Status(tl::unexpected(got.error())));
+                                 });
+    }
+    Result<FeedState> feed(const std::string& name) override { return I.state->load_feed(name); }
+    Status add(Release& r) override {
+      I.checks->verify_empty_files(r);
+      if (auto st = I.release_torrents->add(r, AddMode::normal); !st) return st;
+      I.release_torrents->add_v1_download(r);
+      return {};
+    }
+    void discard_torrents(const std::string& v2) override {
+      std::error_code ec;
+      std::filesystem::remove(I.store.torrent_file(v2), ec);
+      std::filesystem::remove(I.store.torrent_v1_file(v2), ec);
     }
     std::int64_t now_ticks() override { return I.now_ticks(); }
     Impl& I;
@@ -348,25 +361,8 @@ struct Engine::Impl {
     return resolver->resolve(std::move(name), std::move(revision), only_feed);
   }
 
-  // Start-up: a fetched release recorded before its torrents arrived (its record was written
-  // meanwhile, e.g. pinned) goes on resolving from the feed it was resolved from.
-  void resume_resolutions() {
-    for (auto& [id, r] : registry) {
-      if (!awaiting_torrents(*r)) continue;
-      auto fs = state->load_feed(r->rec.feed);
-      Status st =
-          fs ? fetch_host.acquire(*r, *fs, r->manifest) : Status(tl::unexpected(fs.error()));
-      if (!st) {
-        r->error = st.error();
-        registry.persist(*r);
-        continue;
-      }
-      log::info("{}: resolving: fetching its torrents from feed {}", id, r->rec.feed);
-    }
-  }
-
   // Per release generation: a release removed and fetched again never joins the acquisition
-  // of its predecessor (whose outcome on_torrents drops).
+  // of its predecessor (whose outcome torrents_arrived drops).
   static std::string acquisition_key(const Release& r) {
     return fmt::format("{}#{}", r.rec.id, r.generation);
   }
@@ -374,44 +370,6 @@ struct Engine::Impl {
   TorrentPaths torrent_paths(const ReleaseManifest& m) const {
     return {store.torrent_file(m.torrent.v2_infohash),
             store.torrent_v1_file(m.torrent.v2_infohash)};
-  }
-
-  // The torrents of a release resolved by fetch() are here (or could not be had): add it to the
-  // session, or fail it. Dropped if the release was removed (or replaced) meanwhile.
-  void on_torrents(const std::string& id, std::uint64_t gen, const std::string& v2,
-                   Result<V1Companion> got) {
-    Release* r = registry.find(id);
-    if (!r || r->generation != gen || gate.shutting_down()) {
-      // Removed meanwhile: what the worker wrote belongs to no release (unless another one
-      // shares the torrent).
-      const bool used = std::any_of(registry.begin(), registry.end(),
-                                    [&](const auto& e) { return e.second->rec.v2_infohash == v2; });
-      if (got && !used) {
-        std::error_code ec;
-        std::filesystem::remove(store.torrent_file(v2), ec);
-        std::filesystem::remove(store.torrent_v1_file(v2), ec);
-      }
-      if (!gate.shutting_down())
-        log::info("{}: removed while its torrents were fetched: dropped", id);
-      return;
-    }
-    if (!got) {
-      log::error("{}: {}", id, got.error().message);
-      r->error = got.error();
-      registry.persist(*r);
-      return;
-    }
-    checks->verify_empty_files(*r);
-    if (auto st = release_torrents->add(*r, AddMode::normal); !st) {
-      r->error = st.error();
-      registry.persist(*r);
-      return;
-    }
-    release_torrents->add_v1_download(*r);
-    log::info("{}: fetching from feed {} ({} files, {} bytes)", id, r->rec.feed,
-              r->manifest.files.size(), r->manifest.total_length);
-    registry.persist(*r);
-    checks->check_complete(*r);
   }
 
   // ---- verification ----------------------------------------------------------------------------
@@ -619,7 +577,7 @@ struct Engine::Impl {
       if (resolver->filling() == 0) apply_follows();
     });
     resolver->fill_missing();
-    resume_resolutions();
+    fetches.resume_resolutions();
     poller->start();
   }
 
