@@ -18,12 +18,15 @@
 //                   poller's workers and checked against the manifest (events on the io thread)
 //   seed_executor   follow policies and the disk budget (eviction), over SeedHost
 //   render          the API's release/feed/follow objects and /metrics' text (pure)
-//   release_torrents a release's torrents in the session: hybrid/companion adds (AddRequest),
+//   release_torrents a release's torrents in the session: adds from the store (resume file,
+//                   disk scan, seed mode; AddPath), hybrid/companion adds (AddRequest),
 //                   TorrentId -> release registry, adds in flight, removal, peers
-//   release_registry the Release records: generations, look-ups, rows, the disk budget's view;
-//                   fetch_request / seed_intake: fetch and seed, over FetchHost / SeedIntakeHost
-// This file wires the components together, routes the backend's events (on_event) and
-// answers the API methods.
+//   release_registry the Release records: making them, generations, look-ups, rows, the disk
+//                   budget's view; fetch_request / seed_intake: fetch (and the torrents that
+//                   arrive for it) and seed, over FetchHost / SeedIntakeHost
+//   feed_desk       the feeds' API and the feed object, over the StateStore and the poller
+// This file wires the components together (their hosts call the other components), routes
+// the backend's events (on_event) and answers the API methods.
 #include "daemon/engine.hpp"
 
 #include <algorithm>
