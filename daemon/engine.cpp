@@ -280,7 +280,7 @@ struct Engine::Impl {
                                  });
     }
     void on_pool(std::function<Status()> work, std::function<void(Status)> then) override {
-      I.on_pool(std::move(work), std::move(then));
+      I.work.run(std::move(work), std::move(then));
     }
     const Store& store() override { return I.store; }
     unsigned hashing_threads() override { return I.config.hashing_threads; }
@@ -299,17 +299,9 @@ struct Engine::Impl {
   struct LifecycleHostImpl final : ResumeHost, LoadHost, DiskGuardHost {
     explicit LifecycleHostImpl(Impl& impl) : I(impl) {}
     TorrentBackend& backend() override { return *I.torrents; }
-    Release* hybrid_release(TorrentId t) override {
-      bool v1 = false;
-      Release* r = I.release_torrents->by_torrent(t, &v1);
-      return v1 ? nullptr : r;
-    }
+    Release* hybrid_release(TorrentId t) override { return I.release_torrents->hybrid_of(t); }
     std::vector<std::pair<TorrentId, const Release*>> hybrid_torrents() override {
-      std::vector<std::pair<TorrentId, const Release*>> out;
-      for (const auto& [h, ref] : I.release_torrents->registered()) {
-        if (!ref.v1) out.emplace_back(h, I.registry.find(ref.id));
-      }
-      return out;
+      return I.release_torrents->hybrids();
     }
     bool complete(const Release& r) override { return state_of(r) == ReleaseState::complete; }
     std::filesystem::path resume_file(const Release& r) override {
@@ -338,12 +330,6 @@ struct Engine::Impl {
   const ShutdownGate& gate = resume_saver.gate();  // read by every region
 
   // ---- helpers ---------------------------------------------------------------------------------
-
-  // Runs `w` on the hashing pool and `then(result)` back on the io thread (if still alive).
-  template <class Work, class Then>
-  void on_pool(Work w, Then then) {
-    work.run(std::move(w), std::move(then));
-  }
 
   // The API's release object (daemon/engine/render.hpp).
   ReleaseContext render_context(const Release& r) const {

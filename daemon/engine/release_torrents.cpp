@@ -291,6 +291,20 @@ Release* ReleaseTorrents::by_torrent(TorrentId t, bool* is_v1) const {
   return find_(it->second.id);
 }
 
+Release* ReleaseTorrents::hybrid_of(TorrentId t) const {
+  bool v1 = false;
+  Release* r = by_torrent(t, &v1);
+  return v1 ? nullptr : r;
+}
+
+std::vector<std::pair<TorrentId, const Release*>> ReleaseTorrents::hybrids() const {
+  std::vector<std::pair<TorrentId, const Release*>> out;
+  for (const auto& [t, ref] : refs_) {
+    if (!ref.v1) out.emplace_back(t, find_(ref.id));
+  }
+  return out;
+}
+
 void ReleaseTorrents::remove(TorrentId& t) {
   if (!valid(t)) return;
   refs_.erase(t);

@@ -139,6 +139,10 @@ class ReleaseTorrents {
   // The release `t` belongs to (and whether it is the companion), or null.
   Release* by_torrent(TorrentId t, bool* is_v1 = nullptr) const;
   const std::unordered_map<TorrentId, TorrentRef>& registered() const { return refs_; }
+  // The release whose hybrid `t` is (null for a companion or an unknown id), and every
+  // registered hybrid with its release.
+  Release* hybrid_of(TorrentId t) const;
+  std::vector<std::pair<TorrentId, const Release*>> hybrids() const;
   std::size_t adds_in_flight() const { return pending_.size(); }
 
   // Removes torrent `t` from the session and the registry; `t` becomes no_torrent.

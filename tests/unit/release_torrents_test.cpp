@@ -333,6 +333,21 @@ TEST_CASE("remove takes the torrent out of the session and the registry", "[rele
   CHECK(f.backend.take().empty());
 }
 
+TEST_CASE("hybrids are told from companions", "[release_torrents]") {
+  Fixture f;
+  auto& r = f.release();
+  REQUIRE(f.add_hybrid(r, AddHow::sync));
+  f.rt.add_v1(r, V1Mode::download, AddHow::sync, f.v1_file, f.save);
+  REQUIRE(valid(r.v1_handle));
+  CHECK(f.rt.hybrid_of(r.handle) == &r);
+  CHECK(f.rt.hybrid_of(r.v1_handle) == nullptr);
+  CHECK(f.rt.hybrid_of(TorrentId{999}) == nullptr);
+  const auto all = f.rt.hybrids();
+  REQUIRE(all.size() == 1);
+  CHECK(all[0].first == r.handle);
+  CHECK(all[0].second == &r);
+}
+
 TEST_CASE("an active companion's download ends with the hybrid removed for a seed re-add",
           "[release_torrents]") {
   Fixture f;
