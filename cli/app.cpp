@@ -114,6 +114,7 @@ int run(int argc, char** argv) {
   register_release_daemon_commands(app, ctx);
   register_follow_commands(app, ctx);
   register_export_commands(app, ctx);
+  register_catalog_commands(app, ctx);
   register_completion_command(app, ctx);
   // Set after the subcommands exist, which would otherwise inherit it.
   app.footer(std::string(footer_text) + "\n" + exit_codes_help);

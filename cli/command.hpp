@@ -31,6 +31,8 @@ void register_daemon_commands(CLI::App& app, Context& ctx);
 void register_release_daemon_commands(CLI::App& app, Context& ctx);
 // export / import: air-gapped transfer of a release (cmd_export.cpp).
 void register_export_commands(CLI::App& app, Context& ctx);
+// catalog list/show/search/validate: the model catalog, offline (cmd_catalog.cpp).
+void register_catalog_commands(CLI::App& app, Context& ctx);
 // `weightsctl show RELEASE` (also `status RELEASE`).
 Status show_release(const Context& ctx, const std::string& id);
 // follow, follows, unfollow, scrub (seed-node policy; talk to weightsd).

@@ -89,6 +89,10 @@ foreach(prog weightsctl weightsd)
   install(FILES ${WEIGHTS_GENERATED}/completions/${prog}.fish
           DESTINATION ${CMAKE_INSTALL_DATADIR}/fish/vendor_completions.d)
 endforeach()
+# The shipped model catalog (docs/catalog.md); weightsctl finds it next to its binary
+# (<bin>/../share/weightsd/catalog).
+install(DIRECTORY manifests/catalog/ DESTINATION ${CMAKE_INSTALL_DATADIR}/weightsd/catalog
+        FILES_MATCHING PATTERN "*.toml")
 install(FILES README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(DIRECTORY docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR} FILES_MATCHING PATTERN "*.md")
 

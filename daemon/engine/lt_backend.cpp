@@ -21,6 +21,11 @@ LtBackend::~LtBackend() = default;
 
 Result<std::shared_ptr<const TorrentMeta>> LtBackend::load_torrent(
     const std::filesystem::path& file) {
+  return read_torrent(file);
+}
+
+Result<std::shared_ptr<const TorrentMeta>> LtBackend::read_torrent(
+    const std::filesystem::path& file) {
   lt::load_torrent_limits limits;
   limits.max_buffer_size = static_cast<int>(max_torrent_bytes);
   auto atp = std::make_shared<lt::add_torrent_params>();
@@ -31,6 +36,11 @@ Result<std::shared_ptr<const TorrentMeta>> LtBackend::load_torrent(
   }
   auto t = std::make_shared<TorrentMeta>();
   const auto& ti = *atp->ti;
+  // Kept per release for its lifetime: the metadata (shared with the session once added) and
+  // the .torrent's web seeds, not the whole add_torrent_params (~1 KiB more per torrent).
+  auto kept = std::make_shared<Loaded>();
+  kept->ti = atp->ti;
+  kept->url_seeds = std::move(atp->url_seeds);
   const auto& files = ti.files();
   t->files = ti.num_files();
   t->pieces = ti.num_pieces();
@@ -39,12 +49,12 @@ Result<std::shared_ptr<const TorrentMeta>> LtBackend::load_torrent(
   for (const auto fi : files.file_range()) {
     if (!files.pad_file_at(fi)) t->file_index[files.file_path(fi)] = static_cast<int>(fi);
   }
-  t->data = std::move(atp);
+  t->data = std::move(kept);
   return t;
 }
 
-const lt::add_torrent_params& LtBackend::loaded(const TorrentMeta& t) {
-  return *static_cast<const lt::add_torrent_params*>(t.data.get());
+const LtBackend::Loaded& LtBackend::loaded(const TorrentMeta& t) {
+  return *static_cast<const Loaded*>(t.data.get());
 }
 
 const lt::add_torrent_params* LtBackend::resume_params(const ResumeData& r) {
@@ -90,7 +100,10 @@ Result<ResumeData> LtBackend::read_resume(const TorrentMeta& t, std::string_view
 // The .torrent's parameters (metadata, and its own trackers and web seeds unless the request
 // names them), with the request's flags, selection, peers and resume state.
 lt::add_torrent_params LtBackend::params_of(const AddRequest& req) {
-  lt::add_torrent_params atp = loaded(*req.torrent);
+  const Loaded& t = loaded(*req.torrent);
+  lt::add_torrent_params atp;
+  atp.ti = t.ti;
+  atp.url_seeds = t.url_seeds;
   atp.save_path = req.save_path.string();
   atp.flags &= ~(lt::torrent_flags::paused | lt::torrent_flags::auto_managed);
   switch (req.as) {

@@ -46,7 +46,12 @@ class LtBackend final : public TorrentBackend {
   lt::torrent_handle handle(TorrentId t) const;
 
   // The metadata and the resume state LtBackend put into a TorrentMeta / ResumeData.
-  static const lt::add_torrent_params& loaded(const TorrentMeta& t);
+  // What TorrentMeta::data holds: the metadata and the .torrent's own web seeds.
+  struct Loaded {
+    std::shared_ptr<lt::torrent_info> ti;
+    std::vector<std::string> url_seeds;
+  };
+  static const Loaded& loaded(const TorrentMeta& t);
   static const lt::add_torrent_params* resume_params(const ResumeData& r);
   static ResumeData to_resume(lt::add_torrent_params params);
   // The have bitfield as plain data and back.
@@ -58,6 +63,8 @@ class LtBackend final : public TorrentBackend {
   // TorrentMeta::layout: equal for the same piece length and count, the same files (pads
   // included) at the same offsets.
   static std::string layout_of(const lt::torrent_info& ti);
+  // load_torrent without a session (at most max_torrent_bytes).
+  static Result<std::shared_ptr<const TorrentMeta>> read_torrent(const std::filesystem::path& file);
   // Bytes of libtorrent file `file_index` that `st`'s torrent has, from its piece bitfield.
   static std::int64_t file_bytes_done(const lt::torrent_status& st, const lt::file_storage& files,
                                       int file_index);

@@ -63,8 +63,12 @@ expected=(
   usr/share/fish/vendor_completions.d/weightsd.fish
   usr/share/doc/weightsd/README.md usr/share/doc/weightsd/operator-guide.md
   usr/share/doc/weightsd/user-guide.md usr/share/doc/weightsd/publisher-guide.md
-  usr/share/doc/weightsd/protocol.md
+  usr/share/doc/weightsd/protocol.md usr/share/doc/weightsd/catalog.md
 )
+# The shipped catalog: every manifests/catalog/*.toml, installed as share/weightsd/catalog.
+for f in "$WEIGHTS_SOURCE_DIR"/manifests/catalog/*.toml; do
+  expected+=("usr/share/weightsd/catalog/$(basename "$f")")
+done
 for f in "${expected[@]}"; do [[ -f $root/$f ]] || fail "package lacks /$f"; done
 if readelf -S "$root/usr/bin/weightsd" | grep debug_info >/dev/null; then fail "binaries not stripped"; fi
 pass "package holds binaries, unit, sysusers, tmpfiles, config, man pages, completions, docs"
@@ -73,7 +77,12 @@ out=$("$root/usr/bin/weightsd" --version) || fail "weightsd --version failed"
 [[ $out =~ ^weightsd\ [0-9]+\.[0-9]+\.[0-9]+$ ]] || fail "weightsd --version: $out"
 help=$("$root/usr/bin/weightsctl" --help) || fail "weightsctl --help failed"
 grep -q 'Exit codes' <<<"$help" || fail "weightsctl --help lacks the exit codes"
-pass "from the extracted root: $out; weightsctl --help"
+# weightsctl finds the shipped catalog next to its binary (<bin>/../share/weightsd/catalog).
+show=$(env -u XDG_CONFIG_HOME HOME="$work" "$root/usr/bin/weightsctl" catalog show gemma-4) ||
+  fail "catalog show gemma-4 from the extracted root failed"
+grep -q "defined at: $root/usr/share/weightsd/catalog/gemma-4.toml:[0-9]* (shipped catalog)" <<<"$show" ||
+  fail "catalog show does not read the installed catalog: $show"
+pass "from the extracted root: $out; weightsctl --help; the installed catalog"
 
 # The shipped config is all comments: --check-config accepts it and yields the defaults.
 with=$("$root/usr/bin/weightsd" --system --config "$root/etc/weightsd/weightsd.toml" --check-config) ||
@@ -131,6 +140,7 @@ grep -q 'check\\-config' "$man8" || fail "weightsd.8 lacks --check-config (not f
 grep -q '^\.SH SIGNALS' "$man8" || fail "weightsd.8 lacks the SIGNALS section"
 grep -q '^\.SS "weightsctl feed add"' "$man1" || fail "weightsctl.1 lacks nested commands"
 grep -q '^\.SS "weightsctl completion"' "$man1" || fail "weightsctl.1 lacks the completion command"
+grep -q '^\.SS "weightsctl catalog validate"' "$man1" || fail "weightsctl.1 lacks catalog validate"
 if command -v groff >/dev/null 2>&1; then
   groff -man -Tutf8 -ww -z "$man1" 2>"$work/groff.log" && [[ ! -s $work/groff.log ]] ||
     fail "groff warnings in weightsctl.1: $(head -5 "$work/groff.log")"
