@@ -143,7 +143,7 @@ struct Engine::Impl {
     }
     Result<FeedState> feed(const std::string& feed) override { return I.state->load_feed(feed); }
     Result<ReleaseManifest> manifest(const FeedState& fs, const tuf::TargetInfo& t) override {
-      auto m = I.manifest_for(fs, t);
+      auto m = I.resolver->manifest_for(fs, t);
       if (!m) return tl::unexpected(m.error());
       return std::move(m->first);
     }
@@ -207,7 +207,7 @@ struct Engine::Impl {
     explicit FetchHostImpl(Impl& impl) : I(impl) {}
     bool shutting_down() override { return I.gate.shutting_down(); }
     Result<Resolved> resolve(const FetchRequest& q) override {
-      return I.resolve(q.name, q.revision, q.feed);
+      return I.resolver->resolve(q.name, q.revision, q.feed);
     }
     Status not_loading(const Release& r) override { return daemon::not_loading(r); }
     bool acquiring(const Release& r) override { return I.resolver->in_flight(acquisition_key(r)); }
@@ -266,7 +266,7 @@ struct Engine::Impl {
     }
     Result<std::pair<ReleaseManifest, std::string>> manifest(const FeedState& fs,
                                                              const tuf::TargetInfo& t) override {
-      return I.manifest_for(fs, t);
+      return I.resolver->manifest_for(fs, t);
     }
     Status not_loading(const Release& r) override { return daemon::not_loading(r); }
     std::unique_ptr<Release> make_release(ReleaseRecord rec, const ReleaseManifest& m) override {
@@ -337,18 +337,7 @@ struct Engine::Impl {
   }
   api::Release release_json(const Release& r) const { return render_release(r, render_context(r)); }
 
-  // ---- feeds -----------------------------------------------------------------------------------
-
-  // Name resolution and torrent acquisition live in the Resolver (daemon/engine/resolver.hpp).
-  Result<std::pair<ReleaseManifest, std::string>> manifest_for(const FeedState& fs,
-                                                               const tuf::TargetInfo& t) {
-    return resolver->manifest_for(fs, t);
-  }
-
-  Result<Resolved> resolve(std::string name, std::optional<std::string> revision,
-                           const std::optional<std::string>& only_feed = std::nullopt) {
-    return resolver->resolve(std::move(name), std::move(revision), only_feed);
-  }
+  // ---- torrent acquisition (the Resolver's, daemon/engine/resolver.hpp) ------------------------
 
   // Per release generation: a release removed and fetched again never joins the acquisition
   // of its predecessor (whose outcome torrents_arrived drops).
@@ -912,7 +901,7 @@ Result<std::vector<std::string>> Engine::seed_paths(const SeedRequest& req) {
   if (!fs) return tl::unexpected(fs.error());
   auto target = seed_target(*fs, req);
   if (!target) return tl::unexpected(target.error());
-  auto m = I.manifest_for(*fs, *target);
+  auto m = I.resolver->manifest_for(*fs, *target);
   if (!m) return tl::unexpected(m.error());
   std::vector<std::string> out;
   for (const auto& f : m->first.files) out.push_back(f.path);
@@ -920,7 +909,7 @@ Result<std::vector<std::string>> Engine::seed_paths(const SeedRequest& req) {
 }
 
 Result<std::pair<std::string, std::string>> Engine::fetch_target(const FetchRequest& req) {
-  auto resolved = impl_->resolve(req.name, req.revision, req.feed);
+  auto resolved = impl_->resolver->resolve(req.name, req.revision, req.feed);
   if (!resolved) return tl::unexpected(resolved.error());
   return std::pair{resolved->manifest.model, resolved->manifest.revision};
 }
