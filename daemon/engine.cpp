@@ -18,12 +18,15 @@
 //                   poller's workers and checked against the manifest (events on the io thread)
 //   seed_executor   follow policies and the disk budget (eviction), over SeedHost
 //   render          the API's release/feed/follow objects and /metrics' text (pure)
-//   release_torrents a release's torrents in the session: hybrid/companion adds (AddRequest),
+//   release_torrents a release's torrents in the session: adds from the store (resume file,
+//                   disk scan, seed mode; AddPath), hybrid/companion adds (AddRequest),
 //                   TorrentId -> release registry, adds in flight, removal, peers
-//   release_registry the Release records: generations, look-ups, rows, the disk budget's view;
-//                   fetch_request / seed_intake: fetch and seed, over FetchHost / SeedIntakeHost
-// This file wires the components together, routes the backend's events (on_event) and
-// answers the API methods.
+//   release_registry the Release records: making them, generations, look-ups, rows, the disk
+//                   budget's view; fetch_request / seed_intake: fetch (and the torrents that
+//                   arrive for it) and seed, over FetchHost / SeedIntakeHost
+//   feed_desk       the feeds' API and the feed object, over the StateStore and the poller
+// This file wires the components together (their hosts call the other components), routes
+// the backend's events (on_event) and answers the API methods.
 #include "daemon/engine.hpp"
 
 #include <algorithm>
@@ -51,6 +54,7 @@
 #include "core/util/units.hpp"
 #include "daemon/engine/disk_guard.hpp"
 #include "daemon/engine/disk_scan.hpp"
+#include "daemon/engine/feed_desk.hpp"
 #include "daemon/engine/fetch_request.hpp"
 #include "daemon/engine/file_progress.hpp"
 #include "daemon/engine/lt_backend.hpp"
@@ -83,15 +87,6 @@ namespace weights::daemon {
 namespace asio = boost::asio;
 using nlohmann::json;
 
-namespace {
-
-// (Forward: rendering lives in daemon/engine/render.hpp.)
-api::Follow follow_json(const FollowView& v) {
-  return render_follow(v);
-}
-
-}  // namespace
-
 struct Engine::Impl {
   Impl(asio::io_context& io, Config cfg, WallClock clk)
       : ioc(io),
@@ -105,8 +100,8 @@ struct Engine::Impl {
         policy_timer(io),
         alive(std::make_shared<bool>(true)) {
     VerifierEvents events;
-    events.checked = [this](const FileChecked& c) { on_checked(c); };
-    events.scrub_finished = [this](const ScrubFinished& f) { on_scrub_finished(f); };
+    events.checked = [this](const FileChecked& c) { checks->on_checked(c); };
+    events.scrub_finished = [this](const ScrubFinished& f) { checks->on_scrub_finished(f); };
     verifier =
         std::make_unique<Verifier>(work, std::move(events), scrub_source(), config.scrub_rate);
   }
@@ -124,6 +119,7 @@ struct Engine::Impl {
   std::optional<StateStore> state;
   std::optional<ReleaseDb> db;
   std::unique_ptr<FeedPoller> poller;  // after `state` and `db`: destroyed before them
+  std::optional<FeedDesk> feeds;       // the feeds' API (made in start(), over `state`)
   // Name resolution and torrent acquisition, on the poller's workers: after `poller`, so it is
   // destroyed first (its outcomes in flight are dropped).
   std::optional<StateStoreFeeds> trusted_feeds;
@@ -147,18 +143,25 @@ struct Engine::Impl {
     }
     Result<FeedState> feed(const std::string& feed) override { return I.state->load_feed(feed); }
     Result<ReleaseManifest> manifest(const FeedState& fs, const tuf::TargetInfo& t) override {
-      auto m = I.manifest_for(fs, t);
+      auto m = I.resolver->manifest_for(fs, t);
       if (!m) return tl::unexpected(m.error());
       return std::move(m->first);
     }
-    bool needs_fetch(const std::string& id) override { return fetch_would_start(I.find(id)); }
+    bool needs_fetch(const std::string& id) override {
+      return fetch_would_start(I.registry.find(id));
+    }
     Status fetch(const FetchRequest& request) override {
       auto r = I.owner->fetch(request);
       if (!r) return tl::unexpected(r.error());
       return {};
     }
     void hold(const std::set<std::string>& held) override { I.held = held; }
-    RoomKey room_key() override { return I.room_key(); }
+    // What a refusal for room depends on: the bytes releases reserve, how many fetches are in
+    // progress (protected), pins, and free space (MiB).
+    RoomKey room_key() override {
+      const auto c = I.registry.room_counts();
+      return {I.registry.reserved(I.held), c.active, c.pinned, I.free_disk().value_or(0) >> 20};
+    }
     TimePoint now() override { return I.clock(); }
     std::vector<StoredRelease> stored_releases() override {
       return I.registry.stored_releases(I.held);
@@ -199,44 +202,50 @@ struct Engine::Impl {
   // The Release records (release_registry.hpp); rows written through the ReleaseDb.
   ReleaseRegistry registry{RecordStore{[this](const ReleaseRecord& rec) { return db->put(rec); },
                                        [this](const std::string& id) { return db->remove(id); }}};
-  ReleaseRegistry::Map& releases = registry.records();
   // Fetch requests (fetch_request.hpp), reaching the engine through this host.
   struct FetchHostImpl final : FetchHost {
     explicit FetchHostImpl(Impl& impl) : I(impl) {}
     bool shutting_down() override { return I.gate.shutting_down(); }
     Result<Resolved> resolve(const FetchRequest& q) override {
-      return I.resolve(q.name, q.revision, q.feed);
+      return I.resolver->resolve(q.name, q.revision, q.feed);
     }
-    Status not_loading(const Release& r) override { return I.not_loading(r); }
+    Status not_loading(const Release& r) override { return daemon::not_loading(r); }
     bool acquiring(const Release& r) override { return I.resolver->in_flight(acquisition_key(r)); }
     Status make_room(const Release& r, const std::vector<bool>& wanted) override {
-      return I.make_room(I.stored_of(r, wanted));
+      return I.make_room(stored_of(r, wanted, I.held.count(r.rec.id) > 0));
     }
     std::unique_ptr<Release> make_release(ReleaseRecord rec, const ReleaseManifest& m) override {
-      return I.make_release(std::move(rec), m);
+      return I.registry.make(std::move(rec), m);
     }
     void selection_changed(Release& r) override {
       r.resume.current = false;
-      I.verify_empty_files(r);
-      if (r.ti) {
-        I.torrents->prioritize_files(r.handle, I.priorities(r, r.ti->num_files()));
-        if (r.v1_downloading()) {
-          I.torrents->prioritize_files(r.v1_handle, I.priorities(r, r.ti->num_files()));
-        }
-      }
-      I.add_v1_download(r);
+      I.checks->verify_empty_files(r);
+      I.release_torrents->selection_changed(r);
     }
     Status add_peers(Release& r, const std::vector<std::string>& peers) override {
-      return I.merge_peers(r, peers);
+      return I.release_torrents->merge_peers(r, peers);
     }
-    void check_complete(Release& r) override { I.check_complete(r); }
-    // Impl::on_torrents adds it to the session or fails it (dropped if it was removed or taken
-    // in again meanwhile).
+    void check_complete(Release& r) override { I.checks->check_complete(r); }
     Status acquire(Release& r, const FeedState& feed, const ReleaseManifest& m) override {
-      return I.resolver->acquire(
-          acquisition_key(r), feed, m, I.torrent_paths(m),
-          [&I = I, id = r.rec.id, gen = r.generation, v2 = m.torrent.v2_infohash](
-              Result<V1Companion> got) { I.on_torrents(id, gen, v2, std::move(got)); });
+      return I.resolver->acquire(acquisition_key(r), feed, m, I.torrent_paths(m),
+                                 [&I = I, id = r.rec.id, gen = r.generation,
+                                  v2 = m.torrent.v2_infohash](Result<V1Companion> got) {
+                                   I.fetches.torrents_arrived(
+                                       id, gen, v2,
+                                       got ? Status{} : Status(tl::unexpected(got.error())));
+                                 });
+    }
+    Result<FeedState> feed(const std::string& name) override { return I.state->load_feed(name); }
+    Status add(Release& r) override {
+      I.checks->verify_empty_files(r);
+      if (auto st = I.release_torrents->add(r, AddMode::normal); !st) return st;
+      I.release_torrents->add_v1_download(r);
+      return {};
+    }
+    void discard_torrents(const std::string& v2) override {
+      std::error_code ec;
+      std::filesystem::remove(I.store.torrent_file(v2), ec);
+      std::filesystem::remove(I.store.torrent_v1_file(v2), ec);
     }
     std::int64_t now_ticks() override { return I.now_ticks(); }
     Impl& I;
@@ -257,11 +266,11 @@ struct Engine::Impl {
     }
     Result<std::pair<ReleaseManifest, std::string>> manifest(const FeedState& fs,
                                                              const tuf::TargetInfo& t) override {
-      return I.manifest_for(fs, t);
+      return I.resolver->manifest_for(fs, t);
     }
-    Status not_loading(const Release& r) override { return I.not_loading(r); }
+    Status not_loading(const Release& r) override { return daemon::not_loading(r); }
     std::unique_ptr<Release> make_release(ReleaseRecord rec, const ReleaseManifest& m) override {
-      return I.make_release(std::move(rec), m);
+      return I.registry.make(std::move(rec), m);
     }
     Status acquire(Release& r, const FeedState& fs, const ReleaseManifest& m,
                    std::function<void(Status)> done) override {
@@ -271,12 +280,12 @@ struct Engine::Impl {
                                  });
     }
     void on_pool(std::function<Status()> work, std::function<void(Status)> then) override {
-      I.on_pool(std::move(work), std::move(then));
+      I.work.run(std::move(work), std::move(then));
     }
     const Store& store() override { return I.store; }
     unsigned hashing_threads() override { return I.config.hashing_threads; }
-    Status add_seed(Release& r) override { return I.add_to_session(r, AddMode::seed); }
-    void check_complete(Release& r) override { I.check_complete(r); }
+    Status add_seed(Release& r) override { return I.release_torrents->add(r, AddMode::seed); }
+    void check_complete(Release& r) override { I.checks->check_complete(r); }
     std::int64_t now_ticks() override { return I.now_ticks(); }
     Impl& I;
   };
@@ -285,40 +294,31 @@ struct Engine::Impl {
   // The releases' torrents in the session: which id is which release's, adds in flight
   // (made in start(), over `torrents`).
   std::unique_ptr<ReleaseTorrents> release_torrents;
-  std::uint64_t& next_generation = registry.generation_counter();
   // Resume data and the shutdown gate (ResumeSaver), start-up loading (StartupLoader) and the
   // full-disk pause (DiskGuard) reach the engine through this host.
   struct LifecycleHostImpl final : ResumeHost, LoadHost, DiskGuardHost {
     explicit LifecycleHostImpl(Impl& impl) : I(impl) {}
     TorrentBackend& backend() override { return *I.torrents; }
-    Release* hybrid_release(TorrentId t) override {
-      bool v1 = false;
-      Release* r = I.by_torrent(t, &v1);
-      return v1 ? nullptr : r;
-    }
+    Release* hybrid_release(TorrentId t) override { return I.release_torrents->hybrid_of(t); }
     std::vector<std::pair<TorrentId, const Release*>> hybrid_torrents() override {
-      std::vector<std::pair<TorrentId, const Release*>> out;
-      for (const auto& [h, ref] : I.release_torrents->registered()) {
-        if (!ref.v1) out.emplace_back(h, I.find(ref.id));
-      }
-      return out;
+      return I.release_torrents->hybrids();
     }
     bool complete(const Release& r) override { return state_of(r) == ReleaseState::complete; }
     std::filesystem::path resume_file(const Release& r) override {
       return I.store.resume_file(r.rec.v2_infohash);
     }
     bool shutting_down() override { return I.gate.shutting_down(); }
-    Release* find(const std::string& id) override { return I.find(id); }
+    Release* find(const std::string& id) override { return I.registry.find(id); }
     Status start_add(Release& r) override {
-      I.verify_empty_files(r);
-      return I.add_to_session(r, AddMode::normal, AddHow::async);
+      I.checks->verify_empty_files(r);
+      return I.release_torrents->add(r, AddMode::normal, AddHow::async);
     }
-    void persist(Release& r) override { I.persist(r); }
-    std::size_t release_count() override { return I.releases.size(); }
+    void persist(Release& r) override { I.registry.persist(r); }
+    std::size_t release_count() override { return I.registry.size(); }
     std::optional<std::uint64_t> free_disk() override { return I.free_disk(); }
     std::vector<Release*> all_releases() override {
       std::vector<Release*> out;
-      for (auto& [id, r] : I.releases) out.push_back(r.get());
+      for (auto& [id, r] : I.registry) out.push_back(r.get());
       return out;
     }
     Impl& I;
@@ -328,27 +328,8 @@ struct Engine::Impl {
   StartupLoader loader{ioc, lifecycle_host};
   DiskGuard disk_guard{lifecycle_host, config.min_free_disk};
   const ShutdownGate& gate = resume_saver.gate();  // read by every region
-  const LoadQueue& load = loader.queue();          // start-up: releases still loading
 
   // ---- helpers ---------------------------------------------------------------------------------
-
-  // Runs `w` on the hashing pool and `then(result)` back on the io thread (if still alive).
-  template <class Work, class Then>
-  void on_pool(Work w, Then then) {
-    work.run(std::move(w), std::move(then));
-  }
-
-  Release* find(const std::string& id) { return registry.find(id); }
-
-  Release* by_torrent(TorrentId t, bool* is_v1 = nullptr) {
-    return release_torrents->by_torrent(t, is_v1);
-  }
-
-  Result<Release*> require(const std::string& id) { return registry.require(id); }
-
-  static ReleaseState state_of(const Release& r) { return daemon::state_of(r); }
-
-  void persist(Release& r) { registry.persist(r); }
 
   // The API's release object (daemon/engine/render.hpp).
   ReleaseContext render_context(const Release& r) const {
@@ -356,68 +337,10 @@ struct Engine::Impl {
   }
   api::Release release_json(const Release& r) const { return render_release(r, render_context(r)); }
 
-  // ---- feeds -----------------------------------------------------------------------------------
-
-  // The API's feed object (daemon/engine/render.hpp): gathers what the state database and the
-  // poller know about it.
-  Result<api::Feed> feed_json(const std::string& name) {
-    auto fs = state->load_feed(name, FeedDetail::summary);
-    if (!fs) return tl::unexpected(fs.error());
-    FeedFacts facts;
-    auto ok = state->last_success(name);
-    if (!ok) return tl::unexpected(ok.error());
-    facts.last_success = std::move(*ok);
-    auto refused = state->last_refusal(name);
-    if (!refused) return tl::unexpected(refused.error());
-    facts.last_refusal = std::move(*refused);
-    auto count = state->count_targets(name, tuf::TargetKind::release);
-    if (!count) return tl::unexpected(count.error());
-    facts.releases = *count;
-    auto refresh = api::from_json<api::FeedRefresh>(poller->status(name),
-                                                    api::UnknownFields::reject, "feed refresh");
-    if (!refresh) return tl::unexpected(Error{Errc::internal, refresh.error().message, ""});
-    facts.refresh = std::move(*refresh);
-    return render_feed(*fs, facts, clock());
-  }
-
-  // Refreshes run on the FeedPoller's workers and commit back on this thread; the API
-  // answers with the ticket of the refresh that will include the request.
-  Result<api::Feed> feed_json_with_ticket(const std::string& name, std::uint64_t ticket) {
-    auto f = feed_json(name);
-    if (f) f->ticket = ticket;
-    return f;
-  }
-
-  // Name resolution and torrent acquisition live in the Resolver (daemon/engine/resolver.hpp).
-  Result<std::pair<ReleaseManifest, std::string>> manifest_for(const FeedState& fs,
-                                                               const tuf::TargetInfo& t) {
-    return resolver->manifest_for(fs, t);
-  }
-
-  Result<Resolved> resolve(std::string name, std::optional<std::string> revision,
-                           const std::optional<std::string>& only_feed = std::nullopt) {
-    return resolver->resolve(std::move(name), std::move(revision), only_feed);
-  }
-
-  // Start-up: a fetched release recorded before its torrents arrived (its record was written
-  // meanwhile, e.g. pinned) goes on resolving from the feed it was resolved from.
-  void resume_resolutions() {
-    for (auto& [id, r] : registry) {
-      if (!awaiting_torrents(*r)) continue;
-      auto fs = state->load_feed(r->rec.feed);
-      Status st =
-          fs ? fetch_host.acquire(*r, *fs, r->manifest) : Status(tl::unexpected(fs.error()));
-      if (!st) {
-        r->error = st.error();
-        persist(*r);
-        continue;
-      }
-      log::info("{}: resolving: fetching its torrents from feed {}", id, r->rec.feed);
-    }
-  }
+  // ---- torrent acquisition (the Resolver's, daemon/engine/resolver.hpp) ------------------------
 
   // Per release generation: a release removed and fetched again never joins the acquisition
-  // of its predecessor (whose outcome on_torrents drops).
+  // of its predecessor (whose outcome torrents_arrived drops).
   static std::string acquisition_key(const Release& r) {
     return fmt::format("{}#{}", r.rec.id, r.generation);
   }
@@ -427,262 +350,28 @@ struct Engine::Impl {
             store.torrent_v1_file(m.torrent.v2_infohash)};
   }
 
-  // The torrents of a release resolved by fetch() are here (or could not be had): add it to the
-  // session, or fail it. Dropped if the release was removed (or replaced) meanwhile.
-  void on_torrents(const std::string& id, std::uint64_t gen, const std::string& v2,
-                   Result<V1Companion> got) {
-    Release* r = find(id);
-    if (!r || r->generation != gen || gate.shutting_down()) {
-      // Removed meanwhile: what the worker wrote belongs to no release (unless another one
-      // shares the torrent).
-      const bool used = std::any_of(releases.begin(), releases.end(),
-                                    [&](const auto& e) { return e.second->rec.v2_infohash == v2; });
-      if (got && !used) {
-        std::error_code ec;
-        std::filesystem::remove(store.torrent_file(v2), ec);
-        std::filesystem::remove(store.torrent_v1_file(v2), ec);
-      }
-      if (!gate.shutting_down())
-        log::info("{}: removed while its torrents were fetched: dropped", id);
-      return;
-    }
-    if (!got) {
-      log::error("{}: {}", id, got.error().message);
-      r->error = got.error();
-      persist(*r);
-      return;
-    }
-    verify_empty_files(*r);
-    if (auto st = add_to_session(*r, AddMode::normal); !st) {
-      r->error = st.error();
-      persist(*r);
-      return;
-    }
-    add_v1_download(*r);
-    log::info("{}: fetching from feed {} ({} files, {} bytes)", id, r->rec.feed,
-              r->manifest.files.size(), r->manifest.total_length);
-    persist(*r);
-    check_complete(*r);
-  }
-
-  std::unique_ptr<Release> make_release(ReleaseRecord rec, ReleaseManifest manifest) {
-    auto r = std::make_unique<Release>();
-    r->rec = std::move(rec);
-    r->manifest = std::move(manifest);
-    r->generation = next_generation++;
-    const auto n = r->manifest.files.size();
-    std::vector<std::string> paths;
-    for (const auto& f : r->manifest.files) paths.push_back(f.path);
-    const auto wanted = select_files(paths, r->rec.include);
-    r->files.assign(n, FileEntry{});
-    for (std::size_t i = 0; i < n; ++i) {
-      r->files[i].length = r->manifest.files[i].length;
-      r->files[i].wanted = wanted[i];
-    }
-    const std::set<std::string> verified(r->rec.verified.begin(), r->rec.verified.end());
-    for (std::size_t i = 0; i < n; ++i) {
-      if (verified.count(paths[i])) r->files[i].verified = true;
-    }
-    if (!r->rec.error_code.empty()) {
-      r->error = Error{errc_from(r->rec.error_code), r->rec.error_message, r->rec.error_hint};
-    }
-    return r;
-  }
-
-  static Errc errc_from(const std::string& name) { return daemon::errc_from(name); }
-
-  void verify_empty_files(Release& r) { checks->verify_empty_files(r); }
-
-  // Per libtorrent file (num_files of the torrent, pad files included).
-  static std::vector<FilePriority> priorities(const Release& r, int num_files) {
-    return ReleaseTorrents::priorities(r, num_files);
-  }
-
-  // A partial download being added: its pieces on disk are recovered first (disk_scan.hpp).
-  DiskScan disk_scan_of(const Release& r, const TorrentMeta& t,
-                        const std::optional<ResumeData>& resume) const {
-    DiskScan d = make_disk_scan(t, resume, store.staging_dir(r.rec.v2_infohash),
-                                store.resume_file(r.rec.v2_infohash));
-    d.id = r.rec.id;
-    d.wanted_lt.assign(static_cast<std::size_t>(t.num_files()), false);
-    for (std::size_t i = 0; i < r.files.size(); ++i) {
-      if (r.files[i].lt_index >= 0 && r.files[i].wanted) {
-        d.wanted_lt[static_cast<std::size_t>(r.files[i].lt_index)] = true;
-      }
-    }
-    d.had_resume = r.resumed;
-    return d;
-  }
-
-  // Back on the io thread: the torrent is added with the scan's bitfield (libtorrent then
-  // checks nothing).
-  ResumeData apply_disk_scan(Release& r, const DiskScan& d) {
-    for (const auto& w : d.warnings) log::warning("resume data for {}: {}", r.rec.id, w);
-    auto resume = disk_scan_result(d);
-    r.resume_have = resume.have;
-    r.resumed = true;  // libtorrent trusts this bitfield: the torrent counts as resumed
-    const auto have = std::count(resume.have.begin(), resume.have.end(), true);
-    if (have > 0) {
-      log::info(
-          "{}: resuming the download with {} of {} pieces on disk ({} from the resume file, {} "
-          "found by hashing {} piece(s) in {} ms{})",
-          r.rec.id, have, resume.have.size(), d.claimed - d.dropped, d.found, d.hashed, d.ms,
-          d.dropped > 0 ? fmt::format(", {} claimed but missing", d.dropped) : std::string());
-    }
-    return resume;
-  }
-
-  // Adds the hybrid torrent from torrents/<v2>.torrent. With resume data this is the "slim
-  // restart" (libtorrent notes §2.4): the piece layers come from the .torrent and only the have
-  // bitfield and counters from the resume file, so nothing is rehashed and no block-level
-  // Merkle tree is loaded for finished files.
-  // AddHow::async (start-up): the add is queued and the handle set by on_added; no round trip
-  // to libtorrent's thread per release. AddHow::sync: `handle` is valid on return (requests
-  // that act on the torrent right away).
-  enum class AddMode { normal, seed };
-  Status add_to_session(Release& r, AddMode mode, AddHow how = AddHow::sync) {
-    const auto& v2 = r.rec.v2_infohash;
-    auto loaded = release_torrents->load_hybrid(r, store.torrent_file(v2));
-    if (!loaded) return tl::unexpected(loaded.error());
-    auto t = std::move(*loaded);
-    std::optional<ResumeData> resume;
-    r.resumed = false;
-    r.resume.current = false;
-    if (mode == AddMode::normal) {
-      if (auto buf = read_file(store.resume_file(v2), max_torrent_bytes * 4); buf) {
-        if (auto rd = torrents->read_resume(*t, *buf)) {
-          r.resume_have = rd->have;
-          r.downloaded_base = rd->downloaded;
-          r.uploaded_base = rd->uploaded;
-          r.resumed = true;
-          resume = std::move(*rd);
-        } else {
-          log::warning("{}: ignoring resume data ({})", r.rec.id, rd.error().message);
-        }
-      }
-      // Verified by us, but resume data is missing (e.g. killed before the first save).
-      const bool all = std::all_of(r.files.begin(), r.files.end(),
-                                   [](const FileEntry& f) { return f.verified; });
-      if (!resume && all) mode = AddMode::seed;
-      // A partial download: recover what is on disk first (run_disk_scan). At start-up the
-      // scan runs on the hashing pool and the add continues when it is done; the release stays
-      // `loading` meanwhile.
-      if (mode == AddMode::normal && !all_wanted_verified(r.files) && t->has_v1) {
-        auto d = disk_scan_of(r, *t, resume);
-        if (how == AddHow::sync) {
-          run_disk_scan(d);
-          resume = apply_disk_scan(r, d);
-        } else {
-          auto job = std::make_shared<DiskScan>(std::move(d));
-          on_pool(
-              [job] {
-                run_disk_scan(*job);
-                return job;
-              },
-              [this, id = r.rec.id, gen = r.generation, t](auto done) {
-                Release* rr = find(id);
-                if (!rr || rr->generation != gen || gate.shutting_down()) return;
-                auto scanned = apply_disk_scan(*rr, *done);
-                if (auto st =
-                        submit_add(*rr, AddMode::normal, AddHow::async, t, std::move(scanned));
-                    !st) {
-                  set_loaded(*rr);
-                  rr->error = st.error();
-                  persist(*rr);
-                }
-              });
-          return {};
-        }
-      }
-    }
-    return submit_add(r, mode, how, std::move(t), std::move(resume));
-  }
-
-  // The rest of add_to_session: how the hybrid starts; ReleaseTorrents adds it.
-  Status submit_add(Release& r, AddMode mode, AddHow how, std::shared_ptr<const TorrentMeta> t,
-                    std::optional<ResumeData> resume) {
-    HybridAdd add;
-    add.save_path = store.staging_dir(r.rec.v2_infohash);
-    add.as = mode == AddMode::seed ? AddAs::seed_mode : AddAs::download;
-    add.super_seed = super_seed_at_add(r) ? SuperSeed::on : SuperSeed::off;
-    add.resume = std::move(resume);
-    return release_torrents->add_hybrid(r, std::move(t), std::move(add), how);
-  }
-
-  // Adds the v1 companion (torrents/<v2>.v1.torrent) on the hybrid's save path
-  // (ReleaseTorrents::add_v1).
-  void add_v1_companion(Release& r, V1Mode mode = V1Mode::seed, AddHow how = AddHow::sync) {
-    release_torrents->add_v1(r, mode, how, store.torrent_v1_file(r.rec.v2_infohash),
-                             store.staging_dir(r.rec.v2_infohash));
-  }
-
-  void maybe_activate_v1(Release& r, const TorrentStatus& hybrid) {
-    release_torrents->maybe_activate_v1(r, hybrid, std::chrono::steady_clock::now());
-  }
-
-  void maybe_redial(Release& r, const TorrentStatus& st) {
-    release_torrents->maybe_redial(r, st, std::chrono::steady_clock::now());
-  }
-
-  // BEP 16 for a release this node published, when configured: each downloader is offered
-  // only pieces the others do not hold yet, so the origin uploads about one copy and the
-  // fetchers trade the rest (bench/fanout: ~1.0x the release for 2-8 fetchers instead of
-  // 1.7-3x). Set when the hybrid is added: a peer that was first sent the full bitfield keeps
-  // requesting pieces a super-seeder does not serve. v1-only clients on the companion get plain
-  // seeding. Off by default: with libtorrent 2.0.8 a lone downloader gets nothing from a
-  // super-seeding hybrid and falls back to the companion after v1_stall_with_peers.
-  bool super_seed_at_add(const Release& r) const {
-    return config.super_seeding == SuperSeeding::published && r.rec.origin == Origin::seeded;
-  }
-
-  // A fetch that is not complete also joins the companion's (v1-only) swarm.
-  void add_v1_download(Release& r, AddHow how = AddHow::sync) {
-    const auto origin =
-        r.rec.origin == Origin::fetched ? ReleaseOrigin::fetched : ReleaseOrigin::seeded;
-    if (v1_download_wanted(origin, all_wanted_verified(r.files))) {
-      add_v1_companion(r, V1Mode::download, how);
-    }
-  }
-
-  // The release is complete (every wanted file SHA-256-verified) and the companion was a
-  // download source: ReleaseTorrents::finish_v1_download, then, with the whole release wanted,
-  // the hybrid is added again in seed mode.
-  V1FinishPlan finish_v1_download(Release& r) {
-    const auto plan = release_torrents->finish_v1_download(r);
-    if (plan.action != V1Finish::readd_as_seed) return plan;
-    if (auto st = add_to_session(r, AddMode::seed); !st) {
-      r.error = st.error();
-      log::error("{}: re-adding for seeding: {}", r.rec.id, st.error().message);
-    }
-    return plan;
-  }
-
-  void connect_pending(Release& r) { release_torrents->connect_pending(r); }
-
-  Status merge_peers(Release& r, const std::vector<std::string>& peers) {
-    return release_torrents->merge_peers(r, peers);
-  }
-
   // ---- verification ----------------------------------------------------------------------------
 
   // Release checks (daemon/engine/release_checks.hpp) reach the engine through this host.
   struct ChecksHostImpl final : ChecksHost {
     explicit ChecksHostImpl(Impl& impl) : I(impl) {}
-    Release* find(const std::string& id) override { return I.find(id); }
+    Release* find(const std::string& id) override { return I.registry.find(id); }
     void for_each_release(const std::function<void(Release&)>& fn) override {
-      for (auto& [id, r] : I.releases) fn(*r);
+      for (auto& [id, r] : I.registry) fn(*r);
     }
-    ReleaseState state_of(const Release& r) override { return Impl::state_of(r); }
-    void persist(Release& r) override { I.persist(r); }
+    ReleaseState state_of(const Release& r) override { return daemon::state_of(r); }
+    void persist(Release& r) override { I.registry.persist(r); }
     std::int64_t now_ticks() override { return I.now_ticks(); }
     bool shutting_down() override { return I.gate.shutting_down(); }
-    V1FinishPlan finish_v1_download(Release& r) override { return I.finish_v1_download(r); }
-    void add_v1_seed(Release& r, CompanionAdd how) override {
-      I.add_v1_companion(r, V1Mode::seed,
-                         how == CompanionAdd::async ? AddHow::async : AddHow::sync);
+    V1FinishPlan finish_v1_download(Release& r) override {
+      return I.release_torrents->finish_v1_download(r);
     }
-    void request_updates() override { I.request_updates(); }
-    void request_progress_save(Release& r) override { I.request_progress_save(r); }
+    void add_v1_seed(Release& r, CompanionAdd how) override {
+      I.release_torrents->add_v1(r, V1Mode::seed,
+                                 how == CompanionAdd::async ? AddHow::async : AddHow::sync);
+    }
+    void request_updates() override { I.resume_saver.request_updates(); }
+    void request_progress_save(Release& r) override { I.resume_saver.request_progress_save(r); }
     void scrubbed_file(std::uint64_t bytes, bool damaged) override {
       ++I.counters.scrub_files;
       I.counters.scrub_bytes += bytes;
@@ -705,16 +394,6 @@ struct Engine::Impl {
     checks = std::make_unique<ReleaseChecks>(checks_host, *torrents, *verifier, store, ioc, cc);
   }
 
-  void on_checked(const FileChecked& c) { checks->on_checked(c); }
-
-  void hash_completed_files(Release& r) { checks->hash_completed_files(r); }
-
-  void check_complete(Release& r, AddHow how = AddHow::sync) {
-    checks->check_complete(r, how == AddHow::async ? CompanionAdd::async : CompanionAdd::sync);
-  }
-
-  void verify_all(Release& r) { checks->verify_all(r); }
-
   // ---- torrent events --------------------------------------------------------------------------
 
   void on_event(const TorrentEvent& e) {
@@ -728,27 +407,27 @@ struct Engine::Impl {
   void handle_event(const StatusBatch& batch) {
     for (const auto& u : batch.updates) {
       bool v1 = false;
-      Release* r = by_torrent(u.torrent, &v1);
+      Release* r = release_torrents->by_torrent(u.torrent, &v1);
       if (!r) continue;
       if (v1) {
         r->v1_status = u.status;
         if (!r->v1_downloading()) continue;
         if (valid(r->handle)) apply_file_done(r->files, u.file_done, DownloadSource::v1);
         if (u.status.state == TorrentPhase::finished || u.status.state == TorrentPhase::seeding) {
-          hash_completed_files(*r);
+          checks->hash_completed_files(*r);
         }
         continue;
       }
       r->status = u.status;
       if (valid(r->handle)) apply_file_done(r->files, u.file_done, DownloadSource::hybrid);
       resume_saver.maybe_save_progress(*r);
-      maybe_redial(*r, *r->status);
-      maybe_activate_v1(*r, *r->status);
-      connect_pending(*r);
+      release_torrents->maybe_redial(*r, *r->status, std::chrono::steady_clock::now());
+      release_torrents->maybe_activate_v1(*r, *r->status, std::chrono::steady_clock::now());
+      release_torrents->connect_pending(*r);
       // Per-file completion comes from FileCompleted; once the torrent is finished (also right
       // after a restart) every wanted file is on disk.
       if (u.status.state == TorrentPhase::finished || u.status.state == TorrentPhase::seeding) {
-        hash_completed_files(*r);
+        checks->hash_completed_files(*r);
       }
     }
     resume_saver.updates_answered();
@@ -756,33 +435,33 @@ struct Engine::Impl {
 
   void handle_event(const FileCompleted& e) {
     bool v1 = false;
-    Release* r = by_torrent(e.torrent, &v1);
+    Release* r = release_torrents->by_torrent(e.torrent, &v1);
     if (!r || (v1 && !r->v1_downloading())) return;
     checks->file_completed(*r, v1 ? DownloadSource::v1 : DownloadSource::hybrid, e.file_index);
   }
 
   void handle_event(const TorrentFinished& e) {
     bool v1 = false;
-    Release* r = by_torrent(e.torrent, &v1);
+    Release* r = release_torrents->by_torrent(e.torrent, &v1);
     if (r && !v1) checks->torrent_finished(*r, e.torrent);
   }
 
   void handle_event(const CacheFlushed& e) {
-    if (Release* r = by_torrent(e.torrent)) checks->cache_flushed(*r);
+    if (Release* r = release_torrents->by_torrent(e.torrent)) checks->cache_flushed(*r);
   }
 
   void handle_event(const PieceHashFailed& e) {
-    if (Release* r = by_torrent(e.torrent)) r->hash_failures++;
+    if (Release* r = release_torrents->by_torrent(e.torrent)) r->hash_failures++;
   }
 
   void handle_event(const PeerBanned& e) {
-    if (Release* r = by_torrent(e.torrent)) r->banned_peers++;
+    if (Release* r = release_torrents->by_torrent(e.torrent)) r->banned_peers++;
     log::warning("banned peer {}", e.message);
   }
 
   void handle_event(const TorrentChecked& e) {
     bool v1 = false;
-    Release* r = by_torrent(e.torrent, &v1);
+    Release* r = release_torrents->by_torrent(e.torrent, &v1);
     if (r && !v1) checks->torrent_checked(*r, e.torrent);
   }
 
@@ -792,7 +471,7 @@ struct Engine::Impl {
 
   void handle_event(const TorrentError& e) {
     bool v1 = false;
-    Release* r = by_torrent(e.torrent, &v1);
+    Release* r = release_torrents->by_torrent(e.torrent, &v1);
     if (r && !v1) disk_guard.on_disk_error(*r, e.no_space, e.message);
     log::error("{}", e.message);
   }
@@ -811,36 +490,27 @@ struct Engine::Impl {
         log::warning("{}: v1 companion: {}", r->rec.id, a.error);
         return;
       case AddOutcome::hybrid_refused:
-        set_loaded(*r);
+        loader.loaded(*r);
         r->error =
             Error{Errc::internal, fmt::format("libtorrent refused {}: {}", r->rec.id, a.error), ""};
-        persist(*r);
+        registry.persist(*r);
         return;
       case AddOutcome::hybrid_added:
-        set_loaded(*r);
+        loader.loaded(*r);
         if (gate.shutting_down()) return;
-        add_v1_download(*r, AddHow::async);
-        check_complete(*r, AddHow::async);
+        release_torrents->add_v1_download(*r, AddHow::async);
+        checks->check_complete(*r, CompanionAdd::async);
         return;
     }
   }
 
-  // Start-up loading is the StartupLoader's, resume saves the ResumeSaver's.
-  void set_loaded(Release& r) { loader.loaded(r); }
-
-  Status not_loading(const Release& r) const { return daemon::not_loading(r); }
-
-  void request_progress_save(Release& r) { resume_saver.request_progress_save(r); }
-
   // ---- timers ----------------------------------------------------------------------------------
-
-  void request_updates() { resume_saver.request_updates(); }
 
   void schedule_updates() {
     update_timer.expires_after(std::chrono::milliseconds(500));
     update_timer.async_wait([this](const boost::system::error_code& ec) {
       if (ec || gate.shutting_down()) return;
-      request_updates();
+      resume_saver.request_updates();
       schedule_updates();
     });
   }
@@ -885,7 +555,7 @@ struct Engine::Impl {
       if (resolver->filling() == 0) apply_follows();
     });
     resolver->fill_missing();
-    resume_resolutions();
+    fetches.resume_resolutions();
     poller->start();
   }
 
@@ -893,12 +563,6 @@ struct Engine::Impl {
   // ------------------------------
 
   std::int64_t now_ticks() { return clock().time_since_epoch().count(); }
-
-  StoredRelease stored_of(const Release& r, const std::vector<bool>& wanted) const {
-    return daemon::stored_of(r, wanted, held.count(r.rec.id) > 0);
-  }
-
-  std::uint64_t reserved_now() const { return registry.reserved(held); }
 
   // Free bytes on the state dir's filesystem for an unprivileged writer.
   std::optional<std::uint64_t> free_disk() const { return free_disk_bytes(config.state_dir); }
@@ -912,14 +576,6 @@ struct Engine::Impl {
   void apply_follows() {
     if (gate.shutting_down()) return;
     seeds.apply();
-  }
-
-  // What a refusal for room depends on: the bytes releases reserve, how many fetches are in
-  // progress (protected), pins, and free space (MiB).
-  using RoomKey = std::tuple<std::uint64_t, std::size_t, std::size_t, std::uint64_t>;
-  RoomKey room_key() const {
-    const auto c = registry.room_counts();
-    return {reserved_now(), c.active, c.pinned, free_disk().value_or(0) >> 20};
   }
 
   // Time-of-day windows: the limits in force now (local time of the daemon).
@@ -944,16 +600,12 @@ struct Engine::Impl {
       disk_guard.check();
       disk_guard.resume_where_room();
       seeds.tick();  // follows refused for lack of room are tried again
-      queue_due_scrubs();
+      checks->queue_due_scrubs();
       schedule_policy();
     });
   }
 
-  void queue_due_scrubs() { checks->queue_due_scrubs(); }
-
   ScrubSource scrub_source() { return ReleaseChecks::scrub_source(checks_host, store); }
-
-  void on_scrub_finished(const ScrubFinished& f) { checks->on_scrub_finished(f); }
 
   // ---- startup ---------------------------------------------------------------------------------
 
@@ -973,10 +625,9 @@ struct Engine::Impl {
         log::error("release {}: stored manifest unreadable: {}", rec.id, m.error().message);
         continue;
       }
-      auto r = make_release(std::move(rec), std::move(*m));
+      Release& r = registry.add(registry.make(std::move(rec), std::move(*m)));
       std::error_code ec;
-      if (std::filesystem::exists(store.torrent_file(r->rec.v2_infohash), ec)) loader.enqueue(*r);
-      releases[r->rec.id] = std::move(r);
+      if (std::filesystem::exists(store.torrent_file(r.rec.v2_infohash), ec)) loader.enqueue(r);
     }
     loader.start();
   }
@@ -998,6 +649,12 @@ Result<std::unique_ptr<Engine>> Engine::start(asio::io_context& ioc, const Confi
   if (!state_db) return tl::unexpected(state_db.error());
   impl->state.emplace(*state_db);
   impl->db.emplace(*state_db);
+  impl->feeds.emplace(
+      *impl->state,
+      FeedRefreshes{[raw = impl.get()](const std::string& n) { return raw->poller->request(n); },
+                    [raw = impl.get()](const std::string& n) { return raw->poller->status(n); },
+                    [raw = impl.get()](const std::string& n) { raw->poller->forget(n); }},
+      impl->clock);
   Impl* raw = impl.get();
   auto session = TorrentSession::start(ioc, config, [raw](lt::alert* a) {
     if (raw->lt_backend) raw->lt_backend->on_alert(a);
@@ -1007,7 +664,14 @@ Result<std::unique_ptr<Engine>> Engine::start(asio::io_context& ioc, const Confi
   impl->lt_backend->set_sink([raw](const TorrentEvent& e) { raw->on_event(e); });
   impl->torrents = impl->lt_backend.get();
   impl->release_torrents = std::make_unique<ReleaseTorrents>(
-      *impl->torrents, [raw](const std::string& id) { return raw->find(id); });
+      *impl->torrents, [raw](const std::string& id) { return raw->registry.find(id); },
+      AddPath{impl->store, impl->work, [raw] { return raw->gate.shutting_down(); },
+              config.super_seeding,
+              [raw](Release& r, const Error& e) {
+                raw->loader.loaded(r);
+                r.error = e;
+                raw->registry.persist(r);
+              }});
   impl->start_checks();
   impl->load_releases();
   impl->schedule_updates();
@@ -1023,55 +687,23 @@ Result<std::unique_ptr<Engine>> Engine::start(asio::io_context& ioc, const Confi
 Result<api::Feed> Engine::add_feed(const std::string& name, const std::string& location,
                                    const std::string& root,
                                    const std::vector<std::string>& mirrors) {
-  for (const auto& loc : mirrors) {
-    if (loc.empty() || loc == location) {
-      return fail(Errc::invalid_argument,
-                  fmt::format("mirror '{}' is empty or the feed's location", loc));
-    }
-  }
-  // Malformed URLs are refused now rather than stored and refused on every refresh.
-  std::vector<std::string> all{location};
-  all.insert(all.end(), mirrors.begin(), mirrors.end());
-  for (const auto& loc : all) {
-    if (loc.starts_with("http://") || loc.starts_with("https://")) {
-      if (auto f = HttpFetcher::create(loc, {}); !f) return tl::unexpected(f.error());
-    }
-  }
-  if (auto st = tuf::add_feed(*impl_->state, name, location, root, impl_->clock(), mirrors); !st) {
-    return tl::unexpected(st.error());
-  }
-  // First refresh right away, off the io thread; a refusal is recorded in the feed's status,
-  // not an add failure.
-  return impl_->feed_json_with_ticket(name, impl_->poller->request(name));
+  return impl_->feeds->add(name, location, root, mirrors);
 }
 
 Result<api::FeedList> Engine::list_feeds() {
-  auto names = impl_->state->list_feeds();
-  if (!names) return tl::unexpected(names.error());
-  api::FeedList out;
-  for (const auto& n : *names) {
-    auto f = impl_->feed_json(n);
-    if (!f) return tl::unexpected(f.error());
-    out.feeds.push_back(std::move(*f));
-  }
-  return out;
+  return impl_->feeds->list();
 }
 
 Result<api::Feed> Engine::get_feed(const std::string& name) {
-  return impl_->feed_json(name);
+  return impl_->feeds->get(name);
 }
 
 Result<api::Feed> Engine::refresh_feed(const std::string& name) {
-  if (auto f = impl_->state->load_feed(name, FeedDetail::summary); !f) {
-    return tl::unexpected(f.error());
-  }
-  return impl_->feed_json_with_ticket(name, impl_->poller->request(name));
+  return impl_->feeds->refresh(name);
 }
 
 Result<api::Removed> Engine::remove_feed(const std::string& name) {
-  if (auto st = impl_->state->remove_feed(name); !st) return tl::unexpected(st.error());
-  impl_->poller->forget(name);
-  return api::Removed{name};
+  return impl_->feeds->remove(name);
 }
 
 Result<api::Release> Engine::fetch(const FetchRequest& req) {
@@ -1088,30 +720,30 @@ Result<api::Release> Engine::seed(const SeedRequest& req) {
 
 Result<api::ReleaseList> Engine::list_releases() {
   api::ReleaseList out;
-  for (const auto& [id, r] : impl_->releases) out.releases.push_back(impl_->release_json(*r));
+  for (const auto& [id, r] : impl_->registry) out.releases.push_back(impl_->release_json(*r));
   return out;
 }
 
 Result<api::Release> Engine::get_release(const std::string& id) {
-  auto r = impl_->require(id);
+  auto r = impl_->registry.require(id);
   if (!r) return tl::unexpected(r.error());
   return impl_->release_json(**r);
 }
 
 Result<api::Release> Engine::set_pinned(const std::string& id, bool pinned) {
-  auto r = impl_->require(id);
+  auto r = impl_->registry.require(id);
   if (!r) return tl::unexpected(r.error());
   (*r)->rec.pinned = pinned;
-  impl_->persist(**r);
+  impl_->registry.persist(**r);
   return impl_->release_json(**r);
 }
 
 Result<api::Removed> Engine::remove_release(const std::string& id_in, DeleteFiles files) {
   auto& I = *impl_;
-  auto found = I.require(id_in);
+  auto found = I.registry.require(id_in);
   if (!found) return tl::unexpected(found.error());
   Release& r = **found;
-  if (auto st = I.not_loading(r); !st) return tl::unexpected(st.error());
+  if (auto st = daemon::not_loading(r); !st) return tl::unexpected(st.error());
   const std::string id = r.rec.id;
   for (auto* h : {&r.handle, &r.v1_handle}) I.release_torrents->remove(*h);
   if (auto st = I.store.remove_view(r.rec.model, r.rec.revision); !st) {
@@ -1134,17 +766,17 @@ Result<api::Removed> Engine::remove_release(const std::string& id_in, DeleteFile
 
 Result<api::Release> Engine::verify(const std::string& id) {
   auto& I = *impl_;
-  auto found = I.require(id);
+  auto found = I.registry.require(id);
   if (!found) return tl::unexpected(found.error());
-  if (auto st = I.not_loading(**found); !st) return tl::unexpected(st.error());
-  I.verify_all(**found);
+  if (auto st = daemon::not_loading(**found); !st) return tl::unexpected(st.error());
+  I.checks->verify_all(**found);
   return I.release_json(**found);
 }
 
 Result<api::ExportResult> Engine::export_release(const std::string& id,
                                                  const std::filesystem::path& dir) {
   auto& I = *impl_;
-  auto found = I.require(id);
+  auto found = I.registry.require(id);
   if (!found) return tl::unexpected(found.error());
   const Release& r = **found;
   if (auto st = check_exportable(r.rec, r.manifest, r.files); !st) {
@@ -1159,24 +791,25 @@ Result<api::ExportResult> Engine::export_release(const std::string& id,
 
 Result<api::Release> Engine::add_peers(const std::string& id,
                                        const std::vector<std::string>& peers) {
-  auto found = impl_->require(id);
+  auto found = impl_->registry.require(id);
   if (!found) return tl::unexpected(found.error());
-  if (auto st = impl_->merge_peers(**found, peers); !st) return tl::unexpected(st.error());
-  impl_->persist(**found);
+  if (auto st = impl_->release_torrents->merge_peers(**found, peers); !st)
+    return tl::unexpected(st.error());
+  impl_->registry.persist(**found);
   return impl_->release_json(**found);
 }
 
 Result<api::Follow> Engine::add_follow(const FollowSpec& spec) {
   auto v = impl_->seeds.add(spec);
   if (!v) return tl::unexpected(v.error());
-  return follow_json(*v);
+  return render_follow(*v);
 }
 
 Result<api::FollowList> Engine::list_follows() {
   auto all = impl_->seeds.list();
   if (!all) return tl::unexpected(all.error());
   api::FollowList out;
-  for (const auto& v : *all) out.follows.push_back(follow_json(v));
+  for (const auto& v : *all) out.follows.push_back(render_follow(v));
   return out;
 }
 
@@ -1195,15 +828,15 @@ Result<api::ScrubResult> Engine::scrub(const std::optional<std::string>& id) {
 std::string Engine::metrics_text() {
   auto& I = *impl_;
   MetricsSnapshot snap;
-  for (const auto& [id, r] : I.releases) {
+  for (const auto& [id, r] : I.registry) {
     snap.releases.push_back(release_metrics(*r, I.render_context(*r)));
   }
   if (auto feeds = I.state->list_feeds()) {
     for (const auto& n : *feeds) {
-      if (auto f = I.feed_json(n)) snap.feeds.push_back(std::move(*f));
+      if (auto f = I.feeds->get(n)) snap.feeds.push_back(std::move(*f));
     }
   }
-  snap.disk_reserved = I.reserved_now();
+  snap.disk_reserved = I.registry.reserved(I.held);
   snap.disk_budget = I.config.max_disk;
   snap.disk_free = I.free_disk();
   const auto& c = I.counters;
@@ -1219,7 +852,7 @@ std::string Engine::metrics_text() {
 api::EngineStatus Engine::status_fields() {
   auto& I = *impl_;
   std::int64_t down = 0, up = 0;
-  for (const auto& [id, r] : I.releases) {
+  for (const auto& [id, r] : I.registry) {
     if (r->status) {
       down += r->status->download_payload_rate;
       up += r->status->upload_payload_rate;
@@ -1230,12 +863,12 @@ api::EngineStatus Engine::status_fields() {
   out.listen_port = I.lt_backend->listen_port();
   out.listen_interfaces = I.config.listen_interfaces;
   out.outgoing_interfaces = I.config.outgoing_interfaces;
-  out.releases = I.releases.size();
-  out.releases_loading = I.load.loading();
+  out.releases = I.registry.size();
+  out.releases_loading = I.loader.queue().loading();
   out.feeds = feeds ? feeds->size() : 0;
   out.download_rate = down;
   out.upload_rate = up;
-  out.disk = {I.reserved_now(), I.config.max_disk, I.free_disk()};
+  out.disk = {I.registry.reserved(I.held), I.config.max_disk, I.free_disk()};
   out.rate_limits = {I.applied_rates.download, I.applied_rates.upload};
   return out;
 }
@@ -1255,7 +888,7 @@ void Engine::shutdown(std::function<void()> done, std::chrono::milliseconds time
   I.verifier->stop();
   I.lt_backend->session().pause();
   // Payload counters as of now first (state_update_alert), then the saves.
-  I.request_updates();
+  I.resume_saver.request_updates();
   I.shutdown_timer.expires_after(timeout);
   I.shutdown_timer.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) impl_->resume_saver.deadline_passed();
@@ -1268,7 +901,7 @@ Result<std::vector<std::string>> Engine::seed_paths(const SeedRequest& req) {
   if (!fs) return tl::unexpected(fs.error());
   auto target = seed_target(*fs, req);
   if (!target) return tl::unexpected(target.error());
-  auto m = I.manifest_for(*fs, *target);
+  auto m = I.resolver->manifest_for(*fs, *target);
   if (!m) return tl::unexpected(m.error());
   std::vector<std::string> out;
   for (const auto& f : m->first.files) out.push_back(f.path);
@@ -1276,7 +909,7 @@ Result<std::vector<std::string>> Engine::seed_paths(const SeedRequest& req) {
 }
 
 Result<std::pair<std::string, std::string>> Engine::fetch_target(const FetchRequest& req) {
-  auto resolved = impl_->resolve(req.name, req.revision, req.feed);
+  auto resolved = impl_->resolver->resolve(req.name, req.revision, req.feed);
   if (!resolved) return tl::unexpected(resolved.error());
   return std::pair{resolved->manifest.model, resolved->manifest.revision};
 }

@@ -153,6 +153,49 @@ Result<Release*> FetchIntake::fetch(const FetchRequest& req) {
   return &r;
 }
 
+void FetchIntake::torrents_arrived(const std::string& id, std::uint64_t generation,
+                                   const std::string& v2_infohash, Status got) {
+  Release* r = registry_.find(id);
+  if (!r || r->generation != generation || host_.shutting_down()) {
+    const bool used = std::any_of(registry_.begin(), registry_.end(), [&](const auto& e) {
+      return e.second->rec.v2_infohash == v2_infohash;
+    });
+    if (got && !used) host_.discard_torrents(v2_infohash);
+    if (!host_.shutting_down())
+      log::info("{}: removed while its torrents were fetched: dropped", id);
+    return;
+  }
+  if (!got) {
+    log::error("{}: {}", id, got.error().message);
+    r->error = got.error();
+    registry_.persist(*r);
+    return;
+  }
+  if (auto st = host_.add(*r); !st) {
+    r->error = st.error();
+    registry_.persist(*r);
+    return;
+  }
+  log::info("{}: fetching from feed {} ({} files, {} bytes)", id, r->rec.feed,
+            r->manifest.files.size(), r->manifest.total_length);
+  registry_.persist(*r);
+  host_.check_complete(*r);
+}
+
+void FetchIntake::resume_resolutions() {
+  for (auto& [id, r] : registry_) {
+    if (!awaiting_torrents(*r)) continue;
+    auto fs = host_.feed(r->rec.feed);
+    Status st = fs ? host_.acquire(*r, *fs, r->manifest) : Status(tl::unexpected(fs.error()));
+    if (!st) {
+      r->error = st.error();
+      registry_.persist(*r);
+      continue;
+    }
+    log::info("{}: resolving: fetching its torrents from feed {}", id, r->rec.feed);
+  }
+}
+
 // A release in the session: widen its selection (an empty include means every file), add its
 // peers and HF cache request; a complete one answers at once.
 Status FetchIntake::again(Release& r, const FetchRequest& req) {

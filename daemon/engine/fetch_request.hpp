@@ -93,8 +93,16 @@ class FetchHost {
   // Validated "ip:port" peers into the record and the dialer.
   virtual Status add_peers(Release& r, const std::vector<std::string>& peers) = 0;
   virtual void check_complete(Release& r) = 0;
-  // Fetches the release's torrents on a worker; the outcome adds it to the session or fails it.
+  // Fetches the release's torrents on a worker; the outcome goes to
+  // FetchIntake::torrents_arrived.
   virtual Status acquire(Release& r, const FeedState& feed, const ReleaseManifest& manifest) = 0;
+  // The trusted state of a feed (start-up resolutions).
+  virtual Result<FeedState> feed(const std::string& name) = 0;
+  // The release's torrents are here: its hybrid joins the session (and its companion, for a
+  // download).
+  virtual Status add(Release& r) = 0;
+  // Torrents a worker wrote for no release: removed from the store.
+  virtual void discard_torrents(const std::string& v2_infohash) = 0;
   virtual std::int64_t now_ticks() = 0;
 };
 
@@ -109,6 +117,15 @@ class FetchIntake {
   // globs, or no room, change nothing. Errors: unavailable (shutting down, still loading),
   // invalid_argument, not_found, no_space, and the resolver's.
   Result<Release*> fetch(const FetchRequest& request);
+  // The outcome of acquire for the release `id` of `generation`: it joins the session (then is
+  // persisted and checked for completion), or fails with `got`'s error. Dropped if the release
+  // was removed or taken in again meanwhile, or the daemon is shutting down: the torrents then
+  // go unless another release shares them.
+  void torrents_arrived(const std::string& id, std::uint64_t generation,
+                        const std::string& v2_infohash, Status got);
+  // Start-up: a fetched release recorded before its torrents arrived (its record was written
+  // meanwhile, e.g. pinned) goes on resolving from the feed it was resolved from.
+  void resume_resolutions();
 
  private:
   Status again(Release& r, const FetchRequest& request);

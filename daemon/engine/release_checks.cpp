@@ -18,13 +18,6 @@ ExpectedFile expected_of(const Release& r, std::size_t i) {
   return ExpectedFile{r.manifest.files[i].length, r.manifest.files[i].sha256};
 }
 
-Errc errc_from(const std::string& name) {
-  for (int c = 0; c <= static_cast<int>(errc_last); ++c) {
-    if (code_name(static_cast<Errc>(c)) == name) return static_cast<Errc>(c);
-  }
-  return Errc::internal;
-}
-
 ReleaseChecks::ReleaseChecks(ChecksHost& host, TorrentBackend& torrents, Verifier& verifier,
                              const Store& store, asio::io_context& ioc, ChecksConfig config)
     : host_(host),

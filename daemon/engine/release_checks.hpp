@@ -143,7 +143,4 @@ class ReleaseChecks {
 // What the manifest says file i is.
 ExpectedFile expected_of(const Release& r, std::size_t i);
 
-// The Errc named `name` (code_name's inverse); Errc::internal if none is.
-Errc errc_from(const std::string& name);
-
 }  // namespace weights::daemon

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "daemon/log.hpp"
+#include "daemon/store.hpp"
 
 namespace weights::daemon {
 
@@ -22,6 +23,13 @@ ReleaseState state_of(const Release& r) {
   }
   in.any_hashing = any_hashing(r.files);
   return release_state(in);
+}
+
+Errc errc_from(const std::string& name) {
+  for (int c = 0; c <= static_cast<int>(errc_last); ++c) {
+    if (code_name(static_cast<Errc>(c)) == name) return static_cast<Errc>(c);
+  }
+  return Errc::internal;
 }
 
 StoredRelease stored_of(const Release& r, const std::vector<bool>& wanted, bool held) {
@@ -57,6 +65,30 @@ Result<Release*> ReleaseRegistry::require(const std::string& id) {
   if (best) return best;
   return fail(Errc::not_found, fmt::format("no release '{}'", id),
               "ids look like org/name@revision; see GET /v1/releases (weightsctl list)");
+}
+
+std::unique_ptr<Release> ReleaseRegistry::make(ReleaseRecord rec, ReleaseManifest manifest) {
+  auto r = std::make_unique<Release>();
+  r->rec = std::move(rec);
+  r->manifest = std::move(manifest);
+  r->generation = next_generation_++;
+  const auto n = r->manifest.files.size();
+  std::vector<std::string> paths;
+  for (const auto& f : r->manifest.files) paths.push_back(f.path);
+  const auto wanted = select_files(paths, r->rec.include);
+  r->files.assign(n, FileEntry{});
+  for (std::size_t i = 0; i < n; ++i) {
+    r->files[i].length = r->manifest.files[i].length;
+    r->files[i].wanted = wanted[i];
+  }
+  const std::set<std::string> verified(r->rec.verified.begin(), r->rec.verified.end());
+  for (std::size_t i = 0; i < n; ++i) {
+    if (verified.count(paths[i])) r->files[i].verified = true;
+  }
+  if (!r->rec.error_code.empty()) {
+    r->error = Error{errc_from(r->rec.error_code), r->rec.error_message, r->rec.error_hint};
+  }
+  return r;
 }
 
 Release& ReleaseRegistry::add(std::unique_ptr<Release> r) {

@@ -28,6 +28,9 @@ struct RecordStore {
 // The release's state now, from its record (release_state.hpp's pure rule).
 ReleaseState state_of(const Release& r);
 
+// The Errc named `name` (code_name's inverse); Errc::internal if none is.
+Errc errc_from(const std::string& name);
+
 // The disk budget's view of a release: the content of the files `wanted` selects, its pin,
 // whether a follow holds it, when it was last requested.
 StoredRelease stored_of(const Release& r, const std::vector<bool>& wanted, bool held);
@@ -51,6 +54,9 @@ class ReleaseRegistry {
   // Errors: not_found, with a hint.
   Result<Release*> require(const std::string& id);
 
+  // A record for `rec` and `manifest`, not taken in yet: a file entry per manifest file (wanted
+  // by rec.include, verified as rec.verified says), the stored error, a new generation.
+  std::unique_ptr<Release> make(ReleaseRecord rec, ReleaseManifest manifest);
   // Takes `r` in under its id with a new generation, replacing any record of that id.
   Release& add(std::unique_ptr<Release> r);
   // Forgets the record (not its row).
@@ -62,17 +68,11 @@ class ReleaseRegistry {
   // memory stays right, and the next persist writes it again.
   void persist(Release& r);
 
-  // A generation for a record built before add() (start-up loads insert through records()).
-  std::uint64_t next_generation() { return next_generation_++; }
-
   std::size_t size() const { return releases_.size(); }
   Map::iterator begin() { return releases_.begin(); }
   Map::iterator end() { return releases_.end(); }
   Map::const_iterator begin() const { return releases_.begin(); }
   Map::const_iterator end() const { return releases_.end(); }
-  // The map itself and the counter, for the engine's code that has not moved here yet.
-  Map& records() { return releases_; }
-  std::uint64_t& generation_counter() { return next_generation_; }
 
   // Removal with files: the content (SHA-256) of `id`'s verified files that no other release
   // has verified, and whether another release shares its torrent (its staging, resume and

@@ -5,15 +5,144 @@
 
 #include <fmt/format.h>
 
+#include "core/util/atomic_file.hpp"
 #include "daemon/engine/file_progress.hpp"
 #include "daemon/engine/peer_dialer.hpp"
 #include "daemon/engine/resume_policy.hpp"
 #include "daemon/log.hpp"
+#include "daemon/store.hpp"
 
 namespace weights::daemon {
 
-ReleaseTorrents::ReleaseTorrents(TorrentBackend& backend, Lookup find)
-    : backend_(backend), find_(std::move(find)) {}
+ReleaseTorrents::ReleaseTorrents(TorrentBackend& backend, Lookup find, AddPath add)
+    : backend_(backend), find_(std::move(find)), add_(std::move(add)) {}
+
+Status ReleaseTorrents::add(Release& r, AddMode mode, AddHow how) {
+  const auto& v2 = r.rec.v2_infohash;
+  auto loaded = load_hybrid(r, add_.store.torrent_file(v2));
+  if (!loaded) return tl::unexpected(loaded.error());
+  auto t = std::move(*loaded);
+  std::optional<ResumeData> resume;
+  r.resumed = false;
+  r.resume.current = false;
+  if (mode == AddMode::normal) {
+    if (auto buf = read_file(add_.store.resume_file(v2), max_torrent_bytes * 4); buf) {
+      if (auto rd = backend_.read_resume(*t, *buf)) {
+        r.resume_have = rd->have;
+        r.downloaded_base = rd->downloaded;
+        r.uploaded_base = rd->uploaded;
+        r.resumed = true;
+        resume = std::move(*rd);
+      } else {
+        log::warning("{}: ignoring resume data ({})", r.rec.id, rd.error().message);
+      }
+    }
+    // Verified by us, but resume data is missing (e.g. killed before the first save).
+    const bool all =
+        std::all_of(r.files.begin(), r.files.end(), [](const FileEntry& f) { return f.verified; });
+    if (!resume && all) mode = AddMode::seed;
+    // A partial download: recover what is on disk first (run_disk_scan). At start-up the scan
+    // runs on the hashing pool and the add continues when it is done; the release stays
+    // `loading` meanwhile.
+    if (mode == AddMode::normal && !all_wanted_verified(r.files) && t->has_v1) {
+      auto d = disk_scan_of(r, *t, resume);
+      if (how == AddHow::sync) {
+        add_.scan.run(d);
+        resume = apply_disk_scan(r, d);
+      } else {
+        auto job = std::make_shared<DiskScan>(std::move(d));
+        add_.pool.run(
+            [job, run = add_.scan.run] {
+              run(*job);
+              return job;
+            },
+            [this, id = r.rec.id, gen = r.generation, t](auto done) {
+              Release* rr = find_(id);
+              if (!rr || rr->generation != gen || add_.shutting_down()) return;
+              auto scanned = apply_disk_scan(*rr, *done);
+              if (auto st = submit(*rr, AddMode::normal, AddHow::async, t, std::move(scanned));
+                  !st) {
+                add_.failed(*rr, st.error());
+              }
+            });
+        return {};
+      }
+    }
+  }
+  return submit(r, mode, how, std::move(t), std::move(resume));
+}
+
+// BEP 16 for a release this node published, when configured: each downloader is offered only
+// pieces the others do not hold yet, so the origin uploads about one copy and the fetchers
+// trade the rest (bench/fanout: ~1.0x the release for 2-8 fetchers instead of 1.7-3x). Set when
+// the hybrid is added: a peer that was first sent the full bitfield keeps requesting pieces a
+// super-seeder does not serve. v1-only clients on the companion get plain seeding. Off by
+// default: with libtorrent 2.0.8 a lone downloader gets nothing from a super-seeding hybrid and
+// falls back to the companion after v1_stall_with_peers.
+Status ReleaseTorrents::submit(Release& r, AddMode mode, AddHow how,
+                               std::shared_ptr<const TorrentMeta> t,
+                               std::optional<ResumeData> resume) {
+  HybridAdd how_added;
+  how_added.save_path = add_.store.staging_dir(r.rec.v2_infohash);
+  how_added.as = mode == AddMode::seed ? AddAs::seed_mode : AddAs::download;
+  const bool super_seed =
+      add_.super_seeding == SuperSeeding::published && r.rec.origin == Origin::seeded;
+  how_added.super_seed = super_seed ? SuperSeed::on : SuperSeed::off;
+  how_added.resume = std::move(resume);
+  return add_hybrid(r, std::move(t), std::move(how_added), how);
+}
+
+DiskScan ReleaseTorrents::disk_scan_of(const Release& r, const TorrentMeta& t,
+                                       const std::optional<ResumeData>& resume) const {
+  DiskScan d = add_.scan.make(t, resume, add_.store.staging_dir(r.rec.v2_infohash),
+                              add_.store.resume_file(r.rec.v2_infohash));
+  d.id = r.rec.id;
+  d.wanted_lt.assign(static_cast<std::size_t>(t.num_files()), false);
+  for (std::size_t i = 0; i < r.files.size(); ++i) {
+    if (r.files[i].lt_index >= 0 && r.files[i].wanted) {
+      d.wanted_lt[static_cast<std::size_t>(r.files[i].lt_index)] = true;
+    }
+  }
+  d.had_resume = r.resumed;
+  return d;
+}
+
+// The torrent is added with the scan's bitfield (libtorrent then checks nothing).
+ResumeData ReleaseTorrents::apply_disk_scan(Release& r, const DiskScan& d) {
+  for (const auto& w : d.warnings) log::warning("resume data for {}: {}", r.rec.id, w);
+  auto resume = add_.scan.result(d);
+  r.resume_have = resume.have;
+  r.resumed = true;  // libtorrent trusts this bitfield: the torrent counts as resumed
+  const auto have = std::count(resume.have.begin(), resume.have.end(), true);
+  if (have > 0) {
+    log::info(
+        "{}: resuming the download with {} of {} pieces on disk ({} from the resume file, {} "
+        "found by hashing {} piece(s) in {} ms{})",
+        r.rec.id, have, resume.have.size(), d.claimed - d.dropped, d.found, d.hashed, d.ms,
+        d.dropped > 0 ? fmt::format(", {} claimed but missing", d.dropped) : std::string());
+  }
+  return resume;
+}
+
+void ReleaseTorrents::add_v1(Release& r, V1Mode mode, AddHow when) {
+  add_v1(r, mode, when, add_.store.torrent_v1_file(r.rec.v2_infohash),
+         add_.store.staging_dir(r.rec.v2_infohash));
+}
+
+void ReleaseTorrents::add_v1_download(Release& r, AddHow how) {
+  const auto origin =
+      r.rec.origin == Origin::fetched ? ReleaseOrigin::fetched : ReleaseOrigin::seeded;
+  if (v1_download_wanted(origin, all_wanted_verified(r.files))) add_v1(r, V1Mode::download, how);
+}
+
+void ReleaseTorrents::selection_changed(Release& r) {
+  if (r.ti) {
+    backend_.prioritize_files(r.handle, priorities(r, r.ti->num_files()));
+    if (r.v1_downloading())
+      backend_.prioritize_files(r.v1_handle, priorities(r, r.ti->num_files()));
+  }
+  add_v1_download(r);
+}
 
 Result<std::shared_ptr<const TorrentMeta>> ReleaseTorrents::load_hybrid(
     Release& r, const std::filesystem::path& file) {
@@ -162,6 +291,20 @@ Release* ReleaseTorrents::by_torrent(TorrentId t, bool* is_v1) const {
   return find_(it->second.id);
 }
 
+Release* ReleaseTorrents::hybrid_of(TorrentId t) const {
+  bool v1 = false;
+  Release* r = by_torrent(t, &v1);
+  return v1 ? nullptr : r;
+}
+
+std::vector<std::pair<TorrentId, const Release*>> ReleaseTorrents::hybrids() const {
+  std::vector<std::pair<TorrentId, const Release*>> out;
+  for (const auto& [t, ref] : refs_) {
+    if (!ref.v1) out.emplace_back(t, find_(ref.id));
+  }
+  return out;
+}
+
 void ReleaseTorrents::remove(TorrentId& t) {
   if (!valid(t)) return;
   refs_.erase(t);
@@ -205,6 +348,10 @@ V1FinishPlan ReleaseTorrents::finish_v1_download(Release& r) {
   // remove_torrent and add_torrent run in order on the session's thread, so the same
   // info-hash can be added again right away.
   remove(r.handle);
+  if (auto st = add(r, AddMode::seed); !st) {
+    r.error = st.error();
+    log::error("{}: re-adding for seeding: {}", r.rec.id, st.error().message);
+  }
   return plan;
 }
 

@@ -211,6 +211,20 @@ struct FakeHost final : FetchHost {
     return {};
   }
   std::int64_t now_ticks() override { return 100; }
+  Result<FeedState> feed(const std::string& name) override {
+    if (name != "main") return fail(Errc::not_found, "no feed " + name);
+    FeedState fs;
+    fs.name = name;
+    return fs;
+  }
+  std::optional<Error> refuse_add;  // add fails with this
+  std::vector<std::string> added, discarded;
+  Status add(Release& r) override {
+    if (refuse_add) return tl::unexpected(*refuse_add);
+    added.push_back(r.rec.id);
+    return {};
+  }
+  void discard_torrents(const std::string& v2) override { discarded.push_back(v2); }
 };
 
 struct Rig {
@@ -343,4 +357,63 @@ TEST_CASE("an invalid fetch, one refused for room, or one while shutting down ch
   CHECK(t.registry.size() == 0);
   CHECK(t.host.acquired.empty());
   CHECK(t.rows.empty());
+}
+
+TEST_CASE("torrents that arrive join the session; the release is persisted and checked",
+          "[fetch_request]") {
+  Rig t;
+  auto r = t.intake.fetch(request({}, {}));
+  REQUIRE(r);
+  Release& rel = **r;
+  SECTION("here") {
+    t.intake.torrents_arrived(rel.rec.id, rel.generation, "v2", {});
+    CHECK(t.host.added == std::vector<std::string>{"org/m@r1"});
+    CHECK(t.host.completes == 1);
+    CHECK_FALSE(rel.error);
+  }
+  SECTION("could not be had: the release fails") {
+    t.intake.torrents_arrived(rel.rec.id, rel.generation, "v2", fail(Errc::io_error, "gone"));
+    CHECK(t.host.added.empty());
+    REQUIRE(rel.error);
+    CHECK(rel.error->code == Errc::io_error);
+  }
+  SECTION("refused by the session: the release fails") {
+    t.host.refuse_add = Error{Errc::internal, "refused", ""};
+    t.intake.torrents_arrived(rel.rec.id, rel.generation, "v2", {});
+    REQUIRE(rel.error);
+    CHECK(t.host.completes == 0);
+  }
+  CHECK(t.rows.count("org/m@r1") == 1);
+  CHECK(t.host.discarded.empty());
+}
+
+TEST_CASE("torrents for a release removed, taken in again or during shutdown are dropped",
+          "[fetch_request]") {
+  Rig t;
+  auto r = t.intake.fetch(request({}, {}));
+  REQUIRE(r);
+  const auto id = (*r)->rec.id;
+  const auto gen = (*r)->generation;
+  (*r)->rec.v2_infohash = "v2";
+  SECTION("removed: its torrents go") {
+    t.registry.erase(id);
+    t.intake.torrents_arrived(id, gen, "v2", {});
+    CHECK(t.host.discarded == std::vector<std::string>{"v2"});
+  }
+  SECTION("taken in again: the new one shares the torrents, they stay") {
+    t.intake.torrents_arrived(id, gen + 1, "v2", {});
+    CHECK(t.host.discarded.empty());
+  }
+  SECTION("shutting down") {
+    t.host.stopping = true;
+    t.intake.torrents_arrived(id, gen, "other", {});
+    CHECK(t.host.discarded == std::vector<std::string>{"other"});
+  }
+  SECTION("nothing was written") {
+    t.registry.erase(id);
+    t.intake.torrents_arrived(id, gen, "v2", fail(Errc::io_error, "gone"));
+    CHECK(t.host.discarded.empty());
+  }
+  CHECK(t.host.added.empty());
+  CHECK(t.host.completes == 0);
 }

@@ -457,10 +457,3 @@ TEST_CASE("a check started by the engine is saved when it ends; a finished torre
   CHECK(h.backend.take().empty());
   CHECK(h.host.updates == 2);
 }
-
-TEST_CASE("errc_from reads back every code name", "[release_checks]") {
-  for (int c = 0; c <= static_cast<int>(errc_last); ++c) {
-    CHECK(errc_from(std::string(code_name(static_cast<Errc>(c)))) == static_cast<Errc>(c));
-  }
-  CHECK(errc_from("no such code") == Errc::internal);
-}

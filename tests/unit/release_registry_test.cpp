@@ -178,3 +178,10 @@ TEST_CASE("a scrub takes complete releases only", "[release_registry]") {
   REQUIRE_FALSE(missing);
   CHECK(missing.error().code == Errc::not_found);
 }
+
+TEST_CASE("errc_from reads back every code name", "[release_registry]") {
+  for (int c = 0; c <= static_cast<int>(errc_last); ++c) {
+    CHECK(errc_from(std::string(code_name(static_cast<Errc>(c)))) == static_cast<Errc>(c));
+  }
+  CHECK(errc_from("no such code") == Errc::internal);
+}

@@ -1,11 +1,15 @@
 // ReleaseTorrents over a fake TorrentBackend: what a release's hybrid and companion adds ask of
-// the session, which TorrentId belongs to which release, async adds answered late, removal.
+// the session, which TorrentId belongs to which release, async adds answered late, removal; the
+// add path from the store's files (resume data, a stand-in disk scan on a real hashing pool).
 #include "daemon/engine/release_torrents.hpp"
 
+#include <atomic>
 #include <fstream>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <catch2/catch.hpp>
 
+#include "daemon/store.hpp"
 #include "support/fake_backend.hpp"
 #include "support/temp_dir.hpp"
 
@@ -30,26 +34,60 @@ TorrentMeta hybrid_meta() {
 
 struct Fixture {
   TempDir dir;
+  boost::asio::io_context io;
+  WorkPool pool{io, 1};
+  Store store{dir / "state"};
   FakeBackend backend;
   std::map<std::string, std::unique_ptr<Release>> releases;
-  ReleaseTorrents rt{backend, [this](const std::string& id) -> Release* {
-                       const auto it = releases.find(id);
-                       return it == releases.end() ? nullptr : it->second.get();
-                     }};
-  std::filesystem::path hybrid_file = dir / "v2.torrent";
-  std::filesystem::path v1_file = dir / "v2.v1.torrent";
-  std::filesystem::path save = dir / "staging";
+  bool shutting_down = false;
+  Strings failed;                                     // AddPath::failed: "<id>: <message>"
+  std::atomic<int> scans{0};                          // disk scans run (on the pool)
+  std::vector<bool> found{true, false, true, false};  // what a disk scan finds
+  ReleaseTorrents rt;
+  std::filesystem::path hybrid_file = store.torrent_file("v2");
+  std::filesystem::path v1_file = store.torrent_v1_file("v2");
+  std::filesystem::path save = store.staging_dir("v2");
 
-  Fixture() {
+  explicit Fixture(SuperSeeding super_seeding = SuperSeeding::off)
+      : rt(
+            backend,
+            [this](const std::string& id) -> Release* {
+              const auto it = releases.find(id);
+              return it == releases.end() ? nullptr : it->second.get();
+            },
+            AddPath{store, pool, [this] { return shutting_down; }, super_seeding,
+                    [this](Release& r, const Error& e) {
+                      failed.push_back(r.rec.id + ": " + e.message);
+                    },
+                    DiskScanFns{[](const TorrentMeta&, const std::optional<ResumeData>&,
+                                   const std::filesystem::path&,
+                                   const std::filesystem::path&) { return DiskScan{}; },
+                                [this](DiskScan&) { ++scans; },
+                                [this](const DiskScan&) {
+                                  return ResumeData{found, 0, 0, nullptr};
+                                }}}) {
+    REQUIRE(store.ensure_layout());
     backend.torrents[hybrid_file] = hybrid_meta();
     backend.torrents[v1_file] = hybrid_meta();
     std::ofstream(v1_file) << "d";
+  }
+
+  // Runs the io_context until one handler (a disk scan's result) ran, or 10 s passed.
+  void run_one() {
+    auto guard = boost::asio::make_work_guard(io);
+    io.restart();
+    io.run_one_for(std::chrono::seconds(10));
+  }
+
+  void write_resume(const std::string& bytes) {
+    std::ofstream(store.resume_file("v2"), std::ios::binary) << bytes;
   }
 
   Release& release(const std::string& id = "org/m@r1", std::uint64_t generation = 1) {
     auto r = std::make_unique<Release>();
     r->rec.id = id;
     r->rec.revision = "r1";
+    r->rec.v2_infohash = "v2";
     r->rec.peers = {"127.0.0.2:6881", "not a peer"};
     r->generation = generation;
     r->manifest.files = {ReleaseFile{"a.bin", 10, "", "", {}},
@@ -295,6 +333,21 @@ TEST_CASE("remove takes the torrent out of the session and the registry", "[rele
   CHECK(f.backend.take().empty());
 }
 
+TEST_CASE("hybrids are told from companions", "[release_torrents]") {
+  Fixture f;
+  auto& r = f.release();
+  REQUIRE(f.add_hybrid(r, AddHow::sync));
+  f.rt.add_v1(r, V1Mode::download, AddHow::sync, f.v1_file, f.save);
+  REQUIRE(valid(r.v1_handle));
+  CHECK(f.rt.hybrid_of(r.handle) == &r);
+  CHECK(f.rt.hybrid_of(r.v1_handle) == nullptr);
+  CHECK(f.rt.hybrid_of(TorrentId{999}) == nullptr);
+  const auto all = f.rt.hybrids();
+  REQUIRE(all.size() == 1);
+  CHECK(all[0].first == r.handle);
+  CHECK(all[0].second == &r);
+}
+
 TEST_CASE("an active companion's download ends with the hybrid removed for a seed re-add",
           "[release_torrents]") {
   Fixture f;
@@ -308,13 +361,15 @@ TEST_CASE("an active companion's download ends with the hybrid removed for a see
   st.total_payload_download = 7;
   r.v1_status = st;
   f.backend.take();
+  for (auto& file : r.files) file.verified = true;
   const auto plan = f.rt.finish_v1_download(r);
   CHECK(plan.action == V1Finish::readd_as_seed);
-  CHECK(f.backend.take() == Strings{"remove 101", "remove 100"});
+  CHECK(f.backend.take() == Strings{"remove 101", "remove 100", "add 102 seed_mode"});
   CHECK(r.downloaded_base == 12);
   CHECK(r.v1_mode == CompanionMode::none);
-  CHECK_FALSE(valid(r.handle));
-  CHECK(f.rt.registered().empty());
+  CHECK(r.handle == 102);
+  CHECK(f.rt.registered().size() == 1);
+  CHECK_FALSE(f.backend.adds.back().resume);
 }
 
 TEST_CASE("a standing-by companion activates when the hybrid stalls and it knows peers",
@@ -347,4 +402,104 @@ TEST_CASE("merged peers are all valid or none is taken", "[release_torrents]") {
   REQUIRE(f.rt.merge_peers(r, {"127.0.0.3:7000"}));
   CHECK(r.rec.peers.back() == "127.0.0.3:7000");
   CHECK(f.backend.take() == Strings{"connect_peer 100 127.0.0.3:7000"});
+}
+
+TEST_CASE("an add reads the release's resume file; one the backend refuses is not used",
+          "[release_torrents]") {
+  Fixture f;
+  auto& r = f.release();
+  for (auto& file : r.files) file.verified = true;
+  SECTION("readable: the counters and pieces carry on, no disk scan") {
+    f.backend.resumes["mine"] = ResumeData{{true, true, true, true}, 5, 7, nullptr};
+    f.write_resume("mine");
+    REQUIRE(f.rt.add(r, AddMode::normal));
+    CHECK(f.backend.take() == Strings{"add 100 download"});
+    REQUIRE(f.backend.adds.back().resume);
+    CHECK(r.resumed);
+    CHECK(r.downloaded_base == 5);
+    CHECK(r.uploaded_base == 7);
+  }
+  SECTION("refused (e.g. another torrent's): every file verified, so it is added as a seed") {
+    f.write_resume("another torrent's");
+    REQUIRE(f.rt.add(r, AddMode::normal));
+    CHECK(f.backend.take() == Strings{"add 100 seed_mode"});
+    CHECK_FALSE(f.backend.adds.back().resume);
+    CHECK_FALSE(r.resumed);
+    CHECK(r.downloaded_base == 0);
+  }
+  CHECK(f.scans == 0);
+  CHECK(f.backend.adds.back().save_path == f.save);
+}
+
+TEST_CASE("a partial download is scanned first: here when sync, on the hashing pool when async",
+          "[release_torrents]") {
+  Fixture f;
+  auto& r = f.release();
+  SECTION("sync") {
+    REQUIRE(f.rt.add(r, AddMode::normal));
+    CHECK(f.scans == 1);
+    CHECK(f.backend.take() == Strings{"add 100 download"});
+  }
+  SECTION("async: added with what the scan found once it is done") {
+    REQUIRE(f.rt.add(r, AddMode::normal, AddHow::async));
+    CHECK(f.backend.adds.empty());
+    f.run_one();
+    CHECK(f.scans == 1);
+    CHECK(f.backend.take() == Strings{"add_async 1 download"});
+    CHECK(f.rt.adds_in_flight() == 1);
+  }
+  REQUIRE(f.backend.adds.back().resume);
+  CHECK(f.backend.adds.back().resume->have == f.found);
+  CHECK(r.resumed);
+  CHECK(f.failed.empty());
+}
+
+TEST_CASE(
+    "a start-up add whose release went away or is taken in again while its disk scan ran "
+    "is dropped; so is one during shutdown",
+    "[release_torrents]") {
+  Fixture f;
+  auto& r = f.release();
+  REQUIRE(f.rt.add(r, AddMode::normal, AddHow::async));
+  SECTION("removed") {
+    f.releases.clear();
+  }
+  SECTION("taken in again") {
+    f.release("org/m@r1", 2);
+  }
+  SECTION("shutting down") {
+    f.shutting_down = true;
+  }
+  f.run_one();
+  CHECK(f.scans == 1);
+  CHECK(f.backend.adds.empty());
+  CHECK(f.rt.adds_in_flight() == 0);
+  CHECK(f.failed.empty());
+}
+
+TEST_CASE("a release this node published super-seeds from its add when configured",
+          "[release_torrents]") {
+  const auto mode = GENERATE(SuperSeeding::off, SuperSeeding::published);
+  Fixture f(mode);
+  auto& r = f.release();
+  for (auto& file : r.files) file.verified = true;
+  r.rec.origin = GENERATE(Origin::seeded, Origin::fetched);
+  REQUIRE(f.rt.add(r, AddMode::seed));
+  const bool on = mode == SuperSeeding::published && r.rec.origin == Origin::seeded;
+  CHECK(f.backend.adds.back().super_seed == (on ? SuperSeed::on : SuperSeed::off));
+  CHECK(f.backend.adds.back().as == AddAs::seed_mode);
+}
+
+TEST_CASE("a changed selection reprioritises both torrents; a fetch gets its companion",
+          "[release_torrents]") {
+  Fixture f;
+  auto& r = f.release();
+  r.rec.origin = Origin::fetched;
+  REQUIRE(f.add_hybrid(r, AddHow::sync));
+  f.backend.take();
+  r.files[1].wanted = false;
+  f.rt.selection_changed(r);
+  CHECK(f.backend.priorities.count(r.handle) == 1);
+  CHECK(valid(r.v1_handle));
+  CHECK(r.v1_mode == CompanionMode::standby);
 }
