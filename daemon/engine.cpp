@@ -1,5 +1,5 @@
 // The engine coordinates; the rules live in daemon/engine/ (tests/unit/<name>_test.cpp each,
-// but lt_backend and disk_scan, which the integration tests cover):
+// but lt_backend, the session itself, which the integration tests cover):
 //   release         the engine's record of one release (Release)
 //   release_state   per-file record (FileEntry) and the release's state (pure)
 //   v1_companion    when the v1 companion downloads, and how its download ends (pure)
@@ -188,14 +188,7 @@ struct Engine::Impl {
   SeedHostImpl seed_host{*this};
   SeedExecutor seeds{seed_host};
   std::set<std::string> held;  // releases a follow holds (SeedHost::hold)
-  struct Counters {
-    std::uint64_t evictions = 0;
-    std::uint64_t no_space_refusals = 0;
-    std::uint64_t scrub_files = 0;
-    std::uint64_t scrub_bytes = 0;
-    std::uint64_t scrub_mismatches = 0;
-    std::uint64_t scrub_passes = 0;
-  } counters;
+  EngineCounters counters;     // running totals since start (render.hpp)
   std::optional<TimePoint> last_scrub_finished;
   Rates applied_rates{};
   std::shared_ptr<bool> alive;
@@ -839,9 +832,7 @@ std::string Engine::metrics_text() {
   snap.disk_reserved = I.registry.reserved(I.held);
   snap.disk_budget = I.config.max_disk;
   snap.disk_free = I.free_disk();
-  const auto& c = I.counters;
-  snap.counters = {c.evictions,   c.no_space_refusals, c.scrub_files,
-                   c.scrub_bytes, c.scrub_mismatches,  c.scrub_passes};
+  snap.counters = I.counters;
   snap.last_scrub_finished = I.last_scrub_finished;
   snap.rates = I.applied_rates;
   auto follows = I.db->follows();

@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include "core/util/crypto.hpp"
+#include "daemon/engine/release_registry.hpp"
 #include "daemon/store.hpp"
 #include "support/fake_backend.hpp"
 #include "support/temp_dir.hpp"
@@ -54,20 +55,7 @@ struct FakeHost final : ChecksHost {
   void for_each_release(const std::function<void(Release&)>& fn) override {
     for (auto& [id, r] : releases) fn(*r);
   }
-  // As the engine computes it.
-  ReleaseState state_of(const Release& r) override {
-    ReleaseStateInput in;
-    in.loading = r.intake == Intake::loading;
-    in.has_torrent = valid(r.handle);
-    in.has_error = r.error.has_value();
-    in.preparing = r.intake == Intake::preparing;
-    in.verifying = r.verify_outstanding > 0;
-    in.all_wanted_verified = all_wanted_verified(r.files);
-    in.disk_full = r.disk_full;
-    in.degraded = r.degraded;
-    in.any_hashing = any_hashing(r.files);
-    return release_state(in);
-  }
+  ReleaseState state_of(const Release& r) override { return daemon::state_of(r); }
   void persist(Release& r) override {
     const auto st = state_of(r);
     if (st == ReleaseState::complete && (persisted.empty() || persisted.back() != st)) {
