@@ -3,7 +3,6 @@
 #include "daemon/engine/disk_scan.hpp"
 
 #include <fstream>
-#include <random>
 #include <string>
 
 #include <catch2/catch.hpp>
@@ -15,6 +14,7 @@
 #include "core/util/atomic_file.hpp"
 #include "daemon/engine/lt_backend.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_files.hpp"
 
 using namespace weights;
 using namespace weights::daemon;
@@ -23,18 +23,6 @@ using weights::testing::TempDir;
 namespace {
 
 constexpr int piece = 64 * 1024;
-
-std::string bytes(std::size_t n, unsigned seed) {
-  std::mt19937 g(seed);
-  std::string s(n, '\0');
-  for (auto& c : s) c = static_cast<char>(g());
-  return s;
-}
-
-void write(const std::filesystem::path& p, const std::string& data) {
-  std::filesystem::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary) << data;
-}
 
 // Copies [offset, offset+len) of `data` into `p` at the same offset (a sparse file of `size`).
 void write_range(const std::filesystem::path& p, const std::string& data, std::int64_t offset,
@@ -51,13 +39,13 @@ void write_range(const std::filesystem::path& p, const std::string& data, std::i
 // rel/a.bin (4 pieces) and rel/b.bin (2 pieces) as a hybrid .torrent file, loaded by LtBackend.
 struct Fixture {
   TempDir src, dst;
-  std::string a = bytes(4 * piece, 1), b = bytes(2 * piece, 2);
+  std::string a = testing::random_bytes(4 * piece, 1), b = testing::random_bytes(2 * piece, 2);
   std::shared_ptr<const TorrentMeta> meta;
   std::filesystem::path resume_file = dst.path() / "r.resume";
 
   Fixture() {
-    write(src / "rel/a.bin", a);
-    write(src / "rel/b.bin", b);
+    testing::write_text(src / "rel/a.bin", a);
+    testing::write_text(src / "rel/b.bin", b);
     lt::file_storage fs;
     lt::add_files(fs, (src / "rel").string(), lt::create_torrent::no_attributes);
     lt::create_torrent ct(fs, piece, lt::create_torrent::no_attributes);
@@ -134,7 +122,7 @@ TEST_CASE("pieces the resume file claims stay had; claims past a file's end are 
           "[disk_scan]") {
   Fixture f;
   // a.bin complete on disk; b.bin truncated to half of its first piece.
-  write(f.dst / "rel/a.bin", f.a);
+  testing::write_text(f.dst / "rel/a.bin", f.a);
   write_range(f.dst / "rel/b.bin", f.b, 0, piece / 2, piece / 2);
   ResumeData claimed;
   claimed.have.assign(static_cast<std::size_t>(f.meta->num_pieces()), false);
@@ -158,8 +146,8 @@ TEST_CASE("pieces the resume file claims stay had; claims past a file's end are 
 
 TEST_CASE("files not wanted are not scanned", "[disk_scan]") {
   Fixture f;
-  write(f.dst / "rel/a.bin", f.a);
-  write(f.dst / "rel/b.bin", f.b);
+  testing::write_text(f.dst / "rel/a.bin", f.a);
+  testing::write_text(f.dst / "rel/b.bin", f.b);
   DiskScan d = make_disk_scan(*f.meta, std::nullopt, f.dst.path(), f.resume_file);
   d.wanted_lt.assign(static_cast<std::size_t>(f.meta->num_files()), false);
   const auto& fs = LtBackend::loaded(*f.meta).ti->files();
