@@ -72,7 +72,19 @@ TestFeed::TestFeed(const std::filesystem::path& dir, Options options)
   }
   spec.root.threshold = options.root_threshold;
   spec.targets.threshold = options.targets_threshold;
-  repo_.emplace(must(tuf::Repo::create(dir_, spec, ring(), t0()), "create feed"));
+  tuf::BinsSpec bins;
+  bins.count = options.bins;
+  if (options.bins > 0) {
+    bins_keys_.push_back(make_key());
+    bins.role.keys.push_back(bins_keys_.back()->public_key());
+  }
+  repo_.emplace(must(tuf::Repo::create(dir_, spec, ring(), t0(), bins), "create feed"));
+}
+
+std::vector<const crypto::PrivateKey*> TestFeed::bins_keys() const {
+  std::vector<const crypto::PrivateKey*> out;
+  for (const auto& k : bins_keys_) out.push_back(k.get());
+  return out;
 }
 
 const crypto::PrivateKey& TestFeed::key(tuf::Role role, std::size_t i) const {
@@ -90,6 +102,7 @@ tuf::KeyRing TestFeed::ring() const {
   for (const auto& [role, list] : keys_) {
     for (const auto& k : list) r.add_borrowed(*k);
   }
+  for (const auto& k : bins_keys_) r.add_borrowed(*k);
   return r;
 }
 
