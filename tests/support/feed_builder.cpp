@@ -202,8 +202,10 @@ void TestFeed::repin_snapshot(std::string_view snapshot_name, std::string_view t
                               std::uint64_t snapshot_version, TimePoint expires) const {
   const std::string bytes = read(targets_name);
   const auto version = payload(targets_name).at("version").get<std::uint64_t>();
-  tuf::SnapshotMetadata snap{snapshot_version, expires,
-                             tuf::MetaFile{version, bytes.size(), crypto::sha256_hex(bytes)}};
+  tuf::SnapshotMetadata snap{snapshot_version,
+                             expires,
+                             tuf::MetaFile{version, bytes.size(), crypto::sha256_hex(bytes)},
+                             {}};
   write_signed(snapshot_name, tuf::serialize(snap), keys(tuf::Role::snapshot));
 }
 
