@@ -7,6 +7,7 @@
 // Usage: bench_feed_bins DIR N ROUNDS BINS...   (BINS: 0 = flat, else a power of two)
 // Prints one line per variant and round: variant round publish_s refresh_s files bytes
 // roles_fetched roles_kept targets.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -124,15 +125,29 @@ int main(int argc, char** argv) {
     const AlreadyVerified kept = [&](const TargetInfo& target) {
       return validated.contains(target.sha256);
     };
+    // What tuf::refresh does (load, verify, commit, load the committed state), each step timed.
     const auto refresh_once = [&](TimePoint at, int round, double publish_s) -> int {
       CountingFetcher fetcher(repo->public_dir());
       const auto start = std::chrono::steady_clock::now();
-      auto r = refresh(*store, "bench", fetcher, at, validator, {}, kept);
+      auto trusted = store->load_feed("bench");
+      if (!trusted) return die(trusted.error().message);
+      const double load_s = seconds_since(start);
+      auto v = verify_update(*trusted, fetcher, at, validator, {}, kept);
+      if (!v) return die(v.error().message);
+      const double verify_s = seconds_since(start) - load_s;
+      if (auto ok = store->commit_refresh("bench", v->update, at); !ok) {
+        return die(ok.error().message);
+      }
+      const double commit_s = seconds_since(start) - load_s - verify_s;
+      auto committed = store->load_feed("bench");
+      if (!committed) return die(committed.error().message);
       const double s = seconds_since(start);
-      if (!r) return die(r.error().message);
-      std::printf("%s %d %.4f %.4f %zu %zu %zu %zu %zu\n", variant.c_str(), round, publish_s, s,
-                  fetcher.files, fetcher.bytes, r->roles_fetched, r->roles_kept,
-                  r->trusted_targets.size());
+      std::printf(
+          "%s %d %.4f %.4f %zu %zu %zu %zu %zu  (load %.3f verify %.3f commit %.3f "
+          "reload %.3f)\n",
+          variant.c_str(), round, publish_s, s, fetcher.files, fetcher.bytes, v->roles_fetched,
+          v->roles_kept, committed->trusted_targets.size(), load_s, verify_s, commit_s,
+          s - load_s - verify_s - commit_s);
       std::fflush(stdout);
       return 0;
     };
@@ -147,6 +162,27 @@ int main(int argc, char** argv) {
       if (auto ok = repo->publish(*ring, at); !ok) return die(ok.error().message);
       const double publish_s = seconds_since(start);
       if (refresh_once(at + std::chrono::seconds(30), k, publish_s) != 0) return 1;
+    }
+    // BENCH_VERIFY_LOOP=K: K more verifications of the last release (nothing committed), for
+    // profiling the client's own work.
+    if (const char* loops = std::getenv("BENCH_VERIFY_LOOP")) {
+      std::vector<std::string> bytes;
+      std::vector<Repo::NewTarget> targets;
+      release_targets(n + 1000, bytes, targets);
+      const TimePoint at = now + std::chrono::hours(1);
+      if (auto ok = repo->add_targets(targets); !ok) return die(ok.error().message);
+      if (auto ok = repo->publish(*ring, at); !ok) return die(ok.error().message);
+      auto trusted = store->load_feed("bench");
+      if (!trusted) return die(trusted.error().message);
+      const auto start = std::chrono::steady_clock::now();
+      const int count = std::atoi(loops);
+      for (int k = 0; k < count; ++k) {
+        CountingFetcher fetcher(repo->public_dir());
+        auto v = verify_update(*trusted, fetcher, at, validator, {}, kept);
+        if (!v) return die(v.error().message);
+      }
+      std::printf("%s verify only: %.4f s each\n", variant.c_str(),
+                  seconds_since(start) / std::max(count, 1));
     }
   }
   return 0;

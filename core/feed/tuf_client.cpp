@@ -1,6 +1,7 @@
 #include "core/feed/tuf_client.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <set>
@@ -320,8 +321,8 @@ struct RoleVisit {
 // Resolution state of one refresh.
 struct Resolver {
   Session& s;
-  // Trusted targets of each stored role (indices into s.trusted.trusted_targets).
-  std::map<std::string, std::vector<std::size_t>> kept_targets;
+  // Roles kept from the trusted state: their trusted targets are resolved again as they are.
+  std::set<std::string, std::less<>> kept_roles;
   // Finished terminating delegations: a path they match is not resolved by any later role.
   std::vector<std::vector<const DelegatedRole*>> blocked;
   // Parsed metadata of every role visited (keeps the DelegatedRole objects alive).
@@ -404,11 +405,7 @@ Status visit_role(Resolver& r, const Delegations& parent_delegations, const Dele
     if (auto ok = check_not_expired(t.expires, s.now, label); !ok) return ok;
     ++s.roles_kept;
     s.delegated.emplace(role.name, t);
-    if (auto it = r.kept_targets.find(role.name); it != r.kept_targets.end()) {
-      for (const std::size_t i : it->second) {
-        r.resolved.emplace_back(&s.trusted.trusted_targets[i], role.name);
-      }
-    }
+    r.kept_roles.insert(role.name);
     if (!t.delegates) return {};
     auto meta = stored(TrustedRole{t.version, t.bytes, t.expires}, label, &parse_targets);
     if (!meta) return tl::unexpected(meta.error());
@@ -477,17 +474,28 @@ Status resolve_delegations(Session& s) {
     return {};
   }
   Resolver r{s, {}, {}, {}, {}};
-  const auto& old = s.trusted.trusted_targets;
-  for (std::size_t i = 0; i < old.size() && i < s.trusted.target_roles.size(); ++i) {
-    if (s.trusted.target_roles[i] != "targets")
-      r.kept_targets[s.trusted.target_roles[i]].push_back(i);
-  }
   for (const auto& t : s.targets.targets) r.resolved.emplace_back(&t, "targets");
   if (auto ok = visit_delegations(r, *s.targets.delegations, "targets", RoleVisit{}); !ok) {
     return ok;
   }
-  std::sort(r.resolved.begin(), r.resolved.end(),
-            [](const auto& a, const auto& b) { return a.first->path < b.first->path; });
+  // The kept roles' trusted targets, in the trusted (path) order, merged with the few listed
+  // by roles fetched now: no sort over the whole feed.
+  std::vector<std::pair<const TargetInfo*, std::string_view>> kept;
+  const auto& old = s.trusted.trusted_targets;
+  if (!r.kept_roles.empty()) {
+    kept.reserve(old.size());
+    for (std::size_t i = 0; i < old.size() && i < s.trusted.target_roles.size(); ++i) {
+      const auto role = r.kept_roles.find(s.trusted.target_roles[i]);
+      if (role != r.kept_roles.end()) kept.emplace_back(&old[i], *role);
+    }
+  }
+  const auto by_path = [](const auto& a, const auto& b) { return a.first->path < b.first->path; };
+  std::sort(r.resolved.begin(), r.resolved.end(), by_path);
+  std::vector<std::pair<const TargetInfo*, std::string_view>> merged;
+  merged.reserve(kept.size() + r.resolved.size());
+  std::merge(kept.begin(), kept.end(), r.resolved.begin(), r.resolved.end(),
+             std::back_inserter(merged), by_path);
+  r.resolved = std::move(merged);
   std::vector<TargetInfo> targets;
   std::vector<std::string> roles;
   targets.reserve(r.resolved.size());
