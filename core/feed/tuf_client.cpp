@@ -495,25 +495,30 @@ Status resolve_delegations(Session& s) {
   merged.reserve(kept.size() + r.resolved.size());
   std::merge(kept.begin(), kept.end(), r.resolved.begin(), r.resolved.end(),
              std::back_inserter(merged), by_path);
+  const auto fetched = std::move(r.resolved);
   r.resolved = std::move(merged);
+  for (std::size_t i = 1; i < r.resolved.size(); ++i) {
+    if (r.resolved[i - 1].first->path == r.resolved[i].first->path) {
+      return fail(Errc::wrong_target,
+                  fmt::format("target {} is listed by both {} and {}",
+                              escape_path_for_message(r.resolved[i].first->path),
+                              r.resolved[i - 1].second, r.resolved[i].second));
+    }
+  }
+  // The whole feed's paths, as for one flat targets file. The kept ones passed together
+  // before, so only the paths listed by roles fetched now are checked against them.
+  std::vector<std::string_view> kept_paths;
+  kept_paths.reserve(kept.size());
+  for (const auto& [t, role] : kept) kept_paths.push_back(t->path);
+  std::vector<std::string> fetched_paths;
+  for (const auto& [t, role] : fetched) fetched_paths.push_back(t->path);
+  if (auto ok = check_path_set_growth(kept_paths, fetched_paths); !ok) {
+    return tl::unexpected(with_context(ok.error(), "targets"));
+  }
   std::vector<TargetInfo> targets;
   std::vector<std::string> roles;
   targets.reserve(r.resolved.size());
   roles.reserve(r.resolved.size());
-  std::vector<std::string> paths;
-  paths.reserve(r.resolved.size());
-  for (std::size_t i = 0; i < r.resolved.size(); ++i) {
-    const auto& [t, role] = r.resolved[i];
-    if (i > 0 && r.resolved[i - 1].first->path == t->path) {
-      return fail(Errc::wrong_target,
-                  fmt::format("target {} is listed by both {} and {}",
-                              escape_path_for_message(t->path), r.resolved[i - 1].second, role));
-    }
-    paths.push_back(t->path);
-  }
-  // The whole feed's paths, as for one flat targets file.
-  if (auto ok = check_path_set(paths); !ok)
-    return tl::unexpected(with_context(ok.error(), "targets"));
   for (const auto& [t, role] : r.resolved) {
     targets.push_back(*t);
     roles.emplace_back(role);

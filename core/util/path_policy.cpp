@@ -785,6 +785,51 @@ Status check_path_set(std::span<const std::string> paths, Portability portabilit
   return {};
 }
 
+Status check_path_set_growth(std::span<const std::string_view> existing,
+                             std::span<const std::string> added) {
+  if (added.empty()) return {};
+  if (auto st = check_path_set(added); !st) return st;
+  std::vector<std::string> keys;
+  keys.reserve(added.size());
+  for (const auto& a : added) keys.push_back(collision_key(a));
+  const auto is_ascii = [](std::string_view p) {
+    return std::all_of(p.begin(), p.end(),
+                       [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+  };
+  std::string non_ascii_key;
+  for (const std::string_view e : existing) {
+    // key(e) is e with A-Z lowered when e is ASCII: compare without building it.
+    const bool ascii = is_ascii(e);
+    if (!ascii) non_ascii_key = collision_key(e);
+    const std::string_view ke = ascii ? e : std::string_view(non_ascii_key);
+    const auto lower = [&](char c) {
+      return ascii && c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
+    };
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      const std::string& ka = keys[i];
+      const std::size_t n = std::min(ke.size(), ka.size());
+      std::size_t j = 0;
+      while (j < n && lower(ke[j]) == ka[j]) ++j;
+      if (j < n) continue;
+      if (ke.size() == ka.size()) {
+        if (e == added[i]) return violation(added[i], "duplicate path");
+        return violation(added[i], fmt::format("collides with \"{}\" (case or Unicode "
+                                               "normalisation)",
+                                               escape_path_for_message(e)));
+      }
+      if (ke.size() > ka.size() && ke[ka.size()] == '/') {
+        return violation(added[i], fmt::format("is a file but also a directory of \"{}\"",
+                                               escape_path_for_message(e)));
+      }
+      if (ka.size() > ke.size() && ka[ke.size()] == '/') {
+        return violation(e, fmt::format("is a file but also a directory of \"{}\"",
+                                        escape_path_for_message(added[i])));
+      }
+    }
+  }
+  return {};
+}
+
 bool is_valid_utf8(std::string_view text) {
   return decode_utf8(text).has_value();
 }
