@@ -325,6 +325,22 @@ struct Resolver {
   std::set<std::string, std::less<>> kept_roles;
   // Finished terminating delegations: a path they match is not resolved by any later role.
   std::vector<std::vector<const DelegatedRole*>> blocked;
+  // Indices into `blocked` by the hash prefixes of their last delegation, and those whose last
+  // delegation has path patterns: a path is compared with the few that can match it, not with
+  // every bin before it (hashed bins are all terminating).
+  std::map<std::string, std::vector<std::size_t>, std::less<>> blocked_by_prefix;
+  std::set<std::size_t> prefix_lengths;
+  std::vector<std::size_t> blocked_by_pattern;
+  void block(std::vector<const DelegatedRole*> chain) {
+    const std::size_t index = blocked.size();
+    const DelegatedRole& last = *chain.back();
+    for (const auto& prefix : last.path_hash_prefixes) {
+      blocked_by_prefix[prefix].push_back(index);
+      prefix_lengths.insert(prefix.size());
+    }
+    if (!last.paths.empty()) blocked_by_pattern.push_back(index);
+    blocked.push_back(std::move(chain));
+  }
   // Parsed metadata of every role visited (keeps the DelegatedRole objects alive).
   std::vector<std::unique_ptr<TargetsMetadata>> parsed;
   std::vector<std::pair<const TargetInfo*, std::string_view>> resolved;
@@ -341,10 +357,15 @@ bool chain_matches(const std::vector<const DelegatedRole*>& chain, std::string_v
 bool resolves_to(const Resolver& r, const RoleVisit& visit, const std::string& path) {
   const std::string hash = target_path_hash(path);
   if (!chain_matches(visit.chain, path, hash)) return false;
-  for (std::size_t i = 0; i < visit.blocked_before; ++i) {
-    if (chain_matches(r.blocked[i], path, hash)) return false;
+  const auto claims = [&](std::size_t i) {
+    return i < visit.blocked_before && chain_matches(r.blocked[i], path, hash);
+  };
+  for (const std::size_t length : r.prefix_lengths) {
+    const auto it = r.blocked_by_prefix.find(std::string_view(hash).substr(0, length));
+    if (it == r.blocked_by_prefix.end()) continue;
+    if (std::any_of(it->second.begin(), it->second.end(), claims)) return false;
   }
-  return true;
+  return std::none_of(r.blocked_by_pattern.begin(), r.blocked_by_pattern.end(), claims);
 }
 
 Status visit_role(Resolver& r, const Delegations& parent_delegations, const DelegatedRole& role,
@@ -376,7 +397,7 @@ Status visit_delegations(Resolver& r, const Delegations& delegations, std::strin
     if (role.terminating) {
       auto chain = parent_visit.chain;
       chain.push_back(&role);
-      r.blocked.push_back(std::move(chain));
+      r.block(std::move(chain));
     }
   }
   return {};
@@ -473,7 +494,7 @@ Status resolve_delegations(Session& s) {
     s.target_roles.clear();
     return {};
   }
-  Resolver r{s, {}, {}, {}, {}};
+  Resolver r{s, {}, {}, {}, {}, {}, {}, {}};
   for (const auto& t : s.targets.targets) r.resolved.emplace_back(&t, "targets");
   if (auto ok = visit_delegations(r, *s.targets.delegations, "targets", RoleVisit{}); !ok) {
     return ok;

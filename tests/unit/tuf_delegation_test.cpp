@@ -523,3 +523,24 @@ TEST_CASE("a delegated role missing from the snapshot is refused", "[tuf][delega
   expect_refused(*t.client, t.now, Errc::schema_error,
                  "ghost (delegated by targets) is not listed");
 }
+
+TEST_CASE("a terminating hash-prefix delegation claims its prefixes from later roles",
+          "[tuf][delegation]") {
+  const auto p = release_target("org/a", "r1", 1);
+  const std::string prefix = target_path_hash(p.path).substr(0, 2);
+  for (const bool same_prefix : {true, false}) {
+    Tree t;
+    auto first = t.delegate("first", {});
+    first.paths.clear();
+    first.path_hash_prefixes = {same_prefix ? prefix : (prefix[0] == '0' ? "1" : "0")};
+    first.terminating = true;
+    auto second = t.delegate("second", {"models/*/*/*"});
+    t.publish({}, t.delegations({first, second}),
+              {{"first", {{}, std::nullopt}}, {"second", {{p}, std::nullopt}}});
+    if (same_prefix) {
+      expect_refused(*t.client, t.now, Errc::wrong_target, "role second");
+    } else {
+      REQUIRE(t.client->refresh(t.now));
+    }
+  }
+}
