@@ -30,6 +30,8 @@ struct RoleOptions {
 struct InitArgs {
   std::string dir;
   RoleOptions root, targets, snapshot, timestamp;
+  std::uint32_t bins = 0;
+  RoleOptions bins_role;
   std::string now;
 };
 
@@ -102,6 +104,10 @@ Status run_init(const Context& ctx, const InitArgs& a) {
     if (auto st = apply_role(opt.spec.snapshot, a.snapshot, "snapshot"); !st) return st;
     if (auto st = apply_role(opt.spec.timestamp, a.timestamp, "timestamp"); !st) return st;
     opt.root_keys = std::max<std::size_t>(3, opt.spec.root.threshold);
+    if (auto st = tuf::check_bin_count(a.bins); !st) return st;
+    opt.bins.count = a.bins;
+    if (auto st = apply_role(opt.bins.role, a.bins_role, "bins"); !st) return st;
+    opt.bins_keys = std::max<std::size_t>(1, opt.bins.role.threshold);
     repo = tuf::Repo::init(a.dir, opt, *now);
   } else {
     if (a.root.keys.empty() || a.targets.keys.empty() || a.snapshot.keys.empty() ||
@@ -115,21 +121,36 @@ Status run_init(const Context& ctx, const InitArgs& a) {
     if (auto st = apply_role(spec.targets, a.targets, "targets"); !st) return st;
     if (auto st = apply_role(spec.snapshot, a.snapshot, "snapshot"); !st) return st;
     if (auto st = apply_role(spec.timestamp, a.timestamp, "timestamp"); !st) return st;
+    tuf::BinsSpec bins;
+    bins.count = a.bins;
+    if (auto st = tuf::check_bin_count(a.bins); !st) return st;
+    if (a.bins > 0) {
+      if (a.bins_role.keys.empty()) {
+        return fail(Errc::invalid_argument, "--bins needs --bins-key when keys are given");
+      }
+      if (auto st = apply_role(bins.role, a.bins_role, "bins"); !st) return st;
+    }
     tuf::KeyRing ring;
     if (auto st = add_key_files(ring, a.root.keys); !st) return st;
-    repo = tuf::Repo::create(a.dir, spec, ring, *now);
+    repo = tuf::Repo::create(a.dir, spec, ring, *now, bins);
   }
   if (!repo) return tl::unexpected(repo.error());
   const auto root_path = repo->public_dir() / "metadata" / "1.root.json";
+  const auto& bins = repo->bins();
   emit(ctx,
        {{"dir", repo->dir().string()},
         {"public_dir", repo->public_dir().string()},
         {"root", root_path.string()},
-        {"roles", roles_json(repo->spec())}},
-       fmt::format("created feed in {}\n{}serve {} over any transport;\nclients subscribe "
+        {"roles", roles_json(repo->spec())},
+        {"bins", bins.count}},
+       fmt::format("created feed in {}\n{}{}serve {} over any transport;\nclients subscribe "
                    "with the trust root {}\n",
-                   repo->dir().string(), describe_roles(repo->spec()), repo->public_dir().string(),
-                   root_path.string()));
+                   repo->dir().string(), describe_roles(repo->spec()),
+                   bins.count == 0
+                       ? std::string()
+                       : fmt::format("  bins      {} hashed bins, threshold {} of {} key(s)\n",
+                                     bins.count, bins.role.threshold, bins.role.keys.size()),
+                   repo->public_dir().string(), root_path.string()));
   return {};
 }
 
@@ -137,6 +158,8 @@ struct PublishArgs {
   std::string dir;
   std::vector<std::string> keys;
   bool timestamp_only = false;
+  std::uint32_t bins = 0;  // convert a flat feed to this many hashed bins first
+  RoleOptions bins_role;
   std::string now;
 };
 
@@ -145,8 +168,25 @@ Status run_publish(const Context& ctx, const PublishArgs& a) {
   if (!now) return tl::unexpected(now.error());
   auto repo = tuf::Repo::open(a.dir);
   if (!repo) return tl::unexpected(repo.error());
-  auto ring = publisher_ring(*repo, a.keys);
+  std::vector<std::string> key_files = a.keys;
+  key_files.insert(key_files.end(), a.bins_role.keys.begin(), a.bins_role.keys.end());
+  auto ring = publisher_ring(*repo, key_files);
   if (!ring) return tl::unexpected(ring.error());
+  if (a.bins > 0) {
+    if (a.timestamp_only) {
+      return fail(Errc::invalid_argument, "--bins needs a full publish, not --timestamp-only");
+    }
+    if (auto st = tuf::check_bin_count(a.bins); !st) return st;
+    tuf::BinsSpec bins;
+    bins.count = a.bins;
+    if (a.bins_role.keys.empty()) {
+      return fail(Errc::invalid_argument, "--bins needs --bins-key (the bins' signing key)",
+                  "make one with `weightsctl key generate`");
+    }
+    if (auto st = apply_role(bins.role, a.bins_role, "bins"); !st) return st;
+    // Saved at once: if the publish below fails, a plain `feed publish` finishes the change.
+    if (auto st = repo->use_bins(bins); !st) return st;
+  }
   Status st = a.timestamp_only ? repo->publish_timestamp(*ring, *now) : repo->publish(*ring, *now);
   if (!st) return st;
   nlohmann::json versions = {{"root", repo->version(tuf::Role::root)},
@@ -436,6 +476,10 @@ void register_feed_commands(CLI::App& app, Context& ctx) {
   add_role_options(ci, "targets", init->targets, "90d");
   add_role_options(ci, "snapshot", init->snapshot, "7d");
   add_role_options(ci, "timestamp", init->timestamp, "1d");
+  ci->add_option("--bins", init->bins,
+                 "Delegate targets to this many hashed bins (a power of two, 2-4096; default: "
+                 "none, one flat targets.json). Adding a release then re-signs one bin");
+  add_role_options(ci, "bins", init->bins_role, "90d");
   ci->add_option("--now", init->now, "Use this time instead of the clock (YYYY-MM-DDTHH:MM:SSZ)");
   ci->footer(
       "With no keys given, generates 3 root keys (threshold 2) and one key per other role into\n"
@@ -453,6 +497,10 @@ void register_feed_commands(CLI::App& app, Context& ctx) {
   cp->add_option("--key", pub->keys, "Extra private key file to sign with (besides DIR/keys)");
   cp->add_flag("--timestamp-only", pub->timestamp_only,
                "Only re-sign timestamp.json (run by a timer with the online key)");
+  cp->add_option("--bins", pub->bins,
+                 "Convert a flat feed to this many hashed bins (a power of two, 2-4096), signed "
+                 "by --bins-key");
+  add_role_options(cp, "bins", pub->bins_role, "90d");
   cp->add_option("--now", pub->now, "Use this time instead of the clock");
   cp->footer("Example:\n  weightsctl feed publish pub/ --key /media/offline/targets.pem");
   cp->callback([&ctx, pub] { ctx.action = [&ctx, pub] { return run_publish(ctx, *pub); }; });

@@ -10,7 +10,8 @@
 #     the subscriber runs `feed refresh` (the incremental refresh; goal < 1 s);
 #   - `weightsctl feed list` and `weightsctl --json feed show`-style listing time.
 # Usage: bench/feed-scale/run.sh     (N = FEED_RELEASES, default 10000; FEED_GEN_CHUNK, default 25;
-#        FEED_CACHE=DIR to keep/reuse the generated feed)
+#        FEED_CACHE=DIR to keep/reuse the generated feed; FEED_BINS=256 for a feed with hashed
+#        bins, docs/manifest-format.md §4.5; bench/feed-scale/bins.sh compares the two alone)
 # The feed is served from a local directory (file location), so the times are the daemon's own
 # work (parsing, signature checks, SQLite), not HTTP.
 # Plot: docs/bench/feed-scale.png with gnuplot-nox.
@@ -59,13 +60,13 @@ refresh_s() {
 log "feed of $N releases (config.json each) in $work, chunks of $CHUNK"
 # FEED_CACHE=DIR keeps the generated feed in DIR/N (and reuses it on the next run with the same
 # N): generating 10,000 releases takes minutes, and the subscriber's numbers do not depend on it.
-cache=${FEED_CACHE:+$FEED_CACHE/$N}
+cache=${FEED_CACHE:+$FEED_CACHE/$N${FEED_BINS:+-bins$FEED_BINS}}
 if [[ -n $cache && -f $cache/gen.times ]]; then
   log "reusing the feed generated in $cache"
   cp -a "$cache/pub" "$cache/rel" "$cache/gen.times" "$cache/gen.seconds" "$work/"
   gen_s=$(cat "$work/gen.seconds")
 else
-  bench_feed "$work/pub"
+  "$W" feed init "$work/pub" ${FEED_BINS:+--bins "$FEED_BINS"} >/dev/null
   t0=$(now)
   $FAST "$GEN" "$work/pub" "$work/rel" 1 "$N" 0 stage "$CHUNK" >"$work/gen.times"
   gen_s=$(fsub "$(now)" "$t0")

@@ -125,6 +125,23 @@ CREATE TABLE follows (
   created_at INTEGER NOT NULL
 );
 )sql"},
+    // Delegated targets roles (hashed bins): which role listed each trusted target, and the
+    // verified metadata of every delegated role, so an unchanged one is neither fetched nor
+    // verified again.
+    {6, "delegated targets roles", R"sql(
+ALTER TABLE trusted_targets ADD COLUMN role TEXT NOT NULL DEFAULT 'targets';
+CREATE TABLE trusted_delegated (
+  feed TEXT NOT NULL REFERENCES feeds(name) ON DELETE CASCADE,
+  role TEXT NOT NULL,
+  version INTEGER NOT NULL CHECK (version >= 1),
+  length INTEGER NOT NULL CHECK (length >= 0),
+  sha256 TEXT NOT NULL,
+  expires INTEGER NOT NULL,
+  delegates INTEGER NOT NULL CHECK (delegates IN (0, 1)),
+  bytes BLOB NOT NULL,
+  PRIMARY KEY (feed, role)
+) STRICT;
+)sql"},
 };
 
 static_assert(std::size(migrations) == state_schema_version);

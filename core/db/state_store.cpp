@@ -299,7 +299,7 @@ Result<FeedState> StateStore::load_feed(std::string_view name, FeedDetail detail
   }
   if (detail == FeedDetail::full) {
     auto stmt = db.prepare(fmt::format(
-        "SELECT {} FROM trusted_targets WHERE feed = ?1 ORDER BY path", target_columns));
+        "SELECT {}, role FROM trusted_targets WHERE feed = ?1 ORDER BY path", target_columns));
     if (!stmt) return tl::unexpected(stmt.error());
     if (auto ok = stmt->bind(1, name); !ok) return tl::unexpected(ok.error());
     auto ok = each_row(*stmt, [&](Statement& row) -> Status {
@@ -309,7 +309,27 @@ Result<FeedState> StateStore::load_feed(std::string_view name, FeedDetail detail
                     fmt::format("feed \"{}\": stored target has {}", name, t.error().message));
       }
       state.trusted_targets.push_back(std::move(*t));
+      state.target_roles.push_back(row.text(7));
       return {};
+    });
+    if (!ok) return tl::unexpected(ok.error());
+  }
+  if (detail == FeedDetail::full) {
+    // A leaf role's envelope is never needed again once verified: only delegating roles'.
+    auto stmt = db.prepare(
+        "SELECT role, version, length, sha256, expires, delegates, "
+        "CASE WHEN delegates = 1 THEN bytes ELSE x'' END FROM trusted_delegated WHERE feed = ?1");
+    if (!stmt) return tl::unexpected(stmt.error());
+    if (auto ok = stmt->bind(1, name); !ok) return tl::unexpected(ok.error());
+    auto ok = each_row(*stmt, [&](Statement& row) {
+      TrustedDelegatedRole r;
+      r.version = row.uint64(1);
+      r.length = row.uint64(2);
+      r.sha256 = row.text(3);
+      r.expires = from_unix(row.int64(4));
+      r.delegates = row.int64(5) != 0;
+      r.bytes = row.blob(6);
+      state.delegated.emplace(row.text(0), std::move(r));
     });
     if (!ok) return tl::unexpected(ok.error());
   }
@@ -330,11 +350,15 @@ namespace {
 // a few entries, and rewriting every row (and every model's release_seq) would make each
 // commit O(feed size) in pages written and fsynced.
 Status write_targets(Connection& db, std::string_view feed,
-                     const std::vector<tuf::TargetInfo>& targets) {
-  std::map<std::string, tuf::TargetInfo> old_targets;
+                     const std::vector<tuf::TargetInfo>& targets,
+                     const std::vector<std::string>& roles) {
+  if (!roles.empty() && roles.size() != targets.size()) {
+    return fail(Errc::internal, "trusted targets and their roles differ in number");
+  }
+  std::map<std::string, std::pair<tuf::TargetInfo, std::string>> old_targets;
   {
-    auto stmt =
-        db.prepare(fmt::format("SELECT {} FROM trusted_targets WHERE feed = ?1", target_columns));
+    auto stmt = db.prepare(
+        fmt::format("SELECT {}, role FROM trusted_targets WHERE feed = ?1", target_columns));
     if (!stmt) return tl::unexpected(stmt.error());
     if (auto ok = stmt->bind(1, feed); !ok) return ok;
     auto ok = each_row(*stmt, [&](Statement& row) {
@@ -342,23 +366,25 @@ Status write_targets(Connection& db, std::string_view feed,
       auto t = target_from_row(row);
       if (!t) return;
       std::string path = t->path;
-      old_targets.emplace(std::move(path), std::move(*t));
+      old_targets.emplace(std::move(path), std::pair{std::move(*t), row.text(7)});
     });
     if (!ok) return ok;
   }
   auto ins = db.prepare(
       "INSERT OR REPLACE INTO trusted_targets (feed, path, length, sha256, kind, model, "
-      "revision, release_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+      "revision, release_seq, role) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
   if (!ins) return tl::unexpected(ins.error());
-  for (const auto& t : targets) {
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    const auto& t = targets[i];
+    const std::string_view role = roles.empty() ? std::string_view("targets") : roles[i];
     if (auto old = old_targets.find(t.path); old != old_targets.end()) {
-      const bool same = old->second == t;
+      const bool same = old->second.first == t && old->second.second == role;
       old_targets.erase(old);
       if (same) continue;
     }
     ins->reset();
     if (auto ok = ins->bind_all(feed, t.path, t.length, t.sha256, tuf::kind_name(t.kind), t.model,
-                                t.revision, t.release_seq);
+                                t.revision, t.release_seq, role);
         !ok) {
       return ok;
     }
@@ -370,6 +396,51 @@ Status write_targets(Connection& db, std::string_view feed,
   for (const auto& [path, t] : old_targets) {
     del->reset();
     if (auto ok = del->bind_all(feed, path); !ok) return ok;
+    if (auto ok = del->run(); !ok) return ok;
+  }
+  return {};
+}
+
+// Like write_targets: a role stored with the same version and sha256 is the same metadata.
+Status write_delegated(Connection& db, std::string_view feed,
+                       const std::map<std::string, TrustedDelegatedRole>& roles) {
+  std::map<std::string, std::pair<std::uint64_t, std::string>> old_roles;
+  {
+    auto stmt = db.prepare("SELECT role, version, sha256 FROM trusted_delegated WHERE feed = ?1");
+    if (!stmt) return tl::unexpected(stmt.error());
+    if (auto ok = stmt->bind(1, feed); !ok) return ok;
+    auto ok = each_row(*stmt, [&](Statement& row) {
+      old_roles.emplace(row.text(0), std::pair{row.uint64(1), row.text(2)});
+    });
+    if (!ok) return ok;
+  }
+  auto ins = db.prepare(
+      "INSERT OR REPLACE INTO trusted_delegated (feed, role, version, length, sha256, expires, "
+      "delegates, bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+  if (!ins) return tl::unexpected(ins.error());
+  for (const auto& [name, r] : roles) {
+    if (auto old = old_roles.find(name); old != old_roles.end()) {
+      const bool same = old->second.first == r.version && old->second.second == r.sha256;
+      old_roles.erase(old);
+      if (same) continue;
+    }
+    if (r.bytes.size() != r.length) {
+      return fail(Errc::internal,
+                  fmt::format("delegated role {} to store without its bytes", name));
+    }
+    ins->reset();
+    if (auto ok = ins->bind_all(feed, name, r.version, r.length, r.sha256, to_unix(r.expires),
+                                std::int64_t{r.delegates ? 1 : 0}, Blob{r.bytes});
+        !ok) {
+      return ok;
+    }
+    if (auto ok = ins->run(); !ok) return ok;
+  }
+  auto del = db.prepare("DELETE FROM trusted_delegated WHERE feed = ?1 AND role = ?2");
+  if (!del) return tl::unexpected(del.error());
+  for (const auto& [name, r] : old_roles) {
+    del->reset();
+    if (auto ok = del->bind_all(feed, name); !ok) return ok;
     if (auto ok = del->run(); !ok) return ok;
   }
   return {};
@@ -428,7 +499,10 @@ Status StateStore::commit_refresh(std::string_view feed, const TrustedUpdate& up
                                    : delete_role(db, feed, role);
     if (!ok) return ok;
   }
-  if (auto ok = write_targets(db, feed, update.trusted_targets); !ok) return ok;
+  if (auto ok = write_targets(db, feed, update.trusted_targets, update.target_roles); !ok) {
+    return ok;
+  }
+  if (auto ok = write_delegated(db, feed, update.delegated); !ok) return ok;
   if (auto ok = merge_release_seq(db, feed, update.release_seq); !ok) return ok;
   RefreshLogEntry entry{now, RefreshResult::updated, "",
                         fmt::format("root v{}, timestamp v{}", update.root.version,

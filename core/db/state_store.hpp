@@ -30,6 +30,21 @@ struct TrustedRole {
   friend bool operator==(const TrustedRole&, const TrustedRole&) = default;
 };
 
+// A delegated targets role as verified (docs/manifest-format.md §4.5). `length` and `sha256`
+// are those of the envelope bytes: a snapshot pinning exactly (version, length, sha256) names
+// this metadata, which then needs no fetch and no verification.
+struct TrustedDelegatedRole {
+  std::uint64_t version = 0;
+  std::uint64_t length = 0;
+  std::string sha256;
+  TimePoint expires{};
+  bool delegates = false;  // its metadata has a delegations object
+  // The envelope. load_feed reads it only for roles that delegate (a refresh needs their
+  // delegations again); a leaf's stays in the database.
+  std::string bytes;
+  friend bool operator==(const TrustedDelegatedRole&, const TrustedDelegatedRole&) = default;
+};
+
 struct FeedState {
   std::string name;
   std::string location;
@@ -38,8 +53,12 @@ struct FeedState {
   std::optional<TrustedRole> timestamp;  // absent before the first refresh, or after a
   std::optional<TrustedRole> snapshot;   // timestamp/snapshot key rotation
   std::optional<TrustedRole> targets;
-  std::vector<tuf::TargetInfo> trusted_targets;      // sorted by path
-  std::map<std::string, std::uint64_t> release_seq;  // model -> highest release_seq trusted
+  std::vector<tuf::TargetInfo> trusted_targets;  // sorted by path
+  // Parallel to trusted_targets: the role that lists each ("targets" for the top-level role).
+  // Empty when load_feed did not read it (FeedDetail::summary).
+  std::vector<std::string> target_roles;
+  std::map<std::string, std::uint64_t> release_seq;       // model -> highest release_seq trusted
+  std::map<std::string, TrustedDelegatedRole> delegated;  // every delegated role trusted
   friend bool operator==(const FeedState&, const FeedState&) = default;
 };
 
@@ -50,7 +69,12 @@ struct TrustedUpdate {
   TrustedRole root;
   std::optional<TrustedRole> timestamp, snapshot, targets;
   std::vector<tuf::TargetInfo> trusted_targets;
+  // Parallel to trusted_targets, or empty: every target is listed by the top-level role.
+  std::vector<std::string> target_roles;
   std::map<std::string, std::uint64_t> release_seq;
+  // Replaces the trusted delegated roles. A role whose version and sha256 equal the stored
+  // one is not rewritten (its `bytes` may be empty).
+  std::map<std::string, TrustedDelegatedRole> delegated;
 };
 
 // How much of a feed load_feed reads. `summary` leaves every role's `bytes`, the

@@ -1,7 +1,9 @@
 #include "core/feed/tuf_client.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <map>
+#include <memory>
 #include <set>
 
 #include <fmt/format.h>
@@ -100,6 +102,15 @@ struct Session {
   TargetsMetadata targets;
   TrustedRole targets_role;
   std::map<std::string, std::uint64_t> release_seq;
+
+  // Delegations (resolve_delegations). Set once the top-level targets or any delegating role
+  // was fetched in this refresh: from then on no stored role is kept, since the keys and
+  // patterns that vouched for it may have changed.
+  bool delegations_changed = false;
+  std::set<std::string> visited;
+  std::map<std::string, TrustedDelegatedRole> delegated;
+  std::vector<std::string> target_roles;  // parallel to targets.targets once resolved
+  std::size_t roles_fetched = 0, roles_kept = 0;
 };
 
 Status load_trusted(Session& s) {
@@ -230,6 +241,23 @@ Status update_snapshot(Session& s) {
         fmt::format("snapshot v{} lists targets v{}, older than the trusted v{}", snap->version,
                     snap->targets.version, s.trusted_snapshot->targets.version));
   }
+  // tuf-spec 5.5.5 for delegated roles: every role the trusted snapshot lists stays listed,
+  // with a version that does not decrease.
+  if (s.trusted_snapshot) {
+    for (const auto& [role, old] : s.trusted_snapshot->delegated) {
+      const auto now_listed = snap->delegated.find(role);
+      if (now_listed == snap->delegated.end()) {
+        return fail(Errc::rollback,
+                    fmt::format("snapshot v{} no longer lists role {} (trusted v{})", snap->version,
+                                role, old.version));
+      }
+      if (now_listed->second.version < old.version) {
+        return fail(Errc::rollback,
+                    fmt::format("snapshot v{} lists role {} v{}, older than the trusted v{}",
+                                snap->version, role, now_listed->second.version, old.version));
+      }
+    }
+  }
   if (auto ok = check_not_expired(snap->expires, s.now, fmt::format("snapshot v{}", snap->version));
       !ok) {
     return ok;
@@ -243,6 +271,23 @@ Status update_snapshot(Session& s) {
 Status update_targets(Session& s) {
   const MetaFile& pin = s.snapshot.targets;
   const std::string name = targets_file_name(pin.version);
+  // The trusted targets, verified under the same root's keys, when the new snapshot pins
+  // exactly them (a feed with delegations changes its top-level targets rarely).
+  if (!s.root_changed && s.trusted.targets && s.trusted.targets->version == pin.version &&
+      s.trusted.targets->bytes.size() == pin.length &&
+      crypto::sha256_hex(s.trusted.targets->bytes) == pin.sha256) {
+    auto kept = stored(*s.trusted.targets, "targets", &parse_targets);
+    if (!kept) return tl::unexpected(kept.error());
+    if (auto ok =
+            check_not_expired(kept->expires, s.now, fmt::format("targets v{}", kept->version));
+        !ok) {
+      return ok;
+    }
+    s.targets = std::move(*kept);
+    s.targets_role = *s.trusted.targets;
+    return {};
+  }
+  s.delegations_changed = true;
   auto bytes = fetch_pinned(s.fetcher, name, pin.length, pin.sha256, s.limits.max_pinned_bytes,
                             fmt::format("snapshot v{}", s.snapshot.version));
   if (!bytes) return tl::unexpected(with_context(bytes.error(), "targets"));
@@ -262,6 +307,245 @@ Status update_targets(Session& s) {
   }
   s.targets = std::move(*targets);
   s.targets_role = TrustedRole{s.targets.version, std::move(*bytes), s.targets.expires};
+  return {};
+}
+
+// One delegated role in the pre-order walk: the delegations from the top-level targets down
+// to it (each must trust the role for a target it lists), and how many terminating
+// delegations had been passed when it was entered.
+struct RoleVisit {
+  std::vector<const DelegatedRole*> chain;
+  std::size_t blocked_before = 0;
+};
+
+// Resolution state of one refresh.
+struct Resolver {
+  Session& s;
+  // Roles kept from the trusted state: their trusted targets are resolved again as they are.
+  std::set<std::string, std::less<>> kept_roles;
+  // Finished terminating delegations: a path they match is not resolved by any later role.
+  std::vector<std::vector<const DelegatedRole*>> blocked;
+  // Indices into `blocked` by the hash prefixes of their last delegation, and those whose last
+  // delegation has path patterns: a path is compared with the few that can match it, not with
+  // every bin before it (hashed bins are all terminating).
+  std::map<std::string, std::vector<std::size_t>, std::less<>> blocked_by_prefix;
+  std::set<std::size_t> prefix_lengths;
+  std::vector<std::size_t> blocked_by_pattern;
+  void block(std::vector<const DelegatedRole*> chain) {
+    const std::size_t index = blocked.size();
+    const DelegatedRole& last = *chain.back();
+    for (const auto& prefix : last.path_hash_prefixes) {
+      blocked_by_prefix[prefix].push_back(index);
+      prefix_lengths.insert(prefix.size());
+    }
+    if (!last.paths.empty()) blocked_by_pattern.push_back(index);
+    blocked.push_back(std::move(chain));
+  }
+  // Parsed metadata of every role visited (keeps the DelegatedRole objects alive).
+  std::vector<std::unique_ptr<TargetsMetadata>> parsed;
+  std::vector<std::pair<const TargetInfo*, std::string_view>> resolved;
+};
+
+bool chain_matches(const std::vector<const DelegatedRole*>& chain, std::string_view path,
+                   std::string_view hash) {
+  return std::all_of(chain.begin(), chain.end(),
+                     [&](const DelegatedRole* d) { return d->matches(path, hash); });
+}
+
+// The TUF lookup of `path` reaches the role at `visit` and stops there: every delegation on the
+// way trusts the role for it, and no terminating delegation passed before claims it.
+bool resolves_to(const Resolver& r, const RoleVisit& visit, const std::string& path) {
+  const std::string hash = target_path_hash(path);
+  if (!chain_matches(visit.chain, path, hash)) return false;
+  const auto claims = [&](std::size_t i) {
+    return i < visit.blocked_before && chain_matches(r.blocked[i], path, hash);
+  };
+  for (const std::size_t length : r.prefix_lengths) {
+    const auto it = r.blocked_by_prefix.find(std::string_view(hash).substr(0, length));
+    if (it == r.blocked_by_prefix.end()) continue;
+    if (std::any_of(it->second.begin(), it->second.end(), claims)) return false;
+  }
+  return std::none_of(r.blocked_by_pattern.begin(), r.blocked_by_pattern.end(), claims);
+}
+
+Status visit_role(Resolver& r, const Delegations& parent_delegations, const DelegatedRole& role,
+                  std::string_view parent, RoleVisit visit);
+
+// The roles `delegations` names, in order (pre-order depth-first). A role already visited
+// (a loop, or a role delegated from two places) is not visited again (tuf-spec 5.6.7.2.1).
+Status visit_delegations(Resolver& r, const Delegations& delegations, std::string_view parent,
+                         const RoleVisit& parent_visit) {
+  for (const auto& role : delegations.roles) {
+    if (r.s.visited.contains(role.name)) continue;
+    RoleVisit child;
+    child.chain = parent_visit.chain;
+    child.chain.push_back(&role);
+    if (child.chain.size() > r.s.limits.max_delegation_depth) {
+      return fail(
+          Errc::too_large,
+          fmt::format("role {} (delegated by {}) is {} delegations deep, above the limit "
+                      "of {}",
+                      role.name, parent, child.chain.size(), r.s.limits.max_delegation_depth));
+    }
+    if (r.s.visited.size() >= r.s.limits.max_delegated_roles) {
+      return fail(Errc::too_large,
+                  fmt::format("role {} (delegated by {}): more than {} delegated roles", role.name,
+                              parent, r.s.limits.max_delegated_roles));
+    }
+    child.blocked_before = r.blocked.size();
+    if (auto ok = visit_role(r, delegations, role, parent, std::move(child)); !ok) return ok;
+    if (role.terminating) {
+      auto chain = parent_visit.chain;
+      chain.push_back(&role);
+      r.block(std::move(chain));
+    }
+  }
+  return {};
+}
+
+Status visit_role(Resolver& r, const Delegations& parent_delegations, const DelegatedRole& role,
+                  std::string_view parent, RoleVisit visit) {
+  Session& s = r.s;
+  s.visited.insert(role.name);
+  const auto pin_it = s.snapshot.delegated.find(role.name);
+  if (pin_it == s.snapshot.delegated.end()) {
+    return fail(Errc::schema_error,
+                fmt::format("role {} (delegated by {}) is not listed in snapshot v{}", role.name,
+                            parent, s.snapshot.version));
+  }
+  const MetaFile& pin = pin_it->second;
+  const auto trusted = s.trusted.delegated.find(role.name);
+  const std::string label = fmt::format("role {} v{}", role.name, pin.version);
+
+  const bool keep = !s.delegations_changed && trusted != s.trusted.delegated.end() &&
+                    trusted->second.version == pin.version &&
+                    trusted->second.length == pin.length && trusted->second.sha256 == pin.sha256;
+  if (keep) {
+    // Verified under the same delegation by an earlier refresh: not fetched, not re-verified.
+    const TrustedDelegatedRole& t = trusted->second;
+    if (auto ok = check_not_expired(t.expires, s.now, label); !ok) return ok;
+    ++s.roles_kept;
+    s.delegated.emplace(role.name, t);
+    r.kept_roles.insert(role.name);
+    if (!t.delegates) return {};
+    auto meta = stored(TrustedRole{t.version, t.bytes, t.expires}, label, &parse_targets);
+    if (!meta) return tl::unexpected(meta.error());
+    if (!meta->delegations) {
+      return fail(Errc::database_error, label + ": stored metadata lost its delegations");
+    }
+    r.parsed.push_back(std::make_unique<TargetsMetadata>(std::move(*meta)));
+    return visit_delegations(r, *r.parsed.back()->delegations, role.name, visit);
+  }
+
+  auto bytes =
+      fetch_pinned(s.fetcher, delegated_file_name(role.name, pin.version), pin.length, pin.sha256,
+                   s.limits.max_pinned_bytes, fmt::format("snapshot v{}", s.snapshot.version));
+  if (!bytes) return tl::unexpected(with_context(bytes.error(), label));
+  // Threshold of the keys the delegating role assigns (tuf-spec 5.6.7.2.1), never root's.
+  auto payload = verify_envelope(*bytes, parent_delegations.keys_for(role), role.threshold,
+                                 fmt::format("{} (delegated by {})", label, parent));
+  if (!payload) return tl::unexpected(payload.error());
+  auto meta = parse_targets(*payload);
+  if (!meta) return tl::unexpected(with_context(meta.error(), label));
+  if (meta->version != pin.version) {
+    return fail(Errc::version_mismatch,
+                fmt::format("role {}: {} contains version {}, snapshot v{} pins {}", role.name,
+                            delegated_file_name(role.name, pin.version), meta->version,
+                            s.snapshot.version, pin.version));
+  }
+  if (trusted != s.trusted.delegated.end()) {
+    const auto& t = trusted->second;
+    if (meta->version < t.version || (meta->version == t.version && pin.sha256 != t.sha256)) {
+      return fail(
+          Errc::rollback,
+          fmt::format("role {} v{} {} the trusted v{}", role.name, meta->version,
+                      meta->version < t.version ? "is older than" : "differs from", t.version));
+    }
+  }
+  if (auto ok = check_not_expired(meta->expires, s.now, label); !ok) return ok;
+  ++s.roles_fetched;
+  // Every target a role lists must be one the TUF lookup resolves to it: a target outside its
+  // delegated paths or hash prefixes (a target in the wrong bin) or claimed by an earlier
+  // terminating delegation is refused, not silently dropped.
+  for (const auto& t : meta->targets) {
+    if (!resolves_to(r, visit, t.path)) {
+      return fail(Errc::wrong_target,
+                  fmt::format("{} lists {}, which its delegation does not trust it for", label,
+                              escape_path_for_message(t.path)));
+    }
+  }
+  TrustedDelegatedRole out{
+      meta->version,    pin.length, pin.sha256, meta->expires, meta->delegations.has_value(),
+      std::move(*bytes)};
+  s.delegated.emplace(role.name, std::move(out));
+  r.parsed.push_back(std::make_unique<TargetsMetadata>(std::move(*meta)));
+  const TargetsMetadata& m = *r.parsed.back();
+  for (const auto& t : m.targets) r.resolved.emplace_back(&t, role.name);
+  if (!m.delegations) return {};
+  s.delegations_changed = true;
+  return visit_delegations(r, *m.delegations, role.name, visit);
+}
+
+// Every target of the feed: the top-level role's own, then each delegated role's in pre-order
+// (docs/manifest-format.md §5.3). Replaces s.targets.targets with the sorted union and fills
+// s.target_roles; a path listed by two roles is refused.
+Status resolve_delegations(Session& s) {
+  if (!s.targets.delegations) {
+    s.target_roles.clear();
+    return {};
+  }
+  Resolver r{s, {}, {}, {}, {}, {}, {}, {}};
+  for (const auto& t : s.targets.targets) r.resolved.emplace_back(&t, "targets");
+  if (auto ok = visit_delegations(r, *s.targets.delegations, "targets", RoleVisit{}); !ok) {
+    return ok;
+  }
+  // The kept roles' trusted targets, in the trusted (path) order, merged with the few listed
+  // by roles fetched now: no sort over the whole feed.
+  std::vector<std::pair<const TargetInfo*, std::string_view>> kept;
+  const auto& old = s.trusted.trusted_targets;
+  if (!r.kept_roles.empty()) {
+    kept.reserve(old.size());
+    for (std::size_t i = 0; i < old.size() && i < s.trusted.target_roles.size(); ++i) {
+      const auto role = r.kept_roles.find(s.trusted.target_roles[i]);
+      if (role != r.kept_roles.end()) kept.emplace_back(&old[i], *role);
+    }
+  }
+  const auto by_path = [](const auto& a, const auto& b) { return a.first->path < b.first->path; };
+  std::sort(r.resolved.begin(), r.resolved.end(), by_path);
+  std::vector<std::pair<const TargetInfo*, std::string_view>> merged;
+  merged.reserve(kept.size() + r.resolved.size());
+  std::merge(kept.begin(), kept.end(), r.resolved.begin(), r.resolved.end(),
+             std::back_inserter(merged), by_path);
+  const auto fetched = std::move(r.resolved);
+  r.resolved = std::move(merged);
+  for (std::size_t i = 1; i < r.resolved.size(); ++i) {
+    if (r.resolved[i - 1].first->path == r.resolved[i].first->path) {
+      return fail(Errc::wrong_target,
+                  fmt::format("target {} is listed by both {} and {}",
+                              escape_path_for_message(r.resolved[i].first->path),
+                              r.resolved[i - 1].second, r.resolved[i].second));
+    }
+  }
+  // The whole feed's paths, as for one flat targets file. The kept ones passed together
+  // before, so only the paths listed by roles fetched now are checked against them.
+  std::vector<std::string_view> kept_paths;
+  kept_paths.reserve(kept.size());
+  for (const auto& [t, role] : kept) kept_paths.push_back(t->path);
+  std::vector<std::string> fetched_paths;
+  for (const auto& [t, role] : fetched) fetched_paths.push_back(t->path);
+  if (auto ok = check_path_set_growth(kept_paths, fetched_paths); !ok) {
+    return tl::unexpected(with_context(ok.error(), "targets"));
+  }
+  std::vector<TargetInfo> targets;
+  std::vector<std::string> roles;
+  targets.reserve(r.resolved.size());
+  roles.reserve(r.resolved.size());
+  for (const auto& [t, role] : r.resolved) {
+    targets.push_back(*t);
+    roles.emplace_back(role);
+  }
+  s.targets.targets = std::move(targets);
+  s.target_roles = std::move(roles);
   return {};
 }
 
@@ -398,10 +682,13 @@ Result<VerifiedUpdate> verify_update(const FeedState& trusted, Fetcher& fetcher,
     out.update.snapshot = trusted.snapshot;
     out.update.targets = trusted.targets;
     out.update.trusted_targets = trusted.trusted_targets;
+    out.update.target_roles = trusted.target_roles;
+    out.update.delegated = trusted.delegated;
     return out;
   }
   if (auto ok = update_snapshot(s); !ok) return tl::unexpected(ok.error());
   if (auto ok = update_targets(s); !ok) return tl::unexpected(ok.error());
+  if (auto ok = resolve_delegations(s); !ok) return tl::unexpected(ok.error());
   if (auto ok = check_release_seq(s); !ok) return tl::unexpected(ok.error());
   if (auto ok = verify_release_targets(s, validator, already_verified, out); !ok) {
     return tl::unexpected(ok.error());
@@ -412,7 +699,11 @@ Result<VerifiedUpdate> verify_update(const FeedState& trusted, Fetcher& fetcher,
   out.update.snapshot = std::move(s.snapshot_role);
   out.update.targets = std::move(s.targets_role);
   out.update.trusted_targets = std::move(s.targets.targets);
+  out.update.target_roles = std::move(s.target_roles);
+  out.update.delegated = std::move(s.delegated);
   out.update.release_seq = std::move(s.release_seq);
+  out.roles_fetched = s.roles_fetched;
+  out.roles_kept = s.roles_kept;
   return out;
 }
 
@@ -445,6 +736,8 @@ Result<RefreshOutcome> refresh(StateStore& store, std::string_view feed, Fetcher
   if (!committed) return tl::unexpected(committed.error());
   RefreshOutcome outcome = summarize(*committed);
   outcome.result = RefreshResult::updated;
+  outcome.roles_fetched = verified->roles_fetched;
+  outcome.roles_kept = verified->roles_kept;
   return outcome;
 }
 

@@ -29,6 +29,11 @@ struct ClientLimits {
   // Snapshot/targets/target files are fetched with exactly their pinned length as the limit;
   // this caps what a referrer may pin.
   std::uint64_t max_pinned_bytes = tuf::max_pinned_metadata_bytes;
+  // Delegated targets roles (docs/manifest-format.md §5.3): at most this many visited per
+  // refresh, and at most this deep (the top-level targets role is depth 0). Exceeding either
+  // refuses the refresh (too_large).
+  std::uint64_t max_delegated_roles = 4096;
+  std::uint64_t max_delegation_depth = 8;
 };
 
 // Called with the verified bytes (length and sha256 already match the targets entry) of every
@@ -54,6 +59,8 @@ struct RefreshOutcome {
   RefreshResult result = RefreshResult::up_to_date;  // updated or up_to_date
   RoleSummary root, timestamp, snapshot, targets;
   std::vector<TargetInfo> trusted_targets;  // sorted by path
+  std::size_t roles_fetched = 0;            // delegated roles fetched and verified by it
+  std::size_t roles_kept = 0;               // delegated roles it kept unchanged
 };
 
 // Verifies a root obtained out of band for first use: a DSSE envelope signed by a threshold of
@@ -72,6 +79,8 @@ struct VerifiedUpdate {
   TrustedUpdate update;
   std::size_t releases_validated = 0;  // release targets fetched and validated
   std::size_t releases_kept = 0;       // unchanged ones `already_verified` let us skip
+  std::size_t roles_fetched = 0;       // delegated roles fetched and verified
+  std::size_t roles_kept = 0;          // delegated roles unchanged since the trusted state
 };
 Result<VerifiedUpdate> verify_update(const FeedState& trusted, Fetcher& fetcher, TimePoint now,
                                      const TargetValidator& validator,

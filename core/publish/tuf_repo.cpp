@@ -51,9 +51,9 @@ Json role_spec_json(const RoleSpec& r) {
   return Json{{"keys", keys}, {"threshold", r.threshold}, {"expiry_seconds", r.expiry.count()}};
 }
 
-Result<RoleSpec> parse_role_spec(const Json& roles, Role role) {
-  const std::string where = fmt::format("repo.json roles.{}", role_name(role));
-  auto obj = json::get_object(roles, role_name(role), "repo.json roles");
+Result<RoleSpec> parse_role_spec(const Json& roles, std::string_view name) {
+  const std::string where = fmt::format("repo.json roles.{}", name);
+  auto obj = json::get_object(roles, name, "repo.json roles");
   if (!obj) return tl::unexpected(obj.error());
   RoleSpec r;
   auto keys = json::get_array(**obj, "keys", where);
@@ -73,7 +73,54 @@ Result<RoleSpec> parse_role_spec(const Json& roles, Role role) {
   return r;
 }
 
+Json published_json(const MetaFile& pin, TimePoint expires) {
+  return Json{{"version", pin.version},
+              {"length", pin.length},
+              {"sha256", pin.sha256},
+              {"expires", format_utc(expires)}};
+}
+
+unsigned log2_of(std::uint32_t count) {
+  unsigned b = 0;
+  while ((std::uint32_t{1} << b) < count) ++b;
+  return b;
+}
+
 }  // namespace
+
+Status check_bin_count(std::uint32_t count) {
+  if (count == 0) return {};
+  if (count < 2 || count > max_bins || (count & (count - 1)) != 0) {
+    return fail(Errc::invalid_argument,
+                fmt::format("{} bins: expected a power of two from 2 to {}", count, max_bins),
+                "e.g. 256 (up to ~50,000 targets) or 1024");
+  }
+  return {};
+}
+
+std::size_t bin_prefix_digits(std::uint32_t count) {
+  return (log2_of(count) + 3) / 4;
+}
+
+std::uint32_t bin_index(std::uint32_t count, std::string_view path) {
+  const std::string hex = target_path_hash(path);
+  const auto top = static_cast<std::uint32_t>(std::stoul(hex.substr(0, 8), nullptr, 16));
+  return top >> (32 - log2_of(count));
+}
+
+std::string bin_name(std::uint32_t count, std::uint32_t index) {
+  return fmt::format("bins-{:0{}x}", index, bin_prefix_digits(count));
+}
+
+std::vector<std::string> bin_prefixes(std::uint32_t count, std::uint32_t index) {
+  const std::size_t digits = bin_prefix_digits(count);
+  const std::uint32_t span = (std::uint32_t{1} << (4 * digits)) / count;
+  std::vector<std::string> out;
+  for (std::uint32_t p = index * span; p < (index + 1) * span; ++p) {
+    out.push_back(fmt::format("{:0{}x}", p, digits));
+  }
+  return out;
+}
 
 RoleSpec& RolesSpec::operator[](Role r) {
   return role_member(*this, r);
@@ -178,6 +225,20 @@ Status Repo::save() const {
              {"snapshot", snapshot_version_},
              {"timestamp", timestamp_version_}}},
            {"targets", targets}};
+  if (bins_.count > 0) {
+    Json bins = role_spec_json(bins_.role);
+    bins["count"] = bins_.count;
+    Json published = Json::object();
+    for (const auto& [name, p] : bins_published_)
+      published[name] = published_json(p.pin, p.expires);
+    bins["published"] = std::move(published);
+    if (targets_published_) {
+      bins["targets_published"] =
+          published_json(targets_published_->pin, targets_published_->expires);
+    }
+    bins["pending"] = Json(std::vector<std::string>(pending_bins_.begin(), pending_bins_.end()));
+    doc["bins"] = std::move(bins);
+  }
   return write_file_atomic(dir_ / "repo.json", json::dump_pretty(doc), 0600);
 }
 
@@ -194,6 +255,16 @@ Result<Repo> Repo::init(const std::filesystem::path& dir, const InitOptions& opt
                                                  {Role::targets, options.targets_keys},
                                                  {Role::snapshot, options.snapshot_keys},
                                                  {Role::timestamp, options.timestamp_keys}};
+  BinsSpec bins = options.bins;
+  bins.role.keys.clear();
+  for (std::size_t i = 0; bins.count > 0 && i < options.bins_keys; ++i) {
+    auto key = crypto::PrivateKey::generate();
+    if (!key) return tl::unexpected(key.error());
+    const auto file =
+        keys_dir / fmt::format("bins-{}.pem", key->public_key().keyid().substr(0, 16));
+    if (auto ok = key->save(file); !ok) return tl::unexpected(ok.error());
+    bins.role.keys.push_back(key->public_key());
+  }
   for (const auto& [role, count] : counts) {
     spec[role].keys.clear();
     for (std::size_t i = 0; i < count; ++i) {
@@ -206,17 +277,20 @@ Result<Repo> Repo::init(const std::filesystem::path& dir, const InitOptions& opt
       ring.add(std::move(*key));
     }
   }
-  return create(dir, spec, ring, now);
+  return create(dir, spec, ring, now, bins);
 }
 
 Result<Repo> Repo::create(const std::filesystem::path& dir, const RolesSpec& spec,
-                          const KeyRing& ring, TimePoint now) {
+                          const KeyRing& ring, TimePoint now, const BinsSpec& bins) {
   if (std::filesystem::exists(dir / "repo.json")) {
     return fail(Errc::already_exists, fmt::format("{} already holds a feed", dir.string()));
   }
   Repo repo;
   repo.dir_ = dir;
   repo.spec_ = spec;
+  if (bins.count > 0) {
+    if (auto ok = repo.use_bins(bins); !ok) return tl::unexpected(ok.error());
+  }
   const RootMetadata root = repo.root_metadata(spec, 1, now);
   const std::string payload = serialize(root);
   // Round-trip through the client's parser: catches thresholds above the key count, etc.
@@ -252,7 +326,7 @@ Result<Repo> Repo::open(const std::filesystem::path& dir) {
   auto roles = json::get_object(*doc, "roles", "repo.json");
   if (!roles) return tl::unexpected(roles.error());
   for (Role r : all_roles) {
-    auto rs = parse_role_spec(**roles, r);
+    auto rs = parse_role_spec(**roles, role_name(r));
     if (!rs) return tl::unexpected(rs.error());
     repo.spec_[r] = std::move(*rs);
   }
@@ -264,6 +338,54 @@ Result<Repo> Repo::open(const std::filesystem::path& dir) {
     auto v = json::get_uint(**versions, role_name(r), "repo.json versions");
     if (!v) return tl::unexpected(v.error());
     *slots[static_cast<int>(r)] = *v;
+  }
+  if (doc->contains("bins")) {
+    const std::string where = "repo.json bins";
+    const Json wrapper{{"bins", doc->at("bins")}};
+    auto spec = parse_role_spec(wrapper, "bins");
+    if (!spec) return tl::unexpected(spec.error());
+    repo.bins_.role = std::move(*spec);
+    const Json& bins = doc->at("bins");
+    auto count = json::get_uint(bins, "count", where);
+    if (!count) return tl::unexpected(count.error());
+    if (*count == 0 || *count > max_bins)
+      return fail(Errc::schema_error, where + ".count: out of range");
+    repo.bins_.count = static_cast<std::uint32_t>(*count);
+    if (auto ok = check_bin_count(repo.bins_.count); !ok) return tl::unexpected(ok.error());
+    auto read_published = [&](const Json& e, const std::string& w) -> Result<Published> {
+      Published p;
+      auto v = json::get_uint(e, "version", w);
+      if (!v) return tl::unexpected(v.error());
+      auto l = json::get_uint(e, "length", w);
+      if (!l) return tl::unexpected(l.error());
+      auto h = json::get_string(e, "sha256", w);
+      if (!h) return tl::unexpected(h.error());
+      auto x = json::get_string(e, "expires", w);
+      if (!x) return tl::unexpected(x.error());
+      auto when = parse_utc(*x);
+      if (!when) return tl::unexpected(with_context(when.error(), w));
+      p.pin = MetaFile{*v, *l, *h};
+      p.expires = *when;
+      return p;
+    };
+    auto published = json::get_object(bins, "published", where);
+    if (!published) return tl::unexpected(published.error());
+    for (const auto& [name, e] : (*published)->items()) {
+      auto p = read_published(e, where + ".published." + name);
+      if (!p) return tl::unexpected(p.error());
+      repo.bins_published_.emplace(name, std::move(*p));
+    }
+    if (bins.contains("targets_published")) {
+      auto p = read_published(bins.at("targets_published"), where + ".targets_published");
+      if (!p) return tl::unexpected(p.error());
+      repo.targets_published_ = std::move(*p);
+    }
+    auto pending = json::get_array(bins, "pending", where);
+    if (!pending) return tl::unexpected(pending.error());
+    for (const auto& n : **pending) {
+      if (!n.is_string()) return fail(Errc::schema_error, where + ".pending: expected strings");
+      repo.pending_bins_.insert(n.get<std::string>());
+    }
   }
   auto targets = json::get_object(*doc, "targets", "repo.json");
   if (!targets) return tl::unexpected(targets.error());
@@ -316,6 +438,10 @@ Status Repo::add_targets(std::span<const NewTarget> added) {
     if (auto ok = write_file_atomic(file, added[i].bytes, 0644); !ok) return ok;
   }
   std::erase_if(targets_, [&](const TargetInfo& o) { return new_paths.count(o.path) > 0; });
+  if (bins_.count > 0) {
+    for (const auto& t : infos)
+      pending_bins_.insert(bin_name(bins_.count, bin_index(bins_.count, t.path)));
+  }
   for (auto& t : infos) targets_.push_back(std::move(t));
   std::sort(targets_.begin(), targets_.end(),
             [](const TargetInfo& a, const TargetInfo& b) { return a.path < b.path; });
@@ -328,17 +454,145 @@ Status Repo::remove_target(std::string_view path) {
     return fail(Errc::not_found,
                 fmt::format("target {} is not listed", escape_path_for_message(path)));
   }
+  if (bins_.count > 0) pending_bins_.insert(bin_name(bins_.count, bin_index(bins_.count, path)));
   return save();
 }
 
-Status Repo::publish(const KeyRing& ring, TimePoint now) {
+std::uint64_t Repo::bin_version(std::string_view name) const {
+  const auto it = bins_published_.find(std::string(name));
+  return it == bins_published_.end() ? 0 : it->second.pin.version;
+}
+
+Status Repo::use_bins(const BinsSpec& bins) {
+  if (bins_.count > 0) {
+    return fail(Errc::invalid_argument,
+                fmt::format("{} already has {} bins", dir_.string(), bins_.count));
+  }
+  if (auto ok = check_bin_count(bins.count); !ok) return ok;
+  if (bins.count == 0) return fail(Errc::invalid_argument, "0 bins: expected a power of two");
+  if (bins.role.keys.empty() || bins.role.threshold < 1 ||
+      bins.role.threshold > bins.role.keys.size()) {
+    return fail(Errc::invalid_argument, fmt::format("bins: threshold {} of {} key(s)",
+                                                    bins.role.threshold, bins.role.keys.size()));
+  }
+  bins_ = bins;
+  targets_published_.reset();
+  bins_published_.clear();
+  pending_bins_.clear();
+  for (std::uint32_t i = 0; i < bins_.count; ++i) pending_bins_.insert(bin_name(bins_.count, i));
+  // repo.json is written by create() for a new feed; an existing one is saved here.
+  if (std::filesystem::exists(dir_ / "repo.json")) return save();
+  return {};
+}
+
+Delegations Repo::bin_delegations() const {
+  Delegations d;
+  std::vector<std::string> keyids;
+  for (const auto& k : bins_.role.keys) {
+    d.keys.emplace(k.keyid(), k);
+    if (std::find(keyids.begin(), keyids.end(), k.keyid()) == keyids.end()) {
+      keyids.push_back(k.keyid());
+    }
+  }
+  std::sort(keyids.begin(), keyids.end());
+  for (std::uint32_t i = 0; i < bins_.count; ++i) {
+    DelegatedRole r;
+    r.name = bin_name(bins_.count, i);
+    r.keyids = keyids;
+    r.threshold = bins_.role.threshold;
+    r.path_hash_prefixes = bin_prefixes(bins_.count, i);
+    r.terminating = true;
+    d.roles.push_back(std::move(r));
+  }
+  return d;
+}
+
+// Re-signs what changed or is due: a role is due when less than half of its validity is left,
+// so a feed published at least that often never serves expired metadata.
+Status Repo::publish_bins(const KeyRing& ring, TimePoint now) {
+  const auto due = [&](const Published* p, std::chrono::seconds validity) {
+    return p == nullptr || p->expires < now + validity / 2;
+  };
+  struct Pending {
+    std::string file;
+    std::string envelope;
+  };
+  std::vector<Pending> files;
+  std::map<std::uint32_t, std::vector<TargetInfo>> contents;
+  std::set<std::uint32_t> to_sign;
+  for (std::uint32_t i = 0; i < bins_.count; ++i) {
+    const auto name = bin_name(bins_.count, i);
+    const auto it = bins_published_.find(name);
+    if (pending_bins_.contains(name) ||
+        due(it == bins_published_.end() ? nullptr : &it->second, bins_.role.expiry)) {
+      to_sign.insert(i);
+      contents[i];
+    }
+  }
+  if (!to_sign.empty()) {
+    for (const auto& t : targets_) {  // sorted by path, so each bin's list is too
+      const auto i = bin_index(bins_.count, t.path);
+      if (to_sign.contains(i)) contents[i].push_back(t);
+    }
+  }
   // Sign everything in memory first: a missing key must not leave a half-published feed.
-  TargetsMetadata targets{targets_version_ + 1, now + spec_.targets.expiry, targets_};
+  auto published = bins_published_;
+  for (auto& [i, list] : contents) {
+    const auto name = bin_name(bins_.count, i);
+    const auto version = bin_version(name) + 1;
+    TargetsMetadata bin{version, now + bins_.role.expiry, std::move(list), std::nullopt};
+    auto env = sign_for(serialize(bin), bins_.role, ring, name);
+    if (!env) return tl::unexpected(env.error());
+    auto pin = pin_of(version, *env);
+    published[name] = Published{*pin, bin.expires};
+    files.push_back({delegated_file_name(name, version), std::move(*env)});
+  }
+  auto top = targets_published_;
+  std::uint64_t targets_version = targets_version_;
+  if (due(top ? &*top : nullptr, spec_.targets.expiry)) {
+    targets_version = targets_version_ + 1;
+    TargetsMetadata targets{targets_version, now + spec_.targets.expiry, {}, bin_delegations()};
+    auto env = sign_for(serialize(targets), spec_.targets, ring, "targets");
+    if (!env) return tl::unexpected(env.error());
+    top = Published{*pin_of(targets_version, *env), targets.expires};
+    files.push_back({targets_file_name(targets_version), std::move(*env)});
+  }
+  SnapshotMetadata snapshot{snapshot_version_ + 1, now + spec_.snapshot.expiry, top->pin, {}};
+  for (const auto& [name, p] : published) snapshot.delegated.emplace(name, p.pin);
+  auto snapshot_env = sign_for(serialize(snapshot), spec_.snapshot, ring, "snapshot");
+  if (!snapshot_env) return tl::unexpected(snapshot_env.error());
+  auto snapshot_pin = pin_of(snapshot.version, *snapshot_env);
+  TimestampMetadata timestamp{timestamp_version_ + 1, now + spec_.timestamp.expiry, *snapshot_pin};
+  auto timestamp_env = sign_for(serialize(timestamp), spec_.timestamp, ring, "timestamp");
+  if (!timestamp_env) return tl::unexpected(timestamp_env.error());
+  files.push_back({snapshot_file_name(snapshot.version), std::move(*snapshot_env)});
+
+  // As in publish(): versions first, then the versioned files, the timestamp last.
+  targets_version_ = targets_version;
+  snapshot_version_ = snapshot.version;
+  timestamp_version_ = timestamp.version;
+  targets_published_ = top;
+  bins_published_ = std::move(published);
+  pending_bins_.clear();
+  if (auto ok = save(); !ok) return ok;
+  const auto pub = public_dir();
+  for (const auto& f : files) {
+    if (auto ok = write_file_atomic(pub / f.file, f.envelope, 0644, Overwrite::refuse); !ok) {
+      return ok;
+    }
+  }
+  return write_file_atomic(pub / std::string(timestamp_file_name), *timestamp_env, 0644);
+}
+
+Status Repo::publish(const KeyRing& ring, TimePoint now) {
+  if (bins_.count > 0) return publish_bins(ring, now);
+  // Sign everything in memory first: a missing key must not leave a half-published feed.
+  TargetsMetadata targets{targets_version_ + 1, now + spec_.targets.expiry, targets_, std::nullopt};
   auto targets_env = sign_for(serialize(targets), spec_.targets, ring, "targets");
   if (!targets_env) return tl::unexpected(targets_env.error());
   auto targets_pin = pin_of(targets.version, *targets_env);
 
-  SnapshotMetadata snapshot{snapshot_version_ + 1, now + spec_.snapshot.expiry, *targets_pin};
+  SnapshotMetadata snapshot{snapshot_version_ + 1, now + spec_.snapshot.expiry, *targets_pin, {}};
   auto snapshot_env = sign_for(serialize(snapshot), spec_.snapshot, ring, "snapshot");
   if (!snapshot_env) return tl::unexpected(snapshot_env.error());
   auto snapshot_pin = pin_of(snapshot.version, *snapshot_env);
@@ -416,6 +670,8 @@ Status Repo::rotate_root(const RolesSpec& new_spec, const KeyRing& ring, TimePoi
   }
   spec_ = new_spec;
   root_version_ = new_root.version;
+  // A client re-verifies targets.json under the new root: sign it again at the next publish.
+  targets_published_.reset();
   return save();
 }
 

@@ -176,6 +176,142 @@ Result<RoleKeys> parse_role_keys(const Json& roles, Role role,
   return rk;
 }
 
+Result<bool> get_bool(const Json& obj, std::string_view key, const std::string& where) {
+  auto field = json::get_field(obj, key, where);
+  if (!field) return tl::unexpected(field.error());
+  if (!(*field)->is_boolean()) {
+    return fail(Errc::schema_error, fmt::format("{}.{}: expected true or false", where, key));
+  }
+  return (*field)->get<bool>();
+}
+
+// A list of strings, 1..max entries, each checked by `check`.
+template <class Check>
+Result<std::vector<std::string>> get_string_list(const Json& obj, std::string_view key,
+                                                 const std::string& where, Check&& check) {
+  auto arr = json::get_array(obj, key, where);
+  if (!arr) return tl::unexpected(arr.error());
+  if ((*arr)->empty() || (*arr)->size() > max_patterns_per_role) {
+    return fail(Errc::too_large, fmt::format("{}.{}: expected 1 to {} entries, got {}", where, key,
+                                             max_patterns_per_role, (*arr)->size()));
+  }
+  std::vector<std::string> out;
+  for (const auto& v : **arr) {
+    if (!v.is_string())
+      return fail(Errc::schema_error, fmt::format("{}.{}: expected strings", where, key));
+    const auto& str = v.get_ref<const std::string&>();
+    if (!check(str)) {
+      return fail(Errc::schema_error,
+                  fmt::format("{}.{}: invalid entry \"{}\"", where, key, printable_excerpt(str)));
+    }
+    out.push_back(str);
+  }
+  return out;
+}
+
+bool valid_hash_prefix(const std::string& p) {
+  if (p.empty() || p.size() > 64) return false;
+  return std::all_of(p.begin(), p.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+// A pattern is a path (policy-checked once its wildcards are replaced by a plain character)
+// whose only special characters are '*' and '?'.
+bool valid_path_pattern(const std::string& p) {
+  if (p.empty() || p.size() > 4096 || p.find('[') != std::string::npos) return false;
+  std::string probe = p;
+  std::replace(probe.begin(), probe.end(), '*', 'x');
+  std::replace(probe.begin(), probe.end(), '?', 'x');
+  return static_cast<bool>(check_path(probe));
+}
+
+// tuf-spec "DELEGATIONS": keys and an ordered list of roles. Strict: every role has name,
+// keyids, threshold, terminating and exactly one of path_hash_prefixes and paths.
+Result<Delegations> parse_delegations(const Json& node) {
+  const std::string where = "signed.delegations";
+  if (!node.is_object()) return fail(Errc::schema_error, where + ": expected an object");
+  Delegations d;
+  auto keys = json::get_object(node, "keys", where);
+  if (!keys) return tl::unexpected(keys.error());
+  if ((*keys)->size() > max_delegation_keys) {
+    return fail(Errc::too_large, fmt::format("{}.keys: {} keys, at most {}", where, (*keys)->size(),
+                                             max_delegation_keys));
+  }
+  for (const auto& [keyid, entry] : (*keys)->items()) {
+    auto key = parse_key(entry, where + ".keys." + keyid.substr(0, 16));
+    if (!key) return tl::unexpected(key.error());
+    if (key->keyid() != keyid) {
+      return fail(Errc::schema_error,
+                  fmt::format("{}.keys: keyid {} does not match its key (expected {})", where,
+                              keyid.substr(0, 16), key->keyid().substr(0, 16)));
+    }
+    d.keys.emplace(keyid, *key);
+  }
+  auto roles = json::get_array(node, "roles", where);
+  if (!roles) return tl::unexpected(roles.error());
+  if ((*roles)->size() > max_delegated_roles_listed) {
+    return fail(Errc::too_large, fmt::format("{}.roles: {} roles, at most {}", where,
+                                             (*roles)->size(), max_delegated_roles_listed));
+  }
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < (*roles)->size(); ++i) {
+    const Json& entry = (**roles)[i];
+    std::string rwhere = fmt::format("{}.roles[{}]", where, i);
+    if (!entry.is_object()) return fail(Errc::schema_error, rwhere + ": expected an object");
+    DelegatedRole r;
+    auto name = json::get_string(entry, "name", rwhere);
+    if (!name) return tl::unexpected(name.error());
+    if (auto ok = check_role_name(*name); !ok)
+      return tl::unexpected(with_context(ok.error(), rwhere));
+    if (!names.insert(*name).second) {
+      return fail(Errc::schema_error, fmt::format("{}: role {} is delegated twice", rwhere, *name));
+    }
+    r.name = std::move(*name);
+    rwhere = fmt::format("{}.roles[{}] ({})", where, i, r.name);
+    auto keyids = json::get_array(entry, "keyids", rwhere);
+    if (!keyids) return tl::unexpected(keyids.error());
+    std::set<std::string> distinct;
+    for (const auto& id : **keyids) {
+      if (!id.is_string()) return fail(Errc::schema_error, rwhere + ".keyids: expected strings");
+      const auto& kid = id.get_ref<const std::string&>();
+      if (!d.keys.contains(kid)) {
+        return fail(Errc::schema_error, fmt::format("{}.keyids: keyid {} is not in {}.keys", rwhere,
+                                                    kid.substr(0, 16), where));
+      }
+      if (distinct.insert(kid).second) r.keyids.push_back(kid);
+    }
+    auto threshold = json::get_uint(entry, "threshold", rwhere);
+    if (!threshold) return tl::unexpected(threshold.error());
+    if (*threshold < 1) return fail(Errc::schema_error, rwhere + ".threshold: must be >= 1");
+    if (*threshold > r.keyids.size()) {
+      return fail(Errc::schema_error,
+                  fmt::format("{}.threshold: {} exceeds the {} distinct key(s) listed", rwhere,
+                              *threshold, r.keyids.size()));
+    }
+    r.threshold = *threshold;
+    auto terminating = get_bool(entry, "terminating", rwhere);
+    if (!terminating) return tl::unexpected(terminating.error());
+    r.terminating = *terminating;
+    const bool has_prefixes = entry.contains("path_hash_prefixes");
+    const bool has_paths = entry.contains("paths");
+    if (has_prefixes == has_paths) {
+      return fail(Errc::schema_error,
+                  rwhere + ": expected exactly one of path_hash_prefixes and paths");
+    }
+    if (has_prefixes) {
+      auto prefixes = get_string_list(entry, "path_hash_prefixes", rwhere, valid_hash_prefix);
+      if (!prefixes) return tl::unexpected(prefixes.error());
+      r.path_hash_prefixes = std::move(*prefixes);
+    } else {
+      auto paths = get_string_list(entry, "paths", rwhere, valid_path_pattern);
+      if (!paths) return tl::unexpected(paths.error());
+      r.paths = std::move(*paths);
+    }
+    d.roles.push_back(std::move(r));
+  }
+  return d;
+}
+
 Json key_json(const crypto::PublicKey& key) {
   return Json{{"keytype", "ed25519"}, {"scheme", "ed25519"}, {"keyval", {{"public", key.hex()}}}};
 }
@@ -351,7 +487,27 @@ Result<SnapshotMetadata> parse_snapshot(std::string_view payload) {
   if (!common) return tl::unexpected(with_context(common.error(), "snapshot"));
   auto targets = parse_meta_file(*doc, "targets.json");
   if (!targets) return tl::unexpected(with_context(targets.error(), "snapshot"));
-  return SnapshotMetadata{common->version, common->expires, std::move(*targets)};
+  SnapshotMetadata snap{common->version, common->expires, std::move(*targets), {}};
+  // Every other entry names a delegated targets role: "<role>.json".
+  const Json& meta = doc->at("meta");
+  for (const auto& [name, entry] : meta.items()) {
+    if (name == "targets.json") continue;
+    constexpr std::string_view suffix = ".json";
+    const std::string_view n = name;
+    if (n.size() <= suffix.size() || n.substr(n.size() - suffix.size()) != suffix) {
+      return fail(Errc::schema_error,
+                  fmt::format("snapshot: signed.meta.{}: expected \"<role>.json\"",
+                              printable_excerpt(name)));
+    }
+    const auto role = n.substr(0, n.size() - suffix.size());
+    if (auto ok = check_role_name(role); !ok) {
+      return tl::unexpected(with_context(ok.error(), "snapshot: signed.meta"));
+    }
+    auto mf = parse_meta_file(*doc, name);
+    if (!mf) return tl::unexpected(with_context(mf.error(), "snapshot"));
+    snap.delegated.emplace(std::string(role), std::move(*mf));
+  }
+  return snap;
 }
 
 Result<TargetsMetadata> parse_targets(std::string_view payload) {
@@ -378,6 +534,11 @@ Result<TargetsMetadata> parse_targets(std::string_view payload) {
   }
   std::sort(t.targets.begin(), t.targets.end(),
             [](const TargetInfo& a, const TargetInfo& b) { return a.path < b.path; });
+  if (doc->contains("delegations")) {
+    auto delegations = parse_delegations(doc->at("delegations"));
+    if (!delegations) return tl::unexpected(with_context(delegations.error(), "targets"));
+    t.delegations = std::move(*delegations);
+  }
   return t;
 }
 
@@ -405,6 +566,8 @@ Json to_json(const TimestampMetadata& timestamp) {
 Json to_json(const SnapshotMetadata& snapshot) {
   Json doc = common_json("snapshot", snapshot.version, snapshot.expires);
   doc["meta"] = Json{{"targets.json", meta_file_json(snapshot.targets)}};
+  for (const auto& [role, mf] : snapshot.delegated)
+    doc["meta"][role + ".json"] = meta_file_json(mf);
   return doc;
 }
 
@@ -413,6 +576,21 @@ Json to_json(const TargetsMetadata& targets) {
   Json entries = Json::object();
   for (const auto& t : targets.targets) entries[t.path] = target_entry_json(t);
   doc["targets"] = std::move(entries);
+  if (targets.delegations) {
+    Json keys = Json::object();
+    for (const auto& [keyid, key] : targets.delegations->keys) keys[keyid] = key_json(key);
+    Json roles = Json::array();
+    for (const auto& r : targets.delegations->roles) {
+      Json role{{"name", r.name},
+                {"keyids", r.keyids},
+                {"threshold", r.threshold},
+                {"terminating", r.terminating}};
+      if (!r.path_hash_prefixes.empty()) role["path_hash_prefixes"] = r.path_hash_prefixes;
+      if (!r.paths.empty()) role["paths"] = r.paths;
+      roles.push_back(std::move(role));
+    }
+    doc["delegations"] = Json{{"keys", std::move(keys)}, {"roles", std::move(roles)}};
+  }
   return doc;
 }
 
@@ -431,6 +609,78 @@ std::string snapshot_file_name(std::uint64_t version) {
 }
 std::string targets_file_name(std::uint64_t version) {
   return fmt::format("metadata/{}.targets.json", version);
+}
+std::string delegated_file_name(std::string_view role, std::uint64_t version) {
+  return fmt::format("metadata/{}.{}.json", version, role);
+}
+
+Status check_role_name(std::string_view name) {
+  const auto bad = [&](std::string_view why) {
+    return fail(Errc::schema_error,
+                fmt::format("role name \"{}\": {}", printable_excerpt(name), why));
+  };
+  if (name.empty() || name.size() > max_role_name_bytes) return bad("must be 1-64 bytes");
+  for (const char c : name) {
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
+    if (!ok) return bad("only a-z, 0-9, '.', '-' and '_' are allowed");
+  }
+  const char first = name.front();
+  if (!((first >= 'a' && first <= 'z') || (first >= '0' && first <= '9'))) {
+    return bad("must start with a letter or digit");
+  }
+  for (Role r : all_roles) {
+    if (name == role_name(r)) return bad("is a top-level role");
+  }
+  return {};
+}
+
+std::string target_path_hash(std::string_view path) {
+  return crypto::sha256_hex(path);
+}
+
+bool path_pattern_matches(std::string_view pattern, std::string_view path) {
+  // Iterative glob with one backtrack point per '*' (linear-ish, no recursion).
+  std::size_t p = 0, s = 0, star = std::string_view::npos, mark = 0;
+  while (s < path.size()) {
+    if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      mark = s;
+    } else if (p < pattern.size() && path[s] != '/' &&
+               (pattern[p] == '?' || pattern[p] == path[s])) {
+      ++p;
+      ++s;
+    } else if (p < pattern.size() && pattern[p] == '/' && path[s] == '/') {
+      ++p;
+      ++s;
+    } else if (star != std::string_view::npos && path[mark] != '/') {
+      // The last '*' absorbs one more character (never a '/').
+      p = star + 1;
+      s = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+bool DelegatedRole::matches(std::string_view path, std::string_view path_sha256_hex) const {
+  for (const auto& prefix : path_hash_prefixes) {
+    if (path_sha256_hex.substr(0, prefix.size()) == prefix) return true;
+  }
+  for (const auto& pattern : paths) {
+    if (path_pattern_matches(pattern, path)) return true;
+  }
+  return false;
+}
+
+std::vector<crypto::PublicKey> Delegations::keys_for(const DelegatedRole& role) const {
+  std::set<crypto::PublicKey> distinct;
+  for (const auto& id : role.keyids) {
+    if (auto it = keys.find(id); it != keys.end()) distinct.insert(it->second);
+  }
+  return {distinct.begin(), distinct.end()};
 }
 
 Result<std::string> sign_metadata(std::string_view payload,

@@ -7,6 +7,7 @@
 // >= 1, `expires` in the one accepted UTC spelling. Unknown fields are ignored.
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -80,7 +81,8 @@ struct TimestampMetadata {
 struct SnapshotMetadata {
   std::uint64_t version = 1;
   TimePoint expires{};
-  MetaFile targets;  // meta["targets.json"]
+  MetaFile targets;                           // meta["targets.json"]
+  std::map<std::string, MetaFile> delegated;  // meta["<role>.json"]: every delegated role
 };
 
 enum class TargetKind { release, torrent, torrent_v1 };
@@ -100,11 +102,53 @@ struct TargetInfo {
   friend bool operator==(const TargetInfo&, const TargetInfo&) = default;
 };
 
+// Delegations (tuf-spec "DELEGATIONS", docs/manifest-format.md §4.5). A role name is 1-64
+// bytes of [a-z0-9._-], starting with a letter or digit, and none of the four top-level names,
+// so "metadata/<N>.<name>.json" is always a plain file name.
+inline constexpr std::size_t max_role_name_bytes = 64;
+// At most this many roles and keys in one delegations object, and path_hash_prefixes/paths
+// per role; checked before anything else in it is parsed.
+inline constexpr std::size_t max_delegated_roles_listed = 4096;
+inline constexpr std::size_t max_delegation_keys = 1024;
+inline constexpr std::size_t max_patterns_per_role = 4096;
+
+struct DelegatedRole {
+  std::string name;
+  std::vector<std::string> keyids;  // distinct, each in Delegations::keys
+  std::uint64_t threshold = 1;      // 1 <= threshold <= keyids.size()
+  // Exactly one of the two is non-empty.
+  std::vector<std::string> path_hash_prefixes;  // lowercase hex, 1-64 digits each
+  std::vector<std::string> paths;               // patterns: '*' and '?' never match '/'
+  bool terminating = false;
+
+  // Whether the role is trusted for `path` (whose SHA-256 is `path_sha256_hex`) by this
+  // delegation alone.
+  bool matches(std::string_view path, std::string_view path_sha256_hex) const;
+  friend bool operator==(const DelegatedRole&, const DelegatedRole&) = default;
+};
+
+struct Delegations {
+  std::map<std::string, crypto::PublicKey> keys;  // keyid -> key; keyid == key.keyid()
+  std::vector<DelegatedRole> roles;               // in priority order; names unique
+  // The distinct public keys authorised for `role`.
+  std::vector<crypto::PublicKey> keys_for(const DelegatedRole& role) const;
+  friend bool operator==(const Delegations&, const Delegations&) = default;
+};
+
 struct TargetsMetadata {
   std::uint64_t version = 1;
   TimePoint expires{};
   std::vector<TargetInfo> targets;  // sorted by path, paths unique
+  std::optional<Delegations> delegations;
 };
+
+// Role names of delegations (see Delegations). Errors: schema_error.
+Status check_role_name(std::string_view name);
+// SHA-256 of a target path as lowercase hex: what path_hash_prefixes match against.
+std::string target_path_hash(std::string_view path);
+// Whether `pattern` (a delegation's `paths` entry) matches `path`: '*' matches any run of
+// characters other than '/', '?' one character other than '/', everything else itself.
+bool path_pattern_matches(std::string_view pattern, std::string_view path);
 
 // Parse verified payload bytes. Errors: parse_error (JSON), schema_error (fields), path_policy.
 Result<RootMetadata> parse_root(std::string_view payload);
@@ -134,6 +178,8 @@ std::string consistent_target_name(const TargetInfo& target);
 std::string root_file_name(std::uint64_t version);
 std::string snapshot_file_name(std::uint64_t version);
 std::string targets_file_name(std::uint64_t version);
+// "metadata/<N>.<role>.json" for a delegated targets role.
+std::string delegated_file_name(std::string_view role, std::uint64_t version);
 inline constexpr std::string_view timestamp_file_name = "metadata/timestamp.json";
 
 // DSSE envelope (payloadType application/vnd.tuf+json) over `payload`, signed by each key.

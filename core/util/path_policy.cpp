@@ -697,6 +697,15 @@ Status check_path(std::string_view path, Portability portability) {
 }
 
 std::string collision_key(std::string_view path) {
+  // ASCII only (every target path of a typical feed): only A-Z change, nothing combines.
+  if (std::all_of(path.begin(), path.end(),
+                  [](char c) { return static_cast<unsigned char>(c) < 0x80; })) {
+    std::string out(path);
+    for (char& c : out) {
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+    }
+    return out;
+  }
   const auto cps = decode_utf8(path);
   if (!cps) return std::string(path);  // contract: callers validate first; keep it total anyway
   std::u32string folded;
@@ -748,10 +757,12 @@ Status check_path_set(std::span<const std::string> paths, Portability portabilit
   std::unordered_map<std::string, std::size_t> files;  // collision key -> index in paths
   std::unordered_map<std::string, std::size_t> dirs;   // key of every parent directory
   files.reserve(paths.size());
+  std::vector<std::string> keys;
+  keys.reserve(paths.size());
   for (std::size_t i = 0; i < paths.size(); ++i) {
     const std::string& path = paths[i];
     if (auto st = check_path(path, portability); !st) return st;
-    std::string key = collision_key(path);
+    const std::string& key = keys.emplace_back(collision_key(path));
     if (auto [it, inserted] = files.emplace(key, i); !inserted) {
       const std::string& other = paths[it->second];
       if (other == path) return violation(path, "duplicate path");
@@ -765,10 +776,55 @@ Status check_path_set(std::span<const std::string> paths, Portability portabilit
   }
   // A file whose key is also a directory key: "a" next to "a/b" (or "A/b").
   for (std::size_t i = 0; i < paths.size(); ++i) {
-    const auto it = dirs.find(collision_key(paths[i]));
+    const auto it = dirs.find(keys[i]);
     if (it != dirs.end()) {
       return violation(paths[i], fmt::format("is a file but also a directory of \"{}\"",
                                              escape_path_for_message(paths[it->second])));
+    }
+  }
+  return {};
+}
+
+Status check_path_set_growth(std::span<const std::string_view> existing,
+                             std::span<const std::string> added) {
+  if (added.empty()) return {};
+  if (auto st = check_path_set(added); !st) return st;
+  std::vector<std::string> keys;
+  keys.reserve(added.size());
+  for (const auto& a : added) keys.push_back(collision_key(a));
+  const auto is_ascii = [](std::string_view p) {
+    return std::all_of(p.begin(), p.end(),
+                       [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+  };
+  std::string non_ascii_key;
+  for (const std::string_view e : existing) {
+    // key(e) is e with A-Z lowered when e is ASCII: compare without building it.
+    const bool ascii = is_ascii(e);
+    if (!ascii) non_ascii_key = collision_key(e);
+    const std::string_view ke = ascii ? e : std::string_view(non_ascii_key);
+    const auto lower = [&](char c) {
+      return ascii && c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
+    };
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      const std::string& ka = keys[i];
+      const std::size_t n = std::min(ke.size(), ka.size());
+      std::size_t j = 0;
+      while (j < n && lower(ke[j]) == ka[j]) ++j;
+      if (j < n) continue;
+      if (ke.size() == ka.size()) {
+        if (e == added[i]) return violation(added[i], "duplicate path");
+        return violation(added[i], fmt::format("collides with \"{}\" (case or Unicode "
+                                               "normalisation)",
+                                               escape_path_for_message(e)));
+      }
+      if (ke.size() > ka.size() && ke[ka.size()] == '/') {
+        return violation(added[i], fmt::format("is a file but also a directory of \"{}\"",
+                                               escape_path_for_message(e)));
+      }
+      if (ka.size() > ke.size() && ka[ke.size()] == '/') {
+        return violation(e, fmt::format("is a file but also a directory of \"{}\"",
+                                        escape_path_for_message(added[i])));
+      }
     }
   }
   return {};

@@ -32,6 +32,12 @@ Status check_path(std::string_view path, Portability portability = Portability::
 Status check_path_set(std::span<const std::string> paths,
                       Portability portability = Portability::posix);
 
+// Whether `existing` plus `added` passes check_path_set (posix), for a set `existing` that
+// passed it before: checks `added` as a set and every added path against every existing one,
+// without building keys for the existing ASCII paths (linear in existing, no allocation each).
+Status check_path_set_growth(std::span<const std::string_view> existing,
+                             std::span<const std::string> added);
+
 // Key under which two paths are considered the same file. It is the path with ASCII letters
 // lowercased, and Latin-1, Latin Extended-A/B and Additional, Greek and Cyrillic letters
 // lowercased and canonically decomposed (so "é" U+00E9, "e"+U+0301 and "É" share a key), with

@@ -1,7 +1,8 @@
 // Fuzzes the TUF role parsers (parse_root, parse_timestamp, parse_snapshot, parse_targets) on
 // payload bytes, as the client parses them once their envelope verified. Checks that whatever a
 // parser accepts keeps the documented invariants and round-trips: to_json -> parse gives the
-// same metadata. Each input goes to the four parsers (the _type field picks at most one).
+// same metadata, delegations included. Each input goes to the four parsers (the _type field
+// picks at most one).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -63,9 +64,13 @@ void check_snapshot(std::string_view text) {
   auto snap = parse_snapshot(text);
   if (!snap) return;
   check(snap->version >= 1 && snap->targets.version >= 1 && snap->targets.sha256.size() == 64);
+  for (const auto& [role, mf] : snap->delegated) {
+    check(check_role_name(role).has_value());
+    check(mf.version >= 1 && mf.sha256.size() == 64);
+  }
   auto again = parse_snapshot(serialize(*snap));
   check(again.has_value() && again->version == snap->version && again->expires == snap->expires &&
-        again->targets == snap->targets);
+        again->targets == snap->targets && again->delegated == snap->delegated);
 }
 
 void check_targets(std::string_view text) {
@@ -79,9 +84,22 @@ void check_targets(std::string_view text) {
     check(i == 0 || targets->targets[i - 1].path < t.path);
     (void)consistent_target_name(t);
   }
+  if (targets->delegations) {
+    std::set<std::string> names;
+    for (const auto& role : targets->delegations->roles) {
+      check(check_role_name(role.name).has_value());
+      check(names.insert(role.name).second);
+      check(role.path_hash_prefixes.empty() != role.paths.empty());
+      check(role.threshold >= 1 && role.threshold <= role.keyids.size());
+      for (const auto& id : role.keyids) check(targets->delegations->keys.contains(id));
+      check(targets->delegations->keys_for(role).size() == role.keyids.size());
+      for (const auto& t : targets->targets) (void)role.matches(t.path, target_path_hash(t.path));
+    }
+  }
   auto again = parse_targets(serialize(*targets));
   check(again.has_value() && again->version == targets->version &&
-        again->expires == targets->expires && again->targets == targets->targets);
+        again->expires == targets->expires && again->targets == targets->targets &&
+        again->delegations == targets->delegations);
 }
 
 }  // namespace

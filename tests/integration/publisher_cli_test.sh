@@ -182,4 +182,55 @@ mkdir -p "$T/pub-one" && cp -r "$pub/repo.json" "$pub/public" "$T/pub-one/"
 expect_fail "rotate-root with one of three root keys is refused" 75 "1 of the required 2" \
   "$W" feed rotate-root "$T/pub-one" --root-threshold 1 --sign-with "$one_root_key" --now "$later"
 
+# --- hashed bins ----------------------------------------------------------------------------
+bpub=$T/bpub
+bstate=$T/bstate
+expect_fail "feed init refuses a bin count that is not a power of two" 64 "power of two" \
+  "$W" feed init "$T/bad-bins" --bins 24 --now "$now"
+expect_ok "feed init with 16 hashed bins" "$W" feed init "$bpub" --bins 16 --now "$now"
+compgen -G "$bpub/keys/bins-*.pem" >/dev/null && pass "a bins key was generated" ||
+  fail "no bins key in $bpub/keys"
+expect_ok "release add into a feed with bins" "$W" release add "$T/w" --feed "$bpub" \
+  --model test-org/tiny --revision rev1 --license mit --now "$now"
+expect_ok "feed publish signs the bins" "$W" feed publish "$bpub" --now "$now"
+expect_ok "feed verify trusts the feed with bins" "$W" --json feed verify \
+  --root "$bpub/public/metadata/1.root.json" --state "$bstate" --now "$now" "$bpub/public"
+[[ $(jq -r '.releases[0].model' <<<"$LAST_OUT") == test-org/tiny ]] &&
+  pass "the release is resolved through its bin" || fail "verify with bins: $LAST_OUT"
+expect_ok "a second release into the feed with bins" "$W" release add "$T/w" --feed "$bpub" \
+  --model test-org/tiny --revision rev2 --license mit --now "$now"
+expect_ok "and its publish" "$W" feed publish "$bpub" --now "$now"
+n_targets=$(compgen -G "$bpub/public/metadata/*.targets.json" | wc -l)
+n_new_bins=$(compgen -G "$bpub/public/metadata/2.bins-*.json" | wc -l)
+[[ $n_targets == 1 && $n_new_bins -ge 1 && $n_new_bins -le 3 ]] &&
+  pass "a release re-signs its bins only ($n_new_bins), not targets.json" ||
+  fail "after a second release: $n_targets targets.json, $n_new_bins bins at v2"
+expect_ok "feed verify picks up the second release" "$W" --json feed verify --state "$bstate" \
+  --now "$now" "$bpub/public"
+[[ $(jq '.releases | length' <<<"$LAST_OUT") == 2 ]] && pass "both releases are trusted" ||
+  fail "verify after the second release: $LAST_OUT"
+# A bin whose signatures were stripped no longer matches its snapshot pin.
+bin=$(cd "$bpub/public/metadata" && ls 2.bins-*.json | head -n1)
+cp -r "$bpub/public" "$T/bmirror"
+python3 - "$T/bmirror/metadata/$bin" <<'PY'
+import json, sys
+env = json.load(open(sys.argv[1]))
+env["signatures"] = []  # unsigned: no key at all
+json.dump(env, open(sys.argv[1], "w"))
+PY
+expect_fail "a tampered bin is refused" 75 "pinned" "$W" feed verify --state "$T/bstate2" \
+  --root "$bpub/public/metadata/1.root.json" --now "$now" "$T/bmirror"
+
+# A flat feed becomes one with bins; its client follows.
+expect_ok "generate a bins key" "$W" key generate --out "$T/bins.pem"
+expect_ok "feed publish --bins converts the flat feed" "$W" feed publish "$pub" --bins 4 \
+  --bins-key "$T/bins.pem" --key "$T/ts2.pem" --now "$later"
+expect_fail "a second conversion is refused" 64 "already has 4 bins" "$W" feed publish "$pub" \
+  --bins 4 --bins-key "$T/bins.pem" --key "$T/ts2.pem" --now "$later"
+rm -rf "$mirror" && cp -r "$pub/public" "$mirror"
+expect_ok "the client follows the conversion" "$W" --json feed verify --state "$state" \
+  --now "$later" --name m "$mirror"
+[[ $(jq '.releases | length' <<<"$LAST_OUT") -ge 1 ]] && pass "releases kept across the conversion" ||
+  fail "after the conversion: $LAST_OUT"
+
 finish

@@ -72,7 +72,19 @@ TestFeed::TestFeed(const std::filesystem::path& dir, Options options)
   }
   spec.root.threshold = options.root_threshold;
   spec.targets.threshold = options.targets_threshold;
-  repo_.emplace(must(tuf::Repo::create(dir_, spec, ring(), t0()), "create feed"));
+  tuf::BinsSpec bins;
+  bins.count = options.bins;
+  if (options.bins > 0) {
+    bins_keys_.push_back(make_key());
+    bins.role.keys.push_back(bins_keys_.back()->public_key());
+  }
+  repo_.emplace(must(tuf::Repo::create(dir_, spec, ring(), t0(), bins), "create feed"));
+}
+
+std::vector<const crypto::PrivateKey*> TestFeed::bins_keys() const {
+  std::vector<const crypto::PrivateKey*> out;
+  for (const auto& k : bins_keys_) out.push_back(k.get());
+  return out;
 }
 
 const crypto::PrivateKey& TestFeed::key(tuf::Role role, std::size_t i) const {
@@ -90,6 +102,7 @@ tuf::KeyRing TestFeed::ring() const {
   for (const auto& [role, list] : keys_) {
     for (const auto& k : list) r.add_borrowed(*k);
   }
+  for (const auto& k : bins_keys_) r.add_borrowed(*k);
   return r;
 }
 
@@ -189,8 +202,10 @@ void TestFeed::repin_snapshot(std::string_view snapshot_name, std::string_view t
                               std::uint64_t snapshot_version, TimePoint expires) const {
   const std::string bytes = read(targets_name);
   const auto version = payload(targets_name).at("version").get<std::uint64_t>();
-  tuf::SnapshotMetadata snap{snapshot_version, expires,
-                             tuf::MetaFile{version, bytes.size(), crypto::sha256_hex(bytes)}};
+  tuf::SnapshotMetadata snap{snapshot_version,
+                             expires,
+                             tuf::MetaFile{version, bytes.size(), crypto::sha256_hex(bytes)},
+                             {}};
   write_signed(snapshot_name, tuf::serialize(snap), keys(tuf::Role::snapshot));
 }
 

@@ -47,6 +47,7 @@ class TestFeed {
     std::uint64_t root_threshold = 2;
     std::size_t targets_keys = 1;
     std::uint64_t targets_threshold = 1;
+    std::uint32_t bins = 0;  // > 0: hashed bins signed by one bins key (bins_keys())
   };
   // A publisher dir under `dir` with fresh keys (root: 3 keys, threshold 2 by default) and
   // root v1 written; nothing else published yet.
@@ -61,6 +62,8 @@ class TestFeed {
   // Keys by role (index into the role's key list).
   const crypto::PrivateKey& key(tuf::Role role, std::size_t i = 0) const;
   std::vector<const crypto::PrivateKey*> keys(tuf::Role role) const;
+  // The keys that sign the bins (empty for a flat feed).
+  std::vector<const crypto::PrivateKey*> bins_keys() const;
   // A ring with every key of every role.
   tuf::KeyRing ring() const;
   // A ring with exactly these keys.
@@ -107,6 +110,7 @@ class TestFeed {
   std::filesystem::path dir_;
   std::filesystem::path public_dir_;
   std::map<tuf::Role, std::vector<KeyPtr>> keys_;
+  std::vector<KeyPtr> bins_keys_;
   std::vector<KeyPtr> retired_;  // keys rotated away, kept alive for tests that still use them
   std::optional<tuf::Repo> repo_;
 };

@@ -277,3 +277,30 @@ TEST_CASE("the portable policy folds case in every script", "[path_policy]") {
   CHECK(check_path_set(std::vector<std::string>{"model.safetensors", "config.json", "a/b"},
                        PathPolicy::portable));
 }
+
+TEST_CASE("a set grown by a few paths is checked like the whole set", "[path_policy][set]") {
+  const std::vector<std::string_view> existing = {"models/a/x.json", "models/b/\xc3\xa9.txt",
+                                                  "models/c"};
+  const auto grow = [&](std::vector<std::string> added) {
+    auto r = weights::check_path_set_growth(existing, added);
+    std::vector<std::string> all(existing.begin(), existing.end());
+    all.insert(all.end(), added.begin(), added.end());
+    CHECK(r.has_value() == weights::check_path_set(all).has_value());
+    return r;
+  };
+  CHECK(grow({"models/a/y.json", "models/d/x.json"}));
+  CHECK(grow({}));
+  auto dup = grow({"models/a/x.json"});
+  REQUIRE_FALSE(dup);
+  CHECK_THAT(dup.error().message, Catch::Contains("duplicate path"));
+  auto upper = grow({"models/A/X.json"});
+  REQUIRE_FALSE(upper);
+  CHECK_THAT(upper.error().message, Catch::Contains("collides with"));
+  CHECK_FALSE(grow({"models/b/e\xcc\x81.txt"}));  // e + U+0301 against U+00E9
+  CHECK_FALSE(grow({"models/B/\xc3\x89.txt"}));   // U+00C9
+  auto dir = grow({"models/a"});
+  REQUIRE_FALSE(dir);
+  CHECK_THAT(dir.error().message, Catch::Contains("is a file but also a directory"));
+  CHECK_FALSE(grow({"models/C/x"}));
+  CHECK_FALSE(grow({"models/new/x", "models/NEW/x"}));  // within the added paths
+}

@@ -614,7 +614,7 @@ TEST_CASE("targets whose version differs from the snapshot's pin are rejected", 
   f.feed.publish(f.now);
   const std::string v1 = f.feed.read("metadata/1.targets.json");
   f.feed.write("metadata/2.targets.json", v1);
-  SnapshotMetadata snap{2, f.now + 24h, MetaFile{2, v1.size(), crypto::sha256_hex(v1)}};
+  SnapshotMetadata snap{2, f.now + 24h, MetaFile{2, v1.size(), crypto::sha256_hex(v1)}, {}};
   f.feed.write_signed("metadata/2.snapshot.json", serialize(snap), f.feed.keys(Role::snapshot));
   f.feed.repin_timestamp("metadata/2.snapshot.json", 10, f.now + 24h);
   expect_refused(*f.client, f.now + 1h, Errc::version_mismatch,

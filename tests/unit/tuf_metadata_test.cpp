@@ -1,5 +1,7 @@
 #include "core/trust/tuf_metadata.hpp"
 
+#include <functional>
+
 #include <catch2/catch.hpp>
 
 #include "core/trust/dsse.hpp"
@@ -263,7 +265,7 @@ TEST_CASE("timestamp and snapshot pins need version, length and a lowercase sha2
     REQUIRE_FALSE(parse_timestamp(dump(j)));
   }
   SECTION("snapshot pins targets.json") {
-    SnapshotMetadata snap{2, t0(), MetaFile{3, 10, crypto::sha256_hex("y")}};
+    SnapshotMetadata snap{2, t0(), MetaFile{3, 10, crypto::sha256_hex("y")}, {}};
     auto s = parse_snapshot(serialize(snap));
     REQUIRE(s);
     CHECK(s->targets == snap.targets);
@@ -434,4 +436,133 @@ TEST_CASE("verify_role uses the keys and threshold the root assigns", "[tuf][sig
   CHECK_FALSE(verify_role(*by_one, root, Role::root));
   CHECK(verify_role(*by_two, root, Role::root));
   CHECK_FALSE(verify_role(*by_two, root, Role::timestamp));
+}
+
+// ---- delegations (docs/manifest-format.md §4.5) ------------------------------------------------
+
+namespace {
+
+TargetsMetadata with_delegation(const KeyPtr& key) {
+  TargetsMetadata t = one_target();
+  Delegations d;
+  d.keys.emplace(key->public_key().keyid(), key->public_key());
+  DelegatedRole r;
+  r.name = "bins-0";
+  r.keyids = {key->public_key().keyid()};
+  r.threshold = 1;
+  r.path_hash_prefixes = {"0", "1"};
+  r.terminating = true;
+  d.roles.push_back(r);
+  t.delegations = d;
+  return t;
+}
+
+// Parses `t` serialised and edited by `edit` on its delegations object.
+Result<TargetsMetadata> parse_edited(const TargetsMetadata& t,
+                                     const std::function<void(json::Json&)>& edit) {
+  json::Json doc = to_json(t);
+  edit(doc["delegations"]);
+  return parse_targets(dump(doc));
+}
+
+}  // namespace
+
+TEST_CASE("targets metadata with delegations round-trips", "[tuf][metadata][delegation]") {
+  const auto key = make_key();
+  const TargetsMetadata t = with_delegation(key);
+  auto parsed = parse_targets(serialize(t));
+  REQUIRE(parsed);
+  REQUIRE(parsed->delegations);
+  CHECK(*parsed->delegations == *t.delegations);
+  CHECK(parsed->delegations->keys_for(parsed->delegations->roles[0]) ==
+        std::vector<crypto::PublicKey>{key->public_key()});
+  // Without delegations there is none.
+  auto plain = parse_targets(serialize(one_target()));
+  REQUIRE(plain);
+  CHECK_FALSE(plain->delegations);
+}
+
+TEST_CASE("delegations are parsed strictly", "[tuf][metadata][delegation]") {
+  const auto key = make_key();
+  const TargetsMetadata t = with_delegation(key);
+  const auto refused = [&](const std::function<void(json::Json&)>& edit, Errc code,
+                           std::string_view needle) {
+    auto r = parse_edited(t, edit);
+    REQUIRE_FALSE(r);
+    INFO(r.error().message);
+    CHECK(code_name(r.error().code) == code_name(code));
+    CHECK_THAT(r.error().message, Catch::Contains(std::string(needle)));
+  };
+  auto role = [](json::Json& d) -> json::Json& { return d["roles"][0]; };
+  refused([&](json::Json& d) { role(d).erase("terminating"); }, Errc::schema_error, "terminating");
+  refused([&](json::Json& d) { role(d)["terminating"] = 1; }, Errc::schema_error,
+          "expected true or false");
+  refused([&](json::Json& d) { role(d).erase("threshold"); }, Errc::schema_error, "threshold");
+  refused([&](json::Json& d) { role(d)["threshold"] = 2; }, Errc::schema_error,
+          "exceeds the 1 distinct key(s)");
+  refused([&](json::Json& d) { role(d)["threshold"] = 0; }, Errc::schema_error, "must be >= 1");
+  refused([&](json::Json& d) { role(d)["keyids"] = json::Json::array({std::string(64, 'a')}); },
+          Errc::schema_error, "is not in signed.delegations.keys");
+  refused([&](json::Json& d) { role(d)["paths"] = json::Json::array({"models/*"}); },
+          Errc::schema_error, "exactly one of path_hash_prefixes and paths");
+  refused([&](json::Json& d) { role(d).erase("path_hash_prefixes"); }, Errc::schema_error,
+          "exactly one of path_hash_prefixes and paths");
+  refused([&](json::Json& d) { role(d)["path_hash_prefixes"] = json::Json::array({"0A"}); },
+          Errc::schema_error, "invalid entry");
+  refused([&](json::Json& d) { role(d)["path_hash_prefixes"] = json::Json::array(); },
+          Errc::too_large, "expected 1 to 4096 entries");
+  refused(
+      [&](json::Json& d) {
+        role(d).erase("path_hash_prefixes");
+        role(d)["paths"] = json::Json::array({"../*"});
+      },
+      Errc::schema_error, "invalid entry");
+  for (const std::string& name :
+       std::vector<std::string>{"targets", "root", "", "Bins", "a/b", "-x", std::string(65, 'a')}) {
+    refused([&](json::Json& d) { role(d)["name"] = name; }, Errc::schema_error, "role name");
+  }
+  refused([&](json::Json& d) { d["roles"].push_back(d["roles"][0]); }, Errc::schema_error,
+          "delegated twice");
+  refused(
+      [&](json::Json& d) {
+        const auto other = make_key();
+        d["keys"][key->public_key().keyid()]["keyval"]["public"] = other->public_key().hex();
+      },
+      Errc::schema_error, "does not match its key");
+  refused(
+      [&](json::Json& d) {
+        json::Json many = json::Json::array();
+        for (std::size_t i = 0; i <= max_delegated_roles_listed; ++i) many.push_back(d["roles"][0]);
+        d["roles"] = many;
+      },
+      Errc::too_large, "roles, at most 4096");
+}
+
+TEST_CASE("snapshot meta names delegated roles by <role>.json", "[tuf][metadata][delegation]") {
+  SnapshotMetadata s{2, t0(), MetaFile{3, 10, crypto::sha256_hex("y")}, {}};
+  s.delegated.emplace("bins-00", MetaFile{4, 20, crypto::sha256_hex("z")});
+  auto parsed = parse_snapshot(serialize(s));
+  REQUIRE(parsed);
+  CHECK(parsed->delegated == s.delegated);
+  json::Json doc = to_json(s);
+  doc["meta"]["Bad Name.json"] = doc["meta"]["bins-00.json"];
+  CHECK_FALSE(parse_snapshot(dump(doc)));
+  doc = to_json(s);
+  doc["meta"]["bins-01"] = doc["meta"]["bins-00.json"];
+  CHECK_FALSE(parse_snapshot(dump(doc)));
+}
+
+TEST_CASE("delegation path patterns: '*' and '?' never cross a '/'",
+          "[tuf][metadata][delegation]") {
+  CHECK(path_pattern_matches("models/*", "models/x"));
+  CHECK_FALSE(path_pattern_matches("models/*", "models/org/x"));
+  CHECK(path_pattern_matches("models/*/*/*.release.json", "models/org/m/r1.release.json"));
+  CHECK_FALSE(path_pattern_matches("models/*/*/*.release.json", "models/org/m/r1.torrent"));
+  CHECK(path_pattern_matches("models/org/m?/*", "models/org/m2/x"));
+  CHECK_FALSE(path_pattern_matches("models/org/m?/*", "models/org/m/x"));
+  CHECK_FALSE(path_pattern_matches("a?b", "a/b"));
+  CHECK(path_pattern_matches("*", "anything"));
+  CHECK_FALSE(path_pattern_matches("*", "a/b"));
+  CHECK(path_pattern_matches("a*b*c", "aXbYbZc"));
+  CHECK_FALSE(path_pattern_matches("a*/c", "ab/x/c"));
 }
