@@ -61,8 +61,12 @@ if [[ $view != null ]] && (cd "$T/w" && sha256sum -- *) >"$T/expected" &&
 else
   fail "the fetched files differ from the release (view $view)"
 fi
-up2=$(ctl 2 --json show "$model@$rev" | jq -r .uploaded_bytes)
-[[ $up2 -gt 0 ]] && pass "the dishonest peer did serve data ($up2 bytes)" ||
+# Payload counters come from periodic status updates, so they may lag the fetch.
+d2_uploaded() {
+  up2=$(ctl 2 --json show "$model@$rev" | jq -r .uploaded_bytes)
+  [[ $up2 -gt 0 ]]
+}
+wait_until "daemon 2's upload counter" 30 d2_uploaded && pass "the dishonest peer did serve data ($up2 bytes)" ||
   fail "daemon 2 uploaded nothing: the test did not exercise a corrupt peer"
 
 [[ $failures -eq 0 ]] || show_logs

@@ -38,8 +38,11 @@ timeout 90 aria2c "${aria_common[@]}" --listen-port="$(free_port 127.0.0.7)" --s
   fail "aria2c exit $rc: $(tail -n 5 "$T/aria-leech.out")"
 same_files "$T/w" "$T/aria/$rev" && pass "aria2c's files equal the published ones" ||
   fail "aria2c's files differ"
-up=$(release_field 1 "$model@$rev" .uploaded_bytes)
-[[ $up -gt 0 ]] && pass "the weightsd seeder uploaded $up bytes" || fail "seeder uploaded nothing"
+seeder_uploaded() {
+  up=$(release_field 1 "$model@$rev" .uploaded_bytes)
+  [[ $up -gt 0 ]]
+}
+wait_until "the seeder's upload counter" 30 seeder_uploaded && pass "the weightsd seeder uploaded $up bytes" || fail "seeder uploaded nothing"
 kill_daemon 1 9
 
 # 2. aria2c (seeding the companion only) -> weightsd
@@ -74,9 +77,12 @@ grep -q "verify: every stored file matches the manifest" "$T/d2/log" &&
 view=$(release_field 2 "$model@$rev" .path)
 same_files "$T/w" "$view" && pass "the view's files equal the published ones" ||
   fail "view files differ ($view)"
-got=$(release_field 2 "$model@$rev" .downloaded_bytes)
 total=$(release_field 2 "$model@$rev" .total_length)
-[[ $got -ge $total ]] && pass "downloaded $got of $total bytes (all from aria2c: the weightsd seeder is gone)" ||
+downloaded_all() {
+  got=$(release_field 2 "$model@$rev" .downloaded_bytes)
+  [[ $got -ge $total ]]
+}
+wait_until "the download counter to reach the release's length" 30 downloaded_all && pass "downloaded $got of $total bytes (all from aria2c: the weightsd seeder is gone)" ||
   fail "downloaded_bytes $got < $total"
 if wait_until "the fetched release to seed the hybrid and the companion" 20 bash -c \
   "'$W' --socket '$T/d2/ctl.sock' --json show '$model@$rev' | jq -e '.seeding and .v1_seeding and (.v1_downloading | not)'"; then

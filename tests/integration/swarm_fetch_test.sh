@@ -70,8 +70,13 @@ fi
 [[ $(stat -c %h "$T/dest3/config.json") -ge 3 ]] && pass "--dest files are hard links, not copies" ||
   fail "--dest file link count $(stat -c %h "$T/dest3/config.json")"
 
-uploaded=$(ctl 1 --json show "$model@$rev" | jq -r .uploaded_bytes)
-[[ $uploaded -gt 0 ]] && pass "the publisher uploaded ($uploaded bytes)" || fail "publisher uploaded nothing"
+# Payload counters come from libtorrent's periodic status updates, so they may lag completion.
+publisher_uploaded() {
+  uploaded=$(ctl 1 --json show "$model@$rev" | jq -r .uploaded_bytes)
+  [[ $uploaded -gt 0 ]]
+}
+wait_until "the publisher's upload counter" 30 publisher_uploaded && pass "the publisher uploaded ($uploaded bytes)" ||
+  fail "publisher uploaded nothing"
 
 # Scrub: a byte flipped on disk under daemon 2 is found, quarantined and repaired from its peers
 # (fellow seeds it had disconnected from while it was complete).
