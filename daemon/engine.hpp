@@ -24,6 +24,7 @@
 #include "core/util/error.hpp"
 #include "core/util/time.hpp"
 #include "daemon/config.hpp"
+#include "daemon/store.hpp"
 
 namespace weights::daemon {
 
@@ -37,8 +38,9 @@ struct FetchRequest {
   Requester requested_by = Requester::user;
   std::vector<std::string> include;  // globs over manifest paths; empty = all files
   std::vector<std::string> peers;    // "ip:port" / "[v6]:port"
-  // Also lay the release out as a Hugging Face cache here once complete (absolute path).
-  std::optional<std::filesystem::path> hf_cache;
+  // Also lay the release out as a Hugging Face cache once complete (absolute dir; the refs it
+  // may move depend on how the request named the release).
+  std::optional<HfCacheTarget> hf_cache;
 };
 
 struct SeedRequest {

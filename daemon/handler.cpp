@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "core/api/events.hpp"
+#include "core/api/release_ref.hpp"
 #include "core/net/fetcher.hpp"
 #include "core/util/json.hpp"
 #include "core/util/path_policy.hpp"
@@ -391,7 +392,13 @@ Result<api::Response> Handler::fetch(const Call& call) const {
         return tl::unexpected(st.error());
       }
     }
-    req.hf_cache = *checked;
+    // Whether the request named a revision decides which refs the layout may move
+    // (hf_cache_refs): "org/name@rev" in the name counts as naming one.
+    std::optional<std::string> requested = body->revision;
+    if (!requested) {
+      if (auto ref = api::ReleaseRef::parse(body->name)) requested = ref->revision;
+    }
+    req.hf_cache = HfCacheTarget{*checked, std::move(requested)};
   }
   auto e = engine();
   if (!e) return tl::unexpected(e.error());

@@ -1,5 +1,6 @@
 #include "daemon/store.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/net/hf_hub.hpp"
+#include "core/trust/release_manifest.hpp"
 #include "core/util/atomic_file.hpp"
 #include "core/util/crypto.hpp"
 #include "core/util/encoding.hpp"
@@ -237,10 +239,40 @@ bool holds_content(int dirfd, const std::string& name, const safe_fs::RegularFil
 
 }  // namespace
 
+std::vector<std::string> hf_cache_refs(std::string_view revision,
+                                       const std::optional<std::string>& requested_revision,
+                                       SnapshotScope scope) {
+  std::vector<std::string> refs;
+  if (scope == SnapshotScope::partial) return refs;
+  const auto is_commit = [](std::string_view r) { return is_lower_hex(r, 20); };
+  if (!requested_revision) {
+    refs.emplace_back("main");
+  } else if (!is_commit(*requested_revision)) {
+    refs.push_back(*requested_revision);
+  }
+  if (!is_commit(revision)) refs.emplace_back(revision);
+  std::sort(refs.begin(), refs.end());
+  refs.erase(std::unique(refs.begin(), refs.end()), refs.end());
+  std::erase_if(refs, [](const std::string& r) { return !is_valid_revision(r); });
+  return refs;
+}
+
 Result<fs::path> Store::materialise_hf_cache(const fs::path& cache_dir, std::string_view repo,
                                              std::string_view revision,
-                                             std::span<const HfCacheFile> files) const {
+                                             std::span<const HfCacheFile> files,
+                                             std::span<const std::string> refs) const {
   using safe_fs::Create;
+  // Each ref and the snapshot become one directory entry: nothing else may reach the layout.
+  if (!is_valid_revision(revision)) {
+    return fail(Errc::invalid_argument,
+                fmt::format("Hugging Face cache: '{}' cannot name a snapshot", revision));
+  }
+  for (const auto& name : refs) {
+    if (!is_valid_revision(name)) {
+      return fail(Errc::invalid_argument,
+                  fmt::format("Hugging Face cache: '{}' cannot name a ref", name));
+    }
+  }
   const std::string folder = hf::cache_repo_folder(repo);
   const fs::path repo_dir = cache_dir / folder;
   const fs::path blobs = repo_dir / "blobs";
@@ -257,6 +289,7 @@ Result<fs::path> Store::materialise_hf_cache(const fs::path& cache_dir, std::str
   auto snap_fd =
       safe_fs::open_dir_beneath(snaps_fd->get(), revision, Create::yes, repo_dir / "snapshots");
   if (!snap_fd) return tl::unexpected(snap_fd.error());
+  // refs/ exists even when no ref moves: @huggingface/hub's scanCacheDir refuses a repo without.
   auto refs_fd = safe_fs::open_dir_beneath(repo_fd->get(), "refs", Create::yes, repo_dir);
   if (!refs_fd) return tl::unexpected(refs_fd.error());
 
@@ -296,10 +329,12 @@ Result<fs::path> Store::materialise_hf_cache(const fs::path& cache_dir, std::str
   }
   (void)safe_fs::fsync_dir_fd(blobs_fd->get(), blobs);
   (void)safe_fs::fsync_dir_fd(snap_fd->get(), snapshot);
-  // refs/main last: a loader that resolves "main" finds a complete snapshot.
-  if (auto st = safe_fs::write_file_at(refs_fd->get(), "main", revision, 0644, repo_dir / "refs");
-      !st) {
-    return tl::unexpected(st.error());
+  // Refs last: a loader that resolves one finds every file of the snapshot in place.
+  for (const auto& name : refs) {
+    if (auto st = safe_fs::write_file_at(refs_fd->get(), name, revision, 0644, repo_dir / "refs");
+        !st) {
+      return tl::unexpected(st.error());
+    }
   }
   return snapshot;
 }

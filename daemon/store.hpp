@@ -11,6 +11,7 @@
 //
 // No libtorrent here: plain files, so it is unit-tested without a session.
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -32,6 +33,32 @@ struct HfCacheFile {
   std::string sha256;     // 64 hex, present in the store
   std::string blob_name;  // the hub's name: git blob oid (40 hex) or SHA-256 (64 hex)
 };
+
+// A fetch's request for a Hugging Face cache layout: where, and how the fetch named the release
+// (huggingface_hub's `revision` argument), which decides the refs it may move.
+struct HfCacheTarget {
+  fs::path dir;  // absolute cache dir (e.g. $HF_HOME/hub)
+  // The revision as the request named it ("org/name@REV" or the revision field); none when it
+  // named only the model or an alias, i.e. the model's current release.
+  std::optional<std::string> requested_revision;
+  friend bool operator==(const HfCacheTarget&, const HfCacheTarget&) = default;
+};
+
+// Whether a snapshot holds every file of its release or an --include subset.
+enum class SnapshotScope { complete, partial };
+
+// The refs/<name> files a snapshot of `revision` moves to itself (docs/huggingface.md, "Refs"),
+// following huggingface_hub, which records a ref only for a revision asked for by name:
+//   - a partial snapshot moves none (a loader resolving a ref would find files missing);
+//   - a request that named no revision moves "main", the revision a loader asks for by default
+//     (from_pretrained("org/name")): the model's current release stands for upstream's main;
+//   - a requested revision that is not a commit id (40 lowercase hex) is upstream's ref name:
+//     refs/<requested>; so is a release revision that is not a commit id: refs/<revision>;
+//   - a commit id asked for explicitly moves nothing (an older commit never takes over main).
+// Sorted, unique; every name is a valid revision (one safe path component).
+std::vector<std::string> hf_cache_refs(std::string_view revision,
+                                       const std::optional<std::string>& requested_revision,
+                                       SnapshotScope scope);
 
 class Store {
  public:
@@ -71,15 +98,20 @@ class Store {
   // Lays out a release the way huggingface_hub caches it, so loaders find it offline:
   //   <cache_dir>/models--<org>--<name>/blobs/<blob_name>        hard link to the store entry
   //   <cache_dir>/models--<org>--<name>/snapshots/<revision>/<path> -> ../../blobs/<blob_name>
-  //   <cache_dir>/models--<org>--<name>/refs/main                 "<revision>", written last
+  //   <cache_dir>/models--<org>--<name>/refs/<ref>                "<revision>", for each of
+  //                                                               `refs`, written last
+  // `revision` names the snapshot folder: the commit id, or the revision's name when no commit
+  // is known (then refs/<name> holds that name, so a loader resolves it either way).
   // Every directory below cache_dir is walked without following links (a symlinked component
   // is refused). An existing blob is kept only if it is the store's inode or a regular file the
   // daemon owns whose content hashes to the store entry's SHA-256; anything else is replaced.
-  // Links and refs/main are replaced atomically, never written through. Returns the snapshot
-  // directory.
+  // Links and refs are replaced atomically (temp + fsync + rename), never written through. A
+  // ref name that is not one safe path component (is_valid_revision) is refused before
+  // anything is written. Returns the snapshot directory.
   Result<fs::path> materialise_hf_cache(const fs::path& cache_dir, std::string_view repo,
                                         std::string_view revision,
-                                        std::span<const HfCacheFile> files) const;
+                                        std::span<const HfCacheFile> files,
+                                        std::span<const std::string> refs) const;
 
  private:
   fs::path root_;

@@ -19,6 +19,7 @@
 #include "daemon/engine/torrent_backend.hpp"
 #include "daemon/engine/v1_companion.hpp"
 #include "daemon/release_db.hpp"
+#include "daemon/store.hpp"
 
 namespace weights::daemon {
 
@@ -84,7 +85,7 @@ struct Release {
   std::set<std::size_t> flush_pending;
   int flush_outstanding = 0;  // cache_flushed_alerts still expected (hybrid and v1 download)
   // Requested Hugging Face cache layout (fetch's hf_cache; kept until restart) and its outcome.
-  std::optional<std::filesystem::path> hf_cache;
+  std::optional<HfCacheTarget> hf_cache;
   std::string hf_snapshot;
   std::optional<Error> hf_cache_error;
 

@@ -266,7 +266,7 @@ void ReleaseChecks::materialise_hf_cache(Release& r) {
   auto snap = make_hf_snapshot(store_, *r.hf_cache, r.manifest, r.rec.revision, r.files);
   if (!snap) {
     r.hf_cache_error = snap.error();
-    log::error("{}: Hugging Face cache at {}: {}", r.rec.id, r.hf_cache->string(),
+    log::error("{}: Hugging Face cache at {}: {}", r.rec.id, r.hf_cache->dir.string(),
                snap.error().message);
     return;
   }

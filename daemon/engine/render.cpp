@@ -113,7 +113,7 @@ api::Release render_release(const Release& r, const ReleaseContext& ctx) {
   out.v1_downloading = r.v1_downloading() && r.v1_active();
   if (r.hf_cache) {
     auto& hc = out.hf_cache.emplace();
-    hc.dir = r.hf_cache->string();
+    hc.dir = r.hf_cache->dir.string();
     if (!r.hf_snapshot.empty()) hc.snapshot = r.hf_snapshot;
     hc.error = error_info(r.hf_cache_error);
   }

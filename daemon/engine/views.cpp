@@ -1,5 +1,7 @@
 #include "daemon/engine/views.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "core/api/export_info.hpp"
@@ -40,13 +42,15 @@ Result<bool> publish_view(const Store& store, ReleaseRecord& rec,
   return changed;
 }
 
-Result<std::filesystem::path> make_hf_snapshot(const Store& store,
-                                               const std::filesystem::path& cache_dir,
+Result<std::filesystem::path> make_hf_snapshot(const Store& store, const HfCacheTarget& target,
                                                const ReleaseManifest& manifest,
                                                std::string_view revision,
                                                const std::vector<FileEntry>& files) {
-  return store.materialise_hf_cache(cache_dir, hf_cache_repo(manifest), revision,
-                                    hf_cache_files(manifest, files));
+  const bool all = std::all_of(files.begin(), files.end(), [](const auto& f) { return f.wanted; });
+  const auto refs = hf_cache_refs(revision, target.requested_revision,
+                                  all ? SnapshotScope::complete : SnapshotScope::partial);
+  return store.materialise_hf_cache(target.dir, hf_cache_repo(manifest), revision,
+                                    hf_cache_files(manifest, files), refs);
 }
 
 std::string hf_cache_repo(const ReleaseManifest& manifest) {

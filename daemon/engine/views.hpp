@@ -32,10 +32,10 @@ bool view_intact(const Store& store, const ReleaseRecord& rec, const std::vector
 Result<bool> publish_view(const Store& store, ReleaseRecord& rec,
                           const std::vector<ViewFile>& view);
 
-// The release's wanted files as a Hugging Face cache snapshot under `cache_dir` (hard links to
-// the store; Store::materialise_hf_cache). Returns the snapshot directory.
-Result<std::filesystem::path> make_hf_snapshot(const Store& store,
-                                               const std::filesystem::path& cache_dir,
+// The release's wanted files as a Hugging Face cache snapshot under target.dir (hard links to
+// the store; Store::materialise_hf_cache), moving the refs hf_cache_refs allows: none unless
+// every file of the release is wanted. Returns the snapshot directory.
+Result<std::filesystem::path> make_hf_snapshot(const Store& store, const HfCacheTarget& target,
                                                const ReleaseManifest& manifest,
                                                std::string_view revision,
                                                const std::vector<FileEntry>& files);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `weightsctl fetch NAME --hf-cache [DIR]`: a fetched release is laid out as a Hugging Face cache
-# (models--org--name/{blobs,snapshots/<commit>,refs/main}) with blobs hard-linked from the store
+# (models--org--name/{blobs,snapshots/<commit>,refs}) with blobs hard-linked from the store
 # and named as the hub names them; an independent reader (below, implementing huggingface_hub's
 # scan_cache_dir rules) accepts it. Two releases sharing files are stored once (one inode).
 source "$(dirname "$0")/lib.sh"
@@ -38,10 +38,13 @@ expect_ok "fetch B --hf-cache (default dir from HF_HOME)" env HF_HOME="$T/hfhome
   "$W" --socket "$T/d2/ctl.sock" --json fetch "$model@$rev_b" --peer "$seeder" --hf-cache
 [[ -L $T/hfhome/hub/models--up-org--Tiny-Model/snapshots/$rev_b/README.md ]] &&
   pass "default cache dir is \$HF_HOME/hub" || fail "no snapshot under HF_HOME: $LAST_OUT"
-expect_ok "fetch B into the first cache too" ctl 2 fetch "$model@$rev_b" --hf-cache "$hub"
-
 repo=$hub/models--up-org--Tiny-Model
-[[ $(cat "$repo/refs/main") == "$rev_b" ]] && pass "refs/main names the last fetched commit" ||
+# A commit fetched by its id moves no ref (as huggingface_hub); one fetched by the model's name
+# (its current release, B) moves refs/main (docs/huggingface.md, "Refs").
+[[ ! -e $repo/refs/main ]] && pass "a commit fetched by its id moves no ref" ||
+  fail "refs/main after fetching $rev_a by id: $(cat "$repo/refs/main")"
+expect_ok "fetch the model by name into the first cache too" ctl 2 fetch "$model" --hf-cache "$hub"
+[[ $(cat "$repo/refs/main") == "$rev_b" ]] && pass "refs/main names the current release" ||
   fail "refs/main: $(cat "$repo/refs/main")"
 
 # Blobs are the store's inodes (no second copy), and shared files are one inode everywhere.

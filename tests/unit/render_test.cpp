@@ -202,7 +202,7 @@ TEST_CASE("degraded and disk-full releases render the engine's state", "[render]
 
 TEST_CASE("a Hugging Face cache request shows its snapshot or its error", "[render]") {
   auto r = make_release();
-  r->hf_cache = "/home/u/.cache/huggingface/hub";
+  r->hf_cache = HfCacheTarget{"/home/u/.cache/huggingface/hub", std::nullopt};
   auto j = render_release(*r, {ReleaseState::downloading, false});
   REQUIRE(j.hf_cache);
   CHECK(j.hf_cache->dir == "/home/u/.cache/huggingface/hub");
