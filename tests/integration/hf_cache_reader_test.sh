@@ -93,7 +93,7 @@ expect_ok "fetch a named revision" ctl 2 --json fetch "$tiny@$tag" --peer "$seed
 [[ $(jq -r .path <<<"$LAST_OUT") == "$tiny_dir/snapshots/$tag" && $(ref "$tiny_dir" "$tag") == "$tag" &&
   $(ref "$tiny_dir" main) == "$rev_a" ]] &&
   pass "a revision that is not a commit id gets refs/$tag; refs/main stays" ||
-  fail "named revision: $LAST_OUT; refs/$tag $(ref "$tiny_dir" "$tag")"
+  fail "named revision: path $(jq -r .path <<<"$LAST_OUT"), refs/$tag $(ref "$tiny_dir" "$tag")"
 
 expect_ok "fetch $part --include '*.json' (partial)" ctl 2 fetch "$part" --include '*.json' \
   --peer "$seeder" --hf-cache "$hub"

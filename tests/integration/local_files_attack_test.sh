@@ -164,8 +164,9 @@ head -c "$(stat -c %s "$T/src/$shard")" /dev/zero >"$hub/$repo_name/blobs/$sha"
 chown 65534:65534 "$hub/$repo_name/blobs/$sha"
 ln -s "$T/outside/config.json" "$hub/$repo_name/snapshots/$rev/config.json"
 ln -s "$T/outside/refs/main" "$hub/$repo_name/refs/main"
+# By the model's name, so refs/main is written (a fetch by commit id moves no ref).
 expect_ok "HF cache with a planted wrong blob of the right size" \
-  timeout 30 "$W" --socket "$T/d1/ctl.sock" fetch "$id" --hf-cache "$hub"
+  timeout 30 "$W" --socket "$T/d1/ctl.sock" fetch "$model" --hf-cache "$hub"
 blob=$hub/$repo_name/blobs/$sha
 [[ $(sha256sum <"$blob" | cut -d' ' -f1) == "$sha" && $(stat -c %i "$blob") == $(stat -c %i "$store_file") ]] &&
   pass "the planted blob was replaced by the store's inode" ||

@@ -127,12 +127,32 @@ TEST_CASE("a published view is kept while the record and the view dir agree", "[
 
 TEST_CASE("a Hugging Face snapshot links the wanted files under the hub's layout", "[views][hf]") {
   Fixture fx;
-  const auto snap = make_hf_snapshot(fx.store, fx.tmp / "hf", fx.manifest, "r1",
-                                     entries({{false, true}, {true, true}}));
+  const HfCacheTarget target{fx.tmp / "hf", std::nullopt};
+  const auto snap =
+      make_hf_snapshot(fx.store, target, fx.manifest, "r1", entries({{false, true}, {true, true}}));
   REQUIRE(snap);
   CHECK(*snap == fx.tmp / "hf" / "models--org--model" / "snapshots" / "r1");
   CHECK(slurp(*snap / "w" / "model.bin") == "weights");
   CHECK_FALSE(std::filesystem::exists(*snap / "config.json"));
+  // A subset of the release moves no ref, not even for a request that named no revision.
+  CHECK(std::filesystem::is_empty(fx.tmp / "hf" / "models--org--model" / "refs"));
+}
+
+TEST_CASE("a complete Hugging Face snapshot moves the refs its request allows", "[views][hf]") {
+  Fixture fx;
+  const auto refs = fx.tmp / "hf" / "models--org--model" / "refs";
+  const auto all = entries({{true, true}, {true, true}});
+  // "r1" is not a commit id: it is upstream's ref name, and the request named no revision.
+  REQUIRE(make_hf_snapshot(fx.store, {fx.tmp / "hf", std::nullopt}, fx.manifest, "r1", all));
+  CHECK(slurp(refs / "main") == "r1");
+  CHECK(slurp(refs / "r1") == "r1");
+  // The same release asked for by a commit id (another snapshot) moves nothing.
+  std::filesystem::remove(refs / "main");
+  std::filesystem::remove(refs / "r1");
+  const std::string commit(40, 'f');
+  fx.manifest.revision = commit;
+  REQUIRE(make_hf_snapshot(fx.store, {fx.tmp / "hf", commit}, fx.manifest, commit, all));
+  CHECK(std::filesystem::is_empty(refs));
 }
 
 TEST_CASE("the Hugging Face cache is filed under the upstream repo when it names one",
