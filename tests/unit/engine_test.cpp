@@ -315,6 +315,43 @@ TEST_CASE("another user may have the daemon use only the paths it could use itse
   }
 }
 
+TEST_CASE("the HF cache refs a fetch moves follow how it names the release", "[engine][hf]") {
+  namespace fs = std::filesystem;
+  World w;
+  const std::string commit(40, 'c');
+  w.publish("org/tiny", commit, {"tiny"});  // newer than r1: the model's current release
+  Node node(w.ioc, w.tmp.path() / "node");
+  REQUIRE(node.add_feed(w.feed_body("demo")).status == 201);
+  for (const auto& rev : {std::string("r1"), commit}) {
+    REQUIRE(node.call("POST", "/v1/seed",
+                      {{"feed", "demo"},
+                       {"model", "org/tiny"},
+                       {"revision", rev},
+                       {"dir", w.files.string()}})
+                .status == 202);
+    REQUIRE(run_until(w.ioc, [&] { return node.state("org/tiny@" + rev) == "complete"; }));
+  }
+  const fs::path hub = w.tmp.path() / "hub";
+  const fs::path refs = hub / "models--org--tiny" / "refs";
+  auto fetch_into_hub = [&](json::Json body, const std::string& id) {
+    body["hf_cache"] = hub.string();
+    REQUIRE(node.call("POST", "/v1/fetch", body).status == 202);
+    REQUIRE(run_until(w.ioc, [&] { return !node.release(id)["hf_cache"]["snapshot"].is_null(); }));
+  };
+  // A commit id given in the name: no ref.
+  fetch_into_hub({{"name", "org/tiny@" + commit}}, "org/tiny@" + commit);
+  CHECK(fs::is_directory(hub / "models--org--tiny" / "snapshots" / commit));
+  CHECK(fs::is_empty(refs));
+  // A revision field that is not a commit id: refs/<name>, and main stays untouched.
+  fetch_into_hub({{"name", "org/tiny"}, {"revision", "r1"}}, "org/tiny@r1");
+  CHECK(slurp(refs / "r1") == "r1");
+  CHECK_FALSE(fs::exists(refs / "main"));
+  // An alias without a revision: the current release, refs/main.
+  fetch_into_hub({{"name", "tiny"}}, "org/tiny@" + commit);
+  CHECK(slurp(refs / "main") == commit);
+  CHECK(slurp(refs / "r1") == "r1");
+}
+
 TEST_CASE("a path segment that is not UTF-8 is 400, never 500", "[engine]") {
   World w;
   Node node(w.ioc, w.tmp.path() / "node");
