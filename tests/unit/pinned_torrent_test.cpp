@@ -510,3 +510,24 @@ TEST_CASE("pinned piece length follows the table at its boundaries", "[pinned_to
     CHECK(weights::pinned_piece_length(total) == piece);
   }
 }
+
+TEST_CASE("the published torrent test vector still holds", "[pinned_torrent]") {
+  // docs/pinned-releases.md §3.5: another implementation checks itself against these values,
+  // and a libtorrent upgrade that changes any byte of the torrent fails here.
+  const std::vector<std::pair<std::string, std::string>> files = {
+      {"README.md", "hello\n"},
+      {"a-b.txt", "x"},
+      {"a.txt", std::string(16385, 'a')},
+      {"a/c.bin", ""},
+  };
+  TempDir tmp;
+  write_all(tmp / "src", files);
+  const PinnedTorrent built =
+      build(tmp / "src", files, pin_for("org/name", "0123456789abcdef0123456789abcdef01234567"));
+  CHECK(built.torrents.v2_infohash ==
+        "08edbc1caa6efa30de2604ecd4fefe10eb51679c5ac0d90a6186d43fe4b3023f");
+  CHECK(built.torrents.v1_infohash == "5d496bec15adce56e6a13ec4d7f97dcba3b65d97");
+  CHECK(built.torrents.companion_v1_infohash == "fcd48afdeea6a88c218458881398f6e456a521b5");
+  CHECK(weights::crypto::sha256_hex(built.torrents.hybrid) ==
+        "cfdae50a6f709094809c576072f3d72f1a9353b8c6607dd04e1043875e705a3e");
+}
