@@ -81,6 +81,53 @@ std::uint64_t pinned_piece_length(std::uint64_t total_length) {
   return 64 * MiB;
 }
 
+Result<std::vector<ReleaseFile>> hash_pinned_files(const std::filesystem::path& source_dir,
+                                                   std::vector<PinnedFileRef> files,
+                                                   const HashOptions& options) {
+  std::sort(files.begin(), files.end(),
+            [](const PinnedFileRef& a, const PinnedFileRef& b) { return a.path < b.path; });
+  std::vector<std::string> paths;
+  paths.reserve(files.size());
+  for (const auto& f : files) {
+    if (!is_lower_hex(f.sha256, 32)) {
+      return fail(Errc::invalid_argument, fmt::format("{}: sha256 {} is not 64 lowercase hex",
+                                                      quote(f.path), quote(f.sha256)));
+    }
+    paths.push_back(f.path);
+  }
+  // Duplicates and collisions first, so a bad pin is reported before any file is read.
+  if (auto st = check_path_set(paths); !st) return tl::unexpected(st.error());
+  // Sizes before contents: a truncated or missing file is named without hashing the others.
+  for (const auto& f : files) {
+    std::error_code ec;
+    const auto p = source_dir / f.path;
+    const auto size = std::filesystem::file_size(p, ec);
+    if (ec) {
+      return fail(ec == std::errc::no_such_file_or_directory ? Errc::not_found : Errc::io_error,
+                  fmt::format("{}: {}", p.string(), ec.message()));
+    }
+    if (size != f.size) {
+      return fail(Errc::length_mismatch, fmt::format("{} is {} bytes, the pinned commit says {}",
+                                                     quote(f.path), size, f.size));
+    }
+  }
+  auto digests = describe_release_files(source_dir, paths, options);
+  if (!digests) return tl::unexpected(digests.error());
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    const ReleaseFile& got = (*digests)[i];
+    // The size again: the file may have changed since it was looked at.
+    if (got.length != files[i].size) {
+      return fail(Errc::length_mismatch, fmt::format("{} is {} bytes, the pinned commit says {}",
+                                                     quote(got.path), got.length, files[i].size));
+    }
+    if (got.sha256 != files[i].sha256) {
+      return fail(Errc::hash_mismatch, fmt::format("{} has sha256 {}, the pinned commit says {}",
+                                                   quote(got.path), got.sha256, files[i].sha256));
+    }
+  }
+  return digests;
+}
+
 Result<PinnedTorrent> build_pinned_torrent(const PinnedTorrentInput& input) {
   auto pin = canonical_pin(input.pin.upstream, input.pin.repo, input.pin.commit);
   if (!pin) return tl::unexpected(pin.error());
@@ -92,55 +139,12 @@ Result<PinnedTorrent> build_pinned_torrent(const PinnedTorrentInput& input) {
   if (input.files.empty()) {
     return fail(Errc::invalid_argument, "a pinned torrent needs at least one file");
   }
-  std::vector<PinnedFileRef> wanted = input.files;
-  std::sort(wanted.begin(), wanted.end(),
-            [](const PinnedFileRef& a, const PinnedFileRef& b) { return a.path < b.path; });
-  std::vector<std::string> paths;
-  paths.reserve(wanted.size());
-  for (const auto& f : wanted) {
-    if (!is_lower_hex(f.sha256, 32)) {
-      return fail(Errc::invalid_argument, fmt::format("{}: sha256 {} is not 64 lowercase hex",
-                                                      quote(f.path), quote(f.sha256)));
-    }
-    paths.push_back(f.path);
-  }
-  // Duplicates and collisions first, so a bad pin is reported before any file is read.
-  if (auto st = check_path_set(paths); !st) return tl::unexpected(st.error());
-
-  // Sizes before contents: a truncated or missing file is named without hashing the others.
-  for (const auto& f : wanted) {
-    std::error_code ec;
-    const auto p = input.source_dir / f.path;
-    const auto size = std::filesystem::file_size(p, ec);
-    if (ec) {
-      return fail(ec == std::errc::no_such_file_or_directory ? Errc::not_found : Errc::io_error,
-                  fmt::format("{}: {}", p.string(), ec.message()));
-    }
-    if (size != f.size) {
-      return fail(Errc::length_mismatch, fmt::format("{} is {} bytes, the pinned commit says {}",
-                                                     quote(f.path), size, f.size));
-    }
-  }
-  auto files = describe_release_files(input.source_dir, paths, input.hash_options);
-  if (!files) return tl::unexpected(files.error());
-  for (std::size_t i = 0; i < wanted.size(); ++i) {
-    const ReleaseFile& got = (*files)[i];
-    if (got.length != wanted[i].size) {
-      return fail(Errc::length_mismatch, fmt::format("{} is {} bytes, the pinned commit says {}",
-                                                     quote(got.path), got.length, wanted[i].size));
-    }
-    if (got.sha256 != wanted[i].sha256) {
-      return fail(Errc::hash_mismatch, fmt::format("{} has sha256 {}, the pinned commit says {}",
-                                                   quote(got.path), got.sha256, wanted[i].sha256));
-    }
-  }
-
   std::uint64_t total = 0;
-  for (const auto& f : *files) total += f.length;
+  for (const auto& f : input.files) total += f.length;
   TorrentBuildInput build;
   build.source_dir = input.source_dir;
   build.revision = pin->commit;
-  build.files = *files;
+  build.files = input.files;
   build.piece_length = pinned_piece_length(total);
   build.web_seeds = input.web_seeds;
   build.creator.clear();
@@ -149,10 +153,8 @@ Result<PinnedTorrent> build_pinned_torrent(const PinnedTorrentInput& input) {
     return tl::unexpected(with_context(
         torrents.error(), fmt::format("pinned torrent of {}@{}", pin->repo, pin->commit)));
   }
-
   PinnedTorrent out;
   out.pin = *pin;
-  out.files = std::move(*files);
   out.torrents = std::move(*torrents);
   out.rendezvous_key = pin_rendezvous_key(out.pin);
   return out;

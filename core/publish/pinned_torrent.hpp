@@ -58,18 +58,26 @@ struct PinnedFileRef {
   std::string sha256;  // 64 lowercase hex of the content
 };
 
+// Reads each pinned file from `source_dir / path` once and checks it against the pin: the
+// digests a pinned torrent needs, sorted by path bytes. Sizes are checked before any content
+// is read. Errors: invalid_argument (bad sha256 syntax), path_policy (a path or the set, e.g.
+// a case-fold collision), not_found/io_error, length_mismatch/hash_mismatch naming the file.
+Result<std::vector<ReleaseFile>> hash_pinned_files(const std::filesystem::path& source_dir,
+                                                   std::vector<PinnedFileRef> files,
+                                                   const HashOptions& options = {});
+
 struct PinnedTorrentInput {
-  UpstreamPin pin;                     // canonical (canonical_pin)
-  std::vector<PinnedFileRef> files;    // every file of the commit's tree, any order
+  UpstreamPin pin;  // canonical (canonical_pin)
+  // Every file of the commit's tree with its digests, from hash_pinned_files or hashed while
+  // downloading; any order. bt_root is checked against the bytes on disk while building.
+  std::vector<ReleaseFile> files;
   std::filesystem::path source_dir;    // file f is read from source_dir / f.path
   std::vector<std::string> web_seeds;  // outer dict (url-list): never part of the info-hash
-  HashOptions hash_options = {};
 };
 
 struct PinnedTorrent {
   UpstreamPin pin;
-  std::vector<ReleaseFile> files;  // sorted by path bytes; digests as read, equal to the pin's
-  BuiltTorrents torrents;          // hybrid (the swarm: its v2 info-hash) and v1 companion
+  BuiltTorrents torrents;  // hybrid (the swarm: its v2 info-hash) and v1 companion
   RendezvousKey rendezvous_key{};
 };
 
@@ -77,11 +85,10 @@ struct PinnedTorrent {
 // length = pinned_piece_length(total), libtorrent's canonical file order and padding, no file
 // attributes, no creation date, creator or comment, nothing but the files in the info dict; so
 // the info dict, both info-hashes and (without web seeds) the whole .torrent are the same on
-// every node, whatever the directory, file modes, mtimes or creation order. Each file is read
-// twice: once to check it against the pin's size and sha256, once by libtorrent.
-// Errors: invalid_argument (pin not canonical, no files, bad sha256 syntax), path_policy (a
-// path or the set; named), not_found/io_error (missing or unreadable file), length_mismatch /
-// hash_mismatch (a file on disk is not the pinned content; named), and build_torrents' errors.
+// every node, whatever the directory, file modes, mtimes or creation order. Reads every file
+// once (libtorrent's hashing). Errors: invalid_argument (pin not canonical, no files), and
+// build_torrents' errors (path_policy, not_found/io_error, length_mismatch, hash_mismatch when
+// a file on disk does not have its bt_root).
 Result<PinnedTorrent> build_pinned_torrent(const PinnedTorrentInput& input);
 
 }  // namespace weights

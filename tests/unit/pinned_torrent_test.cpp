@@ -77,9 +77,11 @@ UpstreamPin pin_for(const std::string& repo = "openai/gpt-oss-20b",
 PinnedTorrent build(const std::filesystem::path& dir,
                     const std::vector<std::pair<std::string, std::string>>& files,
                     const UpstreamPin& pin = pin_for()) {
+  auto digests = weights::hash_pinned_files(dir, refs_of(files));
+  if (!digests) FAIL(digests.error().to_string());
   PinnedTorrentInput in;
   in.pin = pin;
-  in.files = refs_of(files);
+  in.files = *digests;
   in.source_dir = dir;
   auto built = weights::build_pinned_torrent(in);
   if (!built) FAIL(built.error().to_string());
@@ -299,9 +301,14 @@ TEST_CASE("two independent builds of one pin give byte-identical torrents", "[pi
                                  std::filesystem::perm_options::add);
   }
   const PinnedTorrent a = build(dir_one, files);
+  auto refs = refs_of(files);
+  std::reverse(refs.begin(), refs.end());
+  auto digests = weights::hash_pinned_files(dir_two, refs);
+  REQUIRE(digests);
+  CHECK(*digests == weights::hash_pinned_files(dir_one, refs_of(files)).value());
   PinnedTorrentInput in;
   in.pin = pin_for();
-  in.files = refs_of(files);
+  in.files = *digests;
   std::reverse(in.files.begin(), in.files.end());
   in.source_dir = dir_two;
   auto b = weights::build_pinned_torrent(in);
@@ -313,7 +320,6 @@ TEST_CASE("two independent builds of one pin give byte-identical torrents", "[pi
   CHECK(a.torrents.companion_v1_infohash == b->torrents.companion_v1_infohash);
   CHECK(a.torrents.hybrid == b->torrents.hybrid);
   CHECK(a.torrents.v1_companion == b->torrents.v1_companion);
-  CHECK(a.files == b->files);
   CHECK(a.rendezvous_key == b->rendezvous_key);
 }
 
@@ -352,7 +358,7 @@ TEST_CASE("web seeds change the .torrent but never the info dict", "[pinned_torr
   const PinnedTorrent plain = build(tmp / "src", files);
   PinnedTorrentInput in;
   in.pin = pin_for();
-  in.files = refs_of(files);
+  in.files = weights::hash_pinned_files(tmp / "src", refs_of(files)).value();
   in.source_dir = tmp / "src";
   in.web_seeds = {"https://huggingface.co/openai/gpt-oss-20b/resolve/"};
   auto seeded = weights::build_pinned_torrent(in);
@@ -404,45 +410,73 @@ TEST_CASE("a file on disk that is not the pinned content is refused, naming it",
           "[pinned_torrent]") {
   const auto files = repo_files();
   TempDir tmp;
+  const auto dir = tmp / "src";
+  write_all(dir, files);
+  auto refs = refs_of(files);
+  const auto expect = [&](Errc code, const std::string& needle) {
+    const auto got = weights::hash_pinned_files(dir, refs);
+    REQUIRE_FALSE(got);
+    INFO(got.error().message);
+    CHECK(got.error().code == code);
+    CHECK_THAT(got.error().message, Catch::Contains(needle));
+  };
+
+  SECTION("other bytes of the same size") {
+    write_text(dir / "config.json", "{\"hidden_size\": 9}\n");
+    expect(Errc::hash_mismatch, "\"config.json\"");
+  }
+  SECTION("another size") {
+    write_text(dir / "a.txt", "short");
+    expect(Errc::length_mismatch, "\"a.txt\"");
+  }
+  SECTION("missing") {
+    std::filesystem::remove(dir / "original" / "params.json");
+    expect(Errc::not_found, "params.json");
+  }
+  SECTION("a path the path policy refuses") {
+    refs.push_back({"../escape", 0, weights::crypto::sha256_hex("")});
+    expect(Errc::path_policy, "../escape");
+  }
+  SECTION("two paths that differ only in case") {
+    write_text(dir / "readme.md", "# test model\n");
+    refs.push_back({"readme.md", 13, weights::crypto::sha256_hex("# test model\n")});
+    expect(Errc::path_policy, "readme.md");
+  }
+  SECTION("a sha256 that is not lowercase hex") {
+    refs[0].sha256 = std::string(64, 'A');
+    expect(Errc::invalid_argument, ".gitattributes");
+  }
+}
+
+TEST_CASE("a file changed between hashing and building is caught while building",
+          "[pinned_torrent]") {
+  const auto files = repo_files();
+  TempDir tmp;
   write_all(tmp / "src", files);
   PinnedTorrentInput in;
   in.pin = pin_for();
-  in.files = refs_of(files);
+  in.files = weights::hash_pinned_files(tmp / "src", refs_of(files)).value();
   in.source_dir = tmp / "src";
+  write_text(tmp / "src" / "a" / "c.bin", random_bytes(16385, 99));
+  const auto built = weights::build_pinned_torrent(in);
+  REQUIRE_FALSE(built);
+  CHECK(built.error().code == Errc::hash_mismatch);
+  CHECK_THAT(built.error().message, Catch::Contains("a/c.bin"));
+}
 
-  SECTION("other bytes of the same size") {
-    write_text(tmp / "src" / "config.json", "{\"hidden_size\": 9}\n");
-    const auto built = weights::build_pinned_torrent(in);
-    REQUIRE_FALSE(built);
-    CHECK(built.error().code == Errc::hash_mismatch);
-    CHECK_THAT(built.error().message, Catch::Contains("\"config.json\""));
-  }
-  SECTION("another size") {
-    write_text(tmp / "src" / "a.txt", "short");
-    const auto built = weights::build_pinned_torrent(in);
-    REQUIRE_FALSE(built);
-    CHECK(built.error().code == Errc::length_mismatch);
-    CHECK_THAT(built.error().message, Catch::Contains("\"a.txt\""));
-  }
-  SECTION("missing") {
-    std::filesystem::remove(tmp / "src" / "original" / "params.json");
-    const auto built = weights::build_pinned_torrent(in);
-    REQUIRE_FALSE(built);
-    CHECK(built.error().code == Errc::not_found);
-    CHECK_THAT(built.error().message, Catch::Contains("params.json"));
-  }
-  SECTION("a path the path policy refuses") {
-    in.files.push_back({"../escape", 0, weights::crypto::sha256_hex("")});
-    const auto built = weights::build_pinned_torrent(in);
-    REQUIRE_FALSE(built);
-    CHECK(built.error().code == Errc::path_policy);
-  }
-  SECTION("a pin that is not canonical") {
-    in.pin.repo = "OpenAI/gpt-oss-20b";
-    const auto built = weights::build_pinned_torrent(in);
-    REQUIRE_FALSE(built);
-    CHECK(built.error().code == Errc::invalid_argument);
-  }
+TEST_CASE("building refuses a pin that is not canonical", "[pinned_torrent]") {
+  const auto files = repo_files();
+  TempDir tmp;
+  write_all(tmp / "src", files);
+  PinnedTorrentInput in;
+  in.pin = pin_for();
+  in.files = weights::hash_pinned_files(tmp / "src", refs_of(files)).value();
+  in.source_dir = tmp / "src";
+  in.pin.repo = "OpenAI/gpt-oss-20b";
+  const auto built = weights::build_pinned_torrent(in);
+  REQUIRE_FALSE(built);
+  CHECK(built.error().code == Errc::invalid_argument);
+  CHECK_THAT(built.error().message, Catch::Contains("canonical"));
 }
 
 TEST_CASE("a pin is canonicalised: repository and commit lowercased, anything else refused",
