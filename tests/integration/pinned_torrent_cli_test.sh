@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # `weightsctl release pin-torrent` (docs/pinned-releases.md): the published test vector, which
-# a feed's `release add` of the full commit reaches too; one real git commit laid out four ways
-# (its worktree with .git, a `git archive` extracted under another umask, a Hub cache snapshot of
-# symlinks into blobs/, an `hf download --local-dir` directory with the client's .cache/) gives
-# one byte-identical .torrent named after the commit; an extra file gives another torrent; bad
-# input is refused with the documented exit codes.
+# the doc's Python reference and a feed's `release add` of the full commit reach too; one real
+# git commit laid out four ways (its worktree with .git, a `git archive` extracted under another
+# umask, a Hub cache snapshot of symlinks into blobs/, an `hf download --local-dir` directory
+# with the client's .cache/) gives one byte-identical .torrent named after the commit; an extra
+# file gives another torrent; bad input is refused with the documented exit codes.
 # Env: WEIGHTSCTL, WEIGHTS_SOURCE_DIR (set by ctest).
 source "$(dirname "$0")/lib.sh"
 command -v jq >/dev/null || { echo "FAIL: jq is required (scripts/install-deps --test)" >&2; exit 1; }
@@ -32,6 +32,15 @@ jq -e '.v2_infohash == "08edbc1caa6efa30de2604ecd4fefe10eb51679c5ac0d90a6186d43f
   cfdae50a6f709094809c576072f3d72f1a9353b8c6607dd04e1043875e705a3e ]] ||
   fail "test vector: the .torrent's bytes differ from the documented SHA-256"
 pass "the documented test vector"
+
+# The doc's Python reference implementation of the rule, run as printed, gives the same values.
+awk '/^```python$/ { on = 1; next } /^```$/ { on = 0 } on' \
+  "$WEIGHTS_SOURCE_DIR/docs/pinned-releases.md" >"$T/reference.py"
+expect_ok "the doc's Python reference runs" python3 "$T/reference.py"
+[[ $LAST_OUT == "08edbc1caa6efa30de2604ecd4fefe10eb51679c5ac0d90a6186d43fe4b3023f
+5d496bec15adce56e6a13ec4d7f97dcba3b65d97
+cfdae50a6f709094809c576072f3d72f1a9353b8c6607dd04e1043875e705a3e
+fcd48afdeea6a88c218458881398f6e456a521b5" ]] || fail "the doc's Python reference printed: $LAST_OUT"
 
 # A feed release named by the full commit is the same torrent (docs/pinned-releases.md §3.4).
 expect_ok "feed init" "$W" feed init "$T/pub"
