@@ -1,5 +1,5 @@
-// Releases: `weightsctl release add/list` (publisher, offline) and the releases a running
-// weightsd holds (fetch, wait, list, show, pin, unpin, remove, verify, seed).
+// Releases: `weightsctl release add/list/pin-torrent` (publisher, offline) and the releases a
+// running weightsd holds (fetch, wait, list, show, pin, unpin, remove, verify, seed).
 #include <filesystem>
 #include <memory>
 #include <string>
