@@ -1,5 +1,5 @@
-// Releases: `weightsctl release add/list` (publisher, offline) and the releases a running
-// weightsd holds (fetch, wait, list, show, pin, unpin, remove, verify, seed).
+// Releases: `weightsctl release add/list/pin-torrent` (publisher, offline) and the releases a
+// running weightsd holds (fetch, wait, list, show, pin, unpin, remove, verify, seed).
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -15,8 +15,11 @@
 #include "cli/common.hpp"
 #include "core/api/release_ref.hpp"
 #include "core/net/hf_hub.hpp"
+#include "core/publish/pinned_torrent.hpp"
 #include "core/publish/publisher.hpp"
 #include "core/publish/tuf_repo.hpp"
+#include "core/util/atomic_file.hpp"
+#include "core/util/encoding.hpp"
 #include "core/util/safe_fs.hpp"
 #include "core/util/units.hpp"
 
@@ -312,6 +315,66 @@ Status run_verify(const Context& ctx, const std::string& id) {
   return finish_wait(ctx, *done);
 }
 
+struct PinTorrentArgs {
+  std::string dir;
+  std::string upstream = "huggingface";
+  std::string repo;
+  std::string commit;
+  std::string out;
+  std::vector<std::string> web_seeds;
+  unsigned threads = 0;
+};
+
+Status run_pin_torrent(const Context& ctx, const PinTorrentArgs& a) {
+  auto pin = canonical_pin(a.upstream, a.repo, a.commit);
+  if (!pin) return tl::unexpected(pin.error());
+  std::vector<std::string> skipped;  // .git/ and .cache/huggingface/: never in a commit
+  auto paths = list_release_files(a.dir, &skipped);
+  if (!paths) return tl::unexpected(paths.error());
+  HashOptions hash;
+  hash.threads = a.threads;
+  auto files = describe_release_files(a.dir, *paths, hash);
+  if (!files) return tl::unexpected(files.error());
+  PinnedTorrentInput in;
+  in.pin = *pin;
+  in.files = *files;
+  in.source_dir = a.dir;
+  in.web_seeds = a.web_seeds;
+  auto built = build_pinned_torrent(in);
+  if (!built) return tl::unexpected(built.error());
+  if (!a.out.empty()) {
+    if (auto st = write_file_atomic(a.out, built->torrents.hybrid); !st) return st;
+  }
+  std::uint64_t total = 0;
+  for (const auto& f : *files) total += f.length;
+  const std::string key = to_hex(built->rendezvous_key);
+  std::string human = fmt::format(
+      "{}:{}@{} ({}): {} files, {}\nv2 info-hash   {}\nv1 info-hash   {}\n"
+      "piece length   {}\nrendezvous key {} ({})\n",
+      pin->upstream, pin->repo, pin->commit, pinned_torrent_rule, files->size(), human_bytes(total),
+      built->torrents.v2_infohash, built->torrents.v1_infohash,
+      human_bytes(built->torrents.piece_length), key, pin_rendezvous_rule);
+  for (const auto& skip : skipped) human += fmt::format("skipped        {}\n", skip);
+  if (!a.out.empty()) human += fmt::format("wrote {}\n", a.out);
+  emit(ctx,
+       {{"upstream", pin->upstream},
+        {"repo", pin->repo},
+        {"commit", pin->commit},
+        {"rule", pinned_torrent_rule},
+        {"files", files->size()},
+        {"total_length", total},
+        {"piece_length", built->torrents.piece_length},
+        {"v2_infohash", built->torrents.v2_infohash},
+        {"v1_infohash", built->torrents.v1_infohash},
+        {"companion_v1_infohash", built->torrents.companion_v1_infohash},
+        {"rendezvous_key", key},
+        {"rendezvous_rule", pin_rendezvous_rule},
+        {"skipped", skipped},
+        {"torrent", a.out.empty() ? nlohmann::json(nullptr) : nlohmann::json(a.out)}},
+       human);
+  return {};
+}
+
 }  // namespace
 
 void register_release_commands(CLI::App& app, Context& ctx) {
@@ -375,6 +438,26 @@ void register_release_commands(CLI::App& app, Context& ctx) {
   cl->footer("Example:\n  weightsctl release list --feed pub/");
   cl->add_option("--feed", list->feed, "Publisher directory")->required();
   cl->callback([&ctx, list] { ctx.action = [&ctx, list] { return run_list(ctx, *list); }; });
+
+  auto pt = std::make_shared<PinTorrentArgs>();
+  auto* cp = rel->add_subcommand(
+      "pin-torrent", "Build the torrent every node builds for an upstream commit (no feed)");
+  cp->add_option("dir", pt->dir, "Directory holding exactly the commit's files")->required();
+  cp->add_option("--repo", pt->repo, "Upstream repository, ORG/NAME")->required();
+  cp->add_option("--commit", pt->commit, "The full 40-hex commit id")->required();
+  cp->add_option("--upstream", pt->upstream, "Upstream kind (default huggingface)");
+  cp->add_option("-o,--out", pt->out, "Write the hybrid .torrent here");
+  cp->add_option("--web-seed", pt->web_seeds,
+                 "HTTP(S) base URL (BEP 19) for the .torrent's url-list; never in the info-hash");
+  cp->add_option("--threads", pt->threads, "Hashing threads (default: all cores)");
+  cp->footer(
+      "Rule weightsd-pinned-torrent/1 (docs/pinned-releases.md): every file under DIR except\n"
+      "DIR/.git and DIR/.cache/huggingface is taken as the commit's tree, so DIR must hold\n"
+      "exactly the commit's files (a checkout, `hf download --local-dir`, or a cache snapshot).\n"
+      "Example:\n"
+      "  weightsctl release pin-torrent ./gpt-oss-20b --repo openai/gpt-oss-20b \\\n"
+      "      --commit 6cee5e81ee83917806bbde320786a8fb61efebee -o gpt-oss-20b.torrent");
+  cp->callback([&ctx, pt] { ctx.action = [&ctx, pt] { return run_pin_torrent(ctx, *pt); }; });
 }
 
 Status show_release(const Context& ctx, const std::string& id) {

@@ -19,7 +19,6 @@
 namespace weights {
 namespace {
 
-constexpr char kCreator[] = "weightsd";
 // Decoding limits for torrents we check. A 4 TiB release at 32 MiB pieces needs ~7 MB.
 constexpr int kMaxTorrentBytes = 64 * 1024 * 1024;
 constexpr int kMaxDecodeDepth = 100;
@@ -242,7 +241,7 @@ Result<std::string> create_one(const TorrentBuildInput& input, std::uint64_t pie
   }
   // The constructor canonicalises v2 layouts (sorted file tree, pad files, tail padding).
   lt::create_torrent ct(fs, static_cast<int>(piece_length), flags);
-  ct.set_creator(kCreator);
+  if (!input.creator.empty()) ct.set_creator(input.creator.c_str());
   ct.set_creation_date(0);  // omitted: the date would make every build's bytes differ
   for (const auto& url : input.web_seeds) ct.add_url_seed(url);
   for (std::size_t i = 0; i < input.trackers.size(); ++i) {

@@ -40,6 +40,7 @@ struct TorrentBuildInput {
   std::uint64_t piece_length = 0;    // 0: piece_length_for_total(sum of lengths)
   std::vector<std::string> web_seeds;
   std::vector<std::string> trackers;  // one tier each, in order
+  std::string creator = "weightsd";   // outer "created by"; empty: omitted
 };
 
 struct BuiltTorrents {
@@ -54,7 +55,7 @@ struct BuiltTorrents {
   std::uint64_t pieces_hashed = 0;
 };
 
-// Creates both torrents deterministically (no creation date, creator "weightsd", no file
+// Creates both torrents deterministically (no creation date, creator `input.creator`, no file
 // attributes, so chmod/mtime never change an info-hash), then re-reads them and checks
 // libtorrent's file list, sizes and pieces roots against `input.files`: any difference (a file
 // changed on disk, libtorrent renamed a path) is an error, never a silently different torrent.
