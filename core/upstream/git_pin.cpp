@@ -472,12 +472,21 @@ Result<PinnedTree> read_tree_isolated(git_odb* odb, std::string_view commit) {
   ConfigPtr cfg(cfg_raw);
   git_repository_set_config(repo.get(), cfg.get());
 
+  // What the id names, first: missing, or another kind of object (a tree or blob id given as
+  // the pin). The header read does not re-hash; the commit lookup below does.
+  std::size_t header_len = 0;
+  git_object_t type = GIT_OBJECT_INVALID;
+  if (git_odb_read_header(&header_len, &type, odb, &oid) != 0) {
+    return fail(Errc::not_found,
+                fmt::format("commit {} is not in the repository ({})", commit, git_message()));
+  }
+  if (type != GIT_OBJECT_COMMIT) {
+    return fail(Errc::wrong_target,
+                fmt::format("{} is a {}, not a commit", commit, git_object_type2string(type)));
+  }
   git_commit* commit_raw = nullptr;
   if (git_commit_lookup(&commit_raw, repo.get(), &oid) != 0) {
-    const git_error* e = git_error_last();
-    const bool missing = e && e->klass == GIT_ERROR_ODB && git_odb_exists(odb, &oid) == 0;
-    return fail(missing ? Errc::not_found : Errc::hash_mismatch,
-                fmt::format("commit {}: {}", commit, git_message()));
+    return fail(Errc::hash_mismatch, fmt::format("commit {}: {}", commit, git_message()));
   }
   CommitPtr c(commit_raw);
   git_tree* tree_raw = nullptr;
