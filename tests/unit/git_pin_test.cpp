@@ -9,9 +9,11 @@
 #include <fmt/format.h>
 #include <git2.h>
 
+#include "core/net/url.hpp"
 #include "core/upstream/lfs_pointer.hpp"
 #include "core/util/crypto.hpp"
 #include "core/util/encoding.hpp"
+#include "support/http_test_server.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_files.hpp"
 
@@ -23,6 +25,20 @@ using weights::testing::write_text;
 namespace fs = std::filesystem;
 
 namespace {
+
+// Every request a test server saw, headers included.
+struct Recorded {
+  std::mutex m;
+  std::vector<std::string> requests;
+  void add(const std::string& r) {
+    std::lock_guard lock(m);
+    requests.push_back(r);
+  }
+  std::vector<std::string> all() {
+    std::lock_guard lock(m);
+    return requests;
+  }
+};
 
 const std::string big_sha = crypto::sha256_hex("the large file's bytes");
 
@@ -390,4 +406,70 @@ TEST_CASE("a tampered object in the repository is a hash mismatch, not a listing
   REQUIRE_FALSE(tree);
   CHECK(tree.error().code == Errc::hash_mismatch);
   CHECK_THAT(tree.error().message, Catch::Contains("config.json"));
+}
+
+TEST_CASE("the token goes to the URL's origin as a header, through the configured proxy",
+          "[git_pin]") {
+  TempDir tmp;
+  TmpdirScope scope(tmp / "t");
+  Recorded seen;
+  weights::testing::Server proxy(
+      [&](weights::testing::Conn& c, const std::string&, const std::string& request) {
+        seen.add(request);
+        c.send(weights::testing::response(404, "Not Found", "no"));
+      });
+  GitFetchOptions o = quick_options();
+  o.token = "hf_secret_token";
+  o.proxy.http = *parse_url(proxy.url("/"));
+  // hub.test is never resolved: git hands the whole URL to the proxy.
+  auto tree = fetch_pinned_tree("http://hub.test/org/model", std::string(40, 'a'), o);
+  REQUIRE_FALSE(tree);
+  CHECK(tree.error().code == Errc::unavailable);
+  const auto requests = seen.all();
+  REQUIRE_FALSE(requests.empty());
+  CHECK_THAT(requests[0],
+             Catch::StartsWith("GET http://hub.test/org/model/info/refs?service=git-upload-pack"));
+  CHECK_THAT(requests[0], Catch::Contains("Authorization: Bearer hf_secret_token\r\n"));
+  CHECK(empty_dir(tmp / "t"));
+}
+
+TEST_CASE("a redirect is not followed, so the token never reaches another host", "[git_pin]") {
+  Recorded elsewhere;
+  weights::testing::Server other(
+      [&](weights::testing::Conn& c, const std::string&, const std::string& request) {
+        elsewhere.add(request);
+        c.send(weights::testing::response(404, "Not Found", "no"));
+      });
+  weights::testing::Server hub([&](weights::testing::Conn& c, const std::string& path,
+                                   const std::string&) {
+    c.send(weights::testing::response(302, "Found", "", "Location: " + other.url(path) + "\r\n"));
+  });
+  GitFetchOptions o = quick_options();
+  o.token = "hf_secret_token";
+  auto tree = fetch_pinned_tree(hub.url("/org/model"), std::string(40, 'a'), o);
+  REQUIRE_FALSE(tree);
+  CHECK(tree.error().code == Errc::unavailable);
+  CHECK(elsewhere.all().empty());
+}
+
+TEST_CASE("a server that stops sending is abandoned after the stall timeout", "[git_pin]") {
+  TempDir tmp;
+  TmpdirScope scope(tmp / "t");
+  weights::testing::Server silent(
+      [](weights::testing::Conn& c, const std::string&, const std::string&) {
+        // Holds the connection until the client goes away (git killed).
+        char byte = 0;
+        while (::recv(c.fd(), &byte, 1, 0) > 0) {
+        }
+      });
+  GitFetchOptions o = quick_options();
+  o.stall = std::chrono::seconds(1);
+  const auto start = std::chrono::steady_clock::now();
+  auto tree = fetch_pinned_tree(silent.url("/org/model"), std::string(40, 'a'), o);
+  const auto took = std::chrono::steady_clock::now() - start;
+  REQUIRE_FALSE(tree);
+  CHECK(tree.error().code == Errc::unavailable);
+  CHECK_THAT(tree.error().message, Catch::Contains("no data for 1 s"));
+  CHECK(took < std::chrono::seconds(20));
+  CHECK(empty_dir(tmp / "t"));
 }
