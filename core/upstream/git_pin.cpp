@@ -544,8 +544,9 @@ Result<PinnedTree> read_pinned_tree(git_repository* repo, std::string_view commi
   return read_tree_isolated(odb.get(), commit);
 }
 
-Result<PinnedTree> fetch_pinned_tree(std::string_view url, std::string_view commit,
-                                     const GitFetchOptions& options) {
+Status fetch_commit_objects(std::string_view url, std::string_view commit,
+                            const GitFetchOptions& options,
+                            const std::function<Status(git_repository*)>& use) {
   if (!is_commit_id(commit)) {
     return fail(Errc::invalid_argument,
                 fmt::format("commit \"{}\": not 40 lowercase hex characters",
@@ -572,7 +573,7 @@ Result<PinnedTree> fetch_pinned_tree(std::string_view url, std::string_view comm
                   GitRunLimits{Clock::now() + options.timeout,
                                std::chrono::duration_cast<std::chrono::milliseconds>(options.stall),
                                options.max_bytes, tmp->repo()}};
-  if (auto ok = fetch_commit(fetcher, commit, oid); !ok) return tl::unexpected(ok.error());
+  if (auto ok = fetch_commit(fetcher, commit, oid); !ok) return ok;
 
   git_repository* raw = nullptr;
   if (git_repository_open_bare(&raw, tmp->repo().c_str()) != 0) {
@@ -580,16 +581,23 @@ Result<PinnedTree> fetch_pinned_tree(std::string_view url, std::string_view comm
                 fmt::format("git open {}: {}", tmp->repo().string(), git_message()));
   }
   RepoPtr repo(raw);
-  git_odb* odb_raw = nullptr;
-  if (git_repository_odb(&odb_raw, repo.get()) != 0) {
-    return fail(Errc::internal, fmt::format("libgit2: {}", git_message()));
-  }
-  OdbPtr odb(odb_raw);
-  auto tree = read_tree_isolated(odb.get(), commit);
-  if (!tree) {
+  if (auto ok = use(repo.get()); !ok) {
     return tl::unexpected(
-        with_context(tree.error(), fmt::format("from {}", printable_excerpt(url, 120))));
+        with_context(ok.error(), fmt::format("from {}", printable_excerpt(url, 120))));
   }
+  return {};
+}
+
+Result<PinnedTree> fetch_pinned_tree(std::string_view url, std::string_view commit,
+                                     const GitFetchOptions& options) {
+  PinnedTree tree;
+  auto ok = fetch_commit_objects(url, commit, options, [&](git_repository* repo) -> Status {
+    auto read = read_pinned_tree(repo, commit);
+    if (!read) return tl::unexpected(read.error());
+    tree = std::move(*read);
+    return {};
+  });
+  if (!ok) return tl::unexpected(ok.error());
   return tree;
 }
 
