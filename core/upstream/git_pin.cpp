@@ -14,6 +14,7 @@
 #include "core/net/url.hpp"
 #include "core/upstream/git_process.hpp"
 #include "core/upstream/lfs_pointer.hpp"
+#include "core/upstream/libgit2_util.hpp"
 #include "core/util/crypto.hpp"
 #include "core/util/encoding.hpp"
 #include "core/util/path_policy.hpp"
@@ -21,48 +22,13 @@
 namespace weights::upstream {
 namespace {
 
+using namespace detail;
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 constexpr int max_tree_depth = 64;
 constexpr int deepen_step = 64;
 constexpr std::string_view pin_ref = "refs/weightsd/pin";
-
-// libgit2's global state, held for the duration of a call (init/shutdown are reference
-// counted). Strict hash verification is libgit2's default; set it anyway, since every check
-// here rests on it.
-class LibGit2 {
- public:
-  LibGit2() {
-    git_libgit2_init();
-    git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 1);
-  }
-  ~LibGit2() { git_libgit2_shutdown(); }
-  LibGit2(const LibGit2&) = delete;
-  LibGit2& operator=(const LibGit2&) = delete;
-};
-
-template <class T, void (*Free)(T*)>
-struct GitFree {
-  void operator()(T* p) const { Free(p); }
-};
-using RepoPtr = std::unique_ptr<git_repository, GitFree<git_repository, git_repository_free>>;
-using OdbPtr = std::unique_ptr<git_odb, GitFree<git_odb, git_odb_free>>;
-using ConfigPtr = std::unique_ptr<git_config, GitFree<git_config, git_config_free>>;
-using CommitPtr = std::unique_ptr<git_commit, GitFree<git_commit, git_commit_free>>;
-using TreePtr = std::unique_ptr<git_tree, GitFree<git_tree, git_tree_free>>;
-using BlobPtr = std::unique_ptr<git_blob, GitFree<git_blob, git_blob_free>>;
-
-std::string git_message() {
-  const git_error* e = git_error_last();
-  return e && e->message ? std::string(e->message) : std::string("unknown libgit2 error");
-}
-
-std::string oid_hex(const git_oid* oid) {
-  char buf[GIT_OID_HEXSZ + 1];
-  git_oid_tostr(buf, sizeof buf, oid);
-  return buf;
-}
 
 std::string shown_path(std::string_view path) {
   return "\"" + escape_path_for_message(path) + "\"";
