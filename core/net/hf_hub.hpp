@@ -81,8 +81,10 @@ class Hub {
   // Downloads one file of the revision (by commit sha) to `dest`: bytes go to dest + ".part"
   // (resumed with a Range request when present) and are renamed to `dest` once exactly
   // file.size bytes arrived. An existing `dest` of the right size is kept (the caller verifies
-  // hashes afterwards). More bytes than file.size is length_mismatch; 401/403 (gated or
-  // private), 404 and 429 without a usable Retry-After are errors with hints.
+  // hashes afterwards). Every attempt, a resumed one too, starts at the hub's resolve URL, so a
+  // signed CDN URL is never reused: a dropped transfer, or a CDN that refuses its URL as expired
+  // (signed_url_expired), is resumed on a fresh one (max_attempts in all). More bytes than
+  // file.size is length_mismatch; other statuses are errors as hub_status_error says.
   Status download(const HubRevision& revision, const HubFile& file, const fs::path& dest,
                   const Progress& progress = {});
 
@@ -102,6 +104,17 @@ class Hub {
   bool endpoint_ok_ = false;
   Error endpoint_error_;
 };
+
+// Whether a final answer means that a signed download URL expired or was used up: 403 or 410
+// from another origin than the endpoint (the CDN a resolve redirect led to). The hub itself
+// answers 403 for gated repositories.
+bool signed_url_expired(const Url& endpoint, const Url& answered_by, unsigned status);
+
+// A final status outside 2xx from `url` (reached from `endpoint`) as an error with a hint:
+// 401/403 gated or private, 404 not found, 429 rate limited, 451 legally barred (peers or a
+// mirror are the way), a CDN's 403/410 a refused signed URL.
+Error hub_status_error(const Url& endpoint, const Url& url, const ResponseHead& head,
+                       std::string_view what);
 
 // Checks hashed release files against the hub's listing (the add_release hook): same set of
 // paths and sizes; LFS files' SHA-256 equals lfs.oid, other files' git blob oid equals oid.

@@ -231,3 +231,30 @@ TEST_CASE("lfs_by_default follows the hub's default .gitattributes") {
   CHECK_FALSE(lfs_by_default("safetensors"));
   CHECK_FALSE(lfs_by_default("model.safetensors.index.json"));
 }
+
+TEST_CASE("signed_url_expired: a 403 or 410 from the CDN, never one from the hub itself",
+          "[hf_hub]") {
+  const auto hub = parse_url("https://huggingface.co");
+  const auto cdn = parse_url("https://cas-bridge.xethub.hf.co/x/abc?X-Amz-Expires=3600");
+  const auto hub_page = parse_url("https://huggingface.co/org/name/resolve/main/f");
+  REQUIRE((hub && cdn && hub_page));
+  CHECK(hf::signed_url_expired(*hub, *cdn, 403));
+  CHECK(hf::signed_url_expired(*hub, *cdn, 410));
+  CHECK_FALSE(hf::signed_url_expired(*hub, *cdn, 404));
+  CHECK_FALSE(hf::signed_url_expired(*hub, *cdn, 500));
+  CHECK_FALSE(hf::signed_url_expired(*hub, *hub_page, 403));  // gated: a token is needed
+}
+
+TEST_CASE("hub_status_error: 451 says legally barred and names peers and mirrors", "[hf_hub]") {
+  const auto hub = parse_url("https://huggingface.co");
+  REQUIRE(hub);
+  ResponseHead head;
+  head.status = 451;
+  const Error e = hf::hub_status_error(*hub, *hub, head, "org/name: config.json");
+  CHECK_THAT(e.message, Catch::Contains("org/name: config.json") &&
+                            Catch::Contains("HTTP 451: the hub is legally barred"));
+  CHECK_THAT(e.hint,
+             Catch::Contains("peers") && Catch::Contains("mirror") && !Catch::Contains("later"));
+  head.status = 403;
+  CHECK_THAT(hf::hub_status_error(*hub, *hub, head, "x").message, Catch::Contains("gated"));
+}
