@@ -424,53 +424,6 @@ Status Hub::download(const HubRevision& rev, const HubFile& file, const fs::path
 
 // ---- checks -------------------------------------------------------------------------------------
 
-Status check_against_hub(const HubRevision& rev, std::vector<ReleaseFile>& files,
-                         std::string* bad_path) {
-  std::map<std::string, const HubFile*> by_path;
-  for (const auto& f : rev.files) by_path[f.path] = &f;
-  if (files.size() != rev.files.size()) {
-    return fail(Errc::wrong_target,
-                fmt::format("{} files on disk, but {}@{} lists {}", files.size(), rev.repo,
-                            rev.sha.substr(0, 12), rev.files.size()),
-                "import into an empty directory");
-  }
-  for (auto& f : files) {
-    const auto it = by_path.find(f.path);
-    if (it == by_path.end()) {
-      return fail(Errc::wrong_target,
-                  fmt::format("{}: not a file of {}@{}", f.path, rev.repo, rev.sha.substr(0, 12)),
-                  "import into an empty directory");
-    }
-    const HubFile& h = *it->second;
-    if (bad_path) *bad_path = f.path;
-    if (f.length != h.size) {
-      return fail(Errc::length_mismatch,
-                  fmt::format("{}: {} bytes, the hub lists {}", f.path, f.length, h.size));
-    }
-    if (h.lfs_sha256) {
-      if (f.sha256 != *h.lfs_sha256) {
-        return fail(Errc::hash_mismatch,
-                    fmt::format("{}: SHA-256 {} differs from the hub's LFS oid {}", f.path,
-                                f.sha256, *h.lfs_sha256),
-                    "the download or the mirror is corrupt; nothing was signed");
-      }
-      f.git_oid.reset();
-    } else {
-      if (!f.git_oid) {
-        return fail(Errc::internal, fmt::format("{}: git blob id was not computed", f.path));
-      }
-      if (*f.git_oid != h.git_oid) {
-        return fail(Errc::hash_mismatch,
-                    fmt::format("{}: git blob id {} differs from the hub's oid {}", f.path,
-                                *f.git_oid, h.git_oid),
-                    "the download or the mirror is corrupt; nothing was signed");
-      }
-    }
-  }
-  if (bad_path) bad_path->clear();
-  return {};
-}
-
 bool lfs_by_default(std::string_view path) {
   // huggingface_hub's default .gitattributes for model repositories, plus *.gguf.
   static constexpr std::string_view suffixes[] = {

@@ -9,8 +9,8 @@
 //                                                                  "lfs": {"oid","size",...}}]
 //       (paginated with a `Link: <url>; rel="next"` header)
 //   GET {endpoint}/{repo}/resolve/{sha}/{path}                 -> the bytes (often a redirect)
-// Every file is checked against what the hub published before anything is signed: LFS files
-// against lfs.oid (SHA-256), small files against oid (the git blob SHA-1).
+// What the API says is a hint: the importer trusts only the commit's git objects, and checks the
+// listing and every downloaded byte against them (core/upstream/hf_pin.hpp).
 //
 // Cache side: `models--org--name/{blobs,snapshots/<rev>,refs}` as huggingface_hub writes it;
 // blob names are the same hashes (SHA-256 for LFS files, git blob SHA-1 otherwise), so a cached
@@ -115,13 +115,6 @@ bool signed_url_expired(const Url& endpoint, const Url& answered_by, unsigned st
 // mirror are the way), a CDN's 403/410 a refused signed URL.
 Error hub_status_error(const Url& endpoint, const Url& url, const ResponseHead& head,
                        std::string_view what);
-
-// Checks hashed release files against the hub's listing (the add_release hook): same set of
-// paths and sizes; LFS files' SHA-256 equals lfs.oid, other files' git blob oid equals oid.
-// Sets git_oid exactly for the non-LFS files (the name the hub and its cache use for them).
-// On a mismatch `bad_path` (if given) receives the offending file's path.
-Status check_against_hub(const HubRevision& revision, std::vector<ReleaseFile>& files,
-                         std::string* bad_path = nullptr);
 
 // Whether the hub stores `path` with LFS in a new repository: its default .gitattributes
 // patterns (*.safetensors, *.bin, *.gguf, ...). Used when a release comes from a plain
