@@ -55,7 +55,7 @@ Status from_hub(const HfImportArgs& a, std::string& files_dir, ReleaseOptions& o
   const std::string git_url = fmt::format("{}/{}", ho.endpoint, repo);
   auto pinned = upstream::fetch_pinned_tree(git_url, listed->sha, go);
   if (!pinned) {
-    Error e = with_context(pinned.error(), fmt::format("git {} @{}", git_url, listed->sha));
+    Error e = with_context(pinned.error(), fmt::format("{}@{}", repo, listed->sha.substr(0, 12)));
     if (e.hint.empty()) {
       e.hint =
           "the file list comes from the hub's git repository, never from its API alone: check "
