@@ -41,7 +41,7 @@ ReleaseRecord read_row(const Statement& s) {
   r.release_seq = s.uint64(4);
   r.v2_infohash = s.text(5);
   r.manifest = s.blob(6);
-  r.origin = s.text(7) == "seeded" ? Origin::seeded : Origin::fetched;
+  r.origin = origin_from_name(s.text(7));
   r.include = from_json_list(s.text(8));
   r.peers = from_json_list(s.text(9));
   r.verified = from_json_list(s.text(10));
@@ -102,7 +102,7 @@ Status ReleaseDb::put(const ReleaseRecord& r) {
                   columns));
   if (!st) return in(st.error(), "put release");
   auto ok = st->bind_all(r.id, r.feed, r.model, r.revision, r.release_seq, r.v2_infohash,
-                         Blob{r.manifest}, r.origin == Origin::seeded ? "seeded" : "fetched",
+                         Blob{r.manifest}, std::string(origin_name(r.origin)),
                          to_json_list(r.include), to_json_list(r.peers), to_json_list(r.verified),
                          r.pinned ? 1 : 0, r.state, r.error_code, r.error_message, r.error_hint,
                          r.view_path, r.added_at, r.last_requested, r.last_scrubbed);
@@ -211,6 +211,24 @@ Result<bool> ReleaseDb::remove_follow(std::int64_t id) {
   if (ok) ok = st->run();
   if (!ok) return in(ok.error(), "remove follow");
   return db.changes() > 0;
+}
+
+std::string_view origin_name(Origin origin) {
+  switch (origin) {
+    case Origin::fetched:
+      return "fetched";
+    case Origin::seeded:
+      return "seeded";
+    case Origin::upstream:
+      return "upstream";
+  }
+  return "fetched";
+}
+
+Origin origin_from_name(std::string_view name) {
+  if (name == "seeded") return Origin::seeded;
+  if (name == "upstream") return Origin::upstream;
+  return Origin::fetched;
 }
 
 }  // namespace weights::daemon

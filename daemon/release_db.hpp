@@ -19,7 +19,11 @@
 
 namespace weights::daemon {
 
-enum class Origin { fetched, seeded };
+// fetched: from a feed's swarm; seeded: a publisher's files; upstream: pinned by an upstream
+// commit and downloaded from the upstream (daemon/engine/pinned_fetch.hpp).
+enum class Origin { fetched, seeded, upstream };
+std::string_view origin_name(Origin origin);
+Origin origin_from_name(std::string_view name);  // unknown names: fetched
 
 struct ReleaseRecord {
   std::string id;  // "org/name@revision"

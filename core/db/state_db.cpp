@@ -142,6 +142,37 @@ CREATE TABLE trusted_delegated (
   PRIMARY KEY (feed, role)
 ) STRICT;
 )sql"},
+    // Releases pinned by an upstream commit (daemon/engine/pinned_fetch.hpp): origin
+    // 'upstream'. SQLite cannot change a CHECK constraint in place: the table is rebuilt.
+    {7, "upstream origin", R"sql(
+CREATE TABLE releases_v7 (
+  id TEXT PRIMARY KEY NOT NULL,
+  feed TEXT NOT NULL,
+  model TEXT NOT NULL,
+  revision TEXT NOT NULL,
+  release_seq INTEGER NOT NULL,
+  v2_infohash TEXT NOT NULL,
+  manifest BLOB NOT NULL,
+  origin TEXT NOT NULL CHECK (origin IN ('fetched', 'seeded', 'upstream')),
+  include_json TEXT NOT NULL,
+  peers_json TEXT NOT NULL,
+  verified_json TEXT NOT NULL,
+  pinned INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  error_code TEXT NOT NULL,
+  error_message TEXT NOT NULL,
+  error_hint TEXT NOT NULL,
+  view_path TEXT NOT NULL,
+  added_at INTEGER NOT NULL,
+  last_requested INTEGER NOT NULL DEFAULT 0,
+  last_scrubbed INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO releases_v7 SELECT id, feed, model, revision, release_seq, v2_infohash, manifest,
+  origin, include_json, peers_json, verified_json, pinned, state, error_code, error_message,
+  error_hint, view_path, added_at, last_requested, last_scrubbed FROM releases;
+DROP TABLE releases;
+ALTER TABLE releases_v7 RENAME TO releases;
+)sql"},
 };
 
 static_assert(std::size(migrations) == state_schema_version);

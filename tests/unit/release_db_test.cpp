@@ -1,6 +1,7 @@
 #include "daemon/release_db.hpp"
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include "support/temp_dir.hpp"
 
@@ -52,4 +53,26 @@ TEST_CASE("release records round-trip and survive reopening", "[release_db]") {
   REQUIRE(db->remove(rec.id));
   CHECK(db->list()->empty());
   CHECK_FALSE(db->get(rec.id)->has_value());
+}
+
+TEST_CASE("every origin round-trips, a release pinned by an upstream commit too", "[release_db]") {
+  testing::TempDir tmp;
+  auto state = db::StateDb::open(tmp.path());
+  REQUIRE(state);
+  ReleaseDb db(*state);
+  for (const Origin o : {Origin::fetched, Origin::seeded, Origin::upstream}) {
+    ReleaseRecord rec;
+    rec.id = fmt::format("org/name@{}", origin_name(o));
+    rec.feed = "upstream:huggingface";
+    rec.model = "org/name";
+    rec.revision = std::string(origin_name(o));
+    rec.manifest = "{}";
+    rec.origin = o;
+    REQUIRE(db.put(rec));
+    auto got = db.get(rec.id);
+    REQUIRE(got);
+    REQUIRE(got->has_value());
+    CHECK((*got)->origin == o);
+    CHECK(origin_from_name(origin_name(o)) == o);
+  }
 }

@@ -263,7 +263,7 @@ TEST_CASE("a state dir from before the single migrations table opens with its da
   auto sdb = StateDb::open(tmp.path());
   REQUIRE(sdb);
   auto& conn = (*sdb)->connection();
-  CHECK(*applied_migrations(conn) == std::vector<int>{1, 2, 3, 4, 5, 6});
+  CHECK(*applied_migrations(conn) == std::vector<int>{1, 2, 3, 4, 5, 6, 7});
   CHECK_FALSE(*conn.table_exists("daemon_schema"));
   // Builds that predate the table read user_version 5 > 3 and refuse instead of migrating.
   CHECK(*(*sdb)->schema_version() == state_schema_version);
@@ -315,7 +315,7 @@ TEST_CASE("a partly migrated legacy state dir gets the migrations it lacks",
   CHECK(feed->root.bytes == "root-1");
   CHECK(feed->mirrors == std::vector<std::string>{"/srv/mirror"});
   auto conn = open_db(tmp / "state.sqlite");
-  CHECK(*applied_migrations(conn) == std::vector<int>{1, 2, 3, 4, 5, 6});
+  CHECK(*applied_migrations(conn) == std::vector<int>{1, 2, 3, 4, 5, 6, 7});
   CHECK(*conn.query_int64("SELECT last_requested FROM releases") == 0);  // added by 5
   CHECK(count(conn, "follows") == 0);
 }
@@ -326,7 +326,7 @@ TEST_CASE("a feed-only state dir (weightsctl, never a daemon) upgrades too",
   write_legacy_state(tmp.path(), 3, 0);
   auto sdb = StateDb::open(tmp.path());
   REQUIRE(sdb);
-  CHECK(*applied_migrations((*sdb)->connection()) == std::vector<int>{1, 2, 3, 4, 5, 6});
+  CHECK(*applied_migrations((*sdb)->connection()) == std::vector<int>{1, 2, 3, 4, 5, 6, 7});
   CHECK(StateStore(*sdb).load_feed("demo"));
   CHECK(weights::daemon::ReleaseDb(*sdb).list()->empty());
 }
@@ -351,18 +351,18 @@ TEST_CASE("a legacy state dir newer than this build is refused and left as it wa
 TEST_CASE("a migration failing during the upgrade leaves the old database as it was",
           "[sqlite][state_db][upgrade]") {
   TempDir tmp;
-  write_legacy_state(tmp.path(), 3, 0);  // weightsctl only: migrations 4 to 6 still to apply
+  write_legacy_state(tmp.path(), 3, 0);  // weightsctl only: migrations 4 to 7 still to apply
   std::vector<Migration> with_broken(state_migrations().begin(), state_migrations().end());
   with_broken.push_back(
-      {7, "broken", "CREATE TABLE t7 (x INTEGER); INSERT INTO nowhere VALUES (1);"});
+      {8, "broken", "CREATE TABLE t8 (x INTEGER); INSERT INTO nowhere VALUES (1);"});
   auto sdb =
       StateDb::open(tmp.path(), StateDb::Lock::take, Schema{with_broken, state_schema().legacy});
   REQUIRE_FALSE(sdb);
-  CHECK_THAT(sdb.error().message, Catch::Contains("migration 7 (broken)"));
+  CHECK_THAT(sdb.error().message, Catch::Contains("migration 8 (broken)"));
   {
     auto conn = open_db(tmp / "state.sqlite");
     CHECK_FALSE(*conn.table_exists("schema_migrations"));
-    CHECK_FALSE(*conn.table_exists("releases"));  // migration 4 rolled back with 7
+    CHECK_FALSE(*conn.table_exists("releases"));  // migration 4 rolled back with 8
     CHECK(*conn.query_int64("PRAGMA user_version") == 3);
     CHECK(count(conn, "feeds") == 1);
   }
