@@ -43,6 +43,10 @@ struct Release {
   // Start-up (Intake::loading): the release is queued or its torrent is being added (add_async);
   // `handle` arrives with TorrentAdded. Seed (Intake::preparing): hashing the publisher's files.
   Intake intake = Intake::ready;
+  // Origin upstream: the phase of its intake from the upstream, and the branch the hub resolved
+  // to its commit when the request named none (kept in memory only).
+  UpstreamPhase upstream_phase = UpstreamPhase::none;
+  std::optional<std::string> upstream_branch;
   bool v1_adding = false;  // the companion's async add is in flight
   // The hybrid was added from valid resume data (its pieces are what libtorrent saved).
   bool resumed = false;

@@ -13,6 +13,7 @@ ReleaseState state_of(const Release& r) {
   in.has_torrent = valid(r.handle);
   in.has_error = r.error.has_value();
   in.preparing = r.intake == Intake::preparing;
+  in.upstream = r.upstream_phase;
   in.verifying = r.verify_outstanding > 0;
   in.all_wanted_verified = all_wanted_verified(r.files);
   in.disk_full = r.disk_full;

@@ -34,11 +34,21 @@ std::optional<ReleaseState> release_state_from_string(std::string_view s) {
 
 // The order of the checks is the contract: loading hides everything; a release that never got
 // a torrent and has an error failed; work in progress on its files shows before completeness;
-// completeness needs the torrent; a full disk, damage and errors show before the torrent's own
-// paused/checking flags.
+// an upstream intake shows its phase; completeness needs the torrent; a full disk, damage and
+// errors show before the torrent's own paused/checking flags.
 ReleaseState release_state(const ReleaseStateInput& in) {
   if (in.loading) return ReleaseState::loading;
   if (in.has_error && !in.has_torrent && !in.preparing) return ReleaseState::failed;
+  switch (in.upstream) {
+    case UpstreamPhase::pinning:
+      return ReleaseState::resolving;
+    case UpstreamPhase::downloading:
+      return ReleaseState::downloading;
+    case UpstreamPhase::building:
+      return ReleaseState::verifying;
+    case UpstreamPhase::none:
+      break;
+  }
   if (in.preparing || in.verifying) return ReleaseState::verifying;
   if (in.all_wanted_verified && in.has_torrent) return ReleaseState::complete;
   if (in.disk_full) return ReleaseState::paused;

@@ -38,6 +38,11 @@ enum class ReleaseState {
 std::string_view to_string(ReleaseState s);
 std::optional<ReleaseState> release_state_from_string(std::string_view s);
 
+// A release pinned by an upstream commit while the daemon takes it from the upstream
+// (daemon/engine/pinned_fetch.hpp): the commit's git objects are fetched and checked, then its
+// files downloaded, then hashed and the torrent built. none: any other release, or afterwards.
+enum class UpstreamPhase { none, pinning, downloading, building };
+
 // What the state depends on. The torrent facts are those of the hybrid torrent's latest
 // status (no status yet: neither paused nor checking).
 struct ReleaseStateInput {
@@ -45,6 +50,7 @@ struct ReleaseStateInput {
   bool has_torrent = false;  // the hybrid torrent is in the session
   bool has_error = false;
   bool preparing = false;  // seed: taking in the publisher's files
+  UpstreamPhase upstream = UpstreamPhase::none;
   bool verifying = false;  // a verify/staging pass over the release's files is running
   bool all_wanted_verified = false;
   bool disk_full = false;

@@ -2,6 +2,8 @@
 // written out once more in the order docs/protocol.md describes, and the named cases that matter.
 #include "daemon/engine/release_state.hpp"
 
+#include <utility>
+
 #include <catch2/catch.hpp>
 
 using namespace weights::daemon;
@@ -69,6 +71,27 @@ TEST_CASE("the state over every combination of its inputs follows the precedence
       CHECK(got == ReleaseState::verifying);
     } else {
       CHECK(got == ReleaseState::downloading);
+    }
+  }
+}
+
+TEST_CASE("an upstream intake shows its phase unless loading or failed", "[release_state]") {
+  const std::pair<UpstreamPhase, ReleaseState> phases[] = {
+      {UpstreamPhase::pinning, ReleaseState::resolving},
+      {UpstreamPhase::downloading, ReleaseState::downloading},
+      {UpstreamPhase::building, ReleaseState::verifying}};
+  for (unsigned bits = 0; bits < (1u << 11); ++bits) {
+    for (const auto& [phase, shown] : phases) {
+      auto in = from_bits(bits);
+      in.upstream = phase;
+      INFO("input bits " << bits);
+      if (in.loading) {
+        CHECK(release_state(in) == ReleaseState::loading);
+      } else if (in.has_error && !in.has_torrent && !in.preparing) {
+        CHECK(release_state(in) == ReleaseState::failed);
+      } else {
+        CHECK(release_state(in) == shown);
+      }
     }
   }
 }
