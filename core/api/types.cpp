@@ -137,6 +137,20 @@ void to_json(json& j, const HfCacheInfo& v) {
   j = {{"dir", v.dir}, {"snapshot", nullable(v.snapshot)}, {"error", nullable(v.error)}};
 }
 
+Status read(const json& j, UpstreamInfo& v, const std::string& w, UnknownFields u) {
+  return io::Fields(j, w, u)
+      .req("kind", v.kind)
+      .req("repo", v.repo)
+      .req("commit", v.commit)
+      .req("pinned_by", v.pinned_by)
+      .opt("branch", v.branch)
+      .done();
+}
+void to_json(json& j, const UpstreamInfo& v) {
+  j = {{"kind", v.kind}, {"repo", v.repo}, {"commit", v.commit}, {"pinned_by", v.pinned_by}};
+  if (v.branch) j["branch"] = *v.branch;
+}
+
 Status read(const json& j, Release& v, const std::string& w, UnknownFields u) {
   return io::Fields(j, w, u)
       .req("id", v.id)
@@ -171,6 +185,7 @@ Status read(const json& j, Release& v, const std::string& w, UnknownFields u) {
       .req("v1_downloading", v.v1_downloading)
       .req("files", v.files)
       .opt("hf_cache", v.hf_cache)
+      .opt("upstream", v.upstream)
       .done();
 }
 void to_json(json& j, const Release& v) {
@@ -206,6 +221,7 @@ void to_json(json& j, const Release& v) {
        {"v1_downloading", v.v1_downloading},
        {"files", v.files}};
   if (v.hf_cache) j["hf_cache"] = *v.hf_cache;
+  if (v.upstream) j["upstream"] = *v.upstream;
 }
 
 Status read(const json& j, ReleaseList& v, const std::string& w, UnknownFields u) {

@@ -48,6 +48,17 @@ struct HfCacheInfo {
   std::optional<ErrorInfo> error;
 };
 
+// A release pinned by an upstream commit (origin "upstream"): which repository and commit, and
+// how the commit was chosen: "commit" (the request named it; nothing but the pin is trusted) or
+// "branch" (the hub resolved `branch` to it: that one step trusted the hub).
+struct UpstreamInfo {
+  std::string kind;  // "huggingface"
+  std::string repo;
+  std::string commit;
+  std::string pinned_by;              // commit, branch
+  std::optional<std::string> branch;  // with pinned_by "branch"
+};
+
 struct Release {
   std::string id;
   std::string feed;
@@ -55,7 +66,7 @@ struct Release {
   std::string revision;
   std::vector<std::string> aliases;
   std::uint64_t release_seq = 0;
-  std::string origin;  // fetched, seeded
+  std::string origin;  // fetched, seeded, upstream
   std::string state;   // loading, resolving, downloading, verifying, complete, degraded, ...
   bool seeding = false;
   bool pinned = false;
@@ -80,7 +91,8 @@ struct Release {
   bool v1_seeding = false;
   bool v1_downloading = false;
   std::vector<ReleaseFile> files;
-  std::optional<HfCacheInfo> hf_cache;  // absent when empty
+  std::optional<HfCacheInfo> hf_cache;   // absent when empty
+  std::optional<UpstreamInfo> upstream;  // origin "upstream" only
 
   bool finished() const { return state == "complete" || state == "failed"; }
 };
@@ -298,6 +310,7 @@ WEIGHTS_API_TYPE(ErrorInfo)
 WEIGHTS_API_TYPE(ErrorBody)
 WEIGHTS_API_TYPE(ReleaseFile)
 WEIGHTS_API_TYPE(HfCacheInfo)
+WEIGHTS_API_TYPE(UpstreamInfo)
 WEIGHTS_API_TYPE(Release)
 WEIGHTS_API_TYPE(ReleaseList)
 WEIGHTS_API_TYPE(Removed)

@@ -87,7 +87,7 @@ api::Release render_release(const Release& r, const ReleaseContext& ctx) {
   out.revision = r.rec.revision;
   out.aliases = r.manifest.aliases;
   out.release_seq = r.rec.release_seq;
-  out.origin = r.rec.origin == Origin::seeded ? "seeded" : "fetched";
+  out.origin = std::string(origin_name(r.rec.origin));
   out.state = std::string(to_string(ctx.state));
   out.seeding = is_seeding(r, ctx.state);
   out.pinned = r.rec.pinned;
@@ -116,6 +116,14 @@ api::Release render_release(const Release& r, const ReleaseContext& ctx) {
     hc.dir = r.hf_cache->dir.string();
     if (!r.hf_snapshot.empty()) hc.snapshot = r.hf_snapshot;
     hc.error = error_info(r.hf_cache_error);
+  }
+  if (r.rec.origin == Origin::upstream) {
+    auto& up = out.upstream.emplace();
+    up.kind = r.manifest.upstream.kind;
+    up.repo = r.manifest.upstream.repo;
+    up.commit = r.rec.revision;
+    up.pinned_by = r.upstream_branch ? "branch" : "commit";
+    up.branch = r.upstream_branch;
   }
   return out;
 }

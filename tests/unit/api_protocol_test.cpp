@@ -78,15 +78,25 @@ Status check(const Json& doc) {
 
 const std::map<std::string, std::function<Status(const Json&)>>& checkers() {
   static const std::map<std::string, std::function<Status(const Json&)>> m = {
-      {"ErrorBody", check<ErrorBody>},           {"VersionInfo", check<VersionInfo>},
-      {"DaemonStatus", check<DaemonStatus>},     {"LogLevelRequest", check<LogLevelRequest>},
-      {"LogLevelResult", check<LogLevelResult>}, {"Feed", check<Feed>},
-      {"AddFeedRequest", check<AddFeedRequest>}, {"Release", check<Release>},
-      {"HfCacheInfo", check<HfCacheInfo>},       {"FetchRequest", check<FetchRequest>},
-      {"SeedRequest", check<SeedRequest>},       {"PeersRequest", check<PeersRequest>},
-      {"ExportRequest", check<ExportRequest>},   {"ExportResult", check<ExportResult>},
-      {"FollowRequest", check<FollowRequest>},   {"Follow", check<Follow>},
-      {"ScrubRequest", check<ScrubRequest>},     {"ScrubResult", check<ScrubResult>},
+      {"ErrorBody", check<ErrorBody>},
+      {"VersionInfo", check<VersionInfo>},
+      {"DaemonStatus", check<DaemonStatus>},
+      {"LogLevelRequest", check<LogLevelRequest>},
+      {"LogLevelResult", check<LogLevelResult>},
+      {"Feed", check<Feed>},
+      {"AddFeedRequest", check<AddFeedRequest>},
+      {"Release", check<Release>},
+      {"HfCacheInfo", check<HfCacheInfo>},
+      {"UpstreamInfo", check<UpstreamInfo>},
+      {"FetchRequest", check<FetchRequest>},
+      {"SeedRequest", check<SeedRequest>},
+      {"PeersRequest", check<PeersRequest>},
+      {"ExportRequest", check<ExportRequest>},
+      {"ExportResult", check<ExportResult>},
+      {"FollowRequest", check<FollowRequest>},
+      {"Follow", check<Follow>},
+      {"ScrubRequest", check<ScrubRequest>},
+      {"ScrubResult", check<ScrubResult>},
   };
   return m;
 }
