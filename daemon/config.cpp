@@ -391,6 +391,17 @@ const std::vector<Key>& schema() {
          c.scrub_rate = *v;
          return {};
        }},
+      {"upstream", "endpoint",
+       [](const toml::node& n, const Where& w, Config& c) -> Status {
+         auto s = want_string(n, w);
+         if (!s) return tl::unexpected(s.error());
+         while (!s->empty() && s->back() == '/') s->pop_back();
+         if (!s->empty() && !s->starts_with("http://") && !s->starts_with("https://")) {
+           return tl::unexpected(schema_error_at(w, "must be an http:// or https:// URL"));
+         }
+         c.upstream_endpoint = *s;
+         return {};
+       }},
       {"metrics", "listen",
        [](const toml::node& n, const Where& w, Config& c) -> Status {
          auto s = want_string(n, w);
@@ -423,7 +434,7 @@ std::string valid_keys(std::string_view section) {
     out += k.name;
   }
   if (section.empty()) {
-    for (std::string_view s : {"network", "limits", "feeds", "scrub", "metrics"})
+    for (std::string_view s : {"network", "limits", "feeds", "scrub", "upstream", "metrics"})
       out += fmt::format(", [{}]", s);
   }
   return out;
@@ -619,6 +630,7 @@ std::vector<Entry> entries(const Config& c) {
       {"scrub", "enabled", t(c.scrub)},
       {"scrub", "interval", std::to_string(c.scrub_interval.count())},
       {"scrub", "rate", std::to_string(c.scrub_rate)},
+      {"upstream", "endpoint", toml_string(c.upstream_endpoint)},
       {"metrics", "listen", toml_string(c.metrics_listen.empty() ? "off" : c.metrics_listen)},
   };
 }

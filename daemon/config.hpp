@@ -79,6 +79,11 @@ struct Config {
   // [trust] path_policy: "portable" also refuses release file paths that are not NFC or not
   // creatable on Windows (docs/manifest-format.md §7.2); read at start.
   PathPolicy path_policy = PathPolicy::standard;
+  // [upstream] endpoint: the Hugging Face Hub (or a mirror) that upstream fetches
+  // (daemon/engine/pinned_fetch.hpp) use for git, the API and resolve URLs. Empty: HF_ENDPOINT
+  // from the daemon's environment, else https://huggingface.co. The token is HF_TOKEN from the
+  // environment only, sent to this endpoint's host only.
+  std::string upstream_endpoint;
 
   bool operator==(const Config&) const = default;
 };
