@@ -343,7 +343,10 @@ Status Hub::download(const HubRevision& rev, const HubFile& file, const fs::path
     }
     return {};
   };
+  auto cancelled = [&] { return options_.cancel && options_.cancel->load(); };
   auto sink = [&](std::string_view chunk) -> Status {
+    if (cancelled())
+      return fail(Errc::unavailable, fmt::format("{}: download cancelled", file.path));
     if (have + chunk.size() > file.size) {
       return fail(
           Errc::length_mismatch,
@@ -382,7 +385,10 @@ Status Hub::download(const HubRevision& rev, const HubFile& file, const fs::path
     if (!got) {
       // A dropped or stalled transfer is tried again from where it stopped; anything else is
       // final.
-      if (got.error().code == Errc::unavailable && attempt < options_.max_attempts) continue;
+      if (got.error().code == Errc::unavailable && attempt < options_.max_attempts &&
+          !cancelled()) {
+        continue;
+      }
       close_fd();
       Error e = with_context(got.error(), what);
       if (e.code == Errc::too_large) e.code = Errc::length_mismatch;  // more than listed

@@ -15,10 +15,12 @@
 // Cache side: `models--org--name/{blobs,snapshots/<rev>,refs}` as huggingface_hub writes it;
 // blob names are the same hashes (SHA-256 for LFS files, git blob SHA-1 otherwise), so a cached
 // file is verified against its blob's name.
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -42,6 +44,9 @@ struct HubOptions {
   std::chrono::seconds max_retry_after{60};  // longer Retry-After values are an error
   ProxySettings proxy;                       // http_proxy, https_proxy, no_proxy
   std::optional<Error> config_error;         // a malformed proxy variable: every call fails
+  // Set to true by another thread: a download stops at its next chunk (Errc::unavailable, not
+  // retried), its .part file kept for a later resume.
+  std::shared_ptr<const std::atomic<bool>> cancel;
 };
 
 // HubOptions with HF_ENDPOINT, HF_TOKEN (or HUGGING_FACE_HUB_TOKEN) and the proxy variables
