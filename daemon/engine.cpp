@@ -25,11 +25,14 @@
 //                   budget's view; fetch_request / seed_intake: fetch (and the torrents that
 //                   arrive for it) and seed, over FetchHost / SeedIntakeHost
 //   feed_desk       the feeds' API and the feed object, over the StateStore and the poller
+//   pinned_fetch    org/name@<commit> with no feed: git pin, hub downloads, pinned torrent,
+//                   then taken in like a seeded release, over PinnedFetchHost
 // This file wires the components together (their hosts call the other components), routes
 // the backend's events (on_event) and answers the API methods.
 #include "daemon/engine.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <set>
 #include <tuple>
@@ -59,6 +62,7 @@
 #include "daemon/engine/file_progress.hpp"
 #include "daemon/engine/lt_backend.hpp"
 #include "daemon/engine/peer_dialer.hpp"
+#include "daemon/engine/pinned_fetch.hpp"
 #include "daemon/engine/release.hpp"
 #include "daemon/engine/release_checks.hpp"
 #include "daemon/engine/release_registry.hpp"
@@ -108,6 +112,8 @@ struct Engine::Impl {
 
   ~Impl() {
     *alive = false;
+    upstream_cancel->store(true);
+    transfers.stop();
     work.stop();
     lt_backend.reset();  // aborts libtorrent before the state it reports into goes away
   }
@@ -284,6 +290,42 @@ struct Engine::Impl {
   };
   SeedIntakeHostImpl seed_intake_host{*this};
   SeedIntake seed_intake{registry, seed_intake_host};
+  // Upstream fetches (pinned_fetch.hpp): git and hub transfers on their own thread, so a long
+  // download never holds up a feed refresh; cancelled at destruction.
+  WorkPool transfers{ioc, 1};
+  std::shared_ptr<std::atomic<bool>> upstream_cancel = std::make_shared<std::atomic<bool>>(false);
+  struct PinnedFetchHostImpl final : PinnedFetchHost {
+    explicit PinnedFetchHostImpl(Impl& impl) : I(impl) {}
+    bool shutting_down() override { return I.gate.shutting_down(); }
+    Status not_loading(const Release& r) override { return daemon::not_loading(r); }
+    std::unique_ptr<Release> make_release(ReleaseRecord rec, const ReleaseManifest& m) override {
+      return I.registry.make(std::move(rec), m);
+    }
+    void on_transfer(std::function<Status()> work, std::function<void(Status)> then) override {
+      I.transfers.run(std::move(work), std::move(then));
+    }
+    void on_pool(std::function<Status()> work, std::function<void(Status)> then) override {
+      I.work.run(std::move(work), std::move(then));
+    }
+    void post(std::function<void()> fn) override {
+      asio::post(I.ioc, [weak = std::weak_ptr<bool>(I.alive), fn = std::move(fn)] {
+        if (auto a = weak.lock(); a && *a) fn();
+      });
+    }
+    const Store& store() override { return I.store; }
+    Status add_seed(Release& r) override { return I.release_torrents->add(r, AddMode::seed); }
+    void check_complete(Release& r) override { I.checks->check_complete(r); }
+    std::int64_t now_ticks() override { return I.now_ticks(); }
+    Impl& I;
+  };
+  PinnedFetchHostImpl pinned_host{*this};
+  PinnedFetch pinned{registry, pinned_host, upstream_options(), config.state_dir / "upstream"};
+
+  UpstreamSettings upstream_options() const {
+    auto s = upstream_settings(config.upstream_endpoint, hf::hub_options_from_env());
+    s.hub.cancel = upstream_cancel;
+    return s;
+  }
   // The releases' torrents in the session: which id is which release's, adds in flight
   // (made in start(), over `torrents`).
   std::unique_ptr<ReleaseTorrents> release_torrents;
@@ -701,6 +743,12 @@ Result<api::Removed> Engine::remove_feed(const std::string& name) {
 
 Result<api::Release> Engine::fetch(const FetchRequest& req) {
   auto r = impl_->fetches.fetch(req);
+  // No feed has it (feeds take precedence): "org/name[@commit]" comes from the upstream.
+  if (!r && r.error().code == Errc::not_found && !req.feed) {
+    auto pin = pin_target(req);
+    if (!pin) return tl::unexpected(pin.error());
+    if (*pin) r = impl_->pinned.fetch(**pin, req);
+  }
   if (!r) return tl::unexpected(r.error());
   return impl_->release_json(**r);
 }
@@ -744,7 +792,8 @@ Result<api::Removed> Engine::remove_release(const std::string& id_in, DeleteFile
   }
   if (files == DeleteFiles::yes) {
     for (const auto& sha : I.registry.unshared_content(id)) (void)I.store.remove_store_entry(sha);
-    if (!I.registry.torrent_shared(id)) {
+    // A release still coming from the upstream has no torrent yet (and no v2 info-hash).
+    if (!r.rec.v2_infohash.empty() && !I.registry.torrent_shared(id)) {
       std::error_code ec;
       std::filesystem::remove_all(I.store.staging_dir(r.rec.v2_infohash), ec);
       std::filesystem::remove(I.store.resume_file(r.rec.v2_infohash), ec);
@@ -901,6 +950,13 @@ Result<std::vector<std::string>> Engine::seed_paths(const SeedRequest& req) {
 
 Result<std::pair<std::string, std::string>> Engine::fetch_target(const FetchRequest& req) {
   auto resolved = impl_->resolver->resolve(req.name, req.revision, req.feed);
+  if (!resolved && resolved.error().code == Errc::not_found && !req.feed) {
+    auto pin = pin_target(req);
+    if (!pin) return tl::unexpected(pin.error());
+    if (*pin) {
+      return std::pair{(*pin)->repo, (*pin)->commit.value_or(std::string(default_branch))};
+    }
+  }
   if (!resolved) return tl::unexpected(resolved.error());
   return std::pair{resolved->manifest.model, resolved->manifest.revision};
 }

@@ -1,0 +1,407 @@
+#include "daemon/engine/pinned_fetch.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <system_error>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "core/api/release_ref.hpp"
+#include "core/upstream/hf_pin.hpp"
+#include "core/util/atomic_file.hpp"
+#include "core/util/time.hpp"
+#include "core/util/units.hpp"
+#include "daemon/engine/seed_intake.hpp"
+#include "daemon/log.hpp"
+
+namespace weights::daemon {
+
+namespace fs = std::filesystem;
+
+// The license of a pinned release: the pin names none (the model card does).
+constexpr std::string_view pinned_license = "unspecified: see the repository's model card";
+// Progress from a transfer reaches the io thread at most this often per job.
+constexpr auto progress_interval = std::chrono::milliseconds(250);
+
+struct PinnedFetch::Job {
+  std::string id;  // the release's id now ("org/name" until a branch is resolved)
+  std::uint64_t generation = 0;
+  std::string repo;
+  std::optional<std::string> branch;  // set: the hub resolves it to `commit`
+  std::string commit;
+  fs::path dir;  // staging: work_dir / commit
+  // Filled by the steps, each on its thread, read by the next on the io thread.
+  upstream::PinnedTree tree;
+  std::vector<ReleaseFile> files;  // hashed against the pin
+  std::optional<PinnedTorrent> built;
+};
+
+Result<std::optional<PinTarget>> pin_target(const FetchRequest& request) {
+  std::string name = request.name;
+  std::optional<std::string> revision = request.revision;
+  if (!revision) {
+    auto ref = api::ReleaseRef::parse(name);
+    if (!ref) return tl::unexpected(ref.error());
+    name = ref->name;
+    revision = ref->revision;
+  }
+  if (!is_valid_model_id(name)) return std::optional<PinTarget>{};
+  if (!revision) return std::optional<PinTarget>{PinTarget{name, std::nullopt}};
+  std::string commit = *revision;
+  std::transform(commit.begin(), commit.end(), commit.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (!upstream::is_commit_id(commit)) {
+    return fail(Errc::invalid_argument,
+                fmt::format("{}@{}: no feed has this release, and '{}' is not a full commit id "
+                            "(40 hex digits) to fetch from the upstream",
+                            name, *revision, *revision),
+                fmt::format("name the full commit (weightsctl fetch {}@<40-hex commit>), or "
+                            "fetch {} alone to pin its default branch",
+                            name, name));
+  }
+  return std::optional<PinTarget>{PinTarget{name, std::move(commit)}};
+}
+
+UpstreamSettings upstream_settings(const std::string& configured_endpoint,
+                                   hf::HubOptions from_env) {
+  UpstreamSettings s;
+  s.hub = std::move(from_env);
+  if (!configured_endpoint.empty()) s.hub.endpoint = configured_endpoint;
+  while (!s.hub.endpoint.empty() && s.hub.endpoint.back() == '/') s.hub.endpoint.pop_back();
+  s.git.token = s.hub.token;  // git_pin sends it to the URL's own origin only
+  s.git.proxy = s.hub.proxy;
+  return s;
+}
+
+std::string git_url(const UpstreamSettings& s, std::string_view repo) {
+  return fmt::format("{}/{}", s.hub.endpoint, repo);
+}
+
+std::string web_seed_base(const UpstreamSettings& s, std::string_view repo) {
+  return fmt::format("{}/{}/resolve/", s.hub.endpoint, repo);
+}
+
+ReleaseManifest interim_manifest(std::string_view repo, const upstream::PinnedTree& tree) {
+  ReleaseManifest m;
+  m.model = std::string(repo);
+  m.revision = tree.commit;
+  m.license = std::string(pinned_license);
+  m.upstream = {std::string(upstream_kind), std::string(repo)};
+  for (const auto& f : tree.files) {
+    ReleaseFile rf;
+    rf.path = f.path;
+    rf.length = f.size;
+    rf.sha256 = f.sha256;
+    if (f.kind == upstream::FileKind::blob) rf.git_oid = f.git_oid;
+    m.total_length += f.size;
+    m.files.push_back(std::move(rf));
+  }
+  return m;
+}
+
+Result<ReleaseManifest> pinned_manifest(std::string_view repo, const upstream::PinnedTree& tree,
+                                        std::vector<ReleaseFile> files, const PinnedTorrent& built,
+                                        std::string web_seed, std::string published) {
+  ReleaseManifest m = interim_manifest(repo, tree);
+  m.files = std::move(files);
+  m.published = std::move(published);
+  m.torrent.v2_infohash = built.torrents.v2_infohash;
+  m.torrent.v1_infohash = built.torrents.v1_infohash;
+  m.torrent.piece_length = built.torrents.piece_length;
+  m.torrent.web_seeds = {std::move(web_seed)};
+  if (auto st = validate_release_manifest(m); !st) return tl::unexpected(st.error());
+  return m;
+}
+
+PinnedFetch::PinnedFetch(ReleaseRegistry& registry, PinnedFetchHost& host,
+                         UpstreamSettings settings, fs::path work_dir)
+    : registry_(registry),
+      host_(host),
+      settings_(std::move(settings)),
+      work_dir_(std::move(work_dir)) {}
+
+Result<Release*> PinnedFetch::fetch(const PinTarget& target, const FetchRequest& request) {
+  if (host_.shutting_down()) return fail(Errc::unavailable, "weightsd is shutting down");
+  if (!request.include.empty()) {
+    return fail(Errc::invalid_argument,
+                fmt::format("{}: --include selects files of a feed's release; a release pinned "
+                            "by an upstream commit is fetched whole",
+                            target.repo),
+                "fetch it without --include");
+  }
+  const std::string id =
+      target.commit ? fmt::format("{}@{}", target.repo, *target.commit) : target.repo;
+  if (target.commit) {
+    if (auto pin = canonical_pin(upstream_kind, target.repo, *target.commit); !pin) {
+      return tl::unexpected(pin.error());
+    }
+  }
+  if (Release* known = registry_.find(id)) {
+    if (auto st = host_.not_loading(*known); !st) return tl::unexpected(st.error());
+    const bool failed_before =
+        known->error && !valid(known->handle) && known->upstream_phase == UpstreamPhase::none;
+    if (!failed_before) {
+      if (request.hf_cache && !known->hf_cache) {
+        known->hf_cache = request.hf_cache;
+        if (state_of(*known) == ReleaseState::complete) host_.check_complete(*known);
+      }
+      return known;
+    }
+    registry_.erase(id);
+  }
+
+  ReleaseRecord rec;
+  rec.id = id;
+  rec.feed = std::string(upstream_feed);
+  rec.model = target.repo;
+  rec.revision = target.commit.value_or("");
+  rec.origin = Origin::upstream;
+  rec.added_at = host_.now_ticks();
+  rec.last_requested = rec.added_at;
+  ReleaseManifest m;
+  m.model = target.repo;
+  m.revision = rec.revision;
+  m.upstream = {std::string(upstream_kind), target.repo};
+  Release& r = registry_.add(host_.make_release(std::move(rec), m));
+  r.upstream_phase = UpstreamPhase::pinning;
+  r.hf_cache = request.hf_cache;
+  auto job = std::make_shared<Job>();
+  job->id = id;
+  job->generation = r.generation;
+  job->repo = target.repo;
+  if (target.commit) {
+    job->commit = *target.commit;
+    start_pin(job);
+    return &r;
+  }
+  // The default branch: the one step that trusts the hub.
+  job->branch = std::string(default_branch);
+  r.upstream_branch = job->branch;
+  log::info("{}: asking {} which commit branch {} is", id, settings_.hub.endpoint, *job->branch);
+  host_.on_transfer(
+      [job, hub = settings_.hub]() -> Status {
+        auto got = hf::Hub(hub).get_json(
+            fmt::format("{}/api/models/{}/revision/{}", hub.endpoint, job->repo, *job->branch));
+        if (!got) return tl::unexpected(got.error());
+        auto info = hf::parse_revision_info(got->body);
+        if (!info) return tl::unexpected(info.error());
+        if (!upstream::is_commit_id(info->sha)) {
+          return fail(Errc::schema_error,
+                      fmt::format("{}@{}: the hub answered with '{}', not a commit id", job->repo,
+                                  *job->branch, info->sha));
+        }
+        job->commit = info->sha;
+        return {};
+      },
+      [this, job](Status got) { branch_resolved(job, std::move(got)); });
+  return &r;
+}
+
+Release* PinnedFetch::current(const Job& job) {
+  Release* r = registry_.find(job.id);
+  if (!r || r->generation != job.generation) return nullptr;
+  return r;
+}
+
+// The hub named the branch's commit: the release becomes `org/name@<commit>` (a request waiting
+// on `org/name` follows it: look-ups by model find it).
+void PinnedFetch::branch_resolved(const std::shared_ptr<Job>& job, Status got) {
+  Release* r = current(*job);
+  if (!r || host_.shutting_down()) return;
+  if (!got) return failed(job, got.error());
+  const std::string id = fmt::format("{}@{}", job->repo, job->commit);
+  log::warning(
+      "{}: branch {} is commit {}: the hub said so, and this one step trusted it "
+      "(fetch {} to trust nothing but the commit id)",
+      job->repo, *job->branch, job->commit, id);
+  auto hf_cache = r->hf_cache;
+  registry_.erase(job->id);
+  if (Release* known = registry_.find(id)) {
+    if (hf_cache && !known->hf_cache) known->hf_cache = hf_cache;
+    return;  // already here or on its way
+  }
+  ReleaseRecord rec;
+  rec.id = id;
+  rec.feed = std::string(upstream_feed);
+  rec.model = job->repo;
+  rec.revision = job->commit;
+  rec.origin = Origin::upstream;
+  rec.added_at = host_.now_ticks();
+  rec.last_requested = rec.added_at;
+  ReleaseManifest m;
+  m.model = job->repo;
+  m.revision = job->commit;
+  m.upstream = {std::string(upstream_kind), job->repo};
+  Release& nr = registry_.add(host_.make_release(std::move(rec), m));
+  nr.upstream_phase = UpstreamPhase::pinning;
+  nr.upstream_branch = job->branch;
+  nr.hf_cache = std::move(hf_cache);
+  job->id = id;
+  job->generation = nr.generation;
+  start_pin(job);
+}
+
+void PinnedFetch::start_pin(const std::shared_ptr<Job>& job) {
+  job->dir = work_dir_ / job->commit;
+  log::info("{}: fetching commit {} from {} (git)", job->id, job->commit,
+            git_url(settings_, job->repo));
+  host_.on_transfer(
+      [job, url = git_url(settings_, job->repo), git = settings_.git]() -> Status {
+        auto tree = upstream::fetch_pinned_tree(url, job->commit, git);
+        if (!tree) return tl::unexpected(tree.error());
+        job->tree = std::move(*tree);
+        return {};
+      },
+      [this, job](Status got) { pinned(job, std::move(got)); });
+}
+
+// The tree is pinned from git objects alone: its files, then the downloads.
+void PinnedFetch::pinned(const std::shared_ptr<Job>& job, Status got) {
+  Release* r = current(*job);
+  if (!r || host_.shutting_down()) return;
+  if (!got) return failed(job, got.error());
+  r->manifest = interim_manifest(job->repo, job->tree);
+  r->files.assign(r->manifest.files.size(), FileEntry{});
+  for (std::size_t i = 0; i < r->files.size(); ++i) {
+    r->files[i].length = r->manifest.files[i].length;
+    r->files[i].wanted = true;
+  }
+  r->upstream_phase = UpstreamPhase::downloading;
+  log::info("{}: {} files, {}, pinned by the commit's git objects; downloading from {}", job->id,
+            job->tree.files.size(), units::format_size(r->manifest.total_length),
+            settings_.hub.endpoint);
+  host_.on_transfer(
+      [this, job, hub = settings_.hub, &host = host_]() -> Status {
+        const hf::HubRevision rev =
+            upstream::pinned_revision(job->repo, job->tree, std::string(pinned_license));
+        hf::Hub client(hub);
+        std::error_code ec;
+        fs::create_directories(job->dir, ec);
+        if (ec) {
+          return fail(Errc::io_error,
+                      fmt::format("cannot create {}: {}", job->dir.string(), ec.message()));
+        }
+        auto last = std::chrono::steady_clock::now() - progress_interval;
+        for (std::size_t i = 0; i < rev.files.size(); ++i) {
+          auto progress = [&, i](const hf::HubFile& f, std::uint64_t done) {
+            const auto now = std::chrono::steady_clock::now();
+            if (done != f.size && now - last < progress_interval) return;
+            last = now;
+            host.post([this, job, i, done] {
+              if (Release* rr = current(*job); rr && i < rr->files.size()) {
+                rr->files[i].done = static_cast<std::int64_t>(done);
+              }
+            });
+          };
+          if (auto st = client.download(rev, rev.files[i], job->dir / rev.files[i].path, progress);
+              !st) {
+            return st;
+          }
+        }
+        return {};
+      },
+      [this, job](Status done) { downloaded(job, std::move(done)); });
+}
+
+// Every file is here: hashed against the pin and the torrent built, on the hashing pool.
+void PinnedFetch::downloaded(const std::shared_ptr<Job>& job, Status got) {
+  Release* r = current(*job);
+  if (!r || host_.shutting_down()) return;
+  if (!got) return failed(job, got.error());
+  r->upstream_phase = UpstreamPhase::building;
+  host_.on_pool(
+      [job, store = host_.store(), seed = web_seed_base(settings_, job->repo)]() -> Status {
+        std::vector<PinnedFileRef> refs;
+        for (const auto& f : job->tree.files) refs.push_back({f.path, f.size, f.sha256});
+        auto files = hash_pinned_files(job->dir, std::move(refs));
+        if (!files) return tl::unexpected(files.error());
+        if (auto st = upstream::check_against_pin(job->tree, *files); !st) return st;
+        auto pin = canonical_pin(upstream_kind, job->repo, job->commit);
+        if (!pin) return tl::unexpected(pin.error());
+        auto built = build_pinned_torrent({*pin, *files, job->dir, {seed}});
+        if (!built) return tl::unexpected(built.error());
+        const auto& t = built->torrents;
+        for (const auto& [path, bytes] :
+             {std::pair{store.torrent_file(t.v2_infohash), &t.hybrid},
+              std::pair{store.torrent_v1_file(t.v2_infohash), &t.v1_companion}}) {
+          if (auto st = write_file_atomic(path, *bytes); !st) return st;
+        }
+        job->files = std::move(*files);
+        job->built = std::move(*built);
+        return {};
+      },
+      [this, job](Status done) { built(job, std::move(done)); });
+}
+
+// The files match the pin and the torrent is built: the release is taken in like a seeded one.
+void PinnedFetch::built(const std::shared_ptr<Job>& job, Status got) {
+  Release* r = current(*job);
+  if (!r || host_.shutting_down()) return;
+  if (!got) return failed(job, got.error());
+  const auto& t = job->built->torrents;
+  auto m = pinned_manifest(job->repo, job->tree, job->files, *job->built,
+                           web_seed_base(settings_, job->repo),
+                           format_utc(TimePoint(TimePoint::duration(host_.now_ticks()))));
+  if (!m) return failed(job, m.error());
+  auto bytes = serialize_release_manifest(*m);
+  if (!bytes) return failed(job, bytes.error());
+  // One rename moves the staged files where the store keeps a release's files (its torrent's
+  // name is the commit, so this is the torrent's layout).
+  const fs::path staged = host_.store().staging_dir(t.v2_infohash) / job->commit;
+  std::error_code ec;
+  fs::create_directories(staged.parent_path(), ec);
+  fs::remove_all(staged, ec);
+  fs::rename(job->dir, staged, ec);
+  if (ec) {
+    return failed(job, Error{Errc::io_error,
+                             fmt::format("cannot move {} to {}: {}", job->dir.string(),
+                                         staged.string(), ec.message()),
+                             ""});
+  }
+  ReleaseRecord rec = r->rec;
+  rec.v2_infohash = t.v2_infohash;
+  rec.manifest = std::move(*bytes);
+  auto hf_cache = r->hf_cache;
+  Release& nr = registry_.add(host_.make_release(std::move(rec), *m));
+  nr.hf_cache = std::move(hf_cache);
+  nr.upstream_branch = job->branch;
+  if (auto st = adopt_taken(nr, host_.store()); !st) {
+    nr.error = st.error();
+    registry_.persist(nr);
+    return;
+  }
+  if (auto added = host_.add_seed(nr); !added) {
+    nr.error = added.error();
+    registry_.persist(nr);
+    return;
+  }
+  log::info("{}: every file matches commit {}; seeding (v2 info-hash {})", nr.rec.id, job->commit,
+            t.v2_infohash);
+  registry_.persist(nr);
+  host_.check_complete(nr);
+}
+
+void PinnedFetch::failed(const std::shared_ptr<Job>& job, const Error& e) {
+  if (Release* r = current(*job)) {
+    r->upstream_phase = UpstreamPhase::none;
+    r->error = e;
+    for (auto& f : r->files) f.done = 0;
+  }
+  log::error("fetch {}: {}", job->id, e.message);
+  // Nothing that failed a check stays: the next attempt downloads afresh. After a transfer that
+  // could not complete (unavailable) the files stay for the next attempt to resume; they are
+  // hashed against the pin before anything uses them.
+  if (!job->dir.empty() && e.code != Errc::unavailable) {
+    host_.on_pool(
+        [dir = job->dir]() -> Status {
+          std::error_code ec;
+          fs::remove_all(dir, ec);
+          return {};
+        },
+        [](Status) {});
+  }
+}
+
+}  // namespace weights::daemon

@@ -1,0 +1,144 @@
+#pragma once
+// Fetching a release pinned by an upstream commit, with no feed (`weightsctl fetch
+// ORG/NAME@<40-hex>`; docs/pinned-releases.md): the commit's git objects are fetched from the
+// hub's git endpoint and checked (core/upstream/git_pin.hpp: the file list, sizes and SHA-256s
+// from git alone), every file is downloaded from the hub's resolve URLs (core/net/hf_hub.hpp:
+// redirects, Range resume, Retry-After, fresh signed URLs) into a staging directory under the
+// state dir, hashed against the pin, and the deterministic pinned torrent built
+// (core/publish/pinned_torrent.hpp, the hub's resolve base as BEP 19 web seed). Then the release
+// enters the engine the way a seeded one does: its files adopted into the store and seeded, so
+// the view, the Hugging Face cache and resume across restarts are the seed path's. Its id is
+// `ORG/NAME@<commit>`, its feed the pseudo-feed `upstream_feed`, its origin `upstream`.
+//
+// `ORG/NAME` without a revision: the hub's API resolves the default branch (`main`) to a
+// commit first; that one step trusts the hub, and the log and the release object say so.
+//
+// Transfers run on the upstream transfer thread, hashing and the torrent build on the hashing
+// pool; this class runs on the io thread and reaches the engine only through PinnedFetchHost.
+// A failure at any step (a file the pin does not name, a tampered byte, a dead endpoint) fails
+// the release with the error naming the file, removes the staging directory (kept after an
+// `unavailable` transfer, for the next attempt to resume), and makes nothing visible as complete. Nothing is persisted before the release is taken in: a fetch cut by a
+// restart is started again by the next request (the hub's downloads resume from the staging
+// directory when it is still there).
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/net/hf_hub.hpp"
+#include "core/publish/pinned_torrent.hpp"
+#include "core/trust/release_manifest.hpp"
+#include "core/upstream/git_pin.hpp"
+#include "core/util/error.hpp"
+#include "daemon/engine.hpp"
+#include "daemon/engine/release.hpp"
+#include "daemon/engine/release_registry.hpp"
+#include "daemon/store.hpp"
+
+namespace weights::daemon {
+
+// The pseudo-feed of releases pinned by a Hugging Face commit. ':' is never in a feed name
+// (check_feed_name), so no feed can be mistaken for it.
+inline constexpr std::string_view upstream_feed = "upstream:huggingface";
+inline constexpr std::string_view upstream_kind = "huggingface";
+// The branch a request without a revision pins (the hub's default for new repositories).
+inline constexpr std::string_view default_branch = "main";
+
+// What a fetch request names upstream.
+struct PinTarget {
+  std::string repo;                   // "org/name" as the request spelled it
+  std::optional<std::string> commit;  // 40 lowercase hex; absent: the default branch
+  friend bool operator==(const PinTarget&, const PinTarget&) = default;
+};
+
+// The upstream a fetch names, for a request no feed could answer: "org/name" alone or with a
+// full commit id (in `revision` or as "org/name@rev"). nullopt: not an "org/name" (an alias).
+// Errors: invalid_argument for a revision that is not a full 40-hex commit id, with a hint.
+Result<std::optional<PinTarget>> pin_target(const FetchRequest& request);
+
+// Where upstream fetches go: the endpoint (config [upstream] endpoint, else HF_ENDPOINT, else
+// the hub), HF_TOKEN for it only, proxies from the environment.
+struct UpstreamSettings {
+  hf::HubOptions hub;
+  upstream::GitFetchOptions git;
+};
+UpstreamSettings upstream_settings(const std::string& configured_endpoint, hf::HubOptions from_env);
+
+// "{endpoint}/{repo}": the repository's git smart-HTTP URL.
+std::string git_url(const UpstreamSettings& s, std::string_view repo);
+// "{endpoint}/{repo}/resolve/": the BEP 19 web-seed base of a pinned torrent (its name is the
+// commit, so a file's URL is the hub's resolve URL of that commit).
+std::string web_seed_base(const UpstreamSettings& s, std::string_view repo);
+
+// The manifest of a pinned release while its files are fetched: names, sizes and SHA-256s from
+// the pin (small files with their git blob id, the name the hub's cache gives them).
+ReleaseManifest interim_manifest(std::string_view repo, const upstream::PinnedTree& tree);
+
+// The release's manifest once its torrent is built: `files` hashed against the pin (with
+// bt_root), the torrent's hashes and piece length, the web seed, `published` (UTC, the node's
+// clock: the manifest stays on this node). Errors: the format's invariants
+// (validate_release_manifest).
+Result<ReleaseManifest> pinned_manifest(std::string_view repo, const upstream::PinnedTree& tree,
+                                        std::vector<ReleaseFile> files, const PinnedTorrent& built,
+                                        std::string web_seed, std::string published);
+
+// What the pinned fetch needs of the rest of the engine.
+class PinnedFetchHost {
+ public:
+  virtual ~PinnedFetchHost() = default;
+  virtual bool shutting_down() = 0;
+  // unavailable while the release is still being loaded at start-up.
+  virtual Status not_loading(const Release& r) = 0;
+  virtual std::unique_ptr<Release> make_release(ReleaseRecord rec,
+                                                const ReleaseManifest& manifest) = 0;
+  // Runs `work` on the upstream transfer thread (git, HTTP) and `then` with its outcome on the
+  // io thread.
+  virtual void on_transfer(std::function<Status()> work, std::function<void(Status)> then) = 0;
+  // Runs `work` on the hashing pool and `then` with its outcome on the io thread.
+  virtual void on_pool(std::function<Status()> work, std::function<void(Status)> then) = 0;
+  // Runs `fn` on the io thread (progress from a transfer).
+  virtual void post(std::function<void()> fn) = 0;
+  virtual const Store& store() = 0;
+  // Adds the release to the session as a seed (every file verified).
+  virtual Status add_seed(Release& r) = 0;
+  virtual void check_complete(Release& r) = 0;
+  virtual std::int64_t now_ticks() = 0;
+};
+
+// Carries out upstream fetches on the registry. Io thread only.
+class PinnedFetch {
+ public:
+  // `work_dir`: where files are staged while they download (<state_dir>/upstream).
+  PinnedFetch(ReleaseRegistry& registry, PinnedFetchHost& host, UpstreamSettings settings,
+              std::filesystem::path work_dir);
+
+  // Starts (or answers with) the release `target` names. A release of that id already complete
+  // or being fetched is answered as it is (a requested Hugging Face cache is added to it); a
+  // failed one is replaced. Errors now: unavailable (shutting down, still loading),
+  // invalid_argument (include globs: an upstream fetch takes every file; a bad pin).
+  Result<Release*> fetch(const PinTarget& target, const FetchRequest& request);
+
+  // The work of one fetch, shared by its steps (plain data; see pinned_fetch.cpp).
+  struct Job;
+
+ private:
+  void start_pin(const std::shared_ptr<Job>& job);
+  void branch_resolved(const std::shared_ptr<Job>& job, Status got);
+  void pinned(const std::shared_ptr<Job>& job, Status got);
+  void downloaded(const std::shared_ptr<Job>& job, Status got);
+  void built(const std::shared_ptr<Job>& job, Status got);
+  // The job's release if it is still the one the job started for.
+  Release* current(const Job& job);
+  void failed(const std::shared_ptr<Job>& job, const Error& e);
+
+  ReleaseRegistry& registry_;
+  PinnedFetchHost& host_;
+  UpstreamSettings settings_;
+  std::filesystem::path work_dir_;
+};
+
+}  // namespace weights::daemon

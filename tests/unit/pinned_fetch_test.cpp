@@ -1,0 +1,225 @@
+// Fetching a release pinned by an upstream commit, step by step, with a fake host that runs the
+// transfer and hashing steps when the test says so, a real git repository (file://) for the
+// pin and a real store in a temp dir. The hub's HTTP side is
+// tests/integration/pinned_fetch_test.sh's.
+#include "daemon/engine/pinned_fetch.hpp"
+
+#include <deque>
+#include <functional>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "daemon/engine/release_registry.hpp"
+#include "support/git_repo.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace weights;
+using namespace weights::daemon;
+using weights::testing::SourceRepo;
+using weights::testing::TempDir;
+
+namespace {
+
+FetchRequest named(const std::string& name, std::optional<std::string> revision = {}) {
+  FetchRequest r;
+  r.name = name;
+  r.revision = std::move(revision);
+  return r;
+}
+
+const std::string commit_a(40, 'a');
+
+struct FakeHost final : PinnedFetchHost {
+  explicit FakeHost(Store& s, ReleaseRegistry& reg) : store_(s), registry(reg) {}
+  bool shutting_down() override { return false; }
+  Status not_loading(const Release&) override { return {}; }
+  std::unique_ptr<Release> make_release(ReleaseRecord rec, const ReleaseManifest& m) override {
+    return registry.make(std::move(rec), m);
+  }
+  void on_transfer(std::function<Status()> work, std::function<void(Status)> then) override {
+    queue.emplace_back([work = std::move(work), then = std::move(then)] { then(work()); });
+    ++transfers;
+  }
+  void on_pool(std::function<Status()> work, std::function<void(Status)> then) override {
+    queue.emplace_back([work = std::move(work), then = std::move(then)] { then(work()); });
+  }
+  void post(std::function<void()> fn) override { queue.push_back(std::move(fn)); }
+  const Store& store() override { return store_; }
+  Status add_seed(Release&) override {
+    ++seeds;
+    return {};
+  }
+  void check_complete(Release&) override {}
+  std::int64_t now_ticks() override { return 1; }
+  // Runs queued steps (and what they queue) until none is left.
+  void drain() {
+    while (!queue.empty()) {
+      auto fn = std::move(queue.front());
+      queue.pop_front();
+      fn();
+    }
+  }
+  Store& store_;
+  ReleaseRegistry& registry;
+  std::deque<std::function<void()>> queue;
+  int transfers = 0;
+  int seeds = 0;
+};
+
+struct Fixture {
+  TempDir tmp;
+  Store store{tmp / "state"};
+  ReleaseRegistry registry{RecordStore{[](const ReleaseRecord&) { return Status{}; },
+                                       [](const std::string&) { return Status{}; }}};
+  FakeHost host{store, registry};
+  std::unique_ptr<PinnedFetch> pinned;
+
+  explicit Fixture(const std::string& endpoint) {
+    REQUIRE(store.ensure_layout());
+    hf::HubOptions env;
+    env.endpoint = "https://hub.invalid";
+    pinned = std::make_unique<PinnedFetch>(registry, host, upstream_settings(endpoint, env),
+                                           tmp / "state/upstream");
+  }
+};
+
+}  // namespace
+
+TEST_CASE("an org/name with a full commit, or with none, names the upstream", "[pinned_fetch]") {
+  auto t = pin_target(named("Org/Model", commit_a));
+  REQUIRE(t);
+  REQUIRE(*t);
+  CHECK(**t == PinTarget{"Org/Model", commit_a});
+  auto in_name = pin_target(named("org/m@" + std::string(40, 'B')));
+  REQUIRE(in_name);
+  CHECK(**in_name == PinTarget{"org/m", std::string(40, 'b')});
+  auto branch = pin_target(named("org/m"));
+  REQUIRE(branch);
+  CHECK(**branch == PinTarget{"org/m", std::nullopt});
+}
+
+TEST_CASE("an alias is not an upstream name, and a short or non-hex commit is refused with a hint",
+          "[pinned_fetch]") {
+  auto alias = pin_target(named("gemma-4"));
+  REQUIRE(alias);
+  CHECK_FALSE(*alias);
+  for (const std::string& rev :
+       std::vector<std::string>{"abc123", "main", std::string(39, 'a') + "g"}) {
+    auto bad = pin_target(named("org/m", rev));
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().code == Errc::invalid_argument);
+    CHECK(bad.error().message.find(rev) != std::string::npos);
+    CHECK(bad.error().hint.find("40-hex") != std::string::npos);
+  }
+}
+
+TEST_CASE("the configured endpoint wins over HF_ENDPOINT; the token goes to git for it only",
+          "[pinned_fetch]") {
+  hf::HubOptions env;
+  env.endpoint = "https://mirror.example";
+  env.token = "hf_x";
+  auto s = upstream_settings("http://127.0.0.1:8080/", env);
+  CHECK(s.hub.endpoint == "http://127.0.0.1:8080");
+  CHECK(s.git.token == "hf_x");
+  CHECK(git_url(s, "org/m") == "http://127.0.0.1:8080/org/m");
+  CHECK(web_seed_base(s, "org/m") == "http://127.0.0.1:8080/org/m/resolve/");
+  CHECK(upstream_settings("", env).hub.endpoint == "https://mirror.example");
+}
+
+TEST_CASE("the interim manifest names small files by their git blob and LFS files by SHA-256",
+          "[pinned_fetch]") {
+  upstream::PinnedTree tree;
+  tree.commit = commit_a;
+  tree.files = {
+      {"config.json", 2, std::string(64, '1'), std::string(40, 'c'), upstream::FileKind::blob},
+      {"model.safetensors", 9, std::string(64, '2'), std::string(40, 'd'),
+       upstream::FileKind::lfs}};
+  const auto m = interim_manifest("org/m", tree);
+  CHECK(m.model == "org/m");
+  CHECK(m.revision == commit_a);
+  CHECK(m.total_length == 11);
+  CHECK(m.upstream == ReleaseUpstream{"huggingface", "org/m"});
+  REQUIRE(m.files.size() == 2);
+  CHECK(m.files[0].git_oid == std::string(40, 'c'));
+  CHECK_FALSE(m.files[1].git_oid);
+  CHECK(m.files[1].sha256 == std::string(64, '2'));
+}
+
+TEST_CASE(
+    "a pinned commit whose files cannot be downloaded fails naming the step, with nothing "
+    "staged and nothing complete",
+    "[pinned_fetch]") {
+  TempDir src_tmp;
+  SourceRepo repo(src_tmp / "org/m");
+  const std::string commit = weights::testing::make_model(repo);
+  // git reads file://<endpoint>/org/m; the hub's downloads need http(s) and fail.
+  Fixture f("file://" + src_tmp.path().string());
+  auto r = f.pinned->fetch(PinTarget{"org/m", commit}, named("org/m", commit));
+  REQUIRE(r);
+  const std::string id = "org/m@" + commit;
+  CHECK((*r)->rec.id == id);
+  CHECK((*r)->rec.feed == upstream_feed);
+  CHECK((*r)->rec.origin == Origin::upstream);
+  CHECK(state_of(**r) == ReleaseState::resolving);
+
+  // The git step: the tree is pinned and its files listed for progress.
+  auto step = std::move(f.host.queue.front());
+  f.host.queue.pop_front();
+  step();
+  Release* rel = f.registry.find(id);
+  REQUIRE(rel);
+  CHECK(state_of(*rel) == ReleaseState::downloading);
+  CHECK(rel->manifest.files.size() == 4);
+
+  f.host.drain();
+  rel = f.registry.find(id);
+  REQUIRE(rel);
+  CHECK(state_of(*rel) == ReleaseState::failed);
+  REQUIRE(rel->error);
+  CHECK(f.host.seeds == 0);
+  CHECK_FALSE(std::filesystem::exists(f.tmp / "state/upstream" / commit));
+
+  // A failed fetch is replaced by the next request.
+  auto again = f.pinned->fetch(PinTarget{"org/m", commit}, named("org/m", commit));
+  REQUIRE(again);
+  CHECK_FALSE((*again)->error);
+  CHECK(state_of(**again) == ReleaseState::resolving);
+}
+
+TEST_CASE("a release already coming from the upstream is answered as it is", "[pinned_fetch]") {
+  Fixture f("http://127.0.0.1:1");
+  auto first = f.pinned->fetch(PinTarget{"org/m", commit_a}, named("org/m", commit_a));
+  REQUIRE(first);
+  const int transfers = f.host.transfers;
+  auto second = f.pinned->fetch(PinTarget{"org/m", commit_a}, named("org/m", commit_a));
+  REQUIRE(second);
+  CHECK(*second == *first);
+  CHECK(f.host.transfers == transfers);
+}
+
+TEST_CASE("include globs are refused: a pinned release is fetched whole", "[pinned_fetch]") {
+  Fixture f("http://127.0.0.1:1");
+  auto req = named("org/m", commit_a);
+  req.include = {"*.json"};
+  auto r = f.pinned->fetch(PinTarget{"org/m", commit_a}, req);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == Errc::invalid_argument);
+  CHECK(f.registry.size() == 0);
+}
+
+TEST_CASE("a commit the git endpoint does not serve fails the release naming the commit",
+          "[pinned_fetch]") {
+  TempDir src_tmp;
+  SourceRepo repo(src_tmp / "org/m");
+  weights::testing::make_model(repo);
+  Fixture f("file://" + src_tmp.path().string());
+  auto r = f.pinned->fetch(PinTarget{"org/m", commit_a}, named("org/m", commit_a));
+  REQUIRE(r);
+  f.host.drain();
+  Release* rel = f.registry.find("org/m@" + commit_a);
+  REQUIRE(rel);
+  CHECK(state_of(*rel) == ReleaseState::failed);
+  REQUIRE(rel->error);
+  CHECK(rel->error->message.find(commit_a) != std::string::npos);
+}
