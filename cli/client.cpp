@@ -146,9 +146,20 @@ Status finish_wait(const Context& ctx, const api::Release& r) {
                 fmt::format("{} failed: {}", r.id, msg),
                 fmt::format("see `weightsctl show {}`", r.id));
   }
+  std::string pinned;
+  if (r.upstream && r.upstream->pinned_by == "branch") {
+    pinned = fmt::format(
+        "{}: branch {} was commit {}: the hub said so, and this one step trusted it (fetch "
+        "{}@{} to trust nothing but the commit id)\n",
+        r.upstream->repo, r.upstream->branch.value_or("?"), r.upstream->commit, r.upstream->repo,
+        r.upstream->commit);
+  } else if (r.upstream) {
+    pinned = fmt::format("{}: every file checked against commit {} (its git objects alone)\n",
+                         r.upstream->repo, r.upstream->commit);
+  }
   emit(ctx, r,
-       fmt::format("{} complete: {} verified in {}\n", r.id, human_bytes(r.verified_length),
-                   r.path.value_or("?")));
+       fmt::format("{}{} complete: {} verified in {}\n", pinned, r.id,
+                   human_bytes(r.verified_length), r.path.value_or("?")));
   return {};
 }
 

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# `weightsctl fetch ORG/NAME@<commit>` on a fresh node with an empty config and no feed: the
+# daemon pins the commit's tree from the hub double's git repository (real git smart HTTP through
+# git http-backend), downloads every file from the hub's resolve URLs (expiring CDN redirects),
+# checks each against the pin, builds the pinned torrent and seeds it. Every file of the view and
+# of the Hugging Face cache is checked against the commit's git objects; a second node that
+# imports the same commit on its own gets the same v2 info-hash; each way the double can lie is
+# refused naming the file, with nothing complete and the staging directory gone; `fetch
+# ORG/NAME` pins the branch the hub names and says it trusted the hub for that step.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/daemon_lib.sh"
+
+for tool in nginx fcgiwrap git jq; do
+  command -v "$tool" >/dev/null || [[ -x /usr/sbin/$tool ]] ||
+    { echo "skip: $tool not installed (scripts/install-deps --test)"; exit 125; }
+done
+double=$WEIGHTS_SOURCE_DIR/tests/lib/hub_double.py
+
+src=$T/src
+bash "$WEIGHTS_SOURCE_DIR/scripts/lib/make-weights.sh" "$src" 1
+mkdir -p "$src/sub" && echo '{"note": "nested"}' >"$src/sub/extra.json"
+hub=$T/hub
+declare -A commit
+build() { # build NAME [--tamper MODE]
+  commit[$1]=$(python3 "$double" build "$hub" "test-org/$1" "$src" --page-size 3 "${@:2}")
+}
+build tiny
+build lfs --tamper lfs-bytes
+build pointer --tamper pointer
+build small --tamper small-file
+build git404 --tamper git-404
+build expiring --tamper expiring
+build branchy
+start_hub_double "$hub"
+
+# check_tree DIR NAME : DIR holds exactly the files of test-org/NAME's commit, each with the
+# content the commit's git objects name (a small file's blob, an LFS pointer's SHA-256 and size).
+check_tree() {
+  python3 - "$1" "$hub/git/test-org/$2.git" "${commit[$2]}" <<'PY'
+import hashlib, os, subprocess, sys
+root, bare, commit = sys.argv[1:]
+git = lambda *a: subprocess.run(["git", "-C", bare, *a], check=True, capture_output=True).stdout
+want = {}
+for line in git("ls-tree", "-r", "-z", commit).split(b"\0"):
+    if not line:
+        continue
+    meta, path = line.split(b"\t", 1)
+    blob = git("cat-file", "blob", meta.split()[2].decode())
+    if blob.startswith(b"version https://git-lfs.github.com/spec/v1\n"):
+        f = dict(l.split(" ", 1) for l in blob.decode().splitlines())
+        want[path.decode()] = (int(f["size"]), f["oid"].removeprefix("sha256:"))
+    else:
+        want[path.decode()] = (len(blob), hashlib.sha256(blob).hexdigest())
+have = {}
+for d, _, files in os.walk(root):
+    for n in files:
+        p = os.path.join(d, n)
+        data = open(p, "rb").read()  # follows the cache's snapshot links
+        have[os.path.relpath(p, root)] = (len(data), hashlib.sha256(data).hexdigest())
+if have != want:
+    sys.exit(f"{root}: differs from the commit:\n  want {sorted(want.items())}\n  have {sorted(have.items())}")
+print(f"{len(want)} files match commit {commit}")
+PY
+}
+
+# --- a fresh node, empty config, no feed: fetch by commit -----------------------------------------
+HF_ENDPOINT=$HUB_URL start_daemon 1
+id=test-org/tiny@${commit[tiny]}
+expect_ok "fetch $id with no feed" ctl 1 --json fetch "$id" --hf-cache "$T/hf"
+show=$(ctl 1 --json show "$id")
+[[ $(jq -r .state <<<"$show") == complete ]] && pass "the release is complete" ||
+  fail "state: $show"
+[[ $(jq -r '.origin + " " + .feed' <<<"$show") == "upstream upstream:huggingface" ]] &&
+  pass "show says it came from the upstream" || fail "origin/feed: $show"
+[[ $(jq -r '.upstream | .pinned_by + " " + .commit + " " + .repo' <<<"$show") == \
+  "commit ${commit[tiny]} test-org/tiny" ]] && pass "show says it was pinned by commit" ||
+  fail "upstream: $show"
+[[ $(jq -r .seeding <<<"$show") == true ]] && pass "the node seeds it" || fail "seeding: $show"
+check_tree "$(jq -r .path <<<"$show")" tiny && pass "every file of the view matches the commit" ||
+  fail "view"
+snap=$T/hf/models--test-org--tiny/snapshots/${commit[tiny]}
+check_tree "$snap" tiny && pass "every file of the Hugging Face snapshot matches the commit" ||
+  fail "hf cache"
+grep -q "POST /test-org/tiny/git-upload-pack" "$NGINX_LOG" &&
+  pass "the daemon fetched the commit over git smart HTTP" || fail "no git request"
+grep -q "pinned by the commit's git objects" "$T/d1/log" && pass "the log says how it was pinned" ||
+  fail "log: $(tail -n 20 "$T/d1/log")"
+[[ -z $(ls -A "$T/d1/state/upstream" 2>/dev/null) ]] && pass "nothing stays in upstream staging" ||
+  fail "staging left: $(ls -R "$T/d1/state/upstream")"
+v2=$(jq -r .v2_infohash <<<"$show")
+expect_ok "pin-torrent of the view" "$W" --json release pin-torrent "$(jq -r .path <<<"$show")" \
+  -o "$T/check.torrent" --repo test-org/tiny --commit "${commit[tiny]}"
+[[ $(jq -r .v2_infohash <<<"$LAST_OUT") == "$v2" ]] &&
+  pass "the node's torrent is the pinned-torrent rule's" || fail "pin-torrent: $LAST_OUT vs $v2"
+
+# --- a second node, endpoint from its config, imports the same commit on its own -------------------
+printf '[upstream]\nendpoint = "%s"\n' "$HUB_URL" >"$T/d2.toml"
+start_daemon 2 --config "$T/d2.toml"
+expect_ok "second node fetches $id" ctl 2 --json fetch "$id"
+[[ $(ctl 2 --json show "$id" | jq -r .v2_infohash) == "$v2" ]] &&
+  pass "two nodes importing the same commit share one v2 info-hash" ||
+  fail "v2: $(ctl 2 --json show "$id")"
+
+# --- restart: the release is back, complete and seeding, without downloading again ---------------
+before=$(grep -c "resolve/${commit[tiny]}" "$HUB_REQUESTS" || true)
+kill_daemon 1 TERM
+HF_ENDPOINT=$HUB_URL start_daemon 1
+wait_until "the release to be complete after a restart" 30 \
+  bash -c "[[ \$('$W' --socket '$T/d1/ctl.sock' --json show '$id' | jq -r .state) == complete ]]" ||
+  { fail "after a restart: $(ctl 1 --json show "$id")"; show_logs; }
+[[ $(grep -c "resolve/${commit[tiny]}" "$HUB_REQUESTS" || true) == "$before" ]] &&
+  pass "a restart resumes from the store, not from the hub" || fail "downloaded again"
+
+# --- expiring CDN URLs and cut transfers: resumed on fresh URLs ---------------------------------
+expect_ok "fetch through expiring CDN URLs" ctl 1 --json fetch "test-org/expiring@${commit[expiring]}"
+[[ $(jq -r .state <<<"$LAST_OUT") == complete ]] && pass "expiring: complete" || fail "$LAST_OUT"
+
+# --- a dishonest hub: refused naming the file, nothing complete, staging cleaned ------------------
+for m in lfs pointer small; do
+  out=$(ctl 1 --json fetch "test-org/$m@${commit[$m]}" 2>&1) || true
+  state=$(ctl 1 --json show "test-org/$m@${commit[$m]}" | jq -r .state)
+  msg=$(ctl 1 --json show "test-org/$m@${commit[$m]}" | jq -r .error.message)
+  [[ $state == failed ]] && pass "$m: the release failed" || fail "$m: state $state: $out"
+  grep -qE '\.(safetensors|json)' <<<"$msg" && pass "$m: the error names the file ($msg)" ||
+    fail "$m: error does not name a file: $msg"
+  [[ ! -d $T/d1/state/views/test-org/$m ]] && pass "$m: no view" || fail "$m: a view exists"
+  wait_until "$m: staging removed" 10 bash -c "[[ ! -e '$T/d1/state/upstream/${commit[$m]}' ]]" &&
+    pass "$m: the staging directory is gone" || fail "$m: staging left"
+done
+out=$(ctl 1 --json fetch "test-org/git404@${commit[git404]}" 2>&1) || true
+[[ $(ctl 1 --json show "test-org/git404@${commit[git404]}" | jq -r .state) == failed ]] &&
+  pass "git-404: no git repository, no release (the API is never trusted instead)" ||
+  fail "git404: $out"
+
+# --- bad input ------------------------------------------------------------------------------------
+expect_fail "a short commit id" 64 '40 hex' ctl 1 fetch "test-org/tiny@${commit[tiny]:0:12}"
+
+# --- by branch: the hub names the commit, and says so --------------------------------------------
+expect_ok "fetch test-org/branchy (no commit)" ctl 2 --json fetch test-org/branchy
+got=$(ctl 2 --json show "test-org/branchy@${commit[branchy]}")
+[[ $(jq -r '.state + " " + .upstream.pinned_by + " " + .upstream.branch' <<<"$got") == \
+  "complete branch main" ]] && pass "a branch fetch pins the commit the hub named" ||
+  fail "branch: $got"
+grep -q "branch main is commit ${commit[branchy]}: the hub said so, and this one step trusted it" \
+  "$T/d2/log" && pass "the log says the hub was trusted for the branch" ||
+  fail "log: $(tail -n 20 "$T/d2/log")"
+
+finish
