@@ -344,7 +344,8 @@ tr_remote() { ip netns exec "$TR_NS" transmission-remote 127.0.0.1:9091 "$@"; }
 # ---- git smart HTTP and the Hugging Face Hub double ---------------------------------------
 
 # start_fcgiwrap : one fcgiwrap for this script, on a unix socket in $HARNESS_DIR (no system
-# service); sets FCGI_SOCK. Does nothing when it already runs.
+# service); sets FCGI_SOCK. Does nothing when it already runs. One process, no preforked
+# children (-c), so that harness_stop_all leaves nothing behind; it serves requests in turn.
 start_fcgiwrap() {
   [[ -n ${FCGI_SOCK:-} && -S $FCGI_SOCK ]] && return 0
   local bin sock pid
@@ -352,7 +353,7 @@ start_fcgiwrap() {
   [[ -x $bin ]] || { echo "FAIL: fcgiwrap is not installed (scripts/install-deps --test)" >&2; return 1; }
   sock=$(harness_dir)/fcgiwrap.sock
   rm -f "$sock"
-  "$bin" -c 4 -s "unix:$sock" >"$(harness_dir)/fcgiwrap.log" 2>&1 &
+  "$bin" -s "unix:$sock" >"$(harness_dir)/fcgiwrap.log" 2>&1 &
   pid=$!
   harness_pids+=("$pid")
   disown "$pid"
