@@ -111,7 +111,8 @@ Status collect_files(git_repository* repo, const git_tree* tree, const std::stri
 // repository is a bare wrapper of the object database with an empty configuration, so neither
 // a work tree, an index, info/attributes nor a user's core.attributesFile take part.
 Result<bool> is_lfs(git_repository* repo, const git_oid& commit, const std::string& path) {
-  git_attr_options opts = GIT_ATTR_OPTIONS_INIT;
+  git_attr_options opts{};
+  opts.version = GIT_ATTR_OPTIONS_VERSION;
   opts.flags = GIT_ATTR_CHECK_INDEX_ONLY | GIT_ATTR_CHECK_NO_SYSTEM | GIT_ATTR_CHECK_INCLUDE_COMMIT;
   git_oid_cpy(&opts.attr_commit_id, &commit);
   const char* value = nullptr;
