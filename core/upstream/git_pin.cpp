@@ -14,6 +14,7 @@
 #include "core/net/url.hpp"
 #include "core/upstream/git_process.hpp"
 #include "core/upstream/lfs_pointer.hpp"
+#include "core/upstream/libgit2_util.hpp"
 #include "core/util/crypto.hpp"
 #include "core/util/encoding.hpp"
 #include "core/util/path_policy.hpp"
@@ -21,48 +22,13 @@
 namespace weights::upstream {
 namespace {
 
+using namespace detail;
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 constexpr int max_tree_depth = 64;
 constexpr int deepen_step = 64;
 constexpr std::string_view pin_ref = "refs/weightsd/pin";
-
-// libgit2's global state, held for the duration of a call (init/shutdown are reference
-// counted). Strict hash verification is libgit2's default; set it anyway, since every check
-// here rests on it.
-class LibGit2 {
- public:
-  LibGit2() {
-    git_libgit2_init();
-    git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 1);
-  }
-  ~LibGit2() { git_libgit2_shutdown(); }
-  LibGit2(const LibGit2&) = delete;
-  LibGit2& operator=(const LibGit2&) = delete;
-};
-
-template <class T, void (*Free)(T*)>
-struct GitFree {
-  void operator()(T* p) const { Free(p); }
-};
-using RepoPtr = std::unique_ptr<git_repository, GitFree<git_repository, git_repository_free>>;
-using OdbPtr = std::unique_ptr<git_odb, GitFree<git_odb, git_odb_free>>;
-using ConfigPtr = std::unique_ptr<git_config, GitFree<git_config, git_config_free>>;
-using CommitPtr = std::unique_ptr<git_commit, GitFree<git_commit, git_commit_free>>;
-using TreePtr = std::unique_ptr<git_tree, GitFree<git_tree, git_tree_free>>;
-using BlobPtr = std::unique_ptr<git_blob, GitFree<git_blob, git_blob_free>>;
-
-std::string git_message() {
-  const git_error* e = git_error_last();
-  return e && e->message ? std::string(e->message) : std::string("unknown libgit2 error");
-}
-
-std::string oid_hex(const git_oid* oid) {
-  char buf[GIT_OID_HEXSZ + 1];
-  git_oid_tostr(buf, sizeof buf, oid);
-  return buf;
-}
 
 std::string shown_path(std::string_view path) {
   return "\"" + escape_path_for_message(path) + "\"";
@@ -145,7 +111,8 @@ Status collect_files(git_repository* repo, const git_tree* tree, const std::stri
 // repository is a bare wrapper of the object database with an empty configuration, so neither
 // a work tree, an index, info/attributes nor a user's core.attributesFile take part.
 Result<bool> is_lfs(git_repository* repo, const git_oid& commit, const std::string& path) {
-  git_attr_options opts = GIT_ATTR_OPTIONS_INIT;
+  git_attr_options opts{};
+  opts.version = GIT_ATTR_OPTIONS_VERSION;
   opts.flags = GIT_ATTR_CHECK_INDEX_ONLY | GIT_ATTR_CHECK_NO_SYSTEM | GIT_ATTR_CHECK_INCLUDE_COMMIT;
   git_oid_cpy(&opts.attr_commit_id, &commit);
   const char* value = nullptr;
@@ -544,8 +511,9 @@ Result<PinnedTree> read_pinned_tree(git_repository* repo, std::string_view commi
   return read_tree_isolated(odb.get(), commit);
 }
 
-Result<PinnedTree> fetch_pinned_tree(std::string_view url, std::string_view commit,
-                                     const GitFetchOptions& options) {
+Status fetch_commit_objects(std::string_view url, std::string_view commit,
+                            const GitFetchOptions& options,
+                            const std::function<Status(git_repository*)>& use) {
   if (!is_commit_id(commit)) {
     return fail(Errc::invalid_argument,
                 fmt::format("commit \"{}\": not 40 lowercase hex characters",
@@ -572,7 +540,7 @@ Result<PinnedTree> fetch_pinned_tree(std::string_view url, std::string_view comm
                   GitRunLimits{Clock::now() + options.timeout,
                                std::chrono::duration_cast<std::chrono::milliseconds>(options.stall),
                                options.max_bytes, tmp->repo()}};
-  if (auto ok = fetch_commit(fetcher, commit, oid); !ok) return tl::unexpected(ok.error());
+  if (auto ok = fetch_commit(fetcher, commit, oid); !ok) return ok;
 
   git_repository* raw = nullptr;
   if (git_repository_open_bare(&raw, tmp->repo().c_str()) != 0) {
@@ -580,16 +548,23 @@ Result<PinnedTree> fetch_pinned_tree(std::string_view url, std::string_view comm
                 fmt::format("git open {}: {}", tmp->repo().string(), git_message()));
   }
   RepoPtr repo(raw);
-  git_odb* odb_raw = nullptr;
-  if (git_repository_odb(&odb_raw, repo.get()) != 0) {
-    return fail(Errc::internal, fmt::format("libgit2: {}", git_message()));
-  }
-  OdbPtr odb(odb_raw);
-  auto tree = read_tree_isolated(odb.get(), commit);
-  if (!tree) {
+  if (auto ok = use(repo.get()); !ok) {
     return tl::unexpected(
-        with_context(tree.error(), fmt::format("from {}", printable_excerpt(url, 120))));
+        with_context(ok.error(), fmt::format("from {}", printable_excerpt(url, 120))));
   }
+  return {};
+}
+
+Result<PinnedTree> fetch_pinned_tree(std::string_view url, std::string_view commit,
+                                     const GitFetchOptions& options) {
+  PinnedTree tree;
+  auto ok = fetch_commit_objects(url, commit, options, [&](git_repository* repo) -> Status {
+    auto read = read_pinned_tree(repo, commit);
+    if (!read) return tl::unexpected(read.error());
+    tree = std::move(*read);
+    return {};
+  });
+  if (!ok) return tl::unexpected(ok.error());
   return tree;
 }
 

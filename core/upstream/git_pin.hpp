@@ -31,6 +31,7 @@
 // non-LFS files, so a bigger blob is not something the hub made).
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -82,6 +83,13 @@ bool is_commit_id(std::string_view commit);
 // read_pinned_tree.
 Result<PinnedTree> fetch_pinned_tree(std::string_view url, std::string_view commit,
                                      const GitFetchOptions& options);
+
+// The transfer of fetch_pinned_tree alone: fetches `commit` into a fresh temporary bare repo,
+// calls `use` with it (opened with libgit2; nothing is checked yet) and removes it. Errors as
+// fetch_pinned_tree's transfer, or `use`'s prefixed with the URL.
+Status fetch_commit_objects(std::string_view url, std::string_view commit,
+                            const GitFetchOptions& options,
+                            const std::function<Status(git_repository*)>& use);
 
 // Reads the pinned tree of `commit` from an already populated repository (libgit2, strict hash
 // verification): checks the commit id, every tree entry's name (path policy) and mode (regular

@@ -13,15 +13,18 @@
 #include "core/upstream/lfs_pointer.hpp"
 #include "core/util/crypto.hpp"
 #include "core/util/encoding.hpp"
+#include "support/git_repo.hpp"
 #include "support/http_test_server.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_files.hpp"
 
 using namespace weights;
 using namespace weights::upstream;
+using weights::testing::big_sha;
+using weights::testing::make_model;
 using weights::testing::random_bytes;
+using weights::testing::SourceRepo;
 using weights::testing::TempDir;
-using weights::testing::write_text;
 namespace fs = std::filesystem;
 
 namespace {
@@ -39,85 +42,6 @@ struct Recorded {
     return requests;
   }
 };
-
-const std::string big_sha = crypto::sha256_hex("the large file's bytes");
-
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-// A work tree made with the git program, as a hub's repository would be (pointer blobs and
-// .gitattributes written by hand; no git-lfs), in a fixed environment without user config.
-class SourceRepo {
- public:
-  explicit SourceRepo(const fs::path& dir) : dir_(dir) {
-    fs::create_directories(dir_);
-    git("init -q -b main");
-  }
-  const fs::path& dir() const { return dir_; }
-  std::string url() const { return "file://" + dir_.string(); }
-
-  // Runs `git -C dir ARGS` through the shell; fails the test unless it exits 0. Its stdout,
-  // without the final newline.
-  std::string git(const std::string& args) const {
-    const std::string cmd = fmt::format(
-        "env -i PATH=/usr/bin:/bin HOME={0} GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null "
-        "GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.invalid GIT_COMMITTER_NAME=t "
-        "GIT_COMMITTER_EMAIL=t@example.invalid GIT_AUTHOR_DATE=2026-01-01T00:00:00Z "
-        "GIT_COMMITTER_DATE=2026-01-01T00:00:00Z git -C {0} {1}",
-        shell_quote(dir_.string()), args);
-    FILE* p = ::popen(cmd.c_str(), "r");
-    REQUIRE(p != nullptr);
-    std::string out;
-    char buf[4096];
-    std::size_t n = 0;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    const int status = ::pclose(p);
-    INFO(cmd << "\n" << out);
-    REQUIRE(status == 0);
-    while (!out.empty() && out.back() == '\n') out.pop_back();
-    return out;
-  }
-  void write(const std::string& path, const std::string& bytes) const {
-    write_text(dir_ / path, bytes);
-  }
-  std::string commit_all(const std::string& message) const {
-    git("add -A");
-    git("commit -q -m " + shell_quote(message));
-    return git("rev-parse HEAD");
-  }
-  // A commit whose root tree is `entries` written as raw tree bytes (git would refuse to build
-  // some of them): each "<mode> <name>" with the blob id of `content`.
-  std::string commit_raw_tree(const std::vector<std::pair<std::string, std::string>>& entries,
-                              const std::string& content) const {
-    write("blob.tmp", content);
-    const std::string blob = git("hash-object -w blob.tmp");
-    const auto raw_oid = from_hex(blob);
-    REQUIRE(raw_oid);
-    std::string tree;
-    for (const auto& [mode, name] : entries) {
-      tree += mode + " " + name + std::string(1, '\0');
-      tree.append(reinterpret_cast<const char*>(raw_oid->data()), raw_oid->size());
-    }
-    write("tree.tmp", tree);
-    const std::string tree_id = git("hash-object -t tree -w --literally tree.tmp");
-    return git("commit-tree -m raw " + tree_id);
-  }
-
- private:
-  fs::path dir_;
-};
-
-// The standard model repository: a small config, an LFS pointer, a nested small file.
-std::string make_model(const SourceRepo& repo) {
-  repo.write(".gitattributes", "*.safetensors filter=lfs diff=lfs merge=lfs -text\n");
-  repo.write("config.json", "{\"model_type\": \"tiny\"}\n");
-  repo.write("model.safetensors", format_lfs_pointer({big_sha, 123456789}));
-  repo.write("tokenizer/tokenizer.json", "{\"version\": \"1.0\"}\n");
-  return repo.commit_all("model");
-}
 
 GitFetchOptions quick_options() {
   GitFetchOptions o;
@@ -153,13 +77,8 @@ bool empty_dir(const fs::path& dir) {
 
 // read_pinned_tree on a repository opened with libgit2.
 Result<PinnedTree> read_local(const fs::path& dir, const std::string& commit) {
-  git_libgit2_init();
-  git_repository* repo = nullptr;
-  REQUIRE(git_repository_open(&repo, dir.c_str()) == 0);
-  auto tree = read_pinned_tree(repo, commit);
-  git_repository_free(repo);
-  git_libgit2_shutdown();
-  return tree;
+  weights::testing::LibGit2Repo repo(dir);
+  return read_pinned_tree(repo.get(), commit);
 }
 
 }  // namespace
