@@ -67,7 +67,7 @@ grep -q "^HTTP/1.1 404" <<<"$h" && grep -qi "^x-error-code: EntryNotFound$" <<<"
   [[ $(curl -s -o /dev/null -w '%{http_code}' "$HUB_URL/api/models/test-org/nope/revision/main") == 401 ]] &&
   pass "errors carry X-Error-Code (EntryNotFound 404 with X-Repo-Commit, RepoNotFound 401)" ||
   fail "errors: $h"
-git -c protocol.version=2 ls-remote "$HUB_URL/test-org/tiny.git" 2>&1 | grep -q "^${commit[tiny]}	refs/heads/main$" &&
+GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null git -c protocol.version=2 ls-remote "$HUB_URL/test-org/tiny.git" 2>&1 | grep -q "^${commit[tiny]}	refs/heads/main$" &&
   pass "git smart HTTP (protocol v2) at ORG/NAME.git lists the real commit" || fail "ls-remote"
 
 # --- an honest hub, by branch: the commit's files and nothing else -------------------------
