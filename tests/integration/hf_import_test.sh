@@ -37,7 +37,7 @@ replica=$T/replica
 double=$WEIGHTS_SOURCE_DIR/tests/lib/hub_double.py
 sha=$(python3 "$double" build "$replica" test-org/tiny "$src")
 sha_t=$(python3 "$double" build "$replica" test-org/tampered "$src" --tamper lfs-bytes)
-# A gated repository needs the token on the API.
+# A gated repository needs the token on the API and on git.
 python3 "$double" build "$replica" gated-org/tiny "$src" >/dev/null
 
 start_fcgiwrap
@@ -76,6 +76,8 @@ http {
       }
       $cgi
     }
+    $(git_http_backend_locations "$replica/git" 'gated-org/[^/]+?' \
+      'if ($http_authorization != "Bearer hf_test_token") { return 401; }')
     $(git_http_backend_locations "$replica/git")
     location /_raw/ {
       internal;
@@ -213,8 +215,11 @@ expect_fail "a gated repository without a token is refused" 69 "HTTP 401: gated"
   env -u HF_TOKEN "$W" release add "$T/g" --from-hf gated-org/tiny --endpoint "$hub" \
   --feed "$T/pub" --now "$now"
 grep -q "HF_TOKEN" <<<"$LAST_OUT" && pass "the gated error hints at HF_TOKEN" || fail "$LAST_OUT"
-expect_ok "the gated repository imports with the token" env HF_TOKEN=hf_test_token \
+expect_ok "the gated repository imports with the token (on the API and on git)" \
+  env HF_TOKEN=hf_test_token \
   "$W" release add "$T/g" --from-hf gated-org/tiny --endpoint "$hub" --feed "$T/pub" --now "$now"
+grep -q "^200 GET /gated-org/tiny/info/refs?service=git-upload-pack range=- auth=Bearer hf_test_token" \
+  "$T/nginx/logs/hub.log" && pass "HF_TOKEN reaches the hub's git endpoint, which needs it" ||
 expect_fail "a deleted repository is refused" 66 "HTTP 404" \
   "$W" release add "$T/gone" --from-hf gone-org/tiny --endpoint "$hub" --feed "$T/pub" --now "$now"
 before=$("$W" --json release list --feed "$T/pub" | jq -c '[.[].model] | sort')

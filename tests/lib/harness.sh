@@ -361,19 +361,22 @@ start_fcgiwrap() {
   FCGI_SOCK=$sock
 }
 
-# git_http_backend_locations GIT_ROOT : nginx locations serving the bare repositories
-# GIT_ROOT/ORG/NAME.git over git smart HTTP (Debian's git http-backend through fcgiwrap, the
-# client's Git-Protocol header passed on, so protocol v2 works) at /ORG/NAME and /ORG/NAME.git;
-# needs start_fcgiwrap. Read-only: only info/refs and git-upload-pack are routed.
+# git_http_backend_locations GIT_ROOT [REPO_REGEX] [DIRECTIVES] : an nginx location serving the
+# bare repositories GIT_ROOT/ORG/NAME.git over git smart HTTP (Debian's git http-backend through
+# fcgiwrap, the client's Git-Protocol header passed on, so protocol v2 works) at /ORG/NAME and
+# /ORG/NAME.git, for ORG/NAME matching REPO_REGEX (default: any); DIRECTIVES go first inside
+# it (e.g. an `if` that answers 401 without a token). Needs start_fcgiwrap. Read-only: only
+# info/refs and git-upload-pack are routed.
 git_http_backend_locations() {
   cat <<CONF
-location ~ "^/([^/]+/[^/]+?)(\\.git)?/(info/refs|git-upload-pack)\$" {
+location ~ "^/(?<git_repo>${2:-[^/]+/[^/]+?})(\\.git)?/(?<git_op>info/refs|git-upload-pack)\$" {
+      ${3:-}
       include /etc/nginx/fastcgi_params;
       fastcgi_pass unix:$FCGI_SOCK;
       fastcgi_param SCRIPT_FILENAME $(git --exec-path)/git-http-backend;
       fastcgi_param GIT_PROJECT_ROOT $1;
       fastcgi_param GIT_HTTP_EXPORT_ALL 1;
-      fastcgi_param PATH_INFO /\$1.git/\$3;
+      fastcgi_param PATH_INFO /\$git_repo.git/\$git_op;
       fastcgi_param PATH /usr/bin:/bin;
       fastcgi_buffering off;
       client_max_body_size 16m;
