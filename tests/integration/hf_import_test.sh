@@ -220,6 +220,7 @@ expect_ok "the gated repository imports with the token (on the API and on git)" 
   "$W" release add "$T/g" --from-hf gated-org/tiny --endpoint "$hub" --feed "$T/pub" --now "$now"
 grep -q "^200 GET /gated-org/tiny/info/refs?service=git-upload-pack range=- auth=Bearer hf_test_token" \
   "$T/nginx/logs/hub.log" && pass "HF_TOKEN reaches the hub's git endpoint, which needs it" ||
+  fail "no authorized git request: $(grep gated-org "$T/nginx/logs/hub.log")"
 expect_fail "a deleted repository is refused" 66 "HTTP 404" \
   "$W" release add "$T/gone" --from-hf gone-org/tiny --endpoint "$hub" --feed "$T/pub" --now "$now"
 before=$("$W" --json release list --feed "$T/pub" | jq -c '[.[].model] | sort')
