@@ -61,13 +61,11 @@ TAMPER_MODES = ("extra-file", "lfs-bytes", "pointer", "small-file", "git-404", "
 TOKEN_TTL = 3600
 
 
-def git(*args, cwd=None, env=None):
-    e = dict(os.environ, GIT_CONFIG_NOSYSTEM="1", HOME=cwd or os.getcwd(),
+def git(*args, cwd):
+    e = dict(os.environ, GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL=os.devnull,
              GIT_AUTHOR_NAME="Hub Double", GIT_AUTHOR_EMAIL="double@example.invalid",
              GIT_COMMITTER_NAME="Hub Double", GIT_COMMITTER_EMAIL="double@example.invalid",
              GIT_AUTHOR_DATE="2026-01-01T00:00:00Z", GIT_COMMITTER_DATE="2026-01-01T00:00:00Z")
-    if env:
-        e.update(env)
     return subprocess.run(["git", *args], cwd=cwd, env=e, check=True,
                           stdout=subprocess.PIPE).stdout
 
@@ -97,16 +95,16 @@ def read_files(src):
     return files
 
 
-def listing(bare, commit):
+def listing(repo, commit):
     """The commit's files as the hub's API lists them, read from the git repository."""
     out = []
-    for line in git("ls-tree", "-r", "-l", "-z", "--full-tree", commit, cwd=bare).split(b"\0"):
+    for line in git("ls-tree", "-r", "-l", "-z", "--full-tree", commit, cwd=repo).split(b"\0"):
         if not line:
             continue
         meta, path = line.split(b"\t", 1)
         _mode, _type, oid, size = meta.split()
         entry = {"type": "file", "oid": oid.decode(), "size": int(size), "path": path.decode()}
-        blob = git("cat-file", "blob", oid.decode(), cwd=bare)
+        blob = git("cat-file", "blob", oid.decode(), cwd=repo)
         if blob.startswith(b"version https://git-lfs.github.com/spec/v1\n"):
             fields = dict(l.split(" ", 1) for l in blob.decode().splitlines())
             lfs_oid = fields["oid"].removeprefix("sha256:")
