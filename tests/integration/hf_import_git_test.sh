@@ -7,7 +7,8 @@
 # lists exactly the commit's files with the pointers' SHA-256s; each way a hub can lie (an extra
 # file in the API, other LFS bytes, another pointer, another small file) is refused naming the
 # file with nothing staged or published; a dead git endpoint fails the import instead of falling
-# back to the API; expired and cut CDN transfers resume on fresh URLs from the hub.
+# back to the API; a gated repository's token reaches the API and git, never the CDN; expired and
+# cut CDN transfers resume on fresh URLs from the hub.
 source "$(dirname "$0")/lib.sh"
 source "$WEIGHTS_SOURCE_DIR/tests/lib/harness.sh"
 
@@ -35,6 +36,7 @@ build small --tamper small-file
 build git404 --tamper git-404
 build git500
 build expiring --tamper expiring
+build gated --gated hf_test_token
 start_hub_double "$hub" \
   'location ~ "^/test-org/git500(\.git)?/(info/refs|git-upload-pack)$" { return 500; }'
 hub_log=$NGINX_LOG  # the hub's nginx access log (git requests included)
@@ -125,6 +127,18 @@ expect_ok "release add --from-hf ORG/NAME@<commit>" add "$T/pub-pin" "$T/dl-pin"
   "test-org/tiny@${commit[tiny]}"
 grep -q "trusted" <<<"$LAST_OUT" && fail "a commit pin claims to trust the hub: $LAST_OUT" ||
   pass "a commit pin prints no trust note"
+
+# --- a gated repository: the token on the API, resolve and git -------------------------------
+expect_fail "a gated repository without a token is refused" 69 "HTTP 401: gated" \
+  env -u HF_TOKEN "$W" release add "$T/dl-gated" --from-hf test-org/gated --endpoint "$HUB_URL" \
+  --feed "$T/pub-pin" --now "$now"
+[[ $(curl -s -o /dev/null -w '%{http_code}' \
+  "$HUB_URL/test-org/gated.git/info/refs?service=git-upload-pack") == 401 ]] &&
+  pass "the gated repository's git endpoint answers 401 without the token" || fail "git not gated"
+expect_ok "the gated repository imports with HF_TOKEN" \
+  add_with_token "$T/pub-pin" "$T/dl-gated" "test-org/gated@${commit[gated]}"
+grep -q "^204 POST $HUB_URL/test-org/gated/git-upload-pack range= auth=yes" "$HUB_REQUESTS" &&
+  pass "the token went to the hub's git endpoint" || fail "git auth: $(grep gated "$HUB_REQUESTS")"
 
 # --- a lying hub: refused naming the file, nothing staged or published -------------------------
 expect_ok "feed init (tamper)" "$W" feed init "$T/pub-t" --now "$now"

@@ -396,8 +396,8 @@ start_git_http_backend() {
 
 # start_hub_double ROOT [EXTRA_HUB_DIRECTIVES] : the Hugging Face Hub double of
 # tests/lib/hub_double.py for the repositories built into ROOT (`hub_double.py build`): the hub on
-# 127.0.0.1 (API, resolve and git smart HTTP at /ORG/NAME), its CDN on 127.0.0.2 (another host,
-# signed expiring URLs). Sets HUB_URL, HUB_CDN_URL and HUB_REQUESTS (the double's request log:
+# 127.0.0.1 (API, resolve and git smart HTTP at /ORG/NAME; a gated repository wants its token
+# on all three), its CDN on 127.0.0.2 (another host, signed expiring URLs). Sets HUB_URL, HUB_CDN_URL and HUB_REQUESTS (the double's request log:
 # "STATUS METHOD HOST/URI range=... auth=yes|no" per API, resolve and CDN request).
 start_hub_double() {
   local root=$1 extra=${2:-} cgi
@@ -414,7 +414,13 @@ start_hub_double() {
   HUB_CDN_URL=$NGINX_URL
   # Bytes handed to nginx with X-Accel-Redirect keep the double's headers.
   nginx_with_server 127.0.0.1 "$extra
-    $(git_http_backend_locations "$root/git")
+    $(git_http_backend_locations "$root/git" "" "auth_request /_git_auth;")
+    location = /_git_auth {
+      internal;
+      $fcgi
+      fastcgi_param HUB_DOUBLE_GIT_AUTH 1;
+      fastcgi_pass_request_body off;
+    }
     location /_raw/ {
       internal;
       alias $root/raw/;
