@@ -37,21 +37,14 @@ replica=$T/replica
 double=$WEIGHTS_SOURCE_DIR/tests/lib/hub_double.py
 sha=$(python3 "$double" build "$replica" test-org/tiny "$src")
 sha_t=$(python3 "$double" build "$replica" test-org/tampered "$src" --tamper lfs-bytes)
-# A gated repository needs the token on the API and on git.
-python3 "$double" build "$replica" gated-org/tiny "$src" >/dev/null
+# A gated repository needs the token on the API, resolve and git.
+python3 "$double" build "$replica" gated-org/tiny "$src" --gated hf_test_token >/dev/null
 
 start_fcgiwrap
 mkdir -p "$T/nginx/logs"
 # As root, nginx's workers would run as www-data, which cannot read this test's 0700 temp dir.
 user_line=""
 [[ $(id -u) -eq 0 ]] && user_line="user root root;"
-cgi="include /etc/nginx/fastcgi_params;
-      fastcgi_pass unix:$FCGI_SOCK;
-      fastcgi_param SCRIPT_FILENAME $double;
-      fastcgi_param HUB_DOUBLE_ROOT $replica;
-      fastcgi_param HUB_DOUBLE_ORIGIN http://\$http_host;
-      fastcgi_param HUB_DOUBLE_CDN $cdn;
-      fastcgi_param PATH /usr/bin:/bin;"
 cat >"$T/nginx/nginx.conf" <<EOF
 $user_line
 daemon on;
@@ -70,31 +63,14 @@ http {
     listen 127.0.0.1:$hub_port;
     access_log $T/nginx/logs/hub.log auth;
     location /api/models/gone-org/ { return 404 '{"error":"Repository not found"}'; }
-    location /api/models/gated-org/ {
-      if (\$http_authorization != "Bearer hf_test_token") {
-        return 401 '{"error":"Access to model gated-org/tiny is restricted."}';
-      }
-      $cgi
-    }
-    $(git_http_backend_locations "$replica/git" 'gated-org/[^/]+?' \
-      'if ($http_authorization != "Bearer hf_test_token") { return 401; }')
-    $(git_http_backend_locations "$replica/git")
-    location /_raw/ {
-      internal;
-      alias $replica/raw/;
-      etag off;
-      add_header ETag \$upstream_http_etag;
-      add_header X-Repo-Commit \$upstream_http_x_repo_commit;
-    }
-    location / { $cgi }
+    $(hub_double_locations "$replica" "$cdn")
   }
   server {
     listen 127.0.0.1:$cdn_port ssl;
     ssl_certificate $T/tls/cert.pem;
     ssl_certificate_key $T/tls/key.pem;
     access_log $T/nginx/logs/cdn.log auth;
-    location /cdn/ { $cgi }
-    location /_cdn/ { internal; alias $replica/cdn/; }
+    $(hub_double_cdn_locations "$replica")
   }
 }
 EOF
