@@ -355,6 +355,18 @@ struct Fetcher {
         break;
     }
     if (r->exit_code != 0) {
+      // transfer.fsckObjects refused what the server sent ("error: object <id>: hasDotdot:
+      // contains '..'", then "fatal: fsck error in packed object"): malformed objects, not an
+      // outage, and the error line is the one that says why.
+      const auto fsck = r->output.find("fsck error");
+      if (fsck != std::string::npos) {
+        const auto error_line = r->output.find("error: ");
+        return fail(Errc::parse_error,
+                    fmt::format("git fetch from {}: objects refused by git's fsck: {}",
+                                printable_excerpt(url, 120),
+                                last_line(std::string_view(r->output).substr(
+                                    0, r->output.find('\n', error_line)))));
+      }
       return fail(Errc::unavailable,
                   fmt::format("git fetch from {} failed: {}", printable_excerpt(url, 120),
                               last_line(r->output)));

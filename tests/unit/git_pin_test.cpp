@@ -222,6 +222,13 @@ TEST_CASE("symlinks, submodules and '..' or '.git' entries are refused naming th
       CHECK_THAT(tree.error().message, Catch::Contains("\"" + name + "\""));
     }
   }
+  SECTION("a '..' entry over the fetch: git's fsck refuses it first, and says why") {
+    const std::string c = src.commit_raw_tree({{"100644", "config.json"}, {"100644", ".."}}, "x\n");
+    auto tree = fetch_pinned_tree(src.url(), c, quick_options());
+    REQUIRE_FALSE(tree);
+    CHECK(tree.error().code == Errc::parse_error);
+    CHECK_THAT(tree.error().message, Catch::Contains("fsck") && Catch::Contains("'..'"));
+  }
   SECTION("a name the path policy refuses") {
     const std::string c = src.commit_raw_tree({{"100644", "a:b"}}, "x\n");
     auto tree = read_local(src.dir(), c);
@@ -257,9 +264,14 @@ TEST_CASE(
   const std::string fake_pointer = format_lfs_pointer({big_sha, 5});
   src.write("notes/pointer.txt", fake_pointer);
   src.write("raw.safetensors", "not a pointer\n");
+  // A .gitattributes in a sub-directory applies below it only.
+  src.write("sub/.gitattributes", "*.bin filter=lfs diff=lfs merge=lfs -text\n");
+  src.write("sub/w.bin", format_lfs_pointer({big_sha, 7}));
+  src.write("w.bin", format_lfs_pointer({big_sha, 7}));
   const std::string c = src.commit_all("more");
   auto tree = read_local(src.dir(), c);
   REQUIRE(tree);
+  REQUIRE(tree->files.size() == 9);
   for (const auto& f : tree->files) {
     if (f.path == "notes/pointer.txt") {
       CHECK(f.kind == FileKind::blob);
@@ -269,6 +281,11 @@ TEST_CASE(
       CHECK(f.kind == FileKind::blob);
       CHECK(f.size == 14);
     }
+    if (f.path == "sub/w.bin") {
+      CHECK(f.kind == FileKind::lfs);
+      CHECK(f.size == 7);
+    }
+    if (f.path == "w.bin") CHECK(f.kind == FileKind::blob);
   }
 }
 
