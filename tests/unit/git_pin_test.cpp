@@ -301,6 +301,28 @@ TEST_CASE("a blob in git over the 10 MiB cap is refused naming the file", "[git_
   CHECK_THAT(tree.error().message, Catch::Contains("\"big.bin\""));
 }
 
+TEST_CASE("trees that name each other many times are cut off, not walked exponentially",
+          "[git_pin]") {
+  TempDir tmp;
+  SourceRepo src(tmp / "hub/org/model");
+  make_model(src);
+  // Level 0 is an empty tree; each level names the one below 1000 times: 10^9 paths at level
+  // 3, no file at all.
+  std::string level = src.write_raw_tree({});
+  for (int depth = 0; depth < 3; ++depth) {
+    std::vector<std::array<std::string, 3>> entries;
+    for (int i = 0; i < 1000; ++i) entries.push_back({"40000", fmt::format("d{:04}", i), level});
+    level = src.write_raw_tree(entries);
+  }
+  const std::string c = src.git("commit-tree -m dag " + level);
+  const auto start = std::chrono::steady_clock::now();
+  auto tree = read_local(src.dir(), c);
+  REQUIRE_FALSE(tree);
+  CHECK(tree.error().code == Errc::too_large);
+  CHECK_THAT(tree.error().message, Catch::Contains("entries"));
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(30));
+}
+
 TEST_CASE("a fetch over the byte cap is aborted and leaves no temporary repository", "[git_pin]") {
   TempDir tmp;
   TmpdirScope scope(tmp / "t");
