@@ -1,7 +1,7 @@
 # The one shell library of tests/integration and bench/ (sourced): waits with a deadline, free
 # ports, network namespaces, and the programs both drive next to weightsd: nginx, opentracker,
-# qBittorrent-nox and Transmission. Everything listens on loopback or inside namespaces the
-# script creates.
+# qBittorrent-nox and Transmission; git http-backend (via fcgiwrap) and the Hugging Face Hub
+# double. Everything listens on loopback or inside namespaces the script creates.
 #
 # Needs HARNESS_DIR, a directory the sourcing script owns (default: the test's $T; bench/ sets
 # its $work). Every process started here is recorded in harness_pids and killed by
