@@ -9,6 +9,8 @@
 
 #include "cli/common.hpp"
 #include "core/net/hf_hub.hpp"
+#include "core/upstream/git_pin.hpp"
+#include "core/upstream/hf_pin.hpp"
 
 namespace weights::cli {
 namespace fs = std::filesystem;
@@ -28,11 +30,45 @@ Status from_hub(const HfImportArgs& a, std::string& files_dir, ReleaseOptions& o
   }
   hf::HubOptions ho = hf::hub_options_from_env();
   if (!a.endpoint.empty()) ho.endpoint = a.endpoint;
+  while (!ho.endpoint.empty() && ho.endpoint.back() == '/') ho.endpoint.pop_back();
   hf::Hub hub(ho);
-  auto info = hub.revision(repo, rev);
-  if (!info) return tl::unexpected(info.error());
-  auto shared = std::make_shared<hf::HubRevision>(std::move(*info));
-  const hf::HubRevision& r = *shared;
+  // The API resolves REV and lists the files; only the resolution of a branch or tag is
+  // trusted, the listing must agree with the commit's git objects.
+  auto listed = hub.revision(repo, rev);
+  if (!listed) return tl::unexpected(listed.error());
+  if (upstream::is_commit_id(rev)) {
+    if (listed->sha != rev) {
+      return fail(
+          Errc::wrong_target,
+          fmt::format("{}@{}: the hub's API answers with commit {}", repo, rev, listed->sha),
+          "this hub or mirror does not serve the pinned commit; nothing was downloaded");
+    }
+  } else {
+    fmt::print(stderr,
+               "{}@{} is commit {}: the hub said so, and this one step trusted it (import "
+               "{}@{} to trust nothing but the commit id)\n",
+               repo, rev, listed->sha, repo, listed->sha);
+  }
+  upstream::GitFetchOptions go;
+  go.token = ho.token;  // to the endpoint's origin only
+  go.proxy = ho.proxy;
+  const std::string git_url = fmt::format("{}/{}", ho.endpoint, repo);
+  auto pinned = upstream::fetch_pinned_tree(git_url, listed->sha, go);
+  if (!pinned) {
+    Error e = with_context(pinned.error(), fmt::format("{}@{}", repo, listed->sha.substr(0, 12)));
+    if (e.hint.empty()) {
+      e.hint =
+          "the file list comes from the hub's git repository, never from its API alone: check "
+          "the endpoint's git service, or use a mirror that serves it (HF_ENDPOINT / "
+          "--endpoint)";
+    }
+    return tl::unexpected(e);
+  }
+  if (auto st = upstream::check_listing(*listed, *pinned); !st) {
+    return tl::unexpected(with_context(st.error(), "refused before downloading"));
+  }
+  auto shared = std::make_shared<upstream::PinnedTree>(std::move(*pinned));
+  const hf::HubRevision r = upstream::pinned_revision(repo, *shared, listed->license);
   std::uint64_t total = 0;
   std::uint64_t largest_git = 0;
   for (const auto& f : r.files) {
@@ -40,10 +76,9 @@ Status from_hub(const HfImportArgs& a, std::string& files_dir, ReleaseOptions& o
     if (!f.lfs_sha256) largest_git = std::max(largest_git, f.size);
   }
   if (!a.quiet) {
-    fmt::print(stderr, "{}@{} is commit {}: {} files, {}\n", repo, rev, r.sha, r.files.size(),
-               human_bytes(total));
+    fmt::print(stderr, "{}@{}: {} files, {}, pinned by the commit's git objects\n", repo, r.sha,
+               r.files.size(), human_bytes(total));
   }
-  // Files already in the directory that the revision does not list would end up in the release.
   std::error_code ec;
   fs::create_directories(files_dir, ec);
   if (ec) {
@@ -61,9 +96,10 @@ Status from_hub(const HfImportArgs& a, std::string& files_dir, ReleaseOptions& o
   o.hash.git_oid = GitOid::for_small_files;
   o.hash.git_oid_max_bytes = std::max(o.hash.git_oid_max_bytes, largest_git);
   const std::string dir = files_dir;
+  // Files already in the directory that the commit does not hold are refused here too.
   o.check_files = [shared, dir](std::vector<ReleaseFile>& files) -> Status {
     std::string bad;
-    auto st = hf::check_against_hub(*shared, files, &bad);
+    auto st = upstream::check_against_pin(*shared, files, &bad);
     if (!st && !bad.empty() &&
         (st.error().code == Errc::hash_mismatch || st.error().code == Errc::length_mismatch)) {
       // The bad download goes, so running the command again fetches it anew.

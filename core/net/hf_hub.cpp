@@ -23,9 +23,19 @@ bool is_hex(std::string_view s, std::size_t n) {
          });
 }
 
-// Turns a final non-2xx status into an error with a hint.
-Error hub_status_error(const Url& url, const ResponseHead& head, std::string_view what) {
+}  // namespace
+
+Error hub_status_error(const Url& endpoint, const Url& url, const ResponseHead& head,
+                       std::string_view what) {
   const std::string where = fmt::format("{} ({})", what, url.str());
+  if (signed_url_expired(endpoint, url, head.status)) {
+    return Error{Errc::unavailable,
+                 fmt::format("{}: HTTP {}: the download server refused a fresh signed URL from "
+                             "the hub",
+                             where, head.status),
+                 "signed URLs carry an expiry time: check this machine's clock, then run the "
+                 "same command again (downloads resume)"};
+  }
   switch (head.status) {
     case 401:
     case 403:
@@ -41,13 +51,23 @@ Error hub_status_error(const Url& url, const ResponseHead& head, std::string_vie
       return Error{Errc::unavailable, fmt::format("{}: HTTP 429: rate limited", where),
                    "wait and run the same command again (downloads resume); a token (HF_TOKEN) "
                    "raises the limit"};
+    case 451:
+      return Error{Errc::unavailable,
+                   fmt::format("{}: HTTP 451: the hub is legally barred from serving this "
+                               "repository here",
+                               where),
+                   "waiting will not change that: get the release from peers that hold it "
+                   "(weightsctl fetch) or from a mirror (HF_ENDPOINT / --endpoint; pin "
+                   "ORG/NAME@<commit> and the mirror cannot change a byte)"};
     default:
       return Error{Errc::unavailable, fmt::format("{}: HTTP {}", where, head.status),
                    "try again later, or use a mirror (HF_ENDPOINT / --endpoint)"};
   }
 }
 
-}  // namespace
+bool signed_url_expired(const Url& endpoint, const Url& answered_by, unsigned status) {
+  return (status == 403 || status == 410) && !answered_by.same_origin(endpoint);
+}
 
 // ---- options ----------------------------------------------------------------------------------
 
@@ -229,7 +249,7 @@ Result<Hub::Json> Hub::get_json(const std::string& url_text) {
     return tl::unexpected(e);
   }
   if (got->head.status < 200 || got->head.status >= 300) {
-    return tl::unexpected(hub_status_error(got->url, got->head, url_text));
+    return tl::unexpected(hub_status_error(endpoint_, got->url, got->head, url_text));
   }
   return Json{std::move(body), got->head.link};
 }
@@ -374,11 +394,12 @@ Status Hub::download(const HubRevision& rev, const HubFile& file, const fs::path
       return tl::unexpected(e);
     }
     const unsigned s = got->head.status;
-    if ((s < 200 || s >= 300) && s != 416) {  // 416: checked by size below
-      close_fd();
-      return tl::unexpected(hub_status_error(got->url, got->head, what));
-    }
-    break;
+    if ((s >= 200 && s < 300) || s == 416) break;  // 416: checked by size below
+    // The CDN refused the signed URL the hub redirected to (expired, or used up): the next
+    // attempt asks the hub for a fresh one and resumes where the .part file ends.
+    if (signed_url_expired(endpoint_, got->url, s) && attempt < options_.max_attempts) continue;
+    close_fd();
+    return tl::unexpected(hub_status_error(endpoint_, got->url, got->head, what));
   }
   if (::fsync(fd) != 0) {
     const int err = errno;
@@ -402,53 +423,6 @@ Status Hub::download(const HubRevision& rev, const HubFile& file, const fs::path
 }
 
 // ---- checks -------------------------------------------------------------------------------------
-
-Status check_against_hub(const HubRevision& rev, std::vector<ReleaseFile>& files,
-                         std::string* bad_path) {
-  std::map<std::string, const HubFile*> by_path;
-  for (const auto& f : rev.files) by_path[f.path] = &f;
-  if (files.size() != rev.files.size()) {
-    return fail(Errc::wrong_target,
-                fmt::format("{} files on disk, but {}@{} lists {}", files.size(), rev.repo,
-                            rev.sha.substr(0, 12), rev.files.size()),
-                "import into an empty directory");
-  }
-  for (auto& f : files) {
-    const auto it = by_path.find(f.path);
-    if (it == by_path.end()) {
-      return fail(Errc::wrong_target,
-                  fmt::format("{}: not a file of {}@{}", f.path, rev.repo, rev.sha.substr(0, 12)),
-                  "import into an empty directory");
-    }
-    const HubFile& h = *it->second;
-    if (bad_path) *bad_path = f.path;
-    if (f.length != h.size) {
-      return fail(Errc::length_mismatch,
-                  fmt::format("{}: {} bytes, the hub lists {}", f.path, f.length, h.size));
-    }
-    if (h.lfs_sha256) {
-      if (f.sha256 != *h.lfs_sha256) {
-        return fail(Errc::hash_mismatch,
-                    fmt::format("{}: SHA-256 {} differs from the hub's LFS oid {}", f.path,
-                                f.sha256, *h.lfs_sha256),
-                    "the download or the mirror is corrupt; nothing was signed");
-      }
-      f.git_oid.reset();
-    } else {
-      if (!f.git_oid) {
-        return fail(Errc::internal, fmt::format("{}: git blob id was not computed", f.path));
-      }
-      if (*f.git_oid != h.git_oid) {
-        return fail(Errc::hash_mismatch,
-                    fmt::format("{}: git blob id {} differs from the hub's oid {}", f.path,
-                                *f.git_oid, h.git_oid),
-                    "the download or the mirror is corrupt; nothing was signed");
-      }
-    }
-  }
-  if (bad_path) bad_path->clear();
-  return {};
-}
 
 bool lfs_by_default(std::string_view path) {
   // huggingface_hub's default .gitattributes for model repositories, plus *.gguf.

@@ -9,8 +9,8 @@
 //                                                                  "lfs": {"oid","size",...}}]
 //       (paginated with a `Link: <url>; rel="next"` header)
 //   GET {endpoint}/{repo}/resolve/{sha}/{path}                 -> the bytes (often a redirect)
-// Every file is checked against what the hub published before anything is signed: LFS files
-// against lfs.oid (SHA-256), small files against oid (the git blob SHA-1).
+// What the API says is a hint: the importer trusts only the commit's git objects, and checks the
+// listing and every downloaded byte against them (core/upstream/hf_pin.hpp).
 //
 // Cache side: `models--org--name/{blobs,snapshots/<rev>,refs}` as huggingface_hub writes it;
 // blob names are the same hashes (SHA-256 for LFS files, git blob SHA-1 otherwise), so a cached
@@ -81,8 +81,10 @@ class Hub {
   // Downloads one file of the revision (by commit sha) to `dest`: bytes go to dest + ".part"
   // (resumed with a Range request when present) and are renamed to `dest` once exactly
   // file.size bytes arrived. An existing `dest` of the right size is kept (the caller verifies
-  // hashes afterwards). More bytes than file.size is length_mismatch; 401/403 (gated or
-  // private), 404 and 429 without a usable Retry-After are errors with hints.
+  // hashes afterwards). Every attempt, a resumed one too, starts at the hub's resolve URL, so a
+  // signed CDN URL is never reused: a dropped transfer, or a CDN that refuses its URL as expired
+  // (signed_url_expired), is resumed on a fresh one (max_attempts in all). More bytes than
+  // file.size is length_mismatch; other statuses are errors as hub_status_error says.
   Status download(const HubRevision& revision, const HubFile& file, const fs::path& dest,
                   const Progress& progress = {});
 
@@ -103,12 +105,16 @@ class Hub {
   Error endpoint_error_;
 };
 
-// Checks hashed release files against the hub's listing (the add_release hook): same set of
-// paths and sizes; LFS files' SHA-256 equals lfs.oid, other files' git blob oid equals oid.
-// Sets git_oid exactly for the non-LFS files (the name the hub and its cache use for them).
-// On a mismatch `bad_path` (if given) receives the offending file's path.
-Status check_against_hub(const HubRevision& revision, std::vector<ReleaseFile>& files,
-                         std::string* bad_path = nullptr);
+// Whether a final answer means that a signed download URL expired or was used up: 403 or 410
+// from another origin than the endpoint (the CDN a resolve redirect led to). The hub itself
+// answers 403 for gated repositories.
+bool signed_url_expired(const Url& endpoint, const Url& answered_by, unsigned status);
+
+// A final status outside 2xx from `url` (reached from `endpoint`) as an error with a hint:
+// 401/403 gated or private, 404 not found, 429 rate limited, 451 legally barred (peers or a
+// mirror are the way), a CDN's 403/410 a refused signed URL.
+Error hub_status_error(const Url& endpoint, const Url& url, const ResponseHead& head,
+                       std::string_view what);
 
 // Whether the hub stores `path` with LFS in a new repository: its default .gitattributes
 // patterns (*.safetensors, *.bin, *.gguf, ...). Used when a release comes from a plain

@@ -1,7 +1,8 @@
 // Fuzzes what `weightsctl release add --from-hf` reads from a Hugging Face hub (or a replica):
 // the revision info JSON, a file-tree page, the Link header that pages the tree (parsed with the
 // one URL parser, core/net/url.hpp), and a redirect Location resolved against the endpoint; then
-// compares the listed files with files "on disk" (check_against_hub) as the release hook does.
+// compares the listed files with the same files as a pinned tree (upstream::check_listing) and as
+// hashed "on disk" (upstream::check_against_pin), as the importer does.
 //
 // Input: up to four parts separated by "\n\0\n": revision info, tree page, Link header,
 // Location header (seeds in corpus/hf_hub/).
@@ -21,6 +22,7 @@
 
 #include "core/net/hf_hub.hpp"
 #include "core/net/url.hpp"
+#include "core/upstream/hf_pin.hpp"
 #include "core/util/path_policy.hpp"
 
 namespace {
@@ -83,13 +85,23 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     listing.repo = "org/name";
     listing.sha = std::string(40, '0');
     listing.files = files;
-    // The same files as hashed on disk: must match; one length off: must not.
+    // The same files as a pinned tree and as hashed on disk: must match; one length off: must
+    // not.
+    upstream::PinnedTree pinned;
+    pinned.commit = listing.sha;
     std::vector<ReleaseFile> disk;
     for (const auto& f : files) {
+      upstream::PinnedFile p;
+      p.path = f.path;
+      p.size = f.size;
+      p.sha256 = f.lfs_sha256.value_or(std::string(64, '0'));
+      p.git_oid = f.git_oid;
+      p.kind = f.lfs_sha256 ? upstream::FileKind::lfs : upstream::FileKind::blob;
+      pinned.files.push_back(p);
       ReleaseFile r;
       r.path = f.path;
       r.length = f.size;
-      r.sha256 = f.lfs_sha256.value_or(std::string(64, '0'));
+      r.sha256 = p.sha256;
       r.git_oid = f.git_oid;
       disk.push_back(std::move(r));
     }
@@ -100,10 +112,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       }
     }
     std::string bad;
-    if (unique) check(hf::check_against_hub(listing, disk, &bad).has_value());
+    if (unique) {
+      check(upstream::check_listing(listing, pinned).has_value());
+      check(upstream::check_against_pin(pinned, disk, &bad).has_value());
+    }
     if (!disk.empty()) {
+      pinned.files.front().size ^= 1;
+      check(!upstream::check_listing(listing, pinned).has_value());
+      pinned.files.front().size ^= 1;
       disk.front().length ^= 1;
-      check(!hf::check_against_hub(listing, disk, &bad).has_value());
+      check(!upstream::check_against_pin(pinned, disk, &bad).has_value());
     }
   }
 

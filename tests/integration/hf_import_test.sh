@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
-# `weightsctl release add --from-hf` against a static replica of the Hugging Face Hub served by
-# a real nginx on loopback (API JSON with the hub's fields, LFS files redirected to a "CDN" on a
-# second port over TLS, Range support): a release is imported and every file checked against the hub's
-# hashes; an interrupted download resumes with a Range request; the token goes to the hub only,
-# never to the CDN; a gated (401), a deleted (404) and a tampered repository are refused, the
-# tampered one before anything is staged; the import goes through http_proxy/https_proxy (a real
-# tinyproxy, CONNECT for the https CDN) and fails when the proxy is down. Also --from-hf-cache.
+# `weightsctl release add --from-hf` against the hub double (tests/lib/hub_double.py: real git
+# repositories over git http-backend, the hub's API and resolve) behind a real nginx on loopback,
+# with the LFS files on a "CDN" on a second port over TLS: a release is imported and every file
+# checked against the commit's git objects; an interrupted download resumes with a Range request;
+# the token goes to the hub only, never to the CDN; a gated (401), a deleted (404) and a tampered
+# repository are refused, the tampered one before anything is staged; the import (API, git and
+# CDN) goes through http_proxy/https_proxy (a real tinyproxy, CONNECT for the https CDN) and
+# fails when the proxy is down. Also --from-hf-cache. (hf_import_git_test.sh: the tamper modes,
+# a dead git endpoint and expiring CDN URLs.)
 source "$(dirname "$0")/lib.sh"
+source "$WEIGHTS_SOURCE_DIR/tests/lib/harness.sh"
 
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 [[ -x $NGINX ]] || { echo "skip: nginx not installed (scripts/install-deps --test)"; exit 125; }
+command -v fcgiwrap >/dev/null || [[ -x /usr/sbin/fcgiwrap ]] ||
+  { echo "skip: fcgiwrap not installed (scripts/install-deps --test)"; exit 125; }
 
 now=2026-06-01T00:00:00Z
-sha=0123456789abcdef0123456789abcdef01234567
-sha_t=89abcdef0123456789abcdef0123456789abcdef
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 hub_port=$(free_port)
@@ -31,18 +34,24 @@ src=$T/src
 bash "$WEIGHTS_SOURCE_DIR/scripts/lib/make-weights.sh" "$src" 1
 mkdir -p "$src/sub" && echo '{"note": "nested"}' >"$src/sub/extra.json"
 replica=$T/replica
-python3 "$WEIGHTS_SOURCE_DIR/tests/integration/hf_hub_replica.py" "$replica" test-org/tiny \
-  "$src" "$sha" mit "$cdn" >"$T/redirects.conf"
-python3 "$WEIGHTS_SOURCE_DIR/tests/integration/hf_hub_replica.py" "$replica" test-org/tampered \
-  "$src" "$sha_t" mit "$cdn" --tamper model-00001-of-00002.safetensors >>"$T/redirects.conf"
-# A gated repository needs the token on the API and on resolve.
-python3 "$WEIGHTS_SOURCE_DIR/tests/integration/hf_hub_replica.py" "$replica" gated-org/tiny \
-  "$src" "$sha" mit "$cdn" >>"$T/redirects.conf"
+double=$WEIGHTS_SOURCE_DIR/tests/lib/hub_double.py
+sha=$(python3 "$double" build "$replica" test-org/tiny "$src")
+sha_t=$(python3 "$double" build "$replica" test-org/tampered "$src" --tamper lfs-bytes)
+# A gated repository needs the token on the API.
+python3 "$double" build "$replica" gated-org/tiny "$src" >/dev/null
 
+start_fcgiwrap
 mkdir -p "$T/nginx/logs"
 # As root, nginx's workers would run as www-data, which cannot read this test's 0700 temp dir.
 user_line=""
 [[ $(id -u) -eq 0 ]] && user_line="user root root;"
+cgi="include /etc/nginx/fastcgi_params;
+      fastcgi_pass unix:$FCGI_SOCK;
+      fastcgi_param SCRIPT_FILENAME $double;
+      fastcgi_param HUB_DOUBLE_ROOT $replica;
+      fastcgi_param HUB_DOUBLE_ORIGIN http://\$http_host;
+      fastcgi_param HUB_DOUBLE_CDN $cdn;
+      fastcgi_param PATH /usr/bin:/bin;"
 cat >"$T/nginx/nginx.conf" <<EOF
 $user_line
 daemon on;
@@ -56,37 +65,39 @@ http {
   fastcgi_temp_path $T/nginx/fastcgi;
   uwsgi_temp_path $T/nginx/uwsgi;
   scgi_temp_path $T/nginx/scgi;
-  log_format auth '\$status \$request_method \$uri range=\$http_range auth=\$http_authorization';
+  log_format auth '\$status \$request_method \$request_uri range=\$http_range auth=\$http_authorization';
   server {
     listen 127.0.0.1:$hub_port;
     access_log $T/nginx/logs/hub.log auth;
-    root $replica;
     location /api/models/gone-org/ { return 404 '{"error":"Repository not found"}'; }
     location /api/models/gated-org/ {
-      default_type application/json;
       if (\$http_authorization != "Bearer hf_test_token") {
         return 401 '{"error":"Access to model gated-org/tiny is restricted."}';
       }
-      try_files \$uri =404;
+      $cgi
     }
-    location /api/ { default_type application/json; try_files \$uri =404; }
-    include $T/redirects.conf;
-    location ~ "^/([^/]+/[^/]+)/resolve/([0-9a-f]{40})/(.+)\$" {
-      default_type application/octet-stream;
-      alias $replica/files/\$1/\$2/\$3;
+    $(git_http_backend_locations "$replica/git")
+    location /_raw/ {
+      internal;
+      alias $replica/raw/;
+      etag off;
+      add_header ETag \$upstream_http_etag;
+      add_header X-Repo-Commit \$upstream_http_x_repo_commit;
     }
+    location / { $cgi }
   }
   server {
     listen 127.0.0.1:$cdn_port ssl;
     ssl_certificate $T/tls/cert.pem;
     ssl_certificate_key $T/tls/key.pem;
     access_log $T/nginx/logs/cdn.log auth;
-    location /cdn/ { root $replica; default_type application/octet-stream; }
+    location /cdn/ { $cgi }
+    location /_cdn/ { internal; alias $replica/cdn/; }
   }
 }
 EOF
 "$NGINX" -p "$T/nginx" -c "$T/nginx/nginx.conf" -e "$T/nginx/logs/error.log"
-trap '[[ -f $T/nginx/nginx.pid ]] && kill "$(cat "$T/nginx/nginx.pid")"; rm -rf "$T"' EXIT
+trap '[[ -f $T/nginx/nginx.pid ]] && kill "$(cat "$T/nginx/nginx.pid")"; harness_stop_all; rm -rf "$T"' EXIT
 wait_for_port() {
   local deadline=$((SECONDS + 10))
   until curl -s -o /dev/null "$1"; do
@@ -105,12 +116,13 @@ head -c 300000 "$src/$shard" >"$T/dl/$shard.part"
 expect_ok "release add --from-hf imports the repository" env HF_TOKEN=hf_test_token \
   "$W" --json release add "$T/dl" --from-hf test-org/tiny@main --endpoint "$hub" \
   --feed "$T/pub" --now "$now"
-out=$LAST_OUT
+out=$(sed -n '/^{/,$p' <<<"$LAST_OUT")  # the JSON on stdout, after the trust note on stderr
 [[ $(jq -r .revision <<<"$out") == "$sha" ]] && pass "revision is the resolved commit" ||
   fail "revision: $out"
 [[ $(jq -r .model <<<"$out") == test-org/tiny ]] && pass "model defaults to the repo id" ||
   fail "model: $out"
-[[ $(jq -r '.files | length' <<<"$out") == 7 ]] && pass "7 files imported" || fail "files: $out"
+[[ $(jq -r '.files | length' <<<"$out") == 8 ]] && pass "8 files imported (.gitattributes too)" ||
+  fail "files: $out"
 for f in $(cd "$src" && find . -type f | sed 's|^\./||'); do
   cmp -s "$src/$f" "$T/dl/$f" || fail "downloaded $f differs from the source"
 done
@@ -150,7 +162,7 @@ LogLevel Connect
 EOF
   "$TINYPROXY" -d -c "$T/tinyproxy.conf" >"$T/tinyproxy.out" 2>&1 &
   proxy_pid=$!
-  trap 'kill "$proxy_pid" 2>/dev/null; [[ -f $T/nginx/nginx.pid ]] && kill "$(cat "$T/nginx/nginx.pid")"; rm -rf "$T"' EXIT
+  trap 'kill "$proxy_pid" 2>/dev/null; [[ -f $T/nginx/nginx.pid ]] && kill "$(cat "$T/nginx/nginx.pid")"; harness_stop_all; rm -rf "$T"' EXIT
   deadline=$((SECONDS + 10))
   until curl -s -o /dev/null -x "$proxy" "$hub/api/models/test-org/tiny/revision/main"; do
     ((SECONDS < deadline)) || { fail "tinyproxy did not start: $(cat "$T/tinyproxy.out")"; break; }
@@ -167,6 +179,9 @@ EOF
   grep -q "GET $hub/api/models/test-org/tiny/revision/main" "$T/tinyproxy.log" &&
     pass "the plain-http hub API was reached through http_proxy" ||
     fail "no hub request in the proxy log: $(cat "$T/tinyproxy.log")"
+  grep -q "POST $hub/test-org/tiny/git-upload-pack" "$T/tinyproxy.log" &&
+    pass "the git fetch of the pinned commit went through http_proxy" ||
+    fail "no git request in the proxy log: $(cat "$T/tinyproxy.log")"
   for f in $(cd "$src" && find . -type f | sed 's|^\./||'); do
     cmp -s "$src/$f" "$T/viaproxy/$f" || fail "$f downloaded through the proxy differs"
   done
@@ -179,7 +194,7 @@ expect_fail "an untrusted TLS certificate is refused" 74 "TLS certificate verifi
 # The staged manifest (targets are stored under consistent, hash-prefixed names).
 m=$(grep -l '"model": "test-org/tiny"' $(grep -rl '"weights-release/v1"' "$T/pub/public/targets") | head -1)
 # The manifest names LFS files by SHA-256 only and small files also by their git blob id.
-python3 - "$m" "$src" <<'EOF' && pass "manifest git_oid set exactly for non-LFS files" || fail "manifest oids: $(cat "$m")"
+python3 - "$m" "$T/dl" <<'EOF' && pass "manifest git_oid set exactly for non-LFS files" || fail "manifest oids: $(cat "$m")"
 import hashlib, json, sys
 m = json.load(open(sys.argv[1]))
 for f in m["files"]:
@@ -204,7 +219,7 @@ expect_fail "a deleted repository is refused" 66 "HTTP 404" \
   "$W" release add "$T/gone" --from-hf gone-org/tiny --endpoint "$hub" --feed "$T/pub" --now "$now"
 before=$("$W" --json release list --feed "$T/pub" | jq -c '[.[].model] | sort')
 expect_fail "a tampered LFS file is refused before signing" 75 \
-  "refused before signing.*$shard: SHA-256 .* differs from the hub's LFS oid" \
+  "refused before signing.*$shard: SHA-256 .* differs from .* pinned by commit ${sha_t:0:12}" \
   "$W" release add "$T/tam" --from-hf test-org/tampered --endpoint "$hub" --feed "$T/pub" \
   --now "$now"
 after=$("$W" --json release list --feed "$T/pub" | jq -c '[.[].model] | sort')

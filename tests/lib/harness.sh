@@ -340,3 +340,85 @@ JSON
   wait_until "transmission-daemon's RPC" 20 tr_remote -l
 }
 tr_remote() { ip netns exec "$TR_NS" transmission-remote 127.0.0.1:9091 "$@"; }
+
+# ---- git smart HTTP and the Hugging Face Hub double ---------------------------------------
+
+# start_fcgiwrap : one fcgiwrap for this script, on a unix socket in $HARNESS_DIR (no system
+# service); sets FCGI_SOCK. Does nothing when it already runs.
+start_fcgiwrap() {
+  [[ -n ${FCGI_SOCK:-} && -S $FCGI_SOCK ]] && return 0
+  local bin sock pid
+  bin=$(command -v fcgiwrap || echo /usr/sbin/fcgiwrap)
+  [[ -x $bin ]] || { echo "FAIL: fcgiwrap is not installed (scripts/install-deps --test)" >&2; return 1; }
+  sock=$(harness_dir)/fcgiwrap.sock
+  rm -f "$sock"
+  "$bin" -c 4 -s "unix:$sock" >"$(harness_dir)/fcgiwrap.log" 2>&1 &
+  pid=$!
+  harness_pids+=("$pid")
+  disown "$pid"
+  wait_until "fcgiwrap's socket" 10 test -S "$sock" || return 1
+  FCGI_SOCK=$sock
+}
+
+# git_http_backend_locations GIT_ROOT : nginx locations serving the bare repositories
+# GIT_ROOT/ORG/NAME.git over git smart HTTP (Debian's git http-backend through fcgiwrap, the
+# client's Git-Protocol header passed on, so protocol v2 works) at /ORG/NAME and /ORG/NAME.git;
+# needs start_fcgiwrap. Read-only: only info/refs and git-upload-pack are routed.
+git_http_backend_locations() {
+  cat <<CONF
+location ~ "^/([^/]+/[^/]+?)(\\.git)?/(info/refs|git-upload-pack)\$" {
+      include /etc/nginx/fastcgi_params;
+      fastcgi_pass unix:$FCGI_SOCK;
+      fastcgi_param SCRIPT_FILENAME $(git --exec-path)/git-http-backend;
+      fastcgi_param GIT_PROJECT_ROOT $1;
+      fastcgi_param GIT_HTTP_EXPORT_ALL 1;
+      fastcgi_param PATH_INFO /\$1.git/\$3;
+      fastcgi_param PATH /usr/bin:/bin;
+      fastcgi_buffering off;
+      client_max_body_size 16m;
+    }
+CONF
+}
+
+# start_git_http_backend IP GIT_ROOT [EXTRA_SERVER_DIRECTIVES] : nginx on IP:<free port> serving
+# GIT_ROOT as git_http_backend_locations does; EXTRA_SERVER_DIRECTIVES come first (a regex
+# location there takes precedence, e.g. one that answers 500). Sets GIT_HTTP_URL and NGINX_*.
+start_git_http_backend() {
+  start_fcgiwrap || return 1
+  nginx_with_server "$1" "${3:-}
+    $(git_http_backend_locations "$2")" || return 1
+  GIT_HTTP_URL=$NGINX_URL
+}
+
+# start_hub_double ROOT [EXTRA_HUB_DIRECTIVES] : the Hugging Face Hub double of
+# tests/lib/hub_double.py for the repositories built into ROOT (`hub_double.py build`): the hub on
+# 127.0.0.1 (API, resolve and git smart HTTP at /ORG/NAME), its CDN on 127.0.0.2 (another host,
+# signed expiring URLs). Sets HUB_URL, HUB_CDN_URL and HUB_REQUESTS (the double's request log:
+# "STATUS METHOD HOST/URI range=... auth=yes|no" per API, resolve and CDN request).
+start_hub_double() {
+  local root=$1 extra=${2:-} cgi
+  cgi=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/hub_double.py
+  start_fcgiwrap || return 1
+  local fcgi="include /etc/nginx/fastcgi_params;
+      fastcgi_pass unix:$FCGI_SOCK;
+      fastcgi_param SCRIPT_FILENAME $cgi;
+      fastcgi_param HUB_DOUBLE_ROOT $root;
+      fastcgi_param HUB_DOUBLE_ORIGIN http://\$http_host;
+      fastcgi_param PATH /usr/bin:/bin;"
+  nginx_with_server 127.0.0.2 "location /cdn/ { $fcgi }
+    location /_cdn/ { internal; alias $root/cdn/; }" || return 1
+  HUB_CDN_URL=$NGINX_URL
+  # Bytes handed to nginx with X-Accel-Redirect keep the double's headers.
+  nginx_with_server 127.0.0.1 "$extra
+    $(git_http_backend_locations "$root/git")
+    location /_raw/ {
+      internal;
+      alias $root/raw/;
+      etag off;
+      add_header ETag \$upstream_http_etag;
+      add_header X-Repo-Commit \$upstream_http_x_repo_commit;
+    }
+    location / { $fcgi fastcgi_param HUB_DOUBLE_CDN $HUB_CDN_URL; }" || return 1
+  HUB_URL=$NGINX_URL
+  HUB_REQUESTS=$root/requests.log
+}

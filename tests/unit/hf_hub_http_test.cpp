@@ -1,7 +1,9 @@
 // The hub import over the one HTTP client: proxies from the environment (plain requests in
 // absolute form, https through CONNECT), Range resume and Retry-After, against loopback servers.
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <mutex>
 #include <sstream>
 
@@ -222,4 +224,132 @@ TEST_CASE("hub download resumes with Range and waits out a 429", "[hf_hub]") {
     CHECK_THAT(req, Catch::Contains("\r\nRange: bytes=10-\r\n"));
     CHECK_THAT(req, Catch::Contains("\r\nAuthorization: Bearer hf_secret\r\n"));
   }
+}
+
+namespace {
+
+// An LFS file served through a CDN on another origin: the hub's resolve answers 302 to a fresh
+// signed URL ("?sig=N") each time; the CDN refuses URL 1 as expired, cuts the transfer on URL
+// 2 halfway, and accepts each later URL once (a reused URL is refused).
+struct ExpiringCdn {
+  std::string body = std::string(200000, 'w');
+  std::atomic<int> minted{0};
+  std::mutex m;
+  std::vector<std::string> cdn_requests;
+  std::vector<int> used;
+  std::unique_ptr<Server> cdn;
+  std::unique_ptr<Server> hub;
+  int refuse_all_from = 1000;  // sig numbers from here on are refused too
+
+  ExpiringCdn() {
+    cdn = std::make_unique<Server>([this](Conn& c, const std::string& p, const std::string& req) {
+      const int sig = std::stoi(p.substr(p.find("sig=") + 4));
+      bool reused = false;
+      {
+        std::lock_guard lock(m);
+        cdn_requests.push_back(req);
+        reused = std::find(used.begin(), used.end(), sig) != used.end();
+        used.push_back(sig);
+      }
+      if (sig == 1 || reused || sig >= refuse_all_from) {
+        c.send(response(403, "Forbidden", "<Error><Code>AccessDenied</Code></Error>"));
+        return;
+      }
+      const auto at = req.find("\r\nRange: bytes=");
+      if (at == std::string::npos) {
+        const std::string head =
+            fmt::format("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.size());
+        c.send(head + body.substr(0, sig == 2 ? body.size() / 2 : body.size()));
+        return;
+      }
+      const std::size_t from = std::stoul(req.substr(at + 15));
+      c.send(response(
+          206, "Partial Content", body.substr(from),
+          fmt::format("Content-Range: bytes {}-{}/{}\r\n", from, body.size() - 1, body.size())));
+    });
+    hub = std::make_unique<Server>([this](Conn& c, const std::string&, const std::string&) {
+      c.send(response(
+          302, "Found", "",
+          fmt::format("Location: {}\r\n", cdn->url(fmt::format("/obj?sig={}", ++minted)))));
+    });
+  }
+  hf::HubRevision revision() const {
+    hf::HubRevision r;
+    r.repo = "org/name";
+    r.sha = std::string(sha);
+    r.files.push_back(
+        hf::HubFile{"model.safetensors", body.size(), std::string(40, 'a'), std::string(64, 'b')});
+    return r;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("an expired or cut CDN transfer resumes with Range on a fresh URL from the hub",
+          "[hf_hub]") {
+  TempDir tmp;
+  ExpiringCdn s;
+  clear_proxy_env();
+  hf::HubOptions o = hf::hub_options_from_env();
+  o.endpoint = s.hub->url("");
+  o.token = "hf_secret";
+  hf::Hub h(o);
+  const auto rev = s.revision();
+  const fs::path dest = tmp / "model.safetensors";
+  REQUIRE(h.download(rev, rev.files[0], dest));
+  CHECK(read(dest) == s.body);
+  std::lock_guard lock(s.m);
+  REQUIRE(s.used == std::vector<int>{1, 2, 3});  // expired, cut, resumed: never one URL twice
+  CHECK(s.minted == 3);
+  CHECK_THAT(s.cdn_requests[2],
+             Catch::Contains(fmt::format("\r\nRange: bytes={}-\r\n", s.body.size() / 2)));
+  for (const auto& req : s.cdn_requests) {
+    CHECK_THAT(req, !Catch::Contains("Authorization"));
+  }
+}
+
+TEST_CASE("a CDN that refuses every fresh URL fails after max_attempts, naming the clock",
+          "[hf_hub]") {
+  TempDir tmp;
+  ExpiringCdn s;
+  s.refuse_all_from = 1;
+  clear_proxy_env();
+  hf::HubOptions o = hf::hub_options_from_env();
+  o.endpoint = s.hub->url("");
+  o.max_attempts = 3;
+  hf::Hub h(o);
+  const auto rev = s.revision();
+  auto st = h.download(rev, rev.files[0], tmp / "model.safetensors");
+  REQUIRE_FALSE(st);
+  CHECK(st.error().code == Errc::unavailable);
+  CHECK_THAT(st.error().message, Catch::Contains("refused a fresh signed URL"));
+  CHECK_THAT(st.error().hint, Catch::Contains("clock"));
+  CHECK(s.minted == 3);
+}
+
+TEST_CASE("a 451 from the hub is final and points to peers and mirrors, not to waiting",
+          "[hf_hub]") {
+  TempDir tmp;
+  std::atomic<int> asked{0};
+  Server hub([&](Conn& c, const std::string&, const std::string&) {
+    ++asked;
+    c.send(response(451, "Unavailable For Legal Reasons", R"({"error":"blocked"})"));
+  });
+  clear_proxy_env();
+  hf::HubOptions o = hf::hub_options_from_env();
+  o.endpoint = hub.url("");
+  hf::Hub h(o);
+  hf::HubRevision rev;
+  rev.repo = "org/name";
+  rev.sha = std::string(sha);
+  const hf::HubFile f{"config.json", 10, std::string(40, 'a'), std::nullopt};
+  auto st = h.download(rev, f, tmp / "config.json");
+  REQUIRE_FALSE(st);
+  CHECK(asked == 1);
+  CHECK_THAT(st.error().message, Catch::Contains("HTTP 451: the hub is legally barred"));
+  CHECK_THAT(st.error().hint, Catch::Contains("peers") && Catch::Contains("HF_ENDPOINT") &&
+                                  !Catch::Contains("try again later"));
+  auto info = h.revision("org/name", "main");
+  REQUIRE_FALSE(info);
+  CHECK_THAT(info.error().message, Catch::Contains("legally barred"));
 }

@@ -98,60 +98,6 @@ TEST_CASE("next_link finds rel=next among several links") {
   CHECK(next_link("<unterminated").empty());
 }
 
-TEST_CASE("check_against_hub: hashes, sizes and the file set must match") {
-  testing::TempDir t;
-  write(t / "config.json", "{\"a\": 1}\n");
-  write(t / "model.safetensors", std::string(5000, 'w'));
-  HubRevision rev;
-  rev.repo = "o/n";
-  rev.sha = std::string(40, 'c');
-  auto hashed = [&] {
-    std::vector<ReleaseFile> out;
-    for (const char* p : {"config.json", "model.safetensors"}) {
-      auto d = hash_file(t / p);
-      REQUIRE(d);
-      ReleaseFile f;
-      f.path = p;
-      f.length = d->length;
-      f.sha256 = to_hex(d->sha256);
-      f.git_oid = to_hex(*d->git_oid);
-      out.push_back(f);
-    }
-    return out;
-  };
-  const auto lfs = to_hex(hash_file(t / "model.safetensors")->sha256);
-  rev.files = {HubFile{"config.json", 9, git_oid_of(t / "config.json"), std::nullopt},
-               HubFile{"model.safetensors", 5000, std::string(40, '9'), lfs}};
-  auto files = hashed();
-  REQUIRE(check_against_hub(rev, files));
-  CHECK(files[0].git_oid);        // non-LFS: named by its git oid
-  CHECK_FALSE(files[1].git_oid);  // LFS: by its SHA-256 only
-
-  std::string bad;
-  auto tampered = rev;
-  tampered.files[1].lfs_sha256 = std::string(64, 'f');
-  files = hashed();
-  auto st = check_against_hub(tampered, files, &bad);
-  REQUIRE_FALSE(st);
-  CHECK(st.error().code == Errc::hash_mismatch);
-  CHECK(bad == "model.safetensors");
-
-  auto wrong_oid = rev;
-  wrong_oid.files[0].git_oid = std::string(40, '0');
-  files = hashed();
-  CHECK(check_against_hub(wrong_oid, files).error().code == Errc::hash_mismatch);
-
-  auto wrong_size = rev;
-  wrong_size.files[0].size = 10;
-  files = hashed();
-  CHECK(check_against_hub(wrong_size, files).error().code == Errc::length_mismatch);
-
-  auto extra = rev;
-  extra.files.push_back(HubFile{"z.txt", 1, std::string(40, '1'), std::nullopt});
-  files = hashed();
-  CHECK(check_against_hub(extra, files).error().code == Errc::wrong_target);
-}
-
 TEST_CASE("cache folder names and default cache dir") {
   CHECK(cache_repo_folder("google/gemma-4") == "models--google--gemma-4");
   ReleaseFile f;
@@ -230,4 +176,31 @@ TEST_CASE("lfs_by_default follows the hub's default .gitattributes") {
   CHECK_FALSE(lfs_by_default("README.md"));
   CHECK_FALSE(lfs_by_default("safetensors"));
   CHECK_FALSE(lfs_by_default("model.safetensors.index.json"));
+}
+
+TEST_CASE("signed_url_expired: a 403 or 410 from the CDN, never one from the hub itself",
+          "[hf_hub]") {
+  const auto hub = parse_url("https://huggingface.co");
+  const auto cdn = parse_url("https://cas-bridge.xethub.hf.co/x/abc?X-Amz-Expires=3600");
+  const auto hub_page = parse_url("https://huggingface.co/org/name/resolve/main/f");
+  REQUIRE((hub && cdn && hub_page));
+  CHECK(hf::signed_url_expired(*hub, *cdn, 403));
+  CHECK(hf::signed_url_expired(*hub, *cdn, 410));
+  CHECK_FALSE(hf::signed_url_expired(*hub, *cdn, 404));
+  CHECK_FALSE(hf::signed_url_expired(*hub, *cdn, 500));
+  CHECK_FALSE(hf::signed_url_expired(*hub, *hub_page, 403));  // gated: a token is needed
+}
+
+TEST_CASE("hub_status_error: 451 says legally barred and names peers and mirrors", "[hf_hub]") {
+  const auto hub = parse_url("https://huggingface.co");
+  REQUIRE(hub);
+  ResponseHead head;
+  head.status = 451;
+  const Error e = hf::hub_status_error(*hub, *hub, head, "org/name: config.json");
+  CHECK_THAT(e.message, Catch::Contains("org/name: config.json") &&
+                            Catch::Contains("HTTP 451: the hub is legally barred"));
+  CHECK_THAT(e.hint,
+             Catch::Contains("peers") && Catch::Contains("mirror") && !Catch::Contains("later"));
+  head.status = 403;
+  CHECK_THAT(hf::hub_status_error(*hub, *hub, head, "x").message, Catch::Contains("gated"));
 }

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# `weightsctl release add --from-hf` against the hub double (tests/lib/hub_double.py): real git
+# repositories over Debian's git http-backend behind nginx + fcgiwrap, the hub's API and resolve
+# generated from them, LFS files behind signed, expiring URLs on a CDN at another address. The
+# import takes its file list, sizes and hashes from the commit's git objects only: the manifest
+# lists exactly the commit's files with the pointers' SHA-256s; each way a hub can lie (an extra
+# file in the API, other LFS bytes, another pointer, another small file) is refused naming the
+# file with nothing staged or published; a dead git endpoint fails the import instead of falling
+# back to the API; expired and cut CDN transfers resume on fresh URLs from the hub.
+source "$(dirname "$0")/lib.sh"
+source "$WEIGHTS_SOURCE_DIR/tests/lib/harness.sh"
+
+for tool in nginx fcgiwrap git; do
+  command -v "$tool" >/dev/null || [[ -x /usr/sbin/$tool ]] ||
+    { echo "skip: $tool not installed (scripts/install-deps --test)"; exit 125; }
+done
+now=2026-06-01T00:00:00Z
+double=$WEIGHTS_SOURCE_DIR/tests/lib/hub_double.py
+shard=model-00001-of-00002.safetensors
+
+src=$T/src
+bash "$WEIGHTS_SOURCE_DIR/scripts/lib/make-weights.sh" "$src" 1
+mkdir -p "$src/sub" && echo '{"note": "nested"}' >"$src/sub/extra.json"
+hub=$T/hub
+declare -A commit
+build() { # build NAME [--tamper MODE]
+  commit[$1]=$(python3 "$double" build "$hub" "test-org/$1" "$src" --page-size 3 "${@:2}")
+}
+build tiny
+build extra --tamper extra-file
+build lfs --tamper lfs-bytes
+build pointer --tamper pointer
+build small --tamper small-file
+build git404 --tamper git-404
+build git500
+build expiring --tamper expiring
+start_hub_double "$hub" \
+  'location ~ "^/test-org/git500(\.git)?/(info/refs|git-upload-pack)$" { return 500; }'
+hub_log=$NGINX_LOG  # the hub's nginx access log (git requests included)
+
+add() { # add FEED DIR REPO@REV [ARGS...]
+  "$W" --json release add "$2" --from-hf "$3" --endpoint "$HUB_URL" --feed "$1" --now "$now" \
+    "${@:4}"
+}
+staged() { "$W" --json release list --feed "$1" | jq -r '.[].model'; }
+
+# --- an honest hub, by branch: the commit's files and nothing else -------------------------
+expect_ok "feed init" "$W" feed init "$T/pub" --now "$now"
+add_with_token() { HF_TOKEN=hf_test_token add "$@"; }
+expect_ok "release add --from-hf ORG/NAME@main from the hub double" \
+  add_with_token "$T/pub" "$T/dl" test-org/tiny@main
+out=$LAST_OUT
+grep -q "test-org/tiny@main is commit ${commit[tiny]}: the hub said so, and this one step trusted it" \
+  <<<"$out" && pass "resolving a branch says which commit it pinned and that it trusted the hub" ||
+  fail "no trust note: $out"
+manifest_json=$(sed -n '/^{/,$p' <<<"$out")
+[[ $(jq -r .revision <<<"$manifest_json") == "${commit[tiny]}" ]] &&
+  pass "the release's revision is the real commit id" || fail "revision: $manifest_json"
+grep -q "GET /test-org/tiny/info/refs?service=git-upload-pack" "$hub_log" &&
+  grep -q "POST /test-org/tiny/git-upload-pack" "$hub_log" &&
+  pass "the import fetched the commit over git smart HTTP" ||
+  fail "no git requests: $(cat "$hub_log")"
+m=$(grep -l '"model": "test-org/tiny"' $(grep -rl '"weights-release/v1"' "$T/pub/public/targets") | head -1)
+python3 - "$m" "$hub/git/test-org/tiny.git" "${commit[tiny]}" <<'PY' &&
+import hashlib, json, subprocess, sys
+manifest, bare, commit = sys.argv[1:]
+git = lambda *a: subprocess.run(["git", "-C", bare, *a], check=True, capture_output=True).stdout
+want = {}
+for line in git("ls-tree", "-r", "-z", commit).split(b"\0"):
+    if not line:
+        continue
+    meta, path = line.split(b"\t", 1)
+    oid = meta.split()[2].decode()
+    blob = git("cat-file", "blob", oid)
+    if blob.startswith(b"version https://git-lfs.github.com/spec/v1\n"):
+        f = dict(l.split(" ", 1) for l in blob.decode().splitlines())
+        want[path.decode()] = (int(f["size"]), f["oid"].removeprefix("sha256:"), None)
+    else:
+        want[path.decode()] = (len(blob), hashlib.sha256(blob).hexdigest(), oid)
+m = json.load(open(manifest))
+got = {f["path"]: (f["length"], f["sha256"], f.get("git_oid")) for f in m["files"]}
+assert got == want, (got, want)
+assert any(v[2] is None for v in want.values()) and ".gitattributes" in want
+PY
+  pass "the manifest lists exactly the commit's files: pointer SHA-256s for LFS files, blob ids for small ones" ||
+  fail "manifest differs from the commit: $(cat "$m")"
+for f in $(cd "$src" && find . -type f | sed 's|^\./||'); do
+  cmp -s "$src/$f" "$T/dl/$f" || fail "downloaded $f differs from the source"
+done
+if grep "$HUB_CDN_URL\|127.0.0.2" "$HUB_REQUESTS" | grep -q "auth=yes"; then
+  fail "the token reached the CDN: $(cat "$HUB_REQUESTS")"
+else
+  pass "the token is not sent to the CDN"
+fi
+
+# --- by commit id: nothing is trusted but the pin --------------------------------------------
+expect_ok "feed init (pinned)" "$W" feed init "$T/pub-pin" --now "$now"
+expect_ok "release add --from-hf ORG/NAME@<commit>" add "$T/pub-pin" "$T/dl-pin" \
+  "test-org/tiny@${commit[tiny]}"
+grep -q "trusted" <<<"$LAST_OUT" && fail "a commit pin claims to trust the hub: $LAST_OUT" ||
+  pass "a commit pin prints no trust note"
+
+# --- a lying hub: refused naming the file, nothing staged or published -------------------------
+expect_ok "feed init (tamper)" "$W" feed init "$T/pub-t" --now "$now"
+refused() { # refused NAME EXIT PATTERN
+  expect_fail "$1" "$2" "$3" add "$T/pub-t" "$T/dl-$1" "test-org/$1@main"
+  if staged "$T/pub-t" | grep -q . || grep -rqs "test-org/$1" "$T/pub-t/public"; then
+    fail "$1: something was staged or published: $(staged "$T/pub-t")"
+  else
+    pass "$1: nothing staged or published"
+  fi
+}
+refused extra 75 "refused before downloading: extra/notes.txt: listed by the hub's API but not a file of commit ${commit[extra]:0:12}"
+[[ ! -e $T/dl-extra/extra/notes.txt ]] && pass "the extra file was never downloaded" ||
+  fail "extra file downloaded"
+refused lfs 75 "refused before signing \(file removed\): $shard: SHA-256 [0-9a-f]{64} differs from [0-9a-f]{64} pinned by commit"
+[[ ! -e $T/dl-lfs/$shard ]] && pass "the tampered LFS download was removed" || fail "kept $shard"
+refused pointer 75 "refused before downloading: $shard: the hub's API lists LFS oid [0-9a-f]{64}, the pointer in commit ${commit[pointer]:0:12} pins SHA-256"
+refused small 75 "refused before signing \(file removed\): config.json: SHA-256 [0-9a-f]{64} differs from"
+
+# --- the git endpoint dead: the import fails, no fallback to the API's listing -----------------
+refused git404 69 "test-org/git404@${commit[git404]:0:12}: git fetch from $HUB_URL/test-org/git404 failed: .*not found"
+grep -q "never from its API alone" <<<"$LAST_OUT" &&
+  pass "the dead-git error says the API listing is no fallback" || fail "hint: $LAST_OUT"
+refused git500 69 "test-org/git500@${commit[git500]:0:12}: git fetch from $HUB_URL/test-org/git500 failed: .*500"
+[[ -z $(find "$T/dl-git404" "$T/dl-git500" -type f 2>/dev/null) ]] && pass "with git dead, nothing was downloaded" || fail "files downloaded without a pin"
+
+# --- signed CDN URLs that expire or are cut: re-resolved, resumed with Range -------------------
+expect_ok "feed init (expiring)" "$W" feed init "$T/pub-x" --now "$now"
+expect_ok "release add with expiring, single-use CDN URLs and a cut transfer" \
+  add "$T/pub-x" "$T/dl-x" test-org/expiring@main
+cmp -s "$src/$shard" "$T/dl-x/$shard" && pass "the resumed LFS file is complete" ||
+  fail "$shard differs after the resume"
+oid=$(sha256sum "$src/$shard" | cut -c1-64)
+size=$(stat -c %s "$src/$shard")
+cdn_lines=$(grep " $HUB_CDN_URL/cdn/test-org/expiring/$oid?" "$HUB_REQUESTS" || true)
+python3 - "$size" 3<<<"$cdn_lines" <<'PY' &&
+import re, sys
+size = int(sys.argv[1])
+lines = [l.split() for l in open(3).read().splitlines()]
+status = [l[0] for l in lines]
+assert status == ["403", "200-cut", "200"], status
+sigs = [re.search(r"Signature=(\w+)", l[2]).group(1) for l in lines]
+assert len(set(sigs)) == 3, sigs
+assert lines[2][3] == f"range=bytes={size // 2}-", lines[2]
+PY
+  pass "expired URL refused (403), cut transfer resumed with Range on a fresh URL, no URL used twice" ||
+  fail "CDN requests for $shard: $cdn_lines"
+resolves=$(grep -c " GET $HUB_URL/test-org/expiring/resolve/${commit[expiring]}/$shard " "$HUB_REQUESTS")
+[[ $resolves == 3 ]] && pass "each CDN attempt started with a fresh resolve at the hub" ||
+  fail "$resolves resolve requests for $shard"
+
+finish
