@@ -1,12 +1,10 @@
 #include "core/catalog/pin.hpp"
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <map>
-#include <sstream>
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <toml++/toml.h>
 
 #include "core/util/atomic_file.hpp"
@@ -37,9 +35,31 @@ bool is_commit_hex(std::string_view s) {
 }  // namespace
 
 std::string toml_string(std::string_view value) {
-  std::ostringstream out;
-  out << toml::value<std::string>(std::string(value));
-  return out.str();
+  std::string out = "\"";
+  for (const char c : value) {
+    const auto u = static_cast<unsigned char>(c);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        // Other control characters as \uXXXX; UTF-8 sequences pass as they are.
+        out += u < 0x20 || u == 0x7f ? fmt::format("\\u{:04X}", u) : std::string(1, c);
+    }
+  }
+  return out + "\"";
 }
 
 std::vector<Difference> compare_with_pin(const Entry& entry, const PinnedFields& pinned) {
@@ -214,8 +234,8 @@ std::vector<Difference> compare_hints(const Entry& entry, const HubHints& hints)
       return g ? (*g ? "true" : "false") : "not known";
     };
     out.push_back({"gated",
-                   fmt::format("gated: the entry says {}, the hub's API says {}",
-                               name(entry.gated), name(hints.gated)),
+                   fmt::format("gated: the entry says {}, the hub's API says {}", name(entry.gated),
+                               name(hints.gated)),
                    Errc::wrong_target});
   }
   if (!hints.license.empty() && ascii_lower(hints.license) != ascii_lower(entry.license)) {
@@ -319,11 +339,11 @@ Result<Rewrite> rewrite_entry(std::string_view text, std::string_view source_nam
   if (auto diffs = compare_with_pin(old, pinned); !diffs.empty()) {
     std::string more =
         diffs.size() > 1 ? fmt::format(" (and {} more difference(s))", diffs.size() - 1) : "";
-    return fail(diffs.front().code,
-                fmt::format("{}: {}: {}{}", old.where.to_string(), old.id, diffs.front().message,
-                            more),
-                "the commit's git objects contradict the entry: nothing was written; correct the "
-                "entry (or its commit) first");
+    return fail(
+        diffs.front().code,
+        fmt::format("{}: {}: {}{}", old.where.to_string(), old.id, diffs.front().message, more),
+        "the commit's git objects contradict the entry: nothing was written; correct the "
+        "entry (or its commit) first");
   }
   const Entry want = with_pinned_fields(old, pinned);
 
@@ -469,11 +489,11 @@ Result<Rewrite> rewrite_entry(std::string_view text, std::string_view source_nam
     same = same_entry(again->entries[k], k == index ? want : parsed->entries[k]);
   }
   if (!same) {
-    return cannot_edit(source_name, old,
-                       again ? std::string("the edited file does not read back as the entry plus "
-                                           "the pinned fields")
-                             : fmt::format("the edited file does not parse ({})",
-                                           again.error().message));
+    return cannot_edit(
+        source_name, old,
+        again ? std::string("the edited file does not read back as the entry plus "
+                            "the pinned fields")
+              : fmt::format("the edited file does not parse ({})", again.error().message));
   }
   return Rewrite{std::move(out), true};
 }

@@ -50,7 +50,7 @@ Entry with_pinned_fields(const Entry& entry, const PinnedFields& pinned);
 // replaces the entry's own.
 std::string pinned_fields_toml(const Entry& entry, const PinnedFields& pinned);
 
-// A TOML basic string for `value` ("..." with escapes), as toml++ writes one.
+// `value` as a TOML basic string: "..." with `"`, `\` and control characters escaped.
 std::string toml_string(std::string_view value);
 
 // ---- the hub's API (untrusted: a hint) ---------------------------------------------------------
@@ -58,10 +58,10 @@ std::string toml_string(std::string_view value);
 // What the hub's model API (GET {endpoint}/api/models/{repo}/revision/{commit}) says beside the
 // git objects. Only metadata that git cannot authenticate.
 struct HubHints {
-  std::string id;                // the hub's spelling of the repository id; empty if absent
-  std::string sha;               // the commit the revision resolved to
-  std::string license;           // cardData.license when a string; empty if absent
-  std::optional<bool> gated;     // "gated": false -> false, "auto"/"manual"/true -> true
+  std::string id;             // the hub's spelling of the repository id; empty if absent
+  std::string sha;            // the commit the revision resolved to
+  std::string license;        // cardData.license when a string; empty if absent
+  std::optional<bool> gated;  // "gated": false -> false, "auto"/"manual"/true -> true
 };
 
 // Parses the model API's JSON. Errors: parse_error (not JSON), schema_error (not an object, a
@@ -73,7 +73,8 @@ Result<HubHints> parse_hub_hints(std::string_view body);
 // from any answer the hub gives). Each is a hint: the hub's metadata is not authenticated.
 std::vector<Difference> compare_hints(const Entry& entry, const HubHints& hints);
 
-// ---- writing pinned fields into a catalog file ---------------------------------------------------
+// ---- writing pinned fields into a catalog file
+// ---------------------------------------------------
 
 struct Rewrite {
   std::string text;
