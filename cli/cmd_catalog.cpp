@@ -315,12 +315,28 @@ nlohmann::json error_json(const Error& e) {
   return {{"code", std::string(code_name(e.code))}, {"message", e.message}, {"hint", e.hint}};
 }
 
+// The first way the pinned fields contradict what the entry records, as the error that refuses
+// the pin (naming the file).
+Status refuse_contradicted(const catalog::Entry& e, const catalog::PinnedFields& fields) {
+  const auto diffs = catalog::compare_with_pin(e, fields);
+  if (diffs.empty()) return {};
+  std::string more =
+      diffs.size() > 1 ? fmt::format(" (and {} more difference(s))", diffs.size() - 1) : "";
+  return fail(diffs.front().code,
+              fmt::format("{}: {}: {}{}", e.where.to_string(), e.id, diffs.front().message, more),
+              fmt::format("the commit's git objects contradict the entry: correct it, or see "
+                          "`weightsctl catalog check {}`",
+                          e.id));
+}
+
 // One entry pinned: its fields, where the info-hash came from, and what --write did.
 Result<nlohmann::json> pin_one(const catalog::Entry& e, const CatalogArgs& a,
                                const hf::HubOptions& ho, std::string& human) {
   auto pinned = pin_from_git(e, ho);
   if (!pinned) return tl::unexpected(pinned.error());
   catalog::PinnedFields& fields = pinned->fields;
+  // Before hashing any local file: the git objects alone may already contradict the entry.
+  if (auto st = refuse_contradicted(e, fields); !st) return tl::unexpected(st.error());
   std::uint64_t total = 0;
   for (const auto& f : fields.files) total += f.size.value_or(0);
   // The files at hand: --files DIR, else the Hugging Face cache's snapshot of the commit.
@@ -352,15 +368,8 @@ Result<nlohmann::json> pin_one(const catalog::Entry& e, const CatalogArgs& a,
                               dir.string(), ih.error().message);
     }
   }
-  if (auto diffs = catalog::compare_with_pin(e, fields); !diffs.empty()) {
-    std::string more =
-        diffs.size() > 1 ? fmt::format(" (and {} more difference(s))", diffs.size() - 1) : "";
-    return fail(diffs.front().code,
-                fmt::format("{}: {}: {}{}", e.where.to_string(), e.id, diffs.front().message, more),
-                fmt::format("the commit's git objects contradict the entry: correct it, or see "
-                            "`weightsctl catalog check {}`",
-                            e.id));
-  }
+  // Once more with the info-hash, if one was computed.
+  if (auto st = refuse_contradicted(e, fields); !st) return tl::unexpected(st.error());
   std::optional<bool> written;
   if (a.write) {
     auto w = catalog::write_pinned_entry(e.where.file, e.id, fields);
