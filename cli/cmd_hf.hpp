@@ -16,9 +16,12 @@ struct HfImportArgs {
 };
 
 // Fills `files_dir` and the defaults of `options` (model, revision, upstream, license) and
-// installs the options.check_files hook that verifies every hashed file against what the hub
-// (or the cache's blob names) published. For --from-hf the files are downloaded into
-// `files_dir` first (resumable); it must be given.
+// installs the options.check_files hook that verifies every hashed file. For --from-hf the
+// commit's tree is pinned from the hub's git endpoint (core/upstream/git_pin.hpp), the API's
+// listing must agree with it (core/upstream/hf_pin.hpp), the files are downloaded into
+// `files_dir` (resumable; it must be given) and checked against the pin; a branch or tag is
+// resolved by the hub's API, which is said on stderr. For --from-hf-cache the files are
+// checked against the cache's blob names.
 Status prepare_hf_import(const HfImportArgs& args, std::string& files_dir, ReleaseOptions& options);
 
 }  // namespace weights::cli

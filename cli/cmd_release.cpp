@@ -398,7 +398,9 @@ void register_release_commands(CLI::App& app, Context& ctx) {
                  "License identifier, e.g. apache-2.0 (--from-hf: the model card's by default)");
   ca->add_option("--from-hf", add->hf.from_hf,
                  "Import ORG/NAME[@REV] from the Hugging Face Hub (HF_TOKEN, HF_ENDPOINT "
-                 "honoured), checking every file against the hub's hashes");
+                 "honoured): files, sizes and hashes from the commit's git objects, every "
+                 "download checked against them (REV: a commit id, or a branch the hub "
+                 "resolves)");
   ca->add_option(
       "--from-hf-cache", add->hf.from_hf_cache,
       "Import a snapshot from a Hugging Face cache (.../models--ORG--NAME[/snapshots/REV])"

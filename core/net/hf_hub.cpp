@@ -422,7 +422,7 @@ Status Hub::download(const HubRevision& rev, const HubFile& file, const fs::path
   return {};
 }
 
-// ---- checks -------------------------------------------------------------------------------------
+// ---- LFS by default --------------------------------------------------------------------------
 
 bool lfs_by_default(std::string_view path) {
   // huggingface_hub's default .gitattributes for model repositories, plus *.gguf.

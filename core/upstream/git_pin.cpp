@@ -55,9 +55,13 @@ struct RawEntry {
   git_oid oid;
 };
 
+// Every entry visited counts, directories too: trees are a DAG, so a few small trees that name
+// each other many times would otherwise make an exponential walk without a single file.
+constexpr std::size_t max_tree_entries = 4 * max_tree_files;
+
 // Collects the regular files below `tree`, refusing every other kind of entry.
 Status collect_files(git_repository* repo, const git_tree* tree, const std::string& dir, int depth,
-                     std::vector<RawEntry>& out) {
+                     std::size_t& visited, std::vector<RawEntry>& out) {
   if (depth > max_tree_depth) {
     return fail(Errc::too_large, fmt::format("tree {}: nested deeper than {} directories",
                                              shown_path(dir), max_tree_depth));
@@ -65,6 +69,10 @@ Status collect_files(git_repository* repo, const git_tree* tree, const std::stri
   const std::size_t n = git_tree_entrycount(tree);
   for (std::size_t i = 0; i < n; ++i) {
     const git_tree_entry* entry = git_tree_entry_byindex(tree, i);
+    if (++visited > max_tree_entries) {
+      return fail(Errc::too_large,
+                  fmt::format("the commit's trees have more than {} entries", max_tree_entries));
+    }
     const std::string_view name = git_tree_entry_name(entry);
     if (auto ok = check_entry_name(dir, name); !ok) return ok;
     std::string path = dir.empty() ? std::string(name) : fmt::format("{}/{}", dir, name);
@@ -85,7 +93,9 @@ Status collect_files(git_repository* repo, const git_tree* tree, const std::stri
                                   oid_hex(git_tree_entry_id(entry)), git_message()));
         }
         TreePtr sub(sub_raw);
-        if (auto ok = collect_files(repo, sub.get(), path, depth + 1, out); !ok) return ok;
+        if (auto ok = collect_files(repo, sub.get(), path, depth + 1, visited, out); !ok) {
+          return ok;
+        }
         break;
       }
       case GIT_FILEMODE_LINK:
@@ -111,7 +121,8 @@ Status collect_files(git_repository* repo, const git_tree* tree, const std::stri
 // repository is a bare wrapper of the object database with an empty configuration, so neither
 // a work tree, an index, info/attributes nor a user's core.attributesFile take part.
 Result<bool> is_lfs(git_repository* repo, const git_oid& commit, const std::string& path) {
-  git_attr_options opts = GIT_ATTR_OPTIONS_INIT;
+  git_attr_options opts{};
+  opts.version = GIT_ATTR_OPTIONS_VERSION;
   opts.flags = GIT_ATTR_CHECK_INDEX_ONLY | GIT_ATTR_CHECK_NO_SYSTEM | GIT_ATTR_CHECK_INCLUDE_COMMIT;
   git_oid_cpy(&opts.attr_commit_id, &commit);
   const char* value = nullptr;
@@ -354,6 +365,18 @@ struct Fetcher {
         break;
     }
     if (r->exit_code != 0) {
+      // transfer.fsckObjects refused what the server sent ("error: object <id>: hasDotdot:
+      // contains '..'", then "fatal: fsck error in packed object"): malformed objects, not an
+      // outage, and the error line is the one that says why.
+      const auto fsck = r->output.find("fsck error");
+      if (fsck != std::string::npos) {
+        const auto error_line = r->output.find("error: ");
+        return fail(Errc::parse_error,
+                    fmt::format("git fetch from {}: objects refused by git's fsck: {}",
+                                printable_excerpt(url, 120),
+                                last_line(std::string_view(r->output).substr(
+                                    0, r->output.find('\n', error_line)))));
+      }
       return fail(Errc::unavailable,
                   fmt::format("git fetch from {} failed: {}", printable_excerpt(url, 120),
                               last_line(r->output)));
@@ -462,7 +485,8 @@ Result<PinnedTree> read_tree_isolated(git_odb* odb, std::string_view commit) {
   }
   TreePtr tree(tree_raw);
   std::vector<RawEntry> raws;
-  if (auto ok = collect_files(repo.get(), tree.get(), "", 0, raws); !ok) {
+  std::size_t visited = 0;
+  if (auto ok = collect_files(repo.get(), tree.get(), "", 0, visited, raws); !ok) {
     return tl::unexpected(with_context(ok.error(), fmt::format("commit {}", commit)));
   }
   PinnedTree out;

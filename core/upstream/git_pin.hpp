@@ -79,8 +79,8 @@ bool is_commit_id(std::string_view commit);
 // temporary bare repo (removed on return), then reads the tree from git objects alone.
 // `url`: http://, https://, file:// or an absolute local path. Errors: invalid_argument (a bad
 // pin or URL, before any git call), not_found (the server does not have the commit),
-// too_large (byte cap), unavailable (transfer failed, deadline, stall), and those of
-// read_pinned_tree.
+// too_large (byte cap), unavailable (transfer failed, deadline, stall), parse_error (git's
+// fsck refused the objects sent), and those of read_pinned_tree.
 Result<PinnedTree> fetch_pinned_tree(std::string_view url, std::string_view commit,
                                      const GitFetchOptions& options);
 

@@ -136,6 +136,7 @@ Result<GitRunResult> run_git(const std::vector<std::string>& argv,
   std::uint64_t last_bytes = 0;
   bool pipe_open = true;
   bool exited = false;
+  bool status_known = false;
   int status = 0;
   char buf[4096];
   while (true) {
@@ -159,6 +160,9 @@ Result<GitRunResult> run_git(const std::vector<std::string>& argv,
     }
     if (!exited) {
       const pid_t w = ::waitpid(pid, &status, WNOHANG);
+      // w < 0 (ECHILD: the caller set SIGCHLD to SIG_IGN, so children are reaped unseen):
+      // gone, with no status; that counts as a failure below, never as success.
+      status_known = w == pid;
       if (w == pid || (w < 0 && errno != EINTR)) {
         exited = true;
         // A helper git started (git-remote-https, upload-pack for file://) that outlives git
@@ -190,6 +194,13 @@ Result<GitRunResult> run_git(const std::vector<std::string>& argv,
       return result;
     }
   }
+  // What git wrote in its last 50 ms counts too.
+  result.bytes = limits.watch_dir.empty() ? 0 : tree_bytes(limits.watch_dir);
+  if (limits.max_bytes > 0 && result.bytes > limits.max_bytes) {
+    result.end = GitRunEnd::too_large;
+    return result;
+  }
+  if (!status_known) return result;  // exit_code stays -1
   if (WIFEXITED(status)) {
     result.exit_code = WEXITSTATUS(status);
   } else if (WIFSIGNALED(status)) {

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # `weightsctl release add --from-hf` against the hub double (tests/lib/hub_double.py): real git
 # repositories over Debian's git http-backend behind nginx + fcgiwrap, the hub's API and resolve
-# generated from them, LFS files behind signed, expiring URLs on a CDN at another address. The
-# import takes its file list, sizes and hashes from the commit's git objects only: the manifest
+# generated from them, LFS files behind signed, expiring URLs on a CDN at another address (the
+# double's own answers are checked first: the hub's redirects, headers and errors). The import
+# takes its file list, sizes and hashes from the commit's git objects only: the manifest
 # lists exactly the commit's files with the pointers' SHA-256s; each way a hub can lie (an extra
 # file in the API, other LFS bytes, another pointer, another small file) is refused naming the
 # file with nothing staged or published; a dead git endpoint fails the import instead of falling
-# back to the API; expired and cut CDN transfers resume on fresh URLs from the hub.
+# back to the API; a gated repository's token reaches the API and git, never the CDN; expired and
+# cut CDN transfers resume on fresh URLs from the hub.
 source "$(dirname "$0")/lib.sh"
 source "$WEIGHTS_SOURCE_DIR/tests/lib/harness.sh"
 
@@ -34,6 +36,7 @@ build small --tamper small-file
 build git404 --tamper git-404
 build git500
 build expiring --tamper expiring
+build gated --gated hf_test_token
 start_hub_double "$hub" \
   'location ~ "^/test-org/git500(\.git)?/(info/refs|git-upload-pack)$" { return 500; }'
 hub_log=$NGINX_LOG  # the hub's nginx access log (git requests included)
@@ -43,6 +46,31 @@ add() { # add FEED DIR REPO@REV [ARGS...]
     "${@:4}"
 }
 staged() { "$W" --json release list --feed "$1" | jq -r '.[].model'; }
+
+# --- the double answers as the hub does --------------------------------------------------------
+oid=$(sha256sum "$src/$shard" | cut -c1-64)
+size=$(stat -c %s "$src/$shard")
+blob=$(git -C "$hub/git/test-org/tiny.git" rev-parse "${commit[tiny]}:config.json")
+h=$(curl -sI "$HUB_URL/test-org/tiny/resolve/main/$shard" | tr -d '\r')
+grep -q "^HTTP/1.1 302" <<<"$h" && grep -qi "^x-linked-etag: \"$oid\"$" <<<"$h" &&
+  grep -qi "^x-linked-size: $size$" <<<"$h" && grep -qi "^x-repo-commit: ${commit[tiny]}$" <<<"$h" &&
+  grep -qi "^location: $HUB_CDN_URL/cdn/test-org/tiny/$oid?Expires=[0-9]*&Signature=" <<<"$h" &&
+  pass "an LFS file resolves to a signed CDN URL on another host, with the hub's headers" ||
+  fail "LFS resolve: $h"
+h=$(curl -sI "$HUB_URL/test-org/tiny/resolve/main/config.json" | tr -d '\r')
+grep -q "^HTTP/1.1 307" <<<"$h" && grep -qi "^etag: \"$blob\"$" <<<"$h" &&
+  grep -qi "^location: /api/resolve-cache/models/test-org/tiny/${commit[tiny]}/config.json?" <<<"$h" &&
+  curl -sfL "$HUB_URL/test-org/tiny/resolve/main/config.json" | cmp -s - "$src/config.json" &&
+  pass "a small file by branch is a relative 307 to resolve-cache, ETag the git blob id" ||
+  fail "small resolve: $h"
+h=$(curl -si "$HUB_URL/test-org/tiny/resolve/main/nope.json" | tr -d '\r')
+grep -q "^HTTP/1.1 404" <<<"$h" && grep -qi "^x-error-code: EntryNotFound$" <<<"$h" &&
+  grep -qi "^x-repo-commit: ${commit[tiny]}$" <<<"$h" &&
+  [[ $(curl -s -o /dev/null -w '%{http_code}' "$HUB_URL/api/models/test-org/nope/revision/main") == 401 ]] &&
+  pass "errors carry X-Error-Code (EntryNotFound 404 with X-Repo-Commit, RepoNotFound 401)" ||
+  fail "errors: $h"
+GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null git -c protocol.version=2 ls-remote "$HUB_URL/test-org/tiny.git" 2>&1 | grep -q "^${commit[tiny]}	refs/heads/main$" &&
+  pass "git smart HTTP (protocol v2) at ORG/NAME.git lists the real commit" || fail "ls-remote"
 
 # --- an honest hub, by branch: the commit's files and nothing else -------------------------
 expect_ok "feed init" "$W" feed init "$T/pub" --now "$now"
@@ -100,6 +128,18 @@ expect_ok "release add --from-hf ORG/NAME@<commit>" add "$T/pub-pin" "$T/dl-pin"
 grep -q "trusted" <<<"$LAST_OUT" && fail "a commit pin claims to trust the hub: $LAST_OUT" ||
   pass "a commit pin prints no trust note"
 
+# --- a gated repository: the token on the API, resolve and git -------------------------------
+expect_fail "a gated repository without a token is refused" 69 "HTTP 401: gated" \
+  env -u HF_TOKEN "$W" release add "$T/dl-gated" --from-hf test-org/gated --endpoint "$HUB_URL" \
+  --feed "$T/pub-pin" --now "$now"
+[[ $(curl -s -o /dev/null -w '%{http_code}' \
+  "$HUB_URL/test-org/gated.git/info/refs?service=git-upload-pack") == 401 ]] &&
+  pass "the gated repository's git endpoint answers 401 without the token" || fail "git not gated"
+expect_ok "the gated repository imports with HF_TOKEN" \
+  add_with_token "$T/pub-pin" "$T/dl-gated" "test-org/gated@${commit[gated]}"
+grep -q "^204 POST $HUB_URL/test-org/gated/git-upload-pack range= auth=yes" "$HUB_REQUESTS" &&
+  pass "the token went to the hub's git endpoint" || fail "git auth: $(grep gated "$HUB_REQUESTS")"
+
 # --- a lying hub: refused naming the file, nothing staged or published -------------------------
 expect_ok "feed init (tamper)" "$W" feed init "$T/pub-t" --now "$now"
 refused() { # refused NAME EXIT PATTERN
@@ -131,8 +171,6 @@ expect_ok "release add with expiring, single-use CDN URLs and a cut transfer" \
   add "$T/pub-x" "$T/dl-x" test-org/expiring@main
 cmp -s "$src/$shard" "$T/dl-x/$shard" && pass "the resumed LFS file is complete" ||
   fail "$shard differs after the resume"
-oid=$(sha256sum "$src/$shard" | cut -c1-64)
-size=$(stat -c %s "$src/$shard")
 cdn_lines=$(grep " $HUB_CDN_URL/cdn/test-org/expiring/$oid?" "$HUB_REQUESTS" || true)
 python3 - "$size" 3<<<"$cdn_lines" <<'PY' &&
 import re, sys

@@ -37,21 +37,14 @@ replica=$T/replica
 double=$WEIGHTS_SOURCE_DIR/tests/lib/hub_double.py
 sha=$(python3 "$double" build "$replica" test-org/tiny "$src")
 sha_t=$(python3 "$double" build "$replica" test-org/tampered "$src" --tamper lfs-bytes)
-# A gated repository needs the token on the API.
-python3 "$double" build "$replica" gated-org/tiny "$src" >/dev/null
+# A gated repository needs the token on the API, resolve and git.
+python3 "$double" build "$replica" gated-org/tiny "$src" --gated hf_test_token >/dev/null
 
 start_fcgiwrap
 mkdir -p "$T/nginx/logs"
 # As root, nginx's workers would run as www-data, which cannot read this test's 0700 temp dir.
 user_line=""
 [[ $(id -u) -eq 0 ]] && user_line="user root root;"
-cgi="include /etc/nginx/fastcgi_params;
-      fastcgi_pass unix:$FCGI_SOCK;
-      fastcgi_param SCRIPT_FILENAME $double;
-      fastcgi_param HUB_DOUBLE_ROOT $replica;
-      fastcgi_param HUB_DOUBLE_ORIGIN http://\$http_host;
-      fastcgi_param HUB_DOUBLE_CDN $cdn;
-      fastcgi_param PATH /usr/bin:/bin;"
 cat >"$T/nginx/nginx.conf" <<EOF
 $user_line
 daemon on;
@@ -70,29 +63,14 @@ http {
     listen 127.0.0.1:$hub_port;
     access_log $T/nginx/logs/hub.log auth;
     location /api/models/gone-org/ { return 404 '{"error":"Repository not found"}'; }
-    location /api/models/gated-org/ {
-      if (\$http_authorization != "Bearer hf_test_token") {
-        return 401 '{"error":"Access to model gated-org/tiny is restricted."}';
-      }
-      $cgi
-    }
-    $(git_http_backend_locations "$replica/git")
-    location /_raw/ {
-      internal;
-      alias $replica/raw/;
-      etag off;
-      add_header ETag \$upstream_http_etag;
-      add_header X-Repo-Commit \$upstream_http_x_repo_commit;
-    }
-    location / { $cgi }
+    $(hub_double_locations "$replica" "$cdn")
   }
   server {
     listen 127.0.0.1:$cdn_port ssl;
     ssl_certificate $T/tls/cert.pem;
     ssl_certificate_key $T/tls/key.pem;
     access_log $T/nginx/logs/cdn.log auth;
-    location /cdn/ { $cgi }
-    location /_cdn/ { internal; alias $replica/cdn/; }
+    $(hub_double_cdn_locations "$replica")
   }
 }
 EOF
@@ -213,8 +191,12 @@ expect_fail "a gated repository without a token is refused" 69 "HTTP 401: gated"
   env -u HF_TOKEN "$W" release add "$T/g" --from-hf gated-org/tiny --endpoint "$hub" \
   --feed "$T/pub" --now "$now"
 grep -q "HF_TOKEN" <<<"$LAST_OUT" && pass "the gated error hints at HF_TOKEN" || fail "$LAST_OUT"
-expect_ok "the gated repository imports with the token" env HF_TOKEN=hf_test_token \
+expect_ok "the gated repository imports with the token (on the API and on git)" \
+  env HF_TOKEN=hf_test_token \
   "$W" release add "$T/g" --from-hf gated-org/tiny --endpoint "$hub" --feed "$T/pub" --now "$now"
+grep -q "^200 GET /gated-org/tiny/info/refs?service=git-upload-pack range=- auth=Bearer hf_test_token" \
+  "$T/nginx/logs/hub.log" && pass "HF_TOKEN reaches the hub's git endpoint, which needs it" ||
+  fail "no authorized git request: $(grep gated-org "$T/nginx/logs/hub.log")"
 expect_fail "a deleted repository is refused" 66 "HTTP 404" \
   "$W" release add "$T/gone" --from-hf gone-org/tiny --endpoint "$hub" --feed "$T/pub" --now "$now"
 before=$("$W" --json release list --feed "$T/pub" | jq -c '[.[].model] | sort')

@@ -1,7 +1,7 @@
 # The one shell library of tests/integration and bench/ (sourced): waits with a deadline, free
 # ports, network namespaces, and the programs both drive next to weightsd: nginx, opentracker,
-# qBittorrent-nox and Transmission. Everything listens on loopback or inside namespaces the
-# script creates.
+# qBittorrent-nox and Transmission; git http-backend (via fcgiwrap) and the Hugging Face Hub
+# double. Everything listens on loopback or inside namespaces the script creates.
 #
 # Needs HARNESS_DIR, a directory the sourcing script owns (default: the test's $T; bench/ sets
 # its $work). Every process started here is recorded in harness_pids and killed by
@@ -344,7 +344,8 @@ tr_remote() { ip netns exec "$TR_NS" transmission-remote 127.0.0.1:9091 "$@"; }
 # ---- git smart HTTP and the Hugging Face Hub double ---------------------------------------
 
 # start_fcgiwrap : one fcgiwrap for this script, on a unix socket in $HARNESS_DIR (no system
-# service); sets FCGI_SOCK. Does nothing when it already runs.
+# service); sets FCGI_SOCK. Does nothing when it already runs. One process, no preforked
+# children (-c), so that harness_stop_all leaves nothing behind; it serves requests in turn.
 start_fcgiwrap() {
   [[ -n ${FCGI_SOCK:-} && -S $FCGI_SOCK ]] && return 0
   local bin sock pid
@@ -352,7 +353,7 @@ start_fcgiwrap() {
   [[ -x $bin ]] || { echo "FAIL: fcgiwrap is not installed (scripts/install-deps --test)" >&2; return 1; }
   sock=$(harness_dir)/fcgiwrap.sock
   rm -f "$sock"
-  "$bin" -c 4 -s "unix:$sock" >"$(harness_dir)/fcgiwrap.log" 2>&1 &
+  "$bin" -s "unix:$sock" >"$(harness_dir)/fcgiwrap.log" 2>&1 &
   pid=$!
   harness_pids+=("$pid")
   disown "$pid"
@@ -360,19 +361,22 @@ start_fcgiwrap() {
   FCGI_SOCK=$sock
 }
 
-# git_http_backend_locations GIT_ROOT : nginx locations serving the bare repositories
-# GIT_ROOT/ORG/NAME.git over git smart HTTP (Debian's git http-backend through fcgiwrap, the
-# client's Git-Protocol header passed on, so protocol v2 works) at /ORG/NAME and /ORG/NAME.git;
-# needs start_fcgiwrap. Read-only: only info/refs and git-upload-pack are routed.
+# git_http_backend_locations GIT_ROOT [REPO_REGEX] [DIRECTIVES] : an nginx location serving the
+# bare repositories GIT_ROOT/ORG/NAME.git over git smart HTTP (Debian's git http-backend through
+# fcgiwrap, the client's Git-Protocol header passed on, so protocol v2 works) at /ORG/NAME and
+# /ORG/NAME.git, for ORG/NAME matching REPO_REGEX (default: any); DIRECTIVES go first inside
+# it (e.g. an `if` that answers 401 without a token). Needs start_fcgiwrap. Read-only: only
+# info/refs and git-upload-pack are routed.
 git_http_backend_locations() {
   cat <<CONF
-location ~ "^/([^/]+/[^/]+?)(\\.git)?/(info/refs|git-upload-pack)\$" {
+location ~ "^/(?<git_repo>${2:-[^/]+/[^/]+?})(\\.git)?/(?<git_op>info/refs|git-upload-pack)\$" {
+      ${3:-}
       include /etc/nginx/fastcgi_params;
       fastcgi_pass unix:$FCGI_SOCK;
       fastcgi_param SCRIPT_FILENAME $(git --exec-path)/git-http-backend;
       fastcgi_param GIT_PROJECT_ROOT $1;
       fastcgi_param GIT_HTTP_EXPORT_ALL 1;
-      fastcgi_param PATH_INFO /\$1.git/\$3;
+      fastcgi_param PATH_INFO /\$git_repo.git/\$git_op;
       fastcgi_param PATH /usr/bin:/bin;
       fastcgi_buffering off;
       client_max_body_size 16m;
@@ -390,27 +394,22 @@ start_git_http_backend() {
   GIT_HTTP_URL=$NGINX_URL
 }
 
-# start_hub_double ROOT [EXTRA_HUB_DIRECTIVES] : the Hugging Face Hub double of
-# tests/lib/hub_double.py for the repositories built into ROOT (`hub_double.py build`): the hub on
-# 127.0.0.1 (API, resolve and git smart HTTP at /ORG/NAME), its CDN on 127.0.0.2 (another host,
-# signed expiring URLs). Sets HUB_URL, HUB_CDN_URL and HUB_REQUESTS (the double's request log:
-# "STATUS METHOD HOST/URI range=... auth=yes|no" per API, resolve and CDN request).
-start_hub_double() {
-  local root=$1 extra=${2:-} cgi
-  cgi=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/hub_double.py
-  start_fcgiwrap || return 1
-  local fcgi="include /etc/nginx/fastcgi_params;
-      fastcgi_pass unix:$FCGI_SOCK;
-      fastcgi_param SCRIPT_FILENAME $cgi;
-      fastcgi_param HUB_DOUBLE_ROOT $root;
-      fastcgi_param HUB_DOUBLE_ORIGIN http://\$http_host;
-      fastcgi_param PATH /usr/bin:/bin;"
-  nginx_with_server 127.0.0.2 "location /cdn/ { $fcgi }
-    location /_cdn/ { internal; alias $root/cdn/; }" || return 1
-  HUB_CDN_URL=$NGINX_URL
+# hub_double_locations ROOT CDN_URL : the nginx locations of the Hugging Face Hub double
+# (tests/lib/hub_double.py, run through fcgiwrap) for the repositories built into ROOT
+# (`hub_double.py build`): API, resolve and git smart HTTP at /ORG/NAME, a gated repository
+# wanting its token on all three, LFS files redirected to signed URLs on CDN_URL. Needs
+# start_fcgiwrap.
+hub_double_locations() {
+  local root=$1 cdn=$2
   # Bytes handed to nginx with X-Accel-Redirect keep the double's headers.
-  nginx_with_server 127.0.0.1 "$extra
-    $(git_http_backend_locations "$root/git")
+  cat <<CONF
+$(git_http_backend_locations "$root/git" "" "auth_request /_git_auth;")
+    location = /_git_auth {
+      internal;
+      $(_hub_double_fastcgi "$root")
+      fastcgi_param HUB_DOUBLE_GIT_AUTH 1;
+      fastcgi_pass_request_body off;
+    }
     location /_raw/ {
       internal;
       alias $root/raw/;
@@ -418,7 +417,45 @@ start_hub_double() {
       add_header ETag \$upstream_http_etag;
       add_header X-Repo-Commit \$upstream_http_x_repo_commit;
     }
-    location / { $fcgi fastcgi_param HUB_DOUBLE_CDN $HUB_CDN_URL; }" || return 1
+    location / {
+      $(_hub_double_fastcgi "$root")
+      fastcgi_param HUB_DOUBLE_CDN $cdn;
+    }
+CONF
+}
+
+# hub_double_cdn_locations ROOT : the nginx locations of the double's CDN (signed URLs that
+# expire or are used up; the bytes with Range). Needs start_fcgiwrap.
+hub_double_cdn_locations() {
+  cat <<CONF
+location /cdn/ { $(_hub_double_fastcgi "$1") }
+    location /_cdn/ { internal; alias $1/cdn/; }
+CONF
+}
+
+_hub_double_fastcgi() {
+  cat <<CONF
+include /etc/nginx/fastcgi_params;
+      fastcgi_pass unix:$FCGI_SOCK;
+      fastcgi_param SCRIPT_FILENAME $(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/hub_double.py;
+      fastcgi_param HUB_DOUBLE_ROOT $1;
+      fastcgi_param HUB_DOUBLE_ORIGIN \$scheme://\$http_host;
+      fastcgi_param PATH /usr/bin:/bin;
+CONF
+}
+
+# start_hub_double ROOT [EXTRA_HUB_DIRECTIVES] : the hub double (hub_double_locations) on
+# 127.0.0.1 and its CDN on 127.0.0.2 (another host); EXTRA_HUB_DIRECTIVES come first in the
+# hub's server (a regex location there takes precedence). Sets HUB_URL, HUB_CDN_URL and
+# HUB_REQUESTS (the double's request log: "STATUS METHOD ORIGIN/URI range=... auth=yes|no" per
+# API, resolve, git authorization and CDN request).
+start_hub_double() {
+  local root=$1 extra=${2:-}
+  start_fcgiwrap || return 1
+  nginx_with_server 127.0.0.2 "$(hub_double_cdn_locations "$root")" || return 1
+  HUB_CDN_URL=$NGINX_URL
+  nginx_with_server 127.0.0.1 "$extra
+    $(hub_double_locations "$root" "$HUB_CDN_URL")" || return 1
   HUB_URL=$NGINX_URL
   HUB_REQUESTS=$root/requests.log
 }

@@ -4,6 +4,7 @@
 Test-only. Two roles in one file:
 
   hub_double.py build ROOT ORG/NAME SRC_DIR [--license L] [--tamper MODE] [--page-size N]
+                      [--gated TOKEN]
       Makes SRC_DIR a real git repository with the `git` program, as the hub stores it: files of
       at least --lfs-threshold bytes and *.safetensors become Git LFS v1 pointer blobs, selected
       by .gitattributes lines `PATTERN filter=lfs diff=lfs merge=lfs -text` (no git-lfs needed);
@@ -39,8 +40,10 @@ Test-only. Two roles in one file:
         GET /api/resolve-cache/models/ORG/NAME/SHA/PATH      the bytes of a small file
         GET /cdn/ORG/NAME/SHA256?Expires=..&Signature=..     (the CDN host) the bytes, or 403
                                                              once the URL expired or was used
-      Errors carry a JSON body and X-Error-Code (RepoNotFound: 401, RevisionNotFound and
-      EntryNotFound: 404, the latter with X-Repo-Commit). Bytes are sent by nginx itself
+      Errors carry a JSON body and X-Error-Code (RepoNotFound and GatedRepo: 401,
+      RevisionNotFound and EntryNotFound: 404, the latter with X-Repo-Commit). A gated
+      repository wants its token on the API, resolve and git (nginx asks with auth_request,
+      HUB_DOUBLE_GIT_AUTH set); the CDN's signed URLs need none. Bytes are sent by nginx itself
       (X-Accel-Redirect to /_raw/ and /_cdn/, so Range works as on the real hub).
 """
 import fcntl
@@ -61,13 +64,11 @@ TAMPER_MODES = ("extra-file", "lfs-bytes", "pointer", "small-file", "git-404", "
 TOKEN_TTL = 3600
 
 
-def git(*args, cwd=None, env=None):
-    e = dict(os.environ, GIT_CONFIG_NOSYSTEM="1", HOME=cwd or os.getcwd(),
+def git(*args, cwd):
+    e = dict(os.environ, GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL=os.devnull,
              GIT_AUTHOR_NAME="Hub Double", GIT_AUTHOR_EMAIL="double@example.invalid",
              GIT_COMMITTER_NAME="Hub Double", GIT_COMMITTER_EMAIL="double@example.invalid",
              GIT_AUTHOR_DATE="2026-01-01T00:00:00Z", GIT_COMMITTER_DATE="2026-01-01T00:00:00Z")
-    if env:
-        e.update(env)
     return subprocess.run(["git", *args], cwd=cwd, env=e, check=True,
                           stdout=subprocess.PIPE).stdout
 
@@ -97,16 +98,16 @@ def read_files(src):
     return files
 
 
-def listing(bare, commit):
+def listing(repo, commit):
     """The commit's files as the hub's API lists them, read from the git repository."""
     out = []
-    for line in git("ls-tree", "-r", "-l", "-z", "--full-tree", commit, cwd=bare).split(b"\0"):
+    for line in git("ls-tree", "-r", "-l", "-z", "--full-tree", commit, cwd=repo).split(b"\0"):
         if not line:
             continue
         meta, path = line.split(b"\t", 1)
         _mode, _type, oid, size = meta.split()
         entry = {"type": "file", "oid": oid.decode(), "size": int(size), "path": path.decode()}
-        blob = git("cat-file", "blob", oid.decode(), cwd=bare)
+        blob = git("cat-file", "blob", oid.decode(), cwd=repo)
         if blob.startswith(b"version https://git-lfs.github.com/spec/v1\n"):
             fields = dict(l.split(" ", 1) for l in blob.decode().splitlines())
             lfs_oid = fields["oid"].removeprefix("sha256:")
@@ -126,6 +127,8 @@ def build(argv):
     p.add_argument("--tamper", choices=TAMPER_MODES)
     p.add_argument("--page-size", type=int, default=1000)
     p.add_argument("--lfs-threshold", type=int, default=10 * 1024 * 1024)
+    p.add_argument("--gated", metavar="TOKEN", default="",
+                   help="API, resolve and git answer 401 without Authorization: Bearer TOKEN")
     a = p.parse_args(argv)
     files = read_files(a.src)
     lfs = sorted(path for path, data in files.items()
@@ -188,7 +191,8 @@ def build(argv):
         else:
             write(os.path.join(raw_dir, served_commit, e["path"]), data)
     state = {"repo": a.repo, "sha": served_commit, "branch": "main", "license": a.license,
-             "page_size": a.page_size, "tamper": a.tamper or "", "files": listed}
+             "page_size": a.page_size, "tamper": a.tamper or "", "gated_token": a.gated,
+             "files": listed}
     write(os.path.join(repo_dir, "hub.json"), json.dumps(state, indent=1).encode())
     print(served_commit)
 
@@ -206,12 +210,31 @@ def error(status, code, message, headers=()):
                  [("Content-Type", "application/json"), ("X-Error-Code", code), *headers])
 
 
-def load_repo(root, repo):
+def read_state(root, repo):
+    """The repository's state; 401 when it does not exist."""
     path = os.path.join(root, "repos", repo, "hub.json")
     if ".." in repo.split("/") or not os.path.isfile(path):
         raise error(401, "RepoNotFound", f"Repository Not Found for url: {repo}.")
     with open(path) as f:
         return json.load(f)
+
+
+def load_repo(root, repo):
+    """read_state, and 401 when the repository is gated and the request lacks its token."""
+    state = read_state(root, repo)
+    token = state["gated_token"]
+    if token and os.environ.get("HTTP_AUTHORIZATION") != f"Bearer {token}":
+        raise error(401, "GatedRepo", f"Access to model {repo} is restricted. You must have "
+                                      "access to it and be authenticated to access it.")
+    return state
+
+
+def git_auth(root, parts):
+    """nginx's auth_request for a git request: 204 lets it through to git http-backend."""
+    repo = "/".join(parts[:2]).removesuffix(".git")
+    if os.path.isfile(os.path.join(root, "repos", repo, "hub.json")):
+        load_repo(root, repo)
+    return Reply(204)
 
 
 def commit_of(state, rev):
@@ -232,7 +255,8 @@ def revision(state, rev, query):
                             "pointerSize": e["lfs"]["pointerSize"]}
         siblings.append(s)
     info = {"_id": "0" * 24, "id": state["repo"], "modelId": state["repo"], "sha": sha,
-            "private": False, "gated": False, "disabled": False,
+            "private": False, "gated": "manual" if state["gated_token"] else False,
+            "disabled": False,
             "tags": [f"license:{state['license']}"], "cardData": {"license": state["license"]},
             "siblings": siblings}
     return Reply(200, json.dumps(info).encode(), [("Content-Type", "application/json")])
@@ -339,7 +363,7 @@ def cdn_get(root, repo, oid, query):
                   or tok["uses"] == 0)
         if not denied and tok["uses"] > 0:
             tok["uses"] -= 1
-        state = load_repo(root, repo)
+        state = read_state(root, repo)  # a signed URL needs no token
         cut = (not denied and state["tamper"] == "expiring" and not t["cut"].get(key)
                and not os.environ.get("HTTP_RANGE"))
         if cut:
@@ -368,6 +392,8 @@ def handle(root, cdn):
     raw_path, _, qs = uri.partition("?")
     query = urllib.parse.parse_qs(qs, keep_blank_values=True)
     parts = [urllib.parse.unquote(p) for p in raw_path.split("/")[1:]]
+    if os.environ.get("HUB_DOUBLE_GIT_AUTH"):
+        return git_auth(root, parts)
     if method not in ("GET", "HEAD"):
         raise error(405, "MethodNotAllowed", f"{method} not allowed")
     if parts[:2] == ["api", "models"] and len(parts) >= 6:

@@ -63,16 +63,22 @@ std::string SourceRepo::commit_raw_tree(
     const std::string& content) const {
   write("blob.tmp", content);
   const std::string blob = git("hash-object -w blob.tmp");
-  const auto raw_oid = from_hex(blob);
-  REQUIRE(raw_oid);
+  std::vector<std::array<std::string, 3>> full;
+  for (const auto& [mode, name] : entries) full.push_back({mode, name, blob});
+  return git("commit-tree -m raw " + write_raw_tree(full));
+}
+
+std::string SourceRepo::write_raw_tree(
+    const std::vector<std::array<std::string, 3>>& entries) const {
   std::string tree;
-  for (const auto& [mode, name] : entries) {
+  for (const auto& [mode, name, id] : entries) {
+    const auto raw_oid = from_hex(id);
+    REQUIRE(raw_oid);
     tree += mode + " " + name + std::string(1, '\0');
     tree.append(reinterpret_cast<const char*>(raw_oid->data()), raw_oid->size());
   }
   write("tree.tmp", tree);
-  const std::string tree_id = git("hash-object -t tree -w --literally tree.tmp");
-  return git("commit-tree -m raw " + tree_id);
+  return git("hash-object -t tree -w --literally tree.tmp");
 }
 
 std::string make_model(const SourceRepo& repo) {

@@ -3,6 +3,7 @@
 // (LFS pointer blobs and .gitattributes written by hand; no git-lfs), in a fixed environment
 // without user or system config and with fixed author, committer and dates, so the same steps
 // give the same commit ids. A helper that cannot do its job fails the current test.
+#include <array>
 #include <filesystem>
 #include <string>
 #include <utility>
@@ -27,6 +28,8 @@ class SourceRepo {
   // some of them): each {mode, name} with the blob id of `content`.
   std::string commit_raw_tree(const std::vector<std::pair<std::string, std::string>>& entries,
                               const std::string& content) const;
+  // A tree object written as raw bytes, each entry {mode, name, object id hex}; its id.
+  std::string write_raw_tree(const std::vector<std::array<std::string, 3>>& entries) const;
 
  private:
   std::filesystem::path dir_;

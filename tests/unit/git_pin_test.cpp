@@ -13,6 +13,7 @@
 #include "core/upstream/lfs_pointer.hpp"
 #include "core/util/crypto.hpp"
 #include "core/util/encoding.hpp"
+#include "core/util/path_policy.hpp"
 #include "support/git_repo.hpp"
 #include "support/http_test_server.hpp"
 #include "support/temp_dir.hpp"
@@ -40,6 +41,89 @@ struct Recorded {
   std::vector<std::string> all() {
     std::lock_guard lock(m);
     return requests;
+  }
+};
+
+// `git http-backend` (the real smart-HTTP server) behind the in-process test server, one CGI
+// run per request. `protocol_v2`: whether the client's Git-Protocol header is passed on; without
+// it the server speaks protocol v0 and, as configured by default, refuses wants by id.
+struct GitHttpBackend {
+  fs::path root;
+  fs::path scratch;
+  bool protocol_v2 = true;
+  Recorded seen;
+
+  void serve(weights::testing::Conn& c, const std::string& request) {
+    seen.add(request.substr(0, request.find("\r\n")));
+    const auto header_end = request.find("\r\n\r\n");
+    REQUIRE(header_end != std::string::npos);
+    const std::string head = request.substr(0, header_end);
+    std::string body = request.substr(header_end + 4);
+    auto header = [&](const std::string& name) -> std::string {
+      const auto at = ascii_lower(head).find("\r\n" + ascii_lower(name) + ": ");
+      if (at == std::string::npos) return "";
+      const auto start = at + name.size() + 4;
+      return head.substr(start, head.find("\r\n", start) - start);
+    };
+    const std::string length = header("Content-Length");
+    const std::size_t want = length.empty() ? 0 : std::stoul(length);
+    char buf[16384];
+    while (body.size() < want) {
+      const long n = ::recv(c.fd(), buf, sizeof buf, 0);
+      if (n <= 0) break;
+      body.append(buf, static_cast<std::size_t>(n));
+    }
+    const std::string line = head.substr(0, head.find("\r\n"));
+    const std::string method = line.substr(0, line.find(' '));
+    const std::string target =
+        line.substr(line.find(' ') + 1, line.rfind(' ') - line.find(' ') - 1);
+    const auto q = target.find('?');
+    weights::testing::write_text(scratch / "body", body);
+    std::string env = fmt::format(
+        "env -i PATH=/usr/bin:/bin GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null "
+        "GIT_PROJECT_ROOT={} GIT_HTTP_EXPORT_ALL=1 REQUEST_METHOD={} PATH_INFO={} "
+        "QUERY_STRING={} CONTENT_TYPE={} CONTENT_LENGTH={} HTTP_CONTENT_ENCODING={} "
+        "REMOTE_ADDR=127.0.0.1",
+        weights::testing::shell_quote(root.string()), method,
+        weights::testing::shell_quote(target.substr(0, q)),
+        weights::testing::shell_quote(q == std::string::npos ? "" : target.substr(q + 1)),
+        weights::testing::shell_quote(header("Content-Type")), body.size(),
+        weights::testing::shell_quote(header("Content-Encoding")));
+    if (protocol_v2 && !header("Git-Protocol").empty()) {
+      env += " GIT_PROTOCOL=" + weights::testing::shell_quote(header("Git-Protocol"));
+    }
+    const std::string cmd = fmt::format("{} git http-backend < {} > {}", env,
+                                        weights::testing::shell_quote((scratch / "body").string()),
+                                        weights::testing::shell_quote((scratch / "out").string()));
+    REQUIRE(std::system(cmd.c_str()) == 0);
+    const std::string out = weights::testing::slurp(scratch / "out");
+    // CGI output: headers (a "Status:" one optional), an empty line, the body.
+    auto split = out.find("\r\n\r\n");
+    std::size_t skip = 4;
+    if (split == std::string::npos) {
+      split = out.find("\n\n");
+      skip = 2;
+    }
+    REQUIRE(split != std::string::npos);
+    std::string cgi_head = out.substr(0, split);
+    const std::string cgi_body = out.substr(split + skip);
+    std::string status = "200 OK";
+    std::string extra;
+    std::size_t pos = 0;
+    while (pos < cgi_head.size()) {
+      auto eol = cgi_head.find('\n', pos);
+      if (eol == std::string::npos) eol = cgi_head.size();
+      std::string h = cgi_head.substr(pos, eol - pos);
+      if (!h.empty() && h.back() == '\r') h.pop_back();
+      if (h.rfind("Status: ", 0) == 0) {
+        status = h.substr(8);
+      } else if (!h.empty()) {
+        extra += h + "\r\n";
+      }
+      pos = eol + 1;
+    }
+    c.send(fmt::format("HTTP/1.1 {}\r\nContent-Length: {}\r\nConnection: close\r\n{}\r\n{}", status,
+                       cgi_body.size(), extra, cgi_body));
   }
 };
 
@@ -222,6 +306,13 @@ TEST_CASE("symlinks, submodules and '..' or '.git' entries are refused naming th
       CHECK_THAT(tree.error().message, Catch::Contains("\"" + name + "\""));
     }
   }
+  SECTION("a '..' entry over the fetch: git's fsck refuses it first, and says why") {
+    const std::string c = src.commit_raw_tree({{"100644", "config.json"}, {"100644", ".."}}, "x\n");
+    auto tree = fetch_pinned_tree(src.url(), c, quick_options());
+    REQUIRE_FALSE(tree);
+    CHECK(tree.error().code == Errc::parse_error);
+    CHECK_THAT(tree.error().message, Catch::Contains("fsck") && Catch::Contains("'..'"));
+  }
   SECTION("a name the path policy refuses") {
     const std::string c = src.commit_raw_tree({{"100644", "a:b"}}, "x\n");
     auto tree = read_local(src.dir(), c);
@@ -257,9 +348,14 @@ TEST_CASE(
   const std::string fake_pointer = format_lfs_pointer({big_sha, 5});
   src.write("notes/pointer.txt", fake_pointer);
   src.write("raw.safetensors", "not a pointer\n");
+  // A .gitattributes in a sub-directory applies below it only.
+  src.write("sub/.gitattributes", "*.bin filter=lfs diff=lfs merge=lfs -text\n");
+  src.write("sub/w.bin", format_lfs_pointer({big_sha, 7}));
+  src.write("w.bin", format_lfs_pointer({big_sha, 7}));
   const std::string c = src.commit_all("more");
   auto tree = read_local(src.dir(), c);
   REQUIRE(tree);
+  REQUIRE(tree->files.size() == 9);
   for (const auto& f : tree->files) {
     if (f.path == "notes/pointer.txt") {
       CHECK(f.kind == FileKind::blob);
@@ -269,6 +365,11 @@ TEST_CASE(
       CHECK(f.kind == FileKind::blob);
       CHECK(f.size == 14);
     }
+    if (f.path == "sub/w.bin") {
+      CHECK(f.kind == FileKind::lfs);
+      CHECK(f.size == 7);
+    }
+    if (f.path == "w.bin") CHECK(f.kind == FileKind::blob);
   }
 }
 
@@ -282,6 +383,28 @@ TEST_CASE("a blob in git over the 10 MiB cap is refused naming the file", "[git_
   REQUIRE_FALSE(tree);
   CHECK(tree.error().code == Errc::too_large);
   CHECK_THAT(tree.error().message, Catch::Contains("\"big.bin\""));
+}
+
+TEST_CASE("trees that name each other many times are cut off, not walked exponentially",
+          "[git_pin]") {
+  TempDir tmp;
+  SourceRepo src(tmp / "hub/org/model");
+  make_model(src);
+  // Level 0 is an empty tree; each level names the one below 1000 times: 10^9 paths at level
+  // 3, no file at all.
+  std::string level = src.write_raw_tree({});
+  for (int depth = 0; depth < 3; ++depth) {
+    std::vector<std::array<std::string, 3>> entries;
+    for (int i = 0; i < 1000; ++i) entries.push_back({"40000", fmt::format("d{:04}", i), level});
+    level = src.write_raw_tree(entries);
+  }
+  const std::string c = src.git("commit-tree -m dag " + level);
+  const auto start = std::chrono::steady_clock::now();
+  auto tree = read_local(src.dir(), c);
+  REQUIRE_FALSE(tree);
+  CHECK(tree.error().code == Errc::too_large);
+  CHECK_THAT(tree.error().message, Catch::Contains("entries"));
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(30));
 }
 
 TEST_CASE("a fetch over the byte cap is aborted and leaves no temporary repository", "[git_pin]") {
@@ -391,4 +514,42 @@ TEST_CASE("a server that stops sending is abandoned after the stall timeout", "[
   CHECK_THAT(tree.error().message, Catch::Contains("no data for 1 s"));
   CHECK(took < std::chrono::seconds(20));
   CHECK(empty_dir(tmp / "t"));
+}
+
+TEST_CASE(
+    "over smart HTTP, a commit is fetched by id (protocol v2), or from the deepened "
+    "default branch when the server refuses wants by id (protocol v0)",
+    "[git_pin]") {
+  TempDir tmp;
+  TmpdirScope scope(tmp / "t");
+  SourceRepo src(tmp / "hub/org/model");
+  const std::string pinned = make_model(src);
+  for (int i = 0; i < 3; ++i) {
+    src.write("config.json", fmt::format("{{\"step\": {}}}\n", i));
+    src.commit_all(fmt::format("step {}", i));
+  }
+  fs::create_directories(tmp / "cgi");
+  GitHttpBackend backend;
+  backend.root = tmp / "hub";
+  backend.scratch = tmp / "cgi";
+  weights::testing::Server server([&](weights::testing::Conn& c, const std::string&,
+                                      const std::string& request) { backend.serve(c, request); });
+  for (const bool v2 : {true, false}) {
+    INFO("protocol v2: " << v2);
+    backend.protocol_v2 = v2;
+    auto tree = fetch_pinned_tree(server.url("/org/model"), pinned, quick_options());
+    REQUIRE(tree);
+    CHECK(tree->commit == pinned);
+    REQUIRE(tree->files.size() == 4);
+    CHECK(tree->files[1].sha256 == crypto::sha256_hex("{\"model_type\": \"tiny\"}\n"));
+    CHECK(tree->files[2].sha256 == big_sha);
+    CHECK(empty_dir(tmp / "t"));
+  }
+  // v0: the refused want by id, then the branch at depth 1, then one deepening: three
+  // ref advertisements.
+  std::size_t adverts = 0;
+  for (const auto& r : backend.seen.all()) {
+    if (r.find("/info/refs?service=git-upload-pack") != std::string::npos) ++adverts;
+  }
+  CHECK(adverts == 1 + 3);
 }
