@@ -25,6 +25,7 @@ mkdir -p "$src/sub" && echo '{"note": "nested"}' >"$src/sub/extra.json"
 hub=$T/hub
 commit=$(python3 "$double" build "$hub" test-org/tiny "$src" --license mit)
 commit_other=$(python3 "$double" build "$hub" test-org/other "$src" --license apache-2.0)
+commit_gated=$(python3 "$double" build "$hub" test-org/gated "$src" --license mit --gated hf_gated_token)
 start_hub_double "$hub"
 export HF_ENDPOINT=$HUB_URL
 bare=$hub/git/test-org/tiny.git
@@ -189,4 +190,23 @@ grep -q "hint (the hub's API, not authenticated): gated: the entry says true, th
 
 grep -q "auth=yes" "$HUB_REQUESTS" && fail "a token was sent: $(cat "$HUB_REQUESTS")" ||
   pass "no token is sent when none is given"
+
+# --- a gated repository: not verified without HF_TOKEN, verified with it ----------------------
+catalog_head "$T/cat2/t.toml" gated
+entry "$T/cat2/t.toml" test-org/gated gated "$commit_gated" 'license = "mit"' 'gated = true'
+rc=0
+"$W" --json catalog --catalog-dir "$T/cat2" check tiny:gated >"$T/gated.json" 2>"$T/gated.err" || rc=$?
+[[ $rc -ne 0 && $rc -ne 75 && $rc -ne 66 ]] &&
+  jq -e '.entries[0].status == "unverified" and .unverified == 1 and .differ == 0' "$T/gated.json" >/dev/null &&
+  pass "check without HF_TOKEN: a gated entry is unverified (exit $rc), not reported as differing" ||
+  fail "gated without token (exit $rc): $(cat "$T/gated.json" "$T/gated.err")"
+HF_TOKEN=hf_gated_token expect_ok "check with HF_TOKEN verifies a gated entry" \
+  "$W" catalog --catalog-dir "$T/cat2" check tiny:gated
+grep -q "^ok  *test-org/gated " <<<"$LAST_OUT" &&
+  pass "the gated entry is ok, the API's gated flag agreeing with the entry's" || fail "check said: $LAST_OUT"
+HF_TOKEN=hf_gated_token expect_ok "pin with HF_TOKEN pins a gated entry" \
+  "$W" catalog --catalog-dir "$T/cat2" pin tiny:gated --write
+jq -e '.files_complete and (.files | length) == 8' \
+  <<<"$("$W" --json catalog --catalog-dir "$T/cat2" show tiny:gated)" >/dev/null &&
+  pass "the gated entry's files were written" || fail "gated entry not pinned"
 finish
