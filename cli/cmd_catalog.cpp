@@ -571,7 +571,7 @@ Status run_check(Context& ctx, const CatalogArgs& a) {
       }
     }
     if (r.status == CheckStatus::unverified && !first_unverified) {
-      first_unverified = with_context(*r.error, e->id);
+      first_unverified = *r.error;  // names repo@commit
     }
     nlohmann::json j = {{"id", e->id},
                         {"defined_at", e->where.to_string()},
