@@ -69,6 +69,8 @@ struct Node {
     }
     config.state_dir = dir;
     config.control_socket = dir / "c.sock";
+    // Loopback only: no DHT, no bootstrap router looked up, no LSD multicast.
+    apply_network_profile(config, NetworkProfile::private_network);
     config.listen_interfaces = {"127.0.0.1:0"};
     config.allow_multiple_connections_per_ip = Toggle::on;
     config.hashing_threads = 1;
