@@ -1,6 +1,8 @@
 # Helpers for tests that run real weightsd processes on loopback (sourced after lib.sh).
 # Daemon N listens on 127.0.0.(N+1) with an ephemeral port; its state, socket and log live in
-# $T/dN. Every daemon is killed when the test exits.
+# $T/dN. Every daemon runs the private network profile (no DHT routers, no LSD), is checked to
+# be reachable on loopback only once it answers (harness.sh weightsd_check_exposure: a test
+# fails otherwise), and is killed when the test exits.
 : "${WEIGHTSD:?WEIGHTSD must point at the weightsd binary}"
 
 # Waits, nginx, opentracker, qBittorrent, Transmission, namespaces: shared with bench/.
@@ -41,6 +43,7 @@ start_daemon_ns() {
     cat "$d/log" >&2
     return 1
   fi
+  weightsd_check_exposure "$d/ctl.sock"
 }
 
 kill_daemon() { # N SIGNAL

@@ -54,6 +54,45 @@ wait_until() {
 
 # ---- weightsd ------------------------------------------------------------------------------
 
+# Every weightsd a test, a benchmark or the demo starts stays off the public network: it listens
+# on explicit 127.x addresses (its --listen; 198.18.x inside netns_pair namespaces), runs the
+# private network profile (no DHT bootstrap routers, no LSD, UPnP or NAT-PMP), exported here to
+# every process the sourcing script starts, and is checked with weightsd_check_exposure once it
+# answers. tests/integration/weightsd_start_lint_test.sh fails when a script starts weightsd
+# without that check. A test that needs a DHT turns it on in its own config with bootstrap
+# nodes of its own on 127.x.
+export WEIGHTSD_NETWORK_PROFILE=private
+
+# weightsd_check_exposure SOCKET : 0 when the weightsd at SOCKET reports (GET /v1/status,
+# "network") only 127.x, [::1] or 198.18.x listen interfaces, DHT bootstrap nodes on 127.x
+# only, and LSD, UPnP and NAT-PMP off; otherwise "FAIL: ..." naming each problem, and 1.
+# Uses $W (or $WEIGHTSCTL).
+weightsd_check_exposure() {
+  local sock=$1 status problems
+  if ! status=$("${W:-${WEIGHTSCTL:?}}" --socket "$sock" --json status 2>&1); then
+    echo "FAIL: weightsd at $sock: no status: $status" >&2
+    return 1
+  fi
+  problems=$(jq -r '
+    def local_listen: test("^(127\\.[0-9]+\\.[0-9]+\\.[0-9]+|198\\.1[89]\\.[0-9]+\\.[0-9]+|\\[::1\\]):[0-9]+$");
+    def loopback_node: test("^127\\.[0-9]+\\.[0-9]+\\.[0-9]+:[0-9]+$");
+    .network as $n
+    | if $n == null then "the status has no network field"
+      else
+        ($n.listen_interfaces[] | select(local_listen | not) | "listens on \(.)"),
+        ($n.dht_bootstrap_nodes[] | select(loopback_node | not)
+          | "DHT bootstrap node \(.) (a public router or a DNS name)"),
+        (if $n.lsd then "LSD is on" else empty end),
+        (if $n.upnp then "UPnP is on" else empty end),
+        (if $n.natpmp then "NAT-PMP is on" else empty end)
+      end' <<<"$status") || problems="unreadable status: $status"
+  if [[ -n $problems ]]; then
+    echo "FAIL: weightsd at $sock is exposed beyond loopback:" >&2
+    sed 's/^/  /' <<<"$problems" >&2
+    return 1
+  fi
+}
+
 # seed_requests_curl SOCKET FEED BASE COUNT : a curl config (curl -K) of COUNT seed requests on
 # one keep-alive connection to weightsd's SOCKET: release bench/m<i>@r<i> of FEED from the
 # directory BASE/rel/<i>, i = 1..COUNT (the feeds bench_feed_gen writes). Each request writes

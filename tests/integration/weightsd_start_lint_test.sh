@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Every weightsd that a test, a benchmark or the demo starts must be checked to stay off the
+# public network (tests/lib/harness.sh weightsd_check_exposure: 127.x listen addresses, no
+# public DHT bootstrap node, LSD/UPnP/NAT-PMP off). This lint finds each place in tests/,
+# bench/ and scripts/ that starts weightsd and fails unless the check follows it within
+# $window lines, or the line before the start says "# weightsd: exits before listening" (a run
+# that must fail at start-up: a bad config, a taken state dir). It also fails when the harness
+# no longer exports the private network profile.
+#
+# A start is a command line (continuation lines joined) that names the daemon binary ($WEIGHTSD,
+# or $D in bench/ and scripts/demo) followed by a daemon option (--state-dir, --socket,
+# --config, --listen, --user, --system) and is not a one-shot run (--check-config, --help,
+# --version, --completion).
+# Env: WEIGHTS_SOURCE_DIR (set by ctest).
+set -euo pipefail
+: "${WEIGHTS_SOURCE_DIR:?}"
+cd "$WEIGHTS_SOURCE_DIR"
+window=25
+
+failures=0
+fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+
+grep -qx 'export WEIGHTSD_NETWORK_PROFILE=private' tests/lib/harness.sh ||
+  fail "tests/lib/harness.sh does not export WEIGHTSD_NETWORK_PROFILE=private"
+
+# Shell scripts: *.sh, and extension-less files whose first line names bash or sh.
+scripts=()
+while IFS= read -r -d '' f; do
+  case $f in
+    *.sh) scripts+=("$f") ;;
+    *.*) ;;
+    *) head -n1 "$f" | grep -qE '^#!.*\b(ba)?sh\b' && scripts+=("$f") ;;
+  esac
+done < <(find tests bench scripts -type f -print0 | sort -z)
+
+# starts FILE : "LINE" per start (the first line of its command), "LINE exempt" when the line
+# before carries the marker, "LINE checked" when a check follows within the window.
+starts() {
+  awk -v window="$window" '
+    { line[NR] = $0 }
+    END {
+      for (i = 1; i <= NR; i++) {
+        if (line[i] ~ /^[ \t]*#/) continue
+        cmd = line[i]; last = i
+        while (cmd ~ /\\$/ && last < NR) { sub(/\\$/, "", cmd); last++; cmd = cmd " " line[last] }
+        bin = "(\\$\\{?WEIGHTSD\\}?|\"\\$D\"|\\$D)\"?"
+        opt = "--(state-dir|socket|config|listen|user|system)"
+        if (cmd !~ (bin "[ \t]+(.*[ \t])?" opt) || cmd ~ /--(check-config|help|version|completion)/) {
+          i = last; continue
+        }
+        state = ""
+        if (i > 1 && line[i - 1] ~ /# weightsd: exits before listening/) state = " exempt"
+        for (j = last + 1; j <= last + window && j <= NR && state == ""; j++)
+          if (line[j] ~ /weightsd_check_exposure/ && line[j] !~ /^[ \t]*#/) state = " checked"
+        print i state
+        i = last
+      }
+    }' "$1"
+}
+
+found=0
+for f in "${scripts[@]}"; do
+  [[ $f == tests/integration/weightsd_start_lint_test.sh ]] && continue
+  while read -r n state; do
+    found=$((found + 1))
+    case $state in
+      checked | exempt) ;;
+      *) fail "$f:$n starts weightsd without weightsd_check_exposure in the next $window lines" ;;
+    esac
+  done < <(starts "$f")
+done
+echo "$found places start weightsd"
+# The lint must see the harness's own start (tests/integration/daemon_lib.sh), or it is blind.
+((found >= 10)) || fail "only $found starts found: the pattern no longer matches"
+starts tests/integration/daemon_lib.sh | grep -q . || fail "daemon_lib.sh's start is not found"
+
+# Self-test on known lines: a start, a one-shot run, a marked start.
+t=$(mktemp)
+trap 'rm -f "$t"' EXIT
+printf '%s\n' '"$WEIGHTSD" --state-dir x \' '  --listen 127.0.0.2:0 &' 'wait' \
+  '"$WEIGHTSD" --config c --check-config' '# weightsd: exits before listening' \
+  'NOTIFY_SOCKET=s "$WEIGHTSD" --config bad.toml' 'ip netns exec ns "$D" --socket s &' >"$t"
+[[ $(starts "$t" | tr '\n' ' ') == "1 6 exempt 7 " ]] || fail "self-test: $(starts "$t" | tr '\n' ' ')"
+
+((failures == 0)) && echo "ok: every weightsd start is checked"
+((failures == 0))
