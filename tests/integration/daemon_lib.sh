@@ -43,7 +43,7 @@ start_daemon_ns() {
     cat "$d/log" >&2
     return 1
   fi
-  weightsd_check_exposure "$d/ctl.sock"
+  weightsd_check_exposure "$d/ctl.sock" "$ns"
 }
 
 kill_daemon() { # N SIGNAL

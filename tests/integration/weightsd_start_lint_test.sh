@@ -76,11 +76,39 @@ starts tests/integration/daemon_lib.sh | grep -q . || fail "daemon_lib.sh's star
 
 # Self-test on known lines: a start, a one-shot run, a marked start.
 t=$(mktemp)
-trap 'rm -f "$t"' EXIT
+trap 'rm -f "$t" "$t.ctl" "$t.err"' EXIT
 printf '%s\n' '"$WEIGHTSD" --state-dir x \' '  --listen 127.0.0.2:0 &' 'wait' \
   '"$WEIGHTSD" --config c --check-config' '# weightsd: exits before listening' \
   'NOTIFY_SOCKET=s "$WEIGHTSD" --config bad.toml' 'ip netns exec ns "$D" --socket s &' >"$t"
 [[ $(starts "$t" | tr '\n' ' ') == "1 6 exempt 7 " ]] || fail "self-test: $(starts "$t" | tr '\n' ' ')"
 
-((failures == 0)) && echo "ok: every weightsd start is checked"
+# The check itself, against canned status bodies (a stand-in weightsctl prints $STATUS).
+printf '#!/bin/sh\nprintf "%%s" "$STATUS"\n' >"$t.ctl"
+chmod +x "$t.ctl"
+HARNESS_DIR=$(dirname "$t")
+source tests/lib/harness.sh
+W=$t.ctl
+[[ $WEIGHTSD_NETWORK_PROFILE == private ]] || fail "the harness does not export the private profile"
+net() { # NETWORK_JSON -> a status body
+  echo "{\"listen_port\": 1, \"network\": $1}"
+}
+private='{"profile":"private","listen_interfaces":["127.0.0.2:0"],"dht":false,"dht_bootstrap_nodes":[],"lsd":false,"upnp":false,"natpmp":false}'
+check() { STATUS=$1 weightsd_check_exposure sock "${2:-}" 2>"$t.err"; }
+check "$(net "$private")" || fail "a loopback-only daemon was refused: $(cat "$t.err")"
+check "$(net "$(jq -c '.dht = true | .dht_bootstrap_nodes = ["127.0.1.1:6881"]' <<<"$private")")" ||
+  fail "a private DHT on 127.x was refused: $(cat "$t.err")"
+check "$(net "$(jq -c '.listen_interfaces = ["0.0.0.0:0"]' <<<"$private")")" ns1 ||
+  fail "0.0.0.0 inside a namespace was refused: $(cat "$t.err")"
+for bad in '.listen_interfaces = ["0.0.0.0:6881"]' '.listen_interfaces += ["[::]:0"]' \
+  '.listen_interfaces = ["eth0:6881"]' '.dht_bootstrap_nodes = ["dht.libtorrent.org:25401"]' \
+  '.dht_bootstrap_nodes = ["10.0.0.1:6881"]' '.lsd = true' '.upnp = true' '.natpmp = true'; do
+  if check "$(net "$(jq -c "$bad" <<<"$private")")"; then
+    fail "weightsd_check_exposure accepted $bad"
+  elif ! grep -q "exposed beyond loopback" "$t.err"; then
+    fail "no reason given for $bad: $(cat "$t.err")"
+  fi
+done
+check '{"listen_port": 1}' && fail "a status without the network field was accepted"
+
+((failures == 0)) && echo "ok: every weightsd start is checked; the check refuses exposed daemons"
 ((failures == 0))

@@ -55,33 +55,34 @@ wait_until() {
 # ---- weightsd ------------------------------------------------------------------------------
 
 # Every weightsd a test, a benchmark or the demo starts stays off the public network: it listens
-# on explicit 127.x addresses (its --listen; 198.18.x inside netns_pair namespaces), runs the
-# private network profile (no DHT bootstrap routers, no LSD, UPnP or NAT-PMP), exported here to
-# every process the sourcing script starts, and is checked with weightsd_check_exposure once it
-# answers. tests/integration/weightsd_start_lint_test.sh fails when a script starts weightsd
-# without that check. A test that needs a DHT turns it on in its own config with bootstrap
-# nodes of its own on 127.x.
+# on explicit 127.x addresses (its --listen) or inside a network namespace the script created,
+# runs the private network profile (no DHT bootstrap routers, no LSD, UPnP or NAT-PMP),
+# exported here to every process the sourcing script starts, and is checked with
+# weightsd_check_exposure once it answers. tests/integration/weightsd_start_lint_test.sh fails
+# when a script starts weightsd without that check. A test that needs a DHT turns it on in its
+# own config with bootstrap nodes of its own on 127.x.
 export WEIGHTSD_NETWORK_PROFILE=private
 
-# weightsd_check_exposure SOCKET : 0 when the weightsd at SOCKET reports (GET /v1/status,
-# "network") only 127.x, [::1] or 198.18.x listen interfaces, DHT bootstrap nodes on 127.x
-# only, and LSD, UPnP and NAT-PMP off; otherwise "FAIL: ..." naming each problem, and 1.
-# Uses $W (or $WEIGHTSCTL).
+# weightsd_check_exposure SOCKET [NETNS] : 0 when the weightsd at SOCKET reports (GET
+# /v1/status, "network") only 127.x or [::1] listen interfaces (any, when it runs inside the
+# namespace NETNS, which has no route off the machine), DHT bootstrap nodes on 127.x only, and
+# LSD, UPnP and NAT-PMP off; otherwise "FAIL: ..." naming each problem, and 1. Uses $W (or
+# $WEIGHTSCTL).
 weightsd_check_exposure() {
-  local sock=$1 status problems
+  local sock=$1 netns=${2:-} status problems
   if ! status=$("${W:-${WEIGHTSCTL:?}}" --socket "$sock" --json status 2>&1); then
     echo "FAIL: weightsd at $sock: no status: $status" >&2
     return 1
   fi
-  problems=$(jq -r '
-    def local_listen: test("^(127\\.[0-9]+\\.[0-9]+\\.[0-9]+|198\\.1[89]\\.[0-9]+\\.[0-9]+|\\[::1\\]):[0-9]+$");
-    def loopback_node: test("^127\\.[0-9]+\\.[0-9]+\\.[0-9]+:[0-9]+$");
+  problems=$(jq -r --arg netns "$netns" '
+    def loopback: test("^(127\\.[0-9]+\\.[0-9]+\\.[0-9]+|\\[::1\\]):[0-9]+$");
     .network as $n
     | if $n == null then "the status has no network field"
       else
-        ($n.listen_interfaces[] | select(local_listen | not) | "listens on \(.)"),
-        ($n.dht_bootstrap_nodes[] | select(loopback_node | not)
-          | "DHT bootstrap node \(.) (a public router or a DNS name)"),
+        ($n.listen_interfaces[] | select($netns == "" and (loopback | not))
+          | "listens on \(.) outside a namespace"),
+        ($n.dht_bootstrap_nodes[] | select(test("^127\\.[0-9]+\\.[0-9]+\\.[0-9]+:[0-9]+$") | not)
+          | "DHT bootstrap node \(.) is not on 127.x (a public router or a DNS name)"),
         (if $n.lsd then "LSD is on" else empty end),
         (if $n.upnp then "UPnP is on" else empty end),
         (if $n.natpmp then "NAT-PMP is on" else empty end)
