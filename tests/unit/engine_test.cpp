@@ -329,6 +329,22 @@ TEST_CASE("a path segment that is not UTF-8 is 400, never 500", "[engine]") {
   CHECK(node.call("GET", "/v1/feeds/caf%C3%A9").status == 404);
 }
 
+TEST_CASE("status reports the network exposure the session runs with", "[engine]") {
+  World w;
+  Node node(w.ioc, w.tmp.path() / "node", [](Config& c) {
+    c.dht = Toggle::on;  // a private DHT: on, with no router to look up
+    c.dht_bootstrap_nodes.clear();
+  });
+  const auto net = body_of(node.call("GET", "/v1/status"))["network"];
+  CHECK(net["profile"] == "private");
+  CHECK(net["listen_interfaces"] == json::Json::array({"127.0.0.1:0"}));
+  CHECK(net["dht"] == true);
+  CHECK(net["dht_bootstrap_nodes"] == json::Json::array());
+  CHECK(net["lsd"] == false);
+  CHECK(net["upnp"] == false);
+  CHECK(net["natpmp"] == false);
+}
+
 TEST_CASE("a restarted node seeds its completed release again without rehashing", "[engine]") {
   World w;
   Node seeder(w.ioc, w.tmp.path() / "seeder");
