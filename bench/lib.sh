@@ -56,6 +56,8 @@ bench_daemon() {
   local name=$1 ip=$2
   shift 2
   mkdir -p "$work/$name"
+  weightsd_check_config "$D" "" --state-dir "$work/$name/state" --socket "$work/$name/ctl.sock" \
+    --listen "$ip:0" "$@" || exit 1
   "$D" --state-dir "$work/$name/state" --socket "$work/$name/ctl.sock" --listen "$ip:0" "$@" \
     >>"$work/$name.log" 2>&1 &
   local pid=$!

@@ -32,6 +32,8 @@ start_daemon_ns() {
   local d=$T/d$n pre=()
   [[ -z $ns ]] || pre=(ip netns exec "$ns") # exec'd: $! stays weightsd's pid
   mkdir -p "$d"
+  weightsd_check_config "$WEIGHTSD" "$ns" --state-dir "$d/state" --socket "$d/ctl.sock" \
+    --listen "$ip:0" "$@" || return 1
   "${pre[@]}" "$WEIGHTSD" --state-dir "$d/state" --socket "$d/ctl.sock" --listen "$ip:0" \
     "$@" >>"$d/log" 2>&1 &
   local pid=$!

@@ -10,7 +10,7 @@
 # A start is a command line (continuation lines joined) that names the daemon binary ($WEIGHTSD,
 # or $D in bench/ and scripts/demo) followed by a daemon option (--state-dir, --socket,
 # --config, --listen, --user, --system) and is not a one-shot run (--check-config, --help,
-# --version, --completion).
+# --version, --completion) or the harness's weightsd_check_config.
 # Env: WEIGHTS_SOURCE_DIR (set by ctest).
 set -euo pipefail
 : "${WEIGHTS_SOURCE_DIR:?}"
@@ -45,7 +45,8 @@ starts() {
         while (cmd ~ /\\$/ && last < NR) { sub(/\\$/, "", cmd); last++; cmd = cmd " " line[last] }
         bin = "(\\$\\{?WEIGHTSD\\}?|\"\\$D\"|\\$D)\"?"
         opt = "--(state-dir|socket|config|listen|user|system)"
-        if (cmd !~ (bin "[ \t]+(.*[ \t])?" opt) || cmd ~ /--(check-config|help|version|completion)/) {
+        if (cmd !~ (bin "[ \t]+(.*[ \t])?" opt) || cmd ~ /--(check-config|help|version|completion)/ ||
+            cmd ~ /weightsd_check_config/) {
           i = last; continue
         }
         state = ""
@@ -100,8 +101,8 @@ check "$(net "$(jq -c '.dht = true | .dht_bootstrap_nodes = ["127.0.1.1:6881"]' 
 check "$(net "$(jq -c '.listen_interfaces = ["0.0.0.0:0"]' <<<"$private")")" ns1 ||
   fail "0.0.0.0 inside a namespace was refused: $(cat "$t.err")"
 for bad in '.listen_interfaces = ["0.0.0.0:6881"]' '.listen_interfaces += ["[::]:0"]' \
-  '.listen_interfaces = ["eth0:6881"]' '.dht_bootstrap_nodes = ["dht.libtorrent.org:25401"]' \
-  '.dht_bootstrap_nodes = ["10.0.0.1:6881"]' '.lsd = true' '.upnp = true' '.natpmp = true'; do
+  '.listen_interfaces = ["eth0:6881"]' '.dht = true | .dht_bootstrap_nodes = ["dht.libtorrent.org:25401"]' \
+  '.dht = true | .dht_bootstrap_nodes = ["10.0.0.1:6881"]' '.lsd = true' '.upnp = true' '.natpmp = true'; do
   if check "$(net "$(jq -c "$bad" <<<"$private")")"; then
     fail "weightsd_check_exposure accepted $bad"
   elif ! grep -q "exposed beyond loopback" "$t.err"; then
@@ -109,6 +110,27 @@ for bad in '.listen_interfaces = ["0.0.0.0:6881"]' '.listen_interfaces += ["[::]
   fi
 done
 check '{"listen_port": 1}' && fail "a status without the network field was accepted"
+
+# The check before a start, against canned --check-config output (a stand-in weightsd).
+printf '#!/bin/sh\nprintf "%%s\\n" "$CONFIG"\n' >"$t.ctl"
+cfg_private="[network]
+listen_interfaces = ['127.0.0.2:0']
+dht = 'off'
+dht_bootstrap_nodes = ['dht.libtorrent.org:25401']
+lsd = 'off'
+upnp = 'off'
+natpmp = 'off'"
+precheck() { CONFIG=$1 weightsd_check_config "$t.ctl" "${2:-}" --listen x 2>"$t.err"; }
+precheck "$cfg_private" || fail "a private config was refused: $(cat "$t.err")"
+precheck "${cfg_private/127.0.0.2:0/0.0.0.0:0}" ns1 || fail "0.0.0.0 in a namespace was refused"
+for bad in "${cfg_private/dht = \'off\'/dht = \'on\'}" "${cfg_private/lsd = \'off\'/lsd = \'on\'}" \
+  "${cfg_private/127.0.0.2:0/127.0.0.2:0\', \'[::]:0}" "${cfg_private/natpmp = \'off\'/natpmp = \'on\'}"; do
+  if precheck "$bad"; then
+    fail "weightsd_check_config accepted: $bad"
+  elif ! grep -q "exposed beyond loopback" "$t.err"; then
+    fail "no reason given for: $bad: $(cat "$t.err")"
+  fi
+done
 
 ((failures == 0)) && echo "ok: every weightsd start is checked; the check refuses exposed daemons"
 ((failures == 0))
