@@ -4,8 +4,9 @@
 # public DHT bootstrap node, LSD/UPnP/NAT-PMP off). This lint finds each place in tests/,
 # bench/ and scripts/ that starts weightsd and fails unless the check follows it within
 # $window lines, or the line before the start says "# weightsd: exits before listening" (a run
-# that must fail at start-up: a bad config, a taken state dir). It also fails when the harness
-# no longer exports the private network profile.
+# that must fail at start-up: a bad config, a taken state dir), or when a runnable block of the
+# docs starts a daemon. It also fails when the harness no longer exports the private network
+# profile, and runs the harness's two checks against canned inputs they must refuse.
 #
 # A start is a command line (continuation lines joined) that names the daemon binary ($WEIGHTSD,
 # or $D in bench/ and scripts/demo) followed by a daemon option (--state-dir, --socket,
@@ -71,6 +72,20 @@ for f in "${scripts[@]}"; do
   done < <(starts "$f")
 done
 echo "$found places start weightsd"
+
+# Runnable blocks in the docs (docs_blocks_test.sh runs them) start no daemon of their own: a
+# `weightsd` command there may only be a one-shot run.
+docs_starts=$(for doc in README.md docs/*.md; do
+  awk -v doc="$doc" '
+    /^```sh runnable[ \t]*$/ { on = 1; next }
+    on && /^```[ \t]*$/ { on = 0; next }
+    on && /(^|[;&|(`$][ \t]*|^[ \t]*)weightsd([ \t]|$)/ && !/--(check-config|help|version|completion)/ {
+      print doc ":" NR ": " $0
+    }' "$doc"
+done)
+while IFS= read -r l; do
+  [[ -z $l ]] || fail "a runnable block starts weightsd: $l"
+done <<<"$docs_starts"
 # The lint must see the harness's own start (tests/integration/daemon_lib.sh), or it is blind.
 ((found >= 10)) || fail "only $found starts found: the pattern no longer matches"
 starts tests/integration/daemon_lib.sh | grep -q . || fail "daemon_lib.sh's start is not found"
