@@ -36,11 +36,11 @@ Result<NetworkProfile> parse_network_profile(std::string_view name) {
 }
 
 void apply_network_profile(Config& config, NetworkProfile profile) {
-  const bool open = profile == NetworkProfile::public_network;
+  const bool is_public = profile == NetworkProfile::public_network;
   config.network_profile = profile;
-  config.dht = open ? Toggle::on : Toggle::off;
-  config.dht_bootstrap_nodes = open ? public_dht_routers : std::vector<std::string>{};
-  config.lsd = open ? Toggle::on : Toggle::off;
+  config.dht = is_public ? Toggle::on : Toggle::off;
+  config.dht_bootstrap_nodes = is_public ? public_dht_routers : std::vector<std::string>{};
+  config.lsd = is_public ? Toggle::on : Toggle::off;
   config.upnp = Toggle::off;
   config.natpmp = Toggle::off;
 }
