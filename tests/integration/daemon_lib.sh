@@ -1,8 +1,9 @@
 # Helpers for tests that run real weightsd processes on loopback (sourced after lib.sh).
 # Daemon N listens on 127.0.0.(N+1) with an ephemeral port; its state, socket and log live in
-# $T/dN. Every daemon runs the private network profile (no DHT routers, no LSD), is checked to
-# be reachable on loopback only once it answers (harness.sh weightsd_check_exposure: a test
-# fails otherwise), and is killed when the test exits.
+# $T/dN. Every daemon runs the private network profile (no DHT routers, no LSD); its effective
+# config is checked before it starts and its status once it answers (harness.sh
+# weightsd_check_config, weightsd_check_exposure: loopback only, or the test fails), and it is
+# killed when the test exits.
 : "${WEIGHTSD:?WEIGHTSD must point at the weightsd binary}"
 
 # Waits, nginx, opentracker, qBittorrent, Transmission, namespaces: shared with bench/.
