@@ -50,11 +50,14 @@ HARNESS_DIR=$work
 source "$src/tests/lib/harness.sh"
 
 # bench_daemon NAME IP [weightsd flags...] : starts weightsd with its state in $work/NAME,
-# socket $work/NAME/ctl.sock, log $work/NAME.log; waits until it answers; pid in $work/NAME.pid.
+# socket $work/NAME/ctl.sock, log $work/NAME.log; waits until it answers and checks that it is
+# on loopback only (harness.sh); pid in $work/NAME.pid.
 bench_daemon() {
   local name=$1 ip=$2
   shift 2
   mkdir -p "$work/$name"
+  weightsd_check_config "$D" "" --state-dir "$work/$name/state" --socket "$work/$name/ctl.sock" \
+    --listen "$ip:0" "$@" || exit 1
   "$D" --state-dir "$work/$name/state" --socket "$work/$name/ctl.sock" --listen "$ip:0" "$@" \
     >>"$work/$name.log" 2>&1 &
   local pid=$!
@@ -66,6 +69,7 @@ bench_daemon() {
     tail -n 30 "$work/$name.log" >&2
     exit 1
   fi
+  weightsd_check_exposure "$work/$name/ctl.sock" || exit 1
 }
 ctl_of() { # NAME weightsctl-args...
   local name=$1

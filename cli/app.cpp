@@ -140,6 +140,11 @@ int run(int argc, char** argv) {
                              {{"code", std::string(code_name(err.code))},
                               {"message", err.message},
                               {"hint", err.hint}}}};
+        if (ctx.error_details.is_object()) {
+          for (const auto& [key, value] : ctx.error_details.items()) {
+            if (key != "error") j[key] = value;
+          }
+        }
         fmt::print("{}\n", j.dump(2));
       }
       fmt::print(stderr, "weightsctl: {} {}\n", paint("error:", "1;31"), err.message);

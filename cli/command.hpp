@@ -17,6 +17,9 @@ struct Context {
   Format format = Format::human;
   std::function<Status()> action;  // set by the chosen subcommand's callback
   std::string socket;              // global --socket; empty: api::discover_socket decides
+  // With --json, a failing action's report: its fields join {"error": ...} in the one document
+  // printed on stdout (`catalog check` lists every entry that differs).
+  nlohmann::json error_details;
 };
 
 // Prints a result either as the given human text or as JSON on stdout.
@@ -31,7 +34,8 @@ void register_daemon_commands(CLI::App& app, Context& ctx);
 void register_release_daemon_commands(CLI::App& app, Context& ctx);
 // export / import: air-gapped transfer of a release (cmd_export.cpp).
 void register_export_commands(CLI::App& app, Context& ctx);
-// catalog list/show/search/validate: the model catalog, offline (cmd_catalog.cpp).
+// catalog list/show/search/validate (offline), pin/check (the hub): the model catalog
+// (cmd_catalog.cpp).
 void register_catalog_commands(CLI::App& app, Context& ctx);
 // `weightsctl show RELEASE` (also `status RELEASE`).
 Status show_release(const Context& ctx, const std::string& id);

@@ -25,6 +25,26 @@ std::string_view super_seeding_name(SuperSeeding s) noexcept {
   return s == SuperSeeding::published ? "published" : "off";
 }
 
+std::string_view network_profile_name(NetworkProfile p) noexcept {
+  return p == NetworkProfile::private_network ? "private" : "public";
+}
+
+Result<NetworkProfile> parse_network_profile(std::string_view name) {
+  if (name == "public") return NetworkProfile::public_network;
+  if (name == "private") return NetworkProfile::private_network;
+  return fail(Errc::invalid_argument, fmt::format("'{}' is not public or private", name));
+}
+
+void apply_network_profile(Config& config, NetworkProfile profile) {
+  const bool is_public = profile == NetworkProfile::public_network;
+  config.network_profile = profile;
+  config.dht = is_public ? Toggle::on : Toggle::off;
+  config.dht_bootstrap_nodes = is_public ? public_dht_routers : std::vector<std::string>{};
+  config.lsd = is_public ? Toggle::on : Toggle::off;
+  config.upnp = Toggle::off;
+  config.natpmp = Toggle::off;
+}
+
 Mode default_mode() noexcept {
   return ::geteuid() == 0 ? Mode::system : Mode::user;
 }
@@ -157,6 +177,14 @@ Result<std::uint64_t> want_quantity(
   }
   return tl::unexpected(schema_error_at(
       w, fmt::format("expected {} (integer or string), found {}", what, type_name(n))));
+}
+
+Result<NetworkProfile> want_network_profile(const toml::node& n, const Where& w) {
+  auto s = want_string(n, w);
+  if (!s) return tl::unexpected(s.error());
+  auto p = parse_network_profile(*s);
+  if (!p) return tl::unexpected(schema_error_at(w, p.error().message));
+  return *p;
 }
 
 using Apply = std::function<Status(const toml::node&, const Where&, Config&)>;
@@ -320,7 +348,26 @@ const std::vector<Key>& schema() {
          return {};
        }},
       {"network", "resume_save_interval", duration_setter(&Config::resume_save_interval)},
+      // Its discovery defaults are applied before the whole file (apply_toml); here it is only
+      // recorded, so it cannot undo an explicit key that came first.
+      {"network", "profile",
+       [](const toml::node& n, const Where& w, Config& c) -> Status {
+         auto p = want_network_profile(n, w);
+         if (!p) return tl::unexpected(p.error());
+         c.network_profile = *p;
+         return {};
+       }},
       {"network", "dht", setter(want_toggle, &Config::dht)},
+      {"network", "dht_bootstrap_nodes",
+       [](const toml::node& n, const Where& w, Config& c) -> Status {
+         auto v = want_string_array(n, w, [](const std::string& s) -> Status {
+           if (auto hp = units::parse_host_port(s); !hp) return tl::unexpected(hp.error());
+           return {};
+         });
+         if (!v) return tl::unexpected(v.error());
+         c.dht_bootstrap_nodes = std::move(*v);
+         return {};
+       }},
       {"network", "lsd", setter(want_toggle, &Config::lsd)},
       {"network", "upnp", setter(want_toggle, &Config::upnp)},
       {"network", "natpmp", setter(want_toggle, &Config::natpmp)},
@@ -489,6 +536,12 @@ Result<Config> apply_toml(Config base, std::string_view text, std::string_view s
     return fail(Errc::parse_error,
                 fmt::format("{}:{}: {}", source_name, e.source().begin.line, e.description()));
   }
+  if (const auto* profile = doc["network"]["profile"].node()) {
+    const Where w{source_name, "network.profile", static_cast<int>(profile->source().begin.line)};
+    auto p = want_network_profile(*profile, w);
+    if (!p) return tl::unexpected(p.error());
+    apply_network_profile(base, *p);
+  }
   if (auto st = apply_table(doc, "", source_name, base); !st) return tl::unexpected(st.error());
   return base;
 }
@@ -496,6 +549,11 @@ Result<Config> apply_toml(Config base, std::string_view text, std::string_view s
 Result<Config> load_config(const Overrides& flags, const api::GetEnv& env) {
   const Mode mode = flags.mode.value_or(default_mode());
   Config config = default_config(mode, env);
+  if (auto v = env(env_network_profile); v && !v->empty()) {
+    auto p = parse_network_profile(*v);
+    if (!p) return tl::unexpected(with_context(p.error(), env_network_profile));
+    apply_network_profile(config, *p);
+  }
 
   // Config file: explicit ones must exist; the default one is optional.
   std::optional<std::filesystem::path> explicit_file = flags.config_file;
@@ -610,7 +668,9 @@ std::vector<Entry> entries(const Config& c) {
       {"network", "super_seeding", toml_string(super_seeding_name(c.super_seeding))},
       {"network", "hashing_threads", std::to_string(c.hashing_threads)},
       {"network", "resume_save_interval", std::to_string(c.resume_save_interval.count())},
+      {"network", "profile", toml_string(network_profile_name(c.network_profile))},
       {"network", "dht", t(c.dht)},
+      {"network", "dht_bootstrap_nodes", list(c.dht_bootstrap_nodes)},
       {"network", "lsd", t(c.lsd)},
       {"network", "upnp", t(c.upnp)},
       {"network", "natpmp", t(c.natpmp)},

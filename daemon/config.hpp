@@ -33,6 +33,21 @@ std::string_view disk_io_name(DiskIo d) noexcept;
 enum class SuperSeeding { off, published };
 std::string_view super_seeding_name(SuperSeeding s) noexcept;
 
+// [network] profile: which discovery the node uses unless the file sets a key itself.
+//   public   DHT (bootstrapping from public_dht_routers) and LSD on: a node that joins the
+//            public swarms of the releases it holds, found without a tracker.
+//   private  DHT, LSD, UPnP and NAT-PMP off, no bootstrap routers: peers come only from feeds,
+//            trackers, web seeds and --peer (a closed cluster, tests, the demo).
+// UPnP and NAT-PMP are off in both: a node never opens router ports unless asked.
+enum class NetworkProfile { public_network, private_network };
+std::string_view network_profile_name(NetworkProfile p) noexcept;  // "public", "private"
+Result<NetworkProfile> parse_network_profile(std::string_view name);
+
+// libtorrent 2.0.8's default router plus two long-running public ones (redundancy); each is a
+// DNS name, looked up when the DHT starts.
+inline const std::vector<std::string> public_dht_routers{
+    "dht.libtorrent.org:25401", "router.bittorrent.com:6881", "dht.transmissionbt.com:6881"};
+
 struct Config {
   Mode mode = Mode::system;
   std::filesystem::path config_file;  // file that was read; empty when none existed
@@ -44,9 +59,13 @@ struct Config {
   std::vector<std::string> outgoing_interfaces;
   // Needed when several peers share one IP (daemons on one host without distinct 127.0.0.x).
   Toggle allow_multiple_connections_per_ip = Toggle::off;
-  // Discovery is off until configured: feeds name peers, trackers and web seeds explicitly.
-  Toggle dht = Toggle::off;
-  Toggle lsd = Toggle::off;
+  // Discovery: the public profile's defaults (apply_network_profile sets the private ones).
+  NetworkProfile network_profile = NetworkProfile::public_network;
+  Toggle dht = Toggle::on;
+  // HOST:PORT (units host port grammar); empty = the DHT starts without a DNS query and knows
+  // only the nodes it is told about.
+  std::vector<std::string> dht_bootstrap_nodes = public_dht_routers;
+  Toggle lsd = Toggle::on;
   Toggle upnp = Toggle::off;    // never open router ports unless asked
   Toggle natpmp = Toggle::off;  // same
   Toggle utp = Toggle::off;     // TCP is faster for local/datacenter peers
@@ -107,6 +126,10 @@ inline constexpr const char* env_config = "WEIGHTSD_CONFIG";
 inline constexpr const char* env_state_dir = "WEIGHTSD_STATE_DIR";
 inline constexpr const char* env_socket = "WEIGHTSD_SOCKET";
 inline constexpr const char* env_log_level = "WEIGHTSD_LOG_LEVEL";
+// The network profile a config file starts from ("public" or "private"); the file's own
+// [network] profile replaces it, and its explicit discovery keys win over either. Tests and the
+// demo set "private" so no daemon they start can reach the public DHT.
+inline constexpr const char* env_network_profile = "WEIGHTSD_NETWORK_PROFILE";
 
 // system when running as root, user otherwise.
 Mode default_mode() noexcept;
@@ -117,8 +140,14 @@ Mode default_mode() noexcept;
 Config default_config(Mode mode, const api::GetEnv& env = api::process_env);
 std::filesystem::path default_config_file(Mode mode, const api::GetEnv& env = api::process_env);
 
-// Applies a TOML document onto `base`. `source_name` prefixes messages ("weightsd.toml:7: ...").
-// Syntax errors are parse_error; unknown keys, wrong types and bad values are schema_error.
+// Sets `profile` and the discovery settings it implies (dht, dht_bootstrap_nodes, lsd, upnp,
+// natpmp); other settings are untouched.
+void apply_network_profile(Config& config, NetworkProfile profile);
+
+// Applies a TOML document onto `base`. A [network] profile applies first, so the file's explicit
+// discovery keys win over it wherever they appear. `source_name` prefixes messages
+// ("weightsd.toml:7: ..."). Syntax errors are parse_error; unknown keys, wrong types and bad values
+// are schema_error.
 Result<Config> apply_toml(Config base, std::string_view text, std::string_view source_name);
 
 // The whole chain. An explicit config file (--config or WEIGHTSD_CONFIG) must exist; the default

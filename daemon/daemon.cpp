@@ -331,7 +331,8 @@ std::optional<int> parse_args(int argc, char** argv, Options& out) {
       "  weightsd --state-dir /tmp/w --socket /tmp/w.sock --listen 127.0.0.2:0\n"
       "\n"
       "Environment: WEIGHTSD_CONFIG, WEIGHTSD_STATE_DIR, WEIGHTSD_SOCKET, WEIGHTSD_LOG_LEVEL\n"
-      "(precedence: flags > environment > config file > defaults). Under systemd\n"
+      "(precedence: flags > environment > config file > defaults); WEIGHTSD_NETWORK_PROFILE=\n"
+      "public|private: the [network] profile when the config file names none. Under systemd\n"
       "(NOTIFY_SOCKET, JOURNAL_STREAM) it reports readiness, status and watchdog pings and logs\n"
       "with journal priorities; SIGHUP reloads the config file.\n"
       "\n" +

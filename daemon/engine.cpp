@@ -80,6 +80,7 @@
 #include "daemon/engine/views.hpp"
 #include "daemon/engine/work_pool.hpp"
 #include "daemon/feed_poller.hpp"
+#include "daemon/libtorrent_exposure.hpp"
 #include "daemon/log.hpp"
 #include "daemon/policy.hpp"
 #include "daemon/release_db.hpp"
@@ -910,6 +911,7 @@ api::EngineStatus Engine::status_fields() {
   out.upload_rate = up;
   out.disk = {I.registry.reserved(I.held), I.config.max_disk, I.free_disk()};
   out.rate_limits = {I.applied_rates.download, I.applied_rates.upload};
+  out.network = network_exposure(I.config);
   return out;
 }
 

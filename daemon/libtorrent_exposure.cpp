@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace weights::daemon {
 namespace {
@@ -85,9 +86,37 @@ std::optional<std::string> libtorrent_exposure_warning(
       "libtorrent {} is older than {}.{}.{}, the oldest release with the fixes for remotely "
       "triggerable bugs (v2 hash requests, merkle proofs, uTP) listed in docs/threat-model.md, "
       "and this node is reachable by remote peers ({}); upgrade libtorrent-rasterbar on an "
-      "internet-facing node",
+      "internet-facing node, or give a node that needs no remote peers [network] profile = "
+      "\"private\" and loopback listen_interfaces",
       running, r.major, r.minor, r.tiny,
       dht == Toggle::on ? "DHT is on" : "it listens on a non-loopback address");
+}
+
+api::NetworkExposure network_exposure(const Config& config) {
+  api::NetworkExposure e;
+  e.profile = std::string(network_profile_name(config.network_profile));
+  e.listen_interfaces = config.listen_interfaces;
+  e.dht = config.dht == Toggle::on;
+  if (e.dht) e.dht_bootstrap_nodes = config.dht_bootstrap_nodes;
+  e.lsd = config.lsd == Toggle::on;
+  e.upnp = config.upnp == Toggle::on;
+  e.natpmp = config.natpmp == Toggle::on;
+  return e;
+}
+
+std::string describe_network_exposure(const api::NetworkExposure& e) {
+  const auto on_off = [](bool b) { return b ? "on" : "off"; };
+  std::string dht = on_off(e.dht);
+  if (e.dht) {
+    dht += e.dht_bootstrap_nodes.empty()
+               ? std::string(" (no bootstrap nodes)")
+               : fmt::format(" (bootstrap {})", fmt::join(e.dht_bootstrap_nodes, ", "));
+  }
+  return fmt::format("profile {}; listen {}; DHT {}; LSD {}; UPnP {}; NAT-PMP {}", e.profile,
+                     e.listen_interfaces.empty()
+                         ? std::string("nowhere")
+                         : fmt::format("{}", fmt::join(e.listen_interfaces, ", ")),
+                     dht, on_off(e.lsd), on_off(e.upnp), on_off(e.natpmp));
 }
 
 }  // namespace weights::daemon

@@ -1,12 +1,14 @@
 #pragma once
-// Whether this daemon runs a libtorrent older than the one recommended for a node that remote
-// peers can reach (docs/threat-model.md "libtorrent"). Pure functions over plain data, so the
-// start-up decision is unit-tested without a session.
+// What the session exposes to the network (reported by GET /v1/status and logged at start-up),
+// and whether this daemon runs a libtorrent older than the one recommended for a node that
+// remote peers can reach (docs/threat-model.md "libtorrent"). Pure functions over plain data,
+// so the start-up decisions are unit-tested without a session.
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/api/types.hpp"
 #include "daemon/config.hpp"
 
 namespace weights::daemon {
@@ -32,5 +34,13 @@ bool listens_publicly(const std::vector<std::string>& listen_interfaces, Toggle 
 // than recommended_libtorrent, or unparseable, and the session listens publicly.
 std::optional<std::string> libtorrent_exposure_warning(
     std::string_view running, const std::vector<std::string>& listen_interfaces, Toggle dht);
+
+// The exposure a session started with `config` has (session_settings applies the same rules:
+// no bootstrap nodes while DHT is off).
+api::NetworkExposure network_exposure(const Config& config);
+
+// One line for the start-up log: "profile public; listen 0.0.0.0:6881; DHT on (bootstrap
+// dht.libtorrent.org:25401); LSD on; UPnP off; NAT-PMP off".
+std::string describe_network_exposure(const api::NetworkExposure& exposure);
 
 }  // namespace weights::daemon

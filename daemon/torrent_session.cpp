@@ -37,7 +37,13 @@ lt::settings_pack session_settings(const Config& c) {
   p.set_bool(sp::allow_multiple_connections_per_ip,
              c.allow_multiple_connections_per_ip == Toggle::on);
   p.set_bool(sp::enable_dht, c.dht == Toggle::on);
-  if (c.dht == Toggle::off) p.set_str(sp::dht_bootstrap_nodes, "");
+  // Always set: libtorrent's own default names a public router, looked up by DNS when the DHT
+  // starts; an empty list (or DHT off) must mean no such query.
+  p.set_str(sp::dht_bootstrap_nodes, c.dht == Toggle::on ? join(c.dht_bootstrap_nodes) : "");
+  // A public node keeps one routing-table entry per /24 and per IP (libtorrent's defaults, set
+  // so no default change loses them): it resists a flood of nodes from one network.
+  p.set_bool(sp::dht_restrict_routing_ips, true);
+  p.set_bool(sp::dht_restrict_search_ips, true);
   p.set_bool(sp::enable_lsd, c.lsd == Toggle::on);
   p.set_bool(sp::enable_upnp, c.upnp == Toggle::on);
   p.set_bool(sp::enable_natpmp, c.natpmp == Toggle::on);
@@ -89,6 +95,7 @@ TorrentSession::TorrentSession(boost::asio::io_context& ioc, AlertFn on_alert)
 Result<std::unique_ptr<TorrentSession>> TorrentSession::start(boost::asio::io_context& ioc,
                                                               const Config& config,
                                                               AlertFn on_alert) {
+  log::info("network: {}", describe_network_exposure(network_exposure(config)));
   // lt::version() is the library loaded at run time, not the headers we were built against.
   if (auto warning =
           libtorrent_exposure_warning(lt::version(), config.listen_interfaces, config.dht)) {

@@ -220,6 +220,7 @@ if [[ -z $tr_skip ]]; then
   S=("$W" --socket "$work/nsseed/ctl.sock")
   wait_for 30 "${S[@]}" status || tr_skip="weightsd in the namespace did not start"
 fi
+[[ -n $tr_skip ]] || weightsd_check_exposure "$work/nsseed/ctl.sock" "$nsA" || exit 1
 if [[ -z $tr_skip ]]; then
   "${S[@]}" feed add bench "$work/pub/public" --root "$root" >/dev/null
   "${S[@]}" seed "$work/w" --feed bench --model "$model" --revision "$rev" >/dev/null

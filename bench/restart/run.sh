@@ -106,6 +106,7 @@ while ((SECONDS < deadline)); do
   sleep 0.05
 done
 [[ -n $ready ]] || { echo "not all seeding 300 s after the restart: $(count_seeding node)" >&2; tail "$work/node.log" >&2; exit 1; }
+weightsd_check_exposure "$work/node/ctl.sock" || exit 1
 rchar=$(io_rchar "$pid")
 read_bytes=$(io_read_bytes "$pid")
 rss_restart=$(rss_kib "$pid")

@@ -452,6 +452,24 @@ void to_json(json& j, const RateLimits& v) {
   j = {{"download", v.download}, {"upload", v.upload}};
 }
 
+Status read(const json& j, NetworkExposure& v, const std::string& w, UnknownFields u) {
+  return io::Fields(j, w, u)
+      .req("profile", v.profile)
+      .req("listen_interfaces", v.listen_interfaces)
+      .req("dht", v.dht)
+      .req("dht_bootstrap_nodes", v.dht_bootstrap_nodes)
+      .req("lsd", v.lsd)
+      .req("upnp", v.upnp)
+      .req("natpmp", v.natpmp)
+      .done();
+}
+void to_json(json& j, const NetworkExposure& v) {
+  j = {{"profile", v.profile}, {"listen_interfaces", v.listen_interfaces},
+       {"dht", v.dht},         {"dht_bootstrap_nodes", v.dht_bootstrap_nodes},
+       {"lsd", v.lsd},         {"upnp", v.upnp},
+       {"natpmp", v.natpmp}};
+}
+
 namespace {
 
 // EngineStatus's fields sit at the top level of the status object.
@@ -465,7 +483,8 @@ io::Fields& engine_fields(io::Fields& f, EngineStatus& v) {
       .req("download_rate", v.download_rate)
       .req("upload_rate", v.upload_rate)
       .req("disk", v.disk)
-      .req("rate_limits", v.rate_limits);
+      .req("rate_limits", v.rate_limits)
+      .req("network", v.network);
 }
 
 }  // namespace
@@ -484,7 +503,8 @@ void to_json(json& j, const EngineStatus& v) {
        {"download_rate", v.download_rate},
        {"upload_rate", v.upload_rate},
        {"disk", v.disk},
-       {"rate_limits", v.rate_limits}};
+       {"rate_limits", v.rate_limits},
+       {"network", v.network}};
 }
 
 Status read(const json& j, DaemonStatus& v, const std::string& w, UnknownFields u) {

@@ -224,6 +224,17 @@ struct RateLimits {
   std::uint64_t upload = 0;
 };
 
+// What the BitTorrent session lets the network see and do, as it runs (config [network]).
+struct NetworkExposure {
+  std::string profile;  // public, private
+  std::vector<std::string> listen_interfaces;
+  bool dht = false;
+  std::vector<std::string> dht_bootstrap_nodes;  // HOST:PORT; empty when DHT is off
+  bool lsd = false;
+  bool upnp = false;
+  bool natpmp = false;
+};
+
 // The BitTorrent side of GET /v1/status (present when the engine runs).
 struct EngineStatus {
   std::int64_t listen_port = 0;
@@ -236,6 +247,7 @@ struct EngineStatus {
   std::int64_t upload_rate = 0;
   DiskStatus disk;
   RateLimits rate_limits;
+  NetworkExposure network;
 };
 
 struct DaemonStatus {
@@ -330,6 +342,7 @@ WEIGHTS_API_TYPE(ExportResult)
 WEIGHTS_API_TYPE(VersionInfo)
 WEIGHTS_API_TYPE(DiskStatus)
 WEIGHTS_API_TYPE(RateLimits)
+WEIGHTS_API_TYPE(NetworkExposure)
 WEIGHTS_API_TYPE(EngineStatus)
 WEIGHTS_API_TYPE(DaemonStatus)
 WEIGHTS_API_TYPE(LogLevelRequest)

@@ -145,6 +145,58 @@ Result<Endpoint> parse_endpoint(std::string_view text, PortZero port_zero) {
   return Endpoint{address, static_cast<std::uint16_t>(value)};
 }
 
+Result<HostPort> parse_host_port(std::string_view text) {
+  const auto colon = text.rfind(':');
+  // Brackets or a second ':' make it an IP literal: the endpoint grammar decides.
+  if (text.starts_with('[') || colon == std::string_view::npos ||
+      text.substr(0, colon).find(':') != std::string_view::npos) {
+    auto ep = parse_endpoint(text, PortZero::refused);
+    if (!ep) return tl::unexpected(ep.error());
+    return HostPort{ep->address.to_string(), ep->port, ep->address};
+  }
+  const std::string_view host = text.substr(0, colon);
+  boost::system::error_code ec;
+  if (boost::asio::ip::make_address_v4(std::string(host), ec); !ec) {
+    auto ep = parse_endpoint(text, PortZero::refused);
+    if (!ep) return tl::unexpected(ep.error());
+    return HostPort{std::string(host), ep->port, ep->address};
+  }
+  const auto bad = [&](std::string_view why) {
+    return fail(Errc::invalid_argument, fmt::format("'{}' is not HOST:PORT: {}", text, why),
+                "a host name or IP address and a port, e.g. router.bittorrent.com:6881 or "
+                "127.0.0.2:6881");
+  };
+  if (host.empty() || host.size() > 253) return bad("the host name must have 1-253 characters");
+  std::string_view last_label;
+  for (std::string_view rest = host; !rest.empty();) {
+    const auto dot = rest.find('.');
+    const std::string_view label = rest.substr(0, dot);
+    const bool ok_chars = std::all_of(label.begin(), label.end(), [](char c) {
+      return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-';
+    });
+    if (label.empty() || label.size() > 63 || !ok_chars || label.front() == '-' ||
+        label.back() == '-') {
+      return bad(fmt::format("'{}' is not a host name label (letters, digits, inner '-')", label));
+    }
+    last_label = label;
+    if (dot == std::string_view::npos) break;
+    rest.remove_prefix(dot + 1);
+    if (rest.empty()) return bad("a host name does not end with '.'");
+  }
+  if (std::all_of(last_label.begin(), last_label.end(), is_digit)) {
+    return bad(fmt::format("'{}' is neither an IPv4 address nor a host name", host));
+  }
+  const std::string_view port = text.substr(colon + 1);
+  unsigned value = 0;
+  const auto [ptr, perr] = std::from_chars(port.data(), port.data() + port.size(), value);
+  const bool digits_only = !port.empty() && std::all_of(port.begin(), port.end(), is_digit);
+  if (!digits_only || perr != std::errc() || ptr != port.data() + port.size() || value == 0 ||
+      value > 65535) {
+    return bad(fmt::format("port '{}' is not a number from 1 to 65535", port));
+  }
+  return HostPort{std::string(host), static_cast<std::uint16_t>(value), std::nullopt};
+}
+
 std::string format_endpoint(const Endpoint& endpoint) {
   const std::string host = endpoint.address.to_string();
   return endpoint.address.is_v6() ? fmt::format("[{}]:{}", host, endpoint.port)

@@ -14,8 +14,13 @@
 //                                   ("127.0.0.1:6881", "[::1]:6881"), no zone ("%eth0");
 //                                   PORT decimal 0-65535, 0 only where the caller allows
 //                                   an ephemeral port.
+//   host port HOST:PORT | endpoint  a DNS name (labels of letters, digits and '-', not starting
+//                                   or ending with '-', 1-63 characters each, 253 in all, the
+//                                   last one not all digits) or an endpoint as above;
+//                                   "router.bittorrent.com:6881", "127.0.0.2:6881". PORT 1-65535.
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -50,5 +55,15 @@ Result<Endpoint> parse_endpoint(std::string_view text, PortZero port_zero);
 
 // The canonical spelling parse_endpoint accepts: "127.0.0.1:6881", "[::1]:6881".
 std::string format_endpoint(const Endpoint& endpoint);
+
+// A host port: a name (resolved by whoever dials it) or an IP literal.
+struct HostPort {
+  std::string host;  // as written, brackets of an IPv6 literal removed
+  std::uint16_t port = 0;
+  std::optional<boost::asio::ip::address> address;  // set when `host` is an IP literal
+};
+
+// Per the host port grammar above (port 0 refused).
+Result<HostPort> parse_host_port(std::string_view text);
 
 }  // namespace weights::units

@@ -20,6 +20,8 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+HARNESS_DIR=$work
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/harness.sh" # weightsd_check_exposure
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok: $*"; }
 unset WEIGHTSD_SOCKET NO_COLOR
@@ -93,6 +95,7 @@ until "$W" --socket "$work/run/weightsd/control.sock" status >/dev/null 2>&1; do
   ((SECONDS < deadline)) || { cat "$work/daemon.log" >&2; fail "daemon did not start"; }
   sleep 0.05
 done
+weightsd_check_exposure "$work/run/weightsd/control.sock" || fail "the daemon is not on loopback only"
 out=$(XDG_RUNTIME_DIR=$work/run "$W" status) || fail "user-mode discovery failed"
 grep -q "socket:    $work/run/weightsd/control.sock (user default)" <<<"$out" ||
   fail "status does not name the user default: $out"

@@ -28,6 +28,10 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+# weightsd_check_exposure and the private network profile (this test's own wait_until and
+# fail, defined below, replace the harness's).
+HARNESS_DIR=$work
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/harness.sh"
 
 fail() {
   echo "FAIL: $*" >&2
@@ -58,15 +62,18 @@ wait_exit() {
   wait "$1" || exit_rc=$?
 }
 
-start_daemon() {  # start_daemon LOGFILE ARGS...: starts weightsd in the background, sets $dpid
+status_ok() { "$WEIGHTSCTL" --socket "$sock" status --json >/dev/null 2>&1; }
+
+# start_daemon LOGFILE ARGS...: starts weightsd on 127.0.0.1 in the background, sets $dpid; 1
+# unless it answers on $sock within 10 s and listens on loopback only.
+start_daemon() {
   local out=$1
   shift
-  "$WEIGHTSD" --user --config "$conf" "$@" 2>>"$out" &
+  "$WEIGHTSD" --user --config "$conf" --listen 127.0.0.1:0 "$@" 2>>"$out" &
   dpid=$!
   daemon_pids+=("$dpid")
+  wait_until 10 status_ok && weightsd_check_exposure "$sock"
 }
-
-status_ok() { "$WEIGHTSCTL" --socket "$sock" status --json >/dev/null 2>&1; }
 
 # curl_code METHOD PATH [curl args...]: prints the HTTP status, body goes to $work/body.
 curl_code() {
@@ -91,9 +98,9 @@ grep -q "bad.toml:1: bogus_key: unknown key" "$work/bad.err" ||
   fail "unclear config error: $(cat "$work/bad.err")"
 pass "--check-config validates (0 / 78)"
 
-start_daemon "$log" --state-dir "$state" --socket "$sock"
+start_daemon "$log" --state-dir "$state" --socket "$sock" ||
+  fail "weightsd did not answer on $sock within 10s (or is not on loopback only)"
 main_pid=$dpid
-wait_until 10 status_ok || fail "weightsd did not answer on $sock within 10s"
 pass "daemon up"
 
 mode=$(stat -c '%a' "$sock")
@@ -182,13 +189,15 @@ pass "20 concurrent clients all answered"
 
 # --- a second daemon is refused ---------------------------------------------------------------
 rc=0
-"$WEIGHTSD" --user --config "$conf" --state-dir "$state" --socket "$work/other.sock" \
+# weightsd: exits before listening (the state dir is locked)
+"$WEIGHTSD" --user --config "$conf" --listen 127.0.0.1:0 --state-dir "$state" --socket "$work/other.sock" \
   2>"$work/second.err" || rc=$?
 [[ $rc -eq 75 ]] || fail "second daemon on the same state dir exited $rc, want 75"
 grep -q "state dir $state is in use by another weightsd (pid $main_pid)" "$work/second.err" ||
   fail "unclear refusal: $(cat "$work/second.err")"
 rc=0
-"$WEIGHTSD" --user --config "$conf" --state-dir "$work/state2" --socket "$sock" \
+# weightsd: exits before listening (the socket is live)
+"$WEIGHTSD" --user --config "$conf" --listen 127.0.0.1:0 --state-dir "$work/state2" --socket "$sock" \
   2>"$work/third.err" || rc=$?
 [[ $rc -eq 75 ]] || fail "second daemon on the same socket exited $rc, want 75"
 grep -q "already listening on $sock" "$work/third.err" || fail "$(cat "$work/third.err")"
@@ -219,15 +228,14 @@ grep -q "received SIGTERM, shutting down" "$log" || fail "no shutdown log line"
 pass "SIGTERM: exit 0, socket removed"
 
 # --- stale socket after kill -9 -----------------------------------------------------------------
-start_daemon "$log" --state-dir "$state" --socket "$sock"
+start_daemon "$log" --state-dir "$state" --socket "$sock" || fail "restart did not come up"
 crashed=$dpid
-wait_until 10 status_ok || fail "restart did not come up"
 kill -KILL "$crashed"
 wait "$crashed" 2>/dev/null || true
 [[ -S "$sock" ]] || fail "expected a stale socket after kill -9"
-start_daemon "$log" --state-dir "$state" --socket "$sock"
+start_daemon "$log" --state-dir "$state" --socket "$sock" ||
+  fail "daemon did not start over a stale socket"
 restarted=$dpid
-wait_until 10 status_ok || fail "daemon did not start over a stale socket"
 grep -q "removing stale socket $sock" "$log" || fail "stale socket removal not logged"
 kill -INT "$restarted"
 wait_exit "$restarted" 10 || fail "weightsd did not exit within 10s of SIGINT"

@@ -1,6 +1,9 @@
 # Helpers for tests that run real weightsd processes on loopback (sourced after lib.sh).
 # Daemon N listens on 127.0.0.(N+1) with an ephemeral port; its state, socket and log live in
-# $T/dN. Every daemon is killed when the test exits.
+# $T/dN. Every daemon runs the private network profile (no DHT routers, no LSD); its effective
+# config is checked before it starts and its status once it answers (harness.sh
+# weightsd_check_config, weightsd_check_exposure: loopback only, or the test fails), and it is
+# killed when the test exits.
 : "${WEIGHTSD:?WEIGHTSD must point at the weightsd binary}"
 
 # Waits, nginx, opentracker, qBittorrent, Transmission, namespaces: shared with bench/.
@@ -30,6 +33,8 @@ start_daemon_ns() {
   local d=$T/d$n pre=()
   [[ -z $ns ]] || pre=(ip netns exec "$ns") # exec'd: $! stays weightsd's pid
   mkdir -p "$d"
+  weightsd_check_config "$WEIGHTSD" "$ns" --state-dir "$d/state" --socket "$d/ctl.sock" \
+    --listen "$ip:0" "$@" || return 1
   "${pre[@]}" "$WEIGHTSD" --state-dir "$d/state" --socket "$d/ctl.sock" --listen "$ip:0" \
     "$@" >>"$d/log" 2>&1 &
   local pid=$!
@@ -41,6 +46,7 @@ start_daemon_ns() {
     cat "$d/log" >&2
     return 1
   fi
+  weightsd_check_exposure "$d/ctl.sock" "$ns"
 }
 
 kill_daemon() { # N SIGNAL

@@ -38,6 +38,7 @@ d2=$!
 daemon_pids+=("$d2")
 echo "$d2" >"$T/d2/pid"
 wait_until "daemon 2 to listen" 30 ctl 2 status || { cat "$T/d2/log"; exit 1; }
+weightsd_check_exposure "$T/d2/ctl.sock" || exit 1
 in_ns() { nsenter -t "$d2" -m -- "$@"; }
 in_ns findmnt "$T/d2/state" >/dev/null && pass "daemon 2's state dir is its own tmpfs" ||
   fail "no tmpfs in the namespace"

@@ -22,6 +22,9 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+# weightsd_check_exposure; every weightsd here, a block's too, runs the private network profile.
+HARNESS_DIR=$work
+source "$src/tests/lib/harness.sh"
 mkdir -p "$work/bin"
 ln -s "$(realpath "$WEIGHTSCTL")" "$work/bin/weightsctl"
 ln -s "$(realpath "$WEIGHTSD")" "$work/bin/weightsd"
@@ -76,6 +79,7 @@ for doc in "${docs[@]}"; do
     fi
     sleep 0.05
   done
+  weightsd_check_exposure "$d/ctl.sock" || exit 1
   for s in "${scripts[@]}"; do
     blocks=$((blocks + 1))
     where=$(head -n 1 "$s" | cut -c3-)

@@ -23,6 +23,10 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+# weightsd_check_exposure and the private network profile (this test's own wait_until and
+# fail, defined below, replace the harness's).
+HARNESS_DIR=$work
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/harness.sh"
 
 fail() {
   echo "FAIL: $*" >&2
@@ -70,7 +74,10 @@ start() {
     --listen 127.0.0.1:0 --log-level debug "$@" 2>>"$work/$name.log" &
   daemon_pid=$!
   pids+=("$daemon_pid")
+  wait_until 30 answers "$work/$name.ctl" || fail "$name: the control socket did not answer"
+  weightsd_check_exposure "$work/$name.ctl" || fail "$name: not on loopback only"
 }
+answers() { "$WEIGHTSCTL" --socket "$1" status >/dev/null 2>&1; }
 
 gone() { ! kill -0 "$1" 2>/dev/null || [[ "$(ps -o stat= -p "$1" 2>/dev/null)" == Z* ]]; }
 
@@ -153,6 +160,7 @@ wait_until 30 has "$work/c.out" '^READY=1' || fail "c: no READY=1"
 pids+=($!)
 wait_until 10 test -S "$work/d.sock" || fail "d: listener did not bind"
 rc=0
+# weightsd: exits before listening (the state dir is locked)
 NOTIFY_SOCKET="$work/d.sock" "$WEIGHTSD" --state-dir "$work/c.state" --socket "$work/d.ctl" \
   --listen 127.0.0.1:0 2>"$work/d.log" || rc=$?
 [[ $rc -eq 75 ]] || fail "second daemon on the same state dir exited $rc, want 75"
@@ -169,6 +177,7 @@ pids+=($!)
 wait_until 10 test -S "$work/e.sock" || fail "e: listener did not bind"
 printf 'log_levle = "debug"\n' >"$work/bad.toml"
 rc=0
+# weightsd: exits before listening (an invalid config)
 NOTIFY_SOCKET="$work/e.sock" "$WEIGHTSD" --config "$work/bad.toml" --state-dir "$work/e.state" \
   --socket "$work/e.ctl" 2>"$work/e.log" || rc=$?
 [[ $rc -eq 78 ]] || fail "invalid config exited $rc, want 78"

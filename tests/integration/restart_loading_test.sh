@@ -81,7 +81,10 @@ restart_and_watch() {
   daemon_pids+=("$(cat "$T/d1/pid")")
   while ((SECONDS - t0 < 60)); do
     if out=$(counts) && [[ -n $out ]]; then
-      [[ -n $first_answer ]] || first_answer=$out
+      if [[ -z $first_answer ]]; then
+        first_answer=$out
+        weightsd_check_exposure "$T/d1/ctl.sock" || exit 1
+      fi
       read -r s l c o n <<<"$out"
       ((o == 0)) || bad_states=$((bad_states + 1))
       if ((s == count)); then
@@ -138,6 +141,7 @@ echo $! >"$T/d1/pid"
 disown $!
 daemon_pids+=("$(cat "$T/d1/pid")")
 wait_until "the API answers" 30 ctl 1 status >/dev/null || fail "no answer after the restart"
+weightsd_check_exposure "$T/d1/ctl.sock" || exit 1
 kill_daemon 1 KILL
 echo "[${SECONDS}s] killed (SIGKILL)"
 log_lines=$(wc -l <"$T/d1/log")

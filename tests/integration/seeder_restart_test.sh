@@ -31,7 +31,7 @@ restart_seeder() {
   disown "$pid"
   daemon_pids+=("$pid")
   echo "$pid" >"$T/d1/pid"
-  wait_until "the seeder to listen again" 30 ctl 1 status
+  wait_until "the seeder to listen again" 30 ctl 1 status && weightsd_check_exposure "$T/d1/ctl.sock"
 }
 
 # Progress probe: records the longest time the fetcher's downloaded bytes stood still.

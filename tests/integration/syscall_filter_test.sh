@@ -82,6 +82,7 @@ start() { # NAME IP
   echo $! >"$work/$1.spid"
   wait_for 30 "$W" --socket "$work/$1/ctl.sock" status ||
     { cat "$work/$1.log" >&2; fail "$1 did not start under strace as nobody"; }
+  weightsd_check_exposure "$work/$1/ctl.sock" || fail "$1 is not on loopback only"
 }
 daemon_pid() { pgrep -P "$(cat "$work/$1.spid")"; }
 start p 127.0.0.2

@@ -54,6 +54,90 @@ wait_until() {
 
 # ---- weightsd ------------------------------------------------------------------------------
 
+# Every weightsd a test, a benchmark or the demo starts stays off the public network: it listens
+# on explicit 127.x addresses (its --listen) or inside a network namespace the script created,
+# and runs the private network profile (no DHT bootstrap routers, no LSD, UPnP or NAT-PMP),
+# exported here to every process the sourcing script starts. weightsd_check_exposure checks a
+# running daemon once it answers, weightsd_check_config the effective configuration before a
+# start; tests/integration/weightsd_start_lint_test.sh fails when a script starts weightsd
+# without the former. A test that needs a DHT turns it on in its own config with bootstrap
+# nodes of its own on 127.x.
+export WEIGHTSD_NETWORK_PROFILE=private
+
+# _weightsd_exposure_problems NETNS : reads "listen ADDR", "bootstrap HOST:PORT" and "dht|lsd|
+# upnp|natpmp on|off" lines; prints one line per way they reach beyond loopback. Listen
+# addresses are not limited inside NETNS (a namespace with no route off the machine).
+_weightsd_exposure_problems() {
+  local netns=$1 key value dht=off bootstrap=()
+  while read -r key value; do
+    case $key in
+      listen)
+        [[ -n $netns || $value =~ ^(127\.[0-9]+\.[0-9]+\.[0-9]+|\[::1\]):[0-9]+$ ]] ||
+          echo "listens on $value outside a namespace" ;;
+      bootstrap) bootstrap+=("$value") ;;
+      dht) dht=$value ;;
+      lsd | upnp | natpmp) [[ $value == off ]] || echo "$key is $value" ;;
+    esac
+  done
+  [[ $dht == on ]] || return 0
+  for value in "${bootstrap[@]}"; do
+    [[ $value =~ ^127\.[0-9]+\.[0-9]+\.[0-9]+:[0-9]+$ ]] ||
+      echo "DHT bootstrap node $value is not on 127.x (a public router or a DNS name)"
+  done
+}
+
+# _weightsd_exposure_verdict WHAT PROBLEMS : 0 when PROBLEMS is empty, else FAIL naming each.
+_weightsd_exposure_verdict() {
+  [[ -n $2 ]] || return 0
+  echo "FAIL: $1 is exposed beyond loopback:" >&2
+  sed 's/^/  /' <<<"$2" >&2
+  return 1
+}
+
+# weightsd_check_exposure SOCKET [NETNS] : 0 when the weightsd at SOCKET reports (GET
+# /v1/status, "network") only 127.x or [::1] listen interfaces (any inside NETNS), DHT
+# bootstrap nodes on 127.x only, and LSD, UPnP and NAT-PMP off; otherwise "FAIL: ..." naming
+# each problem, and 1. Uses $W (or $WEIGHTSCTL).
+weightsd_check_exposure() {
+  local sock=$1 netns=${2:-} status facts
+  if ! status=$("${W:-${WEIGHTSCTL:?}}" --socket "$sock" --json status 2>&1); then
+    echo "FAIL: weightsd at $sock: no status: $status" >&2
+    return 1
+  fi
+  if ! facts=$(jq -r '.network // error("the status has no network field")
+      | def o: if . then "on" else "off" end;
+        (.listen_interfaces[] | "listen \(.)"), (.dht_bootstrap_nodes[] | "bootstrap \(.)"),
+        "dht \(.dht | o)", "lsd \(.lsd | o)", "upnp \(.upnp | o)", "natpmp \(.natpmp | o)"' \
+      <<<"$status" 2>&1); then
+    echo "FAIL: weightsd at $sock: unreadable status ($facts): $status" >&2
+    return 1
+  fi
+  _weightsd_exposure_verdict "weightsd at $sock" "$(_weightsd_exposure_problems "$netns" <<<"$facts")"
+}
+
+# weightsd_check_config BINARY NETNS WEIGHTSD_ARGS... : the same rules applied before a start,
+# to what `BINARY WEIGHTSD_ARGS... --check-config` prints, so a daemon that would reach beyond
+# loopback is never started.
+weightsd_check_config() {
+  local bin=$1 netns=$2 cfg key
+  shift 2
+  if ! cfg=$("$bin" "$@" --check-config 2>&1); then
+    echo "FAIL: weightsd $* --check-config: $cfg" >&2
+    return 1
+  fi
+  _weightsd_exposure_verdict "weightsd $*" "$(
+    {
+      sed -n "s/^listen_interfaces = \[\(.*\)\]$/\1/p" <<<"$cfg" | tr ',' '\n' | tr -d " '" |
+        sed '/^$/d; s/^/listen /'
+      sed -n "s/^dht_bootstrap_nodes = \[\(.*\)\]$/\1/p" <<<"$cfg" | tr ',' '\n' | tr -d " '" |
+        sed '/^$/d; s/^/bootstrap /'
+      for key in dht lsd upnp natpmp; do
+        sed -n "s/^$key = '\(.*\)'$/$key \1/p" <<<"$cfg"
+      done
+    } | _weightsd_exposure_problems "$netns"
+  )"
+}
+
 # seed_requests_curl SOCKET FEED BASE COUNT : a curl config (curl -K) of COUNT seed requests on
 # one keep-alive connection to weightsd's SOCKET: release bench/m<i>@r<i> of FEED from the
 # directory BASE/rel/<i>, i = 1..COUNT (the feeds bench_feed_gen writes). Each request writes

@@ -1,10 +1,13 @@
 #include "daemon/config.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
+#include "core/util/units.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace weights;
@@ -38,9 +41,118 @@ TEST_CASE("system mode defaults to /var/lib and /run", "[config]") {
   CHECK(c.control_socket == "/run/weightsd/control.sock");
   CHECK(default_config_file(Mode::system, env_of({})) == "/etc/weightsd/weightsd.toml");
   CHECK(c.utp == Toggle::off);
-  CHECK(c.dht == Toggle::off);
-  CHECK(c.upnp == Toggle::off);
   CHECK(c.disk_io == DiskIo::mmap);
+}
+
+TEST_CASE("by default a node joins the public DHT and LSD and opens no router ports", "[config]") {
+  for (const auto mode : {Mode::system, Mode::user}) {
+    const auto c = default_config(mode, env_of({{"HOME", "/h"}}));
+    CHECK(c.network_profile == NetworkProfile::public_network);
+    CHECK(c.dht == Toggle::on);
+    CHECK(c.dht_bootstrap_nodes == public_dht_routers);
+    CHECK(c.lsd == Toggle::on);
+    CHECK(c.upnp == Toggle::off);
+    CHECK(c.natpmp == Toggle::off);
+  }
+  // libtorrent 2.0.8's own default router is among them, and every entry is HOST:PORT.
+  CHECK(std::count(public_dht_routers.begin(), public_dht_routers.end(),
+                   "dht.libtorrent.org:25401") == 1);
+  for (const auto& node : public_dht_routers) {
+    INFO(node);
+    CHECK(units::parse_host_port(node));
+  }
+}
+
+TEST_CASE("the private profile turns DHT, LSD, UPnP and NAT-PMP off with no bootstrap nodes",
+          "[config]") {
+  auto c = apply_toml(Config{}, "[network]\nprofile = \"private\"\n", "w.toml");
+  REQUIRE(c);
+  CHECK(c->network_profile == NetworkProfile::private_network);
+  CHECK(c->dht == Toggle::off);
+  CHECK(c->dht_bootstrap_nodes.empty());
+  CHECK(c->lsd == Toggle::off);
+  CHECK(c->upnp == Toggle::off);
+  CHECK(c->natpmp == Toggle::off);
+  // Back to public from a private base.
+  auto p = apply_toml(*c, "[network]\nprofile = \"public\"\n", "w.toml");
+  REQUIRE(p);
+  CHECK(p->dht == Toggle::on);
+  CHECK(p->dht_bootstrap_nodes == public_dht_routers);
+  CHECK_THAT(apply_error("[network]\nprofile = \"closed\"\n").message,
+             Catch::Contains("w.toml:2: network.profile: 'closed' is not public or private"));
+  CHECK(apply_error("[network]\nprofile = true\n").code == Errc::schema_error);
+}
+
+TEST_CASE("explicit discovery keys win over the profile wherever they appear", "[config]") {
+  // toml++ iterates keys sorted, so "dht" is seen before "profile": the profile still may not
+  // undo it.
+  auto c = apply_toml(Config{}, R"([network]
+dht = "on"
+dht_bootstrap_nodes = ["127.0.0.5:6881", "[::1]:6882"]
+profile = "private"
+lsd = "on"
+)",
+                      "w.toml");
+  REQUIRE(c);
+  CHECK(c->network_profile == NetworkProfile::private_network);
+  CHECK(c->dht == Toggle::on);
+  CHECK(c->dht_bootstrap_nodes == std::vector<std::string>{"127.0.0.5:6881", "[::1]:6882"});
+  CHECK(c->lsd == Toggle::on);
+  CHECK(c->upnp == Toggle::off);
+}
+
+TEST_CASE("an explicit empty bootstrap list stays empty with DHT on", "[config]") {
+  auto c = apply_toml(Config{}, "[network]\ndht_bootstrap_nodes = []\n", "w.toml");
+  REQUIRE(c);
+  CHECK(c->network_profile == NetworkProfile::public_network);
+  CHECK(c->dht == Toggle::on);
+  CHECK(c->dht_bootstrap_nodes.empty());
+}
+
+TEST_CASE("bootstrap nodes are HOST:PORT; a bad one names the key and its line", "[config]") {
+  auto c = apply_toml(
+      Config{}, "[network]\ndht_bootstrap_nodes = [\"router.example.org:6881\", \"10.0.0.1:1\"]\n",
+      "w.toml");
+  REQUIRE(c);
+  CHECK(c->dht_bootstrap_nodes ==
+        std::vector<std::string>{"router.example.org:6881", "10.0.0.1:1"});
+  for (const char* bad : {"router.example.org", "router.example.org:0", "-bad.example:6881",
+                          "a..b:6881", "1.2.3.999:6881", "::1:6881", "host:port"}) {
+    INFO(bad);
+    const auto e =
+        apply_error(fmt::format("[network]\ndht_bootstrap_nodes = [\n  \"{}\"\n]\n", bad));
+    CHECK(e.code == Errc::schema_error);
+    CHECK_THAT(e.message, Catch::StartsWith("w.toml:3: network.dht_bootstrap_nodes: "));
+  }
+  CHECK_THAT(apply_error("[network]\ndht_bootstrap_nodes = \"a.example:1\"\n").message,
+             Catch::Contains("expected an array of strings"));
+}
+
+TEST_CASE("WEIGHTSD_NETWORK_PROFILE selects the profile the config file starts from", "[config]") {
+  testing::TempDir dir;
+  Overrides flags;
+  flags.mode = Mode::user;
+  flags.config_file = dir / "w.toml";
+  write(dir / "w.toml", "[network]\nlisten_interfaces = [\"127.0.0.2:0\"]\n");
+  auto c = load_config(flags, env_of({{"HOME", "/h"}, {"WEIGHTSD_NETWORK_PROFILE", "private"}}));
+  REQUIRE(c);
+  CHECK(c->network_profile == NetworkProfile::private_network);
+  CHECK(c->dht == Toggle::off);
+  CHECK(c->dht_bootstrap_nodes.empty());
+  CHECK(c->lsd == Toggle::off);
+
+  // The file's own keys win: its profile, and its explicit discovery keys.
+  write(dir / "w.toml", "[network]\nprofile = \"public\"\nlsd = \"off\"\n");
+  c = load_config(flags, env_of({{"HOME", "/h"}, {"WEIGHTSD_NETWORK_PROFILE", "private"}}));
+  REQUIRE(c);
+  CHECK(c->dht == Toggle::on);
+  CHECK(c->dht_bootstrap_nodes == public_dht_routers);
+  CHECK(c->lsd == Toggle::off);
+
+  const auto e =
+      load_config(flags, env_of({{"HOME", "/h"}, {"WEIGHTSD_NETWORK_PROFILE", "closed"}}));
+  REQUIRE_FALSE(e);
+  CHECK_THAT(e.error().message, Catch::Contains("WEIGHTSD_NETWORK_PROFILE"));
 }
 
 TEST_CASE("user mode defaults follow the XDG directories", "[config]") {
@@ -239,6 +351,17 @@ TEST_CASE("the rendered effective config parses back to the same config", "[conf
   REQUIRE(back);
   back->mode = c.mode;
   CHECK(*back == c);
+  // Each profile with an explicit key it would not give by itself.
+  for (const auto profile : {NetworkProfile::public_network, NetworkProfile::private_network}) {
+    Config p = c;
+    apply_network_profile(p, profile);
+    p.dht = Toggle::on;
+    p.dht_bootstrap_nodes = {"127.0.0.9:6881"};
+    auto again = apply_toml(Config{}, render_toml(p), "rendered");
+    REQUIRE(again);
+    again->mode = p.mode;
+    CHECK(*again == p);
+  }
 }
 
 TEST_CASE("describe_changes lists exactly the settings that differ", "[config]") {

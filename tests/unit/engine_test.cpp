@@ -69,6 +69,8 @@ struct Node {
     }
     config.state_dir = dir;
     config.control_socket = dir / "c.sock";
+    // Loopback only: no DHT, no bootstrap router looked up, no LSD multicast.
+    apply_network_profile(config, NetworkProfile::private_network);
     config.listen_interfaces = {"127.0.0.1:0"};
     config.allow_multiple_connections_per_ip = Toggle::on;
     config.hashing_threads = 1;
@@ -362,6 +364,22 @@ TEST_CASE("a path segment that is not UTF-8 is 400, never 500", "[engine]") {
     CHECK(body_of(res)["error"]["code"] == "invalid_argument");
   }
   CHECK(node.call("GET", "/v1/feeds/caf%C3%A9").status == 404);
+}
+
+TEST_CASE("status reports the network exposure the session runs with", "[engine]") {
+  World w;
+  Node node(w.ioc, w.tmp.path() / "node", [](Config& c) {
+    c.dht = Toggle::on;  // a private DHT: on, with no router to look up
+    c.dht_bootstrap_nodes.clear();
+  });
+  const auto net = body_of(node.call("GET", "/v1/status"))["network"];
+  CHECK(net["profile"] == "private");
+  CHECK(net["listen_interfaces"] == json::Json::array({"127.0.0.1:0"}));
+  CHECK(net["dht"] == true);
+  CHECK(net["dht_bootstrap_nodes"] == json::Json::array());
+  CHECK(net["lsd"] == false);
+  CHECK(net["upnp"] == false);
+  CHECK(net["natpmp"] == false);
 }
 
 TEST_CASE("a restarted node seeds its completed release again without rehashing", "[engine]") {

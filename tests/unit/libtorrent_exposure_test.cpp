@@ -46,6 +46,7 @@ TEST_CASE("the start-up warning needs an old libtorrent and public listening", "
     REQUIRE(w);
     CHECK_THAT(*w, Catch::Contains("libtorrent 2.0.8.0 is older than 2.0.14"));
     CHECK_THAT(*w, Catch::Contains("non-loopback"));
+    CHECK_THAT(*w, Catch::Contains("profile = \"private\""));
     const auto d = libtorrent_exposure_warning("2.0.13.0", loopback, Toggle::on);
     REQUIRE(d);
     CHECK_THAT(*d, Catch::Contains("DHT is on"));
@@ -68,12 +69,43 @@ TEST_CASE("the session keeps the remote-input hardening of docs/threat-model.md"
   CHECK(p.get_bool(sp::ssrf_mitigation));
   CHECK_FALSE(p.get_bool(sp::allow_idna));
   CHECK(p.get_bool(sp::validate_https_trackers));
-  // Features a seed node does not need are off unless configured.
-  CHECK_FALSE(p.get_bool(sp::enable_dht));
-  CHECK_FALSE(p.get_bool(sp::enable_lsd));
+  // Router ports stay closed and uTP off unless configured (discovery: torrent_session_test).
   CHECK_FALSE(p.get_bool(sp::enable_upnp));
   CHECK_FALSE(p.get_bool(sp::enable_natpmp));
   CHECK_FALSE(p.get_bool(sp::enable_incoming_utp));
   CHECK_FALSE(p.get_bool(sp::enable_outgoing_utp));
-  CHECK(p.get_str(sp::dht_bootstrap_nodes).empty());
+}
+
+TEST_CASE("the reported exposure is what the session runs with", "[libtorrent]") {
+  Config c;
+  c.listen_interfaces = {"0.0.0.0:6881"};
+  auto e = network_exposure(c);
+  CHECK(e.profile == "public");
+  CHECK(e.listen_interfaces == c.listen_interfaces);
+  CHECK(e.dht);
+  CHECK(e.dht_bootstrap_nodes == public_dht_routers);
+  CHECK(e.lsd);
+  CHECK_FALSE(e.upnp);
+  CHECK_FALSE(e.natpmp);
+  CHECK(describe_network_exposure(e) ==
+        "profile public; listen 0.0.0.0:6881; DHT on (bootstrap dht.libtorrent.org:25401, "
+        "router.bittorrent.com:6881, dht.transmissionbt.com:6881); LSD on; UPnP off; NAT-PMP off");
+
+  apply_network_profile(c, NetworkProfile::private_network);
+  c.listen_interfaces = loopback;
+  e = network_exposure(c);
+  CHECK(e.profile == "private");
+  CHECK_FALSE(e.dht);
+  CHECK(e.dht_bootstrap_nodes.empty());
+  CHECK_FALSE(e.lsd);
+  CHECK(describe_network_exposure(e) ==
+        "profile private; listen 127.0.0.2:0, [::1]:6881; DHT off; LSD off; UPnP off; NAT-PMP off");
+
+  // A list kept while DHT is off is not in use, so not reported.
+  c.dht_bootstrap_nodes = {"127.0.0.9:6881"};
+  CHECK(network_exposure(c).dht_bootstrap_nodes.empty());
+  c.dht = Toggle::on;
+  c.dht_bootstrap_nodes.clear();
+  CHECK_THAT(describe_network_exposure(network_exposure(c)),
+             Catch::Contains("DHT on (no bootstrap nodes)"));
 }

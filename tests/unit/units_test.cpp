@@ -147,3 +147,32 @@ TEST_CASE("sizes are shown to people in binary units with one decimal", "[units]
   CHECK(format_size(3ULL << 50) == "3.0 PiB");
   CHECK(format_size(4096ULL << 50) == "4096.0 PiB");
 }
+
+TEST_CASE("host ports take a DNS name or an endpoint and a port from 1", "[units]") {
+  using weights::units::parse_host_port;
+  auto name = parse_host_port("router.bittorrent.com:6881");
+  REQUIRE(name);
+  CHECK(name->host == "router.bittorrent.com");
+  CHECK(name->port == 6881);
+  CHECK_FALSE(name->address);
+  CHECK(parse_host_port("localhost:1").value().host == "localhost");
+  CHECK(parse_host_port("a-1.b2.example:65535").value().port == 65535);
+  auto v4 = parse_host_port("127.0.0.2:6881");
+  REQUIRE(v4);
+  REQUIRE(v4->address);
+  CHECK(v4->address->is_loopback());
+  auto v6 = parse_host_port("[::1]:6881");
+  REQUIRE(v6);
+  CHECK(v6->host == "::1");
+  CHECK(v6->address);
+  for (const char* bad :
+       {"", ":6881", "example.org", "example.org:", "example.org:0", "example.org:65536",
+        "example.org:6881s", "-a.example:1", "a-.example:1", "a..example:1", "example.org.:1",
+        "exa_mple.org:1", "ex ample.org:1", "1.2.3.999:1", "1.2.3:1", "::1:6881", "[::1]:0",
+        "127.0.0.1:0", "caf\xc3\xa9.example:1"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_host_port(bad));
+  }
+  CHECK_FALSE(parse_host_port(std::string(64, 'a') + ".example:1"));
+  CHECK(parse_host_port(std::string(63, 'a') + ".example:1"));
+}
