@@ -449,6 +449,18 @@ const std::vector<Key>& schema() {
          c.upstream_endpoint = *s;
          return {};
        }},
+      {"catalog", "dirs",
+       [](const toml::node& n, const Where& w, Config& c) -> Status {
+         auto v = want_string_array(n, w, [](const std::string& s) -> Status {
+           if (s.empty() || s.front() != '/') {
+             return fail(Errc::schema_error, fmt::format("'{}' is not an absolute path", s));
+           }
+           return {};
+         });
+         if (!v) return tl::unexpected(v.error());
+         c.catalog_dirs.assign(v->begin(), v->end());
+         return {};
+       }},
       {"metrics", "listen",
        [](const toml::node& n, const Where& w, Config& c) -> Status {
          auto s = want_string(n, w);
@@ -481,7 +493,8 @@ std::string valid_keys(std::string_view section) {
     out += k.name;
   }
   if (section.empty()) {
-    for (std::string_view s : {"network", "limits", "feeds", "scrub", "upstream", "metrics"})
+    for (std::string_view s :
+         {"network", "limits", "feeds", "scrub", "upstream", "catalog", "metrics"})
       out += fmt::format(", [{}]", s);
   }
   return out;
@@ -656,6 +669,9 @@ std::string windows_text(const std::vector<RateWindow>& ws) {
 
 std::vector<Entry> entries(const Config& c) {
   const std::string interfaces = list(c.listen_interfaces);
+  std::vector<std::string> dirs;
+  for (const auto& d : c.catalog_dirs) dirs.push_back(d.string());
+  const std::string catalog_dirs = list(dirs);
   auto t = [](Toggle v) { return toml_string(toggle_name(v)); };
   return {
       {"", "state_dir", toml_string(c.state_dir.string())},
@@ -691,6 +707,7 @@ std::vector<Entry> entries(const Config& c) {
       {"scrub", "interval", std::to_string(c.scrub_interval.count())},
       {"scrub", "rate", std::to_string(c.scrub_rate)},
       {"upstream", "endpoint", toml_string(c.upstream_endpoint)},
+      {"catalog", "dirs", catalog_dirs},
       {"metrics", "listen", toml_string(c.metrics_listen.empty() ? "off" : c.metrics_listen)},
   };
 }
