@@ -33,6 +33,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <map>
 #include <set>
 #include <tuple>
@@ -321,6 +322,32 @@ struct Engine::Impl {
   };
   PinnedFetchHostImpl pinned_host{*this};
   PinnedFetch pinned{registry, pinned_host, upstream_options(), config.state_dir / "upstream"};
+
+  // The model catalog (core/catalog): the shipped, system and user layers, then [catalog] dirs.
+  // Read at start and again when a name is not found in it; a broken file is logged and skipped.
+  catalog::CatalogPaths catalog_paths;
+  catalog::Catalog catalog;
+
+  void load_catalog() {
+    catalog = catalog::Catalog::load(catalog_paths);
+    for (const auto& p : catalog.problems()) log::warning("catalog: {}", p.to_string());
+  }
+
+  // What a fetch no feed could answer names upstream: "org/name@commit"; else the catalog's
+  // entry for an alias or an id; else, for "org/name", its default branch (pin_target).
+  Result<PinTarget> upstream_target(const FetchRequest& req) {
+    auto pin = pin_target(req);
+    if (!pin) return tl::unexpected(pin.error());
+    if (*pin && (*pin)->commit) return **pin;
+    // An alias, or an id without a commit: the catalog's pin comes before the hub's branch.
+    auto entry = catalog_target(catalog, req);
+    if (!entry && entry.error().code == Errc::not_found) {
+      load_catalog();
+      entry = catalog_target(catalog, req);
+    }
+    if (!entry && entry.error().code == Errc::not_found && *pin) return **pin;
+    return entry;
+  }
 
   UpstreamSettings upstream_options() const {
     auto s = upstream_settings(config.upstream_endpoint, hf::hub_options_from_env());
@@ -709,6 +736,14 @@ Result<std::unique_ptr<Engine>> Engine::start(asio::io_context& ioc, const Confi
                 raw->registry.persist(r);
               }});
   impl->start_checks();
+  std::error_code exe_ec;  // unknown: no shipped layer
+  impl->catalog_paths = catalog::default_catalog_paths(
+      std::filesystem::read_symlink("/proc/self/exe", exe_ec), [](const char* name) {
+        const char* v = std::getenv(name);
+        return v ? std::optional<std::string>(v) : std::nullopt;
+      });
+  for (const auto& d : config.catalog_dirs) impl->catalog_paths.dirs.push_back({"config", d});
+  impl->load_catalog();
   impl->load_releases();
   impl->schedule_updates();
   impl->schedule_resume_saves();
@@ -744,11 +779,12 @@ Result<api::Removed> Engine::remove_feed(const std::string& name) {
 
 Result<api::Release> Engine::fetch(const FetchRequest& req) {
   auto r = impl_->fetches.fetch(req);
-  // No feed has it (feeds take precedence): "org/name[@commit]" comes from the upstream.
+  // No feed has it (feeds take precedence): "org/name[@commit]", or what the catalog names for an
+  // alias, comes from the upstream.
   if (!r && r.error().code == Errc::not_found && !req.feed) {
-    auto pin = pin_target(req);
+    auto pin = impl_->upstream_target(req);
     if (!pin) return tl::unexpected(pin.error());
-    if (*pin) r = impl_->pinned.fetch(**pin, req);
+    r = impl_->pinned.fetch(*pin, req);
   }
   if (!r) return tl::unexpected(r.error());
   return impl_->release_json(**r);
@@ -953,11 +989,9 @@ Result<std::vector<std::string>> Engine::seed_paths(const SeedRequest& req) {
 Result<std::pair<std::string, std::string>> Engine::fetch_target(const FetchRequest& req) {
   auto resolved = impl_->resolver->resolve(req.name, req.revision, req.feed);
   if (!resolved && resolved.error().code == Errc::not_found && !req.feed) {
-    auto pin = pin_target(req);
+    auto pin = impl_->upstream_target(req);
     if (!pin) return tl::unexpected(pin.error());
-    if (*pin) {
-      return std::pair{(*pin)->repo, (*pin)->commit.value_or(std::string(default_branch))};
-    }
+    return std::pair{pin->repo, pin->commit.value_or(std::string(default_branch))};
   }
   if (!resolved) return tl::unexpected(resolved.error());
   return std::pair{resolved->manifest.model, resolved->manifest.revision};

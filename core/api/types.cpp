@@ -144,11 +144,13 @@ Status read(const json& j, UpstreamInfo& v, const std::string& w, UnknownFields 
       .req("commit", v.commit)
       .req("pinned_by", v.pinned_by)
       .opt("branch", v.branch)
+      .opt("alias", v.alias)
       .done();
 }
 void to_json(json& j, const UpstreamInfo& v) {
   j = {{"kind", v.kind}, {"repo", v.repo}, {"commit", v.commit}, {"pinned_by", v.pinned_by}};
   if (v.branch) j["branch"] = *v.branch;
+  if (v.alias) j["alias"] = *v.alias;
 }
 
 Status read(const json& j, Release& v, const std::string& w, UnknownFields u) {

@@ -49,14 +49,16 @@ struct HfCacheInfo {
 };
 
 // A release pinned by an upstream commit (origin "upstream"): which repository and commit, and
-// how the commit was chosen: "commit" (the request named it; nothing but the pin is trusted) or
-// "branch" (the hub resolved `branch` to it: that one step trusted the hub).
+// how the commit was chosen: "commit" (the request named it; nothing but the pin is trusted),
+// "branch" (the hub resolved `branch` to it: that one step trusted the hub) or "catalog" (the
+// installed catalog's entry for `alias` named it).
 struct UpstreamInfo {
   std::string kind;  // "huggingface"
   std::string repo;
   std::string commit;
-  std::string pinned_by;              // commit, branch
+  std::string pinned_by;              // commit, branch, catalog
   std::optional<std::string> branch;  // with pinned_by "branch"
+  std::optional<std::string> alias;   // with pinned_by "catalog"
 };
 
 struct Release {

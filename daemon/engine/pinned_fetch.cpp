@@ -30,6 +30,7 @@ struct PinnedFetch::Job {
   std::uint64_t generation = 0;
   std::string repo;
   std::optional<std::string> branch;  // set: the hub resolves it to `commit`
+  std::optional<std::string> alias;   // the catalog alias the request named
   std::string commit;
   fs::path dir;  // staging: work_dir / commit
   // Filled by the steps, each on its thread, read by the next on the io thread.
@@ -48,7 +49,7 @@ Result<std::optional<PinTarget>> pin_target(const FetchRequest& request) {
     revision = ref->revision;
   }
   if (!is_valid_model_id(name)) return std::optional<PinTarget>{};
-  if (!revision) return std::optional<PinTarget>{PinTarget{name, std::nullopt}};
+  if (!revision) return std::optional<PinTarget>{PinTarget{name, std::nullopt, std::nullopt}};
   std::string commit = *revision;
   std::transform(commit.begin(), commit.end(), commit.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -61,7 +62,35 @@ Result<std::optional<PinTarget>> pin_target(const FetchRequest& request) {
                             "fetch {} alone to pin its default branch",
                             name, name));
   }
-  return std::optional<PinTarget>{PinTarget{name, std::move(commit)}};
+  return std::optional<PinTarget>{PinTarget{name, std::move(commit), std::nullopt}};
+}
+
+Result<PinTarget> catalog_target(const catalog::Catalog& catalog, const FetchRequest& request) {
+  std::string name = request.name;
+  std::optional<std::string> revision = request.revision;
+  if (!revision) {
+    auto ref = api::ReleaseRef::parse(name);
+    if (!ref) return tl::unexpected(ref.error());
+    name = ref->name;
+    revision = ref->revision;
+  }
+  auto entry = catalog.lookup(name);
+  if (!entry) return tl::unexpected(entry.error());
+  const catalog::Entry& e = **entry;
+  if (e.upstream != upstream_kind) {
+    return fail(Errc::unsupported,
+                fmt::format("{} ({}): upstream '{}' is not one weightsd fetches from", name,
+                            e.where.to_string(), e.upstream),
+                "only huggingface entries are fetched from their upstream");
+  }
+  if (revision && *revision != e.commit) {
+    return fail(
+        Errc::invalid_argument,
+        fmt::format("{}@{}: the catalog pins {} to commit {} ({})", name, *revision, e.id, e.commit,
+                    e.where.to_string()),
+        fmt::format("fetch {} for the catalog's commit, or {}@<commit> for another", name, e.repo));
+  }
+  return PinTarget{e.repo, e.commit, name};
 }
 
 UpstreamSettings upstream_settings(const std::string& configured_endpoint,
@@ -167,10 +196,20 @@ Result<Release*> PinnedFetch::fetch(const PinTarget& target, const FetchRequest&
   Release& r = registry_.add(host_.make_release(std::move(rec), m));
   r.upstream_phase = UpstreamPhase::pinning;
   r.hf_cache = request.hf_cache;
+  r.upstream_alias = target.alias;
+  // The catalog's commit is not necessarily what the upstream's main names: the cache's refs
+  // stay where they are (only refs the request named move).
+  if (r.hf_cache && target.alias && !r.hf_cache->requested_revision) {
+    r.hf_cache->requested_revision = target.commit;
+  }
   auto job = std::make_shared<Job>();
   job->id = id;
   job->generation = r.generation;
   job->repo = target.repo;
+  job->alias = target.alias;
+  if (target.alias) {
+    log::info("{}: the catalog names {}", *target.alias, id);
+  }
   if (target.commit) {
     job->commit = *target.commit;
     start_pin(job);
@@ -367,6 +406,7 @@ void PinnedFetch::built(const std::shared_ptr<Job>& job, Status got) {
   Release& nr = registry_.add(host_.make_release(std::move(rec), *m));
   nr.hf_cache = std::move(hf_cache);
   nr.upstream_branch = job->branch;
+  nr.upstream_alias = job->alias;
   if (auto st = adopt_taken(nr, host_.store()); !st) {
     nr.error = st.error();
     registry_.persist(nr);

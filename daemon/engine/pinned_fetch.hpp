@@ -17,9 +17,9 @@
 // pool; this class runs on the io thread and reaches the engine only through PinnedFetchHost.
 // A failure at any step (a file the pin does not name, a tampered byte, a dead endpoint) fails
 // the release with the error naming the file, removes the staging directory (kept after an
-// `unavailable` transfer, for the next attempt to resume), and makes nothing visible as complete. Nothing is persisted before the release is taken in: a fetch cut by a
-// restart is started again by the next request (the hub's downloads resume from the staging
-// directory when it is still there).
+// `unavailable` transfer, for the next attempt to resume), and makes nothing visible as complete.
+// Nothing is persisted before the release is taken in: a fetch cut by a restart is started again by
+// the next request (the hub's downloads resume from the staging directory when it is still there).
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -29,6 +29,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/catalog/catalog.hpp"
 #include "core/net/hf_hub.hpp"
 #include "core/publish/pinned_torrent.hpp"
 #include "core/trust/release_manifest.hpp"
@@ -52,6 +53,7 @@ inline constexpr std::string_view default_branch = "main";
 struct PinTarget {
   std::string repo;                   // "org/name" as the request spelled it
   std::optional<std::string> commit;  // 40 lowercase hex; absent: the default branch
+  std::optional<std::string> alias;   // the catalog alias that named repo and commit
   friend bool operator==(const PinTarget&, const PinTarget&) = default;
 };
 
@@ -59,6 +61,13 @@ struct PinTarget {
 // full commit id (in `revision` or as "org/name@rev"). nullopt: not an "org/name" (an alias).
 // Errors: invalid_argument for a revision that is not a full 40-hex commit id, with a hint.
 Result<std::optional<PinTarget>> pin_target(const FetchRequest& request);
+
+// The upstream release the catalog names for the request's alias (or id), for a request no feed
+// could answer. A revision given with the alias must be the entry's commit. Errors: not_found
+// with the hint `weightsctl catalog search` (Catalog::lookup), schema_error for an alias defined
+// twice, unsupported for an upstream other than huggingface, invalid_argument for another
+// revision.
+Result<PinTarget> catalog_target(const catalog::Catalog& catalog, const FetchRequest& request);
 
 // Where upstream fetches go: the endpoint (config [upstream] endpoint, else HF_ENDPOINT, else
 // the hub), HF_TOKEN for it only, proxies from the environment.

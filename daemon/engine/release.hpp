@@ -44,10 +44,12 @@ struct Release {
   // `handle` arrives with TorrentAdded. Seed (Intake::preparing): hashing the publisher's files.
   Intake intake = Intake::ready;
   // Origin upstream: the phase of its intake from the upstream, and the branch the hub resolved
-  // to its commit when the request named none (kept in memory only).
+  // to its commit when the request named none, or the catalog alias that named it (both kept in
+  // memory only).
   UpstreamPhase upstream_phase = UpstreamPhase::none;
   std::optional<std::string> upstream_branch;
-  bool v1_adding = false;  // the companion's async add is in flight
+  std::optional<std::string> upstream_alias;  // the catalog alias a fetch named it by
+  bool v1_adding = false;                     // the companion's async add is in flight
   // The hybrid was added from valid resume data (its pieces are what libtorrent saved).
   bool resumed = false;
   // The resume file's policy state (resume_policy.hpp). `resume.current`: the file says the

@@ -122,8 +122,9 @@ api::Release render_release(const Release& r, const ReleaseContext& ctx) {
     up.kind = r.manifest.upstream.kind;
     up.repo = r.manifest.upstream.repo;
     up.commit = r.rec.revision;
-    up.pinned_by = r.upstream_branch ? "branch" : "commit";
+    up.pinned_by = r.upstream_branch ? "branch" : r.upstream_alias ? "catalog" : "commit";
     up.branch = r.upstream_branch;
+    up.alias = r.upstream_alias;
   }
   return out;
 }

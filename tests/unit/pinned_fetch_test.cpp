@@ -90,13 +90,13 @@ TEST_CASE("an org/name with a full commit, or with none, names the upstream", "[
   auto t = pin_target(named("Org/Model", commit_a));
   REQUIRE(t);
   REQUIRE(*t);
-  CHECK(**t == PinTarget{"Org/Model", commit_a});
+  CHECK(**t == PinTarget{"Org/Model", commit_a, std::nullopt});
   auto in_name = pin_target(named("org/m@" + std::string(40, 'B')));
   REQUIRE(in_name);
-  CHECK(**in_name == PinTarget{"org/m", std::string(40, 'b')});
+  CHECK(**in_name == PinTarget{"org/m", std::string(40, 'b'), std::nullopt});
   auto branch = pin_target(named("org/m"));
   REQUIRE(branch);
-  CHECK(**branch == PinTarget{"org/m", std::nullopt});
+  CHECK(**branch == PinTarget{"org/m", std::nullopt, std::nullopt});
 }
 
 TEST_CASE("an alias is not an upstream name, and a short or non-hex commit is refused with a hint",
@@ -155,7 +155,7 @@ TEST_CASE(
   const std::string commit = weights::testing::make_model(repo);
   // git reads file://<endpoint>/org/m; the hub's downloads need http(s) and fail.
   Fixture f("file://" + src_tmp.path().string());
-  auto r = f.pinned->fetch(PinTarget{"org/m", commit}, named("org/m", commit));
+  auto r = f.pinned->fetch(PinTarget{"org/m", commit, std::nullopt}, named("org/m", commit));
   REQUIRE(r);
   const std::string id = "org/m@" + commit;
   CHECK((*r)->rec.id == id);
@@ -181,7 +181,7 @@ TEST_CASE(
   CHECK_FALSE(std::filesystem::exists(f.tmp / "state/upstream" / commit));
 
   // A failed fetch is replaced by the next request.
-  auto again = f.pinned->fetch(PinTarget{"org/m", commit}, named("org/m", commit));
+  auto again = f.pinned->fetch(PinTarget{"org/m", commit, std::nullopt}, named("org/m", commit));
   REQUIRE(again);
   CHECK_FALSE((*again)->error);
   CHECK(state_of(**again) == ReleaseState::resolving);
@@ -189,10 +189,12 @@ TEST_CASE(
 
 TEST_CASE("a release already coming from the upstream is answered as it is", "[pinned_fetch]") {
   Fixture f("http://127.0.0.1:1");
-  auto first = f.pinned->fetch(PinTarget{"org/m", commit_a}, named("org/m", commit_a));
+  auto first =
+      f.pinned->fetch(PinTarget{"org/m", commit_a, std::nullopt}, named("org/m", commit_a));
   REQUIRE(first);
   const int transfers = f.host.transfers;
-  auto second = f.pinned->fetch(PinTarget{"org/m", commit_a}, named("org/m", commit_a));
+  auto second =
+      f.pinned->fetch(PinTarget{"org/m", commit_a, std::nullopt}, named("org/m", commit_a));
   REQUIRE(second);
   CHECK(*second == *first);
   CHECK(f.host.transfers == transfers);
@@ -202,7 +204,7 @@ TEST_CASE("include globs are refused: a pinned release is fetched whole", "[pinn
   Fixture f("http://127.0.0.1:1");
   auto req = named("org/m", commit_a);
   req.include = {"*.json"};
-  auto r = f.pinned->fetch(PinTarget{"org/m", commit_a}, req);
+  auto r = f.pinned->fetch(PinTarget{"org/m", commit_a, std::nullopt}, req);
   REQUIRE_FALSE(r);
   CHECK(r.error().code == Errc::invalid_argument);
   CHECK(f.registry.size() == 0);
@@ -214,7 +216,7 @@ TEST_CASE("a commit the git endpoint does not serve fails the release naming the
   SourceRepo repo(src_tmp / "org/m");
   weights::testing::make_model(repo);
   Fixture f("file://" + src_tmp.path().string());
-  auto r = f.pinned->fetch(PinTarget{"org/m", commit_a}, named("org/m", commit_a));
+  auto r = f.pinned->fetch(PinTarget{"org/m", commit_a, std::nullopt}, named("org/m", commit_a));
   REQUIRE(r);
   f.host.drain();
   Release* rel = f.registry.find("org/m@" + commit_a);
@@ -222,4 +224,55 @@ TEST_CASE("a commit the git endpoint does not serve fails the release naming the
   CHECK(state_of(*rel) == ReleaseState::failed);
   REQUIRE(rel->error);
   CHECK(rel->error->message.find(commit_a) != std::string::npos);
+}
+
+namespace {
+
+catalog::Catalog test_catalog() {
+  const std::string text = R"(schema = 1
+family = "tiny"
+default = "base"
+
+[[model]]
+id = "test-org/Tiny"
+variant = "base"
+upstream = "huggingface"
+repo = "test-org/Tiny"
+commit = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+license = "unknown"
+
+[[model.source]]
+url = "https://example.invalid/pins.md"
+confidence = "high"
+)";
+  auto file = catalog::parse_catalog(text, "tiny.toml");
+  REQUIRE(file);
+  return catalog::Catalog::from_parsed({*file}, "explicit");
+}
+
+}  // namespace
+
+TEST_CASE("a catalog alias names the entry's repository and commit", "[pinned_fetch]") {
+  const auto cat = test_catalog();
+  for (const std::string name : {"tiny", "tiny:base", "TINY"}) {
+    auto t = catalog_target(cat, named(name));
+    REQUIRE(t);
+    CHECK(*t == PinTarget{"test-org/Tiny", commit_a, name});
+  }
+  auto with_commit = catalog_target(cat, named("tiny@" + commit_a));
+  REQUIRE(with_commit);
+  CHECK(with_commit->commit == commit_a);
+}
+
+TEST_CASE("an unknown alias says to search the catalog; another commit than the entry's is refused",
+          "[pinned_fetch]") {
+  const auto cat = test_catalog();
+  auto unknown = catalog_target(cat, named("gemma-99"));
+  REQUIRE_FALSE(unknown);
+  CHECK(unknown.error().code == Errc::not_found);
+  CHECK(unknown.error().hint.find("weightsctl catalog search") != std::string::npos);
+  auto other = catalog_target(cat, named("tiny", std::string(40, 'b')));
+  REQUIRE_FALSE(other);
+  CHECK(other.error().code == Errc::invalid_argument);
+  CHECK(other.error().message.find("tiny.toml") != std::string::npos);
 }
