@@ -31,6 +31,7 @@ build small --tamper small-file
 build git404 --tamper git-404
 build expiring --tamper expiring
 build branchy
+build aliased
 start_hub_double "$hub"
 
 # check_tree DIR NAME : DIR holds exactly the files of test-org/NAME's commit, each with the
@@ -93,13 +94,48 @@ expect_ok "pin-torrent of the view" "$W" --json release pin-torrent "$(jq -r .pa
 [[ $(jq -r .v2_infohash <<<"$LAST_OUT") == "$v2" ]] &&
   pass "the node's torrent is the pinned-torrent rule's" || fail "pin-torrent: $LAST_OUT vs $v2"
 
+grep -rqF --include='*.torrent' "$HUB_URL/test-org/tiny/resolve/" "$T/d1/state" &&
+  pass "the torrent carries the hub's resolve base as web seed (BEP 19)" || fail "no web seed"
+
 # --- a second node, endpoint from its config, imports the same commit on its own -------------------
-printf '[upstream]\nendpoint = "%s"\n' "$HUB_URL" >"$T/d2.toml"
+# A test catalog: one good family file naming test-org/aliased, one broken file.
+mkdir -p "$T/catalog"
+cat >"$T/catalog/aliased.toml" <<TOML
+schema = 1
+family = "aliased-test"
+default = "base"
+
+[[model]]
+id = "test-org/aliased"
+variant = "base"
+upstream = "huggingface"
+repo = "test-org/aliased"
+commit = "${commit[aliased]}"
+license = "unknown"
+
+[[model.source]]
+url = "https://example.invalid/pins.md"
+confidence = "high"
+TOML
+printf 'schema = 1\nfamily = "broken\n' >"$T/catalog/broken.toml"
+printf '[upstream]\nendpoint = "%s"\n[catalog]\ndirs = ["%s"]\n' "$HUB_URL" "$T/catalog" >"$T/d2.toml"
 start_daemon 2 --config "$T/d2.toml"
 expect_ok "second node fetches $id" ctl 2 --json fetch "$id"
 [[ $(ctl 2 --json show "$id" | jq -r .v2_infohash) == "$v2" ]] &&
   pass "two nodes importing the same commit share one v2 info-hash" ||
   fail "v2: $(ctl 2 --json show "$id")"
+
+# --- by alias, through the catalog ----------------------------------------------------------------
+grep -q "catalog: .*broken.toml" "$T/d2/log" && pass "a broken catalog file is logged, the daemon runs" ||
+  fail "no catalog problem logged: $(head -n 20 "$T/d2/log")"
+expect_ok "fetch aliased-test (catalog alias)" ctl 2 --json fetch aliased-test
+got=$(ctl 2 --json show "test-org/aliased@${commit[aliased]}")
+[[ $(jq -r '.state + " " + .upstream.pinned_by + " " + .upstream.alias' <<<"$got") == \
+  "complete catalog aliased-test" ]] && pass "the alias fetched the catalog's commit" ||
+  fail "alias: $got"
+check_tree "$(jq -r .path <<<"$got")" aliased && pass "every file of the aliased release matches" ||
+  fail "aliased view"
+expect_fail "an unknown alias" 66 'weightsctl catalog search' ctl 2 fetch no-such-model
 
 # --- restart: the release is back, complete and seeding, without downloading again ---------------
 before=$(grep -c "resolve/${commit[tiny]}" "$HUB_REQUESTS" || true)
