@@ -316,6 +316,7 @@ void PinnedFetch::pinned(const std::shared_ptr<Job>& job, Status got) {
         const hf::HubRevision rev =
             upstream::pinned_revision(job->repo, job->tree, std::string(pinned_license));
         hf::Hub client(hub);
+        job->files.clear();
         std::error_code ec;
         fs::create_directories(job->dir, ec);
         if (ec) {
@@ -334,10 +335,19 @@ void PinnedFetch::pinned(const std::shared_ptr<Job>& job, Status got) {
               }
             });
           };
-          if (auto st = client.download(rev, rev.files[i], job->dir / rev.files[i].path, progress);
-              !st) {
-            return st;
+          const auto dest = job->dir / rev.files[i].path;
+          if (auto st = client.download(rev, rev.files[i], dest, progress); !st) return st;
+          // Checked against the pin as soon as it is here: a hub that lies about one file is
+          // refused before the next is downloaded, and the bad copy goes.
+          const auto& pin = job->tree.files[i];
+          HashOptions one;
+          one.threads = 1;
+          auto hashed = hash_pinned_files(job->dir, {{pin.path, pin.size, pin.sha256}}, one);
+          if (!hashed) {
+            fs::remove(dest, ec);
+            return tl::unexpected(hashed.error());
           }
+          job->files.push_back(std::move(hashed->front()));
         }
         return {};
       },
@@ -352,14 +362,12 @@ void PinnedFetch::downloaded(const std::shared_ptr<Job>& job, Status got) {
   r->upstream_phase = UpstreamPhase::building;
   host_.on_pool(
       [job, store = host_.store(), seed = web_seed_base(settings_, job->repo)]() -> Status {
-        std::vector<PinnedFileRef> refs;
-        for (const auto& f : job->tree.files) refs.push_back({f.path, f.size, f.sha256});
-        auto files = hash_pinned_files(job->dir, std::move(refs));
-        if (!files) return tl::unexpected(files.error());
-        if (auto st = upstream::check_against_pin(job->tree, *files); !st) return st;
+        // Each file was hashed against the pin as it arrived; the set and the git blob ids once
+        // more here, then the torrent (libtorrent reads every file and checks its bt_root).
+        if (auto st = upstream::check_against_pin(job->tree, job->files); !st) return st;
         auto pin = canonical_pin(upstream_kind, job->repo, job->commit);
         if (!pin) return tl::unexpected(pin.error());
-        auto built = build_pinned_torrent({*pin, *files, job->dir, {seed}});
+        auto built = build_pinned_torrent({*pin, job->files, job->dir, {seed}});
         if (!built) return tl::unexpected(built.error());
         const auto& t = built->torrents;
         for (const auto& [path, bytes] :
@@ -367,7 +375,6 @@ void PinnedFetch::downloaded(const std::shared_ptr<Job>& job, Status got) {
               std::pair{store.torrent_v1_file(t.v2_infohash), &t.v1_companion}}) {
           if (auto st = write_file_atomic(path, *bytes); !st) return st;
         }
-        job->files = std::move(*files);
         job->built = std::move(*built);
         return {};
       },

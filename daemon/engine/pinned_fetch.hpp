@@ -4,7 +4,8 @@
 // hub's git endpoint and checked (core/upstream/git_pin.hpp: the file list, sizes and SHA-256s
 // from git alone), every file is downloaded from the hub's resolve URLs (core/net/hf_hub.hpp:
 // redirects, Range resume, Retry-After, fresh signed URLs) into a staging directory under the
-// state dir, hashed against the pin, and the deterministic pinned torrent built
+// state dir, each hashed against the pin as soon as it is here (a lying hub is refused before the
+// next file is downloaded), and the deterministic pinned torrent built
 // (core/publish/pinned_torrent.hpp, the hub's resolve base as BEP 19 web seed). Then the release
 // enters the engine the way a seeded one does: its files adopted into the store and seeded, so
 // the view, the Hugging Face cache and resume across restarts are the seed path's. Its id is
@@ -13,13 +14,14 @@
 // `ORG/NAME` without a revision: the hub's API resolves the default branch (`main`) to a
 // commit first; that one step trusts the hub, and the log and the release object say so.
 //
-// Transfers run on the upstream transfer thread, hashing and the torrent build on the hashing
-// pool; this class runs on the io thread and reaches the engine only through PinnedFetchHost.
-// A failure at any step (a file the pin does not name, a tampered byte, a dead endpoint) fails
-// the release with the error naming the file, removes the staging directory (kept after an
-// `unavailable` transfer, for the next attempt to resume), and makes nothing visible as complete.
-// Nothing is persisted before the release is taken in: a fetch cut by a restart is started again by
-// the next request (the hub's downloads resume from the staging directory when it is still there).
+// Transfers and each file's hash run on the upstream transfer thread, the torrent build on the
+// hashing pool; this class runs on the io thread and reaches the engine only through
+// PinnedFetchHost. A failure at any step (a file the pin does not name, a tampered byte, a dead
+// endpoint) fails the release with the error naming the file, removes the staging directory (kept
+// after an `unavailable` transfer, for the next attempt to resume), and makes nothing visible as
+// complete. Nothing is persisted before the release is taken in: a fetch cut by a restart is
+// started again by the next request (the hub's downloads resume from the staging directory when it
+// is still there).
 #include <cstdint>
 #include <filesystem>
 #include <functional>

@@ -117,6 +117,10 @@ api::Release render_release(const Release& r, const ReleaseContext& ctx) {
     if (!r.hf_snapshot.empty()) hc.snapshot = r.hf_snapshot;
     hc.error = error_info(r.hf_cache_error);
   }
+  if (r.upstream_phase == UpstreamPhase::downloading) {
+    // From the upstream's resolve URLs, before there is a torrent.
+    for (const auto& f : r.files) out.downloaded_bytes += f.done;
+  }
   if (r.rec.origin == Origin::upstream) {
     auto& up = out.upstream.emplace();
     up.kind = r.manifest.upstream.kind;
