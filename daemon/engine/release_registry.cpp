@@ -120,6 +120,9 @@ void ReleaseRegistry::persist(Release& r) {
   r.rec.error_code = r.error ? std::string(code_name(r.error->code)) : "";
   r.rec.error_message = r.error ? r.error->message : "";
   r.rec.error_hint = r.error ? r.error->hint : "";
+  // A release still coming from its upstream has no manifest yet, so nothing to restart from:
+  // it gets its row once it is taken in (daemon/engine/pinned_fetch.hpp).
+  if (r.rec.origin == Origin::upstream && r.rec.manifest.empty()) return;
   if (auto st = store_.put(r.rec); !st) log::error("{}", st.error().message);
 }
 

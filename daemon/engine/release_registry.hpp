@@ -65,7 +65,8 @@ class ReleaseRegistry {
   Status remove(const std::string& id);
   // Writes the record's durable part: its state (unless it is still loading: `loading` is not a
   // state to restart in), verified paths, error. A failed write is logged: the record in
-  // memory stays right, and the next persist writes it again.
+  // memory stays right, and the next persist writes it again. A record without manifest bytes
+  // (an upstream fetch before its torrent is built) is not written.
   void persist(Release& r);
 
   std::size_t size() const { return releases_.size(); }

@@ -185,3 +185,18 @@ TEST_CASE("errc_from reads back every code name", "[release_registry]") {
   }
   CHECK(errc_from("no such code") == Errc::internal);
 }
+
+TEST_CASE("a release still coming from its upstream, with no manifest yet, gets no row",
+          "[release_registry]") {
+  Rows rows;
+  ReleaseRegistry reg(rows.store());
+  auto pending = release("org/m", std::string(40, 'a'), {});
+  pending->rec.origin = Origin::upstream;
+  Release& r = reg.add(std::move(pending));
+  r.error = Error{Errc::unavailable, "the hub did not answer", ""};
+  reg.persist(r);
+  CHECK(rows.put.empty());
+  r.rec.manifest = "{}";
+  reg.persist(r);
+  CHECK(rows.put.count(r.rec.id) == 1);
+}
