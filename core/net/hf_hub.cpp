@@ -98,8 +98,12 @@ Error hub_status_error(const Url& endpoint, const Url& url, const ResponseHead& 
   const HubRefusal why = classify_refusal(endpoint, url, head);
   auto said = [&](std::string_view code) { return fmt::format("HTTP {}, {}", head.status, code); };
   const std::string repo = subject.repo.empty() ? std::string("the repository") : subject.repo;
-  const std::string page =
-      subject.repo.empty() ? endpoint.str() : fmt::format("{}/{}", endpoint.str(), subject.repo);
+  // The repository's page, where a licence is accepted: {endpoint}/{repo}.
+  std::string page =
+      fmt::format("{}://{}{}", endpoint.scheme == UrlScheme::https ? "https" : "http",
+                  endpoint.host_header(), endpoint.target);
+  while (!page.empty() && page.back() == '/') page.pop_back();
+  page = subject.repo.empty() ? "the repository's page on the hub" : page + "/" + subject.repo;
   const std::string never_accepted = "weightsd never accepts a licence on your behalf";
   switch (why) {
     case HubRefusal::signed_url_refused:
