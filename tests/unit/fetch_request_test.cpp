@@ -182,21 +182,11 @@ struct FakeHost final : FetchHost {
     r.bytes = "{}";
     return r;
   }
-  Status not_loading(const Release& r) override {
-    if (r.intake == Intake::loading) return fail(Errc::unavailable, "loading");
-    return {};
-  }
   bool acquiring(const Release& r) override { return in_flight.count(r.rec.id) > 0; }
   Status make_room(const Release&, const std::vector<bool>&) override {
     ++rooms;
     if (no_room) return tl::unexpected(*no_room);
     return {};
-  }
-  std::unique_ptr<Release> make_release(ReleaseRecord rec, const ReleaseManifest& man) override {
-    auto r = std::make_unique<Release>(release(rec.include));
-    r->rec = std::move(rec);
-    r->manifest = man;
-    return r;
   }
   void selection_changed(Release&) override { ++selections; }
   Status add_peers(Release& r, const std::vector<std::string>& peers) override {

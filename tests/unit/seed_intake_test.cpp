@@ -181,15 +181,6 @@ struct FakeHost final : SeedIntakeHost {
                                                            const tuf::TargetInfo&) override {
     return std::pair{fx.manifest, std::string("{}")};
   }
-  Status not_loading(const Release&) override { return {}; }
-  std::unique_ptr<Release> make_release(ReleaseRecord rec, const ReleaseManifest& m) override {
-    auto r = std::make_unique<Release>();
-    r->rec = std::move(rec);
-    r->manifest = m;
-    r->files.assign(m.files.size(), FileEntry{});
-    for (auto& f : r->files) f.wanted = true;
-    return r;
-  }
   Status acquire(Release&, const FeedState&, const ReleaseManifest&,
                  std::function<void(Status)> done) override {
     done(torrents_fail ? Status(tl::unexpected(*torrents_fail)) : Status{});
@@ -199,8 +190,6 @@ struct FakeHost final : SeedIntakeHost {
     pooled = [work, then] { then(work()); };
     if (!defer_pool) pooled();
   }
-  const Store& store() override { return fx.store; }
-  unsigned hashing_threads() override { return 2; }
   Status add_seed(Release& r) override {
     seeded.push_back(r.rec.id);
     r.handle = TorrentId{1};
@@ -222,7 +211,7 @@ struct Rig {
                                          return {};
                                        }}};
   FakeHost host{fx};
-  SeedIntake intake{registry, host};
+  SeedIntake intake{registry, host, fx.store, 2};
 };
 
 }  // namespace
@@ -304,4 +293,15 @@ TEST_CASE("a seed whose torrents cannot be had fails the release and takes no fi
   CHECK(state_of(**r) == ReleaseState::failed);
   CHECK_FALSE(t.host.pooled);
   CHECK(t.rows.at("org/m@r1").error_message == "feed mirror down");
+}
+
+TEST_CASE("a seed's paths are its manifest's, or the error seed would give", "[seed_intake]") {
+  Rig t;
+  auto paths = t.intake.paths(request(t.fx.tmp / "pub"));
+  REQUIRE(paths);
+  CHECK(*paths == std::vector<std::string>{"config.json", "empty", "w/model.bin"});
+  auto missing = t.intake.paths(SeedRequest{"main", "org/m", "r9", t.fx.tmp / "pub"});
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().code == Errc::not_found);
+  CHECK(t.registry.size() == 0);  // nothing recorded
 }
