@@ -4,48 +4,28 @@
 #include "daemon/engine.hpp"
 
 #include <algorithm>
-#include <map>
 #include <set>
-#include <tuple>
-#include <unordered_map>
 #include <variant>
 
-#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
 
 #include "core/db/state_store.hpp"
-#include "core/feed/tuf_client.hpp"
-#include "core/net/fetcher.hpp"
-#include "core/net/hf_hub.hpp"
-#include "core/net/http_fetcher.hpp"
-#include "core/publish/torrent_builder.hpp"
 #include "core/trust/release_manifest.hpp"
-#include "core/trust/release_target.hpp"
-#include "core/util/atomic_file.hpp"
-#include "core/util/encoding.hpp"
-#include "core/util/safe_fs.hpp"
-#include "core/util/units.hpp"
 #include "daemon/engine/disk_guard.hpp"
-#include "daemon/engine/disk_scan.hpp"
 #include "daemon/engine/feed_desk.hpp"
 #include "daemon/engine/fetch_request.hpp"
-#include "daemon/engine/file_progress.hpp"
 #include "daemon/engine/lt_backend.hpp"
-#include "daemon/engine/peer_dialer.hpp"
-#include "daemon/engine/release.hpp"
+#include "daemon/engine/periodic.hpp"
 #include "daemon/engine/release_checks.hpp"
 #include "daemon/engine/release_registry.hpp"
-#include "daemon/engine/release_state.hpp"
 #include "daemon/engine/release_torrents.hpp"
 #include "daemon/engine/render.hpp"
 #include "daemon/engine/resolver.hpp"
-#include "daemon/engine/resume_policy.hpp"
 #include "daemon/engine/resume_saver.hpp"
 #include "daemon/engine/seed_executor.hpp"
 #include "daemon/engine/seed_intake.hpp"
 #include "daemon/engine/startup_loader.hpp"
-#include "daemon/engine/v1_companion.hpp"
 #include "daemon/engine/verifier.hpp"
 #include "daemon/engine/views.hpp"
 #include "daemon/engine/work_pool.hpp"
@@ -59,7 +39,6 @@
 namespace weights::daemon {
 
 namespace asio = boost::asio;
-using nlohmann::json;
 
 struct Engine::Impl {
   Impl(asio::io_context& io, Config cfg, WallClock clk)
@@ -68,10 +47,7 @@ struct Engine::Impl {
         clock(std::move(clk)),
         store(config.state_dir),
         work(io, std::max(1u, config.hashing_threads)),
-        update_timer(io),
-        resume_timer(io),
         shutdown_timer(io),
-        policy_timer(io),
         alive(std::make_shared<bool>(true)) {
     VerifierEvents events;
     events.checked = [this](const FileChecked& c) { checks->on_checked(c); };
@@ -103,7 +79,7 @@ struct Engine::Impl {
   TorrentBackend* torrents = nullptr;  // lt_backend, as the rules see it
   WorkPool work;                       // the hashing pool
   std::unique_ptr<Verifier> verifier;
-  asio::steady_timer update_timer, resume_timer, shutdown_timer, policy_timer;
+  asio::steady_timer shutdown_timer;
   Engine* owner = nullptr;
   // Seed node: the follows are applied by the SeedExecutor (daemon/engine/seed_executor.hpp),
   // which reaches the engine through this host and reports the releases they hold.
@@ -334,30 +310,17 @@ struct Engine::Impl {
   void handle_event(const UpdatesLost&) { resume_saver.updates_lost(); }
 
   void handle_event(const StatusBatch& batch) {
+    const auto now = std::chrono::steady_clock::now();
     for (const auto& u : batch.updates) {
-      bool v1 = false;
-      Release* r = release_torrents->by_torrent(u.torrent, &v1);
-      if (!r) continue;
-      if (v1) {
-        r->v1_status = u.status;
-        if (!r->v1_downloading()) continue;
-        if (valid(r->handle)) apply_file_done(r->files, u.file_done, DownloadSource::v1);
-        if (u.status.state == TorrentPhase::finished || u.status.state == TorrentPhase::seeding) {
-          checks->hash_completed_files(*r);
-        }
-        continue;
+      const auto seen = release_torrents->record_status(u);
+      if (!seen.release) continue;
+      if (seen.source == DownloadSource::hybrid) {
+        resume_saver.maybe_save_progress(*seen.release);
+        release_torrents->follow_status(*seen.release, now);
       }
-      r->status = u.status;
-      if (valid(r->handle)) apply_file_done(r->files, u.file_done, DownloadSource::hybrid);
-      resume_saver.maybe_save_progress(*r);
-      release_torrents->maybe_redial(*r, *r->status, std::chrono::steady_clock::now());
-      release_torrents->maybe_activate_v1(*r, *r->status, std::chrono::steady_clock::now());
-      release_torrents->connect_pending(*r);
-      // Per-file completion comes from FileCompleted; once the torrent is finished (also right
+      // Per-file completion comes from FileCompleted; once a torrent is finished (also right
       // after a restart) every wanted file is on disk.
-      if (u.status.state == TorrentPhase::finished || u.status.state == TorrentPhase::seeding) {
-        checks->hash_completed_files(*r);
-      }
+      if (seen.finished) checks->hash_completed_files(*seen.release);
     }
     resume_saver.updates_answered();
   }
@@ -433,23 +396,18 @@ struct Engine::Impl {
 
   // ---- timers ----------------------------------------------------------------------------------
 
-  void schedule_updates() {
-    update_timer.expires_after(std::chrono::milliseconds(500));
-    update_timer.async_wait([this](const boost::system::error_code& ec) {
-      if (ec || gate.shutting_down()) return;
-      resume_saver.request_updates();
-      schedule_updates();
-    });
-  }
-
-  void schedule_resume_saves() {
-    resume_timer.expires_after(config.resume_save_interval);
-    resume_timer.async_wait([this](const boost::system::error_code& ec) {
-      if (ec || gate.shutting_down()) return;
-      resume_saver.save_changed();
-      schedule_resume_saves();
-    });
-  }
+  const std::function<bool()> stopping = [this] { return gate.shutting_down(); };
+  Periodic updates{ioc, std::chrono::milliseconds(500), stopping,
+                   [this] { resume_saver.request_updates(); }};
+  Periodic resume_saves{ioc, config.resume_save_interval, stopping,
+                        [this] { resume_saver.save_changed(); }};
+  Periodic policy{ioc, std::chrono::seconds(2), stopping, [this] {
+                    apply_rate_windows();
+                    disk_guard->check();
+                    disk_guard->resume_where_room();
+                    seeds.tick();  // follows refused for lack of room are tried again
+                    checks->queue_due_scrubs();
+                  }};
 
   void schedule_refresh() {
     poller = std::make_unique<FeedPoller>(
@@ -519,19 +477,6 @@ struct Engine::Impl {
               rates.upload);
   }
 
-  void schedule_policy() {
-    policy_timer.expires_after(std::chrono::seconds(2));
-    policy_timer.async_wait([this](const boost::system::error_code& ec) {
-      if (ec || gate.shutting_down()) return;
-      apply_rate_windows();
-      disk_guard->check();
-      disk_guard->resume_where_room();
-      seeds.tick();  // follows refused for lack of room are tried again
-      checks->queue_due_scrubs();
-      schedule_policy();
-    });
-  }
-
   ScrubSource scrub_source() { return ReleaseChecks::scrub_source(registry, store); }
 
   // ---- startup ---------------------------------------------------------------------------------
@@ -590,11 +535,11 @@ Result<std::unique_ptr<Engine>> Engine::start(asio::io_context& ioc, const Confi
       *impl->torrents, impl->registry, [raw] { return raw->free_disk(); }, config.min_free_disk);
   impl->start_checks();
   impl->load_releases();
-  impl->schedule_updates();
-  impl->schedule_resume_saves();
+  impl->updates.start();
+  impl->resume_saves.start();
   impl->schedule_refresh();
   auto engine = std::unique_ptr<Engine>(new Engine(std::move(impl)));
-  engine->impl_->schedule_policy();
+  engine->impl_->policy.start();
   engine->impl_->apply_rate_windows();
   engine->impl_->apply_follows();
   return engine;
@@ -665,16 +610,7 @@ Result<api::Removed> Engine::remove_release(const std::string& id_in, DeleteFile
   if (auto st = I.store.remove_view(r.rec.model, r.rec.revision); !st) {
     log::warning("{}", st.error().message);
   }
-  if (files == DeleteFiles::yes) {
-    for (const auto& sha : I.registry.unshared_content(id)) (void)I.store.remove_store_entry(sha);
-    if (!I.registry.torrent_shared(id)) {
-      std::error_code ec;
-      std::filesystem::remove_all(I.store.staging_dir(r.rec.v2_infohash), ec);
-      std::filesystem::remove(I.store.resume_file(r.rec.v2_infohash), ec);
-      std::filesystem::remove(I.store.torrent_file(r.rec.v2_infohash), ec);
-      std::filesystem::remove(I.store.torrent_v1_file(r.rec.v2_infohash), ec);
-    }
-  }
+  if (files == DeleteFiles::yes) I.registry.remove_files(id, I.store);
   if (auto st = I.registry.remove(id); !st) return tl::unexpected(st.error());
   log::info("{}: removed{}", id, files == DeleteFiles::yes ? " with its files" : "");
   return api::Removed{id};
@@ -783,9 +719,9 @@ void Engine::shutdown(std::function<void()> done, std::chrono::milliseconds time
       })) {
     return;
   }
-  I.update_timer.cancel();
-  I.resume_timer.cancel();
-  I.policy_timer.cancel();
+  I.updates.stop();
+  I.resume_saves.stop();
+  I.policy.stop();
   I.poller->stop();
   I.verifier->stop();
   I.lt_backend->session().pause();

@@ -392,6 +392,38 @@ TEST_CASE("a standing-by companion activates when the hybrid stalls and it knows
   CHECK(r.v1_mode == CompanionMode::active);
 }
 
+TEST_CASE("a status update is recorded in its release; the companion's while it downloads",
+          "[release_torrents]") {
+  Fixture f;
+  auto& r = f.release();
+  REQUIRE(f.add_hybrid(r, AddHow::sync));
+  f.rt.add_v1(r, V1Mode::download, AddHow::sync, f.v1_file, f.save);
+  TorrentStatus st;
+  st.state = TorrentPhase::downloading;
+  // libtorrent file 0 is a.bin, file 2 is b.bin (hybrid_meta).
+  auto seen = f.rt.record_status(TorrentUpdate{r.handle, st, {4, 0, 20}});
+  CHECK(seen.release == &r);
+  CHECK(seen.source == DownloadSource::hybrid);
+  CHECK_FALSE(seen.finished);
+  REQUIRE(r.status);
+  CHECK(r.files[0].done == 4);
+  CHECK(r.files[1].done == 20);
+
+  st.state = TorrentPhase::finished;
+  seen = f.rt.record_status(TorrentUpdate{r.v1_handle, st, {10, 0, 0}});
+  CHECK(seen.release == &r);
+  CHECK(seen.source == DownloadSource::v1);
+  CHECK(seen.finished);
+  CHECK(r.files[0].v1_done == 10);
+
+  r.v1_mode = CompanionMode::seeding;  // a companion that seeds: its status only
+  seen = f.rt.record_status(TorrentUpdate{r.v1_handle, st, {5, 0, 5}});
+  CHECK_FALSE(seen.release);
+  CHECK(r.v1_status);
+  CHECK(r.files[0].v1_done == 10);
+  CHECK_FALSE(f.rt.record_status(TorrentUpdate{TorrentId{999}, st, {}}).release);
+}
+
 TEST_CASE("merged peers are all valid or none is taken", "[release_torrents]") {
   Fixture f;
   auto& r = f.release();
