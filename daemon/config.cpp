@@ -8,6 +8,7 @@
 #include <toml++/toml.h>
 #include <unistd.h>
 
+#include "core/toml/toml_read.hpp"
 #include "core/util/atomic_file.hpp"
 #include "core/util/units.hpp"
 
@@ -74,24 +75,7 @@ Error schema_error_at(const Where& w, std::string message, std::string hint = {}
                std::move(hint)};
 }
 
-std::string_view type_name(const toml::node& n) {
-  switch (n.type()) {
-    case toml::node_type::string:
-      return "a string";
-    case toml::node_type::integer:
-      return "an integer";
-    case toml::node_type::floating_point:
-      return "a float";
-    case toml::node_type::boolean:
-      return "a boolean";
-    case toml::node_type::array:
-      return "an array";
-    case toml::node_type::table:
-      return "a table";
-    default:
-      return "a date/time";
-  }
-}
+using toml_read::type_name;
 
 Result<std::string> want_string(const toml::node& n, const Where& w) {
   if (const auto* s = n.as_string()) return s->get();
