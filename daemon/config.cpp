@@ -455,13 +455,9 @@ std::filesystem::path make_absolute(const std::filesystem::path& p) {
 }  // namespace
 
 Result<Config> apply_toml(Config base, std::string_view text, std::string_view source_name) {
-  toml::table doc;
-  try {
-    doc = toml::parse(text, source_name);
-  } catch (const toml::parse_error& e) {
-    return fail(Errc::parse_error,
-                fmt::format("{}:{}: {}", source_name, e.source().begin.line, e.description()));
-  }
+  auto parsed = toml_read::parse(text, source_name);
+  if (!parsed) return tl::unexpected(parsed.error());
+  const toml::table& doc = *parsed;
   if (auto st = apply_table(doc, "", source_name, base); !st) return tl::unexpected(st.error());
   return base;
 }

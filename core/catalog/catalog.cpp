@@ -444,13 +444,9 @@ Result<CatalogFile> parse_catalog(std::string_view text, std::string_view source
                 fmt::format("{}: larger than {} bytes", source_name, max_file_bytes));
   }
   const Ctx c{source_name};
-  toml::table doc;
-  try {
-    doc = toml::parse(text, source_name);
-  } catch (const toml::parse_error& e) {
-    return fail(Errc::parse_error,
-                fmt::format("{}:{}: {}", source_name, e.source().begin.line, e.description()));
-  }
+  auto parsed = toml_read::parse(text, source_name);
+  if (!parsed) return tl::unexpected(parsed.error());
+  const toml::table& doc = *parsed;
   if (auto st = check_keys(c, doc, "", {"schema", "family", "default", "description", "model"});
       !st) {
     return tl::unexpected(st.error());

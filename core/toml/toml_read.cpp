@@ -1,6 +1,17 @@
 #include "core/toml/toml_read.hpp"
 
+#include <fmt/format.h>
+
 namespace weights::toml_read {
+
+Result<toml::table> parse(std::string_view text, std::string_view source_name) {
+  try {
+    return toml::parse(text, source_name);
+  } catch (const toml::parse_error& e) {
+    return fail(Errc::parse_error,
+                fmt::format("{}:{}: {}", source_name, e.source().begin.line, e.description()));
+  }
+}
 
 std::string_view type_name(const toml::node& n) {
   switch (n.type()) {

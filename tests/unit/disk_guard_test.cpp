@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "support/fake_backend.hpp"
+#include "support/record_rows.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace weights::daemon;
@@ -54,12 +55,9 @@ namespace {
 struct Rig {
   weights::testing::FakeBackend torrents;
   std::optional<std::uint64_t> free;
-  std::vector<std::string> persisted;
-  ReleaseRegistry registry{RecordStore{[this](const ReleaseRecord& rec) -> weights::Status {
-                                         persisted.push_back(rec.id);
-                                         return {};
-                                       },
-                                       [](const std::string&) -> weights::Status { return {}; }}};
+  weights::testing::RecordRows db;
+  std::vector<std::string>& persisted = db.written;
+  ReleaseRegistry registry{db.store()};
 
   DiskGuard guard(std::uint64_t min_free_disk) {
     return DiskGuard(

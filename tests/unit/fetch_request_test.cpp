@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include "daemon/store.hpp"
+#include "support/record_rows.hpp"
 
 using namespace weights;
 using namespace weights::daemon;
@@ -218,15 +219,9 @@ struct FakeHost final : FetchHost {
 };
 
 struct Rig {
-  std::map<std::string, ReleaseRecord> rows;
-  ReleaseRegistry registry{RecordStore{[this](const ReleaseRecord& r) -> Status {
-                                         rows[r.id] = r;
-                                         return {};
-                                       },
-                                       [this](const std::string& id) -> Status {
-                                         rows.erase(id);
-                                         return {};
-                                       }}};
+  weights::testing::RecordRows db;
+  std::map<std::string, ReleaseRecord>& rows = db.rows;
+  ReleaseRegistry registry{db.store()};
   FakeHost host;
   FetchIntake intake{registry, host};
 };

@@ -96,6 +96,7 @@ struct Harness {
   std::unique_ptr<Verifier> verifier;
   std::unique_ptr<ReleaseChecks> checks;
   Release& rel;
+  std::vector<std::string> contents;  // file i's content as the manifest says
 
   // A release of `files` (path, content), every file wanted, file i at libtorrent index i.
   explicit Harness(std::initializer_list<std::pair<std::string, std::string>> list)
@@ -115,8 +116,8 @@ struct Harness {
 
     for (std::size_t i = 0; i < files.size(); ++i) {
       const auto& [path, content] = files[i];
-      rel.manifest.files.push_back(
-          ReleaseFile{path, content.size(), crypto::sha256_hex(content), {}, {}});
+      contents.push_back(content);
+      rel.manifest.files.push_back(weights::testing::release_file(path, content));
       FileEntry f;
       f.length = content.size();
       f.wanted = true;
@@ -135,6 +136,17 @@ struct Harness {
   }
   std::filesystem::path view() const { return store.view_dir(rel.rec.model, rel.rec.revision); }
   ReleaseState state() { return state_of(rel); }
+
+  // Every file downloaded (staging holds the manifest's content) and stored: the release is
+  // complete, the backend's calls so far taken.
+  void download_all() {
+    for (std::size_t i = 0; i < contents.size(); ++i) {
+      write_text(staging(i), contents[i]);
+      complete_file(i);
+    }
+    REQUIRE(run_until([&] { return host.completions == 1; }));
+    backend.take();
+  }
 
   // libtorrent completed file i and answered every flush asked for.
   void complete_file(std::size_t i) {
@@ -317,12 +329,7 @@ TEST_CASE("a two-source download is complete only after the final pass over stag
 TEST_CASE("a scrub mismatch quarantines the file, degrades the release, and it is repaired",
           "[release_checks]") {
   Harness h({{"a.bin", "alpha"}, {"b.bin", "bravo"}});
-  write_text(h.staging(0), "alpha");
-  write_text(h.staging(1), "bravo");
-  h.complete_file(0);
-  h.complete_file(1);
-  REQUIRE(h.run_until([&] { return h.host.completions == 1; }));
-  h.backend.take();
+  h.download_all();
 
   // Not due yet: nothing queued.
   h.host.now = 10;
@@ -367,12 +374,7 @@ TEST_CASE("a scrub mismatch quarantines the file, degrades the release, and it i
 TEST_CASE("verify quarantines damaged stored files and re-checks once after the pass",
           "[release_checks]") {
   Harness h({{"a.bin", "alpha"}, {"b.bin", "bravo"}});
-  write_text(h.staging(0), "alpha");
-  write_text(h.staging(1), "bravo");
-  h.complete_file(0);
-  h.complete_file(1);
-  REQUIRE(h.run_until([&] { return h.host.completions == 1; }));
-  h.backend.take();
+  h.download_all();
 
   SECTION("intact: still complete") {
     h.checks->verify_all(h.rel);

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "daemon/store.hpp"
+#include "support/record_rows.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_files.hpp"
 
@@ -12,22 +13,7 @@ using namespace weights::daemon;
 
 namespace {
 
-struct Rows {
-  std::map<std::string, ReleaseRecord> put;
-  std::optional<Error> refuse;  // every write and removal fails with this
-  RecordStore store() {
-    return RecordStore{[this](const ReleaseRecord& rec) -> Status {
-                         if (refuse) return tl::unexpected(*refuse);
-                         put[rec.id] = rec;
-                         return {};
-                       },
-                       [this](const std::string& id) -> Status {
-                         if (refuse) return tl::unexpected(*refuse);
-                         put.erase(id);
-                         return {};
-                       }};
-  }
-};
+using Rows = weights::testing::RecordRows;
 
 // A release of `model`@`rev` with one file per (sha, length), each wanted.
 std::unique_ptr<Release> release(const std::string& model, const std::string& rev,
@@ -95,8 +81,8 @@ TEST_CASE("persist writes the state, verified paths and error of the record",
   r.files[1].verified = true;
   r.error = Error{Errc::hash_mismatch, "y.bin differs", "fetch it again"};
   reg.persist(r);
-  REQUIRE(rows.put.count("org/m@r1"));
-  const auto& row = rows.put.at("org/m@r1");
+  REQUIRE(rows.rows.count("org/m@r1"));
+  const auto& row = rows.rows.at("org/m@r1");
   CHECK(row.state == "failed");
   CHECK(row.verified == std::vector<std::string>{"y.bin"});
   CHECK(row.error_code == code_name(Errc::hash_mismatch));
@@ -107,7 +93,7 @@ TEST_CASE("persist writes the state, verified paths and error of the record",
     r.intake = Intake::loading;
     r.rec.state = "complete";
     reg.persist(r);
-    CHECK(rows.put.at("org/m@r1").state == "complete");
+    CHECK(rows.rows.at("org/m@r1").state == "complete");
   }
 }
 
@@ -121,7 +107,7 @@ TEST_CASE("remove forgets the record only once its row is gone", "[release_regis
   rows.refuse.reset();
   REQUIRE(reg.remove("org/m@r1"));
   CHECK(reg.find("org/m@r1") == nullptr);
-  CHECK(rows.put.empty());
+  CHECK(rows.rows.empty());
 }
 
 TEST_CASE("removal keeps content and torrents another release shares", "[release_registry]") {

@@ -10,6 +10,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/record_rows.hpp"
+
 using namespace weights;
 using namespace weights::daemon;
 
@@ -455,8 +457,8 @@ TEST_CASE("metrics text has the counters, per-release and per-feed samples", "[r
 
 TEST_CASE("the registry's releases render in id order with their state, hold and rates",
           "[render]") {
-  ReleaseRegistry registry{RecordStore{[](const ReleaseRecord&) -> Status { return {}; },
-                                       [](const std::string&) -> Status { return {}; }}};
+  weights::testing::RecordRows db;
+  ReleaseRegistry registry{db.store()};
   auto b = make_release();
   b->rec.id = "org/b@r1";
   b->handle = 1;

@@ -7,25 +7,18 @@
 
 #include <catch2/catch.hpp>
 
-#include "core/util/crypto.hpp"
 #include "daemon/engine/release_registry.hpp"
+#include "support/record_rows.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_files.hpp"
 
 using namespace weights;
 using namespace weights::daemon;
+using weights::testing::release_file;
 using weights::testing::TempDir;
 using weights::testing::write_text;
 
 namespace {
-
-ReleaseFile file(const std::string& path, const std::string& content) {
-  ReleaseFile f;
-  f.path = path;
-  f.length = content.size();
-  f.sha256 = crypto::sha256_hex(content);
-  return f;
-}
 
 SeedRequest request(const std::filesystem::path& dir) {
   return SeedRequest{"main", "org/m", "r1", dir};
@@ -44,8 +37,8 @@ struct Fixture {
     manifest.revision = "r1";
     manifest.release_seq = 2;
     manifest.torrent.v2_infohash = std::string(64, 'd');
-    manifest.files = {file("config.json", "{}"), file("empty", ""),
-                      file("w/model.bin", "the weights")};
+    manifest.files = {release_file("config.json", "{}"), release_file("empty", ""),
+                      release_file("w/model.bin", "the weights")};
     write_text(tmp / "pub/config.json", "{}");
     write_text(tmp / "pub/empty", "");
     write_text(tmp / "pub/w/model.bin", "the weights");
@@ -201,15 +194,9 @@ struct FakeHost final : SeedIntakeHost {
 
 struct Rig {
   Fixture fx;
-  std::map<std::string, ReleaseRecord> rows;
-  ReleaseRegistry registry{RecordStore{[this](const ReleaseRecord& r) -> Status {
-                                         rows[r.id] = r;
-                                         return {};
-                                       },
-                                       [this](const std::string& id) -> Status {
-                                         rows.erase(id);
-                                         return {};
-                                       }}};
+  weights::testing::RecordRows db;
+  std::map<std::string, ReleaseRecord>& rows = db.rows;
+  ReleaseRegistry registry{db.store()};
   FakeHost host{fx};
   SeedIntake intake{registry, host, fx.store, 2};
 };

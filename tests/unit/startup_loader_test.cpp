@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "core/trust/release_manifest.hpp"
+#include "support/record_rows.hpp"
 
 using namespace weights;
 using namespace weights::daemon;
@@ -19,13 +20,10 @@ namespace {
 struct FakeHost final : LoadHost {
   std::vector<std::string> started;  // start_add, in order
   std::set<std::string> refuse;      // start_add fails for these
-  std::vector<std::string> persisted;
   bool stopping = false;
-  ReleaseRegistry registry{RecordStore{[this](const ReleaseRecord& rec) -> Status {
-                                         persisted.push_back(rec.id);
-                                         return {};
-                                       },
-                                       [](const std::string&) -> Status { return {}; }}};
+  weights::testing::RecordRows db;
+  std::vector<std::string>& persisted = db.written;
+  ReleaseRegistry registry{db.store()};
 
   bool shutting_down() override { return stopping; }
   Status start_add(Release& r) override {

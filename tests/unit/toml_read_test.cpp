@@ -23,3 +23,13 @@ d = 2026-01-01
   CHECK(type_name(*doc.get("t")) == "a table");
   CHECK(type_name(*doc.get("d")) == "a date or time");
 }
+
+TEST_CASE("a TOML syntax error names the file and line", "[toml_read]") {
+  auto doc = weights::toml_read::parse("a = 1\nb = = 2\n", "/etc/x.toml");
+  REQUIRE_FALSE(doc);
+  CHECK(doc.error().code == weights::Errc::parse_error);
+  CHECK_THAT(doc.error().message, Catch::StartsWith("/etc/x.toml:2: "));
+  auto ok = weights::toml_read::parse("a = 1\n", "/etc/x.toml");
+  REQUIRE(ok);
+  CHECK(ok->get("a")->value<std::int64_t>() == 1);
+}
