@@ -444,8 +444,7 @@ struct Engine::Impl {
     poller->start();
   }
 
-  // ---- policy: disk budget, follows, rate windows, full disk, scrub
-  // ------------------------------
+  // ---- policy: disk budget, follows, rate windows ----------------------------------------------
 
   std::int64_t now_ticks() { return clock().time_since_epoch().count(); }
 
