@@ -1,5 +1,7 @@
 #include "daemon/engine/release_registry.hpp"
 
+#include <filesystem>
+
 #include <fmt/format.h>
 
 #include "daemon/log.hpp"
@@ -120,6 +122,19 @@ void ReleaseRegistry::persist(Release& r) {
   r.rec.error_message = r.error ? r.error->message : "";
   r.rec.error_hint = r.error ? r.error->hint : "";
   if (auto st = store_.put(r.rec); !st) log::error("{}", st.error().message);
+}
+
+void ReleaseRegistry::remove_files(const std::string& id, const Store& store) const {
+  const Release* r = find(id);
+  if (!r) return;
+  for (const auto& sha : unshared_content(id)) (void)store.remove_store_entry(sha);
+  if (torrent_shared(id)) return;
+  const auto& v2 = r->rec.v2_infohash;
+  std::error_code ec;
+  std::filesystem::remove_all(store.staging_dir(v2), ec);
+  for (const auto& f : {store.resume_file(v2), store.torrent_file(v2), store.torrent_v1_file(v2)}) {
+    std::filesystem::remove(f, ec);
+  }
 }
 
 std::vector<std::string> ReleaseRegistry::unshared_content(const std::string& id) const {
