@@ -6,6 +6,7 @@
 
 #include "cli/client.hpp"
 #include "cli/command.hpp"
+#include "cli/status_render.hpp"
 
 namespace weights::cli {
 namespace {
@@ -22,7 +23,7 @@ Status status(const Context& ctx) {
   auto j = client.status();
   if (!j) return tl::unexpected(j.error());
   const auto& endpoint = client.endpoint();
-  const std::string human = fmt::format(
+  std::string human = fmt::format(
       "weightsd {} (protocol {}) is running\n"
       "  pid:       {}\n"
       "  mode:      {}\n"
@@ -32,6 +33,7 @@ Status status(const Context& ctx) {
       j->version, j->protocol_version, j->pid, j->mode,
       human_duration(j->uptime_s > 0 ? static_cast<std::uint64_t>(j->uptime_s) : 0), j->state_dir,
       endpoint.path.string(), endpoint.source);
+  if (j->engine) human += render_network(j->engine->network);
   emit(ctx, *j, human);
   return {};
 }

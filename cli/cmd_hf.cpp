@@ -17,7 +17,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-Status from_hub(const HfImportArgs& a, std::string& files_dir, ReleaseOptions& o) {
+Status from_hub(const HfImportArgs& a, std::string& files_dir, ReleaseOptions& o,
+                std::optional<HubTrust>& trusted) {
   if (files_dir.empty()) {
     return fail(Errc::invalid_argument, "--from-hf needs a directory to download into",
                 "weightsctl release add ./DIR --from-hf ORG/NAME@REV --feed pub/");
@@ -44,10 +45,11 @@ Status from_hub(const HfImportArgs& a, std::string& files_dir, ReleaseOptions& o
           "this hub or mirror does not serve the pinned commit; nothing was downloaded");
     }
   } else {
-    fmt::print(stderr,
-               "{}@{} is commit {}: the hub said so, and this one step trusted it (import "
-               "{}@{} to trust nothing but the commit id)\n",
-               repo, rev, listed->sha, repo, listed->sha);
+    trusted = HubTrust{repo, rev, listed->sha,
+                       fmt::format("{}@{} is commit {}: the hub said so, and this one step "
+                                   "trusted it (import {}@{} to trust nothing but the commit id)",
+                                   repo, rev, listed->sha, repo, listed->sha)};
+    if (!a.quiet) fmt::print(stderr, "{}\n", trusted->note);
   }
   upstream::GitFetchOptions go;
   go.token = ho.token;  // to the endpoint's origin only
@@ -147,17 +149,19 @@ Status from_cache(const HfImportArgs& a, std::string& files_dir, ReleaseOptions&
 
 }  // namespace
 
-Status prepare_hf_import(const HfImportArgs& a, std::string& files_dir, ReleaseOptions& o) {
+Result<std::optional<HubTrust>> prepare_hf_import(const HfImportArgs& a, std::string& files_dir,
+                                                  ReleaseOptions& o) {
   if (!a.from_hf.empty() && !a.from_hf_cache.empty()) {
     return fail(Errc::invalid_argument, "--from-hf and --from-hf-cache exclude each other");
   }
-  Status st = a.from_hf.empty() ? from_cache(a, files_dir, o) : from_hub(a, files_dir, o);
-  if (!st) return st;
+  std::optional<HubTrust> trusted;
+  Status st = a.from_hf.empty() ? from_cache(a, files_dir, o) : from_hub(a, files_dir, o, trusted);
+  if (!st) return tl::unexpected(st.error());
   if (o.license.empty()) {
     return fail(Errc::invalid_argument, "no license given and the hub lists none",
                 "pass --license, e.g. --license apache-2.0");
   }
-  return {};
+  return trusted;
 }
 
 }  // namespace weights::cli

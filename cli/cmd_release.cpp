@@ -53,9 +53,12 @@ Status run_add(const Context& ctx, AddArgs a) {
   if (a.release_seq != 0) a.release.release_seq = a.release_seq;
   a.release.existing = a.replace ? ExistingRelease::replace : ExistingRelease::refuse;
   a.release.hash.threads = a.threads;
+  std::optional<HubTrust> trusted_hub;
   if (!a.hf.from_hf.empty() || !a.hf.from_hf_cache.empty()) {
     a.hf.quiet = ctx.format == Format::json;
-    if (auto st = prepare_hf_import(a.hf, a.files_dir, a.release); !st) return st;
+    auto imported = prepare_hf_import(a.hf, a.files_dir, a.release);
+    if (!imported) return tl::unexpected(imported.error());
+    trusted_hub = std::move(*imported);
   } else if (a.files_dir.empty() || a.release.model.empty() || a.release.revision.empty() ||
              a.release.license.empty()) {
     return fail(Errc::invalid_argument, "release add needs DIR, --model, --revision and --license",
@@ -108,7 +111,12 @@ Status run_add(const Context& ctx, AddArgs a) {
         {"piece_length", m.torrent.piece_length},
         {"total_length", m.total_length},
         {"files", files},
-        {"skipped", added->skipped}},
+        {"skipped", added->skipped},
+        {"trusted_hub_for", trusted_hub ? nlohmann::json{{"repo", trusted_hub->repo},
+                                                         {"revision", trusted_hub->revision},
+                                                         {"commit", trusted_hub->commit},
+                                                         {"note", trusted_hub->note}}
+                                        : nlohmann::json(nullptr)}},
        human);
   return {};
 }

@@ -8,6 +8,7 @@
 #include <toml++/toml.h>
 #include <unistd.h>
 
+#include "core/toml/toml_read.hpp"
 #include "core/util/atomic_file.hpp"
 #include "core/util/units.hpp"
 
@@ -94,24 +95,7 @@ Error schema_error_at(const Where& w, std::string message, std::string hint = {}
                std::move(hint)};
 }
 
-std::string_view type_name(const toml::node& n) {
-  switch (n.type()) {
-    case toml::node_type::string:
-      return "a string";
-    case toml::node_type::integer:
-      return "an integer";
-    case toml::node_type::floating_point:
-      return "a float";
-    case toml::node_type::boolean:
-      return "a boolean";
-    case toml::node_type::array:
-      return "an array";
-    case toml::node_type::table:
-      return "a table";
-    default:
-      return "a date/time";
-  }
-}
+using toml_read::type_name;
 
 Result<std::string> want_string(const toml::node& n, const Where& w) {
   if (const auto* s = n.as_string()) return s->get();
@@ -542,13 +526,9 @@ std::filesystem::path make_absolute(const std::filesystem::path& p) {
 }  // namespace
 
 Result<Config> apply_toml(Config base, std::string_view text, std::string_view source_name) {
-  toml::table doc;
-  try {
-    doc = toml::parse(text, source_name);
-  } catch (const toml::parse_error& e) {
-    return fail(Errc::parse_error,
-                fmt::format("{}:{}: {}", source_name, e.source().begin.line, e.description()));
-  }
+  auto parsed = toml_read::parse(text, source_name);
+  if (!parsed) return tl::unexpected(parsed.error());
+  const toml::table& doc = *parsed;
   if (const auto* profile = doc["network"]["profile"].node()) {
     const Where w{source_name, "network.profile", static_cast<int>(profile->source().begin.line)};
     auto p = want_network_profile(*profile, w);

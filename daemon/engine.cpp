@@ -1,82 +1,34 @@
-// The engine coordinates; the rules live in daemon/engine/ (tests/unit/<name>_test.cpp each,
-// but lt_backend, the session itself, which the integration tests cover):
-//   release         the engine's record of one release (Release)
-//   release_state   per-file record (FileEntry) and the release's state (pure)
-//   v1_companion    when the v1 companion downloads, and how its download ends (pure)
-//   resume_policy   when a resume file may be written, the shutdown gate, start-up queue
-//   resume_saver    resume saves and the shutdown's; startup_loader: start-up adds in batches
-//   verifier        SHA-256 checks on the hashing pool (WorkPool), scrub, quarantine (events)
-//   release_checks  file completed -> flushed -> hashed -> stored or re-downloaded -> complete;
-//                   verify and scrub outcomes (quarantine, degraded), over ChecksHost
-//   peer_dialer     --peer endpoints and redials, over TorrentBackend
-//   disk_guard      full-disk pause/resume rules
-//   file_progress   per-file bytes done, completed files, files due for a hash (pure)
-//   views           view files (kept or rebuilt), Hugging Face snapshots, export bundles
-//   torrent_backend the seam over the session (commands); torrent_events what it reports;
-//                   lt_backend (libtorrent: adds, alerts -> events), disk_scan (start-up)
-//   resolver        name -> feed target -> manifest (cache), torrents fetched on the feed
-//                   poller's workers and checked against the manifest (events on the io thread)
-//   seed_executor   follow policies and the disk budget (eviction), over SeedHost
-//   render          the API's release/feed/follow objects and /metrics' text (pure)
-//   release_torrents a release's torrents in the session: adds from the store (resume file,
-//                   disk scan, seed mode; AddPath), hybrid/companion adds (AddRequest),
-//                   TorrentId -> release registry, adds in flight, removal, peers
-//   release_registry the Release records: making them, generations, look-ups, rows, the disk
-//                   budget's view; fetch_request / seed_intake: fetch (and the torrents that
-//                   arrive for it) and seed, over FetchHost / SeedIntakeHost
-//   feed_desk       the feeds' API and the feed object, over the StateStore and the poller
-//   pinned_fetch    org/name@<commit> with no feed: git pin, hub downloads, pinned torrent,
-//                   then taken in like a seeded release, over PinnedFetchHost
-// This file wires the components together (their hosts call the other components), routes
-// the backend's events (on_event) and answers the API methods.
+// The engine coordinates: it builds the components of daemon/engine/ (each with its unit test;
+// the table in docs/architecture.md says which owns what), implements their host interfaces by
+// calling the other components, routes the backend's events (on_event) and answers the API.
 #include "daemon/engine.hpp"
 
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
-#include <map>
 #include <set>
-#include <tuple>
-#include <unordered_map>
 #include <variant>
 
-#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
 
 #include "core/db/state_store.hpp"
-#include "core/feed/tuf_client.hpp"
-#include "core/net/fetcher.hpp"
-#include "core/net/hf_hub.hpp"
-#include "core/net/http_fetcher.hpp"
-#include "core/publish/torrent_builder.hpp"
 #include "core/trust/release_manifest.hpp"
-#include "core/trust/release_target.hpp"
-#include "core/util/atomic_file.hpp"
-#include "core/util/encoding.hpp"
-#include "core/util/safe_fs.hpp"
-#include "core/util/units.hpp"
 #include "daemon/engine/disk_guard.hpp"
-#include "daemon/engine/disk_scan.hpp"
 #include "daemon/engine/feed_desk.hpp"
 #include "daemon/engine/fetch_request.hpp"
-#include "daemon/engine/file_progress.hpp"
 #include "daemon/engine/lt_backend.hpp"
-#include "daemon/engine/peer_dialer.hpp"
+#include "daemon/engine/periodic.hpp"
 #include "daemon/engine/pinned_fetch.hpp"
-#include "daemon/engine/release.hpp"
 #include "daemon/engine/release_checks.hpp"
 #include "daemon/engine/release_registry.hpp"
-#include "daemon/engine/release_state.hpp"
 #include "daemon/engine/release_torrents.hpp"
 #include "daemon/engine/render.hpp"
 #include "daemon/engine/resolver.hpp"
-#include "daemon/engine/resume_policy.hpp"
 #include "daemon/engine/resume_saver.hpp"
 #include "daemon/engine/seed_executor.hpp"
 #include "daemon/engine/seed_intake.hpp"
 #include "daemon/engine/startup_loader.hpp"
-#include "daemon/engine/v1_companion.hpp"
 #include "daemon/engine/verifier.hpp"
 #include "daemon/engine/views.hpp"
 #include "daemon/engine/work_pool.hpp"
@@ -91,7 +43,6 @@
 namespace weights::daemon {
 
 namespace asio = boost::asio;
-using nlohmann::json;
 
 struct Engine::Impl {
   Impl(asio::io_context& io, Config cfg, WallClock clk)
@@ -100,10 +51,7 @@ struct Engine::Impl {
         clock(std::move(clk)),
         store(config.state_dir),
         work(io, std::max(1u, config.hashing_threads)),
-        update_timer(io),
-        resume_timer(io),
         shutdown_timer(io),
-        policy_timer(io),
         alive(std::make_shared<bool>(true)) {
     VerifierEvents events;
     events.checked = [this](const FileChecked& c) { checks->on_checked(c); };
@@ -137,7 +85,7 @@ struct Engine::Impl {
   TorrentBackend* torrents = nullptr;  // lt_backend, as the rules see it
   WorkPool work;                       // the hashing pool
   std::unique_ptr<Verifier> verifier;
-  asio::steady_timer update_timer, resume_timer, shutdown_timer, policy_timer;
+  asio::steady_timer shutdown_timer;
   Engine* owner = nullptr;
   // Seed node: the follows are applied by the SeedExecutor (daemon/engine/seed_executor.hpp),
   // which reaches the engine through this host and reports the releases they hold.
@@ -189,15 +137,11 @@ struct Engine::Impl {
       if (!st) return tl::unexpected(st.error());
       return {};
     }
-    void evicted() override { ++I.counters.evictions; }
-    void refused_for_room() override { ++I.counters.no_space_refusals; }
     Impl& I;
   };
   SeedHostImpl seed_host{*this};
   SeedExecutor seeds{seed_host};
   std::set<std::string> held;  // releases a follow holds (SeedHost::hold)
-  EngineCounters counters;     // running totals since start (render.hpp)
-  std::optional<TimePoint> last_scrub_finished;
   Rates applied_rates{};
   std::shared_ptr<bool> alive;
   // The Release records (release_registry.hpp); rows written through the ReleaseDb.
@@ -210,13 +154,9 @@ struct Engine::Impl {
     Result<Resolved> resolve(const FetchRequest& q) override {
       return I.resolver->resolve(q.name, q.revision, q.feed);
     }
-    Status not_loading(const Release& r) override { return daemon::not_loading(r); }
     bool acquiring(const Release& r) override { return I.resolver->in_flight(acquisition_key(r)); }
     Status make_room(const Release& r, const std::vector<bool>& wanted) override {
       return I.make_room(stored_of(r, wanted, I.held.count(r.rec.id) > 0));
-    }
-    std::unique_ptr<Release> make_release(ReleaseRecord rec, const ReleaseManifest& m) override {
-      return I.registry.make(std::move(rec), m);
     }
     void selection_changed(Release& r) override {
       r.resume.current = false;
@@ -269,10 +209,6 @@ struct Engine::Impl {
                                                              const tuf::TargetInfo& t) override {
       return I.resolver->manifest_for(fs, t);
     }
-    Status not_loading(const Release& r) override { return daemon::not_loading(r); }
-    std::unique_ptr<Release> make_release(ReleaseRecord rec, const ReleaseManifest& m) override {
-      return I.registry.make(std::move(rec), m);
-    }
     Status acquire(Release& r, const FeedState& fs, const ReleaseManifest& m,
                    std::function<void(Status)> done) override {
       return I.resolver->acquire(acquisition_key(r), fs, m, I.torrent_paths(m),
@@ -283,15 +219,13 @@ struct Engine::Impl {
     void on_pool(std::function<Status()> work, std::function<void(Status)> then) override {
       I.work.run(std::move(work), std::move(then));
     }
-    const Store& store() override { return I.store; }
-    unsigned hashing_threads() override { return I.config.hashing_threads; }
     Status add_seed(Release& r) override { return I.release_torrents->add(r, AddMode::seed); }
     void check_complete(Release& r) override { I.checks->check_complete(r); }
     std::int64_t now_ticks() override { return I.now_ticks(); }
     Impl& I;
   };
   SeedIntakeHostImpl seed_intake_host{*this};
-  SeedIntake seed_intake{registry, seed_intake_host};
+  SeedIntake seed_intake{registry, seed_intake_host, store, config.hashing_threads};
   // Upstream fetches (pinned_fetch.hpp): git and hub transfers on their own thread, so a long
   // download never holds up a feed refresh; cancelled at destruction.
   WorkPool transfers{ioc, 1};
@@ -357,9 +291,9 @@ struct Engine::Impl {
   // The releases' torrents in the session: which id is which release's, adds in flight
   // (made in start(), over `torrents`).
   std::unique_ptr<ReleaseTorrents> release_torrents;
-  // Resume data and the shutdown gate (ResumeSaver), start-up loading (StartupLoader) and the
-  // full-disk pause (DiskGuard) reach the engine through this host.
-  struct LifecycleHostImpl final : ResumeHost, LoadHost, DiskGuardHost {
+  // Resume data and the shutdown gate (ResumeSaver) and start-up loading (StartupLoader) reach
+  // the engine through this host.
+  struct LifecycleHostImpl final : ResumeHost, LoadHost {
     explicit LifecycleHostImpl(Impl& impl) : I(impl) {}
     TorrentBackend& backend() override { return *I.torrents; }
     Release* hybrid_release(TorrentId t) override { return I.release_torrents->hybrid_of(t); }
@@ -371,34 +305,24 @@ struct Engine::Impl {
       return I.store.resume_file(r.rec.v2_infohash);
     }
     bool shutting_down() override { return I.gate.shutting_down(); }
-    Release* find(const std::string& id) override { return I.registry.find(id); }
     Status start_add(Release& r) override {
       I.checks->verify_empty_files(r);
       return I.release_torrents->add(r, AddMode::normal, AddHow::async);
-    }
-    void persist(Release& r) override { I.registry.persist(r); }
-    std::size_t release_count() override { return I.registry.size(); }
-    std::optional<std::uint64_t> free_disk() override { return I.free_disk(); }
-    std::vector<Release*> all_releases() override {
-      std::vector<Release*> out;
-      for (auto& [id, r] : I.registry) out.push_back(r.get());
-      return out;
     }
     Impl& I;
   };
   LifecycleHostImpl lifecycle_host{*this};
   ResumeSaver resume_saver{ioc, lifecycle_host};
-  StartupLoader loader{ioc, lifecycle_host};
-  DiskGuard disk_guard{lifecycle_host, config.min_free_disk};
+  StartupLoader loader{ioc, registry, lifecycle_host};
+  std::optional<DiskGuard> disk_guard;             // made in start(), over the backend
   const ShutdownGate& gate = resume_saver.gate();  // read by every region
 
   // ---- helpers ---------------------------------------------------------------------------------
 
   // The API's release object (daemon/engine/render.hpp).
-  ReleaseContext render_context(const Release& r) const {
-    return ReleaseContext{state_of(r), held.count(r.rec.id) > 0};
+  api::Release release_json(const Release& r) const {
+    return render_release(r, context_of(r, held));
   }
-  api::Release release_json(const Release& r) const { return render_release(r, render_context(r)); }
 
   // ---- torrent acquisition (the Resolver's, daemon/engine/resolver.hpp) ------------------------
 
@@ -418,12 +342,6 @@ struct Engine::Impl {
   // Release checks (daemon/engine/release_checks.hpp) reach the engine through this host.
   struct ChecksHostImpl final : ChecksHost {
     explicit ChecksHostImpl(Impl& impl) : I(impl) {}
-    Release* find(const std::string& id) override { return I.registry.find(id); }
-    void for_each_release(const std::function<void(Release&)>& fn) override {
-      for (auto& [id, r] : I.registry) fn(*r);
-    }
-    ReleaseState state_of(const Release& r) override { return daemon::state_of(r); }
-    void persist(Release& r) override { I.registry.persist(r); }
     std::int64_t now_ticks() override { return I.now_ticks(); }
     bool shutting_down() override { return I.gate.shutting_down(); }
     V1FinishPlan finish_v1_download(Release& r) override {
@@ -435,15 +353,6 @@ struct Engine::Impl {
     }
     void request_updates() override { I.resume_saver.request_updates(); }
     void request_progress_save(Release& r) override { I.resume_saver.request_progress_save(r); }
-    void scrubbed_file(std::uint64_t bytes, bool damaged) override {
-      ++I.counters.scrub_files;
-      I.counters.scrub_bytes += bytes;
-      if (damaged) ++I.counters.scrub_mismatches;
-    }
-    void scrub_pass_finished() override {
-      ++I.counters.scrub_passes;
-      I.last_scrub_finished = I.clock();
-    }
     Impl& I;
   };
   ChecksHostImpl checks_host{*this};
@@ -454,7 +363,8 @@ struct Engine::Impl {
     cc.scrub = config.scrub == Toggle::on;
     cc.scrub_interval = config.scrub_interval;
     cc.quarantine_dir = config.state_dir / "quarantine";
-    checks = std::make_unique<ReleaseChecks>(checks_host, *torrents, *verifier, store, ioc, cc);
+    checks = std::make_unique<ReleaseChecks>(registry, checks_host, *torrents, *verifier, store,
+                                             ioc, cc);
   }
 
   // ---- torrent events --------------------------------------------------------------------------
@@ -468,30 +378,17 @@ struct Engine::Impl {
   void handle_event(const UpdatesLost&) { resume_saver.updates_lost(); }
 
   void handle_event(const StatusBatch& batch) {
+    const auto now = std::chrono::steady_clock::now();
     for (const auto& u : batch.updates) {
-      bool v1 = false;
-      Release* r = release_torrents->by_torrent(u.torrent, &v1);
-      if (!r) continue;
-      if (v1) {
-        r->v1_status = u.status;
-        if (!r->v1_downloading()) continue;
-        if (valid(r->handle)) apply_file_done(r->files, u.file_done, DownloadSource::v1);
-        if (u.status.state == TorrentPhase::finished || u.status.state == TorrentPhase::seeding) {
-          checks->hash_completed_files(*r);
-        }
-        continue;
+      const auto seen = release_torrents->record_status(u);
+      if (!seen.release) continue;
+      if (seen.source == DownloadSource::hybrid) {
+        resume_saver.maybe_save_progress(*seen.release);
+        release_torrents->follow_status(*seen.release, now);
       }
-      r->status = u.status;
-      if (valid(r->handle)) apply_file_done(r->files, u.file_done, DownloadSource::hybrid);
-      resume_saver.maybe_save_progress(*r);
-      release_torrents->maybe_redial(*r, *r->status, std::chrono::steady_clock::now());
-      release_torrents->maybe_activate_v1(*r, *r->status, std::chrono::steady_clock::now());
-      release_torrents->connect_pending(*r);
-      // Per-file completion comes from FileCompleted; once the torrent is finished (also right
+      // Per-file completion comes from FileCompleted; once a torrent is finished (also right
       // after a restart) every wanted file is on disk.
-      if (u.status.state == TorrentPhase::finished || u.status.state == TorrentPhase::seeding) {
-        checks->hash_completed_files(*r);
-      }
+      if (seen.finished) checks->hash_completed_files(*seen.release);
     }
     resume_saver.updates_answered();
   }
@@ -535,7 +432,7 @@ struct Engine::Impl {
   void handle_event(const TorrentError& e) {
     bool v1 = false;
     Release* r = release_torrents->by_torrent(e.torrent, &v1);
-    if (r && !v1) disk_guard.on_disk_error(*r, e.no_space, e.message);
+    if (r && !v1) disk_guard->on_disk_error(*r, e.no_space, e.message);
     log::error("{}", e.message);
   }
 
@@ -553,10 +450,8 @@ struct Engine::Impl {
         log::warning("{}: v1 companion: {}", r->rec.id, a.error);
         return;
       case AddOutcome::hybrid_refused:
-        loader.loaded(*r);
-        r->error =
-            Error{Errc::internal, fmt::format("libtorrent refused {}: {}", r->rec.id, a.error), ""};
-        registry.persist(*r);
+        loader.failed(*r, Error{Errc::internal,
+                                fmt::format("libtorrent refused {}: {}", r->rec.id, a.error), ""});
         return;
       case AddOutcome::hybrid_added:
         loader.loaded(*r);
@@ -569,23 +464,18 @@ struct Engine::Impl {
 
   // ---- timers ----------------------------------------------------------------------------------
 
-  void schedule_updates() {
-    update_timer.expires_after(std::chrono::milliseconds(500));
-    update_timer.async_wait([this](const boost::system::error_code& ec) {
-      if (ec || gate.shutting_down()) return;
-      resume_saver.request_updates();
-      schedule_updates();
-    });
-  }
-
-  void schedule_resume_saves() {
-    resume_timer.expires_after(config.resume_save_interval);
-    resume_timer.async_wait([this](const boost::system::error_code& ec) {
-      if (ec || gate.shutting_down()) return;
-      resume_saver.save_changed();
-      schedule_resume_saves();
-    });
-  }
+  const std::function<bool()> stopping = [this] { return gate.shutting_down(); };
+  Periodic updates{ioc, std::chrono::milliseconds(500), stopping,
+                   [this] { resume_saver.request_updates(); }};
+  Periodic resume_saves{ioc, config.resume_save_interval, stopping,
+                        [this] { resume_saver.save_changed(); }};
+  Periodic policy{ioc, std::chrono::seconds(2), stopping, [this] {
+                    apply_rate_windows();
+                    disk_guard->check();
+                    disk_guard->resume_where_room();
+                    seeds.tick();  // follows refused for lack of room are tried again
+                    checks->queue_due_scrubs();
+                  }};
 
   void schedule_refresh() {
     poller = std::make_unique<FeedPoller>(
@@ -622,8 +512,7 @@ struct Engine::Impl {
     poller->start();
   }
 
-  // ---- policy: disk budget, follows, rate windows, full disk, scrub
-  // ------------------------------
+  // ---- policy: disk budget, follows, rate windows ----------------------------------------------
 
   std::int64_t now_ticks() { return clock().time_since_epoch().count(); }
 
@@ -655,44 +544,22 @@ struct Engine::Impl {
               rates.upload);
   }
 
-  void schedule_policy() {
-    policy_timer.expires_after(std::chrono::seconds(2));
-    policy_timer.async_wait([this](const boost::system::error_code& ec) {
-      if (ec || gate.shutting_down()) return;
-      apply_rate_windows();
-      disk_guard.check();
-      disk_guard.resume_where_room();
-      seeds.tick();  // follows refused for lack of room are tried again
-      checks->queue_due_scrubs();
-      schedule_policy();
-    });
-  }
-
-  ScrubSource scrub_source() { return ReleaseChecks::scrub_source(checks_host, store); }
+  ScrubSource scrub_source() { return ReleaseChecks::scrub_source(registry, store); }
 
   // ---- startup ---------------------------------------------------------------------------------
 
   // Every known release is listed at once (state `loading`); the StartupLoader adds their
-  // torrents in batches from the event loop, so the control API answers meanwhile. Each add
-  // is asynchronous: libtorrent checks the resume data of the torrents already added while
-  // the next batch is read, and on_added carries on with each release.
+  // torrents in batches from the event loop, so the control API answers meanwhile.
   void load_releases() {
     auto recs = db->list();
     if (!recs) {
       log::error("cannot load releases: {}", recs.error().message);
       return;
     }
-    for (auto& rec : *recs) {
-      auto m = parse_release_manifest(rec.manifest);
-      if (!m) {
-        log::error("release {}: stored manifest unreadable: {}", rec.id, m.error().message);
-        continue;
-      }
-      Release& r = registry.add(registry.make(std::move(rec), std::move(*m)));
+    loader.load(std::move(*recs), [this](const ReleaseRecord& rec) {
       std::error_code ec;
-      if (std::filesystem::exists(store.torrent_file(r.rec.v2_infohash), ec)) loader.enqueue(r);
-    }
-    loader.start();
+      return std::filesystem::exists(store.torrent_file(rec.v2_infohash), ec);
+    });
   }
 };
 
@@ -730,11 +597,9 @@ Result<std::unique_ptr<Engine>> Engine::start(asio::io_context& ioc, const Confi
       *impl->torrents, [raw](const std::string& id) { return raw->registry.find(id); },
       AddPath{impl->store, impl->work, [raw] { return raw->gate.shutting_down(); },
               config.super_seeding,
-              [raw](Release& r, const Error& e) {
-                raw->loader.loaded(r);
-                r.error = e;
-                raw->registry.persist(r);
-              }});
+              [raw](Release& r, const Error& e) { raw->loader.failed(r, e); }});
+  impl->disk_guard.emplace(
+      *impl->torrents, impl->registry, [raw] { return raw->free_disk(); }, config.min_free_disk);
   impl->start_checks();
   std::error_code exe_ec;  // unknown: no shipped layer
   impl->catalog_paths = catalog::default_catalog_paths(
@@ -745,11 +610,11 @@ Result<std::unique_ptr<Engine>> Engine::start(asio::io_context& ioc, const Confi
   for (const auto& d : config.catalog_dirs) impl->catalog_paths.dirs.push_back({"config", d});
   impl->load_catalog();
   impl->load_releases();
-  impl->schedule_updates();
-  impl->schedule_resume_saves();
+  impl->updates.start();
+  impl->resume_saves.start();
   impl->schedule_refresh();
   auto engine = std::unique_ptr<Engine>(new Engine(std::move(impl)));
-  engine->impl_->schedule_policy();
+  engine->impl_->policy.start();
   engine->impl_->apply_rate_windows();
   engine->impl_->apply_follows();
   return engine;
@@ -827,17 +692,7 @@ Result<api::Removed> Engine::remove_release(const std::string& id_in, DeleteFile
   if (auto st = I.store.remove_view(r.rec.model, r.rec.revision); !st) {
     log::warning("{}", st.error().message);
   }
-  if (files == DeleteFiles::yes) {
-    for (const auto& sha : I.registry.unshared_content(id)) (void)I.store.remove_store_entry(sha);
-    // A release still coming from the upstream has no torrent yet (and no v2 info-hash).
-    if (!r.rec.v2_infohash.empty() && !I.registry.torrent_shared(id)) {
-      std::error_code ec;
-      std::filesystem::remove_all(I.store.staging_dir(r.rec.v2_infohash), ec);
-      std::filesystem::remove(I.store.resume_file(r.rec.v2_infohash), ec);
-      std::filesystem::remove(I.store.torrent_file(r.rec.v2_infohash), ec);
-      std::filesystem::remove(I.store.torrent_v1_file(r.rec.v2_infohash), ec);
-    }
-  }
+  if (files == DeleteFiles::yes) I.registry.remove_files(id, I.store);
   if (auto st = I.registry.remove(id); !st) return tl::unexpected(st.error());
   log::info("{}: removed{}", id, files == DeleteFiles::yes ? " with its files" : "");
   return api::Removed{id};
@@ -907,19 +762,13 @@ Result<api::ScrubResult> Engine::scrub(const std::optional<std::string>& id) {
 std::string Engine::metrics_text() {
   auto& I = *impl_;
   MetricsSnapshot snap;
-  for (const auto& [id, r] : I.registry) {
-    snap.releases.push_back(release_metrics(*r, I.render_context(*r)));
-  }
-  if (auto feeds = I.state->list_feeds()) {
-    for (const auto& n : *feeds) {
-      if (auto f = I.feeds->get(n)) snap.feeds.push_back(std::move(*f));
-    }
-  }
+  snap.releases = release_metrics(I.registry, I.held);
+  snap.feeds = I.feeds->renderable();
   snap.disk_reserved = I.registry.reserved(I.held);
   snap.disk_budget = I.config.max_disk;
   snap.disk_free = I.free_disk();
-  snap.counters = I.counters;
-  snap.last_scrub_finished = I.last_scrub_finished;
+  snap.room = I.seeds.room_totals();
+  snap.scrub = I.checks->scrub_totals();
   snap.rates = I.applied_rates;
   auto follows = I.db->follows();
   snap.follows = follows ? follows->size() : 0;
@@ -928,13 +777,7 @@ std::string Engine::metrics_text() {
 
 api::EngineStatus Engine::status_fields() {
   auto& I = *impl_;
-  std::int64_t down = 0, up = 0;
-  for (const auto& [id, r] : I.registry) {
-    if (r->status) {
-      down += r->status->download_payload_rate;
-      up += r->status->upload_payload_rate;
-    }
-  }
+  const auto rates = payload_rates(I.registry);
   auto feeds = I.state->list_feeds();
   api::EngineStatus out;
   out.listen_port = I.lt_backend->listen_port();
@@ -943,8 +786,8 @@ api::EngineStatus Engine::status_fields() {
   out.releases = I.registry.size();
   out.releases_loading = I.loader.queue().loading();
   out.feeds = feeds ? feeds->size() : 0;
-  out.download_rate = down;
-  out.upload_rate = up;
+  out.download_rate = rates.download;
+  out.upload_rate = rates.upload;
   out.disk = {I.registry.reserved(I.held), I.config.max_disk, I.free_disk()};
   out.rate_limits = {I.applied_rates.download, I.applied_rates.upload};
   out.network = network_exposure(I.config);
@@ -959,9 +802,9 @@ void Engine::shutdown(std::function<void()> done, std::chrono::milliseconds time
       })) {
     return;
   }
-  I.update_timer.cancel();
-  I.resume_timer.cancel();
-  I.policy_timer.cancel();
+  I.updates.stop();
+  I.resume_saves.stop();
+  I.policy.stop();
   I.poller->stop();
   I.verifier->stop();
   I.lt_backend->session().pause();
@@ -974,16 +817,7 @@ void Engine::shutdown(std::function<void()> done, std::chrono::milliseconds time
 }
 
 Result<std::vector<std::string>> Engine::seed_paths(const SeedRequest& req) {
-  auto& I = *impl_;
-  auto fs = I.seed_intake_host.feed(req.feed, req.model);
-  if (!fs) return tl::unexpected(fs.error());
-  auto target = seed_target(*fs, req);
-  if (!target) return tl::unexpected(target.error());
-  auto m = I.resolver->manifest_for(*fs, *target);
-  if (!m) return tl::unexpected(m.error());
-  std::vector<std::string> out;
-  for (const auto& f : m->first.files) out.push_back(f.path);
-  return out;
+  return impl_->seed_intake.paths(req);
 }
 
 Result<std::pair<std::string, std::string>> Engine::fetch_target(const FetchRequest& req) {

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "core/toml/toml_read.hpp"
 #include "core/trust/release_manifest.hpp"
 #include "core/util/atomic_file.hpp"
 #include "core/util/encoding.hpp"
@@ -83,24 +84,7 @@ tl::unexpected<Error> schema_at(const Ctx& c, int line, std::string_view key, st
               std::move(hint));
 }
 
-std::string_view type_name(const toml::node& n) {
-  switch (n.type()) {
-    case toml::node_type::string:
-      return "a string";
-    case toml::node_type::integer:
-      return "an integer";
-    case toml::node_type::floating_point:
-      return "a float";
-    case toml::node_type::boolean:
-      return "a boolean";
-    case toml::node_type::array:
-      return "an array";
-    case toml::node_type::table:
-      return "a table";
-    default:
-      return "a date or time";
-  }
-}
+using toml_read::type_name;
 
 // The keys of one table, checked against the allowed set; each value is found by name later.
 Status check_keys(const Ctx& c, const toml::table& t, std::string_view where,
@@ -460,13 +444,9 @@ Result<CatalogFile> parse_catalog(std::string_view text, std::string_view source
                 fmt::format("{}: larger than {} bytes", source_name, max_file_bytes));
   }
   const Ctx c{source_name};
-  toml::table doc;
-  try {
-    doc = toml::parse(text, source_name);
-  } catch (const toml::parse_error& e) {
-    return fail(Errc::parse_error,
-                fmt::format("{}:{}: {}", source_name, e.source().begin.line, e.description()));
-  }
+  auto parsed = toml_read::parse(text, source_name);
+  if (!parsed) return tl::unexpected(parsed.error());
+  const toml::table& doc = *parsed;
   if (auto st = check_keys(c, doc, "", {"schema", "family", "default", "description", "model"});
       !st) {
     return tl::unexpected(st.error());

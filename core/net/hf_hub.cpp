@@ -25,33 +25,178 @@ bool is_hex(std::string_view s, std::size_t n) {
 
 }  // namespace
 
-Error hub_status_error(const Url& endpoint, const Url& url, const ResponseHead& head,
-                       std::string_view what) {
-  const std::string where = fmt::format("{} ({})", what, url.str());
-  if (signed_url_expired(endpoint, url, head.status)) {
-    return Error{Errc::unavailable,
-                 fmt::format("{}: HTTP {}: the download server refused a fresh signed URL from "
-                             "the hub",
-                             where, head.status),
-                 "signed URLs carry an expiry time: check this machine's clock, then run the "
-                 "same command again (downloads resume)"};
+std::string_view refusal_name(HubRefusal r) noexcept {
+  switch (r) {
+    case HubRefusal::repo_not_found:
+      return "repo_not_found";
+    case HubRefusal::revision_not_found:
+      return "revision_not_found";
+    case HubRefusal::entry_not_found:
+      return "entry_not_found";
+    case HubRefusal::gated:
+      return "gated";
+    case HubRefusal::unauthorized:
+      return "unauthorized";
+    case HubRefusal::forbidden:
+      return "forbidden";
+    case HubRefusal::not_found:
+      return "not_found";
+    case HubRefusal::gone:
+      return "gone";
+    case HubRefusal::rate_limited:
+      return "rate_limited";
+    case HubRefusal::legally_blocked:
+      return "legally_blocked";
+    case HubRefusal::signed_url_refused:
+      return "signed_url_refused";
+    case HubRefusal::server_error:
+      return "server_error";
+    case HubRefusal::other:
+      break;
+  }
+  return "other";
+}
+
+HubRefusal classify_refusal(const Url& endpoint, const Url& answered_by, const ResponseHead& head) {
+  if (signed_url_expired(endpoint, answered_by, head.status)) return HubRefusal::signed_url_refused;
+  // The hub's own codes (huggingface_hub's hf_raise_for_status reads the same header); a code we
+  // do not know leaves the status to decide.
+  if (const auto code = head.header(error_code_header)) {
+    if (*code == "RepoNotFound") return HubRefusal::repo_not_found;
+    if (*code == "RevisionNotFound") return HubRefusal::revision_not_found;
+    if (*code == "EntryNotFound") return HubRefusal::entry_not_found;
+    if (*code == "GatedRepo") return HubRefusal::gated;
   }
   switch (head.status) {
     case 401:
+      return HubRefusal::unauthorized;
     case 403:
-      return Error{Errc::unavailable,
-                   fmt::format("{}: HTTP {}: gated or private repository", where, head.status),
-                   "accept the model's conditions on the hub, then set HF_TOKEN to a token of "
-                   "that account"};
+      return HubRefusal::forbidden;
     case 404:
+      return HubRefusal::not_found;
+    case 410:
+      return HubRefusal::gone;
+    case 429:
+      return HubRefusal::rate_limited;
+    case 451:
+      return HubRefusal::legally_blocked;
+    default:
+      return head.status >= 500 && head.status < 600 ? HubRefusal::server_error : HubRefusal::other;
+  }
+}
+
+Error hub_status_error(const Url& endpoint, const Url& url, const ResponseHead& head,
+                       std::string_view what) {
+  return hub_status_error(endpoint, url, head, what, HubSubject{});
+}
+
+Error hub_status_error(const Url& endpoint, const Url& url, const ResponseHead& head,
+                       std::string_view what, const HubSubject& subject) {
+  const std::string shown = url.str();
+  const std::string where = what == shown ? shown : fmt::format("{} ({})", what, shown);
+  // The status and the hub's code as the hub said them; only codes we know are repeated.
+  const HubRefusal why = classify_refusal(endpoint, url, head);
+  auto said = [&](std::string_view code) { return fmt::format("HTTP {}, {}", head.status, code); };
+  const std::string repo = subject.repo.empty() ? std::string("the repository") : subject.repo;
+  // The repository's page, where a licence is accepted: {endpoint}/{repo}.
+  std::string page =
+      fmt::format("{}://{}{}", endpoint.scheme == UrlScheme::https ? "https" : "http",
+                  endpoint.host_header(), endpoint.target);
+  while (!page.empty() && page.back() == '/') page.pop_back();
+  page = subject.repo.empty() ? "the repository's page on the hub" : page + "/" + subject.repo;
+  const std::string never_accepted = "weightsd never accepts a licence on your behalf";
+  switch (why) {
+    case HubRefusal::signed_url_refused:
+      return Error{Errc::unavailable,
+                   fmt::format("{}: HTTP {}: the download server refused a fresh signed URL from "
+                               "the hub",
+                               where, head.status),
+                   "signed URLs carry an expiry time: check this machine's clock, then run the "
+                   "same command again (downloads resume)"};
+    case HubRefusal::repo_not_found:
+      return Error{
+          Errc::not_found,
+          fmt::format("{}: repository {} not found: it does not exist, or it is private and "
+                      "{} ({})",
+                      where, repo,
+                      subject.token_sent ? "the account of HF_TOKEN cannot see it"
+                                         : "this request carried no token",
+                      said("RepoNotFound")),
+          subject.token_sent
+              ? "check ORG/NAME (spelling, organisation); a private repository needs read "
+                "access for the account HF_TOKEN belongs to"
+              : "check ORG/NAME (spelling, organisation); for a private repository set HF_TOKEN "
+                "to a read token of an account that can see it"};
+    case HubRefusal::revision_not_found:
+      return Error{
+          Errc::not_found,
+          fmt::format("{}: {} has no revision '{}' (branch, tag or commit) ({})", where, repo,
+                      escape_path_for_message(subject.revision), said("RevisionNotFound")),
+          "name an existing branch or tag, or a full 40-hex commit id (the hub lists "
+          "them under \"Files and versions\")"};
+    case HubRefusal::entry_not_found: {
+      std::string at;
+      if (const auto c = head.header(repo_commit_header); c && is_hex(*c, 40)) {
+        at = fmt::format(", commit {}", *c);
+      }
+      return Error{
+          Errc::not_found,
+          fmt::format("{}: no file '{}' in {}@{}{} ({})", where,
+                      escape_path_for_message(subject.file), repo,
+                      escape_path_for_message(subject.revision), at, said("EntryNotFound")),
+          "check the path and the revision; if the commit's git tree holds this file, the hub "
+          "or mirror is out of step with its own git: try again later or another mirror "
+          "(HF_ENDPOINT / --endpoint)"};
+    }
+    case HubRefusal::gated:
+      return Error{
+          Errc::permission_denied,
+          fmt::format("{}: {} is a gated repository: the hub serves its files only to accounts "
+                      "that accepted its licence ({})",
+                      where, repo, said("GatedRepo")),
+          subject.token_sent
+              ? fmt::format("the account of HF_TOKEN has no access yet: accept the licence at "
+                            "{} with that account (some publishers approve requests by hand); "
+                            "{}",
+                            page, never_accepted)
+              : fmt::format("accept the licence at {} with your own account, then set HF_TOKEN "
+                            "to a read token of that account; {}",
+                            page, never_accepted)};
+    case HubRefusal::unauthorized:
+      return Error{
+          Errc::permission_denied,
+          fmt::format("{}: HTTP 401: the hub wants authentication{}", where,
+                      subject.token_sent ? " and refused HF_TOKEN" : ""),
+          subject.token_sent
+              ? "check that HF_TOKEN is a valid read token (not expired or revoked)"
+              : "the repository may be private or gated: set HF_TOKEN to a read token of an "
+                "account with access"};
+    case HubRefusal::forbidden:
+      return Error{
+          Errc::permission_denied, fmt::format("{}: HTTP 403: the hub refuses access", where),
+          fmt::format("the repository may be gated or disabled: accept its licence at {} with "
+                      "your own account and set HF_TOKEN to a read token of that account; {}",
+                      page, never_accepted)};
+    case HubRefusal::not_found:
       return Error{Errc::not_found,
                    fmt::format("{}: HTTP 404: no such repository, revision or file", where),
                    "check ORG/NAME@REVISION; the repository may have been deleted"};
-    case 429:
-      return Error{Errc::unavailable, fmt::format("{}: HTTP 429: rate limited", where),
-                   "wait and run the same command again (downloads resume); a token (HF_TOKEN) "
-                   "raises the limit"};
-    case 451:
+    case HubRefusal::gone:
+      return Error{Errc::not_found,
+                   fmt::format("{}: HTTP 410: gone: the hub no longer serves it", where),
+                   "it may have been deleted or disabled upstream: get the release from peers "
+                   "that hold it (weightsctl fetch ORG/NAME@<commit>) or from a mirror "
+                   "(HF_ENDPOINT / --endpoint)"};
+    case HubRefusal::rate_limited: {
+      const auto wait = retry_after(head, std::nullopt);
+      return Error{
+          Errc::unavailable,
+          fmt::format("{}: HTTP 429: rate limited by the hub, still after retrying{}", where,
+                      wait ? fmt::format(" (it asks to wait {} s)", wait->count()) : ""),
+          "wait a few minutes and run the same command again (downloads resume); "
+          "anonymous requests share a per-address limit, a token (HF_TOKEN) raises it"};
+    }
+    case HubRefusal::legally_blocked:
       return Error{Errc::unavailable,
                    fmt::format("{}: HTTP 451: the hub is legally barred from serving this "
                                "repository here",
@@ -59,10 +204,15 @@ Error hub_status_error(const Url& endpoint, const Url& url, const ResponseHead& 
                    "waiting will not change that: get the release from peers that hold it "
                    "(weightsctl fetch) or from a mirror (HF_ENDPOINT / --endpoint; pin "
                    "ORG/NAME@<commit> and the mirror cannot change a byte)"};
-    default:
-      return Error{Errc::unavailable, fmt::format("{}: HTTP {}", where, head.status),
+    case HubRefusal::server_error:
+      return Error{Errc::unavailable,
+                   fmt::format("{}: HTTP {}: the hub failed to answer", where, head.status),
                    "try again later, or use a mirror (HF_ENDPOINT / --endpoint)"};
+    case HubRefusal::other:
+      break;
   }
+  return Error{Errc::unavailable, fmt::format("{}: HTTP {}", where, head.status),
+               "try again later, or use a mirror (HF_ENDPOINT / --endpoint)"};
 }
 
 bool signed_url_expired(const Url& endpoint, const Url& answered_by, unsigned status) {
@@ -213,6 +363,7 @@ HttpOptions Hub::http_options() const {
   h.default_retry_after = std::chrono::seconds(1);  // as huggingface_hub: a 429 is worth a retry
   h.proxy = options_.proxy;
   h.user_agent = "weightsctl/" WEIGHTS_VERSION;
+  h.keep_headers = {std::string(error_code_header), std::string(repo_commit_header)};
   return h;
 }
 
@@ -227,7 +378,20 @@ HttpRequest Hub::request(const Url& url) const {
   return r;
 }
 
+Error Hub::refused(const Url& asked, const HttpResult& got, std::string_view what,
+                   HubSubject subject) {
+  subject.token_sent = !request(asked).authorization.empty();
+  last_refusal_ = classify_refusal(endpoint_, got.url, got.head);
+  return hub_status_error(endpoint_, got.url, got.head, what, subject);
+}
+
 Result<Hub::Json> Hub::get_json(const std::string& url_text) {
+  return get_json(url_text, url_text, HubSubject{});
+}
+
+Result<Hub::Json> Hub::get_json(const std::string& url_text, std::string_view what,
+                                HubSubject subject) {
+  last_refusal_.reset();
   if (!endpoint_ok_) return tl::unexpected(endpoint_error_);
   auto url = parse_url(url_text);
   if (!url) return tl::unexpected(url.error());
@@ -249,7 +413,7 @@ Result<Hub::Json> Hub::get_json(const std::string& url_text) {
     return tl::unexpected(e);
   }
   if (got->head.status < 200 || got->head.status >= 300) {
-    return tl::unexpected(hub_status_error(endpoint_, got->url, got->head, url_text));
+    return tl::unexpected(refused(*url, *got, what, std::move(subject)));
   }
   return Json{std::move(body), got->head.link};
 }
@@ -260,8 +424,10 @@ Result<HubRevision> Hub::revision(std::string_view repo, std::string_view rev) {
     return fail(Errc::invalid_argument, fmt::format("'{}' is not a repository id ORG/NAME", repo));
   }
   const std::string base = options_.endpoint;
+  const std::string asked = fmt::format("{}@{}", repo, rev);
   auto info = get_json(fmt::format("{}/api/models/{}/revision/{}", base, percent_encode_path(repo),
-                                   percent_encode_path(rev, false)));
+                                   percent_encode_path(rev, false)),
+                       asked, HubSubject{std::string(repo), std::string(rev), {}, false});
   if (!info) return tl::unexpected(info.error());
   auto r = parse_revision_info(info->body);
   if (!r) return tl::unexpected(r.error());
@@ -270,7 +436,8 @@ Result<HubRevision> Hub::revision(std::string_view repo, std::string_view rev) {
                                  percent_encode_path(repo), r->sha);
   for (int page = 0; !next.empty(); ++page) {
     if (page > 10000) return fail(Errc::too_large, "file tree: more than 10000 pages");
-    auto tree = get_json(next);
+    auto tree = get_json(next, fmt::format("{}@{}: file tree", repo, r->sha),
+                         HubSubject{std::string(repo), r->sha, {}, false});
     if (!tree) return tl::unexpected(tree.error());
     if (auto st = parse_tree(tree->body, r->files); !st) return tl::unexpected(st.error());
     next = next_link(tree->link);
@@ -299,6 +466,7 @@ Result<HubRevision> Hub::revision(std::string_view repo, std::string_view rev) {
 
 Status Hub::download(const HubRevision& rev, const HubFile& file, const fs::path& dest,
                      const Progress& progress) {
+  last_refusal_.reset();
   if (!endpoint_ok_) return tl::unexpected(endpoint_error_);
   if (auto st = check_path(file.path); !st) return st;
   std::error_code ec;
@@ -405,7 +573,8 @@ Status Hub::download(const HubRevision& rev, const HubFile& file, const fs::path
     // attempt asks the hub for a fresh one and resumes where the .part file ends.
     if (signed_url_expired(endpoint_, got->url, s) && attempt < options_.max_attempts) continue;
     close_fd();
-    return tl::unexpected(hub_status_error(endpoint_, got->url, got->head, what));
+    return tl::unexpected(
+        refused(*url, *got, what, HubSubject{rev.repo, rev.sha, file.path, false}));
   }
   if (::fsync(fd) != 0) {
     const int err = errno;

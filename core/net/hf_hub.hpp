@@ -76,6 +76,44 @@ std::string next_link(std::string_view link_header);
 
 using Progress = std::function<void(const HubFile& file, std::uint64_t done)>;
 
+// Why the hub, or the download server a resolve redirect led to, refused a request. The hub
+// names most reasons in an `X-Error-Code` header (a missing or private repository answers 401
+// with RepoNotFound when no token is sent); without one the status decides.
+enum class HubRefusal {
+  repo_not_found,      // RepoNotFound: no such repository, or a private one this request cannot see
+  revision_not_found,  // RevisionNotFound: no such branch, tag or commit
+  entry_not_found,     // EntryNotFound: the revision has no such file
+  gated,               // GatedRepo: the licence must be accepted on the hub by the user's account
+  unauthorized,        // 401 without an error code: no token, or a token the hub refused
+  forbidden,           // 403 from the hub without an error code
+  not_found,           // 404 without an error code
+  gone,                // 410 from the hub
+  rate_limited,        // 429, still after the client's Retry-After waits
+  legally_blocked,     // 451
+  signed_url_refused,  // 403/410 from the download server: its signed URL expired or was used
+  server_error,        // 5xx
+  other,               // any other status outside 2xx
+};
+
+// A stable lower-case name ("repo_not_found", ...) for logs and JSON.
+std::string_view refusal_name(HubRefusal refusal) noexcept;
+
+// The response headers the hub's refusals are read from (HttpOptions::keep_headers).
+inline constexpr std::string_view error_code_header = "X-Error-Code";
+inline constexpr std::string_view repo_commit_header = "X-Repo-Commit";
+
+// The refusal a final status outside 2xx from `answered_by` (reached from `endpoint`) means.
+// `head` must carry the kept X-Error-Code header for the hub's codes to count.
+HubRefusal classify_refusal(const Url& endpoint, const Url& answered_by, const ResponseHead& head);
+
+// What a request asked the hub for, named in its errors; empty fields are not named.
+struct HubSubject {
+  std::string repo;         // ORG/NAME
+  std::string revision;     // as asked for: a branch, tag or commit
+  std::string file;         // a path in the repository
+  bool token_sent = false;  // whether the request carried HF_TOKEN (changes the hint)
+};
+
 class Hub {
  public:
   explicit Hub(HubOptions options);
@@ -100,14 +138,22 @@ class Hub {
   };
   Result<Json> get_json(const std::string& url);
 
+  // Why the hub refused the last call of revision, download or get_json that failed with a hub
+  // answer (nullopt after a success, or a failure that was no answer: network, checks, disk).
+  std::optional<HubRefusal> last_refusal() const { return last_refusal_; }
+
  private:
   HttpOptions http_options() const;
   HttpRequest request(const Url& url) const;
+  Result<Json> get_json(const std::string& url, std::string_view what, HubSubject subject);
+  // hub_status_error for a request of `asked` answered by `got`, noted as the last refusal.
+  Error refused(const Url& asked, const HttpResult& got, std::string_view what, HubSubject subject);
 
   HubOptions options_;
   Url endpoint_;
   bool endpoint_ok_ = false;
   Error endpoint_error_;
+  std::optional<HubRefusal> last_refusal_;
 };
 
 // Whether a final answer means that a signed download URL expired or was used up: 403 or 410
@@ -115,9 +161,14 @@ class Hub {
 // answers 403 for gated repositories.
 bool signed_url_expired(const Url& endpoint, const Url& answered_by, unsigned status);
 
-// A final status outside 2xx from `url` (reached from `endpoint`) as an error with a hint:
-// 401/403 gated or private, 404 not found, 429 rate limited, 451 legally barred (peers or a
-// mirror are the way), a CDN's 403/410 a refused signed URL.
+// A final status outside 2xx from `url` (reached from `endpoint`) as an error whose message
+// says what was refused and why (classify_refusal), naming the subject, and whose hint says what
+// to do. Codes: not_found (missing repository, revision or file; 404, 410), permission_denied
+// (gated, 401, 403), unavailable (429, 451, 5xx, a refused signed URL, anything else). The
+// token is never part of the message: only the hub's error code is read, never echoed.
+Error hub_status_error(const Url& endpoint, const Url& url, const ResponseHead& head,
+                       std::string_view what, const HubSubject& subject);
+// The same without a subject: the message names `what` (a URL, say).
 Error hub_status_error(const Url& endpoint, const Url& url, const ResponseHead& head,
                        std::string_view what);
 

@@ -241,7 +241,7 @@ Status limit_body(Parser& p, std::uint64_t max_bytes, const std::string& url,
 }
 
 // Status line and the headers the client and its callers act on.
-ResponseHead head_of(const Parser& p) {
+ResponseHead head_of(const Parser& p, const HttpOptions& o) {
   const auto& m = p.get();
   auto field = [&](http::field f) {
     const auto v = m[f];
@@ -255,6 +255,11 @@ ResponseHead head_of(const Parser& p) {
   res.retry_after = field(http::field::retry_after);
   res.link = field(http::field::link);
   if (p.content_length()) res.content_length = *p.content_length();
+  for (const auto& name : o.keep_headers) {
+    if (const auto it = m.find(name); it != m.end()) {
+      res.kept.emplace_back(name, std::string(it->value()));
+    }
+  }
   return res;
 }
 
@@ -387,7 +392,7 @@ Result<Exchanged> request_over(asio::io_context& ioc, Stream& stream, beast::tcp
   if (auto st = read_until(ioc, stream, tcp, buf, p, true, o, rate, shown, r.max_bytes); !st) {
     return tl::unexpected(st.error());
   }
-  Exchanged ex{head_of(p), 0};
+  Exchanged ex{head_of(p, o), 0};
   const unsigned s = ex.head.status;
   // Only a 2xx body is wanted; any other is left unread (the connection closes).
   if (s < 200 || s >= 300) return ex;
@@ -498,6 +503,15 @@ Result<Exchanged> exchange(const Url& url, const HttpRequest& r, bool send_autho
 
 // ---- public entry points -----------------------------------------------------------------------
 
+std::optional<std::string_view> ResponseHead::header(std::string_view name) const {
+  for (const auto& [n, v] : kept) {
+    if (beast::iequals(n, beast::string_view(name.data(), name.size()))) {
+      return std::string_view(v);
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<std::chrono::seconds> retry_after(const ResponseHead& head,
                                                 std::optional<std::chrono::seconds> fallback) {
   const std::string& v = head.retry_after;
@@ -600,7 +614,7 @@ Result<HttpResponse> parse_http_response(std::string_view bytes, std::uint64_t m
   };
   if (auto st = feed(true); !st) return tl::unexpected(st.error());
   HttpResponse res;
-  static_cast<ResponseHead&>(res) = head_of(p);
+  static_cast<ResponseHead&>(res) = head_of(p, options);
   if (res.status != 200) return res;
   const BodySink sink = [&res](std::string_view chunk) -> Status {
     res.body.append(chunk);

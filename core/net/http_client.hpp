@@ -30,6 +30,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/net/proxy.hpp"
@@ -51,6 +52,10 @@ struct HttpOptions {
   // The wait for a 429/503 without Retry-After; unset: such a response is the answer.
   std::optional<std::chrono::seconds> default_retry_after;
   std::uint64_t max_header_bytes = 16 * 1024;
+  // Response headers a caller acts on beyond ResponseHead's own fields (names match
+  // case-insensitively): the first value of each is kept for ResponseHead::header. Only these
+  // are copied, and they count against max_header_bytes like every header.
+  std::vector<std::string> keep_headers;
   ProxySettings proxy;
   std::string ca_file;  // empty: OpenSSL's default verify paths
   std::string user_agent = "weightsd";
@@ -68,6 +73,12 @@ struct ResponseHead {
   std::string retry_after;
   std::string link;
   std::optional<std::uint64_t> content_length;
+  // Name (as HttpOptions::keep_headers spells it) and first value of each kept header present.
+  std::vector<std::pair<std::string, std::string>> kept;
+
+  // The value of a header named in HttpOptions::keep_headers (case-insensitive), or nullopt
+  // when the response had none or it was not asked for.
+  std::optional<std::string_view> header(std::string_view name) const;
 };
 
 // Receives a body in order, chunk by chunk; an error stops the transfer and is returned.

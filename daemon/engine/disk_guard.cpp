@@ -37,52 +37,51 @@ bool room_to_resume(std::optional<std::uint64_t> free, std::uint64_t remaining,
 // ENOSPC comes from the posix backend; the mmap backend reports a SIGBUS (a write into a sparse
 // mapping on a full filesystem) as another error, so the filesystem is asked too.
 void DiskGuard::on_disk_error(Release& r, bool no_space, const std::string& what) {
-  if (disk_error_verdict(no_space, host_.free_disk(), remaining_bytes(r.files)) ==
+  if (disk_error_verdict(no_space, free_disk_(), remaining_bytes(r.files)) ==
       DiskErrorVerdict::pause_disk_full) {
     pause(r, what);
     return;
   }
   r.error = Error{Errc::io_error, fmt::format("{}: {}", r.rec.id, what),
                   "check disk space and permissions under the state dir"};
-  host_.persist(r);
+  registry_.persist(r);
 }
 
 void DiskGuard::pause(Release& r, const std::string& what) {
   if (r.disk_full) return;
   r.disk_full = true;
-  if (valid(r.handle)) host_.backend().pause(r.handle);
-  const auto free = host_.free_disk();
+  if (valid(r.handle)) torrents_.pause(r.handle);
+  const auto free = free_disk_();
   r.error = Error{Errc::no_space,
                   fmt::format("{}: the disk is full ({} bytes free, {} still to download: {}); "
                               "fetching paused",
                               r.rec.id, free.value_or(0), remaining_bytes(r.files), what),
                   "free space on the state dir's filesystem: the fetch resumes by itself"};
   log::error("{}", r.error->message);
-  host_.persist(r);
+  registry_.persist(r);
 }
 
 void DiskGuard::check() {
-  const auto free = host_.free_disk();
+  const auto free = free_disk_();
   if (!free) return;
-  for (Release* r : host_.all_releases()) {
+  for (auto& [id, r] : registry_) {
     if (r->disk_full || !valid(r->handle) || r->intake == Intake::preparing) continue;
     if (cannot_write(free, remaining_bytes(r->files))) pause(*r, "seen by the free-space check");
   }
 }
 
 void DiskGuard::resume_where_room() {
-  for (Release* r : host_.all_releases()) {
+  for (auto& [id, r] : registry_) {
     if (!r->disk_full || !valid(r->handle)) continue;
-    const auto free = host_.free_disk();
+    const auto free = free_disk_();
     if (!room_to_resume(free, remaining_bytes(r->files), min_free_disk_)) continue;
     log::info("{}: disk space is back ({} bytes free), resuming", r->rec.id, *free);
     r->disk_full = false;
     r->error.reset();
-    auto& b = host_.backend();
-    b.clear_error(r->handle);
-    b.leave_upload_mode(r->handle);
-    b.resume(r->handle);
-    host_.persist(*r);
+    torrents_.clear_error(r->handle);
+    torrents_.leave_upload_mode(r->handle);
+    torrents_.resume(r->handle);
+    registry_.persist(*r);
   }
 }
 

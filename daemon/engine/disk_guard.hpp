@@ -2,14 +2,16 @@
 // When a full disk pauses a download and when it resumes, as pure rules over byte counts. A
 // full disk pauses a fetch (nothing verified is lost) until there is room for what it still
 // has to download; any other disk error fails the release. DiskGuard applies the rules to the
-// releases, over DiskGuardHost (the backend, the free space, persisting a release).
+// registry's releases and their torrents in the backend.
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "daemon/engine/release.hpp"
+#include "daemon/engine/release_registry.hpp"
 #include "daemon/engine/torrent_backend.hpp"
 
 namespace weights::daemon {
@@ -34,22 +36,18 @@ bool cannot_write(std::optional<std::uint64_t> free, std::uint64_t remaining);
 bool room_to_resume(std::optional<std::uint64_t> free, std::uint64_t remaining,
                     std::uint64_t min_free_disk);
 
-class DiskGuardHost {
- public:
-  virtual ~DiskGuardHost() = default;
-  virtual TorrentBackend& backend() = 0;
-  // Free bytes on the state dir's filesystem, if known.
-  virtual std::optional<std::uint64_t> free_disk() = 0;
-  // Every release known.
-  virtual std::vector<Release*> all_releases() = 0;
-  virtual void persist(Release& r) = 0;
-};
-
 // Pauses downloads at a full disk and resumes them when their rest fits. Runs on the io thread.
 class DiskGuard {
  public:
-  DiskGuard(DiskGuardHost& host, std::uint64_t min_free_disk)
-      : host_(host), min_free_disk_(min_free_disk) {}
+  // Free bytes on the state dir's filesystem, if known.
+  using FreeDisk = std::function<std::optional<std::uint64_t>()>;
+
+  DiskGuard(TorrentBackend& torrents, ReleaseRegistry& registry, FreeDisk free_disk,
+            std::uint64_t min_free_disk)
+      : torrents_(torrents),
+        registry_(registry),
+        free_disk_(std::move(free_disk)),
+        min_free_disk_(min_free_disk) {}
 
   // A disk error of the release's hybrid torrent (TorrentError): a full disk pauses the fetch
   // (release error no_space) until resume_where_room() sees room; anything else fails it.
@@ -63,7 +61,9 @@ class DiskGuard {
   void resume_where_room();
 
  private:
-  DiskGuardHost& host_;
+  TorrentBackend& torrents_;
+  ReleaseRegistry& registry_;
+  FreeDisk free_disk_;
   std::uint64_t min_free_disk_;
 };
 

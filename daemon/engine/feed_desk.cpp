@@ -46,6 +46,16 @@ Result<api::FeedList> FeedDesk::list() {
   return out;
 }
 
+std::vector<api::Feed> FeedDesk::renderable() {
+  std::vector<api::Feed> out;
+  auto names = state_.list_feeds();
+  if (!names) return out;
+  for (const auto& n : *names) {
+    if (auto f = get(n)) out.push_back(std::move(*f));
+  }
+  return out;
+}
+
 Result<api::Feed> FeedDesk::get(const std::string& name) {
   auto fs = state_.load_feed(name, FeedDetail::summary);
   if (!fs) return tl::unexpected(fs.error());

@@ -35,6 +35,8 @@ class FeedDesk {
   Result<api::Feed> add(const std::string& name, const std::string& location,
                         const std::string& root, const std::vector<std::string>& mirrors);
   Result<api::FeedList> list();
+  // Every feed whose object renders (/metrics): one that does not is left out, not an error.
+  std::vector<api::Feed> renderable();
   Result<api::Feed> get(const std::string& name);
   // Requests a refresh of a known feed; the answer carries its ticket.
   Result<api::Feed> refresh(const std::string& name);

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "daemon/engine/peer_dialer.hpp"
+#include "daemon/engine/startup_loader.hpp"
 #include "daemon/log.hpp"
 #include "daemon/store.hpp"
 
@@ -119,7 +120,7 @@ Result<Release*> FetchIntake::fetch(const FetchRequest& req) {
   const std::string id = release_id(m);
   Release* known = registry_.find(id);
   if (known) {
-    if (auto st = host_.not_loading(*known); !st) return tl::unexpected(st.error());
+    if (auto st = not_loading(*known); !st) return tl::unexpected(st.error());
   }
   switch (fetch_path(known, known && host_.acquiring(*known))) {
     case FetchPath::widen:
@@ -135,7 +136,7 @@ Result<Release*> FetchIntake::fetch(const FetchRequest& req) {
       break;
   }
 
-  auto owned = host_.make_release(
+  auto owned = registry_.make(
       fetch_record(m, resolved->bytes, resolved->feed.name, req, host_.now_ticks()), m);
   // Room under the disk budget and on the filesystem before any byte is requested.
   if (auto st = host_.make_room(*owned, wanted_mask(owned->files)); !st) {

@@ -78,16 +78,11 @@ class FetchHost {
   virtual bool shutting_down() = 0;
   // Name (or alias, or name@rev) -> the newest trusted release target and its manifest.
   virtual Result<Resolved> resolve(const FetchRequest& request) = 0;
-  // unavailable while the release is still being loaded at start-up.
-  virtual Status not_loading(const Release& r) = 0;
   // Its torrents are being fetched (for an earlier request).
   virtual bool acquiring(const Release& r) = 0;
   // Room for the content `wanted` selects under the disk budget and on the filesystem (evicting
   // idle releases if it must). Errors: no_space.
   virtual Status make_room(const Release& r, const std::vector<bool>& wanted) = 0;
-  // A record as the engine builds it (files, verified paths, error from the row).
-  virtual std::unique_ptr<Release> make_release(ReleaseRecord rec,
-                                                const ReleaseManifest& manifest) = 0;
   // The selection of a release in the session changed: priorities, empty files, the companion.
   virtual void selection_changed(Release& r) = 0;
   // Validated "ip:port" peers into the record and the dialer.

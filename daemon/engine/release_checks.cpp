@@ -18,9 +18,11 @@ ExpectedFile expected_of(const Release& r, std::size_t i) {
   return ExpectedFile{r.manifest.files[i].length, r.manifest.files[i].sha256};
 }
 
-ReleaseChecks::ReleaseChecks(ChecksHost& host, TorrentBackend& torrents, Verifier& verifier,
-                             const Store& store, asio::io_context& ioc, ChecksConfig config)
-    : host_(host),
+ReleaseChecks::ReleaseChecks(ReleaseRegistry& registry, ChecksHost& host, TorrentBackend& torrents,
+                             Verifier& verifier, const Store& store, asio::io_context& ioc,
+                             ChecksConfig config)
+    : registry_(registry),
+      host_(host),
       torrents_(torrents),
       verifier_(verifier),
       store_(store),
@@ -111,7 +113,7 @@ void ReleaseChecks::hash_file_async(Release& r, std::size_t i) {
 }
 
 void ReleaseChecks::on_hashed(const FileChecked& c) {
-  Release* r = host_.find(c.key.release);
+  Release* r = registry_.find(c.key.release);
   if (!r || r->generation != c.key.generation) return;
   const auto i = c.key.index;
   r->files[i].hashing = false;
@@ -129,7 +131,7 @@ void ReleaseChecks::on_hashed(const FileChecked& c) {
     timer->async_wait(
         [this, alive = alive_, timer, rid, g, i](const boost::system::error_code& ec) {
           if (ec || !*alive || host_.shutting_down()) return;
-          Release* again = host_.find(rid);
+          Release* again = registry_.find(rid);
           if (!again || again->generation != g) return;
           hash_file_async(*again, i);
         });
@@ -140,13 +142,13 @@ void ReleaseChecks::on_hashed(const FileChecked& c) {
     // is linked into the store, which other releases share, only after the final pass.
     if (auto st = r->v1_active() ? Status{} : store_.adopt(path, f.sha256); !st) {
       r->error = st.error();
-      host_.persist(*r);
+      registry_.persist(*r);
       return;
     }
     r->files[i].verified = true;
     r->files[i].failed = false;
     deselect_verified(*r, i);
-    host_.persist(*r);
+    registry_.persist(*r);
     check_complete(*r);
     return;
   }
@@ -162,7 +164,7 @@ void ReleaseChecks::on_hashed(const FileChecked& c) {
                        ? "the file is being downloaded again"
                        : "giving up on this file; remove the release and fetch it again"};
   log::error("{}", r->error->message);
-  host_.persist(*r);
+  registry_.persist(*r);
   if (r->files[i].attempts < max_hash_attempts && valid(r->handle)) {
     // libtorrent's Merkle check passed but the full-file hash did not: have libtorrent
     // re-check what is on disk so bad pieces are downloaded again.
@@ -242,7 +244,7 @@ void ReleaseChecks::check_complete(Release& r, CompanionAdd how) {
   auto moved = publish_view(store_, r.rec, view);
   if (!moved) {
     r.error = moved.error();
-    host_.persist(r);
+    registry_.persist(r);
     return;
   }
   const bool changed = *moved || !was_clean;
@@ -254,7 +256,7 @@ void ReleaseChecks::check_complete(Release& r, CompanionAdd how) {
   // The cached status comes from the last state_update (every 500 ms): refresh it so that a
   // release reported "complete" also reports every byte it downloaded.
   if (valid(r.handle)) r.status = torrents_.status(r.handle);
-  host_.persist(r);
+  registry_.persist(r);
   if (valid(r.handle)) torrents_.save_resume(r.handle, ResumeSave::flush_disk_cache);
   host_.add_v1_seed(r, how);
   materialise_hf_cache(r);
@@ -301,7 +303,7 @@ void ReleaseChecks::verify_all(Release& r, VerifySource source) {
 }
 
 void ReleaseChecks::on_reverified(const FileChecked& c) {
-  Release* rr = host_.find(c.key.release);
+  Release* rr = registry_.find(c.key.release);
   if (!rr || rr->generation != c.key.generation) return;
   const auto i = c.key.index;
   const auto source =
@@ -341,10 +343,10 @@ void ReleaseChecks::on_reverified(const FileChecked& c) {
                       "the damaged files are being downloaded again"};
     log::error("{}", rr->error->message);
     recheck(*rr);
-    host_.persist(*rr);
+    registry_.persist(*rr);
   } else {
     log::info("{}: verify: every stored file matches the manifest", rr->rec.id);
-    host_.persist(*rr);
+    registry_.persist(*rr);
     check_complete(*rr);
   }
 }
@@ -357,33 +359,34 @@ void ReleaseChecks::queue_due_scrubs() {
   const auto now = host_.now_ticks();
   const auto interval = config_.scrub_interval.count();
   const Release* oldest = nullptr;
-  host_.for_each_release([&](Release& r) {
-    if (host_.state_of(r) != ReleaseState::complete) return;
+  for (const auto& [id, rp] : registry_) {
+    const Release& r = *rp;
+    if (state_of(r) != ReleaseState::complete) continue;
     // Never scrubbed: count from when it was added, so a fresh node does not re-hash
     // everything it just verified.
     const auto since = r.rec.last_scrubbed != 0 ? r.rec.last_scrubbed : r.rec.added_at;
-    if (now - since < interval) return;
+    if (now - since < interval) continue;
     if (!oldest ||
         since < (oldest->rec.last_scrubbed ? oldest->rec.last_scrubbed : oldest->rec.added_at)) {
       oldest = &r;
     }
-  });
+  }
   if (oldest) verifier_.queue_scrub(oldest->rec.id);
 }
 
 // The scrub (Verifier) walks a complete release's verified files one at a time, read at most
 // at scrub_rate. A mismatch quarantines the file (out of the store and the view), marks the
 // release degraded and has libtorrent re-check and re-download the bad pieces.
-ScrubSource ReleaseChecks::scrub_source(ChecksHost& host, const Store& store) {
+ScrubSource ReleaseChecks::scrub_source(const ReleaseRegistry& registry, const Store& store) {
   ScrubSource src;
-  src.start = [&host](const std::string& id) -> std::optional<std::uint64_t> {
-    const Release* r = host.find(id);
-    if (!r || host.state_of(*r) != ReleaseState::complete) return std::nullopt;
+  src.start = [&registry](const std::string& id) -> std::optional<std::uint64_t> {
+    const Release* r = registry.find(id);
+    if (!r || state_of(*r) != ReleaseState::complete) return std::nullopt;
     return r->generation;
   };
-  src.next = [&host, &store](const std::string& id, std::uint64_t gen, std::size_t i) {
+  src.next = [&registry, &store](const std::string& id, std::uint64_t gen, std::size_t i) {
     ScrubSource::Next next;
-    const Release* r = host.find(id);
+    const Release* r = registry.find(id);
     if (!r || r->generation != gen) return next;  // gone
     while (i < r->manifest.files.size() &&
            (!r->files[i].verified || r->manifest.files[i].length == 0)) {
@@ -403,22 +406,25 @@ ScrubSource ReleaseChecks::scrub_source(ChecksHost& host, const Store& store) {
 }
 
 void ReleaseChecks::on_scrubbed(const FileChecked& c) {
-  Release* r = host_.find(c.key.release);
+  Release* r = registry_.find(c.key.release);
   if (!r || r->generation != c.key.generation) return;
   const bool damaged = c.outcome != CheckOutcome::match;
-  host_.scrubbed_file(c.outcome != CheckOutcome::unreadable ? c.length : 0, damaged);
+  ++totals_.files;
+  totals_.bytes += c.outcome != CheckOutcome::unreadable ? c.length : 0;
+  if (damaged) ++totals_.mismatches;
   if (damaged) quarantine(*r, c.key.index, c.found(), "scrub");
 }
 
 void ReleaseChecks::on_scrub_finished(const ScrubFinished& f) {
-  Release* r = host_.find(f.release);
+  Release* r = registry_.find(f.release);
   if (!r || r->generation != f.generation) return;
   r->rec.last_scrubbed = host_.now_ticks();
-  host_.scrub_pass_finished();
+  ++totals_.passes;
+  totals_.last_pass = r->rec.last_scrubbed;
   if (f.mismatches == 0) {
     log::info("{}: scrub: every stored file matches the manifest", f.release);
   }
-  host_.persist(*r);
+  registry_.persist(*r);
 }
 
 // Takes damaged content out of the store and the view; the staging copy (the same inode)
@@ -442,7 +448,7 @@ void ReleaseChecks::quarantine(Release& r, std::size_t i, const std::string& fou
                   "the damaged pieces are being downloaded again from the swarm"};
   log::error("{}", r.error->message);
   if (when == Recheck::now) recheck(r);
-  host_.persist(r);
+  registry_.persist(r);
 }
 
 }  // namespace weights::daemon

@@ -6,9 +6,9 @@
 // final pass over the staging copies when the v1 companion was a download source); a damaged
 // stored file found by verify or the scrub is quarantined and the release degraded until the
 // swarm repaired it. The hashing itself is the Verifier's (verifier.hpp); this component decides
-// what its reports mean for the release. It reaches the engine only through ChecksHost: the
-// release registry, persistence, the v1 companion's plumbing, resume saves and the counters.
-// Runs on the io thread.
+// what its reports mean for the release. It finds and persists releases in the ReleaseRegistry
+// and keeps the scrub's totals; the rest of the engine (the v1 companion's plumbing, resume
+// saves, the clock) it reaches through ChecksHost. Runs on the io thread.
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -22,6 +22,7 @@
 #include "core/util/error.hpp"
 #include "daemon/engine/file_progress.hpp"
 #include "daemon/engine/release.hpp"
+#include "daemon/engine/release_registry.hpp"
 #include "daemon/engine/release_state.hpp"
 #include "daemon/engine/torrent_backend.hpp"
 #include "daemon/engine/v1_companion.hpp"
@@ -38,13 +39,6 @@ enum class CompanionAdd { sync, async };
 class ChecksHost {
  public:
   virtual ~ChecksHost() = default;
-  // The release with this id, or null (removed).
-  virtual Release* find(const std::string& id) = 0;
-  // Every release, in id order (the scrub picks the one most overdue).
-  virtual void for_each_release(const std::function<void(Release&)>& fn) = 0;
-  virtual ReleaseState state_of(const Release& r) = 0;
-  // Writes the release's record (its state, verified files, error) to the database.
-  virtual void persist(Release& r) = 0;
   // WallClock ticks (ReleaseRecord's timestamps).
   virtual std::int64_t now_ticks() = 0;
   virtual bool shutting_down() = 0;
@@ -55,9 +49,6 @@ class ChecksHost {
   // Resume data: status updates of every torrent, and a save of the release's progress.
   virtual void request_updates() = 0;
   virtual void request_progress_save(Release& r) = 0;
-  // Counted for the metrics: a file scrubbed (bytes read; damaged or unreadable), a pass over.
-  virtual void scrubbed_file(std::uint64_t bytes, bool damaged) = 0;
-  virtual void scrub_pass_finished() = 0;
 };
 
 struct ChecksConfig {
@@ -74,15 +65,18 @@ enum class VerifySource { store, staging };
 
 class ReleaseChecks {
  public:
-  ReleaseChecks(ChecksHost& host, TorrentBackend& torrents, Verifier& verifier, const Store& store,
-                boost::asio::io_context& ioc, ChecksConfig config);
+  ReleaseChecks(ReleaseRegistry& registry, ChecksHost& host, TorrentBackend& torrents,
+                Verifier& verifier, const Store& store, boost::asio::io_context& ioc,
+                ChecksConfig config);
   ~ReleaseChecks();
   ReleaseChecks(const ReleaseChecks&) = delete;
   ReleaseChecks& operator=(const ReleaseChecks&) = delete;
 
   // What the scrub asks (Verifier's ScrubSource): complete releases, their verified non-empty
   // files in the store. Needs no ReleaseChecks, so the Verifier can be built first.
-  static ScrubSource scrub_source(ChecksHost& host, const Store& store);
+  static ScrubSource scrub_source(const ReleaseRegistry& registry, const Store& store);
+
+  const ScrubTotals& scrub_totals() const { return totals_; }
 
   // ---- events, routed by the engine (the release found by its torrent) ----
   // Every piece of libtorrent file `lt_index` passed in `source`: its files are hashed once
@@ -131,12 +125,14 @@ class ReleaseChecks {
   void quarantine(Release& r, std::size_t i, const std::string& found, std::string_view by,
                   Recheck when = Recheck::now);
 
+  ReleaseRegistry& registry_;
   ChecksHost& host_;
   TorrentBackend& torrents_;
   Verifier& verifier_;
   const Store& store_;
   boost::asio::io_context& ioc_;
   ChecksConfig config_;
+  ScrubTotals totals_;
   std::shared_ptr<bool> alive_;  // retry timers outliving this are ignored
 };
 

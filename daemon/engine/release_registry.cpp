@@ -1,5 +1,7 @@
 #include "daemon/engine/release_registry.hpp"
 
+#include <filesystem>
+
 #include <fmt/format.h>
 
 #include "daemon/log.hpp"
@@ -124,6 +126,21 @@ void ReleaseRegistry::persist(Release& r) {
   // it gets its row once it is taken in (daemon/engine/pinned_fetch.hpp).
   if (r.rec.origin == Origin::upstream && r.rec.manifest.empty()) return;
   if (auto st = store_.put(r.rec); !st) log::error("{}", st.error().message);
+}
+
+void ReleaseRegistry::remove_files(const std::string& id, const Store& store) const {
+  const Release* r = find(id);
+  if (!r) return;
+  for (const auto& sha : unshared_content(id)) (void)store.remove_store_entry(sha);
+  // A release still coming from its upstream has no torrent (nor v2 info-hash) yet: its staging
+  // is the upstream fetch's to clean, and staging_dir("") would be every release's.
+  if (torrent_shared(id) || r->rec.v2_infohash.empty()) return;
+  const auto& v2 = r->rec.v2_infohash;
+  std::error_code ec;
+  std::filesystem::remove_all(store.staging_dir(v2), ec);
+  for (const auto& f : {store.resume_file(v2), store.torrent_file(v2), store.torrent_v1_file(v2)}) {
+    std::filesystem::remove(f, ec);
+  }
 }
 
 std::vector<std::string> ReleaseRegistry::unshared_content(const std::string& id) const {

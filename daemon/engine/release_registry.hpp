@@ -19,6 +19,8 @@
 
 namespace weights::daemon {
 
+class Store;
+
 // Where records are kept: ReleaseDb::put/remove in the daemon, a map in tests.
 struct RecordStore {
   std::function<Status(const ReleaseRecord&)> put;
@@ -80,6 +82,10 @@ class ReleaseRegistry {
   // torrent files then stay).
   std::vector<std::string> unshared_content(const std::string& id) const;
   bool torrent_shared(const std::string& id) const;
+  // Removes from `store` the files of `id` that no other release needs: its unshared content
+  // and, unless its torrent is shared, its staging dir, resume file and torrents. Best effort
+  // (what cannot be removed stays). Before remove(id).
+  void remove_files(const std::string& id, const Store& store) const;
 
   // The disk budget: every release with the content it wants; `protect` set for fetches in
   // progress a user asked for, or a follow still holds (policy.hpp fetch_protected).

@@ -355,6 +355,29 @@ V1FinishPlan ReleaseTorrents::finish_v1_download(Release& r) {
   return plan;
 }
 
+ReleaseTorrents::StatusSeen ReleaseTorrents::record_status(const TorrentUpdate& u) {
+  bool v1 = false;
+  Release* r = by_torrent(u.torrent, &v1);
+  if (!r) return {};
+  const bool finished =
+      u.status.state == TorrentPhase::finished || u.status.state == TorrentPhase::seeding;
+  if (v1) {
+    r->v1_status = u.status;
+    if (!r->v1_downloading()) return {};
+    if (valid(r->handle)) apply_file_done(r->files, u.file_done, DownloadSource::v1);
+    return {r, DownloadSource::v1, finished};
+  }
+  r->status = u.status;
+  if (valid(r->handle)) apply_file_done(r->files, u.file_done, DownloadSource::hybrid);
+  return {r, DownloadSource::hybrid, finished};
+}
+
+void ReleaseTorrents::follow_status(Release& r, SteadyTime now) {
+  maybe_redial(r, *r.status, now);
+  maybe_activate_v1(r, *r.status, now);
+  connect_pending(r);
+}
+
 void ReleaseTorrents::maybe_activate_v1(Release& r, const TorrentStatus& hybrid, SteadyTime now) {
   HybridSample h;
   h.downloading = hybrid.state == TorrentPhase::downloading;

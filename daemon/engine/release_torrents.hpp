@@ -17,6 +17,7 @@
 #include "core/util/error.hpp"
 #include "daemon/config.hpp"
 #include "daemon/engine/disk_scan.hpp"
+#include "daemon/engine/file_progress.hpp"
 #include "daemon/engine/release.hpp"
 #include "daemon/engine/torrent_backend.hpp"
 #include "daemon/engine/torrent_events.hpp"
@@ -153,6 +154,16 @@ class ReleaseTorrents {
   // the hybrid re-check its files; for V1Finish::readd_as_seed the hybrid is removed and added
   // again in seed mode (an error is the release's).
   V1FinishPlan finish_v1_download(Release& r);
+  // A torrent's status update (StatusBatch) recorded in its release: the status, and each
+  // file's bytes done while the hybrid is added (the companion's only while it downloads).
+  struct StatusSeen {
+    Release* release = nullptr;  // null: no release's torrent, or a companion not downloading
+    DownloadSource source = DownloadSource::hybrid;
+    bool finished = false;  // the torrent has every wanted piece: its files are due for a hash
+  };
+  StatusSeen record_status(const TorrentUpdate& u);
+  // After the hybrid's status was recorded: maybe_redial, maybe_activate_v1, connect_pending.
+  void follow_status(Release& r, SteadyTime now);
   // On every status update of a fetch: the companion leaves upload mode when the companion
   // rule says so (v1_watch).
   void maybe_activate_v1(Release& r, const TorrentStatus& hybrid, SteadyTime now);

@@ -64,6 +64,10 @@ std::uint64_t verified_length(const Release& r) {
 
 }  // namespace
 
+ReleaseContext context_of(const Release& r, const std::set<std::string>& held) {
+  return ReleaseContext{state_of(r), held.count(r.rec.id) > 0};
+}
+
 bool is_seeding(const Release& r, ReleaseState state) {
   return valid(r.handle) && state == ReleaseState::complete && !(r.status && r.status->paused);
 }
@@ -199,6 +203,23 @@ ReleaseMetrics release_metrics(const Release& r, const ReleaseContext& ctx) {
   return m;
 }
 
+std::vector<ReleaseMetrics> release_metrics(const ReleaseRegistry& registry,
+                                            const std::set<std::string>& held) {
+  std::vector<ReleaseMetrics> out;
+  for (const auto& [id, r] : registry) out.push_back(release_metrics(*r, context_of(*r, held)));
+  return out;
+}
+
+PayloadRates payload_rates(const ReleaseRegistry& registry) {
+  PayloadRates out;
+  for (const auto& [id, r] : registry) {
+    if (!r->status) continue;
+    out.download += r->status->download_payload_rate;
+    out.upload += r->status->upload_payload_rate;
+  }
+  return out;
+}
+
 std::string render_metrics(const MetricsSnapshot& s) {
   MetricsWriter m;
   m.family("weightsd_build_info", "weightsd version", MetricType::gauge);
@@ -275,27 +296,26 @@ std::string render_metrics(const MetricsSnapshot& s) {
              MetricType::gauge);
     m.sample({}, static_cast<double>(*s.disk_free));
   }
-  const EngineCounters& c = s.counters;
   m.family("weightsd_evictions_total", "releases evicted to stay within the budget",
            MetricType::counter);
-  m.sample({}, static_cast<double>(c.evictions));
+  m.sample({}, static_cast<double>(s.room.evictions));
   m.family("weightsd_no_space_refusals_total", "fetches refused for lack of room",
            MetricType::counter);
-  m.sample({}, static_cast<double>(c.no_space_refusals));
+  m.sample({}, static_cast<double>(s.room.no_space_refusals));
   m.family("weightsd_scrub_files_total", "stored files re-hashed by the scrubber",
            MetricType::counter);
-  m.sample({}, static_cast<double>(c.scrub_files));
+  m.sample({}, static_cast<double>(s.scrub.files));
   m.family("weightsd_scrub_bytes_total", "bytes re-hashed by the scrubber", MetricType::counter);
-  m.sample({}, static_cast<double>(c.scrub_bytes));
+  m.sample({}, static_cast<double>(s.scrub.bytes));
   m.family("weightsd_scrub_mismatches_total", "stored files found damaged and quarantined",
            MetricType::counter);
-  m.sample({}, static_cast<double>(c.scrub_mismatches));
+  m.sample({}, static_cast<double>(s.scrub.mismatches));
   m.family("weightsd_scrub_passes_total", "releases scrubbed completely", MetricType::counter);
-  m.sample({}, static_cast<double>(c.scrub_passes));
-  if (s.last_scrub_finished) {
+  m.sample({}, static_cast<double>(s.scrub.passes));
+  if (s.scrub.last_pass != 0) {
     m.family("weightsd_scrub_last_finished_timestamp_seconds", "when the last scrub pass ended",
              MetricType::gauge);
-    m.sample({}, static_cast<double>(s.last_scrub_finished->time_since_epoch().count()));
+    m.sample({}, static_cast<double>(s.scrub.last_pass));
   }
   m.family("weightsd_rate_limit_bytes_per_second", "limits in force now (0 = unlimited)",
            MetricType::gauge);

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -13,8 +14,10 @@
 #include "core/db/state_store.hpp"
 #include "core/util/time.hpp"
 #include "daemon/engine/release.hpp"
+#include "daemon/engine/release_registry.hpp"
 #include "daemon/engine/release_state.hpp"
 #include "daemon/engine/seed_executor.hpp"
+#include "daemon/engine/verifier.hpp"
 #include "daemon/policy.hpp"
 
 namespace weights::daemon {
@@ -24,6 +27,10 @@ struct ReleaseContext {
   ReleaseState state = ReleaseState::resolving;  // the engine's state of the release
   bool held = false;                             // a follow holds it (not evicted)
 };
+
+// The context of a release of the registry: its state now, whether one of `held` (the releases
+// a follow holds).
+ReleaseContext context_of(const Release& r, const std::set<std::string>& held);
 
 // Complete, its torrent added and not paused.
 bool is_seeding(const Release& r, ReleaseState state);
@@ -61,16 +68,16 @@ struct ReleaseMetrics {
   ReleaseState state = ReleaseState::resolving;
 };
 ReleaseMetrics release_metrics(const Release& r, const ReleaseContext& ctx);
+// Every release of the registry, in id order.
+std::vector<ReleaseMetrics> release_metrics(const ReleaseRegistry& registry,
+                                            const std::set<std::string>& held);
 
-// The engine's running totals since start.
-struct EngineCounters {
-  std::uint64_t evictions = 0;
-  std::uint64_t no_space_refusals = 0;
-  std::uint64_t scrub_files = 0;
-  std::uint64_t scrub_bytes = 0;
-  std::uint64_t scrub_mismatches = 0;
-  std::uint64_t scrub_passes = 0;
+// The hybrid torrents' payload rates (bytes/s) summed over the registry (the daemon's status).
+struct PayloadRates {
+  std::int64_t download = 0;
+  std::int64_t upload = 0;
 };
+PayloadRates payload_rates(const ReleaseRegistry& registry);
 
 // Everything /metrics shows, gathered by the engine at scrape time.
 struct MetricsSnapshot {
@@ -79,9 +86,9 @@ struct MetricsSnapshot {
   std::uint64_t disk_reserved = 0;
   std::uint64_t disk_budget = 0;  // max_disk, 0 = none
   std::optional<std::uint64_t> disk_free;
-  EngineCounters counters;
-  std::optional<TimePoint> last_scrub_finished;
-  Rates rates;  // limits in force now
+  RoomTotals room;    // the disk budget's (SeedExecutor)
+  ScrubTotals scrub;  // the scrub's (ReleaseChecks)
+  Rates rates;        // limits in force now
   std::size_t follows = 0;
 };
 

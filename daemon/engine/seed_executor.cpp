@@ -103,13 +103,13 @@ Status SeedExecutor::make_room(const StoredRelease& incoming, const DiskLimits& 
   const auto existing = host_.stored_releases();
   auto plan = plan_eviction(existing, incoming, limits.max_disk);
   if (!plan) {
-    host_.refused_for_room();
+    ++totals_.no_space_refusals;
     return tl::unexpected(plan.error());
   }
   const std::uint64_t to_write = host_.bytes_to_write(incoming);
   if (auto free = host_.free_disk(); free && to_write + limits.min_free_disk > *free) {
     // Evictions free space too, but only unshared content; be conservative: count none.
-    host_.refused_for_room();
+    ++totals_.no_space_refusals;
     return fail(Errc::no_space,
                 fmt::format("{} needs {} more bytes on {} but only {} are free (keeping "
                             "min_free_disk = {} free)",
@@ -119,7 +119,7 @@ Status SeedExecutor::make_room(const StoredRelease& incoming, const DiskLimits& 
   for (const auto& id : plan->evict) {
     log::info("{}: evicted (least recently requested, unpinned) to make room for {}", id,
               incoming.id);
-    host_.evicted();
+    ++totals_.evictions;
     if (auto st = host_.evict(id); !st) log::error("evicting {}: {}", id, st.error().message);
   }
   return {};

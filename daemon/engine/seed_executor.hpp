@@ -56,9 +56,12 @@ class SeedHost {
   virtual std::optional<std::uint64_t> free_disk() = 0;
   // Removes a release with its files (eviction).
   virtual Status evict(const std::string& id) = 0;
-  // Counted for the metrics.
-  virtual void evicted() = 0;
-  virtual void refused_for_room() = 0;
+};
+
+// The disk budget's running totals since start (for /metrics).
+struct RoomTotals {
+  std::uint64_t evictions = 0;          // releases evicted to make room
+  std::uint64_t no_space_refusals = 0;  // fetches refused for lack of room
 };
 
 struct DiskLimits {
@@ -98,6 +101,8 @@ class SeedExecutor {
   // have changed (a release removed, evicted or finished, free space back), else every 30th.
   void tick();
 
+  const RoomTotals& room_totals() const { return totals_; }
+
  private:
   struct Outcome {
     std::optional<TimePoint> last_applied;
@@ -108,6 +113,7 @@ class SeedExecutor {
   std::vector<FollowCandidate> candidates(const std::vector<Follow>& follows);
 
   SeedHost& host_;
+  RoomTotals totals_;
   std::map<std::int64_t, Outcome> outcome_;
   SeedHost::RoomKey refused_room_key_{};
   std::uint64_t ticks_ = 0;

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "daemon/engine/startup_loader.hpp"
 #include "daemon/log.hpp"
 
 namespace weights::daemon {
@@ -75,17 +76,31 @@ Status adopt_taken(Release& r, const Store& store) {
   return {};
 }
 
-Result<Release*> SeedIntake::seed(const SeedRequest& req) {
-  if (host_.shutting_down()) return fail(Errc::unavailable, "weightsd is shutting down");
+Result<SeedIntake::Target> SeedIntake::target(const SeedRequest& req) {
   auto fs = host_.feed(req.feed, req.model);
   if (!fs) return tl::unexpected(fs.error());
   auto target = seed_target(*fs, req);
   if (!target) return tl::unexpected(target.error());
   auto m = host_.manifest(*fs, *target);
   if (!m) return tl::unexpected(m.error());
+  return Target{std::move(*fs), std::move(m->first), std::move(m->second)};
+}
+
+Result<std::vector<std::string>> SeedIntake::paths(const SeedRequest& req) {
+  auto t = target(req);
+  if (!t) return tl::unexpected(t.error());
+  std::vector<std::string> out;
+  for (const auto& f : t->manifest.files) out.push_back(f.path);
+  return out;
+}
+
+Result<Release*> SeedIntake::seed(const SeedRequest& req) {
+  if (host_.shutting_down()) return fail(Errc::unavailable, "weightsd is shutting down");
+  auto t = target(req);
+  if (!t) return tl::unexpected(t.error());
   const std::string id = fmt::format("{}@{}", req.model, req.revision);
   if (Release* known = registry_.find(id)) {
-    if (auto st = host_.not_loading(*known); !st) return tl::unexpected(st.error());
+    if (auto st = not_loading(*known); !st) return tl::unexpected(st.error());
     switch (seed_path(known)) {
       case SeedPath::answer:
         return known;
@@ -102,11 +117,11 @@ Result<Release*> SeedIntake::seed(const SeedRequest& req) {
   }
 
   Release& r = registry_.add(
-      host_.make_release(seed_record(req, m->first, m->second, host_.now_ticks()), m->first));
+      registry_.make(seed_record(req, t->manifest, t->bytes, host_.now_ticks()), t->manifest));
   r.intake = Intake::preparing;
   registry_.persist(r);
   // First the torrents (from the feed, on the resolver's workers), then the files.
-  if (auto st = host_.acquire(r, *fs, m->first,
+  if (auto st = host_.acquire(r, t->feed, t->manifest,
                               [this, id, gen = r.generation, dir = req.dir](Status got) {
                                 torrents_here(id, gen, dir, std::move(got));
                               });
@@ -128,8 +143,8 @@ void SeedIntake::torrents_here(const std::string& id, std::uint64_t gen,
   if (!got) return failed(*r, got.error());
   host_.on_pool(
       [manifest = r->manifest, dir,
-       staging = host_.store().staging_dir(r->rec.v2_infohash) / r->rec.revision,
-       threads = host_.hashing_threads()] {
+       staging = store_.staging_dir(r->rec.v2_infohash) / r->rec.revision,
+       threads = hashing_threads_] {
         return take_publisher_files(dir, manifest, staging, threads);
       },
       [this, id, gen](Status taken) { files_taken(id, gen, std::move(taken)); });
@@ -141,7 +156,7 @@ void SeedIntake::files_taken(const std::string& id, std::uint64_t gen, Status ta
   if (!r || r->generation != gen) return;
   if (!taken) return failed(*r, taken.error());
   r->intake = Intake::ready;
-  if (auto st = adopt_taken(*r, host_.store()); !st) {
+  if (auto st = adopt_taken(*r, store_); !st) {
     r->error = st.error();
     registry_.persist(*r);
     return;

@@ -3,14 +3,16 @@
 // a seed does to a release already known, the record it creates, then — once its torrents are
 // here — the publisher's files taken into staging on the hashing pool (every byte checked
 // against the manifest; nothing is seeded otherwise) and, back on the io thread, adopted into
-// the store. SeedIntake carries the steps out on the ReleaseRegistry and reaches the rest of the
-// engine (feeds, resolver, hashing pool, session) only through SeedIntakeHost. Io thread only.
+// the store. SeedIntake carries the steps out on the ReleaseRegistry and the Store and reaches
+// the rest of the engine (feeds, resolver, hashing pool, session) only through SeedIntakeHost.
+// Io thread only.
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "core/db/state_store.hpp"
 #include "core/trust/release_manifest.hpp"
@@ -61,17 +63,11 @@ class SeedIntakeHost {
   // The verified manifest of a trusted release target and its bytes.
   virtual Result<std::pair<ReleaseManifest, std::string>> manifest(
       const FeedState& feed, const tuf::TargetInfo& target) = 0;
-  // unavailable while the release is still being loaded at start-up.
-  virtual Status not_loading(const Release& r) = 0;
-  virtual std::unique_ptr<Release> make_release(ReleaseRecord rec,
-                                                const ReleaseManifest& manifest) = 0;
   // Fetches the release's torrents on a worker; `done` gets the outcome on the io thread.
   virtual Status acquire(Release& r, const FeedState& feed, const ReleaseManifest& manifest,
                          std::function<void(Status)> done) = 0;
   // Runs `work` on the hashing pool and `then` with its outcome on the io thread.
   virtual void on_pool(std::function<Status()> work, std::function<void(Status)> then) = 0;
-  virtual const Store& store() = 0;
-  virtual unsigned hashing_threads() = 0;
   // Adds the release to the session as a seed (every file verified).
   virtual Status add_seed(Release& r) = 0;
   virtual void check_complete(Release& r) = 0;
@@ -81,7 +77,10 @@ class SeedIntakeHost {
 // Carries out seed requests on the registry.
 class SeedIntake {
  public:
-  SeedIntake(ReleaseRegistry& registry, SeedIntakeHost& host) : registry_(registry), host_(host) {}
+  // The publisher's files are taken in with `hashing_threads` readers.
+  SeedIntake(ReleaseRegistry& registry, SeedIntakeHost& host, const Store& store,
+             unsigned hashing_threads)
+      : registry_(registry), host_(host), store_(store), hashing_threads_(hashing_threads) {}
 
   // Records the release `verifying` (Intake::preparing) and persists it; its torrents are then
   // fetched, the publisher's files taken in on the hashing pool and adopted, and the release
@@ -90,8 +89,18 @@ class SeedIntake {
   // unavailable (shutting down, still loading), not_found (feed, target, directory),
   // already_exists (being fetched), and the resolver's.
   Result<Release*> seed(const SeedRequest& request);
+  // The paths of the files the seed's release lists (in manifest order), which the caller
+  // checks before it asks to seed. Errors: those of seed() before it records anything.
+  Result<std::vector<std::string>> paths(const SeedRequest& request);
 
  private:
+  struct Target {
+    FeedState feed;
+    ReleaseManifest manifest;
+    std::string bytes;  // the manifest as published
+  };
+  // The request's feed, trusted release target and its verified manifest.
+  Result<Target> target(const SeedRequest& request);
   void torrents_here(const std::string& id, std::uint64_t gen, const std::filesystem::path& dir,
                      Status got);
   void files_taken(const std::string& id, std::uint64_t gen, Status taken);
@@ -99,6 +108,8 @@ class SeedIntake {
 
   ReleaseRegistry& registry_;
   SeedIntakeHost& host_;
+  const Store& store_;
+  unsigned hashing_threads_;
 };
 
 }  // namespace weights::daemon

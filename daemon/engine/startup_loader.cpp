@@ -3,15 +3,30 @@
 #include <boost/asio/post.hpp>
 #include <fmt/format.h>
 
+#include "core/trust/release_manifest.hpp"
 #include "daemon/log.hpp"
 
 namespace weights::daemon {
 
-StartupLoader::StartupLoader(boost::asio::io_context& io, LoadHost& host)
-    : io_(io), host_(host), alive_(std::make_shared<bool>(true)) {}
+StartupLoader::StartupLoader(boost::asio::io_context& io, ReleaseRegistry& registry, LoadHost& host)
+    : io_(io), registry_(registry), host_(host), alive_(std::make_shared<bool>(true)) {}
 
 StartupLoader::~StartupLoader() {
   *alive_ = false;
+}
+
+void StartupLoader::load(std::vector<ReleaseRecord> records,
+                         const std::function<bool(const ReleaseRecord&)>& has_torrent) {
+  for (auto& rec : records) {
+    auto m = parse_release_manifest(rec.manifest);
+    if (!m) {
+      log::error("release {}: stored manifest unreadable: {}", rec.id, m.error().message);
+      continue;
+    }
+    Release& r = registry_.add(registry_.make(std::move(rec), std::move(*m)));
+    if (has_torrent(r.rec)) enqueue(r);
+  }
+  start();
 }
 
 void StartupLoader::enqueue(Release& r) {
@@ -21,7 +36,7 @@ void StartupLoader::enqueue(Release& r) {
 
 void StartupLoader::start() {
   if (queue_.loading() == 0) {
-    log::info("{} release(s) loaded", host_.release_count());
+    log::info("{} release(s) loaded", registry_.size());
     return;
   }
   log::info("loading {} release(s)", queue_.loading());
@@ -31,7 +46,13 @@ void StartupLoader::start() {
 void StartupLoader::loaded(Release& r) {
   if (r.intake != Intake::loading) return;
   r.intake = Intake::ready;
-  if (queue_.loaded()) log::info("{} release(s) loaded", host_.release_count());
+  if (queue_.loaded()) log::info("{} release(s) loaded", registry_.size());
+}
+
+void StartupLoader::failed(Release& r, const Error& e) {
+  loaded(r);
+  r.error = e;
+  registry_.persist(r);
 }
 
 void StartupLoader::post_batch() {
@@ -46,13 +67,9 @@ void StartupLoader::post_batch() {
 void StartupLoader::run_batch() {
   if (host_.shutting_down()) return;
   for (const auto& id : queue_.next_batch()) {
-    Release* r = host_.find(id);
+    Release* r = registry_.find(id);
     if (!r || r->intake != Intake::loading) continue;
-    if (auto st = host_.start_add(*r); !st) {
-      loaded(*r);
-      r->error = st.error();
-      host_.persist(*r);
-    }
+    if (auto st = host_.start_add(*r); !st) failed(*r, st.error());
   }
   if (!queue_.exhausted()) post_batch();
 }

@@ -59,6 +59,15 @@ struct ScrubFinished {
 
 // What the scrub asks the coordinator, one file at a time (so a file unverified or a release
 // removed meanwhile is skipped).
+// The scrub's running totals since start (ReleaseChecks counts them, for /metrics).
+struct ScrubTotals {
+  std::uint64_t files = 0;       // files hashed
+  std::uint64_t bytes = 0;       // bytes read (an unreadable file counts none)
+  std::uint64_t mismatches = 0;  // damaged or unreadable files
+  std::uint64_t passes = 0;      // releases scrubbed to the end
+  std::int64_t last_pass = 0;    // WallClock ticks when the last pass ended, 0 = none yet
+};
+
 struct ScrubSource {
   // The release's generation if it is to be scrubbed now (complete), else nothing (skipped).
   std::function<std::optional<std::uint64_t>(const std::string& id)> start;

@@ -8,7 +8,9 @@
 # file in the API, other LFS bytes, another pointer, another small file) is refused naming the
 # file with nothing staged or published; a dead git endpoint fails the import instead of falling
 # back to the API; a gated repository's token reaches the API and git, never the CDN; expired and
-# cut CDN transfers resume on fresh URLs from the hub.
+# cut CDN transfers resume on fresh URLs from the hub. The hub's refusals (X-Error-Code: a missing
+# repository's 401 RepoNotFound, RevisionNotFound, GatedRepo; 410 and 451) each give their own
+# error and exit code, and a branch's trust note is a field of the --json output.
 source "$(dirname "$0")/lib.sh"
 source "$WEIGHTS_SOURCE_DIR/tests/lib/harness.sh"
 
@@ -37,6 +39,8 @@ build git404 --tamper git-404
 build git500
 build expiring --tamper expiring
 build gated --gated hf_test_token
+build taken-down --refuse 410
+build barred --refuse 451
 start_hub_double "$hub" \
   'location ~ "^/test-org/git500(\.git)?/(info/refs|git-upload-pack)$" { return 500; }'
 hub_log=$NGINX_LOG  # the hub's nginx access log (git requests included)
@@ -78,10 +82,22 @@ add_with_token() { HF_TOKEN=hf_test_token add "$@"; }
 expect_ok "release add --from-hf ORG/NAME@main from the hub double" \
   add_with_token "$T/pub" "$T/dl" test-org/tiny@main
 out=$LAST_OUT
-grep -q "test-org/tiny@main is commit ${commit[tiny]}: the hub said so, and this one step trusted it" \
-  <<<"$out" && pass "resolving a branch says which commit it pinned and that it trusted the hub" ||
-  fail "no trust note: $out"
 manifest_json=$(sed -n '/^{/,$p' <<<"$out")
+jq -e --arg c "${commit[tiny]}" '.trusted_hub_for.repo == "test-org/tiny" and
+    .trusted_hub_for.revision == "main" and .trusted_hub_for.commit == $c and
+    (.trusted_hub_for.note | test("is commit \($c): the hub said so, and this one step trusted it"))' \
+  <<<"$manifest_json" >/dev/null && [[ ${out:0:1} == "{" ]] &&
+  pass "--json: resolving a branch says which commit it pinned and that it trusted the hub, in the JSON (trusted_hub_for), nothing on stderr" ||
+  fail "no trust note in the JSON: $out"
+rc=0
+HF_TOKEN=hf_test_token "$W" release add "$T/dl" --from-hf test-org/tiny@main --endpoint "$HUB_URL" \
+  --feed "$T/pub" --now "$now" --replace >"$T/human.out" 2>"$T/human.err" || rc=$?
+[[ $rc == 0 ]] &&
+  grep -q "test-org/tiny@main is commit ${commit[tiny]}: the hub said so, and this one step trusted it" "$T/human.err" &&
+  ! grep -q "trusted" "$T/human.out" &&
+  pass "human output: the trust note goes to stderr" ||
+  fail "human trust note (exit $rc): $(cat "$T/human.out" "$T/human.err")"
+
 [[ $(jq -r .revision <<<"$manifest_json") == "${commit[tiny]}" ]] &&
   pass "the release's revision is the real commit id" || fail "revision: $manifest_json"
 grep -q "GET /test-org/tiny/info/refs?service=git-upload-pack" "$hub_log" &&
@@ -125,13 +141,20 @@ fi
 expect_ok "feed init (pinned)" "$W" feed init "$T/pub-pin" --now "$now"
 expect_ok "release add --from-hf ORG/NAME@<commit>" add "$T/pub-pin" "$T/dl-pin" \
   "test-org/tiny@${commit[tiny]}"
-grep -q "trusted" <<<"$LAST_OUT" && fail "a commit pin claims to trust the hub: $LAST_OUT" ||
-  pass "a commit pin prints no trust note"
+jq -e '.trusted_hub_for == null' <<<"$LAST_OUT" >/dev/null &&
+  ! grep -q "trusted it" <<<"$LAST_OUT" && pass "a commit pin has no trust note (trusted_hub_for null)" ||
+  fail "a commit pin claims to trust the hub: $LAST_OUT"
 
 # --- a gated repository: the token on the API, resolve and git -------------------------------
-expect_fail "a gated repository without a token is refused" 69 "HTTP 401: gated" \
+expect_fail "a gated repository without a token is refused: accept the licence, then HF_TOKEN" 77 \
+  "test-org/gated is a gated repository: .*\(HTTP 401, GatedRepo\)" \
   env -u HF_TOKEN "$W" release add "$T/dl-gated" --from-hf test-org/gated --endpoint "$HUB_URL" \
   --feed "$T/pub-pin" --now "$now"
+grep -q "^hint: accept the licence at $HUB_URL/test-org/gated with your own account, then set HF_TOKEN.*never accepts a licence on your behalf" \
+  <<<"$LAST_OUT" && pass "the gated hint: the licence on the hub with the user's own account, then HF_TOKEN" ||
+  fail "gated hint: $LAST_OUT"
+grep -q "hf_test_token" <<<"$LAST_OUT" && fail "an error shows a token: $LAST_OUT" ||
+  pass "no token in the error"
 [[ $(curl -s -o /dev/null -w '%{http_code}' \
   "$HUB_URL/test-org/gated.git/info/refs?service=git-upload-pack") == 401 ]] &&
   pass "the gated repository's git endpoint answers 401 without the token" || fail "git not gated"
@@ -139,6 +162,43 @@ expect_ok "the gated repository imports with HF_TOKEN" \
   add_with_token "$T/pub-pin" "$T/dl-gated" "test-org/gated@${commit[gated]}"
 grep -q "^204 POST $HUB_URL/test-org/gated/git-upload-pack range= auth=yes" "$HUB_REQUESTS" &&
   pass "the token went to the hub's git endpoint" || fail "git auth: $(grep gated "$HUB_REQUESTS")"
+
+# --- the hub's refusals, each told apart ---------------------------------------------------------
+hub_refuses() { # hub_refuses NAME EXIT PATTERN REPO@REV [ENV...]
+  expect_fail "$1" "$2" "$3" env -u HF_TOKEN "${@:5}" "$W" release add "$T/dl-refused" \
+    --from-hf "$4" --endpoint "$HUB_URL" --feed "$T/pub-pin" --now "$now"
+}
+hub_refuses "a missing repository (401 RepoNotFound) is not found, not gated" 66 \
+  "missing-org/none@main .*repository missing-org/none not found: it does not exist, or it is private and this request carried no token \(HTTP 401, RepoNotFound\)" \
+  missing-org/none@main
+grep -qi "gated" <<<"$LAST_OUT" && fail "a missing repository is called gated: $LAST_OUT" ||
+  pass "a missing repository is not called gated"
+hub_refuses "a missing repository with a token says the token's account cannot see it" 66 \
+  "repository missing-org/none not found: .*the account of HF_TOKEN cannot see it" \
+  missing-org/none@main HF_TOKEN=hf_other_token
+grep -q "hf_other_token" <<<"$LAST_OUT" && fail "an error shows the token: $LAST_OUT" ||
+  pass "the token is not in the error"
+rc=0
+"$W" --json release add "$T/dl-refused" --from-hf missing-org/none@main --endpoint "$HUB_URL" \
+  --feed "$T/pub-pin" --now "$now" >"$T/missing.json" 2>/dev/null || rc=$?
+[[ $rc == 66 ]] && jq -e '.error.code == "not_found" and (.error.hint | test("check ORG/NAME"))' \
+  "$T/missing.json" >/dev/null && pass "--json: a missing repository is error code not_found" ||
+  fail "missing repository as JSON (exit $rc): $(cat "$T/missing.json")"
+hub_refuses "an unknown revision (404 RevisionNotFound) is named" 66 \
+  "test-org/tiny has no revision 'no-such-branch' \(branch, tag or commit\) \(HTTP 404, RevisionNotFound\)" \
+  test-org/tiny@no-such-branch
+hub_refuses "410 from the hub: gone" 66 "HTTP 410: gone: the hub no longer serves it" \
+  test-org/taken-down@main
+grep -q "^hint: .*peers that hold it.*mirror" <<<"$LAST_OUT" && pass "410: the hint names peers and mirrors" ||
+  fail "410 hint: $LAST_OUT"
+hub_refuses "451 from the hub: legally barred" 69 "HTTP 451: the hub is legally barred" \
+  test-org/barred@main
+grep -q "^hint: waiting will not change that: .*peers that hold it.*HF_ENDPOINT" <<<"$LAST_OUT" &&
+  pass "451: the hint names peers and mirrors" || fail "451 hint: $LAST_OUT"
+grep -q "try again later" <<<"$LAST_OUT" && fail "451 suggests waiting: $LAST_OUT" ||
+  pass "451 does not suggest waiting"
+[[ -z $(find "$T/dl-refused" -type f 2>/dev/null) ]] && pass "a refused import downloads nothing" ||
+  fail "files downloaded: $(find "$T/dl-refused" -type f)"
 
 # --- a lying hub: refused naming the file, nothing staged or published -------------------------
 expect_ok "feed init (tamper)" "$W" feed init "$T/pub-t" --now "$now"

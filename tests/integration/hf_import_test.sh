@@ -187,7 +187,7 @@ assert m["license"] == "mit"
 EOF
 
 # --- refusals -------------------------------------------------------------------------------
-expect_fail "a gated repository without a token is refused" 69 "HTTP 401: gated" \
+expect_fail "a gated repository without a token is refused" 77 "gated repository: .*GatedRepo" \
   env -u HF_TOKEN "$W" release add "$T/g" --from-hf gated-org/tiny --endpoint "$hub" \
   --feed "$T/pub" --now "$now"
 grep -q "HF_TOKEN" <<<"$LAST_OUT" && pass "the gated error hints at HF_TOKEN" || fail "$LAST_OUT"

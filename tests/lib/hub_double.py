@@ -4,7 +4,7 @@
 Test-only. Two roles in one file:
 
   hub_double.py build ROOT ORG/NAME SRC_DIR [--license L] [--tamper MODE] [--page-size N]
-                      [--gated TOKEN]
+                      [--gated TOKEN] [--refuse STATUS]
       Makes SRC_DIR a real git repository with the `git` program, as the hub stores it: files of
       at least --lfs-threshold bytes and *.safetensors become Git LFS v1 pointer blobs, selected
       by .gitattributes lines `PATTERN filter=lfs diff=lfs merge=lfs -text` (no git-lfs needed);
@@ -41,7 +41,10 @@ Test-only. Two roles in one file:
         GET /cdn/ORG/NAME/SHA256?Expires=..&Signature=..     (the CDN host) the bytes, or 403
                                                              once the URL expired or was used
       Errors carry a JSON body and X-Error-Code (RepoNotFound and GatedRepo: 401,
-      RevisionNotFound and EntryNotFound: 404, the latter with X-Repo-Commit). A gated
+      RevisionNotFound and EntryNotFound: 404, the latter with X-Repo-Commit). A repository
+      built with --refuse STATUS (403, 410, 451, ...) answers every API, resolve and git request
+      with that status and a JSON body, without X-Error-Code (a hub that took it down or is
+      barred from serving it). A gated
       repository wants its token on the API, resolve and git (nginx asks with auth_request,
       HUB_DOUBLE_GIT_AUTH set); the CDN's signed URLs need none. Bytes are sent by nginx itself
       (X-Accel-Redirect to /_raw/ and /_cdn/, so Range works as on the real hub).
@@ -129,6 +132,8 @@ def build(argv):
     p.add_argument("--lfs-threshold", type=int, default=10 * 1024 * 1024)
     p.add_argument("--gated", metavar="TOKEN", default="",
                    help="API, resolve and git answer 401 without Authorization: Bearer TOKEN")
+    p.add_argument("--refuse", type=int, default=0, metavar="STATUS",
+                   help="API, resolve and git answer STATUS (no X-Error-Code)")
     a = p.parse_args(argv)
     files = read_files(a.src)
     lfs = sorted(path for path, data in files.items()
@@ -192,7 +197,7 @@ def build(argv):
             write(os.path.join(raw_dir, served_commit, e["path"]), data)
     state = {"repo": a.repo, "sha": served_commit, "branch": "main", "license": a.license,
              "page_size": a.page_size, "tamper": a.tamper or "", "gated_token": a.gated,
-             "files": listed}
+             "refuse": a.refuse, "files": listed}
     write(os.path.join(repo_dir, "hub.json"), json.dumps(state, indent=1).encode())
     print(served_commit)
 
@@ -222,6 +227,10 @@ def read_state(root, repo):
 def load_repo(root, repo):
     """read_state, and 401 when the repository is gated and the request lacks its token."""
     state = read_state(root, repo)
+    if state.get("refuse"):
+        status = state["refuse"]
+        raise Reply(status, json.dumps({"error": http.HTTPStatus(status).phrase}).encode(),
+                    [("Content-Type", "application/json")])
     token = state["gated_token"]
     if token and os.environ.get("HTTP_AUTHORIZATION") != f"Bearer {token}":
         raise error(401, "GatedRepo", f"Access to model {repo} is restricted. You must have "

@@ -7,8 +7,17 @@
 #include <sys/stat.h>
 
 #include "core/util/atomic_file.hpp"
+#include "core/util/crypto.hpp"
 
 namespace weights::testing {
+
+ReleaseFile release_file(const std::string& path, const std::string& content) {
+  ReleaseFile f;
+  f.path = path;
+  f.length = content.size();
+  f.sha256 = crypto::sha256_hex(content);
+  return f;
+}
 
 void write_text(const std::filesystem::path& p, const std::string& data) {
   std::filesystem::create_directories(p.parent_path());

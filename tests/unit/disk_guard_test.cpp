@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "support/fake_backend.hpp"
+#include "support/record_rows.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace weights::daemon;
@@ -50,20 +51,18 @@ TEST_CASE("free space of an existing directory is known, of a missing one not", 
 
 namespace {
 
-struct FakeDiskHost final : DiskGuardHost {
+// The backend, the free space and the registry a DiskGuard works on.
+struct Rig {
   weights::testing::FakeBackend torrents;
   std::optional<std::uint64_t> free;
-  std::vector<std::unique_ptr<Release>> releases;
-  std::vector<std::string> persisted;
+  weights::testing::RecordRows db;
+  std::vector<std::string>& persisted = db.written;
+  ReleaseRegistry registry{db.store()};
 
-  TorrentBackend& backend() override { return torrents; }
-  std::optional<std::uint64_t> free_disk() override { return free; }
-  std::vector<Release*> all_releases() override {
-    std::vector<Release*> out;
-    for (auto& r : releases) out.push_back(r.get());
-    return out;
+  DiskGuard guard(std::uint64_t min_free_disk) {
+    return DiskGuard(
+        torrents, registry, [this] { return free; }, min_free_disk);
   }
-  void persist(Release& r) override { persisted.push_back(r.rec.id); }
 
   // A download with its hybrid torrent `t` in the session and `left` bytes still to fetch.
   Release& download(TorrentId t, std::uint64_t left) {
@@ -75,16 +74,15 @@ struct FakeDiskHost final : DiskGuardHost {
     f.wanted = true;
     f.done = 100;
     r->files.push_back(f);
-    releases.push_back(std::move(r));
-    return *releases.back();
+    return registry.add(std::move(r));
   }
 };
 
 }  // namespace
 
 TEST_CASE("ENOSPC pauses the release and it resumes only when its rest fits", "[disk]") {
-  FakeDiskHost host;
-  DiskGuard guard(host, 160 * MiB);  // margin: 10 MiB
+  Rig host;
+  DiskGuard guard = host.guard(160 * MiB);  // margin: 10 MiB
   Release& r = host.download(1, 50 * MiB);
   host.free = 0;
   guard.on_disk_error(r, true, "No space left on device");
@@ -112,8 +110,8 @@ TEST_CASE("ENOSPC pauses the release and it resumes only when its rest fits", "[
 }
 
 TEST_CASE("another disk error with room to spare fails the release", "[disk]") {
-  FakeDiskHost host;
-  DiskGuard guard(host, 0);
+  Rig host;
+  DiskGuard guard = host.guard(0);
   Release& r = host.download(1, MiB);
   host.free = 100 * MiB;
   guard.on_disk_error(r, false, "Permission denied");
@@ -126,8 +124,8 @@ TEST_CASE("another disk error with room to spare fails the release", "[disk]") {
 }
 
 TEST_CASE("the periodic check pauses downloads that cannot write, not seeds", "[disk]") {
-  FakeDiskHost host;
-  DiskGuard guard(host, 0);
+  Rig host;
+  DiskGuard guard = host.guard(0);
   Release& big = host.download(1, 100 * MiB);
   Release& done = host.download(2, 0);  // nothing left: seeding
   Release& preparing = host.download(3, 100 * MiB);

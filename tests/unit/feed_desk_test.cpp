@@ -78,7 +78,11 @@ TEST_CASE("an added feed is refreshed right away; refresh and remove reach the p
   auto all = f.desk.list();
   REQUIRE(all);
   REQUIRE(all->feeds.size() == 1);
+  const auto shown = f.desk.renderable();
+  REQUIRE(shown.size() == 1);
+  CHECK(shown[0].name == "demo");
   REQUIRE(f.desk.remove("demo"));
+  CHECK(f.desk.renderable().empty());
   CHECK(f.forgotten == std::vector<std::string>{"demo"});
   auto gone = f.desk.get("demo");
   REQUIRE_FALSE(gone);

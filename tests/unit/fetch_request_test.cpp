@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include "daemon/store.hpp"
+#include "support/record_rows.hpp"
 
 using namespace weights;
 using namespace weights::daemon;
@@ -182,21 +183,11 @@ struct FakeHost final : FetchHost {
     r.bytes = "{}";
     return r;
   }
-  Status not_loading(const Release& r) override {
-    if (r.intake == Intake::loading) return fail(Errc::unavailable, "loading");
-    return {};
-  }
   bool acquiring(const Release& r) override { return in_flight.count(r.rec.id) > 0; }
   Status make_room(const Release&, const std::vector<bool>&) override {
     ++rooms;
     if (no_room) return tl::unexpected(*no_room);
     return {};
-  }
-  std::unique_ptr<Release> make_release(ReleaseRecord rec, const ReleaseManifest& man) override {
-    auto r = std::make_unique<Release>(release(rec.include));
-    r->rec = std::move(rec);
-    r->manifest = man;
-    return r;
   }
   void selection_changed(Release&) override { ++selections; }
   Status add_peers(Release& r, const std::vector<std::string>& peers) override {
@@ -228,15 +219,9 @@ struct FakeHost final : FetchHost {
 };
 
 struct Rig {
-  std::map<std::string, ReleaseRecord> rows;
-  ReleaseRegistry registry{RecordStore{[this](const ReleaseRecord& r) -> Status {
-                                         rows[r.id] = r;
-                                         return {};
-                                       },
-                                       [this](const std::string& id) -> Status {
-                                         rows.erase(id);
-                                         return {};
-                                       }}};
+  weights::testing::RecordRows db;
+  std::map<std::string, ReleaseRecord>& rows = db.rows;
+  ReleaseRegistry registry{db.store()};
   FakeHost host;
   FetchIntake intake{registry, host};
 };

@@ -353,3 +353,105 @@ TEST_CASE("a 451 from the hub is final and points to peers and mirrors, not to w
   REQUIRE_FALSE(info);
   CHECK_THAT(info.error().message, Catch::Contains("legally barred"));
 }
+
+TEST_CASE(
+    "the Hub reads the hub's X-Error-Code: a missing repository is not called gated, and "
+    "each refusal is typed",
+    "[hf_hub]") {
+  TempDir tmp;
+  std::atomic<int> limited{0};
+  std::vector<std::string> auth;
+  std::mutex m;
+  Server hub([&](Conn& c, const std::string& p, const std::string& req) {
+    {
+      const std::lock_guard<std::mutex> lock(m);
+      auth.push_back(req.find("\r\nAuthorization: Bearer ") != std::string::npos ? "yes" : "no");
+    }
+    auto refuse = [&](int status, std::string_view reason, std::string_view code,
+                      std::string extra = {}) {
+      c.send(response(status, reason, R"({"error":"refused"})",
+                      fmt::format("X-Error-Code: {}\r\n{}", code, extra)));
+    };
+    if (p.starts_with("/api/models/missing-org/none/")) {
+      refuse(401, "Unauthorized", "RepoNotFound");
+    } else if (p == "/api/models/org/name/revision/nope") {
+      refuse(404, "Not Found", "RevisionNotFound");
+    } else if (p.starts_with("/api/models/org/gated/")) {
+      refuse(403, "Forbidden", "GatedRepo");
+    } else if (p == fmt::format("/org/name/resolve/{}/missing.json", sha)) {
+      refuse(404, "Not Found", "EntryNotFound", fmt::format("X-Repo-Commit: {}\r\n", sha));
+    } else if (p == fmt::format("/org/name/resolve/{}/busy.json", sha)) {
+      ++limited;
+      c.send(response(429, "Too Many Requests", "", "Retry-After: 0\r\n"));
+    } else if (p == "/api/ok") {
+      c.send(response(200, "OK", "{}"));
+    } else {
+      c.send(response(404, "Not Found", ""));
+    }
+  });
+  clear_proxy_env();
+  hf::HubOptions o = hf::hub_options_from_env();
+  o.endpoint = hub.url("");
+  o.token = "hf_secret_token_value";
+  o.max_attempts = 3;
+  hf::Hub h(o);
+
+  auto missing = h.revision("missing-org/none", "main");
+  REQUIRE_FALSE(missing);
+  INFO(missing.error().to_string());
+  CHECK(missing.error().code == Errc::not_found);
+  CHECK_THAT(missing.error().message,
+             Catch::Contains("missing-org/none@main") &&
+                 Catch::Contains("repository missing-org/none not found") &&
+                 Catch::Contains("the account of HF_TOKEN cannot see it"));
+  CHECK_THAT(missing.error().to_string(), !Catch::Contains("gated"));
+  CHECK(h.last_refusal() == hf::HubRefusal::repo_not_found);
+
+  auto revision = h.revision("org/name", "nope");
+  REQUIRE_FALSE(revision);
+  CHECK(revision.error().code == Errc::not_found);
+  CHECK_THAT(revision.error().message, Catch::Contains("no revision 'nope'"));
+  CHECK(h.last_refusal() == hf::HubRefusal::revision_not_found);
+
+  auto gated = h.revision("org/gated", "main");
+  REQUIRE_FALSE(gated);
+  CHECK(gated.error().code == Errc::permission_denied);
+  CHECK_THAT(gated.error().hint,
+             Catch::Contains(fmt::format("accept the licence at {}/org/gated", o.endpoint)) &&
+                 Catch::Contains("never accepts"));
+  CHECK(h.last_refusal() == hf::HubRefusal::gated);
+
+  hf::HubRevision rev;
+  rev.repo = "org/name";
+  rev.sha = std::string(sha);
+  const hf::HubFile absent{"missing.json", 10, std::string(40, 'a'), std::nullopt};
+  auto entry = h.download(rev, absent, tmp / "missing.json");
+  REQUIRE_FALSE(entry);
+  CHECK(entry.error().code == Errc::not_found);
+  CHECK_THAT(
+      entry.error().message,
+      Catch::Contains(fmt::format("no file 'missing.json' in org/name@{}, commit {}", sha, sha)));
+  CHECK(h.last_refusal() == hf::HubRefusal::entry_not_found);
+  CHECK_FALSE(fs::exists(tmp / "missing.json"));
+
+  const hf::HubFile busy{"busy.json", 10, std::string(40, 'a'), std::nullopt};
+  auto limited_error = h.download(rev, busy, tmp / "busy.json");
+  REQUIRE_FALSE(limited_error);
+  CHECK(limited == o.max_attempts);  // the client's retries came first
+  CHECK(limited_error.error().code == Errc::unavailable);
+  CHECK_THAT(limited_error.error().message,
+             Catch::Contains("busy.json") && Catch::Contains("rate limited"));
+  CHECK(h.last_refusal() == hf::HubRefusal::rate_limited);
+
+  // The token went to the hub with every request, and no message or hint repeats it.
+  CHECK(std::all_of(auth.begin(), auth.end(), [](const auto& a) { return a == "yes"; }));
+  for (const auto* e : {&missing.error(), &revision.error(), &gated.error(), &entry.error(),
+                        &limited_error.error()}) {
+    CHECK_THAT(e->to_string(), !Catch::Contains(o.token));
+  }
+
+  // A success clears the last refusal.
+  REQUIRE(h.last_refusal());
+  CHECK(h.get_json(hub.url("/api/ok")));
+  CHECK_FALSE(h.last_refusal());
+}

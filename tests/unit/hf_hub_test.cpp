@@ -3,6 +3,7 @@
 #include <fstream>
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include "core/util/crypto.hpp"
 #include "core/util/file_hash.hpp"
@@ -202,5 +203,183 @@ TEST_CASE("hub_status_error: 451 says legally barred and names peers and mirrors
   CHECK_THAT(e.hint,
              Catch::Contains("peers") && Catch::Contains("mirror") && !Catch::Contains("later"));
   head.status = 403;
-  CHECK_THAT(hf::hub_status_error(*hub, *hub, head, "x").message, Catch::Contains("gated"));
+  const Error forbidden = hf::hub_status_error(*hub, *hub, head, "x");
+  CHECK(forbidden.code == Errc::permission_denied);
+  CHECK_THAT(forbidden.hint, Catch::Contains("gated") && Catch::Contains("repository's page"));
+}
+
+namespace {
+
+// A hub answer as the client parses it, with the headers the Hub keeps.
+ResponseHead answer(std::string_view status_line, std::string_view headers = {}) {
+  HttpOptions o;
+  o.keep_headers = {std::string(error_code_header), std::string(repo_commit_header)};
+  auto r = parse_http_response(
+      fmt::format("HTTP/1.1 {}\r\n{}Content-Length: 2\r\n\r\n{{}}", status_line, headers), 1024, o,
+      "https://huggingface.co/x");
+  REQUIRE(r);
+  return *r;
+}
+
+}  // namespace
+
+TEST_CASE("each hub refusal is a distinct error that names what was refused and never the token",
+          "[hf_hub]") {
+  const Url hub = parse_url("https://huggingface.co").value();
+  const Url api = parse_url("https://huggingface.co/api/models/org/name/revision/v2").value();
+  const Url cdn = parse_url("https://cas-bridge.xethub.hf.co/obj?X-Amz-Signature=s").value();
+  const std::string commit = "0123456789abcdef0123456789abcdef01234567";
+  const HubSubject anon{"org/name", "v2", "model.safetensors", false};
+  HubSubject with_token = anon;
+  with_token.token_sent = true;
+  struct Case {
+    std::string status_line;
+    std::string headers;
+    Url from;
+    HubRefusal refusal;
+    Errc code;
+    std::vector<std::string> message;  // each must appear
+    std::vector<std::string> hint;
+  };
+  const std::vector<Case> cases{
+      {"401 Unauthorized",
+       "X-Error-Code: RepoNotFound\r\n",
+       api,
+       HubRefusal::repo_not_found,
+       Errc::not_found,
+       {"repository org/name not found", "private", "RepoNotFound"},
+       {"check ORG/NAME", "HF_TOKEN"}},
+      {"404 Not Found",
+       "X-Error-Code: RevisionNotFound\r\n",
+       api,
+       HubRefusal::revision_not_found,
+       Errc::not_found,
+       {"no revision 'v2'", "RevisionNotFound"},
+       {"40-hex commit"}},
+      {"404 Not Found",
+       "x-error-code: EntryNotFound\r\nX-Repo-Commit: " + commit + "\r\n",
+       api,
+       HubRefusal::entry_not_found,
+       Errc::not_found,
+       {"no file 'model.safetensors' in org/name@v2, commit " + commit, "EntryNotFound"},
+       {"mirror"}},
+      {"403 Forbidden",
+       "X-Error-Code: GatedRepo\r\n",
+       api,
+       HubRefusal::gated,
+       Errc::permission_denied,
+       {"gated repository", "accepted its licence"},
+       {"accept the licence at https://huggingface.co/org/name with", "then set HF_TOKEN",
+        "never accepts"}},
+      {"401 Unauthorized",
+       "",
+       api,
+       HubRefusal::unauthorized,
+       Errc::permission_denied,
+       {"HTTP 401", "wants authentication"},
+       {"set HF_TOKEN"}},
+      {"403 Forbidden",
+       "",
+       api,
+       HubRefusal::forbidden,
+       Errc::permission_denied,
+       {"HTTP 403", "refuses access"},
+       {"gated", "never accepts"}},
+      {"404 Not Found",
+       "",
+       api,
+       HubRefusal::not_found,
+       Errc::not_found,
+       {"HTTP 404", "no such repository, revision or file"},
+       {"ORG/NAME@REVISION"}},
+      {"410 Gone",
+       "",
+       api,
+       HubRefusal::gone,
+       Errc::not_found,
+       {"HTTP 410", "no longer serves"},
+       {"peers", "mirror"}},
+      {"429 Too Many Requests",
+       "Retry-After: 300\r\n",
+       api,
+       HubRefusal::rate_limited,
+       Errc::unavailable,
+       {"HTTP 429", "rate limited", "still after retrying", "wait 300 s"},
+       {"HF_TOKEN", "resume"}},
+      {"451 Unavailable For Legal Reasons",
+       "",
+       api,
+       HubRefusal::legally_blocked,
+       Errc::unavailable,
+       {"HTTP 451", "legally barred"},
+       {"peers", "HF_ENDPOINT"}},
+      {"403 Forbidden",
+       "",
+       cdn,
+       HubRefusal::signed_url_refused,
+       Errc::unavailable,
+       {"refused a fresh signed URL"},
+       {"clock"}},
+      {"502 Bad Gateway",
+       "",
+       api,
+       HubRefusal::server_error,
+       Errc::unavailable,
+       {"HTTP 502", "failed"},
+       {"mirror"}},
+      {"418 I'm a teapot",
+       "X-Error-Code: Teapot\r\n",
+       api,
+       HubRefusal::other,
+       Errc::unavailable,
+       {"HTTP 418"},
+       {"mirror"}},
+  };
+  for (const auto& c : cases) {
+    for (const HubSubject* subject : {&anon, static_cast<const HubSubject*>(&with_token)}) {
+      const ResponseHead head = answer(c.status_line, c.headers);
+      INFO(c.status_line << " " << c.headers << " token: " << subject->token_sent);
+      CHECK(classify_refusal(hub, c.from, head) == c.refusal);
+      const Error e = hub_status_error(hub, c.from, head, "org/name@v2", *subject);
+      INFO(e.to_string());
+      CHECK(e.code == c.code);
+      CHECK_THAT(e.message, Catch::StartsWith("org/name@v2 (" + c.from.str() + "): "));
+      for (const auto& m : c.message) CHECK_THAT(e.message, Catch::Contains(m));
+      for (const auto& h : c.hint) {
+        // A hint about setting a token differs once a token was sent; the rest is the same.
+        if (subject->token_sent && (h == "then set HF_TOKEN" || h == "set HF_TOKEN")) continue;
+        CHECK_THAT(e.hint, Catch::Contains(h));
+      }
+      CHECK_THAT(e.to_string(), !Catch::Contains("hf_") && !Catch::Contains("Bearer"));
+      if (c.refusal == HubRefusal::repo_not_found) {
+        // A missing repository is not reported as a gated one (the real hub answers 401 for
+        // both without a token).
+        CHECK_THAT(e.to_string(), !Catch::Contains("gated"));
+      }
+    }
+    CHECK(refusal_name(c.refusal) != "");
+  }
+  // The differences a token makes to the advice.
+  const ResponseHead gated = answer("401 Unauthorized", "X-Error-Code: GatedRepo\r\n");
+  CHECK_THAT(hub_status_error(hub, api, gated, "x", with_token).hint,
+             Catch::Contains("the account of HF_TOKEN has no access yet"));
+  const ResponseHead bare401 = answer("401 Unauthorized");
+  CHECK_THAT(hub_status_error(hub, api, bare401, "x", with_token).message,
+             Catch::Contains("refused HF_TOKEN"));
+  CHECK_THAT(hub_status_error(hub, api, bare401, "x", with_token).hint,
+             Catch::Contains("expired or revoked"));
+  // A code the hub did not send is not made up: without X-Error-Code a 401 is just a 401.
+  CHECK_THAT(hub_status_error(hub, api, bare401, "x", anon).message,
+             !Catch::Contains("not found") && !Catch::Contains("gated"));
+}
+
+TEST_CASE("a hub refusal names a hostile revision or path escaped, on one line", "[hf_hub]") {
+  const Url hub = parse_url("https://huggingface.co").value();
+  const ResponseHead head = answer("404 Not Found",
+                                   "X-Error-Code: EntryNotFound\r\n"
+                                   "X-Repo-Commit: not-a-commit\r\n");
+  const Error e = hub_status_error(hub, hub, head, "x", {"org/name", "main", "a\nb\x1b[2J", false});
+  CHECK(e.message.find('\n') == std::string::npos);
+  CHECK(e.message.find('\x1b') == std::string::npos);
+  CHECK_THAT(e.message, !Catch::Contains("not-a-commit"));  // only a commit id is repeated
 }

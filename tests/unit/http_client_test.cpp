@@ -681,3 +681,55 @@ TEST_CASE("http: Authorization goes to the requested origin only", "[http]") {
   CHECK_THAT(at_origin[0], Catch::Contains("\r\nAuthorization: Bearer secret\r\n"));
   CHECK_THAT(at_other[0], !Catch::Contains("Authorization"));
 }
+
+TEST_CASE("http: a caller gets the response headers it asked for, by any case, and no others",
+          "[http]") {
+  HttpOptions o;
+  o.keep_headers = {"X-Error-Code", "x-repo-commit", "X-Absent"};
+  const std::string url = "https://hub.example/api/models/org/name/revision/main";
+  auto refused = parse_http_response(
+      "HTTP/1.1 401 Unauthorized\r\nx-error-code: RepoNotFound\r\nX-Error-Message: Repository "
+      "Not Found\r\nX-REPO-COMMIT: 0123\r\nX-Error-Code: Second\r\nContent-Length: 2\r\n\r\n{}",
+      100, o, url);
+  REQUIRE(refused);
+  CHECK(refused->status == 401);
+  CHECK(refused->header("X-Error-Code") == "RepoNotFound");  // the first of two
+  CHECK(refused->header("x-error-code") == "RepoNotFound");
+  CHECK(refused->header("X-Repo-Commit") == "0123");
+  CHECK_FALSE(refused->header("X-Error-Message"));  // present, not asked for
+  CHECK_FALSE(refused->header("X-Absent"));         // asked for, not present
+  CHECK(refused->kept.size() == 2);
+
+  // Not asked for: nothing is kept.
+  auto plain = parse_http_response("HTTP/1.1 404 Not Found\r\nX-Error-Code: EntryNotFound\r\n\r\n",
+                                   100, HttpOptions{}, url);
+  REQUIRE(plain);
+  CHECK(plain->kept.empty());
+  CHECK_FALSE(plain->header("X-Error-Code"));
+
+  // A kept header counts against the header cap like any other.
+  HttpOptions small = o;
+  small.max_header_bytes = 256;
+  CHECK(parse_http_response(
+            "HTTP/1.1 401 Unauthorized\r\nX-Error-Code: " + std::string(300, 'a') + "\r\n\r\n", 100,
+            small, url)
+            .error()
+            .code == Errc::too_large);
+
+  // A live request: the head of the final answer carries them, after a redirect too.
+  Server s([&](Conn& c, const std::string& p, const std::string&) {
+    if (p == "/moved") {
+      c.send(response(302, "Found", "", "Location: /gone\r\nX-Error-Code: NotThisOne\r\n"));
+    } else {
+      c.send(response(404, "Not Found", R"({"error":"Entry not found"})",
+                      "X-Error-Code: EntryNotFound\r\nX-Repo-Commit: abc\r\n"));
+    }
+  });
+  Collected got;
+  auto live = http_request(get(s.url("/moved"), 100, got), o);
+  REQUIRE(live);
+  CHECK(live->head.status == 404);
+  CHECK(live->head.header("X-ERROR-CODE") == "EntryNotFound");
+  CHECK(live->head.header("X-Repo-Commit") == "abc");
+  CHECK(got.body.empty());  // an error body is never read
+}

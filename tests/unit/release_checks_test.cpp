@@ -38,31 +38,22 @@ std::vector<std::filesystem::path> tmp_listing(const std::filesystem::path& dir)
 }
 
 struct FakeHost final : ChecksHost {
-  std::map<std::string, Release*> releases;
-  std::vector<ReleaseState> persisted;  // the state each persist wrote
-  int completions = 0;                  // persists that made the release complete
+  std::vector<ReleaseState> persisted;  // the state each row written says
+  int completions = 0;                  // rows written that made the release complete
   std::int64_t now = 1'000'000;
   int finish_v1_calls = 0;
   std::vector<CompanionAdd> v1_seeds;
   int updates = 0;
   int progress_saves = 0;
-  std::uint64_t scrub_files = 0, scrub_bytes = 0, scrub_damaged = 0, scrub_passes = 0;
 
-  Release* find(const std::string& id) override {
-    const auto it = releases.find(id);
-    return it == releases.end() ? nullptr : it->second;
-  }
-  void for_each_release(const std::function<void(Release&)>& fn) override {
-    for (auto& [id, r] : releases) fn(*r);
-  }
-  ReleaseState state_of(const Release& r) override { return daemon::state_of(r); }
-  void persist(Release& r) override {
-    const auto st = state_of(r);
+  // The registry's RecordStore::put.
+  Status put(const ReleaseRecord& rec) {
+    const auto st = release_state_from_string(rec.state).value();
     if (st == ReleaseState::complete && (persisted.empty() || persisted.back() != st)) {
       ++completions;
     }
-    r.rec.state = std::string(to_string(st));
     persisted.push_back(st);
+    return {};
   }
   std::int64_t now_ticks() override { return now; }
   bool shutting_down() override { return false; }
@@ -78,13 +69,20 @@ struct FakeHost final : ChecksHost {
   void add_v1_seed(Release&, CompanionAdd how) override { v1_seeds.push_back(how); }
   void request_updates() override { ++updates; }
   void request_progress_save(Release&) override { ++progress_saves; }
-  void scrubbed_file(std::uint64_t bytes, bool damaged) override {
-    ++scrub_files;
-    scrub_bytes += bytes;
-    scrub_damaged += damaged ? 1 : 0;
-  }
-  void scrub_pass_finished() override { ++scrub_passes; }
 };
+
+// The release under test, before its files: org/m@r1, its hybrid added.
+std::unique_ptr<Release> base_release() {
+  auto rel = std::make_unique<Release>();
+  rel->rec.id = "org/m@r1";
+  rel->rec.model = "org/m";
+  rel->rec.revision = "r1";
+  rel->rec.v2_infohash = std::string(64, 'a');
+  rel->rec.state = "downloading";
+  rel->rec.added_at = 0;
+  rel->handle = hybrid;
+  return rel;
+}
 
 struct Harness {
   TempDir tmp;
@@ -93,37 +91,33 @@ struct Harness {
   Store store{tmp.path()};
   FakeBackend backend;
   FakeHost host;
+  ReleaseRegistry registry{RecordStore{[this](const ReleaseRecord& rec) { return host.put(rec); },
+                                       [](const std::string&) -> Status { return {}; }}};
   std::unique_ptr<Verifier> verifier;
   std::unique_ptr<ReleaseChecks> checks;
-  Release rel;
+  Release& rel;
+  std::vector<std::string> contents;  // file i's content as the manifest says
 
   // A release of `files` (path, content), every file wanted, file i at libtorrent index i.
-  explicit Harness(std::initializer_list<std::pair<std::string, std::string>> list) {
+  explicit Harness(std::initializer_list<std::pair<std::string, std::string>> list)
+      : rel(registry.add(base_release())) {
     const std::vector<std::pair<std::string, std::string>> files(list);
     REQUIRE(store.ensure_layout());
     VerifierEvents ev;
     ev.checked = [this](const FileChecked& c) { checks->on_checked(c); };
     ev.scrub_finished = [this](const ScrubFinished& f) { checks->on_scrub_finished(f); };
     verifier = std::make_unique<Verifier>(pool, std::move(ev),
-                                          ReleaseChecks::scrub_source(host, store), 1ull << 30);
+                                          ReleaseChecks::scrub_source(registry, store), 1ull << 30);
     ChecksConfig cc;
     cc.scrub_interval = 3600s;
     cc.quarantine_dir = tmp / "quarantine";
     cc.retry_delay = 1ms;
-    checks = std::make_unique<ReleaseChecks>(host, backend, *verifier, store, ioc, cc);
+    checks = std::make_unique<ReleaseChecks>(registry, host, backend, *verifier, store, ioc, cc);
 
-    rel.rec.id = "org/m@r1";
-    rel.rec.model = "org/m";
-    rel.rec.revision = "r1";
-    rel.rec.v2_infohash = std::string(64, 'a');
-    rel.rec.state = "downloading";
-    rel.rec.added_at = 0;
-    rel.generation = 1;
-    rel.handle = hybrid;
     for (std::size_t i = 0; i < files.size(); ++i) {
       const auto& [path, content] = files[i];
-      rel.manifest.files.push_back(
-          ReleaseFile{path, content.size(), crypto::sha256_hex(content), {}, {}});
+      contents.push_back(content);
+      rel.manifest.files.push_back(weights::testing::release_file(path, content));
       FileEntry f;
       f.length = content.size();
       f.wanted = true;
@@ -132,7 +126,6 @@ struct Harness {
     }
     rel.manifest.model = rel.rec.model;
     rel.manifest.revision = rel.rec.revision;
-    host.releases[rel.rec.id] = &rel;
   }
 
   std::filesystem::path staging(std::size_t i) const {
@@ -142,7 +135,18 @@ struct Harness {
     return store.store_file(rel.manifest.files[i].sha256);
   }
   std::filesystem::path view() const { return store.view_dir(rel.rec.model, rel.rec.revision); }
-  ReleaseState state() { return host.state_of(rel); }
+  ReleaseState state() { return state_of(rel); }
+
+  // Every file downloaded (staging holds the manifest's content) and stored: the release is
+  // complete, the backend's calls so far taken.
+  void download_all() {
+    for (std::size_t i = 0; i < contents.size(); ++i) {
+      write_text(staging(i), contents[i]);
+      complete_file(i);
+    }
+    REQUIRE(run_until([&] { return host.completions == 1; }));
+    backend.take();
+  }
 
   // libtorrent completed file i and answered every flush asked for.
   void complete_file(std::size_t i) {
@@ -325,27 +329,23 @@ TEST_CASE("a two-source download is complete only after the final pass over stag
 TEST_CASE("a scrub mismatch quarantines the file, degrades the release, and it is repaired",
           "[release_checks]") {
   Harness h({{"a.bin", "alpha"}, {"b.bin", "bravo"}});
-  write_text(h.staging(0), "alpha");
-  write_text(h.staging(1), "bravo");
-  h.complete_file(0);
-  h.complete_file(1);
-  REQUIRE(h.run_until([&] { return h.host.completions == 1; }));
-  h.backend.take();
+  h.download_all();
 
   // Not due yet: nothing queued.
   h.host.now = 10;
   h.checks->queue_due_scrubs();
   h.settle();
-  CHECK(h.host.scrub_passes == 0);
+  CHECK(h.checks->scrub_totals().passes == 0);
 
   write_text(h.stored(1), "brXvo");  // the stored inode is damaged (the staging name too)
   h.host.now = 3600 + 10;
   h.checks->queue_due_scrubs();
-  REQUIRE(h.run_until([&] { return h.host.scrub_passes == 1; }));
-  CHECK(h.host.scrub_files == 2);
-  CHECK(h.host.scrub_damaged == 1);
-  CHECK(h.host.scrub_bytes == 10);
+  REQUIRE(h.run_until([&] { return h.checks->scrub_totals().passes == 1; }));
+  CHECK(h.checks->scrub_totals().files == 2);
+  CHECK(h.checks->scrub_totals().mismatches == 1);
+  CHECK(h.checks->scrub_totals().bytes == 10);
   CHECK(h.rel.rec.last_scrubbed == 3600 + 10);
+  CHECK(h.checks->scrub_totals().last_pass == 3600 + 10);
   CHECK(h.rel.degraded);
   CHECK(h.state() == ReleaseState::degraded);
   CHECK_FALSE(h.rel.files[1].verified);
@@ -374,12 +374,7 @@ TEST_CASE("a scrub mismatch quarantines the file, degrades the release, and it i
 TEST_CASE("verify quarantines damaged stored files and re-checks once after the pass",
           "[release_checks]") {
   Harness h({{"a.bin", "alpha"}, {"b.bin", "bravo"}});
-  write_text(h.staging(0), "alpha");
-  write_text(h.staging(1), "bravo");
-  h.complete_file(0);
-  h.complete_file(1);
-  REQUIRE(h.run_until([&] { return h.host.completions == 1; }));
-  h.backend.take();
+  h.download_all();
 
   SECTION("intact: still complete") {
     h.checks->verify_all(h.rel);

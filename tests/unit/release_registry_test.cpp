@@ -3,27 +3,17 @@
 
 #include <catch2/catch.hpp>
 
+#include "daemon/store.hpp"
+#include "support/record_rows.hpp"
+#include "support/temp_dir.hpp"
+#include "support/test_files.hpp"
+
 using namespace weights;
 using namespace weights::daemon;
 
 namespace {
 
-struct Rows {
-  std::map<std::string, ReleaseRecord> put;
-  std::optional<Error> refuse;  // every write and removal fails with this
-  RecordStore store() {
-    return RecordStore{[this](const ReleaseRecord& rec) -> Status {
-                         if (refuse) return tl::unexpected(*refuse);
-                         put[rec.id] = rec;
-                         return {};
-                       },
-                       [this](const std::string& id) -> Status {
-                         if (refuse) return tl::unexpected(*refuse);
-                         put.erase(id);
-                         return {};
-                       }};
-  }
-};
+using Rows = weights::testing::RecordRows;
 
 // A release of `model`@`rev` with one file per (sha, length), each wanted.
 std::unique_ptr<Release> release(const std::string& model, const std::string& rev,
@@ -91,8 +81,8 @@ TEST_CASE("persist writes the state, verified paths and error of the record",
   r.files[1].verified = true;
   r.error = Error{Errc::hash_mismatch, "y.bin differs", "fetch it again"};
   reg.persist(r);
-  REQUIRE(rows.put.count("org/m@r1"));
-  const auto& row = rows.put.at("org/m@r1");
+  REQUIRE(rows.rows.count("org/m@r1"));
+  const auto& row = rows.rows.at("org/m@r1");
   CHECK(row.state == "failed");
   CHECK(row.verified == std::vector<std::string>{"y.bin"});
   CHECK(row.error_code == code_name(Errc::hash_mismatch));
@@ -103,7 +93,7 @@ TEST_CASE("persist writes the state, verified paths and error of the record",
     r.intake = Intake::loading;
     r.rec.state = "complete";
     reg.persist(r);
-    CHECK(rows.put.at("org/m@r1").state == "complete");
+    CHECK(rows.rows.at("org/m@r1").state == "complete");
   }
 }
 
@@ -117,7 +107,7 @@ TEST_CASE("remove forgets the record only once its row is gone", "[release_regis
   rows.refuse.reset();
   REQUIRE(reg.remove("org/m@r1"));
   CHECK(reg.find("org/m@r1") == nullptr);
-  CHECK(rows.put.empty());
+  CHECK(rows.rows.empty());
 }
 
 TEST_CASE("removal keeps content and torrents another release shares", "[release_registry]") {
@@ -132,6 +122,42 @@ TEST_CASE("removal keeps content and torrents another release shares", "[release
   b.rec.v2_infohash = a.rec.v2_infohash;
   CHECK(reg.torrent_shared("org/m@r1"));
   CHECK(reg.unshared_content("org/none@r1").empty());
+}
+
+TEST_CASE("removing a release's files spares what another release needs", "[release_registry]") {
+  weights::testing::TempDir tmp;
+  Store store(tmp / "state");
+  REQUIRE(store.ensure_layout());
+  const std::string shared(64, 'a'), own(64, 'b');
+  Rows rows;
+  ReleaseRegistry reg(rows.store());
+  Release& a = reg.add(release("org/m", "r1", {{shared, 1}, {own, 2}}));
+  a.rec.v2_infohash = std::string(64, 'c');
+  a.files[0].verified = a.files[1].verified = true;
+  Release& b = reg.add(release("org/n", "r1", {{shared, 1}}));
+  b.files[0].verified = true;
+  const auto v2 = a.rec.v2_infohash;
+  const std::vector<std::filesystem::path> files{
+      store.store_file(shared), store.store_file(own),  store.staging_file(v2, "r1", "x.bin"),
+      store.resume_file(v2),    store.torrent_file(v2), store.torrent_v1_file(v2)};
+  for (const auto& f : files) weights::testing::write_text(f, "x");
+
+  SECTION("a torrent of its own goes with its unshared content") {
+    reg.remove_files("org/m@r1", store);
+    CHECK(std::filesystem::exists(store.store_file(shared)));
+    for (std::size_t i = 1; i < files.size(); ++i) {
+      CAPTURE(files[i]);
+      CHECK_FALSE(std::filesystem::exists(files[i]));
+    }
+    CHECK_FALSE(std::filesystem::exists(store.staging_dir(v2)));
+  }
+  SECTION("a shared torrent stays, with its staging, resume file and torrents") {
+    b.rec.v2_infohash = v2;
+    reg.remove_files("org/m@r1", store);
+    CHECK_FALSE(std::filesystem::exists(store.store_file(own)));
+    for (std::size_t i = 2; i < files.size(); ++i) CHECK(std::filesystem::exists(files[i]));
+  }
+  CHECK(reg.find("org/m@r1"));  // the record is remove()'s
 }
 
 TEST_CASE("the disk budget sees wanted content, holds, and protects fetches in progress",
@@ -195,8 +221,25 @@ TEST_CASE("a release still coming from its upstream, with no manifest yet, gets 
   Release& r = reg.add(std::move(pending));
   r.error = Error{Errc::unavailable, "the hub did not answer", ""};
   reg.persist(r);
-  CHECK(rows.put.empty());
+  CHECK(rows.rows.empty());
   r.rec.manifest = "{}";
   reg.persist(r);
-  CHECK(rows.put.count(r.rec.id) == 1);
+  CHECK(rows.rows.count(r.rec.id) == 1);
+}
+
+TEST_CASE("removing the files of a release with no torrent yet leaves every staging dir alone",
+          "[release_registry]") {
+  weights::testing::TempDir tmp;
+  Store store(tmp / "state");
+  REQUIRE(store.ensure_layout());
+  const auto other = store.staging_file(std::string(64, 'c'), "r1", "x.bin");
+  weights::testing::write_text(other, "x");
+  Rows rows;
+  ReleaseRegistry reg(rows.store());
+  auto pending = release("org/m", std::string(40, 'a'), {});
+  pending->rec.origin = Origin::upstream;
+  pending->rec.v2_infohash.clear();
+  reg.add(std::move(pending));
+  reg.remove_files("org/m@" + std::string(40, 'a'), store);
+  CHECK(std::filesystem::exists(other));
 }

@@ -101,6 +101,14 @@ struct Fixture {
     return out;
   }
 
+  // A release downloading through its hybrid and its companion (standing by), both added.
+  Release& download_with_companion() {
+    auto& r = release();
+    REQUIRE(add_hybrid(r, AddHow::sync));
+    rt.add_v1(r, V1Mode::download, AddHow::sync, v1_file, save);
+    return r;
+  }
+
   // Loads and adds the hybrid.
   Status add_hybrid(Release& r, AddHow how, AddAs as = AddAs::download) {
     auto t = rt.load_hybrid(r, hybrid_file);
@@ -335,9 +343,7 @@ TEST_CASE("remove takes the torrent out of the session and the registry", "[rele
 
 TEST_CASE("hybrids are told from companions", "[release_torrents]") {
   Fixture f;
-  auto& r = f.release();
-  REQUIRE(f.add_hybrid(r, AddHow::sync));
-  f.rt.add_v1(r, V1Mode::download, AddHow::sync, f.v1_file, f.save);
+  auto& r = f.download_with_companion();
   REQUIRE(valid(r.v1_handle));
   CHECK(f.rt.hybrid_of(r.handle) == &r);
   CHECK(f.rt.hybrid_of(r.v1_handle) == nullptr);
@@ -351,9 +357,7 @@ TEST_CASE("hybrids are told from companions", "[release_torrents]") {
 TEST_CASE("an active companion's download ends with the hybrid removed for a seed re-add",
           "[release_torrents]") {
   Fixture f;
-  auto& r = f.release();
-  REQUIRE(f.add_hybrid(r, AddHow::sync));
-  f.rt.add_v1(r, V1Mode::download, AddHow::sync, f.v1_file, f.save);
+  auto& r = f.download_with_companion();
   r.v1_mode = CompanionMode::active;
   TorrentStatus st;
   st.total_payload_download = 5;
@@ -375,9 +379,7 @@ TEST_CASE("an active companion's download ends with the hybrid removed for a see
 TEST_CASE("a standing-by companion activates when the hybrid stalls and it knows peers",
           "[release_torrents]") {
   Fixture f;
-  auto& r = f.release();
-  REQUIRE(f.add_hybrid(r, AddHow::sync));
-  f.rt.add_v1(r, V1Mode::download, AddHow::sync, f.v1_file, f.save);
+  auto& r = f.download_with_companion();
   TorrentStatus companion;
   companion.list_peers = 2;
   r.v1_status = companion;
@@ -390,6 +392,36 @@ TEST_CASE("a standing-by companion activates when the hybrid stalls and it knows
   f.rt.maybe_activate_v1(r, hybrid, t0 + v1_stall + std::chrono::seconds(1));
   CHECK(f.backend.take() == Strings{"leave_upload_mode 101"});
   CHECK(r.v1_mode == CompanionMode::active);
+}
+
+TEST_CASE("a status update is recorded in its release; the companion's while it downloads",
+          "[release_torrents]") {
+  Fixture f;
+  auto& r = f.download_with_companion();
+  TorrentStatus st;
+  st.state = TorrentPhase::downloading;
+  // libtorrent file 0 is a.bin, file 2 is b.bin (hybrid_meta).
+  auto seen = f.rt.record_status(TorrentUpdate{r.handle, st, {4, 0, 20}});
+  CHECK(seen.release == &r);
+  CHECK(seen.source == DownloadSource::hybrid);
+  CHECK_FALSE(seen.finished);
+  REQUIRE(r.status);
+  CHECK(r.files[0].done == 4);
+  CHECK(r.files[1].done == 20);
+
+  st.state = TorrentPhase::finished;
+  seen = f.rt.record_status(TorrentUpdate{r.v1_handle, st, {10, 0, 0}});
+  CHECK(seen.release == &r);
+  CHECK(seen.source == DownloadSource::v1);
+  CHECK(seen.finished);
+  CHECK(r.files[0].v1_done == 10);
+
+  r.v1_mode = CompanionMode::seeding;  // a companion that seeds: its status only
+  seen = f.rt.record_status(TorrentUpdate{r.v1_handle, st, {5, 0, 5}});
+  CHECK_FALSE(seen.release);
+  CHECK(r.v1_status);
+  CHECK(r.files[0].v1_done == 10);
+  CHECK_FALSE(f.rt.record_status(TorrentUpdate{TorrentId{999}, st, {}}).release);
 }
 
 TEST_CASE("merged peers are all valid or none is taken", "[release_torrents]") {

@@ -10,6 +10,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/record_rows.hpp"
+
 using namespace weights;
 using namespace weights::daemon;
 
@@ -404,8 +406,8 @@ TEST_CASE("metrics text has the counters, per-release and per-feed samples", "[r
   s.disk_reserved = 4100;
   s.disk_budget = 1 << 20;
   s.disk_free = 12345;
-  s.counters = {1, 2, 3, 4096, 5, 6};
-  s.last_scrub_finished = at("2026-01-01T00:00:00Z");
+  s.room = {1, 2};
+  s.scrub = {3, 4096, 5, 6, at("2026-01-01T00:00:00Z").time_since_epoch().count()};
   s.rates = {1000, 0};
   s.follows = 2;
 
@@ -445,12 +447,44 @@ TEST_CASE("metrics text has the counters, per-release and per-feed samples", "[r
 
   SECTION("optional families are left out, not sampled as 0") {
     s.disk_free.reset();
-    s.last_scrub_finished.reset();
+    s.scrub.last_pass = 0;
     const auto t = render_metrics(s);
     check_prometheus(t);
     CHECK(t.find("weightsd_disk_free_bytes") == std::string::npos);
     CHECK(t.find("weightsd_scrub_last_finished_timestamp_seconds") == std::string::npos);
   }
+}
+
+TEST_CASE("the registry's releases render in id order with their state, hold and rates",
+          "[render]") {
+  weights::testing::RecordRows db;
+  ReleaseRegistry registry{db.store()};
+  auto b = make_release();
+  b->rec.id = "org/b@r1";
+  b->handle = 1;
+  b->status = status(10, 20, 300, 2);  // rates 300 down, 150 up
+  registry.add(std::move(b));
+  auto a = make_release();
+  a->rec.id = "org/a@r1";
+  a->handle = 2;
+  for (auto& f : a->files) f.verified = true;
+  a->status = status(0, 0, 40, 1);
+  registry.add(std::move(a));
+  registry.add(make_release());  // org/model@r1: no torrent, no status
+
+  const auto m = release_metrics(registry, {"org/b@r1"});
+  REQUIRE(m.size() == 3);
+  CHECK(m[0].id == "org/a@r1");
+  CHECK(m[0].state == ReleaseState::complete);
+  CHECK_FALSE(m[0].held);
+  CHECK(m[1].id == "org/b@r1");
+  CHECK(m[1].held);
+  CHECK(m[1].state == ReleaseState::downloading);
+  CHECK(m[2].id == "org/model@r1");
+  const auto rates = payload_rates(registry);
+  CHECK(rates.download == 340);
+  CHECK(rates.upload == 170);
+  CHECK(context_of(*registry.find("org/b@r1"), {"org/b@r1"}).held);
 }
 
 TEST_CASE("the format check notices what Prometheus would refuse", "[render]") {

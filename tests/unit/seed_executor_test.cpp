@@ -58,7 +58,6 @@ struct FakeHost final : SeedHost {
   std::set<std::string> in_store;     // content hashes already stored
   std::optional<std::uint64_t> free;
   std::vector<std::string> evictions;
-  int evicted_count = 0, refused_count = 0;
   std::vector<StoredRelease> stored_releases() override { return stored; }
   std::uint64_t bytes_to_write(const StoredRelease& incoming) override {
     std::uint64_t n = 0;
@@ -71,8 +70,6 @@ struct FakeHost final : SeedHost {
     std::erase_if(stored, [&](const StoredRelease& r) { return r.id == id; });
     return {};
   }
-  void evicted() override { ++evicted_count; }
-  void refused_for_room() override { ++refused_count; }
 
   void release(const std::string& feed, const std::string& model, const std::string& rev,
                std::uint64_t seq, std::uint64_t size, std::vector<std::string> aliases = {}) {
@@ -258,7 +255,7 @@ TEST_CASE("room under the disk budget evicts the least recently requested idle r
   // 2000 reserved + 300 incoming > 2200: one eviction, the oldest evictable.
   REQUIRE(seeds.make_room(stored("new@r1", 30, 300), limits));
   CHECK(host.evictions == std::vector<std::string>{"old@r1"});
-  CHECK(host.evicted_count == 1);
+  CHECK(seeds.room_totals().evictions == 1);
   // Under the budget now: nothing more.
   REQUIRE(seeds.make_room(stored("small@r1", 30, 100), {2200, 0, "/state"}));
   CHECK(host.evictions.size() == 1);
@@ -272,7 +269,7 @@ TEST_CASE("room that eviction cannot make is refused and nothing is evicted", "[
   REQUIRE_FALSE(st);
   CHECK(st.error().code == Errc::no_space);
   CHECK(host.evictions.empty());
-  CHECK(host.refused_count == 1);
+  CHECK(seeds.room_totals().no_space_refusals == 1);
 }
 
 TEST_CASE("a full filesystem refuses the fetch naming the bytes, budget or not",
@@ -288,6 +285,6 @@ TEST_CASE("a full filesystem refuses the fetch naming the bytes, budget or not",
   CHECK(st.error().code == Errc::no_space);
   CHECK_THAT(st.error().message,
              Catch::Contains("big@r1 needs 600 more bytes on /state but only 1000 are free"));
-  CHECK(host.refused_count == 1);
+  CHECK(seeds.room_totals().no_space_refusals == 1);
   CHECK(host.evictions.empty());
 }

@@ -7,25 +7,18 @@
 
 #include <catch2/catch.hpp>
 
-#include "core/util/crypto.hpp"
 #include "daemon/engine/release_registry.hpp"
+#include "support/record_rows.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_files.hpp"
 
 using namespace weights;
 using namespace weights::daemon;
+using weights::testing::release_file;
 using weights::testing::TempDir;
 using weights::testing::write_text;
 
 namespace {
-
-ReleaseFile file(const std::string& path, const std::string& content) {
-  ReleaseFile f;
-  f.path = path;
-  f.length = content.size();
-  f.sha256 = crypto::sha256_hex(content);
-  return f;
-}
 
 SeedRequest request(const std::filesystem::path& dir) {
   return SeedRequest{"main", "org/m", "r1", dir};
@@ -44,8 +37,8 @@ struct Fixture {
     manifest.revision = "r1";
     manifest.release_seq = 2;
     manifest.torrent.v2_infohash = std::string(64, 'd');
-    manifest.files = {file("config.json", "{}"), file("empty", ""),
-                      file("w/model.bin", "the weights")};
+    manifest.files = {release_file("config.json", "{}"), release_file("empty", ""),
+                      release_file("w/model.bin", "the weights")};
     write_text(tmp / "pub/config.json", "{}");
     write_text(tmp / "pub/empty", "");
     write_text(tmp / "pub/w/model.bin", "the weights");
@@ -181,15 +174,6 @@ struct FakeHost final : SeedIntakeHost {
                                                            const tuf::TargetInfo&) override {
     return std::pair{fx.manifest, std::string("{}")};
   }
-  Status not_loading(const Release&) override { return {}; }
-  std::unique_ptr<Release> make_release(ReleaseRecord rec, const ReleaseManifest& m) override {
-    auto r = std::make_unique<Release>();
-    r->rec = std::move(rec);
-    r->manifest = m;
-    r->files.assign(m.files.size(), FileEntry{});
-    for (auto& f : r->files) f.wanted = true;
-    return r;
-  }
   Status acquire(Release&, const FeedState&, const ReleaseManifest&,
                  std::function<void(Status)> done) override {
     done(torrents_fail ? Status(tl::unexpected(*torrents_fail)) : Status{});
@@ -199,8 +183,6 @@ struct FakeHost final : SeedIntakeHost {
     pooled = [work, then] { then(work()); };
     if (!defer_pool) pooled();
   }
-  const Store& store() override { return fx.store; }
-  unsigned hashing_threads() override { return 2; }
   Status add_seed(Release& r) override {
     seeded.push_back(r.rec.id);
     r.handle = TorrentId{1};
@@ -212,17 +194,11 @@ struct FakeHost final : SeedIntakeHost {
 
 struct Rig {
   Fixture fx;
-  std::map<std::string, ReleaseRecord> rows;
-  ReleaseRegistry registry{RecordStore{[this](const ReleaseRecord& r) -> Status {
-                                         rows[r.id] = r;
-                                         return {};
-                                       },
-                                       [this](const std::string& id) -> Status {
-                                         rows.erase(id);
-                                         return {};
-                                       }}};
+  weights::testing::RecordRows db;
+  std::map<std::string, ReleaseRecord>& rows = db.rows;
+  ReleaseRegistry registry{db.store()};
   FakeHost host{fx};
-  SeedIntake intake{registry, host};
+  SeedIntake intake{registry, host, fx.store, 2};
 };
 
 }  // namespace
@@ -304,4 +280,15 @@ TEST_CASE("a seed whose torrents cannot be had fails the release and takes no fi
   CHECK(state_of(**r) == ReleaseState::failed);
   CHECK_FALSE(t.host.pooled);
   CHECK(t.rows.at("org/m@r1").error_message == "feed mirror down");
+}
+
+TEST_CASE("a seed's paths are its manifest's, or the error seed would give", "[seed_intake]") {
+  Rig t;
+  auto paths = t.intake.paths(request(t.fx.tmp / "pub"));
+  REQUIRE(paths);
+  CHECK(*paths == std::vector<std::string>{"config.json", "empty", "w/model.bin"});
+  auto missing = t.intake.paths(SeedRequest{"main", "org/m", "r9", t.fx.tmp / "pub"});
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().code == Errc::not_found);
+  CHECK(t.registry.size() == 0);  // nothing recorded
 }

@@ -1,5 +1,6 @@
-// Start-up loading alone: the releases are plain Release records and the engine behind
-// LoadHost records which adds were started; the adds "answer" when the test calls loaded().
+// Start-up loading alone: the releases are Release records in a ReleaseRegistry over a map, and
+// the engine behind LoadHost records which adds were started; the adds "answer" when the test
+// calls loaded().
 #include "daemon/engine/startup_loader.hpp"
 
 #include <map>
@@ -8,37 +9,34 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
+#include "core/trust/release_manifest.hpp"
+#include "support/record_rows.hpp"
+
 using namespace weights;
 using namespace weights::daemon;
 
 namespace {
 
 struct FakeHost final : LoadHost {
-  std::map<std::string, std::unique_ptr<Release>> releases;
   std::vector<std::string> started;  // start_add, in order
   std::set<std::string> refuse;      // start_add fails for these
-  std::vector<std::string> persisted;
   bool stopping = false;
+  weights::testing::RecordRows db;
+  std::vector<std::string>& persisted = db.written;
+  ReleaseRegistry registry{db.store()};
 
   bool shutting_down() override { return stopping; }
-  Release* find(const std::string& id) override {
-    const auto it = releases.find(id);
-    return it == releases.end() ? nullptr : it->second.get();
-  }
   Status start_add(Release& r) override {
     started.push_back(r.rec.id);
     if (refuse.count(r.rec.id)) return fail(Errc::internal, "refused " + r.rec.id);
     return {};
   }
-  void persist(Release& r) override { persisted.push_back(r.rec.id); }
-  std::size_t release_count() override { return releases.size(); }
 
+  Release* find(const std::string& id) { return registry.find(id); }
   Release& add(const std::string& id) {
     auto r = std::make_unique<Release>();
     r->rec.id = id;
-    auto& ref = *r;
-    releases[id] = std::move(r);
-    return ref;
+    return registry.add(std::move(r));
   }
 };
 
@@ -51,7 +49,7 @@ std::string id_of(std::size_t i) {
 TEST_CASE("torrents are added a batch at a time, one batch per turn of the loop", "[startup]") {
   boost::asio::io_context io;
   FakeHost host;
-  StartupLoader loader(io, host);
+  StartupLoader loader(io, host.registry, host);
   const std::size_t n = 2 * LoadQueue::batch_size + 10;
   for (std::size_t i = 0; i < n; ++i) loader.enqueue(host.add(id_of(i)));
   CHECK(host.find(id_of(0))->intake == Intake::loading);
@@ -86,7 +84,7 @@ TEST_CASE("torrents are added a batch at a time, one batch per turn of the loop"
 TEST_CASE("an add that cannot start fails its release and counts as loaded", "[startup]") {
   boost::asio::io_context io;
   FakeHost host;
-  StartupLoader loader(io, host);
+  StartupLoader loader(io, host.registry, host);
   loader.enqueue(host.add("a@1"));
   loader.enqueue(host.add("b@1"));
   host.refuse.insert("a@1");
@@ -104,11 +102,11 @@ TEST_CASE("an add that cannot start fails its release and counts as loaded", "[s
 TEST_CASE("releases removed or re-added while queued are skipped", "[startup]") {
   boost::asio::io_context io;
   FakeHost host;
-  StartupLoader loader(io, host);
+  StartupLoader loader(io, host.registry, host);
   loader.enqueue(host.add("gone@1"));
   loader.enqueue(host.add("ready@1"));
   loader.enqueue(host.add("stays@1"));
-  host.releases.erase("gone@1");
+  host.registry.erase("gone@1");
   host.find("ready@1")->intake = Intake::ready;  // e.g. removed and fetched again
   loader.start();
   io.run();
@@ -118,7 +116,7 @@ TEST_CASE("releases removed or re-added while queued are skipped", "[startup]") 
 TEST_CASE("no batch starts once the daemon shuts down", "[startup]") {
   boost::asio::io_context io;
   FakeHost host;
-  StartupLoader loader(io, host);
+  StartupLoader loader(io, host.registry, host);
   for (std::size_t i = 0; i < LoadQueue::batch_size + 1; ++i) loader.enqueue(host.add(id_of(i)));
   loader.start();
   io.run_one();
@@ -132,9 +130,57 @@ TEST_CASE("nothing to load: loaded at once, nothing posted", "[startup]") {
   boost::asio::io_context io;
   FakeHost host;
   host.add("no-torrent@1");  // known, but its torrent never arrived: not queued
-  StartupLoader loader(io, host);
+  StartupLoader loader(io, host.registry, host);
   loader.start();
   CHECK(io.run() == 0);
   CHECK(loader.queue().loading() == 0);
   CHECK(host.find("no-torrent@1")->intake == Intake::ready);
+}
+
+// A stored row of org/m@<revision> whose manifest lists one file.
+ReleaseRecord stored_row(const std::string& revision) {
+  ReleaseManifest m;
+  m.model = "org/m";
+  m.revision = revision;
+  m.release_seq = 1;
+  m.license = "MIT";
+  m.published = "2026-01-01T00:00:00Z";
+  m.files = {ReleaseFile{"a.bin", 5, std::string(64, 'a'), std::string(64, 'b'), {}}};
+  m.total_length = 5;
+  m.torrent.v2_infohash = std::string(64, 'c');
+  m.torrent.v1_infohash = std::string(40, 'd');
+  m.torrent.piece_length = 16 * 1024;
+  m.upstream = {"huggingface", "org/m"};
+  ReleaseRecord rec;
+  rec.id = "org/m@" + revision;
+  rec.model = m.model;
+  rec.revision = revision;
+  rec.state = "complete";
+  auto bytes = serialize_release_manifest(m);
+  if (!bytes) FAIL(bytes.error().message);
+  rec.manifest = *bytes;
+  rec.verified = {"a.bin"};
+  return rec;
+}
+
+TEST_CASE("load takes every readable row in and queues those whose torrent is stored",
+          "[startup]") {
+  boost::asio::io_context io;
+  FakeHost host;
+  StartupLoader loader(io, host.registry, host);
+  auto unreadable = stored_row("bad");
+  unreadable.manifest = "{";
+  std::vector<ReleaseRecord> rows{stored_row("r1"), stored_row("r2"), unreadable};
+  loader.load(std::move(rows), [](const ReleaseRecord& rec) { return rec.revision != "r2"; });
+
+  CHECK(host.registry.size() == 2);  // the unreadable row is left out
+  CHECK_FALSE(host.find("org/m@bad"));
+  const Release& r1 = *host.find("org/m@r1");
+  CHECK(r1.intake == Intake::loading);
+  CHECK(r1.files.size() == 1);
+  CHECK(r1.files[0].verified);                            // as the row says
+  CHECK(host.find("org/m@r2")->intake == Intake::ready);  // no torrent: nothing to add
+  CHECK(loader.queue().loading() == 1);
+  io.run();
+  CHECK(host.started == std::vector<std::string>{"org/m@r1"});
 }

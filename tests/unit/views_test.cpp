@@ -12,19 +12,12 @@
 
 using namespace weights;
 using namespace weights::daemon;
+using weights::testing::release_file;
 using weights::testing::slurp;
 using weights::testing::TempDir;
 using weights::testing::write_text;
 
 namespace {
-
-ReleaseFile file(const std::string& path, const std::string& content) {
-  ReleaseFile f;
-  f.path = path;
-  f.length = content.size();
-  f.sha256 = crypto::sha256_hex(content);
-  return f;
-}
 
 std::vector<FileEntry> entries(std::initializer_list<std::pair<bool, bool>> wanted_verified) {
   std::vector<FileEntry> out;
@@ -50,7 +43,7 @@ struct Fixture {
     REQUIRE(store.ensure_layout());
     manifest.model = "org/model";
     manifest.revision = "r1";
-    manifest.files = {file("config.json", "{}"), file("w/model.bin", "weights")};
+    manifest.files = {release_file("config.json", "{}"), release_file("w/model.bin", "weights")};
     manifest.total_length = 2 + 7;
     manifest.torrent.v2_infohash = std::string(64, 'a');
     for (const auto& [name, content] : {std::pair{"a", std::string("{}")}, {"b", "weights"}}) {
@@ -92,7 +85,7 @@ struct Fixture {
 
 TEST_CASE("a view lists the wanted files once all of them are verified", "[views]") {
   ReleaseManifest m;
-  m.files = {file("a", "1"), file("b", "2"), file("c", "3")};
+  m.files = {release_file("a", "1"), release_file("b", "2"), release_file("c", "3")};
   CHECK_FALSE(complete_view(m, entries({{true, true}, {true, false}, {false, false}})));
   const auto v = complete_view(m, entries({{true, true}, {false, false}, {true, true}}));
   REQUIRE(v);
@@ -167,7 +160,7 @@ TEST_CASE("the Hugging Face cache is filed under the upstream repo when it names
   m.upstream = ReleaseUpstream{"modelscope", "meta/llama"};
   CHECK(hf_cache_repo(m) == "mirror/llama");
 
-  m.files = {file("a", "1"), file("b", "2")};
+  m.files = {release_file("a", "1"), release_file("b", "2")};
   m.files[1].git_oid = std::string(40, 'b');
   const auto files = hf_cache_files(m, entries({{false, false}, {true, true}}));
   REQUIRE(files.size() == 1);
