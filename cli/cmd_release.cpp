@@ -478,7 +478,11 @@ void register_release_daemon_commands(CLI::App& app, Context& ctx) {
   auto fetch = std::make_shared<FetchArgs>();
   auto* cf =
       app.add_subcommand("fetch", "Fetch a release through weightsd and wait until verified");
-  cf->add_option("name", fetch->name, "Model id or alias, optionally @REVISION")->required();
+  cf->add_option("name", fetch->name,
+                 "Model id or alias, optionally @REVISION; when no feed has it: "
+                 "ORG/NAME@<40-hex commit> from the hub, a catalog alias, or ORG/NAME (the "
+                 "hub's main)")
+      ->required();
   cf->add_option("--include", fetch->include, "Only files matching this glob; repeatable");
   cf->add_option("--peer", fetch->peers, "Connect to this peer (IP:PORT); repeatable");
   cf->add_option("--dest", fetch->dest,
@@ -492,7 +496,8 @@ void register_release_daemon_commands(CLI::App& app, Context& ctx) {
       "Ctrl-C stops waiting; the download continues in weightsd.\nExamples:\n"
       "  weightsctl fetch gemma-4\n"
       "  weightsctl fetch google/gemma-4-12b-it@0123abcd --include '*.json' --include "
-      "'*.safetensors'");
+      "'*.safetensors'\n"
+      "  weightsctl fetch allenai/OLMo-2-0425-1B@a1847dff35000b4271fa70afc5db10fd29fedbdf");
   cf->callback([&ctx, fetch, cf] {
     fetch->hf_cache = cf->count("--hf-cache") > 0;
     ctx.action = [&ctx, fetch] { return run_fetch(ctx, *fetch); };
