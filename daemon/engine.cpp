@@ -249,6 +249,9 @@ struct Engine::Impl {
       });
     }
     const Store& store() override { return I.store; }
+    Status make_room(const Release& r) override {
+      return I.make_room(stored_of(r, wanted_mask(r.files), I.held.count(r.rec.id) > 0));
+    }
     Status add_seed(Release& r) override { return I.release_torrents->add(r, AddMode::seed); }
     void check_complete(Release& r) override { I.checks->check_complete(r); }
     std::int64_t now_ticks() override { return I.now_ticks(); }

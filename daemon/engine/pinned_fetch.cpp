@@ -307,6 +307,8 @@ void PinnedFetch::pinned(const std::shared_ptr<Job>& job, Status got) {
     r->files[i].length = r->manifest.files[i].length;
     r->files[i].wanted = true;
   }
+  // Room under the disk budget and on the filesystem before any file is requested.
+  if (auto st = host_.make_room(*r); !st) return failed(job, st.error());
   r->upstream_phase = UpstreamPhase::downloading;
   log::info("{}: {} files, {}, pinned by the commit's git objects; downloading from {}", job->id,
             job->tree.files.size(), units::format_size(r->manifest.total_length),

@@ -114,6 +114,9 @@ class PinnedFetchHost {
   // Runs `fn` on the io thread (progress from a transfer).
   virtual void post(std::function<void()> fn) = 0;
   virtual const Store& store() = 0;
+  // Room for the release's files under the disk budget and on the filesystem (evicting what the
+  // policy allows). Errors: no_space.
+  virtual Status make_room(const Release& r) = 0;
   // Adds the release to the session as a seed (every file verified).
   virtual Status add_seed(Release& r) = 0;
   virtual void check_complete(Release& r) = 0;

@@ -46,6 +46,10 @@ struct FakeHost final : PinnedFetchHost {
   }
   void post(std::function<void()> fn) override { queue.push_back(std::move(fn)); }
   const Store& store() override { return store_; }
+  Status make_room(const Release&) override {
+    if (room) return tl::unexpected(*room);
+    return {};
+  }
   Status add_seed(Release&) override {
     ++seeds;
     return {};
@@ -65,6 +69,7 @@ struct FakeHost final : PinnedFetchHost {
   std::deque<std::function<void()>> queue;
   int transfers = 0;
   int seeds = 0;
+  std::optional<Error> room;  // make_room's refusal, if set
 };
 
 struct Fixture {
@@ -275,4 +280,22 @@ TEST_CASE("an unknown alias says to search the catalog; another commit than the 
   REQUIRE_FALSE(other);
   CHECK(other.error().code == Errc::invalid_argument);
   CHECK(other.error().message.find("tiny.toml") != std::string::npos);
+}
+
+TEST_CASE("a pinned release with no room fails before any file is downloaded", "[pinned_fetch]") {
+  TempDir src_tmp;
+  SourceRepo repo(src_tmp / "org/m");
+  const std::string commit = weights::testing::make_model(repo);
+  Fixture f("file://" + src_tmp.path().string());
+  f.host.room = Error{Errc::no_space, "not enough room", ""};
+  auto r = f.pinned->fetch(PinTarget{"org/m", commit, std::nullopt}, named("org/m", commit));
+  REQUIRE(r);
+  const int before = f.host.transfers;
+  f.host.drain();
+  Release* rel = f.registry.find("org/m@" + commit);
+  REQUIRE(rel);
+  CHECK(state_of(*rel) == ReleaseState::failed);
+  REQUIRE(rel->error);
+  CHECK(rel->error->code == Errc::no_space);
+  CHECK(f.host.transfers == before);  // the git step only: no download was started
 }
