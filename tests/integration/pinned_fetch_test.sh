@@ -180,5 +180,11 @@ got=$(ctl 2 --json show "test-org/branchy@${commit[branchy]}")
 grep -q "branch main is commit ${commit[branchy]}: the hub said so, and this one step trusted it" \
   "$T/d2/log" && pass "the log says the hub was trusted for the branch" ||
   fail "log: $(tail -n 20 "$T/d2/log")"
+expect_ok "fetch test-org/branchy again (human output)" ctl 2 fetch test-org/branchy
+grep -q "branch main was commit ${commit[branchy]}: the hub said so, and this one step trusted it" \
+  <<<"$LAST_OUT" && pass "fetch says the hub was trusted for the branch" || fail "output: $LAST_OUT"
+expect_ok "fetch $id again (human output)" ctl 1 fetch "$id"
+grep -q "every file checked against commit ${commit[tiny]}" <<<"$LAST_OUT" &&
+  pass "fetch says every file was checked against the commit" || fail "output: $LAST_OUT"
 
 finish
