@@ -325,15 +325,28 @@ void PinnedFetch::pinned(const std::shared_ptr<Job>& job, Status got) {
           return fail(Errc::io_error,
                       fmt::format("cannot create {}: {}", job->dir.string(), ec.message()));
         }
-        auto last = std::chrono::steady_clock::now() - progress_interval;
+        // Progress and the rate (bytes received per second since the last report) reach the
+        // release at most every progress_interval, and at each file's end.
+        auto last = std::chrono::steady_clock::now();
+        std::uint64_t received = 0, reported = 0;
         for (std::size_t i = 0; i < rev.files.size(); ++i) {
+          std::uint64_t file_done = 0;
           auto progress = [&, i](const hf::HubFile& f, std::uint64_t done) {
+            received += done > file_done ? done - file_done : 0;
+            file_done = done;
             const auto now = std::chrono::steady_clock::now();
             if (done != f.size && now - last < progress_interval) return;
+            const double secs = std::chrono::duration<double>(now - last).count();
+            const auto rate =
+                secs > 0
+                    ? static_cast<std::int64_t>(static_cast<double>(received - reported) / secs)
+                    : 0;
             last = now;
-            host.post([this, job, i, done] {
+            reported = received;
+            host.post([this, job, i, done, rate] {
               if (Release* rr = current(*job); rr && i < rr->files.size()) {
                 rr->files[i].done = static_cast<std::int64_t>(done);
+                rr->upstream_rate = rate;
               }
             });
           };
@@ -360,6 +373,7 @@ void PinnedFetch::pinned(const std::shared_ptr<Job>& job, Status got) {
 void PinnedFetch::downloaded(const std::shared_ptr<Job>& job, Status got) {
   Release* r = current(*job);
   if (!r || host_.shutting_down()) return;
+  r->upstream_rate = 0;
   if (!got) return failed(job, got.error());
   r->upstream_phase = UpstreamPhase::building;
   host_.on_pool(
@@ -435,6 +449,7 @@ void PinnedFetch::built(const std::shared_ptr<Job>& job, Status got) {
 void PinnedFetch::failed(const std::shared_ptr<Job>& job, const Error& e) {
   if (Release* r = current(*job)) {
     r->upstream_phase = UpstreamPhase::none;
+    r->upstream_rate = 0;
     r->error = e;
     for (auto& f : r->files) f.done = 0;
   }

@@ -49,7 +49,8 @@ struct Release {
   UpstreamPhase upstream_phase = UpstreamPhase::none;
   std::optional<std::string> upstream_branch;
   std::optional<std::string> upstream_alias;  // the catalog alias a fetch named it by
-  bool v1_adding = false;                     // the companion's async add is in flight
+  std::int64_t upstream_rate = 0;  // bytes/s from the upstream while UpstreamPhase::downloading
+  bool v1_adding = false;          // the companion's async add is in flight
   // The hybrid was added from valid resume data (its pieces are what libtorrent saved).
   bool resumed = false;
   // The resume file's policy state (resume_policy.hpp). `resume.current`: the file says the

@@ -124,6 +124,7 @@ api::Release render_release(const Release& r, const ReleaseContext& ctx) {
   if (r.upstream_phase == UpstreamPhase::downloading) {
     // From the upstream's resolve URLs, before there is a torrent.
     for (const auto& f : r.files) out.downloaded_bytes += f.done;
+    out.download_rate = r.upstream_rate;
   }
   if (r.rec.origin == Origin::upstream) {
     auto& up = out.upstream.emplace();
@@ -213,6 +214,7 @@ std::vector<ReleaseMetrics> release_metrics(const ReleaseRegistry& registry,
 PayloadRates payload_rates(const ReleaseRegistry& registry) {
   PayloadRates out;
   for (const auto& [id, r] : registry) {
+    if (r->upstream_phase == UpstreamPhase::downloading) out.download += r->upstream_rate;
     if (!r->status) continue;
     out.download += r->status->download_payload_rate;
     out.upload += r->status->upload_payload_rate;

@@ -487,6 +487,42 @@ TEST_CASE("the registry's releases render in id order with their state, hold and
   CHECK(context_of(*registry.find("org/b@r1"), {"org/b@r1"}).held);
 }
 
+TEST_CASE("a release coming from the upstream shows how it was pinned, its bytes and its rate",
+          "[render]") {
+  auto r = make_release();
+  r->rec.origin = Origin::upstream;
+  r->rec.feed = "upstream:huggingface";
+  r->rec.revision = std::string(40, 'c');
+  r->manifest.upstream = {"huggingface", "org/model"};
+  r->upstream_phase = UpstreamPhase::downloading;
+  r->files[0].done = 100;
+  r->files[1].done = 400;
+  r->upstream_rate = 250;
+  const auto j = render_release(*r, context_of(*r, {}));
+  CHECK(j.origin == "upstream");
+  CHECK(j.state == "downloading");
+  CHECK(j.downloaded_bytes == 500);
+  CHECK(j.download_rate == 250);
+  REQUIRE(j.upstream);
+  CHECK(j.upstream->repo == "org/model");
+  CHECK(j.upstream->commit == std::string(40, 'c'));
+  CHECK(j.upstream->pinned_by == "commit");
+  CHECK_FALSE(j.upstream->branch);
+
+  r->upstream_branch = "main";
+  CHECK(render_release(*r, context_of(*r, {})).upstream->pinned_by == "branch");
+  r->upstream_branch.reset();
+  r->upstream_alias = "model";
+  const auto by_alias = render_release(*r, context_of(*r, {}));
+  CHECK(by_alias.upstream->pinned_by == "catalog");
+  CHECK(by_alias.upstream->alias == "model");
+
+  testing::RecordRows rows;
+  ReleaseRegistry registry(rows.store());
+  registry.add(std::move(r));
+  CHECK(payload_rates(registry).download == 250);
+}
+
 TEST_CASE("the format check notices what Prometheus would refuse", "[render]") {
   const std::string ok = "# HELP a_total a.\n# TYPE a_total counter\na_total{x=\"1\"} 2\n";
   CHECK_FALSE(prometheus_violation(ok));
