@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
 #include <set>
 #include <variant>
 
@@ -29,6 +28,7 @@
 #include "daemon/engine/seed_executor.hpp"
 #include "daemon/engine/seed_intake.hpp"
 #include "daemon/engine/startup_loader.hpp"
+#include "daemon/engine/upstream_names.hpp"
 #include "daemon/engine/verifier.hpp"
 #include "daemon/engine/views.hpp"
 #include "daemon/engine/work_pool.hpp"
@@ -260,31 +260,8 @@ struct Engine::Impl {
   PinnedFetchHostImpl pinned_host{*this};
   PinnedFetch pinned{registry, pinned_host, upstream_options(), config.state_dir / "upstream"};
 
-  // The model catalog (core/catalog): the shipped, system and user layers, then [catalog] dirs.
-  // Read at start and again when a name is not found in it; a broken file is logged and skipped.
-  catalog::CatalogPaths catalog_paths;
-  catalog::Catalog catalog;
-
-  void load_catalog() {
-    catalog = catalog::Catalog::load(catalog_paths);
-    for (const auto& p : catalog.problems()) log::warning("catalog: {}", p.to_string());
-  }
-
-  // What a fetch no feed could answer names upstream: "org/name@commit"; else the catalog's
-  // entry for an alias or an id; else, for "org/name", its default branch (pin_target).
-  Result<PinTarget> upstream_target(const FetchRequest& req) {
-    auto pin = pin_target(req);
-    if (!pin) return tl::unexpected(pin.error());
-    if (*pin && (*pin)->commit) return **pin;
-    // An alias, or an id without a commit: the catalog's pin comes before the hub's branch.
-    auto entry = catalog_target(catalog, req);
-    if (!entry && entry.error().code == Errc::not_found) {
-      load_catalog();
-      entry = catalog_target(catalog, req);
-    }
-    if (!entry && entry.error().code == Errc::not_found && *pin) return **pin;
-    return entry;
-  }
+  // Names no feed knows: "org/name@commit", catalog aliases, "org/name" (upstream_names.hpp).
+  UpstreamNames upstream_names{config.catalog_dirs};
 
   UpstreamSettings upstream_options() const {
     auto s = upstream_settings(config.upstream_endpoint, hf::hub_options_from_env());
@@ -604,14 +581,6 @@ Result<std::unique_ptr<Engine>> Engine::start(asio::io_context& ioc, const Confi
   impl->disk_guard.emplace(
       *impl->torrents, impl->registry, [raw] { return raw->free_disk(); }, config.min_free_disk);
   impl->start_checks();
-  std::error_code exe_ec;  // unknown: no shipped layer
-  impl->catalog_paths = catalog::default_catalog_paths(
-      std::filesystem::read_symlink("/proc/self/exe", exe_ec), [](const char* name) {
-        const char* v = std::getenv(name);
-        return v ? std::optional<std::string>(v) : std::nullopt;
-      });
-  for (const auto& d : config.catalog_dirs) impl->catalog_paths.dirs.push_back({"config", d});
-  impl->load_catalog();
   impl->load_releases();
   impl->updates.start();
   impl->resume_saves.start();
@@ -650,7 +619,7 @@ Result<api::Release> Engine::fetch(const FetchRequest& req) {
   // No feed has it (feeds take precedence): "org/name[@commit]", or what the catalog names for an
   // alias, comes from the upstream.
   if (!r && r.error().code == Errc::not_found && !req.feed) {
-    auto pin = impl_->upstream_target(req);
+    auto pin = impl_->upstream_names.target(req);
     if (!pin) return tl::unexpected(pin.error());
     r = impl_->pinned.fetch(*pin, req);
   }
@@ -826,7 +795,7 @@ Result<std::vector<std::string>> Engine::seed_paths(const SeedRequest& req) {
 Result<std::pair<std::string, std::string>> Engine::fetch_target(const FetchRequest& req) {
   auto resolved = impl_->resolver->resolve(req.name, req.revision, req.feed);
   if (!resolved && resolved.error().code == Errc::not_found && !req.feed) {
-    auto pin = impl_->upstream_target(req);
+    auto pin = impl_->upstream_names.target(req);
     if (!pin) return tl::unexpected(pin.error());
     return std::pair{pin->repo, pin->commit.value_or(std::string(default_branch))};
   }

@@ -1,0 +1,52 @@
+#include "daemon/engine/upstream_names.hpp"
+
+#include <cstdlib>
+#include <optional>
+#include <string>
+
+#include "daemon/log.hpp"
+
+namespace weights::daemon {
+
+namespace {
+
+catalog::CatalogPaths paths_with(const std::vector<std::filesystem::path>& config_dirs) {
+  std::error_code ec;  // unknown: no shipped layer
+  auto paths = catalog::default_catalog_paths(
+      std::filesystem::read_symlink("/proc/self/exe", ec), [](const char* name) {
+        const char* v = std::getenv(name);
+        return v ? std::optional<std::string>(v) : std::nullopt;
+      });
+  for (const auto& d : config_dirs) paths.dirs.push_back({"config", d});
+  return paths;
+}
+
+}  // namespace
+
+UpstreamNames::UpstreamNames(const std::vector<std::filesystem::path>& config_dirs)
+    : UpstreamNames(paths_with(config_dirs)) {}
+
+UpstreamNames::UpstreamNames(catalog::CatalogPaths paths) : paths_(std::move(paths)) {
+  reload();
+}
+
+void UpstreamNames::reload() {
+  catalog_ = catalog::Catalog::load(paths_);
+  for (const auto& p : catalog_.problems()) log::warning("catalog: {}", p.to_string());
+}
+
+Result<PinTarget> UpstreamNames::target(const FetchRequest& request) {
+  auto pin = pin_target(request);
+  if (!pin) return tl::unexpected(pin.error());
+  if (*pin && (*pin)->commit) return **pin;
+  // An alias, or an id without a commit: the catalog's pin comes before the hub's branch.
+  auto entry = catalog_target(catalog_, request);
+  if (!entry && entry.error().code == Errc::not_found) {
+    reload();
+    entry = catalog_target(catalog_, request);
+  }
+  if (!entry && entry.error().code == Errc::not_found && *pin) return **pin;
+  return entry;
+}
+
+}  // namespace weights::daemon
