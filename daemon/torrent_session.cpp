@@ -102,6 +102,9 @@ Result<std::unique_ptr<TorrentSession>> TorrentSession::start(boost::asio::io_co
     log::warning("{}", *warning);
   }
   auto ts = std::unique_ptr<TorrentSession>(new TorrentSession(ioc, std::move(on_alert)));
+  // With libtorrent's default plugins (ut_metadata, ut_pex, smart_ban): in 2.0.8 smart_ban is
+  // a hybrid torrent's only per-block blame for a failed piece (docs/threat-model.md "Who is
+  // banned for bad data").
   lt::session_params params(session_settings(config));
   params.disk_io_constructor = config.disk_io == DiskIo::posix ? lt::posix_disk_io_constructor
                                                                : lt::mmap_disk_io_constructor;

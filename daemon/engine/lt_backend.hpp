@@ -50,6 +50,10 @@ class LtBackend final : public TorrentBackend {
   struct Loaded {
     std::shared_ptr<lt::torrent_info> ti;
     std::vector<std::string> url_seeds;
+    // The .torrent's piece layers: load_torrent_file moves them out of `ti`, so every add must
+    // pass them, or the session fetches them from peers (see params_of).
+    decltype(lt::add_torrent_params::merkle_trees) merkle_trees;
+    decltype(lt::add_torrent_params::merkle_tree_mask) merkle_tree_mask;
   };
   static const Loaded& loaded(const TorrentMeta& t);
   static const lt::add_torrent_params* resume_params(const ResumeData& r);
@@ -60,6 +64,8 @@ class LtBackend final : public TorrentBackend {
 
   static TorrentStatus to_status(const lt::torrent_status& st);
   static std::vector<lt::download_priority_t> to_lt(const std::vector<FilePriority>& p);
+  // What an add hands libtorrent (exposed for tests).
+  static lt::add_torrent_params params_of(const AddRequest& req);
   // TorrentMeta::layout: equal for the same piece length and count, the same files (pads
   // included) at the same offsets.
   static std::string layout_of(const lt::torrent_info& ti);
@@ -92,7 +98,6 @@ class LtBackend final : public TorrentBackend {
   void post_updates() override;
 
  private:
-  static lt::add_torrent_params params_of(const AddRequest& req);
   void emit(const TorrentEvent& e) {
     if (sink_) sink_(e);
   }
