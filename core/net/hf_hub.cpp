@@ -49,6 +49,8 @@ std::string_view refusal_name(HubRefusal r) noexcept {
       return "legally_blocked";
     case HubRefusal::signed_url_refused:
       return "signed_url_refused";
+    case HubRefusal::xet_only:
+      return "xet_only";
     case HubRefusal::server_error:
       return "server_error";
     case HubRefusal::other:
@@ -59,6 +61,9 @@ std::string_view refusal_name(HubRefusal r) noexcept {
 
 HubRefusal classify_refusal(const Url& endpoint, const Url& answered_by, const ResponseHead& head) {
   if (signed_url_expired(endpoint, answered_by, head.status)) return HubRefusal::signed_url_refused;
+  // The hub's Xet storage answers a plain HTTP GET of a very large file (over about 400 GB) with
+  // 400: such a file is served only to Xet clients.
+  if (head.status == 400 && !answered_by.same_origin(endpoint)) return HubRefusal::xet_only;
   // The hub's own codes (huggingface_hub's hf_raise_for_status reads the same header); a code we
   // do not know leaves the status to decide.
   if (const auto code = head.header(error_code_header)) {
@@ -113,6 +118,15 @@ Error hub_status_error(const Url& endpoint, const Url& url, const ResponseHead& 
                                where, head.status),
                    "signed URLs carry an expiry time: check this machine's clock, then run the "
                    "same command again (downloads resume)"};
+    case HubRefusal::xet_only:
+      return Error{Errc::unsupported,
+                   fmt::format("{}: HTTP 400 from the hub's download server: it serves this "
+                               "file only over the Xet protocol (the hub does so for files over "
+                               "about 400 GB), not over plain HTTP",
+                               where),
+                   "weightsd gets such a file from peers only: fetch the release from a swarm "
+                   "that holds it (a catalog entry with its info-hash, or --peer), or from a "
+                   "mirror that serves it over HTTP (HF_ENDPOINT / --endpoint)"};
     case HubRefusal::repo_not_found:
       return Error{
           Errc::not_found,

@@ -91,6 +91,7 @@ enum class HubRefusal {
   rate_limited,        // 429, still after the client's Retry-After waits
   legally_blocked,     // 451
   signed_url_refused,  // 403/410 from the download server: its signed URL expired or was used
+  xet_only,            // 400 from the download server: a file it serves only over the Xet protocol
   server_error,        // 5xx
   other,               // any other status outside 2xx
 };
