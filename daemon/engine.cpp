@@ -243,9 +243,11 @@ struct Engine::Impl {
     void on_pool(std::function<Status()> work, std::function<void(Status)> then) override {
       I.work.run(std::move(work), std::move(then));
     }
-    void post(std::function<void()> fn) override {
-      asio::post(I.ioc, [weak = std::weak_ptr<bool>(I.alive), fn = std::move(fn)] {
-        if (auto a = weak.lock(); a && *a) fn();
+    void post(std::function<void()> fn) override { after({}, std::move(fn)); }
+    void after(std::chrono::milliseconds d, std::function<void()> fn) override {
+      auto t = std::make_shared<asio::steady_timer>(I.ioc, d);
+      t->async_wait([t, weak = std::weak_ptr<bool>(I.alive), fn = std::move(fn)](auto ec) {
+        if (auto a = weak.lock(); !ec && a && *a) fn();
       });
     }
     const Store& store() override { return I.store; }

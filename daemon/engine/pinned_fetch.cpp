@@ -25,6 +25,8 @@ namespace fs = std::filesystem;
 
 // The license of a pinned release: the pin names none (the model card does).
 constexpr std::string_view pinned_license = "unspecified: see the repository's model card";
+// A swarm fetch whose metadata has not come from a peer by then goes to the hub alone.
+constexpr std::chrono::seconds swarm_metadata_timeout{30};
 // Progress from a transfer reaches the io thread at most this often per job.
 constexpr auto progress_interval = std::chrono::milliseconds(250);
 
@@ -337,6 +339,11 @@ void PinnedFetch::pinned(const std::shared_ptr<Job>& job, Status got) {
   log::info("{}: {} files, {}, pinned by the commit's git objects; downloading from {}", job->id,
             job->tree.files.size(), units::format_size(r->manifest.total_length),
             settings_.hub.endpoint);
+  download_from_hub(job);
+}
+
+// Every file from the hub's resolve URLs, each hashed against the pin as soon as it is here.
+void PinnedFetch::download_from_hub(const std::shared_ptr<Job>& job) {
   host_.on_transfer(
       [this, job, hub = settings_.hub, &host = host_]() -> Status {
         const hf::HubRevision rev =
@@ -524,6 +531,15 @@ void PinnedFetch::join_swarm(const std::shared_ptr<Job>& job) {
   }
   job->swarm = *t;
   swarms_[*t] = job;
+  // No peer may have the metadata (no holder is up, or none is known): then the hub alone.
+  host_.after(swarm_metadata_timeout, [this, job, t = *t] {
+    if (job->swarm != t || !job->lt_index.empty() || !swarm_job(t)) return;
+    log::warning("{}: no peer gave the metadata of swarm {} within {} s; downloading from {} alone",
+                 job->id, *job->swarm_v2, swarm_metadata_timeout.count(), settings_.hub.endpoint);
+    leave_swarm(*job);
+    job->swarm_v2.reset();
+    download_from_hub(job);
+  });
   log::info(
       "{}: {} files, {}, pinned by the commit's git objects; joining swarm {} ({} peers given, "
       "web seed {})",

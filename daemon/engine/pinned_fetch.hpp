@@ -19,8 +19,9 @@
 // files go the same way as the HTTP path's: hashed against the pin, the canonical torrent built
 // (its v2 info-hash must be the swarm's), adopted and seeded. The transient torrent lives in the
 // upstream staging directory, where a failed attempt left its files for the next (libtorrent
-// checks them when the metadata is back); the release's own torrent is added by the same path
-// as every seeded release's, so resume, the v1 companion and views need no second case.
+// checks them when the metadata is back); when no peer gives the metadata within 30 s the files
+// come from the hub alone, as without an info-hash; the release's own torrent is added by the same
+// path as every seeded release's, so resume, the v1 companion and views need no second case.
 //
 // `ORG/NAME` without a revision: the hub's API resolves the default branch (`main`) to a
 // commit first; that one step trusts the hub, and the log and the release object say so.
@@ -34,6 +35,7 @@
 // started again by the next request (the hub's downloads resume from the staging directory when it
 // is still there).
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -131,6 +133,8 @@ class PinnedFetchHost {
   virtual void on_pool(std::function<Status()> work, std::function<void(Status)> then) = 0;
   // Runs `fn` on the io thread (progress from a transfer).
   virtual void post(std::function<void()> fn) = 0;
+  // Runs `fn` on the io thread after `delay` (never after the engine is gone).
+  virtual void after(std::chrono::milliseconds delay, std::function<void()> fn) = 0;
   virtual const Store& store() = 0;
   // Room for the release's files under the disk budget and on the filesystem (evicting what the
   // policy allows). Errors: no_space.
@@ -167,6 +171,7 @@ class PinnedFetch {
   void start_pin(const std::shared_ptr<Job>& job);
   void branch_resolved(const std::shared_ptr<Job>& job, Status got);
   void pinned(const std::shared_ptr<Job>& job, Status got);
+  void download_from_hub(const std::shared_ptr<Job>& job);
   void downloaded(const std::shared_ptr<Job>& job, Status got);
   // The swarm path (see the header comment).
   void join_swarm(const std::shared_ptr<Job>& job);

@@ -46,6 +46,9 @@ struct FakeHost final : PinnedFetchHost {
     queue.emplace_back([work = std::move(work), then = std::move(then)] { then(work()); });
   }
   void post(std::function<void()> fn) override { queue.push_back(std::move(fn)); }
+  void after(std::chrono::milliseconds, std::function<void()> fn) override {
+    timers.push_back(std::move(fn));
+  }
   const Store& store() override { return store_; }
   Status make_room(const Release&) override {
     if (room) return tl::unexpected(*room);
@@ -69,6 +72,7 @@ struct FakeHost final : PinnedFetchHost {
   Store& store_;
   ReleaseRegistry& registry;
   std::deque<std::function<void()>> queue;
+  std::vector<std::function<void()>> timers;  // after(): run when the test says
   int transfers = 0;
   int seeds = 0;
   std::optional<Error> room;  // make_room's refusal, if set
@@ -411,6 +415,14 @@ TEST_CASE("a swarm fetch joins by info-hash in upload mode and checks the metada
     REQUIRE(rel);
     CHECK(state_of(*rel) == ReleaseState::failed);
     CHECK(f.host.seeds == 0);
+  }
+  SECTION("no metadata in time: the swarm is left and the files come from the hub alone") {
+    REQUIRE(f.host.timers.size() == 1);
+    const int before = f.host.transfers;
+    f.host.timers.front()();
+    CHECK(f.host.torrents.calls.back() == "remove 100");
+    CHECK(f.host.transfers == before + 1);  // the hub's downloads
+    CHECK_FALSE(f.pinned->on_torrent_event(MetadataReceived{t, {}}));
   }
   SECTION("metadata of another shape: refused naming the file, the torrent removed") {
     upstream::PinnedTree tree;
