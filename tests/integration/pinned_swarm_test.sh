@@ -7,7 +7,8 @@
 # A, B (upload limits) and C's hub (nginx limit_rate on the hub and its CDN) are throttled so
 # that all three must contribute, and `show --json` must say bytes came from each. Every file
 # is then checked against the commit's git objects. A catalog entry whose info_hash_v2 is
-# another commit's torrent (seeded by A) is refused naming the difference, nothing complete.
+# another commit's torrent (seeded by A) is refused naming the difference, nothing complete; one
+# whose swarm no peer holds falls back to the hub after 30 s without metadata.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/daemon_lib.sh"
 
@@ -28,6 +29,8 @@ commit[swarm]=$(python3 "$double" build "$hub" test-org/swarm "$src" --lfs-thres
 commit[other]=$(python3 "$double" build "$hub" test-org/other "$other" --lfs-threshold 1048576)
 bash "$WEIGHTS_SOURCE_DIR/scripts/lib/make-weights.sh" "$T/wrong" 1 wrong
 commit[wrong]=$(python3 "$double" build "$hub" test-org/wrong "$T/wrong" --lfs-threshold 1048576)
+bash "$WEIGHTS_SOURCE_DIR/scripts/lib/make-weights.sh" "$T/lonely" 1 lonely
+commit[lonely]=$(python3 "$double" build "$hub" test-org/lonely "$T/lonely")
 start_hub_double "$hub"
 fast_hub=$HUB_URL
 # C's hub: the same repositories, its hub and CDN at 1 MiB/s per connection.
@@ -112,6 +115,9 @@ TOML
 }
 entry swarm-test test-org/swarm "${commit[swarm]}" "$v2" >"$T/catalog/swarm.toml"
 entry wrong-test test-org/wrong "${commit[wrong]}" "$other_v2" >"$T/catalog/wrong.toml"
+# A swarm nobody holds (an info-hash no torrent has).
+nobody_v2=$(printf 'no such torrent' | sha256sum | cut -d' ' -f1)
+entry lonely-test test-org/lonely "${commit[lonely]}" "$nobody_v2" >"$T/catalog/lonely.toml"
 printf '[upstream]\nendpoint = "%s"\n[catalog]\ndirs = ["%s"]\n' "$slow_hub" "$T/catalog" >"$T/c.toml"
 start_daemon 3 --config "$T/c.toml"
 a=$(peer_of 1)
@@ -166,5 +172,16 @@ msg=$(jq -r .error.message <<<"$got")
 wait_until "the refused release's staging to go" 10 \
   bash -c "[[ ! -e '$T/d3/state/upstream/${commit[wrong]}' ]]" &&
   pass "its staging directory is gone" || fail "staging left"
+
+# --- a swarm no peer holds: after 30 s without metadata, the files come from the hub alone --------
+lid=test-org/lonely@${commit[lonely]}
+expect_ok "C fetches lonely-test (nobody holds its swarm)" ctl 3 --json fetch lonely-test
+got=$(ctl 3 --json show "$lid")
+[[ $(jq -r .state <<<"$got") == complete ]] &&
+  pass "with no peer the fetch falls back to the hub and completes" || fail "lonely: $got"
+grep -q "no peer gave the metadata of swarm $nobody_v2" "$T/d3/log" &&
+  pass "the log says why it went to the hub alone" || fail "no fallback logged"
+check_tree "$(jq -r .path <<<"$got")" lonely && pass "every file of the fallback matches" ||
+  fail "fallback view"
 
 finish
