@@ -166,6 +166,15 @@ std::string release_details(const api::Release& r) {
                   human_bytes(positive(r.downloaded_bytes)), human_rate(positive(r.download_rate)),
                   human_bytes(positive(r.uploaded_bytes)), human_rate(positive(r.upload_rate)),
                   positive(r.peers), positive(r.hash_failures));
+  if (r.downloaded_from_peers || r.downloaded_from_web_seeds) {
+    out += fmt::format("  from peers {}  / from the hub (web seeds) {}\n",
+                       human_bytes(positive(r.downloaded_from_peers.value_or(0))),
+                       human_bytes(positive(r.downloaded_from_web_seeds.value_or(0))));
+    for (const auto& s : r.sources) {
+      out += fmt::format("    {:<8} {:<40} {:>10}\n", s.kind == "web_seed" ? "web seed" : s.kind,
+                         s.address, human_bytes(positive(s.downloaded_bytes)));
+    }
+  }
   if (r.path && !r.path->empty()) out += fmt::format("  path {}\n", *r.path);
   if (r.error) {
     out += fmt::format("  error: {}\n", r.error->message);

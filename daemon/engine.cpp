@@ -243,9 +243,11 @@ struct Engine::Impl {
     void on_pool(std::function<Status()> work, std::function<void(Status)> then) override {
       I.work.run(std::move(work), std::move(then));
     }
-    void post(std::function<void()> fn) override {
-      asio::post(I.ioc, [weak = std::weak_ptr<bool>(I.alive), fn = std::move(fn)] {
-        if (auto a = weak.lock(); a && *a) fn();
+    void post(std::function<void()> fn) override { after({}, std::move(fn)); }
+    void after(std::chrono::milliseconds d, std::function<void()> fn) override {
+      auto t = std::make_shared<asio::steady_timer>(I.ioc, d);
+      t->async_wait([t, weak = std::weak_ptr<bool>(I.alive), fn = std::move(fn)](auto ec) {
+        if (auto a = weak.lock(); !ec && a && *a) fn();
       });
     }
     const Store& store() override { return I.store; }
@@ -255,19 +257,16 @@ struct Engine::Impl {
     Status add_seed(Release& r) override { return I.release_torrents->add(r, AddMode::seed); }
     void check_complete(Release& r) override { I.checks->check_complete(r); }
     std::int64_t now_ticks() override { return I.now_ticks(); }
+    TorrentBackend& backend() override { return *I.torrents; }
     Impl& I;
   };
   PinnedFetchHostImpl pinned_host{*this};
-  PinnedFetch pinned{registry, pinned_host, upstream_options(), config.state_dir / "upstream"};
-
+  PinnedFetch pinned{
+      registry, pinned_host,
+      upstream_settings(config.upstream_endpoint, hf::hub_options_from_env(), upstream_cancel),
+      config.state_dir / "upstream"};
   // Names no feed knows: "org/name@commit", catalog aliases, "org/name" (upstream_names.hpp).
   UpstreamNames upstream_names{config.catalog_dirs};
-
-  UpstreamSettings upstream_options() const {
-    auto s = upstream_settings(config.upstream_endpoint, hf::hub_options_from_env());
-    s.hub.cancel = upstream_cancel;
-    return s;
-  }
   // The releases' torrents in the session: which id is which release's, adds in flight
   // (made in start(), over `torrents`).
   std::unique_ptr<ReleaseTorrents> release_torrents;
@@ -350,10 +349,12 @@ struct Engine::Impl {
   // ---- torrent events --------------------------------------------------------------------------
 
   void on_event(const TorrentEvent& e) {
+    if (pinned.on_torrent_event(e)) return;  // a swarm fetch's transient torrent
     std::visit([this](const auto& ev) { handle_event(ev); }, e);
   }
 
   void handle_event(const TorrentAdded& e) { on_added(e); }
+  void handle_event(const MetadataReceived&) {}  // only torrents added by info-hash (pinned)
 
   void handle_event(const UpdatesLost&) { resume_saver.updates_lost(); }
 

@@ -153,6 +153,17 @@ void to_json(json& j, const UpstreamInfo& v) {
   if (v.alias) j["alias"] = *v.alias;
 }
 
+Status read(const json& j, DownloadSource& v, const std::string& w, UnknownFields u) {
+  return io::Fields(j, w, u)
+      .req("kind", v.kind)
+      .req("address", v.address)
+      .req("downloaded_bytes", v.downloaded_bytes)
+      .done();
+}
+void to_json(json& j, const DownloadSource& v) {
+  j = {{"kind", v.kind}, {"address", v.address}, {"downloaded_bytes", v.downloaded_bytes}};
+}
+
 Status read(const json& j, Release& v, const std::string& w, UnknownFields u) {
   return io::Fields(j, w, u)
       .req("id", v.id)
@@ -188,6 +199,9 @@ Status read(const json& j, Release& v, const std::string& w, UnknownFields u) {
       .req("files", v.files)
       .opt("hf_cache", v.hf_cache)
       .opt("upstream", v.upstream)
+      .opt("sources", v.sources)
+      .opt("downloaded_from_peers", v.downloaded_from_peers)
+      .opt("downloaded_from_web_seeds", v.downloaded_from_web_seeds)
       .done();
 }
 void to_json(json& j, const Release& v) {
@@ -224,6 +238,9 @@ void to_json(json& j, const Release& v) {
        {"files", v.files}};
   if (v.hf_cache) j["hf_cache"] = *v.hf_cache;
   if (v.upstream) j["upstream"] = *v.upstream;
+  if (!v.sources.empty()) j["sources"] = v.sources;
+  if (v.downloaded_from_peers) j["downloaded_from_peers"] = *v.downloaded_from_peers;
+  if (v.downloaded_from_web_seeds) j["downloaded_from_web_seeds"] = *v.downloaded_from_web_seeds;
 }
 
 Status read(const json& j, ReleaseList& v, const std::string& w, UnknownFields u) {

@@ -61,6 +61,15 @@ struct UpstreamInfo {
   std::optional<std::string> alias;   // with pinned_by "catalog"
 };
 
+// Bytes a release downloaded from one source this daemon session: a BitTorrent peer (by IP
+// address) or a web seed (BEP 19, e.g. the hub's resolve URLs and the CDN they redirect to; by
+// server "ip:port").
+struct DownloadSource {
+  std::string kind;  // "peer" or "web_seed"
+  std::string address;
+  std::int64_t downloaded_bytes = 0;
+};
+
 struct Release {
   std::string id;
   std::string feed;
@@ -95,6 +104,10 @@ struct Release {
   std::vector<ReleaseFile> files;
   std::optional<HfCacheInfo> hf_cache;   // absent when empty
   std::optional<UpstreamInfo> upstream;  // origin "upstream" only
+  // Downloaded bytes by source (this daemon session; absent when nothing came from a source).
+  std::vector<DownloadSource> sources;                    // absent when empty
+  std::optional<std::int64_t> downloaded_from_peers;      // absent with `sources`
+  std::optional<std::int64_t> downloaded_from_web_seeds;  // absent with `sources`
 
   bool finished() const { return state == "complete" || state == "failed"; }
 };
@@ -325,6 +338,7 @@ WEIGHTS_API_TYPE(ErrorBody)
 WEIGHTS_API_TYPE(ReleaseFile)
 WEIGHTS_API_TYPE(HfCacheInfo)
 WEIGHTS_API_TYPE(UpstreamInfo)
+WEIGHTS_API_TYPE(DownloadSource)
 WEIGHTS_API_TYPE(Release)
 WEIGHTS_API_TYPE(ReleaseList)
 WEIGHTS_API_TYPE(Removed)

@@ -11,6 +11,7 @@
 #include <libtorrent/write_resume_data.hpp>
 
 #include "core/util/crypto.hpp"
+#include "core/util/encoding.hpp"
 #include "daemon/log.hpp"
 
 namespace weights::daemon {
@@ -155,6 +156,27 @@ Result<TorrentId> LtBackend::add(const AddRequest& req) {
   return adopt(h);
 }
 
+Result<TorrentId> LtBackend::add_magnet(const MagnetAdd& req) {
+  lt::add_torrent_params atp;
+  auto raw = from_hex_exact(req.v2_infohash, lt::sha256_hash::size());
+  if (!raw) {
+    return fail(Errc::invalid_argument,
+                fmt::format("'{}' is not a v2 info-hash (64 hex digits)", req.v2_infohash));
+  }
+  atp.info_hashes.v2 = lt::sha256_hash(reinterpret_cast<const char*>(raw->data()));
+  atp.save_path = req.save_path.string();
+  atp.flags &= ~(lt::torrent_flags::paused | lt::torrent_flags::auto_managed);
+  // Nothing is requested before the engine has checked the metadata.
+  atp.flags |= lt::torrent_flags::upload_mode;
+  atp.url_seeds = req.web_seeds;
+  atp.trackers = req.trackers;
+  for (const auto& p : req.peers) atp.peers.push_back(p);
+  lt::error_code ec;
+  auto h = session_->session().add_torrent(std::move(atp), ec);
+  if (ec) return fail(Errc::internal, ec.message());
+  return adopt(h);
+}
+
 std::uint64_t LtBackend::add_async(const AddRequest& req) {
   auto atp = params_of(req);
   const auto cookie = next_cookie_++;
@@ -216,6 +238,21 @@ StatusBatch LtBackend::status_batch(const std::vector<lt::torrent_status>& statu
                    p.total_upload);
       }
     }
+    // Per-connection payload while the torrent downloads, and while its rate says bytes came in
+    // lately (the last ones before it finished).
+    if (!st.is_seeding || st.download_payload_rate > 0) {
+      std::vector<lt::peer_info> peers;
+      st.handle.get_peer_info(peers);
+      for (const auto& p : peers) {
+        const bool web = p.connection_type == lt::peer_info::web_seed ||
+                         p.connection_type == lt::peer_info::http_seed;
+        const auto ip = p.ip.address().to_string();
+        const auto ep =
+            fmt::format("{}:{}", p.ip.address().is_v6() ? "[" + ip + "]" : ip, p.ip.port());
+        u.connections.push_back(
+            {web ? SourceKind::web_seed : SourceKind::peer, web ? ep : ip, ep, p.total_download});
+      }
+    }
     if (auto ti = st.torrent_file.lock()) {
       const auto& files = ti->files();
       u.file_done.assign(static_cast<std::size_t>(files.num_files()), 0);
@@ -257,6 +294,9 @@ void LtBackend::on_alert(lt::alert* a) {
     emit(PieceHashFailed{find(hf->handle)});
   } else if (auto* pb = lt::alert_cast<lt::peer_ban_alert>(a)) {
     emit(PeerBanned{find(pb->handle), pb->message()});
+  } else if (auto* md = lt::alert_cast<lt::metadata_received_alert>(a)) {
+    if (auto ti = md->handle.torrent_file())
+      emit(MetadataReceived{find(md->handle), shape_of(*ti)});
   } else if (auto* tc = lt::alert_cast<lt::torrent_checked_alert>(a)) {
     emit(TorrentChecked{find(tc->handle)});
   } else if (auto* sr = lt::alert_cast<lt::save_resume_data_alert>(a)) {
@@ -345,6 +385,22 @@ TorrentStatus LtBackend::to_status(const lt::torrent_status& st) {
   out.total_payload_upload = st.total_payload_upload;
   out.download_payload_rate = st.download_payload_rate;
   out.upload_payload_rate = st.upload_payload_rate;
+  return out;
+}
+
+TorrentShape LtBackend::shape_of(const lt::torrent_info& ti) {
+  const auto& fs = ti.files();
+  TorrentShape out;
+  out.name = fs.name();
+  out.piece_length = fs.piece_length();
+  const std::string root = out.name + "/";
+  for (const auto fi : fs.file_range()) {
+    if (fs.pad_file_at(fi)) continue;
+    std::string path = fs.file_path(fi);
+    // A multi-file torrent's paths start with its name; a single-file torrent's path is it.
+    if (path.rfind(root, 0) == 0) path.erase(0, root.size());
+    out.files.push_back({std::move(path), fs.file_size(fi), static_cast<int>(fi)});
+  }
   return out;
 }
 

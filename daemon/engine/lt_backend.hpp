@@ -63,6 +63,8 @@ class LtBackend final : public TorrentBackend {
   static lt::typed_bitfield<lt::piece_index_t> to_bitfield(const std::vector<bool>& v);
 
   static TorrentStatus to_status(const lt::torrent_status& st);
+  // The metadata's name, piece length and real files (paths relative to the name).
+  static TorrentShape shape_of(const lt::torrent_info& ti);
   static std::vector<lt::download_priority_t> to_lt(const std::vector<FilePriority>& p);
   // What an add hands libtorrent (exposed for tests).
   static lt::add_torrent_params params_of(const AddRequest& req);
@@ -80,6 +82,7 @@ class LtBackend final : public TorrentBackend {
   Result<ResumeData> read_resume(const TorrentMeta& t, std::string_view data) override;
   // Registered on success.
   Result<TorrentId> add(const AddRequest& req) override;
+  Result<TorrentId> add_magnet(const MagnetAdd& req) override;
   std::uint64_t add_async(const AddRequest& req) override;
   void prioritize_files(TorrentId t, const std::vector<FilePriority>& priorities) override;
   void file_priority(TorrentId t, int file_index, FilePriority p) override;

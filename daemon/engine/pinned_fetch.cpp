@@ -5,6 +5,7 @@
 #include <chrono>
 #include <system_error>
 #include <utility>
+#include <variant>
 
 #include <fmt/format.h>
 
@@ -13,6 +14,8 @@
 #include "core/util/atomic_file.hpp"
 #include "core/util/time.hpp"
 #include "core/util/units.hpp"
+#include "daemon/engine/peer_dialer.hpp"
+#include "daemon/engine/pinned_swarm.hpp"
 #include "daemon/engine/seed_intake.hpp"
 #include "daemon/log.hpp"
 
@@ -22,6 +25,8 @@ namespace fs = std::filesystem;
 
 // The license of a pinned release: the pin names none (the model card does).
 constexpr std::string_view pinned_license = "unspecified: see the repository's model card";
+// A swarm fetch whose metadata has not come from a peer by then goes to the hub alone.
+constexpr std::chrono::seconds swarm_metadata_timeout{30};
 // Progress from a transfer reaches the io thread at most this often per job.
 constexpr auto progress_interval = std::chrono::milliseconds(250);
 
@@ -33,6 +38,13 @@ struct PinnedFetch::Job {
   std::optional<std::string> alias;   // the catalog alias the request named
   std::string commit;
   fs::path dir;  // staging: work_dir / commit
+  // The swarm path: the swarm's v2 info-hash, the request's peers, the transient torrent and
+  // each pinned file's index in it (once its metadata passed the check).
+  std::optional<std::string> swarm_v2;
+  std::vector<PeerEndpoint> peers;
+  TorrentId swarm = no_torrent;
+  std::vector<int> lt_index;
+  bool finishing = false;  // finished: its files are being flushed, then hashed
   // Filled by the steps, each on its thread, read by the next on the io thread.
   upstream::PinnedTree tree;
   std::vector<ReleaseFile> files;  // hashed against the pin
@@ -49,7 +61,8 @@ Result<std::optional<PinTarget>> pin_target(const FetchRequest& request) {
     revision = ref->revision;
   }
   if (!is_valid_model_id(name)) return std::optional<PinTarget>{};
-  if (!revision) return std::optional<PinTarget>{PinTarget{name, std::nullopt, std::nullopt}};
+  if (!revision)
+    return std::optional<PinTarget>{PinTarget{name, std::nullopt, std::nullopt, std::nullopt}};
   std::string commit = *revision;
   std::transform(commit.begin(), commit.end(), commit.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -62,7 +75,7 @@ Result<std::optional<PinTarget>> pin_target(const FetchRequest& request) {
                             "fetch {} alone to pin its default branch",
                             name, name));
   }
-  return std::optional<PinTarget>{PinTarget{name, std::move(commit), std::nullopt}};
+  return std::optional<PinTarget>{PinTarget{name, std::move(commit), std::nullopt, std::nullopt}};
 }
 
 Result<PinTarget> catalog_target(const catalog::Catalog& catalog, const FetchRequest& request) {
@@ -90,13 +103,16 @@ Result<PinTarget> catalog_target(const catalog::Catalog& catalog, const FetchReq
                     e.where.to_string()),
         fmt::format("fetch {} for the catalog's commit, or {}@<commit> for another", name, e.repo));
   }
-  return PinTarget{e.repo, e.commit, name};
+  PinTarget target{e.repo, e.commit, name, std::nullopt};
+  if (!e.info_hash_v2.empty()) target.info_hash_v2 = e.info_hash_v2;
+  return target;
 }
 
-UpstreamSettings upstream_settings(const std::string& configured_endpoint,
-                                   hf::HubOptions from_env) {
+UpstreamSettings upstream_settings(const std::string& configured_endpoint, hf::HubOptions from_env,
+                                   std::shared_ptr<const std::atomic<bool>> cancel) {
   UpstreamSettings s;
   s.hub = std::move(from_env);
+  if (cancel) s.hub.cancel = std::move(cancel);
   if (!configured_endpoint.empty()) s.hub.endpoint = configured_endpoint;
   while (!s.hub.endpoint.empty() && s.hub.endpoint.back() == '/') s.hub.endpoint.pop_back();
   s.git.token = s.hub.token;  // git_pin sends it to the URL's own origin only
@@ -160,6 +176,12 @@ Result<Release*> PinnedFetch::fetch(const PinTarget& target, const FetchRequest&
                             target.repo),
                 "fetch it without --include");
   }
+  std::vector<PeerEndpoint> peers;
+  for (const auto& p : request.peers) {
+    auto ep = parse_peer(p);
+    if (!ep) return tl::unexpected(ep.error());
+    peers.push_back(*ep);
+  }
   const std::string id =
       target.commit ? fmt::format("{}@{}", target.repo, *target.commit) : target.repo;
   if (target.commit) {
@@ -207,6 +229,9 @@ Result<Release*> PinnedFetch::fetch(const PinTarget& target, const FetchRequest&
   job->generation = r.generation;
   job->repo = target.repo;
   job->alias = target.alias;
+  job->peers = std::move(peers);
+  // The swarm is named for the catalog's commit: a branch could be another commit.
+  if (target.commit) job->swarm_v2 = target.info_hash_v2;
   if (target.alias) {
     log::info("{}: the catalog names {}", *target.alias, id);
   }
@@ -310,9 +335,15 @@ void PinnedFetch::pinned(const std::shared_ptr<Job>& job, Status got) {
   // Room under the disk budget and on the filesystem before any file is requested.
   if (auto st = host_.make_room(*r); !st) return failed(job, st.error());
   r->upstream_phase = UpstreamPhase::downloading;
+  if (job->swarm_v2) return join_swarm(job);
   log::info("{}: {} files, {}, pinned by the commit's git objects; downloading from {}", job->id,
             job->tree.files.size(), units::format_size(r->manifest.total_length),
             settings_.hub.endpoint);
+  download_from_hub(job);
+}
+
+// Every file from the hub's resolve URLs, each hashed against the pin as soon as it is here.
+void PinnedFetch::download_from_hub(const std::shared_ptr<Job>& job) {
   host_.on_transfer(
       [this, job, hub = settings_.hub, &host = host_]() -> Status {
         const hf::HubRevision rev =
@@ -386,6 +417,13 @@ void PinnedFetch::downloaded(const std::shared_ptr<Job>& job, Status got) {
         auto built = build_pinned_torrent({*pin, job->files, job->dir, {seed}});
         if (!built) return tl::unexpected(built.error());
         const auto& t = built->torrents;
+        if (job->swarm_v2 && t.v2_infohash != *job->swarm_v2) {
+          return fail(Errc::wrong_target,
+                      fmt::format("the swarm's torrent is not the canonical torrent of commit {} "
+                                  "(swarm {}, canonical {})",
+                                  job->commit, *job->swarm_v2, t.v2_infohash),
+                      "the catalog's info_hash_v2 is wrong: weightsctl catalog check");
+        }
         for (const auto& [path, bytes] :
              {std::pair{store.torrent_file(t.v2_infohash), &t.hybrid},
               std::pair{store.torrent_v1_file(t.v2_infohash), &t.v1_companion}}) {
@@ -426,8 +464,10 @@ void PinnedFetch::built(const std::shared_ptr<Job>& job, Status got) {
   rec.v2_infohash = t.v2_infohash;
   rec.manifest = std::move(*bytes);
   auto hf_cache = r->hf_cache;
+  auto sources = r->sources;
   Release& nr = registry_.add(host_.make_release(std::move(rec), *m));
   nr.hf_cache = std::move(hf_cache);
+  nr.sources = std::move(sources);
   nr.upstream_branch = job->branch;
   nr.upstream_alias = job->alias;
   if (auto st = adopt_taken(nr, host_.store()); !st) {
@@ -447,6 +487,7 @@ void PinnedFetch::built(const std::shared_ptr<Job>& job, Status got) {
 }
 
 void PinnedFetch::failed(const std::shared_ptr<Job>& job, const Error& e) {
+  leave_swarm(*job);
   if (Release* r = current(*job)) {
     r->upstream_phase = UpstreamPhase::none;
     r->upstream_rate = 0;
@@ -466,6 +507,153 @@ void PinnedFetch::failed(const std::shared_ptr<Job>& job, const Error& e) {
         },
         [](Status) {});
   }
+}
+
+// ---- the swarm path
+// ------------------------------------------------------------------------------
+
+void PinnedFetch::join_swarm(const std::shared_ptr<Job>& job) {
+  std::error_code ec;
+  fs::create_directories(job->dir, ec);
+  if (ec) {
+    return failed(job,
+                  Error{Errc::io_error,
+                        fmt::format("cannot create {}: {}", job->dir.string(), ec.message()), ""});
+  }
+  MagnetAdd add;
+  add.v2_infohash = *job->swarm_v2;
+  add.save_path = work_dir_;  // the torrent's name is the commit: its files land in job->dir
+  add.web_seeds = {web_seed_base(settings_, job->repo)};
+  add.peers = job->peers;
+  auto t = host_.backend().add_magnet(add);
+  if (!t) {
+    return failed(job, with_context(t.error(), fmt::format("swarm {}", *job->swarm_v2)));
+  }
+  job->swarm = *t;
+  swarms_[*t] = job;
+  // No peer may have the metadata (no holder is up, or none is known): then the hub alone.
+  host_.after(swarm_metadata_timeout, [this, job, t = *t] {
+    if (job->swarm != t || !job->lt_index.empty() || !swarm_job(t)) return;
+    log::warning("{}: no peer gave the metadata of swarm {} within {} s; downloading from {} alone",
+                 job->id, *job->swarm_v2, swarm_metadata_timeout.count(), settings_.hub.endpoint);
+    leave_swarm(*job);
+    job->swarm_v2.reset();
+    download_from_hub(job);
+  });
+  log::info(
+      "{}: {} files, {}, pinned by the commit's git objects; joining swarm {} ({} peers given, "
+      "web seed {})",
+      job->id, job->tree.files.size(),
+      units::format_size(interim_manifest(job->repo, job->tree).total_length), *job->swarm_v2,
+      job->peers.size(), add.web_seeds.front());
+}
+
+// The job of transient torrent `t`; one whose release is gone (removed, failed) leaves the
+// swarm here.
+std::shared_ptr<PinnedFetch::Job> PinnedFetch::swarm_job(TorrentId t) {
+  const auto it = swarms_.find(t);
+  if (it == swarms_.end()) return nullptr;
+  auto job = it->second;
+  if (!current(*job) || host_.shutting_down()) {
+    leave_swarm(*job);
+    return nullptr;
+  }
+  return job;
+}
+
+void PinnedFetch::leave_swarm(Job& job) {
+  if (!valid(job.swarm)) return;
+  swarms_.erase(job.swarm);
+  host_.backend().remove(job.swarm);
+  job.swarm = no_torrent;
+}
+
+bool PinnedFetch::on_torrent_event(const TorrentEvent& e) {
+  if (swarms_.empty()) return false;
+  if (const auto* b = std::get_if<StatusBatch>(&e)) {
+    for (const auto& u : b->updates) {
+      if (auto job = swarm_job(u.torrent)) swarm_status(job, u);
+    }
+    return false;
+  }
+  const TorrentId t = std::visit(
+      [](const auto& ev) -> TorrentId {
+        if constexpr (requires { ev.torrent; }) {
+          return ev.torrent;
+        } else {
+          return no_torrent;
+        }
+      },
+      e);
+  if (!valid(t) || !swarms_.count(t)) return false;
+  auto job = swarm_job(t);
+  if (!job) return true;
+  if (const auto* m = std::get_if<MetadataReceived>(&e)) {
+    swarm_metadata(job, m->shape);
+  } else if (std::holds_alternative<TorrentFinished>(e)) {
+    swarm_finished(job);
+  } else if (std::holds_alternative<CacheFlushed>(e)) {
+    swarm_flushed(job);
+  } else if (const auto* err = std::get_if<TorrentError>(&e)) {
+    failed(job, Error{err->no_space ? Errc::no_space : Errc::io_error,
+                      fmt::format("{}: swarm {}: {}", job->id, *job->swarm_v2, err->message), ""});
+  }
+  return true;
+}
+
+// The metadata came from a peer: only the pinned torrent's shape is downloaded.
+void PinnedFetch::swarm_metadata(const std::shared_ptr<Job>& job, const TorrentShape& shape) {
+  auto index = match_pinned_shape(shape, job->tree);
+  if (!index) return failed(job, index.error());
+  job->lt_index = std::move(*index);
+  host_.backend().leave_upload_mode(job->swarm);
+  log::info(
+      "{}: the swarm's metadata has the pinned torrent's shape; downloading from peers and "
+      "{}",
+      job->id, settings_.hub.endpoint);
+}
+
+void PinnedFetch::swarm_status(const std::shared_ptr<Job>& job, const TorrentUpdate& u) {
+  Release* r = current(*job);
+  if (!r) return;
+  r->sources.observe(u.connections);
+  r->upstream_rate = u.status.download_payload_rate;
+  for (std::size_t i = 0; i < job->lt_index.size() && i < r->files.size(); ++i) {
+    const auto k = static_cast<std::size_t>(job->lt_index[i]);
+    if (k < u.file_done.size()) r->files[i].done = u.file_done[k];
+  }
+  // Every piece is there (also right after a check found the files of an earlier attempt).
+  if (!job->lt_index.empty() &&
+      (u.status.state == TorrentPhase::finished || u.status.state == TorrentPhase::seeding)) {
+    swarm_finished(job);
+  }
+}
+
+// Every piece passed libtorrent's check: its write queue is flushed before the files are read.
+void PinnedFetch::swarm_finished(const std::shared_ptr<Job>& job) {
+  if (job->finishing || job->lt_index.empty()) return;
+  job->finishing = true;
+  host_.backend().flush_cache(job->swarm);
+}
+
+// The files are on disk: the transient torrent goes, and the HTTP path's tail takes over (each
+// file hashed against the pin, the canonical torrent built and compared with the swarm's).
+void PinnedFetch::swarm_flushed(const std::shared_ptr<Job>& job) {
+  if (!job->finishing) return;
+  leave_swarm(*job);
+  if (Release* r = current(*job)) r->upstream_rate = 0;
+  log::info("{}: downloaded from the swarm; checking every file against commit {}", job->id,
+            job->commit);
+  host_.on_pool(
+      [job]() -> Status {
+        std::vector<PinnedFileRef> refs;
+        for (const auto& f : job->tree.files) refs.push_back({f.path, f.size, f.sha256});
+        auto hashed = hash_pinned_files(job->dir, std::move(refs));
+        if (!hashed) return tl::unexpected(hashed.error());
+        job->files = std::move(*hashed);
+        return {};
+      },
+      [this, job](Status got) { downloaded(job, std::move(got)); });
 }
 
 }  // namespace weights::daemon

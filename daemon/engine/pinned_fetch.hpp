@@ -11,6 +11,18 @@
 // the view, the Hugging Face cache and resume across restarts are the seed path's. Its id is
 // `ORG/NAME@<commit>`, its feed the pseudo-feed `upstream_feed`, its origin `upstream`.
 //
+// With the v2 info-hash of the commit's pinned torrent (a catalog entry's `info_hash_v2`) the
+// files come from the swarm instead: after the git pin the node adds the torrent by that
+// info-hash (pinned_swarm.hpp: its metadata is checked against the pin before a byte is
+// requested) with the hub's resolve base as BEP 19 web seed and the request's peers, so bytes
+// come from peers and the hub at once. When it is done the transient torrent is removed and the
+// files go the same way as the HTTP path's: hashed against the pin, the canonical torrent built
+// (its v2 info-hash must be the swarm's), adopted and seeded. The transient torrent lives in the
+// upstream staging directory, where a failed attempt left its files for the next (libtorrent
+// checks them when the metadata is back); when no peer gives the metadata within 30 s the files
+// come from the hub alone, as without an info-hash; the release's own torrent is added by the same
+// path as every seeded release's, so resume, the v1 companion and views need no second case.
+//
 // `ORG/NAME` without a revision: the hub's API resolves the default branch (`main`) to a
 // commit first; that one step trusts the hub, and the log and the release object say so.
 //
@@ -22,9 +34,12 @@
 // complete. Nothing is persisted before the release is taken in: a fetch cut by a restart is
 // started again by the next request (the hub's downloads resume from the staging directory when it
 // is still there).
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -40,6 +55,7 @@
 #include "daemon/engine.hpp"
 #include "daemon/engine/release.hpp"
 #include "daemon/engine/release_registry.hpp"
+#include "daemon/engine/torrent_events.hpp"
 #include "daemon/store.hpp"
 
 namespace weights::daemon {
@@ -56,6 +72,8 @@ struct PinTarget {
   std::string repo;                   // "org/name" as the request spelled it
   std::optional<std::string> commit;  // 40 lowercase hex; absent: the default branch
   std::optional<std::string> alias;   // the catalog alias that named repo and commit
+  // The v2 info-hash of the commit's pinned torrent (the catalog's): fetch from its swarm.
+  std::optional<std::string> info_hash_v2;
   friend bool operator==(const PinTarget&, const PinTarget&) = default;
 };
 
@@ -77,7 +95,9 @@ struct UpstreamSettings {
   hf::HubOptions hub;
   upstream::GitFetchOptions git;
 };
-UpstreamSettings upstream_settings(const std::string& configured_endpoint, hf::HubOptions from_env);
+// `cancel`, when set, aborts the hub's transfers (at shutdown).
+UpstreamSettings upstream_settings(const std::string& configured_endpoint, hf::HubOptions from_env,
+                                   std::shared_ptr<const std::atomic<bool>> cancel = nullptr);
 
 // "{endpoint}/{repo}": the repository's git smart-HTTP URL.
 std::string git_url(const UpstreamSettings& s, std::string_view repo);
@@ -113,6 +133,8 @@ class PinnedFetchHost {
   virtual void on_pool(std::function<Status()> work, std::function<void(Status)> then) = 0;
   // Runs `fn` on the io thread (progress from a transfer).
   virtual void post(std::function<void()> fn) = 0;
+  // Runs `fn` on the io thread after `delay` (never after the engine is gone).
+  virtual void after(std::chrono::milliseconds delay, std::function<void()> fn) = 0;
   virtual const Store& store() = 0;
   // Room for the release's files under the disk budget and on the filesystem (evicting what the
   // policy allows). Errors: no_space.
@@ -121,6 +143,8 @@ class PinnedFetchHost {
   virtual Status add_seed(Release& r) = 0;
   virtual void check_complete(Release& r) = 0;
   virtual std::int64_t now_ticks() = 0;
+  // The session, for the transient torrent of a swarm fetch.
+  virtual TorrentBackend& backend() = 0;
 };
 
 // Carries out upstream fetches on the registry. Io thread only.
@@ -136,6 +160,10 @@ class PinnedFetch {
   // invalid_argument (include globs: an upstream fetch takes every file; a bad pin).
   Result<Release*> fetch(const PinTarget& target, const FetchRequest& request);
 
+  // An event of the session: true when it was about a swarm fetch's transient torrent and is
+  // handled. A StatusBatch is read (progress, rate, sources) and left to the engine too.
+  bool on_torrent_event(const TorrentEvent& e);
+
   // The work of one fetch, shared by its steps (plain data; see pinned_fetch.cpp).
   struct Job;
 
@@ -143,7 +171,16 @@ class PinnedFetch {
   void start_pin(const std::shared_ptr<Job>& job);
   void branch_resolved(const std::shared_ptr<Job>& job, Status got);
   void pinned(const std::shared_ptr<Job>& job, Status got);
+  void download_from_hub(const std::shared_ptr<Job>& job);
   void downloaded(const std::shared_ptr<Job>& job, Status got);
+  // The swarm path (see the header comment).
+  void join_swarm(const std::shared_ptr<Job>& job);
+  std::shared_ptr<Job> swarm_job(TorrentId t);
+  void swarm_metadata(const std::shared_ptr<Job>& job, const TorrentShape& shape);
+  void swarm_status(const std::shared_ptr<Job>& job, const TorrentUpdate& u);
+  void swarm_finished(const std::shared_ptr<Job>& job);
+  void swarm_flushed(const std::shared_ptr<Job>& job);
+  void leave_swarm(Job& job);
   void built(const std::shared_ptr<Job>& job, Status got);
   // The job's release if it is still the one the job started for.
   Release* current(const Job& job);
@@ -153,6 +190,7 @@ class PinnedFetch {
   PinnedFetchHost& host_;
   UpstreamSettings settings_;
   std::filesystem::path work_dir_;
+  std::map<TorrentId, std::shared_ptr<Job>> swarms_;  // transient torrents of swarm fetches
 };
 
 }  // namespace weights::daemon

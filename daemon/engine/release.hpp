@@ -16,6 +16,7 @@
 #include "daemon/engine/peer_dialer.hpp"
 #include "daemon/engine/release_state.hpp"
 #include "daemon/engine/resume_policy.hpp"
+#include "daemon/engine/source_counters.hpp"
 #include "daemon/engine/torrent_backend.hpp"
 #include "daemon/engine/v1_companion.hpp"
 #include "daemon/release_db.hpp"
@@ -86,7 +87,8 @@ struct Release {
   // Payload counters of earlier sessions (from resume data); this session's are exact and
   // immediate in torrent_status::total_payload_*, while all_time_* lag by up to a second.
   std::int64_t downloaded_base = 0, uploaded_base = 0;
-  PeerDialer peers;  // --peer / add_peers endpoints still to dial, and redials
+  PeerDialer peers;        // --peer / add_peers endpoints still to dial, and redials
+  SourceCounters sources;  // this session's downloaded bytes by peer and web seed
   // Files to hash once libtorrent has flushed its write queue: a file can be reported complete
   // (pieces hash-checked in memory) before all of its blocks are written to disk.
   std::set<std::size_t> flush_pending;

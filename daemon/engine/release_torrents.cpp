@@ -363,11 +363,13 @@ ReleaseTorrents::StatusSeen ReleaseTorrents::record_status(const TorrentUpdate& 
       u.status.state == TorrentPhase::finished || u.status.state == TorrentPhase::seeding;
   if (v1) {
     r->v1_status = u.status;
+    r->sources.observe(u.connections, 1);
     if (!r->v1_downloading()) return {};
     if (valid(r->handle)) apply_file_done(r->files, u.file_done, DownloadSource::v1);
     return {r, DownloadSource::v1, finished};
   }
   r->status = u.status;
+  r->sources.observe(u.connections);
   if (valid(r->handle)) apply_file_done(r->files, u.file_done, DownloadSource::hybrid);
   return {r, DownloadSource::hybrid, finished};
 }

@@ -126,6 +126,14 @@ api::Release render_release(const Release& r, const ReleaseContext& ctx) {
     for (const auto& f : r.files) out.downloaded_bytes += f.done;
     out.download_rate = r.upstream_rate;
   }
+  for (const auto& t : r.sources.totals()) {
+    out.sources.push_back(
+        {t.kind == SourceKind::peer ? "peer" : "web_seed", t.address, t.downloaded});
+  }
+  if (!out.sources.empty()) {
+    out.downloaded_from_peers = r.sources.from(SourceKind::peer);
+    out.downloaded_from_web_seeds = r.sources.from(SourceKind::web_seed);
+  }
   if (r.rec.origin == Origin::upstream) {
     auto& up = out.upstream.emplace();
     up.kind = r.manifest.upstream.kind;
@@ -196,6 +204,8 @@ ReleaseMetrics release_metrics(const Release& r, const ReleaseContext& ctx) {
   m.verified_bytes = verified_length(r);
   m.downloaded_bytes = r.downloaded_base + (r.status ? r.status->total_payload_download : 0);
   m.uploaded_bytes = r.uploaded_base + (r.status ? r.status->total_payload_upload : 0);
+  m.from_peers = r.sources.from(SourceKind::peer);
+  m.from_web_seeds = r.sources.from(SourceKind::web_seed);
   m.peers = r.status ? r.status->num_peers : 0;
   m.seeding = is_seeding(r, ctx.state);
   m.pinned = r.rec.pinned;
@@ -242,6 +252,13 @@ std::string render_metrics(const MetricsSnapshot& s) {
               MetricType::counter, [](const ReleaseMetrics& r) { return r.downloaded_bytes; });
   per_release("weightsd_release_uploaded_bytes_total", "payload bytes uploaded",
               MetricType::counter, [](const ReleaseMetrics& r) { return r.uploaded_bytes; });
+  m.family("weightsd_release_downloaded_from_bytes_total",
+           "payload bytes downloaded this session, by source: peers or web_seeds (the hub)",
+           MetricType::counter);
+  for (const auto& r : s.releases) {
+    m.sample({{"release", r.id}, {"source", "peers"}}, static_cast<double>(r.from_peers));
+    m.sample({{"release", r.id}, {"source", "web_seeds"}}, static_cast<double>(r.from_web_seeds));
+  }
   per_release("weightsd_release_peers", "connected peers", MetricType::gauge,
               [](const ReleaseMetrics& r) { return r.peers; });
   per_release("weightsd_release_seeding", "1 when complete and seeding", MetricType::gauge,

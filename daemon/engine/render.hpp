@@ -61,6 +61,8 @@ struct ReleaseMetrics {
   std::uint64_t verified_bytes = 0;  // verified files
   std::int64_t downloaded_bytes = 0;
   std::int64_t uploaded_bytes = 0;
+  std::int64_t from_peers = 0;      // this session, SourceCounters
+  std::int64_t from_web_seeds = 0;  // this session, SourceCounters
   int peers = 0;
   bool seeding = false;
   bool pinned = false;

@@ -66,6 +66,39 @@ struct TorrentStatus {
 
 enum class FilePriority { skip, normal };
 
+// Who a connection downloads from: a BitTorrent peer, or a BEP 19 / BEP 17 web seed.
+enum class SourceKind { peer, web_seed };
+
+// One connection of a torrent and the payload it has downloaded so far (libtorrent's
+// peer_info::total_download; it starts at 0 for every new connection).
+struct ConnectionBytes {
+  SourceKind kind = SourceKind::peer;
+  std::string address;   // peer: its IP address; web seed: the server's "ip:port"
+  std::string endpoint;  // "ip:port" of the connection (tells two connections apart)
+  std::int64_t downloaded = 0;
+};
+
+// The shape of a torrent's metadata: what a check against a pin needs (no piece hashes).
+struct TorrentShape {
+  struct File {
+    std::string path;  // relative to `name` (a multi-file torrent's root directory)
+    std::int64_t size = 0;
+    int index = -1;  // libtorrent file index (pad files count)
+  };
+  std::string name;
+  std::int64_t piece_length = 0;
+  std::vector<File> files;  // real files, pad files left out, in the torrent's order
+};
+
+// A torrent added by its v2 info-hash alone (a magnet): the metadata comes from peers.
+struct MagnetAdd {
+  std::string v2_infohash;  // 64 hex
+  std::filesystem::path save_path;
+  std::vector<std::string> web_seeds;
+  std::vector<std::string> trackers;
+  std::vector<boost::asio::ip::tcp::endpoint> peers;
+};
+
 enum class ResumeSave {
   plain,             // what libtorrent has now (pieces in the page cache are on disk for us)
   flush_disk_cache,  // after flushing libtorrent's write cache
@@ -135,6 +168,10 @@ class TorrentBackend {
   virtual Result<ResumeData> read_resume(const TorrentMeta& t, std::string_view data) = 0;
   // Adds a torrent now.
   virtual Result<TorrentId> add(const AddRequest& req) = 0;
+  // Adds a torrent by its info-hash, in upload mode (it fetches the metadata, announces and
+  // connects, but requests no piece until leave_upload_mode). MetadataReceived reports the
+  // metadata.
+  virtual Result<TorrentId> add_magnet(const MagnetAdd& req) = 0;
   // Queues an add (no round trip to the session's thread); answered by a TorrentAdded event
   // carrying the returned cookie.
   virtual std::uint64_t add_async(const AddRequest& req) = 0;

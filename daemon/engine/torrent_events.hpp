@@ -26,6 +26,9 @@ struct TorrentUpdate {
   // Bytes of each file (by libtorrent file index) the torrent has, from its piece bitfield;
   // empty when the torrent's metadata is not available.
   std::vector<std::int64_t> file_done;
+  // Its connections and what each downloaded, while the torrent downloads (and shortly after,
+  // while its download rate is not 0); empty otherwise.
+  std::vector<ConnectionBytes> connections;
 };
 
 // One post_updates answered (also when no torrent changed).
@@ -45,6 +48,12 @@ struct FileCompleted {
 // Every wanted piece is there.
 struct TorrentFinished {
   TorrentId torrent = no_torrent;
+};
+
+// A torrent added by info-hash (add_magnet) has its metadata (from peers: untrusted).
+struct MetadataReceived {
+  TorrentId torrent = no_torrent;
+  TorrentShape shape;
 };
 
 // A check of the files (force_recheck, or resume data at add) is over.
@@ -89,9 +98,10 @@ struct TorrentError {
   std::string message;
 };
 
-using TorrentEvent = std::variant<TorrentAdded, StatusBatch, UpdatesLost, FileCompleted,
-                                  TorrentFinished, TorrentChecked, CacheFlushed, PieceHashFailed,
-                                  PeerBanned, ResumeSaved, ResumeSaveFailed, TorrentError>;
+using TorrentEvent =
+    std::variant<TorrentAdded, StatusBatch, UpdatesLost, FileCompleted, TorrentFinished,
+                 TorrentChecked, CacheFlushed, PieceHashFailed, PeerBanned, ResumeSaved,
+                 ResumeSaveFailed, TorrentError, MetadataReceived>;
 
 // Called on the io thread; the event is valid only during the call.
 using TorrentEventSink = std::function<void(const TorrentEvent&)>;

@@ -53,6 +53,17 @@ class FakeBackend final : public daemon::TorrentBackend {
     log("add", t, as_name(req.as));
     return t;
   }
+  std::vector<daemon::MagnetAdd> magnets;  // add_magnet, in order
+  Result<TorrentId> add_magnet(const daemon::MagnetAdd& req) override {
+    magnets.push_back(req);
+    if (refuse_adds) {
+      calls.push_back("add_magnet refused");
+      return fail(Errc::internal, "refused");
+    }
+    const TorrentId t = next_id++;
+    log("add_magnet", t, req.v2_infohash);
+    return t;
+  }
   std::uint64_t add_async(const daemon::AddRequest& req) override {
     adds.push_back(req);
     const auto cookie = next_cookie++;

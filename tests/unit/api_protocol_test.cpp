@@ -88,6 +88,7 @@ const std::map<std::string, std::function<Status(const Json&)>>& checkers() {
       {"Release", check<Release>},
       {"HfCacheInfo", check<HfCacheInfo>},
       {"UpstreamInfo", check<UpstreamInfo>},
+      {"DownloadSource", check<DownloadSource>},  // one of a Release's sources
       {"FetchRequest", check<FetchRequest>},
       {"SeedRequest", check<SeedRequest>},
       {"PeersRequest", check<PeersRequest>},

@@ -11,6 +11,7 @@
 #include <catch2/catch.hpp>
 
 #include "daemon/engine/release_registry.hpp"
+#include "support/fake_backend.hpp"
 #include "support/git_repo.hpp"
 #include "support/temp_dir.hpp"
 
@@ -45,6 +46,9 @@ struct FakeHost final : PinnedFetchHost {
     queue.emplace_back([work = std::move(work), then = std::move(then)] { then(work()); });
   }
   void post(std::function<void()> fn) override { queue.push_back(std::move(fn)); }
+  void after(std::chrono::milliseconds, std::function<void()> fn) override {
+    timers.push_back(std::move(fn));
+  }
   const Store& store() override { return store_; }
   Status make_room(const Release&) override {
     if (room) return tl::unexpected(*room);
@@ -56,6 +60,7 @@ struct FakeHost final : PinnedFetchHost {
   }
   void check_complete(Release&) override {}
   std::int64_t now_ticks() override { return 1; }
+  TorrentBackend& backend() override { return torrents; }
   // Runs queued steps (and what they queue) until none is left.
   void drain() {
     while (!queue.empty()) {
@@ -67,9 +72,11 @@ struct FakeHost final : PinnedFetchHost {
   Store& store_;
   ReleaseRegistry& registry;
   std::deque<std::function<void()>> queue;
+  std::vector<std::function<void()>> timers;  // after(): run when the test says
   int transfers = 0;
   int seeds = 0;
   std::optional<Error> room;  // make_room's refusal, if set
+  weights::testing::FakeBackend torrents;
 };
 
 struct Fixture {
@@ -95,13 +102,13 @@ TEST_CASE("an org/name with a full commit, or with none, names the upstream", "[
   auto t = pin_target(named("Org/Model", commit_a));
   REQUIRE(t);
   REQUIRE(*t);
-  CHECK(**t == PinTarget{"Org/Model", commit_a, std::nullopt});
+  CHECK(**t == PinTarget{"Org/Model", commit_a, std::nullopt, std::nullopt});
   auto in_name = pin_target(named("org/m@" + std::string(40, 'B')));
   REQUIRE(in_name);
-  CHECK(**in_name == PinTarget{"org/m", std::string(40, 'b'), std::nullopt});
+  CHECK(**in_name == PinTarget{"org/m", std::string(40, 'b'), std::nullopt, std::nullopt});
   auto branch = pin_target(named("org/m"));
   REQUIRE(branch);
-  CHECK(**branch == PinTarget{"org/m", std::nullopt, std::nullopt});
+  CHECK(**branch == PinTarget{"org/m", std::nullopt, std::nullopt, std::nullopt});
 }
 
 TEST_CASE("an alias is not an upstream name, and a short or non-hex commit is refused with a hint",
@@ -160,7 +167,8 @@ TEST_CASE(
   const std::string commit = weights::testing::make_model(repo);
   // git reads file://<endpoint>/org/m; the hub's downloads need http(s) and fail.
   Fixture f("file://" + src_tmp.path().string());
-  auto r = f.pinned->fetch(PinTarget{"org/m", commit, std::nullopt}, named("org/m", commit));
+  auto r = f.pinned->fetch(PinTarget{"org/m", commit, std::nullopt, std::nullopt},
+                           named("org/m", commit));
   REQUIRE(r);
   const std::string id = "org/m@" + commit;
   CHECK((*r)->rec.id == id);
@@ -186,7 +194,8 @@ TEST_CASE(
   CHECK_FALSE(std::filesystem::exists(f.tmp / "state/upstream" / commit));
 
   // A failed fetch is replaced by the next request.
-  auto again = f.pinned->fetch(PinTarget{"org/m", commit, std::nullopt}, named("org/m", commit));
+  auto again = f.pinned->fetch(PinTarget{"org/m", commit, std::nullopt, std::nullopt},
+                               named("org/m", commit));
   REQUIRE(again);
   CHECK_FALSE((*again)->error);
   CHECK(state_of(**again) == ReleaseState::resolving);
@@ -194,12 +203,12 @@ TEST_CASE(
 
 TEST_CASE("a release already coming from the upstream is answered as it is", "[pinned_fetch]") {
   Fixture f("http://127.0.0.1:1");
-  auto first =
-      f.pinned->fetch(PinTarget{"org/m", commit_a, std::nullopt}, named("org/m", commit_a));
+  auto first = f.pinned->fetch(PinTarget{"org/m", commit_a, std::nullopt, std::nullopt},
+                               named("org/m", commit_a));
   REQUIRE(first);
   const int transfers = f.host.transfers;
-  auto second =
-      f.pinned->fetch(PinTarget{"org/m", commit_a, std::nullopt}, named("org/m", commit_a));
+  auto second = f.pinned->fetch(PinTarget{"org/m", commit_a, std::nullopt, std::nullopt},
+                                named("org/m", commit_a));
   REQUIRE(second);
   CHECK(*second == *first);
   CHECK(f.host.transfers == transfers);
@@ -209,7 +218,7 @@ TEST_CASE("include globs are refused: a pinned release is fetched whole", "[pinn
   Fixture f("http://127.0.0.1:1");
   auto req = named("org/m", commit_a);
   req.include = {"*.json"};
-  auto r = f.pinned->fetch(PinTarget{"org/m", commit_a, std::nullopt}, req);
+  auto r = f.pinned->fetch(PinTarget{"org/m", commit_a, std::nullopt, std::nullopt}, req);
   REQUIRE_FALSE(r);
   CHECK(r.error().code == Errc::invalid_argument);
   CHECK(f.registry.size() == 0);
@@ -221,7 +230,8 @@ TEST_CASE("a commit the git endpoint does not serve fails the release naming the
   SourceRepo repo(src_tmp / "org/m");
   weights::testing::make_model(repo);
   Fixture f("file://" + src_tmp.path().string());
-  auto r = f.pinned->fetch(PinTarget{"org/m", commit_a, std::nullopt}, named("org/m", commit_a));
+  auto r = f.pinned->fetch(PinTarget{"org/m", commit_a, std::nullopt, std::nullopt},
+                           named("org/m", commit_a));
   REQUIRE(r);
   f.host.drain();
   Release* rel = f.registry.find("org/m@" + commit_a);
@@ -262,7 +272,7 @@ TEST_CASE("a catalog alias names the entry's repository and commit", "[pinned_fe
   for (const std::string name : {"tiny", "tiny:base", "TINY"}) {
     auto t = catalog_target(cat, named(name));
     REQUIRE(t);
-    CHECK(*t == PinTarget{"test-org/Tiny", commit_a, name});
+    CHECK(*t == PinTarget{"test-org/Tiny", commit_a, name, std::nullopt});
   }
   auto with_commit = catalog_target(cat, named("tiny@" + commit_a));
   REQUIRE(with_commit);
@@ -288,7 +298,8 @@ TEST_CASE("a pinned release with no room fails before any file is downloaded", "
   const std::string commit = weights::testing::make_model(repo);
   Fixture f("file://" + src_tmp.path().string());
   f.host.room = Error{Errc::no_space, "not enough room", ""};
-  auto r = f.pinned->fetch(PinTarget{"org/m", commit, std::nullopt}, named("org/m", commit));
+  auto r = f.pinned->fetch(PinTarget{"org/m", commit, std::nullopt, std::nullopt},
+                           named("org/m", commit));
   REQUIRE(r);
   const int before = f.host.transfers;
   f.host.drain();
@@ -298,4 +309,136 @@ TEST_CASE("a pinned release with no room fails before any file is downloaded", "
   REQUIRE(rel->error);
   CHECK(rel->error->code == Errc::no_space);
   CHECK(f.host.transfers == before);  // the git step only: no download was started
+}
+
+TEST_CASE("the catalog's info_hash_v2 is carried to the fetch", "[pinned_fetch]") {
+  const std::string v2(64, 'e');
+  auto text = std::string(R"(schema = 1
+family = "tiny"
+default = "base"
+
+[[model]]
+id = "test-org/Tiny"
+variant = "base"
+upstream = "huggingface"
+repo = "test-org/Tiny"
+commit = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+license = "unknown"
+info_hash_v2 = ")") +
+              v2 + R"("
+
+[[model.source]]
+url = "https://example.invalid/pins.md"
+confidence = "high"
+)";
+  auto file = catalog::parse_catalog(text, "tiny.toml");
+  REQUIRE(file);
+  const auto cat = catalog::Catalog::from_parsed({*file}, "explicit");
+  auto t = catalog_target(cat, named("tiny"));
+  REQUIRE(t);
+  CHECK(t->info_hash_v2 == v2);
+  CHECK_FALSE(test_catalog().lookup("tiny").value()->info_hash_v2.size());
+}
+
+namespace {
+
+// The pinned torrent's shape for `tree` as libtorrent would report it (pads take indices).
+TorrentShape shape_of(const upstream::PinnedTree& tree) {
+  TorrentShape s;
+  s.name = tree.commit;
+  std::uint64_t total = 0;
+  int index = 0;
+  for (const auto& f : tree.files) {
+    s.files.push_back({f.path, static_cast<std::int64_t>(f.size), index});
+    index += 2;
+    total += f.size;
+  }
+  s.piece_length = static_cast<std::int64_t>(pinned_piece_length(total));
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("a swarm fetch joins by info-hash in upload mode and checks the metadata first",
+          "[pinned_fetch][swarm]") {
+  TempDir src_tmp;
+  SourceRepo repo(src_tmp / "org/m");
+  const std::string commit = weights::testing::make_model(repo);
+  Fixture f("file://" + src_tmp.path().string());
+  const std::string v2(64, 'e');
+  auto req = named("org/m", commit);
+  req.peers = {"127.0.0.2:6881", "127.0.0.3:6882"};
+  PinTarget target{"org/m", commit, "m", v2};
+  auto r = f.pinned->fetch(target, req);
+  REQUIRE(r);
+  f.host.drain();  // the git pin, then the swarm is joined (no transfer from the hub)
+  const std::string id = "org/m@" + commit;
+  Release* rel = f.registry.find(id);
+  REQUIRE(rel);
+  CHECK(state_of(*rel) == ReleaseState::downloading);
+  REQUIRE(f.host.torrents.magnets.size() == 1);
+  const auto& add = f.host.torrents.magnets.front();
+  CHECK(add.v2_infohash == v2);
+  CHECK(add.save_path == f.tmp / "state/upstream");
+  CHECK(add.web_seeds ==
+        std::vector<std::string>{"file://" + src_tmp.path().string() + "/org/m/resolve/"});
+  CHECK(add.peers.size() == 2);
+  const TorrentId t = 100;
+
+  SECTION("metadata of the pinned shape: the download starts, progress and sources follow") {
+    upstream::PinnedTree tree;
+    tree.commit = commit;
+    for (const auto& mf : rel->manifest.files) tree.files.push_back({mf.path, mf.length, "", ""});
+    CHECK(f.pinned->on_torrent_event(MetadataReceived{t, shape_of(tree)}));
+    CHECK(f.host.torrents.calls.back() == "leave_upload_mode 100");
+    TorrentUpdate u;
+    u.torrent = t;
+    u.status.state = TorrentPhase::downloading;
+    u.status.download_payload_rate = 1000;
+    u.file_done.assign(2 * tree.files.size(), 0);
+    u.file_done[2] = 7;  // the second pinned file
+    u.connections = {{SourceKind::peer, "127.0.0.2", "127.0.0.2:6881", 5},
+                     {SourceKind::web_seed, "127.0.0.1:80", "127.0.0.1:80", 2}};
+    CHECK_FALSE(f.pinned->on_torrent_event(StatusBatch{{u}}));  // the engine sees it too
+    CHECK(rel->files[1].done == 7);
+    CHECK(rel->upstream_rate == 1000);
+    CHECK(rel->sources.from(SourceKind::peer) == 5);
+    CHECK(rel->sources.from(SourceKind::web_seed) == 2);
+    // Finished: flushed first, then the transient torrent goes and the files are hashed.
+    CHECK(f.pinned->on_torrent_event(TorrentFinished{t}));
+    CHECK(f.host.torrents.calls.back() == "flush_cache 100");
+    CHECK(f.pinned->on_torrent_event(CacheFlushed{t}));
+    CHECK(f.host.torrents.calls.back() == "remove 100");
+    CHECK_FALSE(f.pinned->on_torrent_event(CacheFlushed{t}));  // no longer its torrent
+    f.host.drain();  // nothing was downloaded into staging: hashing fails naming a file
+    rel = f.registry.find(id);
+    REQUIRE(rel);
+    CHECK(state_of(*rel) == ReleaseState::failed);
+    CHECK(f.host.seeds == 0);
+  }
+  SECTION("no metadata in time: the swarm is left and the files come from the hub alone") {
+    REQUIRE(f.host.timers.size() == 1);
+    const int before = f.host.transfers;
+    f.host.timers.front()();
+    CHECK(f.host.torrents.calls.back() == "remove 100");
+    CHECK(f.host.transfers == before + 1);  // the hub's downloads
+    CHECK_FALSE(f.pinned->on_torrent_event(MetadataReceived{t, {}}));
+  }
+  SECTION("metadata of another shape: refused naming the file, the torrent removed") {
+    upstream::PinnedTree tree;
+    tree.commit = commit;
+    for (const auto& mf : rel->manifest.files) tree.files.push_back({mf.path, mf.length, "", ""});
+    auto shape = shape_of(tree);
+    shape.files[1].size += 1;
+    CHECK(f.pinned->on_torrent_event(MetadataReceived{t, shape}));
+    rel = f.registry.find(id);
+    REQUIRE(rel);
+    CHECK(state_of(*rel) == ReleaseState::failed);
+    REQUIRE(rel->error);
+    CHECK(rel->error->code == Errc::wrong_target);
+    CHECK(rel->error->message.find(tree.files[1].path) != std::string::npos);
+    CHECK(f.host.torrents.calls.back() == "remove 100");
+    f.host.drain();
+    CHECK_FALSE(std::filesystem::exists(f.tmp / "state/upstream" / commit));
+  }
 }

@@ -401,7 +401,8 @@ TEST_CASE("a status update is recorded in its release; the companion's while it 
   TorrentStatus st;
   st.state = TorrentPhase::downloading;
   // libtorrent file 0 is a.bin, file 2 is b.bin (hybrid_meta).
-  auto seen = f.rt.record_status(TorrentUpdate{r.handle, st, {4, 0, 20}});
+  auto seen = f.rt.record_status(TorrentUpdate{
+      r.handle, st, {4, 0, 20}, {{SourceKind::peer, "127.0.0.2", "127.0.0.2:6881", 7}}});
   CHECK(seen.release == &r);
   CHECK(seen.source == DownloadSource::hybrid);
   CHECK_FALSE(seen.finished);
@@ -410,18 +411,21 @@ TEST_CASE("a status update is recorded in its release; the companion's while it 
   CHECK(r.files[1].done == 20);
 
   st.state = TorrentPhase::finished;
-  seen = f.rt.record_status(TorrentUpdate{r.v1_handle, st, {10, 0, 0}});
+  seen = f.rt.record_status(TorrentUpdate{
+      r.v1_handle, st, {10, 0, 0}, {{SourceKind::peer, "127.0.0.2", "127.0.0.2:6881", 3}}});
   CHECK(seen.release == &r);
   CHECK(seen.source == DownloadSource::v1);
   CHECK(seen.finished);
   CHECK(r.files[0].v1_done == 10);
+  // Both torrents' connections count for the release's sources.
+  CHECK(r.sources.totals() == std::vector<SourceTotal>{{SourceKind::peer, "127.0.0.2", 10}});
 
   r.v1_mode = CompanionMode::seeding;  // a companion that seeds: its status only
-  seen = f.rt.record_status(TorrentUpdate{r.v1_handle, st, {5, 0, 5}});
+  seen = f.rt.record_status(TorrentUpdate{r.v1_handle, st, {5, 0, 5}, {}});
   CHECK_FALSE(seen.release);
   CHECK(r.v1_status);
   CHECK(r.files[0].v1_done == 10);
-  CHECK_FALSE(f.rt.record_status(TorrentUpdate{TorrentId{999}, st, {}}).release);
+  CHECK_FALSE(f.rt.record_status(TorrentUpdate{TorrentId{999}, st, {}, {}}).release);
 }
 
 TEST_CASE("merged peers are all valid or none is taken", "[release_torrents]") {

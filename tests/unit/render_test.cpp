@@ -109,6 +109,19 @@ TEST_CASE("a download with the v1 companion active adds both sources", "[render]
   CHECK_FALSE(j.error);
   CHECK_FALSE(j.path);
   CHECK_FALSE(j.hf_cache);
+  CHECK(j.sources.empty());
+  CHECK_FALSE(j.downloaded_from_peers);
+  r->sources.observe({{SourceKind::web_seed, "127.0.0.1:80", "127.0.0.1:80", 300},
+                      {SourceKind::peer, "127.0.0.3", "127.0.0.3:7000", 200},
+                      {SourceKind::peer, "127.0.0.2", "127.0.0.2:6881", 100}});
+  const auto with_sources = render_release(*r, {ReleaseState::downloading, false});
+  REQUIRE(with_sources.sources.size() == 3);
+  CHECK(with_sources.sources[0].kind == "peer");
+  CHECK(with_sources.sources[0].address == "127.0.0.2");
+  CHECK(with_sources.sources[2].kind == "web_seed");
+  CHECK(with_sources.sources[2].downloaded_bytes == 300);
+  CHECK(with_sources.downloaded_from_peers == 300);
+  CHECK(with_sources.downloaded_from_web_seeds == 300);
   CHECK_FALSE(j.last_requested);
 
   SECTION("a companion standing by downloads nothing and does not seed") {
@@ -385,6 +398,8 @@ TEST_CASE("metrics text has the counters, per-release and per-feed samples", "[r
   r->status = status(700, 30, 0, 2);
   r->v1_status = status(5, 5, 0, 9);  // not in /metrics' payload counters
   r->rec.pinned = true;
+  r->sources.observe({{SourceKind::peer, "127.0.0.2", "127.0.0.2:6881", 400},
+                      {SourceKind::web_seed, "127.0.0.1:80", "127.0.0.1:80", 300}});
   s.releases.push_back(release_metrics(*r, {ReleaseState::downloading, true}));
   auto done = make_release();
   done->rec.id = "org/other@x \"quoted\"";
@@ -419,6 +434,12 @@ TEST_CASE("metrics text has the counters, per-release and per-feed samples", "[r
   CHECK(has(samples, "weightsd_release_downloaded_bytes_total{release=\"org/model@r1\"} 700"));
   CHECK(has(samples, "weightsd_release_uploaded_bytes_total{release=\"org/model@r1\"} 30"));
   CHECK(has(samples, "weightsd_release_peers{release=\"org/model@r1\"} 2"));
+  CHECK(has(
+      samples,
+      R"(weightsd_release_downloaded_from_bytes_total{release="org/model@r1",source="peers"} 400)"));
+  CHECK(has(
+      samples,
+      R"(weightsd_release_downloaded_from_bytes_total{release="org/model@r1",source="web_seeds"} 300)"));
   CHECK(has(samples, "weightsd_release_pinned{release=\"org/model@r1\"} 1"));
   CHECK(has(samples, "weightsd_release_held{release=\"org/model@r1\"} 1"));
   CHECK(has(samples, "weightsd_release_seeding{release=\"org/model@r1\"} 0"));
