@@ -29,6 +29,7 @@
 #include "daemon/engine/seed_intake.hpp"
 #include "daemon/engine/startup_loader.hpp"
 #include "daemon/engine/upstream_names.hpp"
+#include "daemon/engine/upstream_watch.hpp"
 #include "daemon/engine/verifier.hpp"
 #include "daemon/engine/views.hpp"
 #include "daemon/engine/work_pool.hpp"
@@ -255,6 +256,9 @@ struct Engine::Impl {
     Status add_seed(Release& r) override { return I.release_torrents->add(r, AddMode::seed); }
     void check_complete(Release& r) override { I.checks->check_complete(r); }
     std::int64_t now_ticks() override { return I.now_ticks(); }
+    void hub_answered(const std::string& id, const HubCheck& c) override {
+      I.upstream_watch->record(id, c);
+    }
     Impl& I;
   };
   PinnedFetchHostImpl pinned_host{*this};
@@ -456,6 +460,11 @@ struct Engine::Impl {
                     seeds.tick();  // follows refused for lack of room are tried again
                     checks->queue_due_scrubs();
                   }};
+  // Whether the hub still serves each upstream commit (upstream_watch.hpp; made in start()).
+  std::optional<EngineWatchHost> watch_host;
+  std::optional<UpstreamWatch> upstream_watch;
+  Periodic upstream_checks{ioc, std::chrono::seconds(1), stopping,
+                           [this] { upstream_watch->tick(); }};
 
   void schedule_refresh() {
     poller = std::make_unique<FeedPoller>(
@@ -581,12 +590,19 @@ Result<std::unique_ptr<Engine>> Engine::start(asio::io_context& ioc, const Confi
   impl->disk_guard.emplace(
       *impl->torrents, impl->registry, [raw] { return raw->free_disk(); }, config.min_free_disk);
   impl->start_checks();
+  impl->watch_host.emplace(impl->transfers, *impl->torrents, *impl->db,
+                           [raw] { return raw->now_ticks(); });
+  impl->upstream_watch.emplace(impl->registry, *impl->watch_host,
+                               make_upstream_hub(impl->upstream_options().hub),
+                               WatchSettings{config.upstream_check_interval});
+  if (auto known = impl->db->hub_statuses()) impl->upstream_watch->restore(std::move(*known));
   impl->load_releases();
   impl->updates.start();
   impl->resume_saves.start();
   impl->schedule_refresh();
   auto engine = std::unique_ptr<Engine>(new Engine(std::move(impl)));
   engine->impl_->policy.start();
+  engine->impl_->upstream_checks.start();
   engine->impl_->apply_rate_windows();
   engine->impl_->apply_follows();
   return engine;
@@ -777,6 +793,7 @@ void Engine::shutdown(std::function<void()> done, std::chrono::milliseconds time
   I.updates.stop();
   I.resume_saves.stop();
   I.policy.stop();
+  I.upstream_checks.stop();
   I.poller->stop();
   I.verifier->stop();
   I.lt_backend->session().pause();

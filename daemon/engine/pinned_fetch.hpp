@@ -40,6 +40,7 @@
 #include "daemon/engine.hpp"
 #include "daemon/engine/release.hpp"
 #include "daemon/engine/release_registry.hpp"
+#include "daemon/engine/upstream_watch.hpp"
 #include "daemon/store.hpp"
 
 namespace weights::daemon {
@@ -121,6 +122,9 @@ class PinnedFetchHost {
   virtual Status add_seed(Release& r) = 0;
   virtual void check_complete(Release& r) = 0;
   virtual std::int64_t now_ticks() = 0;
+  // The hub refused a download of release `id`'s commit (401/403/404/410/451): recorded like
+  // the upstream watch's answers (upstream_watch.hpp).
+  virtual void hub_answered(const std::string& id, const HubCheck& check) = 0;
 };
 
 // Carries out upstream fetches on the registry. Io thread only.
