@@ -153,6 +153,31 @@ void to_json(json& j, const UpstreamInfo& v) {
   if (v.alias) j["alias"] = *v.alias;
 }
 
+Status read(const json& j, HubStatusInfo& v, const std::string& w, UnknownFields u) {
+  return io::Fields(j, w, u)
+      .req("state", v.state)
+      .req("since", v.since)
+      .req("checked", v.checked)
+      .opt("http_status", v.http_status)
+      .opt("error_code", v.error_code)
+      .opt("answer", v.answer)
+      .opt("answer_since", v.answer_since)
+      .opt("error", v.error)
+      .req("seeding_priority", v.seeding_priority)
+      .done();
+}
+void to_json(json& j, const HubStatusInfo& v) {
+  j = {{"state", v.state},
+       {"since", v.since},
+       {"checked", v.checked},
+       {"seeding_priority", v.seeding_priority}};
+  if (v.http_status) j["http_status"] = *v.http_status;
+  if (v.error_code) j["error_code"] = *v.error_code;
+  if (v.answer) j["answer"] = *v.answer;
+  if (v.answer_since) j["answer_since"] = *v.answer_since;
+  if (v.error) j["error"] = *v.error;
+}
+
 Status read(const json& j, Release& v, const std::string& w, UnknownFields u) {
   return io::Fields(j, w, u)
       .req("id", v.id)
@@ -188,6 +213,7 @@ Status read(const json& j, Release& v, const std::string& w, UnknownFields u) {
       .req("files", v.files)
       .opt("hf_cache", v.hf_cache)
       .opt("upstream", v.upstream)
+      .opt("hub_status", v.hub_status)
       .done();
 }
 void to_json(json& j, const Release& v) {
@@ -224,6 +250,7 @@ void to_json(json& j, const Release& v) {
        {"files", v.files}};
   if (v.hf_cache) j["hf_cache"] = *v.hf_cache;
   if (v.upstream) j["upstream"] = *v.upstream;
+  if (v.hub_status) j["hub_status"] = *v.hub_status;
 }
 
 Status read(const json& j, ReleaseList& v, const std::string& w, UnknownFields u) {
