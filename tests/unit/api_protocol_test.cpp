@@ -88,7 +88,7 @@ const std::map<std::string, std::function<Status(const Json&)>>& checkers() {
       {"Release", check<Release>},
       {"HfCacheInfo", check<HfCacheInfo>},
       {"UpstreamInfo", check<UpstreamInfo>},
-      {"HubStatusInfo", check<HubStatusInfo>},
+      {"HubStatusInfo", check<HubStatusInfo>},  // Release.hub_status
       {"FetchRequest", check<FetchRequest>},
       {"SeedRequest", check<SeedRequest>},
       {"PeersRequest", check<PeersRequest>},
