@@ -43,7 +43,7 @@ metrics_url() { grep -o 'metrics at http://[^/ ]*' "$T/d1/log" | tail -1 | sed '
 metric() { # metric SERIES : the value of one exact series line, or nothing
   curl -sf "$(metrics_url)/metrics" | awk -v s="$1" 'index($0, s " ") == 1 { print $2 }'
 }
-hub_field() { ctl 1 --json show "$id" | jq -r ".hub_status.$1 // empty"; }
+hub_field() { ctl 1 --json show "$id" | jq -r ".hub_status.$1 | select(. != null)"; }
 # wait_hub STATE [HTTP_STATUS] : show --json reports that answer within 20 s.
 wait_hub() {
   wait_until "hub_status $*" 20 bash -c "
