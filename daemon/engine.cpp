@@ -449,6 +449,9 @@ struct Engine::Impl {
   // ---- timers ----------------------------------------------------------------------------------
 
   const std::function<bool()> stopping = [this] { return gate.shutting_down(); };
+  // Whether the hub still serves each upstream commit (upstream_watch.hpp; made in start()).
+  std::optional<EngineWatchHost> watch_host;
+  std::optional<UpstreamWatch> upstream_watch;
   Periodic updates{ioc, std::chrono::milliseconds(500), stopping,
                    [this] { resume_saver.request_updates(); }};
   Periodic resume_saves{ioc, config.resume_save_interval, stopping,
@@ -459,12 +462,8 @@ struct Engine::Impl {
                     disk_guard->resume_where_room();
                     seeds.tick();  // follows refused for lack of room are tried again
                     checks->queue_due_scrubs();
+                    upstream_watch->tick();  // priorities in line, one due hub check started
                   }};
-  // Whether the hub still serves each upstream commit (upstream_watch.hpp; made in start()).
-  std::optional<EngineWatchHost> watch_host;
-  std::optional<UpstreamWatch> upstream_watch;
-  Periodic upstream_checks{ioc, std::chrono::seconds(1), stopping,
-                           [this] { upstream_watch->tick(); }};
 
   void schedule_refresh() {
     poller = std::make_unique<FeedPoller>(
@@ -602,7 +601,6 @@ Result<std::unique_ptr<Engine>> Engine::start(asio::io_context& ioc, const Confi
   impl->schedule_refresh();
   auto engine = std::unique_ptr<Engine>(new Engine(std::move(impl)));
   engine->impl_->policy.start();
-  engine->impl_->upstream_checks.start();
   engine->impl_->apply_rate_windows();
   engine->impl_->apply_follows();
   return engine;
@@ -793,7 +791,6 @@ void Engine::shutdown(std::function<void()> done, std::chrono::milliseconds time
   I.updates.stop();
   I.resume_saves.stop();
   I.policy.stop();
-  I.upstream_checks.stop();
   I.poller->stop();
   I.verifier->stop();
   I.lt_backend->session().pause();

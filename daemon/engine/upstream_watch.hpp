@@ -19,7 +19,7 @@
 // torrents, re-applied whenever a torrent is added again) and is evicted only after every
 // release the hub still serves (policy.hpp plan_eviction).
 //
-// Checks are spread out: one is started per tick (the engine ticks every second), the oldest
+// Checks are spread out: one is started per tick (the engine's 2 s policy tick), the oldest
 // due first, and no new one while `max_in_flight` are under way. The ask runs on the upstream
 // transfer thread (UpstreamWatchHost::on_transfer), never on the io thread; this class runs on
 // the io thread.
