@@ -145,11 +145,31 @@ Status run_list(const Context& ctx, const ListArgs& a) {
 
 // --- releases held by a running weightsd -----------------------------------------------------
 
+// The day of an RFC 3339 UTC time ("2026-12-07T10:00:00Z" -> "2026-12-07").
+std::string day_of(const std::string& time) {
+  return time.substr(0, time.find('T'));
+}
+
+// The list's marker of what the hub said about the upstream commit: a refusal ("hub: 451 since
+// 2026-12-07") or no answer ("hub: unreachable since ..."); nothing while the hub serves it.
+std::string hub_marker(const api::HubStatusInfo& h) {
+  if (h.state == "refused") {
+    return fmt::format("hub: {} since {}", h.http_status.value_or(0), day_of(h.since));
+  }
+  if (h.state != "unreachable") return {};
+  std::string out = fmt::format("hub: unreachable since {}", day_of(h.since));
+  if (h.answer == "refused" && h.http_status) out += fmt::format(" (last {})", *h.http_status);
+  return out;
+}
+
 // One line summary of a release.
 std::string release_line(const api::Release& r) {
   std::string flags;
   if (r.pinned) flags += " pinned";
   if (r.seeding) flags += " seeding";
+  if (r.hub_status) {
+    if (auto m = hub_marker(*r.hub_status); !m.empty()) flags += "  " + m;
+  }
   return fmt::format("{:<48} {:<11} {:>10} / {:<10}{}", r.id, r.state,
                      human_bytes(r.verified_length), human_bytes(r.wanted_length), flags);
 }
@@ -176,6 +196,23 @@ std::string release_details(const api::Release& r) {
     }
   }
   if (r.path && !r.path->empty()) out += fmt::format("  path {}\n", *r.path);
+  if (const auto& h = r.hub_status) {
+    // "refused HTTP 451 (Code)": the status and the hub's code of a refusal in force.
+    const std::string refusal =
+        h->http_status
+            ? fmt::format("refused HTTP {}{}", *h->http_status,
+                          h->error_code ? fmt::format(" ({})", *h->error_code) : std::string())
+            : std::string("refused");
+    out += fmt::format("  hub: {} since {}, checked {}{}\n",
+                       h->state == "refused" ? refusal : h->state, h->since, h->checked,
+                       h->seeding_priority ? "; seeded first, evicted last" : "");
+    if (h->error) out += fmt::format("  hub error: {}\n", *h->error);
+    if (h->answer) {
+      out += fmt::format("  hub's last answer: {} since {}\n",
+                         *h->answer == "refused" ? refusal : *h->answer,
+                         h->answer_since.value_or("?"));
+    }
+  }
   if (r.error) {
     out += fmt::format("  error: {}\n", r.error->message);
     if (!r.error->hint.empty()) out += fmt::format("  hint: {}\n", r.error->hint);

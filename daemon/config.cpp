@@ -189,9 +189,10 @@ Apply setter(F parse, T Config::*member) {
   };
 }
 
-// A duration key ("30s", "1h"): at least one second.
-Apply duration_setter(std::chrono::seconds Config::*member) {
-  return [member](const toml::node& n, const Where& w, Config& c) -> Status {
+// A duration key ("30s", "1h"): at least one second, or 0 too where 0 means off.
+enum class ZeroIsOff { no, yes };
+Apply duration_setter(std::chrono::seconds Config::*member, ZeroIsOff zero = ZeroIsOff::no) {
+  return [member, zero](const toml::node& n, const Where& w, Config& c) -> Status {
     auto v = want_quantity(
         n, w,
         [](std::string_view s) -> Result<std::uint64_t> {
@@ -201,7 +202,9 @@ Apply duration_setter(std::chrono::seconds Config::*member) {
         },
         "a duration in seconds");
     if (!v) return tl::unexpected(v.error());
-    if (*v < 1) return tl::unexpected(schema_error_at(w, "must be at least 1s"));
+    if (*v < 1 && zero == ZeroIsOff::no) {
+      return tl::unexpected(schema_error_at(w, "must be at least 1s"));
+    }
     if (*v > static_cast<std::uint64_t>(units::max_duration.count())) {
       return tl::unexpected(schema_error_at(w, "must be at most 100 years"));
     }
@@ -433,6 +436,8 @@ const std::vector<Key>& schema() {
          c.upstream_endpoint = *s;
          return {};
        }},
+      {"upstream", "check_interval",
+       duration_setter(&Config::upstream_check_interval, ZeroIsOff::yes)},
       {"catalog", "dirs",
        [](const toml::node& n, const Where& w, Config& c) -> Status {
          auto v = want_string_array(n, w, [](const std::string& s) -> Status {
@@ -687,6 +692,7 @@ std::vector<Entry> entries(const Config& c) {
       {"scrub", "interval", std::to_string(c.scrub_interval.count())},
       {"scrub", "rate", std::to_string(c.scrub_rate)},
       {"upstream", "endpoint", toml_string(c.upstream_endpoint)},
+      {"upstream", "check_interval", std::to_string(c.upstream_check_interval.count())},
       {"catalog", "dirs", catalog_dirs},
       {"metrics", "listen", toml_string(c.metrics_listen.empty() ? "off" : c.metrics_listen)},
   };

@@ -103,6 +103,9 @@ struct Config {
   // from the daemon's environment, else https://huggingface.co. The token is HF_TOKEN from the
   // environment only, sent to this endpoint's host only.
   std::string upstream_endpoint;
+  // [upstream] check_interval: how often the hub is asked whether it still serves the commit of
+  // each held release with an upstream (daemon/engine/upstream_watch.hpp); 0 = never.
+  std::chrono::seconds upstream_check_interval{24 * 3600};
   // [catalog] dirs: catalog directories (docs/catalog.md) layered above the shipped, system and
   // user ones, in this order (later overrides earlier). Absolute paths.
   std::vector<std::filesystem::path> catalog_dirs;

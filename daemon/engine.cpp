@@ -29,6 +29,7 @@
 #include "daemon/engine/seed_intake.hpp"
 #include "daemon/engine/startup_loader.hpp"
 #include "daemon/engine/upstream_names.hpp"
+#include "daemon/engine/upstream_watch.hpp"
 #include "daemon/engine/verifier.hpp"
 #include "daemon/engine/views.hpp"
 #include "daemon/engine/work_pool.hpp"
@@ -258,6 +259,9 @@ struct Engine::Impl {
     void check_complete(Release& r) override { I.checks->check_complete(r); }
     std::int64_t now_ticks() override { return I.now_ticks(); }
     TorrentBackend& backend() override { return *I.torrents; }
+    void hub_answered(const std::string& id, const HubCheck& c) override {
+      I.upstream_watch->record(id, c);
+    }
     Impl& I;
   };
   PinnedFetchHostImpl pinned_host{*this};
@@ -446,6 +450,9 @@ struct Engine::Impl {
   // ---- timers ----------------------------------------------------------------------------------
 
   const std::function<bool()> stopping = [this] { return gate.shutting_down(); };
+  // Whether the hub still serves each upstream commit (upstream_watch.hpp; made in start()).
+  std::optional<EngineWatchHost> watch_host;
+  std::optional<UpstreamWatch> upstream_watch;
   Periodic updates{ioc, std::chrono::milliseconds(500), stopping,
                    [this] { resume_saver.request_updates(); }};
   Periodic resume_saves{ioc, config.resume_save_interval, stopping,
@@ -456,6 +463,7 @@ struct Engine::Impl {
                     disk_guard->resume_where_room();
                     seeds.tick();  // follows refused for lack of room are tried again
                     checks->queue_due_scrubs();
+                    upstream_watch->tick();  // priorities in line, one due hub check started
                   }};
 
   void schedule_refresh() {
@@ -582,6 +590,12 @@ Result<std::unique_ptr<Engine>> Engine::start(asio::io_context& ioc, const Confi
   impl->disk_guard.emplace(
       *impl->torrents, impl->registry, [raw] { return raw->free_disk(); }, config.min_free_disk);
   impl->start_checks();
+  impl->watch_host.emplace(impl->transfers, *impl->torrents, *impl->db,
+                           [raw] { return raw->now_ticks(); });
+  impl->upstream_watch.emplace(impl->registry, *impl->watch_host,
+                               make_upstream_hub(impl->upstream_options().hub),
+                               WatchSettings{config.upstream_check_interval});
+  if (auto known = impl->db->hub_statuses()) impl->upstream_watch->restore(std::move(*known));
   impl->load_releases();
   impl->updates.start();
   impl->resume_saves.start();

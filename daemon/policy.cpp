@@ -103,6 +103,7 @@ Result<EvictionPlan> plan_eviction(std::span<const StoredRelease> existing,
     if (!kept[i].pinned && !kept[i].held && !kept[i].protect) order.push_back(i);
   }
   std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    if (kept[a].upstream_refused != kept[b].upstream_refused) return !kept[a].upstream_refused;
     if (kept[a].last_requested != kept[b].last_requested) {
       return kept[a].last_requested < kept[b].last_requested;
     }

@@ -60,6 +60,9 @@ struct StoredRelease {
   bool pinned = false;
   bool held = false;     // by a follow
   bool protect = false;  // never evicted by this plan (e.g. still fetching on request)
+  // Its upstream refused it (401/403/404/410/451, upstream_watch.hpp): peers may be the only
+  // source left, so it goes only after every release the hub still serves.
+  bool upstream_refused = false;
   std::int64_t last_requested = 0;
   std::vector<Content> content;
 };
@@ -87,7 +90,8 @@ struct EvictionPlan {
 std::uint64_t reserved_bytes(std::span<const StoredRelease> releases);
 
 // Plans room for `incoming` under `budget` bytes (0 = no budget: never evicts). Evicts unpinned,
-// unheld, unprotected releases least recently requested first, and only as many as needed. All
+// unheld, unprotected releases least recently requested first, those whose upstream refused them
+// only after all others, and only as many as needed. All
 // or nothing: if evicting every candidate would still not make room, returns Errc::no_space
 // naming the sizes, and nothing is to be evicted.
 Result<EvictionPlan> plan_eviction(std::span<const StoredRelease> existing,

@@ -112,11 +112,14 @@ Status ReleaseDb::put(const ReleaseRecord& r) {
 }
 
 Status ReleaseDb::remove(std::string_view id) {
-  auto st = db_->connection().prepare("DELETE FROM releases WHERE id = ?1");
-  if (!st) return in(st.error(), "remove release");
-  auto ok = st->bind(1, id);
-  if (ok) ok = st->run();
-  if (!ok) return in(ok.error(), "remove release");
+  for (const char* sql : {"DELETE FROM releases WHERE id = ?1",
+                          "DELETE FROM upstream_status WHERE release_id = ?1"}) {
+    auto st = db_->connection().prepare(sql);
+    if (!st) return in(st.error(), "remove release");
+    auto ok = st->bind(1, id);
+    if (ok) ok = st->run();
+    if (!ok) return in(ok.error(), "remove release");
+  }
   return {};
 }
 
@@ -169,6 +172,62 @@ Result<std::optional<std::string>> ReleaseDb::cached_manifest(std::string_view s
   if (!row) return in(row.error(), "cached manifest");
   if (!*row) return std::optional<std::string>{};
   return std::optional<std::string>(st->blob(0));
+}
+
+namespace {
+
+std::string_view answer_name(HubAnswer a) {
+  switch (a) {
+    case HubAnswer::none:
+      return "";
+    case HubAnswer::serving:
+      return "serving";
+    case HubAnswer::refused:
+      return "refused";
+  }
+  return "";
+}
+
+HubAnswer answer_from(std::string_view name) {
+  if (name == "serving") return HubAnswer::serving;
+  if (name == "refused") return HubAnswer::refused;
+  return HubAnswer::none;
+}
+
+}  // namespace
+
+Result<std::vector<std::pair<std::string, HubStatus>>> ReleaseDb::hub_statuses() {
+  auto st = db_->connection().prepare(
+      "SELECT release_id, answer, http_status, error_code, answer_since, answer_checked, "
+      "unreachable_since, error, checked FROM upstream_status ORDER BY release_id");
+  if (!st) return in(st.error(), "hub statuses");
+  auto out = rows<std::pair<std::string, HubStatus>>(*st, [](const Statement& s) {
+    HubStatus h;
+    h.answer = answer_from(s.text(1));
+    h.http_status = static_cast<unsigned>(s.int64(2));
+    h.error_code = s.text(3);
+    h.answer_since = s.int64(4);
+    h.answer_checked = s.int64(5);
+    h.unreachable_since = s.int64(6);
+    h.error = s.text(7);
+    h.checked = s.int64(8);
+    return std::pair{s.text(0), std::move(h)};
+  });
+  if (!out) return in(out.error(), "hub statuses");
+  return out;
+}
+
+Status ReleaseDb::put_hub_status(std::string_view id, const HubStatus& h) {
+  auto st = db_->connection().prepare(
+      "INSERT OR REPLACE INTO upstream_status (release_id, answer, http_status, error_code, "
+      "answer_since, answer_checked, unreachable_since, error, checked) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+  if (!st) return in(st.error(), "put hub status");
+  auto ok = st->bind_all(id, std::string(answer_name(h.answer)), h.http_status, h.error_code,
+                         h.answer_since, h.answer_checked, h.unreachable_since, h.error, h.checked);
+  if (ok) ok = st->run();
+  if (!ok) return in(ok.error(), "put hub status");
+  return {};
 }
 
 Result<std::vector<Follow>> ReleaseDb::follows() {

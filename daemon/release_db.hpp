@@ -46,6 +46,24 @@ struct ReleaseRecord {
   std::int64_t last_scrubbed = 0;   // TimePoint ticks of the last completed scrub, 0 = never
 };
 
+// What the hub last said about a release's upstream commit (daemon/engine/upstream_watch.hpp):
+// its last answer, which stays in force while later checks get none, and whether the last check
+// got one. Times are TimePoint ticks.
+enum class HubAnswer { none, serving, refused };
+struct HubStatus {
+  HubAnswer answer = HubAnswer::none;
+  unsigned http_status = 0;         // refused: 401, 403, 404, 410 or 451
+  std::string error_code;           // refused: the hub's X-Error-Code, when it sent one
+  std::int64_t answer_since = 0;    // the first check of the unbroken run of this answer
+  std::int64_t answer_checked = 0;  // the last check that got it
+  // The last check got no answer from the hub (network, 429, 5xx): since when, and why. 0: it
+  // got one.
+  std::int64_t unreachable_since = 0;
+  std::string error;
+  std::int64_t checked = 0;  // the last check, whatever came of it
+  friend bool operator==(const HubStatus&, const HubStatus&) = default;
+};
+
 // A follow policy: mirror the newest `latest` releases of the feed's models that match
 // `model_glob` (fnmatch over "org/name"; empty = any) and, when set, carry `alias`.
 struct Follow {
@@ -71,6 +89,11 @@ class ReleaseDb {
   // Inserts or replaces the whole row.
   Status put(const ReleaseRecord& record);
   Status remove(std::string_view id);
+
+  // The hub's answers by release id (every row), and one written or replaced. remove(id)
+  // removes its row too.
+  Result<std::vector<std::pair<std::string, HubStatus>>> hub_statuses();
+  Status put_hub_status(std::string_view id, const HubStatus& status);
 
   Result<std::vector<Follow>> follows();
   Result<std::int64_t> add_follow(const Follow& follow);  // returns the new id

@@ -164,6 +164,31 @@ void to_json(json& j, const DownloadSource& v) {
   j = {{"kind", v.kind}, {"address", v.address}, {"downloaded_bytes", v.downloaded_bytes}};
 }
 
+Status read(const json& j, HubStatusInfo& v, const std::string& w, UnknownFields u) {
+  return io::Fields(j, w, u)
+      .req("state", v.state)
+      .req("since", v.since)
+      .req("checked", v.checked)
+      .opt("http_status", v.http_status)
+      .opt("error_code", v.error_code)
+      .opt("answer", v.answer)
+      .opt("answer_since", v.answer_since)
+      .opt("error", v.error)
+      .req("seeding_priority", v.seeding_priority)
+      .done();
+}
+void to_json(json& j, const HubStatusInfo& v) {
+  j = {{"state", v.state},
+       {"since", v.since},
+       {"checked", v.checked},
+       {"seeding_priority", v.seeding_priority}};
+  if (v.http_status) j["http_status"] = *v.http_status;
+  if (v.error_code) j["error_code"] = *v.error_code;
+  if (v.answer) j["answer"] = *v.answer;
+  if (v.answer_since) j["answer_since"] = *v.answer_since;
+  if (v.error) j["error"] = *v.error;
+}
+
 Status read(const json& j, Release& v, const std::string& w, UnknownFields u) {
   return io::Fields(j, w, u)
       .req("id", v.id)
@@ -202,6 +227,7 @@ Status read(const json& j, Release& v, const std::string& w, UnknownFields u) {
       .opt("sources", v.sources)
       .opt("downloaded_from_peers", v.downloaded_from_peers)
       .opt("downloaded_from_web_seeds", v.downloaded_from_web_seeds)
+      .opt("hub_status", v.hub_status)
       .done();
 }
 void to_json(json& j, const Release& v) {
@@ -241,6 +267,7 @@ void to_json(json& j, const Release& v) {
   if (!v.sources.empty()) j["sources"] = v.sources;
   if (v.downloaded_from_peers) j["downloaded_from_peers"] = *v.downloaded_from_peers;
   if (v.downloaded_from_web_seeds) j["downloaded_from_web_seeds"] = *v.downloaded_from_web_seeds;
+  if (v.hub_status) j["hub_status"] = *v.hub_status;
 }
 
 Status read(const json& j, ReleaseList& v, const std::string& w, UnknownFields u) {

@@ -70,6 +70,22 @@ struct DownloadSource {
   std::int64_t downloaded_bytes = 0;
 };
 
+// What the hub last said about the release's upstream commit (docs/protocol.md "Upstream
+// status"): `state` is the last check's outcome, serving, refused or unreachable (no answer:
+// network, 429, 5xx; not the hub's word on the commit). A refusal's status and X-Error-Code stay
+// while later checks get no answer (it stays in force: `answer` says so).
+struct HubStatusInfo {
+  std::string state;
+  std::string since;    // the first check of the unbroken run of `state` (and status)
+  std::string checked;  // the last check
+  std::optional<std::uint64_t> http_status;  // refused: 401, 403, 404, 410 or 451
+  std::optional<std::string> error_code;     // the hub's X-Error-Code with it
+  std::optional<std::string> answer;        // unreachable: the hub's last answer (serving, refused)
+  std::optional<std::string> answer_since;  // unreachable: since when that answer held
+  std::optional<std::string> error;         // unreachable: what failed
+  bool seeding_priority = false;            // refused: seeded first, evicted last
+};
+
 struct Release {
   std::string id;
   std::string feed;
@@ -108,6 +124,9 @@ struct Release {
   std::vector<DownloadSource> sources;                    // absent when empty
   std::optional<std::int64_t> downloaded_from_peers;      // absent with `sources`
   std::optional<std::int64_t> downloaded_from_web_seeds;  // absent with `sources`
+  std::optional<HfCacheInfo> hf_cache;      // absent when empty
+  std::optional<UpstreamInfo> upstream;     // origin "upstream" only
+  std::optional<HubStatusInfo> hub_status;  // once the hub was asked about the upstream commit
 
   bool finished() const { return state == "complete" || state == "failed"; }
 };
@@ -339,6 +358,7 @@ WEIGHTS_API_TYPE(ReleaseFile)
 WEIGHTS_API_TYPE(HfCacheInfo)
 WEIGHTS_API_TYPE(UpstreamInfo)
 WEIGHTS_API_TYPE(DownloadSource)
+WEIGHTS_API_TYPE(HubStatusInfo)
 WEIGHTS_API_TYPE(Release)
 WEIGHTS_API_TYPE(ReleaseList)
 WEIGHTS_API_TYPE(Removed)

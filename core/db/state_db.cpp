@@ -173,6 +173,22 @@ INSERT INTO releases_v7 SELECT id, feed, model, revision, release_seq, v2_infoha
 DROP TABLE releases;
 ALTER TABLE releases_v7 RENAME TO releases;
 )sql"},
+    // What the hub last answered for a held release's upstream commit
+    // (daemon/engine/upstream_watch.hpp). No foreign key: a release row is replaced whole
+    // (INSERT OR REPLACE), which must not take its status with it.
+    {8, "upstream status", R"sql(
+CREATE TABLE upstream_status (
+  release_id TEXT PRIMARY KEY NOT NULL,
+  answer TEXT NOT NULL CHECK (answer IN ('', 'serving', 'refused')),
+  http_status INTEGER NOT NULL,
+  error_code TEXT NOT NULL,
+  answer_since INTEGER NOT NULL,
+  answer_checked INTEGER NOT NULL,
+  unreachable_since INTEGER NOT NULL,
+  error TEXT NOT NULL,
+  checked INTEGER NOT NULL
+) STRICT;
+)sql"},
 };
 
 static_assert(std::size(migrations) == state_schema_version);

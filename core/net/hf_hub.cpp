@@ -396,6 +396,8 @@ Error Hub::refused(const Url& asked, const HttpResult& got, std::string_view wha
                    HubSubject subject) {
   subject.token_sent = !request(asked).authorization.empty();
   last_refusal_ = classify_refusal(endpoint_, got.url, got.head);
+  last_status_ = got.head.status;
+  last_error_code_ = got.head.header(error_code_header).value_or("");
   return hub_status_error(endpoint_, got.url, got.head, what, subject);
 }
 

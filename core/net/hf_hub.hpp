@@ -142,6 +142,10 @@ class Hub {
   // Why the hub refused the last call of revision, download or get_json that failed with a hub
   // answer (nullopt after a success, or a failure that was no answer: network, checks, disk).
   std::optional<HubRefusal> last_refusal() const { return last_refusal_; }
+  // That refusal's final HTTP status and the X-Error-Code it carried (empty: none); meaningful
+  // while last_refusal() is set.
+  unsigned last_refusal_status() const { return last_status_; }
+  const std::string& last_error_code() const { return last_error_code_; }
 
  private:
   HttpOptions http_options() const;
@@ -155,6 +159,8 @@ class Hub {
   bool endpoint_ok_ = false;
   Error endpoint_error_;
   std::optional<HubRefusal> last_refusal_;
+  unsigned last_status_ = 0;
+  std::string last_error_code_;
 };
 
 // Whether a final answer means that a signed download URL expired or was used up: 403 or 410

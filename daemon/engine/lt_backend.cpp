@@ -16,6 +16,10 @@
 
 namespace weights::daemon {
 
+// SeedPriority::high as libtorrent's torrent priority (0-255, default 1): the unchoke order is
+// strict whatever the value; under a rate limit this is the weight against a normal torrent.
+constexpr int high_seed_priority = 16;
+
 LtBackend::LtBackend(std::unique_ptr<TorrentSession> session) : session_(std::move(session)) {}
 
 LtBackend::~LtBackend() = default;
@@ -479,6 +483,19 @@ void LtBackend::clear_peers(TorrentId t) {
 
 void LtBackend::force_reannounce(TorrentId t) {
   handle(t).force_reannounce();
+}
+
+// The engine never auto-manages (every torrent is active: queue positions decide nothing), so
+// the scarce thing a seed competes for is the session's unchoke slots and, under a rate limit,
+// bandwidth. libtorrent 2.0.8 weighs both by the priority of the torrent's peer class, which only
+// torrent_handle::set_priority sets (deprecated since 1.2 but built in Debian's library, whose
+// ABI version is 1): peers of a higher-priority torrent are unchoked first, strictly, and get a
+// larger share of a limited rate. 1 is libtorrent's default.
+void LtBackend::seed_priority(TorrentId t, SeedPriority p) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  handle(t).set_priority(p == SeedPriority::high ? high_seed_priority : 1);
+#pragma GCC diagnostic pop
 }
 
 bool LtBackend::connect_peer(TorrentId t, const boost::asio::ip::tcp::endpoint& peer) {

@@ -93,6 +93,7 @@ class LtBackend final : public TorrentBackend {
   void force_recheck(TorrentId t) override;
   void clear_peers(TorrentId t) override;
   void force_reannounce(TorrentId t) override;
+  void seed_priority(TorrentId t, SeedPriority p) override;
   bool connect_peer(TorrentId t, const boost::asio::ip::tcp::endpoint& peer) override;
   void save_resume(TorrentId t, ResumeSave how) override;
   void flush_cache(TorrentId t) override;

@@ -49,6 +49,7 @@ struct PinnedFetch::Job {
   upstream::PinnedTree tree;
   std::vector<ReleaseFile> files;  // hashed against the pin
   std::optional<PinnedTorrent> built;
+  std::optional<HubCheck> refused;  // the hub refused a download (set on the transfer thread)
 };
 
 Result<std::optional<PinTarget>> pin_target(const FetchRequest& request) {
@@ -382,7 +383,12 @@ void PinnedFetch::download_from_hub(const std::shared_ptr<Job>& job) {
             });
           };
           const auto dest = job->dir / rev.files[i].path;
-          if (auto st = client.download(rev, rev.files[i], dest, progress); !st) return st;
+          if (auto st = client.download(rev, rev.files[i], dest, progress); !st) {
+            auto check = check_of_failure(st.error(), client.last_refusal(),
+                                          client.last_refusal_status(), client.last_error_code());
+            if (check.outcome == HubCheck::Outcome::refused) job->refused = std::move(check);
+            return st;
+          }
           // Checked against the pin as soon as it is here: a hub that lies about one file is
           // refused before the next is downloaded, and the bad copy goes.
           const auto& pin = job->tree.files[i];
@@ -405,6 +411,7 @@ void PinnedFetch::downloaded(const std::shared_ptr<Job>& job, Status got) {
   Release* r = current(*job);
   if (!r || host_.shutting_down()) return;
   r->upstream_rate = 0;
+  if (job->refused) host_.hub_answered(job->id, *job->refused);
   if (!got) return failed(job, got.error());
   r->upstream_phase = UpstreamPhase::building;
   host_.on_pool(

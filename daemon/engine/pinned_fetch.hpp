@@ -56,6 +56,7 @@
 #include "daemon/engine/release.hpp"
 #include "daemon/engine/release_registry.hpp"
 #include "daemon/engine/torrent_events.hpp"
+#include "daemon/engine/upstream_watch.hpp"
 #include "daemon/store.hpp"
 
 namespace weights::daemon {
@@ -145,6 +146,9 @@ class PinnedFetchHost {
   virtual std::int64_t now_ticks() = 0;
   // The session, for the transient torrent of a swarm fetch.
   virtual TorrentBackend& backend() = 0;
+  // The hub refused a download of release `id`'s commit (401/403/404/410/451): recorded like
+  // the upstream watch's answers (upstream_watch.hpp).
+  virtual void hub_answered(const std::string& id, const HubCheck& check) = 0;
 };
 
 // Carries out upstream fetches on the registry. Io thread only.

@@ -51,7 +51,14 @@ struct Release {
   std::optional<std::string> upstream_branch;
   std::optional<std::string> upstream_alias;  // the catalog alias a fetch named it by
   std::int64_t upstream_rate = 0;  // bytes/s from the upstream while UpstreamPhase::downloading
-  bool v1_adding = false;          // the companion's async add is in flight
+  // What the hub last said about the release's upstream commit (upstream_watch.hpp); absent:
+  // never asked, or no upstream to ask.
+  std::optional<HubStatus> hub;
+  // The torrents given SeedPriority::high for it (no_torrent: none); a torrent added again gets
+  // it again.
+  TorrentId priority_hybrid = no_torrent;
+  TorrentId priority_v1 = no_torrent;
+  bool v1_adding = false;  // the companion's async add is in flight
   // The hybrid was added from valid resume data (its pieces are what libtorrent saved).
   bool resumed = false;
   // The resume file's policy state (resume_policy.hpp). `resume.current`: the file says the

@@ -40,6 +40,7 @@ StoredRelease stored_of(const Release& r, const std::vector<bool>& wanted, bool 
   s.id = r.rec.id;
   s.pinned = r.rec.pinned;
   s.held = held;
+  s.upstream_refused = r.hub && r.hub->answer == HubAnswer::refused;
   s.last_requested = r.rec.last_requested != 0 ? r.rec.last_requested : r.rec.added_at;
   for (std::size_t i = 0; i < r.manifest.files.size(); ++i) {
     if (wanted[i]) s.content.push_back({r.manifest.files[i].sha256, r.manifest.files[i].length});

@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "core/feed/tuf_client.hpp"
+#include "daemon/engine/upstream_watch.hpp"
 #include "daemon/metrics.hpp"
 
 namespace weights::daemon {
@@ -64,6 +65,27 @@ std::uint64_t verified_length(const Release& r) {
 
 }  // namespace
 
+api::HubStatusInfo render_hub_status(const HubStatus& h) {
+  api::HubStatusInfo out;
+  auto at = [](std::int64_t ticks) { return format_utc(TimePoint(TimePoint::duration(ticks))); };
+  out.state = hub_state_name(h);
+  out.checked = at(h.checked);
+  out.since = at(h.unreachable_since != 0 ? h.unreachable_since : h.answer_since);
+  if (h.answer == HubAnswer::refused) {
+    out.http_status = h.http_status;
+    if (!h.error_code.empty()) out.error_code = h.error_code;
+  }
+  if (h.unreachable_since != 0) {
+    out.error = h.error;
+    if (h.answer != HubAnswer::none) {
+      out.answer = h.answer == HubAnswer::refused ? "refused" : "serving";
+      out.answer_since = at(h.answer_since);
+    }
+  }
+  out.seeding_priority = upstream_refused(h);
+  return out;
+}
+
 ReleaseContext context_of(const Release& r, const std::set<std::string>& held) {
   return ReleaseContext{state_of(r), held.count(r.rec.id) > 0};
 }
@@ -121,6 +143,7 @@ api::Release render_release(const Release& r, const ReleaseContext& ctx) {
     if (!r.hf_snapshot.empty()) hc.snapshot = r.hf_snapshot;
     hc.error = error_info(r.hf_cache_error);
   }
+  if (r.hub && r.hub->checked != 0) out.hub_status = render_hub_status(*r.hub);
   if (r.upstream_phase == UpstreamPhase::downloading) {
     // From the upstream's resolve URLs, before there is a torrent.
     for (const auto& f : r.files) out.downloaded_bytes += f.done;
@@ -211,6 +234,10 @@ ReleaseMetrics release_metrics(const Release& r, const ReleaseContext& ctx) {
   m.pinned = r.rec.pinned;
   m.held = ctx.held;
   m.state = ctx.state;
+  if (r.hub && r.hub->checked != 0) {
+    m.hub_state = hub_state_name(*r.hub);
+    if (r.hub->answer == HubAnswer::refused) m.hub_refused_status = r.hub->http_status;
+  }
   return m;
 }
 
@@ -272,6 +299,34 @@ std::string render_metrics(const MetricsSnapshot& s) {
   for (const auto& r : s.releases) {
     m.sample({{"release", r.id}, {"state", std::string(to_string(r.state))}}, 1);
   }
+
+  // The hub's answers about upstream commits: per release, and the refused ones counted by
+  // status (every refusal status is always present, so an alert needs no absent() guard).
+  m.family("weightsd_release_upstream_state",
+           "what the hub last said about the release's upstream commit (1 for the current one)",
+           MetricType::gauge);
+  for (const auto& r : s.releases) {
+    if (r.hub_state.empty()) continue;
+    MetricsWriter::Labels labels{{"release", r.id}, {"state", r.hub_state}};
+    if (r.hub_refused_status != 0) {
+      labels.emplace_back("http_status", std::to_string(r.hub_refused_status));
+    }
+    m.sample(labels, 1);
+  }
+  m.family("weightsd_upstream_refused_releases",
+           "releases whose upstream hub refuses their commit, by HTTP status (seeded first)",
+           MetricType::gauge);
+  for (const unsigned status : {401u, 403u, 404u, 410u, 451u}) {
+    const auto n =
+        std::count_if(s.releases.begin(), s.releases.end(),
+                      [&](const ReleaseMetrics& r) { return r.hub_refused_status == status; });
+    m.sample({{"status", std::to_string(status)}}, static_cast<double>(n));
+  }
+  m.family("weightsd_upstream_unreachable_releases",
+           "releases whose last hub check got no answer (network, 429, 5xx)", MetricType::gauge);
+  m.sample({}, static_cast<double>(std::count_if(
+                   s.releases.begin(), s.releases.end(),
+                   [](const ReleaseMetrics& r) { return r.hub_state == "unreachable"; })));
 
   auto ts = [](const std::optional<std::string>& t) -> std::optional<double> {
     if (!t) return std::nullopt;

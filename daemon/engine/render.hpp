@@ -39,6 +39,9 @@ bool is_seeding(const Release& r, ReleaseState state);
 // hybrid's plus the v1 companion's.
 api::Release render_release(const Release& r, const ReleaseContext& ctx);
 
+// The API's hub_status object (docs/protocol.md "Upstream status") of a release's HubStatus.
+api::HubStatusInfo render_hub_status(const HubStatus& h);
+
 // The API's follow object (docs/protocol.md "Follows").
 api::Follow render_follow(const FollowView& v);
 
@@ -68,6 +71,8 @@ struct ReleaseMetrics {
   bool pinned = false;
   bool held = false;
   ReleaseState state = ReleaseState::resolving;
+  std::string hub_state;            // serving, refused, unreachable; empty: never asked
+  unsigned hub_refused_status = 0;  // the hub's last answer refused with this status
 };
 ReleaseMetrics release_metrics(const Release& r, const ReleaseContext& ctx);
 // Every release of the registry, in id order.

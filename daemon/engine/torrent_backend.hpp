@@ -65,6 +65,7 @@ struct TorrentStatus {
 };
 
 enum class FilePriority { skip, normal };
+enum class SeedPriority { normal, high };
 
 // Who a connection downloads from: a BitTorrent peer, or a BEP 19 / BEP 17 web seed.
 enum class SourceKind { peer, web_seed };
@@ -186,6 +187,9 @@ class TorrentBackend {
   virtual void force_recheck(TorrentId t) = 0;
   virtual void clear_peers(TorrentId t) = 0;
   virtual void force_reannounce(TorrentId t) = 0;
+  // SeedPriority::high: the torrent's peers are unchoked before those of normal torrents, and
+  // weigh more when a rate limit shares the bandwidth (docs/architecture.md "Upstream watch").
+  virtual void seed_priority(TorrentId t, SeedPriority p) = 0;
   // False if the torrent refuses now (libtorrent 2.0.8 does while checking): try again later.
   virtual bool connect_peer(TorrentId t, const boost::asio::ip::tcp::endpoint& peer) = 0;
   // Answered later by a save (or save-failed) report.

@@ -44,7 +44,9 @@ Test-only. Two roles in one file:
       RevisionNotFound and EntryNotFound: 404, the latter with X-Repo-Commit). A repository
       built with --refuse STATUS (403, 410, 451, ...) answers every API, resolve and git request
       with that status and a JSON body, without X-Error-Code (a hub that took it down or is
-      barred from serving it). A gated
+      barred from serving it). A test switches a built repository's answer by editing its
+      live state file ROOT/repos/ORG/NAME/hub.json: "refuse" (0 = serve) and "refuse_code" (an
+      X-Error-Code to send with the refusal), read on every request. A gated
       repository wants its token on the API, resolve and git (nginx asks with auth_request,
       HUB_DOUBLE_GIT_AUTH set); the CDN's signed URLs need none. Bytes are sent by nginx itself
       (X-Accel-Redirect to /_raw/ and /_cdn/, so Range works as on the real hub).
@@ -229,8 +231,9 @@ def load_repo(root, repo):
     state = read_state(root, repo)
     if state.get("refuse"):
         status = state["refuse"]
+        code = [("X-Error-Code", state["refuse_code"])] if state.get("refuse_code") else []
         raise Reply(status, json.dumps({"error": http.HTTPStatus(status).phrase}).encode(),
-                    [("Content-Type", "application/json")])
+                    [("Content-Type", "application/json"), *code])
     token = state["gated_token"]
     if token and os.environ.get("HTTP_AUTHORIZATION") != f"Bearer {token}":
         raise error(401, "GatedRepo", f"Access to model {repo} is restricted. You must have "

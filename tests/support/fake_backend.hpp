@@ -90,6 +90,9 @@ class FakeBackend final : public daemon::TorrentBackend {
   void force_recheck(TorrentId t) override { log("force_recheck", t); }
   void clear_peers(TorrentId t) override { log("clear_peers", t); }
   void force_reannounce(TorrentId t) override { log("force_reannounce", t); }
+  void seed_priority(TorrentId t, daemon::SeedPriority p) override {
+    log(p == daemon::SeedPriority::high ? "seed_priority_high" : "seed_priority_normal", t);
+  }
   bool connect_peer(TorrentId t, const boost::asio::ip::tcp::endpoint& peer) override {
     const std::string ep = fmt::format("{}:{}", peer.address().to_string(), peer.port());
     if (refuse_connect.count(t)) {

@@ -259,6 +259,18 @@ TEST_CASE("size and duration keys use the units grammar", "[config]") {
              Catch::Contains("at most 100 years"));
 }
 
+TEST_CASE("the upstream check interval defaults to a day; 0 turns the checks off", "[config]") {
+  CHECK(Config{}.upstream_check_interval == std::chrono::hours(24));
+  CHECK(apply_toml(Config{}, "[upstream]\ncheck_interval = \"1s\"\n", "w.toml")
+            .value()
+            .upstream_check_interval == std::chrono::seconds(1));
+  CHECK(apply_toml(Config{}, "[upstream]\ncheck_interval = 0\n", "w.toml")
+            .value()
+            .upstream_check_interval == std::chrono::seconds(0));
+  CHECK_THAT(apply_error("[upstream]\ncheck_interval = \"1w\"\n").message,
+             Catch::Contains("upstream.check_interval"));
+}
+
 TEST_CASE("precedence: defaults < file < environment < flags", "[config]") {
   testing::TempDir dir;
   const auto file = dir / "w.toml";

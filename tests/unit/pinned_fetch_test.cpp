@@ -61,6 +61,9 @@ struct FakeHost final : PinnedFetchHost {
   void check_complete(Release&) override {}
   std::int64_t now_ticks() override { return 1; }
   TorrentBackend& backend() override { return torrents; }
+  void hub_answered(const std::string& id, const HubCheck& c) override {
+    answers.emplace_back(id, c);
+  }
   // Runs queued steps (and what they queue) until none is left.
   void drain() {
     while (!queue.empty()) {
@@ -77,6 +80,7 @@ struct FakeHost final : PinnedFetchHost {
   int seeds = 0;
   std::optional<Error> room;  // make_room's refusal, if set
   weights::testing::FakeBackend torrents;
+  std::vector<std::pair<std::string, HubCheck>> answers;
 };
 
 struct Fixture {

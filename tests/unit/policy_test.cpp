@@ -115,6 +115,24 @@ TEST_CASE("eviction takes the least recently requested unpinned releases, only a
   CHECK(p->used_after == 450);
 }
 
+TEST_CASE("a release its upstream refused is evicted only after every release the hub serves",
+          "[policy]") {
+  std::vector<StoredRelease> rs = {
+      stored("refused-oldest", 1, {{"r", 100}}),
+      stored("served", 5, {{"s", 100}}),
+      stored("served-newer", 7, {{"t", 100}}),
+  };
+  rs[0].upstream_refused = true;
+  // Room for one: the least recently requested release the hub serves goes, not the refused one.
+  auto one = plan_eviction(rs, stored("new", 9, {{"n", 100}}), 300);
+  REQUIRE(one);
+  CHECK(one->evict == std::vector<std::string>{"served"});
+  // Room for three: every served release first, the refused one last.
+  auto all = plan_eviction(rs, stored("new", 9, {{"n", 300}}), 300);
+  REQUIRE(all);
+  CHECK(all->evict == std::vector<std::string>{"served", "served-newer", "refused-oldest"});
+}
+
 TEST_CASE("evicting a release whose content another release shares frees nothing", "[policy]") {
   const std::vector<StoredRelease> rs = {stored("a", 1, {{"shared", 100}}),
                                          stored("b", 2, {{"shared", 100}}),

@@ -76,3 +76,38 @@ TEST_CASE("every origin round-trips, a release pinned by an upstream commit too"
     CHECK(origin_from_name(origin_name(o)) == o);
   }
 }
+
+TEST_CASE("the hub's answers survive reopening and go with their release", "[release_db]") {
+  testing::TempDir tmp;
+  HubStatus s;
+  s.answer = HubAnswer::refused;
+  s.http_status = 451;
+  s.error_code = "UnavailableForLegalReasons";
+  s.answer_since = 100;
+  s.answer_checked = 200;
+  s.unreachable_since = 300;
+  s.error = "connection refused";
+  s.checked = 300;
+  {
+    auto state = db::StateDb::open(tmp.path());
+    REQUIRE(state);
+    ReleaseDb db(*state);
+    REQUIRE(db.put_hub_status("org/a@c", s));
+    REQUIRE(db.put_hub_status("org/b@c", HubStatus{}));
+  }
+  auto state = db::StateDb::open(tmp.path());
+  REQUIRE(state);
+  ReleaseDb db(*state);
+  auto got = db.hub_statuses();
+  REQUIRE(got);
+  REQUIRE(got->size() == 2);
+  CHECK(got->at(0).first == "org/a@c");
+  CHECK(got->at(0).second == s);
+  CHECK(got->at(1).second == HubStatus{});
+  s.answer = HubAnswer::serving;
+  REQUIRE(db.put_hub_status("org/a@c", s));
+  CHECK(db.hub_statuses()->at(0).second.answer == HubAnswer::serving);
+  REQUIRE(db.remove("org/a@c"));
+  REQUIRE(db.hub_statuses()->size() == 1);
+  CHECK(db.hub_statuses()->at(0).first == "org/b@c");
+}

@@ -544,6 +544,65 @@ TEST_CASE("a release coming from the upstream shows how it was pinned, its bytes
   CHECK(payload_rates(registry).download == 250);
 }
 
+TEST_CASE("the hub's answer renders with its times; unreachable keeps the last answer",
+          "[render]") {
+  auto r = make_release();
+  CHECK_FALSE(render_release(*r, context_of(*r, {})).hub_status);
+  const auto t0 = at("2026-12-07T09:00:00Z").time_since_epoch().count();
+  const auto t1 = at("2026-12-08T09:00:00Z").time_since_epoch().count();
+  HubStatus h;
+  h.answer = HubAnswer::refused;
+  h.http_status = 451;
+  h.error_code = "UnavailableForLegalReasons";
+  h.answer_since = t0;
+  h.answer_checked = t1;
+  h.checked = t1;
+  r->hub = h;
+  auto j = render_release(*r, context_of(*r, {}));
+  REQUIRE(j.hub_status);
+  CHECK(j.hub_status->state == "refused");
+  CHECK(j.hub_status->since == "2026-12-07T09:00:00Z");
+  CHECK(j.hub_status->checked == "2026-12-08T09:00:00Z");
+  CHECK(j.hub_status->http_status == 451u);
+  CHECK(j.hub_status->error_code == "UnavailableForLegalReasons");
+  CHECK(j.hub_status->seeding_priority);
+  CHECK_FALSE(j.hub_status->answer);
+
+  r->hub->unreachable_since = t1;
+  r->hub->error = "connection refused";
+  j = render_release(*r, context_of(*r, {}));
+  CHECK(j.hub_status->state == "unreachable");
+  CHECK(j.hub_status->since == "2026-12-08T09:00:00Z");
+  CHECK(j.hub_status->answer == "refused");
+  CHECK(j.hub_status->answer_since == "2026-12-07T09:00:00Z");
+  CHECK(j.hub_status->error == "connection refused");
+  CHECK(j.hub_status->seeding_priority);
+
+  MetricsSnapshot s;
+  s.releases.push_back(release_metrics(*r, {ReleaseState::complete, false}));
+  auto served = make_release();
+  served->rec.id = "org/served@x";
+  served->hub = HubStatus{HubAnswer::serving, 0, "", t0, t1, 0, "", t1};
+  s.releases.push_back(release_metrics(*served, {ReleaseState::complete, false}));
+  auto refused = make_release();
+  refused->rec.id = "org/gone@x";
+  refused->hub = HubStatus{HubAnswer::refused, 404, "", t0, t1, 0, "", t1};
+  s.releases.push_back(release_metrics(*refused, {ReleaseState::complete, false}));
+  const auto samples = check_prometheus(render_metrics(s));
+  CHECK(has(samples,
+            "weightsd_release_upstream_state{release=\"org/model@r1\",state=\"unreachable\","
+            "http_status=\"451\"} 1"));
+  CHECK(has(samples,
+            "weightsd_release_upstream_state{release=\"org/served@x\",state=\"serving\"} 1"));
+  CHECK(has(samples,
+            "weightsd_release_upstream_state{release=\"org/gone@x\",state=\"refused\","
+            "http_status=\"404\"} 1"));
+  CHECK(has(samples, "weightsd_upstream_refused_releases{status=\"451\"} 1"));
+  CHECK(has(samples, "weightsd_upstream_refused_releases{status=\"404\"} 1"));
+  CHECK(has(samples, "weightsd_upstream_refused_releases{status=\"410\"} 0"));
+  CHECK(has(samples, "weightsd_upstream_unreachable_releases 1"));
+}
+
 TEST_CASE("the format check notices what Prometheus would refuse", "[render]") {
   const std::string ok = "# HELP a_total a.\n# TYPE a_total counter\na_total{x=\"1\"} 2\n";
   CHECK_FALSE(prometheus_violation(ok));
