@@ -592,9 +592,12 @@ Result<std::unique_ptr<Engine>> Engine::start(asio::io_context& ioc, const Confi
   impl->start_checks();
   impl->watch_host.emplace(impl->transfers, *impl->torrents, *impl->db,
                            [raw] { return raw->now_ticks(); });
-  impl->upstream_watch.emplace(impl->registry, *impl->watch_host,
-                               make_upstream_hub(impl->upstream_options().hub),
-                               WatchSettings{config.upstream_check_interval});
+  impl->upstream_watch.emplace(
+      impl->registry, *impl->watch_host,
+      make_upstream_hub(upstream_settings(config.upstream_endpoint, hf::hub_options_from_env(),
+                                          impl->upstream_cancel)
+                            .hub),
+      WatchSettings{config.upstream_check_interval});
   if (auto known = impl->db->hub_statuses()) impl->upstream_watch->restore(std::move(*known));
   impl->load_releases();
   impl->updates.start();

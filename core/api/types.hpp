@@ -124,8 +124,6 @@ struct Release {
   std::vector<DownloadSource> sources;                    // absent when empty
   std::optional<std::int64_t> downloaded_from_peers;      // absent with `sources`
   std::optional<std::int64_t> downloaded_from_web_seeds;  // absent with `sources`
-  std::optional<HfCacheInfo> hf_cache;      // absent when empty
-  std::optional<UpstreamInfo> upstream;     // origin "upstream" only
   std::optional<HubStatusInfo> hub_status;  // once the hub was asked about the upstream commit
 
   bool finished() const { return state == "complete" || state == "failed"; }
