@@ -86,6 +86,7 @@ int http_status_for(Errc code) noexcept {
     case Errc::unsupported:
       return 501;
     case Errc::permission_denied:
+    case Errc::license_not_accepted:
       return 403;
     case Errc::unavailable:
       return 503;

@@ -76,3 +76,23 @@ TEST_CASE("every origin round-trips, a release pinned by an upstream commit too"
     CHECK(origin_from_name(origin_name(o)) == o);
   }
 }
+
+TEST_CASE("a licence acceptance is kept per upstream, repository and licence, with its first time",
+          "[release_db][license]") {
+  testing::TempDir tmp;
+  {
+    auto state = db::StateDb::open(tmp.path());
+    REQUIRE(state);
+    ReleaseDb db(*state);
+    CHECK_FALSE(db.license_accepted("huggingface", "org/m", "llama3.1")->has_value());
+    REQUIRE(db.accept_license("huggingface", "org/m", "llama3.1", 100));
+    REQUIRE(db.accept_license("huggingface", "org/m", "llama3.1", 200));  // keeps the first
+  }
+  auto state = db::StateDb::open(tmp.path());
+  REQUIRE(state);
+  ReleaseDb db(*state);
+  CHECK(**db.license_accepted("huggingface", "org/m", "llama3.1") == 100);
+  CHECK_FALSE(db.license_accepted("huggingface", "org/m", "gemma")->has_value());
+  CHECK_FALSE(db.license_accepted("huggingface", "org/other", "llama3.1")->has_value());
+  CHECK_FALSE(db.license_accepted("elsewhere", "org/m", "llama3.1")->has_value());
+}
