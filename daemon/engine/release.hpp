@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/trust/release_manifest.hpp"
+#include "core/upstream/license_terms.hpp"
 #include "core/util/error.hpp"
 #include "daemon/engine/peer_dialer.hpp"
 #include "daemon/engine/release_state.hpp"
@@ -50,7 +51,12 @@ struct Release {
   std::optional<std::string> upstream_branch;
   std::optional<std::string> upstream_alias;  // the catalog alias a fetch named it by
   std::int64_t upstream_rate = 0;  // bytes/s from the upstream while UpstreamPhase::downloading
-  bool v1_adding = false;          // the companion's async add is in flight
+  // Origin upstream: the terms it comes under (license_gate.hpp; the catalog's at once, the
+  // model card's once pinned) and when the acceptance that admitted it was given (TimePoint
+  // ticks; absent when none was needed). In memory only, like the branch and alias.
+  std::optional<upstream::LicenseTerms> license;
+  std::optional<std::int64_t> license_accepted_at;
+  bool v1_adding = false;  // the companion's async add is in flight
   // The hybrid was added from valid resume data (its pieces are what libtorrent saved).
   bool resumed = false;
   // The resume file's policy state (resume_policy.hpp). `resume.current`: the file says the
