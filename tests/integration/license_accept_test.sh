@@ -13,6 +13,8 @@ for tool in nginx fcgiwrap git jq; do
   command -v "$tool" >/dev/null || [[ -x /usr/sbin/$tool ]] ||
     { echo "skip: $tool not installed (scripts/install-deps --test)"; exit 125; }
 done
+# weightsctl asks on a terminal: every command here reads no terminal but the one `script` makes.
+exec </dev/null
 double=$WEIGHTS_SOURCE_DIR/tests/lib/hub_double.py
 hub=$T/hub
 token=hf_license_test_token
@@ -120,6 +122,28 @@ cdn_lines=$(grep -F " $HUB_CDN_URL/" "$HUB_REQUESTS" | grep -F "test-org/gated" 
   pass "HF_TOKEN never went to the CDN" || fail "cdn: $cdn_lines"
 grep -qE 'POST|PUT|DELETE' <(grep -F " $HUB_URL/api/" "$HUB_REQUESTS") &&
   fail "the node wrote to the hub's API" || pass "the node only read from the hub's API"
+
+# --- on a terminal: the prompt (util-linux `script` gives weightsctl a pseudo-terminal) ----------
+if command -v script >/dev/null; then
+  make_src "$T/gemma" 'license: gemma'
+  gemma=$(python3 "$double" build "$hub" test-org/gemma "$T/gemma")
+  prompt() { # ANSWER : fetch test-org/gemma on a terminal, answering ANSWER
+    printf '%s\n' "$1" | script -qec "'$W' --socket '$T/d1/ctl.sock' fetch test-org/gemma@$gemma" \
+      /dev/null 2>&1
+  }
+  rc=0
+  out=$(prompt n) || rc=$?
+  [[ $rc == 76 ]] && grep -q 'Accept this licence' <<<"$out" &&
+    pass "the prompt answered n: exit 76" || fail "prompt n: exit $rc: $out"
+  rc=0
+  out=$(prompt y) || rc=$?
+  [[ $rc == 0 ]] && pass "the prompt answered y: fetched" || fail "prompt y: exit $rc: $out"
+  [[ $(ctl 1 --json show "test-org/gemma@$gemma" | jq -r '.state + " " + .upstream.license.id') == \
+    "complete gemma" ]] && pass "accepted at the prompt, recorded and complete" ||
+    fail "gemma: $(ctl 1 --json show "test-org/gemma@$gemma")"
+else
+  echo "note: no script(1): the prompt is not exercised"
+fi
 
 # --- after a restart the acceptance still holds ------------------------------------------------------
 kill_daemon 1 TERM
