@@ -63,6 +63,7 @@ bool is_verification_error(Errc code) noexcept {
     case Errc::unavailable:
     case Errc::no_space:
     case Errc::permission_denied:
+    case Errc::license_not_accepted:
       return false;
   }
   return false;

@@ -128,8 +128,8 @@ Result<ModelCard> parse_model_card(std::string_view text) {
   card.has_front_matter = true;
   std::size_t pos = first_end + 1;
   std::size_t line_no = 1;
-  // A licence key's line: the next line must not continue its value.
-  std::optional<std::string_view> last_licence_key;
+  // A licence key's line: the next line must not continue its value (empty: not one).
+  std::string_view last_licence_key;
   bool seen[licence_keys.size()] = {};
   while (true) {
     if (pos >= text.size()) return bad(line_no, "the front matter does not end (no '---' line)");
@@ -150,15 +150,15 @@ Result<ModelCard> parse_model_card(std::string_view text) {
     const char c = line.front();
     if (c == ' ' || c == '\t' || c == '-') {
       // A nested value or a list item of the key above.
-      if (last_licence_key) {
+      if (!last_licence_key.empty()) {
         return bad(line_no, fmt::format("{}: continues on the next line (a list, mapping or "
                                         "long text is not one licence)",
-                                        *last_licence_key));
+                                        last_licence_key));
       }
       continue;
     }
     if (c == '#') continue;
-    last_licence_key.reset();
+    last_licence_key = {};
     // A top-level key: plain, or quoted.
     std::string key;
     std::size_t after = 0;
