@@ -1,6 +1,7 @@
 #include "core/db/sqlite.hpp"
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,6 +25,13 @@ Connection open_db(const std::filesystem::path& path,
 
 void must(const Status& st) {
   if (!st) FAIL(st.error().message);
+}
+
+// 1..state_schema_version: every migration of state.sqlite applied.
+std::vector<int> every_migration() {
+  std::vector<int> v;
+  for (int i = 1; i <= state_schema_version; ++i) v.push_back(i);
+  return v;
 }
 
 std::int64_t count(Connection& db, const std::string& table) {
@@ -263,7 +271,7 @@ TEST_CASE("a state dir from before the single migrations table opens with its da
   auto sdb = StateDb::open(tmp.path());
   REQUIRE(sdb);
   auto& conn = (*sdb)->connection();
-  CHECK(*applied_migrations(conn) == std::vector<int>{1, 2, 3, 4, 5, 6, 7});
+  CHECK(*applied_migrations(conn) == every_migration());
   CHECK_FALSE(*conn.table_exists("daemon_schema"));
   // Builds that predate the table read user_version 5 > 3 and refuse instead of migrating.
   CHECK(*(*sdb)->schema_version() == state_schema_version);
@@ -315,7 +323,7 @@ TEST_CASE("a partly migrated legacy state dir gets the migrations it lacks",
   CHECK(feed->root.bytes == "root-1");
   CHECK(feed->mirrors == std::vector<std::string>{"/srv/mirror"});
   auto conn = open_db(tmp / "state.sqlite");
-  CHECK(*applied_migrations(conn) == std::vector<int>{1, 2, 3, 4, 5, 6, 7});
+  CHECK(*applied_migrations(conn) == every_migration());
   CHECK(*conn.query_int64("SELECT last_requested FROM releases") == 0);  // added by 5
   CHECK(count(conn, "follows") == 0);
 }
@@ -326,7 +334,7 @@ TEST_CASE("a feed-only state dir (weightsctl, never a daemon) upgrades too",
   write_legacy_state(tmp.path(), 3, 0);
   auto sdb = StateDb::open(tmp.path());
   REQUIRE(sdb);
-  CHECK(*applied_migrations((*sdb)->connection()) == std::vector<int>{1, 2, 3, 4, 5, 6, 7});
+  CHECK(*applied_migrations((*sdb)->connection()) == every_migration());
   CHECK(StateStore(*sdb).load_feed("demo"));
   CHECK(weights::daemon::ReleaseDb(*sdb).list()->empty());
 }
@@ -353,16 +361,17 @@ TEST_CASE("a migration failing during the upgrade leaves the old database as it 
   TempDir tmp;
   write_legacy_state(tmp.path(), 3, 0);  // weightsctl only: migrations 4 to 7 still to apply
   std::vector<Migration> with_broken(state_migrations().begin(), state_migrations().end());
-  with_broken.push_back(
-      {8, "broken", "CREATE TABLE t8 (x INTEGER); INSERT INTO nowhere VALUES (1);"});
+  with_broken.push_back({state_schema_version + 1, "broken",
+                         "CREATE TABLE t_broken (x INTEGER); INSERT INTO nowhere VALUES (1);"});
   auto sdb =
       StateDb::open(tmp.path(), StateDb::Lock::take, Schema{with_broken, state_schema().legacy});
   REQUIRE_FALSE(sdb);
-  CHECK_THAT(sdb.error().message, Catch::Contains("migration 8 (broken)"));
+  CHECK_THAT(sdb.error().message,
+             Catch::Contains(fmt::format("migration {} (broken)", state_schema_version + 1)));
   {
     auto conn = open_db(tmp / "state.sqlite");
     CHECK_FALSE(*conn.table_exists("schema_migrations"));
-    CHECK_FALSE(*conn.table_exists("releases"));  // migration 4 rolled back with 8
+    CHECK_FALSE(*conn.table_exists("releases"));  // migration 4 rolled back with the broken one
     CHECK(*conn.query_int64("PRAGMA user_version") == 3);
     CHECK(count(conn, "feeds") == 1);
   }
