@@ -142,6 +142,9 @@ Status finish_wait(const Context& ctx, const api::Release& r) {
   if (r.state == "failed") {
     const std::string msg = r.error ? r.error->message : std::string("unknown error");
     const std::string code = r.error ? r.error->code : std::string();
+    if (r.error && code == code_name(Errc::license_not_accepted)) {
+      return fail(Errc::license_not_accepted, msg, r.error->hint);  // the way to accept
+    }
     return fail(api::errc_from_name(code).value_or(Errc::internal),
                 fmt::format("{} failed: {}", r.id, msg),
                 fmt::format("see `weightsctl show {}`", r.id));

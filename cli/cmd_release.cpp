@@ -1,13 +1,15 @@
 // Releases: `weightsctl release add/list/pin-torrent` (publisher, offline) and the releases a
 // running weightsd holds (fetch, wait, list, show, pin, unpin, remove, verify, seed).
 #include <filesystem>
+#include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <fcntl.h>
-#include <fmt/core.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/client.hpp"
 #include "cli/cmd_hf.hpp"
@@ -213,6 +215,21 @@ std::string release_details(const api::Release& r) {
                          h->answer_since.value_or("?"));
     }
   }
+  if (r.upstream && r.upstream->license) {
+    const auto& l = *r.upstream->license;
+    out += fmt::format("  licence {}{} (from the {}, {}){}\n", l.name,
+                       l.url.empty() ? "" : fmt::format(" <{}>", l.url),
+                       l.source == "catalog" ? "catalog" : "model card", l.where,
+                       l.gated ? ", gated upstream" : "");
+    if (!l.files.empty()) {
+      out += fmt::format("  licence files in the release: {}\n", fmt::join(l.files, ", "));
+    }
+    if (!l.problem.empty()) out += fmt::format("  licence note: {}\n", l.problem);
+    out += l.accepted_at
+               ? fmt::format("  licence accepted {} (recorded on this node)\n", *l.accepted_at)
+           : l.needs_acceptance ? std::string("  licence not accepted yet\n")
+                                : std::string("  licence permissive: nothing to accept\n");
+  }
   if (r.error) {
     out += fmt::format("  error: {}\n", r.error->message);
     if (!r.error->hint.empty()) out += fmt::format("  hint: {}\n", r.error->hint);
@@ -232,7 +249,25 @@ struct FetchArgs {
   bool hf_cache = false;     // --hf-cache given
   std::string hf_cache_dir;  // its value; empty: the default cache
   bool no_wait = false;
+  bool accept_license = false;
 };
+
+// Asks on the terminal whether the user accepts the licence `refusal` describes (an interactive
+// fetch only: stdin a terminal, human output). Never for --json or a script.
+bool ask_to_accept(const Context& ctx, const Error& refusal) {
+  if (ctx.format == Format::json || ::isatty(STDIN_FILENO) != 1) return false;
+  std::cerr << refusal.message << "\n"
+            << "Accept this licence (asked once per repository and licence; recorded by "
+               "weightsd on this node only)? [y/N] "
+            << std::flush;
+  std::string answer;
+  if (!std::getline(std::cin, answer)) return false;
+  return answer == "y" || answer == "Y" || answer == "yes" || answer == "YES";
+}
+
+bool refused_for_license(const api::Release& r) {
+  return r.state == "failed" && r.error && r.error->code == code_name(Errc::license_not_accepted);
+}
 
 // Places the verified files of a complete release's view under `dest`: hard links when on the
 // same filesystem (no second copy), else copies. Existing files are left alone and reported.
@@ -287,10 +322,16 @@ Status run_fetch(const Context& ctx, const FetchArgs& a) {
         a.hf_cache_dir.empty() ? hf::default_cache_dir() : std::filesystem::path(a.hf_cache_dir);
     req.hf_cache = std::filesystem::absolute(dir, ec).lexically_normal().string();
   }
+  req.accept_license = a.accept_license;
   const auto client = client_for(ctx);
   auto r = client.fetch(req);
+  // A licence to accept (the catalog's, known at once): ask, and send the request again.
+  if (!r && r.error().code == Errc::license_not_accepted && ask_to_accept(ctx, r.error())) {
+    req.accept_license = true;
+    r = client.fetch(req);
+  }
   if (!r) return tl::unexpected(r.error());
-  const std::string id = r->id;
+  std::string id = r->id;
   if (a.no_wait) {
     emit(ctx, *r,
          fmt::format("fetching {} in weightsd; follow with `weightsctl wait {}`\n", id, id));
@@ -298,6 +339,17 @@ Status run_fetch(const Context& ctx, const FetchArgs& a) {
   }
   auto done = wait_for(client, id, display_for(ctx));
   if (!done) return tl::unexpected(done.error());
+  // A licence to accept found in the commit's model card, before any file was downloaded.
+  if (refused_for_license(*done)) {
+    const Error refusal{Errc::license_not_accepted, done->error->message, done->error->hint};
+    if (req.accept_license || !ask_to_accept(ctx, refusal)) return tl::unexpected(refusal);
+    req.accept_license = true;
+    auto again = client.fetch(req);
+    if (!again) return tl::unexpected(again.error());
+    id = again->id;
+    done = wait_for(client, id, display_for(ctx));
+    if (!done) return tl::unexpected(done.error());
+  }
   if (!a.dest.empty() && done->state == "complete") {
     if (auto st = materialise_into(done->path.value_or(""), a.dest); !st) return st;
     done->path = a.dest;
@@ -538,8 +590,15 @@ void register_release_daemon_commands(CLI::App& app, Context& ctx) {
                  "$HF_HOME/hub or ~/.cache/huggingface/hub), for offline loaders")
       ->expected(0, 1);
   cf->add_flag("--no-wait", fetch->no_wait, "Start the download and return at once");
+  cf->add_flag("--accept-license", fetch->accept_license,
+               "Accept the release's licence (or a gated repository's terms) if it asks: "
+               "recorded by weightsd for the repository and licence, so asked once");
   cf->footer(
-      "Ctrl-C stops waiting; the download continues in weightsd.\nExamples:\n"
+      "Ctrl-C stops waiting; the download continues in weightsd.\n"
+      "A release from the upstream that is gated, or whose licence is not a permissive one\n"
+      "(apache-2.0, mit, bsd-2-clause, bsd-3-clause, cc0-1.0, cc-by-4.0, isc, unlicense),\n"
+      "asks once for acceptance: a prompt on a terminal, else exit 76 until fetched with\n"
+      "--accept-license.\nExamples:\n"
       "  weightsctl fetch gemma-4\n"
       "  weightsctl fetch google/gemma-4-12b-it@0123abcd --include '*.json' --include "
       "'*.safetensors'\n"

@@ -30,6 +30,8 @@ Exit exit_code_for(Errc code) {
       return Exit::unavailable;
     case Errc::permission_denied:
       return Exit::no_permission;
+    case Errc::license_not_accepted:
+      return Exit::license;
     default:  // api::is_verification_error, above
       break;
   }

@@ -15,6 +15,7 @@ enum class Exit : int {
   cant_create = 73,    // refusing to overwrite / cannot create output
   io = 74,             // I/O error
   verification = 75,   // a failed trust check (api::is_verification_error)
+  license = 76,        // the release's licence must be accepted first (--accept-license)
   no_permission = 77,  // weightsd refused to act on a path for this user
 };
 
@@ -24,6 +25,7 @@ inline constexpr const char* exit_codes_help =
     "Exit codes: 0 ok, 1 failure, 64 usage error, 65 malformed input, 66 not found,\n"
     "69 daemon or feed unreachable, 70 internal error, 73 cannot create output,\n"
     "74 I/O error, 75 verification failed (signature, threshold, hash, rollback, expiry),\n"
+    "76 licence not accepted (fetch again with --accept-license),\n"
     "77 permission denied (weightsd would not use that path for you).";
 
 }  // namespace weights::cli

@@ -16,6 +16,7 @@
 #include "daemon/engine/disk_guard.hpp"
 #include "daemon/engine/feed_desk.hpp"
 #include "daemon/engine/fetch_request.hpp"
+#include "daemon/engine/license_gate.hpp"
 #include "daemon/engine/lt_backend.hpp"
 #include "daemon/engine/periodic.hpp"
 #include "daemon/engine/pinned_fetch.hpp"
@@ -265,8 +266,10 @@ struct Engine::Impl {
     Impl& I;
   };
   PinnedFetchHostImpl pinned_host{*this};
+  // Licence acceptances (license_gate.hpp), kept in the state database.
+  LicenseGate licenses{acceptances_in([this]() -> ReleaseDb& { return *db; }, upstream_kind)};
   PinnedFetch pinned{
-      registry, pinned_host,
+      registry, pinned_host, licenses,
       upstream_settings(config.upstream_endpoint, hf::hub_options_from_env(), upstream_cancel),
       config.state_dir / "upstream"};
   // Names no feed knows: "org/name@commit", catalog aliases, "org/name" (upstream_names.hpp).

@@ -41,6 +41,9 @@ struct FetchRequest {
   // Also lay the release out as a Hugging Face cache once complete (absolute dir; the refs it
   // may move depend on how the request named the release).
   std::optional<HfCacheTarget> hf_cache;
+  // The user accepts the licence (and a gated repository's terms) of a release from the
+  // upstream: recorded for the repository and licence (daemon/engine/license_gate.hpp).
+  bool accept_license = false;
 };
 
 struct SeedRequest {

@@ -381,6 +381,7 @@ Result<api::Response> Handler::fetch(const Call& call) const {
   req.revision = body->revision;
   req.include = body->include;
   req.peers = body->peers;
+  req.accept_license = body->accept_license;
   if (body->hf_cache) {
     if (auto st = absolute(*body->hf_cache, "hf_cache"); !st) return tl::unexpected(st.error());
     auto checked = allowed(call.caller, *body->hf_cache, Access::write_dir);

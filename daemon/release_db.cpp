@@ -230,6 +230,34 @@ Status ReleaseDb::put_hub_status(std::string_view id, const HubStatus& h) {
   return {};
 }
 
+Result<std::optional<std::int64_t>> ReleaseDb::license_accepted(std::string_view upstream,
+                                                                std::string_view repo,
+                                                                std::string_view license) {
+  auto st = db_->connection().prepare(
+      "SELECT accepted_at FROM license_acceptances WHERE upstream = ?1 AND repo = ?2 AND "
+      "license = ?3");
+  if (!st) return in(st.error(), "licence acceptance");
+  if (auto ok = st->bind_all(upstream, repo, license); !ok) {
+    return in(ok.error(), "licence acceptance");
+  }
+  auto row = st->step();
+  if (!row) return in(row.error(), "licence acceptance");
+  if (!*row) return std::optional<std::int64_t>{};
+  return std::optional<std::int64_t>(st->int64(0));
+}
+
+Status ReleaseDb::accept_license(std::string_view upstream, std::string_view repo,
+                                 std::string_view license, std::int64_t when) {
+  auto st = db_->connection().prepare(
+      "INSERT INTO license_acceptances (upstream, repo, license, accepted_at) "
+      "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (upstream, repo, license) DO NOTHING");
+  if (!st) return in(st.error(), "accept licence");
+  auto ok = st->bind_all(upstream, repo, license, when);
+  if (ok) ok = st->run();
+  if (!ok) return in(ok.error(), "accept licence");
+  return {};
+}
+
 Result<std::vector<Follow>> ReleaseDb::follows() {
   auto st = db_->connection().prepare(
       "SELECT id, feed, model_glob, alias, latest, max_size, created_at FROM follows "

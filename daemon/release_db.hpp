@@ -108,6 +108,15 @@ class ReleaseDb {
   // Hashes of every cached manifest, sorted.
   Result<std::vector<std::string>> cached_manifest_hashes();
 
+  // The user's acceptance of `license` (a licence id, core/upstream/license_terms.hpp) for the
+  // upstream repository: when it was given (TimePoint ticks), nullopt when never. Recording it
+  // again keeps the first time.
+  Result<std::optional<std::int64_t>> license_accepted(std::string_view upstream,
+                                                       std::string_view repo,
+                                                       std::string_view license);
+  Status accept_license(std::string_view upstream, std::string_view repo, std::string_view license,
+                        std::int64_t when);
+
  private:
   std::shared_ptr<db::StateDb> db_;
 };

@@ -63,6 +63,7 @@ bool is_verification_error(Errc code) noexcept {
     case Errc::unavailable:
     case Errc::no_space:
     case Errc::permission_denied:
+    case Errc::license_not_accepted:
       return false;
   }
   return false;
@@ -86,6 +87,7 @@ int http_status_for(Errc code) noexcept {
     case Errc::unsupported:
       return 501;
     case Errc::permission_denied:
+    case Errc::license_not_accepted:
       return 403;
     case Errc::unavailable:
       return 503;

@@ -162,7 +162,7 @@ bool is_verification_error(Errc code) noexcept;
 
 // HTTP status for an error code: invalid_argument/parse_error 400, not_found 404,
 // already_exists 409, too_large 413, schema and verification errors 422, unsupported 501,
-// unavailable 503, I/O/database/internal 500.
+// unavailable 503, I/O/database/internal 500, permission_denied and license_not_accepted 403.
 int http_status_for(Errc code) noexcept;
 
 // {"error":{"code":"...","message":"...","hint":"..."}} (hint omitted when empty).

@@ -137,6 +137,33 @@ void to_json(json& j, const HfCacheInfo& v) {
   j = {{"dir", v.dir}, {"snapshot", nullable(v.snapshot)}, {"error", nullable(v.error)}};
 }
 
+Status read(const json& j, LicenseInfo& v, const std::string& w, UnknownFields u) {
+  return io::Fields(j, w, u)
+      .req("id", v.id)
+      .req("name", v.name)
+      .req("url", v.url)
+      .req("files", v.files)
+      .req("gated", v.gated)
+      .req("source", v.source)
+      .req("where", v.where)
+      .req("problem", v.problem)
+      .req("needs_acceptance", v.needs_acceptance)
+      .req("accepted_at", v.accepted_at)
+      .done();
+}
+void to_json(json& j, const LicenseInfo& v) {
+  j = {{"id", v.id},
+       {"name", v.name},
+       {"url", v.url},
+       {"files", v.files},
+       {"gated", v.gated},
+       {"source", v.source},
+       {"where", v.where},
+       {"problem", v.problem},
+       {"needs_acceptance", v.needs_acceptance},
+       {"accepted_at", io::nullable(v.accepted_at)}};
+}
+
 Status read(const json& j, UpstreamInfo& v, const std::string& w, UnknownFields u) {
   return io::Fields(j, w, u)
       .req("kind", v.kind)
@@ -145,12 +172,14 @@ Status read(const json& j, UpstreamInfo& v, const std::string& w, UnknownFields 
       .req("pinned_by", v.pinned_by)
       .opt("branch", v.branch)
       .opt("alias", v.alias)
+      .opt("license", v.license)
       .done();
 }
 void to_json(json& j, const UpstreamInfo& v) {
   j = {{"kind", v.kind}, {"repo", v.repo}, {"commit", v.commit}, {"pinned_by", v.pinned_by}};
   if (v.branch) j["branch"] = *v.branch;
   if (v.alias) j["alias"] = *v.alias;
+  if (v.license) j["license"] = *v.license;
 }
 
 Status read(const json& j, DownloadSource& v, const std::string& w, UnknownFields u) {
@@ -609,6 +638,7 @@ Status read(const json& j, FetchRequest& v, const std::string& w, UnknownFields 
       .opt("include", v.include)
       .opt("peers", v.peers)
       .opt("hf_cache", v.hf_cache)
+      .opt("accept_license", v.accept_license)
       .done();
 }
 void to_json(json& j, const FetchRequest& v) {
@@ -617,6 +647,7 @@ void to_json(json& j, const FetchRequest& v) {
   if (!v.include.empty()) j["include"] = v.include;
   if (!v.peers.empty()) j["peers"] = v.peers;
   if (v.hf_cache) j["hf_cache"] = *v.hf_cache;
+  if (v.accept_license) j["accept_license"] = true;
 }
 
 Status read(const json& j, SeedRequest& v, const std::string& w, UnknownFields u) {

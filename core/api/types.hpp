@@ -52,13 +52,28 @@ struct HfCacheInfo {
 // how the commit was chosen: "commit" (the request named it; nothing but the pin is trusted),
 // "branch" (the hub resolved `branch` to it: that one step trusted the hub) or "catalog" (the
 // installed catalog's entry for `alias` named it).
+// The terms an upstream release comes under (core/upstream/license_terms.hpp).
+struct LicenseInfo {
+  std::string id;                  // what an acceptance is recorded under ("llama3.1", "unknown")
+  std::string name;                // as the source spells it
+  std::string url;                 // may be empty
+  std::vector<std::string> files;  // licence and use-policy files of the release
+  bool gated = false;
+  std::string source;   // catalog, model_card
+  std::string where;    // the catalog file and line, or README.md of the commit
+  std::string problem;  // why the licence is unknown; may be empty
+  bool needs_acceptance = false;
+  std::optional<std::string> accepted_at;  // UTC; null: not accepted (or not needed)
+};
+
 struct UpstreamInfo {
   std::string kind;  // "huggingface"
   std::string repo;
   std::string commit;
-  std::string pinned_by;              // commit, branch, catalog
-  std::optional<std::string> branch;  // with pinned_by "branch"
-  std::optional<std::string> alias;   // with pinned_by "catalog"
+  std::string pinned_by;               // commit, branch, catalog
+  std::optional<std::string> branch;   // with pinned_by "branch"
+  std::optional<std::string> alias;    // with pinned_by "catalog"
+  std::optional<LicenseInfo> license;  // once known (the catalog's at once, a card's once pinned)
 };
 
 // Bytes a release downloaded from one source this daemon session: a BitTorrent peer (by IP
@@ -317,6 +332,9 @@ struct FetchRequest {
   std::vector<std::string> include;
   std::vector<std::string> peers;
   std::optional<std::string> hf_cache;  // absolute directory
+  // The user accepts the release's licence (and a gated repository's terms): recorded by the
+  // daemon for the repository and licence, so later fetches of it need not say so again.
+  bool accept_license = false;
 };
 
 struct SeedRequest {
@@ -354,6 +372,7 @@ WEIGHTS_API_TYPE(ErrorInfo)
 WEIGHTS_API_TYPE(ErrorBody)
 WEIGHTS_API_TYPE(ReleaseFile)
 WEIGHTS_API_TYPE(HfCacheInfo)
+WEIGHTS_API_TYPE(LicenseInfo)
 WEIGHTS_API_TYPE(UpstreamInfo)
 WEIGHTS_API_TYPE(DownloadSource)
 WEIGHTS_API_TYPE(HubStatusInfo)

@@ -189,6 +189,18 @@ CREATE TABLE upstream_status (
   checked INTEGER NOT NULL
 ) STRICT;
 )sql"},
+    // The user's acceptance of a licence (or a gated repository's terms) for an upstream
+    // repository (core/upstream/license_terms.hpp): asked once per repository and licence id.
+    // Local only: nothing of it is sent anywhere.
+    {9, "licence acceptances", R"sql(
+CREATE TABLE license_acceptances (
+  upstream TEXT NOT NULL,
+  repo TEXT NOT NULL,
+  license TEXT NOT NULL,
+  accepted_at INTEGER NOT NULL,
+  PRIMARY KEY (upstream, repo, license)
+) STRICT;
+)sql"},
 };
 
 static_assert(std::size(migrations) == state_schema_version);

@@ -534,6 +534,42 @@ Result<PinnedTree> read_pinned_tree(git_repository* repo, std::string_view commi
   return read_tree_isolated(odb.get(), commit);
 }
 
+Result<std::string> read_blob(git_repository* repo, std::string_view oid_hex,
+                              std::uint64_t max_bytes) {
+  if (!is_commit_id(oid_hex)) {
+    return fail(Errc::invalid_argument, fmt::format("blob \"{}\": not 40 lowercase hex characters",
+                                                    printable_excerpt(oid_hex, 60)));
+  }
+  LibGit2 lib;
+  git_oid oid;
+  git_oid_fromstrn(&oid, oid_hex.data(), oid_hex.size());
+  git_odb* odb_raw = nullptr;
+  if (git_repository_odb(&odb_raw, repo) != 0) {
+    return fail(Errc::internal, fmt::format("libgit2: {}", git_message()));
+  }
+  OdbPtr odb(odb_raw);
+  std::size_t len = 0;
+  git_object_t type = GIT_OBJECT_INVALID;
+  if (git_odb_read_header(&len, &type, odb.get(), &oid) != 0) {
+    return fail(Errc::not_found, fmt::format("blob {} missing: {}", oid_hex, git_message()));
+  }
+  if (type != GIT_OBJECT_BLOB) {
+    return fail(Errc::parse_error, fmt::format("object {} is a {}, not a blob", oid_hex,
+                                               git_object_type2string(type)));
+  }
+  if (len > max_bytes) {
+    return fail(Errc::too_large,
+                fmt::format("blob {}: {} bytes, more than {}", oid_hex, len, max_bytes));
+  }
+  git_blob* blob_raw = nullptr;
+  if (git_blob_lookup(&blob_raw, repo, &oid) != 0) {
+    return fail(Errc::hash_mismatch, fmt::format("blob {} unreadable: {}", oid_hex, git_message()));
+  }
+  BlobPtr blob(blob_raw);
+  return std::string(static_cast<const char*>(git_blob_rawcontent(blob.get())),
+                     static_cast<std::size_t>(git_blob_rawsize(blob.get())));
+}
+
 Status fetch_commit_objects(std::string_view url, std::string_view commit,
                             const GitFetchOptions& options,
                             const std::function<Status(git_repository*)>& use) {

@@ -98,4 +98,10 @@ Status fetch_commit_objects(std::string_view url, std::string_view commit,
 // small blobs with SHA-256. Errors name the file.
 Result<PinnedTree> read_pinned_tree(git_repository* repo, std::string_view commit);
 
+// The bytes of blob `oid` (40 lowercase hex, e.g. a small file's PinnedFile::git_oid) in `repo`,
+// re-hashed by libgit2 as it is read (strict hash verification), so they are what the id names.
+// Errors: invalid_argument (not an id), not_found, parse_error (not a blob), too_large (more
+// than `max_bytes`), hash_mismatch.
+Result<std::string> read_blob(git_repository* repo, std::string_view oid, std::uint64_t max_bytes);
+
 }  // namespace weights::upstream

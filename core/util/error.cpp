@@ -48,6 +48,8 @@ std::string_view code_name(Errc code) noexcept {
       return "no_space";
     case Errc::permission_denied:
       return "permission_denied";
+    case Errc::license_not_accepted:
+      return "license_not_accepted";
   }
   return "internal";
 }

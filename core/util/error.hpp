@@ -33,8 +33,10 @@ enum class Errc {
   unavailable,        // a service (weightsd, a feed) could not be reached or is busy
   no_space,           // a disk budget or the filesystem has no room for it
   permission_denied,  // the caller may not have this done for it (docs/threat-model.md)
+  // The release's licence or gated repository needs the user's acceptance first.
+  license_not_accepted,
 };
-inline constexpr Errc errc_last = Errc::permission_denied;  // for loops over every code
+inline constexpr Errc errc_last = Errc::license_not_accepted;  // for loops over every code
 
 std::string_view code_name(Errc code) noexcept;
 

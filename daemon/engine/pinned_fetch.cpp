@@ -11,6 +11,7 @@
 
 #include "core/api/release_ref.hpp"
 #include "core/upstream/hf_pin.hpp"
+#include "core/upstream/model_card.hpp"
 #include "core/util/atomic_file.hpp"
 #include "core/util/time.hpp"
 #include "core/util/units.hpp"
@@ -45,12 +46,28 @@ struct PinnedFetch::Job {
   TorrentId swarm = no_torrent;
   std::vector<int> lt_index;
   bool finishing = false;  // finished: its files are being flushed, then hashed
+  Acceptance acceptance = Acceptance::not_given;
+  // The catalog's terms; else the model card's, once pinned.
+  std::optional<upstream::LicenseTerms> license;
+  std::optional<std::int64_t> license_accepted_at;
   // Filled by the steps, each on its thread, read by the next on the io thread.
   upstream::PinnedTree tree;
+  // README.md of the commit, parsed (read from its git objects while they are here); nullopt:
+  // the commit has none in git.
+  std::optional<Result<upstream::ModelCard>> card;
   std::vector<ReleaseFile> files;  // hashed against the pin
   std::optional<PinnedTorrent> built;
   std::optional<HubCheck> refused;  // the hub refused a download (set on the transfer thread)
 };
+
+namespace {
+
+// A fetch from the upstream that failed before it was taken in: the next request replaces it.
+bool failed_before(const Release& r) {
+  return r.error && !valid(r.handle) && r.upstream_phase == UpstreamPhase::none;
+}
+
+}  // namespace
 
 Result<std::optional<PinTarget>> pin_target(const FetchRequest& request) {
   std::string name = request.name;
@@ -62,8 +79,9 @@ Result<std::optional<PinTarget>> pin_target(const FetchRequest& request) {
     revision = ref->revision;
   }
   if (!is_valid_model_id(name)) return std::optional<PinTarget>{};
-  if (!revision)
+  if (!revision) {
     return std::optional<PinTarget>{PinTarget{name, std::nullopt, std::nullopt, std::nullopt}};
+  }
   std::string commit = *revision;
   std::transform(commit.begin(), commit.end(), commit.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -104,7 +122,7 @@ Result<PinTarget> catalog_target(const catalog::Catalog& catalog, const FetchReq
                     e.where.to_string()),
         fmt::format("fetch {} for the catalog's commit, or {}@<commit> for another", name, e.repo));
   }
-  PinTarget target{e.repo, e.commit, name, std::nullopt};
+  PinTarget target{e.repo, e.commit, name, std::nullopt, catalog_terms(e)};
   if (!e.info_hash_v2.empty()) target.info_hash_v2 = e.info_hash_v2;
   return target;
 }
@@ -161,10 +179,11 @@ Result<ReleaseManifest> pinned_manifest(std::string_view repo, const upstream::P
   return m;
 }
 
-PinnedFetch::PinnedFetch(ReleaseRegistry& registry, PinnedFetchHost& host,
+PinnedFetch::PinnedFetch(ReleaseRegistry& registry, PinnedFetchHost& host, LicenseGate& licenses,
                          UpstreamSettings settings, fs::path work_dir)
     : registry_(registry),
       host_(host),
+      licenses_(licenses),
       settings_(std::move(settings)),
       work_dir_(std::move(work_dir)) {}
 
@@ -192,9 +211,7 @@ Result<Release*> PinnedFetch::fetch(const PinTarget& target, const FetchRequest&
   }
   if (Release* known = registry_.find(id)) {
     if (auto st = host_.not_loading(*known); !st) return tl::unexpected(st.error());
-    const bool failed_before =
-        known->error && !valid(known->handle) && known->upstream_phase == UpstreamPhase::none;
-    if (!failed_before) {
+    if (!failed_before(*known)) {
       if (request.hf_cache && !known->hf_cache) {
         known->hf_cache = request.hf_cache;
         if (state_of(*known) == ReleaseState::complete) host_.check_complete(*known);
@@ -202,6 +219,15 @@ Result<Release*> PinnedFetch::fetch(const PinTarget& target, const FetchRequest&
       return known;
     }
     registry_.erase(id);
+  }
+  // The catalog's terms are known now: a refusal is this request's answer, before anything starts.
+  const Acceptance acceptance = request.accept_license ? Acceptance::given : Acceptance::not_given;
+  std::optional<std::int64_t> accepted_at;
+  if (target.license) {
+    auto admitted = licenses_.admit(target.alias.value_or(id), target.repo, *target.license,
+                                    acceptance, host_.now_ticks());
+    if (!admitted) return tl::unexpected(admitted.error());
+    accepted_at = admitted->accepted_at;
   }
 
   ReleaseRecord rec;
@@ -220,6 +246,8 @@ Result<Release*> PinnedFetch::fetch(const PinTarget& target, const FetchRequest&
   r.upstream_phase = UpstreamPhase::pinning;
   r.hf_cache = request.hf_cache;
   r.upstream_alias = target.alias;
+  r.license = target.license;
+  r.license_accepted_at = accepted_at;
   // The catalog's commit is not necessarily what the upstream's main names: the cache's refs
   // stay where they are (only refs the request named move).
   if (r.hf_cache && target.alias && !r.hf_cache->requested_revision) {
@@ -233,6 +261,9 @@ Result<Release*> PinnedFetch::fetch(const PinTarget& target, const FetchRequest&
   job->peers = std::move(peers);
   // The swarm is named for the catalog's commit: a branch could be another commit.
   if (target.commit) job->swarm_v2 = target.info_hash_v2;
+  job->acceptance = acceptance;
+  job->license = target.license;
+  job->license_accepted_at = accepted_at;
   if (target.alias) {
     log::info("{}: the catalog names {}", *target.alias, id);
   }
@@ -284,8 +315,11 @@ void PinnedFetch::branch_resolved(const std::shared_ptr<Job>& job, Status got) {
   auto hf_cache = r->hf_cache;
   registry_.erase(job->id);
   if (Release* known = registry_.find(id)) {
-    if (hf_cache && !known->hf_cache) known->hf_cache = hf_cache;
-    return;  // already here or on its way
+    if (!failed_before(*known)) {
+      if (hf_cache && !known->hf_cache) known->hf_cache = hf_cache;
+      return;  // already here or on its way
+    }
+    registry_.erase(id);  // failed (a licence not accepted then, say): this request retries it
   }
   ReleaseRecord rec;
   rec.id = id;
@@ -314,10 +348,26 @@ void PinnedFetch::start_pin(const std::shared_ptr<Job>& job) {
             git_url(settings_, job->repo));
   host_.on_transfer(
       [job, url = git_url(settings_, job->repo), git = settings_.git]() -> Status {
-        auto tree = upstream::fetch_pinned_tree(url, job->commit, git);
-        if (!tree) return tl::unexpected(tree.error());
-        job->tree = std::move(*tree);
-        return {};
+        return upstream::fetch_commit_objects(
+            url, job->commit, git, [&job](git_repository* repo) -> Status {
+              auto tree = upstream::read_pinned_tree(repo, job->commit);
+              if (!tree) return tl::unexpected(tree.error());
+              job->tree = std::move(*tree);
+              // The model card, while its blob is here (before any file is downloaded).
+              if (job->license) return {};
+              for (const auto& f : job->tree.files) {
+                if (f.path != upstream::model_card_path || f.kind != upstream::FileKind::blob) {
+                  continue;
+                }
+                auto text = upstream::read_blob(repo, f.git_oid, upstream::max_small_blob_bytes);
+                if (!text) {
+                  job->card = tl::unexpected(text.error());
+                } else {
+                  job->card = upstream::parse_model_card(*text);
+                }
+              }
+              return {};
+            });
       },
       [this, job](Status got) { pinned(job, std::move(got)); });
 }
@@ -329,9 +379,25 @@ void PinnedFetch::pinned(const std::shared_ptr<Job>& job, Status got) {
   if (!got) return failed(job, got.error());
   r->manifest = interim_manifest(job->repo, job->tree);
   r->files.assign(r->manifest.files.size(), FileEntry{});
+  std::vector<std::string> paths;
   for (std::size_t i = 0; i < r->files.size(); ++i) {
     r->files[i].length = r->manifest.files[i].length;
     r->files[i].wanted = true;
+    paths.push_back(r->manifest.files[i].path);
+  }
+  // The licence before any file is requested: the catalog's was admitted with the request (its
+  // files are known now); the model card's is admitted here.
+  if (job->license) {
+    if (job->license->files.empty()) job->license->files = upstream::license_files(paths);
+    r->license = job->license;
+  } else {
+    job->license = upstream::terms_from_card(job->card, paths, job->commit);
+    r->license = job->license;
+    auto admitted =
+        licenses_.admit(job->id, job->repo, *job->license, job->acceptance, host_.now_ticks());
+    if (!admitted) return failed(job, admitted.error());
+    job->license_accepted_at = admitted->accepted_at;
+    r->license_accepted_at = admitted->accepted_at;
   }
   // Room under the disk budget and on the filesystem before any file is requested.
   if (auto st = host_.make_room(*r); !st) return failed(job, st.error());
@@ -477,6 +543,8 @@ void PinnedFetch::built(const std::shared_ptr<Job>& job, Status got) {
   nr.sources = std::move(sources);
   nr.upstream_branch = job->branch;
   nr.upstream_alias = job->alias;
+  nr.license = job->license;
+  nr.license_accepted_at = job->license_accepted_at;
   if (auto st = adopt_taken(nr, host_.store()); !st) {
     nr.error = st.error();
     registry_.persist(nr);

@@ -26,6 +26,11 @@
 // `ORG/NAME` without a revision: the hub's API resolves the default branch (`main`) to a
 // commit first; that one step trusts the hub, and the log and the release object say so.
 //
+// Licences (daemon/engine/license_gate.hpp): a release the catalog names is admitted under the
+// entry's terms when it is requested (a refusal is the request's error, nothing started); any
+// other under its pinned commit's model card (README.md, read from the fetched git objects),
+// right after the pin and before any file is requested (a refusal fails the release).
+//
 // Transfers and each file's hash run on the upstream transfer thread, the torrent build on the
 // hashing pool; this class runs on the io thread and reaches the engine only through
 // PinnedFetchHost. A failure at any step (a file the pin does not name, a tampered byte, a dead
@@ -51,8 +56,10 @@
 #include "core/publish/pinned_torrent.hpp"
 #include "core/trust/release_manifest.hpp"
 #include "core/upstream/git_pin.hpp"
+#include "core/upstream/license_terms.hpp"
 #include "core/util/error.hpp"
 #include "daemon/engine.hpp"
+#include "daemon/engine/license_gate.hpp"
 #include "daemon/engine/release.hpp"
 #include "daemon/engine/release_registry.hpp"
 #include "daemon/engine/torrent_events.hpp"
@@ -75,6 +82,8 @@ struct PinTarget {
   std::optional<std::string> alias;   // the catalog alias that named repo and commit
   // The v2 info-hash of the commit's pinned torrent (the catalog's): fetch from its swarm.
   std::optional<std::string> info_hash_v2;
+  // The terms of the catalog entry that names repo and commit; absent: the model card's.
+  std::optional<upstream::LicenseTerms> license;
   friend bool operator==(const PinTarget&, const PinTarget&) = default;
 };
 
@@ -84,7 +93,8 @@ struct PinTarget {
 Result<std::optional<PinTarget>> pin_target(const FetchRequest& request);
 
 // The upstream release the catalog names for the request's alias (or id), for a request no feed
-// could answer. A revision given with the alias must be the entry's commit. Errors: not_found
+// could answer, with the entry's licence terms. A revision given with the alias must be the
+// entry's commit. Errors: not_found
 // with the hint `weightsctl catalog search` (Catalog::lookup), schema_error for an alias defined
 // twice, unsupported for an upstream other than huggingface, invalid_argument for another
 // revision.
@@ -155,13 +165,14 @@ class PinnedFetchHost {
 class PinnedFetch {
  public:
   // `work_dir`: where files are staged while they download (<state_dir>/upstream).
-  PinnedFetch(ReleaseRegistry& registry, PinnedFetchHost& host, UpstreamSettings settings,
-              std::filesystem::path work_dir);
+  PinnedFetch(ReleaseRegistry& registry, PinnedFetchHost& host, LicenseGate& licenses,
+              UpstreamSettings settings, std::filesystem::path work_dir);
 
   // Starts (or answers with) the release `target` names. A release of that id already complete
   // or being fetched is answered as it is (a requested Hugging Face cache is added to it); a
   // failed one is replaced. Errors now: unavailable (shutting down, still loading),
-  // invalid_argument (include globs: an upstream fetch takes every file; a bad pin).
+  // invalid_argument (include globs: an upstream fetch takes every file; a bad pin),
+  // license_not_accepted (the catalog's terms need an acceptance the request does not give).
   Result<Release*> fetch(const PinTarget& target, const FetchRequest& request);
 
   // An event of the session: true when it was about a swarm fetch's transient torrent and is
@@ -192,6 +203,7 @@ class PinnedFetch {
 
   ReleaseRegistry& registry_;
   PinnedFetchHost& host_;
+  LicenseGate& licenses_;
   UpstreamSettings settings_;
   std::filesystem::path work_dir_;
   std::map<TorrentId, std::shared_ptr<Job>> swarms_;  // transient torrents of swarm fetches

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/trust/release_manifest.hpp"
+#include "core/upstream/license_terms.hpp"
 #include "core/util/error.hpp"
 #include "daemon/engine/peer_dialer.hpp"
 #include "daemon/engine/release_state.hpp"
@@ -58,6 +59,11 @@ struct Release {
   // it again.
   TorrentId priority_hybrid = no_torrent;
   TorrentId priority_v1 = no_torrent;
+  // Origin upstream: the terms it comes under (license_gate.hpp; the catalog's at once, the
+  // model card's once pinned) and when the acceptance that admitted it was given (TimePoint
+  // ticks; absent when none was needed). In memory only, like the branch and alias.
+  std::optional<upstream::LicenseTerms> license;
+  std::optional<std::int64_t> license_accepted_at;
   bool v1_adding = false;  // the companion's async add is in flight
   // The hybrid was added from valid resume data (its pieces are what libtorrent saved).
   bool resumed = false;

@@ -165,6 +165,20 @@ api::Release render_release(const Release& r, const ReleaseContext& ctx) {
     up.pinned_by = r.upstream_branch ? "branch" : r.upstream_alias ? "catalog" : "commit";
     up.branch = r.upstream_branch;
     up.alias = r.upstream_alias;
+    if (r.license) {
+      const auto& t = *r.license;
+      auto& li = up.license.emplace();
+      li.id = t.id;
+      li.name = t.name;
+      li.url = t.url;
+      li.files = t.files;
+      li.gated = t.gated;
+      li.source = std::string(upstream::license_source_name(t.source));
+      li.where = t.where;
+      li.problem = t.problem;
+      li.needs_acceptance = upstream::needs_acceptance(t);
+      if (r.license_accepted_at) li.accepted_at = time_of(*r.license_accepted_at);
+    }
   }
   return out;
 }

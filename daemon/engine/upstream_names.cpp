@@ -38,7 +38,17 @@ void UpstreamNames::reload() {
 Result<PinTarget> UpstreamNames::target(const FetchRequest& request) {
   auto pin = pin_target(request);
   if (!pin) return tl::unexpected(pin.error());
-  if (*pin && (*pin)->commit) return **pin;
+  if (*pin && (*pin)->commit) {
+    // A commit the catalog names comes under the entry's terms.
+    PinTarget t = **pin;
+    for (const catalog::Entry* e : catalog_.entries()) {
+      if (e->upstream == upstream_kind && e->repo == t.repo && e->commit == *t.commit) {
+        t.license = catalog_terms(*e);
+        break;
+      }
+    }
+    return t;
+  }
   // An alias, or an id without a commit: the catalog's pin comes before the hub's branch.
   auto entry = catalog_target(catalog_, request);
   if (!entry && entry.error().code == Errc::not_found) {

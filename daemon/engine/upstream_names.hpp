@@ -1,8 +1,9 @@
 #pragma once
 // Upstream names: what a fetch that no feed could answer names upstream. Owns the model catalog
 // (core/catalog: the shipped, system and user layers, then the config's [catalog] dirs) and turns
-// a request into a PinTarget: "org/name@<commit>" as given; an alias or id through the catalog's
-// pinned commit; "org/name" alone through the hub's default branch. Feeds take precedence: the
+// a request into a PinTarget: "org/name@<commit>" as given (under the terms of a catalog entry
+// that names that commit, if one does); an alias or id through the catalog's pinned commit;
+// "org/name" alone through the hub's default branch. Feeds take precedence: the
 // engine asks here only after the resolver said not_found. Runs on the io thread; reading the
 // catalog is a few small local files.
 #include <filesystem>

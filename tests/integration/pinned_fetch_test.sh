@@ -19,6 +19,8 @@ double=$WEIGHTS_SOURCE_DIR/tests/lib/hub_double.py
 src=$T/src
 bash "$WEIGHTS_SOURCE_DIR/scripts/lib/make-weights.sh" "$src" 1
 mkdir -p "$src/sub" && echo '{"note": "nested"}' >"$src/sub/extra.json"
+# A permissive model card: nothing to accept (license_accept_test.sh covers the rest).
+printf -- '---\nlicense: mit\n---\n# Test model\n' >"$src/README.md"
 hub=$T/hub
 declare -A commit
 build() { # build NAME [--tamper MODE]
@@ -111,7 +113,8 @@ variant = "base"
 upstream = "huggingface"
 repo = "test-org/aliased"
 commit = "${commit[aliased]}"
-license = "unknown"
+license = "mit"
+gated = false
 
 [[model.source]]
 url = "https://example.invalid/pins.md"

@@ -6,6 +6,7 @@
 
 #include <deque>
 #include <functional>
+#include <map>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -22,10 +23,12 @@ using weights::testing::TempDir;
 
 namespace {
 
+// A request that accepts the licence (the licence step has its own tests below).
 FetchRequest named(const std::string& name, std::optional<std::string> revision = {}) {
   FetchRequest r;
   r.name = name;
   r.revision = std::move(revision);
+  r.accept_license = true;
   return r;
 }
 
@@ -89,14 +92,25 @@ struct Fixture {
   ReleaseRegistry registry{RecordStore{[](const ReleaseRecord&) { return Status{}; },
                                        [](const std::string&) { return Status{}; }}};
   FakeHost host{store, registry};
+  std::map<std::pair<std::string, std::string>, std::int64_t> accepted;  // (repo, licence)
+  LicenseGate licenses{AcceptanceStore{
+      [this](const std::string& repo, const std::string& license) {
+        const auto it = accepted.find({repo, license});
+        return Result<std::optional<std::int64_t>>(
+            it == accepted.end() ? std::nullopt : std::optional<std::int64_t>(it->second));
+      },
+      [this](const std::string& repo, const std::string& license, std::int64_t when) {
+        accepted.emplace(std::pair{repo, license}, when);
+        return Status{};
+      }}};
   std::unique_ptr<PinnedFetch> pinned;
 
   explicit Fixture(const std::string& endpoint) {
     REQUIRE(store.ensure_layout());
     hf::HubOptions env;
     env.endpoint = "https://hub.invalid";
-    pinned = std::make_unique<PinnedFetch>(registry, host, upstream_settings(endpoint, env),
-                                           tmp / "state/upstream");
+    pinned = std::make_unique<PinnedFetch>(
+        registry, host, licenses, upstream_settings(endpoint, env), tmp / "state/upstream");
   }
 };
 
@@ -276,7 +290,14 @@ TEST_CASE("a catalog alias names the entry's repository and commit", "[pinned_fe
   for (const std::string name : {"tiny", "tiny:base", "TINY"}) {
     auto t = catalog_target(cat, named(name));
     REQUIRE(t);
-    CHECK(*t == PinTarget{"test-org/Tiny", commit_a, name, std::nullopt});
+    CHECK(t->repo == "test-org/Tiny");
+    CHECK(t->commit == commit_a);
+    CHECK(t->alias == name);
+    // The entry's terms: licence "unknown", gating not given (so gated).
+    REQUIRE(t->license);
+    CHECK(t->license->id == "unknown");
+    CHECK(t->license->gated);
+    CHECK(t->license->source == upstream::LicenseSource::catalog);
   }
   auto with_commit = catalog_target(cat, named("tiny@" + commit_a));
   REQUIRE(with_commit);
@@ -359,6 +380,22 @@ TorrentShape shape_of(const upstream::PinnedTree& tree) {
   }
   s.piece_length = static_cast<std::int64_t>(pinned_piece_length(total));
   return s;
+}
+
+// A repository whose model card says `license: llama3.1` and carries a gating form.
+std::string make_gated_model(const SourceRepo& repo) {
+  weights::testing::make_model(repo);
+  repo.write("README.md",
+             "---\nlicense: llama3.1\nextra_gated_prompt: \"You agree to the terms\"\n"
+             "extra_gated_fields:\n  Name: text\n---\n# A model\n");
+  repo.write("LICENSE", "LLAMA 3.1 COMMUNITY LICENSE AGREEMENT\n");
+  return repo.commit_all("card");
+}
+
+FetchRequest without_acceptance(const std::string& name, const std::string& commit) {
+  auto r = named(name, commit);
+  r.accept_license = false;
+  return r;
 }
 
 }  // namespace
@@ -445,4 +482,102 @@ TEST_CASE("a swarm fetch joins by info-hash in upload mode and checks the metada
     f.host.drain();
     CHECK_FALSE(std::filesystem::exists(f.tmp / "state/upstream" / commit));
   }
+}
+
+TEST_CASE("a model card's gated licence fails the release after the pin, before any download",
+          "[pinned_fetch][license]") {
+  TempDir src_tmp;
+  SourceRepo repo(src_tmp / "org/m");
+  const std::string commit = make_gated_model(repo);
+  Fixture f("file://" + src_tmp.path().string());
+  const PinTarget target{"org/m", commit, std::nullopt, std::nullopt};
+  REQUIRE(f.pinned->fetch(target, without_acceptance("org/m", commit)));
+  f.host.drain();
+  Release* rel = f.registry.find("org/m@" + commit);
+  REQUIRE(rel);
+  CHECK(state_of(*rel) == ReleaseState::failed);
+  REQUIRE(rel->error);
+  CHECK(rel->error->code == Errc::license_not_accepted);
+  CHECK(rel->error->message.find("llama3.1") != std::string::npos);
+  CHECK(rel->error->message.find("LICENSE") != std::string::npos);
+  CHECK(rel->error->message.find("gated") != std::string::npos);
+  CHECK(rel->error->hint.find("--accept-license") != std::string::npos);
+  CHECK(f.host.transfers == 1);  // the git step only
+  CHECK(f.accepted.empty());
+  REQUIRE(rel->license);
+  CHECK(rel->license->source == upstream::LicenseSource::model_card);
+  CHECK_FALSE(rel->license_accepted_at);
+
+  // Accepted: recorded, and the fetch goes on to the download (here: refused for room).
+  f.host.room = Error{Errc::no_space, "not enough room", ""};
+  REQUIRE(f.pinned->fetch(target, named("org/m", commit)));
+  f.host.drain();
+  rel = f.registry.find("org/m@" + commit);
+  REQUIRE(rel);
+  REQUIRE(rel->error);
+  CHECK(rel->error->code == Errc::no_space);
+  CHECK(f.accepted.count({"org/m", "llama3.1"}) == 1);
+  CHECK(rel->license_accepted_at == 1);
+
+  // Another commit of the same repository under the same licence: not asked again.
+  repo.write("config.json", "{\"model_type\": \"tiny\", \"v\": 2}\n");
+  const std::string second = repo.commit_all("second");
+  REQUIRE(f.pinned->fetch(PinTarget{"org/m", second, std::nullopt, std::nullopt},
+                          without_acceptance("org/m", second)));
+  f.host.drain();
+  rel = f.registry.find("org/m@" + second);
+  REQUIRE(rel);
+  REQUIRE(rel->error);
+  CHECK(rel->error->code == Errc::no_space);
+}
+
+TEST_CASE("a permissive model card needs no acceptance; a commit without a card does",
+          "[pinned_fetch][license]") {
+  TempDir src_tmp;
+  SourceRepo repo(src_tmp / "org/m");
+  weights::testing::make_model(repo);
+  const std::string bare = repo.git("rev-parse HEAD");
+  repo.write("README.md", "---\nlicense: apache-2.0\n---\n");
+  const std::string apache = repo.commit_all("card");
+  Fixture f("file://" + src_tmp.path().string());
+  f.host.room = Error{Errc::no_space, "not enough room", ""};
+  REQUIRE(f.pinned->fetch(PinTarget{"org/m", apache, std::nullopt, std::nullopt},
+                          without_acceptance("org/m", apache)));
+  REQUIRE(f.pinned->fetch(PinTarget{"org/m", bare, std::nullopt, std::nullopt},
+                          without_acceptance("org/m", bare)));
+  f.host.drain();
+  Release* a = f.registry.find("org/m@" + apache);
+  REQUIRE(a);
+  REQUIRE(a->error);
+  CHECK(a->error->code == Errc::no_space);
+  REQUIRE(a->license);
+  CHECK(a->license->id == "apache-2.0");
+  Release* b = f.registry.find("org/m@" + bare);
+  REQUIRE(b);
+  REQUIRE(b->error);
+  CHECK(b->error->code == Errc::license_not_accepted);
+  CHECK(b->error->message.find("no licence is known") != std::string::npos);
+  CHECK(f.accepted.empty());
+}
+
+TEST_CASE("the catalog's gated terms refuse the request itself; nothing is started",
+          "[pinned_fetch][license]") {
+  Fixture f("http://127.0.0.1:1");
+  upstream::LicenseTerms terms;
+  terms.source = upstream::LicenseSource::catalog;
+  terms.id = "apache-2.0";
+  terms.name = "Apache-2.0";
+  terms.gated = true;
+  terms.where = "t.toml:3";
+  const PinTarget target{"org/m", commit_a, std::string("m"), std::nullopt, terms};
+  auto r = f.pinned->fetch(target, without_acceptance("m", commit_a));
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == Errc::license_not_accepted);
+  CHECK(r.error().message.rfind("m: licence Apache-2.0", 0) == 0);
+  CHECK(f.registry.size() == 0);
+  CHECK(f.host.transfers == 0);
+  auto ok = f.pinned->fetch(target, named("m", commit_a));
+  REQUIRE(ok);
+  CHECK((*ok)->license_accepted_at == 1);
+  CHECK(f.accepted.count({"org/m", "apache-2.0"}) == 1);
 }

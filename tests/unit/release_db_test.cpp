@@ -111,3 +111,23 @@ TEST_CASE("the hub's answers survive reopening and go with their release", "[rel
   REQUIRE(db.hub_statuses()->size() == 1);
   CHECK(db.hub_statuses()->at(0).first == "org/b@c");
 }
+
+TEST_CASE("a licence acceptance is kept per upstream, repository and licence, with its first time",
+          "[release_db][license]") {
+  testing::TempDir tmp;
+  {
+    auto state = db::StateDb::open(tmp.path());
+    REQUIRE(state);
+    ReleaseDb db(*state);
+    CHECK_FALSE(db.license_accepted("huggingface", "org/m", "llama3.1")->has_value());
+    REQUIRE(db.accept_license("huggingface", "org/m", "llama3.1", 100));
+    REQUIRE(db.accept_license("huggingface", "org/m", "llama3.1", 200));  // keeps the first
+  }
+  auto state = db::StateDb::open(tmp.path());
+  REQUIRE(state);
+  ReleaseDb db(*state);
+  CHECK(**db.license_accepted("huggingface", "org/m", "llama3.1") == 100);
+  CHECK_FALSE(db.license_accepted("huggingface", "org/m", "gemma")->has_value());
+  CHECK_FALSE(db.license_accepted("huggingface", "org/other", "llama3.1")->has_value());
+  CHECK_FALSE(db.license_accepted("elsewhere", "org/m", "llama3.1")->has_value());
+}
