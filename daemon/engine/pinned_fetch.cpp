@@ -80,7 +80,8 @@ Result<std::optional<PinTarget>> pin_target(const FetchRequest& request) {
   }
   if (!is_valid_model_id(name)) return std::optional<PinTarget>{};
   if (!revision) {
-    return std::optional<PinTarget>{PinTarget{name, std::nullopt, std::nullopt, std::nullopt}};
+    return std::optional<PinTarget>{
+        PinTarget{name, std::nullopt, std::nullopt, std::nullopt, std::nullopt}};
   }
   std::string commit = *revision;
   std::transform(commit.begin(), commit.end(), commit.begin(),
@@ -94,7 +95,8 @@ Result<std::optional<PinTarget>> pin_target(const FetchRequest& request) {
                             "fetch {} alone to pin its default branch",
                             name, name));
   }
-  return std::optional<PinTarget>{PinTarget{name, std::move(commit), std::nullopt, std::nullopt}};
+  return std::optional<PinTarget>{
+      PinTarget{name, std::move(commit), std::nullopt, std::nullopt, std::nullopt}};
 }
 
 Result<PinTarget> catalog_target(const catalog::Catalog& catalog, const FetchRequest& request) {

@@ -120,13 +120,14 @@ TEST_CASE("an org/name with a full commit, or with none, names the upstream", "[
   auto t = pin_target(named("Org/Model", commit_a));
   REQUIRE(t);
   REQUIRE(*t);
-  CHECK(**t == PinTarget{"Org/Model", commit_a, std::nullopt, std::nullopt});
+  CHECK(**t == PinTarget{"Org/Model", commit_a, std::nullopt, std::nullopt, std::nullopt});
   auto in_name = pin_target(named("org/m@" + std::string(40, 'B')));
   REQUIRE(in_name);
-  CHECK(**in_name == PinTarget{"org/m", std::string(40, 'b'), std::nullopt, std::nullopt});
+  CHECK(**in_name ==
+        PinTarget{"org/m", std::string(40, 'b'), std::nullopt, std::nullopt, std::nullopt});
   auto branch = pin_target(named("org/m"));
   REQUIRE(branch);
-  CHECK(**branch == PinTarget{"org/m", std::nullopt, std::nullopt, std::nullopt});
+  CHECK(**branch == PinTarget{"org/m", std::nullopt, std::nullopt, std::nullopt, std::nullopt});
 }
 
 TEST_CASE("an alias is not an upstream name, and a short or non-hex commit is refused with a hint",
@@ -185,7 +186,7 @@ TEST_CASE(
   const std::string commit = weights::testing::make_model(repo);
   // git reads file://<endpoint>/org/m; the hub's downloads need http(s) and fail.
   Fixture f("file://" + src_tmp.path().string());
-  auto r = f.pinned->fetch(PinTarget{"org/m", commit, std::nullopt, std::nullopt},
+  auto r = f.pinned->fetch(PinTarget{"org/m", commit, std::nullopt, std::nullopt, std::nullopt},
                            named("org/m", commit));
   REQUIRE(r);
   const std::string id = "org/m@" + commit;
@@ -212,7 +213,7 @@ TEST_CASE(
   CHECK_FALSE(std::filesystem::exists(f.tmp / "state/upstream" / commit));
 
   // A failed fetch is replaced by the next request.
-  auto again = f.pinned->fetch(PinTarget{"org/m", commit, std::nullopt, std::nullopt},
+  auto again = f.pinned->fetch(PinTarget{"org/m", commit, std::nullopt, std::nullopt, std::nullopt},
                                named("org/m", commit));
   REQUIRE(again);
   CHECK_FALSE((*again)->error);
@@ -221,12 +222,14 @@ TEST_CASE(
 
 TEST_CASE("a release already coming from the upstream is answered as it is", "[pinned_fetch]") {
   Fixture f("http://127.0.0.1:1");
-  auto first = f.pinned->fetch(PinTarget{"org/m", commit_a, std::nullopt, std::nullopt},
-                               named("org/m", commit_a));
+  auto first =
+      f.pinned->fetch(PinTarget{"org/m", commit_a, std::nullopt, std::nullopt, std::nullopt},
+                      named("org/m", commit_a));
   REQUIRE(first);
   const int transfers = f.host.transfers;
-  auto second = f.pinned->fetch(PinTarget{"org/m", commit_a, std::nullopt, std::nullopt},
-                                named("org/m", commit_a));
+  auto second =
+      f.pinned->fetch(PinTarget{"org/m", commit_a, std::nullopt, std::nullopt, std::nullopt},
+                      named("org/m", commit_a));
   REQUIRE(second);
   CHECK(*second == *first);
   CHECK(f.host.transfers == transfers);
@@ -236,7 +239,8 @@ TEST_CASE("include globs are refused: a pinned release is fetched whole", "[pinn
   Fixture f("http://127.0.0.1:1");
   auto req = named("org/m", commit_a);
   req.include = {"*.json"};
-  auto r = f.pinned->fetch(PinTarget{"org/m", commit_a, std::nullopt, std::nullopt}, req);
+  auto r =
+      f.pinned->fetch(PinTarget{"org/m", commit_a, std::nullopt, std::nullopt, std::nullopt}, req);
   REQUIRE_FALSE(r);
   CHECK(r.error().code == Errc::invalid_argument);
   CHECK(f.registry.size() == 0);
@@ -248,7 +252,7 @@ TEST_CASE("a commit the git endpoint does not serve fails the release naming the
   SourceRepo repo(src_tmp / "org/m");
   weights::testing::make_model(repo);
   Fixture f("file://" + src_tmp.path().string());
-  auto r = f.pinned->fetch(PinTarget{"org/m", commit_a, std::nullopt, std::nullopt},
+  auto r = f.pinned->fetch(PinTarget{"org/m", commit_a, std::nullopt, std::nullopt, std::nullopt},
                            named("org/m", commit_a));
   REQUIRE(r);
   f.host.drain();
@@ -323,7 +327,7 @@ TEST_CASE("a pinned release with no room fails before any file is downloaded", "
   const std::string commit = weights::testing::make_model(repo);
   Fixture f("file://" + src_tmp.path().string());
   f.host.room = Error{Errc::no_space, "not enough room", ""};
-  auto r = f.pinned->fetch(PinTarget{"org/m", commit, std::nullopt, std::nullopt},
+  auto r = f.pinned->fetch(PinTarget{"org/m", commit, std::nullopt, std::nullopt, std::nullopt},
                            named("org/m", commit));
   REQUIRE(r);
   const int before = f.host.transfers;
@@ -409,7 +413,7 @@ TEST_CASE("a swarm fetch joins by info-hash in upload mode and checks the metada
   const std::string v2(64, 'e');
   auto req = named("org/m", commit);
   req.peers = {"127.0.0.2:6881", "127.0.0.3:6882"};
-  PinTarget target{"org/m", commit, "m", v2};
+  PinTarget target{"org/m", commit, "m", v2, std::nullopt};
   auto r = f.pinned->fetch(target, req);
   REQUIRE(r);
   f.host.drain();  // the git pin, then the swarm is joined (no transfer from the hub)
@@ -490,7 +494,7 @@ TEST_CASE("a model card's gated licence fails the release after the pin, before 
   SourceRepo repo(src_tmp / "org/m");
   const std::string commit = make_gated_model(repo);
   Fixture f("file://" + src_tmp.path().string());
-  const PinTarget target{"org/m", commit, std::nullopt, std::nullopt};
+  const PinTarget target{"org/m", commit, std::nullopt, std::nullopt, std::nullopt};
   REQUIRE(f.pinned->fetch(target, without_acceptance("org/m", commit)));
   f.host.drain();
   Release* rel = f.registry.find("org/m@" + commit);
@@ -522,7 +526,7 @@ TEST_CASE("a model card's gated licence fails the release after the pin, before 
   // Another commit of the same repository under the same licence: not asked again.
   repo.write("config.json", "{\"model_type\": \"tiny\", \"v\": 2}\n");
   const std::string second = repo.commit_all("second");
-  REQUIRE(f.pinned->fetch(PinTarget{"org/m", second, std::nullopt, std::nullopt},
+  REQUIRE(f.pinned->fetch(PinTarget{"org/m", second, std::nullopt, std::nullopt, std::nullopt},
                           without_acceptance("org/m", second)));
   f.host.drain();
   rel = f.registry.find("org/m@" + second);
@@ -541,9 +545,9 @@ TEST_CASE("a permissive model card needs no acceptance; a commit without a card 
   const std::string apache = repo.commit_all("card");
   Fixture f("file://" + src_tmp.path().string());
   f.host.room = Error{Errc::no_space, "not enough room", ""};
-  REQUIRE(f.pinned->fetch(PinTarget{"org/m", apache, std::nullopt, std::nullopt},
+  REQUIRE(f.pinned->fetch(PinTarget{"org/m", apache, std::nullopt, std::nullopt, std::nullopt},
                           without_acceptance("org/m", apache)));
-  REQUIRE(f.pinned->fetch(PinTarget{"org/m", bare, std::nullopt, std::nullopt},
+  REQUIRE(f.pinned->fetch(PinTarget{"org/m", bare, std::nullopt, std::nullopt, std::nullopt},
                           without_acceptance("org/m", bare)));
   f.host.drain();
   Release* a = f.registry.find("org/m@" + apache);

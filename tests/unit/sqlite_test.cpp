@@ -34,13 +34,6 @@ void must(const Status& st) {
   if (!st) FAIL(st.error().message);
 }
 
-// 1..state_schema_version: every migration of state.sqlite applied.
-std::vector<int> every_migration() {
-  std::vector<int> v;
-  for (int i = 1; i <= state_schema_version; ++i) v.push_back(i);
-  return v;
-}
-
 std::int64_t count(Connection& db, const std::string& table) {
   auto n = db.query_int64("SELECT count(*) FROM " + table);
   if (!n) FAIL(n.error().message);
