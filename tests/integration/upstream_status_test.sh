@@ -16,6 +16,8 @@ double=$WEIGHTS_SOURCE_DIR/tests/lib/hub_double.py
 
 src=$T/src
 bash "$WEIGHTS_SOURCE_DIR/scripts/lib/make-weights.sh" "$src" 1
+# A permissive model card: nothing to accept (license_accept_test.sh covers that).
+printf -- '---\nlicense: mit\n---\n# Test model\n' >"$src/README.md"
 hub=$T/hub
 commit=$(python3 "$double" build "$hub" test-org/watched "$src")
 state=$hub/repos/test-org/watched/hub.json
