@@ -89,7 +89,7 @@ const std::map<std::string, std::function<Status(const Json&)>>& checkers() {
       {"HfCacheInfo", check<HfCacheInfo>},
       {"UpstreamInfo", check<UpstreamInfo>},
       {"DownloadSource", check<DownloadSource>},  // one of a Release's sources
-      {"HubStatusInfo", check<HubStatusInfo>},  // Release.hub_status
+      {"HubStatusInfo", check<HubStatusInfo>},    // Release.hub_status
       {"FetchRequest", check<FetchRequest>},
       {"SeedRequest", check<SeedRequest>},
       {"PeersRequest", check<PeersRequest>},
