@@ -39,31 +39,7 @@ start_hub_double "$hub"
 # check_tree DIR NAME : DIR holds exactly the files of test-org/NAME's commit, each with the
 # content the commit's git objects name (a small file's blob, an LFS pointer's SHA-256 and size).
 check_tree() {
-  python3 - "$1" "$hub/git/test-org/$2.git" "${commit[$2]}" <<'PY'
-import hashlib, os, subprocess, sys
-root, bare, commit = sys.argv[1:]
-git = lambda *a: subprocess.run(["git", "-C", bare, *a], check=True, capture_output=True).stdout
-want = {}
-for line in git("ls-tree", "-r", "-z", commit).split(b"\0"):
-    if not line:
-        continue
-    meta, path = line.split(b"\t", 1)
-    blob = git("cat-file", "blob", meta.split()[2].decode())
-    if blob.startswith(b"version https://git-lfs.github.com/spec/v1\n"):
-        f = dict(l.split(" ", 1) for l in blob.decode().splitlines())
-        want[path.decode()] = (int(f["size"]), f["oid"].removeprefix("sha256:"))
-    else:
-        want[path.decode()] = (len(blob), hashlib.sha256(blob).hexdigest())
-have = {}
-for d, _, files in os.walk(root):
-    for n in files:
-        p = os.path.join(d, n)
-        data = open(p, "rb").read()  # follows the cache's snapshot links
-        have[os.path.relpath(p, root)] = (len(data), hashlib.sha256(data).hexdigest())
-if have != want:
-    sys.exit(f"{root}: differs from the commit:\n  want {sorted(want.items())}\n  have {sorted(have.items())}")
-print(f"{len(want)} files match commit {commit}")
-PY
+  python3 "$WEIGHTS_SOURCE_DIR/tests/lib/check_commit_tree.py" "$1" "$hub/git/test-org/$2.git" "${commit[$2]}"
 }
 
 # --- a fresh node, empty config, no feed: fetch by commit -----------------------------------------
