@@ -113,10 +113,11 @@ void SeedExecutor::apply() {
 }
 
 void SeedExecutor::apply_catalog(const std::vector<Follow>& follows) {
-  catalog_follows_.clear();
+  std::vector<Follow> mine;  // `follows` may be catalog_follows_ itself
   for (const auto& f : follows) {
-    if (f.source == FollowSource::catalog) catalog_follows_.push_back(f);
+    if (f.source == FollowSource::catalog) mine.push_back(f);
   }
+  catalog_follows_ = std::move(mine);
   catalog_held_.clear();
   if (catalog_) {
     auto got = catalog_->apply(catalog_follows_);

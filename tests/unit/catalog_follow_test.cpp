@@ -6,6 +6,8 @@
 #include <regex>
 #include <set>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/test_files.hpp"
@@ -14,6 +16,8 @@
 
 using namespace weights;
 using namespace weights::daemon;
+using weights::testing::TempDir;
+using weights::testing::write_text;
 using namespace std::chrono_literals;
 
 namespace {
@@ -38,12 +42,12 @@ std::string family(
 
 const std::string mit = "license = \"mit\"\ngated = false\n";
 
-const FollowCandidate& find(const std::vector<CatalogCandidate>& cs, const std::string& id) {
+const FollowCandidate& candidate(const std::vector<CatalogCandidate>& cs, const std::string& id) {
   for (const auto& c : cs) {
     if (c.follow.id() == id) return c.follow;
   }
   FAIL("no candidate " << id);
-  throw;
+  return cs.front().follow;
 }
 
 struct FakeCatalog final : CatalogHost {
@@ -111,14 +115,14 @@ TEST_CASE("catalog candidates: repository and commit, lowercase aliases, size on
   REQUIRE(cat.problems().empty());
   const auto cs = catalog_candidates(cat);
   REQUIRE(cs.size() == 2);
-  const auto& tiny = find(cs, "Org/Tiny@" + c1);
+  const auto& tiny = candidate(cs, "Org/Tiny@" + c1);
   CHECK(tiny.source == FollowSource::catalog);
   CHECK(tiny.feed.empty());
   CHECK(tiny.size_known);
   CHECK(tiny.total_length == 15);
   CHECK(tiny.aliases == std::vector<std::string>{"tiny", "tiny:one", "tiny-latest"});
   // Files listed but not every one: the size is not known.
-  CHECK_FALSE(find(cs, "Org/Other@" + c2).size_known);
+  CHECK_FALSE(candidate(cs, "Org/Other@" + c2).size_known);
   for (const auto& c : cs) {
     CHECK(c.target.repo == c.follow.model);
     CHECK(c.target.commit == c.follow.revision);
@@ -144,9 +148,9 @@ TEST_CASE("catalog candidates: an entry defined later is newer (later file, furt
   REQUIRE(cat.problems().empty());
   const auto cs = catalog_candidates(cat);
   REQUIRE(cs.size() == 3);
-  const auto s1 = find(cs, "org/m@" + c1).release_seq;
-  const auto s2 = find(cs, "org/m@" + c2).release_seq;
-  const auto s3 = find(cs, "org/m@" + c3).release_seq;
+  const auto s1 = candidate(cs, "org/m@" + c1).release_seq;
+  const auto s2 = candidate(cs, "org/m@" + c2).release_seq;
+  const auto s3 = candidate(cs, "org/m@" + c3).release_seq;
   CHECK(s1 < s2);  // a.toml before b.toml
   CHECK(s2 < s3);  // further down b.toml
 }
