@@ -105,9 +105,9 @@ wait_until "the gated release to be complete" 120 \
              jq -r .state) == complete ]]" &&
   pass "the gated entry is mirrored once a follow accepts its licence" ||
   { fail "gated: $(state_of "$(id gated)")"; show_logs; }
-[[ $(ctl 1 --json show "$(id gated)" | jq -r '.license.accepted_at != null') == true ]] &&
+[[ $(ctl 1 --json show "$(id gated)" | jq -r '.upstream.license.accepted_at != null') == true ]] &&
   pass "the acceptance is recorded on the release" ||
-  fail "licence: $(ctl 1 --json show "$(id gated)" | jq -c .license)"
+  fail "licence: $(ctl 1 --json show "$(id gated)" | jq -c .upstream.license)"
 
 # --- restart: the follows are kept, nothing is fetched again ------------------------------------
 before=$(grep -c "resolve/" "$HUB_REQUESTS" || true)
