@@ -344,15 +344,15 @@ Result<api::Response> Handler::add_feed(const Call& call) const {
                   non_empty(body->root, "root"), non_empty(body->mirrors, "mirrors")}) {
     if (!st) return tl::unexpected(st.error());
   }
-  auto e = engine();
-  if (!e) return tl::unexpected(e.error());
-  if (auto st = check_feed_name(body->name); !st) return tl::unexpected(st.error());
   if (body->name == api::catalog_source) {
     return fail(Errc::invalid_argument,
                 fmt::format("the feed name \"{}\" is reserved: `follow {}` means the model catalog",
                             api::catalog_source, api::catalog_source),
                 "add the feed under another name");
   }
+  auto e = engine();
+  if (!e) return tl::unexpected(e.error());
+  if (auto st = check_feed_name(body->name); !st) return tl::unexpected(st.error());
   // A local feed is read by the daemon from now on: the caller must be able to read it.
   std::vector<std::string> locations{body->location};
   locations.insert(locations.end(), body->mirrors.begin(), body->mirrors.end());
