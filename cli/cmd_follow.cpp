@@ -19,6 +19,7 @@ std::string follow_line(const api::Follow& f) {
       fmt::format("{:>3}  {}  {}  {}", f.id, f.feed, what,
                   f.latest == 0 ? std::string("all releases") : fmt::format("latest {}", f.latest));
   if (f.max_size != 0) line += fmt::format("  max {}", human_bytes(f.max_size));
+  if (f.accept_license) line += "  accepts licences";
   for (const auto& id : f.mirroring) line += fmt::format("\n       mirroring {}", id);
   for (const auto& x : f.skipped) line += fmt::format("\n       skipped {}: {}", x.id, x.reason);
   for (const auto& x : f.refused) line += fmt::format("\n       refused {}: {}", x.id, x.reason);
@@ -28,31 +29,46 @@ std::string follow_line(const api::Follow& f) {
 struct FollowArgs {
   std::string feed, model, alias, max_size;
   unsigned latest = 1;
+  bool accept_license = false;
 };
 
 }  // namespace
 
 void register_follow_commands(CLI::App& app, Context& ctx) {
   auto a = std::make_shared<FollowArgs>();
-  auto* cf = app.add_subcommand("follow", "Mirror a feed's releases automatically (seed node)");
+  auto* cf = app.add_subcommand(
+      "follow", "Mirror a feed's releases, or the model catalog's, automatically (seed node)");
   cf->footer(
       "When a refresh brings a new release that matches, weightsd fetches and seeds it.\n"
+      "`follow catalog` mirrors the catalog's commit-pinned releases (weightsctl catalog list),\n"
+      "fetched from the hub like `weightsctl fetch ALIAS`, two at a time; a licence that needs\n"
+      "accepting is accepted only with --accept-license (else listed as refused).\n"
       "Releases beyond --latest stay but may be evicted under the disk budget (max_disk).\n"
       "Examples:\n"
       "  weightsctl follow community --model 'google/gemma-*' --latest 2\n"
-      "  weightsctl follow community --alias gemma-4 --max-size 200GiB");
-  cf->add_option("feed", a->feed, "Feed name (see weightsctl feed list)")->required();
+      "  weightsctl follow community --alias gemma-4 --max-size 200GiB\n"
+      "  weightsctl follow catalog --alias 'qwen*' --max-size 20GiB");
+  cf->add_option("feed", a->feed,
+                 "Feed name (see weightsctl feed list), or `catalog` for the model catalog")
+      ->required();
   cf->add_option("--model", a->model, "Model id glob, e.g. 'google/*' (default: every model)");
-  cf->add_option("--alias", a->alias, "Only releases carrying this alias, e.g. gemma-4");
+  cf->add_option("--alias", a->alias,
+                 "Only releases carrying this alias, e.g. gemma-4 (catalog: a glob, 'gemma-*')");
   cf->add_option("--latest", a->latest, "Newest releases per model to keep (0 = all)")
       ->default_val(1)
       ->check(CLI::Range(0, 10000));
-  cf->add_option("--max-size", a->max_size, "Skip releases larger than this, e.g. 500GiB");
+  cf->add_option("--max-size", a->max_size,
+                 "Skip releases larger than this, e.g. 500GiB (catalog: and those of unknown "
+                 "size)");
+  cf->add_flag("--accept-license", a->accept_license,
+               "Catalog: accept the licence of each entry it mirrors (recorded per repository "
+               "and licence, as fetch --accept-license)");
   cf->callback([&ctx, a] {
     ctx.action = [&ctx, a]() -> Status {
       api::FollowRequest req;
       req.feed = a->feed;
       req.latest = a->latest;
+      req.accept_license = a->accept_license;
       if (!a->model.empty()) req.model = a->model;
       if (!a->alias.empty()) req.alias = a->alias;
       if (!a->max_size.empty()) {
@@ -77,7 +93,9 @@ void register_follow_commands(CLI::App& app, Context& ctx) {
       if (!r) return tl::unexpected(r.error());
       std::string human;
       for (const auto& f : r->follows) human += follow_line(f) + "\n";
-      if (human.empty()) human = "no follows (add one with `weightsctl follow FEED`)\n";
+      if (human.empty()) {
+        human = "no follows (add one with `weightsctl follow FEED` or `follow catalog`)\n";
+      }
       emit(ctx, *r, human);
       return {};
     };

@@ -13,6 +13,7 @@
 
 #include "core/db/state_store.hpp"
 #include "core/trust/release_manifest.hpp"
+#include "daemon/engine/catalog_follow.hpp"
 #include "daemon/engine/disk_guard.hpp"
 #include "daemon/engine/feed_desk.hpp"
 #include "daemon/engine/fetch_request.hpp"
@@ -142,7 +143,9 @@ struct Engine::Impl {
     Impl& I;
   };
   SeedHostImpl seed_host{*this};
-  SeedExecutor seeds{seed_host};
+  // Catalog follows reach the engine through catalog_host, declared below (only its address is
+  // taken here).
+  SeedExecutor seeds{seed_host, &catalog_host};
   std::set<std::string> held;  // releases a follow holds (SeedHost::hold)
   Rates applied_rates{};
   std::shared_ptr<bool> alive;
@@ -274,6 +277,9 @@ struct Engine::Impl {
       config.state_dir / "upstream"};
   // Names no feed knows: "org/name@commit", catalog aliases, "org/name" (upstream_names.hpp).
   UpstreamNames upstream_names{config.catalog_dirs};
+  EngineCatalogHost catalog_host{upstream_names, registry, pinned,
+                                 [this]() -> ReleaseDb& { return *db; },
+                                 [this] { return clock(); }};
   // The releases' torrents in the session: which id is which release's, adds in flight
   // (made in start(), over `torrents`).
   std::unique_ptr<ReleaseTorrents> release_torrents;

@@ -24,6 +24,7 @@
 #include "core/util/error.hpp"
 #include "core/util/time.hpp"
 #include "daemon/config.hpp"
+#include "daemon/release_db.hpp"
 #include "daemon/store.hpp"
 
 namespace weights::daemon {
@@ -56,11 +57,15 @@ struct SeedRequest {
 enum class DeleteFiles { no, yes };
 
 struct FollowSpec {
-  std::string feed;
+  FollowSource source = FollowSource::feed;
+  std::string feed;            // a feed follow's
   std::string model_glob;      // empty = every model
   std::string alias;           // empty = any
   std::uint32_t latest = 1;    // newest releases per model; 0 = all
   std::uint64_t max_size = 0;  // bytes; 0 = no limit
+  // A catalog follow accepts the licence terms of the entries it mirrors (recorded per
+  // repository and licence, as `fetch --accept-license` does).
+  bool accept_license = false;
 };
 
 using WallClock = std::function<TimePoint()>;

@@ -344,6 +344,12 @@ Result<api::Response> Handler::add_feed(const Call& call) const {
                   non_empty(body->root, "root"), non_empty(body->mirrors, "mirrors")}) {
     if (!st) return tl::unexpected(st.error());
   }
+  if (body->name == api::catalog_source) {
+    return fail(Errc::invalid_argument,
+                fmt::format("the feed name \"{}\" is reserved: `follow {}` means the model catalog",
+                            api::catalog_source, api::catalog_source),
+                "add the feed under another name");
+  }
   auto e = engine();
   if (!e) return tl::unexpected(e.error());
   if (auto st = check_feed_name(body->name); !st) return tl::unexpected(st.error());
@@ -547,7 +553,12 @@ Result<api::Response> Handler::add_follow(const Call& call) const {
     if (!st) return tl::unexpected(st.error());
   }
   FollowSpec spec;
-  spec.feed = body->feed;
+  if (body->feed == api::catalog_source) {
+    spec.source = FollowSource::catalog;
+  } else {
+    spec.feed = body->feed;
+  }
+  spec.accept_license = body->accept_license;
   spec.model_glob = body->model.value_or("");
   spec.alias = body->alias.value_or("");
   if (body->latest) {

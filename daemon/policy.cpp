@@ -12,14 +12,29 @@
 
 namespace weights::daemon {
 
-bool follow_matches(const Follow& f, const FollowCandidate& c) {
-  if (f.feed != c.feed) return false;
-  if (!f.model_glob.empty() && !glob_match(f.model_glob, c.model)) return false;
-  if (!f.alias.empty() &&
-      std::find(c.aliases.begin(), c.aliases.end(), f.alias) == c.aliases.end()) {
-    return false;
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& ch : out) {
+    if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
   }
-  return true;
+  return out;
+}
+
+}  // namespace
+
+bool follow_matches(const Follow& f, const FollowCandidate& c) {
+  if (f.source != c.source) return false;
+  if (f.source == FollowSource::feed && f.feed != c.feed) return false;
+  if (!f.model_glob.empty() && !glob_match(f.model_glob, c.model)) return false;
+  if (f.alias.empty()) return true;
+  if (f.source == FollowSource::catalog) {
+    const std::string pattern = lower(f.alias);
+    return std::any_of(c.aliases.begin(), c.aliases.end(),
+                       [&](const std::string& a) { return glob_match(pattern, lower(a)); });
+  }
+  return std::find(c.aliases.begin(), c.aliases.end(), f.alias) != c.aliases.end();
 }
 
 namespace {
@@ -52,6 +67,16 @@ FollowPlan plan_follows(std::span<const Follow> follows,
       for (std::size_t i = 0; i < n; ++i) {
         const auto& c = *list[i];
         const std::string id = c.id();
+        if (f.max_size != 0 && !c.size_known) {
+          // Refused rather than guessed: --max-size is a promise about disk use.
+          if (skipped_ids.insert(id).second) {
+            plan.skipped.emplace_back(
+                id, fmt::format("{}: size not known (the catalog entry does not list every file "
+                                "with its size), and follow {} has a max size of {}",
+                                id, f.id, human(f.max_size)));
+          }
+          continue;
+        }
         if (f.max_size != 0 && c.total_length > f.max_size) {
           if (skipped_ids.insert(id).second) {
             plan.skipped.emplace_back(

@@ -19,18 +19,24 @@ namespace weights::daemon {
 // ---- follows
 // -------------------------------------------------------------------------------------
 
-// A release in a feed's trusted targets, with what its verified manifest says.
+// A release a follow may select: one in a feed's trusted targets, with what its verified
+// manifest says, or a catalog entry's commit-pinned release (catalog_follow.hpp).
 struct FollowCandidate {
-  std::string feed;
-  std::string model;
-  std::string revision;
+  std::string feed;      // empty for the catalog's
+  std::string model;     // "org/name" (a catalog entry's upstream repository)
+  std::string revision;  // a catalog entry's commit
+  // Newer releases of a model have a higher number (a feed's release_seq; the catalog's order
+  // of definition).
   std::uint64_t release_seq = 0;
-  std::vector<std::string> aliases;
+  std::vector<std::string> aliases;  // a catalog entry's in lowercase
   std::uint64_t total_length = 0;
+  FollowSource source = FollowSource::feed;
+  bool size_known = true;  // false: a catalog entry that does not list every file's size
   std::string id() const { return model + "@" + revision; }
 };
 
-// Whether `f` selects this release's model at all (feed, model glob, alias).
+// Whether `f` selects this release's model at all (source and feed, model glob, alias: exact for
+// a feed follow, an ASCII case-insensitive glob over the aliases for a catalog follow).
 bool follow_matches(const Follow& f, const FollowCandidate& c);
 
 struct FollowPlan {
@@ -39,7 +45,8 @@ struct FollowPlan {
   std::vector<std::string> mirror;
   // The same set, for lookups: these are held (not evictable) while they stay within `latest`.
   std::set<std::string> held;
-  // Releases a follow selected but refused, with the reason (e.g. larger than --max-size).
+  // Releases a follow selected but refused, with the reason (larger than --max-size, or a size
+  // not known to a follow with --max-size).
   std::vector<std::pair<std::string, std::string>> skipped;
 };
 

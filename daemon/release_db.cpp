@@ -260,8 +260,8 @@ Status ReleaseDb::accept_license(std::string_view upstream, std::string_view rep
 
 Result<std::vector<Follow>> ReleaseDb::follows() {
   auto st = db_->connection().prepare(
-      "SELECT id, feed, model_glob, alias, latest, max_size, created_at FROM follows "
-      "ORDER BY id");
+      "SELECT id, feed, model_glob, alias, latest, max_size, created_at, source, accept_license "
+      "FROM follows ORDER BY id");
   if (!st) return in(st.error(), "list follows");
   auto out = rows<Follow>(*st, [](const Statement& s) {
     Follow f;
@@ -272,6 +272,8 @@ Result<std::vector<Follow>> ReleaseDb::follows() {
     f.latest = static_cast<std::uint32_t>(s.int64(4));
     f.max_size = s.uint64(5);
     f.created_at = s.int64(6);
+    f.source = s.text(7) == "catalog" ? FollowSource::catalog : FollowSource::feed;
+    f.accept_license = s.int64(8) != 0;
     return f;
   });
   if (!out) return in(out.error(), "list follows");
@@ -281,10 +283,12 @@ Result<std::vector<Follow>> ReleaseDb::follows() {
 Result<std::int64_t> ReleaseDb::add_follow(const Follow& f) {
   Connection& db = db_->connection();
   auto st = db.prepare(
-      "INSERT INTO follows (feed, model_glob, alias, latest, max_size, created_at) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+      "INSERT INTO follows (feed, model_glob, alias, latest, max_size, created_at, source, "
+      "accept_license) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
   if (!st) return in(st.error(), "add follow");
-  auto ok = st->bind_all(f.feed, f.model_glob, f.alias, f.latest, f.max_size, f.created_at);
+  const std::string source = f.source == FollowSource::catalog ? "catalog" : "feed";
+  auto ok = st->bind_all(f.feed, f.model_glob, f.alias, f.latest, f.max_size, f.created_at, source,
+                         f.accept_license ? 1 : 0);
   if (ok) ok = st->run();
   if (!ok) return in(ok.error(), "add follow");
   return db.last_insert_rowid();

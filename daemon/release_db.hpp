@@ -64,16 +64,24 @@ struct HubStatus {
   friend bool operator==(const HubStatus&, const HubStatus&) = default;
 };
 
-// A follow policy: mirror the newest `latest` releases of the feed's models that match
-// `model_glob` (fnmatch over "org/name"; empty = any) and, when set, carry `alias`.
+// What a follow mirrors: a trusted feed's releases, or the model catalog's commit-pinned
+// entries (daemon/engine/catalog_follow.hpp).
+enum class FollowSource { feed, catalog };
+
+// A follow policy: mirror the newest `latest` releases of the source's models that match
+// `model_glob` (fnmatch over "org/name"; empty = any) and, when set, carry `alias` (a feed
+// follow: that alias exactly; a catalog follow: an alias matching it as a glob).
 struct Follow {
   std::int64_t id = 0;
-  std::string feed;
+  std::string feed;  // the feed's name; empty for a catalog follow
   std::string model_glob;
   std::string alias;
   std::uint32_t latest = 1;    // per model; 0 = every release
   std::uint64_t max_size = 0;  // bytes; 0 = no limit
   std::int64_t created_at = 0;
+  FollowSource source = FollowSource::feed;
+  // A catalog follow accepts the licence terms of the entries it mirrors (license_gate.hpp).
+  bool accept_license = false;
 };
 
 class ReleaseDb {

@@ -428,6 +428,8 @@ Status read(const json& j, Follow& v, const std::string& w, UnknownFields u) {
   return io::Fields(j, w, u)
       .req("id", v.id)
       .req("feed", v.feed)
+      .opt("source", v.source)
+      .opt("accept_license", v.accept_license)
       .req("model", v.model)
       .req("alias", v.alias)
       .req("latest", v.latest)
@@ -442,6 +444,8 @@ Status read(const json& j, Follow& v, const std::string& w, UnknownFields u) {
 void to_json(json& j, const Follow& v) {
   j = {{"id", v.id},
        {"feed", v.feed},
+       {"source", v.source.empty() ? std::string("feed") : v.source},
+       {"accept_license", v.accept_license},
        {"model", nullable(v.model)},
        {"alias", nullable(v.alias)},
        {"latest", v.latest},
@@ -676,6 +680,7 @@ Status read(const json& j, FollowRequest& v, const std::string& w, UnknownFields
       .opt("alias", v.alias)
       .opt("latest", v.latest)
       .opt("max_size", v.max_size)
+      .opt("accept_license", v.accept_license)
       .done();
 }
 void to_json(json& j, const FollowRequest& v) {
@@ -684,6 +689,7 @@ void to_json(json& j, const FollowRequest& v) {
   if (v.alias) j["alias"] = *v.alias;
   if (v.latest) j["latest"] = *v.latest;
   if (v.max_size) j["max_size"] = *v.max_size;
+  if (v.accept_license) j["accept_license"] = true;
 }
 
 Status read(const json& j, ScrubRequest& v, const std::string& w, UnknownFields u) {

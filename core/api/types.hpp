@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -213,9 +214,15 @@ struct FollowReason {
   std::string reason;
 };
 
+// The name that means the model catalog where a feed is named in a follow (`weightsctl follow
+// catalog`); no feed may be added under it.
+inline constexpr std::string_view catalog_source = "catalog";
+
 struct Follow {
   std::int64_t id = 0;
-  std::string feed;
+  std::string feed;    // the feed's name; "catalog" for a catalog follow
+  std::string source;  // "feed" or "catalog" (absent from older daemons: "feed")
+  bool accept_license = false;
   std::optional<std::string> model;
   std::optional<std::string> alias;
   std::uint64_t latest = 1;
@@ -349,7 +356,8 @@ struct PeersRequest {
 };
 
 struct FollowRequest {
-  std::string feed;
+  std::string feed;             // a feed's name, or catalog_source
+  bool accept_license = false;  // catalog follows only
   std::optional<std::string> model;
   std::optional<std::string> alias;
   std::optional<std::uint64_t> latest;

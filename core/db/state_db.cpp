@@ -201,6 +201,15 @@ CREATE TABLE license_acceptances (
   PRIMARY KEY (upstream, repo, license)
 ) STRICT;
 )sql"},
+    // Follows of the model catalog (daemon/engine/catalog_follow.hpp) beside follows of a feed,
+    // and whether a follow accepts the licences of what it mirrors. Existing follows are of feeds
+    // (even of a feed named "catalog", which the name now reserves for new feeds and follows).
+    {10, "catalog follows", R"sql(
+ALTER TABLE follows ADD COLUMN source TEXT NOT NULL DEFAULT 'feed'
+  CHECK (source IN ('feed', 'catalog'));
+ALTER TABLE follows ADD COLUMN accept_license INTEGER NOT NULL DEFAULT 0
+  CHECK (accept_license IN (0, 1));
+)sql"},
 };
 
 static_assert(std::size(migrations) == state_schema_version);

@@ -22,7 +22,7 @@
 namespace weights::db {
 
 // The newest migration of state.sqlite.
-inline constexpr int state_schema_version = 9;
+inline constexpr int state_schema_version = 10;
 // Every migration of state.sqlite, in order (append only).
 std::span<const Migration> state_migrations();
 // state_migrations() with the adoption of pre-table databases.

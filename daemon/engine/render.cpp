@@ -187,7 +187,10 @@ api::Follow render_follow(const FollowView& v) {
   const Follow& f = v.follow;
   api::Follow j;
   j.id = f.id;
-  j.feed = f.feed;
+  const bool of_catalog = f.source == FollowSource::catalog;
+  j.feed = of_catalog ? std::string(api::catalog_source) : f.feed;
+  j.source = of_catalog ? "catalog" : "feed";
+  j.accept_license = f.accept_license;
   if (!f.model_glob.empty()) j.model = f.model_glob;
   if (!f.alias.empty()) j.alias = f.alias;
   j.latest = f.latest;

@@ -9,11 +9,18 @@
 
 namespace weights::daemon {
 
+SeedExecutor::SeedExecutor(SeedHost& host, CatalogHost* catalog)
+    : host_(host), catalog_host_(catalog) {
+  if (catalog_host_) catalog_.emplace(*catalog_host_);
+}
+
 std::vector<FollowCandidate> SeedExecutor::candidates(const std::vector<Follow>& follows) {
   // Only targets a follow's feed and model glob can select are read.
   std::vector<FollowCandidate> out;
   std::set<std::string> feeds;
-  for (const auto& f : follows) feeds.insert(f.feed);
+  for (const auto& f : follows) {
+    if (f.source == FollowSource::feed) feeds.insert(f.feed);
+  }
   for (const auto& feed : feeds) {
     auto fs = host_.feed(feed);
     if (!fs) continue;
@@ -21,7 +28,8 @@ std::vector<FollowCandidate> SeedExecutor::candidates(const std::vector<Follow>&
       if (t.kind != tuf::TargetKind::release) continue;
       bool wanted = false;
       for (const auto& f : follows) {
-        if (f.feed == feed && (f.model_glob.empty() || glob_match(f.model_glob, t.model))) {
+        if (f.source == FollowSource::feed && f.feed == feed &&
+            (f.model_glob.empty() || glob_match(f.model_glob, t.model))) {
           wanted = true;
         }
       }
@@ -31,8 +39,14 @@ std::vector<FollowCandidate> SeedExecutor::candidates(const std::vector<Follow>&
         log::warning("feed {}: {}: {}", feed, t.path, m.error().message);
         continue;
       }
-      out.push_back(
-          FollowCandidate{feed, t.model, t.revision, t.release_seq, m->aliases, m->total_length});
+      FollowCandidate c;
+      c.feed = feed;
+      c.model = t.model;
+      c.revision = t.revision;
+      c.release_seq = t.release_seq;
+      c.aliases = m->aliases;
+      c.total_length = m->total_length;
+      out.push_back(std::move(c));
     }
   }
   return out;
@@ -44,12 +58,17 @@ void SeedExecutor::apply() {
     log::error("follows: {}", follows.error().message);
     return;
   }
-  const auto cands = candidates(*follows);
-  auto plan = plan_follows(*follows, cands);
-  host_.hold(plan.held);
+  std::vector<Follow> feed_follows;
+  for (const auto& f : *follows) {
+    if (f.source == FollowSource::feed) feed_follows.push_back(f);
+  }
+  const auto cands = candidates(feed_follows);
+  auto plan = plan_follows(feed_follows, cands);
+  feed_held_ = plan.held;
+  report_held();  // before any fetch: the disk budget must see what the follows hold
   std::map<std::int64_t, Outcome> status;
   const TimePoint now = host_.now();
-  for (const auto& f : *follows) status[f.id].last_applied = now;
+  for (const auto& f : feed_follows) status[f.id].last_applied = now;
   auto owners_of = [&](const std::string& id) -> std::vector<std::int64_t> {
     std::vector<std::int64_t> ids;
     for (const auto& f : *follows) {
@@ -90,13 +109,49 @@ void SeedExecutor::apply() {
   }
   outcome_ = std::move(status);
   refused_room_key_ = host_.room_key();
+  apply_catalog(*follows);  // reports the held set, the feeds' with the catalog's
+}
+
+void SeedExecutor::apply_catalog(const std::vector<Follow>& follows) {
+  std::vector<Follow> mine;  // `follows` may be catalog_follows_ itself
+  for (const auto& f : follows) {
+    if (f.source == FollowSource::catalog) mine.push_back(f);
+  }
+  catalog_follows_ = std::move(mine);
+  catalog_held_.clear();
+  if (catalog_) {
+    auto got = catalog_->apply(catalog_follows_);
+    catalog_held_ = std::move(got.held);
+    const TimePoint now = host_.now();
+    for (auto& [id, o] : got.follows) {
+      Outcome& out = outcome_[id];
+      out.last_applied = now;
+      out.mirroring = std::move(o.mirroring);
+      out.skipped = std::move(o.skipped);
+      out.refused = std::move(o.refused);
+    }
+  }
+  report_held();
+}
+
+void SeedExecutor::report_held() {
+  std::set<std::string> held = feed_held_;
+  held.insert(catalog_held_.begin(), catalog_held_.end());
+  if (reported_held_ && *reported_held_ == held) return;
+  host_.hold(held);
+  reported_held_ = std::move(held);
 }
 
 void SeedExecutor::tick() {
   ++ticks_;
   const bool refused = std::any_of(outcome_.begin(), outcome_.end(),
                                    [](const auto& f) { return !f.second.refused.empty(); });
-  if (refused && (ticks_ % 30 == 0 || host_.room_key() != refused_room_key_)) apply();
+  if (refused && (ticks_ % 30 == 0 || host_.room_key() != refused_room_key_)) {
+    apply();
+  } else if (!catalog_follows_.empty()) {
+    if (ticks_ % 30 == 0 && catalog_host_) catalog_host_->reload_catalog();
+    apply_catalog(catalog_follows_);
+  }
 }
 
 Status SeedExecutor::make_room(const StoredRelease& incoming, const DiskLimits& limits) {
@@ -126,7 +181,18 @@ Status SeedExecutor::make_room(const StoredRelease& incoming, const DiskLimits& 
 }
 
 Result<FollowView> SeedExecutor::add(const FollowSpec& spec) {
-  if (!host_.has_feed(spec.feed)) {
+  const bool of_catalog = spec.source == FollowSource::catalog;
+  if (of_catalog && !catalog_) {
+    return fail(Errc::unsupported, "this node does not follow the catalog");
+  }
+  if (!of_catalog && spec.accept_license) {
+    return fail(Errc::invalid_argument,
+                "--accept-license is for `follow catalog`: a feed's releases are accepted by "
+                "trusting the feed");
+  }
+  if (of_catalog) {
+    catalog_host_->reload_catalog();  // entries added since start are candidates at once
+  } else if (!host_.has_feed(spec.feed)) {
     return fail(Errc::not_found, fmt::format("no feed '{}'", spec.feed),
                 "subscribe first: weightsctl feed add NAME LOCATION --root ROOT.json");
   }
@@ -134,7 +200,9 @@ Result<FollowView> SeedExecutor::add(const FollowSpec& spec) {
     return fail(Errc::invalid_argument, "model glob or alias longer than 256 bytes");
   }
   Follow f;
-  f.feed = spec.feed;
+  f.source = spec.source;
+  f.feed = of_catalog ? std::string() : spec.feed;
+  f.accept_license = spec.accept_license;
   f.model_glob = spec.model_glob;
   f.alias = spec.alias;
   f.latest = spec.latest;
@@ -143,8 +211,9 @@ Result<FollowView> SeedExecutor::add(const FollowSpec& spec) {
   auto id = host_.add_follow(f);
   if (!id) return tl::unexpected(id.error());
   f.id = *id;
-  log::info("follow {}: feed {} model '{}' alias '{}' latest {} max size {}", f.id, f.feed,
-            f.model_glob, f.alias, f.latest, f.max_size);
+  log::info("follow {}: {} model '{}' alias '{}' latest {} max size {}{}", f.id,
+            of_catalog ? "the catalog" : "feed " + f.feed, f.model_glob, f.alias, f.latest,
+            f.max_size, f.accept_license ? ", accepting the licences of what it mirrors" : "");
   apply();
   auto all = list();
   if (!all) return tl::unexpected(all.error());

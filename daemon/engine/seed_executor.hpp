@@ -4,7 +4,9 @@
 // decides when to apply again; the engine is reached only through SeedHost: the follows in
 // the database, the trusted feeds and their manifests, whether a release still needs a fetch,
 // the fetch itself, and the set of releases the follows hold (reported on every application,
-// so eviction and the API see it). Runs on the io thread.
+// so eviction and the API see it). Follows of the model catalog are carried out by a
+// CatalogFollower (catalog_follow.hpp) through a CatalogHost, and their releases held with the
+// feeds'. Runs on the io thread.
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -20,6 +22,7 @@
 #include "core/util/error.hpp"
 #include "core/util/time.hpp"
 #include "daemon/engine.hpp"
+#include "daemon/engine/catalog_follow.hpp"
 #include "daemon/policy.hpp"
 #include "daemon/release_db.hpp"
 
@@ -81,10 +84,12 @@ struct FollowView {
 
 class SeedExecutor {
  public:
-  explicit SeedExecutor(SeedHost& host) : host_(host) {}
+  // `catalog`: where catalog follows reach the engine; none: a catalog follow is refused.
+  explicit SeedExecutor(SeedHost& host, CatalogHost* catalog = nullptr);
 
   // Validates and stores a follow, then applies every follow. Errors: not_found (feed),
-  // invalid_argument.
+  // invalid_argument (e.g. --accept-license on a feed follow), unsupported (a catalog follow
+  // without a CatalogHost).
   Result<FollowView> add(const FollowSpec& spec);
   Result<std::vector<FollowView>> list();
   // Its releases stay (and keep seeding) but are no longer held: eviction may take them.
@@ -99,6 +104,8 @@ class SeedExecutor {
 
   // The policy timer's tick: follows refused for lack of room are tried again when room may
   // have changed (a release removed, evicted or finished, free space back), else every 30th.
+  // Catalog follows are applied on every tick (starting what is due: a free fetch slot, a retry's
+  // time), and the catalog files read again every 30th.
   void tick();
 
   const RoomTotals& room_totals() const { return totals_; }
@@ -111,8 +118,17 @@ class SeedExecutor {
     std::vector<std::pair<std::string, std::string>> refused;
   };
   std::vector<FollowCandidate> candidates(const std::vector<Follow>& follows);
+  // Applies the catalog follows among `follows` and reports the held set.
+  void apply_catalog(const std::vector<Follow>& follows);
+  void report_held();
 
   SeedHost& host_;
+  CatalogHost* catalog_host_ = nullptr;
+  std::optional<CatalogFollower> catalog_;
+  std::vector<Follow> catalog_follows_;                 // as of the last apply()
+  std::set<std::string> feed_held_;                     // what the feed follows hold
+  std::set<std::string> catalog_held_;                  // what the catalog follows hold
+  std::optional<std::set<std::string>> reported_held_;  // their union, as last reported
   RoomTotals totals_;
   std::map<std::int64_t, Outcome> outcome_;
   SeedHost::RoomKey refused_room_key_{};

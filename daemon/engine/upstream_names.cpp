@@ -32,7 +32,13 @@ UpstreamNames::UpstreamNames(catalog::CatalogPaths paths) : paths_(std::move(pat
 
 void UpstreamNames::reload() {
   catalog_ = catalog::Catalog::load(paths_);
-  for (const auto& p : catalog_.problems()) log::warning("catalog: {}", p.to_string());
+  std::vector<std::string> problems;
+  for (const auto& p : catalog_.problems()) problems.push_back(p.to_string());
+  // Read again every minute while the catalog is followed: a broken file is logged once.
+  if (problems != logged_problems_) {
+    for (const auto& p : problems) log::warning("catalog: {}", p);
+  }
+  logged_problems_ = std::move(problems);
 }
 
 Result<PinTarget> UpstreamNames::target(const FetchRequest& request) {

@@ -7,6 +7,7 @@
 // engine asks here only after the resolver said not_found. Runs on the io thread; reading the
 // catalog is a few small local files.
 #include <filesystem>
+#include <string>
 #include <vector>
 
 #include "core/catalog/catalog.hpp"
@@ -21,8 +22,9 @@ class UpstreamNames {
   explicit UpstreamNames(const std::vector<std::filesystem::path>& config_dirs);
   explicit UpstreamNames(catalog::CatalogPaths paths);
 
-  // Reads every catalog file again. A broken file is logged as a warning and skipped; the rest
-  // still loads, so a bad file never stops the daemon from serving what it holds.
+  // Reads every catalog file again. A broken file is logged as a warning (when the problems
+  // differ from the last read's) and skipped; the rest still loads, so a bad file never stops the
+  // daemon from serving what it holds.
   void reload();
 
   // The upstream release the request names (see the header comment). A name the catalog does not
@@ -35,6 +37,7 @@ class UpstreamNames {
  private:
   catalog::CatalogPaths paths_;
   catalog::Catalog catalog_;
+  std::vector<std::string> logged_problems_;
 };
 
 }  // namespace weights::daemon

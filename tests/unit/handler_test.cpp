@@ -109,6 +109,12 @@ TEST_CASE("without an engine a malformed request is refused before the 503", "[h
                     testing::root_caller)
             .status == 422);
   CHECK(f.handler.handle(request("DELETE", "/v1/follows/x"), testing::root_caller).status == 400);
+  // "catalog" is the model catalog's name in a follow: no feed may take it.
+  const auto reserved = f.handler.handle(
+      request("POST", "/v1/feeds", R"({"name":"catalog","location":"/srv/f","root":"{}"})"),
+      testing::root_caller);
+  CHECK(reserved.status == 400);
+  CHECK(error_code(reserved) == "invalid_argument");
   const auto res =
       f.handler.handle(request("POST", "/v1/fetch", R"({"name":"o/n"})"), testing::root_caller);
   CHECK(res.status == 503);

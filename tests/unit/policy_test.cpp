@@ -1,5 +1,9 @@
 #include "daemon/policy.hpp"
 
+#include <map>
+#include <optional>
+#include <set>
+
 #include <catch2/catch.hpp>
 
 using namespace weights;
@@ -9,14 +13,49 @@ namespace {
 
 FollowCandidate cand(std::string model, std::string rev, std::uint64_t seq, std::uint64_t len = 100,
                      std::vector<std::string> aliases = {}, std::string feed = "f") {
-  return FollowCandidate{
-      std::move(feed), std::move(model), std::move(rev), seq, std::move(aliases), len};
+  return FollowCandidate{std::move(feed),    std::move(model),
+                         std::move(rev),     seq,
+                         std::move(aliases), len,
+                         FollowSource::feed, true};
 }
 
 Follow follow(std::string glob, std::uint32_t latest, std::uint64_t max_size = 0,
               std::string alias = "") {
   // Aggregate init: GCC 12 warns (-Wrestrict, a false positive) on assigning "f" to a member.
-  return Follow{1, std::string("f"), std::move(glob), std::move(alias), latest, max_size, 0};
+  return Follow{1,
+                std::string("f"),
+                std::move(glob),
+                std::move(alias),
+                latest,
+                max_size,
+                0,
+                FollowSource::feed,
+                false};
+}
+
+// A catalog entry's release (catalog_follow.hpp): no feed, aliases in lowercase.
+FollowCandidate entry(std::string repo, std::string commit, std::uint64_t seq,
+                      std::vector<std::string> aliases, std::optional<std::uint64_t> size) {
+  FollowCandidate c;
+  c.source = FollowSource::catalog;
+  c.model = std::move(repo);
+  c.revision = std::move(commit);
+  c.release_seq = seq;
+  c.aliases = std::move(aliases);
+  c.size_known = size.has_value();
+  c.total_length = size.value_or(0);
+  return c;
+}
+
+Follow catalog_follow(std::int64_t id, std::string alias, std::uint32_t latest,
+                      std::uint64_t max_size = 0) {
+  Follow f;
+  f.id = id;
+  f.source = FollowSource::catalog;
+  f.alias = std::move(alias);
+  f.latest = latest;
+  f.max_size = max_size;
+  return f;
 }
 
 StoredRelease stored(std::string id, std::int64_t last, std::vector<Content> content,
@@ -215,4 +254,83 @@ TEST_CASE("rate windows override the base limits inside their hours, also across
   CHECK(rates_at(base, ws, 23 * 60) == Rates{0, 0});
   CHECK(rates_at(base, ws, 3 * 60) == Rates{0, 0});
   CHECK(rates_at(base, ws, 6 * 60) == base);
+}
+
+TEST_CASE("a catalog follow matches an alias glob case-insensitively and never a feed's release",
+          "[policy][catalog]") {
+  const std::vector<FollowCandidate> cs = {
+      entry("google/gemma-4-31B-it", "c1", 1, {"gemma-4", "gemma-4:31b-it"}, 100),
+      entry("Qwen/Qwen3-0.6B", "c2", 2, {"qwen", "qwen:3-0.6b"}, 100),
+      cand("google/gemma-4-31B-it", "r1", 1, 100, {"gemma-4"}),  // feed "f"
+  };
+  auto plan = plan_follows(std::vector<Follow>{catalog_follow(1, "GEMMA-*", 1)}, cs);
+  CHECK(plan.mirror == std::vector<std::string>{"google/gemma-4-31B-it@c1"});
+  // No alias: every entry; the feed's release is not the catalog's.
+  plan = plan_follows(std::vector<Follow>{catalog_follow(1, "", 0)}, cs);
+  CHECK(plan.mirror == std::vector<std::string>{"Qwen/Qwen3-0.6B@c2", "google/gemma-4-31B-it@c1"});
+  // A feed follow does not see catalog entries.
+  plan = plan_follows(std::vector<Follow>{follow("", 0)}, cs);
+  CHECK(plan.mirror == std::vector<std::string>{"google/gemma-4-31B-it@r1"});
+}
+
+TEST_CASE("a catalog follow's --latest keeps the entries of a repository defined last",
+          "[policy][catalog]") {
+  const std::vector<FollowCandidate> cs = {
+      entry("org/m", "old", (1ULL << 32) | 10, {"m"}, 100),
+      entry("org/m", "newer", (1ULL << 32) | 40, {"m:b"}, 100),
+      entry("org/m", "newest", (2ULL << 32) | 5, {"m:c"}, 100),  // a later file
+  };
+  const auto plan = plan_follows(std::vector<Follow>{catalog_follow(1, "", 2)}, cs);
+  CHECK(plan.mirror == std::vector<std::string>{"org/m@newest", "org/m@newer"});
+  CHECK(plan.held.count("org/m@old") == 0);
+}
+
+TEST_CASE("with --max-size a catalog entry of unknown size is skipped, naming why",
+          "[policy][catalog]") {
+  const std::vector<FollowCandidate> cs = {
+      entry("org/small", "a", 1, {"s"}, 100),
+      entry("org/big", "b", 1, {"b"}, 5000),
+      entry("org/unknown", "c", 1, {"u"}, std::nullopt),
+  };
+  auto plan = plan_follows(std::vector<Follow>{catalog_follow(4, "", 1, 1000)}, cs);
+  CHECK(plan.mirror == std::vector<std::string>{"org/small@a"});
+  REQUIRE(plan.skipped.size() == 2);
+  std::map<std::string, std::string> why(plan.skipped.begin(), plan.skipped.end());
+  CHECK_THAT(why.at("org/big@b"), Catch::Contains("larger than follow 4's max size"));
+  CHECK_THAT(why.at("org/unknown@c"), Catch::Contains("size not known"));
+  // Without --max-size an unknown size is no obstacle.
+  plan = plan_follows(std::vector<Follow>{catalog_follow(4, "", 1)}, cs);
+  CHECK(plan.mirror.size() == 3);
+}
+
+TEST_CASE("catalog-followed releases the hub refuses are evicted after every release it serves",
+          "[policy][catalog]") {
+  // Two entries of one repository; the follow keeps only the newest, so the older one is
+  // evictable like any unheld release.
+  const std::vector<FollowCandidate> cs = {
+      entry("org/gone", "old", 1, {"gone"}, 100),
+      entry("org/gone", "new", 2, {"gone"}, 100),
+  };
+  const auto plan = plan_follows(std::vector<Follow>{catalog_follow(1, "", 1)}, cs);
+  REQUIRE(plan.held == std::set<std::string>{"org/gone@new"});
+  std::vector<StoredRelease> rs = {
+      stored("org/gone@old", 1, {{"g-old", 100}}),  // least recently requested, hub refuses
+      stored("org/gone@new", 2, {{"g-new", 100}}),  // held by the follow, hub refuses
+      stored("feed/served@r1", 5, {{"s1", 100}}),
+      stored("feed/served@r2", 6, {{"s2", 100}}),
+  };
+  for (auto& r : rs) {
+    r.held = plan.held.count(r.id) > 0;
+    r.upstream_refused = r.id.rfind("org/gone", 0) == 0;
+  }
+  // Room for one: a served release goes, not the refused one the hub no longer gives out.
+  auto one = plan_eviction(rs, stored("in@1", 9, {{"n", 100}}), 400);
+  REQUIRE(one);
+  CHECK(one->evict == std::vector<std::string>{"feed/served@r1"});
+  // Room for three: every served release first, then the refused unheld one; the held one never.
+  auto three = plan_eviction(rs, stored("in@1", 9, {{"n", 300}}), 400);
+  REQUIRE(three);
+  CHECK(three->evict ==
+        std::vector<std::string>{"feed/served@r1", "feed/served@r2", "org/gone@old"});
+  CHECK_FALSE(plan_eviction(rs, stored("in@1", 9, {{"n", 400}}), 400));
 }

@@ -288,3 +288,82 @@ TEST_CASE("a full filesystem refuses the fetch naming the bytes, budget or not",
   CHECK(seeds.room_totals().no_space_refusals == 1);
   CHECK(host.evictions.empty());
 }
+
+namespace {
+
+// The catalog side: one entry per repository ("org/NAME", commit of 40 `c`), every release absent
+// until fetched, then fetching.
+struct FakeCatalogHost final : CatalogHost {
+  catalog::Catalog cat;
+  std::vector<std::string> fetched;
+  int reloads = 0;
+  TimePoint clock = TimePoint(TimePoint::duration(1000));
+  std::set<std::string> started;
+
+  explicit FakeCatalogHost(const std::vector<std::string>& names) {
+    std::string text = "schema = 1\nfamily = \"fam\"\ndefault = \"" + names.front() + "\"\n";
+    for (const auto& n : names) {
+      text += "\n[[model]]\nid = \"org/" + n + "\"\nvariant = \"" + n +
+              "\"\nupstream = \"huggingface\"\nrepo = \"org/" + n + "\"\ncommit = \"" +
+              std::string(40, 'c') +
+              "\"\nlicense = \"mit\"\ngated = false\n[[model.source]]\nquote = \"x\"\n"
+              "confidence = \"high\"\n";
+    }
+    auto parsed = catalog::parse_catalog(text, "fam.toml");
+    REQUIRE(parsed);
+    cat = catalog::Catalog::from_parsed({*parsed}, "explicit");
+  }
+  const catalog::Catalog& catalog() override { return cat; }
+  void reload_catalog() override { ++reloads; }
+  MirrorStatus mirror_status(const std::string& id) override {
+    return {started.count(id) ? MirrorState::fetching : MirrorState::absent, ""};
+  }
+  Result<bool> license_accepted(const std::string&, const std::string&) override { return false; }
+  Status fetch_pinned(const PinTarget& t, const FetchRequest&) override {
+    fetched.push_back(t.repo);
+    started.insert(t.repo + "@" + *t.commit);
+    return {};
+  }
+  TimePoint now() override { return clock; }
+};
+
+}  // namespace
+
+TEST_CASE("catalog follows are held with the feeds' and their fetches go to the catalog host",
+          "[seed_executor][catalog]") {
+  FakeHost host;
+  host.release("demo", "org/a", "r1", 1, 100);
+  FakeCatalogHost cat({"x", "y"});
+  SeedExecutor seeds(host, &cat);
+  REQUIRE(seeds.add(spec("demo")));
+  FollowSpec c;
+  c.source = FollowSource::catalog;
+  c.alias = "fam:x";
+  auto v = seeds.add(c);
+  REQUIRE(v);
+  CHECK(cat.reloads == 1);  // entries added since start count at once
+  CHECK(v->follow.source == FollowSource::catalog);
+  CHECK(v->follow.feed.empty());
+  const std::string x = "org/x@" + std::string(40, 'c');
+  CHECK(v->mirroring == std::vector<std::string>{x});
+  CHECK(cat.fetched == std::vector<std::string>{"org/x"});
+  CHECK(host.fetched.size() == 1);  // the feed's release only
+  CHECK(host.held == std::set<std::string>{"org/a@r1", x});
+
+  // Ticks apply the catalog follows (nothing new here) and read the catalog every 30th.
+  for (int i = 0; i < 30; ++i) seeds.tick();
+  CHECK(cat.fetched.size() == 1);
+  CHECK(cat.reloads == 2);
+  CHECK(host.held == std::set<std::string>{"org/a@r1", x});
+
+  // Without a catalog host, or with --accept-license on a feed follow: refused.
+  SeedExecutor plain(host);
+  auto no = plain.add(c);
+  REQUIRE_FALSE(no);
+  CHECK(no.error().code == Errc::unsupported);
+  auto f = spec("demo");
+  f.accept_license = true;
+  auto bad = seeds.add(f);
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().code == Errc::invalid_argument);
+}

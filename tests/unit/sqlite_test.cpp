@@ -301,6 +301,22 @@ TEST_CASE("a state dir from before the single migrations table opens with its da
   REQUIRE(follows->size() == 1);
   CHECK(follows->front().alias == "stable");
   CHECK(follows->front().latest == 2);
+  // Migration 10: a follow from before is a feed's, accepting no licence.
+  CHECK(follows->front().source == weights::daemon::FollowSource::feed);
+  CHECK_FALSE(follows->front().accept_license);
+  weights::daemon::Follow cf;
+  cf.source = weights::daemon::FollowSource::catalog;
+  cf.alias = "qwen*";
+  cf.accept_license = true;
+  auto cid = releases.add_follow(cf);
+  REQUIRE(cid);
+  follows = releases.follows();
+  REQUIRE(follows);
+  REQUIRE(follows->size() == 2);
+  CHECK(follows->back().source == weights::daemon::FollowSource::catalog);
+  CHECK(follows->back().accept_license);
+  CHECK(follows->back().feed.empty());
+  REQUIRE(releases.remove_follow(*cid));
 
   // Both stores write through the one connection and the result survives reopening.
   CHECK(releases.cache_manifest("bb", "more"));
