@@ -67,6 +67,15 @@ struct FakeHost final : PinnedFetchHost {
   void hub_answered(const std::string& id, const HubCheck& c) override {
     answers.emplace_back(id, c);
   }
+  bool dht_enabled() override { return dht; }
+  bool dht_lookup(const std::string& key_hex) override {
+    lookups.push_back(key_hex);
+    return true;
+  }
+  std::vector<units::Endpoint> known_pin_peers() override { return pin_peers; }
+  bool dht = false;
+  std::vector<std::string> lookups;
+  std::vector<units::Endpoint> pin_peers;
   // Runs queued steps (and what they queue) until none is left.
   void drain() {
     while (!queue.empty()) {
