@@ -79,6 +79,9 @@ fs::path Store::torrent_file(std::string_view v2hex) const {
 fs::path Store::torrent_v1_file(std::string_view v2hex) const {
   return root_ / "torrents" / fmt::format("{}.v1.torrent", v2hex);
 }
+fs::path Store::git_objects_file(std::string_view v2hex) const {
+  return root_ / "torrents" / fmt::format("{}.git-objects", v2hex);
+}
 
 Status link_or_copy(const fs::path& src, const fs::path& dst) {
   auto from = safe_fs::open_regular(src);

@@ -8,6 +8,9 @@
 //   resume/<v2hex>.resume               libtorrent resume data (atomic writes)
 //   torrents/<v2hex>.torrent            the verified hybrid .torrent (a TUF target)
 //   torrents/<v2hex>.v1.torrent         the verified v1 companion, when the feed has one
+//   torrents/<v2hex>.git-objects        a commit-pinned release's git object bundle (the
+//                                       pinned torrent's name is the commit, so one per commit),
+//                                       served by the pin exchange (core/upstream/pin_exchange)
 //
 // No libtorrent here: plain files, so it is unit-tested without a session.
 #include <filesystem>
@@ -75,6 +78,7 @@ class Store {
   fs::path resume_file(std::string_view v2hex) const;
   fs::path torrent_file(std::string_view v2hex) const;
   fs::path torrent_v1_file(std::string_view v2hex) const;
+  fs::path git_objects_file(std::string_view v2hex) const;
 
   // `file` has been verified to have content `sha256`. If the store has no such content yet,
   // hard-links `file` there; if it has (another inode, e.g. the same file in another release),

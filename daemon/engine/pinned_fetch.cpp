@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "core/api/release_ref.hpp"
+#include "core/upstream/git_bundle.hpp"
 #include "core/upstream/hf_pin.hpp"
 #include "core/upstream/model_card.hpp"
 #include "core/upstream/pin_exchange.hpp"
@@ -61,6 +62,9 @@ struct PinnedFetch::Job {
   std::optional<std::int64_t> license_accepted_at;
   // Filled by the steps, each on its thread, read by the next on the io thread.
   upstream::PinnedTree tree;
+  // The commit's git object bundle (core/upstream/git_bundle.hpp), written with the torrent so
+  // that the pin exchange can serve it (docs/pinned-releases.md §4b).
+  std::string objects;
   // README.md of the commit, parsed (read from its git objects while they are here); nullopt:
   // the commit has none in git.
   std::optional<Result<upstream::ModelCard>> card;
@@ -374,6 +378,9 @@ void PinnedFetch::start_pin(const std::shared_ptr<Job>& job) {
               auto tree = upstream::read_pinned_tree(repo, job->commit);
               if (!tree) return tl::unexpected(tree.error());
               job->tree = std::move(*tree);
+              auto objects = upstream::write_git_bundle(repo, job->commit);
+              if (!objects) return tl::unexpected(objects.error());
+              job->objects = std::move(*objects);
               // The model card, while its blob is here (before any file is downloaded).
               if (job->license) return {};
               for (const auto& f : job->tree.files) {
@@ -525,6 +532,10 @@ void PinnedFetch::downloaded(const std::shared_ptr<Job>& job, Status got) {
              {std::pair{store.torrent_file(t.v2_infohash), &t.hybrid},
               std::pair{store.torrent_v1_file(t.v2_infohash), &t.v1_companion}}) {
           if (auto st = write_file_atomic(path, *bytes); !st) return st;
+        }
+        if (!job->objects.empty()) {
+          auto st = write_file_atomic(store.git_objects_file(t.v2_infohash), job->objects);
+          if (!st) return st;
         }
         job->built = std::move(*built);
         return {};

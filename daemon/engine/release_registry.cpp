@@ -139,7 +139,8 @@ void ReleaseRegistry::remove_files(const std::string& id, const Store& store) co
   const auto& v2 = r->rec.v2_infohash;
   std::error_code ec;
   std::filesystem::remove_all(store.staging_dir(v2), ec);
-  for (const auto& f : {store.resume_file(v2), store.torrent_file(v2), store.torrent_v1_file(v2)}) {
+  for (const auto& f : {store.resume_file(v2), store.torrent_file(v2), store.torrent_v1_file(v2),
+                        store.git_objects_file(v2)}) {
     std::filesystem::remove(f, ec);
   }
 }

@@ -72,6 +72,23 @@ expect_ok "pin-torrent of the view" "$W" --json release pin-torrent "$(jq -r .pa
 [[ $(jq -r .v2_infohash <<<"$LAST_OUT") == "$v2" ]] &&
   pass "the node's torrent is the pinned-torrent rule's" || fail "pin-torrent: $LAST_OUT vs $v2"
 
+# The commit's git object bundle, kept for the pin exchange (docs/pinned-releases.md §4b): the
+# header, then records whose SHA-1s include the commit's id.
+python3 - "$T/d1/state/torrents/$v2.git-objects" "${commit[tiny]}" <<'PY' &&
+import hashlib, sys
+data = open(sys.argv[1], "rb").read()
+header = b"weightsd-git-objects 1\n"
+assert data.startswith(header), data[:40]
+ids, pos = set(), len(header)
+while pos < len(data):
+    nul = data.index(b"\0", pos)
+    size = int(data[pos:nul].split(b" ")[1])
+    ids.add(hashlib.sha1(data[pos:nul + 1 + size]).hexdigest())
+    pos = nul + 1 + size
+assert sys.argv[2] in ids, "no commit object"
+PY
+  pass "the commit's git object bundle is kept with the torrents" || fail "git objects bundle"
+
 grep -rqF --include='*.torrent' "$HUB_URL/test-org/tiny/resolve/" "$T/d1/state" &&
   pass "the torrent carries the hub's resolve base as web seed (BEP 19)" || fail "no web seed"
 

@@ -11,10 +11,13 @@
 
 #include <catch2/catch.hpp>
 
+#include "core/upstream/git_bundle.hpp"
+#include "core/util/crypto.hpp"
 #include "daemon/engine/release_registry.hpp"
 #include "support/fake_backend.hpp"
 #include "support/git_repo.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_files.hpp"
 
 using namespace weights;
 using namespace weights::daemon;
@@ -593,4 +596,56 @@ TEST_CASE("the catalog's gated terms refuse the request itself; nothing is start
   REQUIRE(ok);
   CHECK((*ok)->license_accepted_at == 1);
   CHECK(f.accepted.count({"org/m", "apache-2.0"}) == 1);
+}
+
+TEST_CASE("a pinned fetch writes its commit's git object bundle with its torrents",
+          "[pinned_fetch][swarm]") {
+  TempDir src_tmp;
+  SourceRepo repo(src_tmp / "org/m");
+  const std::map<std::string, std::string> content = {
+      {"config.json", "{\"model_type\": \"tiny\"}\n"}, {"weights.bin", std::string(5000, 'w')}};
+  for (const auto& [path, bytes] : content) repo.write(path, bytes);
+  const std::string commit = repo.commit_all("small model");
+  // The canonical torrent's v2 info-hash, as the catalog would name it.
+  std::vector<PinnedFileRef> refs;
+  for (const auto& [path, bytes] : content) {
+    refs.push_back({path, bytes.size(), weights::crypto::sha256_hex(bytes)});
+  }
+  auto hashed = hash_pinned_files(repo.dir(), refs);
+  REQUIRE(hashed);
+  auto pin = canonical_pin("huggingface", "org/m", commit);
+  REQUIRE(pin);
+  auto canonical = build_pinned_torrent({*pin, *hashed, repo.dir(), {}});
+  REQUIRE(canonical);
+  const std::string v2 = canonical->torrents.v2_infohash;
+
+  Fixture f("file://" + src_tmp.path().string());
+  REQUIRE(
+      f.pinned->fetch(PinTarget{"org/m", commit, "m", v2, std::nullopt}, named("org/m", commit)));
+  f.host.drain();  // the git pin, then the swarm is joined
+  const std::string id = "org/m@" + commit;
+  Release* rel = f.registry.find(id);
+  REQUIRE(rel);
+  REQUIRE(state_of(*rel) == ReleaseState::downloading);
+  upstream::PinnedTree tree;
+  tree.commit = commit;
+  for (const auto& mf : rel->manifest.files) tree.files.push_back({mf.path, mf.length, "", ""});
+  const TorrentId t = 100;
+  CHECK(f.pinned->on_torrent_event(MetadataReceived{t, shape_of(tree)}));
+  // The peers' bytes land in the staging directory; the torrent finishes.
+  for (const auto& [path, bytes] : content) {
+    weights::testing::write_text(f.tmp / "state/upstream" / commit / path, bytes);
+  }
+  CHECK(f.pinned->on_torrent_event(TorrentFinished{t}));
+  CHECK(f.pinned->on_torrent_event(CacheFlushed{t}));
+  // Hashed against the pin, the torrent built and written with the bundle. (This fixture's hub
+  // is a file:// URL, which a manifest's web seed cannot be, so the intake after that step is
+  // tests/integration/pinned_fetch_test.sh's.)
+  f.host.drain();
+  CHECK(f.host.torrents.magnets.size() == 1);
+  CHECK(std::filesystem::exists(f.store.torrent_file(v2)));
+  weights::testing::LibGit2Repo git(repo.dir());
+  auto bundle = upstream::write_git_bundle(git.get(), commit);
+  REQUIRE(bundle);
+  CHECK(weights::testing::slurp(f.store.git_objects_file(v2)) == *bundle);
 }

@@ -138,8 +138,9 @@ TEST_CASE("removing a release's files spares what another release needs", "[rele
   b.files[0].verified = true;
   const auto v2 = a.rec.v2_infohash;
   const std::vector<std::filesystem::path> files{
-      store.store_file(shared), store.store_file(own),  store.staging_file(v2, "r1", "x.bin"),
-      store.resume_file(v2),    store.torrent_file(v2), store.torrent_v1_file(v2)};
+      store.store_file(shared),  store.store_file(own),  store.staging_file(v2, "r1", "x.bin"),
+      store.resume_file(v2),     store.torrent_file(v2), store.torrent_v1_file(v2),
+      store.git_objects_file(v2)};
   for (const auto& f : files) weights::testing::write_text(f, "x");
 
   SECTION("a torrent of its own goes with its unshared content") {
