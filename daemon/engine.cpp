@@ -614,9 +614,7 @@ Result<std::unique_ptr<Engine>> Engine::start(asio::io_context& ioc, const Confi
   impl->rendezvous.emplace(
       *impl->torrents, impl->registry, impl->config,
       [raw] { return raw->lt_backend->listen_port(); },
-      [dir = config.state_dir / "upstream" / "objects"](const std::string& commit) {
-        return dir / commit;
-      });
+      [raw](const std::string& v2) { return raw->store.git_objects_file(v2); });
   impl->rendezvous->start();
   impl->load_releases();
   impl->updates.start();

@@ -1,11 +1,13 @@
 #include "daemon/pin_exchange_server.hpp"
 
 #include <atomic>
+#include <map>
 #include <thread>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <fmt/format.h>
@@ -20,45 +22,69 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
+constexpr std::uint32_t max_request_head = 8192;
+
 struct PinExchangeServer::Impl : std::enable_shared_from_this<PinExchangeServer::Impl> {
   Impl(Handler h, PinServerLimits l) : acceptor(ioc), handle(std::move(h)), limits(l) {}
   asio::io_context ioc;
   tcp::acceptor acceptor;
   Handler handle;
   PinServerLimits limits;
-  int open = 0;  // connections being served (server thread only)
+  // Connections being served, in all and per remote address (server thread only).
+  int open = 0;
+  std::map<asio::ip::address, int> open_from;
   std::thread thread;
 
   void accept() {
     acceptor.async_accept([self = shared_from_this()](beast::error_code ec, tcp::socket s) {
       if (ec == asio::error::operation_aborted || !self->acceptor.is_open()) return;
       if (!ec) {
-        if (self->open >= self->limits.max_connections) {
-          beast::error_code ignored;
-          s.close(ignored);  // over the limit: closed unanswered (the client tries another peer)
+        beast::error_code rec;
+        const auto remote = s.remote_endpoint(rec).address();
+        if (rec) {
+          s.close(rec);
+        } else if (self->open >= self->limits.max_connections ||
+                   self->open_from[remote] >= self->limits.max_per_address) {
+          self->refuse(std::move(s));
         } else {
-          self->serve(std::move(s));
+          self->serve(std::move(s), remote);
         }
       }
       self->accept();
     });
   }
 
-  void serve(tcp::socket socket) {
+  // Over the limits: 503 at once (the client moves on to its next peer).
+  void refuse(tcp::socket socket) {
+    static const std::string busy =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    auto s = std::make_shared<tcp::socket>(std::move(socket));
+    asio::async_write(*s, asio::buffer(busy), [s](beast::error_code, std::size_t) {
+      beast::error_code ignored;
+      s->shutdown(tcp::socket::shutdown_both, ignored);
+    });
+  }
+
+  void serve(tcp::socket socket, const asio::ip::address& remote) {
     struct Conn {
       std::shared_ptr<Impl> server;
+      asio::ip::address remote;
       beast::tcp_stream stream;
-      beast::flat_buffer buffer{4096};
+      beast::flat_buffer buffer{max_request_head};
       http::request_parser<http::empty_body> parser;
       http::response<http::string_body> res;
-      Conn(std::shared_ptr<Impl> s, tcp::socket sock)
-          : server(std::move(s)), stream(std::move(sock)) {
+      Conn(std::shared_ptr<Impl> s, asio::ip::address from, tcp::socket sock)
+          : server(std::move(s)), remote(from), stream(std::move(sock)) {
         ++server->open;
+        ++server->open_from[remote];
       }
-      ~Conn() { --server->open; }
+      ~Conn() {
+        --server->open;
+        if (--server->open_from[remote] <= 0) server->open_from.erase(remote);
+      }
     };
-    auto c = std::make_shared<Conn>(shared_from_this(), std::move(socket));
-    c->parser.header_limit(4096);
+    auto c = std::make_shared<Conn>(shared_from_this(), remote, std::move(socket));
+    c->parser.header_limit(max_request_head);
     c->parser.body_limit(0);
     c->stream.expires_after(limits.read_timeout);
     http::async_read(c->stream, c->buffer, c->parser, [c](beast::error_code ec, std::size_t) {

@@ -3,8 +3,9 @@
 // its own thread and io_context, so reading a commit's git object bundle from disk never holds
 // up the engine's event loop. It only frames bytes: each request's method and target go to
 // `handle` (on the server's thread), whose answer is written back. One request per connection;
-// at most `max_connections` at once (more are closed unanswered), a request header of at most
-// 4 KiB and no body, `read_timeout` to send it, `write_timeout` to take the answer.
+// at most `max_connections` at once and `max_per_address` from one address (more are answered
+// 503), a request head of at most 8 KiB and no body, `read_timeout` to send it, `write_timeout`
+// to take the answer (docs/pinned-releases.md §4b "Server limits").
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -23,6 +24,7 @@ struct PinHttpAnswer {
 
 struct PinServerLimits {
   int max_connections = 8;
+  int max_per_address = 2;
   std::chrono::seconds read_timeout{10};
   std::chrono::seconds write_timeout{300};
 };

@@ -173,6 +173,7 @@ Status read(const json& j, UpstreamInfo& v, const std::string& w, UnknownFields 
       .opt("branch", v.branch)
       .opt("alias", v.alias)
       .opt("license", v.license)
+      .opt("rejected_peers", v.rejected_peers)
       .done();
 }
 void to_json(json& j, const UpstreamInfo& v) {
@@ -180,6 +181,7 @@ void to_json(json& j, const UpstreamInfo& v) {
   if (v.branch) j["branch"] = *v.branch;
   if (v.alias) j["alias"] = *v.alias;
   if (v.license) j["license"] = *v.license;
+  if (!v.rejected_peers.empty()) j["rejected_peers"] = v.rejected_peers;
 }
 
 Status read(const json& j, DownloadSource& v, const std::string& w, UnknownFields u) {

@@ -27,9 +27,9 @@ namespace weights::daemon {
 
 // A complete release pinned by an upstream commit, as the rendezvous and the pin exchange see it.
 struct HeldRelease {
-  std::string key_hex;  // pin_rendezvous_key, 40 lowercase hex
-  weights::UpstreamPin pin;      // canonical
-  std::string id;       // the release's id
+  std::string key_hex;       // pin_rendezvous_key, 40 lowercase hex
+  weights::UpstreamPin pin;  // canonical
+  std::string id;            // the release's id
   std::string v2_infohash;
 };
 

@@ -19,7 +19,7 @@ class HeldSource final : public upstream::PinSource {
     out.pin = it->second.pin;
     out.info_hash_v2 = it->second.v2_infohash;
     out.bt_port = static_cast<std::uint16_t>(bt_port_);
-    out.objects_path = objects_file_(it->second.pin.commit);
+    out.objects_path = objects_file_(it->second.v2_infohash);
     return out;
   }
 
@@ -50,7 +50,7 @@ std::vector<units::Endpoint> pin_exchange_peers(const Config& config) {
 PinRendezvous::PinRendezvous(
     TorrentBackend& backend, const ReleaseRegistry& registry, const Config& config,
     std::function<int()> bt_port,
-    std::function<std::filesystem::path(const std::string& commit)> objects_file)
+    std::function<std::filesystem::path(const std::string& v2_infohash)> objects_file)
     : backend_(backend),
       registry_(registry),
       config_(config),

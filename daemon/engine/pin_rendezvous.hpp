@@ -30,10 +30,10 @@ std::vector<units::Endpoint> pin_exchange_peers(const Config& config);
 class PinRendezvous {
  public:
   // `bt_port`: the session's BitTorrent listen port (offered to fetchers); `objects_file`: where
-  // the git object bundle of a commit is kept.
+  // the git object bundle of a release's torrent is kept.
   PinRendezvous(TorrentBackend& backend, const ReleaseRegistry& registry, const Config& config,
                 std::function<int()> bt_port,
-                std::function<std::filesystem::path(const std::string& commit)> objects_file);
+                std::function<std::filesystem::path(const std::string& v2_infohash)> objects_file);
   ~PinRendezvous();
 
   // Starts the pin exchange server as configured; a failure to listen is logged, not fatal (the

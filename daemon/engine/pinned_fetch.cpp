@@ -78,6 +78,7 @@ struct PinnedFetch::Job {
   std::vector<units::Endpoint> pin_peers;
   std::size_t pin_peer_next = 0;
   bool pin_peer_busy = false;
+  bool lookup_armed = false;  // a lookup's timer is pending
   std::chrono::steady_clock::time_point dht_deadline{};
   std::optional<units::Endpoint> pin_peer;
   std::optional<upstream::VerifiedPin> verified;  // set on the transfer thread
@@ -573,12 +574,13 @@ void PinnedFetch::built(const std::shared_ptr<Job>& job, Status got) {
   rec.manifest = std::move(*bytes);
   auto hf_cache = r->hf_cache;
   auto sources = r->sources;
-  Release& nr = registry_.add(host_.make_release(std::move(rec), *m));
+  auto rejected = r->upstream_rejected;
+  Release& nr = registry_.add(host_.make_release(std::move(rec), *m));  // replaces *r
   nr.hf_cache = std::move(hf_cache);
   nr.sources = std::move(sources);
   nr.upstream_branch = job->branch;
   nr.upstream_alias = job->alias;
-  nr.upstream_rejected = r->upstream_rejected;
+  nr.upstream_rejected = std::move(rejected);
   nr.license = job->license;
   nr.license_accepted_at = job->license_accepted_at;
   if (auto st = adopt_taken(nr, host_.store()); !st) {
@@ -806,14 +808,15 @@ bool PinnedFetch::hub_gone(const std::shared_ptr<Job>& job, const Error& hub_err
   return true;
 }
 
-// One step of the search: the next peer tried, the key looked up again (at most every
-// dht_lookup_interval) until a peer verified, the deadline passed and every peer found failed.
+// One step of the search: the next peer asked (one at a time), and the key looked up again every
+// dht_lookup_interval until a peer verified or the deadline passed; then, once every peer found
+// was asked, the fetch fails naming the hub's error and each rejected peer.
 void PinnedFetch::dht_search(const std::shared_ptr<Job>& job) {
   if (!current(*job) || host_.shutting_down() || job->pin_peer) return;
   if (job->dht_deadline == std::chrono::steady_clock::time_point{}) return;  // failed meanwhile
   if (!job->pin_peer_busy) try_pin_peer(job);
-  if (job->pin_peer_busy) return;  // pin_peer_answered continues the search
-  if (std::chrono::steady_clock::now() >= job->dht_deadline) {
+  const bool searching = std::chrono::steady_clock::now() < job->dht_deadline;
+  if (!job->pin_peer_busy && !searching) {
     std::string why = fmt::format(
         "the hub's git endpoint failed ({}) and no peer under the pin's DHT key {} served commit "
         "{} within {} s",
@@ -827,8 +830,13 @@ void PinnedFetch::dht_search(const std::shared_ptr<Job>& job) {
     return failed(job, Error{Errc::unavailable, std::move(why),
                              "fetch again once a node holding the release is up, or the hub"});
   }
+  if (!searching || job->lookup_armed) return;  // a peer's answer continues the search
   host_.dht_lookup(job->dht_key);
-  host_.after(dht_lookup_interval, [this, job] { dht_search(job); });
+  job->lookup_armed = true;
+  host_.after(dht_lookup_interval, [this, job] {
+    job->lookup_armed = false;
+    dht_search(job);
+  });
 }
 
 void PinnedFetch::on_dht_peers(const DhtPeers& e) {
@@ -892,6 +900,7 @@ void PinnedFetch::pin_peer_answered(const std::shared_ptr<Job>& job, const units
   job->verified.reset();
   job->pin_peer = peer;
   job->tree = std::move(v.tree);
+  job->objects = std::move(v.objects);  // kept with the torrent: this node serves them in turn
   job->swarm_v2 = v.offer.info_hash_v2;
   job->peers = {PeerEndpoint(peer.address, v.offer.bt_port)};
   log::info("{}: peer {} answered with commit {}'s objects (verified) and swarm {}; joining it",
@@ -901,7 +910,9 @@ void PinnedFetch::pin_peer_answered(const std::shared_ptr<Job>& job, const units
 
 void PinnedFetch::reject(const std::shared_ptr<Job>& job, const units::Endpoint& peer,
                          const std::string& why) {
-  const auto text = fmt::format("peer {}: {}", units::format_endpoint(peer), why);
+  // The pin exchange's client errors name the peer already.
+  const auto name = fmt::format("peer {}: ", units::format_endpoint(peer));
+  const auto text = why.rfind(name, 0) == 0 ? why : name + why;
   log::warning("{}: {}", job->id, text);
   if (Release* r = current(*job); r && r->upstream_rejected.size() < max_rejections_shown) {
     r->upstream_rejected.push_back(text);

@@ -56,7 +56,7 @@ TEST_CASE("the pin exchange server frames the handler's answer", "[pin_exchange_
   CHECK(calls == 2);
 }
 
-TEST_CASE("a request header over 4 KiB or with a body gets no answer from the handler",
+TEST_CASE("a request head over 8 KiB or with a body gets no answer from the handler",
           "[pin_exchange_server]") {
   std::atomic<int> calls{0};
   auto server =
@@ -66,7 +66,7 @@ TEST_CASE("a request header over 4 KiB or with a body gets no answer from the ha
       });
   REQUIRE(server);
   const int port = (*server)->port();
-  CHECK(ask(port, "GET /" + std::string(5000, 'a') + " HTTP/1.1\r\nHost: a\r\n\r\n").empty());
+  CHECK(ask(port, "GET /" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: a\r\n\r\n").empty());
   CHECK(ask(port, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello").empty());
   CHECK(calls == 0);
 }
@@ -81,4 +81,28 @@ TEST_CASE("a port that is taken is an error naming the endpoint", "[pin_exchange
   // SO_REUSEADDR does not let two listeners share a port on Linux.
   REQUIRE_FALSE(second);
   CHECK_THAT(second.error().message, Catch::Contains(taken));
+}
+
+TEST_CASE("connections over the per-address limit are answered 503", "[pin_exchange_server]") {
+  PinServerLimits limits;
+  limits.max_per_address = 1;
+  auto server = PinExchangeServer::start(
+      "127.0.0.1:0",
+      [](const std::string&, const std::string&) {
+        return PinHttpAnswer{200, "text/plain", "x"};
+      },
+      limits);
+  REQUIRE(server);
+  const int port = (*server)->port();
+  // One connection held open (no request yet), then a second from the same address.
+  asio::io_context io;
+  tcp::socket held(io);
+  held.connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
+  // The server counts the held connection once it accepted it: retry until it answers 503.
+  std::string second;
+  for (int i = 0; i < 50 && second.rfind("HTTP/1.1 503", 0) != 0; ++i) {
+    second = ask(port, "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+  }
+  CHECK_THAT(second, Catch::StartsWith("HTTP/1.1 503"));
+  held.close();
 }
