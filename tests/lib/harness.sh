@@ -74,7 +74,7 @@ _weightsd_exposure_problems() {
       listen)
         [[ -n $netns || $value =~ ^(127\.[0-9]+\.[0-9]+\.[0-9]+|\[::1\]):[0-9]+$ ]] ||
           echo "listens on $value outside a namespace" ;;
-      bootstrap) bootstrap+=("$value") ;;
+      bootstrap | node) bootstrap+=("$value") ;;
       dht) dht=$value ;;
       lsd | upnp | natpmp) [[ $value == off ]] || echo "$key is $value" ;;
     esac
@@ -82,7 +82,7 @@ _weightsd_exposure_problems() {
   [[ $dht == on ]] || return 0
   for value in "${bootstrap[@]}"; do
     [[ $value =~ ^127\.[0-9]+\.[0-9]+\.[0-9]+:[0-9]+$ ]] ||
-      echo "DHT bootstrap node $value is not on 127.x (a public router or a DNS name)"
+      echo "DHT bootstrap node or node $value is not on 127.x (a public router or a DNS name)"
   done
 }
 
@@ -107,6 +107,7 @@ weightsd_check_exposure() {
   if ! facts=$(jq -r '.network // error("the status has no network field")
       | def o: if . then "on" else "off" end;
         (.listen_interfaces[] | "listen \(.)"), (.dht_bootstrap_nodes[] | "bootstrap \(.)"),
+        (.dht_nodes[]? | "node \(.)"),
         "dht \(.dht | o)", "lsd \(.lsd | o)", "upnp \(.upnp | o)", "natpmp \(.natpmp | o)"' \
       <<<"$status" 2>&1); then
     echo "FAIL: weightsd at $sock: unreadable status ($facts): $status" >&2
@@ -131,6 +132,8 @@ weightsd_check_config() {
         sed '/^$/d; s/^/listen /'
       sed -n "s/^dht_bootstrap_nodes = \[\(.*\)\]$/\1/p" <<<"$cfg" | tr ',' '\n' | tr -d " '" |
         sed '/^$/d; s/^/bootstrap /'
+      sed -n "s/^dht_nodes = \[\(.*\)\]$/\1/p" <<<"$cfg" | tr ',' '\n' | tr -d " '" |
+        sed '/^$/d; s/^/node /'
       for key in dht lsd upnp natpmp; do
         sed -n "s/^$key = '\(.*\)'$/$key \1/p" <<<"$cfg"
       done
