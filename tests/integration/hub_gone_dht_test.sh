@@ -11,6 +11,7 @@
 # pin_exchange_peers) are hostile: one offers another commit's objects under the pin, the other
 # the right objects with another release's info-hash (A seeds that swarm, so its metadata arrives
 # and has the wrong shape). Both are named in `show` and the fetch goes on from the honest nodes.
+# F's view and its Hugging Face cache snapshot are then exactly the commit's tree.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/daemon_lib.sh"
 
@@ -157,13 +158,17 @@ wait_until "the hub to stop" 10 bash -c "! kill -0 $hub_pid 2>/dev/null" || fail
 ! curl -sf "$HUB_URL/" >/dev/null 2>&1 && pass "the hub is unreachable" || fail "the hub answers"
 
 # --- F, fresh, fetches by alias from the DHT's peers ----------------------------------------------------
-expect_ok "F fetches swarm-test with the hub gone" ctl 5 --json fetch swarm-test
+expect_ok "F fetches swarm-test with the hub gone" ctl 5 --json fetch swarm-test --hf-cache "$T/hf"
 got=$(ctl 5 --json show "$id") || { fail "F does not answer"; show_logs; finish; }
 [[ $(jq -r '.state + " " + .v2_infohash' <<<"$got") == "complete $v2" ]] &&
   pass "F's release is complete with the swarm's info-hash" || { fail "F: $got"; show_logs; }
 python3 "$WEIGHTS_SOURCE_DIR/tests/lib/check_commit_tree.py" "$(jq -r .path <<<"$got")" \
   "$hub/git/test-org/swarm.git" "${commit[swarm]}" && pass "every file F has matches the commit" ||
   fail "F's view"
+python3 "$WEIGHTS_SOURCE_DIR/tests/lib/check_commit_tree.py" \
+  "$T/hf/models--test-org--swarm/snapshots/${commit[swarm]}" "$hub/git/test-org/swarm.git" \
+  "${commit[swarm]}" && pass "every file of F's Hugging Face snapshot matches the commit" ||
+  fail "F's HF cache"
 grep -q "looking commit ${commit[swarm]} up in the DHT (key $key)" "$T/d5/log" &&
   pass "F looked the pin's key up in the DHT" || fail "log: $(tail -n 30 "$T/d5/log")"
 grep -qE "peer 127\.0\.1[12]\.1:[0-9]+ answered with commit ${commit[swarm]}'s objects \(verified\)" \
