@@ -91,8 +91,9 @@ for n in A B C D F; do
     fail "node $n listens on $(ctl "$(node_no "$n")" --json status | jq -r .listen_port), not ${port[$n]}"
 done
 dht_nodes() { ctl "$(node_no "$1")" --json status | jq -r .dht_nodes; }
+has_dht_nodes() { (($(dht_nodes "$1") > 0)); }
 for n in A B C D F; do
-  wait_until "node $n to have DHT nodes" 60 bash -c "(( \$('$W' --socket '$T/d$(node_no "$n")/ctl.sock' --json status | jq -r .dht_nodes) > 0 ))" &&
+  wait_until "node $n to have DHT nodes" 60 has_dht_nodes "$n" &&
     pass "node $n has $(dht_nodes "$n") nodes in its DHT routing table" ||
     { fail "node $n: no DHT nodes"; show_logs; }
 done

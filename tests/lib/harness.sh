@@ -61,7 +61,7 @@ wait_until() {
 # running daemon once it answers, weightsd_check_config the effective configuration before a
 # start; tests/integration/weightsd_start_lint_test.sh fails when a script starts weightsd
 # without the former. A test that needs a DHT turns it on in its own config with bootstrap
-# nodes of its own on 127.x.
+# nodes or dht_nodes of its own on 127.x (hub_gone_dht_test.sh).
 export WEIGHTSD_NETWORK_PROFILE=private
 
 # _weightsd_exposure_problems NETNS : reads "listen ADDR", "bootstrap HOST:PORT" and "dht|lsd|
