@@ -13,7 +13,9 @@ std::string rendezvous_key_hex(const weights::UpstreamPin& pin) {
 std::map<std::string, HeldRelease> held_pins(const ReleaseRegistry& registry) {
   std::map<std::string, HeldRelease> out;
   for (const auto& [id, r] : registry) {
-    if (state_of(*r) != ReleaseState::complete) continue;
+    // Only a release pinned from git (an upstream fetch, from the hub or from peers) has the
+    // commit's bundle to serve (Store::git_objects_file); a feed's release names no bundle.
+    if (state_of(*r) != ReleaseState::complete || r->rec.origin != Origin::upstream) continue;
     const auto& up = r->manifest.upstream;
     if (up.kind.empty() || up.repo.empty()) continue;
     auto pin = canonical_pin(up.kind, up.repo, r->manifest.revision);

@@ -33,8 +33,9 @@ struct HeldRelease {
   std::string v2_infohash;
 };
 
-// Every complete release of `registry` with an upstream (kind, repo) and a commit revision, by
-// key (one release per key: the first by id).
+// Every complete release of `registry` fetched from its upstream (origin upstream: pinned from
+// git, so its bundle is kept) with a commit revision, by key (one release per key: the first by
+// id).
 std::map<std::string, HeldRelease> held_pins(const ReleaseRegistry& registry);
 
 std::string rendezvous_key_hex(const weights::UpstreamPin& pin);
