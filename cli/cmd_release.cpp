@@ -215,6 +215,9 @@ std::string release_details(const api::Release& r) {
                          h->answer_since.value_or("?"));
     }
   }
+  if (r.upstream) {
+    for (const auto& p : r.upstream->rejected_peers) out += fmt::format("  rejected {}\n", p);
+  }
   if (r.upstream && r.upstream->license) {
     const auto& l = *r.upstream->license;
     out += fmt::format("  licence {}{} (from the {}, {}){}\n", l.name,

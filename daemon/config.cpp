@@ -11,6 +11,7 @@
 #include "core/toml/toml_read.hpp"
 #include "core/util/atomic_file.hpp"
 #include "core/util/units.hpp"
+#include "daemon/libtorrent_exposure.hpp"
 
 namespace weights::daemon {
 
@@ -355,6 +356,42 @@ const std::vector<Key>& schema() {
          c.dht_bootstrap_nodes = std::move(*v);
          return {};
        }},
+      {"network", "dht_nodes",
+       [](const toml::node& n, const Where& w, Config& c) -> Status {
+         auto v = want_string_array(n, w, [](const std::string& s) -> Status {
+           if (auto hp = units::parse_host_port(s); !hp) return tl::unexpected(hp.error());
+           return {};
+         });
+         if (!v) return tl::unexpected(v.error());
+         c.dht_nodes = std::move(*v);
+         return {};
+       }},
+      {"network", "dht_restrict_ips", setter(want_toggle, &Config::dht_restrict_ips)},
+      {"network", "pin_exchange",
+       [](const toml::node& n, const Where& w, Config& c) -> Status {
+         auto s = want_string(n, w);
+         if (!s) return tl::unexpected(s.error());
+         if (*s != "auto" && *s != "off") {
+           if (auto ok = listen_endpoint(*s); !ok) {
+             return tl::unexpected(schema_error_at(
+                 w, ok.error().message, "\"ADDR:PORT\" (port 0: ephemeral), \"auto\" or \"off\""));
+           }
+         }
+         c.pin_exchange = *s;
+         return {};
+       }},
+      {"network", "pin_exchange_peers",
+       [](const toml::node& n, const Where& w, Config& c) -> Status {
+         auto v = want_string_array(n, w, [](const std::string& s) -> Status {
+           if (auto ep = units::parse_endpoint(s, units::PortZero::refused); !ep) {
+             return tl::unexpected(ep.error());
+           }
+           return {};
+         });
+         if (!v) return tl::unexpected(v.error());
+         c.pin_exchange_peers = std::move(*v);
+         return {};
+       }},
       {"network", "lsd", setter(want_toggle, &Config::lsd)},
       {"network", "upnp", setter(want_toggle, &Config::upnp)},
       {"network", "natpmp", setter(want_toggle, &Config::natpmp)},
@@ -602,6 +639,15 @@ Result<Config> load_config(const Overrides& flags, const api::GetEnv& env) {
   }
   if (flags.outgoing_interfaces) config.outgoing_interfaces = *flags.outgoing_interfaces;
 
+  // Checked on the final listen interfaces (flags may have replaced the file's).
+  if (config.dht_restrict_ips == Toggle::off &&
+      listens_publicly(config.listen_interfaces, Toggle::off)) {
+    return fail(Errc::invalid_argument,
+                "[network] dht_restrict_ips = \"off\" needs every listen interface on loopback: "
+                "a public node keeps one DHT routing entry per /24 and per IP",
+                "remove dht_restrict_ips, or listen on 127.0.0.x only (a test DHT)");
+  }
+
   if (config.control_socket.native().size() > api::max_socket_path_length()) {
     return fail(Errc::invalid_argument,
                 fmt::format("control socket path {} is longer than the {} bytes a Unix socket "
@@ -672,6 +718,10 @@ std::vector<Entry> entries(const Config& c) {
       {"network", "profile", toml_string(network_profile_name(c.network_profile))},
       {"network", "dht", t(c.dht)},
       {"network", "dht_bootstrap_nodes", list(c.dht_bootstrap_nodes)},
+      {"network", "dht_nodes", list(c.dht_nodes)},
+      {"network", "dht_restrict_ips", t(c.dht_restrict_ips)},
+      {"network", "pin_exchange", toml_string(c.pin_exchange)},
+      {"network", "pin_exchange_peers", list(c.pin_exchange_peers)},
       {"network", "lsd", t(c.lsd)},
       {"network", "upnp", t(c.upnp)},
       {"network", "natpmp", t(c.natpmp)},

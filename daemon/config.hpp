@@ -65,6 +65,19 @@ struct Config {
   // HOST:PORT (units host port grammar); empty = the DHT starts without a DNS query and knows
   // only the nodes it is told about.
   std::vector<std::string> dht_bootstrap_nodes = public_dht_routers;
+  // HOST:PORT of DHT nodes added to the routing table once the session is up (libtorrent's
+  // add_dht_node): a private DHT's members. Bootstrap routers never enter a routing table.
+  std::vector<std::string> dht_nodes;
+  // off: libtorrent's dht_restrict_routing_ips / dht_restrict_search_ips are cleared, so several
+  // nodes of one /24 or one IP fill a routing table (a DHT of daemons on 127.0.0.x). Accepted only
+  // when every listen interface is loopback (load_config): a public node keeps the restriction.
+  Toggle dht_restrict_ips = Toggle::on;
+  // The pin exchange (daemon/pin_exchange_server.hpp): "ADDR:PORT" (port 0 = ephemeral), "auto"
+  // (the first listen interface's address, ephemeral port, only while the DHT is on) or "off".
+  std::string pin_exchange = "auto";
+  // Pin exchanges ("ADDR:PORT") asked for a pin before those the DHT names, when the hub is gone
+  // (known community seeds; tests put a hostile one first). Their answers are checked alike.
+  std::vector<std::string> pin_exchange_peers;
   Toggle lsd = Toggle::on;
   Toggle upnp = Toggle::off;    // never open router ports unless asked
   Toggle natpmp = Toggle::off;  // same

@@ -20,6 +20,7 @@
 #include "daemon/engine/license_gate.hpp"
 #include "daemon/engine/lt_backend.hpp"
 #include "daemon/engine/periodic.hpp"
+#include "daemon/engine/pin_rendezvous.hpp"
 #include "daemon/engine/pinned_fetch.hpp"
 #include "daemon/engine/release_checks.hpp"
 #include "daemon/engine/release_registry.hpp"
@@ -68,6 +69,7 @@ struct Engine::Impl {
     upstream_cancel->store(true);
     transfers.stop();
     work.stop();
+    rendezvous.reset();  // the pin exchange's thread stops before what it reads goes
     lt_backend.reset();  // aborts libtorrent before the state it reports into goes away
   }
 
@@ -266,6 +268,9 @@ struct Engine::Impl {
     void hub_answered(const std::string& id, const HubCheck& c) override {
       I.upstream_watch->record(id, c);
     }
+    bool dht_enabled() override { return I.config.dht == Toggle::on; }
+    bool dht_lookup(const std::string& key_hex) override { return I.rendezvous->lookup(key_hex); }
+    std::vector<units::Endpoint> known_pin_peers() override { return pin_exchange_peers(I.config); }
     Impl& I;
   };
   PinnedFetchHostImpl pinned_host{*this};
@@ -368,6 +373,7 @@ struct Engine::Impl {
 
   void handle_event(const TorrentAdded& e) { on_added(e); }
   void handle_event(const MetadataReceived&) {}  // only torrents added by info-hash (pinned)
+  void handle_event(const DhtPeers& e) { pinned.on_dht_peers(e); }
 
   void handle_event(const UpdatesLost&) { resume_saver.updates_lost(); }
 
@@ -473,7 +479,10 @@ struct Engine::Impl {
                     seeds.tick();  // follows refused for lack of room are tried again
                     checks->queue_due_scrubs();
                     upstream_watch->tick();  // priorities in line, one due hub check started
+                    rendezvous->tick(std::chrono::steady_clock::now());
                   }};
+  // The DHT rendezvous and the pin exchange (pin_rendezvous.hpp; made in start()).
+  std::optional<PinRendezvous> rendezvous;
 
   void schedule_refresh() {
     poller = std::make_unique<FeedPoller>(
@@ -608,6 +617,11 @@ Result<std::unique_ptr<Engine>> Engine::start(asio::io_context& ioc, const Confi
                             .hub),
       WatchSettings{config.upstream_check_interval});
   if (auto known = impl->db->hub_statuses()) impl->upstream_watch->restore(std::move(*known));
+  impl->rendezvous.emplace(
+      *impl->torrents, impl->registry, impl->config,
+      [raw] { return raw->lt_backend->listen_port(); },
+      [raw](const std::string& v2) { return raw->store.git_objects_file(v2); });
+  impl->rendezvous->start();
   impl->load_releases();
   impl->updates.start();
   impl->resume_saves.start();
@@ -790,6 +804,8 @@ api::EngineStatus Engine::status_fields() {
   out.disk = {I.registry.reserved(I.held), I.config.max_disk, I.free_disk()};
   out.rate_limits = {I.applied_rates.download, I.applied_rates.upload};
   out.network = network_exposure(I.config);
+  out.pin_exchange_port = I.rendezvous->port();
+  out.dht_nodes = I.torrents->dht_node_count();
   return out;
 }
 

@@ -97,7 +97,13 @@ api::NetworkExposure network_exposure(const Config& config) {
   e.profile = std::string(network_profile_name(config.network_profile));
   e.listen_interfaces = config.listen_interfaces;
   e.dht = config.dht == Toggle::on;
-  if (e.dht) e.dht_bootstrap_nodes = config.dht_bootstrap_nodes;
+  if (e.dht) {
+    e.dht_bootstrap_nodes = config.dht_bootstrap_nodes;
+    e.dht_nodes = config.dht_nodes;
+  }
+  // As session_settings applies it.
+  e.dht_restrict_ips = config.dht_restrict_ips == Toggle::on ||
+                       listens_publicly(config.listen_interfaces, Toggle::off);
   e.lsd = config.lsd == Toggle::on;
   e.upnp = config.upnp == Toggle::on;
   e.natpmp = config.natpmp == Toggle::on;
@@ -111,6 +117,8 @@ std::string describe_network_exposure(const api::NetworkExposure& e) {
     dht += e.dht_bootstrap_nodes.empty()
                ? std::string(" (no bootstrap nodes)")
                : fmt::format(" (bootstrap {})", fmt::join(e.dht_bootstrap_nodes, ", "));
+    if (!e.dht_nodes.empty()) dht += fmt::format(" (nodes {})", fmt::join(e.dht_nodes, ", "));
+    if (!e.dht_restrict_ips) dht += " (several nodes per IP: loopback test DHT)";
   }
   return fmt::format("profile {}; listen {}; DHT {}; LSD {}; UPnP {}; NAT-PMP {}", e.profile,
                      e.listen_interfaces.empty()

@@ -41,16 +41,20 @@ lt::settings_pack session_settings(const Config& c) {
   // starts; an empty list (or DHT off) must mean no such query.
   p.set_str(sp::dht_bootstrap_nodes, c.dht == Toggle::on ? join(c.dht_bootstrap_nodes) : "");
   // A public node keeps one routing-table entry per /24 and per IP (libtorrent's defaults, set
-  // so no default change loses them): it resists a flood of nodes from one network.
-  p.set_bool(sp::dht_restrict_routing_ips, true);
-  p.set_bool(sp::dht_restrict_search_ips, true);
+  // so no default change loses them): it resists a flood of nodes from one network. Only a node
+  // listening on loopback alone may lift it (load_config refuses it otherwise; checked again here).
+  const bool restrict_ips =
+      c.dht_restrict_ips == Toggle::on || listens_publicly(c.listen_interfaces, Toggle::off);
+  p.set_bool(sp::dht_restrict_routing_ips, restrict_ips);
+  p.set_bool(sp::dht_restrict_search_ips, restrict_ips);
   p.set_bool(sp::enable_lsd, c.lsd == Toggle::on);
   p.set_bool(sp::enable_upnp, c.upnp == Toggle::on);
   p.set_bool(sp::enable_natpmp, c.natpmp == Toggle::on);
-  p.set_int(sp::alert_mask, static_cast<int>(static_cast<std::uint32_t>(
-                                lt::alert_category::status | lt::alert_category::storage |
-                                lt::alert_category::error | lt::alert_category::peer |
-                                lt::alert_category::file_progress)));
+  p.set_int(sp::alert_mask,
+            static_cast<int>(static_cast<std::uint32_t>(
+                lt::alert_category::status | lt::alert_category::storage |
+                lt::alert_category::error | lt::alert_category::peer |
+                lt::alert_category::file_progress | lt::alert_category::dht_operation)));
   p.set_int(sp::alert_queue_size, 10000);
   // We never auto-manage: every release is started and stopped explicitly and seeds forever.
   p.set_int(sp::active_downloads, -1);

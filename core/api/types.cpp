@@ -173,6 +173,7 @@ Status read(const json& j, UpstreamInfo& v, const std::string& w, UnknownFields 
       .opt("branch", v.branch)
       .opt("alias", v.alias)
       .opt("license", v.license)
+      .opt("rejected_peers", v.rejected_peers)
       .done();
 }
 void to_json(json& j, const UpstreamInfo& v) {
@@ -180,6 +181,7 @@ void to_json(json& j, const UpstreamInfo& v) {
   if (v.branch) j["branch"] = *v.branch;
   if (v.alias) j["alias"] = *v.alias;
   if (v.license) j["license"] = *v.license;
+  if (!v.rejected_peers.empty()) j["rejected_peers"] = v.rejected_peers;
 }
 
 Status read(const json& j, DownloadSource& v, const std::string& w, UnknownFields u) {
@@ -537,15 +539,22 @@ Status read(const json& j, NetworkExposure& v, const std::string& w, UnknownFiel
       .req("listen_interfaces", v.listen_interfaces)
       .req("dht", v.dht)
       .req("dht_bootstrap_nodes", v.dht_bootstrap_nodes)
+      .opt("dht_nodes", v.dht_nodes)
+      .opt("dht_restrict_ips", v.dht_restrict_ips)
       .req("lsd", v.lsd)
       .req("upnp", v.upnp)
       .req("natpmp", v.natpmp)
       .done();
 }
 void to_json(json& j, const NetworkExposure& v) {
-  j = {{"profile", v.profile}, {"listen_interfaces", v.listen_interfaces},
-       {"dht", v.dht},         {"dht_bootstrap_nodes", v.dht_bootstrap_nodes},
-       {"lsd", v.lsd},         {"upnp", v.upnp},
+  j = {{"profile", v.profile},
+       {"listen_interfaces", v.listen_interfaces},
+       {"dht", v.dht},
+       {"dht_bootstrap_nodes", v.dht_bootstrap_nodes},
+       {"dht_nodes", v.dht_nodes},
+       {"dht_restrict_ips", v.dht_restrict_ips},
+       {"lsd", v.lsd},
+       {"upnp", v.upnp},
        {"natpmp", v.natpmp}};
 }
 
@@ -554,6 +563,8 @@ namespace {
 // EngineStatus's fields sit at the top level of the status object.
 io::Fields& engine_fields(io::Fields& f, EngineStatus& v) {
   return f.req("listen_port", v.listen_port)
+      .opt("pin_exchange_port", v.pin_exchange_port)
+      .opt("dht_nodes", v.dht_nodes)
       .req("listen_interfaces", v.listen_interfaces)
       .req("outgoing_interfaces", v.outgoing_interfaces)
       .req("releases", v.releases)
@@ -574,6 +585,8 @@ Status read(const json& j, EngineStatus& v, const std::string& w, UnknownFields 
 }
 void to_json(json& j, const EngineStatus& v) {
   j = {{"listen_port", v.listen_port},
+       {"pin_exchange_port", v.pin_exchange_port},
+       {"dht_nodes", v.dht_nodes},
        {"listen_interfaces", v.listen_interfaces},
        {"outgoing_interfaces", v.outgoing_interfaces},
        {"releases", v.releases},

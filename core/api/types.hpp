@@ -75,6 +75,9 @@ struct UpstreamInfo {
   std::optional<std::string> branch;   // with pinned_by "branch"
   std::optional<std::string> alias;    // with pinned_by "catalog"
   std::optional<LicenseInfo> license;  // once known (the catalog's at once, a card's once pinned)
+  // With the hub gone: each peer under the pin's DHT key whose answer failed a check
+  // ("peer 127.0.3.1:7000: ..."); absent when none.
+  std::vector<std::string> rejected_peers;
 };
 
 // Bytes a release downloaded from one source this daemon session: a BitTorrent peer (by IP
@@ -284,6 +287,8 @@ struct NetworkExposure {
   std::vector<std::string> listen_interfaces;
   bool dht = false;
   std::vector<std::string> dht_bootstrap_nodes;  // HOST:PORT; empty when DHT is off
+  std::vector<std::string> dht_nodes;            // HOST:PORT added to the routing table; same
+  bool dht_restrict_ips = true;  // false: several DHT nodes per /24 and IP (loopback nodes only)
   bool lsd = false;
   bool upnp = false;
   bool natpmp = false;
@@ -292,6 +297,10 @@ struct NetworkExposure {
 // The BitTorrent side of GET /v1/status (present when the engine runs).
 struct EngineStatus {
   std::int64_t listen_port = 0;
+  // The pin exchange's TCP port (docs/pinned-releases.md §4b); 0 when it does not run.
+  std::int64_t pin_exchange_port = 0;
+  // Nodes in the DHT routing table (libtorrent's dht.dht_nodes); 0 with the DHT off.
+  std::int64_t dht_nodes = 0;
   std::vector<std::string> listen_interfaces;
   std::vector<std::string> outgoing_interfaces;
   std::uint64_t releases = 0;

@@ -8,6 +8,7 @@
 #include <libtorrent/peer_info.hpp>
 #include <libtorrent/read_resume_data.hpp>
 #include <libtorrent/session.hpp>
+#include <libtorrent/session_stats.hpp>
 #include <libtorrent/write_resume_data.hpp>
 
 #include "core/util/crypto.hpp"
@@ -301,6 +302,15 @@ void LtBackend::on_alert(lt::alert* a) {
   } else if (auto* md = lt::alert_cast<lt::metadata_received_alert>(a)) {
     if (auto ti = md->handle.torrent_file())
       emit(MetadataReceived{find(md->handle), shape_of(*ti)});
+  } else if (auto* gp = lt::alert_cast<lt::dht_get_peers_reply_alert>(a)) {
+    const auto* raw = reinterpret_cast<const std::uint8_t*>(gp->info_hash.data());
+    emit(DhtPeers{to_hex({raw, lt::sha1_hash::size()}), gp->peers()});
+  } else if (auto* ss = lt::alert_cast<lt::session_stats_alert>(a)) {
+    if (dht_nodes_metric_ < 0) dht_nodes_metric_ = lt::find_metric_idx("dht.dht_nodes");
+    const auto counters = ss->counters();
+    if (dht_nodes_metric_ >= 0 && dht_nodes_metric_ < static_cast<int>(counters.size())) {
+      dht_nodes_ = static_cast<int>(counters[static_cast<std::size_t>(dht_nodes_metric_)]);
+    }
   } else if (auto* tc = lt::alert_cast<lt::torrent_checked_alert>(a)) {
     emit(TorrentChecked{find(tc->handle)});
   } else if (auto* sr = lt::alert_cast<lt::save_resume_data_alert>(a)) {
@@ -540,6 +550,29 @@ TorrentStatus LtBackend::status(TorrentId t) {
 
 void LtBackend::post_updates() {
   session_->session().post_torrent_updates(lt::torrent_handle::query_pieces);
+  if (session_->session().is_dht_running()) session_->session().post_session_stats();
+}
+
+namespace {
+
+std::optional<lt::sha1_hash> dht_key(const std::string& key_hex) {
+  auto raw = from_hex_exact(key_hex, lt::sha1_hash::size());
+  if (!raw) return std::nullopt;
+  return lt::sha1_hash(reinterpret_cast<const char*>(raw->data()));
+}
+
+}  // namespace
+
+void LtBackend::dht_add_node(const std::string& host, int port) {
+  session_->session().add_dht_node({host, port});
+}
+
+void LtBackend::dht_announce(const std::string& key_hex, int port) {
+  if (auto key = dht_key(key_hex)) session_->session().dht_announce(*key, port);
+}
+
+void LtBackend::dht_lookup(const std::string& key_hex) {
+  if (auto key = dht_key(key_hex)) session_->session().dht_get_peers(*key);
 }
 
 }  // namespace weights::daemon

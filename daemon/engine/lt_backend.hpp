@@ -100,6 +100,10 @@ class LtBackend final : public TorrentBackend {
   void remove(TorrentId t) override;
   TorrentStatus status(TorrentId t) override;
   void post_updates() override;
+  void dht_add_node(const std::string& host, int port) override;
+  void dht_announce(const std::string& key_hex, int port) override;
+  void dht_lookup(const std::string& key_hex) override;
+  int dht_node_count() override { return dht_nodes_; }
 
  private:
   void emit(const TorrentEvent& e) {
@@ -117,6 +121,8 @@ class LtBackend final : public TorrentBackend {
   std::unordered_map<TorrentId, lt::torrent_handle> handles_;
   std::unordered_map<lt::torrent_handle, TorrentId> ids_;
   TorrentId next_id_ = 1;
+  int dht_nodes_ = 0;
+  int dht_nodes_metric_ = -1;  // index of dht.dht_nodes in session_stats_alert's counters
 };
 
 }  // namespace weights::daemon

@@ -13,10 +13,12 @@
 #include "core/upstream/git_bundle.hpp"
 #include "core/upstream/hf_pin.hpp"
 #include "core/upstream/model_card.hpp"
+#include "core/upstream/pin_exchange.hpp"
 #include "core/util/atomic_file.hpp"
 #include "core/util/time.hpp"
 #include "core/util/units.hpp"
 #include "daemon/engine/peer_dialer.hpp"
+#include "daemon/engine/pin_announcer.hpp"
 #include "daemon/engine/pinned_swarm.hpp"
 #include "daemon/engine/seed_intake.hpp"
 #include "daemon/log.hpp"
@@ -29,6 +31,13 @@ namespace fs = std::filesystem;
 constexpr std::string_view pinned_license = "unspecified: see the repository's model card";
 // A swarm fetch whose metadata has not come from a peer by then goes to the hub alone.
 constexpr std::chrono::seconds swarm_metadata_timeout{30};
+// Hub gone (docs/pinned-releases.md §4c): how long the pin's key is looked up for while no peer
+// has verified, how often, how many of its peers are tried, and each one's deadline.
+constexpr std::chrono::seconds dht_search_timeout{90};
+constexpr std::chrono::milliseconds dht_lookup_interval{2000};
+constexpr std::size_t max_pin_peers = 32;
+constexpr std::chrono::seconds pin_peer_deadline{60};
+constexpr std::size_t max_rejections_shown = 16;
 // Progress from a transfer reaches the io thread at most this often per job.
 constexpr auto progress_interval = std::chrono::milliseconds(250);
 
@@ -62,6 +71,17 @@ struct PinnedFetch::Job {
   std::vector<ReleaseFile> files;  // hashed against the pin
   std::optional<PinnedTorrent> built;
   std::optional<HubCheck> refused;  // the hub refused a download (set on the transfer thread)
+  // Hub gone: the hub's error, the pin's key, the pin exchanges found (in the order found,
+  // each tried once), the one whose answer verified (its swarm is joined) and that answer.
+  std::optional<Error> hub_error;
+  std::string dht_key;
+  std::vector<units::Endpoint> pin_peers;
+  std::size_t pin_peer_next = 0;
+  bool pin_peer_busy = false;
+  bool lookup_armed = false;  // a lookup's timer is pending
+  std::chrono::steady_clock::time_point dht_deadline{};
+  std::optional<units::Endpoint> pin_peer;
+  std::optional<upstream::VerifiedPin> verified;  // set on the transfer thread
 };
 
 namespace {
@@ -385,7 +405,10 @@ void PinnedFetch::start_pin(const std::shared_ptr<Job>& job) {
 void PinnedFetch::pinned(const std::shared_ptr<Job>& job, Status got) {
   Release* r = current(*job);
   if (!r || host_.shutting_down()) return;
-  if (!got) return failed(job, got.error());
+  if (!got) {
+    if (hub_gone(job, got.error())) return;
+    return failed(job, got.error());
+  }
   r->manifest = interim_manifest(job->repo, job->tree);
   r->files.assign(r->manifest.files.size(), FileEntry{});
   std::vector<std::string> paths;
@@ -551,11 +574,13 @@ void PinnedFetch::built(const std::shared_ptr<Job>& job, Status got) {
   rec.manifest = std::move(*bytes);
   auto hf_cache = r->hf_cache;
   auto sources = r->sources;
-  Release& nr = registry_.add(host_.make_release(std::move(rec), *m));
+  auto rejected = r->upstream_rejected;
+  Release& nr = registry_.add(host_.make_release(std::move(rec), *m));  // replaces *r
   nr.hf_cache = std::move(hf_cache);
   nr.sources = std::move(sources);
   nr.upstream_branch = job->branch;
   nr.upstream_alias = job->alias;
+  nr.upstream_rejected = std::move(rejected);
   nr.license = job->license;
   nr.license_accepted_at = job->license_accepted_at;
   if (auto st = adopt_taken(nr, host_.store()); !st) {
@@ -576,6 +601,7 @@ void PinnedFetch::built(const std::shared_ptr<Job>& job, Status got) {
 
 void PinnedFetch::failed(const std::shared_ptr<Job>& job, const Error& e) {
   leave_swarm(*job);
+  job->dht_deadline = {};  // its search stops
   if (Release* r = current(*job)) {
     r->upstream_phase = UpstreamPhase::none;
     r->upstream_rate = 0;
@@ -611,7 +637,8 @@ void PinnedFetch::join_swarm(const std::shared_ptr<Job>& job) {
   MagnetAdd add;
   add.v2_infohash = *job->swarm_v2;
   add.save_path = work_dir_;  // the torrent's name is the commit: its files land in job->dir
-  add.web_seeds = {web_seed_base(settings_, job->repo)};
+  // The hub gone: no web seed (it would only fail).
+  if (!job->hub_error) add.web_seeds = {web_seed_base(settings_, job->repo)};
   add.peers = job->peers;
   auto t = host_.backend().add_magnet(add);
   if (!t) {
@@ -622,6 +649,11 @@ void PinnedFetch::join_swarm(const std::shared_ptr<Job>& job) {
   // No peer may have the metadata (no holder is up, or none is known): then the hub alone.
   host_.after(swarm_metadata_timeout, [this, job, t = *t] {
     if (job->swarm != t || !job->lt_index.empty() || !swarm_job(t)) return;
+    if (job->hub_error) {
+      return swarm_rejected(job, fmt::format("no peer gave the metadata of its info-hash {} within "
+                                             "{} s",
+                                             *job->swarm_v2, swarm_metadata_timeout.count()));
+    }
     log::warning("{}: no peer gave the metadata of swarm {} within {} s; downloading from {} alone",
                  job->id, *job->swarm_v2, swarm_metadata_timeout.count(), settings_.hub.endpoint);
     leave_swarm(*job);
@@ -633,7 +665,7 @@ void PinnedFetch::join_swarm(const std::shared_ptr<Job>& job) {
       "web seed {})",
       job->id, job->tree.files.size(),
       units::format_size(interim_manifest(job->repo, job->tree).total_length), *job->swarm_v2,
-      job->peers.size(), add.web_seeds.front());
+      job->peers.size(), add.web_seeds.empty() ? std::string("none") : add.web_seeds.front());
 }
 
 // The job of transient torrent `t`; one whose release is gone (removed, failed) leaves the
@@ -692,6 +724,11 @@ bool PinnedFetch::on_torrent_event(const TorrentEvent& e) {
 // The metadata came from a peer: only the pinned torrent's shape is downloaded.
 void PinnedFetch::swarm_metadata(const std::shared_ptr<Job>& job, const TorrentShape& shape) {
   auto index = match_pinned_shape(shape, job->tree);
+  if (!index && job->hub_error) {
+    return swarm_rejected(job, fmt::format("the metadata of its info-hash {} is not commit {}'s "
+                                           "torrent: {}",
+                                           *job->swarm_v2, job->commit, index.error().message));
+  }
   if (!index) return failed(job, index.error());
   job->lt_index = std::move(*index);
   host_.backend().leave_upload_mode(job->swarm);
@@ -742,6 +779,156 @@ void PinnedFetch::swarm_flushed(const std::shared_ptr<Job>& job) {
         return {};
       },
       [this, job](Status got) { downloaded(job, std::move(got)); });
+}
+
+// ---- the hub gone: the pin's peers in the DHT --------------------------------------------------
+
+namespace {
+
+// Errors of the hub's git endpoint that leave the DHT to try: it cannot be reached, or it no
+// longer has (or serves) the commit.
+bool hub_unusable(const Error& e) {
+  return e.code == Errc::unavailable || e.code == Errc::not_found;
+}
+
+}  // namespace
+
+bool PinnedFetch::hub_gone(const std::shared_ptr<Job>& job, const Error& hub_error) {
+  if (!hub_unusable(hub_error) || job->commit.empty() || !host_.dht_enabled()) return false;
+  auto pin = canonical_pin(upstream_kind, job->repo, job->commit);
+  if (!pin) return false;
+  job->hub_error = hub_error;
+  job->dht_key = rendezvous_key_hex(*pin);
+  job->pin_peers = host_.known_pin_peers();
+  job->dht_deadline = std::chrono::steady_clock::now() + dht_search_timeout;
+  dht_searches_.emplace(job->dht_key, job);
+  log::warning("{}: the hub's git endpoint failed ({}); looking commit {} up in the DHT (key {})",
+               job->id, hub_error.message, job->commit, job->dht_key);
+  dht_search(job);
+  return true;
+}
+
+// One step of the search: the next peer asked (one at a time), and the key looked up again every
+// dht_lookup_interval until a peer verified or the deadline passed; then, once every peer found
+// was asked, the fetch fails naming the hub's error and each rejected peer.
+void PinnedFetch::dht_search(const std::shared_ptr<Job>& job) {
+  if (!current(*job) || host_.shutting_down() || job->pin_peer) return;
+  if (job->dht_deadline == std::chrono::steady_clock::time_point{}) return;  // failed meanwhile
+  if (!job->pin_peer_busy) try_pin_peer(job);
+  const bool searching = std::chrono::steady_clock::now() < job->dht_deadline;
+  if (!job->pin_peer_busy && !searching) {
+    std::string why = fmt::format(
+        "the hub's git endpoint failed ({}) and no peer under the pin's DHT key {} served commit "
+        "{} within {} s",
+        job->hub_error->message, job->dht_key, job->commit, dht_search_timeout.count());
+    if (Release* r = current(*job); r && !r->upstream_rejected.empty()) {
+      why += "; rejected: ";
+      for (std::size_t i = 0; i < r->upstream_rejected.size(); ++i) {
+        why += (i ? "; " : "") + r->upstream_rejected[i];
+      }
+    }
+    return failed(job, Error{Errc::unavailable, std::move(why),
+                             "fetch again once a node holding the release is up, or the hub"});
+  }
+  if (!searching || job->lookup_armed) return;  // a peer's answer continues the search
+  host_.dht_lookup(job->dht_key);
+  job->lookup_armed = true;
+  host_.after(dht_lookup_interval, [this, job] {
+    job->lookup_armed = false;
+    dht_search(job);
+  });
+}
+
+void PinnedFetch::on_dht_peers(const DhtPeers& e) {
+  const auto [first, last] = dht_searches_.equal_range(e.key_hex);
+  std::vector<std::shared_ptr<Job>> jobs;
+  for (auto it = first; it != last;) {
+    auto job = it->second.lock();
+    if (!job || !current(*job) || job->dht_deadline == std::chrono::steady_clock::time_point{}) {
+      it = dht_searches_.erase(it);
+      continue;
+    }
+    jobs.push_back(std::move(job));
+    ++it;
+  }
+  for (const auto& job : jobs) {
+    for (const auto& p : e.peers) {
+      if (job->pin_peers.size() >= max_pin_peers) break;
+      const units::Endpoint ep{p.address(), p.port()};
+      const bool known = std::any_of(job->pin_peers.begin(), job->pin_peers.end(), [&](auto& k) {
+        return k.address == ep.address && k.port == ep.port;
+      });
+      if (!known && ep.port != 0) job->pin_peers.push_back(ep);
+    }
+    if (!job->pin_peer && !job->pin_peer_busy) try_pin_peer(job);
+  }
+}
+
+// The next peer's offer and objects, on the transfer thread (one peer at a time, each with its
+// deadline): a peer that answers slowly or wrongly delays the fetch by at most pin_peer_deadline.
+void PinnedFetch::try_pin_peer(const std::shared_ptr<Job>& job) {
+  if (job->pin_peer_busy || job->pin_peer || job->pin_peer_next >= job->pin_peers.size()) return;
+  auto pin = canonical_pin(upstream_kind, job->repo, job->commit);
+  if (!pin) return;
+  const units::Endpoint peer = job->pin_peers[job->pin_peer_next++];
+  job->pin_peer_busy = true;
+  log::info("{}: asking peer {} for commit {} (pin exchange)", job->id,
+            units::format_endpoint(peer), job->commit);
+  host_.on_transfer(
+      [job, peer, pin = *pin]() -> Status {
+        HttpOptions options;
+        options.deadline = pin_peer_deadline;
+        options.connect_timeout = std::chrono::seconds(5);
+        options.read_timeout = std::chrono::seconds(15);
+        auto got = upstream::fetch_verified_pin(peer, pin, options);
+        if (!got) return tl::unexpected(got.error());
+        job->verified = std::move(*got);
+        return {};
+      },
+      [this, job, peer](Status got) { pin_peer_answered(job, peer, std::move(got)); });
+}
+
+void PinnedFetch::pin_peer_answered(const std::shared_ptr<Job>& job, const units::Endpoint& peer,
+                                    Status got) {
+  job->pin_peer_busy = false;
+  if (!current(*job) || host_.shutting_down()) return;
+  if (!got) {
+    reject(job, peer, got.error().message);
+    return dht_search(job);
+  }
+  auto v = std::move(*job->verified);
+  job->verified.reset();
+  job->pin_peer = peer;
+  job->tree = std::move(v.tree);
+  job->objects = std::move(v.objects);  // kept with the torrent: this node serves them in turn
+  job->swarm_v2 = v.offer.info_hash_v2;
+  job->peers = {PeerEndpoint(peer.address, v.offer.bt_port)};
+  log::info("{}: peer {} answered with commit {}'s objects (verified) and swarm {}; joining it",
+            job->id, units::format_endpoint(peer), job->commit, *job->swarm_v2);
+  pinned(job, {});
+}
+
+void PinnedFetch::reject(const std::shared_ptr<Job>& job, const units::Endpoint& peer,
+                         const std::string& why) {
+  // The pin exchange's client errors name the peer already.
+  const auto name = fmt::format("peer {}: ", units::format_endpoint(peer));
+  const auto text = why.rfind(name, 0) == 0 ? why : name + why;
+  log::warning("{}: {}", job->id, text);
+  if (Release* r = current(*job); r && r->upstream_rejected.size() < max_rejections_shown) {
+    r->upstream_rejected.push_back(text);
+  }
+}
+
+void PinnedFetch::swarm_rejected(const std::shared_ptr<Job>& job, const std::string& why) {
+  leave_swarm(*job);
+  job->lt_index.clear();
+  job->swarm_v2.reset();
+  job->peers.clear();
+  const auto peer = *job->pin_peer;
+  job->pin_peer.reset();
+  if (Release* r = current(*job)) r->upstream_phase = UpstreamPhase::pinning;
+  reject(job, peer, why);
+  dht_search(job);
 }
 
 }  // namespace weights::daemon

@@ -58,6 +58,7 @@
 #include "core/upstream/git_pin.hpp"
 #include "core/upstream/license_terms.hpp"
 #include "core/util/error.hpp"
+#include "core/util/units.hpp"
 #include "daemon/engine.hpp"
 #include "daemon/engine/license_gate.hpp"
 #include "daemon/engine/release.hpp"
@@ -159,6 +160,13 @@ class PinnedFetchHost {
   // The hub refused a download of release `id`'s commit (401/403/404/410/451): recorded like
   // the upstream watch's answers (upstream_watch.hpp).
   virtual void hub_answered(const std::string& id, const HubCheck& check) = 0;
+  // Whether the DHT runs (a pin can be looked up when the hub is gone).
+  virtual bool dht_enabled() = 0;
+  // Looks a pin's rendezvous key up in the DHT, answered by DhtPeers events; false: the key was
+  // looked up less than a second ago (try later).
+  virtual bool dht_lookup(const std::string& key_hex) = 0;
+  // Pin exchange endpoints tried before those the DHT names ([network] pin_exchange_peers).
+  virtual std::vector<units::Endpoint> known_pin_peers() = 0;
 };
 
 // Carries out upstream fetches on the registry. Io thread only.
@@ -178,6 +186,9 @@ class PinnedFetch {
   // An event of the session: true when it was about a swarm fetch's transient torrent and is
   // handled. A StatusBatch is read (progress, rate, sources) and left to the engine too.
   bool on_torrent_event(const TorrentEvent& e);
+  // Peers under a pin's DHT key (docs/pinned-releases.md §4c): leads for the fetches of that pin
+  // whose hub is gone.
+  void on_dht_peers(const DhtPeers& e);
 
   // The work of one fetch, shared by its steps (plain data; see pinned_fetch.cpp).
   struct Job;
@@ -197,6 +208,15 @@ class PinnedFetch {
   void swarm_flushed(const std::shared_ptr<Job>& job);
   void leave_swarm(Job& job);
   void built(const std::shared_ptr<Job>& job, Status got);
+  // Hub gone (docs/pinned-releases.md §4c): the pin's key looked up, its peers' offers tried
+  // one at a time until one verifies.
+  bool hub_gone(const std::shared_ptr<Job>& job, const Error& hub_error);
+  void dht_search(const std::shared_ptr<Job>& job);
+  void try_pin_peer(const std::shared_ptr<Job>& job);
+  void pin_peer_answered(const std::shared_ptr<Job>& job, const units::Endpoint& peer, Status got);
+  // The verified peer's swarm let the fetch down (`why`): named in `show`, the next peer tried.
+  void swarm_rejected(const std::shared_ptr<Job>& job, const std::string& why);
+  void reject(const std::shared_ptr<Job>& job, const units::Endpoint& peer, const std::string& why);
   // The job's release if it is still the one the job started for.
   Release* current(const Job& job);
   void failed(const std::shared_ptr<Job>& job, const Error& e);
@@ -207,6 +227,8 @@ class PinnedFetch {
   UpstreamSettings settings_;
   std::filesystem::path work_dir_;
   std::map<TorrentId, std::shared_ptr<Job>> swarms_;  // transient torrents of swarm fetches
+  // Fetches looking their pin's key up in the DHT, by key.
+  std::multimap<std::string, std::weak_ptr<Job>> dht_searches_;
 };
 
 }  // namespace weights::daemon

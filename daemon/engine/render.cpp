@@ -165,6 +165,7 @@ api::Release render_release(const Release& r, const ReleaseContext& ctx) {
     up.pinned_by = r.upstream_branch ? "branch" : r.upstream_alias ? "catalog" : "commit";
     up.branch = r.upstream_branch;
     up.alias = r.upstream_alias;
+    up.rejected_peers = r.upstream_rejected;
     if (r.license) {
       const auto& t = *r.license;
       auto& li = up.license.emplace();

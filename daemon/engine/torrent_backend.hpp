@@ -201,6 +201,20 @@ class TorrentBackend {
   virtual TorrentStatus status(TorrentId t) = 0;
   // Asks for a status update of every torrent (answered once, later).
   virtual void post_updates() = 0;
+
+  // ---- the DHT (BEP 5), for the pin rendezvous (docs/pinned-releases.md §4). A key is 40 hex
+  // digits (20 bytes, the size of a v1 info-hash). Each call is a no-op while the DHT is off.
+  // Asks `host`:`port` to join the routing table (it enters once it answers a ping).
+  virtual void dht_add_node(const std::string& host, int port) = 0;
+  // Announces this node's address with `port` under `key_hex`. Lost silently while the routing
+  // table is empty (dht_node_count() == 0), and never repeated by the session: the caller
+  // re-announces on its own timer.
+  virtual void dht_announce(const std::string& key_hex, int port) = 0;
+  // Looks `key_hex` up: answered by DhtPeers events, one per node that returned peers (none
+  // when no node knows the key). At most one lookup a second per key (nodes ban pollers).
+  virtual void dht_lookup(const std::string& key_hex) = 0;
+  // Nodes in the DHT routing table as of the last post_updates answer; 0 while the DHT is off.
+  virtual int dht_node_count() = 0;
 };
 
 }  // namespace weights::daemon

@@ -98,10 +98,17 @@ struct TorrentError {
   std::string message;
 };
 
+// Peers a DHT node returned for a key looked up with dht_lookup (untrusted leads). Their
+// port is the one they announced (for a pin's key: their pin exchange's).
+struct DhtPeers {
+  std::string key_hex;  // 40 lowercase hex
+  std::vector<boost::asio::ip::tcp::endpoint> peers;
+};
+
 using TorrentEvent =
     std::variant<TorrentAdded, StatusBatch, UpdatesLost, FileCompleted, TorrentFinished,
                  TorrentChecked, CacheFlushed, PieceHashFailed, PeerBanned, ResumeSaved,
-                 ResumeSaveFailed, TorrentError, MetadataReceived>;
+                 ResumeSaveFailed, TorrentError, MetadataReceived, DhtPeers>;
 
 // Called on the io thread; the event is valid only during the call.
 using TorrentEventSink = std::function<void(const TorrentEvent&)>;

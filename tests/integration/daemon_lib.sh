@@ -24,18 +24,18 @@ start_daemon() { # N [extra weightsd flags...]
   start_daemon_ns "$n" "" "127.0.0.$((n + 1))" "$@"
 }
 
-# start_daemon_ns N NETNS IP [weightsd flags...] : daemon N listening on IP:0, inside NETNS
-# (netns_lib.sh) unless NETNS is empty. The control socket is a file, so weightsctl reaches it
-# from outside the namespace.
+# start_daemon_ns N NETNS IP [weightsd flags...] : daemon N listening on IP:0 (IP:$START_PORT
+# when set: a port chosen before the start), inside NETNS (netns_lib.sh) unless NETNS is empty.
+# The control socket is a file, so weightsctl reaches it from outside the namespace.
 start_daemon_ns() {
-  local n=$1 ns=$2 ip=$3
+  local n=$1 ns=$2 ip=$3:${START_PORT:-0}
   shift 3
   local d=$T/d$n pre=()
   [[ -z $ns ]] || pre=(ip netns exec "$ns") # exec'd: $! stays weightsd's pid
   mkdir -p "$d"
   weightsd_check_config "$WEIGHTSD" "$ns" --state-dir "$d/state" --socket "$d/ctl.sock" \
-    --listen "$ip:0" "$@" || return 1
-  "${pre[@]}" "$WEIGHTSD" --state-dir "$d/state" --socket "$d/ctl.sock" --listen "$ip:0" \
+    --listen "$ip" "$@" || return 1
+  "${pre[@]}" "$WEIGHTSD" --state-dir "$d/state" --socket "$d/ctl.sock" --listen "$ip" \
     "$@" >>"$d/log" 2>&1 &
   local pid=$!
   disown "$pid"

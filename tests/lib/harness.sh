@@ -61,7 +61,7 @@ wait_until() {
 # running daemon once it answers, weightsd_check_config the effective configuration before a
 # start; tests/integration/weightsd_start_lint_test.sh fails when a script starts weightsd
 # without the former. A test that needs a DHT turns it on in its own config with bootstrap
-# nodes of its own on 127.x.
+# nodes or dht_nodes of its own on 127.x (hub_gone_dht_test.sh).
 export WEIGHTSD_NETWORK_PROFILE=private
 
 # _weightsd_exposure_problems NETNS : reads "listen ADDR", "bootstrap HOST:PORT" and "dht|lsd|
@@ -74,7 +74,7 @@ _weightsd_exposure_problems() {
       listen)
         [[ -n $netns || $value =~ ^(127\.[0-9]+\.[0-9]+\.[0-9]+|\[::1\]):[0-9]+$ ]] ||
           echo "listens on $value outside a namespace" ;;
-      bootstrap) bootstrap+=("$value") ;;
+      bootstrap | node) bootstrap+=("$value") ;;
       dht) dht=$value ;;
       lsd | upnp | natpmp) [[ $value == off ]] || echo "$key is $value" ;;
     esac
@@ -82,7 +82,7 @@ _weightsd_exposure_problems() {
   [[ $dht == on ]] || return 0
   for value in "${bootstrap[@]}"; do
     [[ $value =~ ^127\.[0-9]+\.[0-9]+\.[0-9]+:[0-9]+$ ]] ||
-      echo "DHT bootstrap node $value is not on 127.x (a public router or a DNS name)"
+      echo "DHT bootstrap node or node $value is not on 127.x (a public router or a DNS name)"
   done
 }
 
@@ -107,6 +107,7 @@ weightsd_check_exposure() {
   if ! facts=$(jq -r '.network // error("the status has no network field")
       | def o: if . then "on" else "off" end;
         (.listen_interfaces[] | "listen \(.)"), (.dht_bootstrap_nodes[] | "bootstrap \(.)"),
+        (.dht_nodes[]? | "node \(.)"),
         "dht \(.dht | o)", "lsd \(.lsd | o)", "upnp \(.upnp | o)", "natpmp \(.natpmp | o)"' \
       <<<"$status" 2>&1); then
     echo "FAIL: weightsd at $sock: unreadable status ($facts): $status" >&2
@@ -131,6 +132,8 @@ weightsd_check_config() {
         sed '/^$/d; s/^/listen /'
       sed -n "s/^dht_bootstrap_nodes = \[\(.*\)\]$/\1/p" <<<"$cfg" | tr ',' '\n' | tr -d " '" |
         sed '/^$/d; s/^/bootstrap /'
+      sed -n "s/^dht_nodes = \[\(.*\)\]$/\1/p" <<<"$cfg" | tr ',' '\n' | tr -d " '" |
+        sed '/^$/d; s/^/node /'
       for key in dht lsd upnp natpmp; do
         sed -n "s/^$key = '\(.*\)'$/$key \1/p" <<<"$cfg"
       done

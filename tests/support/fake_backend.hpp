@@ -112,6 +112,17 @@ class FakeBackend final : public daemon::TorrentBackend {
     return statuses[t];
   }
   void post_updates() override { calls.push_back("post_updates"); }
+  void dht_add_node(const std::string& host, int port) override {
+    calls.push_back(fmt::format("dht_add_node {}:{}", host, port));
+  }
+  void dht_announce(const std::string& key_hex, int port) override {
+    calls.push_back(fmt::format("dht_announce {} {}", key_hex, port));
+  }
+  void dht_lookup(const std::string& key_hex) override {
+    calls.push_back(fmt::format("dht_lookup {}", key_hex));
+  }
+  int dht_node_count() override { return dht_nodes; }
+  int dht_nodes = 0;  // what dht_node_count answers
 
   // The calls since the last take(), and forgets them.
   std::vector<std::string> take() { return std::exchange(calls, {}); }

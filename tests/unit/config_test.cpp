@@ -128,6 +128,58 @@ TEST_CASE("bootstrap nodes are HOST:PORT; a bad one names the key and its line",
              Catch::Contains("expected an array of strings"));
 }
 
+TEST_CASE("dht_nodes are HOST:PORT members of a private DHT, added after start", "[config]") {
+  auto c = apply_toml(Config{},
+                      "[network]\nprofile = \"private\"\ndht = \"on\"\n"
+                      "dht_nodes = [\"127.0.2.1:7001\", \"node.example:6881\"]\n",
+                      "w.toml");
+  REQUIRE(c);
+  CHECK(c->dht == Toggle::on);
+  CHECK(c->dht_bootstrap_nodes.empty());
+  CHECK(c->dht_nodes == std::vector<std::string>{"127.0.2.1:7001", "node.example:6881"});
+  const auto e = apply_error("[network]\ndht_nodes = [\n  \"127.0.2.1\"\n]\n");
+  CHECK(e.code == Errc::schema_error);
+  CHECK_THAT(e.message, Catch::StartsWith("w.toml:3: network.dht_nodes: "));
+}
+
+TEST_CASE("dht_restrict_ips may be turned off only when every listen interface is loopback",
+          "[config]") {
+  testing::TempDir dir;
+  const auto file = dir / "w.toml";
+  write(file, "[network]\ndht_restrict_ips = false\n");
+  Overrides flags;
+  flags.mode = Mode::user;
+  flags.config_file = file;
+  // The default listen interfaces (0.0.0.0, [::]) are public: refused.
+  auto c = load_config(flags, env_of({{"HOME", "/h"}}));
+  REQUIRE_FALSE(c);
+  CHECK(c.error().code == Errc::invalid_argument);
+  CHECK_THAT(c.error().message, Catch::Contains("dht_restrict_ips"));
+  // --listen on loopback alone: accepted.
+  flags.listen_interfaces = std::vector<std::string>{"127.0.3.1:0"};
+  c = load_config(flags, env_of({{"HOME", "/h"}}));
+  REQUIRE(c);
+  CHECK(c->dht_restrict_ips == Toggle::off);
+  // One non-loopback interface among them: refused again.
+  flags.listen_interfaces = std::vector<std::string>{"127.0.3.1:0", "10.0.0.1:6881"};
+  CHECK_FALSE(load_config(flags, env_of({{"HOME", "/h"}})));
+  // The default keeps the restriction, whatever the interfaces.
+  CHECK(Config{}.dht_restrict_ips == Toggle::on);
+}
+
+TEST_CASE("pin_exchange is ADDR:PORT, auto or off", "[config]") {
+  CHECK(Config{}.pin_exchange == "auto");
+  for (const char* ok : {"127.0.0.2:0", "0.0.0.0:7000", "off", "auto"}) {
+    INFO(ok);
+    auto c = apply_toml(Config{}, fmt::format("[network]\npin_exchange = \"{}\"\n", ok), "w.toml");
+    REQUIRE(c);
+    CHECK(c->pin_exchange == ok);
+  }
+  const auto e = apply_error("[network]\npin_exchange = \"somewhere\"\n");
+  CHECK(e.code == Errc::schema_error);
+  CHECK_THAT(e.message, Catch::StartsWith("w.toml:2: network.pin_exchange: "));
+}
+
 TEST_CASE("WEIGHTSD_NETWORK_PROFILE selects the profile the config file starts from", "[config]") {
   testing::TempDir dir;
   Overrides flags;

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <libtorrent/settings_pack.hpp>
 
+#include "daemon/pin_exchange_server.hpp"
 #include "daemon/torrent_session.hpp"
 
 using namespace weights::daemon;
@@ -108,4 +109,41 @@ TEST_CASE("the reported exposure is what the session runs with", "[libtorrent]")
   c.dht_bootstrap_nodes.clear();
   CHECK_THAT(describe_network_exposure(network_exposure(c)),
              Catch::Contains("DHT on (no bootstrap nodes)"));
+}
+
+TEST_CASE("a loopback test DHT: its nodes are reported, the IP restriction lifted only there",
+          "[libtorrent]") {
+  using sp = lt::settings_pack;
+  Config c;
+  apply_network_profile(c, NetworkProfile::private_network);
+  c.dht = Toggle::on;
+  c.listen_interfaces = {"127.0.3.1:0"};
+  c.dht_nodes = {"127.0.4.1:7000", "127.0.5.1:7001"};
+  c.dht_restrict_ips = Toggle::off;
+  auto e = network_exposure(c);
+  CHECK(e.dht_nodes == c.dht_nodes);
+  CHECK_FALSE(e.dht_restrict_ips);
+  CHECK_THAT(describe_network_exposure(e),
+             Catch::Contains("DHT on (no bootstrap nodes) (nodes 127.0.4.1:7000, 127.0.5.1:7001) "
+                             "(several nodes per IP: loopback test DHT)"));
+  auto p = session_settings(c);
+  CHECK_FALSE(p.get_bool(sp::dht_restrict_routing_ips));
+  CHECK_FALSE(p.get_bool(sp::dht_restrict_search_ips));
+  CHECK(p.get_str(sp::dht_bootstrap_nodes).empty());
+  // A public interface keeps the restriction, even if the setting slipped through.
+  c.listen_interfaces.push_back("0.0.0.0:6881");
+  p = session_settings(c);
+  CHECK(p.get_bool(sp::dht_restrict_routing_ips));
+  CHECK(p.get_bool(sp::dht_restrict_search_ips));
+  CHECK(network_exposure(c).dht_restrict_ips);
+}
+
+TEST_CASE("the pin exchange listens where configured, or by the first listen address",
+          "[libtorrent]") {
+  CHECK(pin_exchange_endpoint("off", {"127.0.0.2:0"}, true).empty());
+  CHECK(pin_exchange_endpoint("127.0.0.9:7000", {"127.0.0.2:0"}, false) == "127.0.0.9:7000");
+  CHECK(pin_exchange_endpoint("auto", {"127.0.0.2:6881", "[::1]:6881"}, true) == "127.0.0.2:0");
+  CHECK(pin_exchange_endpoint("auto", {"[::]:6881"}, true) == "[::]:0");
+  // Nothing would find it without the DHT.
+  CHECK(pin_exchange_endpoint("auto", {"127.0.0.2:6881"}, false).empty());
 }

@@ -13,6 +13,7 @@
 
 #include "core/upstream/git_bundle.hpp"
 #include "core/util/crypto.hpp"
+#include "daemon/engine/pin_announcer.hpp"
 #include "daemon/engine/release_registry.hpp"
 #include "support/fake_backend.hpp"
 #include "support/git_repo.hpp"
@@ -70,6 +71,15 @@ struct FakeHost final : PinnedFetchHost {
   void hub_answered(const std::string& id, const HubCheck& c) override {
     answers.emplace_back(id, c);
   }
+  bool dht_enabled() override { return dht; }
+  bool dht_lookup(const std::string& key_hex) override {
+    lookups.push_back(key_hex);
+    return true;
+  }
+  std::vector<units::Endpoint> known_pin_peers() override { return pin_peers; }
+  bool dht = false;
+  std::vector<std::string> lookups;
+  std::vector<units::Endpoint> pin_peers;
   // Runs queued steps (and what they queue) until none is left.
   void drain() {
     while (!queue.empty()) {
@@ -639,4 +649,58 @@ TEST_CASE("a pinned fetch writes its commit's git object bundle with its torrent
   auto bundle = upstream::write_git_bundle(git.get(), commit);
   REQUIRE(bundle);
   CHECK(weights::testing::slurp(f.store.git_objects_file(v2)) == *bundle);
+}
+
+TEST_CASE(
+    "with the hub refusing and the DHT on, the pin's key is looked up and each peer whose "
+    "answer fails is named",
+    "[pinned_fetch]") {
+  TempDir src_tmp;
+  SourceRepo repo(src_tmp / "org/m");
+  weights::testing::make_model(repo);
+  Fixture f("file://" + src_tmp.path().string());
+  f.host.dht = true;
+  // Nothing listens on port 1: the first pin exchange asked fails at once.
+  const auto loopback = boost::asio::ip::make_address("127.0.0.1");
+  f.host.pin_peers = {units::Endpoint{loopback, 1}};
+  auto r = f.pinned->fetch(PinTarget{"org/m", commit_a, std::nullopt, std::nullopt, std::nullopt},
+                           named("org/m", commit_a));
+  REQUIRE(r);
+  f.host.drain();
+  Release* rel = f.registry.find("org/m@" + commit_a);
+  REQUIRE(rel);
+  CHECK_FALSE(rel->error);  // still searching
+  auto pin = canonical_pin("huggingface", "org/m", commit_a);
+  REQUIRE(pin);
+  const auto key = rendezvous_key_hex(*pin);
+  REQUIRE_FALSE(f.host.lookups.empty());
+  CHECK(f.host.lookups.front() == key);
+  REQUIRE(rel->upstream_rejected.size() == 1);
+  CHECK_THAT(rel->upstream_rejected.front(), Catch::StartsWith("peer 127.0.0.1:1: "));
+  // The DHT names the same endpoint again and one for another key: neither is asked.
+  const int asked = f.host.transfers;
+  f.pinned->on_dht_peers(DhtPeers{key, {boost::asio::ip::tcp::endpoint(loopback, 1)}});
+  f.pinned->on_dht_peers(
+      DhtPeers{std::string(40, '0'), {boost::asio::ip::tcp::endpoint(loopback, 2)}});
+  f.host.drain();
+  CHECK(f.host.transfers == asked);
+  // A new endpoint under the key is asked (and fails the same way, named too).
+  f.pinned->on_dht_peers(DhtPeers{key, {boost::asio::ip::tcp::endpoint(loopback, 3)}});
+  f.host.drain();
+  CHECK(f.host.transfers == asked + 1);
+  REQUIRE(rel->upstream_rejected.size() == 2);
+  CHECK_THAT(rel->upstream_rejected.back(), Catch::StartsWith("peer 127.0.0.1:3: "));
+}
+
+TEST_CASE("with the DHT off a refusing hub fails the fetch as before", "[pinned_fetch]") {
+  TempDir src_tmp;
+  SourceRepo repo(src_tmp / "org/m");
+  weights::testing::make_model(repo);
+  Fixture f("file://" + src_tmp.path().string());
+  auto r = f.pinned->fetch(PinTarget{"org/m", commit_a, std::nullopt, std::nullopt, std::nullopt},
+                           named("org/m", commit_a));
+  REQUIRE(r);
+  f.host.drain();
+  CHECK(f.host.lookups.empty());
+  CHECK(state_of(*f.registry.find("org/m@" + commit_a)) == ReleaseState::failed);
 }
