@@ -121,7 +121,7 @@ struct Engine::Impl {
     // progress (protected), pins, and free space (MiB).
     RoomKey room_key() override {
       const auto c = I.registry.room_counts();
-      return {I.registry.reserved(I.held), c.active, c.pinned, I.free_disk().value_or(0) >> 20};
+      return {I.registry.reserved(), c.active, c.pinned, I.free_disk().value_or(0) >> 20};
     }
     TimePoint now() override { return I.clock(); }
     std::vector<StoredRelease> stored_releases() override {
@@ -777,7 +777,7 @@ std::string Engine::metrics_text() {
   MetricsSnapshot snap;
   snap.releases = release_metrics(I.registry, I.held);
   snap.feeds = I.feeds->renderable();
-  snap.disk_reserved = I.registry.reserved(I.held);
+  snap.disk_reserved = I.registry.reserved();
   snap.disk_budget = I.config.max_disk;
   snap.disk_free = I.free_disk();
   snap.room = I.seeds.room_totals();
@@ -801,7 +801,7 @@ api::EngineStatus Engine::status_fields() {
   out.feeds = feeds ? feeds->size() : 0;
   out.download_rate = rates.download;
   out.upload_rate = rates.upload;
-  out.disk = {I.registry.reserved(I.held), I.config.max_disk, I.free_disk()};
+  out.disk = {I.registry.reserved(), I.config.max_disk, I.free_disk()};
   out.rate_limits = {I.applied_rates.download, I.applied_rates.upload};
   out.network = network_exposure(I.config);
   out.pin_exchange_port = I.rendezvous->port();

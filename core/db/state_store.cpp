@@ -244,6 +244,18 @@ Result<std::vector<tuf::TargetInfo>> StateStore::model_targets(std::string_view 
   return out;
 }
 
+Result<std::vector<std::string>> StateStore::target_hashes(std::string_view name,
+                                                           tuf::TargetKind kind) {
+  auto stmt =
+      db_->connection().prepare("SELECT sha256 FROM trusted_targets WHERE feed = ?1 AND kind = ?2");
+  if (!stmt) return tl::unexpected(stmt.error());
+  if (auto ok = stmt->bind_all(name, tuf::kind_name(kind)); !ok) return tl::unexpected(ok.error());
+  std::vector<std::string> out;
+  auto ok = each_row(*stmt, [&](Statement& row) { out.push_back(row.text(0)); });
+  if (!ok) return tl::unexpected(ok.error());
+  return out;
+}
+
 Result<FeedState> StateStore::load_feed(std::string_view name, FeedDetail detail) {
   Connection& db = db_->connection();
   // One read transaction so the queries see the same commit (rolled back at the end: it wrote

@@ -123,6 +123,10 @@ class StateStore {
   Result<std::vector<tuf::TargetInfo>> model_targets(std::string_view feed, std::string_view model);
   // How many trusted targets of `kind` the feed lists (0 for an unknown feed).
   Result<std::size_t> count_targets(std::string_view name, tuf::TargetKind kind);
+  // The SHA-256 of every trusted target of `kind` in the feed, in no particular order (empty for
+  // an unknown feed): one indexed column, without the role bytes and target rows load_feed
+  // reads.
+  Result<std::vector<std::string>> target_hashes(std::string_view name, tuf::TargetKind kind);
 
   // Replaces the feed's trusted state with `update` and logs `updated`, in one transaction.
   Status commit_refresh(std::string_view feed, const TrustedUpdate& update, TimePoint now);

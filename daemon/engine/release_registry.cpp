@@ -1,6 +1,8 @@
 #include "daemon/engine/release_registry.hpp"
 
 #include <filesystem>
+#include <string_view>
+#include <unordered_set>
 
 #include <fmt/format.h>
 
@@ -189,12 +191,18 @@ std::vector<StoredRelease> ReleaseRegistry::stored_releases(
   return existing;
 }
 
-std::uint64_t ReleaseRegistry::reserved(const std::set<std::string>& held) const {
-  std::vector<StoredRelease> all;
+// reserved_bytes() over every release's stored_of(), without copying ids and hashes: GET
+// /v1/status, STATUS= (every second) and the policy tick ask for it.
+std::uint64_t ReleaseRegistry::reserved() const {
+  std::unordered_set<std::string_view> seen;
+  std::uint64_t total = 0;
   for (const auto& [id, r] : releases_) {
-    all.push_back(stored_of(*r, wanted_mask(r->files), held.count(id) > 0));
+    for (std::size_t i = 0; i < r->manifest.files.size(); ++i) {
+      const auto& f = r->manifest.files[i];
+      if (r->files[i].wanted && seen.insert(f.sha256).second) total += f.length;
+    }
   }
-  return reserved_bytes(all);
+  return total;
 }
 
 RoomCounts ReleaseRegistry::room_counts() const {

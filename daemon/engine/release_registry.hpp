@@ -91,7 +91,7 @@ class ReleaseRegistry {
   // progress a user asked for, or a follow still holds (policy.hpp fetch_protected).
   std::vector<StoredRelease> stored_releases(const std::set<std::string>& held) const;
   // Bytes every release's wanted content reserves (shared content once).
-  std::uint64_t reserved(const std::set<std::string>& held) const;
+  std::uint64_t reserved() const;
   RoomCounts room_counts() const;
 
   // The complete releases a scrub takes: `id` (which must be complete: invalid_argument

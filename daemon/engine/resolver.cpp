@@ -112,6 +112,12 @@ void Resolver::fill_missing() {
   auto names = feeds_.feed_names();
   if (!cached || !names) return;
   for (const auto& name : *names) {
+    auto hashes = feeds_.release_hashes(name);
+    if (!hashes) continue;
+    const bool all_cached = std::all_of(hashes->begin(), hashes->end(), [&](const auto& h) {
+      return std::binary_search(cached->begin(), cached->end(), h);
+    });
+    if (all_cached) continue;
     auto fs = feeds_.feed(name);
     if (!fs) continue;
     for (const auto& t : fs->trusted_targets) {

@@ -56,6 +56,16 @@ class TrustedFeeds {
     }
     return fs;
   }
+  // The SHA-256 of every release target of the feed; an indexed column in the StateStore.
+  virtual Result<std::vector<std::string>> release_hashes(const std::string& name) {
+    auto fs = feed(name);
+    if (!fs) return tl::unexpected(fs.error());
+    std::vector<std::string> out;
+    for (const auto& t : fs->trusted_targets) {
+      if (t.kind == tuf::TargetKind::release) out.push_back(t.sha256);
+    }
+    return out;
+  }
   // The targets of one model (every kind), sorted by path; an index lookup in the StateStore.
   virtual Result<std::vector<tuf::TargetInfo>> model_targets(const std::string& feed,
                                                              const std::string& model) {
@@ -113,6 +123,9 @@ class StateStoreFeeds final : public TrustedFeeds {
                                                      const std::string& model) override {
     return state_.model_targets(feed, model);
   }
+  Result<std::vector<std::string>> release_hashes(const std::string& name) override {
+    return state_.target_hashes(name, tuf::TargetKind::release);
+  }
 
  private:
   StateStore& state_;
@@ -152,7 +165,9 @@ class Resolver {
   // attempt (while a new one runs).
   Result<std::pair<ReleaseManifest, std::string>> manifest_for(const FeedState& feed,
                                                                const tuf::TargetInfo& target);
-  // Starts fetching every trusted release manifest missing from the cache (start-up).
+  // Starts fetching every trusted release manifest missing from the cache (start-up). A feed
+  // whose release manifests are all cached (every start after its first refresh) costs one
+  // indexed read of their hashes; only a feed with some missing is loaded whole.
   void fill_missing();
   // Manifests entered the cache other than through this resolver (a feed refresh): their
   // names (model, aliases) join the index resolve() looks names up in.

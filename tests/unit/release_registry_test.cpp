@@ -181,8 +181,9 @@ TEST_CASE("the disk budget sees wanted content, holds, and protects fetches in p
   CHECK(f.held);
   CHECK(f.protect);  // a follow's, while the follow holds it
   CHECK(f.last_requested == 7);
-  CHECK_FALSE(reg.stored_releases({})[0].protect);  // no longer held: evictable
-  CHECK(reg.reserved({}) == 10 + 30);               // shared content once
+  CHECK_FALSE(reg.stored_releases({})[0].protect);                   // no longer held: evictable
+  CHECK(reg.reserved() == 10 + 30);                                  // shared content once
+  CHECK(reg.reserved() == reserved_bytes(reg.stored_releases({})));  // the budget's rule
   const auto counts = reg.room_counts();
   CHECK(counts.active == 2);
   CHECK(counts.pinned == 0);

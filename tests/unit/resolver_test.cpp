@@ -49,6 +49,15 @@ class FakeFeeds final : public TrustedFeeds {
     s.release_seq.clear();
     return s;
   }
+  Result<std::vector<std::string>> release_hashes(const std::string& name) override {
+    std::vector<std::string> out;
+    if (const auto it = feeds.find(name); it != feeds.end()) {
+      for (const auto& t : it->second.trusted_targets) {
+        if (t.kind == tuf::TargetKind::release) out.push_back(t.sha256);
+      }
+    }
+    return out;
+  }
   Result<std::vector<tuf::TargetInfo>> model_targets(const std::string& name,
                                                      const std::string& model) override {
     std::vector<tuf::TargetInfo> out;
@@ -300,6 +309,27 @@ TEST_CASE("fill_missing fetches every trusted manifest the cache lacks", "[resol
   CHECK(w.resolver->filling() == 2);
   REQUIRE(run_until(w.ioc, [&] { return w.resolver->filling() == 0; }));
   CHECK(w.cache.bytes == cached);
+}
+
+TEST_CASE("fill_missing reads no feed whole when the cache holds every manifest", "[resolver]") {
+  World w;
+  w.publish("org/tiny", "r2", {});
+  w.feeds.full_reads = 0;
+  w.resolver->fill_missing();
+  CHECK(w.resolver->filling() == 0);
+  CHECK(w.feeds.full_reads == 0);
+  // One missing: that feed is read whole, and only its missing manifest fetched.
+  const auto& targets = w.feeds.feeds.at("demo").trusted_targets;
+  const auto missing = std::find_if(targets.begin(), targets.end(), [](const auto& t) {
+    return t.kind == tuf::TargetKind::release && t.revision == "r2";
+  });
+  REQUIRE(missing != targets.end());
+  w.cache.bytes.erase(missing->sha256);
+  w.resolver->fill_missing();
+  CHECK(w.feeds.full_reads == 1);
+  CHECK(w.resolver->filling() == 1);
+  REQUIRE(run_until(w.ioc, [&] { return w.resolver->filling() == 0; }));
+  CHECK(w.cache.bytes.count(missing->sha256) == 1);
 }
 
 TEST_CASE("torrents are acquired on a worker while the io thread keeps running", "[resolver]") {

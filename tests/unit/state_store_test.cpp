@@ -1,5 +1,7 @@
 #include "core/db/state_store.hpp"
 
+#include <algorithm>
+
 #include <catch2/catch.hpp>
 #include <sqlite3.h>
 
@@ -260,6 +262,18 @@ TEST_CASE("a summary load reads versions and expiries but neither metadata bytes
   CHECK(*store.count_targets("f", tuf::TargetKind::torrent) == 1);
   CHECK(*store.count_targets("nope", tuf::TargetKind::release) == 0);
   CHECK(store.load_feed("nope", FeedDetail::summary).error().code == Errc::not_found);
+
+  // The release targets' hashes alone (start-up checks them against the manifest cache).
+  auto hashes = store.target_hashes("f", tuf::TargetKind::release);
+  REQUIRE(hashes);
+  std::vector<std::string> want;
+  for (const auto& t : u.trusted_targets) {
+    if (t.kind == tuf::TargetKind::release) want.push_back(t.sha256);
+  }
+  std::sort(hashes->begin(), hashes->end());
+  std::sort(want.begin(), want.end());
+  CHECK(*hashes == want);
+  CHECK(store.target_hashes("nope", tuf::TargetKind::release)->empty());
 }
 
 TEST_CASE("a commit without timestamp and snapshot forgets them", "[state]") {
