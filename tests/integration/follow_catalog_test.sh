@@ -10,10 +10,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/daemon_lib.sh"
 
-for tool in nginx fcgiwrap git jq; do
-  command -v "$tool" >/dev/null || [[ -x /usr/sbin/$tool ]] ||
-    { echo "skip: $tool not installed (scripts/install-deps --test)"; exit 125; }
-done
+require_tools nginx fcgiwrap git jq
 double=$WEIGHTS_SOURCE_DIR/tests/lib/hub_double.py
 unset HF_TOKEN HUGGING_FACE_HUB_TOKEN
 export HF_HUB_CACHE=$T/hf-cache # never the user's cache

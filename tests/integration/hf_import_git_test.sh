@@ -14,10 +14,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$WEIGHTS_SOURCE_DIR/tests/lib/harness.sh"
 
-for tool in nginx fcgiwrap git; do
-  command -v "$tool" >/dev/null || [[ -x /usr/sbin/$tool ]] ||
-    { echo "skip: $tool not installed (scripts/install-deps --test)"; exit 125; }
-done
+require_tools nginx fcgiwrap git
 now=2026-06-01T00:00:00Z
 double=$WEIGHTS_SOURCE_DIR/tests/lib/hub_double.py
 shard=model-00001-of-00002.safetensors

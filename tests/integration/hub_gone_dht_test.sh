@@ -15,19 +15,15 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/daemon_lib.sh"
 
-for tool in nginx fcgiwrap git jq curl; do
-  command -v "$tool" >/dev/null || [[ -x /usr/sbin/$tool ]] ||
-    { echo "skip: $tool not installed (scripts/install-deps --test)"; exit 125; }
-done
+require_tools nginx fcgiwrap git jq curl
 double=$WEIGHTS_SOURCE_DIR/tests/lib/hub_double.py
 
-card() { printf -- '---\nlicense: mit\n---\n# Test model\n' >"$1/README.md"; }
 src=$T/src
 bash "$WEIGHTS_SOURCE_DIR/scripts/lib/make-weights.sh" "$src" 4
-card "$src"
+permissive_card "$src"
 other=$T/other
 bash "$WEIGHTS_SOURCE_DIR/scripts/lib/make-weights.sh" "$other" 1 other
-card "$other"
+permissive_card "$other"
 hub=$T/hub
 declare -A commit
 commit[swarm]=$(python3 "$double" build "$hub" test-org/swarm "$src" --lfs-threshold 1048576)

@@ -13,6 +13,20 @@ passes=0
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 pass() { echo "ok: $*"; passes=$((passes + 1)); }
 
+# require_tools TOOL... : skip the test (exit 125, ctest's SKIP_RETURN_CODE) unless every tool is on
+# PATH or in /usr/sbin (nginx and fcgiwrap live there).
+require_tools() {
+  local tool
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || [[ -x /usr/sbin/$tool ]] ||
+      { echo "skip: $tool not installed (scripts/install-deps --test)"; exit 125; }
+  done
+}
+
+# permissive_card DIR : a README.md model card under the MIT licence (nothing to accept; the
+# licence gate is license_accept_test.sh's subject).
+permissive_card() { printf -- '---\nlicense: mit\n---\n# Test model\n' >"$1/README.md"; }
+
 # expect_ok NAME CMD... : the command exits 0.
 expect_ok() {
   local name=$1; shift

@@ -12,30 +12,26 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/daemon_lib.sh"
 
-for tool in nginx fcgiwrap git jq; do
-  command -v "$tool" >/dev/null || [[ -x /usr/sbin/$tool ]] ||
-    { echo "skip: $tool not installed (scripts/install-deps --test)"; exit 125; }
-done
+require_tools nginx fcgiwrap git jq
 double=$WEIGHTS_SOURCE_DIR/tests/lib/hub_double.py
 
 # 16 MiB + 8 MiB shards (LFS files: threshold 1 MiB) and small files: 24 MiB and more.
 # A permissive model card in each repository: nothing to accept (license_accept_test.sh covers that).
-card() { printf -- '---\nlicense: mit\n---\n# Test model\n' >"$1/README.md"; }
 src=$T/src
 bash "$WEIGHTS_SOURCE_DIR/scripts/lib/make-weights.sh" "$src" 16
-card "$src"
+permissive_card "$src"
 other=$T/other
 bash "$WEIGHTS_SOURCE_DIR/scripts/lib/make-weights.sh" "$other" 1 other
-card "$other"
+permissive_card "$other"
 hub=$T/hub
 declare -A commit
 commit[swarm]=$(python3 "$double" build "$hub" test-org/swarm "$src" --lfs-threshold 1048576)
 commit[other]=$(python3 "$double" build "$hub" test-org/other "$other" --lfs-threshold 1048576)
 bash "$WEIGHTS_SOURCE_DIR/scripts/lib/make-weights.sh" "$T/wrong" 1 wrong
-card "$T/wrong"
+permissive_card "$T/wrong"
 commit[wrong]=$(python3 "$double" build "$hub" test-org/wrong "$T/wrong" --lfs-threshold 1048576)
 bash "$WEIGHTS_SOURCE_DIR/scripts/lib/make-weights.sh" "$T/lonely" 1 lonely
-card "$T/lonely"
+permissive_card "$T/lonely"
 commit[lonely]=$(python3 "$double" build "$hub" test-org/lonely "$T/lonely")
 start_hub_double "$hub"
 fast_hub=$HUB_URL

@@ -8,10 +8,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/daemon_lib.sh"
 
-for tool in nginx fcgiwrap git jq curl; do
-  command -v "$tool" >/dev/null || [[ -x /usr/sbin/$tool ]] ||
-    { echo "skip: $tool not installed (scripts/install-deps --test)"; exit 125; }
-done
+require_tools nginx fcgiwrap git jq curl
 double=$WEIGHTS_SOURCE_DIR/tests/lib/hub_double.py
 
 src=$T/src
