@@ -88,6 +88,35 @@ echo "0 0 0 0" >"$work/restart.timeline" # until the API answers, nothing is rep
 loading_now() { # -> "releases loading" from GET /v1/status
   ctl_of node --json status | jq -r '"\(.releases) \(.releases_loading)"'
 }
+# Polls the restarted node until all N seed (sets t_answer, first_loading, ready, seen_verifying,
+# list_polls; appends to restart.timeline).
+wait_all_seeding() {
+  seen_verifying=0
+  t_answer=""
+  first_loading=""
+  ready=""
+  deadline=$((SECONDS + 300))
+  list_polls=0
+  while ((SECONDS < deadline)); do
+    if st=$(loading_now 2>/dev/null); then
+      t=$(fsub "$(now)" "$t0")
+      read -r total l <<<"$st"
+      [[ -n $t_answer ]] || { t_answer=$t; first_loading=$l; }
+      # Loaded (torrent added) is not yet seeding: the timeline's seeding column counts the loaded
+      # ones; the final list below says whether they all seed.
+      echo "$t $((total - l)) 0 $l" >>"$work/restart.timeline"
+      if ((l == 0)) && out=$(count_seeding node 2>/dev/null); then
+        list_polls=$((list_polls + 1))
+        t=$(fsub "$(now)" "$t0")
+        read -r s v total l <<<"$out"
+        echo "$t $s $v $l" >>"$work/restart.timeline"
+        seen_verifying=$((seen_verifying + v))
+        if ((s == N)); then ready=$t; break; fi
+      fi
+    fi
+    sleep 0.05
+  done
+}
 t0=$(now)
 "$D" --state-dir "$work/node/state" --socket "$work/node/ctl.sock" --listen 127.0.0.2:0 \
   >>"$work/node.log" 2>&1 &
@@ -95,31 +124,7 @@ pid=$!
 bench_pids+=("$pid")
 echo "$pid" >"$work/node.pid"
 disown "$pid"
-seen_verifying=0
-t_answer=""
-first_loading=""
-ready=""
-deadline=$((SECONDS + 300))
-list_polls=0
-while ((SECONDS < deadline)); do
-  if st=$(loading_now 2>/dev/null); then
-    t=$(fsub "$(now)" "$t0")
-    read -r total l <<<"$st"
-    [[ -n $t_answer ]] || { t_answer=$t; first_loading=$l; }
-    # Loaded (torrent added) is not yet seeding: the timeline's seeding column counts the loaded
-    # ones; the final list below says whether they all seed.
-    echo "$t $((total - l)) 0 $l" >>"$work/restart.timeline"
-    if ((l == 0)) && out=$(count_seeding node 2>/dev/null); then
-      list_polls=$((list_polls + 1))
-      t=$(fsub "$(now)" "$t0")
-      read -r s v total l <<<"$out"
-      echo "$t $s $v $l" >>"$work/restart.timeline"
-      seen_verifying=$((seen_verifying + v))
-      if ((s == N)); then ready=$t; break; fi
-    fi
-  fi
-  sleep 0.05
-done
+wait_all_seeding
 [[ -n $ready ]] || { echo "not all seeding 300 s after the restart: $(count_seeding node)" >&2; tail "$work/node.log" >&2; exit 1; }
 weightsd_check_exposure "$work/node/ctl.sock" || exit 1
 rchar=$(io_rchar "$pid")
