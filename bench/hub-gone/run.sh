@@ -11,8 +11,8 @@
 #     (pinned fetch) and announce the pin's rendezvous key;
 #   - every measured fetch is `weightsctl fetch ALIAS --no-wait` on a fresh daemon that is
 #     already in the DHT, then `weightsctl --json show` polled at most 10 times a second:
-#     first byte = the first poll with downloaded_bytes > 0 (libtorrent's counters are updated
-#     every 0.5 s), complete = state `complete` (every file hashed against the pin, view built);
+#     first byte = the first poll with downloaded_bytes > 0, or with the holders' uploaded_bytes
+#     grown (libtorrent's counters are updated every 0.5 s), complete = state `complete` (every file hashed against the pin, view built);
 #     CPU = utime + stime of the fetching daemon over the fetch. Daemon logs are stamped with
 #     the wall clock as lines arrive (weightsd's own stamps have 1 s resolution).
 #   (a1) hub up, catalog entry without info_hash_v2: files from the hub's resolve URLs alone;
@@ -179,11 +179,14 @@ for n in "${dht_names[@]}"; do in_dht "$n"; done
 stamp_of() { grep -E -m1 -- "$2" "$work/$1.log" | cut -d' ' -f1; }
 # fetch_watch NAME ALIAS ID : starts `fetch ALIAS --no-wait` on NAME and polls `show ID` (at most
 # 10 Hz) until complete (900 s at most). Sets T0 (request), T_FIRST (first poll with
-# downloaded_bytes > 0), T_DONE, CPU (seconds of NAME's daemon over the fetch), SRC (bytes from
+# downloaded_bytes > 0, or, with HOLDERS (node names) set, with their uploaded_bytes of ID above
+# what they were before the request: the fetcher's downloaded_bytes stays 0 until complete on
+# the swarm path), T_DONE, CPU (seconds of NAME's daemon over the fetch), SRC (bytes from
 # peers / web seeds as show reports them); 1 with FETCH_ERROR set when it failed or timed out.
 fetch_watch() {
-  local name=$1 alias=$2 rid=$3 pid c0 st dl deadline=$((SECONDS + 900)) t
+  local name=$1 alias=$2 rid=$3 pid c0 st dl deadline=$((SECONDS + 900)) t up0=0
   pid=$(pid_of "$name")
+  ((${#HOLDERS[@]} == 0)) || up0=$(holders_uploaded "$rid")
   T_FIRST=""
   T_DONE=""
   c0=$(cpu_s "$pid")
@@ -194,6 +197,8 @@ fetch_watch() {
     read -r st dl < <(ctl_of "$name" --json show "$rid" 2>/dev/null |
       jq -r '"\(.state) \(.downloaded_bytes // 0)"' 2>/dev/null || echo "none 0") || true
     [[ -n $T_FIRST || ${dl:-0} -le 0 ]] || T_FIRST=$t
+    [[ -n $T_FIRST || ${#HOLDERS[@]} -eq 0 ]] || (($(holders_uploaded "$rid") <= up0)) ||
+      T_FIRST=$t
     case $st in
       complete) T_DONE=$t; break ;;
       failed)
@@ -208,6 +213,14 @@ fetch_watch() {
   [[ -n $T_FIRST ]] || T_FIRST=$T_DONE # every byte arrived between two counter updates
   SRC=$(ctl_of "$name" --json show "$rid" |
     jq -r '"\(.downloaded_from_peers // 0) \(.downloaded_from_web_seeds // 0)"')
+}
+HOLDERS=()
+holders_uploaded() { # ID : the sum of uploaded_bytes of ID over HOLDERS
+  local h sum=0
+  for h in "${HOLDERS[@]}"; do
+    sum=$((sum + $(ctl_of "$h" --json show "$1" | jq -r '.uploaded_bytes // 0')))
+  done
+  echo "$sum"
 }
 verify_copy() { # NAME ID SHA256_LIST
   local view
@@ -250,6 +263,7 @@ for ((k = 1; k <= ROUNDS; k++)); do
   holder_done() { [[ $(ctl_of "$holder" --json show "$fid" | jq -r .state) == complete ]]; }
   wait_until "$holder to complete $fid" 300 holder_done || exit 1
   tc=$EPOCHREALTIME
+  HOLDERS=("$holder")
   if ! fetch_watch "$L" "fresh-$k" "$fid"; then
     echo "(c) round $k: $L: $FETCH_ERROR" >>"$work/failures.txt"
     kill_node "$L"
@@ -291,6 +305,7 @@ measure() {
   done
   return 1
 }
+HOLDERS=(A B)
 log "(a1) hub up, catalog without info_hash_v2"
 measure a1 U 127.0.46.1 "$HUB_URL" "$work/catalog" && kill_node "$MEASURED"
 log "(a2) hub up, catalog with info_hash_v2"
