@@ -29,6 +29,8 @@
 #        node that just completed it.
 # A fetch that fails is recorded (failures.txt, printed at the end) and tried again on another
 # fresh node, HUBBENCH_TRIES times (default 3).
+# HUBBENCH_KEEP_LOOKUP=1 leaves each round's L-K running (no dead node in the DHT's routing
+# tables during (c); its key is that round's alone, so it changes no later round).
 # Each fresh node is killed after its round (it would seed and announce otherwise, and change
 # the next round's swarm). Every copy is compared with the source (sha256sum) after its round.
 # Usage: bench/hub-gone/run.sh [SIZE_MIB]   (default 1024)
@@ -276,7 +278,7 @@ for ((k = 1; k <= ROUNDS; k++)); do
   [[ -n $tv ]] || { echo "$L: no verified pin exchange in its log" >&2; exit 1; }
   echo "$k $holder $(fsub "$tc" "$h0") $(fsub "${ta:-$tc}" "$tc") $(fsub "$tv" "$tc")" \
     "$(fsub "$T_FIRST" "$tc") $(fsub "$T_DONE" "$tc")" >>"$work/find.dat"
-  kill_node "$L"
+  [[ -n ${HUBBENCH_KEEP_LOOKUP:-} ]] || kill_node "$L"
 done
 
 # --- (a) the hub up, (b) the hub down -------------------------------------------------------
