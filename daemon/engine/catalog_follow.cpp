@@ -172,7 +172,11 @@ CatalogOutcome CatalogFollower::apply(std::span<const Follow> all) {
     states.emplace_back(id, host_.mirror_status(id));
     in_flight += states.back().second.state == MirrorState::fetching;
   }
-  for (const auto& [id, status] : states) {
+  // Named, not a structured binding: the lambdas below capture `id` (clang 14 refuses a
+  // captured binding).
+  for (const auto& entry : states) {
+    const std::string& id = entry.first;
+    const auto& status = entry.second;
     const CatalogCandidate& c = *by_id.at(id);
     const auto owners = owners_of(id);
     const bool accept = std::any_of(owners.begin(), owners.end(),
