@@ -3,7 +3,6 @@
 #include "daemon/engine/catalog_follow.hpp"
 
 #include <map>
-#include <regex>
 #include <set>
 #include <string>
 #include <tuple>
@@ -140,10 +139,14 @@ TEST_CASE("catalog candidates: an entry defined later is newer (later file, furt
   };
   std::string b = family("mb", {entry("x", c2), entry("y", c3)});
   // Distinct ids: an id is unique per layer.
-  b = std::regex_replace(b, std::regex("id = \"org/m\"\nvariant = \"x\""),
-                         "id = \"org/m-x\"\nvariant = \"x\"");
-  b = std::regex_replace(b, std::regex("id = \"org/m\"\nvariant = \"y\""),
-                         "id = \"org/m-y\"\nvariant = \"y\"");
+  auto rename = [&b](const std::string& variant) {
+    const std::string from = "id = \"org/m\"\nvariant = \"" + variant + "\"";
+    const auto at = b.find(from);
+    REQUIRE(at != std::string::npos);
+    b.replace(at, from.size(), "id = \"org/m-" + variant + "\"\nvariant = \"" + variant + "\"");
+  };
+  rename("x");
+  rename("y");
   const auto cat = load(dir, {{"a.toml", family("ma", {entry("z", c1)})}, {"b.toml", b}});
   REQUIRE(cat.problems().empty());
   const auto cs = catalog_candidates(cat);
