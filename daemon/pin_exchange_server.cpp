@@ -24,9 +24,14 @@ using tcp = asio::ip::tcp;
 
 constexpr std::uint32_t max_request_head = 8192;
 
-struct PinExchangeServer::Impl : std::enable_shared_from_this<PinExchangeServer::Impl> {
-  Impl(Handler h, PinServerLimits l) : acceptor(ioc), handle(std::move(h)), limits(l) {}
+struct PinExchangeServer::Context {
   asio::io_context ioc;
+};
+
+struct PinExchangeServer::Impl : std::enable_shared_from_this<PinExchangeServer::Impl> {
+  Impl(asio::io_context& c, Handler h, PinServerLimits l)
+      : ioc(c), acceptor(c), handle(std::move(h)), limits(l) {}
+  asio::io_context& ioc;
   tcp::acceptor acceptor;
   Handler handle;
   PinServerLimits limits;
@@ -124,6 +129,8 @@ PinExchangeServer::~PinExchangeServer() {
     impl->ioc.stop();
   });
   if (impl_->thread.joinable()) impl_->thread.join();
+  impl_.reset();
+  ctx_.reset();  // destroys the handlers still queued, and with them the last owners of Impl
 }
 
 Result<std::unique_ptr<PinExchangeServer>> PinExchangeServer::start(const std::string& endpoint,
@@ -131,7 +138,8 @@ Result<std::unique_ptr<PinExchangeServer>> PinExchangeServer::start(const std::s
                                                                     PinServerLimits limits) {
   auto parsed = units::parse_endpoint(endpoint, units::PortZero::allowed);
   if (!parsed) return tl::unexpected(with_context(parsed.error(), "pin exchange"));
-  auto impl = std::make_shared<Impl>(std::move(handle), limits);
+  auto ctx = std::make_unique<Context>();
+  auto impl = std::make_shared<Impl>(ctx->ioc, std::move(handle), limits);
   beast::error_code ec;
   const tcp::endpoint ep(parsed->address, parsed->port);
   impl->acceptor.open(ep.protocol(), ec);
@@ -146,6 +154,7 @@ Result<std::unique_ptr<PinExchangeServer>> PinExchangeServer::start(const std::s
                 "pick another [network] pin_exchange address, or \"off\"");
   }
   auto server = std::unique_ptr<PinExchangeServer>(new PinExchangeServer());
+  server->ctx_ = std::move(ctx);
   server->port_ = bound.port();
   const auto addr = bound.address().to_string();
   server->local_ = bound.address().is_v6() ? fmt::format("[{}]:{}", addr, bound.port())

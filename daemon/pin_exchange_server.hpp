@@ -46,9 +46,13 @@ class PinExchangeServer {
   std::string local_endpoint() const { return local_; }
 
   struct Impl;
+  struct Context;
 
  private:
   PinExchangeServer() = default;
+  // The io_context lives outside Impl: its pending handlers hold the Impl, and only destroying
+  // the context (after the thread is joined) destroys them and so releases it.
+  std::unique_ptr<Context> ctx_;
   std::shared_ptr<Impl> impl_;
   int port_ = 0;
   std::string local_;
