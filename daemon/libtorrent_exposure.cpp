@@ -68,8 +68,7 @@ std::optional<LibtorrentVersion> parse_libtorrent_version(std::string_view text)
   return v;
 }
 
-bool listens_publicly(const std::vector<std::string>& listen_interfaces, Toggle dht) {
-  if (dht == Toggle::on) return true;
+bool listens_publicly(const std::vector<std::string>& listen_interfaces) {
   for (const auto& entry : listen_interfaces) {
     if (!is_loopback_host(listen_host(entry))) return true;
   }
@@ -77,19 +76,18 @@ bool listens_publicly(const std::vector<std::string>& listen_interfaces, Toggle 
 }
 
 std::optional<std::string> libtorrent_exposure_warning(
-    std::string_view running, const std::vector<std::string>& listen_interfaces, Toggle dht) {
-  if (!listens_publicly(listen_interfaces, dht)) return std::nullopt;
+    std::string_view running, const std::vector<std::string>& listen_interfaces) {
+  if (!listens_publicly(listen_interfaces)) return std::nullopt;
   const auto version = parse_libtorrent_version(running);
   if (version && *version >= recommended_libtorrent) return std::nullopt;
   const auto& r = recommended_libtorrent;
   return fmt::format(
       "libtorrent {} is older than {}.{}.{}, the oldest release with the fixes for remotely "
       "triggerable bugs (v2 hash requests, merkle proofs, uTP) listed in docs/threat-model.md, "
-      "and this node is reachable by remote peers ({}); upgrade libtorrent-rasterbar on an "
-      "internet-facing node, or give a node that needs no remote peers [network] profile = "
-      "\"private\" and loopback listen_interfaces",
-      running, r.major, r.minor, r.tiny,
-      dht == Toggle::on ? "DHT is on" : "it listens on a non-loopback address");
+      "and this node is reachable by remote peers (it listens on a non-loopback address); "
+      "upgrade libtorrent-rasterbar on an internet-facing node, or give a node that needs no "
+      "remote peers [network] profile = \"private\" and loopback listen_interfaces",
+      running, r.major, r.minor, r.tiny);
 }
 
 api::NetworkExposure network_exposure(const Config& config) {
@@ -103,7 +101,7 @@ api::NetworkExposure network_exposure(const Config& config) {
   }
   // As session_settings applies it.
   e.dht_restrict_ips = config.dht_restrict_ips == Toggle::on ||
-                       listens_publicly(config.listen_interfaces, Toggle::off);
+                       listens_publicly(config.listen_interfaces);
   e.lsd = config.lsd == Toggle::on;
   e.upnp = config.upnp == Toggle::on;
   e.natpmp = config.natpmp == Toggle::on;

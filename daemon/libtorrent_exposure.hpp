@@ -27,13 +27,14 @@ std::optional<LibtorrentVersion> parse_libtorrent_version(std::string_view text)
 
 // True when a peer beyond this host can reach the session: a listen interface that is not a
 // loopback address (127.0.0.0/8, ::1, or the device "lo"), e.g. 0.0.0.0, [::], a LAN address
-// or a device name, or DHT enabled (DHT nodes are other hosts by construction).
-bool listens_publicly(const std::vector<std::string>& listen_interfaces, Toggle dht);
+// or a device name. The DHT runs on the listen sockets, so on loopback-only interfaces it
+// reaches only nodes on this host whether it is on or off.
+bool listens_publicly(const std::vector<std::string>& listen_interfaces);
 
 // The warning to log at start-up, or nullopt: only when `running` (lt::version()) is older
 // than recommended_libtorrent, or unparseable, and the session listens publicly.
 std::optional<std::string> libtorrent_exposure_warning(
-    std::string_view running, const std::vector<std::string>& listen_interfaces, Toggle dht);
+    std::string_view running, const std::vector<std::string>& listen_interfaces);
 
 // The exposure a session started with `config` has (session_settings applies the same rules:
 // no bootstrap nodes while DHT is off).

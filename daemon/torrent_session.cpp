@@ -44,7 +44,7 @@ lt::settings_pack session_settings(const Config& c) {
   // so no default change loses them): it resists a flood of nodes from one network. Only a node
   // listening on loopback alone may lift it (load_config refuses it otherwise; checked again here).
   const bool restrict_ips =
-      c.dht_restrict_ips == Toggle::on || listens_publicly(c.listen_interfaces, Toggle::off);
+      c.dht_restrict_ips == Toggle::on || listens_publicly(c.listen_interfaces);
   p.set_bool(sp::dht_restrict_routing_ips, restrict_ips);
   p.set_bool(sp::dht_restrict_search_ips, restrict_ips);
   p.set_bool(sp::enable_lsd, c.lsd == Toggle::on);
@@ -102,7 +102,7 @@ Result<std::unique_ptr<TorrentSession>> TorrentSession::start(boost::asio::io_co
   log::info("network: {}", describe_network_exposure(network_exposure(config)));
   // lt::version() is the library loaded at run time, not the headers we were built against.
   if (auto warning =
-          libtorrent_exposure_warning(lt::version(), config.listen_interfaces, config.dht)) {
+          libtorrent_exposure_warning(lt::version(), config.listen_interfaces)) {
     log::warning("{}", *warning);
   }
   auto ts = std::unique_ptr<TorrentSession>(new TorrentSession(ioc, std::move(on_alert)));
