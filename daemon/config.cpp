@@ -640,8 +640,7 @@ Result<Config> load_config(const Overrides& flags, const api::GetEnv& env) {
   if (flags.outgoing_interfaces) config.outgoing_interfaces = *flags.outgoing_interfaces;
 
   // Checked on the final listen interfaces (flags may have replaced the file's).
-  if (config.dht_restrict_ips == Toggle::off &&
-      listens_publicly(config.listen_interfaces)) {
+  if (config.dht_restrict_ips == Toggle::off && listens_publicly(config.listen_interfaces)) {
     return fail(Errc::invalid_argument,
                 "[network] dht_restrict_ips = \"off\" needs every listen interface on loopback: "
                 "a public node keeps one DHT routing entry per /24 and per IP",

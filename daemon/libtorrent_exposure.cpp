@@ -100,8 +100,8 @@ api::NetworkExposure network_exposure(const Config& config) {
     e.dht_nodes = config.dht_nodes;
   }
   // As session_settings applies it.
-  e.dht_restrict_ips = config.dht_restrict_ips == Toggle::on ||
-                       listens_publicly(config.listen_interfaces);
+  e.dht_restrict_ips =
+      config.dht_restrict_ips == Toggle::on || listens_publicly(config.listen_interfaces);
   e.lsd = config.lsd == Toggle::on;
   e.upnp = config.upnp == Toggle::on;
   e.natpmp = config.natpmp == Toggle::on;

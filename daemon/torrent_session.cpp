@@ -101,8 +101,7 @@ Result<std::unique_ptr<TorrentSession>> TorrentSession::start(boost::asio::io_co
                                                               AlertFn on_alert) {
   log::info("network: {}", describe_network_exposure(network_exposure(config)));
   // lt::version() is the library loaded at run time, not the headers we were built against.
-  if (auto warning =
-          libtorrent_exposure_warning(lt::version(), config.listen_interfaces)) {
+  if (auto warning = libtorrent_exposure_warning(lt::version(), config.listen_interfaces)) {
     log::warning("{}", *warning);
   }
   auto ts = std::unique_ptr<TorrentSession>(new TorrentSession(ioc, std::move(on_alert)));
