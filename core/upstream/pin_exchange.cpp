@@ -232,6 +232,18 @@ PinResponse handle_pin_request(std::string_view method, std::string_view target,
   if (pin_rendezvous_key(held->pin) != path->key) {
     return text(500, "the held release is another pin's");
   }
+  if (path->resource == PinResource::offer && held->objects_digest) {
+    const auto& d = *held->objects_digest;
+    if (d.size == 0) return text(404, "the git objects of this pin are not held here");
+    if (d.size > max_git_bundle_bytes) return text(500, "git object bundle too large");
+    PinOffer offer;
+    offer.pin = held->pin;
+    offer.info_hash_v2 = held->info_hash_v2;
+    offer.objects_sha256 = d.sha256;
+    offer.objects_size = d.size;
+    offer.bt_port = held->bt_port;
+    return {200, std::string(json_type), render_offer(offer)};
+  }
   auto objects = held_objects(*held);
   if (!objects) {
     if (objects.error().code == Errc::too_large) return text(500, "git object bundle too large");
@@ -248,6 +260,28 @@ PinResponse handle_pin_request(std::string_view method, std::string_view target,
   offer.objects_size = objects->size();
   offer.bt_port = held->bt_port;
   return {200, std::string(json_type), render_offer(offer)};
+}
+
+Result<BundleDigest> BundleDigestCache::get(const std::filesystem::path& path) const {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  const auto mtime =
+      ec ? std::filesystem::file_time_type{} : std::filesystem::last_write_time(path, ec);
+  if (!ec) {
+    std::lock_guard lock(mutex_);
+    if (const auto it = entries_.find(path);
+        it != entries_.end() && it->second.size == size && it->second.mtime == mtime) {
+      return it->second.digest;
+    }
+  }
+  auto bytes = read_file(path, max_git_bundle_bytes);
+  if (!bytes) return tl::unexpected(bytes.error());
+  BundleDigest d{bytes->size(), crypto::sha256_hex(*bytes)};
+  if (!ec && d.size == size) {
+    std::lock_guard lock(mutex_);
+    entries_[path] = Entry{size, mtime, d};
+  }
+  return d;
 }
 
 std::string pin_url(const units::Endpoint& peer, const RendezvousKey& key, PinResource resource) {

@@ -16,6 +16,8 @@
 // client's requests over the one HTTP client (core/net/http_client.hpp).
 #include <cstdint>
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -78,15 +80,41 @@ std::string pin_target(const RendezvousKey& key, PinResource resource);
 // targets longer than max_pin_target_bytes.
 Result<PinPath> parse_pin_path(std::string_view target);
 
-// A pin this node can serve: the offer's fields it knows and the bundle. The bundle's size and
-// SHA-256 are computed from the bytes for each offer, so they always describe what /objects
-// sends.
+// The size and SHA-256 (64 lowercase hex) of a bundle, as an offer states them.
+struct BundleDigest {
+  std::uint64_t size = 0;
+  std::string sha256;
+  friend bool operator==(const BundleDigest&, const BundleDigest&) = default;
+};
+
+// A pin this node can serve: the offer's fields it knows and the bundle. Without
+// `objects_digest` the bundle's size and SHA-256 are computed from its bytes for each offer;
+// with it, the digest must describe the bytes /objects sends (BundleDigestCache).
 struct HeldPin {
-  UpstreamPin pin;                     // canonical; its key is the one asked for
-  std::string info_hash_v2;            // 64 lowercase hex
-  std::uint16_t bt_port = 0;           // this node's BitTorrent listen port
-  std::filesystem::path objects_path;  // the bundle file; used when `objects` is unset
-  std::optional<std::string> objects;  // the bundle in memory (tests, caches)
+  UpstreamPin pin;                             // canonical; its key is the one asked for
+  std::string info_hash_v2;                    // 64 lowercase hex
+  std::uint16_t bt_port = 0;                   // this node's BitTorrent listen port
+  std::filesystem::path objects_path;          // the bundle file; used when `objects` is unset
+  std::optional<std::string> objects;          // the bundle in memory (tests, caches)
+  std::optional<BundleDigest> objects_digest;  // known digest: an offer reads no bundle
+};
+
+// Bundle digests by file, so an offer costs no read of the bundle (up to max_git_bundle_bytes)
+// once its file has been hashed. An entry is reused while the file's size and modification time
+// are unchanged (bundles are written once, by rename). Thread-safe.
+class BundleDigestCache {
+ public:
+  // The digest of the file at `path`; errors as read_file (not_found, too_large, io_error).
+  Result<BundleDigest> get(const std::filesystem::path& path) const;
+
+ private:
+  struct Entry {
+    std::uintmax_t size = 0;
+    std::filesystem::file_time_type mtime;
+    BundleDigest digest;
+  };
+  mutable std::mutex mutex_;
+  mutable std::map<std::filesystem::path, Entry> entries_;
 };
 
 // What the handler asks of the node: the held pin with this key, if any. Called on the server's

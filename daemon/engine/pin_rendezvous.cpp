@@ -10,8 +10,9 @@ namespace {
 class HeldSource final : public upstream::PinSource {
  public:
   HeldSource(std::shared_ptr<const std::map<std::string, HeldRelease>> held, int bt_port,
-             const std::function<std::filesystem::path(const std::string&)>& objects_file)
-      : held_(std::move(held)), bt_port_(bt_port), objects_file_(objects_file) {}
+             const std::function<std::filesystem::path(const std::string&)>& objects_file,
+             const upstream::BundleDigestCache& digests)
+      : held_(std::move(held)), bt_port_(bt_port), objects_file_(objects_file), digests_(digests) {}
   std::optional<upstream::HeldPin> find(const RendezvousKey& key) const override {
     const auto it = held_->find(upstream::key_hex(key));
     if (it == held_->end() || bt_port_ <= 0) return std::nullopt;
@@ -20,6 +21,8 @@ class HeldSource final : public upstream::PinSource {
     out.info_hash_v2 = it->second.v2_infohash;
     out.bt_port = static_cast<std::uint16_t>(bt_port_);
     out.objects_path = objects_file_(it->second.v2_infohash);
+    // Unknown on an error: the handler then reads the file and answers for it.
+    if (auto digest = digests_.get(out.objects_path)) out.objects_digest = std::move(*digest);
     return out;
   }
 
@@ -27,6 +30,7 @@ class HeldSource final : public upstream::PinSource {
   std::shared_ptr<const std::map<std::string, HeldRelease>> held_;
   int bt_port_;
   const std::function<std::filesystem::path(const std::string&)>& objects_file_;
+  const upstream::BundleDigestCache& digests_;
 };
 
 std::vector<units::HostPort> dht_nodes_of(const Config& c) {
@@ -84,7 +88,7 @@ void PinRendezvous::start() {
   auto server = PinExchangeServer::start(
       endpoint, [this](const std::string& method, const std::string& target) {
         // The BitTorrent port as of the last tick (the session is the io thread's).
-        const HeldSource source(held(), bt_port_cache_.load(), objects_file_);
+        const HeldSource source(held(), bt_port_cache_.load(), objects_file_, digests_);
         auto res = upstream::handle_pin_request(method, target, source);
         return PinHttpAnswer{static_cast<int>(res.status), std::move(res.content_type),
                              std::move(res.body)};

@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 
+#include "core/upstream/pin_exchange.hpp"
 #include "daemon/config.hpp"
 #include "daemon/engine/pin_announcer.hpp"
 #include "daemon/engine/release_registry.hpp"
@@ -58,7 +59,8 @@ class PinRendezvous {
   std::map<std::string, HeldRelease> announced_;  // keys of the last tick
   mutable std::mutex mutex_;                      // guards held_ (read by the server's thread)
   std::shared_ptr<const std::map<std::string, HeldRelease>> held_;
-  std::atomic<int> bt_port_cache_{0};  // bt_port_() as of the last tick (read by the server)
+  std::atomic<int> bt_port_cache_{0};    // bt_port_() as of the last tick (read by the server)
+  upstream::BundleDigestCache digests_;  // the held bundles' digests (server thread)
 
  public:
   // The handler's view (server thread).

@@ -96,7 +96,7 @@ struct Model {
     pin = pin_of("org/model", commit);
   }
   PinOffer offer() const { return {pin, hash_a, crypto::sha256_hex(bundle), bundle.size(), 6881}; }
-  HeldPin held() const { return {pin, hash_a, 6881, {}, bundle}; }
+  HeldPin held() const { return {pin, hash_a, 6881, {}, bundle, std::nullopt}; }
 };
 
 units::Endpoint loopback(std::uint16_t port) {
@@ -292,6 +292,17 @@ TEST_CASE("the handler serves a held pin's offer and objects, and says why it se
       CHECK_THAT(gone.body, Catch::Contains("git objects"));
     }
   }
+  SECTION("a known digest answers the offer without reading the bundle") {
+    HeldPin held = m.held();
+    held.objects.reset();
+    held.objects_path = m.tmp / "no-such-bundle";
+    held.objects_digest = BundleDigest{m.bundle.size(), crypto::sha256_hex(m.bundle)};
+    source.add(key, held);
+    auto r = handle_pin_request("GET", pin_target(key, PinResource::offer), source);
+    CHECK(r.status == 200);
+    CHECK(parse_offer(r.body).value() == m.offer());
+    CHECK(handle_pin_request("GET", pin_target(key, PinResource::objects), source).status == 404);
+  }
   SECTION("another key, another path, a bad target, another method") {
     const RendezvousKey other = pin_rendezvous_key(pin_of("org/other", m.commit));
     CHECK(handle_pin_request("GET", pin_target(other, PinResource::offer), source).status == 404);
@@ -307,6 +318,29 @@ TEST_CASE("the handler serves a held pin's offer and objects, and says why it se
     source.add(other, m.held());
     CHECK(handle_pin_request("GET", pin_target(other, PinResource::offer), source).status == 500);
   }
+}
+
+TEST_CASE("the bundle digest cache hashes a file once while its size and time are unchanged",
+          "[pin_exchange]") {
+  TempDir tmp;
+  const fs::path file = tmp.path() / "bundle";
+  weights::testing::write_text(file, "first bundle");
+  const BundleDigestCache cache;
+  const auto first = cache.get(file);
+  REQUIRE(first);
+  CHECK(*first == BundleDigest{12, crypto::sha256_hex("first bundle")});
+  // Same size, same time: the cached digest, so the file was not read again.
+  const auto time = fs::last_write_time(file);
+  weights::testing::write_text(file, "other bundle");
+  fs::last_write_time(file, time);
+  CHECK(cache.get(file).value() == *first);
+  // Another size (or time): hashed again.
+  weights::testing::write_text(file, "a longer bundle");
+  CHECK(cache.get(file).value() == BundleDigest{15, crypto::sha256_hex("a longer bundle")});
+  fs::remove(file);
+  auto gone = cache.get(file);
+  REQUIRE_FALSE(gone);
+  CHECK(gone.error().code == Errc::not_found);
 }
 
 TEST_CASE("verify_pin_offer names exactly what is wrong with a peer's answer", "[pin_exchange]") {
