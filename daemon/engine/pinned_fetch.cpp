@@ -724,15 +724,15 @@ bool PinnedFetch::on_torrent_event(const TorrentEvent& e) {
 // honest data on a hybrid added by info-hash: hash_recheck.hpp) are rechecked within the
 // budget; anything else, or past the budget, fails the fetch.
 void PinnedFetch::swarm_error(const std::shared_ptr<Job>& job, const TorrentError& e) {
-  const auto what = fmt::format("{}: swarm {}: {}", job->id, *job->swarm_v2, e.message);
+  const auto what = fmt::format("swarm {}: {}", *job->swarm_v2, e.message);
   Release* r = current(*job);
   if (r && e.kind == TorrentErrorKind::inconsistent_hashes && !job->finishing &&
       recheck_inconsistent(host_.backend(), job->swarm, *r, host_.rechecks(), what) ==
           RecheckOutcome::rechecking) {
     return;
   }
-  failed(job,
-         Error{e.kind == TorrentErrorKind::no_space ? Errc::no_space : Errc::io_error, what, ""});
+  failed(job, Error{e.kind == TorrentErrorKind::no_space ? Errc::no_space : Errc::io_error,
+                    fmt::format("{}: {}", job->id, what), ""});
 }
 
 // The metadata came from a peer: only the pinned torrent's shape is downloaded.
