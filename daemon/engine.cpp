@@ -271,8 +271,11 @@ struct Engine::Impl {
     bool dht_enabled() override { return I.config.dht == Toggle::on; }
     bool dht_lookup(const std::string& key_hex) override { return I.rendezvous->lookup(key_hex); }
     std::vector<units::Endpoint> known_pin_peers() override { return pin_exchange_peers(I.config); }
+    RecheckBudget& rechecks() override { return I.rechecks; }
     Impl& I;
   };
+  // Rechecks after libtorrent's inconsistent-hashes error (hash_recheck.hpp), per release.
+  RecheckBudget rechecks;
   PinnedFetchHostImpl pinned_host{*this};
   // Licence acceptances (license_gate.hpp), kept in the state database.
   LicenseGate licenses{acceptances_in([this]() -> ReleaseDb& { return *db; }, upstream_kind)};
@@ -432,8 +435,8 @@ struct Engine::Impl {
   void handle_event(const TorrentError& e) {
     bool v1 = false;
     Release* r = release_torrents->by_torrent(e.torrent, &v1);
-    if (r && !v1) disk_guard->on_disk_error(*r, e.no_space, e.message);
     log::error("{}", e.message);
+    if (r && !v1) disk_guard->on_torrent_error(*r, e, rechecks);
   }
 
   // An async add answered (ReleaseTorrents::on_added); a refused hybrid fails the release like

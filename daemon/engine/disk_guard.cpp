@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <sys/statvfs.h>
 
+#include "daemon/engine/release_state.hpp"
 #include "daemon/log.hpp"
 
 namespace weights::daemon {
@@ -32,6 +33,15 @@ bool cannot_write(std::optional<std::uint64_t> free, std::uint64_t remaining) {
 bool room_to_resume(std::optional<std::uint64_t> free, std::uint64_t remaining,
                     std::uint64_t min_free_disk) {
   return free && *free >= remaining + min_free_disk / 16;
+}
+
+void DiskGuard::on_torrent_error(Release& r, const TorrentError& e, RecheckBudget& budget) {
+  if (e.kind == TorrentErrorKind::inconsistent_hashes && state_of(r) != ReleaseState::complete &&
+      recheck_inconsistent(torrents_, e.torrent, r, budget, e.message) ==
+          RecheckOutcome::rechecking) {
+    return;
+  }
+  on_disk_error(r, e.kind == TorrentErrorKind::no_space, e.message);
 }
 
 // ENOSPC comes from the posix backend; the mmap backend reports a SIGBUS (a write into a sparse

@@ -10,9 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "daemon/engine/hash_recheck.hpp"
 #include "daemon/engine/release.hpp"
 #include "daemon/engine/release_registry.hpp"
 #include "daemon/engine/torrent_backend.hpp"
+#include "daemon/engine/torrent_events.hpp"
 
 namespace weights::daemon {
 
@@ -49,6 +51,10 @@ class DiskGuard {
         free_disk_(std::move(free_disk)),
         min_free_disk_(min_free_disk) {}
 
+  // An error of the release's hybrid torrent `e.torrent`: inconsistent hashes while the release
+  // still downloads are rechecked within `budget` (hash_recheck.hpp); otherwise as
+  // on_disk_error.
+  void on_torrent_error(Release& r, const TorrentError& e, RecheckBudget& budget);
   // A disk error of the release's hybrid torrent (TorrentError): a full disk pauses the fetch
   // (release error no_space) until resume_where_room() sees room; anything else fails it.
   void on_disk_error(Release& r, bool no_space, const std::string& what);

@@ -334,12 +334,16 @@ void LtBackend::on_alert(lt::alert* a) {
     emit(ResumeSaveFailed{find(sf->handle), sf->error == lt::errors::resume_data_not_modified,
                           sf->message()});
   } else if (auto* te = lt::alert_cast<lt::torrent_error_alert>(a)) {
-    emit(TorrentError{find(te->handle), te->error == boost::system::errc::no_space_on_device,
-                      te->message()});
+    emit(TorrentError{find(te->handle), error_kind(te->error), te->message()});
   } else if (auto* fe = lt::alert_cast<lt::file_error_alert>(a)) {
-    emit(TorrentError{find(fe->handle), fe->error == boost::system::errc::no_space_on_device,
-                      fe->message()});
+    emit(TorrentError{find(fe->handle), error_kind(fe->error), fe->message()});
   }
+}
+
+TorrentErrorKind LtBackend::error_kind(const lt::error_code& ec) {
+  if (ec == boost::system::errc::no_space_on_device) return TorrentErrorKind::no_space;
+  if (ec == lt::errors::torrent_inconsistent_hashes) return TorrentErrorKind::inconsistent_hashes;
+  return TorrentErrorKind::other;
 }
 
 TorrentId LtBackend::adopt(const lt::torrent_handle& h) {

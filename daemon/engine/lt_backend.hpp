@@ -13,6 +13,7 @@
 #include <libtorrent/alert.hpp>
 #include <libtorrent/bitfield.hpp>
 #include <libtorrent/download_priority.hpp>
+#include <libtorrent/error_code.hpp>
 #include <libtorrent/torrent_handle.hpp>
 #include <libtorrent/torrent_info.hpp>
 #include <libtorrent/torrent_status.hpp>
@@ -63,6 +64,8 @@ class LtBackend final : public TorrentBackend {
   static lt::typed_bitfield<lt::piece_index_t> to_bitfield(const std::vector<bool>& v);
 
   static TorrentStatus to_status(const lt::torrent_status& st);
+  // What the engine tells apart in a torrent or file error (exposed for tests).
+  static TorrentErrorKind error_kind(const lt::error_code& ec);
   // The metadata's name, piece length and real files (paths relative to the name).
   static TorrentShape shape_of(const lt::torrent_info& ti);
   static std::vector<lt::download_priority_t> to_lt(const std::vector<FilePriority>& p);

@@ -715,10 +715,24 @@ bool PinnedFetch::on_torrent_event(const TorrentEvent& e) {
   } else if (std::holds_alternative<CacheFlushed>(e)) {
     swarm_flushed(job);
   } else if (const auto* err = std::get_if<TorrentError>(&e)) {
-    failed(job, Error{err->no_space ? Errc::no_space : Errc::io_error,
-                      fmt::format("{}: swarm {}: {}", job->id, *job->swarm_v2, err->message), ""});
+    swarm_error(job, *err);
   }
   return true;
+}
+
+// The transient torrent stopped in error. Inconsistent hashes (libtorrent 2.0.8 raises them for
+// honest data on a hybrid added by info-hash: hash_recheck.hpp) are rechecked within the
+// budget; anything else, or past the budget, fails the fetch.
+void PinnedFetch::swarm_error(const std::shared_ptr<Job>& job, const TorrentError& e) {
+  const auto what = fmt::format("swarm {}: {}", *job->swarm_v2, e.message);
+  Release* r = current(*job);
+  if (r && e.kind == TorrentErrorKind::inconsistent_hashes && !job->finishing &&
+      recheck_inconsistent(host_.backend(), job->swarm, *r, host_.rechecks(), what) ==
+          RecheckOutcome::rechecking) {
+    return;
+  }
+  failed(job, Error{e.kind == TorrentErrorKind::no_space ? Errc::no_space : Errc::io_error,
+                    fmt::format("{}: {}", job->id, what), ""});
 }
 
 // The metadata came from a peer: only the pinned torrent's shape is downloaded.

@@ -60,6 +60,7 @@
 #include "core/util/error.hpp"
 #include "core/util/units.hpp"
 #include "daemon/engine.hpp"
+#include "daemon/engine/hash_recheck.hpp"
 #include "daemon/engine/license_gate.hpp"
 #include "daemon/engine/release.hpp"
 #include "daemon/engine/release_registry.hpp"
@@ -167,6 +168,9 @@ class PinnedFetchHost {
   virtual bool dht_lookup(const std::string& key_hex) = 0;
   // Pin exchange endpoints tried before those the DHT names ([network] pin_exchange_peers).
   virtual std::vector<units::Endpoint> known_pin_peers() = 0;
+  // Rechecks after libtorrent's inconsistent-hashes error, per release and daemon run (shared
+  // with the engine's hybrid torrents; hash_recheck.hpp).
+  virtual RecheckBudget& rechecks() = 0;
 };
 
 // Carries out upstream fetches on the registry. Io thread only.
@@ -206,6 +210,7 @@ class PinnedFetch {
   void swarm_status(const std::shared_ptr<Job>& job, const TorrentUpdate& u);
   void swarm_finished(const std::shared_ptr<Job>& job);
   void swarm_flushed(const std::shared_ptr<Job>& job);
+  void swarm_error(const std::shared_ptr<Job>& job, const TorrentError& e);
   void leave_swarm(Job& job);
   void built(const std::shared_ptr<Job>& job, Status got);
   // Hub gone (docs/pinned-releases.md §4c): the pin's key looked up, its peers' offers tried

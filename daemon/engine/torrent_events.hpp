@@ -91,10 +91,20 @@ struct ResumeSaveFailed {
   std::string message;
 };
 
-// A torrent's storage or a file of it failed (torrent and file errors alike).
+// What a TorrentError is about, where the engine answers it differently.
+enum class TorrentErrorKind {
+  other,
+  no_space,  // ENOSPC
+  // libtorrent's torrent_inconsistent_hashes: a hybrid's SHA-1 and SHA-256 checks disagreed on a
+  // piece; the torrent is paused in error (hash_recheck.hpp).
+  inconsistent_hashes,
+};
+
+// A torrent's storage or a file of it failed (torrent and file errors alike), or libtorrent
+// stopped the torrent in error.
 struct TorrentError {
   TorrentId torrent = no_torrent;
-  bool no_space = false;  // ENOSPC
+  TorrentErrorKind kind = TorrentErrorKind::other;
   std::string message;
 };
 

@@ -66,3 +66,16 @@ TEST_CASE("an add from a .torrent hands libtorrent the piece layer of every mult
   CHECK(LtBackend::params_of(req).merkle_trees[lt::file_index_t(0)] ==
         atp.merkle_trees[lt::file_index_t(0)]);
 }
+
+TEST_CASE("a torrent error says whether the disk is full or the v1 and v2 hashes disagreed",
+          "[lt_backend]") {
+  using weights::daemon::LtBackend;
+  using weights::daemon::TorrentErrorKind;
+  CHECK(LtBackend::error_kind(boost::system::errc::make_error_code(
+            boost::system::errc::no_space_on_device)) == TorrentErrorKind::no_space);
+  CHECK(LtBackend::error_kind(lt::errors::torrent_inconsistent_hashes) ==
+        TorrentErrorKind::inconsistent_hashes);
+  CHECK(LtBackend::error_kind(lt::errors::failed_hash_check) == TorrentErrorKind::other);
+  CHECK(LtBackend::error_kind(boost::system::errc::make_error_code(
+            boost::system::errc::permission_denied)) == TorrentErrorKind::other);
+}

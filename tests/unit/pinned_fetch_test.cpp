@@ -77,6 +77,8 @@ struct FakeHost final : PinnedFetchHost {
     return true;
   }
   std::vector<units::Endpoint> known_pin_peers() override { return pin_peers; }
+  RecheckBudget& rechecks() override { return budget; }
+  RecheckBudget budget;
   bool dht = false;
   std::vector<std::string> lookups;
   std::vector<units::Endpoint> pin_peers;
@@ -473,6 +475,38 @@ TEST_CASE("a swarm fetch joins by info-hash in upload mode and checks the metada
     REQUIRE(rel);
     CHECK(state_of(*rel) == ReleaseState::failed);
     CHECK(f.host.seeds == 0);
+  }
+  SECTION("inconsistent hashes are rechecked three times, then fail the release") {
+    upstream::PinnedTree tree;
+    tree.commit = commit;
+    for (const auto& mf : rel->manifest.files) tree.files.push_back({mf.path, mf.length, "", ""});
+    CHECK(f.pinned->on_torrent_event(MetadataReceived{t, shape_of(tree)}));
+    const TorrentError inconsistent{t, TorrentErrorKind::inconsistent_hashes,
+                                    "v1 and v2 hashes do not describe the same data"};
+    for (int i = 1; i <= max_inconsistent_rechecks; ++i) {
+      f.host.torrents.take();
+      CHECK(f.pinned->on_torrent_event(inconsistent));
+      CHECK(f.host.torrents.take() ==
+            std::vector<std::string>{"clear_error 100", "force_recheck 100", "resume 100"});
+      CHECK(state_of(*rel) == ReleaseState::downloading);
+      CHECK(rel->hash_failures == i);  // shown by `show`
+    }
+    CHECK(f.pinned->on_torrent_event(inconsistent));
+    CHECK(f.host.torrents.calls.back() == "remove 100");
+    rel = f.registry.find(id);
+    REQUIRE(rel);
+    CHECK(state_of(*rel) == ReleaseState::failed);
+    REQUIRE(rel->error);
+    CHECK(rel->error->code == Errc::io_error);
+    CHECK(rel->error->message.find("v1 and v2 hashes") != std::string::npos);
+  }
+  SECTION("a disk error of the swarm fails the release at once") {
+    CHECK(f.pinned->on_torrent_event(TorrentError{t, TorrentErrorKind::no_space, "disk full"}));
+    rel = f.registry.find(id);
+    REQUIRE(rel);
+    REQUIRE(rel->error);
+    CHECK(rel->error->code == Errc::no_space);
+    CHECK(f.host.torrents.calls.back() == "remove 100");
   }
   SECTION("no metadata in time: the swarm is left and the files come from the hub alone") {
     REQUIRE(f.host.timers.size() == 1);
