@@ -73,12 +73,12 @@ Result<api::Feed> FeedDesk::get(const std::string& name) {
                                                   api::UnknownFields::reject, "feed refresh");
   if (!refresh) return tl::unexpected(Error{Errc::internal, refresh.error().message, ""});
   facts.refresh = std::move(*refresh);
-  auto feed = render_feed(*fs, facts, clock_());
-  if (feed && refreshes_.catalog) {
+  api::Feed feed = render_feed(*fs, facts, clock_());
+  if (refreshes_.catalog) {
     auto cat = api::from_json<api::FeedCatalog>(refreshes_.catalog(name),
                                                 api::UnknownFields::reject, "feed catalog");
     if (!cat) return tl::unexpected(Error{Errc::internal, cat.error().message, ""});
-    feed->catalog = std::move(*cat);
+    feed.catalog = std::move(*cat);
   }
   return feed;
 }
