@@ -618,6 +618,11 @@ void register_feed_commands(CLI::App& app, Context& ctx) {
   auto* cat = feed->add_subcommand(
       "catalog", "Publish catalog files (model names pinned to commits) through a feed");
   cat->require_subcommand(1);
+  cat->footer(
+      "Catalog files become targets catalog/<family>.toml; followers install them as the\n"
+      "catalog layer feed:<name> (docs/catalog.md).\nExamples:\n"
+      "  weightsctl feed catalog add pub/ acme.toml --publish\n"
+      "  weightsctl feed catalog list pub/");
   for (const char* verb : {"add", "remove", "list"}) {
     const std::string v = verb;
     auto args = std::make_shared<CatalogArgs>();

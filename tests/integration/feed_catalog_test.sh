@@ -51,10 +51,16 @@ expect_ok "the publisher signs catalog/x.toml into a feed with bins" \
   "$W" --json feed catalog add "$T/pub" "$T/cat/x.toml" --publish
 [[ $(jq -r '.added[0].path' <<<"$LAST_OUT") == catalog/x.toml ]] &&
   pass "the target path is catalog/<family>.toml" || fail "add: $LAST_OUT"
-bin_listing=$(grep -l '"catalog/x.toml"' "$T"/pub/public/metadata/*.bins-*.json | head -n 1)
-[[ -n $bin_listing ]] && jq -r .payload "$bin_listing" | base64 -d |
-  jq -e '.targets["catalog/x.toml"] | .custom.kind == "catalog" and (.length > 0) and (.hashes.sha256 | length == 64)' >/dev/null &&
-  pass "a bin lists it with length, sha256 and kind catalog" || fail "no bin lists catalog/x.toml"
+listed_in=
+for f in "$T"/pub/public/metadata/*.bins-*.json; do
+  if jq -r .payload "$f" | base64 -d |
+    jq -e '.signed.targets["catalog/x.toml"] // .targets["catalog/x.toml"] | .custom == {"kind": "catalog"} and (.length > 0) and (.hashes.sha256 | length == 64)' \
+      >/dev/null 2>&1; then
+    listed_in=$f
+  fi
+done
+[[ -n $listed_in ]] && pass "a bin lists it with length, sha256 and kind catalog ($(basename "$listed_in"))" ||
+  fail "no bin lists catalog/x.toml: $(ls "$T"/pub/public/metadata)"
 printf 'schema = 1\nfamily = "bad"\n' >"$T/cat/bad.toml"
 expect_fail "the publisher refuses an invalid catalog file" 65 "bad.toml" \
   "$W" feed catalog add "$T/pub" "$T/cat/bad.toml"

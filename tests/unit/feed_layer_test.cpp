@@ -123,14 +123,15 @@ TEST_CASE("feeds form one tier: operators override them, they override the shipp
   TempDir tmp;
   const auto shipped = layer_dir(tmp, "shipped", {{"x.toml", family_file("x", "org/m", commit_a)}});
   const auto feed_b = layer_dir(tmp, "b", {{"x.toml", family_file("x", "org/m", commit_b)}});
-  const auto system = layer_dir(tmp, "system", {{"x.toml", family_file("x", "org/m", commit_a)}});
+  const auto operator_dir =
+      layer_dir(tmp, "system", {{"x.toml", family_file("x", "org/m", commit_a)}});
 
   auto cat = Catalog::load({{{"shipped", shipped}, {"feed:b", feed_b}}});
   REQUIRE(cat.lookup("org/m"));
   CHECK((*cat.lookup("org/m"))->commit == commit_b);
   CHECK((*cat.lookup("x"))->layer == "feed:b");
 
-  cat = Catalog::load({{{"shipped", shipped}, {"feed:b", feed_b}, {"system", system}}});
+  cat = Catalog::load({{{"shipped", shipped}, {"feed:b", feed_b}, {"system", operator_dir}}});
   CHECK((*cat.lookup("x"))->commit == commit_a);
   CHECK((*cat.lookup("x"))->layer == "system");
 }
