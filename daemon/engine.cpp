@@ -509,6 +509,18 @@ struct Engine::Impl {
         });
     // A feed's new catalog layer is read at once: names resolve to it from now on.
     poller->keep_catalogs(feed_layers, [this](const std::string&) { upstream_names.reload(); });
+    // The layer of a feed that is no longer followed (a crash between removing the feed and its
+    // layer) must not keep naming commits.
+    if (auto names = state->list_feeds()) {
+      bool pruned = false;
+      for (const auto& d : feed_layers.dirs()) {
+        const std::string feed = d.layer.substr(std::string_view("feed:").size());
+        if (std::find(names->begin(), names->end(), feed) != names->end()) continue;
+        if (auto st = feed_layers.remove(feed); !st) log::warning("{}", st.error().message);
+        pruned = true;
+      }
+      if (pruned) upstream_names.reload();
+    }
     trusted_feeds.emplace(*state);
     manifest_cache.emplace(*db);
     resolver = std::make_unique<Resolver>(
