@@ -159,6 +159,11 @@ Status finish_wait(const Context& ctx, const api::Release& r) {
   } else if (r.upstream) {
     pinned = fmt::format("{}: every file checked against commit {} (its git objects alone)\n",
                          r.upstream->repo, r.upstream->commit);
+    if (r.upstream->pinned_by == "catalog" && r.upstream->alias) {
+      pinned += fmt::format("{}: the catalog ({}) names {}@{}\n", *r.upstream->alias,
+                            r.upstream->catalog_layer.value_or("?"), r.upstream->repo,
+                            r.upstream->commit);
+    }
   }
   emit(ctx, r,
        fmt::format("{}{} complete: {} verified in {}\n", pinned, r.id,

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <fmt/core.h>
+#include <fmt/format.h>
 
 #include "cli/client.hpp"
 #include "cli/command.hpp"
@@ -13,6 +14,7 @@
 #include "core/db/state_store.hpp"
 #include "core/feed/tuf_client.hpp"
 #include "core/net/fetcher.hpp"
+#include "core/publish/catalog_targets.hpp"
 #include "core/publish/tuf_repo.hpp"
 #include "core/trust/release_target.hpp"
 #include "core/util/atomic_file.hpp"
@@ -203,6 +205,66 @@ Status run_publish(const Context& ctx, const PublishArgs& a) {
   return {};
 }
 
+struct CatalogArgs {
+  std::string dir;
+  std::vector<std::string> items;  // add: files; remove: families
+  bool publish = false;
+  std::vector<std::string> keys;
+  std::string now;
+};
+
+// `feed catalog add|remove|list`: stages catalog files as targets; --publish signs at once.
+Status run_catalog(const Context& ctx, const std::string& verb, const CatalogArgs& a) {
+  auto repo = tuf::Repo::open(a.dir);
+  if (!repo) return tl::unexpected(repo.error());
+  nlohmann::json changed = nlohmann::json::array();
+  std::string human;
+  if (verb == "add") {
+    for (const auto& file : a.items) {
+      auto bytes = read_file(file, catalog::max_file_bytes);
+      if (!bytes) return tl::unexpected(with_context(bytes.error(), file));
+      auto t = add_catalog_target(*repo, *bytes, file);
+      if (!t) return tl::unexpected(t.error());
+      changed.push_back({{"path", t->path}, {"length", t->length}, {"sha256", t->sha256}});
+      human += fmt::format("staged {} ({} bytes, sha256 {})\n", t->path, t->length, t->sha256);
+    }
+  } else if (verb == "remove") {
+    for (const auto& family : a.items) {
+      if (auto st = remove_catalog_target(*repo, family); !st) return st;
+      changed.push_back({{"path", tuf::catalog_target_path(family)}});
+      human += fmt::format("unlisted {}\n", tuf::catalog_target_path(family));
+    }
+  }
+  if (a.publish && verb != "list") {
+    auto now = resolve_now(a.now);
+    if (!now) return tl::unexpected(now.error());
+    auto ring = publisher_ring(*repo, a.keys);
+    if (!ring) return tl::unexpected(ring.error());
+    if (auto st = repo->publish(*ring, *now); !st) return st;
+    human += fmt::format("published: targets v{}, snapshot v{}, timestamp v{}\n",
+                         repo->version(tuf::Role::targets), repo->version(tuf::Role::snapshot),
+                         repo->version(tuf::Role::timestamp));
+  } else if (verb != "list") {
+    human += "run `weightsctl feed publish` to sign it\n";
+  }
+  nlohmann::json listed = nlohmann::json::array();
+  if (verb == "list") {
+    for (const auto& t : listed_catalog_targets(*repo)) {
+      listed.push_back({{"path", t.path}, {"length", t.length}, {"sha256", t.sha256}});
+      human += fmt::format("{}  {} bytes  sha256 {}\n", t.path, t.length, t.sha256);
+    }
+    if (listed.empty()) human = "no catalog targets\n";
+    emit(ctx, {{"dir", repo->dir().string()}, {"catalog", listed}}, human);
+    return {};
+  }
+  emit(ctx,
+       {{"dir", repo->dir().string()},
+        {verb == "add" ? "added" : "removed", changed},
+        {"published", a.publish}},
+       human);
+  return {};
+}
+
 struct RotateArgs {
   std::string dir;
   RoleOptions root, targets, snapshot, timestamp;
@@ -385,6 +447,15 @@ std::string feed_details(const api::Feed& f) {
         std::pair{"targets", &f.roles.targets}, std::pair{"timestamp", &f.roles.timestamp}}) {
     out += fmt::format("  {:<9} v{:<5} expires {}\n", role, v->version, v->expires.value_or("?"));
   }
+  if (const auto& c = f.catalog; c && (c->snapshot_version || c->error)) {
+    out += c->snapshot_version ? fmt::format("  catalog:      {} from snapshot v{}: {}\n", c->layer,
+                                             *c->snapshot_version, fmt::join(c->files, ", "))
+                               : fmt::format("  catalog:      {} none installed\n", c->layer);
+    if (c->error) {
+      out += fmt::format("  catalog error: {}: {} (the installed layer stays)\n", c->error->code,
+                         c->error->message);
+    }
+  }
   return out;
 }
 
@@ -543,6 +614,42 @@ void register_feed_commands(CLI::App& app, Context& ctx) {
       "a path the policy refuses); the state keeps what it trusted before. Example:\n"
       "  weightsctl feed verify --root root.json --state ~/.local/state/weights pub/public");
   cv->callback([&ctx, ver] { ctx.action = [&ctx, ver] { return run_verify(ctx, *ver); }; });
+
+  auto* cat = feed->add_subcommand(
+      "catalog", "Publish catalog files (model names pinned to commits) through a feed");
+  cat->require_subcommand(1);
+  cat->footer(
+      "Catalog files become targets catalog/<family>.toml; followers install them as the\n"
+      "catalog layer feed:<name> (docs/catalog.md).\nExamples:\n"
+      "  weightsctl feed catalog add pub/ acme.toml --publish\n"
+      "  weightsctl feed catalog list pub/");
+  for (const char* verb : {"add", "remove", "list"}) {
+    const std::string v = verb;
+    auto args = std::make_shared<CatalogArgs>();
+    auto* c = cat->add_subcommand(verb, v == "add"
+                                            ? "Stage catalog files as targets catalog/<family>.toml"
+                                        : v == "remove" ? "Unlist the catalog file of a family"
+                                                        : "List the catalog files the feed lists");
+    c->add_option("dir", args->dir, "Publisher directory")->required();
+    if (v == "add") {
+      c->add_option("file", args->items, "Catalog file (docs/catalog.md); repeatable")->required();
+    } else if (v == "remove") {
+      c->add_option("family", args->items, "Family whose file to unlist; repeatable")->required();
+    }
+    if (v != "list") {
+      c->add_flag("--publish", args->publish, "Sign and publish right away (`feed publish`)");
+      c->add_option("--key", args->keys, "Extra private key file for --publish");
+      c->add_option("--now", args->now, "Use this time instead of the clock");
+    }
+    c->footer(v == "add"
+                  ? "Each file is checked strictly (`weightsctl catalog validate`), and with the "
+                    "feed's other\ncatalog files as one layer, before it is staged.\n"
+                    "Example:\n  weightsctl feed catalog add pub/ acme.toml --publish"
+              : v == "remove" ? "Example:\n  weightsctl feed catalog remove pub/ acme --publish"
+                              : "Example:\n  weightsctl feed catalog list pub/");
+    c->callback(
+        [&ctx, v, args] { ctx.action = [&ctx, v, args] { return run_catalog(ctx, v, *args); }; });
+  }
 
   register_feed_daemon_commands(feed, ctx);
 }

@@ -216,7 +216,12 @@ std::string release_details(const api::Release& r) {
     }
   }
   if (r.upstream) {
-    for (const auto& p : r.upstream->rejected_peers) out += fmt::format("  rejected {}\n", p);
+    const auto& up = *r.upstream;
+    out += fmt::format("  upstream {}@{}  pinned by {}", up.repo, up.commit, up.pinned_by);
+    if (up.alias) out += fmt::format(" (alias {})", *up.alias);
+    if (up.catalog_layer) out += fmt::format("  catalog layer {}", *up.catalog_layer);
+    out += "\n";
+    for (const auto& p : up.rejected_peers) out += fmt::format("  rejected {}\n", p);
   }
   if (r.upstream && r.upstream->license) {
     const auto& l = *r.upstream->license;

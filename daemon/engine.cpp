@@ -284,7 +284,9 @@ struct Engine::Impl {
       upstream_settings(config.upstream_endpoint, hf::hub_options_from_env(), upstream_cancel),
       config.state_dir / "upstream"};
   // Names no feed knows: "org/name@commit", catalog aliases, "org/name" (upstream_names.hpp).
-  UpstreamNames upstream_names{config.catalog_dirs};
+  // The catalog layers the followed feeds carry (feed_catalog.hpp), read by upstream_names.
+  catalog::FeedLayers feed_layers{config.state_dir / "feed-catalog"};
+  UpstreamNames upstream_names{config.catalog_dirs, &feed_layers};
   EngineCatalogHost catalog_host{upstream_names, registry, pinned,
                                  [this]() -> ReleaseDb& { return *db; },
                                  [this] { return clock(); }};
@@ -508,6 +510,20 @@ struct Engine::Impl {
           }
           return std::move(*hashes);
         });
+    // A feed's new catalog layer is read at once: names resolve to it from now on.
+    poller->keep_catalogs(feed_layers, [this](const std::string&) { upstream_names.reload(); });
+    // The layer of a feed that is no longer followed (a crash between removing the feed and its
+    // layer) must not keep naming commits.
+    if (auto names = state->list_feeds()) {
+      bool pruned = false;
+      for (const auto& d : feed_layers.dirs()) {
+        const std::string feed = d.layer.substr(std::string_view("feed:").size());
+        if (std::find(names->begin(), names->end(), feed) != names->end()) continue;
+        if (auto st = feed_layers.remove(feed); !st) log::warning("{}", st.error().message);
+        pruned = true;
+      }
+      if (pruned) upstream_names.reload();
+    }
     trusted_feeds.emplace(*state);
     manifest_cache.emplace(*db);
     resolver = std::make_unique<Resolver>(
@@ -591,9 +607,17 @@ Result<std::unique_ptr<Engine>> Engine::start(asio::io_context& ioc, const Confi
   impl->db.emplace(*state_db);
   impl->feeds.emplace(
       *impl->state,
-      FeedRefreshes{[raw = impl.get()](const std::string& n) { return raw->poller->request(n); },
-                    [raw = impl.get()](const std::string& n) { return raw->poller->status(n); },
-                    [raw = impl.get()](const std::string& n) { raw->poller->forget(n); }},
+      FeedRefreshes{
+          [raw = impl.get()](const std::string& n) { return raw->poller->request(n); },
+          [raw = impl.get()](const std::string& n) { return raw->poller->status(n); },
+          [raw = impl.get()](const std::string& n) {
+            raw->poller->forget(n);
+            if (auto st = raw->feed_layers.remove(n); !st) {
+              log::warning("feed {}: {}", n, st.error().message);
+            }
+            raw->upstream_names.reload();
+          },
+          [raw = impl.get()](const std::string& n) { return raw->poller->catalog_status(n); }},
       impl->clock);
   Impl* raw = impl.get();
   auto session = TorrentSession::start(ioc, config, [raw](lt::alert* a) {

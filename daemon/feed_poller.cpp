@@ -56,6 +56,7 @@ struct FeedPoller::Outcome {
   std::size_t location_index = 0;
   std::string location;
   std::vector<std::pair<std::string, std::string>> manifests;  // sha256 -> bytes
+  std::optional<CatalogStep> catalog;                          // when the metadata verified
 };
 
 FeedPoller::FeedPoller(asio::io_context& ioc, StateStore& state, const Config& config,
@@ -97,6 +98,12 @@ FeedPoller::~FeedPoller() {
   *cancel_ = true;
   workers_.stop();  // drops refreshes not started yet
   workers_.join();
+}
+
+void FeedPoller::keep_catalogs(const catalog::FeedLayers& layers,
+                               std::function<void(const std::string& feed)> changed) {
+  layers_ = &layers;
+  catalog_changed_ = std::move(changed);
 }
 
 void FeedPoller::start() {
@@ -170,77 +177,116 @@ void FeedPoller::launch(const std::string& feed) {
       cached_manifests_ && started_from->targets ? cached_manifests_()
                                                  : std::vector<std::string>{});
   const PathPolicy policy = config_.path_policy;
-  asio::post(
-      workers_, [this, weak, feed, started_from, cached, locations, order, now, http, policy] {
-        Outcome out;
-        std::vector<std::string> failures;
-        std::optional<Error> primary;
-        for (const std::size_t i : order) {
-          const std::string& loc = locations[i];
-          Result<std::unique_ptr<Fetcher>> fetcher = fail(Errc::internal, "unset");
-          if (loc.starts_with("http://") || loc.starts_with("https://")) {
-            fetcher = http ? make_fetcher(loc, *http) : tl::unexpected(http.error());
-          } else {
-            fetcher = make_fetcher(loc);
-          }
-          std::vector<std::pair<std::string, std::string>> manifests;
-          Result<tuf::VerifiedUpdate> v = fail(Errc::internal, "unset");
-          if (!fetcher) {
-            v = tl::unexpected(fetcher.error());
-          } else {
-            // Release manifests are checked here, off the io thread; the engine caches the bytes
-            // after the commit.
-            tuf::TargetValidator validator =
-                [&manifests, policy](const tuf::TargetInfo& t, std::string_view bytes) -> Status {
-              auto m = validate_release_target(t, bytes, policy);
-              if (!m) return tl::unexpected(m.error());
-              manifests.emplace_back(t.sha256, std::string(bytes));
-              return {};
-            };
-            tuf::AlreadyVerified in_cache = [&cached](const tuf::TargetInfo& t) {
-              return std::binary_search(cached->begin(), cached->end(), t.sha256);
-            };
-            v = tuf::verify_update(*started_from, **fetcher, now, validator, {},
-                                   cached->empty() ? tuf::AlreadyVerified{} : in_cache);
-          }
-          if (v) {
-            out.verified = std::move(v);
-            out.location_index = i;
-            out.location = loc;
-            out.manifests = std::move(manifests);
-            break;
-          }
-          if (!primary) primary = v.error();
-          failures.push_back(locations.size() > 1 ? fmt::format("[{}] {}", loc, v.error().message)
-                                                  : v.error().message);
-          out.verified = tl::unexpected(v.error());
+  const catalog::FeedLayers* layers = layers_;
+  asio::post(workers_, [this, weak, feed, started_from, cached, locations, order, now, http, policy,
+                        layers] {
+    Outcome out;
+    std::vector<std::string> failures;
+    std::optional<Error> primary;
+    for (const std::size_t i : order) {
+      const std::string& loc = locations[i];
+      Result<std::unique_ptr<Fetcher>> fetcher = fail(Errc::internal, "unset");
+      if (loc.starts_with("http://") || loc.starts_with("https://")) {
+        fetcher = http ? make_fetcher(loc, *http) : tl::unexpected(http.error());
+      } else {
+        fetcher = make_fetcher(loc);
+      }
+      std::vector<std::pair<std::string, std::string>> manifests;
+      Result<tuf::VerifiedUpdate> v = fail(Errc::internal, "unset");
+      if (!fetcher) {
+        v = tl::unexpected(fetcher.error());
+      } else {
+        // Release manifests are checked here, off the io thread; the engine caches the bytes
+        // after the commit.
+        tuf::TargetValidator validator = [&manifests, policy](const tuf::TargetInfo& t,
+                                                              std::string_view bytes) -> Status {
+          auto m = validate_release_target(t, bytes, policy);
+          if (!m) return tl::unexpected(m.error());
+          manifests.emplace_back(t.sha256, std::string(bytes));
+          return {};
+        };
+        tuf::AlreadyVerified in_cache = [&cached](const tuf::TargetInfo& t) {
+          return std::binary_search(cached->begin(), cached->end(), t.sha256);
+        };
+        v = tuf::verify_update(*started_from, **fetcher, now, validator, {},
+                               cached->empty() ? tuf::AlreadyVerified{} : in_cache);
+      }
+      if (v) {
+        out.verified = std::move(v);
+        out.location_index = i;
+        out.location = loc;
+        out.manifests = std::move(manifests);
+        break;
+      }
+      if (!primary) primary = v.error();
+      failures.push_back(locations.size() > 1 ? fmt::format("[{}] {}", loc, v.error().message)
+                                              : v.error().message);
+      out.verified = tl::unexpected(v.error());
+    }
+    if (out.verified && layers != nullptr) {
+      // The catalog targets of what the feed trusts once this refresh commits, from the
+      // location that just served the metadata, then the others.
+      const bool updated = out.verified->result == RefreshResult::updated;
+      const auto& targets =
+          updated ? out.verified->update.trusted_targets : started_from->trusted_targets;
+      const auto& snapshot = updated ? out.verified->update.snapshot : started_from->snapshot;
+      std::vector<std::unique_ptr<Fetcher>> owned;
+      std::vector<Fetcher*> fetchers;
+      std::vector<std::size_t> catalog_order{out.location_index};
+      for (const std::size_t i : order) {
+        if (i != out.location_index) catalog_order.push_back(i);
+      }
+      for (const std::size_t i : catalog_order) {
+        const std::string& loc = locations[i];
+        Result<std::unique_ptr<Fetcher>> f = fail(Errc::internal, "unset");
+        if (loc.starts_with("http://") || loc.starts_with("https://")) {
+          f = http ? make_fetcher(loc, *http) : tl::unexpected(http.error());
+        } else {
+          f = make_fetcher(loc);
         }
-        if (!out.verified && locations.size() > 1) {
-          std::string joined;
-          for (const auto& f : failures) joined += (joined.empty() ? "" : "; ") + f;
-          out.verified = tl::unexpected(Error{
-              primary->code, fmt::format("all {} locations failed: {}", locations.size(), joined),
-              primary->hint});
+        if (f) {
+          fetchers.push_back(f->get());
+          owned.push_back(std::move(*f));
         }
-        asio::post(ioc_, [this, weak, feed, started_from, now, out = std::move(out)]() mutable {
-          if (auto a = weak.lock(); a && *a) finish(feed, *started_from, now, std::move(out));
-        });
-      });
+      }
+      out.catalog =
+          prepare_catalog(*layers, feed, targets, snapshot ? snapshot->version : 0, fetchers);
+    }
+    if (!out.verified && locations.size() > 1) {
+      std::string joined;
+      for (const auto& f : failures) joined += (joined.empty() ? "" : "; ") + f;
+      out.verified = tl::unexpected(
+          Error{primary->code, fmt::format("all {} locations failed: {}", locations.size(), joined),
+                primary->hint});
+    }
+    asio::post(ioc_, [this, weak, feed, started_from, now, out = std::move(out)]() mutable {
+      if (auto a = weak.lock(); a && *a) finish(feed, *started_from, now, std::move(out));
+    });
+  });
 }
 
 void FeedPoller::finish(const std::string& feed, const FeedState& started_from, TimePoint now,
                         Outcome out) {
+  // A staged catalog layer that is not activated below is removed (activate() would too).
+  const auto drop_staged = [&out] {
+    if (out.catalog && out.catalog->action == CatalogStep::Action::install) {
+      std::error_code ec;
+      std::filesystem::remove_all(out.catalog->staged, ec);
+    }
+  };
   auto it = runs_.find(feed);
-  if (it == runs_.end() || stopped_) return;
+  if (it == runs_.end() || stopped_) return drop_staged();
   Run& r = it->second;
   r.running = false;
   auto current = state_.load_feed(feed);
   if (!current) {
+    drop_staged();
     if (current.error().code == Errc::not_found) forget(feed);
     return;
   }
   if (*current != started_from) {
     // The trusted state moved under the worker: verify again from the new state.
+    drop_staged();
     launch(feed);
     return;
   }
@@ -260,6 +306,30 @@ void FeedPoller::finish(const std::string& feed, const FeedState& started_from, 
   } else {
     result = "updated";
     if (on_manifests_) on_manifests_(out.manifests);
+  }
+
+  if (error) {
+    drop_staged();
+  } else if (out.catalog && layers_ != nullptr) {
+    // The metadata is committed: the catalog layer follows it in one step, or stays as it was.
+    Status applied = out.catalog->error ? Status(tl::unexpected(*out.catalog->error))
+                                        : apply_catalog(*layers_, feed, *out.catalog);
+    if (!applied) {
+      drop_staged();
+      if (!r.catalog_error || r.catalog_error->message != applied.error().message) {
+        log::warning("feed {}: {}; the previous catalog layer stays", feed,
+                     applied.error().to_string());
+      }
+      r.catalog_error = applied.error();
+    } else {
+      r.catalog_error.reset();
+      if (out.catalog->action != CatalogStep::Action::none) {
+        log::info("feed {}: catalog layer {} (snapshot v{})", feed,
+                  out.catalog->action == CatalogStep::Action::install ? "installed" : "removed",
+                  out.catalog->snapshot_version);
+        if (catalog_changed_) catalog_changed_(feed);
+      }
+    }
   }
 
   r.completed = r.running_ticket;
@@ -347,6 +417,27 @@ json FeedPoller::status(const std::string& feed) const {
                   : json(nullptr)},
           {"location", r.location.empty() ? json(nullptr) : json(r.location)},
           {"last", std::move(last)}};
+}
+
+json FeedPoller::catalog_status(const std::string& feed) const {
+  json out = {{"layer", catalog::feed_layer_name(feed)},
+              {"snapshot_version", nullptr},
+              {"files", json::array()},
+              {"error", nullptr}};
+  if (layers_ != nullptr) {
+    auto layer = layers_->installed(feed);
+    if (layer && *layer) {
+      out["snapshot_version"] = (*layer)->snapshot_version;
+      for (const auto& t : (*layer)->files) out["files"].push_back(t.path);
+    } else if (!layer) {
+      out["error"] = {{"code", code_name(layer.error().code)}, {"message", layer.error().message}};
+    }
+  }
+  if (auto it = runs_.find(feed); it != runs_.end() && it->second.catalog_error) {
+    out["error"] = {{"code", code_name(it->second.catalog_error->code)},
+                    {"message", it->second.catalog_error->message}};
+  }
+  return out;
 }
 
 Result<std::unique_ptr<Fetcher>> FeedPoller::fetcher_for(const FeedState& feed) const {

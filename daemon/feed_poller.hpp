@@ -34,12 +34,14 @@
 #include <boost/asio/thread_pool.hpp>
 #include <nlohmann/json.hpp>
 
+#include "core/catalog/feed_layer.hpp"
 #include "core/db/state_store.hpp"
 #include "core/net/fetcher.hpp"
 #include "core/net/http_fetcher.hpp"
 #include "core/util/error.hpp"
 #include "core/util/time.hpp"
 #include "daemon/config.hpp"
+#include "daemon/engine/feed_catalog.hpp"
 
 namespace weights::daemon {
 
@@ -61,6 +63,12 @@ class FeedPoller {
   FeedPoller(const FeedPoller&) = delete;
   FeedPoller& operator=(const FeedPoller&) = delete;
 
+  // Keeps each feed's catalog layer in `layers` in line with its trusted catalog targets
+  // (feed_catalog.hpp): checked after every refresh that verified, staged on the worker,
+  // activated on the io thread after the commit; `changed` is called there with the feed's name
+  // when its layer changed. Call before start().
+  void keep_catalogs(const catalog::FeedLayers& layers,
+                     std::function<void(const std::string& feed)> changed);
   // Schedules every configured feed: a first refresh now, then periodic ones.
   void start();
   // Stops timers and ignores results still in flight.
@@ -72,6 +80,10 @@ class FeedPoller {
   // {"running", "requested", "completed", "consecutive_failures", "next", "location",
   //  "last": {"ticket", "result", "code", "message"} | null}
   nlohmann::json status(const std::string& feed) const;
+  // The feed's catalog layer: {"layer", "snapshot_version" | null, "files": [target paths],
+  //  "error": {"code", "message"} | null}; error is the last check of the trusted catalog
+  // targets that failed (the installed layer is then the previous one), null once they match.
+  nlohmann::json catalog_status(const std::string& feed) const;
 
   // A fetcher for reading verified targets of `feed` (manifests, torrents): tries the
   // location that worked last, then the others, until one answers. Its reads are synchronous
@@ -101,6 +113,7 @@ class FeedPoller {
       std::string code, message;
     };
     std::optional<Last> last;
+    std::optional<Error> catalog_error;
   };
   struct Outcome;
 
@@ -117,6 +130,8 @@ class FeedPoller {
   std::function<TimePoint()> clock_;
   ManifestSink on_manifests_;
   CachedManifests cached_manifests_;
+  const catalog::FeedLayers* layers_ = nullptr;
+  std::function<void(const std::string&)> catalog_changed_;
   Result<HttpOptions> http_;
   std::map<std::string, Run> runs_;
   std::mt19937_64 rng_;

@@ -172,6 +172,7 @@ Status read(const json& j, UpstreamInfo& v, const std::string& w, UnknownFields 
       .req("pinned_by", v.pinned_by)
       .opt("branch", v.branch)
       .opt("alias", v.alias)
+      .opt("catalog_layer", v.catalog_layer)
       .opt("license", v.license)
       .opt("rejected_peers", v.rejected_peers)
       .done();
@@ -180,6 +181,7 @@ void to_json(json& j, const UpstreamInfo& v) {
   j = {{"kind", v.kind}, {"repo", v.repo}, {"commit", v.commit}, {"pinned_by", v.pinned_by}};
   if (v.branch) j["branch"] = *v.branch;
   if (v.alias) j["alias"] = *v.alias;
+  if (v.catalog_layer) j["catalog_layer"] = *v.catalog_layer;
   if (v.license) j["license"] = *v.license;
   if (!v.rejected_peers.empty()) j["rejected_peers"] = v.rejected_peers;
 }
@@ -381,6 +383,28 @@ void to_json(json& j, const FeedRefusal& v) {
   j = {{"time", v.time}, {"code", v.code}, {"message", v.message}};
 }
 
+Status read(const json& j, FeedCatalogError& v, const std::string& w, UnknownFields u) {
+  return io::Fields(j, w, u).req("code", v.code).req("message", v.message).done();
+}
+void to_json(json& j, const FeedCatalogError& v) {
+  j = {{"code", v.code}, {"message", v.message}};
+}
+
+Status read(const json& j, FeedCatalog& v, const std::string& w, UnknownFields u) {
+  return io::Fields(j, w, u)
+      .req("layer", v.layer)
+      .req("snapshot_version", v.snapshot_version)
+      .req("files", v.files)
+      .req("error", v.error)
+      .done();
+}
+void to_json(json& j, const FeedCatalog& v) {
+  j = {{"layer", v.layer},
+       {"snapshot_version", nullable(v.snapshot_version)},
+       {"files", v.files},
+       {"error", nullable(v.error)}};
+}
+
 Status read(const json& j, Feed& v, const std::string& w, UnknownFields u) {
   return io::Fields(j, w, u)
       .req("name", v.name)
@@ -394,6 +418,7 @@ Status read(const json& j, Feed& v, const std::string& w, UnknownFields u) {
       .req("refresh", v.refresh)
       .req("roles", v.roles)
       .req("releases", v.releases)
+      .opt("catalog", v.catalog)
       .opt("ticket", v.ticket)
       .done();
 }
@@ -409,6 +434,7 @@ void to_json(json& j, const Feed& v) {
        {"stale_since", nullable(v.stale_since)},
        {"roles", v.roles},
        {"releases", v.releases}};
+  if (v.catalog) j["catalog"] = *v.catalog;
   if (v.ticket) j["ticket"] = *v.ticket;
 }
 

@@ -71,9 +71,12 @@ struct UpstreamInfo {
   std::string kind;  // "huggingface"
   std::string repo;
   std::string commit;
-  std::string pinned_by;               // commit, branch, catalog
-  std::optional<std::string> branch;   // with pinned_by "branch"
-  std::optional<std::string> alias;    // with pinned_by "catalog"
+  std::string pinned_by;              // commit, branch, catalog
+  std::optional<std::string> branch;  // with pinned_by "branch"
+  std::optional<std::string> alias;   // with pinned_by "catalog"
+  // The catalog layer of the entry whose terms (and, with pinned_by "catalog", commit) apply:
+  // "shipped", "feed:<name>", "system", "user", "config"; absent without a catalog entry.
+  std::optional<std::string> catalog_layer;
   std::optional<LicenseInfo> license;  // once known (the catalog's at once, a card's once pinned)
   // With the hub gone: each peer under the pin's DHT key whose answer failed a check
   // ("peer 127.0.3.1:7000: ..."); absent when none.
@@ -191,6 +194,21 @@ struct FeedRefusal {
   std::string message;
 };
 
+struct FeedCatalogError {
+  std::string code;
+  std::string message;
+};
+
+// The feed's catalog layer (docs/catalog.md "Catalog files from feeds"): what is installed, and
+// the last check of the trusted catalog targets that failed (the installed layer is then the
+// previous one).
+struct FeedCatalog {
+  std::string layer;                              // "feed:<name>"
+  std::optional<std::uint64_t> snapshot_version;  // of the installed layer; absent: none
+  std::vector<std::string> files;                 // installed target paths
+  std::optional<FeedCatalogError> error;
+};
+
 struct Feed {
   std::string name;
   std::string location;
@@ -203,6 +221,7 @@ struct Feed {
   FeedRefresh refresh;
   FeedRoles roles;
   std::uint64_t releases = 0;
+  std::optional<FeedCatalog> catalog;   // absent from older daemons
   std::optional<std::uint64_t> ticket;  // absent when empty: only add and refresh answers
 };
 
@@ -401,6 +420,8 @@ WEIGHTS_API_TYPE(FeedRefresh)
 WEIGHTS_API_TYPE(RoleInfo)
 WEIGHTS_API_TYPE(FeedRoles)
 WEIGHTS_API_TYPE(FeedRefusal)
+WEIGHTS_API_TYPE(FeedCatalogError)
+WEIGHTS_API_TYPE(FeedCatalog)
 WEIGHTS_API_TYPE(Feed)
 WEIGHTS_API_TYPE(FeedList)
 WEIGHTS_API_TYPE(FollowReason)

@@ -565,16 +565,15 @@ CatalogPaths default_catalog_paths(const std::filesystem::path& exe, const GetEn
   return p;
 }
 
-void Catalog::add_layer(const std::string& layer, std::vector<CatalogFile> files) {
-  std::map<std::string, Entry> layer_ids;
-  std::map<std::string, AliasDef> layer_aliases;
+Catalog::LayerDefs Catalog::build_layer(const std::string& layer, std::vector<CatalogFile> files) {
+  LayerDefs d;
   for (auto& f : files) {
     // A file whose ids another file of this layer already defines is refused whole: which of
     // the two is meant cannot be known.
     const Entry* clash = nullptr;
     const Entry* first = nullptr;
     for (const auto& e : f.entries) {
-      if (auto it = layer_ids.find(e.id); it != layer_ids.end()) {
+      if (auto it = d.ids.find(e.id); it != d.ids.end()) {
         clash = &e;
         first = &it->second;
         break;
@@ -592,7 +591,7 @@ void Catalog::add_layer(const std::string& layer, std::vector<CatalogFile> files
     for (auto& e : f.entries) {
       e.layer = layer;
       for (const auto& a : e.all_aliases()) {
-        auto [it, fresh] = layer_aliases.emplace(a, AliasDef{e.id, e.where, layer, {}, {}});
+        auto [it, fresh] = d.aliases.emplace(a, AliasDef{e.id, e.where, layer, {}, {}});
         if (fresh || it->second.id == e.id) continue;
         it->second.conflicts.push_back(e.where);
         it->second.conflict_ids.push_back(e.id);
@@ -603,12 +602,84 @@ void Catalog::add_layer(const std::string& layer, std::vector<CatalogFile> files
             "define each alias once per catalog directory, or override it in a later one"});
       }
       std::string id = e.id;
-      layer_ids.emplace(std::move(id), std::move(e));
+      d.ids.emplace(std::move(id), std::move(e));
     }
   }
+  return d;
+}
+
+void Catalog::apply(LayerDefs defs) {
   // Later layers replace earlier ones: entries by id, aliases by name.
-  for (auto& [id, e] : layer_ids) by_id_.insert_or_assign(id, std::move(e));
-  for (auto& [a, def] : layer_aliases) aliases_.insert_or_assign(a, std::move(def));
+  for (auto& [id, e] : defs.ids) {
+    ambiguous_ids_.erase(id);
+    by_id_.insert_or_assign(id, std::move(e));
+  }
+  for (auto& [a, def] : defs.aliases) aliases_.insert_or_assign(a, std::move(def));
+}
+
+void Catalog::add_layer(const std::string& layer, std::vector<CatalogFile> files) {
+  apply(build_layer(layer, std::move(files)));
+}
+
+namespace {
+
+// Two feeds name "the same release" for an id when everything a fetch takes from the entry
+// agrees; then which feed's entry is used does not matter.
+bool same_release(const Entry& a, const Entry& b) {
+  return a.upstream == b.upstream && a.repo == b.repo && a.commit == b.commit &&
+         a.license == b.license && a.license_url == b.license_url && a.gated == b.gated &&
+         a.info_hash_v2 == b.info_hash_v2;
+}
+
+}  // namespace
+
+void Catalog::add_feed_tier(std::vector<std::pair<std::string, std::vector<CatalogFile>>> feeds) {
+  LayerDefs tier;
+  std::map<std::string, std::string> conflicts;  // id -> what the feeds say
+  for (auto& [layer, files] : feeds) {
+    LayerDefs d = build_layer(layer, std::move(files));
+    for (auto& [id, e] : d.ids) {
+      if (auto c = conflicts.find(id); c != conflicts.end()) {
+        c->second += fmt::format(", {} ({} commit {})", e.where.to_string(), e.layer, e.commit);
+        continue;
+      }
+      auto it = tier.ids.find(id);
+      if (it == tier.ids.end()) {
+        tier.ids.emplace(id, std::move(e));
+        continue;
+      }
+      if (same_release(it->second, e)) continue;  // the first feed's entry stays
+      std::string says =
+          fmt::format("{} ({} commit {}), {} ({} commit {})", it->second.where.to_string(),
+                      it->second.layer, it->second.commit, e.where.to_string(), e.layer, e.commit);
+      problems_.push_back(
+          Error{Errc::schema_error,
+                fmt::format("id '{}' is defined differently by two feeds: {}; the id is ambiguous",
+                            id, says),
+                "pin it in /etc/weightsd/catalog.d, or stop following one of the feeds"});
+      conflicts.emplace(id, std::move(says));
+      tier.ids.erase(it);
+    }
+    for (auto& [a, def] : d.aliases) {
+      auto [it, fresh] = tier.aliases.emplace(a, def);
+      if (fresh || it->second.id == def.id) continue;
+      it->second.conflicts.push_back(def.where);
+      it->second.conflict_ids.push_back(def.id);
+      problems_.push_back(Error{
+          Errc::schema_error,
+          fmt::format("{}: alias '{}' names {} but {} defines it as {}; the alias is ambiguous",
+                      def.where.to_string(), a, def.id, it->second.where.to_string(),
+                      it->second.id),
+          "pin the alias in /etc/weightsd/catalog.d, or stop following one of the feeds"});
+    }
+  }
+  apply(std::move(tier));
+  // An id the feeds disagree on resolves to nothing, not to an earlier layer's entry: which
+  // commit is meant is not known. A later layer that defines it settles it (apply()).
+  for (auto& [id, says] : conflicts) {
+    by_id_.erase(id);
+    ambiguous_ids_.insert_or_assign(id, std::move(says));
+  }
 }
 
 Result<std::vector<std::filesystem::path>> catalog_files(const std::filesystem::path& dir) {
@@ -630,15 +701,19 @@ Result<std::vector<std::filesystem::path>> catalog_files(const std::filesystem::
   return names;
 }
 
+bool is_feed_layer(std::string_view layer) {
+  return layer.starts_with("feed:");
+}
+
 Catalog Catalog::load(const CatalogPaths& paths) {
   Catalog cat;
-  for (const auto& d : paths.dirs) {
+  const auto read_dir = [&cat](const CatalogDir& d) {
+    std::vector<CatalogFile> files;
     auto names = catalog_files(d.dir);
     if (!names) {
       cat.problems_.push_back(std::move(names.error()));
-      continue;
+      return files;
     }
-    std::vector<CatalogFile> files;
     for (const auto& p : *names) {
       auto f = read_catalog_file(p);
       if (!f) {
@@ -649,7 +724,20 @@ Catalog Catalog::load(const CatalogPaths& paths) {
       }
       files.push_back(std::move(*f));
     }
-    cat.add_layer(d.layer, std::move(files));
+    return files;
+  };
+  for (std::size_t i = 0; i < paths.dirs.size();) {
+    const CatalogDir& d = paths.dirs[i];
+    if (!is_feed_layer(d.layer)) {
+      cat.add_layer(d.layer, read_dir(d));
+      ++i;
+      continue;
+    }
+    std::vector<std::pair<std::string, std::vector<CatalogFile>>> tier;
+    for (; i < paths.dirs.size() && is_feed_layer(paths.dirs[i].layer); ++i) {
+      tier.emplace_back(paths.dirs[i].layer, read_dir(paths.dirs[i]));
+    }
+    cat.add_feed_tier(std::move(tier));
   }
   return cat;
 }
@@ -678,6 +766,12 @@ Catalog Catalog::from_parsed(std::vector<CatalogFile> files, std::string_view la
 
 Result<const Entry*> Catalog::lookup(std::string_view name) const {
   if (auto it = by_id_.find(std::string(name)); it != by_id_.end()) return &it->second;
+  const auto ambiguous_id = [this](const std::string& id) -> tl::unexpected<Error> {
+    return fail(Errc::schema_error,
+                fmt::format("id '{}' is ambiguous: {}", id, ambiguous_ids_.at(id)),
+                "pin it in /etc/weightsd/catalog.d, or stop following one of the feeds");
+  };
+  if (ambiguous_ids_.contains(std::string(name))) return ambiguous_id(std::string(name));
   const std::string key = ascii_lower(name);
   if (auto it = aliases_.find(key); it != aliases_.end()) {
     const AliasDef& def = it->second;
@@ -692,6 +786,7 @@ Result<const Entry*> Catalog::lookup(std::string_view name) const {
                   "name the model by its id (ORG/NAME), or fix the catalog files");
     }
     if (auto e = by_id_.find(def.id); e != by_id_.end()) return &e->second;
+    if (ambiguous_ids_.contains(def.id)) return ambiguous_id(def.id);
   }
   return fail(Errc::not_found, fmt::format("no catalog entry named '{}'", name),
               fmt::format("try `weightsctl catalog search {}`", name));

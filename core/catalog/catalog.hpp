@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/util/error.hpp"
@@ -96,11 +97,17 @@ bool is_valid_family(std::string_view family);
 
 // One directory of *.toml files and the name of its layer.
 struct CatalogDir {
-  std::string layer;  // "shipped", "system", "user", "explicit"
+  std::string layer;  // "shipped", "feed:<name>", "system", "user", "config", "explicit"
   std::filesystem::path dir;
 };
 
+// Whether a layer is a feed's ("feed:<name>", docs/catalog.md "Catalog files from feeds").
+bool is_feed_layer(std::string_view layer);
+
 // Catalog directories in precedence order (later overrides earlier). Tests pass temp dirs.
+// Consecutive feed layers form one tier: none overrides another; an id two of them define with
+// different releases is ambiguous (resolves to nothing until a later layer defines it) and an
+// alias they give different ids is ambiguous, as within one layer.
 struct CatalogPaths {
   std::vector<CatalogDir> dirs;
 };
@@ -131,8 +138,9 @@ class Catalog {
   static Catalog from_parsed(std::vector<CatalogFile> files, std::string_view layer);
 
   // An id ("ORG/NAME", exact) or an alias (ASCII case-insensitive). not_found with a hint to
-  // `weightsctl catalog search`; schema_error for an alias the same layer defines twice with
-  // different targets (the message names both places).
+  // `weightsctl catalog search`; schema_error for an alias the same layer (or tier) defines
+  // twice with different targets, or an id two feeds define differently (the message names
+  // both places).
   Result<const Entry*> lookup(std::string_view name) const;
   // Entries whose id, repo, family or an alias contains `text` (ASCII case-insensitive), by id.
   std::vector<const Entry*> search(std::string_view text) const;
@@ -150,10 +158,18 @@ class Catalog {
     std::vector<Location> conflicts;  // other targets in the same layer: the alias is ambiguous
     std::vector<std::string> conflict_ids;
   };
+  struct LayerDefs {
+    std::map<std::string, Entry> ids;
+    std::map<std::string, AliasDef> aliases;
+  };
+  LayerDefs build_layer(const std::string& layer, std::vector<CatalogFile> files);
+  void apply(LayerDefs defs);
   void add_layer(const std::string& layer, std::vector<CatalogFile> files);
+  void add_feed_tier(std::vector<std::pair<std::string, std::vector<CatalogFile>>> feeds);
 
   std::map<std::string, Entry> by_id_;
-  std::map<std::string, AliasDef> aliases_;  // lowercase alias -> definition
+  std::map<std::string, std::string> ambiguous_ids_;  // id -> the feeds' definitions
+  std::map<std::string, AliasDef> aliases_;           // lowercase alias -> definition
   std::vector<std::string> files_;
   std::vector<Error> problems_;
 };

@@ -338,6 +338,17 @@ Result<TargetInfo> parse_target_entry(const std::string& path, const Json& entry
   auto parsed_kind = parse_kind(*kind);
   if (!parsed_kind) return tl::unexpected(with_context(parsed_kind.error(), cwhere + ".kind"));
   t.kind = *parsed_kind;
+  if (t.kind == TargetKind::catalog) {
+    // The path names the file; release fields would give one target two meanings.
+    if (!catalog_target_family(path)) {
+      return fail(Errc::schema_error,
+                  where + ": a catalog target's path must be catalog/<family>.toml");
+    }
+    if ((*custom)->size() != 1) {
+      return fail(Errc::schema_error, cwhere + ": a catalog target has only \"kind\"");
+    }
+    return t;
+  }
   auto model = json::get_string(**custom, "model", cwhere);
   if (!model) return tl::unexpected(model.error());
   // "org/name": two components, each a valid path component.
@@ -358,6 +369,11 @@ Result<TargetInfo> parse_target_entry(const std::string& path, const Json& entry
 }
 
 Json target_entry_json(const TargetInfo& t) {
+  if (t.kind == TargetKind::catalog) {
+    return Json{{"length", t.length},
+                {"hashes", {{"sha256", t.sha256}}},
+                {"custom", {{"kind", kind_name(t.kind)}}}};
+  }
   return Json{{"length", t.length},
               {"hashes", {{"sha256", t.sha256}}},
               {"custom",
@@ -365,6 +381,26 @@ Json target_entry_json(const TargetInfo& t) {
                 {"model", t.model},
                 {"revision", t.revision},
                 {"release_seq", t.release_seq}}}};
+}
+
+std::string catalog_target_path(std::string_view family) {
+  return fmt::format("catalog/{}.toml", family);
+}
+
+std::optional<std::string> catalog_target_family(std::string_view path) {
+  constexpr std::string_view prefix = "catalog/", suffix = ".toml";
+  if (!path.starts_with(prefix) || !path.ends_with(suffix)) return std::nullopt;
+  const std::string_view family =
+      path.substr(prefix.size(), path.size() - prefix.size() - suffix.size());
+  if (family.empty() || family.size() > 64) return std::nullopt;
+  const auto ok = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+  };
+  if (!std::all_of(family.begin(), family.end(), ok) || !ok(family.front()) ||
+      family.front() == '.' || family.front() == '_' || family.front() == '-') {
+    return std::nullopt;
+  }
+  return std::string(family);
 }
 
 std::string_view role_name(Role role) {
@@ -389,12 +425,15 @@ std::string_view kind_name(TargetKind kind) {
       return "torrent";
     case TargetKind::torrent_v1:
       return "torrent_v1";
+    case TargetKind::catalog:
+      return "catalog";
   }
   return "unknown";
 }
 
 Result<TargetKind> parse_kind(std::string_view name) {
-  for (auto k : {TargetKind::release, TargetKind::torrent, TargetKind::torrent_v1}) {
+  for (auto k :
+       {TargetKind::release, TargetKind::torrent, TargetKind::torrent_v1, TargetKind::catalog}) {
     if (kind_name(k) == name) return k;
   }
   return fail(Errc::schema_error, fmt::format("unknown target kind \"{}\"", name));

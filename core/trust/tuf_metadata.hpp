@@ -85,12 +85,19 @@ struct SnapshotMetadata {
   std::map<std::string, MetaFile> delegated;  // meta["<role>.json"]: every delegated role
 };
 
-enum class TargetKind { release, torrent, torrent_v1 };
+enum class TargetKind { release, torrent, torrent_v1, catalog };
 std::string_view kind_name(TargetKind kind);
 Result<TargetKind> parse_kind(std::string_view name);
 
+// A catalog target (docs/manifest-format.md §1) sits at exactly "catalog/<family>.toml", the
+// family 1-64 bytes of [a-z0-9._-] starting with a letter or digit (the catalog's rule).
+std::string catalog_target_path(std::string_view family);
+// The family of a catalog target path; nullopt for any other path.
+std::optional<std::string> catalog_target_family(std::string_view path);
+
 // One entry of targets.json: `path` -> {length, hashes{sha256}, custom{kind, model, revision,
-// release_seq}}.
+// release_seq}}; a catalog target's custom is exactly {kind: "catalog"} (model and revision
+// empty, release_seq 0 here).
 struct TargetInfo {
   std::string path;  // passes the path policy
   std::uint64_t length = 0;

@@ -38,6 +38,7 @@ struct LicenseTerms {
   std::vector<std::string> files;  // licence and use-policy files of the release, sorted
   LicenseSource source = LicenseSource::model_card;
   std::string where;    // "catalog/llama.toml:12", "README.md of <commit>"
+  std::string layer;    // the catalog entry's layer ("shipped", "feed:acme", ...); else empty
   std::string problem;  // why the licence is unknown (an unreadable card); may be empty
   friend bool operator==(const LicenseTerms&, const LicenseTerms&) = default;
 };

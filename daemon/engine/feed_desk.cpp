@@ -73,7 +73,14 @@ Result<api::Feed> FeedDesk::get(const std::string& name) {
                                                   api::UnknownFields::reject, "feed refresh");
   if (!refresh) return tl::unexpected(Error{Errc::internal, refresh.error().message, ""});
   facts.refresh = std::move(*refresh);
-  return render_feed(*fs, facts, clock_());
+  api::Feed feed = render_feed(*fs, facts, clock_());
+  if (refreshes_.catalog) {
+    auto cat = api::from_json<api::FeedCatalog>(refreshes_.catalog(name),
+                                                api::UnknownFields::reject, "feed catalog");
+    if (!cat) return tl::unexpected(Error{Errc::internal, cat.error().message, ""});
+    feed.catalog = std::move(*cat);
+  }
+  return feed;
 }
 
 Result<api::Feed> FeedDesk::refresh(const std::string& name) {

@@ -23,7 +23,10 @@ struct FeedRefreshes {
   std::function<std::uint64_t(const std::string& feed)> request;
   // FeedPoller::status: which ticket completed last and how.
   std::function<nlohmann::json(const std::string& feed)> status;
+  // Also removes the feed's catalog layer.
   std::function<void(const std::string& feed)> forget;
+  // FeedPoller::catalog_status; unset: the feed object has no "catalog".
+  std::function<nlohmann::json(const std::string& feed)> catalog = {};
 };
 
 class FeedDesk {

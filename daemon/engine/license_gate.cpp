@@ -50,6 +50,7 @@ upstream::LicenseTerms catalog_terms(const catalog::Entry& e) {
   for (const auto& f : e.files) paths.push_back(f.path);
   t.files = upstream::license_files(paths);
   t.where = e.where.to_string();
+  t.layer = e.layer;
   if (!e.gated) t.problem = "the catalog entry does not say whether the upstream is gated";
   return t;
 }

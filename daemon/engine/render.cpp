@@ -176,6 +176,9 @@ api::Release render_release(const Release& r, const ReleaseContext& ctx) {
       li.gated = t.gated;
       li.source = std::string(upstream::license_source_name(t.source));
       li.where = t.where;
+      if (t.source == upstream::LicenseSource::catalog && !t.layer.empty()) {
+        up.catalog_layer = t.layer;
+      }
       li.problem = t.problem;
       li.needs_acceptance = upstream::needs_acceptance(t);
       if (r.license_accepted_at) li.accepted_at = time_of(*r.license_accepted_at);

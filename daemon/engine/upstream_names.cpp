@@ -1,5 +1,6 @@
 #include "daemon/engine/upstream_names.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -23,15 +24,25 @@ catalog::CatalogPaths paths_with(const std::vector<std::filesystem::path>& confi
 
 }  // namespace
 
-UpstreamNames::UpstreamNames(const std::vector<std::filesystem::path>& config_dirs)
-    : UpstreamNames(paths_with(config_dirs)) {}
+UpstreamNames::UpstreamNames(const std::vector<std::filesystem::path>& config_dirs,
+                             const catalog::FeedLayers* feeds)
+    : UpstreamNames(paths_with(config_dirs), feeds) {}
 
-UpstreamNames::UpstreamNames(catalog::CatalogPaths paths) : paths_(std::move(paths)) {
+UpstreamNames::UpstreamNames(catalog::CatalogPaths paths, const catalog::FeedLayers* feeds)
+    : paths_(std::move(paths)), feeds_(feeds) {
   reload();
 }
 
 void UpstreamNames::reload() {
-  catalog_ = catalog::Catalog::load(paths_);
+  catalog::CatalogPaths paths = paths_;
+  if (feeds_ != nullptr) {
+    // Right after the shipped layer: the operator's and the user's files override a feed.
+    auto at = std::find_if(paths.dirs.begin(), paths.dirs.end(),
+                           [](const catalog::CatalogDir& d) { return d.layer != "shipped"; });
+    const auto feed_dirs = feeds_->dirs();
+    paths.dirs.insert(at, feed_dirs.begin(), feed_dirs.end());
+  }
+  catalog_ = catalog::Catalog::load(paths);
   std::vector<std::string> problems;
   for (const auto& p : catalog_.problems()) problems.push_back(p.to_string());
   // Read again every minute while the catalog is followed: a broken file is logged once.

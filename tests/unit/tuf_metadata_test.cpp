@@ -566,3 +566,27 @@ TEST_CASE("delegation path patterns: '*' and '?' never cross a '/'",
   CHECK(path_pattern_matches("a*b*c", "aXbYbZc"));
   CHECK_FALSE(path_pattern_matches("a*/c", "ab/x/c"));
 }
+
+TEST_CASE("a catalog target is catalog/<family>.toml with custom {kind} only", "[tuf][catalog]") {
+  const json::Json entry = {{"length", 10},
+                            {"hashes", {{"sha256", std::string(64, 'a')}}},
+                            {"custom", {{"kind", "catalog"}}}};
+  auto t = parse_target_entry("catalog/gemma-4.toml", entry);
+  REQUIRE(t);
+  CHECK(t->kind == TargetKind::catalog);
+  CHECK(t->model.empty());
+  CHECK(target_entry_json(*t) == entry);
+  CHECK(catalog_target_family("catalog/gemma-4.toml") == "gemma-4");
+  CHECK(catalog_target_path("qwen") == "catalog/qwen.toml");
+  for (const char* path : {"catalog/Gemma.toml", "catalog/.x.toml", "catalog/a/b.toml",
+                           "catalog/x.json", "models/x.toml", "catalog/.toml"}) {
+    INFO(path);
+    CHECK_FALSE(catalog_target_family(path));
+    CHECK_FALSE(parse_target_entry(path, entry));
+  }
+  json::Json with_model = entry;
+  with_model["custom"]["model"] = "org/name";
+  auto refused = parse_target_entry("catalog/x.toml", with_model);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().message.find("only \"kind\"") != std::string::npos);
+}
