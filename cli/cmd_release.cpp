@@ -217,6 +217,9 @@ std::string release_details(const api::Release& r) {
   }
   if (r.upstream) {
     for (const auto& p : r.upstream->rejected_peers) out += fmt::format("  rejected {}\n", p);
+    if (const auto more = r.upstream->rejected_peers_more) {
+      out += fmt::format("  rejected {} more peer{}\n", more, more == 1 ? "" : "s");
+    }
   }
   if (r.upstream && r.upstream->license) {
     const auto& l = *r.upstream->license;

@@ -174,6 +174,7 @@ Status read(const json& j, UpstreamInfo& v, const std::string& w, UnknownFields 
       .opt("alias", v.alias)
       .opt("license", v.license)
       .opt("rejected_peers", v.rejected_peers)
+      .opt("rejected_peers_more", v.rejected_peers_more)
       .done();
 }
 void to_json(json& j, const UpstreamInfo& v) {
@@ -182,6 +183,7 @@ void to_json(json& j, const UpstreamInfo& v) {
   if (v.alias) j["alias"] = *v.alias;
   if (v.license) j["license"] = *v.license;
   if (!v.rejected_peers.empty()) j["rejected_peers"] = v.rejected_peers;
+  if (v.rejected_peers_more) j["rejected_peers_more"] = v.rejected_peers_more;
 }
 
 Status read(const json& j, DownloadSource& v, const std::string& w, UnknownFields u) {
