@@ -32,6 +32,7 @@ id=test-org/swarm@$commit
 key=$(printf 'weightsd-pin/1\nhuggingface\ntest-org/swarm\n%s\n' "$commit" | sha1sum | cut -d' ' -f1)
 ghost_commit=$(printf 'ghost' | sha1sum | cut -d' ' -f1)
 ghost=test-org/ghost@$ghost_commit
+ghost_key=$(printf 'weightsd-pin/1\nhuggingface\ntest-org/ghost\n%s\n' "$ghost_commit" | sha1sum | cut -d' ' -f1)
 
 # --- three nodes, 127.0.41.1 .. 127.0.43.1, ports chosen first; each knows the others -------------
 names=(A C F)
@@ -128,8 +129,9 @@ bogus=$(grep -cE '^peer 127\.0\.4[456]\.1:[0-9]+: ' <<<"$rejected" || true)
 flooded=$(grep -cE "peer 127\.0\.4[456]\.1:" "$T/d3/log" || true)
 ((flooded > 0)) && pass "F asked bogus endpoints it found only through the DHT ($flooded log lines)" ||
   fail "F never saw the flood"
-ctl 3 show "$id" | grep -qE "rejected peer 127\.0\.4[456]\.1:" && pass "weightsctl show prints them" ||
-  fail "show: $(ctl 3 show "$id")"
+human=$(ctl 3 show "$id") # (not piped into grep -q: pipefail and SIGPIPE)
+grep -qE "rejected peer 127\.0\.4[456]\.1:" <<<"$human" && pass "weightsctl show prints them" ||
+  fail "show: $human"
 
 # --- 2. a pin only the flood answers for: a bounded failure that names the peers ---------------------
 wait_until "the flood of the ghost pin's key" 60 grep -q "announced test-org/ghost 105" \
@@ -148,10 +150,12 @@ got=$(ctl 3 --json show "$ghost")
   (($(jq -r '.upstream.rejected_peers_more // 0' <<<"$got") > 0)) &&
   pass "show names 16 rejected peers and $(jq -r .upstream.rejected_peers_more <<<"$got") more" ||
   fail "ghost rejected: $(jq -c .upstream <<<"$got")"
-jq -r .error.message <<<"$got" | grep -qE "no peer under the pin's DHT key .* within 90 s .*; and [0-9]+ more" &&
-  pass "the error names the key, the bound and the count ($(jq -r .error.message <<<"$got" | cut -c1-160)…)" ||
-  fail "ghost error: $(jq -c .error <<<"$got")"
-ctl 3 show "$ghost" | grep -qE "rejected [0-9]+ more peers" && pass "weightsctl show prints the count" ||
-  fail "show: $(ctl 3 show "$ghost")"
+message=$(jq -r .error.message <<<"$got")
+grep -qE "no peer under the pin's DHT key $ghost_key served commit $ghost_commit within 90 s \([0-9]+ endpoints found, [0-9]+ asked\); rejected: .*; and [0-9]+ more$" \
+  <<<"$message" && pass "the error names the key, the bound and the count (${message:0:160}…)" ||
+  fail "ghost error: $message"
+human=$(ctl 3 show "$ghost")
+grep -qE "^  rejected [0-9]+ more peers$" <<<"$human" && pass "weightsctl show prints the count" ||
+  fail "show: $human"
 
 finish
