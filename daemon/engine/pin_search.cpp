@@ -66,7 +66,9 @@ void PinSearch::start() {
   if (started_ || stopped_) return;
   started_ = true;
   deadline_ = host_.now() + limits_.search_time;
-  host_.lookup(key_hex_);
+  // Configured endpoints (an operator's own seed nodes) get a head start: the DHT is first asked
+  // at the first tick, so what it names is not asked before them.
+  if (leads_.empty()) host_.lookup(key_hex_);
   pump();
   if (stopped_) return;
   tick_armed_ = true;

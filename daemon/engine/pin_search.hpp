@@ -15,8 +15,9 @@
 //    when its first answer was `unavailable` or `not_found` (busy, down, not ready yet),
 //    `retry_delay` after the first and only while no endpoint not asked yet can be asked;
 //  - at most `max_asks` asks per search and `max_group_asks` per group;
-//  - the key is looked up at once and again every `lookup_interval` (the DHT answers with a
-//    random subset of what it stores) while the search runs; new asks start only while it runs:
+//  - the key is looked up at once (after `lookup_interval` when endpoints were configured: they
+//    are asked first) and again every `lookup_interval` (the DHT answers with a random subset of
+//    what it stores) while the search runs; new asks start only while it runs:
 //    for `search_time`, not counting the time a verified answer's swarm is being tried. When it
 //    is over and no ask is in flight (or the asks budget is spent), the search fails;
 //  - every rejected endpoint is named once: the first `shown_rejections` by text, then a count.

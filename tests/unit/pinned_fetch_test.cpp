@@ -44,7 +44,9 @@ const std::string commit_a(40, 'a');
 struct FakeSearchHost final : PinSearchHost {
   explicit FakeSearchHost(std::deque<std::function<void()>>& q) : queue(q) {}
   std::chrono::steady_clock::time_point now() override { return {}; }
-  void after(std::chrono::milliseconds, std::function<void()>) override {}
+  void after(std::chrono::milliseconds, std::function<void()> fn) override {
+    timers.push_back(std::move(fn));
+  }
   bool lookup(const std::string& key_hex) override {
     lookups.push_back(key_hex);
     return true;
@@ -57,6 +59,7 @@ struct FakeSearchHost final : PinSearchHost {
   }
   std::deque<std::function<void()>>& queue;
   std::vector<std::string> lookups;
+  std::vector<std::function<void()>> timers;  // after(): run when the test says
   int asks = 0;
   std::function<Result<upstream::VerifiedPin>(const units::Endpoint&)> answer =
       [](const units::Endpoint& peer) -> Result<upstream::VerifiedPin> {
@@ -697,6 +700,10 @@ TEST_CASE(
   auto pin = canonical_pin("huggingface", "org/m", commit_a);
   REQUIRE(pin);
   const auto key = rendezvous_key_hex(*pin);
+  // The configured pin exchange was asked first; the DHT at the search's first tick.
+  CHECK(f.host.search.lookups.empty());
+  REQUIRE(f.host.search.timers.size() == 1);
+  f.host.search.timers.front()();
   REQUIRE_FALSE(f.host.search.lookups.empty());
   CHECK(f.host.search.lookups.front() == key);
   REQUIRE(rel->upstream_rejected.size() == 1);
