@@ -222,6 +222,9 @@ std::string release_details(const api::Release& r) {
     if (up.catalog_layer) out += fmt::format("  catalog layer {}", *up.catalog_layer);
     out += "\n";
     for (const auto& p : up.rejected_peers) out += fmt::format("  rejected {}\n", p);
+    if (const auto more = up.rejected_peers_more) {
+      out += fmt::format("  rejected {} more peer{}\n", more, more == 1 ? "" : "s");
+    }
   }
   if (r.upstream && r.upstream->license) {
     const auto& l = *r.upstream->license;

@@ -21,6 +21,7 @@
 #include "daemon/engine/lt_backend.hpp"
 #include "daemon/engine/periodic.hpp"
 #include "daemon/engine/pin_rendezvous.hpp"
+#include "daemon/engine/pin_search.hpp"
 #include "daemon/engine/pinned_fetch.hpp"
 #include "daemon/engine/release_checks.hpp"
 #include "daemon/engine/release_registry.hpp"
@@ -67,6 +68,8 @@ struct Engine::Impl {
   ~Impl() {
     *alive = false;
     upstream_cancel->store(true);
+    pinned.stop_searches();
+    pin_asks.stop();
     transfers.stop();
     work.stop();
     rendezvous.reset();  // the pin exchange's thread stops before what it reads goes
@@ -269,7 +272,7 @@ struct Engine::Impl {
       I.upstream_watch->record(id, c);
     }
     bool dht_enabled() override { return I.config.dht == Toggle::on; }
-    bool dht_lookup(const std::string& key_hex) override { return I.rendezvous->lookup(key_hex); }
+    PinSearchHost& pin_search_host() override { return I.pin_search_host; }
     std::vector<units::Endpoint> known_pin_peers() override { return pin_exchange_peers(I.config); }
     RecheckBudget& rechecks() override { return I.rechecks; }
     Impl& I;
@@ -277,6 +280,29 @@ struct Engine::Impl {
   // Rechecks after libtorrent's inconsistent-hashes error (hash_recheck.hpp), per release.
   RecheckBudget rechecks;
   PinnedFetchHostImpl pinned_host{*this};
+  // The hub-gone search's peer asks (pin_search.hpp): blocking pin exchange requests, several at
+  // once, on their own threads (never the io thread, nor the transfer thread a hub download
+  // holds); cancelled before the pool stops.
+  WorkPool pin_asks{ioc, 12};
+  struct PinSearchHostImpl final : PinSearchHost {
+    explicit PinSearchHostImpl(Impl& impl) : I(impl) {}
+    std::chrono::steady_clock::time_point now() override {
+      return std::chrono::steady_clock::now();
+    }
+    void after(std::chrono::milliseconds d, std::function<void()> fn) override {
+      I.pinned_host.after(d, std::move(fn));
+    }
+    bool lookup(const std::string& key_hex) override { return I.rendezvous->lookup(key_hex); }
+    void ask(const units::Endpoint& peer, const weights::UpstreamPin& pin,
+             std::shared_ptr<const std::atomic<bool>> cancel,
+             std::function<void(Result<upstream::VerifiedPin>)> done) override {
+      I.pin_asks.run(
+          [peer, pin, cancel = std::move(cancel)] { return ask_pin_peer(peer, pin, cancel); },
+          std::move(done));
+    }
+    Impl& I;
+  };
+  PinSearchHostImpl pin_search_host{*this};
   // Licence acceptances (license_gate.hpp), kept in the state database.
   LicenseGate licenses{acceptances_in([this]() -> ReleaseDb& { return *db; }, upstream_kind)};
   PinnedFetch pinned{

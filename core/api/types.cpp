@@ -175,6 +175,7 @@ Status read(const json& j, UpstreamInfo& v, const std::string& w, UnknownFields 
       .opt("catalog_layer", v.catalog_layer)
       .opt("license", v.license)
       .opt("rejected_peers", v.rejected_peers)
+      .opt("rejected_peers_more", v.rejected_peers_more)
       .done();
 }
 void to_json(json& j, const UpstreamInfo& v) {
@@ -184,6 +185,7 @@ void to_json(json& j, const UpstreamInfo& v) {
   if (v.catalog_layer) j["catalog_layer"] = *v.catalog_layer;
   if (v.license) j["license"] = *v.license;
   if (!v.rejected_peers.empty()) j["rejected_peers"] = v.rejected_peers;
+  if (v.rejected_peers_more) j["rejected_peers_more"] = v.rejected_peers_more;
 }
 
 Status read(const json& j, DownloadSource& v, const std::string& w, UnknownFields u) {

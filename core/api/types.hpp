@@ -78,9 +78,11 @@ struct UpstreamInfo {
   // "shipped", "feed:<name>", "system", "user", "config"; absent without a catalog entry.
   std::optional<std::string> catalog_layer;
   std::optional<LicenseInfo> license;  // once known (the catalog's at once, a card's once pinned)
-  // With the hub gone: each peer under the pin's DHT key whose answer failed a check
-  // ("peer 127.0.3.1:7000: ..."); absent when none.
+  // With the hub gone: the first peers under the pin's DHT key whose answer failed a check
+  // ("peer 127.0.3.1:7000: ..."), at most 16, and how many more were rejected; each absent
+  // when none.
   std::vector<std::string> rejected_peers;
+  std::uint64_t rejected_peers_more = 0;
 };
 
 // Bytes a release downloaded from one source this daemon session: a BitTorrent peer (by IP

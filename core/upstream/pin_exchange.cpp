@@ -345,17 +345,27 @@ Result<PinnedTree> verify_pin_offer(const UpstreamPin& pin, const PinOffer& offe
   return tree;
 }
 
+std::chrono::milliseconds pin_objects_deadline(const PinFetchOptions& options,
+                                               std::uint64_t objects_size) {
+  const std::uint64_t rate = std::max<std::uint64_t>(options.objects_rate, 1);
+  // objects_size <= max_git_bundle_bytes (parse_offer), so the product cannot overflow.
+  const std::uint64_t ms = (std::min(objects_size, max_git_bundle_bytes) * 1000 + rate - 1) / rate;
+  return options.objects_base + std::chrono::milliseconds(static_cast<std::int64_t>(ms));
+}
+
 Result<VerifiedPin> fetch_verified_pin(const units::Endpoint& peer, const UpstreamPin& pin,
-                                       const HttpOptions& options) {
+                                       const PinFetchOptions& options) {
   const RendezvousKey key = pin_rendezvous_key(pin);
   const std::string where = fmt::format("peer {}", units::format_endpoint(peer));
-  auto offer = fetch_pin_offer(peer, key, options);
+  auto offer = fetch_pin_offer(peer, key, options.offer);
   if (!offer) return tl::unexpected(with_context(offer.error(), where));
   // The offer names the pin before anything is downloaded: verify_pin_offer's first step alone.
   if (auto named = check_offer_pin(pin, *offer); !named) {
     return tl::unexpected(with_context(named.error(), where));
   }
-  auto objects = fetch_pin_objects(peer, key, offer->objects_size, options);
+  HttpOptions objects_options = options.objects;
+  objects_options.deadline = pin_objects_deadline(options, offer->objects_size);
+  auto objects = fetch_pin_objects(peer, key, offer->objects_size, objects_options);
   if (!objects) return tl::unexpected(with_context(objects.error(), where));
   auto tree = verify_pin_offer(pin, *offer, *objects);
   if (!tree) return tl::unexpected(with_context(tree.error(), where));

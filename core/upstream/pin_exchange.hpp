@@ -14,6 +14,7 @@
 // This file is the protocol without sockets: the offer's JSON, the request target, a handler
 // over plain data (the daemon's server frames bytes and applies the connection limits) and the
 // client's requests over the one HTTP client (core/net/http_client.hpp).
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -178,10 +179,25 @@ struct VerifiedPin {
   std::string objects;
 };
 
-// fetch_pin_offer, then fetch_pin_objects capped at the offer's size (after checking that the
-// offer names `pin`, so a wrong offer costs no download), then verify_pin_offer. Errors are
-// theirs, each naming the peer.
+// The two requests of one peer's answer. `offer` bounds the offer step (its `deadline`: connect
+// and answer); the objects' request runs with `objects`, its `deadline` replaced by
+// pin_objects_deadline of the size the offer names, so a peer cannot hold a fetcher longer than
+// the bundle it claims to have needs at `objects_rate`.
+struct PinFetchOptions {
+  HttpOptions offer;
+  HttpOptions objects;
+  std::chrono::milliseconds objects_base{10000};
+  std::uint64_t objects_rate = 64 * 1024;  // bytes per second, > 0
+};
+
+// objects_base + objects_size / objects_rate (rounded up to a millisecond).
+std::chrono::milliseconds pin_objects_deadline(const PinFetchOptions& options,
+                                               std::uint64_t objects_size);
+
+// fetch_pin_offer with `options.offer`, then fetch_pin_objects capped at the offer's size (after
+// checking that the offer names `pin`, so a wrong offer costs no download) within
+// pin_objects_deadline, then verify_pin_offer. Errors are theirs, each naming the peer.
 Result<VerifiedPin> fetch_verified_pin(const units::Endpoint& peer, const UpstreamPin& pin,
-                                       const HttpOptions& options);
+                                       const PinFetchOptions& options);
 
 }  // namespace weights::upstream

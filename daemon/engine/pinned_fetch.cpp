@@ -19,6 +19,7 @@
 #include "core/util/units.hpp"
 #include "daemon/engine/peer_dialer.hpp"
 #include "daemon/engine/pin_announcer.hpp"
+#include "daemon/engine/pin_search.hpp"
 #include "daemon/engine/pinned_swarm.hpp"
 #include "daemon/engine/seed_intake.hpp"
 #include "daemon/log.hpp"
@@ -31,13 +32,6 @@ namespace fs = std::filesystem;
 constexpr std::string_view pinned_license = "unspecified: see the repository's model card";
 // A swarm fetch whose metadata has not come from a peer by then goes to the hub alone.
 constexpr std::chrono::seconds swarm_metadata_timeout{30};
-// Hub gone (docs/pinned-releases.md §4c): how long the pin's key is looked up for while no peer
-// has verified, how often, how many of its peers are tried, and each one's deadline.
-constexpr std::chrono::seconds dht_search_timeout{90};
-constexpr std::chrono::milliseconds dht_lookup_interval{2000};
-constexpr std::size_t max_pin_peers = 32;
-constexpr std::chrono::seconds pin_peer_deadline{60};
-constexpr std::size_t max_rejections_shown = 16;
 // Progress from a transfer reaches the io thread at most this often per job.
 constexpr auto progress_interval = std::chrono::milliseconds(250);
 
@@ -71,17 +65,12 @@ struct PinnedFetch::Job {
   std::vector<ReleaseFile> files;  // hashed against the pin
   std::optional<PinnedTorrent> built;
   std::optional<HubCheck> refused;  // the hub refused a download (set on the transfer thread)
-  // Hub gone: the hub's error, the pin's key, the pin exchanges found (in the order found,
-  // each tried once), the one whose answer verified (its swarm is joined) and that answer.
+  // Hub gone: the hub's error, the search for the pin's peers (docs/pinned-releases.md §4c),
+  // its key, and the peer whose answer verified (its swarm is joined).
   std::optional<Error> hub_error;
+  std::unique_ptr<PinSearch> search;
   std::string dht_key;
-  std::vector<units::Endpoint> pin_peers;
-  std::size_t pin_peer_next = 0;
-  bool pin_peer_busy = false;
-  bool lookup_armed = false;  // a lookup's timer is pending
-  std::chrono::steady_clock::time_point dht_deadline{};
   std::optional<units::Endpoint> pin_peer;
-  std::optional<upstream::VerifiedPin> verified;  // set on the transfer thread
 };
 
 namespace {
@@ -549,6 +538,7 @@ void PinnedFetch::built(const std::shared_ptr<Job>& job, Status got) {
   Release* r = current(*job);
   if (!r || host_.shutting_down()) return;
   if (!got) return failed(job, got.error());
+  end_search(job);
   const auto& t = job->built->torrents;
   auto m = pinned_manifest(job->repo, job->tree, job->files, *job->built,
                            web_seed_base(settings_, job->repo),
@@ -575,12 +565,14 @@ void PinnedFetch::built(const std::shared_ptr<Job>& job, Status got) {
   auto hf_cache = r->hf_cache;
   auto sources = r->sources;
   auto rejected = r->upstream_rejected;
+  const auto rejected_more = r->upstream_rejected_more;
   Release& nr = registry_.add(host_.make_release(std::move(rec), *m));  // replaces *r
   nr.hf_cache = std::move(hf_cache);
   nr.sources = std::move(sources);
   nr.upstream_branch = job->branch;
   nr.upstream_alias = job->alias;
   nr.upstream_rejected = std::move(rejected);
+  nr.upstream_rejected_more = rejected_more;
   nr.license = job->license;
   nr.license_accepted_at = job->license_accepted_at;
   if (auto st = adopt_taken(nr, host_.store()); !st) {
@@ -601,7 +593,7 @@ void PinnedFetch::built(const std::shared_ptr<Job>& job, Status got) {
 
 void PinnedFetch::failed(const std::shared_ptr<Job>& job, const Error& e) {
   leave_swarm(*job);
-  job->dht_deadline = {};  // its search stops
+  end_search(job);
   if (Release* r = current(*job)) {
     r->upstream_phase = UpstreamPhase::none;
     r->upstream_rate = 0;
@@ -676,6 +668,7 @@ std::shared_ptr<PinnedFetch::Job> PinnedFetch::swarm_job(TorrentId t) {
   auto job = it->second;
   if (!current(*job) || host_.shutting_down()) {
     leave_swarm(*job);
+    end_search(job);
     return nullptr;
   }
   return job;
@@ -812,106 +805,70 @@ bool PinnedFetch::hub_gone(const std::shared_ptr<Job>& job, const Error& hub_err
   auto pin = canonical_pin(upstream_kind, job->repo, job->commit);
   if (!pin) return false;
   job->hub_error = hub_error;
-  job->dht_key = rendezvous_key_hex(*pin);
-  job->pin_peers = host_.known_pin_peers();
-  job->dht_deadline = std::chrono::steady_clock::now() + dht_search_timeout;
+  // The search holds its job weakly; dht_searches_ holds the job while it searches.
+  const std::weak_ptr<Job> weak = job;
+  PinSearchEvents events;
+  events.verified = [this, weak](const units::Endpoint& peer, upstream::VerifiedPin answer) {
+    if (auto j = weak.lock()) pin_peer_verified(j, peer, std::move(answer));
+  };
+  events.rejected = [this, weak](const std::string& text) {
+    if (auto j = weak.lock()) pin_peer_rejected(*j, text);
+  };
+  events.failed = [this, weak](const Error& e) {
+    if (auto j = weak.lock()) {
+      failed(j, Error{e.code,
+                      fmt::format("the hub's git endpoint failed ({}) and {}",
+                                  j->hub_error->message, e.message),
+                      e.hint});
+    }
+  };
+  job->search = std::make_unique<PinSearch>(host_.pin_search_host(), *pin, host_.known_pin_peers(),
+                                            std::move(events));
+  job->dht_key = job->search->key_hex();
   dht_searches_.emplace(job->dht_key, job);
   log::warning("{}: the hub's git endpoint failed ({}); looking commit {} up in the DHT (key {})",
                job->id, hub_error.message, job->commit, job->dht_key);
-  dht_search(job);
+  job->search->start();
   return true;
 }
 
-// One step of the search: the next peer asked (one at a time), and the key looked up again every
-// dht_lookup_interval until a peer verified or the deadline passed; then, once every peer found
-// was asked, the fetch fails naming the hub's error and each rejected peer.
-void PinnedFetch::dht_search(const std::shared_ptr<Job>& job) {
-  if (!current(*job) || host_.shutting_down() || job->pin_peer) return;
-  if (job->dht_deadline == std::chrono::steady_clock::time_point{}) return;  // failed meanwhile
-  if (!job->pin_peer_busy) try_pin_peer(job);
-  const bool searching = std::chrono::steady_clock::now() < job->dht_deadline;
-  if (!job->pin_peer_busy && !searching) {
-    std::string why = fmt::format(
-        "the hub's git endpoint failed ({}) and no peer under the pin's DHT key {} served commit "
-        "{} within {} s",
-        job->hub_error->message, job->dht_key, job->commit, dht_search_timeout.count());
-    if (Release* r = current(*job); r && !r->upstream_rejected.empty()) {
-      why += "; rejected: ";
-      for (std::size_t i = 0; i < r->upstream_rejected.size(); ++i) {
-        why += (i ? "; " : "") + r->upstream_rejected[i];
-      }
-    }
-    return failed(job, Error{Errc::unavailable, std::move(why),
-                             "fetch again once a node holding the release is up, or the hub"});
+void PinnedFetch::end_search(const std::shared_ptr<Job>& job) {
+  if (!job->search) return;
+  job->search->stop();
+  const auto [first, last] = dht_searches_.equal_range(job->dht_key);
+  for (auto it = first; it != last; ++it) {
+    if (it->second != job) continue;
+    // Dropped on the next turn: this may run inside one of the search's events.
+    host_.post([keep = std::move(it->second)] {});
+    dht_searches_.erase(it);
+    break;
   }
-  if (!searching || job->lookup_armed) return;  // a peer's answer continues the search
-  host_.dht_lookup(job->dht_key);
-  job->lookup_armed = true;
-  host_.after(dht_lookup_interval, [this, job] {
-    job->lookup_armed = false;
-    dht_search(job);
-  });
+}
+
+void PinnedFetch::stop_searches() {
+  for (auto& [key, job] : dht_searches_) job->search->stop();
 }
 
 void PinnedFetch::on_dht_peers(const DhtPeers& e) {
   const auto [first, last] = dht_searches_.equal_range(e.key_hex);
   std::vector<std::shared_ptr<Job>> jobs;
-  for (auto it = first; it != last;) {
-    auto job = it->second.lock();
-    if (!job || !current(*job) || job->dht_deadline == std::chrono::steady_clock::time_point{}) {
-      it = dht_searches_.erase(it);
+  for (auto it = first; it != last; ++it) jobs.push_back(it->second);
+  if (jobs.empty()) return;
+  std::vector<units::Endpoint> peers;
+  peers.reserve(e.peers.size());
+  for (const auto& p : e.peers) peers.push_back(units::Endpoint{p.address(), p.port()});
+  for (const auto& job : jobs) {
+    if (!current(*job) || host_.shutting_down()) {
+      end_search(job);
       continue;
     }
-    jobs.push_back(std::move(job));
-    ++it;
-  }
-  for (const auto& job : jobs) {
-    for (const auto& p : e.peers) {
-      if (job->pin_peers.size() >= max_pin_peers) break;
-      const units::Endpoint ep{p.address(), p.port()};
-      const bool known = std::any_of(job->pin_peers.begin(), job->pin_peers.end(), [&](auto& k) {
-        return k.address == ep.address && k.port == ep.port;
-      });
-      if (!known && ep.port != 0) job->pin_peers.push_back(ep);
-    }
-    if (!job->pin_peer && !job->pin_peer_busy) try_pin_peer(job);
+    job->search->on_peers(peers);
   }
 }
 
-// The next peer's offer and objects, on the transfer thread (one peer at a time, each with its
-// deadline): a peer that answers slowly or wrongly delays the fetch by at most pin_peer_deadline.
-void PinnedFetch::try_pin_peer(const std::shared_ptr<Job>& job) {
-  if (job->pin_peer_busy || job->pin_peer || job->pin_peer_next >= job->pin_peers.size()) return;
-  auto pin = canonical_pin(upstream_kind, job->repo, job->commit);
-  if (!pin) return;
-  const units::Endpoint peer = job->pin_peers[job->pin_peer_next++];
-  job->pin_peer_busy = true;
-  log::info("{}: asking peer {} for commit {} (pin exchange)", job->id,
-            units::format_endpoint(peer), job->commit);
-  host_.on_transfer(
-      [job, peer, pin = *pin]() -> Status {
-        HttpOptions options;
-        options.deadline = pin_peer_deadline;
-        options.connect_timeout = std::chrono::seconds(5);
-        options.read_timeout = std::chrono::seconds(15);
-        auto got = upstream::fetch_verified_pin(peer, pin, options);
-        if (!got) return tl::unexpected(got.error());
-        job->verified = std::move(*got);
-        return {};
-      },
-      [this, job, peer](Status got) { pin_peer_answered(job, peer, std::move(got)); });
-}
-
-void PinnedFetch::pin_peer_answered(const std::shared_ptr<Job>& job, const units::Endpoint& peer,
-                                    Status got) {
-  job->pin_peer_busy = false;
-  if (!current(*job) || host_.shutting_down()) return;
-  if (!got) {
-    reject(job, peer, got.error().message);
-    return dht_search(job);
-  }
-  auto v = std::move(*job->verified);
-  job->verified.reset();
+void PinnedFetch::pin_peer_verified(const std::shared_ptr<Job>& job, const units::Endpoint& peer,
+                                    upstream::VerifiedPin v) {
+  if (!current(*job) || host_.shutting_down()) return end_search(job);
   job->pin_peer = peer;
   job->tree = std::move(v.tree);
   job->objects = std::move(v.objects);  // kept with the torrent: this node serves them in turn
@@ -922,14 +879,11 @@ void PinnedFetch::pin_peer_answered(const std::shared_ptr<Job>& job, const units
   pinned(job, {});
 }
 
-void PinnedFetch::reject(const std::shared_ptr<Job>& job, const units::Endpoint& peer,
-                         const std::string& why) {
-  // The pin exchange's client errors name the peer already.
-  const auto name = fmt::format("peer {}: ", units::format_endpoint(peer));
-  const auto text = why.rfind(name, 0) == 0 ? why : name + why;
-  log::warning("{}: {}", job->id, text);
-  if (Release* r = current(*job); r && r->upstream_rejected.size() < max_rejections_shown) {
-    r->upstream_rejected.push_back(text);
+void PinnedFetch::pin_peer_rejected(const Job& job, const std::string& text) {
+  log::warning("{}: {}", job.id, text);
+  if (Release* r = current(job)) {
+    r->upstream_rejected = job.search->rejected().shown;
+    r->upstream_rejected_more = job.search->rejected().more;
   }
 }
 
@@ -938,11 +892,9 @@ void PinnedFetch::swarm_rejected(const std::shared_ptr<Job>& job, const std::str
   job->lt_index.clear();
   job->swarm_v2.reset();
   job->peers.clear();
-  const auto peer = *job->pin_peer;
   job->pin_peer.reset();
   if (Release* r = current(*job)) r->upstream_phase = UpstreamPhase::pinning;
-  reject(job, peer, why);
-  dht_search(job);
+  job->search->reject_winner(why);
 }
 
 }  // namespace weights::daemon

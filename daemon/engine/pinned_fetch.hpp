@@ -62,6 +62,7 @@
 #include "daemon/engine.hpp"
 #include "daemon/engine/hash_recheck.hpp"
 #include "daemon/engine/license_gate.hpp"
+#include "daemon/engine/pin_search.hpp"
 #include "daemon/engine/release.hpp"
 #include "daemon/engine/release_registry.hpp"
 #include "daemon/engine/torrent_events.hpp"
@@ -163,9 +164,8 @@ class PinnedFetchHost {
   virtual void hub_answered(const std::string& id, const HubCheck& check) = 0;
   // Whether the DHT runs (a pin can be looked up when the hub is gone).
   virtual bool dht_enabled() = 0;
-  // Looks a pin's rendezvous key up in the DHT, answered by DhtPeers events; false: the key was
-  // looked up less than a second ago (try later).
-  virtual bool dht_lookup(const std::string& key_hex) = 0;
+  // The DHT lookups, timers and worker threads of the hub-gone search (pin_search.hpp).
+  virtual PinSearchHost& pin_search_host() = 0;
   // Pin exchange endpoints tried before those the DHT names ([network] pin_exchange_peers).
   virtual std::vector<units::Endpoint> known_pin_peers() = 0;
   // Rechecks after libtorrent's inconsistent-hashes error, per release and daemon run (shared
@@ -193,6 +193,8 @@ class PinnedFetch {
   // Peers under a pin's DHT key (docs/pinned-releases.md §4c): leads for the fetches of that pin
   // whose hub is gone.
   void on_dht_peers(const DhtPeers& e);
+  // Cancels every hub-gone search's asks in flight (before the engine stops their threads).
+  void stop_searches();
 
   // The work of one fetch, shared by its steps (plain data; see pinned_fetch.cpp).
   struct Job;
@@ -213,15 +215,17 @@ class PinnedFetch {
   void swarm_error(const std::shared_ptr<Job>& job, const TorrentError& e);
   void leave_swarm(Job& job);
   void built(const std::shared_ptr<Job>& job, Status got);
-  // Hub gone (docs/pinned-releases.md §4c): the pin's key looked up, its peers' offers tried
-  // one at a time until one verifies.
+  // Hub gone (docs/pinned-releases.md §4c): a PinSearch for the pin's peers; false: the error
+  // is not one the DHT can help with (or the DHT is off), the fetch fails with it.
   bool hub_gone(const std::shared_ptr<Job>& job, const Error& hub_error);
-  void dht_search(const std::shared_ptr<Job>& job);
-  void try_pin_peer(const std::shared_ptr<Job>& job);
-  void pin_peer_answered(const std::shared_ptr<Job>& job, const units::Endpoint& peer, Status got);
-  // The verified peer's swarm let the fetch down (`why`): named in `show`, the next peer tried.
+  void pin_peer_verified(const std::shared_ptr<Job>& job, const units::Endpoint& peer,
+                         upstream::VerifiedPin answer);
+  // The search named another rejected peer: the log, and the release's list for `show`.
+  void pin_peer_rejected(const Job& job, const std::string& text);
+  // The verified peer's swarm let the fetch down (`why`): named in `show`, the search goes on.
   void swarm_rejected(const std::shared_ptr<Job>& job, const std::string& why);
-  void reject(const std::shared_ptr<Job>& job, const units::Endpoint& peer, const std::string& why);
+  // The job's search (if any) stops; the job is no longer held for it.
+  void end_search(const std::shared_ptr<Job>& job);
   // The job's release if it is still the one the job started for.
   Release* current(const Job& job);
   void failed(const std::shared_ptr<Job>& job, const Error& e);
@@ -232,8 +236,8 @@ class PinnedFetch {
   UpstreamSettings settings_;
   std::filesystem::path work_dir_;
   std::map<TorrentId, std::shared_ptr<Job>> swarms_;  // transient torrents of swarm fetches
-  // Fetches looking their pin's key up in the DHT, by key.
-  std::multimap<std::string, std::weak_ptr<Job>> dht_searches_;
+  // Fetches searching for their pin's peers, by the pin's DHT key (held until the search ends).
+  std::multimap<std::string, std::shared_ptr<Job>> dht_searches_;
 };
 
 }  // namespace weights::daemon

@@ -52,8 +52,10 @@ struct Release {
   std::optional<std::string> upstream_branch;
   std::optional<std::string> upstream_alias;  // the catalog alias a fetch named it by
   // Peers found under the pin's DHT key whose answer failed a check while the hub was gone
-  // ("peer 127.0.3.1:7000: objects do not hash to commit ..."); shown by `show`.
+  // ("peer 127.0.3.1:7000: objects do not hash to commit ..."), the first few (PinSearch's
+  // RejectedPeers), and how many more were rejected; shown by `show`.
   std::vector<std::string> upstream_rejected;
+  std::size_t upstream_rejected_more = 0;
   std::int64_t upstream_rate = 0;  // bytes/s from the upstream while UpstreamPhase::downloading
   // What the hub last said about the release's upstream commit (upstream_watch.hpp); absent:
   // never asked, or no upstream to ask.

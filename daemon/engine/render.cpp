@@ -166,6 +166,7 @@ api::Release render_release(const Release& r, const ReleaseContext& ctx) {
     up.branch = r.upstream_branch;
     up.alias = r.upstream_alias;
     up.rejected_peers = r.upstream_rejected;
+    up.rejected_peers_more = r.upstream_rejected_more;
     if (r.license) {
       const auto& t = *r.license;
       auto& li = up.license.emplace();

@@ -111,6 +111,10 @@ HttpOptions quick() {
   return o;
 }
 
+PinFetchOptions quick_pin() {
+  return PinFetchOptions{quick(), quick()};
+}
+
 // The response as bytes; a 3xx redirects to the URL in its body.
 std::string http_answer(const PinResponse& r) {
   if (r.status / 100 == 3) {
@@ -393,7 +397,7 @@ TEST_CASE("a fetcher gets a verified pin from an honest holder over loopback", "
   MapSource source;
   source.add(pin_rendezvous_key(m.pin), m.held());
   ExchangeServer holder(source);
-  auto got = fetch_verified_pin(holder.endpoint(), m.pin, quick());
+  auto got = fetch_verified_pin(holder.endpoint(), m.pin, quick_pin());
   REQUIRE(got);
   CHECK(got->offer == m.offer());
   CHECK(got->objects == m.bundle);
@@ -416,13 +420,13 @@ TEST_CASE("a hostile holder is refused with the reason, naming the peer", "[pin_
 
   auto fetch_from = [&](ExchangeServer::Tamper tamper) {
     ExchangeServer holder(source, std::move(tamper));
-    return fetch_verified_pin(holder.endpoint(), m.pin, quick());
+    return fetch_verified_pin(holder.endpoint(), m.pin, quick_pin());
   };
 
   SECTION("holds nothing") {
     MapSource empty;
     ExchangeServer holder(empty);
-    auto got = fetch_verified_pin(holder.endpoint(), m.pin, quick());
+    auto got = fetch_verified_pin(holder.endpoint(), m.pin, quick_pin());
     REQUIRE_FALSE(got);
     CHECK(got.error().code == Errc::not_found);
     CHECK_THAT(got.error().message, Catch::StartsWith(peer_prefix));
@@ -486,4 +490,16 @@ TEST_CASE("a hostile holder is refused with the reason, naming the peer", "[pin_
     REQUIRE_FALSE(got);
     CHECK_THAT(got.error().message, Catch::StartsWith(peer_prefix));
   }
+}
+
+TEST_CASE("the objects' deadline grows with the size the offer names, from a fixed base",
+          "[pin_exchange]") {
+  PinFetchOptions o;
+  o.objects_base = std::chrono::seconds(10);
+  o.objects_rate = 64 * 1024;
+  CHECK(pin_objects_deadline(o, 1) == std::chrono::milliseconds(10001));
+  CHECK(pin_objects_deadline(o, 64 * 1024) == std::chrono::seconds(11));
+  CHECK(pin_objects_deadline(o, 64ull << 20) == std::chrono::seconds(10 + 1024));
+  // A size over the bundle limit (parse_offer refuses it) counts as the limit.
+  CHECK(pin_objects_deadline(o, ~0ull) == pin_objects_deadline(o, max_git_bundle_bytes));
 }

@@ -14,6 +14,7 @@
 #include "core/upstream/git_bundle.hpp"
 #include "core/util/crypto.hpp"
 #include "daemon/engine/pin_announcer.hpp"
+#include "daemon/engine/pin_search.hpp"
 #include "daemon/engine/release_registry.hpp"
 #include "support/fake_backend.hpp"
 #include "support/git_repo.hpp"
@@ -37,6 +38,35 @@ FetchRequest named(const std::string& name, std::optional<std::string> revision 
 }
 
 const std::string commit_a(40, 'a');
+
+// The hub-gone search's seams: lookups recorded, each ask answered by `answer` when the queue
+// runs, the clock still.
+struct FakeSearchHost final : PinSearchHost {
+  explicit FakeSearchHost(std::deque<std::function<void()>>& q) : queue(q) {}
+  std::chrono::steady_clock::time_point now() override { return {}; }
+  void after(std::chrono::milliseconds, std::function<void()> fn) override {
+    timers.push_back(std::move(fn));
+  }
+  bool lookup(const std::string& key_hex) override {
+    lookups.push_back(key_hex);
+    return true;
+  }
+  void ask(const units::Endpoint& peer, const weights::UpstreamPin&,
+           std::shared_ptr<const std::atomic<bool>>,
+           std::function<void(Result<upstream::VerifiedPin>)> done) override {
+    ++asks;
+    queue.emplace_back([this, peer, done = std::move(done)] { done(answer(peer)); });
+  }
+  std::deque<std::function<void()>>& queue;
+  std::vector<std::string> lookups;
+  std::vector<std::function<void()>> timers;  // after(): run when the test says
+  int asks = 0;
+  std::function<Result<upstream::VerifiedPin>(const units::Endpoint&)> answer =
+      [](const units::Endpoint& peer) -> Result<upstream::VerifiedPin> {
+    return fail(Errc::unavailable,
+                fmt::format("peer {}: connection refused", units::format_endpoint(peer)));
+  };
+};
 
 struct FakeHost final : PinnedFetchHost {
   explicit FakeHost(Store& s, ReleaseRegistry& reg) : store_(s), registry(reg) {}
@@ -72,15 +102,11 @@ struct FakeHost final : PinnedFetchHost {
     answers.emplace_back(id, c);
   }
   bool dht_enabled() override { return dht; }
-  bool dht_lookup(const std::string& key_hex) override {
-    lookups.push_back(key_hex);
-    return true;
-  }
+  PinSearchHost& pin_search_host() override { return search; }
   std::vector<units::Endpoint> known_pin_peers() override { return pin_peers; }
   RecheckBudget& rechecks() override { return budget; }
   RecheckBudget budget;
   bool dht = false;
-  std::vector<std::string> lookups;
   std::vector<units::Endpoint> pin_peers;
   // Runs queued steps (and what they queue) until none is left.
   void drain() {
@@ -99,6 +125,7 @@ struct FakeHost final : PinnedFetchHost {
   std::optional<Error> room;  // make_room's refusal, if set
   weights::testing::FakeBackend torrents;
   std::vector<std::pair<std::string, HubCheck>> answers;
+  FakeSearchHost search{queue};
 };
 
 struct Fixture {
@@ -694,7 +721,7 @@ TEST_CASE(
   weights::testing::make_model(repo);
   Fixture f("file://" + src_tmp.path().string());
   f.host.dht = true;
-  // Nothing listens on port 1: the first pin exchange asked fails at once.
+  // The first pin exchange asked is refused.
   const auto loopback = boost::asio::ip::make_address("127.0.0.1");
   f.host.pin_peers = {units::Endpoint{loopback, 1}};
   auto r = f.pinned->fetch(PinTarget{"org/m", commit_a, std::nullopt, std::nullopt, std::nullopt},
@@ -707,23 +734,92 @@ TEST_CASE(
   auto pin = canonical_pin("huggingface", "org/m", commit_a);
   REQUIRE(pin);
   const auto key = rendezvous_key_hex(*pin);
-  REQUIRE_FALSE(f.host.lookups.empty());
-  CHECK(f.host.lookups.front() == key);
+  // The configured pin exchange was asked first; the DHT at the search's first tick.
+  CHECK(f.host.search.lookups.empty());
+  REQUIRE(f.host.search.timers.size() == 1);
+  f.host.search.timers.front()();
+  REQUIRE_FALSE(f.host.search.lookups.empty());
+  CHECK(f.host.search.lookups.front() == key);
   REQUIRE(rel->upstream_rejected.size() == 1);
   CHECK_THAT(rel->upstream_rejected.front(), Catch::StartsWith("peer 127.0.0.1:1: "));
   // The DHT names the same endpoint again and one for another key: neither is asked.
-  const int asked = f.host.transfers;
+  const int asked = f.host.search.asks;
   f.pinned->on_dht_peers(DhtPeers{key, {boost::asio::ip::tcp::endpoint(loopback, 1)}});
   f.pinned->on_dht_peers(
       DhtPeers{std::string(40, '0'), {boost::asio::ip::tcp::endpoint(loopback, 2)}});
   f.host.drain();
-  CHECK(f.host.transfers == asked);
+  CHECK(f.host.search.asks == asked);
   // A new endpoint under the key is asked (and fails the same way, named too).
   f.pinned->on_dht_peers(DhtPeers{key, {boost::asio::ip::tcp::endpoint(loopback, 3)}});
   f.host.drain();
-  CHECK(f.host.transfers == asked + 1);
+  CHECK(f.host.search.asks == asked + 1);
   REQUIRE(rel->upstream_rejected.size() == 2);
   CHECK_THAT(rel->upstream_rejected.back(), Catch::StartsWith("peer 127.0.0.1:3: "));
+}
+
+TEST_CASE(
+    "with the hub gone the verified peer's swarm is joined with no web seed; metadata of another "
+    "shape names that peer and the search goes on",
+    "[pinned_fetch][swarm]") {
+  TempDir src_tmp;
+  SourceRepo repo(src_tmp / "org/m");
+  weights::testing::make_model(repo);
+  Fixture f("file://" + src_tmp.path().string());
+  f.host.dht = true;
+  const auto loopback = boost::asio::ip::make_address("127.0.0.1");
+  f.host.pin_peers = {units::Endpoint{loopback, 1}, units::Endpoint{loopback, 2}};
+  upstream::PinnedTree tree;
+  tree.commit = commit_a;
+  tree.files = {{"config.json", 10, std::string(64, 'c'), std::string(40, 'c')},
+                {"model.safetensors", 100, std::string(64, 'd'), std::string(40, 'd')}};
+  const std::string v2(64, 'e');
+  // Port 1's objects do not match its offer; every other peer's verify and offer swarm v2.
+  f.host.search.answer = [&](const units::Endpoint& p) -> Result<upstream::VerifiedPin> {
+    if (p.port == 1) return fail(Errc::hash_mismatch, "git objects: SHA-256 1, the offer says 2");
+    upstream::VerifiedPin v;
+    v.offer.info_hash_v2 = v2;
+    v.offer.bt_port = 6881;
+    v.tree = tree;
+    v.objects = "bundle";
+    return v;
+  };
+  auto r = f.pinned->fetch(PinTarget{"org/m", commit_a, std::nullopt, std::nullopt, std::nullopt},
+                           named("org/m", commit_a));
+  REQUIRE(r);
+  f.host.drain();
+  Release* rel = f.registry.find("org/m@" + commit_a);
+  REQUIRE(rel);
+  CHECK(f.host.search.asks == 2);  // both at once
+  REQUIRE(rel->upstream_rejected.size() == 1);
+  CHECK(rel->upstream_rejected.front() ==
+        "peer 127.0.0.1:1: git objects: SHA-256 1, the offer says 2");
+  REQUIRE(f.host.torrents.magnets.size() == 1);
+  const auto& add = f.host.torrents.magnets.front();
+  CHECK(add.v2_infohash == v2);
+  CHECK(add.web_seeds.empty());
+  REQUIRE(add.peers.size() == 1);
+  CHECK(add.peers.front() == PeerEndpoint(loopback, 6881));
+  CHECK(state_of(*rel) == ReleaseState::downloading);
+
+  auto shape = shape_of(tree);
+  shape.files[1].size += 1;
+  CHECK(f.pinned->on_torrent_event(MetadataReceived{100, shape}));
+  CHECK(f.host.torrents.calls.back() == "remove 100");
+  rel = f.registry.find("org/m@" + commit_a);
+  REQUIRE(rel);
+  CHECK_FALSE(rel->error);  // still searching
+  REQUIRE(rel->upstream_rejected.size() == 2);
+  CHECK_THAT(rel->upstream_rejected.back(),
+             Catch::StartsWith("peer 127.0.0.1:2: the metadata of its info-hash " + v2));
+  // Another peer offering the swarm that failed is rejected at once: no second join.
+  auto pin = canonical_pin("huggingface", "org/m", commit_a);
+  REQUIRE(pin);
+  f.pinned->on_dht_peers(
+      DhtPeers{rendezvous_key_hex(*pin), {boost::asio::ip::tcp::endpoint(loopback, 3)}});
+  f.host.drain();
+  CHECK(f.host.torrents.magnets.size() == 1);
+  REQUIRE(rel->upstream_rejected.size() == 3);
+  CHECK_THAT(rel->upstream_rejected.back(), Catch::Contains("which failed this fetch already"));
 }
 
 TEST_CASE("with the DHT off a refusing hub fails the fetch as before", "[pinned_fetch]") {
@@ -735,6 +831,6 @@ TEST_CASE("with the DHT off a refusing hub fails the fetch as before", "[pinned_
                            named("org/m", commit_a));
   REQUIRE(r);
   f.host.drain();
-  CHECK(f.host.lookups.empty());
+  CHECK(f.host.search.lookups.empty());
   CHECK(state_of(*f.registry.find("org/m@" + commit_a)) == ReleaseState::failed);
 }
