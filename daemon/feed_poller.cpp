@@ -180,17 +180,21 @@ void FeedPoller::launch(const std::string& feed) {
   const catalog::FeedLayers* layers = layers_;
   asio::post(workers_, [this, weak, feed, started_from, cached, locations, order, now, http, policy,
                         layers] {
+    // A location's fetcher: HTTP(S) with the daemon's client settings, else a local path.
+    const auto fetcher_for = [&http](const std::string& loc) -> Result<std::unique_ptr<Fetcher>> {
+      if (loc.starts_with("http://") || loc.starts_with("https://")) {
+        if (!http) return tl::unexpected(http.error());
+        return make_fetcher(loc, *http);
+      }
+      return make_fetcher(loc);
+    };
     Outcome out;
     std::vector<std::string> failures;
     std::optional<Error> primary;
+    std::unique_ptr<Fetcher> served_by;  // the fetcher whose location verified
     for (const std::size_t i : order) {
       const std::string& loc = locations[i];
-      Result<std::unique_ptr<Fetcher>> fetcher = fail(Errc::internal, "unset");
-      if (loc.starts_with("http://") || loc.starts_with("https://")) {
-        fetcher = http ? make_fetcher(loc, *http) : tl::unexpected(http.error());
-      } else {
-        fetcher = make_fetcher(loc);
-      }
+      Result<std::unique_ptr<Fetcher>> fetcher = fetcher_for(loc);
       std::vector<std::pair<std::string, std::string>> manifests;
       Result<tuf::VerifiedUpdate> v = fail(Errc::internal, "unset");
       if (!fetcher) {
@@ -216,6 +220,7 @@ void FeedPoller::launch(const std::string& feed) {
         out.location_index = i;
         out.location = loc;
         out.manifests = std::move(manifests);
+        served_by = std::move(*fetcher);
         break;
       }
       if (!primary) primary = v.error();
@@ -231,24 +236,13 @@ void FeedPoller::launch(const std::string& feed) {
           updated ? out.verified->update.trusted_targets : started_from->trusted_targets;
       const auto& snapshot = updated ? out.verified->update.snapshot : started_from->snapshot;
       std::vector<std::unique_ptr<Fetcher>> owned;
-      std::vector<Fetcher*> fetchers;
-      std::vector<std::size_t> catalog_order{out.location_index};
+      owned.push_back(std::move(served_by));
       for (const std::size_t i : order) {
-        if (i != out.location_index) catalog_order.push_back(i);
+        if (i == out.location_index) continue;
+        if (auto f = fetcher_for(locations[i])) owned.push_back(std::move(*f));
       }
-      for (const std::size_t i : catalog_order) {
-        const std::string& loc = locations[i];
-        Result<std::unique_ptr<Fetcher>> f = fail(Errc::internal, "unset");
-        if (loc.starts_with("http://") || loc.starts_with("https://")) {
-          f = http ? make_fetcher(loc, *http) : tl::unexpected(http.error());
-        } else {
-          f = make_fetcher(loc);
-        }
-        if (f) {
-          fetchers.push_back(f->get());
-          owned.push_back(std::move(*f));
-        }
-      }
+      std::vector<Fetcher*> fetchers;
+      for (const auto& f : owned) fetchers.push_back(f.get());
       out.catalog =
           prepare_catalog(*layers, feed, targets, snapshot ? snapshot->version : 0, fetchers);
     }
