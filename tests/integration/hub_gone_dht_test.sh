@@ -31,8 +31,8 @@ commit[other]=$(python3 "$double" build "$hub" test-org/other "$other" --lfs-thr
 start_hub_double "$hub"
 hub_pid=$NGINX_PID
 id=test-org/swarm@${commit[swarm]}
-key=$(printf 'weightsd-pin/1\nhuggingface\ntest-org/swarm\n%s\n' "${commit[swarm]}" | sha1sum | cut -d' ' -f1)
-other_key=$(printf 'weightsd-pin/1\nhuggingface\ntest-org/other\n%s\n' "${commit[other]}" | sha1sum | cut -d' ' -f1)
+key=$(pin_key test-org/swarm "${commit[swarm]}")
+other_key=$(pin_key test-org/other "${commit[other]}")
 
 # --- five nodes, 127.0.11.1 .. 127.0.15.1, ports chosen first; each knows the others ----------------
 names=(A B C D F)
@@ -42,25 +42,7 @@ for i in 0 1 2 3 4; do
   ip[$n]=127.0.$((11 + i)).1
   port[$n]=$(free_port "${ip[$n]}")
 done
-mkdir -p "$T/catalog"
-cat >"$T/catalog/swarm.toml" <<TOML
-schema = 1
-family = "swarm-test"
-default = "base"
-
-[[model]]
-id = "test-org/swarm"
-variant = "base"
-upstream = "huggingface"
-repo = "test-org/swarm"
-commit = "${commit[swarm]}"
-license = "mit"
-gated = false
-
-[[model.source]]
-url = "https://example.invalid/pins.md"
-confidence = "high"
-TOML
+pin_catalog_file "$T/catalog/swarm.toml" swarm-test test-org/swarm "${commit[swarm]}"
 # Hostile pin exchanges, F's first two: an offer for the pin with test-org/other's objects, and
 # one with the right objects and test-org/other's info-hash.
 evil_port=$(free_port 127.0.16.1)

@@ -29,10 +29,10 @@ commit=$(python3 "$double" build "$hub" test-org/swarm "$src" --lfs-threshold 10
 start_hub_double "$hub"
 hub_pid=$NGINX_PID
 id=test-org/swarm@$commit
-key=$(printf 'weightsd-pin/1\nhuggingface\ntest-org/swarm\n%s\n' "$commit" | sha1sum | cut -d' ' -f1)
+key=$(pin_key test-org/swarm "$commit")
 ghost_commit=$(printf 'ghost' | sha1sum | cut -d' ' -f1)
 ghost=test-org/ghost@$ghost_commit
-ghost_key=$(printf 'weightsd-pin/1\nhuggingface\ntest-org/ghost\n%s\n' "$ghost_commit" | sha1sum | cut -d' ' -f1)
+ghost_key=$(pin_key test-org/ghost "$ghost_commit")
 
 # --- three nodes, 127.0.41.1 .. 127.0.43.1, ports chosen first; each knows the others -------------
 names=(A C F)
@@ -43,25 +43,7 @@ for i in 0 1 2; do
   ip[$n]=127.0.$((41 + i)).1
   port[$n]=$(free_port "${ip[$n]}")
 done
-mkdir -p "$T/catalog"
-cat >"$T/catalog/swarm.toml" <<TOML
-schema = 1
-family = "swarm-test"
-default = "base"
-
-[[model]]
-id = "test-org/swarm"
-variant = "base"
-upstream = "huggingface"
-repo = "test-org/swarm"
-commit = "$commit"
-license = "mit"
-gated = false
-
-[[model.source]]
-url = "https://example.invalid/pins.md"
-confidence = "high"
-TOML
+pin_catalog_file "$T/catalog/swarm.toml" swarm-test test-org/swarm "$commit"
 for n in "${names[@]}"; do
   others=()
   for m in "${names[@]}"; do [[ $m == "$n" ]] || others+=("\"${ip[$m]}:${port[$m]}\""); done

@@ -30,25 +30,7 @@ for i in 0 1 2; do
   ip[$n]=127.0.$((21 + i)).1
   port[$n]=$(free_port "${ip[$n]}")
 done
-mkdir -p "$T/catalog"
-cat >"$T/catalog/two.toml" <<TOML
-schema = 1
-family = "two-holders"
-default = "base"
-
-[[model]]
-id = "test-org/two"
-variant = "base"
-upstream = "huggingface"
-repo = "test-org/two"
-commit = "$commit"
-license = "mit"
-gated = false
-
-[[model.source]]
-url = "https://example.invalid/pins.md"
-confidence = "high"
-TOML
+pin_catalog_file "$T/catalog/two.toml" two-holders test-org/two "$commit"
 config() { # NODE
   local n=$1 others=() m
   for m in "${names[@]}"; do [[ $m == "$n" ]] || others+=("\"${ip[$m]}:${port[$m]}\""); done

@@ -27,6 +27,34 @@ require_tools() {
 # licence gate is license_accept_test.sh's subject).
 permissive_card() { printf -- '---\nlicense: mit\n---\n# Test model\n' >"$1/README.md"; }
 
+# pin_key REPO COMMIT: the DHT rendezvous key of huggingface REPO@COMMIT
+# (docs/pinned-releases.md §4), 40 hex.
+pin_key() { printf 'weightsd-pin/1\nhuggingface\n%s\n%s\n' "$1" "$2" | sha1sum | cut -d' ' -f1; }
+
+# pin_catalog_file FILE FAMILY REPO COMMIT: a catalog family file with one entry, REPO pinned at
+# COMMIT (variant "base", licence mit, not gated), REPO being its id.
+pin_catalog_file() {
+  mkdir -p "$(dirname "$1")"
+  cat >"$1" <<TOML
+schema = 1
+family = "$2"
+default = "base"
+
+[[model]]
+id = "$3"
+variant = "base"
+upstream = "huggingface"
+repo = "$3"
+commit = "$4"
+license = "mit"
+gated = false
+
+[[model.source]]
+url = "https://example.invalid/pins.md"
+confidence = "high"
+TOML
+}
+
 # expect_ok NAME CMD... : the command exits 0.
 expect_ok() {
   local name=$1; shift
